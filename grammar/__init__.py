@@ -1,0 +1,1 @@
+"""Holds kamailio.lark, the grammar of the Kamailio configuration language."""

@@ -1,0 +1,5 @@
+import sys
+
+from kampy.cli import main
+
+sys.exit(main())

@@ -1,0 +1,474 @@
+"""Resolve a parsed config against the modules it loads.
+
+Every function, parameter, route name, pseudo-variable and transformation is checked once, here,
+against the module declarations (`kampy.module.Exports`) that the runtime uses too. All errors are
+collected (not just the first) so `kampy check` can report every one with its position.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from kampy import loader
+from kampy.config import ast
+from kampy.config.core import CORE_EXPORTS, CORE_PARAMS
+from kampy.config.pvparse import PVSyntaxError, parse_format, parse_pv
+from kampy.errors import ConfigError, Diagnostic
+from kampy.module import (
+    ROUTE_KIND_NAMES,
+    ArgKind,
+    Exports,
+    Function,
+    PVClass,
+    RouteType,
+    allowed_in,
+    route_type_of,
+)
+
+# Pseudo-variables the core itself registers (src/core/pv_core.c).
+CORE_PVARS: tuple[PVClass, ...] = (
+    PVClass("?"), PVClass("rc"), PVClass("retcode"),
+    PVClass("env", arg="required"), PVClass("envn", arg="required"),
+    PVClass("def", arg="required"), PVClass("defn", arg="required"),
+    PVClass("defv", arg="required"), PVClass("defs", arg="required"),
+    PVClass("iuid"),
+)
+
+ROUTE_TYPE_WORDS = {
+    RouteType.REQUEST: "request_route/route", RouteType.FAILURE: "failure_route",
+    RouteType.TM_ONREPLY: "onreply_route", RouteType.BRANCH: "branch_route",
+    RouteType.ONSEND: "onsend_route", RouteType.ERROR: "error_route", RouteType.LOCAL: "local_route",
+    RouteType.CORE_ONREPLY: "reply_route", RouteType.BRANCH_FAILURE: "event_route[tm:branch-failure]",
+    RouteType.ONEVENT: "event_route",
+}
+
+
+@dataclass
+class ModuleConfig:
+    """A loaded module: its declaration and its parameter values (defaults, then modparams)."""
+
+    exports: Exports
+    origin: str
+    pos: ast.Pos
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CompiledConfig:
+    ast: ast.Config
+    core_params: dict[str, Any]
+    modules: dict[str, ModuleConfig]
+    routes: dict[tuple[str, str | None], ast.Route]
+    warnings: list[Diagnostic] = field(default_factory=list)
+    functions_used: set[str] = field(default_factory=set)
+
+
+def suggest(name: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.75)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _route_key(route: ast.Route) -> tuple[str, str | None]:
+    if route.kind == "route" and route.name is None:
+        return ("request", None)
+    return (route.kind, route.name)
+
+
+def _route_words(key: tuple[str, str | None]) -> str:
+    kind, name = key
+    word = ROUTE_KIND_NAMES.get(kind, kind)
+    return f"{word}[{name}]" if name is not None else word
+
+
+def _allowed_words(flags: RouteType) -> str:
+    if flags == RouteType.ANY:
+        return "any route"
+    return ", ".join(w for bit, w in ROUTE_TYPE_WORDS.items() if flags & bit) or "no route"
+
+
+def _plain_value(node: ast.Node) -> Any:
+    if isinstance(node, ast.Str | ast.Int):
+        return node.value
+    if isinstance(node, ast.Ident):
+        return node.name
+    if isinstance(node, tuple):
+        return [_plain_value(n) for n in node]
+    return node
+
+
+class Resolver:
+    def __init__(self, config: ast.Config, resolve: bool = True):
+        self.config = config
+        self.resolve = resolve
+        self.diags: list[Diagnostic] = []
+        self.warnings: list[Diagnostic] = []
+        self.modules: dict[str, ModuleConfig] = {}
+        self.load_paths: list[str] = []
+        self.core_params: dict[str, Any] = {}
+        self.routes: dict[tuple[str, str | None], ast.Route] = {}
+        self.functions_used: set[str] = set()
+
+    # ------------------------------------------------------------ reporting
+
+    def error(self, pos: ast.Pos, message: str) -> None:
+        self.diags.append(Diagnostic(pos, message))
+
+    # ------------------------------------------------------------ top level
+
+    def run(self) -> CompiledConfig:
+        for item in self.config.items:
+            self.top_item(item)
+        if self.resolve:
+            for key, route in self.routes.items():
+                block = route_type_of(route.kind, route.name)
+                self.block(route.body, block, key)
+        if self.diags:
+            raise ConfigError(sorted(self.diags, key=lambda d: (d.pos.file, d.pos.line, d.pos.col)))
+        return CompiledConfig(self.config, self.core_params, self.modules, self.routes,
+                              self.warnings, self.functions_used)
+
+    def top_item(self, item: ast.Node) -> None:
+        if isinstance(item, ast.CoreParam):
+            self.core_param(item)
+        elif isinstance(item, ast.LoadPath):
+            self.load_paths.append(item.path)
+        elif isinstance(item, ast.LoadModule):
+            self.load_module(item)
+        elif isinstance(item, ast.ModParam):
+            self.modparam(item)
+        elif isinstance(item, ast.Route):
+            self.add_route(item)
+
+    def core_param(self, item: ast.CoreParam) -> None:
+        if item.name in ("mpath", "loadpath"):
+            self.load_paths.append(str(_plain_value(item.value)))
+            return
+        if self.resolve and item.name not in CORE_PARAMS:
+            self.error(item.pos, f"unknown core parameter '{item.name}'{suggest(item.name, CORE_PARAMS)}")
+            return
+        value = item.value if isinstance(item.value, ast.ListenValue) else _plain_value(item.value)
+        if item.name in ("listen", "socket", "alias") and item.name in self.core_params:
+            previous = self.core_params[item.name]
+            values = previous if isinstance(previous, list) else [previous]
+            self.core_params[item.name] = [*values, value]
+        else:
+            self.core_params[item.name] = value
+
+    def load_module(self, item: ast.LoadModule) -> None:
+        name = loader.module_name(item.path)
+        if name in self.modules:
+            return
+        if not self.resolve:
+            return
+        try:
+            found = loader.find_module(item.path, self.load_paths)
+        except loader.ModuleNotFound as exc:
+            hint = suggest(name, loader.all_known_names())
+            self.error(item.pos, f"kampy has no module '{name}'{hint}; looked in: {', '.join(exc.searched)}")
+            return
+        except Exception as exc:  # a broken third-party module must not crash `kampy check`
+            self.error(item.pos, f"module '{name}' failed to load: {exc}")
+            return
+        params = {p.name: p.default for p in found.exports.params}
+        self.modules[found.exports.name] = ModuleConfig(found.exports, found.origin, item.pos, params)
+
+    def modparam(self, item: ast.ModParam) -> None:
+        if not self.resolve:
+            return
+        try:
+            pattern = re.compile(f"^({item.module})$", re.IGNORECASE)
+        except re.error as exc:
+            self.error(item.pos, f"bad module name pattern '{item.module}': {exc}")
+            return
+        matched = [m for name, m in self.modules.items() if pattern.match(name)]
+        if not matched:
+            hint = suggest(item.module, self.modules)
+            self.error(item.pos, f"modparam for '{item.module}': no loaded module matches{hint} "
+                                 "(the module must be loaded with loadmodule before its modparam)")
+            return
+        for mod in matched:
+            self.set_param(mod, item)
+
+    def set_param(self, mod: ModuleConfig, item: ast.ModParam) -> None:
+        param = mod.exports.param(item.name)
+        if param is None:
+            names = [p.name for p in mod.exports.params]
+            self.error(item.pos, f"module '{mod.exports.name}' has no parameter '{item.name}'"
+                                 f"{suggest(item.name, names)}")
+            return
+        value = item.value.value
+        if type(value) not in param.types:
+            given = "an integer" if isinstance(value, int) else "a string"
+            self.error(item.value.pos, f"parameter '{item.name}' of module '{mod.exports.name}' takes "
+                                       f"{param.type_names()}, not {given}")
+            return
+        if param.validate is not None:
+            try:
+                param.validate(value)
+            except ValueError as exc:
+                self.error(item.value.pos, f"bad value for '{item.name}' of module "
+                                           f"'{mod.exports.name}': {exc}")
+                return
+        if param.multi:
+            mod.params[param.name] = [*(mod.params.get(param.name) or []), value]
+        else:
+            mod.params[param.name] = value
+
+    def add_route(self, route: ast.Route) -> None:
+        key = _route_key(route)
+        if key in self.routes:
+            first = self.routes[key].pos
+            self.error(route.pos, f"duplicate {_route_words(key)} (first defined at line {first.line})")
+            return
+        self.routes[key] = route
+
+    # ------------------------------------------------------------ lookups
+
+    def pv_classes(self) -> dict[str, PVClass]:
+        found = {pv.name: pv for pv in CORE_PVARS}
+        for mod in self.modules.values():
+            found.update({pv.name: pv for pv in mod.exports.pvars})
+        return found
+
+    def transforms(self) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for mod in self.modules.values():
+            for tc in mod.exports.transforms:
+                found.setdefault(tc.name, set()).update(tc.names)
+        return found
+
+    def functions(self, name: str) -> list[tuple[str, Function]]:
+        found = [("core", f) for f in CORE_EXPORTS.functions_named(name)]
+        for mod in self.modules.values():
+            found.extend((mod.exports.name, f) for f in mod.exports.functions_named(name))
+        return found
+
+    def all_function_names(self) -> set[str]:
+        names = {f.name for f in CORE_EXPORTS.functions}
+        for mod in self.modules.values():
+            names.update(f.name for f in mod.exports.functions)
+        return names
+
+    # ------------------------------------------------------------ statements
+
+    def block(self, block: ast.Block, rtype: RouteType, where: tuple[str, str | None]) -> None:
+        for stmt in block.stmts:
+            self.stmt(stmt, rtype, where)
+
+    def stmt(self, s: ast.Node, rtype: RouteType, where: tuple[str, str | None]) -> None:
+        if isinstance(s, ast.Block):
+            self.block(s, rtype, where)
+        elif isinstance(s, ast.If):
+            self.expr(s.cond, rtype)
+            self.block(s.then, rtype, where)
+            if s.orelse is not None:
+                self.block(s.orelse, rtype, where)
+        elif isinstance(s, ast.Switch):
+            self.expr(s.expr, rtype)
+            for case in s.cases:
+                if case.value is not None:
+                    self.expr(case.value, rtype)
+                for inner in case.stmts:
+                    self.stmt(inner, rtype, where)
+        elif isinstance(s, ast.While):
+            self.expr(s.cond, rtype)
+            self.block(s.body, rtype, where)
+        elif isinstance(s, ast.Return) and s.value is not None:
+            self.expr(s.value, rtype)
+        elif isinstance(s, ast.RouteCall):
+            self.route_call(s, rtype)
+        elif isinstance(s, ast.Assign):
+            self.assign(s, rtype)
+        elif isinstance(s, ast.ExprStmt):
+            self.expr(s.expr, rtype)
+
+    def route_call(self, s: ast.RouteCall, rtype: RouteType) -> None:
+        if isinstance(s.name, str):
+            if ("route", s.name) not in self.routes:
+                names = [n for k, n in self.routes if k == "route" and n]
+                self.error(s.pos, f"route({s.name}): there is no route[{s.name}]{suggest(s.name, names)}")
+        else:
+            self.expr(s.name, rtype)
+
+    def assign(self, s: ast.Assign, rtype: RouteType) -> None:
+        pv = self.pvar(s.target)
+        if pv is not None and not pv.writable:
+            self.error(s.target.pos, f"${s.target.cls} is read-only: it cannot be assigned")
+        self.expr(s.value, rtype)
+
+    # ------------------------------------------------------------ expressions
+
+    def expr(self, e: ast.Node, rtype: RouteType) -> None:
+        if isinstance(e, ast.Call):
+            self.call(e, rtype)
+        elif isinstance(e, ast.PVar):
+            self.pvar(e)
+        elif isinstance(e, ast.BinOp):
+            self.expr(e.left, rtype)
+            self.expr(e.right, rtype)
+        elif isinstance(e, ast.UnOp):
+            self.expr(e.operand, rtype)
+
+    def call(self, call: ast.Call, rtype: RouteType) -> None:
+        candidates = self.functions(call.name)
+        if not candidates:
+            self.unknown_function(call)
+            return
+        by_count = [(m, f) for m, f in candidates if f.accepts_count(len(call.args))]
+        if not by_count:
+            self.error(call.pos, f"{call.name}() {self.counts_words(candidates)}, "
+                                 f"{len(call.args)} given")
+            return
+        allowed = [(m, f) for m, f in by_count if allowed_in(f.routes, rtype)]
+        if not allowed:
+            flags = RouteType(0)
+            for _, f in by_count:
+                flags |= f.routes
+            self.error(call.pos, f"{call.name}() cannot be used in {_allowed_words(rtype)} "
+                                 f"(allowed in: {_allowed_words(flags)})")
+            return
+        self.functions_used.add(call.name)
+        _, func = allowed[0]
+        for i, arg in enumerate(call.args):
+            self.argument(func, i, arg, rtype)
+
+    @staticmethod
+    def counts_words(candidates: list[tuple[str, Function]]) -> str:
+        counts: set[int] = set()
+        varargs = False
+        for _, f in candidates:
+            counts.update(range(f.required, len(f.args) + 1))
+            varargs = varargs or f.varargs
+        ordered = sorted(counts)
+        if varargs:
+            return f"takes at least {ordered[0]} argument{'s' if ordered[0] != 1 else ''}"
+        words = " or ".join(str(c) for c in ordered)
+        return f"takes {words} argument{'s' if ordered != [1] else ''}"
+
+    def unknown_function(self, call: ast.Call) -> None:
+        owner = self.builtin_owner(call.name)
+        if owner:
+            self.error(call.pos, f"{call.name}() is exported by module '{owner}', which is not loaded "
+                                 f"(add: loadmodule \"{owner}.so\")")
+            return
+        self.error(call.pos, f"unknown function '{call.name}'{suggest(call.name, self.all_function_names())}")
+
+    @staticmethod
+    def builtin_owner(name: str) -> str | None:
+        for mod_name in loader.builtin_names():
+            try:
+                if loader.load_builtin(mod_name).functions_named(name):
+                    return mod_name
+            except ImportError:
+                continue
+        return None
+
+    def argument(self, func: Function, index: int, arg: ast.Node, rtype: RouteType) -> None:
+        kind = func.arg_kind(index)
+        if isinstance(arg, ast.Str):
+            self.string_argument(func, index, kind, arg)
+        else:
+            if kind is ArgKind.PVAR and isinstance(arg, ast.PVar):
+                pv = self.pvar(arg)
+                if pv is not None and not pv.writable:
+                    self.error(arg.pos, f"{func.name}() writes its argument {index + 1}, "
+                                        f"but ${arg.cls} is read-only")
+                return
+            self.expr(arg, rtype)
+            if kind is ArgKind.ROUTE and isinstance(arg, ast.Int | ast.Ident):
+                self.route_ref(func, arg.pos, str(_plain_value(arg)))
+
+    def string_argument(self, func: Function, index: int, kind: ArgKind, arg: ast.Str) -> None:
+        text = arg.value
+        if kind is ArgKind.ROUTE:
+            if "$" not in text:
+                self.route_ref(func, arg.pos, text)
+            return
+        if kind is ArgKind.PVAR:
+            try:
+                spec = parse_pv(text, arg.pos)
+            except PVSyntaxError as exc:
+                self.error(arg.pos, f"{func.name}() argument {index + 1} must be a pseudo-variable: {exc}")
+                return
+            pv = self.pvar(spec)
+            if pv is not None and not pv.writable:
+                self.error(arg.pos, f"{func.name}() writes its argument {index + 1}, but ${spec.cls} "
+                                    "is read-only")
+            return
+        if kind is ArgKind.INT and "$" not in text:
+            if not re.fullmatch(r"\s*[-+]?(0x[0-9a-fA-F]+|\d+)\s*", text):
+                self.error(arg.pos, f"{func.name}() argument {index + 1} must be a number, not '{text}'")
+            return
+        if kind in (ArgKind.FMT, ArgKind.INT, ArgKind.EXPR):
+            self.format_string(arg)
+
+    def format_string(self, arg: ast.Str) -> None:
+        try:
+            parts = parse_format(arg.value, arg.pos)
+        except PVSyntaxError as exc:
+            self.error(arg.pos, f"bad pseudo-variable in string \"{arg.value}\": {exc}")
+            return
+        for part in parts:
+            if isinstance(part, ast.PVar):
+                self.pvar(part)
+
+    def route_ref(self, func: Function, pos: ast.Pos, name: str) -> None:
+        kind = next((a.route_kind for a in func.args if a.kind is ArgKind.ROUTE), None) or "route"
+        if kind == "branch_failure":
+            kind, name = "event", f"tm:branch-failure:{name}"
+        if (kind, name) not in self.routes:
+            names = [n for k, n in self.routes if k == kind and n]
+            self.error(pos, f"{func.name}(\"{name}\"): there is no {ROUTE_KIND_NAMES.get(kind, kind)}[{name}]"
+                            f"{suggest(name, names)}")
+
+    def pvar(self, pv: ast.PVar) -> PVClass | None:
+        """Check a pseudo-variable (and its transformations); return its class if known."""
+        if not self.resolve:
+            return None
+        classes = self.pv_classes()
+        decl = classes.get(pv.cls)
+        if decl is None:
+            self.error(pv.pos, f"unknown pseudo-variable '${pv.cls}'{suggest(pv.cls, classes)}")
+            return None
+        if decl.arg == "required" and not pv.arg:
+            self.error(pv.pos, f"${pv.cls} needs a name in parentheses: ${pv.cls}(name)")
+        elif decl.arg == "none" and pv.arg:
+            self.error(pv.pos, f"${pv.cls} takes no name: write ${pv.cls}, not ${pv.cls}({pv.arg})")
+        self.nested_pvs(pv)
+        self.check_transforms(pv)
+        return decl
+
+    def nested_pvs(self, pv: ast.PVar) -> None:
+        for text in (pv.arg, pv.index):
+            if text and "$" in text:
+                for part in self.safe_format(text, pv.pos):
+                    self.pvar(part)
+
+    def safe_format(self, text: str, pos: ast.Pos) -> Iterator[ast.PVar]:
+        try:
+            parts = parse_format(text, pos)
+        except PVSyntaxError:
+            return
+        yield from (p for p in parts if isinstance(p, ast.PVar))
+
+    def check_transforms(self, pv: ast.PVar) -> None:
+        known = self.transforms()
+        for tr in pv.transforms:
+            names = known.get(tr.cls)
+            if names is None:
+                self.error(tr.pos, f"unknown transformation class '{tr.cls}' in {{{tr.cls}.{tr.name}}}"
+                                   f"{suggest(tr.cls, known)}")
+            elif tr.name not in names:
+                self.error(tr.pos, f"unknown transformation '{{{tr.cls}.{tr.name}}}'"
+                                   f"{suggest(tr.name, names)}")
+            for param in tr.params:
+                for part in self.safe_format(param, tr.pos):
+                    self.pvar(part)
+
+
+def compile_config(config: ast.Config, *, resolve: bool = True) -> CompiledConfig:
+    """Check and resolve a parsed config; raise ConfigError with every problem found."""
+    return Resolver(config, resolve).run()

@@ -1,0 +1,250 @@
+"""The module API: how a kampy module declares everything it offers, in one place.
+
+A module is a package under `modules/` (or found on `loadpath`/`mpath`, or through the `kampy.modules`
+entry point group) whose `__init__.py` defines `EXPORTS`, an `Exports` value. The compiler, `kampy check`,
+the statistics and RPC registries and the module docs all read this one declaration, as Kamailio's core
+reads a module's `cmd_export_t`/`param_export_t` tables.
+
+Handlers are named by attribute: a function's `handler` is the name of a method on the module instance
+that `Exports.factory` builds once the module's parameters are known.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any, Protocol
+from collections.abc import Callable
+
+
+class RouteType(enum.IntFlag):
+    """Route block types, with Kamailio's bit values (src/core/route.h)."""
+
+    REQUEST = 1 << 0
+    FAILURE = 1 << 1
+    TM_ONREPLY = 1 << 2
+    BRANCH = 1 << 3
+    ONSEND = 1 << 4
+    ERROR = 1 << 5
+    LOCAL = 1 << 6
+    CORE_ONREPLY = 1 << 7
+    BRANCH_FAILURE = 1 << 8
+    ONEVENT = 1 << 9
+    ONREPLY = TM_ONREPLY | CORE_ONREPLY
+    EVENT = REQUEST | ONEVENT
+    ANY = 0xFFFFFFFF
+
+
+ROUTE_KIND_TYPES: dict[str, RouteType] = {
+    "request": RouteType.REQUEST,
+    "route": RouteType.REQUEST,
+    "failure": RouteType.FAILURE,
+    "onreply": RouteType.TM_ONREPLY,
+    "reply": RouteType.CORE_ONREPLY,
+    "branch": RouteType.BRANCH,
+    "onsend": RouteType.ONSEND,
+    "event": RouteType.EVENT,
+    "error": RouteType.ERROR,
+    "local": RouteType.LOCAL,
+}
+
+ROUTE_KIND_NAMES: dict[str, str] = {
+    "request": "request_route",
+    "route": "route",
+    "failure": "failure_route",
+    "onreply": "onreply_route",
+    "reply": "reply_route",
+    "branch": "branch_route",
+    "onsend": "onsend_route",
+    "event": "event_route",
+    "error": "error_route",
+    "local": "local_route",
+}
+
+
+def route_type_of(kind: str, name: str | None) -> RouteType:
+    """The type Kamailio checks a block's functions against (an unnamed onreply_route is a core one)."""
+    if kind == "onreply" and (name is None or name == "0"):
+        return RouteType.CORE_ONREPLY
+    return ROUTE_KIND_TYPES[kind]
+
+
+def allowed_in(flags: RouteType, block: RouteType) -> bool:
+    """Kamailio's sr_cmd_flags_match: every bit of the block type must be allowed, except that an
+    event route accepts a function allowed in either of its two bits."""
+    if flags & block == block:
+        return True
+    return block == RouteType.EVENT and bool(flags & RouteType.EVENT)
+
+
+class ArgKind(enum.Enum):
+    """How a function argument is prepared once at load time (Kamailio's fixups)."""
+
+    STR = "string"            # a literal string, used as it is
+    FMT = "format"            # a string that may hold pseudo-variables, formatted per message
+    INT = "int"               # an integer, or a pseudo-variable giving one
+    PVAR = "pvar"             # a pseudo-variable the function writes to
+    REGEX = "regex"           # a regular expression, compiled once
+    ROUTE = "route"           # the name of a route block of `route_kind` ("failure", "onreply",
+                              # "branch", "route", or "branch_failure" for event_route[tm:branch-failure:X])
+    EXPR = "expr"             # any expression, evaluated per message (core actions)
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str
+    kind: ArgKind = ArgKind.FMT
+    route_kind: str | None = None  # for ROUTE: "failure", "onreply", "branch", "route"
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Function:
+    """A function callable from the config. `args` lists every argument; the last
+    `len(args) - min_args` are optional, and each count in between is a valid call
+    (Kamailio declares one export per count). `varargs` accepts any count from min_args up."""
+
+    name: str
+    handler: str = ""  # method name on the module instance; "" means the same as `name`
+    args: tuple[Arg, ...] = ()
+    min_args: int | None = None
+    routes: RouteType = RouteType.ANY
+    varargs: bool = False
+    doc: str = ""
+    returns: str = ""
+
+    @property
+    def required(self) -> int:
+        return len(self.args) if self.min_args is None else self.min_args
+
+    def accepts_count(self, n: int) -> bool:
+        if self.varargs:
+            return n >= self.required
+        return self.required <= n <= len(self.args)
+
+    @property
+    def handler_name(self) -> str:
+        return self.handler or self.name
+
+    def arg_kind(self, index: int) -> ArgKind:
+        if index < len(self.args):
+            return self.args[index].kind
+        return self.args[-1].kind if self.args else ArgKind.FMT
+
+
+@dataclass(frozen=True)
+class Param:
+    """A module parameter. `types` are the value types `modparam` may give (Kamailio refuses a
+    string for an int parameter and the other way round); `validate` raises ValueError with
+    words for the user."""
+
+    name: str
+    types: tuple[type, ...]
+    default: Any = None
+    doc: str = ""
+    validate: Callable[[Any], None] | None = None
+    multi: bool = False  # may be set several times (the values accumulate)
+
+    def type_names(self) -> str:
+        return " or ".join("integer" if t is int else "string" for t in self.types)
+
+
+@dataclass(frozen=True)
+class Stat:
+    """A statistic; its full name is `group:name`, the group being the module's name unless set."""
+
+    name: str
+    doc: str = ""
+    no_reset: bool = False
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class RpcMethod:
+    name: str
+    handler: str = ""  # method name on the module instance; "" means `name` with dots as underscores
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Timer:
+    """A periodic job; `interval_param` names the parameter holding its period in seconds."""
+
+    name: str
+    handler: str
+    interval_param: str | None = None
+    interval: float | None = None
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class PVClass:
+    """A pseudo-variable class such as `ru` or `avp`. `arg` says whether it takes a name in
+    parentheses: "none", "required" or "optional"."""
+
+    name: str
+    handler: str = ""
+    arg: str = "none"
+    writable: bool = False
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class TransformClass:
+    """A transformation class such as `s` with the names it offers (`len`, `substr`, ...)."""
+
+    name: str
+    names: tuple[str, ...]
+    handler: str = ""
+
+
+@dataclass(frozen=True)
+class Exports:
+    name: str
+    doc: str = ""
+    params: tuple[Param, ...] = ()
+    functions: tuple[Function, ...] = ()
+    stats: tuple[Stat, ...] = ()
+    rpc: tuple[RpcMethod, ...] = ()
+    timers: tuple[Timer, ...] = ()
+    pvars: tuple[PVClass, ...] = ()
+    transforms: tuple[TransformClass, ...] = ()
+    depends: tuple[str, ...] = ()
+    factory: Callable[..., Any] | None = None
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+    def functions_named(self, name: str) -> list[Function]:
+        return [f for f in self.functions if f.name == name]
+
+
+class PVAccessor(Protocol):
+    """What a PV class handler returns for one spec (`$var(x)`, `$hdr(From)[-1]`), built once at
+    load time. `get` returns str, int or None ($null); `set` exists only for writable classes
+    (`None` as value means "delete", as assigning `$null` does)."""
+
+    def get(self, ctx: Any) -> str | int | None: ...
+
+
+class Module:
+    """Base class of a module's implementation. `Exports.factory` is usually the subclass itself;
+    it is built once per process with the final parameter values (Kamailio's mod_init), then
+    `child_init(rank)` runs in each worker and `destroy()` at shutdown.
+
+    Function handlers are methods `handler(ctx, *args) -> int` whose arguments arrive prepared by
+    kind: STR and FMT as `str` (formatted for this message), INT as `int`, PVAR as a `PVAccessor`,
+    REGEX as a compiled `re.Pattern`, ROUTE as the route name, EXPR as the evaluated value.
+    A PV class handler is `handler(spec: PVar) -> PVAccessor`; a transformation class handler is
+    `handler(tr: Transform) -> Callable[[ctx, value], value]`. Timer handlers take no argument.
+    RPC handlers take `(*params)` and return a JSON-able value.
+    """
+
+    def __init__(self, params: dict[str, Any], core: Any) -> None:
+        self.params = params
+        self.core = core
+
+    def child_init(self, rank: int) -> None:
+        """Runs in each worker process after it starts."""
+
+    def destroy(self) -> None:
+        """Runs once at shutdown."""

@@ -1,0 +1,125 @@
+"""The per-message context a route runs with, and what a route asks the outside world to do.
+
+Nothing here touches a socket: replies and forwarded requests are appended to `ctx.outbox` as
+`Outgoing` values, and the network layer (or the testing driver) sends them after the route ends.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kampy.module import RouteType
+from kampy.sip.message import Request, Response
+
+if TYPE_CHECKING:
+    from kampy.runtime.core import Core
+
+
+@dataclass(frozen=True)
+class Socket:
+    """A local listening socket: `udp:127.0.0.1:5060` (`$Ri`, `$Rp`, `$pr`)."""
+
+    proto: str  # "udp" | "tcp"
+    host: str
+    port: int
+    advertise_host: str | None = None
+    advertise_port: int | None = None
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.proto}:{host}:{self.port}"
+
+    @property
+    def af(self) -> str:
+        return "INET6" if ":" in self.host else "INET"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a message came from (`$si`, `$sp`, `$proto`) and on which local socket (`$Ri`, `$Rp`).
+    `conn_id` names the TCP connection, so a reply can go back on it."""
+
+    proto: str
+    ip: str
+    port: int
+    local: Socket
+    conn_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """Bytes to send: to `(host, port)` over `proto`, from `local` if set, on TCP connection
+    `conn_id` when it is a reply on an existing connection."""
+
+    proto: str
+    host: str
+    port: int
+    data: bytes
+    local: Socket | None = None
+    conn_id: int | None = None
+
+
+@dataclass
+class Branch:
+    """An extra destination of a request (`append_branch`, `lookup` with several contacts)."""
+
+    uri: str
+    dst_uri: str | None = None
+    path: str | None = None
+    q: int = -1  # thousandths; -1 = not set
+    flags: int = 0
+    socket: Socket | None = None
+    instance: str | None = None
+    ruid: str | None = None
+
+
+class ScriptExit(Exception):
+    """`exit` (or a 0 return code from a function): stop the script, keep what was done."""
+
+
+class ScriptDrop(Exception):
+    """`drop`: stop the script and, where it matters (replies, branches), discard the message."""
+
+
+@dataclass
+class MessageContext:
+    """What a route sees while it runs on one message.
+
+    `msg` is the received message; Kamailio-style changes are recorded on it (`msg.add_header`,
+    `msg.set_ruri`, ...) and applied when it is sent on. `new_ruri` is the R-URI as the script has
+    set it (None: unchanged); `dst_uri` is `$du`.
+    """
+
+    msg: Request | Response
+    src: Source
+    core: Core
+    route_type: RouteType = RouteType.REQUEST
+    flags: int = 0
+    bflags: int = 0  # branch flags of branch 0
+    avps: dict[str, list[Any]] = field(default_factory=dict)  # name -> values, newest first
+    xavps: dict[str, list[dict[str, list[Any]]]] = field(default_factory=dict)
+    new_ruri: str | None = None
+    dst_uri: str | None = None
+    force_socket: Socket | None = None
+    branches: list[Branch] = field(default_factory=list)
+    retcode: int = 1
+    outbox: list[Outgoing] = field(default_factory=list)
+    replied: int | None = None  # status of the stateless reply sent, if any
+    dropped: bool = False
+    trace: list[tuple[str, str, int]] = field(default_factory=list)  # (route, function, return code)
+    local: dict[str, Any] = field(default_factory=dict)  # per-message scratch space for modules
+
+    @property
+    def is_request(self) -> bool:
+        return isinstance(self.msg, Request)
+
+    @property
+    def ruri(self) -> str:
+        """The R-URI the script currently sees (`$ru`)."""
+        if self.new_ruri is not None:
+            return self.new_ruri
+        assert isinstance(self.msg, Request)
+        return self.msg.uri
+
+    def send(self, out: Outgoing) -> None:
+        self.outbox.append(out)

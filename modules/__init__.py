@@ -1,0 +1,1 @@
+"""kampy's built-in modules, one package per Kamailio module."""

@@ -1,0 +1,56 @@
+"""Max-Forwards header processing."""
+
+from __future__ import annotations
+
+from kampy.api import Arg, ArgKind, Exports, Function, Param, RouteType
+
+EXPORTS = Exports(
+    name="maxfwd",
+    doc="Max-Forwards header processing.",
+    params=(Param("max_limit", (int,), 70),),
+    functions=(
+        Function(
+            "maxfwd_process",
+            args=(Arg("max_value", ArgKind.INT),),
+            routes=RouteType.REQUEST,
+            doc="If no Max-Forward header is present in the received request, a header will be...",
+            returns="",
+        ),
+        Function(
+            "mf_process_maxfwd_header",
+            args=(Arg("max_value", ArgKind.INT),),
+            routes=RouteType.REQUEST,
+            doc="Same as maxfwd_process(max_value).",
+            returns="",
+        ),
+        Function(
+            "process_maxfwd",
+            args=(Arg("max_value", ArgKind.INT),),
+            routes=RouteType.REQUEST,
+            doc="Same as maxfwd_process(max_value).",
+            returns="",
+        ),
+        Function(
+            "is_maxfwd_lt",
+            args=(Arg("max_value", ArgKind.INT),),
+            routes=RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH,
+            doc="Checks if the Max-Forward header value is less then the max_value parameter...",
+            returns="",
+        ),
+        Function(
+            "maxfwd_at_least",
+            args=(Arg("max_value", ArgKind.INT),),
+            routes=RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH,
+            doc="Same as is_maxfwd_lt(max_value).",
+            returns="",
+        ),
+        Function(
+            "mf_lowlimit",
+            args=(Arg("max_value", ArgKind.INT),),
+            routes=RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH,
+            doc="Same as is_maxfwd_lt(max_value).",
+            returns="",
+        ),
+    ),
+    factory=None,
+)

@@ -1,0 +1,34 @@
+"""Sanity checks of incoming SIP requests."""
+
+from __future__ import annotations
+
+from kampy.api import Arg, ArgKind, Exports, Function, Param, RouteType
+
+EXPORTS = Exports(
+    name="sanity",
+    doc="Sanity checks of incoming SIP requests.",
+    params=(
+        Param("default_checks", (int,), 3047),
+        Param("uri_checks", (int,), 7),
+        Param("proxy_require", (str,), ""),
+        Param("autodrop", (int,), 1),
+        Param("noreply", (int,), 0),
+    ),
+    functions=(
+        Function(
+            "sanity_check",
+            args=(Arg("msg_checks", ArgKind.INT), Arg("uri_checks", ArgKind.INT)),
+            min_args=0,
+            routes=RouteType.REQUEST | RouteType.ONREPLY,
+            doc="This function makes a row of sanity checks over the given SIP request.",
+            returns="",
+        ),
+        Function(
+            "sanity_reply",
+            routes=RouteType.REQUEST | RouteType.ONREPLY,
+            doc="Send a SIP reply using the code and reason text set internally by the module...",
+            returns="",
+        ),
+    ),
+    factory=None,
+)

@@ -1,0 +1,33 @@
+"""Basic HTTP request handling in the config (event_route[xhttp:request])."""
+
+from __future__ import annotations
+
+from kampy.api import Arg, ArgKind, Exports, Function, Param, PVClass, RouteType
+
+EXPORTS = Exports(
+    name="xhttp",
+    doc="Basic HTTP request handling in the config (event_route[xhttp:request]).",
+    params=(
+        Param("url_match", (str,), None),
+        Param("url_skip", (str,), None),
+        Param("event_callback", (str,), None),
+    ),
+    functions=(
+        Function(
+            "xhttp_reply",
+            args=(
+                Arg("code", ArgKind.FMT),
+                Arg("reason", ArgKind.FMT),
+                Arg("ctype", ArgKind.FMT),
+                Arg("body", ArgKind.FMT),
+            ),
+            routes=RouteType.REQUEST,
+            doc="Send back a reply with content-type and body.",
+            returns="",
+        ),
+    ),
+    pvars=(
+        PVClass("hu"),  # pv_get_huri 0
+    ),
+    factory=None,
+)

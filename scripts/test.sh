@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a Debian machine (when missing) and runs the whole suite.
+# The suite starts and stops its own MariaDB on a private port and data directory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+debs=(mariadb-server mariadb-client sip-tester kamailio kamailio-mysql-modules kamailio-sqlite-modules
+      iproute2 util-linux)
+missing=()
+for pkg in "${debs[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+exec python3 -m pytest -q "$@"
