@@ -5,6 +5,13 @@ sends, SIP parsing and building, pseudo-variable specs, and the errors it may ra
 """
 from kampy.config.ast import PVar, Transform
 from kampy.config.pvparse import Literal, PVSyntaxError, parse_format, parse_pv
+from kampy.db import DBURL, MYSQL, SQLITE, Database, DBError, Dialect
+from kampy.db import Reason as DBReason
+from kampy.db import Result as DBResult
+from kampy.db import TABLES as DB_TABLES
+from kampy.db import check_table_version
+from kampy.db import connect as db_connect
+from kampy.db import register_driver as register_db_driver
 from kampy.module import (
     Arg,
     ArgKind,
@@ -58,4 +65,6 @@ __all__ = [
     "URI", "ContactList", "ContentType", "CSeq", "Message", "NameAddr", "Params", "Request", "Response",
     "SIPProtocolError", "StreamParser", "Via", "build_response", "error_response", "parse_message",
     "parse_name_addr", "parse_uri",
+    "DBURL", "MYSQL", "SQLITE", "Database", "DBError", "Dialect", "DBReason", "DBResult", "DB_TABLES",
+    "check_table_version", "db_connect", "register_db_driver",
 ]

@@ -2,11 +2,15 @@
 
     kampy check [-f] CFG [-A NAME[=VALUE]]... [--syntax-only] [--cfg-print]
     kampy -c -f CFG [-A ...]          (Kamailio's own spelling of a config check)
+    kampy run [-f] CFG [-A NAME[=VALUE]]... [-l ADDR]... [-E] [-d...] [-D] [-n N] [-N N] [-T] [-P FILE]
+    kampy -f CFG [flags]              (Kamailio's spelling: no subcommand means run)
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import logging.handlers
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,10 +59,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         config = parse_preprocessed(pp, path)
         compiled = compile_config(config, resolve=not args.syntax_only)
     except ConfigError as exc:
-        for diag in exc.diagnostics:
-            print(diag.format(), file=sys.stderr)
-        count = len(exc.diagnostics)
-        print(f"{path}: {count} error{'s' if count != 1 else ''}", file=sys.stderr)
+        _report_config_error(path, exc)
         return 1
     for warning in compiled.warnings:
         print(warning.format(), file=sys.stderr)
@@ -71,6 +72,102 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_config_error(path: str, exc: ConfigError) -> None:
+    for diag in exc.diagnostics:
+        print(diag.format(), file=sys.stderr)
+    count = len(exc.diagnostics)
+    print(f"{path}: {count} error{'s' if count != 1 else ''}", file=sys.stderr)
+
+
+# Kamailio's `debug` levels (L_ALERT -5 ... L_DBG 3) as Python logging levels.
+_KAMAILIO_LEVELS = {-5: logging.CRITICAL, -4: logging.CRITICAL, -3: logging.CRITICAL,
+                    -2: logging.CRITICAL, -1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO,
+                    2: logging.INFO, 3: logging.DEBUG}
+
+
+def python_level(debug: int) -> int:
+    return _KAMAILIO_LEVELS[max(-5, min(3, debug))]
+
+
+def _configure_run_logging(args: argparse.Namespace, core_params: dict) -> None:
+    """-E (or log_stderror=yes) logs to stderr, otherwise to syslog as Kamailio does; -d/--debug
+    override the config's `debug` (Kamailio's default is 0, warnings). What kampy listens on is
+    always logged."""
+    from kampy.net.params import as_bool
+
+    debug = args.debug if args.debug is not None else int(core_params.get("debug", 0) or 0)
+    if args.debug is None and args.verbose:
+        debug = args.verbose
+    handler: logging.Handler
+    if args.stderr or as_bool(core_params.get("log_stderror"), False) or not os.path.exists("/dev/log"):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(process)d %(levelname)s: %(name)s: %(message)s"))
+    else:
+        name = str(core_params.get("log_name") or "kampy")
+        handler = logging.handlers.SysLogHandler("/dev/log", facility=_syslog_facility(core_params))
+        handler.setFormatter(logging.Formatter(name + "[%(process)d]: %(levelname)s: %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(python_level(debug))
+    logging.getLogger("kampy.listen").setLevel(logging.INFO)
+
+
+def _syslog_facility(core_params: dict) -> int:
+    name = str(core_params.get("log_facility") or "LOG_DAEMON").lower().removeprefix("log_")
+    return logging.handlers.SysLogHandler.facility_names.get(name, logging.handlers.SysLogHandler.LOG_DAEMON)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Load the config (errors stop here, before anything is bound), bind, serve until SIGTERM."""
+    from kampy.config.pipeline import load_file
+    from kampy.net import BindError, NetParams
+    from kampy.net import run as net_run
+
+    path = _config_path(args)
+    if not path:
+        print("kampy run: no config file given (kampy run CFG or -f CFG)", file=sys.stderr)
+        return 2
+    if not Path(path).is_file():
+        print(f"kampy run: {path}: no such file", file=sys.stderr)
+        return 2
+    try:
+        compiled = load_file(path, parse_defines(args.defines))
+    except ConfigError as exc:
+        _report_config_error(path, exc)
+        return 1
+    _configure_run_logging(args, compiled.core_params)
+    params = NetParams.from_core_params(compiled.core_params).with_overrides(
+        fork=False if args.dont_fork == 1 else None, children=args.children,
+        tcp_children=args.tcp_children, disable_tcp=True if args.no_tcp else None)
+    if args.pid_file:
+        Path(args.pid_file).write_text(f"{os.getpid()}\n")
+    try:
+        return net_run(compiled, params, args.listen)
+    except BindError as exc:
+        log.error("%s", exc)
+        return 1
+
+
+def _add_run_args(run: argparse.ArgumentParser) -> None:
+    _add_config_args(run)
+    run.add_argument("-l", dest="listen", action="append", metavar="ADDR",
+                     help="listen on [proto:]addr[:port] instead of the config's listen= (repeatable)")
+    run.add_argument("-E", dest="stderr", action="store_true", help="log to stderr (default: syslog)")
+    run.add_argument("-e", dest="color", action="store_true", help="accepted for Kamailio; no colors")
+    run.add_argument("-d", dest="verbose", action="count", default=0,
+                     help="raise the debug level by one per -d (overrides debug=)")
+    run.add_argument("--debug", dest="debug", type=int, metavar="N", help="set the debug level (-5..3)")
+    run.add_argument("-D", dest="dont_fork", action="count", default=0,
+                     help="-D: do not fork (one process, as fork=no); -DD: fork, stay in the foreground "
+                          "(kampy never daemonizes)")
+    run.add_argument("-n", dest="children", type=int, metavar="N", help="worker processes (children=)")
+    run.add_argument("-N", dest="tcp_children", type=int, metavar="N", help="TCP workers (tcp_children=)")
+    run.add_argument("-T", dest="no_tcp", action="store_true", help="disable TCP (disable_tcp=yes)")
+    run.add_argument("-P", dest="pid_file", metavar="FILE", help="write the main process id to FILE")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kampy", description="A Kamailio-compatible SIP server in Python")
     parser.add_argument("--log-level", default="WARNING", help=argparse.SUPPRESS)
@@ -80,6 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--syntax-only", action="store_true", help="parse only; do not resolve modules")
     check.add_argument("--cfg-print", action="store_true", help="print the preprocessed config and exit")
     check.set_defaults(func=cmd_check)
+    run = sub.add_parser("run", help="serve SIP over UDP and TCP with a config until SIGTERM/SIGINT")
+    _add_run_args(run)
+    run.set_defaults(func=cmd_run)
+    from kampy.db.cli import add_parser as add_db_parser
+
+    add_db_parser(sub)
     return parser
 
 
@@ -90,6 +193,8 @@ def _kamailio_style(argv: list[str]) -> list[str]:
         return ["check", *rest]
     if "--cfg-print" in argv:
         return ["check", *argv]
+    if "-f" in argv:
+        return ["run", *argv]
     return argv
 
 
@@ -98,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
         argv = _kamailio_style(argv)
     args = build_parser().parse_args(argv)
+    if args.command == "run":
+        return args.func(args)  # configures logging itself, from -E/-d and the config
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s: %(name)s: %(message)s")
     return args.func(args)
 

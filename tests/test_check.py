@@ -72,9 +72,9 @@ def test_modparam_regex_module_name_sets_every_matching_module():
     assert compiled.modules["usrloc"].params["db_url"] == "sqlite:///x.db"
 
 
-def test_unknown_function_suggests_the_closest_name():
+def test_unknown_function_suggests_the_closest_names():
     (err,) = errors_of(HEAD + "request_route { t_rely(); }")
-    assert "unknown function 't_rely' (did you mean 't_relay'?)" in err
+    assert "unknown function 't_rely' (did you mean 't_relay' or 't_reply'?)" in err
 
 
 def test_function_of_a_module_not_loaded_names_the_module():

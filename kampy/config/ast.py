@@ -101,7 +101,8 @@ class BinOp(Node):
 
 @dataclass(frozen=True)
 class UnOp(Node):
-    """`op` is one of `!` (`not` folded in), `-`, `~`, `defined`, `strempty`, `strlen`."""
+    """`op` is one of `!` (`not` folded in), `-`, `~`, `defined`, `strempty`, `strlen`, and the
+    casts `int` / `str` (written `(int)` / `(str)`)."""
 
     op: str
     operand: Expr
@@ -112,14 +113,17 @@ class Call(Node):
     """A function call, as a statement or inside an expression: `name(arg, ...)`.
 
     Core actions (`log`, `forward`, `setflag`, `rewriteuri`, ...) are Calls too; the compiler tells
-    them apart from module functions.
+    them apart from module functions. `selval(cond, a, b)` is a Call named `selval`. Socket-like
+    arguments (`force_send_socket(udp:1.2.3.4:5060)`, `forward(host.example.com)`) are Idents
+    holding the text; `forward(uri:host, uri:port)` gives Keywords.
     """
 
     name: str
     args: tuple[Expr, ...] = ()
 
 
-Expr = Union[Str, Int, Ident, PVar, Select, Keyword, BinOp, UnOp, Call]
+# `route(NAME)` may also be used as a value: `if (route(CHECK)) {...}`.
+Expr = Union[Str, Int, Ident, PVar, Select, Keyword, BinOp, UnOp, Call, "RouteCall"]
 
 
 # ---------------------------------------------------------------- statements
@@ -141,6 +145,7 @@ class If(Node):
 class Case(Node):
     value: Expr | None  # None for `default:`
     stmts: tuple[Stmt, ...] = ()
+    regex: bool = False  # `case /"^sip:": ...` matches the value as a regular expression
 
 
 @dataclass(frozen=True)
@@ -162,12 +167,12 @@ class Return(Node):
 
 @dataclass(frozen=True)
 class Exit(Node):
-    pass
+    value: Expr | None = None  # `exit 1;` / `exit(0);` set the return code
 
 
 @dataclass(frozen=True)
 class Drop(Node):
-    pass
+    value: Expr | None = None
 
 
 @dataclass(frozen=True)
@@ -223,6 +228,7 @@ class ListenValue(Node):
     port: int | None = None
     advertise: str | None = None
     name: str | None = None
+    virtual: bool = False
 
 
 @dataclass(frozen=True)
@@ -250,9 +256,13 @@ class LoadPath(Node):
 
 @dataclass(frozen=True)
 class ModParam(Node):
+    """`modparam(...)`; value is an Ident only for a word left unexpanded by the preprocessor
+    (`yes`/`no`/`inet`... become Ints, as in Kamailio). `modparamx` (expand=True) may pass a PVar."""
+
     module: str  # may be a regex like "acc|tm"
     name: str
-    value: Str | Int
+    value: Str | Int | Ident | PVar
+    expand: bool = False
 
 
 @dataclass(frozen=True)
@@ -260,6 +270,7 @@ class FlagDecl(Node):
     """`flags NAME: N, ...` (old-style named flag declarations)."""
 
     names: tuple[tuple[str, int | None], ...]
+    avp: bool = False  # `avpflags NAME, ...`
 
 
 @dataclass(frozen=True)

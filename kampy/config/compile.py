@@ -67,8 +67,13 @@ class CompiledConfig:
 
 
 def suggest(name: str, candidates: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.75)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    """` (did you mean 'x'?)`, or ` (did you mean 'x' or 'y'?)` when two are as close."""
+    scored = sorted(((difflib.SequenceMatcher(None, name, c).ratio(), c) for c in set(candidates)),
+                    reverse=True)
+    close = [c for ratio, c in scored[:2] if ratio >= 0.75 and ratio >= scored[0][0] - 0.01]
+    if not close:
+        return ""
+    return " (did you mean " + " or ".join(f"'{c}'" for c in sorted(close)) + "?)"
 
 
 def _route_key(route: ast.Route) -> tuple[str, str | None]:
@@ -284,6 +289,8 @@ class Resolver:
             self.assign(s, rtype)
         elif isinstance(s, ast.ExprStmt):
             self.expr(s.expr, rtype)
+        else:  # a bare expression used as a statement, usually a Call
+            self.expr(s, rtype)
 
     def route_call(self, s: ast.RouteCall, rtype: RouteType) -> None:
         if isinstance(s.name, str):

@@ -15,12 +15,13 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from kampy.config import ast
+from kampy.config.pvparse import PVSyntaxError, parse_pv
 from kampy.errors import ConfigError, Diagnostic, register_source
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,11 @@ def _parser() -> Lark:
         directory = _cache_dir()
         directory.mkdir(parents=True, exist_ok=True)
         if os.access(directory, os.W_OK):
-            cache = str(directory / f"kamailio-grammar-{digest}.lark-cache")
+            path = directory / f"kamailio-grammar-{digest}.lark-cache"
+            if not path.exists():  # a new grammar: forget the parsers built from older ones
+                for old in directory.glob("kamailio-grammar-*.lark-cache"):
+                    old.unlink(missing_ok=True)
+            cache = str(path)
     except OSError as exc:  # no home, read-only file system...: build the parser every time
         log.debug("no parser cache: %s", exc)
     return Lark(text, cache=cache, **options)
@@ -137,92 +142,6 @@ _NUMBER_WORDS = {**{w: 1 for w in _TRUE_WORDS}, **{w: 0 for w in _FALSE_WORDS},
                  **{w: 10 for w in ("inet6", "INET6", "ipv6", "IPv6", "IPV6")}}
 
 
-# ---------------------------------------------------------------------------- pseudo-variables
-
-_PV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _balanced(text: str, start: int, open_: str, close: str) -> int:
-    """Index just past the `close` matching the `open_` at text[start]; -1 if unbalanced."""
-    depth = 0
-    for i in range(start, len(text)):
-        c = text[i]
-        if c == open_:
-            depth += 1
-        elif c == close:
-            depth -= 1
-            if depth == 0:
-                return i + 1
-    return -1
-
-
-def _split_params(text: str) -> list[str]:
-    """Split transformation parameters on commas outside (), [] and {}."""
-    params, depth, start = [], 0, 0
-    for i, c in enumerate(text):
-        if c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-        elif c == "," and depth == 0:
-            params.append(text[start:i])
-            start = i + 1
-    params.append(text[start:])
-    return params
-
-
-def parse_transform(body: str, pos: ast.Pos) -> ast.Transform:
-    """`s.substr,0,3` (the text between the braces) -> Transform."""
-    head, _, rest = body.partition(",")
-    cls, _, name = head.partition(".")
-    if not cls or not name:
-        raise ConfigError.at(pos, f"malformed transformation '{{{body}}}' — expected {{class.name,params}}")
-    if not rest and "," not in body:
-        params: tuple[str, ...] = ()
-    elif head == "re.subst":  # the substitution expression may itself hold commas
-        params = (rest,)
-    elif head == "s.select":  # `{s.select,0,,}`: the separator may be a comma
-        index, _, sep = rest.partition(",")
-        params = (index, sep)
-    else:
-        params = tuple(_split_params(rest))
-    return ast.Transform(cls.strip(), name.strip(), params, pos=pos)
-
-
-def parse_pvar(text: str, pos: ast.Pos) -> ast.PVar:
-    """Read `$rU`, `$var(x)`, `$(avp(s:x)[0]{s.len})`, `$?` into a PVar."""
-    if text == "$?":
-        return ast.PVar("?", text=text, pos=pos)
-    if not text.startswith("$("):
-        m = _PV_NAME.match(text, 1)
-        if m is None:
-            raise ConfigError.at(pos, f"malformed pseudo-variable '{text}'")
-        arg = text[m.end() + 1:-1] if m.end() < len(text) else None
-        return ast.PVar(m.group(), arg, text=text, pos=pos)
-    inner = text[2:-1]
-    m = _PV_NAME.match(inner)
-    if m is None:
-        raise ConfigError.at(pos, f"malformed pseudo-variable '{text}' — expected a name after '$('")
-    i, arg, index, transforms = m.end(), None, None, []
-    if i < len(inner) and inner[i] == "(":
-        end = _balanced(inner, i, "(", ")")
-        arg, i = inner[i + 1:end - 1], end
-    if i < len(inner) and inner[i] == "[":
-        end = _balanced(inner, i, "[", "]")
-        if end < 0:
-            raise ConfigError.at(pos, f"malformed pseudo-variable '{text}' — unclosed '['")
-        index, i = inner[i + 1:end - 1].strip(), end
-    while i < len(inner) and inner[i] == "{":
-        end = _balanced(inner, i, "{", "}")
-        if end < 0:
-            raise ConfigError.at(pos, f"malformed pseudo-variable '{text}' — unclosed '{{'")
-        transforms.append(parse_transform(inner[i + 1:end - 1], pos))
-        i = end
-    if inner[i:].strip():
-        raise ConfigError.at(pos, f"malformed pseudo-variable '{text}' — unexpected '{inner[i:]}'")
-    return ast.PVar(m.group(), arg, index, tuple(transforms), text=text, pos=pos)
-
-
 # ---------------------------------------------------------------------------- tree -> AST
 
 _PROTOS = {"udp", "tcp", "tls", "sctp", "ws", "wss", "UDP", "TCP", "TLS", "SCTP", "WS", "WSS", "*"}
@@ -258,8 +177,8 @@ class _ToAst(Transformer):
     def core_param(self, meta, c):
         return ast.CoreParam(str(c[0]), c[1], pos=self._pos(meta))
 
-    def unknown_param(self, meta, c):
-        raise ConfigError.at(self._p.of(c[0]), f"unknown core parameter '{c[0]}'")
+    # not a Kamailio 5.6 core parameter: kept for the compiler, which reports it with a suggestion
+    unknown_param = core_param
 
     def listen_param(self, meta, c):
         return ast.CoreParam("listen", c[0], pos=self._pos(meta))
@@ -269,11 +188,18 @@ class _ToAst(Transformer):
         return ast.CoreParam("alias", values[0] if len(values) == 1 else values, pos=self._pos(meta))
 
     def listen_value(self, meta, c):
-        *addrs, _adv_kw, adv, _name_kw, name, virtual = c
-        advertise = self._advertise(adv) if adv is not None else None
-        name_text = name.value if name is not None else None
-        values = tuple(self._listen(a, advertise, name_text, virtual is not None) for a in addrs)
+        *addrs, advertise, name, virtual = c
+        values = tuple(self._listen(a, advertise, name, virtual is not None) for a in addrs)
         return values[0] if len(values) == 1 else values
+
+    def advertise(self, meta, c):
+        return ":".join(_text(p) for p in c[0].parts)
+
+    def listen_name(self, meta, c):
+        return c[0].value
+
+    def virtual(self, meta, c):
+        return True
 
     def listen_addr(self, meta, parts):
         return _ListenAddr(parts, self._pos(meta))
@@ -299,38 +225,42 @@ class _ToAst(Transformer):
             port = int(texts[1]) if texts[1].isdigit() else None
         return ast.ListenValue(proto, texts[0], port, advertise, name, virtual, pos=addr.pos)
 
-    def _advertise(self, addr: _ListenAddr) -> str:
-        return ":".join(_text(p) for p in addr.parts)
-
     def cfg_var(self, meta, c):
-        group, index, name, value, _desc_kw, desc = c
-        group_text = f"{group}[{index}]" if index is not None else str(group)
-        desc_text = desc.value if desc is not None else None
-        if group_text == "kemi" and name in _KEMI_PARAMS:
+        full_name, value, desc = c
+        group, _, name = str(full_name).partition(".")
+        if group == "kemi" and name in _KEMI_PARAMS:
             return ast.CoreParam(f"kemi.{name}", value, pos=self._pos(meta))
-        return ast.CfgVar(group_text, name, value, desc_text, pos=self._pos(meta))
+        return ast.CfgVar(group, name, value, desc, pos=self._pos(meta))
 
-    def cfg_var_name(self, meta, c):
-        return str(c[0])
+    def cfg_var_desc(self, meta, c):
+        return c[0].value
 
     def load_module(self, meta, c):
-        return ast.LoadModule(c[1].value, expand=str(c[0]) == "loadmodulex", pos=self._pos(meta))
+        return ast.LoadModule(c[0].value, pos=self._pos(meta))
+
+    def load_modulex(self, meta, c):
+        return ast.LoadModule(c[0].value, expand=True, pos=self._pos(meta))
 
     def load_path(self, meta, c):
         return ast.LoadPath(_present(c)[-1].value, pos=self._pos(meta))
 
-    def mod_param(self, meta, c):
-        keyword, module, name, value = c
+    def mod_param(self, meta, c, expand: bool = False):
+        module, name, value = c
         if isinstance(value, ast.Ident) and value.name in _NUMBER_WORDS:
             value = ast.Int(_NUMBER_WORDS[value.name], pos=value.pos)
-        return ast.ModParam(module.value, name.value, value, expand=str(keyword) == "modparamx",
-                            pos=self._pos(meta))
+        return ast.ModParam(module.value, name.value, value, expand=expand, pos=self._pos(meta))
+
+    def mod_paramx(self, meta, c):
+        return self.mod_param(meta, c, expand=True)
 
     def cfg_engine(self, meta, c):
         return ast.CoreParam("cfgengine", _present(c)[-1], pos=self._pos(meta))
 
     def flags_decl(self, meta, c):
-        return ast.FlagDecl(tuple(c[1:]), avp=str(c[0]) == "avpflags", pos=self._pos(meta))
+        return ast.FlagDecl(tuple(c), pos=self._pos(meta))
+
+    def avpflags_decl(self, meta, c):
+        return ast.FlagDecl(tuple(c), avp=True, pos=self._pos(meta))
 
     def flag_spec(self, meta, c):
         name, number = c
@@ -339,12 +269,15 @@ class _ToAst(Transformer):
 
     def route_block(self, meta, c):
         keyword, name, body = c
-        if name is not None and str(keyword) in _UNNAMED_ONLY:
-            raise ConfigError.at(self._p.of(keyword), f"'{keyword}' takes no name — write '{keyword} {{ ... }}'")
-        kind = _ROUTE_KINDS[str(keyword)]
+        if name is not None and keyword in _UNNAMED_ONLY:
+            raise ConfigError.at(self._pos(meta), f"'{keyword}' takes no name — write '{keyword} {{ ... }}'")
+        kind = _ROUTE_KINDS[keyword]
         if kind == "route" and name is None:
             kind = "request"
         return ast.Route(kind, _route_name(name), body, pos=self._pos(meta))
+
+    def route_kind(self, meta, c):
+        return str(c[0])
 
     def event_route(self, meta, c):
         return ast.Route("event", str(c[0]), c[1], pos=self._pos(meta))
@@ -353,6 +286,8 @@ class _ToAst(Transformer):
 
     def block(self, meta, stmts):
         return ast.Block(tuple(s for s in stmts if s is not None), pos=self._pos(meta))
+
+    route_body = block
 
     def body(self, meta, c):
         if c and isinstance(c[0], ast.Block):
@@ -400,7 +335,7 @@ class _ToAst(Transformer):
             return ast.RouteCall(target.name, pos=self._pos(meta))
         if isinstance(target, ast.Int):
             return ast.RouteCall(str(target.value), pos=self._pos(meta))
-        return ast.RouteCall(getattr(target, "text", ""), expr=target, pos=self._pos(meta))
+        return ast.RouteCall(target, pos=self._pos(meta))
 
     def call(self, meta, c):
         return ast.Call(str(c[0]), tuple(_present(c[1:])), pos=self._pos(meta))
@@ -408,8 +343,14 @@ class _ToAst(Transformer):
     def socket(self, meta, c):
         return ast.Ident(":".join(_text(p) for p in _present(c)), pos=self._pos(meta))
 
-    def keyword(self, meta, c):
+    def noparen_action(self, meta, c):
+        return str(c[0])
+
+    def uri_keyword(self, meta, c):
         return ast.Keyword(str(c[0]), pos=self._pos(meta))
+
+    def keyword(self, meta, c):
+        return c[0]
 
     # ------------------------------------------------------------ expressions
 
@@ -474,7 +415,12 @@ class _ToAst(Transformer):
 
     def keyword_cmp(self, meta, c):
         kw, op, right = c
-        return ast.BinOp(op, ast.Keyword(str(kw), pos=self._p.of(kw)), right, pos=self._pos(meta))
+        return ast.BinOp(op, ast.Keyword(str(kw), pos=self._pos(meta)), right, pos=self._pos(meta))
+
+    def keyword_cmp_word(self, meta, c):
+        kw, op, word = c
+        left = ast.Keyword(str(kw), pos=self._pos(meta))
+        return ast.BinOp(op, left, ast.Ident(str(word), pos=self._p.of(word)), pos=self._pos(meta))
 
     def myself_cmp(self, meta, c):
         op, kw = c
@@ -490,7 +436,7 @@ class _ToAst(Transformer):
         return ast.Int(parse_number(str(c[0])), pos=self._p.of(c[0]))
 
     def negative(self, meta, c):
-        return ast.Int(-parse_number(str(c[1])), pos=self._p.of(c[0]))
+        return ast.Int(-parse_number(str(c[0])), pos=self._pos(meta))
 
     def string(self, meta, c):
         if c[0].type == "SQSTRING":
@@ -509,7 +455,11 @@ class _ToAst(Transformer):
         return self._pvar(c[0])
 
     def _pvar(self, token: Token) -> ast.PVar:
-        return parse_pvar(str(token), self._p.of(token))
+        pos = self._p.of(token)
+        try:
+            return parse_pv(str(token), pos)
+        except PVSyntaxError as exc:
+            raise ConfigError.at(pos, f"bad pseudo-variable '{token}': {exc}") from None
 
     def select(self, meta, c):
         return ast.Select(str(c[0]), pos=self._p.of(c[0]))
@@ -546,64 +496,85 @@ def _route_name(name: object) -> str | None:
 
 # ---------------------------------------------------------------------------- errors
 
-# What each terminal is called in an error message.
+# What the regexp terminals are called in an error message (keywords are shown quoted).
 _TERMINAL_WORDS = {
-    "NAME": "a name", "NUMBER": "a number", "DQSTRING": "a string", "SQSTRING": "a string",
+    "ID": "a name", "NUMBER": "a number", "DQSTRING": "a string", "SQSTRING": "a string",
     "PVAR": "a pseudo-variable", "SELECT": "a select (@...)", "HOST": "a host name",
     "IPV4": "an IPv4 address", "IPV6": "an IPv6 address", "NET": "a network address",
-    "CORE_PARAM": "a core parameter", "ROUTE_KIND": "a route block", "EVENT_NAME": "an event name (module:event)",
-    "KEYWORD": "a keyword such as 'method' or 'uri'", "NOPAREN_CMD": "a core action",
-    "LOADMODULE": "'loadmodule'", "LOADPATH": "'loadpath'", "MODPARAM": "'modparam'",
-    "FLAGS_KW": "'flags'", "ADVERTISE": "'advertise'", "STRNAME": "'name'", "VIRTUAL": "'virtual'",
-    "DESC": "'desc'", "URI_HOST": "'uri:host'", "URI_PORT": "'uri:port'", "CAST": "'(int)'",
+    "CFG_VAR_NAME": "a config variable (group.name)", "EVENT_NAME": "an event name (module:event)",
+    "MSG_LEN": "'msg:len'", "URI_HOST": "'uri:host'", "URI_PORT": "'uri:port'", "CAST": "'(int)'",
     "$END": "the end of the file",
 }
-_STATEMENT_START = {"IF", "SWITCH", "WHILE", "RETURN", "EXIT", "DROP", "BREAK", "PVAR", "NOPAREN_CMD"}
-_EXPRESSION_START = {"NUMBER", "DQSTRING", "PVAR", "SELECT", "KEYWORD", "STRLEN", "DEFINED"}
-_TOP_START = {"CORE_PARAM", "ROUTE_KIND", "LOADMODULE", "MODPARAM"}
-_OPERATORS = {"==", "!=", "=~", "+", "-", "*", "/", "&&", "||", "|", "&", "^", "<<", ">>", ">", "<",
-              ">=", "<=", "eq", "ne", "ieq", "ine", "and", "or", "mod"}
-_TOP_ONLY = {"ROUTE_KIND", "EVENT_ROUTE", "LOADMODULE", "MODPARAM", "CORE_PARAM", "LISTEN", "ALIAS"}
+_CLOSERS = {")", "}", ";", ",", ":", "]"}
+# words that only start top-level items
+_TOP_WORDS = {"route", "request_route", "failure_route", "onreply_route", "reply_route", "branch_route",
+              "onsend_route", "event_route", "loadmodule", "loadmodulex", "loadpath", "mpath"}
 
 
-def _terminal_texts(parser: Lark) -> dict[str, str]:
-    texts = {}
-    for term in parser.terminals:
-        if term.pattern.type == "str":
-            texts[term.name] = term.pattern.value
-    return texts
+@dataclass(frozen=True)
+class _Terminals:
+    """Terminal names grouped for error messages, taken from the grammar itself."""
+
+    literal: dict[str, str]  # terminal name -> its text, for keywords and punctuation
+    by_rule: dict[str, frozenset[str]]  # rule name -> the terminals its alternatives start with
+
+    def group(self, *rules: str) -> frozenset[str]:
+        return frozenset().union(*(self.by_rule.get(r, frozenset()) for r in rules))
+
+    def named(self, *texts: str) -> frozenset[str]:
+        return frozenset(n for n, t in self.literal.items() if t in texts)
 
 
-def _readable_expected(parser: Lark, expected: Iterable[str]) -> str:
+@functools.lru_cache(maxsize=1)
+def _terminals() -> _Terminals:
+    parser = _parser()
+    literal = {t.name: t.pattern.value for t in parser.terminals if t.pattern.type == "str"}
+    by_rule: dict[str, set[str]] = {}
+    for rule in parser.rules:
+        if rule.expansion and rule.expansion[0].is_term:
+            by_rule.setdefault(rule.origin.name, set()).add(rule.expansion[0].name)
+    return _Terminals(literal, {k: frozenset(v) for k, v in by_rule.items()})
+
+
+def _readable_expected(expected: Iterable[str]) -> str:
+    """Turn a set of terminal names into words: 'a statement or '}'', 'an expression'..."""
+    t = _terminals()
     names = set(expected)
-    literal = _terminal_texts(parser)
     words: list[str] = []
-    if names & _TOP_START == _TOP_START:
+    top = t.group("route_kind") | {"CORE_PARAM"} | t.named(
+        "loadmodule", "loadmodulex", "modparam", "modparamx", "loadpath", "mpath", "listen", "alias",
+        "event_route", "flags", "bool", "avpflags", "cfgengine")
+    if t.named("loadmodule") <= names:
         words.append("a core parameter, loadmodule, modparam or a route block")
-        names -= _TOP_START | {"NAME", "LISTEN", "ALIAS", "EVENT_ROUTE", "FLAGS_KW", "LOADPATH", "CFGENGINE",
-                               "SEMICOLON", "$END"}
-    if "IF" in names:
+        names -= top | {"ID", "CFG_VAR_NAME", "$END"} | t.named(";")
+    statement = t.group("noparen_action") | t.named(
+        "if", "switch", "while", "return", "exit", "drop", "break", "route", ";") | {"ID", "PVAR"}
+    if t.named("if") <= names:
         words.append("a statement")
-        names -= _STATEMENT_START | {"NAME", "ROUTE", "SEMICOLON"}
-    if "NUMBER" in names and "PVAR" in names:
+        names -= statement
+    if {"NUMBER", "PVAR"} <= names:
         words.append("a value or an expression")
-        names = {n for n in names if n in ("RPAR", "RBRACE", "SEMICOLON", "COMMA", "COLON", "RSQB")
-                 or (n in literal and literal[n] in (")", "}", ";", ",", ":", "]"))}
-    operators = {n for n in names if literal.get(n) in _OPERATORS}
-    if len(operators) > 3:
+        names = {n for n in names if t.literal.get(n) in _CLOSERS}
+    operators = t.group("eq_op", "rel_op", "add_op", "mul_op") | t.named(
+        "||", "or", "&&", "and", "|", "&", "^", "<<", ">>")
+    if len(names & operators) > 3:
         words.append("an operator")
         names -= operators
-    for name in sorted(names, key=lambda n: (n not in literal, literal.get(n, n))):
-        if name in literal:
-            words.append(f"'{literal[name]}'")
-        elif name in _TERMINAL_WORDS:
-            words.append(_TERMINAL_WORDS[name])
+    known = [n for n in names if n in t.literal or n in _TERMINAL_WORDS]
+    for name in sorted(known, key=lambda n: (n not in t.literal, t.literal.get(n, n))):
+        words.append(f"'{t.literal[name]}'" if name in t.literal else _TERMINAL_WORDS[name])
     words = list(dict.fromkeys(words))
     if not words:
         return "something else"
-    if len(words) == 1:
-        return words[0]
-    return ", ".join(words[:-1]) + " or " + words[-1]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _expected(exc: UnexpectedInput) -> set[str]:
+    """Terminals the parser could take at the error (also when the lexer raised it)."""
+    state = getattr(exc, "state", None)
+    if state is not None and hasattr(state, "parse_conf"):
+        return set(state.parse_conf.parse_table.states[state.position].keys())
+    return set(getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ())
 
 
 def _describe_token(token: Token) -> str:
@@ -614,82 +585,116 @@ def _describe_token(token: Token) -> str:
         return f"string {text if len(text) < 30 else text[:27] + '...'}"
     if token.type == "NUMBER":
         return f"number {text}"
-    if token.type in ("NAME", "HOST"):
+    if token.type in ("ID", "HOST") and text not in _TOP_WORDS:
         return f"name '{text}'"
     return f"'{text}'"
 
 
 @dataclass
 class _Context:
-    """What the interactive re-parse learnt up to the error: open braces and the last token."""
+    """What a step-by-step re-parse learnt up to the error: open braces and the last token."""
 
     open_braces: list[Token]
     last: Token | None
+    before_last: Token | None
+    accepts: set[str]  # terminals the parser could really take at the error
 
 
 def _context_at_error(parser: Lark, text: str) -> _Context:
+    """Re-parse step by step up to the error (only on the error path) to learn the context."""
     interactive = parser.parse_interactive(text)
     braces: list[Token] = []
-    last = None
+    last: Token | None = None
+    before_last: Token | None = None
+    pending: Token | None = None  # yielded by the lexer, fed to the parser on the next step
+
+    def accept(token: Token) -> None:
+        nonlocal last, before_last
+        if token.type == "LBRACE":
+            braces.append(token)
+        elif token.type == "RBRACE" and braces:
+            braces.pop()
+        before_last, last = last, token
+
     try:
         for token in interactive.iter_parse():
-            if token.type == "LBRACE":
-                braces.append(token)
-            elif token.type == "RBRACE" and braces:
-                braces.pop()
-            last = token
+            if pending is not None:
+                accept(pending)
+            pending = token
+        if pending is not None:  # the text ran out: the error is at its end
+            accept(pending)
+    except UnexpectedToken as exc:
+        if pending is not None and (exc.token.type == "$END" or exc.token.start_pos != pending.start_pos):
+            accept(pending)  # the parser took it; the lexer then met a token it cannot take
     except UnexpectedInput:
-        # the failing token was yielded (and recorded) before the parser rejected it
-        if last is not None and last.type == "LBRACE" and braces and braces[-1] is last:
-            braces.pop()
-    return _Context(braces, last)
+        if pending is not None:
+            accept(pending)
+    try:
+        accepts = set(interactive.accepts())
+    except UnexpectedInput:
+        accepts = set()
+    return _Context(braces, last, before_last, accepts)
 
 
 def _describe_error(parser: Lark, text: str, exc: UnexpectedInput, positions: _Positions) -> list[Diagnostic]:
     context = _context_at_error(parser, text)
     if isinstance(exc, UnexpectedCharacters):
-        return [_lexer_error(parser, text, exc, positions)]
+        return [_lexer_error(text, exc, context, positions)]
     if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
-        return _eof_error(parser, exc, context, positions)
+        return _eof_error(exc, context, positions)
     assert isinstance(exc, UnexpectedToken)
-    return _token_error(parser, exc, context, positions)
+    start = exc.token.start_pos
+    if start is not None and text.startswith("/*", start):
+        return [Diagnostic(positions.of(exc.token), "unterminated comment — the closing '*/' is missing")]
+    last = context.last
+    if exc.token.type == "LPAR" and last is not None and last.type == "PVAR" and last.end_pos == start:
+        return [Diagnostic(positions.of(last), f"malformed pseudo-variable '{last}(' — its parentheses "
+                                               "are not balanced on this line")]
+    return _token_error(exc, context, positions)
 
 
-def _eof_error(parser: Lark, exc: UnexpectedInput, context: _Context, positions: _Positions) -> list[Diagnostic]:
+def _eof_error(exc: UnexpectedInput, context: _Context, positions: _Positions) -> list[Diagnostic]:
     if context.open_braces:
-        brace = context.open_braces[-1]
-        file, line = positions.at(brace.line, brace.column).file, positions.at(brace.line, 1).line
-        return [Diagnostic(positions.of(brace),
-                           f"unclosed '{{' opened at line {line} — the file ends before its '}}'"
-                           + ("" if file == positions.of(brace).file else ""))]
-    where = positions.of(context.last) if context.last is not None else positions.at(1, 1)
-    expected = _readable_expected(parser, getattr(exc, "expected", ()) or ())
-    return [Diagnostic(where, f"unexpected end of file — expected {expected}")]
+        brace = positions.of(context.open_braces[-1])
+        message = f"unclosed '{{' opened at line {brace.line} — the file ends before its '}}'"
+        return [Diagnostic(brace, message)]
+    last = context.last
+    where = positions.at(_end_line(last), _end_col(last)) if last is not None else positions.at(1, 1)
+    expected = context.accepts or _expected(exc)
+    return [Diagnostic(where, f"unexpected end of file — expected {_readable_expected(expected)}")]
 
 
-def _token_error(parser: Lark, exc: UnexpectedToken, context: _Context, positions: _Positions) -> list[Diagnostic]:
-    token = exc.token
-    expected = set(exc.expected)
+def _token_error(exc: UnexpectedToken, context: _Context, positions: _Positions) -> list[Diagnostic]:
+    token, expected, last = exc.token, context.accepts or _expected(exc), context.last
     pos = positions.of(token)
-    last = context.last if context.last is not token else None
-    # a route block or a module line in the middle of a route: some '{' was never closed
-    if token.type in _TOP_ONLY and "RBRACE" in expected and context.open_braces:
-        brace = context.open_braces[-1]
-        brace_pos = positions.of(brace)
+    top_level = _terminals().group("route_kind") | {"CORE_PARAM"} | _terminals().named(
+        "loadmodule", "loadmodulex", "modparam", "modparamx", "event_route")
+    # `failure_route[X] {` or `loadmodule "x"` where a statement was expected: the route block
+    # before it is not closed (inside a block those words are read as names or `route(`)
+    if last is not None and str(last) in _TOP_WORDS and token.type in ("LSQB", "LBRACE", "DQSTRING"):
+        token, pos = last, positions.of(last)
+    if context.open_braces and (token.type in top_level or str(token) in _TOP_WORDS):
+        brace = positions.of(context.open_braces[-1])
         return [
-            Diagnostic(brace_pos, f"unclosed '{{' opened at line {brace_pos.line} — "
-                                  f"{_describe_token(token)} at line {pos.line} is still inside it"),
+            Diagnostic(brace, f"unclosed '{{' opened at line {brace.line} — "
+                              f"{_describe_token(token)} at line {pos.line} is still inside it"),
             Diagnostic(pos, f"unexpected {_describe_token(token)} — expected a statement or '}}'"),
         ]
+    if token.type == "RBRACE" and not context.open_braces:
+        return [Diagnostic(pos, "unexpected '}' — there is no open '{' for it to close")]
     # a statement that runs into the next line: the ';' is missing at the end of the previous one
-    if "SEMICOLON" in expected and last is not None and token.line != _end_line(last):
+    if ("SEMICOLON" in expected and "IF" not in expected and last is not None and context.open_braces
+            and last.type not in ("LBRACE", "RBRACE", "SEMICOLON") and token.line != _end_line(last)):
         end = positions.at(_end_line(last), _end_col(last))
         return [Diagnostic(end, f"missing ';' after {_describe_token(last)} "
                                 f"(before {_describe_token(token)} at line {pos.line})")]
-    message = f"unexpected {_describe_token(token)} — expected {_readable_expected(parser, expected)}"
-    if token.type == "NAME" and "LPAR" in expected:
-        message = f"unexpected {_describe_token(token)}"
-    return [Diagnostic(pos, message)]
+    if expected == {"LPAR"} and last is not None and last.type == "ID":
+        before = context.before_last
+        if before is None or before.type in ("SEMICOLON", "LBRACE", "RBRACE", "COLON", "ELSE"):
+            return [Diagnostic(pos, f"'{last}' needs parentheses: write {last}();")]
+        return [Diagnostic(positions.of(last), f"'{last}' is not a value: write \"{last}\" for a string, "
+                                               f"{last}() for a function call, or #!define {last}")]
+    return [Diagnostic(pos, f"unexpected {_describe_token(token)} — expected {_readable_expected(expected)}")]
 
 
 def _end_line(token: Token) -> int:
@@ -700,7 +705,8 @@ def _end_col(token: Token) -> int:
     return token.end_column if token.end_column is not None else token.column
 
 
-def _lexer_error(parser: Lark, text: str, exc: UnexpectedCharacters, positions: _Positions) -> Diagnostic:
+def _lexer_error(text: str, exc: UnexpectedCharacters, context: _Context,
+                 positions: _Positions) -> Diagnostic:
     pos = positions.at(exc.line, exc.column)
     rest = text[exc.pos_in_stream:exc.pos_in_stream + 2]
     if rest.startswith('"'):
@@ -712,6 +718,5 @@ def _lexer_error(parser: Lark, text: str, exc: UnexpectedCharacters, positions: 
     if rest.startswith("$"):
         return Diagnostic(pos, "malformed pseudo-variable — expected $name, $name(...) or $(...) "
                                "with balanced parentheses on one line")
-    char = rest[:1]
-    expected = _readable_expected(parser, exc.allowed or ())
-    return Diagnostic(pos, f"unexpected character '{char}' — expected {expected}")
+    expected = context.accepts or _expected(exc)
+    return Diagnostic(pos, f"unexpected character '{rest[:1]}' — expected {_readable_expected(expected)}")

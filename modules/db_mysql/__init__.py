@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from kampy.api import Exports, Param
+from kampy.api import Exports, Param, register_db_driver
+from .driver import MySQLDriver
 
 EXPORTS = Exports(
     name="db_mysql",
@@ -23,3 +24,5 @@ EXPORTS = Exports(
     ),
     factory=None,
 )
+
+register_db_driver("mysql", MySQLDriver())

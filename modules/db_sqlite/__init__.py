@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from kampy.api import Exports, Param
+from kampy.api import Exports, Param, register_db_driver
+from .driver import SQLiteDriver
 
 EXPORTS = Exports(
     name="db_sqlite",
@@ -13,3 +14,5 @@ EXPORTS = Exports(
     ),
     factory=None,
 )
+
+register_db_driver("sqlite", SQLiteDriver())

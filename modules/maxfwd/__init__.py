@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from kampy.api import Arg, ArgKind, Exports, Function, Param, RouteType
 
+from .maxfwd import MaxfwdModule
+
 EXPORTS = Exports(
     name="maxfwd",
     doc="Max-Forwards header processing.",
@@ -52,5 +54,5 @@ EXPORTS = Exports(
             returns="",
         ),
     ),
-    factory=None,
+    factory=MaxfwdModule,
 )

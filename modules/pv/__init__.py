@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from kampy.api import Arg, ArgKind, Exports, Function, Param, PVClass, RouteType, RpcMethod, TransformClass
 
+from .impl import PvModule
+
 EXPORTS = Exports(
     name="pv",
     doc="Pseudo-variables, their helper functions and the core transformations.",
@@ -31,18 +33,6 @@ EXPORTS = Exports(
             "pv_xavp_print",
             routes=RouteType.ANY,
             doc="Print all XAVPs to the syslog using INFO log level.",
-            returns="",
-        ),
-        Function(
-            "pv_xavu_print",
-            routes=RouteType.ANY,
-            doc="Print all XAVUs to the syslog using INFO log level.",
-            returns="",
-        ),
-        Function(
-            "pv_xavi_print",
-            routes=RouteType.ANY,
-            doc="Print all XAVIs to the syslog using INFO log level.",
             returns="",
         ),
         Function(
@@ -94,43 +84,10 @@ EXPORTS = Exports(
             returns="",
         ),
         Function(
-            "xavp_slist_explode",
-            args=(
-                Arg("slist", ArgKind.FMT),
-                Arg("sep", ArgKind.FMT),
-                Arg("mode", ArgKind.FMT),
-                Arg("xname", ArgKind.FMT),
-            ),
-            routes=RouteType.ANY,
-            doc="Breaks a string list in tokens by separators and stores them in XAVPs.",
-            returns="",
-        ),
-        Function(
             "xavp_params_explode",
             args=(Arg("sparams", ArgKind.FMT), Arg("xname", ArgKind.FMT)),
             routes=RouteType.ANY,
             doc="Convert a parameters string in xavp attributes.",
-            returns="",
-        ),
-        Function(
-            "xavp_params_implode",
-            args=(Arg("xname", ArgKind.FMT), Arg("pvname", ArgKind.FMT)),
-            routes=RouteType.ANY,
-            doc="Serialize the subfields in an XAVP to a parameters string format.",
-            returns="",
-        ),
-        Function(
-            "xavu_params_explode",
-            args=(Arg("sparams", ArgKind.FMT), Arg("xname", ArgKind.FMT)),
-            routes=RouteType.ANY,
-            doc="Convert a parameters string in xavu attributes.",
-            returns="",
-        ),
-        Function(
-            "xavu_params_implode",
-            args=(Arg("xname", ArgKind.FMT), Arg("pvname", ArgKind.FMT)),
-            routes=RouteType.ANY,
-            doc="Serialize the subfields in an XAUP to a parameters string format.",
             returns="",
         ),
         Function(
@@ -162,52 +119,6 @@ EXPORTS = Exports(
             returns="",
         ),
         Function(
-            "xavi_child_seti",
-            args=(Arg("rname", ArgKind.FMT), Arg("cname", ArgKind.FMT), Arg("ival", ArgKind.FMT)),
-            routes=RouteType.ANY,
-            doc="Set the value of $xavi(rname=>cname) to integer value ival.",
-            returns="",
-        ),
-        Function(
-            "xavi_child_sets",
-            args=(Arg("rname", ArgKind.FMT), Arg("cname", ArgKind.FMT), Arg("sval", ArgKind.FMT)),
-            routes=RouteType.ANY,
-            doc="Set the value of $xavi(rname=>cname) to string value sval.",
-            returns="",
-        ),
-        Function(
-            "xavi_rm",
-            args=(Arg("rname", ArgKind.FMT),),
-            routes=RouteType.ANY,
-            doc="Remove the value of $xavi(rname).",
-            returns="",
-        ),
-        Function(
-            "xavi_child_rm",
-            args=(Arg("rname", ArgKind.FMT), Arg("cname", ArgKind.FMT)),
-            routes=RouteType.ANY,
-            doc="Remove the value of $xavi(rname=>cname).",
-            returns="",
-        ),
-        Function(
-            "sbranch_set_ruri",
-            routes=RouteType.ANY,
-            doc="Use the attributes from static branch ($sbranch(key) variable) to set request...",
-            returns="",
-        ),
-        Function(
-            "sbranch_append",
-            routes=RouteType.ANY,
-            doc="Use the attributes from static branch ($sbranch(key) variable) to append a new...",
-            returns="",
-        ),
-        Function(
-            "sbranch_reset",
-            routes=RouteType.ANY,
-            doc="Reset the content of static branch ($sbranch(key) variable.",
-            returns="",
-        ),
-        Function(
             "pv_evalx",
             args=(Arg("dst", ArgKind.FMT), Arg("fmt", ArgKind.FMT)),
             routes=RouteType.ANY,
@@ -220,176 +131,142 @@ EXPORTS = Exports(
         RpcMethod("pv.shvGet", "rpc_shvGet"),
     ),
     pvars=(
-        PVClass("_s", arg="required"),  # pv_get__s pv_parse__s_name
-        PVClass("af", arg="required"),  # pv_get_af pv_parse_af_name
-        PVClass("branch", arg="required", writable=True),  # pv_get_branchx pv_parse_branchx_name
-        PVClass("sbranch", arg="required", writable=True),  # pv_get_sbranch pv_parse_branchx_name
-        PVClass("mi"),  # pv_get_msgid 0
-        PVClass("stat", arg="required"),  # pv_get_stat pv_parse_stat_name
-        PVClass("sel", arg="required"),  # pv_get_select pv_parse_select_name
-        PVClass("snd", arg="required"),  # pv_get_sndto pv_parse_snd_name
-        PVClass("sndto", arg="required"),  # pv_get_sndto pv_parse_snd_name
-        PVClass("sndfrom", arg="required"),  # pv_get_sndfrom pv_parse_snd_name
-        PVClass("rcv", arg="required", writable=True),  # pv_get_rcv pv_parse_rcv_name
-        PVClass("xavp", arg="required", writable=True),  # pv_get_xavp pv_parse_xavp_name
-        PVClass("xavu", arg="required", writable=True),  # pv_get_xavu pv_parse_xavu_name
-        PVClass("xavi", arg="required", writable=True),  # pv_get_xavi pv_parse_xavi_name
-        PVClass("avp", arg="required", writable=True),  # pv_get_avp pv_parse_avp_name
-        PVClass("hdr", arg="required"),  # pv_get_hdr pv_parse_hdr_name
-        PVClass("hdrc", arg="required"),  # pv_get_hdrc pv_parse_hdr_name
-        PVClass("hfl", arg="required"),  # pv_get_hfl pv_parse_hfl_name
-        PVClass("hflc", arg="required"),  # pv_get_hflc pv_parse_hfl_name
-        PVClass("var", arg="required", writable=True),  # pv_get_scriptvar pv_parse_scriptvar_name
-        PVClass("vz", arg="required", writable=True),  # pv_get_scriptvar pv_parse_scriptvar_name
-        PVClass("vn", arg="required", writable=True),  # pv_get_scriptvar pv_parse_scriptvarnull_name
-        PVClass("ai"),  # pv_get_pai 0
-        PVClass("adu"),  # pv_get_authattr 0
-        PVClass("ar"),  # pv_get_authattr 0
-        PVClass("au"),  # pv_get_authattr 0
-        PVClass("ad"),  # pv_get_authattr 0
-        PVClass("aU"),  # pv_get_authattr 0
-        PVClass("aa"),  # pv_get_authattr 0
-        PVClass("adn"),  # pv_get_authattr 0
-        PVClass("adc"),  # pv_get_authattr 0
-        PVClass("adr"),  # pv_get_authattr 0
-        PVClass("ado"),  # pv_get_authattr 0
-        PVClass("Au"),  # pv_get_acc_username 0
-        PVClass("AU"),  # pv_get_acc_user 0
-        PVClass("bf", writable=True),  # pv_get_bflags 0
-        PVClass("bF", writable=True),  # pv_get_hexbflags 0
-        PVClass("Bf", arg="required", writable=True),  # pv_get_bflag pv_parse_flag_param
-        PVClass("br", writable=True),  # pv_get_branch 0
-        PVClass("bR"),  # pv_get_branches 0
-        PVClass("bs"),  # pv_get_body_size 0
-        PVClass("ci"),  # pv_get_callid 0
-        PVClass("cl"),  # pv_get_content_length 0
-        PVClass("cnt", arg="required"),  # pv_get_cnt pv_parse_cnt_name
-        PVClass("conid"),  # pv_get_tcpconn_id 0
-        PVClass("cs"),  # pv_get_cseq 0
-        PVClass("csb"),  # pv_get_cseq_body 0
-        PVClass("ct"),  # pv_get_contact 0
-        PVClass("cT"),  # pv_get_content_type 0
-        PVClass("dd"),  # pv_get_dsturi_attr 0
-        PVClass("di"),  # pv_get_diversion 0
-        PVClass("dir"),  # pv_get_diversion 0
-        PVClass("dip"),  # pv_get_diversion 0
-        PVClass("dic"),  # pv_get_diversion 0
-        PVClass("dp"),  # pv_get_dsturi_attr 0
-        PVClass("dP"),  # pv_get_dsturi_attr 0
-        PVClass("ds"),  # pv_get_dset 0
-        PVClass("du", writable=True),  # pv_get_dsturi 0
-        PVClass("duri", writable=True),  # pv_get_dsturi 0
-        PVClass("fd", writable=True),  # pv_get_from_attr 0
-        PVClass("fn", writable=True),  # pv_get_from_attr 0
-        PVClass("fs", writable=True),  # pv_get_force_sock 0
-        PVClass("fsn", writable=True),  # pv_get_force_sock_name 0
-        PVClass("fsp"),  # pv_get_force_sock_port 0
-        PVClass("ft"),  # pv_get_from_attr 0
-        PVClass("fu", writable=True),  # pv_get_from_attr 0
-        PVClass("from", writable=True),  # pv_get_from_attr 0
-        PVClass("fU", writable=True),  # pv_get_from_attr 0
-        PVClass("fUl"),  # pv_get_from_attr 0
-        PVClass("mb"),  # pv_get_msg_buf 0
-        PVClass("mbu"),  # pv_get_msg_buf_updated 0
-        PVClass("mf", writable=True),  # pv_get_flags 0
-        PVClass("mF", writable=True),  # pv_get_hexflags 0
-        PVClass("Mf", arg="required", writable=True),  # pv_get_flag pv_parse_flag_param
-        PVClass("ml"),  # pv_get_msg_len 0
-        PVClass("mt"),  # pv_get_msgtype 0
-        PVClass("mts"),  # pv_get_msgtypes 0
-        PVClass("od"),  # pv_get_ouri_attr 0
-        PVClass("op"),  # pv_get_ouri_attr 0
-        PVClass("oP"),  # pv_get_ouri_attr 0
-        PVClass("ou"),  # pv_get_ouri 0
-        PVClass("ouri"),  # pv_get_ouri 0
-        PVClass("oU"),  # pv_get_ouri_attr 0
-        PVClass("oUl"),  # pv_get_ouri_attr 0
-        PVClass("pd"),  # pv_get_ppi_attr 0
-        PVClass("pn"),  # pv_get_ppi_attr 0
-        PVClass("pp"),  # pv_get_pid 0
-        PVClass("pr"),  # pv_get_proto 0
-        PVClass("prid"),  # pv_get_protoid 0
-        PVClass("proto"),  # pv_get_proto 0
-        PVClass("pu"),  # pv_get_ppi_attr 0
-        PVClass("pU"),  # pv_get_ppi_attr 0
-        PVClass("rb"),  # pv_get_msg_body 0
-        PVClass("rd", writable=True),  # pv_get_ruri_attr 0
-        PVClass("re"),  # pv_get_rpid 0
-        PVClass("rm"),  # pv_get_method 0
-        PVClass("rmid"),  # pv_get_methodid 0
-        PVClass("rp", writable=True),  # pv_get_ruri_attr 0
-        PVClass("rP"),  # pv_get_ruri_attr 0
-        PVClass("rr"),  # pv_get_reason 0
-        PVClass("rs"),  # pv_get_status 0
-        PVClass("rsi"),  # pv_get_statusi 0
-        PVClass("rt"),  # pv_get_refer_to 0
-        PVClass("ru", writable=True),  # pv_get_ruri 0
-        PVClass("ruri", writable=True),  # pv_get_ruri 0
-        PVClass("rU", writable=True),  # pv_get_ruri_attr 0
-        PVClass("rUl"),  # pv_get_ruri_attr 0
-        PVClass("rv"),  # pv_get_version 0
-        PVClass("rz"),  # pv_get_ruri_attr 0
-        PVClass("Ras"),  # pv_get_rcvaddr_socket 0
-        PVClass("Ri"),  # pv_get_rcvip 0
-        PVClass("Rp"),  # pv_get_rcvport 0
-        PVClass("Ru"),  # pv_get_rcvaddr_uri 0
-        PVClass("Rut"),  # pv_get_rcvaddr_uri_full 0
-        PVClass("Rn"),  # pv_get_rcvsname 0
-        PVClass("RAi"),  # pv_get_rcv_advertised_ip 0
-        PVClass("RAp"),  # pv_get_rcv_advertised_port 0
-        PVClass("RAu"),  # pv_get_rcvadv_uri 0
-        PVClass("RAut"),  # pv_get_rcvadv_uri_full 0
-        PVClass("sas"),  # pv_get_srcaddr_socket 0
-        PVClass("sf", writable=True),  # pv_get_sflags 0
-        PVClass("sF", writable=True),  # pv_get_hexsflags 0
-        PVClass("Sf", arg="required", writable=True),  # pv_get_sflag pv_parse_flag_param
-        PVClass("src_ip"),  # pv_get_srcip 0
-        PVClass("si"),  # pv_get_srcip 0
-        PVClass("siz"),  # pv_get_srcipz 0
-        PVClass("sid"),  # pv_get_server_id 0
-        PVClass("sp"),  # pv_get_srcport 0
-        PVClass("su"),  # pv_get_srcaddr_uri 0
-        PVClass("sut"),  # pv_get_srcaddr_uri_full 0
-        PVClass("td", writable=True),  # pv_get_to_attr 0
-        PVClass("tn", writable=True),  # pv_get_to_attr 0
-        PVClass("tt"),  # pv_get_to_attr 0
-        PVClass("tu", writable=True),  # pv_get_to_attr 0
-        PVClass("to", writable=True),  # pv_get_to_attr 0
-        PVClass("tU", writable=True),  # pv_get_to_attr 0
-        PVClass("tUl", writable=True),  # pv_get_to_attr 0
-        PVClass("true"),  # pv_get_true 0
-        PVClass("Tb"),  # pv_get_timeb 0
-        PVClass("Tf"),  # pv_get_timef 0
-        PVClass("TF"),  # pv_get_timenowf 0
-        PVClass("Ts"),  # pv_get_times 0
-        PVClass("TS"),  # pv_get_timenows 0
-        PVClass("ua"),  # pv_get_useragent 0
-        PVClass("ruid"),  # pv_get_ruid 0
-        PVClass("location_ua"),  # pv_get_location_ua 0
-        PVClass("shv", arg="required", writable=True),  # pv_get_shvar pv_parse_shvar_name
-        PVClass("time", arg="required"),  # pv_get_local_time pv_parse_time_name
-        PVClass("timef", arg="required"),  # pv_get_local_strftime pv_parse_strftime_name
-        PVClass("utime", arg="required"),  # pv_get_utc_time pv_parse_time_name
-        PVClass("utimef", arg="required"),  # pv_get_utc_strftime pv_parse_strftime_name
-        PVClass("TV", arg="required"),  # pv_get_timeval pv_parse_timeval_name
-        PVClass("nh", arg="required"),  # pv_get_nh pv_parse_nh_name
-        PVClass("version", arg="required"),  # pv_get_sr_version pv_parse_sr_version_name
-        PVClass("K", arg="required"),  # pv_get_K pv_parse_K_name
-        PVClass("expires", arg="required"),  # pv_get_expires pv_parse_expires_name
-        PVClass("msg", arg="required"),  # pv_get_msg_attrs pv_parse_msg_attrs_name
-        PVClass("ksr", arg="required"),  # pv_get_ksr_attrs pv_parse_ksr_attrs_name
-        PVClass("rpl", arg="required"),  # pv_get_rpl_attrs pv_parse_rpl_attrs_name
-        PVClass("ccp", arg="required", writable=True),  # pv_get_ccp_attrs pv_parse_ccp_attrs_name
-        PVClass("via0", arg="required"),  # pv_get_via0 pv_parse_via_name
-        PVClass("via1", arg="required"),  # pv_get_via1 pv_parse_via_name
-        PVClass("viaZ", arg="required"),  # pv_get_viaZ pv_parse_via_name
-        PVClass("msgbuf", arg="required", writable=True),  # pv_get_msgbuf pv_parse_msgbuf_name
+        PVClass("null", handler="pv_null"),  # core $null (pvapi.c), served here
+        PVClass("_s", arg="required", handler="pv__s"),  # pv_get__s pv_parse__s_name
+        PVClass("af", arg="required", handler="pv_af"),  # pv_get_af pv_parse_af_name
+        PVClass("branch", arg="required", writable=True, handler="pv_branch"),
+        PVClass("stat", arg="required", handler="pv_stat"),  # pv_get_stat pv_parse_stat_name
+        PVClass("xavp", arg="required", writable=True, handler="pv_xavp"),  # pv_get_xavp pv_parse_xavp_name
+        PVClass("avp", arg="required", writable=True, handler="pv_avp"),  # pv_get_avp pv_parse_avp_name
+        PVClass("hdr", arg="required", handler="pv_hdr"),  # pv_get_hdr pv_parse_hdr_name
+        PVClass("hdrc", arg="required", handler="pv_hdrc"),  # pv_get_hdrc pv_parse_hdr_name
+        PVClass("hfl", arg="required", handler="pv_hfl"),  # pv_get_hfl pv_parse_hfl_name
+        PVClass("hflc", arg="required", handler="pv_hflc"),  # pv_get_hflc pv_parse_hfl_name
+        PVClass("var", arg="required", writable=True, handler="pv_var"),
+        PVClass("vz", arg="required", writable=True, handler="pv_vz"),
+        PVClass("vn", arg="required", writable=True, handler="pv_vn"),
+        PVClass("ai", handler="pv_msg"),  # pv_get_pai 0
+        PVClass("bf", writable=True, handler="pv_msg"),  # pv_get_bflags 0
+        PVClass("bF", writable=True, handler="pv_msg"),  # pv_get_hexbflags 0
+        PVClass("Bf", arg="required", writable=True, handler="pv_Bf"),  # pv_get_bflag pv_parse_flag_param
+        PVClass("br", writable=True, handler="pv_br"),  # pv_get_branch 0
+        PVClass("bR", handler="pv_bR"),  # pv_get_branches 0
+        PVClass("bs", handler="pv_msg"),  # pv_get_body_size 0
+        PVClass("ci", handler="pv_msg"),  # pv_get_callid 0
+        PVClass("cl", handler="pv_msg"),  # pv_get_content_length 0
+        PVClass("cnt", arg="required", handler="pv_cnt"),  # pv_get_cnt pv_parse_cnt_name
+        PVClass("conid", handler="pv_msg"),  # pv_get_tcpconn_id 0
+        PVClass("cs", handler="pv_msg"),  # pv_get_cseq 0
+        PVClass("csb", handler="pv_msg"),  # pv_get_cseq_body 0
+        PVClass("ct", handler="pv_msg"),  # pv_get_contact 0
+        PVClass("cT", handler="pv_msg"),  # pv_get_content_type 0
+        PVClass("dd", handler="pv_msg"),  # pv_get_dsturi_attr 0
+        PVClass("di", handler="pv_msg"),  # pv_get_diversion 0
+        PVClass("dp", handler="pv_msg"),  # pv_get_dsturi_attr 0
+        PVClass("dP", handler="pv_msg"),  # pv_get_dsturi_attr 0
+        PVClass("du", writable=True, handler="pv_msg"),  # pv_get_dsturi 0
+        PVClass("duri", writable=True, handler="pv_msg"),  # pv_get_dsturi 0
+        PVClass("fd", writable=True, handler="pv_msg"),  # pv_get_from_attr 0
+        PVClass("fn", writable=True, handler="pv_msg"),  # pv_get_from_attr 0
+        PVClass("fs", writable=True, handler="pv_msg"),  # pv_get_force_sock 0
+        PVClass("fsp", handler="pv_msg"),  # pv_get_force_sock_port 0
+        PVClass("ft", handler="pv_msg"),  # pv_get_from_attr 0
+        PVClass("fu", writable=True, handler="pv_msg"),  # pv_get_from_attr 0
+        PVClass("from", writable=True, handler="pv_msg"),  # pv_get_from_attr 0
+        PVClass("fU", writable=True, handler="pv_msg"),  # pv_get_from_attr 0
+        PVClass("fUl", handler="pv_msg"),  # pv_get_from_attr 0
+        PVClass("mb", handler="pv_msg"),  # pv_get_msg_buf 0
+        PVClass("mbu", handler="pv_msg"),  # pv_get_msg_buf_updated 0
+        PVClass("mf", writable=True, handler="pv_msg"),  # pv_get_flags 0
+        PVClass("mF", writable=True, handler="pv_msg"),  # pv_get_hexflags 0
+        PVClass("Mf", arg="required", writable=True, handler="pv_Mf"),  # pv_get_flag pv_parse_flag_param
+        PVClass("ml", handler="pv_msg"),  # pv_get_msg_len 0
+        PVClass("mt", handler="pv_msg"),  # pv_get_msgtype 0
+        PVClass("od", handler="pv_msg"),  # pv_get_ouri_attr 0
+        PVClass("op", handler="pv_msg"),  # pv_get_ouri_attr 0
+        PVClass("oP", handler="pv_msg"),  # pv_get_ouri_attr 0
+        PVClass("ou", handler="pv_msg"),  # pv_get_ouri 0
+        PVClass("ouri", handler="pv_msg"),  # pv_get_ouri 0
+        PVClass("oU", handler="pv_msg"),  # pv_get_ouri_attr 0
+        PVClass("oUl", handler="pv_msg"),  # pv_get_ouri_attr 0
+        PVClass("pd", handler="pv_msg"),  # pv_get_ppi_attr 0
+        PVClass("pn", handler="pv_msg"),  # pv_get_ppi_attr 0
+        PVClass("pp", handler="pv_msg"),  # pv_get_pid 0
+        PVClass("pr", handler="pv_msg"),  # pv_get_proto 0
+        PVClass("prid", handler="pv_msg"),  # pv_get_protoid 0
+        PVClass("proto", handler="pv_msg"),  # pv_get_proto 0
+        PVClass("pu", handler="pv_msg"),  # pv_get_ppi_attr 0
+        PVClass("pU", handler="pv_msg"),  # pv_get_ppi_attr 0
+        PVClass("rb", handler="pv_msg"),  # pv_get_msg_body 0
+        PVClass("rd", writable=True, handler="pv_msg"),  # pv_get_ruri_attr 0
+        PVClass("re", handler="pv_msg"),  # pv_get_rpid 0
+        PVClass("rm", handler="pv_msg"),  # pv_get_method 0
+        PVClass("rmid", handler="pv_msg"),  # pv_get_methodid 0
+        PVClass("rp", writable=True, handler="pv_msg"),  # pv_get_ruri_attr 0
+        PVClass("rP", handler="pv_msg"),  # pv_get_ruri_attr 0
+        PVClass("rr", handler="pv_msg"),  # pv_get_reason 0
+        PVClass("rs", handler="pv_msg"),  # pv_get_status 0
+        PVClass("rsi", handler="pv_msg"),  # pv_get_statusi 0
+        PVClass("rt", handler="pv_msg"),  # pv_get_refer_to 0
+        PVClass("ru", writable=True, handler="pv_msg"),  # pv_get_ruri 0
+        PVClass("ruri", writable=True, handler="pv_msg"),  # pv_get_ruri 0
+        PVClass("rU", writable=True, handler="pv_msg"),  # pv_get_ruri_attr 0
+        PVClass("rUl", handler="pv_msg"),  # pv_get_ruri_attr 0
+        PVClass("rv", handler="pv_msg"),  # pv_get_version 0
+        PVClass("rz", handler="pv_msg"),  # pv_get_ruri_attr 0
+        PVClass("Ras", handler="pv_msg"),  # pv_get_rcvaddr_socket 0
+        PVClass("Ri", handler="pv_msg"),  # pv_get_rcvip 0
+        PVClass("Rp", handler="pv_msg"),  # pv_get_rcvport 0
+        PVClass("Ru", handler="pv_msg"),  # pv_get_rcvaddr_uri 0
+        PVClass("Rut", handler="pv_msg"),  # pv_get_rcvaddr_uri_full 0
+        PVClass("RAi", handler="pv_msg"),  # pv_get_rcv_advertised_ip 0
+        PVClass("RAp", handler="pv_msg"),  # pv_get_rcv_advertised_port 0
+        PVClass("RAu", handler="pv_msg"),  # pv_get_rcvadv_uri 0
+        PVClass("RAut", handler="pv_msg"),  # pv_get_rcvadv_uri_full 0
+        PVClass("sas", handler="pv_msg"),  # pv_get_srcaddr_socket 0
+        PVClass("sf", writable=True, handler="pv_sf"),  # pv_get_sflags 0
+        PVClass("sF", writable=True, handler="pv_sf"),  # pv_get_hexsflags 0
+        PVClass("Sf", arg="required", writable=True, handler="pv_Sf"),  # pv_get_sflag pv_parse_flag_param
+        PVClass("src_ip", handler="pv_msg"),  # pv_get_srcip 0
+        PVClass("si", handler="pv_msg"),  # pv_get_srcip 0
+        PVClass("siz", handler="pv_msg"),  # pv_get_srcipz 0
+        PVClass("sid", handler="pv_msg"),  # pv_get_server_id 0
+        PVClass("sp", handler="pv_msg"),  # pv_get_srcport 0
+        PVClass("su", handler="pv_msg"),  # pv_get_srcaddr_uri 0
+        PVClass("sut", handler="pv_msg"),  # pv_get_srcaddr_uri_full 0
+        PVClass("td", writable=True, handler="pv_msg"),  # pv_get_to_attr 0
+        PVClass("tn", writable=True, handler="pv_msg"),  # pv_get_to_attr 0
+        PVClass("tt", handler="pv_msg"),  # pv_get_to_attr 0
+        PVClass("tu", writable=True, handler="pv_msg"),  # pv_get_to_attr 0
+        PVClass("to", writable=True, handler="pv_msg"),  # pv_get_to_attr 0
+        PVClass("tU", writable=True, handler="pv_msg"),  # pv_get_to_attr 0
+        PVClass("tUl", handler="pv_msg"),  # pv_get_to_attr 0
+        PVClass("true", handler="pv_true"),  # pv_get_true 0
+        PVClass("Tb", handler="pv_Tb"),  # pv_get_timeb 0
+        PVClass("Tf", handler="pv_msg"),  # pv_get_timef 0
+        PVClass("TF", handler="pv_msg"),  # pv_get_timenowf 0
+        PVClass("Ts", handler="pv_msg"),  # pv_get_times 0
+        PVClass("TS", handler="pv_msg"),  # pv_get_timenows 0
+        PVClass("ua", handler="pv_msg"),  # pv_get_useragent 0
+        PVClass("shv", arg="required", writable=True, handler="pv_shv"),  # pv_get_shvar pv_parse_shvar_name
+        PVClass("time", arg="required", handler="pv_time"),  # pv_get_local_time pv_parse_time_name
+        PVClass("timef", arg="required", handler="pv_timef"),  # pv_get_local_strftime pv_parse_strftime_name
+        PVClass("utime", arg="required", handler="pv_utime"),  # pv_get_utc_time pv_parse_time_name
+        PVClass("utimef", arg="required", handler="pv_utimef"),  # pv_get_utc_strftime pv_parse_strftime_name
+        PVClass("TV", arg="required", handler="pv_TV"),  # pv_get_timeval pv_parse_timeval_name
+        PVClass("version", arg="required", handler="pv_version"),
+        PVClass("K", arg="required", handler="pv_K"),  # pv_get_K pv_parse_K_name
+        PVClass("msg", arg="required", handler="pv_msg_attrs"),  # pv_get_msg_attrs pv_parse_msg_attrs_name
+        PVClass("via0", arg="required", handler="pv_via0"),  # pv_get_via0 pv_parse_via_name
+        PVClass("via1", arg="required", handler="pv_via1"),  # pv_get_via1 pv_parse_via_name
+        PVClass("viaZ", arg="required", handler="pv_viaZ"),  # pv_get_viaZ pv_parse_via_name
     ),
     transforms=(
         # --- Kamailio 5.6 pv mod_trans[] (names from pv_trans.c's parsers)
         TransformClass(
             "s",
-            (
+            handler="tr_handler",
+            names=(
                 "len",
                 "int",
                 "md5",
@@ -402,10 +279,6 @@ EXPORTS = Exports(
                 "numeric",
                 "encode.hexa",
                 "decode.hexa",
-                "encode.7bit",
-                "decode.7bit",
-                "encode.base58",
-                "decode.base58",
                 "encode.base64",
                 "decode.base64",
                 "encode.base64t",
@@ -446,10 +319,11 @@ EXPORTS = Exports(
                 "rafter",
             ),
         ),
-        TransformClass("nameaddr", ("uri", "len", "name")),
+        TransformClass("nameaddr", ("uri", "len", "name"), handler="tr_handler"),
         TransformClass(
             "uri",
-            (
+            handler="tr_handler",
+            names=(
                 "user",
                 "host",
                 "domain",
@@ -472,11 +346,9 @@ EXPORTS = Exports(
                 "tosocket",
             ),
         ),
-        TransformClass("param", ("value", "in", "valueat", "name", "count")),
-        TransformClass("tobody", ("uri", "tag", "user", "host", "params", "display")),
-        TransformClass("line", ("at", "sw", "count")),
-        TransformClass("urialias", ("encode", "decode")),
-        TransformClass("val", ("n0", "ne", "json", "jsonqe")),
+        TransformClass("param", ("value", "in", "valueat", "name", "count"), handler="tr_handler"),
+        TransformClass("tobody", ("uri", "tag", "user", "host", "params", "display"), handler="tr_handler"),
+        TransformClass("line", ("at", "sw", "count"), handler="tr_handler"),
     ),
-    factory=None,
+    factory=PvModule,
 )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from kampy.api import Arg, ArgKind, Exports, Function, Param, RouteType
 
+from .sanity import SanityModule
+
 EXPORTS = Exports(
     name="sanity",
     doc="Sanity checks of incoming SIP requests.",
@@ -30,5 +32,5 @@ EXPORTS = Exports(
             returns="",
         ),
     ),
-    factory=None,
+    factory=SanityModule,
 )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, Param, PVClass, RouteType
+from kampy.api import Arg, ArgKind, Exports, Function, Param, RouteType
+
+from .siputils import SiputilsModule
 
 EXPORTS = Exports(
     name="siputils",
@@ -22,13 +24,6 @@ EXPORTS = Exports(
             "options_reply",
             routes=RouteType.REQUEST,
             doc="This function checks if the request method is OPTIONS and if the request URI...",
-            returns="",
-        ),
-        Function(
-            "is_user",
-            args=(Arg("username", ArgKind.FMT),),
-            routes=RouteType.REQUEST | RouteType.LOCAL,
-            doc="Check if the username in credentials matches the given username.",
             returns="",
         ),
         Function(
@@ -61,7 +56,7 @@ EXPORTS = Exports(
         ),
         Function(
             "get_uri_param",
-            args=(Arg("name", ArgKind.FMT), Arg("var", ArgKind.FMT)),
+            args=(Arg("name", ArgKind.FMT), Arg("var", ArgKind.PVAR)),
             routes=RouteType.REQUEST | RouteType.LOCAL,
             doc="Get the value of RURI parameter.",
             returns="",
@@ -75,7 +70,7 @@ EXPORTS = Exports(
         ),
         Function(
             "tel2sip",
-            args=(Arg("uri", ArgKind.FMT), Arg("hostpart", ArgKind.FMT), Arg("result", ArgKind.FMT)),
+            args=(Arg("uri", ArgKind.FMT), Arg("hostpart", ArgKind.FMT), Arg("result", ArgKind.PVAR)),
             routes=RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH | RouteType.ONREPLY,
             doc="Converts URI in first param (pseudo variable or string) to SIP URI, if it is a...",
             returns="",
@@ -102,25 +97,6 @@ EXPORTS = Exports(
             returns="",
         ),
         Function(
-            "encode_contact",
-            args=(Arg("encoding_prefix", ArgKind.FMT), Arg("hostpart", ArgKind.FMT)),
-            routes=RouteType.REQUEST | RouteType.ONREPLY,
-            doc="This function will encode uri-s inside Contact header in the following manner...",
-            returns="",
-        ),
-        Function(
-            "decode_contact",
-            routes=RouteType.REQUEST,
-            doc="This function will decode the request URI.",
-            returns="",
-        ),
-        Function(
-            "decode_contact_header",
-            routes=RouteType.REQUEST | RouteType.FAILURE | RouteType.ONREPLY,
-            doc="This function will decode URIs inside Contact header.",
-            returns="",
-        ),
-        Function(
             "cmp_uri",
             args=(Arg("str1", ArgKind.FMT), Arg("str2", ArgKind.FMT)),
             routes=RouteType.ANY,
@@ -142,29 +118,15 @@ EXPORTS = Exports(
             returns="",
         ),
         Function(
-            "is_rpid_user_e164",
-            routes=RouteType.REQUEST,
-            doc="The function checks if the SIP URI received from the database or radius server...",
-            returns="",
-        ),
-        Function(
-            "append_rpid_hf",
-            args=(Arg("prefix", ArgKind.STR), Arg("suffix", ArgKind.STR)),
-            min_args=0,
-            routes=RouteType.REQUEST | RouteType.BRANCH | RouteType.FAILURE,
-            doc="Appends to the message a Remote-Party-ID header that contains header...",
-            returns="",
-        ),
-        Function(
             "set_uri_user",
-            args=(Arg("uri", ArgKind.FMT), Arg("user", ArgKind.FMT)),
+            args=(Arg("uri", ArgKind.PVAR), Arg("user", ArgKind.FMT)),
             routes=RouteType.ANY,
             doc="Sets userpart of SIP URI stored in writable pseudo variable 'uri' to value of...",
             returns="",
         ),
         Function(
             "set_uri_host",
-            args=(Arg("uri", ArgKind.FMT), Arg("host", ArgKind.FMT)),
+            args=(Arg("uri", ArgKind.PVAR), Arg("host", ArgKind.FMT)),
             routes=RouteType.ANY,
             doc="Sets hostpart of SIP URI stored in writable pseudo variable 'uri' to value of...",
             returns="",
@@ -233,41 +195,6 @@ EXPORTS = Exports(
             returns="",
         ),
         Function(
-            "sip_p_charging_vector",
-            args=(Arg("flags", ArgKind.FMT),),
-            routes=RouteType.ANY,
-            doc="Manage the P-Charging-Vector header (RFC7315).",
-            returns="",
-        ),
-        Function(
-            "contact_param_encode",
-            args=(Arg("pname", ArgKind.FMT), Arg("saddr", ArgKind.FMT)),
-            routes=RouteType.REQUEST | RouteType.ONREPLY,
-            doc="This function encodes URI inside Contact headers by building a new URI from...",
-            returns="",
-        ),
-        Function(
-            "contact_param_decode",
-            args=(Arg("pname", ArgKind.FMT),),
-            routes=RouteType.REQUEST | RouteType.ONREPLY,
-            doc="This function decodes URI inside Contact headers by building a new URI from...",
-            returns="",
-        ),
-        Function(
-            "contact_param_decode_ruri",
-            args=(Arg("pname", ArgKind.FMT),),
-            routes=RouteType.REQUEST,
-            doc="Decodes the R-URI parameter pname that contact_param_encode() made.",
-            returns="",
-        ),
-        Function(
-            "contact_param_rm",
-            args=(Arg("pname", ArgKind.FMT),),
-            routes=RouteType.REQUEST | RouteType.ONREPLY,
-            doc="This function removes the parameter from the URIs inside the Contact headers.",
-            returns="",
-        ),
-        Function(
             "hdr_date_check",
             args=(Arg("tdiff", ArgKind.INT),),
             routes=RouteType.ANY,
@@ -275,8 +202,5 @@ EXPORTS = Exports(
             returns="",
         ),
     ),
-    pvars=(
-        PVClass("pcv", arg="required"),  # pv_get_charging_vector pv_parse_charging_vector_name
-    ),
-    factory=None,
+    factory=SiputilsModule,
 )

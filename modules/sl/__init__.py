@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, Param, PVClass, RouteType, RpcMethod, Stat
+from kampy.api import Arg, ArgKind, Exports, Function, Param, RouteType, RpcMethod, Stat
+
+from .sl import SlModule
 
 EXPORTS = Exports(
     name="sl",
@@ -25,6 +27,7 @@ EXPORTS = Exports(
         ),
         Function(
             "sl_reply",
+            handler="sl_send_reply",
             args=(Arg("code", ArgKind.INT), Arg("reason", ArgKind.FMT)),
             routes=RouteType.REQUEST,
             doc="Alias of sl_send_reply().",
@@ -38,24 +41,9 @@ EXPORTS = Exports(
             returns="1 when sent, -1 on error",
         ),
         Function(
-            "send_reply_mode",
-            args=(Arg("code", ArgKind.INT), Arg("reason", ArgKind.FMT), Arg("mode", ArgKind.INT)),
-            routes=RouteType.REQUEST | RouteType.ONREPLY | RouteType.FAILURE,
-            doc="Similar to send_reply() function, with additional third parameter mode, which...",
-            returns="",
-        ),
-        Function(
             "sl_reply_error",
             routes=RouteType.REQUEST,
             doc="Sends back an error reply describing the nature of the last internal error.",
-            returns="",
-        ),
-        Function(
-            "sl_forward_reply",
-            args=(Arg("code", ArgKind.FMT), Arg("reason", ArgKind.FMT)),
-            min_args=0,
-            routes=RouteType.ONREPLY,
-            doc="Forward statelessly the current received SIP reply, with the option to change...",
             returns="",
         ),
     ),
@@ -86,8 +74,5 @@ EXPORTS = Exports(
         Stat("received_ACKs"),
     ),
     rpc=(RpcMethod("sl.stats", "rpc_stats"),),
-    pvars=(
-        PVClass("ltt", arg="required"),  # pv_get_ltt pv_parse_ltt_name
-    ),
-    factory=None,
+    factory=SlModule,
 )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from kampy.api import Arg, ArgKind, Exports, Function, RouteType, TransformClass
 
+from .textops import TextopsModule
+
 EXPORTS = Exports(
     name="textops",
     doc="Text operations on the SIP message: search, replace, headers, body.",
@@ -101,7 +103,7 @@ EXPORTS = Exports(
         ),
         Function(
             "replace_body_atonce",
-            args=(Arg("re", ArgKind.REGEX), Arg("txt", ArgKind.REGEX)),
+            args=(Arg("re", ArgKind.REGEX), Arg("txt", ArgKind.FMT)),
             routes=RouteType.ANY,
             doc="Replaces all occurrence of re in the body of the message with txt.",
             returns="",
@@ -145,7 +147,7 @@ EXPORTS = Exports(
         ),
         Function(
             "remove_hf_idx",
-            args=(Arg("hname", ArgKind.INT), Arg("idx", ArgKind.INT)),
+            args=(Arg("hname", ArgKind.FMT), Arg("idx", ArgKind.INT)),
             routes=RouteType.ANY,
             doc="Remove from message the headers matching by name 'hname' with the index 'idx'.",
             returns="",
@@ -200,13 +202,6 @@ EXPORTS = Exports(
             returns="",
         ),
         Function(
-            "remove_hf_match",
-            args=(Arg("hname", ArgKind.FMT), Arg("op", ArgKind.FMT), Arg("expr", ArgKind.FMT)),
-            routes=RouteType.ANY,
-            doc="Remove from message all headers with name 'hname' matching the body with...",
-            returns="",
-        ),
-        Function(
             "is_present_hf_pv",
             args=(Arg("hf_name", ArgKind.FMT),),
             routes=RouteType.ANY,
@@ -222,28 +217,28 @@ EXPORTS = Exports(
         ),
         Function(
             "subst",
-            args=(Arg("rereplflags", ArgKind.REGEX),),
+            args=(Arg("rereplflags", ArgKind.STR),),
             routes=RouteType.ANY,
             doc="Replaces re with repl.",
             returns="",
         ),
         Function(
             "subst_uri",
-            args=(Arg("rereplflags", ArgKind.REGEX),),
+            args=(Arg("rereplflags", ArgKind.STR),),
             routes=RouteType.REQUEST | RouteType.ONREPLY | RouteType.FAILURE | RouteType.BRANCH,
             doc="Runs the re substitution on the message uri (like subst but works only on the...",
             returns="",
         ),
         Function(
             "subst_user",
-            args=(Arg("rereplflags", ArgKind.REGEX),),
+            args=(Arg("rereplflags", ArgKind.STR),),
             routes=RouteType.REQUEST | RouteType.ONREPLY | RouteType.FAILURE | RouteType.BRANCH,
             doc="Runs the re substitution on the message uri (like subst_uri but works only on...",
             returns="",
         ),
         Function(
             "subst_body",
-            args=(Arg("rereplflags", ArgKind.REGEX),),
+            args=(Arg("rereplflags", ArgKind.STR),),
             routes=RouteType.ANY,
             doc="Replaces re with repl in the body of the message.",
             returns="",
@@ -253,13 +248,6 @@ EXPORTS = Exports(
             args=(Arg("hf", ArgKind.FMT), Arg("subexp", ArgKind.FMT), Arg("flags", ArgKind.FMT)),
             routes=RouteType.ANY,
             doc="Substitutions in the body of a header field.",
-            returns="",
-        ),
-        Function(
-            "filter_body",
-            args=(Arg("content_type", ArgKind.STR),),
-            routes=RouteType.ANY,
-            doc="Filters multipart/mixed body by leaving out all other body parts except the...",
             returns="",
         ),
         Function(
@@ -295,13 +283,6 @@ EXPORTS = Exports(
             min_args=0,
             routes=RouteType.ANY,
             doc="The function returns true if the SIP message has a body attached.",
-            returns="",
-        ),
-        Function(
-            "is_privacy",
-            args=(Arg("privacy_type", ArgKind.FMT),),
-            routes=RouteType.ANY,
-            doc="The function returns true if the SIP message has a Privacy header field that...",
             returns="",
         ),
         Function(
@@ -368,84 +349,12 @@ EXPORTS = Exports(
             returns="",
         ),
         Function(
-            "is_audio_on_hold",
-            routes=RouteType.ANY,
-            doc="The function returns true if the SIP message has a body attached and at least...",
-            returns="",
-        ),
-        Function(
             "append_time_to_request",
             routes=RouteType.ANY,
             doc="Adds a time header to the request.",
             returns="",
         ),
-        Function(
-            "set_body_multipart",
-            args=(Arg("txt", ArgKind.FMT), Arg("content_type", ArgKind.FMT), Arg("boundary", ArgKind.FMT)),
-            min_args=0,
-            routes=RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH,
-            doc="Set multipart body to a SIP message.",
-            returns="",
-        ),
-        Function(
-            "append_body_part",
-            args=(
-                Arg("txt", ArgKind.FMT),
-                Arg("content_type", ArgKind.FMT),
-                Arg("content_disposition", ArgKind.FMT),
-            ),
-            min_args=2,
-            routes=RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH,
-            doc="Append a part on multipart body SIP message.",
-            returns="",
-        ),
-        Function(
-            "append_body_part_hex",
-            args=(
-                Arg("txt", ArgKind.FMT),
-                Arg("content_type", ArgKind.FMT),
-                Arg("content_disposition", ArgKind.FMT),
-            ),
-            min_args=2,
-            routes=RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH,
-            doc="Append a part on multipart body SIP message, with the content provided in hexa...",
-            returns="",
-        ),
-        Function(
-            "remove_body_part",
-            args=(Arg("content_type", ArgKind.FMT),),
-            routes=RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH,
-            doc="Remove a part on a multipart body SIP message.",
-            returns="",
-        ),
-        Function(
-            "get_body_part_raw",
-            args=(Arg("content_type", ArgKind.FMT), Arg("opv", ArgKind.FMT)),
-            routes=RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH | RouteType.ONREPLY,
-            doc="Return the content of a multipart body SIP message, including headers and...",
-            returns="",
-        ),
-        Function(
-            "get_body_part",
-            args=(Arg("content_type", ArgKind.FMT), Arg("opv", ArgKind.FMT)),
-            routes=RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH | RouteType.ONREPLY,
-            doc="Return the content of a multipart body SIP message, storing it in opv.",
-            returns="",
-        ),
-        Function(
-            "regex_substring",
-            args=(
-                Arg("itext", ArgKind.FMT),
-                Arg("regexp", ArgKind.FMT),
-                Arg("mindex", ArgKind.FMT),
-                Arg("mcount", ArgKind.FMT),
-                Arg("dpv", ArgKind.FMT),
-            ),
-            routes=RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH | RouteType.ONREPLY,
-            doc="Search in text with given regular expression then sets dpv pseudo-variable with...",
-            returns="",
-        ),
     ),
     transforms=(TransformClass("re", ("subst",)),),
-    factory=None,
+    factory=TextopsModule,
 )

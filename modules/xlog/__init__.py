@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from kampy.api import Arg, ArgKind, Exports, Function, Param, PVClass, RouteType
 
+from .impl import XlogModule
+
 EXPORTS = Exports(
     name="xlog",
     doc="Formatted logging from the config: xlog(), xdbg(), xinfo() ...",
@@ -106,7 +108,7 @@ EXPORTS = Exports(
         ),
     ),
     pvars=(
-        PVClass("C", arg="required"),  # pv_get_color pv_parse_color_name
+        PVClass("C", arg="required", handler="pv_color"),  # pv_get_color pv_parse_color_name
     ),
-    factory=None,
+    factory=XlogModule,
 )

@@ -50,6 +50,14 @@ class MariaDB:
                 self.process.kill()
                 self.process.wait()
 
+    def restart(self) -> None:
+        """Start the stopped server again on the same port and data directory."""
+        self.stop()
+        binary = server_binary()
+        assert binary
+        self.process = _launch(binary, self.datadir, self.port)
+        _wait_ready(self, self.datadir.parent)
+
 
 def server_binary() -> str | None:
     return shutil.which("mariadbd") or shutil.which("mysqld") or (
@@ -68,15 +76,20 @@ def start(base: Path) -> MariaDB:
                     "--auth-root-authentication-method=normal", "--skip-test-db", *user],
                    check=True, capture_output=True, timeout=180)
     port = free_port()
-    proc = subprocess.Popen(
+    db = MariaDB(port, datadir, _launch(binary, datadir, port))
+    _wait_ready(db, base)
+    _create_account(db)
+    return db
+
+
+def _launch(binary: str, datadir: Path, port: int) -> subprocess.Popen:
+    base = datadir.parent
+    user = ["--user=root"] if os.geteuid() == 0 else []
+    return subprocess.Popen(
         [binary, "--no-defaults", f"--datadir={datadir}", f"--port={port}", "--bind-address=127.0.0.1",
          f"--socket={base / 'mysqld.sock'}", f"--pid-file={base / 'mysqld.pid'}", "--skip-log-bin",
          "--innodb-buffer-pool-size=64M", f"--log-error={base / 'error.log'}", *user],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    db = MariaDB(port, datadir, proc)
-    _wait_ready(db, base)
-    _create_account(db)
-    return db
 
 
 def _wait_ready(db: MariaDB, base: Path, timeout: float = 60) -> None:

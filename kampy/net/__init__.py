@@ -1,0 +1,62 @@
+"""The only part of kampy that touches sockets and asyncio: listeners, workers, timers.
+
+`run(compiled, params)` binds every socket of the config (or of `-l` overrides), logs each one,
+then serves with `params.processes` workers until SIGTERM/SIGINT. See README.md in this folder.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from kampy.net.binding import BindError, Listener, bind_all
+from kampy.net.params import NetParams
+from kampy.net.supervisor import serve
+
+if TYPE_CHECKING:
+    from kampy.config.compile import CompiledConfig
+    from kampy.runtime.server import Server
+
+__all__ = ["BindError", "NetParams", "run", "bind_all"]
+
+log = logging.getLogger("kampy.net")
+listen_log = logging.getLogger("kampy.listen")
+
+
+def run(compiled: CompiledConfig, params: NetParams, listen_override: Sequence[str] | None = None) -> int:
+    """Bind, serve, and return the exit code (0 after SIGTERM/SIGINT). Raises BindError."""
+    from kampy.runtime.sockets import sockets_from_config
+
+    sockets, aliases = sockets_from_config(compiled, list(listen_override) if listen_override else None)
+    for s in sockets:
+        if s.proto not in ("udp", "tcp"):
+            log.warning("%s: kampy serves udp and tcp only; not listening there", s)
+    sockets = [s for s in sockets if s.proto == "udp" or (s.proto == "tcp" and not params.disable_tcp)]
+    listeners = bind_all(sockets, backlog=params.tcp_listen_backlog, rcvbuf=params.maxbuffer)
+    _log_listening(listeners, aliases, params)
+
+    def build_server() -> Server:
+        from kampy.runtime.server import Server
+
+        return Server.from_config(compiled, sockets=[x.socket for x in listeners], aliases=aliases)
+
+    return serve(build_server, listeners, params)
+
+
+def _log_listening(listeners: list[Listener], aliases: Sequence[object], params: NetParams) -> None:
+    for x in listeners:
+        listen_log.info("listening on %s", x.socket)
+    for alias in aliases:
+        listen_log.info("alias %s", _alias_text(alias))
+    if params.fork:
+        listen_log.info("%d worker processes (children=%d, tcp_children=%d)", params.processes,
+                        params.udp_workers, params.tcp_workers)
+    else:
+        listen_log.info("fork=no: one process serves every socket")
+
+
+def _alias_text(alias: object) -> str:
+    if isinstance(alias, tuple) and len(alias) == 2:
+        host, port = alias
+        return f"{host}:{port}" if port else str(host)
+    return str(alias)

@@ -1,0 +1,79 @@
+"""Bind the listening sockets once, in the first process, before any worker starts.
+
+Workers inherit the bound file descriptors across fork, as Kamailio's do: every UDP worker reads
+the same socket, so the kernel hands each datagram to whichever worker is free (a slow module
+function in one worker does not delay the datagrams the others can take), and every TCP worker
+accepts on the same listening socket.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+from dataclasses import dataclass, replace
+
+from kampy.runtime.context import Socket
+
+log = logging.getLogger("kampy.net")
+
+
+class BindError(Exception):
+    """A listen address that cannot be bound (in use, not local, ...)."""
+
+
+@dataclass
+class Listener:
+    """A local `Socket` (as routes see it) and the OS socket bound for it."""
+
+    socket: Socket
+    sock: socket.socket
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def _bind_one(spec: Socket, backlog: int, rcvbuf: int) -> Listener:
+    host = spec.host.strip("[]")
+    family = _family(host)
+    kind = socket.SOCK_DGRAM if spec.proto == "udp" else socket.SOCK_STREAM
+    sock = socket.socket(family, kind)
+    try:
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        if kind == socket.SOCK_STREAM:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        else:
+            _grow_receive_buffer(sock, rcvbuf)
+        sock.bind((host, spec.port))
+        if kind == socket.SOCK_STREAM:
+            sock.listen(backlog)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        raise BindError(f"cannot listen on {spec}: {exc.strerror or exc}") from None
+    if spec.port == 0:
+        spec = replace(spec, port=sock.getsockname()[1])
+    return Listener(spec, sock)
+
+
+def _grow_receive_buffer(sock: socket.socket, size: int) -> None:
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+    except OSError as exc:  # capped by net.core.rmem_max; the default still works
+        log.debug("SO_RCVBUF %d refused: %s", size, exc)
+
+
+def bind_all(sockets: list[Socket], *, backlog: int = 1024, rcvbuf: int = 4 << 20) -> list[Listener]:
+    """Bind every socket or none: on the first failure the ones already bound are closed."""
+    bound: list[Listener] = []
+    try:
+        for spec in sockets:
+            bound.append(_bind_one(spec, backlog, rcvbuf))
+    except BindError:
+        for listener in bound:
+            listener.close()
+        raise
+    return bound

@@ -1,0 +1,95 @@
+"""The core parameters the network layer reads, with Kamailio's defaults and meanings."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+_TRUE = {"yes", "on", "true", "1", "enable", "enabled"}
+_FALSE = {"no", "off", "false", "0", "disable", "disabled"}
+
+
+def as_bool(value: Any, default: bool) -> bool:
+    """A cfg boolean: `yes/no`, `on/off`, `true/false`, `1/0` (Kamailio accepts all of these)."""
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value != 0
+    word = str(value).strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    return default
+
+
+def as_number(value: Any, default: float) -> float:
+    try:
+        return float(value) if value is not None else default
+    except (TypeError, ValueError):
+        return default
+
+
+@dataclass(frozen=True)
+class NetParams:
+    """How many worker processes run and how TCP connections are kept.
+
+    `children` processes serve UDP, `tcp_children` (default: `children`) serve TCP; with
+    `fork=no` a single process serves everything (see kampy/net/README.md).
+    """
+
+    fork: bool = True
+    children: int = 8
+    tcp_children: int | None = None
+    disable_tcp: bool = False
+    tcp_connection_lifetime: float = 120.0   # seconds an idle connection is kept
+    tcp_msg_read_timeout: float = 20.0       # seconds to finish a message once it has started
+    tcp_max_connections: int = 2048
+    tcp_listen_backlog: int = 1024
+    tcp_conn_wq_max: int = 32 * 1024         # bytes queued for a peer that does not read
+    maxbuffer: int = 4 * 1024 * 1024         # UDP receive buffer asked of the OS
+    exit_timeout: float = 5.0                # seconds workers get to stop before SIGKILL
+
+    @classmethod
+    def from_core_params(cls, params: Mapping[str, Any]) -> NetParams:
+        d = cls()
+        children = max(1, int(as_number(params.get("children"), d.children)))
+        tcp_children = params.get("tcp_children")
+        return cls(
+            fork=as_bool(params.get("fork"), d.fork),
+            children=children,
+            tcp_children=max(1, int(as_number(tcp_children, children))) if tcp_children is not None else None,
+            disable_tcp=as_bool(params.get("disable_tcp"), d.disable_tcp),
+            tcp_connection_lifetime=as_number(params.get("tcp_connection_lifetime"),
+                                              d.tcp_connection_lifetime),
+            tcp_msg_read_timeout=as_number(params.get("tcp_msg_read_timeout"), d.tcp_msg_read_timeout),
+            tcp_max_connections=int(as_number(params.get("tcp_max_connections"), d.tcp_max_connections)),
+            tcp_listen_backlog=int(as_number(params.get("tcp_listen_backlog"), d.tcp_listen_backlog)),
+            tcp_conn_wq_max=int(as_number(params.get("tcp_conn_wq_max"), d.tcp_conn_wq_max)),
+            maxbuffer=int(as_number(params.get("maxbuffer"), d.maxbuffer)),
+            exit_timeout=as_number(params.get("exit_timeout", params.get("ser_kill_timeout")),
+                                   d.exit_timeout),
+        )
+
+    def with_overrides(self, **changes: Any) -> NetParams:
+        """Command-line flags (-D, -n, -N, -T) win over the config."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def udp_workers(self) -> int:
+        return self.children if self.fork else 1
+
+    @property
+    def tcp_workers(self) -> int:
+        if self.disable_tcp:
+            return 0
+        if not self.fork:
+            return 1
+        return self.tcp_children if self.tcp_children is not None else self.children
+
+    @property
+    def processes(self) -> int:
+        """Processes to start: rank r serves UDP if r <= udp_workers, TCP if r <= tcp_workers."""
+        return max(self.udp_workers, self.tcp_workers, 1)

@@ -1,0 +1,234 @@
+"""TCP: accepted and outgoing connections, each with a sans-IO `StreamParser`.
+
+One `TCPManager` per worker keeps the open connections (by id and by peer address), opens new
+connections for requests and replies that need one, and sweeps timeouts once in a while instead of
+holding a timer per connection:
+
+* a connection idle for `tcp_connection_lifetime` seconds is closed;
+* a connection that started a message and has not completed it within `tcp_msg_read_timeout`
+  seconds is closed (a half message never holds anything: reads are asynchronous, nothing waits).
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections.abc import Callable
+
+from kampy.net.params import NetParams
+from kampy.runtime.context import Outgoing, Socket, Source
+from kampy.sip.errors import SIPProtocolError
+from kampy.sip.message import MAX_MESSAGE_SIZE, error_response
+from kampy.sip.stream import StreamParser
+
+log = logging.getLogger("kampy.net.tcp")
+
+Handle = Callable[[bytes, Source], list[Outgoing]]
+
+_PONG = b"\r\n"
+
+
+class TCPConnection(asyncio.Protocol):
+    """One TCP connection, accepted on a listener or opened by kampy."""
+
+    def __init__(self, manager: TCPManager, local: Socket) -> None:
+        self.manager = manager
+        self.local = local
+        self.conn_id = manager.new_id()
+        self.transport: asyncio.Transport | None = None
+        self.peer: tuple[str, int] = ("", 0)
+        self.target: tuple[str, int] = ("", 0)  # the address kampy connected to, if it did
+        self.parser = StreamParser()
+        self.last_activity = time.monotonic()
+        self.partial_since: float | None = None
+        self._head = b""          # bytes of the message being received (for a 400 if it is bad)
+        self._pings = 0
+        self._queued: list[bytes] = []  # written before an outgoing connection is up
+        self.closing = False
+
+    # -- asyncio callbacks --
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = (peer[0], peer[1])
+        self.manager.opened(self)
+        for data in self._queued:
+            transport.write(data)
+        self._queued.clear()
+
+    def data_received(self, data: bytes) -> None:
+        self.last_activity = time.monotonic()
+        head = self._head + data if self._head else data
+        try:
+            messages = self.parser.feed(data)
+        except SIPProtocolError as exc:
+            self._protocol_error(head, exc)
+            return
+        self._answer_pings()
+        self._track_partial(head)
+        for msg in messages:
+            if self.closing:
+                return
+            self.manager.dispatch(msg.raw, Source("tcp", self.peer[0], self.peer[1], self.local,
+                                                  self.conn_id))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closing = True
+        self.manager.closed(self)
+
+    # -- helpers --
+    def _answer_pings(self) -> None:
+        pings = self.parser.pings
+        if pings != self._pings:
+            self.write(_PONG * (pings - self._pings))
+            self._pings = pings
+
+    def _track_partial(self, head: bytes) -> None:
+        buffered = self.parser.buffered
+        if buffered:
+            self._head = head[-buffered:] if buffered <= len(head) else head
+            if self.partial_since is None:
+                self.partial_since = self.last_activity
+        else:
+            self._head = b""
+            self.partial_since = None
+
+    def _protocol_error(self, head: bytes, exc: SIPProtocolError) -> None:
+        log.info("tcp %s:%d: %s; closing the connection", self.peer[0], self.peer[1], exc.message)
+        reply = error_response(head[:MAX_MESSAGE_SIZE], exc)
+        if reply is not None:
+            self.write(reply)
+        self.close()
+
+    def write(self, data: bytes) -> None:
+        if self.closing:
+            return
+        self.last_activity = time.monotonic()
+        if self.transport is None:
+            self._queued.append(data)
+            return
+        self.transport.write(data)
+        if self.transport.get_write_buffer_size() > self.manager.params.tcp_conn_wq_max:
+            log.info("tcp %s:%d: peer does not read; closing", self.peer[0], self.peer[1])
+            self.transport.abort()
+
+    def close(self) -> None:
+        if not self.closing:
+            self.closing = True
+            if self.transport is not None:
+                self.transport.close()
+
+
+class TCPManager:
+    """The TCP connections of one worker."""
+
+    def __init__(self, params: NetParams, handle: Handle, deliver: Callable[[list[Outgoing]], None],
+                 after: Callable[[], None], sockets: list[Socket], first_id: int = 1) -> None:
+        self.params = params
+        self._handle = handle
+        self._deliver = deliver
+        self._after = after
+        self._sockets = sockets
+        self._ids = itertools.count(first_id)
+        self.by_id: dict[int, TCPConnection] = {}
+        self.by_addr: dict[tuple[str, int], TCPConnection] = {}
+        self._sweeper: asyncio.TimerHandle | None = None
+
+    def new_id(self) -> int:
+        return next(self._ids)
+
+    # -- connection bookkeeping --
+    def accepted(self, local: Socket) -> Callable[[], TCPConnection]:
+        return lambda: TCPConnection(self, local)
+
+    def opened(self, conn: TCPConnection) -> None:
+        if len(self.by_id) >= self.params.tcp_max_connections:
+            log.warning("tcp_max_connections (%d) reached; refusing %s:%d",
+                        self.params.tcp_max_connections, *conn.peer)
+            conn.close()
+            return
+        self.by_id[conn.conn_id] = conn
+        self.by_addr[conn.peer] = conn
+        log.debug("tcp connection %d with %s:%d", conn.conn_id, *conn.peer)
+
+    def closed(self, conn: TCPConnection) -> None:
+        self.by_id.pop(conn.conn_id, None)
+        for key in (conn.peer, conn.target):
+            if self.by_addr.get(key) is conn:
+                del self.by_addr[key]
+        log.debug("tcp connection %d with %s:%d closed", conn.conn_id, *conn.peer)
+
+    # -- messages in --
+    def dispatch(self, data: bytes, src: Source) -> None:
+        try:
+            outs = self._handle(data, src)
+        except Exception:
+            log.exception("error handling a message from tcp:%s:%d", src.ip, src.port)
+            return
+        if outs:
+            self._deliver(outs)
+        self._after()
+
+    # -- messages out --
+    def send(self, out: Outgoing) -> None:
+        conn = self.by_id.get(out.conn_id) if out.conn_id is not None else None
+        if conn is None:
+            conn = self.by_addr.get((out.host, out.port))
+        if conn is None or conn.closing:
+            conn = self._connect(out)
+        conn.write(out.data)
+
+    def _connect(self, out: Outgoing) -> TCPConnection:
+        v6 = ":" in out.host
+        local = out.local if out.local is not None and out.local.proto == "tcp" else None
+        if local is None or (":" in local.host) != v6:
+            local = next((s for s in self._sockets if (":" in s.host) == v6), None)
+        conn = TCPConnection(self, local or Socket("tcp", "::" if v6 else "0.0.0.0", 0))
+        conn.peer = conn.target = (out.host, out.port)
+        self.by_addr[conn.target] = conn
+        asyncio.get_running_loop().create_task(self._open(conn, out.host, out.port))
+        return conn
+
+    async def _open(self, conn: TCPConnection, host: str, port: int) -> None:
+        loop = asyncio.get_running_loop()
+        source = (conn.local.host.strip("[]"), 0) if conn.local.port else None
+        try:
+            await asyncio.wait_for(loop.create_connection(lambda: conn, host, port, local_addr=source),
+                                   timeout=10)
+        except (TimeoutError, OSError) as exc:
+            log.warning("tcp connect to %s:%d failed: %s", host, port, exc)
+            conn.closing = True
+            if self.by_addr.get((host, port)) is conn:
+                del self.by_addr[(host, port)]
+
+    # -- timeouts --
+    def start_sweeping(self) -> None:
+        p = self.params
+        interval = max(0.05, min(1.0, p.tcp_connection_lifetime / 4, p.tcp_msg_read_timeout / 4))
+        loop = asyncio.get_running_loop()
+
+        def sweep() -> None:
+            self.sweep(time.monotonic())
+            self._sweeper = loop.call_later(interval, sweep)
+
+        self._sweeper = loop.call_later(interval, sweep)
+
+    def sweep(self, now: float) -> None:
+        p = self.params
+        for conn in list(self.by_id.values()):
+            if conn.partial_since is not None and now - conn.partial_since > p.tcp_msg_read_timeout:
+                log.info("tcp %s:%d: message not completed within %gs; closing",
+                         conn.peer[0], conn.peer[1], p.tcp_msg_read_timeout)
+                conn.close()
+            elif now - conn.last_activity > p.tcp_connection_lifetime:
+                log.debug("tcp %s:%d: idle for %gs; closing", conn.peer[0], conn.peer[1],
+                          p.tcp_connection_lifetime)
+                conn.close()
+
+    def close_all(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        for conn in list(self.by_id.values()):
+            conn.close()

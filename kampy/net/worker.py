@@ -1,0 +1,151 @@
+"""One worker: an asyncio loop serving the inherited listening sockets with its own `Server`."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import signal
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from kampy.net.binding import Listener
+from kampy.net.params import NetParams
+from kampy.net.tcp import TCPManager
+from kampy.net.udp import UDPListener
+from kampy.runtime.context import Outgoing, Socket
+
+if TYPE_CHECKING:
+    from kampy.runtime.server import Server
+
+log = logging.getLogger("kampy.net")
+
+
+class Timers:
+    """Calls `server.run_timers()` when `server.next_timer()` (a time on the server's clock) is due."""
+
+    def __init__(self, server: Server, deliver: Callable[[list[Outgoing]], None]) -> None:
+        self._server = server
+        self._clock = server.core.clock
+        self._deliver = deliver
+        self._at = math.inf
+        self._handle: asyncio.TimerHandle | None = None
+
+    def poke(self) -> None:
+        """Look at the next timer (after a message was handled); schedule it if it is earlier."""
+        due = self._server.next_timer()
+        if due is not None and due < self._at:
+            if self._handle is not None:
+                self._handle.cancel()
+            self._at = due
+            delay = max(0.0, due - self._clock.monotonic())
+            self._handle = asyncio.get_running_loop().call_later(delay, self._fire)
+
+    def _fire(self) -> None:
+        self._handle = None
+        self._at = math.inf
+        try:
+            outs = self._server.run_timers()
+        except Exception:
+            log.exception("error running timers")
+            outs = []
+        if outs:
+            self._deliver(outs)
+        self.poke()
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+
+
+class Worker:
+    """The sockets of one process and how what the server returns is sent."""
+
+    def __init__(self, server: Server, listeners: list[Listener], params: NetParams, rank: int) -> None:
+        self.server = server
+        self.params = params
+        self.rank = rank
+        self.udp_listeners = [x for x in listeners if x.socket.proto == "udp"] \
+            if rank <= params.udp_workers else []
+        self.tcp_listeners = [x for x in listeners if x.socket.proto == "tcp"] \
+            if rank <= params.tcp_workers else []
+        self.udp: dict[Socket, UDPListener] = {}
+        self._udp_default: dict[bool, UDPListener] = {}   # by "is IPv6"
+        self.timers = Timers(server, self.deliver)
+        tcp_sockets = [x.socket for x in listeners if x.socket.proto == "tcp"]
+        self.tcp = TCPManager(params, server.handle, self.deliver, self.timers.poke, tcp_sockets,
+                              first_id=rank << 40 | 1)
+        self._servers: list[asyncio.AbstractServer] = []
+
+    # -- sending --
+    def deliver(self, outs: list[Outgoing]) -> None:
+        for out in outs:
+            try:
+                if out.proto == "udp":
+                    self._send_udp(out)
+                elif out.proto == "tcp":
+                    self.tcp.send(out)
+                else:
+                    log.warning("cannot send over %s to %s:%d", out.proto, out.host, out.port)
+            except OSError as exc:
+                log.warning("sending to %s:%s:%d failed: %s", out.proto, out.host, out.port, exc)
+
+    def _send_udp(self, out: Outgoing) -> None:
+        listener = self.udp.get(out.local) if out.local is not None else None
+        if listener is None:
+            listener = self._udp_default.get(":" in out.host)
+        if listener is None:
+            log.warning("no UDP socket to send to %s:%d", out.host, out.port)
+            return
+        listener.send(out.data, out.host, out.port)
+
+    # -- running --
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        for x in self.udp_listeners:
+            proto = UDPListener(x.socket, self.server.handle, self.deliver, self.timers.poke)
+            await loop.create_datagram_endpoint(lambda p=proto: p, sock=x.sock)
+            self.udp[x.socket] = proto
+            self._udp_default.setdefault(":" in x.socket.host, proto)
+        for x in self.tcp_listeners:
+            srv = await loop.create_server(self.tcp.accepted(x.socket), sock=x.sock,
+                                           backlog=self.params.tcp_listen_backlog)
+            self._servers.append(srv)
+        self.tcp.start_sweeping()  # also outgoing connections of UDP-only workers
+        self.timers.poke()
+
+    def stop(self) -> None:
+        for srv in self._servers:
+            srv.close()
+        self.tcp.close_all()
+        self.timers.cancel()
+        for proto in self.udp.values():
+            if proto.transport is not None:
+                proto.transport.close()
+
+
+async def _serve(worker: Worker, ready: Callable[[], None] | None, stop_on: tuple[int, ...]) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in stop_on:
+        loop.add_signal_handler(sig, stop.set)
+    await worker.start()
+    if ready is not None:
+        ready()
+    await stop.wait()
+    log.debug("worker %d stopping", worker.rank)
+    worker.stop()
+    await asyncio.sleep(0)  # let transports flush and close
+
+
+def run_worker(server_factory: Callable[[], Server], listeners: list[Listener], params: NetParams,
+               rank: int, ready: Callable[[], None] | None = None,
+               stop_on: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> int:
+    """Build the server (in this process), call child_init(rank), serve until a `stop_on` signal."""
+    server = server_factory()
+    server.child_init(rank)
+    worker = Worker(server, listeners, params, rank)
+    try:
+        asyncio.run(_serve(worker, ready, stop_on))
+    finally:
+        server.shutdown()
+    return 0

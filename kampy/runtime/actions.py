@@ -1,0 +1,458 @@
+"""The core actions (`kampy.config.core.CORE_EXPORTS`), as src/core/action.c runs them.
+
+Each builder gets the engine, the call node and the declaration, and returns `fn(ctx) -> int`.
+Arguments are expressions compiled once; a flag name (`setflag(FLAG_X)`) is resolved at load time.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from kampy.config import ast
+from kampy.module import Function, RouteType
+from kampy.runtime import forward
+from kampy.runtime.context import Branch, MessageContext
+from kampy.runtime.values import to_int, to_str
+from kampy.sip.errors import SIPProtocolError
+from kampy.sip.uri import URI, parse_uri
+
+if TYPE_CHECKING:
+    from kampy.runtime.engine import Engine
+
+log = logging.getLogger("kampy.runtime")
+script_log = logging.getLogger("kampy.script")
+
+Fn = Callable[[MessageContext], int]
+Value = Callable[[MessageContext], Any]
+
+MAX_FLAG = 31
+L_DBG = 3
+
+# Kamailio log levels (src/core/dprint.h) -> Python logging levels
+LOG_LEVELS = {-5: logging.CRITICAL, -4: logging.CRITICAL, -3: logging.CRITICAL, -2: logging.CRITICAL,
+              -1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO, 2: logging.INFO, 3: logging.DEBUG}
+LEVEL_NAMES = {"L_ALERT": -5, "L_BUG": -4, "L_CRIT2": -3, "L_CRIT": -2, "L_ERR": -1, "L_WARN": 0,
+               "L_NOTICE": 1, "L_INFO": 2, "L_DBG": 3}
+
+NOT_IMPLEMENTED = {
+    "exec": "exec() (running external commands)",
+    "udp_mtu_try_proto": "udp_mtu_try_proto()",
+    "setavpflag": "AVP flags", "resetavpflag": "AVP flags", "isavpflagset": "AVP flags",
+    "cfg_select": "cfg_select() (config groups)", "cfg_reset": "cfg_reset() (config groups)",
+    "return_mode": "return_mode()", "forward_sctp": "SCTP", "rewritehostporttrans": "rewritehostporttrans()",
+    "sethostporttrans": "sethostporttrans()", "sethpt": "sethpt()",
+}
+
+
+def python_level(level: int) -> int:
+    if level > L_DBG:
+        return logging.DEBUG
+    return LOG_LEVELS.get(max(level, -5), logging.CRITICAL)
+
+
+def build(engine: Engine, call: ast.Call, func: Function, rtype: RouteType) -> Fn:
+    name = call.name
+    if name in NOT_IMPLEMENTED:
+        from kampy.runtime.engine import LoadError
+        raise LoadError(call.pos, f"core action {name}: {NOT_IMPLEMENTED[name]} is not implemented in "
+                                  "kampy yet")
+    builder = BUILDERS.get(name)
+    if builder is None:
+        from kampy.runtime.engine import LoadError
+        raise LoadError(call.pos, f"core action {name}() is not implemented in kampy yet")
+    return builder(engine, call)
+
+
+def _args(engine: Engine, call: ast.Call) -> list[Value]:
+    return [engine.expr(a, RouteType.ANY) for a in call.args]
+
+
+def _error(call: ast.Call, message: str) -> Exception:
+    from kampy.runtime.engine import LoadError
+    return LoadError(call.pos, message)
+
+
+# ---------------------------------------------------------------- logging
+
+
+def _log(engine: Engine, call: ast.Call) -> Fn:
+    args = _args(engine, call)
+    if len(args) == 1:
+        level_fn: Value = lambda ctx: L_DBG + 1  # noqa: E731  (cfg.y: log("x") is L_DBG+1)
+        text = args[0]
+    else:
+        level_node = call.args[0]
+        if isinstance(level_node, ast.Ident) and level_node.name in LEVEL_NAMES:
+            value = LEVEL_NAMES[level_node.name]
+            level_fn = lambda ctx: value  # noqa: E731
+        else:
+            level_fn = args[0]
+        text = args[1]
+    debug = engine.debug_level
+
+    def log_(ctx: MessageContext) -> int:
+        level = to_int(level_fn(ctx))
+        if level <= debug:
+            script_log.log(python_level(level), "%s", to_str(text(ctx)).rstrip("\n"))
+        return 1
+    return log_
+
+
+def _error_action(engine: Engine, call: ast.Call) -> Fn:
+    cls, text = _args(engine, call)
+
+    def error(ctx: MessageContext) -> int:
+        script_log.error("%s: %s", to_str(cls(ctx)), to_str(text(ctx)).rstrip("\n"))
+        return 1
+    return error
+
+
+# ---------------------------------------------------------------- flags
+
+
+def _flag(engine: Engine, call: ast.Call) -> Value:
+    node = call.args[0]
+    if isinstance(node, ast.Ident):
+        if node.name in engine.flag_names:
+            number = engine.flag_names[node.name]
+        elif node.name in engine.defines and str(engine.defines[node.name]).isdigit():
+            number = int(str(engine.defines[node.name]))
+        else:
+            raise _error(call, f"{call.name}({node.name}): unknown flag name (declare it with "
+                               f"'flags {node.name}: N;' or use a number 0..{MAX_FLAG})")
+        node = ast.Int(number, pos=node.pos)
+    if isinstance(node, ast.Int | ast.Str) and "$" not in str(node.value):
+        number = to_int(node.value)
+        bad_text = isinstance(node, ast.Str) and not str(node.value).strip().isdigit()
+        if not 0 <= number <= MAX_FLAG or bad_text:
+            raise _error(call, f"{call.name}({node.value}): bad flag value (0..{MAX_FLAG})")
+        return lambda ctx: number
+    value = engine.expr(node, RouteType.ANY)
+    return lambda ctx: to_int(value(ctx))
+
+
+def _setflag(engine: Engine, call: ast.Call) -> Fn:
+    flag = _flag(engine, call)
+
+    def setflag(ctx: MessageContext) -> int:
+        n = flag(ctx)
+        if not 0 <= n <= MAX_FLAG:
+            log.error("setflag(%d): bad flag", n)
+            return -1
+        ctx.flags |= 1 << n
+        return 1
+    return setflag
+
+
+def _resetflag(engine: Engine, call: ast.Call) -> Fn:
+    flag = _flag(engine, call)
+
+    def resetflag(ctx: MessageContext) -> int:
+        n = flag(ctx)
+        if not 0 <= n <= MAX_FLAG:
+            log.error("resetflag(%d): bad flag", n)
+            return -1
+        ctx.flags &= ~(1 << n)
+        return 1
+    return resetflag
+
+
+def _isflagset(engine: Engine, call: ast.Call) -> Fn:
+    flag = _flag(engine, call)
+
+    def isflagset(ctx: MessageContext) -> int:
+        n = flag(ctx)
+        return 1 if 0 <= n <= MAX_FLAG and ctx.flags & (1 << n) else -1
+    return isflagset
+
+
+# ---------------------------------------------------------------- the R-URI
+
+
+def current_uri(ctx: MessageContext) -> URI | None:
+    try:
+        return parse_uri(ctx.ruri)
+    except SIPProtocolError:
+        log.error("the R-URI '%s' cannot be parsed", ctx.ruri)
+        return None
+
+
+def _uri_edit(edit: Callable[[URI, str], None], needs_arg: bool = True) -> Callable[[Engine, ast.Call], Fn]:
+    def builder(engine: Engine, call: ast.Call) -> Fn:
+        args = _args(engine, call)
+        arg = args[0] if args else (lambda ctx: "")
+
+        def rewrite(ctx: MessageContext) -> int:
+            if not ctx.is_request:
+                return -1
+            uri = current_uri(ctx)
+            if uri is None:
+                return -1
+            try:
+                edit(uri, to_str(arg(ctx)))
+            except ValueError as exc:
+                log.error("%s(): %s", call.name, exc)
+                return -1
+            ctx.new_ruri = str(uri)
+            return 1
+        return rewrite
+    return builder
+
+
+def _set_host(uri: URI, value: str) -> None:
+    uri.host = value
+
+
+def _set_hostport(uri: URI, value: str) -> None:
+    host, port = _split_hostport(value)
+    uri.host = host
+    uri.port = port
+
+
+def _split_hostport(value: str) -> tuple[str, int | None]:
+    if value.startswith("["):
+        end = value.find("]")
+        host, rest = value[:end + 1], value[end + 1:]
+        return host, int(rest[1:]) if rest.startswith(":") and rest[1:] else None
+    host, colon, port = value.rpartition(":")
+    if colon and port.isdigit() and ":" not in host:
+        return host, int(port)
+    return value, None
+
+
+def _set_user(uri: URI, value: str) -> None:
+    uri.user = value or None
+    if not value:
+        uri.password = None
+
+
+def _set_userpass(uri: URI, value: str) -> None:
+    user, colon, password = value.partition(":")
+    uri.user = user or None
+    uri.password = password if colon else None
+
+
+def _set_port(uri: URI, value: str) -> None:
+    uri.port = int(value) if value else None
+
+
+def _prefix(uri: URI, value: str) -> None:
+    uri.user = value + (uri.user or "")
+
+
+def _strip(uri: URI, value: str) -> None:
+    n = to_int(value)
+    user = uri.user or ""
+    if n > len(user):
+        raise ValueError(f"cannot strip {n} characters from '{user}'")
+    uri.user = user[n:] or None
+
+
+def _strip_tail(uri: URI, value: str) -> None:
+    n = to_int(value)
+    user = uri.user or ""
+    if n > len(user):
+        raise ValueError(f"cannot strip {n} characters from '{user}'")
+    uri.user = user[:len(user) - n] or None
+
+
+def _userphone(uri: URI, value: str) -> None:
+    uri.params["user"] = "phone"
+
+
+def _rewriteuri(engine: Engine, call: ast.Call) -> Fn:
+    (arg,) = _args(engine, call)
+
+    def rewriteuri(ctx: MessageContext) -> int:
+        text = to_str(arg(ctx))
+        try:
+            parse_uri(text)
+        except SIPProtocolError:
+            log.error("%s(): '%s' is not a valid URI", call.name, text)
+            return -1
+        ctx.new_ruri = text
+        return 1
+    return rewriteuri
+
+
+def _revert_uri(engine: Engine, call: ast.Call) -> Fn:
+    def revert_uri(ctx: MessageContext) -> int:
+        ctx.new_ruri = None
+        return 1
+    return revert_uri
+
+
+# ---------------------------------------------------------------- branches
+
+
+def _append_branch(engine: Engine, call: ast.Call) -> Fn:
+    args = _args(engine, call)
+
+    def append_branch(ctx: MessageContext) -> int:
+        uri = to_str(args[0](ctx)) if args else ctx.ruri
+        q = -1
+        if len(args) > 1:
+            q_value = args[1](ctx)
+            q = int(float(q_value) * 1000) if isinstance(q_value, str) and "." in q_value else to_int(q_value)
+        dst = None if args else ctx.dst_uri
+        ctx.branches.append(Branch(uri, dst_uri=dst, q=q, flags=ctx.bflags if not args else 0,
+                                   socket=ctx.force_socket))
+        return 1
+    return append_branch
+
+
+def _remove_branch(engine: Engine, call: ast.Call) -> Fn:
+    args = _args(engine, call)
+
+    def remove_branch(ctx: MessageContext) -> int:
+        index = to_int(args[0](ctx)) if args else len(ctx.branches) - 1
+        if not -len(ctx.branches) <= index < len(ctx.branches):
+            return -1
+        del ctx.branches[index]
+        return 1
+    return remove_branch
+
+
+def _clear_branches(engine: Engine, call: ast.Call) -> Fn:
+    def clear_branches(ctx: MessageContext) -> int:
+        ctx.branches.clear()
+        return 1
+    return clear_branches
+
+
+# ---------------------------------------------------------------- sending
+
+
+def _forward(engine: Engine, call: ast.Call) -> Fn:
+    proto = {"forward": None, "forward_udp": "udp", "forward_tcp": "tcp", "forward_tls": "tls"}[call.name]
+    args = _args(engine, call)
+
+    def forward_(ctx: MessageContext) -> int:
+        host = port = None
+        fproto = proto
+        if args:
+            host, port, fproto = _host_port(to_str(args[0](ctx)), proto)
+            if len(args) > 1:
+                port = to_int(args[1](ctx)) or None
+        return forward.forward_request(ctx, fproto, host, port)
+    return forward_
+
+
+def _host_port(text: str, proto: str | None) -> tuple[str, int | None, str | None]:
+    """`host`, `host:port`, `proto:host:port` or a SIP URI as a forward() destination."""
+    if text.startswith(("sip:", "sips:")):
+        dest = forward.destination(text)
+        if dest is not None:
+            return dest[1], dest[2], proto or dest[0]
+    head, colon, rest = text.partition(":")
+    if colon and head.lower() in forward.DEFAULT_PORTS:
+        proto = proto or head.lower()
+        text = rest
+    host, port = _split_hostport(text)
+    return host.strip("[]"), port, proto
+
+
+def _send(engine: Engine, call: ast.Call) -> Fn:
+    args = _args(engine, call)
+    default_proto = "tcp" if call.name == "send_tcp" else "udp"
+
+    def send(ctx: MessageContext) -> int:
+        host, port, proto = _host_port(to_str(args[0](ctx)), None)
+        if len(args) > 1:
+            port = to_int(args[1](ctx)) or None
+        proto = proto or default_proto
+        return forward.send_as_is(ctx, proto, host, port or forward.DEFAULT_PORTS.get(proto, 5060))
+    return send
+
+
+def _force_rport(engine: Engine, call: ast.Call) -> Fn:
+    def force_rport(ctx: MessageContext) -> int:
+        msg = ctx.msg
+        if msg.is_request:
+            ctx.msg = forward.with_received(msg, ctx.src.ip, ctx.src.port, force_rport=True)  # type: ignore
+        return 1
+    return force_rport
+
+
+def _local_flag(key: str, value: Any = True) -> Callable[[Engine, ast.Call], Fn]:
+    def builder(engine: Engine, call: ast.Call) -> Fn:
+        def set_local(ctx: MessageContext) -> int:
+            ctx.local[key] = value
+            return 1
+        return set_local
+    return builder
+
+
+def _tcp_alias(engine: Engine, call: ast.Call) -> Fn:
+    _args(engine, call)
+
+    def tcp_alias(ctx: MessageContext) -> int:
+        # replies and requests to a TCP source already reuse its connection in kampy's net layer
+        ctx.local["tcp_alias"] = True
+        return 1
+    return tcp_alias
+
+
+def _set_advertised(key: str) -> Callable[[Engine, ast.Call], Fn]:
+    def builder(engine: Engine, call: ast.Call) -> Fn:
+        (arg,) = _args(engine, call)
+
+        def set_advertised(ctx: MessageContext) -> int:
+            value = arg(ctx)
+            ctx.local[key] = to_int(value) if key == "advertised_port" else to_str(value)
+            return 1
+        return set_advertised
+    return builder
+
+
+def _force_send_socket(engine: Engine, call: ast.Call) -> Fn:
+    (arg,) = _args(engine, call)
+
+    def force_send_socket(ctx: MessageContext) -> int:
+        text = to_str(arg(ctx))
+        host, port, proto = _host_port(text, None)
+        for sock in ctx.core.sockets:
+            if sock.host.strip("[]") == host and (port is None or sock.port == port) and (
+                    proto is None or sock.proto == proto):
+                ctx.force_socket = sock
+                return 1
+        log.error("force_send_socket(%s): no such local socket", text)
+        return -1
+    return force_send_socket
+
+
+def _len_gt(engine: Engine, call: ast.Call) -> Fn:
+    (arg,) = _args(engine, call)
+
+    def len_gt(ctx: MessageContext) -> int:
+        return 1 if len(ctx.msg.raw) > to_int(arg(ctx)) else -1
+    return len_gt
+
+
+BUILDERS: dict[str, Callable[[Engine, ast.Call], Fn]] = {
+    "log": _log, "error": _error_action,
+    "setflag": _setflag, "resetflag": _resetflag, "isflagset": _isflagset,
+    "rewriteuri": _rewriteuri, "seturi": _rewriteuri, "revert_uri": _revert_uri,
+    **{n: _uri_edit(_set_host) for n in ("rewritehost", "sethost", "seth")},
+    **{n: _uri_edit(_set_hostport) for n in ("rewritehostport", "sethostport", "sethp")},
+    **{n: _uri_edit(_set_user) for n in ("rewriteuser", "setuser", "setu")},
+    **{n: _uri_edit(_set_userpass) for n in ("rewriteuserpass", "setuserpass", "setup")},
+    **{n: _uri_edit(_set_port) for n in ("rewriteport", "setport", "setp")},
+    "prefix": _uri_edit(_prefix), "strip": _uri_edit(_strip), "strip_tail": _uri_edit(_strip_tail),
+    "userphone": _uri_edit(_userphone, needs_arg=False),
+    "append_branch": _append_branch, "remove_branch": _remove_branch, "clear_branches": _clear_branches,
+    **{n: _forward for n in ("forward", "forward_udp", "forward_tcp", "forward_tls")},
+    "send": _send, "send_tcp": _send,
+    "force_rport": _force_rport, "add_rport": _force_rport,
+    "add_local_rport": _local_flag("add_local_rport"),
+    "force_tcp_alias": _tcp_alias, "add_tcp_alias": _tcp_alias,
+    "set_advertised_address": _set_advertised("advertised_address"),
+    "set_advertised_port": _set_advertised("advertised_port"),
+    "force_send_socket": _force_send_socket,
+    "set_forward_no_connect": _local_flag("forward_no_connect"),
+    "set_reply_no_connect": _local_flag("reply_no_connect"),
+    "set_forward_close": _local_flag("forward_close"),
+    "set_reply_close": _local_flag("reply_close"),
+    "len_gt": _len_gt,
+}

@@ -1,0 +1,606 @@
+"""The route engine: a CompiledConfig turned into closures, once, at load time.
+
+Every statement becomes `fn(ctx) -> int` (its return code, as Kamailio's do_action gives it) and every
+expression `fn(ctx) -> int | str | None`. Module functions are bound to their handler methods with
+their arguments prepared per ArgKind; pseudo-variables and transformations are resolved to accessors.
+Control flow follows src/core/action.c: `exit`/`drop` and a 0 return code raise ScriptExit/ScriptDrop
+(they end the whole script), `return` and `break` are internal exceptions caught by the route call /
+the enclosing loop, switch or bare block.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from kampy.config import ast
+from kampy.config.compile import CompiledConfig
+from kampy.config.core import CORE_EXPORTS
+from kampy.config.pvparse import Literal, PVSyntaxError, parse_format, parse_pv
+from kampy.errors import ConfigError, Diagnostic
+from kampy.module import ArgKind, Function, RouteType, Timer, allowed_in, route_type_of
+from kampy.runtime import actions, expressions
+from kampy.runtime.context import MessageContext, ScriptDrop, ScriptExit
+from kampy.runtime.core import Core
+from kampy.runtime.pvs import Constant, Transformed, core_pv
+from kampy.runtime.values import compile_posix, format_value, parse_int_literal, to_int, to_str
+
+log = logging.getLogger("kampy.runtime")
+
+Fn = Callable[[MessageContext], Any]
+DEFAULT_MAX_WHILE_LOOPS = 100  # src/core/config.h
+
+
+class LoadError(Exception):
+    """A problem found while building routes; collected into a ConfigError with its position."""
+
+    def __init__(self, pos: ast.Pos, message: str) -> None:
+        super().__init__(message)
+        self.pos = pos
+        self.message = message
+
+
+class ModuleFailure(Exception):
+    """An unexpected exception inside a module function: the message is dropped, the server goes on."""
+
+    def __init__(self, pos: ast.Pos, name: str, exc: BaseException) -> None:
+        super().__init__(f"{pos.file}:{pos.line}: {name}() failed: {type(exc).__name__}: {exc}")
+        self.pos = pos
+        self.name = name
+        self.exc = exc
+
+
+class Return(Exception):
+    __slots__ = ("value",)
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+
+class Break(Exception):
+    pass
+
+
+_CONTROL = (ScriptExit, ScriptDrop, Return, Break, ModuleFailure)
+
+
+class Engine:
+    """Executable routes of one config, bound to the module instances of one process."""
+
+    def __init__(self, compiled: CompiledConfig, core: Core) -> None:
+        self.compiled = compiled
+        self.core = core
+        self.errors: list[Diagnostic] = []
+        params = compiled.core_params
+        self.max_while = to_int(params.get("max_while_loops", DEFAULT_MAX_WHILE_LOOPS))
+        self.debug_level = to_int(params.get("debug", 0))
+        self.defines: dict[str, str | None] = dict(getattr(compiled, "defines", None) or {})
+        self.flag_names = self._flag_names(compiled.ast)
+        self._pv_cache: dict[ast.PVar, Any] = {}
+        self.pv_owners: dict[str, tuple[str, Any, Any]] = {}
+        self.tr_owners: dict[str, tuple[str, Any, Any]] = {}
+        self.timers: list[tuple[Timer, float, Callable[[], Any]]] = []
+        core.pv = self.pv_accessor  # type: ignore[attr-defined]
+        core.compile_format = self.format_text  # type: ignore[attr-defined]
+        self._instantiate_modules()
+        self.routes: dict[tuple[str, str | None], Fn] = {}
+        for key, route in compiled.routes.items():
+            self.routes[key] = self._safe(lambda r=route: self.block(r.body.stmts, route_type_of(
+                r.kind, r.name)), route.pos)
+        if self.errors:
+            raise ConfigError(self.errors)
+        core.run_route = self.run_route
+
+    # ------------------------------------------------------------ setup
+
+    @staticmethod
+    def _flag_names(config: ast.Config) -> dict[str, int]:
+        names: dict[str, int] = {}
+        for item in config.items:
+            if isinstance(item, ast.FlagDecl):
+                for name, number in item.names:
+                    names[name] = number if number is not None else len(names)
+        return names
+
+    def _safe(self, build: Callable[[], Fn], pos: ast.Pos) -> Fn:
+        try:
+            return build()
+        except LoadError as exc:
+            self.errors.append(Diagnostic(exc.pos, exc.message))
+        except ConfigError as exc:
+            self.errors.extend(exc.diagnostics)
+        return _noop
+
+    def _instantiate_modules(self) -> None:
+        for name, mod in self.compiled.modules.items():
+            exports = mod.exports
+            self.core.stats.register_exports(exports)
+            instance = None
+            if exports.factory is not None:
+                try:
+                    instance = exports.factory(dict(mod.params), self.core)
+                except (ValueError, LookupError) as exc:
+                    self.errors.append(Diagnostic(mod.pos, f"module '{name}' failed to initialise: {exc}"))
+                    continue
+                self.core.modules[name] = instance
+            for pv in exports.pvars:
+                self.pv_owners.setdefault(pv.name, (name, instance, pv))
+            for tc in exports.transforms:
+                self.tr_owners.setdefault(tc.name, (name, instance, tc))
+            if instance is not None:
+                self._timers(mod.params, exports.timers, instance)
+
+    def _timers(self, params: dict[str, Any], timers: tuple[Timer, ...], instance: Any) -> None:
+        for timer in timers:
+            interval = timer.interval
+            if timer.interval_param is not None:
+                interval = params.get(timer.interval_param, interval)
+            if interval and to_int(interval) > 0 or (isinstance(interval, float) and interval > 0):
+                self.timers.append((timer, float(interval), getattr(instance, timer.handler)))
+
+    # ------------------------------------------------------------ running
+
+    def run_route(self, kind: str, name: str | None, ctx: MessageContext) -> int:
+        """Run a route block; returns its return code. ScriptExit/ScriptDrop propagate to the caller."""
+        body = self.routes.get((kind, name))
+        if body is None:
+            return 1
+        try:
+            ret = body(ctx)
+        except Return as r:
+            ret = r.value
+        except Break:
+            ret = ctx.retcode
+        ctx.retcode = ret
+        return ret
+
+    def has_route(self, kind: str, name: str | None) -> bool:
+        return (kind, name) in self.routes
+
+    # ------------------------------------------------------------ statements
+
+    def block(self, stmts: tuple[ast.Node, ...], rtype: RouteType) -> Fn:
+        fns = [self._safe(lambda s=s: self.stmt(s, rtype), s.pos) for s in stmts]
+        if not fns:
+            return _one
+        if len(fns) == 1:
+            return fns[0]
+        fns_t = tuple(fns)
+
+        def run_block(ctx: MessageContext) -> int:
+            ret = 1
+            for fn in fns_t:
+                ret = fn(ctx)
+            return ret
+        return run_block
+
+    def stmt(self, s: ast.Node, rtype: RouteType) -> Fn:
+        method = getattr(self, "stmt_" + type(s).__name__, None)
+        if method is None:
+            raise LoadError(s.pos, f"kampy cannot run this statement yet: {type(s).__name__}")
+        return method(s, rtype)
+
+    def stmt_Block(self, s: ast.Block, rtype: RouteType) -> Fn:
+        body = self.block(s.stmts, rtype)
+
+        def bare_block(ctx: MessageContext) -> int:
+            try:
+                return body(ctx)
+            except Break:  # a bare block catches break, returns pass through (BLOCK_T)
+                return 1
+        return bare_block
+
+    def stmt_ExprStmt(self, s: ast.ExprStmt, rtype: RouteType) -> Fn:
+        if isinstance(s.expr, ast.Call):
+            return self.call(s.expr, rtype)
+        value = self.expr(s.expr, rtype)
+
+        def eval_stmt(ctx: MessageContext) -> int:
+            value(ctx)
+            return 1
+        return eval_stmt
+
+    def stmt_Call(self, s: ast.Call, rtype: RouteType) -> Fn:
+        return self.call(s, rtype)
+
+    def stmt_If(self, s: ast.If, rtype: RouteType) -> Fn:
+        cond = self.cond(s.cond, rtype)
+        then = self.block(s.then.stmts, rtype)
+        orelse = self.block(s.orelse.stmts, rtype) if s.orelse is not None else None
+
+        if orelse is None:
+            def if_(ctx: MessageContext) -> int:
+                if cond(ctx):
+                    return then(ctx)
+                return 1
+            return if_
+
+        def if_else(ctx: MessageContext) -> int:
+            if cond(ctx):
+                return then(ctx)
+            return orelse(ctx)
+        return if_else
+
+    def stmt_While(self, s: ast.While, rtype: RouteType) -> Fn:
+        cond = self.cond(s.cond, rtype)
+        body = self.block(s.body.stmts, rtype)
+        limit = self.max_while
+        where = f"{s.pos.file}:{s.pos.line}"
+
+        def while_(ctx: MessageContext) -> int:
+            ret = 1
+            i = 0
+            try:
+                while cond(ctx):
+                    if limit > 0:
+                        i += 1
+                        if i > limit:
+                            log.error("%s: runaway while: more than %d loops (max_while_loops)", where, limit)
+                            return -1
+                    ret = body(ctx)
+            except Break:
+                pass
+            return ret
+        return while_
+
+    def stmt_Switch(self, s: ast.Switch, rtype: RouteType) -> Fn:
+        value = self.expr(s.expr, rtype)
+        values = [c.value for c in s.cases if c.value is not None]
+        as_int = all(isinstance(v, ast.Int) for v in values)
+        table: dict[Any, int] = {}
+        default = None
+        for i, case in enumerate(s.cases):
+            if case.value is None:
+                default = i
+                continue
+            key = self._case_key(case.value, as_int)
+            table.setdefault(key, i)
+        bodies = [self.block(c.stmts, rtype) for c in s.cases]
+        # fall-through: a case runs its statements and those of every following case until break
+        chains = [tuple(bodies[i:]) for i in range(len(bodies))]
+        convert = to_int if as_int else to_str
+
+        def switch(ctx: MessageContext) -> int:
+            start = table.get(convert(value(ctx)), default)
+            if start is None:
+                return 1
+            ret = 1
+            try:
+                for body in chains[start]:
+                    ret = body(ctx)
+            except Break:
+                pass
+            return ret
+        return switch
+
+    def _case_key(self, node: ast.Node, as_int: bool) -> Any:
+        if isinstance(node, ast.Int):
+            return node.value if as_int else str(node.value)
+        if isinstance(node, ast.Str):
+            return node.value
+        if isinstance(node, ast.Ident):
+            return node.name
+        if isinstance(node, ast.UnOp) and node.op == "-" and isinstance(node.operand, ast.Int):
+            return -node.operand.value if as_int else str(-node.operand.value)
+        raise LoadError(node.pos, "a case value must be a number or a string")
+
+    def stmt_Return(self, s: ast.Return, rtype: RouteType) -> Fn:
+        if s.value is None:
+            def return_1(ctx: MessageContext) -> int:
+                raise Return(1)
+            return return_1
+        value = self.expr(s.value, rtype)
+
+        def return_(ctx: MessageContext) -> int:
+            ret = to_int(value(ctx))
+            if ret == 0:  # `return 0` ends the script like exit (DROP_T with RETURN_R_F)
+                ctx.retcode = 0
+                raise ScriptExit()
+            raise Return(ret)
+        return return_
+
+    def stmt_Exit(self, s: ast.Exit, rtype: RouteType) -> Fn:
+        def exit_(ctx: MessageContext) -> int:
+            raise ScriptExit()
+        return exit_
+
+    def stmt_Drop(self, s: ast.Drop, rtype: RouteType) -> Fn:
+        def drop(ctx: MessageContext) -> int:
+            ctx.dropped = True
+            raise ScriptDrop()
+        return drop
+
+    def stmt_Break(self, s: ast.Break, rtype: RouteType) -> Fn:
+        def break_(ctx: MessageContext) -> int:
+            raise Break()
+        return break_
+
+    def stmt_RouteCall(self, s: ast.RouteCall, rtype: RouteType) -> Fn:
+        routes = self.routes
+        if isinstance(s.name, str):
+            key = ("route", s.name)
+            if key not in self.compiled.routes:
+                raise LoadError(s.pos, f"route({s.name}): there is no route[{s.name}]")
+            return self._route_call(lambda ctx: key, routes, s.pos)
+        name = self.expr(s.name, rtype)
+        return self._route_call(lambda ctx: ("route", to_str(name(ctx))), routes, s.pos)
+
+    @staticmethod
+    def _route_call(key_of: Callable[[MessageContext], tuple[str, str]], routes: dict[Any, Fn],
+                    pos: ast.Pos) -> Fn:
+        def route_call(ctx: MessageContext) -> int:
+            key = key_of(ctx)
+            body = routes.get(key)
+            if body is None:
+                log.error("%s:%d: route(%s): there is no such route", pos.file, pos.line, key[1])
+                return -1
+            try:
+                ret = body(ctx)
+            except Return as r:
+                ret = r.value
+            except Break:
+                ret = 1
+            ctx.retcode = ret
+            return ret
+        return route_call
+
+    def stmt_Assign(self, s: ast.Assign, rtype: RouteType) -> Fn:
+        target = self.pv_accessor(s.target)
+        setter = getattr(target, "set", None)
+        if setter is None:
+            raise LoadError(s.target.pos, f"${s.target.cls} is read-only: it cannot be assigned")
+        value = self.expr(s.value, rtype)
+        if s.op == "+=":
+            current = target.get
+
+            def add_assign(ctx: MessageContext) -> int:
+                setter(ctx, expressions.plus(current(ctx), value(ctx)))
+                return 1
+            return add_assign
+
+        def assign(ctx: MessageContext) -> int:
+            setter(ctx, value(ctx))
+            return 1
+        return assign
+
+    # ------------------------------------------------------------ expressions
+
+    def expr(self, e: ast.Node, rtype: RouteType) -> Fn:
+        return expressions.compile_expr(self, e, rtype)
+
+    def cond(self, e: ast.Node, rtype: RouteType) -> Callable[[MessageContext], bool]:
+        """An `if`/`while` condition: true when the value, as an int, is > 0."""
+        if isinstance(e, ast.Call):
+            call = self.call(e, rtype)
+            return lambda ctx: call(ctx) > 0
+        value = self.expr(e, rtype)
+        return lambda ctx: to_int(value(ctx)) > 0
+
+    # ------------------------------------------------------------ function calls
+
+    def call(self, c: ast.Call, rtype: RouteType) -> Fn:
+        """A call as a statement: returns the function's code; 0 ends the script."""
+        owner, func = self._resolve_function(c, rtype)
+        if owner == "core":
+            return actions.build(self, c, func, rtype)
+        instance = self.core.modules.get(owner)
+        if instance is None:
+            raise LoadError(c.pos, f"function {c.name} of module {owner} is not implemented in kampy yet")
+        handler = getattr(instance, func.handler_name, None)
+        if handler is None:
+            raise LoadError(c.pos, f"function {c.name} of module {owner} is not implemented in kampy yet "
+                                   f"(no method '{func.handler_name}')")
+        args = [self.argument(func, i, a, rtype) for i, a in enumerate(c.args)]
+        return self._bind(c, handler, args)
+
+    def _resolve_function(self, c: ast.Call, rtype: RouteType) -> tuple[str, Function]:
+        candidates = [("core", f) for f in CORE_EXPORTS.functions_named(c.name)]
+        for name, mod in self.compiled.modules.items():
+            candidates += [(name, f) for f in mod.exports.functions_named(c.name)]
+        if not candidates:
+            raise LoadError(c.pos, f"unknown function '{c.name}'")
+        by_count = [(m, f) for m, f in candidates if f.accepts_count(len(c.args))]
+        if not by_count:
+            raise LoadError(c.pos, f"{c.name}() does not take {len(c.args)} arguments")
+        allowed = [(m, f) for m, f in by_count if allowed_in(f.routes, rtype)]
+        return (allowed or by_count)[0]
+
+    def _bind(self, c: ast.Call, handler: Callable[..., Any], args: list[Fn | Constant]) -> Fn:
+        pos, name = c.pos, c.name
+        if all(isinstance(a, Constant) for a in args):
+            consts = tuple(a.value for a in args)  # type: ignore[union-attr]
+
+            def call_const(ctx: MessageContext) -> int:
+                try:
+                    ret = handler(ctx, *consts)
+                except _CONTROL:
+                    raise
+                except Exception as exc:
+                    raise ModuleFailure(pos, name, exc) from exc
+                ctx.retcode = ret
+                if ret == 0:
+                    raise ScriptExit()
+                return ret
+            return call_const
+        fns = tuple(_as_fn(a) for a in args)
+
+        def call(ctx: MessageContext) -> int:
+            try:
+                ret = handler(ctx, *[f(ctx) for f in fns])
+            except _CONTROL:
+                raise
+            except Exception as exc:
+                raise ModuleFailure(pos, name, exc) from exc
+            ctx.retcode = ret
+            if ret == 0:
+                raise ScriptExit()
+            return ret
+        return call
+
+    # ------------------------------------------------------------ argument fixups
+
+    def argument(self, func: Function, index: int, node: ast.Node, rtype: RouteType) -> Fn | Constant:
+        kind = func.arg_kind(index)
+        if kind is ArgKind.PVAR:
+            spec = node if isinstance(node, ast.PVar) else self._parse_pv(node)
+            return Constant(self.pv_accessor(spec))
+        if kind is ArgKind.EXPR:
+            return self._maybe_const(self.expr(node, rtype), node)
+        if kind is ArgKind.INT:
+            return self._int_arg(node, rtype)
+        if kind is ArgKind.REGEX:
+            return self._regex_arg(node, rtype)
+        if isinstance(node, ast.Str):
+            if kind is ArgKind.STR:
+                return Constant(node.value)
+            return self._maybe_const(self.format_text(node.value, node.pos), node)
+        if isinstance(node, ast.Int):
+            return Constant(str(node.value))
+        if isinstance(node, ast.Ident):
+            return Constant(node.name)
+        value = self.expr(node, rtype)
+        return lambda ctx: to_str(value(ctx))
+
+    @staticmethod
+    def _maybe_const(fn: Fn, node: ast.Node) -> Fn | Constant:
+        const = getattr(fn, "constant", _MISSING)
+        return fn if const is _MISSING else Constant(const)
+
+    def _parse_pv(self, node: ast.Node) -> ast.PVar:
+        if not isinstance(node, ast.Str):
+            raise LoadError(node.pos, "expected a pseudo-variable")
+        try:
+            return parse_pv(node.value, node.pos)
+        except PVSyntaxError as exc:
+            raise LoadError(node.pos, f"bad pseudo-variable '{node.value}': {exc}") from None
+
+    def _int_arg(self, node: ast.Node, rtype: RouteType) -> Fn | Constant:
+        if isinstance(node, ast.Int):
+            return Constant(node.value)
+        if isinstance(node, ast.Str) and "$" not in node.value:
+            try:
+                return Constant(parse_int_literal(node.value))
+            except ValueError:
+                raise LoadError(node.pos, f"expected a number, not '{node.value}'") from None
+        if isinstance(node, ast.Str):
+            fmt = self.format_text(node.value, node.pos)
+            return lambda ctx: to_int(fmt(ctx))
+        value = self.expr(node, rtype)
+        return lambda ctx: to_int(value(ctx))
+
+    def _regex_arg(self, node: ast.Node, rtype: RouteType) -> Fn | Constant:
+        if isinstance(node, ast.Str):  # like fixup_regexp: `$` is an anchor, not a PV
+            try:
+                return Constant(compile_posix(node.value))
+            except re.error as exc:
+                raise LoadError(node.pos, f"bad regular expression '{node.value}': {exc}") from None
+        text = self.expr(node, rtype)
+        cache: dict[str, re.Pattern[str]] = {}
+
+        def dynamic_regex(ctx: MessageContext) -> re.Pattern[str]:
+            pattern = to_str(text(ctx))
+            compiled = cache.get(pattern)
+            if compiled is None:
+                if len(cache) > 256:
+                    cache.clear()
+                compiled = cache[pattern] = compile_posix(pattern)
+            return compiled
+        return dynamic_regex
+
+    # ------------------------------------------------------------ formats and PVs
+
+    def format_text(self, text: str, pos: ast.Pos = ast.NOWHERE) -> Fn:
+        """A format string (`"From $fu to $ru"`) as `fn(ctx) -> str`; a static one is a constant
+        (its function has a `constant` attribute)."""
+        try:
+            parts = parse_format(text, pos)
+        except PVSyntaxError as exc:
+            raise LoadError(pos, f"bad pseudo-variable in \"{text}\": {exc}") from None
+        if not parts:
+            parts = (Literal(""),)
+        if all(isinstance(p, Literal) for p in parts):
+            const = "".join(p.text for p in parts)  # type: ignore[union-attr]
+            return _const_fn(const)
+        getters = tuple(_literal_getter(p.text) if isinstance(p, Literal) else self.pv_accessor(p).get
+                        for p in parts)
+        if len(getters) == 1:
+            only = getters[0]
+            return lambda ctx: format_value(only(ctx))
+        return lambda ctx: "".join([format_value(g(ctx)) for g in getters])
+
+    def pv_accessor(self, spec: ast.PVar) -> Any:
+        """The accessor for a PV spec (with its transformations chained), built once per spec."""
+        cached = self._pv_cache.get(spec)
+        if cached is not None:
+            return cached
+        base = self._base_pv(spec)
+        if spec.transforms:
+            base = Transformed(base, [self._transform(tr) for tr in spec.transforms])
+        self._pv_cache[spec] = base
+        return base
+
+    def _base_pv(self, spec: ast.PVar) -> Any:
+        if spec.cls == "null":
+            return Constant(None)
+        owner = self.pv_owners.get(spec.cls)
+        if owner is None:
+            accessor = core_pv(spec, self.defines)
+            if accessor is not None:
+                return accessor
+            raise LoadError(spec.pos, f"unknown pseudo-variable '${spec.cls}'")
+        module, instance, decl = owner
+        if instance is None:
+            raise LoadError(spec.pos, f"pseudo-variable ${spec.cls} of module {module} is not "
+                                      "implemented in kampy yet")
+        handler = getattr(instance, decl.handler or f"pv_{decl.name}", None)
+        if handler is None:
+            raise LoadError(spec.pos, f"pseudo-variable ${spec.cls} of module {module} is not "
+                                      "implemented in kampy yet")
+        try:
+            return handler(spec)
+        except (ValueError, LookupError) as exc:
+            raise LoadError(spec.pos, f"bad pseudo-variable '{spec.text or spec.cls}': {exc}") from None
+
+    def _transform(self, tr: ast.Transform) -> Callable[[Any, Any], Any]:
+        owner = self.tr_owners.get(tr.cls)
+        if owner is None:
+            raise LoadError(tr.pos, f"unknown transformation class '{tr.cls}'")
+        module, instance, decl = owner
+        handler = getattr(instance, decl.handler or f"tr_{decl.name}", None) if instance else None
+        if handler is None:
+            raise LoadError(tr.pos, f"transformation {{{tr.cls}.{tr.name}}} of module {module} is not "
+                                    "implemented in kampy yet")
+        try:
+            return handler(tr)
+        except (ValueError, LookupError) as exc:
+            raise LoadError(tr.pos, f"bad transformation {{{tr.cls}.{tr.name}}}: {exc}") from None
+
+
+_MISSING = object()
+
+
+def _noop(ctx: MessageContext) -> int:
+    return 1
+
+
+def _one(ctx: MessageContext) -> int:
+    return 1
+
+
+def _const_fn(value: Any) -> Fn:
+    def const(ctx: MessageContext) -> Any:
+        return value
+    const.constant = value  # type: ignore[attr-defined]
+    return const
+
+
+def _literal_getter(text: str) -> Fn:
+    return lambda ctx: text
+
+
+def _as_fn(arg: Fn | Constant) -> Fn:
+    if isinstance(arg, Constant):
+        value = arg.value
+        return lambda ctx: value
+    return arg

@@ -1,0 +1,203 @@
+"""Stateless forwarding of requests and relaying of replies (src/core/forward.c, msg_translator.c).
+
+A forwarded request gets a new top Via with the sending socket's address and a branch computed from
+the transaction key like Kamailio's (char_msg_val + branch_builder: `z9hG4bK<hash>.<md5>.0`), so a
+retransmission, its ACK for a negative reply and a CANCEL get the same branch. Max-Forwards is not
+touched (that is the maxfwd module's job). A reply is relayed by removing our Via and sending it to
+the next one (its `received`/`rport` when present).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import zlib
+from typing import Any
+
+from kampy.runtime.context import MessageContext, Outgoing, Socket
+from kampy.runtime.core import received_params
+from kampy.sip.errors import SIPProtocolError
+from kampy.sip.message import Request, Response, parse_message
+from kampy.sip.uri import URI, Via, parse_uri, split_list
+
+log = logging.getLogger("kampy.forward")
+
+DEFAULT_PORTS = {"udp": 5060, "tcp": 5060, "tls": 5061, "sctp": 5060, "ws": 80, "wss": 443}
+
+
+def _reverse_hex(n: int) -> str:
+    """Kamailio's int2reverse_hex: hex digits, least significant first."""
+    if n == 0:
+        return "0"
+    out = []
+    while n:
+        out.append("0123456789abcdef"[n & 15])
+        n >>= 4
+    return "".join(out)
+
+
+def stateless_branch(msg: Request) -> str:
+    from_ = msg.from_
+    to = msg.to
+    cseq = msg.cseq
+    via = msg.via
+    callid = msg.call_id or ""
+    cseq_num = str(cseq.num) if cseq else ""
+    to_tag = "" if msg.method in ("INVITE", "ACK", "CANCEL") else ((to.tag if to else None) or "")
+    parts = [(from_.tag if from_ else None) or "", to_tag, callid, msg.uri, cseq_num]
+    if via is not None:
+        parts += [via.host, "" if via.port is None else str(via.port)]
+        if via.branch is not None:
+            parts.append(via.branch)
+    md5 = hashlib.md5("".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
+    hash_index = zlib.crc32((callid + cseq_num).encode("utf-8", "surrogateescape")) & 0xFFFF
+    return f"z9hG4bK{_reverse_hex(hash_index)}.{md5}.0"
+
+
+def with_received(msg: Request, src_ip: str, src_port: int, force_rport: bool = False) -> Request:
+    """The request with `received`/`rport` set on its top Via when needed (RFC 3261 18.2.1, RFC 3581).
+
+    The parameters go into the message itself so that every reply built from it (sl, tm) and every
+    forwarded copy carries them, as Kamailio's reply and request builders add them."""
+    via = msg.via
+    if via is None:
+        return msg
+    if force_rport and not via.has_rport:
+        via = Via(via.sent_protocol, via.host, via.port, [*via.params.items(), ("rport", None)])
+    new = received_params(via, src_ip, src_port)
+    if new.params == msg.via.params:  # type: ignore[union-attr]
+        return msg
+    raw_line = msg.get_all_raw("via")[0]
+    name, _, value = raw_line.partition(b":")
+    rest = split_list(value.decode("utf-8", "surrogateescape"))[1:]
+    line = b"Via: " + ", ".join([str(new), *rest]).encode("utf-8", "surrogateescape")
+    data = msg.raw.replace(raw_line, line, 1)
+    rebuilt = parse_message(data)
+    assert isinstance(rebuilt, Request)
+    return rebuilt
+
+
+def destination(uri_text: str) -> tuple[str, str, int] | None:
+    """(proto, host, port) to send to for a URI: its transport param, host, port or the default."""
+    try:
+        uri = parse_uri(uri_text)
+    except SIPProtocolError:
+        return None
+    return uri_destination(uri)
+
+
+def uri_destination(uri: URI) -> tuple[str, str, int] | None:
+    if not uri.is_sip or not uri.host:
+        return None
+    proto = uri.transport or ("tls" if uri.scheme.lower() == "sips" else "udp")
+    port = uri.port or DEFAULT_PORTS.get(proto, 5060)
+    return proto, uri.host.strip("[]"), port
+
+
+def choose_socket(ctx: MessageContext, proto: str, host: str) -> Socket | None:
+    forced = ctx.force_socket
+    if forced is not None and forced.proto == proto:
+        return forced
+    want_v6 = ":" in host
+    sockets = ctx.core.sockets
+    # prefer the socket the request came in on, as Kamailio's get_send_socket does
+    local = ctx.src.local
+    if local.proto == proto and (":" in local.host) == want_v6:
+        return local
+    for sock in sockets:
+        if sock.proto == proto and (":" in sock.host) == want_v6:
+            return sock
+    return None
+
+
+def _via_host(sock: Socket, ctx: MessageContext) -> str:
+    host = ctx.local.get("advertised_address") or sock.advertise_host or sock.host
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def forward_request(ctx: MessageContext, proto: str | None, host: str | None, port: int | None) -> int:
+    """Send the request statelessly; returns 1, or -1 (with a log line) when it cannot."""
+    msg = ctx.msg
+    if not isinstance(msg, Request):
+        log.error("forward() on a reply: use it in request routes")
+        return -1
+    if host is None:
+        target = ctx.dst_uri or ctx.ruri
+        dest = destination(target)
+        if dest is None:
+            log.error("forward(): cannot send to '%s' (not a SIP URI with a host)", target)
+            return -1
+        uproto, host, uport = dest
+        proto = proto or uproto
+        port = port or uport
+    proto = (proto or "udp").lower()
+    port = port or DEFAULT_PORTS.get(proto, 5060)
+    sock = choose_socket(ctx, proto, host)
+    if sock is None:
+        log.error("forward(): no %s socket to send to %s:%d", proto, host, port)
+        return -1
+    data = build_forwarded(ctx, sock)
+    ctx.send(Outgoing(proto, host, port, data, sock))
+    return 1
+
+
+def build_forwarded(ctx: MessageContext, sock: Socket) -> bytes:
+    msg = ctx.msg
+    assert isinstance(msg, Request)
+    port = ctx.local.get("advertised_port") or sock.advertise_port or sock.port
+    via = f"SIP/2.0/{sock.proto.upper()} {_via_host(sock, ctx)}:{port};branch={stateless_branch(msg)}"
+    if ctx.local.get("add_local_rport"):
+        via += ";rport"
+    # the Via and R-URI edits are for this copy only (a second forward() builds its own)
+    changes = msg._changes
+    mark = len(changes)
+    try:
+        if ctx.new_ruri is not None and ctx.new_ruri != msg.uri:
+            msg.set_ruri(ctx.new_ruri)
+        msg.add_header("Via", via, first=True)
+        return msg.to_bytes()
+    finally:
+        del changes[mark:]
+
+
+def send_as_is(ctx: MessageContext, proto: str, host: str, port: int) -> int:
+    """`send()`: the message with the script's edits but no new Via."""
+    sock = choose_socket(ctx, proto, host)
+    if sock is None:
+        log.error("send(): no %s socket to send to %s:%d", proto, host, port)
+        return -1
+    ctx.send(Outgoing(proto, host, port, ctx.msg.to_bytes(), sock))
+    return 1
+
+
+def relay_reply(ctx: MessageContext) -> Outgoing | None:
+    """The reply with our top Via removed, addressed to the next Via; None when it has nowhere to go."""
+    msg = ctx.msg
+    assert isinstance(msg, Response)
+    vias = msg.vias
+    if len(vias) < 2:
+        log.debug("reply %d has no second Via: not relayed", msg.status)
+        return None
+    raw_line = msg.get_all_raw("via")[0]
+    values = split_list(raw_line.partition(b":")[2].decode("utf-8", "surrogateescape"))
+    msg.remove_header("via", 0)
+    if len(values) > 1:
+        msg.add_header("Via", ", ".join(values[1:]), first=True)
+    nxt = vias[1]
+    proto = nxt.transport.lower()
+    host = nxt.maddr or nxt.received or nxt.host
+    port = _reply_port(nxt)
+    host = host.strip("[]")
+    sock = choose_socket(ctx, proto, host)
+    return Outgoing(proto, host, port, msg.to_bytes(), sock)
+
+
+def _reply_port(via: Via) -> int:
+    try:
+        rport = via.rport
+    except SIPProtocolError:
+        rport = None
+    return rport or via.port or DEFAULT_PORTS.get(via.transport.lower(), 5060)
+
+
+def is_our_via(core: Any, via: Via) -> bool:
+    return core.is_myself(via.host, via.port or DEFAULT_PORTS.get(via.transport.lower(), 5060))

@@ -1,0 +1,171 @@
+"""The in-process server, sans-IO: bytes and their source in, what to send out.
+
+The network layer (or a test) calls `handle(data, src)` for each datagram or framed TCP message and
+sends the returned `Outgoing` values; `next_timer()`/`run_timers()` drive module timers from the clock.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kampy.config.compile import CompiledConfig
+from kampy.module import RouteType
+from kampy.runtime import forward
+from kampy.runtime.context import MessageContext, Outgoing, ScriptDrop, ScriptExit, Socket, Source
+from kampy.runtime.core import Clock, Core, reply_destination
+from kampy.runtime.engine import Engine, ModuleFailure
+from kampy.sip.errors import SIPProtocolError
+from kampy.sip.message import Request, Response, error_response, parse_message
+
+log = logging.getLogger("kampy.server")
+
+
+class Server:
+    def __init__(self, core: Core, engine: Engine) -> None:
+        self.core = core
+        self.engine = engine
+        self._has_request_route = engine.has_route("request", None)
+        self._reply_key = next((k for k in (("reply", None), ("onreply", None), ("onreply", "0"))
+                                if engine.has_route(*k)), None)
+        now = core.clock.monotonic()
+        self._timers: list[list[Any]] = [[now + interval, interval, fn, timer.name]
+                                         for timer, interval, fn in engine.timers]
+
+    @classmethod
+    def from_config(cls, compiled: CompiledConfig, *, sockets: list[Socket],
+                    aliases: list[tuple[str, int | None]] = (),  # type: ignore[assignment]
+                    clock: Clock | None = None) -> Server:
+        """Instantiate the modules and build the routes; raises ConfigError on a load-time problem."""
+        core = Core(compiled, clock, list(sockets), list(aliases))
+        engine = Engine(compiled, core)
+        return cls(core, engine)
+
+    # ------------------------------------------------------------ lifecycle
+
+    def child_init(self, rank: int) -> None:
+        for name, instance in self.core.modules.items():
+            init = getattr(instance, "child_init", None)
+            if init is not None:
+                try:
+                    init(rank)
+                except Exception:
+                    log.exception("module %s: child_init(%d) failed", name, rank)
+                    raise
+
+    def shutdown(self) -> None:
+        for name, instance in self.core.modules.items():
+            destroy = getattr(instance, "destroy", None)
+            if destroy is not None:
+                try:
+                    destroy()
+                except Exception:
+                    log.exception("module %s: destroy() failed", name)
+
+    # ------------------------------------------------------------ timers
+
+    def next_timer(self) -> float | None:
+        """The clock's monotonic time at which `run_timers` has work, or None without timers."""
+        return min((t[0] for t in self._timers), default=None)
+
+    def run_timers(self) -> list[Outgoing]:
+        now = self.core.clock.monotonic()
+        out: list[Outgoing] = []
+        for timer in self._timers:
+            due, interval, fn, name = timer
+            if due > now:
+                continue
+            timer[0] = max(due + interval, now)
+            try:
+                result = fn()
+            except Exception:
+                log.exception("timer %s failed", name)
+                continue
+            if isinstance(result, list):
+                out.extend(r for r in result if isinstance(r, Outgoing))
+        return out
+
+    # ------------------------------------------------------------ messages
+
+    def handle(self, data: bytes, src: Source) -> list[Outgoing]:
+        """Process one message; returns what to send. Never raises for bad input."""
+        try:
+            msg = parse_message(data)
+            if isinstance(msg, Request):
+                return self._request(msg, data, src)
+            return self._reply(msg, src)
+        except SIPProtocolError as exc:
+            return self._malformed(data, src, exc)
+        except Exception:
+            log.exception("internal error while handling a message from %s:%d", src.ip, src.port)
+            return []
+
+    def _malformed(self, data: bytes, src: Source, exc: SIPProtocolError, ctx: MessageContext | None = None,
+                   ) -> list[Outgoing]:
+        log.info("bad SIP message from %s:%s:%d: %s", src.proto, src.ip, src.port, exc.message)
+        already = list(ctx.outbox) if ctx is not None else []
+        if not exc.can_reply or (ctx is not None and ctx.replied is not None):
+            return already
+        reply = error_response(data, exc)
+        if reply is None:
+            return already
+        return [*already, self._reply_to_source(reply, src)]
+
+    @staticmethod
+    def _reply_to_source(reply: bytes, src: Source) -> Outgoing:
+        if src.proto != "udp":
+            return Outgoing(src.proto, src.ip, src.port, reply, src.local, src.conn_id)
+        host, port = src.ip, src.port
+        try:
+            host, port = reply_destination(parse_message(reply), src.ip, src.port)
+        except SIPProtocolError:
+            pass
+        return Outgoing("udp", host, port, reply, src.local)
+
+    def _request(self, msg: Request, data: bytes, src: Source) -> list[Outgoing]:
+        if msg.via is None:
+            log.info("request without Via from %s:%d dropped", src.ip, src.port)
+            return []
+        msg = forward.with_received(msg, src.ip, src.port)
+        ctx = MessageContext(msg, src, self.core)
+        if not self._has_request_route:
+            return []
+        try:
+            self.engine.run_route("request", None, ctx)
+        except ScriptExit:
+            pass
+        except ScriptDrop:
+            ctx.dropped = True
+        except ModuleFailure as failure:
+            self._log_failure(failure)
+        except SIPProtocolError as exc:
+            return self._malformed(data, ctx.src, exc, ctx)
+        return ctx.outbox
+
+    @staticmethod
+    def _log_failure(failure: ModuleFailure) -> None:
+        exc = failure.exc
+        log.error("%s:%d: %s() failed, message dropped: %s: %s", failure.pos.file, failure.pos.line,
+                  failure.name, type(exc).__name__, exc)
+        log.debug("traceback of the failure in %s()", failure.name, exc_info=exc)
+
+    def _reply(self, msg: Response, src: Source) -> list[Outgoing]:
+        via = msg.via
+        if via is None or not forward.is_our_via(self.core, via):
+            log.info("reply %d from %s:%d: top Via %s is not ours, dropped", msg.status, src.ip, src.port,
+                     via)
+            return []
+        ctx = MessageContext(msg, src, self.core, route_type=RouteType.CORE_ONREPLY)
+        if self._reply_key is not None:
+            try:
+                self.engine.run_route(*self._reply_key, ctx)
+            except ScriptExit:
+                pass
+            except ScriptDrop:
+                return ctx.outbox
+            except ModuleFailure as failure:
+                self._log_failure(failure)
+                return ctx.outbox
+        out = forward.relay_reply(ctx)
+        if out is not None:
+            ctx.outbox.append(out)
+        return ctx.outbox

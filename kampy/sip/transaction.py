@@ -1,0 +1,757 @@
+"""RFC 3261 transaction state machines (section 17), sans-IO, with RFC 6026's Accepted state.
+
+No sockets, no asyncio, no clock reads. Every entry point takes the current time `now` (seconds,
+float, any epoch) and returns a list of actions for the caller to carry out, in order:
+
+- `Send(data)`: put these bytes on the wire to the transaction's peer (the caller knows where).
+- `StartTimer(name, at)`: (re)arm timer `name` to fire at time `at`; an armed timer of that name is replaced.
+- `CancelTimer(name)`: disarm it.
+- `Deliver(message)`: hand a response (client side) or an ACK for a 2xx (server side) to the TU.
+- `Timeout()`: the transaction timed out (timer B, F, H or fr_inv); a client's TU makes a local 408.
+- `TransportFailed()`: the caller reported a transport error (`on_transport_error`).
+- `Terminated()`: the transaction is over; drop it from the `TransactionTable`. Always the last action.
+
+When a timer fires the caller calls `tx.on_timer(name, now)`. Stale fires (a timer no longer armed)
+are ignored, so the caller may skip cancelling if that is easier.
+
+Client side: `ClientTransaction.new(request, reliable=..., now=...)` (INVITE or non-INVITE, picked by
+method), then `on_response`, `on_timer`, `on_transport_error`. Server side:
+`ServerTransaction.new(request, ...)`, then `send_response` (from the TU), `on_request` (a retransmission
+or the ACK), `on_timer`, `on_transport_error`. `TransactionTable` finds the transaction for an
+incoming message (17.1.3, 17.2.3, RFC 2543 fallback, CANCEL to its INVITE).
+
+Timer names: client INVITE "A", "B", "D", "M", "fr_inv"; client non-INVITE "E", "F", "K";
+server INVITE "trying", "G", "H", "I", "L"; server non-INVITE "J".
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Union
+
+from kampy.sip.message import Message, Request, Response, build_response, parse_message
+from kampy.sip.uri import Via
+
+__all__ = [
+    "TimerConfig", "State", "TransactionError",
+    "Send", "StartTimer", "CancelTimer", "Deliver", "Timeout", "TransportFailed", "Terminated", "Action",
+    "ClientTransaction", "InviteClientTransaction", "NonInviteClientTransaction",
+    "ServerTransaction", "InviteServerTransaction", "NonInviteServerTransaction",
+    "TransactionTable", "client_key", "server_key", "build_ack", "build_cancel",
+]
+
+
+class TransactionError(Exception):
+    """The caller misused a transaction (wrong message kind, a response in the wrong state, ...)."""
+
+
+# --- configuration ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class TimerConfig:
+    """Timer values in seconds (Kamailio's tm modparams are in ms; see `from_kamailio`).
+
+    RFC 3261 values by default. Mapping to Kamailio tm:
+
+    - `t1` = `retr_timer1` (500 ms): first retransmission interval (timers A, E, G) and the RTT estimate.
+    - `t2` = `retr_timer2` (4 s): cap on non-INVITE request and INVITE final response retransmission.
+    - `t4` (5 s): how long the network may hold a message (timers I and K over UDP). Kamailio has none.
+    - `fr_timer`: final response timeout for a non-INVITE (timer F) and for an INVITE before a provisional
+      (timer B). None means RFC 3261's 64*T1 (32 s); Kamailio's default is 30 s.
+    - `fr_inv_timer`: after a provisional, how long an INVITE client waits for a final response before
+      `Timeout()` (the TU then CANCELs). Kamailio's default is 120 s; None waits forever (RFC 3261 leaves
+      this to the TU's timer C).
+    - `restart_fr_on_each_reply`: each provisional re-arms fr_inv (Kamailio's default).
+    - `timer_d` (32 s): INVITE client wait for final response retransmissions over UDP.
+    - `wt_timer`: when set, Kamailio's single wait timer replaces the UDP values of D, I, J and K.
+    - `trying_delay` (200 ms): when the INVITE server sends its own 100 Trying (if the TU asked for that).
+    """
+
+    t1: float = 0.5
+    t2: float = 4.0
+    t4: float = 5.0
+    fr_timer: float | None = None
+    fr_inv_timer: float | None = 120.0
+    restart_fr_on_each_reply: bool = True
+    timer_d: float = 32.0
+    wt_timer: float | None = None
+    trying_delay: float = 0.2
+
+    @classmethod
+    def from_kamailio(cls, *, fr_timer: int = 30000, fr_inv_timer: int = 120000, retr_timer1: int = 500,
+                      retr_timer2: int = 4000, wt_timer: int | None = 5000,
+                      restart_fr_on_each_reply: bool = True) -> TimerConfig:
+        """The config from Kamailio tm modparams (milliseconds), Kamailio's defaults if not given."""
+        return cls(t1=retr_timer1 / 1000, t2=retr_timer2 / 1000, fr_timer=fr_timer / 1000,
+                   fr_inv_timer=fr_inv_timer / 1000, restart_fr_on_each_reply=restart_fr_on_each_reply,
+                   wt_timer=None if wt_timer is None else wt_timer / 1000)
+
+    def with_fr(self, fr_inv_timer: float | None, fr_timer: float | None) -> TimerConfig:
+        """A copy with other final response timers (Kamailio's `t_set_fr`, in seconds here)."""
+        return dataclasses.replace(self, fr_inv_timer=fr_inv_timer, fr_timer=fr_timer)
+
+    @property
+    def retr_timer1(self) -> float:
+        return self.t1
+
+    @property
+    def retr_timer2(self) -> float:
+        return self.t2
+
+    @property
+    def timer_b(self) -> float:
+        return 64 * self.t1 if self.fr_timer is None else self.fr_timer
+
+    @property
+    def timer_f(self) -> float:
+        return self.timer_b
+
+    @property
+    def timer_h(self) -> float:
+        """64*T1: timers H, J, L and M."""
+        return 64 * self.t1
+
+    def wait(self, rfc_value: float) -> float:
+        """The UDP wait after completion: `wt_timer` if set, else the RFC's value."""
+        return rfc_value if self.wt_timer is None else self.wt_timer
+
+
+DEFAULT_TIMERS = TimerConfig()
+
+
+# --- states and actions ----------------------------------------------------------------------------
+
+class State(StrEnum):
+    CALLING = "Calling"
+    TRYING = "Trying"
+    PROCEEDING = "Proceeding"
+    COMPLETED = "Completed"
+    CONFIRMED = "Confirmed"
+    ACCEPTED = "Accepted"
+    TERMINATED = "Terminated"
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StartTimer:
+    name: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimer:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Deliver:
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class Timeout:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class TransportFailed:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Terminated:
+    pass
+
+
+Action = Union[Send, StartTimer, CancelTimer, Deliver, Timeout, TransportFailed, Terminated]
+
+
+# --- keys ------------------------------------------------------------------------------------------
+
+MAGIC_COOKIE = "z9hG4bK"
+_DEFAULT_PORTS = {"TLS": 5061, "WSS": 443, "WS": 80}
+
+ClientKey = tuple[str, str]
+ServerKey = tuple[str, ...]
+
+
+def client_key(msg: Message) -> ClientKey | None:
+    """17.1.3: (top Via branch, CSeq method) of a request or response; None if it has neither."""
+    via = msg.via
+    cseq = msg.cseq
+    if via is None or via.branch is None or cseq is None:
+        return None
+    return (via.branch, cseq.method.upper())
+
+
+def _sent_by(via: Via) -> str:
+    port = via.port if via.port is not None else _DEFAULT_PORTS.get(via.transport, 5060)
+    return f"{via.host.lower()}:{port}"
+
+
+def server_key(request: Request, method: str | None = None) -> ServerKey | None:
+    """17.2.3: the key of a server transaction for `request`, as if its method were `method`.
+
+    RFC 3261 requests: ("3261", branch, sent-by, method). Others (RFC 2543): ("2543", Request-URI,
+    From tag, Call-ID, CSeq number, method, top Via); the To tag is checked separately because an ACK's
+    To tag is the one of the response, not of the INVITE. None when the request lacks a Via or CSeq.
+    """
+    via = request.via
+    cseq = request.cseq
+    if via is None or cseq is None:
+        return None
+    method = (method or request.method).upper()
+    if via.has_rfc3261_branch:
+        assert via.branch is not None
+        return ("3261", via.branch, _sent_by(via), method)
+    from_tag = request.from_.tag if request.from_ is not None else None
+    return ("2543", request.uri, from_tag or "", request.call_id or "", str(cseq.num), method,
+            request.header("via") or "")
+
+
+def _to_tag(msg: Message) -> str | None:
+    to = msg.to
+    return to.tag if to is not None else None
+
+
+# --- building ACK and CANCEL -----------------------------------------------------------------------
+
+def _hop_headers(request: Request, method: str, to: str) -> list[tuple[str, str]]:
+    """The headers an ACK (17.1.1.3) or CANCEL (9.1) shares with its INVITE."""
+    cseq = request.cseq
+    if cseq is None or request.via is None:
+        raise TransactionError("the request has no CSeq or Via")
+    headers = [("Via", request.header("via") or "")]
+    headers += [("Route", route) for route in request.headers_named("route")]
+    headers.append(("Max-Forwards", request.header("max-forwards") or "70"))
+    headers += [("From", request.header("from") or ""), ("To", to),
+                ("Call-ID", request.call_id or ""), ("CSeq", f"{cseq.num} {method}")]
+    return headers
+
+
+def build_ack(request: Request, response: Response) -> Request:
+    """17.1.1.3: the ACK for a non-2xx final `response` to INVITE `request`.
+
+    Request-URI, top Via (so the same branch), From, Call-ID, Route and Max-Forwards of the INVITE;
+    the response's To (with its tag); CSeq number of the INVITE with method ACK; no body.
+    """
+    return Request("ACK", request.uri, _hop_headers(request, "ACK", response.header("to") or ""))
+
+
+def build_cancel(request: Request) -> Request:
+    """9.1: the CANCEL for `request` (same Request-URI, top Via, Route, From, To, Call-ID, CSeq number)."""
+    return Request("CANCEL", request.uri, _hop_headers(request, "CANCEL", request.header("to") or ""))
+
+
+# --- the common machinery --------------------------------------------------------------------------
+
+def _as_request(request: Request | bytes) -> Request:
+    msg = parse_message(request) if isinstance(request, bytes) else request
+    if not isinstance(msg, Request):
+        raise TransactionError("a transaction needs a request")
+    return msg
+
+
+def _as_response(response: Response | bytes) -> Response:
+    msg = parse_message(response) if isinstance(response, bytes) else response
+    if not isinstance(msg, Response):
+        raise TransactionError("expected a response")
+    return msg
+
+
+class _Transaction:
+    __slots__ = ("request", "method", "reliable", "config", "state", "_timers", "_interval")
+
+    def __init__(self, request: Request, reliable: bool, config: TimerConfig, state: State) -> None:
+        self.request = request
+        self.method = request.method.upper()
+        self.reliable = reliable
+        self.config = config
+        self.state = state
+        self._timers: dict[str, float] = {}
+        self._interval = config.t1
+
+    @property
+    def timers(self) -> dict[str, float]:
+        """The armed timers: name -> deadline."""
+        return dict(self._timers)
+
+    @property
+    def terminated(self) -> bool:
+        return self.state is State.TERMINATED
+
+    def on_timer(self, name: str, now: float) -> list[Action]:
+        """Timer `name` fired. A timer not armed (cancelled, replaced, terminated) is a no-op."""
+        at = self._timers.get(name)
+        if at is None:
+            return []
+        if now < at:
+            raise TransactionError(f"timer {name} fired at {now}, before its deadline {at}")
+        del self._timers[name]
+        out: list[Action] = []
+        getattr(self, "_timer_" + name.lower())(now, out)
+        return out
+
+    def on_transport_error(self, now: float) -> list[Action]:
+        """The transport could not send for this transaction (17.1.4, 17.2.4): inform the TU and end."""
+        if self.terminated:
+            return []
+        out: list[Action] = [TransportFailed()]
+        self._terminate(out)
+        return out
+
+    def terminate(self) -> list[Action]:
+        """End the transaction now (the TU gives up on it)."""
+        out: list[Action] = []
+        if not self.terminated:
+            self._terminate(out)
+        return out
+
+    def _start(self, name: str, at: float, out: list[Action]) -> None:
+        self._timers[name] = at
+        out.append(StartTimer(name, at))
+
+    def _cancel(self, out: list[Action], *names: str) -> None:
+        for name in names:
+            if self._timers.pop(name, None) is not None:
+                out.append(CancelTimer(name))
+
+    def _terminate(self, out: list[Action]) -> None:
+        self._cancel(out, *list(self._timers))
+        self.state = State.TERMINATED
+        out.append(Terminated())
+
+    def _wait_then_terminate(self, name: str, rfc_value: float, now: float, out: list[Action]) -> None:
+        """Timers D, I, J, K: zero over a reliable transport, so terminate at once."""
+        if self.reliable:
+            self._terminate(out)
+        else:
+            self._start(name, now + self.config.wait(rfc_value), out)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.method} {self.state.value}>"
+
+
+# --- client transactions ---------------------------------------------------------------------------
+
+class ClientTransaction(_Transaction):
+    """A client transaction (17.1). Create with `ClientTransaction.new`."""
+
+    __slots__ = ("key", "data", "last_response")
+
+    def __init__(self, request: Request, reliable: bool, config: TimerConfig, state: State) -> None:
+        super().__init__(request, reliable, config, state)
+        key = client_key(request)
+        if key is None:
+            raise TransactionError("a client request needs a top Via with a branch and a CSeq")
+        self.key: ClientKey = key
+        self.data = request.to_bytes()
+        self.last_response: Response | None = None
+
+    @classmethod
+    def new(cls, request: Request | bytes, *, reliable: bool, now: float,
+            timers: TimerConfig = DEFAULT_TIMERS) -> tuple[ClientTransaction, list[Action]]:
+        """Start a client transaction for `request` (with its Via already added): send it, arm timers."""
+        req = _as_request(request)
+        if req.method.upper() == "ACK":
+            raise TransactionError("ACK has no client transaction (17.1.1.3, 13.2.2.4)")
+        tx: ClientTransaction
+        if req.method.upper() == "INVITE":
+            tx = InviteClientTransaction(req, reliable, timers, State.CALLING)
+        else:
+            tx = NonInviteClientTransaction(req, reliable, timers, State.TRYING)
+        return tx, tx._begin(now)
+
+    def on_response(self, response: Response | bytes, now: float) -> list[Action]:
+        """A response matched this transaction (see `TransactionTable.match_response`)."""
+        resp = _as_response(response)
+        if client_key(resp) != self.key:
+            raise TransactionError("the response does not belong to this transaction")
+        out: list[Action] = []
+        if resp.status < 200:
+            self._provisional(resp, now, out)
+        else:
+            self._final(resp, now, out)
+        return out
+
+    def _deliver(self, resp: Response, out: list[Action]) -> None:
+        self.last_response = resp
+        out.append(Deliver(resp))
+
+    def _begin(self, now: float) -> list[Action]:
+        raise NotImplementedError
+
+    def _provisional(self, resp: Response, now: float, out: list[Action]) -> None:
+        raise NotImplementedError
+
+    def _final(self, resp: Response, now: float, out: list[Action]) -> None:
+        raise NotImplementedError
+
+
+class InviteClientTransaction(ClientTransaction):
+    """17.1.1 with RFC 6026: Calling -> Proceeding -> Completed (non-2xx) or Accepted (2xx) -> Terminated."""
+
+    __slots__ = ("ack", "_timed_out")
+
+    def __init__(self, request: Request, reliable: bool, config: TimerConfig, state: State) -> None:
+        super().__init__(request, reliable, config, state)
+        self.ack: bytes | None = None  # sent for a non-2xx final response, resent for its retransmissions
+        self._timed_out = False
+
+    def _begin(self, now: float) -> list[Action]:
+        out: list[Action] = [Send(self.data)]
+        if not self.reliable:
+            self._start("A", now + self.config.t1, out)
+        self._start("B", now + self.config.timer_b, out)
+        return out
+
+    def _timer_a(self, now: float, out: list[Action]) -> None:
+        if self.state is State.CALLING:
+            out.append(Send(self.data))
+            self._interval *= 2  # no cap for INVITE: 0.5, 1, 2, 4, 8, 16 ...
+            self._start("A", now + self._interval, out)
+
+    def _timer_b(self, now: float, out: list[Action]) -> None:
+        if self.state in (State.CALLING, State.PROCEEDING):
+            if not self._timed_out:
+                out.append(Timeout())
+            self._terminate(out)
+
+    def _timer_fr_inv(self, now: float, out: list[Action]) -> None:
+        # The TU is told and will CANCEL; stay in Proceeding to ACK the 487, with B as a last guard.
+        if self.state is State.PROCEEDING:
+            self._timed_out = True
+            out.append(Timeout())
+            self._start("B", now + self.config.timer_b, out)
+
+    def _timer_d(self, now: float, out: list[Action]) -> None:
+        self._terminate(out)
+
+    def _timer_m(self, now: float, out: list[Action]) -> None:
+        self._terminate(out)
+
+    def _provisional(self, resp: Response, now: float, out: list[Action]) -> None:
+        if self.state is State.CALLING:
+            self.state = State.PROCEEDING
+            self._cancel(out, "A", "B")
+            self._arm_fr_inv(now, out)
+        elif self.state is State.PROCEEDING:
+            if self.config.restart_fr_on_each_reply and not self._timed_out:
+                self._arm_fr_inv(now, out)
+        else:
+            return
+        self._deliver(resp, out)
+
+    def _arm_fr_inv(self, now: float, out: list[Action]) -> None:
+        if self.config.fr_inv_timer is not None:
+            self._start("fr_inv", now + self.config.fr_inv_timer, out)
+
+    def _final(self, resp: Response, now: float, out: list[Action]) -> None:
+        if self.state in (State.CALLING, State.PROCEEDING):
+            self._cancel(out, "A", "B", "fr_inv")
+            self._deliver(resp, out)
+            if resp.status < 300:
+                self.state = State.ACCEPTED
+                self._start("M", now + self.config.timer_h, out)
+            else:
+                self.state = State.COMPLETED
+                self.ack = build_ack(self.request, resp).to_bytes()
+                out.append(Send(self.ack))
+                self._wait_then_terminate("D", self.config.timer_d, now, out)
+        elif self.state is State.COMPLETED and resp.status >= 300 and self.ack is not None:
+            out.append(Send(self.ack))  # a retransmitted final response: ACK again, TU not told
+        elif self.state is State.ACCEPTED and resp.status < 300:
+            self._deliver(resp, out)  # 2xx retransmissions and other forks' 2xx go to the TU
+
+
+class NonInviteClientTransaction(ClientTransaction):
+    """17.1.2: Trying -> Proceeding -> Completed -> Terminated."""
+
+    __slots__ = ()
+
+    def _begin(self, now: float) -> list[Action]:
+        out: list[Action] = [Send(self.data)]
+        if not self.reliable:
+            self._start("E", now + self.config.t1, out)
+        self._start("F", now + self.config.timer_f, out)
+        return out
+
+    def _timer_e(self, now: float, out: list[Action]) -> None:
+        if self.state is State.TRYING:
+            self._interval = min(2 * self._interval, self.config.t2)
+        elif self.state is State.PROCEEDING:
+            self._interval = self.config.t2
+        else:
+            return
+        out.append(Send(self.data))
+        self._start("E", now + self._interval, out)
+
+    def _timer_f(self, now: float, out: list[Action]) -> None:
+        if self.state in (State.TRYING, State.PROCEEDING):
+            out.append(Timeout())
+            self._terminate(out)
+
+    def _timer_k(self, now: float, out: list[Action]) -> None:
+        self._terminate(out)
+
+    def _provisional(self, resp: Response, now: float, out: list[Action]) -> None:
+        if self.state in (State.TRYING, State.PROCEEDING):
+            self.state = State.PROCEEDING
+            self._deliver(resp, out)
+
+    def _final(self, resp: Response, now: float, out: list[Action]) -> None:
+        if self.state not in (State.TRYING, State.PROCEEDING):
+            return  # retransmissions absorbed in Completed
+        self.state = State.COMPLETED
+        self._cancel(out, "E", "F")
+        self._deliver(resp, out)
+        self._wait_then_terminate("K", self.config.t4, now, out)
+
+
+# --- server transactions ---------------------------------------------------------------------------
+
+class ServerTransaction(_Transaction):
+    """A server transaction (17.2). Create with `ServerTransaction.new`."""
+
+    __slots__ = ("key", "last_response", "status", "to_tag")
+
+    def __init__(self, request: Request, reliable: bool, config: TimerConfig, state: State) -> None:
+        super().__init__(request, reliable, config, state)
+        key = server_key(request)
+        if key is None:
+            raise TransactionError("a server request needs a Via and a CSeq")
+        self.key: ServerKey = key
+        self.last_response: bytes | None = None
+        self.status: int | None = None
+        self.to_tag: str | None = None
+
+    @classmethod
+    def new(cls, request: Request | bytes, *, reliable: bool, now: float,
+            timers: TimerConfig = DEFAULT_TIMERS,
+            auto_trying: bool = True) -> tuple[ServerTransaction, list[Action]]:
+        """Start a server transaction for a new request. For an INVITE with `auto_trying`, the
+        transaction sends 100 Trying itself if the TU has not answered within `trying_delay`."""
+        req = _as_request(request)
+        method = req.method.upper()
+        if method == "ACK":
+            raise TransactionError("ACK creates no server transaction")
+        tx: ServerTransaction
+        out: list[Action] = []
+        if method == "INVITE":
+            tx = InviteServerTransaction(req, reliable, timers, State.PROCEEDING)
+            if auto_trying:
+                tx._start("trying", now + timers.trying_delay, out)
+        else:
+            tx = NonInviteServerTransaction(req, reliable, timers, State.TRYING)
+        return tx, out
+
+    def send_response(self, response: Response | bytes, now: float) -> list[Action]:
+        """The TU's response to the request: send it and move on."""
+        resp = _as_response(response)
+        out: list[Action] = []
+        self._respond(resp, now, out)
+        data = resp.to_bytes()
+        self.last_response = data
+        self.status = resp.status
+        self.to_tag = _to_tag(resp)
+        out.insert(0, Send(data))
+        return out
+
+    def on_request(self, request: Request | bytes, now: float) -> list[Action]:
+        """A request matched this transaction: a retransmission, or (INVITE) the ACK."""
+        req = _as_request(request)
+        method = req.method.upper()
+        if self.terminated:
+            return []
+        if method == "ACK" and self.method == "INVITE":
+            return self._ack(req, now)
+        if method != self.method:
+            raise TransactionError(f"a {method} does not belong to a {self.method} transaction")
+        return self._retransmission()
+
+    def _retransmission(self) -> list[Action]:
+        raise NotImplementedError
+
+    def _ack(self, ack: Request, now: float) -> list[Action]:
+        raise NotImplementedError
+
+    def _respond(self, resp: Response, now: float, out: list[Action]) -> None:
+        raise NotImplementedError
+
+    def _resend(self) -> list[Action]:
+        return [] if self.last_response is None else [Send(self.last_response)]
+
+
+class InviteServerTransaction(ServerTransaction):
+    """17.2.1 + RFC 6026: Proceeding -> Completed -> Confirmed (non-2xx) / Accepted (2xx) -> Terminated."""
+
+    __slots__ = ()
+
+    def _timer_trying(self, now: float, out: list[Action]) -> None:
+        if self.state is State.PROCEEDING and self.last_response is None:
+            trying = build_response(self.request, 100, "Trying", extra_headers=self._timestamp())
+            self.last_response = trying.to_bytes()
+            self.status = 100
+            out.append(Send(self.last_response))
+
+    def _timestamp(self) -> list[tuple[str, str]]:
+        value = self.request.header("timestamp")  # 8.2.6.1: a 100 echoes the Timestamp
+        return [] if value is None else [("Timestamp", value)]
+
+    def _respond(self, resp: Response, now: float, out: list[Action]) -> None:
+        if self.state is State.ACCEPTED and 200 <= resp.status < 300:
+            return  # the TU retransmits its 2xx through us (RFC 6026)
+        if self.state is not State.PROCEEDING:
+            raise TransactionError(f"cannot send {resp.status} in state {self.state.value}")
+        self._cancel(out, "trying")
+        if resp.status < 200:
+            return
+        if resp.status < 300:
+            self.state = State.ACCEPTED
+            self._start("L", now + self.config.timer_h, out)
+            return
+        self.state = State.COMPLETED
+        if not self.reliable:
+            self._interval = self.config.t1
+            self._start("G", now + self._interval, out)
+        self._start("H", now + self.config.timer_h, out)
+
+    def _retransmission(self) -> list[Action]:
+        if self.state in (State.PROCEEDING, State.COMPLETED):
+            return self._resend()
+        return []  # Confirmed and Accepted absorb it (RFC 6026: not passed to the TU)
+
+    def _ack(self, ack: Request, now: float) -> list[Action]:
+        out: list[Action] = []
+        if self.state is State.COMPLETED:
+            self.state = State.CONFIRMED
+            self._cancel(out, "G", "H")
+            self._wait_then_terminate("I", self.config.t4, now, out)
+        elif self.state is State.ACCEPTED:
+            out.append(Deliver(ack))
+        return out
+
+    def _timer_g(self, now: float, out: list[Action]) -> None:
+        if self.state is State.COMPLETED and self.last_response is not None:
+            out.append(Send(self.last_response))
+            self._interval = min(2 * self._interval, self.config.t2)
+            self._start("G", now + self._interval, out)
+
+    def _timer_h(self, now: float, out: list[Action]) -> None:
+        if self.state is State.COMPLETED:
+            out.append(Timeout())  # no ACK came
+            self._terminate(out)
+
+    def _timer_i(self, now: float, out: list[Action]) -> None:
+        self._terminate(out)
+
+    def _timer_l(self, now: float, out: list[Action]) -> None:
+        self._terminate(out)
+
+
+class NonInviteServerTransaction(ServerTransaction):
+    """17.2.2: Trying -> Proceeding -> Completed -> Terminated."""
+
+    __slots__ = ()
+
+    def _respond(self, resp: Response, now: float, out: list[Action]) -> None:
+        if self.state not in (State.TRYING, State.PROCEEDING):
+            raise TransactionError(f"cannot send {resp.status} in state {self.state.value}")
+        if resp.status < 200:
+            self.state = State.PROCEEDING
+            return
+        self.state = State.COMPLETED
+        self._wait_then_terminate("J", self.config.timer_h, now, out)
+
+    def _retransmission(self) -> list[Action]:
+        return [] if self.state is State.TRYING else self._resend()
+
+    def _ack(self, ack: Request, now: float) -> list[Action]:  # pragma: no cover - never routed here
+        return []
+
+    def _timer_j(self, now: float, out: list[Action]) -> None:
+        self._terminate(out)
+
+
+# --- matching --------------------------------------------------------------------------------------
+
+class TransactionTable:
+    """Transactions by key; finds the one an incoming message belongs to.
+
+    The caller adds each new transaction and removes it on `Terminated()`; terminated transactions
+    still in the table never match.
+    """
+
+    __slots__ = ("_clients", "_servers")
+
+    def __init__(self) -> None:
+        self._clients: dict[ClientKey, ClientTransaction] = {}
+        self._servers: dict[ServerKey, ServerTransaction] = {}
+
+    def __len__(self) -> int:
+        return len(self._clients) + len(self._servers)
+
+    def add(self, tx: ClientTransaction | ServerTransaction) -> None:
+        """Index a new transaction; a live one with the same key is a TransactionError."""
+        old = self._get(tx)
+        if old is not None and old is not tx and not old.terminated:
+            raise TransactionError(f"a live transaction already has key {tx.key!r}")
+        if isinstance(tx, ClientTransaction):
+            self._clients[tx.key] = tx
+        else:
+            self._servers[tx.key] = tx
+
+    def remove(self, tx: ClientTransaction | ServerTransaction) -> None:
+        if self._get(tx) is tx:
+            if isinstance(tx, ClientTransaction):
+                del self._clients[tx.key]
+            else:
+                del self._servers[tx.key]
+
+    def _get(self, tx: ClientTransaction | ServerTransaction) -> ClientTransaction | ServerTransaction | None:
+        if isinstance(tx, ClientTransaction):
+            return self._clients.get(tx.key)
+        return self._servers.get(tx.key)
+
+    def match_response(self, response: Response) -> ClientTransaction | None:
+        """17.1.3: top Via branch and CSeq method (a CANCEL's response finds the CANCEL, not the INVITE)."""
+        key = client_key(response)
+        tx = self._clients.get(key) if key is not None else None
+        return tx if tx is not None and not tx.terminated else None
+
+    def match_request(self, request: Request) -> ServerTransaction | None:
+        """17.2.3: the server transaction a retransmission or ACK belongs to, or None for a new request.
+
+        An ACK matches its INVITE's transaction only after a non-2xx final response: the ACK for a 2xx
+        is end to end, for the TU (None here). A CANCEL matches only an earlier CANCEL; see `match_cancel`.
+        """
+        is_ack = request.method.upper() == "ACK"
+        tx = self._find(request, "INVITE" if is_ack else None)
+        if tx is None or not is_ack:
+            return tx
+        return tx if tx.state in (State.COMPLETED, State.CONFIRMED) else None
+
+    def match_cancel(self, cancel: Request) -> ServerTransaction | None:
+        """9.2: the INVITE server transaction a CANCEL cancels (same rules as 17.2.3, method INVITE)."""
+        return self._find(cancel, "INVITE")
+
+    def _find(self, request: Request, method: str | None) -> ServerTransaction | None:
+        key = server_key(request, method)
+        tx = self._servers.get(key) if key is not None else None
+        if tx is None or tx.terminated:
+            return None
+        if key is not None and key[0] == "2543" and not _tags_match(request, tx):
+            return None
+        return tx
+
+
+def _tags_match(request: Request, tx: ServerTransaction) -> bool:
+    """RFC 2543 matching: an ACK carries the To tag of the response, anything else the request's."""
+    if request.method.upper() == "ACK":
+        return tx.to_tag is not None and _to_tag(request) == tx.to_tag
+    return _to_tag(request) == _to_tag(tx.request)

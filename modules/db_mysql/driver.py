@@ -1,0 +1,177 @@
+"""PyMySQL behind a DBUtils PooledDB: utf8mb4, autocommit, bounded timeouts, reconnection.
+
+Retry policy. A statement that fails because the connection is gone is run again once on a new
+connection when it is idempotent (select, update, delete) or certainly never reached the server
+(the client found the socket already closed). An insert that lost its connection mid-way is not
+repeated, since the server may have applied it: the call fails and the next one reconnects.
+A pooled connection idle for a while, or any connection after a connection error was seen, is
+pinged when taken from the pool, so a restarted server costs no failed call in the usual case.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pymysql
+from dbutils.pooled_db import PooledDB
+from pymysql.constants import CLIENT
+
+from kampy.api import MYSQL, DBError, DBURL, DBReason, DBResult
+
+log = logging.getLogger("kampy.db.mysql")
+
+# Client-side codes: can't connect, gone away, lost during query, lost (again), server shutdown.
+CONNECTION_CODES = frozenset({2002, 2003, 2006, 2013, 2055, 1053, 1927, 4031})
+NOT_SENT_CODES = frozenset({2002, 2003, 2006})
+MISSING_CODES = frozenset({1146, 1049})
+DATA_CODES = frozenset({1406, 1264, 1366, 1048, 1364})
+LOCK_CODES = frozenset({1205, 1213})
+IDLE_PING_SECONDS = 1.0
+# Strict mode so a value too long for its column is refused, never stored cut short.
+SESSION_SQL = ("SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_ALL_TABLES')",)
+
+
+def _code(exc: BaseException) -> int:
+    args = getattr(exc, "args", ())
+    return args[0] if args and isinstance(args[0], int) else 0
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    if isinstance(exc, pymysql.err.InterfaceError):
+        return True
+    return isinstance(exc, pymysql.err.OperationalError) and _code(exc) in CONNECTION_CODES
+
+
+def to_dberror(exc: BaseException, url: DBURL) -> DBError:
+    code, where = _code(exc), url.redacted()
+    text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+    if "timed out" in text or isinstance(exc, TimeoutError):
+        return DBError(f"MySQL server {where} did not answer in time: {text}", DBReason.TIMEOUT)
+    if is_connection_error(exc):
+        return DBError(f"connection to MySQL server {where} failed or was lost: {text or 'closed'}",
+                       DBReason.CONNECTION)
+    if code in MISSING_CODES:
+        hint = "" if code == 1049 else "; create the tables with: kampy db create --db-url URL"
+        return DBError(f"{text} ({where}){hint}", DBReason.MISSING_TABLE)
+    if isinstance(exc, pymysql.err.IntegrityError):
+        return DBError(f"{text} ({where})", DBReason.INTEGRITY)
+    if code in DATA_CODES or isinstance(exc, pymysql.err.DataError):
+        return DBError(f"{text} ({where})", DBReason.DATA)
+    if code in LOCK_CODES:
+        return DBError(f"{text} ({where})", DBReason.LOCKED)
+    if code == 1045:
+        return DBError(f"access denied to {where}: {text}", DBReason.CONNECTION)
+    return DBError(f"MySQL error {code}: {text} ({where})", DBReason.OTHER)
+
+
+def _option(options: Mapping[str, Any], name: str, default: int) -> int:
+    value = options.get(name)
+    return default if value is None else int(value)
+
+
+def timeouts(options: Mapping[str, Any]) -> tuple[int, int, int]:
+    """(connect, read, write) seconds. Kamailio's timeout_interval counts three times for reads
+    and writes (libmysqlclient retries twice); PyMySQL does not retry, so kampy waits 3x once."""
+    interval = max(1, _option(options, "timeout_interval", 2))
+    connect = _option(options, "connect_timeout", 0) or interval
+    read = _option(options, "receive_timeout", 0) or 3 * interval
+    write = _option(options, "send_timeout", 0) or 3 * interval
+    return connect, read, write
+
+
+class MySQLBackend:
+    dialect = MYSQL
+    created = False
+
+    def __init__(self, url: DBURL, options: Mapping[str, Any]) -> None:
+        self.url = url
+        self._idle_ping = IDLE_PING_SECONDS if _option(options, "ping_interval", 300) > 0 else None
+        self._suspect_since = 0.0
+        self._lock = threading.Lock()
+        self._pool = self._make_pool(options)
+        self._check_reachable()
+
+    def _make_pool(self, options: Mapping[str, Any]) -> PooledDB:
+        connect_t, read_t, write_t = timeouts(options)
+        flags = CLIENT.FOUND_ROWS if _option(options, "update_affected_found", 0) else 0
+        return PooledDB(
+            creator=pymysql, mincached=0, maxcached=_option(options, "pool_size", 4), maxshared=0,
+            blocking=False, setsession=list(SESSION_SQL), ping=(1, self._ping),
+            failures=(pymysql.err.OperationalError, pymysql.err.InterfaceError),
+            isfatal=is_connection_error,
+            host=self.url.host, port=self.url.port or 3306, user=self.url.user or "",
+            password=self.url.password or "", database=self.url.database, charset="utf8mb4",
+            autocommit=True, connect_timeout=connect_t, read_timeout=read_t, write_timeout=write_t,
+            client_flag=flags)
+
+    def _check_reachable(self) -> None:
+        """Fail at start when the server or database is not there, as Kamailio's mod_init does."""
+        self.execute("SELECT 1", (), idempotent=True)
+
+    def _ping(self, con: pymysql.connections.Connection) -> bool:
+        """DBUtils' check on taking a connection from the pool: answer from memory while the
+        connection is busy and nothing went wrong, else ask the server."""
+        now = time.monotonic()
+        last = getattr(con, "_kampy_last_used", None)
+        con._kampy_last_used = now
+        if (last is not None and self._idle_ping is not None and now - last < self._idle_ping
+                and last > self._suspect_since):
+            return True
+        try:
+            con.ping(reconnect=False)
+        except Exception:
+            log.info("pooled connection to %s is dead; reconnecting", self.url.redacted())
+            return False
+        return True
+
+    def execute(self, statement: str, params: Sequence[Any], *, idempotent: bool) -> DBResult:
+        try:
+            return self._attempt(statement, params, idempotent)
+        except pymysql.err.MySQLError as exc:
+            if not (is_connection_error(exc) and _code(exc) in NOT_SENT_CODES | {0} and not idempotent):
+                raise self._failed(exc) from exc
+            self._suspect_since = time.monotonic()
+            log.info("connection to %s lost before the statement was sent; retrying once",
+                     self.url.redacted())
+        try:
+            return self._attempt(statement, params, idempotent)
+        except pymysql.err.MySQLError as exc:
+            raise self._failed(exc) from exc
+
+    def _failed(self, exc: BaseException) -> DBError:
+        if is_connection_error(exc):
+            self._suspect_since = time.monotonic()
+        return to_dberror(exc, self.url)
+
+    def _attempt(self, statement: str, params: Sequence[Any], idempotent: bool) -> DBResult:
+        con = self._pool.connection(shareable=False)
+        try:
+            cur = con.cursor()
+            try:
+                if idempotent:
+                    cur.execute(statement, tuple(params) or None)
+                else:
+                    with cur.no_failover():
+                        cur.execute(statement, tuple(params) or None)
+                rows = list(cur.fetchall()) if cur.description else []
+                return DBResult(rows, cur.rowcount, cur.lastrowid)
+            finally:
+                cur.close()
+        finally:
+            con.close()
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+class MySQLDriver:
+    def open(self, url: DBURL, options: Mapping[str, Any]) -> MySQLBackend:
+        if not url.database:
+            raise DBError(f"database URL {url.redacted()} names no database", DBReason.URL)
+        try:
+            return MySQLBackend(url, options)
+        except pymysql.err.MySQLError as exc:
+            raise to_dberror(exc, url) from exc

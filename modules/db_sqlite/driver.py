@@ -1,0 +1,119 @@
+"""SQLite through the standard library: one connection per process, serialised by a lock (asyncio
+callers reach it from executor threads), WAL journal so readers never wait for the writer, and a
+busy timeout so concurrent worker processes wait their turn instead of failing at once.
+
+Datetimes are stored as Kamailio's db_sqlite stores them (a Julian day number, REAL) so both
+servers read each other's rows; columns declared TIMESTAMP come back as `datetime`."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sqlite3
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from kampy.api import SQLITE, DBError, DBURL, DBReason, DBResult
+
+log = logging.getLogger("kampy.db.sqlite")
+
+BUSY_TIMEOUT = 5.0
+JULIAN_UNIX_EPOCH = 2440587.5
+JOURNAL_MODES = frozenset({"DELETE", "TRUNCATE", "PERSIST", "MEMORY", "WAL", "OFF"})
+
+
+def to_julian(value: dt.datetime) -> float:
+    return value.timestamp() / 86400.0 + JULIAN_UNIX_EPOCH
+
+
+def convert_timestamp(raw: bytes) -> Any:
+    text = raw.decode("utf-8", "replace")
+    try:
+        return dt.datetime.fromtimestamp(round((float(text) - JULIAN_UNIX_EPOCH) * 86400))
+    except ValueError:
+        pass
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        return text
+
+
+sqlite3.register_converter("TIMESTAMP", convert_timestamp)
+
+
+def _adapt(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return to_julian(value)
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def to_dberror(exc: sqlite3.Error, path: str) -> DBError:
+    text = str(exc)
+    if "no such table" in text:
+        return DBError(f"{text} in {path}; create the tables with: kampy db create --db-url sqlite://{path}",
+                       DBReason.MISSING_TABLE)
+    if "locked" in text or "busy" in text:
+        return DBError(f"SQLite database {path} stayed busy longer than {BUSY_TIMEOUT:g}s: {text}",
+                       DBReason.LOCKED)
+    if "unable to open" in text or "disk I/O" in text or "readonly" in text:
+        return DBError(f"cannot use SQLite database {path}: {text}", DBReason.CONNECTION)
+    if isinstance(exc, sqlite3.IntegrityError):
+        return DBError(f"{text} ({path})", DBReason.INTEGRITY)
+    return DBError(f"SQLite error: {text} ({path})", DBReason.OTHER)
+
+
+def _per_database(values: Any, path: str) -> list[str]:
+    """Kamailio's db_set_* parameters name a database file, optionally `=VALUE`."""
+    items = [values] if isinstance(values, str) else list(values or ())
+    found = []
+    for item in items:
+        name, _, value = str(item).partition("=")
+        if name in (path, Path(path).name):
+            found.append(value)
+    return found
+
+
+class SQLiteBackend:
+    dialect = SQLITE
+
+    def __init__(self, path: str, options: Mapping[str, Any]) -> None:
+        self.path = path
+        self.created = not Path(path).exists() or Path(path).stat().st_size == 0
+        self._lock = threading.Lock()
+        readonly = bool(_per_database(options.get("db_set_readonly"), path))
+        busy = float(options.get("busy_timeout") or BUSY_TIMEOUT)
+        target = f"file:{Path(path).absolute()}?mode=ro" if readonly else path
+        try:
+            self._con = sqlite3.connect(target, timeout=busy, isolation_level=None, uri=readonly,
+                                        check_same_thread=False, detect_types=sqlite3.PARSE_DECLTYPES)
+            self._set_journal(options, readonly)
+        except sqlite3.Error as exc:
+            raise to_dberror(exc, path) from exc
+
+    def _set_journal(self, options: Mapping[str, Any], readonly: bool) -> None:
+        modes = [m.upper() for m in _per_database(options.get("db_set_journal_mode"), self.path)]
+        mode = next((m for m in modes if m in JOURNAL_MODES), "WAL")
+        if not readonly:
+            self._con.execute(f"PRAGMA journal_mode={mode}")  # mode is one of JOURNAL_MODES
+
+    def execute(self, statement: str, params: Sequence[Any], *, idempotent: bool) -> DBResult:
+        values = tuple(_adapt(v) for v in params)
+        with self._lock:
+            try:
+                cur = self._con.execute(statement, values)
+                rows = cur.fetchall() if cur.description else []
+                return DBResult(rows, cur.rowcount, cur.lastrowid)
+            except sqlite3.Error as exc:
+                raise to_dberror(exc, self.path) from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+
+class SQLiteDriver:
+    def open(self, url: DBURL, options: Mapping[str, Any]) -> SQLiteBackend:
+        return SQLiteBackend(url.database, options)

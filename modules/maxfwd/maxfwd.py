@@ -1,0 +1,83 @@
+"""Max-Forwards processing with Kamailio's return codes (maxfwd/mf_funcs.c)."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kampy.api import Core, MessageContext, Module, Request
+
+log = logging.getLogger("kampy.maxfwd")
+
+_DECREMENTED = "maxfwd.value"  # ctx.local: the value written by an earlier call on this message
+NOT_FOUND, PARSE_ERROR = -1, -2
+
+
+class MaxfwdModule(Module):
+
+    def __init__(self, params: dict[str, Any], core: Core) -> None:
+        super().__init__(params, core)
+        self.max_limit = int(params.get("max_limit", 70))
+        if not 0 <= self.max_limit <= 255:
+            raise ValueError(f"max_limit must be 0..255, not {self.max_limit}")
+
+    def present(self, ctx: MessageContext) -> int:
+        """The Max-Forwards value, -1 when absent, -2 when unparsable (is_maxfwd_present)."""
+        if _DECREMENTED in ctx.local:
+            return int(ctx.local[_DECREMENTED])
+        raw = ctx.msg.get_all_raw("Max-Forwards")
+        if not raw:
+            return NOT_FOUND
+        text = raw[0].partition(b":")[2].strip()
+        if not text.isdigit() or len(text) > 5 or int(text) > 65535:
+            log.error("unable to parse the max forwards number")
+            return PARSE_ERROR
+        return int(text)
+
+    def maxfwd_process(self, ctx: MessageContext, limit: int) -> int:
+        """2: header added; 1: decremented; -1: value 0 (reply 483); -2: error."""
+        if not 0 <= limit <= 255:
+            log.error("invalid param value: %d", limit)
+            return -1
+        msg = ctx.msg
+        if not isinstance(msg, Request):
+            return -2
+        val = self.present(ctx)
+        if val == NOT_FOUND:
+            msg.add_header("Max-Forwards", str(limit), first=True)
+            ctx.local[_DECREMENTED] = limit
+            return 2
+        if val == PARSE_ERROR:
+            return -2
+        if val == 0:
+            return -1
+        if val > self.max_limit:
+            val = self.max_limit + 1
+        self._write(ctx, val - 1)
+        return 1
+
+    def _write(self, ctx: MessageContext, value: int) -> None:
+        # Kamailio rewrites the digits in place; kampy's lumps replace the line (the order of
+        # headers of different names is not significant, RFC 3261 7.3.1). An added line cannot be
+        # changed again, so a second call on the same message only updates the value scripts see.
+        if _DECREMENTED not in ctx.local:
+            ctx.msg.remove_header("Max-Forwards")
+            ctx.msg.add_header("Max-Forwards", str(value))
+        else:
+            log.warning("Max-Forwards already processed for this message; header left at its first value")
+        ctx.local[_DECREMENTED] = value
+
+    mf_process_maxfwd_header = maxfwd_process
+    process_maxfwd = maxfwd_process
+
+    def is_maxfwd_lt(self, ctx: MessageContext, limit: int) -> int:
+        """1 when the value is below `limit`; -1 when not; -2 absent; -3 unparsable."""
+        if not 0 <= limit <= 255:
+            log.error("invalid param value: %d", limit)
+            return -1
+        val = self.present(ctx)
+        if val < 0:
+            return val - 1
+        return -1 if val >= limit else 1
+
+    maxfwd_at_least = is_maxfwd_lt
+    mf_lowlimit = is_maxfwd_lt

@@ -1,0 +1,273 @@
+"""Stateless replies, built from the received request the way Kamailio's sl module does.
+
+The reply copies the request's Via, From, To, Call-ID and CSeq lines as received (names, compact
+forms and order kept; Record-Route too for 180-299), records `received`/`rport` in the top Via,
+adds a To-tag for codes >= 180 when the request has none, then the headers queued with
+`append_to_reply`, `Server:` and `Content-Length:`.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from kampy.api import Core, MessageContext, Module, Request
+
+log = logging.getLogger("kampy.sl")
+
+# ctx.local keys shared with textops (append_to_reply, set_reply_body) and the core.
+REPLY_LUMPS = "reply_lumps"        # list[str]: header text to add to a locally generated reply
+REPLY_BODY = "reply_body"          # bytes: body of a locally generated reply
+LAST_ERROR = "ser_error"           # int: Kamailio's last internal error code (E_*)
+
+SL_TAG_SIGNATURE, SL_TAG_SEPARATOR = "KAMAILIO-stateless", "."
+_STAT_CODES = (200, 202, 300, 301, 302, 400, 401, 403, 404, 407, 408, 483, 500)
+
+
+def _ccitt_table() -> list[int]:
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x8408 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CCITT = _ccitt_table()
+
+
+def crc_suffix(parts: Iterable[bytes]) -> str:
+    """Kamailio's crcitt_string_array: CRC-CCITT printed as 4 hex digits, low nibble first."""
+    crc = 0xFFFF
+    for part in parts:
+        for byte in part:
+            crc = _CCITT[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    crc = ~crc & 0xFFFF
+    digits = "" if crc else "0"
+    while crc and len(digits) < 4:
+        digits += "0123456789abcdef"[crc & 0xF]
+        crc >>= 4
+    return digits.ljust(4, "0")
+
+
+def tag_prefix(core: Core, signature: str = SL_TAG_SIGNATURE) -> str:
+    """The fixed part of a local To-tag: MD5 of a signature and the first socket (init_tags)."""
+    sock = core.sockets[0] if core.sockets else None
+    parts = [signature, sock.host if sock else "", str(sock.port) if sock else ""]
+    return hashlib.md5("".join(p.strip() for p in parts).encode()).hexdigest()
+
+
+def local_to_tag(core: Core, msg: Request, signature: str = SL_TAG_SIGNATURE,
+                 separator: str = SL_TAG_SEPARATOR) -> str:
+    """`<md5><sep><crc>`, the same for every retransmission of a request (top Via and Call-ID).
+
+    sl uses ("KAMAILIO-stateless", "."); tm uses ("SER-TM/tags", "-") (calc_crc_suffix).
+    """
+    via = msg.via
+    if via is None:
+        return tag_prefix(core, signature) + separator
+    host = via.host.encode()
+    port = b"" if via.port is None else str(via.port).encode()
+    first = [host, port] + ([via.branch.encode()] if via.branch is not None else [])
+    second = [port, host] + ([msg.call_id.encode()] if msg.call_id is not None else [])
+    return f"{tag_prefix(core, signature)}{separator}{crc_suffix(first)}{crc_suffix(second)}"
+
+
+def _raw_lines(msg: Request) -> list[tuple[str, bytes]]:
+    """(canonical name, raw line) for every header line, in received order."""
+    seen: dict[str, int] = {}
+    cache: dict[str, list[bytes]] = {}
+    out = []
+    for name in msg.header_names:
+        if name not in cache:
+            cache[name] = msg.get_all_raw(name)
+        i = seen.get(name, 0)
+        seen[name] = i + 1
+        out.append((name, cache[name][i]))
+    return out
+
+
+def _top_via_line(line: bytes, msg: Request, src_ip: str, src_port: int, force_rport: bool) -> bytes:
+    """The first Via line with `rport=` filled in and `received=` appended, each replaced in place
+    when already there (the runtime may have recorded them in the request already)."""
+    via = msg.via
+    assert via is not None
+    name, colon, rest = line.partition(b":")
+    first, comma, others = _split_first_value(rest)
+    if via.has_rport or force_rport:
+        first = _set_param(first, b"rport", str(src_port).encode())
+    if via.received is not None or via.has_rport or via.host.strip("[]") != src_ip:
+        first = _set_param(first, b"received", src_ip.encode())
+    return name + colon + first + comma + others
+
+
+def _split_first_value(value: bytes) -> tuple[bytes, bytes, bytes]:
+    """Split a Via line's value at the first comma outside quotes."""
+    quoted = False
+    for i, ch in enumerate(value):
+        if ch == 0x22:
+            quoted = not quoted
+        elif ch == 0x2C and not quoted:
+            return value[:i].rstrip(), b",", value[i + 1:]
+    return value.rstrip(), b"", b""
+
+
+def _set_param(via_value: bytes, name: bytes, value: bytes) -> bytes:
+    parts = via_value.split(b";")
+    for i, part in enumerate(parts[1:], 1):
+        if part.strip().partition(b"=")[0].strip().lower() == name:
+            parts[i] = name + b"=" + value
+            return b";".join(parts)
+    return via_value + b";" + name + b"=" + value
+
+
+def _with_to_tag(line: bytes, tag: str) -> bytes:
+    return line.rstrip() + b";tag=" + tag.encode()
+
+
+class SlModule(Module):
+    """The sl module; `reply()` is the API tm and other modules reuse."""
+
+    def __init__(self, params: dict[str, Any], core: Core) -> None:
+        super().__init__(params, core)
+        self.default_code = int(params.get("default_code", 500))
+        self.default_reason = str(params.get("default_reason", "Internal Server Error"))
+        self.rich_redirect = int(params.get("rich_redirect", 0))
+
+    # ------------------------------------------------------------ API
+
+    def to_tag(self, msg: Request) -> str:
+        return local_to_tag(self.core, msg)
+
+    def build_reply(self, ctx: MessageContext, code: int, reason: str,
+                    extra_headers: Iterable[tuple[str, str]] = (), body: bytes = b"",
+                    to_tag: str | None = None) -> bytes:
+        """The bytes of a reply to ctx.msg, laid out as Kamailio's build_res_buf_from_sip_req."""
+        msg = ctx.msg
+        assert isinstance(msg, Request)
+        to = msg.to
+        add_tag = code >= 180 and to is not None and not to.tag
+        tag = (to_tag or self.to_tag(msg)) if add_tag else None
+        out = [b"SIP/2.0 %d %s\r\n" % (code, reason.encode("utf-8", "surrogateescape"))]
+        first_via = True
+        for name, line in _raw_lines(msg):
+            if name == "via":
+                if first_via:
+                    force = bool(ctx.local.get("force_rport"))
+                    line = _top_via_line(line, msg, ctx.src.ip, ctx.src.port, force)
+                    first_via = False
+            elif name == "to":
+                line = _with_to_tag(line, tag) if tag else line
+            elif name == "record-route":
+                if not 180 <= code < 300:
+                    continue
+            elif name not in ("from", "call-id", "cseq"):
+                continue
+            out.append(line + b"\r\n")
+        out += self._lumps(ctx, code)
+        out += [f"{name}: {value}\r\n".encode("utf-8", "surrogateescape") for name, value in extra_headers]
+        if self.core.server_header:
+            out.append(f"Server: {self.core.server_header}\r\n".encode())
+        body = body or ctx.local.get(REPLY_BODY, b"")
+        out.append(b"Content-Length: %d\r\n\r\n" % len(body))
+        return b"".join(out) + body
+
+    def _lumps(self, ctx: MessageContext, code: int) -> list[bytes]:
+        lumps = [text.encode("utf-8", "surrogateescape") for text in ctx.local.get(REPLY_LUMPS, ())]
+        if 300 <= code < 400:
+            dset = self._print_dset(ctx)
+            if dset:
+                lumps.append(dset)  # added when the reply is built, after earlier append_to_reply()
+        return lumps
+
+    def _print_dset(self, ctx: MessageContext) -> bytes:
+        """The Contact header of a redirect: the new R-URI and the branches (Kamailio's print_dset)."""
+        contacts = [f"<{ctx.new_ruri}>"] if ctx.new_ruri is not None else []
+        for br in ctx.branches:
+            q = f";q={br.q / 1000:g}" if br.q >= 0 else ""
+            contacts.append(f"<{br.uri}>{q}")
+        if not contacts:
+            return b""
+        return ("Contact: " + ", ".join(contacts) + "\r\n").encode()
+
+    def reply(self, ctx: MessageContext, code: int, reason: str,
+              extra_headers: Iterable[tuple[str, str]] = (), body: bytes = b"",
+              to_tag: str | None = None) -> int:
+        """Send a stateless reply to ctx.msg; 1 when sent, -1 when it cannot be (ACK, reply, bad code)."""
+        msg = ctx.msg
+        if not isinstance(msg, Request) or msg.method == "ACK" or not 100 <= code <= 699:
+            self._inc("failures")
+            return -1
+        if msg.via is None:
+            log.error("cannot reply: no Via header")
+            self._inc("failures")
+            return -1
+        data = self.build_reply(ctx, code, reason, extra_headers, body, to_tag)
+        self.core.send_reply(ctx, data)
+        ctx.replied = code
+        self._count(code)
+        return 1
+
+    # ------------------------------------------------------------ statistics
+
+    def _inc(self, name: str) -> None:
+        self.core.stats.inc(f"sl:{name}")
+
+    def _count(self, code: int) -> None:
+        if code in _STAT_CODES:
+            self._inc(f"{code}_replies")
+        self._inc(f"{code // 100}xx_replies" if 1 <= code // 100 <= 6 else "xxx_replies")
+        self._inc("sent_replies")
+        if code >= 300:
+            self._inc("sent_err_replies")
+
+    def count_ack(self) -> None:
+        self._inc("received_ACKs")
+
+    # ------------------------------------------------------------ cfg functions
+
+    def sl_send_reply(self, ctx: MessageContext, code: int, reason: str) -> int:
+        return self.reply(ctx, int(code), reason)
+
+    def send_reply(self, ctx: MessageContext, code: int, reason: str) -> int:
+        """Reply within the transaction when tm has one for this request, else statelessly."""
+        tm = self.core.modules.get("tm")
+        has_trans = getattr(tm, "has_transaction", None)
+        if tm is not None and has_trans is not None and has_trans(ctx):
+            return int(tm.t_reply(ctx, int(code), reason))
+        return self.reply(ctx, int(code), reason)
+
+    def sl_reply_error(self, ctx: MessageContext) -> int:
+        code, phrase = err2reason(int(ctx.local.get(LAST_ERROR, -1)))
+        self.reply(ctx, code, phrase)
+        log.error("stateless error reply used: %s", phrase)
+        return 1
+
+    def rpc_stats(self) -> dict[str, int]:
+        return {name.partition(":")[2]: value for name, value in self.core.stats.items(["sl"])}
+
+
+# Kamailio's internal error codes (src/core/error.h) and the reply each maps to (err2reason_phrase).
+_ERRORS: dict[int, tuple[str, int]] = {
+    -477: ("Unfortunately error on sending to next hop occurred", 477),
+    -478: ("Unresolvable destination", 478),
+    -400: ("Bad Request", 400),
+    -479: ("Regretfully, we were not able to process the URI", 479),
+    -9: ("Transaction tuple incomplete", 400),
+    -13: ("Bad To", 400),
+    -11: ("Error in external logic", 500),
+    -12: ("Forking capacity exceeded", 500),
+    -15: ("Invalid character in q parameter", 400),
+    -16: ("Empty q parameter", 400),
+    -17: ("Q parameter too big", 400),
+    -18: ("Decimal part missing in q", 400),
+    -487: ("Transaction canceled", 487),
+    0: ("No error", 500),
+}
+
+
+def err2reason(error: int) -> tuple[int, str]:
+    text, code = _ERRORS.get(error, ("I'm terribly sorry, server error occurred", 500))
+    return code, f"{text} ({-error}/SL)"

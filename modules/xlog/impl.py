@@ -1,0 +1,166 @@
+"""xlog: formatted logging from the config, on the Python logger `kampy.script`.
+
+Kamailio's levels (src/core/dprint.h) map onto Python logging levels, so the core `debug=` level,
+applied to the standard logging configuration with `logging_level(debug)`, decides what shows:
+debug=2 (the default) shows L_INFO and above, debug=3 adds L_DBG, debug=0 shows only L_WARN and above.
+The format argument arrives already rendered by the engine.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kampy.api import MessageContext, Module, PVar
+
+log = logging.getLogger("kampy.script")
+
+L_ALERT, L_BUG, L_CRIT2, L_CRIT, L_ERR, L_WARN, L_NOTICE, L_INFO, L_DBG = -5, -4, -3, -2, -1, 0, 1, 2, 3
+NOTICE = 25  # between INFO and WARNING
+logging.addLevelName(NOTICE, "NOTICE")
+
+_PY_LEVELS = {
+    L_ALERT: logging.CRITICAL, L_BUG: logging.CRITICAL, L_CRIT2: logging.CRITICAL, L_CRIT: logging.CRITICAL,
+    L_ERR: logging.ERROR, L_WARN: logging.WARNING, L_NOTICE: NOTICE, L_INFO: logging.INFO,
+    L_DBG: logging.DEBUG,
+}
+# xlog_fixup_helper picks the level by the third letter of the name: L_ALERT, L_BUG, L_CRIT ...
+_BY_LETTER = {"A": L_ALERT, "B": L_BUG, "C": L_CRIT2, "E": L_ERR, "W": L_WARN, "N": L_NOTICE, "I": L_INFO,
+              "D": L_DBG}
+
+
+def python_level(level: int) -> int:
+    """The Python logging level of a Kamailio level (above L_DBG is still DEBUG)."""
+    if level >= L_DBG:
+        return logging.DEBUG
+    return _PY_LEVELS.get(level, logging.CRITICAL)
+
+
+def logging_level(debug: int) -> int:
+    """The Python logging threshold for the core `debug=` value (show level <= debug)."""
+    return python_level(max(min(debug, L_DBG), L_ALERT))
+
+
+def parse_level(text: str) -> int | None:
+    """`L_INFO` -> 2; a number (a level PV rendered) -> itself; anything else -> None."""
+    t = text.strip()
+    if t.lstrip("-").isdigit():
+        return int(t)
+    if len(t) >= 3 and t[:2].upper() == "L_":
+        return _BY_LETTER.get(t[2].upper(), L_DBG)
+    return None
+
+
+_COLORS = {"x": 39, "s": 30, "r": 31, "g": 32, "y": 33, "b": 34, "p": 35, "c": 36, "w": 37}
+
+
+def color_code(spec: str) -> str:
+    """`$C(fb)`: ANSI escape for foreground f and background b (uppercase foreground = bold)."""
+    if len(spec) != 2:
+        raise ValueError(f"$C() takes two color letters, not {spec!r}")
+    fg, bg = spec[0], spec[1]
+    parts = ["0"]
+    if fg.lower() in _COLORS:
+        if fg.isupper():
+            parts.append("1")
+        parts.append(str(_COLORS[fg.lower()]))
+    if bg.lower() in _COLORS:
+        parts.append(str(_COLORS[bg.lower()] + 10))
+    return "\033[" + ";".join(parts) + "m"
+
+
+class _Color:
+    __slots__ = ("code",)
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    def get(self, ctx: MessageContext) -> str:
+        return self.code
+
+
+class XlogModule(Module):
+    def __init__(self, params: dict[str, Any], core: Any) -> None:
+        super().__init__(params, core)
+        self.prefix: str = params.get("prefix") or ""
+        self.long_format = int(params.get("long_format") or 0)
+        self.methods_filter = int(params.get("methods_filter") if params.get("methods_filter") is not None
+                                  else -1)
+
+    # ------------------------------------------------------------ output
+
+    def emit(self, ctx: MessageContext | None, level: int, text: str, line: bool = False) -> int:
+        pylevel = python_level(level)
+        if not log.isEnabledFor(pylevel):
+            return 1
+        text = text[:-1] if text.endswith("\n") else text
+        if line:
+            text = f"{self._cfg_line(ctx)}:{text}"
+        log.log(pylevel, "%s%s", self.prefix, text)
+        return 1
+
+    def _cfg_line(self, ctx: MessageContext | None) -> str:
+        pos = ctx.local.get("cfg_pos") if ctx is not None else None
+        if pos is None:
+            return "0"
+        return f"{pos.file}:{pos.line}" if self.long_format else str(pos.line)
+
+    def _level_call(self, ctx: MessageContext, args: tuple[str, ...], line: bool) -> int:
+        if len(args) == 1:
+            return self.emit(ctx, L_ERR, args[0], line)
+        level_text, text = args[-2], args[-1]  # (facility,) level, format
+        level = parse_level(level_text)
+        if level is None:
+            log.error("invalid log level value %r", level_text)
+            return -1
+        return self.emit(ctx, level, text, line)
+
+    # ------------------------------------------------------------ cfg functions
+
+    def xlog(self, ctx: MessageContext, *args: str) -> int:
+        return self._level_call(ctx, args, False)
+
+    def xlogl(self, ctx: MessageContext, *args: str) -> int:
+        return self._level_call(ctx, args, True)
+
+    def xlogm(self, ctx: MessageContext, level: str, text: str) -> int:
+        if self._filtered(ctx):
+            return 1
+        return self._level_call(ctx, (level, text), False)
+
+    def _filtered(self, ctx: MessageContext) -> bool:
+        if self.methods_filter == -1 or not ctx.is_request:
+            return False
+        from .methods import method_bit
+        return bool(self.methods_filter & method_bit(ctx.msg.method))  # type: ignore[union-attr]
+
+    def xdbg(self, ctx: MessageContext, text: str) -> int:
+        return self.emit(ctx, L_DBG, text)
+
+    def xdbgl(self, ctx: MessageContext, text: str) -> int:
+        return self.emit(ctx, L_DBG, text, True)
+
+    def xinfo(self, ctx: MessageContext, text: str) -> int:
+        return self.emit(ctx, L_INFO, text)
+
+    def xnotice(self, ctx: MessageContext, text: str) -> int:
+        return self.emit(ctx, L_NOTICE, text)
+
+    def xwarn(self, ctx: MessageContext, text: str) -> int:
+        return self.emit(ctx, L_WARN, text)
+
+    def xerr(self, ctx: MessageContext, text: str) -> int:
+        return self.emit(ctx, L_ERR, text)
+
+    def xbug(self, ctx: MessageContext, text: str) -> int:
+        return self.emit(ctx, L_BUG, text)
+
+    def xcrit(self, ctx: MessageContext, text: str) -> int:
+        return self.emit(ctx, L_CRIT, text)
+
+    def xalert(self, ctx: MessageContext, text: str) -> int:
+        return self.emit(ctx, L_ALERT, text)
+
+    # ------------------------------------------------------------ $C(xy)
+
+    def pv_color(self, spec: PVar) -> _Color:
+        return _Color(color_code(spec.arg or ""))

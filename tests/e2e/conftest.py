@@ -1,0 +1,48 @@
+"""Fixtures for end-to-end tests: `kampy run` as a subprocess on free loopback ports."""
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.kampy_process import CONFIGS, Kampy, start_kampy
+
+OPTIONS_CFG = CONFIGS / "options.cfg"
+
+StartKampy = Callable[..., Kampy]
+
+
+@pytest.fixture
+def running_kampy(tmp_path: Path) -> Iterator[StartKampy]:
+    """`running_kampy(cfg_text_or_path, host=, port=, protos=, args=)` starts kampy and waits until
+    it is ready; every kampy started is stopped (by its PID) when the test ends."""
+    started: list[Kampy] = []
+
+    def start(cfg: str | Path = OPTIONS_CFG, **kwargs: object) -> Kampy:
+        kampy = start_kampy(cfg, tmp_path, **kwargs)  # type: ignore[arg-type]
+        started.append(kampy)
+        return kampy
+
+    yield start
+    for kampy in started:
+        if not kampy.stopped:
+            kampy.stop()
+
+
+@pytest.fixture(scope="module")
+def options_kampy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kampy]:
+    """One kampy running configs/options.cfg (OPTIONS -> 200, Max-Forwards 0 -> 483) over UDP and
+    TCP, shared by the tests of a module."""
+    kampy = start_kampy(OPTIONS_CFG, tmp_path_factory.mktemp("kampy"))
+    yield kampy
+    kampy.stop()
+
+
+@pytest.fixture(scope="session")
+def sipp() -> str:
+    path = shutil.which("sipp")
+    if path is None:
+        pytest.skip("sipp is not installed (Debian package sip-tester)")
+    return path

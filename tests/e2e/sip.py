@@ -1,0 +1,107 @@
+"""Tiny SIP user agents over plain sockets, for end-to-end tests."""
+from __future__ import annotations
+
+import itertools
+import socket
+import time
+
+_counter = itertools.count(1)
+
+
+def options(host: str, port: int, *, transport: str = "UDP", local: tuple[str, int] = ("127.0.0.1", 5999),
+            max_forwards: int = 70, call_id: str | None = None, method: str = "OPTIONS") -> bytes:
+    n = next(_counter)
+    call_id = call_id or f"e2e-{n}-{time.monotonic_ns()}"
+    lhost = f"[{local[0]}]" if ":" in local[0] else local[0]
+    rhost = f"[{host}]" if ":" in host else host
+    return (f"{method} sip:ping@{rhost}:{port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/{transport} {lhost}:{local[1]};branch=z9hG4bK-e2e-{n};rport\r\n"
+            f"From: <sip:tester@{lhost}>;tag=t{n}\r\n"
+            f"To: <sip:ping@{rhost}>\r\n"
+            f"Call-ID: {call_id}\r\n"
+            f"CSeq: {n} {method}\r\n"
+            f"Max-Forwards: {max_forwards}\r\n"
+            "Content-Length: 0\r\n\r\n").encode()
+
+
+def status_of(reply: bytes) -> int:
+    parts = reply.split(b" ", 2)
+    return int(parts[1]) if len(parts) > 1 and parts[0] == b"SIP/2.0" else 0
+
+
+def call_id_of(reply: bytes) -> str | None:
+    for line in reply.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() in (b"call-id", b"i"):
+            return value.strip().decode()
+    return None
+
+
+class UDPClient:
+    def __init__(self, host: str = "127.0.0.1", timeout: float = 5) -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
+        self.sock.bind((host, 0))
+        self.sock.settimeout(timeout)
+        self.local = self.sock.getsockname()[:2]
+
+    def request(self, dest: tuple[str, int], **kw: object) -> bytes:
+        """Send an OPTIONS (or `method=`) and return the reply with the same Call-ID."""
+        call_id = f"udp-{next(_counter)}-{time.monotonic_ns()}"
+        self.sock.sendto(options(*dest, local=self.local, call_id=call_id, **kw), dest)  # type: ignore[arg-type]
+        while True:
+            data, _ = self.sock.recvfrom(70000)
+            if call_id_of(data) == call_id:
+                return data
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class TCPClient:
+    """A TCP connection that reads replies framed by Content-Length."""
+
+    def __init__(self, dest: tuple[str, int], timeout: float = 5) -> None:
+        self.sock = socket.create_connection(dest, timeout=timeout)
+        self.local = self.sock.getsockname()[:2]
+        self.dest = dest
+        self.buf = b""
+
+    def message(self, **kw: object) -> bytes:
+        return options(*self.dest, transport="TCP", local=self.local, **kw)  # type: ignore[arg-type]
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def read_reply(self) -> bytes:
+        while True:
+            end = self.buf.find(b"\r\n\r\n")
+            if end >= 0:
+                head = self.buf[:end + 4]
+                length = 0
+                for line in head.split(b"\r\n"):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() in (b"content-length", b"l"):
+                        length = int(value.strip())
+                if len(self.buf) >= end + 4 + length:
+                    reply, self.buf = self.buf[:end + 4 + length], self.buf[end + 4 + length:]
+                    return reply
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("connection closed by kampy")
+            self.buf += chunk
+
+    def closed_by_peer(self, within: float) -> bool:
+        """True if kampy closes the connection within `within` seconds (reads until EOF)."""
+        self.sock.settimeout(within)
+        try:
+            while self.sock.recv(65536):
+                pass
+            return True
+        except TimeoutError:
+            return False
+        except ConnectionResetError:
+            return True
+
+    def close(self) -> None:
+        self.sock.close()

@@ -1,0 +1,173 @@
+"""siputils: URI and number checks, R-URI parameters, options_reply as Kamailio 5.6.3 sends it."""
+from __future__ import annotations
+
+from typing import Any
+
+from kampy.api import MessageContext, Socket
+from modules.siputils import EXPORTS
+from modules.sl import EXPORTS as SL
+from tests.modkit import INVITE, OPTIONS, core, ctx_for, module
+
+
+class Var:
+    """A writable pseudo-variable stand-in."""
+
+    def __init__(self, value: Any = None) -> None:
+        self.value = value
+
+    def get(self, ctx: MessageContext) -> Any:
+        return self.value
+
+    def set(self, ctx: MessageContext, value: Any) -> None:
+        self.value = value
+
+
+def setup(raw: bytes = INVITE):  # type: ignore[no-untyped-def]
+    ctx = ctx_for(raw)
+    module(SL, ctx.core)
+    return module(EXPORTS, ctx.core), ctx
+
+
+def test_options_reply_matches_kamailio_bytes() -> None:
+    c = core("kamailio (5.6.3 (x86_64/linux))")
+    c.sockets[:] = [Socket("udp", "127.0.0.1", 35999)]
+    module(SL, c)
+    s = module(EXPORTS, c)
+    ctx = ctx_for(OPTIONS, c, port=59042)
+    assert s.options_reply(ctx) == 1
+    assert ctx.outbox[0].data == (
+        b"SIP/2.0 200 OK\r\n"
+        b"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-1;rport=59042;received=127.0.0.1\r\n"
+        b"From: <sip:alice@example.test>;tag=a1\r\n"
+        b"To: <sip:127.0.0.1:5060>;tag=64011a01bdacd08c1d229ef0893d8ab6.086b2a75\r\n"
+        b"Call-ID: call-1@127.0.0.1\r\n"
+        b"CSeq: 1 OPTIONS\r\n"
+        b"Accept: */*\r\n"
+        b"Accept-Encoding: \r\n"
+        b"Accept-Language: en\r\n"
+        b"Supported: \r\n"
+        b"Server: kamailio (5.6.3 (x86_64/linux))\r\n"
+        b"Content-Length: 0\r\n\r\n")
+
+
+def test_options_reply_refuses_other_methods() -> None:
+    s, ctx = setup()
+    assert s.options_reply(ctx) == -1 and ctx.outbox == []
+
+
+def test_has_totag() -> None:
+    s, ctx = setup()
+    assert s.has_totag(ctx) == -1
+    s2, ctx2 = setup(INVITE.replace(b"To: <sip:bob@example.test>", b"To: <sip:bob@example.test>;tag=x"))
+    assert s2.has_totag(ctx2) == 1
+
+
+def test_is_request_and_is_reply() -> None:
+    s, ctx = setup()
+    assert (s.is_request(ctx), s.is_reply(ctx)) == (1, -1)
+
+
+def test_uri_param_with_and_without_value() -> None:
+    s, ctx = setup(INVITE.replace(b";transport=udp", b";transport=udp;lr"))
+    assert s.uri_param(ctx, "lr") == 1
+    assert s.uri_param(ctx, "transport") == -1  # has a value
+    assert s.uri_param(ctx, "transport", "udp") == 1
+    assert s.uri_param_any(ctx, "transport") == 1
+    assert s.uri_param_any(ctx, "maddr") == -1
+
+
+def test_add_uri_param_appends_and_keeps_headers() -> None:
+    s, ctx = setup()
+    assert s.add_uri_param(ctx, "foo=bar") == 1
+    assert ctx.ruri == "sip:bob@example.test;transport=udp;foo=bar"
+    assert ctx.msg.to_bytes().startswith(b"INVITE sip:bob@example.test;transport=udp;foo=bar SIP/2.0")
+
+
+def test_uri_param_rm() -> None:
+    s, ctx = setup()
+    assert s.uri_param_rm(ctx, "transport") == 1
+    assert ctx.ruri == "sip:bob@example.test"
+
+
+def test_get_uri_param_writes_variable() -> None:
+    s, ctx = setup()
+    var = Var()
+    assert s.get_uri_param(ctx, "transport", var) == 1 and var.value == "udp"
+
+
+def test_tel2sip_strips_visual_separators() -> None:
+    s, ctx = setup()
+    out = Var()
+    assert s.tel2sip(ctx, "tel:+1-(201).555-0123;Phone-Context=x", "example.test", out) == 1
+    assert out.value == "sip:+12015550123;phone-context=x@example.test;user=phone"
+    assert s.tel2sip(ctx, "sip:a@b", "example.test", out) == 2
+
+
+def test_e164_checks() -> None:
+    s, ctx = setup()
+    assert s.is_e164(ctx, Var("+4912345")) == 1
+    assert s.is_e164(ctx, Var("4912345")) == -1
+    assert s.is_e164(ctx, Var("+1")) == -1
+    assert s.is_uri_user_e164(ctx, Var("sip:+4912345@example.test")) == 1
+    assert s.is_uri_user_e164(ctx, Var("sip:bob@example.test")) == -1
+
+
+def test_cmp_uri_follows_rfc3261() -> None:
+    s, ctx = setup()
+    assert s.cmp_uri(ctx, "sip:bob@EXAMPLE.test;transport=UDP", "sip:bob@example.test;transport=udp") == 1
+    assert s.cmp_uri(ctx, "sip:bob@example.test", "sip:bob@example.test:5060") == -1
+    assert s.cmp_uri(ctx, "sip:bob@example.test;user=phone", "sip:bob@example.test") == -1
+    assert s.cmp_uri(ctx, "sip:bob@example.test;foo=1", "sip:bob@example.test") == 1
+
+
+def test_cmp_aor_ignores_params_and_default_port() -> None:
+    s, ctx = setup()
+    assert s.cmp_aor(ctx, "sip:bob@example.test;foo=1", "sip:bob@example.test:5060") == 1
+    assert s.cmp_aor(ctx, "sip:bob@example.test", "sip:alice@example.test") == -1
+
+
+def test_cmp_hdr_name_knows_compact_forms() -> None:
+    s, ctx = setup()
+    assert s.cmp_hdr_name(ctx, "v", "Via") == 1 and s.cmp_hdr_name(ctx, "To", "From") == -1
+
+
+def test_is_gruu() -> None:
+    s, ctx = setup()
+    assert s.is_gruu(ctx, "sip:a@b;gr=urn:uuid:1") == 1
+    assert s.is_gruu(ctx, "sip:a@b;gr") == 2
+    assert s.is_gruu(ctx) == -1
+
+
+def test_is_first_hop_for_requests_counts_vias() -> None:
+    s, ctx = setup()
+    assert s.is_first_hop(ctx) == -1
+    s2, ctx2 = setup(OPTIONS)
+    assert s2.is_first_hop(ctx2) == 1
+
+
+def test_is_supported() -> None:
+    s, ctx = setup(INVITE.replace(b"X-Foo: one", b"Supported: path, 100rel"))
+    assert s.is_supported(ctx, "100rel") == 1 and s.is_supported(ctx, "timer") == -1
+
+
+def test_number_and_alnum_checks_use_kamailio_codes() -> None:
+    s, ctx = setup()
+    assert s.is_numeric(ctx, "0123") == 1 and s.is_numeric(ctx, "12a") == -2
+    assert s.is_alphanum(ctx, "ab12") == 1 and s.is_alphanum(ctx, "ab-1") == -3
+    assert s.is_alphanumex(ctx, "ab-1", "-") == 1 and s.is_alphanumex(ctx, "ab_1", "-") == -3
+    assert s.is_tel_number(ctx, "+4912") == 1 and s.is_tel_number(ctx, "+012") == -2
+    assert s.is_numeric(ctx, "") == -2
+
+
+def test_set_uri_user_and_host() -> None:
+    s, ctx = setup()
+    var = Var("sip:bob@example.test;transport=udp")
+    assert s.set_uri_user(ctx, var, "carol") == 1 and var.value == "sip:carol@example.test;transport=udp"
+    assert s.set_uri_host(ctx, var, "example.org") == 1 and var.value == "sip:carol@example.org;transport=udp"
+
+
+def test_hdr_date_check() -> None:
+    s, ctx = setup(INVITE.replace(b"X-Foo: one", b"Date: Sat, 13 Nov 2010 23:29:00 GMT"))
+    ctx.core.clock = type("C", (), {"time": lambda self: 1289690940.0 + 5, "monotonic": lambda self: 0.0})()
+    assert s.hdr_date_check(ctx, 10) == 1
+    assert s.hdr_date_check(ctx, 2) == -1

@@ -1,0 +1,182 @@
+"""sl: stateless replies laid out byte for byte as Kamailio 5.6 sends them (captured from kamailio 5.6.3)."""
+from __future__ import annotations
+
+from kampy.api import Branch, Socket, parse_message
+from modules.sl import EXPORTS
+from modules.sl.sl import crc_suffix, local_to_tag
+from tests.modkit import INVITE, OPTIONS, core, ctx_for, module, sip
+
+KAMAILIO = "kamailio (5.6.3 (x86_64/linux))"
+# the first socket of the Kamailio the expected replies were captured from
+KAM_SOCKET = Socket("udp", "127.0.0.1", 35999)
+
+
+def kam_core():  # type: ignore[no-untyped-def]
+    c = core(KAMAILIO)
+    c.sockets[:] = [KAM_SOCKET]
+    return c
+
+
+def test_404_to_options_matches_kamailio_bytes() -> None:
+    c = kam_core()
+    sl = module(EXPORTS, c)
+    ctx = ctx_for(OPTIONS, c, port=41938)
+    ctx.local["reply_lumps"] = ["X-Extra: yes\r\n"]
+    assert sl.sl_send_reply(ctx, 404, "Reason Here") == 1
+    assert ctx.outbox[0].data == (
+        b"SIP/2.0 404 Reason Here\r\n"
+        b"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-1;rport=41938;received=127.0.0.1\r\n"
+        b"From: <sip:alice@example.test>;tag=a1\r\n"
+        b"To: <sip:127.0.0.1:5060>;tag=64011a01bdacd08c1d229ef0893d8ab6.086b2a75\r\n"
+        b"Call-ID: call-1@127.0.0.1\r\n"
+        b"CSeq: 1 OPTIONS\r\n"
+        b"X-Extra: yes\r\n"
+        b"Server: kamailio (5.6.3 (x86_64/linux))\r\n"
+        b"Content-Length: 0\r\n\r\n")
+
+
+def test_reply_goes_to_source_port_when_rport_asked() -> None:
+    c = kam_core()
+    ctx = ctx_for(OPTIONS, c, port=41938)
+    module(EXPORTS, c).sl_send_reply(ctx, 200, "OK")
+    out = ctx.outbox[0]
+    assert (out.proto, out.host, out.port, out.local) == ("udp", "127.0.0.1", 41938, ctx.src.local)
+
+
+def test_180_copies_all_vias_and_record_route_and_adds_received() -> None:
+    c = kam_core()
+    ctx = ctx_for(INVITE, c, port=5070)
+    ctx.local["reply_lumps"] = ["X-Extra: yes\r\n"]
+    module(EXPORTS, c).sl_send_reply(ctx, 180, "Reason Here")
+    assert ctx.outbox[0].data == (
+        b"SIP/2.0 180 Reason Here\r\n"
+        b"Via: SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bK-2;received=127.0.0.1\r\n"
+        b"Via: SIP/2.0/UDP 10.0.0.9;branch=z9hG4bK-0\r\n"
+        b"From: \"Alice\" <sip:alice@example.test>;tag=a2\r\n"
+        b"To: <sip:bob@example.test>;tag=64011a01bdacd08c1d229ef0893d8ab6.8f98ffb8\r\n"
+        b"Call-ID: call-2@10.0.0.1\r\n"
+        b"CSeq: 7 INVITE\r\n"
+        b"Record-Route: <sip:10.0.0.5;lr>\r\n"
+        b"X-Extra: yes\r\n"
+        b"Server: kamailio (5.6.3 (x86_64/linux))\r\n"
+        b"Content-Length: 0\r\n\r\n")
+    assert (ctx.outbox[0].host, ctx.outbox[0].port) == ("127.0.0.1", 5070)
+
+
+def test_error_reply_leaves_out_record_route() -> None:
+    ctx = ctx_for(INVITE)
+    module(EXPORTS, ctx.core).sl_send_reply(ctx, 486, "Busy Here")
+    assert b"Record-Route" not in ctx.outbox[0].data
+
+
+def test_100_has_no_to_tag() -> None:
+    ctx = ctx_for(INVITE)
+    module(EXPORTS, ctx.core).sl_send_reply(ctx, 100, "Trying")
+    assert b"To: <sip:bob@example.test>\r\n" in ctx.outbox[0].data
+
+
+def test_existing_to_tag_is_kept() -> None:
+    raw = OPTIONS.replace(b"To: <sip:127.0.0.1:5060>", b"To: <sip:127.0.0.1:5060>;tag=xyz")
+    ctx = ctx_for(raw)
+    module(EXPORTS, ctx.core).sl_send_reply(ctx, 200, "OK")
+    assert b"To: <sip:127.0.0.1:5060>;tag=xyz\r\n" in ctx.outbox[0].data
+
+
+def test_to_tag_is_the_same_for_a_retransmission() -> None:
+    c = core()
+    assert local_to_tag(c, parse_message(OPTIONS)) == local_to_tag(c, parse_message(OPTIONS))
+    other = OPTIONS.replace(b"branch=z9hG4bK-1", b"branch=z9hG4bK-9")
+    assert local_to_tag(c, parse_message(OPTIONS)) != local_to_tag(c, parse_message(other))
+
+
+def test_crc_suffix_matches_kamailio_wire_trace() -> None:
+    # store_notification.txt: Via 127.0.0.1:35065 branch z9hG4bK-8718-1-0, Call-ID 1-8718@127.0.0.1
+    first = crc_suffix([b"127.0.0.1", b"35065", b"z9hG4bK-8718-1-0"])
+    second = crc_suffix([b"35065", b"127.0.0.1", b"1-8718@127.0.0.1"])
+    assert first + second == "88fbdcf2"
+
+
+def test_tm_style_tag_uses_its_signature_and_separator() -> None:
+    tag = local_to_tag(core(), parse_message(OPTIONS), "SER-TM/tags", "-")
+    assert tag[32] == "-" and len(tag) == 41
+
+
+def test_no_reply_to_ack() -> None:
+    raw = OPTIONS.replace(b"OPTIONS sip", b"ACK sip").replace(b"1 OPTIONS", b"1 ACK")
+    ctx = ctx_for(raw)
+    sl = module(EXPORTS, ctx.core)
+    assert sl.sl_send_reply(ctx, 200, "OK") == -1
+    assert ctx.outbox == [] and ctx.core.stats.get("sl:failures") == 1
+
+
+def test_replied_code_is_recorded() -> None:
+    ctx = ctx_for(OPTIONS)
+    module(EXPORTS, ctx.core).sl_send_reply(ctx, 483, "Too Many Hops")
+    assert ctx.replied == 483
+
+
+def test_statistics_count_by_code_and_class() -> None:
+    ctx = ctx_for(OPTIONS)
+    sl = module(EXPORTS, ctx.core)
+    sl.sl_send_reply(ctx, 404, "Not Found")
+    sl.sl_send_reply(ctx, 200, "OK")
+    stats = dict(ctx.core.stats.items(["sl"]))
+    assert stats["sl:404_replies"] == 1 and stats["sl:4xx_replies"] == 1
+    assert stats["sl:200_replies"] == 1 and stats["sl:2xx_replies"] == 1
+    assert stats["sl:sent_replies"] == 2 and stats["sl:sent_err_replies"] == 1
+    assert sl.rpc_stats()["sent_replies"] == 2
+
+
+def test_reply_error_without_error_is_kamailio_default_text() -> None:
+    ctx = ctx_for(OPTIONS)
+    assert module(EXPORTS, ctx.core).sl_reply_error(ctx) == 1
+    assert ctx.outbox[0].data.startswith(b"SIP/2.0 500 I'm terribly sorry, server error occurred (1/SL)\r\n")
+
+
+def test_redirect_lists_new_ruri_and_branches_in_contact() -> None:
+    ctx = ctx_for(OPTIONS)
+    ctx.new_ruri = "sip:new@example.test"
+    ctx.branches.append(Branch("sip:b2@example.test"))
+    module(EXPORTS, ctx.core).sl_send_reply(ctx, 302, "Moved")
+    assert b"\r\nContact: <sip:new@example.test>, <sip:b2@example.test>\r\nServer:" in ctx.outbox[0].data
+
+
+def test_reply_api_adds_headers_and_body() -> None:
+    ctx = ctx_for(OPTIONS)
+    sl = module(EXPORTS, ctx.core)
+    sl.reply(ctx, 200, "OK", extra_headers=[("Content-Type", "text/plain")], body=b"hi")
+    data = ctx.outbox[0].data
+    assert data.endswith(b"Content-Type: text/plain\r\nServer: kampy (0.1.0)\r\nContent-Length: 2\r\n\r\nhi")
+
+
+def test_send_reply_is_stateless_without_tm() -> None:
+    ctx = ctx_for(OPTIONS)
+    assert module(EXPORTS, ctx.core).send_reply(ctx, 200, "OK") == 1
+    assert ctx.outbox[0].data.startswith(b"SIP/2.0 200 OK\r\n")
+
+
+def test_compact_header_names_are_copied_as_received() -> None:
+    raw = sip("""
+OPTIONS sip:127.0.0.1 SIP/2.0
+v: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-c
+f: <sip:a@example.test>;tag=1
+t: <sip:b@example.test>
+i: compact-1
+CSeq: 2 OPTIONS
+l: 0
+""")
+    ctx = ctx_for(raw)
+    module(EXPORTS, ctx.core).sl_send_reply(ctx, 200, "OK")
+    lines = ctx.outbox[0].data.split(b"\r\n")
+    assert lines[1] == b"v: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-c"
+    assert lines[2] == b"f: <sip:a@example.test>;tag=1"
+    assert lines[3].startswith(b"t: <sip:b@example.test>;tag=")
+    assert lines[4] == b"i: compact-1"
+
+
+def test_received_already_recorded_in_the_request_is_not_repeated() -> None:
+    raw = OPTIONS.replace(b";rport\r\n", b";rport=41938;received=127.0.0.1\r\n")
+    ctx = ctx_for(raw, port=41938)
+    module(EXPORTS, ctx.core).sl_send_reply(ctx, 200, "OK")
+    assert ctx.outbox[0].data.split(b"\r\n")[1] == (
+        b"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-1;rport=41938;received=127.0.0.1")

@@ -1,0 +1,92 @@
+"""xlog functions: levels, Python logging mapping, the debug= threshold, $C colors."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+import modules.xlog as xlog_module
+from kampy.api import parse_pv
+from modules.xlog.impl import L_DBG, L_ERR, L_INFO, L_WARN, NOTICE, logging_level, parse_level
+from tests.pv_helpers import make_ctx
+
+
+@pytest.fixture
+def xlog() -> object:
+    return xlog_module.EXPORTS.factory({"prefix": "<script>: "}, None)
+
+
+def records(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
+    return [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "kampy.script"]
+
+
+def test_xlog_one_arg_logs_at_error(xlog: object, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, "kampy.script")
+    assert xlog.xlog(make_ctx(), "hello\n") == 1  # type: ignore[attr-defined]
+    assert records(caplog) == [(logging.ERROR, "<script>: hello")]
+
+
+def test_xlog_level_name(xlog: object, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, "kampy.script")
+    xlog.xlog(make_ctx(), "L_INFO", "info msg")  # type: ignore[attr-defined]
+    assert records(caplog) == [(logging.INFO, "<script>: info msg")]
+
+
+def test_xlog_with_facility_uses_level(xlog: object, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, "kampy.script")
+    xlog.xlog(make_ctx(), "LOG_LOCAL0", "L_WARN", "w")  # type: ignore[attr-defined]
+    assert records(caplog)[0][0] == logging.WARNING
+
+
+def test_xlog_numeric_level_from_pv(xlog: object, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, "kampy.script")
+    xlog.xlog(make_ctx(), "3", "dbg")  # type: ignore[attr-defined]
+    assert records(caplog)[0][0] == logging.DEBUG
+
+
+def test_xlog_bad_level_fails(xlog: object) -> None:
+    assert xlog.xlog(make_ctx(), "loud", "x") == -1  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("func", "level"), [
+    ("xdbg", logging.DEBUG), ("xinfo", logging.INFO), ("xnotice", NOTICE), ("xwarn", logging.WARNING),
+    ("xerr", logging.ERROR), ("xbug", logging.CRITICAL), ("xcrit", logging.CRITICAL),
+    ("xalert", logging.CRITICAL),
+])
+def test_level_functions(xlog: object, caplog: pytest.LogCaptureFixture, func: str, level: int) -> None:
+    caplog.set_level(logging.DEBUG, "kampy.script")
+    assert getattr(xlog, func)(make_ctx(), "m") == 1
+    assert records(caplog) == [(level, "<script>: m")]
+
+
+def test_xlogl_prefixes_line(xlog: object, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, "kampy.script")
+    xlog.xlogl(make_ctx(), "L_ERR", "m")  # type: ignore[attr-defined]
+    assert records(caplog)[0][1].endswith(":m")
+
+
+def test_below_threshold_is_not_logged(xlog: object, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, "kampy.script")
+    xlog.xdbg(make_ctx(), "hidden")  # type: ignore[attr-defined]
+    assert records(caplog) == []
+
+
+def test_debug_2_shows_info_not_dbg() -> None:
+    assert logging_level(2) == logging.INFO
+
+
+def test_debug_3_shows_dbg() -> None:
+    assert logging_level(3) == logging.DEBUG
+
+
+def test_debug_0_shows_warn() -> None:
+    assert logging_level(0) == logging.WARNING
+
+
+def test_level_names_by_third_letter() -> None:
+    assert [parse_level(n) for n in ("L_ERR", "L_WARN", "L_INFO", "L_DBG")] == [L_ERR, L_WARN, L_INFO, L_DBG]
+
+
+def test_color_pv(xlog: object) -> None:
+    acc = xlog.pv_color(parse_pv("$C(rx)"))  # type: ignore[attr-defined]
+    assert acc.get(make_ctx()) == "\033[0;31;49m"
