@@ -134,7 +134,8 @@ def test_db_version_prints_a_tables_version(db_url: str, capsys: pytest.CaptureF
 def test_missing_sqlite_file_is_created_with_the_standard_tables(tmp_path: Path,
                                                                  caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "new.db"
-    with caplog.at_level(logging.INFO, logger="kampy.db"), connect(f"sqlite://{path}", create_missing=True) as db:
+    with caplog.at_level(logging.INFO, logger="kampy.db"), \
+            connect(f"sqlite://{path}", create_missing=True) as db:
         check_table_version(db, "silo", 8)
         check_table_version(db, "location", 9)
     assert path.is_file()

@@ -21,6 +21,7 @@ import pytest
 
 from kampy.config.parse import parse
 from kampy.config.preprocess import preprocess_file, preprocess_text
+from kampy.errors import ConfigError
 
 STOCK_CFG = Path("/etc/kamailio/kamailio.cfg")
 EXAMPLES = Path("/usr/share/doc/kamailio/examples")
@@ -70,18 +71,16 @@ EXPECTED_TO_PARSE = [
     "outbound/registrar.cfg",
     "pkg/kamailio-basic.cfg",
     "pkg/kamailio-oob.cfg",
-    "pkg/sip-router-basic.cfg",
-    "pkg/sip-router-oob.cfg",
     "pkg/sipcapture.cfg",
     "webrtc/kamailio-default-websocket.cfg",
     "webrtc/websocket.cfg",
 ]
 
-# Kamailio tolerates a stray `#!endif` / an unclosed `#!ifdef` in these two; kampy's preprocessor
-# does not (yet). The parser is not involved: strict, so the mark goes once the preprocessor agrees.
-PREPROCESSOR_STRICTER = {
-    "pkg/sip-router-basic.cfg": "stray #!endif at line 121",
-    "pkg/sip-router-oob.cfg": "#!ifdef never closed",
+# Kamailio 5.6 rejects these two for their unbalanced preprocessor directives ("different number of
+# preprocessor directives"), and so must kampy.
+UNBALANCED_DIRECTIVES = {
+    "pkg/sip-router-basic.cfg": "#!endif without a matching",
+    "pkg/sip-router-oob.cfg": "is never closed",
 }
 
 
@@ -97,25 +96,24 @@ def test_stock_kamailio_cfg_parses(define: str | None) -> None:
     assert any(item.__class__.__name__ == "Route" for item in config.items)
 
 
-def _example_params() -> list:
-    params = []
-    for name in EXPECTED_TO_PARSE:
-        marks = []
-        if name in PREPROCESSOR_STRICTER:
-            marks.append(pytest.mark.xfail(reason=PREPROCESSOR_STRICTER[name], strict=True))
-        params.append(pytest.param(name, id=name, marks=marks))
-    return params
-
-
-@pytest.mark.parametrize("name", _example_params())
-def test_debian_example_parses(name: str) -> None:
+def _preprocess_example(name: str):
     path = EXAMPLES / name
     if path.exists():
-        pp = preprocess_file(path)
-    else:
-        packed = path.with_name(path.name + ".gz")
-        if not packed.exists():
-            pytest.fail(f"{name} is not shipped here any more (looked for {path} and {packed})")
-        text = gzip.open(packed, "rt", encoding="utf-8", errors="replace").read()
-        pp = preprocess_text(text, str(path), base_dir=path.parent)
+        return path, preprocess_file(path)
+    packed = path.with_name(path.name + ".gz")
+    if not packed.exists():
+        pytest.fail(f"{name} is not shipped here any more (looked for {path} and {packed})")
+    text = gzip.open(packed, "rt", encoding="utf-8", errors="replace").read()
+    return path, preprocess_text(text, str(path), base_dir=path.parent)
+
+
+@pytest.mark.parametrize("name", EXPECTED_TO_PARSE)
+def test_debian_example_parses(name: str) -> None:
+    path, pp = _preprocess_example(name)
     parse(pp.text, str(path), pp.origin)
+
+
+@pytest.mark.parametrize("name", sorted(UNBALANCED_DIRECTIVES))
+def test_debian_example_with_unbalanced_directives_is_rejected_like_kamailio(name: str) -> None:
+    with pytest.raises(ConfigError, match=UNBALANCED_DIRECTIVES[name]):
+        _preprocess_example(name)

@@ -180,3 +180,22 @@ def test_received_already_recorded_in_the_request_is_not_repeated() -> None:
     module(EXPORTS, ctx.core).sl_send_reply(ctx, 200, "OK")
     assert ctx.outbox[0].data.split(b"\r\n")[1] == (
         b"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-1;rport=41938;received=127.0.0.1")
+
+
+def test_ack_to_our_stateless_reply_is_filtered_and_counted() -> None:
+    c = core()
+    sl = module(EXPORTS, c)
+    tag = local_to_tag(c, parse_message(INVITE))
+    ack = INVITE.replace(b"To: <sip:bob@example.test>", b"To: <sip:bob@example.test>;tag=" + tag.encode())
+    ack = ack.replace(b"INVITE sip", b"ACK sip").replace(b"7 INVITE", b"7 ACK")
+    assert sl.filter_ack(ctx_for(ack, c)) is True
+    assert c.stats.get("sl:received_ACKs") == 1
+    other = ack.replace(tag.encode(), b"someone-else")
+    assert sl.filter_ack(ctx_for(other, c)) is False
+
+
+def test_message_marked_noreply_gets_no_reply() -> None:
+    ctx = ctx_for(OPTIONS)
+    ctx.local["noreply"] = True
+    assert module(EXPORTS, ctx.core).sl_send_reply(ctx, 200, "OK") == -2
+    assert ctx.outbox == []

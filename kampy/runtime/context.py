@@ -59,6 +59,16 @@ class Outgoing:
     conn_id: int | None = None
 
 
+@dataclass(frozen=True)
+class Handoff:
+    """Give a received message to worker `rank`, which owns its transaction: the network layer
+    passes `data` and `src` over to that worker, which handles it as if it had received it."""
+
+    rank: int
+    data: bytes
+    src: Source
+
+
 @dataclass
 class Branch:
     """An extra destination of a request (`append_branch`, `lookup` with several contacts)."""

@@ -5,12 +5,16 @@ Modules reach the rest of kampy only through a `Core` (and the context of the me
 """
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from kampy.runtime.context import MessageContext, Outgoing, Socket
+from kampy.runtime.context import Handoff, MessageContext, Outgoing, Socket
+from kampy.runtime.shared import SharedStore
 from kampy.sip.message import Request, Response
 from kampy.sip.uri import Params, Via
 from kampy.stats import Stats
@@ -52,6 +56,73 @@ class Core:
         self.modules: dict[str, Any] = {}   # module name -> instance
         self.run_route: Callable[[str, str | None, MessageContext], int] | None = None
         self.server_header = SERVER_HEADER
+        self.rank = 1          # this worker's rank (1..workers), as Kamailio's child rank
+        self.workers = 1
+        self._shared: SharedStore | None = None
+        self._private_shared: weakref.finalize | None = None
+        self.outbox: list[Outgoing | Handoff] = []  # sent from timers and callbacks, outside a message
+        self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._timer_seq = itertools.count()
+        self._cancelled: set[int] = set()
+
+    # ------------------------------------------------------------ shared state
+
+    @property
+    def shared(self) -> SharedStore:
+        """The store every worker of this server sees. A server running alone (tests, `fork=no`
+        without a supervisor) gets a private one on first use, deleted when the core goes away."""
+        if self._shared is None:
+            self._shared = SharedStore.create()
+            self._private_shared = weakref.finalize(self, self._shared.remove)
+        return self._shared
+
+    @shared.setter
+    def shared(self, store: SharedStore) -> None:
+        self._shared = store
+
+    def close_shared(self) -> None:
+        if self._private_shared is not None:
+            self._private_shared()
+        elif self._shared is not None:
+            self._shared.close()
+        self._shared = None
+
+    # ------------------------------------------------------------ one-shot timers
+
+    def call_at(self, when: float, fn: Callable[[], None]) -> int:
+        """Run `fn()` at `when` (on `clock.monotonic()`); returns a handle for `cancel_timer`.
+        What `fn` sends goes through `core.send`."""
+        handle = next(self._timer_seq)
+        heapq.heappush(self._timers, (when, handle, fn))
+        return handle
+
+    def cancel_timer(self, handle: int) -> None:
+        self._cancelled.add(handle)
+
+    def next_call(self) -> float | None:
+        while self._timers and self._timers[0][1] in self._cancelled:
+            self._cancelled.discard(heapq.heappop(self._timers)[1])
+        return self._timers[0][0] if self._timers else None
+
+    def run_due_calls(self) -> None:
+        now = self.clock.monotonic()
+        while self._timers and self._timers[0][0] <= now:
+            _, handle, fn = heapq.heappop(self._timers)
+            if handle in self._cancelled:
+                self._cancelled.discard(handle)
+                continue
+            try:
+                fn()
+            except Exception:
+                log.exception("timer callback %r failed", fn)
+
+    def send(self, out: Outgoing | Handoff) -> None:
+        """Send outside of a message's route (timers, transaction callbacks)."""
+        self.outbox.append(out)
+
+    def take_outbox(self) -> list[Outgoing | Handoff]:
+        out, self.outbox = self.outbox, []
+        return out
 
     # ------------------------------------------------------------ modules
 

@@ -14,6 +14,7 @@ from kampy.runtime import forward
 from kampy.runtime.context import MessageContext, Outgoing, ScriptDrop, ScriptExit, Socket, Source
 from kampy.runtime.core import Clock, Core, reply_destination
 from kampy.runtime.engine import Engine, ModuleFailure
+from kampy.runtime.shared import SharedStore
 from kampy.sip.errors import SIPProtocolError
 from kampy.sip.message import Request, Response, error_response, parse_message
 
@@ -34,11 +35,18 @@ class Server:
     @classmethod
     def from_config(cls, compiled: CompiledConfig, *, sockets: list[Socket],
                     aliases: list[tuple[str, int | None]] = (),  # type: ignore[assignment]
-                    clock: Clock | None = None) -> Server:
-        """Instantiate the modules and build the routes; raises ConfigError on a load-time problem."""
+                    clock: Clock | None = None, shared: SharedStore | None = None,
+                    rank: int = 1, workers: int = 1) -> Server:
+        """Instantiate the modules and build the routes; raises ConfigError on a load-time problem.
+
+        `shared` is the store every worker of the server sees (the first process creates it before
+        forking; each worker passes its own connection); without one, the server makes a private
+        one and deletes it at shutdown. `rank` is this worker's rank among `workers`."""
         core = Core(compiled, clock, list(sockets), list(aliases))
-        engine = Engine(compiled, core)
-        return cls(core, engine)
+        core.rank, core.workers = rank, workers
+        if shared is not None:
+            core.shared = shared
+        return cls(core, Engine(compiled, core))
 
     # ------------------------------------------------------------ lifecycle
 
@@ -60,12 +68,17 @@ class Server:
                     destroy()
                 except Exception:
                     log.exception("module %s: destroy() failed", name)
+        self.core.close_shared()
 
     # ------------------------------------------------------------ timers
 
     def next_timer(self) -> float | None:
         """The clock's monotonic time at which `run_timers` has work, or None without timers."""
-        return min((t[0] for t in self._timers), default=None)
+        due = [t[0] for t in self._timers]
+        call = self.core.next_call()
+        if call is not None:
+            due.append(call)
+        return min(due, default=None)
 
     def run_timers(self) -> list[Outgoing]:
         now = self.core.clock.monotonic()
@@ -82,12 +95,21 @@ class Server:
                 continue
             if isinstance(result, list):
                 out.extend(r for r in result if isinstance(r, Outgoing))
+        self.core.run_due_calls()
+        out.extend(self.core.take_outbox())
         return out
 
     # ------------------------------------------------------------ messages
 
     def handle(self, data: bytes, src: Source) -> list[Outgoing]:
-        """Process one message; returns what to send. Never raises for bad input."""
+        """Process one message; returns what to send (and messages to hand to the worker that owns
+        their transaction, as `Handoff`). Never raises for bad input."""
+        out = self._handle(data, src)
+        if self.core.outbox:
+            out = [*out, *self.core.take_outbox()]
+        return out
+
+    def _handle(self, data: bytes, src: Source) -> list[Outgoing]:
         try:
             msg = parse_message(data)
             if isinstance(msg, Request):

@@ -45,6 +45,16 @@ def is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, pymysql.err.OperationalError) and _code(exc) in CONNECTION_CODES
 
 
+def worth_retrying(exc: BaseException) -> bool:
+    """DBUtils' failover test: a lost connection is, a timed-out server is not (a second wait
+    would double the time a dead server holds the call)."""
+    return is_connection_error(exc) and "timed out" not in str(exc)
+
+
+class Unreachable(pymysql.err.OperationalError):
+    """Taking a connection from the pool needed a reconnect, and it failed."""
+
+
 def to_dberror(exc: BaseException, url: DBURL) -> DBError:
     code, where = _code(exc), url.redacted()
     text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
@@ -99,9 +109,11 @@ class MySQLBackend:
         flags = CLIENT.FOUND_ROWS if _option(options, "update_affected_found", 0) else 0
         return PooledDB(
             creator=pymysql, mincached=0, maxcached=_option(options, "pool_size", 4), maxshared=0,
-            blocking=False, setsession=list(SESSION_SQL), ping=(1, self._ping),
+            # reset=False: autocommit leaves nothing to roll back, and DBUtils' rollback on a
+            # dead connection would reconnect while the failed call is still returning
+            blocking=False, reset=False, setsession=list(SESSION_SQL), ping=(1, self._ping),
             failures=(pymysql.err.OperationalError, pymysql.err.InterfaceError),
-            isfatal=is_connection_error,
+            isfatal=worth_retrying,
             host=self.url.host, port=self.url.port or 3306, user=self.url.user or "",
             password=self.url.password or "", database=self.url.database, charset="utf8mb4",
             autocommit=True, connect_timeout=connect_t, read_timeout=read_t, write_timeout=write_t,
@@ -131,7 +143,8 @@ class MySQLBackend:
         try:
             return self._attempt(statement, params, idempotent)
         except pymysql.err.MySQLError as exc:
-            if not (is_connection_error(exc) and _code(exc) in NOT_SENT_CODES | {0} and not idempotent):
+            never_sent = is_connection_error(exc) and _code(exc) in NOT_SENT_CODES | {0}
+            if idempotent or isinstance(exc, Unreachable) or not never_sent:
                 raise self._failed(exc) from exc
             self._suspect_since = time.monotonic()
             log.info("connection to %s lost before the statement was sent; retrying once",
@@ -149,6 +162,8 @@ class MySQLBackend:
     def _attempt(self, statement: str, params: Sequence[Any], idempotent: bool) -> DBResult:
         con = self._pool.connection(shareable=False)
         try:
+            if not con.dbapi_connection.open:
+                raise Unreachable(2003, f"cannot reconnect to {self.url.host}:{self.url.port or 3306}")
             cur = con.cursor()
             try:
                 if idempotent:

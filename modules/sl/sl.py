@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from kampy.api import Core, MessageContext, Module, Request
+from kampy.api import Core, MessageContext, Module, Request, SIPProtocolError
 
 log = logging.getLogger("kampy.sl")
 
@@ -20,6 +20,7 @@ log = logging.getLogger("kampy.sl")
 REPLY_LUMPS = "reply_lumps"        # list[str]: header text to add to a locally generated reply
 REPLY_BODY = "reply_body"          # bytes: body of a locally generated reply
 LAST_ERROR = "ser_error"           # int: Kamailio's last internal error code (E_*)
+NOREPLY = "noreply"                # bool: Kamailio's FL_MSG_NOREPLY
 
 SL_TAG_SIGNATURE, SL_TAG_SEPARATOR = "KAMAILIO-stateless", "."
 _STAT_CODES = (200, 202, 300, 301, 302, 400, 401, 403, 404, 407, 408, 483, 500)
@@ -195,8 +196,12 @@ class SlModule(Module):
     def reply(self, ctx: MessageContext, code: int, reason: str,
               extra_headers: Iterable[tuple[str, str]] = (), body: bytes = b"",
               to_tag: str | None = None) -> int:
-        """Send a stateless reply to ctx.msg; 1 when sent, -1 when it cannot be (ACK, reply, bad code)."""
+        """Send a stateless reply to ctx.msg; 1 when sent, -1 when it cannot be (ACK, reply, bad code),
+        -2 when the message is marked to get no reply (sanity found it too broken)."""
         msg = ctx.msg
+        if ctx.local.get(NOREPLY):
+            log.info("message marked with no-reply flag")
+            return -2
         if not isinstance(msg, Request) or msg.method == "ACK" or not 100 <= code <= 699:
             self._inc("failures")
             return -1
@@ -223,8 +228,22 @@ class SlModule(Module):
         if code >= 300:
             self._inc("sent_err_replies")
 
-    def count_ack(self) -> None:
+    def filter_ack(self, ctx: MessageContext) -> bool:
+        """True for an ACK to a reply this module sent (its To-tag carries our tag prefix): Kamailio
+        counts it in sl:received_ACKs and drops it before the script runs (sl_filter_ACK). The
+        runtime calls this before request_route."""
+        msg = ctx.msg
+        if not isinstance(msg, Request) or msg.method != "ACK":
+            return False
+        try:
+            tag = msg.to.tag if msg.to is not None else None
+        except SIPProtocolError:
+            return False
+        prefix = tag_prefix(self.core)
+        if not tag or len(tag) != len(prefix) + 9 or not tag.startswith(prefix):
+            return False
         self._inc("received_ACKs")
+        return True
 
     # ------------------------------------------------------------ cfg functions
 
@@ -240,6 +259,9 @@ class SlModule(Module):
         return self.reply(ctx, int(code), reason)
 
     def sl_reply_error(self, ctx: MessageContext) -> int:
+        if ctx.local.get(NOREPLY):
+            log.info("message marked with no-reply flag")
+            return -2
         code, phrase = err2reason(int(ctx.local.get(LAST_ERROR, -1)))
         self.reply(ctx, code, phrase)
         log.error("stateless error reply used: %s", phrase)

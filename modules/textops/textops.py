@@ -9,6 +9,7 @@ from typing import Any
 
 from kampy.api import MessageContext, Module, Request
 
+from .transforms import re_subst_transform
 from .edits import (
     apply_spans,
     apply_text,
@@ -102,17 +103,31 @@ def _regex(text: str) -> re.Pattern[str]:
     return re.compile(text, re.IGNORECASE | re.MULTILINE)
 
 
+@lru_cache(maxsize=512)
+def kam_re(regex: re.Pattern[str], newline: bool = True) -> re.Pattern[str]:
+    """The pattern with the flags of Kamailio's fixup_regexp_*: REG_ICASE, and REG_NEWLINE unless
+    `newline` is False (replace_body_atonce)."""
+    flags = regex.flags | re.IGNORECASE | (re.MULTILINE if newline else re.DOTALL)
+    return regex if flags == regex.flags else re.compile(regex.pattern, flags)
+
+
 def _text_of(value: Any) -> str:
     return "" if value is None else str(value)
 
 
 class TextopsModule(Module):
 
+    def tr_re(self, tr: Any) -> Any:
+        """The `{re.subst,...}` transformation (modules/textops/transforms.py)."""
+        return re_subst_transform(tr, getattr(self.core, "pv", None))
+
     # ------------------------------------------------------------ search
     def search(self, ctx: MessageContext, regex: re.Pattern[str]) -> int:
+        regex = kam_re(regex)
         return 1 if regex.search(message_text(ctx.msg)) else -1
 
     def search_body(self, ctx: MessageContext, regex: re.Pattern[str]) -> int:
+        regex = kam_re(regex)
         body = ctx.msg.body
         return 1 if body and regex.search(dec(body)) else -1
 
@@ -138,19 +153,23 @@ class TextopsModule(Module):
         return 1 if apply_text(ctx, apply_spans(text, spans)) else -1
 
     def search_append(self, ctx: MessageContext, regex: re.Pattern[str], txt: str) -> int:
+        regex = kam_re(regex)
         m = regex.search(message_text(ctx.msg))
         return self._edit(ctx, [(m.end(), m.end(), txt)] if m else [])
 
     def replace(self, ctx: MessageContext, regex: re.Pattern[str], txt: str) -> int:
+        regex = kam_re(regex)
         m = regex.search(message_text(ctx.msg))
         return self._edit(ctx, [(m.start(), m.end(), txt)] if m else [])
 
     def replace_all(self, ctx: MessageContext, regex: re.Pattern[str], txt: str) -> int:
+        regex = kam_re(regex)
         text = message_text(ctx.msg)
         spans = [(m.start(), m.end(), txt) for m in regex.finditer(text) if m.end() > m.start()]
         return self._edit(ctx, spans)
 
     def replace_hdrs(self, ctx: MessageContext, regex: re.Pattern[str], txt: str) -> int:
+        regex = kam_re(regex)
         start, end = header_block_span(ctx.msg)
         m = regex.search(message_text(ctx.msg), start, end)
         return self._edit(ctx, [(m.start(), m.end(), txt)] if m else [])
@@ -195,22 +214,28 @@ class TextopsModule(Module):
         return dec(current_body(ctx.msg))
 
     def search_append_body(self, ctx: MessageContext, regex: re.Pattern[str], txt: str) -> int:
+        regex = kam_re(regex)
         body = self._body_text(ctx)
         m = regex.search(body)
         return self._set_body_text(ctx, body[:m.end()] + txt + body[m.end():] if m else None)
 
     def replace_body(self, ctx: MessageContext, regex: re.Pattern[str], txt: str) -> int:
+        regex = kam_re(regex)
         body = self._body_text(ctx)
         m = regex.search(body)
         return self._set_body_text(ctx, body[:m.start()] + txt + body[m.end():] if m else None)
 
     def replace_body_all(self, ctx: MessageContext, regex: re.Pattern[str], txt: str) -> int:
+        regex = kam_re(regex)
         body = self._body_text(ctx)
         spans = [(m.start(), m.end(), txt) for m in regex.finditer(body) if m.end() > m.start()]
         return self._set_body_text(ctx, apply_spans(body, spans) if spans else None)
 
     def replace_body_atonce(self, ctx: MessageContext, regex: re.Pattern[str], txt: str) -> int:
-        return self.replace_body_all(ctx, regex, txt)
+        body = self._body_text(ctx)
+        regex = kam_re(regex, newline=False)
+        spans = [(m.start(), m.end(), txt) for m in regex.finditer(body) if m.end() > m.start()]
+        return self._set_body_text(ctx, apply_spans(body, spans) if spans else None)
 
     def replace_body_str(self, ctx: MessageContext, match: str, repl: str, mode: str) -> int:
         body = self._body_text(ctx)
@@ -362,6 +387,7 @@ class TextopsModule(Module):
         return out
 
     def remove_hf_re(self, ctx: MessageContext, regex: re.Pattern[str]) -> int:
+        regex = kam_re(regex)
         written = self._written_names(ctx)
         return self._remove_where(ctx, lambda n: bool(regex.search(written[n])))
 
@@ -369,6 +395,7 @@ class TextopsModule(Module):
         return self.remove_hf_re(ctx, _regex(regex))
 
     def remove_hf_exp(self, ctx: MessageContext, match: re.Pattern[str], skip: re.Pattern[str]) -> int:
+        match, skip = kam_re(match), kam_re(skip)
         written = self._written_names(ctx)
         return self._remove_where(
             ctx, lambda n: bool(match.search(written[n])) and not skip.search(written[n]))
@@ -382,6 +409,7 @@ class TextopsModule(Module):
     is_present_hf_pv = is_present_hf
 
     def is_present_hf_re(self, ctx: MessageContext, regex: re.Pattern[str]) -> int:
+        regex = kam_re(regex)
         return 1 if any(regex.search(n) for n in self._written_names(ctx).values()) else -1
 
     def is_present_hf_re_pv(self, ctx: MessageContext, regex: str) -> int:
