@@ -1,10 +1,34 @@
 """The public API for modules: the only kampy module a package under `modules/` may import.
 
-Everything a module needs is here: the declaration types, the message context and what a route
-sends, SIP parsing and building, pseudo-variable specs, and the errors it may raise.
+A kampy module (built-in, on `loadpath`/`mpath`, or installed with an entry point in the
+`kampy.modules` group) imports what it needs from here and nothing else from kampy; a test enforces
+it for the built-in modules (tests/test_module_imports.py). See docs/writing-modules.md.
+
+What is here, by use:
+
+* Declaring a module: `Exports`, `Param`, `Function`, `Arg`, `ArgKind`, `RouteType`, `Stat`,
+  `RpcMethod`, `RpcFault`, `Timer`, `PVClass`, `PVAccessor`, `TransformClass`, and the `Module`
+  base class (its docstring has the life cycle and the handler conventions).
+* The message at hand: `MessageContext` (`ctx.msg`, `ctx.ruri`, `ctx.dst_uri`, `ctx.flags`,
+  `ctx.avps`, `ctx.branches`, `ctx.local`), `Branch`, `Source`, `Socket`; SIP parsing and building:
+  `Message`, `Request`, `Response`, `URI`, `NameAddr`, `Via`, `CSeq`, `ContactList`, `ContentType`,
+  `Params`, `parse_message`, `parse_uri`, `parse_name_addr`, `build_response`, `SIPProtocolError`.
+* The process: `Core` (`core.clock`, `core.stats`, `core.api(name)`, `core.send(...)`,
+  `core.call_at(...)`, `core.shared`), `Clock`, `SharedStore`, `Outgoing`; `ScriptExit`/`ScriptDrop`;
+  for modules that answer statefully (tm): `received_params`, `reply_destination`, `error_response`.
+* Replies and new requests: `core.api("sl")` (`SlAPI`: `reply(ctx, code, reason)`) and
+  `core.api("tm")` (`TmAPI`: `t_request(...)`).
+* Pseudo-variables, AVPs and flags: `pv_accessor`, `pv_get`, `pv_set`, `formatter`, `parse_pv`,
+  `parse_format`, `parse_pv_at`, `PVar`, `Transform`, `Literal`, `PVSyntaxError`; `avp_get`, `avp_values`,
+  `avp_add`, `avp_del`; `setflag`, `resetflag`, `isflagset`, `setbflag`, `resetbflag`, `isbflagset`.
+* The DB API: `db_connect(url)` -> `Database` (query/insert/update/delete by column), `DBURL`,
+  `DBError`, `DBResult`, `DBReason`, `DB_TABLES`, `check_table_version`, `register_db_driver`,
+  the dialects `MYSQL`/`SQLITE`.
+* Logging with the config's levels: `module_logger(name)`, `log_at(logger, L_INFO, ...)`, the
+  levels `L_ALERT` ... `L_DBG`, `python_level`.
 """
 from kampy.config.ast import PVar, Transform
-from kampy.config.pvparse import Literal, PVSyntaxError, parse_format, parse_pv
+from kampy.config.pvparse import Literal, PVSyntaxError, parse_format, parse_pv, parse_pv_at
 from kampy.db import DBURL, MYSQL, SQLITE, Database, DBError, Dialect
 from kampy.db import Reason as DBReason
 from kampy.db import Result as DBResult
@@ -21,7 +45,9 @@ from kampy.module import (
     Param,
     PVAccessor,
     PVClass,
+    REGEX_FLAGS,
     RouteType,
+    RpcFault,
     RpcMethod,
     Stat,
     Timer,
@@ -29,6 +55,7 @@ from kampy.module import (
 )
 from kampy.runtime.context import (
     Branch,
+    Handoff,
     MessageContext,
     Outgoing,
     ScriptDrop,
@@ -36,7 +63,23 @@ from kampy.runtime.context import (
     Socket,
     Source,
 )
-from kampy.runtime.core import Clock, Core, received_params, reply_destination
+from kampy.runtime.forward import build_forwarded, destination, forward_request
+from kampy.runtime.core import FORCE_RPORT, Clock, Core, received_params, reply_destination, reply_via_line
+from kampy.runtime.loglevels import (
+    L_ALERT,
+    L_BUG,
+    L_CRIT,
+    L_CRIT2,
+    L_DBG,
+    L_ERR,
+    L_INFO,
+    L_NOTICE,
+    L_WARN,
+    debug_threshold,
+    python_level,
+)
+from kampy.runtime.shared import SharedStore
+from kampy.rpc import JsonRpc, LocalService, dumps_response, version_string
 from kampy.sip import (
     URI,
     ContactList,
@@ -48,23 +91,67 @@ from kampy.sip import (
     Request,
     Response,
     SIPProtocolError,
-    StreamParser,
     Via,
     build_response,
     error_response,
     parse_message,
 )
+from kampy.sip.transaction import (
+    CancelTimer,
+    ClientTransaction,
+    Deliver,
+    Send,
+    ServerTransaction,
+    StartTimer,
+    Terminated,
+    Timeout,
+    TimerConfig,
+    TransactionError,
+    TransactionTable,
+    TransportFailed,
+    build_ack,
+    build_cancel,
+    server_key,
+)
 from kampy.sip.uri import parse_name_addr, parse_uri
+from kampy.services import (
+    ReplyCallback,
+    SlAPI,
+    TmAPI,
+    avp_add,
+    avp_del,
+    avp_get,
+    avp_values,
+    formatter,
+    isbflagset,
+    isflagset,
+    log_at,
+    module_logger,
+    pv_accessor,
+    pv_get,
+    pv_set,
+    resetbflag,
+    resetflag,
+    setbflag,
+    setflag,
+)
 
 __all__ = [
-    "PVar", "Transform", "Literal", "PVSyntaxError", "parse_format", "parse_pv",
-    "Arg", "ArgKind", "Exports", "Function", "Module", "Param", "PVAccessor", "PVClass", "RouteType",
-    "RpcMethod", "Stat", "Timer", "TransformClass",
+    "PVar", "Transform", "Literal", "PVSyntaxError", "parse_format", "parse_pv", "parse_pv_at",
+    "REGEX_FLAGS", "Arg", "ArgKind", "Exports", "Function", "Module", "Param", "PVAccessor", "PVClass", "RouteType",
+    "RpcFault", "RpcMethod", "Stat", "Timer", "TransformClass",
     "Branch", "MessageContext", "Outgoing", "ScriptDrop", "ScriptExit", "Socket", "Source",
-    "Clock", "Core", "received_params", "reply_destination",
+    "FORCE_RPORT", "Clock", "Core", "received_params", "reply_destination", "reply_via_line", "SharedStore",
     "URI", "ContactList", "ContentType", "CSeq", "Message", "NameAddr", "Params", "Request", "Response",
-    "SIPProtocolError", "StreamParser", "Via", "build_response", "error_response", "parse_message",
+    "SIPProtocolError", "Via", "build_response", "error_response", "parse_message",
     "parse_name_addr", "parse_uri",
     "DBURL", "MYSQL", "SQLITE", "Database", "DBError", "Dialect", "DBReason", "DBResult", "DB_TABLES",
     "check_table_version", "db_connect", "register_db_driver",
+    "L_ALERT", "L_BUG", "L_CRIT", "L_CRIT2", "L_DBG", "L_ERR", "L_INFO", "L_NOTICE", "L_WARN",
+    "module_logger", "log_at", "python_level", "debug_threshold",
+    "pv_accessor", "pv_get", "pv_set", "formatter",
+    "avp_add", "avp_del", "avp_get", "avp_values",
+    "setflag", "resetflag", "isflagset", "setbflag", "resetbflag", "isbflagset",
+    "SlAPI", "TmAPI", "ReplyCallback",
+    "JsonRpc", "LocalService", "dumps_response", "version_string",
 ]

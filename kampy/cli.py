@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kampy.errors import ConfigError
+from kampy.runtime.loglevels import apply_debug, debug_threshold
 
 log = logging.getLogger("kampy")
 
@@ -51,6 +52,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not Path(path).is_file():
         print(f"kampy check: {path}: no such file", file=sys.stderr)
         return 2
+    config = None
     try:
         pp = preprocess_file(path, parse_defines(args.defines))
         if args.cfg_print:
@@ -60,6 +62,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         compiled = compile_config(config, resolve=not args.syntax_only)
     except ConfigError as exc:
         _report_config_error(path, exc)
+        if config is not None:
+            _note_lacking(config)
         return 1
     for warning in compiled.warnings:
         print(warning.format(), file=sys.stderr)
@@ -72,6 +76,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _note_lacking(config: object) -> None:
+    """When a loadmodule names a module kampy lacks, list the functions the config calls that
+    kampy cannot run (a test can give them stand-ins)."""
+    from kampy.config.lacking import lacking_functions
+
+    lacking = lacking_functions(config)  # type: ignore[arg-type]
+    if lacking.missing and lacking.note():
+        print(lacking.note(), file=sys.stderr)
+
+
 def _report_config_error(path: str, exc: ConfigError) -> None:
     for diag in exc.diagnostics:
         print(diag.format(), file=sys.stderr)
@@ -79,14 +93,14 @@ def _report_config_error(path: str, exc: ConfigError) -> None:
     print(f"{path}: {count} error{'s' if count != 1 else ''}", file=sys.stderr)
 
 
-# Kamailio's `debug` levels (L_ALERT -5 ... L_DBG 3) as Python logging levels.
-_KAMAILIO_LEVELS = {-5: logging.CRITICAL, -4: logging.CRITICAL, -3: logging.CRITICAL,
-                    -2: logging.CRITICAL, -1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO,
-                    2: logging.INFO, 3: logging.DEBUG}
-
-
-def python_level(debug: int) -> int:
-    return _KAMAILIO_LEVELS[max(-5, min(3, debug))]
+def debug_level(args: argparse.Namespace, core_params: dict) -> int:
+    """The core `debug` level: --debug N, else one per -d (as Kamailio's -d counts), else the
+    config's `debug=` (Kamailio's default 0, L_WARN)."""
+    if args.debug is not None:
+        return int(args.debug)
+    if args.verbose:
+        return int(args.verbose)
+    return int(core_params.get("debug", 0) or 0)
 
 
 def _configure_run_logging(args: argparse.Namespace, core_params: dict) -> None:
@@ -95,9 +109,7 @@ def _configure_run_logging(args: argparse.Namespace, core_params: dict) -> None:
     always logged."""
     from kampy.net.params import as_bool
 
-    debug = args.debug if args.debug is not None else int(core_params.get("debug", 0) or 0)
-    if args.debug is None and args.verbose:
-        debug = args.verbose
+    debug = debug_level(args, core_params)
     handler: logging.Handler
     if args.stderr or as_bool(core_params.get("log_stderror"), False) or not os.path.exists("/dev/log"):
         handler = logging.StreamHandler(sys.stderr)
@@ -110,7 +122,8 @@ def _configure_run_logging(args: argparse.Namespace, core_params: dict) -> None:
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(python_level(debug))
+    root.setLevel(debug_threshold(debug))
+    apply_debug(debug)
     logging.getLogger("kampy.listen").setLevel(logging.INFO)
 
 
@@ -148,6 +161,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except BindError as exc:
         log.error("%s", exc)
         return 1
+    except ConfigError as exc:  # a module refused the config when it was built (fork=no)
+        _report_config_error(path, exc)
+        return 1
 
 
 def _add_run_args(run: argparse.ArgumentParser) -> None:
@@ -180,9 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="serve SIP over UDP and TCP with a config until SIGTERM/SIGINT")
     _add_run_args(run)
     run.set_defaults(func=cmd_run)
-    from kampy.db.cli import add_parser as add_db_parser
+    from kampy.cli_db import add_parser as add_db_parser
 
     add_db_parser(sub)
+    from kampy.docgen import add_parser as add_doc_parser
+
+    add_doc_parser(sub)
     return parser
 
 

@@ -1,9 +1,12 @@
 """Finding modules by the name a config gives in `loadmodule`.
 
 `loadmodule "tm.so"`, `"tm"` and `"/usr/lib/x86_64-linux-gnu/kamailio/modules/tm.so"` all name the
-module `tm`. Places searched, in order: Python packages in the `loadpath`/`mpath` folders (and the
-folder of a path given to `loadmodule`), installed distributions that declare the module in the
-`kampy.modules` entry point group, then kampy's built-in modules.
+module `tm` (so do `"/x/tm.py"` and a package folder `"/x/tm"`). Places searched, in order: the
+folder of a path given to `loadmodule`, then the `loadpath`/`mpath` folders, each for a package
+`tm/`, a file `tm.py` or a package `kampy_tm/` (the source folder of a distribution such as
+samples/modules/kampy-hello); then installed distributions that declare the module in the
+`kampy.modules` entry point group (`tm = some_package:EXPORTS`); then kampy's built-in modules.
+The first found wins, so a folder on `loadpath` can replace a built-in module.
 """
 from __future__ import annotations
 
@@ -36,12 +39,13 @@ class ModuleNotFound(LookupError):
 class FoundModule:
     exports: Exports
     origin: str
+    folder: Path | None = None  # the module's package folder (where its README.md lives)
 
 
 def module_name(path: str) -> str:
-    """`/x/y/tm.so` -> `tm`."""
+    """`/x/y/tm.so` -> `tm` (and `hello.py` or a package folder `/x/hello` -> `hello`)."""
     base = path.rstrip("/").rsplit("/", 1)[-1]
-    return base[:-3] if base.endswith(".so") else base
+    return base[:-3] if base.endswith((".so", ".py")) else base
 
 
 def search_dirs(path: str, load_paths: list[str]) -> list[Path]:
@@ -59,7 +63,9 @@ def _exports_of(obj: object, origin: str) -> Exports:
 
 
 def _load_from_dir(directory: Path, name: str) -> FoundModule | None:
-    for candidate in (directory / name / "__init__.py", directory / f"{name}.py"):
+    candidates = (directory / name / "__init__.py", directory / f"{name}.py",
+                  directory / f"kampy_{name}" / "__init__.py")  # a distribution's source folder
+    for candidate in candidates:
         if candidate.is_file():
             qualified = f"kampy_ext_{name}"
             package_dirs = [str(candidate.parent)] if candidate.name == "__init__.py" else None
@@ -70,7 +76,8 @@ def _load_from_dir(directory: Path, name: str) -> FoundModule | None:
             mod = importlib.util.module_from_spec(spec)
             sys.modules[qualified] = mod
             spec.loader.exec_module(mod)
-            return FoundModule(_exports_of(mod, str(candidate)), str(candidate))
+            folder = candidate.parent if candidate.name == "__init__.py" else None
+            return FoundModule(_exports_of(mod, str(candidate)), str(candidate), folder)
     return None
 
 
@@ -100,11 +107,20 @@ def find_module(path: str, load_paths: list[str] | None = None) -> FoundModule:
     searched.append(f"entry points '{ENTRY_POINT_GROUP}'")
     ep = _entry_points().get(name)
     if ep is not None:
-        return FoundModule(_exports_of(ep.load(), f"entry point {ep.value}"), f"entry point {ep.value}")
+        obj = ep.load()
+        return FoundModule(_exports_of(obj, f"entry point {ep.value}"), f"entry point {ep.value}",
+                           _folder_of(ep.module))
     searched.append("kampy's built-in modules")
     if name in builtin_names():
-        return FoundModule(load_builtin(name), f"built-in modules.{name}")
+        return FoundModule(load_builtin(name), f"built-in modules.{name}",
+                           Path(builtin_modules.__path__[0]) / name)
     raise ModuleNotFound(name, searched)
+
+
+def _folder_of(dotted: str) -> Path | None:
+    """The package folder of an entry point's module (None for a single-file module)."""
+    path = getattr(sys.modules.get(dotted), "__file__", None)
+    return Path(path).parent if path and Path(path).name == "__init__.py" else None
 
 
 def all_known_names() -> list[str]:

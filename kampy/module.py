@@ -11,6 +11,7 @@ that `Exports.factory` builds once the module's parameters are known.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 from collections.abc import Callable
@@ -89,12 +90,18 @@ class ArgKind(enum.Enum):
     EXPR = "expr"             # any expression, evaluated per message (core actions)
 
 
+# Kamailio compiles REGEX arguments (fixup_regexp_*, FPARAM_REGEX) with REG_EXTENDED | REG_ICASE |
+# REG_NEWLINE: case-insensitive, `^`/`$` at line ends, `.` not matching a newline.
+REGEX_FLAGS = re.IGNORECASE | re.MULTILINE
+
+
 @dataclass(frozen=True)
 class Arg:
     name: str
     kind: ArgKind = ArgKind.FMT
     route_kind: str | None = None  # for ROUTE: "failure", "onreply", "branch", "route"
     doc: str = ""
+    regex_flags: int = REGEX_FLAGS  # for REGEX: Python `re` flags matching the module's regcomp()
 
 
 @dataclass(frozen=True)
@@ -156,6 +163,15 @@ class Stat:
     doc: str = ""
     no_reset: bool = False
     group: str | None = None
+
+
+class RpcFault(Exception):
+    """What an RPC handler raises to answer with an error: Kamailio's rpc->fault(code, text)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(code, message)
+        self.code = code
+        self.message = message
 
 
 @dataclass(frozen=True)
@@ -227,24 +243,58 @@ class PVAccessor(Protocol):
 
 
 class Module:
-    """Base class of a module's implementation. `Exports.factory` is usually the subclass itself;
-    it is built once per process with the final parameter values (Kamailio's mod_init), then
-    `child_init(rank)` runs in each worker and `destroy()` at shutdown.
+    """Base class of a module's implementation. `Exports.factory` is usually the subclass itself.
 
-    Function handlers are methods `handler(ctx, *args) -> int` whose arguments arrive prepared by
-    kind: STR and FMT as `str` (formatted for this message), INT as `int`, PVAR as a `PVAccessor`,
-    REGEX as a compiled `re.Pattern`, ROUTE as the route name, EXPR as the evaluated value.
-    A PV class handler is `handler(spec: PVar) -> PVAccessor`; a transformation class handler is
-    `handler(tr: Transform) -> Callable[[ctx, value], value]`. Timer handlers take no argument.
-    RPC handlers take `(*params)` and return a JSON-able value.
+    Life cycle (Kamailio's names in parentheses):
+
+    * `__init__(params, core)` (mod_init): built once per process, after every `modparam` was
+      checked against its `Param` (type, `validate`), with `params` holding each declared parameter
+      (its default when the config does not set it). Raise `ValueError` or `LookupError` to refuse
+      the configuration: `kampy run` then stops with the message, pointing at the `loadmodule` line.
+      Modules are built in `loadmodule` order, so `core.api(name)` of a module loaded earlier works
+      here; for one loaded later, call it in `child_init` or on first use.
+    * `child_init(rank)` (child_init): in each worker process after it starts (rank 1..children).
+    * `destroy()` (destroy): once at shutdown.
+    * `api()` (bind_xxx / load_xxx_api): the object this module offers to other modules, which they
+      get with `core.api("name")`. The default is the instance itself; override it to offer a
+      narrower object (see `kampy.api.SlAPI`, `kampy.api.TmAPI`).
+
+    Handlers are methods named by the declaration:
+
+    * Functions: `handler(ctx, *args) -> int` with the arguments prepared once at load time by kind:
+      STR and FMT as `str` (FMT formatted for this message), INT as `int`, PVAR as a `PVAccessor`,
+      REGEX as a compiled `re.Pattern`, ROUTE as the route name, EXPR as the evaluated value.
+      Return Kamailio's codes: positive is true, negative is false, 0 stops the script (as `exit`).
+      An exception is a bug: it is logged with the config line and the message is dropped.
+    * Timers: `handler()` with no argument, every `interval` seconds (or the value of the parameter
+      `interval_param`); what they send goes through `core.send(...)` or is returned as a list of
+      `Outgoing`.
+    * RPC methods: `handler(*params)` returning a JSON-able value; raise `RpcFault(code, text)` to
+      answer with an error.
+    * Pseudo-variable classes: `handler(spec: PVar) -> PVAccessor`, once per spec at load time.
+    * Transformation classes: `handler(tr: Transform) -> Callable[[ctx, value], value]`.
     """
 
     def __init__(self, params: dict[str, Any], core: Any) -> None:
         self.params = params
         self.core = core
 
+    def api(self) -> object:
+        """What `core.api(<this module>)` returns to other modules; by default the instance."""
+        return self
+
     def child_init(self, rank: int) -> None:
         """Runs in each worker process after it starts."""
 
     def destroy(self) -> None:
         """Runs once at shutdown."""
+
+    def pre_script(self, ctx: Any) -> bool:
+        """Runs before request_route for each request; True to go on, False to drop it."""
+        return True
+
+
+def overrides_pre_script(instance: Any) -> bool:
+    """Whether a module instance has its own `pre_script` hook (the base one does nothing)."""
+    hook = getattr(type(instance), "pre_script", None)
+    return hook is not None and hook is not Module.pre_script

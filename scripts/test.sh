@@ -17,5 +17,10 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-python3 -m pip install -q --disable-pip-version-check -e '.[test]'
-exec python3 -m pytest -q "$@"
+# A private virtual environment keeps the suite's install from touching the system's Python.
+venv=.venv
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip setuptools wheel
+"$venv/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]'
+export PATH="$PWD/$venv/bin:$PATH"
+exec "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@"

@@ -7,7 +7,9 @@ import pytest
 
 import modules.xlog as xlog_module
 from kampy.api import parse_pv
-from modules.xlog.impl import L_DBG, L_ERR, L_INFO, L_WARN, NOTICE, logging_level, parse_level
+from kampy.api import L_DBG, L_ERR, L_INFO, L_WARN, debug_threshold
+from kampy.runtime.loglevels import NOTICE
+from modules.xlog.impl import parse_level
 from tests.pv_helpers import make_ctx
 
 
@@ -72,15 +74,15 @@ def test_below_threshold_is_not_logged(xlog: object, caplog: pytest.LogCaptureFi
 
 
 def test_debug_2_shows_info_not_dbg() -> None:
-    assert logging_level(2) == logging.INFO
+    assert debug_threshold(2) == logging.INFO
 
 
 def test_debug_3_shows_dbg() -> None:
-    assert logging_level(3) == logging.DEBUG
+    assert debug_threshold(3) == logging.DEBUG
 
 
 def test_debug_0_shows_warn() -> None:
-    assert logging_level(0) == logging.WARNING
+    assert debug_threshold(0) == logging.WARNING
 
 
 def test_level_names_by_third_letter() -> None:

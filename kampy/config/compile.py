@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,10 +104,17 @@ def _plain_value(node: ast.Node) -> Any:
     return node
 
 
+# Given the name of a module kampy cannot find, a declaration to use in its place (the testing
+# plugin's stand-ins), or None to report it missing.
+MissingModuleHook = Callable[[str], "Exports | None"]
+
+
 class Resolver:
-    def __init__(self, config: ast.Config, resolve: bool = True):
+    def __init__(self, config: ast.Config, resolve: bool = True,
+                 missing_module: MissingModuleHook | None = None):
         self.config = config
         self.resolve = resolve
+        self.missing_module = missing_module
         self.diags: list[Diagnostic] = []
         self.warnings: list[Diagnostic] = []
         self.modules: dict[str, ModuleConfig] = {}
@@ -127,6 +134,7 @@ class Resolver:
         for item in self.config.items:
             self.top_item(item)
         if self.resolve:
+            self.check_depends()
             for key, route in self.routes.items():
                 block = route_type_of(route.kind, route.name)
                 self.block(route.body, block, key)
@@ -171,6 +179,11 @@ class Resolver:
         try:
             found = loader.find_module(item.path, self.load_paths)
         except loader.ModuleNotFound as exc:
+            standin = self.missing_module(name) if self.missing_module is not None else None
+            if standin is not None:
+                params = {p.name: p.default for p in standin.params}
+                self.modules[name] = ModuleConfig(standin, "stand-in", item.pos, params)
+                return
             hint = suggest(name, loader.all_known_names())
             self.error(item.pos, f"kampy has no module '{name}'{hint}; looked in: {', '.join(exc.searched)}")
             return
@@ -179,6 +192,14 @@ class Resolver:
             return
         params = {p.name: p.default for p in found.exports.params}
         self.modules[found.exports.name] = ModuleConfig(found.exports, found.origin, item.pos, params)
+
+    def check_depends(self) -> None:
+        """A module's `Exports.depends` must be loaded too (Kamailio's modules fail to bind otherwise)."""
+        for mod in self.modules.values():
+            for dep in mod.exports.depends:
+                if dep not in self.modules:
+                    self.error(mod.pos, f"module '{mod.exports.name}' needs module '{dep}': "
+                                        f"add loadmodule \"{dep}.so\"")
 
     def modparam(self, item: ast.ModParam) -> None:
         if not self.resolve:
@@ -476,6 +497,8 @@ class Resolver:
                     self.pvar(part)
 
 
-def compile_config(config: ast.Config, *, resolve: bool = True) -> CompiledConfig:
-    """Check and resolve a parsed config; raise ConfigError with every problem found."""
-    return Resolver(config, resolve).run()
+def compile_config(config: ast.Config, *, resolve: bool = True,
+                   missing_module: MissingModuleHook | None = None) -> CompiledConfig:
+    """Check and resolve a parsed config; raise ConfigError with every problem found.
+    `missing_module` may supply a declaration for a module kampy cannot find (tests' stand-ins)."""
+    return Resolver(config, resolve, missing_module).run()

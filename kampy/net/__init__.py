@@ -16,6 +16,7 @@ from kampy.net.supervisor import serve
 if TYPE_CHECKING:
     from kampy.config.compile import CompiledConfig
     from kampy.runtime.server import Server
+    from kampy.runtime.shared import SharedStore
 
 __all__ = ["BindError", "NetParams", "run", "bind_all"]
 
@@ -35,10 +36,11 @@ def run(compiled: CompiledConfig, params: NetParams, listen_override: Sequence[s
     listeners = bind_all(sockets, backlog=params.tcp_listen_backlog, rcvbuf=params.maxbuffer)
     _log_listening(listeners, aliases, params)
 
-    def build_server() -> Server:
+    def build_server(rank: int, workers: int, shared: SharedStore) -> Server:
         from kampy.runtime.server import Server
 
-        return Server.from_config(compiled, sockets=[x.socket for x in listeners], aliases=aliases)
+        return Server.from_config(compiled, sockets=[x.socket for x in listeners], aliases=aliases,
+                                  shared=shared, rank=rank, workers=workers)
 
     return serve(build_server, listeners, params)
 

@@ -1,9 +1,14 @@
 """The first process: binds the sockets, forks the workers, stops them on SIGTERM/SIGINT.
 
-With `fork=no` the first process is the only worker. With `fork=yes` it forks one process per
-worker (see README.md for how `children` and `tcp_children` map), waits until each has built its
-server and called `child_init`, then only watches: SIGTERM or SIGINT stops every worker (SIGKILL
-after `exit_timeout`) and exits 0; a worker that dies on its own stops the others and exits 1.
+Before forking it creates the server's shared store (`SharedStore`, Kamailio's shared memory) and
+one channel per worker (channel.py); each worker opens its own connection to the store and builds
+its `Server` with it, its rank and the number of workers. The store is deleted at shutdown.
+
+With `fork=no` the first process is the only worker (rank 1 of 1). With `fork=yes` it forks one
+process per worker (see README.md for how `children` and `tcp_children` map), waits until each has
+built its server and called `child_init`, then only watches: SIGTERM or SIGINT stops every worker
+(SIGKILL after `exit_timeout`) and exits 0; a worker that dies on its own stops the others and
+exits 1.
 """
 from __future__ import annotations
 
@@ -15,11 +20,16 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from kampy.net.binding import Listener
+from kampy.net.channel import Channels
 from kampy.net.params import NetParams
 from kampy.net.worker import run_worker
+from kampy.runtime.shared import SharedStore
 
 if TYPE_CHECKING:
     from kampy.runtime.server import Server
+
+# (rank, workers, that worker's connection to the shared store) -> its Server
+ServerFactory = Callable[[int, int, SharedStore], "Server"]
 
 log = logging.getLogger("kampy.net")
 
@@ -27,49 +37,61 @@ _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 _WATCHED = _STOP_SIGNALS | {signal.SIGCHLD}
 
 
-def serve(server_factory: Callable[[], Server], listeners: list[Listener], params: NetParams) -> int:
+def serve(server_factory: ServerFactory, listeners: list[Listener], params: NetParams) -> int:
     """Serve until told to stop; return the process exit code."""
-    if not params.fork:
-        ready = lambda: logging.getLogger("kampy.listen").info("ready: one process (fork=no)")  # noqa: E731
-        return run_worker(server_factory, listeners, params, rank=1, ready=ready)
-    return Supervisor(server_factory, listeners, params).run()
+    store = SharedStore.create()
+    try:
+        if not params.fork:
+            ready = lambda: logging.getLogger("kampy.listen").info("ready: one process (fork=no)")  # noqa: E731
+            return run_worker(lambda rank: server_factory(rank, 1, store), listeners, params, rank=1,
+                              ready=ready)
+        store.close()  # a connection is not carried across fork: each worker opens its own
+        return Supervisor(server_factory, listeners, params, store).run()
+    finally:
+        store.remove()
 
 
 class Supervisor:
-    def __init__(self, server_factory: Callable[[], Server], listeners: list[Listener],
-                 params: NetParams) -> None:
+    def __init__(self, server_factory: ServerFactory, listeners: list[Listener],
+                 params: NetParams, store: SharedStore) -> None:
         self.server_factory = server_factory
         self.listeners = listeners
         self.params = params
+        self.store = store
         self.workers: dict[int, int] = {}  # pid -> rank
 
     def run(self) -> int:
         old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _WATCHED)
         ready_r, ready_w = os.pipe()
+        channels = Channels(self.params.processes)
         try:
             for rank in range(1, self.params.processes + 1):
                 pid = os.fork()
                 if pid == 0:
                     os.close(ready_r)
-                    self._child(rank, ready_w, old_mask)  # never returns
+                    self._child(rank, ready_w, old_mask, channels)  # never returns
                 self.workers[pid] = rank
             os.close(ready_w)
             for listener in self.listeners:  # the workers hold them now
                 listener.close()
+            channels.close()
             return self._watch(ready_r)
         finally:
             os.close(ready_r)
             signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
 
-    def _child(self, rank: int, ready_w: int, old_mask: set[signal.Signals]) -> None:
+    def _child(self, rank: int, ready_w: int, old_mask: set[signal.Signals], channels: Channels) -> None:
         code = 1
         try:
             # Ctrl-C reaches the whole process group: the supervisor alone acts on it.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-            code = run_worker(self.server_factory, self.listeners, self.params, rank,
-                              ready=lambda: os.write(ready_w, b"r"), stop_on=(signal.SIGTERM,))
+            channels.attach(rank)
+            workers = self.params.processes
+            code = run_worker(lambda r: self.server_factory(r, workers, self.store.reopen()),
+                              self.listeners, self.params, rank, ready=lambda: os.write(ready_w, b"r"),
+                              stop_on=(signal.SIGTERM,), channels=channels)
         except BaseException:
             log.exception("worker %d failed", rank)
         finally:

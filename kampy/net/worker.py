@@ -1,4 +1,9 @@
-"""One worker: an asyncio loop serving the inherited listening sockets with its own `Server`."""
+"""One worker: an asyncio loop serving the inherited listening sockets with its own `Server`.
+
+What the server returns is sent here: `Outgoing` over UDP or TCP, `Handoff` to the worker that owns
+the message's transaction (over that worker's channel, see channel.py), and replies on a TCP
+connection that another worker owns to that worker.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -9,10 +14,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from kampy.net.binding import Listener
+from kampy.net.channel import MESSAGE, Channels, Packet, conn_id_base, conn_owner, encode_handoff, encode_send
 from kampy.net.params import NetParams
 from kampy.net.tcp import TCPManager
 from kampy.net.udp import UDPListener
-from kampy.runtime.context import Outgoing, Socket
+from kampy.runtime.context import Handoff, Outgoing, Socket, Source
 
 if TYPE_CHECKING:
     from kampy.runtime.server import Server
@@ -20,10 +26,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("kampy.net")
 
 
+Deliver = Callable[[list[Outgoing | Handoff]], None]
+
+
 class Timers:
     """Calls `server.run_timers()` when `server.next_timer()` (a time on the server's clock) is due."""
 
-    def __init__(self, server: Server, deliver: Callable[[list[Outgoing]], None]) -> None:
+    def __init__(self, server: Server, deliver: Deliver) -> None:
         self._server = server
         self._clock = server.core.clock
         self._deliver = deliver
@@ -60,10 +69,14 @@ class Timers:
 class Worker:
     """The sockets of one process and how what the server returns is sent."""
 
-    def __init__(self, server: Server, listeners: list[Listener], params: NetParams, rank: int) -> None:
+    def __init__(self, server: Server, listeners: list[Listener], params: NetParams, rank: int,
+                 channels: Channels | None = None) -> None:
         self.server = server
         self.params = params
         self.rank = rank
+        self.channels = channels
+        # every worker can send over UDP, also one that does not read the UDP sockets (rank > children)
+        self._udp_raw = {x.socket: x.sock for x in listeners if x.socket.proto == "udp"}
         self.udp_listeners = [x for x in listeners if x.socket.proto == "udp"] \
             if rank <= params.udp_workers else []
         self.tcp_listeners = [x for x in listeners if x.socket.proto == "tcp"] \
@@ -73,17 +86,22 @@ class Worker:
         self.timers = Timers(server, self.deliver)
         tcp_sockets = [x.socket for x in listeners if x.socket.proto == "tcp"]
         self.tcp = TCPManager(params, server.handle, self.deliver, self.timers.poke, tcp_sockets,
-                              first_id=rank << 40 | 1)
+                              first_id=conn_id_base(rank))
         self._servers: list[asyncio.AbstractServer] = []
 
     # -- sending --
-    def deliver(self, outs: list[Outgoing]) -> None:
+    def deliver(self, outs: list[Outgoing | Handoff], handed_off: bool = False) -> None:
+        """Send what the server returned. `handed_off`: `outs` answer a message another worker
+        handed to this one, which must not be handed on again."""
         for out in outs:
+            if isinstance(out, Handoff):
+                self._hand_off(out, handed_off)
+                continue
             try:
                 if out.proto == "udp":
                     self._send_udp(out)
                 elif out.proto == "tcp":
-                    self.tcp.send(out)
+                    self._send_tcp(out)
                 else:
                     log.warning("cannot send over %s to %s:%d", out.proto, out.host, out.port)
             except OSError as exc:
@@ -93,10 +111,57 @@ class Worker:
         listener = self.udp.get(out.local) if out.local is not None else None
         if listener is None:
             listener = self._udp_default.get(":" in out.host)
-        if listener is None:
+        if listener is not None:
+            listener.send(out.data, out.host, out.port)
+            return
+        raw = self._udp_raw.get(out.local) if out.local is not None else None  # type: ignore[arg-type]
+        if raw is None:
+            raw = next((sock for s, sock in self._udp_raw.items() if (":" in s.host) == (":" in out.host)),
+                       None)
+        if raw is None:
             log.warning("no UDP socket to send to %s:%d", out.host, out.port)
             return
-        listener.send(out.data, out.host, out.port)
+        try:
+            raw.sendto(out.data, (out.host, out.port))
+        except BlockingIOError:
+            log.warning("udp send buffer full; dropped a message to %s:%d", out.host, out.port)
+
+    def _send_tcp(self, out: Outgoing) -> None:
+        """On the connection `out.conn_id` names: another worker's connection is written by it."""
+        if out.conn_id is not None and self.channels is not None:
+            owner = conn_owner(out.conn_id)
+            if owner != self.rank and self.channels.send(owner, encode_send(out)):
+                return
+        self.tcp.send(out)
+
+    def _hand_off(self, handoff: Handoff, handed_off: bool) -> None:
+        if handed_off:
+            log.error("worker %d: a handed-off message asked to be handed off again (to %d); dropped",
+                      self.rank, handoff.rank)
+            return
+        if handoff.rank != self.rank and self.channels is not None:
+            if self.channels.send(handoff.rank, encode_handoff(handoff)):
+                return
+            log.error("worker %d: no worker %d to hand a message to; handling it here", self.rank,
+                      handoff.rank)
+        self.handle_handed_off(handoff.data, handoff.src)  # our own: handled directly
+
+    def handle_handed_off(self, data: bytes, src: Source) -> None:
+        try:
+            outs = self.server.handle(data, src, handed_off=True)
+        except Exception:
+            log.exception("worker %d: error handling a handed-off message", self.rank)
+            return
+        if outs:
+            self.deliver(outs, handed_off=True)
+
+    def _on_packet(self, packet: Packet) -> None:
+        """A packet from another worker on this worker's channel."""
+        if packet.kind == MESSAGE:
+            self.handle_handed_off(packet.data, packet.source())
+            self.timers.poke()
+        else:
+            self.tcp.send(packet.outgoing())
 
     # -- running --
     async def start(self) -> None:
@@ -111,9 +176,13 @@ class Worker:
                                            backlog=self.params.tcp_listen_backlog)
             self._servers.append(srv)
         self.tcp.start_sweeping()  # also outgoing connections of UDP-only workers
+        if self.channels is not None:
+            self.channels.start(self._on_packet)
         self.timers.poke()
 
     def stop(self) -> None:
+        if self.channels is not None:
+            self.channels.close()
         for srv in self._servers:
             srv.close()
         self.tcp.close_all()
@@ -137,13 +206,15 @@ async def _serve(worker: Worker, ready: Callable[[], None] | None, stop_on: tupl
     await asyncio.sleep(0)  # let transports flush and close
 
 
-def run_worker(server_factory: Callable[[], Server], listeners: list[Listener], params: NetParams,
+def run_worker(server_factory: Callable[[int], Server], listeners: list[Listener], params: NetParams,
                rank: int, ready: Callable[[], None] | None = None,
-               stop_on: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> int:
-    """Build the server (in this process), call child_init(rank), serve until a `stop_on` signal."""
-    server = server_factory()
+               stop_on: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT),
+               channels: Channels | None = None) -> int:
+    """Build the server (in this process) for `rank`, call child_init(rank), serve until a
+    `stop_on` signal; `channels` (after `attach(rank)`) connect it to the other workers."""
+    server = server_factory(rank)
     server.child_init(rank)
-    worker = Worker(server, listeners, params, rank)
+    worker = Worker(server, listeners, params, rank, channels)
     try:
         asyncio.run(_serve(worker, ready, stop_on))
     finally:

@@ -13,6 +13,8 @@ from kampy.config import ast
 from kampy.module import Function, RouteType
 from kampy.runtime import forward
 from kampy.runtime.context import Branch, MessageContext
+from kampy.runtime.core import FORCE_RPORT
+from kampy.runtime.loglevels import L_DBG, LEVEL_NAMES, python_level
 from kampy.runtime.values import to_int, to_str
 from kampy.sip.errors import SIPProtocolError
 from kampy.sip.uri import URI, parse_uri
@@ -27,13 +29,6 @@ Fn = Callable[[MessageContext], int]
 Value = Callable[[MessageContext], Any]
 
 MAX_FLAG = 31
-L_DBG = 3
-
-# Kamailio log levels (src/core/dprint.h) -> Python logging levels
-LOG_LEVELS = {-5: logging.CRITICAL, -4: logging.CRITICAL, -3: logging.CRITICAL, -2: logging.CRITICAL,
-              -1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO, 2: logging.INFO, 3: logging.DEBUG}
-LEVEL_NAMES = {"L_ALERT": -5, "L_BUG": -4, "L_CRIT2": -3, "L_CRIT": -2, "L_ERR": -1, "L_WARN": 0,
-               "L_NOTICE": 1, "L_INFO": 2, "L_DBG": 3}
 
 NOT_IMPLEMENTED = {
     "exec": "exec() (running external commands)",
@@ -43,12 +38,6 @@ NOT_IMPLEMENTED = {
     "return_mode": "return_mode()", "forward_sctp": "SCTP", "rewritehostporttrans": "rewritehostporttrans()",
     "sethostporttrans": "sethostporttrans()", "sethpt": "sethpt()",
 }
-
-
-def python_level(level: int) -> int:
-    if level > L_DBG:
-        return logging.DEBUG
-    return LOG_LEVELS.get(max(level, -5), logging.CRITICAL)
 
 
 def build(engine: Engine, call: ast.Call, func: Function, rtype: RouteType) -> Fn:
@@ -368,9 +357,9 @@ def _send(engine: Engine, call: ast.Call) -> Fn:
 
 def _force_rport(engine: Engine, call: ast.Call) -> Fn:
     def force_rport(ctx: MessageContext) -> int:
-        msg = ctx.msg
-        if msg.is_request:
-            ctx.msg = forward.with_received(msg, ctx.src.ip, ctx.src.port, force_rport=True)  # type: ignore
+        # Kamailio's FL_FORCE_RPORT: read when a reply is built and when the request is forwarded
+        if ctx.msg.is_request:
+            ctx.local[FORCE_RPORT] = True
         return 1
     return force_rport
 

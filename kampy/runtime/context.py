@@ -111,6 +111,13 @@ class MessageContext:
     new_ruri: str | None = None
     dst_uri: str | None = None
     force_socket: Socket | None = None
+    # The rest of branch 0, as lookup() sets it (Kamailio's msg->path_vec, ruri q, instance, ruid).
+    path_vec: str | None = None
+    ruri_q: int = -1  # thousandths; -1 = not set
+    instance: str | None = None
+    reg_id: int = 0
+    ruid: str | None = None
+    location_ua: str | None = None
     branches: list[Branch] = field(default_factory=list)
     retcode: int = 1
     outbox: list[Outgoing] = field(default_factory=list)

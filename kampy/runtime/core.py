@@ -6,6 +6,7 @@ Modules reach the rest of kampy only through a `Core` (and the context of the me
 from __future__ import annotations
 
 import heapq
+import ipaddress
 import itertools
 import logging
 import time
@@ -16,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from kampy.runtime.context import Handoff, MessageContext, Outgoing, Socket
 from kampy.runtime.shared import SharedStore
 from kampy.sip.message import Request, Response
-from kampy.sip.uri import Params, Via
+from kampy.sip.uri import Via
+from kampy.rpc import RpcRegistry, register_core_methods
 from kampy.stats import Stats
 
 if TYPE_CHECKING:
@@ -28,6 +30,10 @@ SERVER_HEADER = "kampy (0.1.0)"
 
 
 class Clock(Protocol):
+    """The one clock of a process (`core.clock`), replaced by a fake one in tests: modules read the
+    time here, never with `time.time()`. `time()` is wall-clock seconds (timestamps stored in a DB),
+    `monotonic()` the timer base (`core.call_at(when, fn)` takes a monotonic `when`)."""
+
     def time(self) -> float: ...
 
     def monotonic(self) -> float: ...
@@ -52,7 +58,11 @@ class Core:
         self.aliases: list[tuple[str, int | None]] = aliases or []
         self.vars: dict[str, Any] = {}      # $var(...): per process, kept across messages
         self.shvars: dict[str, Any] = {}    # $shv(...)
-        self.stats = Stats()
+        self.stats = Stats(lambda: (self.shared, self.rank, self.workers))
+        self.started = self.clock.time()  # core.uptime
+        self.rpc = RpcRegistry()            # filled by module declarations and the core
+        register_core_methods(self, self.rpc)
+        self.services: list[Any] = []       # LocalService values the network layer serves
         self.modules: dict[str, Any] = {}   # module name -> instance
         self.run_route: Callable[[str, str | None, MessageContext], int] | None = None
         self.server_header = SERVER_HEADER
@@ -81,6 +91,7 @@ class Core:
         self._shared = store
 
     def close_shared(self) -> None:
+        self.stats.close()
         if self._private_shared is not None:
             self._private_shared()
         elif self._shared is not None:
@@ -127,11 +138,15 @@ class Core:
     # ------------------------------------------------------------ modules
 
     def api(self, name: str) -> Any:
-        """The instance of a loaded module, for the API it declares (msilo binds tm this way)."""
+        """The API module `name` declares for other modules (Kamailio's load_xxx_api): what its
+        `api()` method returns, by default its instance (msilo binds tm this way). LookupError when
+        the config does not load it (or it is not built yet: modules are built in loadmodule order)."""
         try:
-            return self.modules[name]
+            instance = self.modules[name]
         except KeyError:
             raise LookupError(f"module '{name}' is not loaded") from None
+        offer = getattr(instance, "api", None)
+        return offer() if callable(offer) else instance
 
     # ------------------------------------------------------------ addresses
 
@@ -165,16 +180,76 @@ class Core:
         ctx.send(Outgoing("udp", host, port, data, src.local))
 
 
-def received_params(via: Via, src_ip: str, src_port: int) -> Via:
-    """The top Via as the server records it: `received` when the sent-by differs from the source
-    address or when `rport` was asked for (as Kamailio does), and `rport` filled in."""
-    params = Params(via.params.items())
-    if via.has_rport:
-        params["rport"] = str(src_port)
-        params["received"] = src_ip
-    elif via.host.strip("[]") != src_ip:
-        params["received"] = src_ip
-    return Via(via.sent_protocol, via.host, via.port, params)
+FORCE_RPORT = "force_rport"  # ctx.local key: Kamailio's FL_FORCE_RPORT (force_rport(), add_rport())
+
+
+def received_params(via: Via, src_ip: str, src_port: int, force_rport: bool = False,
+                    ) -> tuple[str | None, str | None]:
+    """(received, rport) values to record in the top Via of a request from src_ip:src_port, None
+    for those not wanted (Kamailio's received_test and its rport rule, RFC 3261 18.2.1, RFC 3581):
+    `received` when the Via already has one, asks for rport, or names another address; `rport`
+    when asked for or forced."""
+    rport = str(src_port) if force_rport or via.has_rport else None
+    wanted = via.received is not None or via.has_rport or not _same_address(via.host, src_ip)
+    return (src_ip if wanted else None), rport
+
+
+def _same_address(host: str, ip: str) -> bool:
+    host = host.strip("[]")
+    if host == ip:
+        return True
+    try:
+        return ipaddress.ip_address(host) == ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+
+
+def reply_via_line(msg: Request, src_ip: str, src_port: int, force_rport: bool = False) -> bytes:
+    """The request's first Via line as a locally built reply carries it (Kamailio's
+    build_res_buf_from_sip_req): `rport=` filled in where it stands (else appended), `received=`
+    appended. sl and tm both build replies with this.
+
+    Two deliberate differences from Kamailio: the params go into the first Via of the line, not
+    after its last one when the line holds several, and a `received` the client sent is replaced
+    rather than repeated."""
+    via = msg.via
+    line = msg.get_all_raw("via")[0]
+    if via is None:
+        return line
+    received, rport = received_params(via, src_ip, src_port, force_rport)
+    if received is None and rport is None:
+        return line
+    name, colon, rest = line.partition(b":")
+    first, comma, others = split_first_via(rest)
+    if rport is not None:
+        first = _set_via_param(first, b"rport", _enc(rport))
+    if received is not None:
+        first = _set_via_param(first, b"received", _enc(received))
+    return name + colon + first + comma + others
+
+
+def split_first_via(value: bytes) -> tuple[bytes, bytes, bytes]:
+    """A Via line's value split at the first comma outside quotes: (first, comma, the rest)."""
+    quoted = False
+    for i, ch in enumerate(value):
+        if ch == 0x22:
+            quoted = not quoted
+        elif ch == 0x2C and not quoted:
+            return value[:i].rstrip(), b",", value[i + 1:]
+    return value.rstrip(), b"", b""
+
+
+def _set_via_param(via_value: bytes, name: bytes, value: bytes) -> bytes:
+    parts = via_value.split(b";")
+    for i, part in enumerate(parts[1:], 1):
+        if part.strip().partition(b"=")[0].strip().lower() == name:
+            parts[i] = name + b"=" + value
+            return b";".join(parts)
+    return via_value + b";" + name + b"=" + value
+
+
+def _enc(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
 
 
 def reply_destination(msg: Request | Response, src_ip: str, src_port: int) -> tuple[str, int]:

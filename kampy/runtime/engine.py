@@ -19,7 +19,16 @@ from kampy.config.compile import CompiledConfig
 from kampy.config.core import CORE_EXPORTS
 from kampy.config.pvparse import Literal, PVSyntaxError, parse_format, parse_pv
 from kampy.errors import ConfigError, Diagnostic
-from kampy.module import ArgKind, Function, RouteType, Timer, allowed_in, route_type_of
+from kampy.module import (
+    REGEX_FLAGS,
+    ROUTE_KIND_NAMES,
+    ArgKind,
+    Function,
+    RouteType,
+    Timer,
+    allowed_in,
+    route_type_of,
+)
 from kampy.runtime import actions, expressions
 from kampy.runtime.context import MessageContext, ScriptDrop, ScriptExit
 from kampy.runtime.core import Core
@@ -29,6 +38,8 @@ from kampy.runtime.values import compile_posix, format_value, parse_int_literal,
 log = logging.getLogger("kampy.runtime")
 
 Fn = Callable[[MessageContext], Any]
+# (ctx, route label such as "failure_route[1]", function name or "" on entering the route, code)
+Tracer = Callable[[MessageContext, str, str, "int | None"], None]
 DEFAULT_MAX_WHILE_LOOPS = 100  # src/core/config.h
 
 
@@ -85,9 +96,14 @@ class Engine:
         core.compile_format = self.format_text  # type: ignore[attr-defined]
         self._instantiate_modules()
         self.routes: dict[tuple[str, str | None], Fn] = {}
+        # tracing (the testing plugin): closures that report to `core.tracer` are built only when set
+        self.tracer: Tracer | None = getattr(core, "tracer", None)
+        self._route_label = ""
         for key, route in compiled.routes.items():
-            self.routes[key] = self._safe(lambda r=route: self.block(r.body.stmts, route_type_of(
+            self._route_label = route_label(key)
+            body = self._safe(lambda r=route: self.block(r.body.stmts, route_type_of(
                 r.kind, r.name)), route.pos)
+            self.routes[key] = body if self.tracer is None else self._traced_route(body)
         if self.errors:
             raise ConfigError(self.errors)
         core.run_route = self.run_route
@@ -124,6 +140,7 @@ class Engine:
                     self.errors.append(Diagnostic(mod.pos, f"module '{name}' failed to initialise: {exc}"))
                     continue
                 self.core.modules[name] = instance
+            self.core.rpc.register_exports(exports, instance)
             for pv in exports.pvars:
                 self.pv_owners.setdefault(pv.name, (name, instance, pv))
             for tc in exports.transforms:
@@ -381,6 +398,40 @@ class Engine:
 
     def call(self, c: ast.Call, rtype: RouteType) -> Fn:
         """A call as a statement: returns the function's code; 0 ends the script."""
+        fn = self._call(c, rtype)
+        return fn if self.tracer is None else self._traced_call(fn, c.name)
+
+    def _traced_route(self, body: Fn) -> Fn:
+        tracer, label = self.tracer, self._route_label
+        assert tracer is not None
+
+        def traced_route(ctx: MessageContext) -> Any:
+            tracer(ctx, label, "", None)
+            return body(ctx)
+        return traced_route
+
+    def _traced_call(self, fn: Fn, name: str) -> Fn:
+        """Report `(ctx, route, function, code)` after each call; 0 when it ended the script,
+        None when it raised."""
+        tracer, label = self.tracer, self._route_label
+        assert tracer is not None
+
+        def traced_call(ctx: MessageContext) -> Any:
+            try:
+                ret = fn(ctx)
+            except (ScriptExit, ScriptDrop):
+                tracer(ctx, label, name, 0)
+                raise
+            except (Return, Break):
+                raise
+            except Exception:
+                tracer(ctx, label, name, None)
+                raise
+            tracer(ctx, label, name, ret)
+            return ret
+        return traced_call
+
+    def _call(self, c: ast.Call, rtype: RouteType) -> Fn:
         owner, func = self._resolve_function(c, rtype)
         if owner == "core":
             return actions.build(self, c, func, rtype)
@@ -450,7 +501,7 @@ class Engine:
         if kind is ArgKind.INT:
             return self._int_arg(node, rtype)
         if kind is ArgKind.REGEX:
-            return self._regex_arg(node, rtype)
+            return self._regex_arg(node, rtype, self._regex_flags(func, index))
         if isinstance(node, ast.Str):
             if kind is ArgKind.STR:
                 return Constant(node.value)
@@ -489,10 +540,16 @@ class Engine:
         value = self.expr(node, rtype)
         return lambda ctx: to_int(value(ctx))
 
-    def _regex_arg(self, node: ast.Node, rtype: RouteType) -> Fn | Constant:
+    @staticmethod
+    def _regex_flags(func: Function, index: int) -> int:
+        args = func.args
+        arg = args[index] if index < len(args) else (args[-1] if args else None)
+        return arg.regex_flags if arg is not None else REGEX_FLAGS
+
+    def _regex_arg(self, node: ast.Node, rtype: RouteType, flags: int) -> Fn | Constant:
         if isinstance(node, ast.Str):  # like fixup_regexp: `$` is an anchor, not a PV
             try:
-                return Constant(compile_posix(node.value))
+                return Constant(compile_posix(node.value, flags))
             except re.error as exc:
                 raise LoadError(node.pos, f"bad regular expression '{node.value}': {exc}") from None
         text = self.expr(node, rtype)
@@ -504,7 +561,7 @@ class Engine:
             if compiled is None:
                 if len(cache) > 256:
                     cache.clear()
-                compiled = cache[pattern] = compile_posix(pattern)
+                compiled = cache[pattern] = compile_posix(pattern, flags)
             return compiled
         return dynamic_regex
 
@@ -578,6 +635,13 @@ class Engine:
 
 
 _MISSING = object()
+
+
+def route_label(key: tuple[str, str | None]) -> str:
+    """`("request", None)` -> `request_route`, `("failure", "1")` -> `failure_route[1]`."""
+    kind, name = key
+    word = ROUTE_KIND_NAMES.get(kind, kind)
+    return f"{word}[{name}]" if name is not None else word
 
 
 def _noop(ctx: MessageContext) -> int:

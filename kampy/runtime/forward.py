@@ -14,10 +14,10 @@ import zlib
 from typing import Any
 
 from kampy.runtime.context import MessageContext, Outgoing, Socket
-from kampy.runtime.core import received_params
+from kampy.runtime.core import FORCE_RPORT, received_params, split_first_via
 from kampy.sip.errors import SIPProtocolError
-from kampy.sip.message import Request, Response, parse_message
-from kampy.sip.uri import URI, Via, parse_uri, split_list
+from kampy.sip.message import Change, Request, Response
+from kampy.sip.uri import URI, Via, parse_uri
 
 log = logging.getLogger("kampy.forward")
 
@@ -53,27 +53,33 @@ def stateless_branch(msg: Request) -> str:
     return f"z9hG4bK{_reverse_hex(hash_index)}.{md5}.0"
 
 
-def with_received(msg: Request, src_ip: str, src_port: int, force_rport: bool = False) -> Request:
-    """The request with `received`/`rport` set on its top Via when needed (RFC 3261 18.2.1, RFC 3581).
-
-    The parameters go into the message itself so that every reply built from it (sl, tm) and every
-    forwarded copy carries them, as Kamailio's reply and request builders add them."""
+def previous_via_line(msg: Request, line: bytes, src_ip: str, src_port: int,
+                      force_rport: bool) -> bytes | None:
+    """The received top Via line with `received`/`rport` recorded as Kamailio's via lumps do in a
+    forwarded request (build_req_buf_from_sip_req): each replaces its old value where it stands,
+    else goes right after the sent-by (`;rport=N;received=IP;branch=...`). None when unchanged."""
     via = msg.via
     if via is None:
-        return msg
-    if force_rport and not via.has_rport:
-        via = Via(via.sent_protocol, via.host, via.port, [*via.params.items(), ("rport", None)])
-    new = received_params(via, src_ip, src_port)
-    if new.params == msg.via.params:  # type: ignore[union-attr]
-        return msg
-    raw_line = msg.get_all_raw("via")[0]
-    name, _, value = raw_line.partition(b":")
-    rest = split_list(value.decode("utf-8", "surrogateescape"))[1:]
-    line = b"Via: " + ", ".join([str(new), *rest]).encode("utf-8", "surrogateescape")
-    data = msg.raw.replace(raw_line, line, 1)
-    rebuilt = parse_message(data)
-    assert isinstance(rebuilt, Request)
-    return rebuilt
+        return None
+    received, rport = received_params(via, src_ip, src_port, force_rport)
+    if received is None and rport is None:
+        return None
+    name, colon, rest = line.partition(b":")
+    first, comma, others = split_first_via(rest)
+    parts = first.split(b";")
+    names = [part.strip().partition(b"=")[0].strip().lower() for part in parts]
+    new = {b"rport": rport, b"received": received}
+    anchor = names.index(b"received") if received is not None and b"received" in names[1:] else 1
+    for key in (b"received", b"rport"):  # inserted at the same anchor: rport ends up first
+        value = new[key]
+        if value is not None and key not in names[1:]:
+            parts.insert(anchor, key + b"=" + value.encode("utf-8", "surrogateescape"))
+            names.insert(anchor, key)
+    for i in range(1, len(parts)):
+        value = new.get(names[i])
+        if value is not None:
+            parts[i] = names[i] + b"=" + value.encode("utf-8", "surrogateescape")
+    return name + colon + b";".join(parts) + comma + others
 
 
 def destination(uri_text: str) -> tuple[str, str, int] | None:
@@ -140,23 +146,31 @@ def forward_request(ctx: MessageContext, proto: str | None, host: str | None, po
     return 1
 
 
-def build_forwarded(ctx: MessageContext, sock: Socket) -> bytes:
+def build_forwarded(ctx: MessageContext, sock: Socket, branch: str | None = None) -> bytes:
+    """The request as sent on from `sock`: script edits, new R-URI, new top Via with `branch`
+    (tm gives its own; the stateless one by default)."""
     msg = ctx.msg
     assert isinstance(msg, Request)
     port = ctx.local.get("advertised_port") or sock.advertise_port or sock.port
-    via = f"SIP/2.0/{sock.proto.upper()} {_via_host(sock, ctx)}:{port};branch={stateless_branch(msg)}"
+    branch = branch or stateless_branch(msg)
+    via = f"SIP/2.0/{sock.proto.upper()} {_via_host(sock, ctx)}:{port};branch={branch}"
     if ctx.local.get("add_local_rport"):
         via += ";rport"
     # the Via and R-URI edits are for this copy only (a second forward() builds its own)
-    changes = msg._changes
-    mark = len(changes)
+    edits: list[Change] = []
     try:
         if ctx.new_ruri is not None and ctx.new_ruri != msg.uri:
-            msg.set_ruri(ctx.new_ruri)
-        msg.add_header("Via", via, first=True)
+            edits.append(msg.set_ruri(ctx.new_ruri))
+        current = msg.pending_header_line("via", 0)  # the script may have edited it already
+        line = None if current is None else previous_via_line(
+            msg, current, ctx.src.ip, ctx.src.port, bool(ctx.local.get(FORCE_RPORT)))
+        if line is not None:
+            edits.append(msg.replace_lines("via", 0, line))
+        edits.append(msg.add_header("Via", via, first=True))
         return msg.to_bytes()
     finally:
-        del changes[mark:]
+        for change in edits:
+            msg.cancel(change)
 
 
 def send_as_is(ctx: MessageContext, proto: str, host: str, port: int) -> int:
@@ -177,11 +191,12 @@ def relay_reply(ctx: MessageContext) -> Outgoing | None:
     if len(vias) < 2:
         log.debug("reply %d has no second Via: not relayed", msg.status)
         return None
-    raw_line = msg.get_all_raw("via")[0]
-    values = split_list(raw_line.partition(b":")[2].decode("utf-8", "surrogateescape"))
-    msg.remove_header("via", 0)
-    if len(values) > 1:
-        msg.add_header("Via", ", ".join(values[1:]), first=True)
+    name, _, rest = msg.get_all_raw("via")[0].partition(b":")
+    others = split_first_via(rest)[2].strip()
+    if others:
+        msg.replace_lines("via", 0, name + b": " + others)  # our Via shared its line with others
+    else:
+        msg.remove_header("via", 0)
     nxt = vias[1]
     proto = nxt.transport.lower()
     host = nxt.maddr or nxt.received or nxt.host

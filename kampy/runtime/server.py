@@ -6,10 +6,11 @@ sends the returned `Outgoing` values; `next_timer()`/`run_timers()` drive module
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from kampy.config.compile import CompiledConfig
-from kampy.module import RouteType
+from kampy.module import RouteType, overrides_pre_script
 from kampy.runtime import forward
 from kampy.runtime.context import MessageContext, Outgoing, ScriptDrop, ScriptExit, Socket, Source
 from kampy.runtime.core import Clock, Core, reply_destination
@@ -28,7 +29,9 @@ class Server:
         self._has_request_route = engine.has_route("request", None)
         self._reply_key = next((k for k in (("reply", None), ("onreply", None), ("onreply", "0"))
                                 if engine.has_route(*k)), None)
+        self._pre_script = tuple(m.pre_script for m in core.modules.values() if overrides_pre_script(m))
         now = core.clock.monotonic()
+        self._handed_off = False
         self._timers: list[list[Any]] = [[now + interval, interval, fn, timer.name]
                                          for timer, interval, fn in engine.timers]
 
@@ -36,13 +39,18 @@ class Server:
     def from_config(cls, compiled: CompiledConfig, *, sockets: list[Socket],
                     aliases: list[tuple[str, int | None]] = (),  # type: ignore[assignment]
                     clock: Clock | None = None, shared: SharedStore | None = None,
-                    rank: int = 1, workers: int = 1) -> Server:
+                    rank: int = 1, workers: int = 1,
+                    tracer: Callable[[MessageContext, str, str, int | None], None] | None = None,
+                    ) -> Server:
         """Instantiate the modules and build the routes; raises ConfigError on a load-time problem.
 
         `shared` is the store every worker of the server sees (the first process creates it before
         forking; each worker passes its own connection); without one, the server makes a private
-        one and deletes it at shutdown. `rank` is this worker's rank among `workers`."""
+        one and deletes it at shutdown. `rank` is this worker's rank among `workers`.
+        `tracer(ctx, route, function, code)` is told of every route entered (function "") and
+        every function's return code (the testing plugin); without one, routes run untraced."""
         core = Core(compiled, clock, list(sockets), list(aliases))
+        core.tracer = tracer  # type: ignore[attr-defined]
         core.rank, core.workers = rank, workers
         if shared is not None:
             core.shared = shared
@@ -101,9 +109,11 @@ class Server:
 
     # ------------------------------------------------------------ messages
 
-    def handle(self, data: bytes, src: Source) -> list[Outgoing]:
+    def handle(self, data: bytes, src: Source, handed_off: bool = False) -> list[Outgoing]:
         """Process one message; returns what to send (and messages to hand to the worker that owns
-        their transaction, as `Handoff`). Never raises for bad input."""
+        their transaction, as `Handoff`). Never raises for bad input. `handed_off`: another worker
+        received it and handed it over to this one, its owner (`ctx.local["handed_off"]`)."""
+        self._handed_off = handed_off
         out = self._handle(data, src)
         if self.core.outbox:
             out = [*out, *self.core.take_outbox()]
@@ -147,11 +157,14 @@ class Server:
         if msg.via is None:
             log.info("request without Via from %s:%d dropped", src.ip, src.port)
             return []
-        msg = forward.with_received(msg, src.ip, src.port)
         ctx = MessageContext(msg, src, self.core)
-        if not self._has_request_route:
-            return []
+        ctx.local["handed_off"] = self._handed_off
         try:
+            for hook in self._pre_script:
+                if not hook(ctx):
+                    return ctx.outbox
+            if not self._has_request_route:
+                return []
             self.engine.run_route("request", None, ctx)
         except ScriptExit:
             pass
@@ -177,6 +190,7 @@ class Server:
                      via)
             return []
         ctx = MessageContext(msg, src, self.core, route_type=RouteType.CORE_ONREPLY)
+        ctx.local["handed_off"] = self._handed_off
         if self._reply_key is not None:
             try:
                 self.engine.run_route(*self._reply_key, ctx)

@@ -64,7 +64,7 @@ class SharedStore:
     def remove(self) -> None:
         """Close and delete the database files (the first process, at shutdown)."""
         self.close()
-        for suffix in ("", "-wal", "-shm"):
+        for suffix in ("", "-wal", "-shm", ".stats"):  # .stats: kampy.stats' counters
             try:
                 os.unlink(f"{self.path}{suffix}")
             except FileNotFoundError:

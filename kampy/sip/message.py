@@ -4,10 +4,13 @@ Parsing a datagram does the cheap work eagerly: the start line, the split of the
 lines (unfolded), each line's canonical name (compact forms mapped), and the body framing. A header
 value is decoded and parsed only when asked for, and cached.
 
-The received bytes are kept. Edits (`add_header`, `remove_header`, `set_ruri`, `set_body`) are
-recorded as a list of changes, like Kamailio's lumps, and applied by `to_bytes()`, which leaves every
-untouched line byte for byte and fixes Content-Length. As in Kamailio, accessors keep showing the
-received message; parse `to_bytes()` to see the edited one.
+The received bytes are kept. Edits (`add_header`, `insert_header`, `replace_header`, `remove_header`,
+`set_ruri`, `set_body`) are recorded as a list of changes, like Kamailio's lumps, and applied by
+`to_bytes()`, which leaves every untouched line byte for byte and fixes Content-Length. Each edit
+method returns its change, which `cancel()` takes back within the same pass. As in Kamailio,
+accessors keep showing the received message; parse `to_bytes()` to see the edited one, or ask
+`pending_header_line()` for one line as it will be written (so that a second edit composes with
+the first).
 """
 from __future__ import annotations
 
@@ -40,7 +43,8 @@ from kampy.sip.uri import (
 )
 
 __all__ = [
-    "Message", "Request", "Response", "AddHeader", "RemoveHeader", "SetRequestURI", "SetBody",
+    "Message", "Request", "Response", "AddHeader", "InsertHeader", "ReplaceHeader", "RemoveHeader",
+    "SetRequestURI", "SetBody", "Change",
     "parse_message", "build_response", "error_response", "canonical_name",
     "MAX_MESSAGE_SIZE", "MAX_HEADERS", "MAX_LINE_LENGTH",
 ]
@@ -121,12 +125,33 @@ def _new_header_name(raw: bytes, can_reply: bool) -> str:
 
 # --- lumps -----------------------------------------------------------------------------------
 
+# `cancel()` goes by identity: it takes back that change, not an equal twin recorded elsewhere.
+
 @dataclass(frozen=True)
 class AddHeader:
     """Add `name: value` after the last header, or before the first when `first`."""
     name: str
     value: str | bytes
     first: bool = False
+
+
+@dataclass(frozen=True)
+class InsertHeader:
+    """Insert `lines` (whole header lines joined by CRLF) before the `index`-th received line called
+    `anchor` (canonical name), or after it when `after`."""
+    anchor: str
+    index: int
+    lines: bytes
+    after: bool = False
+
+
+@dataclass(frozen=True)
+class ReplaceHeader:
+    """Write `lines` (whole header lines joined by CRLF, folds allowed) in place of the `index`-th
+    received line called `name` (canonical name); the last replacement of a line wins."""
+    name: str
+    index: int
+    lines: bytes
 
 
 @dataclass(frozen=True)
@@ -146,7 +171,7 @@ class SetBody:
     body: bytes
 
 
-Change = Union[AddHeader, RemoveHeader, SetRequestURI, SetBody]
+Change = Union[AddHeader, InsertHeader, ReplaceHeader, RemoveHeader, SetRequestURI, SetBody]
 
 
 # --- the message -----------------------------------------------------------------------------
@@ -342,12 +367,44 @@ class Message:
         """The edits recorded so far, applied in order by `to_bytes()`."""
         return list(self._changes)
 
-    def add_header(self, name: str, value: str | bytes, *, first: bool = False) -> None:
-        if not _HEADER_NAME.fullmatch(name.encode("utf-8", "surrogateescape")):
-            raise ValueError(f"invalid header name {name!r}")
-        if b"\n" in _enc(value) or b"\r" in _enc(value):
-            raise ValueError("header value contains a line break")
-        self._changes.append(AddHeader(name, value, first))
+    def add_header(self, name: str, value: str | bytes, *, first: bool = False) -> AddHeader:
+        _check_header(name, value)
+        change = AddHeader(name, value, first)
+        self._changes.append(change)
+        return change
+
+    def insert_header(self, anchor: str, index: int, name: str, value: str | bytes, *,
+                      after: bool = False) -> InsertHeader:
+        """Insert `name: value` before (after, when `after`) the `index`-th received line called
+        `anchor`; IndexError when there is no such line."""
+        _check_header(name, value)
+        return self.insert_lines(anchor, index, _enc(name) + b": " + _enc(value), after=after)
+
+    def insert_lines(self, anchor: str, index: int, lines: str | bytes, *,
+                     after: bool = False) -> InsertHeader:
+        """`insert_header` for ready-made header lines (`Name: value`, several joined by CRLF)."""
+        lname = canonical_name(anchor)
+        self._line_index(lname, index)
+        change = InsertHeader(lname, index, _check_lines(lines), after)
+        self._changes.append(change)
+        return change
+
+    def replace_header(self, name: str, index: int, value: str | bytes) -> ReplaceHeader:
+        """Write `value` in place of the `index`-th received `name` line's value, keeping the line's
+        position and its name as written (`f:` stays `f:`); IndexError when there is no such line."""
+        lname = canonical_name(name)
+        written = self._headers[self._line_index(lname, index)][2].partition(b":")[0]
+        _check_header("X", value)
+        return self.replace_lines(lname, index, written + b": " + _enc(value))
+
+    def replace_lines(self, name: str, index: int, lines: str | bytes) -> ReplaceHeader:
+        """Write whole header lines (CRLF-joined, folds allowed) in place of the `index`-th received
+        `name` line; empty `lines` removes it."""
+        lname = canonical_name(name)
+        self._line_index(lname, index)
+        change = ReplaceHeader(lname, index, _check_lines(lines) if lines else b"")
+        self._changes.append(change)
+        return change
 
     def remove_header(self, name: str, index: int | None = None) -> int:
         """Remove received header lines called `name` (all, or the `index`-th); return how many go."""
@@ -356,11 +413,45 @@ class Message:
         self._changes.append(RemoveHeader(name, index))
         return removed
 
-    def set_body(self, body: bytes, content_type: str | None = None) -> None:
-        self._changes.append(SetBody(bytes(body)))
+    def set_body(self, body: bytes, content_type: str | None = None) -> SetBody:
+        change = SetBody(bytes(body))
+        self._changes.append(change)
         if content_type is not None:
             self.remove_header("content-type")
             self.add_header("Content-Type", content_type)
+        return change
+
+    def cancel(self, change: Change) -> bool:
+        """Take back a change recorded earlier (identity, not equality); False if it is not pending."""
+        for i, pending in enumerate(self._changes):
+            if pending is change:
+                del self._changes[i]
+                return True
+        return False
+
+    def pending_header_line(self, name: str, index: int) -> bytes | None:
+        """The `index`-th received `name` line as `to_bytes()` will write it: the last in-place
+        replacement, the received line, or None when removed."""
+        lname = canonical_name(name)
+        pos = self._line_index(lname, index)
+        current: bytes | None = self._headers[pos][2]
+        for ch in self._changes:
+            if ch.__class__ is ReplaceHeader and ch.name == lname and self._resolve(lname, ch.index) == pos:
+                current = ch.lines or None
+            elif ch.__class__ is RemoveHeader and canonical_name(ch.name) == lname and (
+                    ch.index is None or self._resolve(lname, ch.index) == pos):
+                return None
+        return current
+
+    def _line_index(self, lname: str, index: int) -> int:
+        pos = self._resolve(lname, index)
+        if pos is None:
+            raise IndexError(f"no {lname} header line number {index}")
+        return pos
+
+    def _resolve(self, lname: str, index: int) -> int | None:
+        idx = self._index.get(lname, ())
+        return idx[index] if -len(idx) <= index < len(idx) else None
 
     def to_bytes(self) -> bytes:
         """The message on the wire: the received bytes object itself when nothing was changed."""
@@ -373,11 +464,22 @@ class Message:
         body = self.body
         body_changed = False
         removed: set[int] = set()
+        replaced: dict[int, bytes] = {}
+        before: dict[int, list[bytes]] = {}
+        after: dict[int, list[bytes]] = {}
         first: list[bytes] = []
         last: list[bytes] = []
         for ch in self._changes:
             if isinstance(ch, AddHeader):
                 (first if ch.first else last).append(_enc(ch.name) + b": " + _enc(ch.value))
+            elif isinstance(ch, ReplaceHeader):
+                pos = self._resolve(ch.name, ch.index)
+                if pos is not None:
+                    replaced[pos] = ch.lines
+            elif isinstance(ch, InsertHeader):
+                pos = self._resolve(ch.anchor, ch.index)
+                if pos is not None:
+                    (after if ch.after else before).setdefault(pos, []).append(ch.lines)
             elif isinstance(ch, RemoveHeader):
                 idx = self._index.get(canonical_name(ch.name), [])
                 if ch.index is None:
@@ -393,15 +495,20 @@ class Message:
         lines += [line for line in first if not _is_content_length(line)]
         cl_done = False
         for i, (lname, value, raw) in enumerate(self._headers):
-            if i in removed:
-                continue
-            if lname == "content-length":
-                if cl_done:
-                    continue
-                cl_done = True
-                if body_changed or value.strip() != str(len(body)).encode():
-                    raw = b"Content-Length: %d" % len(body)
-            lines.append(raw)
+            lines += before.get(i, ())
+            if i not in removed:
+                if lname == "content-length":
+                    if not cl_done:
+                        cl_done = True
+                        if body_changed or value.strip() != str(len(body)).encode():
+                            raw = b"Content-Length: %d" % len(body)
+                        lines.append(raw)
+                elif i in replaced:
+                    if replaced[i]:
+                        lines.append(replaced[i])
+                else:
+                    lines.append(raw)
+            lines += after.get(i, ())
         lines += [line for line in last if not _is_content_length(line)]
         if not cl_done:
             lines.append(b"Content-Length: %d" % len(body))
@@ -412,6 +519,28 @@ class Message:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.start_line!r}>"
+
+
+def _check_header(name: str, value: str | bytes) -> None:
+    if not _HEADER_NAME.fullmatch(_enc(name)):
+        raise ValueError(f"invalid header name {name!r}")
+    data = _enc(value)
+    if b"\n" in data or b"\r" in data:
+        raise ValueError("header value contains a line break")
+
+
+_BAD_BREAK = re.compile(rb"\r?\n(?![ \t])|\r(?!\n)")
+
+
+def _check_lines(lines: str | bytes) -> bytes:
+    """Whole header lines: each starts with a header name and ':'; breaks only between lines
+    (CRLF) or as folds (CRLF + SP/HTAB)."""
+    data = _enc(lines)
+    for line in re.split(rb"\r\n(?![ \t])", data):
+        if _BAD_BREAK.search(line) or not _HEADER_NAME.fullmatch(line.partition(b":")[0].rstrip(b" \t")) \
+                or b":" not in line:
+            raise ValueError(f"not a header line: {line[:60]!r}")
+    return data
 
 
 def _is_content_length(line: bytes) -> bool:
@@ -438,11 +567,13 @@ class Request(Message):
         """The Request-URI as received."""
         return _dec(self._ruri)
 
-    def set_ruri(self, uri: str | URI) -> None:
+    def set_ruri(self, uri: str | URI) -> SetRequestURI:
         text = str(uri)
         if not text or any(c in text for c in " \t\r\n"):
             raise ValueError(f"invalid Request-URI {text!r}")
-        self._changes.append(SetRequestURI(text))
+        change = SetRequestURI(text)
+        self._changes.append(change)
+        return change
 
     def _check_cseq(self) -> None:
         cseq = self.cseq

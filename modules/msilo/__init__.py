@@ -10,11 +10,21 @@ from __future__ import annotations
 
 from kampy.api import Arg, ArgKind, Exports, Function, Param, RouteType, Stat, Timer
 
+from .impl import MSilo, avp_spec
+
 
 def _positive(name: str):
     def check(value: int) -> None:
         if value <= 0:
             raise ValueError(f"msilo: {name} must be greater than 0 (got {value})")
+
+    return check
+
+
+def _avp(name: str):
+    def check(value: str | None) -> None:
+        if value:
+            avp_spec(name, value)
 
     return check
 
@@ -72,11 +82,13 @@ EXPORTS = Exports(
         ),
         # --- behaviour
         Param("use_contact", (int,), 1, doc="send the notice to the MESSAGE's Contact"),
-        Param("snd_time_avp", (str,), None, doc="AVP giving the reminder time YYYYMMDDHHMMSS"),
+        Param("snd_time_avp", (str,), None, doc="AVP giving the reminder time YYYYMMDDHHMMSS",
+              validate=_avp("snd_time_avp")),
         Param("add_date", (int,), 1, doc="prefix the body with the original date"),
         Param("max_messages", (int,), 0, doc="most stored messages per user; 0 = no limit"),
         Param("add_contact", (int,), 0, doc="add a Contact header to dumped messages"),
-        Param("extra_hdrs_avp", (str,), None, doc="AVP holding extra headers to store"),
+        Param("extra_hdrs_avp", (str,), None, doc="AVP holding extra headers to store",
+              validate=_avp("extra_hdrs_avp")),
         Param(
             "skip_notification_flag",
             (int,),
@@ -115,5 +127,5 @@ EXPORTS = Exports(
         Timer("send_reminders", "timer_send", interval_param="send_time", doc="send due reminders"),
     ),
     depends=("tm",),
-    factory=None,
+    factory=MSilo,
 )

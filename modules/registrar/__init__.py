@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from kampy.api import Arg, ArgKind, Exports, Function, Param, PVClass, RouteType, Stat
 
+from .registrar import RegistrarModule
+
+__all__ = ["EXPORTS", "RegistrarModule"]
+
 EXPORTS = Exports(
     name="registrar",
     doc="SIP registrar: save(), lookup(), registered() over usrloc.",
@@ -45,11 +49,14 @@ EXPORTS = Exports(
     functions=(
         Function(
             "save",
-            args=(Arg("domain", ArgKind.FMT), Arg("flags", ArgKind.FMT), Arg("uri", ArgKind.FMT)),
+            args=(Arg("domain", ArgKind.STR), Arg("flags", ArgKind.STR), Arg("uri", ArgKind.FMT)),
             min_args=1,
             routes=RouteType.REQUEST | RouteType.FAILURE | RouteType.ONREPLY,
-            doc="The function processes a REGISTER message.",
-            returns="",
+            doc="The function processes a REGISTER message. Flags: 0x01 memory only, 0x02 no reply, "
+                "0x04 replace all contacts, 0x08 no expires variation, 0x10 prepare the reply for "
+                "reg_send_reply().",
+            returns="1 new contacts, 2 updated, 3 deleted (or Contact: *), 4 no Contact (query); "
+                    "-2 too many contacts, -1 other errors",
         ),
         Function(
             "lookup",
@@ -57,7 +64,7 @@ EXPORTS = Exports(
             min_args=1,
             routes=RouteType.REQUEST | RouteType.FAILURE,
             doc="The lookup function extracts username and/or domain from Request-URI and tries...",
-            returns="",
+            returns="1 found, -1 not found, -2 found but method not allowed, -3 internal error",
         ),
         Function(
             "lookup_to_dset",
@@ -78,7 +85,7 @@ EXPORTS = Exports(
             min_args=1,
             routes=RouteType.ANY,
             doc="The function returns true if the AOR in the URI is registered, false otherwise.",
-            returns="",
+            returns="1 registered, -1 not registered",
         ),
         Function(
             "add_sock_hdr",
@@ -93,7 +100,7 @@ EXPORTS = Exports(
             min_args=2,
             routes=RouteType.ANY,
             doc="The function removes contacts associated with 'uri' from the location database.",
-            returns="",
+            returns="1 removed, -1 bad AoR, -2 error, -3 contact not found",
         ),
         Function(
             "reg_fetch_contacts",
@@ -133,7 +140,8 @@ EXPORTS = Exports(
         Stat("rejected_regs"),
     ),
     pvars=(
-        PVClass("ulc", arg="required", writable=True),  # pv_get_ulc pv_parse_ulc_name
+        PVClass("ulc", arg="required"),
     ),
-    factory=None,
+    depends=("usrloc", "sl"),
+    factory=RegistrarModule,
 )

@@ -1,9 +1,9 @@
 """Stateless replies, built from the received request the way Kamailio's sl module does.
 
 The reply copies the request's Via, From, To, Call-ID and CSeq lines as received (names, compact
-forms and order kept; Record-Route too for 180-299), records `received`/`rport` in the top Via,
-adds a To-tag for codes >= 180 when the request has none, then the headers queued with
-`append_to_reply`, `Server:` and `Content-Length:`.
+forms and order kept; Record-Route too for 180-299), records `received`/`rport` in the top Via
+(`kampy.api.reply_via_line`, which tm shares), adds a To-tag for codes >= 180 when the request has
+none, then the headers queued with `append_to_reply`, `Server:` and `Content-Length:`.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from kampy.api import Core, MessageContext, Module, Request, SIPProtocolError
+from kampy.api import FORCE_RPORT, Core, MessageContext, Module, Request, SIPProtocolError, reply_via_line
 
 log = logging.getLogger("kampy.sl")
 
@@ -24,6 +24,11 @@ NOREPLY = "noreply"                # bool: Kamailio's FL_MSG_NOREPLY
 
 SL_TAG_SIGNATURE, SL_TAG_SEPARATOR = "KAMAILIO-stateless", "."
 _STAT_CODES = (200, 202, 300, 301, 302, 400, 401, 403, 404, 407, 408, 483, 500)
+
+
+def _b(text: str) -> bytes:
+    """Text taken from a message back to bytes (undecodable bytes came in as surrogates)."""
+    return text.encode("utf-8", "surrogateescape")
 
 
 def _ccitt_table() -> list[int]:
@@ -57,7 +62,7 @@ def tag_prefix(core: Core, signature: str = SL_TAG_SIGNATURE) -> str:
     """The fixed part of a local To-tag: MD5 of a signature and the first socket (init_tags)."""
     sock = core.sockets[0] if core.sockets else None
     parts = [signature, sock.host if sock else "", str(sock.port) if sock else ""]
-    return hashlib.md5("".join(p.strip() for p in parts).encode()).hexdigest()
+    return hashlib.md5(_b("".join(p.strip() for p in parts))).hexdigest()
 
 
 def local_to_tag(core: Core, msg: Request, signature: str = SL_TAG_SIGNATURE,
@@ -69,10 +74,10 @@ def local_to_tag(core: Core, msg: Request, signature: str = SL_TAG_SIGNATURE,
     via = msg.via
     if via is None:
         return tag_prefix(core, signature) + separator
-    host = via.host.encode()
+    host = _b(via.host)
     port = b"" if via.port is None else str(via.port).encode()
-    first = [host, port] + ([via.branch.encode()] if via.branch is not None else [])
-    second = [port, host] + ([msg.call_id.encode()] if msg.call_id is not None else [])
+    first = [host, port] + ([_b(via.branch)] if via.branch is not None else [])
+    second = [port, host] + ([_b(msg.call_id)] if msg.call_id is not None else [])
     return f"{tag_prefix(core, signature)}{separator}{crc_suffix(first)}{crc_suffix(second)}"
 
 
@@ -90,42 +95,8 @@ def _raw_lines(msg: Request) -> list[tuple[str, bytes]]:
     return out
 
 
-def _top_via_line(line: bytes, msg: Request, src_ip: str, src_port: int, force_rport: bool) -> bytes:
-    """The first Via line with `rport=` filled in and `received=` appended, each replaced in place
-    when already there (the runtime may have recorded them in the request already)."""
-    via = msg.via
-    assert via is not None
-    name, colon, rest = line.partition(b":")
-    first, comma, others = _split_first_value(rest)
-    if via.has_rport or force_rport:
-        first = _set_param(first, b"rport", str(src_port).encode())
-    if via.received is not None or via.has_rport or via.host.strip("[]") != src_ip:
-        first = _set_param(first, b"received", src_ip.encode())
-    return name + colon + first + comma + others
-
-
-def _split_first_value(value: bytes) -> tuple[bytes, bytes, bytes]:
-    """Split a Via line's value at the first comma outside quotes."""
-    quoted = False
-    for i, ch in enumerate(value):
-        if ch == 0x22:
-            quoted = not quoted
-        elif ch == 0x2C and not quoted:
-            return value[:i].rstrip(), b",", value[i + 1:]
-    return value.rstrip(), b"", b""
-
-
-def _set_param(via_value: bytes, name: bytes, value: bytes) -> bytes:
-    parts = via_value.split(b";")
-    for i, part in enumerate(parts[1:], 1):
-        if part.strip().partition(b"=")[0].strip().lower() == name:
-            parts[i] = name + b"=" + value
-            return b";".join(parts)
-    return via_value + b";" + name + b"=" + value
-
-
 def _with_to_tag(line: bytes, tag: str) -> bytes:
-    return line.rstrip() + b";tag=" + tag.encode()
+    return line.rstrip() + b";tag=" + _b(tag)
 
 
 class SlModule(Module):
@@ -156,8 +127,7 @@ class SlModule(Module):
         for name, line in _raw_lines(msg):
             if name == "via":
                 if first_via:
-                    force = bool(ctx.local.get("force_rport"))
-                    line = _top_via_line(line, msg, ctx.src.ip, ctx.src.port, force)
+                    line = reply_via_line(msg, ctx.src.ip, ctx.src.port, bool(ctx.local.get(FORCE_RPORT)))
                     first_via = False
             elif name == "to":
                 line = _with_to_tag(line, tag) if tag else line
@@ -170,7 +140,7 @@ class SlModule(Module):
         out += self._lumps(ctx, code)
         out += [f"{name}: {value}\r\n".encode("utf-8", "surrogateescape") for name, value in extra_headers]
         if self.core.server_header:
-            out.append(f"Server: {self.core.server_header}\r\n".encode())
+            out.append(_b(f"Server: {self.core.server_header}\r\n"))
         body = body or ctx.local.get(REPLY_BODY, b"")
         out.append(b"Content-Length: %d\r\n\r\n" % len(body))
         return b"".join(out) + body
@@ -191,7 +161,7 @@ class SlModule(Module):
             contacts.append(f"<{br.uri}>{q}")
         if not contacts:
             return b""
-        return ("Contact: " + ", ".join(contacts) + "\r\n").encode()
+        return _b("Contact: " + ", ".join(contacts) + "\r\n")
 
     def reply(self, ctx: MessageContext, code: int, reason: str,
               extra_headers: Iterable[tuple[str, str]] = (), body: bytes = b"",
@@ -228,10 +198,13 @@ class SlModule(Module):
         if code >= 300:
             self._inc("sent_err_replies")
 
+    def pre_script(self, ctx: MessageContext) -> bool:
+        return not self.filter_ack(ctx)
+
     def filter_ack(self, ctx: MessageContext) -> bool:
         """True for an ACK to a reply this module sent (its To-tag carries our tag prefix): Kamailio
-        counts it in sl:received_ACKs and drops it before the script runs (sl_filter_ACK). The
-        runtime calls this before request_route."""
+        counts it in sl:received_ACKs and drops it before the script runs (sl_filter_ACK, run
+        from the `pre_script` hook)."""
         msg = ctx.msg
         if not isinstance(msg, Request) or msg.method != "ACK":
             return False

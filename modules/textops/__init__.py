@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from kampy.api import Arg, ArgKind, Exports, Function, RouteType, TransformClass
 
 from .textops import TextopsModule
@@ -103,7 +105,9 @@ EXPORTS = Exports(
         ),
         Function(
             "replace_body_atonce",
-            args=(Arg("re", ArgKind.REGEX), Arg("txt", ArgKind.FMT)),
+            # fixup_regexpNL_none: REG_EXTENDED | REG_ICASE without REG_NEWLINE, so `.` matches
+            # a newline and `^`/`$` anchor at the ends of the whole body
+            args=(Arg("re", ArgKind.REGEX, regex_flags=re.IGNORECASE | re.DOTALL), Arg("txt", ArgKind.FMT)),
             routes=RouteType.ANY,
             doc="Replaces all occurrence of re in the body of the message with txt.",
             returns="",

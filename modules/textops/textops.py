@@ -7,7 +7,7 @@ import time
 from functools import lru_cache
 from typing import Any
 
-from kampy.api import MessageContext, Module, Request
+from kampy.api import REGEX_FLAGS, MessageContext, Module, Request
 
 from .transforms import re_subst_transform
 from .edits import (
@@ -100,15 +100,8 @@ def subst_expr(text: str) -> SubstExpr:
 
 @lru_cache(maxsize=512)
 def _regex(text: str) -> re.Pattern[str]:
-    return re.compile(text, re.IGNORECASE | re.MULTILINE)
-
-
-@lru_cache(maxsize=512)
-def kam_re(regex: re.Pattern[str], newline: bool = True) -> re.Pattern[str]:
-    """The pattern with the flags of Kamailio's fixup_regexp_*: REG_ICASE, and REG_NEWLINE unless
-    `newline` is False (replace_body_atonce)."""
-    flags = regex.flags | re.IGNORECASE | (re.MULTILINE if newline else re.DOTALL)
-    return regex if flags == regex.flags else re.compile(regex.pattern, flags)
+    """A regex given as a string at run time (the *_pv variants), with the flags of the fixups."""
+    return re.compile(text, REGEX_FLAGS)
 
 
 def _text_of(value: Any) -> str:
@@ -123,11 +116,9 @@ class TextopsModule(Module):
 
     # ------------------------------------------------------------ search
     def search(self, ctx: MessageContext, regex: re.Pattern[str]) -> int:
-        regex = kam_re(regex)
         return 1 if regex.search(message_text(ctx.msg)) else -1
 
     def search_body(self, ctx: MessageContext, regex: re.Pattern[str]) -> int:
-        regex = kam_re(regex)
         body = ctx.msg.body
         return 1 if body and regex.search(dec(body)) else -1
 
@@ -153,23 +144,19 @@ class TextopsModule(Module):
         return 1 if apply_text(ctx, apply_spans(text, spans)) else -1
 
     def search_append(self, ctx: MessageContext, regex: re.Pattern[str], txt: str) -> int:
-        regex = kam_re(regex)
         m = regex.search(message_text(ctx.msg))
         return self._edit(ctx, [(m.end(), m.end(), txt)] if m else [])
 
     def replace(self, ctx: MessageContext, regex: re.Pattern[str], txt: str) -> int:
-        regex = kam_re(regex)
         m = regex.search(message_text(ctx.msg))
         return self._edit(ctx, [(m.start(), m.end(), txt)] if m else [])
 
     def replace_all(self, ctx: MessageContext, regex: re.Pattern[str], txt: str) -> int:
-        regex = kam_re(regex)
         text = message_text(ctx.msg)
         spans = [(m.start(), m.end(), txt) for m in regex.finditer(text) if m.end() > m.start()]
         return self._edit(ctx, spans)
 
     def replace_hdrs(self, ctx: MessageContext, regex: re.Pattern[str], txt: str) -> int:
-        regex = kam_re(regex)
         start, end = header_block_span(ctx.msg)
         m = regex.search(message_text(ctx.msg), start, end)
         return self._edit(ctx, [(m.start(), m.end(), txt)] if m else [])
@@ -214,26 +201,22 @@ class TextopsModule(Module):
         return dec(current_body(ctx.msg))
 
     def search_append_body(self, ctx: MessageContext, regex: re.Pattern[str], txt: str) -> int:
-        regex = kam_re(regex)
         body = self._body_text(ctx)
         m = regex.search(body)
         return self._set_body_text(ctx, body[:m.end()] + txt + body[m.end():] if m else None)
 
     def replace_body(self, ctx: MessageContext, regex: re.Pattern[str], txt: str) -> int:
-        regex = kam_re(regex)
         body = self._body_text(ctx)
         m = regex.search(body)
         return self._set_body_text(ctx, body[:m.start()] + txt + body[m.end():] if m else None)
 
     def replace_body_all(self, ctx: MessageContext, regex: re.Pattern[str], txt: str) -> int:
-        regex = kam_re(regex)
         body = self._body_text(ctx)
         spans = [(m.start(), m.end(), txt) for m in regex.finditer(body) if m.end() > m.start()]
         return self._set_body_text(ctx, apply_spans(body, spans) if spans else None)
 
     def replace_body_atonce(self, ctx: MessageContext, regex: re.Pattern[str], txt: str) -> int:
         body = self._body_text(ctx)
-        regex = kam_re(regex, newline=False)
         spans = [(m.start(), m.end(), txt) for m in regex.finditer(body) if m.end() > m.start()]
         return self._set_body_text(ctx, apply_spans(body, spans) if spans else None)
 
@@ -387,7 +370,6 @@ class TextopsModule(Module):
         return out
 
     def remove_hf_re(self, ctx: MessageContext, regex: re.Pattern[str]) -> int:
-        regex = kam_re(regex)
         written = self._written_names(ctx)
         return self._remove_where(ctx, lambda n: bool(regex.search(written[n])))
 
@@ -395,7 +377,6 @@ class TextopsModule(Module):
         return self.remove_hf_re(ctx, _regex(regex))
 
     def remove_hf_exp(self, ctx: MessageContext, match: re.Pattern[str], skip: re.Pattern[str]) -> int:
-        match, skip = kam_re(match), kam_re(skip)
         written = self._written_names(ctx)
         return self._remove_where(
             ctx, lambda n: bool(match.search(written[n])) and not skip.search(written[n]))
@@ -409,7 +390,6 @@ class TextopsModule(Module):
     is_present_hf_pv = is_present_hf
 
     def is_present_hf_re(self, ctx: MessageContext, regex: re.Pattern[str]) -> int:
-        regex = kam_re(regex)
         return 1 if any(regex.search(n) for n in self._written_names(ctx).values()) else -1
 
     def is_present_hf_re_pv(self, ctx: MessageContext, regex: str) -> int:

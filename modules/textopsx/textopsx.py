@@ -78,8 +78,6 @@ class TextopsxModule(Module):
         written: dict[str, str] = {}
         for name, value in zip(ctx.msg.header_names, ctx.msg.headers(), strict=True):
             written.setdefault(name, value[0])
-        if regex is not None:
-            regex = re.compile(regex.pattern, regex.flags | re.IGNORECASE | re.MULTILINE)
         for name, as_written in written.items():
             if name in _KEPT:
                 continue

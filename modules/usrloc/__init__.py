@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from kampy.api import Exports, Param, RpcMethod, Stat
+from kampy.api import Exports, Param, RpcMethod, Stat, Timer
+
+from .ucontact import UContact
+from .usrloc import URecord, UsrlocModule
+
+__all__ = ["EXPORTS", "UContact", "URecord", "UsrlocModule"]
 
 EXPORTS = Exports(
     name="usrloc",
@@ -80,5 +85,7 @@ EXPORTS = Exports(
         RpcMethod("ul.db_contacts", "rpc_db_contacts"),
         RpcMethod("ul.db_expired_contacts", "rpc_db_expired_contacts"),
     ),
-    factory=None,
+    timers=(Timer("ul_timer", "timer", interval_param="timer_interval",
+                  doc="Removes expired contacts (and writes changes back in db_mode 2)."),),
+    factory=UsrlocModule,
 )

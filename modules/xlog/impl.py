@@ -1,8 +1,8 @@
 """xlog: formatted logging from the config, on the Python logger `kampy.script`.
 
-Kamailio's levels (src/core/dprint.h) map onto Python logging levels, so the core `debug=` level,
-applied to the standard logging configuration with `logging_level(debug)`, decides what shows:
-debug=2 (the default) shows L_INFO and above, debug=3 adds L_DBG, debug=0 shows only L_WARN and above.
+Kamailio's levels map onto Python logging levels with the core's mapping (kampy.api.python_level);
+the core `debug=` sets the threshold of the kampy loggers (kampy.api.debug_threshold): debug=2 shows
+L_INFO and above, debug=3 adds L_DBG, debug=0 shows only L_WARN and above.
 The format argument arrives already rendered by the engine.
 """
 from __future__ import annotations
@@ -10,34 +10,27 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from kampy.api import MessageContext, Module, PVar
+from kampy.api import (
+    L_ALERT,
+    L_BUG,
+    L_CRIT,
+    L_CRIT2,
+    L_DBG,
+    L_ERR,
+    L_INFO,
+    L_NOTICE,
+    L_WARN,
+    MessageContext,
+    Module,
+    PVar,
+    python_level,
+)
 
 log = logging.getLogger("kampy.script")
 
-L_ALERT, L_BUG, L_CRIT2, L_CRIT, L_ERR, L_WARN, L_NOTICE, L_INFO, L_DBG = -5, -4, -3, -2, -1, 0, 1, 2, 3
-NOTICE = 25  # between INFO and WARNING
-logging.addLevelName(NOTICE, "NOTICE")
-
-_PY_LEVELS = {
-    L_ALERT: logging.CRITICAL, L_BUG: logging.CRITICAL, L_CRIT2: logging.CRITICAL, L_CRIT: logging.CRITICAL,
-    L_ERR: logging.ERROR, L_WARN: logging.WARNING, L_NOTICE: NOTICE, L_INFO: logging.INFO,
-    L_DBG: logging.DEBUG,
-}
 # xlog_fixup_helper picks the level by the third letter of the name: L_ALERT, L_BUG, L_CRIT ...
 _BY_LETTER = {"A": L_ALERT, "B": L_BUG, "C": L_CRIT2, "E": L_ERR, "W": L_WARN, "N": L_NOTICE, "I": L_INFO,
               "D": L_DBG}
-
-
-def python_level(level: int) -> int:
-    """The Python logging level of a Kamailio level (above L_DBG is still DEBUG)."""
-    if level >= L_DBG:
-        return logging.DEBUG
-    return _PY_LEVELS.get(level, logging.CRITICAL)
-
-
-def logging_level(debug: int) -> int:
-    """The Python logging threshold for the core `debug=` value (show level <= debug)."""
-    return python_level(max(min(debug, L_DBG), L_ALERT))
 
 
 def parse_level(text: str) -> int | None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.kampy_process import CONFIGS, Kampy, start_kampy
+from tests.e2e.proxy import TARGETS, NotAvailable, Pair, Proxy, registered_pair, start_proxy
 
 OPTIONS_CFG = CONFIGS / "options.cfg"
 
@@ -46,3 +47,25 @@ def sipp() -> str:
     if path is None:
         pytest.skip("sipp is not installed (Debian package sip-tester)")
     return path
+
+
+@pytest.fixture(scope="module", params=TARGETS)
+def proxy(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    """configs/proxy.cfg run by Kamailio 5.6 (-n 4), by kampy with one worker and with four."""
+    target = request.param
+    try:
+        server = start_proxy(target, tmp_path_factory.mktemp(target))
+    except NotAvailable as exc:
+        if target == "kamailio":
+            pytest.skip(str(exc))
+        pytest.xfail(f"kampy cannot run proxy.cfg yet: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pair(proxy: Proxy) -> Iterator[Pair]:
+    """A caller and a callee registered with `proxy`, with fresh names."""
+    p = registered_pair(proxy.addr)
+    yield p
+    p.close()

@@ -1,12 +1,10 @@
-"""`kampy db create|version`: the command-line side of the database layer."""
+"""`kampy db create|version`: the command-line side of the database layer (kept outside kampy.db so
+that building the CLI does not import the database drivers)."""
 from __future__ import annotations
 
 import argparse
 import sys
 
-from kampy.db.database import connect
-from kampy.db.errors import DBError
-from kampy.db.schema import TABLES, create_tables
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -14,7 +12,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     dbsub = db.add_subparsers(dest="db_command", required=True)
     create = dbsub.add_parser("create", help="create Kamailio 5.6's standard tables (as kamdbctl create)")
     create.add_argument("--db-url", required=True, help="mysql://user:pw@host[:port]/db or sqlite:///path")
-    create.add_argument("--tables", help=f"comma-separated tables (default: all of {','.join(TABLES)})")
+    create.add_argument("--tables", help="comma-separated tables (default: all the standard tables: "
+                                         "version, silo, location, subscriber, ...)")
     create.set_defaults(func=cmd_create)
     version = dbsub.add_parser("version", help="print a table's version from the version table")
     version.add_argument("--db-url", required=True)
@@ -23,6 +22,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
+    from kampy.db.database import connect
+    from kampy.db.errors import DBError
+    from kampy.db.schema import create_tables
+
     names = args.tables.split(",") if args.tables else None
     try:
         with connect(args.db_url) as db:
@@ -39,6 +42,9 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 def cmd_version(args: argparse.Namespace) -> int:
+    from kampy.db.database import connect
+    from kampy.db.errors import DBError
+
     try:
         with connect(args.db_url) as db:
             version = db.table_version(args.table)

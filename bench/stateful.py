@@ -1,0 +1,125 @@
+"""Stateful throughput with sipp, kampy beside Kamailio in one run: REGISTERs, and MESSAGEs relayed
+statefully from a sipp caller through the proxy to a sipp callee (t_relay, one transaction each).
+
+    python bench/stateful.py [--children 4] [--seconds 3] [--rates 200,500,...] [--max-calls 20000]
+                             [--only register|message] [--targets kamailio,kampy]
+
+Both servers run tests/e2e/configs/proxy.cfg unchanged (registrar + tm relay + failure_route) with
+the same number of workers, on 127.0.0.1, different ports. For each rate sipp sends rate x seconds
+calls (at most --max-calls, each run bounded by a sipp -timeout); a rate is *held* when every call
+succeeded (sipp exit 0, no failed call) and sipp achieved at least 90% of the asked rate. Each server
+climbs until a rate is not held (a run that was only slow is tried once more). Logs a table and
+the ratio kampy/Kamailio of the highest rates held (target: >= 25%).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.e2e.proxy import NotAvailable, start_proxy  # noqa: E402
+from tests.e2e.sipp_proxy import Run, message_run, register_run  # noqa: E402
+
+log = logging.getLogger("bench")
+DEFAULT_RATES = [100, 200, 500, 1000, 2000, 3000, 5000, 7500, 10000]
+TARGET_RATIO = 0.25
+SIPP_TIMEOUT = 30.0  # seconds one sipp run may take at most
+
+
+@dataclass
+class Step:
+    rate: int
+    calls: int
+    run: Run
+
+    @property
+    def held(self) -> bool:
+        r = self.run
+        return r.exit_code == 0 and r.failed == 0 and r.succeeded == self.calls and r.rate >= 0.9 * self.rate
+
+
+def climb(name: str, kind: str, sipp: str, addr: tuple[str, int], rates: list[int], seconds: float,
+          max_calls: int, workdir: Path) -> list[Step]:
+    steps: list[Step] = []
+    fn = register_run if kind == "register" else message_run
+    for rate in rates:
+        calls = max(1, min(max_calls, int(rate * seconds)))
+        step = Step(rate, calls, fn(sipp, addr, workdir, calls=calls, rate=rate, timeout=SIPP_TIMEOUT))
+        if not step.held and step.run.failed == 0:  # slow but no failure: one more try before giving up
+            step = Step(rate, calls, fn(sipp, addr, workdir, calls=calls, rate=rate, timeout=SIPP_TIMEOUT))
+        run = step.run
+        steps.append(step)
+        log.info("%-8s %-8s rate %6d: %6d/%6d ok, %4d failed, %7.0f/s achieved, %s", name, kind, rate,
+                 run.succeeded, calls, run.failed, run.rate, "held" if step.held else "NOT held")
+        if not step.held:
+            break
+    return steps
+
+
+def best(steps: list[Step]) -> int:
+    return max((s.rate for s in steps if s.held), default=0)
+
+
+def best_achieved(steps: list[Step]) -> float:
+    return max((s.run.rate for s in steps if s.held), default=0.0)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--children", type=int, default=4, help="workers of both servers")
+    parser.add_argument("--seconds", type=float, default=3.0, help="seconds of traffic per rate")
+    parser.add_argument("--rates", default=",".join(map(str, DEFAULT_RATES)))
+    parser.add_argument("--max-calls", type=int, default=20000, help="calls per rate at most")
+    parser.add_argument("--only", choices=("register", "message"))
+    parser.add_argument("--targets", default="kamailio,kampy")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+
+    sipp = shutil.which("sipp")
+    if sipp is None:
+        log.error("sipp is not installed (Debian package sip-tester)")
+        return 2
+    rates = [int(r) for r in args.rates.split(",")]
+    kinds = [args.only] if args.only else ["register", "message"]
+    targets = args.targets.split(",")
+    results: dict[tuple[str, str], list[Step]] = {}
+    with tempfile.TemporaryDirectory(prefix="kampy-bench-") as tmp:
+        workdir = Path(tmp)
+        for target in targets:
+            server_name = target if target == "kamailio" else f"kampy-{args.children}"
+            try:
+                proxy = start_proxy(server_name, workdir)
+            except NotAvailable as exc:
+                log.error("%s cannot run proxy.cfg: %s", target, exc)
+                continue
+            try:
+                for kind in kinds:
+                    results[(target, kind)] = climb(target, kind, sipp, proxy.addr, rates, args.seconds,
+                                                    args.max_calls, workdir)
+            finally:
+                proxy.stop()
+    log.info("")
+    log.info("%-9s %-8s %14s %14s", "kind", "server", "highest held", "achieved/s")
+    verdict = 0
+    for kind in kinds:
+        for target in targets:
+            steps = results.get((target, kind), [])
+            log.info("%-9s %-8s %14d %14.0f", kind, target, best(steps), best_achieved(steps))
+        kam, kp = best(results.get(("kamailio", kind), [])), best(results.get(("kampy", kind), []))
+        if kam and ("kampy", kind) in results:
+            ratio = kp / kam
+            log.info("%-9s kampy/Kamailio = %.0f%% (target >= %.0f%%)", kind, 100 * ratio, 100 * TARGET_RATIO)
+            if ratio < TARGET_RATIO:
+                verdict = 1
+    return verdict
+
+
+if __name__ == "__main__":
+    sys.exit(main())

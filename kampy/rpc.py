@@ -1,0 +1,280 @@
+"""The RPC registry and JSON-RPC 2.0 processing, transport-free.
+
+The registry is filled by module declarations (`Exports.rpc`: the engine binds each method to
+`instance.<handler>`, by default the method name with dots as underscores) and by the core's own
+methods (`core.*`, `system.*`). Handlers take `(*params)` and return a JSON-able value, or raise
+`RpcFault(code, message)` as Kamailio's `rpc->fault()`.
+
+`JsonRpc.handle(bytes) -> dict` answers one JSON-RPC request the way Kamailio 5.6's jsonrpcs does
+(an unknown method is `500 "Method Not Found"`, a handler's fault keeps its code), and, where
+Kamailio stays silent or answers an empty result, with the JSON-RPC 2.0 error codes: malformed
+JSON `-32700 "Parse Error"`, a request that is not a JSON-RPC 2.0 call `-32600 "Invalid Request"`,
+params that are neither an array nor an object (or do not fit the handler) `-32602`.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kampy.module import Exports, RpcFault
+
+if TYPE_CHECKING:
+    from kampy.runtime.core import Core
+
+log = logging.getLogger("kampy.rpc")
+
+VERSION = "0.1.0"
+SERVER_NAME = "kampy"
+
+# Kamailio's jsonrpcs error table: a fault with one of these codes gets this message.
+ERROR_MESSAGES = {-32700: "Parse Error", -32600: "Invalid Request", -32601: "Method Not Found",
+                  -32602: "Invalid Parameters", -32603: "Internal Error", -32000: "Execution Error"}
+METHOD_NOT_FOUND = (500, "Method Not Found")  # what Kamailio 5.6 answers for an unknown method
+MAX_REQUEST = 1 << 20   # bytes: a larger request is refused (`-32600`, or the transport closes)
+
+__all__ = ["RpcFault", "RpcRegistry", "JsonRpc", "LocalService", "register_core_methods",
+           "version_string", "dumps_response", "ERROR_MESSAGES", "MAX_REQUEST"]
+
+
+@dataclass(frozen=True)
+class LocalService:
+    """A local socket a module asks the network layer to serve in worker `rank` (jsonrpcs' FIFO
+    and datagram socket): `handle(request bytes) -> reply bytes or None`. For a FIFO, the reply
+    goes to the file the request names (`reply_path(request) -> path or None`)."""
+
+    kind: str                  # "fifo" | "dgram"
+    path: str
+    handle: Callable[[bytes], bytes | None]
+    mode: int = 0o660
+    rank: int = 1
+    reply_path: Callable[[bytes], str | None] | None = None
+
+
+@dataclass(frozen=True)
+class RpcEntry:
+    name: str
+    fn: Callable[..., Any]
+    doc: str = ""
+    module: str = "core"
+
+
+class RpcRegistry:
+    """Every RPC method of one process, by name."""
+
+    def __init__(self) -> None:
+        self._methods: dict[str, RpcEntry] = {}
+
+    def register(self, name: str, fn: Callable[..., Any], doc: str = "", module: str = "core") -> None:
+        if name in self._methods:
+            log.warning("RPC method %s declared twice (%s, %s); keeping the first",
+                        name, self._methods[name].module, module)
+            return
+        self._methods[name] = RpcEntry(name, fn, doc, module)
+
+    def register_exports(self, exports: Exports, instance: Any) -> None:
+        """Bind each declared method to `instance.<handler>`; a method whose handler the module
+        does not implement is not offered (an unknown method, not a stub)."""
+        for method in exports.rpc:
+            handler_name = method.handler or method.name.replace(".", "_")
+            fn = getattr(instance, handler_name, None) if instance is not None else None
+            if fn is None:
+                log.debug("module %s: RPC %s has no handler %s; not offered", exports.name,
+                          method.name, handler_name)
+                continue
+            self.register(method.name, fn, method.doc or (fn.__doc__ or "").strip().split("\n")[0],
+                          exports.name)
+
+    def get(self, name: str) -> RpcEntry | None:
+        return self._methods.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._methods)
+
+    def call(self, name: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
+        """Run method `name`; raises RpcFault (unknown method, bad params, the handler's own)."""
+        entry = self._methods.get(name)
+        if entry is None:
+            raise RpcFault(*METHOD_NOT_FOUND)
+        args = list(params.values()) if isinstance(params, dict) else list(params or [])
+        _check_arity(entry.fn, args)
+        return entry.fn(*args)
+
+
+def _check_arity(fn: Callable[..., Any], args: list[Any]) -> None:
+    try:
+        inspect.signature(fn).bind(*args)
+    except TypeError:
+        raise RpcFault(-32602, "Invalid Parameters") from None
+    except ValueError:  # no signature (a builtin): let the call decide
+        pass
+
+
+# ---------------------------------------------------------------- JSON-RPC 2.0
+
+
+class JsonRpc:
+    """JSON-RPC 2.0 over any transport: bytes in, a response object out."""
+
+    def __init__(self, registry: RpcRegistry, max_request: int = MAX_REQUEST) -> None:
+        self.registry = registry
+        self.max_request = max_request
+
+    def handle(self, data: bytes | str) -> dict[str, Any]:
+        if len(data) > self.max_request:
+            return error_response(-32600, f"Invalid Request: larger than {self.max_request} bytes")
+        try:
+            request = json.loads(data)
+        except (ValueError, UnicodeDecodeError):
+            return error_response(-32700)
+        return self.handle_object(request)
+
+    def handle_object(self, request: Any) -> dict[str, Any]:
+        if not isinstance(request, dict):
+            return error_response(-32600)
+        rid = request.get("id")
+        has_id = "id" in request
+        if request.get("jsonrpc") != "2.0" or not isinstance(request.get("method"), str):
+            return error_response(-32600, rid=rid, has_id=has_id)
+        params = request.get("params")
+        if params is not None and not isinstance(params, (list, dict)):
+            return error_response(-32602, rid=rid, has_id=has_id)
+        try:
+            result = self.registry.call(request["method"], params)
+        except RpcFault as fault:
+            return error_response(fault.code, fault.message, rid=rid, has_id=has_id)
+        except Exception:
+            log.exception("RPC %s failed", request["method"])
+            return error_response(-32603, rid=rid, has_id=has_id)
+        response: dict[str, Any] = {"jsonrpc": "2.0", "result": {} if result is None else result}
+        if has_id:
+            response["id"] = rid
+        return response
+
+
+def error_response(code: int, message: str | None = None, *, rid: Any = None,
+                   has_id: bool = True) -> dict[str, Any]:
+    """Kamailio's error object: a code in its table gets the table's message."""
+    text = ERROR_MESSAGES.get(code) or message or "Unexpected Error"
+    response: dict[str, Any] = {"jsonrpc": "2.0", "error": {"code": code, "message": text}}
+    if has_id:
+        response["id"] = rid
+    return response
+
+
+def dumps_response(response: dict[str, Any], pretty: bool = True) -> bytes:
+    if pretty:
+        return json.dumps(response, indent="\t", ensure_ascii=False).encode()
+    return json.dumps(response, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# ---------------------------------------------------------------- the core's methods
+
+
+def version_string() -> str:
+    return f"{SERVER_NAME} {VERSION} ({platform.machine()}/{sys.platform})"
+
+
+def _ctime(t: float) -> str:
+    return time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(t))
+
+
+class CoreMethods:
+    """`core.*` and `system.*`, with Kamailio 5.6's result structures."""
+
+    def __init__(self, core: Core, registry: RpcRegistry) -> None:
+        self.core = core
+        self.registry = registry
+
+    def core_version(self) -> str:
+        """Returns the version string of the server."""
+        return version_string()
+
+    def core_uptime(self, *_: Any) -> dict[str, Any]:
+        """Returns uptime of SIP server."""
+        now = self.core.clock.time()
+        return {"now": _ctime(now), "up_since": _ctime(self.core.started),
+                "uptime": int(now - self.core.started)}
+
+    def core_psx(self, *_: Any) -> list[dict[str, Any]]:
+        """Returns the detailed description of running processes."""
+        return [{"IDX": idx, "PID": pid, "DSC": dsc} for idx, pid, dsc in processes(self.core)]
+
+    def core_ps(self, *_: Any) -> list[Any]:
+        """Returns the description of running processes."""
+        out: list[Any] = []
+        for _idx, pid, dsc in processes(self.core):
+            out += [pid, dsc]
+        return out
+
+    def core_echo(self, *params: Any) -> list[str]:
+        """Returns back its parameters."""
+        return [_scan_string(p) for p in params if not isinstance(p, (dict, list))]
+
+    def core_info(self, *_: Any) -> dict[str, str]:
+        """Verbose info, including version number, compile flags, compiler, repository hash etc."""
+        return {"version": f"{SERVER_NAME} {VERSION}", "id": "unknown ",
+                "compiler": f"{platform.python_implementation()} {platform.python_version()}",
+                "compiled": "", "flags": "USE_TCP, SHARED_STORE_SQLITE, STATS_MMAP"}
+
+    def system_listMethods(self, *_: Any) -> list[str]:  # noqa: N802 (Kamailio's name)
+        """Lists all RPC methods supported by the server."""
+        return self.registry.names()
+
+    def system_methodHelp(self, *params: Any) -> str:  # noqa: N802
+        """Print the help string for given method."""
+        if not params or not isinstance(params[0], str):
+            raise RpcFault(400, "Method Name Expected")
+        entry = self.registry.get(params[0])
+        if entry is None:
+            raise RpcFault(400, "command not found")
+        return entry.doc or "undocumented"
+
+    def system_methodSignature(self, *_: Any) -> str:  # noqa: N802
+        """Returns signature of given method."""
+        raise RpcFault(500, "Not Implemented")
+
+
+def _scan_string(value: Any) -> str:
+    """A parameter read with Kamailio's "s" scan: numbers become their integer text."""
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, float):
+        return str(int(value))
+    return str(value)
+
+
+def register_core_methods(core: Core, registry: RpcRegistry) -> None:
+    methods = CoreMethods(core, registry)
+    for name in ("core.version", "core.uptime", "core.psx", "core.ps", "core.echo", "core.info",
+                 "system.listMethods", "system.methodHelp", "system.methodSignature"):
+        fn = getattr(methods, name.replace(".", "_"))
+        registry.register(name, fn, (fn.__doc__ or "").strip(), "core")
+
+
+# ---------------------------------------------------------------- processes (core.psx)
+
+_PROCS_SCHEMA = ("CREATE TABLE IF NOT EXISTS kampy_procs (rank INTEGER PRIMARY KEY, pid INTEGER NOT NULL, "
+                 "dsc TEXT NOT NULL)")
+
+
+def register_process(core: Core, description: str) -> None:
+    """Record this worker in the shared store (what core.psx/core.ps list)."""
+    core.shared.execute(_PROCS_SCHEMA)
+    core.shared.execute("INSERT OR REPLACE INTO kampy_procs (rank, pid, dsc) VALUES (?, ?, ?)",
+                        (core.rank, os.getpid(), description))
+
+
+def processes(core: Core) -> list[tuple[int, int, str]]:
+    core.shared.execute(_PROCS_SCHEMA)
+    rows = core.shared.query("SELECT rank, pid, dsc FROM kampy_procs ORDER BY rank")
+    if not rows:
+        rows = [(core.rank, os.getpid(), f"worker rank={core.rank}")]
+    return [(i, pid, dsc) for i, (_rank, pid, dsc) in enumerate(rows)]

@@ -1,0 +1,43 @@
+"""Kamailio's log levels and the core `debug=` on Python logging, shared by the CLI, `log()`, xlog
+and modules.
+
+A Kamailio message shows when its level <= `debug` (src/core/dprint.h): debug=0 shows L_WARN and
+more severe, 1 adds L_NOTICE, 2 L_INFO, 3 L_DBG. Each level has a Python level (L_NOTICE gets one
+of its own between INFO and WARNING), so `debug` becomes a threshold on the `kampy` loggers.
+"""
+from __future__ import annotations
+
+import logging
+
+L_ALERT, L_BUG, L_CRIT2, L_CRIT, L_ERR, L_WARN, L_NOTICE, L_INFO, L_DBG = -5, -4, -3, -2, -1, 0, 1, 2, 3
+NOTICE = 25  # a Python level between INFO and WARNING, for L_NOTICE
+logging.addLevelName(NOTICE, "NOTICE")
+
+LEVEL_NAMES = {"L_ALERT": L_ALERT, "L_BUG": L_BUG, "L_CRIT2": L_CRIT2, "L_CRIT": L_CRIT, "L_ERR": L_ERR,
+               "L_WARN": L_WARN, "L_NOTICE": L_NOTICE, "L_INFO": L_INFO, "L_DBG": L_DBG}
+
+_PY_LEVELS = {
+    L_ALERT: logging.CRITICAL, L_BUG: logging.CRITICAL, L_CRIT2: logging.CRITICAL, L_CRIT: logging.CRITICAL,
+    L_ERR: logging.ERROR, L_WARN: logging.WARNING, L_NOTICE: NOTICE, L_INFO: logging.INFO,
+    L_DBG: logging.DEBUG,
+}
+
+#: the loggers `debug=` governs: every kampy logger, the script's (`kampy.script`) included
+KAMPY_LOGGER = "kampy"
+
+
+def python_level(level: int) -> int:
+    """The Python logging level of a Kamailio level (L_ERR -> ERROR; L_DBG and above -> DEBUG)."""
+    if level >= L_DBG:
+        return logging.DEBUG
+    return _PY_LEVELS.get(level, logging.CRITICAL)
+
+
+def debug_threshold(debug: int) -> int:
+    """The Python logging level below which nothing shows for a core `debug=` value."""
+    return python_level(max(min(debug, L_DBG), L_ALERT))
+
+
+def apply_debug(debug: int) -> None:
+    """Make the kampy loggers show what Kamailio shows with `debug=<debug>`."""
+    logging.getLogger(KAMPY_LOGGER).setLevel(debug_threshold(debug))

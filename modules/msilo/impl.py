@@ -1,0 +1,487 @@
+"""msilo's implementation: m_store, m_dump, the cleanup and reminder timers, the tm callbacks.
+
+Where kampy differs from Kamailio on purpose (see README.md): a delivered row is deleted when its
+2xx arrives, the in-flight list lives in the shared store, and the statistics are not swapped.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kampy.api import (
+    DBError,
+    MessageContext,
+    Module,
+    PVSyntaxError,
+    Request,
+    Response,
+    SIPProtocolError,
+    check_table_version,
+    db_connect,
+    parse_format,
+    parse_pv,
+    parse_uri,
+)
+
+from . import rules
+from .inflight import InFlight
+
+log = logging.getLogger("kampy.msilo")
+
+SILO_VERSION = 8
+CLAIM_TIMEOUT = 300.0  # seconds; far beyond tm's longest non-INVITE transaction (32 s)
+# sizes of the standard silo table's columns: a value that does not fit is refused, never cut
+LIMITS = {"username": 64, "domain": 64, "src_addr": 255, "dst_addr": 255, "ctype": 32, "body": 65535}
+FORMAT_PARAMS = ("from_address", "contact_hdr", "extra_hdrs", "offline_message", "content_type_hdr")
+COLUMN_PARAMS = {"id": "sc_mid", "src_addr": "sc_from", "dst_addr": "sc_to", "username": "sc_uri_user",
+                 "domain": "sc_uri_host", "body": "sc_body", "ctype": "sc_ctype", "exp_time": "sc_exp_time",
+                 "inc_time": "sc_inc_time", "snd_time": "sc_snd_time", "extra_hdrs": "sc_stored_hdrs"}
+
+
+def avp_spec(name: str, value: str) -> Any:
+    """The parsed `$avp(...)` spec of an AVP parameter; ValueError for anything else."""
+    try:
+        spec = parse_pv(value.strip())
+    except PVSyntaxError as exc:
+        raise ValueError(f"msilo: {name} must be an AVP spec such as $avp(name): {exc}") from None
+    if spec.cls != "avp":
+        raise ValueError(f"msilo: {name} must be an AVP spec such as $avp(name), not '{value}'")
+    return spec
+
+
+class Format:
+    """A parameter that may hold pseudo-variables, compiled once (at init when the PV classes are
+    already known, else on first use: a module loaded after msilo may provide them)."""
+
+    def __init__(self, name: str, text: str, core: Any) -> None:
+        try:
+            parse_format(text)
+        except PVSyntaxError as exc:
+            raise ValueError(f"msilo: bad pseudo-variable in {name} \"{text}\": {exc}") from None
+        self.name, self.text, self._core = name, text, core
+        self._fn: Callable[[Any], str] | None = None
+        try:
+            self._fn = core.compile_format(text)
+        except Exception:  # a PV class of a module loaded later: resolved on first use
+            self._fn = None
+
+    def render(self, ctx: MessageContext) -> str | None:
+        """The formatted text, or None when formatting fails (Kamailio: "not available")."""
+        try:
+            if self._fn is None:
+                self._fn = self._core.compile_format(self.text)
+            return self._fn(ctx)
+        except Exception as exc:
+            log.warning("msilo: cannot format %s \"%s\": %s", self.name, self.text, exc)
+            return None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One MESSAGE msilo sent for a silo row, waiting for its final reply."""
+
+    mid: int
+    inc_time: int
+    reminder: bool
+
+
+class MSilo(Module):
+    def __init__(self, params: dict[str, Any], core: Any) -> None:
+        super().__init__(params, core)
+        p = params
+        if p.get("offline_message") and not p.get("content_type_hdr"):
+            raise ValueError("msilo: offline_message is set but content_type_hdr is not: "
+                             "set the Content-Type line of the notice (content_type_hdr)")
+        self.table: str = p["db_table"]
+        self.col = {logical: p[param] for logical, param in COLUMN_PARAMS.items()}
+        self.formats = {name: Format(name, p[name], core) for name in FORMAT_PARAMS if p.get(name)}
+        self.snd_time_avp = self._avp("snd_time_avp")
+        self.extra_hdrs_avp = self._avp("extra_hdrs_avp")
+        skip = int(p["skip_notification_flag"])
+        self.skip_mask = 0 if skip < 0 else 1 << skip
+        self.expire_time = int(p["expire_time"])
+        self.clean_period = int(p["clean_period"])
+        self.reminder: str | None = p.get("reminder") or None
+        self.outbound_proxy: str | None = p.get("outbound_proxy") or None
+        self._cleanup_runs = 0
+        self.db = self._connect(p["db_url"])
+        self._inflight: InFlight | None = None
+        self.claim_timeout = max(CLAIM_TIMEOUT, 2.0 * int(p["check_time"]))
+
+    # ------------------------------------------------------------ setup
+
+    def _avp(self, name: str) -> Any:
+        value = self.params.get(name)
+        if not value:
+            return None
+        spec = avp_spec(name, value)
+        return _LazyPV(spec, self.core)
+
+    def _connect(self, url: str) -> Any:
+        try:
+            db = db_connect(url, create_missing=True)
+        except DBError as exc:
+            raise ValueError(f"msilo: cannot open db_url: {exc}") from None
+        try:
+            for column in self.col.values():
+                db.dialect.ident(column)
+            db.dialect.ident(self.table)
+            check_table_version(db, self.table, SILO_VERSION)
+        except DBError as exc:
+            db.close()
+            raise ValueError(f"msilo: {exc}") from None
+        return db
+
+    @property
+    def inflight(self) -> InFlight:
+        if self._inflight is None:
+            self._inflight = InFlight(self.core.shared, self.core.rank, self.core.clock, self.claim_timeout)
+        return self._inflight
+
+    def child_init(self, rank: int) -> None:
+        self._inflight = None  # reopened on first use with this worker's rank and store
+
+    def destroy(self) -> None:
+        self.db.close()
+
+    # ------------------------------------------------------------ helpers
+
+    def _now(self) -> int:
+        return rules.int32(self.core.clock.time())
+
+    def _stat(self, name: str) -> None:
+        self.core.stats.inc(f"msilo:{name}")
+
+    def _row(self, values: dict[str, Any]) -> dict[str, Any]:
+        return {self.col[k]: v for k, v in values.items()}
+
+    # ------------------------------------------------------------ m_store
+
+    def m_store(self, ctx: MessageContext, owner: str | None = None) -> int:
+        msg = ctx.msg
+        if not isinstance(msg, Request):
+            return -1
+        try:
+            row = self._store_row(ctx, msg, owner)
+        except SIPProtocolError as exc:
+            log.info("msilo: m_store: cannot parse the request: %s", exc)
+            return -1
+        if row is None:
+            return -1
+        if not self._under_limit(row["username"], row["domain"]):
+            return -1
+        try:
+            self.db.insert(self.table, self._row(row))
+        except DBError as exc:
+            log.error("msilo: m_store: cannot store the message: %s", exc)
+            return -1
+        self._stat("stored_messages")
+        if self.formats.get("from_address") and self.formats.get("offline_message"):
+            self._send_notice(ctx, msg, row["src_addr"])
+        return 1
+
+    def _store_row(self, ctx: MessageContext, msg: Request, owner: str | None) -> dict[str, Any] | None:
+        """The silo row for this MESSAGE, or None (logged) when m_store must return false."""
+        if not msg.has_header("content-length"):
+            log.info("msilo: m_store: no Content-Length header")
+            return None
+        if rules.atoi(msg.header("content-length")) <= 0 or not msg.body:
+            log.info("msilo: m_store: body empty")
+            return None
+        to, frm = msg.to, msg.from_
+        if to is None or frm is None:
+            log.info("msilo: m_store: no To or From header")
+            return None
+        owner_uri = _owner_uri(owner if owner is not None else ctx.ruri)
+        if owner_uri is None:
+            log.info("msilo: m_store: invalid owner URI or no username for owner")
+            return None
+        ctype = rules.stored_ctype(msg)
+        if ctype is None:
+            log.info("msilo: m_store: missing or invalid Content-Type")
+            return None
+        extra = self._extra_headers(ctx, msg)
+        if extra is None:
+            return None
+        inc_time = self._now()
+        row = {
+            "username": owner_uri.user, "domain": owner_uri.host, "dst_addr": str(to.uri),
+            "src_addr": str(frm.uri), "body": msg.body, "ctype": ctype, "inc_time": inc_time,
+            "exp_time": rules.int32(inc_time + rules.lifetime(msg, self.expire_time)),
+            "snd_time": self._send_time(ctx), "extra_hdrs": extra,
+        }
+        return row if self._fits(row) else None
+
+    @staticmethod
+    def _fits(row: dict[str, Any]) -> bool:
+        for key, limit in LIMITS.items():
+            value = row[key]
+            size = len(value) if isinstance(value, bytes) else len(value)
+            if size > limit:
+                log.warning("msilo: m_store: %s is %d long, the silo table holds %d: not stored",
+                            key, size, limit)
+                return False
+        return True
+
+    def _extra_headers(self, ctx: MessageContext, msg: Request) -> str | None:
+        value = self.extra_hdrs_avp.get(ctx) if self.extra_hdrs_avp else None
+        extra = value if isinstance(value, str) else rules.stored_extra_headers(msg)
+        if len(extra.encode("utf-8", "surrogateescape")) >= rules.MAX_EXTRA_HDRS:
+            log.warning("msilo: m_store: extra headers are %d bytes or more: not stored",
+                        rules.MAX_EXTRA_HDRS)
+            return None
+        return extra
+
+    def _send_time(self, ctx: MessageContext) -> int:
+        if self.snd_time_avp is None:
+            return 0
+        value = self.snd_time_avp.get(ctx)
+        if not isinstance(value, str):
+            return 0
+        stamp = rules.parse_send_time(value)
+        if stamp is None:
+            log.warning("msilo: m_store: bad reminder time '%s' (YYYYMMDDHHMMSS): stored as an "
+                        "ordinary offline message", value)
+            return 0
+        return stamp
+
+    def _under_limit(self, username: str, domain: str) -> bool:
+        limit = int(self.params["max_messages"])
+        if limit <= 0:
+            return True
+        d = self.db.dialect
+        statement = (f"SELECT COUNT(*) FROM {d.ident(self.table)} WHERE {d.ident(self.col['username'])} = "
+                     f"{d.placeholder} AND {d.ident(self.col['domain'])} = {d.placeholder}")
+        try:
+            count = int(self.db.raw_query(statement, (username, domain))[0][0])
+        except DBError as exc:
+            log.error("msilo: m_store: cannot count the stored messages: %s", exc)
+            return False
+        if count >= limit:
+            log.info("msilo: m_store: %s@%s has %d messages, max_messages is %d", username, domain,
+                     count, limit)
+            return False
+        return True
+
+    def _send_notice(self, ctx: MessageContext, msg: Request, from_uri: str) -> None:
+        if self.skip_mask and ctx.flags & self.skip_mask:
+            return
+        sender = self.formats["from_address"].render(ctx)
+        body = self.formats["offline_message"].render(ctx)
+        ctype_fmt = self.formats.get("content_type_hdr")
+        ctype = ctype_fmt.render(ctx) if ctype_fmt else None
+        if not sender or not body or not ctype:
+            log.warning("msilo: the offline notice is not available (empty from_address, "
+                        "offline_message or content_type_hdr): not sent")
+            return
+        contact_fmt = self.formats.get("contact_hdr")
+        headers = (contact_fmt.render(ctx) or "" if contact_fmt else "") + ctype
+        if len(headers.encode("utf-8", "surrogateescape")) >= rules.MAX_EXTRA_HDRS:
+            log.warning("msilo: the notice's headers are %d bytes or more: not sent", rules.MAX_EXTRA_HDRS)
+            return
+        target = rules.notice_target(msg, from_uri, bool(self.params["use_contact"]))
+        self._uac(target, sender, from_uri, headers, body.encode("utf-8", "surrogateescape"), None)
+
+    # ------------------------------------------------------------ m_dump
+
+    def m_dump(self, ctx: MessageContext, owner: str | None = None) -> int:
+        msg = ctx.msg
+        if not isinstance(msg, Request):
+            return -1
+        try:
+            to = msg.to
+            if to is None:
+                return -1
+            if msg.method == "REGISTER" and not rules.register_wants_messages(msg):
+                log.info("msilo: m_dump: the REGISTER does not ask for MESSAGEs")
+                return -1
+        except SIPProtocolError as exc:
+            log.info("msilo: m_dump: cannot parse the request: %s", exc)
+            return -1
+        owner_uri = _owner_uri(owner) if owner is not None else _user_host(to.uri)
+        if owner_uri is None:
+            log.info("msilo: m_dump: invalid owner URI")
+            return -1
+        c = self.col
+        try:
+            rows = self.db.query(
+                self.table,
+                [c[k] for k in ("id", "src_addr", "dst_addr", "body", "ctype", "inc_time", "extra_hdrs")],
+                {c["username"]: owner_uri.user, c["domain"]: owner_uri.host, c["snd_time"]: 0},
+                order_by=c["id"])
+        except DBError as exc:
+            log.error("msilo: m_dump: cannot read the stored messages: %s", exc)
+            return -1
+        if not rows:
+            return 1
+        extra_fmt = self.formats.get("extra_hdrs")
+        extra = (extra_fmt.render(ctx) or "") if extra_fmt else ""
+        sent = 0
+        for row in rows:
+            result = self._dump_row(row, extra)
+            if result < 0:
+                return -1
+            sent += result
+        log.info("msilo: m_dump: %d of %d message(s) sent to %s@%s", sent, len(rows), owner_uri.user,
+                 owner_uri.host)
+        return 1
+
+    def _dump_row(self, row: tuple[Any, ...], extra: str) -> int:
+        """Send one stored message: 1 sent, 0 skipped (in flight), -1 stop (headers too long)."""
+        mid, src, dst, body, ctype, inc_time, stored_hdrs = row
+        mid, inc_time, ctype = int(mid or 0), int(inc_time or 0), rules.as_text(ctype)
+        if not self.inflight.claim(mid):
+            return 0
+        block = ""
+        if ctype:
+            block += f"Content-Type: {ctype}\r\n"
+        if self.params["add_contact"]:
+            block += f"Contact: <{src}>;msilo=yes\r\n"
+        block += extra + rules.as_text(stored_hdrs)
+        if len(block.encode("utf-8", "surrogateescape")) >= rules.MAX_EXTRA_HDRS:
+            log.error("msilo: m_dump: headers of message %d are %d bytes or more: stopped", mid,
+                      rules.MAX_EXTRA_HDRS)
+            self.inflight.release(mid)
+            self._stat("failed_messages")
+            return -1
+        headers = (f"Date: {rules.rfc1123(inc_time)}\r\n" if inc_time > 0 else "") + block
+        data = rules.as_bytes(body)
+        if self.params["add_date"] and ctype == "text/plain":
+            data = rules.with_prefix(rules.OFFLINE_PREFIX, inc_time, data)
+        delivery = Delivery(mid, inc_time, reminder=False)
+        self._uac(rules.as_text(dst), rules.as_text(src), rules.as_text(dst), headers, data, delivery)
+        return 1
+
+    # ------------------------------------------------------------ sending and replies
+
+    def _uac(self, ruri: str, from_uri: str, to_uri: str, headers: str, body: bytes,
+             delivery: Delivery | None) -> None:
+        """Send a MESSAGE through tm's UAC; `delivery`'s final reply comes back to `_final`."""
+        done: list[int] = []
+
+        def callback(status: int, reply: Response | None) -> None:
+            if delivery is not None and not done:  # once, even if tm both fails and calls back
+                done.append(status)
+                self._final(delivery, status)
+
+        try:
+            sent = self.core.api("tm").t_request("MESSAGE", ruri, to_uri, from_uri, headers=headers,
+                                                 body=body, next_hop=self.outbound_proxy,
+                                                 callback=callback)
+        except Exception as exc:  # tm could not send at all: a failed delivery, not a stuck claim
+            log.error("msilo: cannot send a MESSAGE to %s: %s", ruri, exc)
+            sent = -1
+        if sent is not None and sent < 0 and delivery is not None:
+            log.error("msilo: tm could not send message %d to %s", delivery.mid, ruri)
+            callback(500, None)
+
+    def _final(self, delivery: Delivery, status: int) -> None:
+        """The final reply of a delivery: only a 2xx removes the row."""
+        try:
+            if 200 <= status < 300:
+                self._delivered(delivery)
+            else:
+                self._failed(delivery, status)
+        finally:
+            self.inflight.release(delivery.mid)
+
+    def _delivered(self, d: Delivery) -> None:
+        c = self.col
+        try:
+            self.db.delete(self.table, {c["id"]: d.mid, c["inc_time"]: d.inc_time})
+        except DBError as exc:
+            log.error("msilo: message %d was delivered but could not be deleted (it will be sent "
+                      "again): %s", d.mid, exc)
+        self._stat("dumped_reminders" if d.reminder else "dumped_messages")
+
+    def _failed(self, d: Delivery, status: int) -> None:
+        log.info("msilo: delivery of message %d failed with %d: kept for the next REGISTER", d.mid, status)
+        if not d.reminder:
+            self._stat("failed_messages")
+            return
+        self._stat("failed_reminders")
+        c = self.col
+        try:
+            self.db.update(self.table, {c["id"]: d.mid, c["inc_time"]: d.inc_time}, {c["snd_time"]: 0})
+        except DBError as exc:
+            log.error("msilo: cannot turn failed reminder %d into an offline message: %s", d.mid, exc)
+
+    # ------------------------------------------------------------ timers
+
+    def timer_clean(self) -> None:
+        """Every check_time: release claims of dead deliveries; every clean_period-th run: purge
+        expired rows (Kamailio purges them whether pending, reminders or in flight)."""
+        if self.core.rank != 1:
+            return
+        self.inflight.expire()
+        self._cleanup_runs += 1
+        if self._cleanup_runs % self.clean_period:
+            return
+        try:
+            count = self.db.delete(self.table, [(self.col["exp_time"], "<=", self._now())])
+        except DBError as exc:
+            log.error("msilo: cannot purge expired messages: %s", exc)
+            return
+        if count:
+            log.info("msilo: purged %d expired message(s)", count)
+
+    def timer_send(self) -> None:
+        """Every send_time: send the reminders that are due, to sip:username@domain."""
+        if self.core.rank != 1 or not self.reminder:
+            return
+        c = self.col
+        now = self._now()
+        try:
+            rows = self.db.query(
+                self.table, [c["id"], c["username"], c["domain"], c["body"], c["ctype"], c["snd_time"],
+                             c["inc_time"]],
+                [(c["snd_time"], "<>", 0), (c["snd_time"], "<=", now)], order_by=c["id"])
+        except DBError as exc:
+            log.error("msilo: cannot read the due reminders: %s", exc)
+            return
+        for row in rows:
+            self._send_reminder(row)
+
+    def _send_reminder(self, row: tuple[Any, ...]) -> None:
+        mid, user, domain, body, ctype, snd_time, inc_time = row
+        if user is None or domain is None or body is None:
+            return
+        if not self.inflight.claim(int(mid or 0)):
+            return
+        ctype = rules.as_text(ctype)
+        headers = f"Content-Type: {ctype}\r\n"
+        if self.params["add_contact"]:
+            headers += f"Contact: <{self.reminder}>;msilo=yes\r\n"
+        data = rules.as_bytes(body)
+        if self.params["add_date"]:
+            data = rules.with_prefix(rules.REMINDER_PREFIX, int(snd_time), data)
+        uri = f"sip:{rules.as_text(user)}@{rules.as_text(domain)}"
+        assert self.reminder is not None
+        self._uac(uri, self.reminder, uri, headers, data, Delivery(int(mid), int(inc_time or 0), True))
+
+
+class _LazyPV:
+    """An AVP accessor resolved on first use (the pv module may be loaded after msilo)."""
+
+    def __init__(self, spec: Any, core: Any) -> None:
+        self.spec, self._core, self._acc = spec, core, None
+
+    def get(self, ctx: MessageContext) -> Any:
+        if self._acc is None:
+            self._acc = self._core.pv(self.spec)
+        return self._acc.get(ctx)
+
+
+def _user_host(uri: Any) -> Any:
+    return uri if uri.user and uri.host else None
+
+
+def _owner_uri(text: str) -> Any:
+    """A bare owner URI with user and host, or None."""
+    try:
+        uri = parse_uri(text.strip())
+    except SIPProtocolError:
+        return None
+    return _user_host(uri)

@@ -1,0 +1,914 @@
+"""registrar: save() REGISTERs into usrloc and lookup() users, as Kamailio 5.6's registrar does.
+
+Reply codes and the P-Registrar-Error texts follow Kamailio's reply.c; the 200 OK lists every
+valid binding as `Contact: <uri>;q=..;expires=N`, joined with ", " on one header line.
+"""
+from __future__ import annotations
+
+import enum
+import logging
+import random
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+
+from kampy.api import (
+    URI,
+    Branch,
+    Core,
+    MessageContext,
+    Module,
+    NameAddr,
+    PVar,
+    Request,
+    RouteType,
+    SIPProtocolError,
+    parse_name_addr,
+    parse_uri,
+)
+
+from .contacts import ContactInfo, build_contact_header, parse_q
+from .ulc import UlcProfiles
+
+log = logging.getLogger("kampy.registrar")
+
+REG_SAVE_MEM_FL, REG_SAVE_NORPL_FL, REG_SAVE_REPL_FL = 1, 2, 4
+REG_SAVE_NOVARIATION_FL, REG_SAVE_PREPRPL_FL, REG_SAVE_ALL_FL = 8, 16, 31
+PATH_MODE_OFF, PATH_MODE_LAZY, PATH_MODE_STRICT = 0, 1, 2
+MAX_UA_SIZE = 255
+CALLID_MAX_SIZE = 255
+RECEIVED_MAX_SIZE = 255
+REPLY_LUMPS = "reply_lumps"       # shared with sl: header text added to a locally built reply
+PREPARED_REPLY = "registrar_reply"  # ctx.local: the reply save() left for reg_send_reply()
+
+
+class R(enum.Enum):
+    """Kamailio's rerrno values: (code, P-Registrar-Error text)."""
+
+    FINE = (200, "No problem")
+    UL_DEL_R = (500, "usrloc_record_delete failed")
+    UL_GET_R = (500, "usrloc_record_get failed")
+    UL_NEW_R = (500, "usrloc_record_new failed")
+    INV_CSEQ = (400, "Invalid CSeq number")
+    UL_INS_C = (500, "usrloc_contact_insert failed")
+    UL_DEL_C = (500, "usrloc_contact_delete failed")
+    UL_UPD_C = (500, "usrloc_contact_update failed")
+    AOR_LEN = (500, "Address Of Record too long")
+    AOR_PARSE = (400, "Error while parsing AOR")
+    INV_Q = (400, "Invalid q param in contact")
+    PARSE = (400, "Message parse error")
+    TO_MISS = (400, "To header not found")
+    CID_MISS = (400, "Call-ID header not found")
+    CS_MISS = (400, "CSeq header not found")
+    PARSE_EXP = (400, "Expires parse error")
+    PARSE_CONT = (400, "Contact parse error")
+    STAR_EXP = (400, "* used in contact and expires is not zero")
+    STAR_CONT = (400, "* used in contact and more than 1 contact")
+    TOO_MANY = (503, "Too many registered contacts")
+    CONTACT_LEN = (400, "Contact/received too long")
+    CALLID_LEN = (400, "Callid too long")
+    PARSE_PATH = (400, "Path parse error")
+    PATH_UNSUP = (420, "No support for found Path indicated")
+    INV_REGID = (400, "Invalid Reg-Id number")
+    LOW_EXP = (423, "Interval too brief")
+
+
+REASONS = {200: "OK", 400: "Bad Request", 420: "Bad Extension", 421: "Extension Required",
+           423: "Interval Too Brief", 439: "First Hop Lacks Outbound Support", 500: "Server Internal Error",
+           503: "Service Unavailable"}
+
+
+class RegError(Exception):
+    def __init__(self, err: R) -> None:
+        super().__init__(err.value[1])
+        self.err = err
+
+
+@dataclass
+class SaveState:
+    """What one save() call works with (Kamailio's rerrno, contact buffer and path vector)."""
+
+    ctx: MessageContext
+    msg: Request
+    domain: str
+    aor: str
+    host: str
+    flags: int
+    err: R = R.FINE
+    contact_hdr: str = ""
+    path: str | None = None
+
+
+def strno2int(text: str) -> int:
+    """Kamailio's strno2int: decimal, or hex with 0x."""
+    text = text.strip()
+    return int(text, 16) if text[:2].lower() == "0x" else int(text)
+
+
+class RegistrarModule(Module):
+    def __init__(self, params: dict[str, Any], core: Core) -> None:
+        super().__init__(params, core)
+        p = params
+        self.default_expires = int(p.get("default_expires", 3600))
+        self.default_expires_range = int(p.get("default_expires_range", 0))
+        self.expires_range = int(p.get("expires_range", 0))
+        self.default_q = int(p.get("default_q", -1))
+        self.append_branches = int(p.get("append_branches", 1))
+        self.case_sensitive = int(p.get("case_sensitive", 0))
+        self.realm_prefix = p.get("realm_prefix") or ""
+        self.min_expires = int(p.get("min_expires", 60))
+        self.max_expires = int(p.get("max_expires", 0))
+        self.received_param = p.get("received_param") or ""
+        self.received_avp = _avp_name(p.get("received_avp"))
+        self.max_contacts = int(p.get("max_contacts", 0))
+        self.retry_after = int(p.get("retry_after", 0))
+        self.method_filtering = int(p.get("method_filtering", 0))
+        self.use_path = int(p.get("use_path", 0))
+        self.path_mode = int(p.get("path_mode", PATH_MODE_STRICT))
+        self.path_use_received = int(p.get("path_use_received", 0))
+        self.path_check_local = int(p.get("path_check_local", 0))
+        self.gruu_enabled = int(p.get("gruu_enabled", 1))
+        self.contact_max_size = int(p.get("contact_max_size", 512))
+        self.min_expires_mode = int(p.get("min_expires_mode", 0))
+        self.use_expired_contacts = int(p.get("use_expired_contacts", 0))
+        self.sock_hdr_name = p.get("sock_hdr_name") or ""
+        for name in ("default_expires_range", "expires_range"):
+            if not 0 <= int(p.get(name, 0)) <= 100:
+                raise ValueError(f"{name} must be between 0 and 100")
+        self.ulc = UlcProfiles()
+        self._ul: Any = None
+        stats = core.stats
+        stats.set("registrar:max_expires", self.max_expires)
+        stats.set("registrar:max_contacts", self.max_contacts)
+        stats.set("registrar:default_expire", self.default_expires)
+        stats.set("registrar:default_expires_range", self.default_expires_range)
+        stats.set("registrar:expires_range", self.expires_range)
+
+    # ------------------------------------------------------------ helpers
+
+    @property
+    def ul(self) -> Any:
+        """usrloc's API, bound on first use (usrloc may be loaded after registrar)."""
+        if self._ul is None:
+            self._ul = self.core.api("usrloc")
+        return self._ul
+
+    def extract_aor(self, uri_text: str) -> tuple[str, URI]:
+        """Kamailio's extract_aor: the unescaped user, `@domain` with use_domain (realm_prefix
+        stripped), lower-cased (only the domain when case_sensitive)."""
+        try:
+            uri = parse_uri(uri_text)
+        except SIPProtocolError:
+            raise RegError(R.AOR_PARSE) from None
+        user = urllib.parse.unquote(uri.user or "")
+        if len(user) > 64 or len(uri.host) > 64:
+            raise RegError(R.AOR_LEN)
+        aor = user
+        if self.ul.use_domain:
+            host = uri.host
+            if self.realm_prefix and len(self.realm_prefix) < len(host) and host.startswith(self.realm_prefix):
+                host = host[len(self.realm_prefix):]
+            aor = f"{user}@{host}" if user else host
+        if self.case_sensitive and user:
+            aor = user + aor[len(user):].lower()
+        else:
+            aor = aor.lower()
+        return aor, uri
+
+    def now(self) -> int:
+        return int(self.core.clock.time())
+
+    # ------------------------------------------------------------ save()
+
+    def save(self, ctx: MessageContext, domain: str, flags: str = "0", uri: str | None = None) -> int:
+        try:
+            cflags = strno2int(flags)
+        except ValueError:
+            log.error("save(): bad flags <%s>", flags)
+            return -1
+        if cflags > REG_SAVE_ALL_FL or (cflags & REG_SAVE_MEM_FL and self.ul.db_mode == 3):
+            log.error("save(): bad flags <%s>", flags)
+            return -1
+        msg = ctx.msg
+        if not isinstance(msg, Request):
+            return -1
+        if uri is not None and not uri:
+            log.error("save(): invalid uri parameter")
+            return -1
+        ctx.local.pop(PREPARED_REPLY, None)
+        state = SaveState(ctx, msg, domain, "", "", cflags)
+        try:
+            ret = self._save(state, uri)
+        except RegError as exc:
+            state.err = exc.err
+            return self._save_failed(state)
+        self.core.stats.inc("registrar:accepted_regs")
+        if not cflags & REG_SAVE_NORPL_FL:
+            if ctx.route_type in (RouteType.REQUEST, RouteType.FAILURE):
+                if self._send_reply(state) < 0:
+                    return -1
+        elif cflags & REG_SAVE_PREPRPL_FL:
+            self._prepare_reply(state)
+        return ret
+
+    def _save_failed(self, state: SaveState) -> int:
+        self.core.stats.inc("registrar:rejected_regs")
+        if state.ctx.route_type == RouteType.REQUEST and not state.flags & REG_SAVE_NORPL_FL:
+            self._send_reply(state)
+        else:
+            state.ctx.local[PREPARED_REPLY] = state
+        return -2 if state.err is R.TOO_MANY else -1
+
+    def _save(self, st: SaveState, uri: str | None) -> int:
+        msg = st.msg
+        to = self._to(msg)
+        expires_hf = self._expires_header(msg)
+        try:
+            contacts = msg.contacts
+        except SIPProtocolError:
+            values = [v.strip() for v in msg.headers_named("contact")]
+            raise RegError(R.STAR_CONT if "*" in values and len(values) > 1 else R.PARSE_CONT) from None
+        star = self._check_contacts(msg, contacts, expires_hf)
+        st.aor, _ = self.extract_aor(uri if uri else str(to.uri))
+        st.host = to.uri.host
+        infos = [] if star or not contacts else self._contact_infos(st, contacts, expires_hf)
+        if star:
+            self._star(st)
+            return 3
+        if not infos:
+            record = self.ul.get_urecord(st.domain, st.aor)
+            st.contact_hdr = self._contact_hdr(st, record.contacts if record else [])
+            return 4
+        ret = self._add_contacts(st, infos)
+        return 1 if ret == 0 else ret
+
+    @staticmethod
+    def _to(msg: Request) -> NameAddr:
+        try:
+            to = msg.to
+        except SIPProtocolError:
+            raise RegError(R.PARSE) from None
+        if to is None:
+            raise RegError(R.TO_MISS)
+        if msg.call_id is None:
+            raise RegError(R.CID_MISS)
+        if msg.cseq is None:
+            raise RegError(R.CS_MISS)
+        return to
+
+    @staticmethod
+    def _expires_header(msg: Request) -> int:
+        """The Expires header's value, -1 when there is none (get_expires_hf)."""
+        if not msg.has_header("expires"):
+            return -1
+        try:
+            value = msg.expires
+        except SIPProtocolError:
+            raise RegError(R.PARSE_EXP) from None
+        return -1 if value is None else value
+
+    def _check_contacts(self, msg: Request, contacts: Any, expires_hf: int) -> bool:
+        """Kamailio's check_contacts: True for a valid `Contact: *`."""
+        if contacts.star:
+            if expires_hf != 0:
+                raise RegError(R.STAR_EXP)
+            if len(contacts) or len(msg.headers_named("contact")) > 1:
+                raise RegError(R.STAR_CONT)
+            return True
+        for c in contacts:
+            if len(str(c.uri)) > self.contact_max_size:
+                raise RegError(R.CONTACT_LEN)
+            received = c.params.get("received")
+            if received and len(received) > RECEIVED_MAX_SIZE:
+                raise RegError(R.CONTACT_LEN)
+        return False
+
+    def _star(self, st: SaveState) -> None:
+        ul = self.ul
+        with ul.lock(st.domain):
+            for c in ul.contacts(st.aor, st.domain):
+                c.flags = c.flags | 1 if st.flags & REG_SAVE_MEM_FL else c.flags & ~1
+                ul.delete_contact(st.domain, c)
+
+    # -------------------------------------------------- contact info (pack_ci)
+
+    def _contact_infos(self, st: SaveState, contacts: list[NameAddr], expires_hf: int) -> list[ContactInfo]:
+        msg, ctx = st.msg, st.ctx
+        callid = (msg.call_id or "").rstrip()
+        if len(callid) > CALLID_MAX_SIZE:
+            raise RegError(R.CALLID_LEN)
+        assert msg.cseq is not None
+        ua = msg.header("user-agent") or ""
+        if not 0 < len(ua) < MAX_UA_SIZE:
+            ua = "n/a"
+        path, path_received = self._path_vector(msg)
+        if path and self.path_mode != PATH_MODE_OFF:
+            st.path = path
+        cflags = ctx.bflags
+        if path_received:
+            cflags |= self.ul.nat_flag
+        first = contacts[0]
+        allowed = self._allow_mask(msg)
+        received_avp = self._received_avp(ctx)
+        base = dict(callid=callid, cseq=msg.cseq.num, user_agent=ua, path=path or None,
+                    cflags=cflags, flags=1 if st.flags & REG_SAVE_MEM_FL else 0,
+                    socket=str(ctx.force_socket or ctx.src.local) if self._sock_from_msg(ctx) is None
+                    else self._sock_from_msg(ctx),
+                    connection_id=ctx.src.conn_id if ctx.src.proto != "udp" and ctx.src.conn_id else -1,
+                    keepalive=1 if cflags & self.ul.nat_flag else 0, server_id=self.ul.server_id,
+                    instance=_instance(first))
+        infos = []
+        for c in contacts:
+            expires = self._contact_expires(c, expires_hf, bool(st.flags & REG_SAVE_NOVARIATION_FL))
+            q = self._contact_q(c)
+            methods = self._contact_methods(c, allowed)
+            received = c.params.get("received") or path_received or received_avp
+            instance = _instance(c) or base["instance"]
+            reg_id = self._reg_id(c) if instance else 0
+            infos.append(ContactInfo(uri=str(c.uri), expires=expires, q=q, methods=methods,
+                                     received=received or None, reg_id=reg_id,
+                                     **{**base, "instance": instance}))  # type: ignore[arg-type]
+        return infos
+
+    def _sock_from_msg(self, ctx: MessageContext) -> str | None:
+        if not self.sock_hdr_name:
+            return None
+        value = ctx.msg.header(self.sock_hdr_name)
+        if not value:
+            return None
+        text = value.strip()
+        for sock in self.core.sockets:
+            if str(sock) == text:
+                return text
+        log.error("non-local socket <%s>", text)
+        return None
+
+    def _contact_expires(self, c: NameAddr, expires_hf: int, novariation: bool) -> int:
+        """calc_contact_expires: an absolute time, or 0 to remove the binding."""
+        raw = c.params.get("expires")
+        rng = self.expires_range
+        if not raw:
+            e = expires_hf
+            if e < 0:
+                e, rng = self.default_expires, self.default_expires_range
+        else:
+            try:
+                e = int(raw.strip())
+                if e < 0:
+                    raise ValueError
+            except ValueError:
+                e, rng = self.default_expires, self.default_expires_range
+        if e == 0:
+            return 0
+        if e < self.min_expires:
+            if self.min_expires_mode:
+                raise RegError(R.LOW_EXP)
+            e = self.min_expires
+        if not novariation and rng:
+            low = int(e - rng / 100 * e)
+            e = max(int(low + random.randrange(100) / 100 * (e - low)), self.min_expires)
+        if self.max_expires and e > self.max_expires:
+            e = self.max_expires
+        return e + self.now()
+
+    def _contact_q(self, c: NameAddr) -> int:
+        raw = c.params.get("q")
+        if not raw:
+            return self.default_q
+        q = parse_q(raw)
+        if q is None:
+            raise RegError(R.INV_Q)
+        return q
+
+    def _contact_methods(self, c: NameAddr, allowed: int) -> int:
+        raw = c.params.get("methods")
+        if raw is None:
+            return allowed
+        from .contacts import methods_from_param
+
+        mask = methods_from_param(raw)
+        if mask is None:
+            raise RegError(R.PARSE)
+        return mask
+
+    @staticmethod
+    def _allow_mask(msg: Request) -> int:
+        from .contacts import ALL_METHODS, methods_from_list
+
+        try:
+            allow = msg.allow
+        except SIPProtocolError:
+            return ALL_METHODS
+        return ALL_METHODS if allow is None else methods_from_list(allow)
+
+    @staticmethod
+    def _reg_id(c: NameAddr) -> int:
+        raw = c.params.get("reg-id")
+        if not raw:
+            return 0
+        try:
+            value = int(raw)
+        except ValueError:
+            raise RegError(R.INV_REGID) from None
+        if value <= 0:
+            raise RegError(R.INV_REGID)
+        return value
+
+    def _received_avp(self, ctx: MessageContext) -> str | None:
+        if self.received_avp is None:
+            return None
+        values = ctx.avps.get(self.received_avp)
+        if not values or values[0] in (None, ""):
+            return None
+        value = str(values[0])
+        if len(value) > RECEIVED_MAX_SIZE:
+            raise RegError(R.CONTACT_LEN)
+        return value
+
+    def _path_vector(self, msg: Request) -> tuple[str | None, str | None]:
+        """Every Path header joined by ',' and, with path_use_received, the first Path URI's
+        `received` parameter (build_path_vector)."""
+        if not self.use_path:
+            return None, None
+        values = [v.strip() for v in msg.headers_named("path")]
+        if not values:
+            return None, None
+        path = ",".join(values)
+        received = None
+        try:
+            first = parse_name_addr(_split_first(path))
+        except SIPProtocolError:
+            raise RegError(R.PARSE_PATH) from None
+        if self.path_use_received:
+            value = first.uri.params.get("received")
+            if value:
+                received = urllib.parse.unquote(value)
+        return path, received
+
+    # -------------------------------------------------- add / update contacts
+
+    def _add_contacts(self, st: SaveState, infos: list[ContactInfo]) -> int:
+        ul = self.ul
+        with ul.lock(st.domain):
+            record = ul.get_urecord(st.domain, st.aor)
+            if record is None:
+                try:
+                    self._insert_contacts(st, infos)
+                except RegError:
+                    ul.delete_urecord(st.domain, st.aor)
+                    raise
+                record = ul.get_urecord(st.domain, st.aor)
+                st.contact_hdr = self._contact_hdr(st, record.contacts if record else [])
+                return 1
+            try:
+                return self._update_contacts(st, record, infos)
+            finally:
+                after = ul.get_urecord(st.domain, st.aor)
+                st.contact_hdr = self._contact_hdr(st, after.contacts if after else [])
+
+    def _max_contacts(self) -> int:
+        return self.max_contacts
+
+    def _insert_contacts(self, st: SaveState, infos: list[ContactInfo]) -> None:
+        ul, maxc, num = self.ul, self._max_contacts(), 0
+        for ci in infos:
+            if ci.expires == 0:
+                continue
+            if maxc > 0 and num >= maxc:
+                log.info("too many contacts (n:%d max:%d) for AOR <%s>", num, maxc, st.aor)
+                raise RegError(R.TOO_MANY)
+            num += 1
+            record = ul.get_urecord(st.domain, st.aor)
+            # Kamailio looks with CSeq+1 so that a repeated contact in one REGISTER updates itself.
+            code, found = ul.get_ucontact(record, ci.uri, ci.callid, ci.path, ci.cseq + 1, ci.instance, ci.reg_id)
+            if record is None or code != 0 or found is None:
+                ul.insert_contact(st.domain, ci.to_contact(ul.new_contact, st.aor, ul.new_ruid(), self.now()))
+            else:
+                ul.update_contact(st.domain, ci.update(found, self.now()))
+
+    def _update_contacts(self, st: SaveState, record: Any, infos: list[ContactInfo]) -> int:
+        ul, replace_all = self.ul, bool(st.flags & REG_SAVE_REPL_FL)
+        if not replace_all and self._max_contacts() > 0:
+            self._test_max_contacts(record, infos)
+        rc = 0
+        for ci in infos:
+            record = ul.get_urecord(st.domain, st.aor)
+            code, found = ul.get_ucontact(record, ci.uri, ci.callid, ci.path, ci.cseq, ci.instance, ci.reg_id)
+            if code == -1:
+                log.error("invalid cseq for aor <%s>", st.aor)
+                raise RegError(R.INV_CSEQ)
+            if code == -2:
+                if ci.expires != 0 and replace_all:
+                    break
+                continue
+            if found is None:
+                if ci.expires == 0:
+                    continue
+                new = ul.insert_contact(st.domain, ci.to_contact(ul.new_contact, st.aor, ul.new_ruid(), self.now()))
+                rc = 1
+                if replace_all:
+                    self._delete_others(st, record.contacts if record else [], new)
+                    break
+                continue
+            if ci.expires == 0:
+                found.flags = found.flags | 1 if st.flags & REG_SAVE_MEM_FL else found.flags & ~1
+                ul.delete_contact(st.domain, found)
+                rc = 3
+                continue
+            updated = False
+            if replace_all:
+                self._delete_others(st, record.contacts, found)
+                updated = True
+            if ci.instance and ci.callid != found.callid:
+                same = [c for c in record.contacts if c.ruid != found.ruid and c.instance == found.instance]
+                for c in same:
+                    ul.delete_contact(st.domain, c)
+                updated = True
+            ul.update_contact(st.domain, ci.update(found, self.now()))
+            rc = 2
+            if updated:
+                break
+        return rc
+
+    def _delete_others(self, st: SaveState, contacts: list[Any], keep: Any) -> None:
+        for c in contacts:
+            if c.ruid != keep.ruid:
+                self.ul.delete_contact(st.domain, c)
+
+    def _test_max_contacts(self, record: Any, infos: list[ContactInfo]) -> None:
+        now = self.now()
+        num = len(record.valid_contacts(now))
+        for ci in infos:
+            code, found = self.ul.get_ucontact(record, ci.uri, ci.callid, ci.path, ci.cseq, ci.instance, ci.reg_id)
+            if code == -1:
+                raise RegError(R.INV_CSEQ)
+            if code == -2:
+                continue
+            if found is None:
+                num += 1 if ci.expires != 0 else 0
+            elif ci.expires == 0:
+                num -= 1
+        if num > self._max_contacts():
+            log.info("too many contacts for AOR <%s> (n:%d max:%d)", record.aor, num, self._max_contacts())
+            raise RegError(R.TOO_MANY)
+
+    def _contact_hdr(self, st: SaveState, contacts: list[Any]) -> str:
+        supported = _option_tags(st.msg, "supported")
+        return build_contact_header(contacts, self.now(), self.received_param, st.host,
+                                    gruu=bool(self.gruu_enabled == 1 and "gruu" in supported))
+
+    # -------------------------------------------------- replies
+
+    def _reply_parts(self, st: SaveState) -> tuple[int, str, list[str]]:
+        """Kamailio's reg_reply_helper: the code, reason and header lumps of save()'s reply."""
+        lumps: list[str] = []
+        if st.contact_hdr:
+            lumps.append(st.contact_hdr)
+        err = st.err
+        if err is R.FINE and self.use_path and st.path and self.path_mode != PATH_MODE_OFF:
+            if "path" in _option_tags(st.msg, "supported"):
+                lumps.append(f"Path: {st.path}\r\n")
+            elif self.path_mode == PATH_MODE_STRICT:
+                err = R.PATH_UNSUP
+                lumps += ["Unsupported: path\r\n", f"Path: {st.path}\r\n"]
+        elif err is R.LOW_EXP:
+            lumps.append(f"Min-Expires: {self.min_expires}\r\n")
+        code = err.value[0]
+        if code != 200:
+            lumps.append(f"P-Registrar-Error: {err.value[1]}\r\n")
+            if 500 <= code < 600 and self.retry_after:
+                lumps.append(f"Retry-After: {self.retry_after}\r\n")
+        return code, REASONS[code], lumps
+
+    def _prepare_reply(self, st: SaveState) -> None:
+        st.ctx.local[PREPARED_REPLY] = st
+
+    def _send_reply(self, st: SaveState) -> int:
+        code, reason, lumps = self._reply_parts(st)
+        ctx = st.ctx
+        ctx.local.setdefault(REPLY_LUMPS, []).extend(lumps)
+        sl = self.core.modules.get("sl")
+        if sl is None:
+            log.error("registrar needs the sl module to reply")
+            return -1
+        if sl.send_reply(ctx, code, reason) < 0:
+            log.error("failed to send %d %s", code, reason)
+            return -1
+        return 1
+
+    def reg_send_reply(self, ctx: MessageContext) -> int:
+        st = ctx.local.pop(PREPARED_REPLY, None)
+        if st is None:
+            return -1
+        return self._send_reply(st)
+
+    # ------------------------------------------------------------ lookup()
+
+    def lookup(self, ctx: MessageContext, domain: str, uri: str | None = None) -> int:
+        return self._lookup(ctx, domain, uri, rewrite=True)
+
+    def lookup_to_dset(self, ctx: MessageContext, domain: str, uri: str | None = None) -> int:
+        return self._lookup(ctx, domain, uri, rewrite=False)
+
+    def _allowed(self, ctx: MessageContext, c: Any) -> bool:
+        if not self.method_filtering:
+            return True
+        from .contacts import method_bit
+
+        msg = ctx.msg
+        assert isinstance(msg, Request)
+        if c.methods & method_bit(msg.method):
+            return True
+        try:
+            return bool(msg.to is not None and msg.to.tag)
+        except SIPProtocolError:
+            return False
+
+    def _usable(self, c: Any, now: int) -> bool:
+        return c.valid(now) or bool(self.use_expired_contacts)
+
+    def _lookup(self, ctx: MessageContext, domain: str, uri: str | None, rewrite: bool) -> int:
+        if not isinstance(ctx.msg, Request):
+            return -3
+        try:
+            aor, puri = self.extract_aor(uri if uri else ctx.ruri)
+        except RegError:
+            return -3
+        now = self.now()
+        gr = puri.params.get("gr") if "gr" in puri.params else False
+        if gr is None or gr == "":
+            found = self._temp_gruu(domain, puri)
+            if found is None:
+                return -1
+            record, first = found
+            if not self._usable(first, now):
+                return -1
+            if not self._allowed(ctx, first):
+                return -2
+            contacts = [first]
+        else:
+            record = self.ul.get_urecord(domain, aor)
+            if record is None:
+                return -1
+            ret, first = -1, None
+            for c in record.contacts:
+                if not self._usable(c, now):
+                    continue
+                if not self._allowed(ctx, c):
+                    ret = -2
+                    continue
+                if gr and not _same_instance(gr, c.instance):
+                    continue
+                first = c
+                break
+            if first is None:
+                return ret
+            contacts = record.contacts[record.contacts.index(first):]
+        if rewrite:
+            if self._set_ruri_branch(ctx, contacts[0]) < 0:
+                return -3
+            contacts = contacts[1:]
+        if gr is not False or not self.append_branches:
+            return 1
+        for c in contacts:
+            if self._usable(c, now) and self._allowed(ctx, c):
+                dst, path = self._path_dst(c)
+                ctx.branches.append(Branch(uri=c.contact, dst_uri=dst or c.received, path=path if dst else None,
+                                           q=c.q, flags=c.cflags, socket=self._socket(c.socket),
+                                           instance=c.instance, ruid=c.ruid))
+        return 1
+
+    def _temp_gruu(self, domain: str, puri: URI) -> tuple[Any, Any] | None:
+        user = puri.user or ""
+        ruid, sep, _ = user.rpartition("-")
+        if not sep:
+            return None
+        return self.ul.get_urecord_by_ruid(domain, ruid)
+
+    def _set_ruri_branch(self, ctx: MessageContext, c: Any) -> int:
+        ctx.new_ruri = c.contact
+        ctx.dst_uri = None
+        ctx.path_vec = None
+        try:
+            dst, path = self._path_dst(c)
+        except RegError:
+            return -3
+        if dst:
+            ctx.path_vec, ctx.dst_uri = path, dst
+        elif c.received:
+            ctx.dst_uri = c.received
+        ctx.instance = c.instance
+        ctx.reg_id = c.reg_id
+        ctx.ruid = c.ruid
+        ctx.location_ua = c.user_agent or None
+        ctx.ruri_q = c.q
+        ctx.bflags |= c.cflags
+        sock = self._socket(c.socket)
+        if sock is not None:
+            ctx.force_socket = sock
+        return 1
+
+    def _path_dst(self, c: Any) -> tuple[str | None, str | None]:
+        """(next hop, path vector) from a contact's Path: its first URI (the second when the first
+        is this server and path_check_local is on)."""
+        if not c.path:
+            return None, None
+        path = c.path
+        try:
+            first = parse_name_addr(_split_first(path))
+        except SIPProtocolError:
+            raise RegError(R.PARSE_PATH) from None
+        if self.path_check_local and self.core.is_myself(first.uri.host, first.uri.port):
+            rest = path.split(",", 1)
+            if len(rest) < 2:
+                return None, path
+            path = rest[1].strip()
+            first = parse_name_addr(_split_first(path))
+        return str(first.uri), path
+
+    def _socket(self, text: str | None) -> Any:
+        if not text:
+            return None
+        return next((s for s in self.core.sockets if str(s) == text), None)
+
+    def lookup_branches(self, ctx: MessageContext, domain: str) -> int:
+        """lookup() on the R-URI and on every branch that has no destination set yet."""
+        start = list(ctx.branches)
+        ctx.branches = []
+        ret = self._lookup(ctx, domain, None, rewrite=True)
+        found = ret > 0
+        for br in start:
+            if br.dst_uri:
+                ctx.branches.append(br)
+                continue
+            saved = (ctx.new_ruri, ctx.dst_uri, ctx.path_vec, ctx.ruri_q, ctx.force_socket, ctx.bflags,
+                     ctx.instance, ctx.ruid, ctx.reg_id, ctx.location_ua)
+            ctx.new_ruri, ctx.bflags = br.uri, br.flags
+            if self._lookup(ctx, domain, br.uri, rewrite=True) > 0:
+                found = True
+                ctx.branches.insert(len(ctx.branches) - 0, Branch(
+                    uri=ctx.ruri, dst_uri=ctx.dst_uri, path=ctx.path_vec, q=ctx.ruri_q, flags=ctx.bflags,
+                    socket=ctx.force_socket, instance=ctx.instance, ruid=ctx.ruid))
+            (ctx.new_ruri, ctx.dst_uri, ctx.path_vec, ctx.ruri_q, ctx.force_socket, ctx.bflags,
+             ctx.instance, ctx.ruid, ctx.reg_id, ctx.location_ua) = saved
+        return 1 if found else ret
+
+    # ------------------------------------------------------------ registered(), unregister()
+
+    def registered(self, ctx: MessageContext, domain: str, uri: str | None = None,
+                   match_option: str | None = None, match_action: str | None = None) -> int:
+        if uri:
+            target = uri
+        elif isinstance(ctx.msg, Request):
+            target = ctx.ruri
+        else:
+            to = ctx.msg.to
+            if to is None:
+                return -1
+            target = str(to.uri)
+        try:
+            aor, _ = self.extract_aor(target)
+        except RegError:
+            return -1
+        flag = _int_arg(match_option)
+        match = self._match_values(ctx, flag)
+        now = self.now()
+        for c in self.ul.contacts(aor, domain):
+            if not self._usable(c, now):
+                continue
+            if match.get("match_callid") and c.callid != match["match_callid"]:
+                continue
+            if match.get("match_received") and (c.received or "") != match["match_received"]:
+                continue
+            if match.get("match_contact") and c.contact != match["match_contact"]:
+                continue
+            return 1
+        return -1
+
+    def _match_values(self, ctx: MessageContext, flag: int) -> dict[str, str]:
+        """match_callid/match_received/match_contact from the xavp_cfg XAVP, as flags 1/2/4 ask."""
+        name = self.params.get("xavp_cfg")
+        if not name or not flag:
+            return {}
+        items = ctx.xavps.get(name)
+        if not items:
+            return {}
+        out = {}
+        for bit, key in ((1, "match_callid"), (2, "match_received"), (4, "match_contact")):
+            values = items[0].get(key)
+            if flag & bit and values and values[0]:
+                out[key] = str(values[0])
+        return out
+
+    def unregister(self, ctx: MessageContext, domain: str, uri: str, ruid: str | None = None) -> int:
+        """-1 bad AoR, -2 error removing, -3 contact not found (Kamailio's codes)."""
+        ul = self.ul
+        if ruid is None:
+            try:
+                aor, _ = self.extract_aor(uri)
+            except RegError:
+                return -1
+            ul.delete_urecord(domain, aor)
+            return 1
+        if uri:
+            try:
+                aor, _ = self.extract_aor(uri)
+            except RegError:
+                return -1
+            hit = ul.get_urecord_by_ruid(domain, ruid)
+            if hit is None or hit[0].aor != aor:
+                log.warning("AOR/Contact not found")
+                return -3
+            ul.delete_contact(domain, hit[1])
+            return 1
+        hit = ul.get_urecord_by_ruid(domain, ruid)
+        if hit is None:
+            log.warning("contact not found")
+            return -3
+        ul.delete_contact(domain, hit[1])
+        return 1
+
+    # ------------------------------------------------------------ $ulc
+
+    def reg_fetch_contacts(self, ctx: MessageContext, domain: str, uri: str, profile: str) -> int:
+        try:
+            aor, _ = self.extract_aor(uri)
+        except RegError:
+            return -1
+        contacts = self.ul.contacts(aor, domain)
+        self.ulc.fetch(profile, domain, aor, contacts)
+        return 1 if contacts else -1
+
+    def reg_free_contacts(self, ctx: MessageContext, profile: str) -> int:
+        self.ulc.free(profile)
+        return 1
+
+    def pv_ulc(self, spec: PVar) -> Any:
+        return self.ulc.accessor(spec, self.now)
+
+    def add_sock_hdr(self, ctx: MessageContext, hdr_name: str) -> int:
+        """Add `hdr_name: <receiving socket>` to the REGISTER (read back by sock_hdr_name)."""
+        msg = ctx.msg
+        if not isinstance(msg, Request):
+            return -1
+        sock = ctx.src.local
+        msg.add_header(hdr_name, str(sock))
+        return 1
+
+
+def _avp_name(text: str | None) -> str | None:
+    if not text:
+        return None
+    name = text.strip()
+    if name.startswith("$avp(") and name.endswith(")"):
+        name = name[5:-1]
+    if name[:2] in ("s:", "S:"):
+        name = name[2:]
+    elif name[:2] in ("i:", "I:"):
+        name = "i:" + name[2:]
+    return name
+
+
+def _instance(c: NameAddr) -> str | None:
+    value = c.params.get("+sip.instance")
+    return value or None
+
+
+def _same_instance(gr: str, instance: str | None) -> bool:
+    if not instance:
+        return False
+
+    def strip(text: str) -> str:
+        text = text.strip('"')
+        return text[1:-1] if len(text) > 2 and text[0] == "<" and text[-1] == ">" else text
+    return strip(urllib.parse.unquote(gr)) == strip(instance)
+
+
+def _split_first(path: str) -> str:
+    depth, quoted = 0, False
+    for i, ch in enumerate(path):
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch == "<":
+            depth += 1
+        elif not quoted and ch == ">":
+            depth -= 1
+        elif not quoted and depth == 0 and ch == ",":
+            return path[:i].strip()
+    return path.strip()
+
+
+def _option_tags(msg: Request, header: str) -> set[str]:
+    tags: set[str] = set()
+    for value in msg.headers_named(header):
+        tags.update(t.strip().lower() for t in value.split(",") if t.strip())
+    return tags
+
+
+def _int_arg(value: str | None) -> int:
+    if not value:
+        return 0
+    try:
+        return strno2int(value)
+    except ValueError:
+        return 0

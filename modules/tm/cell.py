@@ -1,0 +1,148 @@
+"""A transaction as tm keeps it (Kamailio's `struct cell`): the server side (the UAS transaction
+machine) and its branches (one client transaction machine each), plus what the script set."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kampy.api import Outgoing, Request, Response, Socket, Source
+from kampy.api import ClientTransaction, ServerTransaction, TimerConfig
+
+PENDING = -2  # t_pick_branch: branches still open
+
+
+@dataclass(frozen=True)
+class Dest:
+    """Where a transaction machine's bytes go."""
+
+    proto: str
+    host: str
+    port: int
+    local: Socket | None = None
+    conn_id: int | None = None
+
+    def packet(self, data: bytes) -> Outgoing:
+        return Outgoing(self.proto, self.host, self.port, data, self.local, self.conn_id)
+
+
+@dataclass(eq=False)
+class Leg:
+    """One transaction machine of a cell with its timers: the UAS, a branch, or a branch's CANCEL."""
+
+    tx: ClientTransaction | ServerTransaction
+    dest: Dest
+    cell: Cell
+    role: str  # "uas" | "uac" | "cancel"
+    branch: int = -1
+    handles: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class UacBranch:
+    """An outgoing branch (Kamailio's `struct ua_client`)."""
+
+    index: int
+    uri: str
+    request: Request
+    leg: Leg | None = None
+    last_received: int = 0
+    reply: Response | None = None
+    faked: bool = False        # the final reply is a local one (408 on timeout, 487 on CANCEL)
+    canceled: bool = False     # F_RB_CANCELED
+    cancel_leg: Leg | None = None
+    timed_out: bool = False    # F_RB_TIMEOUT
+    bflags: int = 0
+    first_of_step: bool = False  # TM_UAC_FLAG_FB: the first branch of a t_relay() call
+
+    @property
+    def has_reply(self) -> bool:
+        return self.reply is not None or self.faked
+
+
+@dataclass
+class ScriptState:
+    """What the request route had set when it relayed: failure_route starts from it."""
+
+    new_ruri: str | None = None
+    dst_uri: str | None = None
+    flags: int = 0
+    avps: dict[str, list[Any]] = field(default_factory=dict)
+    xavps: dict[str, list[Any]] = field(default_factory=dict)
+    force_socket: Socket | None = None
+
+
+@dataclass(eq=False)
+class Cell:
+    label: int
+    request: Request
+    method: str
+    timers: TimerConfig
+    src: Source | None = None
+    uas: Leg | None = None
+    shared_key: str | None = None
+    branches: list[UacBranch] = field(default_factory=list)
+    on_failure: str | None = None
+    on_reply: str | None = None
+    on_branch: str | None = None
+    uas_status: int = 0
+    relayed_branch: int = -1
+    picked_branch: int = -1
+    canceled: bool = False
+    six_xx: bool = False
+    disable_6xx: bool = False
+    auto_inv_100: bool = True
+    disable_internal_reply: bool = False
+    waiting: bool = False
+    freed: bool = False
+    state: ScriptState = field(default_factory=ScriptState)
+    callback: Callable[[int, Response | None], None] | None = None  # local (UAC) transactions
+    called_back: bool = False
+
+    @property
+    def is_invite(self) -> bool:
+        return self.method == "INVITE"
+
+    @property
+    def is_local(self) -> bool:
+        return self.uas is None
+
+    def legs(self) -> list[Leg]:
+        legs = [self.uas] if self.uas is not None else []
+        for br in self.branches:
+            legs += [leg for leg in (br.leg, br.cancel_leg) if leg is not None]
+        return legs
+
+
+# t_reply.c: lower is better; 6xx beat everything but 2xx, 401/407/415/420/484 beat other 4xx.
+_CLASS_PRIO = (32000, 11000, 0, 3000, 4000, 5000, 1000)
+
+
+def prio(code: int, faked: bool = False, faked_prio: int = 0) -> int:
+    cls = code // 100
+    if cls < 7:
+        xx = code % 100
+        if cls == 4:
+            xx = xx if xx in (1, 7, 15, 20, 84) else 100 + xx
+        value = _CLASS_PRIO[cls] + xx
+    else:
+        value = 10000 + code
+    return value + faked_prio if faked else value
+
+
+def pick_branch(cell: Cell, inc_branch: int, inc_code: int, faked_prio: int = 0) -> tuple[int, int]:
+    """t_pick_branch: (branch, code) of the best final reply, or (PENDING, 0) while a branch is open.
+    `inc_branch` is the branch whose reply `inc_code` is being processed (-1: none)."""
+    best, best_code, best_faked = -1, 0, False
+    for br in cell.branches:
+        if br.index == inc_branch:
+            faked = br.faked and br.reply is None
+            if prio(inc_code, faked, faked_prio) < prio(best_code, best_faked, faked_prio):
+                best, best_code, best_faked = br.index, inc_code, faked
+            continue
+        if br.last_received < 200:
+            return PENDING, 0
+        if br.has_reply and prio(br.last_received, br.faked, faked_prio) < prio(best_code, best_faked,
+                                                                             faked_prio):
+            best, best_code, best_faked = br.index, br.last_received, br.faked
+    return best, best_code

@@ -1,0 +1,488 @@
+"""usrloc: the location service registrar stores bindings in, with Kamailio's db_mode 0-3.
+
+    ul = core.api("usrloc")
+    with ul.lock("location"):
+        record = ul.get_urecord("location", "alice")
+        ul.insert_contact("location", UContact(aor="alice", contact="sip:alice@10.0.0.1", ruid=ul.new_ruid()))
+
+db_mode 0 keeps bindings in the shared store only; 1 writes every change through to the `location`
+table too; 2 writes back the changes every `timer_interval`; 3 keeps them in the table only. Modes 1
+and 2 load the table into the shared store when the first worker starts.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from kampy.api import Core, Database, DBError, Module, RpcFault, check_table_version, db_connect
+
+from .storage import STATE_NEW, LocationTable, SharedStorage, Storage
+from .ucontact import (
+    ALL_METHODS,
+    FL_MEM,
+    Q_UNSPECIFIED,
+    RuidGenerator,
+    UContact,
+    q_float,
+    q_from_float,
+    sorted_contacts,
+)
+
+log = logging.getLogger("kampy.usrloc")
+
+NO_DB, WRITE_THROUGH, WRITE_BACK, DB_ONLY = 0, 1, 2, 3
+CONTACT_ONLY, CONTACT_CALLID, CONTACT_PATH, CONTACT_CALLID_ONLY = 0, 1, 2, 3
+LOCATION_VERSION = 9
+
+# What ul.add records as the binding's Call-ID, CSeq and User-Agent (ul_rpc.c).
+RPC_CALLID = "dfjrewr12386fd6-343@kamailio.rpc"
+RPC_PATH = "dummypath"
+RPC_CSEQ = 1
+
+
+@dataclass
+class URecord:
+    """An AoR with its contacts in Kamailio's order (q, highest first)."""
+
+    domain: str
+    aor: str
+    contacts: list[UContact]
+
+    def valid_contacts(self, now: float) -> list[UContact]:
+        return [c for c in self.contacts if c.valid(now)]
+
+
+class Domain:
+    """A usrloc domain (a table name such as "location"): where its bindings live in this db_mode."""
+
+    def __init__(self, name: str, mode: int, shared: SharedStorage | None, table: LocationTable | None) -> None:
+        self.name = name
+        self.mode = mode
+        self.shared = shared
+        self.table = table
+
+    @property
+    def storage(self) -> Storage:
+        store = self.shared if self.mode != DB_ONLY else self.table
+        assert store is not None
+        return store
+
+    def insert(self, c: UContact) -> None:
+        if self.shared is not None:
+            self.shared.insert(c)
+        if self.mode in (WRITE_THROUGH, DB_ONLY) and self.table is not None:
+            self.table.insert(c)
+
+    def update(self, c: UContact) -> None:
+        if self.shared is not None:
+            self.shared.update(c)
+        if self.mode in (WRITE_THROUGH, DB_ONLY) and self.table is not None:
+            self.table.update(c)
+
+    def delete(self, c: UContact) -> None:
+        if self.shared is not None:
+            self.shared.delete(c)
+        if self.mode in (WRITE_THROUGH, DB_ONLY) and self.table is not None:
+            self.table.delete(c)
+
+
+class UsrlocModule(Module):
+    def __init__(self, params: dict[str, Any], core: Core) -> None:
+        super().__init__(params, core)
+        self.db_mode = int(params.get("db_mode", 0))
+        if self.db_mode not in (NO_DB, WRITE_THROUGH, WRITE_BACK, DB_ONLY):
+            raise ValueError(f"invalid db_mode {self.db_mode} (0, 1, 2 or 3)")
+        self.use_domain = bool(params.get("use_domain", 0))
+        self.desc_time_order = bool(params.get("desc_time_order", 0))
+        self.matching_mode = int(params.get("matching_mode", CONTACT_ONLY))
+        if self.matching_mode not in (CONTACT_ONLY, CONTACT_CALLID, CONTACT_PATH, CONTACT_CALLID_ONLY):
+            raise ValueError(f"invalid matching_mode {self.matching_mode}")
+        self.cseq_delay = int(params.get("cseq_delay", 20))
+        self.nat_bflag = int(params.get("nat_bflag", -1))
+        self.server_id = 0
+        self._ruids: RuidGenerator | None = None
+        self._db: Database | None = None
+        self.domains: dict[str, Domain] = {}
+        core.stats.register_gauge("usrloc:registered_users", self._registered_users)
+        if self.db_mode != NO_DB:
+            self._open_db()
+        for name in params.get("preload") or ():
+            self.register_domain(str(name))
+
+    # ------------------------------------------------------------ set-up
+
+    def _open_db(self) -> None:
+        url = str(self.params.get("db_url"))
+        try:
+            self._db = db_connect(url, create_missing=True)
+            if int(self.params.get("version_table", 1)):
+                check_table_version(self._db, "location", LOCATION_VERSION)
+        except DBError as exc:
+            raise ValueError(f"db_mode {self.db_mode} needs the location table: {exc}") from exc
+
+    @property
+    def nat_flag(self) -> int:
+        return 1 << self.nat_bflag if self.nat_bflag >= 0 else 0
+
+    def register_domain(self, name: str) -> Domain:
+        """Kamailio's register_udomain: the domain every save/lookup on table `name` uses."""
+        domain = self.domains.get(name)
+        if domain is not None:
+            return domain
+        shared = None
+        if self.db_mode != DB_ONLY:
+            shared = SharedStorage(self.core.shared, name, write_back=self.db_mode == WRITE_BACK)
+        table = LocationTable(self._db, name, self.use_domain) if self._db is not None else None
+        domain = Domain(name, self.db_mode, shared, table)
+        self.domains[name] = domain
+        stats = self.core.stats
+        stats.register_gauge(f"usrloc:{name}-users", lambda: domain.storage.count_aors())
+        stats.register_gauge(f"usrloc:{name}-contacts", lambda: domain.storage.count_contacts())
+        stats.register("usrloc", f"{name}-expires")
+        if shared is not None and table is not None and int(self.params.get("db_load", 1)):
+            self._preload(domain)
+        return domain
+
+    @staticmethod
+    def name_stat(domain: str, what: str) -> str:
+        return f"usrloc:{domain}-{what}"
+
+    def _preload(self, domain: Domain) -> None:
+        """Modes 1 and 2: load the table's rows into the shared store, once for all workers."""
+        assert domain.shared is not None and domain.table is not None
+        if not domain.shared.once("loaded"):
+            return
+        try:
+            rows = domain.table.all()
+        except DBError as exc:
+            raise ValueError(f"cannot load table {domain.name}: {exc}") from exc
+        with domain.shared.lock():
+            for c in rows:
+                domain.shared.insert(c, state=0)
+        log.info("usrloc: loaded %d contacts from table %s", len(rows), domain.name)
+
+    def _registered_users(self) -> int:
+        return sum(d.storage.count_aors() for d in self.domains.values())
+
+    def child_init(self, rank: int) -> None:
+        self._ruids = None  # a new pid: a new ruid prefix
+
+    def destroy(self) -> None:
+        if self.db_mode == WRITE_BACK and self.core.rank == 1:
+            self.flush()
+        if self._db is not None:
+            self._db.close()
+
+    # ------------------------------------------------------------ API for registrar
+
+    def now(self) -> int:
+        return int(self.core.clock.time())
+
+    def new_ruid(self) -> str:
+        if self._ruids is None:
+            self._ruids = RuidGenerator("uloc", self.core.clock.time(), self.server_id)
+        return self._ruids.next()
+
+    @staticmethod
+    def new_contact(**fields: Any) -> UContact:
+        return UContact(**fields)
+
+    def domain(self, name: str) -> Domain:
+        return self.register_domain(name)
+
+    def lock(self, domain: str) -> contextlib.AbstractContextManager[None]:
+        return self.domain(domain).storage.lock()
+
+    def contacts(self, aor: str, domain: str = "location") -> list[UContact]:
+        """Every contact of `aor` (expired ones too, until the timer removes them), best first."""
+        return sorted_contacts(self.domain(domain).storage.contacts(aor), self.desc_time_order)
+
+    def get_urecord(self, domain: str, aor: str) -> URecord | None:
+        contacts = self.contacts(aor, domain)
+        return URecord(domain, aor, contacts) if contacts else None
+
+    def get_urecord_by_ruid(self, domain: str, ruid: str) -> tuple[URecord, UContact] | None:
+        contact = self.domain(domain).storage.by_ruid(ruid)
+        if contact is None:
+            return None
+        return URecord(domain, contact.aor, self.contacts(contact.aor, domain)), contact
+
+    def insert_contact(self, domain: str, contact: UContact) -> UContact:
+        if not contact.ruid:
+            contact.ruid = self.new_ruid()
+        if not contact.last_modified:
+            contact.last_modified = self.now()
+        self.domain(domain).insert(contact)
+        return contact
+
+    def update_contact(self, domain: str, contact: UContact) -> None:
+        self.domain(domain).update(contact)
+
+    def delete_contact(self, domain: str, contact: UContact) -> None:
+        self.domain(domain).delete(contact)
+
+    def delete_urecord(self, domain: str, aor: str) -> int:
+        """Remove every contact of `aor`; returns how many there were."""
+        dom = self.domain(domain)
+        with dom.storage.lock():
+            contacts = dom.storage.contacts(aor)
+            for c in contacts:
+                dom.delete(c)
+        return len(contacts)
+
+    def get_ucontact(self, record: URecord | None, uri: str, callid: str, path: str | None, cseq: int,
+                     instance: str | None = None, reg_id: int = 0) -> tuple[int, UContact | None]:
+        """Kamailio's get_ucontact_by_instance: (0, contact) found, (1, None) not found, (-1, c) found
+        with an older CSeq (or the same one after cseq_delay), (-2, c) the same CSeq, a retransmission."""
+        if record is None:
+            return 1, None
+        if instance:
+            wanted = _strip_angles(instance)
+            for c in record.contacts:
+                if c.instance and c.reg_id == reg_id and _strip_angles(c.instance) == wanted:
+                    return 0, c
+            return 1, None
+        found = self._match(record.contacts, uri, callid, path)
+        if found is None:
+            return 1, None
+        if self.matching_mode == CONTACT_CALLID or found.callid == callid:
+            if cseq < found.cseq:
+                return -1, found
+            if cseq == found.cseq:
+                return (-2 if found.last_modified + self.cseq_delay > self.now() else -1), found
+        return 0, found
+
+    def _match(self, contacts: list[UContact], uri: str, callid: str, path: str | None) -> UContact | None:
+        mode = self.matching_mode
+        for c in contacts:
+            if mode == CONTACT_CALLID_ONLY:
+                hit = c.callid == callid
+            elif mode == CONTACT_CALLID:
+                hit = c.contact == uri and c.callid == callid
+            elif mode == CONTACT_PATH and path is not None:
+                hit = c.contact == uri and (c.path or "") == path
+            else:
+                hit = c.contact == uri
+            if hit:
+                return c
+        return None
+
+    # ------------------------------------------------------------ timer
+
+    def timer(self) -> None:
+        """Every timer_interval, in one worker only (rank 1): drop expired contacts, and in
+        db_mode 2 write the changes back to the table."""
+        if self.core.rank != 1:
+            return
+        now = self.now()
+        for domain in list(self.domains.values()):
+            try:
+                self._expire(domain, now)
+                if self.db_mode == WRITE_BACK:
+                    self._flush_domain(domain)
+            except DBError as exc:
+                log.error("usrloc timer on %s failed: %s", domain.name, exc)
+
+    def _expire(self, domain: Domain, now: int) -> None:
+        with domain.storage.lock():
+            expired = domain.storage.expired(now)
+            for c in expired:
+                domain.delete(c)
+        if expired:
+            self.core.stats.inc(self.name_stat(domain.name, "expires"), len(expired))
+            log.debug("usrloc: %d contacts expired in %s", len(expired), domain.name)
+
+    def flush(self) -> None:
+        for domain in self.domains.values():
+            if self.db_mode == WRITE_BACK:
+                self._flush_domain(domain)
+
+    def _flush_domain(self, domain: Domain) -> None:
+        shared, table = domain.shared, domain.table
+        if shared is None or table is None:
+            return
+        changed, deleted = shared.pending()
+        for ruid in deleted:
+            table.delete_ruid(ruid)
+            shared.forget_deleted(ruid)
+        for state, c in changed:
+            if c.flags & FL_MEM:
+                continue
+            if state == STATE_NEW:
+                table.insert(c)
+            else:
+                table.update(c)
+            shared.mark_synced(c, state)
+
+    # ------------------------------------------------------------ RPC
+
+    def _rpc_domain(self, table: str) -> Domain:
+        domain = self.domains.get(table)
+        if domain is None:
+            raise RpcFault(500, "Domain table not found")
+        return domain
+
+    def _rpc_aor(self, aor: str) -> str:
+        user, at, _ = aor.partition("@")
+        if self.use_domain:
+            if not at:
+                raise RpcFault(500, "Domain missing in AOR")
+            fixed = aor
+        else:
+            fixed = user
+        registrar = self.core.modules.get("registrar")
+        if not getattr(registrar, "case_sensitive", False):
+            fixed = fixed.lower()
+        return fixed
+
+    def contact_info(self, c: UContact, now: int) -> dict[str, Any]:
+        """One contact as ul.dump and ul.lookup show it (rpc_dump_contact)."""
+        if c.expires == 0:
+            expires: int | str = "permanent"
+        elif c.expires <= now:
+            expires = "expired"
+        else:
+            expires = c.expires - now
+        state = "CS_SYNC" if self.db_mode != NO_DB else "CS_NEW"
+        return {"Address": c.contact, "Expires": expires, "Q": q_float(c.q), "Call-ID": c.callid,
+                "CSeq": c.cseq, "User-Agent": c.user_agent, "Received": c.received or "[not set]",
+                "Path": c.path or "[not set]", "State": state, "Flags": c.flags, "CFlags": c.cflags,
+                "Socket": c.socket or "[not set]", "Methods": c.methods, "Ruid": c.ruid,
+                "Instance": c.instance or "[not set]", "Reg-Id": c.reg_id, "Server-Id": c.server_id,
+                "Tcpconn-Id": c.connection_id, "Keepalive": c.keepalive, "Last-Keepalive": c.last_modified,
+                "KA-Roundtrip": 0, "Last-Modified": c.last_modified}
+
+    def rpc_dump(self, brief: str = "") -> dict[str, Any]:
+        now = self.now()
+        domains = []
+        for domain in self.domains.values():
+            by_aor: dict[str, list[UContact]] = {}
+            for c in domain.storage.all():
+                by_aor.setdefault(c.aor, []).append(c)
+            aors: list[dict[str, Any]] = []
+            for aor, contacts in by_aor.items():
+                if brief == "brief":
+                    aors.append({"AoR": aor})
+                    continue
+                ordered = sorted_contacts(contacts, self.desc_time_order)
+                aors.append({"Info": {"AoR": aor, "HashID": aor_hash(aor),
+                                      "Contacts": [{"Contact": self.contact_info(c, now)} for c in ordered]}})
+            size = 1 << int(self.params.get("hash_size", 10))
+            slots: dict[int, int] = {}
+            for aor in by_aor:
+                slot = aor_hash(aor) & (size - 1)
+                slots[slot] = slots.get(slot, 0) + 1
+            domains.append({"Domain": {"Domain": domain.name, "Size": size, "AoRs": aors,
+                                       "Stats": {"Records": len(by_aor),
+                                                 "Max-Slots": max(slots.values(), default=0)}}})
+        return {"Domains": domains}
+
+    def rpc_lookup(self, table: str, aor: str) -> dict[str, Any]:
+        domain = self._rpc_domain(table)
+        aor = self._rpc_aor(aor)
+        record = self.get_urecord(domain.name, aor)
+        if record is None:
+            raise RpcFault(500, "AOR not found in location table")
+        now = self.now()
+        contacts = [{"Contact": self.contact_info(c, now)} for c in record.valid_contacts(now)]
+        if not contacts:
+            raise RpcFault(500, "AOR has no contacts")
+        return {"AoR": aor, "Contacts": contacts}
+
+    def rpc_rm(self, table: str, aor: str) -> None:
+        domain = self._rpc_domain(table)
+        try:
+            self.delete_urecord(domain.name, self._rpc_aor(aor))
+        except DBError as exc:
+            raise RpcFault(500, "Failed to delete AOR") from exc
+
+    def rpc_rm_contact(self, table: str, aor: str, contact: str) -> None:
+        domain = self._rpc_domain(table)
+        aor = self._rpc_aor(aor)
+        with self.lock(domain.name):
+            record = self.get_urecord(domain.name, aor)
+            if record is None:
+                raise RpcFault(404, "AOR not found")
+            code, found = self.get_ucontact(record, contact, RPC_CALLID, RPC_PATH, RPC_CSEQ + 1)
+            if code < 0:
+                raise RpcFault(500, "Internal error (can't get contact)")
+            if found is None:
+                raise RpcFault(404, "Contact not found")
+            self.delete_contact(domain.name, found)
+
+    def rpc_flush(self) -> None:
+        self.flush()
+
+    def rpc_add(self, table: str, aor: str, contact: str, expires: int, q: float, path: str,
+                flags: int, cflags: int, methods: int, received: str = "", socket: str = "") -> None:
+        domain = self._rpc_domain(table)
+        aor = self._rpc_aor(aor)
+        now = self.now()
+        with self.lock(domain.name):
+            record = self.get_urecord(domain.name, aor)
+            code, found = self.get_ucontact(record, contact, RPC_CALLID, RPC_PATH, RPC_CSEQ + 1)
+            if code < 0:
+                raise RpcFault(500, "Can't get record")
+            values = dict(expires=int(expires) + now if int(expires) else 0, q=q_from_float(float(q)),
+                          path=_rpc_value(path), flags=int(flags), cflags=int(cflags),
+                          methods=int(methods) & ALL_METHODS, received=_rpc_value(received),
+                          socket=_rpc_value(socket), callid=RPC_CALLID, cseq=RPC_CSEQ,
+                          user_agent="kampy SIP Router - RPC Server", last_modified=now,
+                          connection_id=-1, server_id=self.server_id)
+            if found is not None:
+                self.update_contact(domain.name, found.copy(**values))
+            else:
+                self.insert_contact(domain.name, UContact(aor=aor, contact=contact, ruid=self.new_ruid(),
+                                                          **values))  # type: ignore[arg-type]
+
+    def _db_rows(self, table: str) -> list[UContact]:
+        if self.db_mode == NO_DB or self._db is None:
+            raise RpcFault(500, "Command is not supported in db_mode=0")
+        try:
+            return LocationTable(self._db, table, self.use_domain).all()
+        except DBError as exc:
+            raise RpcFault(500, "Failed to use table") from exc
+
+    def rpc_db_users(self, table: str) -> int:
+        now = self.now()
+        return len({c.aor for c in self._db_rows(table) if c.valid(now)})
+
+    def rpc_db_contacts(self, table: str) -> int:
+        now = self.now()
+        return sum(1 for c in self._db_rows(table) if c.valid(now))
+
+    def rpc_db_expired_contacts(self, table: str) -> int:
+        now = self.now()
+        return sum(1 for c in self._db_rows(table) if not c.valid(now))
+
+
+def _strip_angles(text: str) -> str:
+    return text[1:-1] if len(text) > 1 and text[0] == "<" and text[-1] == ">" else text
+
+
+def _rpc_value(value: str) -> str | None:
+    """ul.add's optional strings: empty or "0" means unset (ul_rpc_is_param_set)."""
+    return value if value and value not in ("0", ".") else None
+
+
+def aor_hash(aor: str) -> int:
+    """Kamailio's core_hash of the AoR (the HashID ul.dump shows)."""
+    h = 0
+    data = aor.encode()
+    i = 0
+    while i + 4 <= len(data):
+        v = (data[i] << 24) + (data[i + 1] << 16) + (data[i + 2] << 8) + data[i + 3]
+        h = (h + v + (v >> 11)) & 0xFFFFFFFF
+        i += 4
+    v = 0
+    for b in data[i:]:
+        v = (v << 8) + b
+    h = (h + v + (v >> 11)) & 0xFFFFFFFF
+    h = (h + (h >> 11) + (h >> 13) + (h >> 23)) & 0xFFFFFFFF
+    return h
+
+
+__all__ = ["UsrlocModule", "URecord", "UContact", "Domain", "Q_UNSPECIFIED", "FL_MEM", "ALL_METHODS"]
