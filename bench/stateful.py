@@ -93,7 +93,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="kampy-bench-") as tmp:
         workdir = Path(tmp)
         for target in targets:
-            server_name = target if target == "kamailio" else f"kampy-{args.children}"
+            server_name = f"{target}-{args.children}"
             try:
                 proxy = start_proxy(server_name, workdir)
             except NotAvailable as exc:

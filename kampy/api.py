@@ -15,7 +15,11 @@ What is here, by use:
   `Params`, `parse_message`, `parse_uri`, `parse_name_addr`, `build_response`, `SIPProtocolError`.
 * The process: `Core` (`core.clock`, `core.stats`, `core.api(name)`, `core.send(...)`,
   `core.call_at(...)`, `core.shared`), `Clock`, `SharedStore`, `Outgoing`; `ScriptExit`/`ScriptDrop`;
-  for modules that answer statefully (tm): `received_params`, `reply_destination`, `error_response`.
+  for modules that answer statefully (tm): `received_params`, `reply_destination`, `error_response`,
+  `reply_via_line`, the RFC 3261 transaction machines (`ServerTransaction`, `ClientTransaction`,
+  `TransactionTable`, `TimerConfig`, their actions `Send`/`StartTimer`/`CancelTimer`/`Deliver`/
+  `Timeout`/`TransportFailed`/`Terminated`, `build_cancel`, `build_ack`, `server_key`), forwarding
+  (`build_forwarded`, `destination`, `forward_request`) and `Handoff` (give a message to its owner).
 * Replies and new requests: `core.api("sl")` (`SlAPI`: `reply(ctx, code, reason)`) and
   `core.api("tm")` (`TmAPI`: `t_request(...)`).
 * Pseudo-variables, AVPs and flags: `pv_accessor`, `pv_get`, `pv_set`, `formatter`, `parse_pv`,
@@ -138,7 +142,8 @@ from kampy.services import (
 
 __all__ = [
     "PVar", "Transform", "Literal", "PVSyntaxError", "parse_format", "parse_pv", "parse_pv_at",
-    "REGEX_FLAGS", "Arg", "ArgKind", "Exports", "Function", "Module", "Param", "PVAccessor", "PVClass", "RouteType",
+    "REGEX_FLAGS", "Arg", "ArgKind", "Exports", "Function", "Module", "Param", "PVAccessor", "PVClass",
+    "RouteType",
     "RpcFault", "RpcMethod", "Stat", "Timer", "TransformClass",
     "Branch", "MessageContext", "Outgoing", "ScriptDrop", "ScriptExit", "Socket", "Source",
     "FORCE_RPORT", "Clock", "Core", "received_params", "reply_destination", "reply_via_line", "SharedStore",
@@ -154,4 +159,8 @@ __all__ = [
     "setflag", "resetflag", "isflagset", "setbflag", "resetbflag", "isbflagset",
     "SlAPI", "TmAPI", "ReplyCallback",
     "JsonRpc", "LocalService", "dumps_response", "version_string",
+    "Handoff", "build_forwarded", "destination", "forward_request",
+    "CancelTimer", "ClientTransaction", "Deliver", "Send", "ServerTransaction", "StartTimer", "Terminated",
+    "Timeout", "TimerConfig", "TransactionError", "TransactionTable", "TransportFailed", "build_ack",
+    "build_cancel", "server_key",
 ]

@@ -199,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     from kampy.cli_db import add_parser as add_db_parser
 
     add_db_parser(sub)
+    from kampy.cli_rpc import add_parser as add_rpc_parser
+
+    add_rpc_parser(sub)
     from kampy.docgen import add_parser as add_doc_parser
 
     add_doc_parser(sub)

@@ -148,6 +148,9 @@ def _transform_lines(exports: Exports) -> list[str]:
 def render_reference(exports: Exports) -> str:
     """The generated part of a module's README (without the markers)."""
     lines = [f"## Reference of `{exports.name}`", ""]
+    if exports.factory is None:
+        lines += ["Status in kampy: declared only. `kampy check` validates calls to its functions and its "
+                  "parameters; kampy does not run them yet.", ""]
     depends = [f"- `{d}`" for d in exports.depends] or ["- none"]
     lines += _section("Dependencies", ["Modules that must be loaded too:", "", *depends])
     lines += _section("Parameters", _param_lines(exports) or ["None."])
@@ -172,9 +175,9 @@ def skeleton(exports: Exports, overview: str = "") -> str:
     text = overview.strip() or exports.doc or f"The `{exports.name}` module."
     return (f"# {exports.name}\n\n## Overview\n\n{text}\n\n"
             "## Differences from Kamailio\n\n"
-            f"kampy's `{exports.name}` declares the parameters, functions, statistics and RPC methods of "
-            "Kamailio 5.6's module of the same name, listed below. What it does not implement yet, or "
-            "does differently, is noted here by the module's maintainers.\n\n"
+            f"kampy's `{exports.name}` declares the parameters, functions, statistics and RPC methods of\n"
+            "Kamailio 5.6's module of the same name, listed below with kampy's defaults. What it does not\n"
+            "implement yet, or does differently, is noted here by the module's maintainers.\n\n"
             + generated_block(exports))
 
 
@@ -216,13 +219,15 @@ def write_readme(path: Path, exports: Exports, overview: str = "") -> bool:
 
 
 def add_parser(sub: Any) -> None:
-    """`kampy doc NAME [-L DIR]... [--write]`."""
+    """`kampy doc NAME [-L DIR]... [--write [--readme PATH]]`."""
     doc = sub.add_parser("doc", help="print a module's reference from its EXPORTS, or update its README.md")
     doc.add_argument("module", help="module name, as in loadmodule (tm, tm.so, /path/to/hello)")
     doc.add_argument("-L", dest="load_paths", action="append", default=[], metavar="DIR",
                      help="also look for modules in DIR (as loadpath/mpath)")
     doc.add_argument("--write", action="store_true",
                      help="write the reference into the module's README.md (between the markers)")
+    doc.add_argument("--readme", metavar="PATH",
+                     help="the README.md to write (default: the one in the module's package folder)")
     doc.set_defaults(func=cmd_doc)
 
 
@@ -239,10 +244,10 @@ def cmd_doc(args: Any) -> int:
     if not args.write:
         sys.stdout.write(render_reference(found.exports))
         return 0
-    if found.folder is None:
-        print(f"kampy doc: {found.origin} is not a package folder; no README.md to write", file=sys.stderr)
+    if args.readme is None and found.folder is None:
+        print(f"kampy doc: {found.origin} is not a package folder; say where with --readme", file=sys.stderr)
         return 1
-    path = found.folder / "README.md"
+    path = Path(args.readme) if args.readme else found.folder / "README.md"
     changed = write_readme(path, found.exports)
     print(f"{path}: {'updated' if changed else 'up to date'}")
     return 0

@@ -273,6 +273,17 @@ class Module:
       answer with an error.
     * Pseudo-variable classes: `handler(spec: PVar) -> PVAccessor`, once per spec at load time.
     * Transformation classes: `handler(tr: Transform) -> Callable[[ctx, value], value]`.
+
+    Message hooks (Kamailio's script callbacks and a module's `response_f`), called by the server for
+    every module that overrides them, in `loadmodule` order:
+
+    * `pre_script(ctx) -> bool`: before request_route, for every request (also one handed over by
+      another worker: `ctx.local["handed_off"]`); False stops there (dropped, or consumed: what the
+      hook sent through `core.send`, such as a `Handoff`, still goes out).
+    * `on_response(ctx) -> bool`: for every reply whose top Via is ours, after the core's
+      reply_route and before the core relays it statelessly; False when the module consumed it
+      (tm: a reply of one of its transactions, or one handed to the worker that owns it). A reply
+      handed over by another worker has had its reply_route there and goes straight to these hooks.
     """
 
     def __init__(self, params: dict[str, Any], core: Any) -> None:
@@ -293,8 +304,18 @@ class Module:
         """Runs before request_route for each request; True to go on, False to drop it."""
         return True
 
+    def on_response(self, ctx: Any) -> bool:
+        """Runs for each reply addressed to us before the core relays it; False when consumed."""
+        return True
+
 
 def overrides_pre_script(instance: Any) -> bool:
     """Whether a module instance has its own `pre_script` hook (the base one does nothing)."""
     hook = getattr(type(instance), "pre_script", None)
     return hook is not None and hook is not Module.pre_script
+
+
+def overrides_on_response(instance: Any) -> bool:
+    """Whether a module instance has its own `on_response` hook (the base one does nothing)."""
+    hook = getattr(type(instance), "on_response", None)
+    return hook is not None and hook is not Module.on_response

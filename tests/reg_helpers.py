@@ -43,7 +43,7 @@ request_route {
 
 
 def config(usrloc: str = "", registrar: str = "", save_args: str = "", route: str | None = None) -> str:
-    head = 'loadmodule "sl"\nloadmodule "textops"\nloadmodule "pv"\nloadmodule "xlog"\nloadmodule "usrloc"\nloadmodule "registrar"\n'
+    head = "".join(f'loadmodule "{m}"\n' for m in ("sl", "textops", "pv", "xlog", "usrloc", "registrar"))
     params = "".join(f'modparam("usrloc", {p})\n' for p in filter(None, usrloc.split(";")))
     params += "".join(f'modparam("registrar", {p})\n' for p in filter(None, registrar.split(";")))
     body = route if route is not None else ROUTE.replace("SAVEARGS", save_args)
@@ -58,8 +58,9 @@ def server(cfg: str, clock: FakeClock | None = None, shared: SharedStore | None 
     return srv
 
 
-def register(user: str = "alice", contact: str | None = "<sip:alice@10.0.0.1:5070>", expires: int | None = 3600,
-             callid: str = "reg-1@10.0.0.1", cseq: int = 1, extra: str = "", domain: str = "example.test") -> bytes:
+def register(user: str = "alice", contact: str | None = "<sip:alice@10.0.0.1:5070>",
+             expires: int | None = 3600, callid: str = "reg-1@10.0.0.1", cseq: int = 1, extra: str = "",
+             domain: str = "example.test") -> bytes:
     lines = [
         f"REGISTER sip:{domain} SIP/2.0",
         "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-r" + str(cseq) + ";rport",

@@ -67,3 +67,23 @@ def test_is_maxfwd_lt_sees_decremented_value() -> None:
 def test_limit_out_of_range_is_false() -> None:
     mf, ctx = setup(OPTIONS)
     assert mf.mf_process_maxfwd_header(ctx, 256) == -1
+
+
+def test_decrement_keeps_the_header_in_place() -> None:
+    mf, ctx = setup(OPTIONS)
+    mf.mf_process_maxfwd_header(ctx, 10)
+    assert ctx.msg.to_bytes().split(b"\r\n")[2] == b"Max-Forwards: 69"
+    assert ctx.msg.to_bytes().split(b"\r\n")[1:2] == OPTIONS.split(b"\r\n")[1:2]
+
+
+def test_decrement_pads_shorter_value_like_kamailio() -> None:
+    mf, ctx = setup(OPTIONS.replace(b"Max-Forwards: 70", b"Max-Forwards: 10"))
+    mf.mf_process_maxfwd_header(ctx, 10)
+    assert ctx.msg.to_bytes().split(b"\r\n")[2] == b"Max-Forwards:  9"
+
+
+def test_second_decrement_in_one_pass_composes() -> None:
+    mf, ctx = setup(OPTIONS)
+    mf.mf_process_maxfwd_header(ctx, 10)
+    mf.mf_process_maxfwd_header(ctx, 10)
+    assert parse_message(ctx.msg.to_bytes()).max_forwards == 68

@@ -199,3 +199,11 @@ def test_message_marked_noreply_gets_no_reply() -> None:
     ctx.local["noreply"] = True
     assert module(EXPORTS, ctx.core).sl_send_reply(ctx, 200, "OK") == -2
     assert ctx.outbox == []
+
+
+def test_reply_to_request_with_non_utf8_bytes_is_sent() -> None:
+    raw = OPTIONS.replace(b"branch=z9hG4bK-1", b"branch=z9hG4bK-\xb4\x87").replace(
+        b"Call-ID: call-1@127.0.0.1", b"Call-ID: call-\xff@127.0.0.1")
+    ctx = ctx_for(raw)
+    assert module(EXPORTS, ctx.core).sl_send_reply(ctx, 404, "Not Here") == 1
+    assert b"z9hG4bK-\xb4\x87" in ctx.outbox[0].data

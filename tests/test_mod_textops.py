@@ -55,9 +55,53 @@ def test_append_hf_adds_after_last_header() -> None:
     assert sent(ctx).endswith(b"Content-Length: 0\r\nX-New: 1\r\n\r\n")
 
 
-def test_append_hf_after_missing_header_is_false() -> None:
+def test_append_hf_after_missing_header_appends_at_the_end() -> None:
+    t, ctx = setup(OPTIONS)  # add_hf_helper: no anchor line found -> after the last header
+    assert t.append_hf(ctx, "X-New: 1\r\n", "X-Nope") == 1
+    assert sent(ctx).endswith(b"Content-Length: 0\r\nX-New: 1\r\n\r\n")
+
+
+def test_append_hf_with_anchor_goes_after_its_last_line() -> None:
     t, ctx = setup(OPTIONS)
-    assert t.append_hf(ctx, "X-New: 1\r\n", "X-Nope") == -1
+    assert t.append_hf(ctx, "X-New: 1\r\n", "Max-Forwards") == 1
+    lines = sent(ctx).split(b"\r\n")
+    assert lines[lines.index(b"Max-Forwards: 70") + 1] == b"X-New: 1"
+
+
+def test_insert_hf_with_anchor_goes_before_its_first_line() -> None:
+    t, ctx = setup(OPTIONS)
+    assert t.insert_hf(ctx, "X-A: 1\r\nX-B: 2\r\n", "From") == 1
+    lines = sent(ctx).split(b"\r\n")
+    assert lines[lines.index(b"X-A: 1"):lines.index(b"X-A: 1") + 3] == [
+        b"X-A: 1", b"X-B: 2", b"From: <sip:alice@example.test>;tag=a1"]
+
+
+def test_subst_rewrites_a_header_line_in_place() -> None:
+    t, ctx = setup(OPTIONS)
+    before = [line.partition(b":")[0] for line in OPTIONS.split(b"\r\n")]
+    assert t.subst(ctx, "/alice@example.test/carol@example.test/") == 1
+    out = sent(ctx)
+    assert [line.partition(b":")[0] for line in out.split(b"\r\n")] == before
+    assert b"From: <sip:carol@example.test>;tag=a1" in out
+
+
+def test_two_substs_of_one_header_compose() -> None:
+    t, ctx = setup(OPTIONS)
+    assert t.subst(ctx, "/alice/carol/") == 1
+    assert t.subst(ctx, "/example.test>;tag=a1/example.org>;tag=a1/") == 1
+    assert b"From: <sip:carol@example.org>;tag=a1\r\n" in sent(ctx)
+
+
+def test_replace_removing_a_whole_line_with_its_crlf() -> None:
+    t, ctx = setup(OPTIONS)
+    assert t.replace(ctx, re.compile("Max-Forwards: 70\r\n"), "") == 1
+    assert b"Max-Forwards" not in sent(ctx)
+
+
+def test_replace_removing_the_last_line_with_its_crlf() -> None:
+    t, ctx = setup(OPTIONS.replace(b"Content-Length: 0\r\n", b"Content-Length: 0\r\nX-Last: 1\r\n"))
+    assert t.replace(ctx, re.compile("X-Last: 1\r\n"), "") == 1
+    assert b"X-Last" not in sent(ctx) and sent(ctx).endswith(b"Content-Length: 0\r\n\r\n")
 
 
 def test_insert_hf_adds_before_first_header() -> None:

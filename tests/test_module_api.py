@@ -190,7 +190,8 @@ class FakeClock:
 
 
 def test_core_api_returns_what_a_module_declares(tiny_dir: Path) -> None:
-    compiled = load_text(f'loadpath "{tiny_dir}"\nloadmodule "tiny"\nloadmodule "sl"\nrequest_route {{ exit; }}')
+    compiled = load_text(f'loadpath "{tiny_dir}"\nloadmodule "tiny"\nloadmodule "sl"\n'
+                         'request_route { exit; }')
     server = Server.from_config(compiled, sockets=[SOCKET])
     assert server.core.api("tiny") == {"offered": True}
     assert server.core.api("sl") is server.core.modules["sl"]  # the default: the instance

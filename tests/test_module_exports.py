@@ -172,14 +172,14 @@ def test_tm_defaults_and_rpc() -> None:
     ex = exports("tm")
     assert ex.param("fr_timer").default == 30000
     assert ex.param("fr_inv_timer").default == 120000
-    assert {"tm.stats", "tm.cancel", "tm.reply", "tm.t_uac_start", "tm.list"} <= {r.name for r in ex.rpc}
+    assert {r.name for r in ex.rpc} == {"tm.stats"}  # the only tm RPC kampy implements
 
 
-def test_tmx_declaration_kept_in_tm() -> None:
-    from modules.tm import TMX_EXPORTS
-
-    assert TMX_EXPORTS.name == "tmx"
-    assert {"T_reply_code", "T_branch_idx", "T_req"} <= {p.name for p in TMX_EXPORTS.pvars}
+def test_tmx_declaration() -> None:
+    ex = exports("tmx")
+    assert ex.depends == ("tm",)
+    assert {"T_reply_code", "T_branch_idx", "T_req"} <= {p.name for p in ex.pvars}
+    assert {"UAS_transactions", "rpl_relayed", "inuse_transactions"} <= {s.name for s in ex.stats}
 
 
 # --- a few other Kamailio facts

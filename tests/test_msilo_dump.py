@@ -24,8 +24,8 @@ def any_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
-def stored(tmp_path: Path, bodies: list[str] | None = None, params: dict | None = None, url: str | None = None,
-           **kw: object) -> Silo:
+def stored(tmp_path: Path, bodies: list[str] | None = None, params: dict | None = None,
+           url: str | None = None, **kw: object) -> Silo:
     s = make_silo(tmp_path, url or f"sqlite://{tmp_path}/silo.db", {**PROXY, **(params or {})}, **kw)
     for body in bodies if bodies is not None else ["Hello Bob #1"]:
         assert s.send(message(body)) == 202

@@ -276,9 +276,9 @@ def test_body_larger_than_the_column_is_refused_not_cut(tmp_path: Path) -> None:
     # the SIP layer caps a message at 65535 bytes, so build the request directly (a future TCP
     # limit may be higher): msilo itself refuses what the BLOB column could not hold
     s = silo(tmp_path)
-    headers = [("Via", "SIP/2.0/UDP 127.0.0.1:35065;branch=z9hG4bK-1"), ("From", "<sip:a@example.test>;tag=1"),
-               ("To", "<sip:bob@example.test>"), ("Call-ID", "big"), ("CSeq", "1 MESSAGE"),
-               ("Content-Type", "text/plain")]
+    headers = [("Via", "SIP/2.0/UDP 127.0.0.1:35065;branch=z9hG4bK-1"),
+               ("From", "<sip:a@example.test>;tag=1"), ("To", "<sip:bob@example.test>"),
+               ("Call-ID", "big"), ("CSeq", "1 MESSAGE"), ("Content-Type", "text/plain")]
     for size, expected in ((65536, -1), (65535, 1)):
         msg = Request("MESSAGE", "sip:bob@example.test", headers, b"x" * size)
         assert s.module.m_store(MessageContext(msg, ALICE, s.server.core)) == expected

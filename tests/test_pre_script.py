@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kampy.runtime.server import Server
+from kampy.sip.message import parse_message
 from modules.sl.sl import local_to_tag
 from tests.support.runtime import SOURCE, make_server, recorded, request
 
@@ -28,10 +29,9 @@ def write_hook(tmp_path: Path, name: str, go_on: bool) -> None:
 
 
 def ack_to_our_reply(server: Server) -> bytes:
-    invite = request("INVITE")
-    from kampy.sip.message import parse_message
-    tag = local_to_tag(server.core, parse_message(invite))  # type: ignore[arg-type]
-    return request("ACK").replace(b"To: <sip:bob@example.com>", b"To: <sip:bob@example.com>;tag=" + tag.encode())
+    tag = local_to_tag(server.core, parse_message(request("INVITE")))  # type: ignore[arg-type]
+    to = b"To: <sip:bob@example.com>"
+    return request("ACK").replace(to, to + b";tag=" + tag.encode())
 
 
 def test_sl_drops_ack_to_its_own_reply_before_the_script(tmp_path):

@@ -137,3 +137,22 @@ def test_branch_attributes() -> None:
     assert get(ctx, "$(branch(uri)[1])") == "sip:b@x"
     assert get(ctx, "$branch(dst_uri)") == "sip:p1"
     assert get(ctx, "$(branch(q)[1])") == 500
+
+
+def _header_names(data: bytes) -> list[bytes]:
+    return [line.partition(b":")[0] for line in data.split(b"\r\n\r\n")[0].split(b"\r\n")[1:]]
+
+
+def test_assign_fu_rewrites_from_line_in_place() -> None:
+    ctx = make_ctx()
+    before = _header_names(ctx.msg.raw)
+    put(ctx, "$fu", "sip:anon@anonymous.invalid")
+    assert _header_names(ctx.msg.to_bytes()) == before
+
+
+def test_second_from_write_replaces_the_first_change() -> None:
+    ctx = make_ctx()
+    put(ctx, "$fU", "x")
+    put(ctx, "$fU", "z")
+    assert len(ctx.msg.changes) == 1
+    assert _sent(ctx).from_.uri.user == "z"  # type: ignore[attr-defined]

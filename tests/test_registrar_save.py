@@ -101,7 +101,8 @@ def test_save_rejects_an_older_cseq_of_the_same_call_id_with_400() -> None:
     send(srv, register(cseq=5))
     reply = send(srv, register(cseq=4))
     assert reply.startswith(b"SIP/2.0 400 Bad Request\r\n")
-    assert b"Contact: <sip:alice@10.0.0.1:5070>;expires=3600\r\nP-Registrar-Error: Invalid CSeq number\r\n" in reply
+    assert (b"Contact: <sip:alice@10.0.0.1:5070>;expires=3600\r\n"
+            b"P-Registrar-Error: Invalid CSeq number\r\n") in reply
 
 
 def test_save_skips_a_retransmission_with_the_same_cseq_within_cseq_delay() -> None:
@@ -118,7 +119,8 @@ def test_save_refreshes_with_a_newer_cseq() -> None:
     srv = server(config(), clock)
     send(srv, register(expires=3600))
     clock.advance(5)
-    assert header(send(srv, register(expires=600, cseq=2)), "Contact") == ["<sip:alice@10.0.0.1:5070>;expires=600"]
+    reply = send(srv, register(expires=600, cseq=2))
+    assert header(reply, "Contact") == ["<sip:alice@10.0.0.1:5070>;expires=600"]
 
 
 def test_save_over_max_contacts_is_503_and_returns_minus_2() -> None:
@@ -149,7 +151,8 @@ def test_save_records_received_from_the_received_avp() -> None:
 }'''
     srv = server(config(registrar='"received_avp", "$avp(rcv)"', route=route))
     reply = send(srv, register())
-    assert header(reply, "Contact") == ['<sip:alice@10.0.0.1:5070>;expires=3600;received="sip:192.0.2.7:5099"']
+    assert header(reply, "Contact") == [
+        '<sip:alice@10.0.0.1:5070>;expires=3600;received="sip:192.0.2.7:5099"']
     assert srv.core.api("usrloc").contacts("alice")[0].received == "sip:192.0.2.7:5099"
 
 
@@ -196,7 +199,8 @@ def test_save_return_codes_follow_kamailio() -> None:
     sl_send_reply("200", "R"); }'''
     srv = server(config(route=route))
     codes = [header(send(srv, register(**kw)), "X-R")[0] for kw in (
-        {}, {"cseq": 2}, {"cseq": 3, "expires": 0}, {"contact": None, "cseq": 4}, {"contact": "*", "expires": 0, "cseq": 5})]
+        {}, {"cseq": 2}, {"cseq": 3, "expires": 0}, {"contact": None, "cseq": 4},
+        {"contact": "*", "expires": 0, "cseq": 5})]
     assert codes == ["1", "2", "3", "4", "3"]
 
 

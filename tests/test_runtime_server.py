@@ -113,7 +113,7 @@ def test_exception_in_module_function_is_logged_and_server_keeps_serving(tmp_pat
 
 
 def test_received_and_rport_in_replies(tmp_path):
-    server = make_server(tmp_path, 'request_route { reply(200, "OK"); }')
+    server = make_server(tmp_path, 'request_route { sl_send_reply("200", "OK"); }', modules=("sl",))
     out = server.handle(request(via_host="10.1.1.1", via_params=";rport"), SOURCE)
     via = parse_message(out[0].data).via
     assert via.received == "192.0.2.7" and via.rport == 5080

@@ -8,6 +8,7 @@ to its functions as it does for built-ins, and `kampy run` serves a request that
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -30,7 +31,7 @@ loadmodule "hello.so"
 modparam("hello", "greeting", "Hi")
 
 request_route {
-    if (is_method("OPTIONS")) {
+    if ($rm == "OPTIONS") {
         hello("$fU");
         exit;
     }
@@ -61,9 +62,12 @@ def run(cmd: list[str], cwd: Path, timeout: float = 120) -> subprocess.Completed
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A venv with kampy and kampy-hello installed by pip; returns its bin/ folder."""
     where = tmp_path_factory.mktemp("venv")
-    run([sys.executable, "-m", "venv", "--system-site-packages", str(where / "env")], where).check_returncode()
+    made = run([sys.executable, "-m", "venv", "--system-site-packages", str(where / "env")], where)
+    made.check_returncode()
     bin_dir = where / "env" / "bin"
-    for source in (REPO, HELLO_DIST):
+    hello = shutil.copytree(HELLO_DIST, where / "kampy-hello",  # pip builds in the tree: keep ours clean
+                            ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    for source in (REPO, hello):
         done = run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "--no-deps",
                     "--no-build-isolation", str(source)], where)
         assert done.returncode == 0, done.stderr

@@ -46,7 +46,8 @@ def test_reply_via_line_helper_leaves_matching_via_alone():
 def test_forwarded_request_gets_received_after_sent_by(tmp_path):
     server = make_server(tmp_path, 'request_route { forward("198.51.100.4"); }')
     out = server.handle(request("MESSAGE", via_host="10.1.1.1"), SOURCE)
-    assert via_lines(out[0].data)[1] == b"Via: SIP/2.0/UDP 10.1.1.1:5080;received=192.0.2.7;branch=z9hG4bK-abc"
+    assert via_lines(out[0].data)[1] == (
+        b"Via: SIP/2.0/UDP 10.1.1.1:5080;received=192.0.2.7;branch=z9hG4bK-abc")
 
 
 def test_forwarded_request_fills_rport_where_it_stands(tmp_path):
@@ -77,6 +78,7 @@ def test_force_rport_adds_rport_to_forwarded_request(tmp_path):
 
 
 def test_force_rport_leaves_script_view_untouched(tmp_path):
-    server = make_server(tmp_path, 'request_route { force_rport(); rec("$hdr(Via)"); }', modules=("fake", "pv"))
+    server = make_server(tmp_path, 'request_route { force_rport(); rec("$hdr(Via)"); }',
+                         modules=("fake", "pv"))
     server.handle(request(), SOURCE)
     assert recorded(server) == ["SIP/2.0/UDP 192.0.2.7:5080;branch=z9hG4bK-abc"]

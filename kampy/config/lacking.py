@@ -67,9 +67,11 @@ def loaded_modules(config: ast.Config) -> tuple[dict[str, Exports], list[str]]:
             name = loader.module_name(item.path)
             try:
                 found[name] = loader.find_module(item.path, load_paths).exports
-            except Exception:  # noqa: BLE001 - missing or broken: either way kampy lacks it
+            except loader.ModuleNotFound:
                 if name not in missing:
                     missing.append(name)
+            except Exception:  # noqa: BLE001 - a broken module is reported by the compiler
+                continue
     return found, missing
 
 

@@ -6,7 +6,10 @@ holding a timer per connection:
 
 * a connection idle for `tcp_connection_lifetime` seconds is closed;
 * a connection that started a message and has not completed it within `tcp_msg_read_timeout`
-  seconds is closed (a half message never holds anything: reads are asynchronous, nothing waits).
+  seconds (20; Kamailio 5.6 has no such parameter, 5.7's name is kept internally) or within
+  `tcp_connection_lifetime`, whichever is shorter, is closed: bytes trickling in without ever
+  completing a message do not keep a connection alive beyond its lifetime (a half message never
+  holds anything: reads are asynchronous, nothing waits).
 """
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ import logging
 import time
 from collections.abc import Callable
 
+from kampy.net.http import HttpError, HttpParser, HttpRequest, looks_like_http
+from kampy.net.http import build_response as build_http_response
 from kampy.net.params import NetParams
 from kampy.runtime.context import Outgoing, Socket, Source
 from kampy.sip.errors import SIPProtocolError
@@ -46,6 +51,8 @@ class TCPConnection(asyncio.Protocol):
         self._pings = 0
         self._queued: list[bytes] = []  # written before an outgoing connection is up
         self.closing = False
+        self.http: HttpParser | None = None  # an HTTP connection (xhttp), see _http_data
+        self._sniff: bytes | None = None     # first bytes of an accepted connection, until known
 
     # -- asyncio callbacks --
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -54,12 +61,18 @@ class TCPConnection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.peer = (peer[0], peer[1])
         self.manager.opened(self)
+        if self.manager.handle_http is not None and self.target == ("", 0):
+            self._sniff = b""
         for data in self._queued:
             transport.write(data)
         self._queued.clear()
 
     def data_received(self, data: bytes) -> None:
         self.last_activity = time.monotonic()
+        if self._sniff is not None or self.http is not None:
+            data = self._http_data(data)
+            if not data:
+                return
         head = self._head + data if self._head else data
         try:
             messages = self.parser.feed(data)
@@ -77,6 +90,45 @@ class TCPConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
         self.manager.closed(self)
+
+    # -- HTTP on a SIP port (xhttp) --
+    def _http_data(self, data: bytes) -> bytes:
+        """Feed HTTP bytes; returns what is SIP instead (the connection turned out not HTTP)."""
+        if self.http is None:
+            head = (self._sniff or b"") + data
+            verdict = looks_like_http(head)
+            if verdict is None:
+                self._sniff = head
+                return b""
+            self._sniff = None
+            if not verdict:
+                return head
+            self.http = HttpParser()
+            data = head
+        try:
+            requests = self.http.feed(data)
+        except HttpError as exc:
+            log.info("http %s:%d: %s; closing", self.peer[0], self.peer[1], exc)
+            self.write(build_http_response(exc.status, exc.reason, close=True))
+            self.close()
+            return b""
+        self.partial_since = (self.partial_since or self.last_activity) if self.http.buffered else None
+        for request in requests:
+            if self.closing:
+                break
+            self._answer_http(request)
+        return b""
+
+    def _answer_http(self, request: HttpRequest) -> None:
+        src = Source("tcp", self.peer[0], self.peer[1], self.local, self.conn_id)
+        try:
+            response = self.manager.handle_http(request, src)  # type: ignore[misc]
+        except Exception:
+            log.exception("error handling an http request from %s:%d", *self.peer)
+            response = build_http_response(500, "Internal Server Error", close=True)
+        self.write(response)
+        if not request.keep_alive:
+            self.close()
 
     # -- helpers --
     def _answer_pings(self) -> None:
@@ -125,8 +177,10 @@ class TCPManager:
     """The TCP connections of one worker."""
 
     def __init__(self, params: NetParams, handle: Handle, deliver: Callable[[list[Outgoing]], None],
-                 after: Callable[[], None], sockets: list[Socket], first_id: int = 1) -> None:
+                 after: Callable[[], None], sockets: list[Socket], first_id: int = 1,
+                 handle_http: Callable[[HttpRequest, Source], bytes] | None = None) -> None:
         self.params = params
+        self.handle_http = handle_http  # set: HTTP requests on accepted connections go there (xhttp)
         self._handle = handle
         self._deliver = deliver
         self._after = after
@@ -217,10 +271,11 @@ class TCPManager:
 
     def sweep(self, now: float) -> None:
         p = self.params
+        read_timeout = min(p.tcp_msg_read_timeout, p.tcp_connection_lifetime)
         for conn in list(self.by_id.values()):
-            if conn.partial_since is not None and now - conn.partial_since > p.tcp_msg_read_timeout:
+            if conn.partial_since is not None and now - conn.partial_since > read_timeout:
                 log.info("tcp %s:%d: message not completed within %gs; closing",
-                         conn.peer[0], conn.peer[1], p.tcp_msg_read_timeout)
+                         conn.peer[0], conn.peer[1], read_timeout)
                 conn.close()
             elif now - conn.last_activity > p.tcp_connection_lifetime:
                 log.debug("tcp %s:%d: idle for %gs; closing", conn.peer[0], conn.peer[1],

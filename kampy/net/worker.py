@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 from kampy.net.binding import Listener
 from kampy.net.channel import MESSAGE, Channels, Packet, conn_id_base, conn_owner, encode_handoff, encode_send
+from kampy.net.http import HttpRequest
+from kampy.net.local import LocalServices
 from kampy.net.params import NetParams
 from kampy.net.tcp import TCPManager
 from kampy.net.udp import UDPListener
@@ -86,7 +88,8 @@ class Worker:
         self.timers = Timers(server, self.deliver)
         tcp_sockets = [x.socket for x in listeners if x.socket.proto == "tcp"]
         self.tcp = TCPManager(params, server.handle, self.deliver, self.timers.poke, tcp_sockets,
-                              first_id=conn_id_base(rank))
+                              first_id=conn_id_base(rank), handle_http=_http_handler(server))
+        self.local = LocalServices(server.core.services, rank)  # jsonrpcs' FIFO/datagram socket
         self._servers: list[asyncio.AbstractServer] = []
 
     # -- sending --
@@ -141,6 +144,8 @@ class Worker:
             return
         if handoff.rank != self.rank and self.channels is not None:
             if self.channels.send(handoff.rank, encode_handoff(handoff)):
+                log.debug("worker %d: handed a message from %s:%d to worker %d", self.rank, handoff.src.ip,
+                          handoff.src.port, handoff.rank)
                 return
             log.error("worker %d: no worker %d to hand a message to; handling it here", self.rank,
                       handoff.rank)
@@ -178,9 +183,11 @@ class Worker:
         self.tcp.start_sweeping()  # also outgoing connections of UDP-only workers
         if self.channels is not None:
             self.channels.start(self._on_packet)
+        self.local.start(loop)
         self.timers.poke()
 
     def stop(self) -> None:
+        self.local.stop(asyncio.get_running_loop())
         if self.channels is not None:
             self.channels.close()
         for srv in self._servers:
@@ -190,6 +197,15 @@ class Worker:
         for proto in self.udp.values():
             if proto.transport is not None:
                 proto.transport.close()
+
+
+def _http_handler(server: Server) -> Callable[[HttpRequest, Source], bytes] | None:
+    """HTTP on the TCP listeners when the config handles it (xhttp with its event route)."""
+    from kampy.runtime.xhttp import handle_http, http_enabled
+
+    if not http_enabled(server):
+        return None
+    return lambda request, src: handle_http(server, request, src)
 
 
 async def _serve(worker: Worker, ready: Callable[[], None] | None, stop_on: tuple[int, ...]) -> None:

@@ -10,11 +10,12 @@ from collections.abc import Callable
 from typing import Any
 
 from kampy.config.compile import CompiledConfig
-from kampy.module import RouteType, overrides_pre_script
-from kampy.runtime import forward
+from kampy.module import RouteType, overrides_on_response, overrides_pre_script
+from kampy.runtime import corestats, forward
 from kampy.runtime.context import MessageContext, Outgoing, ScriptDrop, ScriptExit, Socket, Source
 from kampy.runtime.core import Clock, Core, reply_destination
 from kampy.runtime.engine import Engine, ModuleFailure
+from kampy.rpc import register_process
 from kampy.runtime.shared import SharedStore
 from kampy.sip.errors import SIPProtocolError
 from kampy.sip.message import Request, Response, error_response, parse_message
@@ -30,6 +31,7 @@ class Server:
         self._reply_key = next((k for k in (("reply", None), ("onreply", None), ("onreply", "0"))
                                 if engine.has_route(*k)), None)
         self._pre_script = tuple(m.pre_script for m in core.modules.values() if overrides_pre_script(m))
+        self._on_response = tuple(m.on_response for m in core.modules.values() if overrides_on_response(m))
         now = core.clock.monotonic()
         self._handed_off = False
         self._timers: list[list[Any]] = [[now + interval, interval, fn, timer.name]
@@ -67,6 +69,7 @@ class Server:
                 except Exception:
                     log.exception("module %s: child_init(%d) failed", name, rank)
                     raise
+        register_process(self.core, f"receiver child={rank - 1} (worker rank {rank} of {self.core.workers})")
 
     def shutdown(self) -> None:
         for name, instance in self.core.modules.items():
@@ -123,9 +126,14 @@ class Server:
         try:
             msg = parse_message(data)
             if isinstance(msg, Request):
+                if not self._handed_off:  # counted once, by the worker that received it
+                    corestats.count_request(self.core.stats, msg)
                 return self._request(msg, data, src)
+            if not self._handed_off:
+                corestats.count_reply(self.core.stats, msg)
             return self._reply(msg, src)
         except SIPProtocolError as exc:
+            corestats.count_malformed(self.core.stats, data, exc.message)
             return self._malformed(data, src, exc)
         except Exception:
             log.exception("internal error while handling a message from %s:%d", src.ip, src.port)
@@ -170,10 +178,14 @@ class Server:
             pass
         except ScriptDrop:
             ctx.dropped = True
+            self.core.stats.inc("core:drop_requests")
         except ModuleFailure as failure:
             self._log_failure(failure)
+            self.core.stats.inc("core:err_requests")
         except SIPProtocolError as exc:
+            corestats.count_malformed(self.core.stats, data, exc.message)
             return self._malformed(data, ctx.src, exc, ctx)
+        corestats.count_forwarded(self.core.stats, ctx.outbox)
         return ctx.outbox
 
     @staticmethod
@@ -191,17 +203,23 @@ class Server:
             return []
         ctx = MessageContext(msg, src, self.core, route_type=RouteType.CORE_ONREPLY)
         ctx.local["handed_off"] = self._handed_off
-        if self._reply_key is not None:
+        if self._reply_key is not None and not self._handed_off:  # it ran in the worker that received it
             try:
                 self.engine.run_route(*self._reply_key, ctx)
             except ScriptExit:
                 pass
             except ScriptDrop:
+                self.core.stats.inc("core:drop_replies")
                 return ctx.outbox
             except ModuleFailure as failure:
                 self._log_failure(failure)
+                self.core.stats.inc("core:err_replies")
+                return ctx.outbox
+        for hook in self._on_response:
+            if not hook(ctx):
                 return ctx.outbox
         out = forward.relay_reply(ctx)
         if out is not None:
             ctx.outbox.append(out)
+            self.core.stats.inc("core:fwd_replies")
         return ctx.outbox

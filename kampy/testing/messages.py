@@ -60,9 +60,9 @@ class RequestSpec:
         ruri_aor = _aor_of(self.ruri)
         to = self.to or ruri_aor
         from_tag = self.from_tag or unique("ft")
+        branch = self.branch or unique("z9hG4bK-t")
         headers: list[tuple[str, str]] = [
-            ("Via", f"SIP/2.0/{transport.upper()} {via_host}:{via_port};branch={self.branch or unique('z9hG4bK-t')}"
-                    ";rport"),
+            ("Via", f"SIP/2.0/{transport.upper()} {via_host}:{via_port};branch={branch};rport"),
             ("From", f"{_name_addr(self.from_)};tag={from_tag}"),
             ("To", _name_addr(to) + (f";tag={self.to_tag}" if self.to_tag else "")),
             ("Call-ID", self.call_id or f"{unique('call-')}@kampy.test"),

@@ -9,6 +9,18 @@ from kampy.sip.message import Request, Response
 from kampy.testing.messages import Sent
 
 
+class Status(int):
+    """A reply's status code that remembers its step: a failing `assert result.status == 202`
+    shows the request, the routes taken and the reply (the plugin's assertrepr hook)."""
+
+    result: Result | None = None
+
+    def __new__(cls, value: int, result: Result | None = None) -> Status:
+        obj = super().__new__(cls, value)
+        obj.result = result
+        return obj
+
+
 @dataclass(frozen=True)
 class Call:
     """A function called by the script: in which route, its name and its return code
@@ -30,7 +42,7 @@ class RouteRun:
     ctx: MessageContext
 
 
-@dataclass
+@dataclass(repr=False)
 class Result:
     """Everything that happened while the harness processed one step.
 
@@ -83,8 +95,11 @@ class Result:
 
     @property
     def status(self) -> int | None:
+        """The final reply's status (see `reply`), None without a reply."""
         reply = self.reply
-        return reply.status if reply is not None else None
+        if reply is None or reply.status is None:
+            return None
+        return Status(reply.status, self)
 
     def requests(self, method: str | None = None, to: str | None = None) -> list[Sent]:
         """Requests sent, optionally only of `method` and to an address (`"192.0.2.20:5062"`)."""
@@ -177,6 +192,14 @@ class Result:
 
     # ------------------------------------------------------------ display
 
+    def summary(self) -> list[str]:
+        """A few lines: the request, the routes with each call's code, the reply."""
+        first = _head(self.data)[0] if self.data else self.title
+        calls = ", ".join(f"{c.function}={c.code}" for c in self.calls)
+        reply = self.reply
+        return [f"request: {first}", f"routes: {' > '.join(self.routes) or 'none'}", f"calls: {calls}",
+                f"reply: {reply.first_line if reply else 'none'}; sent: {len(self.sent)} message(s)"]
+
     def describe(self) -> str:
         """The request, the routes taken with each function's code, and what was sent."""
         out: list[str] = []
@@ -186,10 +209,14 @@ class Result:
             out.append(f"request from {self.source}:")
             out += ["    " + line for line in _head(self.data)]
         out.append("routes:" if self.trace else "routes: none entered")
+        current = None
         for item in self.trace:
             if item.function == "":
                 out.append(f"    {item.route}")
-            else:
+            elif item.route != current:
+                out.append(f"    (back in {item.route})")
+            current = item.route
+            if item.function:
                 out.append(f"        {item}")
         if self.final:
             out.append(f"final: $ru={self.ru} $du={self.du} flags={self.flags:#x} avps={self.avps}")
@@ -204,6 +231,10 @@ class Result:
 
     def __str__(self) -> str:
         return self.describe()
+
+    def __repr__(self) -> str:
+        reply = self.reply
+        return f"<Result {self.title!r}: {reply.first_line if reply else 'no reply'}, {len(self.sent)} sent>"
 
 
 def _head(data: bytes) -> list[str]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from kampy.api import Arg, ArgKind, Exports, Function, Param, PVClass, RouteType, RpcMethod
 
+from modules.jsonrpcs.impl import JsonRpcs
+
 EXPORTS = Exports(
     name="jsonrpcs",
     doc="JSON-RPC server for the RPC commands (HTTP, FIFO, datagram transports).",
@@ -15,7 +17,7 @@ EXPORTS = Exports(
         Param("fifo_group", (str, int), None),
         Param("fifo_user", (str, int), None),
         Param("fifo_reply_dir", (str,), "/tmp/"),
-        Param("dgram_socket", (str,), None),
+        Param("dgram_socket", (str,), "kamailio_rpc.sock"),
         Param("dgram_workers", (int,), 1),
         Param("dgram_timeout", (int,), 2000),
         Param("dgram_mode", (int,), 0o660),
@@ -41,5 +43,5 @@ EXPORTS = Exports(
     pvars=(
         PVClass("jsonrpl", arg="required"),  # jsonrpc_pv_get_jrpl jsonrpc_pv_parse_jrpl_name
     ),
-    factory=None,
+    factory=JsonRpcs,
 )

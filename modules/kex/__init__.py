@@ -1,8 +1,16 @@
-"""Kamailio core extensions: flag functions, dst URI helpers and the stats.* RPC methods."""
+"""Kamailio core extensions: flag functions, dst URI helpers and the stats.* RPC methods.
+
+The `core:` statistics are counted by kampy's core (kampy.runtime.server) and declared here, as
+Kamailio's kex declares them. Kamailio's `shmem:` group (and the mod./pkg. memory RPCs) are left
+out: kampy has no shared-memory allocator to report on; its shared state is the SQLite store and
+the statistics file (docs/statistics.md).
+"""
 
 from __future__ import annotations
 
 from kampy.api import Arg, ArgKind, Exports, Function, PVClass, RouteType, RpcMethod, Stat
+
+from modules.kex.kex import Kex
 
 EXPORTS = Exports(
     name="kex",
@@ -108,49 +116,45 @@ EXPORTS = Exports(
         ),
     ),
     stats=(
-        Stat("rcv_requests"),
-        Stat("rcv_requests_invite"),
-        Stat("rcv_requests_cancel"),
-        Stat("rcv_requests_ack"),
-        Stat("rcv_requests_bye"),
-        Stat("rcv_requests_info"),
-        Stat("rcv_requests_register"),
-        Stat("rcv_requests_subscribe"),
-        Stat("rcv_requests_notify"),
-        Stat("rcv_requests_message"),
-        Stat("rcv_requests_options"),
-        Stat("rcv_requests_prack"),
-        Stat("rcv_requests_update"),
-        Stat("rcv_requests_refer"),
-        Stat("rcv_requests_publish"),
-        Stat("rcv_replies"),
-        Stat("rcv_replies_1xx"),
-        Stat("rcv_replies_18x"),
-        Stat("rcv_replies_2xx"),
-        Stat("rcv_replies_3xx"),
-        Stat("rcv_replies_4xx"),
-        Stat("rcv_replies_401"),
-        Stat("rcv_replies_404"),
-        Stat("rcv_replies_407"),
-        Stat("rcv_replies_480"),
-        Stat("rcv_replies_486"),
-        Stat("rcv_replies_5xx"),
-        Stat("rcv_replies_6xx"),
-        Stat("fwd_requests"),
-        Stat("fwd_replies"),
-        Stat("drop_requests"),
-        Stat("drop_replies"),
-        Stat("err_requests"),
-        Stat("err_replies"),
-        Stat("bad_URIs_rcvd"),
-        Stat("unsupported_methods"),
-        Stat("bad_msg_hdr"),
-        Stat("total_size"),
-        Stat("used_size"),
-        Stat("real_used_size"),
-        Stat("max_used_size"),
-        Stat("free_size"),
-        Stat("fragments"),
+        Stat("rcv_requests", group="core"),
+        Stat("rcv_requests_invite", group="core"),
+        Stat("rcv_requests_cancel", group="core"),
+        Stat("rcv_requests_ack", group="core"),
+        Stat("rcv_requests_bye", group="core"),
+        Stat("rcv_requests_info", group="core"),
+        Stat("rcv_requests_register", group="core"),
+        Stat("rcv_requests_subscribe", group="core"),
+        Stat("rcv_requests_notify", group="core"),
+        Stat("rcv_requests_message", group="core"),
+        Stat("rcv_requests_options", group="core"),
+        Stat("rcv_requests_prack", group="core"),
+        Stat("rcv_requests_update", group="core"),
+        Stat("rcv_requests_refer", group="core"),
+        Stat("rcv_requests_publish", group="core"),
+        Stat("rcv_replies", group="core"),
+        Stat("rcv_replies_1xx", group="core"),
+        Stat("rcv_replies_18x", group="core"),
+        Stat("rcv_replies_2xx", group="core"),
+        Stat("rcv_replies_3xx", group="core"),
+        Stat("rcv_replies_4xx", group="core"),
+        Stat("rcv_replies_401", group="core"),
+        Stat("rcv_replies_404", group="core"),
+        Stat("rcv_replies_407", group="core"),
+        Stat("rcv_replies_480", group="core"),
+        Stat("rcv_replies_486", group="core"),
+        Stat("rcv_replies_5xx", group="core"),
+        Stat("rcv_replies_6xx", group="core"),
+        *(Stat(f"rcv_replies_{c}xx_{m}", group="core") for c in range(1, 7)
+          for m in ("bye", "cancel", "invite", "message", "prack", "refer", "reg", "update")),
+        Stat("fwd_requests", group="core"),
+        Stat("fwd_replies", group="core"),
+        Stat("drop_requests", group="core"),
+        Stat("drop_replies", group="core"),
+        Stat("err_requests", group="core"),
+        Stat("err_replies", group="core"),
+        Stat("bad_URIs_rcvd", group="core"),
+        Stat("unsupported_methods", group="core"),
+        Stat("bad_msg_hdr", group="core"),
     ),
     rpc=(
         RpcMethod("stats.get_statistics", "rpc_get_statistics"),
@@ -158,14 +162,9 @@ EXPORTS = Exports(
         RpcMethod("stats.fetchn", "rpc_fetchn"),
         RpcMethod("stats.reset_statistics", "rpc_reset_statistics"),
         RpcMethod("stats.clear_statistics", "rpc_clear_statistics"),
-        RpcMethod("mod.stats", "rpc_stats"),
-        RpcMethod("mod.mem_stats", "rpc_mem_stats"),
-        RpcMethod("mod.mem_statsx", "rpc_mem_statsx"),
-        RpcMethod("pkg.stats", "rpc_stats"),
-        RpcMethod("pkg.info", "rpc_info"),
     ),
     pvars=(
         PVClass("sruid"),  # pv_get_sruid_val 0
     ),
-    factory=None,
+    factory=Kex,
 )

@@ -56,14 +56,14 @@ class MaxfwdModule(Module):
         return 1
 
     def _write(self, ctx: MessageContext, value: int) -> None:
-        # Kamailio rewrites the digits in place; kampy's lumps replace the line (the order of
-        # headers of different names is not significant, RFC 3261 7.3.1). An added line cannot be
-        # changed again, so a second call on the same message only updates the value scripts see.
-        if _DECREMENTED not in ctx.local:
-            ctx.msg.remove_header("Max-Forwards")
-            ctx.msg.add_header("Max-Forwards", str(value))
+        """Write the value where the old one stands, as Kamailio's decrement_maxfwd does: digits
+        right-aligned in the old value's width, padded with spaces ("10" -> " 9"). A second call
+        in the same message rewrites the line again from its pending text."""
+        line = ctx.msg.pending_header_line("max-forwards", 0)
+        if line is None:
+            log.warning("Max-Forwards removed from this message; not rewritten")
         else:
-            log.warning("Max-Forwards already processed for this message; header left at its first value")
+            ctx.msg.replace_lines("max-forwards", 0, _with_value(line, value))
         ctx.local[_DECREMENTED] = value
 
     mf_process_maxfwd_header = maxfwd_process
@@ -81,3 +81,11 @@ class MaxfwdModule(Module):
 
     maxfwd_at_least = is_maxfwd_lt
     mf_lowlimit = is_maxfwd_lt
+
+
+def _with_value(line: bytes, value: int) -> bytes:
+    name, colon, rest = line.partition(b":")
+    digits = rest.strip()
+    at = rest.find(digits)
+    new = str(value).encode().rjust(len(digits))
+    return name + colon + rest[:at] + new + rest[at + len(digits):]

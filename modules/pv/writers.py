@@ -159,26 +159,18 @@ def _current_nameaddr(ctx: MessageContext, name: str) -> NameAddr | None:
 
 
 def _write_header(ctx: MessageContext, name: str, na: NameAddr) -> None:
-    """Replace the From/To header with `na`; a later write in the same message replaces this one."""
+    """Write the From/To line anew where it stands (its name as written kept); a later write in
+    the same message takes this one back and writes its own."""
     msg = ctx.msg
     pending = ctx.local.get(f"pv.{name}")
     if pending is not None:
-        _drop_added(msg, pending[1])
-    else:
-        msg.remove_header(name)
-    pretty = "From" if name == "from" else "To"
-    before = set(map(id, msg.changes))
-    msg.add_header(pretty, str(na), first=True)
-    added = next(c for c in msg.changes if id(c) not in before)
-    ctx.local[f"pv.{name}"] = (na, added)
-
-
-def _drop_added(msg: object, change: object) -> None:
-    """Withdraw a header this module added earlier in the same message (the message API has no
-    public way to take back an edit yet)."""
-    changes = getattr(msg, "_changes", None)
-    if isinstance(changes, list) and change in changes:
-        changes.remove(change)
+        msg.cancel(pending[1])
+    try:
+        change = msg.replace_header(name, 0, str(na))
+    except (IndexError, ValueError) as exc:
+        log.error("cannot write the %s header: %s", name, exc)
+        return
+    ctx.local[f"pv.{name}"] = (na, change)
 
 
 def _set_hdr_part(name: str, apply: Callable[[NameAddr, str | None], bool]) -> Setter:

@@ -5,6 +5,7 @@ valid binding as `Contact: <uri>;q=..;expires=N`, joined with ", " on one header
 """
 from __future__ import annotations
 
+import dataclasses
 import enum
 import logging
 import random
@@ -137,6 +138,7 @@ class RegistrarModule(Module):
                 raise ValueError(f"{name} must be between 0 and 100")
         self.ulc = UlcProfiles()
         self._ul: Any = None
+        self._register_domains()
         stats = core.stats
         stats.set("registrar:max_expires", self.max_expires)
         stats.set("registrar:max_contacts", self.max_contacts)
@@ -145,6 +147,22 @@ class RegistrarModule(Module):
         stats.set("registrar:expires_range", self.expires_range)
 
     # ------------------------------------------------------------ helpers
+
+    def _register_domains(self) -> None:
+        """Register every table the config names in a registrar call with usrloc now, as Kamailio's
+        fixups do (so ul.dump and the statistics show `location` before the first REGISTER)."""
+        config = getattr(self.core, "config", None)
+        if config is None:
+            return
+        try:
+            ul = self.ul
+        except LookupError:
+            return
+        for name in sorted(_domains_in(config.ast)):
+            ul.register_domain(name)
+
+    def child_init(self, rank: int) -> None:
+        self._register_domains()
 
     @property
     def ul(self) -> Any:
@@ -166,8 +184,9 @@ class RegistrarModule(Module):
         aor = user
         if self.ul.use_domain:
             host = uri.host
-            if self.realm_prefix and len(self.realm_prefix) < len(host) and host.startswith(self.realm_prefix):
-                host = host[len(self.realm_prefix):]
+            prefix = self.realm_prefix
+            if prefix and len(prefix) < len(host) and host.startswith(prefix):
+                host = host[len(prefix):]
             aor = f"{user}@{host}" if user else host
         if self.case_sensitive and user:
             aor = user + aor[len(user):].lower()
@@ -480,9 +499,10 @@ class RegistrarModule(Module):
             num += 1
             record = ul.get_urecord(st.domain, st.aor)
             # Kamailio looks with CSeq+1 so that a repeated contact in one REGISTER updates itself.
-            code, found = ul.get_ucontact(record, ci.uri, ci.callid, ci.path, ci.cseq + 1, ci.instance, ci.reg_id)
+            code, found = ul.get_ucontact(record, ci.uri, ci.callid, ci.path, ci.cseq + 1, ci.instance,
+                                          ci.reg_id)
             if record is None or code != 0 or found is None:
-                ul.insert_contact(st.domain, ci.to_contact(ul.new_contact, st.aor, ul.new_ruid(), self.now()))
+                ul.insert_contact(st.domain, self._new_contact(st, ci))
             else:
                 ul.update_contact(st.domain, ci.update(found, self.now()))
 
@@ -504,7 +524,7 @@ class RegistrarModule(Module):
             if found is None:
                 if ci.expires == 0:
                     continue
-                new = ul.insert_contact(st.domain, ci.to_contact(ul.new_contact, st.aor, ul.new_ruid(), self.now()))
+                new = ul.insert_contact(st.domain, self._new_contact(st, ci))
                 rc = 1
                 if replace_all:
                     self._delete_others(st, record.contacts if record else [], new)
@@ -530,6 +550,10 @@ class RegistrarModule(Module):
                 break
         return rc
 
+    def _new_contact(self, st: SaveState, ci: ContactInfo) -> Any:
+        ul = self.ul
+        return ci.to_contact(ul.new_contact, st.aor, ul.new_ruid(), self.now())
+
     def _delete_others(self, st: SaveState, contacts: list[Any], keep: Any) -> None:
         for c in contacts:
             if c.ruid != keep.ruid:
@@ -539,7 +563,8 @@ class RegistrarModule(Module):
         now = self.now()
         num = len(record.valid_contacts(now))
         for ci in infos:
-            code, found = self.ul.get_ucontact(record, ci.uri, ci.callid, ci.path, ci.cseq, ci.instance, ci.reg_id)
+            code, found = self.ul.get_ucontact(record, ci.uri, ci.callid, ci.path, ci.cseq, ci.instance,
+                                               ci.reg_id)
             if code == -1:
                 raise RegError(R.INV_CSEQ)
             if code == -2:
@@ -673,7 +698,8 @@ class RegistrarModule(Module):
         for c in contacts:
             if self._usable(c, now) and self._allowed(ctx, c):
                 dst, path = self._path_dst(c)
-                ctx.branches.append(Branch(uri=c.contact, dst_uri=dst or c.received, path=path if dst else None,
+                ctx.branches.append(Branch(uri=c.contact, dst_uri=dst or c.received,
+                                           path=path if dst else None,
                                            q=c.q, flags=c.cflags, socket=self._socket(c.socket),
                                            instance=c.instance, ruid=c.ruid))
         return 1
@@ -854,6 +880,29 @@ class RegistrarModule(Module):
         sock = ctx.src.local
         msg.add_header(hdr_name, str(sock))
         return 1
+
+
+_DOMAIN_FUNCTIONS = frozenset({"save", "lookup", "lookup_to_dset", "registered", "unregister",
+                               "reg_fetch_contacts", "lookup_branches"})
+
+
+def _domains_in(node: Any) -> set[str]:
+    """The literal first arguments of registrar calls anywhere in the config's AST."""
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif dataclasses.is_dataclass(item):
+            if type(item).__name__ == "Call" and getattr(item, "name", None) in _DOMAIN_FUNCTIONS:
+                args = item.args
+                if args and type(args[0]).__name__ == "Str":
+                    found.add(args[0].value)
+            stack.extend(getattr(item, f.name) for f in dataclasses.fields(item))
+    return found
 
 
 def _avp_name(text: str | None) -> str | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from kampy.api import Arg, ArgKind, Exports, Function, Param, RouteType
 
+from modules.statistics.impl import Statistics
+
 EXPORTS = Exports(
     name="statistics",
     doc="Script-defined statistics: update_stat() and reset_stat().",
@@ -28,5 +30,5 @@ EXPORTS = Exports(
             returns="",
         ),
     ),
-    factory=None,
+    factory=Statistics,
 )

@@ -1,22 +1,23 @@
 """Text edits of a SIP message expressed through the message's change list (lumps).
 
 Kamailio's textops edits byte ranges of the received buffer. kampy's lumps work on whole header
-lines, the Request-URI and the body, so a text edit is turned into those: the edited text is split
-again into start line, header lines and body, and each header name whose lines changed is removed
-and re-added with its new lines (lines of one name keep their order; RFC 3261 7.3.1 leaves the order
-of different names free). A header name is rewritten at most once per message, because an added
-line cannot be taken back; a second edit of the same name is refused with an error in the log.
+lines, the Request-URI and the body, so a text edit is turned into those: the spans are applied to
+the message as it stands with the edits made so far (`edit_view`), and each header line a span
+touches is written anew in place (`Message.replace_lines`); a span across line ends merges those
+lines into the first. Because edits start from the pending text, a second edit of the same line
+composes with the first. Spans across the start line, the end of the headers or into the body are
+refused with an error in the log.
 """
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from kampy.api import MessageContext, Request
 
 log = logging.getLogger("kampy.textops")
 
-_REWRITTEN = "textops.rewritten"  # ctx.local: header names already re-added for this message
 CRLF = "\r\n"
 
 
@@ -67,13 +68,6 @@ def message_text(msg: object) -> str:
     return CRLF.join(lines) + CRLF + CRLF + dec(msg.body)  # type: ignore[attr-defined]
 
 
-def header_block_span(msg: object) -> tuple[int, int]:
-    """(start, end) of the header lines in message_text(): after the start line, before the CRLFCRLF."""
-    start = len(msg.start_line) + 2  # type: ignore[attr-defined]
-    text_len = sum(len(raw) + 2 for _, raw in header_lines(msg))
-    return start, start + max(text_len - 2, 0)
-
-
 def current_body(msg: object) -> bytes:
     """The body with earlier set_body() edits applied."""
     body: bytes = msg.body  # type: ignore[attr-defined]
@@ -94,42 +88,120 @@ def apply_spans(text: str, spans: Iterable[tuple[int, int, str]]) -> str:
     return "".join(out)
 
 
-def apply_text(ctx: MessageContext, new_text: str) -> bool:
-    """Make ctx.msg become `new_text` (an edited message_text()) through lumps; False if refused."""
+@dataclass(frozen=True)
+class Slot:
+    """A part of the edit view: the start line, a header line (`name`, `index`: the received line it
+    stands for) with its CRLF, the empty line, or the body."""
+    start: int
+    end: int
+    kind: str
+    name: str = ""
+    index: int = 0
+
+
+def edit_view(msg: object) -> tuple[str, list[Slot]]:
+    """The message as text with the changes made so far to its lines and body, and its slots."""
+    pieces: list[str] = [msg.start_line + CRLF]  # type: ignore[attr-defined]
+    slots = [Slot(0, len(pieces[0]), "start")]
+    pos = len(pieces[0])
+    seen: dict[str, int] = {}
+    for name, raw in header_lines(msg):
+        index = seen.get(name, 0)
+        seen[name] = index + 1
+        pending = msg.pending_header_line(name, index)  # type: ignore[attr-defined]
+        text = (raw if pending is None else dec(pending)) + CRLF
+        slots.append(Slot(pos, pos + len(text), "header", name, index))
+        pieces.append(text)
+        pos += len(text)
+    slots.append(Slot(pos, pos + 2, "empty"))
+    body = dec(current_body(msg))
+    slots.append(Slot(pos + 2, pos + 2 + len(body), "body"))
+    pieces += [CRLF, body]
+    return "".join(pieces), slots
+
+
+def edit_text(msg: object) -> str:
+    return edit_view(msg)[0]
+
+
+def header_block_span(msg: object) -> tuple[int, int]:
+    """(start, end) of the header lines in edit_text(): after the start line, before the CRLFCRLF."""
+    _, slots = edit_view(msg)
+    return slots[0].end, max(slots[-2].start - 2, slots[0].end)
+
+
+def apply_spans_to_message(ctx: MessageContext, spans: list[tuple[int, int, str]]) -> bool:
+    """Apply (start, end, replacement) spans of edit_text() to ctx.msg through lumps; False (and an
+    error logged) when refused. Overlapping spans: the first wins, as with Kamailio's lumps."""
+    text, slots = edit_view(ctx.msg)
+    groups = _group(sorted(spans), slots)
+    if groups is None:
+        return False
+    edits: list[tuple[Slot, list[Slot], str]] = []
+    for first, last, group in groups:
+        new = _edited(text, slots, first, last, group)
+        while slots[first].kind == "header" and new and not new.endswith(CRLF):
+            if slots[last + 1].kind != "header":  # the edit ate the CRLF of the last header line
+                log.error("textops: edit joins a header line with the end of the headers; not applied")
+                return False
+            last += 1  # it ate a line end: the next line joins this one
+            new = _edited(text, slots, first, last, group)
+        edits.append((slots[first], slots[first + 1:last + 1], new))
+    return _apply_slot_edits(ctx, edits)
+
+
+def _edited(text: str, slots: list[Slot], first: int, last: int, group: list[tuple[int, int, str]]) -> str:
+    base = slots[first].start
+    return apply_spans(text[base:slots[last].end], [(a - base, b - base, r) for a, b, r in group])
+
+
+def _group(spans: list[tuple[int, int, str]],
+           slots: list[Slot]) -> list[tuple[int, int, list[tuple[int, int, str]]]] | None:
+    """Spans grouped by the run of slots they touch: [(first slot, last slot, spans)]."""
+    groups: list[tuple[int, int, list[tuple[int, int, str]]]] = []
+    for a, b, repl in spans:
+        first = _slot_at(slots, a)
+        last = _slot_at(slots, max(b - 1, a))
+        if groups and first <= groups[-1][1]:
+            prev_first, prev_last, group = groups.pop()
+            first, last = prev_first, max(prev_last, last)
+            group.append((a, b, repl))
+        else:
+            group = [(a, b, repl)]
+        groups.append((first, last, group))
+    for first, last, _ in groups:
+        kinds = {slots[i].kind for i in range(first, last + 1)}
+        if len(kinds) > 1 or "empty" in kinds:
+            log.error("textops: edit across the start line, the end of the headers or the body; "
+                      "not applied")
+            return None
+    return groups
+
+
+def _slot_at(slots: list[Slot], pos: int) -> int:
+    for i, slot in enumerate(slots):
+        if slot.start <= pos < slot.end:
+            return i
+    return len(slots) - 1
+
+
+def _apply_slot_edits(ctx: MessageContext, edits: list[tuple[Slot, list[Slot], str]]) -> bool:
     msg = ctx.msg
-    head, sep, body = new_text.partition(CRLF + CRLF)
-    if not sep:
-        log.error("edit removed the end of the headers; not applied")
-        return False
-    start, _, header_text = head.partition(CRLF)
-    new_lines = _logical_lines(header_text)
-    old_groups = _groups(header_lines(msg))
-    new_groups = _groups((line_name(line), line) for line in new_lines)
-    dirty = [n for n in dict.fromkeys([*old_groups, *new_groups])
-             if n != "content-length" and old_groups.get(n) != new_groups.get(n)]
-    done: set[str] = ctx.local.setdefault(_REWRITTEN, set())
-    if any(n in done for n in dirty):
-        log.error("textops: header(s) %s already rewritten in this message; edit not applied",
-                  ", ".join(n for n in dirty if n in done))
-        return False
-    if start != msg.start_line and not _apply_start_line(msg, start):
-        return False
-    for name in dirty:
-        replace_group(ctx, name, new_groups.get(name, []))
-    if enc(body) != msg.body:
-        msg.set_body(enc(body))
+    for slot, merged, new in edits:
+        if slot.kind == "start":
+            if not new.endswith(CRLF) or not _apply_start_line(msg, new[:-2]):
+                return False
+        elif slot.kind == "body":
+            msg.set_body(enc(new))
+        else:
+            try:
+                msg.replace_lines(slot.name, slot.index, enc(new[:-2]))
+            except ValueError as exc:
+                log.error("textops: %s; not applied", exc)
+                return False
+            for gone in merged:
+                msg.replace_lines(gone.name, gone.index, b"")
     return True
-
-
-def replace_group(ctx: MessageContext, name: str, lines: list[str]) -> None:
-    """Replace every received line called `name` with `lines` (raw `Name: value` texts)."""
-    msg = ctx.msg
-    if msg.has_header(name):
-        msg.remove_header(name)
-    for line in lines:
-        hname, _, value = line.partition(":")
-        msg.add_header(hname.strip(), " ".join(value.split(CRLF)).strip(), first=(name == "via"))
-    ctx.local.setdefault(_REWRITTEN, set()).add(name)
 
 
 def _apply_start_line(msg: object, start: str) -> bool:
@@ -149,13 +221,6 @@ def _logical_lines(header_text: str) -> list[str]:
         elif line:
             lines.append(line)
     return lines
-
-
-def _groups(lines: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
-    groups: dict[str, list[str]] = {}
-    for name, line in lines:
-        groups.setdefault(name, []).append(line)
-    return groups
 
 
 def split_header_text(text: str) -> list[tuple[str, str]]:

@@ -12,16 +12,20 @@ from kampy.api import REGEX_FLAGS, MessageContext, Module, Request
 from .transforms import re_subst_transform
 from .edits import (
     apply_spans,
-    apply_text,
+    apply_spans_to_message,
     canonical,
     current_body,
     dec,
+    edit_text,
+    edit_view,
     enc,
     header_block_span,
     header_lines,
     message_text,
     split_header_text,
 )
+
+CRLF = "\r\n"
 
 log = logging.getLogger("kampy.textops")
 
@@ -138,27 +142,27 @@ class TextopsModule(Module):
 
     # ------------------------------------------------------------ edits of the whole message
     def _edit(self, ctx: MessageContext, spans: list[tuple[int, int, str]]) -> int:
+        """Apply spans found in edit_text(ctx.msg) (the message with this pass's edits so far)."""
         if not spans:
             return -1
-        text = message_text(ctx.msg)
-        return 1 if apply_text(ctx, apply_spans(text, spans)) else -1
+        return 1 if apply_spans_to_message(ctx, spans) else -1
 
     def search_append(self, ctx: MessageContext, regex: re.Pattern[str], txt: str) -> int:
-        m = regex.search(message_text(ctx.msg))
+        m = regex.search(edit_text(ctx.msg))
         return self._edit(ctx, [(m.end(), m.end(), txt)] if m else [])
 
     def replace(self, ctx: MessageContext, regex: re.Pattern[str], txt: str) -> int:
-        m = regex.search(message_text(ctx.msg))
+        m = regex.search(edit_text(ctx.msg))
         return self._edit(ctx, [(m.start(), m.end(), txt)] if m else [])
 
     def replace_all(self, ctx: MessageContext, regex: re.Pattern[str], txt: str) -> int:
-        text = message_text(ctx.msg)
+        text = edit_text(ctx.msg)
         spans = [(m.start(), m.end(), txt) for m in regex.finditer(text) if m.end() > m.start()]
         return self._edit(ctx, spans)
 
     def replace_hdrs(self, ctx: MessageContext, regex: re.Pattern[str], txt: str) -> int:
         start, end = header_block_span(ctx.msg)
-        m = regex.search(message_text(ctx.msg), start, end)
+        m = regex.search(edit_text(ctx.msg), start, end)
         return self._edit(ctx, [(m.start(), m.end(), txt)] if m else [])
 
     def replace_str(self, ctx: MessageContext, match: str, repl: str, mode: str) -> int:
@@ -172,7 +176,7 @@ class TextopsModule(Module):
                      start: int, end: int | None) -> int:
         if not match:
             return -1
-        text = message_text(ctx.msg)
+        text = edit_text(ctx.msg)
         limit = len(text) if end is None else end
         spans, pos = [], text.find(match, start, limit)
         while pos >= 0:
@@ -188,7 +192,7 @@ class TextopsModule(Module):
         except (ValueError, re.error) as exc:
             log.error("subst: %s", exc)
             return -1
-        return self._edit(ctx, se.spans(message_text(ctx.msg)))
+        return self._edit(ctx, se.spans(edit_text(ctx.msg)))
 
     # ------------------------------------------------------------ body
     def _set_body_text(self, ctx: MessageContext, body: str | None) -> int:
@@ -312,15 +316,23 @@ class TextopsModule(Module):
         return 1
 
     def append_hf(self, ctx: MessageContext, txt: str, hdr: str | None = None) -> int:
-        # kampy's lumps add at the end of the headers; "after header hdr" keeps the condition only
-        if hdr is not None and not ctx.msg.has_header(hdr):
-            return -1
-        return self._add_headers(ctx, txt, first=False)
+        """After the last `hdr` line when there is one (Kamailio's add_hf_helper), else at the end."""
+        return self._add_at_anchor(ctx, txt, hdr, after=True)
 
     def insert_hf(self, ctx: MessageContext, txt: str, hdr: str | None = None) -> int:
-        if hdr is not None and not ctx.msg.has_header(hdr):
+        """Before the first `hdr` line when there is one, else before the first header."""
+        return self._add_at_anchor(ctx, txt, hdr, after=False)
+
+    def _add_at_anchor(self, ctx: MessageContext, txt: str, hdr: str | None, *, after: bool) -> int:
+        if hdr is None or not ctx.msg.has_header(hdr):
+            return self._add_headers(ctx, txt, first=not after)
+        try:
+            lines = CRLF.join(f"{name}: {value}" for name, value in split_header_text(txt))
+            ctx.msg.insert_lines(hdr, -1 if after else 0, lines, after=after)
+        except ValueError as exc:
+            log.error("invalid header text: %s", exc)
             return -1
-        return self._add_headers(ctx, txt, first=True)
+        return 1
 
     def append_urihf(self, ctx: MessageContext, prefix: str, suffix: str) -> int:
         if not isinstance(ctx.msg, Request):
@@ -402,18 +414,16 @@ class TextopsModule(Module):
         except (ValueError, re.error) as exc:
             log.error("subst_hf: %s", exc)
             return -1
-        lines = [(i, raw) for i, (name, raw) in enumerate(header_lines(ctx.msg)) if name == canonical(hf)]
+        text, slots = edit_view(ctx.msg)
+        wanted = canonical(hf)
+        lines = [slot for slot in slots if slot.kind == "header" and slot.name == wanted]
         chosen = lines[:1] if flags == "f" else lines[-1:] if flags == "l" else lines
-        text = message_text(ctx.msg)
-        offsets = _line_offsets(ctx.msg)
         spans = []
-        for i, raw in chosen:
-            name, colon, value = raw.partition(":")
-            base = offsets[i] + len(name) + len(colon)
+        for slot in chosen:
+            name, colon, value = text[slot.start:slot.end - 2].partition(":")
+            base = slot.start + len(name) + len(colon)
             spans += [(base + s, base + e, r) for s, e, r in se.spans(value)]
-        if not spans:
-            return -1
-        return 1 if apply_text(ctx, apply_spans(text, spans)) else -1
+        return self._edit(ctx, spans)
 
     # ------------------------------------------------------------ methods and strings
     def is_method(self, ctx: MessageContext, names: str) -> int:
@@ -469,13 +479,3 @@ class TextopsModule(Module):
 
     def str_ifind(self, ctx: MessageContext, txt: str, needle: str) -> int:
         return self.str_find(ctx, txt.lower(), needle.lower())
-
-
-def _line_offsets(msg: Any) -> list[int]:
-    """Offset in message_text() of each header line."""
-    pos = len(msg.start_line) + 2
-    out = []
-    for _, raw in header_lines(msg):
-        out.append(pos)
-        pos += len(raw) + 2
-    return out

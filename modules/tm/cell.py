@@ -82,6 +82,7 @@ class Cell:
     uas: Leg | None = None
     shared_key: str | None = None
     branches: list[UacBranch] = field(default_factory=list)
+    cancel_after: list[UacBranch] = field(default_factory=list)
     on_failure: str | None = None
     on_reply: str | None = None
     on_branch: str | None = None

@@ -179,6 +179,9 @@ class TmModule(Module):
         return self.core.clock.monotonic()
 
     def _run(self, leg: Leg, actions: list[Any], reply_ctx: MessageContext | None = None) -> None:
+        if leg.role == "uac" and len(actions) > 1:  # the ACK of a negative reply goes before relaying it
+            actions = sorted(actions, key=lambda a: 2 if isinstance(a, Terminated) else
+                             1 if isinstance(a, Deliver | Timeout | TransportFailed) else 0)
         for action in actions:
             if isinstance(action, Send):
                 self.core.send(leg.dest.packet(action.data))
@@ -365,7 +368,8 @@ class TmModule(Module):
     def _local_reply(self, cell: Cell, code: int, reason: str, ctx: MessageContext | None = None) -> bytes:
         assert cell.src is not None
         local = ctx.local if ctx is not None else {}
-        return build_local_reply(cell.request, cell.src, code, reason, tag=tags.to_tag(self.core, cell.request),
+        tag = tags.to_tag(self.core, cell.request)
+        return build_local_reply(cell.request, cell.src, code, reason, tag=tag,
                                  server=self.core.server_header, lumps=local.get(REPLY_LUMPS, ()),
                                  body=local.get(REPLY_BODY, b""), force_rport=bool(local.get("force_rport")))
 
@@ -642,6 +646,9 @@ class TmModule(Module):
         relay = self._should_relay(cell, br, code, reply)
         if relay >= 0:
             self._relay_reply(cell, relay, br, code, reply)
+        pending, cell.cancel_after = cell.cancel_after, []
+        for other in pending:  # after relaying, as Kamailio's out-of-lock cancel I/O
+            self._cancel_branch(cell, other)
 
     def _should_relay(self, cell: Cell, br: UacBranch, code: int, reply: Response | None) -> int:
         inv_through = cell.is_invite and 200 <= code < 300
@@ -657,9 +664,7 @@ class TmModule(Module):
         br.last_received = code
         if code >= 200:
             br.reply = reply
-            for other in cell.branches:
-                if other is not br and other.last_received < 200:
-                    self._cancel_branch(cell, other)
+            cell.cancel_after = [o for o in cell.branches if o is not br and o.last_received < 200]
             return br.index
         return -1 if code == 100 and not self.relay_100 else br.index
 
@@ -670,9 +675,7 @@ class TmModule(Module):
         if picked == PENDING:
             if 600 <= code < 700 and not (cell.six_xx or cell.disable_6xx):
                 cell.six_xx = True
-                for other in cell.branches:
-                    if other.last_received < 200:
-                        self._cancel_branch(cell, other)
+                cell.cancel_after = [o for o in cell.branches if o.last_received < 200]
             return -1
         cell.six_xx = False
         count = len(cell.branches)
@@ -865,6 +868,21 @@ class TmModule(Module):
                     and str(req.cseq.num) == cseq:
                 return leg.cell
         return None
+
+    def reply_cell(self, cell: Cell, code: int, reason: str) -> int:
+        """t_reply on a transaction found by other means than the message at hand (tmx)."""
+        return self._reply(MessageContext(cell.request, cell.src, self.core), cell, code,  # type: ignore[arg-type]
+                           reason)
+
+    def is_known(self, ctx: MessageContext) -> bool:
+        """Whether the request's transaction exists, here or in another worker (t_precheck_trans)."""
+        msg = ctx.msg
+        if not isinstance(msg, Request):
+            return False
+        if self._lookup(ctx)[0] != "none":
+            return True
+        key = server_key(msg)
+        return key is not None and self._shared_index and self._owner(key) is not None
 
     def cancel_cell(self, cell: Cell) -> None:
         """Cancel every pending branch of a transaction (tmx t_cancel_callid)."""

@@ -52,7 +52,8 @@ class Storage(Protocol):
 # ---------------------------------------------------------------- shared store
 
 _SHARED_COLUMNS = ", ".join(CONTACT_FIELDS)
-_TEXT = frozenset({"aor", "contact", "ruid", "callid", "user_agent", "received", "path", "socket", "instance"})
+_TEXT = frozenset({"aor", "contact", "ruid", "callid", "user_agent", "received", "path", "socket",
+                   "instance"})
 _SHARED_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS usrloc_contact (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -70,7 +71,7 @@ CREATE TABLE IF NOT EXISTS usrloc_once (name TEXT PRIMARY KEY);
 
 
 def _contact_from_row(row: tuple[Any, ...]) -> UContact:
-    return UContact(**dict(zip(CONTACT_FIELDS, row)))
+    return UContact(**dict(zip(CONTACT_FIELDS, row, strict=True)))
 
 
 class SharedStorage:
@@ -242,7 +243,7 @@ class LocationTable:
         return row
 
     def from_row(self, row: tuple[Any, ...]) -> UContact:
-        v = dict(zip(_DB_COLUMNS, row))
+        v = dict(zip(_DB_COLUMNS, row, strict=True))
         aor = f"{v['username']}@{v['domain']}" if self.use_domain and v["domain"] else v["username"]
         methods = v["methods"]
         return UContact(

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,7 +57,8 @@ class URecord:
 class Domain:
     """A usrloc domain (a table name such as "location"): where its bindings live in this db_mode."""
 
-    def __init__(self, name: str, mode: int, shared: SharedStorage | None, table: LocationTable | None) -> None:
+    def __init__(self, name: str, mode: int, shared: SharedStorage | None,
+                 table: LocationTable | None) -> None:
         self.name = name
         self.mode = mode
         self.shared = shared

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from kampy.api import Arg, ArgKind, Exports, Function, Param, PVClass, RouteType
 
+from modules.xhttp.impl import XHttp
+
 EXPORTS = Exports(
     name="xhttp",
     doc="Basic HTTP request handling in the config (event_route[xhttp:request]).",
@@ -29,5 +31,5 @@ EXPORTS = Exports(
     pvars=(
         PVClass("hu"),  # pv_get_huri 0
     ),
-    factory=None,
+    factory=XHttp,
 )

@@ -73,12 +73,14 @@ class Proxy:
 
 def start_proxy(target: str, directory: Path, *, cfg: Path = PROXY_CFG, defines: Sequence[str] = (),
                 host: str = "127.0.0.1", ready_timeout: float = 30) -> Proxy:
-    """Start `target` ("kamailio", "kampy-N" for N workers) on a free UDP port; wait until it answers."""
+    """Start `target` ("kamailio" with 4 workers, "kamailio-N", "kampy-N" with N workers) on a free UDP
+    port; wait until it answers."""
     port = free_port(host)
     defs = [a for d in (f"LISTEN=udp:{host}:{port}", *defines) for a in ("-A", d)]
     log_path = directory / f"{target}-{port}.log"
     pid_file = None
-    if target == "kamailio":
+    if target == "kamailio" or target.startswith("kamailio-"):
+        children = target.partition("-")[2] or "4"
         kamailio = shutil.which("kamailio") or ("/usr/sbin/kamailio" if Path("/usr/sbin/kamailio").exists()
                                                 else None)
         if kamailio is None:
@@ -86,7 +88,7 @@ def start_proxy(target: str, directory: Path, *, cfg: Path = PROXY_CFG, defines:
         run_dir = directory / f"kamailio-{port}"
         run_dir.mkdir(exist_ok=True)
         pid_file = run_dir / "kamailio.pid"
-        cmd = [kamailio, "-f", str(cfg), "-E", "-DD", "-n", "4", "-Y", str(run_dir), "-P", str(pid_file),
+        cmd = [kamailio, "-f", str(cfg), "-E", "-DD", "-n", children, "-Y", str(run_dir), "-P", str(pid_file),
                "-m", "64", "-M", "8", *defs]
     elif target.startswith("kampy-"):
         cmd = kampy_command(cfg, "-n", target.split("-", 1)[1], *defs)

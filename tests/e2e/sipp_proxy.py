@@ -76,6 +76,7 @@ def message_run(sipp: str, proxy: tuple[str, int], workdir: Path, *, calls: int,
                             "-p", str(port), "-nostdin", "-buff_size", str(4 << 20), "-bind_local"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir)
     try:
+        time.sleep(0.3)  # let the callee bind its socket before the first MESSAGE reaches it
         registrar = UA(user, proxy)
         registrar.contact = f"sip:{user}@127.0.0.1:{port}"
         reply = registrar.register()

@@ -68,14 +68,21 @@ def test_a_handoff_to_its_own_rank_is_handled_directly_with_fork_no(running_kamp
     client.close()
 
 
-def test_the_shared_store_is_deleted_at_shutdown(running_kampy):
-    import glob
+def _open_shared_stores(pid: int) -> set[str]:
+    stores = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = str(fd.readlink())
+        except OSError:
+            continue
+        if "kampy-shared-" in target and target.endswith(".sqlite"):
+            stores.add(target)
+    return stores
 
-    from kampy.runtime.shared import default_dir
 
-    before = set(glob.glob(str(default_dir() / "kampy-shared-*")))
+def test_every_worker_opens_the_one_shared_store_and_it_is_deleted_at_shutdown(running_kampy):
     kampy = running_kampy(PROBE_CFG)
-    during = set(glob.glob(str(default_dir() / "kampy-shared-*"))) - before
-    assert during, "the supervisor creates the shared store before forking"
+    stores = [_open_shared_stores(pid) for pid in kampy.worker_pids()]
+    assert len(stores) == 2 and stores[0] == stores[1] and len(stores[0]) == 1
     assert kampy.stop() == 0
-    assert not any(Path(p).exists() for p in during)
+    assert not any(Path(p).exists() for p in stores[0])

@@ -162,9 +162,23 @@ def make_silo(base: Path, db_url: str, params: dict[str, Any] | None = None, *,
     return Silo(server, clock)
 
 
-def sample_server(defines: dict[str, str | None], clock: FakeClock, **kw: Any) -> Server:
+TRACE_PORT = 35060  # kamailio's port in the wire traces
+
+
+def sample_defines(db_url: str, port: int = TRACE_PORT) -> dict[str, str | None]:
+    """`-A` defines that run samples/msilo.cfg on `db_url` and on port `port` of 127.0.0.1."""
+    return {"DBURL": f'"{db_url}"', "LISTEN_UDP": f"udp:127.0.0.1:{port}",
+            "LISTEN_TCP": f"tcp:127.0.0.1:{port}",
+            "MSILO_PROXY": f'"sip:127.0.0.1:{port}"',
+            "MSILO_CONTACT": f'"Contact: <sip:registrar@127.0.0.1:{port}>;msilo=yes\\r\\n"'}
+
+
+def sample_server(defines: dict[str, str | None], clock: FakeClock, port: int = TRACE_PORT,
+                  **kw: Any) -> Server:
+    """samples/msilo.cfg in-process, as `kampy run samples/msilo.cfg -A ...` would build it."""
     compiled = load_file(SAMPLE, defines)
-    return Server.from_config(compiled, sockets=[SOCKET], aliases=[("example.test", None)], clock=clock, **kw)
+    return Server.from_config(compiled, sockets=[Socket("udp", "127.0.0.1", port)],
+                              aliases=[("example.test", None)], clock=clock, **kw)
 
 
 def message(body: bytes | str = b"Hello Bob #1", *, ruri: str = "sip:bob@example.test",

@@ -1,0 +1,18 @@
+"""Test a kamailio.cfg with pytest: load it in-process, send SIP in, see what it did.
+
+The pytest plugin (`kampy.testing.plugin`, registered as `kampy` in the `pytest11` entry point
+group) gives the `kampy_cfg` fixture; `Harness` is the same thing without pytest. See
+docs/testing-your-cfg.md.
+"""
+from kampy.testing.clock import FakeClock
+from kampy.testing.db import Table, Tables
+from kampy.testing.harness import DEFAULT_FROM, DEFAULT_SOURCE, Harness, MessageLoop
+from kampy.testing.messages import Sent, raw_message
+from kampy.testing.result import Call, Result, Status
+from kampy.testing.standins import StandInError
+from kampy.testing.ua import NEVER, Answer, UserAgent
+
+__all__ = [
+    "Answer", "Call", "DEFAULT_FROM", "DEFAULT_SOURCE", "FakeClock", "Harness", "MessageLoop", "NEVER",
+    "Result", "Sent", "StandInError", "Status", "Table", "Tables", "UserAgent", "raw_message",
+]

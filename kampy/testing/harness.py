@@ -1,0 +1,398 @@
+"""Run a kamailio.cfg in-process for a test: messages in, everything it did out, on a fake clock.
+
+    sip = Harness.load("kamailio.cfg", defines={"WITH_DEBUG": None})
+    bob = sip.ua("sip:bob@example.test", "192.0.2.20:5062", answer=405)
+    bob.register()
+    result = sip.send_request("MESSAGE", "sip:bob@example.test", from_="sip:alice@example.test", body="hi")
+    result.assert_reply(202)
+    sip.advance(3600)
+
+No sockets: what the server sends to a simulated UA is answered by it and fed back through
+`Server.handle`, what it sends to its own address loops back into it, and the rest is recorded.
+"""
+from __future__ import annotations
+
+import atexit
+import copy
+import functools
+import heapq
+import itertools
+import logging
+import shutil
+import tempfile
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from kampy.config import ast
+from kampy.config.compile import CompiledConfig, compile_config
+from kampy.config.lacking import lacking_functions
+from kampy.config.pipeline import parse_preprocessed
+from kampy.config.preprocess import preprocess_file, preprocess_text
+from kampy.runtime.context import Handoff, MessageContext, Outgoing, Socket, Source
+from kampy.runtime.server import Server
+from kampy.runtime.sockets import sockets_from_config
+from kampy.sip.message import Request, parse_message
+from kampy.testing import standins as st
+from kampy.testing.address import AddressLike, format_address, parse_address
+from kampy.testing.clock import FakeClock
+from kampy.testing.db import Tables
+from kampy.testing.messages import RequestSpec, Sent, raw_message, response_to
+from kampy.testing.result import Call, Result, RouteRun
+from kampy.testing.ua import AnswerSpec, UserAgent
+
+log = logging.getLogger("kampy.testing")
+
+DEFAULT_SOURCE = "192.0.2.10:5060"
+DEFAULT_FROM = "sip:alice@example.test"
+MAX_MESSAGES_PER_STEP = 10_000
+Headers = Mapping[str, str] | list[tuple[str, str]]
+
+
+class MessageLoop(RuntimeError):
+    """The server kept sending messages to itself or to UAs that answer back without end."""
+
+
+def read_config(cfg: str | Path, defines: Mapping[str, str | None] | None) -> ast.Config:
+    """A config from a file path or from its text (a string with a newline is text)."""
+    if isinstance(cfg, Path) or "\n" not in cfg:
+        path = Path(cfg)
+        if not path.is_file():
+            raise FileNotFoundError(f"no config file {path} (pass the config's text, with newlines, "
+                                    "to load it from a string)")
+        return parse_preprocessed(preprocess_file(path, defines), str(path))
+    return parse_preprocessed(preprocess_text(cfg, "<test cfg>", defines), "<test cfg>")
+
+
+class Harness:
+    """One config under test: a `Server` on a `FakeClock`, simulated UAs, and a record of every
+    step. Build it with `Harness.load(...)` (or the `kampy_cfg` fixture)."""
+
+    def __init__(self, compiled: CompiledConfig, *, clock: FakeClock | None = None,
+                 sockets: list[Socket], aliases: list[tuple[str, int | None]],
+                 db_url: str | None = None, standin_calls: st.StandInCalls | None = None,
+                 cleanup: Callable[[], None] | None = None) -> None:
+        self.compiled = compiled
+        self.clock = clock or FakeClock()
+        self.db_url = db_url
+        self.standin_calls = standin_calls or st.StandInCalls()
+        self.sent: list[Sent] = []
+        self.history: list[Result] = []
+        self._uas: dict[tuple[str, int], UserAgent] = {}
+        self._events: list[tuple[float, int, Callable[[], list[Any]]]] = []
+        self._seq = itertools.count()
+        self._conn_ids: dict[tuple[str, str, int], int] = {}
+        self._step: Result | None = None
+        self._cleanup = cleanup
+        self._tables: Tables | None = None
+        self.server = Server.from_config(compiled, sockets=sockets, aliases=aliases, clock=self.clock,
+                                         tracer=self._trace)
+        self.server.child_init(1)
+        self.core = self.server.core
+
+    # ------------------------------------------------------------ building
+
+    @classmethod
+    def load(cls, cfg: str | Path, *, defines: Mapping[str, str | None] | None = None,
+             modparams: Mapping[str, Mapping[str, Any]] | None = None,
+             standins: Mapping[str, st.StandIn] | None = None, db: str | None = "sqlite",
+             workdir: str | Path | None = None, listen: Iterable[str] | None = None,
+             clock: FakeClock | None = None) -> Harness:
+        """Load a config (a path, or its text) as `kampy run` would, for a test.
+
+        `defines`: `-A` names (`{"WITH_MYSQL": None, "DBURL": '"mysql://..."'}`).
+        `modparams`: `{"msilo": {"expire_time": 60}}`, applied over the config's modparam lines.
+        `standins`: Python stand-ins for functions of modules kampy lacks (`{"rtpengine_manage": 1}`).
+        `db`: "sqlite" (default) points every module's `db_url` at a new SQLite file with
+        Kamailio's tables; a URL uses that database; None keeps the config's `db_url`.
+        `listen`: addresses replacing the config's `listen=` lines."""
+        owned = workdir is None
+        work = Path(tempfile.mkdtemp(prefix="kampy-test-")) if workdir is None else Path(workdir)
+        try:
+            config = read_config(cfg, defines)
+            record = st.StandInCalls()
+            compiled = _compile(config, dict(standins or {}), record)
+            db_url = _database(compiled, db, work, modparams or {})
+            _apply_modparams(compiled, modparams or {})
+            sockets, aliases = sockets_from_config(compiled, list(listen) if listen is not None else None)
+        except BaseException:
+            if owned:
+                shutil.rmtree(work, ignore_errors=True)
+            raise
+        cleanup = (lambda: shutil.rmtree(work, ignore_errors=True)) if owned else None
+        return cls(compiled, clock=clock, sockets=sockets, aliases=aliases, db_url=db_url,
+                   standin_calls=record, cleanup=cleanup)
+
+    def close(self) -> None:
+        """Shut the modules down (`destroy`) and remove the temporary files."""
+        self.server.shutdown()
+        if self._tables is not None:
+            self._tables.close()
+        if self._cleanup is not None:
+            self._cleanup()
+            self._cleanup = None
+
+    def __enter__(self) -> Harness:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ user agents
+
+    def ua(self, aor: str, address: AddressLike, *, answer: AnswerSpec = 200,
+           transport: str | None = None) -> UserAgent:
+        """A simulated UA at `address` ("192.0.2.20:5062", "tcp:192.0.2.20:5062"): what the server
+        sends there is answered per `answer` (see `kampy.testing.ua`). Call `.register()` on it."""
+        proto, host, port = parse_address(address, transport)
+        agent = UserAgent(self, aor, proto, host, port, answer)
+        self._uas[(host, port)] = agent
+        return agent
+
+    def ua_at(self, address: AddressLike) -> UserAgent | None:
+        _, host, port = parse_address(address)
+        return self._uas.get((host, port))
+
+    # ------------------------------------------------------------ sending
+
+    def send_request(self, method: str, ruri: str, *, from_: str = DEFAULT_FROM, to: str | None = None,
+                     body: bytes | str = b"", headers: Headers | None = None,
+                     src: AddressLike = DEFAULT_SOURCE, transport: str | None = None,
+                     **fields: Any) -> Result:
+        """Build a request from a few parts and send it in from `src` over `transport` ("udp",
+        "tcp"). Other fields: call_id, cseq, from_tag, to_tag, contact, max_forwards (None: no
+        header), content_type, branch."""
+        proto, host, port = parse_address(src, transport)
+        data = body.encode() if isinstance(body, str) else body
+        spec = RequestSpec(method.upper(), ruri, from_, to, data, headers or {}, **fields)
+        return self._send(spec.build(host, port, proto), proto, host, port, f"{method.upper()} {ruri}")
+
+    def send(self, message: str | bytes, *, src: AddressLike = DEFAULT_SOURCE,
+             transport: str | None = None) -> Result:
+        """Send raw SIP in: bytes exactly as given; text with its indentation removed, CRLF line
+        ends and a Content-Length when it has none."""
+        proto, host, port = parse_address(src, transport)
+        data = raw_message(message)
+        return self._send(data, proto, host, port, data.split(b"\r\n", 1)[0].decode("utf-8", "replace"))
+
+    def send_response(self, request: Sent, status: int, reason: str | None = None, *,
+                      headers: Mapping[str, str] | None = None, body: bytes = b"",
+                      src: AddressLike | None = None) -> Result:
+        """Answer a request the server sent (by default from the address it was sent to)."""
+        msg = request.msg
+        assert isinstance(msg, Request), "send_response answers a request"
+        data = response_to(msg, status, reason, headers=headers, body=body)
+        proto, host, port = parse_address(src, request.proto) if src else (request.proto, request.host,
+                                                                            request.port)
+        return self._send(data, proto, host, port, f"{status} to {request.first_line}")
+
+    def advance(self, seconds: float) -> Result:
+        """Move the fake clock `seconds` ahead, firing every timer that falls due, in order (module
+        timers, transaction timers, delayed UA answers); what they send reaches the UAs."""
+        step = self._begin(f"advance({seconds:g}s)")
+        target = self.clock.monotonic() + seconds
+        for _ in range(10_000_000):
+            due = self.next_due()
+            if due is None or due > target:
+                break
+            self.clock.set_monotonic(due)
+            self._run_due()
+        self.clock.set_monotonic(target)
+        return self._end(step)
+
+    def next_due(self) -> float | None:
+        """The monotonic time of the next timer or delayed answer, or None."""
+        times = [t for t in (self.server.next_timer(), self._events[0][0] if self._events else None)
+                 if t is not None]
+        return min(times, default=None)
+
+    # ------------------------------------------------------------ state
+
+    def stat(self, name: str) -> int:
+        """A statistic's value (`"msilo:stored_messages"`, `"tm:current"`)."""
+        return self.core.stats.get(name)
+
+    def module(self, name: str) -> Any:
+        """A loaded module's instance."""
+        return self.core.api(name)
+
+    @property
+    def tables(self) -> Tables:
+        """Read and seed the database the modules use: `sip.tables["silo"].rows()`."""
+        if self._tables is None:
+            if self.db_url is None:
+                raise RuntimeError("this config has no database: no module with a db_url parameter")
+            self._tables = Tables(self.db_url)
+        return self._tables
+
+    def stand_in_calls(self, function: str) -> list[tuple[Any, ...]]:
+        """The arguments of every call of a stand-in, in order."""
+        return self.standin_calls.of(function)
+
+    # ------------------------------------------------------------ internals
+
+    def _send(self, data: bytes, proto: str, host: str, port: int, title: str) -> Result:
+        step = self._begin(title)
+        step.data = data
+        step.source = format_address(proto, host, port)
+        try:
+            step.request = parse_message(data)
+        except Exception:  # noqa: BLE001 - a test may send malformed SIP on purpose
+            step.request = None
+        self._deliver(self._handle(data, self._source(proto, host, port)))
+        return self._end(step)
+
+    def _begin(self, title: str) -> Result:
+        if self._step is not None:
+            raise RuntimeError("a step is already running (send from a callable answer is not allowed)")
+        self._step = Result(title=title)
+        return self._step
+
+    def _end(self, step: Result) -> Result:
+        self._step = None
+        step.final = self._final(step)
+        self.history.append(step)
+        return step
+
+    def _final(self, step: Result) -> dict[str, Any]:
+        runs = [r for r in step.runs if r.route == "request_route" and r.ctx.is_request]
+        req = step.request
+        mine = [r for r in runs if req is not None and r.ctx.msg.call_id == req.call_id]
+        chosen = (mine or runs or [None])[0]
+        if chosen is None:
+            return {}
+        ctx = chosen.ctx
+        return {"ctx": ctx, "ru": ctx.ruri, "du": ctx.dst_uri, "flags": ctx.flags,
+                "avps": copy.deepcopy(ctx.avps)}
+
+    def _trace(self, ctx: MessageContext, route: str, function: str, code: int | None) -> None:
+        ctx.trace.append((route, function, code))  # type: ignore[arg-type]
+        step = self._step
+        if step is None:
+            return
+        step.trace.append(Call(route, function, code))
+        if function == "":
+            step.runs.append(RouteRun(route, ctx))
+
+    def _socket(self, proto: str, host: str | None = None, port: int | None = None) -> Socket | None:
+        for sock in self.core.sockets:
+            if sock.proto == proto and (host is None or (sock.host, sock.port) == (host, port)):
+                return sock
+        return None
+
+    def _source(self, proto: str, host: str, port: int, local: Socket | None = None) -> Source:
+        sock = local or self._socket(proto) or self.core.sockets[0]
+        conn_id = None
+        if proto != "udp":
+            conn_id = self._conn_ids.setdefault((proto, host, port), len(self._conn_ids) + 1)
+        return Source(proto, host, port, sock, conn_id)
+
+    def _handle(self, data: bytes, src: Source) -> list[Outgoing | Handoff]:
+        return list(self.server.handle(data, src))
+
+    def _deliver(self, outs: Iterable[Outgoing | Handoff]) -> None:
+        queue = deque(outs)
+        for _ in range(MAX_MESSAGES_PER_STEP):
+            if not queue:
+                return
+            queue.extend(self._deliver_one(queue.popleft()))
+        raise MessageLoop(f"more than {MAX_MESSAGES_PER_STEP} messages in one step: a loop?")
+
+    def _deliver_one(self, out: Outgoing | Handoff) -> list[Outgoing | Handoff]:
+        if isinstance(out, Handoff):  # one worker: nothing to hand over, handle it here
+            return self._handle(out.data, out.src)
+        sent = Sent.of(out, self.clock.time())
+        self.sent.append(sent)
+        if self._step is not None:
+            self._step.sent.append(sent)
+        local = self._socket(out.proto, out.host, out.port)
+        if local is not None:  # to ourselves (msilo through its outbound_proxy): loop back
+            sender = out.local if isinstance(out.local, Socket) else local
+            return self._handle(out.data, Source(out.proto, sender.host, sender.port, local))
+        agent = self._uas.get((out.host, out.port))
+        if agent is None:
+            return []
+        result: list[Outgoing | Handoff] = []
+        for delay, data in agent.receive(sent):
+            src = self._source(agent.proto, agent.host, agent.port)
+            if delay > 0:
+                self._schedule(self.clock.monotonic() + delay, data, src)
+            else:
+                result += self._handle(data, src)
+        return result
+
+    def _schedule(self, when: float, data: bytes, src: Source) -> None:
+        heapq.heappush(self._events, (when, next(self._seq), lambda: self._handle(data, src)))
+
+    def _run_due(self) -> None:
+        now = self.clock.monotonic()
+        while self._events and self._events[0][0] <= now:
+            _, _, fn = heapq.heappop(self._events)
+            self._deliver(fn())
+        self._deliver(self.server.run_timers())
+
+
+def _compile(config: ast.Config, standins: dict[str, st.StandIn], record: st.StandInCalls) -> CompiledConfig:
+    lacking = lacking_functions(config)
+    by_module = st.assign(lacking, standins) if (lacking or standins) else {}
+
+    def missing_module(name: str) -> Any:
+        if name not in lacking.missing:
+            return None
+        given = ", ".join(by_module.get(name, {})) or "none"
+        log.info("module %s: kampy lacks it; stand-ins: %s", name, given)
+        return st.missing_module_exports(config, name, by_module.get(name, {}), record)
+
+    compiled = compile_config(config, missing_module=missing_module)
+    st.patch_unimplemented(compiled, by_module, record)
+    return compiled
+
+
+def _database(compiled: CompiledConfig, db: str | None, work: Path,
+              modparams: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """Point every module's `db_url` (not set by the test's modparams) at the test database."""
+    users = [name for name, mod in compiled.modules.items()
+             if mod.exports.param("db_url") is not None and "db_url" not in modparams.get(name, {})]
+    if db is None or not users:
+        given = [m.get("db_url") for m in modparams.values() if m.get("db_url")]
+        return given[0] if given else None
+    if db == "sqlite":
+        path = work / "kampy.sqlite"
+        shutil.copyfile(_sqlite_template(), path)  # a copy is much faster than creating the tables
+        url = f"sqlite://{path}"
+    else:
+        url = db
+        Tables.create(url)
+    for name in users:
+        compiled.modules[name].params["db_url"] = url
+    return url
+
+
+@functools.cache
+def _sqlite_template() -> Path:
+    """An SQLite file with Kamailio's standard tables, made once per process."""
+    folder = Path(tempfile.mkdtemp(prefix="kampy-template-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = folder / "template.sqlite"
+    Tables.create(f"sqlite://{path}")
+    return path
+
+
+def _apply_modparams(compiled: CompiledConfig, modparams: Mapping[str, Mapping[str, Any]]) -> None:
+    for module, params in modparams.items():
+        mod = compiled.modules.get(module)
+        if mod is None:
+            raise ValueError(f"modparams for {module!r}: the config does not load it "
+                             f"(loaded: {', '.join(compiled.modules)})")
+        for name, value in params.items():
+            param = mod.exports.param(name)
+            if param is None:
+                known = ", ".join(p.name for p in mod.exports.params)
+                raise ValueError(f"module {module} has no parameter {name!r} (it has: {known})")
+            if type(value) not in param.types:
+                raise ValueError(f"parameter {name!r} of module {module} takes {param.type_names()}, "
+                                 f"not {type(value).__name__}")
+            if param.validate is not None:
+                param.validate(value)
+            mod.params[name] = [*(mod.params.get(name) or []), value] if param.multi else value

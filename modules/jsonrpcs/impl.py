@@ -1,0 +1,124 @@
+"""jsonrpcs: JSON-RPC 2.0 over a FIFO, a unix datagram socket and HTTP (through xhttp).
+
+The FIFO and the datagram socket are served by worker rank 1 (the network layer serves the
+`LocalService`s a module lists in `core.services`); a request runs there, against the shared
+statistics and store, so the answer covers every worker. Over HTTP, `jsonrpc_dispatch()` in
+`event_route[xhttp:request]` answers in the worker that read the request.
+
+`transport` is Kamailio's bit mask: 1 HTTP, 2 FIFO, 4 datagram (0: all that can start). A relative
+`fifo_name`/`dgram_socket` is under the core's `runtime_dir` (default /run/kamailio). A FIFO
+request names its reply FIFO in `reply_name` (created by the client under `fifo_reply_dir`).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any
+
+from kampy.api import JsonRpc, LocalService, MessageContext, Module, dumps_response
+
+log = logging.getLogger("kampy.jsonrpcs")
+
+HTTP, FIFO, DGRAM = 1, 2, 4
+DEFAULT_RUNTIME_DIR = "/run/kamailio"
+CONTENT_TYPE = "application/json"
+
+
+def _under(directory: str, name: str) -> str:
+    return name if name.startswith("/") else os.path.join(directory, name)
+
+
+def http_status(response: dict[str, Any]) -> tuple[int, str]:
+    """Kamailio's HTTP status for a JSON-RPC answer: 200 OK, or the fault's code when > 100
+    (otherwise 500), with the fault's text as reason phrase."""
+    error = response.get("error")
+    if not error:
+        return 200, "OK"
+    code = error.get("code", 500)
+    return (code if isinstance(code, int) and 100 < code < 600 else 500), str(error.get("message", ""))
+
+
+class JsonRpcs(Module):
+    def __init__(self, params: dict[str, Any], core: Any) -> None:
+        super().__init__(params, core)
+        self.jsonrpc = JsonRpc(core.rpc)
+        self.pretty = int(params.get("pretty_format", 1) or 0) != 0
+        transport = int(params.get("transport", FIFO | DGRAM) or 0)
+        self.transport = transport or (HTTP | FIFO | DGRAM)
+        runtime_dir = str((getattr(core.config, "core_params", None) or {}).get("runtime_dir")
+                          or DEFAULT_RUNTIME_DIR)
+        self.reply_dir = str(params.get("fifo_reply_dir") or "/tmp/")
+        self._exec_reply: dict[str, Any] = {}
+        self._add_services(params, runtime_dir)
+
+    def _add_services(self, params: dict[str, Any], runtime_dir: str) -> None:
+        fifo = params.get("fifo_name", "kamailio_rpc.fifo")
+        if self.transport & FIFO and fifo:
+            self.core.services.append(LocalService(
+                "fifo", _under(runtime_dir, str(fifo)), self.handle_fifo,
+                mode=int(params.get("fifo_mode", 0o660)), reply_path=self.fifo_reply_path))
+        dgram = params.get("dgram_socket", "kamailio_rpc.sock")
+        if self.transport & DGRAM and dgram:
+            path = str(dgram).removeprefix("unix:")
+            self.core.services.append(LocalService(
+                "dgram", _under(runtime_dir, path), self.handle_datagram,
+                mode=int(params.get("dgram_mode", 0o660))))
+
+    # ------------------------------------------------------------ transports
+
+    def answer(self, data: bytes) -> bytes:
+        return dumps_response(self.jsonrpc.handle(data), self.pretty)
+
+    def handle_datagram(self, data: bytes) -> bytes | None:
+        return self.answer(data)
+
+    def handle_fifo(self, data: bytes) -> bytes | None:
+        return self.answer(data)
+
+    def fifo_reply_path(self, data: bytes) -> str | None:
+        """Where the answer to a FIFO request goes: `fifo_reply_dir` + its `reply_name`."""
+        try:
+            name = json.loads(data).get("reply_name")
+        except (ValueError, AttributeError, UnicodeDecodeError):
+            return None
+        if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+            log.error("FIFO request without a usable reply_name; no answer sent")
+            return None
+        return os.path.join(self.reply_dir, name)
+
+    # ------------------------------------------------------------ cfg functions
+
+    def jsonrpc_dispatch(self, ctx: MessageContext) -> int:
+        xhttp = self.core.modules.get("xhttp")
+        if xhttp is None or not xhttp.is_http(ctx) or not self.transport & HTTP:
+            log.error("jsonrpc_dispatch: not an HTTP request (or the HTTP transport is off)")
+            return -1
+        response = self.jsonrpc.handle(ctx.msg.body)
+        code, reason = http_status(response)
+        xhttp.send_reply(ctx, code, reason, CONTENT_TYPE, dumps_response(response, self.pretty))
+        return 1
+
+    def jsonrpc_exec(self, ctx: MessageContext, cmd: str) -> int:
+        response = self.jsonrpc.handle(cmd.encode())
+        code, reason = http_status(response)
+        self._exec_reply = {"code": code, "text": reason,
+                            "body": dumps_response(response, self.pretty).decode()}
+        return 1
+
+    def pv_jsonrpl(self, spec: Any) -> Any:
+        name = str(spec.arg or "")
+        if name not in ("code", "text", "body"):
+            raise ValueError(f"$jsonrpl({name}): expected code, text or body")
+        module = self
+
+        class Reply:
+            def get(self, ctx: MessageContext) -> str | int | None:
+                return module._exec_reply.get(name)
+        return Reply()
+
+    # ------------------------------------------------------------ RPC
+
+    def rpc_echo(self, *params: Any) -> list[Any]:
+        """Sample echo command"""
+        return list(params)

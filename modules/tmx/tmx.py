@@ -1,0 +1,127 @@
+"""tmx: the $T_* pseudo-variables over tm's state, a few tmx functions, the tmx: statistics."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from kampy.api import MessageContext, Module, PVar, Request, Response, RouteType, parse_pv
+
+log = logging.getLogger("kampy.tmx")
+
+# 5.6's tmx names, each computed from tm's counters (tmx_mod.c)
+_FORMULAS: dict[str, Callable[[dict[str, int]], int]] = {
+    "UAS_transactions": lambda c: c["transactions"],
+    "UAC_transactions": lambda c: c["client_transactions"],
+    "2xx_transactions": lambda c: c["completed_2xx"],
+    "3xx_transactions": lambda c: c["completed_3xx"],
+    "4xx_transactions": lambda c: c["completed_4xx"],
+    "5xx_transactions": lambda c: c["completed_5xx"],
+    "6xx_transactions": lambda c: c["completed_6xx"],
+    "inuse_transactions": lambda c: c["transactions"] - c["deleted"],
+    "active_transactions": lambda c: c["transactions"] - c["waiting"],
+    "rpl_received": lambda c: c["rpl_received"],
+    "rpl_absorbed": lambda c: c["rpl_received"] - (c["rpl_sent"] - c["rpl_generated"]),
+    "rpl_generated": lambda c: c["rpl_generated"],
+    "rpl_relayed": lambda c: c["rpl_sent"] - c["rpl_generated"],
+    "rpl_sent": lambda c: c["rpl_sent"],
+}
+STAT_NAMES = tuple(_FORMULAS)
+
+
+class _Reader:
+    def __init__(self, get: Callable[[MessageContext], Any]) -> None:
+        self.get = get
+
+
+class TmxModule(Module):
+    def __init__(self, params: dict[str, Any], core: Any) -> None:
+        super().__init__(params, core)
+        self.tm = core.api("tm")
+        self.tm.stats_listener = self._publish
+        self._publish(self.tm.counters)
+
+    def _publish(self, counters: dict[str, int]) -> None:
+        stats = self.core.stats
+        for name, formula in _FORMULAS.items():
+            stats.set(f"tmx:{name}", formula(counters))
+
+    # ------------------------------------------------------------ pseudo-variables
+
+    def pv_T_branch_idx(self, spec: PVar) -> _Reader:
+        return _Reader(self.tm.branch_index)
+
+    def pv_T_reply_code(self, spec: PVar) -> _Reader:
+        return _Reader(self.tm.reply_code)
+
+    def pv_T_reply_reason(self, spec: PVar) -> _Reader:
+        return _Reader(self.tm.reply_reason)
+
+    def pv_T_reply_last(self, spec: PVar) -> _Reader:
+        return _Reader(self.tm.reply_last)
+
+    def _inner(self, spec: PVar, message: Callable[[MessageContext], Request | Response | None]) -> _Reader:
+        if not spec.arg:
+            raise ValueError(f"${spec.cls} needs a pseudo-variable, as in ${spec.cls}($ru)")
+        inner = self.core.pv(parse_pv(spec.arg, spec.pos))
+
+        def get(ctx: MessageContext) -> Any:
+            msg = message(ctx)
+            if msg is None:
+                return None
+            other = MessageContext(msg, ctx.src, ctx.core, route_type=ctx.route_type)
+            other.local.update(ctx.local)
+            return inner.get(other)
+        return _Reader(get)
+
+    def pv_T_req(self, spec: PVar) -> _Reader:
+        return self._inner(spec, self.tm.transaction_request)
+
+    def pv_T_rpl(self, spec: PVar) -> _Reader:
+        return self._inner(spec, self.tm.winning_reply)
+
+    def pv_T_inv(self, spec: PVar) -> _Reader:
+        return self._inner(spec, self.tm.invite_of)
+
+    # ------------------------------------------------------------ functions
+
+    def t_precheck_trans(self, ctx: MessageContext) -> int:
+        return 1 if self.tm.is_known(ctx) else -1
+
+    def t_cancel_callid(self, ctx: MessageContext, callid: str, cseq: str, fl: int, rcode: int = 0) -> int:
+        cell = self.tm.find_by_callid(callid, cseq.strip())
+        if cell is None:
+            log.debug("t_cancel_callid: no transaction for %s/%s", callid, cseq)
+            return -1
+        self.tm.cancel_cell(cell)
+        return 1
+
+    def t_reply_callid(self, ctx: MessageContext, callid: str, cseq: str, code: int, reason: str) -> int:
+        cell = self.tm.find_by_callid(callid, cseq.strip())
+        if cell is None:
+            return -1
+        return self.tm.reply_cell(cell, int(code), reason)
+
+    def t_flush_flags(self, ctx: MessageContext) -> int:
+        cell = self.tm.cell_of(ctx)
+        if cell is not None:
+            cell.state.flags = ctx.flags
+        return 1
+
+    @staticmethod
+    def _is(ctx: MessageContext, rtype: RouteType) -> int:
+        return 1 if ctx.route_type & rtype else -1
+
+    def t_is_failure_route(self, ctx: MessageContext) -> int:
+        return self._is(ctx, RouteType.FAILURE)
+
+    def t_is_branch_route(self, ctx: MessageContext) -> int:
+        return self._is(ctx, RouteType.BRANCH)
+
+    def t_is_reply_route(self, ctx: MessageContext) -> int:
+        return self._is(ctx, RouteType.TM_ONREPLY)
+
+    def t_is_request_route(self, ctx: MessageContext) -> int:
+        return self._is(ctx, RouteType.REQUEST)
+
+

@@ -1,0 +1,87 @@
+"""xhttp_prom: the server's statistics as Prometheus metrics on /metrics.
+
+Kamailio's names: `kamailio_<group>_<name>` (the prefix is `xhttp_prom_beginning`), the selection
+by `xhttp_prom_stats` (`all`, `group:`, one name, or empty for none). The text comes from
+`prometheus_client`, which adds `# HELP`/`# TYPE` comments (Kamailio 5.6 writes none): statistics
+declared `no_reset` (levels such as usrloc:registered_users) are gauges, the others counters
+typed `untyped` so that their names stay Kamailio's (a prometheus_client counter would get
+`_total` appended). Each sample carries a millisecond timestamp, as Kamailio's do.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client.core import GaugeMetricFamily, Metric, UnknownMetricFamily
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from kampy.api import MessageContext, Module
+
+log = logging.getLogger("kampy.xhttp_prom")
+
+METRICS_URI = "/metrics"
+CONTENT_TYPE = "text/plain; version=0.0.4"
+_BAD = re.compile(r"[^a-zA-Z0-9_:]")
+
+
+def metric_name(prefix: str, key: str) -> str:
+    group, _, name = key.partition(":")
+    return _BAD.sub("_", f"{prefix}{group}_{name}")
+
+
+class StatsCollector(Collector):
+    def __init__(self, module: XHttpProm) -> None:
+        self.module = module
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self.module.core.stats
+        now = self.module.core.clock.time()
+        for key in self.module.selected():
+            name = metric_name(self.module.prefix, key)
+            family: Metric
+            if stats.is_no_reset(key):
+                family = GaugeMetricFamily(name, f"Kamailio statistic {key}")
+            else:
+                family = UnknownMetricFamily(name, f"Kamailio statistic {key}")
+            family.add_metric([], stats.value(key), timestamp=now)
+            yield family
+
+
+class XHttpProm(Module):
+    def __init__(self, params: dict[str, Any], core: Any) -> None:
+        super().__init__(params, core)
+        self.which = str(params.get("xhttp_prom_stats") or "")
+        self.prefix = str(params.get("xhttp_prom_beginning", "kamailio_"))
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(StatsCollector(self))
+
+    def selected(self) -> list[str]:
+        stats = self.core.stats
+        which = self.which
+        if not which:
+            return []
+        if which == "all":
+            return stats.names()
+        if which.endswith(":"):
+            return [k for k in stats.names() if k.partition(":")[0] == which[:-1]]
+        key = stats.find(which)
+        return [key] if key is not None else []
+
+    def metrics_text(self) -> bytes:
+        return generate_latest(self.registry)
+
+    def prom_check_uri(self, ctx: MessageContext) -> int:
+        xhttp = self.core.modules.get("xhttp")
+        if xhttp is None or not xhttp.is_http(ctx):
+            return -1
+        return 1 if ctx.msg.uri == METRICS_URI else -1
+
+    def prom_dispatch(self, ctx: MessageContext) -> int:
+        xhttp = self.core.modules.get("xhttp")
+        if xhttp is None or not xhttp.is_http(ctx):
+            log.error("prom_dispatch: not an HTTP request")
+            return -1
+        return xhttp.send_reply(ctx, 200, "OK", CONTENT_TYPE, self.metrics_text())

@@ -1,0 +1,97 @@
+"""samples/proxy.cfg under test: registrar, stateful relay, voicemail on busy or no answer, and the
+rtpengine branch (a module kampy lacks) with stand-ins."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kampy.testing import NEVER, Answer, Harness, StandInError
+
+CFG = Path(__file__).resolve().parent.parent / "proxy.cfg"
+BOB = "sip:bob@example.test"
+SDP = b"v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
+
+
+@pytest.fixture
+def sip(kampy_cfg) -> Harness:
+    return kampy_cfg(CFG)
+
+
+def test_keepalive_options_get_200(sip: Harness) -> None:
+    result = sip.send_request("OPTIONS", "sip:example.test")
+    result.assert_reply(200, "Keepalive")
+    assert result.routes == ["request_route", "route[REQINIT]"]
+
+
+def test_too_many_hops(sip: Harness) -> None:
+    sip.send_request("MESSAGE", BOB, max_forwards=0, body="x").assert_reply(483)
+
+
+def test_scanners_get_no_answer(sip: Harness) -> None:
+    result = sip.send_request("INVITE", BOB, headers={"User-Agent": "friendly-scanner"})
+    result.assert_no_reply()
+    assert result.sent == []
+
+
+def test_register_then_call_is_relayed_to_the_contact(sip: Harness) -> None:
+    bob = sip.ua(BOB, "192.0.2.20:5062", answer=[180, 200])
+    bob.register(expires=300).assert_reply(200)
+
+    result = sip.send_request("INVITE", BOB, body=SDP, content_type="application/sdp")
+
+    result.assert_reply(200)
+    invite = result.assert_forwarded("INVITE", to="192.0.2.20:5062")
+    assert invite.ruri == "sip:bob@192.0.2.20:5062"
+    assert invite.body == SDP
+    assert result.ru == "sip:bob@192.0.2.20:5062"
+    assert result.flag(1) and result.avp("callee") == "bob"
+    assert [r.status for r in result.replies] == [100, 180, 200]
+
+
+def test_unknown_user_gets_404(sip: Harness) -> None:
+    result = sip.send_request("MESSAGE", "sip:carol@example.test", body="hi")
+    result.assert_reply(404)
+    assert result.codes("lookup") == [-1]
+
+
+def test_busy_callee_goes_to_voicemail(sip: Harness) -> None:
+    sip.ua(BOB, "192.0.2.20:5062", answer=Answer(486, "Busy Here")).register()
+    voicemail = sip.ua("sip:voicemail@example.test", "192.0.2.250:5060", answer=200)
+
+    result = sip.send_request("INVITE", BOB)
+
+    result.assert_route("failure_route[MANAGE_FAILURE]")
+    assert result.codes("t_check_status") == [1]
+    assert len(voicemail.requests) == 1
+    result.assert_reply(200)
+
+
+def test_callee_that_never_answers_goes_to_voicemail_after_fr_timer(sip: Harness) -> None:
+    bob = sip.ua(BOB, "192.0.2.20:5062", answer=NEVER)
+    bob.register()
+    voicemail = sip.ua("sip:voicemail@example.test", "192.0.2.250:5060", answer=200)
+
+    first = sip.send_request("INVITE", BOB)
+    assert [r.status for r in first.replies] == [100]
+    later = sip.advance(6)  # no provisional reply from bob: fr_timer (5 s) ends the branch
+
+    assert len(bob.requests) > 1, "tm retransmits the INVITE (timer A)"
+    later.assert_route("failure_route[MANAGE_FAILURE]")
+    assert len(voicemail.requests) == 1
+    assert [r.status for r in later.responses] == [200]
+
+
+def test_nat_branch_needs_stand_ins(kampy_cfg) -> None:
+    with pytest.raises(StandInError, match="rtpengine_manage"):
+        kampy_cfg(CFG, defines={"WITH_NAT": None})
+
+
+def test_nat_branch_calls_rtpengine_for_sdp(kampy_cfg) -> None:
+    sip = kampy_cfg(CFG, defines={"WITH_NAT": None}, standins={"rtpengine_manage": 1})
+    sip.ua(BOB, "192.0.2.20:5062").register()
+
+    sip.send_request("INVITE", BOB, body=SDP, content_type="application/sdp").assert_reply(200)
+    sip.send_request("INVITE", BOB).assert_reply(200)  # no SDP: no rtpengine
+
+    assert sip.stand_in_calls("rtpengine_manage") == [("replace-origin replace-session-connection",)]

@@ -1,0 +1,180 @@
+"""usrloc: the expiry timer, statistics, RPCs and db_mode 0-3 on SQLite and a real MariaDB."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from kampy.api import RpcFault
+from kampy.db import connect, create_tables
+from tests.reg_helpers import NOW, FakeClock, config, register, send, server
+
+
+def ul_cfg(db_url: str | None = None, mode: int = 0, extra: str = "") -> str:
+    params = f'"timer_interval", 10;"db_mode", {mode}'
+    if db_url:
+        params += f';"db_url", "{db_url}"'
+    return config(usrloc=params + (";" + extra if extra else ""))
+
+
+@pytest.fixture
+def location_db(db_url: str) -> str:
+    db = connect(db_url)
+    create_tables(db)
+    db.close()
+    return db_url
+
+
+def rows(db_url: str) -> list[dict]:
+    db = connect(db_url)
+    try:
+        cols = ["ruid", "username", "domain", "contact", "received", "path", "expires", "q", "callid", "cseq",
+                "last_modified", "flags", "cflags", "user_agent", "socket", "methods", "instance", "reg_id",
+                "server_id", "connection_id", "keepalive", "partition"]
+        return [dict(zip(cols, r, strict=True)) for r in db.query("location", cols, order_by="id")]
+    finally:
+        db.close()
+
+
+def test_timer_deletes_expired_contacts_and_counts_them() -> None:
+    clock = FakeClock()
+    srv = server(ul_cfg(), clock)
+    send(srv, register(expires=60))
+    clock.advance(61)
+    srv.run_timers()
+    ul = srv.core.api("usrloc")
+    assert ul.contacts("alice") == []
+    assert srv.core.stats.get("usrloc:location-expires") == 1
+    assert srv.core.stats.get("usrloc:registered_users") == 0
+
+
+def test_timer_runs_the_expiry_in_rank_1_only() -> None:
+    clock = FakeClock()
+    srv = server(ul_cfg(), clock, rank=2, workers=2)
+    send(srv, register(expires=60))
+    clock.advance(61)
+    srv.run_timers()
+    assert len(srv.core.api("usrloc").contacts("alice")) == 1
+
+
+def test_statistics_count_users_and_contacts_per_domain() -> None:
+    srv = server(ul_cfg())
+    send(srv, register(contact="<sip:a@1.1.1.1>, <sip:a@2.2.2.2>"))
+    send(srv, register(user="bob", contact="<sip:b@3.3.3.3>", callid="b"))
+    stats = srv.core.stats
+    assert (stats.get("usrloc:registered_users"), stats.get("usrloc:location-users"),
+            stats.get("usrloc:location-contacts")) == (2, 2, 3)
+
+
+def test_rpc_dump_shows_domains_aors_and_contacts() -> None:
+    srv = server(ul_cfg())
+    send(srv, register())
+    dump = srv.core.api("usrloc").rpc_dump()
+    domain = dump["Domains"][0]["Domain"]
+    assert domain["Domain"] == "location" and domain["Stats"]["Records"] == 1
+    info = domain["AoRs"][0]["Info"]
+    contact = info["Contacts"][0]["Contact"]
+    assert info["AoR"] == "alice"
+    assert (contact["Address"], contact["Expires"], contact["Q"], contact["Call-ID"], contact["CSeq"],
+            contact["Socket"], contact["Methods"]) == (
+        "sip:alice@10.0.0.1:5070", 3600, -1.0, "reg-1@10.0.0.1", 1, "udp:127.0.0.1:5060", 0xFFFFFFFF)
+
+
+def test_rpc_lookup_returns_the_aor_contacts_or_a_fault() -> None:
+    srv = server(ul_cfg())
+    ul = srv.core.api("usrloc")
+    with pytest.raises(RpcFault, match="AOR not found"):
+        ul.rpc_lookup("location", "alice")
+    send(srv, register())
+    assert ul.rpc_lookup("location", "Alice@example.test")["Contacts"][0]["Contact"]["Address"] == \
+        "sip:alice@10.0.0.1:5070"
+
+
+def test_rpc_add_rm_contact_and_rm() -> None:
+    srv = server(ul_cfg())
+    ul = srv.core.api("usrloc")
+    ul.rpc_add("location", "carol", "sip:carol@10.0.0.3", 0, 0.5, "0", 0, 0, 0xFFFFFFFF)
+    ul.rpc_add("location", "carol", "sip:carol@10.0.0.4", 600, 1.0, "0", 0, 0, 0xFFFFFFFF)
+    contacts = ul.contacts("carol")
+    assert [(c.contact, c.expires, c.q) for c in contacts] == [
+        ("sip:carol@10.0.0.4", NOW + 600, 1000), ("sip:carol@10.0.0.3", 0, 500)]
+    ul.rpc_rm_contact("location", "carol", "sip:carol@10.0.0.3")
+    with pytest.raises(RpcFault, match="Contact not found"):
+        ul.rpc_rm_contact("location", "carol", "sip:carol@10.0.0.3")
+    ul.rpc_rm("location", "carol")
+    assert ul.contacts("carol") == []
+
+
+def test_db_mode_3_keeps_bindings_in_the_location_table(location_db: str) -> None:
+    srv = server(ul_cfg(location_db, 3))
+    send(srv, register())
+    assert [r["contact"] for r in rows(location_db)] == ["sip:alice@10.0.0.1:5070"]
+    assert srv.core.api("usrloc").contacts("alice")[0].contact == "sip:alice@10.0.0.1:5070"
+    send(srv, register(expires=0, cseq=2))
+    assert rows(location_db) == []
+
+
+def test_db_mode_3_writes_a_row_as_kamailio_does(location_db: str) -> None:
+    srv = server(ul_cfg(location_db, 3))
+    send(srv, register(contact="<sip:alice@10.0.0.1:5070>;q=0.5", extra="User-Agent: phone/1"))
+    row = rows(location_db)[0]
+    assert row["expires"] == dt.datetime.fromtimestamp(NOW + 3600)
+    assert row["last_modified"] == dt.datetime.fromtimestamp(NOW)
+    assert float(row["q"]) == 0.5
+    assert (row["username"], row["domain"], row["callid"], row["cseq"], row["user_agent"], row["socket"]) == (
+        "alice", None, "reg-1@10.0.0.1", 1, "phone/1", "udp:127.0.0.1:5060")
+    assert (row["methods"], row["received"], row["path"], row["instance"], row["connection_id"]) == (
+        None, None, None, None, -1)
+    parts = row["ruid"].split("-")
+    assert parts[0] == "uloc" and len(parts) == 4 and int(parts[1], 16) == NOW
+
+
+def test_db_mode_1_writes_through_on_every_change(location_db: str) -> None:
+    clock = FakeClock()
+    srv = server(ul_cfg(location_db, 1), clock)
+    send(srv, register())
+    assert len(rows(location_db)) == 1
+    clock.advance(10)
+    send(srv, register(expires=120, cseq=2))
+    assert rows(location_db)[0]["expires"] == dt.datetime.fromtimestamp(NOW + 130)
+    send(srv, register(expires=0, cseq=3))
+    assert rows(location_db) == []
+
+
+def test_db_mode_2_writes_back_on_the_timer(location_db: str) -> None:
+    clock = FakeClock()
+    srv = server(ul_cfg(location_db, 2), clock)
+    send(srv, register())
+    assert rows(location_db) == []
+    clock.advance(10)
+    srv.run_timers()
+    assert len(rows(location_db)) == 1
+    send(srv, register(expires=0, cseq=2))
+    assert len(rows(location_db)) == 1
+    srv.core.api("usrloc").rpc_flush()
+    assert rows(location_db) == []
+
+
+@pytest.mark.parametrize("mode", [1, 2])
+def test_db_modes_1_and_2_load_existing_rows_at_start(location_db: str, mode: int) -> None:
+    first = server(ul_cfg(location_db, 3))
+    send(first, register())
+    srv = server(ul_cfg(location_db, mode))
+    assert [c.contact for c in srv.core.api("usrloc").contacts("alice")] == ["sip:alice@10.0.0.1:5070"]
+
+
+def test_use_domain_splits_the_aor_into_username_and_domain(location_db: str) -> None:
+    srv = server(ul_cfg(location_db, 3, '"use_domain", 1'))
+    send(srv, register())
+    row = rows(location_db)[0]
+    assert (row["username"], row["domain"]) == ("alice", "example.test")
+    assert srv.core.api("usrloc").contacts("alice@example.test")
+
+
+def test_db_mode_3_timer_deletes_expired_rows(location_db: str) -> None:
+    clock = FakeClock()
+    srv = server(ul_cfg(location_db, 3), clock)
+    send(srv, register(expires=60))
+    clock.advance(70)
+    srv.run_timers()
+    assert rows(location_db) == []
