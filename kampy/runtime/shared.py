@@ -4,14 +4,22 @@ kampy keeps it in one SQLite database on a memory-backed file system (`/dev/shm`
 created by the first process before it forks the workers; each worker opens its own connection.
 Modules use it for what every worker must see at once: usrloc bindings in memory mode, the index of
 transactions (which worker owns which), msilo's in-flight messages.
+
+Writers take turns on a lock file (`<db>.lock`, `flock`) before SQLite's own write lock: SQLite makes
+a writer that finds the database locked sleep and poll (1, 2, 5, 10 ... ms), which with several
+workers on few cores costs far more than the writes; a writer waiting on the lock file is woken by
+the kernel the moment the holder is done. Readers (WAL mode) never wait.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +32,20 @@ def default_dir() -> Path:
 
 
 class SharedStore:
-    """One connection to the server's shared database. Autocommit; statements are atomic."""
+    """One connection to the server's shared database. Autocommit; statements are atomic;
+    `transaction()` groups several into one, serialised with every other writer."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        # Opened per connection (a flock belongs to the open file, so each worker needs its own).
+        self._lock_fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self._thread_lock = threading.RLock()
+        self._depth = 0  # nesting of write_lock() in this process
+        self._in_transaction = False
         self._conn = sqlite3.connect(str(self.path), timeout=10, isolation_level=None,
-                                     check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
+                                     check_same_thread=False, cached_statements=256)
+        with self.write_lock():
+            self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=OFF")
         self._conn.execute("PRAGMA busy_timeout=10000")
 
@@ -45,26 +60,71 @@ class SharedStore:
         """A fresh connection to the same database, for a worker after fork."""
         return SharedStore(self.path)
 
+    @contextlib.contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Hold the writers' lock (re-entrant): no other worker writes until it is released."""
+        with self._thread_lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            self._depth = 1
+            try:
+                yield
+            finally:
+                self._depth = 0
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic read-modify-write across workers (Kamailio's hash-slot lock): the writers'
+        lock, then an immediate SQLite transaction; committed at the end, rolled back on an
+        exception. Nested calls join the outer transaction."""
+        with self.write_lock():
+            if self._in_transaction:
+                yield
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._in_transaction = True
+            try:
+                yield
+            except BaseException:
+                self._in_transaction = False
+                self._conn.execute("ROLLBACK")
+                raise
+            self._in_transaction = False
+            self._conn.execute("COMMIT")
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run one statement; returns the number of rows changed."""
-        return self._conn.execute(sql, params).rowcount
+        """Run one statement (a write: under the writers' lock); returns the number of rows changed."""
+        with self.write_lock():
+            return self._conn.execute(sql, params).rowcount
 
     def executescript(self, sql: str) -> None:
-        self._conn.executescript(sql)
+        with self.write_lock():
+            self._conn.executescript(sql)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         return self._conn.execute(sql, params).fetchall()
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        self._conn.executemany(sql, rows)
+        with self.write_lock():
+            self._conn.executemany(sql, rows)
 
     def close(self) -> None:
         self._conn.close()
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
 
     def remove(self) -> None:
         """Close and delete the database files (the first process, at shutdown)."""
         self.close()
-        for suffix in ("", "-wal", "-shm", ".stats"):  # .stats: kampy.stats' counters
+        for suffix in ("", "-wal", "-shm", ".stats", ".lock"):  # .stats: kampy.stats' counters
             try:
                 os.unlink(f"{self.path}{suffix}")
             except FileNotFoundError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kampy.api import Arg, ArgKind, Exports, Function, Param, PVClass, RouteType, RpcMethod
 
-from modules.jsonrpcs.impl import JsonRpcs
+from .impl import JsonRpcs
 
 EXPORTS = Exports(
     name="jsonrpcs",

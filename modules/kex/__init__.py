@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from kampy.api import Arg, ArgKind, Exports, Function, PVClass, RouteType, RpcMethod, Stat
 
-from modules.kex.kex import Kex
+from .kex import Kex
 
 EXPORTS = Exports(
     name="kex",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kampy.api import Arg, ArgKind, Exports, Function, Param, RouteType
 
-from modules.statistics.impl import Statistics
+from .impl import Statistics
 
 EXPORTS = Exports(
     name="statistics",

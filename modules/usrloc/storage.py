@@ -81,30 +81,12 @@ class SharedStorage:
         self.store = store
         self.domain = domain
         self.write_back = write_back
-        self._depth = 0
         store.executescript(_SHARED_SCHEMA)
 
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self) -> contextlib.AbstractContextManager[None]:
         """Serialise a read-modify-write of bindings across workers (Kamailio's udomain lock):
-        an immediate transaction takes SQLite's write lock up front."""
-        if self._depth:
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-            return
-        self.store.execute("BEGIN IMMEDIATE")
-        self._depth = 1
-        try:
-            yield
-        except BaseException:
-            self._depth = 0
-            self.store.execute("ROLLBACK")
-            raise
-        self._depth = 0
-        self.store.execute("COMMIT")
+        one transaction under the shared store's writers' lock."""
+        return self.store.transaction()
 
     def once(self, name: str) -> bool:
         """True for the first process asking (loading the DB into the shared store happens once)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kampy.api import Arg, ArgKind, Exports, Function, Param, PVClass, RouteType
 
-from modules.xhttp.impl import XHttp
+from .impl import XHttp
 
 EXPORTS = Exports(
     name="xhttp",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from kampy.api import Exports, Function, Param, RouteType
 
-from modules.xhttp_prom.impl import XHttpProm
+from .impl import XHttpProm
 
 EXPORTS = Exports(
     name="xhttp_prom",
