@@ -15,13 +15,6 @@ import pytest
 MODULES = Path(__file__).resolve().parent.parent / "modules"
 ALLOWED = {"kampy.api"}
 
-# Violations reported to the lead, to be fixed by the module's owner; an entry that no longer
-# occurs fails the test, so the list only shrinks. (kampy.api now exports parse_pv_at.)
-KNOWN = {
-    "modules/textops/transforms.py:119: imports kampy.config.pvparse",
-}
-
-
 def module_packages() -> list[Path]:
     return sorted(p for p in MODULES.iterdir() if (p / "__init__.py").is_file())
 
@@ -64,14 +57,7 @@ def forbidden(name: str) -> bool:
 
 @pytest.mark.parametrize("package", module_packages(), ids=lambda p: p.name)
 def test_module_imports_only_the_public_api(package: Path) -> None:
-    found = violations(package)
-    assert [v for v in found if v not in KNOWN] == []
-
-
-def test_known_violations_still_exist() -> None:
-    """Remove an entry from KNOWN once its module is fixed."""
-    found = {v for package in module_packages() for v in violations(package)}
-    assert KNOWN - found == set()
+    assert violations(package) == []
 
 
 def test_the_rule_catches_what_it_should(tmp_path: Path) -> None:

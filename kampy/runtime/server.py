@@ -98,7 +98,8 @@ class Server:
             due, interval, fn, name = timer
             if due > now:
                 continue
-            timer[0] = max(due + interval, now)
+            # after a jump of the clock, skip the missed runs rather than firing them back to back
+            timer[0] = due + interval if due + interval > now else now + interval
             try:
                 result = fn()
             except Exception:

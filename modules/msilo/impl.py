@@ -230,8 +230,7 @@ class MSilo(Module):
     @staticmethod
     def _fits(row: dict[str, Any]) -> bool:
         for key, limit in LIMITS.items():
-            value = row[key]
-            size = len(value) if isinstance(value, bytes) else len(value)
+            size = len(row[key])  # bytes for the body, characters for the rest
             if size > limit:
                 log.warning("msilo: m_store: %s is %d long, the silo table holds %d: not stored",
                             key, size, limit)

@@ -116,7 +116,7 @@ def _parse_repl(text: str, resolve: Resolver | None) -> tuple[tuple[str, Any], .
 
 def _parse_pv(text: str, i: int, out: list[tuple[str, Any]], lit: list[str], resolve: Resolver) -> int:
     """Take the pseudo-variable at text[i] into `out`; a `$` that starts none stays literal."""
-    from kampy.config.pvparse import parse_pv_at  # parse one spec and find where it ends
+    from kampy.api import parse_pv_at  # parse one spec and find where it ends
     try:
         pv, end = parse_pv_at(text, i)
     except PVSyntaxError:
