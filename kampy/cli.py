@@ -151,6 +151,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         _report_config_error(path, exc)
         return 1
     _configure_run_logging(args, compiled.core_params)
+    for warning in compiled.warnings:
+        logging.getLogger("kampy.config").warning("%s", warning.format())
     params = NetParams.from_core_params(compiled.core_params).with_overrides(
         fork=False if args.dont_fork == 1 else None, children=args.children,
         tcp_children=args.tcp_children, disable_tcp=True if args.no_tcp else None)

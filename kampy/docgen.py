@@ -80,6 +80,10 @@ def _param_lines(exports: Exports) -> list[str]:
     for p in exports.params:
         lines.append(f"#### `{p.name}` ({p.type_names()})")
         lines.append("")
+        if not p.implemented:
+            lines += ["**Not implemented in kampy**: accepted so that Kamailio configs load, but ignored; "
+                      "a value other than the default is reported as a warning by `kampy check` and "
+                      "`kampy run`.", ""]
         if p.doc:
             lines += [p.doc, ""]
         multi = " May be set several times." if p.multi else ""

@@ -150,6 +150,12 @@ class Param:
     doc: str = ""
     validate: Callable[[Any], None] | None = None
     multi: bool = False  # may be set several times (the values accumulate)
+    # False: declared so Kamailio configs load, but kampy ignores it; setting it to anything but
+    # the default is a load-time warning (`kampy check`, `kampy run`) and the README says so
+    implemented: bool = True
+
+    def ignored_warning(self, module: str) -> str:
+        return f"parameter '{self.name}' of module '{module}' is not implemented in kampy and is ignored"
 
     def type_names(self) -> str:
         return " or ".join("integer" if t is int else "string" for t in self.types)

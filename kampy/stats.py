@@ -121,7 +121,8 @@ class Stats:
             return
         store.executescript(_SCHEMA)
         self._store = store
-        self._area = StatsArea(area_path(store.path), ranks=workers + 1)
+        with store.write_lock():  # one worker creates the file and writes its header, the others wait
+            self._area = StatsArea(area_path(store.path), ranks=workers + 1)
         self._cells = self._area.cells
         self._rank = rank if 0 <= rank < self._area.ranks else 0
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,18 +24,10 @@ def mariadb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[mariadb
 
 @pytest.fixture
 def mysql_url(mariadb_server: mariadb.MariaDB) -> Iterator[str]:
-    """A fresh, empty database in the shared MariaDB, owned by the kamailio account, for one test."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    root = mariadb_server.connect(database=None, user="root", password="")
-    with root.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
-        cur.execute(f"GRANT ALL ON {name}.* TO '{mariadb.USER}'@'%'")
-    try:
-        yield mariadb_server.url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with root.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {name}")
-        root.close()
+    """A fresh, empty database in the shared MariaDB, owned by the kamailio account, for one test.
+    The teardown opens its own root connection, so a test may restart the server."""
+    with mariadb.fresh_database(mariadb_server) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "mysql"])

@@ -72,6 +72,42 @@ def test_modparam_regex_module_name_sets_every_matching_module():
     assert compiled.modules["usrloc"].params["db_url"] == "sqlite:///x.db"
 
 
+REG_HEAD = 'loadmodule "sl.so"\nloadmodule "usrloc.so"\nloadmodule "registrar.so"\n'
+
+
+def test_unimplemented_param_set_to_another_value_is_a_warning():
+    compiled = load_text(REG_HEAD + 'modparam("registrar", "outbound_mode", 1)\nrequest_route { exit; }',
+                         "t.cfg")
+    assert [(w.pos.line, w.severity, w.message) for w in compiled.warnings] == [
+        (4, "warning", "parameter 'outbound_mode' of module 'registrar' is not implemented in kampy "
+                       "and is ignored")]
+
+
+def test_unimplemented_param_set_to_its_default_is_no_warning():
+    compiled = load_text(REG_HEAD + 'modparam("registrar", "outbound_mode", 0)\nrequest_route { exit; }',
+                         "t.cfg")
+    assert compiled.warnings == []
+
+
+def test_every_param_a_module_ignores_is_declared_not_implemented():
+    # a parameter no module code reads by name is a silent stub: it must say so (implemented=False)
+    import importlib
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "modules"
+    silent = []
+    for folder in sorted(p for p in root.iterdir() if (p / "__init__.py").is_file()):
+        exports = getattr(importlib.import_module(f"modules.{folder.name}"), "EXPORTS", None)
+        if exports is None:
+            continue
+        code = "".join(re.sub(r'Param\("[^"]+"', "", f.read_text()) if f.name == "__init__.py"
+                       else f.read_text() for f in folder.glob("*.py"))
+        silent += [f"{exports.name}.{p.name}" for p in exports.params
+                   if p.implemented and not re.search(rf"[\"']{re.escape(p.name)}[\"']", code)]
+    assert silent == []
+
+
 def test_unknown_function_suggests_the_closest_names():
     (err,) = errors_of(HEAD + "request_route { t_rely(); }")
     assert "unknown function 't_rely' (did you mean 't_relay' or 't_reply'?)" in err

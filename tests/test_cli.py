@@ -110,3 +110,13 @@ def test_non_editable_install_ships_grammar_and_modules(tmp_path):
     result = subprocess.run([sys.executable, "-m", "kampy", "check", str(SAMPLE)], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_check_shows_the_warning_for_an_unimplemented_param(capsys, tmp_path):
+    cfg = tmp_path / "reg.cfg"
+    cfg.write_text('loadmodule "sl.so"\nloadmodule "usrloc.so"\nloadmodule "registrar.so"\n'
+                   'modparam("registrar", "flow_timer", 10)\nrequest_route { exit; }\n')
+    assert main(["check", str(cfg)]) == 0
+    err = capsys.readouterr().err
+    assert ("warning: parameter 'flow_timer' of module 'registrar' is not implemented in kampy "
+            "and is ignored") in err

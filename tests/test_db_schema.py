@@ -3,6 +3,8 @@ scripts of the Debian packages, run into a second database), and `kampy db versi
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import multiprocessing.synchronize
 import re
 import sqlite3
 from pathlib import Path
@@ -156,3 +158,33 @@ def test_mysql_database_is_never_created_implicitly(mysql_url: str) -> None:
         assert not db.table_exists("version")
         with pytest.raises(DBError, match="kampy db create"):
             check_table_version(db, "silo", 8)
+
+
+def _start_like_a_worker(url: str, barrier: multiprocessing.synchronize.Barrier,
+                         results: multiprocessing.Queue[str]) -> None:
+    barrier.wait()
+    try:
+        with connect(url, create_missing=True) as db:
+            check_table_version(db, "silo", 8)
+            check_table_version(db, "location", 9)
+        results.put("ok")
+    except Exception as exc:  # reported to the test, which shows it
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_processes_creating_a_new_sqlite_file_at_once_all_get_the_tables(tmp_path: Path) -> None:
+    ctx = multiprocessing.get_context("fork")
+    for attempt in range(4):
+        path = tmp_path / f"new{attempt}.db"
+        barrier, results = ctx.Barrier(6), ctx.Queue()
+        procs = [ctx.Process(target=_start_like_a_worker, args=(f"sqlite://{path}", barrier, results))
+                 for _ in range(6)]
+        for proc in procs:
+            proc.start()
+        outcomes = [results.get(timeout=30) for _ in procs]
+        for proc in procs:
+            proc.join(timeout=30)
+        assert outcomes == ["ok"] * 6
+        with sqlite3.connect(path) as con:
+            rows = con.execute("SELECT table_name, count(*) FROM version GROUP BY table_name").fetchall()
+        assert sorted(rows) == sorted((name, 1) for name in TABLES)

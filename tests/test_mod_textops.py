@@ -252,3 +252,15 @@ def test_string_functions() -> None:
     assert t.in_list(ctx, "b", "a,b,c", ",") == 1 and t.in_list(ctx, "d", "a,b,c", ",") == -1
     assert t.in_list_prefix(ctx, "4912345", "33,49", ",") == 1
     assert t.search_str(ctx, "hello", "l+") == 1
+
+
+def test_append_time_writes_the_core_clocks_time() -> None:
+    from kampy.api import Core
+
+    from tests.modkit import LOCAL
+    from tests.pv_helpers import FixedClock
+
+    c = Core(clock=FixedClock(1_700_000_000.25), sockets=[LOCAL])
+    mod, ctx = module(EXPORTS, c), ctx_for(INVITE, c)
+    assert mod.append_time(ctx) == 1
+    assert ctx.local["reply_lumps"] == ["Date: Tue, 14 Nov 2023 22:13:20 GMT\r\n"]

@@ -1,6 +1,8 @@
 """Message pseudo-variables read from a parsed INVITE or reply."""
 from __future__ import annotations
 
+import time
+
 from tests.pv_helpers import REPLY, get, make_ctx
 
 
@@ -115,6 +117,26 @@ def test_time_from_core_clock() -> None:
     assert get(ctx, "$Ts") == 1_700_000_000
     assert get(ctx, "$utime(year)") == 2023
     assert get(ctx, "$utimef(%Y-%m-%d)") == "2023-11-14"
+
+
+def test_TS_is_the_core_clocks_time_now() -> None:
+    ctx = make_ctx()
+    assert get(ctx, "$TS") == 1_700_000_000
+    ctx.core.clock.now += 5
+    assert get(ctx, "$TS") == 1_700_000_005
+
+
+def test_TF_is_the_core_clocks_time_now_formatted() -> None:
+    ctx = make_ctx()
+    assert get(ctx, "$TF") == time.ctime(1_700_000_000.25)
+
+
+def test_Ts_and_Tf_keep_the_time_the_message_was_first_asked_about() -> None:
+    ctx = make_ctx()
+    assert get(ctx, "$Ts") == 1_700_000_000
+    ctx.core.clock.now += 5
+    assert get(ctx, "$Ts") == 1_700_000_000
+    assert get(ctx, "$Tf") == time.ctime(1_700_000_000.25)
 
 
 def test_TV_microseconds() -> None:

@@ -187,3 +187,40 @@ def test_sockets_from_config():
     assert aliases == [("sip.example.com", None)]
     sockets, _ = sockets_from_config(compiled, ["tcp:127.0.0.1:6000"])
     assert [str(s) for s in sockets] == ["tcp:127.0.0.1:6000"]
+
+
+def test_malformed_uri_met_by_a_module_function_is_answered_400_with_one_log_line(tmp_path, caplog):
+    # the message of tests/test_msilo_dump.py::test_unparsable_to_uri_fails: To <sip:@@>
+    server = make_server(tmp_path, 'request_route { sl_send_reply("200", "OK"); }', modules=("sl",))
+    bad = request("REGISTER", "sip:example.test", via_params=";rport").replace(
+        b"To: <sip:bob@example.com>", b"To: <sip:@@>")
+    with caplog.at_level(logging.INFO, logger="kampy"):
+        out = server.handle(bad, SOURCE)
+    assert [first_line(o) for o in out] == ["SIP/2.0 400 Bad Request"]
+    reply = parse_message(out[0].data)
+    assert reply.via.received == "192.0.2.7" and reply.via.rport == 5080
+    assert (out[0].host, out[0].port) == ("192.0.2.7", 5080)
+    lines = [r for r in caplog.records if "sip:@@" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].levelno == logging.INFO and lines[0].exc_info is None
+    assert "sl_send_reply() at test.cfg:" in lines[0].getMessage()
+
+
+def test_stateless_reply_goes_to_received_and_rport_of_the_second_via(tmp_path):
+    server = make_server(tmp_path, "request_route { forward(); }")
+    reply = (b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-ours\r\n"
+             b"Via: SIP/2.0/UDP 10.1.1.1:5070;branch=z9hG4bK-abc;received=203.0.113.9;rport=6001\r\n"
+             b"From: <sip:a@x>;tag=1\r\nTo: <sip:b@y>;tag=2\r\nCall-ID: c\r\nCSeq: 1 MESSAGE\r\n"
+             b"Content-Length: 0\r\n\r\n")
+    out = server.handle(reply, Source("udp", "198.51.100.9", 5060, SOCKET))
+    assert [(o.host, o.port) for o in out] == [("203.0.113.9", 6001)]
+
+
+def test_stateless_reply_prefers_received_to_maddr_as_kamailio_does(tmp_path):
+    server = make_server(tmp_path, "request_route { forward(); }")
+    reply = (b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-ours\r\n"
+             b"Via: SIP/2.0/UDP 10.1.1.1:5070;branch=z9hG4bK-abc;maddr=10.9.9.9"
+             b";received=203.0.113.9;rport=6001\r\n"
+             b"From: <sip:a@x>;tag=1\r\nTo: <sip:b@y>;tag=2\r\nCall-ID: c\r\nCSeq: 1 MESSAGE\r\n"
+             b"Content-Length: 0\r\n\r\n")
+    out = server.handle(reply, Source("udp", "198.51.100.9", 5060, SOCKET))
+    assert [(o.host, o.port) for o in out] == [("203.0.113.9", 6001)]

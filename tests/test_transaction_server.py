@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from kampy.sip.message import build_response
+from kampy.api import reply_via_line
+from kampy.sip.message import build_response, parse_message
 from kampy.sip.transaction import (
     CancelTimer,
     Deliver,
@@ -69,6 +70,15 @@ def test_invite_server_auto_trying_sends_100_when_tu_is_silent():
     expected = build_response(request(), 100, "Trying").to_bytes()
     assert d.sent() == [expected] and d.send_times() == [0.2]
     assert d.tx.state is State.PROCEEDING and d.tx.status == 100
+
+
+def test_invite_server_auto_trying_100_carries_received_and_rport():
+    req = request(INVITE.replace(b";branch=", b";rport;branch=", 1))
+    tx, actions = ServerTransaction.new(req, reliable=False, now=0.0, auto_trying=True,
+                                        trying_via=reply_via_line(req, "203.0.113.5", 6000))
+    d = Driver(tx, actions).at(0.2)
+    via = parse_message(d.sent()[0]).via
+    assert via.received == "203.0.113.5" and via.rport == 6000
 
 
 def test_invite_server_auto_trying_echoes_timestamp():

@@ -238,6 +238,8 @@ class Resolver:
                 self.error(item.value.pos, f"bad value for '{item.name}' of module "
                                            f"'{mod.exports.name}': {exc}")
                 return
+        if not param.implemented and (param.multi or value != param.default):
+            self.warnings.append(Diagnostic(item.pos, param.ignored_warning(mod.exports.name), "warning"))
         if param.multi:
             mod.params[param.name] = [*(mod.params.get(param.name) or []), value]
         else:

@@ -32,7 +32,9 @@ class Backend(Protocol):
     `idempotent` tells the backend whether it may run the statement again after a lost connection."""
 
     dialect: sql.Dialect
-    created: bool  # the storage did not exist before it was opened (an empty SQLite file)
+    # the storage is new: a SQLite file that did not exist or has no table yet (another process
+    # may be creating its tables at this moment: create_tables is safe against that)
+    created: bool
 
     def execute(self, statement: str, params: Sequence[Any], *, idempotent: bool) -> Result: ...
 
@@ -203,7 +205,12 @@ def connect(url: str, *, create_missing: bool = False, options: Mapping[str, Any
     if create_missing and db.backend.created:
         from kampy.db.schema import create_tables
 
-        created = create_tables(db)
-        log.warning("database %s did not exist: created it with the standard tables (%s)",
-                    parsed.redacted(), ", ".join(created))
+        try:
+            created = create_tables(db)  # another process may be doing the same: see create_tables
+        except BaseException:
+            db.close()
+            raise
+        if created:
+            log.warning("database %s did not exist: created it with the standard tables (%s)",
+                        parsed.redacted(), ", ".join(created))
     return db

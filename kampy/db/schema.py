@@ -212,18 +212,51 @@ def resolve_tables(names: Iterable[str] | None) -> list[Table]:
 
 def create_tables(db: Any, names: Iterable[str] | None = None) -> list[str]:
     """Create the tables that do not exist yet, with their `version` rows, as kamdbctl does;
-    existing tables are left alone. Returns the names of the tables created."""
-    created = []
-    for table in resolve_tables(names):
-        if db.table_exists(table.name):
-            log.info("table %s exists, left as it is", table.name)
-            continue
+    existing tables are left alone. Returns the names of the tables created.
+
+    Safe when several processes do it at once (workers starting together on a new SQLite file):
+    on SQLite the whole creation is one exclusive transaction, so a second process waits for the
+    first one's commit and then finds every table there; elsewhere a table or version row that
+    another process made in between counts as made."""
+    tables = resolve_tables(names)
+    exclusive = db.dialect.name == "sqlite"
+    if exclusive:
+        db.execute("BEGIN EXCLUSIVE")  # waits (the driver's busy timeout) for another creator
+    try:
+        created = [table.name for table in tables if _create_table(db, table)]
+        if exclusive:
+            db.execute("COMMIT")
+    except BaseException:
+        if exclusive:
+            try:
+                db.execute("ROLLBACK")
+            except DBError:
+                pass
+        raise
+    return created
+
+
+def _create_table(db: Any, table: Table) -> bool:
+    """Create one table and its version row unless it exists (checked inside the caller's
+    transaction); True when this call created it."""
+    if db.table_exists(table.name):
+        log.info("table %s exists, left as it is", table.name)
+        return False
+    try:
         for statement in create_statements(table, db.dialect.name):
             db.execute(statement)
-        if db.table_version(table.name) is None:
+    except DBError:
+        if db.table_exists(table.name):  # another process created it meanwhile (no transaction)
+            log.info("table %s was created by another process", table.name)
+            return False
+        raise
+    if db.table_version(table.name) is None:
+        try:
             db.insert("version", {"table_name": table.name, "table_version": table.version})
-        created.append(table.name)
-    return created
+        except DBError as exc:
+            if exc.reason is not Reason.INTEGRITY:  # the row another process inserted is the same
+                raise
+    return True
 
 
 def check_table_version(db: Any, table: str, expected: int) -> None:

@@ -33,6 +33,7 @@ from kampy.runtime import actions, expressions
 from kampy.runtime.context import MessageContext, ScriptDrop, ScriptExit
 from kampy.runtime.core import Core
 from kampy.runtime.pvs import Constant, Transformed, core_pv
+from kampy.sip.errors import SIPProtocolError
 from kampy.runtime.values import compile_posix, format_value, parse_int_literal, to_int, to_str
 
 log = logging.getLogger("kampy.runtime")
@@ -60,6 +61,17 @@ class ModuleFailure(Exception):
         self.pos = pos
         self.name = name
         self.exc = exc
+
+
+class MalformedInput(ModuleFailure):
+    """A module function met a header or URI of the message that does not parse (a
+    SIPProtocolError): the request is answered with an error reply (400 usually), as Kamailio's
+    functions answer when their parser fails, and the script stops; one log line, no traceback."""
+
+    exc: SIPProtocolError
+
+    def __init__(self, pos: ast.Pos, name: str, exc: SIPProtocolError) -> None:
+        super().__init__(pos, name, exc)
 
 
 class Return(Exception):
@@ -467,6 +479,8 @@ class Engine:
                     ret = handler(ctx, *consts)
                 except _CONTROL:
                     raise
+                except SIPProtocolError as exc:
+                    raise MalformedInput(pos, name, exc) from exc
                 except Exception as exc:
                     raise ModuleFailure(pos, name, exc) from exc
                 ctx.retcode = ret
@@ -481,6 +495,8 @@ class Engine:
                 ret = handler(ctx, *[f(ctx) for f in fns])
             except _CONTROL:
                 raise
+            except SIPProtocolError as exc:
+                raise MalformedInput(pos, name, exc) from exc
             except Exception as exc:
                 raise ModuleFailure(pos, name, exc) from exc
             ctx.retcode = ret

@@ -199,7 +199,10 @@ def relay_reply(ctx: MessageContext) -> Outgoing | None:
         msg.remove_header("via", 0)
     nxt = vias[1]
     proto = nxt.transport.lower()
-    host = nxt.maddr or nxt.received or nxt.host
+    # Kamailio's update_sock_struct_from_via for a relayed reply: `received` (the address the
+    # request came from, recorded when it was forwarded) before the Via's host, `rport` before
+    # its port; `maddr` is not looked at
+    host = nxt.received or nxt.host
     port = _reply_port(nxt)
     host = host.strip("[]")
     sock = choose_socket(ctx, proto, host)

@@ -13,8 +13,8 @@ from kampy.config.compile import CompiledConfig
 from kampy.module import RouteType, overrides_on_response, overrides_pre_script
 from kampy.runtime import corestats, forward
 from kampy.runtime.context import MessageContext, Outgoing, ScriptDrop, ScriptExit, Socket, Source
-from kampy.runtime.core import Clock, Core, reply_destination
-from kampy.runtime.engine import Engine, ModuleFailure
+from kampy.runtime.core import Clock, Core, reply_destination, reply_via_line
+from kampy.runtime.engine import Engine, MalformedInput, ModuleFailure
 from kampy.rpc import register_process
 from kampy.runtime.shared import SharedStore
 from kampy.sip.errors import SIPProtocolError
@@ -151,6 +151,26 @@ class Server:
             return already
         return [*already, self._reply_to_source(reply, src)]
 
+    def _malformed_in_function(self, data: bytes, ctx: MessageContext,
+                               failure: MalformedInput) -> list[Outgoing]:
+        """A module function found part of the request unparsable (Kamailio's parser failing when
+        a function parses a header): answered with 400 (or the error's status) unless the script
+        already replied, and the script stops."""
+        src, exc = ctx.src, failure.exc
+        if ctx.replied is not None:
+            log.info("bad SIP message from %s:%s:%d: %s (found by %s() at %s:%d; already answered)",
+                     src.proto, src.ip, src.port, exc.message, failure.name, failure.pos.file,
+                     failure.pos.line)
+            return list(ctx.outbox)
+        answer = SIPProtocolError(exc.message, status=exc.status, can_reply=True)
+        reply = error_response(data, answer, reply_via_line(ctx.msg, src.ip, src.port))  # type: ignore[arg-type]
+        log.info("bad SIP message from %s:%s:%d: %s (found by %s() at %s:%d), answered %d",
+                 src.proto, src.ip, src.port, exc.message, failure.name, failure.pos.file, failure.pos.line,
+                 exc.status)
+        if reply is None:
+            return list(ctx.outbox)
+        return [*ctx.outbox, self._reply_to_source(reply, src)]
+
     @staticmethod
     def _reply_to_source(reply: bytes, src: Source) -> Outgoing:
         if src.proto != "udp":
@@ -180,6 +200,9 @@ class Server:
         except ScriptDrop:
             ctx.dropped = True
             self.core.stats.inc("core:drop_requests")
+        except MalformedInput as failure:
+            corestats.count_malformed(self.core.stats, data, failure.exc.message)
+            return self._malformed_in_function(data, ctx, failure)
         except ModuleFailure as failure:
             self._log_failure(failure)
             self.core.stats.inc("core:err_requests")

@@ -19,7 +19,7 @@ import os
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +114,10 @@ class SharedStore:
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         with self.write_lock():
             self._conn.executemany(sql, rows)
+
+    def trace(self, callback: Callable[[str], object] | None) -> None:
+        """Pass every SQL statement this connection runs to `callback` (None: stop); for tests."""
+        self._conn.set_trace_callback(callback)
 
     def close(self) -> None:
         self._conn.close()

@@ -765,9 +765,14 @@ def _index_headers(lines: list[bytes], can_reply: bool, *,
 # --- building --------------------------------------------------------------------------------
 
 def build_response(request: Request, code: int, reason: str, to_tag: str | None = None,
-                   extra_headers: _HeaderInput = (), body: bytes = b"") -> Response:
-    """A response to `request` per RFC 3261 8.2.6: Via(s), From, To (tag added if absent), Call-ID, CSeq."""
+                   extra_headers: _HeaderInput = (), body: bytes = b"", *,
+                   first_via: bytes | None = None) -> Response:
+    """A response to `request` per RFC 3261 8.2.6: Via(s), From, To (tag added if absent), Call-ID, CSeq.
+    `first_via`, a whole `Via: ...` line, replaces the request's first Via line: a reply a server
+    sends to the network passes `kampy.api.reply_via_line(...)` (received/rport filled in)."""
     headers: list[tuple[str, bytes]] = [("Via", raw) for raw in _stripped(request, "via")]
+    if first_via is not None and headers:
+        headers[0] = ("Via", first_via.partition(b":")[2].strip())
     headers += [("From", raw) for raw in _stripped(request, "from")]
     for raw in _stripped(request, "to"):
         if to_tag is not None and request.to is not None and request.to.tag is None:
@@ -787,11 +792,13 @@ def _stripped(msg: Message, lname: str) -> list[bytes]:
 _COPY_FOR_ERROR = ("via", "from", "to", "call-id", "cseq")
 
 
-def error_response(data: bytes, exc: SIPProtocolError) -> bytes | None:
+def error_response(data: bytes, exc: SIPProtocolError, first_via: bytes | None = None) -> bytes | None:
     """The bytes of a response (exc.status, 400 usually) to malformed `data`, or None if none can be formed.
 
     Works from the raw bytes leniently: copies the Via, From, To, Call-ID and CSeq lines it can find
     and adds a To tag derived from the message (deterministic, no randomness needed).
+    `first_via` (a whole `Via: ...` line) replaces the first Via value found: the caller's line
+    with `received`/`rport` filled in.
     """
     if not exc.can_reply:
         return None
@@ -807,6 +814,8 @@ def error_response(data: bytes, exc: SIPProtocolError) -> bytes | None:
             found[lname].append(value.strip())
     if not found["via"]:
         return None
+    if first_via is not None:
+        found["via"][0] = first_via.partition(b":")[2].strip()
     tag = hashlib.sha1(data).hexdigest()[:16].encode()
     out = [b"SIP/2.0 %d %s" % (exc.status, _REASONS.get(exc.status, "Bad Request").encode())]
     for lname in _COPY_FOR_ERROR:

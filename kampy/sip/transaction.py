@@ -518,7 +518,7 @@ class NonInviteClientTransaction(ClientTransaction):
 class ServerTransaction(_Transaction):
     """A server transaction (17.2). Create with `ServerTransaction.new`."""
 
-    __slots__ = ("key", "last_response", "status", "to_tag")
+    __slots__ = ("key", "last_response", "status", "to_tag", "trying_via")
 
     def __init__(self, request: Request, reliable: bool, config: TimerConfig, state: State) -> None:
         super().__init__(request, reliable, config, state)
@@ -529,13 +529,17 @@ class ServerTransaction(_Transaction):
         self.last_response: bytes | None = None
         self.status: int | None = None
         self.to_tag: str | None = None
+        self.trying_via: bytes | None = None
 
     @classmethod
     def new(cls, request: Request | bytes, *, reliable: bool, now: float,
-            timers: TimerConfig = DEFAULT_TIMERS,
-            auto_trying: bool = True) -> tuple[ServerTransaction, list[Action]]:
+            timers: TimerConfig = DEFAULT_TIMERS, auto_trying: bool = True,
+            trying_via: bytes | None = None) -> tuple[ServerTransaction, list[Action]]:
         """Start a server transaction for a new request. For an INVITE with `auto_trying`, the
-        transaction sends 100 Trying itself if the TU has not answered within `trying_delay`."""
+        transaction sends 100 Trying itself if the TU has not answered within `trying_delay`.
+        `trying_via` is the first Via line that 100 carries: pass
+        `kampy.api.reply_via_line(request, src_ip, src_port)` so it has `received`/`rport` as every
+        locally built reply (this layer knows no source address); the request's own line otherwise."""
         req = _as_request(request)
         method = req.method.upper()
         if method == "ACK":
@@ -544,6 +548,7 @@ class ServerTransaction(_Transaction):
         out: list[Action] = []
         if method == "INVITE":
             tx = InviteServerTransaction(req, reliable, timers, State.PROCEEDING)
+            tx.trying_via = trying_via
             if auto_trying:
                 tx._start("trying", now + timers.trying_delay, out)
         else:
@@ -594,7 +599,8 @@ class InviteServerTransaction(ServerTransaction):
 
     def _timer_trying(self, now: float, out: list[Action]) -> None:
         if self.state is State.PROCEEDING and self.last_response is None:
-            trying = build_response(self.request, 100, "Trying", extra_headers=self._timestamp())
+            trying = build_response(self.request, 100, "Trying", extra_headers=self._timestamp(),
+                                    first_via=self.trying_via)
             self.last_response = trying.to_bytes()
             self.status = 100
             out.append(Send(self.last_response))

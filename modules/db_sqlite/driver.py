@@ -90,6 +90,9 @@ class SQLiteBackend:
             self._con = sqlite3.connect(target, timeout=busy, isolation_level=None, uri=readonly,
                                         check_same_thread=False, detect_types=sqlite3.PARSE_DECLTYPES)
             self._set_journal(options, readonly)
+            if not self.created and not readonly:
+                # made by a process that has not committed its tables yet (or an empty file)
+                self.created = self._con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
         except sqlite3.Error as exc:
             raise to_dberror(exc, path) from exc
 

@@ -6,14 +6,12 @@ Where kampy differs from Kamailio on purpose (see README.md): a delivered row is
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from kampy.api import (
     DBError,
-    DBReason,
     MessageContext,
     Module,
     PVSyntaxError,
@@ -33,8 +31,6 @@ from .inflight import InFlight
 log = logging.getLogger("kampy.msilo")
 
 SILO_VERSION = 8
-SQLITE_CREATE_WAIT = 5.0  # seconds another worker may take to create a new SQLite file's tables
-RETRY_REASONS = frozenset({DBReason.OTHER, DBReason.MISSING_TABLE, DBReason.LOCKED, DBReason.INTEGRITY})
 CLAIM_TIMEOUT = 300.0  # seconds; far beyond tm's longest non-INVITE transaction (32 s)
 # sizes of the standard silo table's columns: a value that does not fit is refused, never cut
 LIMITS = {"username": 64, "domain": 64, "src_addr": 255, "dst_addr": 255, "ctype": 32, "body": 65535}
@@ -124,16 +120,10 @@ class MSilo(Module):
         return _LazyPV(spec, self.core)
 
     def _connect(self, url: str) -> Any:
-        # Workers start together: on a new SQLite file one of them creates the tables while the
-        # others may see them half made, so a failure is retried for a short while.
-        deadline = time.monotonic() + (SQLITE_CREATE_WAIT if url.lower().startswith("sqlite:") else 0)
-        while True:
-            try:
-                return self._open(url)
-            except DBError as exc:
-                if time.monotonic() >= deadline or exc.reason not in RETRY_REASONS:
-                    raise ValueError(f"msilo: {exc}") from None
-                time.sleep(0.1)
+        try:
+            return self._open(url)
+        except DBError as exc:
+            raise ValueError(f"msilo: {exc}") from None
 
     def _open(self, url: str) -> Any:
         db = db_connect(url, create_missing=True)

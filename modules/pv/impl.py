@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -531,9 +530,11 @@ _EXTRA_GETTERS: dict[str, Callable[[MessageContext], Value]] = {
     "fs": get_fs, "fsp": get_fsp,
     "mf": lambda ctx: ctx.flags, "mF": _flags_hex("flags"),
     "bf": lambda ctx: ctx.bflags, "bF": _flags_hex("bflags"),
-    "Ts": lambda ctx: int(ctx.core.clock.time()),
-    "TS": lambda ctx: int(time.time()),
-    "Tf": lambda ctx: timevars.ctime(ctx.core.clock.time()),
-    "TF": lambda ctx: timevars.ctime(time.time()),
+    # $Ts/$Tf: the time the message's processing began (cached, as Kamailio caches it per
+    # message); $TS/$TF: the time now. Both from the core's clock.
+    "Ts": lambda ctx: int(timevars.message_time(ctx)),
+    "TS": lambda ctx: int(ctx.core.clock.time()),
+    "Tf": lambda ctx: timevars.ctime(timevars.message_time(ctx)),
+    "TF": lambda ctx: timevars.ctime(ctx.core.clock.time()),
     "sid": lambda ctx: 0,
 }

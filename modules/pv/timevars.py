@@ -35,6 +35,17 @@ def strftime(fmt: str, utc: bool) -> Reader:
     return Reader(lambda ctx: time.strftime(fmt, _tm(ctx, utc)))
 
 
+_MESSAGE_TIME = "pv:message_time"
+
+
+def message_time(ctx: MessageContext) -> float:
+    """The clock's time when a script first asked for it while handling this message ($Ts, $Tf)."""
+    stamp = ctx.local.get(_MESSAGE_TIME)
+    if stamp is None:
+        stamp = ctx.local[_MESSAGE_TIME] = ctx.core.clock.time()
+    return stamp
+
+
 def ctime(now: float) -> str:
     """`$Tf`: ctime() without the trailing newline."""
     return time.ctime(now)

@@ -468,28 +468,37 @@ class RegistrarModule(Module):
 
     def _add_contacts(self, st: SaveState, infos: list[ContactInfo]) -> int:
         ul = self.ul
-        with ul.lock(st.domain):
-            record = ul.get_urecord(st.domain, st.aor)
-            if record is None:
-                try:
-                    self._insert_contacts(st, infos)
-                except RegError:
-                    ul.delete_urecord(st.domain, st.aor)
-                    raise
+        after: list[Any] | None = None  # the AoR's contacts at the end, for the reply's Contact header
+        try:
+            with ul.lock(st.domain):
                 record = ul.get_urecord(st.domain, st.aor)
-                st.contact_hdr = self._contact_hdr(st, record.contacts if record else [])
-                return 1
-            try:
-                return self._update_contacts(st, record, infos)
-            finally:
-                after = ul.get_urecord(st.domain, st.aor)
-                st.contact_hdr = self._contact_hdr(st, after.contacts if after else [])
+                if record is None:
+                    try:
+                        stored = self._insert_contacts(st, infos)
+                    except RegError:
+                        ul.delete_urecord(st.domain, st.aor)
+                        raise
+                    # Under the lock the AoR holds exactly what was just written: no need to read it back.
+                    record = ul.record_of(st.domain, st.aor, stored)
+                    after = record.contacts if record else []
+                    return 1
+                try:
+                    return self._update_contacts(st, record, infos)
+                finally:
+                    now = ul.get_urecord(st.domain, st.aor)
+                    after = now.contacts if now else []
+        finally:
+            if after is not None:  # built once the lock is released: other workers wait less
+                st.contact_hdr = self._contact_hdr(st, after)
 
     def _max_contacts(self) -> int:
         return self.max_contacts
 
-    def _insert_contacts(self, st: SaveState, infos: list[ContactInfo]) -> None:
+    def _insert_contacts(self, st: SaveState, infos: list[ContactInfo]) -> list[Any]:
+        """Bindings for an AoR that had none (the caller holds the domain's lock); returns the
+        AoR's contacts afterwards, in the order they were stored."""
         ul, maxc, num = self.ul, self._max_contacts(), 0
+        stored: list[Any] = []  # what the AoR holds now: only what this loop wrote
         for ci in infos:
             if ci.expires == 0:
                 continue
@@ -497,22 +506,26 @@ class RegistrarModule(Module):
                 log.info("too many contacts (n:%d max:%d) for AOR <%s>", num, maxc, st.aor)
                 raise RegError(R.TOO_MANY)
             num += 1
-            record = ul.get_urecord(st.domain, st.aor)
+            record = ul.record_of(st.domain, st.aor, stored)
             # Kamailio looks with CSeq+1 so that a repeated contact in one REGISTER updates itself.
             code, found = ul.get_ucontact(record, ci.uri, ci.callid, ci.path, ci.cseq + 1, ci.instance,
                                           ci.reg_id)
             if record is None or code != 0 or found is None:
-                ul.insert_contact(st.domain, self._new_contact(st, ci))
+                stored.append(ul.insert_contact(st.domain, self._new_contact(st, ci)))
             else:
-                ul.update_contact(st.domain, ci.update(found, self.now()))
+                updated = ci.update(found, self.now())
+                ul.update_contact(st.domain, updated)
+                stored = [updated if c.ruid == updated.ruid else c for c in stored]
+        return stored
 
     def _update_contacts(self, st: SaveState, record: Any, infos: list[ContactInfo]) -> int:
         ul, replace_all = self.ul, bool(st.flags & REG_SAVE_REPL_FL)
         if not replace_all and self._max_contacts() > 0:
             self._test_max_contacts(record, infos)
         rc = 0
-        for ci in infos:
-            record = ul.get_urecord(st.domain, st.aor)
+        for i, ci in enumerate(infos):
+            if i:  # the first one sees the record the caller just read under the same lock
+                record = ul.get_urecord(st.domain, st.aor)
             code, found = ul.get_ucontact(record, ci.uri, ci.callid, ci.path, ci.cseq, ci.instance, ci.reg_id)
             if code == -1:
                 log.error("invalid cseq for aor <%s>", st.aor)

@@ -14,10 +14,10 @@ EXPORTS = Exports(
         Param("options_accept_encoding", (str,), ""),
         Param("options_accept_language", (str,), "en"),
         Param("options_support", (str,), ""),
-        Param("contact_flds_separator", (str,), "*"),
-        Param("rpid_prefix", (str,), ""),
-        Param("rpid_suffix", (str,), ";party=calling;id-type=subscriber;screen=yes"),
-        Param("rpid_avp", (str,), "$avp(s:rpid)"),
+        Param("contact_flds_separator", (str,), "*", implemented=False),
+        Param("rpid_prefix", (str,), "", implemented=False),
+        Param("rpid_suffix", (str,), ";party=calling;id-type=subscriber;screen=yes", implemented=False),
+        Param("rpid_avp", (str,), "$avp(s:rpid)", implemented=False),
     ),
     functions=(
         Function(

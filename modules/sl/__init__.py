@@ -12,10 +12,10 @@ EXPORTS = Exports(
     params=(
         Param("default_code", (int,), 500),
         Param("default_reason", (str,), "Internal Server Error"),
-        Param("bind_tm", (int,), 1),
+        Param("bind_tm", (int,), 1, implemented=False),
         Param("rich_redirect", (int,), 0),
-        Param("event_callback_fl_ack", (str,), None),
-        Param("event_callback_lres_sent", (str,), None),
+        Param("event_callback_fl_ack", (str,), None, implemented=False),
+        Param("event_callback_lres_sent", (str,), None, implemented=False),
     ),
     functions=(
         Function(

@@ -9,7 +9,8 @@ from .tmx import STAT_NAMES, TmxModule
 EXPORTS = Exports(
     name="tmx",
     doc="Transaction extensions: the $T_* pseudo-variables, tmx functions and transaction statistics.",
-    params=(Param("precheck_trans", (int,), 1, doc="t_precheck_trans() on retransmissions"),),
+    params=(Param("precheck_trans", (int,), 1, doc="t_precheck_trans() on retransmissions",
+                  implemented=False),),
     functions=(
         Function("t_precheck_trans", routes=RouteType.REQUEST,
                  doc="True when the transaction of this request exists already (here or in another "

@@ -70,8 +70,26 @@ CREATE TABLE IF NOT EXISTS usrloc_once (name TEXT PRIMARY KEY);
 """
 
 
+_SELECT = f"SELECT {_SHARED_COLUMNS} FROM usrloc_contact WHERE domain = ? AND "
+_BY_AOR = _SELECT + "aor = ? ORDER BY seq"
+_BY_RUID = _SELECT + "ruid = ?"
+_ALL = _SELECT + "1 ORDER BY seq"
+_EXPIRED = _SELECT + "expires != 0 AND expires <= ? ORDER BY expires, seq"  # the index's order
+_INSERT = (f"INSERT OR REPLACE INTO usrloc_contact (domain, state, {_SHARED_COLUMNS}) "
+           f"VALUES ({', '.join('?' * (len(CONTACT_FIELDS) + 2))})")
+_UPDATE_FIELDS = tuple(n for n in CONTACT_FIELDS if n != "ruid")
+_UPDATE = (f"UPDATE usrloc_contact SET {', '.join(f'{n} = ?' for n in _UPDATE_FIELDS)}, "
+           "state = CASE state WHEN 0 THEN ? ELSE state END WHERE domain = ? AND ruid = ?")
+
+
+# insert() names the columns one by one (the hot path of save()); they must stay UContact's fields.
+assert CONTACT_FIELDS == ("aor", "contact", "ruid", "expires", "q", "callid", "cseq", "flags", "cflags",
+                          "user_agent", "received", "path", "socket", "methods", "instance", "reg_id",
+                          "last_modified", "server_id", "connection_id", "keepalive")
+
+
 def _contact_from_row(row: tuple[Any, ...]) -> UContact:
-    return UContact(**dict(zip(CONTACT_FIELDS, row, strict=True)))
+    return UContact(*row)  # the columns are CONTACT_FIELDS, in UContact's order
 
 
 class SharedStorage:
@@ -93,39 +111,35 @@ class SharedStorage:
         return self.store.execute("INSERT OR IGNORE INTO usrloc_once (name) VALUES (?)",
                                   (f"{self.domain}:{name}",)) == 1
 
-    def _select(self, where: str, params: tuple[Any, ...]) -> list[UContact]:
-        rows = self.store.query(f"SELECT {_SHARED_COLUMNS} FROM usrloc_contact WHERE domain = ? "
-                                f"AND {where} ORDER BY seq", (self.domain, *params))
-        return [_contact_from_row(r) for r in rows]
+    def _select(self, sql: str, params: tuple[Any, ...]) -> list[UContact]:
+        return [UContact(*r) for r in self.store.query(sql, (self.domain, *params))]
 
     def contacts(self, aor: str) -> list[UContact]:
-        return self._select("aor = ?", (aor,))
+        return self._select(_BY_AOR, (aor,))
 
     def by_ruid(self, ruid: str) -> UContact | None:
-        found = self._select("ruid = ?", (ruid,))
+        found = self._select(_BY_RUID, (ruid,))
         return found[0] if found else None
 
     def all(self) -> list[UContact]:
-        return self._select("1", ())
+        return self._select(_ALL, ())
 
     def expired(self, now: float) -> list[UContact]:
-        return self._select("expires != 0 AND expires <= ?", (int(now),))
+        return self._select(_EXPIRED, (int(now),))
 
     def insert(self, contact: UContact, state: int | None = None) -> None:
         if state is None:
             state = STATE_NEW if self.write_back and not contact.flags & FL_MEM else STATE_SYNC
-        values = [getattr(contact, name) for name in CONTACT_FIELDS]
-        marks = ", ".join("?" * (len(CONTACT_FIELDS) + 2))
-        self.store.execute(f"INSERT OR REPLACE INTO usrloc_contact (domain, state, {_SHARED_COLUMNS}) "
-                           f"VALUES ({marks})", (self.domain, state, *values))
+        c = contact
+        self.store.execute(_INSERT, (self.domain, state, c.aor, c.contact, c.ruid, c.expires, c.q, c.callid,
+                                     c.cseq, c.flags, c.cflags, c.user_agent, c.received, c.path, c.socket,
+                                     c.methods, c.instance, c.reg_id, c.last_modified, c.server_id,
+                                     c.connection_id, c.keepalive))
 
     def update(self, contact: UContact) -> None:
-        names = [n for n in CONTACT_FIELDS if n != "ruid"]
-        sets = ", ".join(f"{n} = ?" for n in names)
-        state = "CASE state WHEN 0 THEN ? ELSE state END"
         dirty = STATE_DIRTY if self.write_back and not contact.flags & FL_MEM else STATE_SYNC
-        self.store.execute(f"UPDATE usrloc_contact SET {sets}, state = {state} WHERE domain = ? AND ruid = ?",
-                           (*[getattr(contact, n) for n in names], dirty, self.domain, contact.ruid))
+        self.store.execute(_UPDATE, (*[getattr(contact, n) for n in _UPDATE_FIELDS], dirty, self.domain,
+                                     contact.ruid))
 
     def delete(self, contact: UContact) -> None:
         if self.write_back and not contact.flags & FL_MEM:
@@ -136,6 +150,12 @@ class SharedStorage:
                                    (self.domain, contact.ruid))
         self.store.execute("DELETE FROM usrloc_contact WHERE domain = ? AND ruid = ?",
                            (self.domain, contact.ruid))
+
+    def delete_expired(self, now: float) -> int:
+        """Remove every expired contact in one statement (for a domain without write-back or a
+        table to keep in step); returns how many."""
+        return self.store.execute("DELETE FROM usrloc_contact WHERE domain = ? AND expires != 0 "
+                                  "AND expires <= ?", (self.domain, int(now)))
 
     def count_aors(self) -> int:
         return int(self.store.query("SELECT COUNT(DISTINCT aor) FROM usrloc_contact WHERE domain = ?",

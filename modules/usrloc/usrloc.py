@@ -204,6 +204,11 @@ class UsrlocModule(Module):
         contacts = self.contacts(aor, domain)
         return URecord(domain, aor, contacts) if contacts else None
 
+    def record_of(self, domain: str, aor: str, stored: list[UContact]) -> URecord | None:
+        """The record `get_urecord` would read back for contacts `stored` (in the order they were
+        stored), for a caller that holds the domain's lock and just wrote them."""
+        return URecord(domain, aor, sorted_contacts(stored, self.desc_time_order)) if stored else None
+
     def get_urecord_by_ruid(self, domain: str, ruid: str) -> tuple[URecord, UContact] | None:
         contact = self.domain(domain).storage.by_ruid(ruid)
         if contact is None:
@@ -287,13 +292,18 @@ class UsrlocModule(Module):
                 log.error("usrloc timer on %s failed: %s", domain.name, exc)
 
     def _expire(self, domain: Domain, now: int) -> None:
-        with domain.storage.lock():
-            expired = domain.storage.expired(now)
-            for c in expired:
-                domain.delete(c)
-        if expired:
-            self.core.stats.inc(self.name_stat(domain.name, "expires"), len(expired))
-            log.debug("usrloc: %d contacts expired in %s", len(expired), domain.name)
+        if domain.mode == NO_DB and domain.shared is not None:
+            # Nothing to keep in step: one indexed DELETE, however many contacts expired.
+            count = domain.shared.delete_expired(now)
+        else:
+            with domain.storage.lock():
+                expired = domain.storage.expired(now)
+                for c in expired:
+                    domain.delete(c)
+            count = len(expired)
+        if count:
+            self.core.stats.inc(self.name_stat(domain.name, "expires"), count)
+            log.debug("usrloc: %d contacts expired in %s", count, domain.name)
 
     def flush(self) -> None:
         for domain in self.domains.values():

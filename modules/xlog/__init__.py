@@ -10,14 +10,14 @@ EXPORTS = Exports(
     name="xlog",
     doc="Formatted logging from the config: xlog(), xdbg(), xinfo() ...",
     params=(
-        Param("buf_size", (int,), 4096),
-        Param("force_color", (int,), 0),
+        Param("buf_size", (int,), 4096, implemented=False),
+        Param("force_color", (int,), 0, implemented=False),
         Param("long_format", (int,), 0),
         Param("prefix", (str,), "<script>: "),
-        Param("log_facility", (str,), None),
-        Param("log_colors", (str,), None, multi=True),
+        Param("log_facility", (str,), None, implemented=False),
+        Param("log_colors", (str,), None, multi=True, implemented=False),
         Param("methods_filter", (int,), -1),
-        Param("prefix_mode", (int,), 0),
+        Param("prefix_mode", (int,), 0, implemented=False),
     ),
     functions=(
         Function(

@@ -9,7 +9,6 @@ import signal
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,6 @@ import pytest
 
 from kampy.db import connect, create_tables
 from tests.e2e.kampy_process import REPO, Kampy, free_port, start_kampy
-from tests.support import mariadb
 
 SAMPLE = REPO / "samples" / "msilo.cfg"
 _seq = itertools.count(1)
@@ -179,10 +177,7 @@ def uas() -> Iterator[dict[str, UA]]:
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite://{tmp_path}/msilo.sqlite"
-    url = request.getfixturevalue("mysql_url")
-    with connect(url) as db:
-        create_tables(db)
-    return url
+    return request.getfixturevalue("mysql_url_with_tables")
 
 
 def test_message_for_an_offline_user_is_stored_and_delivered_on_register(tmp_path: Path, db_url: str,
@@ -223,29 +218,16 @@ def test_a_refused_dump_stays_stored_and_is_sent_again(tmp_path: Path, uas: dict
 
 
 @pytest.fixture
-def own_mysql_url(mariadb_server) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """Like tests/conftest.py's mysql_url, with a root connection per use: it survives a restart."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-
-    def as_root(statement: str) -> None:
-        root = mariadb_server.connect(database=None, user="root", password="")
-        with root.cursor() as cur:
-            cur.execute(statement)
-        root.close()
-
-    as_root(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
-    as_root(f"GRANT ALL ON {name}.* TO '{mariadb.USER}'@'%'")
-    url = mariadb_server.url.rsplit("/", 1)[0] + "/" + name
-    with connect(url) as db:
+def mysql_url_with_tables(mysql_url: str) -> str:
+    with connect(mysql_url) as db:
         create_tables(db)
-    yield url
-    as_root(f"DROP DATABASE IF EXISTS {name}")
+    return mysql_url
 
 
 def test_database_stopped_under_traffic_gives_503_then_storing_resumes(tmp_path: Path, mariadb_server,  # type: ignore[no-untyped-def]
-                                                                      own_mysql_url: str,
+                                                                      mysql_url_with_tables: str,
                                                                       uas: dict[str, UA]) -> None:
-    mysql_url = own_mysql_url
+    mysql_url = mysql_url_with_tables
     alice, carol = uas["alice"], UA("carol")
     kampy = start_sample(tmp_path, mysql_url)
     try:

@@ -8,6 +8,9 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +60,31 @@ class MariaDB:
         assert binary
         self.process = _launch(binary, self.datadir, self.port)
         _wait_ready(self, self.datadir.parent)
+
+
+    def as_root(self, *statements: str) -> None:
+        """Run statements on a root connection of their own (one kept open would not survive a
+        restart of the server)."""
+        root = self.connect(database=None, user="root", password="")
+        try:
+            with root.cursor() as cur:
+                for statement in statements:
+                    cur.execute(statement)
+        finally:
+            root.close()
+
+
+@contextmanager
+def fresh_database(server: MariaDB) -> Iterator[str]:
+    """A new, empty database owned by the kamailio account, dropped afterwards (the server may
+    have been stopped and restarted in between); yields its URL."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    server.as_root(f"CREATE DATABASE {name} CHARACTER SET utf8mb4",
+                   f"GRANT ALL ON {name}.* TO '{USER}'@'%'")
+    try:
+        yield server.url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        server.as_root(f"DROP DATABASE IF EXISTS {name}")
 
 
 def server_binary() -> str | None:

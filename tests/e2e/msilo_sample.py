@@ -1,0 +1,134 @@
+"""samples/msilo.cfg run unchanged by kampy or by Kamailio 5.6, on free loopback ports, with its `-A`
+defines; each server is stopped by its PID.
+
+Plain functions (no pytest), shared by the e2e tests and bench/msilo.py.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.e2e.kampy_process import REPO, free_port, kampy_command
+
+SAMPLE = REPO / "samples" / "msilo.cfg"
+KAMAILIO_MODULES = Path("/usr/lib/x86_64-linux-gnu/kamailio/modules")
+
+
+def sample_defines(port: int, db_url: str, *extra: str) -> list[str]:
+    """The `-A` arguments that put the sample on 127.0.0.1:`port` with `db_url` (MySQL URLs add
+    WITH_MYSQL); `extra` are more names to define (e.g. WITH_JSONRPC)."""
+    defines = [f"LISTEN_UDP=udp:127.0.0.1:{port}", f"LISTEN_TCP=tcp:127.0.0.1:{port}",
+               f'MSILO_PROXY="sip:127.0.0.1:{port}"',
+               f'MSILO_CONTACT="Contact: <sip:registrar@127.0.0.1:{port}>;msilo=yes\\r\\n"',
+               f'DBURL="{db_url}"', *extra]
+    if db_url.startswith("mysql://"):
+        defines.insert(0, "WITH_MYSQL")
+    return [a for d in defines for a in ("-A", d)]
+
+
+def kamailio_binary() -> str | None:
+    return shutil.which("kamailio") or ("/usr/sbin/kamailio" if Path("/usr/sbin/kamailio").exists() else None)
+
+
+def kamailio_has(*modules: str) -> bool:
+    return kamailio_binary() is not None and all((KAMAILIO_MODULES / f"{m}.so").exists() for m in modules)
+
+
+@dataclass
+class Server:
+    """kampy or Kamailio running the sample."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+    stopped: bool = False
+
+    @property
+    def addr(self) -> tuple[str, int]:
+        return ("127.0.0.1", self.port)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 15) -> int:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            code = self.proc.wait()
+        self.stopped = True
+        return code
+
+
+def start(name: str, directory: Path, db_url: str, *, children: int | None = None, port: int | None = None,
+          defines: tuple[str, ...] = (), shm_mb: int = 64, ready_timeout: float = 30) -> Server:
+    """Start `name` ("kampy" or "kamailio") running the sample and wait until it answers SIP.
+
+    Kamailio runs in the foreground (-DD) with its runtime files (-Y) and pid file (-P) in a private
+    directory under `directory`, and `shm_mb` MB of shared memory (-m; its default is 64)."""
+    port = port or free_port()
+    args = sample_defines(port, db_url, *defines)
+    if children is not None:
+        args += ["-n", str(children)]
+    log_path = directory / f"{name}-{port}.log"
+    if name == "kampy":
+        cmd = kampy_command(SAMPLE, *args)
+    elif name == "kamailio":
+        binary = kamailio_binary()
+        if binary is None:
+            raise RuntimeError("kamailio is not installed")
+        run_dir = directory / f"kamailio-{port}"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [binary, "-f", str(SAMPLE), "-E", "-DD", "-Y", str(run_dir),
+               "-P", str(run_dir / "kamailio.pid"),
+               "-m", str(shm_mb), "-M", "8", *args]
+    else:
+        raise ValueError(f"unknown server {name!r}")
+    with open(log_path, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    server = Server(name, proc, port, log_path)
+    try:
+        wait_answering(server, ready_timeout)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def wait_answering(server: Server, timeout: float) -> None:
+    """Ready when an OPTIONS to the sample gets a reply (it answers 404: no such user)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(0.2)
+        local = sock.getsockname()[1]
+        deadline = time.monotonic() + timeout
+        n = 0
+        while time.monotonic() < deadline:
+            if server.proc.poll() is not None:
+                raise RuntimeError(f"{server.name} exited with {server.proc.returncode}:\n"
+                                   f"{server.output()[-4000:]}")
+            n += 1
+            sock.sendto((f"OPTIONS sip:probe@127.0.0.1:{server.port} SIP/2.0\r\n"
+                         f"Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bK-probe-{n}-{os.getpid()}\r\n"
+                         f"From: <sip:probe@example.test>;tag=p{n}\r\nTo: <sip:probe@example.test>\r\n"
+                         f"Call-ID: probe-{n}-{os.getpid()}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+                         "Content-Length: 0\r\n\r\n").encode(), server.addr)
+            try:
+                if sock.recv(65536).startswith(b"SIP/2.0 "):
+                    return
+            except TimeoutError:
+                continue
+    raise RuntimeError(f"{server.name} does not answer after {timeout}s:\n{server.output()[-4000:]}")
