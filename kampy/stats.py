@@ -18,6 +18,7 @@ forking (each worker maps the file after the fork), or the private store of a se
 """
 from __future__ import annotations
 
+import fcntl
 import logging
 import mmap
 import os
@@ -66,6 +67,8 @@ class StatsArea:
         self.path = Path(path)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
+            # workers may open a new file at the same moment: one initialises it, under the lock
+            fcntl.flock(fd, fcntl.LOCK_EX)
             size = os.fstat(fd).st_size
             if size < _HEADER_SIZE:
                 size = _HEADER_SIZE + slots * ranks * 8
@@ -73,6 +76,8 @@ class StatsArea:
                 os.pwrite(fd, _HEADER.pack(_MAGIC, slots, ranks), 0)
             self._map = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
         finally:
+            # Unlock explicitly: mmap keeps the open file (and so a flock) alive after close(fd).
+            fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
         magic, self.slots, self.ranks = _HEADER.unpack_from(self._map, 0)
         if magic != _MAGIC:
@@ -121,8 +126,7 @@ class Stats:
             return
         store.executescript(_SCHEMA)
         self._store = store
-        with store.write_lock():  # one worker creates the file and writes its header, the others wait
-            self._area = StatsArea(area_path(store.path), ranks=workers + 1)
+        self._area = StatsArea(area_path(store.path), ranks=workers + 1)
         self._cells = self._area.cells
         self._rank = rank if 0 <= rank < self._area.ranks else 0
 

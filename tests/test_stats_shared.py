@@ -1,6 +1,7 @@
 """kampy.stats: counters in a shared mapped file, summed over the worker processes."""
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Iterator
 
 import pytest
@@ -9,7 +10,7 @@ from kampy.config.pipeline import load_text
 from kampy.runtime.core import Core
 from kampy.runtime.server import Server
 from kampy.runtime.shared import SharedStore
-from kampy.stats import Stats, area_path
+from kampy.stats import Stats, StatsArea, area_path
 from tests.support.runtime import SOCKET, SOURCE, request
 
 
@@ -134,3 +135,25 @@ def test_the_core_counts_a_dropped_request(store):
     one = _server(store, 1, 'request_route { drop; }\n')
     one.handle(request(), SOURCE)
     assert one.core.stats.get("core:drop_requests") == 1
+
+
+def _open_area(path: str, results: multiprocessing.Queue[str]) -> None:
+    try:
+        StatsArea(path, 4)
+        results.put("ok")
+    except Exception as exc:  # the failure is what the test looks for
+        results.put(repr(exc))
+
+
+def test_workers_opening_a_new_stats_file_at_once_all_see_a_valid_file(tmp_path):
+    outcomes = []
+    for i in range(40):
+        path = str(tmp_path / f"{i}.stats")
+        results: multiprocessing.Queue[str] = multiprocessing.Queue()
+        procs = [multiprocessing.Process(target=_open_area, args=(path, results)) for _ in range(3)]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join()
+        outcomes += [results.get() for _ in procs]
+    assert set(outcomes) == {"ok"}

@@ -101,8 +101,16 @@ class SharedStore:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement (a write: under the writers' lock); returns the number of rows changed."""
-        with self.write_lock():
-            return self._conn.execute(sql, params).rowcount
+        with self._thread_lock:  # write_lock() inlined: this is on every request's path
+            if self._depth:
+                return self._conn.execute(sql, params).rowcount
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            self._depth = 1
+            try:
+                return self._conn.execute(sql, params).rowcount
+            finally:
+                self._depth = 0
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def executescript(self, sql: str) -> None:
         with self.write_lock():
