@@ -15,8 +15,10 @@ What is here, by use:
   `Params`, `parse_message`, `parse_uri`, `parse_name_addr`, `build_response`, `SIPProtocolError`.
 * The process: `Core` (`core.clock`, `core.stats`, `core.api(name)`, `core.send(...)`,
   `core.call_at(...)`, `core.shared`), `Clock`, `SharedStore`, `Outgoing`; `ScriptExit`/`ScriptDrop`;
-  for modules that answer statefully (tm): `received_params`, `reply_destination`, `error_response`,
-  `reply_via_line`, the RFC 3261 transaction machines (`ServerTransaction`, `ClientTransaction`,
+  for modules that answer requests (sl, tm): `build_reply` (Kamailio's layout of a local reply),
+  `local_to_tag`/`tag_prefix`/`crc_suffix` (local To-tags), `header_lines`, `as_bytes`,
+  `received_params`, `reply_destination`, `error_response`, `reply_via_line`, the RFC 3261
+  transaction machines (`ServerTransaction`, `ClientTransaction`,
   `TransactionTable`, `TimerConfig`, their actions `Send`/`StartTimer`/`CancelTimer`/`Deliver`/
   `Timeout`/`TransportFailed`/`Terminated`, `build_cancel`, `build_ack`, `server_key`), forwarding
   (`build_forwarded`, `destination`, `forward_request`) and `Handoff` (give a message to its owner).
@@ -69,6 +71,8 @@ from kampy.runtime.context import (
 )
 from kampy.runtime.forward import build_forwarded, destination, forward_request
 from kampy.runtime.core import FORCE_RPORT, Clock, Core, received_params, reply_destination, reply_via_line
+from kampy.runtime.hashes import core_hash
+from kampy.runtime.replies import as_bytes, build_reply, crc_suffix, header_lines, local_to_tag, tag_prefix
 from kampy.runtime.loglevels import (
     L_ALERT,
     L_BUG,
@@ -147,6 +151,7 @@ __all__ = [
     "RpcFault", "RpcMethod", "Stat", "Timer", "TransformClass",
     "Branch", "MessageContext", "Outgoing", "ScriptDrop", "ScriptExit", "Socket", "Source",
     "FORCE_RPORT", "Clock", "Core", "received_params", "reply_destination", "reply_via_line", "SharedStore",
+    "core_hash", "as_bytes", "build_reply", "crc_suffix", "header_lines", "local_to_tag", "tag_prefix",
     "URI", "ContactList", "ContentType", "CSeq", "Message", "NameAddr", "Params", "Request", "Response",
     "SIPProtocolError", "Via", "build_response", "error_response", "parse_message",
     "parse_name_addr", "parse_uri",

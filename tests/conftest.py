@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from kampy.db import Database, connect, create_tables
-from tests.support import mariadb
+from kampy.testing import mariadb
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"

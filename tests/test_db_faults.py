@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from kampy.db import Database, DBError, Reason, connect, create_tables
-from tests.support import mariadb
+from kampy.testing import mariadb
 
 BOUND = 10.0  # seconds a call may take to fail once the server is gone
 

@@ -13,7 +13,7 @@ import pytest
 
 from kampy.cli import main
 from kampy.db import TABLES, DBError, check_table_version, connect
-from tests.support.mariadb import MariaDB
+from kampy.testing.mariadb import MariaDB
 
 KAMAILIO_SQL = Path("/usr/share/kamailio")
 MODULES = sorted({t.module for t in TABLES.values()})

@@ -1,5 +1,5 @@
 from kampy.db import connect
-from tests.support.mariadb import DATABASE, fresh_database
+from kampy.testing.mariadb import DATABASE, fresh_database
 
 
 def test_private_mariadb_accepts_the_kamailio_account(mariadb_server):

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from kampy.api import Branch, Socket, parse_message
 from modules.sl import EXPORTS
-from modules.sl.sl import crc_suffix, local_to_tag
+from kampy.api import crc_suffix, local_to_tag
+from modules.sl.sl import SL_TAG_SEPARATOR, SL_TAG_SIGNATURE
 from tests.modkit import INVITE, OPTIONS, core, ctx_for, module, sip
 
 KAMAILIO = "kamailio (5.6.3 (x86_64/linux))"
@@ -84,9 +85,12 @@ def test_existing_to_tag_is_kept() -> None:
 
 def test_to_tag_is_the_same_for_a_retransmission() -> None:
     c = core()
-    assert local_to_tag(c, parse_message(OPTIONS)) == local_to_tag(c, parse_message(OPTIONS))
-    other = OPTIONS.replace(b"branch=z9hG4bK-1", b"branch=z9hG4bK-9")
-    assert local_to_tag(c, parse_message(OPTIONS)) != local_to_tag(c, parse_message(other))
+
+    def tag(raw: bytes) -> str:
+        return local_to_tag(c, parse_message(raw), SL_TAG_SIGNATURE, SL_TAG_SEPARATOR)
+
+    assert tag(OPTIONS) == tag(OPTIONS)
+    assert tag(OPTIONS) != tag(OPTIONS.replace(b"branch=z9hG4bK-1", b"branch=z9hG4bK-9"))
 
 
 def test_crc_suffix_matches_kamailio_wire_trace() -> None:
@@ -185,7 +189,7 @@ def test_received_already_recorded_in_the_request_is_not_repeated() -> None:
 def test_ack_to_our_stateless_reply_is_filtered_and_counted() -> None:
     c = core()
     sl = module(EXPORTS, c)
-    tag = local_to_tag(c, parse_message(INVITE))
+    tag = local_to_tag(c, parse_message(INVITE), SL_TAG_SIGNATURE, SL_TAG_SEPARATOR)
     ack = INVITE.replace(b"To: <sip:bob@example.test>", b"To: <sip:bob@example.test>;tag=" + tag.encode())
     ack = ack.replace(b"INVITE sip", b"ACK sip").replace(b"7 INVITE", b"7 ACK")
     assert sl.filter_ack(ctx_for(ack, c)) is True

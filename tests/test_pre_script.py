@@ -5,7 +5,8 @@ from pathlib import Path
 
 from kampy.runtime.server import Server
 from kampy.sip.message import parse_message
-from modules.sl.sl import local_to_tag
+from kampy.api import local_to_tag
+from modules.sl.sl import SL_TAG_SEPARATOR, SL_TAG_SIGNATURE
 from tests.support.runtime import SOURCE, make_server, recorded, request
 
 HOOK_MODULE = '''
@@ -29,7 +30,7 @@ def write_hook(tmp_path: Path, name: str, go_on: bool) -> None:
 
 
 def ack_to_our_reply(server: Server) -> bytes:
-    tag = local_to_tag(server.core, parse_message(request("INVITE")))  # type: ignore[arg-type]
+    tag = local_to_tag(server.core, parse_message(request("INVITE")), SL_TAG_SIGNATURE, SL_TAG_SEPARATOR)  # type: ignore[arg-type]
     to = b"To: <sip:bob@example.com>"
     return request("ACK").replace(to, to + b";tag=" + tag.encode())
 

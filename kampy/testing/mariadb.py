@@ -1,7 +1,7 @@
 """A private MariaDB server for tests: its own data directory, 127.0.0.1 and a free port.
 
-Ships with kampy (the `kampy_mariadb` fixture); needs the MariaDB server binaries (Debian:
-mariadb-server) but no running service and no root password."""
+Ships with kampy (the `kampy_mariadb` fixture, and kampy's own test suite); needs the MariaDB server
+binaries (Debian: mariadb-server) but no running service and no root password."""
 from __future__ import annotations
 
 import logging
@@ -11,6 +11,9 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +63,31 @@ class MariaDB:
         assert binary
         self.process = _launch(binary, self.datadir, self.port)
         _wait_ready(self, self.datadir.parent)
+
+
+    def as_root(self, *statements: str) -> None:
+        """Run statements on a root connection of their own (one kept open would not survive a
+        restart of the server)."""
+        root = self.connect(database=None, user="root", password="")
+        try:
+            with root.cursor() as cur:
+                for statement in statements:
+                    cur.execute(statement)
+        finally:
+            root.close()
+
+
+@contextmanager
+def fresh_database(server: MariaDB) -> Iterator[str]:
+    """A new, empty database owned by the kamailio account, dropped afterwards (the server may
+    have been stopped and restarted in between); yields its URL."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    server.as_root(f"CREATE DATABASE {name} CHARACTER SET utf8mb4",
+                   f"GRANT ALL ON {name}.* TO '{USER}'@'%'")
+    try:
+        yield server.url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        server.as_root(f"DROP DATABASE IF EXISTS {name}")
 
 
 def server_binary() -> str | None:

@@ -10,7 +10,6 @@ Fixtures:
 """
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -57,17 +56,8 @@ def kampy_mysql_url(kampy_mariadb: Any) -> Iterator[str]:
     """The URL of a new, empty database on the session's MariaDB, dropped after the test."""
     from kampy.testing import mariadb
 
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    root = kampy_mariadb.connect(database=None, user="root", password="")
-    with root.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
-        cur.execute(f"GRANT ALL ON {name}.* TO '{mariadb.USER}'@'%'")
-    try:
-        yield kampy_mariadb.url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with root.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {name}")
-        root.close()
+    with mariadb.fresh_database(kampy_mariadb) as url:
+        yield url
 
 
 def pytest_assertrepr_compare(op: str, left: object, right: object) -> list[str] | None:

@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from kampy.api import core_hash
+
 ALL_METHODS = 0xFFFFFFFF
 METHOD_BITS: dict[str, int] = {
     "INVITE": 1, "CANCEL": 2, "ACK": 4, "BYE": 8, "INFO": 16, "REGISTER": 32, "SUBSCRIBE": 64,
@@ -89,22 +91,6 @@ class ContactInfo:
         return found.copy(**self.values(now))
 
 
-def aor_hash(aor: str) -> int:
-    """Kamailio's core_hash of an AoR (the temp-GRUU suffix)."""
-    h = 0
-    data = aor.encode()
-    i = 0
-    while i + 4 <= len(data):
-        v = (data[i] << 24) + (data[i + 1] << 16) + (data[i + 2] << 8) + data[i + 3]
-        h = (h + v + (v >> 11)) & 0xFFFFFFFF
-        i += 4
-    v = 0
-    for b in data[i:]:
-        v = (v << 8) + b
-    h = (h + v + (v >> 11)) & 0xFFFFFFFF
-    return (h + (h >> 11) + (h >> 13) + (h >> 23)) & 0xFFFFFFFF
-
-
 def _hex_low_first(value: int) -> str:
     out = []
     while value:
@@ -143,5 +129,5 @@ def _gruu_params(c: Any, host: str) -> str:
     inst = c.instance
     if inst.startswith("<") and inst.endswith(">"):
         inst = inst[1:-1]
-    temp = f"sip:{c.ruid}-{_hex_low_first(aor_hash(aor))}@{host};gr"
+    temp = f"sip:{c.ruid}-{_hex_low_first(core_hash(aor))}@{host};gr"
     return f';pub-gruu="sip:{pub_aor};gr={inst}";temp-gruu="{temp}"'

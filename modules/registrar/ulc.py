@@ -5,9 +5,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kampy.api import PVar
+from kampy.api import PVar, core_hash
 
-from .contacts import aor_hash
 
 
 @dataclass
@@ -25,7 +24,7 @@ def _conid(c: Any) -> int | None:
 _ATTRS: dict[str, Callable[[Profile, Any], Any]] = {
     "aor": lambda p, c: p.aor,
     "domain": lambda p, c: p.domain,
-    "aorhash": lambda p, c: aor_hash(p.aor),
+    "aorhash": lambda p, c: core_hash(p.aor),
     "addr": lambda p, c: c.contact,
     "path": lambda p, c: c.path or "",
     "received": lambda p, c: c.received or "",

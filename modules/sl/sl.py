@@ -7,12 +7,22 @@ none, then the headers queued with `append_to_reply`, `Server:` and `Content-Len
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterable
 from typing import Any
 
-from kampy.api import FORCE_RPORT, Core, MessageContext, Module, Request, SIPProtocolError, reply_via_line
+from kampy.api import (
+    FORCE_RPORT,
+    Core,
+    MessageContext,
+    Module,
+    Request,
+    SIPProtocolError,
+    as_bytes,
+    build_reply,
+    local_to_tag,
+    tag_prefix,
+)
 
 log = logging.getLogger("kampy.sl")
 
@@ -24,79 +34,6 @@ NOREPLY = "noreply"                # bool: Kamailio's FL_MSG_NOREPLY
 
 SL_TAG_SIGNATURE, SL_TAG_SEPARATOR = "KAMAILIO-stateless", "."
 _STAT_CODES = (200, 202, 300, 301, 302, 400, 401, 403, 404, 407, 408, 483, 500)
-
-
-def _b(text: str) -> bytes:
-    """Text taken from a message back to bytes (undecodable bytes came in as surrogates)."""
-    return text.encode("utf-8", "surrogateescape")
-
-
-def _ccitt_table() -> list[int]:
-    table = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0x8408 if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-_CCITT = _ccitt_table()
-
-
-def crc_suffix(parts: Iterable[bytes]) -> str:
-    """Kamailio's crcitt_string_array: CRC-CCITT printed as 4 hex digits, low nibble first."""
-    crc = 0xFFFF
-    for part in parts:
-        for byte in part:
-            crc = _CCITT[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    crc = ~crc & 0xFFFF
-    digits = "" if crc else "0"
-    while crc and len(digits) < 4:
-        digits += "0123456789abcdef"[crc & 0xF]
-        crc >>= 4
-    return digits.ljust(4, "0")
-
-
-def tag_prefix(core: Core, signature: str = SL_TAG_SIGNATURE) -> str:
-    """The fixed part of a local To-tag: MD5 of a signature and the first socket (init_tags)."""
-    sock = core.sockets[0] if core.sockets else None
-    parts = [signature, sock.host if sock else "", str(sock.port) if sock else ""]
-    return hashlib.md5(_b("".join(p.strip() for p in parts))).hexdigest()
-
-
-def local_to_tag(core: Core, msg: Request, signature: str = SL_TAG_SIGNATURE,
-                 separator: str = SL_TAG_SEPARATOR) -> str:
-    """`<md5><sep><crc>`, the same for every retransmission of a request (top Via and Call-ID).
-
-    sl uses ("KAMAILIO-stateless", "."); tm uses ("SER-TM/tags", "-") (calc_crc_suffix).
-    """
-    via = msg.via
-    if via is None:
-        return tag_prefix(core, signature) + separator
-    host = _b(via.host)
-    port = b"" if via.port is None else str(via.port).encode()
-    first = [host, port] + ([_b(via.branch)] if via.branch is not None else [])
-    second = [port, host] + ([_b(msg.call_id)] if msg.call_id is not None else [])
-    return f"{tag_prefix(core, signature)}{separator}{crc_suffix(first)}{crc_suffix(second)}"
-
-
-def _raw_lines(msg: Request) -> list[tuple[str, bytes]]:
-    """(canonical name, raw line) for every header line, in received order."""
-    seen: dict[str, int] = {}
-    cache: dict[str, list[bytes]] = {}
-    out = []
-    for name in msg.header_names:
-        if name not in cache:
-            cache[name] = msg.get_all_raw(name)
-        i = seen.get(name, 0)
-        seen[name] = i + 1
-        out.append((name, cache[name][i]))
-    return out
-
-
-def _with_to_tag(line: bytes, tag: str) -> bytes:
-    return line.rstrip() + b";tag=" + _b(tag)
 
 
 class SlModule(Module):
@@ -111,7 +48,7 @@ class SlModule(Module):
     # ------------------------------------------------------------ API
 
     def to_tag(self, msg: Request) -> str:
-        return local_to_tag(self.core, msg)
+        return local_to_tag(self.core, msg, SL_TAG_SIGNATURE, SL_TAG_SEPARATOR)
 
     def build_reply(self, ctx: MessageContext, code: int, reason: str,
                     extra_headers: Iterable[tuple[str, str]] = (), body: bytes = b"",
@@ -120,30 +57,12 @@ class SlModule(Module):
         msg = ctx.msg
         assert isinstance(msg, Request)
         to = msg.to
-        add_tag = code >= 180 and to is not None and not to.tag
-        tag = (to_tag or self.to_tag(msg)) if add_tag else None
-        out = [b"SIP/2.0 %d %s\r\n" % (code, reason.encode("utf-8", "surrogateescape"))]
-        first_via = True
-        for name, line in _raw_lines(msg):
-            if name == "via":
-                if first_via:
-                    line = reply_via_line(msg, ctx.src.ip, ctx.src.port, bool(ctx.local.get(FORCE_RPORT)))
-                    first_via = False
-            elif name == "to":
-                line = _with_to_tag(line, tag) if tag else line
-            elif name == "record-route":
-                if not 180 <= code < 300:
-                    continue
-            elif name not in ("from", "call-id", "cseq"):
-                continue
-            out.append(line + b"\r\n")
-        out += self._lumps(ctx, code)
-        out += [f"{name}: {value}\r\n".encode("utf-8", "surrogateescape") for name, value in extra_headers]
-        if self.core.server_header:
-            out.append(_b(f"Server: {self.core.server_header}\r\n"))
-        body = body or ctx.local.get(REPLY_BODY, b"")
-        out.append(b"Content-Length: %d\r\n\r\n" % len(body))
-        return b"".join(out) + body
+        tag = (to_tag or self.to_tag(msg)) if code >= 180 and to is not None and not to.tag else None
+        lumps = self._lumps(ctx, code)
+        lumps += [as_bytes(f"{name}: {value}\r\n") for name, value in extra_headers]
+        return build_reply(msg, ctx.src.ip, ctx.src.port, code, reason, to_tag=tag,
+                           force_rport=bool(ctx.local.get(FORCE_RPORT)), lumps=lumps,
+                           server=self.core.server_header, body=body or ctx.local.get(REPLY_BODY, b""))
 
     def _lumps(self, ctx: MessageContext, code: int) -> list[bytes]:
         lumps = [text.encode("utf-8", "surrogateescape") for text in ctx.local.get(REPLY_LUMPS, ())]
@@ -161,7 +80,7 @@ class SlModule(Module):
             contacts.append(f"<{br.uri}>{q}")
         if not contacts:
             return b""
-        return _b("Contact: " + ", ".join(contacts) + "\r\n")
+        return as_bytes("Contact: " + ", ".join(contacts) + "\r\n")
 
     def reply(self, ctx: MessageContext, code: int, reason: str,
               extra_headers: Iterable[tuple[str, str]] = (), body: bytes = b"",
@@ -212,7 +131,7 @@ class SlModule(Module):
             tag = msg.to.tag if msg.to is not None else None
         except SIPProtocolError:
             return False
-        prefix = tag_prefix(self.core)
+        prefix = tag_prefix(self.core, SL_TAG_SIGNATURE)
         if not tag or len(tag) != len(prefix) + 9 or not tag.startswith(prefix):
             return False
         self._inc("received_ACKs")

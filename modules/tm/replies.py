@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kampy.api import Request, Response, Source, reply_via_line
+from kampy.api import Request, Response, Source, as_bytes, build_reply
 
 REPLY_LUMPS = "reply_lumps"  # ctx.local keys shared with sl/textops (append_to_reply, set_reply_body)
 REPLY_BODY = "reply_body"
@@ -36,47 +36,12 @@ def error_text(code: int) -> str:
     return next((t for floor, t in _CLASS_TEXTS if code >= floor), "Unspecified")
 
 
-def _raw_lines(msg: Request) -> list[tuple[str, bytes]]:
-    seen: dict[str, int] = {}
-    cache: dict[str, list[bytes]] = {}
-    out = []
-    for name in msg.header_names:
-        if name not in cache:
-            cache[name] = msg.get_all_raw(name)
-        i = seen.get(name, 0)
-        seen[name] = i + 1
-        out.append((name, cache[name][i]))
-    return out
-
-
 def build_local_reply(request: Request, src: Source, code: int, reason: str, *, tag: str | None,
                       server: str, lumps: Sequence[str] = (), body: bytes = b"",
                       force_rport: bool = False) -> bytes:
-    """A reply laid out as Kamailio's build_res_buf_from_sip_req: Vias (the first with received/
-    rport), From, To (with `tag` for codes >= 180 when the request has none), Call-ID, CSeq,
-    Record-Route for 180-299, the reply lumps, Server, Content-Length."""
-    to = request.to
-    add_tag = tag is not None and code >= 180 and to is not None and not to.tag
-    out = [b"SIP/2.0 %d %s\r\n" % (code, reason.encode("utf-8", "surrogateescape"))]
-    first_via = True
-    for name, line in _raw_lines(request):
-        if name == "via":
-            if first_via:
-                line = reply_via_line(request, src.ip, src.port, force_rport)
-                first_via = False
-        elif name == "to":
-            line = line.rstrip() + b";tag=" + tag.encode() if add_tag and tag else line
-        elif name == "record-route":
-            if not 180 <= code < 300:
-                continue
-        elif name not in ("from", "call-id", "cseq"):
-            continue
-        out.append(line + b"\r\n")
-    out += [text.encode("utf-8", "surrogateescape") for text in lumps]
-    if server:
-        out.append(f"Server: {server}\r\n".encode())
-    out.append(b"Content-Length: %d\r\n\r\n" % len(body))
-    return b"".join(out) + body
+    """A reply to the transaction's request, in Kamailio's layout (the core's `build_reply`)."""
+    return build_reply(request, src.ip, src.port, code, reason, to_tag=tag, force_rport=force_rport,
+                       lumps=[as_bytes(text) for text in lumps], server=server, body=body)
 
 
 def without_top_via(reply: Response) -> bytes:

@@ -7,9 +7,8 @@ import os
 import random
 import re
 import zlib
-from collections.abc import Iterable
 
-from kampy.api import Core, Request
+from kampy.api import Core, Request, as_bytes, crc_suffix, local_to_tag, tag_prefix
 
 TM_TAG_SIGNATURE, TM_TAG_SEPARATOR = "SER-TM/tags", "-"
 FROM_TAG_SIGNATURE = "Long live kamailio server"  # uac.c: "Long live " NAME " server"
@@ -19,57 +18,15 @@ FROM_TAG_SIGNATURE = "Long live kamailio server"  # uac.c: "Long live " NAME " s
 _BRANCH = re.compile(r"^z9hG4bK[0-9a-f]+r(\d+)\.[0-9a-f]{32}\.(\d+)$")
 
 
-def _ccitt_table() -> list[int]:
-    table = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0x8408 if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-_CCITT = _ccitt_table()
-
-
-def crc_suffix(parts: Iterable[bytes]) -> str:
-    """Kamailio's crcitt_string_array: CRC-CCITT printed as 4 hex digits, low nibble first."""
-    crc = 0xFFFF
-    for part in parts:
-        for byte in part:
-            crc = _CCITT[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    crc = ~crc & 0xFFFF
-    digits = "" if crc else "0"
-    while crc and len(digits) < 4:
-        digits += "0123456789abcdef"[crc & 0xF]
-        crc >>= 4
-    return digits.ljust(4, "0")
-
-
-def tag_prefix(core: Core, signature: str) -> str:
-    """MD5 of a signature and the first socket's address and port (init_tags, uac_init)."""
-    sock = core.sockets[0] if core.sockets else None
-    parts = [signature, sock.host if sock else "", str(sock.port) if sock else ""]
-    return hashlib.md5("".join(p.strip() for p in parts).encode()).hexdigest()
-
-
 def to_tag(core: Core, msg: Request) -> str:
     """The To-tag of tm's local replies (calc_crc_suffix): the same for every retransmission."""
-    via = msg.via
-    prefix = tag_prefix(core, TM_TAG_SIGNATURE) + TM_TAG_SEPARATOR
-    if via is None:
-        return prefix
-    host = via.host.encode()
-    port = b"" if via.port is None else str(via.port).encode()
-    first = [host, port] + ([via.branch.encode()] if via.branch is not None else [])
-    second = [port, host] + ([msg.call_id.encode()] if msg.call_id is not None else [])
-    return prefix + crc_suffix(first) + crc_suffix(second)
+    return local_to_tag(core, msg, TM_TAG_SIGNATURE, TM_TAG_SEPARATOR)
 
 
 def from_tag(core: Core, call_id: str, ruri: str) -> str:
     """generate_fromtag: `<md5>-<crc(Call-ID)><crc(R-URI)>`."""
-    return (tag_prefix(core, FROM_TAG_SIGNATURE) + "-" + crc_suffix([call_id.encode()])
-            + crc_suffix([ruri.encode()]))
+    return (tag_prefix(core, FROM_TAG_SIGNATURE) + "-" + crc_suffix([as_bytes(call_id)])
+            + crc_suffix([as_bytes(ruri)]))
 
 
 class CallIds:

@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from kampy.api import Core, Database, DBError, Module, RpcFault, check_table_version, db_connect
+from kampy.api import Core, Database, DBError, Module, RpcFault, check_table_version, core_hash, db_connect
 
 from .storage import STATE_NEW, LocationTable, SharedStorage, Storage
 from .ucontact import (
@@ -378,12 +378,12 @@ class UsrlocModule(Module):
                     aors.append({"AoR": aor})
                     continue
                 ordered = sorted_contacts(contacts, self.desc_time_order)
-                aors.append({"Info": {"AoR": aor, "HashID": aor_hash(aor),
+                aors.append({"Info": {"AoR": aor, "HashID": core_hash(aor),
                                       "Contacts": [{"Contact": self.contact_info(c, now)} for c in ordered]}})
             size = 1 << int(self.params.get("hash_size", 10))
             slots: dict[int, int] = {}
             for aor in by_aor:
-                slot = aor_hash(aor) & (size - 1)
+                slot = core_hash(aor) & (size - 1)
                 slots[slot] = slots.get(slot, 0) + 1
             domains.append({"Domain": {"Domain": domain.name, "Size": size, "AoRs": aors,
                                        "Stats": {"Records": len(by_aor),
@@ -476,23 +476,6 @@ def _strip_angles(text: str) -> str:
 def _rpc_value(value: str) -> str | None:
     """ul.add's optional strings: empty or "0" means unset (ul_rpc_is_param_set)."""
     return value if value and value not in ("0", ".") else None
-
-
-def aor_hash(aor: str) -> int:
-    """Kamailio's core_hash of the AoR (the HashID ul.dump shows)."""
-    h = 0
-    data = aor.encode()
-    i = 0
-    while i + 4 <= len(data):
-        v = (data[i] << 24) + (data[i + 1] << 16) + (data[i + 2] << 8) + data[i + 3]
-        h = (h + v + (v >> 11)) & 0xFFFFFFFF
-        i += 4
-    v = 0
-    for b in data[i:]:
-        v = (v << 8) + b
-    h = (h + v + (v >> 11)) & 0xFFFFFFFF
-    h = (h + (h >> 11) + (h >> 13) + (h >> 23)) & 0xFFFFFFFF
-    return h
 
 
 __all__ = ["UsrlocModule", "URecord", "UContact", "Domain", "Q_UNSPECIFIED", "FL_MEM", "ALL_METHODS"]

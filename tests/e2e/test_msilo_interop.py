@@ -15,7 +15,7 @@ from kampy.db import connect
 from tests.e2e import msilo_sample
 from tests.e2e.kampy_process import REPO
 from tests.e2e.test_msilo_e2e import UA, header, wait_for
-from tests.support import mariadb
+from kampy.testing import mariadb
 
 pytestmark = pytest.mark.skipif(not msilo_sample.kamailio_has("db_mysql", "msilo"),
                                 reason="Kamailio 5.6 with kamailio-mysql-modules is not installed")

@@ -1,0 +1,115 @@
+"""Locally generated replies, shared by every module that answers a request (sl, tm, ...).
+
+Kamailio builds them in the core (`build_res_buf_from_sip_req` in msg_translator.c) and computes the
+To-tags of local replies with the same CRC helpers in sl and tm; kampy keeps one copy here.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from kampy.runtime.core import reply_via_line
+from kampy.sip.message import Request
+
+if TYPE_CHECKING:
+    from kampy.runtime.core import Core
+
+
+def as_bytes(text: str) -> bytes:
+    """Text taken from a message back to bytes (undecodable bytes came in as surrogates)."""
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _ccitt_table() -> list[int]:
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x8408 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CCITT = _ccitt_table()
+
+
+def crc_suffix(parts: Iterable[bytes]) -> str:
+    """Kamailio's crcitt_string_array: CRC-CCITT printed as 4 hex digits, low nibble first."""
+    crc = 0xFFFF
+    for part in parts:
+        for byte in part:
+            crc = _CCITT[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    crc = ~crc & 0xFFFF
+    digits = "" if crc else "0"
+    while crc and len(digits) < 4:
+        digits += "0123456789abcdef"[crc & 0xF]
+        crc >>= 4
+    return digits.ljust(4, "0")
+
+
+def tag_prefix(core: Core, signature: str) -> str:
+    """The fixed part of a local tag: MD5 of a signature and the first socket (init_tags)."""
+    sock = core.sockets[0] if core.sockets else None
+    parts = [signature, sock.host if sock else "", str(sock.port) if sock else ""]
+    return hashlib.md5(as_bytes("".join(p.strip() for p in parts))).hexdigest()
+
+
+def local_to_tag(core: Core, msg: Request, signature: str, separator: str) -> str:
+    """`<md5><sep><crc>`, the same for every retransmission of a request (top Via and Call-ID).
+
+    sl uses ("KAMAILIO-stateless", "."); tm uses ("SER-TM/tags", "-") (calc_crc_suffix).
+    """
+    via = msg.via
+    if via is None:
+        return tag_prefix(core, signature) + separator
+    host = as_bytes(via.host)
+    port = b"" if via.port is None else str(via.port).encode()
+    first = [host, port] + ([as_bytes(via.branch)] if via.branch is not None else [])
+    second = [port, host] + ([as_bytes(msg.call_id)] if msg.call_id is not None else [])
+    return f"{tag_prefix(core, signature)}{separator}{crc_suffix(first)}{crc_suffix(second)}"
+
+
+def header_lines(msg: Request) -> list[tuple[str, bytes]]:
+    """(canonical name, raw line) for every header line of the message, in received order."""
+    seen: dict[str, int] = {}
+    cache: dict[str, list[bytes]] = {}
+    out = []
+    for name in msg.header_names:
+        if name not in cache:
+            cache[name] = msg.get_all_raw(name)
+        i = seen.get(name, 0)
+        seen[name] = i + 1
+        out.append((name, cache[name][i]))
+    return out
+
+
+def build_reply(request: Request, src_ip: str, src_port: int, code: int, reason: str, *,
+                to_tag: str | None, force_rport: bool = False, lumps: Sequence[bytes] = (),
+                server: str = "", body: bytes = b"") -> bytes:
+    """A reply laid out as Kamailio's build_res_buf_from_sip_req: the Vias (the first with
+    received/rport), From, To (with `to_tag` for codes >= 180 when the request has none), Call-ID,
+    CSeq, Record-Route for 180-299, the reply lumps (whole header lines), Server, Content-Length."""
+    to = request.to
+    add_tag = to_tag is not None and code >= 180 and to is not None and not to.tag
+    out = [b"SIP/2.0 %d %s\r\n" % (code, as_bytes(reason))]
+    first_via = True
+    for name, line in header_lines(request):
+        if name == "via":
+            if first_via:
+                line = reply_via_line(request, src_ip, src_port, force_rport)
+                first_via = False
+        elif name == "to":
+            if add_tag:
+                line = line.rstrip() + b";tag=" + as_bytes(to_tag or "")
+        elif name == "record-route":
+            if not 180 <= code < 300:
+                continue
+        elif name not in ("from", "call-id", "cseq"):
+            continue
+        out.append(line + b"\r\n")
+    out += lumps
+    if server:
+        out.append(as_bytes(f"Server: {server}\r\n"))
+    out.append(b"Content-Length: %d\r\n\r\n" % len(body))
+    return b"".join(out) + body
