@@ -71,7 +71,7 @@ from kampy.runtime.context import (
 )
 from kampy.runtime.forward import build_forwarded, destination, forward_request
 from kampy.runtime.core import FORCE_RPORT, Clock, Core, received_params, reply_destination, reply_via_line
-from kampy.runtime.hashes import core_hash
+from kampy.runtime.hashes import core_hash, reverse_hex
 from kampy.runtime.replies import as_bytes, build_reply, crc_suffix, header_lines, local_to_tag, tag_prefix
 from kampy.runtime.loglevels import (
     L_ALERT,
@@ -151,7 +151,8 @@ __all__ = [
     "RpcFault", "RpcMethod", "Stat", "Timer", "TransformClass",
     "Branch", "MessageContext", "Outgoing", "ScriptDrop", "ScriptExit", "Socket", "Source",
     "FORCE_RPORT", "Clock", "Core", "received_params", "reply_destination", "reply_via_line", "SharedStore",
-    "core_hash", "as_bytes", "build_reply", "crc_suffix", "header_lines", "local_to_tag", "tag_prefix",
+    "core_hash", "reverse_hex", "as_bytes", "build_reply", "crc_suffix", "header_lines", "local_to_tag",
+    "tag_prefix",
     "URI", "ContactList", "ContentType", "CSeq", "Message", "NameAddr", "Params", "Request", "Response",
     "SIPProtocolError", "Via", "build_response", "error_response", "parse_message",
     "parse_name_addr", "parse_uri",

@@ -471,28 +471,10 @@ class Engine:
 
     def _bind(self, c: ast.Call, handler: Callable[..., Any], args: list[Fn | Constant]) -> Fn:
         pos, name = c.pos, c.name
-        if all(isinstance(a, Constant) for a in args):
-            consts = tuple(a.value for a in args)  # type: ignore[union-attr]
 
-            def call_const(ctx: MessageContext) -> int:
-                try:
-                    ret = handler(ctx, *consts)
-                except _CONTROL:
-                    raise
-                except SIPProtocolError as exc:
-                    raise MalformedInput(pos, name, exc) from exc
-                except Exception as exc:
-                    raise ModuleFailure(pos, name, exc) from exc
-                ctx.retcode = ret
-                if ret == 0:
-                    raise ScriptExit()
-                return ret
-            return call_const
-        fns = tuple(_as_fn(a) for a in args)
-
-        def call(ctx: MessageContext) -> int:
+        def invoke(ctx: MessageContext, values: Any) -> int:
             try:
-                ret = handler(ctx, *[f(ctx) for f in fns])
+                ret = handler(ctx, *values)
             except _CONTROL:
                 raise
             except SIPProtocolError as exc:
@@ -503,7 +485,12 @@ class Engine:
             if ret == 0:
                 raise ScriptExit()
             return ret
-        return call
+
+        if all(isinstance(a, Constant) for a in args):
+            consts = tuple(a.value for a in args)  # type: ignore[union-attr]
+            return lambda ctx: invoke(ctx, consts)
+        fns = tuple(_as_fn(a) for a in args)
+        return lambda ctx: invoke(ctx, [f(ctx) for f in fns])
 
     # ------------------------------------------------------------ argument fixups
 

@@ -18,21 +18,11 @@ from kampy.runtime.core import FORCE_RPORT, received_params, split_first_via
 from kampy.sip.errors import SIPProtocolError
 from kampy.sip.message import Change, Request, Response
 from kampy.sip.uri import URI, Via, parse_uri
+from kampy.runtime.hashes import reverse_hex
 
 log = logging.getLogger("kampy.forward")
 
 DEFAULT_PORTS = {"udp": 5060, "tcp": 5060, "tls": 5061, "sctp": 5060, "ws": 80, "wss": 443}
-
-
-def _reverse_hex(n: int) -> str:
-    """Kamailio's int2reverse_hex: hex digits, least significant first."""
-    if n == 0:
-        return "0"
-    out = []
-    while n:
-        out.append("0123456789abcdef"[n & 15])
-        n >>= 4
-    return "".join(out)
 
 
 def stateless_branch(msg: Request) -> str:
@@ -50,7 +40,7 @@ def stateless_branch(msg: Request) -> str:
             parts.append(via.branch)
     md5 = hashlib.md5("".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
     hash_index = zlib.crc32((callid + cseq_num).encode("utf-8", "surrogateescape")) & 0xFFFF
-    return f"z9hG4bK{_reverse_hex(hash_index)}.{md5}.0"
+    return f"z9hG4bK{reverse_hex(hash_index)}.{md5}.0"
 
 
 def previous_via_line(msg: Request, line: bytes, src_ip: str, src_port: int,

@@ -16,3 +16,14 @@ def core_hash(text: str) -> int:
         v = (v << 8) + b
     h = (h + v + (v >> 11)) & 0xFFFFFFFF
     return (h + (h >> 11) + (h >> 13) + (h >> 23)) & 0xFFFFFFFF
+
+
+def reverse_hex(n: int) -> str:
+    """Kamailio's int2reverse_hex: hex digits, least significant first (branch ids)."""
+    if n == 0:
+        return "0"
+    out = []
+    while n:
+        out.append("0123456789abcdef"[n & 15])
+        n >>= 4
+    return "".join(out)

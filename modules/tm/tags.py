@@ -8,7 +8,7 @@ import random
 import re
 import zlib
 
-from kampy.api import Core, Request, as_bytes, crc_suffix, local_to_tag, tag_prefix
+from kampy.api import Core, Request, as_bytes, crc_suffix, local_to_tag, reverse_hex, tag_prefix
 
 TM_TAG_SIGNATURE, TM_TAG_SEPARATOR = "SER-TM/tags", "-"
 FROM_TAG_SIGNATURE = "Long live kamailio server"  # uac.c: "Long live " NAME " server"
@@ -42,23 +42,12 @@ class CallIds:
         return f"{self._counter:016x}-{os.getpid()}@{host}"
 
 
-def _reverse_hex(n: int) -> str:
-    """Kamailio's int2reverse_hex: hex digits, least significant first."""
-    if n == 0:
-        return "0"
-    out = []
-    while n:
-        out.append("0123456789abcdef"[n & 15])
-        n >>= 4
-    return "".join(out)
-
-
 def branch_id(rank: int, call_id: str, cseq: str, seed: str, index: int) -> str:
     """The Via branch of branch `index` of a transaction owned by worker `rank`; `seed` makes it
     unique per transaction (the server key and a per-process label)."""
     hash_index = zlib.crc32((call_id + cseq).encode("utf-8", "surrogateescape")) & 0xFFFF
     md5 = hashlib.md5(seed.encode("utf-8", "surrogateescape")).hexdigest()
-    return f"z9hG4bK{_reverse_hex(hash_index)}r{rank}.{md5}.{index}"
+    return f"z9hG4bK{reverse_hex(hash_index)}r{rank}.{md5}.{index}"
 
 
 def branch_owner(branch: str | None) -> int | None:
