@@ -44,9 +44,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from kampy.db import connect, create_tables  # noqa: E402
+from kampy.testing import mariadb  # noqa: E402
 from tests.e2e import msilo_sample  # noqa: E402
 from tests.e2e.kampy_process import SCENARIOS, free_port  # noqa: E402
-from tests.support import mariadb  # noqa: E402
 
 log = logging.getLogger("bench")
 DEFAULT_RATES = [100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 7500, 10000]
