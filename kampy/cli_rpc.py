@@ -16,8 +16,6 @@ import socket
 import sys
 import tempfile
 import threading
-import urllib.error
-import urllib.request
 from typing import Any
 
 DEFAULT_SOCKET = "/run/kamailio/kamailio_rpc.sock"
@@ -115,6 +113,9 @@ def _read_reply(path: str, timeout: float) -> bytes:
 
 
 def call_http(url: str, request: dict[str, Any], timeout: float) -> bytes:
+    import urllib.error  # only here: building the CLI should stay cheap
+    import urllib.request
+
     req = urllib.request.Request(url, json.dumps(request).encode(),
                                  {"Content-Type": "application/json"})
     try:
