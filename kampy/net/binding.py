@@ -66,7 +66,7 @@ def _grow_receive_buffer(sock: socket.socket, size: int) -> None:
         log.debug("SO_RCVBUF %d refused: %s", size, exc)
 
 
-def bind_all(sockets: list[Socket], *, backlog: int = 1024, rcvbuf: int = 4 << 20) -> list[Listener]:
+def bind_all(sockets: list[Socket], *, backlog: int = 1024, rcvbuf: int = 256 << 10) -> list[Listener]:
     """Bind every socket or none: on the first failure the ones already bound are closed."""
     bound: list[Listener] = []
     try:

@@ -49,7 +49,7 @@ class NetParams:
     tcp_max_connections: int = 2048
     tcp_listen_backlog: int = 1024
     tcp_conn_wq_max: int = 32 * 1024         # bytes queued for a peer that does not read
-    maxbuffer: int = 4 * 1024 * 1024         # UDP receive buffer asked of the OS
+    maxbuffer: int = 256 * 1024             # UDP receive buffer asked of the OS (Kamailio's default)
     exit_timeout: float = 5.0                # seconds workers get to stop before SIGKILL
 
     @classmethod

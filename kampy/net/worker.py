@@ -7,6 +7,7 @@ connection that another worker owns to that worker.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import math
 import signal
@@ -173,7 +174,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         for x in self.udp_listeners:
             proto = UDPListener(x.socket, self.server.handle, self.deliver, self.timers.poke)
-            await loop.create_datagram_endpoint(lambda p=proto: p, sock=x.sock)
+            proto.start(loop, x.sock)
             self.udp[x.socket] = proto
             self._udp_default.setdefault(":" in x.socket.host, proto)
         for x in self.tcp_listeners:
@@ -195,8 +196,7 @@ class Worker:
         self.tcp.close_all()
         self.timers.cancel()
         for proto in self.udp.values():
-            if proto.transport is not None:
-                proto.transport.close()
+            proto.close()
 
 
 def _http_handler(server: Server) -> Callable[[HttpRequest, Source], bytes] | None:
@@ -222,6 +222,19 @@ async def _serve(worker: Worker, ready: Callable[[], None] | None, stop_on: tupl
     await asyncio.sleep(0)  # let transports flush and close
 
 
+# Python's default (700, 10, 10) collects every few hundred allocations; with thousands of live
+# transactions (each kept for timer J/K) that took over a quarter of a worker's time (the msilo
+# sample in-process: 1.6 ms per stored message, 1.15 ms with these thresholds). Objects made at start
+# (config, routes, modules) are frozen out of the collections altogether.
+GC_THRESHOLDS = (20000, 20, 100)
+
+
+def _tune_gc() -> None:
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def run_worker(server_factory: Callable[[int], Server], listeners: list[Listener], params: NetParams,
                rank: int, ready: Callable[[], None] | None = None,
                stop_on: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT),
@@ -230,6 +243,7 @@ def run_worker(server_factory: Callable[[int], Server], listeners: list[Listener
     `stop_on` signal; `channels` (after `attach(rank)`) connect it to the other workers."""
     server = server_factory(rank)
     server.child_init(rank)
+    _tune_gc()
     worker = Worker(server, listeners, params, rank, channels)
     try:
         asyncio.run(_serve(worker, ready, stop_on))

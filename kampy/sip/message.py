@@ -264,6 +264,10 @@ class Message:
         return _dec(self._headers[idx[0]][1].strip()) if idx else None
 
     def _opt(self, lname: str, parse: Callable[[str], T]) -> T | None:
+        cache = self._cache
+        if lname in cache:  # the common case first, without building the closure below
+            return cache[lname]  # type: ignore[no-any-return]
+
         def run() -> T | None:
             value = self._single(lname)
             return None if value is None else parse(value)
@@ -271,7 +275,11 @@ class Message:
 
     @property
     def call_id(self) -> str | None:
-        return self._single("call-id")
+        cache = self._cache
+        if "call-id" in cache:
+            return cache["call-id"]  # type: ignore[no-any-return]
+        value = cache["call-id"] = self._single("call-id")
+        return value
 
     @property
     def cseq(self) -> CSeq | None:
@@ -287,6 +295,9 @@ class Message:
 
     @property
     def vias(self) -> list[Via]:
+        cache = self._cache
+        if "via" in cache:
+            return cache["via"]  # type: ignore[no-any-return]
         return self._parsed("via", lambda: parse_vias(self._values("via")))
 
     @property
@@ -305,6 +316,9 @@ class Message:
 
     @property
     def contacts(self) -> ContactList:
+        cache = self._cache
+        if "contact" in cache:
+            return cache["contact"]  # type: ignore[no-any-return]
         return self._parsed("contact", lambda: parse_contacts(self._values("contact")))
 
     @property

@@ -201,11 +201,20 @@ def server_key(request: Request, method: str | None = None) -> ServerKey | None:
     From tag, Call-ID, CSeq number, method, top Via); the To tag is checked separately because an ACK's
     To tag is the one of the response, not of the INVITE. None when the request lacks a Via or CSeq.
     """
+    method = (method or request.method).upper()
+    cache = request._cache  # per message: what it was received as never changes (see message.py)
+    slot = "tx-key " + method
+    if slot in cache:
+        return cache[slot]  # type: ignore[no-any-return]
+    key = cache[slot] = _server_key(request, method)
+    return key
+
+
+def _server_key(request: Request, method: str) -> ServerKey | None:
     via = request.via
     cseq = request.cseq
     if via is None or cseq is None:
         return None
-    method = (method or request.method).upper()
     if via.has_rfc3261_branch:
         assert via.branch is not None
         return ("3261", via.branch, _sent_by(via), method)

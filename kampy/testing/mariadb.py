@@ -124,15 +124,28 @@ def _launch(binary: str, datadir: Path, port: int) -> subprocess.Popen:
 
 
 def _wait_ready(db: MariaDB, base: Path, timeout: float = 60) -> None:
+    """Wait until *this* server answers on its port. Another MariaDB may be listening there: a
+    restart reuses the port, which anyone may take while ours is stopped, and then ours fails to
+    bind and exits; a test must never be handed that stranger (SIGSTOP would stop the wrong one)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if db.process.poll() is not None:
             raise RuntimeError(f"mariadbd exited: {(base / 'error.log').read_text()[-2000:]}")
         try:
-            db.connect(database=None, user="root", password="").close()
-            return
-        except pymysql.err.OperationalError:
+            conn = db.connect(database=None, user="root", password="")
+        except pymysql.err.MySQLError:
             time.sleep(0.2)
+            continue
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT @@pid_file")
+                (pid_file,) = cur.fetchone()
+        finally:
+            conn.close()
+        if os.path.realpath(pid_file) == os.path.realpath(base / "mysqld.pid"):
+            return
+        log.warning("another MariaDB answers on port %d; waiting for ours", db.port)
+        time.sleep(0.2)
     db.stop()
     raise RuntimeError("mariadbd did not become ready in time")
 

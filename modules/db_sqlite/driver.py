@@ -10,13 +10,15 @@ import datetime as dt
 import logging
 import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from kampy.api import SQLITE, DBError, DBURL, DBReason, DBResult
 
 log = logging.getLogger("kampy.db.sqlite")
+T = TypeVar("T")
 
 BUSY_TIMEOUT = 5.0
 JULIAN_UNIX_EPOCH = 2440587.5
@@ -50,13 +52,17 @@ def _adapt(value: Any) -> Any:
     return value
 
 
-def to_dberror(exc: sqlite3.Error, path: str) -> DBError:
+def to_dberror(exc: sqlite3.Error, path: str, waited: float | None = None,
+               busy_timeout: float = BUSY_TIMEOUT) -> DBError:
+    """`waited`: how long the failed call took; a "locked" error well within `busy_timeout` is
+    one SQLite returned without waiting (its busy handler is not called in every case)."""
     text = str(exc)
     if "no such table" in text:
         return DBError(f"{text} in {path}; create the tables with: kampy db create --db-url sqlite://{path}",
                        DBReason.MISSING_TABLE)
     if "locked" in text or "busy" in text:
-        return DBError(f"SQLite database {path} stayed busy longer than {BUSY_TIMEOUT:g}s: {text}",
+        took = "" if waited is None else f" (gave up after {waited:.2f}s)"
+        return DBError(f"SQLite database {path} stayed busy (busy timeout {busy_timeout:g}s){took}: {text}",
                        DBReason.LOCKED)
     if "unable to open" in text or "disk I/O" in text or "readonly" in text:
         return DBError(f"cannot use SQLite database {path}: {text}", DBReason.CONNECTION)
@@ -84,17 +90,39 @@ class SQLiteBackend:
         self.created = not Path(path).exists() or Path(path).stat().st_size == 0
         self._lock = threading.Lock()
         readonly = bool(_per_database(options.get("db_set_readonly"), path))
-        busy = float(options.get("busy_timeout") or BUSY_TIMEOUT)
+        busy = self._busy = float(options.get("busy_timeout") or BUSY_TIMEOUT)
         target = f"file:{Path(path).absolute()}?mode=ro" if readonly else path
+        started = time.monotonic()
         try:
             self._con = sqlite3.connect(target, timeout=busy, isolation_level=None, uri=readonly,
                                         check_same_thread=False, detect_types=sqlite3.PARSE_DECLTYPES)
-            self._set_journal(options, readonly)
+            self._opening(lambda: self._set_journal(options, readonly), started + busy)
             if not self.created and not readonly:
                 # made by a process that has not committed its tables yet (or an empty file)
-                self.created = self._con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+                self.created = self._opening(
+                    lambda: self._con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0,
+                    started + busy)
         except sqlite3.Error as exc:
-            raise to_dberror(exc, path) from exc
+            raise to_dberror(exc, path, time.monotonic() - started, busy) from exc
+
+    @staticmethod
+    def _opening(step: Callable[[], T], deadline: float) -> T:
+        """Run one statement of opening the database, waiting until `deadline` while it is busy.
+        The busy timeout does not cover these: SQLite returns SQLITE_BUSY at once, without calling
+        its busy handler, while another process holds the database exclusively to switch it to WAL,
+        to run WAL recovery, or to checkpoint and remove the WAL as its last connection closes
+        (https://www.sqlite.org/wal.html#sometimes_queries_return_sqlite_busy_in_wal_mode): workers
+        opening a new database file together met that and failed to start."""
+        pause = 0.002
+        while True:
+            try:
+                return step()
+            except sqlite3.OperationalError as exc:
+                text = str(exc)
+                if ("locked" not in text and "busy" not in text) or time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
     def _set_journal(self, options: Mapping[str, Any], readonly: bool) -> None:
         modes = [m.upper() for m in _per_database(options.get("db_set_journal_mode"), self.path)]
@@ -105,12 +133,13 @@ class SQLiteBackend:
     def execute(self, statement: str, params: Sequence[Any], *, idempotent: bool) -> DBResult:
         values = tuple(_adapt(v) for v in params)
         with self._lock:
+            started = time.monotonic()
             try:
                 cur = self._con.execute(statement, values)
                 rows = cur.fetchall() if cur.description else []
                 return DBResult(rows, cur.rowcount, cur.lastrowid)
             except sqlite3.Error as exc:
-                raise to_dberror(exc, self.path) from exc
+                raise to_dberror(exc, self.path, time.monotonic() - started, self._busy) from exc
 
     def close(self) -> None:
         with self._lock:

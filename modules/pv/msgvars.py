@@ -27,13 +27,27 @@ METHOD_OTHER = 524288
 PROTO_IDS = {"udp": 1, "tcp": 2, "tls": 3, "sctp": 4, "ws": 5, "wss": 6}
 
 
+_URI_CACHE: dict[str, URI | None] = {}
+_URI_CACHE_MAX = 512
+
+
 def _uri(text: str | None) -> URI | None:
+    """The parsed URI (None when malformed). The getters only read it, so one parse of a text
+    serves every `$rU`/`$rd`/... of every message (a bounded cache)."""
     if not text:
         return None
     try:
-        return parse_uri(text)
+        return _URI_CACHE[text]
+    except KeyError:
+        pass
+    try:
+        uri: URI | None = parse_uri(text)
     except SIPProtocolError:
-        return None
+        uri = None
+    if len(_URI_CACHE) >= _URI_CACHE_MAX:
+        _URI_CACHE.clear()
+    _URI_CACHE[text] = uri
+    return uri
 
 
 def _nameaddr(ctx: MessageContext, name: str) -> NameAddr | None:

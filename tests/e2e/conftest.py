@@ -7,12 +7,42 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.kampy_process import CONFIGS, Kampy, start_kampy
+from tests.e2e.kampy_process import CONFIGS, STARTED, Kampy, next_serial, start_kampy
 from tests.e2e.proxy import TARGETS, NotAvailable, Pair, Proxy, registered_pair, start_proxy
 
 OPTIONS_CFG = CONFIGS / "options.cfg"
+LOG_TAIL = 12000  # characters of each server's log shown with a failure
 
 StartKampy = Callable[..., Kampy]
+_FIRST_SERIAL = pytest.StashKey[int]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):  # type: ignore[no-untyped-def]
+    item.stash[_FIRST_SERIAL] = next_serial()
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """A failing e2e test shows the end of the log (stderr) of every server it started and of every
+    server still running (module fixtures)."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed:
+        return
+    first = item.stash.get(_FIRST_SERIAL, 0)
+    for serial, server in STARTED:
+        if serial < first and server.stopped:
+            continue
+        try:
+            text = server.output()
+        except OSError as exc:
+            text = f"(cannot read {server.log_path}: {exc})"
+        code = server.proc.poll()
+        state = "running" if code is None else f"exit code {code}"
+        report.sections.append((f"server log {server.log_path} (pid {server.proc.pid}, {state})",
+                                text[-LOG_TAIL:]))
 
 
 @pytest.fixture

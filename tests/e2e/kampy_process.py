@@ -5,6 +5,7 @@ Plain functions (no pytest), so the namespace helper script and bench/ can use t
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import signal
@@ -15,6 +16,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +24,24 @@ REPO = Path(__file__).resolve().parents[2]
 CONFIGS = Path(__file__).resolve().parent / "configs"
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 READY_MARK = "ready: "
+
+# Every server started by these helpers in this process (kampy, Kamailio), oldest first, with a
+# serial number: the e2e conftest attaches the logs of the servers a failing test started, and of
+# those still running (module fixtures), to its report.
+STARTED: list[tuple[int, Any]] = []
+_serials = itertools.count(1)
+
+
+def track(server: Any) -> Any:
+    """Remember `server` (anything with `proc`, `log_path`, `stopped` and `output()`)."""
+    del STARTED[:-100]
+    STARTED.append((next(_serials), server))
+    return server
+
+
+def next_serial() -> int:
+    """The serial the next tracked server will get."""
+    return STARTED[-1][0] + 1 if STARTED else 1
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -117,7 +137,7 @@ def start_kampy(cfg: str | Path, directory: Path, *, host: str = "127.0.0.1", po
     with open(log_path, "wb") as out:
         proc = subprocess.Popen(kampy_command(cfg_path, *listen, *args), cwd=REPO, stdout=out,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    kampy = Kampy(proc, host, port, log_path)
+    kampy = track(Kampy(proc, host, port, log_path))
     _wait_ready(kampy, ready_timeout)
     return kampy
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.e2e.kampy_process import CONFIGS, REPO, free_port, kampy_command
+from tests.e2e.kampy_process import CONFIGS, REPO, free_port, kampy_command, track
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def start_proxy(target: str, directory: Path, *, cfg: Path = PROXY_CFG, defines:
         raise ValueError(f"unknown target {target!r}")
     with open(log_path, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    proxy = Proxy(target, proc, host, port, log_path, pid_file)
+    proxy = track(Proxy(target, proc, host, port, log_path, pid_file))
     try:
         _wait_answering(proxy, ready_timeout)
     except NotAvailable:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import msilo_sample
-from tests.e2e.kampy_process import REPO, free_port
+from tests.e2e.kampy_process import REPO, free_port, track
 
 README = REPO / "README.md"
 DEFAULT_PORT = "5060"
@@ -75,7 +75,7 @@ def test_the_readme_walkthrough_works_as_written(tmp_path: Path, sipp_binary: st
     with open(log_path, "wb") as out:
         proc = subprocess.Popen(argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)
-    server = msilo_sample.Server("kampy", proc, port, log_path)
+    server = track(msilo_sample.Server("kampy", proc, port, log_path))
     try:
         msilo_sample.wait_answering(server, 30)
         assert db.exists()
