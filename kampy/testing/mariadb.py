@@ -102,8 +102,9 @@ def start(base: Path) -> MariaDB:
         raise RuntimeError("MariaDB is not installed (Debian package mariadb-server)")
     datadir = base / "data"
     datadir.mkdir(parents=True)
+    (base / "tmp").mkdir()  # a private tmpdir: servers of parallel test runs must not share /tmp
     user = ["--user=root"] if os.geteuid() == 0 else []
-    subprocess.run([installer, "--no-defaults", f"--datadir={datadir}",
+    subprocess.run([installer, "--no-defaults", f"--datadir={datadir}", f"--tmpdir={base / 'tmp'}",
                     "--auth-root-authentication-method=normal", "--skip-test-db", *user],
                    check=True, capture_output=True, timeout=180)
     port = free_port()
@@ -119,6 +120,7 @@ def _launch(binary: str, datadir: Path, port: int) -> subprocess.Popen:
     return subprocess.Popen(
         [binary, "--no-defaults", f"--datadir={datadir}", f"--port={port}", "--bind-address=127.0.0.1",
          f"--socket={base / 'mysqld.sock'}", f"--pid-file={base / 'mysqld.pid'}", "--skip-log-bin",
+         f"--tmpdir={base / 'tmp'}",
          "--innodb-buffer-pool-size=64M", f"--log-error={base / 'error.log'}", *user],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
