@@ -44,6 +44,18 @@ def next_serial() -> int:
     return STARTED[-1][0] + 1 if STARTED else 1
 
 
+def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+    """Signal a server this test started (by its PID), wait for it, SIGKILL it if it lingers;
+    return its exit code."""
+    if proc.poll() is None:
+        os.kill(proc.pid, sig)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        return proc.wait()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port free for both UDP and TCP on `host` (kampy listens on both)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -83,13 +95,7 @@ class Kampy:
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
         """Signal the process (by PID) and wait for it; return its exit code."""
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, sig)
-        try:
-            code = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            code = self.proc.wait()
+        code = stop_process(self.proc, sig, timeout)
         self.stopped = True
         return code
 

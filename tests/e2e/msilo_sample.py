@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.e2e.kampy_process import REPO, free_port, kampy_command, track
+from tests.e2e.kampy_process import REPO, free_port, kampy_command, stop_process, track
 
 SAMPLE = REPO / "samples" / "msilo.cfg"
 KAMAILIO_MODULES = Path("/usr/lib/x86_64-linux-gnu/kamailio/modules")
@@ -62,13 +61,7 @@ class Server:
         return self.log_path.read_text(errors="replace")
 
     def stop(self, timeout: float = 15) -> int:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            code = self.proc.wait()
+        code = stop_process(self.proc, timeout=timeout)
         self.stopped = True
         return code
 

@@ -10,7 +10,6 @@ import logging
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -18,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.e2e.kampy_process import CONFIGS, REPO, free_port, kampy_command, track
+from tests.e2e.kampy_process import CONFIGS, REPO, free_port, kampy_command, stop_process, track
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +59,7 @@ class Proxy:
         return self.log_path.read_text(errors="replace")
 
     def stop(self, timeout: float = 15) -> int:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            code = self.proc.wait()
+        code = stop_process(self.proc, timeout=timeout)
         self.stopped = True
         return code
 
