@@ -2,8 +2,9 @@
 
 kampy keeps it in one SQLite database on a memory-backed file system (`/dev/shm` when there is one),
 created by the first process before it forks the workers; each worker opens its own connection.
-Modules use it for what every worker must see at once: usrloc bindings in memory mode, the index of
-transactions (which worker owns which), msilo's in-flight messages.
+Modules use it for what every worker must see at once: usrloc bindings in memory mode, msilo's
+in-flight messages. Which worker owns which transaction is kept beside it, in the shared-memory hash
+table of `claims` (an SQLite write per transaction costs more than the rest of a relay).
 
 Writers take turns on a lock file (`<db>.lock`, `flock`) before SQLite's own write lock: SQLite makes
 a writer that finds the database locked sleep and poll (1, 2, 5, 10 ... ms), which with several
@@ -22,6 +23,9 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+from kampy.runtime.claims import ClaimTable
+from kampy.runtime.claims import area_path as claims_path
 
 log = logging.getLogger("kampy.shared")
 
@@ -48,6 +52,14 @@ class SharedStore:
             self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=OFF")
         self._conn.execute("PRAGMA busy_timeout=10000")
+        self._claims: ClaimTable | None = None
+
+    @property
+    def claims(self) -> ClaimTable:
+        """The shared table of which worker owns which key (mapped on first use in each process)."""
+        if self._claims is None:
+            self._claims = ClaimTable(claims_path(self.path))
+        return self._claims
 
     @classmethod
     def create(cls, directory: str | Path | None = None) -> SharedStore:
@@ -129,6 +141,9 @@ class SharedStore:
 
     def close(self) -> None:
         self._conn.close()
+        if self._claims is not None:
+            self._claims.close()
+            self._claims = None
         if self._lock_fd >= 0:
             os.close(self._lock_fd)
             self._lock_fd = -1
@@ -136,7 +151,7 @@ class SharedStore:
     def remove(self) -> None:
         """Close and delete the database files (the first process, at shutdown)."""
         self.close()
-        for suffix in ("", "-wal", "-shm", ".stats", ".lock"):  # .stats: kampy.stats' counters
+        for suffix in ("", "-wal", "-shm", ".stats", ".lock", ".claims"):  # .stats: kampy.stats' counters
             try:
                 os.unlink(f"{self.path}{suffix}")
             except FileNotFoundError:

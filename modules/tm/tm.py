@@ -5,7 +5,7 @@ Machines say what to do as actions (send, start/cancel a timer, deliver a reply,
 carries them out: sends go through `core.send`, timers through `core.call_at`.
 
 Several workers: the worker that creates a transaction owns it (its timers and machines live there).
-The server keys of live transactions are kept in the shared store (`tm_index`: key -> rank) and
+The server keys of live transactions are claimed in the shared claims table (key -> rank) and
 the Via branch of every request tm sends names the owner's rank, so `pre_script` (requests) and
 `on_response` (replies) hand a message that belongs to another worker over to it.
 """
@@ -73,6 +73,10 @@ _COUNTERS = ("transactions", "client_transactions", "waiting", "deleted", "compl
              "rpl_generated", "rpl_sent")
 
 
+# How long a claim outlives a worker that died holding it; a live transaction releases it when freed.
+_CLAIM_TTL = 3600.0
+
+
 def _key_text(key: tuple[str, ...]) -> str:
     return "\x1f".join(key)
 
@@ -101,7 +105,6 @@ class TmModule(Module):
         self._legs: dict[ClientTransaction | ServerTransaction, Leg] = {}
         self._labels = itertools.count(1)
         self._callids = tags.CallIds(core)
-        self._index_ready = False
         self.counters = dict.fromkeys(_COUNTERS, 0)
         self.stats_listener: Callable[[dict[str, int]], None] | None = None  # tmx
 
@@ -111,26 +114,12 @@ class TmModule(Module):
     def _shared_index(self) -> bool:
         return self.core.workers > 1
 
-    def _index_table(self) -> None:
-        if not self._index_ready:
-            self.core.shared.execute("CREATE TABLE IF NOT EXISTS tm_index "
-                                     "(key TEXT PRIMARY KEY, rank INTEGER NOT NULL)")
-            self._index_ready = True
-
     def _owner(self, key: tuple[str, ...]) -> int | None:
-        self._index_table()
-        rows = self.core.shared.query("SELECT rank FROM tm_index WHERE key = ?", (_key_text(key),))
-        return int(rows[0][0]) if rows else None
+        return self.core.shared.claims.owner(_key_text(key))
 
     def _claim(self, key: tuple[str, ...]) -> int | None:
-        """INSERT OR IGNORE the key: None when this worker owns it now, else the owner's rank."""
-        self._index_table()
-        text = _key_text(key)
-        if self.core.shared.execute("INSERT OR IGNORE INTO tm_index (key, rank) VALUES (?, ?)",
-                                    (text, self.core.rank)):
-            return None
-        owner = self._owner(key)
-        return None if owner is None or owner == self.core.rank else owner
+        """None when this worker owns the key now, else the owner's rank."""
+        return self.core.shared.claims.claim(_key_text(key), self.core.rank, _CLAIM_TTL)
 
     # ================================================================ module hooks
 
@@ -232,8 +221,7 @@ class TmModule(Module):
             self._count("waiting")
         self._count("deleted")
         if cell.shared_key is not None:
-            self.core.shared.execute("DELETE FROM tm_index WHERE key = ? AND rank = ?",
-                                     (cell.shared_key, self.core.rank))
+            self.core.shared.claims.release(cell.shared_key, self.core.rank)
 
     def _count(self, name: str, by: int = 1) -> None:
         self.counters[name] += by
