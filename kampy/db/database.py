@@ -18,6 +18,7 @@ from kampy.db.url import DBURL, parse_url
 log = logging.getLogger("kampy.db")
 
 T = TypeVar("T")
+MAX_CACHED_STATEMENTS = 256
 
 
 @dataclass
@@ -89,6 +90,8 @@ class Database:
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._inherited: list[Backend] = []
+        # INSERT statements by (table, *columns): callers insert the same shapes over and over
+        self._inserts: dict[tuple[str, ...], str] = {}
 
     @property
     def backend(self) -> Backend:
@@ -126,8 +129,14 @@ class Database:
 
     def insert(self, table: str, row: Mapping[str, Any]) -> int:
         """Insert one row; returns its id (the auto-increment value)."""
-        statement, params = sql.insert(self.dialect, table, row)
-        return self._run(statement, params, idempotent=False).lastrowid or 0
+        key = (table, *row)
+        statement = self._inserts.get(key)
+        if statement is None:  # built and checked once per table and set of columns
+            statement, _ = sql.insert(self.dialect, table, row)
+            if len(self._inserts) >= MAX_CACHED_STATEMENTS:
+                self._inserts.clear()
+            self._inserts[key] = statement
+        return self._run(statement, tuple(row.values()), idempotent=False).lastrowid or 0
 
     def update(self, table: str, where: sql.Where, values: Mapping[str, Any]) -> int:
         """Set `values` on the rows matching `where`; returns the number of rows affected."""

@@ -46,8 +46,8 @@ def is_connection_error(exc: BaseException) -> bool:
 
 
 def worth_retrying(exc: BaseException) -> bool:
-    """DBUtils' failover test: a lost connection is, a timed-out server is not (a second wait
-    would double the time a dead server holds the call)."""
+    """Whether an idempotent statement is tried again: after a lost connection yes, after a
+    timed-out server no (a second wait would double the time a dead server holds the call)."""
     return is_connection_error(exc) and "timed out" not in str(exc)
 
 
@@ -111,9 +111,9 @@ class MySQLBackend:
             creator=pymysql, mincached=0, maxcached=_option(options, "pool_size", 4), maxshared=0,
             # reset=False: autocommit leaves nothing to roll back, and DBUtils' rollback on a
             # dead connection would reconnect while the failed call is still returning
+            # DBUtils gives pooling, the check on checkout and reconnection with the session
+            # settings; statements do not go through its failover cursor (see _attempt)
             blocking=False, reset=False, setsession=list(SESSION_SQL), ping=(1, self._ping),
-            failures=(pymysql.err.OperationalError, pymysql.err.InterfaceError),
-            isfatal=worth_retrying,
             host=self.url.host, port=self.url.port or 3306, user=self.url.user or "",
             password=self.url.password or "", database=self.url.database, charset="utf8mb4",
             autocommit=True, connect_timeout=connect_t, read_timeout=read_t, write_timeout=write_t,
@@ -141,16 +141,20 @@ class MySQLBackend:
 
     def execute(self, statement: str, params: Sequence[Any], *, idempotent: bool) -> DBResult:
         try:
-            return self._attempt(statement, params, idempotent)
+            return self._attempt(statement, params)
         except pymysql.err.MySQLError as exc:
-            never_sent = is_connection_error(exc) and _code(exc) in NOT_SENT_CODES | {0}
-            if idempotent or isinstance(exc, Unreachable) or not never_sent:
+            if isinstance(exc, Unreachable) or not is_connection_error(exc):
                 raise self._failed(exc) from exc
-            self._suspect_since = time.monotonic()
-            log.info("connection to %s lost before the statement was sent; retrying once",
-                     self.url.redacted())
+            # idempotent: once more on a new connection, unless the server timed out (a second
+            # wait would double the time a dead server holds the call); otherwise only when the
+            # statement certainly never reached the server
+            again = worth_retrying(exc) if idempotent else _code(exc) in NOT_SENT_CODES | {0}
+            if not again:
+                raise self._failed(exc) from exc
+            self._suspect_since = time.monotonic()  # the next checkout pings, and reconnects
+            log.info("connection to %s lost; retrying once on a new connection", self.url.redacted())
         try:
-            return self._attempt(statement, params, idempotent)
+            return self._attempt(statement, params)
         except pymysql.err.MySQLError as exc:
             raise self._failed(exc) from exc
 
@@ -159,18 +163,20 @@ class MySQLBackend:
             self._suspect_since = time.monotonic()
         return to_dberror(exc, self.url)
 
-    def _attempt(self, statement: str, params: Sequence[Any], idempotent: bool) -> DBResult:
+    def _attempt(self, statement: str, params: Sequence[Any]) -> DBResult:
+        """One try on a pooled connection. DBUtils checks the connection out (pinging it when
+        `_ping` asks, reconnecting and re-applying the session settings when the ping fails); the
+        statement then runs on PyMySQL's own connection and cursor: DBUtils' failover cursor would
+        wrap every call, and the retry policy above is kampy's own."""
         con = self._pool.connection(shareable=False)
         try:
-            if not con.dbapi_connection.open:
+            raw = con.dbapi_connection
+            if not raw.open:
                 raise Unreachable(2003, f"cannot reconnect to {self.url.host}:{self.url.port or 3306}")
-            cur = con.cursor()
+            cur = raw.cursor()
             try:
-                if idempotent:
-                    cur.execute(statement, tuple(params) or None)
-                else:
-                    with cur.no_failover():
-                        cur.execute(statement, tuple(params) or None)
+                # values are escaped by PyMySQL (Cursor.mogrify), never put in the SQL text by kampy
+                cur.execute(statement, tuple(params) if params else None)
                 rows = list(cur.fetchall()) if cur.description else []
                 return DBResult(rows, cur.rowcount, cur.lastrowid)
             finally:
