@@ -113,6 +113,26 @@ def test_notice_without_contact_hdr_has_only_the_content_type(tmp_path: Path) ->
     assert s.sent[0].headers == "Content-Type: text/plain\r\n"
 
 
+def test_constant_notice_headers_of_1024_bytes_or_more_skip_every_notice_but_store(tmp_path: Path) -> None:
+    s = silo(tmp_path, {**NOTICE, "contact_hdr": "X-Big: " + "a" * 989 + "\r\n"})  # 7 + 989 + 2 + 26 = 1024
+    assert s.send(message()) == 202
+    assert s.send(message(call_id="2-8718@127.0.0.1")) == 202
+    assert s.sent == [] and len(s.rows()) == 2
+
+
+def test_constant_notice_headers_just_below_1024_bytes_are_sent(tmp_path: Path) -> None:
+    s = silo(tmp_path, {**NOTICE, "contact_hdr": "X-Big: " + "a" * 988 + "\r\n"})
+    assert s.send(message()) == 202
+    assert len(s.sent) == 1 and s.sent[0].headers.endswith("Content-Type: text/plain\r\n")
+
+
+def test_notice_from_address_with_a_variable_follows_each_message(tmp_path: Path) -> None:
+    s = silo(tmp_path, {**NOTICE, "from_address": "sip:$rU-bot@example.test"})
+    s.send(message())
+    s.send(message(ruri="sip:carol@example.test", call_id="2-8718@127.0.0.1"))
+    assert [n.from_uri for n in s.sent] == ["sip:bob-bot@example.test", "sip:carol-bot@example.test"]
+
+
 def test_owner_argument_chooses_the_inbox(tmp_path: Path) -> None:
     s = silo(tmp_path, store_args='"sip:carol@other.test"')
     assert s.send(message()) == 202
@@ -136,6 +156,13 @@ def test_owner_that_is_not_a_bare_uri_with_a_user_is_refused(tmp_path: Path, own
 def test_r_uri_without_user_is_refused(tmp_path: Path) -> None:
     s = silo(tmp_path)
     assert s.send(message(ruri="sip:example.test")) == 503
+
+
+@pytest.mark.parametrize("store_args", ["", '"$ru"'])
+def test_owner_from_the_received_r_uri_drops_its_parameters(tmp_path: Path, store_args: str) -> None:
+    s = silo(tmp_path, store_args=store_args)
+    assert s.send(message(ruri="sip:Bob@Example.test:5060;transport=udp")) == 202
+    assert s.rows("username, domain") == [("Bob", "Example.test")]
 
 
 def test_content_length_header_is_required(tmp_path: Path) -> None:

@@ -67,6 +67,16 @@ class Format:
         except Exception:  # a PV class of a module loaded later: resolved on first use
             self._fn = None
 
+    @property
+    def compiled(self) -> bool:
+        return self._fn is not None
+
+    @property
+    def constant(self) -> str | None:
+        """The text when it holds no pseudo-variable (known once compiled), else None."""
+        value = getattr(self._fn, "constant", None)
+        return value if isinstance(value, str) else None
+
     def render(self, ctx: MessageContext) -> str | None:
         """The formatted text, or None when formatting fails (Kamailio: "not available")."""
         try:
@@ -96,6 +106,8 @@ class MSilo(Module):
                              "set the Content-Type line of the notice (content_type_hdr)")
         self.table: str = p["db_table"]
         self.col = {logical: p[param] for logical, param in COLUMN_PARAMS.items()}
+        self.max_messages = int(p["max_messages"])
+        self.use_contact = bool(p["use_contact"])
         self.formats = {name: Format(name, p[name], core) for name in FORMAT_PARAMS if p.get(name)}
         self.snd_time_avp = self._avp("snd_time_avp")
         self.extra_hdrs_avp = self._avp("extra_hdrs_avp")
@@ -107,6 +119,13 @@ class MSilo(Module):
         self.outbound_proxy: str | None = p.get("outbound_proxy") or None
         self._cleanup_runs = 0
         self.db = self._connect(p["db_url"])
+        d = self.db.dialect
+        # prepared once: the count m_store runs when max_messages is set
+        self._count_sql = (f"SELECT COUNT(*) FROM {d.ident(self.table)} WHERE "
+                           f"{d.ident(self.col['username'])} = {d.placeholder} AND "
+                           f"{d.ident(self.col['domain'])} = {d.placeholder}")
+        # (From, headers) of the notice when both are constant; False: they are not; None: unknown yet
+        self._notice_static: tuple[str, str] | bool | None = None
         self._inflight: InFlight | None = None
         self.claim_timeout = max(CLAIM_TIMEOUT, 2.0 * int(p["check_time"]))
 
@@ -173,14 +192,14 @@ class MSilo(Module):
             return -1
         if row is None:
             return -1
-        if not self._under_limit(row["username"], row["domain"]):
+        if self.max_messages > 0 and not self._under_limit(row["username"], row["domain"]):
             return -1
         try:
             self.db.insert(self.table, self._row(row))
         except DBError as exc:
             log.error("msilo: m_store: cannot store the message: %s", exc)
             return -1
-        self._stat("stored_messages")
+        self.core.stats.inc("msilo:stored_messages")
         if self.formats.get("from_address") and self.formats.get("offline_message"):
             self._send_notice(ctx, msg, row["src_addr"])
         return 1
@@ -197,7 +216,7 @@ class MSilo(Module):
         if to is None or frm is None:
             log.info("msilo: m_store: no To or From header")
             return None
-        owner_uri = _owner_uri(owner if owner is not None else ctx.ruri)
+        owner_uri = self._store_owner(ctx, msg, owner)
         if owner_uri is None:
             log.info("msilo: m_store: invalid owner URI or no username for owner")
             return None
@@ -216,6 +235,18 @@ class MSilo(Module):
             "snd_time": self._send_time(ctx), "extra_hdrs": extra,
         }
         return row if self._fits(row) else None
+
+    @staticmethod
+    def _store_owner(ctx: MessageContext, msg: Request, owner: str | None) -> Any:
+        """The owner URI of m_store: `owner`, else the R-URI. When that is the request's own R-URI
+        (m_store("$ru") before any change to it), the parsed one the request holds is used."""
+        text = owner.strip() if owner is not None else ctx.ruri
+        if text == msg.uri:
+            try:
+                return _user_host(msg.ruri)
+            except SIPProtocolError:
+                return None
+        return _owner_uri(text)
 
     @staticmethod
     def _fits(row: dict[str, Any]) -> bool:
@@ -250,14 +281,11 @@ class MSilo(Module):
         return stamp
 
     def _under_limit(self, username: str, domain: str) -> bool:
-        limit = int(self.params["max_messages"])
+        limit = self.max_messages
         if limit <= 0:
             return True
-        d = self.db.dialect
-        statement = (f"SELECT COUNT(*) FROM {d.ident(self.table)} WHERE {d.ident(self.col['username'])} = "
-                     f"{d.placeholder} AND {d.ident(self.col['domain'])} = {d.placeholder}")
         try:
-            count = int(self.db.raw_query(statement, (username, domain))[0][0])
+            count = int(self.db.raw_query(self._count_sql, (username, domain))[0][0])
         except DBError as exc:
             log.error("msilo: m_store: cannot count the stored messages: %s", exc)
             return False
@@ -270,21 +298,47 @@ class MSilo(Module):
     def _send_notice(self, ctx: MessageContext, msg: Request, from_uri: str) -> None:
         if self.skip_mask and ctx.flags & self.skip_mask:
             return
-        sender = self.formats["from_address"].render(ctx)
-        body = self.formats["offline_message"].render(ctx)
-        ctype_fmt = self.formats.get("content_type_hdr")
-        ctype = ctype_fmt.render(ctx) if ctype_fmt else None
-        if not sender or not body or not ctype:
-            log.warning("msilo: the offline notice is not available (empty from_address, "
-                        "offline_message or content_type_hdr): not sent")
-            return
-        contact_fmt = self.formats.get("contact_hdr")
-        headers = (contact_fmt.render(ctx) or "" if contact_fmt else "") + ctype
-        if len(headers.encode("utf-8", "surrogateescape")) >= rules.MAX_EXTRA_HDRS:
-            log.warning("msilo: the notice's headers are %d bytes or more: not sent", rules.MAX_EXTRA_HDRS)
-            return
-        target = rules.notice_target(msg, from_uri, bool(self.params["use_contact"]))
+        static = self._notice_static if self._notice_static is not None else self._static_notice()
+        if static:  # From and headers hold no pseudo-variable: checked once
+            sender, headers = static
+            body = self.formats["offline_message"].render(ctx)
+            if not body:
+                log.warning("msilo: the offline notice is not available (empty from_address, "
+                            "offline_message or content_type_hdr): not sent")
+                return
+        else:
+            sender = self.formats["from_address"].render(ctx)
+            body = self.formats["offline_message"].render(ctx)
+            ctype_fmt = self.formats.get("content_type_hdr")
+            ctype = ctype_fmt.render(ctx) if ctype_fmt else None
+            if not sender or not body or not ctype:
+                log.warning("msilo: the offline notice is not available (empty from_address, "
+                            "offline_message or content_type_hdr): not sent")
+                return
+            contact_fmt = self.formats.get("contact_hdr")
+            headers = (contact_fmt.render(ctx) or "" if contact_fmt else "") + ctype
+            if len(headers.encode("utf-8", "surrogateescape")) >= rules.MAX_EXTRA_HDRS:
+                log.warning("msilo: the notice's headers are %d bytes or more: not sent",
+                            rules.MAX_EXTRA_HDRS)
+                return
+        target = rules.notice_target(msg, from_uri, self.use_contact)
         self._uac(target, sender, from_uri, headers, body.encode("utf-8", "surrogateescape"), None)
+
+    def _static_notice(self) -> tuple[str, str] | bool | None:
+        """(From URI, header block) of the notice when neither depends on the message: non-empty
+        constants whose headers fit; False when they are rendered and checked per notice; None
+        while a format is not compiled yet (a module loaded later provides its PV class)."""
+        parts = [self.formats.get(name) for name in ("from_address", "content_type_hdr", "contact_hdr")]
+        if any(f is not None and not f.compiled for f in parts):
+            return None
+        sender, ctype, contact = (None if f is None else f.constant for f in parts)
+        static: tuple[str, str] | bool = False
+        if sender and ctype and (parts[2] is None or contact is not None):
+            headers = (contact or "") + ctype
+            if len(headers.encode("utf-8", "surrogateescape")) < rules.MAX_EXTRA_HDRS:
+                static = (sender, headers)
+        self._notice_static = static
+        return static
 
     # ------------------------------------------------------------ m_dump
 
@@ -361,12 +415,14 @@ class MSilo(Module):
     def _uac(self, ruri: str, from_uri: str, to_uri: str, headers: str, body: bytes,
              delivery: Delivery | None) -> None:
         """Send a MESSAGE through tm's UAC; `delivery`'s final reply comes back to `_final`."""
-        done: list[int] = []
+        callback: Callable[[int, Response | None], None] | None = None
+        if delivery is not None:  # a notice's reply changes nothing: no callback
+            done: list[int] = []
 
-        def callback(status: int, reply: Response | None) -> None:
-            if delivery is not None and not done:  # once, even if tm both fails and calls back
-                done.append(status)
-                self._final(delivery, status)
+            def callback(status: int, reply: Response | None) -> None:
+                if not done:  # once, even if tm both fails and calls back
+                    done.append(status)
+                    self._final(delivery, status)
 
         try:
             sent = self.core.api("tm").t_request("MESSAGE", ruri, to_uri, from_uri, headers=headers,
@@ -375,7 +431,7 @@ class MSilo(Module):
         except Exception as exc:  # tm could not send at all: a failed delivery, not a stuck claim
             log.error("msilo: cannot send a MESSAGE to %s: %s", ruri, exc)
             sent = -1
-        if sent is not None and sent < 0 and delivery is not None:
+        if sent is not None and sent < 0 and delivery is not None and callback is not None:
             log.error("msilo: tm could not send message %d to %s", delivery.mid, ruri)
             callback(500, None)
 
