@@ -69,3 +69,40 @@ def test_pending_line_of_removed_header_is_none() -> None:
 def test_replace_lines_refuses_a_non_header_line() -> None:
     with pytest.raises(ValueError):
         parse_message(MSG).replace_lines("to", 0, b"To: <sip:x>\r\nnot a header")
+
+
+def with_line_by_change(data: bytes, name: str, index: int, new: bytes) -> bytes:
+    msg = parse_message(data)
+    msg.replace_lines(name, index, new)
+    return msg.to_bytes()
+
+
+@pytest.mark.parametrize("new", [b"Route: <sip:r7>", b"Route: <sip:r7>\r\nRoute: <sip:r8>", b""])
+def test_bytes_with_line_equals_the_same_replacement_as_a_change(new: bytes) -> None:
+    assert parse_message(MSG).bytes_with_line("route", 1, new) == with_line_by_change(MSG, "route", 1, new)
+
+
+def test_bytes_with_line_records_no_change() -> None:
+    msg = parse_message(MSG)
+    msg.bytes_with_line("via", 0, b"")
+    assert msg.to_bytes() == MSG
+
+
+def test_bytes_with_line_applies_the_changes_already_pending() -> None:
+    msg = parse_message(MSG)
+    msg.remove_header("To")
+    out = msg.bytes_with_line("via", 0, b"")
+    assert b"\r\nTo:" not in out and b"branch=z9hG4bK1" not in out
+    assert msg.to_bytes() == with_line_by_change(MSG, "to", 0, b"")
+
+
+def test_bytes_with_line_on_a_message_with_bare_line_feeds() -> None:
+    bare = MSG.replace(b"\r\n", b"\n")
+    assert parse_message(bare).bytes_with_line("route", 0, b"") == with_line_by_change(bare, "route", 0, b"")
+
+
+def test_bytes_with_line_replaces_a_folded_line_whole() -> None:
+    folded = MSG.replace(b"Route: <sip:r1>\r\n", b"Route: <sip:r1>,\r\n <sip:r1b>\r\n")
+    out = parse_message(folded).bytes_with_line("route", 0, b"Route: <sip:x>")
+    assert out == with_line_by_change(folded, "route", 0, b"Route: <sip:x>")
+    assert b"r1b" not in out

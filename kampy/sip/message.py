@@ -467,6 +467,26 @@ class Message:
         idx = self._index.get(lname, ())
         return idx[index] if -len(idx) <= index < len(idx) else None
 
+    def bytes_with_line(self, name: str, index: int, lines: bytes) -> bytes:
+        """`to_bytes()` as if the `index`-th received `name` line were `lines` (b"": removed), without
+        recording a change. With no change pending this splices the received bytes directly."""
+        lname = canonical_name(name)
+        pos = self._line_index(lname, index)
+        raw_line = self._headers[pos][2]
+        at = -1
+        if not self._changes and "content-length" in self._index:
+            at = self._raw.find(b"\r\n" + raw_line + b"\r\n", len(self._start), self._body_start)
+        if at < 0:
+            change = self.replace_lines(lname, index, lines)
+            try:
+                return self.to_bytes()
+            finally:
+                self.cancel(change)
+        raw, end = self._raw, at + 2 + len(raw_line)
+        if not lines:
+            return raw[:at] + raw[end:]
+        return raw[:at + 2] + _check_lines(lines) + raw[end:]
+
     def to_bytes(self) -> bytes:
         """The message on the wire: the received bytes object itself when nothing was changed."""
         if not self._changes:

@@ -274,16 +274,23 @@ def _as_response(response: Response | bytes) -> Response:
 
 
 class _Transaction:
-    __slots__ = ("request", "method", "reliable", "config", "state", "_timers", "_interval")
+    __slots__ = ("_request", "method", "reliable", "config", "state", "_timers", "_interval")
 
-    def __init__(self, request: Request, reliable: bool, config: TimerConfig, state: State) -> None:
-        self.request = request
-        self.method = request.method.upper()
+    def __init__(self, request: Request | None, method: str, reliable: bool, config: TimerConfig,
+                 state: State) -> None:
+        self._request = request
+        self.method = method.upper()
         self.reliable = reliable
         self.config = config
         self.state = state
         self._timers: dict[str, float] = {}
         self._interval = config.t1
+
+    @property
+    def request(self) -> Request:
+        """The request the transaction is about."""
+        assert self._request is not None
+        return self._request
 
     @property
     def timers(self) -> dict[str, float]:
@@ -353,27 +360,49 @@ class ClientTransaction(_Transaction):
 
     __slots__ = ("key", "data", "last_response")
 
-    def __init__(self, request: Request, reliable: bool, config: TimerConfig, state: State) -> None:
-        super().__init__(request, reliable, config, state)
-        key = client_key(request)
-        if key is None:
-            raise TransactionError("a client request needs a top Via with a branch and a CSeq")
-        self.key: ClientKey = key
-        self.data = request.to_bytes()
+    def __init__(self, request: Request | bytes, reliable: bool, config: TimerConfig, state: State,
+                 key: ClientKey | None = None) -> None:
+        if isinstance(request, bytes):  # built by the TU, which knows its key: parsed when needed
+            assert key is not None
+            super().__init__(None, key[1], reliable, config, state)
+            self.key: ClientKey = key
+            self.data = request
+        else:
+            super().__init__(request, request.method, reliable, config, state)
+            known = client_key(request)
+            if known is None:
+                raise TransactionError("a client request needs a top Via with a branch and a CSeq")
+            self.key = known
+            self.data = request.to_bytes()
         self.last_response: Response | None = None
+
+    @property
+    def request(self) -> Request:
+        if self._request is None:
+            self._request = _as_request(self.data)
+        return self._request
 
     @classmethod
     def new(cls, request: Request | bytes, *, reliable: bool, now: float,
-            timers: TimerConfig = DEFAULT_TIMERS) -> tuple[ClientTransaction, list[Action]]:
-        """Start a client transaction for `request` (with its Via already added): send it, arm timers."""
-        req = _as_request(request)
-        if req.method.upper() == "ACK":
+            timers: TimerConfig = DEFAULT_TIMERS, key: ClientKey | None = None,
+            ) -> tuple[ClientTransaction, list[Action]]:
+        """Start a client transaction for `request` (with its Via already added): send it, arm timers.
+        `key`, (top Via branch, method) of a request given as bytes, spares parsing it: a request
+        the TU has just built is parsed only if the transaction needs to read it (an ACK to build)."""
+        if key is not None and isinstance(request, bytes):
+            req: Request | bytes = request
+            method = key[1].upper()
+        else:
+            req = _as_request(request)
+            method = req.method.upper()
+            key = None
+        if method == "ACK":
             raise TransactionError("ACK has no client transaction (17.1.1.3, 13.2.2.4)")
         tx: ClientTransaction
-        if req.method.upper() == "INVITE":
-            tx = InviteClientTransaction(req, reliable, timers, State.CALLING)
+        if method == "INVITE":
+            tx = InviteClientTransaction(req, reliable, timers, State.CALLING, key)
         else:
-            tx = NonInviteClientTransaction(req, reliable, timers, State.TRYING)
+            tx = NonInviteClientTransaction(req, reliable, timers, State.TRYING, key)
         return tx, tx._begin(now)
 
     def on_response(self, response: Response | bytes, now: float) -> list[Action]:
@@ -407,8 +436,9 @@ class InviteClientTransaction(ClientTransaction):
 
     __slots__ = ("ack", "_timed_out")
 
-    def __init__(self, request: Request, reliable: bool, config: TimerConfig, state: State) -> None:
-        super().__init__(request, reliable, config, state)
+    def __init__(self, request: Request | bytes, reliable: bool, config: TimerConfig, state: State,
+                 key: ClientKey | None = None) -> None:
+        super().__init__(request, reliable, config, state, key)
         self.ack: bytes | None = None  # sent for a non-2xx final response, resent for its retransmissions
         self._timed_out = False
 
@@ -530,7 +560,7 @@ class ServerTransaction(_Transaction):
     __slots__ = ("key", "last_response", "status", "to_tag", "trying_via")
 
     def __init__(self, request: Request, reliable: bool, config: TimerConfig, state: State) -> None:
-        super().__init__(request, reliable, config, state)
+        super().__init__(request, request.method, reliable, config, state)
         key = server_key(request)
         if key is None:
             raise TransactionError("a server request needs a Via and a CSeq")
@@ -567,12 +597,16 @@ class ServerTransaction(_Transaction):
     def send_response(self, response: Response | bytes, now: float) -> list[Action]:
         """The TU's response to the request: send it and move on."""
         resp = _as_response(response)
+        return self.send_prepared(resp.to_bytes(), resp.status, _to_tag(resp), now)
+
+    def send_prepared(self, data: bytes, status: int, to_tag: str | None, now: float) -> list[Action]:
+        """`send_response` for a response the TU built itself, as bytes with its status code and
+        To-tag (nothing to parse again)."""
         out: list[Action] = []
-        self._respond(resp, now, out)
-        data = resp.to_bytes()
+        self._respond(status, now, out)
         self.last_response = data
-        self.status = resp.status
-        self.to_tag = _to_tag(resp)
+        self.status = status
+        self.to_tag = to_tag
         out.insert(0, Send(data))
         return out
 
@@ -594,7 +628,7 @@ class ServerTransaction(_Transaction):
     def _ack(self, ack: Request, now: float) -> list[Action]:
         raise NotImplementedError
 
-    def _respond(self, resp: Response, now: float, out: list[Action]) -> None:
+    def _respond(self, status: int, now: float, out: list[Action]) -> None:
         raise NotImplementedError
 
     def _resend(self) -> list[Action]:
@@ -618,15 +652,15 @@ class InviteServerTransaction(ServerTransaction):
         value = self.request.header("timestamp")  # 8.2.6.1: a 100 echoes the Timestamp
         return [] if value is None else [("Timestamp", value)]
 
-    def _respond(self, resp: Response, now: float, out: list[Action]) -> None:
-        if self.state is State.ACCEPTED and 200 <= resp.status < 300:
+    def _respond(self, status: int, now: float, out: list[Action]) -> None:
+        if self.state is State.ACCEPTED and 200 <= status < 300:
             return  # the TU retransmits its 2xx through us (RFC 6026)
         if self.state is not State.PROCEEDING:
-            raise TransactionError(f"cannot send {resp.status} in state {self.state.value}")
+            raise TransactionError(f"cannot send {status} in state {self.state.value}")
         self._cancel(out, "trying")
-        if resp.status < 200:
+        if status < 200:
             return
-        if resp.status < 300:
+        if status < 300:
             self.state = State.ACCEPTED
             self._start("L", now + self.config.timer_h, out)
             return
@@ -674,10 +708,10 @@ class NonInviteServerTransaction(ServerTransaction):
 
     __slots__ = ()
 
-    def _respond(self, resp: Response, now: float, out: list[Action]) -> None:
+    def _respond(self, status: int, now: float, out: list[Action]) -> None:
         if self.state not in (State.TRYING, State.PROCEEDING):
-            raise TransactionError(f"cannot send {resp.status} in state {self.state.value}")
-        if resp.status < 200:
+            raise TransactionError(f"cannot send {status} in state {self.state.value}")
+        if status < 200:
             self.state = State.PROCEEDING
             return
         self.state = State.COMPLETED

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kampy.api import Outgoing, Request, Response, Socket, Source
+from kampy.api import Outgoing, Request, Response, Socket, Source, parse_message
 from kampy.api import ClientTransaction, ServerTransaction, TimerConfig
 
 PENDING = -2  # t_pick_branch: branches still open
@@ -44,7 +44,9 @@ class UacBranch:
 
     index: int
     uri: str
-    request: Request
+    data: bytes                          # the request as sent
+    key: tuple[str, str] | None = None   # its (Via branch, method), so that it need not be parsed
+    parsed: Request | None = None
     leg: Leg | None = None
     last_received: int = 0
     reply: Response | None = None
@@ -58,6 +60,18 @@ class UacBranch:
     @property
     def has_reply(self) -> bool:
         return self.reply is not None or self.faked
+
+    @property
+    def request(self) -> Request:
+        """The request as sent, parsed on first use (the client transaction's copy once it has one)."""
+        if self.parsed is None:
+            if self.leg is not None:
+                self.parsed = self.leg.tx.request
+            else:
+                msg = parse_message(self.data)
+                assert isinstance(msg, Request)
+                self.parsed = msg
+        return self.parsed
 
 
 @dataclass

@@ -48,11 +48,7 @@ def without_top_via(reply: Response) -> bytes:
     """The reply as relayed upstream: our Via (the first value of the first Via line) removed."""
     name, _, rest = reply.get_all_raw("via")[0].partition(b":")
     others = _after_first_value(rest).strip()
-    change = reply.replace_lines("via", 0, name + b": " + others if others else b"")
-    try:
-        return reply.to_bytes()
-    finally:
-        reply.cancel(change)
+    return reply.bytes_with_line("via", 0, name + b": " + others if others else b"")
 
 
 def _after_first_value(value: bytes) -> bytes:

@@ -343,8 +343,8 @@ class TmModule(Module):
         if cell.uas_status >= 200 and not (cell.is_invite and 200 <= code < 300 <= cell.uas_status):
             log.error("t_reply: cannot send a %d reply: a final reply was sent already", code)
             return -1
-        data = self._local_reply(cell, code, reason, ctx)
-        if not self._send_uas(cell, data, code):
+        data, to_tag = self._local_reply(cell, code, reason, ctx)
+        if not self._send_uas(cell, data, code, to_tag):
             return -1
         self._count("rpl_generated")
         if code >= 200 and cell.is_invite:
@@ -353,18 +353,24 @@ class TmModule(Module):
                     self._cancel_branch(cell, br, kill=True)
         return 1
 
-    def _local_reply(self, cell: Cell, code: int, reason: str, ctx: MessageContext | None = None) -> bytes:
+    def _local_reply(self, cell: Cell, code: int, reason: str,
+                     ctx: MessageContext | None = None) -> tuple[bytes, str | None]:
+        """The reply tm builds itself, and the To-tag it carries."""
         assert cell.src is not None
         local = ctx.local if ctx is not None else {}
         tag = tags.to_tag(self.core, cell.request)
-        return build_local_reply(cell.request, cell.src, code, reason, tag=tag,
+        data = build_local_reply(cell.request, cell.src, code, reason, tag=tag,
                                  server=self.core.server_header, lumps=local.get(REPLY_LUMPS, ()),
                                  body=local.get(REPLY_BODY, b""), force_rport=bool(local.get("force_rport")))
+        to = cell.request.to
+        if to is not None and to.tag:
+            return data, to.tag
+        return data, tag if code >= 180 and to is not None else None
 
-    def _send_uas(self, cell: Cell, data: bytes, code: int) -> bool:
+    def _send_uas(self, cell: Cell, data: bytes, code: int, to_tag: str | None) -> bool:
         assert cell.uas is not None
         try:
-            actions = cell.uas.tx.send_response(data, self._now())  # type: ignore[union-attr]
+            actions = cell.uas.tx.send_prepared(data, code, to_tag, self._now())  # type: ignore[union-attr]
         except (TransactionError, SIPProtocolError) as exc:
             log.error("cannot send reply %d: %s", code, exc)
             return False
@@ -481,9 +487,7 @@ class TmModule(Module):
         branch = tags.branch_id(self.core.rank, msg.call_id or "", str(msg.cseq.num) if msg.cseq else "",
                                 seed, index)
         data = build_forwarded(bctx, sock, branch)
-        request = parse_message(data)
-        assert isinstance(request, Request)
-        br = UacBranch(index, bctx.ruri, request, bflags=bctx.bflags)
+        br = UacBranch(index, bctx.ruri, data, (branch, msg.method.upper()), bflags=bctx.bflags)
         cell.branches.append(br)
         self._start_uac(cell, br, Dest(proto, host, port, sock))
         return 1
@@ -499,8 +503,9 @@ class TmModule(Module):
         return next((s for s in self.core.sockets if s.proto == proto and (":" in s.host) == want_v6), None)
 
     def _start_uac(self, cell: Cell, br: UacBranch, dest: Dest) -> None:
-        tx, actions = ClientTransaction.new(br.request, reliable=dest.proto != "udp", now=self._now(),
-                                            timers=cell.timers)
+        request = br.parsed if br.parsed is not None else br.data
+        tx, actions = ClientTransaction.new(request, reliable=dest.proto != "udp", now=self._now(),
+                                            timers=cell.timers, key=br.key)
         br.leg = Leg(tx, dest, cell, "uac", br.index)
         self._add_leg(br.leg, actions)
 
@@ -702,13 +707,14 @@ class TmModule(Module):
             code, reply = br.last_received, br.reply
         if reply is None or (code == 503 and self.remap_503_500):
             status = 500 if reply is not None else code
-            data = self._local_reply(cell, status, error_text(code))
+            data, to_tag = self._local_reply(cell, status, error_text(code))
             self._count("rpl_generated")
         else:
             status, data = code, without_top_via(reply)
+            to_tag = reply.to.tag if reply.to is not None else None
         if status >= 200 and cell.uas_status < 200:
             cell.relayed_branch = index
-        self._send_uas(cell, data, status)
+        self._send_uas(cell, data, status, to_tag)
 
     # ================================================================ routes
 
@@ -779,7 +785,7 @@ class TmModule(Module):
         request = parse_message(data)
         assert isinstance(request, Request)
         cell = Cell(label, request, method.upper(), self.timers, callback=callback)
-        br = UacBranch(0, ruri, request)
+        br = UacBranch(0, ruri, data, parsed=request)
         cell.branches.append(br)
         self._count("transactions")
         self._count("client_transactions")
