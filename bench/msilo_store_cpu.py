@@ -1,0 +1,142 @@
+"""CPU per stored MESSAGE inside one kampy worker, without sockets: the Python cost of the whole
+store path of samples/msilo.cfg on a real database, repeatable where throughput runs are not.
+
+    python bench/msilo_store_cpu.py [--backend mysql|sqlite] [--messages 5000] [--repeat 3] [--profile N]
+
+One round is what a worker does on the wire for one offline MESSAGE: the MESSAGE in (parse, route,
+t_newtran, m_store's INSERT, 202, the notice sent through tm's UAC to the outbound proxy, i.e. the
+server itself), the notice received back and relayed to the sender's Contact, the sender's 200
+relayed back, and that 200 ending msilo's client transaction. Prints microseconds of CPU per round
+(the least of --repeat runs; noise only adds); --profile N prints the N most expensive functions
+(cProfile, which inflates small functions).
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import logging
+import pstats
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from kampy.config.pipeline import load_file  # noqa: E402
+from kampy.db import connect  # noqa: E402
+from kampy.runtime.context import Outgoing, Socket, Source  # noqa: E402
+from kampy.runtime.server import Server  # noqa: E402
+from kampy.runtime.shared import SharedStore  # noqa: E402
+from kampy.testing.clock import FakeClock  # noqa: E402
+
+sys.path.insert(0, str(REPO / "bench"))
+import msilo as bench  # noqa: E402
+
+log = logging.getLogger("bench")
+CFG = REPO / "samples/msilo.cfg"
+PORT = 5060
+SERVER = Socket("udp", "127.0.0.1", PORT)
+SENDER = Source("udp", "127.0.0.1", 5070, SERVER)
+SINK = Source("udp", "127.0.0.1", 5071, SERVER)
+ITSELF = Source("udp", "127.0.0.1", PORT, SERVER)
+
+
+def message(n: int) -> bytes:
+    body = f"offline message number {n}"
+    return (f"MESSAGE sip:off{n}x1@example.test SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-{n}-1;rport\r\n"
+            f"From: <sip:sender@example.test>;tag=1SIPpTag{n}\r\n"
+            f"To: <sip:off{n}x1@example.test>\r\n"
+            f"Call-ID: {n}-4242@127.0.0.1\r\nCSeq: 1 MESSAGE\r\n"
+            f"Contact: <sip:sender@127.0.0.1:5071>\r\nMax-Forwards: 70\r\n"
+            f"Content-Type: text/plain\r\nContent-Length: {len(body)}\r\n\r\n{body}").encode()
+
+
+_COPIED = (b"via:", b"from:", b"call-id:", b"cseq:")
+
+
+def ok_for(sent: bytes) -> bytes:
+    """A 200 built from the request's lines (no parser: only kampy's work is measured)."""
+    lines = sent.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]
+    kept = [line for line in lines if line[:8].lower().startswith(_COPIED)]
+    kept += [line + b";tag=snk1" for line in lines if line[:3].lower() == b"to:"]
+    return b"SIP/2.0 200 OK\r\n" + b"\r\n".join(kept) + b"\r\nContent-Length: 0\r\n\r\n"
+
+
+def sent(out: list, start: bytes) -> bytes:
+    return next(o.data for o in out if isinstance(o, Outgoing) and o.data.startswith(start))
+
+
+def one_round(srv: Server, n: int) -> None:
+    out = srv.handle(message(n), SENDER)
+    assert sent(out, b"SIP/2.0 "), out
+    notice = sent(out, b"MESSAGE ")                      # msilo's notice, to the outbound proxy
+    relayed = sent(srv.handle(notice, ITSELF), b"MESSAGE ")  # the proxy relays it to the Contact
+    back = sent(srv.handle(ok_for(relayed), SINK), b"SIP/2.0 200")  # the sender's 200, relayed back
+    srv.handle(back, ITSELF)                             # ends msilo's client transaction
+
+
+def run(db_url: str, messages: int, profile: int) -> float:
+    store = SharedStore.create()
+    clock = FakeClock()
+    defines = {"LISTEN_UDP": f"udp:127.0.0.1:{PORT}", "DBURL": f'"{db_url}"',
+               "MSILO_PROXY": f'"sip:127.0.0.1:{PORT}"'}
+    if db_url.startswith("mysql:"):
+        defines["WITH_MYSQL"] = ""
+    compiled = load_file(CFG, defines=defines)
+    srv = Server.from_config(compiled, sockets=[SERVER], aliases=[("example.test", None)], clock=clock,
+                             shared=store.reopen(), rank=1, workers=2)
+    try:
+        for n in range(200):  # warm-up
+            one_round(srv, n)
+        profiler = cProfile.Profile() if profile else None
+        start = time.process_time()
+        if profiler:
+            profiler.enable()
+        for n in range(200, 200 + messages):
+            one_round(srv, n)
+            if n % 100 == 0:  # let transactions end (wait timers) as they would on the wire
+                clock.advance(6)
+                srv.run_timers()
+        if profiler:
+            profiler.disable()
+        spent = time.process_time() - start
+        if profiler:
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(profile)
+        return spent / messages * 1e6
+    finally:
+        srv.shutdown()
+        store.remove()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", default="mysql", choices=("mysql", "sqlite"))
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--repeat", type=int, default=3, help="runs; the least CPU is reported")
+    parser.add_argument("--profile", type=int, default=0, help="print the N most expensive functions")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    logging.getLogger("kampy").setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="kampy-bench-store-cpu-") as tmp:
+        dbs = bench.Databases(Path(tmp))
+        try:
+            results = []
+            for _ in range(max(1, args.repeat)):
+                url = dbs.fresh(args.backend, f"cpu_{uuid.uuid4().hex[:6]}")
+                results.append(run(url, args.messages, args.profile))
+                with connect(url) as db:
+                    stored = db.raw_query("SELECT COUNT(*) FROM silo")[0][0]
+                assert stored == args.messages + 200, stored
+        finally:
+            dbs.close()
+    log.info("%.1f us CPU per stored MESSAGE (%s; runs: %s)", min(results), args.backend,
+             ", ".join(f"{r:.0f}" for r in results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
