@@ -8,6 +8,7 @@ the next one (its `received`/`rport` when present).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import zlib
@@ -72,6 +73,7 @@ def previous_via_line(msg: Request, line: bytes, src_ip: str, src_port: int,
     return name + colon + b";".join(parts) + comma + others
 
 
+@functools.lru_cache(maxsize=4096)  # the same few next hops (outbound proxy, contacts) again and again
 def destination(uri_text: str) -> tuple[str, str, int] | None:
     """(proto, host, port) to send to for a URI: its transport param, host, port or the default."""
     try:

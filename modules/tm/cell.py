@@ -89,7 +89,7 @@ class ScriptState:
 @dataclass(eq=False)
 class Cell:
     label: int
-    request: Request
+    parsed: Request | None  # the request; a local request (None) is parsed on first read: `request`
     method: str
     timers: TimerConfig
     src: Source | None = None
@@ -117,6 +117,12 @@ class Cell:
     @property
     def is_invite(self) -> bool:
         return self.method == "INVITE"
+
+    @property
+    def request(self) -> Request:
+        if self.parsed is None:
+            self.parsed = self.branches[0].request
+        return self.parsed
 
     @property
     def is_local(self) -> bool:

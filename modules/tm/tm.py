@@ -44,7 +44,6 @@ from kampy.api import (
     build_forwarded,
     destination,
     forward_request,
-    parse_message,
     reply_destination,
     server_key,
 )
@@ -782,10 +781,8 @@ class TmModule(Module):
         data = build_local_request(method.upper(), ruri, from_uri, to_uri, sock=sock, branch=branch,
                                    call_id=call_id, from_tag=tags.from_tag(self.core, call_id, ruri),
                                    user_agent=self.core.server_header, headers=headers, body=body)
-        request = parse_message(data)
-        assert isinstance(request, Request)
-        cell = Cell(label, request, method.upper(), self.timers, callback=callback)
-        br = UacBranch(0, ruri, data, parsed=request)
+        cell = Cell(label, None, method.upper(), self.timers, callback=callback)
+        br = UacBranch(0, ruri, data, (branch, method.upper()))
         cell.branches.append(br)
         self._count("transactions")
         self._count("client_transactions")
