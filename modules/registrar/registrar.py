@@ -5,6 +5,7 @@ valid binding as `Contact: <uri>;q=..;expires=N`, joined with ", " on one header
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import logging
@@ -17,6 +18,7 @@ from kampy.api import (
     URI,
     Branch,
     Core,
+    DBError,
     MessageContext,
     Module,
     NameAddr,
@@ -304,10 +306,13 @@ class RegistrarModule(Module):
 
     def _star(self, st: SaveState) -> None:
         ul = self.ul
-        with ul.lock(st.domain):
-            for c in ul.contacts(st.aor, st.domain):
-                c.flags = c.flags | 1 if st.flags & REG_SAVE_MEM_FL else c.flags & ~1
-                ul.delete_contact(st.domain, c)
+        try:
+            with ul.lock(st.domain, st.aor):
+                for c in ul.contacts(st.aor, st.domain):
+                    c.flags = c.flags | 1 if st.flags & REG_SAVE_MEM_FL else c.flags & ~1
+                    ul.delete_contact(st.domain, c)
+        except DBError:  # usrloc logged it (db_mode 1: the contacts are gone from memory)
+            raise RegError(R.UL_DEL_R) from None
 
     # -------------------------------------------------- contact info (pack_ci)
 
@@ -467,12 +472,28 @@ class RegistrarModule(Module):
     # -------------------------------------------------- add / update contacts
 
     def _add_contacts(self, st: SaveState, infos: list[ContactInfo]) -> int:
+        new_aor: list[bool] = []
+        try:
+            return self._locked_add_contacts(st, infos, new_aor)
+        except DBError as exc:  # usrloc logged it; in db_mode 1 memory has the change (ucontact.c)
+            if new_aor and getattr(exc, "op", None) == "insert":
+                # insert_contacts()'s error path: the new record goes from memory too.
+                with contextlib.suppress(DBError):
+                    self.ul.delete_urecord(st.domain, st.aor)
+            ops = {"insert": R.UL_INS_C, "update": R.UL_UPD_C, "delete": R.UL_DEL_C}
+            err = ops.get(getattr(exc, "op", None), R.UL_GET_R)  # no op: reading the record failed
+            raise RegError(err) from None
+
+    def _locked_add_contacts(self, st: SaveState, infos: list[ContactInfo], new_aor: list[bool]) -> int:
+        """The table writes of db_mode 1 run as the lock block ends (usrloc), after the shared
+        store's lock is released; `new_aor` gets True when the AoR had no record."""
         ul = self.ul
         after: list[Any] | None = None  # the AoR's contacts at the end, for the reply's Contact header
         try:
-            with ul.lock(st.domain):
+            with ul.lock(st.domain, st.aor):
                 record = ul.get_urecord(st.domain, st.aor)
                 if record is None:
+                    new_aor.append(True)
                     try:
                         stored = self._insert_contacts(st, infos)
                     except RegError:

@@ -8,16 +8,27 @@
 db_mode 0 keeps bindings in the shared store only; 1 writes every change through to the `location`
 table too; 2 writes back the changes every `timer_interval`; 3 keeps them in the table only. Modes 1
 and 2 load the table into the shared store when the first worker starts.
+
+In db_mode 1 a change is made in the shared store under its writers' lock, and written to the table
+as soon as that lock is released, still within the call that made it (`ul.lock()`'s block, or the
+single insert/update/delete): a slow database never holds the lock every worker's shared-store
+writes take. The AoR's slot lock (`slots.SlotLocks`, Kamailio's lock_udomain) is held from before the
+change until its database write is done, so the writes of one AoR reach the table in order. A failed
+write is logged and leaves the binding in memory as Kamailio's insert/update/delete_ucontact do;
+the caller gets `DBWriteError` (registrar answers 500).
 """
 from __future__ import annotations
 
 import contextlib
 import logging
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from kampy.api import Core, Database, DBError, Module, RpcFault, check_table_version, core_hash, db_connect
 
+from .slots import SlotLocks
 from .storage import STATE_NEW, LocationTable, SharedStorage, Storage
 from .ucontact import (
     ALL_METHODS,
@@ -42,6 +53,30 @@ RPC_PATH = "dummypath"
 RPC_CSEQ = 1
 
 
+# What Kamailio logs when a write-through query fails (urecord.c, ucontact.c).
+_DB_FAILED = {"insert": "failed to insert in database", "update": "failed to update contact in database",
+              "delete": "failed to remove contact from database"}
+
+
+class DBWriteError(DBError):
+    """usrloc's write of a binding to the table failed (`op`: insert, update or delete); in db_mode 1
+    the binding stays in memory as it was changed."""
+
+    def __init__(self, op: str, cause: DBError) -> None:
+        super().__init__(f"usrloc: {_DB_FAILED[op]}: {cause}", cause.reason)
+        self.op = op
+
+
+class _Pending(threading.local):
+    """This thread's db_mode 1 writes made in memory and not yet in the table."""
+
+    depth = 0
+    writes: list[tuple[str, LocationTable, UContact]]
+
+    def __init__(self) -> None:
+        self.writes = []
+
+
 @dataclass
 class URecord:
     """An AoR with its contacts in Kamailio's order (q, highest first)."""
@@ -58,11 +93,12 @@ class Domain:
     """A usrloc domain (a table name such as "location"): where its bindings live in this db_mode."""
 
     def __init__(self, name: str, mode: int, shared: SharedStorage | None,
-                 table: LocationTable | None) -> None:
+                 table: LocationTable | None, pending: _Pending | None = None) -> None:
         self.name = name
         self.mode = mode
         self.shared = shared
         self.table = table
+        self.pending = pending
 
     @property
     def storage(self) -> Storage:
@@ -73,20 +109,35 @@ class Domain:
     def insert(self, c: UContact) -> None:
         if self.shared is not None:
             self.shared.insert(c)
-        if self.mode in (WRITE_THROUGH, DB_ONLY) and self.table is not None:
-            self.table.insert(c)
+        self._write("insert", c)
 
     def update(self, c: UContact) -> None:
         if self.shared is not None:
             self.shared.update(c)
-        if self.mode in (WRITE_THROUGH, DB_ONLY) and self.table is not None:
-            self.table.update(c)
+        self._write("update", c)
 
     def delete(self, c: UContact) -> None:
         if self.shared is not None:
             self.shared.delete(c)
-        if self.mode in (WRITE_THROUGH, DB_ONLY) and self.table is not None:
-            self.table.delete(c)
+        self._write("delete", c)
+
+    def _write(self, op: str, c: UContact) -> None:
+        """The table's part of a change: in db_mode 1 inside a write scope (`UsrlocModule._scope`),
+        kept until the shared store's lock is released; otherwise now."""
+        if self.table is None or self.mode not in (WRITE_THROUGH, DB_ONLY):
+            return
+        if self.mode == WRITE_THROUGH and self.pending is not None and self.pending.depth:
+            self.pending.writes.append((op, self.table, c.copy()))
+            return
+        run_write(op, self.table, c)
+
+
+def run_write(op: str, table: LocationTable, c: UContact) -> None:
+    try:
+        getattr(table, op)(c)
+    except DBError as exc:
+        log.error("usrloc: %s (aor %s, contact %s): %s", _DB_FAILED[op], c.aor, c.contact, exc)
+        raise DBWriteError(op, exc) from exc
 
 
 class UsrlocModule(Module):
@@ -106,6 +157,8 @@ class UsrlocModule(Module):
         self._ruids: RuidGenerator | None = None
         self._db: Database | None = None
         self.domains: dict[str, Domain] = {}
+        self._pending = _Pending()
+        self._slots: SlotLocks | None = None
         core.stats.register_gauge("usrloc:registered_users", self._registered_users)
         if self.db_mode != NO_DB:
             self._open_db()
@@ -136,7 +189,7 @@ class UsrlocModule(Module):
         if self.db_mode != DB_ONLY:
             shared = SharedStorage(self.core.shared, name, write_back=self.db_mode == WRITE_BACK)
         table = LocationTable(self._db, name, self.use_domain) if self._db is not None else None
-        domain = Domain(name, self.db_mode, shared, table)
+        domain = Domain(name, self.db_mode, shared, table, self._pending)
         self.domains[name] = domain
         stats = self.core.stats
         stats.register_gauge(f"usrloc:{name}-users", lambda: domain.storage.count_aors())
@@ -175,6 +228,51 @@ class UsrlocModule(Module):
             self.flush()
         if self._db is not None:
             self._db.close()
+        if self._slots is not None:
+            self._slots.close()
+
+    @property
+    def slot_locks(self) -> SlotLocks:
+        if self._slots is None:
+            self._slots = SlotLocks(f"{self.core.shared.path}.lock", int(self.params.get("hash_size", 10)))
+        return self._slots
+
+    @contextlib.contextmanager
+    def _scope(self, dom: Domain, aor: str | None,
+               inner: contextlib.AbstractContextManager[None]) -> Iterator[None]:
+        """Run a change of `dom` inside `inner` (the shared store's transaction, or nothing). In
+        db_mode 1 the AoR's slot is held throughout, and the table writes the change queued run
+        after `inner` has ended (the shared store's lock released), before this returns; a nested
+        scope joins the outer one. When the change fails, memory rolls back and nothing is written."""
+        pending = self._pending
+        if dom.mode != WRITE_THROUGH or dom.table is None or pending.depth:
+            pending.depth += 1
+            try:
+                with inner:
+                    yield
+            finally:
+                pending.depth -= 1
+            return
+        slots = self.slot_locks
+        with slots.hold(None if aor is None else slots.slot(dom.name, aor)):
+            pending.depth, pending.writes = 1, []
+            try:
+                with inner:
+                    yield
+            except BaseException:
+                pending.writes = []
+                raise
+            finally:
+                pending.depth = 0
+            writes, pending.writes = pending.writes, []
+            failed: DBWriteError | None = None
+            for op, table, contact in writes:  # every one, as memory has them all
+                try:
+                    run_write(op, table, contact)
+                except DBWriteError as exc:
+                    failed = failed or exc
+            if failed is not None:
+                raise failed
 
     # ------------------------------------------------------------ API for registrar
 
@@ -193,8 +291,11 @@ class UsrlocModule(Module):
     def domain(self, name: str) -> Domain:
         return self.register_domain(name)
 
-    def lock(self, domain: str) -> contextlib.AbstractContextManager[None]:
-        return self.domain(domain).storage.lock()
+    def lock(self, domain: str, aor: str | None = None) -> contextlib.AbstractContextManager[None]:
+        """Kamailio's lock_udomain: a read-modify-write of `aor`'s bindings (None: of any AoR) that
+        no other worker interleaves with. In db_mode 1 the table is written when the block ends."""
+        dom = self.domain(domain)
+        return self._scope(dom, aor, dom.storage.lock())
 
     def contacts(self, aor: str, domain: str = "location") -> list[UContact]:
         """Every contact of `aor` (expired ones too, until the timer removes them), best first."""
@@ -220,19 +321,25 @@ class UsrlocModule(Module):
             contact.ruid = self.new_ruid()
         if not contact.last_modified:
             contact.last_modified = self.now()
-        self.domain(domain).insert(contact)
+        dom = self.domain(domain)
+        with self._scope(dom, contact.aor, contextlib.nullcontext()):
+            dom.insert(contact)
         return contact
 
     def update_contact(self, domain: str, contact: UContact) -> None:
-        self.domain(domain).update(contact)
+        dom = self.domain(domain)
+        with self._scope(dom, contact.aor, contextlib.nullcontext()):
+            dom.update(contact)
 
     def delete_contact(self, domain: str, contact: UContact) -> None:
-        self.domain(domain).delete(contact)
+        dom = self.domain(domain)
+        with self._scope(dom, contact.aor, contextlib.nullcontext()):
+            dom.delete(contact)
 
     def delete_urecord(self, domain: str, aor: str) -> int:
         """Remove every contact of `aor`; returns how many there were."""
         dom = self.domain(domain)
-        with dom.storage.lock():
+        with self.lock(domain, aor):
             contacts = dom.storage.contacts(aor)
             for c in contacts:
                 dom.delete(c)
@@ -295,6 +402,20 @@ class UsrlocModule(Module):
         if domain.mode == NO_DB and domain.shared is not None:
             # Nothing to keep in step: one indexed DELETE, however many contacts expired.
             count = domain.shared.delete_expired(now)
+        elif domain.mode == WRITE_THROUGH:
+            # One AoR at a time (Kamailio's timer locks slot by slot), each row deleted from the
+            # table after the shared store's lock is released; a failed delete is logged (wt_timer).
+            count = 0
+            for c in domain.storage.expired(now):
+                try:
+                    with self.lock(domain.name, c.aor):
+                        current = domain.storage.by_ruid(c.ruid)
+                        if current is None or current.valid(now):
+                            continue
+                        domain.delete(current)
+                        count += 1
+                except DBWriteError:
+                    count += 1  # gone from memory all the same
         else:
             with domain.storage.lock():
                 expired = domain.storage.expired(now)
@@ -412,7 +533,7 @@ class UsrlocModule(Module):
     def rpc_rm_contact(self, table: str, aor: str, contact: str) -> None:
         domain = self._rpc_domain(table)
         aor = self._rpc_aor(aor)
-        with self.lock(domain.name):
+        with self.lock(domain.name, aor):
             record = self.get_urecord(domain.name, aor)
             if record is None:
                 raise RpcFault(404, "AOR not found")
@@ -431,7 +552,7 @@ class UsrlocModule(Module):
         domain = self._rpc_domain(table)
         aor = self._rpc_aor(aor)
         now = self.now()
-        with self.lock(domain.name):
+        with self.lock(domain.name, aor):
             record = self.get_urecord(domain.name, aor)
             code, found = self.get_ucontact(record, contact, RPC_CALLID, RPC_PATH, RPC_CSEQ + 1)
             if code < 0:
@@ -478,4 +599,5 @@ def _rpc_value(value: str) -> str | None:
     return value if value and value not in ("0", ".") else None
 
 
-__all__ = ["UsrlocModule", "URecord", "UContact", "Domain", "Q_UNSPECIFIED", "FL_MEM", "ALL_METHODS"]
+__all__ = ["UsrlocModule", "URecord", "UContact", "Domain", "DBWriteError", "Q_UNSPECIFIED", "FL_MEM",
+           "ALL_METHODS"]
