@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from kampy.config.pipeline import load_file  # noqa: E402
+from kampy.net.worker import tune_gc  # noqa: E402
 from kampy.db import connect  # noqa: E402
 from kampy.runtime.context import Outgoing, Socket, Source  # noqa: E402
 from kampy.runtime.server import Server  # noqa: E402
@@ -92,6 +93,7 @@ def run(db_url: str, messages: int, profile: int) -> float:
     try:
         for n in range(200):  # warm-up
             one_round(srv, n)
+        tune_gc()  # the collector as a worker process sets it
         profiler = cProfile.Profile() if profile else None
         start = time.process_time()
         if profiler:

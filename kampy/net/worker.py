@@ -229,7 +229,7 @@ async def _serve(worker: Worker, ready: Callable[[], None] | None, stop_on: tupl
 GC_THRESHOLDS = (20000, 20, 100)
 
 
-def _tune_gc() -> None:
+def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
@@ -243,7 +243,7 @@ def run_worker(server_factory: Callable[[int], Server], listeners: list[Listener
     `stop_on` signal; `channels` (after `attach(rank)`) connect it to the other workers."""
     server = server_factory(rank)
     server.child_init(rank)
-    _tune_gc()
+    tune_gc()
     worker = Worker(server, listeners, params, rank, channels)
     try:
         asyncio.run(_serve(worker, ready, stop_on))
