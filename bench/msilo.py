@@ -29,7 +29,6 @@ import argparse
 import logging
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -46,7 +45,7 @@ sys.path.insert(0, str(REPO))
 from kampy.db import connect, create_tables  # noqa: E402
 from kampy.testing import mariadb  # noqa: E402
 from tests.e2e import msilo_sample  # noqa: E402
-from tests.e2e.kampy_process import SCENARIOS, free_port  # noqa: E402
+from tests.e2e.kampy_process import SCENARIOS, free_port, start_server, stop_process  # noqa: E402
 
 log = logging.getLogger("bench")
 DEFAULT_RATES = [100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 7500, 10000]
@@ -92,20 +91,14 @@ class Sink:
 
     def __init__(self, sipp: str, workdir: Path) -> None:
         self.port = free_port()
-        self.proc = subprocess.Popen(
+        self.proc = start_server(
             [sipp, "-sf", str(SCENARIOS / "message_uas.xml"), "-t", "u1", "-i", "127.0.0.1",
              "-p", str(self.port), "-nostdin", "-buff_size", str(4 << 20), "-bind_local"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir)
         time.sleep(0.3)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        stop_process(self.proc, timeout=5)
 
 
 def store_step(sipp: str, addr: tuple[str, int], sink: Sink, rate: int, calls: int, workdir: Path) -> Step:

@@ -14,7 +14,6 @@ import argparse
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.e2e.kampy_process import CONFIGS, SCENARIOS, free_port, start_kampy  # noqa: E402
+from tests.e2e.kampy_process import CONFIGS, SCENARIOS, free_port, start_kampy, start_server, stop_process  # noqa: E402
 from tests.e2e.sip import UDPClient, status_of  # noqa: E402
 
 log = logging.getLogger("bench")
@@ -71,18 +70,12 @@ def kamailio_server(children: int, workdir: Path) -> Iterator[tuple[str, int]]:
     cmd = ["kamailio", "-f", str(CFG), "-A", f"CHILDREN={children}", "-l", f"udp:127.0.0.1:{port}",
            "-DD", "-E", "-w", str(workdir), "-Y", str(workdir), "-m", "64", "-M", "8"]
     with open(workdir / "kamailio.log", "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = start_server(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         _wait_answering(("127.0.0.1", port), proc)
         yield ("127.0.0.1", port)
     finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process(proc)
 
 
 def _wait_answering(addr: tuple[str, int], proc: subprocess.Popen[bytes], timeout: float = 20) -> None:

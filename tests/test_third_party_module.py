@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.kampy_process import READY_MARK, free_port
+from tests.e2e.kampy_process import READY_MARK, free_port, start_server, stop_process
 
 REPO = Path(__file__).resolve().parent.parent
 HELLO_DIST = REPO / "samples" / "modules" / "kampy-hello"
@@ -121,9 +121,9 @@ def served(venv: Path, workdir: Path) -> Iterator[int]:
     port = free_port()
     log_path = workdir / "kampy.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([str(venv / "kampy"), "run", "-f", "hello.cfg", "-E", "-n", "1",
-                                 "-l", f"udp:127.0.0.1:{port}"], cwd=workdir, stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = start_server([str(venv / "kampy"), "run", "-f", "hello.cfg", "-E", "-n", "1",
+                             "-l", f"udp:127.0.0.1:{port}"], cwd=workdir, stdout=log,
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
         while READY_MARK not in log_path.read_text(errors="replace"):
@@ -132,12 +132,7 @@ def served(venv: Path, workdir: Path) -> Iterator[int]:
             time.sleep(0.05)
         yield port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def options(port: int, local_port: int) -> bytes:

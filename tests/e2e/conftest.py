@@ -57,9 +57,8 @@ def running_kampy(tmp_path: Path) -> Iterator[StartKampy]:
         return kampy
 
     yield start
-    for kampy in started:
-        if not kampy.stopped:
-            kampy.stop()
+    for kampy in started:  # also those a test stopped or killed itself: whatever is left in the group
+        kampy.stop()
 
 
 @pytest.fixture(scope="module")

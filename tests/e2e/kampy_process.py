@@ -1,9 +1,14 @@
-"""Start `kampy run` as a subprocess on free loopback ports and stop it by its PID.
+"""Start `kampy run` as a subprocess on free loopback ports and stop it with everything it forked.
 
 Plain functions (no pytest), so the namespace helper script and bench/ can use them too.
+
+Every server the tests start (kampy, Kamailio, sipp) goes through `start_server`: it runs in a
+session, and so a process group, of its own, and `stop_process` ends that whole group. Nothing is
+ever signalled by name, only the groups started here.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import itertools
 import logging
@@ -17,6 +22,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tests.support import shared_files
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +51,134 @@ def next_serial() -> int:
     return STARTED[-1][0] + 1 if STARTED else 1
 
 
+# The servers started by `start_server` and not stopped yet, by PID (which is their process group).
+RUNNING: dict[int, subprocess.Popen[bytes]] = {}
+# Shared stores that `stop_process` found open in a group it stopped and had to delete itself.
+SWEPT_STORES: list[Path] = []
+GROUP_GRACE = 5.0  # seconds the rest of a group gets, after its leader exited, between SIGTERM and SIGKILL
+
+
+def start_server(cmd: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    """`subprocess.Popen(cmd, **kwargs)` in a new session (so a new process group led by the server),
+    remembered until `stop_process` ends the group. Signals for the test run's own process group
+    (Ctrl-C, `timeout`) no longer reach the server: the fixtures, and `stop_all` at exit, stop it."""
+    proc: subprocess.Popen[bytes] = subprocess.Popen(list(cmd), start_new_session=True, **kwargs)
+    RUNNING[proc.pid] = proc
+    return proc
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live (not zombie) processes of process group `pgid`."""
+    members = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{name}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # state ppid pgrp ...
+        if int(fields[2]) == pgid and fields[0] not in "ZX":
+            members.append(int(name))
+    return members
+
+
 def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 15) -> int:
-    """Signal a server this test started (by its PID), wait for it, SIGKILL it if it lingers;
-    return its exit code."""
-    if proc.poll() is None:
-        os.kill(proc.pid, sig)
-    try:
-        return proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        os.kill(proc.pid, signal.SIGKILL)
-        return proc.wait()
+    """Stop a server this test run started and everything it forked; return the server's exit code.
+
+    `sig` goes to the server itself (kampy's supervisor and Kamailio's main process stop their own
+    workers: that shutdown is part of what the tests check), SIGKILL to its whole group at once (a
+    crash). If the server has not exited after
+    `timeout` s, its whole process group gets SIGKILL; if it exited but left processes in its
+    group, they get SIGTERM, then SIGKILL after GROUP_GRACE s. The server is reaped only after its
+    group is empty, so its PID (the group's ID) cannot be reused meanwhile. A shared store found
+    open in the group and still there afterwards (a SIGKILLed kampy cannot delete it) is deleted."""
+    own_group = RUNNING.get(proc.pid) is proc
+    if not own_group and proc.returncode is not None:  # stopped already
+        return proc.returncode
+    if not own_group:
+        log.warning("pid %d was not started by start_server: stopping it alone", proc.pid)
+    members = group_members(proc.pid) if own_group else []
+    stores = shared_files.open_stores(members)
+    if sig == signal.SIGKILL:
+        _signal(proc, own_group, sig)
+    elif proc.returncode is None and not _exited(proc, 0):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, sig)
+    if not _exited(proc, timeout):
+        log.warning("pid %d did not stop %gs after %s: killing its process group", proc.pid, timeout,
+                    signal.Signals(sig).name)
+        _signal(proc, own_group, signal.SIGKILL)
+    if own_group:
+        left = group_members(proc.pid)
+        if left:
+            log.warning("pid %d exited and left %s in its process group: terminating them", proc.pid, left)
+            _signal(proc, own_group, signal.SIGTERM)
+            if not _group_gone(proc.pid, GROUP_GRACE):
+                _signal(proc, own_group, signal.SIGKILL)
+                if not _group_gone(proc.pid, 10):
+                    raise RuntimeError(f"process group {proc.pid} survives SIGKILL: "
+                                       f"{group_members(proc.pid)}")
+    code = proc.wait()
+    if own_group:
+        del RUNNING[proc.pid]
+    for base in stores:
+        if shared_files.remove_store(base):
+            SWEPT_STORES.append(base)
+    return code
+
+
+def stop_all() -> list[int]:
+    """Stop every server `start_server` started and `stop_process` did not stop (at exit, or when
+    a session ends); return the PIDs of those that were still running (or had left processes)."""
+    running = []
+    for proc in list(RUNNING.values()):
+        if not _exited(proc, 0) or group_members(proc.pid):
+            running.append(proc.pid)
+        try:
+            stop_process(proc, timeout=5)
+        except Exception:  # at exit: stop the others anyway
+            log.exception("stopping pid %d", proc.pid)
+    return running
+
+
+atexit.register(stop_all)
+
+
+def _exited(proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Whether the server has exited, waiting up to `timeout` s, without reaping it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.returncode is not None:
+            return True
+        try:
+            if os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+        except ChildProcessError:  # reaped elsewhere: poll() records it
+            proc.poll()
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+
+
+def _signal(proc: subprocess.Popen[bytes], own_group: bool, sig: int) -> None:
+    """`sig` to the server's process group (to the server alone if it has none of its own). The
+    group ID cannot have been reused: the server is not reaped yet, or members are left in it."""
+    with contextlib.suppress(ProcessLookupError):
+        if own_group:
+            os.killpg(proc.pid, sig)
+        elif proc.returncode is None:
+            os.kill(proc.pid, sig)
+
+
+def _group_gone(pgid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while group_members(pgid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -94,7 +219,7 @@ class Kampy:
         return self.log_path.read_text(errors="replace")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
-        """Signal the process (by PID) and wait for it; return its exit code."""
+        """Signal the process (by PID), wait for it and its process group; return its exit code."""
         code = stop_process(self.proc, sig, timeout)
         self.stopped = True
         return code
@@ -141,8 +266,8 @@ def start_kampy(cfg: str | Path, directory: Path, *, host: str = "127.0.0.1", po
     listen = [a for proto in protos for a in ("-l", f"{proto}:{bracketed}:{port}")]
     log_path = directory / f"kampy-{port}.log"
     with open(log_path, "wb") as out:
-        proc = subprocess.Popen(kampy_command(cfg_path, *listen, *args), cwd=REPO, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = start_server(kampy_command(cfg_path, *listen, *args), cwd=REPO, stdout=out,
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     kampy = track(Kampy(proc, host, port, log_path))
     _wait_ready(kampy, ready_timeout)
     return kampy
@@ -154,6 +279,7 @@ def _wait_ready(kampy: Kampy, timeout: float) -> None:
         if READY_MARK in kampy.output():
             return
         if kampy.proc.poll() is not None:
+            kampy.stop()  # its workers, if any are left
             raise RuntimeError(f"kampy exited with {kampy.proc.returncode}:\n{kampy.output()}")
         time.sleep(0.05)
     kampy.stop(signal.SIGKILL)

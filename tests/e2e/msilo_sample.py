@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.e2e.kampy_process import REPO, free_port, kampy_command, stop_process, track
+from tests.e2e.kampy_process import REPO, free_port, kampy_command, start_server, stop_process, track
 
 SAMPLE = REPO / "samples" / "msilo.cfg"
 KAMAILIO_MODULES = Path("/usr/lib/x86_64-linux-gnu/kamailio/modules")
@@ -91,7 +91,7 @@ def start(name: str, directory: Path, db_url: str, *, children: int | None = Non
     else:
         raise ValueError(f"unknown server {name!r}")
     with open(log_path, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = start_server(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     server = track(Server(name, proc, port, log_path))
     try:
         wait_answering(server, ready_timeout)

@@ -1,7 +1,8 @@
 """The proxy of configs/proxy.cfg run by Kamailio 5.6 or by kampy, and tiny SIP user agents for it.
 
 Plain functions and classes (no pytest), so bench/ can use them too. Both servers get the config
-unchanged, with `-A LISTEN=udp:127.0.0.1:PORT`; each is stopped by its PID.
+unchanged, with `-A LISTEN=udp:127.0.0.1:PORT`; each runs in a process group of its own, stopped
+with everything it forked (kampy_process.stop_process).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.e2e.kampy_process import CONFIGS, REPO, free_port, kampy_command, stop_process, track
+from tests.e2e.kampy_process import CONFIGS, REPO, free_port, kampy_command, start_server, stop_process, track
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +91,11 @@ def start_proxy(target: str, directory: Path, *, cfg: Path = PROXY_CFG, defines:
     else:
         raise ValueError(f"unknown target {target!r}")
     with open(log_path, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = start_server(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     proxy = track(Proxy(target, proc, host, port, log_path, pid_file))
     try:
         _wait_answering(proxy, ready_timeout)
-    except NotAvailable:
+    except BaseException:
         proxy.stop()
         raise
     return proxy

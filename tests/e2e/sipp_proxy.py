@@ -3,13 +3,12 @@ a sipp callee. Plain functions (no pytest), shared by tests/e2e/test_proxy_sipp.
 from __future__ import annotations
 
 import logging
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.e2e.kampy_process import SCENARIOS, free_port
+from tests.e2e.kampy_process import SCENARIOS, free_port, start_server, stop_process
 from tests.e2e.proxy import UA, unique
 
 log = logging.getLogger(__name__)
@@ -72,9 +71,9 @@ def message_run(sipp: str, proxy: tuple[str, int], workdir: Path, *, calls: int,
     """MESSAGEs from a sipp caller through the proxy to a sipp callee registered under a fresh name."""
     port = free_port()
     user = unique("uas")
-    uas = subprocess.Popen([sipp, "-sf", str(SCENARIOS / "message_uas.xml"), "-t", "u1", "-i", "127.0.0.1",
-                            "-p", str(port), "-nostdin", "-buff_size", str(4 << 20), "-bind_local"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir)
+    uas = start_server([sipp, "-sf", str(SCENARIOS / "message_uas.xml"), "-t", "u1", "-i", "127.0.0.1",
+                        "-p", str(port), "-nostdin", "-buff_size", str(4 << 20), "-bind_local"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir)
     try:
         time.sleep(0.3)  # let the callee bind its socket before the first MESSAGE reaches it
         registrar = UA(user, proxy)
@@ -86,9 +85,4 @@ def message_run(sipp: str, proxy: tuple[str, int], workdir: Path, *, calls: int,
         return run_uac(sipp, "message_uac.xml", proxy, workdir, calls=calls, rate=rate, service=user,
                        timeout=timeout)
     finally:
-        uas.send_signal(signal.SIGTERM)
-        try:
-            uas.wait(5)
-        except subprocess.TimeoutExpired:
-            uas.kill()
-            uas.wait()
+        stop_process(uas, timeout=5)

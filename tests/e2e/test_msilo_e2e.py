@@ -162,17 +162,9 @@ def silo_rows(db_url: str) -> list[tuple]:
 
 
 def kill_all(kampy: Kampy) -> None:
-    """SIGKILL the supervisor and every worker, by PID: the server dies at once, as in a crash."""
-    pids = [kampy.pid, *kampy.worker_pids()]
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    kampy.proc.wait()
-    kampy.stopped = True
-    for pid in pids[1:]:
-        wait_for(lambda p=pid: not Path(f"/proc/{p}").exists(), 10)
+    """SIGKILL the supervisor and every worker (its process group): the server dies at once, as in
+    a crash. stop_process waits until the group is gone and deletes the shared store left behind."""
+    kampy.stop(signal.SIGKILL)
 
 
 @pytest.fixture

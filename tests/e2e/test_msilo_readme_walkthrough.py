@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import msilo_sample
-from tests.e2e.kampy_process import REPO, free_port, track
+from tests.e2e.kampy_process import REPO, free_port, start_server, track
 
 README = REPO / "README.md"
 DEFAULT_PORT = "5060"
@@ -73,8 +73,7 @@ def test_the_readme_walkthrough_works_as_written(tmp_path: Path, sipp_binary: st
     argv = kampy_argv(kampy_run) + ["-E", *msilo_sample.sample_defines(port, f"sqlite://{db}")]
     log_path = tmp_path / "kampy.log"
     with open(log_path, "wb") as out:
-        proc = subprocess.Popen(argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
+        proc = start_server(argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     server = track(msilo_sample.Server("kampy", proc, port, log_path))
     try:
         msilo_sample.wait_answering(server, 30)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.kampy_process import REPO
+from tests.e2e.kampy_process import REPO, start_server, stop_process
 
 CFG = """#!KAMAILIO
 children=2
@@ -236,18 +236,17 @@ def kamailio(tmp_path_factory: pytest.TempPathFactory):
     port = free_port()
     cfg = tmp / "kamailio.cfg"
     cfg.write_text(KAMAILIO_CFG.format(port=port, dir=tmp))
-    proc = subprocess.Popen([binary, "-f", str(cfg), "-E", "-DD", "-n", "1", "-Y", str(tmp)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while not (tmp / "kam.sock").exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(0.5)
+    proc = start_server([binary, "-f", str(cfg), "-E", "-DD", "-n", "1", "-Y", str(tmp)],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
+        deadline = time.monotonic() + 10
+        while not (tmp / "kam.sock").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
         send_options(port, 3)
         yield tmp
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc, timeout=10)
 
 
 SHAPE_IDS = ["-".join([m, *map(str, p)]) for m, p in SHAPE_REQUESTS]
