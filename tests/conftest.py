@@ -7,6 +7,11 @@ import pytest
 
 from kampy.db import Database, connect, create_tables
 from kampy.testing import mariadb
+from tests.support.hygiene import pytest_sessionfinish, pytest_sessionstart, pytest_terminal_summary
+
+# The session deletes the shared stores (/dev/shm/kampy-shared-*) it leaves and stops the servers it
+# started, and fails if a store was left by a process that died (see tests/support/hygiene.py).
+__all__ = ["pytest_sessionfinish", "pytest_sessionstart", "pytest_terminal_summary"]
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"

@@ -86,10 +86,19 @@ class Harness:
         self._step: Result | None = None
         self._cleanup = cleanup
         self._tables: Tables | None = None
-        self.server = Server.from_config(compiled, sockets=sockets, aliases=aliases, clock=self.clock,
-                                         tracer=self._trace)
-        self.server.child_init(1)
+        self._closed = False
+        try:
+            self.server = Server.from_config(compiled, sockets=sockets, aliases=aliases, clock=self.clock,
+                                             tracer=self._trace)
+        except BaseException:
+            self._run_cleanup()
+            raise
         self.core = self.server.core
+        try:
+            self.server.child_init(1)
+        except BaseException:
+            self.close()  # no harness is returned: delete its shared store and files now
+            raise
 
     # ------------------------------------------------------------ building
 
@@ -125,10 +134,20 @@ class Harness:
                    standin_calls=record, cleanup=cleanup)
 
     def close(self) -> None:
-        """Shut the modules down (`destroy`) and remove the temporary files."""
-        self.server.shutdown()
-        if self._tables is not None:
-            self._tables.close()
+        """Shut the modules down (`destroy`), delete the server's private shared store (the
+        `kampy-shared-*` files in /dev/shm) and remove the temporary files. Closing again does
+        nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.server.shutdown()  # closes the core's shared store, and deletes it when private
+            if self._tables is not None:
+                self._tables.close()
+        finally:
+            self._run_cleanup()
+
+    def _run_cleanup(self) -> None:
         if self._cleanup is not None:
             self._cleanup()
             self._cleanup = None
