@@ -48,7 +48,7 @@ from tests.e2e import msilo_sample  # noqa: E402
 from tests.e2e.kampy_process import SCENARIOS, free_port, start_server, stop_process  # noqa: E402
 
 log = logging.getLogger("bench")
-DEFAULT_RATES = [100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 7500, 10000]
+DEFAULT_RATES = [100, 200, 300, 500, 750, 1000, 1250, 1500, 1750, 2000, 2500, 3000, 5000]
 TARGET_RATIO = 0.5
 SIPP_TIMEOUT = 30.0  # seconds one sipp run may take at most
 DUMP_TIMEOUT = 120.0

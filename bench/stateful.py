@@ -28,7 +28,7 @@ from tests.e2e.proxy import NotAvailable, start_proxy  # noqa: E402
 from tests.e2e.sipp_proxy import Run, message_run, register_run  # noqa: E402
 
 log = logging.getLogger("bench")
-DEFAULT_RATES = [100, 200, 500, 1000, 2000, 3000, 5000, 7500, 10000]
+DEFAULT_RATES = [100, 200, 500, 1000, 2000, 2500, 3000, 4000, 5000, 7500, 10000, 15000, 20000]
 TARGET_RATIO = 0.25
 SIPP_TIMEOUT = 30.0  # seconds one sipp run may take at most
 
