@@ -16,12 +16,13 @@ What is here, by use:
 * The process: `Core` (`core.clock`, `core.stats`, `core.api(name)`, `core.send(...)`,
   `core.call_at(...)`, `core.shared`), `Clock`, `SharedStore`, `Outgoing`; `ScriptExit`/`ScriptDrop`;
   for modules that answer requests (sl, tm): `build_reply` (Kamailio's layout of a local reply),
-  `local_to_tag`/`tag_prefix`/`crc_suffix` (local To-tags), `header_lines`, `as_bytes`,
+  `local_to_tag`/`tag_prefix`/`crc_suffix` (local To-tags), `hash2_raw` (Kamailio's hash of
+  Call-ID and CSeq, in Via branches), `header_lines`, `as_bytes`,
   `received_params`, `reply_destination`, `error_response`, `reply_via_line`, the RFC 3261
   transaction machines (`ServerTransaction`, `ClientTransaction`,
   `TransactionTable`, `TimerConfig`, their actions `Send`/`StartTimer`/`CancelTimer`/`Deliver`/
   `Timeout`/`TransportFailed`/`Terminated`, `build_cancel`, `build_ack`, `server_key`), forwarding
-  (`build_forwarded`, `destination`, `forward_request`) and `Handoff` (give a message to its owner).
+  (`build_forwarded`, `destination`, `forward_request`; `SendSocketValue` for a header whose text depends on the sending socket) and `Handoff` (give a message to its owner).
 * Replies and new requests: `core.api("sl")` (`SlAPI`: `reply(ctx, code, reason)`) and
   `core.api("tm")` (`TmAPI`: `t_request(...)`).
 * Pseudo-variables, AVPs and flags: `pv_accessor`, `pv_get`, `pv_set`, `formatter`, `parse_pv`,
@@ -69,9 +70,9 @@ from kampy.runtime.context import (
     Socket,
     Source,
 )
-from kampy.runtime.forward import build_forwarded, destination, forward_request
+from kampy.runtime.forward import SendSocketValue, build_forwarded, destination, forward_request
 from kampy.runtime.core import FORCE_RPORT, Clock, Core, received_params, reply_destination, reply_via_line
-from kampy.runtime.hashes import core_hash, reverse_hex
+from kampy.runtime.hashes import core_hash, hash2_raw, reverse_hex
 from kampy.runtime.replies import as_bytes, build_reply, crc_suffix, header_lines, local_to_tag, tag_prefix
 from kampy.runtime.loglevels import (
     L_ALERT,
@@ -151,8 +152,8 @@ __all__ = [
     "RpcFault", "RpcMethod", "Stat", "Timer", "TransformClass",
     "Branch", "MessageContext", "Outgoing", "ScriptDrop", "ScriptExit", "Socket", "Source",
     "FORCE_RPORT", "Clock", "Core", "received_params", "reply_destination", "reply_via_line", "SharedStore",
-    "core_hash", "reverse_hex", "as_bytes", "build_reply", "crc_suffix", "header_lines", "local_to_tag",
-    "tag_prefix",
+    "core_hash", "hash2_raw", "reverse_hex", "as_bytes", "build_reply", "crc_suffix", "header_lines",
+    "local_to_tag", "tag_prefix",
     "URI", "ContactList", "ContentType", "CSeq", "Message", "NameAddr", "Params", "Request", "Response",
     "SIPProtocolError", "Via", "build_response", "error_response", "parse_message",
     "parse_name_addr", "parse_uri",
@@ -165,7 +166,7 @@ __all__ = [
     "setflag", "resetflag", "isflagset", "setbflag", "resetbflag", "isbflagset",
     "SlAPI", "TmAPI", "ReplyCallback",
     "JsonRpc", "LocalService", "dumps_response", "version_string",
-    "Handoff", "build_forwarded", "destination", "forward_request",
+    "Handoff", "SendSocketValue", "build_forwarded", "destination", "forward_request",
     "CancelTimer", "ClientTransaction", "Deliver", "Send", "ServerTransaction", "StartTimer", "Terminated",
     "Timeout", "TimerConfig", "TransactionError", "TransactionTable", "TransportFailed", "build_ack",
     "build_cancel", "server_key",

@@ -1,4 +1,6 @@
-from kampy.api import reverse_hex
+import pytest
+
+from kampy.api import hash2_raw, reverse_hex
 
 
 def test_reverse_hex_prints_the_least_significant_digit_first():
@@ -7,3 +9,14 @@ def test_reverse_hex_prints_the_least_significant_digit_first():
 
 def test_reverse_hex_of_zero_is_one_digit():
     assert reverse_hex(0) == "0"
+
+
+@pytest.mark.parametrize(("call_id", "cseq", "branch_hash"), [
+    ("c1", "1", "e9f6"),
+    ("a84b4c76e66710@pc33.atlanta.example.com", "314159", "2606"),
+    ("caf\u00e9-\u00fc\u00df-42@h\u00f6st", "7", "8aca"),  # bytes >= 0x80: Kamailio reads signed chars
+])
+def test_hash2_raw_gives_the_hash_kamailio_prints_in_a_stateless_branch(call_id: str, cseq: str,
+                                                                        branch_hash: str) -> None:
+    # the first part of `z9hG4bK<hash>.<md5>.0` in requests forward()ed by Kamailio 5.6.3
+    assert reverse_hex(hash2_raw(call_id, cseq) & 0xFFFF) == branch_hash

@@ -11,15 +11,15 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import zlib
+from collections.abc import Callable
 from typing import Any
 
 from kampy.runtime.context import MessageContext, Outgoing, Socket
 from kampy.runtime.core import FORCE_RPORT, received_params, split_first_via
 from kampy.sip.errors import SIPProtocolError
-from kampy.sip.message import Change, Request, Response
+from kampy.sip.message import AddHeader, Change, Request, Response
 from kampy.sip.uri import URI, Via, parse_uri
-from kampy.runtime.hashes import reverse_hex
+from kampy.runtime.hashes import hash2_raw, reverse_hex
 
 log = logging.getLogger("kampy.forward")
 
@@ -40,7 +40,7 @@ def stateless_branch(msg: Request) -> str:
         if via.branch is not None:
             parts.append(via.branch)
     md5 = hashlib.md5("".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
-    hash_index = zlib.crc32((callid + cseq_num).encode("utf-8", "surrogateescape")) & 0xFFFF
+    hash_index = hash2_raw(callid, cseq_num) & 0xFFFF
     return f"z9hG4bK{reverse_hex(hash_index)}.{md5}.0"
 
 
@@ -138,6 +138,31 @@ def forward_request(ctx: MessageContext, proto: str | None, host: str | None, po
     return 1
 
 
+class SendSocketValue(str):
+    """A header value whose final text depends on the socket a request is sent from (Kamailio's
+    SUBST_SND_* and COND_IF_DIFF_REALMS lumps, used by rr's Record-Route). Add it with
+    `msg.add_header(name, value)`: its text is what a plain `to_bytes()` writes; each copy that
+    `build_forwarded` sends has that header line replaced by `render(ctx, sock)` (whole header lines,
+    CRLF-joined, "Name: value")."""
+
+    render: Callable[[MessageContext, Socket], bytes]
+
+    def __new__(cls, text: str, render: Callable[[MessageContext, Socket], bytes]) -> SendSocketValue:
+        obj = super().__new__(cls, text)
+        obj.render = render
+        return obj
+
+
+def _render_send_socket_values(ctx: MessageContext, sock: Socket, msg: Request, data: bytes) -> bytes:
+    end = data.find(b"\r\n\r\n")
+    head, rest = data[:end + 2], data[end + 2:]
+    for change in msg.changes:
+        if change.__class__ is AddHeader and isinstance(change.value, SendSocketValue):
+            line = change.name.encode() + b": " + change.value.encode("utf-8", "surrogateescape")
+            head = head.replace(b"\r\n" + line + b"\r\n", b"\r\n" + change.value.render(ctx, sock) + b"\r\n", 1)
+    return head + rest
+
+
 def build_forwarded(ctx: MessageContext, sock: Socket, branch: str | None = None) -> bytes:
     """The request as sent on from `sock`: script edits, new R-URI, new top Via with `branch`
     (tm gives its own; the stateless one by default)."""
@@ -159,7 +184,10 @@ def build_forwarded(ctx: MessageContext, sock: Socket, branch: str | None = None
         if line is not None:
             edits.append(msg.replace_lines("via", 0, line))
         edits.append(msg.add_header("Via", via, first=True))
-        return msg.to_bytes()
+        data = msg.to_bytes()
+        if any(ch.__class__ is AddHeader and isinstance(ch.value, SendSocketValue) for ch in msg.changes):
+            data = _render_send_socket_values(ctx, sock, msg, data)
+        return data
     finally:
         for change in edits:
             msg.cancel(change)

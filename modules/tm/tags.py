@@ -6,9 +6,8 @@ import hashlib
 import os
 import random
 import re
-import zlib
 
-from kampy.api import Core, Request, as_bytes, crc_suffix, local_to_tag, reverse_hex, tag_prefix
+from kampy.api import Core, Request, as_bytes, crc_suffix, hash2_raw, local_to_tag, reverse_hex, tag_prefix
 
 TM_TAG_SIGNATURE, TM_TAG_SEPARATOR = "SER-TM/tags", "-"
 FROM_TAG_SIGNATURE = "Long live kamailio server"  # uac.c: "Long live " NAME " server"
@@ -45,7 +44,7 @@ class CallIds:
 def branch_id(rank: int, call_id: str, cseq: str, seed: str, index: int) -> str:
     """The Via branch of branch `index` of a transaction owned by worker `rank`; `seed` makes it
     unique per transaction (the server key and a per-process label)."""
-    hash_index = zlib.crc32((call_id + cseq).encode("utf-8", "surrogateescape")) & 0xFFFF
+    hash_index = hash2_raw(call_id, cseq) & 0xFFFF  # the transaction's hash_index, as Kamailio's
     md5 = hashlib.md5(seed.encode("utf-8", "surrogateescape")).hexdigest()
     return f"z9hG4bK{reverse_hex(hash_index)}r{rank}.{md5}.{index}"
 
