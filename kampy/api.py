@@ -22,7 +22,8 @@ What is here, by use:
   transaction machines (`ServerTransaction`, `ClientTransaction`,
   `TransactionTable`, `TimerConfig`, their actions `Send`/`StartTimer`/`CancelTimer`/`Deliver`/
   `Timeout`/`TransportFailed`/`Terminated`, `build_cancel`, `build_ack`, `server_key`), forwarding
-  (`build_forwarded`, `destination`, `forward_request`; `SendSocketValue` for a header whose text depends on the sending socket) and `Handoff` (give a message to its owner).
+  (`build_forwarded`, `destination`, `forward_request`; `SendSocketValue` for a header whose text
+  depends on the sending socket) and `Handoff` (give a message to its owner).
 * Replies and new requests: `core.api("sl")` (`SlAPI`: `reply(ctx, code, reason)`) and
   `core.api("tm")` (`TmAPI`: `t_request(...)`).
 * Pseudo-variables, AVPs and flags: `pv_accessor`, `pv_get`, `pv_set`, `formatter`, `parse_pv`,

@@ -159,7 +159,8 @@ def _render_send_socket_values(ctx: MessageContext, sock: Socket, msg: Request, 
     for change in msg.changes:
         if change.__class__ is AddHeader and isinstance(change.value, SendSocketValue):
             line = change.name.encode() + b": " + change.value.encode("utf-8", "surrogateescape")
-            head = head.replace(b"\r\n" + line + b"\r\n", b"\r\n" + change.value.render(ctx, sock) + b"\r\n", 1)
+            new = change.value.render(ctx, sock)
+            head = head.replace(b"\r\n" + line + b"\r\n", b"\r\n" + new + b"\r\n", 1)
     return head + rest
 
 

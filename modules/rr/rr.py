@@ -1,0 +1,509 @@
+"""Record-Route and loose routing with Kamailio 5.6's behaviour (rr/record.c, rr/loose.c, rr_mod.c).
+
+The Record-Route is a header added first in the request (before the new Via), whose text depends on
+the socket each copy is sent from (`SendSocketValue`): `<sip:IP[:PORT][;transport=..];lr;ftag=..>`
+for the socket the request came in on, and with `enable_double_rr` a second one, both with `;r2=on`,
+for the sending socket when it differs (as Kamailio's COND_IF_DIFF_REALMS lumps).
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from kampy.api import (
+    Core,
+    MessageContext,
+    Module,
+    PVar,
+    Request,
+    RouteType,
+    SendSocketValue,
+    SIPProtocolError,
+    Socket,
+    parse_uri,
+)
+
+log = logging.getLogger("kampy.rr")
+
+RR_DRIVEN, RR_ERROR, RR_NOT_DRIVEN, RR_PRELOADED = 1, -1, -1, -3
+DOWNSTREAM, UPSTREAM = 1, 2
+
+_ADDED = "rr.added"            # ctx.local: record_route done in this (non-branch) route
+_PARAMS = "rr.params"          # ctx.local: add_rr_param() text kept for a later record_route()
+_ROUTED = "rr.routed_params"   # ctx.local: the params of our Route URI, as loose_route saw them
+_ROUTE_ADDR = "rr.route_addr"  # ctx.local: FL_ROUTE_ADDR (next hop taken from a Route header)
+_DIRECTION = "rr.direction"    # ctx.local: is_direction()'s answer for this message
+
+
+# ---------------------------------------------------------------- Route header parsing
+
+@dataclass
+class _Elem:
+    line: int      # index of the Route header line
+    start: int     # offset of the name-addr in the line
+    end: int       # offset just after it (params included)
+    uri: str       # the URI text
+
+
+@dataclass
+class _Line:
+    raw: str
+    body: int  # offset of the first value character
+    elems: list[_Elem] = field(default_factory=list)
+
+
+def _split_line(index: int, raw: str) -> _Line:
+    colon = raw.find(":")
+    i = colon + 1
+    while i < len(raw) and raw[i] in " \t\r\n":
+        i += 1
+    line = _Line(raw, i)
+    start, quoted, angle, j = i, False, False, i
+    while j <= len(raw):
+        c = raw[j] if j < len(raw) else ","
+        if quoted:
+            if c == "\\":
+                j += 1
+            elif c == '"':
+                quoted = False
+        elif c == '"':
+            quoted = True
+        elif c == "<":
+            angle = True
+        elif c == ">":
+            angle = False
+        elif c == "," and not angle:
+            end = j
+            while end > start and raw[end - 1] in " \t\r\n":
+                end -= 1
+            if end > start:
+                text = raw[start:end]
+                lt, gt = text.find("<"), text.find(">")
+                uri = text[lt + 1:gt] if lt >= 0 and gt > lt else text.split(";", 1)[0]
+                line.elems.append(_Elem(index, start, end, uri.strip()))
+            j += 1
+            while j < len(raw) and raw[j] in " \t\r\n":
+                j += 1
+            start = j
+            continue
+        j += 1
+    return line
+
+
+def _route_lines(msg: Request) -> list[_Line]:
+    raws = [r.decode("utf-8", "surrogateescape") for r in msg.get_all_raw("route")]
+    return [_split_line(i, raw) for i, raw in enumerate(raws)]
+
+
+def _uri_params(uri: str) -> str:
+    """The URI parameters (after the host part, before `?`), without the leading `;`."""
+    rest = uri.split("?", 1)[0]
+    at = rest.rfind("@")
+    rest = rest[at + 1:] if at >= 0 else rest.partition(":")[2]
+    return rest.partition(";")[2]
+
+
+def _param_names(params: str) -> list[str]:
+    return [p.partition("=")[0].strip().lower() for p in params.split(";") if p.strip()]
+
+
+def _is_strict(params: str) -> bool:
+    return "lr" not in _param_names(params)
+
+
+def _is_2rr(params: str) -> bool:
+    return "r2" in _param_names(params)
+
+
+def _maddr_uri(uri: str) -> str:
+    """Kamailio's get_maddr_uri: `sip:<maddr>[:port]` when the URI has a maddr parameter."""
+    try:
+        puri = parse_uri(uri)
+    except SIPProtocolError:
+        return uri
+    maddr = puri.params.get("maddr") if puri.is_sip else None
+    if not maddr:
+        return uri
+    return f"sip:{maddr}" + (f":{puri.port}" if puri.port else "")
+
+
+class _Edits:
+    """Deletions in the received Route lines, applied together (whole lines or ranges)."""
+
+    def __init__(self, lines: list[_Line]) -> None:
+        self.lines = lines
+        self.whole: set[int] = set()
+        self.ranges: dict[int, list[tuple[int, int]]] = {}
+
+    def remove_line(self, index: int) -> None:
+        self.whole.add(index)
+
+    def remove(self, index: int, start: int, end: int) -> None:
+        self.ranges.setdefault(index, []).append((start, end))
+
+    def apply(self, msg: Request) -> None:
+        for index in sorted(self.whole):
+            msg.remove_header("route", index)
+        for index, ranges in self.ranges.items():
+            if index in self.whole:
+                continue
+            raw = self.lines[index].raw
+            out, pos = [], 0
+            for start, end in sorted(ranges):
+                out.append(raw[pos:max(pos, start)])
+                pos = max(pos, end)
+            out.append(raw[pos:])
+            msg.replace_lines("route", index, "".join(out).encode("utf-8", "surrogateescape"))
+
+
+# ---------------------------------------------------------------- Record-Route values
+
+class _RecordRoute:
+    """What one record_route()/record_route_preset() call adds; `params` grows with add_rr_param()."""
+
+    def __init__(self, module: RrModule, sips: bool, tag: str | None, params: str,
+                 preset: str | None = None, branch: bool = False) -> None:
+        self.module, self.sips, self.tag, self.params = module, sips, tag, params
+        self.preset, self.branch = preset, branch
+
+    def _address(self, sock: Socket) -> str:
+        host = sock.advertise_host or sock.host
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        port = sock.advertise_port or sock.port
+        text = host if port == 5060 and not sock.advertise_port else f"{host}:{port}"
+        if sock.proto != "udp":
+            text += f";transport={sock.proto}"
+        return text
+
+    def line(self, sock: Socket, r2: bool) -> str:
+        lr = ";lr=on" if self.module.enable_full_lr else ";lr"
+        tag = f";ftag={self.tag}" if self.tag else ""
+        scheme = "sips" if self.sips else "sip"
+        if self.preset is not None:
+            return f"Record-Route: <{scheme}:{self.preset}{tag}{self.params}{lr}>"
+        r2on = ";r2=on" if r2 else ""
+        return f"Record-Route: <{scheme}:{self._address(sock)}{r2on}{lr}{tag}{self.params}>"
+
+    def render(self, ctx: MessageContext, sock: Socket) -> bytes:
+        if self.preset is not None:
+            return self.line(sock, False).encode("utf-8", "surrogateescape")
+        rcv = ctx.src.local
+        double = self.module.enable_double_rr
+        if double == 2 or (double and rcv != sock):
+            lines = [self.line(sock, True), self.line(rcv, True)]
+        else:
+            lines = [self.line(rcv, False)]
+        return "\r\n".join(lines).encode("utf-8", "surrogateescape")
+
+    def value(self, ctx: MessageContext) -> SendSocketValue:
+        text = self.line(ctx.src.local, False).partition(": ")[2]
+        return SendSocketValue(text, self.render)
+
+
+# ---------------------------------------------------------------- the module
+
+class RrModule(Module):
+
+    def __init__(self, params: dict[str, Any], core: Core) -> None:
+        super().__init__(params, core)
+        self.append_fromtag = int(params.get("append_fromtag", 1))
+        self.enable_double_rr = int(params.get("enable_double_rr", 1))
+        self.enable_full_lr = int(params.get("enable_full_lr", 0))
+        self.ignore_sips = int(params.get("ignore_sips", 0))
+
+    # -- helpers --
+    def _is_myself(self, uri: str) -> bool:
+        try:
+            puri = parse_uri(uri)
+        except SIPProtocolError:
+            return False
+        if not puri.is_sip or not puri.host or "gr" in puri.params:
+            return False
+        return self.core.is_myself(puri.host, puri.port or 5060)
+
+    def _force_socket_to(self, ctx: MessageContext, uri: str) -> None:
+        """rr_do_force_send_socket: send from the local socket the (second) Route URI names."""
+        try:
+            puri = parse_uri(uri)
+        except SIPProtocolError:
+            return
+        host = (puri.host or "").strip("[]").lower()
+        proto = puri.transport
+        for sock in self.core.sockets:
+            if (sock.advertise_host or sock.host).strip("[]").lower() != host and sock.host.lower() != host:
+                continue
+            if proto and sock.proto != proto:
+                continue
+            default = 5061 if sock.proto == "tls" else 5060
+            if (puri.port or default) in (sock.port, sock.advertise_port):
+                ctx.force_socket = sock
+                return
+        log.debug("no socket found to match second RR (%s)", uri)
+
+    @staticmethod
+    def _rr_changes(msg: Request | Any) -> list[Any]:
+        """The Record-Route headers rr added to the message and not yet taken back."""
+        return [ch for ch in msg.changes if isinstance(getattr(ch, "value", None), SendSocketValue)
+                and isinstance(getattr(ch.value.render, "__self__", None), _RecordRoute)]
+
+    def _tag(self, ctx: MessageContext) -> str | None:
+        if not self.append_fromtag:
+            return None
+        msg = ctx.msg
+        na = msg.to if self._direction(ctx) == UPSTREAM else msg.from_
+        return na.tag if na is not None else None
+
+    def _sips(self, ctx: MessageContext) -> bool:
+        return not self.ignore_sips and ctx.ruri.lower().startswith("sips:")
+
+    def _double_attempt(self, ctx: MessageContext) -> bool:
+        if ctx.local.get(_ADDED):
+            return True
+        return any(not ch.value.render.__self__.branch for ch in self._rr_changes(ctx.msg))
+
+    def _add(self, ctx: MessageContext, rr: _RecordRoute) -> None:
+        ctx.msg.add_header("Record-Route", rr.value(ctx), first=True)
+
+    # -- record_route --
+    def record_route(self, ctx: MessageContext, sparams: str | None = None) -> int:
+        msg = ctx.msg
+        if not isinstance(msg, Request):
+            return -1
+        if self._double_attempt(ctx):
+            log.error("Double attempt to record-route")
+            return -1
+        params = (sparams or "") + ctx.local.pop(_PARAMS, "")
+        branch = bool(ctx.route_type & RouteType.BRANCH)
+        self._add(ctx, _RecordRoute(self, self._sips(ctx), self._tag(ctx), params, branch=branch))
+        if not branch:
+            ctx.local[_ADDED] = True
+        return 1
+
+    def record_route_preset(self, ctx: MessageContext, string: str, string2: str | None = None) -> int:
+        msg = ctx.msg
+        if not isinstance(msg, Request):
+            return -1
+        if self._double_attempt(ctx):
+            log.error("Double attempt to record-route")
+            return -1
+        if string2 is not None and not self.enable_double_rr:
+            log.error("Attempt to double record-route while 'enable_double_rr' param is disabled")
+            return -1
+        # the preset always takes the From tag (record_route_preset)
+        tag = msg.from_.tag if self.append_fromtag and msg.from_ is not None else None
+        params = ctx.local.pop(_PARAMS, "")
+        for data in (string, string2):
+            if data is not None:
+                self._add(ctx, _RecordRoute(self, self._sips(ctx), tag, params, preset=data))
+        ctx.local[_ADDED] = True
+        return 1
+
+    def add_rr_param(self, ctx: MessageContext, param: str) -> int:
+        changes = self._rr_changes(ctx.msg)
+        if not changes:
+            ctx.local[_PARAMS] = ctx.local.get(_PARAMS, "") + param
+            return 1
+        for ch in (changes if self.enable_double_rr else changes[:1]):
+            ch.value.render.__self__.params += param
+        return 1
+
+    def remove_record_route(self, ctx: MessageContext) -> int:
+        for ch in self._rr_changes(ctx.msg):
+            ctx.msg.cancel(ch)
+        ctx.local.pop(_ADDED, None)
+        return 1
+
+    # -- loose routing --
+    def loose_route(self, ctx: MessageContext) -> int:
+        return self._loose_route(ctx, 0)
+
+    def loose_route_mode(self, ctx: MessageContext, vmode: int) -> int:
+        return self._loose_route(ctx, vmode)
+
+    def loose_route_preloaded(self, ctx: MessageContext) -> int:
+        return 1 if self._loose_route(ctx, 0) == RR_PRELOADED else -1
+
+    def _loose_route(self, ctx: MessageContext, mode: int) -> int:
+        msg = ctx.msg
+        if not isinstance(msg, Request):
+            return -1
+        lines = [line for line in _route_lines(msg)]
+        if not lines or not any(line.elems for line in lines):
+            log.debug("There is no Route HF")
+            return -1
+        to = msg.to
+        if to is None:
+            log.error("To header field not found")
+            return -1
+        if not to.tag:
+            return self._after_loose(ctx, msg, lines, True)
+        if mode == 0 and self._is_myself(ctx.ruri):
+            return self._after_strict(ctx, msg, lines)
+        return self._after_loose(ctx, msg, lines, False)
+
+    @staticmethod
+    def _elems(lines: list[_Line]) -> list[_Elem]:
+        return [e for line in lines for e in line.elems]
+
+    def _after_loose(self, ctx: MessageContext, msg: Request, lines: list[_Line], preloaded: bool) -> int:
+        elems = self._elems(lines)
+        edits = _Edits(lines)
+        top = elems[0]
+        routed = _uri_params(top.uri)
+        pos = 0
+        if self._is_myself(top.uri):
+            ctx.local[_ROUTED] = routed
+            double = self.enable_double_rr and _is_2rr(routed)
+            for step in range(2 if double else 1):
+                cur = elems[pos]
+                if pos + 1 >= len(elems) or elems[pos + 1].line != cur.line:
+                    edits.remove_line(cur.line)  # no next URI in this line: the whole line goes now
+                pos += 1
+                if pos >= len(elems):
+                    edits.apply(msg)
+                    return RR_PRELOADED if preloaded else RR_DRIVEN
+                if step == 0 and double:
+                    self._force_socket_to(ctx, elems[pos].uri)  # our second Record-Route
+            ctx.local[_ROUTE_ADDR] = True
+        else:
+            ctx.local[_ROUTED] = ""
+        nxt = elems[pos]
+        line = lines[nxt.line]
+        first_in_line = line.elems[0] is nxt
+        if _is_strict(_uri_params(nxt.uri)):
+            # the next hop is a strict router: the R-URI goes last in the route set, the next URI
+            # becomes the R-URI and its Route entry goes
+            msg.add_header("Route", f"<{msg.uri}>")
+            ctx.new_ruri = _maddr_uri(nxt.uri)
+            idx = line.elems.index(nxt)
+            if idx + 1 < len(line.elems):
+                edits.remove(nxt.line, line.body, line.elems[idx + 1].start)
+            else:
+                edits.remove_line(nxt.line)
+        else:
+            ctx.dst_uri = _maddr_uri(nxt.uri)
+            if not first_in_line:
+                edits.remove(nxt.line, line.body, nxt.start)
+        edits.apply(msg)
+        return RR_DRIVEN
+
+    def _after_strict(self, ctx: MessageContext, msg: Request, lines: list[_Line]) -> int:
+        elems = self._elems(lines)
+        edits = _Edits(lines)
+        ctx.local[_ROUTED] = _uri_params(ctx.ruri)
+        pos = 0
+        top = elems[0]
+        if self.enable_double_rr and _is_2rr(_uri_params(top.uri)) and self._is_myself(top.uri):
+            self._force_socket_to(ctx, top.uri)
+            if len(elems) < 2 or elems[1].line != top.line:
+                edits.remove_line(top.line)
+            if len(elems) < 2:
+                edits.apply(msg)
+                return RR_NOT_DRIVEN
+            pos = 1
+        rt = elems[pos]
+        line = lines[rt.line]
+        idx = line.elems.index(rt)
+        if _is_strict(_uri_params(rt.uri)):
+            ctx.new_ruri = _maddr_uri(rt.uri)
+            if idx + 1 < len(line.elems):
+                edits.remove(rt.line, line.body, line.elems[idx + 1].start)
+            else:
+                edits.remove_line(rt.line)
+        else:
+            ctx.dst_uri = _maddr_uri(rt.uri)
+            if idx > 0:
+                edits.remove(rt.line, line.body, rt.start)
+            last_line = lines[max(i for i, ln in enumerate(lines) if ln.elems)]
+            last = last_line.elems[-1]
+            ctx.new_ruri = _maddr_uri(last.uri)
+            if len(last_line.elems) > 1:
+                edits.remove(last.line, last_line.elems[-2].end, last.end)
+            else:
+                edits.remove_line(last.line)
+        edits.apply(msg)
+        return RR_DRIVEN
+
+    # -- route params and direction --
+    def _routed_params(self, ctx: MessageContext) -> str | None:
+        if _ROUTED in ctx.local:
+            return ctx.local[_ROUTED] or None
+        msg = ctx.msg
+        if not isinstance(msg, Request):
+            return None
+        elems = self._elems(_route_lines(msg))
+        if elems and self._is_myself(elems[0].uri):
+            return _uri_params(elems[0].uri) or None
+        return None
+
+    def check_route_param(self, ctx: MessageContext, regex: re.Pattern[str]) -> int:
+        params = self._routed_params(ctx)
+        if not params:
+            return -1
+        return 1 if regex.search(";" + params) else -1
+
+    def _direction(self, ctx: MessageContext) -> int:
+        cached = ctx.local.get(_DIRECTION)
+        if cached:
+            return int(cached)
+        direction = DOWNSTREAM
+        params = self._routed_params(ctx) or ""
+        ftag = None
+        for part in params.split(";"):
+            name, eq, value = part.partition("=")
+            if name.strip() == "ftag":
+                ftag = value.strip().strip('"') if eq else ""
+                break
+        from_ = ctx.msg.from_ if isinstance(ctx.msg, Request) else None
+        if ftag and from_ is not None and from_.tag and from_.tag != ftag:
+            direction = UPSTREAM
+        ctx.local[_DIRECTION] = direction
+        return direction
+
+    def is_direction(self, ctx: MessageContext, dir: str) -> int:
+        want = {"downstream": DOWNSTREAM, "upstream": UPSTREAM}.get(dir.strip().lower())
+        if want is None:
+            log.error("unknown direction '%s'", dir)
+            return -1
+        return 1 if self._direction(ctx) == want else -1
+
+    def rr_next_hop_route(self, ctx: MessageContext) -> int:
+        return 1 if ctx.local.get(_ROUTE_ADDR) else -1
+
+    # -- pseudo-variables --
+    def pv_route_uri(self, spec: PVar) -> _Reader:
+        def get(ctx: MessageContext) -> str | None:
+            msg = ctx.msg
+            if not isinstance(msg, Request):
+                return None
+            elems = self._elems(_route_lines(msg))
+            return elems[0].uri if elems else None
+        return _Reader(get)
+
+    def _initial_tag(self, ctx: MessageContext, from_side: bool) -> str | None:
+        msg = ctx.msg
+        upstream = self._direction(ctx) == UPSTREAM
+        na = msg.from_ if from_side != upstream else msg.to
+        return na.tag if na is not None and na.tag else None
+
+    def pv_fti(self, spec: PVar) -> _Reader:
+        return _Reader(lambda ctx: self._initial_tag(ctx, True))
+
+    def pv_tti(self, spec: PVar) -> _Reader:
+        return _Reader(lambda ctx: self._initial_tag(ctx, False))
+
+    def pv_rdir(self, spec: PVar) -> _Reader:
+        name = (spec.arg or "").strip()
+        if name not in ("id", "name"):
+            raise ValueError(f"unknown PV rdir key: {name}")
+        if name == "name":
+            return _Reader(lambda ctx: "upstream" if self._direction(ctx) == UPSTREAM else "downstream")
+        return _Reader(lambda ctx: self._direction(ctx))
+
+
+class _Reader:
+    def __init__(self, get: Any) -> None:
+        self.get = get
