@@ -291,6 +291,11 @@ class UsrlocModule(Module):
     def domain(self, name: str) -> Domain:
         return self.register_domain(name)
 
+    @staticmethod
+    def _writes_through(dom: Domain) -> bool:
+        """Whether a change of `dom` has table writes to order (db_mode 1): `_scope` is needed."""
+        return dom.mode == WRITE_THROUGH and dom.table is not None
+
     def lock(self, domain: str, aor: str | None = None) -> contextlib.AbstractContextManager[None]:
         """Kamailio's lock_udomain: a read-modify-write of `aor`'s bindings (None: of any AoR) that
         no other worker interleaves with. In db_mode 1 the table is written when the block ends."""
@@ -322,17 +327,26 @@ class UsrlocModule(Module):
         if not contact.last_modified:
             contact.last_modified = self.now()
         dom = self.domain(domain)
+        if not self._writes_through(dom):
+            dom.insert(contact)
+            return contact
         with self._scope(dom, contact.aor, contextlib.nullcontext()):
             dom.insert(contact)
         return contact
 
     def update_contact(self, domain: str, contact: UContact) -> None:
         dom = self.domain(domain)
+        if not self._writes_through(dom):
+            dom.update(contact)
+            return
         with self._scope(dom, contact.aor, contextlib.nullcontext()):
             dom.update(contact)
 
     def delete_contact(self, domain: str, contact: UContact) -> None:
         dom = self.domain(domain)
+        if not self._writes_through(dom):
+            dom.delete(contact)
+            return
         with self._scope(dom, contact.aor, contextlib.nullcontext()):
             dom.delete(contact)
 
