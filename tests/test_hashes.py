@@ -1,6 +1,6 @@
 import pytest
 
-from kampy.api import hash2_raw, reverse_hex
+from kampy.api import core_hash, hash2_raw, reverse_hex
 
 
 def test_reverse_hex_prints_the_least_significant_digit_first():
@@ -20,3 +20,12 @@ def test_hash2_raw_gives_the_hash_kamailio_prints_in_a_stateless_branch(call_id:
                                                                         branch_hash: str) -> None:
     # the first part of `z9hG4bK<hash>.<md5>.0` in requests forward()ed by Kamailio 5.6.3
     assert reverse_hex(hash2_raw(call_id, cseq) & 0xFFFF) == branch_hash
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("a84b4c76e66710@pc33.atlanta.example.com", 1775879166),
+    ("sip:alice-\u00e9@example.com", 684538048),
+])
+def test_core_hash_gives_what_kamailio_prints_for_s_corehash(text: str, value: int) -> None:
+    # xlog("$(ci{s.corehash})") and $(fu{s.corehash}) in Kamailio 5.6.3
+    assert core_hash(text) == value

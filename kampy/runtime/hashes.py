@@ -2,22 +2,6 @@
 from __future__ import annotations
 
 
-def core_hash(text: str) -> int:
-    """Kamailio's core_hash (src/core/hashes.h) of one string, as an unsigned 32-bit value."""
-    data = text.encode("utf-8", "surrogateescape")
-    h = 0
-    i = 0
-    while i + 4 <= len(data):
-        v = (data[i] << 24) + (data[i + 1] << 16) + (data[i + 2] << 8) + data[i + 3]
-        h = (h + v + (v >> 11)) & 0xFFFFFFFF
-        i += 4
-    v = 0
-    for b in data[i:]:
-        v = (v << 8) + b
-    h = (h + v + (v >> 11)) & 0xFFFFFFFF
-    return (h + (h >> 11) + (h >> 13) + (h >> 23)) & 0xFFFFFFFF
-
-
 def _signed(byte: int) -> int:
     return byte - 256 if byte >= 128 else byte  # Kamailio reads the text as (signed) char
 
@@ -40,9 +24,18 @@ def _hash_update(data: bytes, h: int) -> int:
 def hash2_raw(key1: str, key2: str) -> int:
     """get_hash2_raw (src/core/hashes.h): the hash of Call-ID and CSeq number behind a message's
     hash_index (`& 0xFFFF`), which Kamailio prints first in the Via branches it makes."""
-    h = _hash_update(key2.encode("utf-8", "surrogateescape"),
-                     _hash_update(key1.encode("utf-8", "surrogateescape"), 0))
+    return _hash_finish(_hash_update(key2.encode("utf-8", "surrogateescape"),
+                                     _hash_update(key1.encode("utf-8", "surrogateescape"), 0)))
+
+
+def _hash_finish(h: int) -> int:
     return ((h + (h >> 11)) + ((h >> 13) + (h >> 23))) & 0xFFFFFFFF
+
+
+def core_hash(text: str) -> int:
+    """Kamailio's core_hash (src/core/hashes.h) of one string, as an unsigned 32-bit value: the
+    same steps as get_hash2_raw with no second string."""
+    return _hash_finish(_hash_update(text.encode("utf-8", "surrogateescape"), 0))
 
 
 def reverse_hex(n: int) -> str:
