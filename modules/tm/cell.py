@@ -44,8 +44,8 @@ class UacBranch:
 
     index: int
     uri: str
-    data: bytes                          # the request as sent
-    key: tuple[str, str] | None = None   # its (Via branch, method), so that it need not be parsed
+    data: bytes              # the request as sent
+    key: tuple[str, str]     # its (Via branch, method): the client transaction needs no parse
     parsed: Request | None = None
     leg: Leg | None = None
     last_received: int = 0

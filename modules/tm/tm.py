@@ -502,8 +502,7 @@ class TmModule(Module):
         return next((s for s in self.core.sockets if s.proto == proto and (":" in s.host) == want_v6), None)
 
     def _start_uac(self, cell: Cell, br: UacBranch, dest: Dest) -> None:
-        request = br.parsed if br.parsed is not None else br.data
-        tx, actions = ClientTransaction.new(request, reliable=dest.proto != "udp", now=self._now(),
+        tx, actions = ClientTransaction.new(br.data, reliable=dest.proto != "udp", now=self._now(),
                                             timers=cell.timers, key=br.key)
         br.leg = Leg(tx, dest, cell, "uac", br.index)
         self._add_leg(br.leg, actions)
