@@ -23,6 +23,7 @@ import mmap
 import os
 import struct
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 log = logging.getLogger("kampy.shared")
@@ -47,6 +48,12 @@ def key_hash(key: str) -> int:
     return int.from_bytes(digest, "little") or 1
 
 
+def _locate(key: str) -> tuple[int, int]:
+    """The key's hash and the offset of its bucket."""
+    h = key_hash(key)
+    return h, (h & (BUCKETS - 1)) * _BUCKET_SIZE
+
+
 class ClaimTable:
     """One process's mapping of the claims file (each worker opens its own after the fork)."""
 
@@ -60,10 +67,9 @@ class ClaimTable:
 
     def owner(self, key: str) -> int | None:
         """The rank that holds `key`, or None."""
-        h = key_hash(key)
-        base = (h & (BUCKETS - 1)) * _BUCKET_SIZE
+        h, base = _locate(key)
         now = int(time.monotonic())
-        for slot_hash, rank, expires in _SLOT.iter_unpack(self._map[base:base + _BUCKET_SIZE]):
+        for _way, (slot_hash, rank, expires) in self._slots(base):
             if slot_hash == h and expires > now:
                 return rank
         return None
@@ -71,14 +77,12 @@ class ClaimTable:
     def claim(self, key: str, rank: int, ttl: float) -> int | None:
         """Make `rank` the owner of `key` for at most `ttl` seconds, unless another rank holds it:
         None when `rank` owns it now (or already did), else the owner's rank."""
-        h = key_hash(key)
-        base = (h & (BUCKETS - 1)) * _BUCKET_SIZE
+        h, base = _locate(key)
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         try:
             now = int(time.monotonic())
             free = -1
-            for way, (slot_hash, owner, expires) in enumerate(
-                    _SLOT.iter_unpack(self._map[base:base + _BUCKET_SIZE])):
+            for way, (slot_hash, owner, expires) in self._slots(base):
                 if slot_hash == h and expires > now:
                     return None if owner == rank else owner
                 if free < 0 and (slot_hash == 0 or expires <= now):
@@ -96,18 +100,20 @@ class ClaimTable:
 
     def release(self, key: str, rank: int) -> bool:
         """Drop `rank`'s claim on `key`; False when it held none."""
-        h = key_hash(key)
-        base = (h & (BUCKETS - 1)) * _BUCKET_SIZE
+        h, base = _locate(key)
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         try:
-            for way, (slot_hash, owner, _expires) in enumerate(
-                    _SLOT.iter_unpack(self._map[base:base + _BUCKET_SIZE])):
+            for way, (slot_hash, owner, _expires) in self._slots(base):
                 if slot_hash == h and owner == rank:
                     _HASH.pack_into(self._map, base + way * _SLOT.size, 0)
                     return True
             return False
         finally:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _slots(self, base: int) -> Iterator[tuple[int, tuple[int, int, int]]]:
+        """(way, (hash, rank, expiry)) of each slot of the bucket at `base`."""
+        return enumerate(_SLOT.iter_unpack(self._map[base:base + _BUCKET_SIZE]))
 
     def _full(self, key: str) -> None:
         if not self._warned_full:
