@@ -153,14 +153,15 @@ class SendSocketValue(str):
         return obj
 
 
-def _render_send_socket_values(ctx: MessageContext, sock: Socket, msg: Request, data: bytes) -> bytes:
+def _render_send_socket_values(ctx: MessageContext, sock: Socket, added: list[AddHeader],
+                                data: bytes) -> bytes:
     end = data.find(b"\r\n\r\n")
     head, rest = data[:end + 2], data[end + 2:]
-    for change in msg.changes:
-        if change.__class__ is AddHeader and isinstance(change.value, SendSocketValue):
-            line = change.name.encode() + b": " + change.value.encode("utf-8", "surrogateescape")
-            new = change.value.render(ctx, sock)
-            head = head.replace(b"\r\n" + line + b"\r\n", b"\r\n" + new + b"\r\n", 1)
+    for change in added:
+        value = change.value
+        assert isinstance(value, SendSocketValue)
+        line = change.name.encode() + b": " + value.encode("utf-8", "surrogateescape")
+        head = head.replace(b"\r\n" + line + b"\r\n", b"\r\n" + value.render(ctx, sock) + b"\r\n", 1)
     return head + rest
 
 
@@ -186,8 +187,10 @@ def build_forwarded(ctx: MessageContext, sock: Socket, branch: str | None = None
             edits.append(msg.replace_lines("via", 0, line))
         edits.append(msg.add_header("Via", via, first=True))
         data = msg.to_bytes()
-        if any(ch.__class__ is AddHeader and isinstance(ch.value, SendSocketValue) for ch in msg.changes):
-            data = _render_send_socket_values(ctx, sock, msg, data)
+        per_socket = [ch for ch in msg.changes
+                      if ch.__class__ is AddHeader and isinstance(ch.value, SendSocketValue)]
+        if per_socket:
+            data = _render_send_socket_values(ctx, sock, per_socket, data)  # type: ignore[arg-type]
         return data
     finally:
         for change in edits:
