@@ -13,12 +13,9 @@ relayed back, and that 200 ending msilo's client transaction. Prints microsecond
 from __future__ import annotations
 
 import argparse
-import cProfile
 import logging
-import pstats
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
@@ -26,7 +23,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from kampy.config.pipeline import load_file  # noqa: E402
-from kampy.net.worker import tune_gc  # noqa: E402
 from kampy.db import connect  # noqa: E402
 from kampy.runtime.context import Outgoing, Socket, Source  # noqa: E402
 from kampy.runtime.server import Server  # noqa: E402
@@ -35,6 +31,7 @@ from kampy.testing.clock import FakeClock  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench"))
 import msilo as bench  # noqa: E402
+from in_process import WARM_UP, cpu_per_round  # noqa: E402
 
 log = logging.getLogger("bench")
 CFG = REPO / "samples/msilo.cfg"
@@ -91,24 +88,7 @@ def run(db_url: str, messages: int, profile: int) -> float:
     srv = Server.from_config(compiled, sockets=[SERVER], aliases=[("example.test", None)], clock=clock,
                              shared=store.reopen(), rank=1, workers=2)
     try:
-        for n in range(200):  # warm-up
-            one_round(srv, n)
-        tune_gc()  # the collector as a worker process sets it
-        profiler = cProfile.Profile() if profile else None
-        start = time.process_time()
-        if profiler:
-            profiler.enable()
-        for n in range(200, 200 + messages):
-            one_round(srv, n)
-            if n % 100 == 0:  # let transactions end (wait timers) as they would on the wire
-                clock.advance(6)
-                srv.run_timers()
-        if profiler:
-            profiler.disable()
-        spent = time.process_time() - start
-        if profiler:
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(profile)
-        return spent / messages * 1e6
+        return cpu_per_round(srv, clock, one_round, messages, profile)
     finally:
         srv.shutdown()
         store.remove()
@@ -132,7 +112,7 @@ def main() -> int:
                 results.append(run(url, args.messages, args.profile))
                 with connect(url) as db:
                     stored = db.raw_query("SELECT COUNT(*) FROM silo")[0][0]
-                assert stored == args.messages + 200, stored
+                assert stored == args.messages + WARM_UP, stored
         finally:
             dbs.close()
     log.info("%.1f us CPU per stored MESSAGE (%s; runs: %s)", min(results), args.backend,

@@ -13,22 +13,21 @@ most expensive functions (cProfile).
 from __future__ import annotations
 
 import argparse
-import cProfile
 import logging
-import pstats
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from kampy.config.pipeline import load_file  # noqa: E402
-from kampy.net.worker import tune_gc  # noqa: E402
 from kampy.runtime.context import Outgoing, Socket, Source  # noqa: E402
 from kampy.runtime.server import Server  # noqa: E402
 from kampy.runtime.shared import SharedStore  # noqa: E402
 from kampy.testing.clock import FakeClock  # noqa: E402
+
+sys.path.insert(0, str(REPO / "bench"))
+from in_process import cpu_per_round  # noqa: E402
 
 log = logging.getLogger("bench")
 CFG = REPO / "tests/e2e/configs/proxy.cfg"
@@ -82,24 +81,7 @@ def run(messages: int, workers: int, profile: int) -> float:
                              shared=store.reopen(), rank=1, workers=workers)
     try:
         assert srv.handle(register(), CALLEE)[0].data.startswith(b"SIP/2.0 200")
-        for n in range(200):  # warm-up
-            one_round(srv, n)
-        tune_gc()  # the collector as a worker process sets it
-        profiler = cProfile.Profile() if profile else None
-        start = time.process_time()
-        if profiler:
-            profiler.enable()
-        for n in range(200, 200 + messages):
-            one_round(srv, n)
-            if n % 100 == 0:  # let transactions end (wait timers) as they would on the wire
-                clock.advance(6)
-                srv.run_timers()
-        if profiler:
-            profiler.disable()
-        spent = time.process_time() - start
-        if profiler:
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(profile)
-        return spent / messages * 1e6
+        return cpu_per_round(srv, clock, one_round, messages, profile)
     finally:
         srv.shutdown()
         store.remove()
