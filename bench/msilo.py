@@ -46,6 +46,9 @@ from kampy.db import connect, create_tables  # noqa: E402
 from kampy.testing import mariadb  # noqa: E402
 from tests.e2e import msilo_sample  # noqa: E402
 from tests.e2e.kampy_process import SCENARIOS, free_port, start_server, stop_process  # noqa: E402
+from tests.e2e.sipp_proxy import Run, sipp_counts  # noqa: E402
+
+from steps import Step, best, best_achieved  # noqa: E402  (bench/, the script's folder)
 
 log = logging.getLogger("bench")
 DEFAULT_RATES = [100, 200, 300, 500, 750, 1000, 1250, 1500, 1750, 2000, 2500, 3000, 5000]
@@ -55,36 +58,6 @@ DUMP_TIMEOUT = 120.0
 
 
 # --------------------------------------------------------------------------- store throughput
-
-@dataclass
-class Step:
-    rate: int
-    calls: int
-    ok: int
-    failed: int
-    seconds: float
-    exit_code: int
-
-    @property
-    def achieved(self) -> float:
-        return self.ok / self.seconds if self.seconds > 0 else 0.0
-
-    @property
-    def held(self) -> bool:
-        return self.exit_code == 0 and self.failed == 0 and self.ok == self.calls \
-            and self.achieved >= 0.9 * self.rate
-
-
-def _counts(stat: Path) -> tuple[int, int]:
-    try:
-        lines = stat.read_text().splitlines()
-    except OSError:
-        return 0, 0
-    if len(lines) < 2:
-        return 0, 0
-    names, last = lines[0].split(";"), lines[-1].split(";")
-    return int(last[names.index("SuccessfulCall(C)")]), int(last[names.index("FailedCall(C)")])
-
 
 class Sink:
     """A sipp that answers the offline notices with 200 (message_uas.xml), for one server run."""
@@ -110,8 +83,7 @@ def store_step(sipp: str, addr: tuple[str, int], sink: Sink, rate: int, calls: i
     started = time.monotonic()
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=SIPP_TIMEOUT + 30, cwd=workdir)
     seconds = time.monotonic() - started
-    ok, failed = _counts(stat)
-    return Step(rate, calls, ok, failed, seconds, result.returncode)
+    return Step(rate, calls, Run(*sipp_counts(stat), seconds, result.returncode))
 
 
 def climb(label: str, sipp: str, addr: tuple[str, int], rates: list[int], seconds: float, max_calls: int,
@@ -134,14 +106,6 @@ def climb(label: str, sipp: str, addr: tuple[str, int], rates: list[int], second
     finally:
         sink.stop()
     return steps
-
-
-def best(steps: list[Step]) -> int:
-    return max((s.rate for s in steps if s.held), default=0)
-
-
-def best_achieved(steps: list[Step]) -> float:
-    return max((s.achieved for s in steps if s.held), default=0.0)
 
 
 # --------------------------------------------------------------------------- dump of 1,000 messages

@@ -18,31 +18,20 @@ import logging
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.e2e.proxy import NotAvailable, start_proxy  # noqa: E402
-from tests.e2e.sipp_proxy import Run, message_run, register_run  # noqa: E402
+from tests.e2e.sipp_proxy import message_run, register_run  # noqa: E402
+
+from steps import Step, best, best_achieved  # noqa: E402  (bench/, the script's folder)
 
 log = logging.getLogger("bench")
 DEFAULT_RATES = [100, 200, 500, 1000, 2000, 2500, 3000, 4000, 5000, 7500, 10000, 15000, 20000]
 TARGET_RATIO = 0.25
 SIPP_TIMEOUT = 30.0  # seconds one sipp run may take at most
-
-
-@dataclass
-class Step:
-    rate: int
-    calls: int
-    run: Run
-
-    @property
-    def held(self) -> bool:
-        r = self.run
-        return r.exit_code == 0 and r.failed == 0 and r.succeeded == self.calls and r.rate >= 0.9 * self.rate
 
 
 def climb(name: str, kind: str, sipp: str, addr: tuple[str, int], rates: list[int], seconds: float,
@@ -52,23 +41,14 @@ def climb(name: str, kind: str, sipp: str, addr: tuple[str, int], rates: list[in
     for rate in rates:
         calls = max(1, min(max_calls, int(rate * seconds)))
         step = Step(rate, calls, fn(sipp, addr, workdir, calls=calls, rate=rate, timeout=SIPP_TIMEOUT))
-        if not step.held and step.run.failed == 0:  # slow but no failure: one more try before giving up
+        if not step.held and step.failed == 0:  # slow but no failure: one more try before giving up
             step = Step(rate, calls, fn(sipp, addr, workdir, calls=calls, rate=rate, timeout=SIPP_TIMEOUT))
-        run = step.run
         steps.append(step)
         log.info("%-8s %-8s rate %6d: %6d/%6d ok, %4d failed, %7.0f/s achieved, %s", name, kind, rate,
-                 run.succeeded, calls, run.failed, run.rate, "held" if step.held else "NOT held")
+                 step.ok, calls, step.failed, step.achieved, "held" if step.held else "NOT held")
         if not step.held:
             break
     return steps
-
-
-def best(steps: list[Step]) -> int:
-    return max((s.rate for s in steps if s.held), default=0)
-
-
-def best_achieved(steps: list[Step]) -> float:
-    return max((s.run.rate for s in steps if s.held), default=0.0)
 
 
 def main() -> int:

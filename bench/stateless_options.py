@@ -20,7 +20,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,31 +27,15 @@ sys.path.insert(0, str(REPO))
 
 from tests.e2e.kampy_process import CONFIGS, SCENARIOS, free_port, start_kampy, start_server, stop_process  # noqa: E402
 from tests.e2e.sip import UDPClient, status_of  # noqa: E402
+from tests.e2e.sipp_proxy import Run, sipp_counts  # noqa: E402
+
+from steps import Step, best  # noqa: E402  (bench/, the script's folder)
 
 log = logging.getLogger("bench")
 CFG = CONFIGS / "options.cfg"
 SCENARIO = SCENARIOS / "options_200.xml"
 DEFAULT_RATES = [1000, 2000, 5000, 7500, 10000, 15000, 20000, 30000, 40000]
 TARGET_RATIO = 0.25
-
-
-@dataclass
-class Step:
-    rate: int
-    calls: int
-    ok: int
-    failed: int
-    seconds: float
-    exit_code: int
-
-    @property
-    def achieved(self) -> float:
-        return self.ok / self.seconds if self.seconds else 0.0
-
-    @property
-    def held(self) -> bool:
-        return self.exit_code == 0 and self.failed == 0 and self.ok == self.calls \
-            and self.achieved >= 0.9 * self.rate
 
 
 @contextmanager
@@ -102,17 +85,7 @@ def run_step(addr: tuple[str, int], rate: int, seconds: float, workdir: Path) ->
     started = time.monotonic()
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, timeout=seconds + 60)
     elapsed = time.monotonic() - started
-    ok, failed = _counts(stat)
-    return Step(rate, calls, ok, failed, elapsed, result.returncode)
-
-
-def _counts(stat: Path) -> tuple[int, int]:
-    try:
-        lines = stat.read_text().splitlines()
-    except OSError:
-        return 0, 0
-    names, last = lines[0].split(";"), lines[-1].split(";")
-    return int(last[names.index("SuccessfulCall(C)")]), int(last[names.index("FailedCall(C)")])
+    return Step(rate, calls, Run(*sipp_counts(stat), elapsed, result.returncode))
 
 
 def climb(name: str, addr: tuple[str, int], rates: list[int], seconds: float, workdir: Path) -> list[Step]:
@@ -126,10 +99,6 @@ def climb(name: str, addr: tuple[str, int], rates: list[int], seconds: float, wo
             break
         time.sleep(1)
     return steps
-
-
-def best(steps: list[Step]) -> int:
-    return max((s.rate for s in steps if s.held), default=0)
 
 
 def print_table(results: dict[str, list[Step]]) -> None:

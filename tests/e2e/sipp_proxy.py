@@ -31,10 +31,11 @@ class Run:
         return self.succeeded / self.seconds if self.seconds > 0 else 0.0
 
 
-def _counts(stat: Path) -> tuple[int, int, int]:
+def sipp_counts(stat: Path) -> tuple[int, int, int]:
+    """(calls created, succeeded, failed) from the last line of a sipp -trace_stat file."""
     try:
         lines = stat.read_text().splitlines()
-    except FileNotFoundError:
+    except OSError:
         return 0, 0, 0
     if len(lines) < 2:
         return 0, 0, 0
@@ -56,7 +57,7 @@ def run_uac(sipp: str, scenario: str, target: tuple[str, int], workdir: Path, *,
     start = time.monotonic()
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 30, cwd=workdir)
     seconds = time.monotonic() - start
-    created, ok, failed = _counts(stat)
+    created, ok, failed = sipp_counts(stat)
     return Run(created, ok, failed, seconds, result.returncode, result.stdout[-2000:] + result.stderr[-2000:])
 
 
