@@ -12,6 +12,15 @@ from kampy.runtime.server import Server
 from kampy.testing.clock import FakeClock
 
 WARM_UP = 200  # rounds before measuring (caches, lazily built state)
+_COPIED = (b"via:", b"from:", b"call-id:", b"cseq:")
+
+
+def ok_for(request: bytes, to_tag: str) -> bytes:
+    """A UA's 200 to `request`, built from its lines (no parser: only kampy's work is measured)."""
+    lines = request.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]
+    kept = [line for line in lines if line[:8].lower().startswith(_COPIED)]
+    kept += [line + b";tag=" + to_tag.encode() for line in lines if line[:3].lower() == b"to:"]
+    return b"SIP/2.0 200 OK\r\n" + b"\r\n".join(kept) + b"\r\nContent-Length: 0\r\n\r\n"
 
 
 def cpu_per_round(srv: Server, clock: FakeClock, one_round: Callable[[Server, int], None], rounds: int,

@@ -31,7 +31,7 @@ from kampy.testing.clock import FakeClock  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench"))
 import msilo as bench  # noqa: E402
-from in_process import WARM_UP, cpu_per_round  # noqa: E402
+from in_process import WARM_UP, cpu_per_round, ok_for  # noqa: E402
 
 log = logging.getLogger("bench")
 CFG = REPO / "samples/msilo.cfg"
@@ -53,17 +53,6 @@ def message(n: int) -> bytes:
             f"Content-Type: text/plain\r\nContent-Length: {len(body)}\r\n\r\n{body}").encode()
 
 
-_COPIED = (b"via:", b"from:", b"call-id:", b"cseq:")
-
-
-def ok_for(sent: bytes) -> bytes:
-    """A 200 built from the request's lines (no parser: only kampy's work is measured)."""
-    lines = sent.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]
-    kept = [line for line in lines if line[:8].lower().startswith(_COPIED)]
-    kept += [line + b";tag=snk1" for line in lines if line[:3].lower() == b"to:"]
-    return b"SIP/2.0 200 OK\r\n" + b"\r\n".join(kept) + b"\r\nContent-Length: 0\r\n\r\n"
-
-
 def sent(out: list, start: bytes) -> bytes:
     return next(o.data for o in out if isinstance(o, Outgoing) and o.data.startswith(start))
 
@@ -73,7 +62,7 @@ def one_round(srv: Server, n: int) -> None:
     assert sent(out, b"SIP/2.0 "), out
     notice = sent(out, b"MESSAGE ")                      # msilo's notice, to the outbound proxy
     relayed = sent(srv.handle(notice, ITSELF), b"MESSAGE ")  # the proxy relays it to the Contact
-    back = sent(srv.handle(ok_for(relayed), SINK), b"SIP/2.0 200")  # the sender's 200, relayed back
+    back = sent(srv.handle(ok_for(relayed, "snk1"), SINK), b"SIP/2.0 200")  # the sender's 200, relayed back
     srv.handle(back, ITSELF)                             # ends msilo's client transaction
 
 

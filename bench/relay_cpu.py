@@ -27,7 +27,7 @@ from kampy.runtime.shared import SharedStore  # noqa: E402
 from kampy.testing.clock import FakeClock  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench"))
-from in_process import cpu_per_round  # noqa: E402
+from in_process import cpu_per_round, ok_for  # noqa: E402
 
 log = logging.getLogger("bench")
 CFG = REPO / "tests/e2e/configs/proxy.cfg"
@@ -55,21 +55,10 @@ def message(n: int) -> bytes:
             f"Content-Type: text/plain\r\nContent-Length: {len(body)}\r\n\r\n{body}").encode()
 
 
-_COPIED = (b"via:", b"from:", b"call-id:", b"cseq:")
-
-
-def ok_for(sent: bytes) -> bytes:
-    """The callee's 200, built from the request's lines (no parser: only kampy's work is measured)."""
-    lines = sent.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]
-    kept = [line for line in lines if line[:8].lower().startswith(_COPIED)]
-    kept += [line + b";tag=cal1" for line in lines if line[:3].lower() == b"to:"]
-    return b"SIP/2.0 200 OK\r\n" + b"\r\n".join(kept) + b"\r\nContent-Length: 0\r\n\r\n"
-
-
 def one_round(srv: Server, n: int) -> None:
     out = srv.handle(message(n), CALLER)
     fwd = next(o for o in out if isinstance(o, Outgoing) and o.data.startswith(b"MESSAGE"))
-    back = srv.handle(ok_for(fwd.data), CALLEE)
+    back = srv.handle(ok_for(fwd.data, "cal1"), CALLEE)
     assert back and back[0].data.startswith(b"SIP/2.0 200"), back
 
 
