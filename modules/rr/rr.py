@@ -264,16 +264,21 @@ class RrModule(Module):
             return True
         return any(not ch.value.render.__self__.branch for ch in self._rr_changes(ctx.msg))
 
+    def _may_record(self, ctx: MessageContext) -> bool:
+        """A request not record-routed yet (by this route, or in its branch)."""
+        if not isinstance(ctx.msg, Request):
+            return False
+        if self._double_attempt(ctx):
+            log.error("Double attempt to record-route")
+            return False
+        return True
+
     def _add(self, ctx: MessageContext, rr: _RecordRoute) -> None:
         ctx.msg.add_header("Record-Route", rr.value(ctx), first=True)
 
     # -- record_route --
     def record_route(self, ctx: MessageContext, sparams: str | None = None) -> int:
-        msg = ctx.msg
-        if not isinstance(msg, Request):
-            return -1
-        if self._double_attempt(ctx):
-            log.error("Double attempt to record-route")
+        if not self._may_record(ctx):
             return -1
         params = (sparams or "") + ctx.local.pop(_PARAMS, "")
         branch = bool(ctx.route_type & RouteType.BRANCH)
@@ -283,12 +288,9 @@ class RrModule(Module):
         return 1
 
     def record_route_preset(self, ctx: MessageContext, string: str, string2: str | None = None) -> int:
+        if not self._may_record(ctx):
+            return -1
         msg = ctx.msg
-        if not isinstance(msg, Request):
-            return -1
-        if self._double_attempt(ctx):
-            log.error("Double attempt to record-route")
-            return -1
         if string2 is not None and not self.enable_double_rr:
             log.error("Attempt to double record-route while 'enable_double_rr' param is disabled")
             return -1
