@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -245,7 +245,7 @@ class UsrlocModule(Module):
         after `inner` has ended (the shared store's lock released), before this returns; a nested
         scope joins the outer one. When the change fails, memory rolls back and nothing is written."""
         pending = self._pending
-        if dom.mode != WRITE_THROUGH or dom.table is None or pending.depth:
+        if not self._writes_through(dom) or pending.depth:
             pending.depth += 1
             try:
                 with inner:
@@ -327,28 +327,25 @@ class UsrlocModule(Module):
         if not contact.last_modified:
             contact.last_modified = self.now()
         dom = self.domain(domain)
-        if not self._writes_through(dom):
-            dom.insert(contact)
-            return contact
-        with self._scope(dom, contact.aor, contextlib.nullcontext()):
-            dom.insert(contact)
+        self._change(dom, dom.insert, contact)
         return contact
 
     def update_contact(self, domain: str, contact: UContact) -> None:
         dom = self.domain(domain)
-        if not self._writes_through(dom):
-            dom.update(contact)
-            return
-        with self._scope(dom, contact.aor, contextlib.nullcontext()):
-            dom.update(contact)
+        self._change(dom, dom.update, contact)
 
     def delete_contact(self, domain: str, contact: UContact) -> None:
         dom = self.domain(domain)
+        self._change(dom, dom.delete, contact)
+
+    def _change(self, dom: Domain, apply: Callable[[UContact], None], contact: UContact) -> None:
+        """One insert, update or delete of `dom`; in db_mode 1 in a write scope of its own (or the
+        caller's), so that its table write is ordered and happens outside the shared store's lock."""
         if not self._writes_through(dom):
-            dom.delete(contact)
+            apply(contact)
             return
         with self._scope(dom, contact.aor, contextlib.nullcontext()):
-            dom.delete(contact)
+            apply(contact)
 
     def delete_urecord(self, domain: str, aor: str) -> int:
         """Remove every contact of `aor`; returns how many there were."""
