@@ -97,6 +97,16 @@ class Delivery:
     reminder: bool
 
 
+_NOTICE_NOT_AVAILABLE = ("msilo: the offline notice is not available (empty from_address, "
+                         "offline_message or content_type_hdr): not sent")
+
+
+def _notice_headers(contact: str, ctype: str) -> str | None:
+    """The notice's extra header block (Contact, then Content-Type), None when it is too long."""
+    headers = contact + ctype
+    return headers if len(headers.encode("utf-8", "surrogateescape")) < rules.MAX_EXTRA_HDRS else None
+
+
 class MSilo(Module):
     def __init__(self, params: dict[str, Any], core: Any) -> None:
         super().__init__(params, core)
@@ -298,31 +308,34 @@ class MSilo(Module):
     def _send_notice(self, ctx: MessageContext, msg: Request, from_uri: str) -> None:
         if self.skip_mask and ctx.flags & self.skip_mask:
             return
-        static = self._notice_static if self._notice_static is not None else self._static_notice()
-        if static:  # From and headers hold no pseudo-variable: checked once
-            sender, headers = static
-            body = self.formats["offline_message"].render(ctx)
-            if not body:
-                log.warning("msilo: the offline notice is not available (empty from_address, "
-                            "offline_message or content_type_hdr): not sent")
-                return
-        else:
-            sender = self.formats["from_address"].render(ctx)
-            body = self.formats["offline_message"].render(ctx)
-            ctype_fmt = self.formats.get("content_type_hdr")
-            ctype = ctype_fmt.render(ctx) if ctype_fmt else None
-            if not sender or not body or not ctype:
-                log.warning("msilo: the offline notice is not available (empty from_address, "
-                            "offline_message or content_type_hdr): not sent")
-                return
-            contact_fmt = self.formats.get("contact_hdr")
-            headers = (contact_fmt.render(ctx) or "" if contact_fmt else "") + ctype
-            if len(headers.encode("utf-8", "surrogateescape")) >= rules.MAX_EXTRA_HDRS:
-                log.warning("msilo: the notice's headers are %d bytes or more: not sent",
-                            rules.MAX_EXTRA_HDRS)
-                return
+        head = self._notice_head(ctx)
+        if head is None:
+            return
+        sender, headers = head
+        body = self.formats["offline_message"].render(ctx)
+        if not body:
+            log.warning(_NOTICE_NOT_AVAILABLE)
+            return
         target = rules.notice_target(msg, from_uri, self.use_contact)
         self._uac(target, sender, from_uri, headers, body.encode("utf-8", "surrogateescape"), None)
+
+    def _notice_head(self, ctx: MessageContext) -> tuple[str, str] | None:
+        """(From URI, header block) of the notice, or None (logged) when it cannot be sent."""
+        static = self._notice_static if self._notice_static is not None else self._static_notice()
+        if static:  # From and headers hold no pseudo-variable: checked once
+            return static
+        sender = self.formats["from_address"].render(ctx)
+        ctype_fmt = self.formats.get("content_type_hdr")
+        ctype = ctype_fmt.render(ctx) if ctype_fmt else None
+        if not sender or not ctype:
+            log.warning(_NOTICE_NOT_AVAILABLE)
+            return None
+        contact_fmt = self.formats.get("contact_hdr")
+        headers = _notice_headers(contact_fmt.render(ctx) or "" if contact_fmt else "", ctype)
+        if headers is None:
+            log.warning("msilo: the notice's headers are %d bytes or more: not sent", rules.MAX_EXTRA_HDRS)
+            return None
+        return sender, headers
 
     def _static_notice(self) -> tuple[str, str] | bool | None:
         """(From URI, header block) of the notice when neither depends on the message: non-empty
@@ -334,8 +347,8 @@ class MSilo(Module):
         sender, ctype, contact = (None if f is None else f.constant for f in parts)
         static: tuple[str, str] | bool = False
         if sender and ctype and (parts[2] is None or contact is not None):
-            headers = (contact or "") + ctype
-            if len(headers.encode("utf-8", "surrogateescape")) < rules.MAX_EXTRA_HDRS:
+            headers = _notice_headers(contact or "", ctype)
+            if headers is not None:
                 static = (sender, headers)
         self._notice_static = static
         return static
