@@ -29,6 +29,11 @@ from kampy.runtime.claims import area_path as claims_path
 
 log = logging.getLogger("kampy.shared")
 
+STORE_PREFIX = "kampy-shared-"
+# the files beside a store's database (`<db><suffix>`): SQLite's WAL and its index, the writers'
+# lock, kampy.stats' counters, the claims table
+COMPANION_SUFFIXES = ("-wal", "-shm", ".lock", ".stats", ".claims")
+
 
 def default_dir() -> Path:
     shm = Path("/dev/shm")
@@ -64,7 +69,7 @@ class SharedStore:
     @classmethod
     def create(cls, directory: str | Path | None = None) -> SharedStore:
         """A new, empty shared database (the first process calls this before forking)."""
-        fd, name = tempfile.mkstemp(prefix="kampy-shared-", suffix=".sqlite", dir=directory or default_dir())
+        fd, name = tempfile.mkstemp(prefix=STORE_PREFIX, suffix=".sqlite", dir=directory or default_dir())
         os.close(fd)
         return cls(name)
 
@@ -151,7 +156,7 @@ class SharedStore:
     def remove(self) -> None:
         """Close and delete the database files (the first process, at shutdown)."""
         self.close()
-        for suffix in ("", "-wal", "-shm", ".stats", ".lock", ".claims"):  # .stats: kampy.stats' counters
+        for suffix in ("", *COMPANION_SUFFIXES):
             try:
                 os.unlink(f"{self.path}{suffix}")
             except FileNotFoundError:

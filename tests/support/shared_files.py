@@ -13,11 +13,12 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from kampy.runtime.shared import default_dir
+from kampy.runtime.shared import COMPANION_SUFFIXES, STORE_PREFIX, default_dir
 
-PREFIX = "kampy-shared-"
+PREFIX = STORE_PREFIX
 # A store's database path ends in .sqlite; its companions append to that path.
-_STORE = re.compile(r"^(kampy-shared-[^/]*?\.sqlite)(?:-wal|-shm|\.lock|\.stats|\.claims)?$")
+_COMPANIONS = "|".join(map(re.escape, COMPANION_SUFFIXES))
+_STORE = re.compile(rf"^({re.escape(PREFIX)}[^/]*?\.sqlite)(?:{_COMPANIONS})?$")
 
 
 def store_dirs() -> list[Path]:
