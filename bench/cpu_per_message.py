@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO / "bench"))
 import msilo as bench  # noqa: E402
 
 from tests.e2e import msilo_sample  # noqa: E402
+from tests.e2e.kampy_process import process_stats  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -38,15 +39,8 @@ TICK = os.sysconf("SC_CLK_TCK")
 def tree(root: int) -> list[int]:
     """`root` and all its descendants."""
     parents: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        parents.setdefault(ppid, []).append(int(entry))
+    for pid, fields in process_stats():
+        parents.setdefault(int(fields[1]), []).append(pid)
     out, todo = [], [root]
     while todo:
         pid = todo.pop()

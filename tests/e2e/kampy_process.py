@@ -67,9 +67,9 @@ def start_server(cmd: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
     return proc
 
 
-def group_members(pgid: int) -> list[int]:
-    """The live (not zombie) processes of process group `pgid`."""
-    members = []
+def process_stats() -> Iterator[tuple[int, list[str]]]:
+    """(pid, the fields of /proc/<pid>/stat after the command name: state, ppid, pgrp, ...) of every
+    process there is."""
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
@@ -77,10 +77,12 @@ def group_members(pgid: int) -> list[int]:
             stat = Path(f"/proc/{name}/stat").read_text()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()  # state ppid pgrp ...
-        if int(fields[2]) == pgid and fields[0] not in "ZX":
-            members.append(int(name))
-    return members
+        yield int(name), stat[stat.rindex(")") + 2:].split()
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live (not zombie) processes of process group `pgid`."""
+    return [pid for pid, fields in process_stats() if int(fields[2]) == pgid and fields[0] not in "ZX"]
 
 
 def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 15) -> int:
