@@ -29,11 +29,9 @@ import argparse
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -46,6 +44,7 @@ from kampy.db import connect, create_tables  # noqa: E402
 from kampy.testing import mariadb  # noqa: E402
 from tests.e2e import msilo_sample  # noqa: E402
 from tests.e2e.kampy_process import SCENARIOS, free_port, start_server, stop_process  # noqa: E402
+from tests.e2e.msilo_ua import UA  # noqa: E402
 from tests.e2e.sipp_proxy import Run, sipp_counts  # noqa: E402
 
 from steps import Step, best, best_achieved  # noqa: E402  (bench/, the script's folder)
@@ -122,84 +121,30 @@ def fill_silo(db_url: str, user: str, count: int) -> None:
         db.execute("COMMIT")
 
 
-class Receiver:
-    """A user agent on a UDP socket: answers 200 to every request, counts distinct Call-IDs and notes
-    when the `expected`-th one arrived."""
-
-    def __init__(self, expected: int) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.expected = expected
-        self.call_ids: set[bytes] = set()
-        self.done_at: float | None = None
-        self.register_status = 0
-        self._stop = False
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        self.sock.settimeout(0.2)
-        while not self._stop:
-            try:
-                data, addr = self.sock.recvfrom(65536)
-            except (TimeoutError, OSError):
-                continue
-            head = data.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
-            if head[0].startswith(b"SIP/2.0 "):
-                if not head[0].startswith(b"SIP/2.0 1"):
-                    self.register_status = int(head[0][8:11])
-                continue
-            keep, call_id = [], b""
-            for line in head[1:]:
-                name = line.split(b":", 1)[0].strip().lower()
-                if name in (b"via", b"v", b"from", b"f", b"call-id", b"i", b"cseq", b"to", b"t"):
-                    keep.append(line + (b";tag=rcv" if name in (b"to", b"t") else b""))
-                if name in (b"call-id", b"i"):
-                    call_id = line.split(b":", 1)[1].strip()
-            reply = b"SIP/2.0 200 OK\r\n" + b"\r\n".join(keep) + b"\r\nContent-Length: 0\r\n\r\n"
-            self.sock.sendto(reply, addr)
-            if call_id not in self.call_ids:
-                self.call_ids.add(call_id)
-                if len(self.call_ids) == self.expected:
-                    self.done_at = time.monotonic()
-
-    def register(self, user: str, addr: tuple[str, int]) -> float:
-        n = uuid.uuid4().hex[:10]
-        raw = (f"REGISTER sip:example.test SIP/2.0\r\n"
-               f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bK-{n};rport\r\n"
-               f"Max-Forwards: 70\r\nFrom: <sip:{user}@example.test>;tag={n}\r\n"
-               f"To: <sip:{user}@example.test>\r\nCall-ID: reg-{n}\r\nCSeq: 1 REGISTER\r\n"
-               f"Contact: <sip:{user}@127.0.0.1:{self.port}>\r\nExpires: 600\r\nContent-Length: 0\r\n\r\n")
-        started = time.monotonic()
-        self.sock.sendto(raw.encode(), addr)
-        return started
-
-    def close(self) -> None:
-        self._stop = True
-        self._thread.join()
-        self.sock.close()
-
-
 def dump_time(addr: tuple[str, int], db_url: str, count: int) -> float | None:
     """Seconds from the REGISTER to the `count`-th distinct MESSAGE; None if not all arrived in time."""
     user = f"dumpee{uuid.uuid4().hex[:8]}"
     fill_silo(db_url, user, count)
-    receiver = Receiver(count)
+    receiver = UA(user)
     try:
-        started = receiver.register(user, addr)
+        started = time.monotonic()
+        status = receiver.register(_Address(addr))
         deadline = started + DUMP_TIMEOUT
-        while receiver.done_at is None and time.monotonic() < deadline:
+        while len(receiver.received) < count and time.monotonic() < deadline:
             time.sleep(0.01)
-        if receiver.done_at is None:
-            log.info("dump: only %d of %d MESSAGEs in %.0f s (REGISTER answered %d)", len(receiver.call_ids),
-                     count, DUMP_TIMEOUT, receiver.register_status)
+        if len(receiver.received) < count or receiver.last_new_at is None:
+            log.info("dump: only %d of %d MESSAGEs in %.0f s (REGISTER answered %d)", len(receiver.received),
+                     count, DUMP_TIMEOUT, status)
             return None
-        return receiver.done_at - started
+        return receiver.last_new_at - started
     finally:
         time.sleep(1)  # let the last 200s reach the server before the receiver goes
         receiver.close()
+
+
+@dataclass(frozen=True)
+class _Address:
+    addr: tuple[str, int]
 
 
 # --------------------------------------------------------------------------- databases

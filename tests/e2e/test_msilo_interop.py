@@ -14,7 +14,8 @@ import pytest
 from kampy.db import connect
 from tests.e2e import msilo_sample
 from tests.e2e.kampy_process import REPO
-from tests.e2e.test_msilo_e2e import UA, header, wait_for
+from tests.e2e.msilo_ua import UA, header
+from tests.e2e.test_msilo_e2e import wait_for
 from kampy.testing import mariadb
 
 pytestmark = pytest.mark.skipif(not msilo_sample.kamailio_has("db_mysql", "msilo"),

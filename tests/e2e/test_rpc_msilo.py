@@ -18,7 +18,8 @@ import pytest
 from kampy.db import connect
 from tests.e2e import msilo_sample
 from tests.e2e.kampy_process import REPO
-from tests.e2e.test_msilo_e2e import UA, wait_for
+from tests.e2e.msilo_ua import UA
+from tests.e2e.test_msilo_e2e import wait_for
 
 COUNTERS = ("stored_messages", "dumped_messages", "failed_messages", "dumped_reminders", "failed_reminders")
 # what the flows of the `flows` fixture leave behind (see there)
