@@ -14,7 +14,8 @@ What is here, by use:
   `Message`, `Request`, `Response`, `URI`, `NameAddr`, `Via`, `CSeq`, `ContactList`, `ContentType`,
   `Params`, `parse_message`, `parse_uri`, `parse_name_addr`, `build_response`, `SIPProtocolError`.
 * The process: `Core` (`core.clock`, `core.stats`, `core.api(name)`, `core.send(...)`,
-  `core.call_at(...)`, `core.shared`), `Clock`, `SharedStore`, `Outgoing`; `ScriptExit`/`ScriptDrop`;
+  `core.call_at(...)`, `core.shared`), `Clock`, `SharedStore` (and its shared-memory tables:
+  `ShmTable`, `TableFull`), `Outgoing`; `ScriptExit`/`ScriptDrop`;
   for modules that answer requests (sl, tm): `build_reply` (Kamailio's layout of a local reply),
   `local_to_tag`/`tag_prefix`/`crc_suffix` (local To-tags), `hash2_raw` (Kamailio's hash of
   Call-ID and CSeq, in Via branches), `header_lines`, `as_bytes`,
@@ -89,6 +90,7 @@ from kampy.runtime.loglevels import (
     python_level,
 )
 from kampy.runtime.shared import SharedStore
+from kampy.runtime.shmtable import ShmTable, TableFull
 from kampy.rpc import JsonRpc, LocalService, dumps_response, version_string
 from kampy.sip import (
     URI,
@@ -153,6 +155,7 @@ __all__ = [
     "RpcFault", "RpcMethod", "Stat", "Timer", "TransformClass",
     "Branch", "MessageContext", "Outgoing", "ScriptDrop", "ScriptExit", "Socket", "Source",
     "FORCE_RPORT", "Clock", "Core", "received_params", "reply_destination", "reply_via_line", "SharedStore",
+    "ShmTable", "TableFull",
     "core_hash", "hash2_raw", "reverse_hex", "as_bytes", "build_reply", "crc_suffix", "header_lines",
     "local_to_tag", "tag_prefix",
     "URI", "ContactList", "ContentType", "CSeq", "Message", "NameAddr", "Params", "Request", "Response",

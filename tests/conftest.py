@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from kampy.db import Database, connect, create_tables
+from kampy.runtime.shared import SharedStore
 from kampy.testing import mariadb
 from tests.support.hygiene import pytest_sessionfinish, pytest_sessionstart, pytest_terminal_summary
 
@@ -52,3 +53,13 @@ def db(db_url: str) -> Iterator[Database]:
         yield database
     finally:
         database.close()
+
+
+@pytest.fixture
+def store() -> Iterator[SharedStore]:
+    """A new shared store, as a server's first process creates it; removed with its tables after."""
+    s = SharedStore.create()
+    try:
+        yield s
+    finally:
+        s.remove()

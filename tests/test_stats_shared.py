@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Iterator
-
-import pytest
 
 from kampy.config.pipeline import load_text
 from kampy.runtime.core import Core
@@ -12,13 +9,6 @@ from kampy.runtime.server import Server
 from kampy.runtime.shared import SharedStore
 from kampy.stats import Stats, StatsArea, area_path
 from tests.support.runtime import SOCKET, SOURCE, request
-
-
-@pytest.fixture
-def store() -> Iterator[SharedStore]:
-    s = SharedStore.create()
-    yield s
-    s.remove()
 
 
 def two_workers(store: SharedStore) -> tuple[Stats, Stats]:

@@ -1,28 +1,19 @@
-"""Guards for the cost of usrloc in the shared store: its statements use indexes however many
-bindings there are, save() does not read back what it just wrote, the expiry is one statement,
-and the shared store's writers take turns (no statement, no timing)."""
+"""Guards for the cost of usrloc in shared memory: a lookup reads one record however many bindings
+there are, save() commits once and writes each thing once, the expiry timer reads only the records
+that hold an expired contact (no timing: what reaches the shared table is counted)."""
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
+import logging
 
 import pytest
 
 from kampy.runtime.shared import SharedStore
-from modules.usrloc.storage import _BY_AOR, _BY_RUID, _EXPIRED, SharedStorage
+from kampy.runtime.shmtable import ShmTable
+from modules.usrloc.storage import SharedStorage
 from modules.usrloc.ucontact import UContact
 from tests.reg_helpers import NOW, FakeClock, config, register, send, server
 
 BINDINGS = 10_000
-
-
-@pytest.fixture
-def store() -> Iterator[SharedStore]:
-    s = SharedStore.create()
-    try:
-        yield s
-    finally:
-        s.remove()
 
 
 @pytest.fixture
@@ -35,31 +26,46 @@ def filled(store: SharedStore) -> SharedStorage:
     return storage
 
 
-def plan(store: SharedStore, sql: str, params: tuple) -> str:
-    return " | ".join(str(row[-1]) for row in store.query("EXPLAIN QUERY PLAN " + sql, params))
+@pytest.fixture
+def commits(monkeypatch: pytest.MonkeyPatch) -> list[list[bytes]]:
+    """The keys each commit of any shared table writes (or deletes), in order."""
+    seen: list[list[bytes]] = []
+    original = ShmTable._commit
 
+    def spy(self: ShmTable) -> None:
+        if self._writes:
+            seen.append(list(self._writes))
+        original(self)
 
-@pytest.mark.parametrize(("sql", "params", "index"), [
-    (_BY_AOR, ("location", "u5000"), "usrloc_contact_aor"),
-    (_BY_RUID, ("location", "uloc-5000"), "sqlite_autoindex_usrloc_contact"),
-    (_EXPIRED, ("location", NOW), "usrloc_contact_expires"),
-    ("DELETE FROM usrloc_contact WHERE domain = ? AND expires != 0 AND expires <= ?", ("location", NOW),
-     "usrloc_contact_expires"),
-], ids=["lookup-by-aor", "by-ruid", "expired", "delete-expired"])
-def test_statements_use_an_index_with_many_bindings(filled: SharedStorage, sql: str, params: tuple,
-                                                     index: str) -> None:
-    text = plan(filled.store, sql, params)
-    assert index in text, text
-    assert "SCAN usrloc_contact" not in text.replace(f"SCAN usrloc_contact USING INDEX {index}", ""), text
-    assert filled.count_contacts() == BINDINGS
+    monkeypatch.setattr(ShmTable, "_commit", spy)
+    return seen
 
 
 def test_lookup_among_many_bindings_finds_the_one(filled: SharedStorage) -> None:
     [c] = filled.contacts("u1234")
     assert c.contact == "sip:u1234@10.0.0.1" and c.ruid == "uloc-1234"
+    assert filled.count_contacts() == filled.count_aors() == BINDINGS
 
 
-def test_expiry_removes_every_expired_binding_in_one_statement(store: SharedStore) -> None:
+def test_a_contact_is_found_by_its_ruid_among_many(filled: SharedStorage) -> None:
+    found = filled.by_ruid("uloc-4321")
+    assert found is not None and found.aor == "u4321"
+
+
+def test_save_of_a_new_aor_commits_once_writing_its_record_and_two_ruids(store: SharedStore,
+                                                                         commits: list[list[bytes]]) -> None:
+    srv = server(config(), shared=store)
+    reply = send(srv, register(contact="<sip:alice@10.0.0.1:5070>, <sip:alice@10.0.0.2:5070>"))
+    assert reply.startswith(b"SIP/2.0 200 OK")
+    assert reply.count(b";expires=3600") == 2
+    [keys] = commits
+    assert sorted(k[:1] for k in keys) == [b"A", b"R", b"R"]
+    assert b"Aalice" in keys
+
+
+def test_expiry_reads_only_the_records_holding_an_expired_contact(store: SharedStore,
+                                                                  commits: list[list[bytes]],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     clock = FakeClock()
     srv = server(config(usrloc='"timer_interval", 10'), clock, shared=store)
     storage = srv.core.api("usrloc").domain("location").shared
@@ -67,60 +73,35 @@ def test_expiry_removes_every_expired_binding_in_one_statement(store: SharedStor
         for i in range(BINDINGS):
             storage.insert(UContact(aor=f"u{i}", contact=f"sip:u{i}@10.0.0.1", ruid=f"uloc-{i}",
                                     expires=NOW + 5 if i % 2 else NOW + 3600))
-    statements: list[str] = []
+    commits.clear()
+    scanned: list[int] = []
+    original = ShmTable.scan
+
+    def spy(self: ShmTable, **kw):  # type: ignore[no-untyped-def]
+        found = original(self, **kw)
+        scanned.append(len(found))
+        return found
+
+    monkeypatch.setattr(ShmTable, "scan", spy)
     clock.advance(11)
-    store.trace(statements.append)
     srv.run_timers()
-    store.trace(None)
     assert storage.count_contacts() == BINDINGS // 2
     assert srv.core.stats.get("usrloc:location-expires") == BINDINGS // 2
-    assert len([s for s in statements if "usrloc_contact" in s]) == 1, statements
+    assert scanned == [BINDINGS // 2]
+    assert len(commits) == 1  # one transaction for all of them
 
 
-def test_save_of_a_new_aor_reads_it_once_and_writes_it_once(store: SharedStore) -> None:
+def test_a_save_that_does_not_fit_in_shared_memory_answers_500_and_changes_nothing(
+        store: SharedStore, caplog: pytest.LogCaptureFixture) -> None:
+    store.table("usrloc.location", capacity=16)  # room for 11 keys: an AoR and a ruid per user
     srv = server(config(), shared=store)
-    statements: list[str] = []
-    store.trace(statements.append)
-    reply = send(srv, register(contact="<sip:alice@10.0.0.1:5070>, <sip:alice@10.0.0.2:5070>"))
-    store.trace(None)
-    assert reply.startswith(b"SIP/2.0 200 OK")
-    assert reply.count(b";expires=3600") == 2
-    usrloc = [s.split()[0] for s in statements if "usrloc_contact" in s]
-    assert usrloc == ["SELECT", "INSERT", "INSERT"], statements
-    assert [s.split()[0] for s in statements].count("BEGIN") == 1
-
-
-def test_a_writer_waits_for_another_workers_transaction(store: SharedStore) -> None:
-    store.execute("CREATE TABLE t (x INTEGER)")
-    other = store.reopen()
-    done = threading.Event()
-
-    def write() -> None:
-        other.execute("INSERT INTO t VALUES (2)")
-        done.set()
-
-    try:
-        with store.transaction():
-            store.execute("INSERT INTO t VALUES (1)")
-            writer = threading.Thread(target=write)
-            writer.start()
-            assert not done.wait(0.2)  # blocked on the writers' lock, not failed
-            assert other.query("SELECT x FROM t") == []  # uncommitted: invisible to other workers
-        writer.join(10)
-        assert done.is_set()
-        assert sorted(other.query("SELECT x FROM t")) == [(1,), (2,)]
-    finally:
-        other.close()
-
-
-def test_a_failed_transaction_is_rolled_back_and_releases_the_lock(store: SharedStore) -> None:
-    store.execute("CREATE TABLE t (x INTEGER)")
-    with pytest.raises(RuntimeError), store.transaction():
-        store.execute("INSERT INTO t VALUES (1)")
-        raise RuntimeError("boom")
-    other = store.reopen()
-    try:
-        other.execute("INSERT INTO t VALUES (2)")
-        assert other.query("SELECT x FROM t") == [(2,)]
-    finally:
-        other.close()
+    for n in range(5):
+        assert send(srv, register(user=f"u{n}", contact=f"<sip:u{n}@10.0.0.1>")).startswith(b"SIP/2.0 200")
+    with caplog.at_level(logging.ERROR, "kampy.usrloc"):
+        reply = send(srv, register(user="u5", contact="<sip:u5@10.0.0.1>"))
+    assert reply.startswith(b"SIP/2.0 500")
+    assert "out of shared memory" in caplog.text
+    ul = srv.core.api("usrloc")
+    assert ul.contacts("u5") == [] and ul.domain("location").shared.count_aors() == 5
+    refresh = send(srv, register(user="u0", contact="<sip:u0@10.0.0.1>", expires=60, cseq=2))
+    assert refresh.startswith(b"SIP/2.0 200")  # a binding already there still updates

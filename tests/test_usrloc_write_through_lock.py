@@ -121,9 +121,9 @@ def test_a_hung_write_through_leaves_other_workers_shared_store_writes_alone(wor
         assert gate.entered.wait(WAIT)  # worker 1's INSERT into location is hanging
 
         def shared_write() -> None:
-            store = two.core.shared
-            with store.transaction():
-                store.execute("INSERT INTO usrloc_once (name) VALUES ('probe')")
+            shared = two.core.api("usrloc").domain("location").shared
+            with shared.lock():
+                assert shared.once("probe")
 
         probe = Background(shared_write)
         assert probe.done(WAIT), "worker 2's shared-store write waited for worker 1's database write"

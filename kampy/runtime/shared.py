@@ -2,9 +2,10 @@
 
 kampy keeps it in one SQLite database on a memory-backed file system (`/dev/shm` when there is one),
 created by the first process before it forks the workers; each worker opens its own connection.
-Modules use it for what every worker must see at once: usrloc bindings in memory mode, msilo's
-in-flight messages. Which worker owns which transaction is kept beside it, in the shared-memory hash
-table of `claims` (an SQLite write per transaction costs more than the rest of a relay).
+Modules use it for what every worker must see at once, such as msilo's in-flight messages. What is
+written on every request lives beside it in shared memory, where a write costs microseconds rather
+than an SQLite transaction: which worker owns which transaction (the hash table of `claims`), and
+the key-value tables of `table()` (`kampy.runtime.shmtable`; usrloc keeps its bindings there).
 
 Writers take turns on a lock file (`<db>.lock`, `flock`) before SQLite's own write lock: SQLite makes
 a writer that finds the database locked sleep and poll (1, 2, 5, 10 ... ms), which with several
@@ -17,6 +18,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import re
 import sqlite3
 import tempfile
 import threading
@@ -26,13 +28,16 @@ from typing import Any
 
 from kampy.runtime.claims import ClaimTable
 from kampy.runtime.claims import area_path as claims_path
+from kampy.runtime.shmtable import ShmTable
 
 log = logging.getLogger("kampy.shared")
 
 STORE_PREFIX = "kampy-shared-"
 # the files beside a store's database (`<db><suffix>`): SQLite's WAL and its index, the writers'
-# lock, kampy.stats' counters, the claims table
+# lock, kampy.stats' counters, the claims table; and the shared tables (`<db>.area-<name>`)
 COMPANION_SUFFIXES = ("-wal", "-shm", ".lock", ".stats", ".claims")
+AREA_INFIX = ".area-"
+_AREA_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 def default_dir() -> Path:
@@ -58,6 +63,7 @@ class SharedStore:
         self._conn.execute("PRAGMA synchronous=OFF")
         self._conn.execute("PRAGMA busy_timeout=10000")
         self._claims: ClaimTable | None = None
+        self._tables: dict[str, ShmTable] = {}
 
     @property
     def claims(self) -> ClaimTable:
@@ -65,6 +71,16 @@ class SharedStore:
         if self._claims is None:
             self._claims = ClaimTable(claims_path(self.path))
         return self._claims
+
+    def table(self, name: str, capacity: int = 1 << 18) -> ShmTable:
+        """The shared-memory table `name` of this server (`kampy.runtime.shmtable`), created by the
+        first process that asks, with room for about 0.7 x `capacity` keys."""
+        table = self._tables.get(name)
+        if table is None:
+            if not _AREA_NAME.fullmatch(name):
+                raise ValueError(f"shared table name {name!r}: letters, digits, '_', '.', '-' only")
+            table = self._tables[name] = ShmTable(f"{self.path}{AREA_INFIX}{name}", capacity)
+        return table
 
     @classmethod
     def create(cls, directory: str | Path | None = None) -> SharedStore:
@@ -149,6 +165,9 @@ class SharedStore:
         if self._claims is not None:
             self._claims.close()
             self._claims = None
+        for table in self._tables.values():
+            table.close()
+        self._tables = {}
         if self._lock_fd >= 0:
             os.close(self._lock_fd)
             self._lock_fd = -1
@@ -156,7 +175,9 @@ class SharedStore:
     def remove(self) -> None:
         """Close and delete the database files (the first process, at shutdown)."""
         self.close()
-        for suffix in ("", *COMPANION_SUFFIXES):
+        name = self.path.name
+        areas = [p.name[len(name):] for p in self.path.parent.glob(f"{name}{AREA_INFIX}*")]
+        for suffix in ("", *COMPANION_SUFFIXES, *areas):
             try:
                 os.unlink(f"{self.path}{suffix}")
             except FileNotFoundError:

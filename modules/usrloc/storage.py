@@ -1,9 +1,9 @@
 """Where usrloc keeps bindings, one `Storage` per domain (table) name.
 
-* `SharedStorage` — Kamailio's shared memory: a table in the server's shared store, so a binding
-  saved by one worker is seen by all (db_mode 0, and the memory part of db_modes 1 and 2). Each row
-  carries a sync state for write-back (db_mode 2): 0 in sync, 1 new, 2 changed; deletions waiting
-  for the next flush are kept in a second table.
+* `SharedStorage` — Kamailio's shared memory: a shared-memory table of the server's shared store,
+  so a binding saved by one worker is seen by all (db_mode 0, and the memory part of db_modes 1 and
+  2). Each contact carries a sync state for write-back (db_mode 2): 0 in sync, 1 new, 2 changed;
+  deletions waiting for the next flush are kept as keys of their own.
 * `LocationTable` — Kamailio's `location` table (schema v9): the write-through/write-back target
   of db_modes 1 and 2, and the only storage of db_mode 3.
 """
@@ -12,10 +12,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import marshal
+import operator
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from kampy.api import Database, SharedStore
+from kampy.api import Database, DBError, SharedStore, ShmTable, TableFull
 
 from .ucontact import CONTACT_FIELDS, FL_MEM, UContact, q_float, q_from_float
 
@@ -49,139 +51,244 @@ class Storage(Protocol):
     def lock(self) -> contextlib.AbstractContextManager[None]: ...
 
 
-# ---------------------------------------------------------------- shared store
+# ---------------------------------------------------------------- shared memory
 
-_SHARED_COLUMNS = ", ".join(CONTACT_FIELDS)
-_TEXT = frozenset({"aor", "contact", "ruid", "callid", "user_agent", "received", "path", "socket",
-                   "instance"})
-_SHARED_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS usrloc_contact (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    domain TEXT NOT NULL,
-    state INTEGER NOT NULL DEFAULT 0,
-    {", ".join(f"{name} {'TEXT' if name in _TEXT else 'INTEGER'}" for name in CONTACT_FIELDS)},
-    UNIQUE (domain, ruid)
-);
-CREATE INDEX IF NOT EXISTS usrloc_contact_aor ON usrloc_contact (domain, aor);
-CREATE INDEX IF NOT EXISTS usrloc_contact_expires ON usrloc_contact (domain, expires);
-CREATE TABLE IF NOT EXISTS usrloc_deleted (domain TEXT NOT NULL, ruid TEXT NOT NULL,
-                                           PRIMARY KEY (domain, ruid));
-CREATE TABLE IF NOT EXISTS usrloc_once (name TEXT PRIMARY KEY);
-"""
+# The keys of a domain's table: an AoR's record, a contact's AoR by ruid, a once-flag, a deletion
+# waiting for the next write-back.
+_AOR, _RUID, _ONCE, _DELETED = b"A", b"R", b"O", b"D"
+AORS, CONTACTS, SEQ = 0, 1, 2        # the table's counters
+FLAG_UNSYNCED = 1                    # a record holding a contact not in sync with the table (db_mode 2)
+_NO_EXPIRY = 1 << 62
+# A record is a tuple of rows (seq, state, *CONTACT_FIELDS), in the order they were first inserted.
+_SEQ, _STATE, _RUID_AT, _EXPIRES_AT = 0, 1, 4, 5
+_LAST_MODIFIED_AT = 2 + CONTACT_FIELDS.index("last_modified")
+_fields = operator.attrgetter(*CONTACT_FIELDS)
+Row = tuple[Any, ...]
+
+assert CONTACT_FIELDS[2:4] == ("ruid", "expires")
 
 
-_SELECT = f"SELECT {_SHARED_COLUMNS} FROM usrloc_contact WHERE domain = ? AND "
-_BY_AOR = _SELECT + "aor = ? ORDER BY seq"
-_BY_RUID = _SELECT + "ruid = ?"
-_ALL = _SELECT + "1 ORDER BY seq"
-_EXPIRED = _SELECT + "expires != 0 AND expires <= ? ORDER BY expires, seq"  # the index's order
-_INSERT = (f"INSERT OR REPLACE INTO usrloc_contact (domain, state, {_SHARED_COLUMNS}) "
-           f"VALUES ({', '.join('?' * (len(CONTACT_FIELDS) + 2))})")
-_UPDATE_FIELDS = tuple(n for n in CONTACT_FIELDS if n != "ruid")
-_UPDATE = (f"UPDATE usrloc_contact SET {', '.join(f'{n} = ?' for n in _UPDATE_FIELDS)}, "
-           "state = CASE state WHEN 0 THEN ? ELSE state END WHERE domain = ? AND ruid = ?")
+class MemoryFull(DBError):
+    """The domain's shared table has no room for a change (Kamailio: out of shared memory); the
+    change is not made. `op` as DBWriteError's, so registrar answers as for a failed insert."""
+
+    op = "insert"
 
 
-# insert() names the columns one by one (the hot path of save()); they must stay UContact's fields.
-assert CONTACT_FIELDS == ("aor", "contact", "ruid", "expires", "q", "callid", "cseq", "flags", "cflags",
-                          "user_agent", "received", "path", "socket", "methods", "instance", "reg_id",
-                          "last_modified", "server_id", "connection_id", "keepalive")
+class _Lock:
+    """A domain's lock: the table's transaction, with a full table reported as `MemoryFull`."""
+
+    __slots__ = ("transaction",)
+
+    def __init__(self, table: ShmTable) -> None:
+        self.transaction = table.transaction()
+
+    def __enter__(self) -> None:
+        self.transaction.__enter__()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        try:
+            self.transaction.__exit__(kind, exc, tb)  # type: ignore[arg-type]
+        except TableFull as full:
+            log.error("usrloc: out of shared memory, change not made: %s", full)
+            raise MemoryFull(str(full)) from None
 
 
-def _contact_from_row(row: tuple[Any, ...]) -> UContact:
-    return UContact(*row)  # the columns are CONTACT_FIELDS, in UContact's order
+def _key(kind: bytes, text: str) -> bytes:
+    return kind + text.encode("utf-8", "surrogateescape")
+
+
+def _contact(row: Row) -> UContact:
+    return UContact(*row[2:])
+
+
+def _index(rows: list[Row], ruid: str) -> int:
+    """Where the contact `ruid` is in `rows`, or -1."""
+    return next((i for i, row in enumerate(rows) if row[_RUID_AT] == ruid), -1)
 
 
 class SharedStorage:
-    """A domain's bindings in the shared store (every worker sees the same rows)."""
+    """A domain's bindings in shared memory (every worker sees the same): one key per AoR in a
+    table of the server's shared store (`SharedStore.table`), its value all the AoR's contacts.
+    Reads take no lock; `lock()` is the table's transaction (Kamailio's udomain lock), and a
+    change outside one is a transaction of its own."""
 
-    def __init__(self, store: SharedStore, domain: str, write_back: bool = False) -> None:
-        self.store = store
+    def __init__(self, store: SharedStore, domain: str, write_back: bool = False,
+                 capacity: int = 1 << 18) -> None:
         self.domain = domain
         self.write_back = write_back
-        store.executescript(_SHARED_SCHEMA)
+        self.table = store.table(f"usrloc.{domain}", capacity)
+        self._lock = _Lock(self.table)
 
     def lock(self) -> contextlib.AbstractContextManager[None]:
-        """Serialise a read-modify-write of bindings across workers (Kamailio's udomain lock):
-        one transaction under the shared store's writers' lock."""
-        return self.store.transaction()
+        return self._lock
 
     def once(self, name: str) -> bool:
-        """True for the first process asking (loading the DB into the shared store happens once)."""
-        return self.store.execute("INSERT OR IGNORE INTO usrloc_once (name) VALUES (?)",
-                                  (f"{self.domain}:{name}",)) == 1
+        """True for the first process asking (loading the DB into shared memory happens once)."""
+        key = _key(_ONCE, name)
+        with self._lock:
+            if self.table.get(key) is not None:
+                return False
+            self.table.put(key, b"")
+            return True
 
-    def _select(self, sql: str, params: tuple[Any, ...]) -> list[UContact]:
-        return [UContact(*r) for r in self.store.query(sql, (self.domain, *params))]
+    # -------------------------------------------------- records
+
+    def _rows(self, aor: str) -> list[Row]:
+        found = self.table.get(_key(_AOR, aor))
+        return list(marshal.loads(found[0])) if found is not None else []
+
+    def _aor_of(self, ruid: str) -> str | None:
+        found = self.table.get(_key(_RUID, ruid))
+        return found[0].decode("utf-8", "surrogateescape") if found is not None else None
+
+    def _store(self, aor: str, rows: list[Row], before: int) -> None:
+        """Write `aor`'s record (`before`: how many contacts it had)."""
+        table, key = self.table, _key(_AOR, aor)
+        if rows:
+            soonest = min((r[_EXPIRES_AT] for r in rows if r[_EXPIRES_AT]), default=_NO_EXPIRY)
+            flags = FLAG_UNSYNCED if any(r[_STATE] for r in rows) else 0
+            table.put(key, marshal.dumps(tuple(rows)), soonest, flags)
+        else:
+            table.delete(key)
+        if bool(rows) != bool(before):
+            table.add(AORS, 1 if rows else -1)
+        if len(rows) != before:
+            table.add(CONTACTS, len(rows) - before)
+
+    def _next_seq(self) -> int:
+        self.table.add(SEQ, 1)
+        return self.table.counter(SEQ)
+
+    def _remove(self, ruid: str) -> Row | None:
+        """Take the contact `ruid` out of its record; its row, or None."""
+        aor = self._aor_of(ruid)
+        if aor is None:
+            return None
+        rows = self._rows(aor)
+        i = _index(rows, ruid)
+        if i < 0:
+            return None
+        row = rows.pop(i)
+        self._store(aor, rows, len(rows) + 1)
+        self.table.delete(_key(_RUID, ruid))
+        return row
+
+    def _append(self, row: Row) -> None:
+        aor = row[2]
+        rows = self._rows(aor)
+        before = len(rows)
+        rows.append(row)
+        rows.sort(key=lambda r: r[_SEQ])  # a moved contact keeps its place in insertion order
+        self._store(aor, rows, before)
+        self.table.put(_key(_RUID, row[_RUID_AT]), aor.encode("utf-8", "surrogateescape"))
+
+    # -------------------------------------------------- Storage
 
     def contacts(self, aor: str) -> list[UContact]:
-        return self._select(_BY_AOR, (aor,))
+        return [_contact(r) for r in self._rows(aor)]
 
     def by_ruid(self, ruid: str) -> UContact | None:
-        found = self._select(_BY_RUID, (ruid,))
-        return found[0] if found else None
+        aor = self._aor_of(ruid)
+        if aor is None:
+            return None
+        return next((_contact(r) for r in self._rows(aor) if r[_RUID_AT] == ruid), None)
 
     def all(self) -> list[UContact]:
-        return self._select(_ALL, ())
+        return [_contact(r) for r in self._scan()]
 
     def expired(self, now: float) -> list[UContact]:
-        return self._select(_EXPIRED, (int(now),))
+        rows = [r for r in self._scan(int(now)) if r[_EXPIRES_AT] and r[_EXPIRES_AT] <= now]
+        return [_contact(r) for r in sorted(rows, key=lambda r: (r[_EXPIRES_AT], r[_SEQ]))]
+
+    def _scan(self, soonest_at_most: int | None = None, flags_any: int = 0) -> list[Row]:
+        """Every row of the records picked, in insertion order."""
+        items = self.table.scan(prefix=_AOR, extra_at_most=soonest_at_most, flags_any=flags_any)
+        rows = [row for item in items for row in marshal.loads(item.value)]
+        rows.sort(key=lambda r: r[_SEQ])
+        return rows
 
     def insert(self, contact: UContact, state: int | None = None) -> None:
+        """Add a contact at the end of its AoR's record; one with the same ruid is replaced."""
         if state is None:
             state = STATE_NEW if self.write_back and not contact.flags & FL_MEM else STATE_SYNC
-        c = contact
-        self.store.execute(_INSERT, (self.domain, state, c.aor, c.contact, c.ruid, c.expires, c.q, c.callid,
-                                     c.cseq, c.flags, c.cflags, c.user_agent, c.received, c.path, c.socket,
-                                     c.methods, c.instance, c.reg_id, c.last_modified, c.server_id,
-                                     c.connection_id, c.keepalive))
+        with self._lock:
+            self._remove(contact.ruid)
+            self._append((self._next_seq(), state, *_fields(contact)))
 
     def update(self, contact: UContact) -> None:
-        dirty = STATE_DIRTY if self.write_back and not contact.flags & FL_MEM else STATE_SYNC
-        self.store.execute(_UPDATE, (*[getattr(contact, n) for n in _UPDATE_FIELDS], dirty, self.domain,
-                                     contact.ruid))
+        """Replace the contact with `contact.ruid` in place; nothing when there is none."""
+        with self._lock:
+            aor = self._aor_of(contact.ruid)
+            if aor is None:
+                return
+            rows = self._rows(aor)
+            i = _index(rows, contact.ruid)
+            if i < 0:
+                return
+            old = rows[i]
+            state = old[_STATE]
+            if state == STATE_SYNC and self.write_back and not contact.flags & FL_MEM:
+                state = STATE_DIRTY
+            row = (old[_SEQ], state, *_fields(contact))
+            if contact.aor == aor:
+                rows[i] = row
+                self._store(aor, rows, len(rows))
+            else:
+                self._remove(contact.ruid)
+                self._append(row)
 
     def delete(self, contact: UContact) -> None:
-        if self.write_back and not contact.flags & FL_MEM:
-            rows = self.store.query("SELECT state FROM usrloc_contact WHERE domain = ? AND ruid = ?",
-                                    (self.domain, contact.ruid))
-            if rows and rows[0][0] != STATE_NEW:  # a row never flushed needs no DB delete
-                self.store.execute("INSERT OR IGNORE INTO usrloc_deleted (domain, ruid) VALUES (?, ?)",
-                                   (self.domain, contact.ruid))
-        self.store.execute("DELETE FROM usrloc_contact WHERE domain = ? AND ruid = ?",
-                           (self.domain, contact.ruid))
+        with self._lock:
+            row = self._remove(contact.ruid)
+            if row is not None and row[_STATE] != STATE_NEW and self.write_back \
+                    and not contact.flags & FL_MEM:  # a row never flushed needs no DB delete
+                self.table.put(_key(_DELETED, contact.ruid), b"")
 
     def delete_expired(self, now: float) -> int:
-        """Remove every expired contact in one statement (for a domain without write-back or a
-        table to keep in step); returns how many."""
-        return self.store.execute("DELETE FROM usrloc_contact WHERE domain = ? AND expires != 0 "
-                                  "AND expires <= ?", (self.domain, int(now)))
+        """Remove every expired contact (for a domain without write-back or a table to keep in
+        step); returns how many."""
+        removed = 0
+        with self._lock:
+            for item in self.table.scan(prefix=_AOR, extra_at_most=int(now)):
+                rows = marshal.loads(item.value)
+                kept = [r for r in rows if not r[_EXPIRES_AT] or r[_EXPIRES_AT] > now]
+                for r in rows:
+                    if r[_EXPIRES_AT] and r[_EXPIRES_AT] <= now:
+                        self.table.delete(_key(_RUID, r[_RUID_AT]))
+                self._store(item.key[1:].decode("utf-8", "surrogateescape"), kept, len(rows))
+                removed += len(rows) - len(kept)
+        return removed
 
     def count_aors(self) -> int:
-        return int(self.store.query("SELECT COUNT(DISTINCT aor) FROM usrloc_contact WHERE domain = ?",
-                                    (self.domain,))[0][0])
+        return self.table.counter(AORS)
 
     def count_contacts(self) -> int:
-        return int(self.store.query("SELECT COUNT(*) FROM usrloc_contact WHERE domain = ?",
-                                    (self.domain,))[0][0])
+        return self.table.counter(CONTACTS)
 
     # -------------------------------------------------- write-back (db_mode 2)
 
     def pending(self) -> tuple[list[tuple[int, UContact]], list[str]]:
-        """(state, contact) for every row not in sync, and the ruids deleted since the last flush."""
-        rows = self.store.query(f"SELECT state, {_SHARED_COLUMNS} FROM usrloc_contact "
-                                "WHERE domain = ? AND state != 0 ORDER BY seq", (self.domain,))
-        deleted = [r[0] for r in self.store.query("SELECT ruid FROM usrloc_deleted WHERE domain = ?",
-                                                  (self.domain,))]
-        return [(r[0], _contact_from_row(r[1:])) for r in rows], deleted
+        """(state, contact) for every contact not in sync, and the ruids deleted since the last
+        flush."""
+        rows = [r for r in self._scan(flags_any=FLAG_UNSYNCED) if r[_STATE] != STATE_SYNC]
+        deleted = [item.key[1:].decode("utf-8", "surrogateescape")
+                   for item in self.table.scan(prefix=_DELETED)]
+        return [(r[_STATE], _contact(r)) for r in rows], deleted
 
     def mark_synced(self, contact: UContact, state: int) -> None:
-        """Back in sync, unless the row changed again (its state moved) since it was read."""
-        self.store.execute("UPDATE usrloc_contact SET state = 0 WHERE domain = ? AND ruid = ? AND state = ? "
-                           "AND last_modified = ?", (self.domain, contact.ruid, state, contact.last_modified))
+        """Back in sync, unless the contact changed again (its state moved) since it was read."""
+        with self._lock:
+            aor = self._aor_of(contact.ruid)
+            rows = self._rows(aor) if aor is not None else []
+            i = _index(rows, contact.ruid)
+            if i < 0 or rows[i][_STATE] != state or rows[i][_LAST_MODIFIED_AT] != contact.last_modified:
+                return
+            rows[i] = (rows[i][_SEQ], STATE_SYNC, *rows[i][2:])
+            self._store(rows[i][2], rows, len(rows))
 
     def forget_deleted(self, ruid: str) -> None:
-        self.store.execute("DELETE FROM usrloc_deleted WHERE domain = ? AND ruid = ?", (self.domain, ruid))
+        self.table.delete(_key(_DELETED, ruid))
 
 
 # ---------------------------------------------------------------- the location table

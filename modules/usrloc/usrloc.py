@@ -187,7 +187,8 @@ class UsrlocModule(Module):
             return domain
         shared = None
         if self.db_mode != DB_ONLY:
-            shared = SharedStorage(self.core.shared, name, write_back=self.db_mode == WRITE_BACK)
+            shared = SharedStorage(self.core.shared, name, write_back=self.db_mode == WRITE_BACK,
+                                   capacity=1 << max(18, int(self.params.get("hash_size", 10)) + 6))
         table = LocationTable(self._db, name, self.use_domain) if self._db is not None else None
         domain = Domain(name, self.db_mode, shared, table, self._pending)
         self.domains[name] = domain

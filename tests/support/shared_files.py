@@ -1,5 +1,5 @@
 """The files of kampy's shared stores (`kampy-shared-*.sqlite` and its `-wal`, `-shm`, `.lock`,
-`.stats`, `.claims`, in /dev/shm or the temporary directory), for the suite's clean-up.
+`.stats`, `.claims`, `.area-<table>`, in /dev/shm or the temporary directory), for the suite's clean-up.
 
 Plain functions (no pytest): tests/e2e/kampy_process.py (and so bench/) uses them too. They only
 ever remove a store that a caller names, never one by pattern alone: other kampy servers (and
@@ -13,12 +13,12 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from kampy.runtime.shared import COMPANION_SUFFIXES, STORE_PREFIX, default_dir
+from kampy.runtime.shared import AREA_INFIX, COMPANION_SUFFIXES, STORE_PREFIX, default_dir
 
 PREFIX = STORE_PREFIX
 # A store's database path ends in .sqlite; its companions append to that path.
 _COMPANIONS = "|".join(map(re.escape, COMPANION_SUFFIXES))
-_STORE = re.compile(rf"^({re.escape(PREFIX)}[^/]*?\.sqlite)(?:{_COMPANIONS})?$")
+_STORE = re.compile(rf"^({re.escape(PREFIX)}[^/]*?\.sqlite)(?:{_COMPANIONS}|{re.escape(AREA_INFIX)}[^/]+)?$")
 
 
 def store_dirs() -> list[Path]:

@@ -1,0 +1,415 @@
+"""A key → bytes table in shared memory, for state every worker must see at once (usrloc's bindings):
+Kamailio keeps such tables in its shared memory pool, with a lock per hash slot.
+
+The table is a memory-mapped file next to the shared store (`<store>.area-<name>`), laid out as
+
+* a header: the write sequence, the heap's bump pointer and free lists, counters;
+* an index: `capacity` entries of (key hash, block offset, length, size class, flags, extra), open
+  addressing with linear probing (a deleted entry leaves a tombstone until the index is rebuilt);
+* a heap of blocks in power-of-two size classes, each holding one key and its value.
+
+Writers take turns on the file's flock and change the table only in `transaction()`s: the writes
+are kept in this process until the block ends, then applied at once (an exception discards them,
+so a failed read-modify-write leaves nothing behind). While a commit changes the index the write
+sequence is odd; a reader (no lock) copies an entry and its block and keeps the copy only if the
+sequence was even and unchanged meanwhile, which a commit overlapping the copy always changes. So
+reads never wait for a writer, and a writer holds the lock only for its own read-modify-write.
+
+`extra` and `flags` are the caller's, per key (usrloc keeps a record's soonest expiry in `extra`, so
+the expiry timer reads only the index). The size is fixed when the file is created, as Kamailio's
+shared memory pool is: the file is sparse, so only the pages written take memory.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import logging
+import mmap
+import os
+import struct
+import threading
+from threading import get_ident
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger("kampy.shared")
+
+MAGIC = b"KPYSHT01"
+HEADER_SIZE = 4096
+CLASSES = 32             # block sizes 2^MIN_SHIFT .. 2^(MIN_SHIFT + CLASSES - 1)
+MIN_SHIFT = 6
+COUNTERS = 16
+MAX_LOAD = 0.7           # live keys per index entry, at most
+REBUILD_LOAD = 0.8       # live keys and tombstones per entry that trigger a rebuild of the index
+READ_TRIES = 8           # lock-free attempts before a reader takes the lock
+
+EMPTY, TOMBSTONE = 0, 1
+
+_U64 = struct.Struct("<Q")
+_I64 = struct.Struct("<q")
+_U16 = struct.Struct("<H")
+# magic, write sequence, capacity, heap start, heap end, heap top, live keys, tombstones
+_HEAD = struct.Struct("<8sQQQQQQQ")
+_SEQ_AT = 8
+_TOP_AT, _LIVE_AT, _TOMBS_AT = 40, 48, 56
+_FREE_AT = _HEAD.size
+_COUNTERS_AT = _FREE_AT + 8 * CLASSES
+_ENTRY = struct.Struct("<QQIHHq")  # key hash, block offset, length, size class, flags, extra
+_ENTRY_TAIL = struct.Struct("<QIHHq")  # what a commit rewrites of a live entry (all but the hash)
+
+assert _COUNTERS_AT + 8 * COUNTERS <= HEADER_SIZE
+
+
+class TableFull(Exception):
+    """The table's index or heap has no room for a write (the write is not made)."""
+
+
+def key_hash(key: bytes) -> int:
+    """A 64-bit hash of `key` that is never EMPTY or TOMBSTONE; the same in every process."""
+    h = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little")
+    return h if h > TOMBSTONE else h + 2
+
+
+def _size_class(length: int) -> int:
+    return max(0, (length - 1).bit_length() - MIN_SHIFT)
+
+
+@dataclass
+class Item:
+    """One key as a scan sees it."""
+
+    key: bytes
+    value: bytes
+    extra: int
+    flags: int
+
+
+class _Transaction:
+    """`ShmTable.transaction()`'s context manager (a class: it is entered on every write)."""
+
+    __slots__ = ("table",)
+
+    def __init__(self, table: ShmTable) -> None:
+        self.table = table
+
+    def __enter__(self) -> None:
+        self.table._begin()
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        self.table._end(commit=kind is None)
+
+
+@dataclass
+class _Write:
+    value: bytes | None   # None: delete
+    extra: int = 0
+    flags: int = 0
+
+
+class ShmTable:
+    """One process's mapping of a shared table (each worker opens its own after the fork)."""
+
+    def __init__(self, path: str | Path, capacity: int = 1 << 18, heap_size: int | None = None) -> None:
+        self.path = Path(path)
+        capacity = 1 << max(4, (capacity - 1).bit_length())
+        heap_size = heap_size if heap_size is not None else capacity * 1024
+        index_end = HEADER_SIZE + capacity * _ENTRY.size
+        heap_start = -(-index_end // 4096) * 4096
+        size = heap_start + heap_size
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self._mutex = threading.RLock()  # this process's threads take turns (one open file, one flock)
+        self._depth = 0
+        self._holder = 0  # the thread in a transaction (threading.get_ident), or 0
+        self._writes: dict[bytes, _Write] = {}
+        self._counter_deltas: dict[int, int] = {}
+        self._transaction = _Transaction(self)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            existing = os.fstat(self._fd).st_size
+            if existing == 0:
+                os.ftruncate(self._fd, size)  # sparse: pages cost memory once written
+            else:
+                size = existing
+            self._map = mmap.mmap(self._fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+            if self._map[:8] != MAGIC:
+                _HEAD.pack_into(self._map, 0, MAGIC, 0, capacity, heap_start, size, heap_start, 0, 0)
+            _, _, self.capacity, self._heap_start, self._heap_end, _, _, _ = _HEAD.unpack_from(self._map, 0)
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._mask = self.capacity - 1
+        self._max_live = int(self.capacity * MAX_LOAD)
+
+    # ------------------------------------------------------------------ reading
+
+    def get(self, key: bytes) -> tuple[bytes, int, int] | None:
+        """(value, extra, flags) of `key`, or None. Inside this process's transaction, its own
+        writes are seen."""
+        if self._holder == get_ident():
+            return self._get_held(key)
+        m = self._map
+        h = key_hash(key)
+        for _ in range(READ_TRIES):
+            seq = _U64.unpack_from(m, _SEQ_AT)[0]
+            if seq & 1:
+                continue
+            try:
+                found = self._copy(h, key)
+            except (struct.error, ValueError, IndexError):  # a torn read: the sequence has moved
+                found = None
+            if _U64.unpack_from(m, _SEQ_AT)[0] == seq:
+                return found
+        with self.transaction():
+            return self._get_held(key)
+
+    def _get_held(self, key: bytes) -> tuple[bytes, int, int] | None:
+        write = self._writes.get(key)
+        if write is not None:
+            return None if write.value is None else (write.value, write.extra, write.flags)
+        return self._copy(key_hash(key), key)
+
+    def _copy(self, h: int, key: bytes) -> tuple[bytes, int, int] | None:
+        at = self._find(h, key)
+        if at < 0:
+            return None
+        _, off, length, _, flags, extra = _ENTRY.unpack_from(self._map, at)
+        blob = self._map[off:off + length]
+        return blob[2 + _U16.unpack_from(blob)[0]:], extra, flags
+
+    def _find(self, h: int, key: bytes) -> int:
+        """The offset of `key`'s index entry, or -1."""
+        m, mask, size = self._map, self._mask, _ENTRY.size
+        i = h & mask
+        for _ in range(self.capacity):
+            at = HEADER_SIZE + i * size
+            entry_hash = _U64.unpack_from(m, at)[0]
+            if entry_hash == EMPTY:
+                return -1
+            if entry_hash == h:
+                off = _U64.unpack_from(m, at + 8)[0]
+                klen = _U16.unpack_from(m, off)[0]
+                if m[off + 2:off + 2 + klen] == key:
+                    return at
+            i = (i + 1) & mask
+        return -1
+
+    def counter(self, index: int) -> int:
+        """Counter `index` (0..COUNTERS-1), with this process's uncommitted changes."""
+        value = _I64.unpack_from(self._map, _COUNTERS_AT + 8 * index)[0]
+        return value + self._counter_deltas.get(index, 0) if self._holder == get_ident() else value
+
+    def __len__(self) -> int:
+        return _U64.unpack_from(self._map, _LIVE_AT)[0]
+
+    def scan(self, *, prefix: bytes = b"", extra_at_most: int | None = None,
+             flags_any: int = 0) -> list[Item]:
+        """The keys starting with `prefix` (and with `extra` <= `extra_at_most`, and any of
+        `flags_any` set, when given), as committed, read under the lock; in no particular order."""
+        with self.transaction():
+            items = []
+            index = self._map[HEADER_SIZE:HEADER_SIZE + self.capacity * _ENTRY.size]
+            for h, off, length, _cls, flags, extra in _ENTRY.iter_unpack(index):
+                if h <= TOMBSTONE or (extra_at_most is not None and extra > extra_at_most):
+                    continue
+                if flags_any and not flags & flags_any:
+                    continue
+                blob = self._map[off:off + length]
+                klen = _U16.unpack_from(blob)[0]
+                key = blob[2:2 + klen]
+                if key.startswith(prefix):
+                    items.append(Item(key, blob[2 + klen:], extra, flags))
+            return items
+
+    # ------------------------------------------------------------------ writing
+
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
+        """Hold the writers' lock; the writes made in the block are applied when it ends, or
+        dropped if it raises. Nested blocks join the outer one."""
+        return self._transaction
+
+    def _begin(self) -> None:
+        self._mutex.acquire()
+        if self._depth:
+            self._depth += 1
+            return
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._mutex.release()
+            raise
+        self._depth = 1
+        self._holder = get_ident()
+        self._recover()
+
+    def _end(self, commit: bool) -> None:
+        try:
+            if self._depth > 1:
+                self._depth -= 1
+                return
+            try:
+                if commit:
+                    self._commit()
+            finally:
+                self._writes = {}
+                self._counter_deltas = {}
+                self._depth = 0
+                self._holder = 0
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._mutex.release()
+
+    def put(self, key: bytes, value: bytes, extra: int = 0, flags: int = 0) -> None:
+        """Set `key` (in the caller's transaction, or in one of its own)."""
+        if self._holder == get_ident():
+            self._writes[key] = _Write(value, extra, flags)
+            return
+        with self.transaction():
+            self._writes[key] = _Write(value, extra, flags)
+
+    def delete(self, key: bytes) -> None:
+        if self._holder == get_ident():
+            self._writes[key] = _Write(None)
+            return
+        with self.transaction():
+            self._writes[key] = _Write(None)
+
+    def add(self, index: int, delta: int) -> None:
+        """Add `delta` to counter `index` (with the transaction's writes)."""
+        if self._holder != get_ident():
+            with self.transaction():
+                self.add(index, delta)
+            return
+        self._counter_deltas[index] = self._counter_deltas.get(index, 0) + delta
+
+    def _recover(self) -> None:
+        """An odd sequence with the lock free: a writer died in the middle of a commit."""
+        seq = _U64.unpack_from(self._map, _SEQ_AT)[0]
+        if seq & 1:
+            log.error("shared table %s: a writer died while committing; its last change may be "
+                      "partly applied", self.path.name)
+            self._rebuild()
+            _U64.pack_into(self._map, _SEQ_AT, seq + 1)
+
+    def _commit(self) -> None:
+        writes = self._writes
+        if not writes and not self._counter_deltas:
+            return
+        m = self._map
+        located = {key: self._find(key_hash(key), key) for key in writes}  # entries stay put until _apply
+        new_keys = sum(1 for key, w in writes.items() if w.value is not None and located[key] < 0)
+        live = _U64.unpack_from(m, _LIVE_AT)[0]
+        if new_keys and live + new_keys > self._max_live:
+            raise TableFull(f"shared table {self.path.name}: {live} keys, no room for {new_keys} more")
+        blocks = self._allocate_all(writes)
+        seq = _U64.unpack_from(m, _SEQ_AT)[0]
+        _U64.pack_into(m, _SEQ_AT, seq + 1)  # odd: readers retry
+        try:
+            self._apply(writes, located, blocks)
+            for index, delta in self._counter_deltas.items():
+                at = _COUNTERS_AT + 8 * index
+                _I64.pack_into(m, at, _I64.unpack_from(m, at)[0] + delta)
+            if _U64.unpack_from(m, _LIVE_AT)[0] + _U64.unpack_from(m, _TOMBS_AT)[0] > \
+                    self.capacity * REBUILD_LOAD:
+                self._rebuild()
+        finally:
+            _U64.pack_into(m, _SEQ_AT, seq + 2)
+
+    def _allocate_all(self, writes: dict[bytes, _Write]) -> dict[bytes, tuple[int, int, int]]:
+        """A block (offset, length, class) for each value written, filled in; all or none."""
+        blocks: dict[bytes, tuple[int, int, int]] = {}
+        try:
+            for key, w in writes.items():
+                if w.value is None:
+                    continue
+                data = _U16.pack(len(key)) + key + w.value
+                cls = _size_class(len(data))
+                off = self._allocate(cls, key)
+                self._map[off:off + len(data)] = data
+                blocks[key] = (off, len(data), cls)
+        except TableFull:
+            for off, _length, cls in blocks.values():
+                self._free(off, cls)
+            raise
+        return blocks
+
+    def _apply(self, writes: dict[bytes, _Write], located: dict[bytes, int],
+               blocks: dict[bytes, tuple[int, int, int]]) -> None:
+        m = self._map
+        live = _U64.unpack_from(m, _LIVE_AT)[0]
+        tombs = _U64.unpack_from(m, _TOMBS_AT)[0]
+        for key, w in writes.items():
+            at = located[key]
+            if at >= 0:
+                old_off, old_cls = _U64.unpack_from(m, at + 8)[0], _U16.unpack_from(m, at + 20)[0]
+                if w.value is None:
+                    _U64.pack_into(m, at, TOMBSTONE)
+                    live, tombs = live - 1, tombs + 1
+                else:
+                    off, length, cls = blocks[key]
+                    _ENTRY_TAIL.pack_into(m, at + 8, off, length, cls, w.flags, w.extra)
+                self._free(old_off, old_cls)
+            elif w.value is not None:
+                h = key_hash(key)
+                at, was_tomb = self._slot_for(h)
+                off, length, cls = blocks[key]
+                _ENTRY.pack_into(m, at, h, off, length, cls, w.flags, w.extra)
+                live += 1
+                tombs -= was_tomb
+        _U64.pack_into(m, _LIVE_AT, live)
+        _U64.pack_into(m, _TOMBS_AT, tombs)
+
+    def _slot_for(self, h: int) -> tuple[int, int]:
+        """The entry a new key of hash `h` goes to (the first tombstone or empty entry on its probe
+        path), and 1 if that was a tombstone."""
+        m, mask, size = self._map, self._mask, _ENTRY.size
+        i = h & mask
+        while True:
+            at = HEADER_SIZE + i * size
+            entry_hash = _U64.unpack_from(m, at)[0]
+            if entry_hash <= TOMBSTONE:
+                return at, entry_hash
+            i = (i + 1) & mask
+
+    def _rebuild(self) -> None:
+        """Re-insert every live entry into an empty index: tombstones go (inside a commit)."""
+        m = self._map
+        end = HEADER_SIZE + self.capacity * _ENTRY.size
+        entries = [e for e in _ENTRY.iter_unpack(m[HEADER_SIZE:end]) if e[0] > TOMBSTONE]
+        m[HEADER_SIZE:end] = bytes(end - HEADER_SIZE)
+        for entry in entries:
+            at, _ = self._slot_for(entry[0])
+            _ENTRY.pack_into(m, at, *entry)
+        _U64.pack_into(m, _LIVE_AT, len(entries))
+        _U64.pack_into(m, _TOMBS_AT, 0)
+
+    # ------------------------------------------------------------------ the heap
+
+    def _allocate(self, cls: int, key: bytes) -> int:
+        m = self._map
+        head_at = _FREE_AT + 8 * cls
+        head = _U64.unpack_from(m, head_at)[0]
+        if head:
+            _U64.pack_into(m, head_at, _U64.unpack_from(m, head)[0])
+            return head
+        top = _U64.unpack_from(m, _TOP_AT)[0]
+        size = 1 << (cls + MIN_SHIFT)
+        if cls >= CLASSES or top + size > self._heap_end:
+            raise TableFull(f"shared table {self.path.name}: no memory left for {size} bytes "
+                            f"({key[:60]!r})")
+        _U64.pack_into(m, _TOP_AT, top + size)
+        return top
+
+    def _free(self, off: int, cls: int) -> None:
+        head_at = _FREE_AT + 8 * cls
+        _U64.pack_into(self._map, off, _U64.unpack_from(self._map, head_at)[0])
+        _U64.pack_into(self._map, head_at, off)
+
+    def heap_used(self) -> int:
+        """Bytes of the heap handed out so far (blocks on the free lists included)."""
+        return _U64.unpack_from(self._map, _TOP_AT)[0] - self._heap_start
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            self._map.close()
+            os.close(self._fd)
+            self._fd = -1

@@ -1,0 +1,230 @@
+"""The shared-memory key-value table (kampy.runtime.shmtable): what every worker of a server sees
+at once, written in transactions, read without a lock."""
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kampy.runtime.shared import AREA_INFIX, SharedStore
+from kampy.runtime.shmtable import _SEQ_AT, _U64, ShmTable, TableFull
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "table"
+
+
+@pytest.fixture
+def table(path: Path) -> Iterator[ShmTable]:
+    t = ShmTable(path, capacity=1024)
+    try:
+        yield t
+    finally:
+        t.close()
+
+
+def test_a_value_put_is_read_back_with_its_extra_and_flags(table: ShmTable) -> None:
+    table.put(b"alice", b"sip:alice@10.0.0.1", extra=42, flags=1)
+    assert table.get(b"alice") == (b"sip:alice@10.0.0.1", 42, 1)
+
+
+def test_a_key_never_put_reads_as_none(table: ShmTable) -> None:
+    table.put(b"alice", b"x")
+    assert table.get(b"bob") is None
+
+
+def test_another_opener_of_the_file_sees_a_committed_write(path: Path, table: ShmTable) -> None:
+    other = ShmTable(path)
+    try:
+        table.put(b"alice", b"one")
+        assert other.get(b"alice") == (b"one", 0, 0)
+        other.put(b"alice", b"two")
+        assert table.get(b"alice") == (b"two", 0, 0)
+    finally:
+        other.close()
+
+
+def test_writes_in_a_transaction_are_seen_by_others_only_when_it_ends(path: Path, table: ShmTable) -> None:
+    other = ShmTable(path)
+    try:
+        with table.transaction():
+            table.put(b"alice", b"one")
+            assert table.get(b"alice") == (b"one", 0, 0)  # its own writes
+            assert other.get(b"alice") is None
+        assert other.get(b"alice") == (b"one", 0, 0)
+    finally:
+        other.close()
+
+
+def test_a_transaction_that_raises_leaves_nothing_behind(table: ShmTable) -> None:
+    table.put(b"alice", b"one")
+    with pytest.raises(RuntimeError), table.transaction():
+        table.put(b"alice", b"two")
+        table.put(b"bob", b"one")
+        table.add(0, 5)
+        raise RuntimeError("boom")
+    assert table.get(b"alice") == (b"one", 0, 0)
+    assert table.get(b"bob") is None
+    assert table.counter(0) == 0
+
+
+def test_a_deleted_key_is_gone_and_can_come_back(table: ShmTable) -> None:
+    table.put(b"alice", b"one")
+    table.delete(b"alice")
+    assert table.get(b"alice") is None
+    assert len(table) == 0
+    table.put(b"alice", b"two")
+    assert table.get(b"alice") == (b"two", 0, 0)
+
+
+def test_counters_add_up_across_openers(path: Path, table: ShmTable) -> None:
+    other = ShmTable(path)
+    try:
+        table.add(1, 3)
+        other.add(1, -1)
+        assert table.counter(1) == other.counter(1) == 2
+    finally:
+        other.close()
+
+
+def test_many_inserts_and_deletes_keep_every_live_key_findable(path: Path) -> None:
+    table = ShmTable(path, capacity=64)  # tombstones pile up and force rebuilds of the index
+    try:
+        live: dict[bytes, bytes] = {}
+        for n in range(2000):
+            key = f"k{n % 40}".encode()
+            if key in live and n % 3 == 0:
+                table.delete(key)
+                del live[key]
+            else:
+                table.put(key, f"v{n}".encode())
+                live[key] = f"v{n}".encode()
+        assert len(table) == len(live)
+        for key, value in live.items():
+            assert table.get(key) == (value, 0, 0)
+    finally:
+        table.close()
+
+
+def test_a_full_index_refuses_the_whole_write(path: Path) -> None:
+    table = ShmTable(path, capacity=16)  # room for 11 keys
+    try:
+        for n in range(11):
+            table.put(f"k{n}".encode(), b"v")
+        with pytest.raises(TableFull):
+            with table.transaction():
+                table.put(b"k0", b"changed")
+                table.put(b"new", b"v")
+        assert table.get(b"k0") == (b"v", 0, 0)
+        assert table.get(b"new") is None
+        table.put(b"k0", b"changed")  # an update needs no new entry
+        assert table.get(b"k0") == (b"changed", 0, 0)
+    finally:
+        table.close()
+
+
+def test_a_full_heap_refuses_the_whole_write_and_frees_what_it_took(path: Path) -> None:
+    table = ShmTable(path, capacity=64, heap_size=4096)
+    try:
+        table.put(b"a", b"x" * 1000)
+        used = table.heap_used()
+        with pytest.raises(TableFull):
+            with table.transaction():
+                table.put(b"b", b"y" * 1000)
+                table.put(b"c", b"z" * 3000)
+        assert table.get(b"b") is None and table.get(b"c") is None
+        table.put(b"b", b"y" * 1000)  # the block the failed write took is free again
+        assert table.heap_used() == used + 1024
+    finally:
+        table.close()
+
+
+def test_rewriting_a_value_of_the_same_size_reuses_its_memory(table: ShmTable) -> None:
+    table.put(b"alice", b"x" * 300)
+    used = table.heap_used()
+    for n in range(1000):
+        table.put(b"alice", bytes([n % 256]) * 300)
+    assert table.heap_used() == used + 512  # the old and the new block take turns
+
+
+def test_scan_picks_keys_by_prefix_extra_and_flags(table: ShmTable) -> None:
+    table.put(b"Aalice", b"1", extra=10, flags=1)
+    table.put(b"Abob", b"2", extra=20)
+    table.put(b"Rx", b"3", extra=5)
+    assert sorted(i.key for i in table.scan(prefix=b"A")) == [b"Aalice", b"Abob"]
+    assert [i.key for i in table.scan(prefix=b"A", extra_at_most=15)] == [b"Aalice"]
+    assert [i.value for i in table.scan(flags_any=1)] == [b"1"]
+
+
+def test_a_commit_a_dead_writer_left_half_done_is_noticed_and_the_table_goes_on(
+        table: ShmTable, caplog: pytest.LogCaptureFixture) -> None:
+    table.put(b"alice", b"one")
+    seq = _U64.unpack_from(table._map, _SEQ_AT)[0]
+    _U64.pack_into(table._map, _SEQ_AT, seq + 1)  # odd: as if a writer died while committing
+    with caplog.at_level(logging.ERROR, "kampy.shared"):
+        assert table.get(b"alice") == (b"one", 0, 0)  # readers give up waiting and take the lock
+        table.put(b"bob", b"two")
+    assert "died while committing" in caplog.text
+    assert table.get(b"bob") == (b"two", 0, 0)
+
+
+def _writer(path: str, worker: int, rounds: int) -> None:
+    table = ShmTable(path)
+    for n in range(rounds):
+        token = f"<{worker}.{n}>".encode()
+        with table.transaction():
+            table.put(f"key{n % 7}".encode(), token * (1 + n % 50))  # sizes change: blocks move
+            table.add(0, 1)
+    table.close()
+
+
+def test_readers_never_see_a_torn_value_while_other_processes_write(path: Path) -> None:
+    table = ShmTable(path)
+    ctx = multiprocessing.get_context("fork")
+    writers = [ctx.Process(target=_writer, args=(str(path), w, 3000)) for w in range(2)]
+    for w in writers:
+        w.start()
+    reads = 0
+    try:
+        while any(w.is_alive() for w in writers) or reads < 1000:
+            found = table.get(f"key{reads % 7}".encode())
+            reads += 1
+            if found is None:
+                continue
+            value = found[0]
+            token = value[:value.index(b">") + 1]
+            assert value == token * (len(value) // len(token)), value[:200]
+    finally:
+        for w in writers:
+            w.join(30)
+    assert [w.exitcode for w in writers] == [0, 0]
+    assert table.counter(0) == 6000
+    table.close()
+
+
+def test_the_shared_store_removes_its_tables_with_itself() -> None:
+    store = SharedStore.create()
+    table = store.table("usrloc.location")
+    table.put(b"alice", b"one")
+    path = table.path
+    assert path.name.endswith(f"{AREA_INFIX}usrloc.location") and path.exists()
+    worker = store.reopen()
+    assert worker.table("usrloc.location").get(b"alice") == (b"one", 0, 0)
+    worker.close()
+    store.remove()
+    assert not path.exists()
+    assert not os.path.exists(store.path)
+
+
+def test_a_table_name_cannot_leave_the_store_directory() -> None:
+    store = SharedStore.create()
+    try:
+        with pytest.raises(ValueError):
+            store.table("../escape")
+    finally:
+        store.remove()
