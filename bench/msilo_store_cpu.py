@@ -12,7 +12,6 @@ relayed back, and that 200 ending msilo's client transaction. Prints microsecond
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import tempfile
@@ -31,7 +30,7 @@ from kampy.testing.clock import FakeClock  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench"))
 import msilo as bench  # noqa: E402
-from in_process import WARM_UP, cpu_per_round, ok_for  # noqa: E402
+from in_process import WARM_UP, bench_args, cpu_per_round, ok_for  # noqa: E402
 
 log = logging.getLogger("bench")
 CFG = REPO / "samples/msilo.cfg"
@@ -84,24 +83,18 @@ def run(db_url: str, messages: int, profile: int) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="mysql", choices=("mysql", "sqlite"))
-    parser.add_argument("--messages", type=int, default=5000)
-    parser.add_argument("--repeat", type=int, default=3, help="runs; the least CPU is reported")
-    parser.add_argument("--profile", type=int, default=0, help="print the N most expensive functions")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
-    logging.getLogger("kampy").setLevel(logging.WARNING)
+    args = bench_args(__doc__, "messages", 5000, lambda parser: parser.add_argument(
+        "--backend", default="mysql", choices=("mysql", "sqlite")))
     with tempfile.TemporaryDirectory(prefix="kampy-bench-store-cpu-") as tmp:
         dbs = bench.Databases(Path(tmp))
         try:
             results = []
             for _ in range(max(1, args.repeat)):
                 url = dbs.fresh(args.backend, f"cpu_{uuid.uuid4().hex[:6]}")
-                results.append(run(url, args.messages, args.profile))
+                results.append(run(url, args.rounds, args.profile))
                 with connect(url) as db:
                     stored = db.raw_query("SELECT COUNT(*) FROM silo")[0][0]
-                assert stored == args.messages + WARM_UP, stored
+                assert stored == args.rounds + WARM_UP, stored
         finally:
             dbs.close()
     log.info("%.1f us CPU per stored MESSAGE (%s; runs: %s)", min(results), args.backend,
