@@ -95,6 +95,12 @@ def test_params_str_and_flag():
     assert str(Params([("lr", None), ("ttl", "5")])) == ";lr;ttl=5"
 
 
+def test_params_get_any_case_flag_none_absent_default():
+    params = Params([("Transport", "udp"), ("lr", None)])
+    assert params.get("TRANSPORT") == "udp" and params.get("lr") is None
+    assert params.get("ttl") is None and params.get("ttl", "1") == "1"
+
+
 def test_name_addr_with_quoted_display_and_tag():
     na = parse_name_addr('"Bob \\"B\\"" <sip:bob@example.com>;tag=abc')
     assert na.display == 'Bob "B"' and na.uri.user == "bob" and na.tag == "abc"

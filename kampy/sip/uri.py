@@ -77,6 +77,11 @@ class Params(MutableMapping[str, "str | None"]):
     def __getitem__(self, key: str) -> str | None:
         return self._d[key.lower()][1]
 
+    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        # Mapping.get goes through __getitem__ and a caught KeyError: slow for the usual absent name.
+        item = self._d.get(key.lower())
+        return default if item is None else item[1]
+
     def __setitem__(self, key: str, value: str | None) -> None:
         old = self._d.get(key.lower())
         self._d[key.lower()] = (old[0] if old else key, value)
