@@ -106,6 +106,14 @@ def test_repeated_headers_in_order():
     assert m.headers_named("X-A") == ["1", "2"] and m.get_all_raw("x-a") == [b"X-A: 1", b"x-a: 2"]
 
 
+def test_header_lines_every_line_in_order_under_canonical_names():
+    data = MESSAGE.replace(b"Expires: 300\r\n", b"X-A: 1\r\nv: SIP/2.0/UDP h2\r\nSubject: a\r\n b\r\n")
+    lines = msg(data).header_lines()
+    assert [name for name, _ in lines] == msg(data).header_names
+    assert lines[7:10] == [("x-a", b"X-A: 1"), ("via", b"v: SIP/2.0/UDP h2"),
+                           ("subject", b"Subject: a\r\n b")]
+
+
 def test_folded_lines_unfolded_in_values_kept_in_raw():
     data = MESSAGE.replace(b"Expires: 300\r\n", b"Subject: one\r\n  two\r\n\tthree\r\n")
     m = msg(data)

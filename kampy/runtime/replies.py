@@ -30,18 +30,13 @@ _REVERSED_BYTES = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
 
 
 def _reverse16(value: int) -> int:
-    return int(f"{value:016b}"[::-1], 2)
+    return _REVERSED_BYTES[value & 0xFF] << 8 | _REVERSED_BYTES[value >> 8]
 
 
 def crc_suffix(parts: Iterable[bytes]) -> str:
     """Kamailio's crcitt_string_array: CRC-CCITT printed as 4 hex digits, low nibble first."""
-    crc = _reverse16(binascii.crc_hqx(b"".join(parts).translate(_REVERSED_BYTES), 0xFFFF))
-    crc = ~crc & 0xFFFF
-    digits = "" if crc else "0"
-    while crc and len(digits) < 4:
-        digits += "0123456789abcdef"[crc & 0xF]
-        crc >>= 4
-    return digits.ljust(4, "0")
+    crc = ~_reverse16(binascii.crc_hqx(b"".join(parts).translate(_REVERSED_BYTES), 0xFFFF)) & 0xFFFF
+    return f"{crc:04x}"[::-1]
 
 
 def tag_prefix(core: Core, signature: str) -> str:
@@ -64,24 +59,19 @@ def local_to_tag(core: Core, msg: Request, signature: str, separator: str) -> st
     if via is None:
         return tag_prefix(core, signature) + separator
     host = as_bytes(via.host)
-    port = b"" if via.port is None else str(via.port).encode()
-    first = [host, port] + ([as_bytes(via.branch)] if via.branch is not None else [])
-    second = [port, host] + ([as_bytes(msg.call_id)] if msg.call_id is not None else [])
+    port = b"" if via.port is None else b"%d" % via.port
+    branch, call_id = via.branch, msg.call_id
+    first = [host, port] if branch is None else [host, port, as_bytes(branch)]
+    second = [port, host] if call_id is None else [port, host, as_bytes(call_id)]
     return f"{tag_prefix(core, signature)}{separator}{crc_suffix(first)}{crc_suffix(second)}"
 
 
 def header_lines(msg: Request) -> list[tuple[str, bytes]]:
     """(canonical name, raw line) for every header line of the message, in received order."""
-    seen: dict[str, int] = {}
-    cache: dict[str, list[bytes]] = {}
-    out = []
-    for name in msg.header_names:
-        if name not in cache:
-            cache[name] = msg.get_all_raw(name)
-        i = seen.get(name, 0)
-        seen[name] = i + 1
-        out.append((name, cache[name][i]))
-    return out
+    return msg.header_lines()
+
+
+_COPIED_TO_REPLY = frozenset({"via", "from", "to", "call-id", "cseq", "record-route"})
 
 
 def build_reply(request: Request, src_ip: str, src_port: int, code: int, reason: str, *,
@@ -92,9 +82,12 @@ def build_reply(request: Request, src_ip: str, src_port: int, code: int, reason:
     CSeq, Record-Route for 180-299, the reply lumps (whole header lines), Server, Content-Length."""
     to = request.to
     add_tag = to_tag is not None and code >= 180 and to is not None and not to.tag
+    with_rr = 180 <= code < 300
     out = [b"SIP/2.0 %d %s\r\n" % (code, as_bytes(reason))]
     first_via = True
-    for name, line in header_lines(request):
+    for name, line in request.header_lines():
+        if name not in _COPIED_TO_REPLY:
+            continue
         if name == "via":
             if first_via:
                 line = reply_via_line(request, src_ip, src_port, force_rport)
@@ -102,14 +95,16 @@ def build_reply(request: Request, src_ip: str, src_port: int, code: int, reason:
         elif name == "to":
             if add_tag:
                 line = line.rstrip() + b";tag=" + as_bytes(to_tag or "")
-        elif name == "record-route":
-            if not 180 <= code < 300:
-                continue
-        elif name not in ("from", "call-id", "cseq"):
+        elif name == "record-route" and not with_rr:
             continue
         out.append(line + b"\r\n")
     out += lumps
     if server:
-        out.append(as_bytes(f"Server: {server}\r\n"))
+        out.append(_server_line(server))
     out.append(b"Content-Length: %d\r\n\r\n" % len(body))
     return b"".join(out) + body
+
+
+@functools.lru_cache(maxsize=8)
+def _server_line(server: str) -> bytes:
+    return as_bytes(f"Server: {server}\r\n")

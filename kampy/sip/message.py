@@ -211,6 +211,10 @@ class Message:
         """Canonical names of the header lines, in order, repeats included."""
         return [h[0] for h in self._headers]
 
+    def header_lines(self) -> list[tuple[str, bytes]]:
+        """(canonical name, raw line) for every header line, in order (folds kept, no line end)."""
+        return [(lname, raw) for lname, _, raw in self._headers]
+
     def has_header(self, name: str) -> bool:
         return canonical_name(name) in self._index
 

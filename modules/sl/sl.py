@@ -7,6 +7,7 @@ none, then the headers queued with `append_to_reply`, `Server:` and `Content-Len
 """
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -110,12 +111,9 @@ class SlModule(Module):
         self.core.stats.inc(f"sl:{name}")
 
     def _count(self, code: int) -> None:
-        if code in _STAT_CODES:
-            self._inc(f"{code}_replies")
-        self._inc(f"{code // 100}xx_replies" if 1 <= code // 100 <= 6 else "xxx_replies")
-        self._inc("sent_replies")
-        if code >= 300:
-            self._inc("sent_err_replies")
+        inc = self.core.stats.inc
+        for key in _count_keys(code):
+            inc(key)
 
     def pre_script(self, ctx: MessageContext) -> bool:
         return not self.filter_ack(ctx)
@@ -161,6 +159,17 @@ class SlModule(Module):
 
     def rpc_stats(self) -> dict[str, int]:
         return {name.partition(":")[2]: value for name, value in self.core.stats.items(["sl"])}
+
+
+@functools.lru_cache(maxsize=128)
+def _count_keys(code: int) -> tuple[str, ...]:
+    """The statistics a reply with `code` adds one to."""
+    keys = [f"sl:{code}_replies"] if code in _STAT_CODES else []
+    keys.append(f"sl:{code // 100}xx_replies" if 1 <= code // 100 <= 6 else "sl:xxx_replies")
+    keys.append("sl:sent_replies")
+    if code >= 300:
+        keys.append("sl:sent_err_replies")
+    return tuple(keys)
 
 
 # Kamailio's internal error codes (src/core/error.h) and the reply each maps to (err2reason_phrase).
