@@ -1,12 +1,17 @@
-"""The shared store's SQLite database (kampy.runtime.shared): its writers take turns, and a failed
-transaction leaves nothing behind."""
+"""The shared store (kampy.runtime.shared): its writers take turns, a failed transaction leaves
+nothing behind, and the store of a server that was killed is removed by the next one."""
 from __future__ import annotations
 
+import logging
+import multiprocessing
+import os
 import threading
+import time
+from pathlib import Path
 
 import pytest
 
-from kampy.runtime.shared import SharedStore
+from kampy.runtime.shared import ALIVE_SUFFIX, STALE_AFTER, SharedStore
 
 
 def test_a_writer_waits_for_another_workers_transaction(store: SharedStore) -> None:
@@ -43,3 +48,71 @@ def test_a_failed_transaction_is_rolled_back_and_releases_the_lock(store: Shared
         assert other.query("SELECT x FROM t") == [(2,)]
     finally:
         other.close()
+
+
+def _orphan(directory: Path) -> Path:
+    """A store created by a process that then dies without deleting it (as a SIGKILLed kampy)."""
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.SimpleQueue()
+
+    def child() -> None:
+        queue.put(str(SharedStore.create(directory).path))
+        os._exit(0)
+
+    process = ctx.Process(target=child)
+    process.start()
+    path = Path(queue.get())
+    process.join(10)
+    return path
+
+
+def _age(store: Path, seconds: float) -> None:
+    mark = Path(f"{store}{ALIVE_SUFFIX}")
+    then = time.time() - seconds
+    os.utime(mark, (then, then))
+
+
+def test_a_new_store_removes_the_store_of_a_server_that_died(tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    dead = _orphan(tmp_path)
+    _age(dead, STALE_AFTER + 1)
+    with caplog.at_level(logging.WARNING, "kampy.shared"):
+        store = SharedStore.create(tmp_path)
+    try:
+        assert not dead.exists() and not Path(f"{dead}{ALIVE_SUFFIX}").exists()
+        assert "a kampy server that is gone" in caplog.text
+    finally:
+        store.remove()
+
+
+def test_the_store_of_a_live_server_is_never_removed(tmp_path: Path) -> None:
+    live = SharedStore.create(tmp_path)
+    _age(live.path, STALE_AFTER + 1)
+    other = SharedStore.create(tmp_path)
+    try:
+        assert live.path.exists()
+    finally:
+        other.remove()
+        live.remove()
+
+
+def test_a_store_younger_than_the_grace_period_is_left_alone(tmp_path: Path) -> None:
+    young = _orphan(tmp_path)  # its creator may still be setting it up
+    store = SharedStore.create(tmp_path)
+    try:
+        assert young.exists()
+    finally:
+        store.remove()
+        SharedStore(young).remove()
+
+
+def test_a_store_whose_creator_closed_its_connection_is_still_alive(tmp_path: Path) -> None:
+    live = SharedStore.create(tmp_path)
+    live.close()  # as the supervisor does before it forks the workers
+    _age(live.path, STALE_AFTER + 1)
+    other = SharedStore.create(tmp_path)
+    try:
+        assert live.path.exists()
+    finally:
+        other.remove()
+        live.remove()

@@ -22,6 +22,7 @@ import re
 import sqlite3
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,8 +35,11 @@ log = logging.getLogger("kampy.shared")
 
 STORE_PREFIX = "kampy-shared-"
 # the files beside a store's database (`<db><suffix>`): SQLite's WAL and its index, the writers'
-# lock, kampy.stats' counters, the claims table; and the shared tables (`<db>.area-<name>`)
-COMPANION_SUFFIXES = ("-wal", "-shm", ".lock", ".stats", ".claims")
+# lock, kampy.stats' counters, the claims table, the mark of the server's life; and the shared
+# tables (`<db>.area-<name>`)
+COMPANION_SUFFIXES = ("-wal", "-shm", ".lock", ".stats", ".claims", ".alive")
+ALIVE_SUFFIX = ".alive"
+STALE_AFTER = 60.0  # seconds: a store's life mark younger than this is never taken for a dead one
 AREA_INFIX = ".area-"
 _AREA_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
@@ -64,6 +68,7 @@ class SharedStore:
         self._conn.execute("PRAGMA busy_timeout=10000")
         self._claims: ClaimTable | None = None
         self._tables: dict[str, ShmTable] = {}
+        self._alive_fd = -1
 
     @property
     def claims(self) -> ClaimTable:
@@ -84,10 +89,21 @@ class SharedStore:
 
     @classmethod
     def create(cls, directory: str | Path | None = None) -> SharedStore:
-        """A new, empty shared database (the first process calls this before forking)."""
-        fd, name = tempfile.mkstemp(prefix=STORE_PREFIX, suffix=".sqlite", dir=directory or default_dir())
+        """A new, empty shared database (the first process calls this before forking). The stores
+        that servers killed without a chance to delete them left in the same directory go first."""
+        where = Path(directory or default_dir())
+        remove_stale(where)
+        fd, name = tempfile.mkstemp(prefix=STORE_PREFIX, suffix=".sqlite", dir=where)
         os.close(fd)
-        return cls(name)
+        store = cls(name)
+        store._mark_alive()
+        return store
+
+    def _mark_alive(self) -> None:
+        """Hold a shared flock on `<db>.alive` for as long as this process or a fork of it lives:
+        the kernel drops it when the last of them exits, however it dies."""
+        self._alive_fd = os.open(f"{self.path}{ALIVE_SUFFIX}", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(self._alive_fd, fcntl.LOCK_SH)
 
     def reopen(self) -> SharedStore:
         """A fresh connection to the same database, for a worker after fork."""
@@ -173,12 +189,47 @@ class SharedStore:
             self._lock_fd = -1
 
     def remove(self) -> None:
-        """Close and delete the database files (the first process, at shutdown)."""
+        """Close and delete the database files (the first process, at shutdown). `close()` keeps the
+        life mark: the first process closes its connection before it forks the workers."""
         self.close()
-        name = self.path.name
-        areas = [p.name[len(name):] for p in self.path.parent.glob(f"{name}{AREA_INFIX}*")]
-        for suffix in ("", *COMPANION_SUFFIXES, *areas):
-            try:
-                os.unlink(f"{self.path}{suffix}")
-            except FileNotFoundError:
-                pass
+        if self._alive_fd >= 0:
+            os.close(self._alive_fd)
+            self._alive_fd = -1
+        _unlink_store(self.path)
+
+
+def _unlink_store(path: Path) -> None:
+    """Delete the files of the store at `path`: the database, its companions, its tables."""
+    name = path.name
+    areas = [p.name[len(name):] for p in path.parent.glob(f"{name}{AREA_INFIX}*")]
+    for suffix in ("", *COMPANION_SUFFIXES, *areas):
+        try:
+            os.unlink(f"{path}{suffix}")
+        except FileNotFoundError:
+            pass
+
+
+def remove_stale(directory: Path) -> list[Path]:
+    """Delete the stores in `directory` whose server is gone (killed before it could delete its
+    store): their life mark is older than STALE_AFTER and no process holds its flock. A store
+    with no life mark is left alone (nothing tells whether it is in use). Returns those deleted."""
+    removed = []
+    now = time.time()
+    for mark in directory.glob(f"{STORE_PREFIX}*.sqlite{ALIVE_SUFFIX}"):
+        try:
+            if now - mark.stat().st_mtime < STALE_AFTER:
+                continue
+            fd = os.open(mark, os.O_RDWR | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # a live server holds it
+        finally:
+            os.close(fd)
+        store = Path(str(mark)[:-len(ALIVE_SUFFIX)])
+        log.warning("removing the shared store of a kampy server that is gone: %s", store)
+        _unlink_store(store)
+        removed.append(store)
+    return removed
