@@ -228,3 +228,22 @@ def test_a_table_name_cannot_leave_the_store_directory() -> None:
             store.table("../escape")
     finally:
         store.remove()
+
+
+def _increments(table: ShmTable, key: bytes, times: int) -> None:
+    for _ in range(times):
+        with table.transaction():
+            found = table.get(key)
+            table.put(key, str(int(found[0]) + 1 if found else 1).encode())
+
+
+def test_a_fork_using_its_parents_table_still_takes_turns_with_the_parent(path: Path) -> None:
+    table = ShmTable(path)
+    ctx = multiprocessing.get_context("fork")
+    child = ctx.Process(target=_increments, args=(table, b"n", 3000))
+    child.start()
+    _increments(table, b"n", 3000)
+    child.join(30)
+    assert child.exitcode == 0
+    assert table.get(b"n") == (b"6000", 0, 0)  # no read-modify-write was lost
+    table.close()

@@ -15,6 +15,9 @@ sequence is odd; a reader (no lock) copies an entry and its block and keeps the 
 sequence was even and unchanged meanwhile, which a commit overlapping the copy always changes. So
 reads never wait for a writer, and a writer holds the lock only for its own read-modify-write.
 
+Readers rely on the order of the writer's stores to the mapping being seen as made (as x86-64
+guarantees; a weaker memory model would want a checksum per block).
+
 `extra` and `flags` are the caller's, per key (usrloc keeps a record's soonest expiry in `extra`, so
 the expiry timer reads only the index). The size is fixed when the file is created, as Kamailio's
 shared memory pool is: the file is sparse, so only the pages written take memory.
@@ -24,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import itertools
 import logging
 import mmap
 import os
@@ -118,6 +122,7 @@ class ShmTable:
         heap_start = -(-index_end // 4096) * 4096
         size = heap_start + heap_size
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self._pid = os.getpid()
         self._mutex = threading.RLock()  # this process's threads take turns (one open file, one flock)
         self._depth = 0
         self._holder = 0  # the thread in a transaction (threading.get_ident), or 0
@@ -206,14 +211,18 @@ class ShmTable:
         """The keys starting with `prefix` (and with `extra` <= `extra_at_most`, and any of
         `flags_any` set, when given), as committed, read under the lock; in no particular order."""
         with self.transaction():
+            m = self._map
+            index = m[HEADER_SIZE:HEADER_SIZE + self.capacity * _ENTRY.size]
+            hashes = memoryview(index).cast("Q")[0::4]
+            used = itertools.compress(range(self.capacity), hashes)  # in C: most entries are empty
             items = []
-            index = self._map[HEADER_SIZE:HEADER_SIZE + self.capacity * _ENTRY.size]
-            for h, off, length, _cls, flags, extra in _ENTRY.iter_unpack(index):
-                if h <= TOMBSTONE or (extra_at_most is not None and extra > extra_at_most):
+            for i in used:
+                h, off, length, _cls, flags, extra = _ENTRY.unpack_from(index, i * _ENTRY.size)
+                if h == TOMBSTONE or (extra_at_most is not None and extra > extra_at_most):
                     continue
                 if flags_any and not flags & flags_any:
                     continue
-                blob = self._map[off:off + length]
+                blob = m[off:off + length]
                 klen = _U16.unpack_from(blob)[0]
                 key = blob[2:2 + klen]
                 if key.startswith(prefix):
@@ -233,6 +242,8 @@ class ShmTable:
             self._depth += 1
             return
         try:
+            if self._pid != os.getpid():
+                self._own_file()
             fcntl.flock(self._fd, fcntl.LOCK_EX)
         except BaseException:
             self._mutex.release()
@@ -240,6 +251,13 @@ class ShmTable:
         self._depth = 1
         self._holder = get_ident()
         self._recover()
+
+    def _own_file(self) -> None:
+        """In a fork of the process that opened the table: a file of its own, or its flock would
+        be the parent's (a flock belongs to the open file, which fork shares)."""
+        os.close(self._fd)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
+        self._pid = os.getpid()
 
     def _end(self, commit: bool) -> None:
         try:
