@@ -301,6 +301,8 @@ class UsrlocModule(Module):
         """Kamailio's lock_udomain: a read-modify-write of `aor`'s bindings (None: of any AoR) that
         no other worker interleaves with. In db_mode 1 the table is written when the block ends."""
         dom = self.domain(domain)
+        if not self._writes_through(dom):  # no table writes to hold back: the storage's lock is all
+            return dom.storage.lock()
         return self._scope(dom, aor, dom.storage.lock())
 
     def contacts(self, aor: str, domain: str = "location") -> list[UContact]:
