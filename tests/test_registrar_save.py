@@ -215,3 +215,9 @@ def test_save_with_an_explicit_uri_saves_under_that_aor() -> None:
     srv = server(config(save_args=', "0", "sip:bob@example.test"'))
     send(srv, register())
     assert len(srv.core.api("usrloc").contacts("bob")) == 1
+
+
+def test_save_takes_the_aor_from_the_to_uri_unescaped_and_lower_cased() -> None:
+    srv = server(config())
+    send(srv, register(user="Al%69CE"))
+    assert len(srv.core.api("usrloc").contacts("alice")) == 1

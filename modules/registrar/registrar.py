@@ -30,7 +30,15 @@ from kampy.api import (
     parse_uri,
 )
 
-from .contacts import ContactInfo, build_contact_header, parse_q
+from .contacts import (
+    ALL_METHODS,
+    ContactInfo,
+    build_contact_header,
+    method_bit,
+    methods_from_list,
+    methods_from_param,
+    parse_q,
+)
 from .ulc import UlcProfiles
 
 log = logging.getLogger("kampy.registrar")
@@ -180,6 +188,10 @@ class RegistrarModule(Module):
             uri = parse_uri(uri_text)
         except SIPProtocolError:
             raise RegError(R.AOR_PARSE) from None
+        return self.aor_of(uri), uri
+
+    def aor_of(self, uri: URI) -> str:
+        """`extract_aor` of a parsed URI."""
         user = urllib.parse.unquote(uri.user or "")
         if len(user) > 64 or len(uri.host) > 64:
             raise RegError(R.AOR_LEN)
@@ -194,7 +206,7 @@ class RegistrarModule(Module):
             aor = user + aor[len(user):].lower()
         else:
             aor = aor.lower()
-        return aor, uri
+        return aor
 
     def now(self) -> int:
         return int(self.core.clock.time())
@@ -250,7 +262,8 @@ class RegistrarModule(Module):
             values = [v.strip() for v in msg.headers_named("contact")]
             raise RegError(R.STAR_CONT if "*" in values and len(values) > 1 else R.PARSE_CONT) from None
         star = self._check_contacts(msg, contacts, expires_hf)
-        st.aor, _ = self.extract_aor(uri if uri else str(to.uri))
+        # the To URI as parsed with the message: the same as extract_aor() of its text
+        st.aor = self.extract_aor(uri)[0] if uri else self.aor_of(to.uri)
         st.host = to.uri.host
         infos = [] if star or not contacts else self._contact_infos(st, contacts, expires_hf)
         if star:
@@ -328,30 +341,35 @@ class RegistrarModule(Module):
         path, path_received = self._path_vector(msg)
         if path and self.path_mode != PATH_MODE_OFF:
             st.path = path
+        ul = self.ul
+        nat_flag = ul.nat_flag
         cflags = ctx.bflags
         if path_received:
-            cflags |= self.ul.nat_flag
-        first = contacts[0]
+            cflags |= nat_flag
         allowed = self._allow_mask(msg)
         received_avp = self._received_avp(ctx)
-        base = dict(callid=callid, cseq=msg.cseq.num, user_agent=ua, path=path or None,
-                    cflags=cflags, flags=1 if st.flags & REG_SAVE_MEM_FL else 0,
-                    socket=str(ctx.force_socket or ctx.src.local) if self._sock_from_msg(ctx) is None
-                    else self._sock_from_msg(ctx),
-                    connection_id=ctx.src.conn_id if ctx.src.proto != "udp" and ctx.src.conn_id else -1,
-                    keepalive=1 if cflags & self.ul.nat_flag else 0, server_id=self.ul.server_id,
-                    instance=_instance(first))
+        socket = self._sock_from_msg(ctx)
+        if socket is None:
+            socket = str(ctx.force_socket or ctx.src.local)
+        src = ctx.src
+        # what every binding of this REGISTER shares (pack_ci's message part)
+        shared = dict(callid=callid, cseq=msg.cseq.num, user_agent=ua, path=path or None, cflags=cflags,
+                      flags=1 if st.flags & REG_SAVE_MEM_FL else 0, socket=socket,
+                      connection_id=src.conn_id if src.proto != "udp" and src.conn_id else -1,
+                      keepalive=1 if cflags & nat_flag else 0, server_id=ul.server_id)
+        first_instance = _instance(contacts[0])
+        novariation = bool(st.flags & REG_SAVE_NOVARIATION_FL)
         infos = []
         for c in contacts:
-            expires = self._contact_expires(c, expires_hf, bool(st.flags & REG_SAVE_NOVARIATION_FL))
+            expires = self._contact_expires(c, expires_hf, novariation)
             q = self._contact_q(c)
             methods = self._contact_methods(c, allowed)
             received = c.params.get("received") or path_received or received_avp
-            instance = _instance(c) or base["instance"]
+            instance = _instance(c) or first_instance
             reg_id = self._reg_id(c) if instance else 0
             infos.append(ContactInfo(uri=str(c.uri), expires=expires, q=q, methods=methods,
-                                     received=received or None, reg_id=reg_id,
-                                     **{**base, "instance": instance}))  # type: ignore[arg-type]
+                                     received=received or None, instance=instance, reg_id=reg_id,
+                                     **shared))  # type: ignore[arg-type]
         return infos
 
     def _sock_from_msg(self, ctx: MessageContext) -> str | None:
@@ -408,8 +426,6 @@ class RegistrarModule(Module):
         raw = c.params.get("methods")
         if raw is None:
             return allowed
-        from .contacts import methods_from_param
-
         mask = methods_from_param(raw)
         if mask is None:
             raise RegError(R.PARSE)
@@ -417,8 +433,6 @@ class RegistrarModule(Module):
 
     @staticmethod
     def _allow_mask(msg: Request) -> int:
-        from .contacts import ALL_METHODS, methods_from_list
-
         try:
             allow = msg.allow
         except SIPProtocolError:
@@ -672,8 +686,6 @@ class RegistrarModule(Module):
     def _allowed(self, ctx: MessageContext, c: Any) -> bool:
         if not self.method_filtering:
             return True
-        from .contacts import method_bit
-
         msg = ctx.msg
         assert isinstance(msg, Request)
         if c.methods & method_bit(msg.method):
