@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from kampy.runtime.shared import AREA_INFIX, SharedStore
-from kampy.runtime.shmtable import _SEQ_AT, _U64, ShmTable, TableFull
+from kampy.runtime.shmtable import _SEQ_AT, _U64, ShmTable, TableFull, key_hash
 
 
 @pytest.fixture
@@ -247,3 +247,14 @@ def test_a_fork_using_its_parents_table_still_takes_turns_with_the_parent(path: 
     assert child.exitcode == 0
     assert table.get(b"n") == (b"6000", 0, 0)  # no read-modify-write was lost
     table.close()
+
+
+def test_each_table_hashes_with_a_secret_of_its_own(tmp_path: Path) -> None:
+    one, two = ShmTable(tmp_path / "one"), ShmTable(tmp_path / "two")
+    again = ShmTable(tmp_path / "one")
+    try:
+        assert key_hash(b"alice", one._secret) != key_hash(b"alice", two._secret)
+        assert again._secret == one._secret  # every opener of a table hashes alike
+    finally:
+        for t in (one, two, again):
+            t.close()

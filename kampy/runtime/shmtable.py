@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import itertools
 import logging
 import mmap
 import os
 import struct
 import threading
+from hashlib import blake2b
 from threading import get_ident
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,19 +59,23 @@ _SEQ_AT = 8
 _TOP_AT, _LIVE_AT, _TOMBS_AT = 40, 48, 56
 _FREE_AT = _HEAD.size
 _COUNTERS_AT = _FREE_AT + 8 * CLASSES
+_SECRET_AT = _COUNTERS_AT + 8 * COUNTERS
+_SECRET_SIZE = 16
 _ENTRY = struct.Struct("<QQIHHq")  # key hash, block offset, length, size class, flags, extra
 _ENTRY_TAIL = struct.Struct("<QIHHq")  # what a commit rewrites of a live entry (all but the hash)
 
-assert _COUNTERS_AT + 8 * COUNTERS <= HEADER_SIZE
+assert _SECRET_AT + _SECRET_SIZE <= HEADER_SIZE
 
 
 class TableFull(Exception):
     """The table's index or heap has no room for a write (the write is not made)."""
 
 
-def key_hash(key: bytes) -> int:
-    """A 64-bit hash of `key` that is never EMPTY or TOMBSTONE; the same in every process."""
-    h = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little")
+def key_hash(key: bytes, secret: bytes) -> int:
+    """A 64-bit hash of `key` that is never EMPTY or TOMBSTONE. Keyed with the table's random
+    `secret` (the same in every process): keys come from the network, and whoever could choose
+    keys of one hash could make every lookup walk a long run of entries."""
+    h = int.from_bytes(blake2b(key, digest_size=8, key=secret).digest(), "little")
     return h if h > TOMBSTONE else h + 2
 
 
@@ -138,10 +142,12 @@ class ShmTable:
                 size = existing
             self._map = mmap.mmap(self._fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
             if self._map[:8] != MAGIC:
+                self._map[_SECRET_AT:_SECRET_AT + _SECRET_SIZE] = os.urandom(_SECRET_SIZE)
                 _HEAD.pack_into(self._map, 0, MAGIC, 0, capacity, heap_start, size, heap_start, 0, 0)
             _, _, self.capacity, self._heap_start, self._heap_end, _, _, _ = _HEAD.unpack_from(self._map, 0)
         finally:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._secret = self._map[_SECRET_AT:_SECRET_AT + _SECRET_SIZE]
         self._mask = self.capacity - 1
         self._max_live = int(self.capacity * MAX_LOAD)
 
@@ -153,7 +159,7 @@ class ShmTable:
         if self._holder == get_ident():
             return self._get_held(key)
         m = self._map
-        h = key_hash(key)
+        h = key_hash(key, self._secret)
         for _ in range(READ_TRIES):
             seq = _U64.unpack_from(m, _SEQ_AT)[0]
             if seq & 1:
@@ -171,7 +177,7 @@ class ShmTable:
         write = self._writes.get(key)
         if write is not None:
             return None if write.value is None else (write.value, write.extra, write.flags)
-        return self._copy(key_hash(key), key)
+        return self._copy(key_hash(key, self._secret), key)
 
     def _copy(self, h: int, key: bytes) -> tuple[bytes, int, int] | None:
         at = self._find(h, key)
@@ -313,7 +319,8 @@ class ShmTable:
         if not writes and not self._counter_deltas:
             return
         m = self._map
-        located = {key: self._find(key_hash(key), key) for key in writes}  # entries stay put until _apply
+        # where each key's entry is now (entries do not move until _apply)
+        located = {key: self._find(key_hash(key, self._secret), key) for key in writes}
         new_keys = sum(1 for key, w in writes.items() if w.value is not None and located[key] < 0)
         live = _U64.unpack_from(m, _LIVE_AT)[0]
         if new_keys and live + new_keys > self._max_live:
@@ -367,7 +374,7 @@ class ShmTable:
                     _ENTRY_TAIL.pack_into(m, at + 8, off, length, cls, w.flags, w.extra)
                 self._free(old_off, old_cls)
             elif w.value is not None:
-                h = key_hash(key)
+                h = key_hash(key, self._secret)
                 at, was_tomb = self._slot_for(h)
                 off, length, cls = blocks[key]
                 _ENTRY.pack_into(m, at, h, off, length, cls, w.flags, w.extra)
