@@ -46,6 +46,7 @@ MIN_SHIFT = 6
 COUNTERS = 16
 MAX_LOAD = 0.7           # live keys per index entry, at most
 REBUILD_LOAD = 0.8       # live keys and tombstones per entry that trigger a rebuild of the index
+HASHES_KEPT = 4096       # key hashes a process remembers
 READ_TRIES = 8           # lock-free attempts before a reader takes the lock
 
 EMPTY, TOMBSTONE = 0, 1
@@ -148,6 +149,7 @@ class ShmTable:
         finally:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
         self._secret = self._map[_SECRET_AT:_SECRET_AT + _SECRET_SIZE]
+        self._hashes: dict[bytes, int] = {}
         self._mask = self.capacity - 1
         self._max_live = int(self.capacity * MAX_LOAD)
 
@@ -159,7 +161,7 @@ class ShmTable:
         if self._holder == get_ident():
             return self._get_held(key)
         m = self._map
-        h = key_hash(key, self._secret)
+        h = self._hash(key)
         for _ in range(READ_TRIES):
             seq = _U64.unpack_from(m, _SEQ_AT)[0]
             if seq & 1:
@@ -177,7 +179,17 @@ class ShmTable:
         write = self._writes.get(key)
         if write is not None:
             return None if write.value is None else (write.value, write.extra, write.flags)
-        return self._copy(key_hash(key, self._secret), key)
+        return self._copy(self._hash(key), key)
+
+    def _hash(self, key: bytes) -> int:
+        """key_hash with this table's secret, remembered for the last HASHES_KEPT keys or so (a
+        save hashes its AoR several times, lookups hash the same AoRs again and again)."""
+        h = self._hashes.get(key)
+        if h is None:
+            if len(self._hashes) >= HASHES_KEPT:
+                self._hashes.clear()
+            h = self._hashes[key] = key_hash(key, self._secret)
+        return h
 
     def _copy(self, h: int, key: bytes) -> tuple[bytes, int, int] | None:
         at = self._find(h, key)
@@ -320,7 +332,7 @@ class ShmTable:
             return
         m = self._map
         # where each key's entry is now (entries do not move until _apply)
-        located = {key: self._find(key_hash(key, self._secret), key) for key in writes}
+        located = {key: self._find(self._hash(key), key) for key in writes}
         new_keys = sum(1 for key, w in writes.items() if w.value is not None and located[key] < 0)
         live = _U64.unpack_from(m, _LIVE_AT)[0]
         if new_keys and live + new_keys > self._max_live:
@@ -374,7 +386,7 @@ class ShmTable:
                     _ENTRY_TAIL.pack_into(m, at + 8, off, length, cls, w.flags, w.extra)
                 self._free(old_off, old_cls)
             elif w.value is not None:
-                h = key_hash(key, self._secret)
+                h = self._hash(key)
                 at, was_tomb = self._slot_for(h)
                 off, length, cls = blocks[key]
                 _ENTRY.pack_into(m, at, h, off, length, cls, w.flags, w.extra)
