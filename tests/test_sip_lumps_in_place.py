@@ -71,6 +71,13 @@ def test_replace_lines_refuses_a_non_header_line() -> None:
         parse_message(MSG).replace_lines("to", 0, b"To: <sip:x>\r\nnot a header")
 
 
+@pytest.mark.parametrize("line", [b"no colon", b"Bad Name: x", b": x", b"To: <sip:x>\rY: z",
+                                  b"To: <sip:x>\nY: z"])
+def test_replace_lines_refuses_a_single_line_that_is_no_header(line: bytes) -> None:
+    with pytest.raises(ValueError):
+        parse_message(MSG).replace_lines("to", 0, line)
+
+
 def with_line_by_change(data: bytes, name: str, index: int, new: bytes) -> bytes:
     msg = parse_message(data)
     msg.replace_lines(name, index, new)

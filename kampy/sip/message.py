@@ -574,11 +574,19 @@ def _check_lines(lines: str | bytes) -> bytes:
     """Whole header lines: each starts with a header name and ':'; breaks only between lines
     (CRLF) or as folds (CRLF + SP/HTAB)."""
     data = _enc(lines)
-    for line in re.split(rb"\r\n(?![ \t])", data):
-        if _BAD_BREAK.search(line) or not _HEADER_NAME.fullmatch(line.partition(b":")[0].rstrip(b" \t")) \
-                or b":" not in line:
-            raise ValueError(f"not a header line: {line[:60]!r}")
+    if b"\r" in data or b"\n" in data:
+        for line in re.split(rb"\r\n(?![ \t])", data):
+            if _BAD_BREAK.search(line):
+                raise ValueError(f"not a header line: {line[:60]!r}")
+            _check_line_name(line)
+    else:
+        _check_line_name(data)  # one line, the usual case: no break to look for
     return data
+
+
+def _check_line_name(line: bytes) -> None:
+    if not _HEADER_NAME.fullmatch(line.partition(b":")[0].rstrip(b" \t")) or b":" not in line:
+        raise ValueError(f"not a header line: {line[:60]!r}")
 
 
 def _is_content_length(line: bytes) -> bool:
@@ -659,8 +667,7 @@ def _parse(data: bytes, *, stream: bool) -> Request | Response:
         raise SIPProtocolError("message too large", status=513, can_reply=False)
     if data[:1] in (b"\r", b"\n"):  # RFC 3261 7.5: ignore CRLFs before the start line
         data = data.lstrip(b"\r\n")
-    start = data[:data.find(b"\n")].rstrip(b"\r") if b"\n" in data else data
-    if start.startswith(b"SIP/"):
+    if data.startswith(b"SIP/"):  # (a first line shorter than that is no status line either)
         msg: Request | Response = Response.__new__(Response)
     else:
         msg = Request.__new__(Request)
@@ -717,7 +724,7 @@ def _load_unchecked(msg: Message, data: bytes, *, stream: bool) -> None:
     lines = _split_lines(head)
     if len(lines) > MAX_HEADERS + 1:
         raise SIPProtocolError("too many header lines", status=513, can_reply=can_reply)
-    if max(map(len, lines)) > MAX_LINE_LENGTH:
+    if len(head) > MAX_LINE_LENGTH and max(map(len, lines)) > MAX_LINE_LENGTH:
         raise SIPProtocolError("header line too long", status=513, can_reply=can_reply)
     _parse_start_line(msg, lines[0], can_reply)
     msg._can_reply = can_reply = msg.is_request and b"SIP/" != data[:4]
@@ -778,25 +785,23 @@ def _bad_request_line(line: bytes, can_reply: bool) -> Any:
 def _index_headers(lines: list[bytes], can_reply: bool, *,
                    folded: bool) -> tuple[list[_Header], dict[str, list[int]]]:
     headers: list[_Header] = []
-    index: dict[str, list[int]] = {}
+    append = headers.append
     cache = _name_cache
-    if folded:
-        pairs = _unfold(lines[1:], can_reply)
-    else:
-        pairs = [(line, line) for line in lines[1:]]
-    for raw, line in pairs:
+    for raw, line in _unfold(lines[1:], can_reply) if folded else zip(lines[1:], lines[1:], strict=True):
         name, sep, value = line.partition(b":")
         if not sep:
             raise SIPProtocolError(f"header line without ':' {line[:40]!r}", can_reply=can_reply)
         lname = cache.get(name)
         if lname is None:
             lname = _new_header_name(name, can_reply)
-        idx = index.get(lname)
+        append((lname, value, raw))
+    index: dict[str, list[int]] = {}
+    for i, header in enumerate(headers):
+        idx = index.get(header[0])
         if idx is None:
-            index[lname] = [len(headers)]
+            index[header[0]] = [i]
         else:
-            idx.append(len(headers))
-        headers.append((lname, value, raw))
+            idx.append(i)
     return headers, index
 
 
