@@ -2,7 +2,10 @@
 reply builder (sl, shared helper for tm) and by forwarding (in place in the previous top Via)."""
 from __future__ import annotations
 
+import pytest
+
 from kampy.api import reply_via_line
+from kampy.runtime.core import split_first_via
 from kampy.runtime.context import Source
 from kampy.sip.message import parse_message
 from tests.support.runtime import SOCKET, SOURCE, make_server, recorded, request
@@ -41,6 +44,17 @@ def test_reply_via_line_helper_fills_rport_in_place_and_appends_received():
 def test_reply_via_line_helper_leaves_matching_via_alone():
     msg = parse_message(request())
     assert reply_via_line(msg, "192.0.2.7", 5080) == msg.get_all_raw("via")[0]
+
+
+@pytest.mark.parametrize(("value", "parts"), [
+    (b" SIP/2.0/UDP h;branch=b1 ", (b" SIP/2.0/UDP h;branch=b1", b"", b"")),
+    (b" SIP/2.0/UDP h;branch=b1 , SIP/2.0/UDP g", (b" SIP/2.0/UDP h;branch=b1", b",", b" SIP/2.0/UDP g")),
+    (b' SIP/2.0/UDP h;x="a,b";branch=b1,SIP/2.0/UDP g',
+     (b' SIP/2.0/UDP h;x="a,b";branch=b1', b",", b"SIP/2.0/UDP g")),
+    (b' SIP/2.0/UDP h;x="a,b"', (b' SIP/2.0/UDP h;x="a,b"', b"", b"")),
+])
+def test_split_first_via_cuts_at_the_first_comma_outside_quotes(value, parts):
+    assert split_first_via(value) == parts
 
 
 def test_forwarded_request_gets_received_after_sent_by(tmp_path):

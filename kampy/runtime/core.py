@@ -230,6 +230,11 @@ def reply_via_line(msg: Request, src_ip: str, src_port: int, force_rport: bool =
 
 def split_first_via(value: bytes) -> tuple[bytes, bytes, bytes]:
     """A Via line's value split at the first comma outside quotes: (first, comma, the rest)."""
+    comma = value.find(b",")
+    if comma < 0:
+        return value.rstrip(), b"", b""
+    if b'"' not in value[:comma]:  # no quote before it: the first comma is outside quotes
+        return value[:comma].rstrip(), b",", value[comma + 1:]
     quoted = False
     for i, ch in enumerate(value):
         if ch == 0x22:

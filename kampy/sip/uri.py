@@ -34,6 +34,7 @@ _SIP_URI = re.compile(
     r"(?:\?(?P<headers>.*))?",
     re.S,
 )
+_SIP_URI_WITH_SCHEME = re.compile(r"([Ss][Ii][Pp][Ss]?):" + _SIP_URI.pattern, re.S)
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _BAD_URI_CHARS = re.compile(r'[\s<>"]')
 _TOKEN_RE = re.compile(TOKEN)
@@ -200,6 +201,9 @@ class URI:
 
 def parse_uri(text: str) -> URI:
     """Parse a URI; raise SIPProtocolError if it is malformed."""
+    m = _SIP_URI_WITH_SCHEME.fullmatch(text)
+    if m is not None and not _BAD_URI_CHARS.search(text):  # the usual case, in one match
+        return _sip_uri(text, *m.groups())
     m = _SCHEME.match(text)
     if m is None or _BAD_URI_CHARS.search(text):
         raise _fail("URI", text)
@@ -222,7 +226,11 @@ def _parse_sip_uri(scheme: str, rest: str, text: str) -> URI:
     m = _SIP_URI.fullmatch(rest)
     if m is None:
         raise _fail("SIP URI", text)
-    userinfo, host, port, params, headers = m.group("userinfo", "host", "port", "params", "headers")
+    return _sip_uri(text, scheme, *m.groups())
+
+
+def _sip_uri(text: str, scheme: str, userinfo: str | None, host: str, port: str | None, params: str | None,
+             headers: str | None) -> URI:
     user = password = None
     if userinfo is not None:
         user, colon, pw = userinfo.partition(":")
