@@ -4,6 +4,8 @@ from __future__ import annotations
 import pytest
 
 from kampy.errors import ConfigError
+from kampy.runtime.expressions import uri_host_port
+from kampy.sip.errors import SIPProtocolError
 from tests.support.runtime import SOURCE, make_server, recorded, request
 
 
@@ -146,6 +148,17 @@ def test_uri_myself(tmp_path):
 
 def test_uri_myself_uses_aliases(tmp_path):
     assert run(tmp_path, 'if (uri == myself) rec("alias");', request(ruri="sip:bob@example.com")) == ["alias"]
+
+
+def test_uri_host_port_of_sip_tel_and_opaque_uris():
+    assert uri_host_port("sip:bob@[::1]:5070;transport=tcp") == ("[::1]", 5070)
+    assert uri_host_port("tel:+123") == ("", None)
+    assert uri_host_port("urn:service:sos") == ("", None)
+
+
+def test_uri_host_port_raises_for_a_malformed_uri():
+    with pytest.raises(SIPProtocolError):
+        uri_host_port("sip:bob@exa mple.com")
 
 
 def test_uri_string_and_regex_compare(tmp_path):

@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import re
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from kampy.config import ast
 from kampy.module import RouteType
 from kampy.runtime.values import compile_posix, to_int, to_str
+from kampy.sip.uri import parse_uri
 
 if TYPE_CHECKING:
     from kampy.runtime.engine import Engine
@@ -317,19 +319,26 @@ def keyword_compare(engine: Engine, e: ast.BinOp, rtype: RouteType) -> Fn | None
 def _myself_compare(name: str, core: Any, negate: bool, e: ast.BinOp) -> Fn:
     if name in _URI_KEYWORDS:
         get_uri = _URI_KEYWORDS[name]
-        from kampy.sip.uri import parse_uri
 
         def uri_myself(ctx: Any) -> int:
             try:
-                uri = parse_uri(get_uri(ctx))
+                host, port = uri_host_port(get_uri(ctx))
             except Exception:
                 return int(negate)
-            return int(core.is_myself(uri.host or "", uri.port) != negate)
+            return int(core.is_myself(host, port) != negate)
         return uri_myself
     if name in _IP_KEYWORDS:
         get_ip = KEYWORD_VALUES[name]
         return lambda ctx: int(core.is_myself(get_ip(ctx)) != negate)
     raise _load_error(e.pos, f"'{name} == myself' is not a valid comparison")
+
+
+@functools.lru_cache(maxsize=1024)
+def uri_host_port(text: str) -> tuple[str, int | None]:
+    """The host ("" for none) and port of a URI, for `== myself`; many requests carry the same
+    R-URI (a REGISTER's is the domain), so the parse is kept. Raises SIPProtocolError if malformed."""
+    uri = parse_uri(text)
+    return uri.host or "", uri.port
 
 
 def _ip_compare(engine: Engine, name: str, e: ast.BinOp, rtype: RouteType, negate: bool) -> Fn:
