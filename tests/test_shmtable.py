@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -258,3 +259,20 @@ def test_each_table_hashes_with_a_secret_of_its_own(tmp_path: Path) -> None:
     finally:
         for t in (one, two, again):
             t.close()
+
+
+def test_keys_are_listed_without_waiting_for_a_writer(path: Path, table: ShmTable) -> None:
+    table.put(b"Aalice", b"1", extra=10)
+    table.put(b"Abob", b"2", extra=20)
+    table.put(b"Rx", b"3", extra=5)
+    writer = ShmTable(path)
+    listed: list[list[bytes]] = []
+    try:
+        with writer.transaction():  # another opener holds the lock
+            thread = threading.Thread(target=lambda: listed.append(table.keys(prefix=b"A", extra_at_most=15)))
+            thread.start()
+            thread.join(5)
+            assert not thread.is_alive(), "keys() waited for the writer's lock"
+    finally:
+        writer.close()
+    assert listed == [[b"Aalice"]]

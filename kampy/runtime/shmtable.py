@@ -32,6 +32,7 @@ import mmap
 import os
 import struct
 import threading
+from collections.abc import Iterator
 from hashlib import blake2b
 from threading import get_ident
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ MIN_SHIFT = 6
 COUNTERS = 16
 MAX_LOAD = 0.7           # live keys per index entry, at most
 REBUILD_LOAD = 0.8       # live keys and tombstones per entry that trigger a rebuild of the index
+MAX_KEY = 0xFFFF          # bytes of a key, at most
 HASHES_KEPT = 4096       # key hashes a process remembers
 READ_TRIES = 8           # lock-free attempts before a reader takes the lock
 
@@ -227,25 +229,47 @@ class ShmTable:
     def scan(self, *, prefix: bytes = b"", extra_at_most: int | None = None,
              flags_any: int = 0) -> list[Item]:
         """The keys starting with `prefix` (and with `extra` <= `extra_at_most`, and any of
-        `flags_any` set, when given), as committed, read under the lock; in no particular order."""
+        `flags_any` set, when given), with their values, as committed, read under the lock; in no
+        particular order."""
         with self.transaction():
             m = self._map
-            index = m[HEADER_SIZE:HEADER_SIZE + self.capacity * _ENTRY.size]
-            hashes = memoryview(index).cast("Q")[0::4]
-            used = itertools.compress(range(self.capacity), hashes)  # in C: most entries are empty
             items = []
-            for i in used:
-                h, off, length, _cls, flags, extra = _ENTRY.unpack_from(index, i * _ENTRY.size)
-                if h == TOMBSTONE or (extra_at_most is not None and extra > extra_at_most):
-                    continue
-                if flags_any and not flags & flags_any:
-                    continue
+            for _h, off, length, flags, extra in self._entries(extra_at_most, flags_any):
                 blob = m[off:off + length]
                 klen = _U16.unpack_from(blob)[0]
                 key = blob[2:2 + klen]
                 if key.startswith(prefix):
                     items.append(Item(key, blob[2 + klen:], extra, flags))
             return items
+
+    def keys(self, *, prefix: bytes = b"", extra_at_most: int | None = None) -> list[bytes]:
+        """The keys `scan` would give, read without the lock, so writers never wait for it: a key
+        written meanwhile may be missing, one deleted meanwhile may be there (re-read each key in a
+        transaction before acting on it)."""
+        m = self._map
+        found = []
+        for h, off, length, _flags, _extra in self._entries(extra_at_most, 0):
+            try:
+                blob = m[off:off + min(length, 2 + MAX_KEY)]
+                key = blob[2:2 + _U16.unpack_from(blob)[0]]
+            except struct.error:  # the entry changed under the read
+                continue
+            if key.startswith(prefix) and self._hash(key) == h:  # not a block reused meanwhile
+                found.append(key)
+        return found
+
+    def _entries(self, extra_at_most: int | None, flags_any: int) -> Iterator[tuple[int, int, int, int, int]]:
+        """(hash, offset, length, flags, extra) of the live index entries picked (from a copy of
+        the index taken now)."""
+        index = self._map[HEADER_SIZE:HEADER_SIZE + self.capacity * _ENTRY.size]
+        hashes = memoryview(index).cast("Q")[0::4]
+        for i in itertools.compress(range(self.capacity), hashes):  # in C: most entries are empty
+            h, off, length, _cls, flags, extra = _ENTRY.unpack_from(index, i * _ENTRY.size)
+            if h == TOMBSTONE or (extra_at_most is not None and extra > extra_at_most):
+                continue
+            if flags_any and not flags & flags_any:
+                continue
+            yield h, off, length, flags, extra
 
     # ------------------------------------------------------------------ writing
 
@@ -296,6 +320,8 @@ class ShmTable:
 
     def put(self, key: bytes, value: bytes, extra: int = 0, flags: int = 0) -> None:
         """Set `key` (in the caller's transaction, or in one of its own)."""
+        if len(key) > MAX_KEY:
+            raise ValueError(f"shared table key of {len(key)} bytes (at most {MAX_KEY})")
         if self._holder == get_ident():
             self._writes[key] = _Write(value, extra, flags)
             return

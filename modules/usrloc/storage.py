@@ -198,12 +198,18 @@ class SharedStorage:
         return [_contact(r) for r in self._scan()]
 
     def expired(self, now: float) -> list[UContact]:
-        rows = [r for r in self._scan(int(now)) if r[_EXPIRES_AT] and r[_EXPIRES_AT] <= now]
+        """The contacts expired at `now`, soonest first, read without the lock (a caller acting on
+        one re-reads it under the lock)."""
+        rows = []
+        for key in self.table.keys(prefix=_AOR, extra_at_most=int(now)):
+            found = self.table.get(key)
+            if found is not None:
+                rows += [r for r in marshal.loads(found[0]) if r[_EXPIRES_AT] and r[_EXPIRES_AT] <= now]
         return [_contact(r) for r in sorted(rows, key=lambda r: (r[_EXPIRES_AT], r[_SEQ]))]
 
-    def _scan(self, soonest_at_most: int | None = None, flags_any: int = 0) -> list[Row]:
+    def _scan(self, flags_any: int = 0) -> list[Row]:
         """Every row of the records picked, in insertion order."""
-        items = self.table.scan(prefix=_AOR, extra_at_most=soonest_at_most, flags_any=flags_any)
+        items = self.table.scan(prefix=_AOR, flags_any=flags_any)
         rows = [row for item in items for row in marshal.loads(item.value)]
         rows.sort(key=lambda r: r[_SEQ])
         return rows
@@ -247,16 +253,20 @@ class SharedStorage:
 
     def delete_expired(self, now: float) -> int:
         """Remove every expired contact (for a domain without write-back or a table to keep in
-        step); returns how many."""
+        step); returns how many. One transaction per record, so that saves in other workers wait
+        for one record at most, however many expire at once (Kamailio locks slot by slot)."""
         removed = 0
-        with self._lock:
-            for item in self.table.scan(prefix=_AOR, extra_at_most=int(now)):
-                rows = marshal.loads(item.value)
+        for key in self.table.keys(prefix=_AOR, extra_at_most=int(now)):
+            with self._lock:
+                found = self.table.get(key)
+                if found is None or found[1] > now:
+                    continue
+                rows = marshal.loads(found[0])
                 kept = [r for r in rows if not r[_EXPIRES_AT] or r[_EXPIRES_AT] > now]
                 for r in rows:
                     if r[_EXPIRES_AT] and r[_EXPIRES_AT] <= now:
                         self.table.delete(_key(_RUID, r[_RUID_AT]))
-                self._store(item.key[1:].decode("utf-8", "surrogateescape"), kept, len(rows))
+                self._store(key[1:].decode("utf-8", "surrogateescape"), kept, len(rows))
                 removed += len(rows) - len(kept)
         return removed
 

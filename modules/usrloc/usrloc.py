@@ -414,11 +414,18 @@ class UsrlocModule(Module):
 
     def _expire(self, domain: Domain, now: int) -> None:
         if domain.mode == NO_DB and domain.shared is not None:
-            # Nothing to keep in step: one indexed DELETE, however many contacts expired.
+            # Nothing to keep in step: each record with an expired contact is rewritten once.
             count = domain.shared.delete_expired(now)
-        elif domain.mode == WRITE_THROUGH:
-            # One AoR at a time (Kamailio's timer locks slot by slot), each row deleted from the
-            # table after the shared store's lock is released; a failed delete is logged (wt_timer).
+        elif domain.mode == DB_ONLY:
+            with domain.storage.lock():
+                expired = domain.storage.expired(now)
+                for c in expired:
+                    domain.delete(c)
+            count = len(expired)
+        else:
+            # One AoR at a time (Kamailio's timer locks slot by slot): saves in other workers never
+            # wait for the whole expiry. In db_mode 1 each row is deleted from the table after the
+            # shared store's lock is released; a failed delete is logged (wt_timer).
             count = 0
             for c in domain.storage.expired(now):
                 try:
@@ -430,12 +437,6 @@ class UsrlocModule(Module):
                         count += 1
                 except DBWriteError:
                     count += 1  # gone from memory all the same
-        else:
-            with domain.storage.lock():
-                expired = domain.storage.expired(now)
-                for c in expired:
-                    domain.delete(c)
-            count = len(expired)
         if count:
             self.core.stats.inc(self.name_stat(domain.name, "expires"), count)
             log.debug("usrloc: %d contacts expired in %s", count, domain.name)
