@@ -68,10 +68,15 @@ class ClaimTable:
     def owner(self, key: str) -> int | None:
         """The rank that holds `key`, or None."""
         h, base = _locate(key)
-        now = int(time.monotonic())
-        for _way, (slot_hash, rank, expires) in self._slots(base):
-            if slot_hash == h and expires > now:
-                return rank
+        bucket = self._map[base:base + _BUCKET_SIZE]
+        wanted = _HASH.pack(h)
+        at = bucket.find(wanted)  # in C: most requests are no one's (a new transaction, a REGISTER)
+        while at >= 0:
+            if at % _SLOT.size == 0:
+                _, rank, expires = _SLOT.unpack_from(bucket, at)
+                if expires > int(time.monotonic()):
+                    return rank
+            at = bucket.find(wanted, at + 1)
         return None
 
     def claim(self, key: str, rank: int, ttl: float) -> int | None:
