@@ -135,6 +135,7 @@ class ShmTable:
         self._holder = 0  # the thread in a transaction (threading.get_ident), or 0
         self._writes: dict[bytes, _Write] = {}
         self._counter_deltas: dict[int, int] = {}
+        self._entries_found: dict[bytes, int] = {}  # in this transaction (see _entry)
         self._transaction = _Transaction(self)
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         try:
@@ -181,7 +182,15 @@ class ShmTable:
         write = self._writes.get(key)
         if write is not None:
             return None if write.value is None else (write.value, write.extra, write.flags)
-        return self._copy(self._hash(key), key)
+        return self._read(self._entry(key))
+
+    def _entry(self, key: bytes) -> int:
+        """`_find` for the lock's holder: the index does not change until the commit, so an entry
+        found once in the transaction is remembered."""
+        at = self._entries_found.get(key)
+        if at is None:
+            at = self._entries_found[key] = self._find(self._hash(key), key)
+        return at
 
     def _hash(self, key: bytes) -> int:
         """key_hash with this table's secret, remembered for the last HASHES_KEPT keys or so (a
@@ -194,7 +203,10 @@ class ShmTable:
         return h
 
     def _copy(self, h: int, key: bytes) -> tuple[bytes, int, int] | None:
-        at = self._find(h, key)
+        return self._read(self._find(h, key))
+
+    def _read(self, at: int) -> tuple[bytes, int, int] | None:
+        """The value, extra and flags of the entry at `at` (-1: none)."""
         if at < 0:
             return None
         _, off, length, _, flags, extra = _ENTRY.unpack_from(self._map, at)
@@ -312,6 +324,7 @@ class ShmTable:
             finally:
                 self._writes = {}
                 self._counter_deltas = {}
+                self._entries_found = {}
                 self._depth = 0
                 self._holder = 0
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
@@ -358,7 +371,7 @@ class ShmTable:
             return
         m = self._map
         # where each key's entry is now (entries do not move until _apply)
-        located = {key: self._find(self._hash(key), key) for key in writes}
+        located = {key: self._entry(key) for key in writes}
         new_keys = sum(1 for key, w in writes.items() if w.value is not None and located[key] < 0)
         live = _U64.unpack_from(m, _LIVE_AT)[0]
         if new_keys and live + new_keys > self._max_live:
