@@ -93,10 +93,14 @@ def bench_args(doc: str, rounds_flag: str, rounds: int,
     return args
 
 
-def proxy_bench_args(doc: str, rounds_flag: str) -> argparse.Namespace:
-    """`bench_args` of a proxy.cfg bench: 20000 rounds, and --workers."""
-    return bench_args(doc, rounds_flag, 20000,
-                      lambda parser: parser.add_argument("--workers", type=int, default=2))
+def proxy_bench_args(doc: str, rounds_flag: str,
+                     more: Callable[[argparse.ArgumentParser], None] | None = None) -> argparse.Namespace:
+    """`bench_args` of a proxy.cfg bench: 20000 rounds, --workers, and what `more` adds."""
+    def options(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--workers", type=int, default=2)
+        if more is not None:
+            more(parser)
+    return bench_args(doc, rounds_flag, 20000, options)
 
 
 def register(user: str, n: int) -> bytes:
