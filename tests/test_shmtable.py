@@ -153,13 +153,13 @@ def test_rewriting_a_value_of_the_same_size_reuses_its_memory(table: ShmTable) -
     assert table.heap_used() == used + 512  # the old and the new block take turns
 
 
-def test_scan_picks_keys_by_prefix_extra_and_flags(table: ShmTable) -> None:
+def test_items_are_picked_by_prefix_extra_and_flags(table: ShmTable) -> None:
     table.put(b"Aalice", b"1", extra=10, flags=1)
     table.put(b"Abob", b"2", extra=20)
     table.put(b"Rx", b"3", extra=5)
-    assert sorted(i.key for i in table.scan(prefix=b"A")) == [b"Aalice", b"Abob"]
-    assert [i.key for i in table.scan(prefix=b"A", extra_at_most=15)] == [b"Aalice"]
-    assert [i.value for i in table.scan(flags_any=1)] == [b"1"]
+    assert sorted(i.key for i in table.items(prefix=b"A")) == [b"Aalice", b"Abob"]
+    assert [i.key for i in table.items(prefix=b"A", extra_at_most=15)] == [b"Aalice"]
+    assert [i.value for i in table.items(flags_any=1)] == [b"1"]
 
 
 def test_a_commit_a_dead_writer_left_half_done_is_noticed_and_the_table_goes_on(

@@ -88,7 +88,7 @@ def _size_class(length: int) -> int:
 
 @dataclass
 class Item:
-    """One key as a scan sees it."""
+    """One key with its value, as `ShmTable.items` gives it."""
 
     key: bytes
     value: bytes
@@ -238,29 +238,28 @@ class ShmTable:
     def __len__(self) -> int:
         return _U64.unpack_from(self._map, _LIVE_AT)[0]
 
-    def scan(self, *, prefix: bytes = b"", extra_at_most: int | None = None,
-             flags_any: int = 0) -> list[Item]:
+    def items(self, *, prefix: bytes = b"", extra_at_most: int | None = None,
+              flags_any: int = 0) -> list[Item]:
         """The keys starting with `prefix` (and with `extra` <= `extra_at_most`, and any of
-        `flags_any` set, when given), with their values, as committed, read under the lock; in no
-        particular order."""
-        with self.transaction():
-            m = self._map
-            items = []
-            for _h, off, length, flags, extra in self._entries(extra_at_most, flags_any):
-                blob = m[off:off + length]
-                klen = _U16.unpack_from(blob)[0]
-                key = blob[2:2 + klen]
-                if key.startswith(prefix):
-                    items.append(Item(key, blob[2 + klen:], extra, flags))
-            return items
+        `flags_any` set, when given) with their values, in no particular order. Read without the
+        lock, each item as committed at one moment (a dump of a busy table is not one snapshot,
+        as Kamailio's, which locks slot by slot)."""
+        found = []
+        for key in self.keys(prefix=prefix, extra_at_most=extra_at_most, flags_any=flags_any):
+            got = self.get(key)
+            if got is not None and (extra_at_most is None or got[1] <= extra_at_most) \
+                    and (not flags_any or got[2] & flags_any):
+                found.append(Item(key, *got))
+        return found
 
-    def keys(self, *, prefix: bytes = b"", extra_at_most: int | None = None) -> list[bytes]:
-        """The keys `scan` would give, read without the lock, so writers never wait for it: a key
-        written meanwhile may be missing, one deleted meanwhile may be there (re-read each key in a
-        transaction before acting on it)."""
+    def keys(self, *, prefix: bytes = b"", extra_at_most: int | None = None,
+             flags_any: int = 0) -> list[bytes]:
+        """The keys starting with `prefix` (and with `extra` and `flags` as for `items`), read
+        without the lock, so writers never wait for it: a key written meanwhile may be missing, one
+        deleted meanwhile may be there (re-read each key before acting on it)."""
         m = self._map
         found = []
-        for h, off, length, _flags, _extra in self._entries(extra_at_most, 0):
+        for h, off, length, _flags, _extra in self._entries(extra_at_most, flags_any):
             try:
                 blob = m[off:off + min(length, 2 + MAX_KEY)]
                 key = blob[2:2 + _U16.unpack_from(blob)[0]]

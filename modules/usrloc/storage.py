@@ -209,7 +209,7 @@ class SharedStorage:
 
     def _scan(self, flags_any: int = 0) -> list[Row]:
         """Every row of the records picked, in insertion order."""
-        items = self.table.scan(prefix=_AOR, flags_any=flags_any)
+        items = self.table.items(prefix=_AOR, flags_any=flags_any)
         rows = [row for item in items for row in marshal.loads(item.value)]
         rows.sort(key=lambda r: r[_SEQ])
         return rows
@@ -283,7 +283,7 @@ class SharedStorage:
         flush."""
         rows = [r for r in self._scan(flags_any=FLAG_UNSYNCED) if r[_STATE] != STATE_SYNC]
         deleted = [item.key[1:].decode("utf-8", "surrogateescape")
-                   for item in self.table.scan(prefix=_DELETED)]
+                   for item in self.table.items(prefix=_DELETED)]
         return [(r[_STATE], _contact(r)) for r in rows], deleted
 
     def mark_synced(self, contact: UContact, state: int) -> None:
