@@ -2,6 +2,7 @@
 at once, written in transactions, read without a lock."""
 from __future__ import annotations
 
+import errno
 import logging
 import multiprocessing
 import os
@@ -276,3 +277,31 @@ def test_keys_are_listed_without_waiting_for_a_writer(path: Path, table: ShmTabl
     finally:
         writer.close()
     assert listed == [[b"Aalice"]]
+
+
+def _no_space(fd: int, offset: int, length: int) -> None:
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_file_system_refuses_the_write_instead_of_killing_the_process(
+        table: ShmTable, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "posix_fallocate", _no_space)
+    with pytest.raises(TableFull, match="No space left"):
+        table.put(b"alice", b"x" * 100)
+    assert table.get(b"alice") is None
+    monkeypatch.undo()
+    table.put(b"alice", b"x" * 100)  # room again: the table goes on
+    assert table.get(b"alice") == (b"x" * 100, 0, 0)
+
+
+def test_a_table_with_no_room_for_its_index_is_not_created(path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "posix_fallocate", _no_space)
+    with pytest.raises(TableFull, match="No space left"):
+        ShmTable(path)
+    assert path.stat().st_size == 0  # the next opener starts afresh
+    monkeypatch.undo()
+    table = ShmTable(path)
+    table.put(b"alice", b"one")
+    assert table.get(b"alice") == (b"one", 0, 0)
+    table.close()

@@ -64,10 +64,12 @@ _FREE_AT = _HEAD.size
 _COUNTERS_AT = _FREE_AT + 8 * CLASSES
 _SECRET_AT = _COUNTERS_AT + 8 * COUNTERS
 _SECRET_SIZE = 16
+_RESERVED_AT = _SECRET_AT + _SECRET_SIZE  # how far the file's pages are allocated (posix_fallocate)
+RESERVE_STEP = 1 << 20
 _ENTRY = struct.Struct("<QQIHHq")  # key hash, block offset, length, size class, flags, extra
 _ENTRY_TAIL = struct.Struct("<QIHHq")  # what a commit rewrites of a live entry (all but the hash)
 
-assert _SECRET_AT + _SECRET_SIZE <= HEADER_SIZE
+assert _RESERVED_AT + 8 <= HEADER_SIZE
 
 
 class TableFull(Exception):
@@ -141,16 +143,25 @@ class ShmTable:
         try:
             existing = os.fstat(self._fd).st_size
             if existing == 0:
-                os.ftruncate(self._fd, size)  # sparse: pages cost memory once written
+                os.ftruncate(self._fd, size)  # sparse: the heap's pages are allocated as it grows
+                try:
+                    self._reserve(0, heap_start)
+                except TableFull:
+                    os.ftruncate(self._fd, 0)  # the next opener tries again
+                    os.close(self._fd)
+                    self._fd = -1
+                    raise
             else:
                 size = existing
             self._map = mmap.mmap(self._fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
             if self._map[:8] != MAGIC:
                 self._map[_SECRET_AT:_SECRET_AT + _SECRET_SIZE] = os.urandom(_SECRET_SIZE)
+                _U64.pack_into(self._map, _RESERVED_AT, heap_start)
                 _HEAD.pack_into(self._map, 0, MAGIC, 0, capacity, heap_start, size, heap_start, 0, 0)
             _, _, self.capacity, self._heap_start, self._heap_end, _, _, _ = _HEAD.unpack_from(self._map, 0)
         finally:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            if self._fd >= 0:  # (closing the file dropped the lock)
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
         self._secret = self._map[_SECRET_AT:_SECRET_AT + _SECRET_SIZE]
         self._hashes: dict[bytes, int] = {}
         self._mask = self.capacity - 1
@@ -471,8 +482,22 @@ class ShmTable:
         if cls >= CLASSES or top + size > self._heap_end:
             raise TableFull(f"shared table {self.path.name}: no memory left for {size} bytes "
                             f"({key[:60]!r})")
+        reserved = _U64.unpack_from(m, _RESERVED_AT)[0]
+        if top + size > reserved:
+            grown = min(self._heap_end, max(top + size, reserved + RESERVE_STEP))
+            self._reserve(reserved, grown - reserved)
+            _U64.pack_into(m, _RESERVED_AT, grown)
         _U64.pack_into(m, _TOP_AT, top + size)
         return top
+
+    def _reserve(self, start: int, length: int) -> None:
+        """Allocate the file's pages from `start` on before they are written: on a full file system
+        a write through the mapping would kill the process (SIGBUS); this fails cleanly."""
+        try:
+            os.posix_fallocate(self._fd, start, length)
+        except OSError as exc:
+            raise TableFull(f"shared table {self.path.name}: no room for {length} more bytes in "
+                            f"{self.path.parent}: {exc.strerror or exc}") from None
 
     def _free(self, off: int, cls: int) -> None:
         head_at = _FREE_AT + 8 * cls
