@@ -121,6 +121,11 @@ def test_folded_lines_unfolded_in_values_kept_in_raw():
     assert m.get_all_raw("subject") == [b"Subject: one\r\n  two\r\n\tthree"]
 
 
+def test_fold_after_line_without_colon_gives_that_line_its_colon():
+    m = msg(MESSAGE.replace(b"Expires: 300\r\n", b"X-Odd\r\n :1\r\n"))
+    assert m.header("X-Odd") == "1"
+
+
 def test_bare_lf_line_ends_tolerated():
     m = msg(MESSAGE.replace(b"\r\n", b"\n").replace(b"Content-Length:    14", b"Content-Length: 13"))
     assert m.call_id == "1-8718@127.0.0.1" and m.body == b"Hello Bob #1\n"

@@ -120,6 +120,11 @@ def test_name_addr_uri_params_stay_in_uri():
     assert "unknownparam" in na.uri.params and not na.params
 
 
+def test_plain_params_repeated_name_keeps_first_spelling_and_last_value():
+    na = parse_name_addr("<sip:a@h>;Tag=1;x;tag=2")
+    assert list(na.params) == ["Tag", "x"] and na.tag == "2" and na.params.get("x") is None
+
+
 def test_name_addr_lws_around_params():
     na = parse_name_addr("sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n")
     assert na.tag == "1918181833n"

@@ -41,6 +41,12 @@ def test_reply_via_line_helper_fills_rport_in_place_and_appends_received():
         b"Via: SIP/2.0/UDP 10.1.1.1:5080;branch=z9hG4bK-abc;rport=5080;x=1;received=192.0.2.7")
 
 
+def test_reply_via_line_helper_fills_rport_written_in_another_case_with_spaces():
+    msg = parse_message(request(via_host="10.1.1.1", via_params="; RPort = 1;rport"))
+    assert reply_via_line(msg, "192.0.2.7", 5080) == (
+        b"Via: SIP/2.0/UDP 10.1.1.1:5080;branch=z9hG4bK-abc;rport=5080;rport;received=192.0.2.7")
+
+
 def test_reply_via_line_helper_leaves_matching_via_alone():
     msg = parse_message(request())
     assert reply_via_line(msg, "192.0.2.7", 5080) == msg.get_all_raw("via")[0]

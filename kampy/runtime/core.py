@@ -9,6 +9,7 @@ import heapq
 import ipaddress
 import itertools
 import logging
+import re
 import time
 import weakref
 from collections.abc import Callable
@@ -189,8 +190,9 @@ def received_params(via: Via, src_ip: str, src_port: int, force_rport: bool = Fa
     for those not wanted (Kamailio's received_test and its rport rule, RFC 3261 18.2.1, RFC 3581):
     `received` when the Via already has one, asks for rport, or names another address; `rport`
     when asked for or forced."""
-    rport = str(src_port) if force_rport or via.has_rport else None
-    wanted = via.received is not None or via.has_rport or not _same_address(via.host, src_ip)
+    has_rport = via.has_rport
+    rport = str(src_port) if force_rport or has_rport else None
+    wanted = has_rport or via.received is not None or not _same_address(via.host, src_ip)
     return (src_ip if wanted else None), rport
 
 
@@ -245,12 +247,25 @@ def split_first_via(value: bytes) -> tuple[bytes, bytes, bytes]:
 
 
 def _set_via_param(via_value: bytes, name: bytes, value: bytes) -> bytes:
-    parts = via_value.split(b";")
-    for i, part in enumerate(parts[1:], 1):
-        if part.strip().partition(b"=")[0].strip().lower() == name:
-            parts[i] = name + b"=" + value
-            return b";".join(parts)
-    return via_value + b";" + name + b"=" + value
+    """`;name=value` in place of the value's first `name` parameter (any case, spaces around the name,
+    with or without a value), else appended."""
+    found = _via_param_re(name).search(via_value)
+    if found is None:
+        return via_value + b";" + name + b"=" + value
+    return via_value[:found.start()] + b";" + name + b"=" + value + via_value[found.end():]
+
+
+def _via_param_re(name: bytes) -> re.Pattern[bytes]:
+    """A parameter called `name`: what lies between a `;` and the next one (or the end) when, stripped,
+    its part before any `=` is `name` once stripped too."""
+    pattern = _VIA_PARAM_RES.get(name)
+    if pattern is None:
+        pattern = re.compile(rb";\s*" + re.escape(name) + rb"\s*(?:=[^;]*)?(?=;|\Z)", re.I)
+        _VIA_PARAM_RES[name] = pattern
+    return pattern
+
+
+_VIA_PARAM_RES: dict[bytes, re.Pattern[bytes]] = {}  # (only rport and received)
 
 
 def _enc(text: str) -> bytes:

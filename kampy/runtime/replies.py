@@ -27,16 +27,20 @@ def as_bytes(text: str) -> bytes:
 # binascii.crc_hqx computes the non-reflected one; on bit-reversed bytes with the result bit-reversed
 # it gives the same value, in C instead of a Python loop over every byte.
 _REVERSED_BYTES = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
+# The suffix prints the complement of the bit-reversed result as 4 hex digits, low nibble first: the
+# two hex digits each byte of crc_hqx's result becomes, by table.
+_SUFFIX_DIGITS = tuple(f"{~_REVERSED_BYTES[i] & 0xFF:02x}"[::-1] for i in range(256))
 
 
-def _reverse16(value: int) -> int:
-    return _REVERSED_BYTES[value & 0xFF] << 8 | _REVERSED_BYTES[value >> 8]
+def _crc_text(data: bytes) -> str:
+    """crc_suffix of bytes already joined."""
+    crc = binascii.crc_hqx(data.translate(_REVERSED_BYTES), 0xFFFF)
+    return _SUFFIX_DIGITS[crc >> 8] + _SUFFIX_DIGITS[crc & 0xFF]
 
 
 def crc_suffix(parts: Iterable[bytes]) -> str:
     """Kamailio's crcitt_string_array: CRC-CCITT printed as 4 hex digits, low nibble first."""
-    crc = ~_reverse16(binascii.crc_hqx(b"".join(parts).translate(_REVERSED_BYTES), 0xFFFF)) & 0xFFFF
-    return f"{crc:04x}"[::-1]
+    return _crc_text(b"".join(parts))
 
 
 def tag_prefix(core: Core, signature: str) -> str:
@@ -61,9 +65,9 @@ def local_to_tag(core: Core, msg: Request, signature: str, separator: str) -> st
     host = as_bytes(via.host)
     port = b"" if via.port is None else b"%d" % via.port
     branch, call_id = via.branch, msg.call_id
-    first = [host, port] if branch is None else [host, port, as_bytes(branch)]
-    second = [port, host] if call_id is None else [port, host, as_bytes(call_id)]
-    return f"{tag_prefix(core, signature)}{separator}{crc_suffix(first)}{crc_suffix(second)}"
+    first = host + port if branch is None else host + port + as_bytes(branch)
+    second = port + host if call_id is None else port + host + as_bytes(call_id)
+    return f"{tag_prefix(core, signature)}{separator}{_crc_text(first)}{_crc_text(second)}"
 
 
 def header_lines(msg: Request) -> list[tuple[str, bytes]]:

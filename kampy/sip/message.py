@@ -728,7 +728,7 @@ def _load_unchecked(msg: Message, data: bytes, *, stream: bool) -> None:
         raise SIPProtocolError("header line too long", status=513, can_reply=can_reply)
     _parse_start_line(msg, lines[0], can_reply)
     msg._can_reply = can_reply = msg.is_request and b"SIP/" != data[:4]
-    headers, index = _index_headers(lines, can_reply, folded=b"\n " in head or b"\n\t" in head)
+    headers, index = _index_headers(lines, can_reply)
     msg._can_reply = can_reply and "via" in index
     msg._headers = headers
     msg._index = index
@@ -782,26 +782,46 @@ def _bad_request_line(line: bytes, can_reply: bool) -> Any:
     raise SIPProtocolError(f"malformed request line {line[:80]!r}", can_reply=can_reply and readable)
 
 
-def _index_headers(lines: list[bytes], can_reply: bool, *,
-                   folded: bool) -> tuple[list[_Header], dict[str, list[int]]]:
+def _index_headers(lines: list[bytes], can_reply: bool) -> tuple[list[_Header], dict[str, list[int]]]:
     headers: list[_Header] = []
-    append = headers.append
+    index: dict[str, list[int]] = {}
     cache = _name_cache
-    for raw, line in _unfold(lines[1:], can_reply) if folded else zip(lines[1:], lines[1:], strict=True):
+    for i, line in enumerate(lines):
+        if not i:  # the start line
+            continue
+        name, sep, value = line.partition(b":")
+        lname = cache.get(name) if sep else None
+        if lname is None:
+            if line[:1] in (b" ", b"\t") or not sep and _has_fold(lines):  # lines continued
+                return _index_folded_headers(lines, can_reply)
+            if not sep:
+                raise SIPProtocolError(f"header line without ':' {line[:40]!r}", can_reply=can_reply)
+            lname = _new_header_name(name, can_reply)
+        idx = index.get(lname)
+        if idx is None:
+            index[lname] = [i - 1]
+        else:
+            idx.append(i - 1)
+        headers.append((lname, value, line))
+    return headers, index
+
+
+def _has_fold(lines: list[bytes]) -> bool:
+    return any(line[:1] in (b" ", b"\t") for line in lines[1:])
+
+
+def _index_folded_headers(lines: list[bytes], can_reply: bool,
+                          ) -> tuple[list[_Header], dict[str, list[int]]]:
+    """`_index_headers` of header lines with continuation lines, each joined to its header line."""
+    headers: list[_Header] = []
+    index: dict[str, list[int]] = {}
+    for raw, line in _unfold(lines[1:], can_reply):
         name, sep, value = line.partition(b":")
         if not sep:
             raise SIPProtocolError(f"header line without ':' {line[:40]!r}", can_reply=can_reply)
-        lname = cache.get(name)
-        if lname is None:
-            lname = _new_header_name(name, can_reply)
-        append((lname, value, raw))
-    index: dict[str, list[int]] = {}
-    for i, header in enumerate(headers):
-        idx = index.get(header[0])
-        if idx is None:
-            index[header[0]] = [i]
-        else:
-            idx.append(i)
+        lname = _name_cache.get(name) or _new_header_name(name, can_reply)
+        index.setdefault(lname, []).append(len(headers))
+        headers.append((lname, value, raw))
     return headers, index
 
 

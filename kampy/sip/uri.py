@@ -39,6 +39,8 @@ _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _BAD_URI_CHARS = re.compile(r'[\s<>"]')
 _TOKEN_RE = re.compile(TOKEN)
 _PARAM = re.compile(r"\s*;\s*(" + TOKEN + r")(?:\s*=\s*(" + QUOTED + r'|[^\s;,"]+))?\s*', re.S)
+# Parameters as `_PARAM` reads them, in their plain form: without spaces, quotes or empty values
+_PLAIN_PARAMS = re.compile(r"(?:;" + TOKEN + r'(?:=[^\s;,"]+)?)+')
 _QUOTED_RE = re.compile(QUOTED, re.S)
 _DISPLAY_TOKENS = re.compile(TOKEN + r"(?:\s+" + TOKEN + r")*")
 _UNESCAPE = re.compile(r"\\(.)", re.S)
@@ -173,19 +175,11 @@ class URI:
             return f"{self.scheme}:{self.opaque}"
         if self.scheme.lower() == "tel":
             return f"tel:{self.user}{self.params}"
-        out = [self.scheme, ":"]
-        if self.user is not None:
-            out.append(self.user)
-            if self.password is not None:
-                out += [":", self.password]
-            out.append("@")
-        out.append(self.host or "")
-        if self.port is not None:
-            out += [":", str(self.port)]
-        out.append(str(self.params))
-        if self.headers is not None:
-            out += ["?", self.headers]
-        return "".join(out)
+        user, params = self.user, self.params
+        userinfo = "" if user is None else f"{user}@" if self.password is None else f"{user}:{self.password}@"
+        port = "" if self.port is None else f":{self.port}"
+        headers = "" if self.headers is None else "?" + self.headers
+        return f"{self.scheme}:{userinfo}{self.host or ''}{port}{str(params) if params._d else ''}{headers}"
 
     def __repr__(self) -> str:
         return f"URI({str(self)!r})"
@@ -251,6 +245,8 @@ def parse_params(text: str, pos: int = 0, *, stop: str = "") -> tuple[Params, in
 
     Parsing stops at the end or at a character in `stop`; anything else is an error.
     """
+    if _PLAIN_PARAMS.fullmatch(text, pos):  # the usual case: no spaces, quotes or empty values
+        return _plain_params(text[pos + 1:]), len(text)
     params = Params()
     n = len(text)
     while pos < n:
@@ -262,6 +258,19 @@ def parse_params(text: str, pos: int = 0, *, stop: str = "") -> tuple[Params, in
         params[m.group(1)] = m.group(2)
         pos = m.end()
     return params, pos
+
+
+def _plain_params(text: str) -> Params:
+    """The params of `name[=value];...` (text after the first `;`) that `_PLAIN_PARAMS` accepted."""
+    found: dict[str, tuple[str, str | None]] = {}
+    for part in text.split(";"):
+        name, eq, value = part.partition("=")
+        key = name.lower()
+        old = found.get(key)
+        found[key] = (name if old is None else old[0], value if eq else None)
+    params = Params.__new__(Params)
+    params._d = found
+    return params
 
 
 def split_list(text: str) -> list[str]:
@@ -390,13 +399,13 @@ class ContactList(list[NameAddr]):
 def parse_contacts(values: Iterable[str]) -> ContactList:
     """Parse Contact values (already split per comma)."""
     items = [v.strip() for v in values]
-    if any(v == "*" for v in items):
+    if "*" in items:
         if len(items) != 1:
             raise _fail("Contact (* with other values)", ",".join(items))
         return ContactList((), star=True)
-    if any(not v for v in items):
+    if "" in items:
         raise _fail("Contact (empty value)", ",".join(items))
-    return ContactList(parse_name_addr(v) for v in items)
+    return ContactList([parse_name_addr(v) for v in items])
 
 
 class Via:

@@ -261,11 +261,12 @@ class RegistrarModule(Module):
         except SIPProtocolError:
             values = [v.strip() for v in msg.headers_named("contact")]
             raise RegError(R.STAR_CONT if "*" in values and len(values) > 1 else R.PARSE_CONT) from None
-        star = self._check_contacts(msg, contacts, expires_hf)
+        uris = [str(c.uri) for c in contacts]
+        star = self._check_contacts(msg, contacts, uris, expires_hf)
         # the To URI as parsed with the message: the same as extract_aor() of its text
         st.aor = self.extract_aor(uri)[0] if uri else self.aor_of(to.uri)
         st.host = to.uri.host
-        infos = [] if star or not contacts else self._contact_infos(st, contacts, expires_hf)
+        infos = [] if star or not contacts else self._contact_infos(st, contacts, uris, expires_hf)
         if star:
             self._star(st)
             return 3
@@ -301,16 +302,16 @@ class RegistrarModule(Module):
             raise RegError(R.PARSE_EXP) from None
         return -1 if value is None else value
 
-    def _check_contacts(self, msg: Request, contacts: Any, expires_hf: int) -> bool:
-        """Kamailio's check_contacts: True for a valid `Contact: *`."""
+    def _check_contacts(self, msg: Request, contacts: Any, uris: list[str], expires_hf: int) -> bool:
+        """Kamailio's check_contacts: True for a valid `Contact: *`. `uris`: the contacts' URIs as text."""
         if contacts.star:
             if expires_hf != 0:
                 raise RegError(R.STAR_EXP)
             if len(contacts) or len(msg.headers_named("contact")) > 1:
                 raise RegError(R.STAR_CONT)
             return True
-        for c in contacts:
-            if len(str(c.uri)) > self.contact_max_size:
+        for c, uri in zip(contacts, uris, strict=True):
+            if len(uri) > self.contact_max_size:
                 raise RegError(R.CONTACT_LEN)
             received = c.params.get("received")
             if received and len(received) > RECEIVED_MAX_SIZE:
@@ -329,7 +330,8 @@ class RegistrarModule(Module):
 
     # -------------------------------------------------- contact info (pack_ci)
 
-    def _contact_infos(self, st: SaveState, contacts: list[NameAddr], expires_hf: int) -> list[ContactInfo]:
+    def _contact_infos(self, st: SaveState, contacts: list[NameAddr], uris: list[str],
+                       expires_hf: int) -> list[ContactInfo]:
         msg, ctx = st.msg, st.ctx
         callid = (msg.call_id or "").rstrip()
         if len(callid) > CALLID_MAX_SIZE:
@@ -360,14 +362,14 @@ class RegistrarModule(Module):
         first_instance = _instance(contacts[0])
         novariation = bool(st.flags & REG_SAVE_NOVARIATION_FL)
         infos = []
-        for c in contacts:
+        for c, uri in zip(contacts, uris, strict=True):
             expires = self._contact_expires(c, expires_hf, novariation)
             q = self._contact_q(c)
             methods = self._contact_methods(c, allowed)
             received = c.params.get("received") or path_received or received_avp
             instance = _instance(c) or first_instance
             reg_id = self._reg_id(c) if instance else 0
-            infos.append(ContactInfo(uri=str(c.uri), expires=expires, q=q, methods=methods,
+            infos.append(ContactInfo(uri=uri, expires=expires, q=q, methods=methods,
                                      received=received or None, instance=instance, reg_id=reg_id,
                                      **shared))  # type: ignore[arg-type]
         return infos
@@ -626,9 +628,8 @@ class RegistrarModule(Module):
             raise RegError(R.TOO_MANY)
 
     def _contact_hdr(self, st: SaveState, contacts: list[Any]) -> str:
-        supported = _option_tags(st.msg, "supported")
-        return build_contact_header(contacts, self.now(), self.received_param, st.host,
-                                    gruu=bool(self.gruu_enabled == 1 and "gruu" in supported))
+        gruu = self.gruu_enabled == 1 and "gruu" in _option_tags(st.msg, "supported")
+        return build_contact_header(contacts, self.now(), self.received_param, st.host, gruu=gruu)
 
     # -------------------------------------------------- replies
 
