@@ -403,6 +403,9 @@ class Engine:
         if isinstance(e, ast.Call):
             call = self.call(e, rtype)
             return lambda ctx: call(ctx) > 0
+        if isinstance(e, ast.UnOp) and e.op == "!" and isinstance(e.operand, ast.Call):
+            negated = self.call(e.operand, rtype)  # `!f()`: the value of `!` is 1 when f's code is <= 0
+            return lambda ctx: negated(ctx) <= 0
         value = self.expr(e, rtype)
         return lambda ctx: to_int(value(ctx)) > 0
 

@@ -287,15 +287,18 @@ class Message:
 
     @property
     def cseq(self) -> CSeq | None:
-        return self._opt("cseq", parse_cseq)
+        cache = self._cache
+        return cache["cseq"] if "cseq" in cache else self._opt("cseq", parse_cseq)  # type: ignore[no-any-return]
 
     @property
     def from_(self) -> NameAddr | None:
-        return self._opt("from", parse_name_addr)
+        cache = self._cache
+        return cache["from"] if "from" in cache else self._opt("from", parse_name_addr)  # type: ignore[no-any-return]
 
     @property
     def to(self) -> NameAddr | None:
-        return self._opt("to", parse_name_addr)
+        cache = self._cache
+        return cache["to"] if "to" in cache else self._opt("to", parse_name_addr)  # type: ignore[no-any-return]
 
     @property
     def vias(self) -> list[Via]:
@@ -307,7 +310,9 @@ class Message:
     @property
     def via(self) -> Via | None:
         """The topmost Via."""
-        vias = self.vias
+        vias = self._cache.get("via")
+        if vias is None:
+            vias = self.vias
         return vias[0] if vias else None
 
     @property
@@ -585,7 +590,9 @@ def _check_lines(lines: str | bytes) -> bytes:
 
 
 def _check_line_name(line: bytes) -> None:
-    if not _HEADER_NAME.fullmatch(line.partition(b":")[0].rstrip(b" \t")) or b":" not in line:
+    name, colon, _ = line.partition(b":")
+    # a name in the parser's cache passed the same check when a message was parsed
+    if not colon or name not in _name_cache and not _HEADER_NAME.fullmatch(name.rstrip(b" \t")):
         raise ValueError(f"not a header line: {line[:60]!r}")
 
 
@@ -764,11 +771,11 @@ def _parse_start_line(msg: Message, line: bytes, can_reply: bool) -> None:
         m = _REQ_LINE.fullmatch(line)
         if m is None:
             _bad_request_line(line, can_reply)
-        ruri = m.group(2)
-        if ruri[:4].lower() == b"sip:" or ruri[:5].lower() == b"sips:":
+        method, ruri = m.groups()
+        if b"?" in ruri and (ruri[:4].lower() == b"sip:" or ruri[:5].lower() == b"sips:"):
             if b"?" in ruri[ruri.find(b"@") + 1:]:
                 raise SIPProtocolError("headers in the Request-URI", can_reply=can_reply)
-        msg.method = m.group(1).decode("ascii")
+        msg.method = method.decode("ascii")
         msg._ruri = ruri
     msg._start = line
 

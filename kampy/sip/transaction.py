@@ -215,9 +215,9 @@ def _server_key(request: Request, method: str) -> ServerKey | None:
     cseq = request.cseq
     if via is None or cseq is None:
         return None
-    if via.has_rfc3261_branch:
-        assert via.branch is not None
-        return ("3261", via.branch, _sent_by(via), method)
+    branch = via.branch  # has_rfc3261_branch, without reading the parameter twice
+    if branch is not None and len(branch) > 7 and branch.startswith("z9hG4bK"):
+        return ("3261", branch, _sent_by(via), method)
     from_tag = request.from_.tag if request.from_ is not None else None
     return ("2543", request.uri, from_tag or "", request.call_id or "", str(cseq.num), method,
             request.header("via") or "")

@@ -34,7 +34,16 @@ _SIP_URI = re.compile(
     r"(?:\?(?P<headers>.*))?",
     re.S,
 )
-_SIP_URI_WITH_SCHEME = re.compile(r"([Ss][Ii][Pp][Ss]?):" + _SIP_URI.pattern, re.S)
+# `_SIP_URI` after the scheme, refusing what `_BAD_URI_CHARS` finds: the usual URI in one match
+_SIP_URI_WITH_SCHEME = re.compile(
+    r"([Ss][Ii][Pp][Ss]?):"
+    r"(?:([^@\s<>\"]*)@)?"
+    r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._\-]+)"
+    r"(?::([0-9]{1,5}))?"
+    r"(;[^?\s<>\"]*)?"
+    r"(?:\?([^\s<>\"]*))?",
+    re.S,
+)
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _BAD_URI_CHARS = re.compile(r'[\s<>"]')
 _TOKEN_RE = re.compile(TOKEN)
@@ -196,7 +205,7 @@ class URI:
 def parse_uri(text: str) -> URI:
     """Parse a URI; raise SIPProtocolError if it is malformed."""
     m = _SIP_URI_WITH_SCHEME.fullmatch(text)
-    if m is not None and not _BAD_URI_CHARS.search(text):  # the usual case, in one match
+    if m is not None:
         return _sip_uri(text, *m.groups())
     m = _SCHEME.match(text)
     if m is None or _BAD_URI_CHARS.search(text):
@@ -245,10 +254,12 @@ def parse_params(text: str, pos: int = 0, *, stop: str = "") -> tuple[Params, in
 
     Parsing stops at the end or at a character in `stop`; anything else is an error.
     """
-    if _PLAIN_PARAMS.fullmatch(text, pos):  # the usual case: no spaces, quotes or empty values
-        return _plain_params(text[pos + 1:]), len(text)
-    params = Params()
     n = len(text)
+    if pos >= n:
+        return Params(), pos
+    if _PLAIN_PARAMS.fullmatch(text, pos):  # the usual case: no spaces, quotes or empty values
+        return _plain_params(text[pos + 1:]), n
+    params = Params()
     while pos < n:
         m = _PARAM.match(text, pos)
         if m is None:
@@ -275,6 +286,8 @@ def _plain_params(text: str) -> Params:
 
 def split_list(text: str) -> list[str]:
     """Split a comma-separated header value, not inside quotes or <>; empty elements are kept."""
+    if "," not in text:
+        return [text.strip()]
     if '"' not in text and "<" not in text:
         return [p.strip() for p in text.split(",")]
     out: list[str] = []

@@ -87,5 +87,5 @@ def _with_value(line: bytes, value: int) -> bytes:
     name, colon, rest = line.partition(b":")
     digits = rest.strip()
     at = rest.find(digits)
-    new = str(value).encode().rjust(len(digits))
+    new = (b"%d" % value).rjust(len(digits))
     return name + colon + rest[:at] + new + rest[at + len(digits):]

@@ -294,8 +294,6 @@ class RegistrarModule(Module):
     @staticmethod
     def _expires_header(msg: Request) -> int:
         """The Expires header's value, -1 when there is none (get_expires_hf)."""
-        if not msg.has_header("expires"):
-            return -1
         try:
             value = msg.expires
         except SIPProtocolError:
