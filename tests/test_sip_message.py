@@ -121,6 +121,13 @@ def test_folded_lines_unfolded_in_values_kept_in_raw():
     assert m.get_all_raw("subject") == [b"Subject: one\r\n  two\r\n\tthree"]
 
 
+def test_header_lines_named_keeps_received_order():
+    data = MESSAGE.replace(b"Expires: 300\r\n", b"v: SIP/2.0/UDP h2\r\n")
+    assert msg(data).header_lines_named({"via", "to"}) == [
+        ("via", b"Via: SIP/2.0/UDP 127.0.0.1:35065;branch=z9hG4bK-8718-1-0;rport"),
+        ("to", b"To: <sip:bob@example.test>"), ("via", b"v: SIP/2.0/UDP h2")]
+
+
 def test_fold_after_line_without_colon_gives_that_line_its_colon():
     m = msg(MESSAGE.replace(b"Expires: 300\r\n", b"X-Odd\r\n :1\r\n"))
     assert m.header("X-Odd") == "1"

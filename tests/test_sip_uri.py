@@ -167,6 +167,11 @@ def test_via_str_round_trips():
     assert str(parse_via(text)) == text
 
 
+def test_via_lower_case_sent_protocol_keeps_its_transport_as_written():
+    via = parse_via("sip/2.0/udp h:5060;branch=z9hG4bK-1")
+    assert via.sent_protocol == "SIP/2.0/udp" and via.port == 5060 and via.branch == "z9hG4bK-1"
+
+
 def test_via_lws_inside_sent_protocol():
     v = parse_via("SIP  /    2.0   / UDP  192.168.255.111   ; branch= z9hG4bK30239")
     assert v.sent_protocol == "SIP/2.0/UDP" and v.branch == "z9hG4bK30239"

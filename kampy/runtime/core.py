@@ -248,11 +248,20 @@ def split_first_via(value: bytes) -> tuple[bytes, bytes, bytes]:
 
 def _set_via_param(via_value: bytes, name: bytes, value: bytes) -> bytes:
     """`;name=value` in place of the value's first `name` parameter (any case, spaces around the name,
-    with or without a value), else appended."""
-    found = _via_param_re(name).search(via_value)
-    if found is None:
+    with or without a value), else appended. `name` is lower-case."""
+    at = via_value.lower().find(name)
+    if at < 0:  # nowhere, in any case: not a parameter either
         return via_value + b";" + name + b"=" + value
-    return via_value[:found.start()] + b";" + name + b"=" + value + via_value[found.end():]
+    end = at + len(name)
+    if via_value[at - 1:at] == b";" and via_value[end:end + 1] in (b"", b";", b"="):
+        # the name's first appearance is the usual `;name` or `;name=...`: no earlier one can match
+        start, stop = at - 1, via_value.find(b";", end)
+    else:
+        found = _via_param_re(name).search(via_value)
+        if found is None:
+            return via_value + b";" + name + b"=" + value
+        start, stop = found.span()
+    return via_value[:start] + b";" + name + b"=" + value + (via_value[stop:] if stop >= 0 else b"")
 
 
 def _via_param_re(name: bytes) -> re.Pattern[bytes]:

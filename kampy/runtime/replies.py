@@ -76,6 +76,7 @@ def header_lines(msg: Request) -> list[tuple[str, bytes]]:
 
 
 _COPIED_TO_REPLY = frozenset({"via", "from", "to", "call-id", "cseq", "record-route"})
+_COPIED_NO_RR = _COPIED_TO_REPLY - {"record-route"}  # Record-Route goes into 180-299 replies only
 
 
 def build_reply(request: Request, src_ip: str, src_port: int, code: int, reason: str, *,
@@ -86,27 +87,19 @@ def build_reply(request: Request, src_ip: str, src_port: int, code: int, reason:
     CSeq, Record-Route for 180-299, the reply lumps (whole header lines), Server, Content-Length."""
     to = request.to
     add_tag = to_tag is not None and code >= 180 and to is not None and not to.tag
-    with_rr = 180 <= code < 300
-    out = [b"SIP/2.0 %d %s\r\n" % (code, as_bytes(reason))]
+    lines = [b"SIP/2.0 %d %s" % (code, as_bytes(reason))]
     first_via = True
-    for name, line in request.header_lines():
-        if name not in _COPIED_TO_REPLY:
-            continue
+    for name, line in request.header_lines_named(_COPIED_TO_REPLY if 180 <= code < 300 else _COPIED_NO_RR):
         if name == "via":
             if first_via:
                 line = reply_via_line(request, src_ip, src_port, force_rport)
                 first_via = False
-        elif name == "to":
-            if add_tag:
-                line = line.rstrip() + b";tag=" + as_bytes(to_tag or "")
-        elif name == "record-route" and not with_rr:
-            continue
-        out.append(line + b"\r\n")
-    out += lumps
-    if server:
-        out.append(_server_line(server))
-    out.append(b"Content-Length: %d\r\n\r\n" % len(body))
-    return b"".join(out) + body
+        elif name == "to" and add_tag:
+            line = line.rstrip() + b";tag=" + as_bytes(to_tag or "")
+        lines.append(line)
+    lines.append(b"")  # the CRLF after the last copied line
+    return b"".join((b"\r\n".join(lines), *lumps, _server_line(server) if server else b"",
+                     b"Content-Length: %d\r\n\r\n" % len(body), body))
 
 
 @functools.lru_cache(maxsize=8)

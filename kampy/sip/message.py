@@ -215,6 +215,10 @@ class Message:
         """(canonical name, raw line) for every header line, in order (folds kept, no line end)."""
         return [(lname, raw) for lname, _, raw in self._headers]
 
+    def header_lines_named(self, names: frozenset[str] | set[str]) -> list[tuple[str, bytes]]:
+        """`header_lines()` of the lines whose canonical name is in `names`."""
+        return [(lname, raw) for lname, _, raw in self._headers if lname in names]
+
     def has_header(self, name: str) -> bool:
         return canonical_name(name) in self._index
 
@@ -229,6 +233,8 @@ class Message:
         values = self._raw_values(lname)
         if lname not in LIST_HEADERS:
             return values
+        if len(values) == 1:  # one line, the usual case
+            return split_list(values[0])
         return [part for v in values for part in split_list(v)]
 
     def header(self, name: str) -> str | None:

@@ -44,12 +44,19 @@ _SIP_URI_WITH_SCHEME = re.compile(
     r"(?:\?([^\s<>\"]*))?",
     re.S,
 )
+# A parameter as `_PARAM` reads it, in its plain form: without spaces, quotes or an empty value
+_PLAIN_PARAM = r"(?:;" + TOKEN + r'(?:=[^\s;,"]+)?)'
+_PLAIN_PARAMS = re.compile(_PLAIN_PARAM + "+")
+# The usual name-addr, `<sip:...>` and plain parameters: the URI's groups, then the parameters
+_PLAIN_NAME_ADDR = re.compile("<" + _SIP_URI_WITH_SCHEME.pattern + ">(" + _PLAIN_PARAM + "*)", re.S)
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _BAD_URI_CHARS = re.compile(r'[\s<>"]')
 _TOKEN_RE = re.compile(TOKEN)
 _PARAM = re.compile(r"\s*;\s*(" + TOKEN + r")(?:\s*=\s*(" + QUOTED + r'|[^\s;,"]+))?\s*', re.S)
-# Parameters as `_PARAM` reads them, in their plain form: without spaces, quotes or empty values
-_PLAIN_PARAMS = re.compile(r"(?:;" + TOKEN + r'(?:=[^\s;,"]+)?)+')
+# The usual Via, `SIP/2.0/UDP host:port` and plain parameters, without spaces to skip
+_PLAIN_VIA = re.compile(
+    r"SIP/([0-9]+\.[0-9]+)/(" + TOKEN + r") (\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._\-]+)(?::([0-9]{1,5}))?"
+    r"(" + _PLAIN_PARAM + "*)")
 _QUOTED_RE = re.compile(QUOTED, re.S)
 _DISPLAY_TOKENS = re.compile(TOKEN + r"(?:\s+" + TOKEN + r")*")
 _UNESCAPE = re.compile(r"\\(.)", re.S)
@@ -359,6 +366,11 @@ class NameAddr:
 def parse_name_addr(text: str) -> NameAddr:
     """Parse name-addr or addr-spec with header parameters (From/To/Contact/Route values)."""
     s = text.strip()
+    plain = _PLAIN_NAME_ADDR.fullmatch(s)
+    if plain is not None:
+        *uri_parts, params = plain.groups()
+        uri = _sip_uri(s[1:plain.start(7) - 1], *uri_parts)
+        return NameAddr(None, uri, _plain_params(params[1:]) if params else Params())
     display: str | None = None
     if s.startswith('"'):
         m = _QUOTED_RE.match(s)
@@ -492,13 +504,18 @@ class Via:
 
 
 def parse_via(text: str) -> Via:
-    m = _VIA.match(text)
-    if m is None:
-        raise _fail("Via", text)
-    version, transport, host, port = m.groups()
-    params, end = parse_params(text, m.end())
-    if end != len(text):
-        raise _fail("Via parameters", text)
+    m = _PLAIN_VIA.fullmatch(text)
+    if m is not None:
+        version, transport, host, port, plain = m.groups()
+        params = _plain_params(plain[1:]) if plain else Params()
+    else:
+        m = _VIA.match(text)
+        if m is None:
+            raise _fail("Via", text)
+        version, transport, host, port = m.groups()
+        params, end = parse_params(text, m.end())
+        if end != len(text):
+            raise _fail("Via parameters", text)
     portnum = None
     if port is not None:
         portnum = int(port)

@@ -28,10 +28,11 @@ class MaxfwdModule(Module):
         if not raw:
             return NOT_FOUND
         text = raw[0].partition(b":")[2].strip()
-        if not text.isdigit() or len(text) > 5 or int(text) > 65535:
+        value = int(text) if text.isdigit() and len(text) <= 5 else 65536
+        if value > 65535:
             log.error("unable to parse the max forwards number")
             return PARSE_ERROR
-        return int(text)
+        return value
 
     def maxfwd_process(self, ctx: MessageContext, limit: int) -> int:
         """2: header added; 1: decremented; -1: value 0 (reply 483); -2: error."""

@@ -58,6 +58,9 @@ def q_str(q: int) -> str:
 
 @dataclass
 class ContactInfo:
+    """One binding of a REGISTER. save() builds it positionally: keep callid .. server_id together,
+    in this order (the values every binding of the REGISTER shares)."""
+
     uri: str
     expires: int
     q: int

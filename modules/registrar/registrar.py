@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import enum
+import functools
 import logging
 import random
 import urllib.parse
@@ -110,6 +111,7 @@ class SaveState:
     path: str | None = None
 
 
+@functools.lru_cache(maxsize=64)  # save()'s flags: a few constant texts
 def strno2int(text: str) -> int:
     """Kamailio's strno2int: decimal, or hex with 0x."""
     text = text.strip()
@@ -352,11 +354,11 @@ class RegistrarModule(Module):
         if socket is None:
             socket = str(ctx.force_socket or ctx.src.local)
         src = ctx.src
-        # what every binding of this REGISTER shares (pack_ci's message part)
-        shared = dict(callid=callid, cseq=msg.cseq.num, user_agent=ua, path=path or None, cflags=cflags,
-                      flags=1 if st.flags & REG_SAVE_MEM_FL else 0, socket=socket,
-                      connection_id=src.conn_id if src.proto != "udp" and src.conn_id else -1,
-                      keepalive=1 if cflags & nat_flag else 0, server_id=ul.server_id)
+        # what every binding of this REGISTER shares (pack_ci's message part), in ContactInfo's
+        # field order from callid to server_id
+        shared = (callid, msg.cseq.num, ua, path or None, cflags, 1 if st.flags & REG_SAVE_MEM_FL else 0,
+                  socket, src.conn_id if src.proto != "udp" and src.conn_id else -1,
+                  1 if cflags & nat_flag else 0, ul.server_id)
         first_instance = _instance(contacts[0])
         novariation = bool(st.flags & REG_SAVE_NOVARIATION_FL)
         infos = []
@@ -367,9 +369,7 @@ class RegistrarModule(Module):
             received = c.params.get("received") or path_received or received_avp
             instance = _instance(c) or first_instance
             reg_id = self._reg_id(c) if instance else 0
-            infos.append(ContactInfo(uri=uri, expires=expires, q=q, methods=methods,
-                                     received=received or None, instance=instance, reg_id=reg_id,
-                                     **shared))  # type: ignore[arg-type]
+            infos.append(ContactInfo(uri, expires, q, methods, received or None, *shared, instance, reg_id))
         return infos
 
     def _sock_from_msg(self, ctx: MessageContext) -> str | None:

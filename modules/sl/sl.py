@@ -60,13 +60,14 @@ class SlModule(Module):
         to = msg.to
         tag = (to_tag or self.to_tag(msg)) if code >= 180 and to is not None and not to.tag else None
         lumps = self._lumps(ctx, code)
-        lumps += [as_bytes(f"{name}: {value}\r\n") for name, value in extra_headers]
+        if extra_headers:
+            lumps += [as_bytes(f"{name}: {value}\r\n") for name, value in extra_headers]
         return build_reply(msg, ctx.src.ip, ctx.src.port, code, reason, to_tag=tag,
                            force_rport=bool(ctx.local.get(FORCE_RPORT)), lumps=lumps,
                            server=self.core.server_header, body=body or ctx.local.get(REPLY_BODY, b""))
 
     def _lumps(self, ctx: MessageContext, code: int) -> list[bytes]:
-        lumps = [text.encode("utf-8", "surrogateescape") for text in ctx.local.get(REPLY_LUMPS, ())]
+        lumps = [as_bytes(text) for text in ctx.local.get(REPLY_LUMPS, ())]
         if 300 <= code < 400:
             dset = self._print_dset(ctx)
             if dset:
