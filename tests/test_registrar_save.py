@@ -1,6 +1,7 @@
 """registrar's save(): Kamailio 5.6's replies, codes and bindings, through a config in-process."""
 from __future__ import annotations
 
+from modules.registrar.contacts import ContactInfo
 from tests.reg_helpers import NOW, FakeClock, config, header, register, send, server
 
 
@@ -221,3 +222,11 @@ def test_save_takes_the_aor_from_the_to_uri_unescaped_and_lower_cased() -> None:
     srv = server(config())
     send(srv, register(user="Al%69CE"))
     assert len(srv.core.api("usrloc").contacts("alice")) == 1
+
+
+def test_contact_info_values_are_usrlocs_fields_with_contact_and_last_modified() -> None:
+    info = ContactInfo("sip:a@h", 60, -1, 5, None, "c1", 1, "ua", None, 0, 0, "udp:h:5060", -1, 0, 0, None, 0)
+    assert info.values(100) == dict(
+        contact="sip:a@h", expires=60, q=-1, methods=5, received=None, callid="c1", cseq=1, user_agent="ua",
+        path=None, cflags=0, flags=0, socket="udp:h:5060", connection_id=-1, keepalive=0, server_id=0,
+        instance=None, reg_id=0, last_modified=100)

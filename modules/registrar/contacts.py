@@ -80,11 +80,11 @@ class ContactInfo:
     reg_id: int
 
     def values(self, now: int) -> dict[str, Any]:
-        return dict(contact=self.uri, expires=self.expires, q=self.q, methods=self.methods,
-                    received=self.received, callid=self.callid, cseq=self.cseq, user_agent=self.user_agent,
-                    path=self.path, cflags=self.cflags, flags=self.flags, socket=self.socket,
-                    connection_id=self.connection_id, keepalive=self.keepalive, server_id=self.server_id,
-                    instance=self.instance, reg_id=self.reg_id, last_modified=now)
+        """The binding's fields as usrloc names them (`contact` for `uri`), with `last_modified`."""
+        values = self.__dict__.copy()  # the fields, and nothing else: no attribute is ever added
+        values["contact"] = values.pop("uri")
+        values["last_modified"] = now
+        return values
 
     def to_contact(self, make: Callable[..., Any], aor: str, ruid: str, now: int) -> Any:
         return make(aor=aor, ruid=ruid, **self.values(now))

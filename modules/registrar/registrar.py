@@ -626,7 +626,9 @@ class RegistrarModule(Module):
             raise RegError(R.TOO_MANY)
 
     def _contact_hdr(self, st: SaveState, contacts: list[Any]) -> str:
-        gruu = self.gruu_enabled == 1 and "gruu" in _option_tags(st.msg, "supported")
+        # GRUUs go only to bindings with an instance: Supported is read when there is one
+        gruu = (self.gruu_enabled == 1 and any(c.instance for c in contacts)
+                and "gruu" in _option_tags(st.msg, "supported"))
         return build_contact_header(contacts, self.now(), self.received_param, st.host, gruu=gruu)
 
     # -------------------------------------------------- replies
