@@ -227,7 +227,8 @@ class Message:
         return [self._headers[i][2] for i in self._index.get(canonical_name(name), ())]
 
     def _raw_values(self, lname: str) -> list[str]:
-        return [_dec(self._headers[i][1].strip()) for i in self._index.get(lname, ())]
+        headers = self._headers
+        return [headers[i][1].strip().decode("utf-8", "surrogateescape") for i in self._index.get(lname, ())]
 
     def _values(self, lname: str) -> list[str]:
         values = self._raw_values(lname)
@@ -271,7 +272,7 @@ class Message:
 
     def _single(self, lname: str) -> str | None:
         idx = self._index.get(lname)
-        return _dec(self._headers[idx[0]][1].strip()) if idx else None
+        return self._headers[idx[0]][1].strip().decode("utf-8", "surrogateescape") if idx else None
 
     def _opt(self, lname: str, parse: Callable[[str], T]) -> T | None:
         cache = self._cache

@@ -541,17 +541,24 @@ class RegistrarModule(Module):
                 log.info("too many contacts (n:%d max:%d) for AOR <%s>", num, maxc, st.aor)
                 raise RegError(R.TOO_MANY)
             num += 1
-            record = ul.record_of(st.domain, st.aor, stored)
-            # Kamailio looks with CSeq+1 so that a repeated contact in one REGISTER updates itself.
-            code, found = ul.get_ucontact(record, ci.uri, ci.callid, ci.path, ci.cseq + 1, ci.instance,
-                                          ci.reg_id)
-            if record is None or code != 0 or found is None:
+            found = self._written_match(st, stored, ci)
+            if found is None:
                 stored.append(ul.insert_contact(st.domain, self._new_contact(st, ci)))
             else:
                 updated = ci.update(found, self.now())
                 ul.update_contact(st.domain, updated)
                 stored = [updated if c.ruid == updated.ruid else c for c in stored]
         return stored
+
+    def _written_match(self, st: SaveState, stored: list[Any], ci: ContactInfo) -> Any:
+        """The binding among `stored`, those this REGISTER wrote so far, that `ci` repeats, or None."""
+        if not stored:
+            return None
+        record = self.ul.record_of(st.domain, st.aor, stored)
+        # Kamailio looks with CSeq+1 so that a repeated contact in one REGISTER updates itself.
+        code, found = self.ul.get_ucontact(record, ci.uri, ci.callid, ci.path, ci.cseq + 1, ci.instance,
+                                           ci.reg_id)
+        return found if record is not None and code == 0 else None
 
     def _update_contacts(self, st: SaveState, record: Any, infos: list[ContactInfo]) -> int:
         ul, replace_all = self.ul, bool(st.flags & REG_SAVE_REPL_FL)
