@@ -19,8 +19,9 @@ Readers rely on the order of the writer's stores to the mapping being seen as ma
 guarantees; a weaker memory model would want a checksum per block).
 
 `extra` and `flags` are the caller's, per key (usrloc keeps a record's soonest expiry in `extra`, so
-the expiry timer reads only the index). The size is fixed when the file is created, as Kamailio's
-shared memory pool is: the file is sparse, so only the pages written take memory.
+the expiry timer lists candidates from the index alone). The size is fixed when the file is created,
+as Kamailio's shared memory pool is; the heap's pages are allocated (posix_fallocate) a megabyte at
+a time as it grows, so a full file system refuses a write rather than killing the writer.
 """
 from __future__ import annotations
 
@@ -33,10 +34,10 @@ import os
 import struct
 import threading
 from collections.abc import Iterator
-from hashlib import blake2b
-from threading import get_ident
 from dataclasses import dataclass
+from hashlib import blake2b
 from pathlib import Path
+from threading import get_ident
 
 log = logging.getLogger("kampy.shared")
 
@@ -47,7 +48,7 @@ MIN_SHIFT = 6
 COUNTERS = 16
 MAX_LOAD = 0.7           # live keys per index entry, at most
 REBUILD_LOAD = 0.8       # live keys and tombstones per entry that trigger a rebuild of the index
-MAX_KEY = 0xFFFF          # bytes of a key, at most
+MAX_KEY = 0xFFFF         # bytes of a key, at most
 HASHES_KEPT = 4096       # key hashes a process remembers
 READ_TRIES = 8           # lock-free attempts before a reader takes the lock
 
