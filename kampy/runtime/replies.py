@@ -32,15 +32,17 @@ _REVERSED_BYTES = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
 _SUFFIX_DIGITS = tuple(f"{~_REVERSED_BYTES[i] & 0xFF:02x}"[::-1] for i in range(256))
 
 
-def _crc_text(data: bytes) -> str:
-    """crc_suffix of bytes already joined."""
-    crc = binascii.crc_hqx(data.translate(_REVERSED_BYTES), 0xFFFF)
+def _crc_text(*parts: bytes) -> str:
+    """crc_suffix of `parts`, each already bit-reversed (`bytes.translate(_REVERSED_BYTES)`)."""
+    crc = 0xFFFF
+    for part in parts:
+        crc = binascii.crc_hqx(part, crc)
     return _SUFFIX_DIGITS[crc >> 8] + _SUFFIX_DIGITS[crc & 0xFF]
 
 
 def crc_suffix(parts: Iterable[bytes]) -> str:
     """Kamailio's crcitt_string_array: CRC-CCITT printed as 4 hex digits, low nibble first."""
-    return _crc_text(b"".join(parts))
+    return _crc_text(b"".join(parts).translate(_REVERSED_BYTES))
 
 
 def tag_prefix(core: Core, signature: str) -> str:
@@ -62,12 +64,15 @@ def local_to_tag(core: Core, msg: Request, signature: str, separator: str) -> st
     via = msg.via
     if via is None:
         return tag_prefix(core, signature) + separator
-    host = as_bytes(via.host)
-    port = b"" if via.port is None else b"%d" % via.port
-    branch, call_id = via.branch, msg.call_id
-    first = host + port if branch is None else host + port + as_bytes(branch)
-    second = port + host if call_id is None else port + host + as_bytes(call_id)
-    return f"{tag_prefix(core, signature)}{separator}{_crc_text(first)}{_crc_text(second)}"
+    host, port = _reversed(via.host), _reversed(None if via.port is None else str(via.port))
+    first = _crc_text(host, port, _reversed(via.branch))
+    second = _crc_text(port, host, _reversed(msg.call_id))
+    return f"{tag_prefix(core, signature)}{separator}{first}{second}"
+
+
+def _reversed(text: str | None) -> bytes:
+    """The bytes of `text` bit-reversed for `_crc_text` (none for None)."""
+    return b"" if text is None else as_bytes(text).translate(_REVERSED_BYTES)
 
 
 def header_lines(msg: Request) -> list[tuple[str, bytes]]:
