@@ -230,3 +230,10 @@ def test_contact_info_values_are_usrlocs_fields_with_contact_and_last_modified()
         contact="sip:a@h", expires=60, q=-1, methods=5, received=None, callid="c1", cseq=1, user_agent="ua",
         path=None, cflags=0, flags=0, socket="udp:h:5060", connection_id=-1, keepalive=0, server_id=0,
         instance=None, reg_id=0, last_modified=100)
+
+
+def test_save_rewriting_the_only_binding_replies_with_it_as_rewritten() -> None:
+    srv = server(config())
+    send(srv, register())
+    reply = send(srv, register(contact="<sip:alice@10.0.0.1:5070>;q=0.2", expires=600, callid="other"))
+    assert header(reply, "Contact") == ["<sip:alice@10.0.0.1:5070>;q=0.2;expires=600"]

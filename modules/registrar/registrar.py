@@ -109,6 +109,7 @@ class SaveState:
     err: R = R.FINE
     contact_hdr: str = ""
     path: str | None = None
+    rewritten: Any = None  # the AoR's only binding as save() rewrote it, when that was all it did
 
 
 @functools.lru_cache(maxsize=64)  # save()'s flags: a few constant texts
@@ -520,11 +521,18 @@ class RegistrarModule(Module):
                 try:
                     return self._update_contacts(st, record, infos)
                 finally:
-                    now = ul.get_urecord(st.domain, st.aor)
-                    after = now.contacts if now else []
+                    after = self._contacts_after_update(st)
         finally:
             if after is not None:  # built once the lock is released: other workers wait less
                 st.contact_hdr = self._contact_hdr(st, after)
+
+    def _contacts_after_update(self, st: SaveState) -> list[Any]:
+        """The AoR's bindings once `_update_contacts` ran: read back, unless it rewrote the AoR's
+        only binding and did nothing else (then the memory of db_modes 0-2 holds just that one)."""
+        if st.rewritten is not None and self.ul.db_mode != 3:
+            return [st.rewritten]
+        record = self.ul.get_urecord(st.domain, st.aor)
+        return record.contacts if record else []
 
     def _max_contacts(self) -> int:
         return self.max_contacts
@@ -599,7 +607,10 @@ class RegistrarModule(Module):
                 for c in same:
                     ul.delete_contact(st.domain, c)
                 updated = True
-            ul.update_contact(st.domain, ci.update(found, self.now()))
+            rewritten = ci.update(found, self.now())
+            ul.update_contact(st.domain, rewritten)
+            if len(infos) == 1 and len(record.contacts) == 1:
+                st.rewritten = rewritten
             rc = 2
             if updated:
                 break
