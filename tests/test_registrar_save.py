@@ -237,3 +237,27 @@ def test_save_rewriting_the_only_binding_replies_with_it_as_rewritten() -> None:
     send(srv, register())
     reply = send(srv, register(contact="<sip:alice@10.0.0.1:5070>;q=0.2", expires=600, callid="other"))
     assert header(reply, "Contact") == ["<sip:alice@10.0.0.1:5070>;q=0.2;expires=600"]
+
+
+INSTANCE = "<urn:uuid:00000000-0000-1000-8000-AABBCCDDEEFF>"
+
+
+def test_save_keeps_the_instance_without_its_quotes_and_answers_as_kamailio() -> None:
+    srv = server(config())
+    contact = f'<sip:alice@10.0.0.1:5070>;+sip.instance="{INSTANCE}";reg-id=1'
+    reply = send(srv, register(contact=contact, extra="Supported: outbound, gruu"))
+    [stored] = srv.core.api("usrloc").contacts("alice")
+    assert stored.instance == INSTANCE
+    [line] = header(reply, "Contact")
+    # as Kamailio 5.6 answers the same REGISTER (the temp-gruu holds this binding's ruid)
+    assert line.startswith('<sip:alice@10.0.0.1:5070>;expires=3600;'
+                           'pub-gruu="sip:alice@example.test;gr=urn:uuid:00000000-0000-1000-8000-AABBCCDDEEFF";'
+                           f'temp-gruu="sip:{stored.ruid}-')
+    assert line.endswith(f'@example.test;gr";+sip.instance="{INSTANCE}";reg-id=1')
+
+
+def test_save_keeps_a_quoted_received_param_without_its_quotes() -> None:
+    srv = server(config())
+    reply = send(srv, register(contact='<sip:alice@10.0.0.1:5070>;received="sip:10.1.1.1:5070"'))
+    assert header(reply, "Contact") == ['<sip:alice@10.0.0.1:5070>;expires=3600;received="sip:10.1.1.1:5070"']
+    assert srv.core.api("usrloc").contacts("alice")[0].received == "sip:10.1.1.1:5070"

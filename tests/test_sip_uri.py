@@ -101,6 +101,13 @@ def test_params_get_any_case_flag_none_absent_default():
     assert params.get("ttl") is None and params.get("ttl", "1") == "1"
 
 
+def test_params_body_is_a_quoted_value_without_its_quotes():
+    params = Params([("+sip.instance", '"<urn:uuid:1>"'), ("expires", "60"), ("lr", None), ("x", '"')])
+    assert params.body("+sip.instance") == "<urn:uuid:1>"
+    assert params.body("expires") == "60" and params.body("lr") is None and params.body("x") == '"'
+    assert params.get("+sip.instance") == '"<urn:uuid:1>"'  # get() gives the value as written
+
+
 def test_name_addr_with_quoted_display_and_tag():
     na = parse_name_addr('"Bob \\"B\\"" <sip:bob@example.com>;tag=abc')
     assert na.display == 'Bob "B"' and na.uri.user == "bob" and na.tag == "abc"

@@ -101,6 +101,14 @@ class Params(MutableMapping[str, "str | None"]):
         item = self._d.get(key.lower())
         return default if item is None else item[1]
 
+    def body(self, key: str) -> str | None:
+        """The value of `key` as Kamailio's parameter parser gives it: a quoted-string without its
+        quotes (`+sip.instance="<urn:...>"` is `<urn:...>`), anything else as written."""
+        value = self.get(key)
+        if value is not None and len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+            return value[1:-1]
+        return value
+
     def __setitem__(self, key: str, value: str | None) -> None:
         old = self._d.get(key.lower())
         self._d[key.lower()] = (old[0] if old else key, value)

@@ -314,7 +314,7 @@ class RegistrarModule(Module):
         for c, uri in zip(contacts, uris, strict=True):
             if len(uri) > self.contact_max_size:
                 raise RegError(R.CONTACT_LEN)
-            received = c.params.get("received")
+            received = c.params.body("received")
             if received and len(received) > RECEIVED_MAX_SIZE:
                 raise RegError(R.CONTACT_LEN)
         return False
@@ -367,7 +367,7 @@ class RegistrarModule(Module):
             expires = self._contact_expires(c, expires_hf, novariation)
             q = self._contact_q(c)
             methods = self._contact_methods(c, allowed)
-            received = c.params.get("received") or path_received or received_avp
+            received = c.params.body("received") or path_received or received_avp
             instance = _instance(c) or first_instance
             reg_id = self._reg_id(c) if instance else 0
             infos.append(ContactInfo(uri, expires, q, methods, received or None, *shared, instance, reg_id))
@@ -984,8 +984,7 @@ def _avp_name(text: str | None) -> str | None:
 
 
 def _instance(c: NameAddr) -> str | None:
-    value = c.params.get("+sip.instance")
-    return value or None
+    return c.params.body("+sip.instance") or None
 
 
 def _same_instance(gr: str, instance: str | None) -> bool:
