@@ -47,7 +47,7 @@ from tests.e2e.kampy_process import SCENARIOS, free_port, start_server, stop_pro
 from tests.e2e.msilo_ua import UA  # noqa: E402
 from tests.e2e.sipp_proxy import Run, sipp_counts  # noqa: E402
 
-from steps import Step, best, best_achieved  # noqa: E402  (bench/, the script's folder)
+from steps import Step, best, best_achieved, climb  # noqa: E402  (bench/, the script's folder)
 
 log = logging.getLogger("bench")
 DEFAULT_RATES = [100, 200, 300, 500, 750, 1000, 1250, 1500, 1750, 2000, 2500, 3000, 5000]
@@ -85,26 +85,16 @@ def store_step(sipp: str, addr: tuple[str, int], sink: Sink, rate: int, calls: i
     return Step(rate, calls, Run(*sipp_counts(stat), seconds, result.returncode))
 
 
-def climb(label: str, sipp: str, addr: tuple[str, int], rates: list[int], seconds: float, max_calls: int,
-          workdir: Path) -> list[Step]:
-    steps: list[Step] = []
+def climb_store(label: str, sipp: str, addr: tuple[str, int], rates: list[int], seconds: float,
+                max_calls: int, workdir: Path) -> list[Step]:
     sink = Sink(sipp, workdir)
     try:
-        for rate in rates:
-            calls = max(1, min(max_calls, int(rate * seconds)))
-            step = store_step(sipp, addr, sink, rate, calls, workdir)
-            if not step.held and step.failed == 0:  # slow but no failure: one more try
-                time.sleep(1)
-                step = store_step(sipp, addr, sink, rate, calls, workdir)
-            steps.append(step)
-            log.info("%-18s store %6d/s: %6d/%6d ok, %4d failed, %7.0f/s achieved, %s", label, rate, step.ok,
-                     calls, step.failed, step.achieved, "held" if step.held else "NOT held")
-            if not step.held:
-                break
-            time.sleep(0.5)
+        def run(rate: int) -> Step:
+            return store_step(sipp, addr, sink, rate, max(1, min(max_calls, int(rate * seconds))), workdir)
+
+        return climb(f"{label} store", rates, run, log)
     finally:
         sink.stop()
-    return steps
 
 
 # --------------------------------------------------------------------------- dump of 1,000 messages
@@ -193,7 +183,7 @@ def run_one(target: str, backend: str, args: argparse.Namespace, sipp: str, dbs:
     db_url = dbs.fresh(backend, f"bench_{target}_{uuid.uuid4().hex[:6]}")
     server = msilo_sample.start(target, workdir, db_url, children=args.children, shm_mb=args.shm)
     try:
-        steps = climb(label, sipp, server.addr, rates, args.seconds, args.max_calls, workdir) if rates else []
+        steps = climb_store(label, sipp, server.addr, rates, args.seconds, args.max_calls, workdir)
         dump = dump_time(server.addr, db_url, args.dump) if args.dump else None
         log.info("%-18s dump of %d: %s", label, args.dump, "-" if dump is None else f"{dump:.2f} s")
         return Result(steps, dump)

@@ -14,6 +14,7 @@ the ratio kampy/Kamailio of the highest rates held (target: >= 25%).
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import shutil
 import sys
@@ -26,7 +27,7 @@ sys.path.insert(0, str(REPO))
 from tests.e2e.proxy import NotAvailable, start_proxy  # noqa: E402
 from tests.e2e.sipp_proxy import message_run, register_run  # noqa: E402
 
-from steps import Step, best, best_achieved  # noqa: E402  (bench/, the script's folder)
+from steps import Step, best, best_achieved, climb  # noqa: E402  (bench/, the script's folder)
 
 log = logging.getLogger("bench")
 DEFAULT_RATES = [100, 200, 500, 1000, 2000, 2500, 3000, 4000, 5000, 6000, 7500, 10000, 15000, 20000]
@@ -34,21 +35,12 @@ TARGET_RATIO = 0.25
 SIPP_TIMEOUT = 30.0  # seconds one sipp run may take at most
 
 
-def climb(name: str, kind: str, sipp: str, addr: tuple[str, int], rates: list[int], seconds: float,
-          max_calls: int, workdir: Path) -> list[Step]:
-    steps: list[Step] = []
+def run_step(kind: str, sipp: str, addr: tuple[str, int], workdir: Path, seconds: float, max_calls: int,
+             rate: int) -> Step:
+    """One rate of the climb: `rate` x `seconds` calls (at most `max_calls`)."""
     fn = register_run if kind == "register" else message_run
-    for rate in rates:
-        calls = max(1, min(max_calls, int(rate * seconds)))
-        step = Step(rate, calls, fn(sipp, addr, workdir, calls=calls, rate=rate, timeout=SIPP_TIMEOUT))
-        if not step.held and step.failed == 0:  # slow but no failure: one more try before giving up
-            step = Step(rate, calls, fn(sipp, addr, workdir, calls=calls, rate=rate, timeout=SIPP_TIMEOUT))
-        steps.append(step)
-        log.info("%-8s %-8s rate %6d: %6d/%6d ok, %4d failed, %7.0f/s achieved, %s", name, kind, rate,
-                 step.ok, calls, step.failed, step.achieved, "held" if step.held else "NOT held")
-        if not step.held:
-            break
-    return steps
+    calls = max(1, min(max_calls, int(rate * seconds)))
+    return Step(rate, calls, fn(sipp, addr, workdir, calls=calls, rate=rate, timeout=SIPP_TIMEOUT))
 
 
 def main() -> int:
@@ -81,8 +73,9 @@ def main() -> int:
                 continue
             try:
                 for kind in kinds:
-                    results[(target, kind)] = climb(target, kind, sipp, proxy.addr, rates, args.seconds,
-                                                    args.max_calls, workdir)
+                    run = functools.partial(run_step, kind, sipp, proxy.addr, workdir, args.seconds,
+                                            args.max_calls)
+                    results[(target, kind)] = climb(f"{target} {kind}", rates, run, log)
             finally:
                 proxy.stop()
     log.info("")

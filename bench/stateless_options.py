@@ -5,12 +5,14 @@
 Both servers run tests/e2e/configs/options.cfg unchanged (sl_send_reply("200","OK") for OPTIONS),
 with the same `children`, on 127.0.0.1, different ports. For each rate sipp sends rate x seconds
 OPTIONS over one UDP socket; a rate is *held* when every call got its 200 (sipp exit 0, no failed
-call) and sipp achieved at least 90% of the asked rate. Each server climbs until a rate is not held.
+call) and sipp achieved at least 90% of the asked rate. Each server climbs until a rate is not held
+(a run that was only slow is tried once more: bench/steps.py's climb, as the other benches).
 Prints a table and the ratio kampy/Kamailio of the highest rates held (target: >= 25%).
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import shutil
@@ -29,7 +31,7 @@ from tests.e2e.kampy_process import CONFIGS, SCENARIOS, free_port, start_kampy, 
 from tests.e2e.sip import UDPClient, status_of  # noqa: E402
 from tests.e2e.sipp_proxy import Run, sipp_counts  # noqa: E402
 
-from steps import Step, best  # noqa: E402  (bench/, the script's folder)
+from steps import Step, best, climb  # noqa: E402  (bench/, the script's folder)
 
 log = logging.getLogger("bench")
 CFG = CONFIGS / "options.cfg"
@@ -88,19 +90,6 @@ def run_step(addr: tuple[str, int], rate: int, seconds: float, workdir: Path) ->
     return Step(rate, calls, Run(*sipp_counts(stat), elapsed, result.returncode))
 
 
-def climb(name: str, addr: tuple[str, int], rates: list[int], seconds: float, workdir: Path) -> list[Step]:
-    steps = []
-    for rate in rates:
-        step = run_step(addr, rate, seconds, workdir)
-        steps.append(step)
-        log.info("%-8s %6d/s: %s (%d ok, %d failed, %.0f/s achieved)", name, rate,
-                 "held" if step.held else "NOT held", step.ok, step.failed, step.achieved)
-        if not step.held:
-            break
-        time.sleep(1)
-    return steps
-
-
 def print_table(results: dict[str, list[Step]]) -> None:
     rates = sorted({s.rate for steps in results.values() for s in steps})
     print(f"{'rate/s':>8} | " + " | ".join(f"{name:>24}" for name in results))
@@ -135,9 +124,11 @@ def main() -> int:
     results: dict[str, list[Step]] = {}
     print(f"children={args.children}, {args.seconds:g} s per rate, CPUs: {os.cpu_count()}")
     with kampy_server(args.children, workdir) as addr:
-        results["kampy"] = climb("kampy", addr, rates, args.seconds, workdir)
+        run = functools.partial(run_step, addr, seconds=args.seconds, workdir=workdir)
+        results["kampy"] = climb("kampy", rates, run, log)
     with kamailio_server(args.children, workdir) as addr:
-        results["kamailio"] = climb("kamailio", addr, rates, args.seconds, workdir)
+        run = functools.partial(run_step, addr, seconds=args.seconds, workdir=workdir)
+        results["kamailio"] = climb("kamailio", rates, run, log)
     print_table(results)
     return 0
 

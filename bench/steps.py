@@ -1,8 +1,11 @@
-"""What the throughput benches share: one step of a climb through rising rates, and when a rate is
+"""What the throughput benches share: one step of a climb through rising rates, when a rate is
 *held* (sipp exited 0, every call succeeded, none failed, and at least 90% of the asked rate was
-achieved)."""
+achieved), and the climb itself."""
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tests.e2e.sipp_proxy import Run
@@ -40,3 +43,25 @@ def best(steps: list[Step]) -> int:
 def best_achieved(steps: list[Step]) -> float:
     """The rate sipp achieved at the highest rate held."""
     return max((s.achieved for s in steps if s.held), default=0.0)
+
+
+RETRY_PAUSE = 1.0   # seconds before a rate that was only slow is tried once more
+STEP_PAUSE = 0.5    # seconds between two rates
+
+
+def climb(label: str, rates: list[int], run: Callable[[int], Step], log: logging.Logger) -> list[Step]:
+    """Run `run(rate)` for each rate in turn until one is not held; a rate that was only slow (no
+    call failed) is tried once more. Logs a line per rate under `label`."""
+    steps: list[Step] = []
+    for rate in rates:
+        step = run(rate)
+        if not step.held and step.failed == 0:
+            time.sleep(RETRY_PAUSE)
+            step = run(rate)
+        steps.append(step)
+        log.info("%-18s rate %6d: %6d/%6d ok, %4d failed, %7.0f/s achieved, %s", label, rate, step.ok,
+                 step.calls, step.failed, step.achieved, "held" if step.held else "NOT held")
+        if not step.held:
+            break
+        time.sleep(STEP_PAUSE)
+    return steps
