@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from kampy.runtime.shared import AREA_INFIX, SharedStore
-from kampy.runtime.shmtable import _SEQ_AT, _U64, ShmTable, TableFull, key_hash
+from kampy.runtime.shmtable import _SEQ_AT, _U64, ShmTable, TableFull, Torn, key_hash
 
 
 @pytest.fixture
@@ -305,3 +305,12 @@ def test_a_table_with_no_room_for_its_index_is_not_created(path: Path,
     table.put(b"alice", b"one")
     assert table.get(b"alice") == (b"one", 0, 0)
     table.close()
+
+
+def test_a_block_that_does_not_hold_what_was_written_is_never_returned(table: ShmTable) -> None:
+    table.put(b"alice", b"sip:alice@10.0.0.1")
+    at = table._find(table._hash(b"alice"), b"alice")
+    off = _U64.unpack_from(table._map, at + 8)[0]
+    table._map[off + 6 + len(b"alice") + 2] ^= 0xFF  # a byte of the value changes behind its back
+    with pytest.raises(Torn):
+        table.get(b"alice")

@@ -15,8 +15,9 @@ sequence is odd; a reader (no lock) copies an entry and its block and keeps the 
 sequence was even and unchanged meanwhile, which a commit overlapping the copy always changes. So
 reads never wait for a writer, and a writer holds the lock only for its own read-modify-write.
 
-Readers rely on the order of the writer's stores to the mapping being seen as made (as x86-64
-guarantees; a weaker memory model would want a checksum per block).
+Each block starts with a CRC-32 of its key and value, and a reader that finds it wrong retries as
+for a moved sequence: so a reader never returns a value it saw half-changed, even where the CPU lets
+another core see a writer's stores out of order (the sequence check alone relies on x86-64's order).
 
 `extra` and `flags` are the caller's, per key (usrloc keeps a record's soonest expiry in `extra`, so
 the expiry timer lists candidates from the index alone). The size is fixed when the file is created,
@@ -38,6 +39,7 @@ from dataclasses import dataclass
 from hashlib import blake2b
 from pathlib import Path
 from threading import get_ident
+from zlib import crc32
 
 log = logging.getLogger("kampy.shared")
 
@@ -57,6 +59,8 @@ EMPTY, TOMBSTONE = 0, 1
 _U64 = struct.Struct("<Q")
 _I64 = struct.Struct("<q")
 _U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+_BLOCK_OVERHEAD = 6      # a block: CRC-32 of the rest, key length, key, value
 # magic, write sequence, capacity, heap start, heap end, heap top, live keys, tombstones
 _HEAD = struct.Struct("<8sQQQQQQQ")
 _SEQ_AT = 8
@@ -71,6 +75,11 @@ _ENTRY = struct.Struct("<QQIHHq")  # key hash, block offset, length, size class,
 _ENTRY_TAIL = struct.Struct("<QIHHq")  # what a commit rewrites of a live entry (all but the hash)
 
 assert _RESERVED_AT + 8 <= HEADER_SIZE
+
+
+class Torn(Exception):
+    """A block that does not hold what its writer wrote: read while a commit changed it (the
+    reader retries), or left half-written by a writer that died."""
 
 
 class TableFull(Exception):
@@ -183,8 +192,8 @@ class ShmTable:
                 continue
             try:
                 found = self._copy(h, key)
-            except (struct.error, ValueError, IndexError):  # a torn read: the sequence has moved
-                found = None
+            except (Torn, struct.error, ValueError, IndexError):  # a torn read: try again
+                continue
             if _U64.unpack_from(m, _SEQ_AT)[0] == seq:
                 return found
         with self.transaction():
@@ -218,12 +227,15 @@ class ShmTable:
         return self._read(self._find(h, key))
 
     def _read(self, at: int) -> tuple[bytes, int, int] | None:
-        """The value, extra and flags of the entry at `at` (-1: none)."""
+        """The value, extra and flags of the entry at `at` (-1: none); `Torn` when its block does
+        not hold what was written there (its checksum)."""
         if at < 0:
             return None
         _, off, length, _, flags, extra = _ENTRY.unpack_from(self._map, at)
         blob = self._map[off:off + length]
-        return blob[2 + _U16.unpack_from(blob)[0]:], extra, flags
+        if len(blob) < _BLOCK_OVERHEAD or crc32(blob[4:]) != _U32.unpack_from(blob)[0]:
+            raise Torn(self.path.name)
+        return blob[6 + _U16.unpack_from(blob, 4)[0]:], extra, flags
 
     def _find(self, h: int, key: bytes) -> int:
         """The offset of `key`'s index entry, or -1."""
@@ -236,8 +248,8 @@ class ShmTable:
                 return -1
             if entry_hash == h:
                 off = _U64.unpack_from(m, at + 8)[0]
-                klen = _U16.unpack_from(m, off)[0]
-                if m[off + 2:off + 2 + klen] == key:
+                klen = _U16.unpack_from(m, off + 4)[0]
+                if m[off + 6:off + 6 + klen] == key:
                     return at
             i = (i + 1) & mask
         return -1
@@ -273,8 +285,8 @@ class ShmTable:
         found = []
         for h, off, length, _flags, _extra in self._entries(extra_at_most, flags_any):
             try:
-                blob = m[off:off + min(length, 2 + MAX_KEY)]
-                key = blob[2:2 + _U16.unpack_from(blob)[0]]
+                blob = m[off:off + min(length, _BLOCK_OVERHEAD + MAX_KEY)]
+                key = blob[6:6 + _U16.unpack_from(blob, 4)[0]]
             except struct.error:  # the entry changed under the read
                 continue
             if key.startswith(prefix) and self._hash(key) == h:  # not a block reused meanwhile
@@ -408,7 +420,8 @@ class ShmTable:
             for key, w in writes.items():
                 if w.value is None:
                     continue
-                data = _U16.pack(len(key)) + key + w.value
+                body = _U16.pack(len(key)) + key + w.value
+                data = _U32.pack(crc32(body)) + body
                 cls = _size_class(len(data))
                 off = self._allocate(cls, key)
                 self._map[off:off + len(data)] = data
