@@ -90,6 +90,7 @@ from kampy.runtime.loglevels import (
     python_level,
 )
 from kampy.runtime.shared import SharedStore
+from kampy.runtime.sockets import grep_socket
 from kampy.runtime.shmtable import ShmTable, TableFull
 from kampy.rpc import JsonRpc, LocalService, dumps_response, version_string
 from kampy.sip import (
@@ -153,7 +154,7 @@ __all__ = [
     "REGEX_FLAGS", "Arg", "ArgKind", "Exports", "Function", "Module", "Param", "PVAccessor", "PVClass",
     "RouteType",
     "RpcFault", "RpcMethod", "Stat", "Timer", "TransformClass",
-    "Branch", "MessageContext", "Outgoing", "ScriptDrop", "ScriptExit", "Socket", "Source",
+    "Branch", "MessageContext", "Outgoing", "ScriptDrop", "ScriptExit", "Socket", "Source", "grep_socket",
     "FORCE_RPORT", "Clock", "Core", "received_params", "reply_destination", "reply_via_line", "SharedStore",
     "ShmTable", "TableFull",
     "core_hash", "hash2_raw", "reverse_hex", "as_bytes", "build_reply", "crc_suffix", "header_lines",

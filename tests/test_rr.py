@@ -271,6 +271,14 @@ request_route {
     assert msg.vias[0].host == "127.0.0.2" and msg.vias[0].port == 5070
 
 
+def test_double_route_without_port_forces_the_socket_on_any_port(kampy_cfg) -> None:
+    """rr_do_force_send_socket: no socket on 127.0.0.2:5060, so 127.0.0.2 on any port."""
+    sip = load(kampy_cfg)
+    result = sip.send(request("BYE", "sip:bob@198.51.100.20:5080", to_tag="b1",
+                              route="<sip:127.0.0.1;r2=on;lr;ftag=al1>,<sip:127.0.0.2;r2=on;lr;ftag=al1>"))
+    assert parse(forwarded(result)).vias[0].port == 5070
+
+
 # ---------------------------------------------------------------- params, direction, pvs
 
 CHECKS = """

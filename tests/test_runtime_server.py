@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from kampy.config.pipeline import load_text
+from kampy.errors import ConfigError
 from kampy.runtime.context import Socket, Source
 from kampy.runtime.sockets import sockets_from_config
 from kampy.sip.message import parse_message
@@ -172,6 +175,20 @@ def test_force_send_socket_and_advertised_address(tmp_path):
     out = server.handle(request("MESSAGE"), SOURCE)
     assert out[0].local == other
     assert parse_message(out[0].data).via.host == "sip.example.net"
+
+
+def test_force_send_socket_to_an_advertised_address_any_port(tmp_path):
+    other = Socket("udp", "127.0.0.2", 5062, "203.0.113.9", 5999)
+    routes = 'request_route { force_send_socket("udp:203.0.113.9"); forward("198.51.100.4"); }'
+    server = make_server(tmp_path, routes, sockets=[SOCKET, other])
+    assert server.handle(request("MESSAGE"), SOURCE)[0].local == other
+
+
+def test_force_send_socket_to_no_local_socket_fails_at_load(tmp_path):
+    other = Socket("udp", "127.0.0.2", 5062, "203.0.113.9", 5999)
+    with pytest.raises(ConfigError, match="bad force_send_socket argument: udp:203.0.113.9:5999"):
+        make_server(tmp_path, "request_route { force_send_socket(udp:203.0.113.9:5999); }",
+                    sockets=[SOCKET, other])
 
 
 def test_timers_run_when_due(tmp_path):

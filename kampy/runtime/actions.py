@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 from kampy.config import ast
 from kampy.module import Function, RouteType
 from kampy.runtime import forward
-from kampy.runtime.context import Branch, MessageContext
+from kampy.runtime.context import Branch, MessageContext, Socket
 from kampy.runtime.core import FORCE_RPORT
+from kampy.runtime.sockets import grep_socket
 from kampy.runtime.loglevels import L_DBG, LEVEL_NAMES, python_level
 from kampy.runtime.values import to_int, to_str
 from kampy.sip.errors import SIPProtocolError
@@ -396,18 +397,34 @@ def _set_advertised(key: str) -> Callable[[Engine, ast.Call], Fn]:
 
 
 def _force_send_socket(engine: Engine, call: ast.Call) -> Fn:
+    """Like Kamailio (route.c fix_actions, find_si()) the socket a literal argument names is found
+    when the config loads, and none is a load error; a computed argument is looked up per message."""
     (arg,) = _args(engine, call)
+
+    def lookup(text: str) -> Socket | None:
+        host, port, proto = _host_port(text, None)
+        return grep_socket(engine.core.sockets, host, port, proto, advertised_port=False)
+
+    node = call.args[0]
+    literal = node.name if isinstance(node, ast.Ident) else node.value if isinstance(node, ast.Str) else None
+    if literal is not None and engine.core.sockets:
+        sock = lookup(literal)
+        if sock is None:
+            raise _error(call, f"bad force_send_socket argument: {literal} (kampy doesn't listen on it)")
+
+        def force_socket(ctx: MessageContext) -> int:
+            ctx.force_socket = sock
+            return 1
+        return force_socket
 
     def force_send_socket(ctx: MessageContext) -> int:
         text = to_str(arg(ctx))
-        host, port, proto = _host_port(text, None)
-        for sock in ctx.core.sockets:
-            if sock.host.strip("[]") == host and (port is None or sock.port == port) and (
-                    proto is None or sock.proto == proto):
-                ctx.force_socket = sock
-                return 1
-        log.error("force_send_socket(%s): no such local socket", text)
-        return -1
+        found = lookup(text)
+        if found is None:
+            log.error("force_send_socket(%s): no such local socket", text)
+            return -1
+        ctx.force_socket = found
+        return 1
     return force_send_socket
 
 

@@ -1,6 +1,8 @@
 """Listening sockets and `myself` aliases from the core parameters `listen=`, `port=`, `alias=`."""
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Iterable
 from typing import Any
 
 from kampy.config.ast import ListenValue
@@ -33,6 +35,47 @@ def split_address(text: str) -> tuple[str | None, str, int | None]:
         return proto, text, None
     host, colon, port_text = text.partition(":")
     return proto, host, int(port_text) if colon and port_text else None
+
+
+# get_sock_info_list(): WebSocket runs on the TCP and TLS sockets; next_proto(): without a protocol
+# the sockets are searched UDP first, then TCP, TLS, SCTP
+_SOCKET_LIST = {"ws": "tcp", "wss": "tls"}
+_PROTO_ORDER = ("udp", "tcp", "tls", "sctp")
+
+
+def _same_host(host: str, name: str | None) -> bool:
+    """si_hname_cmp(): the same name ignoring case, or the same IP address."""
+    if not name:
+        return False
+    name = name.strip("[]")
+    if host.lower() == name.lower():
+        return True
+    try:
+        return ipaddress.ip_address(host) == ipaddress.ip_address(name)
+    except ValueError:
+        return False
+
+
+def grep_socket(sockets: Iterable[Socket], host: str, port: int | None = None, proto: str | None = None,
+                *, advertised_port: bool = True) -> Socket | None:
+    """The local socket `proto:host:port` names, as Kamailio's grep_sock_info() finds it.
+
+    `host` (IPv6 with or without brackets) is the socket's address or its advertised address; port
+    0/None matches any port, else the socket's port or its advertised one; proto None matches any
+    protocol. `advertised_port=False` is find_si(), force_send_socket()'s lookup: the port must be
+    the socket's own."""
+    if len(host) > 2 and host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    sockets = list(sockets)
+    for p in [_SOCKET_LIST.get(proto, proto)] if proto else _PROTO_ORDER:
+        for sock in sockets:
+            if sock.proto != p:
+                continue
+            if port and port != sock.port and not (advertised_port and port == sock.advertise_port):
+                continue
+            if _same_host(host, sock.host) or _same_host(host, sock.advertise_host):
+                return sock
+    return None
 
 
 def _advertise(value: str | None) -> tuple[str | None, int | None]:

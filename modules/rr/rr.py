@@ -22,6 +22,7 @@ from kampy.api import (
     SendSocketValue,
     SIPProtocolError,
     Socket,
+    grep_socket,
     parse_uri,
 )
 
@@ -224,21 +225,19 @@ class RrModule(Module):
             return False
         return self.core.is_myself(puri.host, puri.port or 5060)
 
-    def _force_socket_to(self, ctx: MessageContext, uri: str) -> None:
-        """rr_do_force_send_socket: send from the local socket the (second) Route URI names."""
+    def _force_socket_to(self, ctx: MessageContext, uri: str, *, default_port: bool) -> None:
+        """Send from the local socket a Route URI of ours names (grep_sock_info()): after a loose
+        route (rr_do_force_send_socket) a URI without port names the protocol's default port first,
+        then any port; after a strict route (after_strict) any port."""
         try:
             puri = parse_uri(uri)
         except SIPProtocolError:
             return
-        host = (puri.host or "").strip("[]").lower()
         proto = puri.transport
-        for sock in self.core.sockets:
-            if (sock.advertise_host or sock.host).strip("[]").lower() != host and sock.host.lower() != host:
-                continue
-            if proto and sock.proto != proto:
-                continue
-            default = 5061 if sock.proto == "tls" else 5060
-            if (puri.port or default) in (sock.port, sock.advertise_port):
+        ports = [puri.port or (5061 if proto == "tls" else 5060)] if default_port else []
+        for port in [*ports, puri.port]:
+            sock = grep_socket(self.core.sockets, puri.host or "", port, proto)
+            if sock is not None:
                 ctx.force_socket = sock
                 return
         log.debug("no socket found to match second RR (%s)", uri)
@@ -368,7 +367,7 @@ class RrModule(Module):
                     edits.apply(msg)
                     return RR_PRELOADED if preloaded else RR_DRIVEN
                 if step == 0 and double:
-                    self._force_socket_to(ctx, elems[pos].uri)  # our second Record-Route
+                    self._force_socket_to(ctx, elems[pos].uri, default_port=True)  # our second Record-Route
             ctx.local[_ROUTE_ADDR] = True
         else:
             ctx.local[_ROUTED] = ""
@@ -399,7 +398,7 @@ class RrModule(Module):
         pos = 0
         top = elems[0]
         if self.enable_double_rr and _is_2rr(_uri_params(top.uri)) and self._is_myself(top.uri):
-            self._force_socket_to(ctx, top.uri)
+            self._force_socket_to(ctx, top.uri, default_port=False)
             if len(elems) < 2 or elems[1].line != top.line:
                 edits.remove_line(top.line)
             if len(elems) < 2:
