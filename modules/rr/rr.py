@@ -144,6 +144,15 @@ class _Edits:
     def remove(self, index: int, start: int, end: int) -> None:
         self.ranges.setdefault(index, []).append((start, end))
 
+    def remove_through(self, elem: _Elem) -> None:
+        """Remove `elem` and what comes before it in its line: the line, if it is the last."""
+        line = self.lines[elem.line]
+        idx = line.elems.index(elem)
+        if idx + 1 < len(line.elems):
+            self.remove(elem.line, line.body, line.elems[idx + 1].start)
+        else:
+            self.remove_line(elem.line)
+
     def apply(self, msg: Request) -> None:
         for index in sorted(self.whole):
             msg.remove_header("route", index)
@@ -379,11 +388,7 @@ class RrModule(Module):
             # becomes the R-URI and its Route entry goes
             msg.add_header("Route", f"<{msg.uri}>")
             ctx.new_ruri = _maddr_uri(nxt.uri)
-            idx = line.elems.index(nxt)
-            if idx + 1 < len(line.elems):
-                edits.remove(nxt.line, line.body, line.elems[idx + 1].start)
-            else:
-                edits.remove_line(nxt.line)
+            edits.remove_through(nxt)
         else:
             ctx.dst_uri = _maddr_uri(nxt.uri)
             if not first_in_line:
@@ -410,10 +415,7 @@ class RrModule(Module):
         idx = line.elems.index(rt)
         if _is_strict(_uri_params(rt.uri)):
             ctx.new_ruri = _maddr_uri(rt.uri)
-            if idx + 1 < len(line.elems):
-                edits.remove(rt.line, line.body, line.elems[idx + 1].start)
-            else:
-                edits.remove_line(rt.line)
+            edits.remove_through(rt)
         else:
             ctx.dst_uri = _maddr_uri(rt.uri)
             if idx > 0:
