@@ -61,6 +61,7 @@ _I64 = struct.Struct("<q")
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
 _BLOCK_OVERHEAD = 6      # a block: CRC-32 of the rest, key length, key, value
+_KLEN_AT = 4
 # magic, write sequence, capacity, heap start, heap end, heap top, live keys, tombstones
 _HEAD = struct.Struct("<8sQQQQQQQ")
 _SEQ_AT = 8
@@ -92,6 +93,12 @@ def key_hash(key: bytes, secret: bytes) -> int:
     keys of one hash could make every lookup walk a long run of entries."""
     h = int.from_bytes(blake2b(key, digest_size=8, key=secret).digest(), "little")
     return h if h > TOMBSTONE else h + 2
+
+
+def _block_key(buf: bytes | mmap.mmap, off: int = 0) -> bytes:
+    """The key of the block at `off` of `buf`."""
+    start = off + _BLOCK_OVERHEAD
+    return buf[start:start + _U16.unpack_from(buf, off + _KLEN_AT)[0]]
 
 
 def _size_class(length: int) -> int:
@@ -191,7 +198,7 @@ class ShmTable:
             if seq & 1:
                 continue
             try:
-                found = self._copy(h, key)
+                found = self._read(self._find(h, key))
             except (Torn, struct.error, ValueError, IndexError):  # a torn read: try again
                 continue
             if _U64.unpack_from(m, _SEQ_AT)[0] == seq:
@@ -223,9 +230,6 @@ class ShmTable:
             h = self._hashes[key] = key_hash(key, self._secret)
         return h
 
-    def _copy(self, h: int, key: bytes) -> tuple[bytes, int, int] | None:
-        return self._read(self._find(h, key))
-
     def _read(self, at: int) -> tuple[bytes, int, int] | None:
         """The value, extra and flags of the entry at `at` (-1: none); `Torn` when its block does
         not hold what was written there (its checksum)."""
@@ -233,9 +237,9 @@ class ShmTable:
             return None
         _, off, length, _, flags, extra = _ENTRY.unpack_from(self._map, at)
         blob = self._map[off:off + length]
-        if len(blob) < _BLOCK_OVERHEAD or crc32(blob[4:]) != _U32.unpack_from(blob)[0]:
+        if len(blob) < _BLOCK_OVERHEAD or crc32(blob[_KLEN_AT:]) != _U32.unpack_from(blob)[0]:
             raise Torn(self.path.name)
-        return blob[6 + _U16.unpack_from(blob, 4)[0]:], extra, flags
+        return blob[_BLOCK_OVERHEAD + len(_block_key(blob)):], extra, flags
 
     def _find(self, h: int, key: bytes) -> int:
         """The offset of `key`'s index entry, or -1."""
@@ -247,9 +251,7 @@ class ShmTable:
             if entry_hash == EMPTY:
                 return -1
             if entry_hash == h:
-                off = _U64.unpack_from(m, at + 8)[0]
-                klen = _U16.unpack_from(m, off + 4)[0]
-                if m[off + 6:off + 6 + klen] == key:
+                if _block_key(m, _U64.unpack_from(m, at + 8)[0]) == key:
                     return at
             i = (i + 1) & mask
         return -1
@@ -285,8 +287,7 @@ class ShmTable:
         found = []
         for h, off, length, _flags, _extra in self._entries(extra_at_most, flags_any):
             try:
-                blob = m[off:off + min(length, _BLOCK_OVERHEAD + MAX_KEY)]
-                key = blob[6:6 + _U16.unpack_from(blob, 4)[0]]
+                key = _block_key(m[off:off + min(length, _BLOCK_OVERHEAD + MAX_KEY)])
             except struct.error:  # the entry changed under the read
                 continue
             if key.startswith(prefix) and self._hash(key) == h:  # not a block reused meanwhile
@@ -358,18 +359,18 @@ class ShmTable:
         """Set `key` (in the caller's transaction, or in one of its own)."""
         if len(key) > MAX_KEY:
             raise ValueError(f"shared table key of {len(key)} bytes (at most {MAX_KEY})")
-        if self._holder == get_ident():
-            self._writes[key] = _Write(value, extra, flags)
-            return
-        with self.transaction():
-            self._writes[key] = _Write(value, extra, flags)
+        self._stage(key, _Write(value, extra, flags))
 
     def delete(self, key: bytes) -> None:
+        self._stage(key, _Write(None))
+
+    def _stage(self, key: bytes, write: _Write) -> None:
+        """Keep `write` for the commit of the caller's transaction, or of one of its own."""
         if self._holder == get_ident():
-            self._writes[key] = _Write(None)
+            self._writes[key] = write
             return
         with self.transaction():
-            self._writes[key] = _Write(None)
+            self._writes[key] = write
 
     def add(self, index: int, delta: int) -> None:
         """Add `delta` to counter `index` (with the transaction's writes)."""
