@@ -37,8 +37,8 @@ STORE_PREFIX = "kampy-shared-"
 # the files beside a store's database (`<db><suffix>`): SQLite's WAL and its index, the writers'
 # lock, kampy.stats' counters, the claims table, the mark of the server's life; and the shared
 # tables (`<db>.area-<name>`)
-COMPANION_SUFFIXES = ("-wal", "-shm", ".lock", ".stats", ".claims", ".alive")
 ALIVE_SUFFIX = ".alive"
+COMPANION_SUFFIXES = ("-wal", "-shm", ".lock", ".stats", ".claims", ALIVE_SUFFIX)
 STALE_AFTER = 60.0  # seconds: a store's life mark younger than this is never taken for a dead one
 AREA_INFIX = ".area-"
 _AREA_NAME = re.compile(r"[A-Za-z0-9_.-]+")
