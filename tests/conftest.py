@@ -14,8 +14,6 @@ from tests.support.hygiene import pytest_sessionfinish, pytest_sessionstart, pyt
 # started, and fails if a store was left by a process that died (see tests/support/hygiene.py).
 __all__ = ["pytest_sessionfinish", "pytest_sessionstart", "pytest_terminal_summary"]
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
 
 
 @pytest.fixture(scope="session")

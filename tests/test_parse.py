@@ -6,6 +6,7 @@ import pytest
 from kampy.config import ast
 from kampy.config.parse import parse, unescape
 from kampy.errors import ConfigError
+from tests.support.seed import seed_sample_config
 
 
 def items(text: str) -> tuple:
@@ -570,10 +571,7 @@ def test_stray_brace_points_at_it() -> None:
 
 
 def test_seed_msilo_sample_error_points_at_stray_brace() -> None:
-    seed = pytest.importorskip("tests.support.seed")
-    if not seed.SEED_DOC.exists():
-        pytest.skip("the seed documents are not here")
-    text = seed.seed_sample_config()
+    text = seed_sample_config()
     lines = text.splitlines()
     # the `{` alone on the line right after `if (uri==myself) {`
     stray = 1 + next(i for i in range(1, len(lines))

@@ -8,11 +8,9 @@ import pytest
 from kampy.sip.errors import SIPProtocolError
 from kampy.sip.message import error_response, parse_message
 
-REF = Path("/work/shared/reference")
-TORTURE = REF / "rfc4475"
-WIRE = REF / "wire"
-
-pytestmark = pytest.mark.skipif(not TORTURE.is_dir(), reason="shared references not available")
+DATA = Path(__file__).resolve().parent / "data"
+TORTURE = DATA / "rfc4475"
+WIRE = DATA / "wire"
 
 
 def load(name: str) -> bytes:

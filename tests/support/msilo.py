@@ -220,8 +220,8 @@ def register(*, to: str = "<sip:bob@example.test>", contact: str | None = "<sip:
 
 
 def wire_packet(name: str, number: int) -> bytes:
-    """Packet `number` of a trace in shared/reference/wire/, exactly as captured."""
-    text = (REPO.parent / "shared" / "reference" / "wire" / name).read_bytes()
+    """Packet `number` of a trace in tests/data/wire/, exactly as captured from Kamailio."""
+    text = (REPO / "tests" / "data" / "wire" / name).read_bytes()
     marker = f"### {number} ".encode()
     start = text.index(marker)
     header_end = text.index(b"\n", start) + 1

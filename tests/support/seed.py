@@ -1,9 +1,9 @@
-"""The sample config printed in the seed's msilo docs (../shared/seed/msilo.txt, Example 1.33)."""
+"""The sample config printed in the msilo module's docs (tests/data/msilo-docs.txt, Example 1.33)."""
 from __future__ import annotations
 
 from pathlib import Path
 
-SEED_DOC = Path(__file__).resolve().parents[3] / "shared" / "seed" / "msilo.txt"
+SEED_DOC = Path(__file__).resolve().parents[1] / "data" / "msilo-docs.txt"
 MARKER = "1.33.\u00a0Kamailio config script - sample msilo usage"  # the docs use no-break spaces
 
 
