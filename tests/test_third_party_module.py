@@ -1,6 +1,7 @@
 """A third-party module as its own distribution: samples/modules/kampy-hello, really pip-installed.
 
-The test makes a fresh venv (with the system site-packages, so kampy's dependencies are there),
+The test makes a fresh venv that sees the packages of the environment running the tests (kampy's
+dependencies and the build tools of its `test` extra: setuptools, wheel), never the system Python's,
 pip-installs kampy and the example into it (no index, no build isolation), then uses the venv's
 `kampy` only: `kampy check` finds `hello` through its `kampy.modules` entry point and validates calls
 to its functions as it does for built-ins, and `kampy run` serves a request that hello() answers.
@@ -12,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import sysconfig
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,9 +64,10 @@ def run(cmd: list[str], cwd: Path, timeout: float = 120) -> subprocess.Completed
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A venv with kampy and kampy-hello installed by pip; returns its bin/ folder."""
     where = tmp_path_factory.mktemp("venv")
-    made = run([sys.executable, "-m", "venv", "--system-site-packages", str(where / "env")], where)
+    made = run([sys.executable, "-m", "venv", str(where / "env")], where)
     made.check_returncode()
     bin_dir = where / "env" / "bin"
+    _see_running_environment(bin_dir / "python")
     hello = shutil.copytree(HELLO_DIST, where / "kampy-hello",  # pip builds in the tree: keep ours clean
                             ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     for source in (REPO, hello):
@@ -72,6 +75,17 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
                     "--no-build-isolation", str(source)], where)
         assert done.returncode == 0, done.stderr
     return bin_dir
+
+
+def _see_running_environment(python: Path) -> None:
+    """Append this environment's site-packages to the new venv's path with a .pth file: the new
+    venv's own site-packages (where pip installs) still comes first. A .pth file in an appended
+    folder is not read, so this environment's editable kampy does not leak into the new venv."""
+    code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    purelib = run([str(python), "-c", code], python.parent)
+    purelib.check_returncode()
+    ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    Path(purelib.stdout.strip(), "running-environment.pth").write_text("\n".join(sorted(ours)) + "\n")
 
 
 @pytest.fixture
