@@ -89,7 +89,7 @@ def _note_lacking(config: object) -> None:
 def _report_config_error(path: str, exc: ConfigError) -> None:
     for diag in exc.diagnostics:
         print(diag.format(), file=sys.stderr)
-    count = len(exc.diagnostics)
+    count = sum(d.severity == "error" for d in exc.diagnostics)
     print(f"{path}: {count} error{'s' if count != 1 else ''}", file=sys.stderr)
 
 

@@ -149,11 +149,15 @@ def test_loadmodule_loadmodulex_loadpath_mpath() -> None:
     ("-5", ast.Int(-5)),
     ('"a" "b"\n "c"', ast.Str("abc")),
     ("yes", ast.Int(1)),
-    ("UNEXPANDED", ast.Ident("UNEXPANDED")),
 ])
 def test_modparam_values(text: str, value: ast.Expr) -> None:
     (mp,) = items(f'modparam("tm", "p", {text})')
     assert mp == ast.ModParam("tm", "p", value)
+
+
+def test_modparam_value_that_is_a_bare_word_is_invalid_arguments() -> None:
+    with pytest.raises(ConfigError, match="t.cfg:1:21: error: Invalid arguments"):
+        items('modparam("tm", "p", UNEXPANDED)')
 
 
 def test_modparam_module_may_be_a_regex() -> None:

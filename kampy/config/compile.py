@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kampy import loader
-from kampy.config import ast
+from kampy.config import ast, core_params
 from kampy.config.core import CORE_EXPORTS, CORE_PARAMS
 from kampy.config.pvparse import PVSyntaxError, parse_format, parse_pv
 from kampy.errors import ConfigError, Diagnostic
@@ -104,6 +104,12 @@ def _plain_value(node: ast.Node) -> Any:
     return node
 
 
+def _value_pos(value: ast.Node | tuple, default: ast.Pos) -> ast.Pos:
+    first = value[0] if isinstance(value, tuple) and value else value
+    pos = getattr(first, "pos", None)
+    return pos if pos is not None and pos.line else default
+
+
 # Given the name of a module kampy cannot find, a declaration to use in its place (the testing
 # plugin's stand-ins), or None to report it missing.
 MissingModuleHook = Callable[[str], "Exports | None"]
@@ -162,7 +168,16 @@ class Resolver:
         if self.resolve and item.name not in CORE_PARAMS:
             self.error(item.pos, f"unknown core parameter '{item.name}'{suggest(item.name, CORE_PARAMS)}")
             return
-        value = item.value if isinstance(item.value, ast.ListenValue) else _plain_value(item.value)
+        checked = core_params.check(item.name, item.value)
+        if checked.error is not None:
+            self.error(_value_pos(checked.value, item.pos), checked.error)
+            return
+        if checked.warning is not None:
+            self.warnings.append(Diagnostic(_value_pos(checked.value, item.pos), checked.warning, "warning"))
+        if item.name not in core_params.PARAM_KINDS and item.name in CORE_PARAMS:
+            later = f"'{item.name}' is a core parameter of a later Kamailio: 5.6 rejects it (kampy uses it)"
+            self.warnings.append(Diagnostic(item.pos, later, "warning"))
+        value = checked.value if isinstance(checked.value, ast.ListenValue) else _plain_value(checked.value)
         if item.name in ("listen", "socket", "alias") and item.name in self.core_params:
             previous = self.core_params[item.name]
             values = previous if isinstance(previous, list) else [previous]

@@ -66,13 +66,72 @@ def parse(text: str, filename: str = "<string>", line_map: LineMap | None = None
     try:
         tree = parser.parse(text)
     except UnexpectedInput as exc:
-        raise ConfigError(_describe_error(parser, text, exc, positions)) from None
+        diagnostics = _describe_error(parser, text, exc, positions)
+        diagnostics += _long_strings_before(parser, text, exc.pos_in_stream, positions)
+        raise ConfigError(diagnostics) from None
+    if not tree.children and not _has_tokens(parser, text):
+        raise ConfigError.at(positions.at(1, 1), "the config has no statement (Kamailio refuses an empty "
+                                                 "config: 'syntax error')")
+    bad_addresses = _bad_addresses(tree, positions)
+    if bad_addresses:
+        raise ConfigError(bad_addresses)
     try:
         return _ToAst(positions).transform(tree)
     except VisitError as exc:
         if isinstance(exc.orig_exc, ConfigError):
             raise exc.orig_exc from None
         raise
+
+
+def _long_strings_before(parser: Lark, text: str, end: int | None, positions: _Positions) -> list[Diagnostic]:
+    """A note on the first string before a syntax error that spans lines: strings may, so a
+    missing quote shows only where the quotes stop pairing up, often far below it."""
+    try:
+        for token in parser.lex(text[:end] if end is not None else text):
+            if token.type == "DQSTRING" and "\n" in token and token.end_line is not None:
+                lines = token.end_line - token.line + 1
+                return [Diagnostic(positions.of(token), f"this string runs over {lines} lines: is its "
+                                                        "closing quote missing?", "note")]
+    except UnexpectedInput:
+        pass
+    return []
+
+
+def _has_tokens(parser: Lark, text: str) -> bool:
+    """Whether the text holds anything but comments and blanks: a lone `;` is a statement."""
+    try:
+        return any(True for _ in parser.lex(text))
+    except UnexpectedInput:
+        return True
+
+
+_DOTTED_QUAD = re.compile(r"\d+\.\d+\.\d+\.\d+")
+
+
+def _bad_addresses(tree: Tree, positions: _Positions) -> list[Diagnostic]:
+    """cfg.y's `ipv4` and `ipnet` rules: each part of an IPv4 address at most 255, a netmask's
+    bits at most the address's length."""
+    found = []
+    for token in tree.scan_values(lambda v: isinstance(v, Token) and v.type in ("IPV4", "NET")):
+        address, _, mask = str(token).partition("/")
+        quad = _DOTTED_QUAD.search(address)
+        if quad and any(int(part) > 255 for part in quad.group(0).split(".")):
+            found.append(Diagnostic(positions.of(token), f"invalid ipv4 address {quad.group(0)}"))
+        elif mask.strip().isdigit() and int(mask) > (32 if quad else 128):
+            found.append(Diagnostic(positions.of(token), f"invalid bit number in netmask: {token}"))
+    return found
+
+
+def _modparamx_pv(pv: ast.PVar, expand: bool) -> ast.Str:
+    """`modparamx("m", "p", $env(NAME))`: Kamailio reads the pseudo-variable when it sets the
+    parameter, before any message exists; of those, kampy knows $env. `modparam` takes no PV."""
+    if not expand:
+        raise ConfigError.at(pv.pos, f"Invalid arguments: modparam takes no pseudo-variable ({pv.text}); "
+                                     "modparamx does")
+    if pv.cls != "env" or not pv.arg or pv.index is not None or pv.transforms:
+        raise ConfigError.at(pv.pos, f"Can't set module parameter: kampy evaluates only $env(NAME) in "
+                                     f"modparamx, not {pv.text}")
+    return ast.Str(os.environ.get(pv.arg, ""), pos=pv.pos)
 
 
 def _identity_map(filename: str, line: int) -> tuple[str, int]:
@@ -248,6 +307,11 @@ class _ToAst(Transformer):
         module, name, value = c
         if isinstance(value, ast.Ident) and value.name in _NUMBER_WORDS:
             value = ast.Int(_NUMBER_WORDS[value.name], pos=value.pos)
+        elif isinstance(value, ast.Ident):
+            raise ConfigError.at(value.pos, f"Invalid arguments: a modparam value is a string or a number, "
+                                            f"not the word '{value.name}' (is a #!define for it missing?)")
+        elif isinstance(value, ast.PVar):
+            value = _modparamx_pv(value, expand)
         return ast.ModParam(module.value, name.value, value, expand=expand, pos=self._pos(meta))
 
     def mod_paramx(self, meta, c):

@@ -96,11 +96,12 @@ class Preprocessed:
     defines: dict[str, str]  # final define table (value "" for valueless defines)
     # what `kamailio --cfg-print` shows: includes and #!ifdef blocks evaluated, defines left as written
     printed: str = field(default="", repr=False, compare=False)
+    name: str = "<none>"  # the main file
 
     def origin(self, line: int) -> tuple[str, int]:
         """Output line (1-based) -> (file, line) it came from; past the end maps to the last line."""
         if not self.lines:
-            return ("<none>", 0)
+            return (self.name, 1)
         return self.lines[min(max(line, 1), len(self.lines)) - 1]
 
 
@@ -591,6 +592,7 @@ class _Preprocessor:
         self.includes: list[tuple[str, Path]] = []  # (shown name, resolved path) of open files
         self.compat = "max"  # #!KAMAILIO / #!SER / #!MAXCOMPAT: how `$name` is lexed
         self.ignored_closers: list[Pos] = []
+        self.long_strings: list[tuple[Pos, int]] = []  # strings that span lines: (start, last line)
         self.out: list[str] = []
         self.printed: list[str] = []
         self.lines: list[tuple[str, int]] = []
@@ -628,6 +630,7 @@ class _Preprocessor:
             lines=self.lines,
             defines={k: (d.value if d.value is not None else "") for k, d in self.defines.items()},
             printed="".join(self.printed),
+            name=name,
         )
 
     @staticmethod
@@ -755,8 +758,10 @@ class _Preprocessor:
         start = ctx.pos
         m = pattern.match(ctx.text, start)
         if m is None:
-            raise ConfigError.at(ctx.at(start), "unterminated string: the closing quote is missing")
+            raise ConfigError(self._unterminated(ctx.at(start)))
         end = m.end()
+        if start >= ctx.virtual_end and "\n" in m.group(0):
+            self.long_strings.append((ctx.at(start), ctx.line + m.group(0).count("\n")))
         ctx.pos = end
         if not self.substs:
             self._copy(ctx, start, end)
@@ -771,6 +776,17 @@ class _Preprocessor:
         self._put(ctx, _encode_string(new), advance=False)
         self._blank(ctx, start, end)
         self._print(ctx, start, end)
+
+    def _unterminated(self, pos: Pos) -> list[Diagnostic]:
+        """A quote left open at the end of the file. Strings may span lines, so a missing quote
+        usually shows much earlier, where a string first swallows a line break: point there."""
+        first = next(((p, end) for p, end in self.long_strings if p.file == pos.file), None)
+        if first is None:
+            return [Diagnostic(pos, "unterminated string: the closing quote is missing")]
+        start, end = first
+        return [Diagnostic(start, f"unterminated string: this string runs over {end - start.line + 1} lines, "
+                                  f"to line {end}: its closing quote is probably missing"),
+                Diagnostic(pos, "...so this quote is left open at the end of the file", "note")]
 
     def _apply_substs(self, value: str) -> str:
         for rule in self.substs:
