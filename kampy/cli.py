@@ -55,6 +55,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     config = None
     try:
         pp = preprocess_file(path, parse_defines(args.defines))
+        for warning in pp.warnings:
+            print(warning.format(), file=sys.stderr)
         if args.cfg_print:
             sys.stdout.write(format_cfg_print(pp))
             return 0

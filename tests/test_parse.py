@@ -165,9 +165,15 @@ def test_modparam_module_may_be_a_regex() -> None:
     assert mp.module == "acc|tm"
 
 
-def test_modparamx_takes_a_pseudo_variable() -> None:
-    (mp,) = items('modparamx("tm", "p", $env(X))')
-    assert mp.expand and isinstance(mp.value, ast.PVar)
+def test_modparamx_takes_env_read_when_the_config_is_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAMPY_TEST_X", "from the environment")
+    (mp,) = items('modparamx("tm", "p", $env(KAMPY_TEST_X))')
+    assert mp.expand and mp.value == ast.Str("from the environment")
+
+
+def test_modparam_takes_no_pseudo_variable() -> None:
+    with pytest.raises(ConfigError, match="t.cfg:1:21: error: Invalid arguments: modparam takes no pseudo"):
+        items('modparam("tm", "p", $env(X))')
 
 
 def test_flags_declaration() -> None:

@@ -180,8 +180,24 @@ def test_endif_without_ifdef_is_an_error():
     assert "t.cfg:2:1" in error_of("x\n#!endif\n")
 
 
-def test_else_without_ifdef_is_an_error():
-    assert "t.cfg:1:1" in error_of("#!else\n")
+def test_else_without_ifdef_is_a_warning_and_the_text_after_it_is_read():
+    result = pp("#!else\nx\n")
+    assert [w.format().splitlines()[0] for w in result.warnings] == [
+        "t.cfg:1:1: warning: #!else without an open #!ifdef or #!ifndef is ignored "
+        "(Kamailio: 'invalid position for preprocessor directive')"]
+    assert result.text.splitlines() == ["", "x"]
+
+
+def test_stray_endif_balances_an_ifdef_left_open_at_the_end():
+    result = pp("#!endif\nx\n#!ifdef NOPE\ny\n")
+    assert [w.pos.line for w in result.warnings] == [1, 3]
+    assert result.text.splitlines() == ["", "x", "", ""]
+
+
+def test_endif_on_a_last_line_without_a_line_break_is_a_comment():
+    message = error_of("#!ifdef X\n#!endif")
+    assert "t.cfg:1:1: error: #!ifdef is never closed" in message
+    assert "t.cfg:2:1: note: this line is not an #!else/#!endif for Kamailio" in message
 
 
 def test_ifdef_without_name_is_an_error():

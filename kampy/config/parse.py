@@ -278,10 +278,11 @@ class _ToAst(Transformer):
         if len(texts) > 2 or not texts:
             raise ConfigError.at(addr.pos, "bad listen address — expected [proto:]host[:port]")
         port = None
-        if len(texts) == 2:
-            if not texts[1].isdigit() and texts[1] != "*":
-                raise ConfigError.at(addr.pos, f"bad port '{texts[1]}' — expected a number")
-            port = int(texts[1]) if texts[1].isdigit() else None
+        if len(texts) == 2 and texts[1] != "*":
+            try:
+                port = parse_number(texts[1])  # a NUMBER: 5060, 0x13c4, 011704, 1001b
+            except ValueError:
+                raise ConfigError.at(addr.pos, f"bad port '{texts[1]}' — port number expected") from None
         return ast.ListenValue(proto, texts[0], port, advertise, name, virtual, pos=addr.pos)
 
     def cfg_var(self, meta, c):

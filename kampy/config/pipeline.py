@@ -18,10 +18,16 @@ def load_file(path: str | Path, defines: Mapping[str, str | None] | None = None,
               resolve: bool = True) -> CompiledConfig:
     """Read, preprocess, parse and resolve a config file. Raises ConfigError."""
     pp = preprocess_file(path, defines)
-    return compile_config(parse_preprocessed(pp, str(path)), resolve=resolve)
+    return _with_warnings(pp, compile_config(parse_preprocessed(pp, str(path)), resolve=resolve))
 
 
 def load_text(text: str, filename: str = "<string>", defines: Mapping[str, str | None] | None = None,
               *, resolve: bool = True) -> CompiledConfig:
     pp = preprocess_text(text, filename, defines)
-    return compile_config(parse_preprocessed(pp, filename), resolve=resolve)
+    return _with_warnings(pp, compile_config(parse_preprocessed(pp, filename), resolve=resolve))
+
+
+def _with_warnings(pp: Preprocessed, compiled: CompiledConfig) -> CompiledConfig:
+    """The preprocessor's warnings come first, in file order, as they were found."""
+    compiled.warnings[:0] = pp.warnings
+    return compiled

@@ -97,6 +97,7 @@ class Preprocessed:
     # what `kamailio --cfg-print` shows: includes and #!ifdef blocks evaluated, defines left as written
     printed: str = field(default="", repr=False, compare=False)
     name: str = "<none>"  # the main file
+    warnings: list[Diagnostic] = field(default_factory=list, compare=False)
 
     def origin(self, line: int) -> tuple[str, int]:
         """Output line (1-based) -> (file, line) it came from; past the end maps to the last line."""
@@ -192,7 +193,7 @@ _ACTIVE = re.compile(
     re.X,
 )
 _SKIP = re.compile(
-    r"(?:\#!|!!)(?:(?P<open>ifdef|ifndef|ifexp)[ \t\b\r]|(?P<close>else|endif)[ \t\b\r]*(?=\n|\Z)"
+    r"(?:\#!|!!)(?:(?P<open>ifdef|ifndef|ifexp)[ \t\b\r]|(?P<close>else|endif)[ \t\b\r]*(?=\n)"
     r"|(?P<ignored>else|endif)(?![A-Za-z0-9_]))"
 )
 _DIRECTIVE = re.compile(r"(?:\#!|!!)([A-Za-z0-9_]*)")
@@ -265,8 +266,12 @@ class _Subst:
     replace_all: bool
 
     def apply(self, value: str) -> str:
+        def group(m: re.Match[str], n: int) -> str:
+            # a reference past the regex's groups is empty, as POSIX regexec() leaves it unset
+            return (m.group(n) or "") if n <= self.regex.groups else ""
+
         def build(m: re.Match[str]) -> str:
-            return "".join(p if isinstance(p, str) else (m.group(p) or "") for p in self.parts)
+            return "".join(p if isinstance(p, str) else group(m, p) for p in self.parts)
 
         return self.regex.sub(build, value, count=0 if self.replace_all else 1)
 
@@ -340,11 +345,6 @@ def _parse_subst(expr: str) -> tuple[_Subst, str, str]:
         regex = re.compile(_posix_to_python(expr[1:re_end]), flags)
     except re.error as exc:
         raise ValueError(f"bad regular expression: {exc}") from None
-    for p in parts:
-        if isinstance(p, int) and p > regex.groups:
-            raise ValueError(
-                f"the replacement uses \\{p} but the regular expression has {regex.groups} group(s)"
-            )
     raw_end = _find_separator(expr, re_end + 1, sep)
     return _Subst(regex, parts, replace_all), expr[1:re_end], expr[re_end + 1 : raw_end]
 
@@ -592,6 +592,8 @@ class _Preprocessor:
         self.includes: list[tuple[str, Path]] = []  # (shown name, resolved path) of open files
         self.compat = "max"  # #!KAMAILIO / #!SER / #!MAXCOMPAT: how `$name` is lexed
         self.ignored_closers: list[Pos] = []
+        self.stray_endifs: list[Pos] = []
+        self.warnings: list[Diagnostic] = []
         self.long_strings: list[tuple[Pos, int]] = []  # strings that span lines: (start, last line)
         self.out: list[str] = []
         self.printed: list[str] = []
@@ -631,6 +633,7 @@ class _Preprocessor:
             defines={k: (d.value if d.value is not None else "") for k, d in self.defines.items()},
             printed="".join(self.printed),
             name=name,
+            warnings=self.warnings,
         )
 
     @staticmethod
@@ -641,19 +644,32 @@ class _Preprocessor:
             return path.absolute()
 
     def _check_balanced(self) -> None:
-        if not self.conds:
+        """Kamailio counts every #!ifdef/#!ifndef up and every #!endif down, a stray one too, and
+        refuses the config when the count does not end at 0 ('different number of preprocessor
+        directives'); an #!ifdef left open is then accepted when a stray #!endif pays for it."""
+        level = len(self.conds) - len(self.stray_endifs)
+        if level == 0:
+            for c in self.conds:
+                self._warn(c.pos, f"#!{c.directive} is never closed (a stray #!endif above balances "
+                                  "Kamailio's count, so it accepts the config): it runs to the file's end")
             return
-        diagnostics = [
-            Diagnostic(c.pos, f"#!{c.directive} is never closed: add #!endif (Kamailio: 'different number "
-                       "of preprocessor directives')")
-            for c in self.conds
-        ]  # fmt: skip
+        kamailio = (f"Kamailio: 'different number of preprocessor directives: {abs(level)} more "
+                    + ("#!if[n]def as #!endif'" if level > 0 else "#!endif as #!if[n]def'"))
+        if level > 0:
+            diagnostics = [Diagnostic(c.pos, f"#!{c.directive} is never closed: add #!endif ({kamailio})")
+                           for c in self.conds]
+        else:
+            diagnostics = [Diagnostic(p, f"#!endif without a matching #!ifdef or #!ifndef ({kamailio})")
+                           for p in self.stray_endifs]
         diagnostics += [
-            Diagnostic(p, "this line is not an #!else/#!endif for Kamailio: only spaces may follow the "
-                       "directive, so it is read as a comment", "note")
+            Diagnostic(p, "this line is not an #!else/#!endif for Kamailio: only spaces and a line break may "
+                       "follow the directive, so it is read as a comment", "note")
             for p in self.ignored_closers
         ]  # fmt: skip
         raise ConfigError(diagnostics)
+
+    def _warn(self, pos: Pos, message: str) -> None:
+        self.warnings.append(Diagnostic(pos, message, "warning"))
 
     # -- output: every output newline records the (file, line) its line came from
 
@@ -900,7 +916,7 @@ class _Preprocessor:
             self._undefine(ctx, _UNDEF_KINDS[word], after)
         elif word in ("ifdef", "ifndef", "ifexp") and nxt and nxt in _WS:
             self._conditional(ctx, word, after, evaluate=True)
-        elif word in ("else", "endif") and self._only_space_to_eol(ctx, after):
+        elif word in ("else", "endif") and self._only_space_to_eol(ctx, after, newline=True):
             self._else_endif(ctx, word, after)
         elif word in _ENV_KINDS:
             self._defenv(ctx, word, after)
@@ -923,9 +939,11 @@ class _Preprocessor:
             self._copy(ctx, start, eol)
             ctx.pos = eol
 
-    def _only_space_to_eol(self, ctx: _Ctx, i: int) -> bool:
+    def _only_space_to_eol(self, ctx: _Ctx, i: int, newline: bool = False) -> bool:
+        """Only blanks up to the end of the line; `newline`: and a line break ends it (Kamailio's
+        {CR}: an #!endif on a last line without one is no directive)."""
         eol = self._line_end(ctx, i)
-        return all(c in _WS for c in ctx.text[i:eol])
+        return all(c in _WS for c in ctx.text[i:eol]) and (eol < len(ctx.text) or not newline)
 
     def _finish_directive(self, ctx: _Ctx, start: int, end: int, printed: bool) -> None:
         """The directive text [start, end) becomes empty lines in the output."""
@@ -949,7 +967,7 @@ class _Preprocessor:
         eol = self._line_end(ctx, i)
         junk = ctx.text[i:eol].strip(_WS)
         if junk:
-            log.warning("%s: text after #!%s is ignored: %s", ctx.at(i), directive, junk)
+            self._warn(ctx.at(i), f"text after #!{directive} is ignored: {junk}")
         return min(eol + 1, len(ctx.text))
 
     # -- defines
@@ -1084,8 +1102,14 @@ class _Preprocessor:
 
     def _else_endif(self, ctx: _Ctx, kind: str, i: int) -> None:
         start = ctx.pos
-        if not self.conds:
-            raise ConfigError.at(ctx.at(start), f"#!{kind} without a matching #!ifdef, #!ifndef or #!ifexp")
+        end = min(self._line_end(ctx, i) + 1, len(ctx.text))
+        if not self.conds:  # Kamailio warns and reads on
+            self._warn(ctx.at(start), f"#!{kind} without an open #!ifdef or #!ifndef is ignored (Kamailio: "
+                                      "'invalid position for preprocessor directive')")
+            if kind == "endif":
+                self.stray_endifs.append(ctx.at(start))
+            self._finish_directive(ctx, start, end, printed=False)
+            return
         cond = self.conds[-1]
         if kind == "else":
             cond.active = not cond.active
@@ -1093,7 +1117,7 @@ class _Preprocessor:
         else:
             self.conds.pop()
             self.inactive -= not cond.active
-        self._finish_directive(ctx, start, min(self._line_end(ctx, i) + 1, len(ctx.text)), printed=False)
+        self._finish_directive(ctx, start, end, printed=False)
 
     def _evaluate(self, ctx: _Ctx, start: int, kind: str, expression: str) -> _Value:
         try:
