@@ -108,11 +108,11 @@ def test_two_servers_sharing_the_store_count_core_and_sl_stats_together(store):
     assert stats.get("sl:404_replies") == 3
 
 
-def test_the_core_counts_a_malformed_message(store):
+def test_the_core_counts_a_request_whose_via_does_not_parse_as_a_bad_header_only(store):
     one = _server(store, 1, CFG)
     one.handle(b"INVITE sip:x SIP/2.0\r\nVia: nonsense\r\n\r\n", SOURCE)
     assert one.core.stats.get("core:bad_msg_hdr") == 1
-    assert one.core.stats.get("core:err_requests") == 1
+    assert one.core.stats.get("core:err_requests") == 0  # Kamailio 5.6.3 counts no error request here
 
 
 def test_the_core_counts_an_unsupported_method(store):

@@ -15,6 +15,7 @@ from kampy.runtime import corestats, forward
 from kampy.runtime.context import MessageContext, Outgoing, ScriptDrop, ScriptExit, Socket, Source
 from kampy.runtime.core import Clock, Core, reply_destination, reply_via_line
 from kampy.runtime.engine import Engine, MalformedInput, ModuleFailure
+from kampy.runtime.ratelog import OncePerSource
 from kampy.rpc import register_process
 from kampy.runtime.shared import SharedStore
 from kampy.sip.errors import SIPProtocolError
@@ -34,6 +35,9 @@ class Server:
         self._on_response = tuple(m.on_response for m in core.modules.values() if overrides_on_response(m))
         now = core.clock.monotonic()
         self._handed_off = False
+        # Kamailio logs every unparsable first Via at L_ERR (sip_parser_log); a flood of them from
+        # one source must not flood the log here
+        self._bad_via_log = OncePerSource(log, logging.WARNING)
         self._timers: list[list[Any]] = [[now + interval, interval, fn, timer.name]
                                          for timer, interval, fn in engine.timers]
 
@@ -127,6 +131,8 @@ class Server:
         try:
             msg = parse_message(data)
             if isinstance(msg, Request):
+                if not self._top_via_parses(msg, src):
+                    return []
                 if not self._handed_off:  # counted once, by the worker that received it
                     corestats.count_request(self.core.stats, msg)
                 return self._request(msg, data, src)
@@ -139,6 +145,20 @@ class Server:
         except Exception:
             log.exception("internal error while handling a message from %s:%d", src.ip, src.port)
             return []
+
+    def _top_via_parses(self, msg: Request, src: Source) -> bool:
+        """Kamailio's receive_msg(): a request whose first Via does not parse is dropped, with no
+        reply (there is no valid address to send one to), counted in core:bad_msg_hdr only."""
+        try:
+            msg.via  # noqa: B018 (parses it)
+        except SIPProtocolError as exc:
+            if not self._handed_off:
+                self.core.stats.inc("core:bad_msg_hdr")
+            self._bad_via_log.log((src.proto, src.ip, src.port), self.core.clock.monotonic(),
+                             "request from %s:%s:%d dropped: its first Via does not parse (%s)",
+                             src.proto, src.ip, src.port, exc.message)
+            return False
+        return True
 
     def _malformed(self, data: bytes, src: Source, exc: SIPProtocolError, ctx: MessageContext | None = None,
                    ) -> list[Outgoing]:
