@@ -92,7 +92,8 @@ from kampy.runtime.loglevels import (
 from kampy.runtime.shared import SharedStore
 from kampy.runtime.sockets import grep_socket
 from kampy.runtime.shmtable import ShmTable, TableFull
-from kampy.rpc import JsonRpc, LocalService, dumps_response, version_string
+from kampy.rpc import JsonRpc, LocalService, dumps_response
+from kampy.version import KAMAILIO_VERSION_TEXT, KAMPY_VERSION, source_id, version_string
 from kampy.sip import (
     URI,
     ContactList,
@@ -171,6 +172,7 @@ __all__ = [
     "setflag", "resetflag", "isflagset", "setbflag", "resetbflag", "isbflagset",
     "SlAPI", "TmAPI", "ReplyCallback",
     "JsonRpc", "LocalService", "dumps_response", "version_string",
+    "KAMAILIO_VERSION_TEXT", "KAMPY_VERSION", "source_id",
     "Handoff", "SendSocketValue", "build_forwarded", "destination", "forward_request",
     "CancelTimer", "ClientTransaction", "Deliver", "Send", "ServerTransaction", "StartTimer", "Terminated",
     "Timeout", "TimerConfig", "TransactionError", "TransactionTable", "TransportFailed", "build_ack",

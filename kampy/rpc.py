@@ -18,21 +18,19 @@ import json
 import logging
 import os
 import platform
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kampy.module import Exports, RpcFault
+from kampy.version import KAMPY_VERSION, SERVER_NAME, built_time, source_id, version_string
 
 if TYPE_CHECKING:
     from kampy.runtime.core import Core
 
 log = logging.getLogger("kampy.rpc")
 
-VERSION = "0.1.0"
-SERVER_NAME = "kampy"
 
 # Kamailio's jsonrpcs error table: a fault with one of these codes gets this message.
 ERROR_MESSAGES = {-32700: "Parse Error", -32600: "Invalid Request", -32601: "Method Not Found",
@@ -178,10 +176,6 @@ def dumps_response(response: dict[str, Any], pretty: bool = True) -> bytes:
 # ---------------------------------------------------------------- the core's methods
 
 
-def version_string() -> str:
-    return f"{SERVER_NAME} {VERSION} ({platform.machine()}/{sys.platform})"
-
-
 def _ctime(t: float) -> str:
     return time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(t))
 
@@ -220,9 +214,18 @@ class CoreMethods:
 
     def core_info(self, *_: Any) -> dict[str, str]:
         """Verbose info, including version number, compile flags, compiler, repository hash etc."""
-        return {"version": f"{SERVER_NAME} {VERSION}", "id": "unknown ",
+        return {"version": f"{SERVER_NAME} {KAMPY_VERSION}", "id": source_id(),
                 "compiler": f"{platform.python_implementation()} {platform.python_version()}",
-                "compiled": "", "flags": "USE_TCP, SHARED_STORE_SQLITE, STATS_MMAP"}
+                "compiled": built_time(), "flags": ", ".join(self._flags())}
+
+    def _flags(self) -> list[str]:
+        """What this server runs with, in the words of Kamailio's compile flags where one fits."""
+        protos = {s.proto for s in self.core.sockets}
+        flags = [f"USE_{p.upper()}" for p in ("udp", "tcp", "tls", "sctp") if p in protos]
+        if any(":" in s.host for s in self.core.sockets):
+            flags.append("USE_IPV6")
+        flags += ["SHM_MMAP", "SHARED_STORE_SQLITE", "STATS_MMAP", f"WORKERS={self.core.workers}"]
+        return flags
 
     def system_listMethods(self, *_: Any) -> list[str]:  # noqa: N802 (Kamailio's name)
         """Lists all RPC methods supported by the server."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from kampy.api import Core, Exports, MessageContext, Socket, Source, parse_message
+from kampy.version import SERVER_HEADER
 
 LOCAL = Socket("udp", "127.0.0.1", 5060)
 
@@ -16,7 +17,7 @@ def sip(text: str) -> bytes:
     return data.replace("{CL}", str(len(body.encode()))).encode()
 
 
-def core(server: str = "kampy (0.1.0)") -> Core:
+def core(server: str = SERVER_HEADER) -> Core:
     c = Core(sockets=[LOCAL])
     c.server_header = server
     return c

@@ -5,6 +5,9 @@ from kampy.api import Socket, Source, parse_message
 from kampy.config.pipeline import load_text
 from kampy.runtime.server import Server
 from tests.modkit import INVITE, OPTIONS
+from kampy.version import SERVER_HEADER
+
+SERVER = SERVER_HEADER.encode()
 
 SOCKET = Socket("udp", "127.0.0.1", 5060)
 SRC = Source("udp", "127.0.0.1", 5070, SOCKET)
@@ -55,7 +58,7 @@ def reply(data: bytes) -> bytes:
 def test_options_answered_200_with_appended_header() -> None:
     data = reply(OPTIONS)
     assert data.startswith(b"SIP/2.0 200 OK\r\n")
-    assert b"\r\nX-Hello: world\r\nServer: kampy (0.1.0)\r\nContent-Length: 0\r\n\r\n" in data
+    assert b"\r\nX-Hello: world\r\nServer: " + SERVER + b"\r\nContent-Length: 0\r\n\r\n" in data
     assert b"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-1;rport=5070;received=127.0.0.1\r\n" in data
 
 

@@ -8,6 +8,9 @@ from modules.sl import EXPORTS
 from kampy.api import crc_suffix, local_to_tag
 from modules.sl.sl import SL_TAG_SEPARATOR, SL_TAG_SIGNATURE
 from tests.modkit import INVITE, OPTIONS, core, ctx_for, module, sip
+from kampy.version import SERVER_HEADER
+
+SERVER = SERVER_HEADER.encode()
 
 KAMAILIO = "kamailio (5.6.3 (x86_64/linux))"
 # the first socket of the Kamailio the expected replies were captured from
@@ -179,7 +182,8 @@ def test_reply_api_adds_headers_and_body() -> None:
     sl = module(EXPORTS, ctx.core)
     sl.reply(ctx, 200, "OK", extra_headers=[("Content-Type", "text/plain")], body=b"hi")
     data = ctx.outbox[0].data
-    assert data.endswith(b"Content-Type: text/plain\r\nServer: kampy (0.1.0)\r\nContent-Length: 2\r\n\r\nhi")
+    assert data.endswith(b"Content-Type: text/plain\r\nServer: " + SERVER
+                         + b"\r\nContent-Length: 2\r\n\r\nhi")
 
 
 def test_send_reply_is_stateless_without_tm() -> None:

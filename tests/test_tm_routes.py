@@ -4,6 +4,9 @@ from __future__ import annotations
 from kampy.sip.message import Request
 from modules.tm.tags import crc_suffix, tag_prefix
 from tests.tmkit import ALICE, BOB, lines, parsed, reply_to, request, server
+from kampy.version import SERVER_HEADER
+
+SERVER = SERVER_HEADER.encode()
 
 
 def test_t_reply_sends_reply_with_tm_to_tag() -> None:
@@ -18,7 +21,7 @@ def test_t_reply_sends_reply_with_tm_to_tag() -> None:
         b"To: <sip:bob@example.test>;tag=" + tag.encode() + b"\r\n"
         b"Call-ID: call-1@192.0.2.10\r\n"
         b"CSeq: 1 MESSAGE\r\n"
-        b"Server: kampy (0.1.0)\r\n"
+        b"Server: " + SERVER + b"\r\n"
         b"Content-Length: 0\r\n\r\n")
 
 

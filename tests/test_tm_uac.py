@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from kampy.sip.message import Request
 from tests.tmkit import BOB, advance, parsed, reply_to, server
+from kampy.version import SERVER_HEADER
 
 
 def _send(srv, calls: list, **kw):  # type: ignore[no-untyped-def]
@@ -24,7 +25,7 @@ def test_uac_request_layout_is_kamailios() -> None:
                      b"User-Agent", b"Content-Type"]
     assert req.cseq.num == 10 and req.max_forwards == 70 and req.body == b"hello"
     assert req.from_.tag and "-" in req.from_.tag and req.header("to") == "<sip:bob@example.test>"
-    assert req.header("user-agent") == "kampy (0.1.0)"
+    assert req.header("user-agent") == SERVER_HEADER
     assert "r1." in req.via.branch and req.via.params.get("rport", "x") == "x"
 
 

@@ -22,10 +22,10 @@ from pathlib import Path
 
 from kampy.config.ast import Pos
 from kampy.errors import ConfigError, Diagnostic, register_source
+from kampy.version import KAMAILIO_VERSION
 
 log = logging.getLogger(__name__)
 
-KAMAILIO_VERSION = (5, 6, 3)
 MAX_INCLUDE_DEPTH = 10  # Kamailio's MAX_INCLUDE_DEPTH
 MAX_EXPANSIONS = 200  # nested define expansions without progress: a define that refers to itself
 

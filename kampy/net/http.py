@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kampy.version import SERVER_HEADER
+
 MAX_HEAD = 16 * 1024
 MAX_BODY = 1024 * 1024
 _METHODS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"PATCH ")
@@ -120,7 +122,7 @@ def _content_length(request: HttpRequest) -> int:
 
 
 def build_response(status: int, reason: str, body: bytes = b"", content_type: str | None = "text/plain",
-                   server: str = "kampy (0.1.0)", close: bool = False) -> bytes:
+                   server: str = SERVER_HEADER, close: bool = False) -> bytes:
     lines = [f"HTTP/1.1 {status} {reason}"]
     if content_type:
         lines.append(f"Content-Type: {content_type}")

@@ -21,13 +21,13 @@ from kampy.sip.message import Request, Response
 from kampy.sip.uri import Via
 from kampy.rpc import RpcRegistry, register_core_methods
 from kampy.stats import Stats
+from kampy.version import SERVER_HEADER
 
 if TYPE_CHECKING:
     from kampy.config.compile import CompiledConfig
 
 log = logging.getLogger("kampy.core")
 
-SERVER_HEADER = "kampy (0.1.0)"
 
 
 class Clock(Protocol):

@@ -11,7 +11,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from kampy.api import MessageContext, Module, PVar, Transform
+from kampy.api import (KAMAILIO_VERSION_TEXT, MessageContext, Module, PVar, Transform, source_id,
+                       version_string)
 
 from . import msgvars, storage, timevars, transforms
 from .common import (
@@ -35,7 +36,8 @@ log = logging.getLogger("kampy.pv")
 _XNAME = re.compile(r"^(?P<root>[^\[=]+)(?:\[(?P<ri>[^\]]*)\])?"
                     r"(?:=>(?P<field>[^\[]+)(?:\[(?P<fi>[^\]]*)\])?)?$")
 
-VERSION = {"num": "5.6.6", "full": "kampy 0.1.0 (Kamailio 5.6 compatible)", "hash": "kampy"}
+# Kamailio's num, full and hash: the Kamailio version kampy behaves as, kampy's full version, its revision
+VERSION = {"num": KAMAILIO_VERSION_TEXT, "full": version_string(), "hash": source_id()}
 
 
 class PvModule(Module):
