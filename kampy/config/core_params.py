@@ -125,6 +125,9 @@ def check(name: str, value: ast.Node | tuple) -> Checked:
     if kind.name == "address":
         return _wrap_listen_ports(value)
     fits, value = _fits(kind.name, value)
+    if isinstance(value, ast.Int) and not -(2**31) <= value.value < 2**31:
+        return Checked(value, error=f"{name}: {value.value} does not fit in a C int, where Kamailio "
+                                    "keeps it (it would read a wrong number)")
     if not fits:
         return Checked(value, error=f"{name}: {kind.expected}, not {_shown(value)}")
     if name == "log_facility" and isinstance(value, ast.Ident) and value.name.upper() not in FACILITIES:
