@@ -2,16 +2,16 @@
 nothing behind, and the store of a server that was killed is removed by the next one."""
 from __future__ import annotations
 
+import fcntl
 import logging
 import multiprocessing
 import os
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from kampy.runtime.shared import ALIVE_SUFFIX, STALE_AFTER, SharedStore
+from kampy.runtime.shared import ALIVE_SUFFIX, SharedStore
 
 
 def test_a_writer_waits_for_another_workers_transaction(store: SharedStore) -> None:
@@ -66,16 +66,9 @@ def _orphan(directory: Path) -> Path:
     return path
 
 
-def _age(store: Path, seconds: float) -> None:
-    mark = Path(f"{store}{ALIVE_SUFFIX}")
-    then = time.time() - seconds
-    os.utime(mark, (then, then))
-
-
-def test_a_new_store_removes_the_store_of_a_server_that_died(tmp_path: Path,
-                                                              caplog: pytest.LogCaptureFixture) -> None:
-    dead = _orphan(tmp_path)
-    _age(dead, STALE_AFTER + 1)
+def test_a_new_store_removes_the_store_of_a_server_that_died_at_once(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    dead = _orphan(tmp_path)  # just now: its owner is gone, so there is no reason to wait
     with caplog.at_level(logging.WARNING, "kampy.shared"):
         store = SharedStore.create(tmp_path)
     try:
@@ -90,7 +83,6 @@ def test_the_store_of_a_live_server_is_never_removed(tmp_path: Path, closed: boo
     live = SharedStore.create(tmp_path)
     if closed:
         live.close()  # as the supervisor does before it forks the workers
-    _age(live.path, STALE_AFTER + 1)
     other = SharedStore.create(tmp_path)
     try:
         assert live.path.exists()
@@ -99,11 +91,15 @@ def test_the_store_of_a_live_server_is_never_removed(tmp_path: Path, closed: boo
         live.remove()
 
 
-def test_a_store_younger_than_the_grace_period_is_left_alone(tmp_path: Path) -> None:
-    young = _orphan(tmp_path)  # its creator may still be setting it up
+def test_a_stores_life_mark_is_held_from_the_moment_it_can_be_seen(tmp_path: Path) -> None:
     store = SharedStore.create(tmp_path)
     try:
-        assert young.exists()
+        assert [p.name for p in tmp_path.glob("*.alive*")] == [f"{store.path.name}{ALIVE_SUFFIX}"]
+        fd = os.open(f"{store.path}{ALIVE_SUFFIX}", os.O_RDWR)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
     finally:
         store.remove()
-        SharedStore(young).remove()

@@ -22,7 +22,6 @@ import re
 import sqlite3
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,8 +37,7 @@ STORE_PREFIX = "kampy-shared-"
 # lock, kampy.stats' counters, the claims table, the mark of the server's life; and the shared
 # tables (`<db>.area-<name>`)
 ALIVE_SUFFIX = ".alive"
-COMPANION_SUFFIXES = ("-wal", "-shm", ".lock", ".stats", ".claims", ALIVE_SUFFIX)
-STALE_AFTER = 60.0  # seconds: a store's life mark younger than this is never taken for a dead one
+COMPANION_SUFFIXES = ("-wal", "-shm", ".lock", ".stats", ".claims", ALIVE_SUFFIX, f"{ALIVE_SUFFIX}.new")
 AREA_INFIX = ".area-"
 _AREA_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
@@ -101,9 +99,13 @@ class SharedStore:
 
     def _mark_alive(self) -> None:
         """Hold a shared flock on `<db>.alive` for as long as this process or a fork of it lives:
-        the kernel drops it when the last of them exits, however it dies."""
-        self._alive_fd = os.open(f"{self.path}{ALIVE_SUFFIX}", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        the kernel drops it when the last of them exits, however it dies. The mark is locked under
+        a name no one looks for, then renamed into place: from the moment it can be seen it is
+        held, so `remove_stale` can never take a store being created for a dead one."""
+        mark = f"{self.path}{ALIVE_SUFFIX}"
+        self._alive_fd = os.open(f"{mark}.new", os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         fcntl.flock(self._alive_fd, fcntl.LOCK_SH)
+        os.rename(f"{mark}.new", mark)
 
     def reopen(self) -> SharedStore:
         """A fresh connection to the same database, for a worker after fork."""
@@ -211,14 +213,11 @@ def _unlink_store(path: Path) -> None:
 
 def remove_stale(directory: Path) -> list[Path]:
     """Delete the stores in `directory` whose server is gone (killed before it could delete its
-    store): their life mark is older than STALE_AFTER and no process holds its flock. A store
-    with no life mark is left alone (nothing tells whether it is in use). Returns those deleted."""
+    store): no process holds the flock of its life mark. A store with no life mark is left alone
+    (nothing tells whether it is in use). Returns those deleted."""
     removed = []
-    now = time.time()
     for mark in directory.glob(f"{STORE_PREFIX}*.sqlite{ALIVE_SUFFIX}"):
         try:
-            if now - mark.stat().st_mtime < STALE_AFTER:
-                continue
             fd = os.open(mark, os.O_RDWR | os.O_CLOEXEC)
         except OSError:
             continue

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support import shared_files
+from tests.support import leftovers, shared_files
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,7 @@ def start_server(cmd: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
     (Ctrl-C, `timeout`) no longer reach the server: the fixtures, and `stop_all` at exit, stop it."""
     proc: subprocess.Popen[bytes] = subprocess.Popen(list(cmd), start_new_session=True, **kwargs)
     RUNNING[proc.pid] = proc
+    leftovers.record_server(proc.pid)  # if this run is killed, the next one stops it
     return proc
 
 
@@ -124,6 +125,7 @@ def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeo
     code = proc.wait()
     if own_group:
         del RUNNING[proc.pid]
+        leftovers.forget_server(proc.pid)
     for base in stores:
         if shared_files.remove_store(base):
             SWEPT_STORES.append(base)

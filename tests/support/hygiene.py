@@ -3,10 +3,12 @@
 tests/conftest.py imports these hooks (`from tests.support.hygiene import ...`), so they run for
 every session that collects tests/ (samples/tests included when run together).
 
-At the start of the session: the shared stores already present are noted (another kampy, or another
-test session, may be using them: they are never touched), every `SharedStore.create()` of this
-process and of its forks is recorded, and SIGTERM (as `timeout` sends it) becomes a
-KeyboardInterrupt, so that fixtures are torn down and the servers they started are stopped.
+At the start of the session: what an earlier run that was killed left is cleaned up (its servers,
+its shared stores whose owner is gone: tests/support/leftovers.py); the shared stores then present
+are noted (another kampy, or another test session, may be using them: they are never touched),
+every `SharedStore.create()` of this process and of its forks is recorded, and SIGTERM (as
+`timeout` sends it) becomes a KeyboardInterrupt, so that fixtures are torn down and the servers
+they started are stopped.
 
 At the end (after the fixtures' teardown):
   * a server started by tests/e2e/kampy_process.start_server and still running is stopped (with its
@@ -33,7 +35,7 @@ from typing import Any
 import pytest
 
 from kampy.runtime.shared import SharedStore
-from tests.support import shared_files
+from tests.support import leftovers, shared_files
 
 _state: dict[str, Any] = {}
 
@@ -63,6 +65,9 @@ def _terminate(signum: int, frame: object) -> None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     if _state.get("active"):  # imported by more than one conftest
         return
+    # what an earlier run killed before its own clean-up left: its servers, then its stores
+    earlier = leftovers.stop_orphaned_servers()
+    _state["earlier"] = earlier + leftovers.remove_dead_stores(shared_files.store_dirs())
     fd, record = tempfile.mkstemp(prefix="kampy-test-stores-", suffix=".txt")
     os.close(fd)
     original = SharedStore.__dict__["create"].__func__
@@ -93,6 +98,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    earlier = _state.get("earlier")
+    if earlier:
+        terminalreporter.section("cleaned up at the start: left by an earlier run", sep="-")
+        for line in earlier:
+            terminalreporter.line(line)
     errors = _state.get("errors")
     if errors:
         terminalreporter.section("left behind by the test session", sep="=", red=True, bold=True)
