@@ -69,6 +69,16 @@ def test_listen_and_alias_take_a_define_holding_a_host_name_with_a_dash(tmp_path
     assert_both_accept(tmp_path, text)
 
 
+def test_comment_left_open_at_the_end_runs_to_the_end_of_the_file(tmp_path):
+    out = assert_both_accept(tmp_path, ROUTE + "/* never closed\nrequest_route {\n")
+    assert "kamailio.cfg:5:1: warning: unterminated /* comment" in out
+
+
+def test_undef_of_a_name_never_defined_is_accepted(tmp_path):
+    out = assert_both_accept(tmp_path, "#!undef NEVER_DEFINED\n" + ROUTE)
+    assert "kamailio.cfg:1:1: warning: #!undef is a directive of Kamailio 5.7 and later" in out
+
+
 # ---------------------------------------------------------------- never a traceback
 
 def test_modparam_with_an_undefined_name_is_invalid_arguments(tmp_path):

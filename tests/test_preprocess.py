@@ -111,8 +111,20 @@ def test_undef_removes_define_and_tryundef_ignores_missing():
     assert result.text.splitlines()[3] == "x=A"
 
 
-def test_undef_of_unknown_name_is_an_error():
-    assert "t.cfg:1:1" in error_of("#!undef NOPE\n")
+def test_undef_of_unknown_name_is_a_warning():
+    warnings = [w.message for w in pp("#!undef NOPE\n").warnings]
+    assert "#!undef NOPE: NOPE is not defined" in warnings
+
+
+def test_directives_of_later_kamailios_are_accepted_with_a_warning():
+    warnings = [w.message for w in pp("#!define A 2\n#!ifexp A > 1\nx\n#!endif\n#!undef A\n").warnings]
+    assert [w.split(" is ")[0] for w in warnings] == ["#!ifexp", "#!undef"]
+
+
+def test_unterminated_comment_runs_to_the_end_of_the_file_with_a_warning():
+    result = pp("x\n/* open\ny\n")
+    assert result.text.splitlines() == ["x", "", ""]
+    assert result.warnings[0].message.startswith("unterminated /* comment")
 
 
 def test_bang_bang_prefix_is_a_synonym():

@@ -218,6 +218,8 @@ _DEFINE_KINDS = {
     "redefine": "redefine", "redef": "redefine", "defexp": "defexp", "defexps": "defexps",
 }  # fmt: skip
 _UNDEF_KINDS = {"undefine": "undef", "undef": "undef", "tryundefine": "tryundef", "tryundef": "tryundef"}
+# directives kampy takes from Kamailio 5.7+, which 5.6 reads as comments
+_LATER_DIRECTIVES = {"defexp", "defexps", "undef", "undefine", "tryundef", "tryundefine", "ifexp"}
 _ENV_KINDS = {"defenv", "defenvs", "trydefenv", "trydefenvs"}
 _SUBST_KINDS = {"subst", "substdef", "substdefs"}
 _COMPAT_HEADERS = {"KAMAILIO", "OPENSER", "SER", "MAXCOMPAT", "ALL"}
@@ -817,8 +819,13 @@ class _Preprocessor:
             if depth == 0:
                 i = m.end()
                 break
-        else:
-            raise ConfigError.at(ctx.at(ctx.pos), "unterminated /* comment: the closing */ is missing")
+        else:  # Kamailio logs 'unexpected EOF: 1 comments open' and accepts the config
+            self._warn(ctx.at(ctx.pos), "unterminated /* comment: the closing */ is missing, so the rest of "
+                                        "the file is a comment (Kamailio: 'unexpected EOF: 1 comments open')")
+            self._blank(ctx, ctx.pos, len(ctx.text))
+            self._print(ctx, ctx.pos, len(ctx.text))
+            ctx.pos = len(ctx.text)
+            return
         self._copy(ctx, ctx.pos, i)
         ctx.pos = i
 
@@ -910,6 +917,9 @@ class _Preprocessor:
         word = m.group(1) if m else ""
         after = m.end() if m else start + len(mark)
         nxt = text[after : after + 1]
+        if word in _LATER_DIRECTIVES and nxt and nxt in _WS:
+            self._warn(ctx.at(start), f"#!{word} is a directive of Kamailio 5.7 and later: Kamailio 5.6 "
+                                      "reads this line as a comment (kampy follows 5.7)")
         if word in _DEFINE_KINDS and nxt and nxt in _WS:
             self._define(ctx, _DEFINE_KINDS[word], after)
         elif word in _UNDEF_KINDS and nxt and nxt in _WS:
@@ -1026,7 +1036,7 @@ class _Preprocessor:
         name, i = self._name_after(ctx, i, kind)
         if name not in self.defines:
             if kind == "undef":
-                raise ConfigError.at(ctx.at(start), f"cannot #!undef {name}: it is not defined")
+                self._warn(ctx.at(start), f"#!undef {name}: {name} is not defined")
         else:
             del self.defines[name]
         self._finish_directive(ctx, start, self._rest_of_line(ctx, i, kind), printed=True)
