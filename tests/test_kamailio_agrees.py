@@ -63,6 +63,10 @@ def test_substdef_replacement_with_a_group_the_pattern_lacks_is_kept(tmp_path):
     assert_both_accept(tmp_path, text)
 
 
+def test_subst_rule_matching_the_empty_string_leaves_strings_alone(tmp_path):
+    assert_both_accept(tmp_path, '#!subst "/x{,2}/y/"\n' + ROUTE)  # "sl.so" stays "sl.so"
+
+
 def test_listen_and_alias_take_a_define_holding_a_host_name_with_a_dash(tmp_path):
     text = ("#!define MYHOST my-host\n#!define SHOP 7-eleven.example.test\nlisten=udp:127.0.0.1:5060\n"
             "alias=MYHOST\nalias=udp:SHOP:5070\n" + ROUTE)

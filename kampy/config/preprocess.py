@@ -275,6 +275,11 @@ class _Subst:
         def build(m: re.Match[str]) -> str:
             return "".join(p if isinstance(p, str) else group(m, p) for p in self.parts)
 
+        # Kamailio's subst_run() gives up on an empty match ("Matched string is empty, invalid
+        # regexp?") and the string stays as it was
+        matches = self.regex.finditer(value) if self.replace_all else [self.regex.search(value)]
+        if any(m is not None and m.start() == m.end() for m in matches):
+            return value
         return self.regex.sub(build, value, count=0 if self.replace_all else 1)
 
 
