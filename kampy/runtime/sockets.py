@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Iterable
 from typing import Any
 
-from kampy.config.ast import ListenValue
+from kampy.config.ast import ListenValue, Pos
 from kampy.config.compile import CompiledConfig
+from kampy.errors import ConfigError
 from kampy.runtime.context import Socket
+
+log = logging.getLogger("kampy.sockets")
 
 PROTOS = ("udp", "tcp", "tls", "sctp", "ws", "wss")
 SUPPORTED = ("udp", "tcp")
@@ -19,9 +23,22 @@ def _values(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple) else [value]
 
 
+def _port(text: str, whole: str) -> int | None:
+    """A port as Kamailio reads `-l` and `listen=`: a number, used modulo 65536 (its 16 bits)."""
+    if not text:
+        return None
+    if not text.isdigit():
+        raise ConfigError.at(Pos("<command line>", 1, 1), f"{whole}: bad port '{text}': a number expected")
+    port = int(text)
+    if port > 0xFFFF:
+        log.warning("%s: port %d is above 65535: Kamailio uses it modulo 65536, %d, and so does kampy",
+                    whole, port, port & 0xFFFF)
+    return port & 0xFFFF
+
+
 def split_address(text: str) -> tuple[str | None, str, int | None]:
     """`[proto:]host[:port]` (IPv6 in brackets) -> (proto, host, port)."""
-    text = text.strip()
+    whole = text = text.strip()
     proto = None
     head, colon, rest = text.partition(":")
     if colon and head.lower() in PROTOS:
@@ -29,12 +46,11 @@ def split_address(text: str) -> tuple[str | None, str, int | None]:
     if text.startswith("["):
         end = text.find("]")
         host, tail = text[1:end], text[end + 1:]
-        port = int(tail[1:]) if tail.startswith(":") and tail[1:] else None
-        return proto, host, port
+        return proto, host, _port(tail[1:], whole) if tail.startswith(":") else None
     if text.count(":") > 1:  # a bare IPv6 address
         return proto, text, None
     host, colon, port_text = text.partition(":")
-    return proto, host, int(port_text) if colon and port_text else None
+    return proto, host, _port(port_text, whole) if colon else None
 
 
 # get_sock_info_list(): WebSocket runs on the TCP and TLS sockets; next_proto(): without a protocol
