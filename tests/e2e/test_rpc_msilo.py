@@ -64,6 +64,8 @@ def flows(sample: tuple[msilo_sample.Server, Path]) -> tuple[msilo_sample.Server
         bob.answer = 480
         assert bob.register(server) == 200  # type: ignore[arg-type]
         assert wait_for(lambda: len(bob.received) == 2)
+        # the server has taken both 480s before bob registers again (under load that takes a while)
+        assert wait_for(lambda: failed_messages(tmp, server) == 2, 10)
         bob.received.clear()
         bob.answer = 200
         assert bob.register(server) == 200  # type: ignore[arg-type]
@@ -85,6 +87,11 @@ def flows(sample: tuple[msilo_sample.Server, Path]) -> tuple[msilo_sample.Server
         for ua in (alice, bob, dave, erin):
             ua.close()
     return sample
+
+
+def failed_messages(tmp: Path, server: msilo_sample.Server) -> int:
+    answer = json.loads(over_dgram(tmp, server, request("stats.fetchn", "failed_messages")))
+    return int(answer["result"]["msilo.failed_messages"])
 
 
 def snd_times(tmp: Path, owner: str) -> list[int]:
