@@ -30,9 +30,8 @@ def test_is_exports_named_after_folder(ex: Exports) -> None:
 
 
 def test_every_declared_handler_exists_on_the_implementation(ex: Exports) -> None:
-    """A module either has no implementation yet (factory None) or implements all it declares."""
-    if ex.factory is None:
-        pytest.skip(f"{ex.name} has no implementation yet")
+    """Every function and timer a module declares has its handler; a module without an instance
+    (the DB drivers, which register a driver when imported) declares none."""
     missing = [f.name for f in ex.functions if not callable(getattr(ex.factory, f.handler_name, None))]
     missing += [t.handler for t in ex.timers if not callable(getattr(ex.factory, t.handler, None))]
     assert missing == []
