@@ -7,13 +7,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"
-# A path outside the repository that only this machine (or the project's shared folder) has.
-OUTSIDE = re.compile(r"\.\./shared|/shared/|/work/")
+# A path outside the repository that only this machine (or the project's shared folder) has;
+# spelled in pieces so that this file does not match it
+OUTSIDE = re.compile("|".join([r"\.\./" + "shared", "/" + "shared" + "/", "/" + "work" + "/"]))
 
 
 def test_no_code_reads_a_path_outside_the_repository():
-    where = ["tests", "samples", "kampy", "modules", "scripts", "bench", ".ci",
-             ":!tests/test_self_contained.py", ":!tests/data"]
+    where = ["tests", "samples", "kampy", "modules", "scripts", "bench", ".ci"]
     found = subprocess.run(["git", "grep", "-nE", OUTSIDE.pattern, "--", *where],
                            cwd=REPO, capture_output=True, text=True)
     assert found.returncode == 1, found.stdout  # 1: nothing matched
