@@ -7,8 +7,9 @@ it for the built-in modules (tests/test_module_imports.py). See docs/writing-mod
 What is here, by use:
 
 * Declaring a module: `Exports`, `Param`, `Function`, `Arg`, `ArgKind`, `RouteType`, `Stat`,
-  `RpcMethod`, `RpcFault`, `Timer`, `PVClass`, `PVAccessor`, `TransformClass`, and the `Module`
-  base class (its docstring has the life cycle and the handler conventions).
+  `RpcMethod`, `RpcFault`, `Timer`, `PVClass`, `PVAccessor`, `TransformClass`, `EventRoute`,
+  `Unimplemented` (what the module leaves out, with the reason), and the `Module` base class
+  (its docstring has the life cycle and the handler conventions).
 * The message at hand: `MessageContext` (`ctx.msg`, `ctx.ruri`, `ctx.dst_uri`, `ctx.flags`,
   `ctx.avps`, `ctx.branches`, `ctx.local`), `Branch`, `Source`, `Socket`; SIP parsing and building:
   `Message`, `Request`, `Response`, `URI`, `NameAddr`, `Via`, `CSeq`, `ContactList`, `ContentType`,
@@ -48,6 +49,7 @@ from kampy.db import register_driver as register_db_driver
 from kampy.module import (
     Arg,
     ArgKind,
+    EventRoute,
     Exports,
     Function,
     Module,
@@ -61,6 +63,7 @@ from kampy.module import (
     Stat,
     Timer,
     TransformClass,
+    Unimplemented,
 )
 from kampy.runtime.context import (
     Branch,
@@ -154,7 +157,7 @@ __all__ = [
     "PVar", "Transform", "Literal", "PVSyntaxError", "parse_format", "parse_pv", "parse_pv_at",
     "REGEX_FLAGS", "Arg", "ArgKind", "Exports", "Function", "Module", "Param", "PVAccessor", "PVClass",
     "RouteType",
-    "RpcFault", "RpcMethod", "Stat", "Timer", "TransformClass",
+    "RpcFault", "RpcMethod", "Stat", "Timer", "TransformClass", "EventRoute", "Unimplemented",
     "Branch", "MessageContext", "Outgoing", "ScriptDrop", "ScriptExit", "Socket", "Source", "grep_socket",
     "FORCE_RPORT", "Clock", "Core", "received_params", "reply_destination", "reply_via_line", "SharedStore",
     "ShmTable", "TableFull",

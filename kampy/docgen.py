@@ -3,7 +3,8 @@
 A module's README.md has a hand-written part (overview, differences from Kamailio, examples) and a
 generated reference between the markers `<!-- generated:begin -->` and `<!-- generated:end -->`:
 dependencies, parameters (type, default), functions (arguments, return codes, allowed routes),
-statistics, RPC methods, timers, pseudo-variables and transformations. `kampy doc NAME` prints it;
+statistics, RPC methods, timers, pseudo-variables, transformations, event routes, and what the module
+does not implement (its `not_implemented` entries, with their reasons). `kampy doc NAME` prints it;
 `kampy doc NAME --write` puts it into the module's README.md, touching only the text between the
 markers (a README without markers gets them appended; a missing README is created with a skeleton
 of the hand-written part). A test keeps every built-in module's README up to date with its EXPORTS.
@@ -14,7 +15,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from kampy.module import ArgKind, Exports, Function, Param, RouteType
+from kampy.module import ArgKind, Exports, Function, Param, RouteType, Unimplemented
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +150,30 @@ def _transform_lines(exports: Exports) -> list[str]:
     return [f"- `{{{t.name}.*}}`: " + ", ".join(f"`{n}`" for n in t.names) for t in exports.transforms]
 
 
+def _event_route_lines(exports: Exports) -> list[str]:
+    return [f"- `event_route[{e.name}]`" + (f": {e.doc}" if e.doc else "") for e in exports.event_routes]
+
+
+NOT_IMPLEMENTED_HEAD = (
+    "What Kamailio's module has and kampy's does not. `kampy check` warns where a config uses one of "
+    "these (a parameter set to another value than Kamailio's default, a function call, a "
+    "pseudo-variable, a transformation, an event route); `kampy run` ignores such a parameter and "
+    "refuses a config that uses any of the rest.")
+
+
+def _not_implemented_lines(exports: Exports) -> list[str]:
+    if not exports.not_implemented:
+        return []
+    return [NOT_IMPLEMENTED_HEAD, ""] + [f"- {_gap_words(g)}: {g.reason}" for g in exports.not_implemented]
+
+
+def _gap_words(gap: Unimplemented) -> str:
+    counted = f" with {gap.args} argument{'s' if gap.args != 1 else ''}" if gap.args is not None else ""
+    return {"function": f"`{gap.name}()`{counted}", "param": f"parameter `{gap.name}`",
+            "pvar": f"`${gap.name}`", "transform": f"`{{{gap.name}}}`", "stat": f"statistic `{gap.name}`",
+            "rpc": f"RPC method `{gap.name}`", "event_route": f"`event_route[{gap.name}]`"}[gap.kind]
+
+
 def render_reference(exports: Exports) -> str:
     """The generated part of a module's README (without the markers)."""
     lines = [f"## Reference of `{exports.name}`", ""]
@@ -164,6 +189,8 @@ def render_reference(exports: Exports) -> str:
     lines += _section("Timers", _timer_lines(exports))
     lines += _section("Pseudo-variables", _pv_lines(exports))
     lines += _section("Transformations", _transform_lines(exports))
+    lines += _section("Event routes", _event_route_lines(exports))
+    lines += _section("Not implemented in kampy", _not_implemented_lines(exports))
     return "\n".join(lines).rstrip() + "\n"
 
 

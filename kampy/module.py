@@ -150,8 +150,9 @@ class Param:
     doc: str = ""
     validate: Callable[[Any], None] | None = None
     multi: bool = False  # may be set several times (the values accumulate)
-    # False: declared so Kamailio configs load, but kampy ignores it; setting it to anything but
-    # the default is a load-time warning (`kampy check`, `kampy run`) and the README says so
+    # Deprecated: list an ignored parameter in Exports.not_implemented with its reason instead
+    # (tests/test_module_completeness.py refuses implemented=False in kampy's own modules). False:
+    # declared so Kamailio configs load, but ignored; a value other than the default is a warning.
     implemented: bool = True
 
     def ignored_warning(self, module: str) -> str:
@@ -220,6 +221,63 @@ class TransformClass:
 
 
 @dataclass(frozen=True)
+class EventRoute:
+    """An event route the module runs, `event_route[<name>]`. A part in angle brackets is completed
+    at run time: `htable:expired:<table>` stands for `htable:expired:` and any table name."""
+
+    name: str
+    doc: str = ""
+
+    def matches(self, route_name: str) -> bool:
+        pattern = ".+".join(re.escape(part) for part in re.split(r"<[^>]*>", self.name))
+        return re.fullmatch(pattern, route_name) is not None
+
+
+UNIMPLEMENTED_KINDS = ("param", "function", "pvar", "transform", "stat", "rpc", "event_route")
+
+
+@dataclass(frozen=True)
+class Unimplemented:
+    """Something the Kamailio module has that kampy's does not: the one place a module lists what it
+    leaves out, with the reason. `kampy doc` renders the list into the README; `kampy check` warns
+    (file:line:col) when a config sets such a parameter, calls such a function, uses such a
+    pseudo-variable or transformation, or defines such an event route; `kampy run` accepts the
+    parameter (ignoring it) and refuses the rest where the config uses it.
+
+    `kind` is one of UNIMPLEMENTED_KINDS. `name` is Kamailio's: a function or parameter name, a PV
+    class (`sht`), a transformation class (`s`) or one of its names (`s.fmtlines`), a statistic as
+    `group:name`, an RPC method, an event route (`htable:mod-init`). For a function, `args` limits
+    the entry to that argument count. For a parameter, `types` are the value types Kamailio takes
+    (another is an error, as in Kamailio; empty: any) and a config setting it to `default`
+    (Kamailio's default) gets no warning."""
+
+    kind: str
+    name: str
+    reason: str
+    args: int | None = None
+    default: Any = None
+    types: tuple[type, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in UNIMPLEMENTED_KINDS:
+            raise ValueError(f"Unimplemented kind {self.kind!r}: one of {', '.join(UNIMPLEMENTED_KINDS)}")
+        if not self.reason.strip():
+            raise ValueError(f"Unimplemented {self.kind} {self.name!r} needs a reason")
+
+    def label(self) -> str:
+        """How a user sees it: `t_relay()`, `$sht`, `{s.fmtlines}`, `modparam 'x'`, ..."""
+        return {"function": f"{self.name}()" + (f" with {self.args} argument{'s' if self.args != 1 else ''}"
+                                                 if self.args is not None else ""),
+                "pvar": f"${self.name}", "transform": f"{{{self.name}}}", "param": f"parameter '{self.name}'",
+                "stat": f"statistic {self.name}", "rpc": f"RPC method {self.name}",
+                "event_route": f"event_route[{self.name}]"}[self.kind]
+
+    def warning(self, module: str) -> str:
+        verdict = "is ignored by kampy" if self.kind == "param" else "is not available in kampy"
+        return f"{self.label()} of module '{module}' {verdict}: {self.reason}"
+
+
+@dataclass(frozen=True)
 class Exports:
     name: str
     doc: str = ""
@@ -230,11 +288,25 @@ class Exports:
     timers: tuple[Timer, ...] = ()
     pvars: tuple[PVClass, ...] = ()
     transforms: tuple[TransformClass, ...] = ()
+    event_routes: tuple[EventRoute, ...] = ()
     depends: tuple[str, ...] = ()
+    not_implemented: tuple[Unimplemented, ...] = ()
     factory: Callable[..., Any] | None = None
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
+
+    def unimplemented(self, kind: str, name: str, args: int | None = None) -> Unimplemented | None:
+        """The `not_implemented` entry for an item (a function's entry for any count, or for `args`);
+        for an event route, the entry whose name matches `name`, placeholders included."""
+        for gap in self.not_implemented:
+            if gap.kind != kind:
+                continue
+            if kind == "event_route" and EventRoute(gap.name).matches(name):
+                return gap
+            if gap.name == name and (gap.args is None or args is None or gap.args == args):
+                return gap
+        return None
 
     def functions_named(self, name: str) -> list[Function]:
         return [f for f in self.functions if f.name == name]

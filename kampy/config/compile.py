@@ -24,6 +24,7 @@ from kampy.module import (
     Function,
     PVClass,
     RouteType,
+    Unimplemented,
     allowed_in,
     route_type_of,
 )
@@ -134,6 +135,20 @@ class Resolver:
     def error(self, pos: ast.Pos, message: str) -> None:
         self.diags.append(Diagnostic(pos, message))
 
+    def unimplemented(self, pos: ast.Pos, kind: str, name: str, args: int | None = None) -> bool:
+        """Warn when a loaded module lists the item in its `not_implemented`; whether one does."""
+        for mod in self.modules.values():
+            gap = mod.exports.unimplemented(kind, name, args)
+            if gap is not None:
+                self.warn_unimplemented(pos, mod.exports.name, gap)
+                return True
+        return False
+
+    def warn_unimplemented(self, pos: ast.Pos, module: str, gap: Unimplemented) -> None:
+        warning = Diagnostic(pos, gap.warning(module), "warning")
+        if warning not in self.warnings:
+            self.warnings.append(warning)
+
     # ------------------------------------------------------------ top level
 
     def run(self) -> CompiledConfig:
@@ -142,6 +157,8 @@ class Resolver:
         if self.resolve:
             self.check_depends()
             for key, route in self.routes.items():
+                if route.kind == "event" and route.name:
+                    self.unimplemented(route.pos, "event_route", route.name)
                 block = route_type_of(route.kind, route.name)
                 self.block(route.body, block, key)
         if self.diags:
@@ -235,16 +252,17 @@ class Resolver:
 
     def set_param(self, mod: ModuleConfig, item: ast.ModParam) -> None:
         param = mod.exports.param(item.name)
+        gap = mod.exports.unimplemented("param", item.name) if param is None else None
+        if gap is not None:
+            self.unimplemented_param(mod, item, gap)
+            return
         if param is None:
             names = [p.name for p in mod.exports.params]
             self.error(item.pos, f"module '{mod.exports.name}' has no parameter '{item.name}'"
                                  f"{suggest(item.name, names)}")
             return
         value = item.value.value
-        if type(value) not in param.types:
-            given = "an integer" if isinstance(value, int) else "a string"
-            self.error(item.value.pos, f"parameter '{item.name}' of module '{mod.exports.name}' takes "
-                                       f"{param.type_names()}, not {given}")
+        if self.wrong_type(mod, item, param.types):
             return
         if param.validate is not None:
             try:
@@ -259,6 +277,25 @@ class Resolver:
             mod.params[param.name] = [*(mod.params.get(param.name) or []), value]
         else:
             mod.params[param.name] = value
+
+    def unimplemented_param(self, mod: ModuleConfig, item: ast.ModParam, gap: Unimplemented) -> None:
+        """A modparam of a parameter the module lists as not implemented: type-checked as Kamailio
+        does, then ignored, with a warning unless it sets Kamailio's default."""
+        if gap.types and self.wrong_type(mod, item, gap.types):
+            return
+        if gap.default is None or item.value.value != gap.default:
+            self.warn_unimplemented(item.pos, mod.exports.name, gap)
+
+    def wrong_type(self, mod: ModuleConfig, item: ast.ModParam, types: tuple[type, ...]) -> bool:
+        """Report a modparam value of another type than the parameter takes (Kamailio refuses it)."""
+        value = item.value.value
+        if type(value) in types:
+            return False
+        words = " or ".join("integer" if t is int else "string" for t in types)
+        given = "an integer" if isinstance(value, int) else "a string"
+        self.error(item.value.pos, f"parameter '{item.name}' of module '{mod.exports.name}' takes {words}, "
+                                   f"not {given}")
+        return True
 
     def add_route(self, route: ast.Route) -> None:
         key = _route_key(route)
@@ -360,9 +397,12 @@ class Resolver:
     def call(self, call: ast.Call, rtype: RouteType) -> None:
         candidates = self.functions(call.name)
         if not candidates:
-            self.unknown_function(call)
+            if not self.unimplemented(call.pos, "function", call.name, len(call.args)):
+                self.unknown_function(call)
             return
         by_count = [(m, f) for m, f in candidates if f.accepts_count(len(call.args))]
+        if not by_count and self.unimplemented(call.pos, "function", call.name, len(call.args)):
+            return
         if not by_count:
             self.error(call.pos, f"{call.name}() {self.counts_words(candidates)}, "
                                  f"{len(call.args)} given")
@@ -475,6 +515,8 @@ class Resolver:
             return None
         classes = self.pv_classes()
         decl = classes.get(pv.cls)
+        if decl is None and self.unimplemented(pv.pos, "pvar", pv.cls):
+            return None
         if decl is None:
             self.error(pv.pos, f"unknown pseudo-variable '${pv.cls}'{suggest(pv.cls, classes)}")
             return None
@@ -503,10 +545,14 @@ class Resolver:
         known = self.transforms()
         for tr in pv.transforms:
             names = known.get(tr.cls)
-            if names is None:
+            known_here = names is not None and tr.name in names
+            if known_here or self.unimplemented(tr.pos, "transform", f"{tr.cls}.{tr.name}") \
+                    or self.unimplemented(tr.pos, "transform", tr.cls):
+                pass
+            elif names is None:
                 self.error(tr.pos, f"unknown transformation class '{tr.cls}' in {{{tr.cls}.{tr.name}}}"
                                    f"{suggest(tr.cls, known)}")
-            elif tr.name not in names:
+            else:
                 self.error(tr.pos, f"unknown transformation '{{{tr.cls}.{tr.name}}}'"
                                    f"{suggest(tr.name, names)}")
             for param in tr.params:

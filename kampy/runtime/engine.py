@@ -464,9 +464,11 @@ class Engine:
         candidates = [("core", f) for f in CORE_EXPORTS.functions_named(c.name)]
         for name, mod in self.compiled.modules.items():
             candidates += [(name, f) for f in mod.exports.functions_named(c.name)]
+        by_count = [(m, f) for m, f in candidates if f.accepts_count(len(c.args))]
+        if not by_count:
+            self._refuse_unimplemented(c.pos, "function", c.name, len(c.args))
         if not candidates:
             raise LoadError(c.pos, f"unknown function '{c.name}'")
-        by_count = [(m, f) for m, f in candidates if f.accepts_count(len(c.args))]
         if not by_count:
             raise LoadError(c.pos, f"{c.name}() does not take {len(c.args)} arguments")
         allowed = [(m, f) for m, f in by_count if allowed_in(f.routes, rtype)]
@@ -611,6 +613,7 @@ class Engine:
             accessor = core_pv(spec, self.defines)
             if accessor is not None:
                 return accessor
+            self._refuse_unimplemented(spec.pos, "pvar", spec.cls)
             raise LoadError(spec.pos, f"unknown pseudo-variable '${spec.cls}'")
         module, instance, decl = owner
         if instance is None:
@@ -626,8 +629,10 @@ class Engine:
             raise LoadError(spec.pos, f"bad pseudo-variable '{spec.text or spec.cls}': {exc}") from None
 
     def _transform(self, tr: ast.Transform) -> Callable[[Any, Any], Any]:
+        self._refuse_unimplemented(tr.pos, "transform", f"{tr.cls}.{tr.name}")
         owner = self.tr_owners.get(tr.cls)
         if owner is None:
+            self._refuse_unimplemented(tr.pos, "transform", tr.cls)
             raise LoadError(tr.pos, f"unknown transformation class '{tr.cls}'")
         module, instance, decl = owner
         handler = getattr(instance, decl.handler or f"tr_{decl.name}", None) if instance else None
@@ -638,6 +643,13 @@ class Engine:
             return handler(tr)
         except (ValueError, LookupError) as exc:
             raise LoadError(tr.pos, f"bad transformation {{{tr.cls}.{tr.name}}}: {exc}") from None
+
+    def _refuse_unimplemented(self, pos: ast.Pos, kind: str, name: str, args: int | None = None) -> None:
+        """A LoadError with the reason when a loaded module lists the item in its `not_implemented`."""
+        for module, mod in self.compiled.modules.items():
+            gap = mod.exports.unimplemented(kind, name, args)
+            if gap is not None:
+                raise LoadError(pos, gap.warning(module))
 
 
 _MISSING = object()
