@@ -79,8 +79,8 @@ def test_unimplemented_param_set_to_another_value_is_a_warning():
     compiled = load_text(REG_HEAD + 'modparam("registrar", "outbound_mode", 1)\nrequest_route { exit; }',
                          "t.cfg")
     assert [(w.pos.line, w.severity, w.message) for w in compiled.warnings] == [
-        (4, "warning", "parameter 'outbound_mode' of module 'registrar' is not implemented in kampy "
-                       "and is ignored")]
+        (4, "warning", "parameter 'outbound_mode' of module 'registrar' is ignored by kampy: "
+                       "not implemented yet")]
 
 
 def test_unimplemented_param_set_to_its_default_is_no_warning():
@@ -90,7 +90,7 @@ def test_unimplemented_param_set_to_its_default_is_no_warning():
 
 
 def test_every_param_a_module_ignores_is_declared_not_implemented():
-    # a parameter no module code reads by name is a silent stub: it must say so (implemented=False)
+    # a parameter no module code reads by name is a silent stub: it must be listed in not_implemented
     import importlib
     import re
     from pathlib import Path

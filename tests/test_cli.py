@@ -117,5 +117,5 @@ def test_check_shows_the_warning_for_an_unimplemented_param(capsys, tmp_path):
                    'modparam("registrar", "flow_timer", 10)\nrequest_route { exit; }\n')
     assert main(["check", str(cfg)]) == 0
     err = capsys.readouterr().err
-    assert ("warning: parameter 'flow_timer' of module 'registrar' is not implemented in kampy "
-            "and is ignored") in err
+    assert ("warning: parameter 'flow_timer' of module 'registrar' is ignored by kampy: "
+            "not implemented yet") in err

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, Param, PVClass, RouteType, RpcMethod
+from kampy.api import Arg, ArgKind, Exports, Function, Param, PVClass, RouteType, RpcMethod, Unimplemented
 
 from .impl import JsonRpcs
+
+
+# What Kamailio 5.6's jsonrpcs module has that kampy's does not (checked against Kamailio's
+# own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
+NOT_IMPLEMENTED = (
+    Unimplemented("param", "fifo_group", "not implemented yet", default=None, types=(str, int)),
+    Unimplemented("param", "fifo_user", "not implemented yet", default=None, types=(str, int)),
+    Unimplemented("param", "dgram_workers", "not implemented yet", default=1, types=(int,)),
+    Unimplemented("param", "dgram_timeout", "not implemented yet", default=2000, types=(int,)),
+    Unimplemented("param", "dgram_group", "not implemented yet", default=None, types=(str, int)),
+    Unimplemented("param", "dgram_user", "not implemented yet", default=None, types=(str, int)),
+)
+
 
 EXPORTS = Exports(
     name="jsonrpcs",
@@ -14,15 +27,9 @@ EXPORTS = Exports(
         Param("transport", (int,), 6),
         Param("fifo_name", (str,), "kamailio_rpc.fifo"),
         Param("fifo_mode", (int,), 0o660),
-        Param("fifo_group", (str, int), None, implemented=False),
-        Param("fifo_user", (str, int), None, implemented=False),
         Param("fifo_reply_dir", (str,), "/tmp/"),
         Param("dgram_socket", (str,), "kamailio_rpc.sock"),
-        Param("dgram_workers", (int,), 1, implemented=False),
-        Param("dgram_timeout", (int,), 2000, implemented=False),
         Param("dgram_mode", (int,), 0o660),
-        Param("dgram_group", (str, int), None, implemented=False),
-        Param("dgram_user", (str, int), None, implemented=False),
     ),
     functions=(
         Function(
@@ -43,5 +50,6 @@ EXPORTS = Exports(
     pvars=(
         PVClass("jsonrpl", arg="required"),  # jsonrpc_pv_get_jrpl jsonrpc_pv_parse_jrpl_name
     ),
+    not_implemented=NOT_IMPLEMENTED,
     factory=JsonRpcs,
 )

@@ -2,9 +2,94 @@
 
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, Param, PVClass, RouteType, RpcMethod, TransformClass
+from kampy.api import (
+    Arg,
+    ArgKind,
+    Exports,
+    Function,
+    Param,
+    PVClass,
+    RouteType,
+    RpcMethod,
+    TransformClass,
+    Unimplemented,
+)
 
 from .impl import PvModule
+
+
+# What Kamailio 5.6's pv module has that kampy's does not (checked against Kamailio's
+# own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
+NOT_IMPLEMENTED = (
+    Unimplemented("function", "pv_xavu_print", "not implemented yet"),
+    Unimplemented("function", "pv_xavi_print", "not implemented yet"),
+    Unimplemented("function", "xavp_slist_explode", "not implemented yet"),
+    Unimplemented("function", "xavp_params_implode", "not implemented yet"),
+    Unimplemented("function", "xavu_params_explode", "not implemented yet"),
+    Unimplemented("function", "xavu_params_implode", "not implemented yet"),
+    Unimplemented("function", "xavi_child_seti", "not implemented yet"),
+    Unimplemented("function", "xavi_child_sets", "not implemented yet"),
+    Unimplemented("function", "xavi_rm", "not implemented yet"),
+    Unimplemented("function", "xavi_child_rm", "not implemented yet"),
+    Unimplemented("function", "sbranch_set_ruri", "not implemented yet"),
+    Unimplemented("function", "sbranch_append", "not implemented yet"),
+    Unimplemented("function", "sbranch_reset", "not implemented yet"),
+    Unimplemented("pvar", "AU", "not implemented yet"),
+    Unimplemented("pvar", "Au", "not implemented yet"),
+    Unimplemented("pvar", "Rn", "not implemented yet"),
+    Unimplemented("pvar", "aU", "not implemented yet"),
+    Unimplemented("pvar", "aa", "not implemented yet"),
+    Unimplemented("pvar", "ad", "not implemented yet"),
+    Unimplemented("pvar", "adc", "not implemented yet"),
+    Unimplemented("pvar", "adn", "not implemented yet"),
+    Unimplemented("pvar", "ado", "not implemented yet"),
+    Unimplemented("pvar", "adr", "not implemented yet"),
+    Unimplemented("pvar", "adu", "not implemented yet"),
+    Unimplemented("pvar", "ar", "not implemented yet"),
+    Unimplemented("pvar", "au", "not implemented yet"),
+    Unimplemented("pvar", "ccp", "not implemented yet"),
+    Unimplemented("pvar", "dic", "not implemented yet"),
+    Unimplemented("pvar", "dip", "not implemented yet"),
+    Unimplemented("pvar", "dir", "not implemented yet"),
+    Unimplemented("pvar", "ds", "not implemented yet"),
+    Unimplemented("pvar", "err.class", "not implemented yet"),
+    Unimplemented("pvar", "err.info", "not implemented yet"),
+    Unimplemented("pvar", "err.level", "not implemented yet"),
+    Unimplemented("pvar", "err.rcode", "not implemented yet"),
+    Unimplemented("pvar", "err.rreason", "not implemented yet"),
+    Unimplemented("pvar", "expires", "not implemented yet"),
+    Unimplemented("pvar", "from.domain", "not implemented yet"),
+    Unimplemented("pvar", "from.user", "not implemented yet"),
+    Unimplemented("pvar", "fsn", "not implemented yet"),
+    Unimplemented("pvar", "ksr", "not implemented yet"),
+    Unimplemented("pvar", "location_ua", "not implemented yet"),
+    Unimplemented("pvar", "mi", "not implemented yet"),
+    Unimplemented("pvar", "msgbuf", "not implemented yet"),
+    Unimplemented("pvar", "mts", "not implemented yet"),
+    Unimplemented("pvar", "nh", "not implemented yet"),
+    Unimplemented("pvar", "rcv", "not implemented yet"),
+    Unimplemented("pvar", "rpl", "not implemented yet"),
+    Unimplemented("pvar", "ruid", "not implemented yet"),
+    Unimplemented("pvar", "ruri.domain", "not implemented yet"),
+    Unimplemented("pvar", "ruri.user", "not implemented yet"),
+    Unimplemented("pvar", "sbranch", "not implemented yet"),
+    Unimplemented("pvar", "sel", "not implemented yet"),
+    Unimplemented("pvar", "snd", "not implemented yet"),
+    Unimplemented("pvar", "sndfrom", "not implemented yet"),
+    Unimplemented("pvar", "sndto", "not implemented yet"),
+    Unimplemented("pvar", "to.domain", "not implemented yet"),
+    Unimplemented("pvar", "to.user", "not implemented yet"),
+    Unimplemented("pvar", "xavi", "not implemented yet"),
+    Unimplemented("pvar", "xavu", "not implemented yet"),
+    Unimplemented("transform", "s.decode.7bit", "not implemented yet"),
+    Unimplemented("transform", "s.decode.base58", "not implemented yet"),
+    Unimplemented("transform", "s.encode.7bit", "not implemented yet"),
+    Unimplemented("transform", "s.encode.base58", "not implemented yet"),
+    Unimplemented("transform", "s.fmtlines", "not implemented yet"),
+    Unimplemented("transform", "s.fmtlinet", "not implemented yet"),
+    Unimplemented("transform", "urialias", "not implemented yet"),
+)
+
 
 EXPORTS = Exports(
     name="pv",
@@ -350,5 +435,6 @@ EXPORTS = Exports(
         TransformClass("tobody", ("uri", "tag", "user", "host", "params", "display"), handler="tr_handler"),
         TransformClass("line", ("at", "sw", "count"), handler="tr_handler"),
     ),
+    not_implemented=NOT_IMPLEMENTED,
     factory=PvModule,
 )

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, Param, PVClass, RouteType
+from kampy.api import Arg, ArgKind, Exports, Function, Param, PVClass, RouteType, Unimplemented
 
 from .rr import RrModule
+
+
+# What Kamailio 5.6's rr module has that kampy's does not (checked against Kamailio's
+# own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
+NOT_IMPLEMENTED = (
+    Unimplemented("param", "add_username", "not implemented yet", default=0, types=(int,)),
+    Unimplemented("param", "enable_socket_mismatch_warning", "not implemented yet", default=1, types=(int,)),
+    Unimplemented("param", "custom_user_avp", "not implemented yet", default=None, types=(str,)),
+    Unimplemented("param", "force_send_socket", "not implemented yet", default=0, types=(int,)),
+    Unimplemented("param", "sockname_mode", "not implemented yet", default=0, types=(int,)),
+    Unimplemented("function", "record_route_advertised_address", "not implemented yet"),
+)
+
 
 EXPORTS = Exports(
     name="rr",
@@ -17,13 +30,7 @@ EXPORTS = Exports(
               doc="1: two Record-Route headers (with `;r2=on`) when the request leaves from another "
                   "socket than it came in on; 2: always two; 0: never"),
         Param("enable_full_lr", (int,), 0, doc="write `;lr=on` instead of `;lr`"),
-        Param("ignore_user", (str,), None, implemented=False),
-        Param("add_username", (int,), 0, implemented=False),
-        Param("enable_socket_mismatch_warning", (int,), 1, implemented=False),
-        Param("custom_user_avp", (str,), None, implemented=False),
-        Param("force_send_socket", (int,), 0, implemented=False),
         Param("ignore_sips", (int,), 0, doc="1: always `sip:` in Record-Route, even for a `sips:` R-URI"),
-        Param("sockname_mode", (int,), 0, implemented=False),
     ),
     functions=(
         Function(
@@ -105,5 +112,6 @@ EXPORTS = Exports(
         PVClass("tti"),  # pv_get_to_tag_initial 0
         PVClass("rdir", arg="required"),  # pv_get_rdir pv_parse_rdir_name
     ),
+    not_implemented=NOT_IMPLEMENTED,
     factory=RrModule,
 )

@@ -2,9 +2,41 @@
 
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, RouteType
+from kampy.api import Arg, ArgKind, Exports, Function, RouteType, Unimplemented
 
 from .textopsx import TextopsxModule
+
+
+# What Kamailio 5.6's textopsx module has that kampy's does not (checked against Kamailio's
+# own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
+NOT_IMPLEMENTED = (
+    Unimplemented("function", "append_hf_value", "not implemented yet"),
+    Unimplemented("function", "insert_hf_value", "not implemented yet"),
+    Unimplemented("function", "remove_hf_value", "not implemented yet"),
+    Unimplemented("function", "assign_hf_value", "not implemented yet"),
+    Unimplemented("function", "remove_hf_value2", "not implemented yet"),
+    Unimplemented("function", "assign_hf_value2", "not implemented yet"),
+    Unimplemented("function", "include_hf_value", "not implemented yet"),
+    Unimplemented("function", "exclude_hf_value", "not implemented yet"),
+    Unimplemented("function", "hf_value_exists", "not implemented yet"),
+    Unimplemented("function", "hf_iterator_start", "not implemented yet"),
+    Unimplemented("function", "hf_iterator_next", "not implemented yet"),
+    Unimplemented("function", "hf_iterator_prev", "not implemented yet"),
+    Unimplemented("function", "hf_iterator_end", "not implemented yet"),
+    Unimplemented("function", "hf_iterator_rm", "not implemented yet"),
+    Unimplemented("function", "hf_iterator_append", "not implemented yet"),
+    Unimplemented("function", "hf_iterator_insert", "not implemented yet"),
+    Unimplemented("function", "bl_iterator_start", "not implemented yet"),
+    Unimplemented("function", "bl_iterator_next", "not implemented yet"),
+    Unimplemented("function", "bl_iterator_end", "not implemented yet"),
+    Unimplemented("function", "bl_iterator_rm", "not implemented yet"),
+    Unimplemented("function", "bl_iterator_append", "not implemented yet"),
+    Unimplemented("function", "bl_iterator_insert", "not implemented yet"),
+    Unimplemented("pvar", "blitval", "not implemented yet"),
+    Unimplemented("pvar", "hfitbody", "not implemented yet"),
+    Unimplemented("pvar", "hfitname", "not implemented yet"),
+)
+
 
 EXPORTS = Exports(
     name="textopsx",
@@ -60,5 +92,6 @@ EXPORTS = Exports(
             returns="",
         ),
     ),
+    not_implemented=NOT_IMPLEMENTED,
     factory=TextopsxModule,
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, Param, RouteType, RpcMethod
+from kampy.api import Arg, ArgKind, Exports, Function, Param, RouteType, RpcMethod, Unimplemented
 
 from .tm import TmModule
 
@@ -10,6 +10,98 @@ from .tm import TmModule
 def _unmatched_cancel(value: int) -> None:
     if value not in (0, 2):
         raise ValueError("unmatched_cancel: kampy supports 0 (stateless) and 2 (drop)")
+
+
+# What Kamailio 5.6's tm module has that kampy's does not (checked against Kamailio's
+# own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
+NOT_IMPLEMENTED = (
+    Unimplemented("param", "ruri_matching", "not implemented yet", types=(int,)),
+    Unimplemented("param", "via1_matching", "not implemented yet", types=(int,)),
+    Unimplemented("param", "callid_matching", "not implemented yet", types=(int,)),
+    Unimplemented("param", "callid_cseq_matching", "not implemented yet", types=(int,)),
+    Unimplemented("param", "max_inv_lifetime", "not implemented yet", types=(int,)),
+    Unimplemented("param", "max_noninv_lifetime", "not implemented yet", types=(int,)),
+    Unimplemented("param", "unix_tx_timeout", "not implemented yet", types=(int,)),
+    Unimplemented("param", "fr_timer_avp", "not implemented yet", types=(str,)),
+    Unimplemented("param", "fr_inv_timer_avp", "not implemented yet", types=(str,)),
+    Unimplemented("param", "tw_append", "not implemented yet", types=(str,)),
+    Unimplemented("param", "pass_provisional_replies", "not implemented yet", types=(int,)),
+    Unimplemented("param", "aggregate_challenges", "not implemented yet", types=(int,)),
+    Unimplemented("param", "default_code", "not implemented yet", types=(int,)),
+    Unimplemented("param", "default_reason", "not implemented yet", types=(str,)),
+    Unimplemented("param", "reparse_invite", "not implemented yet", types=(int,)),
+    Unimplemented("param", "ac_extra_hdrs", "not implemented yet", types=(str,)),
+    Unimplemented("param", "blst_503", "not implemented yet", types=(int,)),
+    Unimplemented("param", "blst_503_def_timeout", "not implemented yet", types=(int,)),
+    Unimplemented("param", "blst_503_min_timeout", "not implemented yet", types=(int,)),
+    Unimplemented("param", "blst_503_max_timeout", "not implemented yet", types=(int,)),
+    Unimplemented("param", "blst_methods_add", "not implemented yet", types=(int,)),
+    Unimplemented("param", "blst_methods_lookup", "not implemented yet", types=(int,)),
+    Unimplemented("param", "reparse_on_dns_failover", "not implemented yet", types=(int,)),
+    Unimplemented("param", "on_sl_reply", "not implemented yet", types=(str,)),
+    Unimplemented("param", "contacts_avp", "not implemented yet", types=(str,)),
+    Unimplemented("param", "contact_flows_avp", "not implemented yet", types=(str,)),
+    Unimplemented("param", "local_ack_mode", "not implemented yet", types=(int,)),
+    Unimplemented("param", "failure_exec_mode", "not implemented yet", types=(int,)),
+    Unimplemented("param", "dns_reuse_rcv_socket", "not implemented yet", types=(int,)),
+    Unimplemented("param", "local_cancel_reason", "not implemented yet", types=(int,)),
+    Unimplemented("param", "e2e_cancel_reason", "not implemented yet", types=(int,)),
+    Unimplemented("param", "xavp_contact", "not implemented yet", types=(str,)),
+    Unimplemented("param", "event_callback", "not implemented yet", types=(str,)),
+    Unimplemented("param", "rich_redirect", "not implemented yet", types=(int,)),
+    Unimplemented("param", "event_callback_lres_sent", "not implemented yet", types=(str,)),
+    Unimplemented("param", "exec_time_check", "not implemented yet", types=(int,)),
+    Unimplemented("param", "reply_relay_mode", "not implemented yet", types=(int,)),
+    Unimplemented("param", "enable_uac_fr", "not implemented yet", types=(int,)),
+    Unimplemented("function", "t_release", "not implemented yet"),
+    Unimplemented("function", "t_relay_to_tls", "not implemented yet"),
+    Unimplemented("function", "t_relay_to_sctp", "kampy has no SCTP transport"),
+    Unimplemented("function", "t_replicate", "not implemented yet"),
+    Unimplemented("function", "t_replicate_udp", "not implemented yet"),
+    Unimplemented("function", "t_replicate_tcp", "not implemented yet"),
+    Unimplemented("function", "t_replicate_tls", "not implemented yet"),
+    Unimplemented("function", "t_replicate_sctp", "kampy has no SCTP transport"),
+    Unimplemented("function", "t_replicate_to", "not implemented yet"),
+    Unimplemented("function", "t_relay_to_avp", "not implemented yet"),
+    Unimplemented("function", "t_relay_to", "not implemented yet"),
+    Unimplemented("function", "t_forward_nonack", "not implemented yet"),
+    Unimplemented("function", "t_forward_nonack_uri", "not implemented yet"),
+    Unimplemented("function", "t_forward_nonack_udp", "not implemented yet"),
+    Unimplemented("function", "t_forward_nonack_tcp", "not implemented yet"),
+    Unimplemented("function", "t_forward_nonack_tls", "not implemented yet"),
+    Unimplemented("function", "t_forward_nonack_sctp", "kampy has no SCTP transport"),
+    Unimplemented("function", "t_forward_nonack_to", "not implemented yet"),
+    Unimplemented("function", "t_on_branch_failure", "not implemented yet"),
+    Unimplemented("function", "t_write_req", "not implemented yet"),
+    Unimplemented("function", "t_write_unix", "not implemented yet"),
+    Unimplemented("function", "t_set_max_lifetime", "not implemented yet"),
+    Unimplemented("function", "t_reset_max_lifetime", "not implemented yet"),
+    Unimplemented("function", "t_set_disable_failover", "not implemented yet"),
+    Unimplemented("function", "t_set_no_e2e_cancel_reason", "not implemented yet"),
+    Unimplemented("function", "t_disable_e2e_cancel_reason", "not implemented yet"),
+    Unimplemented("function", "t_is_retr_async_reply", "not implemented yet"),
+    Unimplemented("function", "t_is_expired", "not implemented yet"),
+    Unimplemented("function", "t_drop_replies", "not implemented yet"),
+    Unimplemented("function", "t_save_lumps", "not implemented yet"),
+    Unimplemented("function", "t_use_uac_headers", "not implemented yet"),
+    Unimplemented("function", "t_load_contacts", "not implemented yet"),
+    Unimplemented("function", "t_next_contacts", "not implemented yet"),
+    Unimplemented("function", "t_next_contact_flow", "not implemented yet"),
+    Unimplemented("function", "t_clean", "not implemented yet"),
+    Unimplemented("rpc", "tm.cancel", "not implemented yet"),
+    Unimplemented("rpc", "tm.reply", "not implemented yet"),
+    Unimplemented("rpc", "tm.reply_callid", "not implemented yet"),
+    Unimplemented("rpc", "tm.hash_stats", "not implemented yet"),
+    Unimplemented("rpc", "tm.t_uac_start", "not implemented yet"),
+    Unimplemented("rpc", "tm.t_uac_wait", "not implemented yet"),
+    Unimplemented("rpc", "tm.t_uac_wait_block", "not implemented yet"),
+    Unimplemented("rpc", "tm.list", "not implemented yet"),
+    Unimplemented("rpc", "tm.clean", "not implemented yet"),
+    Unimplemented("event_route", "tm:branch-failure:<name>", "not implemented yet"),
+    Unimplemented("event_route", "tm:local-request", "not implemented yet"),
+    Unimplemented("event_route", "tm:local-response", "not implemented yet"),
+)
+
 
 EXPORTS = Exports(
     name="tm",
@@ -254,5 +346,6 @@ EXPORTS = Exports(
     rpc=(
         RpcMethod("tm.stats", "rpc_stats"),
     ),
+    not_implemented=NOT_IMPLEMENTED,
     factory=TmModule,
 )

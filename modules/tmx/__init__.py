@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, Param, PVClass, RouteType, Stat
+from kampy.api import Arg, ArgKind, Exports, Function, PVClass, RouteType, Stat, Unimplemented
 
 from .tmx import STAT_NAMES, TmxModule
+
+
+# What Kamailio 5.6's tmx module has that kampy's does not (checked against Kamailio's
+# own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
+NOT_IMPLEMENTED = (
+    Unimplemented("param", "precheck_trans", "not implemented yet", default=1, types=(int,)),
+    Unimplemented("function", "t_cancel_branches", "not implemented yet"),
+    Unimplemented("function", "t_flush_xflags", "not implemented yet"),
+    Unimplemented("function", "t_suspend", "not implemented yet"),
+    Unimplemented("function", "t_continue", "not implemented yet"),
+    Unimplemented("function", "t_reuse_branch", "not implemented yet"),
+    Unimplemented("function", "t_drop", "not implemented yet"),
+    Unimplemented("pvar", "T", "not implemented yet"),
+    Unimplemented("pvar", "T_branch", "not implemented yet"),
+    Unimplemented("pvar", "T_reply_ruid", "not implemented yet"),
+)
+
 
 EXPORTS = Exports(
     name="tmx",
     doc="Transaction extensions: the $T_* pseudo-variables, tmx functions and transaction statistics.",
-    params=(Param("precheck_trans", (int,), 1, doc="t_precheck_trans() on retransmissions",
-                  implemented=False),),
     functions=(
         Function("t_precheck_trans", routes=RouteType.REQUEST,
                  doc="True when the transaction of this request exists already (here or in another "
@@ -43,5 +58,6 @@ EXPORTS = Exports(
         PVClass("T_rpl", arg="required", doc="a PV evaluated on the winning reply"),
     ),
     depends=("tm",),
+    not_implemented=NOT_IMPLEMENTED,
     factory=TmxModule,
 )

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, Param, PVClass, RouteType
+from kampy.api import Arg, ArgKind, EventRoute, Exports, Function, Param, PVClass, RouteType, Unimplemented
 
 from .impl import XHttp
+
+
+# What Kamailio 5.6's xhttp module has that kampy's does not (checked against Kamailio's
+# own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
+NOT_IMPLEMENTED = (
+    Unimplemented("transform", "url", "not implemented yet"),
+)
+
 
 EXPORTS = Exports(
     name="xhttp",
@@ -31,5 +39,10 @@ EXPORTS = Exports(
     pvars=(
         PVClass("hu"),  # pv_get_huri 0
     ),
+    event_routes=(
+        EventRoute("xhttp:request", doc="runs for each HTTP request kampy accepts on a SIP TCP port "
+                                        "(url_match/url_skip filter them), with the request as the message"),
+    ),
+    not_implemented=NOT_IMPLEMENTED,
     factory=XHttp,
 )

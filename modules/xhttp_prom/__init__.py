@@ -6,9 +6,32 @@ statistics' update_stat(), which /metrics shows too."""
 
 from __future__ import annotations
 
-from kampy.api import Exports, Function, Param, RouteType
+from kampy.api import Exports, Function, Param, RouteType, Unimplemented
 
 from .impl import XHttpProm
+
+
+# What Kamailio 5.6's xhttp_prom module has that kampy's does not (checked against Kamailio's
+# own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
+NOT_IMPLEMENTED = (
+    Unimplemented("param", "xhttp_prom_buf_size", "not implemented yet", types=(int,)),
+    Unimplemented("param", "prom_counter", "not implemented yet", types=(str,)),
+    Unimplemented("param", "prom_gauge", "not implemented yet", types=(str,)),
+    Unimplemented("param", "prom_histogram", "not implemented yet", types=(str,)),
+    Unimplemented("param", "xhttp_prom_timeout", "not implemented yet", types=(int,)),
+    Unimplemented("function", "prom_counter_reset", "not implemented yet"),
+    Unimplemented("function", "prom_gauge_reset", "not implemented yet"),
+    Unimplemented("function", "prom_counter_inc", "not implemented yet"),
+    Unimplemented("function", "prom_gauge_set", "not implemented yet"),
+    Unimplemented("function", "prom_histogram_observe", "not implemented yet"),
+    Unimplemented("rpc", "xhttp_prom.counter_reset", "not implemented yet"),
+    Unimplemented("rpc", "xhttp_prom.counter_inc", "not implemented yet"),
+    Unimplemented("rpc", "xhttp_prom.gauge_reset", "not implemented yet"),
+    Unimplemented("rpc", "xhttp_prom.gauge_set", "not implemented yet"),
+    Unimplemented("rpc", "xhttp_prom.histogram_observe", "not implemented yet"),
+    Unimplemented("rpc", "xhttp_prom.metric_list_print", "not implemented yet"),
+)
+
 
 EXPORTS = Exports(
     name="xhttp_prom",
@@ -31,5 +54,6 @@ EXPORTS = Exports(
             returns="",
         ),
     ),
+    not_implemented=NOT_IMPLEMENTED,
     factory=XHttpProm,
 )

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, Param, PVClass, RouteType
+from kampy.api import Arg, ArgKind, Exports, Function, Param, PVClass, RouteType, Unimplemented
 
 from .impl import XlogModule
+
+
+# What Kamailio 5.6's xlog module has that kampy's does not (checked against Kamailio's
+# own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
+NOT_IMPLEMENTED = (
+    Unimplemented("param", "buf_size", "not implemented yet", default=4096, types=(int,)),
+    Unimplemented("param", "force_color", "not implemented yet", default=0, types=(int,)),
+    Unimplemented("param", "log_facility", "not implemented yet", default=None, types=(str,)),
+    Unimplemented("param", "log_colors", "not implemented yet", types=(str,)),
+    Unimplemented("param", "prefix_mode", "not implemented yet", default=0, types=(int,)),
+)
+
 
 EXPORTS = Exports(
     name="xlog",
     doc="Formatted logging from the config: xlog(), xdbg(), xinfo() ...",
     params=(
-        Param("buf_size", (int,), 4096, implemented=False),
-        Param("force_color", (int,), 0, implemented=False),
         Param("long_format", (int,), 0),
         Param("prefix", (str,), "<script>: "),
-        Param("log_facility", (str,), None, implemented=False),
-        Param("log_colors", (str,), None, multi=True, implemented=False),
         Param("methods_filter", (int,), -1),
-        Param("prefix_mode", (int,), 0, implemented=False),
     ),
     functions=(
         Function(
@@ -110,5 +117,6 @@ EXPORTS = Exports(
     pvars=(
         PVClass("C", arg="required", handler="pv_color"),  # pv_get_color pv_parse_color_name
     ),
+    not_implemented=NOT_IMPLEMENTED,
     factory=XlogModule,
 )
