@@ -384,7 +384,15 @@ def source_tag(src: Path) -> str:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(data, indent=1) + "\n")
+    """One key per line, one list item per line (short diffs when Kamailio changes)."""
+    lines = []
+    for key, value in data.items():
+        if isinstance(value, list) and value:
+            items = ",\n".join(f"  {json.dumps(item)}" for item in value)
+            lines.append(f" {json.dumps(key)}: [\n{items}\n ]")
+        else:
+            lines.append(f" {json.dumps(key)}: {json.dumps(value)}")
+    path.write_text("{\n" + ",\n".join(lines) + "\n}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -447,11 +455,12 @@ Fields:
 - `pvars[]`: the class names (`$sht(...)` is `sht`), `writable` when it has a set function,
   `takes_name` when it parses a name in parentheses.
 - `transforms[]`: the class (`{{s.len}}` is class `s`) and the names its parse function knows.
-- `stats[]`: `source` is `stat_export_t`, or `docs` for a statistic the documentation lists that the
-  module registers in code (e.g. usrloc's per-domain `users`, `contacts`, `expires`).
-- `event_routes[]`: `source` is `route_lookup` (a literal looked up in `event_rt`), or
-  `literal+docs` (a literal of the C source that is the documented name or, ending in `:`, its
-  prefix, as `htable:expired:<table>`).
+- `stats[]`: `group` is the group it is registered in (the module's name, or e.g. `shmem` for kex's
+  memory statistics); `source` is `stat_export_t`, or `docs` for a statistic the documentation lists
+  that the module registers in code: usrloc's per-domain ones are named `<domain>-users`, ...
+- `event_routes[]`: `source` is `route_lookup` (a literal looked up in `event_rt`; `+docs` when the
+  docs name it too), or `literal+docs` (a literal of the C source that is the documented name or
+  its prefix, completed at run time, as `htable:expired:<table>`, `tm:branch-failure:<name>`).
 - `docs`: where the documentation and the C tables disagree, for a reader; never a requirement.
 """
 
