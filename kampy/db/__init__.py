@@ -11,12 +11,25 @@ and `connect` imports `db_<scheme>` through the module loader the first time a s
 """
 from kampy.db.database import Backend, Database, Driver, Result, connect, driver_for, register_driver
 from kampy.db.errors import DBError, Reason
-from kampy.db.schema import TABLES, Column, Table, check_table_version, create_statements, create_tables
+from kampy.db.schema import (
+    GROUPS,
+    SETS,
+    TABLES,
+    Column,
+    Index,
+    Table,
+    check_table_version,
+    create_statements,
+    create_tables,
+    drop_tables,
+    tables_of,
+)
 from kampy.db.sql import MYSQL, SQLITE, Dialect
 from kampy.db.url import DBURL, parse_url
 
 __all__ = [
     "Backend", "Database", "Driver", "Result", "connect", "driver_for", "register_driver",
-    "DBError", "Reason", "TABLES", "Column", "Table", "check_table_version", "create_statements",
-    "create_tables", "MYSQL", "SQLITE", "Dialect", "DBURL", "parse_url",
+    "DBError", "Reason", "GROUPS", "SETS", "TABLES", "Column", "Index", "Table", "check_table_version",
+    "create_statements", "create_tables", "drop_tables", "tables_of", "MYSQL", "SQLITE", "Dialect", "DBURL",
+    "parse_url",
 ]

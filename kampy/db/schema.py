@@ -1,19 +1,25 @@
-"""Kamailio 5.6's standard tables, described once; the MySQL and SQLite DDL are generated from the
-description and match what `kamdbctl create` runs (Debian's /usr/share/kamailio/{mysql,db_sqlite}/
-*-create.sql): same columns, types, defaults, constraint and index names.
+"""Kamailio 5.6's standard tables, described once: the data is kamailio_schema.json, generated from
+Kamailio's XML schema by scripts/gen_db_schema.py (see there). kampy.db.ddl writes the SQL from it
+as Kamailio's stylesheets do, so `kampy db create` makes what `kamdbctl create` makes: the same
+tables, columns, types, defaults, constraint and index names, and `version` rows.
 
-Types follow Kamailio's XML schema: `id` is the auto-increment primary key, `int`/`uint` take an
-optional display width (MySQL only), `string` a length, `float` MySQL's (precision,scale)."""
+Tables are grouped as kamdbctl groups them: a *group* is one `<group>-create.sql` (`acc`, `presence`,
+...), a *set* the groups `kamdbctl create` adds at once (`standard`, `presence`, `extra`, `dbuid`)."""
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from kampy.db import ddl
 from kampy.db.errors import DBError, Reason
 
 log = logging.getLogger("kampy.db")
+
+SCHEMA_FILE = Path(__file__).with_name("kamailio_schema.json")
 
 
 class _NoDefault:
@@ -23,181 +29,114 @@ class _NoDefault:
 
 NO_DEFAULT: Any = _NoDefault()
 BLOB_BYTES = 65535  # MySQL BLOB/TEXT capacity; SQLite enforces no size, kampy's checks use this
+LARGE_BYTES = 16777215  # MEDIUMBLOB/MEDIUMTEXT (Kamailio's largebinary/largetext)
+_NUMERIC = ("char", "short", "int", "long", "float", "double")
 
 
 @dataclass(frozen=True)
 class Column:
+    """One column as Kamailio's XML schema describes it. `type` is written as there ("int",
+    "unsigned int", "string", "datetime", "text", "binary", ...); `default` is the default's text
+    (None for NULL, NO_DEFAULT when there is none)."""
+
     name: str
     type: str
-    size: int | str | None = None
+    size: str | None = None
     default: Any = NO_DEFAULT
     null: bool = False
+    autoincrement: bool = False
+    primary: bool = False
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not NO_DEFAULT
+
+    @property
+    def unsigned(self) -> bool:
+        return self.type.startswith("unsigned ")
+
+    @property
+    def base_type(self) -> str:
+        return self.type.removeprefix("unsigned ")
 
     @property
     def max_length(self) -> int | None:
         """Characters for a string, bytes for text and blob; None for other types."""
-        if self.type == "string":
+        base = self.base_type
+        if base == "string":
             return int(self.size or 0)
-        return BLOB_BYTES if self.type in ("text", "blob") else None
+        if base in ("text", "binary"):
+            return BLOB_BYTES
+        return LARGE_BYTES if base in ("largetext", "largebinary") else None
+
+    @property
+    def default_value(self) -> Any:
+        """The default as a Python value (int or float for numeric columns, else the text)."""
+        if self.default is NO_DEFAULT or self.default is None:
+            return self.default
+        if self.base_type in _NUMERIC:
+            number = float(self.default)
+            return int(number) if number.is_integer() and self.base_type != "float" else number
+        return self.default
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    columns: tuple[str, ...]
+    unique: bool = False
+    primary: bool = False
 
 
 @dataclass(frozen=True)
 class Table:
     name: str
     version: int
-    module: str  # the kamdbctl group (the Debian file is <module>-create.sql)
+    module: str  # the kamdbctl group (its script is <module>-create.sql)
     columns: tuple[Column, ...]
-    uniques: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    indexes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    indexes: tuple[Index, ...] = ()
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
 
 
-def _id() -> Column:
-    return Column("id", "id")
+def _load(path: Path) -> tuple[dict[str, Table], dict[str, tuple[str, ...]], dict[str, tuple[str, ...]], str]:
+    data = json.loads(path.read_text())
+    group_of = {table: group for group, tables in data["groups"].items() for table in tables}
+    tables: dict[str, Table] = {}
+    for name, t in data["tables"].items():
+        columns = tuple(Column(c["name"], c["type"], c.get("size"), c.get("default", NO_DEFAULT),
+                               c.get("null", False), c.get("autoincrement", False), c.get("primary", False))
+                        for c in t["columns"])
+        indexes = tuple(Index(ix["name"], tuple(ix["columns"]), ix.get("unique", False),
+                              ix.get("primary", False)) for ix in t["indexes"])
+        tables[name] = Table(name, t["version"], group_of[name], columns, indexes)
+    groups = {g: tuple(ts) for g, ts in data["groups"].items()}
+    sets = {s: tuple(gs) for s, gs in data["sets"].items()}
+    return tables, groups, sets, data["kamailio"]
 
 
-def _s(name: str, size: int, default: Any = "", null: bool = False) -> Column:
-    return Column(name, "string", size, default, null)
-
-
-def _i(name: str, default: Any = 0, size: int | None = None, null: bool = False) -> Column:
-    return Column(name, "int", size, default, null)
-
-
-def _dt(name: str, default: Any = NO_DEFAULT) -> Column:
-    return Column(name, "datetime", None, default)
-
-
-def _contacts(contact_size: int, received_size: int) -> tuple[Column, ...]:
-    """The columns location (usrloc) and aliases (registrar) share."""
-    return (
-        _id(), _s("ruid", 64), _s("username", 64), _s("domain", 64, None, True),
-        _s("contact", contact_size), _s("received", received_size, None, True),
-        _s("path", 512, None, True), _dt("expires", "2030-05-28 21:32:15"),
-        Column("q", "float", "10,2", 1.0), _s("callid", 255, "Default-Call-ID"), _i("cseq", 1, 11),
-        _dt("last_modified", "2000-01-01 00:00:01"), _i("flags", 0, 11), _i("cflags", 0, 11),
-        _s("user_agent", 255), _s("socket", 64, None, True), _i("methods", None, 11, True),
-        _s("instance", 255, None, True), _i("reg_id", 0, 11), _i("server_id", 0, 11),
-        _i("connection_id", 0, 11), _i("keepalive", 0, 11), _i("partition", 0, 11),
-    )
-
-
-def _acc_columns() -> tuple[Column, ...]:
-    return (_id(), _s("method", 16), _s("from_tag", 128), _s("to_tag", 128), _s("callid", 255),
-            _s("sip_code", 3), _s("sip_reason", 128), _dt("time"))
-
-
-TABLES: dict[str, Table] = {t.name: t for t in (
-    Table("version", 1, "standard",
-          (_id(), _s("table_name", 32, NO_DEFAULT), Column("table_version", "uint", None, 0)),
-          uniques=(("table_name_idx", ("table_name",)),)),
-    Table("acc", 5, "acc", _acc_columns(), indexes=(("callid_idx", ("callid",)),)),
-    Table("acc_cdrs", 2, "acc",
-          (_id(), _dt("start_time", "2000-01-01 00:00:00"), _dt("end_time", "2000-01-01 00:00:00"),
-           Column("duration", "float", "10,3", 0)),
-          indexes=(("start_time_idx", ("start_time",)),)),
-    Table("missed_calls", 4, "acc", _acc_columns(), indexes=(("callid_idx", ("callid",)),)),
-    Table("subscriber", 7, "auth_db",
-          (_id(), _s("username", 64), _s("domain", 64), _s("password", 64), _s("ha1", 128),
-           _s("ha1b", 128)),
-          uniques=(("account_idx", ("username", "domain")),),
-          indexes=(("username_idx", ("username",)),)),
-    Table("dbaliases", 1, "alias_db",
-          (_id(), _s("alias_username", 64), _s("alias_domain", 64), _s("username", 64),
-           _s("domain", 64)),
-          indexes=(("alias_user_idx", ("alias_username",)),
-                   ("alias_idx", ("alias_username", "alias_domain")),
-                   ("target_idx", ("username", "domain")))),
-    Table("aliases", 8, "registrar", _contacts(255, 255),
-          uniques=(("ruid_idx", ("ruid",)),),
-          indexes=(("account_contact_idx", ("username", "domain", "contact")),
-                   ("expires_idx", ("expires",)))),
-    Table("location", 9, "usrloc", _contacts(512, 128),
-          uniques=(("ruid_idx", ("ruid",)),),
-          indexes=(("account_contact_idx", ("username", "domain", "contact")),
-                   ("expires_idx", ("expires",)), ("tcpcon_idx", ("connection_id",)),
-                   ("connection_idx", ("server_id", "connection_id")))),
-    Table("location_attrs", 1, "usrloc",
-          (_id(), _s("ruid", 64), _s("username", 64), _s("domain", 64, None, True), _s("aname", 64),
-           _i("atype", 0, 11), _s("avalue", 512), _dt("last_modified", "2000-01-01 00:00:01")),
-          indexes=(("account_record_idx", ("username", "domain", "ruid")),
-                   ("last_modified_idx", ("last_modified",)))),
-    Table("silo", 8, "msilo",
-          (_id(), _s("src_addr", 255), _s("dst_addr", 255), _s("username", 64), _s("domain", 64),
-           _i("inc_time"), _i("exp_time"), _i("snd_time"), _s("ctype", 32, "text/plain"),
-           Column("body", "blob", null=True), Column("extra_hdrs", "text", null=True),
-           _s("callid", 128), _i("status")),
-          indexes=(("account_idx", ("username", "domain")),)),
-)}
-
-
-def _literal(value: Any) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    return repr(value)
-
-
-def _mysql_type(c: Column) -> str:
-    width = f"({c.size})" if c.size is not None else ""
-    return {
-        "id": "INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY",
-        "int": f"INT{width}",
-        "uint": f"INT{width} UNSIGNED",
-        "string": f"VARCHAR({c.size})",
-        "datetime": "DATETIME",
-        "float": f"FLOAT{width}",
-        "text": "TEXT",
-        "blob": "BLOB",
-    }[c.type]
-
-
-def _sqlite_type(c: Column) -> str:
-    return {
-        "id": "INTEGER PRIMARY KEY",
-        "int": "INTEGER",
-        "uint": "INTEGER",
-        "string": f"VARCHAR({c.size})",
-        "datetime": "TIMESTAMP WITHOUT TIME ZONE",
-        "float": "REAL",
-        "text": "TEXT",
-        "blob": "BLOB",
-    }[c.type]
-
-
-def _column_ddl(c: Column, dialect: str) -> str:
-    mysql = dialect == "mysql"
-    parts = [f"`{c.name}`" if mysql else c.name, _mysql_type(c) if mysql else _sqlite_type(c)]
-    if c.default is not NO_DEFAULT:
-        parts.append(f"DEFAULT {_literal(c.default)}")
-    if not c.null:
-        parts.append("NOT NULL")
-    return " ".join(parts)
-
-
-def _cols(cols: Sequence[str], dialect: str) -> str:
-    return ", ".join(f"`{c}`" if dialect == "mysql" else c for c in cols)
-
-
-def _index_name(table: Table, name: str, dialect: str) -> str:
-    # Kamailio's SQLite scripts prefix every constraint and index name with the table's name
-    return name if dialect == "mysql" else f"{table.name}_{name}"
+TABLES, GROUPS, SETS, KAMAILIO_RELEASE = _load(SCHEMA_FILE)
 
 
 def create_statements(table: Table, dialect: str) -> list[str]:
     """CREATE TABLE and CREATE INDEX statements for one table, in kamdbctl's order."""
-    name = f"`{table.name}`" if dialect == "mysql" else table.name
-    lines = [_column_ddl(c, dialect) for c in table.columns]
-    lines += [f"CONSTRAINT {_index_name(table, n, dialect)} UNIQUE ({_cols(cols, dialect)})"
-              for n, cols in table.uniques]
-    body = ",\n    ".join(lines)
-    statements = [f"CREATE TABLE {name} (\n    {body}\n)"]
-    statements += [f"CREATE INDEX {_index_name(table, n, dialect)} ON {table.name} ({_cols(cols, dialect)})"
-                   for n, cols in table.indexes]
-    return statements
+    return ddl.create_statements(table, dialect)
+
+
+def tables_of(groups: Iterable[str] = (), sets: Iterable[str] = ()) -> list[str]:
+    """The tables of kamdbctl groups (`acc`, `presence`, ...: one `<group>-create.sql` each) and of
+    sets of groups (`standard`, `presence`, `extra`, `dbuid`), in kamdbctl's order."""
+    wanted: list[str] = []
+    for name in sets:
+        if name not in SETS:
+            raise DBError(f"unknown table set '{name}'; known: {', '.join(SETS)}", Reason.USAGE)
+        wanted += SETS[name]
+    for name in groups:
+        if name not in GROUPS:
+            raise DBError(f"unknown table group '{name}'; known: {', '.join(GROUPS)}", Reason.USAGE)
+        wanted.append(name)
+    return list(dict.fromkeys(t for g in wanted for t in GROUPS[g]))
 
 
 def resolve_tables(names: Iterable[str] | None) -> list[Table]:
@@ -257,6 +196,24 @@ def _create_table(db: Any, table: Table) -> bool:
             if exc.reason is not Reason.INTEGRITY:  # the row another process inserted is the same
                 raise
     return True
+
+
+def drop_tables(db: Any, names: Iterable[str] | None = None) -> list[str]:
+    """Drop the Kamailio tables that exist among `names` (every known table when None) and their
+    `version` rows; other tables are never touched. Returns the names of the tables dropped."""
+    tables = [t.name for t in resolve_tables(names)]
+    keep_version = "version" not in (tables if names is None else [n.strip() for n in names])
+    if keep_version:
+        tables.remove("version")
+    dropped = []
+    for name in [*(t for t in tables if t != "version"), *(["version"] if "version" in tables else [])]:
+        if not db.table_exists(name):
+            continue
+        db.execute(f"DROP TABLE {db.dialect.ident(name)}")
+        dropped.append(name)
+    if keep_version and dropped and db.table_exists("version"):
+        db.delete("version", [("table_name", "IN", dropped)])
+    return dropped
 
 
 def check_table_version(db: Any, table: str, expected: int) -> None:
