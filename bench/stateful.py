@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -27,7 +26,7 @@ sys.path.insert(0, str(REPO))
 from tests.e2e.proxy import NotAvailable, start_proxy  # noqa: E402
 from tests.e2e.sipp_proxy import message_run, register_run  # noqa: E402
 
-from steps import Step, best, best_achieved, climb  # noqa: E402  (bench/, the script's folder)
+from steps import Step, best, best_achieved, climb, climb_arguments, parse_climb  # noqa: E402  (bench/, the script's folder)
 
 log = logging.getLogger("bench")
 DEFAULT_RATES = [100, 200, 500, 1000, 2000, 2500, 3000, 4000, 5000, 6000, 7500, 10000, 15000, 20000]
@@ -45,18 +44,10 @@ def run_step(kind: str, sipp: str, addr: tuple[str, int], workdir: Path, seconds
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--children", type=int, default=4, help="workers of both servers")
-    parser.add_argument("--seconds", type=float, default=3.0, help="seconds of traffic per rate")
-    parser.add_argument("--rates", default=",".join(map(str, DEFAULT_RATES)))
-    parser.add_argument("--max-calls", type=int, default=20000, help="calls per rate at most")
+    climb_arguments(parser, DEFAULT_RATES)
     parser.add_argument("--only", choices=("register", "message"))
-    parser.add_argument("--targets", default="kamailio,kampy")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
-
-    sipp = shutil.which("sipp")
+    args, sipp = parse_climb(parser, log)
     if sipp is None:
-        log.error("sipp is not installed (Debian package sip-tester)")
         return 2
     rates = [int(r) for r in args.rates.split(",")]
     kinds = [args.only] if args.only else ["register", "message"]

@@ -3,9 +3,12 @@
 achieved), and the climb itself."""
 from __future__ import annotations
 
+import argparse
 import logging
+import shutil
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from tests.e2e.sipp_proxy import Run
@@ -65,3 +68,23 @@ def climb(label: str, rates: list[int], run: Callable[[int], Step], log: logging
             break
         time.sleep(STEP_PAUSE)
     return steps
+
+
+def climb_arguments(parser: argparse.ArgumentParser, rates: Sequence[int]) -> None:
+    """The options every climbing bench takes: workers, seconds per rate, rates, calls per rate, targets."""
+    parser.add_argument("--children", type=int, default=4, help="workers of both servers (-n)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="seconds of traffic per rate")
+    parser.add_argument("--rates", default=",".join(map(str, rates)))
+    parser.add_argument("--max-calls", type=int, default=20000, help="calls per rate at most")
+    parser.add_argument("--targets", default="kamailio,kampy")
+
+
+def parse_climb(parser: argparse.ArgumentParser,
+                log: logging.Logger) -> tuple[argparse.Namespace, str | None]:
+    """The parsed options and sipp's path (None, logged, when sipp is missing); logs to stdout."""
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    sipp = shutil.which("sipp")
+    if sipp is None:
+        log.error("sipp is not installed (Debian package sip-tester)")
+    return args, sipp

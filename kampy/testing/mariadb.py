@@ -121,7 +121,10 @@ def _launch(binary: str, datadir: Path, port: int) -> subprocess.Popen:
         [binary, "--no-defaults", f"--datadir={datadir}", f"--port={port}", "--bind-address=127.0.0.1",
          f"--socket={base / 'mysqld.sock'}", f"--pid-file={base / 'mysqld.pid'}", "--skip-log-bin",
          f"--tmpdir={base / 'tmp'}",
-         "--innodb-buffer-pool-size=64M", f"--log-error={base / 'error.log'}", *user],
+         "--innodb-buffer-pool-size=64M", f"--log-error={base / 'error.log'}",
+         # the log reaches the OS at each commit (a killed server loses nothing) but is not synced to
+         # disk: creating Kamailio's 70 tables takes half the time
+         "--innodb-flush-log-at-trx-commit=2", *user],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

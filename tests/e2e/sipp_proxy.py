@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,15 +45,20 @@ def sipp_counts(stat: Path) -> tuple[int, int, int]:
                  ("TotalCallCreated", "SuccessfulCall(C)", "FailedCall(C)"))
 
 
-def run_uac(sipp: str, scenario: str, target: tuple[str, int], workdir: Path, *, calls: int, rate: int,
-            service: str | None = None, timeout: float = 60) -> Run:
-    """Run `scenario` for `calls` calls at `rate` calls/s against `target`; bounded by `timeout`."""
+def run_uac(sipp: str, scenario: str | Path, target: tuple[str, int], workdir: Path, *, calls: int, rate: int,
+            service: str | None = None, timeout: float = 60, local: tuple[str, int] | None = None,
+            prefix: Sequence[str] = (), extra: Sequence[str] = ()) -> Run:
+    """Run `scenario` (a name in SCENARIOS, or a path) for `calls` calls at `rate` calls/s against
+    `target`, from `local` (127.0.0.1 and a free port by default), the command after `prefix` (to run
+    it in a namespace) and with `extra` sipp options; bounded by `timeout`."""
     stat = workdir / f"{Path(scenario).stem}-{free_port()}.csv"
-    cmd = [sipp, "-sf", str(SCENARIOS / scenario), "-t", "u1", "-i", "127.0.0.1", "-p", str(free_port()),
+    host, port = local or ("127.0.0.1", free_port())
+    cmd = [*prefix, sipp, "-sf", str(SCENARIOS / scenario), "-t", "u1", "-i", host, "-p", str(port),
            "-m", str(calls), "-r", str(rate), "-l", str(max(100, rate * 10)), "-timeout", f"{int(timeout)}s",
            "-nostdin", "-trace_stat", "-stf", str(stat), "-fd", "1", "-buff_size", str(4 << 20)]
     if service:
         cmd += ["-s", service]
+    cmd += extra
     cmd.append(f"{target[0]}:{target[1]}")
     start = time.monotonic()
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 30, cwd=workdir)
