@@ -16,17 +16,32 @@ COUNTERS = ("core:rcv_requests_register", "core:rcv_requests_invite", "core:rcv_
             "usrloc:location_users", "usrloc:location_contacts", "usrloc:registered_users")
 
 
+def settled(stock: Stock, names: tuple[str, ...], timeout: float = 15) -> dict[str, int]:
+    """The statistics `names` once two reads agree. Kamailio's tmx and sl compute theirs at most every
+    other second in the process that answers kamcmd, so the reads are 2.1 s apart (and a worker counts
+    a reply only after sending it)."""
+    def read() -> dict[str, int]:
+        found = stock.statistics()
+        return {name: found[name] for name in names}
+
+    last = read()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(2.1)
+        now = read()
+        if now == last:
+            return now
+        last = now
+    raise AssertionError(f"the statistics still move after {timeout}s")
+
+
 @on("kamailio")
 def test_kamcmd_reads_the_statistics_of_registrations_and_a_call(stock: Stock) -> None:
     alice, bob = registered(stock, "alice", "bob")
     hang_up(answered(alice, bob), bob)
-    time.sleep(0.5)  # a worker counts a reply after sending it
-    # read once, at the end: Kamailio's tmx and sl compute theirs at most every other second in the
-    # process that answers kamcmd, so only the first read is sure to be fresh
-    found = stock.statistics()
-    counted = {name: found[name] for name in COUNTERS}
+    counted = settled(stock, (*COUNTERS, "core:rcv_requests_options"))
     # the readiness probes of the harness (OPTIONS answered `200 Keepalive`) counted apart
-    probes = found["core:rcv_requests_options"]
+    probes = counted.pop("core:rcv_requests_options")
     counted["sl:200_replies"] -= probes
     counted["sl:sent_replies"] -= probes
     assert counted == {
