@@ -1,5 +1,4 @@
-"""`kampy db ...`: Kamailio's tables and subscribers, as `kamdbctl` and `kamctl` make them (kept
-outside kampy.db so that building the CLI does not import the database drivers).
+"""`kampy db ...`: Kamailio's tables and subscribers, as `kamdbctl` and `kamctl` make them.
 
     kampy db create   --db-url URL [--tables T,.. | --groups G,.. | --sets S,..]  kamdbctl create
     kampy db drop     --db-url URL [--tables ... | --groups ... | --sets ...]   kamdbctl drop (tables only)
@@ -12,8 +11,10 @@ outside kampy.db so that building the CLI does not import the database drivers).
     kampy db passwd   --db-url URL USER@DOMAIN PASSWORD                 kamctl passwd
     kampy db rm       --db-url URL USER@DOMAIN                          kamctl rm
 
-Exit status 0 on success, 1 when the database refused or the account does not fit, 2 on usage errors.
+Exit status 0 on success, 1 when the database refuses (or the user exists, or does not), 2 on usage
+errors.
 """
+# Kept outside kampy.db so that building the CLI does not import the database drivers.
 from __future__ import annotations
 
 import argparse
