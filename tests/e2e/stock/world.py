@@ -7,9 +7,7 @@ observations the scenario recorded.
 from __future__ import annotations
 
 import contextlib
-import logging
 import re
-import socket
 import ssl
 import subprocess
 import sys
@@ -29,8 +27,6 @@ from tests.e2e.stock.certs import Certificates
 from tests.e2e.stock.netns import Forwarder, Namespace
 from tests.e2e.stock.sipua import UA
 from tests.e2e.stock.transport import UDP, Stream
-
-log = logging.getLogger(__name__)
 
 STOCK_DIR = Path("/etc/kamailio")  # installed by Debian's kamailio package
 CONFIG_FILES = ("kamailio.cfg", "tls.cfg")
@@ -232,9 +228,6 @@ class Stock:
         ua = UA(user, domain, link, password)
         self._uas.append(ua)
         return ua
-
-    def socket(self, kind: int = socket.SOCK_DGRAM) -> socket.socket:
-        return self.ns.socket(socket.AF_INET, kind)
 
     # -- what the scenario saw --
     def observe(self, key: str, value: Any) -> Any:
