@@ -95,7 +95,8 @@ from kampy.runtime.loglevels import (
 from kampy.runtime.shared import SharedStore
 from kampy.runtime.sockets import grep_socket
 from kampy.runtime.shmtable import ShmTable, TableFull
-from kampy.rpc import JsonRpc, LocalService, dumps_response
+from kampy import binrpc
+from kampy.rpc import JsonRpc, LocalService, Member, Peer, RpcStruct, dumps_response
 from kampy.version import KAMAILIO_VERSION_TEXT, KAMPY_VERSION, source_id, version_string
 from kampy.sip import (
     URI,
@@ -149,6 +150,7 @@ from kampy.services import (
     pv_set,
     resetbflag,
     resetflag,
+    runtime_dir,
     setbflag,
     setflag,
 )
@@ -172,9 +174,9 @@ __all__ = [
     "module_logger", "log_at", "python_level", "debug_threshold",
     "pv_accessor", "pv_get", "pv_set", "formatter",
     "avp_add", "avp_del", "avp_get", "avp_values",
-    "setflag", "resetflag", "isflagset", "setbflag", "resetbflag", "isbflagset",
+    "setflag", "resetflag", "isflagset", "setbflag", "resetbflag", "isbflagset", "runtime_dir",
     "SlAPI", "TmAPI", "ReplyCallback",
-    "JsonRpc", "LocalService", "dumps_response", "version_string",
+    "JsonRpc", "LocalService", "Member", "Peer", "RpcStruct", "binrpc", "dumps_response", "version_string",
     "KAMAILIO_VERSION_TEXT", "KAMPY_VERSION", "source_id",
     "Handoff", "SendSocketValue", "build_forwarded", "destination", "forward_request",
     "CancelTimer", "ClientTransaction", "Deliver", "Send", "ServerTransaction", "StartTimer", "Terminated",
