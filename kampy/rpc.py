@@ -309,11 +309,19 @@ _PROCS_SCHEMA = ("CREATE TABLE IF NOT EXISTS kampy_procs (rank INTEGER PRIMARY K
                  "dsc TEXT NOT NULL)")
 
 
+MAIN_PROCESS = "main process - attendant"
+
+
+def record_process(store: Any, rank: int, description: str) -> None:
+    """Record process `rank` (0: the main process) in the shared store (core.psx/core.ps list it)."""
+    store.execute(_PROCS_SCHEMA)
+    store.execute("INSERT OR REPLACE INTO kampy_procs (rank, pid, dsc) VALUES (?, ?, ?)",
+                  (rank, os.getpid(), description))
+
+
 def register_process(core: Core, description: str) -> None:
     """Record this worker in the shared store (what core.psx/core.ps list)."""
-    core.shared.execute(_PROCS_SCHEMA)
-    core.shared.execute("INSERT OR REPLACE INTO kampy_procs (rank, pid, dsc) VALUES (?, ?, ?)",
-                        (core.rank, os.getpid(), description))
+    record_process(core.shared, core.rank, description)
 
 
 def processes(core: Core) -> list[tuple[int, int, str]]:

@@ -71,7 +71,7 @@ class DgramService:
         self.service = service
         self.sock: socket.socket | None = None
 
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+    def open(self) -> None:
         if self.service.kind == "udp":
             family, address = _inet_address(self.service, socket.SOCK_DGRAM)
             sock = socket.socket(family, socket.SOCK_DGRAM)
@@ -85,7 +85,10 @@ class DgramService:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * 1024 * 1024)
         sock.setblocking(False)
         self.sock = sock
-        loop.add_reader(sock.fileno(), self._readable)
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        assert self.sock is not None
+        loop.add_reader(self.sock.fileno(), self._readable)
         log.info("control socket %s", _where(self.service))
 
     def _readable(self) -> None:
@@ -105,9 +108,10 @@ class DgramService:
         except OSError as exc:
             log.warning("control socket %s: cannot answer %s: %s", _where(self.service), addr, exc)
 
-    def stop(self, loop: asyncio.AbstractEventLoop) -> None:
+    def stop(self, loop: asyncio.AbstractEventLoop | None) -> None:
         if self.sock is not None:
-            loop.remove_reader(self.sock.fileno())
+            if loop is not None:
+                loop.remove_reader(self.sock.fileno())
             self.sock.close()
             self.sock = None
             if self.service.kind == "dgram":
@@ -181,8 +185,10 @@ class StreamService:
         self.service = service
         self.server: asyncio.AbstractServer | None = None
         self.connections: set[StreamConnection] = set()
+        self.sock: socket.socket | None = None
+        self.task: asyncio.Task[None] | None = None
 
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+    def open(self) -> None:
         if self.service.kind == "tcp":
             family, address = _inet_address(self.service, socket.SOCK_STREAM)
             sock = socket.socket(family, socket.SOCK_STREAM)
@@ -196,7 +202,10 @@ class StreamService:
         sock.listen(MAX_STREAM_CONNECTIONS)
         sock.setblocking(False)
         self.sock = sock
-        self.task = loop.create_task(self._serve(loop, sock))
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        assert self.sock is not None
+        self.task = loop.create_task(self._serve(loop, self.sock))
         log.info("control socket %s", _where(self.service))
 
     async def _serve(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
@@ -227,11 +236,12 @@ class StreamService:
         if self.service.peers is not None:
             self.service.peers.pop(id(conn), None)
 
-    def stop(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.task.cancel()
+    def stop(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        if self.task is not None:
+            self.task.cancel()
         if self.server is not None:
             self.server.close()
-        else:
+        elif self.sock is not None:
             self.sock.close()
         for conn in list(self.connections):
             if conn.transport is not None:
@@ -327,12 +337,15 @@ class FifoService:
         self.framer: JsonFramer | Framed = Framed(service.frame) if service.frame else JsonFramer()
         self._partial: asyncio.TimerHandle | None = None
 
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+    def open(self) -> None:
         _prepare_path(self.service.path)
         os.mkfifo(self.service.path, self.service.mode)
         _own(self.service.path, self.service)
         self.read_fd = os.open(self.service.path, os.O_RDONLY | os.O_NONBLOCK)
         self.keep_fd = os.open(self.service.path, os.O_WRONLY | os.O_NONBLOCK)
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        assert self.read_fd is not None
         self.loop = loop
         loop.add_reader(self.read_fd, self._readable)
         log.info("control FIFO %s", self.service.path)
@@ -369,12 +382,12 @@ class FifoService:
         if reply is not None and reply_path is not None:
             self.loop.create_task(write_reply_fifo(reply_path, reply))
 
-    def stop(self, loop: asyncio.AbstractEventLoop) -> None:
+    def stop(self, loop: asyncio.AbstractEventLoop | None) -> None:
         if self._partial is not None:
             self._partial.cancel()
         for fd in (self.read_fd, self.keep_fd):
             if fd is not None:
-                if fd == self.read_fd:
+                if fd == self.read_fd and loop is not None:
                     loop.remove_reader(fd)
                 os.close(fd)
         self.read_fd = self.keep_fd = None
@@ -458,6 +471,7 @@ class LocalServices:
     """The local services of one worker."""
 
     def __init__(self, services: list[LocalService], rank: int) -> None:
+        self._opened = False
         self.items: list[DgramService | StreamService | FifoService] = []
         for service in services:
             if service.rank != rank:
@@ -468,20 +482,29 @@ class LocalServices:
                 continue
             self.items.append(kind(service))
 
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Open every socket; one that cannot be opened stops the start-up (as a module's mod_init
-        failing stops Kamailio's)."""
+    def open(self) -> None:
+        """Create every socket and FIFO (with the rights the process starts with: before a worker
+        gives up root, as Kamailio's mod_init creates them); one that cannot be opened stops the
+        start-up, as a module's mod_init failing stops Kamailio's."""
+        self._opened = True
         for index, item in enumerate(self.items):
             try:
-                item.start(loop)
+                item.open()
             except OSError as exc:
                 log.error("cannot open control socket %s: %s", _where(item.service), exc)
                 del self.items[index:]
-                self.stop(loop)
+                self.stop(None)
                 raise LocalServiceError(f"cannot open control socket {_where(item.service)}: "
                                         f"{exc.strerror or exc}") from None
 
-    def stop(self, loop: asyncio.AbstractEventLoop) -> None:
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Serve them in the event loop (opening them first unless `open` did)."""
+        if not self._opened:
+            self.open()
+        for item in self.items:
+            item.start(loop)
+
+    def stop(self, loop: asyncio.AbstractEventLoop | None) -> None:
         for item in self.items:
             try:
                 item.stop(loop)

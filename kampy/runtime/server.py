@@ -16,6 +16,7 @@ from kampy.runtime.context import MessageContext, Outgoing, ScriptDrop, ScriptEx
 from kampy.runtime.core import Clock, Core, reply_destination, reply_via_line
 from kampy.runtime.engine import Engine, MalformedInput, ModuleFailure
 from kampy.runtime.ratelog import OncePerSource
+from kampy.runtime.loglevels import set_log_prefix
 from kampy.rpc import register_process
 from kampy.runtime.shared import SharedStore
 from kampy.sip.errors import SIPProtocolError
@@ -38,6 +39,8 @@ class Server:
         # Kamailio logs every unparsable first Via at L_ERR (sip_parser_log); a flood of them from
         # one source must not flood the log here
         self._bad_via_log = OncePerSource(log, logging.WARNING)
+        prefix = (core.config.core_params.get("log_prefix") if core.config is not None else None)
+        self._log_prefix = core.compile_format(str(prefix)) if prefix else None  # type: ignore[attr-defined]
         self._timers: list[list[Any]] = [[now + interval, interval, fn, timer.name]
                                          for timer, interval, fn in engine.timers]
 
@@ -122,7 +125,11 @@ class Server:
         their transaction, as `Handoff`). Never raises for bad input. `handed_off`: another worker
         received it and handed it over to this one, its owner (`ctx.local["handed_off"]`)."""
         self._handed_off = handed_off
-        out = self._handle(data, src)
+        try:
+            out = self._handle(data, src)
+        finally:
+            if self._log_prefix is not None:
+                set_log_prefix("")
         if self.core.outbox:
             out = [*out, *self.core.take_outbox()]
         return out
@@ -208,6 +215,8 @@ class Server:
             return []
         ctx = MessageContext(msg, src, self.core)
         ctx.local["handed_off"] = self._handed_off
+        if self._log_prefix is not None:
+            self._set_log_prefix(ctx)
         try:
             for hook in self._pre_script:
                 if not hook(ctx):
@@ -232,6 +241,13 @@ class Server:
         corestats.count_forwarded(self.core.stats, ctx.outbox)
         return ctx.outbox
 
+    def _set_log_prefix(self, ctx: MessageContext) -> None:
+        """The core `log_prefix` for this message, in every line logged while it is processed."""
+        try:
+            set_log_prefix(self._log_prefix(ctx))  # type: ignore[misc]
+        except Exception:  # a prefix that cannot be formatted for this message: none, as Kamailio
+            set_log_prefix("")
+
     @staticmethod
     def _log_failure(failure: ModuleFailure) -> None:
         exc = failure.exc
@@ -247,6 +263,8 @@ class Server:
             return []
         ctx = MessageContext(msg, src, self.core, route_type=RouteType.CORE_ONREPLY)
         ctx.local["handed_off"] = self._handed_off
+        if self._log_prefix is not None:
+            self._set_log_prefix(ctx)
         if self._reply_key is not None and not self._handed_off:  # it ran in the worker that received it
             try:
                 self.engine.run_route(*self._reply_key, ctx)

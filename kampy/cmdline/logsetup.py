@@ -1,0 +1,139 @@
+"""Where kampy's log goes when started as `kamailio` is: stderr (`-E`, `log_stderror=yes`) in
+Kamailio's layout, optionally in its terminal colours (`-e`, `log_color`), or syslog (`log_name`,
+`log_facility`), each line carrying the `log_prefix` of the SIP message at hand.
+
+    stderr:  " 1(4242) ERROR: <tm> [modules/tm/tm.py:120]: t_relay(): no destination"
+    syslog:  "<facility|level>kampy[4242]: ERROR: <tm> [modules/tm/tm.py:120]: t_relay(): no destination"
+
+`<module>` is the module a logger belongs to (`kampy.tm` -> `<tm>`, the core's loggers `<core>`,
+the script's `<script>`); the number before the pid is the process rank (0 for the main process).
+"""
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from kampy.runtime import loglevels
+from kampy.runtime.loglevels import NOTICE, apply_debug, debug_threshold
+
+SYSLOG_SOCKET = "/dev/log"
+CORE_LOGGERS = {"net", "listen", "core", "config", "server", "shared", "rpc", "stats", "engine", "db", "cli",
+                "daemon", "runtime", "sip", "supervisor"}
+_LEVEL_WORDS = {logging.DEBUG: "DEBUG", logging.INFO: "INFO", NOTICE: "NOTICE", logging.WARNING: "WARNING",
+                logging.ERROR: "ERROR", logging.CRITICAL: "CRITICAL"}
+# dprint_init_colors(): foreground per level; reset is "\033[0;39;49m"
+_COLORS = {logging.DEBUG: "\033[0;39;49m", logging.INFO: "\033[0;36;49m", NOTICE: "\033[0;32;49m",
+           logging.WARNING: "\033[0;35;49m", logging.ERROR: "\033[0;31;49m",
+           logging.CRITICAL: "\033[0;34;49m"}
+COLOR_RESET = "\033[0;39;49m"
+_FACILITIES = logging.handlers.SysLogHandler.facility_names
+
+_rank = 0
+_installed: logging.Handler | None = None
+
+
+def set_rank(rank: int) -> None:
+    """The process number shown before the pid (the main process is 0, a worker its rank)."""
+    global _rank
+    _rank = rank
+
+
+def module_of(logger: str) -> str:
+    parts = logger.split(".")
+    if len(parts) < 2 or parts[0] != "kampy":
+        return "core"
+    return "core" if parts[1] in CORE_LOGGERS else parts[1]
+
+
+class KamailioFormatter(logging.Formatter):
+    """`LEVEL: <prefix><module> [file:line]: func(): message`; `process` adds Kamailio's
+    `rank(pid) ` before it (stderr; syslog has its own pid)."""
+
+    def __init__(self, process: bool, color: bool = False) -> None:
+        super().__init__()
+        self.process = process
+        self.color = color
+
+    def format(self, record: logging.LogRecord) -> str:
+        level = _LEVEL_WORDS.get(record.levelno, record.levelname)
+        where = _source(record.pathname)
+        text = (f"{level}: {loglevels.log_prefix()}<{module_of(record.name)}> [{where}:{record.lineno}]: "
+                f"{record.funcName}(): {record.getMessage()}")
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        if self.process:
+            text = f"{_rank:2d}({record.process}) {text}"
+        if self.color:
+            text = _COLORS.get(record.levelno, COLOR_RESET) + text + COLOR_RESET
+        return text
+
+
+def _source(path: str) -> str:
+    """A source file relative to kampy's tree (`modules/tm/tm.py`, `kampy/net/worker.py`)."""
+    p = Path(path)
+    parts = p.parts
+    for anchor in ("modules", "kampy"):
+        if anchor in parts:
+            return "/".join(parts[len(parts) - 1 - parts[::-1].index(anchor):])
+    return p.name
+
+
+class SyslogHandler(logging.handlers.SysLogHandler):
+    """syslog(3) as Kamailio calls it: `ident[pid]: ` before the text, L_NOTICE as LOG_NOTICE, and
+    nothing said when there is no syslog daemon (as syslog() says nothing)."""
+
+    def __init__(self, ident: str, facility: int, address: str = SYSLOG_SOCKET) -> None:
+        super().__init__(address, facility=facility)
+        self.ident = f"{ident}[{os.getpid()}]: "
+
+    def mapPriority(self, levelName: str) -> str:  # noqa: N802 (logging's name)
+        return "notice" if levelName == "NOTICE" else super().mapPriority(levelName)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.ident = f"{self.ident.partition('[')[0]}[{os.getpid()}]: "  # after fork: the worker's pid
+        super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handleError(record)
+
+
+def facility(core_params: dict[str, Any]) -> int:
+    """`log_facility=LOG_LOCAL0` (default LOG_DAEMON)."""
+    name = str(core_params.get("log_facility") or "LOG_DAEMON").lower().removeprefix("log_")
+    return _FACILITIES.get(name, logging.handlers.SysLogHandler.LOG_DAEMON)
+
+
+def ident(core_params: dict[str, Any]) -> str:
+    """openlog()'s ident: `log_name`, else the program name as started (Kamailio's argv[0])."""
+    name = core_params.get("log_name")
+    if name:
+        return str(name)
+    argv0 = sys.argv[0] if sys.argv and sys.argv[0] else "kampy"
+    return "kampy" if argv0.endswith("__main__.py") or argv0 == "-m" else argv0
+
+
+def configure(core_params: dict[str, Any], *, stderr: bool, color: bool, debug: int) -> None:
+    """Send every log record where Kamailio would send it, for `debug` (Kamailio's level)."""
+    handler: logging.Handler
+    if stderr:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(KamailioFormatter(process=True, color=color))
+    else:
+        handler = SyslogHandler(ident(core_params), facility(core_params))
+        handler.setFormatter(KamailioFormatter(process=False))
+    global _installed
+    root = logging.getLogger()
+    if _installed is not None:  # the handler set before (only ours: a test's capture stays)
+        root.removeHandler(_installed)
+        _installed.close()
+    root.addHandler(handler)
+    _installed = handler
+    root.setLevel(debug_threshold(debug))
+    apply_debug(debug)
+    logging.getLogger("kampy.listen").setLevel(logging.INFO)
