@@ -151,6 +151,7 @@ from kampy.services import (
     resetbflag,
     resetflag,
     runtime_dir,
+    server_id,
     setbflag,
     setflag,
 )
@@ -174,7 +175,7 @@ __all__ = [
     "module_logger", "log_at", "python_level", "debug_threshold",
     "pv_accessor", "pv_get", "pv_set", "formatter",
     "avp_add", "avp_del", "avp_get", "avp_values",
-    "setflag", "resetflag", "isflagset", "setbflag", "resetbflag", "isbflagset", "runtime_dir",
+    "setflag", "resetflag", "isflagset", "setbflag", "resetbflag", "isbflagset", "runtime_dir", "server_id",
     "SlAPI", "TmAPI", "ReplyCallback",
     "JsonRpc", "LocalService", "Member", "Peer", "RpcStruct", "binrpc", "dumps_response", "version_string",
     "KAMAILIO_VERSION_TEXT", "KAMPY_VERSION", "source_id",

@@ -10,7 +10,8 @@ message at hand (`ctx`, the first argument of every function handler).
   `pv_get`/`pv_set` for a one-off; `formatter(core, "From $fu")` for a format string.
 * AVPs and flags: `avp_get`, `avp_values`, `avp_add`, `avp_del`; `setflag`, `resetflag`, `isflagset`
   (and their branch-flag twins `setbflag`, `resetbflag`, `isbflagset`).
-* `runtime_dir(core)`: the directory of control sockets (`-Y`, `rundir`, default /run/kamailio).
+* `runtime_dir(core)`: the directory of control sockets (`-Y`, `rundir`, default /run/kamailio);
+  `server_id(core)`: the core `server_id` (`--server-id`).
 * Other modules' declared APIs: `core.api("sl")` returns what sl offers (typed as `SlAPI`),
   `core.api("tm")` what tm offers (`TmAPI`). A module offers an API by overriding `Module.api()`.
 """
@@ -52,6 +53,15 @@ def runtime_dir(core: Any) -> str:
         if params.get(name):
             return str(params[name])
     return RUN_DIR
+
+
+def server_id(core: Any) -> int:
+    """The core `server_id` (`--server-id`), 0 when not set ($sid, usrloc's Server-Id)."""
+    params = getattr(getattr(core, "config", None), "core_params", None) or {}
+    try:
+        return int(params.get("server_id") or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 # ------------------------------------------------------------------ pseudo-variables

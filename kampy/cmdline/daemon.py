@@ -16,7 +16,7 @@ import logging
 import os
 import pwd
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 log = logging.getLogger("kampy.daemon")
 
@@ -130,11 +130,29 @@ def ensure_runtime_dir(path: str, who: Identity) -> None:
         raise DaemonError(f"failed to create runtime dir {path}, check directory permissions") from None
 
 
+@dataclass
+class Daemonized:
+    """What daemonize() leaves the main process: the pipe to report the start-up on (None when
+    nobody waits) and the files it wrote (they go at exit, and only they)."""
+
+    status: StatusPipe | None = None
+    files: list[str] = field(default_factory=list)
+
+    def report(self, code: int) -> None:
+        if self.status is not None:
+            self.status.send(code)
+
+    def remove_files(self) -> None:
+        remove_files(*self.files)
+        self.files.clear()
+
+
 def daemonize(*, detach: bool, workdir: str, chroot: str | None, pid_file: str | None,
-              pgid_file: str | None, who: Identity, keep_stderr: bool) -> StatusPipe | None:
-    """Kamailio's daemonize(name, 1). Returns, in the main process, the pipe to report the start-up
-    status on (None with `detach` False: nobody waits); the first process never returns."""
+              pgid_file: str | None, who: Identity, keep_stderr: bool) -> Daemonized:
+    """Kamailio's daemonize(name, 1). Returns in the main process; the first process never returns
+    (it exits with the status the main process reports, 255 when it reports none)."""
     if chroot:
+        preload_code()
         try:
             os.chroot(chroot)
         except OSError as exc:
@@ -143,10 +161,10 @@ def daemonize(*, detach: bool, workdir: str, chroot: str | None, pid_file: str |
         os.chdir(workdir)
     except OSError as exc:
         raise DaemonError(f"cannot chdir to {workdir}: {exc.strerror}") from None
-    status = None
+    done = Daemonized()
     own_pgid = False
     if detach:
-        status = StatusPipe()
+        status = done.status = StatusPipe()
         sys.stdout.flush()
         sys.stderr.flush()
         if os.fork() != 0:
@@ -159,12 +177,41 @@ def daemonize(*, detach: bool, workdir: str, chroot: str | None, pid_file: str |
             log.warning("setsid failed: %s", exc.strerror)
         if os.fork() != 0:
             os._exit(0)
-    if pid_file:
-        _write_pid_file(pid_file, os.getpid(), who)
-    if pgid_file:
-        _write_pgid_file(pgid_file, own_pgid, who)
-    _to_dev_null(keep_stderr, status.write_fd if status is not None else -1)
-    return status
+    try:
+        if pid_file:
+            _write_pid_file(pid_file, os.getpid(), who)
+            done.files.append(pid_file)
+        if pgid_file and _write_pgid_file(pgid_file, own_pgid, who):
+            done.files.append(pgid_file)
+    except DaemonError:
+        done.remove_files()
+        done.report(FAILURE)
+        raise
+    _to_dev_null(keep_stderr, done.status.write_fd if done.status is not None else -1)
+    return done
+
+
+def preload_code(packages: tuple[str, ...] = ("kampy", "modules")) -> None:
+    """Import all of kampy and its modules now: after chroot (-t) the source files are out of reach
+    (as Kamailio loads its modules before it chroots). What the chroot directory must hold, as for
+    Kamailio: /dev/null, a writable /tmp (or /dev/shm) for the shared store, the paths the config
+    names."""
+    import importlib
+    import pkgutil
+
+    for name in packages:
+        package = importlib.import_module(name)
+        for info in pkgutil.walk_packages(package.__path__, f"{name}."):
+            if ".tests" in info.name or info.name.endswith("__main__"):
+                continue
+            try:
+                importlib.import_module(info.name)
+            except Exception as exc:  # an optional part that cannot load here is not needed
+                log.debug("not preloaded: %s: %s", info.name, exc)
+    for name in ("encodings.idna", "encodings.ascii", "encodings.latin_1", "asyncio.unix_events",
+                 "concurrent.futures.thread", "sqlite3.dbapi2", "json.decoder", "email.utils"):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
 
 
 def _running(pid: int) -> bool:
@@ -204,14 +251,15 @@ def _write_pid_file(path: str, pid: int, who: Identity) -> None:
     _write_number(path, pid, who)
 
 
-def _write_pgid_file(path: str, own_pgid: bool, who: Identity) -> None:
+def _write_pgid_file(path: str, own_pgid: bool, who: Identity) -> bool:
     _old_number(path, "pgid")
     if own_pgid:
         _write_number(path, os.getpgid(0), who)
-    else:
-        log.warning("we don't have our own process so we won't save our pgid")
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
+        return True
+    log.warning("we don't have our own process so we won't save our pgid")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    return False
 
 
 def _to_dev_null(keep_stderr: bool, keep_fd: int) -> None:

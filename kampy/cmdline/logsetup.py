@@ -14,6 +14,7 @@ import logging
 import logging.handlers
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -83,18 +84,22 @@ def _source(path: str) -> str:
 
 
 class SyslogHandler(logging.handlers.SysLogHandler):
-    """syslog(3) as Kamailio calls it: `ident[pid]: ` before the text, L_NOTICE as LOG_NOTICE, and
-    nothing said when there is no syslog daemon (as syslog() says nothing)."""
+    """syslog(3) as glibc sends it for Kamailio: `<PRI>Mmm dd hh:mm:ss ident[pid]: text` (no NUL),
+    L_NOTICE as LOG_NOTICE, and nothing said when there is no syslog daemon (as syslog() says
+    nothing)."""
+
+    append_nul = False
 
     def __init__(self, ident: str, facility: int, address: str = SYSLOG_SOCKET) -> None:
         super().__init__(address, facility=facility)
-        self.ident = f"{ident}[{os.getpid()}]: "
+        self.name_ = ident
 
     def mapPriority(self, levelName: str) -> str:  # noqa: N802 (logging's name)
         return "notice" if levelName == "NOTICE" else super().mapPriority(levelName)
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.ident = f"{self.ident.partition('[')[0]}[{os.getpid()}]: "  # after fork: the worker's pid
+        stamp = time.strftime("%b %e %H:%M:%S", time.localtime(record.created))
+        self.ident = f"{stamp} {self.name_}[{os.getpid()}]: "  # after fork: the worker's pid
         super().emit(record)
 
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802
@@ -137,3 +142,12 @@ def configure(core_params: dict[str, Any], *, stderr: bool, color: bool, debug: 
     root.setLevel(debug_threshold(debug))
     apply_debug(debug)
     logging.getLogger("kampy.listen").setLevel(logging.INFO)
+
+
+def close() -> None:
+    """closelog(): before daemonizing closes every descriptor, let go of the syslog connection."""
+    global _installed
+    if _installed is not None:
+        logging.getLogger().removeHandler(_installed)
+        _installed.close()
+        _installed = None

@@ -18,7 +18,14 @@ import sys
 from dataclasses import dataclass, field
 
 from kampy.cmdline.getopt import Token
-from kampy.cmdline.texts import DEFAULT_CFG, POLL_METHODS, help_text, internals_text, version_text
+from kampy.cmdline.texts import (
+    DEFAULT_CFG,
+    KAMAILIO_POLL_METHODS,
+    POLL_METHODS,
+    help_text,
+    internals_text,
+    version_text,
+)
 
 FAILURE = 255  # ksr_exit(-1)
 MEMORY_MANAGERS = ("fm", "qm", "tlsf")
@@ -240,7 +247,7 @@ def after_config(tokens: list[Token], opts: Options, disable_tcp: bool) -> None:
             if opts.tcp_children is None:
                 raise fail(f"bad process number: -N {value}")
         elif key == "W":
-            if value not in POLL_METHODS:  # as a Kamailio built where only these exist
+            if value not in KAMAILIO_POLL_METHODS:
                 raise fail(f"bad poll method name: -W {value}\ntry one of {', '.join(POLL_METHODS)}.")
             opts.poll_method = value
         elif key in ("w", "Y", "t", "u", "g", "P", "G"):

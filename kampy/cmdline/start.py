@@ -14,13 +14,14 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from kampy.cmdline import daemon, logsetup, options
+from kampy.cmdline import daemon, listing, logsetup, options
 from kampy.cmdline.config import load
 from kampy.cmdline.getopt import Token, tokens
 from kampy.cmdline.options import FAILURE, Exit, Options, fail
 from kampy.config.compile import CompiledConfig
 from kampy.net.params import as_bool
 from kampy.runtime.context import Socket
+from kampy.runtime.sockets import param_values, sockets_from_config
 from kampy.services import RUN_DIR
 
 log = logging.getLogger("kampy.cli")
@@ -74,7 +75,11 @@ class Start:
         except daemon.DaemonError as exc:
             raise fail(str(exc)) from None
         sockets, aliases = self._sockets(compiled)
-        _print_sockets(sockets, aliases)
+        auto = as_bool(params.get("auto_aliases"), True)
+        config_aliases = [a for a in param_values(params.get("alias")) if a not in self.opts.aliases]
+        sys.stdout.write(listing.block(sockets, listing.aliases(self.opts.aliases, config_aliases, sockets,
+                                                                auto), auto))
+        sys.stdout.flush()
         if not mode.fork:
             sys.stderr.write("WARNING: no fork mode " + ("and no udp listen address found" if not any(
                 s.proto == "udp" for s in sockets) else "") + "\n")
@@ -131,12 +136,16 @@ class Start:
         return Mode(fork=True, detach=dont_fork != 2)
 
     def _sockets(self, compiled: CompiledConfig) -> tuple[list[Socket], list[tuple[str, int | None]]]:
-        from kampy.runtime.sockets import _values, sockets_from_config
-
+        """The config's listen addresses and -l's (added to them, as in Kamailio), every interface
+        without any; no TCP socket with -T/disable_tcp."""
         params = compiled.core_params
-        entries = [*_values(params.get("listen")), *_values(params.get("socket")), *self.opts.listen]
-        return sockets_from_config(compiled, entries or None, every_interface=True,
-                                   auto_aliases=as_bool(params.get("auto_aliases"), True))
+        entries = [*param_values(params.get("listen")), *param_values(params.get("socket")),
+                   *self.opts.listen]
+        sockets, aliases = sockets_from_config(compiled, entries or None, every_interface=True,
+                                               auto_aliases=as_bool(params.get("auto_aliases"), True))
+        if as_bool(params.get("disable_tcp"), False):
+            sockets = [s for s in sockets if s.proto != "tcp"]
+        return sockets, aliases
 
     # ------------------------------------------------------------ running
 
@@ -147,31 +156,29 @@ class Start:
         from kampy.net.local import LocalServiceError
 
         params = compiled.core_params
-        status: daemon.StatusPipe | None = None
+        done = daemon.Daemonized()
         code = FAILURE
         try:
             if mode.fork:
-                status = daemon.daemonize(
+                logsetup.close()
+                done = daemon.daemonize(
                     detach=mode.detach, workdir=str(params.get("workdir") or params.get("wdir") or "/"),
                     chroot=_str(params, "chroot"), pid_file=self.opts.pid_file,
-                    pgid_file=self.opts.pgid_file, who=who, keep_stderr=as_bool(params.get("log_stderror"),
-                                                                                False))
+                    pgid_file=self.opts.pgid_file, who=who,
+                    keep_stderr=as_bool(params.get("log_stderror"), False))
                 self._configure_logging(params)  # syslog from the daemon, stderr kept or not
-            net_params = NetParams.from_core_params(params)
             lifecycle = Lifecycle(before_fork=lambda store: _give_store(store, who),
                                   drop_privileges=lambda: daemon.drop_privileges(who),
-                                  ready=(lambda: status.send(0)) if status is not None else None,
-                                  worker_started=logsetup.set_rank)
-            code = net_run(compiled, net_params, sockets=sockets, lifecycle=lifecycle)
+                                  ready=lambda: done.report(0), worker_started=logsetup.set_rank)
+            code = net_run(compiled, NetParams.from_core_params(params), sockets=sockets, lifecycle=lifecycle)
         except daemon.DaemonError as exc:
             log.critical("%s", exc)
             sys.stderr.write(f"{exc}\n")
         except (BindError, LocalServiceError) as exc:
             log.error("%s", exc)
         finally:
-            if status is not None:
-                status.send(FAILURE)  # nothing when the server said it was up already
-            daemon.remove_files(self.opts.pid_file, self.opts.pgid_file)
+            done.remove_files()  # before the failure is reported: nothing of it is left then
+            done.report(FAILURE)  # nothing when the server said it was up already
         return code
 
 
@@ -187,23 +194,3 @@ def _str(params: dict[str, Any], *names: str) -> str | None:
         if params.get(name) not in (None, ""):
             return str(params[name])
     return None
-
-
-def _print_sockets(sockets: list[Socket], aliases: list[tuple[str, int | None]]) -> None:
-    """print_all_socket_lists() and print_aliases(): UDP first, then TCP."""
-    lines = ["Listening on "]
-    for proto in ("udp", "tcp"):
-        for s in sockets:
-            if s.proto == proto:
-                host = f"[{s.host}]" if ":" in s.host else s.host
-                line = f"             {proto}: {host}:{s.port}"
-                if s.advertise_host:
-                    line += f" advertise {s.advertise_host}:{s.advertise_port or s.port}"
-                lines.append(line)
-    lines.append("Aliases: ")
-    for host, port in reversed(aliases):
-        for proto in ("tcp", "udp"):
-            if any(s.proto == proto for s in sockets):
-                lines.append(f"             {proto}: {host}:{port if port else '*'}")
-    sys.stdout.write("\n".join(lines) + "\n\n")
-    sys.stdout.flush()

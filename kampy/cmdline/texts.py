@@ -11,6 +11,8 @@ DEFAULT_CFG = "/etc/kamailio/kamailio.cfg"
 CORE_FLAGS = "USE_UDP, USE_TCP, SHM_MMAP, SHARED_STORE_SQLITE, STATS_MMAP"
 MODULES_DIR = str(Path(__file__).resolve().parents[2] / "modules")
 POLL_METHODS = ("poll", "epoll_lt", "select")  # what kampy's event loop can use (-W, tcp_poll_method)
+# the names Kamailio knows (get_poll_type()); one kampy cannot use falls back to epoll_lt at start
+KAMAILIO_POLL_METHODS = ("poll", "epoll_lt", "epoll_et", "sigio_rt", "select", "kqueue", "/dev/poll")
 CHILD_NO = 8
 SHM_MEM_SIZE, PKG_MEM_SIZE = 64, 8
 MAX_RECV_BUFFER_SIZE, MAX_URI_SIZE, BUF_SIZE = 262144, 1024, 65535

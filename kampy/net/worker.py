@@ -274,9 +274,13 @@ def tune_gc() -> None:
 
 
 def _loop_factory(poll_method: str | None) -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """The event loop for `-W`/`tcp_poll_method` (poll, epoll_lt, select); None: asyncio's default."""
-    selector = _SELECTORS.get(poll_method or "")
+    """The event loop for `-W`/`tcp_poll_method` (poll, epoll_lt, select); None: asyncio's default
+    (epoll, level triggered), also for a method kampy cannot use, as Kamailio falls back to epoll_lt."""
+    if not poll_method:
+        return None
+    selector = _SELECTORS.get(poll_method)
     if selector is None:
+        log.error("%s not supported by kampy, using epoll_lt instead", poll_method)
         return None
     return lambda: asyncio.SelectorEventLoop(selector())
 

@@ -10,10 +10,19 @@ from collections.abc import Callable
 from typing import Any
 
 from kampy.config.compile import CompiledConfig
+from kampy.net.params import as_bool
 from kampy.module import RouteType, overrides_on_response, overrides_pre_script
 from kampy.runtime import corestats, forward
 from kampy.runtime.context import MessageContext, Outgoing, ScriptDrop, ScriptExit, Socket, Source
-from kampy.runtime.core import Clock, Core, reply_destination, reply_via_line
+from kampy.runtime.core import (
+    DO_DNS,
+    DO_REV_DNS,
+    Clock,
+    Core,
+    reply_destination,
+    reply_via_line,
+    set_received_dns,
+)
 from kampy.runtime.engine import Engine, MalformedInput, ModuleFailure
 from kampy.runtime.ratelog import OncePerSource
 from kampy.runtime.loglevels import set_log_prefix
@@ -39,8 +48,12 @@ class Server:
         # Kamailio logs every unparsable first Via at L_ERR (sip_parser_log); a flood of them from
         # one source must not flood the log here
         self._bad_via_log = OncePerSource(log, logging.WARNING)
-        prefix = (core.config.core_params.get("log_prefix") if core.config is not None else None)
+        params = core.config.core_params if core.config is not None else {}
+        prefix = params.get("log_prefix")
         self._log_prefix = core.compile_format(str(prefix)) if prefix else None  # type: ignore[attr-defined]
+        self._check_via = as_bool(params.get("check_via"), False)
+        set_received_dns((DO_DNS if as_bool(params.get("dns"), False) else 0)
+                         | (DO_REV_DNS if as_bool(params.get("rev_dns"), False) else 0))
         self._timers: list[list[Any]] = [[now + interval, interval, fn, timer.name]
                                          for timer, interval, fn in engine.timers]
 
@@ -257,9 +270,11 @@ class Server:
 
     def _reply(self, msg: Response, src: Source) -> list[Outgoing]:
         via = msg.via
-        if via is None or not forward.is_our_via(self.core, via):
-            log.info("reply %d from %s:%d: top Via %s is not ours, dropped", msg.status, src.ip, src.port,
-                     via)
+        if via is None or (self._check_via and not forward.is_our_via(self.core, via)):
+            # Kamailio checks the first Via only with check_via (-K); without, a reply another
+            # server should have got is relayed to its second Via like any other
+            log.info("reply %d from %s:%d: host in first via != me (%s), dropped", msg.status, src.ip,
+                     src.port, via)
             return []
         ctx = MessageContext(msg, src, self.core, route_type=RouteType.CORE_ONREPLY)
         ctx.local["handed_off"] = self._handed_off

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kampy.api import (KAMAILIO_VERSION_TEXT, MessageContext, Module, PVar, RpcFault, RpcStruct, Transform,
-                       source_id, version_string)
+                       server_id, source_id, version_string)
 
 from . import msgvars, storage, timevars, transforms
 from .common import (
@@ -557,5 +557,5 @@ _EXTRA_GETTERS: dict[str, Callable[[MessageContext], Value]] = {
     "TS": lambda ctx: int(ctx.core.clock.time()),
     "Tf": lambda ctx: timevars.ctime(timevars.message_time(ctx)),
     "TF": lambda ctx: timevars.ctime(ctx.core.clock.time()),
-    "sid": lambda ctx: 0,
+    "sid": lambda ctx: server_id(ctx.core),
 }

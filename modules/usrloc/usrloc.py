@@ -36,6 +36,7 @@ from kampy.api import (
     check_table_version,
     core_hash,
     db_connect,
+    server_id,
 )
 
 from .slots import SlotLocks
@@ -163,7 +164,7 @@ class UsrlocModule(Module):
             raise ValueError(f"invalid matching_mode {self.matching_mode}")
         self.cseq_delay = int(params.get("cseq_delay", 20))
         self.nat_bflag = int(params.get("nat_bflag", -1))
-        self.server_id = 0
+        self.server_id = server_id(core)
         self._ruids: RuidGenerator | None = None
         self._db: Database | None = None
         self.domains: dict[str, Domain] = {}
