@@ -204,9 +204,23 @@ def error_response(code: int, message: str | None = None, *, rid: Any = None,
 
 
 def dumps_response(response: dict[str, Any], pretty: bool = True) -> bytes:
+    response = _whole_numbers(response)
     if pretty:
         return json.dumps(response, indent="\t", ensure_ascii=False).encode()
     return json.dumps(response, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _whole_numbers(value: Any) -> Any:
+    """Kamailio's JSON (srjson, cJSON's printer) writes a whole double as an integer (`"Q": -1`)."""
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and abs(value) < 1e60 else value
+    if isinstance(value, RpcStruct):
+        return RpcStruct([(k, _whole_numbers(v)) for k, v in value.items()])
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
+    return value
 
 
 # ---------------------------------------------------------------- the core's methods
@@ -250,7 +264,7 @@ class CoreMethods:
         return [_scan_string(p) for p in params if not isinstance(p, (dict, list))]
 
     def core_info(self, *_: Any) -> dict[str, str]:
-        """Verbose info, including version number, compile flags, compiler, repository hash etc."""
+        """Verbose info, including version number, compile flags, compiler,repository hash a.s.o."""
         return {"version": f"{SERVER_NAME} {KAMPY_VERSION}", "id": source_id(),
                 "compiler": f"{platform.python_implementation()} {platform.python_version()}",
                 "compiled": built_time(), "flags": ", ".join(self._flags())}
