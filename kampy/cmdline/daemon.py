@@ -192,10 +192,10 @@ def daemonize(*, detach: bool, workdir: str, chroot: str | None, pid_file: str |
 
 
 def preload_code(packages: tuple[str, ...] = ("kampy", "modules")) -> None:
-    """Import all of kampy and its modules now: after chroot (-t) the source files are out of reach
-    (as Kamailio loads its modules before it chroots). What the chroot directory must hold, as for
-    Kamailio: /dev/null, a writable /tmp (or /dev/shm) for the shared store, the paths the config
-    names."""
+    """Import all of kampy and its modules now: after chroot (-t) the source files are out of reach,
+    and after -u they may be unreadable (as Kamailio loads its modules before either). What the
+    chroot directory must hold, as for Kamailio: /dev/null, a writable /tmp (or /dev/shm) for the
+    shared store, the paths the config names."""
     import importlib
     import pkgutil
 

@@ -167,6 +167,8 @@ class Start:
                     pgid_file=self.opts.pgid_file, who=who,
                     keep_stderr=as_bool(params.get("log_stderror"), False))
                 self._configure_logging(params)  # syslog from the daemon, stderr kept or not
+            if who.uid or who.gid:
+                daemon.preload_code()  # as root: -u may not read the interpreter's own files
             lifecycle = Lifecycle(before_fork=lambda store: _give_store(store, who),
                                   drop_privileges=lambda: daemon.drop_privileges(who),
                                   ready=lambda: done.report(0), worker_started=logsetup.set_rank)
