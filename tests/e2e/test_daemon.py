@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import signal
 import socket
 import stat
@@ -296,3 +297,107 @@ def test_stderr_lines_have_kamailios_layout_and_the_log_prefix_of_the_message(tm
         assert line.startswith(" 1(") and " ERROR: {1 udp-" in line and "<script>" in line
     finally:
         assert stop_process(proc) == 0
+
+
+def test_sigterm_writes_usrloc_bindings_kept_in_memory_to_the_database(tmp_path, daemons):
+    from kampy.db import connect, create_tables
+
+    db_url = f"sqlite:///{tmp_path}/kampy.sqlite"
+    db = connect(db_url)
+    create_tables(db, ["version", "location"])
+    db.close()
+    port = free_port()
+    extra = ('loadmodule "db_sqlite.so"\nloadmodule "tm.so"\nloadmodule "usrloc.so"\n'
+             f'loadmodule "registrar.so"\nmodparam("usrloc", "db_url", "{db_url}")\n'
+             'modparam("usrloc", "db_mode", 2)\nmodparam("usrloc", "timer_interval", 3600)')
+    cfg = tmp_path / "kampy.cfg"
+    cfg.write_text(CFG.format(port=port, extra=extra, ctl="").replace(
+        'request_route {', 'request_route { if (method == "REGISTER") { save("location"); exit; }'))
+    daemon = start_daemon(tmp_path, cfg, daemons)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as ua:
+        ua.bind(("127.0.0.1", 0))
+        ua.settimeout(5)
+        lport = ua.getsockname()[1]
+        ua.sendto((f"REGISTER sip:127.0.0.1:{port} SIP/2.0\r\n"
+                   f"Via: SIP/2.0/UDP 127.0.0.1:{lport};branch=z9hG4bK-r1\r\n"
+                   "From: <sip:alice@127.0.0.1>;tag=1\r\nTo: <sip:alice@127.0.0.1>\r\nCall-ID: flush-1\r\n"
+                   f"CSeq: 1 REGISTER\r\nContact: <sip:alice@127.0.0.1:{lport}>;expires=600\r\n"
+                   "Content-Length: 0\r\n\r\n").encode(), ("127.0.0.1", port))
+        assert ua.recv(4096).startswith(b"SIP/2.0 200")
+    db = connect(db_url)
+    assert db.query("location", ["username"]) == []  # write-back: in memory until the timer or the stop
+    db.close()
+    assert daemon.stop(signal.SIGTERM)
+    db = connect(db_url)
+    assert [tuple(r) for r in db.query("location", ["username", "contact"])] == [
+        ("alice", f"sip:alice@127.0.0.1:{lport}")]
+    db.close()
+
+
+def _usrloc_area_size(daemon: Daemon) -> int:
+    (store,) = daemon.stores()
+    (area,) = [f for f in shared_files.files_of(store) if ".area-usrloc." in f.name]
+    return area.stat().st_size
+
+
+@pytest.mark.parametrize(("args", "at_most", "at_least"), [(["-m", "8"], 32 << 20, 0), ([], None, 128 << 20)])
+def test_m_sizes_the_heap_of_each_shared_table(tmp_path, daemons, args, at_most, at_least):
+    extra = 'loadmodule "tm.so"\nloadmodule "usrloc.so"\nloadmodule "registrar.so"'
+    cfg = write_cfg(tmp_path, free_port(), extra=extra)
+    cfg.write_text(cfg.read_text().replace('request_route {', 'request_route { save("location"); exit;'))
+    daemon = start_daemon(tmp_path, cfg, daemons, *args)
+    size = _usrloc_area_size(daemon)
+    assert size >= at_least and (at_most is None or size <= at_most)
+    assert daemon.stop()
+
+
+def _has_epoll(pid: int) -> bool:
+    fds = Path(f"/proc/{pid}/fd")
+    return any("eventpoll" in os.readlink(fds / fd) for fd in os.listdir(fds))
+
+
+@pytest.mark.parametrize(("args", "epoll"), [([], True), (["-W", "select"], False), (["-W", "poll"], False)])
+def test_w_chooses_the_workers_poll_method(tmp_path, daemons, args, epoll):
+    port = free_port()
+    daemon = start_daemon(tmp_path, write_cfg(tmp_path, port), daemons, *args)
+    assert all(_has_epoll(pid) == epoll for pid in daemon.workers()) and answers_sip(port)
+    assert daemon.stop()
+
+
+def test_b_sets_the_udp_receive_buffer(tmp_path, daemons):
+    port = free_port()
+    daemon = start_daemon(tmp_path, write_cfg(tmp_path, port), daemons, "-b", "100000")
+    out = subprocess.run(["ss", "-uamn", "sport", "=", f":{port}"], capture_output=True, text=True).stdout
+    assert re.search(r"\brb200000\b", out), out  # the kernel doubles what it is asked for
+    assert daemon.stop()
+
+
+def test_server_id_is_the_cores_server_id(tmp_path, daemons):
+    port = free_port()
+    cfg = write_cfg(tmp_path, port, extra='loadmodule "pv.so"')
+    cfg.write_text(cfg.read_text().replace('sl_send_reply("200", "OK")', 'sl_send_reply("200", "sid $sid")'))
+    daemon = start_daemon(tmp_path, cfg, daemons, "--server-id=7")
+    client = UDPClient()
+    try:
+        assert client.request(("127.0.0.1", port)).startswith(b"SIP/2.0 200 sid 7\r\n")
+    finally:
+        client.close()
+    assert daemon.stop()
+
+
+def test_t_chroots_the_server_before_it_serves(tmp_path):
+    jail = tmp_path / "jail"
+    for sub in ("dev", "tmp", "run"):
+        (jail / sub).mkdir(parents=True)
+    (jail / "tmp").chmod(0o1777)
+    os.mknod(jail / "dev" / "null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    port = free_port()
+    cfg = write_cfg(tmp_path, port, ctl='modparam("ctl", "binrpc", "unix:/run/ctl.sock")')
+    proc = start_foreground(tmp_path, cfg, "-DD", "-E", "-t", str(jail), "-P", "/run/kampy.pid")
+    try:
+        assert answers_sip(port) and os.readlink(f"/proc/{proc.pid}/root") == str(jail)
+        assert (jail / "run" / "kampy.pid").read_text() == f"{proc.pid}\n"
+        assert ctl_version(f"unix:{jail}/run/ctl.sock").startswith("kampy")  # /run/ctl.sock inside the jail
+    finally:
+        assert stop_process(proc) == 0
+    assert not list((jail / "tmp").iterdir())  # the shared store lived (and went) in the jail's /tmp
