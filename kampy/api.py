@@ -10,6 +10,10 @@ What is here, by use:
   `RpcMethod`, `RpcFault`, `Timer`, `PVClass`, `PVAccessor`, `TransformClass`, `EventRoute`,
   `Unimplemented` (what the module leaves out, with the reason), and the `Module` base class
   (its docstring has the life cycle and the handler conventions).
+* RPC replies and control sockets: `Member` and `RpcStruct` (reply values with Kamailio's
+  structure), `LocalService` and `Peer` (a control socket the network layer serves), `binrpc`
+  (Kamailio's binrpc codec, as ctl speaks it), `JsonRpc`, `dumps_response`, `version_string`;
+  `runtime_dir(core)` and `server_id(core)`.
 * The message at hand: `MessageContext` (`ctx.msg`, `ctx.ruri`, `ctx.dst_uri`, `ctx.flags`,
   `ctx.avps`, `ctx.branches`, `ctx.local`), `Branch`, `Source`, `Socket`; SIP parsing and building:
   `Message`, `Request`, `Response`, `URI`, `NameAddr`, `Via`, `CSeq`, `ContactList`, `ContentType`,
