@@ -209,3 +209,32 @@ def test_fifo_unknown_command_is_500_not_found(server):
 
 def test_fifo_struct_members_follow_its_start_each_before_the_previous():
     assert fifo.render([{"a": 1, "b": "x:y"}]) == "b:x\\oy,a:1\n"
+
+
+def test_mode_user_and_group_apply_to_the_unix_sockets_and_fifos():
+    import grp
+    import pwd
+
+    srv = start('modparam("ctl", "mode", 0660)\nmodparam("ctl", "user", "nobody")\n'
+                'modparam("ctl", "group", "nogroup")')
+    try:
+        owner = (pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid)
+        assert {(s.mode, s.owner) for s in srv.core.services} == {(0o660, owner)}
+    finally:
+        store = srv.core.shared
+        srv.shutdown()
+        store.remove()
+
+
+def test_without_user_the_sockets_belong_to_the_command_lines_u():
+    import pwd
+
+    nobody = pwd.getpwnam("nobody")
+    cfg = 'user="nobody"\nloadmodule "ctl"\nmodparam("ctl", "binrpc", "/x/s")\n'
+    srv = Server.from_config(load_text(cfg), sockets=[SOCKET], shared=SharedStore.create())
+    try:
+        assert srv.core.services[0].owner == (nobody.pw_uid, nobody.pw_gid)
+    finally:
+        store = srv.core.shared
+        srv.shutdown()
+        store.remove()

@@ -10,6 +10,7 @@ pid and pgid files go.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +39,13 @@ def main(argv: list[str]) -> int:
         opts = options.early(toks)
         options.before_config(toks, opts)
         logsetup.configure({}, stderr=opts.log_stderr, color=opts.log_color, debug=opts.debug or 0)
-        return Start(opts, toks).run()
+        code = Start(opts, toks).run()
+        if not opts.atexit:  # --atexit=no: leave without the exit handlers libraries registered
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        return code
     except Exit as stop:
         sys.stdout.write(stop.out)
         sys.stdout.flush()

@@ -301,3 +301,15 @@ def test_kamcli_rpcmethods_are_kamailios_names(servers):
         return set(json.loads(text[text.index("{"):])["result"])
 
     assert {"core.psx", "ul.dump", "ctl.who"} <= names(kampy) <= names(kamailio)
+
+
+@pytest.mark.parametrize("transport", ["unix", "unixd", "tcp", "udp"])
+@pytest.mark.parametrize("command", [["ul.dump"], ["core.psx"], ["stats.get_statistics", "tm:"], ["no.such"]])
+def test_kampy_rpc_s_prints_what_kamcmd_prints(servers, transport, command):
+    _, kampy = servers
+    where = {"unix": f"unix:{kampy.dir}/ctl.sock", "unixd": f"unixd:{kampy.dir}/ctld.sock",
+             "tcp": f"tcp:127.0.0.1:{kampy.tcp}", "udp": f"udp:127.0.0.1:{kampy.udp}"}[transport]
+    ours = subprocess.run(kampy_cmd("rpc", "-s", where, *command), capture_output=True, text=True, timeout=30,
+                          cwd=REPO)
+    assert ours.stdout == kampy.kamcmd(*command, transport=transport)
+    assert ours.returncode == (1 if command == ["no.such"] else 0)
