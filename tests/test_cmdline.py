@@ -109,3 +109,27 @@ def test_a_socket_named_by_host_shows_its_address_and_without_auto_aliases_an_ad
     text = block([Socket("udp", "localhost", 5060), Socket("udp", "127.0.0.1", 5061)], [], auto=False)
     assert text.splitlines()[1:3] == ["             udp: localhost [127.0.0.1]:5060",
                                       "             udp: 127.0.0.1 [127.0.0.1]:5061"]
+
+
+TINY = '''
+from kampy.api import Exports, Function, Module
+
+class Tiny(Module):
+    def ping(self, ctx):
+        return 1
+
+EXPORTS = Exports(name="tiny", functions=(Function("ping"),), factory=Tiny)
+'''
+
+
+def test_l_path_finds_modules_and_wins_over_the_configs_mpath(tmp_path, capsys):
+    from kampy.cli import main
+
+    (tmp_path / "mods" / "tiny").mkdir(parents=True)
+    (tmp_path / "mods" / "tiny" / "__init__.py").write_text(TINY)
+    cfg = tmp_path / "t.cfg"
+    cfg.write_text('#!KAMAILIO\nlisten=udp:127.0.0.1:5099\nmpath="/nonexistent"\nloadmodule "tiny.so"\n'
+                   'request_route { ping(); }\n')
+    assert main(["-L", str(tmp_path / "mods"), "-c", "-f", str(cfg)]) == 0
+    assert main(["-c", "-f", str(cfg)]) == 255
+    assert "kampy has no module 'tiny'" in capsys.readouterr().err
