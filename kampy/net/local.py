@@ -51,11 +51,22 @@ def _own(path: str, service: LocalService) -> None:
         os.chown(path, uid, gid)
 
 
-def _inet_address(service: LocalService, kind: int) -> tuple[int, tuple]:
-    host = service.path if service.path not in ("", "*") else None
-    infos = socket.getaddrinfo(host or "0.0.0.0", service.port, type=kind, flags=socket.AI_PASSIVE)
-    family, _, _, _, address = infos[0]
-    return family, address
+def _bound_socket(service: LocalService, kind: int) -> socket.socket:
+    """A socket of `kind` (SOCK_DGRAM, SOCK_STREAM) bound where the service says: a host and port
+    (UDP, TCP; host "*" or "" for any address) or a unix path, with the service's mode and owner."""
+    if service.kind in ("udp", "tcp"):
+        host = service.path if service.path not in ("", "*") else "0.0.0.0"
+        info = socket.getaddrinfo(host, service.port, type=kind, flags=socket.AI_PASSIVE)[0]
+        family, address = info[0], info[4]
+        sock = socket.socket(family, kind)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        return sock
+    _prepare_path(service.path)
+    sock = socket.socket(socket.AF_UNIX, kind)
+    sock.bind(service.path)
+    _own(service.path, service)
+    return sock
 
 
 def _where(service: LocalService) -> str:
@@ -72,16 +83,7 @@ class DgramService:
         self.sock: socket.socket | None = None
 
     def open(self) -> None:
-        if self.service.kind == "udp":
-            family, address = _inet_address(self.service, socket.SOCK_DGRAM)
-            sock = socket.socket(family, socket.SOCK_DGRAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(address)
-        else:
-            _prepare_path(self.service.path)
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            sock.bind(self.service.path)
-            _own(self.service.path, self.service)
+        sock = _bound_socket(self.service, socket.SOCK_DGRAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * 1024 * 1024)
         sock.setblocking(False)
         self.sock = sock
@@ -189,16 +191,7 @@ class StreamService:
         self.task: asyncio.Task[None] | None = None
 
     def open(self) -> None:
-        if self.service.kind == "tcp":
-            family, address = _inet_address(self.service, socket.SOCK_STREAM)
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(address)
-        else:
-            _prepare_path(self.service.path)
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.bind(self.service.path)
-            _own(self.service.path, self.service)
+        sock = _bound_socket(self.service, socket.SOCK_STREAM)
         sock.listen(MAX_STREAM_CONNECTIONS)
         sock.setblocking(False)
         self.sock = sock
@@ -251,11 +244,25 @@ class StreamService:
                 os.unlink(self.service.path)
 
 
-class JsonFramer:
-    """Splits a byte stream into JSON documents by counting braces outside strings."""
+class _Buffered:
+    """What a FIFO's framer keeps of requests not yet whole."""
 
     def __init__(self) -> None:
         self.buf = bytearray()
+
+    @property
+    def pending(self) -> int:
+        return len(self.buf)
+
+    def reset(self) -> None:
+        self.buf.clear()
+
+
+class JsonFramer(_Buffered):
+    """Splits a byte stream into JSON documents by counting braces outside strings."""
+
+    def __init__(self) -> None:
+        super().__init__()
         self._depth = 0
         self._in_string = False
         self._escape = False
@@ -290,21 +297,17 @@ class JsonFramer:
             self.reset()
         return out
 
-    @property
-    def pending(self) -> int:
-        return len(self.buf)
-
     def reset(self) -> None:
-        self.buf.clear()
+        super().reset()
         self._depth, self._in_string, self._escape, self._pos = 0, False, False, 0
 
 
-class Framed:
+class Framed(_Buffered):
     """A FIFO's byte stream cut into requests by a service's `frame`."""
 
     def __init__(self, frame: Callable[[bytes], int]) -> None:
+        super().__init__()
         self.frame = frame
-        self.buf = bytearray()
 
     def feed(self, data: bytes) -> list[bytes]:
         self.buf += data
@@ -320,13 +323,6 @@ class Framed:
             out.append(bytes(self.buf[:size]))
             del self.buf[:size]
         return out
-
-    @property
-    def pending(self) -> int:
-        return len(self.buf)
-
-    def reset(self) -> None:
-        self.buf.clear()
 
 
 class FifoService:

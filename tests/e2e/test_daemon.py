@@ -19,7 +19,7 @@ import pytest
 from kampy.cli_binrpc import exchange, parse_address
 from kampy import binrpc
 from tests.e2e.kampy_process import REPO, free_port, start_server, stop_process
-from tests.e2e.sip import UDPClient, status_of
+from tests.e2e.sip import UDPClient, register_udp, status_of
 from tests.support import shared_files
 from tests.support.kamailio_cli import Daemon, kampy_cmd, pid_alive, run, wait_gone
 
@@ -314,16 +314,8 @@ def test_sigterm_writes_usrloc_bindings_kept_in_memory_to_the_database(tmp_path,
     cfg.write_text(CFG.format(port=port, extra=extra, ctl="").replace(
         'request_route {', 'request_route { if (method == "REGISTER") { save("location"); exit; }'))
     daemon = start_daemon(tmp_path, cfg, daemons)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as ua:
-        ua.bind(("127.0.0.1", 0))
-        ua.settimeout(5)
-        lport = ua.getsockname()[1]
-        ua.sendto((f"REGISTER sip:127.0.0.1:{port} SIP/2.0\r\n"
-                   f"Via: SIP/2.0/UDP 127.0.0.1:{lport};branch=z9hG4bK-r1\r\n"
-                   "From: <sip:alice@127.0.0.1>;tag=1\r\nTo: <sip:alice@127.0.0.1>\r\nCall-ID: flush-1\r\n"
-                   f"CSeq: 1 REGISTER\r\nContact: <sip:alice@127.0.0.1:{lport}>;expires=600\r\n"
-                   "Content-Length: 0\r\n\r\n").encode(), ("127.0.0.1", port))
-        assert ua.recv(4096).startswith(b"SIP/2.0 200")
+    reply, lport = register_udp(port, "alice", expires=600)
+    assert status_of(reply) == 200
     db = connect(db_url)
     assert db.query("location", ["username"]) == []  # write-back: in memory until the timer or the stop
     db.close()

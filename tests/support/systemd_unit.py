@@ -24,12 +24,14 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.e2e.kampy_process import group_members
+from tests.e2e.sip import UDPClient
 
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -131,29 +133,14 @@ def start(unit: Unit, binary: str | None, log: Path) -> tuple[int, int | None]:
     return code, pid
 
 
-def processes_of_group(pgid: int) -> list[int]:
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{name}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[2]) == pgid and fields[0] not in "ZX":
-            found.append(int(name))
-    return found
-
-
 def stop(pgid: int, timeout: float = 15) -> bool:
     """KillMode=control-group: SIGTERM to every process at once; True when all are gone in time."""
-    for pid in processes_of_group(pgid):
+    for pid in group_members(pgid):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while processes_of_group(pgid):
+    while group_members(pgid):
         if time.monotonic() > deadline:
-            for pid in processes_of_group(pgid):
+            for pid in group_members(pgid):
                 os.kill(pid, signal.SIGKILL)
             return False
         time.sleep(0.05)
@@ -161,15 +148,11 @@ def stop(pgid: int, timeout: float = 15) -> bool:
 
 
 def sip_options(port: int = 5060) -> str:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        s.settimeout(5)
-        lport = s.getsockname()[1]
-        s.sendto((f"OPTIONS sip:ping@127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{lport};"
-                  f"branch=z9hG4bK-unit-{time.time_ns()}\r\nFrom: <sip:t@127.0.0.1>;tag=1\r\n"
-                  "To: <sip:ping@127.0.0.1>\r\nCall-ID: unit-test\r\nCSeq: 1 OPTIONS\r\n"
-                  "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n").encode(), ("127.0.0.1", port))
-        return s.recv(4096).split(b"\r\n")[0].decode()
+    client = UDPClient()
+    try:
+        return client.request(("127.0.0.1", port)).split(b"\r\n")[0].decode()
+    finally:
+        client.close()
 
 
 def users_of(pids: list[int]) -> list[str]:
@@ -190,7 +173,7 @@ def main(unit_path: str, result_path: str, binary: str | None = None) -> None:
     result.update(start_status=code, main_pid=pid)
     if pid is not None:
         pgid = os.getpgid(pid)
-        members = processes_of_group(pgid)
+        members = group_members(pgid)
         result.update(processes=len(members), users=users_of(members),
                       main_parent=int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]),
                       options=sip_options(),
@@ -198,7 +181,7 @@ def main(unit_path: str, result_path: str, binary: str | None = None) -> None:
                                             capture_output=True, text=True, timeout=10).stdout,
                       run_files=sorted(os.listdir(rundir)) if rundir else [])
         result["stopped"] = stop(pgid)
-        result["left"] = processes_of_group(pgid)
+        result["left"] = group_members(pgid)
         if rundir:
             result["run_files_after"] = sorted(os.listdir(rundir))
             shutil.rmtree(rundir)  # systemd removes RuntimeDirectory= when the service stops
