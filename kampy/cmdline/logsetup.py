@@ -5,14 +5,17 @@ Kamailio's layout, optionally in its terminal colours (`-e`, `log_color`), or sy
     stderr:  " 1(4242) ERROR: <tm> [modules/tm/tm.py:120]: t_relay(): no destination"
     syslog:  "<facility|level>kampy[4242]: ERROR: <tm> [modules/tm/tm.py:120]: t_relay(): no destination"
 
-`<module>` is the module a logger belongs to (`kampy.tm` -> `<tm>`, the core's loggers `<core>`,
-the script's `<script>`); the number before the pid is the process rank (0 for the main process).
+`<module>` is the module a logger belongs to (`kampy.tm` -> `<tm>`, the core's loggers `<core>`);
+the config's own lines (log(), xlog()) carry their prefix only, as in Kamailio (`ERROR: <script>:
+text`); the number before the pid is the process rank (0 for the main process).
 """
 from __future__ import annotations
 
+import json
 import logging
 import logging.handlers
 import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -33,6 +36,7 @@ _COLORS = {logging.DEBUG: "\033[0;39;49m", logging.INFO: "\033[0;36;49m", NOTICE
 COLOR_RESET = "\033[0;39;49m"
 _FACILITIES = logging.handlers.SysLogHandler.facility_names
 
+SCRIPT_LOGGER = "kampy.script"
 _rank = 0
 _installed: logging.Handler | None = None
 
@@ -61,15 +65,75 @@ class KamailioFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         level = _LEVEL_WORDS.get(record.levelno, record.levelname)
-        where = _source(record.pathname)
-        text = (f"{level}: {loglevels.log_prefix()}<{module_of(record.name)}> [{where}:{record.lineno}]: "
-                f"{record.funcName}(): {record.getMessage()}")
+        if record.name == SCRIPT_LOGGER:  # the config's log(), error(), xlog(): their own prefix only
+            own = getattr(record, "kamailio_prefix", "")
+            text = f"{level}: {loglevels.log_prefix()}{own}{record.getMessage()}"
+        else:
+            where = _source(record.pathname)
+            text = (f"{level}: {loglevels.log_prefix()}<{module_of(record.name)}> [{where}:{record.lineno}]: "
+                    f"{record.funcName}(): {record.getMessage()}")
         if record.exc_info:
             text += "\n" + self.formatException(record.exc_info)
         if self.process:
             text = f"{_rank:2d}({record.process}) {text}"
         if self.color:
             text = _COLORS.get(record.levelno, COLOR_RESET) + text + COLOR_RESET
+        return text
+
+
+class JsonFormatter(logging.Formatter):
+    """`--log-engine=json[:flags]` (ksr_slog_json()): a JSON object per line. Flags: `a` field names
+    prefixed `kampy.`, `A` but not the message's, `c` the Call-ID, `j` a message or prefix that is
+    a JSON object kept as one, `M` the message's trailing newline stripped, `N` no newline after
+    the object, `p` no logprefix field without a prefix, `U` the CEE layout (`@cee: ` on syslog)."""
+
+    def __init__(self, flags: str, stderr: bool, appname: str) -> None:
+        super().__init__()
+        self.flags = flags
+        self.stderr = stderr
+        self.appname = appname
+
+    def _field(self, name: str) -> str:
+        return f"kampy.{name}" if "a" in self.flags else name
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if "M" in self.flags:
+            message = message.removesuffix("\n")
+        level = _LEVEL_WORDS.get(record.levelno, record.levelname)
+        where = {"name": _source(record.pathname), "line": record.lineno}
+        if "U" in self.flags:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            text = json.dumps({"time": f"{stamp}.{int(record.created % 1 * 1e9):09d}Z",
+                               "proc": {"id": str(record.process)}, "pri": level,
+                               "subsys": module_of(record.name), "file": where,
+                               "native": {"function": record.funcName}, "msg": self._value(message),
+                               "pname": "kampy", "appname": self.appname, "hostname": socket.getfqdn()},
+                              separators=(",", ":"))
+            return text if self.stderr else "@cee: " + text
+        out: dict[str, object] = {}
+        if self.stderr:
+            out.update({self._field("idx"): _rank, self._field("pid"): record.process})
+        out.update({self._field("level"): level, self._field("module"): module_of(record.name),
+                    self._field("file"): where["name"], self._field("line"): record.lineno,
+                    self._field("function"): record.funcName})
+        if "c" in self.flags:
+            out[self._field("callid")] = loglevels.log_callid()
+        prefix = loglevels.log_prefix()
+        if "p" not in self.flags or (prefix and not prefix.startswith(",")):
+            out[self._field("logprefix")] = self._value(prefix)
+        app = "kampy." if "a" in self.flags and "A" not in self.flags else ""
+        out[f"{app}message"] = self._value(message)
+        return json.dumps(out, ensure_ascii=False).replace("{", "{ ", 1)[:-1] + " }"
+
+    def _value(self, text: str) -> object:
+        if "j" in self.flags:
+            if len(text) > 1 and text[0] == "{" and text[-1] == "}":
+                try:
+                    return json.loads(text)
+                except ValueError:
+                    pass
+            return {"text": text}
         return text
 
 
@@ -123,8 +187,10 @@ def ident(core_params: dict[str, Any]) -> str:
     return "kampy" if argv0.endswith("__main__.py") or argv0 == "-m" else argv0
 
 
-def configure(core_params: dict[str, Any], *, stderr: bool, color: bool, debug: int) -> None:
-    """Send every log record where Kamailio would send it, for `debug` (Kamailio's level)."""
+def configure(core_params: dict[str, Any], *, stderr: bool, color: bool, debug: int,
+              engine: str | None = None) -> None:
+    """Send every log record where Kamailio would send it, for `debug` (Kamailio's level);
+    `engine`: `--log-engine` (`json[:flags]`)."""
     handler: logging.Handler
     if stderr:
         handler = logging.StreamHandler(sys.stderr)
@@ -132,6 +198,12 @@ def configure(core_params: dict[str, Any], *, stderr: bool, color: bool, debug: 
     else:
         handler = SyslogHandler(ident(core_params), facility(core_params))
         handler.setFormatter(KamailioFormatter(process=False))
+    kind, _, flags = (engine or "").partition(":")
+    if kind.lower() == "json":
+        handler.setFormatter(JsonFormatter(flags, stderr, str(core_params.get("log_name") or "kampy")))
+        loglevels.want_callid("c" in flags)
+        if "N" in flags and isinstance(handler, logging.StreamHandler):
+            handler.terminator = ""
     global _installed
     root = logging.getLogger()
     if _installed is not None:  # the handler set before (only ours: a test's capture stays)

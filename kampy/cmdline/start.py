@@ -38,7 +38,8 @@ def main(argv: list[str]) -> int:
     try:
         opts = options.early(toks)
         options.before_config(toks, opts)
-        logsetup.configure({}, stderr=opts.log_stderr, color=opts.log_color, debug=opts.debug or 0)
+        logsetup.configure({}, stderr=opts.log_stderr, color=opts.log_color, debug=opts.debug or 0,
+                           engine=opts.log_engine)
         code = Start(opts, toks).run()
         if not opts.atexit:  # --atexit=no: leave without the exit handlers libraries registered
             logging.shutdown()
@@ -130,7 +131,8 @@ class Start:
     def _configure_logging(self, params: dict[str, Any]) -> None:
         stderr = as_bool(params.get("log_stderror"), False)
         color = as_bool(params.get("log_color"), False) and stderr
-        logsetup.configure(params, stderr=stderr, color=color, debug=int(params.get("debug") or 0))
+        logsetup.configure(params, stderr=stderr, color=color, debug=int(params.get("debug") or 0),
+                           engine=self.opts.log_engine)
 
     def _mode(self, params: dict[str, Any]) -> Mode:
         """-D: no fork; -DD: fork, stay in the foreground; else (or -DDD) daemonize; a config's

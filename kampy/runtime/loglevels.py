@@ -57,3 +57,26 @@ def log_prefix() -> str:
 def set_log_prefix(text: str) -> None:
     global _prefix
     _prefix = text
+
+
+# the Call-ID of the message at hand, for log engines that show it (`--log-engine=json:c`)
+_callid = ""
+_want_callid = False
+
+
+def want_callid(on: bool) -> None:
+    global _want_callid
+    _want_callid = on
+
+
+def wants_callid() -> bool:
+    return _want_callid
+
+
+def log_callid() -> str:
+    return _callid
+
+
+def set_log_callid(text: str) -> None:
+    global _callid
+    _callid = text

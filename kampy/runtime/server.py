@@ -24,6 +24,7 @@ from kampy.runtime.core import (
     set_received_dns,
 )
 from kampy.runtime.engine import Engine, MalformedInput, ModuleFailure
+from kampy.runtime import loglevels
 from kampy.runtime.ratelog import OncePerSource
 from kampy.runtime.loglevels import set_log_prefix
 from kampy.rpc import register_process
@@ -51,6 +52,7 @@ class Server:
         params = core.config.core_params if core.config is not None else {}
         prefix = params.get("log_prefix")
         self._log_prefix = core.compile_format(str(prefix)) if prefix else None  # type: ignore[attr-defined]
+        self._log_callid = loglevels.wants_callid()
         self._check_via = as_bool(params.get("check_via"), False)
         set_received_dns((DO_DNS if as_bool(params.get("dns"), False) else 0)
                          | (DO_REV_DNS if as_bool(params.get("rev_dns"), False) else 0))
@@ -143,6 +145,8 @@ class Server:
         finally:
             if self._log_prefix is not None:
                 set_log_prefix("")
+            if self._log_callid:
+                loglevels.set_log_callid("")
         if self.core.outbox:
             out = [*out, *self.core.take_outbox()]
         return out
@@ -228,7 +232,7 @@ class Server:
             return []
         ctx = MessageContext(msg, src, self.core)
         ctx.local["handed_off"] = self._handed_off
-        if self._log_prefix is not None:
+        if self._log_prefix is not None or self._log_callid:
             self._set_log_prefix(ctx)
         try:
             for hook in self._pre_script:
@@ -256,6 +260,10 @@ class Server:
 
     def _set_log_prefix(self, ctx: MessageContext) -> None:
         """The core `log_prefix` for this message, in every line logged while it is processed."""
+        if self._log_callid:
+            loglevels.set_log_callid(ctx.msg.header("call-id") or "")
+        if self._log_prefix is None:
+            return
         try:
             set_log_prefix(self._log_prefix(ctx))  # type: ignore[misc]
         except Exception:  # a prefix that cannot be formatted for this message: none, as Kamailio
@@ -278,7 +286,7 @@ class Server:
             return []
         ctx = MessageContext(msg, src, self.core, route_type=RouteType.CORE_ONREPLY)
         ctx.local["handed_off"] = self._handed_off
-        if self._log_prefix is not None:
+        if self._log_prefix is not None or self._log_callid:
             self._set_log_prefix(ctx)
         if self._reply_key is not None and not self._handed_off:  # it ran in the worker that received it
             try:

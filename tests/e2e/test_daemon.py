@@ -294,7 +294,8 @@ def test_stderr_lines_have_kamailios_layout_and_the_log_prefix_of_the_message(tm
             assert time.monotonic() < deadline
             time.sleep(0.05)
         line = next(x for x in (tmp_path / "stderr.log").read_text().splitlines() if "seen OPTIONS" in x)
-        assert line.startswith(" 1(") and " ERROR: {1 udp-" in line and "<script>" in line
+        assert line.startswith(" 1(") and line.split(")", 1)[1].startswith(" ERROR: {1 udp-")
+        assert line.endswith("} <script>: seen OPTIONS")  # xlog's line: the prefixes and its text
     finally:
         assert stop_process(proc) == 0
 
@@ -393,3 +394,29 @@ def test_t_chroots_the_server_before_it_serves(tmp_path):
     finally:
         assert stop_process(proc) == 0
     assert not list((jail / "tmp").iterdir())  # the shared store lived (and went) in the jail's /tmp
+
+
+def test_log_engine_json_writes_a_json_object_per_line_with_the_call_id(tmp_path):
+    import json
+
+    port = free_port()
+    cfg = write_cfg(tmp_path, port, extra='loadmodule "pv.so"\nloadmodule "xlog.so"')
+    cfg.write_text(cfg.read_text().replace('request_route {', 'request_route { xlog("L_ERR", "got $rm\\n");'))
+    proc = start_foreground(tmp_path, cfg, "-DD", "-E", "--log-engine=json:cM")
+    try:
+        client = UDPClient()
+        reply = client.request(("127.0.0.1", port))
+        client.close()
+        deadline = time.monotonic() + 5
+        while "got OPTIONS" not in (tmp_path / "stderr.log").read_text():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        text = (tmp_path / "stderr.log").read_text()
+        lines = [json.loads(x) for x in text.splitlines() if x.startswith("{")]
+        got = next(x for x in lines if "got OPTIONS" in x["message"])
+        assert list(got) == ["idx", "pid", "level", "module", "file", "line", "function", "callid",
+                             "logprefix", "message"]
+        assert (got["level"], got["message"]) == ("ERROR", "<script>: got OPTIONS")
+        assert got["callid"] == reply.split(b"Call-ID: ")[1].split(b"\r\n")[0].decode()
+    finally:
+        assert stop_process(proc) == 0

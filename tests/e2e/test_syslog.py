@@ -76,7 +76,7 @@ def test_a_daemon_logs_to_syslog_with_log_name_and_log_facility(tmp_path: Path):
             client.close()
             line = next(x for x in read_syslog(syslog, "request OPTIONS") if "request OPTIONS" in x)
             worker = daemon.workers()[0]
-            assert re.match(rf"<{LOCAL3 * 8 + LOG_ERR}>.{{15}} kampytest\[{worker}\]: ERROR: <script> ", line)
-            assert line.endswith("request OPTIONS from 127.0.0.1")
+            assert re.fullmatch(rf"<{LOCAL3 * 8 + LOG_ERR}>.{{15}} kampytest\[{worker}\]: ERROR: <script>: "
+                                "request OPTIONS from 127.0.0.1", line)
         finally:
             assert daemon.stop()
