@@ -215,11 +215,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """`kampy COMMAND ...` runs one of kampy's commands; anything else (options, or nothing) is
     Kamailio's command line (kampy.cmdline.start)."""
+    own_process = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0].startswith("-") or argv[0].lower() in ("start", "stop", "restart"):
         from kampy.cmdline.start import main as kamailio_main
 
-        return kamailio_main(argv)
+        return kamailio_main(argv, own_process)
     args = build_parser().parse_args(argv)
     if args.command == "run":
         return args.func(args)  # configures logging itself, from -E/-d and the config

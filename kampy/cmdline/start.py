@@ -9,6 +9,7 @@ pid and pgid files go.
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import sys
@@ -29,7 +30,9 @@ log = logging.getLogger("kampy.cli")
 NOT_SUPPORTED = ("start", "stop", "restart")
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], own_process: bool = False) -> int:
+    """Start as `kamailio argv...`; `own_process`: kampy is the program run (not called by a test),
+    so `--atexit=no` may leave the process without running its exit handlers."""
     if argv and argv[0].lower() in NOT_SUPPORTED:
         sys.stderr.write(f"error: '{argv[0].lower()}' is not a supported argument\n"
                          "error: stopping kampy ...\n\n")
@@ -41,11 +44,9 @@ def main(argv: list[str]) -> int:
         logsetup.configure({}, stderr=opts.log_stderr, color=opts.log_color, debug=opts.debug or 0,
                            engine=opts.log_engine)
         code = Start(opts, toks).run()
-        if not opts.atexit:  # --atexit=no: leave without the exit handlers libraries registered
-            logging.shutdown()
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
+        if not opts.atexit and own_process:  # --atexit=no: the exit handlers libraries registered
+            logging.shutdown()                # do not run (Python runs the one registered last first)
+            atexit.register(os._exit, code)
         return code
     except Exit as stop:
         sys.stdout.write(stop.out)

@@ -103,7 +103,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, 
 
 # values that differ by nature, masked by field name
 MASKED = {"PID", "DSC", "now", "up_since", "uptime", "version", "compiler", "flags", "Call-ID", "Socket",
-          "Ruid", "Expires", "Last-Keepalive", "Last-Modified", "Address", "id"}
+          "Ruid", "Expires", "Last-Keepalive", "Last-Modified", "Address", "id", "compiled"}
 
 
 def structure(text: str) -> list[str]:
@@ -133,7 +133,7 @@ def test_kamcmd_prints_the_same_structure_from_kampy_as_from_kamailio(servers, c
 
 def test_core_version_is_kamailios_format_saying_kampy(servers):
     kamailio, kampy = servers
-    pattern = r"\w+ \d+\.\d+\.\d+ \(\w+/\w+\) \n"
+    pattern = r"\w+ \d+\.\d+\.\d+ \(\w+/\w+\) \w*\n"
     assert re.fullmatch(pattern, kamailio.kamcmd("core.version"))
     assert re.fullmatch(pattern, kampy.kamcmd("ver")) and kampy.kamcmd("ver").startswith("kampy ")
 
