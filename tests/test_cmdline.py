@@ -2,6 +2,8 @@
 option sets over the config's core parameters, how the processes are laid out, the printed sockets."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,13 @@ from kampy.cmdline.listing import Alias, aliases, block
 from kampy.cmdline.start import Start
 from kampy.config import ast
 from kampy.runtime.context import Socket
+from tests.support.kamailio_cli import logging_kept
+
+
+@pytest.fixture(autouse=True)
+def _logging_kept() -> Iterator[None]:
+    with logging_kept():
+        yield
 
 
 def test_options_and_other_words_mix_and_double_dash_ends_them():

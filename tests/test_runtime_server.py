@@ -84,7 +84,7 @@ FOREIGN_REPLY = (b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 203.0.113.1;branch=z9hG4bK
 
 def test_with_check_via_a_reply_whose_first_via_is_not_ours_is_dropped(tmp_path, caplog):
     server = make_server(tmp_path, "check_via=yes\nrequest_route { exit; }")
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.INFO, logger="kampy"):
         assert server.handle(FOREIGN_REPLY, SOURCE) == []
     assert "host in first via != me" in caplog.text
 

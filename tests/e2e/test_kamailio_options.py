@@ -3,18 +3,25 @@ statuses for what cannot be read, the same checks, texts and "Listening on" bloc
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from kampy.cli import main
-from tests.support.kamailio_cli import KAMAILIO_MODULES, kamailio_cmd, listening_block, run
+from tests.support.kamailio_cli import KAMAILIO_MODULES, kamailio_cmd, listening_block, logging_kept, run
 
 CFG = """#!KAMAILIO
 listen=udp:127.0.0.1:5099
 loadmodule "sl.so"
 request_route { sl_send_reply("200", "OK"); }
 """
+
+
+@pytest.fixture(autouse=True)
+def _logging_kept() -> Iterator[None]:
+    with logging_kept():
+        yield
 
 
 @pytest.fixture

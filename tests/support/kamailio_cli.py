@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,24 @@ from tests.support import shared_files
 KAMAILIO = "/usr/sbin/kamailio"
 KAMAILIO_MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules"
 TIMEOUT = 60
+
+
+@contextlib.contextmanager
+def logging_kept() -> Iterator[None]:
+    """Around an in-process `kampy [options]`: it sets up the process's logging as a started server
+    would (a handler on the root logger, the `kampy` loggers' levels); put everything back."""
+    import logging
+
+    from kampy.cmdline import logsetup
+
+    names = ["", "kampy", "kampy.listen"]
+    levels = {n: logging.getLogger(n).level for n in names}
+    try:
+        yield
+    finally:
+        logsetup.close()
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
 
 
 def kampy_cmd(*args: str) -> list[str]:
