@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from kampy.api import Exports, Param, RpcMethod
 
-from .ctl import Ctl, validate_binrpc, validate_buffer_size, validate_fifo
+from .ctl import Ctl, validate_binrpc, validate_fifo
 
 EXPORTS = Exports(
     name="ctl",
@@ -15,12 +15,12 @@ EXPORTS = Exports(
         Param("binrpc", (str,), None, multi=True, validate=validate_binrpc,
               doc="A listen address for binrpc: [unixd|unixs|unix|udp|tcp:]path|address[:port] "
                   "(default unix:/run/kamailio/kamailio_ctl, under -Y's directory when given)."),
-        Param("binrpc_buffer_size", (int, str), 1024, validate=validate_buffer_size,
+        Param("binrpc_buffer_size", (int,), 1024,
               doc="Bytes of a line printed into a reply (rpc->rpl_printf)."),
         Param("mode", (int,), 0o600, doc="Permissions of the unix sockets and FIFOs."),
-        Param("user", (str, int), None, doc="Owner (name or uid) of the unix sockets and FIFOs; "
+        Param("user", (str,), None, doc="Owner (name or uid) of the unix sockets and FIFOs; "
                                            "default the -u of the command line."),
-        Param("group", (str, int), None, doc="Group (name or gid) of the unix sockets and FIFOs; "
+        Param("group", (str,), None, doc="Group (name or gid) of the unix sockets and FIFOs; "
                                             "default the -g of the command line."),
         Param("fifo", (str,), None, multi=True, validate=validate_fifo,
               doc="A listen address for the old FIFO protocol: [fifo|udp|tcp:]path|address[:port]."),

@@ -56,11 +56,6 @@ def validate_fifo(value: str) -> None:
     parse_listen_id(value, FIFO, FIFO_PROTO)
 
 
-def validate_buffer_size(value: int | str) -> None:
-    if not str(value).strip().isdigit():
-        raise ValueError(f"{value!r} is not a number of bytes")
-
-
 class Ctl(Module):
     def __init__(self, params: dict[str, Any], core: Any) -> None:
         super().__init__(params, core)
@@ -71,7 +66,7 @@ class Ctl(Module):
         max_struct = int(params.get("binrpc_struct_max_body_size") or 0)
         self.writer = binrpc.ReplyWriter((max_body if max_body > 0 else 4) * 1024,
                                          (max_struct if max_struct > 0 else 1) * 1024)
-        self.printf_size = int(str(params.get("binrpc_buffer_size") or 1024).strip())
+        self.printf_size = int(params.get("binrpc_buffer_size") or 1024)
         self.mode = int(params.get("mode", 0o600))
         self.owner = self._owner(params, core_params)
         self.listen = self._listen_ids(params)
