@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,13 +68,18 @@ def pid_alive(pid: int) -> bool:
     return state not in "ZX"
 
 
-def wait_gone(pid: int, timeout: float = 15) -> bool:
+def wait_until(done: Callable[[], bool], timeout: float) -> bool:
+    """Whether `done()` came true within `timeout` s."""
     deadline = time.monotonic() + timeout
-    while pid_alive(pid):
+    while not done():
         if time.monotonic() > deadline:
             return False
         time.sleep(0.02)
     return True
+
+
+def wait_gone(pid: int, timeout: float = 15) -> bool:
+    return wait_until(lambda: not pid_alive(pid), timeout)
 
 
 @dataclass
@@ -112,12 +117,7 @@ class Daemon:
         return gone
 
     def _group_gone(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while self.members():
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.02)
-        return True
+        return wait_until(lambda: not self.members(), timeout)
 
     def kill_rest(self) -> None:
         for pid in self.members():
