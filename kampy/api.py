@@ -10,6 +10,10 @@ What is here, by use:
   `RpcMethod`, `RpcFault`, `Timer`, `PVClass`, `PVAccessor`, `TransformClass`, `EventRoute`,
   `Unimplemented` (what the module leaves out, with the reason), and the `Module` base class
   (its docstring has the life cycle and the handler conventions).
+* RPC replies and control sockets: `Member` and `RpcStruct` (reply values with Kamailio's
+  structure), `LocalService` and `Peer` (a control socket the network layer serves), `binrpc`
+  (Kamailio's binrpc codec, as ctl speaks it), `JsonRpc`, `dumps_response`, `version_string`;
+  `runtime_dir(core)` and `server_id(core)`.
 * The message at hand: `MessageContext` (`ctx.msg`, `ctx.ruri`, `ctx.dst_uri`, `ctx.flags`,
   `ctx.avps`, `ctx.branches`, `ctx.local`), `Branch`, `Source`, `Socket`; SIP parsing and building:
   `Message`, `Request`, `Response`, `URI`, `NameAddr`, `Via`, `CSeq`, `ContactList`, `ContentType`,
@@ -95,7 +99,8 @@ from kampy.runtime.loglevels import (
 from kampy.runtime.shared import SharedStore
 from kampy.runtime.sockets import grep_socket
 from kampy.runtime.shmtable import ShmTable, TableFull
-from kampy.rpc import JsonRpc, LocalService, dumps_response
+from kampy import binrpc
+from kampy.rpc import JsonRpc, LocalService, Member, Peer, RpcStruct, dumps_response
 from kampy.version import KAMAILIO_VERSION_TEXT, KAMPY_VERSION, source_id, version_string
 from kampy.sip import (
     URI,
@@ -149,6 +154,8 @@ from kampy.services import (
     pv_set,
     resetbflag,
     resetflag,
+    runtime_dir,
+    server_id,
     setbflag,
     setflag,
 )
@@ -172,9 +179,9 @@ __all__ = [
     "module_logger", "log_at", "python_level", "debug_threshold",
     "pv_accessor", "pv_get", "pv_set", "formatter",
     "avp_add", "avp_del", "avp_get", "avp_values",
-    "setflag", "resetflag", "isflagset", "setbflag", "resetbflag", "isbflagset",
+    "setflag", "resetflag", "isflagset", "setbflag", "resetbflag", "isbflagset", "runtime_dir", "server_id",
     "SlAPI", "TmAPI", "ReplyCallback",
-    "JsonRpc", "LocalService", "dumps_response", "version_string",
+    "JsonRpc", "LocalService", "Member", "Peer", "RpcStruct", "binrpc", "dumps_response", "version_string",
     "KAMAILIO_VERSION_TEXT", "KAMPY_VERSION", "source_id",
     "Handoff", "SendSocketValue", "build_forwarded", "destination", "forward_request",
     "CancelTimer", "ClientTransaction", "Deliver", "Send", "ServerTransaction", "StartTimer", "Terminated",

@@ -1,9 +1,9 @@
 """`kampy` on the command line: thin, it parses flags and calls the library.
 
     kampy check [-f] CFG [-A NAME[=VALUE]]... [--syntax-only] [--cfg-print]
-    kampy -c -f CFG [-A ...]          (Kamailio's own spelling of a config check)
     kampy run [-f] CFG [-A NAME[=VALUE]]... [-l ADDR]... [-E] [-d...] [-D] [-n N] [-N N] [-T] [-P FILE]
-    kampy -f CFG [flags]              (Kamailio's spelling: no subcommand means run)
+    kampy rpc ... | kampy db ... | kampy doc ...
+    kampy [Kamailio's options]         (no command: started as `kamailio` is, kampy.cmdline)
 """
 from __future__ import annotations
 
@@ -212,22 +212,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _kamailio_style(argv: list[str]) -> list[str]:
-    """Turn `kampy -c -f CFG ...` into `kampy check -f CFG ...`."""
-    if "-c" in argv:
-        rest = [a for a in argv if a != "-c"]
-        return ["check", *rest]
-    if "--cfg-print" in argv:
-        return ["check", *argv]
-    if "-f" in argv:
-        return ["run", *argv]
-    return argv
-
-
 def main(argv: Sequence[str] | None = None) -> int:
+    """`kampy COMMAND ...` runs one of kampy's commands; anything else (options, or nothing) is
+    Kamailio's command line (kampy.cmdline.start)."""
+    own_process = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
-        argv = _kamailio_style(argv)
+    if not argv or argv[0].startswith("-") or argv[0].lower() in ("start", "stop", "restart"):
+        from kampy.cmdline.start import main as kamailio_main
+
+        return kamailio_main(argv, own_process)
     args = build_parser().parse_args(argv)
     if args.command == "run":
         return args.func(args)  # configures logging itself, from -E/-d and the config

@@ -1,9 +1,12 @@
-"""`kampy rpc`: a JSON-RPC client in the spirit of kamcmd.
+"""`kampy rpc`: an RPC client in the spirit of kamcmd, over JSON-RPC (jsonrpcs) or binrpc (ctl).
 
-    kampy rpc [--socket PATH | --fifo PATH | --url URL] [--json] METHOD [ARGS...]
+    kampy rpc [--socket PATH | --fifo PATH | --url URL | -s ADDR] [--json] METHOD [ARGS...]
 
 Without a transport it uses jsonrpcs' default datagram socket (/run/kamailio/kamailio_rpc.sock).
-Arguments that look like integers are sent as numbers (as kamcmd does; `s:123` keeps a string).
+`-s ADDR` speaks binrpc to ctl as kamcmd does (`unix:/run/kamailio/kamailio_ctl`, `unixd:PATH`,
+`tcp:HOST:PORT`, `udp:HOST:PORT`) and prints the answer as kamcmd prints it.
+Arguments that look like integers are sent as numbers (as kamcmd does; `s:123` keeps a string;
+over binrpc a decimal number is sent as a double, as kamcmd sends it).
 Exit codes: 0 result, 1 the server answered an error, 2 usage, 3 the server is not reachable.
 """
 from __future__ import annotations
@@ -34,6 +37,9 @@ def add_parser(sub: Any) -> None:
                        help=f"jsonrpcs datagram socket (default {DEFAULT_SOCKET})")
     where.add_argument("--fifo", metavar="PATH", help="jsonrpcs FIFO")
     where.add_argument("--url", metavar="URL", help="JSON-RPC over HTTP (xhttp), e.g. http://127.0.0.1:5060/RPC")
+    where.add_argument("-s", dest="ctl", metavar="ADDR",
+                       help="binrpc to ctl, as kamcmd -s (e.g. unix:/run/kamailio/kamailio_ctl, "
+                            "tcp:127.0.0.1:2049)")
     p.add_argument("--json", action="store_true", help="print the whole JSON-RPC response")
     p.add_argument("--timeout", type=float, default=TIMEOUT, help="seconds to wait for the answer")
     p.add_argument("method", help="the method, e.g. stats.get_statistics")
@@ -156,6 +162,10 @@ def _scalar(value: Any) -> str:
 
 
 def cmd_rpc(args: argparse.Namespace) -> int:
+    if args.ctl:
+        from kampy.cli_binrpc import call_ctl
+
+        return call_ctl(args.ctl, args.method, args.args, args.timeout, args.json)
     request = build_request(args.method, args.args)
     try:
         if args.url:

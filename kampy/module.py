@@ -183,9 +183,17 @@ class RpcFault(Exception):
 
 @dataclass(frozen=True)
 class RpcMethod:
+    """An RPC method. A handler returning a list adds several values (rpc->add called once per
+    item): over binrpc each is a value of the reply; over JSON-RPC they make an array when `array`
+    is set (Kamailio's RET_ARRAY), otherwise the last one is the result, as in Kamailio."""
+
     name: str
     handler: str = ""  # method name on the module instance; "" means `name` with dots as underscores
     doc: str = ""
+    array: bool = False
+    # the fault the method answers when its parameters are missing or of the wrong type (Kamailio's
+    # handlers answer their own when rpc->scan() fails); None: the transport's generic fault
+    params_fault: tuple[int, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from kampy.binrpc import Member, RpcStruct
 from kampy.module import Exports, RpcFault
 from kampy.version import KAMPY_VERSION, SERVER_NAME, built_time, source_id, version_string
 
@@ -38,22 +39,45 @@ ERROR_MESSAGES = {-32700: "Parse Error", -32600: "Invalid Request", -32601: "Met
 METHOD_NOT_FOUND = (500, "Method Not Found")  # what Kamailio 5.6 answers for an unknown method
 MAX_REQUEST = 1 << 20   # bytes: a larger request is refused (`-32600`, or the transport closes)
 
-__all__ = ["RpcFault", "RpcRegistry", "JsonRpc", "LocalService", "register_core_methods",
-           "version_string", "dumps_response", "ERROR_MESSAGES", "MAX_REQUEST"]
+__all__ = ["RpcFault", "RpcRegistry", "JsonRpc", "LocalService", "Peer", "Member", "RpcStruct",
+           "register_core_methods", "version_string", "dumps_response", "ERROR_MESSAGES", "MAX_REQUEST"]
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A client connected to a stream `LocalService` (what ctl.who lists): its address, or
+    `<anonymous unix socket>` and no port on a unix socket."""
+
+    host: str
+    port: int | None = None
 
 
 @dataclass(frozen=True)
 class LocalService:
-    """A local socket a module asks the network layer to serve in worker `rank` (jsonrpcs' FIFO
-    and datagram socket): `handle(request bytes) -> reply bytes or None`. For a FIFO, the reply
-    goes to the file the request names (`reply_path(request) -> path or None`)."""
+    """A control socket a module asks the network layer to serve in worker `rank` (jsonrpcs' FIFO
+    and datagram socket, ctl's binrpc and FIFO sockets): `handle(request bytes) -> reply bytes or
+    None`.
 
-    kind: str                  # "fifo" | "dgram"
+    `kind`: "fifo" (a named pipe at `path`), "dgram" or "stream" (a unix socket at `path`), "udp"
+    or "tcp" (`path` is the host, "*" or "" for every address, on `port`). A datagram is one
+    request, answered to its sender. On a stream (and a FIFO) `frame(buffer)` tells where the first
+    request ends: its length, 0 while it is incomplete, -1 for bytes that can never be a request
+    (the buffer is then handed to `handle` once, for an error reply, and the connection closed);
+    without `frame`, a FIFO carries JSON documents. A FIFO's answer goes to the file
+    `reply_path(request)` names. `mode` and `owner` (uid, gid; -1 keeps it) are applied to a unix
+    socket or FIFO. `peers`, when given, is kept up to date with the open stream connections."""
+
+    kind: str                  # "fifo" | "dgram" | "stream" | "udp" | "tcp"
     path: str
     handle: Callable[[bytes], bytes | None]
     mode: int = 0o660
     rank: int = 1
     reply_path: Callable[[bytes], str | None] | None = None
+    port: int = 0
+    frame: Callable[[bytes], int] | None = None
+    owner: tuple[int, int] = (-1, -1)
+    max_request: int = MAX_REQUEST
+    peers: dict[int, Peer] | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +86,8 @@ class RpcEntry:
     fn: Callable[..., Any]
     doc: str = ""
     module: str = "core"
+    array: bool = False  # RET_ARRAY: several values are a JSON array (else the last is the result)
+    params_fault: tuple[int, str] | None = None  # the method's answer to parameters it cannot read
 
 
 class RpcRegistry:
@@ -70,12 +96,13 @@ class RpcRegistry:
     def __init__(self) -> None:
         self._methods: dict[str, RpcEntry] = {}
 
-    def register(self, name: str, fn: Callable[..., Any], doc: str = "", module: str = "core") -> None:
+    def register(self, name: str, fn: Callable[..., Any], doc: str = "", module: str = "core",
+                 array: bool = False, params_fault: tuple[int, str] | None = None) -> None:
         if name in self._methods:
             log.warning("RPC method %s declared twice (%s, %s); keeping the first",
                         name, self._methods[name].module, module)
             return
-        self._methods[name] = RpcEntry(name, fn, doc, module)
+        self._methods[name] = RpcEntry(name, fn, doc, module, array, params_fault)
 
     def register_exports(self, exports: Exports, instance: Any) -> None:
         """Bind each declared method to `instance.<handler>`; a method whose handler the module
@@ -88,7 +115,7 @@ class RpcRegistry:
                           method.name, handler_name)
                 continue
             self.register(method.name, fn, method.doc or (fn.__doc__ or "").strip().split("\n")[0],
-                          exports.name)
+                          exports.name, method.array, method.params_fault)
 
     def get(self, name: str) -> RpcEntry | None:
         return self._methods.get(name)
@@ -102,15 +129,24 @@ class RpcRegistry:
         if entry is None:
             raise RpcFault(*METHOD_NOT_FOUND)
         args = list(params.values()) if isinstance(params, dict) else list(params or [])
-        _check_arity(entry.fn, args)
+        _check_arity(entry, args)
         return entry.fn(*args)
 
+    def call_json(self, name: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
+        """`call`, with the result JSON-RPC gives: several values (a list) of a method without
+        RET_ARRAY are replaced by the last one, as Kamailio's jsonrpcs replaces them."""
+        result = self.call(name, params)
+        entry = self._methods[name]
+        if isinstance(result, list) and not entry.array:
+            return result[-1] if result else None
+        return result
 
-def _check_arity(fn: Callable[..., Any], args: list[Any]) -> None:
+
+def _check_arity(entry: RpcEntry, args: list[Any]) -> None:
     try:
-        inspect.signature(fn).bind(*args)
+        inspect.signature(entry.fn).bind(*args)
     except TypeError:
-        raise RpcFault(-32602, "Invalid Parameters") from None
+        raise RpcFault(*(entry.params_fault or (-32602, "Invalid Parameters"))) from None
     except ValueError:  # no signature (a builtin): let the call decide
         pass
 
@@ -145,7 +181,7 @@ class JsonRpc:
         if params is not None and not isinstance(params, (list, dict)):
             return error_response(-32602, rid=rid, has_id=has_id)
         try:
-            result = self.registry.call(request["method"], params)
+            result = self.registry.call_json(request["method"], params)
         except RpcFault as fault:
             return error_response(fault.code, fault.message, rid=rid, has_id=has_id)
         except Exception:
@@ -168,16 +204,31 @@ def error_response(code: int, message: str | None = None, *, rid: Any = None,
 
 
 def dumps_response(response: dict[str, Any], pretty: bool = True) -> bytes:
+    response = _whole_numbers(response)
     if pretty:
         return json.dumps(response, indent="\t", ensure_ascii=False).encode()
     return json.dumps(response, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _whole_numbers(value: Any) -> Any:
+    """Kamailio's JSON (srjson, cJSON's printer) writes a whole double as an integer (`"Q": -1`)."""
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and abs(value) < 1e60 else value
+    if isinstance(value, RpcStruct):
+        return RpcStruct([(k, _whole_numbers(v)) for k, v in value.items()])
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
+    return value
 
 
 # ---------------------------------------------------------------- the core's methods
 
 
 def _ctime(t: float) -> str:
-    return time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(t))
+    """ctime(3) without its newline ("Sun Dec  6 19:26:46 2026"), as core.uptime prints times."""
+    return time.ctime(t)
 
 
 class CoreMethods:
@@ -213,7 +264,7 @@ class CoreMethods:
         return [_scan_string(p) for p in params if not isinstance(p, (dict, list))]
 
     def core_info(self, *_: Any) -> dict[str, str]:
-        """Verbose info, including version number, compile flags, compiler, repository hash etc."""
+        """Verbose info, including version number, compile flags, compiler,repository hash a.s.o."""
         return {"version": f"{SERVER_NAME} {KAMPY_VERSION}", "id": source_id(),
                 "compiler": f"{platform.python_implementation()} {platform.python_version()}",
                 "compiled": built_time(), "flags": ", ".join(self._flags())}
@@ -242,7 +293,7 @@ class CoreMethods:
 
     def system_methodSignature(self, *_: Any) -> str:  # noqa: N802
         """Returns signature of given method."""
-        raise RpcFault(500, "Not Implemented")
+        raise RpcFault(500, "Not Implemented Yet")
 
 
 def _scan_string(value: Any) -> str:
@@ -254,12 +305,16 @@ def _scan_string(value: Any) -> str:
     return str(value)
 
 
+# the core's methods with Kamailio's RET_ARRAY flag
+_CORE_ARRAY = {"core.psx", "core.ps", "core.echo", "system.listMethods"}
+
+
 def register_core_methods(core: Core, registry: RpcRegistry) -> None:
     methods = CoreMethods(core, registry)
     for name in ("core.version", "core.uptime", "core.psx", "core.ps", "core.echo", "core.info",
                  "system.listMethods", "system.methodHelp", "system.methodSignature"):
         fn = getattr(methods, name.replace(".", "_"))
-        registry.register(name, fn, (fn.__doc__ or "").strip(), "core")
+        registry.register(name, fn, (fn.__doc__ or "").strip(), "core", name in _CORE_ARRAY)
 
 
 # ---------------------------------------------------------------- processes (core.psx)
@@ -268,11 +323,19 @@ _PROCS_SCHEMA = ("CREATE TABLE IF NOT EXISTS kampy_procs (rank INTEGER PRIMARY K
                  "dsc TEXT NOT NULL)")
 
 
+MAIN_PROCESS = "main process - attendant"
+
+
+def record_process(store: Any, rank: int, description: str) -> None:
+    """Record process `rank` (0: the main process) in the shared store (core.psx/core.ps list it)."""
+    store.execute(_PROCS_SCHEMA)
+    store.execute("INSERT OR REPLACE INTO kampy_procs (rank, pid, dsc) VALUES (?, ?, ?)",
+                  (rank, os.getpid(), description))
+
+
 def register_process(core: Core, description: str) -> None:
     """Record this worker in the shared store (what core.psx/core.ps list)."""
-    core.shared.execute(_PROCS_SCHEMA)
-    core.shared.execute("INSERT OR REPLACE INTO kampy_procs (rank, pid, dsc) VALUES (?, ?, ?)",
-                        (core.rank, os.getpid(), description))
+    record_process(core.shared, core.rank, description)
 
 
 def processes(core: Core) -> list[tuple[int, int, str]]:

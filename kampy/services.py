@@ -10,6 +10,8 @@ message at hand (`ctx`, the first argument of every function handler).
   `pv_get`/`pv_set` for a one-off; `formatter(core, "From $fu")` for a format string.
 * AVPs and flags: `avp_get`, `avp_values`, `avp_add`, `avp_del`; `setflag`, `resetflag`, `isflagset`
   (and their branch-flag twins `setbflag`, `resetbflag`, `isbflagset`).
+* `runtime_dir(core)`: the directory of control sockets (`-Y`, `rundir`, default /run/kamailio);
+  `server_id(core)`: the core `server_id` (`--server-id`).
 * Other modules' declared APIs: `core.api("sl")` returns what sl offers (typed as `SlAPI`),
   `core.api("tm")` what tm offers (`TmAPI`). A module offers an API by overriding `Module.api()`.
 """
@@ -36,6 +38,30 @@ def module_logger(name: str) -> logging.Logger:
 def log_at(logger: logging.Logger, level: int, message: str, *args: Any) -> None:
     """Log at a Kamailio level: `log_at(log, L_NOTICE, "stored %d messages", n)`."""
     logger.log(python_level(level), message, *args)
+
+
+# ------------------------------------------------------------------ the runtime directory
+
+RUN_DIR = "/run/kamailio"
+
+
+def runtime_dir(core: Any) -> str:
+    """Where control sockets go by default (jsonrpcs' FIFO and socket, ctl's socket): `-Y`, else the
+    config's `rundir`/`run_dir`, else Kamailio's /run/kamailio."""
+    params = getattr(getattr(core, "config", None), "core_params", None) or {}
+    for name in ("runtime_dir", "rundir", "run_dir"):
+        if params.get(name):
+            return str(params[name])
+    return RUN_DIR
+
+
+def server_id(core: Any) -> int:
+    """The core `server_id` (`--server-id`), 0 when not set ($sid, usrloc's Server-Id)."""
+    params = getattr(getattr(core, "config", None), "core_params", None) or {}
+    try:
+        return int(params.get("server_id") or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 # ------------------------------------------------------------------ pseudo-variables

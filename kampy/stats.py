@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kampy.module import Exports
+from kampy.runtime.storefiles import open_companion
 
 if TYPE_CHECKING:
     from kampy.runtime.shared import SharedStore
@@ -65,7 +66,7 @@ class StatsArea:
 
     def __init__(self, path: str | Path, ranks: int, slots: int = MAX_SLOTS) -> None:
         self.path = Path(path)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = open_companion(self.path, os.O_RDWR | os.O_CREAT)
         try:
             # workers may open a new file at the same moment: one initialises it, under the lock
             fcntl.flock(fd, fcntl.LOCK_EX)

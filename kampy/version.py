@@ -19,8 +19,12 @@ SERVER_HEADER = f"{SERVER_NAME} ({KAMPY_VERSION})"
 
 
 def version_string() -> str:
-    """The full version: `core.version` and `$version(full)`, as Kamailio's full_version."""
-    return f"{SERVER_NAME} {KAMPY_VERSION} ({platform.machine()}/{sys.platform})"
+    """The full version: `core.version`, `$version(full)`, `kampy -v`, as Kamailio's full_version:
+    `NAME VERSION (ARCH/OS) REPO_VER`, the repository version empty (a trailing space, as in
+    Debian's build) when kampy is not run from a git checkout."""
+    repo = source_id()
+    repo = "" if repo == "unknown" else repo
+    return f"{SERVER_NAME} {KAMPY_VERSION} ({platform.machine()}/{sys.platform}) {repo}"
 
 
 def source_id() -> str:

@@ -151,16 +151,25 @@ def test_replied_code_is_recorded() -> None:
     assert ctx.replied == 483
 
 
-def test_statistics_count_by_code_and_class() -> None:
+def test_statistics_count_a_code_with_a_counter_there_and_other_codes_by_class() -> None:
+    ctx = ctx_for(OPTIONS)
+    sl = module(EXPORTS, ctx.core)
+    for code in (404, 200, 486, 180):
+        sl.sl_send_reply(ctx, code, "Reason")
+    stats = dict(ctx.core.stats.items(["sl"]))
+    assert (stats["sl:404_replies"], stats["sl:4xx_replies"], stats["sl:200_replies"]) == (1, 1, 1)
+    assert (stats["sl:2xx_replies"], stats["sl:1xx_replies"], stats["sl:xxx_replies"]) == (0, 0, 1)
+    assert stats["sl:sent_replies"] == 4 and stats["sl:sent_err_replies"] == 0
+
+
+def test_sl_stats_rpc_has_kamailios_counters_by_code() -> None:
     ctx = ctx_for(OPTIONS)
     sl = module(EXPORTS, ctx.core)
     sl.sl_send_reply(ctx, 404, "Not Found")
-    sl.sl_send_reply(ctx, 200, "OK")
-    stats = dict(ctx.core.stats.items(["sl"]))
-    assert stats["sl:404_replies"] == 1 and stats["sl:4xx_replies"] == 1
-    assert stats["sl:200_replies"] == 1 and stats["sl:2xx_replies"] == 1
-    assert stats["sl:sent_replies"] == 2 and stats["sl:sent_err_replies"] == 1
-    assert sl.rpc_stats()["sent_replies"] == 2
+    stats = sl.rpc_stats()
+    assert list(stats) == ["200", "202", "2xx", "300", "301", "302", "3xx", "400", "401", "403", "404",
+                           "407", "408", "483", "4xx", "500", "5xx", "6xx", "xxx"]
+    assert stats["404"] == 1 and sum(stats.values()) == 1
 
 
 def test_reply_error_without_error_is_kamailio_default_text() -> None:

@@ -1,6 +1,9 @@
 """pv module functions: pv_isset, pv_unset, is_int, typeof, not_empty, xavp helpers, RPC."""
 from __future__ import annotations
 
+import pytest
+
+from kampy.api import RpcFault
 from tests.pv_helpers import Spec, get, make_ctx, module, put
 
 
@@ -73,8 +76,17 @@ def test_xavp_params_explode() -> None:
     assert (get(ctx, "$xavp(p=>a)"), get(ctx, "$xavp(p=>b)")) == ("1", "2")
 
 
-def test_rpc_shv_set_and_get() -> None:
+def test_rpc_shv_set_changes_a_variable_and_shv_get_reads_it_back() -> None:
     ctx = make_ctx()
     mod = module(ctx)
-    mod.rpc_shvSet("x", "int", "4")
-    assert mod.rpc_shvGet("x") == [{"name": "x", "type": "int", "value": 4}]
+    ctx.core.shvars["x"] = 1
+    assert mod.rpc_shvSet("x", "int", 4) == "Ok. Variable set to new value."
+    assert mod.rpc_shvGet("x") == {"name": "x", "type": "int", "value": 4}
+    assert list(mod.rpc_shvGet()["items"].items()) == [("shv", {"name": "x", "type": "int", "value": 4})]
+
+
+def test_rpc_shv_set_of_an_unknown_variable_is_fault_404() -> None:
+    mod = module(make_ctx())
+    with pytest.raises(RpcFault) as fault:
+        mod.rpc_shvSet("nosuch", "str", "v")
+    assert (fault.value.code, fault.value.message) == (404, "Variable not found")

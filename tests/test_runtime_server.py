@@ -77,13 +77,22 @@ def test_reply_is_relayed_to_second_via(tmp_path):
     assert len(relayed.vias) == 1 and relayed.via.branch == "z9hG4bK-abc"
 
 
-def test_reply_not_for_us_is_dropped(tmp_path, caplog):
+FOREIGN_REPLY = (b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 203.0.113.1;branch=z9hG4bKx\r\n"
+                 b"Via: SIP/2.0/UDP 192.0.2.7:5080;branch=z9hG4bKy\r\nFrom: <sip:a@x>;tag=1\r\n"
+                 b"To: <sip:b@y>;tag=2\r\nCall-ID: c\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n")
+
+
+def test_with_check_via_a_reply_whose_first_via_is_not_ours_is_dropped(tmp_path, caplog):
+    server = make_server(tmp_path, "check_via=yes\nrequest_route { exit; }")
+    with caplog.at_level(logging.INFO, logger="kampy"):
+        assert server.handle(FOREIGN_REPLY, SOURCE) == []
+    assert "host in first via != me" in caplog.text
+
+
+def test_without_check_via_a_reply_is_relayed_to_its_second_via_whoever_the_first_names(tmp_path):
     server = make_server(tmp_path, "request_route { exit; }")
-    reply = (b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 203.0.113.1;branch=z9hG4bKx\r\nFrom: <sip:a@x>;tag=1\r\n"
-             b"To: <sip:b@y>;tag=2\r\nCall-ID: c\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n")
-    with caplog.at_level(logging.INFO):
-        assert server.handle(reply, SOURCE) == []
-    assert "not ours" in caplog.text
+    out = server.handle(FOREIGN_REPLY, SOURCE)
+    assert [(o.host, o.port) for o in out] == [("192.0.2.7", 5080)]
 
 
 def test_reply_route_can_drop_a_reply(tmp_path):

@@ -44,7 +44,7 @@ def test_timer_deletes_expired_contacts_and_counts_them() -> None:
     srv.run_timers()
     ul = srv.core.api("usrloc")
     assert ul.contacts("alice") == []
-    assert srv.core.stats.get("usrloc:location-expires") == 1
+    assert srv.core.stats.get("usrloc:location_expires") == 1
     assert srv.core.stats.get("usrloc:registered_users") == 0
 
 
@@ -62,8 +62,8 @@ def test_statistics_count_users_and_contacts_per_domain() -> None:
     send(srv, register(contact="<sip:a@1.1.1.1>, <sip:a@2.2.2.2>"))
     send(srv, register(user="bob", contact="<sip:b@3.3.3.3>", callid="b"))
     stats = srv.core.stats
-    assert (stats.get("usrloc:registered_users"), stats.get("usrloc:location-users"),
-            stats.get("usrloc:location-contacts")) == (2, 2, 3)
+    assert (stats.get("usrloc:registered_users"), stats.get("usrloc:location_users"),
+            stats.get("usrloc:location_contacts")) == (2, 2, 3)
 
 
 def test_rpc_dump_shows_domains_aors_and_contacts() -> None:

@@ -85,7 +85,7 @@ def test_expiry_reads_only_the_records_holding_an_expired_contact_one_lock_each(
     clock.advance(11)
     srv.run_timers()
     assert storage.count_contacts() == BINDINGS // 2
-    assert srv.core.stats.get("usrloc:location-expires") == BINDINGS // 2
+    assert srv.core.stats.get("usrloc:location_expires") == BINDINGS // 2
     assert listed == [BINDINGS // 2]
     # a transaction per record: a save in another worker never waits for the whole expiry
     assert len(commits) == BINDINGS // 2

@@ -16,7 +16,7 @@ import logging
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,11 +106,13 @@ class Preprocessed:
         return self.lines[min(max(line, 1), len(self.lines)) - 1]
 
 
-def preprocess_file(path: str | Path, defines: Mapping[str, str | None] | None = None) -> Preprocessed:
-    """Preprocess the config file at `path`; `defines` are `-A NAME[=VALUE]` from the command line."""
+def preprocess_file(path: str | Path, defines: Mapping[str, str | None] | None = None,
+                    substs: Sequence[tuple[str, str]] = ()) -> Preprocessed:
+    """Preprocess the config file at `path`; `defines` are `-A NAME[=VALUE]` from the command line,
+    `substs` its `--subst`/`--substdef`/`--substdefs` as (kind, "/regex/replacement/flags")."""
     name = str(path)
     text = _read(Path(path), None, name)
-    return _Preprocessor(defines).run(name, text, Path(path).parent)
+    return _Preprocessor(defines, substs).run(name, text, Path(path).parent)
 
 
 def preprocess_text(
@@ -591,7 +593,7 @@ class _Expr:
 
 
 class _Preprocessor:
-    def __init__(self, defines: Mapping[str, str | None] | None):
+    def __init__(self, defines: Mapping[str, str | None] | None, substs: Sequence[tuple[str, str]] = ()):
         self.defines: dict[str, _Define] = {}
         self.substs: list[_Subst] = []
         self.conds: list[_Cond] = []
@@ -609,6 +611,8 @@ class _Preprocessor:
         self._define_core()
         for name, value in (defines or {}).items():
             self._define_command_line(name, value)
+        for kind, expr in substs:
+            self._subst_command_line(kind, expr)
 
     # -- defines from outside the config
 
@@ -624,6 +628,20 @@ class _Preprocessor:
         if name in self.defines and self.defines[name].pos is None and not name.startswith("KAMAILIO_"):
             raise ConfigError.at(Pos("<command line>", 0, 0), f"-A {name}: {name} is already defined")
         self.defines[name] = _Define(value, None)
+
+    def _subst_command_line(self, kind: str, expr: str) -> None:
+        """`--subst`/`--substdef`/`--substdefs` (pp_subst_add, pp_substdef_add)."""
+        where = Pos("<command line>", 0, 0)
+        try:
+            rule, name, replacement = _parse_subst(expr)
+        except ValueError as exc:
+            raise ConfigError.at(where, f"failed to add {kind} expression: {expr}: {exc}") from None
+        self.substs.append(rule)
+        if kind != "subst":
+            if not name:
+                raise ConfigError.at(where, f"failed to add {kind} expression: {expr}: no define name")
+            value = _expand_env_pvs(replacement)
+            self.defines[name] = _Define(f'"{value}"' if kind == "substdefs" else value, None)
 
     # -- entry
 

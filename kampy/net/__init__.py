@@ -11,29 +11,36 @@ from typing import TYPE_CHECKING
 
 from kampy.net.binding import BindError, Listener, bind_all
 from kampy.net.params import NetParams
-from kampy.net.supervisor import serve
+from kampy.net.supervisor import Lifecycle, serve
 
 if TYPE_CHECKING:
     from kampy.config.compile import CompiledConfig
+    from kampy.runtime.context import Socket
     from kampy.runtime.server import Server
     from kampy.runtime.shared import SharedStore
 
-__all__ = ["BindError", "NetParams", "run", "bind_all"]
+__all__ = ["BindError", "Lifecycle", "NetParams", "run", "bind_all"]
 
 log = logging.getLogger("kampy.net")
 listen_log = logging.getLogger("kampy.listen")
 
 
-def run(compiled: CompiledConfig, params: NetParams, listen_override: Sequence[str] | None = None) -> int:
-    """Bind, serve, and return the exit code (0 after SIGTERM/SIGINT). Raises BindError."""
+def run(compiled: CompiledConfig, params: NetParams, listen_override: Sequence[str] | None = None, *,
+        sockets: tuple[list[Socket], list[tuple[str, int | None]]] | None = None,
+        lifecycle: Lifecycle | None = None) -> int:
+    """Bind, serve, and return the exit code (0 after SIGTERM/SIGINT). Raises BindError.
+    `sockets` (with their aliases) as the caller resolved them, else from the config and
+    `listen_override`; `lifecycle` what the start-up does around the workers' start."""
     from kampy.runtime.sockets import sockets_from_config
 
-    sockets, aliases = sockets_from_config(compiled, list(listen_override) if listen_override else None)
-    for s in sockets:
+    if sockets is None:
+        sockets = sockets_from_config(compiled, list(listen_override) if listen_override else None)
+    wanted, aliases = sockets
+    for s in wanted:
         if s.proto not in ("udp", "tcp"):
             log.warning("%s: kampy serves udp and tcp only; not listening there", s)
-    sockets = [s for s in sockets if s.proto == "udp" or (s.proto == "tcp" and not params.disable_tcp)]
-    listeners = bind_all(sockets, backlog=params.tcp_listen_backlog, rcvbuf=params.maxbuffer)
+    wanted = [s for s in wanted if s.proto == "udp" or (s.proto == "tcp" and not params.disable_tcp)]
+    listeners = bind_all(wanted, backlog=params.tcp_listen_backlog, rcvbuf=params.maxbuffer)
     _log_listening(listeners, aliases, params)
 
     def build_server(rank: int, workers: int, shared: SharedStore) -> Server:
@@ -42,7 +49,7 @@ def run(compiled: CompiledConfig, params: NetParams, listen_override: Sequence[s
         return Server.from_config(compiled, sockets=[x.socket for x in listeners], aliases=aliases,
                                   shared=shared, rank=rank, workers=workers)
 
-    return serve(build_server, listeners, params)
+    return serve(build_server, listeners, params, lifecycle)
 
 
 def _log_listening(listeners: list[Listener], aliases: Sequence[object], params: NetParams) -> None:

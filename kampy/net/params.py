@@ -32,6 +32,11 @@ def as_number(value: Any, default: float) -> float:
         return default
 
 
+def _megabytes(value: Any) -> int | None:
+    number = as_number(value, 0)
+    return int(number) * 1024 * 1024 if number > 0 else None
+
+
 @dataclass(frozen=True)
 class NetParams:
     """How many worker processes run and how TCP connections are kept.
@@ -51,6 +56,11 @@ class NetParams:
     tcp_conn_wq_max: int = 32 * 1024         # bytes queued for a peer that does not read
     maxbuffer: int = 256 * 1024             # UDP receive buffer asked of the OS (Kamailio's default)
     exit_timeout: float = 5.0                # seconds workers get to stop before SIGKILL
+    poll_method: str | None = None           # -W / tcp_poll_method: poll, epoll_lt, select
+    shm_size: int | None = None              # -m / shm_mem_size, in bytes: a shared table's heap
+    debug: int = 0                           # the core `debug` (SIGUSR1 logs when memlog <= debug)
+    memlog: int = 4                          # L_DBG + 1, Kamailio's default
+    mem_summary: int = 12
 
     @classmethod
     def from_core_params(cls, params: Mapping[str, Any]) -> NetParams:
@@ -71,6 +81,11 @@ class NetParams:
             maxbuffer=int(as_number(params.get("maxbuffer"), d.maxbuffer)),
             exit_timeout=as_number(params.get("exit_timeout", params.get("ser_kill_timeout")),
                                    d.exit_timeout),
+            poll_method=str(params["tcp_poll_method"]) if params.get("tcp_poll_method") else None,
+            shm_size=_megabytes(params.get("shm_mem_size", params.get("shm_mem", params.get("shm")))),
+            debug=int(as_number(params.get("debug"), d.debug)),
+            memlog=int(as_number(params.get("memlog", params.get("mem_log")), d.memlog)),
+            mem_summary=int(as_number(params.get("mem_summary"), d.mem_summary)),
         )
 
     def with_overrides(self, **changes: Any) -> NetParams:

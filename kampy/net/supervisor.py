@@ -1,14 +1,25 @@
 """The first process: binds the sockets, forks the workers, stops them on SIGTERM/SIGINT.
 
-Before forking it creates the server's shared store (`SharedStore`, Kamailio's shared memory) and
-one channel per worker (channel.py); each worker opens its own connection to the store and builds
-its `Server` with it, its rank and the number of workers. The store is deleted at shutdown.
+Before forking it creates the server's shared store (`SharedStore`, Kamailio's shared memory, each
+shared table's heap bounded by `-m`), records itself as process 0 ("main process - attendant" in
+core.psx), and runs the start-up's `Lifecycle.before_fork` (the command line gives the store to
+`-u`/`-g` there); then one channel per worker (channel.py); each worker opens its own connection to
+the store, builds its `Server` with it, its rank and the number of workers, opens its control
+sockets, and only then gives up root (`Lifecycle.drop_privileges`, before child_init), as Kamailio's
+modules create theirs in mod_init; the first process gives up root once the workers are forked.
+The store is deleted at shutdown.
 
 With `fork=no` the first process is the only worker (rank 1 of 1). With `fork=yes` it forks one
 process per worker (see README.md for how `children` and `tcp_children` map), waits until each has
-built its server and called `child_init`, then only watches: SIGTERM or SIGINT stops every worker
-(SIGKILL after `exit_timeout`) and exits 0; a worker that dies on its own stops the others and
-exits 1.
+built its server and called `child_init` (then `Lifecycle.ready`: the command line tells the process
+that started it that the server is up), then only watches, as Kamailio's main process:
+
+* SIGTERM or SIGINT stops every worker (SIGTERM, SIGKILL after `exit_timeout`) and exits 0;
+* SIGHUP is ignored and SIGUSR1 logs the memory status (when `memlog` <= `debug`), as in 5.6;
+* a worker that dies on its own stops the others and exits 1.
+
+The workers hold the read end of a pipe whose write end only this process holds: when it dies,
+however (SIGKILL), they see the pipe close, stop as on SIGTERM, and the last one deletes the store.
 """
 from __future__ import annotations
 
@@ -17,12 +28,16 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kampy.net.binding import Listener
 from kampy.net.channel import Channels
 from kampy.net.params import NetParams
-from kampy.net.worker import run_worker
+from kampy.net.worker import WorkerSignals, run_worker
+from kampy.rpc import MAIN_PROCESS, record_process
+from kampy.runtime.loglevels import NOTICE
+from kampy.runtime.memstatus import log_memory_status
 from kampy.runtime.shared import SharedStore
 
 if TYPE_CHECKING:
@@ -34,69 +49,109 @@ ServerFactory = Callable[[int, int, SharedStore], "Server"]
 log = logging.getLogger("kampy.net")
 
 _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
-_WATCHED = _STOP_SIGNALS | {signal.SIGCHLD}
+_WATCHED = _STOP_SIGNALS | {signal.SIGCHLD, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2}
 
 
-def serve(server_factory: ServerFactory, listeners: list[Listener], params: NetParams) -> int:
+@dataclass
+class Lifecycle:
+    """What the start-up asks of the first process around the workers' start."""
+
+    before_fork: Callable[[SharedStore], None] | None = None  # with the new store, before any fork
+    drop_privileges: Callable[[], None] | None = None  # in each worker once its control sockets are
+    #                                  open, and in the first process once the workers are forked
+    ready: Callable[[], None] | None = None                   # every worker serves
+    worker_started: Callable[[int], None] | None = None       # in a new worker, with its rank
+
+
+def serve(server_factory: ServerFactory, listeners: list[Listener], params: NetParams,
+          lifecycle: Lifecycle | None = None) -> int:
     """Serve until told to stop; return the process exit code."""
-    store = SharedStore.create()
+    lifecycle = lifecycle or Lifecycle()
+    store = SharedStore.create(heap_size=params.shm_size)
     try:
+        if params.fork:
+            record_process(store, 0, MAIN_PROCESS)
+        if lifecycle.before_fork is not None:
+            lifecycle.before_fork(store)
         if not params.fork:
-            ready = lambda: logging.getLogger("kampy.listen").info("ready: one process (fork=no)")  # noqa: E731
             return run_worker(lambda rank: server_factory(rank, 1, store), listeners, params, rank=1,
-                              ready=ready)
+                              ready=lambda: _ready("one process (fork=no)", lifecycle),
+                              signals=WorkerSignals.alone(params, store),
+                              drop_privileges=lifecycle.drop_privileges)
         store.close()  # a connection is not carried across fork: each worker opens its own
-        return Supervisor(server_factory, listeners, params, store).run()
+        return Supervisor(server_factory, listeners, params, store, lifecycle).run()
     finally:
         store.remove()
 
 
+def _ready(what: str, lifecycle: Lifecycle) -> None:
+    logging.getLogger("kampy.listen").info("ready: %s", what)
+    if lifecycle.ready is not None:
+        lifecycle.ready()
+
+
 class Supervisor:
     def __init__(self, server_factory: ServerFactory, listeners: list[Listener],
-                 params: NetParams, store: SharedStore) -> None:
+                 params: NetParams, store: SharedStore, lifecycle: Lifecycle) -> None:
         self.server_factory = server_factory
         self.listeners = listeners
         self.params = params
         self.store = store
+        self.lifecycle = lifecycle
         self.workers: dict[int, int] = {}  # pid -> rank
 
     def run(self) -> int:
         old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _WATCHED)
         ready_r, ready_w = os.pipe()
+        life_r, life_w = os.pipe()  # the workers' read end closes when this process is gone
         channels = Channels(self.params.processes)
         try:
             for rank in range(1, self.params.processes + 1):
                 pid = os.fork()
                 if pid == 0:
                     os.close(ready_r)
-                    self._child(rank, ready_w, old_mask, channels)  # never returns
+                    os.close(life_w)
+                    self._child(rank, ready_w, life_r, old_mask, channels)  # never returns
                 self.workers[pid] = rank
             os.close(ready_w)
+            os.close(life_r)
+            if self.lifecycle.drop_privileges is not None:
+                self.lifecycle.drop_privileges()
             for listener in self.listeners:  # the workers hold them now
                 listener.close()
             channels.close()
             return self._watch(ready_r)
         finally:
             os.close(ready_r)
+            os.close(life_w)
             signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
 
-    def _child(self, rank: int, ready_w: int, old_mask: set[signal.Signals], channels: Channels) -> None:
+    def _child(self, rank: int, ready_w: int, life_r: int, old_mask: set[signal.Signals],
+               channels: Channels) -> None:
         code = 1
         try:
-            # Ctrl-C reaches the whole process group: the supervisor alone acts on it.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            # Ctrl-C reaches the whole process group: the supervisor alone acts on it; SIGHUP,
+            # SIGUSR1 and SIGUSR2 change nothing in a worker (Kamailio's sig_usr() in a child).
+            for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+                signal.signal(sig, signal.SIG_IGN)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+            if self.lifecycle.worker_started is not None:
+                self.lifecycle.worker_started(rank)
             channels.attach(rank)
             workers = self.params.processes
             code = run_worker(lambda r: self.server_factory(r, workers, self.store.reopen()),
                               self.listeners, self.params, rank, ready=lambda: os.write(ready_w, b"r"),
-                              stop_on=(signal.SIGTERM,), channels=channels)
+                              signals=WorkerSignals(stop_on=(signal.SIGTERM,), parent_gone_fd=life_r),
+                              channels=channels, drop_privileges=self.lifecycle.drop_privileges)
         except BaseException:
             log.exception("worker %d failed", rank)
         finally:
-            logging.shutdown()
-            os._exit(code)
+            try:
+                self.store.remove_if_last()
+            finally:
+                logging.shutdown()
+                os._exit(code)
 
     def _watch(self, ready_r: int) -> int:
         os.set_blocking(ready_r, False)
@@ -106,14 +161,24 @@ class Supervisor:
             if ready < len(self.workers):
                 ready += _drain(ready_r)
                 if ready == len(self.workers):
-                    logging.getLogger("kampy.listen").info(
-                        "ready: %d worker process%s", ready, "es" if ready != 1 else "")
+                    _ready(f"{ready} worker process{'es' if ready != 1 else ''}", self.lifecycle)
             if info is None:
                 continue
-            if info.si_signo in _STOP_SIGNALS:
-                log.info("got %s, stopping", signal.Signals(info.si_signo).name)
+            sig = info.si_signo
+            if sig in _STOP_SIGNALS:
+                log.info("got %s, stopping", signal.Signals(sig).name)
+                logging.getLogger("kampy.core").log(NOTICE, "Thank you for flying kampy!!!")
                 self._stop_all()
                 return 0
+            if sig == signal.SIGHUP:
+                log.debug("SIGHUP received, ignoring it")
+                continue
+            if sig == signal.SIGUSR1:
+                log_memory_status(self.params, self.store)
+                continue
+            if sig == signal.SIGUSR2:
+                log.critical("unhandled signal %d", sig)
+                continue
             dead = self._reap()
             if dead:
                 for pid, rank, status in dead:

@@ -10,8 +10,11 @@ import asyncio
 import gc
 import logging
 import math
+import os
+import selectors
 import signal
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kampy.net.binding import Listener
@@ -22,6 +25,8 @@ from kampy.net.params import NetParams
 from kampy.net.tcp import TCPManager
 from kampy.net.udp import UDPListener
 from kampy.runtime.context import Handoff, Outgoing, Socket, Source
+from kampy.runtime.memstatus import log_memory_status
+from kampy.runtime.shared import SharedStore
 
 if TYPE_CHECKING:
     from kampy.runtime.server import Server
@@ -92,6 +97,7 @@ class Worker:
                               first_id=conn_id_base(rank), handle_http=_http_handler(server))
         self.local = LocalServices(server.core.services, rank)  # jsonrpcs' FIFO/datagram socket
         self._servers: list[asyncio.AbstractServer] = []
+        self.started = False
 
     # -- sending --
     def deliver(self, outs: list[Outgoing | Handoff], handed_off: bool = False) -> None:
@@ -171,6 +177,7 @@ class Worker:
 
     # -- running --
     async def start(self) -> None:
+        self.started = True
         loop = asyncio.get_running_loop()
         for x in self.udp_listeners:
             proto = UDPListener(x.socket, self.server.handle, self.deliver, self.timers.poke)
@@ -208,11 +215,31 @@ def _http_handler(server: Server) -> Callable[[HttpRequest, Source], bytes] | No
     return lambda request, src: handle_http(server, request, src)
 
 
-async def _serve(worker: Worker, ready: Callable[[], None] | None, stop_on: tuple[int, ...]) -> None:
+@dataclass(frozen=True)
+class WorkerSignals:
+    """What a worker does on signals: `stop_on` stops it gracefully, `parent_gone_fd` is a pipe
+    that closes when the first process is gone (it stops then too), `memory_status` runs on SIGUSR1
+    and SIGHUP is ignored (`fork=no`, where the one process is also Kamailio's main process)."""
+
+    stop_on: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)
+    parent_gone_fd: int | None = None
+    memory_status: Callable[[], None] | None = None
+
+    @classmethod
+    def alone(cls, params: NetParams, store: SharedStore) -> WorkerSignals:
+        return cls(memory_status=lambda: log_memory_status(params, store))
+
+
+async def _serve(worker: Worker, ready: Callable[[], None] | None, signals: WorkerSignals) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for sig in stop_on:
+    for sig in signals.stop_on:
         loop.add_signal_handler(sig, stop.set)
+    if signals.memory_status is not None:
+        loop.add_signal_handler(signal.SIGUSR1, signals.memory_status)
+        loop.add_signal_handler(signal.SIGHUP, lambda: log.debug("SIGHUP received, ignoring it"))
+    if signals.parent_gone_fd is not None:
+        loop.add_reader(signals.parent_gone_fd, _parent_gone, signals.parent_gone_fd, stop, worker.rank)
     await worker.start()
     if ready is not None:
         ready()
@@ -220,6 +247,17 @@ async def _serve(worker: Worker, ready: Callable[[], None] | None, stop_on: tupl
     log.debug("worker %d stopping", worker.rank)
     worker.stop()
     await asyncio.sleep(0)  # let transports flush and close
+
+
+def _parent_gone(fd: int, stop: asyncio.Event, rank: int) -> None:
+    try:
+        if os.read(fd, 1):
+            return
+    except BlockingIOError:
+        return
+    asyncio.get_running_loop().remove_reader(fd)
+    log.warning("worker %d: the main process is gone; stopping", rank)
+    stop.set()
 
 
 # Python's default (700, 10, 10) collects every few hundred allocations; with thousands of live
@@ -235,18 +273,42 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def _loop_factory(poll_method: str | None) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop for `-W`/`tcp_poll_method` (poll, epoll_lt, select); None: asyncio's default
+    (epoll, level triggered), also for a method kampy cannot use, as Kamailio falls back to epoll_lt."""
+    if not poll_method:
+        return None
+    selector = _SELECTORS.get(poll_method)
+    if selector is None:
+        log.error("%s not supported by kampy, using epoll_lt instead", poll_method)
+        return None
+    return lambda: asyncio.SelectorEventLoop(selector())
+
+
+_SELECTORS: dict[str, Callable[[], selectors.BaseSelector]] = {
+    "poll": selectors.PollSelector, "epoll_lt": selectors.EpollSelector, "select": selectors.SelectSelector,
+}
+
+
 def run_worker(server_factory: Callable[[int], Server], listeners: list[Listener], params: NetParams,
-               rank: int, ready: Callable[[], None] | None = None,
-               stop_on: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT),
-               channels: Channels | None = None) -> int:
-    """Build the server (in this process) for `rank`, call child_init(rank), serve until a
-    `stop_on` signal; `channels` (after `attach(rank)`) connect it to the other workers."""
+               rank: int, ready: Callable[[], None] | None = None, signals: WorkerSignals | None = None,
+               channels: Channels | None = None, drop_privileges: Callable[[], None] | None = None) -> int:
+    """Build the server (in this process) for `rank` and open its control sockets, give up root
+    (`drop_privileges`, the command line's -u/-g), call child_init(rank), serve until one of
+    `signals.stop_on` (or the first process is gone); `channels` (after `attach(rank)`) connect it
+    to the other workers."""
     server = server_factory(rank)
-    server.child_init(rank)
-    tune_gc()
     worker = Worker(server, listeners, params, rank, channels)
     try:
-        asyncio.run(_serve(worker, ready, stop_on))
+        worker.local.open()
+        if drop_privileges is not None:
+            drop_privileges()
+        server.child_init(rank)
+        tune_gc()
+        with asyncio.Runner(loop_factory=_loop_factory(params.poll_method)) as runner:
+            runner.run(_serve(worker, ready, signals or WorkerSignals()))
     finally:
+        if not worker.started:
+            worker.local.stop(None)  # opened, never served
         server.shutdown()
     return 0

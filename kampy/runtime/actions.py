@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kampy.runtime")
 script_log = logging.getLogger("kampy.script")
+# what Kamailio's log() and error() put before their text ("<script>: "), for its log layout
+SCRIPT_PREFIX = {"kamailio_prefix": "<script>: "}
 
 Fn = Callable[[MessageContext], int]
 Value = Callable[[MessageContext], Any]
@@ -84,7 +86,7 @@ def _log(engine: Engine, call: ast.Call) -> Fn:
     def log_(ctx: MessageContext) -> int:
         level = to_int(level_fn(ctx))
         if level <= debug:
-            script_log.log(python_level(level), "%s", to_str(text(ctx)).rstrip("\n"))
+            script_log.log(python_level(level), "%s", to_str(text(ctx)).rstrip("\n"), extra=SCRIPT_PREFIX)
         return 1
     return log_
 
@@ -93,7 +95,7 @@ def _error_action(engine: Engine, call: ast.Call) -> Fn:
     cls, text = _args(engine, call)
 
     def error(ctx: MessageContext) -> int:
-        script_log.error("%s: %s", to_str(cls(ctx)), to_str(text(ctx)).rstrip("\n"))
+        script_log.error("%s: %s", to_str(cls(ctx)), to_str(text(ctx)).rstrip("\n"), extra=SCRIPT_PREFIX)
         return 1
     return error
 

@@ -25,6 +25,7 @@ import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from kampy.runtime.storefiles import open_companion
 
 log = logging.getLogger("kampy.shared")
 
@@ -59,7 +60,7 @@ class ClaimTable:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self._fd = open_companion(self.path)
         if os.fstat(self._fd).st_size < _SIZE:
             os.ftruncate(self._fd, _SIZE)  # every opener asks for the same size: no race to lose
         self._map = mmap.mmap(self._fd, _SIZE, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)

@@ -10,6 +10,7 @@ import ipaddress
 import itertools
 import logging
 import re
+import socket
 import time
 import weakref
 from collections.abc import Callable
@@ -196,14 +197,39 @@ def received_params(via: Via, src_ip: str, src_port: int, force_rport: bool = Fa
     return (src_ip if wanted else None), rport
 
 
+# Kamailio's received_dns (`dns=yes`/-r: DO_DNS, `rev_dns=yes`/-R: DO_REV_DNS): a Via host that is
+# a name matches the source address when it resolves to it, or the address resolves back to it
+DO_DNS, DO_REV_DNS = 1, 2
+_received_dns = 0
+
+
+def set_received_dns(mode: int) -> None:
+    global _received_dns
+    _received_dns = mode
+
+
 def _same_address(host: str, ip: str) -> bool:
+    """check_via_address(): the Via host is the source address (or, with received_dns, names it)."""
     host = host.strip("[]")
     if host == ip:
         return True
     try:
         return ipaddress.ip_address(host) == ipaddress.ip_address(ip)
     except ValueError:
-        return False
+        pass
+    if _received_dns & DO_DNS:
+        try:
+            if ip in {info[4][0] for info in socket.getaddrinfo(host, None)}:
+                return True
+        except OSError:
+            pass
+    if _received_dns & DO_REV_DNS:
+        try:
+            name, aliases, _ = socket.gethostbyaddr(ip)
+        except OSError:
+            return False
+        return host in (name, *aliases)
+    return False
 
 
 def reply_via_line(msg: Request, src_ip: str, src_port: int, force_rport: bool = False) -> bytes:

@@ -41,3 +41,42 @@ def debug_threshold(debug: int) -> int:
 def apply_debug(debug: int) -> None:
     """Make the kampy loggers show what Kamailio shows with `debug=<debug>`."""
     logging.getLogger(KAMPY_LOGGER).setLevel(debug_threshold(debug))
+
+
+# ------------------------------------------------------------------ log_prefix
+
+_prefix = ""
+
+
+def log_prefix() -> str:
+    """The core `log_prefix` formatted for the SIP message being processed ("" between messages):
+    Kamailio puts it after the level word of every line logged meanwhile."""
+    return _prefix
+
+
+def set_log_prefix(text: str) -> None:
+    global _prefix
+    _prefix = text
+
+
+# the Call-ID of the message at hand, for log engines that show it (`--log-engine=json:c`)
+_callid = ""
+_want_callid = False
+
+
+def want_callid(on: bool) -> None:
+    global _want_callid
+    _want_callid = on
+
+
+def wants_callid() -> bool:
+    return _want_callid
+
+
+def log_callid() -> str:
+    return _callid
+
+
+def set_log_callid(text: str) -> None:
+    global _callid
+    _callid = text

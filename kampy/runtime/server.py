@@ -10,12 +10,23 @@ from collections.abc import Callable
 from typing import Any
 
 from kampy.config.compile import CompiledConfig
+from kampy.net.params import as_bool
 from kampy.module import RouteType, overrides_on_response, overrides_pre_script
 from kampy.runtime import corestats, forward
 from kampy.runtime.context import MessageContext, Outgoing, ScriptDrop, ScriptExit, Socket, Source
-from kampy.runtime.core import Clock, Core, reply_destination, reply_via_line
+from kampy.runtime.core import (
+    DO_DNS,
+    DO_REV_DNS,
+    Clock,
+    Core,
+    reply_destination,
+    reply_via_line,
+    set_received_dns,
+)
 from kampy.runtime.engine import Engine, MalformedInput, ModuleFailure
+from kampy.runtime import loglevels
 from kampy.runtime.ratelog import OncePerSource
+from kampy.runtime.loglevels import set_log_prefix
 from kampy.rpc import register_process
 from kampy.runtime.shared import SharedStore
 from kampy.sip.errors import SIPProtocolError
@@ -38,6 +49,13 @@ class Server:
         # Kamailio logs every unparsable first Via at L_ERR (sip_parser_log); a flood of them from
         # one source must not flood the log here
         self._bad_via_log = OncePerSource(log, logging.WARNING)
+        params = core.config.core_params if core.config is not None else {}
+        prefix = params.get("log_prefix")
+        self._log_prefix = core.compile_format(str(prefix)) if prefix else None  # type: ignore[attr-defined]
+        self._log_callid = loglevels.wants_callid()
+        self._check_via = as_bool(params.get("check_via"), False)
+        set_received_dns((DO_DNS if as_bool(params.get("dns"), False) else 0)
+                         | (DO_REV_DNS if as_bool(params.get("rev_dns"), False) else 0))
         self._timers: list[list[Any]] = [[now + interval, interval, fn, timer.name]
                                          for timer, interval, fn in engine.timers]
 
@@ -122,7 +140,13 @@ class Server:
         their transaction, as `Handoff`). Never raises for bad input. `handed_off`: another worker
         received it and handed it over to this one, its owner (`ctx.local["handed_off"]`)."""
         self._handed_off = handed_off
-        out = self._handle(data, src)
+        try:
+            out = self._handle(data, src)
+        finally:
+            if self._log_prefix is not None:
+                set_log_prefix("")
+            if self._log_callid:
+                loglevels.set_log_callid("")
         if self.core.outbox:
             out = [*out, *self.core.take_outbox()]
         return out
@@ -208,6 +232,8 @@ class Server:
             return []
         ctx = MessageContext(msg, src, self.core)
         ctx.local["handed_off"] = self._handed_off
+        if self._log_prefix is not None or self._log_callid:
+            self._set_log_prefix(ctx)
         try:
             for hook in self._pre_script:
                 if not hook(ctx):
@@ -232,6 +258,17 @@ class Server:
         corestats.count_forwarded(self.core.stats, ctx.outbox)
         return ctx.outbox
 
+    def _set_log_prefix(self, ctx: MessageContext) -> None:
+        """The core `log_prefix` for this message, in every line logged while it is processed."""
+        if self._log_callid:
+            loglevels.set_log_callid(ctx.msg.header("call-id") or "")
+        if self._log_prefix is None:
+            return
+        try:
+            set_log_prefix(self._log_prefix(ctx))  # type: ignore[misc]
+        except Exception:  # a prefix that cannot be formatted for this message: none, as Kamailio
+            set_log_prefix("")
+
     @staticmethod
     def _log_failure(failure: ModuleFailure) -> None:
         exc = failure.exc
@@ -241,12 +278,16 @@ class Server:
 
     def _reply(self, msg: Response, src: Source) -> list[Outgoing]:
         via = msg.via
-        if via is None or not forward.is_our_via(self.core, via):
-            log.info("reply %d from %s:%d: top Via %s is not ours, dropped", msg.status, src.ip, src.port,
-                     via)
+        if via is None or (self._check_via and not forward.is_our_via(self.core, via)):
+            # Kamailio checks the first Via only with check_via (-K); without, a reply another
+            # server should have got is relayed to its second Via like any other
+            log.info("reply %d from %s:%d: host in first via != me (%s), dropped", msg.status, src.ip,
+                     src.port, via)
             return []
         ctx = MessageContext(msg, src, self.core, route_type=RouteType.CORE_ONREPLY)
         ctx.local["handed_off"] = self._handed_off
+        if self._log_prefix is not None or self._log_callid:
+            self._set_log_prefix(ctx)
         if self._reply_key is not None and not self._handed_off:  # it ran in the worker that received it
             try:
                 self.engine.run_route(*self._reply_key, ctx)

@@ -29,6 +29,7 @@ from typing import Any
 from kampy.runtime.claims import ClaimTable
 from kampy.runtime.claims import area_path as claims_path
 from kampy.runtime.shmtable import ShmTable
+from kampy.runtime.storefiles import open_companion
 
 log = logging.getLogger("kampy.shared")
 
@@ -51,10 +52,11 @@ class SharedStore:
     """One connection to the server's shared database. Autocommit; statements are atomic;
     `transaction()` groups several into one, serialised with every other writer."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, heap_size: int | None = None) -> None:
         self.path = Path(path)
+        self.heap_size = heap_size  # of each shared table (-m); None: the table's own default
         # Opened per connection (a flock belongs to the open file, so each worker needs its own).
-        self._lock_fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self._lock_fd = open_companion(f"{self.path}.lock")
         self._thread_lock = threading.RLock()
         self._depth = 0  # nesting of write_lock() in this process
         self._in_transaction = False
@@ -82,18 +84,20 @@ class SharedStore:
         if table is None:
             if not _AREA_NAME.fullmatch(name):
                 raise ValueError(f"shared table name {name!r}: letters, digits, '_', '.', '-' only")
-            table = self._tables[name] = ShmTable(f"{self.path}{AREA_INFIX}{name}", capacity)
+            table = self._tables[name] = ShmTable(f"{self.path}{AREA_INFIX}{name}", capacity,
+                                                  self.heap_size)
         return table
 
     @classmethod
-    def create(cls, directory: str | Path | None = None) -> SharedStore:
+    def create(cls, directory: str | Path | None = None, heap_size: int | None = None) -> SharedStore:
         """A new, empty shared database (the first process calls this before forking). The stores
-        that servers killed without a chance to delete them left in the same directory go first."""
+        that servers killed without a chance to delete them left in the same directory go first.
+        `heap_size` bounds each shared table's heap (Kamailio's `-m`)."""
         where = Path(directory or default_dir())
         remove_stale(where)
         fd, name = tempfile.mkstemp(prefix=STORE_PREFIX, suffix=".sqlite", dir=where)
         os.close(fd)
-        store = cls(name)
+        store = cls(name, heap_size)
         store._mark_alive()
         return store
 
@@ -109,7 +113,39 @@ class SharedStore:
 
     def reopen(self) -> SharedStore:
         """A fresh connection to the same database, for a worker after fork."""
-        return SharedStore(self.path)
+        return SharedStore(self.path, self.heap_size)
+
+    def files(self) -> list[Path]:
+        """The files of the store that exist now (the database, its companions, its tables)."""
+        name = self.path.name
+        found = [self.path, *(Path(f"{self.path}{suffix}") for suffix in COMPANION_SUFFIXES)]
+        found += list(self.path.parent.glob(f"{name}{AREA_INFIX}*"))
+        return [f for f in found if f.exists()]
+
+    def chown(self, uid: int, gid: int) -> None:
+        """Give the store's files to the user the server drops its privileges to (-u/-g)."""
+        for path in self.files():
+            os.chown(path, uid, gid)
+
+    def remove_if_last(self) -> bool:
+        """In a worker at exit: let go of the life mark this process inherited and delete the store
+        when no process holds it any more (the first process was killed before it could)."""
+        if self._alive_fd >= 0:
+            os.close(self._alive_fd)
+            self._alive_fd = -1
+        try:
+            fd = os.open(f"{self.path}{ALIVE_SUFFIX}", os.O_RDWR | os.O_CLOEXEC)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False  # another process of the server still holds it
+        finally:
+            os.close(fd)
+        log.warning("the main process is gone: the last worker deletes the shared store %s", self.path)
+        _unlink_store(self.path)
+        return True
 
     @contextlib.contextmanager
     def write_lock(self) -> Iterator[None]:

@@ -40,6 +40,7 @@ from hashlib import blake2b
 from pathlib import Path
 from threading import get_ident
 from zlib import crc32
+from kampy.runtime.storefiles import open_companion
 
 log = logging.getLogger("kampy.shared")
 
@@ -147,7 +148,7 @@ class ShmTable:
         index_end = HEADER_SIZE + capacity * _ENTRY.size
         heap_start = -(-index_end // 4096) * 4096
         size = heap_start + heap_size
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self._fd = open_companion(self.path)
         self._pid = os.getpid()
         self._mutex = threading.RLock()  # this process's threads take turns (one open file, one flock)
         self._depth = 0

@@ -1,8 +1,10 @@
 """Listening sockets and `myself` aliases from the core parameters `listen=`, `port=`, `alias=`."""
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
+import socket
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,7 +19,7 @@ PROTOS = ("udp", "tcp", "tls", "sctp", "ws", "wss")
 SUPPORTED = ("udp", "tcp")
 
 
-def _values(value: Any) -> list[Any]:
+def param_values(value: Any) -> list[Any]:
     if value is None:
         return []
     return list(value) if isinstance(value, list | tuple) else [value]
@@ -101,33 +103,103 @@ def _advertise(value: str | None) -> tuple[str | None, int | None]:
     return host, port
 
 
-def sockets_from_config(compiled: CompiledConfig, listen_override: list[str] | None = None,
+def _entry(entry: Any, ipv6: bool) -> list[tuple[str | None, str, int | None, str | None, int | None]]:
+    """One listen value -> (proto, host, port, advertised host, advertised port) per address: `-l`'s
+    `[proto:]addr_lst[:port][/advaddr]`, where addr_lst is an address, a host, an interface name
+    (all its addresses) or `(addr, addr, ...)`."""
+    if isinstance(entry, ListenValue):
+        adv_host, adv_port = _advertise(entry.advertise)
+        hosts = _expand(entry.host.strip("[]"), ipv6)
+        return [(entry.proto, h, entry.port, adv_host, adv_port) for h in hosts]
+    text = str(entry).strip()
+    adv_host = adv_port = None
+    if "/" in text:
+        text, _, advertise = text.rpartition("/")
+        adv_host, adv_port = _advertise(advertise)
+    proto = None
+    head, colon, rest = text.partition(":")
+    if colon and head.lower() in PROTOS:
+        proto, text = head.lower(), rest
+    if text.startswith("("):
+        names, _, tail = text[1:].partition(")")
+        port = int(tail[1:]) if tail.startswith(":") and tail[1:].isdigit() else None
+        hosts = [h for n in names.split(",") if n.strip() for h in _expand(n.strip(), ipv6)]
+        return [(proto, h, port, adv_host, adv_port) for h in hosts]
+    _, host, port = split_address(text)
+    return [(proto, h, port, adv_host, adv_port) for h in _expand(host, ipv6)]
+
+
+def _expand(host: str, ipv6: bool) -> list[str]:
+    """An interface name stands for its addresses (IPv6 ones with `auto_bind_ipv6`, as Kamailio's
+    add_interfaces()); anything else for itself."""
+    from kampy.net import interfaces
+
+    if host and not _is_ip(host) and interfaces.is_interface(host):
+        return interfaces.addresses(host, ipv6=ipv6) or [host]
+    return [host]
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def sockets_from_config(compiled: CompiledConfig, listen_override: list[Any] | None = None, *,
+                        every_interface: bool = False, auto_aliases: bool = False,
                         ) -> tuple[list[Socket], list[tuple[str, int | None]]]:
-    """The sockets to listen on and the aliases; `listen_override` (`-l`) replaces `listen=`.
+    """The sockets to listen on and the aliases; `listen_override` replaces `listen=`.
 
     Without a protocol a listen address gives a UDP and a TCP socket, like Kamailio; without a port
-    it takes `port=` (default 5060). Without any listen address kampy listens on 127.0.0.1."""
+    it takes `port=` (default 5060). Without any listen address kampy listens on 127.0.0.1, or on
+    every interface with `every_interface` (Kamailio's way). `auto_aliases` adds the names each
+    listen address resolves to (fix_hostname(): a reverse lookup of an IP address, the official
+    name and aliases of a host name) as aliases, as Kamailio's `auto_aliases=yes`."""
+    from kampy.net.params import as_bool
+
     params = compiled.core_params
     default_port = int(params.get("port") or 5060)
-    entries = listen_override if listen_override is not None else _values(params.get("listen"))
-    entries += [] if listen_override is not None else _values(params.get("socket"))
+    ipv6 = as_bool(params.get("auto_bind_ipv6"), False)
+    entries = listen_override if listen_override is not None else param_values(params.get("listen"))
+    entries += [] if listen_override is not None else param_values(params.get("socket"))
+    if not entries:
+        from kampy.net import interfaces
+
+        entries = interfaces.addresses(ipv6=ipv6) if every_interface else ["127.0.0.1"]
     sockets: list[Socket] = []
-    for entry in entries or ["127.0.0.1"]:
-        if isinstance(entry, ListenValue):
-            proto, host, port = entry.proto, entry.host.strip("[]"), entry.port
-            adv_host, adv_port = _advertise(entry.advertise)
-        else:
-            proto, host, port = split_address(str(entry))
-            adv_host = adv_port = None
-        for p in ([proto.lower()] if proto else list(SUPPORTED)):
-            sock = Socket(p, host, port or default_port, adv_host, adv_port)
-            if sock not in sockets:
-                sockets.append(sock)
+    for entry in entries:
+        for proto, host, port, adv_host, adv_port in _entry(entry, ipv6):
+            for p in ([proto.lower()] if proto else list(SUPPORTED)):
+                sock = Socket(p, host, port or default_port, adv_host, adv_port)
+                if sock not in sockets:
+                    sockets.append(sock)
     aliases: list[tuple[str, int | None]] = []
-    for alias in _values(params.get("alias")):
+    for alias in param_values(params.get("alias")):
         if isinstance(alias, ListenValue):
             aliases.append((alias.host.strip("[]"), alias.port))
         else:
             _, host, port = split_address(str(alias))
             aliases.append((host, port))
+    if auto_aliases:
+        for sock in sockets:
+            for name in resolved_names(sock.host):
+                if (name, sock.port) not in aliases:
+                    aliases.append((name, sock.port))
     return sockets, aliases
+
+
+@functools.lru_cache(maxsize=64)
+def resolved_names(host: str) -> tuple[str, ...]:
+    """The names Kamailio's auto aliases add for a listen address: for an IP address the names its
+    reverse lookup gives; for a host name, the name itself when it is not the official one, and the
+    official name's aliases."""
+    try:
+        if _is_ip(host):
+            name, names, _ = socket.gethostbyaddr(host)
+            return tuple(n for n in (name, *names) if n.lower() != host.lower())
+        official, names, _ = socket.gethostbyname_ex(host)
+    except OSError:
+        return ()
+    return ((host,) if official.lower() != host.lower() else ()) + tuple(names)

@@ -46,7 +46,7 @@ EXPORTS = Exports(
             returns="",
         ),
     ),
-    rpc=(RpcMethod("jsonrpc.echo", "rpc_echo"),),
+    rpc=(RpcMethod("jsonrpc.echo", "rpc_echo", doc="Sample echo command", array=True),),
     pvars=(
         PVClass("jsonrpl", arg="required"),  # jsonrpc_pv_get_jrpl jsonrpc_pv_parse_jrpl_name
     ),

@@ -16,12 +16,11 @@ import logging
 import os
 from typing import Any
 
-from kampy.api import JsonRpc, LocalService, MessageContext, Module, dumps_response
+from kampy.api import JsonRpc, LocalService, MessageContext, Module, dumps_response, runtime_dir
 
 log = logging.getLogger("kampy.jsonrpcs")
 
 HTTP, FIFO, DGRAM = 1, 2, 4
-DEFAULT_RUNTIME_DIR = "/run/kamailio"
 CONTENT_TYPE = "application/json"
 
 
@@ -46,23 +45,22 @@ class JsonRpcs(Module):
         self.pretty = int(params.get("pretty_format", 1) or 0) != 0
         transport = int(params.get("transport", FIFO | DGRAM) or 0)
         self.transport = transport or (HTTP | FIFO | DGRAM)
-        runtime_dir = str((getattr(core.config, "core_params", None) or {}).get("runtime_dir")
-                          or DEFAULT_RUNTIME_DIR)
+        rundir = runtime_dir(core)
         self.reply_dir = str(params.get("fifo_reply_dir") or "/tmp/")
         self._exec_reply: dict[str, Any] = {}
-        self._add_services(params, runtime_dir)
+        self._add_services(params, rundir)
 
-    def _add_services(self, params: dict[str, Any], runtime_dir: str) -> None:
+    def _add_services(self, params: dict[str, Any], rundir: str) -> None:
         fifo = params.get("fifo_name", "kamailio_rpc.fifo")
         if self.transport & FIFO and fifo:
             self.core.services.append(LocalService(
-                "fifo", _under(runtime_dir, str(fifo)), self.handle_fifo,
+                "fifo", _under(rundir, str(fifo)), self.handle_fifo,
                 mode=int(params.get("fifo_mode", 0o660)), reply_path=self.fifo_reply_path))
         dgram = params.get("dgram_socket", "kamailio_rpc.sock")
         if self.transport & DGRAM and dgram:
             path = str(dgram).removeprefix("unix:")
             self.core.services.append(LocalService(
-                "dgram", _under(runtime_dir, path), self.handle_datagram,
+                "dgram", _under(rundir, path), self.handle_datagram,
                 mode=int(params.get("dgram_mode", 0o660))))
 
     # ------------------------------------------------------------ transports

@@ -175,11 +175,13 @@ EXPORTS = Exports(
         Stat("bad_msg_hdr", group="core"),
     ),
     rpc=(
-        RpcMethod("stats.get_statistics", "rpc_get_statistics"),
-        RpcMethod("stats.fetch", "rpc_fetch"),
-        RpcMethod("stats.fetchn", "rpc_fetchn"),
-        RpcMethod("stats.reset_statistics", "rpc_reset_statistics"),
-        RpcMethod("stats.clear_statistics", "rpc_clear_statistics"),
+        RpcMethod("stats.get_statistics", "rpc_get_statistics", doc="get core and modules stats", array=True),
+        RpcMethod("stats.fetch", "rpc_fetch", doc="fetch core and modules stats as string values"),
+        RpcMethod("stats.fetchn", "rpc_fetchn", doc="fetch core and modules stats as number values"),
+        RpcMethod("stats.reset_statistics", "rpc_reset_statistics",
+                  doc="reset core and modules stats (silent operation)"),
+        RpcMethod("stats.clear_statistics", "rpc_clear_statistics",
+                  doc="clear core and modules stats (verbose operation)"),
     ),
     pvars=(
         PVClass("sruid"),  # pv_get_sruid_val 0

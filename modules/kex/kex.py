@@ -193,21 +193,20 @@ class Kex(Module):
         """fetch core and modules stats as number values"""
         return self._fetch(params, numeric=True)
 
-    def rpc_reset_statistics(self, *params: Any) -> dict[str, Any]:
+    def rpc_reset_statistics(self, *params: Any) -> None:
         """reset core and modules stats (stats created with no_reset flag are not reset)"""
         for what in self._names(params, "Please provide stats name"):
             for key in self._select(what):
                 self.core.stats.reset(key)
-        return {}
 
-    def rpc_clear_statistics(self, *params: Any) -> Any:
-        """clear core and modules stats: reset them and return their old values"""
-        last: str | None = None
+    def rpc_clear_statistics(self, *params: Any) -> list[str]:
+        """clear core and modules stats: reset them and return their old values (a line per
+        statistic; over JSON-RPC the last one, as Kamailio's jsonrpcs keeps the last value added)"""
+        lines = []
         for what in self._names(params, "Please provide stats name"):
             for key in self._select(what):
                 old = self.core.stats.value(key)
                 self.core.stats.reset(key)
                 new = self.core.stats.value(key)
-                last = f"{key} = {new}" if old == new else f"{key} = {new} ({old})"
-        # Kamailio answers with the line of the last statistic cleared (each replaces the last)
-        return last if last is not None else {}
+                lines.append(f"{key} = {new}" if old == new else f"{key} = {new} ({old})")
+        return lines

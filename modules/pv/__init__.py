@@ -212,8 +212,9 @@ EXPORTS = Exports(
         ),
     ),
     rpc=(
-        RpcMethod("pv.shvSet", "rpc_shvSet"),
-        RpcMethod("pv.shvGet", "rpc_shvGet"),
+        RpcMethod("pv.shvSet", "rpc_shvSet", doc="Set a shared variable (args: name type value)"),
+        RpcMethod("pv.shvGet", "rpc_shvGet",
+                  doc="Get the value of a shared variable. If no argument, dumps all"),
     ),
     pvars=(
         PVClass("null", handler="pv_null"),  # core $null (pvapi.c), served here

@@ -11,8 +11,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from kampy.api import (KAMAILIO_VERSION_TEXT, MessageContext, Module, PVar, Transform, source_id,
-                       version_string)
+from kampy.api import (KAMAILIO_VERSION_TEXT, MessageContext, Module, PVar, RpcFault, RpcStruct, Transform,
+                       server_id, source_id, version_string)
 
 from . import msgvars, storage, timevars, transforms
 from .common import (
@@ -433,21 +433,40 @@ class PvModule(Module):
 
     # ------------------------------------------------------------ RPC
 
-    def rpc_shvSet(self, name: str, vtype: str, value: Any) -> str:
-        if vtype not in ("int", "str"):
-            raise ValueError("type must be int or str")
-        self.core.shvars[name] = int(value) if vtype == "int" else str(value)
-        return "Ok"
+    def rpc_shvSet(self, *params: Any) -> str:  # noqa: N802 (Kamailio's name)
+        """Set a shared variable (args: name type value)"""
+        usage = "(Parameters: varname type value)"
+        if not params or not isinstance(params[0], str):
+            raise RpcFault(500, f"Missing parameter varname {usage}")
+        if len(params) < 2 or not isinstance(params[1], str):
+            raise RpcFault(500, f"Missing parameter type {usage}")
+        name, vtype = params[0], params[1].lower()
+        if vtype == "int":
+            if len(params) < 3 or not isinstance(params[2], int):
+                raise RpcFault(500, f"Missing integer parameter value {usage}")
+            value: int | str = params[2]
+        elif vtype == "str":
+            if len(params) < 3 or not isinstance(params[2], str):
+                raise RpcFault(500, f"Missing parameter value {usage}")
+            value = params[2]
+        else:
+            raise RpcFault(500, "Unknown parameter type (Types: int or str)")
+        if name not in self.core.shvars:
+            raise RpcFault(404, "Variable not found")
+        self.core.shvars[name] = value
+        return "Ok. Variable set to new value."
 
-    def rpc_shvGet(self, name: str | None = None) -> list[dict[str, Any]]:
-        names = [name] if name else sorted(self.core.shvars)
-        out = []
-        for n in names:
-            if n not in self.core.shvars:
-                raise LookupError(f"variable {n} not found")
-            v = self.core.shvars[n]
-            out.append({"name": n, "type": "int" if isinstance(v, int) else "str", "value": v})
-        return out
+    def rpc_shvGet(self, name: str | None = None) -> dict[str, Any]:  # noqa: N802
+        """Get the value of a shared variable. If no argument, dumps all"""
+        if name is not None:
+            if name not in self.core.shvars:
+                raise RpcFault(404, "Variable not found")
+            return self._shv_item(name)
+        return {"items": RpcStruct([("shv", self._shv_item(n)) for n in self.core.shvars])}
+
+    def _shv_item(self, name: str) -> dict[str, Any]:
+        value = self.core.shvars[name]
+        return {"name": name, "type": "int" if isinstance(value, int) else "string", "value": value}
 
 
 class _Transformed:
@@ -538,5 +557,5 @@ _EXTRA_GETTERS: dict[str, Callable[[MessageContext], Value]] = {
     "TS": lambda ctx: int(ctx.core.clock.time()),
     "Tf": lambda ctx: timevars.ctime(timevars.message_time(ctx)),
     "TF": lambda ctx: timevars.ctime(ctx.core.clock.time()),
-    "sid": lambda ctx: 0,
+    "sid": lambda ctx: server_id(ctx.core),
 }

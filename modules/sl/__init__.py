@@ -85,7 +85,7 @@ EXPORTS = Exports(
         Stat("failures"),
         Stat("received_ACKs"),
     ),
-    rpc=(RpcMethod("sl.stats", "rpc_stats"),),
+    rpc=(RpcMethod("sl.stats", "rpc_stats", doc="Print reply statistics."),),
     not_implemented=NOT_IMPLEMENTED,
     factory=SlModule,
 )

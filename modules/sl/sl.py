@@ -35,6 +35,9 @@ NOREPLY = "noreply"                # bool: Kamailio's FL_MSG_NOREPLY
 
 SL_TAG_SIGNATURE, SL_TAG_SEPARATOR = "KAMAILIO-stateless", "."
 _STAT_CODES = (200, 202, 300, 301, 302, 400, 401, 403, 404, 407, 408, 483, 500)
+# sl.stats: Kamailio's RT_* counters, in its order
+_RPC_STATS = ("200", "202", "2xx", "300", "301", "302", "3xx", "400", "401", "403", "404", "407", "408",
+              "483", "4xx", "500", "5xx", "6xx", "xxx")
 
 
 class SlModule(Module):
@@ -159,18 +162,25 @@ class SlModule(Module):
         return 1
 
     def rpc_stats(self) -> dict[str, int]:
-        return {name.partition(":")[2]: value for name, value in self.core.stats.items(["sl"])}
+        """Print reply statistics."""
+        return {name: self.core.stats.value(f"sl:{name}_replies") for name in _RPC_STATS}
 
 
 @functools.lru_cache(maxsize=128)
+def _class(code: int) -> str:
+    """The RT_* counter a reply with `code` adds one to (sl_stats.c's update_sl_stats): a code
+    with a counter of its own, else its class; a code below 200 or from 700 up is `xxx`."""
+    if code in _STAT_CODES:
+        return str(code)
+    if 200 <= code < 700:
+        return f"{code // 100}xx"
+    return "xxx"
+
+
 def _count_keys(code: int) -> tuple[str, ...]:
-    """The statistics a reply with `code` adds one to."""
-    keys = [f"sl:{code}_replies"] if code in _STAT_CODES else []
-    keys.append(f"sl:{code // 100}xx_replies" if 1 <= code // 100 <= 6 else "sl:xxx_replies")
-    keys.append("sl:sent_replies")
-    if code >= 300:
-        keys.append("sl:sent_err_replies")
-    return tuple(keys)
+    """The statistics a reply with `code` adds one to: its RT_* counter and sent_replies (the sum
+    of them all; Kamailio never counts sent_err_replies nor 1xx_replies)."""
+    return (f"sl:{_class(code)}_replies", "sl:sent_replies")
 
 
 # Kamailio's internal error codes (src/core/error.h) and the reply each maps to (err2reason_phrase).

@@ -344,7 +344,7 @@ EXPORTS = Exports(
         ),
     ),
     rpc=(
-        RpcMethod("tm.stats", "rpc_stats"),
+        RpcMethod("tm.stats", "rpc_stats", doc="Print transaction statistics."),
     ),
     not_implemented=NOT_IMPLEMENTED,
     factory=TmModule,

@@ -26,7 +26,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from kampy.api import Core, Database, DBError, Module, RpcFault, check_table_version, core_hash, db_connect
+from kampy.api import (
+    Core,
+    Database,
+    DBError,
+    Member,
+    Module,
+    RpcFault,
+    check_table_version,
+    core_hash,
+    db_connect,
+    server_id,
+)
 
 from .slots import SlotLocks
 from .storage import STATE_NEW, LocationTable, SharedStorage, Storage
@@ -153,7 +164,7 @@ class UsrlocModule(Module):
             raise ValueError(f"invalid matching_mode {self.matching_mode}")
         self.cseq_delay = int(params.get("cseq_delay", 20))
         self.nat_bflag = int(params.get("nat_bflag", -1))
-        self.server_id = 0
+        self.server_id = server_id(core)
         self._ruids: RuidGenerator | None = None
         self._db: Database | None = None
         self.domains: dict[str, Domain] = {}
@@ -193,16 +204,18 @@ class UsrlocModule(Module):
         domain = Domain(name, self.db_mode, shared, table, self._pending)
         self.domains[name] = domain
         stats = self.core.stats
-        stats.register_gauge(f"usrloc:{name}-users", lambda: domain.storage.count_aors())
-        stats.register_gauge(f"usrloc:{name}-contacts", lambda: domain.storage.count_contacts())
-        stats.register("usrloc", f"{name}-expires")
+        stats.register_gauge(self.name_stat(name, "users"), lambda: domain.storage.count_aors())
+        stats.register_gauge(self.name_stat(name, "contacts"), lambda: domain.storage.count_contacts())
+        stats.register("usrloc", self.name_stat(name, "expires").partition(":")[2])
         if shared is not None and table is not None and int(self.params.get("db_load", 1)):
             self._preload(domain)
         return domain
 
-    @staticmethod
-    def name_stat(domain: str, what: str) -> str:
-        return f"usrloc:{domain}-{what}"
+    def name_stat(self, domain: str, what: str) -> str:
+        """A domain's statistic, `<table><sep><what>` with the core's `stats_name_separator`
+        (first character; default `_`), as Kamailio's build_stat_name()."""
+        sep = str((getattr(self.core.config, "core_params", None) or {}).get("stats_name_separator") or "_")
+        return f"usrloc:{domain}{sep[0]}{what}"
 
     def _preload(self, domain: Domain) -> None:
         """Modes 1 and 2: load the table's rows into the shared store, once for all workers."""
@@ -511,19 +524,19 @@ class UsrlocModule(Module):
             aors: list[dict[str, Any]] = []
             for aor, contacts in by_aor.items():
                 if brief == "brief":
-                    aors.append({"AoR": aor})
+                    aors.append(Member("AoR", aor))
                     continue
                 ordered = sorted_contacts(contacts, self.desc_time_order)
-                aors.append({"Info": {"AoR": aor, "HashID": core_hash(aor),
-                                      "Contacts": [{"Contact": self.contact_info(c, now)} for c in ordered]}})
+                aors.append(Member("Info", {"AoR": aor, "HashID": core_hash(aor), "Contacts": [
+                    Member("Contact", self.contact_info(c, now)) for c in ordered]}))
             size = 1 << int(self.params.get("hash_size", 10))
             slots: dict[int, int] = {}
             for aor in by_aor:
                 slot = core_hash(aor) & (size - 1)
                 slots[slot] = slots.get(slot, 0) + 1
-            domains.append({"Domain": {"Domain": domain.name, "Size": size, "AoRs": aors,
-                                       "Stats": {"Records": len(by_aor),
-                                                 "Max-Slots": max(slots.values(), default=0)}}})
+            domains.append(Member("Domain", {"Domain": domain.name, "Size": size, "AoRs": aors,
+                                             "Stats": {"Records": len(by_aor),
+                                                       "Max-Slots": max(slots.values(), default=0)}}))
         return {"Domains": domains}
 
     def rpc_lookup(self, table: str, aor: str) -> dict[str, Any]:
@@ -533,7 +546,7 @@ class UsrlocModule(Module):
         if record is None:
             raise RpcFault(500, "AOR not found in location table")
         now = self.now()
-        contacts = [{"Contact": self.contact_info(c, now)} for c in record.valid_contacts(now)]
+        contacts = [Member("Contact", self.contact_info(c, now)) for c in record.valid_contacts(now)]
         if not contacts:
             raise RpcFault(500, "AOR has no contacts")
         return {"AoR": aor, "Contacts": contacts}

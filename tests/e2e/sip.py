@@ -24,6 +24,21 @@ def options(host: str, port: int, *, transport: str = "UDP", local: tuple[str, i
             "Content-Length: 0\r\n\r\n").encode()
 
 
+def register_udp(port: int, user: str, *, expires: int = 3600, host: str = "127.0.0.1") -> tuple[bytes, int]:
+    """REGISTER `user`@host from a fresh UDP socket; (the reply, the port of the registered Contact)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((host, 0))
+        s.settimeout(5)
+        lport = s.getsockname()[1]
+        s.sendto((f"REGISTER sip:{host}:{port} SIP/2.0\r\n"
+                  f"Via: SIP/2.0/UDP {host}:{lport};branch=z9hG4bK-{user}-{time.time_ns()}\r\n"
+                  f"From: <sip:{user}@{host}>;tag=r1\r\nTo: <sip:{user}@{host}>\r\n"
+                  f"Call-ID: reg-{user}-{time.time_ns()}@test\r\nCSeq: 1 REGISTER\r\nMax-Forwards: 70\r\n"
+                  f"Contact: <sip:{user}@{host}:{lport}>;expires={expires}\r\nUser-Agent: kampy-tests\r\n"
+                  "Content-Length: 0\r\n\r\n").encode(), (host, port))
+        return s.recv(4096), lport
+
+
 def status_of(reply: bytes) -> int:
     parts = reply.split(b" ", 2)
     return int(parts[1]) if len(parts) > 1 and parts[0] == b"SIP/2.0" else 0

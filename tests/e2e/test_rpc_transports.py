@@ -90,9 +90,10 @@ def test_counters_of_both_workers_are_read_over_each_transport(server, transport
                                                  "core.rcv_requests": N}
 
 
-def test_both_workers_are_listed_by_core_psx(server):
+def test_core_psx_lists_the_main_process_and_both_workers(server):
     proc = kampy_rpc(*transports(server)["dgram"], "--json", "core.psx")
-    assert len(json.loads(proc.stdout)["result"]) == 2
+    processes = json.loads(proc.stdout)["result"]
+    assert len(processes) == 3 and processes[0]["DSC"] == "main process - attendant"
 
 
 def test_kampy_rpc_prints_kamcmd_like_lines(server):

@@ -41,8 +41,8 @@ _state: dict[str, Any] = {}
 
 
 def _recording_create(original: Any, record: str) -> Any:
-    def create(cls: type[SharedStore], directory: str | Path | None = None) -> SharedStore:
-        store = original(cls, directory)
+    def create(cls: type[SharedStore], directory: str | Path | None = None, **kwargs: Any) -> SharedStore:
+        store = original(cls, directory, **kwargs)
         with contextlib.suppress(OSError):  # one write per line: appends from forks do not interleave
             fd = os.open(record, os.O_WRONLY | os.O_APPEND)
             try:

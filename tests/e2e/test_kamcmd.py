@@ -1,0 +1,311 @@
+"""Kamailio's own clients against kampy, beside Kamailio 5.6 running the same config: kamcmd over ctl's
+binrpc (every transport ctl serves) and kamcli over jsonrpcs (its datagram socket and FIFO). The
+same commands print the same structure and field names; values that differ by nature are masked
+(process ids, times, versions, Call-IDs, sockets)."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.kampy_process import REPO, free_port, start_server, stop_process
+from tests.e2e.sip import register_udp, status_of
+from tests.support.kamailio_cli import KAMAILIO, KAMAILIO_MODULES, kampy_cmd
+
+KAMCMD = "/usr/sbin/kamcmd"
+
+CFG = """#!KAMAILIO
+listen=udp:127.0.0.1:PORT
+children=2
+#!ifdef KAMAILIO
+mpath="MODULES"
+#!endif
+loadmodule "tm.so"
+loadmodule "tmx.so"
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "textops.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "kex.so"
+loadmodule "ctl.so"
+loadmodule "jsonrpcs.so"
+modparam("jsonrpcs", "dgram_socket", "DIR/rpc.sock")
+modparam("jsonrpcs", "fifo_name", "DIR/rpc.fifo")
+modparam("ctl", "binrpc", "unix:DIR/ctl.sock")
+modparam("ctl", "binrpc", "unixd:DIR/ctld.sock")
+modparam("ctl", "binrpc", "tcp:127.0.0.1:TCP")
+modparam("ctl", "binrpc", "udp:127.0.0.1:UDP")
+modparam("ctl", "fifo", "fifo:DIR/ctl.fifo")
+request_route {
+  if (is_method("REGISTER")) { save("location"); exit; }
+  sl_send_reply("404", "Not here");
+}
+"""
+
+
+@dataclass
+class Server:
+    name: str
+    dir: Path
+    port: int
+    tcp: int
+    udp: int
+    proc: subprocess.Popen[bytes]
+
+    def kamcmd(self, *args: str, transport: str = "unix") -> str:
+        where = {"unix": f"unix:{self.dir}/ctl.sock", "unixd": f"unixd:{self.dir}/ctld.sock",
+                 "tcp": f"tcp:127.0.0.1:{self.tcp}", "udp": f"udp:127.0.0.1:{self.udp}"}[transport]
+        result = subprocess.run([KAMCMD, "-s", where, *args], capture_output=True, text=True, timeout=20)
+        return result.stdout + result.stderr
+
+
+def start(name: str, tmp: Path) -> Server:
+    directory = tmp / name
+    directory.mkdir()
+    port, tcp, udp = free_port(), free_port(), free_port()
+    cfg = directory / "k.cfg"
+    cfg.write_text(CFG.replace("PORT", str(port)).replace("DIR", str(directory)).replace("TCP", str(tcp))
+                   .replace("UDP", str(udp)).replace("MODULES", KAMAILIO_MODULES))
+    args = ["-f", str(cfg), "-DD", "-E", "-Y", str(directory)]
+    cmd = [KAMAILIO, *args, "-A", "KAMAILIO"] if name == "kamailio" else kampy_cmd(*args)
+    log = open(directory / "log", "wb")  # noqa: SIM115
+    proc = start_server(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL)
+    log.close()
+    server = Server(name, directory, port, tcp, udp, proc)
+    deadline = time.monotonic() + 30
+    while not re.match(r"\w+ \d", server.kamcmd("core.version")):
+        assert proc.poll() is None and time.monotonic() < deadline, (directory / "log").read_text()
+        time.sleep(0.1)
+    assert status_of(register_udp(port, "alice")[0]) == 200
+    return server
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
+    tmp = tmp_path_factory.mktemp("kamcmd")
+    kamailio = start("kamailio", tmp)
+    try:
+        kampy = start("kampy", tmp)
+        try:
+            yield kamailio, kampy
+        finally:
+            stop_process(kampy.proc)
+    finally:
+        stop_process(kamailio.proc)
+
+
+# values that differ by nature, masked by field name
+MASKED = {"PID", "DSC", "now", "up_since", "uptime", "version", "compiler", "flags", "Call-ID", "Socket",
+          "Ruid", "Expires", "Last-Keepalive", "Last-Modified", "Address", "id", "compiled"}
+
+
+def structure(text: str) -> list[str]:
+    out = []
+    for line in text.splitlines():
+        m = re.match(r"^(\t*)([^:{}]+): (.*)$", line)
+        if m and m.group(2) in MASKED:
+            out.append(f"{m.group(1)}{m.group(2)}: <masked>")
+        else:
+            out.append(line)
+    return out
+
+
+@pytest.mark.parametrize("command", [
+    ["core.uptime"], ["core.info"], ["tm.stats"], ["sl.stats"], ["ul.dump"], ["ul.dump", "brief"],
+    ["ul.lookup", "location", "s:alice"], ["ul.lookup", "location", "1000"], ["ul.rm", "location"],
+    ["ul.lookup", "location", "s:nobody"], ["pv.shvGet"], ["stats.fetch", "tm:"], ["stats.fetchn", "tm:"],
+    ["stats.get_statistics", "registrar:"], ["stats.get_statistics", "tm:"],
+    ["stats.get_statistics", "usrloc:"], ["stats.reset_statistics", "tm:"], ["no.such"],
+    ["system.methodHelp", "ul.dump"], ["system.methodHelp", "stats.get_statistics"],
+    ["system.methodSignature", "core.ps"], ["system.methodHelp"],
+])
+def test_kamcmd_prints_the_same_structure_from_kampy_as_from_kamailio(servers, command):
+    kamailio, kampy = servers
+    assert structure(kampy.kamcmd(*command)) == structure(kamailio.kamcmd(*command))
+
+
+def test_core_version_is_kamailios_format_saying_kampy(servers):
+    kamailio, kampy = servers
+    pattern = r"\w+ \d+\.\d+\.\d+ \(\w+/\w+\) \w*\n"
+    assert re.fullmatch(pattern, kamailio.kamcmd("core.version"))
+    assert re.fullmatch(pattern, kampy.kamcmd("ver")) and kampy.kamcmd("ver").startswith("kampy ")
+
+
+def test_core_psx_lists_the_main_process_first_then_the_workers(servers):
+    _, kampy = servers
+    records = re.findall(r"\{\n\tIDX: (\d+)\n\tPID: (\d+)\n\tDSC: ([^\n]*)\n\}", kampy.kamcmd("core.psx"))
+    assert [int(i) for i, _, _ in records] == list(range(len(records))) and len(records) == 3
+    assert records[0][2] == "main process - attendant" and int(records[0][1]) == kampy.proc.pid
+    assert kampy.kamcmd("ps").splitlines()[0] == f"{kampy.proc.pid}\tmain process - attendant"
+
+
+def test_every_method_kampy_lists_is_kamailios_with_kamailios_help(servers):
+    kamailio, kampy = servers
+    theirs = set(kamailio.kamcmd("system.listMethods").split())
+    ours = set(kampy.kamcmd("ls").split())
+    assert {"core.psx", "ul.dump", "tm.stats", "stats.get_statistics", "ctl.who"} <= ours <= theirs
+    for method in sorted(ours):
+        assert kampy.kamcmd("system.methodHelp", method) == kamailio.kamcmd("system.methodHelp", method)
+
+
+@pytest.mark.parametrize("transport", ["unixd", "tcp", "udp"])
+def test_kamcmd_reaches_kampy_over_every_binrpc_transport(servers, transport):
+    kamailio, kampy = servers
+    assert structure(kampy.kamcmd("tm.stats", transport=transport)) == \
+        structure(kamailio.kamcmd("tm.stats", transport=transport))
+
+
+def test_ctl_listen_and_who_print_as_kamailios(servers):
+    kamailio, kampy = servers
+
+    def names(server: Server, text: str) -> str:
+        return (text.replace(str(server.dir), "DIR").replace(str(server.tcp), "TCP")
+                .replace(str(server.udp), "UDP"))
+
+    assert names(kampy, kampy.kamcmd("listen")) == names(kamailio, kamailio.kamcmd("listen"))
+    # only kamcmd's own connection (an earlier one may take a moment to be seen closed)
+    assert names(kampy, alone(kampy, "who")) == names(kamailio, alone(kamailio, "who"))
+    assert alone(kampy, "ctl.connections") == alone(kamailio, "ctl.connections") == "1\n"
+    # over a datagram socket no stream connection is left once earlier ones are seen closed
+    assert eventually(kampy, "ctl.who", "unixd") == eventually(kamailio, "ctl.who", "unixd")
+
+
+def alone(server: Server, command: str) -> str:
+    """`command`'s output once the server sees a single connection open (kamcmd's)."""
+    return settled(server, command, "unix", lambda text: text.count("[binrpc]") == 1 or text == "1\n")
+
+
+def eventually(server: Server, command: str, transport: str) -> str:
+    """`command`'s output once the server sees no stream connection open."""
+    return settled(server, command, transport, lambda text: text.startswith("error: 400"))
+
+
+def settled(server: Server, command: str, transport: str, done: Callable[[str], bool]) -> str:
+    deadline = time.monotonic() + 5
+    while True:
+        text = server.kamcmd(command, transport=transport)
+        if done(text) or time.monotonic() > deadline:
+            return text
+        time.sleep(0.05)
+
+
+def fifo_request(server: Server, command: str) -> str:
+    reply = f"kampy_fifo_reply_{os.getpid()}_{server.name}"
+    path = Path("/tmp") / reply
+    if path.exists():
+        path.unlink()
+    os.mkfifo(path, 0o600)
+    try:
+        with open(server.dir / "ctl.fifo", "w") as fifo:
+            fifo.write(f":{command}:{reply}\n\n")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        data = b""
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and (not data or not data.endswith(b"\n")):
+            try:
+                data += os.read(fd, 65536)
+            except BlockingIOError:
+                time.sleep(0.02)
+        os.close(fd)
+        return data.decode(errors="replace")
+    finally:
+        path.unlink()
+
+
+@pytest.mark.parametrize("command", ["core.version", "no.such"])
+def test_the_fifo_protocol_answers_kamailios_status_line(servers, command):
+    kamailio, kampy = servers
+    assert fifo_request(kampy, command).splitlines()[0] == fifo_request(kamailio, command).splitlines()[0]
+
+
+# ---------------------------------------------------------------- kamcli over jsonrpcs
+
+KAMCLI_INI = """[main]
+domain=127.0.0.1
+[ctl]
+type=jsonrpc
+[jsonrpc]
+transport={transport}
+path={dir}/rpc.fifo
+rplnamebase=kamcli_reply_{pid}.fifo
+rpldir=/tmp
+srvaddr={dir}/rpc.sock
+rcvaddr={dir}/kamcli_reply.sock
+outformat=json
+"""
+
+
+def kamcli(server: Server, transport: str, *args: str) -> str:
+    ini = server.dir / f"kamcli-{transport}.ini"
+    ini.write_text(KAMCLI_INI.format(transport=transport, dir=server.dir, pid=os.getpid()))
+    result = subprocess.run(["kamcli", "--no-default-configs", "-c", str(ini), *args], capture_output=True,
+                            text=True, timeout=30)
+    return result.stdout
+
+
+def json_shape(value: object, key: str = "") -> object:
+    """The reply's structure: keys kept, masked values by type, lists of stat lines by name."""
+    if isinstance(value, dict):
+        return {k: json_shape(v, k) for k, v in value.items() if k != "id"}
+    if isinstance(value, list):
+        return [json_shape(v, key) for v in value]
+    if key in MASKED or isinstance(value, (int, float)):
+        return type(value).__name__
+    if isinstance(value, str) and " = " in value:  # "group:name = value"
+        return value.split(" = ")[0]
+    return value
+
+
+def kamcli_json(server: Server, transport: str, *args: str) -> object:
+    import json
+
+    text = kamcli(server, transport, *args)
+    return json_shape(json.loads(text[text.index("{"):]))
+
+
+# (kamcli's FIFO transport fails on Python 3 in Debian's kamcli 2.0.0, against Kamailio too:
+# jsonrpcs' FIFO is driven by `kampy rpc --fifo` in test_rpc_transports.py)
+@pytest.mark.parametrize("transport", ["socket"])
+@pytest.mark.parametrize("command", [["uptime"], ["ul", "show"], ["srv", "info"], ["stats", "tm:"],
+                                     ["jsonrpc", "tm.stats"], ["jsonrpc", "ul.lookup", "location", "alice"],
+                                     ["jsonrpc", "stats.clear_statistics", "tm:"], ["jsonrpc", "no.such"]])
+def test_kamcli_prints_the_same_structure_from_kampy_as_from_kamailio(servers, transport, command):
+    kamailio, kampy = servers
+    assert kamcli_json(kampy, transport, *command) == kamcli_json(kamailio, transport, *command)
+
+
+def test_kamcli_ps_lists_the_main_process_first(servers):
+    _, kampy = servers
+    first = kamcli(kampy, "socket", "ps").splitlines()[0].split()
+    assert first[:2] == ["0", str(kampy.proc.pid)] and " ".join(first[2:]) == "main process - attendant"
+
+
+def test_kamcli_rpcmethods_are_kamailios_names(servers):
+    import json
+
+    kamailio, kampy = servers
+
+    def names(server: Server) -> set[str]:
+        text = kamcli(server, "socket", "rpcmethods")
+        return set(json.loads(text[text.index("{"):])["result"])
+
+    assert {"core.psx", "ul.dump", "ctl.who"} <= names(kampy) <= names(kamailio)
+
+
+@pytest.mark.parametrize("transport", ["unix", "unixd", "tcp", "udp"])
+@pytest.mark.parametrize("command", [["ul.dump"], ["core.psx"], ["stats.get_statistics", "tm:"], ["no.such"]])
+def test_kampy_rpc_s_prints_what_kamcmd_prints(servers, transport, command):
+    _, kampy = servers
+    where = {"unix": f"unix:{kampy.dir}/ctl.sock", "unixd": f"unixd:{kampy.dir}/ctld.sock",
+             "tcp": f"tcp:127.0.0.1:{kampy.tcp}", "udp": f"udp:127.0.0.1:{kampy.udp}"}[transport]
+    ours = subprocess.run(kampy_cmd("rpc", "-s", where, *command), capture_output=True, text=True, timeout=30,
+                          cwd=REPO)
+    assert structure(ours.stdout) == structure(kampy.kamcmd(*command, transport=transport))
+    assert ours.returncode == (1 if command == ["no.such"] else 0)
