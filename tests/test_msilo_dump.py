@@ -167,6 +167,20 @@ def test_claim_is_released_when_tm_cannot_send(tmp_path: Path) -> None:
     assert len(s.sent) == 1
 
 
+def test_a_stored_body_too_large_to_deliver_is_not_sent_and_stays(tmp_path: Path,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    # a row another server stored (Kamailio reads 65,000 bytes over UDP): never sent, left to expire
+    s = stored(tmp_path, ["before"])
+    s.module.db.insert("silo", {"src_addr": "sip:alice@example.test", "dst_addr": "sip:bob@example.test",
+                                "username": "bob", "domain": "example.test", "inc_time": 1,
+                                "exp_time": 2000000000, "ctype": "text/plain", "body": b"x" * 65000})
+    s.send(message("after"))
+    assert s.send(register(), BOB) == 200 and s.reason() == "OK dumped"
+    assert [d.body[-6:] for d in s.sent] == [b"before", b" after"]
+    assert len(s.rows()) == 3
+    assert "too large to deliver" in caplog.text
+
+
 def test_headers_of_1024_bytes_or_more_stop_the_dump(tmp_path: Path) -> None:
     s = stored(tmp_path, [], {"extra_hdrs": "X-Pad: " + "p" * 960 + "\r\n"})
     s.send(message("short", extra=()))

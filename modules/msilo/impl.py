@@ -32,8 +32,9 @@ log = logging.getLogger("kampy.msilo")
 
 SILO_VERSION = 8
 CLAIM_TIMEOUT = 300.0  # seconds; far beyond tm's longest non-INVITE transaction (32 s)
-# sizes of the standard silo table's columns: a value that does not fit is refused, never cut
-LIMITS = {"username": 64, "domain": 64, "src_addr": 255, "dst_addr": 255, "ctype": 32, "body": 65535}
+# sizes of the standard silo table's columns: a value that does not fit is refused, never cut (the
+# body's BLOB holds 65,535 bytes, more than rules.MAX_DELIVERABLE_BODY)
+LIMITS = {"username": 64, "domain": 64, "src_addr": 255, "dst_addr": 255, "ctype": 32}
 FORMAT_PARAMS = ("from_address", "contact_hdr", "extra_hdrs", "offline_message", "content_type_hdr")
 COLUMN_PARAMS = {"id": "sc_mid", "src_addr": "sc_from", "dst_addr": "sc_to", "username": "sc_uri_user",
                  "domain": "sc_uri_host", "body": "sc_body", "ctype": "sc_ctype", "exp_time": "sc_exp_time",
@@ -260,6 +261,10 @@ class MSilo(Module):
 
     @staticmethod
     def _fits(row: dict[str, Any]) -> bool:
+        if len(row["body"]) > rules.MAX_DELIVERABLE_BODY:
+            log.warning("msilo: m_store: a body of %d bytes is too large to deliver (over UDP the "
+                        "largest is %d): not stored", len(row["body"]), rules.MAX_DELIVERABLE_BODY)
+            return False
         for key, limit in LIMITS.items():
             size = len(row[key])  # bytes for the body, characters for the rest
             if size > limit:
@@ -401,6 +406,11 @@ class MSilo(Module):
         """Send one stored message: 1 sent, 0 skipped (in flight), -1 stop (headers too long)."""
         mid, src, dst, body, ctype, inc_time, stored_hdrs = row
         mid, inc_time, ctype = int(mid or 0), int(inc_time or 0), rules.as_text(ctype)
+        if body is not None and len(body) > rules.MAX_DELIVERABLE_BODY:
+            log.warning("msilo: m_dump: message %d has a body of %d bytes, too large to deliver (over "
+                        "UDP the largest is %d): not sent, left until it expires", mid, len(body),
+                        rules.MAX_DELIVERABLE_BODY)
+            return 0
         if not self.inflight.claim(mid):
             return 0
         block = ""
