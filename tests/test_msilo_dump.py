@@ -160,8 +160,8 @@ def test_claim_is_released_when_tm_cannot_send(tmp_path: Path) -> None:
     s = stored(tmp_path)
     s.tm.fail_sending = True
     s.send(register(), BOB)
-    assert s.stat("failed_messages") == 1 and len(s.rows()) == 1
-    assert s.module.inflight.ids() == []
+    assert s.stat("failed_messages") == 1 and s.rows("status") == [(0,)]
+    assert s.module.claims.held() == []
     s.tm.fail_sending = False
     s.send(register(), BOB)
     assert len(s.sent) == 1
