@@ -39,8 +39,8 @@ def start_node(name: str, directory: Path, db_url: str, *, cfg: str = "cluster.c
     port = free_port()
     directory = directory / f"{name}-{port}"
     directory.mkdir(parents=True)
-    return msilo_sample.start_cfg(name, CLUSTER / cfg, directory, port, node_defines(port, db_url, check_time),
-                                  children=children)
+    args = node_defines(port, db_url, check_time)
+    return msilo_sample.start_cfg(name, CLUSTER / cfg, directory, port, args, children=children)
 
 
 @contextlib.contextmanager
