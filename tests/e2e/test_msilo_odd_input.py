@@ -21,7 +21,8 @@ from kampy.db import connect
 from kampy.testing import mariadb
 from tests.e2e import msilo_sample
 from tests.e2e.kampy_process import REPO
-from tests.e2e.msilo_ua import UA
+from tests.e2e.msilo_ua import UA, header
+from tests.e2e.test_msilo_e2e import wait_for
 
 pytestmark = pytest.mark.skipif(not msilo_sample.kamailio_has("db_mysql", "db_sqlite", "msilo"),
                                 reason="Kamailio 5.6 with its MySQL and SQLite modules is not installed")
@@ -88,6 +89,22 @@ def test_a_from_uri_byte_that_is_not_utf8_gets_the_answer_kamailio_gives(sample:
     assert sender.request(server, udp_message(sender, owner, NOT_UTF8_USER)) == STATUS_FOR_NOT_UTF8[backend]
     stored = [(b"sip:" + NOT_UTF8_USER + b"@example.test").decode("utf-8", "surrogateescape")]
     assert [row[0] for row in rows_of(url, owner, "src_addr")] == (stored if backend == "sqlite" else [])
+
+
+def test_what_was_stored_with_that_byte_is_delivered_from_it(sample: tuple, sender: UA) -> None:
+    server, backend, _ = sample
+    owner = UA(owner_name())
+    try:
+        sender.request(server, udp_message(sender, owner.user, NOT_UTF8_USER))
+        assert owner.register(server) == 200
+        if backend == "sqlite":
+            assert wait_for(lambda: len(owner.received) == 1, 10)
+            assert header(owner.received[0], b"from").startswith(b"<sip:" + NOT_UTF8_USER + b"@example.test>")
+        else:
+            time.sleep(1)
+            assert owner.received == []
+    finally:
+        owner.close()
 
 
 def test_a_retransmission_of_that_message_gets_the_same_answer(sample: tuple, sender: UA) -> None:
