@@ -103,3 +103,10 @@ def claimed_count(db_url: str) -> int:
     """Rows some node has claimed (a delivery in flight, or the claim of a node that died)."""
     with connect(db_url) as db:
         return int(db.raw_query("SELECT COUNT(*) FROM silo WHERE status <> 0")[0][0])
+
+
+def location_rows(db_url: str) -> dict[str, int]:
+    """How many rows of the location table each user has."""
+    with connect(db_url) as db:
+        return {str(user): int(n) for user, n in
+                db.raw_query("SELECT username, COUNT(*) FROM location GROUP BY username")}

@@ -23,6 +23,7 @@ from tests.e2e.cluster import (
     cluster_database,
     deliveries,
     delivering_port,
+    location_rows,
     register_everywhere,
     silo_count,
     start_node,
@@ -113,6 +114,18 @@ def test_a_user_registered_at_one_node_is_found_by_lookup_at_another(start, agen
     assert caller.message(via, callee.user, "found you") == 200
     assert callee.bodies() == [b"found you"]
     assert delivering_port(callee.received[0]) == via.port
+
+
+def test_a_binding_saved_at_two_nodes_at_once_is_one_row_once_looked_up(start, agents, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    # both nodes insert a row when the REGISTERs cross (Kamailio's db_mode 3 does the same); the
+    # next read keeps the row saved last, so lookup forks once per device
+    nodes = [start(), start()]
+    callees, (caller,) = agents(10, "callee"), agents(1, "caller")
+    for callee in callees:
+        assert register_everywhere(callee, nodes) == [200, 200]
+    for callee in callees:
+        assert caller.message(nodes[0], callee.user, "once") == 200
+    assert location_rows(db_url) == {callee.user: 1 for callee in callees}
 
 
 # ---------------------------------------------------------------- msilo, exactly once
