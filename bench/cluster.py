@@ -43,18 +43,10 @@ from tests.e2e.cluster import (  # noqa: E402
     start_node,
 )
 from tests.e2e.msilo_ua import UA  # noqa: E402
+from tests.e2e.test_msilo_e2e import wait_for  # noqa: E402
 
 log = logging.getLogger("bench")
 SETTLE = 60.0  # seconds the silo may take to empty
-
-
-def wait_until(check, timeout: float, step: float = 0.1) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(step)
-    return bool(check())
 
 
 def store(sender: UA, nodes: list[Node], owners: list[UA], per_user: int, tag: str) -> set[bytes]:
@@ -89,7 +81,7 @@ def layout_run(layout: list[str], server: mariadb.MariaDB, workdir: Path, users:
             started = time.monotonic()
             for owner in owners:
                 register_everywhere(owner, nodes)
-            emptied = wait_until(lambda: silo_count(url) == 0, SETTLE)
+            emptied = wait_for(lambda: silo_count(url) == 0, SETTLE)
             took = time.monotonic() - started
             time.sleep(1.0)
             got = delivered(owners)
@@ -126,7 +118,7 @@ def soak(server: mariadb.MariaDB, workdir: Path, rounds: int, users: int, per_us
                 stored += len(texts)
                 for owner in owners:
                     register_everywhere(owner, nodes)
-                wait_until(lambda: claimed_count(url) > 0, 10, 0.02)
+                wait_for(lambda: claimed_count(url) > 0, 10, 0.02)
                 victim = r % 2
                 nodes[victim].stop(signal.SIGKILL)
                 claimed = claimed_count(url)

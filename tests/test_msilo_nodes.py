@@ -9,25 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 
-from kampy.db import connect, create_tables
+from kampy.db import connect
 from tests.support.msilo import BOB, START, FakeClock, Silo, make_silo, message, register
 
 CHECK_TIME = 10
 LEASE = 3 * CHECK_TIME
 PARAMS = {"outbound_proxy": "sip:127.0.0.1:5060", "check_time": CHECK_TIME}
 REMINDER = {**PARAMS, "reminder": "sip:reminder@example.test", "send_time": 10, "snd_time_avp": "$avp(st)"}
-
-
-@pytest.fixture(params=["sqlite", "mysql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite://{tmp_path}/silo.db"
-    url = request.getfixturevalue("mysql_url")
-    with connect(url) as db:
-        create_tables(db, ["silo"])
-    return url
 
 
 def nodes(tmp_path: Path, url: str, count: int = 2, params: dict | None = None, **kw: str) -> list[Silo]:
@@ -59,24 +48,24 @@ def advance(nodes_: list[Silo], seconds: float, alive: list[Silo] | None = None)
 
 
 def test_a_message_is_sent_by_one_node_when_the_owner_registers_at_every_node(tmp_path: Path,
-                                                                               url: str) -> None:
-    one, two = nodes(tmp_path, url)
+                                                                               silo_url: str) -> None:
+    one, two = nodes(tmp_path, silo_url)
     store(one, "m0", "m1", "m2")
     one.send(register(), BOB)
     two.send(register(), BOB)
     assert bodies(one) == [b"m0", b"m1", b"m2"] and two.sent == []
 
 
-def test_a_claim_holds_the_time_it_lapses_in_the_status_column(tmp_path: Path, url: str) -> None:
-    (one,) = nodes(tmp_path, url, 1)
+def test_a_claim_holds_the_time_it_lapses_in_the_status_column(tmp_path: Path, silo_url: str) -> None:
+    (one,) = nodes(tmp_path, silo_url, 1)
     store(one, "m0")
     assert one.rows("status") == [(0,)]
     one.send(register(), BOB)
     assert one.rows("status") == [(int(START) + LEASE,)]
 
 
-def test_a_failed_delivery_releases_the_claim_for_any_node(tmp_path: Path, url: str) -> None:
-    one, two = nodes(tmp_path, url)
+def test_a_failed_delivery_releases_the_claim_for_any_node(tmp_path: Path, silo_url: str) -> None:
+    one, two = nodes(tmp_path, silo_url)
     store(one, "m0", "m1")
     one.send(register(), BOB)
     one.sent[1].reply(480)
@@ -85,8 +74,8 @@ def test_a_failed_delivery_releases_the_claim_for_any_node(tmp_path: Path, url: 
     assert bodies(two) == [b"m1"]
 
 
-def test_a_delivered_message_is_deleted_and_no_node_sends_it_again(tmp_path: Path, url: str) -> None:
-    one, two = nodes(tmp_path, url)
+def test_a_delivered_message_is_deleted_and_no_node_sends_it_again(tmp_path: Path, silo_url: str) -> None:
+    one, two = nodes(tmp_path, silo_url)
     store(one, "m0")
     one.send(register(), BOB)
     one.sent[0].reply(200)
@@ -94,8 +83,8 @@ def test_a_delivered_message_is_deleted_and_no_node_sends_it_again(tmp_path: Pat
     assert one.rows() == [] and two.sent == []
 
 
-def test_a_pending_delivery_keeps_its_claim_past_the_lease(tmp_path: Path, url: str) -> None:
-    one, two = nodes(tmp_path, url)
+def test_a_pending_delivery_keeps_its_claim_past_the_lease(tmp_path: Path, silo_url: str) -> None:
+    one, two = nodes(tmp_path, silo_url)
     store(one, "m0")
     one.send(register(), BOB)
     for _ in range(2 * LEASE // CHECK_TIME):  # the reply is slow: one renews its claim meanwhile
@@ -107,8 +96,8 @@ def test_a_pending_delivery_keeps_its_claim_past_the_lease(tmp_path: Path, url: 
 
 
 def test_the_claims_of_a_node_that_died_lapse_and_another_node_sends_the_message(tmp_path: Path,
-                                                                                url: str) -> None:
-    one, two = nodes(tmp_path, url)
+                                                                                silo_url: str) -> None:
+    one, two = nodes(tmp_path, silo_url)
     store(one, "m0", "m1")
     one.send(register(), BOB)  # one dies now: no reply, no timer
     advance([one, two], LEASE - 1, alive=[two])
@@ -119,20 +108,25 @@ def test_the_claims_of_a_node_that_died_lapse_and_another_node_sends_the_message
     assert bodies(two) == [b"m0", b"m1"]
 
 
-def test_a_late_reply_to_a_lapsed_claim_still_deletes_the_delivered_row(tmp_path: Path, url: str) -> None:
+def lapsed(tmp_path: Path, url: str) -> tuple[Silo, Silo]:
+    """Node one sent m0 and its claim lapsed: one stopped renewing it (it hung) for LEASE seconds."""
     one, two = nodes(tmp_path, url)
     store(one, "m0")
     one.send(register(), BOB)
     advance([one, two], LEASE, alive=[two])
+    return one, two
+
+
+def test_a_late_reply_to_a_lapsed_claim_still_deletes_the_delivered_row(
+        tmp_path: Path, silo_url: str) -> None:
+    one, _ = lapsed(tmp_path, silo_url)
     one.sent[0].reply(200)
     assert one.rows() == []
 
 
-def test_a_failure_after_another_node_took_over_does_not_release_its_claim(tmp_path: Path, url: str) -> None:
-    one, two = nodes(tmp_path, url)
-    store(one, "m0")
-    one.send(register(), BOB)
-    advance([one, two], LEASE, alive=[two])
+def test_a_failure_after_another_node_took_over_does_not_release_its_claim(
+        tmp_path: Path, silo_url: str) -> None:
+    one, two = lapsed(tmp_path, silo_url)
     two.send(register(), BOB)
     one.sent[0].reply(408)
     assert one.rows("status") == [(int(START) + 2 * LEASE,)]
@@ -140,8 +134,8 @@ def test_a_failure_after_another_node_took_over_does_not_release_its_claim(tmp_p
     assert len(two.sent) == 1
 
 
-def test_a_due_reminder_is_sent_by_one_node(tmp_path: Path, url: str) -> None:
-    one, two = nodes(tmp_path, url, params=REMINDER, pre_store='$avp(st) = "20200101000000";')
+def test_a_due_reminder_is_sent_by_one_node(tmp_path: Path, silo_url: str) -> None:
+    one, two = nodes(tmp_path, silo_url, params=REMINDER, pre_store='$avp(st) = "20200101000000";')
     store(one, "rem")
     advance([one, two], 10)
     assert len(one.sent) + len(two.sent) == 1

@@ -13,7 +13,7 @@ from kampy.testing import mariadb
 from tests.e2e import msilo_sample
 from tests.e2e.cluster import CLUSTER
 from tests.e2e.kampy_process import REPO, free_port, start_server, track
-from tests.e2e.test_msilo_readme_walkthrough import expected_pattern, kampy_argv, sh_blocks
+from tests.e2e.test_msilo_readme_walkthrough import kampy_argv, run_walkthrough, sh_blocks
 
 README = CLUSTER / "README.md"
 README_URL = "mysql://kamailio:kamailiorw@localhost/kamailio"
@@ -49,20 +49,6 @@ def start_readme_node(command: str, db_url: str, tmp_path: Path,
     return node
 
 
-def sipp_argv(command: str, nodes: dict[str, int], ports: dict[str, str]) -> list[str]:
-    argv = []
-    for arg in shlex.split(command):
-        host, _, port = arg.rpartition(":")
-        if host == "127.0.0.1" and port in nodes:
-            arg = f"127.0.0.1:{nodes[port]}"
-        elif arg.startswith("samples/"):
-            arg = str(REPO / arg)
-        elif argv and argv[-1] == "-p":
-            arg = ports.setdefault(arg, str(free_port()))
-        argv.append(arg)
-    return argv
-
-
 def test_the_cluster_readme_runs_as_written(tmp_path: Path, db_url: str, sipp: str) -> None:
     running, walkthrough = readme_blocks()
     create, *runs = running
@@ -76,18 +62,8 @@ def test_the_cluster_readme_runs_as_written(tmp_path: Path, db_url: str, sipp: s
     try:
         for command in runs:
             nodes.append(start_readme_node(command, db_url, tmp_path, node_ports))
-        ports: dict[str, str] = {}
-        for line in walkthrough:
-            command, _, comment = line.partition("  #")
-            if command.startswith("sipp "):
-                done = subprocess.run(sipp_argv(command, {str(k): v for k, v in node_ports.items()}, ports),
-                                      cwd=tmp_path, capture_output=True, text=True, timeout=60)
-                assert done.returncode == 0, f"{command}\n{done.stdout[-3000:]}"
-            elif command.startswith("cat "):
-                shown = (tmp_path / command.split()[1]).read_text()
-                assert expected_pattern(comment).search(shown), f"{command}: {shown!r}"
-            else:
-                pytest.fail(f"the test does not know how to run {command!r}")
+        run_walkthrough(walkthrough, tmp_path, {str(k): v for k, v in node_ports.items()},
+                        lambda: "\n".join(node.output() for node in nodes))
     finally:
         for node in nodes:
             node.stop()
