@@ -153,7 +153,8 @@ def test_a_node_killed_mid_dump_loses_nothing_and_sends_twice_only_what_was_in_f
     texts = store_messages(sender, [victim, survivor], owners)
     for owner in owners:
         register_everywhere(owner, [victim, survivor])
-    assert wait_for(lambda: claimed_count(db_url) > 0, 10)
+    # the victim has sent messages that wait for their answers: kill it now
+    assert wait_for(lambda: any(delivering_port(r) == victim.port for o in owners for r in o.received), 10)
     victim.stop(signal.SIGKILL)
     in_flight = claimed_count(db_url)  # a bound on the victim's deliveries that were under way
     # the victim's claims lapse 3 s (3 x check_time) after their last renewal; the owners register
