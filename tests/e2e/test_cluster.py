@@ -167,6 +167,21 @@ def test_a_node_killed_mid_dump_loses_nothing_and_sends_twice_only_what_was_in_f
     assert twice <= in_flight, f"{twice} sent twice, {in_flight} in flight at the kill"
 
 
+def test_a_delivery_slower_than_the_lease_keeps_its_claim_and_goes_out_once(  # type: ignore[no-untyped-def]
+        start, agents, db_url: str) -> None:
+    one, two = start(), start()  # check_time 1 s: a claim lapses 3 s after its last renewal
+    (owner,), (sender,) = agents(1, delay=5.0), agents(1, "sender")
+    texts = store_messages(sender, [one], [owner])
+    assert register_everywhere(owner, [one]) == [200]
+    assert wait_for(lambda: len(owner.received) == PER_USER, 5)
+    for _ in range(8):  # for 4 s, past the lease: node one renews its claims meanwhile
+        assert register_everywhere(owner, [two]) == [200]
+        time.sleep(0.5)
+    assert wait_for(lambda: silo_count(db_url) == 0, 10)
+    assert dict(texts_of(deliveries([owner]))) == dict.fromkeys(texts, 1)
+    assert {delivering_port(r) for r in owner.received} == {one.port}
+
+
 @needs_kamailio
 def test_beside_kamailio_kampy_still_delivers_each_message_at_most_once(  # type: ignore[no-untyped-def]
         start, agents, db_url: str) -> None:
