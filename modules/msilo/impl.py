@@ -274,7 +274,7 @@ class MSilo(Module):
                         "largest is %d): not stored", len(row["body"]), rules.MAX_DELIVERABLE_BODY)
             return False
         for key, limit in LIMITS.items():
-            size = len(row[key])  # bytes for the body, characters for the rest
+            size = len(row[key])  # characters
             if size > limit:
                 log.warning("msilo: m_store: %s is %d long, the silo table holds %d: not stored",
                             key, size, limit)
@@ -412,7 +412,8 @@ class MSilo(Module):
         return 1
 
     def _dump_row(self, row: tuple[Any, ...], extra: str) -> int:
-        """Send one stored message: 1 sent, 0 skipped (in flight), -1 stop (headers too long)."""
+        """Send one stored message: 1 sent, 0 skipped (in flight elsewhere, or too large), -1 stop
+        (headers too long, or the database failed)."""
         mid, src, dst, body, ctype, inc_time, stored_hdrs = row
         mid, inc_time, ctype = int(mid or 0), int(inc_time or 0), rules.as_text(ctype)
         if body is not None and len(body) > rules.MAX_DELIVERABLE_BODY:
