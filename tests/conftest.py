@@ -42,6 +42,18 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("mysql_url")
 
 
+@pytest.fixture(params=["sqlite", "mysql"])
+def silo_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database for msilo on each backend: a new SQLite file (msilo creates its tables), a new
+    MariaDB database holding the silo table."""
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path}/silo.db"
+    url = request.getfixturevalue("mysql_url")
+    with connect(url) as db:
+        create_tables(db, ["silo"])
+    return url
+
+
 @pytest.fixture
 def db(db_url: str) -> Iterator[Database]:
     """A connected database holding Kamailio's standard tables."""

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from kampy.db import Database, DBError, Reason, check_table_version, connect
+from kampy.db import Database, DBError, Reason, check_table_version, connect, create_tables
 
 NUL_BODY = b"\x00hello\x00\xff\xfe binary \x00"
 SQL_TEXT = "'; DROP TABLE silo; --"
@@ -48,6 +48,39 @@ def test_sql_looking_text_is_stored_and_matched_verbatim(db: Database) -> None:
     mid = store(db, SQL_TEXT, extra_hdrs=SQL_TEXT)
     assert db.query("silo", ["username", "extra_hdrs"], {"username": SQL_TEXT}) == [(SQL_TEXT, SQL_TEXT)]
     assert db.query("silo", ["id"]) == [(mid,)]
+
+
+NOT_UTF8 = "sip:al\udcffice@example.org"  # the byte 0xFF as surrogateescape keeps it
+
+
+def test_sqlite_stores_a_string_that_is_not_utf8_as_text_holding_its_bytes(tmp_path) -> None:
+    with connect(f"sqlite://{tmp_path}/k.db", create_missing=True) as db:
+        mid = store(db, NOT_UTF8, src_addr=NOT_UTF8)
+        assert db.raw_query("SELECT typeof(src_addr), hex(src_addr) FROM silo") == [
+            ("text", b"sip:al\xffice@example.org".hex().upper())]
+        assert db.query("silo", ["id", "src_addr"], {"username": NOT_UTF8}) == [(mid, NOT_UTF8)]
+
+
+def test_sqlite_reads_text_that_is_not_utf8_written_by_another_program(tmp_path) -> None:
+    with connect(f"sqlite://{tmp_path}/k.db", create_missing=True) as db:
+        db.execute("INSERT INTO silo (username, src_addr) VALUES ('u', CAST(? AS TEXT))",
+                   (b"sip:\xfe@x",))
+        assert db.query("silo", ["src_addr"], {"username": "u"}) == [("sip:\udcfe@x",)]
+
+
+def test_a_parameter_marker_inside_a_literal_is_not_a_parameter(tmp_path) -> None:
+    with connect(f"sqlite://{tmp_path}/k.db", create_missing=True) as db:
+        db.execute("INSERT INTO silo (username, src_addr) VALUES ('?', ?)", (NOT_UTF8,))
+        assert db.raw_query("SELECT username, src_addr FROM silo") == [("?", NOT_UTF8)]
+
+
+def test_mysql_refuses_a_string_that_is_not_utf8_as_a_data_error(mysql_url: str) -> None:
+    with connect(mysql_url) as db:
+        create_tables(db, ["silo"])
+        with pytest.raises(DBError) as err:
+            store(db, src_addr=NOT_UTF8)
+        assert err.value.reason is Reason.DATA
+        assert db.query("silo", ["id"]) == []
 
 
 def test_none_value_matches_null(db: Database) -> None:

@@ -117,7 +117,7 @@ SEED_DEFAULTS = {
 
 def test_msilo_defaults_follow_seed() -> None:
     ex = exports("msilo")
-    assert len(ex.params) == 31
+    assert len(ex.params) == 32
     for name, default in SEED_DEFAULTS.items():
         assert ex.param(name).default == default, name
     assert ex.param("sc_mid").default == "id"

@@ -7,21 +7,11 @@ from pathlib import Path
 import pytest
 
 from kampy.api import MessageContext, parse_message
-from kampy.db import connect, create_tables
+from kampy.db import connect
 from kampy.runtime.shared import SharedStore
 from tests.support.msilo import BOB, FakeClock, Silo, make_silo, message, register, wire_packet
 
 PROXY = {"outbound_proxy": "sip:127.0.0.1:5060"}
-
-
-@pytest.fixture(params=["sqlite", "mysql"])
-def any_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite://{tmp_path}/silo.db"
-    url = request.getfixturevalue("mysql_url")
-    with connect(url) as db:
-        create_tables(db, ["silo"])
-    return url
 
 
 def stored(tmp_path: Path, bodies: list[str] | None = None, params: dict | None = None,
@@ -32,8 +22,8 @@ def stored(tmp_path: Path, bodies: list[str] | None = None, params: dict | None 
     return s
 
 
-def test_dump_sends_the_stored_message_as_the_wire_trace_shows(tmp_path: Path, any_url: str) -> None:
-    s = stored(tmp_path, [], url=any_url)
+def test_dump_sends_the_stored_message_as_the_wire_trace_shows(tmp_path: Path, silo_url: str) -> None:
+    s = stored(tmp_path, [], url=silo_url)
     assert s.send(wire_packet("store_notification.txt", 1)) == 202
     assert s.send(wire_packet("dump_200.txt", 1), BOB) == 200 and s.reason() == "OK dumped"
     (dump,) = s.sent
@@ -100,8 +90,8 @@ def test_messages_are_dumped_in_id_order(tmp_path: Path) -> None:
     assert [d.body for d in s.sent] == [f"m{i}".encode() for i in range(5)]
 
 
-def test_2xx_deletes_the_row_at_once(tmp_path: Path, any_url: str) -> None:
-    s = stored(tmp_path, ["a", "b"], url=any_url)
+def test_2xx_deletes_the_row_at_once(tmp_path: Path, silo_url: str) -> None:
+    s = stored(tmp_path, ["a", "b"], url=silo_url)
     s.send(register(), BOB)
     s.sent[0].reply(200)
     assert [r[6] for r in s.rows()] == [b"b"]
@@ -160,11 +150,25 @@ def test_claim_is_released_when_tm_cannot_send(tmp_path: Path) -> None:
     s = stored(tmp_path)
     s.tm.fail_sending = True
     s.send(register(), BOB)
-    assert s.stat("failed_messages") == 1 and len(s.rows()) == 1
-    assert s.module.inflight.ids() == []
+    assert s.stat("failed_messages") == 1 and s.rows("status") == [(0,)]
+    assert s.module.claims.held() == []
     s.tm.fail_sending = False
     s.send(register(), BOB)
     assert len(s.sent) == 1
+
+
+def test_a_stored_body_too_large_to_deliver_is_not_sent_and_stays(tmp_path: Path,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    # a row another server stored (Kamailio reads 65,000 bytes over UDP): never sent, left to expire
+    s = stored(tmp_path, ["before"])
+    s.module.db.insert("silo", {"src_addr": "sip:alice@example.test", "dst_addr": "sip:bob@example.test",
+                                "username": "bob", "domain": "example.test", "inc_time": 1,
+                                "exp_time": 2000000000, "ctype": "text/plain", "body": b"x" * 65000})
+    s.send(message("after"))
+    assert s.send(register(), BOB) == 200 and s.reason() == "OK dumped"
+    assert [d.body[-6:] for d in s.sent] == [b"before", b" after"]
+    assert len(s.rows()) == 3
+    assert "too large to deliver" in caplog.text
 
 
 def test_headers_of_1024_bytes_or_more_stop_the_dump(tmp_path: Path) -> None:

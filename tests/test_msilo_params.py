@@ -26,7 +26,8 @@ def test_defaults_follow_the_seed_except_sc_mid() -> None:
     assert (defaults["check_time"], defaults["clean_period"], defaults["expire_time"]) == (30, 5, 259200)
     assert (defaults["use_contact"], defaults["add_date"], defaults["skip_notification_flag"]) == (1, 1, -1)
     assert defaults["sc_stored_hdrs"] == "extra_hdrs"
-    assert len(EXPORTS.params) == 31
+    assert defaults["sc_status"] == "status"
+    assert len(EXPORTS.params) == 32
 
 
 @pytest.mark.parametrize(("params", "words"), [
@@ -77,17 +78,24 @@ def test_column_and_table_names_come_from_the_params(tmp_path: Path) -> None:
     with connect(url) as db:
         create_tables(db, ["silo"])
         db.execute("CREATE TABLE inbox (mid INTEGER PRIMARY KEY, sa TEXT, da TEXT, u TEXT, d TEXT, b BLOB, "
-                   "ct TEXT, et INTEGER, it INTEGER, st INTEGER, xh TEXT)")
+                   "ct TEXT, et INTEGER, it INTEGER, st INTEGER, xh TEXT, cl INTEGER NOT NULL DEFAULT 0)")
         db.insert("version", {"table_name": "inbox", "table_version": 8})
     params = {"db_table": "inbox", "sc_mid": "mid", "sc_from": "sa", "sc_to": "da", "sc_uri_user": "u",
               "sc_uri_host": "d", "sc_body": "b", "sc_ctype": "ct", "sc_exp_time": "et", "sc_inc_time": "it",
-              "sc_snd_time": "st", "sc_stored_hdrs": "xh", "outbound_proxy": "sip:127.0.0.1"}
+              "sc_snd_time": "st", "sc_stored_hdrs": "xh", "sc_status": "cl",
+              "outbound_proxy": "sip:127.0.0.1"}
     s = make_silo(tmp_path, url, params)
     assert s.send(message("renamed")) == 202
     assert s.module.db.raw_query("SELECT u, d, b FROM inbox") == [("bob", "example.test", b"renamed")]
     s.send(register(), BOB)
     s.sent[0].reply(200)
     assert s.module.db.raw_query("SELECT * FROM inbox") == []
+
+
+def test_a_table_without_the_claims_column_is_refused_at_start(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        start(tmp_path, {"sc_status": "lease"})
+    assert "no column 'lease' (sc_status)" in str(err.value)
 
 
 def test_a_column_name_that_is_not_an_identifier_is_refused(tmp_path: Path) -> None:

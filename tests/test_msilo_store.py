@@ -8,7 +8,7 @@ import pytest
 
 from kampy.api import MessageContext, Request
 from kampy.db import connect, create_tables
-from tests.support.msilo import ALICE, Silo, make_silo, message, wire_packet
+from tests.support.msilo import ALICE, Silo, make_silo, message, register, wire_packet
 
 NOTICE = {
     "from_address": "sip:registrar@example.test",
@@ -19,22 +19,12 @@ NOTICE = {
 }
 
 
-@pytest.fixture(params=["sqlite", "mysql"])
-def any_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite://{tmp_path}/silo.db"
-    url = request.getfixturevalue("mysql_url")
-    with connect(url) as db:
-        create_tables(db, ["silo"])
-    return url
-
-
 def silo(tmp_path: Path, params: dict | None = None, url: str | None = None, **routes: str) -> Silo:
     return make_silo(tmp_path, url or f"sqlite://{tmp_path}/silo.db", params, **routes)
 
 
-def test_store_replies_202_and_keeps_the_row_as_the_spec_lists_it(tmp_path: Path, any_url: str) -> None:
-    s = silo(tmp_path, NOTICE, any_url)
+def test_store_replies_202_and_keeps_the_row_as_the_spec_lists_it(tmp_path: Path, silo_url: str) -> None:
+    s = silo(tmp_path, NOTICE, silo_url)
     assert s.send(wire_packet("store_notification.txt", 1)) == 202
     (row,) = s.rows("username, domain, src_addr, dst_addr, ctype, body, snd_time, inc_time, exp_time, "
                     "extra_hdrs")
@@ -285,31 +275,55 @@ def test_to_uri_parameters_are_kept_in_dst_addr(tmp_path: Path) -> None:
     assert s.rows("dst_addr, src_addr") == [("sip:bob@example.test;xp=1", "sip:alice@example.test")]
 
 
-def test_body_bytes_are_stored_verbatim(tmp_path: Path, any_url: str) -> None:
+def test_body_bytes_are_stored_verbatim(tmp_path: Path, silo_url: str) -> None:
     body = "ünïcode \x00 NUL '; DROP TABLE silo; -- \r\n".encode() + bytes(range(256))
-    s = silo(tmp_path, url=any_url)
+    s = silo(tmp_path, url=silo_url)
     assert s.send(message(body, ctype="application/octet-stream")) == 202
     assert s.rows("body") == [(body,)]
 
 
-def test_sql_text_in_headers_is_stored_verbatim(tmp_path: Path, any_url: str) -> None:
-    s = silo(tmp_path, url=any_url)
+def test_sql_text_in_headers_is_stored_verbatim(tmp_path: Path, silo_url: str) -> None:
+    s = silo(tmp_path, url=silo_url)
     evil = "X-Evil: '); DELETE FROM silo; --"
     assert s.send(message(extra=[evil], frm="<sip:o'brien@example.test>;tag=1")) == 202
     assert s.rows("src_addr, extra_hdrs") == [("sip:o'brien@example.test", evil + "\r\n")]
 
 
-def test_body_larger_than_the_column_is_refused_not_cut(tmp_path: Path) -> None:
-    # the SIP layer caps a message at 65535 bytes, so build the request directly (a future TCP
-    # limit may be higher): msilo itself refuses what the BLOB column could not hold
-    s = silo(tmp_path)
-    headers = [("Via", "SIP/2.0/UDP 127.0.0.1:35065;branch=z9hG4bK-1"),
+def big_message(size: int) -> Request:
+    """A MESSAGE with a body of `size` bytes, as a TCP connection may bring it (up to 65,535 bytes)."""
+    headers = [("Via", "SIP/2.0/TCP 127.0.0.1:35065;branch=z9hG4bK-1"),
                ("From", "<sip:a@example.test>;tag=1"), ("To", "<sip:bob@example.test>"),
-               ("Call-ID", "big"), ("CSeq", "1 MESSAGE"), ("Content-Type", "text/plain")]
-    for size, expected in ((65536, -1), (65535, 1)):
-        msg = Request("MESSAGE", "sip:bob@example.test", headers, b"x" * size)
-        assert s.module.m_store(MessageContext(msg, ALICE, s.server.core)) == expected
-    assert s.rows("length(body)") == [(65535,)]
+               ("Call-ID", f"big-{size}"), ("CSeq", "1 MESSAGE"), ("Content-Type", "text/plain"),
+               ("Content-Length", str(size))]
+    return Request("MESSAGE", "sip:bob@example.test", headers, b"x" * size)
+
+
+def test_a_body_too_large_to_deliver_over_udp_is_refused_at_store_time(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # issue 19, defect 4: a 65,000-byte MESSAGE came in over TCP, was stored, and its dump failed
+    # over UDP ("Message too long") at every REGISTER until it expired
+    s = silo(tmp_path)
+    assert s.module.m_store(MessageContext(big_message(65000), ALICE, s.server.core)) == -1
+    assert s.rows() == []
+    assert "too large to deliver" in caplog.text
+
+
+MAX_DELIVERABLE_BODY = 61411  # the largest UDP payload, 65,507 bytes, less 4,096 for the headers
+
+
+def test_the_largest_deliverable_body_is_stored_and_one_byte_more_is_not(tmp_path: Path) -> None:
+    s = silo(tmp_path)
+    largest = MAX_DELIVERABLE_BODY
+    for size, expected in ((largest + 1, -1), (largest, 1)):
+        assert s.module.m_store(MessageContext(big_message(size), ALICE, s.server.core)) == expected
+    assert s.rows("length(body)") == [(largest,)]
+
+
+def test_the_largest_deliverable_dump_fits_a_udp_datagram_after_a_proxy_hop() -> None:
+    # the dump's headers: tm's (~300 bytes and the URIs), Date, msilo's block (below 1,024 bytes),
+    # two 255-byte URIs twice, then a proxy's Via and Record-Route
+    worst_headers = 300 + 4 * 255 + 37 + 1023 + 2 * 150
+    assert MAX_DELIVERABLE_BODY + worst_headers <= 65507
 
 
 @pytest.mark.parametrize("bad", [{"frm": "<sip:alice@example.test"}, {"to": "bob@@"}])
@@ -325,3 +339,43 @@ def test_m_store_from_failure_route_is_accepted_by_the_config(tmp_path: Path) ->
     from tests.support.msilo import cfg_text
     text = cfg_text(tmp_path, f"sqlite://{tmp_path}/silo.db") + '\nfailure_route[1] { m_store("$ou"); }\n'
     load_text(text, "t.cfg")
+
+
+# --- bytes that are not UTF-8 (issue 19, defect 3). Kamailio binds every string as its bytes:
+# SQLite keeps them as TEXT (202), MariaDB's utf8mb4 columns refuse them (error 1366, so 503).
+
+NOT_UTF8_FROM = "<sip:al\udcffice@example.test>;tag=1"  # the byte 0xFF, as the SIP parser keeps it
+
+
+def test_a_from_uri_that_is_not_utf8_is_stored_as_its_bytes_on_sqlite(tmp_path: Path) -> None:
+    s = silo(tmp_path)
+    assert s.send(message(frm=NOT_UTF8_FROM)) == 202
+    stored = b"sip:al\xffice@example.test".hex().upper()
+    assert s.rows("hex(src_addr), typeof(src_addr)") == [(stored, "text")]
+
+
+def test_a_from_uri_that_is_not_utf8_makes_m_store_false_on_mariadb(tmp_path: Path, mysql_url: str,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    with connect(mysql_url) as db:
+        create_tables(db, ["silo"])
+    s = silo(tmp_path, url=mysql_url)
+    assert s.send(message(frm=NOT_UTF8_FROM)) == 503
+    assert s.rows() == []
+    assert "cannot store the message" in caplog.text
+
+
+def test_an_owner_that_is_not_utf8_gets_its_messages_on_sqlite(tmp_path: Path) -> None:
+    s = silo(tmp_path)
+    assert s.send(message(ruri="sip:b\udcffob@example.test", to="<sip:b\udcffob@example.test>")) == 202
+    assert s.send(register(to="<sip:b\udcffob@example.test>")) == 200
+    assert [m.ruri for m in s.sent] == ["sip:b\udcffob@example.test"]
+
+
+def test_a_row_kamailio_stored_with_bytes_that_are_not_utf8_is_dumped_byte_for_byte(tmp_path: Path) -> None:
+    s = silo(tmp_path)
+    s.module.db.execute(
+        "INSERT INTO silo (src_addr, dst_addr, username, domain, inc_time, exp_time, ctype, body) "
+        "VALUES (CAST(? AS TEXT), 'sip:bob@example.test', 'bob', 'example.test', 1, 2000000000, "
+        "'text/plain', ?)", (b"sip:al\xffice@example.test", b"hi"))
+    assert s.send(register()) == 200
+    assert [m.from_uri.encode("utf-8", "surrogateescape") for m in s.sent] == [b"sip:al\xffice@example.test"]

@@ -110,18 +110,27 @@ def test_the_purge_also_removes_expired_reminders(tmp_path: Path) -> None:
     assert s.rows() == []
 
 
-def test_stale_claims_are_released_by_the_cleanup_timer(tmp_path: Path) -> None:
+def test_after_a_restart_an_unanswered_delivery_goes_out_again_once_its_claim_lapses(tmp_path: Path) -> None:
+    url = f"sqlite://{tmp_path}/silo.db"
+    clock = FakeClock()
+    before = make_silo(tmp_path, url, {"check_time": 30}, clock=clock)
+    before.send(message())
+    before.send(register(), BOB)  # the server dies before the reply comes
+    after = make_silo(tmp_path, url, {"check_time": 30}, clock=clock)
+    clock.advance(89)
+    after.send(register(), BOB)
+    assert after.sent == []  # the claim lasts 3 x check_time
+    clock.advance(1)
+    after.send(register(), BOB)
+    assert len(after.sent) == 1 and len(after.rows()) == 1
+
+
+def test_a_worker_renews_the_claims_of_its_deliveries_every_check_time(tmp_path: Path) -> None:
     s = make_silo(tmp_path, f"sqlite://{tmp_path}/silo.db", {"check_time": 30})
     s.send(message())
     s.send(register(), BOB)
-    assert len(s.module.inflight.ids()) == 1  # the reply never comes
     s.tick(30)
-    assert len(s.module.inflight.ids()) == 1
-    s.clock.advance(s.module.claim_timeout)
-    s.server.run_timers()
-    assert s.module.inflight.ids() == []
-    s.send(register(), BOB)
-    assert len(s.sent) == 2 and len(s.rows()) == 1
+    assert s.rows("status") == [(1795694070 + 30 + 90,)]
 
 
 def test_statistics_count_what_the_seed_documents(tmp_path: Path) -> None:

@@ -129,6 +129,36 @@ def test_db_mode_3_writes_a_row_as_kamailio_does(location_db: str) -> None:
     assert parts[0] == "uloc" and len(parts) == 4 and int(parts[1], 16) == NOW
 
 
+def duplicate_last_row(db_url: str, ruid: str, callid: str, last_modified: int) -> None:
+    """What two nodes saving one binding at the same moment leave: a second row for it."""
+    db = connect(db_url)
+    try:
+        cols = ["username", "contact", "expires", "q", "cseq", "flags", "cflags", "user_agent", "socket"]
+        (row,) = db.query("location", cols, order_by="id")
+        db.insert("location", {**dict(zip(cols, row, strict=True)), "ruid": ruid, "callid": callid,
+                               "last_modified": dt.datetime.fromtimestamp(last_modified)})
+    finally:
+        db.close()
+
+
+def test_db_mode_3_keeps_one_row_of_a_binding_two_nodes_saved_at_once(location_db: str) -> None:
+    srv = server(ul_cfg(location_db, 3))
+    send(srv, register())
+    duplicate_last_row(location_db, "other-node-ruid", "reg-2@10.0.0.1", NOW + 1)
+    (kept,) = srv.core.api("usrloc").contacts("alice")
+    assert kept.ruid == "other-node-ruid"  # the one saved last
+    assert [r["ruid"] for r in rows(location_db)] == ["other-node-ruid"]
+
+
+def test_db_mode_3_answers_a_register_with_a_duplicated_binding_listed_once(location_db: str) -> None:
+    srv = server(ul_cfg(location_db, 3))
+    send(srv, register())
+    duplicate_last_row(location_db, "other-node-ruid", "reg-2@10.0.0.1", NOW)
+    reply = send(srv, register(cseq=2))
+    assert reply.count(b"<sip:alice@10.0.0.1:5070>") == 1
+    assert len(rows(location_db)) == 1
+
+
 def test_db_mode_1_writes_through_on_every_change(location_db: str) -> None:
     clock = FakeClock()
     srv = server(ul_cfg(location_db, 1), clock)

@@ -2,7 +2,7 @@
 
 kampy keeps it in one SQLite database on a memory-backed file system (`/dev/shm` when there is one),
 created by the first process before it forks the workers; each worker opens its own connection.
-Modules use it for what every worker must see at once, such as msilo's in-flight messages. What is
+Modules use it for what every worker must see at once, such as the statistics' names. What is
 written on every request lives beside it in shared memory, where a write costs microseconds rather
 than an SQLite transaction: which worker owns which transaction (the hash table of `claims`), and
 the key-value tables of `table()` (`kampy.runtime.shmtable`; usrloc keeps its bindings there).

@@ -77,6 +77,23 @@ def to_dberror(exc: BaseException, url: DBURL) -> DBError:
     return DBError(f"MySQL error {code}: {text} ({where})", DBReason.OTHER)
 
 
+def raw_strings(params: Sequence[Any]) -> tuple[Any, ...] | None:
+    """The statement's parameters, each string that is not UTF-8 (it holds the surrogates of
+    `surrogateescape`) as its bytes: the server gets the bytes, as from Kamailio, and stores or
+    refuses them (a utf8mb4 column in strict mode refuses, error 1366)."""
+    if not params:
+        return None
+    return tuple(_raw(v) if isinstance(v, str) and not v.isascii() else v for v in params)
+
+
+def _raw(value: str) -> str | bytes:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape")
+    return value
+
+
 def _option(options: Mapping[str, Any], name: str, default: int) -> int:
     value = options.get(name)
     return default if value is None else int(value)
@@ -176,7 +193,7 @@ class MySQLBackend:
             cur = raw.cursor()
             try:
                 # values are escaped by PyMySQL (Cursor.mogrify), never put in the SQL text by kampy
-                cur.execute(statement, tuple(params) if params else None)
+                cur.execute(statement, raw_strings(params))
                 rows = list(cur.fetchall()) if cur.description else []
                 return DBResult(rows, cur.rowcount, cur.lastrowid)
             finally:

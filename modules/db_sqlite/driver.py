@@ -3,11 +3,16 @@ callers reach it from executor threads), WAL journal so readers never wait for t
 busy timeout so concurrent worker processes wait their turn instead of failing at once.
 
 Datetimes are stored as Kamailio's db_sqlite stores them (a Julian day number, REAL) so both
-servers read each other's rows; columns declared TIMESTAMP come back as `datetime`."""
+servers read each other's rows; columns declared TIMESTAMP come back as `datetime`.
+
+Strings are bytes, as in Kamailio: a value that is not valid UTF-8 (a str holding the surrogates
+of `surrogateescape`) is stored as TEXT holding those bytes (Kamailio's sqlite3_bind_text does no
+check), and such TEXT is read back with the same surrogates."""
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import sqlite3
 import threading
 import time
@@ -50,6 +55,43 @@ def _adapt(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
     return value
+
+
+# a string literal, a quoted identifier, or a parameter marker
+_SQL_TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]|\?")
+
+
+def _is_utf8(value: str) -> bool:
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _text(raw: bytes) -> str:
+    """The connection's text factory: TEXT holding bytes that are not UTF-8 (Kamailio writes them)
+    keeps them as surrogates instead of failing the whole query."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def bind_raw_text(statement: str, values: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
+    """Python binds a str only as UTF-8: a value that is not UTF-8 is bound as its bytes, and its
+    marker becomes `CAST(? AS TEXT)` so SQLite stores (and compares) those bytes as TEXT."""
+    raw = {i for i, v in enumerate(values) if isinstance(v, str) and not _is_utf8(v)}
+    if not raw:
+        return statement, values
+    markers = iter(range(len(values)))
+
+    def marker(m: re.Match[str]) -> str:
+        if m.group() != "?":
+            return m.group()
+        return "CAST(? AS TEXT)" if next(markers, -1) in raw else "?"
+
+    converted = tuple(v.encode("utf-8", "surrogateescape") if i in raw else v for i, v in enumerate(values))
+    return _SQL_TOKEN.sub(marker, statement), converted
 
 
 def to_dberror(exc: sqlite3.Error, path: str, waited: float | None = None,
@@ -96,6 +138,7 @@ class SQLiteBackend:
         try:
             self._con = sqlite3.connect(target, timeout=busy, isolation_level=None, uri=readonly,
                                         check_same_thread=False, detect_types=sqlite3.PARSE_DECLTYPES)
+            self._con.text_factory = _text
             self._opening(lambda: self._set_journal(options, readonly), started + busy)
             if not self.created and not readonly:
                 # made by a process that has not committed its tables yet (or an empty file)
@@ -131,7 +174,7 @@ class SQLiteBackend:
             self._con.execute(f"PRAGMA journal_mode={mode}")  # mode is one of JOURNAL_MODES
 
     def execute(self, statement: str, params: Sequence[Any], *, idempotent: bool) -> DBResult:
-        values = tuple(_adapt(v) for v in params)
+        statement, values = bind_raw_text(statement, tuple(_adapt(v) for v in params))
         with self._lock:
             started = time.monotonic()
             try:

@@ -55,6 +55,8 @@ EXPORTS = Exports(
         Param("sc_inc_time", (str,), "inc_time"),
         Param("sc_snd_time", (str,), "snd_time"),
         Param("sc_stored_hdrs", (str,), "extra_hdrs", doc="column of the stored extra headers (5.6 code)"),
+        Param("sc_status", (str,), "status",
+              doc="column holding delivery claims (Kamailio 5.8's name; Kamailio never uses the column)"),
         # --- notices and delivered messages (may hold pseudo-variables)
         Param("from_address", (str,), None,
               doc="From URI of the 'user is offline' notice; pseudo-variables expanded per MESSAGE"),
@@ -130,7 +132,7 @@ EXPORTS = Exports(
     ),
     timers=(
         Timer("clean_silo", "timer_clean", interval_param="check_time",
-              doc="release stale delivery claims; purge expired rows every clean_period runs (rank 1)"),
+              doc="renew this worker's delivery claims; purge expired rows every clean_period runs (rank 1)"),
         Timer("send_reminders", "timer_send", interval_param="send_time",
               doc="send the due reminders when reminder is set (rank 1)"),
     ),

@@ -1,7 +1,8 @@
 """msilo's implementation: m_store, m_dump, the cleanup and reminder timers, the tm callbacks.
 
 Where kampy differs from Kamailio on purpose (see README.md): a delivered row is deleted when its
-2xx arrives, the in-flight list lives in the shared store, and the statistics are not swapped.
+2xx arrives, the in-flight list is a claim in the row itself (claims.py: one delivery at a time
+across the workers and the servers sharing the database), and the statistics are not swapped.
 """
 from __future__ import annotations
 
@@ -26,18 +27,20 @@ from kampy.api import (
 )
 
 from . import rules
-from .inflight import InFlight
+from .claims import Claims
 
 log = logging.getLogger("kampy.msilo")
 
 SILO_VERSION = 8
-CLAIM_TIMEOUT = 300.0  # seconds; far beyond tm's longest non-INVITE transaction (32 s)
-# sizes of the standard silo table's columns: a value that does not fit is refused, never cut
-LIMITS = {"username": 64, "domain": 64, "src_addr": 255, "dst_addr": 255, "ctype": 32, "body": 65535}
+LEASE_CHECKS = 3  # a claim lapses after this many check_time periods without renewal
+# sizes of the standard silo table's columns: a value that does not fit is refused, never cut (the
+# body's BLOB holds 65,535 bytes, more than rules.MAX_DELIVERABLE_BODY)
+LIMITS = {"username": 64, "domain": 64, "src_addr": 255, "dst_addr": 255, "ctype": 32}
 FORMAT_PARAMS = ("from_address", "contact_hdr", "extra_hdrs", "offline_message", "content_type_hdr")
 COLUMN_PARAMS = {"id": "sc_mid", "src_addr": "sc_from", "dst_addr": "sc_to", "username": "sc_uri_user",
                  "domain": "sc_uri_host", "body": "sc_body", "ctype": "sc_ctype", "exp_time": "sc_exp_time",
-                 "inc_time": "sc_inc_time", "snd_time": "sc_snd_time", "extra_hdrs": "sc_stored_hdrs"}
+                 "inc_time": "sc_inc_time", "snd_time": "sc_snd_time", "extra_hdrs": "sc_stored_hdrs",
+                 "status": "sc_status"}
 
 
 def avp_spec(name: str, value: str) -> Any:
@@ -136,8 +139,7 @@ class MSilo(Module):
                            f"{d.ident(self.col['domain'])} = {d.placeholder}")
         # (From, headers) of the notice when both are constant; False: they are not; None: unknown yet
         self._notice_static: tuple[str, str] | bool | None = None
-        self._inflight: InFlight | None = None
-        self.claim_timeout = max(CLAIM_TIMEOUT, 2.0 * int(p["check_time"]))
+        self.claims = self._claims()
 
     # ------------------------------------------------------------ setup
 
@@ -161,19 +163,26 @@ class MSilo(Module):
                 db.dialect.ident(column)
             db.dialect.ident(self.table)
             check_table_version(db, self.table, SILO_VERSION)
+            self._check_claims_column(db)
         except DBError:
             db.close()
             raise
         return db
 
-    @property
-    def inflight(self) -> InFlight:
-        if self._inflight is None:
-            self._inflight = InFlight(self.core.shared, self.core.rank, self.core.clock, self.claim_timeout)
-        return self._inflight
+    def _check_claims_column(self, db: Any) -> None:
+        column = self.col["status"]
+        try:  # an UPDATE of no row: SQLite reads an unknown "column" in a SELECT as a string
+            db.update(self.table, [(self.col["id"], "=", 0), (self.col["id"], "<>", 0)], {column: 0})
+        except DBError as exc:
+            raise DBError(f"table '{self.table}' has no column '{column}' (sc_status), where kampy keeps "
+                          f"its delivery claims (Kamailio's silo table has it): {exc}", exc.reason) from exc
+
+    def _claims(self) -> Claims:
+        return Claims(self.db, self.table, self.col["id"], self.col["status"],
+                      LEASE_CHECKS * int(self.params["check_time"]), self._now)
 
     def child_init(self, rank: int) -> None:
-        self._inflight = None  # reopened on first use with this worker's rank and store
+        self.claims = self._claims()  # each worker holds its own claims
 
     def destroy(self) -> None:
         self.db.close()
@@ -260,8 +269,12 @@ class MSilo(Module):
 
     @staticmethod
     def _fits(row: dict[str, Any]) -> bool:
+        if len(row["body"]) > rules.MAX_DELIVERABLE_BODY:
+            log.warning("msilo: m_store: a body of %d bytes is too large to deliver (over UDP the "
+                        "largest is %d): not stored", len(row["body"]), rules.MAX_DELIVERABLE_BODY)
+            return False
         for key, limit in LIMITS.items():
-            size = len(row[key])  # bytes for the body, characters for the rest
+            size = len(row[key])  # characters
             if size > limit:
                 log.warning("msilo: m_store: %s is %d long, the silo table holds %d: not stored",
                             key, size, limit)
@@ -378,7 +391,8 @@ class MSilo(Module):
             rows = self.db.query(
                 self.table,
                 [c[k] for k in ("id", "src_addr", "dst_addr", "body", "ctype", "inc_time", "extra_hdrs")],
-                {c["username"]: owner_uri.user, c["domain"]: owner_uri.host, c["snd_time"]: 0},
+                [(c["username"], "=", owner_uri.user), (c["domain"], "=", owner_uri.host),
+                 (c["snd_time"], "=", 0), self.claims.free_condition()],
                 order_by=c["id"])
         except DBError as exc:
             log.error("msilo: m_dump: cannot read the stored messages: %s", exc)
@@ -398,11 +412,18 @@ class MSilo(Module):
         return 1
 
     def _dump_row(self, row: tuple[Any, ...], extra: str) -> int:
-        """Send one stored message: 1 sent, 0 skipped (in flight), -1 stop (headers too long)."""
+        """Send one stored message: 1 sent, 0 skipped (in flight elsewhere, or too large), -1 stop
+        (headers too long, or the database failed)."""
         mid, src, dst, body, ctype, inc_time, stored_hdrs = row
         mid, inc_time, ctype = int(mid or 0), int(inc_time or 0), rules.as_text(ctype)
-        if not self.inflight.claim(mid):
+        if body is not None and len(body) > rules.MAX_DELIVERABLE_BODY:
+            log.warning("msilo: m_dump: message %d has a body of %d bytes, too large to deliver (over "
+                        "UDP the largest is %d): not sent, left until it expires", mid, len(body),
+                        rules.MAX_DELIVERABLE_BODY)
             return 0
+        claimed = self._claim(mid)
+        if claimed is not True:
+            return -1 if claimed is None else 0
         block = ""
         if ctype:
             block += f"Content-Type: {ctype}\r\n"
@@ -412,7 +433,7 @@ class MSilo(Module):
         if len(block.encode("utf-8", "surrogateescape")) >= rules.MAX_EXTRA_HDRS:
             log.error("msilo: m_dump: headers of message %d are %d bytes or more: stopped", mid,
                       rules.MAX_EXTRA_HDRS)
-            self.inflight.release(mid)
+            self.claims.release(mid)
             self._stat("failed_messages")
             return -1
         headers = (f"Date: {rules.rfc1123(inc_time)}\r\n" if inc_time > 0 else "") + block
@@ -448,15 +469,21 @@ class MSilo(Module):
             log.error("msilo: tm could not send message %d to %s", delivery.mid, ruri)
             callback(500, None)
 
+    def _claim(self, mid: int) -> bool | None:
+        """Claim row `mid` for this worker: True, False (another worker or node has it), None (the
+        database failed: logged)."""
+        try:
+            return self.claims.claim(mid)
+        except DBError as exc:
+            log.error("msilo: cannot claim message %d for delivery: %s", mid, exc)
+            return None
+
     def _final(self, delivery: Delivery, status: int) -> None:
         """The final reply of a delivery: only a 2xx removes the row."""
-        try:
-            if 200 <= status < 300:
-                self._delivered(delivery)
-            else:
-                self._failed(delivery, status)
-        finally:
-            self.inflight.release(delivery.mid)
+        if 200 <= status < 300:
+            self._delivered(delivery)
+        else:
+            self._failed(delivery, status)
 
     def _delivered(self, d: Delivery) -> None:
         c = self.col
@@ -464,29 +491,29 @@ class MSilo(Module):
             self.db.delete(self.table, {c["id"]: d.mid, c["inc_time"]: d.inc_time})
         except DBError as exc:
             log.error("msilo: message %d was delivered but could not be deleted (it will be sent "
-                      "again): %s", d.mid, exc)
+                      "again once its claim lapses): %s", d.mid, exc)
+        self.claims.done(d.mid)
         self._stat("dumped_reminders" if d.reminder else "dumped_messages")
 
     def _failed(self, d: Delivery, status: int) -> None:
         log.info("msilo: delivery of message %d failed with %d: kept for the next REGISTER", d.mid, status)
         if not d.reminder:
             self._stat("failed_messages")
+            self.claims.release(d.mid)
             return
         self._stat("failed_reminders")
-        c = self.col
-        try:
-            self.db.update(self.table, {c["id"]: d.mid, c["inc_time"]: d.inc_time}, {c["snd_time"]: 0})
-        except DBError as exc:
-            log.error("msilo: cannot turn failed reminder %d into an offline message: %s", d.mid, exc)
+        # one statement: the reminder becomes an offline message and is free again
+        self.claims.release(d.mid, also={self.col["snd_time"]: 0})
 
     # ------------------------------------------------------------ timers
 
     def timer_clean(self) -> None:
-        """Every check_time: release claims of dead deliveries; every clean_period-th run: purge
-        expired rows (Kamailio purges them whether pending, reminders or in flight)."""
+        """Every check_time, in every worker: renew the claims of this worker's deliveries still
+        waiting for their final reply. On rank 1, every clean_period-th run: purge expired rows
+        (Kamailio purges them whether pending, reminders or in flight)."""
+        self.claims.renew()
         if self.core.rank != 1:
             return
-        self.inflight.expire()
         self._cleanup_runs += 1
         if self._cleanup_runs % self.clean_period:
             return
@@ -508,19 +535,23 @@ class MSilo(Module):
             rows = self.db.query(
                 self.table, [c["id"], c["username"], c["domain"], c["body"], c["ctype"], c["snd_time"],
                              c["inc_time"]],
-                [(c["snd_time"], "<>", 0), (c["snd_time"], "<=", now)], order_by=c["id"])
+                [(c["snd_time"], "<>", 0), (c["snd_time"], "<=", now), self.claims.free_condition()],
+                order_by=c["id"])
         except DBError as exc:
             log.error("msilo: cannot read the due reminders: %s", exc)
             return
         for row in rows:
-            self._send_reminder(row)
+            if self._send_reminder(row) is None:
+                return
 
-    def _send_reminder(self, row: tuple[Any, ...]) -> None:
+    def _send_reminder(self, row: tuple[Any, ...]) -> bool | None:
+        """Send one due reminder: True sent, False skipped, None the database failed."""
         mid, user, domain, body, ctype, snd_time, inc_time = row
         if user is None or domain is None or body is None:
-            return
-        if not self.inflight.claim(int(mid or 0)):
-            return
+            return False
+        claimed = self._claim(int(mid or 0))
+        if claimed is not True:
+            return claimed
         ctype = rules.as_text(ctype)
         headers = f"Content-Type: {ctype}\r\n"
         if self.params["add_contact"]:
@@ -531,6 +562,7 @@ class MSilo(Module):
         uri = f"sip:{rules.as_text(user)}@{rules.as_text(domain)}"
         assert self.reminder is not None
         self._uac(uri, self.reminder, uri, headers, data, Delivery(int(mid), int(inc_time or 0), True))
+        return True
 
 
 class _LazyPV:

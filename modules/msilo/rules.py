@@ -13,6 +13,12 @@ from kampy.api import Request, SIPProtocolError
 
 MAX_EXTRA_HDRS = 1024   # Kamailio's header buffers: extra headers must stay below this
 MAX_PREFIXED_BODY = 978  # longest body that still gets the "[Offline message - ...] " prefix
+# The largest body m_store keeps: what m_dump sends must fit one UDP datagram (65,507 bytes over
+# IPv4), since its next hop and the owner's contact may be UDP: 4,096 bytes are left for the headers
+# (tm's lines with the URIs, Date, msilo's block below 1,024 bytes, a proxy's Via and Record-Route).
+MAX_UDP_PAYLOAD = 65507
+DUMP_HEADROOM = 4096
+MAX_DELIVERABLE_BODY = MAX_UDP_PAYLOAD - DUMP_HEADROOM
 OFFLINE_PREFIX = "[Offline message - "
 REMINDER_PREFIX = "[Reminder message - "
 

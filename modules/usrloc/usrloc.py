@@ -320,7 +320,44 @@ class UsrlocModule(Module):
 
     def contacts(self, aor: str, domain: str = "location") -> list[UContact]:
         """Every contact of `aor` (expired ones too, until the timer removes them), best first."""
-        return sorted_contacts(self.domain(domain).storage.contacts(aor), self.desc_time_order)
+        dom = self.domain(domain)
+        found = dom.storage.contacts(aor)
+        if dom.mode == DB_ONLY and len(found) > 1:
+            found = self._one_row_per_binding(dom, found)
+        return sorted_contacts(found, self.desc_time_order)
+
+    def _one_row_per_binding(self, dom: Domain, contacts: list[UContact]) -> list[UContact]:
+        """db_mode 3: the table is the only store, and servers (or workers) that save one binding
+        at the same moment each insert a row for it (Kamailio too). The row saved last stands for
+        the binding; the others are deleted, so lookup forks once per device."""
+        latest: dict[tuple[Any, ...], UContact] = {}
+        for c in contacts:  # in insertion order: on a tie the later row wins
+            key = self._binding_key(c)
+            held = latest.get(key)
+            if held is None or (c.last_modified, c.cseq) >= (held.last_modified, held.cseq):
+                latest[key] = c
+        kept = {id(c) for c in latest.values()}
+        for c in contacts:
+            if id(c) in kept or dom.table is None:
+                continue
+            log.info("usrloc: %s has two rows for contact %s: deleting the older (ruid %s)", c.aor,
+                     c.contact, c.ruid)
+            with contextlib.suppress(DBWriteError):  # logged; the next read tries again
+                run_write("delete", dom.table, c)
+        return [c for c in contacts if id(c) in kept]
+
+    def _binding_key(self, c: UContact) -> tuple[Any, ...]:
+        """What makes two rows the same binding, as save() matches them (matching_mode)."""
+        if c.instance:
+            return ("instance", c.instance, c.reg_id)
+        mode = self.matching_mode
+        if mode == CONTACT_CALLID_ONLY:
+            return ("callid", c.callid)
+        if mode == CONTACT_CALLID:
+            return ("contact", c.contact, c.callid)
+        if mode == CONTACT_PATH:
+            return ("contact", c.contact, c.path or "")
+        return ("contact", c.contact)
 
     def get_urecord(self, domain: str, aor: str) -> URecord | None:
         contacts = self.contacts(aor, domain)

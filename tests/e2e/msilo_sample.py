@@ -68,24 +68,32 @@ class Server:
 
 def start(name: str, directory: Path, db_url: str, *, children: int | None = None, port: int | None = None,
           defines: tuple[str, ...] = (), shm_mb: int = 64, ready_timeout: float = 30) -> Server:
-    """Start `name` ("kampy" or "kamailio") running the sample and wait until it answers SIP.
+    """Start `name` ("kampy" or "kamailio") running the sample and wait until it answers SIP."""
+    port = port or free_port()
+    return start_cfg(name, SAMPLE, directory, port, sample_defines(port, db_url, *defines), children=children,
+                     shm_mb=shm_mb, ready_timeout=ready_timeout)
+
+
+def start_cfg(name: str, cfg: Path, directory: Path, port: int, args: list[str], *,
+              children: int | None = None, shm_mb: int = 64, ready_timeout: float = 30) -> Server:
+    """Start `name` ("kampy" or "kamailio") running `cfg` with the command line arguments `args`
+    (`-A` defines), listening on 127.0.0.1:`port`, and wait until it answers SIP.
 
     Kamailio runs in the foreground (-DD) with its runtime files (-Y) and pid file (-P) in a private
     directory under `directory`, and `shm_mb` MB of shared memory (-m; its default is 64)."""
-    port = port or free_port()
-    args = sample_defines(port, db_url, *defines)
+    args = list(args)
     if children is not None:
         args += ["-n", str(children)]
     log_path = directory / f"{name}-{port}.log"
     if name == "kampy":
-        cmd = kampy_command(SAMPLE, *args)
+        cmd = kampy_command(cfg, *args)
     elif name == "kamailio":
         binary = kamailio_binary()
         if binary is None:
             raise RuntimeError("kamailio is not installed")
         run_dir = directory / f"kamailio-{port}"
         run_dir.mkdir(parents=True, exist_ok=True)
-        cmd = [binary, "-f", str(SAMPLE), "-E", "-DD", "-Y", str(run_dir),
+        cmd = [binary, "-f", str(cfg), "-E", "-DD", "-Y", str(run_dir),
                "-P", str(run_dir / "kamailio.pid"),
                "-m", str(shm_mb), "-M", "8", *args]
     else:

@@ -3,6 +3,7 @@ every request it gets (200 unless told otherwise), keeps one copy of each, and s
 waits for their final replies."""
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import queue
@@ -25,9 +26,10 @@ class UA:
     """A user agent on its own UDP port: answers every request it gets (200 unless told otherwise)
     and keeps them; `request()` sends one and waits for its final reply."""
 
-    def __init__(self, user: str, answer: int | None = 200) -> None:
+    def __init__(self, user: str, answer: int | None = 200, delay: float = 0.0) -> None:
         self.user = user
         self.answer = answer
+        self.delay = delay  # seconds before each answer (a slow device: deliveries stay in flight)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
@@ -69,7 +71,14 @@ class UA:
             return
         if 200 <= status < 300:
             self.answered.append(call_id)
-        self.sock.sendto(reply_to(data, status), addr)
+        if self.delay:
+            threading.Timer(self.delay, self._send, (reply_to(data, status), addr)).start()
+        else:
+            self.sock.sendto(reply_to(data, status), addr)
+
+    def _send(self, data: bytes, addr: tuple[str, int]) -> None:
+        with contextlib.suppress(OSError):  # closed meanwhile
+            self.sock.sendto(data, addr)
 
     def request(self, kampy: Server, raw: bytes, timeout: float = 10) -> int:
         while not self.replies.empty():

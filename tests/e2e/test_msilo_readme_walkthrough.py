@@ -7,6 +7,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -44,17 +45,38 @@ def kampy_argv(command: str) -> list[str]:
     return ([exe] if exe else [sys.executable, "-m", "kampy"]) + argv[1:]
 
 
-def sipp_argv(command: str, port: int, ports: dict[str, str]) -> list[str]:
+def sipp_argv(command: str, servers: dict[str, int], ports: dict[str, str]) -> list[str]:
+    """A sipp command of a README: `127.0.0.1:PORT` aimed at servers[PORT], scenario paths made
+    absolute, each local port (-p) replaced by a free one (the same one each time it appears)."""
     argv = []
     for arg in shlex.split(command):
-        if arg == f"127.0.0.1:{DEFAULT_PORT}":
-            arg = f"127.0.0.1:{port}"
+        host, _, port = arg.rpartition(":")
+        if host == "127.0.0.1" and port in servers:
+            arg = f"127.0.0.1:{servers[port]}"
         elif arg.startswith("samples/"):
             arg = str(REPO / arg)
         elif argv and argv[-1] == "-p":
             arg = ports.setdefault(arg, str(free_port()))
         argv.append(arg)
     return argv
+
+
+def run_walkthrough(commands: list[str], cwd: Path, servers: dict[str, int], logs: Callable[[], str]) -> None:
+    """Run a README walkthrough's sipp and `cat` commands in `cwd`: each sipp must succeed, each
+    file shown must match the comment after the command (`...` for anything). `logs()`: the
+    servers' logs, shown when a sipp fails."""
+    ports: dict[str, str] = {}
+    for line in commands:
+        command, _, comment = line.partition("  #")
+        if command.startswith("sipp "):
+            result = subprocess.run(sipp_argv(command, servers, ports), cwd=cwd, capture_output=True,
+                                    text=True, timeout=60)
+            assert result.returncode == 0, f"{command}\n{result.stdout[-3000:]}\n{logs()[-3000:]}"
+        elif command.startswith("cat "):
+            shown = (cwd / command.split()[1]).read_text()
+            assert expected_pattern(comment).search(shown), f"{command}: {shown!r}"
+        else:
+            pytest.fail(f"the test does not know how to run {command!r}")
 
 
 @pytest.fixture(scope="module")
@@ -78,18 +100,6 @@ def test_the_readme_walkthrough_works_as_written(tmp_path: Path, sipp_binary: st
     try:
         msilo_sample.wait_answering(server, 30)
         assert db.exists()
-        ports: dict[str, str] = {}
-        for command in commands:
-            command, _, comment = command.partition("  #")
-            if command.startswith("sipp "):
-                result = subprocess.run(sipp_argv(command, port, ports), cwd=tmp_path, capture_output=True,
-                                        text=True, timeout=60)
-                assert result.returncode == 0, \
-                    f"{command}\n{result.stdout[-3000:]}\n{server.output()[-3000:]}"
-            elif command.startswith("cat "):
-                shown = (tmp_path / command.split()[1]).read_text()
-                assert expected_pattern(comment).search(shown), f"{command}: {shown!r}"
-            else:
-                pytest.fail(f"the test does not know how to run {command!r}")
+        run_walkthrough(commands, tmp_path, {DEFAULT_PORT: port}, server.output)
     finally:
         server.stop()

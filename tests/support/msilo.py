@@ -216,7 +216,7 @@ def register(*, to: str = "<sip:bob@example.test>", contact: str | None = "<sip:
         lines.append(f"Expires: {expires}")
     lines += list(extra)
     lines += ["User-Agent: msilo-test-sipp", "Content-Length: 0"]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape")
 
 
 def wire_packet(name: str, number: int) -> bytes:
