@@ -239,5 +239,12 @@ def test_declared_names_are_kamailios(name: str) -> None:
     extra += [f"rpc {r.name}" for r in ex.rpc if r.name not in data["rpc"] + core["rpc"]]
     extra += [f"event_route {e.name}" for e in ex.event_routes
               if e.name not in {x["name"] for x in data["event_routes"]}]
-    assert extra == []
+    assert [e for e in extra if (name, e) not in FROM_LATER_KAMAILIO] == []
+
+
+# Names kampy takes from a Kamailio release after 5.6, with that release: the only names a module may
+# declare beyond its 5.6 manifest.
+FROM_LATER_KAMAILIO = {
+    ("msilo", "param sc_status"): "5.8 (msilo's claim column, used for delivery exactly once across nodes)",
+}
 
