@@ -23,7 +23,7 @@ What is here, by use:
   `ShmTable`, `TableFull`), `Outgoing`; `ScriptExit`/`ScriptDrop`;
   for modules that answer requests (sl, tm): `build_reply` (Kamailio's layout of a local reply),
   `local_to_tag`/`tag_prefix`/`crc_suffix` (local To-tags), `hash2_raw` (Kamailio's hash of
-  Call-ID and CSeq, in Via branches), `header_lines`, `as_bytes`,
+  Call-ID and CSeq, in Via branches), `header_lines`, `as_bytes`, `to_tag_of` (a To-tag read leniently),
   `received_params`, `reply_destination`, `error_response`, `reply_via_line`, the RFC 3261
   transaction machines (`ServerTransaction`, `ClientTransaction`,
   `TransactionTable`, `TimerConfig`, their actions `Send`/`StartTimer`/`CancelTimer`/`Deliver`/
@@ -82,7 +82,15 @@ from kampy.runtime.context import (
 from kampy.runtime.forward import SendSocketValue, build_forwarded, destination, forward_request
 from kampy.runtime.core import FORCE_RPORT, Clock, Core, received_params, reply_destination, reply_via_line
 from kampy.runtime.hashes import core_hash, hash2_raw, reverse_hex
-from kampy.runtime.replies import as_bytes, build_reply, crc_suffix, header_lines, local_to_tag, tag_prefix
+from kampy.runtime.replies import (
+    as_bytes,
+    build_reply,
+    crc_suffix,
+    header_lines,
+    local_to_tag,
+    tag_prefix,
+    to_tag_of,
+)
 from kampy.runtime.loglevels import (
     L_ALERT,
     L_BUG,
@@ -169,7 +177,7 @@ __all__ = [
     "FORCE_RPORT", "Clock", "Core", "received_params", "reply_destination", "reply_via_line", "SharedStore",
     "ShmTable", "TableFull",
     "core_hash", "hash2_raw", "reverse_hex", "as_bytes", "build_reply", "crc_suffix", "header_lines",
-    "local_to_tag", "tag_prefix",
+    "local_to_tag", "tag_prefix", "to_tag_of",
     "URI", "ContactList", "ContentType", "CSeq", "Message", "NameAddr", "Params", "Request", "Response",
     "SIPProtocolError", "Via", "build_response", "error_response", "parse_message",
     "parse_name_addr", "parse_uri",

@@ -351,7 +351,8 @@ class Module:
       STR and FMT as `str` (FMT formatted for this message), INT as `int`, PVAR as a `PVAccessor`,
       REGEX as a compiled `re.Pattern`, ROUTE as the route name, EXPR as the evaluated value.
       Return Kamailio's codes: positive is true, negative is false, 0 stops the script (as `exit`).
-      An exception is a bug: it is logged with the config line and the message is dropped.
+      An exception is a bug: it is logged with the config line, counted (`core:err_internal`) and
+      the request is answered 500 (statefully when it has a transaction).
     * Timers: `handler()` with no argument, every `interval` seconds (or the value of the parameter
       `interval_param`); what they send goes through `core.send(...)` or is returned as a list of
       `Outgoing`.
@@ -366,6 +367,11 @@ class Module:
     * `pre_script(ctx) -> bool`: before request_route, for every request (also one handed over by
       another worker: `ctx.local["handed_off"]`); False stops there (dropped, or consumed: what the
       hook sent through `core.send`, such as a `Handoff`, still goes out).
+    * `post_script(ctx) -> bool`: after request_route ended, however it ended (Kamailio's
+      POST_SCRIPT callback, where tm's t_unref releases a transaction the script neither replied
+      to nor relayed). `ctx.failed` is True when an internal error stopped the route; True returned
+      means the module answers the request itself (tm: the request's transaction), so the server
+      sends no stateless `500` for the failure.
     * `on_response(ctx) -> bool`: for every reply whose top Via is ours, after the core's
       reply_route and before the core relays it statelessly; False when the module consumed it
       (tm: a reply of one of its transactions, or one handed to the worker that owns it). A reply
@@ -390,6 +396,10 @@ class Module:
         """Runs before request_route for each request; True to go on, False to drop it."""
         return True
 
+    def post_script(self, ctx: Any) -> bool:
+        """Runs after request_route for each request; True when this module answers the request."""
+        return False
+
     def on_response(self, ctx: Any) -> bool:
         """Runs for each reply addressed to us before the core relays it; False when consumed."""
         return True
@@ -399,6 +409,12 @@ def overrides_pre_script(instance: Any) -> bool:
     """Whether a module instance has its own `pre_script` hook (the base one does nothing)."""
     hook = getattr(type(instance), "pre_script", None)
     return hook is not None and hook is not Module.pre_script
+
+
+def overrides_post_script(instance: Any) -> bool:
+    """Whether a module instance has its own `post_script` hook (the base one does nothing)."""
+    hook = getattr(type(instance), "post_script", None)
+    return hook is not None and hook is not Module.post_script
 
 
 def overrides_on_response(instance: Any) -> bool:

@@ -119,7 +119,8 @@ def test_garbage_is_dropped_silently(tmp_path):
 def test_exception_in_module_function_is_logged_and_server_keeps_serving(tmp_path, caplog):
     server = make_server(tmp_path, 'request_route { if (method == "MESSAGE") boom(); reply(200, "OK"); }')
     with caplog.at_level(logging.ERROR):
-        assert server.handle(request("MESSAGE"), SOURCE) == []
+        assert [first_line(o) for o in server.handle(request("MESSAGE"), SOURCE)] == [
+            "SIP/2.0 500 Server Internal Error"]
     assert "test.cfg:" in caplog.text and "boom() failed" in caplog.text and "kaboom" in caplog.text
     assert [first_line(o) for o in server.handle(request(), SOURCE)] == ["SIP/2.0 200 OK"]
 

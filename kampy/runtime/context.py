@@ -123,6 +123,7 @@ class MessageContext:
     outbox: list[Outgoing] = field(default_factory=list)
     replied: int | None = None  # status of the stateless reply sent, if any
     dropped: bool = False
+    failed: bool = False  # an internal error (an exception, a bug) stopped the route
     trace: list[tuple[str, str, int]] = field(default_factory=list)  # (route, function, return code)
     local: dict[str, Any] = field(default_factory=dict)  # per-message scratch space for modules
 

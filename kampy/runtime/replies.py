@@ -8,11 +8,13 @@ from __future__ import annotations
 import binascii
 import functools
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from kampy.runtime.core import reply_via_line
-from kampy.sip.message import Request
+from kampy.sip.errors import SIPProtocolError
+from kampy.sip.message import Message, Request
 
 if TYPE_CHECKING:
     from kampy.runtime.core import Core
@@ -75,6 +77,22 @@ def _reversed(text: str | None) -> bytes:
     return b"" if text is None else as_bytes(text).translate(_REVERSED_BYTES)
 
 
+_TAG_PARAM = re.compile(r";\s*tag\s*=\s*([^;,\s>]*)", re.IGNORECASE)
+
+
+def to_tag_of(msg: Message) -> str | None:
+    """The To-tag of a message, None without one; a To header our strict parser refuses (RFC 4475's
+    unquoted display name `Watson, Thomas <sip:...>`) is read as Kamailio's lenient parse_to does:
+    the tag parameter after the closing `>`."""
+    try:
+        to = msg.to
+    except SIPProtocolError:
+        raw = msg.header("to") or ""
+        match = _TAG_PARAM.search(raw, raw.rfind(">") + 1)
+        return match.group(1) or None if match else None
+    return to.tag if to is not None else None
+
+
 def header_lines(msg: Request) -> list[tuple[str, bytes]]:
     """(canonical name, raw line) for every header line of the message, in received order."""
     return msg.header_lines()
@@ -90,8 +108,7 @@ def build_reply(request: Request, src_ip: str, src_port: int, code: int, reason:
     """A reply laid out as Kamailio's build_res_buf_from_sip_req: the Vias (the first with
     received/rport), From, To (with `to_tag` for codes >= 180 when the request has none), Call-ID,
     CSeq, Record-Route for 180-299, the reply lumps (whole header lines), Server, Content-Length."""
-    to = request.to
-    add_tag = to_tag is not None and code >= 180 and to is not None and not to.tag
+    add_tag = to_tag is not None and code >= 180 and request.has_header("to") and not to_tag_of(request)
     lines = [b"SIP/2.0 %d %s" % (code, as_bytes(reason))]
     first_via = True
     for name, line in request.header_lines_named(_COPIED_TO_REPLY if 180 <= code < 300 else _COPIED_NO_RR):

@@ -11,7 +11,7 @@ from typing import Any
 
 from kampy.config.compile import CompiledConfig
 from kampy.net.params import as_bool
-from kampy.module import RouteType, overrides_on_response, overrides_pre_script
+from kampy.module import RouteType, overrides_on_response, overrides_post_script, overrides_pre_script
 from kampy.runtime import corestats, forward
 from kampy.runtime.context import MessageContext, Outgoing, ScriptDrop, ScriptExit, Socket, Source
 from kampy.runtime.core import (
@@ -43,6 +43,7 @@ class Server:
         self._reply_key = next((k for k in (("reply", None), ("onreply", None), ("onreply", "0"))
                                 if engine.has_route(*k)), None)
         self._pre_script = tuple(m.pre_script for m in core.modules.values() if overrides_pre_script(m))
+        self._post_script = tuple(m.post_script for m in core.modules.values() if overrides_post_script(m))
         self._on_response = tuple(m.on_response for m in core.modules.values() if overrides_on_response(m))
         now = core.clock.monotonic()
         self._handed_off = False
@@ -238,8 +239,29 @@ class Server:
             for hook in self._pre_script:
                 if not hook(ctx):
                     return ctx.outbox
-            if not self._has_request_route:
-                return []
+        except Exception:
+            self._internal_error(ctx, data, "before request_route")
+            return ctx.outbox
+        if not self._has_request_route:
+            return []
+        out = self._run_request_route(ctx, data)
+        answered = False
+        for hook in self._post_script:
+            try:
+                answered = hook(ctx) or answered
+            except Exception:
+                log.exception("internal error after request_route of a message from %s:%d", src.ip, src.port)
+                ctx.failed = True
+        if ctx.failed:
+            self._internal_error(ctx, data, "in request_route", answered)
+        if out is not None:
+            return out
+        corestats.count_forwarded(self.core.stats, ctx.outbox)
+        return ctx.outbox
+
+    def _run_request_route(self, ctx: MessageContext, data: bytes) -> list[Outgoing] | None:
+        """Run request_route; what to send when it ended on malformed input, else None (ctx.outbox)."""
+        try:
             self.engine.run_route("request", None, ctx)
         except ScriptExit:
             pass
@@ -252,11 +274,31 @@ class Server:
         except ModuleFailure as failure:
             self._log_failure(failure)
             self.core.stats.inc("core:err_requests")
+            ctx.failed = True
         except SIPProtocolError as exc:
             corestats.count_malformed(self.core.stats, data, exc.message)
             return self._malformed(data, ctx.src, exc, ctx)
-        corestats.count_forwarded(self.core.stats, ctx.outbox)
-        return ctx.outbox
+        except Exception:
+            log.exception("internal error in request_route of a message from %s:%d", ctx.src.ip, ctx.src.port)
+            ctx.failed = True
+        return None
+
+    def _internal_error(self, ctx: MessageContext, data: bytes, where: str, answered: bool = False) -> None:
+        """A bug stopped the handling of a request: count it (`core:err_internal`) and answer 500
+        unless it was answered already or a module answers it (tm's transaction)."""
+        self.core.stats.inc("core:err_internal")
+        msg = ctx.msg
+        if answered or ctx.replied is not None or not isinstance(msg, Request) or msg.method == "ACK":
+            return
+        src = ctx.src
+        error = SIPProtocolError("internal error", status=500, can_reply=True)
+        reply = error_response(data, error, reply_via_line(msg, src.ip, src.port))
+        if reply is None:
+            return
+        log.error("internal error %s of a %s from %s:%s:%d: answered 500", where, msg.method, src.proto,
+                  src.ip, src.port)
+        ctx.replied = 500
+        ctx.outbox.append(self._reply_to_source(reply, src))
 
     def _set_log_prefix(self, ctx: MessageContext) -> None:
         """The core `log_prefix` for this message, in every line logged while it is processed."""
@@ -272,7 +314,7 @@ class Server:
     @staticmethod
     def _log_failure(failure: ModuleFailure) -> None:
         exc = failure.exc
-        log.error("%s:%d: %s() failed, message dropped: %s: %s", failure.pos.file, failure.pos.line,
+        log.error("%s:%d: %s() failed (internal error): %s: %s", failure.pos.file, failure.pos.line,
                   failure.name, type(exc).__name__, exc)
         log.debug("traceback of the failure in %s()", failure.name, exc_info=exc)
 

@@ -71,7 +71,8 @@ _PRETTY = {
     "call-id": "Call-ID", "cseq": "CSeq", "www-authenticate": "WWW-Authenticate",
     "mime-version": "MIME-Version",
 }
-_REASONS = {400: "Bad Request", 505: "Version Not Supported", 513: "Message Too Large"}
+_REASONS = {400: "Bad Request", 500: "Server Internal Error", 505: "Version Not Supported",
+            513: "Message Too Large"}
 
 _TOKEN_B = rb"[A-Za-z0-9.!%*_+`'~\-]+"
 _REQ_LINE = re.compile(rb"(" + _TOKEN_B + rb") ([^\x00-\x20\x7f<>\"]+) SIP/2\.0")

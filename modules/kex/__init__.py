@@ -170,6 +170,7 @@ EXPORTS = Exports(
         Stat("drop_replies", group="core"),
         Stat("err_requests", group="core"),
         Stat("err_replies", group="core"),
+        Stat("err_internal", group="core"),  # kampy: internal errors answered 500 (docs/statistics.md)
         Stat("bad_URIs_rcvd", group="core"),
         Stat("unsupported_methods", group="core"),
         Stat("bad_msg_hdr", group="core"),

@@ -46,6 +46,7 @@ from kampy.api import (
     forward_request,
     reply_destination,
     server_key,
+    to_tag_of,
 )
 
 from . import tags
@@ -158,8 +159,30 @@ class TmModule(Module):
         if leg is None:
             return True
         self._count("rpl_received")
-        self._run(leg, tx.on_response(msg, self._now()), ctx)
+        self._guarded(leg, lambda: self._run(leg, tx.on_response(msg, self._now()), ctx), "a reply")
         return False
+
+    def post_script(self, ctx: MessageContext) -> bool:
+        """t_unref: a transaction the request route neither replied to nor relayed is released (as
+        Kamailio's "script writer didn't release transaction"); after an internal error it gets a
+        500 first. True while the transaction answers the request."""
+        cell = ctx.local.get(CELL)
+        if cell is None or cell.freed or cell.uas is None or ctx.route_type != RouteType.REQUEST:
+            return False
+        if cell.uas_status >= 200 or cell.branches:
+            return True
+        if ctx.failed and self._reply(ctx, cell, 500, "Server Internal Error") > 0:
+            return True
+        log.warning("script writer didn't release transaction")
+        wait = cell.timers.wt_timer if cell.timers.wt_timer is not None else self.timers.t4
+        self.core.call_at(self._now() + wait, lambda: self._release(cell))
+        return False
+
+    def _release(self, cell: Cell) -> None:
+        """t_release_transaction's put_on_wait ran out: a transaction still without a final reply or
+        a branch is freed (one that got them meanwhile ends by its own timers)."""
+        if not cell.freed and cell.uas_status < 200 and not cell.branches:
+            self._kill(cell, reply=False)
 
     # ================================================================ machines and timers
 
@@ -196,7 +219,35 @@ class TmModule(Module):
 
     def _fire(self, leg: Leg, name: str) -> None:
         leg.handles.pop(name, None)
-        self._run(leg, leg.tx.on_timer(name, self._now()))
+        self._guarded(leg, lambda: self._run(leg, leg.tx.on_timer(name, self._now())), f"timer {name}")
+
+    def _guarded(self, leg: Leg, step: Callable[[], None], what: str) -> None:
+        """Run a step of a transaction outside of a route (a timer, a reply); a bug there must not
+        leave the transaction alive: it gets a 500 upstream if it can, and is freed."""
+        try:
+            step()
+        except Exception:
+            log.exception("tm: internal error on %s of a %s transaction, freeing it", what, leg.cell.method)
+            self.core.stats.inc("core:err_internal")
+            self._kill(leg.cell)
+
+    def _kill(self, cell: Cell, reply: bool = True) -> None:
+        if reply and cell.uas is not None and cell.uas_status < 200:
+            try:
+                self._reply(MessageContext(cell.request, cell.src, self.core), cell, 500,  # type: ignore[arg-type]
+                            "Server Internal Error")
+            except Exception:
+                log.exception("tm: cannot send a 500 for a %s transaction", cell.method)
+        for leg in cell.legs():
+            if leg.tx in self._legs:
+                try:
+                    self._run(leg, leg.tx.terminate())
+                except Exception:
+                    log.exception("tm: cannot stop a %s transaction cleanly", cell.method)
+                if leg.tx in self._legs:
+                    self._terminated(leg)
+        if not cell.freed:
+            self._free(cell)
 
     def _add_leg(self, leg: Leg, actions: list[Any]) -> None:
         self.table.add(leg.tx)
@@ -361,10 +412,10 @@ class TmModule(Module):
         data = build_local_reply(cell.request, cell.src, code, reason, tag=tag,
                                  server=self.core.server_header, lumps=local.get(REPLY_LUMPS, ()),
                                  body=local.get(REPLY_BODY, b""), force_rport=bool(local.get("force_rport")))
-        to = cell.request.to
-        if to is not None and to.tag:
-            return data, to.tag
-        return data, tag if code >= 180 and to is not None else None
+        request_tag = to_tag_of(cell.request)
+        if request_tag:
+            return data, request_tag
+        return data, tag if code >= 180 and cell.request.has_header("to") else None
 
     def _send_uas(self, cell: Cell, data: bytes, code: int, to_tag: str | None) -> bool:
         assert cell.uas is not None
@@ -709,7 +760,7 @@ class TmModule(Module):
             self._count("rpl_generated")
         else:
             status, data = code, without_top_via(reply)
-            to_tag = reply.to.tag if reply.to is not None else None
+            to_tag = to_tag_of(reply)
         if status >= 200 and cell.uas_status < 200:
             cell.relayed_branch = index
         self._send_uas(cell, data, status, to_tag)

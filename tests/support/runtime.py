@@ -5,6 +5,7 @@ from pathlib import Path
 
 from kampy.config.pipeline import load_text
 from kampy.runtime.context import Outgoing, Socket, Source
+from kampy.runtime.core import Clock
 from kampy.runtime.server import Server
 
 FAKE_MODULE = '''
@@ -78,7 +79,7 @@ SOURCE = Source("udp", "192.0.2.7", 5080, SOCKET)
 
 
 def make_server(tmp_path: Path, routes: str, *, modules: tuple[str, ...] = ("fake",),
-                sockets: list[Socket] | None = None, header: str = "") -> Server:
+                sockets: list[Socket] | None = None, header: str = "", clock: Clock | None = None) -> Server:
     moddir = tmp_path / "mods"
     (moddir / "fake").mkdir(parents=True, exist_ok=True)
     (moddir / "fake" / "__init__.py").write_text(FAKE_MODULE)
@@ -87,7 +88,8 @@ def make_server(tmp_path: Path, routes: str, *, modules: tuple[str, ...] = ("fak
     loads = "".join(f'loadmodule "{m}"\n' for m in modules)
     text = f'loadpath "{moddir}"\n{header}\n{loads}\n{routes}\n'
     compiled = load_text(text, "test.cfg")
-    return Server.from_config(compiled, sockets=sockets or [SOCKET], aliases=[("example.com", None)])
+    return Server.from_config(compiled, sockets=sockets or [SOCKET], aliases=[("example.com", None)],
+                              clock=clock)
 
 
 def request(method: str = "OPTIONS", ruri: str = "sip:bob@127.0.0.1", *, via_host: str = "192.0.2.7",
