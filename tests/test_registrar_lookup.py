@@ -46,6 +46,19 @@ def test_lookup_of_an_unknown_user_returns_minus_1() -> None:
     assert header(send(srv, request()), "X-R") == ["-1"]
 
 
+def test_lookup_of_a_request_uri_without_host_returns_minus_3_as_kamailio(caplog) -> None:
+    # RFC 4475 3.1.2.13 (unkscm): Kamailio 5.6 logs "failed to parse AoR" and lookup() returns -3
+    srv = server(probe(SHOW))
+    reply = send(srv, request("OPTIONS", "nobodyKnowsThisScheme:totallyopaquecontent"))
+    assert reply.startswith(b"SIP/2.0 200 Looked") and header(reply, "X-R") == ["-3"]
+    assert "failed to parse AoR [nobodyKnowsThisScheme:totallyopaquecontent]" in caplog.text
+
+
+def test_lookup_of_a_tel_uri_uses_the_number_as_the_aor() -> None:
+    srv = server(probe(SHOW))
+    assert header(send(srv, request("INVITE", "tel:+15551234")), "X-R") == ["-1"]
+
+
 def test_lookup_returns_minus_2_when_methods_forbid_the_request() -> None:
     srv = server(probe(SHOW, registrar='"method_filtering", 1'))
     send(srv, register(contact='<sip:alice@10.0.0.1>;methods="MESSAGE"'))

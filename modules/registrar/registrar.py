@@ -190,17 +190,20 @@ class RegistrarModule(Module):
         try:
             uri = parse_uri(uri_text)
         except SIPProtocolError:
-            raise RegError(R.AOR_PARSE) from None
+            uri = None
+        if uri is None or uri.opaque is not None:  # Kamailio's parse_uri knows sip, sips, tel, tels, urn
+            log.error("extract_aor(): failed to parse AoR [%s]", uri_text)
+            raise RegError(R.AOR_PARSE)
         return self.aor_of(uri), uri
 
     def aor_of(self, uri: URI) -> str:
         """`extract_aor` of a parsed URI."""
         user = urllib.parse.unquote(uri.user or "")
-        if len(user) > 64 or len(uri.host) > 64:
+        host = uri.host or ""  # none in a tel: URI
+        if len(user) > 64 or len(host) > 64:
             raise RegError(R.AOR_LEN)
         aor = user
         if self.ul.use_domain:
-            host = uri.host
             prefix = self.realm_prefix
             if prefix and len(prefix) < len(host) and host.startswith(prefix):
                 host = host[len(prefix):]
