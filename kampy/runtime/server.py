@@ -239,7 +239,10 @@ class Server:
             for hook in self._pre_script:
                 if not hook(ctx):
                     return ctx.outbox
+        except SIPProtocolError:
+            raise  # bad input: answered 400 by _handle
         except Exception:
+            log.exception("internal error before request_route of a message from %s:%d", src.ip, src.port)
             self._internal_error(ctx, data, "before request_route")
             return ctx.outbox
         if not self._has_request_route:

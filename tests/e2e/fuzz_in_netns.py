@@ -1,7 +1,14 @@
-"""Run inside a private network namespace (`unshare -n`): start kampy, send it mutated datagrams,
-check that a valid OPTIONS is still answered and how its memory moved. Prints one JSON line.
+"""Run inside a private network namespace (`unshare -n`): start kampy with configs/fuzz.cfg (a registrar
+and stateful proxy) on 127.0.0.1:5060, send it mutated REGISTER/MESSAGE/INVITE/CANCEL/OPTIONS and the
+RFC 4475 torture messages at a bounded rate, with a liveness probe (an OPTIONS the proxy answers
+statefully) every few datagrams. Prints one JSON line with what it measured:
 
-    unshare -n python -m tests.e2e.fuzz_in_netns --count 10000 --dir DIR
+    unshare -n python -m tests.e2e.fuzz_in_netns --count 6000 --rate 1500 --dir DIR
+
+sent, probes, probes_missed, probe_ms (median, p99, max), probes_over_50ms; tracebacks and
+internal_errors (log lines) and err_internal (the statistic); transactions_left (tmx:inuse_transactions
+summed over the workers) and tm_stats (tm.stats of worker 1) once the timers ran out; rss_before_kib,
+rss_after_kib (kampy and its workers, after a warm-up and at the end); alive, exit_code.
 """
 from __future__ import annotations
 
@@ -10,80 +17,163 @@ import json
 import logging
 import re
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from tests.e2e.kampy_process import CONFIGS, Kampy, running_kampy
-from tests.e2e.mutate import mutations
-from tests.e2e.sip import UDPClient, status_of
+from tests.e2e.kampy_process import CONFIGS, REPO, Kampy, running_kampy
+from tests.e2e.mutate import mutations, rfc4475_messages
+from tests.e2e.sip import call_id_of, status_of
 
 log = logging.getLogger("fuzz")
-BATCH = 250
+PORT = 5060  # a private namespace: nothing else listens here
+PROBE_TIMEOUT = 2.0
+DRAIN_TIMEOUT = 30.0  # fuzz.cfg's timers: fr 1 s, fr_inv 2 s, T1 100 ms (H 6.4 s), wt 1 s
+_EXCEPTION = re.compile(r"\b(\w+(?:Error|Exception))\b")
 
 
-def answered(client: UDPClient, kampy: Kampy, tries: int = 5) -> bool:
-    """A valid OPTIONS gets a 200 (resent a few times: a burst may have filled the socket buffer)."""
-    for _ in range(tries):
-        try:
-            return status_of(client.request(kampy.addr)) == 200
-        except TimeoutError:
-            continue
-    return False
+class Prober:
+    """A valid OPTIONS for an unknown user of the proxy's domain: lookup fails, t_newtran, t_reply 404."""
+
+    def __init__(self, addr: tuple[str, int]) -> None:
+        self.addr = addr
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.serial = 0
+        self.latencies: list[float] = []
+        self.missed = 0
+
+    def probe(self) -> bool:
+        self.serial += 1
+        call_id = f"probe-{self.serial}"
+        data = (f"OPTIONS sip:nobody@example.test SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bK-p{self.serial};rport\r\n"
+                f"From: <sip:probe@example.test>;tag=p\r\nTo: <sip:nobody@example.test>\r\n"
+                f"Call-ID: {call_id}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+        started = time.monotonic()
+        self.sock.sendto(data.encode(), self.addr)
+        deadline = started + PROBE_TIMEOUT
+        while (left := deadline - time.monotonic()) > 0:
+            self.sock.settimeout(left)
+            try:
+                reply = self.sock.recv(70000)
+            except TimeoutError:
+                break
+            if call_id_of(reply) == call_id and status_of(reply) == 404:
+                self.latencies.append((time.monotonic() - started) * 1000)
+                return True
+        self.missed += 1
+        return False
+
+    def figures(self) -> dict[str, object]:
+        lat = sorted(self.latencies) or [0.0]
+        return {"probes": self.serial, "probes_missed": self.missed,
+                "probe_ms": {"median": round(statistics.median(lat), 2),
+                             "p99": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 2),
+                             "max": round(lat[-1], 2)},
+                "probes_over_50ms": sum(1 for x in self.latencies if x > 50)}
 
 
-def blast(kampy: Kampy, count: int, seed: int, client: UDPClient) -> int:
-    """Send `count` mutated datagrams in batches, each followed by a valid OPTIONS; return misses."""
+def paced(datagrams: Iterator[bytes], rate: float) -> Iterator[tuple[int, bytes]]:
+    """The datagrams numbered from 1, no faster than `rate` per second."""
+    started = time.monotonic()
+    for i, data in enumerate(datagrams, 1):
+        ahead = started + i / rate - time.monotonic()
+        if ahead > 0:
+            time.sleep(ahead)
+        yield i, data
+
+
+def blast(kampy: Kampy, count: int, rate: float, seed: int, probe_every: int, prober: Prober) -> None:
+    torture = rfc4475_messages()
     sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sender.bind(("127.0.0.1", 0))
-    misses = 0
-    for i, data in enumerate(mutations(count, seed), 1):
+    for i, data in paced(mutations(count, seed, torture), rate):
         try:
             sender.sendto(data, kampy.addr)
         except OSError as exc:
             log.debug("send failed: %s", exc)
-        if i % BATCH == 0 and not answered(client, kampy):
-            misses += 1
+        if i % probe_every == 0:
+            prober.probe()
     sender.close()
-    return misses
 
 
-_EXCEPTION = re.compile(r"\b(\w+(?:Error|Exception))\b")
+def rpc(socket_path: Path, method: str, *params: str) -> object:
+    cmd = [sys.executable, "-m", "kampy", "rpc", "--socket", str(socket_path), "--json", method, *params]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=30)
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip()[-500:]}
+    return json.loads(proc.stdout).get("result")
 
 
-def internal_errors(output: str) -> list[str]:
-    """Log lines that show a bug rather than bad input: tracebacks, exceptions other than
-    SIPProtocolError (bad input is expected to be logged and dropped)."""
-    return [line for line in output.splitlines()
-            if "Traceback" in line or "internal error" in line
-            or any(name != "SIPProtocolError" for name in _EXCEPTION.findall(line))]
+def live_transactions(socket_path: Path) -> int:
+    result = rpc(socket_path, "stats.fetch", "tmx:inuse_transactions")
+    return int(result.get("tmx.inuse_transactions", -1)) if isinstance(result, dict) else -1
+
+
+def drained(socket_path: Path, timeout: float) -> int:
+    """Wait until no transaction is left (or `timeout`); the number left."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = live_transactions(socket_path)
+        if left == 0 or time.monotonic() > deadline:
+            return left
+        time.sleep(1)
+
+
+def log_problems(path: Path) -> tuple[int, list[str]]:
+    """(tracebacks, other lines naming an exception other than SIPProtocolError), read line by line."""
+    tracebacks, lines = 0, []
+    with path.open(errors="replace") as log_file:
+        for line in log_file:
+            if "Traceback" in line:
+                tracebacks += 1
+            elif "internal error" in line or any(n != "SIPProtocolError" for n in _EXCEPTION.findall(line)):
+                if len(lines) < 20:
+                    lines.append(line.rstrip()[:300])
+    return tracebacks, lines
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--count", type=int, default=10000)
+    parser.add_argument("--count", type=int, default=6000)
+    parser.add_argument("--rate", type=float, default=1500, help="datagrams per second at most")
+    parser.add_argument("--probe-every", type=int, default=100)
+    parser.add_argument("--children", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=4475)
     parser.add_argument("--dir", type=Path, default=None)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     directory = args.dir or Path(tempfile.mkdtemp())
-    with running_kampy(CONFIGS / "options.cfg", directory, protos=("udp",)) as kampy:
-        client = UDPClient(timeout=2)
-        blast(kampy, 2000, seed=1, client=client)  # warm up: caches, allocator pools
+    rpc_socket = directory / "rpc.sock"
+    defines = ["-A", f'RPC_SOCKET="{rpc_socket}"', "-A", f"CHILDREN={args.children}"]
+    with running_kampy(CONFIGS / "fuzz.cfg", directory, port=PORT, protos=("udp",), args=defines) as kampy:
+        prober = Prober(kampy.addr)
+        blast(kampy, 2000, args.rate, args.seed + 1, args.probe_every, Prober(kampy.addr))  # warm-up
+        drained(rpc_socket, DRAIN_TIMEOUT)
         rss_before = kampy.rss_kib()
         started = time.monotonic()
-        misses = blast(kampy, args.count, seed=4475, client=client)
+        blast(kampy, args.count, args.rate, args.seed, args.probe_every, prober)
         elapsed = time.monotonic() - started
-        final = answered(client, kampy)
+        left = drained(rpc_socket, DRAIN_TIMEOUT)
+        tm_stats = rpc(rpc_socket, "tm.stats")
+        final = prober.probe()
+        err = rpc(rpc_socket, "stats.fetch", "core:err_internal")
         rss_after = kampy.rss_kib()
         alive = kampy.proc.poll() is None and len(kampy.worker_pids()) > 0
         code = kampy.stop()
-        errors = internal_errors(kampy.output())
-    print(json.dumps({"sent": args.count, "sync_misses": misses, "final_answered": final,
-                      "rss_before_kib": rss_before, "rss_after_kib": rss_after, "alive": alive,
-                      "exit_code": code, "seconds": round(elapsed, 2), "errors": errors[:20]}))
+        tracebacks, errors = log_problems(kampy.log_path)
+    print(json.dumps({"sent": args.count, "rate": args.rate, "seconds": round(elapsed, 1), **prober.figures(),
+                      "final_answered": final, "tracebacks": tracebacks, "internal_errors": errors,
+                      "err_internal": int(err.get("core.err_internal", 0)) if isinstance(err, dict) else err,
+                      "transactions_left": left, "tm_stats": tm_stats, "rss_before_kib": rss_before,
+                      "rss_after_kib": rss_after, "alive": alive, "exit_code": code}))
     return 0
 
 

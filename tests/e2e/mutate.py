@@ -1,8 +1,12 @@
-"""Deterministic mutations of valid SIP messages: truncated, bit-flipped, spliced, oversized, random."""
+"""Deterministic mutations of valid SIP messages: truncated, bit-flipped, spliced, oversized, random;
+and the RFC 4475 torture messages (tests/data/rfc4475), sent as they are and mutated."""
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+RFC4475 = Path(__file__).resolve().parents[1] / "data" / "rfc4475"
 
 UDP_MAX_PAYLOAD = 65507  # IPv4: 65535 - 20 (IP) - 8 (UDP)
 
@@ -20,7 +24,25 @@ SEEDS = [
     b"Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
     b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-x\r\nFrom: <sip:a@b>;tag=1\r\n"
     b"To: <sip:c@d>;tag=2\r\nCall-ID: fuzz-4\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+    b"MESSAGE sip:u@example.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5996;branch=z9hG4bK-m;rport\r\n"
+    b"From: \"Fuzz\" <sip:fuzz@example.test>;tag=m1\r\nTo: <sip:u@example.test>\r\nCall-ID: fuzz-5\r\n"
+    b"CSeq: 3 MESSAGE\r\nMax-Forwards: 70\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello",
+    b"INVITE sip:u@example.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5995;branch=z9hG4bK-v;rport\r\n"
+    b"From: <sip:fuzz@example.test>;tag=v1\r\nTo: <sip:u@example.test>\r\nCall-ID: fuzz-6\r\n"
+    b"CSeq: 1 INVITE\r\nContact: <sip:fuzz@127.0.0.1:5995>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+    b"CANCEL sip:u@example.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5995;branch=z9hG4bK-v;rport\r\n"
+    b"From: <sip:fuzz@example.test>;tag=v1\r\nTo: <sip:u@example.test>\r\nCall-ID: fuzz-6\r\n"
+    b"CSeq: 1 CANCEL\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+    b"REGISTER sip:example.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5994;branch=z9hG4bK-g;rport\r\n"
+    b"From: <sip:u@example.test>;tag=g1\r\nTo: <sip:u@example.test>\r\nCall-ID: fuzz-7\r\n"
+    b"CSeq: 9 REGISTER\r\nContact: <sip:u@127.0.0.1:5994;transport=udp>;expires=30\r\n"
+    b"Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
 ]
+
+
+def rfc4475_messages() -> list[bytes]:
+    """The torture messages of RFC 4475 section 3 (tests/data/rfc4475/*.dat), sorted by name."""
+    return [path.read_bytes() for path in sorted(RFC4475.glob("*.dat"))]
 
 
 def truncate(rng: random.Random, data: bytes) -> bytes:
@@ -74,8 +96,14 @@ MUTATORS: list[Callable[[random.Random, bytes], bytes]] = [
 ]
 
 
-def mutations(count: int, seed: int = 4475) -> Iterator[bytes]:
+def mutations(count: int, seed: int = 4475, torture: Sequence[bytes] = ()) -> Iterator[bytes]:
+    """`count` datagrams: mutated seeds; with `torture` messages, one in five is one of them as it is
+    and the seeds they mutate include them."""
     rng = random.Random(seed)
+    seeds = [*SEEDS, *torture]
     for _ in range(count):
-        data = rng.choice(MUTATORS)(rng, rng.choice(SEEDS))
+        if torture and rng.random() < 0.2:
+            data = rng.choice(torture)
+        else:
+            data = rng.choice(MUTATORS)(rng, rng.choice(seeds))
         yield (data or b"\x00")[:UDP_MAX_PAYLOAD]
