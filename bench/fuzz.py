@@ -1,0 +1,66 @@
+"""The long fuzz run: 1,000,000 mutated REGISTER/MESSAGE/INVITE/CANCEL/OPTIONS datagrams and RFC 4475
+messages against the stateful proxy of tests/e2e/configs/fuzz.cfg, at a bounded rate, in a private
+network namespace (`unshare -n`), with a liveness probe every --probe-every datagrams.
+
+    python bench/fuzz.py [--count 1000000] [--rate 2000] [--probe-every 250] [--children 2]
+
+It runs tests/e2e/fuzz_in_netns.py (the harness the short test uses) and checks its figures against
+the targets of issue 19: 0 tracebacks, every probe answered within 50 ms, RSS growth under 10 MB,
+0 live transactions at the end. Prints the harness's JSON and one line per target; exits 1 when one
+is missed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RSS_LIMIT_KIB = 10 * 1024
+PROBE_LIMIT_MS = 50
+
+
+def targets(result: dict) -> dict[str, bool]:
+    growth = result["rss_after_kib"] - result["rss_before_kib"]
+    return {
+        "0 tracebacks, 0 internal errors": result["tracebacks"] == 0 and not result["internal_errors"]
+        and result["err_internal"] == 0,
+        f"every probe answered within {PROBE_LIMIT_MS} ms": result["probes_missed"] == 0
+        and result["probe_ms"]["max"] <= PROBE_LIMIT_MS,
+        f"RSS growth under 10 MB ({growth} KiB)": growth < RSS_LIMIT_KIB,
+        "0 live transactions at the end": result["transactions_left"] == 0
+        and result["tm_stats"]["current"] == 0,
+        "kampy up and stopped cleanly": result["alive"] and result["exit_code"] == 0,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=1_000_000)
+    parser.add_argument("--rate", type=float, default=2000)
+    parser.add_argument("--probe-every", type=int, default=250)
+    parser.add_argument("--children", type=int, default=2)
+    args = parser.parse_args()
+    directory = Path(tempfile.mkdtemp(prefix="kampy-fuzz-"))
+    cmd = ["unshare", "-n", sys.executable, "-m", "tests.e2e.fuzz_in_netns", "--count", str(args.count),
+           "--rate", str(args.rate), "--probe-every", str(args.probe_every), "--children", str(args.children),
+           "--dir", str(directory)]
+    timeout = args.count / args.rate * 3 + 600
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        print(proc.stderr[-3000:], file=sys.stderr)
+        return 1
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(json.dumps(result, indent=1))
+    met = targets(result)
+    for name, ok in met.items():
+        print(f"{'met   ' if ok else 'MISSED'} {name}")
+    print(f"log: {directory}")
+    return 0 if all(met.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
