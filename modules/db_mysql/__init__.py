@@ -14,7 +14,6 @@ NOT_IMPLEMENTED = (
     Unimplemented("param", "auto_reconnect", "not implemented yet", default=1, types=(int,)),
     Unimplemented("param", "insert_delayed", "not implemented yet", default=0, types=(int,)),
     Unimplemented("param", "unsigned_type", "not implemented yet", default=0, types=(int,)),
-    Unimplemented("param", "opt_ssl_mode", "not implemented yet", default=0, types=(int,)),
 )
 
 
@@ -28,6 +27,7 @@ EXPORTS = Exports(
         Param("receive_timeout", (int,), 0),
         Param("timeout_interval", (int,), 2),
         Param("update_affected_found", (int,), 0),
+        Param("opt_ssl_mode", (int,), 0),
     ),
     not_implemented=NOT_IMPLEMENTED,
     factory=None,

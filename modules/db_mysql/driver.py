@@ -21,6 +21,8 @@ from pymysql.constants import CLIENT
 
 from kampy.api import MYSQL, DBError, DBURL, DBReason, DBResult
 
+from .circuit import SSL_PREFERRED, Circuit, tls_arguments
+
 log = logging.getLogger("kampy.db.mysql")
 
 # Client-side codes: can't connect, gone away, lost during query, lost (again), server shutdown.
@@ -109,6 +111,26 @@ def timeouts(options: Mapping[str, Any]) -> tuple[int, int, int]:
     return connect, read, write
 
 
+class Connector:
+    """pymysql.connect with the TLS arguments of opt_ssl_mode (one SSL context for all connections);
+    in mode 2 (preferred) without TLS when the server offers none. DBUtils' creator."""
+
+    dbapi = pymysql
+    threadsafety = pymysql.threadsafety
+
+    def __init__(self, ssl_mode: int) -> None:
+        self.tls = tls_arguments(ssl_mode)
+        self.preferred = ssl_mode == SSL_PREFERRED
+
+    def __call__(self, **kwargs: Any) -> pymysql.connections.Connection:
+        try:
+            return pymysql.connect(**kwargs, **self.tls)
+        except pymysql.err.OperationalError as exc:
+            if self.preferred and _code(exc) == 2026:  # SSL is required but the server has none
+                return pymysql.connect(**kwargs, ssl_disabled=True)
+            raise
+
+
 class MySQLBackend:
     dialect = MYSQL
     created = False
@@ -118,27 +140,42 @@ class MySQLBackend:
         self._idle_ping = IDLE_PING_SECONDS if _option(options, "ping_interval", 300) > 0 else None
         self._suspect_since = 0.0
         self._lock = threading.Lock()
-        self._pool = self._make_pool(options)
-        self._check_reachable()
-
-    def _make_pool(self, options: Mapping[str, Any]) -> PooledDB:
-        connect_t, read_t, write_t = timeouts(options)
-        flags = CLIENT.FOUND_ROWS if _option(options, "update_affected_found", 0) else 0
-        return PooledDB(
-            creator=pymysql, mincached=0, maxcached=_option(options, "pool_size", 4), maxshared=0,
+        self._connector = Connector(_option(options, "opt_ssl_mode", 0))
+        self._arguments = self._connect_arguments(options)
+        self._circuit = Circuit(self._probe, url.redacted())
+        self._pool = PooledDB(
+            creator=self._connector, mincached=0, maxcached=_option(options, "pool_size", 4), maxshared=0,
             # reset=False: autocommit leaves nothing to roll back, and DBUtils' rollback on a
             # dead connection would reconnect while the failed call is still returning
             # DBUtils gives pooling, the check on checkout and reconnection with the session
             # settings; statements do not go through its failover cursor (see _attempt)
             blocking=False, reset=False, setsession=list(SESSION_SQL), ping=(1, self._ping),
-            host=self.url.host, port=self.url.port or 3306, user=self.url.user or "",
-            password=self.url.password or "", database=self.url.database, charset="utf8mb4",
-            autocommit=True, connect_timeout=connect_t, read_timeout=read_t, write_timeout=write_t,
-            client_flag=flags)
+            **self._arguments)
+        self._check_reachable()
+
+    def _connect_arguments(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        connect_t, read_t, write_t = timeouts(options)
+        flags = CLIENT.FOUND_ROWS if _option(options, "update_affected_found", 0) else 0
+        return dict(host=self.url.host, port=self.url.port or 3306, user=self.url.user or "",
+                    password=self.url.password or "", database=self.url.database, charset="utf8mb4",
+                    autocommit=True, connect_timeout=connect_t, read_timeout=read_t, write_timeout=write_t,
+                    client_flag=flags)
 
     def _check_reachable(self) -> None:
         """Fail at start when the server or database is not there, as Kamailio's mod_init does."""
-        self.execute("SELECT 1", (), idempotent=True)
+        try:
+            self._attempt("SELECT 1", ())
+        except pymysql.err.MySQLError as exc:
+            self._pool.close()
+            raise to_dberror(exc, self.url) from exc
+
+    def _probe(self) -> None:
+        """The circuit's check that the server is back: a new connection answers a ping."""
+        con = self._connector(**self._arguments)
+        try:
+            con.ping(reconnect=False)
+        finally:
+            con.close()
 
     def _ping(self, con: pymysql.connections.Connection) -> bool:
         """DBUtils' check on taking a connection from the pool: answer from memory while the
@@ -157,6 +194,9 @@ class MySQLBackend:
         return True
 
     def execute(self, statement: str, params: Sequence[Any], *, idempotent: bool) -> DBResult:
+        if self._circuit.refuse():
+            raise DBError(f"MySQL server {self.url.redacted()} is unreachable (failing at once until it "
+                          "answers again)", DBReason.CONNECTION)
         try:
             return self._attempt(statement, params)
         except pymysql.err.MySQLError as exc:
@@ -176,9 +216,11 @@ class MySQLBackend:
             raise self._failed(exc) from exc
 
     def _failed(self, exc: BaseException) -> DBError:
-        if is_connection_error(exc):
+        error = to_dberror(exc, self.url)
+        if is_connection_error(exc) or isinstance(exc, TimeoutError):
             self._suspect_since = time.monotonic()
-        return to_dberror(exc, self.url)
+            self._circuit.open(str(error))
+        return error
 
     def _attempt(self, statement: str, params: Sequence[Any]) -> DBResult:
         """One try on a pooled connection. DBUtils checks the connection out (pinging it when
@@ -202,6 +244,7 @@ class MySQLBackend:
             con.close()
 
     def close(self) -> None:
+        self._circuit.stop()
         self._pool.close()
 
 
