@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kampy.db import connect
 from tests.e2e.kampy_process import rss_kib
 from tests.e2e.msilo_sample import Server
 from tests.e2e.sip import call_id_of, status_of
@@ -137,6 +138,12 @@ class Sender:
         self.running = False
         self.reader.join()
         self.sock.close()
+
+
+def stored(url: str) -> int:
+    """The rows of the silo table for the offline user."""
+    with connect(url) as db:
+        return db.raw_query("SELECT COUNT(*) FROM silo WHERE username = %s", (USER,))[0][0]
 
 
 def _pids(server: Server) -> list[int]:

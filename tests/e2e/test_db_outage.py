@@ -22,18 +22,13 @@ def outage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             create_tables(db)
         kampy = msilo_sample.start("kampy", directory, server.url)
         try:
-            result = db_outage.run(kampy, server.stop, server.restart, lambda: _rows(server.url),
+            result = db_outage.run(kampy, server.stop, server.restart, lambda: db_outage.stored(server.url),
                                    rate=50, before=1.5, down=3.0, after=2.5)
         finally:
             kampy.stop()
         yield result.figures()
     finally:
         server.stop()
-
-
-def _rows(url: str) -> int:
-    with connect(url) as db:
-        return db.raw_query("SELECT COUNT(*) FROM silo WHERE username = %s", (db_outage.USER,))[0][0]
 
 
 def test_every_message_is_answered_through_the_outage(outage: dict) -> None:
