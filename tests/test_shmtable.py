@@ -314,3 +314,95 @@ def test_a_block_that_does_not_hold_what_was_written_is_never_returned(table: Sh
     table._map[off + 6 + len(b"alice") + 2] ^= 0xFF  # a byte of the value changes behind its back
     with pytest.raises(Torn):
         table.get(b"alice")
+
+
+# ------------------------------------------------------------------ growing
+
+
+def test_a_growable_table_that_is_full_grows_and_keeps_every_key(path: Path) -> None:
+    table = ShmTable(path, capacity=16, heap_size=4096, max_capacity=1024)  # room for 11 keys at first
+    try:
+        for n in range(300):
+            table.put(f"k{n}".encode(), b"v" * (n % 50), extra=n, flags=n % 3)
+        assert table.capacity == 512 and table.generation == 5
+        assert all(table.get(f"k{n}".encode()) == (b"v" * (n % 50), n, n % 3) for n in range(300))
+        assert len(table) == 300
+    finally:
+        table.close()
+
+
+def test_counters_move_with_a_growth(path: Path) -> None:
+    table = ShmTable(path, capacity=16, max_capacity=64)
+    try:
+        table.add(3, 42)
+        for n in range(20):
+            table.put(f"k{n}".encode(), b"v")
+        assert table.generation == 1 and table.counter(3) == 42
+    finally:
+        table.close()
+
+
+def test_a_table_stops_growing_at_its_max_capacity(path: Path) -> None:
+    table = ShmTable(path, capacity=16, max_capacity=32)  # 11, then 22 keys
+    try:
+        for n in range(22):
+            table.put(f"k{n}".encode(), b"v")
+        with pytest.raises(TableFull, match="32 entries is the most it may grow to"):
+            table.put(b"one more", b"v")
+        assert table.get(b"one more") is None and table.get(b"k21") == (b"v", 0, 0)
+    finally:
+        table.close()
+
+
+def _grower(path: str, count: int) -> None:
+    table = ShmTable(path, capacity=16, max_capacity=4096)
+    for n in range(count):
+        table.put(f"child{n}".encode(), b"c")
+    table.close()
+
+
+def test_another_process_follows_the_table_where_it_grew(path: Path) -> None:
+    table = ShmTable(path, capacity=16, max_capacity=4096)
+    try:
+        table.put(b"parent", b"p")
+        child = multiprocessing.get_context("fork").Process(target=_grower, args=(str(path), 1000))
+        child.start()
+        child.join(60)
+        assert child.exitcode == 0
+        assert table.get(b"child999") == (b"c", 0, 0) and table.get(b"parent") == (b"p", 0, 0)
+        table.put(b"after", b"a")  # written where the child left the table
+        again = ShmTable(path, capacity=16, max_capacity=4096)  # a process that opens it later
+        assert again.get(b"after") == (b"a", 0, 0) and len(again) == 1002
+        again.close()
+    finally:
+        table.close()
+
+
+def test_the_generations_of_a_grown_table_go_with_its_store(tmp_path: Path) -> None:
+    store = SharedStore.create(tmp_path)
+    table = store.table("grows", capacity=16, max_capacity=256)
+    for n in range(100):
+        table.put(f"k{n}".encode(), b"v")
+    assert table.generation >= 2
+    store.remove()
+    assert list(tmp_path.iterdir()) == []
+
+
+def _put_one(path: str) -> None:
+    table = ShmTable(path, capacity=16, max_capacity=4096)
+    table.put(b"from the child", b"c")
+    table.close()
+
+
+def test_a_process_that_grew_the_table_leaves_no_lock_behind(path: Path) -> None:
+    table = ShmTable(path, capacity=16, max_capacity=4096)
+    try:
+        for n in range(100):
+            table.put(f"k{n}".encode(), b"v")
+        child = multiprocessing.get_context("fork").Process(target=_put_one, args=(str(path),))
+        child.start()
+        child.join(20)
+        assert child.exitcode == 0
+        assert table.get(b"from the child") == (b"c", 0, 0)
+    finally:
+        table.close()

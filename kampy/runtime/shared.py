@@ -77,15 +77,16 @@ class SharedStore:
             self._claims = ClaimTable(claims_path(self.path))
         return self._claims
 
-    def table(self, name: str, capacity: int = 1 << 18) -> ShmTable:
+    def table(self, name: str, capacity: int = 1 << 18, max_capacity: int = 0) -> ShmTable:
         """The shared-memory table `name` of this server (`kampy.runtime.shmtable`), created by the
-        first process that asks, with room for about 0.7 x `capacity` keys."""
+        first process that asks, with room for about 0.7 x `capacity` keys; one that is full grows
+        (doubling) up to `max_capacity`, when that is larger."""
         table = self._tables.get(name)
         if table is None:
             if not _AREA_NAME.fullmatch(name):
                 raise ValueError(f"shared table name {name!r}: letters, digits, '_', '.', '-' only")
             table = self._tables[name] = ShmTable(f"{self.path}{AREA_INFIX}{name}", capacity,
-                                                  self.heap_size)
+                                                  self.heap_size, max_capacity=max_capacity)
         return table
 
     @classmethod

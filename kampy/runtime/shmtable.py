@@ -72,11 +72,13 @@ _COUNTERS_AT = _FREE_AT + 8 * CLASSES
 _SECRET_AT = _COUNTERS_AT + 8 * COUNTERS
 _SECRET_SIZE = 16
 _RESERVED_AT = _SECRET_AT + _SECRET_SIZE  # how far the file's pages are allocated (posix_fallocate)
+_MOVED_AT = _RESERVED_AT + 8  # the generation the table moved to when it grew (0: none)
+_GEN_AT = _MOVED_AT + 8       # this file's generation: <path> is 0, <path>.g<N> is N
 RESERVE_STEP = 1 << 20
 _ENTRY = struct.Struct("<QQIHHq")  # key hash, block offset, length, size class, flags, extra
 _ENTRY_TAIL = struct.Struct("<QIHHq")  # what a commit rewrites of a live entry (all but the hash)
 
-assert _RESERVED_AT + 8 <= HEADER_SIZE
+assert _GEN_AT + 8 <= HEADER_SIZE
 
 
 class Torn(Exception):
@@ -141,14 +143,12 @@ class _Write:
 class ShmTable:
     """One process's mapping of a shared table (each worker opens its own after the fork)."""
 
-    def __init__(self, path: str | Path, capacity: int = 1 << 18, heap_size: int | None = None) -> None:
-        self.path = Path(path)
-        capacity = 1 << max(4, (capacity - 1).bit_length())
-        heap_size = heap_size if heap_size is not None else capacity * 1024
-        index_end = HEADER_SIZE + capacity * _ENTRY.size
-        heap_start = -(-index_end // 4096) * 4096
-        size = heap_start + heap_size
-        self._fd = open_companion(self.path)
+    def __init__(self, path: str | Path, capacity: int = 1 << 18, heap_size: int | None = None, *,
+                 max_capacity: int = 0) -> None:
+        """`max_capacity` > `capacity`: when full, the table grows (index and heap doubled) up to that
+        many index entries; 0: its size is fixed."""
+        self.base = Path(path)
+        self.max_capacity = max_capacity
         self._pid = os.getpid()
         self._mutex = threading.RLock()  # this process's threads take turns (one open file, one flock)
         self._depth = 0
@@ -157,6 +157,21 @@ class ShmTable:
         self._counter_deltas: dict[int, int] = {}
         self._entries_found: dict[bytes, int] = {}  # in this transaction (see _entry)
         self._transaction = _Transaction(self)
+        self._retired: list[mmap.mmap] = []  # mappings of generations left behind (a read may be on one)
+        self._fd = -1
+        self._open(self.base, capacity, heap_size)
+        self._hashes: dict[bytes, int] = {}
+        self._follow()
+
+    def _open(self, path: Path, capacity: int, heap_size: int | None) -> None:
+        """Map the file at `path`, creating it (with `capacity` and `heap_size`) if it is new."""
+        self.path = path
+        capacity = 1 << max(4, (capacity - 1).bit_length())
+        heap_size = heap_size if heap_size is not None else capacity * 1024
+        index_end = HEADER_SIZE + capacity * _ENTRY.size
+        heap_start = -(-index_end // 4096) * 4096
+        size = heap_start + heap_size
+        self._fd = open_companion(self.path)
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         try:
             existing = os.fstat(self._fd).st_size
@@ -181,9 +196,75 @@ class ShmTable:
             if self._fd >= 0:  # (closing the file dropped the lock)
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
         self._secret = self._map[_SECRET_AT:_SECRET_AT + _SECRET_SIZE]
-        self._hashes: dict[bytes, int] = {}
         self._mask = self.capacity - 1
         self._max_live = int(self.capacity * MAX_LOAD)
+
+    # ------------------------------------------------------------------ growing
+
+    @property
+    def generation(self) -> int:
+        """How many times the table grew."""
+        return _U64.unpack_from(self._map, _GEN_AT)[0]
+
+    def _generation_path(self, generation: int) -> Path:
+        return self.base if generation == 0 else Path(f"{self.base}.g{generation}")
+
+    def _follow(self, locked: bool = False) -> None:
+        """Map the generation the table grew into, if it did (a cheap check on every access).
+        `locked`: this process holds the old file's lock; it takes the new one's before letting go."""
+        while moved := _U64.unpack_from(self._map, _MOVED_AT)[0]:
+            old_map, old_fd = self._map, self._fd
+            self._open(self._generation_path(moved), 0, None)
+            if locked:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+                # explicitly: the mapping kept below holds a duplicate of the file, and its lock
+                fcntl.flock(old_fd, fcntl.LOCK_UN)
+            self._retired.append(old_map)  # never closed: another thread may be reading it
+            os.close(old_fd)
+
+    def _grow(self) -> None:
+        """In a commit that found the table full: copy it into a file with twice the index and heap,
+        then mark this one moved. Every process follows at its next access; the retried commit runs
+        on the new file, whose lock this process takes before it lets go of the old one."""
+        capacity = self.capacity * 2
+        if capacity > self.max_capacity:
+            raise TableFull(f"shared table {self.base.name}: full at {self.capacity} entries, the most "
+                            f"it may grow to is {self.max_capacity}")
+        generation = self.generation + 1
+        path = self._generation_path(generation)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)  # left by a growth that failed
+        heap_size = 2 * (self._heap_end - self._heap_start)
+        try:
+            self._copy_into(ShmTable(path, capacity, heap_size), generation)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            raise
+        m = self._map
+        seq = _U64.unpack_from(m, _SEQ_AT)[0]
+        _U64.pack_into(m, _SEQ_AT, seq + 1)  # readers of this generation retry, and follow
+        _U64.pack_into(m, _MOVED_AT, generation)
+        _U64.pack_into(m, _SEQ_AT, seq + 2)
+        self._follow(locked=True)
+        self._entries_found = {}
+        log.warning("shared table %s grew to %d entries (%d keys at most) and a heap of %d MiB",
+                    self.base.name, capacity, int(capacity * MAX_LOAD), heap_size >> 20)
+
+    def _copy_into(self, new: ShmTable, generation: int) -> None:
+        """Every live key and the counters into `new` (a table no other process knows yet)."""
+        new._map[_SECRET_AT:_SECRET_AT + _SECRET_SIZE] = self._secret  # the same key hashes
+        new._secret = self._secret
+        _U64.pack_into(new._map, _GEN_AT, generation)
+        m = self._map
+        with new.transaction():
+            for _h, off, length, flags, extra in self._entries(None, 0):
+                blob = m[off:off + length]
+                key = _block_key(blob)
+                new.put(key, blob[_BLOCK_OVERHEAD + len(key):], extra, flags)
+            for index in range(COUNTERS):
+                new.add(index, _I64.unpack_from(m, _COUNTERS_AT + 8 * index)[0])
+        new.close()
 
     # ------------------------------------------------------------------ reading
 
@@ -192,9 +273,12 @@ class ShmTable:
         writes are seen."""
         if self._holder == get_ident():
             return self._get_held(key)
-        m = self._map
         h = self._hash(key)
         for _ in range(READ_TRIES):
+            m = self._map
+            if _U64.unpack_from(m, _MOVED_AT)[0]:
+                self._follow()
+                continue
             seq = _U64.unpack_from(m, _SEQ_AT)[0]
             if seq & 1:
                 continue
@@ -259,10 +343,14 @@ class ShmTable:
 
     def counter(self, index: int) -> int:
         """Counter `index` (0..COUNTERS-1), with this process's uncommitted changes."""
+        if self._holder != get_ident():
+            self._follow()
         value = _I64.unpack_from(self._map, _COUNTERS_AT + 8 * index)[0]
         return value + self._counter_deltas.get(index, 0) if self._holder == get_ident() else value
 
     def __len__(self) -> int:
+        if self._holder != get_ident():
+            self._follow()
         return _U64.unpack_from(self._map, _LIVE_AT)[0]
 
     def items(self, *, prefix: bytes = b"", extra_at_most: int | None = None,
@@ -284,9 +372,10 @@ class ShmTable:
         """The keys starting with `prefix` (and with `extra` and `flags` as for `items`), read
         without the lock, so writers never wait for it: a key written meanwhile may be missing, one
         deleted meanwhile may be there (re-read each key before acting on it)."""
-        m = self._map
         found = []
-        for h, off, length, _flags, _extra in self._entries(extra_at_most, flags_any):
+        entries = self._entries(extra_at_most, flags_any)  # (follows a growth first)
+        m = self._map
+        for h, off, length, _flags, _extra in entries:
             try:
                 key = _block_key(m[off:off + min(length, _BLOCK_OVERHEAD + MAX_KEY)])
             except struct.error:  # the entry changed under the read
@@ -298,6 +387,8 @@ class ShmTable:
     def _entries(self, extra_at_most: int | None, flags_any: int) -> Iterator[tuple[int, int, int, int, int]]:
         """(hash, offset, length, flags, extra) of the live index entries picked (from a copy of
         the index taken now)."""
+        if self._holder != get_ident():
+            self._follow()
         index = self._map[HEADER_SIZE:HEADER_SIZE + self.capacity * _ENTRY.size]
         hashes = memoryview(index).cast("Q")[0::4]
         for i in itertools.compress(range(self.capacity), hashes):  # in C: most entries are empty
@@ -324,6 +415,7 @@ class ShmTable:
             if self._pid != os.getpid():
                 self._own_file()
             fcntl.flock(self._fd, fcntl.LOCK_EX)
+            self._follow(locked=True)  # it grew: lock the new file instead
         except BaseException:
             self._mutex.release()
             raise
@@ -391,6 +483,17 @@ class ShmTable:
             _U64.pack_into(self._map, _SEQ_AT, seq + 1)
 
     def _commit(self) -> None:
+        try:
+            self._commit_here()
+        except TableFull as full:
+            if not self.max_capacity:
+                raise
+            if self.capacity >= self.max_capacity:
+                raise TableFull(f"{full}: {self.capacity} entries is the most it may grow to") from None
+            self._grow()
+            self._commit_here()
+
+    def _commit_here(self) -> None:
         writes = self._writes
         if not writes and not self._counter_deltas:
             return

@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 import marshal
 import operator
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from kampy.api import Database, DBError, SharedStore, ShmTable, TableFull
@@ -76,12 +76,14 @@ class MemoryFull(DBError):
 
 
 class _Lock:
-    """A domain's lock: the table's transaction, with a full table reported as `MemoryFull`."""
+    """A domain's lock: the table's transaction, with a full table reported as `MemoryFull`
+    (and told to `on_full`)."""
 
-    __slots__ = ("transaction",)
+    __slots__ = ("transaction", "on_full")
 
-    def __init__(self, table: ShmTable) -> None:
+    def __init__(self, table: ShmTable, on_full: Callable[[], None]) -> None:
         self.transaction = table.transaction()
+        self.on_full = on_full
 
     def __enter__(self) -> None:
         self.transaction.__enter__()
@@ -90,6 +92,7 @@ class _Lock:
         try:
             self.transaction.__exit__(kind, exc, tb)  # type: ignore[arg-type]
         except TableFull as full:
+            self.on_full()
             log.error("usrloc: out of shared memory, change not made: %s", full)
             raise MemoryFull(str(full)) from None
 
@@ -114,11 +117,14 @@ class SharedStorage:
     change outside one is a transaction of its own."""
 
     def __init__(self, store: SharedStore, domain: str, write_back: bool = False,
-                 capacity: int = 1 << 18) -> None:
+                 capacity: int = 1 << 18, max_capacity: int = 0,
+                 on_full: Callable[[], None] = lambda: None) -> None:
+        """`capacity` index entries at first, growing up to `max_capacity` (0: fixed); `on_full` is
+        called for each change refused because the table is full and cannot grow."""
         self.domain = domain
         self.write_back = write_back
-        self.table = store.table(f"usrloc.{domain}", capacity)
-        self._lock = _Lock(self.table)
+        self.table = store.table(f"usrloc.{domain}", capacity, max_capacity)
+        self._lock = _Lock(self.table, on_full)
 
     def lock(self) -> contextlib.AbstractContextManager[None]:
         return self._lock

@@ -57,6 +57,9 @@ log = logging.getLogger("kampy.usrloc")
 NO_DB, WRITE_THROUGH, WRITE_BACK, DB_ONLY = 0, 1, 2, 3
 CONTACT_ONLY, CONTACT_CALLID, CONTACT_PATH, CONTACT_CALLID_ONLY = 0, 1, 2, 3
 LOCATION_VERSION = 9
+# A domain's shared table starts at 2^(hash_size + 8) index entries and doubles when full, up to
+# this many (about 5.8 million AoRs of one contact; 512 MB of index)
+MAX_TABLE_ENTRIES = 1 << 24
 
 # What ul.add records as the binding's Call-ID, CSeq and User-Agent (ul_rpc.c).
 RPC_CALLID = "dfjrewr12386fd6-343@kamailio.rpc"
@@ -197,13 +200,17 @@ class UsrlocModule(Module):
         if domain is not None:
             return domain
         shared = None
+        stats = self.core.stats
         if self.db_mode != DB_ONLY:
+            full = self.name_stat(name, "shm_full")
+            stats.register("usrloc", full.partition(":")[2])
             shared = SharedStorage(self.core.shared, name, write_back=self.db_mode == WRITE_BACK,
-                                   capacity=1 << max(18, int(self.params.get("hash_size", 10)) + 6))
+                                   capacity=1 << (int(self.params.get("hash_size", 10)) + 8),
+                                   max_capacity=MAX_TABLE_ENTRIES, on_full=lambda: stats.inc(full))
+            stats.register_gauge(self.name_stat(name, "shm_grown"), lambda: shared.table.generation)
         table = LocationTable(self._db, name, self.use_domain) if self._db is not None else None
         domain = Domain(name, self.db_mode, shared, table, self._pending)
         self.domains[name] = domain
-        stats = self.core.stats
         stats.register_gauge(self.name_stat(name, "users"), lambda: domain.storage.count_aors())
         stats.register_gauge(self.name_stat(name, "contacts"), lambda: domain.storage.count_contacts())
         stats.register("usrloc", self.name_stat(name, "expires").partition(":")[2])
