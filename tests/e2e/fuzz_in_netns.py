@@ -3,7 +3,7 @@ and stateful proxy) on 127.0.0.1:5060, send it mutated REGISTER/MESSAGE/INVITE/C
 RFC 4475 torture messages at a bounded rate, with a liveness probe (an OPTIONS the proxy answers
 statefully) every few datagrams. Prints one JSON line with what it measured:
 
-    unshare -n python -m tests.e2e.fuzz_in_netns --count 6000 --rate 1500 --dir DIR
+    unshare -n python -m tests.e2e.fuzz_in_netns --count 5000 --rate 500 --dir DIR
 
 sent, probes, probes_missed, probe_ms (median, p99, max), probes_over_50ms; tracebacks and
 internal_errors (log lines) and err_internal (the statistic); transactions_left (tmx:inuse_transactions
@@ -141,9 +141,9 @@ def log_problems(path: Path) -> tuple[int, list[str]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--count", type=int, default=6000)
-    parser.add_argument("--rate", type=float, default=1500, help="datagrams per second at most")
-    parser.add_argument("--probe-every", type=int, default=100)
+    parser.add_argument("--count", type=int, default=5000)
+    parser.add_argument("--rate", type=float, default=500, help="datagrams per second at most")
+    parser.add_argument("--probe-every", type=int, default=50)
     parser.add_argument("--children", type=int, default=2)
     parser.add_argument("--seed", type=int, default=4475)
     parser.add_argument("--dir", type=Path, default=None)
