@@ -406,3 +406,21 @@ def test_a_process_that_grew_the_table_leaves_no_lock_behind(path: Path) -> None
         assert table.get(b"from the child") == (b"c", 0, 0)
     finally:
         table.close()
+
+
+def test_blocks_freed_before_a_growth_are_reused_after_it(path: Path) -> None:
+    table = ShmTable(path, capacity=16, heap_size=8192, max_capacity=256)
+    try:
+        for n in range(10):
+            table.put(f"k{n}".encode(), bytes([n]) * 100)
+        for n in range(0, 10, 2):
+            table.delete(f"k{n}".encode())
+        used = table.heap_used()
+        for n in range(10, 30):
+            table.put(f"k{n}".encode(), bytes([n]) * 100)  # grows, then takes the 5 freed blocks first
+        assert table.generation >= 1
+        assert table.heap_used() == used + (20 - 5) * 128
+        expected = {f"k{n}".encode(): bytes([n]) * 100 for n in [*range(1, 10, 2), *range(10, 30)]}
+        assert all(table.get(k) == (v, 0, 0) for k, v in expected.items()) and len(table) == len(expected)
+    finally:
+        table.close()

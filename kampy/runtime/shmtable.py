@@ -252,18 +252,36 @@ class ShmTable:
                     self.base.name, capacity, int(capacity * MAX_LOAD), heap_size >> 20)
 
     def _copy_into(self, new: ShmTable, generation: int) -> None:
-        """Every live key and the counters into `new` (a table no other process knows yet)."""
-        new._map[_SECRET_AT:_SECRET_AT + _SECRET_SIZE] = self._secret  # the same key hashes
+        """This table into `new` (empty, larger, and no other process knows it yet): the heap as it
+        is, shifted to the new heap's start (free lists too), and the live index entries re-placed
+        in the larger index; counters and the key secret (so the key hashes stay) with them."""
+        old_map, new_map = self._map, new._map
+        new_map[_SECRET_AT:_SECRET_AT + _SECRET_SIZE] = self._secret
         new._secret = self._secret
-        _U64.pack_into(new._map, _GEN_AT, generation)
-        m = self._map
-        with new.transaction():
-            for _h, off, length, flags, extra in self._entries(None, 0):
-                blob = m[off:off + length]
-                key = _block_key(blob)
-                new.put(key, blob[_BLOCK_OVERHEAD + len(key):], extra, flags)
-            for index in range(COUNTERS):
-                new.add(index, _I64.unpack_from(m, _COUNTERS_AT + 8 * index)[0])
+        _U64.pack_into(new_map, _GEN_AT, generation)
+        top = _U64.unpack_from(old_map, _TOP_AT)[0]
+        used = top - self._heap_start
+        shift = new._heap_start - self._heap_start
+        new._reserve(new._heap_start, max(used, 1))
+        _U64.pack_into(new_map, _RESERVED_AT, new._heap_start + max(used, 1))
+        new_map[new._heap_start:new._heap_start + used] = old_map[self._heap_start:top]
+        _U64.pack_into(new_map, _TOP_AT, top + shift)
+        for cls in range(CLASSES):
+            off = _U64.unpack_from(old_map, _FREE_AT + 8 * cls)[0]
+            _U64.pack_into(new_map, _FREE_AT + 8 * cls, off + shift if off else 0)
+            while off:
+                following = _U64.unpack_from(old_map, off)[0]
+                _U64.pack_into(new_map, off + shift, following + shift if following else 0)
+                off = following
+        end = HEADER_SIZE + self.capacity * _ENTRY.size
+        live = 0
+        for h, off, length, cls, flags, extra in _ENTRY.iter_unpack(old_map[HEADER_SIZE:end]):
+            if h > TOMBSTONE:
+                at, _ = new._slot_for(h)
+                _ENTRY.pack_into(new_map, at, h, off + shift, length, cls, flags, extra)
+                live += 1
+        _U64.pack_into(new_map, _LIVE_AT, live)
+        new_map[_COUNTERS_AT:_COUNTERS_AT + 8 * COUNTERS] = old_map[_COUNTERS_AT:_COUNTERS_AT + 8 * COUNTERS]
         new.close()
 
     # ------------------------------------------------------------------ reading
