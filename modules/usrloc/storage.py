@@ -77,16 +77,20 @@ class MemoryFull(DBError):
 
 class _Lock:
     """A domain's lock: the table's transaction, with a full table reported as `MemoryFull`
-    (and told to `on_full`)."""
+    (and told to `on_full`), and a growth of the table during it told to `on_grow`."""
 
-    __slots__ = ("transaction", "on_full")
+    __slots__ = ("table", "transaction", "on_full", "on_grow", "generation")
 
-    def __init__(self, table: ShmTable, on_full: Callable[[], None]) -> None:
+    def __init__(self, table: ShmTable, on_full: Callable[[], None], on_grow: Callable[[], None]) -> None:
+        self.table = table
         self.transaction = table.transaction()
         self.on_full = on_full
+        self.on_grow = on_grow
+        self.generation = 0
 
     def __enter__(self) -> None:
         self.transaction.__enter__()
+        self.generation = self.table.generation
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         try:
@@ -95,6 +99,8 @@ class _Lock:
             self.on_full()
             log.error("usrloc: out of shared memory, change not made: %s", full)
             raise MemoryFull(str(full)) from None
+        if self.table.generation != self.generation:
+            self.on_grow()
 
 
 def _key(kind: bytes, text: str) -> bytes:
@@ -118,13 +124,15 @@ class SharedStorage:
 
     def __init__(self, store: SharedStore, domain: str, write_back: bool = False,
                  capacity: int = 1 << 18, max_capacity: int = 0,
-                 on_full: Callable[[], None] = lambda: None) -> None:
+                 on_full: Callable[[], None] = lambda: None, on_grow: Callable[[], None] = lambda: None,
+                 ) -> None:
         """`capacity` index entries at first, growing up to `max_capacity` (0: fixed); `on_full` is
-        called for each change refused because the table is full and cannot grow."""
+        called for each change refused because the table is full and cannot grow, `on_grow` when a
+        change of this process made it grow."""
         self.domain = domain
         self.write_back = write_back
         self.table = store.table(f"usrloc.{domain}", capacity, max_capacity)
-        self._lock = _Lock(self.table, on_full)
+        self._lock = _Lock(self.table, on_full, on_grow)
 
     def lock(self) -> contextlib.AbstractContextManager[None]:
         return self._lock

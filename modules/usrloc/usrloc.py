@@ -202,12 +202,13 @@ class UsrlocModule(Module):
         shared = None
         stats = self.core.stats
         if self.db_mode != DB_ONLY:
-            full = self.name_stat(name, "shm_full")
-            stats.register("usrloc", full.partition(":")[2])
+            # kampy's own statistics: created at their first count, so `stats.get_statistics usrloc:`
+            # lists Kamailio's alone until the table grows or fills
+            full, grown = self.name_stat(name, "shm_full"), self.name_stat(name, "shm_grown")
             shared = SharedStorage(self.core.shared, name, write_back=self.db_mode == WRITE_BACK,
                                    capacity=1 << (int(self.params.get("hash_size", 10)) + 8),
-                                   max_capacity=MAX_TABLE_ENTRIES, on_full=lambda: stats.inc(full))
-            stats.register_gauge(self.name_stat(name, "shm_grown"), lambda: shared.table.generation)
+                                   max_capacity=MAX_TABLE_ENTRIES, on_full=lambda: stats.inc(full),
+                                   on_grow=lambda: stats.inc(grown))
         table = LocationTable(self._db, name, self.use_domain) if self._db is not None else None
         domain = Domain(name, self.db_mode, shared, table, self._pending)
         self.domains[name] = domain
