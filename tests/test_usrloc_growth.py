@@ -1,7 +1,7 @@
 """usrloc's shared table grows: it starts at 2^(hash_size + 8) index entries and doubles when full, so
 the bindings a server holds are not limited by a size chosen at start; the growth is logged and
-counted (`usrloc:location_shm_grown`, created at the first growth), a change refused by a table that cannot grow is counted in
-`usrloc:location_shm_full`."""
+counted (`usrloc:location_shm_grown`, created at the first growth), a change refused by a table that
+cannot grow is counted in `usrloc:location_shm_full`."""
 from __future__ import annotations
 
 import logging
