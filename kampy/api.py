@@ -6,38 +6,47 @@ it for the built-in modules (tests/test_module_imports.py). See docs/writing-mod
 
 What is here, by use:
 
-* Declaring a module: `Exports`, `Param`, `Function`, `Arg`, `ArgKind`, `RouteType`, `Stat`,
-  `RpcMethod`, `RpcFault`, `Timer`, `PVClass`, `PVAccessor`, `TransformClass`, `EventRoute`,
-  `Unimplemented` (what the module leaves out, with the reason), and the `Module` base class
-  (its docstring has the life cycle and the handler conventions).
+* Declaring a module: `Exports`, `Param`, `Function`, `Arg` (with its `fixup`), `ArgKind`,
+  `RouteType`, `Stat`, `RpcMethod`, `RpcFault`, `Timer`, `PVClass`, `PVAccessor`,
+  `TransformClass`, `EventRoute`, `Unimplemented` (what the module leaves out, with the reason),
+  `Offer` and `Need` (the APIs it offers other modules and those it uses), and the `Module` base
+  class (its docstring has the life cycle and the handler conventions).
+* The core: `CoreAPI`, the one surface of the core a module may use, which it gets as `self.core`:
+  the clock (`Clock`), statistics (`Stats`), the shared store (`SharedStore` and its tables
+  `ShmTable`, `TableFull`), sending (`core.send`, `core.send_reply`) and one-shot timers
+  (`core.call_at`, `core.cancel_timer`), sockets and `core.is_myself`, pseudo-variables and formats
+  (`core.pv_accessor`, `core.formatter`), running routes and event routes (`core.run_route`,
+  `core.run_event_route`, `core.faked_context`), local services and HTTP (`core.add_service`,
+  `core.serve_http`), the RPC registry (`RpcRegistry`), and `core.api(name)` for the APIs of other
+  modules.
+* Other modules' APIs (declared with `Offer`/`Need`, checked at load): `SlAPI` (sl: stateless
+  replies), `TmAPI` (tm: new requests with `ReplyCallback`, its part `TmUacAPI`; the transaction at
+  hand), `UsrlocAPI` (usrloc: the location table), `XhttpAPI` (xhttp: answering HTTP requests).
 * RPC replies and control sockets: `Member` and `RpcStruct` (reply values with Kamailio's
   structure), `LocalService` and `Peer` (a control socket the network layer serves), `binrpc`
-  (Kamailio's binrpc codec, as ctl speaks it), `JsonRpc`, `dumps_response`, `version_string`;
-  `runtime_dir(core)` and `server_id(core)`.
+  (Kamailio's binrpc codec, as ctl speaks it), `JsonRpc`, `dumps_response`, `version_string`
+  (`core.runtime_dir` is where control sockets go by default).
 * The message at hand: `MessageContext` (`ctx.msg`, `ctx.ruri`, `ctx.dst_uri`, `ctx.flags`,
-  `ctx.avps`, `ctx.branches`, `ctx.local`), `Branch`, `Source`, `Socket`; SIP parsing and building:
-  `Message`, `Request`, `Response`, `URI`, `NameAddr`, `Via`, `CSeq`, `ContactList`, `ContentType`,
-  `Params`, `parse_message`, `parse_uri`, `parse_name_addr`, `build_response`, `SIPProtocolError`.
-* The process: `Core` (`core.clock`, `core.stats`, `core.api(name)`, `core.send(...)`,
-  `core.call_at(...)`, `core.shared`), `Clock`, `SharedStore` (and its shared-memory tables:
-  `ShmTable`, `TableFull`), `Outgoing`; `ScriptExit`/`ScriptDrop`;
-  for modules that answer requests (sl, tm): `build_reply` (Kamailio's layout of a local reply),
+  `ctx.avps`, `ctx.branches`, `ctx.reply_lumps`, `ctx.reply_body`, `ctx.local` ...), `Branch`,
+  `Source`, `Socket`; SIP parsing and building: `Message`, `Request`, `Response`, `URI`, `NameAddr`,
+  `Via`, `CSeq`, `ContactList`, `ContentType`, `Params`, `parse_message`, `parse_uri`,
+  `parse_name_addr`, `build_response`, `SIPProtocolError`; `ScriptExit`/`ScriptDrop`, `Outgoing`.
+* For modules that answer requests (sl, tm): `build_reply` (Kamailio's layout of a local reply),
   `local_to_tag`/`tag_prefix`/`crc_suffix` (local To-tags), `hash2_raw` (Kamailio's hash of
   Call-ID and CSeq, in Via branches), `header_lines`, `as_bytes`, `to_tag_of` (a To-tag read leniently),
   `received_params`, `reply_destination`, `error_response`, `reply_via_line`, the RFC 3261
   transaction machines (`ServerTransaction`, `ClientTransaction`,
   `TransactionTable`, `TimerConfig`, their actions `Send`/`StartTimer`/`CancelTimer`/`Deliver`/
   `Timeout`/`TransportFailed`/`Terminated`, `build_cancel`, `build_ack`, `server_key`), forwarding
-  (`build_forwarded`, `destination`, `forward_request`; `SendSocketValue` for a header whose text
-  depends on the sending socket) and `Handoff` (give a message to its owner).
-* Replies and new requests: `core.api("sl")` (`SlAPI`: `reply(ctx, code, reason)`) and
-  `core.api("tm")` (`TmAPI`: `t_request(...)`).
-* Pseudo-variables, AVPs and flags: `pv_accessor`, `pv_get`, `pv_set`, `formatter`, `parse_pv`,
-  `parse_format`, `parse_pv_at`, `PVar`, `Transform`, `Literal`, `PVSyntaxError`; `avp_get`, `avp_values`,
+  (`build_forwarded`, `destination`, `forward_request`, `grep_socket`; `SendSocketValue` for a
+  header whose text depends on the sending socket) and `Handoff` (give a message to its owner).
+* Pseudo-variables, AVPs and flags: `pv_get`, `pv_set` (one-off), `parse_pv`, `parse_format`,
+  `parse_pv_at`, `PVar`, `Transform`, `Literal`, `PVSyntaxError`; `avp_get`, `avp_values`,
   `avp_add`, `avp_del`; `setflag`, `resetflag`, `isflagset`, `setbflag`, `resetbflag`, `isbflagset`.
 * The DB API: `db_connect(url)` -> `Database` (query/insert/update/delete by column), `DBURL`,
   `DBError`, `DBResult`, `DBReason`, `DB_TABLES`, `check_table_version`, `register_db_driver`,
   the dialects `MYSQL`/`SQLITE`.
+* RPC: `JsonRpc`, `LocalService`, `dumps_response`, `version_string` (the jsonrpcs transports).
 * Logging with the config's levels: `module_logger(name)`, `log_at(logger, L_INFO, ...)`, the
   levels `L_ALERT` ... `L_DBG`, `python_level`.
 """
@@ -50,6 +59,7 @@ from kampy.db import TABLES as DB_TABLES
 from kampy.db import check_table_version
 from kampy.db import connect as db_connect
 from kampy.db import register_driver as register_db_driver
+from kampy.apis import CoreAPI, ReplyCallback, SlAPI, TmAPI, TmUacAPI, UsrlocAPI, XhttpAPI
 from kampy.module import (
     Arg,
     ArgKind,
@@ -57,6 +67,8 @@ from kampy.module import (
     Exports,
     Function,
     Module,
+    Need,
+    Offer,
     Param,
     PVAccessor,
     PVClass,
@@ -80,7 +92,7 @@ from kampy.runtime.context import (
     Source,
 )
 from kampy.runtime.forward import SendSocketValue, build_forwarded, destination, forward_request
-from kampy.runtime.core import FORCE_RPORT, Clock, Core, received_params, reply_destination, reply_via_line
+from kampy.runtime.core import Clock, received_params, reply_destination, reply_via_line
 from kampy.runtime.hashes import core_hash, hash2_raw, reverse_hex
 from kampy.runtime.replies import (
     as_bytes,
@@ -108,7 +120,8 @@ from kampy.runtime.shared import SharedStore
 from kampy.runtime.sockets import grep_socket
 from kampy.runtime.shmtable import ShmTable, TableFull
 from kampy import binrpc
-from kampy.rpc import JsonRpc, LocalService, Member, Peer, RpcStruct, dumps_response
+from kampy.rpc import JsonRpc, LocalService, Member, Peer, RpcRegistry, RpcStruct, dumps_response
+from kampy.stats import Stats
 from kampy.version import KAMAILIO_VERSION_TEXT, KAMPY_VERSION, source_id, version_string
 from kampy.sip import (
     URI,
@@ -145,36 +158,30 @@ from kampy.sip.transaction import (
 )
 from kampy.sip.uri import parse_name_addr, parse_uri
 from kampy.services import (
-    ReplyCallback,
-    SlAPI,
-    TmAPI,
     avp_add,
     avp_del,
     avp_get,
     avp_values,
-    formatter,
     isbflagset,
     isflagset,
     log_at,
     module_logger,
-    pv_accessor,
     pv_get,
     pv_set,
     resetbflag,
     resetflag,
-    runtime_dir,
-    server_id,
     setbflag,
     setflag,
 )
 
 __all__ = [
     "PVar", "Transform", "Literal", "PVSyntaxError", "parse_format", "parse_pv", "parse_pv_at",
-    "REGEX_FLAGS", "Arg", "ArgKind", "Exports", "Function", "Module", "Param", "PVAccessor", "PVClass",
-    "RouteType",
+    "REGEX_FLAGS", "Arg", "ArgKind", "Exports", "Function", "Module", "Need", "Offer", "Param",
+    "PVAccessor", "PVClass", "RouteType",
     "RpcFault", "RpcMethod", "Stat", "Timer", "TransformClass", "EventRoute", "Unimplemented",
     "Branch", "MessageContext", "Outgoing", "ScriptDrop", "ScriptExit", "Socket", "Source", "grep_socket",
-    "FORCE_RPORT", "Clock", "Core", "received_params", "reply_destination", "reply_via_line", "SharedStore",
+    "CoreAPI", "Clock", "Stats", "RpcRegistry", "received_params", "reply_destination", "reply_via_line",
+    "SharedStore",
     "ShmTable", "TableFull",
     "core_hash", "hash2_raw", "reverse_hex", "as_bytes", "build_reply", "crc_suffix", "header_lines",
     "local_to_tag", "tag_prefix", "to_tag_of",
@@ -185,10 +192,10 @@ __all__ = [
     "check_table_version", "db_connect", "register_db_driver",
     "L_ALERT", "L_BUG", "L_CRIT", "L_CRIT2", "L_DBG", "L_ERR", "L_INFO", "L_NOTICE", "L_WARN",
     "module_logger", "log_at", "python_level", "debug_threshold",
-    "pv_accessor", "pv_get", "pv_set", "formatter",
+    "pv_get", "pv_set",
     "avp_add", "avp_del", "avp_get", "avp_values",
-    "setflag", "resetflag", "isflagset", "setbflag", "resetbflag", "isbflagset", "runtime_dir", "server_id",
-    "SlAPI", "TmAPI", "ReplyCallback",
+    "setflag", "resetflag", "isflagset", "setbflag", "resetbflag", "isbflagset",
+    "SlAPI", "TmAPI", "TmUacAPI", "ReplyCallback", "UsrlocAPI", "XhttpAPI",
     "JsonRpc", "LocalService", "Member", "Peer", "RpcStruct", "binrpc", "dumps_response", "version_string",
     "KAMAILIO_VERSION_TEXT", "KAMPY_VERSION", "source_id",
     "Handoff", "SendSocketValue", "build_forwarded", "destination", "forward_request",

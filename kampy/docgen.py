@@ -172,6 +172,16 @@ def _gap_words(gap: Unimplemented) -> str:
     return {"function": f"`{gap.name}()`{counted}", "param": f"parameter `{gap.name}`",
             "pvar": f"`${gap.name}`", "transform": f"`{{{gap.name}}}`", "stat": f"statistic `{gap.name}`",
             "rpc": f"RPC method `{gap.name}`", "event_route": f"`event_route[{gap.name}]`"}[gap.kind]
+def _need_lines(exports: Exports) -> list[str]:
+    needs = [f"- `{n.name}`" + (" (optional)" if n.optional else "") + (f": {n.doc}" if n.doc else "")
+             for n in exports.needs] or ["- none"]
+    return ["APIs of other modules it uses (a required one must be offered by a loaded module):", "",
+            *needs]
+
+
+def _offer_lines(exports: Exports) -> list[str]:
+    return [f"- `{o.name}` (`{o.protocol.__name__}`)" + (f": {o.doc}" if o.doc else "")
+            for o in exports.offers]
 
 
 def render_reference(exports: Exports) -> str:
@@ -180,8 +190,8 @@ def render_reference(exports: Exports) -> str:
     if exports.factory is None:
         lines += ["Status in kampy: declared only. `kampy check` validates calls to its functions and its "
                   "parameters; kampy does not run them yet.", ""]
-    depends = [f"- `{d}`" for d in exports.depends] or ["- none"]
-    lines += _section("Dependencies", ["Modules that must be loaded too:", "", *depends])
+    lines += _section("Dependencies", _need_lines(exports))
+    lines += _section("APIs offered to other modules", _offer_lines(exports))
     lines += _section("Parameters", _param_lines(exports) or ["None."])
     lines += _section("Functions", _function_lines(exports) or ["None."])
     lines += _section("Statistics", _stat_lines(exports))

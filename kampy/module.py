@@ -13,8 +13,12 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from typing import Any, Protocol
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from kampy.apis import CoreAPI
+    from kampy.runtime.context import MessageContext
 
 
 class RouteType(enum.IntFlag):
@@ -97,11 +101,19 @@ REGEX_FLAGS = re.IGNORECASE | re.MULTILINE
 
 @dataclass(frozen=True)
 class Arg:
+    """One argument of a config function. `kind` says how the core prepares it once at load time;
+    `fixup` names a method of the module (Kamailio's fixup function) that turns the prepared value
+    into what the handler receives: `fixup(value) -> value`, run once at load time for a constant
+    argument and on each call for one holding pseudo-variables. It raises ValueError to refuse a
+    value: at load time that is a config error at the argument; on a call, the function logs it
+    and returns -1 without running its handler."""
+
     name: str
     kind: ArgKind = ArgKind.FMT
     route_kind: str | None = None  # for ROUTE: "failure", "onreply", "branch", "route"
     doc: str = ""
     regex_flags: int = REGEX_FLAGS  # for REGEX: Python `re` flags matching the module's regcomp()
+    fixup: str = ""
 
 
 @dataclass(frozen=True)
@@ -286,6 +298,36 @@ class Unimplemented:
 
 
 @dataclass(frozen=True)
+class Offer:
+    """An API a module offers other modules (Kamailio's bind_xxx / load_xxx_api): `name` is what
+    they ask `core.api()` for (usually the module's name), `protocol` the `typing.Protocol` its
+    object implements. The object is the module instance narrowed to the Protocol's members (other
+    modules reach nothing else of it), or, with `handler`, what that method of the instance returns.
+    Checked at load: the object must implement the Protocol (members present, signatures
+    compatible)."""
+
+    name: str
+    protocol: type
+    handler: str = ""
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Need:
+    """An API a module uses, offered by another module (`Offer`). A required one must be offered by
+    a loaded module (else a config error at the loadmodule line); an optional one may be missing
+    (`core.api(name)` then returns None). With `protocol`, the offered object must implement it too
+    (checked when the module binds it). Modules a module needs are built before it, so it binds
+    them in `__init__`, where a problem is a load error. `core.api()` of an API not declared here
+    fails."""
+
+    name: str
+    protocol: type | None = None
+    optional: bool = False
+    doc: str = ""
+
+
+@dataclass(frozen=True)
 class Exports:
     name: str
     doc: str = ""
@@ -297,8 +339,9 @@ class Exports:
     pvars: tuple[PVClass, ...] = ()
     transforms: tuple[TransformClass, ...] = ()
     event_routes: tuple[EventRoute, ...] = ()
-    depends: tuple[str, ...] = ()
     not_implemented: tuple[Unimplemented, ...] = ()
+    offers: tuple[Offer, ...] = ()
+    needs: tuple[Need, ...] = ()
     factory: Callable[..., Any] | None = None
 
     def param(self, name: str) -> Param | None:
@@ -316,6 +359,10 @@ class Exports:
                 return gap
         return None
 
+    def defaults(self) -> dict[str, Any]:
+        """Every declared parameter with its default: what a module gets when the config sets none."""
+        return {p.name: p.default for p in self.params}
+
     def functions_named(self, name: str) -> list[Function]:
         return [f for f in self.functions if f.name == name]
 
@@ -325,7 +372,7 @@ class PVAccessor(Protocol):
     load time. `get` returns str, int or None ($null); `set` exists only for writable classes
     (`None` as value means "delete", as assigning `$null` does)."""
 
-    def get(self, ctx: Any) -> str | int | None: ...
+    def get(self, ctx: MessageContext) -> str | int | None: ...
 
 
 class Module:
@@ -334,22 +381,22 @@ class Module:
     Life cycle (Kamailio's names in parentheses):
 
     * `__init__(params, core)` (mod_init): built once per process, after every `modparam` was
-      checked against its `Param` (type, `validate`), with `params` holding each declared parameter
-      (its default when the config does not set it). Raise `ValueError` or `LookupError` to refuse
-      the configuration: `kampy run` then stops with the message, pointing at the `loadmodule` line.
-      Modules are built in `loadmodule` order, so `core.api(name)` of a module loaded earlier works
-      here; for one loaded later, call it in `child_init` or on first use.
+      checked against its `Param` (type, `validate`). `params` holds every declared parameter: the
+      config's value, else the declared default (read `params["name"]`, never repeat a default).
+      `core` is the module's view of the core (`kampy.api.CoreAPI`), the only way to the rest of
+      kampy and, through `core.api(name)`, to the APIs of other modules the module declared in
+      `Exports.needs` (they are built before it). Raise `ValueError` or `LookupError` to refuse the
+      configuration: `kampy run` then stops with the message, pointing at the `loadmodule` line.
     * `child_init(rank)` (child_init): in each worker process after it starts (rank 1..children).
     * `destroy()` (destroy): once at shutdown.
-    * `api()` (bind_xxx / load_xxx_api): the object this module offers to other modules, which they
-      get with `core.api("name")`. The default is the instance itself; override it to offer a
-      narrower object (see `kampy.api.SlAPI`, `kampy.api.TmAPI`).
 
-    Handlers are methods named by the declaration:
+    Handlers are methods named by the declaration, checked against it when the module loads (a
+    handler that cannot take the declared arguments is a load error naming module and function):
 
     * Functions: `handler(ctx, *args) -> int` with the arguments prepared once at load time by kind:
       STR and FMT as `str` (FMT formatted for this message), INT as `int`, PVAR as a `PVAccessor`,
-      REGEX as a compiled `re.Pattern`, ROUTE as the route name, EXPR as the evaluated value.
+      REGEX as a compiled `re.Pattern`, ROUTE as the route name, EXPR as the evaluated value; then
+      through the argument's `fixup` method when it declares one.
       Return Kamailio's codes: positive is true, negative is false, 0 stops the script (as `exit`).
       An exception is a bug: it is logged with the config line, counted (`core:err_internal`) and
       the request is answered 500 (statefully when it has a transaction).
@@ -360,12 +407,14 @@ class Module:
       answer with an error.
     * Pseudo-variable classes: `handler(spec: PVar) -> PVAccessor`, once per spec at load time.
     * Transformation classes: `handler(tr: Transform) -> Callable[[ctx, value], value]`.
+    * Argument fix-ups: `fixup(value) -> value` (see `Arg`).
+    * Offered APIs (`Offer` with a `handler`): `handler()` returning the object.
 
     Message hooks (Kamailio's script callbacks and a module's `response_f`), called by the server for
     every module that overrides them, in `loadmodule` order:
 
     * `pre_script(ctx) -> bool`: before request_route, for every request (also one handed over by
-      another worker: `ctx.local["handed_off"]`); False stops there (dropped, or consumed: what the
+      another worker: `ctx.handed_off`); False stops there (dropped, or consumed: what the
       hook sent through `core.send`, such as a `Handoff`, still goes out).
     * `post_script(ctx) -> bool`: after request_route ended, however it ended (Kamailio's
       POST_SCRIPT callback, where tm's t_unref releases a transaction the script neither replied
@@ -378,13 +427,9 @@ class Module:
       handed over by another worker has had its reply_route there and goes straight to these hooks.
     """
 
-    def __init__(self, params: dict[str, Any], core: Any) -> None:
+    def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         self.params = params
         self.core = core
-
-    def api(self) -> object:
-        """What `core.api(<this module>)` returns to other modules; by default the instance."""
-        return self
 
     def child_init(self, rank: int) -> None:
         """Runs in each worker process after it starts."""
@@ -392,15 +437,15 @@ class Module:
     def destroy(self) -> None:
         """Runs once at shutdown."""
 
-    def pre_script(self, ctx: Any) -> bool:
+    def pre_script(self, ctx: MessageContext) -> bool:
         """Runs before request_route for each request; True to go on, False to drop it."""
         return True
 
-    def post_script(self, ctx: Any) -> bool:
+    def post_script(self, ctx: MessageContext) -> bool:
         """Runs after request_route for each request; True when this module answers the request."""
         return False
 
-    def on_response(self, ctx: Any) -> bool:
+    def on_response(self, ctx: MessageContext) -> bool:
         """Runs for each reply addressed to us before the core relays it; False when consumed."""
         return True
 

@@ -1,30 +1,23 @@
-"""Services a module uses while it runs, in the shape Kamailio's modules know them.
+"""Helpers a module uses on the message at hand, in the shape Kamailio's modules know them.
 
-Re-exported by `kampy.api` (modules import them from there). Everything here works on the two
-objects a module is handed: the `Core` of its process (`self.core`) and the `MessageContext` of the
-message at hand (`ctx`, the first argument of every function handler).
+Re-exported by `kampy.api` (modules import them from there). They work on the `MessageContext` of
+the message at hand (`ctx`, the first argument of every function handler); what a module uses of
+the core is `self.core` (`kampy.apis.CoreAPI`).
 
 * Logging with the config's levels: `module_logger("hello")` and `log_at(logger, L_INFO, ...)`; the
   core `debug=` parameter (or `kampy run -d`) decides what shows, as Kamailio's does.
-* Pseudo-variables: `pv_accessor(core, "$ru")` once (at init), then `.get(ctx)` / `.set(ctx, v)`;
-  `pv_get`/`pv_set` for a one-off; `formatter(core, "From $fu")` for a format string.
+* Pseudo-variables for a one-off: `pv_get(ctx, "$ru")`, `pv_set(ctx, "$du", ...)` (for a PV read
+  often, `core.pv_accessor("$ru")` once, then `.get(ctx)` / `.set(ctx, v)`).
 * AVPs and flags: `avp_get`, `avp_values`, `avp_add`, `avp_del`; `setflag`, `resetflag`, `isflagset`
   (and their branch-flag twins `setbflag`, `resetbflag`, `isbflagset`).
-* `runtime_dir(core)`: the directory of control sockets (`-Y`, `rundir`, default /run/kamailio);
-  `server_id(core)`: the core `server_id` (`--server-id`).
-* Other modules' declared APIs: `core.api("sl")` returns what sl offers (typed as `SlAPI`),
-  `core.api("tm")` what tm offers (`TmAPI`). A module offers an API by overriding `Module.api()`.
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any
 
-from kampy.config.pvparse import parse_pv
 from kampy.runtime.context import MessageContext
 from kampy.runtime.loglevels import python_level
-from kampy.sip.message import Response
 
 # ------------------------------------------------------------------ logging
 # Kamailio's levels (L_ERR ...) and their Python levels are the core's: kampy.runtime.loglevels.
@@ -40,63 +33,22 @@ def log_at(logger: logging.Logger, level: int, message: str, *args: Any) -> None
     logger.log(python_level(level), message, *args)
 
 
-# ------------------------------------------------------------------ the runtime directory
-
-RUN_DIR = "/run/kamailio"
-
-
-def runtime_dir(core: Any) -> str:
-    """Where control sockets go by default (jsonrpcs' FIFO and socket, ctl's socket): `-Y`, else the
-    config's `rundir`/`run_dir`, else Kamailio's /run/kamailio."""
-    params = getattr(getattr(core, "config", None), "core_params", None) or {}
-    for name in ("runtime_dir", "rundir", "run_dir"):
-        if params.get(name):
-            return str(params[name])
-    return RUN_DIR
-
-
-def server_id(core: Any) -> int:
-    """The core `server_id` (`--server-id`), 0 when not set ($sid, usrloc's Server-Id)."""
-    params = getattr(getattr(core, "config", None), "core_params", None) or {}
-    try:
-        return int(params.get("server_id") or 0)
-    except (TypeError, ValueError):
-        return 0
-
-
 # ------------------------------------------------------------------ pseudo-variables
 
 
-def pv_accessor(core: Any, spec: str) -> Any:
-    """The accessor (`PVAccessor`: `get(ctx)`, and `set(ctx, value)` when writable) of a
-    pseudo-variable such as `"$ru"`, `"$avp(x)"`, `"$hdr(From)"`, with any transformations. Build it
-    once (in `__init__` or on first use) and keep it: parsing and resolving happen here.
-    Raises `PVSyntaxError` for bad syntax, `LookupError` when no loaded module provides the class."""
-    resolve = getattr(core, "pv", None)
-    if resolve is None:
-        raise LookupError("pseudo-variables are resolved once the routes are built (the core has no engine)")
-    return resolve(parse_pv(spec))
-
-
 def pv_get(ctx: MessageContext, spec: str) -> str | int | None:
-    """The value of a pseudo-variable for this message (None is `$null`)."""
-    return pv_accessor(ctx.core, spec).get(ctx)
+    """The value of a pseudo-variable for this message (None is `$null`); for a PV read often,
+    build its accessor once with `core.pv_accessor(spec)` instead."""
+    return ctx.core.pv_accessor(spec).get(ctx)
 
 
 def pv_set(ctx: MessageContext, spec: str, value: str | int | None) -> None:
     """Assign to a writable pseudo-variable (None deletes, as assigning `$null` does)."""
-    accessor = pv_accessor(ctx.core, spec)
-    if not hasattr(accessor, "set"):
+    accessor = ctx.core.pv_accessor(spec)
+    setter = getattr(accessor, "set", None)
+    if setter is None:
         raise LookupError(f"{spec} is read-only")
-    accessor.set(ctx, value)
-
-
-def formatter(core: Any, text: str) -> Callable[[MessageContext], str]:
-    """A format string with pseudo-variables (`"From $fu to $ru"`) as `fn(ctx) -> str`, built once."""
-    compile_format = getattr(core, "compile_format", None)
-    if compile_format is None:
-        raise LookupError("format strings are compiled once the routes are built (the core has no engine)")
-    return compile_format(text)
+    setter(ctx, value)
 
 
 # ------------------------------------------------------------------ AVPs
@@ -168,31 +120,3 @@ def resetbflag(ctx: MessageContext, flag: int) -> None:
 
 def isbflagset(ctx: MessageContext, flag: int) -> bool:
     return bool(ctx.bflags & _bit(flag))
-
-
-# ------------------------------------------------------------------ other modules' APIs
-
-
-class SlAPI(Protocol):
-    """What `core.api("sl")` offers (Kamailio's `sl_api_t` from `sl_load_api`)."""
-
-    def reply(self, ctx: MessageContext, code: int, reason: str,
-              extra_headers: Iterable[tuple[str, str]] = (), body: bytes = b"",
-              to_tag: str | None = None) -> int:
-        """Send a stateless reply to `ctx.msg`: 1 when sent, a negative code when it cannot be."""
-        ...
-
-
-ReplyCallback = Callable[[int, Response | None], None]
-
-
-class TmAPI(Protocol):
-    """What `core.api("tm")` offers to send new requests (Kamailio's `tmb.t_request` from
-    `load_tm_api`). `callback(status, reply)` runs once with the final reply (status 408 and no
-    reply on timeout); what tm sends goes out through the core, as from a timer."""
-
-    def t_request(self, method: str, ruri: str, to_uri: str, from_uri: str, *,
-                  headers: str = "", body: bytes = b"", next_hop: str | None = None,
-                  callback: ReplyCallback | None = None) -> int:
-        """Start a client transaction; 1 when sent, negative on error."""
-        ...

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kampy.api import Core, Exports, MessageContext, Socket, Source, parse_message
+from kampy.api import Exports, MessageContext, Socket, Source, parse_message
+from kampy.runtime.core import Core
+from kampy.runtime.modules import build_module
 from kampy.version import SERVER_HEADER
 
 LOCAL = Socket("udp", "127.0.0.1", 5060)
@@ -28,10 +30,8 @@ def ctx_for(raw: bytes, c: Core | None = None, ip: str = "127.0.0.1", port: int 
 
 
 def module(exports: Exports, c: Core, **params: Any) -> Any:
-    values = {p.name: p.default for p in exports.params}
-    values.update(params)
-    c.stats.register_exports(exports)
-    instance = exports.factory(values, c)  # type: ignore[misc]
+    """The module built as the runtime builds it (the APIs it needs offered by modules built before)."""
+    instance = build_module(exports, params, c)
     c.modules[exports.name] = instance
     return instance
 

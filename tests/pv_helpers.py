@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kampy.api import MessageContext, Socket, Source, parse_message, parse_pv
+from kampy.api import MessageContext, Socket, Source, parse_message
+from kampy.config.pipeline import load_text
 from kampy.runtime.core import Core
-
-import modules.pv as pv_module
+from kampy.runtime.engine import Engine
 
 INVITE = (
     b"INVITE sip:alice@example.com:5080;transport=tcp SIP/2.0\r\n"
@@ -55,28 +55,29 @@ def make_ctx(raw: bytes = INVITE, core: Core | None = None) -> MessageContext:
 
 
 def module(ctx: MessageContext, params: dict[str, Any] | None = None) -> Any:
-    mod = ctx.core.modules.get("pv")
+    """The pv module of the context's core, loaded (with `params` as modparams) by the route engine
+    on first use, as a config with `loadmodule "pv.so"` loads it."""
+    mod = ctx.core.modules.get("pv")  # type: ignore[attr-defined]
     if mod is None:
-        mod = pv_module.EXPORTS.factory(params or {}, ctx.core)
-        ctx.core.modules["pv"] = mod
+        lines = ['loadmodule "pv.so"']
+        for name, value in (params or {}).items():
+            for one in value if isinstance(value, list) else [value]:
+                text = str(one) if isinstance(one, int) else f'"{one}"'
+                lines.append(f'modparam("pv", "{name}", {text})')
+        Engine(load_text("\n".join([*lines, "request_route { exit; }"]), "pv.cfg"), ctx.core)  # type: ignore[arg-type]
+        mod = ctx.core.modules["pv"]  # type: ignore[attr-defined]
     return mod
 
 
 class Spec:
-    """A PV from text with its transformations applied, like the engine does."""
+    """A PV from text (with its transformations), resolved by the route engine as in a config."""
 
     def __init__(self, ctx: MessageContext, text: str) -> None:
-        mod = module(ctx)
-        self.pv = parse_pv(text)
-        cls = next(c for c in pv_module.EXPORTS.pvars if c.name == self.pv.cls)
-        self.acc = getattr(mod, cls.handler)(self.pv)
-        self.trs = [mod.tr_handler(tr) for tr in self.pv.transforms]
+        module(ctx)
+        self.acc = ctx.core.pv_accessor(text)
 
     def get(self, ctx: MessageContext) -> Any:
-        value = self.acc.get(ctx)
-        for tr in self.trs:
-            value = tr(ctx, value)
-        return value
+        return self.acc.get(ctx)
 
     def set(self, ctx: MessageContext, value: Any) -> None:
         self.acc.set(ctx, value)

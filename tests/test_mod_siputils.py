@@ -6,7 +6,9 @@ from typing import Any
 from kampy.api import MessageContext, Socket
 from modules.siputils import EXPORTS
 from modules.sl import EXPORTS as SL
+from kampy.runtime.core import Core
 from tests.modkit import INVITE, OPTIONS, core, ctx_for, module
+from tests.pv_helpers import FixedClock
 
 
 class Var:
@@ -22,8 +24,8 @@ class Var:
         self.value = value
 
 
-def setup(raw: bytes = INVITE):  # type: ignore[no-untyped-def]
-    ctx = ctx_for(raw)
+def setup(raw: bytes = INVITE, c: Core | None = None):  # type: ignore[no-untyped-def]
+    ctx = ctx_for(raw, c)
     module(SL, ctx.core)
     return module(EXPORTS, ctx.core), ctx
 
@@ -167,7 +169,8 @@ def test_set_uri_user_and_host() -> None:
 
 
 def test_hdr_date_check() -> None:
-    s, ctx = setup(INVITE.replace(b"X-Foo: one", b"Date: Sat, 13 Nov 2010 23:29:00 GMT"))
-    ctx.core.clock = type("C", (), {"time": lambda self: 1289690940.0 + 5, "monotonic": lambda self: 0.0})()
+    c = core()
+    c.clock = FixedClock(1289690940.0 + 5)
+    s, ctx = setup(INVITE.replace(b"X-Foo: one", b"Date: Sat, 13 Nov 2010 23:29:00 GMT"), c)
     assert s.hdr_date_check(ctx, 10) == 1
     assert s.hdr_date_check(ctx, 2) == -1

@@ -27,7 +27,7 @@ def test_404_to_options_matches_kamailio_bytes() -> None:
     c = kam_core()
     sl = module(EXPORTS, c)
     ctx = ctx_for(OPTIONS, c, port=41938)
-    ctx.local["reply_lumps"] = ["X-Extra: yes\r\n"]
+    ctx.reply_lumps = ["X-Extra: yes\r\n"]
     assert sl.sl_send_reply(ctx, 404, "Reason Here") == 1
     assert ctx.outbox[0].data == (
         b"SIP/2.0 404 Reason Here\r\n"
@@ -52,7 +52,7 @@ def test_reply_goes_to_source_port_when_rport_asked() -> None:
 def test_180_copies_all_vias_and_record_route_and_adds_received() -> None:
     c = kam_core()
     ctx = ctx_for(INVITE, c, port=5070)
-    ctx.local["reply_lumps"] = ["X-Extra: yes\r\n"]
+    ctx.reply_lumps = ["X-Extra: yes\r\n"]
     module(EXPORTS, c).sl_send_reply(ctx, 180, "Reason Here")
     assert ctx.outbox[0].data == (
         b"SIP/2.0 180 Reason Here\r\n"
@@ -242,7 +242,7 @@ def test_ack_to_our_stateless_reply_is_filtered_and_counted() -> None:
 
 def test_message_marked_noreply_gets_no_reply() -> None:
     ctx = ctx_for(OPTIONS)
-    ctx.local["noreply"] = True
+    ctx.noreply = True
     assert module(EXPORTS, ctx.core).sl_send_reply(ctx, 200, "OK") == -2
     assert ctx.outbox == []
 

@@ -225,7 +225,7 @@ def test_search_append_inserts_after_match() -> None:
 def test_append_to_reply_queues_header_for_sl() -> None:
     t, ctx = setup()
     assert t.append_to_reply(ctx, "X-R: 1\r\n") == 1
-    assert ctx.local["reply_lumps"] == ["X-R: 1\r\n"]
+    assert ctx.reply_lumps == ["X-R: 1\r\n"]
 
 
 def test_set_body_replaces_body_and_type() -> None:
@@ -255,12 +255,11 @@ def test_string_functions() -> None:
 
 
 def test_append_time_writes_the_core_clocks_time() -> None:
-    from kampy.api import Core
-
+    from kampy.runtime.core import Core
     from tests.modkit import LOCAL
     from tests.pv_helpers import FixedClock
 
     c = Core(clock=FixedClock(1_700_000_000.25), sockets=[LOCAL])
     mod, ctx = module(EXPORTS, c), ctx_for(INVITE, c)
     assert mod.append_time(ctx) == 1
-    assert ctx.local["reply_lumps"] == ["Date: Tue, 14 Nov 2023 22:13:20 GMT\r\n"]
+    assert ctx.reply_lumps == ["Date: Tue, 14 Nov 2023 22:13:20 GMT\r\n"]

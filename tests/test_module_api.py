@@ -11,6 +11,7 @@ import pytest
 from kampy import api, loader
 from kampy.config.pipeline import load_text
 from kampy.errors import ConfigError
+from kampy.runtime.core import Core
 from kampy.runtime.server import Server
 from tests.support.runtime import SOCKET, SOURCE, first_line, request
 
@@ -19,16 +20,28 @@ HELLO_DIST = REPO / "samples" / "modules" / "kampy-hello"
 HELLO = f'loadpath "{HELLO_DIST}"\nloadmodule "sl.so"\nloadmodule "pv.so"\nloadmodule "hello.so"\n'
 
 TINY = '''
-from kampy.api import Exports, Function, Module
+from typing import Protocol
+
+from kampy.api import Exports, Function, Module, Offer
+
+
+class Pinger(Protocol):
+    def pong(self) -> str: ...
+
 
 class Tiny(Module):
     def ping(self, ctx):
         return 1
 
-    def api(self):
-        return {"offered": True}
+    def pong(self):
+        return "pong"
 
-EXPORTS = Exports(name="tiny", functions=(Function("ping"),), factory=Tiny)
+    def internal(self):
+        return "not offered"
+
+
+EXPORTS = Exports(name="tiny", functions=(Function("ping"),), offers=(Offer("tiny", Pinger),),
+                  factory=Tiny)
 '''
 
 
@@ -144,7 +157,8 @@ def test_hello_calls_are_validated_as_built_ins_are(tail: str, expected: str) ->
 
 def test_a_missing_dependency_is_an_error_at_the_loadmodule_line() -> None:
     (err,) = errors_of(f'loadpath "{HELLO_DIST}"\nloadmodule "hello.so"\nrequest_route {{ exit; }}')
-    assert err == "2: module 'hello' needs module 'sl': add loadmodule \"sl.so\""
+    assert err == ("2: module 'hello' needs the API 'sl', which no loaded module offers: "
+                   "add loadmodule \"sl.so\"")
 
 
 # ------------------------------------------------------------------ running it, declared APIs
@@ -189,14 +203,14 @@ class FakeClock:
         return self.now
 
 
-def test_core_api_returns_what_a_module_declares(tiny_dir: Path) -> None:
-    compiled = load_text(f'loadpath "{tiny_dir}"\nloadmodule "tiny"\nloadmodule "sl"\n'
-                         'request_route { exit; }')
+def test_an_offered_api_holds_only_the_members_of_its_protocol(tiny_dir: Path) -> None:
+    compiled = load_text(f'loadpath "{tiny_dir}"\nloadmodule "tiny"\nrequest_route {{ exit; }}')
     server = Server.from_config(compiled, sockets=[SOCKET])
-    assert server.core.api("tiny") == {"offered": True}
-    assert server.core.api("sl") is server.core.modules["sl"]  # the default: the instance
-    with pytest.raises(LookupError, match="module 'tm' is not loaded"):
-        server.core.api("tm")
+    offered = server.core.offered("tiny")
+    assert offered.pong() == "pong"
+    assert not hasattr(offered, "internal") and not hasattr(offered, "ping")
+    with pytest.raises(LookupError, match="no loaded module offers the API 'tm'"):
+        server.core.offered("tm")
 
 
 # ------------------------------------------------------------------ services
@@ -209,7 +223,7 @@ def test_pv_avp_and_flag_services() -> None:
     assert api.pv_get(ctx, "$(rm{s.len})") == 7
     api.pv_set(ctx, "$ru", "sip:carol@example.com")
     assert ctx.ruri == "sip:carol@example.com"
-    assert api.formatter(server.core, "$rm to $rU")(ctx) == "OPTIONS to carol"
+    assert server.core.formatter("$rm to $rU")(ctx) == "OPTIONS to carol"
     api.avp_add(ctx, "s:x", "one")
     api.avp_add(ctx, "x", 2)
     assert api.avp_values(ctx, "x") == [2, "one"] and api.avp_get(ctx, "x", 1) == "one"
@@ -228,8 +242,8 @@ def test_pv_avp_and_flag_services() -> None:
 
 
 def test_pv_services_need_built_routes() -> None:
-    with pytest.raises(LookupError):
-        api.pv_accessor(api.Core(), "$ru")
+    with pytest.raises(LookupError, match="once the routes are built"):
+        Core().pv_accessor("$ru")
 
 
 def test_logging_follows_kamailio_levels(caplog: pytest.LogCaptureFixture) -> None:
@@ -246,7 +260,7 @@ def test_logging_follows_kamailio_levels(caplog: pytest.LogCaptureFixture) -> No
 def test_the_public_api_exports_nothing_missing_and_documents_itself() -> None:
     assert [n for n in api.__all__ if not hasattr(api, n)] == []
     assert len(set(api.__all__)) == len(api.__all__)
-    for name in ("pv_accessor", "avp_add", "setflag", "module_logger", "log_at", "SlAPI", "TmAPI",
-                 "db_connect", "Clock", "Module"):
+    for name in ("CoreAPI", "Offer", "Need", "pv_get", "avp_add", "setflag", "module_logger", "log_at",
+                 "SlAPI", "TmAPI", "UsrlocAPI", "XhttpAPI", "db_connect", "Clock", "Module"):
         assert getattr(api, name).__doc__, name
         assert f"`{name}" in api.__doc__ or name in api.__doc__, name

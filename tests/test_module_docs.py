@@ -14,8 +14,21 @@ from pathlib import Path
 import pytest
 
 from kampy import docgen, loader
+from kampy.api import (
+    Arg,
+    ArgKind,
+    Exports,
+    Function,
+    Need,
+    Offer,
+    Param,
+    RouteType,
+    RpcMethod,
+    SlAPI,
+    Stat,
+    Timer,
+)
 from kampy.cli import main
-from kampy.module import Arg, ArgKind, Exports, Function, Param, RouteType, RpcMethod, Stat, Timer
 
 REPO = Path(__file__).resolve().parent.parent
 MODULES = REPO / "modules"
@@ -59,14 +72,16 @@ EXAMPLE = Exports(
     stats=(Stat("hits", doc="hit count"), Stat("total", group="core", no_reset=True)),
     rpc=(RpcMethod("ex.dump", "rpc_dump", doc="dumps"),),
     timers=(Timer("clean", "clean", interval_param="period", interval=30),),
-    depends=("sl",),
+    needs=(Need("sl", doc="replies"), Need("tm", optional=True)),
+    offers=(Offer("ex", SlAPI, doc="what ex offers"),),
 )
 
 
 def test_reference_shape() -> None:
     text = docgen.render_reference(EXAMPLE)
     for expected in (
-        "### Dependencies", "- `sl`",
+        "### Dependencies", "- `sl`: replies", "- `tm` (optional)",
+        "### APIs offered to other modules", "- `ex` (`SlAPI`): what ex offers",
         "#### `mode` (integer)", "Default value: `1`.", 'modparam("ex", "mode", 1)',
         "Default value: not set.", "Default value: `\"a\"`. May be set several times.",
         "#### `f(a[, b])`", "- `a`: integer, or a pseudo-variable giving one",
@@ -119,4 +134,4 @@ def test_the_sample_module_tests_pass_with_the_pytest_plugin() -> None:
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            str(HELLO_DIST / "tests")], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "4 passed" in done.stdout
+    assert "6 passed" in done.stdout

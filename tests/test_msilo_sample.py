@@ -104,7 +104,7 @@ def test_register_dumps_the_message_of_the_wire_trace_and_the_2xx_deletes_it(net
     contact = b"Contact: <sip:alice@example.test>;msilo=yes\r\n"
     expected = expected.replace(b"Content-Type: text/plain\r\n", b"Content-Type: text/plain\r\n" + contact)
     assert normalise(dump) == normalise(expected)
-    msilo = net.server.core.api("msilo")
+    msilo = net.server.core.modules["msilo"]
     assert len(msilo.db.query("silo")) == 1
     net.feed(answer(dump), BOB)
     assert msilo.db.query("silo") == []
@@ -118,7 +118,7 @@ def test_a_dump_the_device_refuses_stays_in_the_silo_and_is_not_stored_again(net
     net.take(35065)
     (dump,) = net.take(BOB.port)
     net.feed(answer(dump, "415 Unsupported Media Type"), BOB)
-    msilo = net.server.core.api("msilo")
+    msilo = net.server.core.modules["msilo"]
     assert len(msilo.db.query("silo")) == 1
     assert net.server.core.stats.get("msilo:failed_messages") == 1
     assert net.server.core.stats.get("msilo:stored_messages") == 1

@@ -10,16 +10,16 @@ from modules.sl.sl import SL_TAG_SEPARATOR, SL_TAG_SIGNATURE
 from tests.support.runtime import SOURCE, make_server, recorded, request
 
 HOOK_MODULE = '''
-from kampy.api import Exports, Module
+from kampy.api import Exports, Module, Need
 
 
 class Hook(Module):
     def pre_script(self, ctx):
-        self.core.vars.setdefault("rec", []).append("{name}:" + ctx.msg.method)
+        self.core.api("fake").record("{name}:" + ctx.msg.method)
         return {go_on}
 
 
-EXPORTS = Exports(name="{name}", factory=Hook)
+EXPORTS = Exports(name="{name}", needs=(Need("fake"),), factory=Hook)
 '''
 
 

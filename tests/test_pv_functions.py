@@ -79,7 +79,7 @@ def test_xavp_params_explode() -> None:
 def test_rpc_shv_set_changes_a_variable_and_shv_get_reads_it_back() -> None:
     ctx = make_ctx()
     mod = module(ctx)
-    ctx.core.shvars["x"] = 1
+    mod.shvars["x"] = 1
     assert mod.rpc_shvSet("x", "int", 4) == "Ok. Variable set to new value."
     assert mod.rpc_shvGet("x") == {"name": "x", "type": "int", "value": 4}
     assert list(mod.rpc_shvGet()["items"].items()) == [("shv", {"name": "x", "type": "int", "value": 4})]

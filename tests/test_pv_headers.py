@@ -1,7 +1,7 @@
 """$hdr, $hdrc, $hfl, $hflc with indexes."""
 from __future__ import annotations
 
-from tests.pv_helpers import get, make_ctx
+from tests.pv_helpers import get, make_ctx, module
 
 
 def test_hdr_gives_first_header_body() -> None:
@@ -52,11 +52,11 @@ def test_hfl_index_selects_element() -> None:
 
 def test_hdr_name_from_pv() -> None:
     ctx = make_ctx()
-    ctx.core.vars["h"] = "User-Agent"
+    module(ctx).vars["h"] = "User-Agent"
     assert get(ctx, "$hdr($var(h))") == "phone/1.0"
 
 
 def test_hdr_index_from_pv() -> None:
     ctx = make_ctx()
-    ctx.core.vars["i"] = 1
+    module(ctx).vars["i"] = 1
     assert get(ctx, "$(hdr(X-Foo)[$var(i)])") == "two"

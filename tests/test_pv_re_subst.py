@@ -45,14 +45,14 @@ def test_re_subst_other_delimiter() -> None:
 
 def test_re_subst_pv_in_replacement() -> None:
     ctx = make_ctx()
-    ctx.core.vars["d"] = "example.org"
+    module(ctx).vars["d"] = "example.org"
     fn = re_subst_transform(Transform("re", "subst", (r"/@.*$/@$var(d)/",)), module(ctx).resolve)
     assert fn(ctx, "alice@host") == "alice@example.org"
 
 
 def test_re_subst_expression_from_pv() -> None:
     ctx = make_ctx()
-    ctx.core.vars["e"] = "/b/B/g"
+    module(ctx).vars["e"] = "/b/B/g"
     fn = re_subst_transform(Transform("re", "subst", ("$var(e)",)), module(ctx).resolve)
     assert fn(ctx, "abba") == "aBBa"
 

@@ -45,7 +45,7 @@ def test_vn_starts_null_and_can_be_reset_to_null() -> None:
 def test_shv_is_shared_store() -> None:
     ctx = make_ctx()
     put(ctx, "$shv(a)", "x")
-    assert ctx.core.shvars["a"] == "x"
+    assert ctx.core.modules["pv"].shvars["a"] == "x"
 
 
 def test_varset_and_shvset_params_initialise() -> None:

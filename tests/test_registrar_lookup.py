@@ -101,17 +101,17 @@ def test_unregister_removes_every_contact_of_the_aor() -> None:
     append_to_reply("X-R: $var(r)\\r\\n"); sl_send_reply("200", "Gone");'''))
     send(srv, register(contact="<sip:alice@10.0.0.1>, <sip:alice@10.0.0.2>"))
     assert header(send(srv, request()), "X-R") == ["1"]
-    assert srv.core.api("usrloc").contacts("alice") == []
+    assert srv.core.modules["usrloc"].contacts("alice") == []
 
 
 def test_unregister_by_ruid_removes_that_contact_or_returns_minus_3() -> None:
     srv = server(probe('''unregister("location", "sip:alice@example.test", "$hdr(X-Ruid)"); $var(r) = $rc;
     append_to_reply("X-R: $var(r)\\r\\n"); sl_send_reply("200", "Gone");'''))
     send(srv, register(contact="<sip:alice@10.0.0.1>, <sip:alice@10.0.0.2>"))
-    ruid = srv.core.api("usrloc").contacts("alice")[0].ruid
+    ruid = srv.core.modules["usrloc"].contacts("alice")[0].ruid
     assert header(send(srv, request(extra=f"X-Ruid: {ruid}")), "X-R") == ["1"]
     assert header(send(srv, request(extra="X-Ruid: nope")), "X-R") == ["-3"]
-    assert len(srv.core.api("usrloc").contacts("alice")) == 1
+    assert len(srv.core.modules["usrloc"].contacts("alice")) == 1
 
 
 def test_reg_fetch_contacts_fills_ulc() -> None:

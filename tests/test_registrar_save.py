@@ -59,7 +59,7 @@ def test_save_with_expires_zero_removes_the_binding() -> None:
     reply = send(srv, register(expires=0, cseq=2))
     assert reply.startswith(b"SIP/2.0 200 OK\r\n")
     assert header(reply, "Contact") == []
-    assert srv.core.api("usrloc").contacts("alice") == []
+    assert srv.core.modules["usrloc"].contacts("alice") == []
 
 
 def test_save_star_with_expires_zero_removes_every_binding() -> None:
@@ -68,7 +68,7 @@ def test_save_star_with_expires_zero_removes_every_binding() -> None:
     send(srv, register(contact="<sip:alice@10.0.0.2>", callid="c2"))
     reply = send(srv, register(contact="*", expires=0, callid="c3"))
     assert reply.startswith(b"SIP/2.0 200 OK\r\n")
-    assert srv.core.api("usrloc").contacts("alice") == []
+    assert srv.core.modules["usrloc"].contacts("alice") == []
 
 
 def test_save_star_with_a_non_zero_expires_is_400() -> None:
@@ -157,14 +157,14 @@ def test_save_records_received_from_the_received_avp() -> None:
     reply = send(srv, register())
     assert header(reply, "Contact") == [
         '<sip:alice@10.0.0.1:5070>;expires=3600;received="sip:192.0.2.7:5099"']
-    assert srv.core.api("usrloc").contacts("alice")[0].received == "sip:192.0.2.7:5099"
+    assert srv.core.modules["usrloc"].contacts("alice")[0].received == "sip:192.0.2.7:5099"
 
 
 def test_save_stores_kamailios_contact_fields() -> None:
     srv = server(config())
     send(srv, register(contact="<sip:alice@10.0.0.1>;methods=\"INVITE,MESSAGE\"",
                        extra="User-Agent: phone/1.0"))
-    c = srv.core.api("usrloc").contacts("alice")[0]
+    c = srv.core.modules["usrloc"].contacts("alice")[0]
     assert (c.callid, c.cseq, c.user_agent, c.socket, c.methods, c.connection_id) == (
         "reg-1@10.0.0.1", 1, "phone/1.0", "udp:127.0.0.1:5060", 1 | 256, -1)
     assert c.expires == NOW + 3600 and c.last_modified == NOW
@@ -175,7 +175,7 @@ def test_save_with_path_stores_it_and_returns_it_when_supported() -> None:
     srv = server(config(registrar='"use_path", 1'))
     reply = send(srv, register(extra="Path: <sip:edge.example.test;lr>\nSupported: path"))
     assert b"\r\nPath: <sip:edge.example.test;lr>\r\n" in reply
-    assert srv.core.api("usrloc").contacts("alice")[0].path == "<sip:edge.example.test;lr>"
+    assert srv.core.modules["usrloc"].contacts("alice")[0].path == "<sip:edge.example.test;lr>"
 
 
 def test_save_with_path_not_supported_is_420_in_strict_mode() -> None:
@@ -188,14 +188,14 @@ def test_save_with_path_not_supported_is_420_in_strict_mode() -> None:
 def test_save_flag_0x02_sends_no_reply() -> None:
     srv = server(config(save_args=', "0x02"'))
     assert srv.handle(register(), __import__("tests.reg_helpers").reg_helpers.UA) == []
-    assert len(srv.core.api("usrloc").contacts("alice")) == 1
+    assert len(srv.core.modules["usrloc"].contacts("alice")) == 1
 
 
 def test_save_flag_0x04_replaces_every_other_binding() -> None:
     srv = server(config(save_args=', "0x04"'))
     send(srv, register(contact="<sip:alice@10.0.0.1>"))
     send(srv, register(contact="<sip:alice@10.0.0.2>", callid="c2"))
-    assert [c.contact for c in srv.core.api("usrloc").contacts("alice")] == ["sip:alice@10.0.0.2"]
+    assert [c.contact for c in srv.core.modules["usrloc"].contacts("alice")] == ["sip:alice@10.0.0.2"]
 
 
 def test_save_return_codes_follow_kamailio() -> None:
@@ -218,13 +218,13 @@ def test_save_counts_accepted_registrations() -> None:
 def test_save_with_an_explicit_uri_saves_under_that_aor() -> None:
     srv = server(config(save_args=', "0", "sip:bob@example.test"'))
     send(srv, register())
-    assert len(srv.core.api("usrloc").contacts("bob")) == 1
+    assert len(srv.core.modules["usrloc"].contacts("bob")) == 1
 
 
 def test_save_takes_the_aor_from_the_to_uri_unescaped_and_lower_cased() -> None:
     srv = server(config())
     send(srv, register(user="Al%69CE"))
-    assert len(srv.core.api("usrloc").contacts("alice")) == 1
+    assert len(srv.core.modules["usrloc"].contacts("alice")) == 1
 
 
 def test_contact_info_values_are_usrlocs_fields_with_contact_and_last_modified() -> None:
@@ -249,7 +249,7 @@ def test_save_keeps_the_instance_without_its_quotes_and_answers_as_kamailio() ->
     srv = server(config())
     contact = f'<sip:alice@10.0.0.1:5070>;+sip.instance="{INSTANCE}";reg-id=1'
     reply = send(srv, register(contact=contact, extra="Supported: outbound, gruu"))
-    [stored] = srv.core.api("usrloc").contacts("alice")
+    [stored] = srv.core.modules["usrloc"].contacts("alice")
     assert stored.instance == INSTANCE
     [line] = header(reply, "Contact")
     # as Kamailio 5.6 answers the same REGISTER (the temp-gruu holds this binding's ruid)
@@ -263,4 +263,4 @@ def test_save_keeps_a_quoted_received_param_without_its_quotes() -> None:
     srv = server(config())
     reply = send(srv, register(contact='<sip:alice@10.0.0.1:5070>;received="sip:10.1.1.1:5070"'))
     assert header(reply, "Contact") == ['<sip:alice@10.0.0.1:5070>;expires=3600;received="sip:10.1.1.1:5070"']
-    assert srv.core.api("usrloc").contacts("alice")[0].received == "sip:10.1.1.1:5070"
+    assert srv.core.modules["usrloc"].contacts("alice")[0].received == "sip:10.1.1.1:5070"

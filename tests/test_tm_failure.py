@@ -27,8 +27,9 @@ def test_failure_route_runs_on_405_with_reply_code_and_relays_new_branch() -> No
     out = srv.handle(reply_to(fwd, 405, "Method Not Allowed"), BOB)
     assert lines(out) == ["MESSAGE sip:voicemail@198.51.100.40:5060 SIP/2.0"]
     assert parsed(out[0]).via.branch.endswith(".1")
-    assert srv.core.vars["code"] == 405 and srv.core.vars["reason"] == "Method Not Allowed"
-    assert srv.core.vars["ou"] == "sip:bob@198.51.100.20:5080"
+    script_vars = srv.core.modules["pv"].vars
+    assert script_vars["code"] == 405 and script_vars["reason"] == "Method Not Allowed"
+    assert script_vars["ou"] == "sip:bob@198.51.100.20:5080"
 
 
 def test_reply_of_the_new_branch_goes_upstream() -> None:
@@ -52,7 +53,7 @@ def test_failure_route_without_new_branch_lets_the_best_reply_go_upstream() -> N
     fwd = srv.handle(request(), ALICE)[0]
     out = srv.handle(reply_to(fwd, 404, "Not Here"), BOB)
     assert lines(out) == ["SIP/2.0 404 Not Here"]
-    assert srv.core.vars["code"] == 404
+    assert srv.core.modules["pv"].vars["code"] == 404
 
 
 def test_t_is_canceled_and_t_branch_timeout_in_failure_route() -> None:
@@ -64,4 +65,4 @@ failure_route[F] { if (t_branch_timeout()) { $var(timeout) = 1; } if (!t_is_canc
     from tests.tmkit import advance
     out = advance(srv, 3)
     assert lines(out)[-1] == "SIP/2.0 408 Request Timeout"
-    assert srv.core.vars["timeout"] == 1 and srv.core.vars["nc"] == 1
+    assert srv.core.modules["pv"].vars["timeout"] == 1 and srv.core.modules["pv"].vars["nc"] == 1

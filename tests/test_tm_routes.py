@@ -27,7 +27,7 @@ def test_t_reply_sends_reply_with_tm_to_tag() -> None:
 
 def test_t_reply_without_transaction_fails() -> None:
     srv = server('request_route { if (!t_reply("404", "Not Here")) { $var(r) = "failed"; } }')
-    assert srv.handle(request(), ALICE) == [] and srv.core.vars["r"] == "failed"
+    assert srv.handle(request(), ALICE) == [] and srv.core.modules["pv"].vars["r"] == "failed"
 
 
 def test_send_reply_of_sl_replies_statefully_within_a_transaction() -> None:
@@ -47,7 +47,7 @@ branch_route[B] {
 ''')
     out = srv.handle(request(), ALICE)
     assert [(o.host, o.port) for o in out] == [("198.51.100.20", 5080)]
-    assert srv.core.vars["idx"] == 0
+    assert srv.core.modules["pv"].vars["idx"] == 0
 
 
 def test_branch_route_can_rewrite_that_branch_only() -> None:
@@ -68,10 +68,10 @@ onreply_route[R] { $var(code) = $T_reply_code; if (status == "183") { drop; } }
 ''')
     invite = srv.handle(request("INVITE"), ALICE)[1]
     assert srv.handle(reply_to(invite, 183, "Progress"), BOB) == []
-    assert srv.core.vars["code"] == 183
+    assert srv.core.modules["pv"].vars["code"] == 183
     assert lines(srv.handle(reply_to(invite, 180, "Ringing"), BOB)) == ["SIP/2.0 180 Ringing"]
     assert lines(srv.handle(reply_to(invite, 200, "OK"), BOB)) == ["SIP/2.0 200 OK"]
-    assert srv.core.vars["code"] == 200
+    assert srv.core.modules["pv"].vars["code"] == 200
 
 
 def test_t_req_in_onreply_route_reads_the_request() -> None:
@@ -81,4 +81,4 @@ onreply_route[R] { $var(m) = $T_req($rm); }
 ''')
     fwd = srv.handle(request(), ALICE)[0]
     srv.handle(reply_to(fwd, 200, "OK"), BOB)
-    assert srv.core.vars["m"] == "MESSAGE"
+    assert srv.core.modules["pv"].vars["m"] == "MESSAGE"

@@ -1,4 +1,4 @@
-"""tm's UAC API (core.api("tm")): new requests in new client transactions, one callback each."""
+"""tm's UAC API (the offered "tm" API): new requests in new client transactions, one callback each."""
 from __future__ import annotations
 
 from kampy.sip.message import Request
@@ -7,7 +7,7 @@ from kampy.version import SERVER_HEADER
 
 
 def _send(srv, calls: list, **kw):  # type: ignore[no-untyped-def]
-    tm = srv.core.api("tm")
+    tm = srv.core.offered("tm")
     return tm.t_request("MESSAGE", "sip:bob@198.51.100.20:5080", "sip:bob@example.test",
                         "sip:alice@example.test", headers="Content-Type: text/plain\r\n", body=b"hello",
                         callback=lambda status, reply: calls.append((status, reply)), **kw)
@@ -65,4 +65,4 @@ def test_uac_counts_a_local_transaction() -> None:
     srv = server("request_route { exit; }")
     _send(srv, [])
     assert srv.core.stats.get("tmx:UAC_transactions") == 1
-    assert srv.core.api("tm").rpc_stats()["total_local"] == 1
+    assert srv.core.modules["tm"].rpc_stats()["total_local"] == 1

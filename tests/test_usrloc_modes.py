@@ -42,7 +42,7 @@ def test_timer_deletes_expired_contacts_and_counts_them() -> None:
     send(srv, register(expires=60))
     clock.advance(61)
     srv.run_timers()
-    ul = srv.core.api("usrloc")
+    ul = srv.core.modules["usrloc"]
     assert ul.contacts("alice") == []
     assert srv.core.stats.get("usrloc:location_expires") == 1
     assert srv.core.stats.get("usrloc:registered_users") == 0
@@ -54,7 +54,7 @@ def test_timer_runs_the_expiry_in_rank_1_only() -> None:
     send(srv, register(expires=60))
     clock.advance(61)
     srv.run_timers()
-    assert len(srv.core.api("usrloc").contacts("alice")) == 1
+    assert len(srv.core.modules["usrloc"].contacts("alice")) == 1
 
 
 def test_statistics_count_users_and_contacts_per_domain() -> None:
@@ -69,7 +69,7 @@ def test_statistics_count_users_and_contacts_per_domain() -> None:
 def test_rpc_dump_shows_domains_aors_and_contacts() -> None:
     srv = server(ul_cfg())
     send(srv, register())
-    dump = srv.core.api("usrloc").rpc_dump()
+    dump = srv.core.modules["usrloc"].rpc_dump()
     domain = dump["Domains"][0]["Domain"]
     assert domain["Domain"] == "location" and domain["Stats"]["Records"] == 1
     info = domain["AoRs"][0]["Info"]
@@ -82,7 +82,7 @@ def test_rpc_dump_shows_domains_aors_and_contacts() -> None:
 
 def test_rpc_lookup_returns_the_aor_contacts_or_a_fault() -> None:
     srv = server(ul_cfg())
-    ul = srv.core.api("usrloc")
+    ul = srv.core.modules["usrloc"]
     with pytest.raises(RpcFault, match="AOR not found"):
         ul.rpc_lookup("location", "alice")
     send(srv, register())
@@ -92,7 +92,7 @@ def test_rpc_lookup_returns_the_aor_contacts_or_a_fault() -> None:
 
 def test_rpc_add_rm_contact_and_rm() -> None:
     srv = server(ul_cfg())
-    ul = srv.core.api("usrloc")
+    ul = srv.core.modules["usrloc"]
     ul.rpc_add("location", "carol", "sip:carol@10.0.0.3", 0, 0.5, "0", 0, 0, 0xFFFFFFFF)
     ul.rpc_add("location", "carol", "sip:carol@10.0.0.4", 600, 1.0, "0", 0, 0, 0xFFFFFFFF)
     contacts = ul.contacts("carol")
@@ -109,7 +109,7 @@ def test_db_mode_3_keeps_bindings_in_the_location_table(location_db: str) -> Non
     srv = server(ul_cfg(location_db, 3))
     send(srv, register())
     assert [r["contact"] for r in rows(location_db)] == ["sip:alice@10.0.0.1:5070"]
-    assert srv.core.api("usrloc").contacts("alice")[0].contact == "sip:alice@10.0.0.1:5070"
+    assert srv.core.modules["usrloc"].contacts("alice")[0].contact == "sip:alice@10.0.0.1:5070"
     send(srv, register(expires=0, cseq=2))
     assert rows(location_db) == []
 
@@ -181,7 +181,7 @@ def test_db_mode_2_writes_back_on_the_timer(location_db: str) -> None:
     assert len(rows(location_db)) == 1
     send(srv, register(expires=0, cseq=2))
     assert len(rows(location_db)) == 1
-    srv.core.api("usrloc").rpc_flush()
+    srv.core.modules["usrloc"].rpc_flush()
     assert rows(location_db) == []
 
 
@@ -190,7 +190,7 @@ def test_db_modes_1_and_2_load_existing_rows_at_start(location_db: str, mode: in
     first = server(ul_cfg(location_db, 3))
     send(first, register())
     srv = server(ul_cfg(location_db, mode))
-    assert [c.contact for c in srv.core.api("usrloc").contacts("alice")] == ["sip:alice@10.0.0.1:5070"]
+    assert [c.contact for c in srv.core.modules["usrloc"].contacts("alice")] == ["sip:alice@10.0.0.1:5070"]
 
 
 def test_use_domain_splits_the_aor_into_username_and_domain(location_db: str) -> None:
@@ -198,7 +198,7 @@ def test_use_domain_splits_the_aor_into_username_and_domain(location_db: str) ->
     send(srv, register())
     row = rows(location_db)[0]
     assert (row["username"], row["domain"]) == ("alice", "example.test")
-    assert srv.core.api("usrloc").contacts("alice@example.test")
+    assert srv.core.modules["usrloc"].contacts("alice@example.test")
 
 
 def test_db_mode_3_timer_deletes_expired_rows(location_db: str) -> None:

@@ -67,7 +67,7 @@ def test_expiry_reads_only_the_records_holding_an_expired_contact_one_lock_each(
         store: SharedStore, commits: list[list[bytes]], monkeypatch: pytest.MonkeyPatch) -> None:
     clock = FakeClock()
     srv = server(config(usrloc='"timer_interval", 10'), clock, shared=store)
-    storage = srv.core.api("usrloc").domain("location").shared
+    storage = srv.core.modules["usrloc"].domain("location").shared
     with storage.lock():
         for i in range(BINDINGS):
             storage.insert(UContact(aor=f"u{i}", contact=f"sip:u{i}@10.0.0.1", ruid=f"uloc-{i}",
@@ -102,7 +102,7 @@ def test_a_save_that_does_not_fit_in_shared_memory_answers_500_and_changes_nothi
         reply = send(srv, register(user="u5", contact="<sip:u5@10.0.0.1>"))
     assert reply.startswith(b"SIP/2.0 500")
     assert "out of shared memory" in caplog.text
-    ul = srv.core.api("usrloc")
+    ul = srv.core.modules["usrloc"]
     assert ul.contacts("u5") == [] and ul.domain("location").shared.count_aors() == 5
     refresh = send(srv, register(user="u0", contact="<sip:u0@10.0.0.1>", expires=60, cseq=2))
     assert refresh.startswith(b"SIP/2.0 200")  # a binding already there still updates

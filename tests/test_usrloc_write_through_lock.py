@@ -91,7 +91,7 @@ def workers(tmp_path) -> Iterator[tuple[Server, Server, SharedStore, str]]:  # t
     one = server(ul_cfg(url), clock, shared=store.reopen(), rank=1, workers=2)
     two = server(ul_cfg(url), clock, shared=store.reopen(), rank=2, workers=2)
     # Workers are processes with their own pids, so their ruids differ; these two share one pid.
-    two.core.api("usrloc")._ruids = RuidGenerator("uloc2", NOW)
+    two.core.modules["usrloc"]._ruids = RuidGenerator("uloc2", NOW)
     gates.clear()
     try:
         yield one, two, store, url
@@ -106,7 +106,7 @@ def workers(tmp_path) -> Iterator[tuple[Server, Server, SharedStore, str]]:  # t
 
 
 def hang_inserts(srv: Server, monkeypatch: pytest.MonkeyPatch) -> Gate:
-    db = srv.core.api("usrloc").domains["location"].table.db
+    db = srv.core.modules["usrloc"].domains["location"].table.db
     gate = Gate(db.insert)
     gates.append(gate)
     monkeypatch.setattr(db, "insert", gate)
@@ -121,7 +121,7 @@ def test_a_hung_write_through_leaves_other_workers_shared_store_writes_alone(wor
         assert gate.entered.wait(WAIT)  # worker 1's INSERT into location is hanging
 
         def shared_write() -> None:
-            shared = two.core.api("usrloc").domain("location").shared
+            shared = two.core.modules["usrloc"].domain("location").shared
             with shared.lock():
                 assert shared.once("probe")
 
@@ -129,7 +129,8 @@ def test_a_hung_write_through_leaves_other_workers_shared_store_writes_alone(wor
         assert probe.done(WAIT), "worker 2's shared-store write waited for worker 1's database write"
         probe.value()
         # The binding is in shared memory already; the database has not got it yet.
-        assert [c.contact for c in two.core.api("usrloc").contacts("alice")] == ["sip:alice@10.0.0.1:5070"]
+        ul = two.core.modules["usrloc"]
+        assert [c.contact for c in ul.contacts("alice")] == ["sip:alice@10.0.0.1:5070"]
         assert rows(url) == []
     finally:
         gate.opened.set()
@@ -172,7 +173,7 @@ def test_writes_of_one_aor_reach_the_database_in_the_order_they_were_made(worker
 def test_a_failed_write_through_keeps_the_binding_in_memory_and_answers_500(workers, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     one, _, _, url = workers
     assert send(one, register()).startswith(b"SIP/2.0 200 OK")
-    db = one.core.api("usrloc").domains["location"].table.db
+    db = one.core.modules["usrloc"].domains["location"].table.db
 
     def down(*args: Any, **kwargs: Any) -> Any:
         raise DBError("server has gone away", Reason.CONNECTION)
@@ -181,6 +182,6 @@ def test_a_failed_write_through_keeps_the_binding_in_memory_and_answers_500(work
     reply = send(one, register(expires=120, cseq=2))
     # Kamailio: update_ucontact() updates memory, then its failed query makes save() answer 500.
     assert reply.startswith(b"SIP/2.0 500 ")
-    [contact] = one.core.api("usrloc").contacts("alice")
+    [contact] = one.core.modules["usrloc"].contacts("alice")
     assert contact.expires == NOW + 120 and contact.cseq == 2
     assert len(rows(url)) == 1

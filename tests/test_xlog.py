@@ -10,12 +10,14 @@ from kampy.api import parse_pv
 from kampy.api import L_DBG, L_ERR, L_INFO, L_WARN, debug_threshold
 from kampy.runtime.loglevels import NOTICE
 from modules.xlog.impl import parse_level
+from kampy.runtime.core import Core
+from tests.modkit import module
 from tests.pv_helpers import make_ctx
 
 
 @pytest.fixture
 def xlog() -> object:
-    return xlog_module.EXPORTS.factory({"prefix": "<script>: "}, None)
+    return module(xlog_module.EXPORTS, Core(), prefix="<script>: ")
 
 
 def records(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:

@@ -24,7 +24,7 @@ from kampy.config.compile import CompiledConfig
 from kampy.net.params import as_bool
 from kampy.runtime.context import Socket
 from kampy.runtime.sockets import param_values, sockets_from_config
-from kampy.services import RUN_DIR
+from kampy.runtime.core import RUN_DIR
 
 log = logging.getLogger("kampy.cli")
 NOT_SUPPORTED = ("start", "stop", "restart")

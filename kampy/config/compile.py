@@ -65,6 +65,11 @@ class CompiledConfig:
     routes: dict[tuple[str, str | None], ast.Route]
     warnings: list[Diagnostic] = field(default_factory=list)
     functions_used: set[str] = field(default_factory=set)
+    # every function call of the routes, by id() of its ast.Call: (module or "core", declaration);
+    # the engine binds each call to this, without looking the name up again
+    calls: dict[int, tuple[str, Function]] = field(default_factory=dict)
+    # the calls of functions a loaded module lists as not implemented (`kampy run` refuses them): why
+    refused: dict[int, str] = field(default_factory=dict)
 
 
 def suggest(name: str, candidates: Iterable[str]) -> str:
@@ -129,20 +134,22 @@ class Resolver:
         self.core_params: dict[str, Any] = {}
         self.routes: dict[tuple[str, str | None], ast.Route] = {}
         self.functions_used: set[str] = set()
+        self.calls: dict[int, tuple[str, Function]] = {}
+        self.refused: dict[int, str] = {}
 
     # ------------------------------------------------------------ reporting
 
     def error(self, pos: ast.Pos, message: str) -> None:
         self.diags.append(Diagnostic(pos, message))
 
-    def unimplemented(self, pos: ast.Pos, kind: str, name: str, args: int | None = None) -> bool:
-        """Warn when a loaded module lists the item in its `not_implemented`; whether one does."""
+    def unimplemented(self, pos: ast.Pos, kind: str, name: str, args: int | None = None) -> str | None:
+        """Warn when a loaded module lists the item in its `not_implemented`; the warning, if one does."""
         for mod in self.modules.values():
             gap = mod.exports.unimplemented(kind, name, args)
             if gap is not None:
                 self.warn_unimplemented(pos, mod.exports.name, gap)
-                return True
-        return False
+                return gap.warning(mod.exports.name)
+        return None
 
     def warn_unimplemented(self, pos: ast.Pos, module: str, gap: Unimplemented) -> None:
         warning = Diagnostic(pos, gap.warning(module), "warning")
@@ -155,7 +162,7 @@ class Resolver:
         for item in self.config.items:
             self.top_item(item)
         if self.resolve:
-            self.check_depends()
+            self.check_needs()
             for key, route in self.routes.items():
                 if route.kind == "event" and route.name:
                     self.unimplemented(route.pos, "event_route", route.name)
@@ -164,7 +171,7 @@ class Resolver:
         if self.diags:
             raise ConfigError(sorted(self.diags, key=lambda d: (d.pos.file, d.pos.line, d.pos.col)))
         return CompiledConfig(self.config, self.core_params, self.modules, self.routes,
-                              self.warnings, self.functions_used)
+                              self.warnings, self.functions_used, self.calls, self.refused)
 
     def top_item(self, item: ast.Node) -> None:
         if isinstance(item, ast.CoreParam):
@@ -225,13 +232,29 @@ class Resolver:
         params = {p.name: p.default for p in found.exports.params}
         self.modules[found.exports.name] = ModuleConfig(found.exports, found.origin, item.pos, params)
 
-    def check_depends(self) -> None:
-        """A module's `Exports.depends` must be loaded too (Kamailio's modules fail to bind otherwise)."""
+    def check_needs(self) -> None:
+        """Every API a module requires (`Exports.needs`) must be offered by a loaded module
+        (Kamailio's modules fail to bind otherwise)."""
+        offered = {offer.name for mod in self.modules.values() for offer in mod.exports.offers}
         for mod in self.modules.values():
-            for dep in mod.exports.depends:
-                if dep not in self.modules:
-                    self.error(mod.pos, f"module '{mod.exports.name}' needs module '{dep}': "
-                                        f"add loadmodule \"{dep}.so\"")
+            for need in mod.exports.needs:
+                if need.optional or need.name in offered:
+                    continue
+                owner = self.builtin_offerer(need.name)
+                hint = f": add loadmodule \"{owner}.so\"" if owner else ""
+                self.error(mod.pos, f"module '{mod.exports.name}' needs the API '{need.name}', which "
+                                    f"no loaded module offers{hint}")
+
+    @staticmethod
+    def builtin_offerer(api: str) -> str | None:
+        """The built-in module offering API `api`, if one does."""
+        for mod_name in loader.builtin_names():
+            try:
+                if any(offer.name == api for offer in loader.load_builtin(mod_name).offers):
+                    return mod_name
+            except ImportError:
+                continue
+        return None
 
     def modparam(self, item: ast.ModParam) -> None:
         if not self.resolve:
@@ -396,12 +419,14 @@ class Resolver:
 
     def call(self, call: ast.Call, rtype: RouteType) -> None:
         candidates = self.functions(call.name)
-        if not candidates:
-            if not self.unimplemented(call.pos, "function", call.name, len(call.args)):
-                self.unknown_function(call)
-            return
         by_count = [(m, f) for m, f in candidates if f.accepts_count(len(call.args))]
-        if not by_count and self.unimplemented(call.pos, "function", call.name, len(call.args)):
+        if not by_count:
+            gap = self.unimplemented(call.pos, "function", call.name, len(call.args))
+            if gap is not None:
+                self.refused[id(call)] = gap  # kampy run refuses the config with the reason
+                return
+        if not candidates:
+            self.unknown_function(call)
             return
         if not by_count:
             self.error(call.pos, f"{call.name}() {self.counts_words(candidates)}, "
@@ -416,6 +441,7 @@ class Resolver:
                                  f"(allowed in: {_allowed_words(flags)})")
             return
         self.functions_used.add(call.name)
+        self.calls[id(call)] = allowed[0]
         _, func = allowed[0]
         for i, arg in enumerate(call.args):
             self.argument(func, i, arg, rtype)

@@ -1,4 +1,4 @@
-"""Control sockets modules ask for (`core.services`, `kampy.rpc.LocalService`): jsonrpcs' FIFO and
+"""Control sockets modules ask for (`core.add_service`, `kampy.rpc.LocalService`): jsonrpcs' FIFO and
 unix datagram socket, ctl's binrpc sockets (unix stream and datagram, TCP, UDP) and FIFOs, served
 in the event loop of the worker whose rank they name.
 

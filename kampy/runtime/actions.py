@@ -13,7 +13,6 @@ from kampy.config import ast
 from kampy.module import Function, RouteType
 from kampy.runtime import forward
 from kampy.runtime.context import Branch, MessageContext, Socket
-from kampy.runtime.core import FORCE_RPORT
 from kampy.runtime.sockets import grep_socket
 from kampy.runtime.loglevels import L_DBG, LEVEL_NAMES, python_level
 from kampy.runtime.values import to_int, to_str
@@ -362,7 +361,7 @@ def _force_rport(engine: Engine, call: ast.Call) -> Fn:
     def force_rport(ctx: MessageContext) -> int:
         # Kamailio's FL_FORCE_RPORT: read when a reply is built and when the request is forwarded
         if ctx.msg.is_request:
-            ctx.local[FORCE_RPORT] = True
+            ctx.force_rport = True
         return 1
     return force_rport
 
@@ -376,25 +375,27 @@ def _local_flag(key: str, value: Any = True) -> Callable[[Engine, ast.Call], Fn]
     return builder
 
 
-def _tcp_alias(engine: Engine, call: ast.Call) -> Fn:
-    _args(engine, call)
+def _mark(field: str) -> Callable[[Engine, ast.Call], Fn]:
+    """An action that sets the flag `field` of the message context (its arguments are checked, unused)."""
+    def builder(engine: Engine, call: ast.Call) -> Fn:
+        _args(engine, call)
 
-    def tcp_alias(ctx: MessageContext) -> int:
-        # replies and requests to a TCP source already reuse its connection in kampy's net layer
-        ctx.local["tcp_alias"] = True
-        return 1
-    return tcp_alias
+        def mark(ctx: MessageContext) -> int:
+            setattr(ctx, field, True)
+            return 1
+        return mark
+    return builder
 
 
-def _set_advertised(key: str) -> Callable[[Engine, ast.Call], Fn]:
+def _assign(field: str, convert: Callable[[Any], Any]) -> Callable[[Engine, ast.Call], Fn]:
+    """An action that sets `field` of the message context to its argument's value."""
     def builder(engine: Engine, call: ast.Call) -> Fn:
         (arg,) = _args(engine, call)
 
-        def set_advertised(ctx: MessageContext) -> int:
-            value = arg(ctx)
-            ctx.local[key] = to_int(value) if key == "advertised_port" else to_str(value)
+        def assign(ctx: MessageContext) -> int:
+            setattr(ctx, field, convert(arg(ctx)))
             return 1
-        return set_advertised
+        return assign
     return builder
 
 
@@ -453,10 +454,11 @@ BUILDERS: dict[str, Callable[[Engine, ast.Call], Fn]] = {
     **{n: _forward for n in ("forward", "forward_udp", "forward_tcp", "forward_tls")},
     "send": _send, "send_tcp": _send,
     "force_rport": _force_rport, "add_rport": _force_rport,
-    "add_local_rport": _local_flag("add_local_rport"),
-    "force_tcp_alias": _tcp_alias, "add_tcp_alias": _tcp_alias,
-    "set_advertised_address": _set_advertised("advertised_address"),
-    "set_advertised_port": _set_advertised("advertised_port"),
+    "add_local_rport": _mark("add_local_rport"),
+    # replies and requests to a TCP source already reuse its connection in kampy's net layer
+    "force_tcp_alias": _mark("tcp_alias"), "add_tcp_alias": _mark("tcp_alias"),
+    "set_advertised_address": _assign("advertised_address", to_str),
+    "set_advertised_port": _assign("advertised_port", to_int),
     "force_send_socket": _force_send_socket,
     "set_forward_no_connect": _local_flag("forward_no_connect"),
     "set_reply_no_connect": _local_flag("reply_no_connect"),

@@ -12,7 +12,7 @@ from kampy.module import RouteType
 from kampy.sip.message import Request, Response
 
 if TYPE_CHECKING:
-    from kampy.runtime.core import Core
+    from kampy.apis import CoreAPI
 
 
 @dataclass(frozen=True)
@@ -98,11 +98,14 @@ class MessageContext:
     `msg` is the received message; Kamailio-style changes are recorded on it (`msg.add_header`,
     `msg.set_ruri`, ...) and applied when it is sent on. `new_ruri` is the R-URI as the script has
     set it (None: unchanged); `dst_uri` is `$du`.
+
+    What several parts read and write about the message is a field here (Kamailio keeps these in
+    `sip_msg_t` and its flags); `local` is scratch space for what one module keeps to itself.
     """
 
     msg: Request | Response
     src: Source
-    core: Core
+    core: CoreAPI
     route_type: RouteType = RouteType.REQUEST
     flags: int = 0
     bflags: int = 0  # branch flags of branch 0
@@ -125,7 +128,27 @@ class MessageContext:
     dropped: bool = False
     failed: bool = False  # an internal error (an exception, a bug) stopped the route
     trace: list[tuple[str, str, int]] = field(default_factory=list)  # (route, function, return code)
-    local: dict[str, Any] = field(default_factory=dict)  # per-message scratch space for modules
+    # a locally built reply to this request (sl, tm, registrar): header lines to add
+    # (append_to_reply(), ...), the body (set_reply_body()); `noreply`: Kamailio's FL_MSG_NOREPLY
+    # (sanity marks a message too broken to answer); `last_error`: Kamailio's ser_error (E_*)
+    reply_lumps: list[str] = field(default_factory=list)
+    reply_body: bytes = b""
+    noreply: bool = False
+    last_error: int = -1
+    # how it is sent on: force_rport()/add_rport() (FL_FORCE_RPORT), add_local_rport(),
+    # add_tcp_alias(), set_advertised_address()/set_advertised_port()
+    force_rport: bool = False
+    add_local_rport: bool = False
+    tcp_alias: bool = False
+    advertised_address: str | None = None
+    advertised_port: int | None = None
+    # received by another worker and handed over to this one, which owns its transaction
+    handed_off: bool = False
+    # an HTTP request run through event_route[xhttp:request], and the answer the route gave:
+    # (code, reason, content type, body)
+    http_request: Any = None
+    http_reply: tuple[int, str, str, bytes] | None = None
+    local: dict[str, Any] = field(default_factory=dict)  # per-message scratch space of one module
 
     @property
     def is_request(self) -> bool:

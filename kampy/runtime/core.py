@@ -1,7 +1,6 @@
 """Process-wide services that routes and modules use: the clock, sockets, `myself`, replies, $var.
 
-Modules reach the rest of kampy only through a `Core` (and the context of the message at hand):
-`core.clock`, `core.stats`, `core.api(name)`, `core.send_reply(ctx, response)`, `core.is_myself(...)`.
+`Core` implements `kampy.apis.CoreAPI`; modules get a view of it narrowed to that interface.
 """
 from __future__ import annotations
 
@@ -14,13 +13,17 @@ import socket
 import time
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from kampy.runtime.context import Handoff, MessageContext, Outgoing, Socket
+from kampy.config.ast import PVar
+from kampy.config.pvparse import parse_pv
+from kampy.module import RouteType
+from kampy.runtime.context import Handoff, MessageContext, Outgoing, Socket, Source
 from kampy.runtime.shared import SharedStore
-from kampy.sip.message import Request, Response
+from kampy.sip.message import Request, Response, parse_message
 from kampy.sip.uri import Via
-from kampy.rpc import RpcRegistry, register_core_methods
+from kampy.rpc import LocalService, RpcRegistry, register_core_methods
 from kampy.stats import Stats
 from kampy.version import SERVER_HEADER
 
@@ -28,6 +31,8 @@ if TYPE_CHECKING:
     from kampy.config.compile import CompiledConfig
 
 log = logging.getLogger("kampy.core")
+
+RUN_DIR = "/run/kamailio"  # Kamailio's default runtime directory (control sockets, pid files)
 
 
 
@@ -49,33 +54,82 @@ class SystemClock:
         return time.monotonic()
 
 
+class Routes(Protocol):
+    """What the core asks of the route engine once it is attached (`Core.attach_routes`)."""
+
+    def pv_accessor(self, spec: PVar) -> Any: ...
+
+    def format_text(self, text: str) -> Callable[[MessageContext], str]: ...
+
+    def has_route(self, kind: str, name: str | None) -> bool: ...
+
+    def run_route(self, kind: str, name: str | None, ctx: MessageContext) -> int: ...
+
+    def run_event_route(self, name: str, ctx: MessageContext) -> bool: ...
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    """Where HTTP requests on the TCP listeners go (`CoreAPI.serve_http`)."""
+
+    event_route: str
+    accepts: Callable[[str], bool]
+
+
+# Kamailio's faked message (src/core/fmsg.c), from 127.0.0.1:5060 over UDP
+FAKED_MESSAGE = (b"OPTIONS sip:you@kamailio.org SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1\r\n"
+                 b"From: <sip:you@kamailio.org>;tag=123\r\nTo: <sip:you@kamailio.org>\r\n"
+                 b"Call-ID: 123\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n")
+FAKED_SOCKET = Socket("udp", "127.0.0.1", 5060)
+FAKED_SOURCE = Source("udp", "127.0.0.1", 5060, FAKED_SOCKET)
+
+
 class Core:
-    """One per process. Built by the runtime from a compiled config."""
+    """One per process. Built by the runtime from a compiled config; it implements `CoreAPI`, and
+    each module is handed a view of it narrowed to `CoreAPI` (`kampy.runtime.modules`)."""
 
     def __init__(self, config: CompiledConfig | None = None, clock: Clock | None = None,
-                 sockets: list[Socket] | None = None, aliases: list[tuple[str, int | None]] | None = None):
+                 sockets: list[Socket] | None = None, aliases: list[tuple[str, int | None]] | None = None,
+                 *, rank: int = 1, workers: int = 1, shared: SharedStore | None = None) -> None:
         self.config = config
         self.clock: Clock = clock or SystemClock()
         self.sockets: list[Socket] = sockets or []
         self.aliases: list[tuple[str, int | None]] = aliases or []
-        self.vars: dict[str, Any] = {}      # $var(...): per process, kept across messages
-        self.shvars: dict[str, Any] = {}    # $shv(...)
+        self.rank = rank          # this worker's rank (1..workers), as Kamailio's child rank
+        self.workers = workers
+        self._shared: SharedStore | None = shared
+        self._private_shared: weakref.finalize | None = None
         self.stats = Stats(lambda: (self.shared, self.rank, self.workers))
         self.started = self.clock.time()  # core.uptime
         self.rpc = RpcRegistry()            # filled by module declarations and the core
         register_core_methods(self, self.rpc)
-        self.services: list[Any] = []       # LocalService values the network layer serves
-        self.modules: dict[str, Any] = {}   # module name -> instance
-        self.run_route: Callable[[str, str | None, MessageContext], int] | None = None
+        self.services: list[LocalService] = []  # local sockets the network layer serves (add_service)
+        self.http: HttpRoute | None = None      # serve_http
+        self.modules: dict[str, Any] = {}   # module name -> instance, in loadmodule order
+        self.offers: dict[str, Any] = {}    # API name -> the object a module offers (Offer)
+        self._routes: Routes | None = None  # the route engine, once attached
         self.server_header = SERVER_HEADER
-        self.rank = 1          # this worker's rank (1..workers), as Kamailio's child rank
-        self.workers = 1
-        self._shared: SharedStore | None = None
-        self._private_shared: weakref.finalize | None = None
+        self._aor_case_sensitive = False
         self.outbox: list[Outgoing | Handoff] = []  # sent from timers and callbacks, outside a message
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._timer_seq = itertools.count()
         self._cancelled: set[int] = set()
+
+    @property
+    def core_params(self) -> dict[str, Any]:
+        return self.config.core_params if self.config is not None else {}
+
+    @property
+    def runtime_dir(self) -> str:
+        params = self.core_params
+        return next((str(params[n]) for n in ("runtime_dir", "rundir", "run_dir") if params.get(n)), RUN_DIR)
+
+    @property
+    def server_id(self) -> int:
+        try:
+            return int(self.core_params.get("server_id") or 0)
+        except (TypeError, ValueError):
+            return 0
 
     # ------------------------------------------------------------ shared state
 
@@ -87,10 +141,6 @@ class Core:
             self._shared = SharedStore.create()
             self._private_shared = weakref.finalize(self, self._shared.remove)
         return self._shared
-
-    @shared.setter
-    def shared(self, store: SharedStore) -> None:
-        self._shared = store
 
     def close_shared(self) -> None:
         self.stats.close()
@@ -140,15 +190,67 @@ class Core:
     # ------------------------------------------------------------ modules
 
     def api(self, name: str) -> Any:
-        """The API module `name` declares for other modules (Kamailio's load_xxx_api): what its
-        `api()` method returns, by default its instance (msilo binds tm this way). LookupError when
-        the config does not load it (or it is not built yet: modules are built in loadmodule order)."""
+        """Refused: a module asks the core it was given (`self.core`), which answers the APIs the
+        module declared; the runtime and tests use `offered(name)`."""
+        raise LookupError(f"api('{name}'): a module asks its own core (self.core) for the APIs it "
+                          "declared in Exports.needs")
+
+    def offered(self, name: str) -> Any:
+        """The object a loaded module offers as API `name` (for the runtime and tests)."""
         try:
-            instance = self.modules[name]
+            return self.offers[name]
         except KeyError:
-            raise LookupError(f"module '{name}' is not loaded") from None
-        offer = getattr(instance, "api", None)
-        return offer() if callable(offer) else instance
+            raise LookupError(f"no loaded module offers the API '{name}'") from None
+
+    def add_service(self, service: LocalService) -> None:
+        self.services.append(service)
+
+    def serve_http(self, event_route: str, accepts: Callable[[str], bool]) -> None:
+        self.http = HttpRoute(event_route, accepts)
+
+    @property
+    def aor_case_sensitive(self) -> bool:
+        return self._aor_case_sensitive
+
+    def set_aor_case_sensitive(self, value: bool) -> None:
+        self._aor_case_sensitive = bool(value)
+
+    # ------------------------------------------------------------ routes and pseudo-variables
+
+    def attach_routes(self, routes: Routes) -> None:
+        """The route engine of this process: pseudo-variables, formats and routes resolve through it."""
+        self._routes = routes
+
+    def _engine(self) -> Routes:
+        if self._routes is None:
+            raise LookupError("pseudo-variables and routes are known once the routes are built "
+                              "(this core has no route engine)")
+        return self._routes
+
+    def pv_accessor(self, spec: str | PVar) -> Any:
+        return self._engine().pv_accessor(parse_pv(spec) if isinstance(spec, str) else spec)
+
+    def formatter(self, text: str) -> Callable[[MessageContext], str]:
+        return self._engine().format_text(text)
+
+    def has_route(self, kind: str, name: str | None) -> bool:
+        return self._routes is not None and self._routes.has_route(kind, name)
+
+    def run_route(self, kind: str, name: str | None, ctx: MessageContext) -> int:
+        return self._engine().run_route(kind, name, ctx)
+
+    def run_event_route(self, name: str, ctx: MessageContext | None = None) -> bool | None:
+        if not self.has_route("event", name):
+            return None
+        if ctx is not None:
+            return self._engine().run_event_route(name, ctx)
+        faked = self.faked_context()
+        done = self._engine().run_event_route(name, faked)
+        self.outbox.extend(faked.outbox)
+        return done
+
+    def faked_context(self) -> MessageContext:
+        return MessageContext(parse_message(FAKED_MESSAGE), FAKED_SOURCE, self, route_type=RouteType.EVENT)
 
     # ------------------------------------------------------------ addresses
 
@@ -180,9 +282,6 @@ class Core:
             return
         host, port = reply_destination(ctx.msg, src.ip, src.port)
         ctx.send(Outgoing("udp", host, port, data, src.local))
-
-
-FORCE_RPORT = "force_rport"  # ctx.local key: Kamailio's FL_FORCE_RPORT (force_rport(), add_rport())
 
 
 def received_params(via: Via, src_ip: str, src_port: int, force_rport: bool = False,

@@ -16,7 +16,6 @@ from typing import Any
 
 from kampy.config import ast
 from kampy.config.compile import CompiledConfig
-from kampy.config.core import CORE_EXPORTS
 from kampy.config.pvparse import Literal, PVSyntaxError, parse_format, parse_pv
 from kampy.errors import ConfigError, Diagnostic
 from kampy.module import (
@@ -24,14 +23,16 @@ from kampy.module import (
     ROUTE_KIND_NAMES,
     ArgKind,
     Function,
+    PVClass,
     RouteType,
     Timer,
-    allowed_in,
+    TransformClass,
     route_type_of,
 )
 from kampy.runtime import actions, expressions
 from kampy.runtime.context import MessageContext, ScriptDrop, ScriptExit
 from kampy.runtime.core import Core
+from kampy.runtime.modules import build_modules
 from kampy.runtime.pvs import Constant, Transformed, core_pv
 from kampy.sip.errors import SIPProtocolError
 from kampy.runtime.values import compile_posix, format_value, parse_int_literal, to_int, to_str
@@ -91,7 +92,10 @@ _CONTROL = (ScriptExit, ScriptDrop, Return, Break, ModuleFailure)
 class Engine:
     """Executable routes of one config, bound to the module instances of one process."""
 
-    def __init__(self, compiled: CompiledConfig, core: Core) -> None:
+    def __init__(self, compiled: CompiledConfig, core: Core, tracer: Tracer | None = None) -> None:
+        """Build the modules into `core` and the routes; `tracer(ctx, route, function, code)` is told
+        of every route entered (function "") and every function's return code (the testing plugin):
+        closures that report to it are built only when it is set."""
         self.compiled = compiled
         self.core = core
         self.errors: list[Diagnostic] = []
@@ -101,15 +105,15 @@ class Engine:
         self.defines: dict[str, str | None] = dict(getattr(compiled, "defines", None) or {})
         self.flag_names = self._flag_names(compiled.ast)
         self._pv_cache: dict[ast.PVar, Any] = {}
-        self.pv_owners: dict[str, tuple[str, Any, Any]] = {}
-        self.tr_owners: dict[str, tuple[str, Any, Any]] = {}
+        self.pv_owners: dict[str, tuple[str, PVClass]] = {}
+        self.tr_owners: dict[str, tuple[str, TransformClass]] = {}
         self.timers: list[tuple[Timer, float, Callable[[], Any]]] = []
-        core.pv = self.pv_accessor  # type: ignore[attr-defined]
-        core.compile_format = self.format_text  # type: ignore[attr-defined]
-        self._instantiate_modules()
+        self._owners()
+        core.attach_routes(self)
+        self.errors.extend(build_modules(compiled, core))
+        self._module_timers()
         self.routes: dict[tuple[str, str | None], Fn] = {}
-        # tracing (the testing plugin): closures that report to `core.tracer` are built only when set
-        self.tracer: Tracer | None = getattr(core, "tracer", None)
+        self.tracer = tracer
         self._route_label = ""
         for key, route in compiled.routes.items():
             self._route_label = route_label(key)
@@ -118,7 +122,6 @@ class Engine:
             self.routes[key] = body if self.tracer is None else self._traced_route(body)
         if self.errors:
             raise ConfigError(self.errors)
-        core.run_route = self.run_route
 
     # ------------------------------------------------------------ setup
 
@@ -140,33 +143,24 @@ class Engine:
             self.errors.extend(exc.diagnostics)
         return _noop
 
-    def _instantiate_modules(self) -> None:
+    def _owners(self) -> None:
+        """Which loaded module provides each PV and transformation class (the first, in loadmodule
+        order); its instance is looked up when a spec is resolved (it may be built later)."""
         for name, mod in self.compiled.modules.items():
-            exports = mod.exports
-            self.core.stats.register_exports(exports)
-            instance = None
-            if exports.factory is not None:
-                try:
-                    instance = exports.factory(dict(mod.params), self.core)
-                except (ValueError, LookupError) as exc:
-                    self.errors.append(Diagnostic(mod.pos, f"module '{name}' failed to initialise: {exc}"))
-                    continue
-                self.core.modules[name] = instance
-            self.core.rpc.register_exports(exports, instance)
-            for pv in exports.pvars:
-                self.pv_owners.setdefault(pv.name, (name, instance, pv))
-            for tc in exports.transforms:
-                self.tr_owners.setdefault(tc.name, (name, instance, tc))
-            if instance is not None:
-                self._timers(mod.params, exports.timers, instance)
+            for pv in mod.exports.pvars:
+                self.pv_owners.setdefault(pv.name, (name, pv))
+            for tc in mod.exports.transforms:
+                self.tr_owners.setdefault(tc.name, (name, tc))
 
-    def _timers(self, params: dict[str, Any], timers: tuple[Timer, ...], instance: Any) -> None:
-        for timer in timers:
-            interval = timer.interval
-            if timer.interval_param is not None:
-                interval = params.get(timer.interval_param, interval)
-            if interval and to_int(interval) > 0 or (isinstance(interval, float) and interval > 0):
-                self.timers.append((timer, float(interval), getattr(instance, timer.handler)))
+    def _module_timers(self) -> None:
+        for name, instance in self.core.modules.items():
+            mod = self.compiled.modules[name]
+            for timer in mod.exports.timers:
+                interval = timer.interval
+                if timer.interval_param is not None:
+                    interval = mod.params.get(timer.interval_param, interval)
+                if interval and to_int(interval) > 0 or (isinstance(interval, float) and interval > 0):
+                    self.timers.append((timer, float(interval), getattr(instance, timer.handler)))
 
     # ------------------------------------------------------------ running
 
@@ -186,6 +180,22 @@ class Engine:
 
     def has_route(self, kind: str, name: str | None) -> bool:
         return (kind, name) in self.routes
+
+    def run_event_route(self, name: str, ctx: MessageContext) -> bool:
+        """Run event_route[name] as an event: `exit` and `drop` end it, a module function's failure
+        is logged. False when it ended with `drop`."""
+        saved, ctx.route_type = ctx.route_type, RouteType.EVENT
+        try:
+            self.run_route("event", name, ctx)
+        except ScriptExit:
+            pass
+        except ScriptDrop:
+            return False
+        except ModuleFailure as failure:
+            log.error("event_route[%s]: %s", name, failure)
+        finally:
+            ctx.route_type = saved
+        return True
 
     # ------------------------------------------------------------ statements
 
@@ -447,32 +457,19 @@ class Engine:
         return traced_call
 
     def _call(self, c: ast.Call, rtype: RouteType) -> Fn:
-        owner, func = self._resolve_function(c, rtype)
+        resolved = self.compiled.calls.get(id(c))  # the compiler's resolution, not a second lookup
+        if resolved is None:
+            refused = self.compiled.refused.get(id(c))
+            raise LoadError(c.pos, refused or f"{c.name}(): the config was not resolved against its modules")
+        owner, func = resolved
         if owner == "core":
             return actions.build(self, c, func, rtype)
         instance = self.core.modules.get(owner)
         if instance is None:
             raise LoadError(c.pos, f"function {c.name} of module {owner} is not implemented in kampy yet")
-        handler = getattr(instance, func.handler_name, None)
-        if handler is None:
-            raise LoadError(c.pos, f"function {c.name} of module {owner} is not implemented in kampy yet "
-                                   f"(no method '{func.handler_name}')")
-        args = [self.argument(func, i, a, rtype) for i, a in enumerate(c.args)]
+        handler = getattr(instance, func.handler_name)  # present: checked when the module was built
+        args = [self.fixed_argument(instance, func, i, a, rtype) for i, a in enumerate(c.args)]
         return self._bind(c, handler, args)
-
-    def _resolve_function(self, c: ast.Call, rtype: RouteType) -> tuple[str, Function]:
-        candidates = [("core", f) for f in CORE_EXPORTS.functions_named(c.name)]
-        for name, mod in self.compiled.modules.items():
-            candidates += [(name, f) for f in mod.exports.functions_named(c.name)]
-        by_count = [(m, f) for m, f in candidates if f.accepts_count(len(c.args))]
-        if not by_count:
-            self._refuse_unimplemented(c.pos, "function", c.name, len(c.args))
-        if not candidates:
-            raise LoadError(c.pos, f"unknown function '{c.name}'")
-        if not by_count:
-            raise LoadError(c.pos, f"{c.name}() does not take {len(c.args)} arguments")
-        allowed = [(m, f) for m, f in by_count if allowed_in(f.routes, rtype)]
-        return (allowed or by_count)[0]
 
     def _bind(self, c: ast.Call, handler: Callable[..., Any], args: list[Fn | Constant]) -> Fn:
         pos, name = c.pos, c.name
@@ -495,9 +492,42 @@ class Engine:
             consts = tuple(a.value for a in args)  # type: ignore[union-attr]
             return lambda ctx: invoke(ctx, consts)
         fns = tuple(_as_fn(a) for a in args)
-        return lambda ctx: invoke(ctx, [f(ctx) for f in fns])
+
+        def invoke_dynamic(ctx: MessageContext) -> int:
+            try:
+                values = [f(ctx) for f in fns]
+            except _BadArgument as exc:  # a fix-up refused a value: the function fails
+                log.error("%s", exc)
+                ctx.retcode = -1
+                return -1
+            return invoke(ctx, values)
+        return invoke_dynamic
 
     # ------------------------------------------------------------ argument fixups
+
+    def fixed_argument(self, instance: Any, func: Function, index: int, node: ast.Node,
+                       rtype: RouteType) -> Fn | Constant:
+        """An argument prepared by its kind, then by the module's `fixup` method when the
+        declaration names one (once for a constant; per call for a value with pseudo-variables)."""
+        value = self.argument(func, index, node, rtype)
+        name = func.args[index].fixup if index < len(func.args) else ""
+        if not name:
+            return value
+        fixup = getattr(instance, name)
+        if isinstance(value, Constant):
+            try:
+                return Constant(fixup(value.value))
+            except ValueError as exc:
+                raise LoadError(node.pos, f"{func.name}(): bad argument {index + 1}: {exc}") from None
+        dynamic = value
+        where = f"{node.pos.file}:{node.pos.line}"
+
+        def fixed(ctx: MessageContext) -> Any:
+            try:
+                return fixup(dynamic(ctx))
+            except ValueError as exc:
+                raise _BadArgument(f"{where}: {func.name}(): bad argument {index + 1}: {exc}") from None
+        return fixed
 
     def argument(self, func: Function, index: int, node: ast.Node, rtype: RouteType) -> Fn | Constant:
         kind = func.arg_kind(index)
@@ -615,7 +645,8 @@ class Engine:
                 return accessor
             self._refuse_unimplemented(spec.pos, "pvar", spec.cls)
             raise LoadError(spec.pos, f"unknown pseudo-variable '${spec.cls}'")
-        module, instance, decl = owner
+        module, decl = owner
+        instance = self.core.modules.get(module)
         if instance is None:
             raise LoadError(spec.pos, f"pseudo-variable ${spec.cls} of module {module} is not "
                                       "implemented in kampy yet")
@@ -634,7 +665,8 @@ class Engine:
         if owner is None:
             self._refuse_unimplemented(tr.pos, "transform", tr.cls)
             raise LoadError(tr.pos, f"unknown transformation class '{tr.cls}'")
-        module, instance, decl = owner
+        module, decl = owner
+        instance = self.core.modules.get(module)
         handler = getattr(instance, decl.handler or f"tr_{decl.name}", None) if instance else None
         if handler is None:
             raise LoadError(tr.pos, f"transformation {{{tr.cls}.{tr.name}}} of module {module} is not "
@@ -653,6 +685,10 @@ class Engine:
 
 
 _MISSING = object()
+
+
+class _BadArgument(Exception):
+    """A fix-up refused the value of an argument with pseudo-variables (logged; the call fails)."""
 
 
 def route_label(key: tuple[str, str | None]) -> str:

@@ -25,6 +25,7 @@ from kampy.runtime.values import compile_posix, to_int, to_str
 from kampy.sip.uri import parse_uri
 
 if TYPE_CHECKING:
+    from kampy.apis import CoreAPI
     from kampy.runtime.engine import Engine
 
 log = logging.getLogger("kampy.runtime")
@@ -316,7 +317,7 @@ def keyword_compare(engine: Engine, e: ast.BinOp, rtype: RouteType) -> Fn | None
     return None
 
 
-def _myself_compare(name: str, core: Any, negate: bool, e: ast.BinOp) -> Fn:
+def _myself_compare(name: str, core: CoreAPI, negate: bool, e: ast.BinOp) -> Fn:
     if name in _URI_KEYWORDS:
         get_uri = _URI_KEYWORDS[name]
 

@@ -12,14 +12,17 @@ import functools
 import hashlib
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kampy.runtime.context import MessageContext, Outgoing, Socket
-from kampy.runtime.core import FORCE_RPORT, received_params, split_first_via
+from kampy.runtime.core import received_params, split_first_via
 from kampy.sip.errors import SIPProtocolError
 from kampy.sip.message import AddHeader, Change, Request, Response
 from kampy.sip.uri import URI, Via, parse_uri
 from kampy.runtime.hashes import hash2_raw, reverse_hex
+
+if TYPE_CHECKING:
+    from kampy.apis import CoreAPI
 
 log = logging.getLogger("kampy.forward")
 
@@ -108,7 +111,7 @@ def choose_socket(ctx: MessageContext, proto: str, host: str) -> Socket | None:
 
 
 def _via_host(sock: Socket, ctx: MessageContext) -> str:
-    host = ctx.local.get("advertised_address") or sock.advertise_host or sock.host
+    host = ctx.advertised_address or sock.advertise_host or sock.host
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
@@ -170,10 +173,10 @@ def build_forwarded(ctx: MessageContext, sock: Socket, branch: str | None = None
     (tm gives its own; the stateless one by default)."""
     msg = ctx.msg
     assert isinstance(msg, Request)
-    port = ctx.local.get("advertised_port") or sock.advertise_port or sock.port
+    port = ctx.advertised_port or sock.advertise_port or sock.port
     branch = branch or stateless_branch(msg)
     via = f"SIP/2.0/{sock.proto.upper()} {_via_host(sock, ctx)}:{port};branch={branch}"
-    if ctx.local.get("add_local_rport"):
+    if ctx.add_local_rport:
         via += ";rport"
     # the Via and R-URI edits are for this copy only (a second forward() builds its own)
     edits: list[Change] = []
@@ -182,7 +185,7 @@ def build_forwarded(ctx: MessageContext, sock: Socket, branch: str | None = None
             edits.append(msg.set_ruri(ctx.new_ruri))
         current = msg.pending_header_line("via", 0)  # the script may have edited it already
         line = None if current is None else previous_via_line(
-            msg, current, ctx.src.ip, ctx.src.port, bool(ctx.local.get(FORCE_RPORT)))
+            msg, current, ctx.src.ip, ctx.src.port, ctx.force_rport)
         if line is not None:
             edits.append(msg.replace_lines("via", 0, line))
         edits.append(msg.add_header("Via", via, first=True))
@@ -241,5 +244,5 @@ def _reply_port(via: Via) -> int:
     return rport or via.port or DEFAULT_PORTS.get(via.transport.lower(), 5060)
 
 
-def is_our_via(core: Any, via: Via) -> bool:
+def is_our_via(core: CoreAPI, via: Via) -> bool:
     return core.is_myself(via.host, via.port or DEFAULT_PORTS.get(via.transport.lower(), 5060))

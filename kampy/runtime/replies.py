@@ -17,7 +17,7 @@ from kampy.sip.errors import SIPProtocolError
 from kampy.sip.message import Message, Request
 
 if TYPE_CHECKING:
-    from kampy.runtime.core import Core
+    from kampy.apis import CoreAPI
 
 
 def as_bytes(text: str) -> bytes:
@@ -47,7 +47,7 @@ def crc_suffix(parts: Iterable[bytes]) -> str:
     return _crc_text(b"".join(parts).translate(_REVERSED_BYTES))
 
 
-def tag_prefix(core: Core, signature: str) -> str:
+def tag_prefix(core: CoreAPI, signature: str) -> str:
     """The fixed part of a local tag: MD5 of a signature and the first socket (init_tags)."""
     sock = core.sockets[0] if core.sockets else None
     return _tag_prefix(signature, sock.host if sock else "", str(sock.port) if sock else "")
@@ -58,7 +58,7 @@ def _tag_prefix(signature: str, host: str, port: str) -> str:
     return hashlib.md5(as_bytes("".join(p.strip() for p in (signature, host, port)))).hexdigest()
 
 
-def local_to_tag(core: Core, msg: Request, signature: str, separator: str) -> str:
+def local_to_tag(core: CoreAPI, msg: Request, signature: str, separator: str) -> str:
     """`<md5><sep><crc>`, the same for every retransmission of a request (top Via and Call-ID).
 
     sl uses ("KAMAILIO-stateless", "."); tm uses ("SER-TM/tags", "-") (calc_crc_suffix).

@@ -52,7 +52,7 @@ class Server:
         self._bad_via_log = OncePerSource(log, logging.WARNING)
         params = core.config.core_params if core.config is not None else {}
         prefix = params.get("log_prefix")
-        self._log_prefix = core.compile_format(str(prefix)) if prefix else None  # type: ignore[attr-defined]
+        self._log_prefix = engine.format_text(str(prefix)) if prefix else None
         self._log_callid = loglevels.wants_callid()
         self._check_via = as_bool(params.get("check_via"), False)
         set_received_dns((DO_DNS if as_bool(params.get("dns"), False) else 0)
@@ -74,12 +74,8 @@ class Server:
         one and deletes it at shutdown. `rank` is this worker's rank among `workers`.
         `tracer(ctx, route, function, code)` is told of every route entered (function "") and
         every function's return code (the testing plugin); without one, routes run untraced."""
-        core = Core(compiled, clock, list(sockets), list(aliases))
-        core.tracer = tracer  # type: ignore[attr-defined]
-        core.rank, core.workers = rank, workers
-        if shared is not None:
-            core.shared = shared
-        return cls(core, Engine(compiled, core))
+        core = Core(compiled, clock, list(sockets), list(aliases), rank=rank, workers=workers, shared=shared)
+        return cls(core, Engine(compiled, core, tracer))
 
     # ------------------------------------------------------------ lifecycle
 
@@ -139,7 +135,7 @@ class Server:
     def handle(self, data: bytes, src: Source, handed_off: bool = False) -> list[Outgoing]:
         """Process one message; returns what to send (and messages to hand to the worker that owns
         their transaction, as `Handoff`). Never raises for bad input. `handed_off`: another worker
-        received it and handed it over to this one, its owner (`ctx.local["handed_off"]`)."""
+        received it and handed it over to this one, its owner (`ctx.handed_off`)."""
         self._handed_off = handed_off
         try:
             out = self._handle(data, src)
@@ -231,8 +227,7 @@ class Server:
         if msg.via is None:
             log.info("request without Via from %s:%d dropped", src.ip, src.port)
             return []
-        ctx = MessageContext(msg, src, self.core)
-        ctx.local["handed_off"] = self._handed_off
+        ctx = MessageContext(msg, src, self.core, handed_off=self._handed_off)
         if self._log_prefix is not None or self._log_callid:
             self._set_log_prefix(ctx)
         try:
@@ -329,8 +324,8 @@ class Server:
             log.info("reply %d from %s:%d: host in first via != me (%s), dropped", msg.status, src.ip,
                      src.port, via)
             return []
-        ctx = MessageContext(msg, src, self.core, route_type=RouteType.CORE_ONREPLY)
-        ctx.local["handed_off"] = self._handed_off
+        ctx = MessageContext(msg, src, self.core, route_type=RouteType.CORE_ONREPLY,
+                             handed_off=self._handed_off)
         if self._log_prefix is not None or self._log_callid:
             self._set_log_prefix(ctx)
         if self._reply_key is not None and not self._handed_off:  # it ran in the worker that received it

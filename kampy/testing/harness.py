@@ -234,7 +234,7 @@ class Harness:
 
     def module(self, name: str) -> Any:
         """A loaded module's instance."""
-        return self.core.api(name)
+        return self.core.modules[name]
 
     @property
     def tables(self) -> Tables:

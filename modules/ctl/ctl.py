@@ -2,7 +2,7 @@
 stream and datagram sockets, TCP, UDP and FIFOs.
 
 The sockets are served by worker rank 1 (the network layer serves the `LocalService`s a module
-lists in `core.services`), as Kamailio's "ctl handler" process serves them; every RPC method of the
+adds with `core.add_service`), as Kamailio's "ctl handler" process serves them; every RPC method of the
 server is reachable, against the shared statistics and store. Without a `binrpc` parameter ctl
 listens on `unix:<runtime dir>/kamailio_ctl` (`/run/kamailio/kamailio_ctl` unless `-Y` or `rundir`
 says otherwise). The unix sockets and FIFOs get `mode`, and the owner `user`/`group` (by default
@@ -15,7 +15,7 @@ import logging
 import pwd
 from typing import Any
 
-from kampy.api import LocalService, Module, Peer, RpcFault, binrpc, runtime_dir
+from kampy.api import CoreAPI, LocalService, Module, Peer, RpcFault, binrpc
 
 from . import fifo
 from .listen import BINRPC, FIFO, FIFO_PROTO, TCP, UDP, UNIXS, ListenId, parse_listen_id
@@ -57,17 +57,17 @@ def validate_fifo(value: str) -> None:
 
 
 class Ctl(Module):
-    def __init__(self, params: dict[str, Any], core: Any) -> None:
+    def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
-        core_params = getattr(core.config, "core_params", None) or {}
-        self.runtime_dir = runtime_dir(core)
-        self.autoconvert = int(params.get("autoconversion") or 0) != 0
-        max_body = int(params.get("binrpc_max_body_size") or 0)
-        max_struct = int(params.get("binrpc_struct_max_body_size") or 0)
+        core_params = core.core_params
+        self.runtime_dir = core.runtime_dir
+        self.autoconvert = int(params["autoconversion"] or 0) != 0
+        max_body = int(params["binrpc_max_body_size"] or 0)
+        max_struct = int(params["binrpc_struct_max_body_size"] or 0)
         self.writer = binrpc.ReplyWriter((max_body if max_body > 0 else 4) * 1024,
                                          (max_struct if max_struct > 0 else 1) * 1024)
-        self.printf_size = int(params.get("binrpc_buffer_size") or 1024)
-        self.mode = int(params.get("mode", 0o600))
+        self.printf_size = int(params["binrpc_buffer_size"] or 1024)
+        self.mode = int(params["mode"])
         self.owner = self._owner(params, core_params)
         self.listen = self._listen_ids(params)
         self.peers: list[tuple[ListenId, dict[int, Peer]]] = []
@@ -80,11 +80,11 @@ class Ctl(Module):
     @staticmethod
     def _owner(params: dict[str, Any], core_params: dict[str, Any]) -> tuple[int, int]:
         """(uid, gid) for the unix sockets: the module's user/group, else the core's -u/-g."""
-        user = params.get("user") if params.get("user") is not None else core_params.get("user")
-        group = params.get("group") if params.get("group") is not None else core_params.get("group")
+        user = params["user"] if params["user"] is not None else core_params.get("user")
+        group = params["group"] if params["group"] is not None else core_params.get("group")
         uid = user_id(user) if user not in (None, "") else -1
         gid = -1
-        if user not in (None, "") and not str(user).strip().isdigit() and params.get("user") is None:
+        if user not in (None, "") and not str(user).strip().isdigit() and params["user"] is None:
             gid = pwd.getpwnam(str(user).strip()).pw_gid  # -u name: its group too, as user2uid()
         if group not in (None, ""):
             gid = group_id(group)
@@ -93,10 +93,10 @@ class Ctl(Module):
     def _listen_ids(self, params: dict[str, Any]) -> list[ListenId]:
         """Every `binrpc` value in the config's order, then every `fifo` value (Kamailio keeps the
         two in one list, in the config's order); without a `binrpc` value, the default socket."""
-        ids = [parse_listen_id(str(value), UDP) for value in params.get("binrpc") or []]
+        ids = [parse_listen_id(str(value), UDP) for value in params["binrpc"] or []]
         if not ids:
             ids.append(parse_listen_id(f"unixs:{self.runtime_dir.rstrip('/')}/{DEFAULT_SOCKET_NAME}", UDP))
-        return ids + [parse_listen_id(str(value), FIFO, FIFO_PROTO) for value in params.get("fifo") or []]
+        return ids + [parse_listen_id(str(value), FIFO, FIFO_PROTO) for value in params["fifo"] or []]
 
     def _add_service(self, lid: ListenId) -> None:
         peers: dict[int, Peer] = {}
@@ -108,7 +108,7 @@ class Ctl(Module):
             handle, frame, reply_path = self.handle_fifo, fifo.frame, fifo.reply_path
         host = lid.name.strip("[]") if lid.transport in (TCP, UDP) else lid.name
         stream = lid.transport in (UNIXS, TCP)
-        self.core.services.append(LocalService(
+        self.core.add_service(LocalService(
             lid.kind, host, handle, mode=self.mode, port=lid.bound_port,
             frame=frame if stream or lid.transport == FIFO else None, reply_path=reply_path,
             owner=self.owner, max_request=MAX_REQUEST, peers=peers if stream else None))

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, Param, PVClass, RouteType, RpcMethod, Unimplemented
+from kampy.api import (
+    Arg,
+    ArgKind,
+    Exports,
+    Function,
+    Need,
+    PVClass,
+    Param,
+    RouteType,
+    RpcMethod,
+    Unimplemented,
+    XhttpAPI,
+)
 
 from .impl import JsonRpcs
 
@@ -51,5 +63,6 @@ EXPORTS = Exports(
         PVClass("jsonrpl", arg="required"),  # jsonrpc_pv_get_jrpl jsonrpc_pv_parse_jrpl_name
     ),
     not_implemented=NOT_IMPLEMENTED,
+    needs=(Need("xhttp", XhttpAPI, optional=True, doc="the HTTP transport (transport bit 1)"),),
     factory=JsonRpcs,
 )

@@ -1,7 +1,7 @@
 """jsonrpcs: JSON-RPC 2.0 over a FIFO, a unix datagram socket and HTTP (through xhttp).
 
 The FIFO and the datagram socket are served by worker rank 1 (the network layer serves the
-`LocalService`s a module lists in `core.services`); a request runs there, against the shared
+`LocalService`s a module adds with `core.add_service`); a request runs there, against the shared
 statistics and store, so the answer covers every worker. Over HTTP, `jsonrpc_dispatch()` in
 `event_route[xhttp:request]` answers in the worker that read the request.
 
@@ -16,7 +16,7 @@ import logging
 import os
 from typing import Any
 
-from kampy.api import JsonRpc, LocalService, MessageContext, Module, dumps_response, runtime_dir
+from kampy.api import CoreAPI, JsonRpc, LocalService, MessageContext, Module, XhttpAPI, dumps_response
 
 log = logging.getLogger("kampy.jsonrpcs")
 
@@ -39,29 +39,31 @@ def http_status(response: dict[str, Any]) -> tuple[int, str]:
 
 
 class JsonRpcs(Module):
-    def __init__(self, params: dict[str, Any], core: Any) -> None:
+    def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
         self.jsonrpc = JsonRpc(core.rpc)
-        self.pretty = int(params.get("pretty_format", 1) or 0) != 0
-        transport = int(params.get("transport", FIFO | DGRAM) or 0)
+        self.pretty = int(params["pretty_format"] or 0) != 0
+        transport = int(params["transport"] or 0)
         self.transport = transport or (HTTP | FIFO | DGRAM)
-        rundir = runtime_dir(core)
-        self.reply_dir = str(params.get("fifo_reply_dir") or "/tmp/")
+        self.xhttp: XhttpAPI | None = core.api("xhttp") if self.transport & HTTP else None
+        if self.xhttp is None and transport & HTTP:
+            raise ValueError("the HTTP transport needs the xhttp module: add loadmodule \"xhttp.so\"")
+        self.reply_dir = str(params["fifo_reply_dir"] or "/tmp/")
         self._exec_reply: dict[str, Any] = {}
-        self._add_services(params, rundir)
+        self._add_services(params, core.runtime_dir)
 
-    def _add_services(self, params: dict[str, Any], rundir: str) -> None:
-        fifo = params.get("fifo_name", "kamailio_rpc.fifo")
+    def _add_services(self, params: dict[str, Any], runtime_dir: str) -> None:
+        fifo = params["fifo_name"]
         if self.transport & FIFO and fifo:
-            self.core.services.append(LocalService(
-                "fifo", _under(rundir, str(fifo)), self.handle_fifo,
-                mode=int(params.get("fifo_mode", 0o660)), reply_path=self.fifo_reply_path))
-        dgram = params.get("dgram_socket", "kamailio_rpc.sock")
+            self.core.add_service(LocalService(
+                "fifo", _under(runtime_dir, str(fifo)), self.handle_fifo,
+                mode=int(params["fifo_mode"]), reply_path=self.fifo_reply_path))
+        dgram = params["dgram_socket"]
         if self.transport & DGRAM and dgram:
             path = str(dgram).removeprefix("unix:")
-            self.core.services.append(LocalService(
-                "dgram", _under(rundir, path), self.handle_datagram,
-                mode=int(params.get("dgram_mode", 0o660))))
+            self.core.add_service(LocalService(
+                "dgram", _under(runtime_dir, path), self.handle_datagram,
+                mode=int(params["dgram_mode"])))
 
     # ------------------------------------------------------------ transports
 
@@ -88,8 +90,8 @@ class JsonRpcs(Module):
     # ------------------------------------------------------------ cfg functions
 
     def jsonrpc_dispatch(self, ctx: MessageContext) -> int:
-        xhttp = self.core.modules.get("xhttp")
-        if xhttp is None or not xhttp.is_http(ctx) or not self.transport & HTTP:
+        xhttp = self.xhttp
+        if xhttp is None or not xhttp.is_http(ctx):
             log.error("jsonrpc_dispatch: not an HTTP request (or the HTTP transport is off)")
             return -1
         response = self.jsonrpc.handle(ctx.msg.body)

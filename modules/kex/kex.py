@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 from kampy.api import (
+    CoreAPI,
     MessageContext,
     Module,
     PVAccessor,
@@ -37,7 +38,7 @@ def _ret(ok: bool) -> int:
 class SruidPV:
     """$sruid: a new unique id on each read (Kamailio's sruid, `srid-<hex time>-<pid>-<n>`)."""
 
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: CoreAPI) -> None:
         self.core = core
 
     def get(self, ctx: MessageContext) -> str:
@@ -45,7 +46,7 @@ class SruidPV:
 
 
 class Kex(Module):
-    def __init__(self, params: dict[str, Any], core: Any) -> None:
+    def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
         self._debug = None
 

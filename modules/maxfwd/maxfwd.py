@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from kampy.api import Core, MessageContext, Module, Request
+from kampy.api import CoreAPI, MessageContext, Module, Request
 
 log = logging.getLogger("kampy.maxfwd")
 
@@ -14,9 +14,9 @@ NOT_FOUND, PARSE_ERROR = -1, -2
 
 class MaxfwdModule(Module):
 
-    def __init__(self, params: dict[str, Any], core: Core) -> None:
+    def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
-        self.max_limit = int(params.get("max_limit", 70))
+        self.max_limit = int(params["max_limit"])
         if not 0 <= self.max_limit <= 255:
             raise ValueError(f"max_limit must be 0..255, not {self.max_limit}")
 

@@ -8,7 +8,7 @@ kampy follows the seed (30 and 5). `sc_stored_hdrs` is in the 5.6 code but not i
 
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, Param, RouteType, Stat, Timer
+from kampy.api import Arg, ArgKind, Exports, Function, Need, Param, RouteType, Stat, Timer, TmUacAPI
 
 from .impl import MSilo, avp_spec
 
@@ -136,6 +136,6 @@ EXPORTS = Exports(
         Timer("send_reminders", "timer_send", interval_param="send_time",
               doc="send the due reminders when reminder is set (rank 1)"),
     ),
-    depends=("tm",),
+    needs=(Need("tm", TmUacAPI, doc="t_request(): the stored messages, notices and reminders msilo sends"),),
     factory=MSilo,
 )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kampy.api import (
+    CoreAPI,
     DBError,
     MessageContext,
     Module,
@@ -19,6 +20,7 @@ from kampy.api import (
     Request,
     Response,
     SIPProtocolError,
+    TmUacAPI,
     check_table_version,
     db_connect,
     parse_format,
@@ -58,7 +60,7 @@ class Format:
     """A parameter that may hold pseudo-variables, compiled once (at init when the PV classes are
     already known, else on first use: a module loaded after msilo may provide them)."""
 
-    def __init__(self, name: str, text: str, core: Any) -> None:
+    def __init__(self, name: str, text: str, core: CoreAPI) -> None:
         try:
             parse_format(text)
         except PVSyntaxError as exc:
@@ -66,7 +68,7 @@ class Format:
         self.name, self.text, self._core = name, text, core
         self._fn: Callable[[Any], str] | None = None
         try:
-            self._fn = core.compile_format(text)
+            self._fn = core.formatter(text)
         except Exception:  # a PV class of a module loaded later: resolved on first use
             self._fn = None
 
@@ -84,7 +86,7 @@ class Format:
         """The formatted text, or None when formatting fails (Kamailio: "not available")."""
         try:
             if self._fn is None:
-                self._fn = self._core.compile_format(self.text)
+                self._fn = self._core.formatter(self.text)
             return self._fn(ctx)
         except Exception as exc:
             log.warning("msilo: cannot format %s \"%s\": %s", self.name, self.text, exc)
@@ -111,10 +113,11 @@ def _notice_headers(contact: str, ctype: str) -> str | None:
 
 
 class MSilo(Module):
-    def __init__(self, params: dict[str, Any], core: Any) -> None:
+    def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
+        self.tm: TmUacAPI = core.api("tm")  # every request msilo sends goes through tm's UAC
         p = params
-        if p.get("offline_message") and not p.get("content_type_hdr"):
+        if p["offline_message"] and not p["content_type_hdr"]:
             raise ValueError("msilo: offline_message is set but content_type_hdr is not: "
                              "set the Content-Type line of the notice (content_type_hdr)")
         self.table: str = p["db_table"]
@@ -128,8 +131,8 @@ class MSilo(Module):
         self.skip_mask = 0 if skip < 0 else 1 << skip
         self.expire_time = int(p["expire_time"])
         self.clean_period = int(p["clean_period"])
-        self.reminder: str | None = p.get("reminder") or None
-        self.outbound_proxy: str | None = p.get("outbound_proxy") or None
+        self.reminder: str | None = p["reminder"] or None
+        self.outbound_proxy: str | None = p["outbound_proxy"] or None
         self._cleanup_runs = 0
         self.db = self._connect(p["db_url"])
         d = self.db.dialect
@@ -459,7 +462,7 @@ class MSilo(Module):
                     self._final(delivery, status)
 
         try:
-            sent = self.core.api("tm").t_request("MESSAGE", ruri, to_uri, from_uri, headers=headers,
+            sent = self.tm.t_request("MESSAGE", ruri, to_uri, from_uri, headers=headers,
                                                  body=body, next_hop=self.outbound_proxy,
                                                  callback=callback)
         except Exception as exc:  # tm could not send at all: a failed delivery, not a stuck claim
@@ -568,12 +571,12 @@ class MSilo(Module):
 class _LazyPV:
     """An AVP accessor resolved on first use (the pv module may be loaded after msilo)."""
 
-    def __init__(self, spec: Any, core: Any) -> None:
+    def __init__(self, spec: Any, core: CoreAPI) -> None:
         self.spec, self._core, self._acc = spec, core, None
 
     def get(self, ctx: MessageContext) -> Any:
         if self._acc is None:
-            self._acc = self._core.pv(self.spec)
+            self._acc = self._core.pv_accessor(self.spec)
         return self._acc.get(ctx)
 
 

@@ -11,8 +11,18 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from kampy.api import (KAMAILIO_VERSION_TEXT, MessageContext, Module, PVar, RpcFault, RpcStruct, Transform,
-                       server_id, source_id, version_string)
+from kampy.api import (
+    CoreAPI,
+    KAMAILIO_VERSION_TEXT,
+    MessageContext,
+    Module,
+    PVar,
+    RpcFault,
+    RpcStruct,
+    Transform,
+    source_id,
+    version_string,
+)
 
 from . import msgvars, storage, timevars, transforms
 from .common import (
@@ -41,14 +51,16 @@ VERSION = {"num": KAMAILIO_VERSION_TEXT, "full": version_string(), "hash": sourc
 
 
 class PvModule(Module):
-    def __init__(self, params: dict[str, Any], core: Any) -> None:
+    def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
+        self.vars: dict[str, Any] = {}        # $var(...): per process, kept across messages
+        self.shvars: dict[str, Any] = {}      # $shv(...)
         self.null_vars: dict[str, Any] = {}   # $vn: a separate store, as Kamailio's script_vars_null
         self.script_flags = 0                  # $sf: per process
         self.started = int(core.clock.time())
-        self.avp_aliases = self._aliases(params.get("avp_aliases"))
-        self._init_vars(params.get("varset"), core.vars)
-        self._init_vars(params.get("shvset"), core.shvars)
+        self.avp_aliases = self._aliases(params["avp_aliases"])
+        self._init_vars(params["varset"], self.vars)
+        self._init_vars(params["shvset"], self.shvars)
 
     # ------------------------------------------------------------ parameters
 
@@ -76,23 +88,7 @@ class PvModule(Module):
 
     def resolve(self, spec: PVar) -> Any:
         """An accessor for a PV written inside a name, index or transformation parameter."""
-        hook = getattr(self.core, "pv", None)  # the engine's accessor builder, when it runs
-        if callable(hook):
-            return hook(spec)
-        handler = self._handler_for(spec.cls)
-        if handler is None:
-            raise PVError(f"unknown pseudo-variable ${spec.cls}")
-        acc = handler(spec)
-        if spec.transforms:
-            return _Transformed(acc, [self.transformation(tr) for tr in spec.transforms])
-        return acc
-
-    def _handler_for(self, cls: str) -> Callable[[PVar], Any] | None:
-        from . import EXPORTS
-        for pvc in EXPORTS.pvars:
-            if pvc.name == cls:
-                return getattr(self, pvc.handler or f"pv_{cls}", None)  # type: ignore[no-any-return]
-        return None
+        return self.core.pv_accessor(spec)
 
     def transformation(self, tr: Transform) -> Callable[[MessageContext, Value], Value]:
         handler = transforms.HANDLERS.get(tr.cls)
@@ -151,7 +147,7 @@ class PvModule(Module):
     # ------------------------------------------------------------ variables
 
     def pv_var(self, spec: PVar) -> Any:
-        return storage.script_var(self.core.vars, _required(spec), nullable=False)
+        return storage.script_var(self.vars, _required(spec), nullable=False)
 
     pv_vz = pv_var
 
@@ -159,7 +155,7 @@ class PvModule(Module):
         return storage.script_var(self.null_vars, _required(spec), nullable=True)
 
     def pv_shv(self, spec: PVar) -> Any:
-        return storage.shared_var(self.core.shvars, _required(spec))
+        return storage.shared_var(self.shvars, _required(spec))
 
     def pv_avp(self, spec: PVar) -> Any:
         return storage.avp_accessor(self.dyn(_required(spec)), self.index(spec), self.avp_aliases)
@@ -403,8 +399,8 @@ class PvModule(Module):
         return 1
 
     def pv_var_to_xavp(self, ctx: MessageContext, varname: str, xname: str) -> int:
-        names = list(self.core.vars) if varname == "*" else [varname]
-        item = {n: [self.core.vars[n]] for n in names if n in self.core.vars}
+        names = list(self.vars) if varname == "*" else [varname]
+        item = {n: [self.vars[n]] for n in names if n in self.vars}
         if not item:
             return -1
         ctx.xavps.setdefault(xname, []).insert(0, item)
@@ -416,7 +412,7 @@ class PvModule(Module):
             return -1
         for name, values in items[0].items():
             if values:
-                self.core.vars[name] = values[0]
+                self.vars[name] = values[0]
         return 1
 
     def pv_evalx(self, ctx: MessageContext, dst: str, fmt: str) -> int:
@@ -451,36 +447,22 @@ class PvModule(Module):
             value = params[2]
         else:
             raise RpcFault(500, "Unknown parameter type (Types: int or str)")
-        if name not in self.core.shvars:
+        if name not in self.shvars:
             raise RpcFault(404, "Variable not found")
-        self.core.shvars[name] = value
+        self.shvars[name] = value
         return "Ok. Variable set to new value."
 
     def rpc_shvGet(self, name: str | None = None) -> dict[str, Any]:  # noqa: N802
         """Get the value of a shared variable. If no argument, dumps all"""
         if name is not None:
-            if name not in self.core.shvars:
+            if name not in self.shvars:
                 raise RpcFault(404, "Variable not found")
             return self._shv_item(name)
-        return {"items": RpcStruct([("shv", self._shv_item(n)) for n in self.core.shvars])}
+        return {"items": RpcStruct([("shv", self._shv_item(n)) for n in self.shvars])}
 
     def _shv_item(self, name: str) -> dict[str, Any]:
-        value = self.core.shvars[name]
+        value = self.shvars[name]
         return {"name": name, "type": "int" if isinstance(value, int) else "string", "value": value}
-
-
-class _Transformed:
-    __slots__ = ("acc", "chain")
-
-    def __init__(self, acc: Any, chain: list[Callable[[MessageContext, Value], Value]]) -> None:
-        self.acc = acc
-        self.chain = chain
-
-    def get(self, ctx: MessageContext) -> Value:
-        value = self.acc.get(ctx)
-        for tr in self.chain:
-            value = tr(ctx, value)
-        return value
 
 
 def _required(spec: PVar) -> str:
@@ -557,5 +539,5 @@ _EXTRA_GETTERS: dict[str, Callable[[MessageContext], Value]] = {
     "TS": lambda ctx: int(ctx.core.clock.time()),
     "Tf": lambda ctx: timevars.ctime(timevars.message_time(ctx)),
     "TF": lambda ctx: timevars.ctime(ctx.core.clock.time()),
-    "sid": lambda ctx: server_id(ctx.core),
+    "sid": lambda ctx: ctx.core.server_id,
 }

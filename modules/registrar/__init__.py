@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, Param, PVClass, RouteType, Stat, Unimplemented
+from kampy.api import (
+    Arg,
+    ArgKind,
+    Exports,
+    Function,
+    Need,
+    PVClass,
+    Param,
+    RouteType,
+    SlAPI,
+    Stat,
+    Unimplemented,
+    UsrlocAPI,
+)
 
 from .registrar import RegistrarModule
 
@@ -24,6 +37,8 @@ NOT_IMPLEMENTED = (
     Unimplemented("event_route", "usrloc:contact-expired", "not implemented yet"),
 )
 
+# the table a function works on; registered with usrloc when the config is loaded
+DOMAIN = Arg("domain", ArgKind.FMT, fixup="fix_domain")
 
 EXPORTS = Exports(
     name="registrar",
@@ -57,7 +72,8 @@ EXPORTS = Exports(
     functions=(
         Function(
             "save",
-            args=(Arg("domain", ArgKind.STR), Arg("flags", ArgKind.STR), Arg("uri", ArgKind.FMT)),
+            args=(Arg("domain", ArgKind.STR, fixup="fix_domain"),
+                  Arg("flags", ArgKind.STR, fixup="fix_save_flags"), Arg("uri", ArgKind.FMT)),
             min_args=1,
             routes=RouteType.REQUEST | RouteType.FAILURE | RouteType.ONREPLY,
             doc="The function processes a REGISTER message. Flags: 0x01 memory only, 0x02 no reply, "
@@ -68,7 +84,7 @@ EXPORTS = Exports(
         ),
         Function(
             "lookup",
-            args=(Arg("domain", ArgKind.FMT), Arg("uri", ArgKind.FMT)),
+            args=(DOMAIN, Arg("uri", ArgKind.FMT)),
             min_args=1,
             routes=RouteType.REQUEST | RouteType.FAILURE,
             doc="The lookup function extracts username and/or domain from Request-URI and tries...",
@@ -76,7 +92,7 @@ EXPORTS = Exports(
         ),
         Function(
             "lookup_to_dset",
-            args=(Arg("domain", ArgKind.FMT), Arg("uri", ArgKind.FMT)),
+            args=(DOMAIN, Arg("uri", ArgKind.FMT)),
             min_args=1,
             routes=RouteType.REQUEST | RouteType.FAILURE,
             doc="Similar to lookup(...), but push the location contacts to destination set,...",
@@ -85,7 +101,7 @@ EXPORTS = Exports(
         Function(
             "registered",
             args=(
-                Arg("domain", ArgKind.FMT),
+                DOMAIN,
                 Arg("uri", ArgKind.FMT),
                 Arg("match_option", ArgKind.FMT),
                 Arg("match_action", ArgKind.FMT),
@@ -104,7 +120,7 @@ EXPORTS = Exports(
         ),
         Function(
             "unregister",
-            args=(Arg("domain", ArgKind.FMT), Arg("uri", ArgKind.FMT), Arg("ruid", ArgKind.FMT)),
+            args=(DOMAIN, Arg("uri", ArgKind.FMT), Arg("ruid", ArgKind.FMT)),
             min_args=2,
             routes=RouteType.ANY,
             doc="The function removes contacts associated with 'uri' from the location database.",
@@ -112,7 +128,7 @@ EXPORTS = Exports(
         ),
         Function(
             "reg_fetch_contacts",
-            args=(Arg("domain", ArgKind.FMT), Arg("uri", ArgKind.FMT), Arg("profile", ArgKind.FMT)),
+            args=(DOMAIN, Arg("uri", ArgKind.FMT), Arg("profile", ArgKind.FMT)),
             routes=RouteType.REQUEST | RouteType.FAILURE,
             doc="The function fetches the contacts for 'uri' from table 'domain' to...",
             returns="",
@@ -126,7 +142,7 @@ EXPORTS = Exports(
         ),
         Function(
             "lookup_branches",
-            args=(Arg("domain", ArgKind.FMT),),
+            args=(DOMAIN,),
             routes=RouteType.REQUEST | RouteType.FAILURE,
             doc="The function performs lookup(domain) on r-uri and additional branches (only...",
             returns="",
@@ -150,7 +166,8 @@ EXPORTS = Exports(
     pvars=(
         PVClass("ulc", arg="required"),
     ),
-    depends=("usrloc", "sl"),
     not_implemented=NOT_IMPLEMENTED,
+    needs=(Need("usrloc", UsrlocAPI, doc="the location table save() writes and lookup() reads"),
+           Need("sl", SlAPI, doc="the replies of save()")),
     factory=RegistrarModule,
 )

@@ -6,7 +6,6 @@ valid binding as `Contact: <uri>;q=..;expires=N`, joined with ", " on one header
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import enum
 import functools
 import logging
@@ -18,7 +17,7 @@ from typing import Any
 from kampy.api import (
     URI,
     Branch,
-    Core,
+    CoreAPI,
     DBError,
     MessageContext,
     Module,
@@ -27,6 +26,8 @@ from kampy.api import (
     Request,
     RouteType,
     SIPProtocolError,
+    SlAPI,
+    UsrlocAPI,
     parse_name_addr,
     parse_uri,
 )
@@ -50,7 +51,6 @@ PATH_MODE_OFF, PATH_MODE_LAZY, PATH_MODE_STRICT = 0, 1, 2
 MAX_UA_SIZE = 255
 CALLID_MAX_SIZE = 255
 RECEIVED_MAX_SIZE = 255
-REPLY_LUMPS = "reply_lumps"       # shared with sl: header text added to a locally built reply
 PREPARED_REPLY = "registrar_reply"  # ctx.local: the reply save() left for reg_send_reply()
 
 
@@ -120,38 +120,39 @@ def strno2int(text: str) -> int:
 
 
 class RegistrarModule(Module):
-    def __init__(self, params: dict[str, Any], core: Core) -> None:
+    def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
+        self.ul: UsrlocAPI = core.api("usrloc")
+        self.sl: SlAPI = core.api("sl")
         p = params
-        self.default_expires = int(p.get("default_expires", 3600))
-        self.default_expires_range = int(p.get("default_expires_range", 0))
-        self.expires_range = int(p.get("expires_range", 0))
-        self.default_q = int(p.get("default_q", -1))
-        self.append_branches = int(p.get("append_branches", 1))
-        self.case_sensitive = int(p.get("case_sensitive", 0))
-        self.realm_prefix = p.get("realm_prefix") or ""
-        self.min_expires = int(p.get("min_expires", 60))
-        self.max_expires = int(p.get("max_expires", 0))
-        self.received_param = p.get("received_param") or ""
-        self.received_avp = _avp_name(p.get("received_avp"))
-        self.max_contacts = int(p.get("max_contacts", 0))
-        self.retry_after = int(p.get("retry_after", 0))
-        self.method_filtering = int(p.get("method_filtering", 0))
-        self.use_path = int(p.get("use_path", 0))
-        self.path_mode = int(p.get("path_mode", PATH_MODE_STRICT))
-        self.path_use_received = int(p.get("path_use_received", 0))
-        self.path_check_local = int(p.get("path_check_local", 0))
-        self.gruu_enabled = int(p.get("gruu_enabled", 1))
-        self.contact_max_size = int(p.get("contact_max_size", 512))
-        self.min_expires_mode = int(p.get("min_expires_mode", 0))
-        self.use_expired_contacts = int(p.get("use_expired_contacts", 0))
-        self.sock_hdr_name = p.get("sock_hdr_name") or ""
+        self.default_expires = int(p["default_expires"])
+        self.default_expires_range = int(p["default_expires_range"])
+        self.expires_range = int(p["expires_range"])
+        self.default_q = int(p["default_q"])
+        self.append_branches = int(p["append_branches"])
+        self.case_sensitive = int(p["case_sensitive"])
+        self.realm_prefix = p["realm_prefix"] or ""
+        self.min_expires = int(p["min_expires"])
+        self.max_expires = int(p["max_expires"])
+        self.received_param = p["received_param"] or ""
+        self.received_avp = _avp_name(p["received_avp"])
+        self.max_contacts = int(p["max_contacts"])
+        self.retry_after = int(p["retry_after"])
+        self.method_filtering = int(p["method_filtering"])
+        self.use_path = int(p["use_path"])
+        self.path_mode = int(p["path_mode"])
+        self.path_use_received = int(p["path_use_received"])
+        self.path_check_local = int(p["path_check_local"])
+        self.gruu_enabled = int(p["gruu_enabled"])
+        self.contact_max_size = int(p["contact_max_size"])
+        self.min_expires_mode = int(p["min_expires_mode"])
+        self.use_expired_contacts = int(p["use_expired_contacts"])
+        self.sock_hdr_name = p["sock_hdr_name"] or ""
         for name in ("default_expires_range", "expires_range"):
-            if not 0 <= int(p.get(name, 0)) <= 100:
+            if not 0 <= int(p[name]) <= 100:
                 raise ValueError(f"{name} must be between 0 and 100")
+        core.set_aor_case_sensitive(bool(self.case_sensitive))
         self.ulc = UlcProfiles()
-        self._ul: Any = None
-        self._register_domains()
         stats = core.stats
         stats.set("registrar:max_expires", self.max_expires)
         stats.set("registrar:max_contacts", self.max_contacts)
@@ -161,28 +162,19 @@ class RegistrarModule(Module):
 
     # ------------------------------------------------------------ helpers
 
-    def _register_domains(self) -> None:
-        """Register every table the config names in a registrar call with usrloc now, as Kamailio's
-        fixups do (so ul.dump and the statistics show `location` before the first REGISTER)."""
-        config = getattr(self.core, "config", None)
-        if config is None:
-            return
+    def fix_domain(self, name: str) -> str:
+        """The domain (table) argument's fix-up (Kamailio's domain_fixup): the table is registered
+        with usrloc when the config is loaded, so ul.dump and the statistics show `location` before
+        the first REGISTER."""
+        self.ul.register_domain(name)
+        return name
+
+    def fix_save_flags(self, text: str) -> int:
+        """save()'s flags as a number (decimal, or hex with 0x)."""
         try:
-            ul = self.ul
-        except LookupError:
-            return
-        for name in sorted(_domains_in(config.ast)):
-            ul.register_domain(name)
-
-    def child_init(self, rank: int) -> None:
-        self._register_domains()
-
-    @property
-    def ul(self) -> Any:
-        """usrloc's API, bound on first use (usrloc may be loaded after registrar)."""
-        if self._ul is None:
-            self._ul = self.core.api("usrloc")
-        return self._ul
+            return strno2int(text)
+        except ValueError:
+            raise ValueError(f"bad flags <{text}>") from None
 
     def extract_aor(self, uri_text: str) -> tuple[str, URI]:
         """Kamailio's extract_aor: the unescaped user, `@domain` with use_domain (realm_prefix
@@ -219,14 +211,9 @@ class RegistrarModule(Module):
 
     # ------------------------------------------------------------ save()
 
-    def save(self, ctx: MessageContext, domain: str, flags: str = "0", uri: str | None = None) -> int:
-        try:
-            cflags = strno2int(flags)
-        except ValueError:
-            log.error("save(): bad flags <%s>", flags)
-            return -1
+    def save(self, ctx: MessageContext, domain: str, cflags: int = 0, uri: str | None = None) -> int:
         if cflags > REG_SAVE_ALL_FL or (cflags & REG_SAVE_MEM_FL and self.ul.db_mode == 3):
-            log.error("save(): bad flags <%s>", flags)
+            log.error("save(): bad flags <%s>", cflags)
             return -1
         msg = ctx.msg
         if not isinstance(msg, Request):
@@ -681,12 +668,8 @@ class RegistrarModule(Module):
     def _send_reply(self, st: SaveState) -> int:
         code, reason, lumps = self._reply_parts(st)
         ctx = st.ctx
-        ctx.local.setdefault(REPLY_LUMPS, []).extend(lumps)
-        sl = self.core.modules.get("sl")
-        if sl is None:
-            log.error("registrar needs the sl module to reply")
-            return -1
-        if sl.send_reply(ctx, code, reason) < 0:
+        ctx.reply_lumps.extend(lumps)
+        if self.sl.send_reply(ctx, code, reason) < 0:
             log.error("failed to send %d %s", code, reason)
             return -1
         return 1
@@ -938,7 +921,7 @@ class RegistrarModule(Module):
         return 1
 
     def pv_ulc(self, spec: PVar) -> Any:
-        return self.ulc.accessor(spec, self.now)
+        return self.ulc.accessor(spec, self.core.pv_accessor)
 
     def add_sock_hdr(self, ctx: MessageContext, hdr_name: str) -> int:
         """Add `hdr_name: <receiving socket>` to the REGISTER (read back by sock_hdr_name)."""
@@ -948,29 +931,6 @@ class RegistrarModule(Module):
         sock = ctx.src.local
         msg.add_header(hdr_name, str(sock))
         return 1
-
-
-_DOMAIN_FUNCTIONS = frozenset({"save", "lookup", "lookup_to_dset", "registered", "unregister",
-                               "reg_fetch_contacts", "lookup_branches"})
-
-
-def _domains_in(node: Any) -> set[str]:
-    """The literal first arguments of registrar calls anywhere in the config's AST."""
-    found: set[str] = set()
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, (list, tuple)):
-            stack.extend(item)
-        elif isinstance(item, dict):
-            stack.extend(item.values())
-        elif dataclasses.is_dataclass(item):
-            if type(item).__name__ == "Call" and getattr(item, "name", None) in _DOMAIN_FUNCTIONS:
-                args = item.args
-                if args and type(args[0]).__name__ == "Str":
-                    found.add(args[0].value)
-            stack.extend(getattr(item, f.name) for f in dataclasses.fields(item))
-    return found
 
 
 def _avp_name(text: str | None) -> str | None:

@@ -8,7 +8,6 @@ from typing import Any
 from kampy.api import PVar, core_hash
 
 
-
 @dataclass
 class Profile:
     domain: str = ""
@@ -49,18 +48,18 @@ _ATTRS: dict[str, Callable[[Profile, Any], Any]] = {
 
 class UlcAccessor:
     def __init__(self, profiles: UlcProfiles, profile: str, attr: Callable[[Profile, Any], Any],
-                 index: str | None) -> None:
+                 index: str | None, pv_accessor: Callable[[str], Any]) -> None:
         self.profiles = profiles
         self.profile = profile
+        # a PV index such as $var(i), resolved once
+        self.index_pv = pv_accessor(index) if index is not None and index.startswith("$") else None
         self.attr = attr
         self.index = index
 
     def _index(self, ctx: Any) -> int:
         if self.index is None:
             return 0
-        text = self.index
-        if text.startswith("$"):
-            text = str(ctx.core.pv(_pv_of(text)).get(ctx))  # a PV index such as $var(i)
+        text = self.index if self.index_pv is None else str(self.index_pv.get(ctx))
         try:
             return max(int(text), 0)
         except ValueError:
@@ -76,12 +75,6 @@ class UlcAccessor:
         return self.attr(prof, prof.contacts[i])
 
 
-def _pv_of(text: str) -> PVar:
-    from kampy.api import parse_pv
-
-    return parse_pv(text)
-
-
 class UlcProfiles:
     """The profiles of this process (Kamailio keeps them per process too)."""
 
@@ -94,11 +87,11 @@ class UlcProfiles:
     def free(self, name: str) -> None:
         self.profiles.pop(name, None)
 
-    def accessor(self, spec: PVar, now: Callable[[], int]) -> UlcAccessor:
+    def accessor(self, spec: PVar, pv_accessor: Callable[[str], Any]) -> UlcAccessor:
         profile, sep, attr = (spec.arg or "").partition("=>")
         if not sep or attr.strip() not in _ATTRS:
             raise ValueError(f"invalid $ulc name {spec.arg!r}: expected profile=>attribute")
         name = attr.strip()
         if name == "reg-id":
             name = "regid"
-        return UlcAccessor(self, profile.strip(), _ATTRS[name], spec.index)
+        return UlcAccessor(self, profile.strip(), _ATTRS[name], spec.index, pv_accessor)

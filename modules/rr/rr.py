@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kampy.api import (
-    Core,
+    CoreAPI,
     MessageContext,
     Module,
     PVar,
@@ -217,12 +217,12 @@ class _RecordRoute:
 
 class RrModule(Module):
 
-    def __init__(self, params: dict[str, Any], core: Core) -> None:
+    def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
-        self.append_fromtag = int(params.get("append_fromtag", 1))
-        self.enable_double_rr = int(params.get("enable_double_rr", 1))
-        self.enable_full_lr = int(params.get("enable_full_lr", 0))
-        self.ignore_sips = int(params.get("ignore_sips", 0))
+        self.append_fromtag = int(params["append_fromtag"])
+        self.enable_double_rr = int(params["enable_double_rr"])
+        self.enable_full_lr = int(params["enable_full_lr"])
+        self.ignore_sips = int(params["ignore_sips"])
 
     # -- helpers --
     def _is_myself(self, uri: str) -> bool:

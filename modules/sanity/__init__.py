@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, Param, RouteType
+from kampy.api import Arg, ArgKind, Exports, Function, Need, Param, RouteType, SlAPI
 
 from .sanity import SanityModule
 
@@ -32,5 +32,6 @@ EXPORTS = Exports(
             returns="",
         ),
     ),
+    needs=(Need("sl", SlAPI, doc="the replies to requests that fail a check"),),
     factory=SanityModule,
 )

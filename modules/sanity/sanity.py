@@ -6,7 +6,16 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from kampy.api import Core, MessageContext, Module, Request, SIPProtocolError, parse_name_addr, parse_uri
+from kampy.api import (
+    CoreAPI,
+    MessageContext,
+    Module,
+    Request,
+    SIPProtocolError,
+    SlAPI,
+    parse_name_addr,
+    parse_uri,
+)
 
 log = logging.getLogger("kampy.sanity")
 
@@ -17,8 +26,6 @@ CHECK_DUPTAGS, CHECK_AUTHORIZATION, VIA1_HEADER, MAX_CHECKS = 4096, 8192, 16384,
 URI_RURI, URI_FROM, URI_TO, URI_CONTACT, URI_MAX_CHECKS = 1, 2, 4, 8, 16
 
 PASSED, FAILED = 1, 0
-NOREPLY = "noreply"      # ctx.local flag: Kamailio's FL_MSG_NOREPLY
-REPLY_LUMPS = "reply_lumps"
 _INFO = "sanity.reply"   # ctx.local: (code, reason) kept for sanity_reply() when noreply is set
 _URI_SCHEMES = ("sip", "sips", "tel", "tels", "urn")
 _AUTH_PARAM = re.compile(r'([\w-]+)\s*=\s*("[^"]*"|[^,\s]*)')
@@ -41,13 +48,14 @@ def _uint(text: str) -> bool:
 
 class SanityModule(Module):
 
-    def __init__(self, params: dict[str, Any], core: Core) -> None:
+    def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
-        self.default_checks = int(params.get("default_checks", 3047))
-        self.uri_checks = int(params.get("uri_checks", 7))
-        self.autodrop = int(params.get("autodrop", 1))
-        self.noreply = int(params.get("noreply", 0))
-        tokens = str(params.get("proxy_require") or "").split(",")
+        self.sl: SlAPI = core.api("sl")
+        self.default_checks = int(params["default_checks"])
+        self.uri_checks = int(params["uri_checks"])
+        self.autodrop = int(params["autodrop"])
+        self.noreply = int(params["noreply"])
+        tokens = str(params["proxy_require"] or "").split(",")
         self.proxy_require = [t.strip() for t in tokens if t.strip()]
 
     # ------------------------------------------------------------ cfg functions
@@ -70,7 +78,7 @@ class SanityModule(Module):
         if not self._may_reply(ctx) or not self.noreply:
             return 1
         code, reason = ctx.local.get(_INFO) or (500, "Server Sanity Failure")
-        return 1 if self.core.api("sl").reply(ctx, code, reason) > 0 else -1
+        return 1 if self.sl.reply(ctx, code, reason) > 0 else -1
 
     # ------------------------------------------------------------ checks
     def run_checks(self, ctx: MessageContext, checks: int, uri_checks: int) -> int:
@@ -84,10 +92,10 @@ class SanityModule(Module):
         except Failed as fail:
             log.debug("sanity check failed: %s", fail.reason or "no reply")
             if fail.code is None:
-                ctx.local[NOREPLY] = True
+                ctx.noreply = True
             else:
                 if isinstance(fail, _ProxyRequireFailed) and self._may_reply(ctx):
-                    ctx.local.setdefault(REPLY_LUMPS, []).append(f"Unsupported: {fail.token}\r\n")
+                    ctx.reply_lumps.append(f"Unsupported: {fail.token}\r\n")
                 self._reply(ctx, fail.code, fail.reason)
             return FAILED
         return PASSED
@@ -102,7 +110,7 @@ class SanityModule(Module):
 
     def _may_reply(self, ctx: MessageContext) -> bool:
         msg = ctx.msg
-        return isinstance(msg, Request) and msg.method != "ACK" and not ctx.local.get(NOREPLY)
+        return isinstance(msg, Request) and msg.method != "ACK" and not ctx.noreply
 
     def _reply(self, ctx: MessageContext, code: int, reason: str) -> None:
         if not self._may_reply(ctx):
@@ -110,7 +118,7 @@ class SanityModule(Module):
         if self.noreply:
             ctx.local[_INFO] = (code, reason)
             return
-        if self.core.api("sl").reply(ctx, code, reason) < 0:
+        if self.sl.reply(ctx, code, reason) < 0:
             log.warning("failed to send %d via sl reply", code)
 
     def _ruri_version(self, msg: Any, _: int) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, Param, RouteType, Unimplemented
+from kampy.api import Arg, ArgKind, Exports, Function, Need, Param, RouteType, SlAPI, Unimplemented
 
 from .siputils import SiputilsModule
 
@@ -223,5 +223,6 @@ EXPORTS = Exports(
         ),
     ),
     not_implemented=NOT_IMPLEMENTED,
+    needs=(Need("sl", SlAPI, doc="options_reply()'s reply"),),
     factory=SiputilsModule,
 )

@@ -5,7 +5,17 @@ import logging
 import re
 from typing import Any
 
-from kampy.api import URI, MessageContext, Module, PVAccessor, Request, SIPProtocolError, parse_uri
+from kampy.api import (
+    URI,
+    CoreAPI,
+    MessageContext,
+    Module,
+    PVAccessor,
+    Request,
+    SIPProtocolError,
+    SlAPI,
+    parse_uri,
+)
 
 log = logging.getLogger("kampy.siputils")
 
@@ -21,7 +31,6 @@ _STRICT_PARAMS = ("user", "ttl", "method", "maddr", "transport")
 _DEFAULT_PORTS = {"sip": 5060, "sips": 5061}
 _OPTIONS_HEADERS = (("Accept", "options_accept"), ("Accept-Encoding", "options_accept_encoding"),
                     ("Accept-Language", "options_accept_language"), ("Supported", "options_support"))
-REPLY_LUMPS = "reply_lumps"  # shared with sl
 
 
 def _uri(text: str) -> URI | None:
@@ -56,6 +65,9 @@ def _lower(value: str | None) -> str | None:
 
 
 class SiputilsModule(Module):
+    def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
+        super().__init__(params, core)
+        self.sl: SlAPI = core.api("sl")
 
     # ------------------------------------------------------------ message kind
     def is_request(self, ctx: MessageContext) -> int:
@@ -110,9 +122,9 @@ class SiputilsModule(Module):
         if uri is None or uri.user:
             log.error("options_reply: the R-URI is not for the server")
             return -1
-        lumps = "".join(f"{name}: {self.params.get(param) or ''}\r\n" for name, param in _OPTIONS_HEADERS)
-        ctx.local.setdefault(REPLY_LUMPS, []).append(lumps)
-        return 1 if self.core.api("sl").reply(ctx, 200, "OK") > 0 else -1
+        lumps = "".join(f"{name}: {self.params[param] or ''}\r\n" for name, param in _OPTIONS_HEADERS)
+        ctx.reply_lumps.append(lumps)
+        return 1 if self.sl.reply(ctx, 200, "OK") > 0 else -1
 
     # ------------------------------------------------------------ R-URI parameters
     def _ruri(self, ctx: MessageContext) -> URI | None:

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, Param, RouteType, RpcMethod, Stat, Unimplemented
+from kampy.api import (
+    Arg,
+    ArgKind,
+    Exports,
+    Function,
+    Need,
+    Offer,
+    Param,
+    RouteType,
+    RpcMethod,
+    SlAPI,
+    Stat,
+    TmAPI,
+    Unimplemented,
+)
 
 from .sl import SlModule
 
@@ -10,7 +24,6 @@ from .sl import SlModule
 # What Kamailio 5.6's sl module has that kampy's does not (checked against Kamailio's
 # own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
 NOT_IMPLEMENTED = (
-    Unimplemented("param", "bind_tm", "not implemented yet", default=1, types=(int,)),
     Unimplemented("param", "event_callback_fl_ack", "not implemented yet", default=None, types=(str,)),
     Unimplemented("param", "event_callback_lres_sent", "not implemented yet", default=None, types=(str,)),
     Unimplemented("function", "send_reply_mode", "not implemented yet"),
@@ -27,6 +40,8 @@ EXPORTS = Exports(
     params=(
         Param("default_code", (int,), 500),
         Param("default_reason", (str,), "Internal Server Error"),
+        Param("bind_tm", (int,), 1, doc="1: send_reply() replies statefully when tm has a transaction "
+                                        "for the request; 0: always statelessly"),
         Param("rich_redirect", (int,), 0),
     ),
     functions=(
@@ -87,5 +102,8 @@ EXPORTS = Exports(
     ),
     rpc=(RpcMethod("sl.stats", "rpc_stats", doc="Print reply statistics."),),
     not_implemented=NOT_IMPLEMENTED,
+    offers=(Offer("sl", SlAPI, doc="stateless replies: reply(), send_reply(), to_tag()"),),
+    needs=(Need("tm", TmAPI, optional=True,
+                doc="send_reply() replies in the transaction when tm has one (bind_tm)"),),
     factory=SlModule,
 )

@@ -13,12 +13,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from kampy.api import (
-    FORCE_RPORT,
-    Core,
+    CoreAPI,
     MessageContext,
     Module,
     Request,
     SIPProtocolError,
+    TmAPI,
     as_bytes,
     build_reply,
     local_to_tag,
@@ -26,12 +26,6 @@ from kampy.api import (
 )
 
 log = logging.getLogger("kampy.sl")
-
-# ctx.local keys shared with textops (append_to_reply, set_reply_body) and the core.
-REPLY_LUMPS = "reply_lumps"        # list[str]: header text to add to a locally generated reply
-REPLY_BODY = "reply_body"          # bytes: body of a locally generated reply
-LAST_ERROR = "ser_error"           # int: Kamailio's last internal error code (E_*)
-NOREPLY = "noreply"                # bool: Kamailio's FL_MSG_NOREPLY
 
 SL_TAG_SIGNATURE, SL_TAG_SEPARATOR = "KAMAILIO-stateless", "."
 _STAT_CODES = (200, 202, 300, 301, 302, 400, 401, 403, 404, 407, 408, 483, 500)
@@ -41,13 +35,15 @@ _RPC_STATS = ("200", "202", "2xx", "300", "301", "302", "3xx", "400", "401", "40
 
 
 class SlModule(Module):
-    """The sl module; `reply()` is the API tm and other modules reuse."""
+    """The sl module; `reply()`, `send_reply()` and `to_tag()` are the API it offers (`SlAPI`)."""
 
-    def __init__(self, params: dict[str, Any], core: Core) -> None:
+    def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
-        self.default_code = int(params.get("default_code", 500))
-        self.default_reason = str(params.get("default_reason", "Internal Server Error"))
-        self.rich_redirect = int(params.get("rich_redirect", 0))
+        self.default_code = int(params["default_code"])
+        self.default_reason = str(params["default_reason"])
+        self.rich_redirect = int(params["rich_redirect"])
+        # send_reply() replies in tm's transaction when there is one (bind_tm)
+        self.tm: TmAPI | None = core.api("tm") if params["bind_tm"] else None
 
     # ------------------------------------------------------------ API
 
@@ -66,11 +62,11 @@ class SlModule(Module):
         if extra_headers:
             lumps += [as_bytes(f"{name}: {value}\r\n") for name, value in extra_headers]
         return build_reply(msg, ctx.src.ip, ctx.src.port, code, reason, to_tag=tag,
-                           force_rport=bool(ctx.local.get(FORCE_RPORT)), lumps=lumps,
-                           server=self.core.server_header, body=body or ctx.local.get(REPLY_BODY, b""))
+                           force_rport=ctx.force_rport, lumps=lumps,
+                           server=self.core.server_header, body=body or ctx.reply_body)
 
     def _lumps(self, ctx: MessageContext, code: int) -> list[bytes]:
-        lumps = [as_bytes(text) for text in ctx.local.get(REPLY_LUMPS, ())]
+        lumps = [as_bytes(text) for text in ctx.reply_lumps]
         if 300 <= code < 400:
             dset = self._print_dset(ctx)
             if dset:
@@ -93,7 +89,7 @@ class SlModule(Module):
         """Send a stateless reply to ctx.msg; 1 when sent, -1 when it cannot be (ACK, reply, bad code),
         -2 when the message is marked to get no reply (sanity found it too broken)."""
         msg = ctx.msg
-        if ctx.local.get(NOREPLY):
+        if ctx.noreply:
             log.info("message marked with no-reply flag")
             return -2
         if not isinstance(msg, Request) or msg.method == "ACK" or not 100 <= code <= 699:
@@ -146,17 +142,16 @@ class SlModule(Module):
 
     def send_reply(self, ctx: MessageContext, code: int, reason: str) -> int:
         """Reply within the transaction when tm has one for this request, else statelessly."""
-        tm = self.core.modules.get("tm")
-        has_trans = getattr(tm, "has_transaction", None)
-        if tm is not None and has_trans is not None and has_trans(ctx):
+        tm = self.tm
+        if tm is not None and tm.has_transaction(ctx):
             return int(tm.t_reply(ctx, int(code), reason))
         return self.reply(ctx, int(code), reason)
 
     def sl_reply_error(self, ctx: MessageContext) -> int:
-        if ctx.local.get(NOREPLY):
+        if ctx.noreply:
             log.info("message marked with no-reply flag")
             return -2
-        code, phrase = err2reason(int(ctx.local.get(LAST_ERROR, -1)))
+        code, phrase = err2reason(ctx.last_error)
         self.reply(ctx, code, phrase)
         log.error("stateless error reply used: %s", phrase)
         return 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from kampy.api import MessageContext, Module
+from kampy.api import CoreAPI, MessageContext, Module
 
 log = logging.getLogger("kampy.statistics")
 
@@ -35,10 +35,10 @@ def parse_update(value: str) -> int | None:
 
 
 class Statistics(Module):
-    def __init__(self, params: dict[str, Any], core: Any) -> None:
+    def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
         self._resolved: dict[str, str] = {}   # script name -> statistic key (found once)
-        declared = params.get("variable") or []
+        declared = params["variable"] or []
         for text in declared if isinstance(declared, list) else [declared]:
             name, no_reset = declared_name(str(text))
             self.core.stats.register(SCRIPT_GROUP, name, no_reset=no_reset)

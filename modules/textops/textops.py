@@ -29,8 +29,6 @@ CRLF = "\r\n"
 
 log = logging.getLogger("kampy.textops")
 
-REPLY_LUMPS = "reply_lumps"   # shared with sl: header text for a locally generated reply
-REPLY_BODY = "reply_body"
 
 _METHOD_IDS = {"INVITE", "CANCEL", "ACK", "BYE", "INFO", "REGISTER", "SUBSCRIBE", "NOTIFY", "MESSAGE",
                "OPTIONS", "PRACK", "UPDATE", "REFER", "PUBLISH", "KDMQ", "GET", "POST", "PUT", "DELETE"}
@@ -116,7 +114,7 @@ class TextopsModule(Module):
 
     def tr_re(self, tr: Any) -> Any:
         """The `{re.subst,...}` transformation (modules/textops/transforms.py)."""
-        return re_subst_transform(tr, getattr(self.core, "pv", None))
+        return re_subst_transform(tr, self.core.pv_accessor)
 
     # ------------------------------------------------------------ search
     def search(self, ctx: MessageContext, regex: re.Pattern[str]) -> int:
@@ -247,8 +245,8 @@ class TextopsModule(Module):
     def set_reply_body(self, ctx: MessageContext, txt: str, content_type: str) -> int:
         if not txt or not content_type:
             return -1
-        ctx.local.setdefault(REPLY_LUMPS, []).append(f"Content-Type: {content_type}\r\n")
-        ctx.local[REPLY_BODY] = enc(txt)
+        ctx.reply_lumps.append(f"Content-Type: {content_type}\r\n")
+        ctx.reply_body = enc(txt)
         return 1
 
     def has_body(self, ctx: MessageContext, mime: str = "") -> int:
@@ -345,7 +343,7 @@ class TextopsModule(Module):
         return self._add_headers(ctx, self._date_header(), first=False)
 
     def append_time(self, ctx: MessageContext) -> int:
-        ctx.local.setdefault(REPLY_LUMPS, []).append(self._date_header())
+        ctx.reply_lumps.append(self._date_header())
         return 1
 
     def _date_header(self) -> str:
@@ -354,7 +352,7 @@ class TextopsModule(Module):
     def append_to_reply(self, ctx: MessageContext, txt: str) -> int:
         if not txt:
             return -1
-        ctx.local.setdefault(REPLY_LUMPS, []).append(txt)
+        ctx.reply_lumps.append(txt)
         return 1
 
     def _remove_where(self, ctx: MessageContext, match: Any) -> int:

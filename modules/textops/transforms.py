@@ -7,7 +7,7 @@ The expression itself may be a pseudo-variable holding it, rendered per message.
 
 Hook it from the textops EXPORTS with a module method, for example:
     TransformClass("re", ("subst",), handler="tr_re")
-    def tr_re(self, tr): return re_subst_transform(tr, getattr(self.core, "pv", None))
+    def tr_re(self, tr): return re_subst_transform(tr, self.core.pv_accessor)
 """
 from __future__ import annotations
 

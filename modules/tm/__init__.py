@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, Param, RouteType, RpcMethod, Unimplemented
+from kampy.api import (
+    Arg,
+    ArgKind,
+    Exports,
+    Function,
+    Offer,
+    Param,
+    RouteType,
+    RpcMethod,
+    TmAPI,
+    Unimplemented,
+)
 
 from .tm import TmModule
 
@@ -347,5 +358,7 @@ EXPORTS = Exports(
         RpcMethod("tm.stats", "rpc_stats", doc="Print transaction statistics."),
     ),
     not_implemented=NOT_IMPLEMENTED,
+    offers=(Offer("tm", TmAPI, doc="new requests (t_request), the transaction of the message at hand, "
+                                   "transactions by Call-ID, the transaction counters"),),
     factory=TmModule,
 )

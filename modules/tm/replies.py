@@ -5,9 +5,6 @@ from collections.abc import Sequence
 
 from kampy.api import Request, Response, Source, as_bytes, build_reply
 
-REPLY_LUMPS = "reply_lumps"  # ctx.local keys shared with sl/textops (append_to_reply, set_reply_body)
-REPLY_BODY = "reply_body"
-
 _TEXTS = {
     100: "Trying", 180: "Ringing", 181: "Call Is Being Forwarded", 182: "Queued",
     183: "Session Progress", 200: "OK", 300: "Multiple Choices", 301: "Moved Permanently",

@@ -7,7 +7,7 @@ import os
 import random
 import re
 
-from kampy.api import Core, Request, as_bytes, crc_suffix, hash2_raw, local_to_tag, reverse_hex, tag_prefix
+from kampy.api import CoreAPI, Request, as_bytes, crc_suffix, hash2_raw, local_to_tag, reverse_hex, tag_prefix
 
 TM_TAG_SIGNATURE, TM_TAG_SEPARATOR = "SER-TM/tags", "-"
 FROM_TAG_SIGNATURE = "Long live kamailio server"  # uac.c: "Long live " NAME " server"
@@ -17,12 +17,12 @@ FROM_TAG_SIGNATURE = "Long live kamailio server"  # uac.c: "Long live " NAME " s
 _BRANCH = re.compile(r"^z9hG4bK[0-9a-f]+r(\d+)\.[0-9a-f]{32}\.(\d+)$")
 
 
-def to_tag(core: Core, msg: Request) -> str:
+def to_tag(core: CoreAPI, msg: Request) -> str:
     """The To-tag of tm's local replies (calc_crc_suffix): the same for every retransmission."""
     return local_to_tag(core, msg, TM_TAG_SIGNATURE, TM_TAG_SEPARATOR)
 
 
-def from_tag(core: Core, call_id: str, ruri: str) -> str:
+def from_tag(core: CoreAPI, call_id: str, ruri: str) -> str:
     """generate_fromtag: `<md5>-<crc(Call-ID)><crc(R-URI)>`."""
     return (tag_prefix(core, FROM_TAG_SIGNATURE) + "-" + crc_suffix([as_bytes(call_id)])
             + crc_suffix([as_bytes(ruri)]))
@@ -31,7 +31,7 @@ def from_tag(core: Core, call_id: str, ruri: str) -> str:
 class CallIds:
     """Kamailio's Call-ID generator: a random 64-bit hex counter, `-<pid>@<first address>`."""
 
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: CoreAPI) -> None:
         self._core = core
         self._counter = random.getrandbits(64)
 

@@ -20,6 +20,7 @@ from typing import Any
 from kampy.api import (
     CancelTimer,
     ClientTransaction,
+    CoreAPI,
     Deliver,
     Handoff,
     MessageContext,
@@ -51,7 +52,7 @@ from kampy.api import (
 
 from . import tags
 from .cell import PENDING, Cell, Dest, Leg, ScriptState, UacBranch, pick_branch
-from .replies import REPLY_BODY, REPLY_LUMPS, build_local_reply, error_text, without_top_via
+from .replies import build_local_reply, error_text, without_top_via
 from .uac import build_local_request
 
 log = logging.getLogger("kampy.tm")
@@ -84,7 +85,7 @@ def _key_text(key: tuple[str, ...]) -> str:
 class TmModule(Module):
     """Transactions: t_newtran/t_reply/t_relay and the routes they run, and the UAC API."""
 
-    def __init__(self, params: dict[str, Any], core: Any) -> None:
+    def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
         self.timers = TimerConfig.from_kamailio(
             fr_timer=int(params["fr_timer"]), fr_inv_timer=int(params["fr_inv_timer"]),
@@ -106,7 +107,7 @@ class TmModule(Module):
         self._labels = itertools.count(1)
         self._callids = tags.CallIds(core)
         self.counters = dict.fromkeys(_COUNTERS, 0)
-        self.stats_listener: Callable[[dict[str, int]], None] | None = None  # tmx
+        self.stats_listener: Callable[[dict[str, int]], None] | None = None  # watch_counters (tmx)
 
     # ================================================================ shared index
 
@@ -125,7 +126,7 @@ class TmModule(Module):
 
     def pre_script(self, ctx: MessageContext) -> bool:
         """A retransmission, ACK or CANCEL of a transaction another worker owns goes to that worker."""
-        if not self._shared_index or ctx.local.get("handed_off"):
+        if not self._shared_index or ctx.handed_off:
             return True
         msg = ctx.msg
         if not isinstance(msg, Request):
@@ -149,7 +150,7 @@ class TmModule(Module):
         owner = tags.branch_owner(via.branch if via is not None else None)
         if owner is None:
             return True
-        if owner != self.core.rank and not ctx.local.get("handed_off"):
+        if owner != self.core.rank and not ctx.handed_off:
             self.core.send(Handoff(owner, msg.to_bytes(), ctx.src))
             return False
         tx = self.table.match_response(msg)
@@ -335,7 +336,7 @@ class TmModule(Module):
         if key is None:
             return -9  # E_BAD_TUPEL
         shared_key = None
-        if self._shared_index and not ctx.local.get("handed_off"):
+        if self._shared_index and not ctx.handed_off:
             owner = self._claim(key)
             if owner is not None:
                 self.core.send(Handoff(owner, msg.raw, ctx.src))
@@ -407,11 +408,14 @@ class TmModule(Module):
                      ctx: MessageContext | None = None) -> tuple[bytes, str | None]:
         """The reply tm builds itself, and the To-tag it carries."""
         assert cell.src is not None
-        local = ctx.local if ctx is not None else {}
         tag = tags.to_tag(self.core, cell.request)
-        data = build_local_reply(cell.request, cell.src, code, reason, tag=tag,
-                                 server=self.core.server_header, lumps=local.get(REPLY_LUMPS, ()),
-                                 body=local.get(REPLY_BODY, b""), force_rport=bool(local.get("force_rport")))
+        if ctx is None:
+            data = build_local_reply(cell.request, cell.src, code, reason, tag=tag,
+                                     server=self.core.server_header)
+        else:
+            data = build_local_reply(cell.request, cell.src, code, reason, tag=tag,
+                                     server=self.core.server_header, lumps=ctx.reply_lumps,
+                                     body=ctx.reply_body, force_rport=ctx.force_rport)
         request_tag = to_tag_of(cell.request)
         if request_tag:
             return data, request_tag
@@ -769,11 +773,8 @@ class TmModule(Module):
 
     def _run_route(self, kind: str, name: str, ctx: MessageContext) -> bool:
         """Run a route for tm; False when it ended with `drop`."""
-        run = self.core.run_route
-        if run is None:
-            return True
         try:
-            run(kind, name, ctx)
+            self.core.run_route(kind, name, ctx)
         except ScriptExit:
             pass
         except ScriptDrop:
@@ -800,9 +801,6 @@ class TmModule(Module):
                 cell.request.cancel(change)
 
     # ================================================================ the UAC API
-
-    def api(self) -> TmModule:
-        return self
 
     def t_request(self, method: str, ruri: str, to_uri: str, from_uri: str, *, headers: str | bytes = "",
                   body: bytes = b"", next_hop: str | None = None,
@@ -840,6 +838,11 @@ class TmModule(Module):
         return 1
 
     # ================================================================ RPC
+
+    def watch_counters(self, listener: Callable[[dict[str, int]], None]) -> None:
+        """TmAPI: `listener(counters)` now and on each change of the transaction counters."""
+        self.stats_listener = listener
+        listener(self.counters)
 
     def rpc_stats(self) -> dict[str, int]:
         c = self.counters
@@ -924,6 +927,12 @@ class TmModule(Module):
             return True
         key = server_key(msg)
         return key is not None and self._shared_index and self._owner(key) is not None
+
+    def flush_flags(self, ctx: MessageContext) -> None:
+        """Store the message flags in the transaction of `ctx` (tmx t_flush_flags)."""
+        cell = self.cell_of(ctx)
+        if cell is not None:
+            cell.state.flags = ctx.flags
 
     def cancel_cell(self, cell: Cell) -> None:
         """Cancel every pending branch of a transaction (tmx t_cancel_callid)."""

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, PVClass, RouteType, Stat, Unimplemented
+from kampy.api import (
+    Arg,
+    ArgKind,
+    Exports,
+    Function,
+    Need,
+    PVClass,
+    RouteType,
+    Stat,
+    TmAPI,
+    Unimplemented,
+)
 
 from .tmx import STAT_NAMES, TmxModule
 
@@ -57,7 +68,7 @@ EXPORTS = Exports(
         PVClass("T_req", arg="required", doc="a PV evaluated on the transaction's request"),
         PVClass("T_rpl", arg="required", doc="a PV evaluated on the winning reply"),
     ),
-    depends=("tm",),
     not_implemented=NOT_IMPLEMENTED,
+    needs=(Need("tm", TmAPI, doc="the transaction state behind $T_* and the tmx functions, its counters"),),
     factory=TmxModule,
 )

@@ -5,7 +5,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from kampy.api import MessageContext, Module, PVar, Request, Response, RouteType, parse_pv
+from kampy.api import CoreAPI, MessageContext, Module, PVar, Request, Response, RouteType, TmAPI, parse_pv
 
 log = logging.getLogger("kampy.tmx")
 
@@ -35,11 +35,10 @@ class _Reader:
 
 
 class TmxModule(Module):
-    def __init__(self, params: dict[str, Any], core: Any) -> None:
+    def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
-        self.tm = core.api("tm")
-        self.tm.stats_listener = self._publish
-        self._publish(self.tm.counters)
+        self.tm: TmAPI = core.api("tm")
+        self.tm.watch_counters(self._publish)
 
     def _publish(self, counters: dict[str, int]) -> None:
         stats = self.core.stats
@@ -63,13 +62,13 @@ class TmxModule(Module):
     def _inner(self, spec: PVar, message: Callable[[MessageContext], Request | Response | None]) -> _Reader:
         if not spec.arg:
             raise ValueError(f"${spec.cls} needs a pseudo-variable, as in ${spec.cls}($ru)")
-        inner = self.core.pv(parse_pv(spec.arg, spec.pos))
+        inner = self.core.pv_accessor(parse_pv(spec.arg, spec.pos))
 
         def get(ctx: MessageContext) -> Any:
             msg = message(ctx)
             if msg is None:
                 return None
-            other = MessageContext(msg, ctx.src, ctx.core, route_type=ctx.route_type)
+            other = MessageContext(msg, ctx.src, self.core, route_type=ctx.route_type)
             other.local.update(ctx.local)
             return inner.get(other)
         return _Reader(get)
@@ -103,9 +102,7 @@ class TmxModule(Module):
         return self.tm.reply_cell(cell, int(code), reason)
 
     def t_flush_flags(self, ctx: MessageContext) -> int:
-        cell = self.tm.cell_of(ctx)
-        if cell is not None:
-            cell.state.flags = ctx.flags
+        self.tm.flush_flags(ctx)
         return 1
 
     @staticmethod

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kampy.api import Exports, Param, RpcMethod, Stat, Timer, Unimplemented
+from kampy.api import Exports, Offer, Param, RpcMethod, Stat, Timer, Unimplemented, UsrlocAPI
 
 from .ucontact import UContact
 from .usrloc import URecord, UsrlocModule
@@ -112,5 +112,6 @@ EXPORTS = Exports(
     timers=(Timer("ul_timer", "timer", interval_param="timer_interval",
                   doc="Removes expired contacts (and writes changes back in db_mode 2)."),),
     not_implemented=NOT_IMPLEMENTED,
+    offers=(Offer("usrloc", UsrlocAPI, doc="the location table (Kamailio's usrloc_api_t)"),),
     factory=UsrlocModule,
 )

@@ -27,16 +27,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from kampy.api import (
-    Core,
-    Database,
+    CoreAPI,
     DBError,
+    Database,
     Member,
     Module,
     RpcFault,
     check_table_version,
     core_hash,
     db_connect,
-    server_id,
 )
 
 from .slots import SlotLocks
@@ -155,19 +154,19 @@ def run_write(op: str, table: LocationTable, c: UContact) -> None:
 
 
 class UsrlocModule(Module):
-    def __init__(self, params: dict[str, Any], core: Core) -> None:
+    def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
-        self.db_mode = int(params.get("db_mode", 0))
+        self.db_mode = int(params["db_mode"])
         if self.db_mode not in (NO_DB, WRITE_THROUGH, WRITE_BACK, DB_ONLY):
             raise ValueError(f"invalid db_mode {self.db_mode} (0, 1, 2 or 3)")
-        self.use_domain = bool(params.get("use_domain", 0))
-        self.desc_time_order = bool(params.get("desc_time_order", 0))
-        self.matching_mode = int(params.get("matching_mode", CONTACT_ONLY))
+        self.use_domain = bool(params["use_domain"])
+        self.desc_time_order = bool(params["desc_time_order"])
+        self.matching_mode = int(params["matching_mode"])
         if self.matching_mode not in (CONTACT_ONLY, CONTACT_CALLID, CONTACT_PATH, CONTACT_CALLID_ONLY):
             raise ValueError(f"invalid matching_mode {self.matching_mode}")
-        self.cseq_delay = int(params.get("cseq_delay", 20))
-        self.nat_bflag = int(params.get("nat_bflag", -1))
-        self.server_id = server_id(core)
+        self.cseq_delay = int(params["cseq_delay"])
+        self.nat_bflag = int(params["nat_bflag"])
+        self.server_id = core.server_id
         self._ruids: RuidGenerator | None = None
         self._db: Database | None = None
         self.domains: dict[str, Domain] = {}
@@ -176,16 +175,16 @@ class UsrlocModule(Module):
         core.stats.register_gauge("usrloc:registered_users", self._registered_users)
         if self.db_mode != NO_DB:
             self._open_db()
-        for name in params.get("preload") or ():
+        for name in params["preload"] or ():
             self.register_domain(str(name))
 
     # ------------------------------------------------------------ set-up
 
     def _open_db(self) -> None:
-        url = str(self.params.get("db_url"))
+        url = str(self.params["db_url"])
         try:
             self._db = db_connect(url, create_missing=True)
-            if int(self.params.get("version_table", 1)):
+            if int(self.params["version_table"]):
                 check_table_version(self._db, "location", LOCATION_VERSION)
         except DBError as exc:
             raise ValueError(f"db_mode {self.db_mode} needs the location table: {exc}") from exc
@@ -206,7 +205,7 @@ class UsrlocModule(Module):
             # lists Kamailio's alone until the table grows or fills
             full, grown = self.name_stat(name, "shm_full"), self.name_stat(name, "shm_grown")
             shared = SharedStorage(self.core.shared, name, write_back=self.db_mode == WRITE_BACK,
-                                   capacity=1 << (int(self.params.get("hash_size", 10)) + 8),
+                                   capacity=1 << (int(self.params["hash_size"]) + 8),
                                    max_capacity=MAX_TABLE_ENTRIES, on_full=lambda: stats.inc(full),
                                    on_grow=lambda: stats.inc(grown))
         table = LocationTable(self._db, name, self.use_domain) if self._db is not None else None
@@ -215,14 +214,14 @@ class UsrlocModule(Module):
         stats.register_gauge(self.name_stat(name, "users"), lambda: domain.storage.count_aors())
         stats.register_gauge(self.name_stat(name, "contacts"), lambda: domain.storage.count_contacts())
         stats.register("usrloc", self.name_stat(name, "expires").partition(":")[2])
-        if shared is not None and table is not None and int(self.params.get("db_load", 1)):
+        if shared is not None and table is not None and int(self.params["db_load"]):
             self._preload(domain)
         return domain
 
     def name_stat(self, domain: str, what: str) -> str:
         """A domain's statistic, `<table><sep><what>` with the core's `stats_name_separator`
         (first character; default `_`), as Kamailio's build_stat_name()."""
-        sep = str((getattr(self.core.config, "core_params", None) or {}).get("stats_name_separator") or "_")
+        sep = str(self.core.core_params.get("stats_name_separator") or "_")
         return f"usrloc:{domain}{sep[0]}{what}"
 
     def _preload(self, domain: Domain) -> None:
@@ -256,7 +255,7 @@ class UsrlocModule(Module):
     @property
     def slot_locks(self) -> SlotLocks:
         if self._slots is None:
-            self._slots = SlotLocks(f"{self.core.shared.path}.lock", int(self.params.get("hash_size", 10)))
+            self._slots = SlotLocks(f"{self.core.shared.path}.lock", int(self.params["hash_size"]))
         return self._slots
 
     @contextlib.contextmanager
@@ -537,8 +536,7 @@ class UsrlocModule(Module):
             fixed = aor
         else:
             fixed = user
-        registrar = self.core.modules.get("registrar")
-        if not getattr(registrar, "case_sensitive", False):
+        if not self.core.aor_case_sensitive:
             fixed = fixed.lower()
         return fixed
 
@@ -574,7 +572,7 @@ class UsrlocModule(Module):
                 ordered = sorted_contacts(contacts, self.desc_time_order)
                 aors.append(Member("Info", {"AoR": aor, "HashID": core_hash(aor), "Contacts": [
                     Member("Contact", self.contact_info(c, now)) for c in ordered]}))
-            size = 1 << int(self.params.get("hash_size", 10))
+            size = 1 << int(self.params["hash_size"])
             slots: dict[int, int] = {}
             for aor in by_aor:
                 slot = core_hash(aor) & (size - 1)

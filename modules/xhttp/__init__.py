@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, EventRoute, Exports, Function, Param, PVClass, RouteType, Unimplemented
+from kampy.api import (
+    Arg,
+    ArgKind,
+    EventRoute,
+    Exports,
+    Function,
+    Offer,
+    PVClass,
+    Param,
+    RouteType,
+    Unimplemented,
+    XhttpAPI,
+)
 
 from .impl import XHttp
 
@@ -44,5 +56,6 @@ EXPORTS = Exports(
                                         "(url_match/url_skip filter them), with the request as the message"),
     ),
     not_implemented=NOT_IMPLEMENTED,
+    offers=(Offer("xhttp", XhttpAPI, doc="answering the HTTP request of the event route"),),
     factory=XHttp,
 )

@@ -12,28 +12,27 @@ import logging
 import re
 from typing import Any
 
-from kampy.api import MessageContext, Module
+from kampy.api import CoreAPI, MessageContext, Module
 
 log = logging.getLogger("kampy.xhttp")
 
-HTTP_KEY = "xhttp.request"   # ctx.local: set for an HTTP request
-REPLY_KEY = "xhttp.reply"    # ctx.local: (code, reason, content type, body)
 EVENT_ROUTE = "xhttp:request"
 
 
 class HuPV:
     def get(self, ctx: MessageContext) -> str | None:
-        if not ctx.local.get(HTTP_KEY):
+        if ctx.http_request is None:
             return None
         return ctx.msg.uri  # type: ignore[union-attr]
 
 
 class XHttp(Module):
-    def __init__(self, params: dict[str, Any], core: Any) -> None:
+    def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
-        self.url_match = re.compile(params["url_match"]) if params.get("url_match") else None
-        self.url_skip = re.compile(params["url_skip"]) if params.get("url_skip") else None
-        self.event_route = str(params.get("event_callback") or "") or EVENT_ROUTE
+        self.url_match = re.compile(params["url_match"]) if params["url_match"] else None
+        self.url_skip = re.compile(params["url_skip"]) if params["url_skip"] else None
+        self.event_route = str(params["event_callback"] or "") or EVENT_ROUTE
+        core.serve_http(self.event_route, self.accepts)
 
     def accepts(self, url: str) -> bool:
         if self.url_skip is not None and self.url_skip.search(url):
@@ -42,18 +41,18 @@ class XHttp(Module):
 
     @staticmethod
     def is_http(ctx: MessageContext) -> bool:
-        return bool(ctx.local.get(HTTP_KEY))
+        return ctx.http_request is not None
 
     def send_reply(self, ctx: MessageContext, code: int, reason: str, ctype: str,
                    body: bytes | str) -> int:
         if not self.is_http(ctx):
             log.error("xhttp_reply: not an HTTP request")
             return -1
-        if REPLY_KEY in ctx.local:
+        if ctx.http_reply is not None:
             log.warning("xhttp: the request was already answered")
             return -1
         data = body.encode() if isinstance(body, str) else body
-        ctx.local[REPLY_KEY] = (int(code), reason, ctype, data)
+        ctx.http_reply = (int(code), reason, ctype, data)
         return 1
 
     def xhttp_reply(self, ctx: MessageContext, code: str, reason: str, ctype: str, body: str) -> int:

@@ -6,7 +6,7 @@ statistics' update_stat(), which /metrics shows too."""
 
 from __future__ import annotations
 
-from kampy.api import Exports, Function, Param, RouteType, Unimplemented
+from kampy.api import Exports, Function, Need, Param, RouteType, Unimplemented, XhttpAPI
 
 from .impl import XHttpProm
 
@@ -55,5 +55,6 @@ EXPORTS = Exports(
         ),
     ),
     not_implemented=NOT_IMPLEMENTED,
+    needs=(Need("xhttp", XhttpAPI, doc="the HTTP requests of /metrics"),),
     factory=XHttpProm,
 )

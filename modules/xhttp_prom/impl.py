@@ -18,7 +18,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric, UnknownMetricFamil
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from kampy.api import MessageContext, Module
+from kampy.api import CoreAPI, MessageContext, Module, XhttpAPI
 
 log = logging.getLogger("kampy.xhttp_prom")
 
@@ -51,10 +51,11 @@ class StatsCollector(Collector):
 
 
 class XHttpProm(Module):
-    def __init__(self, params: dict[str, Any], core: Any) -> None:
+    def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
-        self.which = str(params.get("xhttp_prom_stats") or "")
-        self.prefix = str(params.get("xhttp_prom_beginning", "kamailio_"))
+        self.xhttp: XhttpAPI = core.api("xhttp")
+        self.which = str(params["xhttp_prom_stats"] or "")
+        self.prefix = str(params["xhttp_prom_beginning"])
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(StatsCollector(self))
 
@@ -74,14 +75,12 @@ class XHttpProm(Module):
         return generate_latest(self.registry)
 
     def prom_check_uri(self, ctx: MessageContext) -> int:
-        xhttp = self.core.modules.get("xhttp")
-        if xhttp is None or not xhttp.is_http(ctx):
+        if not self.xhttp.is_http(ctx):
             return -1
         return 1 if ctx.msg.uri == METRICS_URI else -1
 
     def prom_dispatch(self, ctx: MessageContext) -> int:
-        xhttp = self.core.modules.get("xhttp")
-        if xhttp is None or not xhttp.is_http(ctx):
+        if not self.xhttp.is_http(ctx):
             log.error("prom_dispatch: not an HTTP request")
             return -1
-        return xhttp.send_reply(ctx, 200, "OK", CONTENT_TYPE, self.metrics_text())
+        return self.xhttp.send_reply(ctx, 200, "OK", CONTENT_TYPE, self.metrics_text())

@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from kampy.api import (
+    CoreAPI,
     L_ALERT,
     L_BUG,
     L_CRIT,
@@ -72,11 +73,11 @@ class _Color:
 
 
 class XlogModule(Module):
-    def __init__(self, params: dict[str, Any], core: Any) -> None:
+    def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
-        self.prefix: str = params.get("prefix") or ""
-        self.long_format = int(params.get("long_format") or 0)
-        self.methods_filter = int(params.get("methods_filter") if params.get("methods_filter") is not None
+        self.prefix: str = params["prefix"] or ""
+        self.long_format = int(params["long_format"] or 0)
+        self.methods_filter = int(params["methods_filter"] if params["methods_filter"] is not None
                                   else -1)
 
     # ------------------------------------------------------------ output

@@ -39,7 +39,7 @@ class FakeClock:
 # A stand-in for tm's UAC while tm is being written: it records each request and lets the test
 # deliver the final reply. Its `t_request` has kampy.api.TmAPI's signature.
 FAKE_TM = '''
-from kampy.api import Exports, Module
+from kampy.api import Exports, Module, Offer, TmUacAPI
 
 
 class Sent:
@@ -69,7 +69,7 @@ class FakeTm(Module):
         return 1
 
 
-EXPORTS = Exports(name="tm", factory=FakeTm)
+EXPORTS = Exports(name="tm", offers=(Offer("tm", TmUacAPI),), factory=FakeTm)
 '''
 
 ROUTES = '''
@@ -99,9 +99,10 @@ def fake_tm_dir(base: Path) -> Path:
 
 def cfg_text(base: Path, db_url: str, params: dict[str, Any] | None = None, *, pre_store: str = "",
              store_args: str = "", dump_args: str = "") -> str:
-    """A config with the fake tm, sl, pv and msilo on `db_url`; `params` are msilo modparams."""
+    """A config with the fake tm, sl, pv and msilo on `db_url`; `params` are msilo modparams. The fake
+    tm offers only the UAC part of tm's API (`TmUacAPI`), so sl does not bind it (bind_tm 0)."""
     lines = [f'loadpath "{fake_tm_dir(base)}"', 'loadmodule "tm"', 'loadmodule "sl"', 'loadmodule "pv"',
-             'loadmodule "msilo"', f'modparam("msilo", "db_url", "{db_url}")']
+             'loadmodule "msilo"', 'modparam("sl", "bind_tm", 0)', f'modparam("msilo", "db_url", "{db_url}")']
     for name, value in (params or {}).items():
         shown = value if isinstance(value, int) else '"' + value.replace("\r\n", "\\r\\n") + '"'
         lines.append(f'modparam("msilo", "{name}", {shown})')
@@ -120,11 +121,11 @@ class Silo:
 
     @property
     def module(self) -> Any:
-        return self.server.core.api("msilo")
+        return self.server.core.modules["msilo"]
 
     @property
     def tm(self) -> Any:
-        return self.server.core.api("tm")
+        return self.server.core.modules["tm"]
 
     @property
     def sent(self) -> list[Any]:

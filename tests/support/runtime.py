@@ -9,29 +9,44 @@ from kampy.runtime.core import Clock
 from kampy.runtime.server import Server
 
 FAKE_MODULE = '''
-from kampy.api import Arg, ArgKind, Exports, Function, Module, PVClass, Stat, TransformClass, build_response
+from typing import Protocol
+
+from kampy.api import (Arg, ArgKind, Exports, Function, Module, Offer, PVClass, Stat, TransformClass,
+                       build_response)
+
+
+class Recorder(Protocol):
+    def record(self, text: str) -> None: ...
 
 
 class Store:
-    def __init__(self, name, core):
-        self.name, self.core = name, core
+    def __init__(self, name, values):
+        self.name, self.values = name, values
 
     def get(self, ctx):
-        return self.core.vars.get("fv:" + self.name)
+        return self.values.get(self.name)
 
     def set(self, ctx, value):
         if value is None:
-            self.core.vars.pop("fv:" + self.name, None)
+            self.values.pop(self.name, None)
         else:
-            self.core.vars["fv:" + self.name] = value
+            self.values[self.name] = value
 
 
 class Fake(Module):
+    def __init__(self, params, core):
+        super().__init__(params, core)
+        self.records = []   # what rec() and the modules using the "fake" API recorded
+        self.values = {}    # $fv(name)
+
+    def record(self, text):
+        self.records.append(text)
+
     def ret(self, ctx, code):
         return code
 
     def rec(self, ctx, text):
-        self.core.vars.setdefault("rec", []).append(text)
+        self.record(text)
         return 1
 
     def boom(self, ctx):
@@ -42,7 +57,7 @@ class Fake(Module):
         return 1
 
     def pv_fv(self, spec):
-        return Store(spec.arg, self.core)
+        return Store(spec.arg, self.values)
 
     def tr_ft(self, tr):
         if tr.name == "upper":
@@ -65,6 +80,7 @@ EXPORTS = Exports(
     stats=(Stat("calls"),),
     pvars=(PVClass("fv", arg="required", writable=True),),
     transforms=(TransformClass("ft", ("upper", "len")),),
+    offers=(Offer("fake", Recorder),),
     factory=Fake,
 )
 '''
@@ -103,7 +119,8 @@ def request(method: str = "OPTIONS", ruri: str = "sip:bob@127.0.0.1", *, via_hos
 
 
 def recorded(server: Server) -> list[str]:
-    return server.core.vars.get("rec", [])
+    """What the fake module recorded (its rec() function and the modules using its API)."""
+    return server.core.modules["fake"].records
 
 
 def first_line(out: Outgoing) -> str:

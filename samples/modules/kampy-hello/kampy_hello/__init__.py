@@ -3,9 +3,10 @@
 Loaded with `loadmodule "hello.so"` once this distribution is installed (its entry point in the
 `kampy.modules` group names it), or from a folder on `loadpath`.
 """
-from kampy.api import Arg, ArgKind, Exports, Function, Param, RouteType, RpcMethod, Stat, Timer
+from kampy.api import (Arg, ArgKind, EventRoute, Exports, Function, Need, Offer, Param, RouteType, RpcMethod,
+                       SlAPI, Stat, Timer)
 
-from .hello import HelloModule, check_greeting
+from .hello import HelloAPI, HelloModule, check_greeting
 
 EXPORTS = Exports(
     name="hello",
@@ -21,14 +22,21 @@ EXPORTS = Exports(
             handler="say_hello",
             args=(Arg("name", ArgKind.FMT, doc="who to greet; may hold pseudo-variables"),),
             routes=RouteType.REQUEST,
-            doc="Replies 200 with the greeting as reason phrase and in an X-Hello header.",
-            returns="1 when the reply was sent, -1 when it could not be",
+            doc="Runs event_route[hello:greeting] with the request, then replies 200 with the "
+                "greeting as reason phrase and in an X-Hello header.",
+            returns="1 when the reply was sent, -1 when it could not be or the event route dropped it",
         ),
     ),
     stats=(Stat("greeted", doc="requests answered by hello()"),
            Stat("ticks", doc="runs of the tick timer")),
     rpc=(RpcMethod("hello.greeted", "rpc_greeted", doc="how many requests hello() answered"),),
-    timers=(Timer("tick", "tick", interval_param="tick_interval", doc="counts and logs a tick"),),
-    depends=("sl",),
+    timers=(Timer("tick", "tick", interval_param="tick_interval",
+                  doc="counts a tick and runs event_route[hello:tick]"),),
+    event_routes=(
+        EventRoute("hello:greeting", doc="run by hello() with the request; a drop stops the greeting"),
+        EventRoute("hello:tick", doc="run by the tick timer with Kamailio's faked message"),
+    ),
+    offers=(Offer("hello", HelloAPI, doc="the greeting for a name"),),
+    needs=(Need("sl", SlAPI, doc="the replies hello() sends"),),
     factory=HelloModule,
 )

@@ -12,23 +12,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from kampy.api import Core, Exports, Function, MessageContext, Module, RouteType, build_response
-from kampy.runtime.context import Handoff
+from kampy.api import CoreAPI, Exports, Function, Handoff, MessageContext, Module, RouteType, build_response
 
 
 class HandoffProbe(Module):
-    def __init__(self, params: dict[str, Any], core: Core) -> None:
+    def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
-        self.core = core
 
     def hand_to_the_next_worker(self, ctx: MessageContext) -> int:
-        if ctx.local.get("handed_off"):
+        if ctx.handed_off:
             return -1
         ctx.send(Handoff(self.core.rank % self.core.workers + 1, ctx.msg.raw, ctx.src))  # type: ignore[arg-type]
         return 0
 
     def reply_with_rank(self, ctx: MessageContext) -> int:
-        reason = f"worker {self.core.rank}" + (" got it handed over" if ctx.local.get("handed_off") else "")
+        reason = f"worker {self.core.rank}" + (" got it handed over" if ctx.handed_off else "")
         self.core.send_reply(ctx, build_response(ctx.msg, 200, reason, to_tag="probe"))  # type: ignore[arg-type]
         return 0
 
