@@ -21,7 +21,8 @@ What is here, by use:
   modules.
 * Other modules' APIs (declared with `Offer`/`Need`, checked at load): `SlAPI` (sl: stateless
   replies), `TmAPI` (tm: new requests with `ReplyCallback`, its part `TmUacAPI`; the transaction at
-  hand), `UsrlocAPI` (usrloc: the location table), `XhttpAPI` (xhttp: answering HTTP requests).
+  hand), `RrAPI` (rr: record-routing), `UsrlocAPI` (usrloc: the location table), `XhttpAPI` (xhttp:
+  answering HTTP requests).
 * RPC replies and control sockets: `Member` and `RpcStruct` (reply values with Kamailio's
   structure), `LocalService` and `Peer` (a control socket the network layer serves), `binrpc`
   (Kamailio's binrpc codec, as ctl speaks it), `JsonRpc`, `dumps_response`, `version_string`
@@ -59,7 +60,7 @@ from kampy.db import TABLES as DB_TABLES
 from kampy.db import check_table_version
 from kampy.db import connect as db_connect
 from kampy.db import register_driver as register_db_driver
-from kampy.apis import CoreAPI, ReplyCallback, SlAPI, TmAPI, TmUacAPI, UsrlocAPI, XhttpAPI
+from kampy.apis import CoreAPI, ReplyCallback, RrAPI, SlAPI, TmAPI, TmUacAPI, UsrlocAPI, XhttpAPI
 from kampy.module import (
     Arg,
     ArgKind,
@@ -195,7 +196,7 @@ __all__ = [
     "pv_get", "pv_set",
     "avp_add", "avp_del", "avp_get", "avp_values",
     "setflag", "resetflag", "isflagset", "setbflag", "resetbflag", "isbflagset",
-    "SlAPI", "TmAPI", "TmUacAPI", "ReplyCallback", "UsrlocAPI", "XhttpAPI",
+    "SlAPI", "TmAPI", "TmUacAPI", "ReplyCallback", "RrAPI", "UsrlocAPI", "XhttpAPI",
     "JsonRpc", "LocalService", "Member", "Peer", "RpcStruct", "binrpc", "dumps_response", "version_string",
     "KAMAILIO_VERSION_TEXT", "KAMPY_VERSION", "source_id",
     "Handoff", "SendSocketValue", "build_forwarded", "destination", "forward_request",

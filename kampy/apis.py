@@ -4,8 +4,8 @@
   factory, `self.core` in a `Module`) is exactly this: the process's core narrowed to these members,
   with `api()` answering only the APIs the module declared in `Exports.needs`.
 * The APIs kampy's modules offer each other (`Exports.offers`), as Kamailio's modules offer theirs
-  through `load_xxx_api` structs: `SlAPI` (sl), `TmAPI` (tm), `UsrlocAPI` (usrloc), `XhttpAPI`
-  (xhttp). Another module declares `Need("tm")` and binds `core.api("tm")`, typed `TmAPI`.
+  through `load_xxx_api` structs: `SlAPI` (sl), `TmAPI` (tm), `RrAPI` (rr), `UsrlocAPI` (usrloc),
+  `XhttpAPI` (xhttp). Another module declares `Need("tm")` and binds `core.api("tm")`, typed `TmAPI`.
 
 A new API is a new Protocol here (or in a third-party module's own package), an `Offer(name,
 Protocol)` in the offering module's `Exports` and a `Need(name)` in each user's: the loader checks
@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    import re
+
     from kampy.config.ast import PVar
     from kampy.module import PVAccessor
     from kampy.rpc import LocalService, RpcRegistry
@@ -242,6 +244,29 @@ class TmAPI(TmUacAPI, Protocol):
     # statistics
     def watch_counters(self, listener: Callable[[dict[str, int]], None]) -> None:
         """Call `listener(counters)` now and whenever tm's transaction counters change (tmx)."""
+
+
+# ------------------------------------------------------------------ rr
+
+
+class RrAPI(Protocol):
+    """What rr offers (`core.api("rr")`, Kamailio's `rr_binds` from `load_rr_api`): what dialog and
+    uac build on."""
+
+    def record_route(self, ctx: MessageContext, sparams: str | None = None) -> int:
+        """Add a Record-Route for this proxy (record_route()), with `sparams` appended."""
+
+    def loose_route(self, ctx: MessageContext) -> int:
+        """Route a request by its Route headers (loose_route())."""
+
+    def add_rr_param(self, ctx: MessageContext, param: str) -> int:
+        """Add `param` (`;name=value`) to the Record-Route this proxy adds (add_rr_param())."""
+
+    def check_route_param(self, ctx: MessageContext, regex: re.Pattern[str]) -> int:
+        """Whether the parameters of the Route that reached this proxy match (check_route_param())."""
+
+    def is_direction(self, ctx: MessageContext, dir: str) -> int:
+        """Whether the in-dialog request goes "downstream" or "upstream" (is_direction())."""
 
 
 # ------------------------------------------------------------------ usrloc

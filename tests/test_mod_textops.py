@@ -3,10 +3,15 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from kampy.api import parse_message
+from kampy.config.pipeline import load_text
+from kampy.errors import ConfigError
+from kampy.runtime.server import Server
 from modules.textops import EXPORTS
 from modules.textops.textops import SubstExpr
-from tests.modkit import INVITE, OPTIONS, ctx_for, module
+from tests.modkit import INVITE, LOCAL, OPTIONS, ctx_for, module
 
 RE = re.IGNORECASE | re.MULTILINE  # Kamailio compiles with REG_EXTENDED|REG_ICASE|REG_NEWLINE
 
@@ -79,7 +84,7 @@ def test_insert_hf_with_anchor_goes_before_its_first_line() -> None:
 def test_subst_rewrites_a_header_line_in_place() -> None:
     t, ctx = setup(OPTIONS)
     before = [line.partition(b":")[0] for line in OPTIONS.split(b"\r\n")]
-    assert t.subst(ctx, "/alice@example.test/carol@example.test/") == 1
+    assert t.subst(ctx, t.fix_subst("/alice@example.test/carol@example.test/")) == 1
     out = sent(ctx)
     assert [line.partition(b":")[0] for line in out.split(b"\r\n")] == before
     assert b"From: <sip:carol@example.test>;tag=a1" in out
@@ -87,8 +92,8 @@ def test_subst_rewrites_a_header_line_in_place() -> None:
 
 def test_two_substs_of_one_header_compose() -> None:
     t, ctx = setup(OPTIONS)
-    assert t.subst(ctx, "/alice/carol/") == 1
-    assert t.subst(ctx, "/example.test>;tag=a1/example.org>;tag=a1/") == 1
+    assert t.subst(ctx, t.fix_subst("/alice/carol/")) == 1
+    assert t.subst(ctx, t.fix_subst("/example.test>;tag=a1/example.org>;tag=a1/")) == 1
     assert b"From: <sip:carol@example.org>;tag=a1\r\n" in sent(ctx)
 
 
@@ -147,7 +152,7 @@ def test_is_present_hf_and_re() -> None:
 
 def test_subst_rewrites_a_header_in_place() -> None:
     t, ctx = setup()
-    assert t.subst(ctx, r"/^X-Foo: (.*)$/X-Foo: new-\1/") == 1
+    assert t.subst(ctx, t.fix_subst(r"/^X-Foo: (.*)$/X-Foo: new-\1/")) == 1
     data = sent(ctx)
     assert b"\r\nX-Foo: new-one\r\n" in data and b"X-Foo: one" not in data
     assert data.index(b"Contact:") < data.index(b"X-Foo")
@@ -156,7 +161,7 @@ def test_subst_rewrites_a_header_in_place() -> None:
 def test_subst_and_append_hf_and_remove_hf_compose() -> None:
     # the same three edits Kamailio 5.6.3 applied and saw as "new-one|1|0" after msg_apply_changes()
     t, ctx = setup()
-    t.subst(ctx, r"/^X-Foo: (.*)$/X-Foo: new-\1/")
+    t.subst(ctx, t.fix_subst(r"/^X-Foo: (.*)$/X-Foo: new-\1/"))
     t.append_hf(ctx, "X-Added: 1\r\n")
     t.remove_hf(ctx, "Contact")
     out = parse_message(sent(ctx))
@@ -165,7 +170,7 @@ def test_subst_and_append_hf_and_remove_hf_compose() -> None:
 
 def test_subst_without_match_is_false() -> None:
     t, ctx = setup()
-    assert t.subst(ctx, "/nothing/x/") == -1
+    assert t.subst(ctx, t.fix_subst("/nothing/x/")) == -1
     assert ctx.msg.changes == []
 
 
@@ -177,20 +182,20 @@ def test_subst_global_flag_replaces_every_match() -> None:
 
 def test_subst_uri_rewrites_request_uri() -> None:
     t, ctx = setup()
-    assert t.subst_uri(ctx, "/^sip:bob@(.*)$/sip:carol@\\1/") == 1
+    assert t.subst_uri(ctx, t.fix_subst("/^sip:bob@(.*)$/sip:carol@\\1/")) == 1
     assert ctx.ruri == "sip:carol@example.test;transport=udp"
     assert sent(ctx).startswith(b"INVITE sip:carol@example.test;transport=udp SIP/2.0\r\n")
 
 
 def test_subst_user_rewrites_only_the_user() -> None:
     t, ctx = setup()
-    assert t.subst_user(ctx, "/^b(.*)$/r\\1/") == 1
+    assert t.subst_user(ctx, t.fix_subst("/^b(.*)$/r\\1/")) == 1
     assert ctx.ruri == "sip:rob@example.test;transport=udp"
 
 
 def test_subst_body_and_replace_body_update_content_length() -> None:
     t, ctx = setup()
-    assert t.subst_body(ctx, "/4000/5000/") == 1
+    assert t.subst_body(ctx, t.fix_subst("/4000/5000/")) == 1
     out = parse_message(sent(ctx))
     assert b"m=audio 5000" in out.body and out.content_length == len(out.body)
 
@@ -263,3 +268,12 @@ def test_append_time_writes_the_core_clocks_time() -> None:
     mod, ctx = module(EXPORTS, c), ctx_for(INVITE, c)
     assert mod.append_time(ctx) == 1
     assert ctx.reply_lumps == ["Date: Tue, 14 Nov 2023 22:13:20 GMT\r\n"]
+
+
+def test_a_bad_substitution_is_refused_when_the_config_loads() -> None:
+    compiled = load_text('loadmodule "textops"\nrequest_route {\n  subst("/a/b/q");\n}', "t.cfg")
+    with pytest.raises(ConfigError) as info:
+        Server.from_config(compiled, sockets=[LOCAL])
+    (diag,) = info.value.diagnostics
+    assert diag.pos.line == 3
+    assert diag.message == "subst(): bad argument 1: bad substitution: unknown subst flag 'q' in '/a/b/q'"

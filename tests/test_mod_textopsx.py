@@ -25,10 +25,11 @@ def test_apply_changes_makes_edits_visible() -> None:
 def test_apply_changes_lets_a_header_be_edited_twice() -> None:
     ctx = ctx_for(INVITE)
     t, x = module(TEXTOPS, ctx.core), module(EXPORTS, ctx.core)
-    t.subst(ctx, "/X-Foo: one/X-Foo: two/")
-    assert t.subst(ctx, "/X-Foo: one/X-Foo: three/") == -1  # refused: the line was already rewritten
+    t.subst(ctx, t.fix_subst("/X-Foo: one/X-Foo: two/"))
+    # refused: the line was already rewritten
+    assert t.subst(ctx, t.fix_subst("/X-Foo: one/X-Foo: three/")) == -1
     x.msg_apply_changes(ctx)
-    assert t.subst(ctx, "/X-Foo: two/X-Foo: three/") == 1
+    assert t.subst(ctx, t.fix_subst("/X-Foo: two/X-Foo: three/")) == 1
     x.msg_apply_changes(ctx)
     assert ctx.msg.header("X-Foo") == "three"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, Param, PVClass, RouteType, Unimplemented
+from kampy.api import Arg, ArgKind, Exports, Function, Offer, PVClass, Param, RouteType, RrAPI, Unimplemented
 
 from .rr import RrModule
 
@@ -113,5 +113,6 @@ EXPORTS = Exports(
         PVClass("rdir", arg="required"),  # pv_get_rdir pv_parse_rdir_name
     ),
     not_implemented=NOT_IMPLEMENTED,
+    offers=(Offer("rr", RrAPI, doc="record-routing and the Route parameters (Kamailio's rr_binds)"),),
     factory=RrModule,
 )

@@ -184,12 +184,15 @@ class TextopsModule(Module):
             pos = text.find(match, pos + len(match), limit)
         return self._edit(ctx, spans)
 
-    def subst(self, ctx: MessageContext, expr: str) -> int:
+    @staticmethod
+    def fix_subst(expr: str) -> SubstExpr:
+        """The fix-up of a `/re/repl/flags` argument (Kamailio's fixup_substre): parsed once."""
         try:
-            se = subst_expr(expr)
+            return subst_expr(expr)
         except (ValueError, re.error) as exc:
-            log.error("subst: %s", exc)
-            return -1
+            raise ValueError(f"bad substitution: {exc}") from None
+
+    def subst(self, ctx: MessageContext, se: SubstExpr) -> int:
         return self._edit(ctx, se.spans(edit_text(ctx.msg)))
 
     # ------------------------------------------------------------ body
@@ -229,12 +232,8 @@ class TextopsModule(Module):
         count = -1 if mode.lower() == "a" else 1
         return self._set_body_text(ctx, body.replace(match, repl, count))
 
-    def subst_body(self, ctx: MessageContext, expr: str) -> int:
-        try:
-            return self._set_body_text(ctx, subst_expr(expr).sub(self._body_text(ctx)))
-        except (ValueError, re.error) as exc:
-            log.error("subst_body: %s", exc)
-            return -1
+    def subst_body(self, ctx: MessageContext, se: SubstExpr) -> int:
+        return self._set_body_text(ctx, se.sub(self._body_text(ctx)))
 
     def set_body(self, ctx: MessageContext, txt: str, content_type: str) -> int:
         if not txt:
@@ -260,28 +259,19 @@ class TextopsModule(Module):
         return 1 if ctype.mime == mime.strip().lower() else -1
 
     # ------------------------------------------------------------ R-URI
-    def subst_uri(self, ctx: MessageContext, expr: str) -> int:
+    def subst_uri(self, ctx: MessageContext, se: SubstExpr) -> int:
         if not isinstance(ctx.msg, Request):
             return -1
-        try:
-            new = subst_expr(expr).sub(ctx.ruri)
-        except (ValueError, re.error) as exc:
-            log.error("subst_uri: %s", exc)
-            return -1
-        return self._set_ruri(ctx, new)
+        return self._set_ruri(ctx, se.sub(ctx.ruri))
 
-    def subst_user(self, ctx: MessageContext, expr: str) -> int:
+    def subst_user(self, ctx: MessageContext, se: SubstExpr) -> int:
         if not isinstance(ctx.msg, Request):
             return -1
         uri = ctx.ruri
         scheme, colon, rest = uri.partition(":")
         userinfo, at, hostpart = rest.rpartition("@")
         user, _, password = userinfo.partition(":") if at else ("", "", "")
-        try:
-            new_user = subst_expr(expr).sub(user)
-        except (ValueError, re.error) as exc:
-            log.error("subst_user: %s", exc)
-            return -1
+        new_user = se.sub(user)
         if new_user is None:
             return -1
         auth = new_user + (":" + password if password else "")
