@@ -128,7 +128,8 @@ class CoreAPI(Protocol):
 
     def formatter(self, text: str) -> Callable[[MessageContext], str]:
         """A format string with pseudo-variables (`"From $fu to $ru"`) as `fn(ctx) -> str`, built once;
-        a format without pseudo-variables gives a function with a `constant` attribute."""
+        a format without pseudo-variables gives a function with a `constant` attribute. Raises
+        `LookupError` for a bad or unknown pseudo-variable."""
 
     def has_route(self, kind: str, name: str | None) -> bool:
         """Whether the config has the route block: `has_route("event", "htable:mod-init")`,

@@ -316,3 +316,17 @@ def test_a_dynamic_argument_the_fixup_refuses_fails_the_call(tmp_path: Path,
         server.handle(request(), SOURCE)
     assert recorded(server) == ["refused"]
     assert "twice(): bad argument 1: invalid literal for int() with base 0: 'alice'" in caplog.text
+
+
+def test_a_pseudo_variable_of_a_module_built_later_is_a_clear_load_error(tmp_path: Path) -> None:
+    write_module(tmp_path, "eager", '''
+class Eager(Module):
+    def __init__(self, params, core):
+        super().__init__(params, core)
+        self.from_user = core.pv_accessor("$fU")
+
+EXPORTS = Exports(name="eager", factory=Eager)
+''')
+    assert load_errors(tmp_path, ["eager", "pv"]) == [
+        "module 'eager' failed to initialise: pseudo-variable $fU of module pv is not available yet "
+        "(the module is built later)"]

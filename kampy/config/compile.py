@@ -220,7 +220,7 @@ class Resolver:
         except loader.ModuleNotFound as exc:
             standin = self.missing_module(name) if self.missing_module is not None else None
             if standin is not None:
-                params = {p.name: p.default for p in standin.params}
+                params = standin.defaults()
                 self.modules[name] = ModuleConfig(standin, "stand-in", item.pos, params)
                 return
             hint = suggest(name, loader.all_known_names())
@@ -229,7 +229,7 @@ class Resolver:
         except Exception as exc:  # a broken third-party module must not crash `kampy check`
             self.error(item.pos, f"module '{name}' failed to load: {exc}")
             return
-        params = {p.name: p.default for p in found.exports.params}
+        params = found.exports.defaults()
         self.modules[found.exports.name] = ModuleConfig(found.exports, found.origin, item.pos, params)
 
     def check_needs(self) -> None:

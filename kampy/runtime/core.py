@@ -57,9 +57,9 @@ class SystemClock:
 class Routes(Protocol):
     """What the core asks of the route engine once it is attached (`Core.attach_routes`)."""
 
-    def pv_accessor(self, spec: PVar) -> Any: ...
+    def resolve_pv(self, spec: PVar) -> Any: ...
 
-    def format_text(self, text: str) -> Callable[[MessageContext], str]: ...
+    def resolve_format(self, text: str) -> Callable[[MessageContext], str]: ...
 
     def has_route(self, kind: str, name: str | None) -> bool: ...
 
@@ -228,10 +228,10 @@ class Core:
         return self._routes
 
     def pv_accessor(self, spec: str | PVar) -> Any:
-        return self._engine().pv_accessor(parse_pv(spec) if isinstance(spec, str) else spec)
+        return self._engine().resolve_pv(parse_pv(spec) if isinstance(spec, str) else spec)
 
     def formatter(self, text: str) -> Callable[[MessageContext], str]:
-        return self._engine().format_text(text)
+        return self._engine().resolve_format(text)
 
     def has_route(self, kind: str, name: str | None) -> bool:
         return self._routes is not None and self._routes.has_route(kind, name)

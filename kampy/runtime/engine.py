@@ -181,6 +181,20 @@ class Engine:
     def has_route(self, kind: str, name: str | None) -> bool:
         return (kind, name) in self.routes
 
+    def resolve_pv(self, spec: ast.PVar) -> Any:
+        """`pv_accessor` for a module (`CoreAPI.pv_accessor`): a problem is a LookupError."""
+        try:
+            return self.pv_accessor(spec)
+        except LoadError as exc:
+            raise LookupError(exc.message) from None
+
+    def resolve_format(self, text: str) -> Fn:
+        """`format_text` for a module (`CoreAPI.formatter`): a problem is a LookupError."""
+        try:
+            return self.format_text(text)
+        except LoadError as exc:
+            raise LookupError(exc.message) from None
+
     def run_event_route(self, name: str, ctx: MessageContext) -> bool:
         """Run event_route[name] as an event: `exit` and `drop` end it, a module function's failure
         is logged. False when it ended with `drop`."""
@@ -646,10 +660,7 @@ class Engine:
             self._refuse_unimplemented(spec.pos, "pvar", spec.cls)
             raise LoadError(spec.pos, f"unknown pseudo-variable '${spec.cls}'")
         module, decl = owner
-        instance = self.core.modules.get(module)
-        if instance is None:
-            raise LoadError(spec.pos, f"pseudo-variable ${spec.cls} of module {module} is not "
-                                      "implemented in kampy yet")
+        instance = self._instance(module, spec.pos, f"pseudo-variable ${spec.cls}")
         handler = getattr(instance, decl.handler or f"pv_{decl.name}", None)
         if handler is None:
             raise LoadError(spec.pos, f"pseudo-variable ${spec.cls} of module {module} is not "
@@ -659,6 +670,15 @@ class Engine:
         except (ValueError, LookupError) as exc:
             raise LoadError(spec.pos, f"bad pseudo-variable '{spec.text or spec.cls}': {exc}") from None
 
+    def _instance(self, module: str, pos: ast.Pos, what: str) -> Any:
+        """The instance of `module` providing `what`; LoadError when it has none (yet)."""
+        instance = self.core.modules.get(module)
+        if instance is not None:
+            return instance
+        if self.compiled.modules[module].exports.factory is None:
+            raise LoadError(pos, f"{what} of module {module} is not implemented in kampy yet")
+        raise LoadError(pos, f"{what} of module {module} is not available yet (the module is built later)")
+
     def _transform(self, tr: ast.Transform) -> Callable[[Any, Any], Any]:
         self._refuse_unimplemented(tr.pos, "transform", f"{tr.cls}.{tr.name}")
         owner = self.tr_owners.get(tr.cls)
@@ -666,8 +686,8 @@ class Engine:
             self._refuse_unimplemented(tr.pos, "transform", tr.cls)
             raise LoadError(tr.pos, f"unknown transformation class '{tr.cls}'")
         module, decl = owner
-        instance = self.core.modules.get(module)
-        handler = getattr(instance, decl.handler or f"tr_{decl.name}", None) if instance else None
+        instance = self._instance(module, tr.pos, f"transformation {{{tr.cls}.{tr.name}}}")
+        handler = getattr(instance, decl.handler or f"tr_{decl.name}", None)
         if handler is None:
             raise LoadError(tr.pos, f"transformation {{{tr.cls}.{tr.name}}} of module {module} is not "
                                     "implemented in kampy yet")
