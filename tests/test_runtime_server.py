@@ -8,6 +8,7 @@ import pytest
 from kampy.config.pipeline import load_text
 from kampy.errors import ConfigError
 from kampy.runtime.context import Socket, Source
+from kampy.runtime.server import Server
 from kampy.runtime.sockets import sockets_from_config
 from kampy.sip.message import parse_message
 from tests.support.runtime import SOCKET, SOURCE, first_line, make_server, recorded, request
@@ -251,3 +252,11 @@ def test_stateless_reply_prefers_received_to_maddr_as_kamailio_does(tmp_path):
              b"Content-Length: 0\r\n\r\n")
     out = server.handle(reply, Source("udp", "198.51.100.9", 5060, SOCKET))
     assert [(o.host, o.port) for o in out] == [("203.0.113.9", 6001)]
+
+
+def test_a_log_prefix_with_an_unknown_pseudo_variable_is_a_config_error_at_the_parameter():
+    compiled = load_text('debug=2\nlog_prefix="{$mt} "\nrequest_route { exit; }', "t.cfg")
+    with pytest.raises(ConfigError) as info:
+        Server.from_config(compiled, sockets=[SOCKET])
+    (diag,) = info.value.diagnostics
+    assert (diag.pos.line, diag.message) == (2, "log_prefix: unknown pseudo-variable '$mt'")

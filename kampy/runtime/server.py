@@ -23,7 +23,9 @@ from kampy.runtime.core import (
     reply_via_line,
     set_received_dns,
 )
-from kampy.runtime.engine import Engine, MalformedInput, ModuleFailure
+from kampy.config import ast
+from kampy.errors import ConfigError, Diagnostic
+from kampy.runtime.engine import Engine, LoadError, MalformedInput, ModuleFailure
 from kampy.runtime import loglevels
 from kampy.runtime.ratelog import OncePerSource
 from kampy.runtime.loglevels import set_log_prefix
@@ -52,7 +54,7 @@ class Server:
         self._bad_via_log = OncePerSource(log, logging.WARNING)
         params = core.config.core_params if core.config is not None else {}
         prefix = params.get("log_prefix")
-        self._log_prefix = engine.format_text(str(prefix)) if prefix else None
+        self._log_prefix = self._prefix_format(engine, str(prefix)) if prefix else None
         self._log_callid = loglevels.wants_callid()
         self._check_via = as_bool(params.get("check_via"), False)
         set_received_dns((DO_DNS if as_bool(params.get("dns"), False) else 0)
@@ -297,6 +299,18 @@ class Server:
                   src.ip, src.port)
         ctx.replied = 500
         ctx.outbox.append(self._reply_to_source(reply, src))
+
+    @staticmethod
+    def _prefix_format(engine: Engine, prefix: str) -> Callable[[MessageContext], str]:
+        """The core `log_prefix` as a format; a pseudo-variable no loaded module gives is a config
+        error at the parameter, as in any other format string."""
+        items = engine.compiled.ast.items
+        pos = next((i.pos for i in items if isinstance(i, ast.CoreParam) and i.name == "log_prefix"),
+                   ast.NOWHERE)
+        try:
+            return engine.format_text(prefix, pos)
+        except LoadError as exc:
+            raise ConfigError([Diagnostic(exc.pos, f"log_prefix: {exc.message}")]) from None
 
     def _set_log_prefix(self, ctx: MessageContext) -> None:
         """The core `log_prefix` for this message, in every line logged while it is processed."""
