@@ -91,7 +91,7 @@ class ScriptDrop(Exception):
     """`drop`: stop the script and, where it matters (replies, branches), discard the message."""
 
 
-@dataclass
+@dataclass(slots=True)  # slots: built for every message, its fields read by every action
 class MessageContext:
     """What a route sees while it runs on one message.
 
