@@ -145,7 +145,7 @@ def test_db_mode_3_keeps_one_row_of_a_binding_two_nodes_saved_at_once(location_d
     srv = server(ul_cfg(location_db, 3))
     send(srv, register())
     duplicate_last_row(location_db, "other-node-ruid", "reg-2@10.0.0.1", NOW + 1)
-    (kept,) = srv.core.api("usrloc").contacts("alice")
+    (kept,) = srv.core.offered("usrloc").contacts("alice")
     assert kept.ruid == "other-node-ruid"  # the one saved last
     assert [r["ruid"] for r in rows(location_db)] == ["other-node-ruid"]
 
