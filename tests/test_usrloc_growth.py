@@ -25,7 +25,7 @@ def test_registrations_beyond_the_initial_size_all_fit(store: SharedStore) -> No
     srv = server(config(usrloc=SMALL), shared=store)
     replies = _register_many(srv, 3000)
     assert all(r.startswith(b"SIP/2.0 200") for r in replies)
-    ul = srv.core.api("usrloc")
+    ul = srv.core.modules["usrloc"]
     assert ul.domain("location").shared.count_aors() == 3000
     assert [c.contact for c in ul.contacts("u0")] == ["sip:u0@10.0.0.1"]
     assert [c.contact for c in ul.contacts("u2999")] == ["sip:u2999@10.0.0.1"]
@@ -42,7 +42,7 @@ def test_a_growth_is_logged_and_counted(store: SharedStore, caplog: pytest.LogCa
 def _other_worker(path: str, result: multiprocessing.queues.Queue) -> None:  # type: ignore[type-arg]
     """A second worker (a process of its own, as after the fork): what it sees, what it saves."""
     srv = server(config(usrloc=SMALL), shared=SharedStore(path), rank=2, workers=2)
-    ul = srv.core.api("usrloc")
+    ul = srv.core.offered("usrloc")
     seen = [c.contact for c in ul.contacts("u999")]
     reply = send(srv, register(user="late", contact="<sip:late@10.0.0.2>", callid="l"))
     result.put((seen, reply[:14]))
@@ -58,8 +58,8 @@ def test_another_worker_sees_and_saves_bindings_after_a_growth(store: SharedStor
     seen, reply = result.get(timeout=60)
     worker.join(10)
     assert seen == ["sip:u999@10.0.0.1"] and reply == b"SIP/2.0 200 OK"
-    assert [c.contact for c in first.core.api("usrloc").contacts("late")] == ["sip:late@10.0.0.2"]
-    assert first.core.api("usrloc").domain("location").shared.count_aors() == 1001
+    assert [c.contact for c in first.core.offered("usrloc").contacts("late")] == ["sip:late@10.0.0.2"]
+    assert first.core.modules["usrloc"].domain("location").shared.count_aors() == 1001
 
 
 def test_a_change_refused_by_a_full_table_is_counted(store: SharedStore) -> None:
