@@ -10,6 +10,7 @@ pinged when taken from the pool, so a restarted server costs no failed call in t
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -32,6 +33,7 @@ MISSING_CODES = frozenset({1146, 1049})
 DATA_CODES = frozenset({1406, 1264, 1366, 1048, 1364})
 LOCK_CODES = frozenset({1205, 1213})
 IDLE_PING_SECONDS = 1.0
+DEFAULT_SOCKET = "/run/mysqld/mysqld.sock"
 # Strict mode so a value too long for its column is refused, never stored cut short.
 SESSION_SQL = ("SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_ALL_TABLES')",)
 
@@ -96,6 +98,16 @@ def _raw(value: str) -> str | bytes:
     return value
 
 
+def local_socket(url: DBURL) -> str | None:
+    """The server's Unix socket for `localhost` without a port, as libmysqlclient (Kamailio's
+    client library) connects: $MYSQL_UNIX_PORT, else Debian's /run/mysqld/mysqld.sock. When no
+    socket file is there, PyMySQL's TCP to 127.0.0.1:3306 is kept."""
+    if url.host != "localhost" or url.port:
+        return None
+    path = os.environ.get("MYSQL_UNIX_PORT") or DEFAULT_SOCKET
+    return path if os.path.exists(path) else None
+
+
 def _option(options: Mapping[str, Any], name: str, default: int) -> int:
     value = options.get(name)
     return default if value is None else int(value)
@@ -156,7 +168,8 @@ class MySQLBackend:
     def _connect_arguments(self, options: Mapping[str, Any]) -> dict[str, Any]:
         connect_t, read_t, write_t = timeouts(options)
         flags = CLIENT.FOUND_ROWS if _option(options, "update_affected_found", 0) else 0
-        return dict(host=self.url.host, port=self.url.port or 3306, user=self.url.user or "",
+        return dict(host=self.url.host, port=self.url.port or 3306, unix_socket=local_socket(self.url),
+                    user=self.url.user or "",
                     password=self.url.password or "", database=self.url.database, charset="utf8mb4",
                     autocommit=True, connect_timeout=connect_t, read_timeout=read_t, write_timeout=write_t,
                     client_flag=flags)
