@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from kampy.errors import ConfigError
 from kampy.net.binding import Listener
 from kampy.net.channel import Channels
 from kampy.net.params import NetParams
@@ -144,6 +145,8 @@ class Supervisor:
                               self.listeners, self.params, rank, ready=lambda: os.write(ready_w, b"r"),
                               signals=WorkerSignals(stop_on=(signal.SIGTERM,), parent_gone_fd=life_r),
                               channels=channels, drop_privileges=self.lifecycle.drop_privileges)
+        except ConfigError as exc:  # a module refused the config when the worker built it
+            log.error("worker %d: %s", rank, exc)
         except BaseException:
             log.exception("worker %d failed", rank)
         finally:
