@@ -78,6 +78,11 @@ class CoreAPI(Protocol):
     def server_header(self) -> str:
         """The text of the `Server:`/`User-Agent:` header of locally built messages."""
 
+    def divert_logs(self, write: Callable[[str], None]) -> bool:
+        """Kamailio's km_log_func_set(): from now on this process's log lines, each as
+        `(pid) LEVEL: ...` with a newline, go to `write` instead of syslog. Not while logging to
+        stderr (`-E`, `log_stderror=yes`): then nothing changes and it returns False."""
+
     # ------------------------------------------------------------ sockets and addresses
     @property
     def sockets(self) -> Sequence[Socket]:

@@ -216,6 +216,35 @@ def configure(core_params: dict[str, Any], *, stderr: bool, color: bool, debug: 
     logging.getLogger("kampy.listen").setLevel(logging.INFO)
 
 
+class WriterHandler(logging.Handler):
+    """Log lines to a module's writer (log_custom's UDP target): `(pid) ` and Kamailio's layout."""
+
+    def __init__(self, write: Any) -> None:
+        super().__init__()
+        self.write = write
+        self.setFormatter(KamailioFormatter(process=False))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.write(f"({record.process}) {self.format(record)}\n")
+        except Exception:  # a log line that cannot be sent must not break what logged it
+            self.handleError(record)
+
+
+def divert(write: Any) -> bool:
+    """Replace the syslog handler by `write` (Kamailio's km_log_func_set). Logging to stderr, or
+    not set up by the command line (`kampy run`, tests), stays as it is."""
+    global _installed
+    root = logging.getLogger()
+    if not isinstance(_installed, (SyslogHandler, WriterHandler)):
+        return False
+    root.removeHandler(_installed)
+    _installed.close()
+    _installed = WriterHandler(write)
+    root.addHandler(_installed)
+    return True
+
+
 def close() -> None:
     """closelog(): before daemonizing closes every descriptor, let go of the syslog connection."""
     global _installed

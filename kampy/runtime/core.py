@@ -215,6 +215,11 @@ class Core:
     def set_aor_case_sensitive(self, value: bool) -> None:
         self._aor_case_sensitive = bool(value)
 
+    def divert_logs(self, write: Callable[[str], None]) -> bool:
+        from kampy.cmdline import logsetup  # the process's log handlers live there
+
+        return logsetup.divert(write)
+
     # ------------------------------------------------------------ routes and pseudo-variables
 
     def attach_routes(self, routes: Routes) -> None:
