@@ -20,7 +20,7 @@ EXPORTS = Exports(
         Param("pcre_caseless", (int,), 0, doc="1: match without regard to case (Perl's /i)"),
         Param("pcre_multiline", (int,), 0, doc="1: ^ and $ also match at inner newlines (Perl's /m)"),
         Param("pcre_dotall", (int,), 0, doc="1: a dot matches a newline too (Perl's /s)"),
-        Param("pcre_extended", (int,), 0, 
+        Param("pcre_extended", (int,), 0,
               doc="1: whitespace and #-comments in a pattern are ignored (Perl's /x)"),
     ),
     functions=(
