@@ -111,6 +111,8 @@ class MessageContext:
     bflags: int = 0  # branch flags of branch 0
     avps: dict[str, list[Any]] = field(default_factory=dict)  # name -> values, newest first
     xavps: dict[str, list[dict[str, list[Any]]]] = field(default_factory=dict)
+    # $xavi: xavps whose names match without regard to case (kept here in lower case)
+    xavis: dict[str, list[dict[str, list[Any]]]] = field(default_factory=dict)
     new_ruri: str | None = None
     dst_uri: str | None = None
     force_socket: Socket | None = None

@@ -22,15 +22,10 @@ from .impl import PvModule
 # own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
 NOT_IMPLEMENTED = (
     Unimplemented("function", "pv_xavu_print", "not implemented yet"),
-    Unimplemented("function", "pv_xavi_print", "not implemented yet"),
     Unimplemented("function", "xavp_slist_explode", "not implemented yet"),
     Unimplemented("function", "xavp_params_implode", "not implemented yet"),
     Unimplemented("function", "xavu_params_explode", "not implemented yet"),
     Unimplemented("function", "xavu_params_implode", "not implemented yet"),
-    Unimplemented("function", "xavi_child_seti", "not implemented yet"),
-    Unimplemented("function", "xavi_child_sets", "not implemented yet"),
-    Unimplemented("function", "xavi_rm", "not implemented yet"),
-    Unimplemented("function", "xavi_child_rm", "not implemented yet"),
     Unimplemented("function", "sbranch_set_ruri", "not implemented yet"),
     Unimplemented("function", "sbranch_append", "not implemented yet"),
     Unimplemented("function", "sbranch_reset", "not implemented yet"),
@@ -79,7 +74,6 @@ NOT_IMPLEMENTED = (
     Unimplemented("pvar", "sndto", "not implemented yet"),
     Unimplemented("pvar", "to.domain", "not implemented yet"),
     Unimplemented("pvar", "to.user", "not implemented yet"),
-    Unimplemented("pvar", "xavi", "not implemented yet"),
     Unimplemented("pvar", "xavu", "not implemented yet"),
     Unimplemented("transform", "s.decode.7bit", "not implemented yet"),
     Unimplemented("transform", "s.decode.base58", "not implemented yet"),
@@ -118,6 +112,12 @@ EXPORTS = Exports(
             "pv_xavp_print",
             routes=RouteType.ANY,
             doc="Print all XAVPs to the syslog using INFO log level.",
+            returns="",
+        ),
+        Function(
+            "pv_xavi_print",
+            routes=RouteType.ANY,
+            doc="Print all XAVIs to the syslog using INFO log level.",
             returns="",
         ),
         Function(
@@ -204,6 +204,34 @@ EXPORTS = Exports(
             returns="",
         ),
         Function(
+            "xavi_child_seti",
+            args=(Arg("rname", ArgKind.FMT), Arg("cname", ArgKind.FMT), Arg("ival", ArgKind.FMT)),
+            routes=RouteType.ANY,
+            doc="Set the value of $xavi(rname=>cname) to integer value ival.",
+            returns="",
+        ),
+        Function(
+            "xavi_child_sets",
+            args=(Arg("rname", ArgKind.FMT), Arg("cname", ArgKind.FMT), Arg("sval", ArgKind.FMT)),
+            routes=RouteType.ANY,
+            doc="Set the value of $xavi(rname=>cname) to string value sval.",
+            returns="",
+        ),
+        Function(
+            "xavi_rm",
+            args=(Arg("rname", ArgKind.FMT),),
+            routes=RouteType.ANY,
+            doc="Remove the value of $xavi(rname).",
+            returns="",
+        ),
+        Function(
+            "xavi_child_rm",
+            args=(Arg("rname", ArgKind.FMT), Arg("cname", ArgKind.FMT)),
+            routes=RouteType.ANY,
+            doc="Remove the value of $xavi(rname=>cname).",
+            returns="",
+        ),
+        Function(
             "pv_evalx",
             args=(Arg("dst", ArgKind.FMT), Arg("fmt", ArgKind.FMT)),
             routes=RouteType.ANY,
@@ -223,6 +251,7 @@ EXPORTS = Exports(
         PVClass("branch", arg="required", writable=True, handler="pv_branch"),
         PVClass("stat", arg="required", handler="pv_stat"),  # pv_get_stat pv_parse_stat_name
         PVClass("xavp", arg="required", writable=True, handler="pv_xavp"),  # pv_get_xavp pv_parse_xavp_name
+        PVClass("xavi", arg="required", writable=True, handler="pv_xavi"),  # pv_get_xavi pv_parse_xavi_name
         PVClass("avp", arg="required", writable=True, handler="pv_avp"),  # pv_get_avp pv_parse_avp_name
         PVClass("hdr", arg="required", handler="pv_hdr"),  # pv_get_hdr pv_parse_hdr_name
         PVClass("hdrc", arg="required", handler="pv_hdrc"),  # pv_get_hdrc pv_parse_hdr_name

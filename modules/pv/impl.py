@@ -173,7 +173,7 @@ class PvModule(Module):
         x = self._xname(m.group(2))
         return Reader(lambda ctx: _xavp_count(ctx, x))
 
-    def _xname(self, text: str, index: str | None = None) -> storage.XName:
+    def _xname(self, text: str, index: str | None = None, fold: bool = False) -> storage.XName:
         m = _XNAME.match(text.strip())
         if m is None:
             raise PVError(f"invalid xavp name {text!r}")
@@ -185,11 +185,18 @@ class PvModule(Module):
             rindex = outer
         elif field is not None and outer.kind != "none":
             findex = outer
-        return storage.XName(self.dyn(m.group("root")), rindex,
-                             self.dyn(field) if field else None, findex)
+        root: Any = self.dyn(m.group("root"))
+        child: Any = self.dyn(field) if field else None
+        if fold:
+            root, child = storage.Folded(root), (storage.Folded(child) if child else None)
+        return storage.XName(root, rindex, child, findex)
 
     def pv_xavp(self, spec: PVar) -> Any:
         return storage.xavp_accessor(self._xname(_required(spec), spec.index))
+
+    def pv_xavi(self, spec: PVar) -> Any:
+        """$xavi: $xavp whose root and child names match without regard to case."""
+        return storage.xavp_accessor(self._xname(_required(spec), spec.index, fold=True), "xavis")
 
     # ------------------------------------------------------------ flags
 
@@ -341,38 +348,36 @@ class PvModule(Module):
         return 1 if isinstance(value, str) and value != "" else -1
 
     def pv_xavp_print(self, ctx: MessageContext) -> int:
-        for name, items in ctx.xavps.items():
-            log.info("XAVP %s: %r", name, items)
-        return 1
+        return _print_lists("XAVP", ctx.xavps)
+
+    def pv_xavi_print(self, ctx: MessageContext) -> int:
+        return _print_lists("XAVI", ctx.xavis)
 
     def xavp_rm(self, ctx: MessageContext, rname: str) -> int:
         ctx.xavps.pop(rname, None)
         return 1
 
+    def xavi_rm(self, ctx: MessageContext, rname: str) -> int:
+        ctx.xavis.pop(rname.lower(), None)
+        return 1
+
     def xavp_child_seti(self, ctx: MessageContext, rname: str, cname: str, ival: str) -> int:
-        n = to_int(ival)
-        if n is None:
-            log.error("xavp_child_seti: %r is not an integer", ival)
-            return -1
-        return self._child_set(ctx, rname, cname, n)
+        return _child_seti(ctx.xavps, rname, cname, ival)
+
+    def xavi_child_seti(self, ctx: MessageContext, rname: str, cname: str, ival: str) -> int:
+        return _child_seti(ctx.xavis, rname.lower(), cname.lower(), ival)
 
     def xavp_child_sets(self, ctx: MessageContext, rname: str, cname: str, sval: str) -> int:
-        return self._child_set(ctx, rname, cname, sval)
+        return _child_set(ctx.xavps, rname, cname, sval)
 
-    def _child_set(self, ctx: MessageContext, rname: str, cname: str, value: Value) -> int:
-        """Set (replace) the child value in the first item of `rname`, creating it if needed."""
-        items = ctx.xavps.setdefault(rname, [])
-        if not items or not isinstance(items[0], dict):
-            items.insert(0, {})
-        items[0][cname] = [value]
-        return 1
+    def xavi_child_sets(self, ctx: MessageContext, rname: str, cname: str, sval: str) -> int:
+        return _child_set(ctx.xavis, rname.lower(), cname.lower(), sval)
 
     def xavp_child_rm(self, ctx: MessageContext, rname: str, cname: str) -> int:
-        items = ctx.xavps.get(rname)
-        if not items or not isinstance(items[0], dict) or cname not in items[0]:
-            return -1
-        del items[0][cname]
-        return 1
+        return _child_rm(ctx.xavps, rname, cname)
+
+    def xavi_child_rm(self, ctx: MessageContext, rname: str, cname: str) -> int:
+        return _child_rm(ctx.xavis, rname.lower(), cname.lower())
 
     def xavp_params_explode(self, ctx: MessageContext, sparams: str, xname: str) -> int:
         item: dict[str, list[Any]] = {}
@@ -488,6 +493,37 @@ def _flag_accessor(n: int, attr: str) -> ReadWrite:
         current = getattr(ctx, attr)
         setattr(ctx, attr, current | bit if value and value != "0" else current & ~bit)
     return ReadWrite(get, set_)
+
+
+def _print_lists(kind: str, store: dict[str, list[Any]]) -> int:
+    for name, items in store.items():
+        log.info("%s %s: %r", kind, name, items)
+    return 1
+
+
+def _child_seti(store: dict[str, list[Any]], rname: str, cname: str, ival: str) -> int:
+    n = to_int(ival)
+    if n is None:
+        log.error("child_seti: %r is not an integer", ival)
+        return -1
+    return _child_set(store, rname, cname, n)
+
+
+def _child_set(store: dict[str, list[Any]], rname: str, cname: str, value: Value) -> int:
+    """Set (replace) the child value in the first item of `rname`, creating it if needed."""
+    items = store.setdefault(rname, [])
+    if not items or not isinstance(items[0], dict):
+        items.insert(0, {})
+    items[0][cname] = [value]
+    return 1
+
+
+def _child_rm(store: dict[str, list[Any]], rname: str, cname: str) -> int:
+    items = store.get(rname)
+    if not items or not isinstance(items[0], dict) or cname not in items[0]:
+        return -1
+    del items[0][cname]
+    return 1
 
 
 def _xavp_count(ctx: MessageContext, x: storage.XName) -> int:

@@ -116,6 +116,16 @@ class XName:
         self.findex = findex
 
 
+class Folded:
+    """A name of $xavi: rendered in lower case, so that names match without regard to case."""
+
+    def __init__(self, name: Any) -> None:
+        self.name = name
+
+    def render(self, ctx: MessageContext) -> str:
+        return str(self.name.render(ctx)).lower()
+
+
 def _xavp_str(item: Any) -> Value:
     if isinstance(item, dict):
         return f"<<xavp:{id(item):#x}>>"
