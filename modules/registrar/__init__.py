@@ -27,8 +27,6 @@ __all__ = ["EXPORTS", "RegistrarModule"]
 NOT_IMPLEMENTED = (
     Unimplemented("param", "sock_mode", "not implemented yet", default=0, types=(int,)),
     Unimplemented("param", "sock_flag", "not implemented yet", default=-1, types=(int,)),
-    Unimplemented("param", "xavp_rcd", "not implemented yet", default=None, types=(str,)),
-    Unimplemented("param", "xavp_rcd_mask", "not implemented yet", default=0, types=(int,)),
     Unimplemented("param", "outbound_mode", "not implemented yet", default=0, types=(int,)),
     Unimplemented("param", "regid_mode", "not implemented yet", default=0, types=(int,)),
     Unimplemented("param", "flow_timer", "not implemented yet", default=0, types=(int,)),
@@ -64,6 +62,12 @@ EXPORTS = Exports(
         Param("path_use_received", (int,), 0),
         Param("path_check_local", (int,), 0),
         Param("xavp_cfg", (str,), None),
+        Param("xavp_rcd", (str,), None,
+              doc="the XAVP that save(), lookup() and registered() fill with the record's ruid, "
+                  "contact, expires, received and path"),
+        Param("xavp_rcd_mask", (int,), 0,
+              doc="the inner XAVPs of xavp_rcd left out: 1 ruid, 2 contact, 4 expires, 8 received, "
+                  "16 path"),
         Param("gruu_enabled", (int,), 1),
         Param("contact_max_size", (int,), 512),
         Param("min_expires_mode", (int,), 0),

@@ -32,6 +32,7 @@ from kampy.api import (
     parse_uri,
 )
 
+from .rcd import add_record_details
 from .contacts import (
     ALL_METHODS,
     ContactInfo,
@@ -135,6 +136,8 @@ class RegistrarModule(Module):
         self.min_expires = int(p["min_expires"])
         self.max_expires = int(p["max_expires"])
         self.received_param = p["received_param"] or ""
+        self.xavp_rcd: str | None = p["xavp_rcd"] or None
+        self.xavp_rcd_mask = int(p["xavp_rcd_mask"])
         self.received_avp = _avp_name(p["received_avp"])
         self.max_contacts = int(p["max_contacts"])
         self.retry_after = int(p["retry_after"])
@@ -637,7 +640,11 @@ class RegistrarModule(Module):
         # GRUUs go only to bindings with an instance: Supported is read when there is one
         gruu = (self.gruu_enabled == 1 and any(c.instance for c in contacts)
                 and "gruu" in _option_tags(st.msg, "supported"))
-        return build_contact_header(contacts, self.now(), self.received_param, st.host, gruu=gruu)
+        now = self.now()
+        for c in contacts:
+            if c.valid(now):
+                add_record_details(st.ctx, self.xavp_rcd, self.xavp_rcd_mask, c, now)
+        return build_contact_header(contacts, now, self.received_param, st.host, gruu=gruu)
 
     # -------------------------------------------------- replies
 
@@ -763,6 +770,7 @@ class RegistrarModule(Module):
         return self.ul.get_urecord_by_ruid(domain, ruid)
 
     def _set_ruri_branch(self, ctx: MessageContext, c: Any) -> int:
+        add_record_details(ctx, self.xavp_rcd, self.xavp_rcd_mask, c, self.now())
         ctx.new_ruri = c.contact
         ctx.dst_uri = None
         ctx.path_vec = None
@@ -859,6 +867,8 @@ class RegistrarModule(Module):
                 continue
             if match.get("match_contact") and c.contact != match["match_contact"]:
                 continue
+            if not _int_arg(match_action) & 2:
+                add_record_details(ctx, self.xavp_rcd, self.xavp_rcd_mask, c, now)
             return 1
         return -1
 
