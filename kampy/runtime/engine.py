@@ -403,7 +403,9 @@ class Engine:
         setter = getattr(target, "set", None)
         if setter is None:
             raise LoadError(s.target.pos, f"${s.target.cls} is read-only: it cannot be assigned")
-        value = self.expr(s.value, rtype)
+        # `$x = f()` stores f's return code, as Kamailio's lval_assign() does for a lone call;
+        # inside an expression (`$x = f() + 1`) a call counts as true or false
+        value = self.call(s.value, rtype) if isinstance(s.value, ast.Call) else self.expr(s.value, rtype)
         if s.op == "+=":
             current = target.get
 
