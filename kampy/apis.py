@@ -210,6 +210,10 @@ class TmAPI(TmUacAPI, Protocol):
     def is_known(self, ctx: MessageContext) -> bool:
         """Whether the request's transaction exists, here or in another worker (t_precheck_trans)."""
 
+    def t_newtran(self, ctx: MessageContext) -> int:
+        """Create the request's transaction (what t_suspend() does when there is none): 1 made, 0
+        a retransmission absorbed or handed to its owner (stop), negative when it exists or fails."""
+
     def t_reply(self, ctx: MessageContext, code: int, reason: str) -> int:
         """Reply statefully in the request's transaction."""
 

@@ -120,7 +120,10 @@ class Arg:
 class Function:
     """A function callable from the config. `args` lists every argument; the last
     `len(args) - min_args` are optional, and each count in between is a valid call
-    (Kamailio declares one export per count). `varargs` accepts any count from min_args up."""
+    (Kamailio declares one export per count). `varargs` accepts any count from min_args up.
+    `continuation`: while the handler runs, `ctx.continuation` runs the statements after the call
+    in its block (None when it is the last one), as Kamailio's fixups that keep the next action
+    (async_sleep() suspends the message and runs them later)."""
 
     name: str
     handler: str = ""  # method name on the module instance; "" means the same as `name`
@@ -130,6 +133,7 @@ class Function:
     varargs: bool = False
     doc: str = ""
     returns: str = ""
+    continuation: bool = False
 
     @property
     def required(self) -> int:

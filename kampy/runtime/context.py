@@ -6,6 +6,7 @@ Nothing here touches a socket: replies and forwarded requests are appended to `c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kampy.module import RouteType
@@ -124,6 +125,8 @@ class MessageContext:
     ruid: str | None = None
     location_ua: str | None = None
     branches: list[Branch] = field(default_factory=list)
+    # during a call of a function declared with `continuation`: the statements after it in its block
+    continuation: Callable[[MessageContext], int] | None = None
     retcode: int = 1
     outbox: list[Outgoing] = field(default_factory=list)
     replied: int | None = None  # status of the stateless reply sent, if any

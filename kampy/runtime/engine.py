@@ -89,6 +89,30 @@ class Break(Exception):
 _CONTROL = (ScriptExit, ScriptDrop, Return, Break, ModuleFailure)
 
 
+def _with_continuation(call: Fn, rest: Fn | None) -> Fn:
+    """The call with `ctx.continuation` set to the statements after it while it runs. Run later,
+    they end where their block ends: a `return` or `break` in them ends them with its code."""
+    if rest is not None:
+        statements = rest
+
+        def rest_of_block(ctx: MessageContext) -> Any:
+            try:
+                return statements(ctx)
+            except Return as r:
+                return r.value
+            except Break:
+                return 1
+        rest = rest_of_block
+
+    def call_with_rest(ctx: MessageContext) -> Any:
+        saved, ctx.continuation = ctx.continuation, rest
+        try:
+            return call(ctx)
+        finally:
+            ctx.continuation = saved
+    return call_with_rest
+
+
 class Engine:
     """Executable routes of one config, bound to the module instances of one process."""
 
@@ -215,6 +239,10 @@ class Engine:
 
     def block(self, stmts: tuple[ast.Node, ...], rtype: RouteType) -> Fn:
         fns = [self._safe(lambda s=s: self.stmt(s, rtype), s.pos) for s in stmts]
+        for i, stmt in enumerate(stmts):
+            if self._wants_continuation(stmt):
+                rest = self.block(stmts[i + 1:], rtype) if i + 1 < len(stmts) else None
+                fns[i] = _with_continuation(fns[i], rest)
         if not fns:
             return _one
         if len(fns) == 1:
@@ -227,6 +255,10 @@ class Engine:
                 ret = fn(ctx)
             return ret
         return run_block
+
+    def _wants_continuation(self, stmt: ast.Node) -> bool:
+        resolved = self.compiled.calls.get(id(stmt)) if isinstance(stmt, ast.Call) else None
+        return resolved is not None and resolved[1].continuation
 
     def stmt(self, s: ast.Node, rtype: RouteType) -> Fn:
         method = getattr(self, "stmt_" + type(s).__name__, None)
