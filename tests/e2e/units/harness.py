@@ -38,15 +38,16 @@ class UnitServer:
         self.ns = Namespace(tmp_path / "etc")
         self.daemon: Daemon | None = None
 
-    def command(self, *extra: str) -> list[str]:
+    def command(self, options: tuple[str, ...] = ("-a", "no", "-ddd", "-E")) -> list[str]:
         return kampy_cmd("-P", str(self.pid_file), "-w", str(self.run_dir), "-Y", str(self.run_dir),
-                         "-f", str(self.cfg), "-a", "no", "-ddd", "-E", *extra)
+                         "-f", str(self.cfg), *options)
 
-    def start(self, *extra: str) -> None:
-        """The unit's start line: returns once kampy has daemonized (its log, as tee's, in
-        `log_path`)."""
+    def start(self, *options: str) -> None:
+        """The unit's start line (its options after -f; `-a no -ddd -E` unless given): returns once
+        kampy has daemonized (its output, as tee's, in `log_path`)."""
         with open(self.log_path, "ab") as log:
-            proc = start_server([*self.ns.run_prefix(), *self.command(*extra)], stdout=log,
+            proc = start_server([*self.ns.run_prefix(), *self.command(options or ("-a", "no", "-ddd", "-E"))],
+                                stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.dir)
         code = proc.wait(60)
         assert code == 0, f"kampy did not start (exit code {code}):\n{self.log()[-4000:]}"
