@@ -1,7 +1,7 @@
 """phonenum: phone numbers matched and normalized with libphonenumber's rules."""
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, Param, PVClass, RouteType
+from kampy.api import Arg, ArgKind, Exports, Function, Param, PVClass, RouteType, Unimplemented
 
 from .impl import PhonenumModule
 
@@ -11,7 +11,6 @@ EXPORTS = Exports(
         "`phonenumbers` Python package): validity, E.164 form, country code and name, line type "
         "and description, in a named result container read with $phn(pvc=>key).",
     params=(
-        Param("smode", (int,), 0, doc="phone number search mode (Kamailio does not use it yet either)"),
         Param("resid", (str,), None, multi=True,
               doc="a result container name registered at start (the config's $phn(name=>...) "
                   "register theirs)"),
@@ -36,5 +35,10 @@ EXPORTS = Exports(
     ),
     pvars=(PVClass("phn", arg="required", handler="pv_phn",
                    doc="$phn(pvc=>key): number, valid, normalized, cctel, ccname, ltype, ndesc, error"),),
+    not_implemented=(
+        Unimplemented("param", "smode", "the phone number search mode is not used by Kamailio 5.6 "
+                      "either (\"not in use yet\"): no value changes what the module does",
+                      default=0, types=(int,)),
+    ),
     factory=PhonenumModule,
 )
