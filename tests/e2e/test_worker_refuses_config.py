@@ -23,7 +23,8 @@ def test_a_worker_refusing_the_config_logs_its_diagnostics_without_a_traceback(t
     cfg = tmp_path / "kampy.cfg"
     cfg.write_text(CFG.format(port=free_port()))
     command = kampy_cmd("-DD", "-E", "-f", str(cfg), "-Y", str(tmp_path), "-P", str(tmp_path / "pid"))
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=REPO, stdin=subprocess.DEVNULL)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=REPO,
+                          stdin=subprocess.DEVNULL)
     output = done.stdout + done.stderr
     assert done.returncode != 0
     assert "worker 1: " in output and "$Rn of module 'pv' is not available in kampy" in output
