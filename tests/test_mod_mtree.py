@@ -159,3 +159,12 @@ def test_rpc_match_reports_the_tree_and_the_match(kampy_cfg: Any, db_url: str) -
     # the prefix reported is what the walk went through (Kamailio's mt_get_tvalue() length)
     assert sip.core.rpc.call("mtree.match", ["mtree", "1299", 0]) == [
         "mtree", {"PREFIX": "12", "TVALUE": "x"}]
+
+
+def test_a_tree_larger_than_fetch_rows_is_read_whole(kampy_cfg: Any, db_url: str) -> None:
+    for i in range(7):
+        add(db_url, "mtree", "mtree", f"5{i}", f"v{i}")
+    sip = server(kampy_cfg, db_url, 'mt_match("mtree", "$rU", "0"); $avp(v) = $var(mtval);',
+                 'modparam("mtree", "mtree", "name=mtree;dbtable=mtree")\nmodparam("mtree", "fetch_rows", 3)')
+    assert sip.send_request("OPTIONS", "sip:56@example.test").avp("v") == "v6"
+    assert len(sip.core.rpc.call("mtree.list")) == 7

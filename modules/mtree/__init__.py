@@ -1,7 +1,7 @@
 """mtree: prefix trees loaded from the database, matched from the config."""
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, Param, RouteType, RpcMethod, Unimplemented
+from kampy.api import Arg, ArgKind, Exports, Function, Param, RouteType, RpcMethod
 
 from .impl import MtreeModule
 
@@ -20,6 +20,7 @@ EXPORTS = Exports(
         Param("tprefix_column", (str,), "tprefix", doc="the column of the prefix"),
         Param("tvalue_column", (str,), "tvalue", doc="the column of the value"),
         Param("char_list", (str,), "0123456789", doc="the characters a prefix may have"),
+        Param("fetch_rows", (int,), 1000, doc="rows read from the database in one step"),
         Param("pv_value", (str,), "$avp(s:tvalue)", doc="where mt_match() puts the matched value"),
         Param("pv_values", (str,), "$avp(s:tvalues)", doc="the AVP of every matched value (mode 2)"),
         Param("pv_dstid", (str,), "$avp(s:tdstid)", doc="the AVP of the destination ids (type 1)"),
@@ -47,11 +48,6 @@ EXPORTS = Exports(
         RpcMethod("mtree.match", "rpc_match",
                   doc="match a prefix against a tree (tname, prefix, mode 0 or 2)"),
         RpcMethod("mtree.list", "rpc_list", doc="the content of all trees or of one"),
-    ),
-    not_implemented=(
-        Unimplemented("param", "fetch_rows", "kampy reads a tree's rows in one query (Kamailio reads "
-                      "them in steps of fetch_rows rows; the trees loaded are the same)",
-                      default=1000, types=(int,)),
     ),
     factory=MtreeModule,
 )

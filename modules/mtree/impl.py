@@ -28,6 +28,7 @@ class MtreeModule(Module):
         self.db_table: str = p["db_table"] or ""
         self.columns = (p["tname_column"], p["tprefix_column"], p["tvalue_column"])
         self.chars: str = p["char_list"]
+        self.fetch_rows: int = p["fetch_rows"]
         self.default_type: int = p["mt_tree_type"]
         self.ignore_duplicates = bool(p["mt_ignore_duplicates"])
         self.allow_duplicates = bool(p["mt_allow_duplicates"])
@@ -59,8 +60,8 @@ class MtreeModule(Module):
 
     def _rows(self, db: Any, spec: TreeSpec) -> list[tuple[str, str]]:
         cols = list(spec.cols) if spec.cols else [self.columns[1], self.columns[2]]
-        where = {self.columns[0]: spec.name} if spec.multi else None
-        rows = db.query(spec.dbtable, cols, where)
+        where = (self.columns[0], spec.name) if spec.multi else None
+        rows = self._fetch(db, spec.dbtable, cols, where)
         out = []
         for row in rows:
             if row[0] is None or any(v is None for v in row[1:]):
@@ -70,6 +71,26 @@ class MtreeModule(Module):
             if prefix and value:
                 out.append((prefix, value))
         return out
+
+    def _fetch(self, db: Any, table: str, cols: list[str], where: tuple[str, str] | None) -> list[Any]:
+        """The rows, read fetch_rows at a time (as Kamailio's db fetch_result() steps), in the
+        order of the first column."""
+        d = db.dialect
+        head = f"SELECT {', '.join(d.ident(c) for c in cols)} FROM {d.ident(table)}"
+        params: list[Any] = []
+        if where is not None:
+            head += f" WHERE {d.ident(where[0])} = {d.placeholder}"
+            params.append(where[1])
+        head += f" ORDER BY {d.ident(cols[0])}"
+        if self.fetch_rows <= 0:
+            return list(db.raw_query(head, params))
+        rows: list[Any] = []
+        while True:
+            page = db.raw_query(f"{head} LIMIT {d.placeholder} OFFSET {d.placeholder}",
+                                [*params, self.fetch_rows, len(rows)])
+            rows.extend(page)
+            if len(page) < self.fetch_rows:
+                return rows
 
     def load(self, name: str | None) -> int:
         """Read the trees (all, or those whose name starts with `name`) and publish them; the
@@ -93,7 +114,7 @@ class MtreeModule(Module):
         return len(loaded)
 
     def _load_table(self, db: Any) -> int:
-        rows = db.query(self.db_table, list(self.columns), None, order_by=self.columns[0])
+        rows = self._fetch(db, self.db_table, list(self.columns), None)
         trees: dict[str, list[tuple[str, str]]] = {}
         for tname, prefix, value in rows:
             if not tname or not prefix or not value:
