@@ -5,6 +5,8 @@ from typing import Any
 
 import pytest
 
+from tests.tmkit import ALICE, BOB, lines, reply_to, request, server
+
 HEAD = """
 loadmodule "sl.so"
 loadmodule "pv.so"
@@ -53,3 +55,18 @@ def test_a_new_root_item_goes_on_top_and_index_reaches_older_ones(run: Any) -> N
     result = run('$xavi(l=>v) = "old"; $xavi(L=>v) = "new";'
                  '$avp(a) = $xavi(l[0]=>v); $avp(b) = $xavi(l[1]=>v);')
     assert (result.avp("a"), result.avp("b")) == ("new", "old")
+
+
+XAVI_ROUTES = '''
+request_route { $xavi(Call=>Step) = "requested"; t_on_branch("B"); t_on_failure("F"); t_relay(); }
+branch_route[B] { $var(branch) = $xavi(call=>step); }
+failure_route[F] { t_reply("202", "$xavi(CALL=>STEP)"); }
+'''
+
+
+def test_xavi_set_in_request_route_is_seen_in_branch_and_failure_routes() -> None:
+    srv = server(XAVI_ROUTES)
+    fwd = srv.handle(request(), ALICE)[0]
+    out = srv.handle(reply_to(fwd, 486, "Busy"), BOB)
+    assert lines(out) == ["SIP/2.0 202 requested"]
+    assert srv.core.modules["pv"].vars["branch"] == "requested"

@@ -84,6 +84,7 @@ class ScriptState:
     avps: dict[str, list[Any]] = field(default_factory=dict)
     xavps: dict[str, list[Any]] = field(default_factory=dict)
     force_socket: Socket | None = None
+    xavis: dict[str, list[Any]] = field(default_factory=dict)
 
 
 @dataclass(eq=False)

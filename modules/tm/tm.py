@@ -480,7 +480,8 @@ class TmModule(Module):
         for each of ctx.branches; run branch_route for each; send them."""
         if cell.canceled:
             return -487  # E_CANCELED
-        state = ScriptState(ctx.new_ruri, ctx.dst_uri, ctx.flags, ctx.avps, ctx.xavps, ctx.force_socket)
+        state = ScriptState(ctx.new_ruri, ctx.dst_uri, ctx.flags, ctx.avps, ctx.xavps, ctx.force_socket,
+                            ctx.xavis)
         if not ctx.route_type & RouteType.FAILURE:
             cell.state = state
         targets: list[tuple[str, str | None, Socket | None, int]] = []
@@ -511,8 +512,8 @@ class TmModule(Module):
         assert isinstance(msg, Request)
         index = len(cell.branches)
         bctx = MessageContext(msg, ctx.src, self.core, route_type=RouteType.BRANCH, flags=ctx.flags,
-                              bflags=bflags, avps=ctx.avps, xavps=ctx.xavps, new_ruri=uri, dst_uri=dst_uri,
-                              force_socket=sock)
+                              bflags=bflags, avps=ctx.avps, xavps=ctx.xavps, xavis=ctx.xavis, new_ruri=uri,
+                              dst_uri=dst_uri, force_socket=sock)
         bctx.local.update({CELL: cell, BRANCH: index})
         before = len(msg.changes)
         try:
@@ -789,7 +790,7 @@ class TmModule(Module):
         state = cell.state
         fctx = MessageContext(cell.request, cell.src, self.core, route_type=RouteType.FAILURE,
                               flags=state.flags, bflags=cell.branches[picked].bflags if picked >= 0 else 0,
-                              avps=state.avps, xavps=state.xavps, new_ruri=state.new_ruri,
+                              avps=state.avps, xavps=state.xavps, xavis=state.xavis, new_ruri=state.new_ruri,
                               dst_uri=state.dst_uri, force_socket=state.force_socket)
         fctx.local.update({CELL: cell, PICKED: picked, BRANCH: picked})
         fctx.local[_RURI_SEEN] = fctx.ruri
