@@ -45,6 +45,7 @@ class HttpClientModule(Module):
             for con in read_config_file(resolve_path(params["config_file"], cfg_file), self.defaults):
                 self._add(con)
         self.pool = Pool()
+        self._last_reply: Reply | None = None  # the reply of the request just made, for _connect
         self.connok = core.stats.register("httpclient", "connok")
         self.connfail = core.stats.register("httpclient", "connfail")
         core.stats.register_gauge("httpclient:connections", lambda: len(self.connections))
