@@ -38,6 +38,7 @@ from kampy.testing import standins as st
 from kampy.testing.address import AddressLike, format_address, parse_address
 from kampy.testing.clock import FakeClock
 from kampy.testing.db import Tables
+from kampy.testing.dialog import Dialog
 from kampy.testing.messages import RequestSpec, Sent, raw_message, response_to
 from kampy.testing.result import Call, Result, RouteRun
 from kampy.testing.ua import AnswerSpec, UserAgent
@@ -161,17 +162,35 @@ class Harness:
     # ------------------------------------------------------------ user agents
 
     def ua(self, aor: str, address: AddressLike, *, answer: AnswerSpec = 200,
-           transport: str | None = None) -> UserAgent:
-        """A simulated UA at `address` ("192.0.2.20:5062", "tcp:192.0.2.20:5062"): what the server
-        sends there is answered per `answer` (see `kampy.testing.ua`). Call `.register()` on it."""
+           transport: str | None = None, password: str | None = None,
+           username: str | None = None) -> UserAgent:
+        """A simulated phone at `address` ("192.0.2.20:5062", "tcp:192.0.2.20:5062"): what the server
+        sends there is answered per `answer` (see `kampy.testing.ua`). Call `.register()` on it;
+        with a `password` (and `username`, by default the AOR's user) it answers 401/407 challenges."""
         proto, host, port = parse_address(address, transport)
-        agent = UserAgent(self, aor, proto, host, port, answer)
+        agent = UserAgent(self, aor, proto, host, port, answer, password=password, username=username)
         self._uas[(host, port)] = agent
         return agent
 
     def ua_at(self, address: AddressLike) -> UserAgent | None:
         _, host, port = parse_address(address)
         return self._uas.get((host, port))
+
+    def invite(self, ruri: str, *, from_: str | None = None, src: AddressLike = DEFAULT_SOURCE,
+               transport: str | None = None, **kwargs: Any) -> Dialog:
+        """Place a call from the phone at `src` (made, as `from_` or alice, if there is none): see
+        `UserAgent.invite` and `kampy.testing.dialog`."""
+        proto, host, port = parse_address(src, transport)
+        caller = self._uas.get((host, port)) or self.ua(from_ or DEFAULT_FROM, (host, port), transport=proto)
+        if from_ is not None:
+            kwargs["from_"] = from_
+        return caller.invite(ruri, **kwargs)
+
+    def incoming_invites(self, call_id: str, from_tag: str) -> list[tuple[UserAgent, Any]]:
+        """(phone, its server transaction) for each initial INVITE of a call a phone got, in order."""
+        found = [(ua, pending) for ua in self._uas.values()
+                 for pending in ua.incoming_invites(call_id, from_tag)]
+        return sorted(found, key=lambda item: item[1].order)
 
     # ------------------------------------------------------------ sending
 
@@ -194,6 +213,10 @@ class Harness:
         proto, host, port = parse_address(src, transport)
         data = raw_message(message)
         return self._send(data, proto, host, port, data.split(b"\r\n", 1)[0].decode("utf-8", "replace"))
+
+    def send_from(self, agent: UserAgent, data: bytes, title: str) -> Result:
+        """Send `data` in from a phone's address (what its own steps use)."""
+        return self._send(data, agent.proto, agent.host, agent.port, title)
 
     def send_response(self, request: Sent, status: int, reason: str | None = None, *,
                       headers: Mapping[str, str] | None = None, body: bytes = b"",
@@ -259,6 +282,9 @@ class Harness:
             step.request = parse_message(data)
         except Exception:  # noqa: BLE001 - a test may send malformed SIP on purpose
             step.request = None
+        agent = self._uas.get((host, port))
+        if agent is not None and isinstance(step.request, Request):
+            agent.sent_request(step.request)
         self._deliver(self._handle(data, self._source(proto, host, port)))
         return self._end(step)
 

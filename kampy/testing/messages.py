@@ -1,6 +1,7 @@
 """SIP messages as tests write them, and what the server sent, as plain objects."""
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 import textwrap
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from kampy.runtime.context import Outgoing
-from kampy.sip.message import Request, Response, build_response, parse_message
+from kampy.sip.message import Request, Response, build_response, canonical_name, parse_message
 from kampy.sip.uri import parse_name_addr, parse_uri
 from kampy.testing.address import format_address
 
@@ -56,6 +57,11 @@ class RequestSpec:
     content_type: str | None = None
     branch: str | None = None
 
+    def completed(self) -> RequestSpec:
+        """This request with its Call-ID and From tag chosen (sent again after a 401, it keeps them)."""
+        return dataclasses.replace(self, call_id=self.call_id or f"{unique('call-')}@kampy.test",
+                                   from_tag=self.from_tag or unique("ft"))
+
     def build(self, via_host: str, via_port: int, transport: str) -> bytes:
         ruri_aor = _aor_of(self.ruri)
         to = self.to or ruri_aor
@@ -72,13 +78,27 @@ class RequestSpec:
             headers.append(("Max-Forwards", str(self.max_forwards)))
         if self.contact:
             headers.append(("Contact", _name_addr(self.contact)))
-        items = self.headers.items() if isinstance(self.headers, Mapping) else self.headers
-        extra = list(items)
-        has_type = any(n.lower() in ("content-type", "c") for n, _ in extra)
-        if self.body and not has_type:
+        if self.body:
             headers.append(("Content-Type", self.content_type or "text/plain"))
-        headers += extra
-        return bytes(Request(self.method, self.ruri, headers, self.body))
+        items = self.headers.items() if isinstance(self.headers, Mapping) else self.headers
+        return bytes(Request(self.method, self.ruri, merge_headers(headers, list(items)), self.body))
+
+
+def merge_headers(built: list[tuple[str, str]], given: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """`built` with the test's `given` headers: a given name (compact forms included) replaces every
+    built header of that name, in the place of the first; the others are added at the end."""
+    names = {canonical_name(name) for name, _ in given}
+    merged: list[tuple[str, str]] = []
+    placed: set[str] = set()
+    for name, value in built:
+        key = canonical_name(name)
+        if key not in names:
+            merged.append((name, value))
+        elif key not in placed:
+            placed.add(key)
+            merged += [(n, v) for n, v in given if canonical_name(n) == key]
+    merged += [(n, v) for n, v in given if canonical_name(n) not in placed]
+    return merged
 
 
 def _aor_of(uri: str) -> str:

@@ -60,18 +60,29 @@ class Result:
     runs: list[RouteRun] = field(default_factory=list)
     final: dict[str, Any] = field(default_factory=dict)
     title: str = ""
+    challenge: Result | None = None  # the step answered 401/407 before a phone sent credentials
 
     # ------------------------------------------------------------ messages
 
     @property
     def replies(self) -> list[Sent]:
-        """Responses to the request the test sent (same Call-ID and top Via branch)."""
+        """Responses to the request the test sent (same Call-ID, top Via branch and CSeq method: for
+        a CANCEL its own 200, not the INVITE's 487, which `replies_for("INVITE")` gives)."""
+        req = self.request
+        if req is None or not isinstance(req, Request):
+            return []
+        return self.replies_for(req.method)
+
+    def replies_for(self, method: str) -> list[Sent]:
+        """Responses in this step to a request of `method` in the test request's transaction (same
+        Call-ID and top Via branch): `replies_for("INVITE")` after sending a CANCEL."""
         req = self.request
         if req is None or not isinstance(req, Request):
             return []
         via = req.via
         branch = via.branch if via is not None else None
-        return [s for s in self.responses if s.call_id == req.call_id and s.branch == branch]
+        return [s for s in self.responses if s.call_id == req.call_id and s.branch == branch
+                and s.method == method.upper()]
 
     @property
     def responses(self) -> list[Sent]:
