@@ -6,6 +6,7 @@ docs/testing-your-cfg.md.
 """
 from kampy.testing.clock import FakeClock
 from kampy.testing.db import Table, Tables
+from kampy.testing.dialog import Dialog, DialogError, DialogState
 from kampy.testing.harness import DEFAULT_FROM, DEFAULT_SOURCE, Harness, MessageLoop
 from kampy.testing.messages import Sent, raw_message
 from kampy.testing.result import Call, Result, Status
@@ -13,6 +14,7 @@ from kampy.testing.standins import StandInError
 from kampy.testing.ua import NEVER, Answer, UserAgent
 
 __all__ = [
-    "Answer", "Call", "DEFAULT_FROM", "DEFAULT_SOURCE", "FakeClock", "Harness", "MessageLoop", "NEVER",
-    "Result", "Sent", "StandInError", "Status", "Table", "Tables", "UserAgent", "raw_message",
+    "Answer", "Call", "DEFAULT_FROM", "DEFAULT_SOURCE", "Dialog", "DialogError", "DialogState", "FakeClock",
+    "Harness", "MessageLoop", "NEVER", "Result", "Sent", "StandInError", "Status", "Table", "Tables",
+    "UserAgent", "raw_message",
 ]

@@ -216,6 +216,10 @@ class Dialog:
     def ack(self, *, by: str = "caller", body: bytes = b"", content_type: str | None = None) -> Result:
         """The ACK for the last 2xx to an INVITE (or re-INVITE) sent by `by` ("caller"/"callee");
         the ACK for a failure reply is sent by the phone itself, as a transaction does."""
+        status = self.status
+        if by == "caller" and status is not None and status >= 300 and self.caller_view is None:
+            raise DialogError(f"no 2xx to acknowledge: the call got {status}, which the caller's phone "
+                              "acknowledged itself")
         ua, view = self._side(by)
         if view.ack_cseq is None:
             raise DialogError(f"the {by} has no 2xx to acknowledge (the call's status: {self.status})")

@@ -360,15 +360,23 @@ class Harness:
             return []
         result: list[Outgoing | Handoff] = []
         for delay, data in agent.receive(sent):
-            src = self._source(agent.proto, agent.host, agent.port)
             if delay > 0:
-                self._schedule(self.clock.monotonic() + delay, data, src)
+                self._schedule(self.clock.monotonic() + delay, agent, data)
             else:
-                result += self._handle(data, src)
+                result += self._from_phone(agent, data)
         return result
 
-    def _schedule(self, when: float, data: bytes, src: Source) -> None:
-        heapq.heappush(self._events, (when, next(self._seq), lambda: self._handle(data, src)))
+    def _from_phone(self, agent: UserAgent, data: bytes) -> list[Outgoing | Handoff]:
+        """What a phone sends on its own (its answers, its ACKs) goes into the server and is
+        recorded in the step's `from_phones`."""
+        src = self._source(agent.proto, agent.host, agent.port)
+        if self._step is not None:
+            self._step.from_phones.append(Sent(agent.proto, src.local.host, src.local.port, data,
+                                               self.clock.time()))
+        return self._handle(data, src)
+
+    def _schedule(self, when: float, agent: UserAgent, data: bytes) -> None:
+        heapq.heappush(self._events, (when, next(self._seq), lambda: self._from_phone(agent, data)))
 
     def _run_due(self) -> None:
         now = self.clock.monotonic()

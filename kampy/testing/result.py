@@ -47,9 +47,11 @@ class Result:
     """Everything that happened while the harness processed one step.
 
     `request` is the message the test sent (None for `advance()`); `sent` every message the server
-    sent, in order, wherever it went; `replies` the responses to the test's request; `forwarded`
-    every request the server sent; `routes` the routes entered, in order; `calls` each function
-    called with its return code; `ru`, `du`, `flags`, `avps` the request route's final values.
+    sent, in order, wherever it went; `from_phones` what the simulated phones sent back on their
+    own (their answers, their ACKs, addressed to the server's socket); `replies` the responses to
+    the test's request; `forwarded` every request the server sent; `routes` the routes entered, in
+    order; `calls` each function called with its return code; `ru`, `du`, `flags`, `avps` the
+    request route's final values.
     """
 
     request: Request | Response | None = None
@@ -61,6 +63,7 @@ class Result:
     final: dict[str, Any] = field(default_factory=dict)
     title: str = ""
     challenge: Result | None = None  # the step answered 401/407 before a phone sent credentials
+    from_phones: list[Sent] = field(default_factory=list)  # what simulated phones sent on their own
 
     # ------------------------------------------------------------ messages
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kampy.testing import NEVER, Answer, Harness, StandInError
+from kampy.testing import NEVER, Answer, Harness, StandInError, UserAgent
 
 CFG = Path(__file__).resolve().parent.parent / "proxy.cfg"
 BOB = "sip:bob@example.test"
@@ -95,3 +95,77 @@ def test_nat_branch_calls_rtpengine_for_sdp(kampy_cfg) -> None:
     sip.send_request("INVITE", BOB).assert_reply(200)  # no SDP: no rtpengine
 
     assert sip.stand_in_calls("rtpengine_manage") == [("replace-origin replace-session-connection",)]
+
+
+# ------------------------------------------------------------ whole calls through the Record-Route
+
+
+@pytest.fixture
+def bob(sip: Harness) -> UserAgent:
+    """Bob's phone, registered; the test answers his calls (`call.ringing()`, `call.answer()`)."""
+    phone = sip.ua(BOB, "192.0.2.20:5062", answer=NEVER)
+    phone.register().assert_reply(200)
+    return phone
+
+
+def test_call_is_set_up_and_torn_down_through_the_record_route(sip: Harness, bob: UserAgent) -> None:
+    call = sip.invite(BOB, body=SDP)
+    invite = call.result.assert_forwarded("INVITE", to="192.0.2.20:5062")
+    (record_route,) = invite.headers("Record-Route")
+    assert record_route.startswith("<sip:127.0.0.1;lr")
+
+    assert call.ringing().responses[0].status == 180
+    answered = call.answer(body=SDP)
+    assert [r.status for r in answered.responses] == [200]
+    assert answered.responses[0].headers("Record-Route") == [record_route]
+    assert call.state == "confirmed"
+
+    ack = call.ack().assert_forwarded("ACK", to="192.0.2.20:5062")
+    assert ack.ruri == "sip:bob@192.0.2.20:5062"  # bob's Contact, reached by loose routing
+    assert ack.header("Route") is None  # the proxy took its own entry off
+    bye = call.bye()
+    bye.assert_route("route[WITHINDLG]")
+    bye.assert_forwarded("BYE", to="192.0.2.20:5062")
+    bye.assert_reply(200)
+    assert call.state == "terminated"
+
+
+def test_callee_hangs_up_through_the_record_route(sip: Harness, bob: UserAgent) -> None:
+    call = sip.invite(BOB, body=SDP)
+    call.answer(body=SDP)
+    call.ack()
+
+    bye = call.bye(by="callee")
+
+    forwarded = bye.assert_forwarded("BYE", to="192.0.2.10:5060")  # to alice's Contact
+    assert forwarded.ruri == "sip:alice@192.0.2.10:5060"
+    bye.assert_reply(200)
+
+
+def test_cancel_of_a_ringing_call(sip: Harness, bob: UserAgent) -> None:
+    call = sip.invite(BOB, body=SDP)
+    call.ringing()
+
+    result = call.cancel()
+
+    result.assert_reply(200)  # the CANCEL's own reply
+    result.assert_forwarded("CANCEL", to="192.0.2.20:5062")
+    assert [r.status for r in result.replies_for("INVITE")] == [487]
+    assert call.status == 487
+    assert [r.method for r in bob.requests] == ["INVITE", "CANCEL", "ACK"]  # the proxy ACKs bob's 487
+    assert sip.advance(40).sent == [], "alice's phone acknowledged the 487: no retransmission"
+
+
+def test_reinvite_within_the_call(sip: Harness, bob: UserAgent) -> None:
+    call = sip.invite(BOB, body=SDP)
+    call.answer(body=SDP)
+    call.ack()
+    held = SDP.replace(b"m=audio 4000 RTP/AVP 0\r\n", b"m=audio 4000 RTP/AVP 0\r\na=sendonly\r\n")
+
+    result = call.reinvite(body=held)
+
+    reinvite = result.assert_forwarded("INVITE", to="192.0.2.20:5062")
+    assert reinvite.header("CSeq") == "2 INVITE" and reinvite.body == held
+    assert result.assert_reply(200).body == SDP  # bob answers with his session description
+    call.ack().assert_forwarded("ACK", to="192.0.2.20:5062")
+    call.bye().assert_reply(200)
