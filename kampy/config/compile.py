@@ -123,10 +123,12 @@ MissingModuleHook = Callable[[str], "Exports | None"]
 
 class Resolver:
     def __init__(self, config: ast.Config, resolve: bool = True,
-                 missing_module: MissingModuleHook | None = None):
+                 missing_module: MissingModuleHook | None = None,
+                 extra_modules: Iterable[tuple[Exports, ast.Pos]] = ()):
         self.config = config
         self.resolve = resolve
         self.missing_module = missing_module
+        self.extra_modules = list(extra_modules)
         self.diags: list[Diagnostic] = []
         self.warnings: list[Diagnostic] = []
         self.modules: dict[str, ModuleConfig] = {}
@@ -161,6 +163,9 @@ class Resolver:
     def run(self) -> CompiledConfig:
         for item in self.config.items:
             self.top_item(item)
+        for exports, pos in self.extra_modules:
+            self.modules[exports.name] = ModuleConfig(exports, "stand-in", pos,
+                                                      {p.name: p.default for p in exports.params})
         if self.resolve:
             self.check_needs()
             for key, route in self.routes.items():
@@ -587,7 +592,10 @@ class Resolver:
 
 
 def compile_config(config: ast.Config, *, resolve: bool = True,
-                   missing_module: MissingModuleHook | None = None) -> CompiledConfig:
+                   missing_module: MissingModuleHook | None = None,
+                   extra_modules: Iterable[tuple[Exports, ast.Pos]] = ()) -> CompiledConfig:
     """Check and resolve a parsed config; raise ConfigError with every problem found.
-    `missing_module` may supply a declaration for a module kampy cannot find (tests' stand-ins)."""
-    return Resolver(config, resolve, missing_module).run()
+    `missing_module` may supply a declaration for a module kampy cannot find, and `extra_modules`
+    declarations to load after the config's own, each shown at a position (stand-ins: those of
+    `kampy check --allow-missing` and of the testing plugin)."""
+    return Resolver(config, resolve, missing_module, extra_modules).run()

@@ -10,11 +10,12 @@ from kampy.testing.dialog import Dialog, DialogError, DialogState
 from kampy.testing.harness import DEFAULT_FROM, DEFAULT_SOURCE, Harness, MessageLoop
 from kampy.testing.messages import Sent, raw_message
 from kampy.testing.result import Call, Result, Status
-from kampy.testing.standins import StandInError
+from kampy.testing.context import StandInContext
+from kampy.testing.standins import ModuleStandIn, StandInError, StandInModule, stand_in
 from kampy.testing.ua import NEVER, Answer, UserAgent
 
 __all__ = [
     "Answer", "Call", "DEFAULT_FROM", "DEFAULT_SOURCE", "Dialog", "DialogError", "DialogState", "FakeClock",
     "Harness", "MessageLoop", "NEVER", "Result", "Sent", "StandInError", "Status", "Table", "Tables",
-    "UserAgent", "raw_message",
+    "UserAgent", "raw_message", "ModuleStandIn", "StandInContext", "StandInModule", "stand_in",
 ]

@@ -32,7 +32,7 @@ from kampy.config.pipeline import parse_preprocessed
 from kampy.config.preprocess import preprocess_file, preprocess_text
 from kampy.runtime.context import Handoff, MessageContext, Outgoing, Socket, Source
 from kampy.runtime.server import Server
-from kampy.runtime.sockets import sockets_from_config
+from kampy.runtime.sockets import sockets_from_config, split_address
 from kampy.sip.message import Request, parse_message
 from kampy.testing import standins as st
 from kampy.testing.address import AddressLike, format_address, parse_address
@@ -108,15 +108,18 @@ class Harness:
              modparams: Mapping[str, Mapping[str, Any]] | None = None,
              standins: Mapping[str, st.StandIn] | None = None, db: str | None = "sqlite",
              workdir: str | Path | None = None, listen: Iterable[str] | None = None,
-             clock: FakeClock | None = None) -> Harness:
+             aliases: Iterable[str] = (), clock: FakeClock | None = None) -> Harness:
         """Load a config (a path, or its text) as `kampy run` would, for a test.
 
+        Where it listens: the config's `listen=` lines (no socket is opened), else 127.0.0.1:5060
+        over UDP and TCP, as `kampy run`; `listen=["udp:192.0.2.1:5060"]` replaces them (as
+        `kampy run -l`), `aliases=["example.test"]` adds to its `alias=` lines (what `myself` matches).
         `defines`: `-A` names (`{"WITH_MYSQL": None, "DBURL": '"mysql://..."'}`).
         `modparams`: `{"msilo": {"expire_time": 60}}`, applied over the config's modparam lines.
         `standins`: Python stand-ins for functions of modules kampy lacks (`{"rtpengine_manage": 1}`).
         `db`: "sqlite" (default) points every module's `db_url` at a new SQLite file with
         Kamailio's tables; a URL uses that database; None keeps the config's `db_url`.
-        `listen`: addresses replacing the config's `listen=` lines."""
+        """
         owned = workdir is None
         work = Path(tempfile.mkdtemp(prefix="kampy-test-")) if workdir is None else Path(workdir)
         try:
@@ -125,13 +128,14 @@ class Harness:
             compiled = _compile(config, dict(standins or {}), record)
             db_url = _database(compiled, db, work, modparams or {})
             _apply_modparams(compiled, modparams or {})
-            sockets, aliases = sockets_from_config(compiled, list(listen) if listen is not None else None)
+            sockets, names = sockets_from_config(compiled, list(listen) if listen is not None else None)
+            names += [_alias(a) for a in aliases]
         except BaseException:
             if owned:
                 shutil.rmtree(work, ignore_errors=True)
             raise
         cleanup = (lambda: shutil.rmtree(work, ignore_errors=True)) if owned else None
-        return cls(compiled, clock=clock, sockets=sockets, aliases=aliases, db_url=db_url,
+        return cls(compiled, clock=clock, sockets=sockets, aliases=names, db_url=db_url,
                    standin_calls=record, cleanup=cleanup)
 
     def close(self) -> None:
@@ -251,6 +255,16 @@ class Harness:
 
     # ------------------------------------------------------------ state
 
+    @property
+    def listen(self) -> list[str]:
+        """The addresses the server listens on, as `proto:host:port` (`udp:127.0.0.1:5060`)."""
+        return [format_address(s.proto, s.host, s.port) for s in self.core.sockets]
+
+    @property
+    def aliases(self) -> list[str]:
+        """The names `myself` matches besides the listen addresses (`alias=` and `aliases=`)."""
+        return [host if not port else f"{host}:{port}" for host, port in self.core.aliases]
+
     def stat(self, name: str) -> int:
         """A statistic's value (`"msilo:stored_messages"`, `"tm:current"`)."""
         return self.core.stats.get(name)
@@ -271,6 +285,15 @@ class Harness:
     def stand_in_calls(self, function: str) -> list[tuple[Any, ...]]:
         """The arguments of every call of a stand-in, in order."""
         return self.standin_calls.of(function)
+
+    def stand_in(self, module: str) -> st.StandInModule:
+        """A stood-in module: its `params` (the config's modparam values) and `pvars` (class ->
+        name -> value, as the config left them)."""
+        found = self.standin_calls.modules.get(module)
+        if found is None:
+            raise KeyError(f"no stand-in for module {module!r} (stood in: "
+                           f"{', '.join(self.standin_calls.modules) or 'none'})")
+        return found
 
     # ------------------------------------------------------------ internals
 
@@ -386,27 +409,23 @@ class Harness:
         self._deliver(self.server.run_timers())
 
 
+def _alias(text: str) -> tuple[str, int | None]:
+    _, host, port = split_address(text)
+    return host, port
+
+
 def _compile(config: ast.Config, standins: dict[str, st.StandIn], record: st.StandInCalls) -> CompiledConfig:
-    lacking = lacking_functions(config)
-    by_module = st.assign(lacking, standins) if (lacking or standins) else {}
-
-    def missing_module(name: str) -> Any:
-        if name not in lacking.missing:
-            return None
-        given = ", ".join(by_module.get(name, {})) or "none"
-        log.info("module %s: kampy lacks it; stand-ins: %s", name, given)
-        return st.missing_module_exports(config, name, by_module.get(name, {}), record)
-
-    compiled = compile_config(config, missing_module=missing_module)
-    st.patch_unimplemented(compiled, by_module, record)
-    return compiled
+    """Compile with the test's stand-ins in place of what kampy lacks (StandInError lists all that
+    has none)."""
+    chosen = st.plan(lacking_functions(config), standins, record)
+    return compile_config(config, missing_module=chosen.missing.get, extra_modules=chosen.extra)
 
 
 def _database(compiled: CompiledConfig, db: str | None, work: Path,
               modparams: Mapping[str, Mapping[str, Any]]) -> str | None:
     """Point every module's `db_url` (not set by the test's modparams) at the test database."""
-    users = [name for name, mod in compiled.modules.items()
-             if mod.exports.param("db_url") is not None and "db_url" not in modparams.get(name, {})]
+    users = [name for name, mod in compiled.modules.items() if mod.origin != "stand-in"
+             and mod.exports.param("db_url") is not None and "db_url" not in modparams.get(name, {})]
     if db is None or not users:
         given = [m.get("db_url") for m in modparams.values() if m.get("db_url")]
         return given[0] if given else None

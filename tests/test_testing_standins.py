@@ -1,0 +1,206 @@
+"""Stand-ins: what kampy lacks is refused until a test stands it in (all of it listed at once, as
+`kampy check` lists it), and a stand-in replaces a whole module from Kamailio's declaration of it:
+parameters, functions, pseudo-variables, transformations."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kampy.errors import ConfigError
+from kampy.testing import Harness, StandInError, stand_in
+
+# htable, pike and corex are Kamailio modules kampy does not have; $sel is pv's, which kampy lacks.
+FLOOD = '''
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "textops.so"
+loadmodule "htable.so"
+loadmodule "pike.so"
+loadmodule "corex.so"
+modparam("htable", "htable", "ipban=>size=8;autoexpire=300;")
+modparam("pike", "sampling_time_unit", 2)
+request_route {
+    if ($sht(ipban=>$si) != $null) {
+        exit;
+    }
+    if (!pike_check_req()) {
+        $sht(ipban=>$si) = 1;
+        sl_send_reply("403", "Flood");
+        exit;
+    }
+    if ($sel(cfg_get.gw.ip) != $null) {
+        sl_send_reply("302", "To $sel(cfg_get.gw.ip)");
+        exit;
+    }
+    sl_send_reply("200", "$(rU{sock.host})");
+}
+'''
+STOOD_IN = {"htable": stand_in(), "pike": stand_in(), "corex": stand_in(), "pv": stand_in()}
+
+
+def check(cfg: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kampy", "check", *flags, str(cfg)], capture_output=True,
+                          text=True)
+
+
+def load(cfg: str = FLOOD, **standins) -> Harness:
+    return Harness.load(cfg, standins={**STOOD_IN, **standins})
+
+
+# ------------------------------------------------------------ one rule, one list
+
+
+def test_everything_kampy_lacks_is_listed_at_once() -> None:
+    with pytest.raises(StandInError) as caught:
+        Harness.load(FLOOD)
+
+    text = str(caught.value)
+    assert "module htable (loaded at line 5), which kampy does not have: parameter htable (line 8); " \
+        "$sht (lines 11, 15)" in text
+    assert "module pike (loaded at line 6), which kampy does not have: parameter sampling_time_unit " \
+        "(line 9); pike_check_req() (line 14)" in text
+    assert "module corex (loaded at line 7), which kampy does not have: {sock.host} (line 23)" in text
+    assert "module pv: what kampy's module lacks: $sel (lines 19, 20)" in text
+    assert '"htable": stand_in(), "pike": stand_in(), "corex": stand_in(), "pv": stand_in()' in text
+
+
+def test_kampy_check_reports_the_same_list(tmp_path: Path) -> None:
+    cfg = tmp_path / "flood.cfg"
+    cfg.write_text(FLOOD)
+
+    strict = check(cfg)
+    allowed = check(cfg, "--allow-missing")
+
+    assert strict.returncode == 1 and "error: kampy has no module 'htable'" in strict.stderr
+    assert allowed.returncode == 0, allowed.stderr
+    warnings = [line for line in allowed.stderr.splitlines() if ": warning: " in line]
+    assert [w.split(": warning: ")[1] for w in warnings] == [
+        "kampy has no module 'htable': parameter htable (line 8); $sht (lines 11, 15); "
+        "a test must stand it in",
+        "kampy has no module 'pike': parameter sampling_time_unit (line 9); pike_check_req() (line 14); "
+        "a test must stand it in",
+        "kampy has no module 'corex': {sock.host} (line 23); a test must stand it in",
+        "kampy's module 'pv' lacks what the config uses: $sel (lines 19, 20); a test must stand it in",
+    ]
+    assert "flood.cfg: OK" in allowed.stdout
+
+
+def test_kampy_check_allow_missing_checks_the_rest_against_kamailios_declarations(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.cfg"
+    cfg.write_text(FLOOD.replace("pike_check_req()", "pike_check_req(1)").replace(
+        '"sampling_time_unit", 2', '"sampling_time_unit", "2"'))
+
+    done = check(cfg, "--allow-missing")
+
+    assert done.returncode == 1
+    assert "parameter 'sampling_time_unit' of module 'pike' takes integer, not a string" in done.stderr
+    assert "pike_check_req() takes 0 arguments, 1 given" in done.stderr
+
+
+# ------------------------------------------------------------ whole modules
+
+
+def test_a_stood_in_pseudo_variable_keeps_what_the_config_writes() -> None:
+    with load(pike=stand_in({"pike_check_req": -1})) as sip:
+        first = sip.send_request("OPTIONS", "sip:bob@127.0.0.1", src="192.0.2.66:5060")
+        again = sip.send_request("OPTIONS", "sip:bob@127.0.0.1", src="192.0.2.66:5060")
+
+        first.assert_reply(403, "Flood")
+        again.assert_no_reply()
+        assert sip.stand_in("htable").pvars == {"sht": {"ipban=>192.0.2.66": 1}}
+
+
+def test_a_stood_in_pseudo_variable_reads_what_the_test_gives() -> None:
+    with load(htable=stand_in(pvars={"sht": {"ipban=>192.0.2.66": 1}})) as sip:
+        sip.send_request("OPTIONS", "sip:bob@127.0.0.1", src="192.0.2.66:5060").assert_no_reply()
+        sip.send_request("OPTIONS", "sip:bob@127.0.0.1", src="192.0.2.67:5060").assert_reply(200)
+
+
+def test_a_pseudo_variable_stand_in_may_compute_its_value() -> None:
+    gateway = {"cfg_get.gw.ip": "192.0.2.30"}
+    with load(pv=stand_in(pvars={"sel": lambda ctx, name: gateway.get(name)})) as sip:
+        sip.send_request("OPTIONS", "sip:bob@127.0.0.1").assert_reply(302, "To 192.0.2.30")
+
+
+def test_stood_in_functions_return_the_default_and_are_recorded() -> None:
+    with load(pike=stand_in(default=1)) as sip:
+        sip.send_request("OPTIONS", "sip:bob@127.0.0.1").assert_reply(200)
+        assert sip.stand_in_calls("pike_check_req") == [()]
+
+
+def test_stood_in_parameters_are_kept_with_their_declared_types() -> None:
+    with load() as sip:
+        assert sip.stand_in("pike").params == {"sampling_time_unit": 2}
+        assert sip.stand_in("htable").params == {"htable": "ipban=>size=8;autoexpire=300;"}
+    with pytest.raises(ConfigError, match="takes integer, not a string"):
+        load(FLOOD.replace('"sampling_time_unit", 2', '"sampling_time_unit", "2"'))
+    with pytest.raises(ConfigError, match="module 'pike' has no parameter 'sampling_time'"):
+        load(FLOOD.replace('"sampling_time_unit"', '"sampling_time"'))
+
+
+def test_a_stood_in_transformation_leaves_the_value_or_computes_it() -> None:
+    with load() as sip:
+        sip.send_request("OPTIONS", "sip:bob@127.0.0.1").assert_reply(200, "bob")
+    with load(corex=stand_in(transforms={"sock": lambda value, name: f"{name} of {value}"})) as sip:
+        sip.send_request("OPTIONS", "sip:bob@127.0.0.1").assert_reply(200, "host of bob")
+
+
+def test_a_stand_in_function_works_on_the_message_through_ctx() -> None:
+    seen = []
+
+    def check(ctx) -> int:
+        seen.append((ctx.method, ctx.source, ctx.header("User-Agent"), ctx.ruri))
+        ctx.reply(429, "Slow Down", headers={"Retry-After": "5"})
+        return 0
+
+    with load(pike=stand_in({"pike_check_req": check})) as sip:
+        result = sip.send_request("OPTIONS", "sip:bob@127.0.0.1", headers={"User-Agent": "phone/1"})
+
+    reply = result.assert_reply(429, "Slow Down")
+    assert reply.header("Retry-After") == "5"
+    assert seen == [("OPTIONS", "udp:192.0.2.10:5060", "phone/1", "sip:bob@127.0.0.1")]
+    assert result.codes("pike_check_req") == [0]
+
+
+def test_a_module_kampy_knows_nothing_of_is_stood_in_from_what_the_config_uses() -> None:
+    cfg = ('loadmodule "sl.so"\nloadmodule "pv.so"\nloadmodule "acme_fraud.so"\n'
+           'modparam("acme_fraud", "level", 3)\n'
+           'request_route { if (acme_check("$fU", "strict")) { sl_send_reply("200", "Clean"); } }\n')
+    with Harness.load(cfg, standins={"acme_fraud": stand_in()}) as sip:
+        sip.send_request("OPTIONS", "sip:bob@127.0.0.1").assert_reply(200, "Clean")
+        assert sip.stand_in_calls("acme_check") == [("alice", "strict")]
+        assert sip.stand_in("acme_fraud").params == {"level": 3}
+
+
+# ------------------------------------------------------------ stand-ins that stand in nothing
+
+
+def test_a_stand_in_for_what_kampy_has_is_refused() -> None:
+    with pytest.raises(StandInError, match="stand-in for module sl: kampy has all the config uses of it"):
+        load(sl=stand_in({"sl_send_reply": 1}))
+    with pytest.raises(StandInError, match=r"calls no function sl_send_reply\(\) that kampy lacks"):
+        load(sl_send_reply=1)
+
+
+def test_a_stand_in_for_a_module_the_config_does_not_load_is_refused() -> None:
+    with pytest.raises(StandInError, match="stand-in for module rtpengine: the config does not load it"):
+        load(rtpengine=stand_in())
+
+
+def test_a_stand_in_naming_what_the_module_does_not_declare_is_refused() -> None:
+    with pytest.raises(StandInError, match=r"stand-in for module pike: pike_check\(\) is nothing "
+                                           "Kamailio's module declares"):
+        load(pike=stand_in({"pike_check": 1}))
+
+
+def test_function_stand_ins_need_one_for_each_function_of_their_module() -> None:
+    cfg = ('loadmodule "sl.so"\nloadmodule "rtpengine.so"\nrequest_route {\n'
+           '    if (rtpengine_manage()) { rtpengine_delete(); }\n    sl_send_reply("200", "OK");\n}\n')
+    with pytest.raises(StandInError, match=r"module rtpengine: the test stood in some of its functions, "
+                                           r"not rtpengine_delete\(\) \(line 4\)"):
+        Harness.load(cfg, standins={"rtpengine_manage": 1})
+    with Harness.load(cfg, standins={"rtpengine_manage": 1, "rtpengine_delete": 1}) as sip:
+        sip.send_request("OPTIONS", "sip:bob@127.0.0.1").assert_reply(200)
