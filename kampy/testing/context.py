@@ -72,6 +72,11 @@ class StandInContext:
         """Add a header to the message as it is sent on (as `append_hf`)."""
         self.raw.msg.add_header(name, value)
 
+    def remove_header(self, name: str) -> int:
+        """Remove every header `name` from the message as it is sent on (as `remove_hf`); returns
+        how many there were."""
+        return self.raw.msg.remove_header(name)
+
     # ------------------------------------------------------------ routing state
 
     @property

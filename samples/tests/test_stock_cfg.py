@@ -1,0 +1,315 @@
+"""Debian's stock kamailio.cfg under test, unchanged, with the kampy pytest plugin.
+
+The config is tests/data/kamailio-stock.cfg, a copy of /etc/kamailio/kamailio.cfg from Debian's
+kamailio 5.6.3 package (see tests/data/README.md). It has no listen= and no alias= lines, so the
+harness listens on 127.0.0.1:5060 and the tests give the domain as an alias. Every define is
+exercised: those whose modules kampy has run on them, the modules kampy lacks are stood in
+(docs/testing-your-cfg.md, "Stand-ins") -- auth with a stand-in that checks real digest
+credentials, so the phones' 401/407 answers go through the config's AUTH route.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kampy.testing import NEVER, Answer, Harness, UserAgent, stand_in
+from kampy.testing.digest import digest_response, parse_params
+
+STOCK = Path(__file__).resolve().parents[2] / "tests" / "data" / "kamailio-stock.cfg"
+DOMAIN = "example.test"
+ALICE, BOB = f"sip:alice@{DOMAIN}", f"sip:bob@{DOMAIN}"
+SDP = b"v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
+# Modules the stock config always loads that kampy does not have (yet): stood in whole.
+ALWAYS = ("corex", "ctl", "cfg_rpc", "acc", "counters")
+
+
+def stock(kampy_cfg, *defines: str, **standins) -> Harness:
+    return kampy_cfg(STOCK, aliases=[DOMAIN], defines={name: None for name in defines},
+                     standins={**{name: stand_in() for name in ALWAYS}, **standins})
+
+
+@pytest.fixture
+def sip(kampy_cfg) -> Harness:
+    return stock(kampy_cfg)
+
+
+@pytest.fixture
+def bob(sip: Harness) -> UserAgent:
+    """Bob's phone, registered; the test answers his calls."""
+    phone = sip.ua(BOB, "192.0.2.20:5062", answer=NEVER)
+    phone.register().assert_reply(200)
+    return phone
+
+
+# ------------------------------------------------------------ the config as Debian ships it
+
+
+def test_where_it_listens(sip: Harness) -> None:
+    assert sip.listen == ["udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"]
+    assert sip.aliases == [DOMAIN]
+
+
+def test_keepalive(sip: Harness) -> None:
+    result = sip.send_request("OPTIONS", f"sip:{DOMAIN}")
+    result.assert_reply(200, "Keepalive")
+    assert result.routes == ["request_route", "route[REQINIT]"]
+
+
+def test_scanners_are_dropped_silently(sip: Harness) -> None:
+    result = sip.send_request("OPTIONS", f"sip:{DOMAIN}", headers={"User-Agent": "friendly-scanner"})
+    result.assert_no_reply()
+
+
+def test_foreign_domains_are_not_relayed(sip: Harness) -> None:
+    result = sip.send_request("INVITE", "sip:carol@elsewhere.test")
+    result.assert_reply(403, "Not relaying")
+    result.assert_route("route[AUTH]")
+
+
+def test_unknown_user(sip: Harness) -> None:
+    result = sip.send_request("MESSAGE", f"sip:nobody@{DOMAIN}", from_=ALICE, body="hi")
+    result.assert_reply(404, "Not Found")
+    assert result.codes("lookup") == [-1]
+
+
+def test_register_then_a_message_is_relayed(sip: Harness) -> None:
+    bob = sip.ua(BOB, "192.0.2.20:5062")
+    bob.register(expires=600).assert_reply(200)
+
+    result = sip.send_request("MESSAGE", BOB, from_=ALICE, body="hi")
+
+    result.assert_reply(200)
+    assert result.assert_forwarded("MESSAGE", to="192.0.2.20:5062").ruri == "sip:bob@192.0.2.20:5062"
+
+
+# ------------------------------------------------------------ whole calls
+
+
+def test_call_is_set_up_and_torn_down_through_the_record_route(sip: Harness, bob: UserAgent) -> None:
+    call = sip.invite(BOB, body=SDP)
+    invite = call.result.assert_forwarded("INVITE", to="192.0.2.20:5062")
+    assert invite.headers("Record-Route") == ["<sip:127.0.0.1;lr>"]
+
+    ringing = call.ringing()
+    ringing.assert_route("onreply_route[MANAGE_REPLY]")
+    call.answer(body=SDP)
+    assert call.status == 200 and call.caller_view.route_set == ["<sip:127.0.0.1;lr>"]
+
+    ack = call.ack()
+    ack.assert_route("route[WITHINDLG]")
+    ack.assert_forwarded("ACK", to="192.0.2.20:5062")
+    bye = call.bye()
+    bye.assert_reply(200)
+    assert bye.flag(1), "FLT_ACC: the BYE is accounted"
+    assert call.state == "terminated"
+
+
+def test_cancel_of_a_ringing_call(sip: Harness, bob: UserAgent) -> None:
+    call = sip.invite(BOB, body=SDP)
+    call.ringing()
+
+    result = call.cancel()
+
+    result.assert_reply(200)
+    result.assert_route("failure_route[MANAGE_FAILURE]")
+    assert call.status == 487
+    assert [m.method for m in bob.requests] == ["INVITE", "CANCEL", "ACK"]
+
+
+def test_reinvite_within_the_call(sip: Harness, bob: UserAgent) -> None:
+    call = sip.invite(BOB, body=SDP)
+    call.answer(body=SDP)
+    call.ack()
+
+    result = call.reinvite(body=SDP.replace(b"4000", b"4002"))
+
+    result.assert_route("route[WITHINDLG]")
+    assert result.assert_forwarded("INVITE", to="192.0.2.20:5062").header("CSeq") == "2 INVITE"
+    result.assert_reply(200)
+    call.ack()
+    call.bye(by="callee").assert_reply(200)
+
+
+# ------------------------------------------------------------ WITH_MYSQL, WITH_USRLOCDB
+
+
+def test_registrations_are_written_to_the_location_table(kampy_cfg) -> None:
+    sip = stock(kampy_cfg, "WITH_MYSQL", "WITH_USRLOCDB")
+    sip.ua(BOB, "192.0.2.20:5062").register(expires=600).assert_reply(200)
+    assert sip.tables["location"].rows() == [], "db_mode 2: written back by the timer"
+
+    sip.advance(60)  # usrloc's timer_interval
+
+    (row,) = sip.tables["location"].rows()
+    assert (row["username"], row["contact"]) == ("bob", "sip:bob@192.0.2.20:5062")
+
+
+# ------------------------------------------------------------ WITH_AUTH, with a digest-checking stand-in
+
+PASSWORDS = {"alice": "alice-secret", "bob": "bob-secret"}
+NONCE = "4f2b0d7e"
+
+
+def auth_challenge(ctx, realm: str, flags: str) -> int:
+    """auth's auth_challenge(): a 401 for a REGISTER, else a 407, with a Digest challenge."""
+    status, reason, header = ((401, "Unauthorized", "WWW-Authenticate") if ctx.method == "REGISTER"
+                              else (407, "Proxy Authentication Required", "Proxy-Authenticate"))
+    ctx.reply(status, reason, headers={header: f'Digest realm="{realm}", nonce="{NONCE}"'})
+    return 1
+
+
+def auth_check(ctx, realm: str, table: str, flags: str) -> int:
+    """auth_db's auth_check(): 1 when the credentials match the user's password (-5: none, -2: wrong)."""
+    header = ctx.header("Authorization") or ctx.header("Proxy-Authorization")
+    if header is None:
+        return -5
+    given = parse_params(header.partition(" ")[2])
+    expected = digest_response(algorithm="MD5", username=given["username"], realm=given["realm"],
+                               password=PASSWORDS.get(given["username"], ""), method=ctx.method,
+                               uri=given["uri"], nonce=given["nonce"])
+    return 1 if given["realm"] == realm and given["response"] == expected else -2
+
+
+def consume_credentials(ctx) -> int:
+    """auth's consume_credentials(): the credentials are not sent on."""
+    return 1 if ctx.remove_header("Proxy-Authorization") or ctx.remove_header("Authorization") else -1
+
+
+AUTH = {"auth": stand_in({"auth_challenge": auth_challenge, "consume_credentials": consume_credentials}),
+        "auth_db": stand_in({"auth_check": auth_check})}
+
+
+@pytest.fixture
+def authsip(kampy_cfg) -> Harness:
+    return stock(kampy_cfg, "WITH_MYSQL", "WITH_AUTH", **AUTH)
+
+
+def test_register_is_challenged_and_the_phone_answers_with_digest(authsip: Harness) -> None:
+    bob = authsip.ua(BOB, "192.0.2.20:5062", password="bob-secret")
+
+    result = bob.register()
+
+    result.assert_reply(200)
+    assert result.challenge.status == 401
+    assert result.request.header("Authorization").startswith(f'Digest username="bob", realm="{DOMAIN}"')
+
+
+def test_a_wrong_password_is_challenged_again(authsip: Harness) -> None:
+    result = authsip.ua(BOB, "192.0.2.20:5062", password="guess").register()
+    result.assert_reply(401)
+
+
+def test_a_call_is_challenged_407_and_relayed_with_credentials(authsip: Harness) -> None:
+    authsip.ua(BOB, "192.0.2.20:5062", password="bob-secret", answer=[180, 200]).register().assert_reply(200)
+    alice = authsip.ua(ALICE, "192.0.2.10:5060", password="alice-secret")
+
+    call = alice.invite(BOB, body=SDP)
+
+    assert call.result.challenge.status == 407
+    assert call.status == 200
+    forwarded = call.result.assert_forwarded("INVITE", to="192.0.2.20:5062")
+    assert forwarded.header("Proxy-Authorization") is None, "consume_credentials() took them off"
+    call.ack()
+    call.bye().assert_reply(200)
+
+
+# ------------------------------------------------------------ WITH_NAT
+
+
+def nat_uac_test(ctx, flags: str) -> int:
+    """nathelper's nat_uac_test(): the phones here are behind NAT (test 19), but their SDP is not (8)."""
+    return 1 if flags == "19" else -1
+
+
+NAT = {"nathelper": stand_in({"nat_uac_test": nat_uac_test}), "rtpproxy": stand_in()}
+
+
+def test_nat_register_is_fixed_and_the_call_anchored(kampy_cfg) -> None:
+    sip = stock(kampy_cfg, "WITH_NAT", **NAT)
+    bob = sip.ua(BOB, "192.0.2.20:5062", answer=[180, 200])
+
+    registered = bob.register()
+    call = sip.invite(BOB, body=SDP)
+
+    registered.assert_reply(200)
+    registered.assert_called("fix_nated_register", 1)
+    assert registered.flag(5), "FLT_NATS"
+    assert call.status == 200
+    assert sip.stand_in_calls("rtpproxy_manage")[0] == ("cor",)
+    assert call.result.assert_forwarded("INVITE").header("Record-Route") == "<sip:127.0.0.1;lr;nat=yes>"
+    assert sip.stand_in("nathelper").params["received_avp"] == "$avp(RECEIVED)"
+
+
+# ------------------------------------------------------------ WITH_ANTIFLOOD
+
+
+def test_a_flooding_address_is_banned(kampy_cfg) -> None:
+    sip = stock(kampy_cfg, "WITH_ANTIFLOOD", htable=stand_in(), pike=stand_in({"pike_check_req": -1}))
+
+    first = sip.send_request("OPTIONS", f"sip:{DOMAIN}", src="192.0.2.66:5060")
+    second = sip.send_request("OPTIONS", f"sip:{DOMAIN}", src="192.0.2.66:5060")
+
+    first.assert_no_reply()
+    assert sip.stand_in("htable").pvars["sht"] == {"ipban=>192.0.2.66": 1}
+    assert not second.called("pike_check_req"), "banned: dropped before pike"
+
+
+def test_a_banned_address_is_dropped_and_others_served(kampy_cfg) -> None:
+    sip = stock(kampy_cfg, "WITH_ANTIFLOOD", htable=stand_in(pvars={"sht": {"ipban=>192.0.2.66": 1}}),
+                pike=stand_in())
+
+    sip.send_request("OPTIONS", f"sip:{DOMAIN}", src="192.0.2.66:5060").assert_no_reply()
+    sip.send_request("OPTIONS", f"sip:{DOMAIN}", src="192.0.2.67:5060").assert_reply(200)
+
+
+# ------------------------------------------------------------ WITH_PSTN, WITH_VOICEMAIL ($sel of cfg_get)
+
+SETTINGS = {"cfg_get.pstn.gw_ip": "192.0.2.30", "cfg_get.pstn.gw_port": "",
+            "cfg_get.voicemail.srv_ip": "192.0.2.31", "cfg_get.voicemail.srv_port": "5060"}
+
+
+def test_numbers_go_to_the_pstn_gateway(kampy_cfg) -> None:
+    sip = stock(kampy_cfg, "WITH_PSTN", pv=stand_in(pvars={"sel": SETTINGS}))
+    gateway = sip.ua("sip:gw@192.0.2.30", "192.0.2.30:5060")
+
+    call = sip.invite(f"sip:004930123456@{DOMAIN}")
+
+    assert call.status == 200
+    assert gateway.requests[0].ruri == "sip:+4930123456@192.0.2.30"
+
+
+def test_only_local_users_may_call_the_pstn(kampy_cfg) -> None:
+    sip = stock(kampy_cfg, "WITH_PSTN", pv=stand_in(pvars={"sel": SETTINGS}))
+    result = sip.send_request("INVITE", f"sip:+4930123456@{DOMAIN}", from_="sip:mallory@elsewhere.test")
+    result.assert_reply(403, "Not Allowed")
+
+
+def test_an_unreachable_user_goes_to_voicemail(kampy_cfg) -> None:
+    sip = stock(kampy_cfg, "WITH_VOICEMAIL", pv=stand_in(pvars={"sel": SETTINGS}))
+    voicemail = sip.ua("sip:vm@192.0.2.31", "192.0.2.31:5060")
+    sip.ua(BOB, "192.0.2.20:5062", answer=Answer(486)).register()
+
+    busy = sip.invite(BOB)
+    offline = sip.invite(f"sip:carol@{DOMAIN}")
+
+    assert (busy.status, offline.status) == (200, 200)
+    assert [r.ruri for r in voicemail.requests if r.method == "INVITE"] == [
+        "sip:bob@192.0.2.31:5060", "sip:carol@192.0.2.31:5060"]
+
+
+# ------------------------------------------------------------ every other define loads
+
+
+@pytest.mark.parametrize("defines, standins", [
+    (("WITH_MYSQL", "WITH_AUTH", "WITH_IPAUTH"), ("auth", "auth_db", "permissions")),
+    (("WITH_MYSQL", "WITH_ALIASDB", "WITH_SPEEDDIAL", "WITH_MULTIDOMAIN"),
+     ("alias_db", "speeddial", "domain")),
+    (("WITH_MYSQL", "WITH_PRESENCE", "WITH_MSGREBUILD"), ("presence", "presence_xml", "tm")),
+    (("WITH_MYSQL", "WITH_ACCDB", "WITH_JSONRPC", "WITH_DEBUG"), ("debugger",)),
+    (("WITH_NAT", "WITH_NATSIPPING", "WITH_RTPENGINE"), ("nathelper", "rtpengine")),
+    (("WITH_TLS", "WITH_BLOCK3XX", "WITH_BLOCK401407"), ("tls",)),
+])
+def test_the_config_runs_with_every_define(kampy_cfg, defines, standins) -> None:
+    sip = stock(kampy_cfg, *defines, **{name: stand_in() for name in standins})
+    sip.send_request("OPTIONS", f"sip:{DOMAIN}").assert_reply(200, "Keepalive")
