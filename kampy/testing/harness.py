@@ -116,7 +116,9 @@ class Harness:
         `kampy run -l`), `aliases=["example.test"]` adds to its `alias=` lines (what `myself` matches).
         `defines`: `-A` names (`{"WITH_MYSQL": None, "DBURL": '"mysql://..."'}`).
         `modparams`: `{"msilo": {"expire_time": 60}}`, applied over the config's modparam lines.
-        `standins`: Python stand-ins for functions of modules kampy lacks (`{"rtpengine_manage": 1}`).
+        `standins`: what the config uses that kampy lacks, stood in: whole modules
+        (`{"htable": stand_in(pvars=...)}`) or single functions (`{"rtpengine_manage": 1}`); a
+        config using anything else kampy lacks is refused (StandInError lists all of it).
         `db`: "sqlite" (default) points every module's `db_url` at a new SQLite file with
         Kamailio's tables; a URL uses that database; None keeps the config's `db_url`.
         """

@@ -1,7 +1,8 @@
 """The kampy pytest plugin (entry point `pytest11`: `kampy = kampy.testing.plugin`).
 
 Fixtures:
-  kampy_cfg        factory: `kampy_cfg(cfg, defines=..., modparams=..., standins=..., db=...)` ->
+  kampy_cfg        factory: `kampy_cfg(cfg, aliases=..., defines=..., modparams=..., standins=...,
+                   db=..., listen=...)` ->
                    a `Harness`, closed after the test
   kampy_mariadb    a private MariaDB server for the session (skips the test when MariaDB is not
                    installed)
