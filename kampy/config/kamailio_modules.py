@@ -1,10 +1,11 @@
 """What each of Kamailio 5.6's modules declares to its core: parameters (integer or string),
 functions (argument counts, route types), pseudo-variable classes and transformation classes.
 
-The data (`kamailio_modules.json`, next to this file) is generated at authoring time from
-Kamailio 5.6.3's source by scripts/gen_kamailio_modules.py. `kampy check --allow-missing` and the
-testing plugin's stand-ins use it for modules kampy does not have, and to tell which module of a
-config a pseudo-variable, function or transformation kampy lacks belongs to.
+The data (`kamailio_modules.json`, next to this file) is written by scripts/gen_kamailio_modules.py
+from the module manifests in tests/data/kamailio-modules (Kamailio 5.6.3's export tables).
+`kampy check --allow-missing` and the testing plugin's stand-ins use it for modules kampy does not
+have, and to tell which module of a config a pseudo-variable, function or transformation kampy
+lacks belongs to.
 """
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ class KamailioModule:
     params: dict[str, tuple[type, ...]]
     functions: dict[str, KamailioFunction]
     pvars: dict[str, KamailioPV]
-    transforms: tuple[str, ...]
+    transforms: dict[str, tuple[str, ...]]  # class -> the names it offers (`s` -> `len`, `substr`, ...)
 
 
 @functools.cache
@@ -69,5 +70,5 @@ def module(name: str) -> KamailioModule | None:
         functions={f: KamailioFunction(f, tuple(d["args"]), RouteType(d["routes"]))
                    for f, d in raw["functions"].items()},
         pvars={pv: KamailioPV(pv, d["name"], d["writable"]) for pv, d in raw["pvars"].items()},
-        transforms=tuple(raw["transforms"]),
+        transforms={cls: tuple(names) for cls, names in raw["transforms"].items()},
     )

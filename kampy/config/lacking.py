@@ -328,7 +328,7 @@ def standin_exports(use: ModuleUse, function_names: list[str] | None = None) -> 
         params=tuple(_param(name, types) for name, types in params.items()),
         functions=functions,
         pvars=tuple(_pvar(name, decl) for name in pv_names),
-        transforms=tuple(TransformClass(cls, tuple(use.transforms.get(cls, {})), handler=TRANSFORM_HANDLER)
+        transforms=tuple(TransformClass(cls, _transform_names(cls, use, decl), handler=TRANSFORM_HANDLER)
                          for cls in tr_classes),
     )
 
@@ -345,6 +345,12 @@ def _function(name: str, decl: kamailio.KamailioModule | None) -> Function:
     args = tuple(Arg(f"arg{i + 1}", ArgKind.FMT) for i in range(max(known.counts)))
     return Function(name, handler=FUNCTION_HANDLER.format(name), args=args, min_args=min(known.counts),
                     routes=known.routes or RouteType.ANY, doc="a stand-in")
+
+
+def _transform_names(cls: str, use: ModuleUse, decl: kamailio.KamailioModule | None) -> tuple[str, ...]:
+    """Kamailio's names of a transformation class, or, when it lists none, those the config uses."""
+    known = decl.transforms.get(cls, ()) if decl else ()
+    return tuple(known) or tuple(use.transforms.get(cls, {}))
 
 
 def _pvar(name: str, decl: kamailio.KamailioModule | None) -> PVClass:
