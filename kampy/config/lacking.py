@@ -109,39 +109,35 @@ class Lacking:
 # ---------------------------------------------------------------- walking the config
 
 
+def _nodes(node: object) -> Iterator[object]:
+    """A node and every node under it, depth first, in source order."""
+    yield node
+    if isinstance(node, tuple):
+        children: list[object] = list(node)
+    elif isinstance(node, ast.Node):
+        children = [getattr(node, f.name) for f in dataclasses.fields(node) if f.name != "pos"]
+    else:
+        return
+    for child in children:
+        yield from _nodes(child)
+
+
 def calls(node: object) -> Iterator[ast.Call]:
     """Every function call in a node, depth first, in source order."""
-    if isinstance(node, ast.Call):
-        yield node
-    if isinstance(node, tuple):
-        for item in node:
-            yield from calls(item)
-    elif isinstance(node, ast.Node):
-        for f in dataclasses.fields(node):
-            if f.name != "pos":
-                yield from calls(getattr(node, f.name))
+    return (n for n in _nodes(node) if isinstance(n, ast.Call))
 
 
 def pvars(node: object) -> Iterator[ast.PVar]:
     """Every pseudo-variable in a node, also those inside strings (function arguments), inside
     other PV names and in transformation parameters."""
-    if isinstance(node, ast.PVar):
-        yield node
-        for text in (node.arg, node.index, *(p for tr in node.transforms for p in tr.params)):
-            if text and "$" in text:
-                yield from _in_text(text, node.pos)
-        return
-    if isinstance(node, ast.Str):
-        if "$" in node.value:
-            yield from _in_text(node.value, node.pos)
-        return
-    if isinstance(node, tuple):
-        for item in node:
-            yield from pvars(item)
-    elif isinstance(node, ast.Node):
-        for f in dataclasses.fields(node):
-            if f.name != "pos":
-                yield from pvars(getattr(node, f.name))
+    for found in _nodes(node):
+        if isinstance(found, ast.PVar):
+            yield found
+            for text in (found.arg, found.index, *(p for tr in found.transforms for p in tr.params)):
+                if text and "$" in text:
+                    yield from _in_text(text, found.pos)
+        elif isinstance(found, ast.Str) and "$" in found.value:
+            yield from _in_text(found.value, found.pos)
 
 
 def _in_text(text: str, pos: ast.Pos) -> Iterator[ast.PVar]:
