@@ -153,9 +153,12 @@ class Dialog:
 
     @property
     def callee(self) -> UserAgent | None:
-        """The phone that got the INVITE (the last one when the call went to several)."""
-        leg = self._leg(None, pending_only=False)
-        return leg[0] if leg else None
+        """The phone that answered the INVITE with a tag (the one that took the call when it went
+        to several), else the last one that got it."""
+        legs = self.harness.incoming_invites(self.call_id, self.local_tag)
+        view = self.caller_view
+        answered = [ua for ua, incoming in legs if view is not None and incoming.tag == view.remote_tag]
+        return (answered or [ua for ua, _ in legs] or [None])[-1]
 
     @property
     def callee_view(self) -> DialogState | None:

@@ -131,6 +131,24 @@ def test_reinvite_within_the_call(sip: Harness, bob: UserAgent) -> None:
     call.bye(by="callee").assert_reply(200)
 
 
+def test_a_call_to_two_phones_is_taken_by_one_and_cancelled_at_the_other(sip: Harness) -> None:
+    desk = sip.ua(BOB, "192.0.2.20:5062", answer=NEVER)
+    mobile = sip.ua(BOB, "192.0.2.21:5062", answer=NEVER)
+    desk.register().assert_reply(200)
+    mobile.register().assert_reply(200)
+
+    call = sip.invite(BOB, body=SDP)
+    call.ringing(by=mobile)
+    call.ringing(by=desk)
+    answered = call.answer(by=desk, body=SDP)
+
+    assert [m.dest for m in call.result.forwarded] == ["udp:192.0.2.20:5062", "udp:192.0.2.21:5062"]
+    answered.assert_forwarded("CANCEL", to="192.0.2.21:5062")
+    assert call.callee is desk and call.caller_view.remote_target == "sip:bob@192.0.2.20:5062"
+    call.ack()
+    call.bye().assert_forwarded("BYE", to="192.0.2.20:5062")
+
+
 # ------------------------------------------------------------ WITH_MYSQL, WITH_USRLOCDB
 
 
