@@ -134,9 +134,12 @@ class Credentials:
     def __init__(self, username: str, password: str) -> None:
         self.username = username
         self.password = password
-        self._counts: dict[str, int] = {}
+        self.counts: dict[str, int] = {}  # nonce -> the last count used with it
 
-    def answer(self, challenge: Challenge, method: str, uri: str, body: bytes = b"") -> str:
-        nc = self._counts[challenge.nonce] = self._counts.get(challenge.nonce, 0) + 1
+    def answer(self, challenge: Challenge, method: str, uri: str, body: bytes = b"", *,
+               cnonce: str | None = None) -> str:
+        """The Authorization value for a request `method uri` (with `body` for qop=auth-int),
+        with the next count for the challenge's nonce and a random cnonce unless given."""
+        nc = self.counts[challenge.nonce] = self.counts.get(challenge.nonce, 0) + 1
         return authorization(challenge, username=self.username, password=self.password, method=method,
-                             uri=uri, nc=nc, body=body)
+                             uri=uri, nc=nc, cnonce=cnonce, body=body)

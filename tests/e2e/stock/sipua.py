@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from kampy.testing.digest import Challenge, Credentials
 from tests.e2e.proxy import Msg
-from tests.e2e.stock.digest import Challenge, Credentials
 from tests.e2e.stock.transport import Transport
 
 CHALLENGES = {401: ("www-authenticate", "Authorization"), 407: ("proxy-authenticate", "Proxy-Authorization")}
@@ -159,7 +159,7 @@ class UA:
         challenges = [Challenge.parse(v) for v in challenge_reply.all(header)]
         challenge = next((c for c in challenges if c.algorithm == "SHA-256"), challenges[0])
         cnonce = f"{self.user}-cn{self._next('cnonce')}"
-        answer = self.credentials.answer(challenge, req.method, req.ruri, cnonce)
+        answer = self.credentials.answer(challenge, req.method, req.ruri, cnonce=cnonce)
         headers = [h for h in req.headers if not h.lower().startswith(answer_header.lower() + ":")]
         return self.send_request(req.method, req.ruri, to=req.to, call_id=req.call_id, cseq=req.cseq + 1,
                                  from_tag=req.from_tag, headers=[*headers, f"{answer_header}: {answer}"],

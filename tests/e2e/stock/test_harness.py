@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.stock import rows
-from tests.e2e.stock.digest import Challenge
+from kampy.testing.digest import Challenge
 from tests.e2e.stock.scenario import assert_same
 from tests.e2e.stock.test_stock_calls import test_a_call_and_a_missed_call_leave_kamailios_accounting_rows
 from tests.e2e.stock.world import DOMAIN, STOCK_DIR, Outcome, Play, Stock, accdb_statements
