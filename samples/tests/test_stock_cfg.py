@@ -21,7 +21,7 @@ DOMAIN = "example.test"
 ALICE, BOB = f"sip:alice@{DOMAIN}", f"sip:bob@{DOMAIN}"
 SDP = b"v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
 # Modules the stock config always loads that kampy does not have (yet): stood in whole.
-ALWAYS = ("corex", "ctl", "cfg_rpc", "acc", "counters")
+ALWAYS = ("corex", "cfg_rpc", "acc", "counters")
 
 
 def stock(kampy_cfg, *defines: str, **standins) -> Harness:
