@@ -31,7 +31,6 @@ from kampy.config.lacking import (
     standin_exports,
 )
 from kampy.module import Exports
-from kampy.services import formatter
 from kampy.testing.context import StandInContext
 
 log = logging.getLogger("kampy.testing")
@@ -115,7 +114,7 @@ def _name_of(core: Any, text: str) -> Callable[[Any], str]:
     """A PV's name or a transformation's parameter, formatted per message when it holds PVs."""
     if "$" not in text:
         return lambda ctx: text
-    return formatter(core, text)
+    return core.formatter(text)
 
 
 class _PV:
