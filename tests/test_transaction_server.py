@@ -273,7 +273,7 @@ def test_invite_server_transport_error_terminates():
     d = invite()
     answer(d, 0.0, 486)
     actions = d.apply(d.tx.on_transport_error(0.1))
-    assert actions == [TransportFailed(), CancelTimer("G"), CancelTimer("H"), Terminated()]
+    assert actions == [CancelTimer("G"), CancelTimer("H"), TransportFailed(), Terminated()]
 
 
 def test_server_terminated_refuses_responses_and_ignores_requests():
@@ -398,4 +398,4 @@ def test_non_invite_server_terminated_ignores_retransmission():
 def test_non_invite_server_transport_error_terminates():
     d = message()
     answer(d, 0.0, 200, MESSAGE)
-    assert d.apply(d.tx.on_transport_error(0.1)) == [TransportFailed(), CancelTimer("J"), Terminated()]
+    assert d.apply(d.tx.on_transport_error(0.1)) == [CancelTimer("J"), TransportFailed(), Terminated()]

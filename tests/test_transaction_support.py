@@ -2,7 +2,16 @@
 from __future__ import annotations
 
 from kampy.sip.message import Request, Response, build_response, parse_message
-from kampy.sip.transaction import Action, CancelTimer, Send, StartTimer, Terminated
+from kampy.sip.transaction import (
+    Action,
+    CancelTimer,
+    Deliver,
+    Send,
+    StartTimer,
+    Terminated,
+    Timeout,
+    TransportFailed,
+)
 
 INVITE = (
     b"INVITE sip:bob@192.0.2.4 SIP/2.0\r\n"
@@ -45,11 +54,16 @@ def reply(req: bytes | Request, code: int, reason: str = "Reason", to_tag: str |
     return build_response(req, code, reason, to_tag=None if code == 100 else to_tag)
 
 
+# The order every action list keeps: the transaction's own actions, what the TU is told, the end.
+_ORDER = {Deliver: 1, Timeout: 1, TransportFailed: 1, Terminated: 2}
+
+
 class Driver:
     """Runs a transaction against a fake clock: applies its actions and fires its timers in order.
 
-    Checks the action stream too: a CancelTimer names an armed timer, and Terminated comes last
-    with no timer left armed.
+    Checks the action stream too: each list is in the promised order (the transaction's own sends
+    and timers, then at most one thing the TU is told, then Terminated), a CancelTimer names an
+    armed timer, and Terminated comes last with no timer left armed.
     """
 
     def __init__(self, tx: object, actions: list[Action], now: float = 0.0) -> None:
@@ -61,6 +75,8 @@ class Driver:
         self.apply(actions)
 
     def apply(self, actions: list[Action]) -> list[Action]:
+        ranks = [_ORDER.get(type(a), 0) for a in actions]
+        assert ranks == sorted(ranks) and ranks.count(1) <= 1, f"out of the promised order: {actions}"
         for action in actions:
             assert not self.terminated, f"{action} after Terminated"
             self.log.append((self.now, action))

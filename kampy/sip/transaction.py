@@ -9,7 +9,13 @@ float, any epoch) and returns a list of actions for the caller to carry out, in 
 - `Deliver(message)`: hand a response (client side) or an ACK for a 2xx (server side) to the TU.
 - `Timeout()`: the transaction timed out (timer B, F, H or fr_inv); a client's TU makes a local 408.
 - `TransportFailed()`: the caller reported a transport error (`on_transport_error`).
-- `Terminated()`: the transaction is over; drop it from the `TransactionTable`. Always the last action.
+- `Terminated()`: the transaction is over; drop it from the `TransactionTable`.
+
+The order of a list is a promise the caller may build on: first what the transaction does itself
+(`Send`, `StartTimer`, `CancelTimer`: the ACK of a non-2xx final response goes out before the TU
+hears of the response), then what the TU is told (at most one of `Deliver`, `Timeout`,
+`TransportFailed`), then `Terminated()`, always last. A TU that reacts to what it is told by ending
+the transaction (`terminate()`) thus finds its timers in their final state.
 
 When a timer fires the caller calls `tx.on_timer(name, now)`. Stale fires (a timer no longer armed)
 are ignored, so the caller may skip cancelling if that is easier.
@@ -317,8 +323,8 @@ class _Transaction:
         """The transport could not send for this transaction (17.1.4, 17.2.4): inform the TU and end."""
         if self.terminated:
             return []
-        out: list[Action] = [TransportFailed()]
-        self._terminate(out)
+        out: list[Action] = []
+        self._terminate(out, TransportFailed())
         return out
 
     def terminate(self) -> list[Action]:
@@ -337,17 +343,24 @@ class _Transaction:
             if self._timers.pop(name, None) is not None:
                 out.append(CancelTimer(name))
 
-    def _terminate(self, out: list[Action]) -> None:
+    def _terminate(self, out: list[Action], tell: Deliver | Timeout | TransportFailed | None = None) -> None:
+        """Cancel what is armed, tell the TU `tell` if given, end."""
         self._cancel(out, *list(self._timers))
         self.state = State.TERMINATED
+        if tell is not None:
+            out.append(tell)
         out.append(Terminated())
 
-    def _wait_then_terminate(self, name: str, rfc_value: float, now: float, out: list[Action]) -> None:
-        """Timers D, I, J, K: zero over a reliable transport, so terminate at once."""
+    def _wait_then_terminate(self, name: str, rfc_value: float, now: float, out: list[Action],
+                             tell: Deliver | None = None) -> None:
+        """Timers D, I, J, K: zero over a reliable transport, so terminate at once; the TU is told
+        `tell` after the timer is armed, before `Terminated()`."""
         if self.reliable:
-            self._terminate(out)
-        else:
-            self._start(name, now + self.config.wait(rfc_value), out)
+            self._terminate(out, tell)
+            return
+        self._start(name, now + self.config.wait(rfc_value), out)
+        if tell is not None:
+            out.append(tell)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.method} {self.state.value}>"
@@ -457,16 +470,14 @@ class InviteClientTransaction(ClientTransaction):
 
     def _timer_b(self, now: float, out: list[Action]) -> None:
         if self.state in (State.CALLING, State.PROCEEDING):
-            if not self._timed_out:
-                out.append(Timeout())
-            self._terminate(out)
+            self._terminate(out, None if self._timed_out else Timeout())
 
     def _timer_fr_inv(self, now: float, out: list[Action]) -> None:
         # The TU is told and will CANCEL; stay in Proceeding to ACK the 487, with B as a last guard.
         if self.state is State.PROCEEDING:
             self._timed_out = True
-            out.append(Timeout())
             self._start("B", now + self.config.timer_b, out)
+            out.append(Timeout())
 
     def _timer_d(self, now: float, out: list[Action]) -> None:
         self._terminate(out)
@@ -493,15 +504,16 @@ class InviteClientTransaction(ClientTransaction):
     def _final(self, resp: Response, now: float, out: list[Action]) -> None:
         if self.state in (State.CALLING, State.PROCEEDING):
             self._cancel(out, "A", "B", "fr_inv")
-            self._deliver(resp, out)
             if resp.status < 300:
                 self.state = State.ACCEPTED
                 self._start("M", now + self.config.timer_h, out)
+                self._deliver(resp, out)
             else:
                 self.state = State.COMPLETED
+                self.last_response = resp
                 self.ack = build_ack(self.request, resp).to_bytes()
-                out.append(Send(self.ack))
-                self._wait_then_terminate("D", self.config.timer_d, now, out)
+                out.append(Send(self.ack))  # before the TU hears of the response
+                self._wait_then_terminate("D", self.config.timer_d, now, out, Deliver(resp))
         elif self.state is State.COMPLETED and resp.status >= 300 and self.ack is not None:
             out.append(Send(self.ack))  # a retransmitted final response: ACK again, TU not told
         elif self.state is State.ACCEPTED and resp.status < 300:
@@ -532,8 +544,7 @@ class NonInviteClientTransaction(ClientTransaction):
 
     def _timer_f(self, now: float, out: list[Action]) -> None:
         if self.state in (State.TRYING, State.PROCEEDING):
-            out.append(Timeout())
-            self._terminate(out)
+            self._terminate(out, Timeout())
 
     def _timer_k(self, now: float, out: list[Action]) -> None:
         self._terminate(out)
@@ -548,8 +559,8 @@ class NonInviteClientTransaction(ClientTransaction):
             return  # retransmissions absorbed in Completed
         self.state = State.COMPLETED
         self._cancel(out, "E", "F")
-        self._deliver(resp, out)
-        self._wait_then_terminate("K", self.config.t4, now, out)
+        self.last_response = resp
+        self._wait_then_terminate("K", self.config.t4, now, out, Deliver(resp))
 
 
 # --- server transactions ---------------------------------------------------------------------------
@@ -693,8 +704,7 @@ class InviteServerTransaction(ServerTransaction):
 
     def _timer_h(self, now: float, out: list[Action]) -> None:
         if self.state is State.COMPLETED:
-            out.append(Timeout())  # no ACK came
-            self._terminate(out)
+            self._terminate(out, Timeout())  # no ACK came
 
     def _timer_i(self, now: float, out: list[Action]) -> None:
         self._terminate(out)

@@ -191,9 +191,8 @@ class TmModule(Module):
         return self.core.clock.monotonic()
 
     def _run(self, leg: Leg, actions: list[Any], reply_ctx: MessageContext | None = None) -> None:
-        if leg.role == "uac" and len(actions) > 1:  # the ACK of a negative reply goes before relaying it
-            actions = sorted(actions, key=lambda a: 2 if isinstance(a, Terminated) else
-                             1 if isinstance(a, Deliver | Timeout | TransportFailed) else 0)
+        """Carry out a machine's actions in their order: its sends and timers (the ACK of a negative
+        reply goes out before the reply is relayed), then what tm is told, then the end."""
         for action in actions:
             if isinstance(action, Send):
                 self.core.send(leg.dest.packet(action.data))
