@@ -97,6 +97,10 @@ class TimerConfig:
         """A copy with other final response timers (Kamailio's `t_set_fr`, in seconds here)."""
         return dataclasses.replace(self, fr_inv_timer=fr_inv_timer, fr_timer=fr_timer)
 
+    def with_retr(self, t1: float, t2: float) -> TimerConfig:
+        """A copy with other retransmission intervals (Kamailio's `t_set_retr`, in seconds here)."""
+        return dataclasses.replace(self, t1=t1, t2=t2)
+
     @property
     def retr_timer1(self) -> float:
         return self.t1

@@ -1,0 +1,77 @@
+"""What every part of tm shares: its settings (Kamailio's tm config), its tables of transactions
+and machines (h_table.c), and the keys under which a message's context holds tm's state."""
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from kampy.api import (
+    ClientTransaction,
+    CoreAPI,
+    MessageContext,
+    Module,
+    ServerTransaction,
+    TimerConfig,
+    TransactionTable,
+)
+
+from . import tags
+from .cell import Cell, Leg
+
+log = logging.getLogger("kampy.tm")
+
+CELL, BRANCH, PICKED = "tm_cell", "tm_branch", "tm_picked"  # ctx.local keys
+PENDING_ROUTES = "tm_routes"  # t_on_*() called before the transaction exists
+PENDING_FR = "tm_fr"
+PENDING_RETR = "tm_retr"
+PENDING_FLAGS = "tm_flags"
+HANDED = "tm_handed"  # the request went to the worker that owns its transaction
+RURI_SEEN = "tm_ruri_seen"  # failure_route: the R-URI it started with (a changed one is forked)
+
+E_SCRIPT, E_BAD_ADDRESS, E_SEND, E_CFG = -10, -478, -477, -6
+
+# Kamailio's tm counters (t_stats.h); tmx publishes them under its statistic names
+COUNTERS = ("transactions", "client_transactions", "waiting", "deleted", "completed_2xx",
+            "completed_3xx", "completed_4xx", "completed_5xx", "completed_6xx", "rpl_received",
+            "rpl_generated", "rpl_sent")
+
+
+def key_text(key: tuple[str, ...]) -> str:
+    """A transaction's server key as the shared claims table keys it."""
+    return "\x1f".join(key)
+
+
+class TmBase(Module):
+    """The state of tm in one process; each part of tm (a subclass) works on it."""
+
+    def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
+        super().__init__(params, core)
+        self.timers = TimerConfig.from_kamailio(
+            fr_timer=int(params["fr_timer"]), fr_inv_timer=int(params["fr_inv_timer"]),
+            retr_timer1=int(params["retr_timer1"]), retr_timer2=int(params["retr_timer2"]),
+            wt_timer=int(params["wt_timer"]),
+            restart_fr_on_each_reply=bool(params["restart_fr_on_each_reply"]))
+        self.auto_inv_100 = bool(params["auto_inv_100"])
+        self.auto_inv_100_reason = str(params["auto_inv_100_reason"])
+        self.unmatched_cancel = int(params["unmatched_cancel"])
+        self.remap_503_500 = bool(params["remap_503_500"])
+        self.relay_100 = bool(params["relay_100"])
+        self.disable_6xx = bool(params["disable_6xx_block"])
+        self.failure_reply_mode = int(params["failure_reply_mode"])
+        self.faked_reply_prio = int(params["faked_reply_prio"])
+        self.cancel_b_method = int(params["cancel_b_method"])
+        self.noisy_ctimer = bool(params["noisy_ctimer"])
+        self.table = TransactionTable()
+        self._legs: dict[ClientTransaction | ServerTransaction, Leg] = {}
+        self._labels = itertools.count(1)
+        self._callids = tags.CallIds(core)
+        self.counters = dict.fromkeys(COUNTERS, 0)
+        self.stats_listener: Callable[[dict[str, int]], None] | None = None  # watch_counters (tmx)
+
+    def cell_of(self, ctx: MessageContext) -> Cell | None:
+        return ctx.local.get(CELL)
+
+    def _now(self) -> float:
+        return self.core.clock.monotonic()

@@ -1,0 +1,44 @@
+"""Canceling branches (Kamailio's t_cancel.c): a CANCEL per pending branch, or, before any reply,
+per cancel_b_method."""
+from __future__ import annotations
+
+
+from kampy.api import ClientTransaction, build_cancel
+
+from .base import TmBase
+from .cell import Cell, Leg, UacBranch
+
+
+class Cancel(TmBase):
+    """cancel_branch, cancel_uacs."""
+
+    def _cancel_branch(self, cell: Cell, br: UacBranch, kill: bool = False) -> None:
+        """cancel_branch: send a CANCEL on a branch that had a provisional reply; without one, per
+        cancel_b_method wait for it (1), give the branch a local 487 (0), or CANCEL anyway (2)."""
+        if br.canceled or br.leg is None:
+            return
+        br.canceled = True
+        if br.last_received < 100 and self.cancel_b_method != 2:
+            if kill or self.cancel_b_method == 0:
+                self._stop(br.leg)
+                self._fake_reply(cell, br, 487)
+            return  # a provisional will trigger the CANCEL; else the branch times out
+        self._send_cancel(cell, br)
+
+    def _send_cancel(self, cell: Cell, br: UacBranch) -> None:
+        assert br.leg is not None
+        cancel = build_cancel(br.request)
+        tx, actions = ClientTransaction.new(cancel, reliable=br.leg.dest.proto != "udp", now=self._now(),
+                                            timers=cell.timers)
+        br.cancel_leg = Leg(tx, br.leg.dest, cell, "cancel", br.index)
+        self._add_leg(br.cancel_leg, actions)
+
+    def _stop(self, leg: Leg) -> None:
+        self._run(leg, leg.tx.terminate())
+
+    def cancel_cell(self, cell: Cell) -> None:
+        """Cancel every pending branch of a transaction (tmx t_cancel_callid)."""
+        cell.canceled = True
+        for br in cell.branches:
+            if br.last_received < 200:
+                self._cancel_branch(cell, br)

@@ -1,0 +1,216 @@
+"""Forwarding (Kamailio's t_fwd.c): t_relay's branches (branch_route, the socket, the client
+transaction of each) and the end-to-end CANCEL of an INVITE."""
+from __future__ import annotations
+
+
+from kampy.api import (
+    ClientTransaction,
+    MessageContext,
+    Request,
+    RouteType,
+    Socket,
+    build_forwarded,
+    destination,
+    forward_request,
+)
+
+from . import tags
+from .base import (
+    BRANCH,
+    CELL,
+    E_BAD_ADDRESS,
+    E_CFG,
+    E_SCRIPT,
+    E_SEND,
+    HANDED,
+    RURI_SEEN,
+    TmBase,
+    key_text,
+    log,
+)
+from .cell import Cell, Dest, Leg, ScriptState, UacBranch
+
+
+CANCELING, CANCEL_DONE = "canceling", "ok -- no more pending branches"
+
+
+class Forward(TmBase):
+    """t_relay, t_forward_nonack, e2e_cancel."""
+
+    def _relay(self, ctx: MessageContext, proxy: tuple[str, str, int] | None) -> int:
+        msg = ctx.msg
+        if not isinstance(msg, Request):
+            return -1
+        if ctx.route_type & RouteType.FAILURE:
+            cell = self.cell_of(ctx)
+            if cell is None:
+                return -1
+            return self._forward(ctx, cell, proxy)
+        method = msg.method.upper()
+        if method == "CANCEL":
+            return self._relay_cancel(ctx, proxy)
+        new = self._newtran(ctx)
+        if new == 0:
+            return 0 if ctx.local.get(HANDED) else 1
+        if new < 0 and new != E_SCRIPT:
+            return new
+        if method == "ACK":
+            return self._forward_stateless(ctx, proxy)
+        cell = self.cell_of(ctx)
+        assert cell is not None
+        if cell.is_invite and cell.auto_inv_100 and cell.uas_status < 100:
+            self._reply(ctx, cell, 100, self.auto_inv_100_reason)
+        ret = self._forward(ctx, cell, proxy)
+        if ret <= 0 and not cell.disable_internal_reply and cell.uas_status < 200:
+            code, text = error_reply(ret)
+            self._reply(ctx, cell, code, text)
+        return ret
+
+    def _forward_stateless(self, ctx: MessageContext, proxy: tuple[str, str, int] | None) -> int:
+        if proxy is None:
+            return forward_request(ctx, None, None, None)
+        return forward_request(ctx, *proxy)
+
+    def _forward(self, ctx: MessageContext, cell: Cell, proxy: tuple[str, str, int] | None) -> int:
+        """t_forward_nonack: a branch for the R-URI (unless failure_route left it unchanged) and one
+        for each of ctx.branches; run branch_route for each; send them."""
+        if cell.canceled:
+            return -487  # E_CANCELED
+        state = ScriptState(ctx.new_ruri, ctx.dst_uri, ctx.flags, ctx.avps, ctx.xavps, ctx.force_socket,
+                            ctx.xavis)
+        if not ctx.route_type & RouteType.FAILURE:
+            cell.state = state
+        targets: list[tuple[str, str | None, Socket | None, int]] = []
+        if not (ctx.route_type & RouteType.FAILURE) or ctx.ruri != ctx.local.get(RURI_SEEN):
+            targets.append((ctx.ruri, ctx.dst_uri, ctx.force_socket, ctx.bflags))
+        targets += [(b.uri, b.dst_uri, b.socket or ctx.force_socket, b.flags) for b in ctx.branches]
+        ctx.branches.clear()
+        if ctx.route_type & RouteType.FAILURE:
+            ctx.local[RURI_SEEN] = ctx.ruri
+        if not targets:
+            log.error("t_relay: no branches for forwarding")
+            return E_CFG
+        first = len(cell.branches)
+        sent, lowest = 0, -1
+        for uri, dst_uri, sock, bflags in targets:
+            ret = self._add_branch(ctx, cell, uri, dst_uri, sock, bflags, proxy)
+            if ret > 0:
+                sent += 1
+            else:
+                lowest = min(lowest, ret)
+        if len(cell.branches) > first:
+            cell.branches[first].first_of_step = True
+        return 1 if sent else lowest
+
+    def _add_branch(self, ctx: MessageContext, cell: Cell, uri: str, dst_uri: str | None,
+                    sock: Socket | None, bflags: int, proxy: tuple[str, str, int] | None) -> int:
+        msg = ctx.msg
+        assert isinstance(msg, Request)
+        index = len(cell.branches)
+        bctx = MessageContext(msg, ctx.src, self.core, route_type=RouteType.BRANCH, flags=ctx.flags,
+                              bflags=bflags, avps=ctx.avps, xavps=ctx.xavps, xavis=ctx.xavis, new_ruri=uri,
+                              dst_uri=dst_uri, force_socket=sock)
+        bctx.local.update({CELL: cell, BRANCH: index})
+        before = len(msg.changes)
+        try:
+            if cell.on_branch is not None and not self._run_route("branch", cell.on_branch, bctx):
+                return E_CFG  # dropped in branch_route
+            return self._send_branch(bctx, cell, index, proxy)
+        finally:
+            for change in msg.changes[before:]:
+                msg.cancel(change)
+
+    def _send_branch(self, bctx: MessageContext, cell: Cell, index: int,
+                     proxy: tuple[str, str, int] | None) -> int:
+        target = bctx.dst_uri or bctx.ruri
+        dest = proxy or destination(target)
+        if dest is None:
+            log.error("t_relay: cannot send to '%s' (not a SIP URI with a host)", target)
+            return E_BAD_ADDRESS
+        proto, host, port = dest
+        sock = self._socket(bctx, proto, host)
+        if sock is None:
+            log.error("t_relay: no %s socket to send to %s:%d", proto, host, port)
+            return E_SEND
+        msg = bctx.msg
+        assert isinstance(msg, Request)
+        seed = f"{cell.label}.{key_text(cell.uas.tx.key) if cell.uas else cell.request.call_id}"
+        branch = tags.branch_id(self.core.rank, msg.call_id or "", str(msg.cseq.num) if msg.cseq else "",
+                                seed, index)
+        data = build_forwarded(bctx, sock, branch)
+        br = UacBranch(index, bctx.ruri, data, (branch, msg.method.upper()), bflags=bctx.bflags)
+        cell.branches.append(br)
+        self._start_uac(cell, br, Dest(proto, host, port, sock))
+        return 1
+
+    def _socket(self, ctx: MessageContext, proto: str, host: str) -> Socket | None:
+        forced = ctx.force_socket
+        if forced is not None and forced.proto == proto:
+            return forced
+        want_v6 = ":" in host
+        local = ctx.src.local if ctx.src is not None else None
+        if local is not None and local.proto == proto and (":" in local.host) == want_v6:
+            return local
+        return next((s for s in self.core.sockets if s.proto == proto and (":" in s.host) == want_v6), None)
+
+    def _start_uac(self, cell: Cell, br: UacBranch, dest: Dest) -> None:
+        tx, actions = ClientTransaction.new(br.data, reliable=dest.proto != "udp", now=self._now(),
+                                            timers=cell.timers, key=br.key)
+        br.leg = Leg(tx, dest, cell, "uac", br.index)
+        self._add_leg(br.leg, actions)
+
+    def _relay_cancel(self, ctx: MessageContext, proxy: tuple[str, str, int] | None) -> int:
+        msg = ctx.msg
+        assert isinstance(msg, Request)
+        invite = self._find_invite(msg)
+        if invite is None:
+            if self.unmatched_cancel == 2:
+                return 1  # UM_CANCEL_DROP
+            return self._forward_stateless(ctx, proxy)
+        new = self._newtran(ctx)
+        if new == 0:
+            return 1
+        if new < 0 and new != E_SCRIPT:
+            return new
+        cell = self.cell_of(ctx)
+        assert cell is not None
+        self._e2e_cancel(ctx, cell, invite)
+        return 1
+
+    def _e2e_cancel(self, ctx: MessageContext, cancel: Cell, invite: Cell) -> None:
+        invite.canceled = True
+        pending = [br for br in invite.branches if br.last_received < 200 and not br.canceled]
+        if not pending:
+            if invite.uas_status < 200:
+                self._reply(MessageContext(invite.request, invite.src, self.core), invite, 487,
+                            "Request canceled")  # type: ignore[arg-type]
+            self._reply(ctx, cancel, 200, CANCEL_DONE)
+            return
+        self._reply(ctx, cancel, 200, CANCELING)
+        for br in pending:
+            self._cancel_branch(invite, br)
+
+
+def proxy_of(host: str, port: str | None, proto: str | None) -> tuple[str, str, int] | None:
+    """t_relay("udp:host:port") / t_relay("host", "port"): (proto, host, port)."""
+    text = host.strip()
+    if proto is None and ":" in text and text.split(":", 1)[0].lower() in ("udp", "tcp", "tls", "sctp"):
+        proto, text = text.split(":", 1)
+    if port is None and text.count(":") == 1:
+        text, port = text.split(":")
+    proto = (proto or "udp").lower()
+    try:
+        number = int(port) if port else 5060
+    except ValueError:
+        log.error("t_relay: bad port '%s'", port)
+        return None
+    return proto, text.strip("[]"), number
+
+
+def error_reply(error: int) -> tuple[int, str]:
+    """kill_transaction(): the local reply for a relay error (err2reason_phrase, "TM")."""
+    texts = {E_SEND: ("Unfortunately error on sending to next hop occurred", 477),
+             E_BAD_ADDRESS: ("Unresolvable destination", 478),
+             -487: ("Transaction canceled", 487)}
+    text, code = texts.get(error, ("I'm terribly sorry, server error occurred", 500))
+    return code, f"{text} ({-error}/TM)"

@@ -1,0 +1,258 @@
+"""Replies (Kamailio's t_reply.c): tm's own (t_reply), the replies of the branches (onreply_route,
+the choice of t_should_relay_response and t_pick_branch, failure_route) and relaying the winner."""
+from __future__ import annotations
+
+
+from kampy.api import (
+    MessageContext,
+    Response,
+    RouteType,
+    ScriptDrop,
+    ScriptExit,
+    SIPProtocolError,
+    TransactionError,
+    to_tag_of,
+)
+
+from . import tags
+from .base import BRANCH, CELL, PICKED, RURI_SEEN, TmBase, log
+from .cell import PENDING, Cell, Leg, UacBranch, pick_branch
+from .replies import build_local_reply, error_text, without_top_via
+
+
+class Replies(TmBase):
+    """Local replies, branch replies, relaying upstream, failure_route."""
+
+    def _reply(self, ctx: MessageContext, cell: Cell, code: int, reason: str) -> int:
+        """t_reply on `cell` with the lumps of `ctx`: 1 when sent, -1 when it cannot be."""
+        if cell.uas is None or not 100 <= code <= 699:
+            return -1
+        if cell.uas_status >= 200 and not (cell.is_invite and 200 <= code < 300 <= cell.uas_status):
+            log.error("t_reply: cannot send a %d reply: a final reply was sent already", code)
+            return -1
+        data, to_tag = self._local_reply(cell, code, reason, ctx)
+        if not self._send_uas(cell, data, code, to_tag):
+            return -1
+        self._count("rpl_generated")
+        if code >= 200 and cell.is_invite:
+            for br in cell.branches:  # cancel_uacs(F_CANCEL_B_KILL): a local final ends the branches
+                if br.last_received < 200:
+                    self._cancel_branch(cell, br, kill=True)
+        return 1
+
+    def _local_reply(self, cell: Cell, code: int, reason: str,
+                     ctx: MessageContext | None = None) -> tuple[bytes, str | None]:
+        """The reply tm builds itself, and the To-tag it carries."""
+        assert cell.src is not None
+        tag = tags.to_tag(self.core, cell.request)
+        if ctx is None:
+            data = build_local_reply(cell.request, cell.src, code, reason, tag=tag,
+                                     server=self.core.server_header)
+        else:
+            data = build_local_reply(cell.request, cell.src, code, reason, tag=tag,
+                                     server=self.core.server_header, lumps=ctx.reply_lumps,
+                                     body=ctx.reply_body, force_rport=ctx.force_rport)
+        request_tag = to_tag_of(cell.request)
+        if request_tag:
+            return data, request_tag
+        return data, tag if code >= 180 and cell.request.has_header("to") else None
+
+    def _send_uas(self, cell: Cell, data: bytes, code: int, to_tag: str | None) -> bool:
+        assert cell.uas is not None
+        try:
+            actions = cell.uas.tx.send_prepared(data, code, to_tag, self._now())  # type: ignore[union-attr]
+        except (TransactionError, SIPProtocolError) as exc:
+            log.error("cannot send reply %d: %s", code, exc)
+            return False
+        if code >= 200 and cell.uas_status < 200:
+            self._count(f"completed_{code // 100}xx") if code < 700 else None
+            if not cell.waiting:
+                cell.waiting = True
+                self._count("waiting")
+        if code > cell.uas_status or cell.uas_status < 200:
+            cell.uas_status = code
+        self._count("rpl_sent")
+        self._run(cell.uas, actions)
+        return True
+
+    def reply_cell(self, cell: Cell, code: int, reason: str) -> int:
+        """t_reply on a transaction found by other means than the message at hand (tmx)."""
+        return self._reply(MessageContext(cell.request, cell.src, self.core), cell, code,  # type: ignore[arg-type]
+                           reason)
+
+    def _branch_reply(self, leg: Leg, reply: Response, ctx: MessageContext | None) -> None:
+        cell = leg.cell
+        br = cell.branches[leg.branch]
+        if cell.on_reply is not None and not cell.is_local:
+            rctx = ctx or MessageContext(reply, cell.src, self.core)  # type: ignore[arg-type]
+            rctx.route_type = RouteType.TM_ONREPLY
+            rctx.local.update({CELL: cell, BRANCH: br.index})
+            if not self._run_route("onreply", cell.on_reply, rctx) and reply.status < 200:
+                return  # `drop` in onreply_route discards a provisional reply
+        if br.canceled and br.cancel_leg is None and 100 <= reply.status < 200:
+            self._send_cancel(cell, br)  # the CANCEL waited for this provisional
+        if cell.is_local:
+            self._local_final(cell, br, reply)
+        else:
+            self._process(cell, br, reply.status, reply)
+
+    def _branch_timeout(self, leg: Leg) -> None:
+        cell = leg.cell
+        br = cell.branches[leg.branch]
+        if br.last_received >= 200:
+            return
+        br.timed_out = True
+        if self._silent_drop(cell, br):
+            self._stop(br.leg) if br.leg is not None else None
+            if cell.uas is not None:
+                self._stop(cell.uas)
+            return
+        if cell.is_invite and br.last_received >= 100 and not br.canceled:
+            br.canceled = True
+            self._send_cancel(cell, br)
+        self._fake_reply(cell, br, 408)
+
+    def _silent_drop(self, cell: Cell, br: UacBranch) -> bool:
+        """noisy_ctimer=0: an INVITE nobody answered is dropped without a 408 (timer.c)."""
+        return (not self.noisy_ctimer and not cell.is_local and cell.is_invite and len(cell.branches) == 1
+                and cell.on_failure is None and br.last_received == 0)
+
+    def _fake_reply(self, cell: Cell, br: UacBranch, code: int) -> None:
+        if cell.is_local:
+            br.faked = True
+            self._local_final(cell, br, None, code)
+            return
+        self._process(cell, br, code, None)
+
+    def _local_final(self, cell: Cell, br: UacBranch, reply: Response | None, code: int = 0) -> None:
+        status = reply.status if reply is not None else code
+        if status < 200:
+            br.last_received = max(br.last_received, status)
+            return
+        br.last_received, br.reply = status, reply
+        if cell.called_back:
+            return
+        cell.called_back = True
+        cell.uas_status = status
+        if not cell.waiting:
+            cell.waiting = True
+            self._count("waiting")
+        self._count(f"completed_{status // 100}xx") if 200 <= status < 700 else None
+        if cell.callback is not None:
+            try:
+                cell.callback(status, reply)
+            except Exception:
+                log.exception("tm: the reply callback of a local %s failed", cell.method)
+        if br.leg is not None and not br.leg.tx.terminated and reply is None:
+            self._stop(br.leg)
+
+    def _process(self, cell: Cell, br: UacBranch, code: int, reply: Response | None) -> None:
+        """relay_reply: decide (t_should_relay_response), then relay or reply locally."""
+        relay = self._should_relay(cell, br, code, reply)
+        if relay >= 0:
+            self._relay_reply(cell, relay, br, code, reply)
+        pending, cell.cancel_after = cell.cancel_after, []
+        for other in pending:  # after relaying, as Kamailio's out-of-lock cancel I/O
+            self._cancel_branch(cell, other)
+
+    def _should_relay(self, cell: Cell, br: UacBranch, code: int, reply: Response | None) -> int:
+        inv_through = cell.is_invite and 200 <= code < 300
+        if cell.uas_status >= 200:
+            if inv_through:
+                br.last_received = code
+                return br.index  # another 2xx after the final reply: relayed too
+            return -1
+        if br.last_received >= 200 and not (inv_through and br.last_received < 300):
+            return -1
+        if code >= 300:
+            return self._negative(cell, br, code, reply)
+        br.last_received = code
+        if code >= 200:
+            br.reply = reply
+            cell.cancel_after = [o for o in cell.branches if o is not br and o.last_received < 200]
+            return br.index
+        return -1 if code == 100 and not self.relay_100 else br.index
+
+    def _negative(self, cell: Cell, br: UacBranch, code: int, reply: Response | None) -> int:
+        br.last_received = code
+        br.reply, br.faked = reply, reply is None
+        picked, picked_code = pick_branch(cell, br.index, code, self.faked_reply_prio)
+        if picked == PENDING:
+            if 600 <= code < 700 and not (cell.six_xx or cell.disable_6xx):
+                cell.six_xx = True
+                cell.cancel_after = [o for o in cell.branches if o.last_received < 200]
+            return -1
+        cell.six_xx = False
+        count = len(cell.branches)
+        dropped = False
+        cell.picked_branch = picked
+        if cell.on_failure is not None:
+            self._run_failure(cell, picked, picked_code)
+            mode = self.failure_reply_mode
+            if (mode == 3 and count < len(cell.branches)) or mode not in (0, 3):
+                for old in cell.branches[:count]:
+                    old.reply, old.faked = None, False
+                picked, dropped = -1, True
+        if cell.uas_status >= 200:
+            return -1  # failure_route replied
+        if count < len(cell.branches):
+            new, _ = pick_branch(cell, -1 if dropped else br.index, code, self.faked_reply_prio)
+            if new == PENDING:
+                return -1
+            if new >= 0:
+                return new
+            if dropped:
+                return self._branches_failed(cell)
+        elif dropped:
+            return self._branches_failed(cell)
+        return picked
+
+    def _branches_failed(self, cell: Cell) -> int:
+        self._reply(MessageContext(cell.request, cell.src, self.core), cell, 500,  # type: ignore[arg-type]
+                    "Failed to get a reply from new branches")
+        return -1
+
+    def _relay_reply(self, cell: Cell, index: int, incoming: UacBranch, code: int,
+                     reply: Response | None) -> None:
+        br = cell.branches[index]
+        if br is not incoming:
+            code, reply = br.last_received, br.reply
+        if reply is None or (code == 503 and self.remap_503_500):
+            status = 500 if reply is not None else code
+            data, to_tag = self._local_reply(cell, status, error_text(code))
+            self._count("rpl_generated")
+        else:
+            status, data = code, without_top_via(reply)
+            to_tag = to_tag_of(reply)
+        if status >= 200 and cell.uas_status < 200:
+            cell.relayed_branch = index
+        self._send_uas(cell, data, status, to_tag)
+
+    def _run_route(self, kind: str, name: str, ctx: MessageContext) -> bool:
+        """Run a route for tm; False when it ended with `drop`."""
+        try:
+            self.core.run_route(kind, name, ctx)
+        except ScriptExit:
+            pass
+        except ScriptDrop:
+            return False
+        except Exception:
+            log.exception("tm: %s_route[%s] failed", kind, name)
+        return True
+
+    def _run_failure(self, cell: Cell, picked: int, code: int) -> None:
+        name, cell.on_failure = cell.on_failure, None  # no recursion unless set again
+        assert name is not None and cell.src is not None
+        state = cell.state
+        fctx = MessageContext(cell.request, cell.src, self.core, route_type=RouteType.FAILURE,
+                              flags=state.flags, bflags=cell.branches[picked].bflags if picked >= 0 else 0,
+                              avps=state.avps, xavps=state.xavps, xavis=state.xavis, new_ruri=state.new_ruri,
+                              dst_uri=state.dst_uri, force_socket=state.force_socket)
+        fctx.local.update({CELL: cell, PICKED: picked, BRANCH: picked})
+        fctx.local[RURI_SEEN] = fctx.ruri
+        before = len(cell.request.changes)
+        try:
+            self._run_route("failure", name, fctx)
+        finally:
+            for change in cell.request.changes[before:]:
+                cell.request.cancel(change)

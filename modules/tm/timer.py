@@ -1,0 +1,131 @@
+"""The machines of a transaction at work (Kamailio's timer.c and the freeing of h_table.c): their
+actions carried out in order, their timers on the core's, a transaction freed once its last
+machine ended, and one the script left alone released after the wait time."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from kampy.api import (
+    CancelTimer,
+    Deliver,
+    MessageContext,
+    RouteType,
+    Send,
+    StartTimer,
+    Terminated,
+    Timeout,
+    TransportFailed,
+)
+
+from .base import CELL, TmBase, log
+from .cell import Cell, Leg
+
+
+class Timers(TmBase):
+    """Running the machines of transactions; releasing and freeing transactions."""
+
+    def _run(self, leg: Leg, actions: list[Any], reply_ctx: MessageContext | None = None) -> None:
+        """Carry out a machine's actions in their order: its sends and timers (the ACK of a negative
+        reply goes out before the reply is relayed), then what tm is told, then the end."""
+        for action in actions:
+            if isinstance(action, Send):
+                self.core.send(leg.dest.packet(action.data))
+            elif isinstance(action, StartTimer):
+                self._arm(leg, action.name, action.at)
+            elif isinstance(action, CancelTimer):
+                handle = leg.handles.pop(action.name, None)
+                if handle is not None:
+                    self.core.cancel_timer(handle)
+            elif isinstance(action, Deliver):
+                if leg.role == "uac":
+                    self._branch_reply(leg, action.message, reply_ctx)  # type: ignore[arg-type]
+            elif isinstance(action, Timeout | TransportFailed):
+                if leg.role == "uac":
+                    self._branch_timeout(leg)
+            elif isinstance(action, Terminated):
+                self._terminated(leg)
+
+    def _arm(self, leg: Leg, name: str, at: float) -> None:
+        old = leg.handles.pop(name, None)
+        if old is not None:
+            self.core.cancel_timer(old)
+        leg.handles[name] = self.core.call_at(at, lambda: self._fire(leg, name))
+
+    def _fire(self, leg: Leg, name: str) -> None:
+        leg.handles.pop(name, None)
+        self._guarded(leg, lambda: self._run(leg, leg.tx.on_timer(name, self._now())), f"timer {name}")
+
+    def _guarded(self, leg: Leg, step: Callable[[], None], what: str) -> None:
+        """Run a step of a transaction outside of a route (a timer, a reply); a bug there must not
+        leave the transaction alive: it gets a 500 upstream if it can, and is freed."""
+        try:
+            step()
+        except Exception:
+            log.exception("tm: internal error on %s of a %s transaction, freeing it", what, leg.cell.method)
+            self.core.stats.inc("core:err_internal")
+            self._kill(leg.cell)
+
+    def _kill(self, cell: Cell, reply: bool = True) -> None:
+        if reply and cell.uas is not None and cell.uas_status < 200:
+            try:
+                self._reply(MessageContext(cell.request, cell.src, self.core), cell, 500,  # type: ignore[arg-type]
+                            "Server Internal Error")
+            except Exception:
+                log.exception("tm: cannot send a 500 for a %s transaction", cell.method)
+        for leg in cell.legs():
+            if leg.tx in self._legs:
+                try:
+                    self._run(leg, leg.tx.terminate())
+                except Exception:
+                    log.exception("tm: cannot stop a %s transaction cleanly", cell.method)
+                if leg.tx in self._legs:
+                    self._terminated(leg)
+        if not cell.freed:
+            self._free(cell)
+
+    def _add_leg(self, leg: Leg, actions: list[Any]) -> None:
+        self.table.add(leg.tx)
+        self._legs[leg.tx] = leg
+        self._run(leg, actions)
+
+    def _terminated(self, leg: Leg) -> None:
+        for handle in leg.handles.values():
+            self.core.cancel_timer(handle)
+        leg.handles.clear()
+        self.table.remove(leg.tx)
+        self._legs.pop(leg.tx, None)
+        cell = leg.cell
+        if not cell.freed and all(lg.tx.terminated for lg in cell.legs()):
+            self._free(cell)
+
+    def _free(self, cell: Cell) -> None:
+        cell.freed = True
+        if not cell.waiting:
+            cell.waiting = True
+            self._count("waiting")
+        self._count("deleted")
+        if cell.shared_key is not None:
+            self.core.shared.claims.release(cell.shared_key, self.core.rank)
+
+    def post_script(self, ctx: MessageContext) -> bool:
+        """t_unref: a transaction the request route neither replied to nor relayed is released (as
+        Kamailio's "script writer didn't release transaction"); after an internal error it gets a
+        500 first. True while the transaction answers the request."""
+        cell = ctx.local.get(CELL)
+        if cell is None or cell.freed or cell.uas is None or ctx.route_type != RouteType.REQUEST:
+            return False
+        if cell.uas_status >= 200 or cell.branches:
+            return True
+        if ctx.failed and self._reply(ctx, cell, 500, "Server Internal Error") > 0:
+            return True
+        log.warning("script writer didn't release transaction")
+        wait = cell.timers.wt_timer if cell.timers.wt_timer is not None else self.timers.t4
+        self.core.call_at(self._now() + wait, lambda: self._release(cell))
+        return False
+
+    def _release(self, cell: Cell) -> None:
+        """t_release_transaction's put_on_wait ran out: a transaction still without a final reply or
+        a branch is freed (one that got them meanwhile ends by its own timers)."""
+        if not cell.freed and cell.uas_status < 200 and not cell.branches:
+            self._kill(cell, reply=False)
