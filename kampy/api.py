@@ -20,9 +20,10 @@ What is here, by use:
   `core.serve_http`), the RPC registry (`RpcRegistry`), and `core.api(name)` for the APIs of other
   modules.
 * Other modules' APIs (declared with `Offer`/`Need`, checked at load): `SlAPI` (sl: stateless
-  replies), `TmAPI` (tm: new requests with `ReplyCallback`, its part `TmUacAPI`; the transaction at
-  hand), `RrAPI` (rr: record-routing), `UsrlocAPI` (usrloc: the location table), `XhttpAPI` (xhttp:
-  answering HTTP requests).
+  replies), `TmAPI` (tm: new requests with `ReplyCallback`, its part `TmUacAPI`, requests in a
+  `UacDialog`; transaction callbacks `TmCallback` with `TmcbParams` for the `TMCB_*` events; the
+  transaction at hand as a `TmTransaction` with its `TmBranch`es), `RrAPI` (rr: record-routing),
+  `UsrlocAPI` (usrloc: the location table), `XhttpAPI` (xhttp: answering HTTP requests).
 * RPC replies and control sockets: `Member` and `RpcStruct` (reply values with Kamailio's
   structure), `LocalService` and `Peer` (a control socket the network layer serves), `binrpc`
   (Kamailio's binrpc codec, as ctl speaks it), `JsonRpc`, `dumps_response`, `version_string`
@@ -60,7 +61,54 @@ from kampy.db import TABLES as DB_TABLES
 from kampy.db import check_table_version
 from kampy.db import connect as db_connect
 from kampy.db import register_driver as register_db_driver
-from kampy.apis import CoreAPI, ReplyCallback, RrAPI, SlAPI, TmAPI, TmUacAPI, UsrlocAPI, XhttpAPI
+from kampy.apis import (
+    TMCB_ACK_NEG_IN,
+    TMCB_DESTROY,
+    TMCB_DLG,
+    TMCB_DONT_ACK,
+    TMCB_E2EACK_IN,
+    TMCB_E2EACK_RETR_IN,
+    TMCB_E2ECANCEL_IN,
+    TMCB_LOCAL_COMPLETED,
+    TMCB_LOCAL_F,
+    TMCB_LOCAL_REQUEST_IN,
+    TMCB_LOCAL_RESPONSE_IN,
+    TMCB_LOCAL_RESPONSE_OUT,
+    TMCB_MAX,
+    TMCB_NONE_F,
+    TMCB_ON_BRANCH_FAILURE,
+    TMCB_ON_BRANCH_FAILURE_RO,
+    TMCB_ON_FAILURE,
+    TMCB_ON_FAILURE_RO,
+    TMCB_REQ_RETR_IN,
+    TMCB_REQUEST_FWDED,
+    TMCB_REQUEST_IN,
+    TMCB_REQUEST_OUT,
+    TMCB_REQUEST_PENDING,
+    TMCB_REQUEST_SENT,
+    TMCB_RESPONSE_FWDED,
+    TMCB_RESPONSE_IN,
+    TMCB_RESPONSE_OUT,
+    TMCB_RESPONSE_READY,
+    TMCB_RESPONSE_SENT,
+    TMCB_RETR_F,
+    TYPE_LOCAL_ACK,
+    TYPE_LOCAL_CANCEL,
+    TYPE_REQUEST,
+    CoreAPI,
+    ReplyCallback,
+    RrAPI,
+    SlAPI,
+    TmAPI,
+    TmBranch,
+    TmCallback,
+    TmcbParams,
+    TmTransaction,
+    TmUacAPI,
+    UacDialog,
+    UsrlocAPI,
+    XhttpAPI,
+)
 from kampy.module import (
     Arg,
     ArgKind,
@@ -197,6 +245,14 @@ __all__ = [
     "avp_add", "avp_del", "avp_get", "avp_values",
     "setflag", "resetflag", "isflagset", "setbflag", "resetbflag", "isbflagset",
     "SlAPI", "TmAPI", "TmUacAPI", "ReplyCallback", "RrAPI", "UsrlocAPI", "XhttpAPI",
+    "TmTransaction", "TmBranch", "TmcbParams", "TmCallback", "UacDialog",
+    "TMCB_REQUEST_IN", "TMCB_RESPONSE_IN", "TMCB_E2EACK_IN", "TMCB_REQUEST_PENDING", "TMCB_REQUEST_FWDED",
+    "TMCB_RESPONSE_FWDED", "TMCB_ON_FAILURE_RO", "TMCB_ON_FAILURE", "TMCB_REQUEST_OUT", "TMCB_RESPONSE_OUT",
+    "TMCB_LOCAL_COMPLETED", "TMCB_LOCAL_RESPONSE_OUT", "TMCB_ACK_NEG_IN", "TMCB_REQ_RETR_IN",
+    "TMCB_LOCAL_RESPONSE_IN", "TMCB_LOCAL_REQUEST_IN", "TMCB_DLG", "TMCB_DESTROY", "TMCB_E2ECANCEL_IN",
+    "TMCB_E2EACK_RETR_IN", "TMCB_RESPONSE_READY", "TMCB_DONT_ACK", "TMCB_REQUEST_SENT", "TMCB_RESPONSE_SENT",
+    "TMCB_ON_BRANCH_FAILURE_RO", "TMCB_ON_BRANCH_FAILURE", "TMCB_MAX", "TMCB_NONE_F", "TMCB_RETR_F",
+    "TMCB_LOCAL_F", "TYPE_REQUEST", "TYPE_LOCAL_CANCEL", "TYPE_LOCAL_ACK",
     "JsonRpc", "LocalService", "Member", "Peer", "RpcStruct", "binrpc", "dumps_response", "version_string",
     "KAMAILIO_VERSION_TEXT", "KAMPY_VERSION", "source_id",
     "Handoff", "SendSocketValue", "build_forwarded", "destination", "forward_request",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -185,6 +186,168 @@ class SlAPI(Protocol):
 
 ReplyCallback = Callable[[int, "Response | None"], None]
 
+# Kamailio's transaction callback types (tm/t_hooks.h), the `types` of TmAPI.register_tmcb; tm's
+# README ("Transaction callbacks") says when kampy's tm runs each and what its TmcbParams hold.
+TMCB_REQUEST_IN = 1 << 0
+TMCB_RESPONSE_IN = 1 << 1
+TMCB_E2EACK_IN = 1 << 2
+TMCB_REQUEST_PENDING = 1 << 3
+TMCB_REQUEST_FWDED = 1 << 4
+TMCB_RESPONSE_FWDED = 1 << 5
+TMCB_ON_FAILURE_RO = 1 << 6
+TMCB_ON_FAILURE = 1 << 7
+TMCB_REQUEST_OUT = 1 << 8
+TMCB_RESPONSE_OUT = 1 << 9
+TMCB_LOCAL_COMPLETED = 1 << 10
+TMCB_LOCAL_RESPONSE_OUT = 1 << 11
+TMCB_ACK_NEG_IN = 1 << 12
+TMCB_REQ_RETR_IN = 1 << 13
+TMCB_LOCAL_RESPONSE_IN = 1 << 14
+TMCB_LOCAL_REQUEST_IN = 1 << 15
+TMCB_DLG = 1 << 16
+TMCB_DESTROY = 1 << 17
+TMCB_E2ECANCEL_IN = 1 << 18
+TMCB_E2EACK_RETR_IN = 1 << 19
+TMCB_RESPONSE_READY = 1 << 20
+TMCB_DONT_ACK = 1 << 21
+TMCB_REQUEST_SENT = 1 << 22
+TMCB_RESPONSE_SENT = 1 << 23
+TMCB_ON_BRANCH_FAILURE_RO = 1 << 24
+TMCB_ON_BRANCH_FAILURE = 1 << 25
+TMCB_MAX = (1 << 26) - 1
+
+# TmcbParams.flags (TMCB_RETR_F: tm retransmitted it; TMCB_LOCAL_F: tm built it, not relayed)
+TMCB_NONE_F, TMCB_RETR_F, TMCB_LOCAL_F = 0, 1, 2
+# TmcbParams.code of TMCB_REQUEST_SENT and TMCB_REQUEST_OUT: what kind of request went out
+TYPE_REQUEST, TYPE_LOCAL_CANCEL, TYPE_LOCAL_ACK = 0, -1, -2
+
+
+class TmBranch(Protocol):
+    """A branch of a transaction as tm shows it (Kamailio's `struct ua_client`, `t->uac[i]`)."""
+
+    @property
+    def index(self) -> int:
+        """The branch's number in its transaction, from 0."""
+
+    @property
+    def uri(self) -> str:
+        """The Request-URI of the branch."""
+
+    @property
+    def request(self) -> Request:
+        """The request as sent on the branch."""
+
+    @property
+    def status(self) -> int:
+        """The status of the last reply of the branch (`last_received`), 0 before any."""
+
+    @property
+    def reply(self) -> Response | None:
+        """The final reply the branch received; None before one, or when tm made it (a 408 on
+        timeout, a 487 after CANCEL: Kamailio's FAKED_REPLY)."""
+
+    @property
+    def destination(self) -> tuple[str, str, int] | None:
+        """(proto, host, port) the branch was sent to."""
+
+    @property
+    def socket(self) -> Socket | None:
+        """The local socket the branch went out on."""
+
+
+class TmTransaction(Protocol):
+    """A transaction as tm shows it to other modules (Kamailio's `struct cell`, what t_gett()
+    gives and callbacks receive), read-only; pass it back to tm's API as it is."""
+
+    @property
+    def hash_index(self) -> int:
+        """Kamailio's hash of Call-ID and CSeq number (tindex)."""
+
+    @property
+    def label(self) -> int:
+        """The transaction's number in its worker (tlabel)."""
+
+    @property
+    def method(self) -> str:
+        """The method of the request (upper case)."""
+
+    @property
+    def request(self) -> Request:
+        """The request (`t->uas.request`); for a local transaction the request tm sent."""
+
+    @property
+    def is_local(self) -> bool:
+        """Whether tm started it itself (t_request, t_uac: no request was received)."""
+
+    @property
+    def status(self) -> int:
+        """The status of the reply sent upstream (`t->uas.status`); for a local transaction the
+        final status it completed with; 0 before any."""
+
+    @property
+    def flags(self) -> int:
+        """The message flags the transaction keeps (set when t_relay ran, t_flush_flags)."""
+
+    @property
+    def branches(self) -> Sequence[TmBranch]:
+        """The branches, in order."""
+
+    @property
+    def relayed_branch(self) -> int:
+        """The branch whose final reply was sent upstream; -1 when none was (no final yet, or tm
+        replied itself)."""
+
+    @property
+    def picked_branch(self) -> int:
+        """The branch t_pick_branch chose when all branches failed (failure_route's), -1 before."""
+
+    @property
+    def final_reply(self) -> Response | None:
+        """The received reply relayed upstream as final (`t->uac[relayed_branch].reply`); None
+        when the final reply was tm's own."""
+
+    @property
+    def canceled(self) -> bool:
+        """Whether a CANCEL came for it (t_is_canceled)."""
+
+
+@dataclass(slots=True)
+class TmcbParams:
+    """What a transaction callback receives besides the transaction and the type (Kamailio's
+    `struct tmcb_params`). `rpl` None is Kamailio's FAKED_REPLY: no reply was received (tm made
+    it, or a timer hit). `code` is the reply's status for reply events, 0 for request events
+    (Kamailio puts its method number there: read `req.method`) except the TYPE_* of
+    TMCB_REQUEST_SENT/OUT."""
+
+    req: Request | None = None
+    rpl: Response | None = None
+    code: int = 0
+    branch: int = -1
+    flags: int = TMCB_NONE_F
+    send_buf: bytes = b""  # TMCB_*_SENT, TMCB_*_OUT, TMCB_RESPONSE_READY: what is or was sent
+    dst: tuple[str, str, int] | None = None  # where it went: (proto, host, port)
+    ctx: MessageContext | None = None  # kampy: the message's context where one is at hand (flags, AVPs)
+
+
+TmCallback = Callable[["TmTransaction", int, TmcbParams], None]
+
+
+@dataclass
+class UacDialog:
+    """A dialog tm sends a request in (Kamailio's `dlg_t`, tm/dlg.h): what t_uac and
+    t_request_within build the request from. t_request_within moves `local_seq` on."""
+
+    call_id: str
+    local_tag: str
+    local_uri: str  # From
+    remote_uri: str  # To
+    remote_tag: str = ""
+    local_seq: int | None = None  # the CSeq of the last request sent; None: the first one gets 10
+    remote_target: str = ""  # the peer's Contact, the Request-URI (remote_uri when empty)
+    route_set: Sequence[str] = ()  # the Route values in order, as "<sip:p1.example.com;lr>"
+    dst_uri: str | None = None  # where to send when there is no route set (the outbound proxy)
+    send_socket: Socket | None = None  # the local socket to send from (else one of the protocol)
+
 
 class TmUacAPI(Protocol):
     """The part of tm's API that sends new requests (Kamailio's `tmb.t_request`): what msilo uses,
@@ -200,10 +363,25 @@ class TmUacAPI(Protocol):
 
 class TmAPI(TmUacAPI, Protocol):
     """What tm offers (`core.api("tm")`, Kamailio's `tm_binds` from `load_tm_api` and tmx's
-    `tm_xbinds`): new requests (`TmUacAPI`), the transaction of the message at hand, transactions by
-    Call-ID, the counters. A transaction is an opaque handle (`object`) other modules pass back."""
+    `tm_xbinds`): new requests (`TmUacAPI`) and requests within a dialog, transaction callbacks,
+    the transaction of the message at hand, transactions by Call-ID, the counters."""
+
+    # transaction callbacks (t_hooks.h)
+    def register_tmcb(self, ctx: MessageContext | None, t: TmTransaction | None, types: int,
+                      callback: TmCallback) -> int:
+        """Have `callback(t, type, params)` run on the events `types` (TMCB_* bits) of the
+        transaction `t`, else of the transaction of `ctx` (one created later for the message of
+        `ctx` when it has none yet). TMCB_REQUEST_IN (every new transaction of a received request)
+        and TMCB_LOCAL_REQUEST_IN (of a local request) are registered alone, with neither, in
+        `__init__`. Callbacks of one transaction run newest first, as Kamailio's. 1 when
+        registered; -5 (E_BUG, logged) for a bad mask, a type kampy's tm does not run, or nothing to
+        register on."""
 
     # the transaction of the message at hand (t_gett, t_reply)
+    def t_gett(self, ctx: MessageContext) -> TmTransaction | None:
+        """The transaction of the message of `ctx` (its request's, or in onreply_route,
+        failure_route and branch_route the one they run for); None when it has none."""
+
     def has_transaction(self, ctx: MessageContext) -> bool:
         """Whether the request of `ctx` has a transaction (t_newtran or t_relay ran)."""
 
@@ -241,15 +419,29 @@ class TmAPI(TmUacAPI, Protocol):
     def invite_of(self, ctx: MessageContext) -> Request | None:
         """For a CANCEL, the INVITE it cancels ($T_inv)."""
 
+    # requests within a dialog (uac.c)
+    def t_uac(self, method: str, dialog: UacDialog, *, headers: str = "", body: bytes = b"",
+              cb_types: int = TMCB_LOCAL_COMPLETED, callback: TmCallback | None = None) -> int:
+        """Send `method` in `dialog` as it stands (To, From with their tags, Call-ID, CSeq
+        `dialog.local_seq`, 10 when None; the Request-URI, Route headers and next hop from the
+        remote target and the route set, loose or strict routing as RFC 3261 12.2.1.1) in a new
+        client transaction, `callback` registered for `cb_types` on it; an ACK goes out once,
+        without a transaction. 1 when sent, negative on error."""
+
+    def t_request_within(self, method: str, dialog: UacDialog, *, headers: str = "", body: bytes = b"",
+                         cb_types: int = TMCB_LOCAL_COMPLETED, callback: TmCallback | None = None) -> int:
+        """t_uac for the next request of the dialog: `dialog.local_seq` moves on by one first
+        (not for ACK and CANCEL), as Kamailio's req_within."""
+
     # any transaction, by Call-ID and CSeq (t_lookup_callid)
-    def find_by_callid(self, call_id: str, cseq: str) -> object | None:
+    def find_by_callid(self, call_id: str, cseq: str) -> TmTransaction | None:
         """The INVITE transaction with this Call-ID and CSeq number, or None."""
 
-    def reply_cell(self, cell: object, code: int, reason: str) -> int:
-        """Reply the transaction `cell` (t_reply_callid)."""
+    def reply_cell(self, t: TmTransaction, code: int, reason: str) -> int:
+        """Reply the transaction `t` (t_reply_callid)."""
 
-    def cancel_cell(self, cell: object) -> None:
-        """Cancel the pending branches of the transaction `cell` (t_cancel_callid)."""
+    def cancel_cell(self, t: TmTransaction) -> None:
+        """Cancel the pending branches of the transaction `t` (t_cancel_callid)."""
 
     # statistics
     def watch_counters(self, listener: Callable[[dict[str, int]], None]) -> None:

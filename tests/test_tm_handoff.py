@@ -7,24 +7,15 @@ import pytest
 
 from kampy.runtime.context import Handoff
 from kampy.runtime.server import Server
-from kampy.runtime.shared import SharedStore
-from tests.tmkit import ALICE, BOB, FakeClock, lines, reply_to, request, server
+from tests.tmkit import ALICE, BOB, lines, reply_to, request, two_workers
 
 RELAY = "request_route { t_relay(); }"
 
 
 @pytest.fixture
 def workers() -> Iterator[tuple[Server, Server]]:
-    store = SharedStore.create()
-    clock = FakeClock()
-    one = server(RELAY, clock=clock, shared=store.reopen(), rank=1, workers=2)
-    two = server(RELAY, clock=clock, shared=store.reopen(), rank=2, workers=2)
-    try:
-        yield one, two
-    finally:
-        one.shutdown()
-        two.shutdown()
-        store.remove()
+    with two_workers(RELAY) as pair:
+        yield pair
 
 
 def test_reply_received_by_another_worker_is_handed_to_the_owner(workers) -> None:  # type: ignore[no-untyped-def]

@@ -1,6 +1,9 @@
 """Helpers for the tm tests: a server from cfg text with a fake clock, SIP built from short literals."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from kampy.config.pipeline import load_text
 from kampy.runtime.context import Outgoing, Socket, Source
 from kampy.runtime.server import Server
@@ -31,6 +34,21 @@ def server(routes: str, params: str = "", *, clock: FakeClock | None = None,
     compiled = load_text(HEADER + params + "\n" + routes, "tm-test.cfg")
     return Server.from_config(compiled, sockets=[SOCKET], clock=clock or FakeClock(), shared=shared,
                               rank=rank, workers=workers)
+
+
+@contextmanager
+def two_workers(routes: str, params: str = "") -> Iterator[tuple[Server, Server]]:
+    """Workers 1 and 2 of one server: one shared store, one clock."""
+    store = SharedStore.create()
+    clock = FakeClock()
+    one = server(routes, params, clock=clock, shared=store.reopen(), rank=1, workers=2)
+    two = server(routes, params, clock=clock, shared=store.reopen(), rank=2, workers=2)
+    try:
+        yield one, two
+    finally:
+        one.shutdown()
+        two.shutdown()
+        store.remove()
 
 
 def advance(srv: Server, seconds: float, step: float = 0.05) -> list[Outgoing]:

@@ -12,8 +12,10 @@ from kampy.api import (
     CoreAPI,
     MessageContext,
     Module,
+    Request,
     ServerTransaction,
     TimerConfig,
+    TmCallback,
     TransactionTable,
 )
 
@@ -32,6 +34,9 @@ RURI_SEEN = "tm_ruri_seen"  # failure_route: the R-URI it started with (a change
 
 E_SCRIPT, E_BAD_ADDRESS, E_SEND, E_CFG = -10, -478, -477, -6
 
+# How long a claim outlives a worker that died holding it; a live transaction releases it when freed.
+CLAIM_TTL = 3600.0
+
 # Kamailio's tm counters (t_stats.h); tmx publishes them under its statistic names
 COUNTERS = ("transactions", "client_transactions", "waiting", "deleted", "completed_2xx",
             "completed_3xx", "completed_4xx", "completed_5xx", "completed_6xx", "rpl_received",
@@ -41,6 +46,15 @@ COUNTERS = ("transactions", "client_transactions", "waiting", "deleted", "comple
 def key_text(key: tuple[str, ...]) -> str:
     """A transaction's server key as the shared claims table keys it."""
     return "\x1f".join(key)
+
+
+def e2e_key(msg: Request) -> str | None:
+    """What an end-to-end ACK shares with its INVITE (Call-ID, CSeq number, From-tag: Kamailio's
+    partial dialog matching), as the shared claims table keys it; None without them."""
+    cseq, from_ = msg.cseq, msg.from_
+    if cseq is None or from_ is None or msg.call_id is None:
+        return None
+    return key_text(("e2e", msg.call_id, str(cseq.num), from_.tag or ""))
 
 
 class TmBase(Module):
@@ -69,6 +83,9 @@ class TmBase(Module):
         self._callids = tags.CallIds(core)
         self.counters = dict.fromkeys(COUNTERS, 0)
         self.stats_listener: Callable[[dict[str, int]], None] | None = None  # watch_counters (tmx)
+        self.reqin_tmcbs: list[TmCallback] = []  # TMCB_REQUEST_IN, newest first
+        self.local_reqin_tmcbs: list[TmCallback] = []  # TMCB_LOCAL_REQUEST_IN
+        self.e2e: dict[str, Cell] = {}  # INVITEs with E2EACK callbacks, by e2e_key (Call-ID, CSeq, From-tag)
 
     def cell_of(self, ctx: MessageContext) -> Cell | None:
         return ctx.local.get(CELL)

@@ -6,8 +6,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kampy.api import Outgoing, Request, Response, Socket, Source, parse_message
-from kampy.api import ClientTransaction, ServerTransaction, TimerConfig
+from kampy.api import (
+    ClientTransaction,
+    Outgoing,
+    Request,
+    Response,
+    ServerTransaction,
+    Socket,
+    Source,
+    TimerConfig,
+    TmCallback,
+    hash2_raw,
+    parse_message,
+)
 
 PENDING = -2  # t_pick_branch: branches still open
 
@@ -114,6 +125,11 @@ class Cell:
     state: ScriptState = field(default_factory=ScriptState)
     callback: Callable[[int, Response | None], None] | None = None  # local (UAC) transactions
     called_back: bool = False
+    tmcb_types: int = 0  # the TMCB_* bits some callback of `tmcbs` is registered for
+    tmcbs: list[tuple[int, TmCallback]] | None = None  # newest first, as Kamailio's tmcb_hl
+    fwded_totags: dict[str, bool] | None = None  # To-tags of relayed 2xx -> ACKed (E2EACK callbacks)
+    e2e_key: str | None = None  # how an end-to-end ACK finds it (E2EACK callbacks)
+    view: TransactionView | None = field(default=None, repr=False)  # what other modules get
 
     @property
     def is_invite(self) -> bool:
@@ -168,3 +184,120 @@ def pick_branch(cell: Cell, inc_branch: int, inc_code: int, faked_prio: int = 0)
                                                                              faked_prio):
             best, best_code, best_faked = br.index, br.last_received, br.faked
     return best, best_code
+
+
+class TransactionView:
+    """A transaction as other modules see it (kampy.api.TmTransaction): read-only, nothing of tm's
+    machinery reachable. One per transaction (`view_of`); `cell_of_view` gives tm the transaction."""
+
+    __slots__ = ("_cell",)
+
+    def __init__(self, cell: Cell) -> None:
+        self._cell = cell
+
+    def __repr__(self) -> str:
+        c = self._cell
+        return f"<tm transaction {c.method} {c.label}, status {c.uas_status}>"
+
+    @property
+    def hash_index(self) -> int:
+        req = self._cell.request
+        return hash2_raw(req.call_id or "", str(req.cseq.num) if req.cseq else "") & 0xFFFF
+
+    @property
+    def label(self) -> int:
+        return self._cell.label
+
+    @property
+    def method(self) -> str:
+        return self._cell.method
+
+    @property
+    def request(self) -> Request:
+        return self._cell.request
+
+    @property
+    def is_local(self) -> bool:
+        return self._cell.is_local
+
+    @property
+    def status(self) -> int:
+        return self._cell.uas_status
+
+    @property
+    def flags(self) -> int:
+        return self._cell.state.flags
+
+    @property
+    def branches(self) -> tuple[BranchView, ...]:
+        return tuple(BranchView(br) for br in self._cell.branches)
+
+    @property
+    def relayed_branch(self) -> int:
+        return self._cell.relayed_branch
+
+    @property
+    def picked_branch(self) -> int:
+        return self._cell.picked_branch
+
+    @property
+    def final_reply(self) -> Response | None:
+        cell = self._cell
+        return cell.branches[cell.relayed_branch].reply if cell.relayed_branch >= 0 else None
+
+    @property
+    def canceled(self) -> bool:
+        return self._cell.canceled
+
+
+class BranchView:
+    """A branch as other modules see it (kampy.api.TmBranch)."""
+
+    __slots__ = ("_br",)
+
+    def __init__(self, br: UacBranch) -> None:
+        self._br = br
+
+    def __repr__(self) -> str:
+        return f"<tm branch {self._br.index} {self._br.uri}, status {self._br.last_received}>"
+
+    @property
+    def index(self) -> int:
+        return self._br.index
+
+    @property
+    def uri(self) -> str:
+        return self._br.uri
+
+    @property
+    def request(self) -> Request:
+        return self._br.request
+
+    @property
+    def status(self) -> int:
+        return self._br.last_received
+
+    @property
+    def reply(self) -> Response | None:
+        return self._br.reply
+
+    @property
+    def destination(self) -> tuple[str, str, int] | None:
+        leg = self._br.leg
+        return None if leg is None else (leg.dest.proto, leg.dest.host, leg.dest.port)
+
+    @property
+    def socket(self) -> Socket | None:
+        leg = self._br.leg
+        return None if leg is None else leg.dest.local
+
+
+def view_of(cell: Cell) -> TransactionView:
+    if cell.view is None:
+        cell.view = TransactionView(cell)
+    return cell.view
+
+
+def cell_of_view(t: object) -> Cell | None:
+    """The transaction behind a view tm handed out; None for anything else."""
+    return t._cell if isinstance(t, TransactionView) else None

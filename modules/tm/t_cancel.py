@@ -2,11 +2,18 @@
 per cancel_b_method."""
 from __future__ import annotations
 
+from kampy.api import (
+    TMCB_LOCAL_F,
+    TMCB_REQUEST_OUT,
+    TMCB_REQUEST_SENT,
+    TYPE_LOCAL_CANCEL,
+    ClientTransaction,
+    TmTransaction,
+    build_cancel,
+)
 
-from kampy.api import ClientTransaction, build_cancel
-
-from .base import TmBase
-from .cell import Cell, Leg, UacBranch
+from .base import TmBase, log
+from .cell import Cell, Leg, UacBranch, cell_of_view
 
 
 class Cancel(TmBase):
@@ -31,13 +38,24 @@ class Cancel(TmBase):
         tx, actions = ClientTransaction.new(cancel, reliable=br.leg.dest.proto != "udp", now=self._now(),
                                             timers=cell.timers)
         br.cancel_leg = Leg(tx, br.leg.dest, cell, "cancel", br.index)
-        self._add_leg(br.cancel_leg, actions)
+        self._add_leg(br.cancel_leg, actions, fresh=tx.data)
+        if cell.tmcb_types & (TMCB_REQUEST_OUT | TMCB_REQUEST_SENT):
+            dest = br.leg.dest
+            for kind in (TMCB_REQUEST_OUT, TMCB_REQUEST_SENT):  # t_cancel.c's order
+                if cell.tmcb_types & kind:
+                    self._tmcb(cell, kind, None if cell.is_local else cell.request, code=TYPE_LOCAL_CANCEL,
+                               branch=br.index, flags=TMCB_LOCAL_F, send_buf=tx.data,
+                               dst=(dest.proto, dest.host, dest.port))
 
     def _stop(self, leg: Leg) -> None:
         self._run(leg, leg.tx.terminate())
 
-    def cancel_cell(self, cell: Cell) -> None:
+    def cancel_cell(self, t: TmTransaction) -> None:
         """Cancel every pending branch of a transaction (tmx t_cancel_callid)."""
+        cell = cell_of_view(t)
+        if cell is None:
+            log.error("cancel_cell: not a transaction of tm: %r", t)
+            return
         cell.canceled = True
         for br in cell.branches:
             if br.last_received < 200:

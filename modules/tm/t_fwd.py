@@ -2,8 +2,14 @@
 transaction of each) and the end-to-end CANCEL of an INVITE."""
 from __future__ import annotations
 
-
 from kampy.api import (
+    TMCB_E2ECANCEL_IN,
+    TMCB_LOCAL_F,
+    TMCB_NONE_F,
+    TMCB_REQUEST_FWDED,
+    TMCB_REQUEST_OUT,
+    TMCB_REQUEST_SENT,
+    TYPE_REQUEST,
     ClientTransaction,
     MessageContext,
     Request,
@@ -115,6 +121,8 @@ class Forward(TmBase):
         try:
             if cell.on_branch is not None and not self._run_route("branch", cell.on_branch, bctx):
                 return E_CFG  # dropped in branch_route
+            if cell.tmcb_types & TMCB_REQUEST_FWDED:
+                self._tmcb(cell, TMCB_REQUEST_FWDED, msg, branch=index, ctx=bctx)
             return self._send_branch(bctx, cell, index, proxy)
         finally:
             for change in msg.changes[before:]:
@@ -157,7 +165,18 @@ class Forward(TmBase):
         tx, actions = ClientTransaction.new(br.data, reliable=dest.proto != "udp", now=self._now(),
                                             timers=cell.timers, key=br.key)
         br.leg = Leg(tx, dest, cell, "uac", br.index)
-        self._add_leg(br.leg, actions)
+        self._add_leg(br.leg, actions, fresh=br.data)
+        if cell.tmcb_types & (TMCB_REQUEST_SENT | TMCB_REQUEST_OUT):
+            self._request_out(cell, br, dest)
+
+    def _request_out(self, cell: Cell, br: UacBranch, dest: Dest) -> None:
+        """The first send of a branch's request: TMCB_REQUEST_SENT, then, for a relayed one,
+        TMCB_REQUEST_OUT (a local request has only the first, as Kamailio's t_uac)."""
+        req, flags = (None, TMCB_LOCAL_F) if cell.is_local else (cell.request, TMCB_NONE_F)
+        for kind in (TMCB_REQUEST_SENT, TMCB_REQUEST_OUT):
+            if cell.tmcb_types & kind and not (cell.is_local and kind == TMCB_REQUEST_OUT):
+                self._tmcb(cell, kind, req, code=TYPE_REQUEST, branch=br.index, flags=flags, send_buf=br.data,
+                           dst=(dest.proto, dest.host, dest.port))
 
     def _relay_cancel(self, ctx: MessageContext, proxy: tuple[str, str, int] | None) -> int:
         msg = ctx.msg
@@ -178,6 +197,8 @@ class Forward(TmBase):
         return 1
 
     def _e2e_cancel(self, ctx: MessageContext, cancel: Cell, invite: Cell) -> None:
+        if invite.tmcb_types & TMCB_E2ECANCEL_IN:
+            self._tmcb(invite, TMCB_E2ECANCEL_IN, ctx.msg, ctx=ctx)  # type: ignore[arg-type]
         invite.canceled = True
         pending = [br for br in invite.branches if br.last_received < 200 and not br.canceled]
         if not pending:

@@ -7,21 +7,30 @@ request tm sends names the owner's rank, so `pre_script` (requests) and `on_resp
 message that belongs to another worker over to it."""
 from __future__ import annotations
 
-
 from kampy.api import (
+    TMCB_ACK_NEG_IN,
+    TMCB_E2EACK_IN,
+    TMCB_E2EACK_RETR_IN,
+    TMCB_LOCAL_RESPONSE_IN,
+    TMCB_REQ_RETR_IN,
+    TMCB_REQUEST_IN,
+    TMCB_RESPONSE_IN,
     Handoff,
     MessageContext,
     Request,
     Response,
     ServerTransaction,
     TimerConfig,
+    TmTransaction,
     reply_destination,
     server_key,
+    to_tag_of,
 )
 
 from . import tags
 from .base import (
     CELL,
+    CLAIM_TTL,
     E_SCRIPT,
     HANDED,
     PENDING_FLAGS,
@@ -29,13 +38,11 @@ from .base import (
     PENDING_RETR,
     PENDING_ROUTES,
     TmBase,
+    e2e_key,
     key_text,
 )
-from .cell import Cell, Dest, Leg
-
-
-# How long a claim outlives a worker that died holding it; a live transaction releases it when freed.
-CLAIM_TTL = 3600.0
+from .cell import Cell, Dest, Leg, view_of
+from .t_hooks import E2EACK
 
 
 class Lookup(TmBase):
@@ -64,6 +71,9 @@ class Lookup(TmBase):
         if key is None:
             return True
         owner = self._owner(key)
+        if owner is None and method == "ACK":  # an end-to-end ACK an INVITE's E2EACK callbacks await
+            e2e = e2e_key(msg)
+            owner = self.core.shared.claims.owner(e2e) if e2e is not None else None
         if owner is None or owner == self.core.rank:
             return True
         self.core.send(Handoff(owner, msg.raw, ctx.src))
@@ -88,6 +98,12 @@ class Lookup(TmBase):
         if leg is None:
             return True
         self._count("rpl_received")
+        cell = leg.cell
+        if cell.tmcb_types & (TMCB_RESPONSE_IN | TMCB_LOCAL_RESPONSE_IN):
+            kind = TMCB_LOCAL_RESPONSE_IN if cell.is_local else TMCB_RESPONSE_IN
+            if cell.tmcb_types & kind:
+                self._tmcb(cell, kind, None if cell.is_local else cell.request, msg, msg.status,
+                           leg.branch, ctx=ctx)
         self._guarded(leg, lambda: self._run(leg, tx.on_response(msg, self._now()), ctx), "a reply")
         return False
 
@@ -115,6 +131,12 @@ class Lookup(TmBase):
             return "retr", cell
         if msg.method.upper() == "ACK":
             invite = self._find_invite(msg)
+            if invite is None and self.e2e:
+                key = e2e_key(msg)
+                invite = self.e2e.get(key) if key is not None else None
+                if invite is not None and (invite.fwded_totags is None
+                                           or to_tag_of(msg) not in invite.fwded_totags):
+                    invite = None  # an ACK of another fork, or of no 2xx relayed here
             if invite is not None and 200 <= invite.uas_status < 300:
                 return "e2e_ack", invite
         return "none", None
@@ -123,6 +145,11 @@ class Lookup(TmBase):
         """A retransmission gets the last reply again; an ACK for a negative reply stops its
         retransmissions."""
         assert cell.uas is not None
+        if cell.tmcb_types & (TMCB_ACK_NEG_IN | TMCB_REQ_RETR_IN):
+            msg = ctx.msg
+            kind = TMCB_ACK_NEG_IN if msg.method.upper() == "ACK" else TMCB_REQ_RETR_IN  # type: ignore[union-attr]
+            if cell.tmcb_types & kind:
+                self._tmcb(cell, kind, msg, ctx=ctx)  # type: ignore[arg-type]
         self._run(cell.uas, cell.uas.tx.on_request(ctx.msg, self._now()))  # type: ignore[union-attr]
 
     def _newtran(self, ctx: MessageContext) -> int:
@@ -138,6 +165,8 @@ class Lookup(TmBase):
             self._absorb(ctx, cell)
             return 0
         if msg.method.upper() == "ACK":
+            if kind == "e2e_ack" and cell is not None and cell.tmcb_types & E2EACK:
+                self._e2e_ack(ctx, cell)
             return 1
         key = server_key(msg)
         if key is None:
@@ -173,7 +202,21 @@ class Lookup(TmBase):
         self._add_leg(cell.uas, actions)
         ctx.local[CELL] = cell
         self._count("transactions")
+        self._adopt_early(ctx, cell)
+        if self.reqin_tmcbs:
+            self._reqin(cell, self.reqin_tmcbs, TMCB_REQUEST_IN, msg, ctx)
         return cell
+
+    def _e2e_ack(self, ctx: MessageContext, invite: Cell) -> None:
+        """TMCB_E2EACK_IN for the first ACK of a relayed 2xx's To-tag, TMCB_E2EACK_RETR_IN after."""
+        tag = to_tag_of(ctx.msg)  # type: ignore[arg-type]
+        totags = invite.fwded_totags
+        first = totags is None or tag is None or not totags.get(tag, False)
+        if totags is not None and tag in totags:
+            totags[tag] = True
+        kind = TMCB_E2EACK_IN if first else TMCB_E2EACK_RETR_IN
+        if invite.tmcb_types & kind:
+            self._tmcb(invite, kind, ctx.msg, ctx=ctx)  # type: ignore[arg-type]
 
     def _pending_timers(self, ctx: MessageContext) -> TimerConfig:
         timers = self.timers
@@ -202,10 +245,11 @@ class Lookup(TmBase):
         key = server_key(msg)
         return key is not None and self._shared_index and self._owner(key) is not None
 
-    def find_by_callid(self, call_id: str, cseq: str) -> Cell | None:
+    def find_by_callid(self, call_id: str, cseq: str) -> TmTransaction | None:
+        """t_lookup_callid: the INVITE transaction with this Call-ID and CSeq number."""
         for leg in list(self._legs.values()):
             req = leg.cell.request
             if leg.role == "uas" and req.call_id == call_id and req.cseq is not None \
                     and str(req.cseq.num) == cseq:
-                return leg.cell
+                return view_of(leg.cell)
         return None

@@ -2,22 +2,36 @@
 the choice of t_should_relay_response and t_pick_branch, failure_route) and relaying the winner."""
 from __future__ import annotations
 
-
 from kampy.api import (
+    TMCB_LOCAL_COMPLETED,
+    TMCB_LOCAL_F,
+    TMCB_NONE_F,
+    TMCB_ON_BRANCH_FAILURE,
+    TMCB_ON_FAILURE,
+    TMCB_REQUEST_PENDING,
+    TMCB_RESPONSE_FWDED,
+    TMCB_RESPONSE_OUT,
+    TMCB_RESPONSE_READY,
+    TMCB_RESPONSE_SENT,
     MessageContext,
     Response,
     RouteType,
     ScriptDrop,
     ScriptExit,
     SIPProtocolError,
+    TmTransaction,
     TransactionError,
     to_tag_of,
 )
 
 from . import tags
-from .base import BRANCH, CELL, PICKED, RURI_SEEN, TmBase, log
-from .cell import PENDING, Cell, Leg, UacBranch, pick_branch
+from .base import BRANCH, CELL, CLAIM_TTL, PICKED, RURI_SEEN, TmBase, e2e_key, log
+from .cell import PENDING, Cell, Leg, UacBranch, cell_of_view, pick_branch
 from .replies import build_local_reply, error_text, without_top_via
+from .t_hooks import E2EACK, TOTAGS
+
+# The callbacks a reply sent upstream runs
+ON_REPLY = TMCB_RESPONSE_READY | TMCB_REQUEST_PENDING | TMCB_RESPONSE_OUT | TMCB_RESPONSE_SENT
 
 
 class Replies(TmBase):
@@ -57,13 +71,18 @@ class Replies(TmBase):
             return data, request_tag
         return data, tag if code >= 180 and cell.request.has_header("to") else None
 
-    def _send_uas(self, cell: Cell, data: bytes, code: int, to_tag: str | None) -> bool:
+    def _send_uas(self, cell: Cell, data: bytes, code: int, to_tag: str | None, *, relayed: bool = False,
+                  rpl: Response | None = None, totag_retr: bool = False) -> bool:
+        """Send a reply upstream: tm's own, or (`relayed`) the one chosen among the branches'
+        (`rpl`, None when tm made it for a branch: a 408, a 487)."""
         assert cell.uas is not None
         try:
             actions = cell.uas.tx.send_prepared(data, code, to_tag, self._now())  # type: ignore[union-attr]
         except (TransactionError, SIPProtocolError) as exc:
             log.error("cannot send reply %d: %s", code, exc)
             return False
+        if cell.tmcb_types & ON_REPLY:
+            self._reply_callbacks(cell, data, code, relayed, rpl, totag_retr, before=True)
         if code >= 200 and cell.uas_status < 200:
             self._count(f"completed_{code // 100}xx") if code < 700 else None
             if not cell.waiting:
@@ -72,11 +91,36 @@ class Replies(TmBase):
         if code > cell.uas_status or cell.uas_status < 200:
             cell.uas_status = code
         self._count("rpl_sent")
-        self._run(cell.uas, actions)
+        self._run(cell.uas, actions, fresh=data)
+        if cell.tmcb_types & ON_REPLY:
+            self._reply_callbacks(cell, data, code, relayed, rpl, totag_retr, before=False)
         return True
 
-    def reply_cell(self, cell: Cell, code: int, reason: str) -> int:
+    def _reply_callbacks(self, cell: Cell, data: bytes, code: int, relayed: bool, rpl: Response | None,
+                         totag_retr: bool, before: bool) -> None:
+        """Before a reply goes upstream TMCB_RESPONSE_READY (a final one of tm's own, any relayed
+        one) and TMCB_REQUEST_PENDING (tm's 100); after it TMCB_RESPONSE_OUT (likewise) and
+        TMCB_RESPONSE_SENT. A 2xx relayed again with a To-tag relayed before is no news (`totag_retr`)."""
+        assert cell.uas is not None
+        dest = cell.uas.dest
+        dst = (dest.proto, dest.host, dest.port)
+        flags = TMCB_LOCAL_F if rpl is None else TMCB_NONE_F
+        news = (relayed or code >= 200) and not totag_retr
+        if before:
+            kinds = ((TMCB_RESPONSE_READY, news), (TMCB_REQUEST_PENDING, code == 100 and not relayed))
+        else:
+            kinds = ((TMCB_RESPONSE_OUT, news), (TMCB_RESPONSE_SENT, True))
+        for kind, due in kinds:
+            if due and cell.tmcb_types & kind:
+                self._tmcb(cell, kind, cell.request, rpl, code, cell.relayed_branch if relayed else -1,
+                           flags, data, dst)
+
+    def reply_cell(self, t: TmTransaction, code: int, reason: str) -> int:
         """t_reply on a transaction found by other means than the message at hand (tmx)."""
+        cell = cell_of_view(t)
+        if cell is None:
+            log.error("reply_cell: not a transaction of tm: %r", t)
+            return -1
         return self._reply(MessageContext(cell.request, cell.src, self.core), cell, code,  # type: ignore[arg-type]
                            reason)
 
@@ -143,6 +187,8 @@ class Replies(TmBase):
                 cell.callback(status, reply)
             except Exception:
                 log.exception("tm: the reply callback of a local %s failed", cell.method)
+        if cell.tmcb_types & TMCB_LOCAL_COMPLETED:
+            self._tmcb(cell, TMCB_LOCAL_COMPLETED, None, reply, status, br.index)
         if br.leg is not None and not br.leg.tx.terminated and reply is None:
             self._stop(br.leg)
 
@@ -150,6 +196,8 @@ class Replies(TmBase):
         """relay_reply: decide (t_should_relay_response), then relay or reply locally."""
         relay = self._should_relay(cell, br, code, reply)
         if relay >= 0:
+            if code < 300 and relay == br.index and cell.tmcb_types & TMCB_RESPONSE_FWDED:
+                self._tmcb(cell, TMCB_RESPONSE_FWDED, cell.request, reply, code, br.index)
             self._relay_reply(cell, relay, br, code, reply)
         pending, cell.cancel_after = cell.cancel_after, []
         for other in pending:  # after relaying, as Kamailio's out-of-lock cancel I/O
@@ -176,6 +224,8 @@ class Replies(TmBase):
     def _negative(self, cell: Cell, br: UacBranch, code: int, reply: Response | None) -> int:
         br.last_received = code
         br.reply, br.faked = reply, reply is None
+        if cell.tmcb_types & TMCB_ON_BRANCH_FAILURE:
+            self._tmcb(cell, TMCB_ON_BRANCH_FAILURE, cell.request, reply, code, br.index)
         picked, picked_code = pick_branch(cell, br.index, code, self.faked_reply_prio)
         if picked == PENDING:
             if 600 <= code < 700 and not (cell.six_xx or cell.disable_6xx):
@@ -186,7 +236,7 @@ class Replies(TmBase):
         count = len(cell.branches)
         dropped = False
         cell.picked_branch = picked
-        if cell.on_failure is not None:
+        if cell.on_failure is not None or cell.tmcb_types & TMCB_ON_FAILURE:
             self._run_failure(cell, picked, picked_code)
             mode = self.failure_reply_mode
             if (mode == 3 and count < len(cell.branches)) or mode not in (0, 3):
@@ -226,7 +276,29 @@ class Replies(TmBase):
             to_tag = to_tag_of(reply)
         if status >= 200 and cell.uas_status < 200:
             cell.relayed_branch = index
-        self._send_uas(cell, data, status, to_tag)
+        totag_retr = False
+        if cell.is_invite and reply is not None and 200 <= status < 300 and cell.tmcb_types & TOTAGS:
+            totag_retr = self._update_totags(cell, reply)
+        self._send_uas(cell, data, status, to_tag, relayed=True, rpl=reply, totag_retr=totag_retr)
+
+    def _update_totags(self, cell: Cell, ok: Response) -> bool:
+        """update_totag_set: keep the To-tag of a relayed 2xx (an end-to-end ACK is matched on it);
+        True when it was relayed before (a retransmission)."""
+        tag = to_tag_of(ok)
+        if not tag:
+            return False
+        if cell.fwded_totags is None:
+            cell.fwded_totags = {}
+        if tag in cell.fwded_totags:
+            return True
+        cell.fwded_totags[tag] = False
+        if cell.tmcb_types & E2EACK and cell.e2e_key is None:
+            cell.e2e_key = e2e_key(cell.request)
+            if cell.e2e_key is not None:
+                self.e2e[cell.e2e_key] = cell
+                if self.core.workers > 1:
+                    self.core.shared.claims.claim(cell.e2e_key, self.core.rank, CLAIM_TTL)
+        return False
 
     def _run_route(self, kind: str, name: str, ctx: MessageContext) -> bool:
         """Run a route for tm; False when it ended with `drop`."""
@@ -241,8 +313,9 @@ class Replies(TmBase):
         return True
 
     def _run_failure(self, cell: Cell, picked: int, code: int) -> None:
+        """The failure handlers: TMCB_ON_FAILURE callbacks, then the failure_route (run_failure_handlers)."""
         name, cell.on_failure = cell.on_failure, None  # no recursion unless set again
-        assert name is not None and cell.src is not None
+        assert cell.src is not None
         state = cell.state
         fctx = MessageContext(cell.request, cell.src, self.core, route_type=RouteType.FAILURE,
                               flags=state.flags, bflags=cell.branches[picked].bflags if picked >= 0 else 0,
@@ -252,7 +325,11 @@ class Replies(TmBase):
         fctx.local[RURI_SEEN] = fctx.ruri
         before = len(cell.request.changes)
         try:
-            self._run_route("failure", name, fctx)
+            if cell.tmcb_types & TMCB_ON_FAILURE:
+                reply = cell.branches[picked].reply if picked >= 0 else None
+                self._tmcb(cell, TMCB_ON_FAILURE, fctx.msg, reply, code, picked, ctx=fctx)  # type: ignore[arg-type]
+            if name is not None:
+                self._run_route("failure", name, fctx)
         finally:
             for change in cell.request.changes[before:]:
                 cell.request.cancel(change)

@@ -7,6 +7,14 @@ from collections.abc import Callable
 from typing import Any
 
 from kampy.api import (
+    TMCB_DESTROY,
+    TMCB_LOCAL_F,
+    TMCB_REQUEST_SENT,
+    TMCB_RESPONSE_SENT,
+    TMCB_RETR_F,
+    TYPE_LOCAL_ACK,
+    TYPE_LOCAL_CANCEL,
+    TYPE_REQUEST,
     CancelTimer,
     Deliver,
     MessageContext,
@@ -21,16 +29,22 @@ from kampy.api import (
 from .base import CELL, TmBase, log
 from .cell import Cell, Leg
 
+ON_SEND = TMCB_REQUEST_SENT | TMCB_RESPONSE_SENT
+
 
 class Timers(TmBase):
     """Running the machines of transactions; releasing and freeing transactions."""
 
-    def _run(self, leg: Leg, actions: list[Any], reply_ctx: MessageContext | None = None) -> None:
+    def _run(self, leg: Leg, actions: list[Any], reply_ctx: MessageContext | None = None,
+             fresh: bytes | None = None) -> None:
         """Carry out a machine's actions in their order: its sends and timers (the ACK of a negative
-        reply goes out before the reply is relayed), then what tm is told, then the end."""
+        reply goes out before the reply is relayed), then what tm is told, then the end. `fresh`
+        is a message the caller is sending for the first time (it runs its callbacks itself)."""
         for action in actions:
             if isinstance(action, Send):
                 self.core.send(leg.dest.packet(action.data))
+                if leg.cell.tmcb_types & ON_SEND and action.data is not fresh:
+                    self._resent(leg, action.data)
             elif isinstance(action, StartTimer):
                 self._arm(leg, action.name, action.at)
             elif isinstance(action, CancelTimer):
@@ -84,10 +98,28 @@ class Timers(TmBase):
         if not cell.freed:
             self._free(cell)
 
-    def _add_leg(self, leg: Leg, actions: list[Any]) -> None:
+    def _add_leg(self, leg: Leg, actions: list[Any], fresh: bytes | None = None) -> None:
         self.table.add(leg.tx)
         self._legs[leg.tx] = leg
-        self._run(leg, actions)
+        self._run(leg, actions, fresh=fresh)
+
+    def _resent(self, leg: Leg, data: bytes) -> None:
+        """TMCB_RESPONSE_SENT / TMCB_REQUEST_SENT for what a machine sends on its own: a
+        retransmission, or the ACK of a negative reply."""
+        cell, tx, dst = leg.cell, leg.tx, (leg.dest.proto, leg.dest.host, leg.dest.port)
+        if leg.role == "uas":
+            if cell.tmcb_types & TMCB_RESPONSE_SENT:
+                self._tmcb(cell, TMCB_RESPONSE_SENT, cell.request, code=tx.status or 0,  # type: ignore[union-attr]
+                           flags=TMCB_RETR_F, send_buf=data, dst=dst)
+        elif cell.tmcb_types & TMCB_REQUEST_SENT:
+            if leg.role == "uac" and data is getattr(tx, "ack", None):
+                req = None if cell.is_local else cell.request
+                self._tmcb(cell, TMCB_REQUEST_SENT, req, code=TYPE_LOCAL_ACK, branch=leg.branch,
+                           flags=TMCB_LOCAL_F, send_buf=data, dst=dst)
+            else:
+                code = TYPE_LOCAL_CANCEL if leg.role == "cancel" else TYPE_REQUEST
+                self._tmcb(cell, TMCB_REQUEST_SENT, code=code, branch=leg.branch, flags=TMCB_RETR_F,
+                           send_buf=data, dst=dst)
 
     def _terminated(self, leg: Leg) -> None:
         for handle in leg.handles.values():
@@ -101,6 +133,10 @@ class Timers(TmBase):
 
     def _free(self, cell: Cell) -> None:
         cell.freed = True
+        if cell.e2e_key is not None:
+            self._forget_e2e(cell)
+        if cell.tmcb_types & TMCB_DESTROY:
+            self._tmcb(cell, TMCB_DESTROY)
         if not cell.waiting:
             cell.waiting = True
             self._count("waiting")
@@ -123,6 +159,12 @@ class Timers(TmBase):
         wait = cell.timers.wt_timer if cell.timers.wt_timer is not None else self.timers.t4
         self.core.call_at(self._now() + wait, lambda: self._release(cell))
         return False
+
+    def _forget_e2e(self, cell: Cell) -> None:
+        if self.e2e.get(cell.e2e_key) is cell:  # type: ignore[arg-type]
+            del self.e2e[cell.e2e_key]  # type: ignore[arg-type]
+            if self.core.workers > 1:
+                self.core.shared.claims.release(cell.e2e_key, self.core.rank)  # type: ignore[arg-type]
 
     def _release(self, cell: Cell) -> None:
         """t_release_transaction's put_on_wait ran out: a transaction still without a final reply or

@@ -28,6 +28,7 @@ from .base import (
 from .cell import UacBranch
 from .t_cancel import Cancel
 from .t_fwd import Forward, proxy_of
+from .t_hooks import Hooks
 from .t_lookup import Lookup
 from .t_reply import Replies
 from .t_stats import Stats
@@ -36,7 +37,7 @@ from .tm_load import Binds
 from .uac import Uac
 
 
-class TmModule(Lookup, Forward, Cancel, Replies, Uac, Timers, Stats, Binds):
+class TmModule(Lookup, Forward, Cancel, Replies, Uac, Timers, Hooks, Stats, Binds):
     """Transactions: t_newtran/t_reply/t_relay and the routes they run, and the API tm offers."""
 
     def t_newtran(self, ctx: MessageContext) -> int:

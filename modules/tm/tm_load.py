@@ -2,15 +2,20 @@
 tm_load.c binds, tmx's $T_* readers)."""
 from __future__ import annotations
 
-
-from kampy.api import MessageContext, Request, Response
+from kampy.api import MessageContext, Request, Response, TmTransaction
 
 from .base import BRANCH, PICKED, TmBase
+from .cell import view_of
 from .replies import error_text
 
 
 class Binds(TmBase):
     """The transaction of the message at hand, for tmx and the others."""
+
+    def t_gett(self, ctx: MessageContext) -> TmTransaction | None:
+        """kampy.api.TmAPI.t_gett: the transaction of the message of `ctx`."""
+        cell = self.cell_of(ctx)
+        return view_of(cell) if cell is not None else None
 
     def reply_code(self, ctx: MessageContext) -> int:
         """$T_reply_code: the reply in onreply_route, the winning one in failure_route, else the

@@ -1,45 +1,94 @@
-"""Requests tm sends on its own behalf (Kamailio's uac.c: t_uac, t_request): msilo's MESSAGEs,
-t_uac_send."""
+"""Requests tm sends on its own behalf (Kamailio's uac.c and dlg.c): t_request for a request
+outside any dialog (msilo's MESSAGEs, t_uac_send), t_uac and t_request_within for one in a dialog
+(dialog's BYEs and keep-alives, uac's requests), each in a new client transaction."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from kampy.api import Response, Socket, destination
+from kampy.api import (
+    TMCB_LOCAL_COMPLETED,
+    TMCB_LOCAL_REQUEST_IN,
+    Outgoing,
+    Response,
+    SIPProtocolError,
+    Socket,
+    TmCallback,
+    UacDialog,
+    destination,
+    parse_uri,
+)
 
 from . import tags
 from .base import E_BAD_ADDRESS, E_SEND, TmBase, log
 from .cell import Cell, Dest, UacBranch
+from .t_hooks import E_BUG, GLOBAL, add_tmcb, problem_of
+
+DEFAULT_CSEQ = 10  # uac.h: the CSeq of a dialog's first request
 
 
 def _name_addr(uri: str) -> str:
     return uri if "<" in uri else f"<{uri}>"
 
 
-def build_local_request(method: str, ruri: str, from_uri: str, to_uri: str, *, sock: Socket, branch: str,
-                        call_id: str, from_tag: str, user_agent: str, headers: str | bytes = "",
-                        body: bytes = b"") -> bytes:
-    """The layout Kamailio's build_uac_req gives: Via, To, From;tag, CSeq 10, Call-ID, Max-Forwards,
-    Content-Length, User-Agent, then the caller's headers (CRLF-terminated) and the body."""
+@dataclass(frozen=True)
+class DialogHooks:
+    """Where a dialog's request goes (Kamailio's calculate_hooks, RFC 3261 12.2.1.1): its
+    Request-URI, its next hop and the Route header values it carries."""
+
+    request_uri: str
+    next_hop: str
+    routes: Sequence[str]
+
+
+def route_uri(route: str) -> str:
+    """The URI of a Route value (`<sip:p1.example.com;lr>`, or a bare URI)."""
+    start, end = route.find("<"), route.rfind(">")
+    return route[start + 1:end].strip() if 0 <= start < end else route.strip()
+
+
+def calculate_hooks(dialog: UacDialog) -> DialogHooks:
+    """Loose routing (the first route has `;lr`): Request-URI the remote target, next hop the
+    first route, every route in Route. Strict routing: Request-URI the first route, the others
+    and then the remote target in Route. No route set: to the remote target, or to `dst_uri`."""
+    target = dialog.remote_target or dialog.remote_uri
+    routes = [_name_addr(r.strip()) for r in dialog.route_set if r.strip()]
+    if not routes:
+        return DialogHooks(route_uri(target), route_uri(dialog.dst_uri or target), ())
+    first = route_uri(routes[0])
+    if "lr" in parse_uri(first).params:
+        return DialogHooks(route_uri(target), first, tuple(routes))
+    last = (f"<{route_uri(dialog.remote_target)}>",) if dialog.remote_target else ()
+    return DialogHooks(first, first, tuple(routes[1:]) + last)
+
+
+def build_uac_request(method: str, dialog: UacDialog, hooks: DialogHooks, cseq: int, *, sock: Socket,
+                      branch: str, user_agent: str, headers: str | bytes = "", body: bytes = b"") -> bytes:
+    """The layout of Kamailio's build_uac_req: Via, To (with the remote tag), From;tag, CSeq,
+    Call-ID, Route, Max-Forwards (unless the caller's headers have one), Content-Length,
+    User-Agent, then the caller's headers (CRLF-terminated) and the body."""
     host = sock.advertise_host or sock.host
     host = f"[{host}]" if ":" in host and not host.startswith("[") else host
     port = sock.advertise_port or sock.port
     extra = headers if isinstance(headers, bytes) else headers.encode("utf-8", "surrogateescape")
-    if extra and not extra.endswith(b"\r\n"):
+    if extra and not extra.endswith(b"\n"):
         extra += b"\r\n"
-    head = (f"{method} {ruri} SIP/2.0\r\n"
+    to_tag = f";tag={dialog.remote_tag}" if dialog.remote_tag else ""
+    head = (f"{method} {hooks.request_uri} SIP/2.0\r\n"
             f"Via: SIP/2.0/{sock.proto.upper()} {host}:{port};branch={branch}\r\n"
-            f"To: {_name_addr(to_uri)}\r\n"
-            f"From: {_name_addr(from_uri)};tag={from_tag}\r\n"
-            f"CSeq: 10 {method}\r\n"
-            f"Call-ID: {call_id}\r\n"
-            "Max-Forwards: 70\r\n"
-            f"Content-Length: {len(body)}\r\n"
+            f"To: {_name_addr(dialog.remote_uri)}{to_tag}\r\n"
+            f"From: {_name_addr(dialog.local_uri)};tag={dialog.local_tag}\r\n"
+            f"CSeq: {cseq} {method}\r\n"
+            f"Call-ID: {dialog.call_id}\r\n"
+            + (f"Route: {', '.join(hooks.routes)}\r\n" if hooks.routes else "")
+            + ("" if b"Max-Forwards:" in extra else "Max-Forwards: 70\r\n")
+            + f"Content-Length: {len(body)}\r\n"
             + (f"User-Agent: {user_agent}\r\n" if user_agent else ""))
     return head.encode("utf-8", "surrogateescape") + extra + b"\r\n" + body
 
 
 class Uac(TmBase):
-    """The UAC API."""
+    """The UAC API: t_request, t_uac, t_request_within."""
 
     def t_request(self, method: str, ruri: str, to_uri: str, from_uri: str, *, headers: str | bytes = "",
                   body: bytes = b"", next_hop: str | None = None,
@@ -51,26 +100,70 @@ class Uac(TmBase):
     def request(self, method: str, ruri: str, from_uri: str, to_uri: str, headers: str | bytes = "",
                 body: bytes = b"", next_hop: str | None = None,
                 callback: Callable[[int, Response | None], None] | None = None) -> int:
-        """The same as `t_request`, in the argument order of Kamailio's uac_req (From before To)."""
-        dest = destination(next_hop or ruri)
+        """The same as `t_request`, in the argument order of Kamailio's uac_req (From before To):
+        a dialog of its own (a new Call-ID and From-tag, CSeq 10) with the R-URI as remote target."""
+        call_id = self._callids.next()
+        dialog = UacDialog(call_id, tags.from_tag(self.core, call_id, ruri), from_uri, to_uri,
+                           remote_target=ruri, dst_uri=next_hop)
+        return self._send_in(method, dialog, headers, body, reply_callback=callback)
+
+    def t_uac(self, method: str, dialog: UacDialog, *, headers: str = "", body: bytes = b"",
+              cb_types: int = TMCB_LOCAL_COMPLETED, callback: TmCallback | None = None) -> int:
+        """kampy.api.TmAPI.t_uac."""
+        if callback is not None:
+            problem = problem_of(cb_types, callback)
+            if problem is None and cb_types & GLOBAL:
+                problem = "TMCB_REQUEST_IN and TMCB_LOCAL_REQUEST_IN are registered with register_tmcb"
+            if problem is not None:
+                log.error("t_uac: %s", problem)
+                return E_BUG
+        return self._send_in(method, dialog, headers, body, cb_types=cb_types, tm_callback=callback)
+
+    def t_request_within(self, method: str, dialog: UacDialog, *, headers: str = "", body: bytes = b"",
+                         cb_types: int = TMCB_LOCAL_COMPLETED, callback: TmCallback | None = None) -> int:
+        """kampy.api.TmAPI.t_request_within (Kamailio's req_within)."""
+        if method.upper() not in ("ACK", "CANCEL") and dialog.local_seq is not None:
+            dialog.local_seq += 1
+        return self.t_uac(method, dialog, headers=headers, body=body, cb_types=cb_types, callback=callback)
+
+    def _send_in(self, method: str, dialog: UacDialog, headers: str | bytes, body: bytes, *,
+                 cb_types: int = 0, tm_callback: TmCallback | None = None,
+                 reply_callback: Callable[[int, Response | None], None] | None = None) -> int:
+        """t_uac_prepare and send: build the request of `dialog`, start its client transaction (an
+        ACK goes out once, without one)."""
+        method = method.upper()
+        try:
+            hooks = calculate_hooks(dialog)
+        except SIPProtocolError as exc:
+            log.error("tm: cannot send a local %s: bad route set: %s", method, exc)
+            return E_BAD_ADDRESS
+        dest = destination(hooks.next_hop)
         if dest is None:
-            log.error("tm: cannot send a local %s to '%s'", method, next_hop or ruri)
+            log.error("tm: cannot send a local %s to '%s'", method, hooks.next_hop)
             return E_BAD_ADDRESS
         proto, host, port = dest
-        sock = next((s for s in self.core.sockets if s.proto == proto and (":" in s.host) == (":" in host)),
-                    None)
+        sock = dialog.send_socket or next(
+            (s for s in self.core.sockets if s.proto == proto and (":" in s.host) == (":" in host)), None)
         if sock is None:
             log.error("tm: no %s socket to send a local %s to %s:%d", proto, method, host, port)
             return E_SEND
-        call_id = self._callids.next()
+        if dialog.local_seq is None:
+            dialog.local_seq = DEFAULT_CSEQ
         label = next(self._labels)
-        branch = tags.branch_id(self.core.rank, call_id, "10", f"{label}.{call_id}", 0)
-        data = build_local_request(method.upper(), ruri, from_uri, to_uri, sock=sock, branch=branch,
-                                   call_id=call_id, from_tag=tags.from_tag(self.core, call_id, ruri),
-                                   user_agent=self.core.server_header, headers=headers, body=body)
-        cell = Cell(label, None, method.upper(), self.timers, callback=callback)
-        br = UacBranch(0, ruri, data, (branch, method.upper()))
+        branch = tags.branch_id(self.core.rank, dialog.call_id, str(dialog.local_seq),
+                                f"{label}.{dialog.call_id}", 0)
+        data = build_uac_request(method, dialog, hooks, dialog.local_seq, sock=sock, branch=branch,
+                                 user_agent=self.core.server_header, headers=headers, body=body)
+        if method == "ACK":  # no transaction: sent once
+            self.core.send(Outgoing(proto, host, port, data, sock))
+            return 1
+        cell = Cell(label, None, method, self.timers, callback=reply_callback)
+        br = UacBranch(0, hooks.request_uri, data, (branch, method))
         cell.branches.append(br)
+        if tm_callback is not None:
+            add_tmcb(cell, cb_types, tm_callback)
+        if self.local_reqin_tmcbs:
+            self._reqin(cell, self.local_reqin_tmcbs, TMCB_LOCAL_REQUEST_IN, None, None)
         self._count("transactions")
         self._count("client_transactions")
         self._start_uac(cell, br, Dest(proto, host, port, sock))
