@@ -358,7 +358,9 @@ EXPORTS = Exports(
         RpcMethod("tm.stats", "rpc_stats", doc="Print transaction statistics."),
     ),
     not_implemented=NOT_IMPLEMENTED,
-    offers=(Offer("tm", TmAPI, doc="new requests (t_request), the transaction of the message at hand, "
-                                   "transactions by Call-ID, the transaction counters"),),
+    offers=(Offer("tm", TmAPI, doc="new requests (t_request) and requests within a dialog (t_uac, "
+                                   "t_request_within), transaction callbacks (register_tmcb), the "
+                                   "transaction of the message at hand (t_gett), transactions by Call-ID, "
+                                   "the transaction counters"),),
     factory=TmModule,
 )
