@@ -1,11 +1,17 @@
 """Every transaction ends: tm driven in-process by random requests, retransmissions, CANCELs, ACKs,
 replies of the next hops (also retransmitted, also for forgotten branches) and the passing of time,
-with headers well formed or hostile. Once every timer has fired, tm's tables are empty."""
+with headers well formed or hostile. Once every timer has fired, tm's tables are empty. With a
+module's callbacks on every event of every transaction, tm sends the same, each callback works, and
+each transaction is destroyed once."""
 from __future__ import annotations
+
+import logging
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import kampy.api as api
 from kampy.runtime.context import Outgoing
 from tests.tmkit import ALICE, BOB, CAROL, advance, reply_to, request, server
 
@@ -44,13 +50,24 @@ wait = st.tuples(st.just("wait"), st.sampled_from((0.1, 0.5, 1.0, 2.5, 4.0, 8.0)
 steps = st.lists(st.one_of(new_request, retransmit, cancel, ack, reply, wait), max_size=40)
 
 
+# tests/support/modules/tmprobe registering every type tm runs on every new transaction
+EVERY_TYPE = sum(getattr(api, name) for name in (
+    "TMCB_RESPONSE_IN", "TMCB_E2EACK_IN", "TMCB_REQUEST_PENDING", "TMCB_REQUEST_FWDED", "TMCB_RESPONSE_FWDED",
+    "TMCB_ON_FAILURE", "TMCB_REQUEST_OUT", "TMCB_RESPONSE_OUT", "TMCB_LOCAL_COMPLETED", "TMCB_ACK_NEG_IN",
+    "TMCB_REQ_RETR_IN", "TMCB_LOCAL_RESPONSE_IN", "TMCB_DESTROY", "TMCB_E2ECANCEL_IN", "TMCB_E2EACK_RETR_IN",
+    "TMCB_RESPONSE_READY", "TMCB_REQUEST_SENT", "TMCB_RESPONSE_SENT", "TMCB_ON_BRANCH_FAILURE"))
+PROBE = (f'loadpath "{Path(__file__).parent / "support" / "modules"}"\nloadmodule "tmprobe"\n'
+         f'modparam("tmprobe", "types", {EVERY_TYPE})\n')
+
+
 class Run:
     """Plays steps against one server, remembering what was sent upstream and downstream."""
 
-    def __init__(self) -> None:
-        self.srv = server(ROUTES, PARAMS)
+    def __init__(self, probe: bool = False) -> None:
+        self.srv = server(ROUTES, PARAMS + (PROBE if probe else ""))
         self.sent: list[bytes] = []        # requests the caller sent
         self.relayed: list[Outgoing] = []  # requests tm sent to the next hops
+        self.wire: list[Outgoing] = []     # everything tm sent
 
     def play(self, step: tuple) -> None:
         kind = step[0]
@@ -79,6 +96,7 @@ class Run:
         self._collect(self.srv.handle(data, ALICE))
 
     def _collect(self, out: list[Outgoing]) -> None:
+        self.wire += out
         self.relayed += [o for o in out if not o.data.startswith(b"SIP/2.0 ")
                          and not o.data.startswith((b"ACK ", b"CANCEL "))]
 
@@ -108,3 +126,33 @@ def test_every_transaction_ends_once_all_timers_fired(script: list[tuple]) -> No
         run.play(step)
     advance(run.srv, 300, step=1.0)
     assert _live(run) == {"current": 0, "table": 0, "err_internal": 0}
+
+
+class _Failures(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps)
+def test_callbacks_on_every_event_change_nothing_and_each_transaction_ends_once(script: list[tuple]) -> None:
+    plain, probed = Run(), Run(probe=True)
+    failures = _Failures()
+    logging.getLogger("kampy.tm").addHandler(failures)
+    try:
+        for run in (plain, probed):
+            for step in script:
+                run.play(step)
+            run.wire += advance(run.srv, 300, step=1.0)
+    finally:
+        logging.getLogger("kampy.tm").removeHandler(failures)
+    assert [o.data for o in probed.wire] == [o.data for o in plain.wire]
+    assert _live(probed) == {"current": 0, "table": 0, "err_internal": 0}
+    assert [m for m in failures.messages if "callback failed" in m] == []
+    events = probed.srv.core.modules["tmprobe"].events
+    assert len([e for e in events if e.type == "TMCB_DESTROY"]) == len(
+        [e for e in events if e.type == "TMCB_REQUEST_IN"])

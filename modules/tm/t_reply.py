@@ -71,10 +71,10 @@ class Replies(TmBase):
             return data, request_tag
         return data, tag if code >= 180 and cell.request.has_header("to") else None
 
-    def _send_uas(self, cell: Cell, data: bytes, code: int, to_tag: str | None, *, relayed: bool = False,
+    def _send_uas(self, cell: Cell, data: bytes, code: int, to_tag: str | None, *, branch: int = -1,
                   rpl: Response | None = None, totag_retr: bool = False) -> bool:
-        """Send a reply upstream: tm's own, or (`relayed`) the one chosen among the branches'
-        (`rpl`, None when tm made it for a branch: a 408, a 487)."""
+        """Send a reply upstream: tm's own, or the one of `branch` chosen among the branches'
+        (`rpl`, None when tm made it for the branch: a 408, a 487)."""
         assert cell.uas is not None
         try:
             actions = cell.uas.tx.send_prepared(data, code, to_tag, self._now())  # type: ignore[union-attr]
@@ -82,7 +82,7 @@ class Replies(TmBase):
             log.error("cannot send reply %d: %s", code, exc)
             return False
         if cell.tmcb_types & ON_REPLY:
-            self._reply_callbacks(cell, data, code, relayed, rpl, totag_retr, before=True)
+            self._reply_callbacks(cell, data, code, branch, rpl, totag_retr, before=True)
         if code >= 200 and cell.uas_status < 200:
             self._count(f"completed_{code // 100}xx") if code < 700 else None
             if not cell.waiting:
@@ -93,10 +93,10 @@ class Replies(TmBase):
         self._count("rpl_sent")
         self._run(cell.uas, actions, fresh=data)
         if cell.tmcb_types & ON_REPLY:
-            self._reply_callbacks(cell, data, code, relayed, rpl, totag_retr, before=False)
+            self._reply_callbacks(cell, data, code, branch, rpl, totag_retr, before=False)
         return True
 
-    def _reply_callbacks(self, cell: Cell, data: bytes, code: int, relayed: bool, rpl: Response | None,
+    def _reply_callbacks(self, cell: Cell, data: bytes, code: int, branch: int, rpl: Response | None,
                          totag_retr: bool, before: bool) -> None:
         """Before a reply goes upstream TMCB_RESPONSE_READY (a final one of tm's own, any relayed
         one) and TMCB_REQUEST_PENDING (tm's 100); after it TMCB_RESPONSE_OUT (likewise) and
@@ -105,6 +105,7 @@ class Replies(TmBase):
         dest = cell.uas.dest
         dst = (dest.proto, dest.host, dest.port)
         flags = TMCB_LOCAL_F if rpl is None else TMCB_NONE_F
+        relayed = branch >= 0
         news = (relayed or code >= 200) and not totag_retr
         if before:
             kinds = ((TMCB_RESPONSE_READY, news), (TMCB_REQUEST_PENDING, code == 100 and not relayed))
@@ -112,8 +113,7 @@ class Replies(TmBase):
             kinds = ((TMCB_RESPONSE_OUT, news), (TMCB_RESPONSE_SENT, True))
         for kind, due in kinds:
             if due and cell.tmcb_types & kind:
-                self._tmcb(cell, kind, cell.request, rpl, code, cell.relayed_branch if relayed else -1,
-                           flags, data, dst)
+                self._tmcb(cell, kind, cell.request, rpl, code, branch, flags, data, dst)
 
     def reply_cell(self, t: TmTransaction, code: int, reason: str) -> int:
         """t_reply on a transaction found by other means than the message at hand (tmx)."""
@@ -279,7 +279,7 @@ class Replies(TmBase):
         totag_retr = False
         if cell.is_invite and reply is not None and 200 <= status < 300 and cell.tmcb_types & TOTAGS:
             totag_retr = self._update_totags(cell, reply)
-        self._send_uas(cell, data, status, to_tag, relayed=True, rpl=reply, totag_retr=totag_retr)
+        self._send_uas(cell, data, status, to_tag, branch=index, rpl=reply, totag_retr=totag_retr)
 
     def _update_totags(self, cell: Cell, ok: Response) -> bool:
         """update_totag_set: keep the To-tag of a relayed 2xx (an end-to-end ACK is matched on it);
