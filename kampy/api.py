@@ -170,6 +170,7 @@ from kampy.runtime.sockets import grep_socket
 from kampy.runtime.shmtable import ShmTable, TableFull
 from kampy import binrpc
 from kampy.rpc import JsonRpc, LocalService, Member, Peer, RpcRegistry, RpcStruct, dumps_response
+from kampy.stats import HIDDEN as HIDDEN_STAT
 from kampy.stats import Stats
 from kampy.version import KAMAILIO_VERSION_TEXT, KAMPY_VERSION, source_id, version_string
 from kampy.sip import (
@@ -229,7 +230,8 @@ __all__ = [
     "PVAccessor", "PVClass", "RouteType",
     "RpcFault", "RpcMethod", "Stat", "Timer", "TransformClass", "EventRoute", "Unimplemented",
     "Branch", "MessageContext", "Outgoing", "ScriptDrop", "ScriptExit", "Socket", "Source", "grep_socket",
-    "CoreAPI", "Clock", "Stats", "RpcRegistry", "received_params", "reply_destination", "reply_via_line",
+    "CoreAPI", "Clock", "Stats", "HIDDEN_STAT", "RpcRegistry", "received_params", "reply_destination",
+    "reply_via_line",
     "SharedStore",
     "ShmTable", "TableFull",
     "core_hash", "hash2_raw", "reverse_hex", "as_bytes", "build_reply", "crc_suffix", "header_lines",

@@ -444,8 +444,8 @@ class TmAPI(TmUacAPI, Protocol):
         """Cancel the pending branches of the transaction `t` (t_cancel_callid)."""
 
     # statistics
-    def watch_counters(self, listener: Callable[[dict[str, int]], None]) -> None:
-        """Call `listener(counters)` now and whenever tm's transaction counters change (tmx)."""
+    def total_counters(self) -> dict[str, int]:
+        """tm's transaction counters (Kamailio's t_stats.h names) summed over every process (tmx)."""
 
 
 # ------------------------------------------------------------------ rr

@@ -11,7 +11,9 @@ does the same with a memory-mapped file next to the shared store (`<store>.stats
   process), so a statistic created at run time in one worker (`update_stat("my:new", 1)`, usrloc's
   per-domain statistics) is seen by every worker;
 * `reset` zeroes every cell of a slot; `no_reset` statistics refuse it;
-* gauges (`register_gauge`) are read on demand from state every worker shares, never summed.
+* gauges (`register_gauge`) are read on demand from state every worker shares, never summed;
+* hidden statistics (a name starting with `HIDDEN`, `.tm:transactions`) are summed like the others
+  but never listed nor reset: a module's own counters across workers (tm's, which tmx publishes).
 
 A `Stats` binds to its core's shared store on first use: the store the supervisor created before
 forking (each worker maps the file after the fork), or the private store of a server running alone.
@@ -59,6 +61,9 @@ def split_name(key: str) -> tuple[str, str]:
     """`group:name` -> (group, name); the group ends at the first colon (`script:grp:x`)."""
     group, sep, name = key.partition(":")
     return (group, name) if sep else ("", key)
+
+
+HIDDEN = "."
 
 
 class StatsArea:
@@ -274,7 +279,7 @@ class Stats:
 
     def reset(self, key: str) -> bool:
         """Zero `key` in every process; False for an unknown or `no_reset` statistic."""
-        if not self.exists(key) or key in self._no_reset:
+        if not self.exists(key) or key in self._no_reset or key.startswith(HIDDEN):
             return False
         self._area.zero(self._slots[key])  # type: ignore[union-attr]
         return True
@@ -284,7 +289,7 @@ class Stats:
     def names(self) -> list[str]:
         """Every statistic any worker registered, sorted by group then name (Kamailio's order)."""
         self._refresh()
-        return sorted(self._slots, key=split_name)
+        return sorted((k for k in self._slots if not k.startswith(HIDDEN)), key=split_name)
 
     def groups(self) -> list[str]:
         return sorted({split_name(k)[0] for k in self.names()})

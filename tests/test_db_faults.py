@@ -58,6 +58,24 @@ def back_after(call: object, within: float = BACK_WITHIN + 0.5) -> float:
             time.sleep(0.01)
 
 
+def stop_every_thread(pid: int, within: float = 5.0) -> None:
+    """SIGSTOP `pid` and wait until each of its threads is stopped: kill() returns before they are,
+    and a thread of mariadbd still running would answer the next statement."""
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        states = []
+        for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+            try:
+                states.append(stat.read_text().rpartition(")")[2].split()[0])
+            except OSError:  # a thread that just ended
+                continue
+        if states and all(state in "Tt" for state in states):
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"process {pid} did not stop within {within} s")
+
+
 def timed_failure(call: object) -> tuple[DBError, float]:
     started = time.monotonic()
     with pytest.raises(DBError) as info:
@@ -143,7 +161,7 @@ def test_hung_server_fails_each_call_within_bounded_time(spare_server: mariadb.M
                                                         spare_db: Database) -> None:
     with connect(spare_server.url) as db:  # the default timeout_interval (2 s)
         db.query("silo", ["id"])
-        os.kill(spare_server.process.pid, signal.SIGSTOP)
+        stop_every_thread(spare_server.process.pid)
         try:
             failures = [timed_failure(call) for call in (
                 lambda: db.query("silo", ["id"]),

@@ -55,6 +55,15 @@ def test_a_gauge_is_read_not_summed(store):
     assert one.get("usrloc:registered_users") == 7 and one.is_gauge("usrloc:registered_users")
 
 
+def test_a_hidden_stat_is_summed_but_neither_listed_nor_reset(store):
+    one, two = two_workers(store)
+    one.inc(".tm:transactions", 2)
+    two.inc(".tm:transactions")
+    assert one.get(".tm:transactions") == 3
+    assert ".tm:transactions" not in two.names() and ".tm" not in two.groups()
+    assert not two.reset(".tm:transactions") and one.get(".tm:transactions") == 3
+
+
 def test_set_makes_the_total_the_value(store):
     one, two = two_workers(store)
     two.inc("script:level", 4)

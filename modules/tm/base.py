@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from kampy.api import (
+    HIDDEN_STAT,
     ClientTransaction,
     CoreAPI,
     MessageContext,
@@ -37,7 +37,8 @@ E_SCRIPT, E_BAD_ADDRESS, E_SEND, E_CFG = -10, -478, -477, -6
 # How long a claim outlives a worker that died holding it; a live transaction releases it when freed.
 CLAIM_TTL = 3600.0
 
-# Kamailio's tm counters (t_stats.h); tmx publishes them under its statistic names
+# Kamailio's tm counters (t_stats.h), one cell per process summed when read, as Kamailio's; tmx
+# publishes them under its statistic names
 COUNTERS = ("transactions", "client_transactions", "waiting", "deleted", "completed_2xx",
             "completed_3xx", "completed_4xx", "completed_5xx", "completed_6xx", "rpl_received",
             "rpl_generated", "rpl_sent")
@@ -81,8 +82,7 @@ class TmBase(Module):
         self._legs: dict[ClientTransaction | ServerTransaction, Leg] = {}
         self._labels = itertools.count(1)
         self._callids = tags.CallIds(core)
-        self.counters = dict.fromkeys(COUNTERS, 0)
-        self.stats_listener: Callable[[dict[str, int]], None] | None = None  # watch_counters (tmx)
+        self.counter_keys = {name: f"{HIDDEN_STAT}tm:{name}" for name in COUNTERS}
         self.reqin_tmcbs: list[TmCallback] = []  # TMCB_REQUEST_IN, newest first
         self.local_reqin_tmcbs: list[TmCallback] = []  # TMCB_LOCAL_REQUEST_IN
         self.e2e: dict[str, Cell] = {}  # INVITEs with E2EACK callbacks, by e2e_key (Call-ID, CSeq, From-tag)

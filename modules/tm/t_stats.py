@@ -1,8 +1,6 @@
 """Kamailio's tm counters (t_stats.c), published by tmx, and the tm.stats RPC."""
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from .base import TmBase
 
 
@@ -10,17 +8,15 @@ class Stats(TmBase):
     """The transaction counters."""
 
     def _count(self, name: str, by: int = 1) -> None:
-        self.counters[name] += by
-        if self.stats_listener is not None:
-            self.stats_listener(self.counters)
+        self.core.stats.inc(self.counter_keys[name], by)
 
-    def watch_counters(self, listener: Callable[[dict[str, int]], None]) -> None:
-        """TmAPI: `listener(counters)` now and on each change of the transaction counters."""
-        self.stats_listener = listener
-        listener(self.counters)
+    def total_counters(self) -> dict[str, int]:
+        """TmAPI: the transaction counters summed over every process (tmx's statistics, tm.stats)."""
+        stats = self.core.stats
+        return {name: stats.value(key) for name, key in self.counter_keys.items()}
 
     def rpc_stats(self) -> dict[str, int]:
-        c = self.counters
+        c = self.total_counters()
         return {"current": c["transactions"] - c["deleted"], "waiting": c["waiting"] - c["deleted"],
                 "total": c["transactions"], "total_local": c["client_transactions"],
                 "rpl_received": c["rpl_received"], "rpl_generated": c["rpl_generated"],

@@ -38,12 +38,12 @@ class TmxModule(Module):
     def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
         self.tm: TmAPI = core.api("tm")
-        self.tm.watch_counters(self._publish)
-
-    def _publish(self, counters: dict[str, int]) -> None:
-        stats = self.core.stats
         for name, formula in _FORMULAS.items():
-            stats.set(f"tmx:{name}", formula(counters))
+            core.stats.register_gauge(f"tmx:{name}", self._reader(formula))
+
+    def _reader(self, formula: Callable[[dict[str, int]], int]) -> Callable[[], int]:
+        """Kamailio's tmx statistics are functions of tm's counters summed over the processes."""
+        return lambda: formula(self.tm.total_counters())
 
     # ------------------------------------------------------------ pseudo-variables
 
