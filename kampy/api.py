@@ -141,10 +141,12 @@ from kampy.runtime.context import (
     Source,
 )
 from kampy.runtime.forward import SendSocketValue, build_forwarded, destination, forward_request
-from kampy.runtime.core import Clock, received_params, reply_destination, reply_via_line
+from kampy.runtime.core import Clock
+from kampy.memo import BoundedCache
+from kampy.sip.text import as_bytes, as_text
+from kampy.sip.via import received_params, reply_destination, reply_via_line
 from kampy.runtime.hashes import core_hash, hash2_raw, reverse_hex
 from kampy.runtime.replies import (
-    as_bytes,
     build_reply,
     crc_suffix,
     header_lines,
@@ -232,9 +234,10 @@ __all__ = [
     "Branch", "MessageContext", "Outgoing", "ScriptDrop", "ScriptExit", "Socket", "Source", "grep_socket",
     "CoreAPI", "Clock", "Stats", "HIDDEN_STAT", "RpcRegistry", "received_params", "reply_destination",
     "reply_via_line",
-    "SharedStore",
+    "SharedStore", "BoundedCache",
     "ShmTable", "TableFull",
-    "core_hash", "hash2_raw", "reverse_hex", "as_bytes", "build_reply", "crc_suffix", "header_lines",
+    "core_hash", "hash2_raw", "reverse_hex", "as_bytes", "as_text", "build_reply", "crc_suffix",
+    "header_lines",
     "local_to_tag", "tag_prefix", "to_tag_of",
     "URI", "ContactList", "ContentType", "CSeq", "Message", "NameAddr", "Params", "Request", "Response",
     "SIPProtocolError", "Via", "build_response", "error_response", "parse_message",

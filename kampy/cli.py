@@ -116,7 +116,7 @@ def _configure_run_logging(args: argparse.Namespace, core_params: dict) -> None:
     """-E (or log_stderror=yes) logs to stderr, otherwise to syslog as Kamailio does; -d/--debug
     override the config's `debug` (Kamailio's default is 0, warnings). What kampy listens on is
     always logged."""
-    from kampy.net.params import as_bool
+    from kampy.runtime.values import as_bool
 
     debug = debug_level(args, core_params)
     handler: logging.Handler

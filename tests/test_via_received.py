@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kampy.api import reply_via_line
-from kampy.runtime.core import split_first_via
+from kampy.sip.via import split_first_via
 from kampy.runtime.context import Source
 from kampy.sip.message import parse_message
 from tests.support.runtime import SOCKET, SOURCE, make_server, recorded, request

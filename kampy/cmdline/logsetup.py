@@ -245,6 +245,9 @@ def divert(write: Any) -> bool:
     return True
 
 
+loglevels.set_log_diverter(divert)
+
+
 def close() -> None:
     """closelog(): before daemonizing closes every descriptor, let go of the syslog connection."""
     global _installed

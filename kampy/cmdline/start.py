@@ -21,7 +21,7 @@ from kampy.cmdline.config import load
 from kampy.cmdline.getopt import Token, tokens
 from kampy.cmdline.options import FAILURE, Exit, Options, fail
 from kampy.config.compile import CompiledConfig
-from kampy.net.params import as_bool
+from kampy.runtime.values import as_bool
 from kampy.runtime.context import Socket
 from kampy.runtime.sockets import param_values, sockets_from_config
 from kampy.runtime.core import RUN_DIR

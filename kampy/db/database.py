@@ -14,6 +14,7 @@ from typing import Any, Protocol, TypeVar
 from kampy.db import sql
 from kampy.db.errors import DBError, Reason
 from kampy.db.url import DBURL, parse_url
+from kampy.memo import BoundedCache
 
 log = logging.getLogger("kampy.db")
 
@@ -91,7 +92,7 @@ class Database:
         self._lock = threading.Lock()
         self._inherited: list[Backend] = []
         # INSERT statements by (table, *columns): callers insert the same shapes over and over
-        self._inserts: dict[tuple[str, ...], str] = {}
+        self._inserts: BoundedCache[tuple[str, ...], str] = BoundedCache(MAX_CACHED_STATEMENTS)
 
     @property
     def backend(self) -> Backend:
@@ -133,9 +134,7 @@ class Database:
         statement = self._inserts.get(key)
         if statement is None:  # built and checked once per table and set of columns
             statement, _ = sql.insert(self.dialect, table, row)
-            if len(self._inserts) >= MAX_CACHED_STATEMENTS:
-                self._inserts.clear()
-            self._inserts[key] = statement
+            self._inserts.put(key, statement)
         return self._run(statement, tuple(row.values()), idempotent=False).lastrowid or 0
 
     def update(self, table: str, where: sql.Where, values: Mapping[str, Any]) -> int:

@@ -5,32 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-_TRUE = {"yes", "on", "true", "1", "enable", "enabled"}
-_FALSE = {"no", "off", "false", "0", "disable", "disabled"}
-
-
-def as_bool(value: Any, default: bool) -> bool:
-    """A cfg boolean: `yes/no`, `on/off`, `true/false`, `1/0` (Kamailio accepts all of these)."""
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return value != 0
-    word = str(value).strip().lower()
-    if word in _TRUE:
-        return True
-    if word in _FALSE:
-        return False
-    return default
-
-
-def as_number(value: Any, default: float) -> float:
-    try:
-        return float(value) if value is not None else default
-    except (TypeError, ValueError):
-        return default
-
+from kampy.runtime.values import as_bool, as_number
 
 def _megabytes(value: Any) -> int | None:
     number = as_number(value, 0)

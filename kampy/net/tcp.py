@@ -19,8 +19,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from kampy.net.http import HttpError, HttpParser, HttpRequest, looks_like_http
-from kampy.net.http import build_response as build_http_response
+from kampy.runtime.http import HttpError, HttpParser, HttpRequest, looks_like_http
+from kampy.runtime.http import build_response as build_http_response
 from kampy.net.params import NetParams
 from kampy.runtime.context import Outgoing, Socket, Source
 from kampy.sip.errors import SIPProtocolError

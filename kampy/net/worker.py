@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from kampy.net.binding import Listener
 from kampy.net.channel import MESSAGE, Channels, Packet, conn_id_base, conn_owner, encode_handoff, encode_send
-from kampy.net.http import HttpRequest
+from kampy.runtime.http import HttpRequest
 from kampy.net.local import LocalServices
 from kampy.net.params import NetParams
 from kampy.net.tcp import TCPManager

@@ -13,6 +13,7 @@ from kampy.config import ast
 from kampy.module import Function, RouteType
 from kampy.runtime import forward
 from kampy.runtime.context import Branch, MessageContext, Socket
+from kampy.runtime.flow import LoadError
 from kampy.runtime.sockets import grep_socket
 from kampy.runtime.loglevels import L_DBG, LEVEL_NAMES, python_level
 from kampy.runtime.values import to_int, to_str
@@ -45,12 +46,10 @@ NOT_IMPLEMENTED = {
 def build(engine: Engine, call: ast.Call, func: Function, rtype: RouteType) -> Fn:
     name = call.name
     if name in NOT_IMPLEMENTED:
-        from kampy.runtime.engine import LoadError
         raise LoadError(call.pos, f"core action {name}: {NOT_IMPLEMENTED[name]} is not implemented in "
                                   "kampy yet")
     builder = BUILDERS.get(name)
     if builder is None:
-        from kampy.runtime.engine import LoadError
         raise LoadError(call.pos, f"core action {name}() is not implemented in kampy yet")
     return builder(engine, call)
 
@@ -60,7 +59,6 @@ def _args(engine: Engine, call: ast.Call) -> list[Value]:
 
 
 def _error(call: ast.Call, message: str) -> Exception:
-    from kampy.runtime.engine import LoadError
     return LoadError(call.pos, message)
 
 

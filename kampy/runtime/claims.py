@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from kampy.runtime.storefiles import open_companion
+from kampy.sip.text import as_bytes
 
 log = logging.getLogger("kampy.shared")
 
@@ -45,7 +46,7 @@ def area_path(store_path: str | Path) -> Path:
 
 def key_hash(key: str) -> int:
     """A 64-bit hash of `key`, never 0 (0 marks an empty slot); the same in every process."""
-    digest = hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=8).digest()
+    digest = hashlib.blake2b(as_bytes(key), digest_size=8).digest()
     return int.from_bytes(digest, "little") or 1
 
 

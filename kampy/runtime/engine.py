@@ -18,6 +18,7 @@ from kampy.config import ast
 from kampy.config.compile import CompiledConfig
 from kampy.config.pvparse import Literal, PVSyntaxError, parse_format, parse_pv
 from kampy.errors import ConfigError, Diagnostic
+from kampy.memo import BoundedCache
 from kampy.module import (
     REGEX_FLAGS,
     ROUTE_KIND_NAMES,
@@ -32,6 +33,7 @@ from kampy.module import (
 from kampy.runtime import actions, expressions
 from kampy.runtime.context import MessageContext, ScriptDrop, ScriptExit
 from kampy.runtime.core import Core
+from kampy.runtime.flow import Break, LoadError, MalformedInput, ModuleFailure, Return
 from kampy.runtime.modules import build_modules
 from kampy.runtime.pvs import Constant, Transformed, core_pv
 from kampy.sip.errors import SIPProtocolError
@@ -43,47 +45,6 @@ Fn = Callable[[MessageContext], Any]
 # (ctx, route label such as "failure_route[1]", function name or "" on entering the route, code)
 Tracer = Callable[[MessageContext, str, str, "int | None"], None]
 DEFAULT_MAX_WHILE_LOOPS = 100  # src/core/config.h
-
-
-class LoadError(Exception):
-    """A problem found while building routes; collected into a ConfigError with its position."""
-
-    def __init__(self, pos: ast.Pos, message: str) -> None:
-        super().__init__(message)
-        self.pos = pos
-        self.message = message
-
-
-class ModuleFailure(Exception):
-    """An unexpected exception inside a module function: the message is dropped, the server goes on."""
-
-    def __init__(self, pos: ast.Pos, name: str, exc: BaseException) -> None:
-        super().__init__(f"{pos.file}:{pos.line}: {name}() failed: {type(exc).__name__}: {exc}")
-        self.pos = pos
-        self.name = name
-        self.exc = exc
-
-
-class MalformedInput(ModuleFailure):
-    """A module function met a header or URI of the message that does not parse (a
-    SIPProtocolError): the request is answered with an error reply (400 usually), as Kamailio's
-    functions answer when their parser fails, and the script stops; one log line, no traceback."""
-
-    exc: SIPProtocolError
-
-    def __init__(self, pos: ast.Pos, name: str, exc: SIPProtocolError) -> None:
-        super().__init__(pos, name, exc)
-
-
-class Return(Exception):
-    __slots__ = ("value",)
-
-    def __init__(self, value: int) -> None:
-        self.value = value
-
-
-class Break(Exception):
-    pass
 
 
 _CONTROL = (ScriptExit, ScriptDrop, Return, Break, ModuleFailure)
@@ -601,8 +562,8 @@ class Engine:
 
     @staticmethod
     def _maybe_const(fn: Fn, node: ast.Node) -> Fn | Constant:
-        const = getattr(fn, "constant", _MISSING)
-        return fn if const is _MISSING else Constant(const)
+        const = getattr(fn, "constant", expressions.MISSING)
+        return fn if const is expressions.MISSING else Constant(const)
 
     def _parse_pv(self, node: ast.Node) -> ast.PVar:
         if not isinstance(node, ast.Str):
@@ -639,15 +600,13 @@ class Engine:
             except re.error as exc:
                 raise LoadError(node.pos, f"bad regular expression '{node.value}': {exc}") from None
         text = self.expr(node, rtype)
-        cache: dict[str, re.Pattern[str]] = {}
+        cache: BoundedCache[str, re.Pattern[str]] = BoundedCache(256)
 
         def dynamic_regex(ctx: MessageContext) -> re.Pattern[str]:
             pattern = to_str(text(ctx))
             compiled = cache.get(pattern)
             if compiled is None:
-                if len(cache) > 256:
-                    cache.clear()
-                compiled = cache[pattern] = compile_posix(pattern, flags)
+                compiled = cache.put(pattern, compile_posix(pattern, flags))
             return compiled
         return dynamic_regex
 
@@ -736,9 +695,6 @@ class Engine:
             gap = mod.exports.unimplemented(kind, name, args)
             if gap is not None:
                 raise LoadError(pos, gap.warning(module))
-
-
-_MISSING = object()
 
 
 class _BadArgument(Exception):

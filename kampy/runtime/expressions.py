@@ -20,7 +20,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kampy.config import ast
+from kampy.memo import BoundedCache
 from kampy.module import RouteType
+from kampy.runtime.flow import LoadError
 from kampy.runtime.values import compile_posix, to_int, to_str
 from kampy.sip.uri import parse_uri
 
@@ -35,7 +37,7 @@ Fn = Callable[[Any], Any]
 PROTO_NUMBERS = {"udp": 1, "tcp": 2, "tls": 3, "sctp": 4, "ws": 5, "wss": 6}
 AF_NUMBERS = {"inet": 2, "inet6": 10}
 
-_regex_cache: dict[str, re.Pattern[str] | None] = {}
+_regex_cache: BoundedCache[str, re.Pattern[str] | None] = BoundedCache(1024)
 
 
 def regex_icase(pattern: str) -> re.Pattern[str] | None:
@@ -46,9 +48,7 @@ def regex_icase(pattern: str) -> re.Pattern[str] | None:
         except re.error:
             log.error("bad regular expression \"%s\"", pattern)
             compiled = None
-        if len(_regex_cache) > 1024:
-            _regex_cache.clear()
-        _regex_cache[pattern] = compiled
+        _regex_cache.put(pattern, compiled)
     return compiled  # type: ignore[return-value]
 
 
@@ -127,7 +127,6 @@ def compile_expr(engine: Engine, e: ast.Node, rtype: RouteType) -> Fn:
 
 
 def _load_error(pos: ast.Pos, message: str) -> Exception:
-    from kampy.runtime.engine import LoadError
     return LoadError(pos, message)
 
 
@@ -184,8 +183,8 @@ def _binop(engine: Engine, e: ast.BinOp, rtype: RouteType) -> Fn:
 
 
 def _equality(left: Fn, right: Fn, *, negate: bool) -> Fn:
-    const = getattr(right, "constant", _MISSING)
-    if const is not _MISSING:
+    const = getattr(right, "constant", MISSING)
+    if const is not MISSING:
         # the common `$x == "literal"` / `$x == 5`: conversions of the right side done once
         as_int, as_str = to_int(const), to_str(const)
         is_int = const.__class__ is int
@@ -204,8 +203,8 @@ def _equality(left: Fn, right: Fn, *, negate: bool) -> Fn:
 
 
 def _match(left: Fn, right: Fn, *, negate: bool) -> Fn:
-    const = getattr(right, "constant", _MISSING)
-    if const is not _MISSING:
+    const = getattr(right, "constant", MISSING)
+    if const is not MISSING:
         pattern = regex_icase(to_str(const))
 
         def match_const(ctx: Any) -> int:
@@ -222,7 +221,7 @@ def _match(left: Fn, right: Fn, *, negate: bool) -> Fn:
     return match
 
 
-_MISSING = object()
+MISSING = object()  # no `constant` attribute: the value is known only at run time
 
 
 # ---------------------------------------------------------------- keywords
@@ -295,8 +294,8 @@ def keyword_compare(engine: Engine, e: ast.BinOp, rtype: RouteType) -> Fn | None
         right = compile_expr(engine, e.right, rtype)
         if op in ("=~", "!~"):
             return _match(left, right, negate=negate)
-        const = getattr(right, "constant", _MISSING)
-        if const is not _MISSING:
+        const = getattr(right, "constant", MISSING)
+        if const is not MISSING:
             folded = to_str(const).casefold()
             return lambda ctx: int((left(ctx).casefold() == folded) != negate)
         return lambda ctx: int((left(ctx).casefold() == to_str(right(ctx)).casefold()) != negate)

@@ -15,11 +15,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from kampy.runtime.context import MessageContext, Outgoing, Socket
-from kampy.runtime.core import received_params, split_first_via
+from kampy.sip.via import received_params, split_first_via
 from kampy.sip.errors import SIPProtocolError
 from kampy.sip.message import AddHeader, Change, Request, Response
 from kampy.sip.uri import URI, Via, parse_uri
 from kampy.runtime.hashes import hash2_raw, reverse_hex
+from kampy.sip.text import as_bytes
 
 if TYPE_CHECKING:
     from kampy.apis import CoreAPI
@@ -42,7 +43,7 @@ def stateless_branch(msg: Request) -> str:
         parts += [via.host, "" if via.port is None else str(via.port)]
         if via.branch is not None:
             parts.append(via.branch)
-    md5 = hashlib.md5("".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
+    md5 = hashlib.md5(as_bytes("".join(parts))).hexdigest()
     hash_index = hash2_raw(callid, cseq_num) & 0xFFFF
     return f"z9hG4bK{reverse_hex(hash_index)}.{md5}.0"
 
@@ -67,12 +68,12 @@ def previous_via_line(msg: Request, line: bytes, src_ip: str, src_port: int,
     for key in (b"received", b"rport"):  # inserted at the same anchor: rport ends up first
         value = new[key]
         if value is not None and key not in names[1:]:
-            parts.insert(anchor, key + b"=" + value.encode("utf-8", "surrogateescape"))
+            parts.insert(anchor, key + b"=" + as_bytes(value))
             names.insert(anchor, key)
     for i in range(1, len(parts)):
         value = new.get(names[i])
         if value is not None:
-            parts[i] = names[i] + b"=" + value.encode("utf-8", "surrogateescape")
+            parts[i] = names[i] + b"=" + as_bytes(value)
     return name + colon + b";".join(parts) + comma + others
 
 
@@ -163,7 +164,7 @@ def _render_send_socket_values(ctx: MessageContext, sock: Socket, added: list[Ad
     for change in added:
         value = change.value
         assert isinstance(value, SendSocketValue)
-        line = change.name.encode() + b": " + value.encode("utf-8", "surrogateescape")
+        line = change.name.encode() + b": " + as_bytes(value)
         head = head.replace(b"\r\n" + line + b"\r\n", b"\r\n" + value.render(ctx, sock) + b"\r\n", 1)
     return head + rest
 

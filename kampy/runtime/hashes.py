@@ -1,6 +1,8 @@
 """Kamailio's core hash functions, which show up in what modules print (usrloc's HashID, GRUUs)."""
 from __future__ import annotations
 
+from kampy.sip.text import as_bytes
+
 
 def _signed(byte: int) -> int:
     return byte - 256 if byte >= 128 else byte  # Kamailio reads the text as (signed) char
@@ -24,8 +26,8 @@ def _hash_update(data: bytes, h: int) -> int:
 def hash2_raw(key1: str, key2: str) -> int:
     """get_hash2_raw (src/core/hashes.h): the hash of Call-ID and CSeq number behind a message's
     hash_index (`& 0xFFFF`), which Kamailio prints first in the Via branches it makes."""
-    return _hash_finish(_hash_update(key2.encode("utf-8", "surrogateescape"),
-                                     _hash_update(key1.encode("utf-8", "surrogateescape"), 0)))
+    return _hash_finish(_hash_update(as_bytes(key2),
+                                     _hash_update(as_bytes(key1), 0)))
 
 
 def _hash_finish(h: int) -> int:
@@ -35,7 +37,7 @@ def _hash_finish(h: int) -> int:
 def core_hash(text: str) -> int:
     """Kamailio's core_hash (src/core/hashes.h) of one string, as an unsigned 32-bit value: the
     same steps as get_hash2_raw with no second string."""
-    return _hash_finish(_hash_update(text.encode("utf-8", "surrogateescape"), 0))
+    return _hash_finish(_hash_update(as_bytes(text), 0))
 
 
 def reverse_hex(n: int) -> str:

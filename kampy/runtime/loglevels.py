@@ -8,6 +8,7 @@ of its own between INFO and WARNING), so `debug` becomes a threshold on the `kam
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 L_ALERT, L_BUG, L_CRIT2, L_CRIT, L_ERR, L_WARN, L_NOTICE, L_INFO, L_DBG = -5, -4, -3, -2, -1, 0, 1, 2, 3
 NOTICE = 25  # a Python level between INFO and WARNING, for L_NOTICE
@@ -80,3 +81,19 @@ def log_callid() -> str:
 def set_log_callid(text: str) -> None:
     global _callid
     _callid = text
+
+
+# How the process's log handlers are replaced by a module's writer (Kamailio's km_log_func_set):
+# the command line, which sets the handlers up, registers it (kampy.cmdline.logsetup).
+_diverter: Callable[[Callable[[str], None]], bool] | None = None
+
+
+def set_log_diverter(diverter: Callable[[Callable[[str], None]], bool]) -> None:
+    global _diverter
+    _diverter = diverter
+
+
+def divert_logs(write: Callable[[str], None]) -> bool:
+    """Send the process's log lines to `write` instead of syslog; False when logging was not set
+    up by the command line or goes to stderr (left as it is)."""
+    return _diverter(write) if _diverter is not None else False

@@ -12,17 +12,13 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from kampy.runtime.core import reply_via_line
+from kampy.sip.via import reply_via_line
 from kampy.sip.errors import SIPProtocolError
 from kampy.sip.message import Message, Request
+from kampy.sip.text import as_bytes
 
 if TYPE_CHECKING:
     from kampy.apis import CoreAPI
-
-
-def as_bytes(text: str) -> bytes:
-    """Text taken from a message back to bytes (undecodable bytes came in as surrogates)."""
-    return text.encode("utf-8", "surrogateescape")
 
 
 # Kamailio's crcitt_string_array is the bit-reflected CRC-CCITT (polynomial 0x8408, start 0xFFFF).

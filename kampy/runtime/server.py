@@ -10,22 +10,16 @@ from collections.abc import Callable
 from typing import Any
 
 from kampy.config.compile import CompiledConfig
-from kampy.net.params import as_bool
+from kampy.runtime.values import as_bool
 from kampy.module import RouteType, overrides_on_response, overrides_post_script, overrides_pre_script
 from kampy.runtime import corestats, forward
-from kampy.runtime.context import MessageContext, Outgoing, ScriptDrop, ScriptExit, Socket, Source
-from kampy.runtime.core import (
-    DO_DNS,
-    DO_REV_DNS,
-    Clock,
-    Core,
-    reply_destination,
-    reply_via_line,
-    set_received_dns,
-)
+from kampy.runtime.context import Handoff, MessageContext, Outgoing, ScriptDrop, ScriptExit, Socket, Source
+from kampy.runtime.core import Clock, Core
+from kampy.sip.via import DO_DNS, DO_REV_DNS, reply_destination, reply_via_line, set_received_dns
 from kampy.config import ast
 from kampy.errors import ConfigError, Diagnostic
-from kampy.runtime.engine import Engine, LoadError, MalformedInput, ModuleFailure
+from kampy.runtime.engine import Engine
+from kampy.runtime.flow import LoadError, MalformedInput, ModuleFailure
 from kampy.runtime import loglevels
 from kampy.runtime.ratelog import OncePerSource
 from kampy.runtime.loglevels import set_log_prefix
@@ -134,7 +128,7 @@ class Server:
 
     # ------------------------------------------------------------ messages
 
-    def handle(self, data: bytes, src: Source, handed_off: bool = False) -> list[Outgoing]:
+    def handle(self, data: bytes, src: Source, handed_off: bool = False) -> list[Outgoing | Handoff]:
         """Process one message; returns what to send (and messages to hand to the worker that owns
         their transaction, as `Handoff`). Never raises for bad input. `handed_off`: another worker
         received it and handed it over to this one, its owner (`ctx.handed_off`)."""
@@ -150,7 +144,7 @@ class Server:
             out = [*out, *self.core.take_outbox()]
         return out
 
-    def _handle(self, data: bytes, src: Source) -> list[Outgoing]:
+    def _handle(self, data: bytes, src: Source) -> list[Outgoing | Handoff]:
         try:
             msg = parse_message(data)
             if isinstance(msg, Request):
@@ -225,7 +219,7 @@ class Server:
             pass
         return Outgoing("udp", host, port, reply, src.local)
 
-    def _request(self, msg: Request, data: bytes, src: Source) -> list[Outgoing]:
+    def _request(self, msg: Request, data: bytes, src: Source) -> list[Outgoing | Handoff]:
         if msg.via is None:
             log.info("request without Via from %s:%d dropped", src.ip, src.port)
             return []
@@ -259,7 +253,7 @@ class Server:
         corestats.count_forwarded(self.core.stats, ctx.outbox)
         return ctx.outbox
 
-    def _run_request_route(self, ctx: MessageContext, data: bytes) -> list[Outgoing] | None:
+    def _run_request_route(self, ctx: MessageContext, data: bytes) -> list[Outgoing | Handoff] | None:
         """Run request_route; what to send when it ended on malformed input, else None (ctx.outbox)."""
         try:
             self.engine.run_route("request", None, ctx)
@@ -330,7 +324,7 @@ class Server:
                   failure.name, type(exc).__name__, exc)
         log.debug("traceback of the failure in %s()", failure.name, exc_info=exc)
 
-    def _reply(self, msg: Response, src: Source) -> list[Outgoing]:
+    def _reply(self, msg: Response, src: Source) -> list[Outgoing | Handoff]:
         via = msg.via
         if via is None or (self._check_via and not forward.is_our_via(self.core, via)):
             # Kamailio checks the first Via only with check_via (-K); without, a reply another

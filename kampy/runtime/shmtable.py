@@ -40,6 +40,7 @@ from hashlib import blake2b
 from pathlib import Path
 from threading import get_ident
 from zlib import crc32
+from kampy.memo import BoundedCache
 from kampy.runtime.storefiles import open_companion
 
 log = logging.getLogger("kampy.shared")
@@ -160,7 +161,7 @@ class ShmTable:
         self._retired: list[mmap.mmap] = []  # mappings of generations left behind (a read may be on one)
         self._fd = -1
         self._open(self.base, capacity, heap_size)
-        self._hashes: dict[bytes, int] = {}
+        self._hashes: BoundedCache[bytes, int] = BoundedCache(HASHES_KEPT)
         self._follow()
 
     def _open(self, path: Path, capacity: int, heap_size: int | None) -> None:
@@ -328,9 +329,7 @@ class ShmTable:
         save hashes its AoR several times, lookups hash the same AoRs again and again)."""
         h = self._hashes.get(key)
         if h is None:
-            if len(self._hashes) >= HASHES_KEPT:
-                self._hashes.clear()
-            h = self._hashes[key] = key_hash(key, self._secret)
+            h = self._hashes.put(key, key_hash(key, self._secret))
         return h
 
     def _read(self, at: int) -> tuple[bytes, int, int] | None:

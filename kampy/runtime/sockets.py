@@ -11,7 +11,9 @@ from typing import Any
 from kampy.config.ast import ListenValue, Pos
 from kampy.config.compile import CompiledConfig
 from kampy.errors import ConfigError
+from kampy.runtime import interfaces
 from kampy.runtime.context import Socket
+from kampy.runtime.values import as_bool
 
 log = logging.getLogger("kampy.sockets")
 
@@ -132,7 +134,6 @@ def _entry(entry: Any, ipv6: bool) -> list[tuple[str | None, str, int | None, st
 def _expand(host: str, ipv6: bool) -> list[str]:
     """An interface name stands for its addresses (IPv6 ones with `auto_bind_ipv6`, as Kamailio's
     add_interfaces()); anything else for itself."""
-    from kampy.net import interfaces
 
     if host and not _is_ip(host) and interfaces.is_interface(host):
         return interfaces.addresses(host, ipv6=ipv6) or [host]
@@ -157,7 +158,6 @@ def sockets_from_config(compiled: CompiledConfig, listen_override: list[Any] | N
     every interface with `every_interface` (Kamailio's way). `auto_aliases` adds the names each
     listen address resolves to (fix_hostname(): a reverse lookup of an IP address, the official
     name and aliases of a host name) as aliases, as Kamailio's `auto_aliases=yes`."""
-    from kampy.net.params import as_bool
 
     params = compiled.core_params
     default_port = int(params.get("port") or 5060)
@@ -165,7 +165,6 @@ def sockets_from_config(compiled: CompiledConfig, listen_override: list[Any] | N
     entries = listen_override if listen_override is not None else param_values(params.get("listen"))
     entries += [] if listen_override is not None else param_values(params.get("socket"))
     if not entries:
-        from kampy.net import interfaces
 
         entries = interfaces.addresses(ipv6=ipv6) if every_interface else ["127.0.0.1"]
     sockets: list[Socket] = []

@@ -10,7 +10,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from kampy.module import RouteType
-from kampy.net.http import HttpRequest, build_response
+from kampy.runtime.http import HttpRequest, build_response
 from kampy.runtime.context import MessageContext, Source
 from kampy.sip.errors import SIPProtocolError
 from kampy.sip.message import Request

@@ -41,6 +41,7 @@ from kampy.sip.uri import (
     parse_vias,
     split_list,
 )
+from kampy.sip.text import as_bytes
 
 __all__ = [
     "Message", "Request", "Response", "AddHeader", "InsertHeader", "ReplaceHeader", "RemoveHeader",
@@ -95,7 +96,7 @@ def _dec(value: bytes) -> str:
 
 
 def _enc(value: str | bytes) -> bytes:
-    return value if isinstance(value, bytes) else value.encode("utf-8", "surrogateescape")
+    return value if isinstance(value, bytes) else as_bytes(value)
 
 
 def canonical_name(name: str) -> str:
@@ -615,7 +616,7 @@ class Request(Message):
     is_request = True
 
     def __init__(self, method: str, uri: str | URI, headers: _HeaderInput = (), body: bytes = b"") -> None:
-        start = f"{method} {uri} SIP/2.0".encode("utf-8", "surrogateescape")
+        start = as_bytes(f"{method} {uri} SIP/2.0")
         _load_into(self, _assemble(start, headers, body), stream=False)
 
     @property
@@ -651,7 +652,7 @@ class Response(Message):
     def __init__(self, status: int, reason: str, headers: _HeaderInput = (), body: bytes = b"") -> None:
         if not 100 <= status <= 699:
             raise ValueError(f"invalid status code {status}")
-        start = f"SIP/2.0 {status} {reason}".encode("utf-8", "surrogateescape")
+        start = as_bytes(f"SIP/2.0 {status} {reason}")
         _load_into(self, _assemble(start, headers, body), stream=False)
 
 
@@ -672,12 +673,9 @@ def _assemble(start: bytes, headers: _HeaderInput, body: bytes) -> bytes:
 
 # --- parsing ---------------------------------------------------------------------------------
 
-def parse_message(data: bytes) -> Request | Response:
-    """Parse one UDP datagram (Content-Length optional; bytes beyond it dropped)."""
-    return _parse(data, stream=False)
-
-
-def _parse(data: bytes, *, stream: bool) -> Request | Response:
+def parse_message(data: bytes, *, stream: bool = False) -> Request | Response:
+    """Parse one message: a UDP datagram (Content-Length optional; bytes beyond it dropped), or with
+    `stream` one framed from a stream (kampy.sip.stream), whose Content-Length is mandatory."""
     if len(data) > MAX_MESSAGE_SIZE:
         raise SIPProtocolError("message too large", status=513, can_reply=False)
     if data[:1] in (b"\r", b"\n"):  # RFC 3261 7.5: ignore CRLFs before the start line

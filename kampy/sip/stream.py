@@ -12,7 +12,7 @@ import logging
 import re
 
 from kampy.sip.errors import SIPProtocolError
-from kampy.sip.message import MAX_MESSAGE_SIZE, Request, Response, _parse
+from kampy.sip.message import MAX_MESSAGE_SIZE, Request, Response, parse_message
 
 __all__ = ["StreamParser"]
 
@@ -87,7 +87,7 @@ class StreamParser:
         data = bytes(buf[:total])
         del buf[:total]
         self._scan_from = 0
-        return _parse(data, stream=True)
+        return parse_message(data, stream=True)
 
     def _header_end(self) -> int:
         """Offset just past the empty line ending the headers, or -1 (remembers how far it looked)."""

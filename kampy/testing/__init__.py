@@ -12,7 +12,8 @@ from kampy.testing.messages import Sent, raw_message
 from kampy.testing.result import Call, Result, Status
 from kampy.testing.context import StandInContext
 from kampy.testing.standins import ModuleStandIn, StandInError, StandInModule, stand_in
-from kampy.testing.ua import NEVER, Answer, UserAgent
+from kampy.testing.messages import NEVER, Answer
+from kampy.testing.ua import UserAgent
 
 __all__ = [
     "Answer", "Call", "DEFAULT_FROM", "DEFAULT_SOURCE", "Dialog", "DialogError", "DialogState", "FakeClock",

@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING
 from kampy.sip.message import Request, Response
 from kampy.sip.transaction import build_cancel
 from kampy.sip.uri import parse_name_addr
-from kampy.testing.messages import RequestSpec, Sent
+from kampy.testing.messages import Answer, RequestSpec, Sent
 
 if TYPE_CHECKING:
     from kampy.testing.result import Result
-    from kampy.testing.ua import UserAgent, _Incoming
+    from kampy.testing.ua import UserAgent, Incoming
 
 TARGET_REFRESH = frozenset({"INVITE", "UPDATE", "SUBSCRIBE", "NOTIFY", "REFER"})
 
@@ -200,8 +200,6 @@ class Dialog:
 
     def _respond(self, status: int, reason: str | None, by: UserAgent | None,
                  headers: Mapping[str, str] | None, body: bytes) -> Result:
-        from kampy.testing.ua import Answer
-
         leg = self._leg(by, pending_only=True)
         if leg is None:
             raise DialogError(f"no phone has the INVITE of this call unanswered (its status: {self.status})")
@@ -209,7 +207,7 @@ class Dialog:
         data = ua.respond(incoming, Answer(status, reason, dict(headers or {}), body))
         return self.harness.send_from(ua, data, f"{status} from {ua.aor}")
 
-    def _leg(self, by: UserAgent | None, *, pending_only: bool) -> tuple[UserAgent, _Incoming] | None:
+    def _leg(self, by: UserAgent | None, *, pending_only: bool) -> tuple[UserAgent, Incoming] | None:
         found = [(ua, inc) for ua, inc in self.harness.incoming_invites(self.call_id, self.local_tag)
                  if (by is None or ua is by) and not (pending_only and inc.final)]
         return found[-1] if found else None

@@ -41,7 +41,8 @@ from kampy.testing.db import Tables
 from kampy.testing.dialog import Dialog
 from kampy.testing.messages import RequestSpec, Sent, raw_message, response_to
 from kampy.testing.result import Call, Result, RouteRun
-from kampy.testing.ua import AnswerSpec, UserAgent
+from kampy.testing.messages import AnswerSpec
+from kampy.testing.ua import UserAgent
 
 log = logging.getLogger("kampy.testing")
 

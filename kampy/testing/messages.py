@@ -5,9 +5,10 @@ import dataclasses
 import itertools
 import re
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any, Union
 
 from kampy.runtime.context import Outgoing
 from kampy.sip.message import Request, Response, build_response, canonical_name, parse_message
@@ -229,3 +230,29 @@ class Sent:
 
     def __str__(self) -> str:
         return f"{self.first_line}  -> {self.dest}"
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    reason: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    after: float = 0.0  # seconds on the fake clock before the answer is sent
+
+
+AnswerSpec = Union[int, Answer, None, list[Union[int, Answer]], Callable[[Sent], Any]]
+NEVER = None
+
+
+def answers_of(spec: Any, request: Sent) -> list[Answer]:
+    """Turn an answer spec into the answers to send, in order."""
+    if callable(spec) and not isinstance(spec, Answer):
+        spec = spec(request)
+    if spec is None:
+        return []
+    if isinstance(spec, int):
+        return [Answer(spec)]
+    if isinstance(spec, Answer):
+        return [spec]
+    return [a for item in spec for a in answers_of(item, request)]

@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from kampy.sip.message import Request, Response
 from kampy.sip.transaction import build_ack
 from kampy.testing.address import format_address
 from kampy.testing.dialog import Dialog, DialogState, uac_state, uas_state
 from kampy.testing.digest import Credentials, pick
-from kampy.testing.messages import RequestSpec, Sent, response_to, unique
+from kampy.testing.messages import Answer, AnswerSpec, RequestSpec, Sent, answers_of, response_to, unique
 
 if TYPE_CHECKING:
     from kampy.testing.harness import Harness
@@ -37,34 +37,8 @@ DIALOG_METHODS = frozenset({"INVITE", "SUBSCRIBE", "REFER"})
 _ORDER = itertools.count()
 
 
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    reason: str | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    after: float = 0.0  # seconds on the fake clock before the answer is sent
-
-
-AnswerSpec = Union[int, Answer, None, list[Union[int, Answer]], Callable[[Sent], Any]]
-NEVER = None
-
-
-def answers_of(spec: Any, request: Sent) -> list[Answer]:
-    """Turn an answer spec into the answers to send, in order."""
-    if callable(spec) and not isinstance(spec, Answer):
-        spec = spec(request)
-    if spec is None:
-        return []
-    if isinstance(spec, int):
-        return [Answer(spec)]
-    if isinstance(spec, Answer):
-        return [spec]
-    return [a for item in spec for a in answers_of(item, request)]
-
-
 @dataclass
-class _Incoming:
+class Incoming:
     """A request this phone got (its server transaction): the To tag of its answers, what it sent."""
 
     sent: Sent
@@ -91,7 +65,7 @@ class UserAgent:
         self.received: list[Sent] = []
         self.dialogs: list[DialogState] = []
         self.credentials = Credentials(username or self.user, password) if password is not None else None
-        self._incoming: dict[str, _Incoming] = {}
+        self._incoming: dict[str, Incoming] = {}
         self._invites: dict[str | None, Request] = {}  # INVITEs it sent, by Via branch
 
     # ------------------------------------------------------------ identity
@@ -232,14 +206,14 @@ class UserAgent:
         if pending is not None:  # a retransmission: answer as before (nothing if never answered)
             return [(0.0, data) for data in pending.answered[-1:]]
         to_tag = msg.to.tag if msg.to else None
-        pending = self._incoming[key] = _Incoming(sent, msg, to_tag or unique("ua"))
+        pending = self._incoming[key] = Incoming(sent, msg, to_tag or unique("ua"))
         if msg.method == "CANCEL":
             return self._cancel(sent, msg)
         if to_tag:
             return [(0.0, self._in_dialog(pending))]
         return [(a.after, self.respond(pending, a)) for a in answers_of(self.answer, sent)]
 
-    def respond(self, pending: _Incoming, answer: Answer) -> bytes:
+    def respond(self, pending: Incoming, answer: Answer) -> bytes:
         """The phone's response to a request it got (To tag, and for a 1xx/2xx that makes a dialog
         its Contact and the request's Record-Route); remembers the dialog it makes."""
         request = pending.request
@@ -261,7 +235,7 @@ class UserAgent:
         pending.final = pending.final or answer.status >= 200
         return data
 
-    def _uas_dialog(self, pending: _Incoming, answer: Answer) -> None:
+    def _uas_dialog(self, pending: Incoming, answer: Answer) -> None:
         request = pending.request
         view = next((d for d in self.dialogs
                      if d.call_id == request.call_id and d.local_tag == pending.tag), None)
@@ -272,7 +246,7 @@ class UserAgent:
         if answer.body:
             view.body = answer.body
 
-    def _in_dialog(self, pending: _Incoming) -> bytes:
+    def _in_dialog(self, pending: Incoming) -> bytes:
         """A request within a dialog (RFC 3261 12.2.2): 481 when the dialog is unknown, 500 for a
         CSeq lower than the last, else 200 (a re-INVITE with this phone's last session description)."""
         request = pending.request
@@ -347,7 +321,7 @@ class UserAgent:
             out.append((0.0, self.respond(invite, Answer(487))))
         return out
 
-    def incoming_invites(self, call_id: str, from_tag: str) -> Iterator[_Incoming]:
+    def incoming_invites(self, call_id: str, from_tag: str) -> Iterator[Incoming]:
         """The initial INVITEs of a call this phone got, in order."""
         for pending in self._incoming.values():
             req = pending.request

@@ -20,7 +20,7 @@ import pymysql
 from dbutils.pooled_db import PooledDB
 from pymysql.constants import CLIENT
 
-from kampy.api import MYSQL, DBError, DBURL, DBReason, DBResult
+from kampy.api import MYSQL, DBError, DBURL, DBReason, DBResult, as_bytes
 
 from .circuit import SSL_PREFERRED, Circuit, tls_arguments
 
@@ -94,7 +94,7 @@ def _raw(value: str) -> str | bytes:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        return value.encode("utf-8", "surrogateescape")
+        return as_bytes(value)
     return value
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from kampy.api import SQLITE, DBError, DBURL, DBReason, DBResult
+from kampy.api import SQLITE, DBError, DBURL, DBReason, DBResult, as_bytes
 
 log = logging.getLogger("kampy.db.sqlite")
 T = TypeVar("T")
@@ -90,7 +90,7 @@ def bind_raw_text(statement: str, values: tuple[Any, ...]) -> tuple[str, tuple[A
             return m.group()
         return "CAST(? AS TEXT)" if next(markers, -1) in raw else "?"
 
-    converted = tuple(v.encode("utf-8", "surrogateescape") if i in raw else v for i, v in enumerate(values))
+    converted = tuple(as_bytes(v) if i in raw else v for i, v in enumerate(values))
     return _SQL_TOKEN.sub(marker, statement), converted
 
 

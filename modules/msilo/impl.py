@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kampy.api import (
+    as_bytes,
     CoreAPI,
     DBError,
     MessageContext,
@@ -109,7 +110,7 @@ _NOTICE_NOT_AVAILABLE = ("msilo: the offline notice is not available (empty from
 def _notice_headers(contact: str, ctype: str) -> str | None:
     """The notice's extra header block (Contact, then Content-Type), None when it is too long."""
     headers = contact + ctype
-    return headers if len(headers.encode("utf-8", "surrogateescape")) < rules.MAX_EXTRA_HDRS else None
+    return headers if len(as_bytes(headers)) < rules.MAX_EXTRA_HDRS else None
 
 
 class MSilo(Module):
@@ -287,7 +288,7 @@ class MSilo(Module):
     def _extra_headers(self, ctx: MessageContext, msg: Request) -> str | None:
         value = self.extra_hdrs_avp.get(ctx) if self.extra_hdrs_avp else None
         extra = value if isinstance(value, str) else rules.stored_extra_headers(msg)
-        if len(extra.encode("utf-8", "surrogateescape")) >= rules.MAX_EXTRA_HDRS:
+        if len(as_bytes(extra)) >= rules.MAX_EXTRA_HDRS:
             log.warning("msilo: m_store: extra headers are %d bytes or more: not stored",
                         rules.MAX_EXTRA_HDRS)
             return None
@@ -333,7 +334,7 @@ class MSilo(Module):
             log.warning(_NOTICE_NOT_AVAILABLE)
             return
         target = rules.notice_target(msg, from_uri, self.use_contact)
-        self._uac(target, sender, from_uri, headers, body.encode("utf-8", "surrogateescape"), None)
+        self._uac(target, sender, from_uri, headers, as_bytes(body), None)
 
     def _notice_head(self, ctx: MessageContext) -> tuple[str, str] | None:
         """(From URI, header block) of the notice, or None (logged) when it cannot be sent."""
@@ -433,7 +434,7 @@ class MSilo(Module):
         if self.params["add_contact"]:
             block += f"Contact: <{src}>;msilo=yes\r\n"
         block += extra + rules.as_text(stored_hdrs)
-        if len(block.encode("utf-8", "surrogateescape")) >= rules.MAX_EXTRA_HDRS:
+        if len(as_bytes(block)) >= rules.MAX_EXTRA_HDRS:
             log.error("msilo: m_dump: headers of message %d are %d bytes or more: stopped", mid,
                       rules.MAX_EXTRA_HDRS)
             self.claims.release(mid)

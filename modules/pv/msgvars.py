@@ -10,7 +10,16 @@ import logging
 import os
 from collections.abc import Callable
 
-from kampy.api import URI, MessageContext, NameAddr, Request, SIPProtocolError, parse_name_addr, parse_uri
+from kampy.api import (
+    URI,
+    BoundedCache,
+    MessageContext,
+    NameAddr,
+    Request,
+    SIPProtocolError,
+    parse_name_addr,
+    parse_uri,
+)
 
 from .common import Value
 
@@ -27,8 +36,7 @@ METHOD_OTHER = 524288
 PROTO_IDS = {"udp": 1, "tcp": 2, "tls": 3, "sctp": 4, "ws": 5, "wss": 6}
 
 
-_URI_CACHE: dict[str, URI | None] = {}
-_URI_CACHE_MAX = 512
+_URI_CACHE: BoundedCache[str, URI | None] = BoundedCache(512)
 
 
 def _uri(text: str | None) -> URI | None:
@@ -44,10 +52,7 @@ def _uri(text: str | None) -> URI | None:
         uri: URI | None = parse_uri(text)
     except SIPProtocolError:
         uri = None
-    if len(_URI_CACHE) >= _URI_CACHE_MAX:
-        _URI_CACHE.clear()
-    _URI_CACHE[text] = uri
-    return uri
+    return _URI_CACHE.put(text, uri)
 
 
 def _nameaddr(ctx: MessageContext, name: str) -> NameAddr | None:

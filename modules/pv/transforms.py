@@ -15,7 +15,7 @@ import urllib.parse
 import zlib
 from collections.abc import Callable
 
-from kampy.api import MessageContext, SIPProtocolError, Transform, parse_name_addr, parse_uri
+from kampy.api import MessageContext, SIPProtocolError, Transform, parse_name_addr, parse_uri, as_bytes
 
 from .common import Dyn, PVError, Resolver, Value, make_param, str_to_int_prefix, to_int
 
@@ -143,7 +143,7 @@ def _escape(text: str, safe: str) -> str:
 
 
 def _b64(text: str, altchars: bytes | None, trim: bool) -> str:
-    out = base64.b64encode(text.encode("utf-8", "surrogateescape"), altchars).decode()
+    out = base64.b64encode(as_bytes(text), altchars).decode()
     return out.rstrip("=") if trim else out
 
 
@@ -153,7 +153,7 @@ def _unb64(text: str, altchars: bytes | None) -> str:
 
 
 def _hash(algo: str) -> Callable[[str], str]:
-    return lambda t: hashlib.new(algo, t.encode("utf-8", "surrogateescape")).hexdigest()
+    return lambda t: hashlib.new(algo, as_bytes(t)).hexdigest()
 
 
 def _numeric(text: str) -> str:
@@ -179,7 +179,7 @@ def _csv(text: str) -> str:
 
 def _corehash(text: str, size: int | None) -> int:
     """A stable hash of the string (Kamailio's core_hash); modulo `size` when given."""
-    h = zlib.crc32(text.encode("utf-8", "surrogateescape"))
+    h = zlib.crc32(as_bytes(text))
     return h % size if size else h
 
 
@@ -210,7 +210,7 @@ _S_SIMPLE: dict[str, Callable[[str], Value]] = {
     "md5": _hash("md5"), "sha256": _hash("sha256"), "sha384": _hash("sha384"), "sha512": _hash("sha512"),
     "tolower": str.lower, "toupper": str.upper,
     "numeric": _numeric, "rmws": _rmws,
-    "encode.hexa": lambda t: t.encode("utf-8", "surrogateescape").hex(),
+    "encode.hexa": lambda t: as_bytes(t).hex(),
     "decode.hexa": lambda t: binascii.unhexlify(t).decode("utf-8", "surrogateescape"),
     "encode.base64": lambda t: _b64(t, None, False), "decode.base64": lambda t: _unb64(t, None),
     "encode.base64t": lambda t: _b64(t, None, True), "decode.base64t": lambda t: _unb64(t, None),

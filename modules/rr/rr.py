@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kampy.api import (
+    as_bytes,
     CoreAPI,
     MessageContext,
     Module,
@@ -165,7 +166,7 @@ class _Edits:
                 out.append(raw[pos:max(pos, start)])
                 pos = max(pos, end)
             out.append(raw[pos:])
-            msg.replace_lines("route", index, "".join(out).encode("utf-8", "surrogateescape"))
+            msg.replace_lines("route", index, as_bytes("".join(out)))
 
 
 # ---------------------------------------------------------------- Record-Route values
@@ -199,14 +200,14 @@ class _RecordRoute:
 
     def render(self, ctx: MessageContext, sock: Socket) -> bytes:
         if self.preset is not None:
-            return self.line(sock, False).encode("utf-8", "surrogateescape")
+            return as_bytes(self.line(sock, False))
         rcv = ctx.src.local
         double = self.module.enable_double_rr
         if double == 2 or (double and rcv != sock):
             lines = [self.line(sock, True), self.line(rcv, True)]
         else:
             lines = [self.line(rcv, False)]
-        return "\r\n".join(lines).encode("utf-8", "surrogateescape")
+        return as_bytes("\r\n".join(lines))
 
     def value(self, ctx: MessageContext) -> SendSocketValue:
         text = self.line(ctx.src.local, False).partition(": ")[2]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kampy.api import (L_ERR, MessageContext, Module, PVAccessor, Request, SIPProtocolError, log_at,
+from kampy.api import (L_ERR, MessageContext, Module, PVAccessor, Request, SIPProtocolError, as_bytes, log_at,
                        module_logger, parse_name_addr, parse_uri)
 
 log = module_logger("sipjson")
@@ -69,7 +69,7 @@ def serialize(ctx: MessageContext, opt: str) -> dict[str, Any]:
 def to_json(doc: dict[str, Any]) -> str:
     """Compact, as srjson_PrintUnformatted() writes it (no spaces, non-ASCII kept)."""
     text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return as_bytes(text).decode("utf-8", "replace")
 
 
 class SipJsonModule(Module):

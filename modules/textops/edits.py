@@ -14,7 +14,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from kampy.api import MessageContext, Request
+from kampy.api import MessageContext, Request, as_bytes
 
 log = logging.getLogger("kampy.textops")
 
@@ -26,7 +26,7 @@ def dec(data: bytes) -> str:
 
 
 def enc(text: str) -> bytes:
-    return text.encode("utf-8", "surrogateescape")
+    return as_bytes(text)
 
 
 def header_lines(msg: Request | object) -> list[tuple[str, str]]:

@@ -5,7 +5,7 @@ import fnmatch as _fnmatch
 import logging
 import re
 
-from kampy.api import MessageContext, Module, Response, SIPProtocolError, parse_message
+from kampy.api import MessageContext, Module, Response, SIPProtocolError, parse_message, as_bytes
 
 log = logging.getLogger("kampy.textopsx")
 
@@ -36,7 +36,7 @@ class TextopsxModule(Module):
         return replace_message(ctx, ctx.msg.to_bytes())
 
     def msg_set_buffer(self, ctx: MessageContext, data: str) -> int:
-        return replace_message(ctx, data.encode("utf-8", "surrogateescape"))
+        return replace_message(ctx, as_bytes(data))
 
     def change_reply_status(self, ctx: MessageContext, code: str | int, reason: str) -> int:
         try:
@@ -66,7 +66,7 @@ class TextopsxModule(Module):
         data = msg.to_bytes()
         end = data.find(b"\r\n") if b"\r\n" in data else data.find(b"\n")
         text = reason if reason is not None else msg.reason
-        first = b"SIP/2.0 %d %s" % (code, text.encode("utf-8", "surrogateescape"))
+        first = b"SIP/2.0 %d %s" % (code, as_bytes(text))
         return replace_message(ctx, first + data[end:])
 
     def remove_body(self, ctx: MessageContext) -> int:

@@ -45,7 +45,7 @@ def branch_id(rank: int, call_id: str, cseq: str, seed: str, index: int) -> str:
     """The Via branch of branch `index` of a transaction owned by worker `rank`; `seed` makes it
     unique per transaction (the server key and a per-process label)."""
     hash_index = hash2_raw(call_id, cseq) & 0xFFFF  # the transaction's hash_index, as Kamailio's
-    md5 = hashlib.md5(seed.encode("utf-8", "surrogateescape")).hexdigest()
+    md5 = hashlib.md5(as_bytes(seed)).hexdigest()
     return f"z9hG4bK{reverse_hex(hash_index)}r{rank}.{md5}.{index}"
 
 

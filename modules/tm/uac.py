@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from kampy.api import (
+    as_bytes,
     TMCB_LOCAL_COMPLETED,
     TMCB_LOCAL_REQUEST_IN,
     Outgoing,
@@ -70,7 +71,7 @@ def build_uac_request(method: str, dialog: UacDialog, hooks: DialogHooks, cseq: 
     host = sock.advertise_host or sock.host
     host = f"[{host}]" if ":" in host and not host.startswith("[") else host
     port = sock.advertise_port or sock.port
-    extra = headers if isinstance(headers, bytes) else headers.encode("utf-8", "surrogateescape")
+    extra = headers if isinstance(headers, bytes) else as_bytes(headers)
     if extra and not extra.endswith(b"\n"):
         extra += b"\r\n"
     to_tag = f";tag={dialog.remote_tag}" if dialog.remote_tag else ""
@@ -84,7 +85,7 @@ def build_uac_request(method: str, dialog: UacDialog, hooks: DialogHooks, cseq: 
             + ("" if b"Max-Forwards:" in extra else "Max-Forwards: 70\r\n")
             + f"Content-Length: {len(body)}\r\n"
             + (f"User-Agent: {user_agent}\r\n" if user_agent else ""))
-    return head.encode("utf-8", "surrogateescape") + extra + b"\r\n" + body
+    return as_bytes(head) + extra + b"\r\n" + body
 
 
 class Uac(TmBase):

@@ -17,7 +17,7 @@ import operator
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
-from kampy.api import Database, DBError, SharedStore, ShmTable, TableFull
+from kampy.api import Database, DBError, SharedStore, ShmTable, TableFull, as_bytes
 
 from .ucontact import CONTACT_FIELDS, FL_MEM, UContact, q_float, q_from_float
 
@@ -104,7 +104,7 @@ class _Lock:
 
 
 def _key(kind: bytes, text: str) -> bytes:
-    return kind + text.encode("utf-8", "surrogateescape")
+    return kind + as_bytes(text)
 
 
 def _contact(row: Row) -> UContact:
@@ -195,7 +195,7 @@ class SharedStorage:
         rows.append(row)
         rows.sort(key=lambda r: r[_SEQ])  # a moved contact keeps its place in insertion order
         self._store(aor, rows, before)
-        self.table.put(_key(_RUID, row[_RUID_AT]), aor.encode("utf-8", "surrogateescape"))
+        self.table.put(_key(_RUID, row[_RUID_AT]), as_bytes(aor))
 
     # -------------------------------------------------- Storage
 
