@@ -7,18 +7,18 @@ it for the built-in modules (tests/test_module_imports.py). See docs/writing-mod
 What is here, by use:
 
 * Declaring a module: `Exports`, `Param`, `Function`, `Arg` (with its `fixup`), `ArgKind`,
-  `RouteType`, `Stat`, `RpcMethod`, `RpcFault`, `Timer`, `PVClass`, `PVAccessor`,
+  `RouteType`, `Stat`, `RpcMethod`, `RpcFault`, `Timer`, `Process`, `PVClass`, `PVAccessor`,
   `TransformClass`, `EventRoute`, `Unimplemented` (what the module leaves out, with the reason),
   `Offer` and `Need` (the APIs it offers other modules and those it uses), and the `Module` base
   class (its docstring has the life cycle and the handler conventions).
 * The core: `CoreAPI`, the one surface of the core a module may use, which it gets as `self.core`:
-  the clock (`Clock`), statistics (`Stats`), the shared store (`SharedStore` and its tables
-  `ShmTable`, `TableFull`), sending (`core.send`, `core.send_reply`) and one-shot timers
-  (`core.call_at`, `core.cancel_timer`), sockets and `core.is_myself`, pseudo-variables and formats
-  (`core.pv_accessor`, `core.formatter`), running routes and event routes (`core.run_route`,
-  `core.run_event_route`, `core.faked_context`), local services and HTTP (`core.add_service`,
-  `core.serve_http`), the RPC registry (`RpcRegistry`), and `core.api(name)` for the APIs of other
-  modules.
+  the clock (`Clock`), statistics (`Stats`), the shared store (`SharedStore`, its tables
+  `ShmTable`, `TableFull`, its lock sets `LockSet`), sending (`core.send`, `core.send_reply`)
+  and one-shot timers (`core.call_at`, `core.cancel_timer`), sockets and `core.is_myself`,
+  pseudo-variables and formats (`core.pv_accessor`, `core.formatter`), running routes and event
+  routes (`core.run_route`, `core.run_event_route`, `core.faked_context`), local services and
+  HTTP (`core.add_service`, `core.serve_http`), the RPC registry (`RpcRegistry`), and
+  `core.api(name)` for the APIs of other modules.
 * Other modules' APIs (declared with `Offer`/`Need`, checked at load): `SlAPI` (sl: stateless
   replies), `TmAPI` (tm: new requests with `ReplyCallback`, its part `TmUacAPI`, requests in a
   `UacDialog`; transaction callbacks `TmCallback` with `TmcbParams` for the `TMCB_*` events; the
@@ -119,6 +119,7 @@ from kampy.module import (
     Need,
     Offer,
     Param,
+    Process,
     PVAccessor,
     PVClass,
     REGEX_FLAGS,
@@ -167,6 +168,7 @@ from kampy.runtime.loglevels import (
     debug_threshold,
     python_level,
 )
+from kampy.runtime.locks import LockSet
 from kampy.runtime.shared import SharedStore
 from kampy.runtime.sockets import grep_socket
 from kampy.runtime.shmtable import ShmTable, TableFull
@@ -229,12 +231,12 @@ from kampy.services import (
 __all__ = [
     "PVar", "Transform", "Literal", "PVSyntaxError", "parse_format", "parse_pv", "parse_pv_at",
     "REGEX_FLAGS", "Arg", "ArgKind", "Exports", "Function", "Module", "Need", "Offer", "Param",
-    "PVAccessor", "PVClass", "RouteType",
+    "Process", "PVAccessor", "PVClass", "RouteType",
     "RpcFault", "RpcMethod", "Stat", "Timer", "TransformClass", "EventRoute", "Unimplemented",
     "Branch", "MessageContext", "Outgoing", "ScriptDrop", "ScriptExit", "Socket", "Source", "grep_socket",
     "CoreAPI", "Clock", "Stats", "HIDDEN_STAT", "RpcRegistry", "received_params", "reply_destination",
     "reply_via_line",
-    "SharedStore", "BoundedCache",
+    "SharedStore", "BoundedCache", "LockSet",
     "ShmTable", "TableFull",
     "core_hash", "hash2_raw", "reverse_hex", "as_bytes", "as_text", "build_reply", "crc_suffix",
     "header_lines",

@@ -47,16 +47,19 @@ class CoreAPI(Protocol):
     @property
     def shared(self) -> SharedStore:
         """What every worker of the server sees: `shared.table(name)` (key -> bytes), `shared.claims`,
-        SQL statements on the shared store, `transaction()`."""
+        `shared.lock_set(name, size)` (locks every process shares), SQL statements on the shared
+        store, `transaction()`."""
 
     @property
     def rank(self) -> int:
-        """This worker's rank, 1..workers (Kamailio's child rank): periodic work shared by all
-        workers runs in rank 1."""
+        """This process's rank, 1..workers (Kamailio's child rank): periodic work shared by all
+        workers runs in rank 1. The workers serving the sockets come first; the processes modules
+        run of their own (`Exports.processes`) have the ranks after theirs."""
 
     @property
     def workers(self) -> int:
-        """How many workers serve the sockets."""
+        """How many processes have a rank: the workers serving the sockets and the processes the
+        modules run of their own."""
 
     @property
     def rpc(self) -> RpcRegistry:
@@ -83,6 +86,12 @@ class CoreAPI(Protocol):
         """Kamailio's km_log_func_set(): from now on this process's log lines, each as
         `(pid) LEVEL: ...` with a newline, go to `write` instead of syslog. Not while logging to
         stderr (`-E`, `log_stderror=yes`): then nothing changes and it returns False."""
+
+    def log_memory_status(self, parts: int) -> None:
+        """Log this process's memory status at the level `memlog`, the parts given as the bits of
+        `mem_summary`: 1 the status (pkg), 2 the shared store's status (shm), 4 the summary of
+        what is in use (pkg), 8 that of the shared tables (shm); Kamailio's pkg_status(),
+        shm_status(), pkg_sums() and shm_sums(), as SIGUSR1 logs them."""
 
     # ------------------------------------------------------------ sockets and addresses
     @property

@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -224,6 +224,21 @@ class Timer:
 
 
 @dataclass(frozen=True)
+class Process:
+    """A process of its own a module runs beside the workers (what Kamailio's modules fork in
+    child_init(PROC_MAIN) with fork_basic_timer(), as rtimer does): it reads no SIP socket (it
+    sends, and its transactions get their replies handed over, as any worker's) and calls
+    `handler(*args)` of the module every `interval` seconds, the first time one interval after it
+    started. `description` is how core.psx lists it. With `fork=no` (one process) and in the
+    pytest plugin the job runs as a timer of the one server instead."""
+
+    description: str
+    handler: str
+    interval: float
+    args: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
 class PVClass:
     """A pseudo-variable class such as `ru` or `avp`. `arg` says whether it takes a name in
     parentheses: "none", "required" or "optional"."""
@@ -347,6 +362,9 @@ class Exports:
     offers: tuple[Offer, ...] = ()
     needs: tuple[Need, ...] = ()
     factory: Callable[..., Any] | None = None
+    # the processes of its own the module runs, from its parameters (every declared one, as the
+    # module gets them): called once before the workers start, so a function of the parameters
+    processes: Callable[[dict[str, Any]], Sequence[Process]] | None = None
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)

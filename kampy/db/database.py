@@ -27,6 +27,11 @@ class Result:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     rowcount: int = 0
     lastrowid: int | None = None
+    columns: list[str] = field(default_factory=list)  # the names of the result's columns (a query)
+    # the type of each column as Kamailio's driver reports it (srdb1's DB1_INT, DB1_BIGINT,
+    # DB1_DOUBLE, DB1_STRING, DB1_STR, DB1_DATETIME, DB1_BLOB, DB1_BITMAP, without "DB1_"): what
+    # sqlops makes of a value depends on it (a BIGINT becomes a string in $dbr, a DOUBLE $null)
+    types: list[str] = field(default_factory=list)
 
 
 class Backend(Protocol):

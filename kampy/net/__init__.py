@@ -43,13 +43,19 @@ def run(compiled: CompiledConfig, params: NetParams, listen_override: Sequence[s
     listeners = bind_all(wanted, backlog=params.tcp_listen_backlog, rcvbuf=params.maxbuffer)
     _log_listening(listeners, aliases, params)
 
-    def build_server(rank: int, workers: int, shared: SharedStore) -> Server:
+    def build_server(rank: int, workers: int, shared: SharedStore, process: str | int) -> Server:
         from kampy.runtime.server import Server
 
         return Server.from_config(compiled, sockets=[x.socket for x in listeners], aliases=aliases,
-                                  shared=shared, rank=rank, workers=workers)
+                                  shared=shared, rank=rank, workers=workers, process=process)
 
-    return serve(build_server, listeners, params, lifecycle)
+    from kampy.runtime.engine import module_processes
+
+    extra = module_processes(compiled)
+    if extra and params.fork:
+        listen_log.info("%d module process%s: %s", len(extra), "es" if len(extra) != 1 else "",
+                        ", ".join(p.description for _, p in extra))
+    return serve(build_server, listeners, params, lifecycle, len(extra))
 
 
 def _log_listening(listeners: list[Listener], aliases: Sequence[object], params: NetParams) -> None:

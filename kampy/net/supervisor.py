@@ -44,8 +44,9 @@ from kampy.runtime.shared import SharedStore
 if TYPE_CHECKING:
     from kampy.runtime.server import Server
 
-# (rank, workers, that worker's connection to the shared store) -> its Server
-ServerFactory = Callable[[int, int, SharedStore], "Server"]
+# (rank, processes with a rank, that process's connection to the shared store, what it runs of the
+# modules' own processes: "inline", "worker" or the index of the one it is) -> its Server
+ServerFactory = Callable[[int, int, SharedStore, "str | int"], "Server"]
 
 log = logging.getLogger("kampy.net")
 
@@ -65,8 +66,10 @@ class Lifecycle:
 
 
 def serve(server_factory: ServerFactory, listeners: list[Listener], params: NetParams,
-          lifecycle: Lifecycle | None = None) -> int:
-    """Serve until told to stop; return the process exit code."""
+          lifecycle: Lifecycle | None = None, module_processes: int = 0) -> int:
+    """Serve until told to stop; return the process exit code. `module_processes`: how many
+    processes of their own the modules run (Exports.processes), forked after the workers with the
+    ranks that follow theirs; with fork=no their jobs run in the one process."""
     lifecycle = lifecycle or Lifecycle()
     store = SharedStore.create(heap_size=params.shm_size)
     try:
@@ -75,12 +78,13 @@ def serve(server_factory: ServerFactory, listeners: list[Listener], params: NetP
         if lifecycle.before_fork is not None:
             lifecycle.before_fork(store)
         if not params.fork:
-            return run_worker(lambda rank: server_factory(rank, 1, store), listeners, params, rank=1,
+            return run_worker(lambda rank: server_factory(rank, 1, store, "inline"), listeners, params,
+                              rank=1,
                               ready=lambda: _ready("one process (fork=no)", lifecycle),
                               signals=WorkerSignals.alone(params, store),
                               drop_privileges=lifecycle.drop_privileges)
         store.close()  # a connection is not carried across fork: each worker opens its own
-        return Supervisor(server_factory, listeners, params, store, lifecycle).run()
+        return Supervisor(server_factory, listeners, params, store, lifecycle, module_processes).run()
     finally:
         store.remove()
 
@@ -93,8 +97,11 @@ def _ready(what: str, lifecycle: Lifecycle) -> None:
 
 class Supervisor:
     def __init__(self, server_factory: ServerFactory, listeners: list[Listener],
-                 params: NetParams, store: SharedStore, lifecycle: Lifecycle) -> None:
+                 params: NetParams, store: SharedStore, lifecycle: Lifecycle,
+                 module_processes: int = 0) -> None:
         self.server_factory = server_factory
+        # ranks 1..params.processes serve the sockets; the module processes follow
+        self.ranks = params.processes + module_processes
         self.listeners = listeners
         self.params = params
         self.store = store
@@ -105,9 +112,9 @@ class Supervisor:
         old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _WATCHED)
         ready_r, ready_w = os.pipe()
         life_r, life_w = os.pipe()  # the workers' read end closes when this process is gone
-        channels = Channels(self.params.processes)
+        channels = Channels(self.ranks)
         try:
-            for rank in range(1, self.params.processes + 1):
+            for rank in range(1, self.ranks + 1):
                 pid = os.fork()
                 if pid == 0:
                     os.close(ready_r)
@@ -140,8 +147,10 @@ class Supervisor:
             if self.lifecycle.worker_started is not None:
                 self.lifecycle.worker_started(rank)
             channels.attach(rank)
+            ranks = self.ranks
             workers = self.params.processes
-            code = run_worker(lambda r: self.server_factory(r, workers, self.store.reopen()),
+            process: str | int = "worker" if rank <= workers else rank - workers - 1
+            code = run_worker(lambda r: self.server_factory(r, ranks, self.store.reopen(), process),
                               self.listeners, self.params, rank, ready=lambda: os.write(ready_w, b"r"),
                               signals=WorkerSignals(stop_on=(signal.SIGTERM,), parent_gone_fd=life_r),
                               channels=channels, drop_privileges=self.lifecycle.drop_privileges)

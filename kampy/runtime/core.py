@@ -216,6 +216,16 @@ class Core:
     def divert_logs(self, write: Callable[[str], None]) -> bool:
         return loglevels.divert_logs(write)
 
+    def log_memory_status(self, parts: int) -> None:
+        from dataclasses import replace
+
+        from kampy.net.params import NetParams
+        from kampy.runtime.memstatus import log_memory_status
+
+        params = NetParams.from_core_params(self.core_params)
+        # the level `memlog`; whether it shows is the config's `debug` (the logger's level) to say
+        log_memory_status(replace(params, mem_summary=parts, debug=params.memlog), self.shared)
+
     # ------------------------------------------------------------ routes and pseudo-variables
 
     def attach_routes(self, routes: Routes) -> None:

@@ -24,6 +24,7 @@ from kampy.module import (
     ROUTE_KIND_NAMES,
     ArgKind,
     Function,
+    Process,
     PVClass,
     RouteType,
     Timer,
@@ -45,6 +46,16 @@ Fn = Callable[[MessageContext], Any]
 # (ctx, route label such as "failure_route[1]", function name or "" on entering the route, code)
 Tracer = Callable[[MessageContext, str, str, "int | None"], None]
 DEFAULT_MAX_WHILE_LOOPS = 100  # src/core/config.h
+
+
+def module_processes(compiled: CompiledConfig) -> list[tuple[str, Process]]:
+    """(module, process) for every process of its own a loaded module runs (`Exports.processes`
+    of its parameters), in loadmodule order: the same in every process of the server."""
+    found: list[tuple[str, Process]] = []
+    for name, mod in compiled.modules.items():
+        if mod.exports.processes is not None:
+            found.extend((name, process) for process in mod.exports.processes(dict(mod.params)))
+    return found
 
 
 _CONTROL = (ScriptExit, ScriptDrop, Return, Break, ModuleFailure)
@@ -93,10 +104,13 @@ class Engine:
         self.pv_owners: dict[str, tuple[str, PVClass]] = {}
         self.tr_owners: dict[str, tuple[str, TransformClass]] = {}
         self.timers: list[tuple[Timer, float, Callable[[], Any]]] = []
+        # the processes of their own the modules run (Exports.processes), in order, with their jobs
+        self.process_jobs: list[tuple[Process, Callable[[], Any]]] = []
         self._owners()
         core.attach_routes(self)
         self.errors.extend(build_modules(compiled, core))
         self._module_timers()
+        self._module_processes()
         self.routes: dict[tuple[str, str | None], Fn] = {}
         self.tracer = tracer
         self._route_label = ""
@@ -147,6 +161,16 @@ class Engine:
                 if interval and to_int(interval) > 0 or (isinstance(interval, float) and interval > 0):
                     self.timers.append((timer, float(interval), getattr(instance, timer.handler)))
 
+    def _module_processes(self) -> None:
+        for name, process in module_processes(self.compiled):
+            handler = getattr(self.core.modules.get(name), process.handler, None)
+            if handler is None:
+                self.errors.append(Diagnostic(self.compiled.modules[name].pos,
+                                              f"module '{name}' has no method '{process.handler}' "
+                                              f"for its process '{process.description}'"))
+                continue
+            self.process_jobs.append((process, lambda fn=handler, args=process.args: fn(*args)))
+
     # ------------------------------------------------------------ running
 
     def run_route(self, kind: str, name: str | None, ctx: MessageContext) -> int:
@@ -164,7 +188,7 @@ class Engine:
         return ret
 
     def has_route(self, kind: str, name: str | None) -> bool:
-        return (kind, name) in self.routes
+        return (kind, name) in self.compiled.routes  # known before the routes are built (mod_init)
 
     def resolve_pv(self, spec: ast.PVar) -> Any:
         """`pv_accessor` for a module (`CoreAPI.pv_accessor`): a problem is a LookupError."""

@@ -30,9 +30,15 @@ from kampy.sip.message import Request, Response, error_response, parse_message
 
 log = logging.getLogger("kampy.server")
 
+# What a server runs of the processes the modules run of their own (Exports.processes): INLINE,
+# their jobs as its own timers (one process: fork=no, the pytest plugin); WORKER, none of them (a
+# worker of a forked server); or the index of the one process it is.
+INLINE = "inline"
+WORKER = "worker"
+
 
 class Server:
-    def __init__(self, core: Core, engine: Engine) -> None:
+    def __init__(self, core: Core, engine: Engine, process: str | int = INLINE) -> None:
         self.core = core
         self.engine = engine
         self._has_request_route = engine.has_route("request", None)
@@ -53,8 +59,15 @@ class Server:
         self._check_via = as_bool(params.get("check_via"), False)
         set_received_dns((DO_DNS if as_bool(params.get("dns"), False) else 0)
                          | (DO_REV_DNS if as_bool(params.get("rev_dns"), False) else 0))
-        self._timers: list[list[Any]] = [[now + interval, interval, fn, timer.name]
-                                         for timer, interval, fn in engine.timers]
+        self.process = process
+        jobs = [[now + job.interval, job.interval, fn, job.description] for job, fn in engine.process_jobs]
+        if isinstance(process, int):  # a module's process: its job only
+            self._timers: list[list[Any]] = [jobs[process]]
+        else:
+            self._timers = [[now + interval, interval, fn, timer.name]
+                            for timer, interval, fn in engine.timers]
+            if process == INLINE:
+                self._timers += jobs
 
     @classmethod
     def from_config(cls, compiled: CompiledConfig, *, sockets: list[Socket],
@@ -62,16 +75,19 @@ class Server:
                     clock: Clock | None = None, shared: SharedStore | None = None,
                     rank: int = 1, workers: int = 1,
                     tracer: Callable[[MessageContext, str, str, int | None], None] | None = None,
-                    ) -> Server:
+                    process: str | int = INLINE) -> Server:
         """Instantiate the modules and build the routes; raises ConfigError on a load-time problem.
 
         `shared` is the store every worker of the server sees (the first process creates it before
         forking; each worker passes its own connection); without one, the server makes a private
         one and deletes it at shutdown. `rank` is this worker's rank among `workers`.
         `tracer(ctx, route, function, code)` is told of every route entered (function "") and
-        every function's return code (the testing plugin); without one, routes run untraced."""
+        every function's return code (the testing plugin); without one, routes run untraced.
+        `process`: INLINE (the default: one process runs the modules' own processes' jobs as
+        timers), WORKER (a worker of a forked server) or the index of the module process this is
+        (`kampy.runtime.engine.module_processes`)."""
         core = Core(compiled, clock, list(sockets), list(aliases), rank=rank, workers=workers, shared=shared)
-        return cls(core, Engine(compiled, core, tracer))
+        return cls(core, Engine(compiled, core, tracer), process)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -84,7 +100,11 @@ class Server:
                 except Exception:
                     log.exception("module %s: child_init(%d) failed", name, rank)
                     raise
-        register_process(self.core, f"receiver child={rank - 1} (worker rank {rank} of {self.core.workers})")
+        if isinstance(self.process, int):
+            description = self.engine.process_jobs[self.process][0].description
+        else:
+            description = f"receiver child={rank - 1} (worker rank {rank} of {self.core.workers})"
+        register_process(self.core, description)
 
     def shutdown(self) -> None:
         for name, instance in self.core.modules.items():

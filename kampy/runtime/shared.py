@@ -28,6 +28,7 @@ from typing import Any
 
 from kampy.runtime.claims import ClaimTable
 from kampy.runtime.claims import area_path as claims_path
+from kampy.runtime.locks import LockSet
 from kampy.runtime.shmtable import ShmTable
 from kampy.runtime.storefiles import open_companion
 
@@ -40,6 +41,7 @@ STORE_PREFIX = "kampy-shared-"
 ALIVE_SUFFIX = ".alive"
 COMPANION_SUFFIXES = ("-wal", "-shm", ".lock", ".stats", ".claims", ALIVE_SUFFIX, f"{ALIVE_SUFFIX}.new")
 AREA_INFIX = ".area-"
+LOCKS_INFIX = ".locks-"  # the lock sets (`<db>.locks-<name>`)
 _AREA_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
@@ -68,6 +70,7 @@ class SharedStore:
         self._conn.execute("PRAGMA busy_timeout=10000")
         self._claims: ClaimTable | None = None
         self._tables: dict[str, ShmTable] = {}
+        self._lock_sets: dict[str, LockSet] = {}
         self._alive_fd = -1
 
     @property
@@ -88,6 +91,16 @@ class SharedStore:
             table = self._tables[name] = ShmTable(f"{self.path}{AREA_INFIX}{name}", capacity,
                                                   self.heap_size, max_capacity=max_capacity)
         return table
+
+    def lock_set(self, name: str, size: int) -> LockSet:
+        """The set of `size` locks `name` every process of this server shares (Kamailio's lock
+        sets in shared memory: `kampy.runtime.locks`); opened on first use in each process."""
+        locks = self._lock_sets.get(name)
+        if locks is None:
+            if not _AREA_NAME.fullmatch(name):
+                raise ValueError(f"lock set name {name!r}: letters, digits, '_', '.', '-' only")
+            locks = self._lock_sets[name] = LockSet(f"{self.path}{LOCKS_INFIX}{name}", size)
+        return locks
 
     @classmethod
     def create(cls, directory: str | Path | None = None, heap_size: int | None = None) -> SharedStore:
@@ -121,6 +134,7 @@ class SharedStore:
         name = self.path.name
         found = [self.path, *(Path(f"{self.path}{suffix}") for suffix in COMPANION_SUFFIXES)]
         found += list(self.path.parent.glob(f"{name}{AREA_INFIX}*"))
+        found += list(self.path.parent.glob(f"{name}{LOCKS_INFIX}*"))
         return [f for f in found if f.exists()]
 
     def chown(self, uid: int, gid: int) -> None:
@@ -223,6 +237,9 @@ class SharedStore:
         for table in self._tables.values():
             table.close()
         self._tables = {}
+        for locks in self._lock_sets.values():
+            locks.close()
+        self._lock_sets = {}
         if self._lock_fd >= 0:
             os.close(self._lock_fd)
             self._lock_fd = -1
@@ -240,7 +257,8 @@ class SharedStore:
 def _unlink_store(path: Path) -> None:
     """Delete the files of the store at `path`: the database, its companions, its tables."""
     name = path.name
-    areas = [p.name[len(name):] for p in path.parent.glob(f"{name}{AREA_INFIX}*")]
+    areas = [p.name[len(name):] for infix in (AREA_INFIX, LOCKS_INFIX)
+             for p in path.parent.glob(f"{name}{infix}*")]
     for suffix in ("", *COMPANION_SUFFIXES, *areas):
         try:
             os.unlink(f"{path}{suffix}")

@@ -33,6 +33,11 @@ MISSING_CODES = frozenset({1146, 1049})
 DATA_CODES = frozenset({1406, 1264, 1366, 1048, 1364})
 LOCK_CODES = frozenset({1205, 1213})
 IDLE_PING_SECONDS = 1.0
+# MySQL's column types as Kamailio's db_mysql reports them (km_res.c, db_mysql_get_columns; any
+# other type is a STRING): TINY, SHORT, LONG, INT24, TIMESTAMP; LONGLONG; FLOAT, DOUBLE; DATETIME;
+# BLOB (TEXT columns too); SET
+KAMAILIO_TYPES = {1: "INT", 2: "INT", 3: "INT", 9: "INT", 7: "INT", 8: "BIGINT", 4: "DOUBLE",
+                  5: "DOUBLE", 12: "DATETIME", 252: "BLOB", 248: "BITMAP"}
 DEFAULT_SOCKET = "/run/mysqld/mysqld.sock"
 # Strict mode so a value too long for its column is refused, never stored cut short.
 SESSION_SQL = ("SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_ALL_TABLES')",)
@@ -250,7 +255,9 @@ class MySQLBackend:
                 # values are escaped by PyMySQL (Cursor.mogrify), never put in the SQL text by kampy
                 cur.execute(statement, raw_strings(params))
                 rows = list(cur.fetchall()) if cur.description else []
-                return DBResult(rows, cur.rowcount, cur.lastrowid)
+                described = cur.description or ()
+                return DBResult(rows, cur.rowcount, cur.lastrowid, [d[0] for d in described],
+                                [KAMAILIO_TYPES.get(d[1], "STRING") for d in described])
             finally:
                 cur.close()
         finally:

@@ -77,6 +77,27 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
+def column_types(rows: Sequence[Sequence[Any]], count: int) -> list[str]:
+    """The type of each column as Kamailio's db_sqlite reports it, from the first row's values
+    (what it does for a column without a declared type: type_to_dbtype(); Python's sqlite3 does
+    not tell the declared type): INTEGER an INT, REAL a DOUBLE, BLOB a BLOB, text and NULL STR; a
+    value read as a time (a DATETIME column) a DATETIME."""
+    first = rows[0] if rows else (None,) * count
+    kinds = []
+    for value in first:
+        if isinstance(value, bool | int):
+            kinds.append("INT")
+        elif isinstance(value, float):
+            kinds.append("DOUBLE")
+        elif isinstance(value, bytes | bytearray | memoryview):
+            kinds.append("BLOB")
+        elif isinstance(value, dt.datetime):
+            kinds.append("DATETIME")
+        else:
+            kinds.append("STR")
+    return kinds
+
+
 def bind_raw_text(statement: str, values: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
     """Python binds a str only as UTF-8: a value that is not UTF-8 is bound as its bytes, and its
     marker becomes `CAST(? AS TEXT)` so SQLite stores (and compares) those bytes as TEXT."""
@@ -180,7 +201,9 @@ class SQLiteBackend:
             try:
                 cur = self._con.execute(statement, values)
                 rows = cur.fetchall() if cur.description else []
-                return DBResult(rows, cur.rowcount, cur.lastrowid)
+                described = cur.description or ()
+                return DBResult(rows, cur.rowcount, cur.lastrowid, [d[0] for d in described],
+                                column_types(rows, len(described)))
             except sqlite3.Error as exc:
                 raise to_dberror(exc, self.path, time.monotonic() - started, self._busy) from exc
 

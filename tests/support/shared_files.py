@@ -13,12 +13,13 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from kampy.runtime.shared import AREA_INFIX, COMPANION_SUFFIXES, STORE_PREFIX, default_dir
+from kampy.runtime.shared import AREA_INFIX, COMPANION_SUFFIXES, LOCKS_INFIX, STORE_PREFIX, default_dir
 
 PREFIX = STORE_PREFIX
 # A store's database path ends in .sqlite; its companions append to that path.
 _COMPANIONS = "|".join(map(re.escape, COMPANION_SUFFIXES))
-_STORE = re.compile(rf"^({re.escape(PREFIX)}[^/]*?\.sqlite)(?:{_COMPANIONS}|{re.escape(AREA_INFIX)}[^/]+)?$")
+_STORE = re.compile(rf"^({re.escape(PREFIX)}[^/]*?\.sqlite)"
+                    rf"(?:{_COMPANIONS}|{re.escape(AREA_INFIX)}[^/]+|{re.escape(LOCKS_INFIX)}[^/]+)?$")
 
 
 def store_dirs() -> list[Path]:

@@ -1,0 +1,127 @@
+"""cfgutils and rtimer in a forked kampy (`kampy run`, several workers): what Kamailio keeps in
+shared memory is seen by every worker, a lock taken in one worker holds off the others, and
+rtimer's timers run in processes of their own beside the workers."""
+from __future__ import annotations
+
+import re
+import threading
+import time
+from pathlib import Path
+
+from tests.e2e.kampy_process import running_kampy
+from tests.e2e.sip import UDPClient, status_of
+from tests.support.kamailio_cli import wait_until
+
+CFG = """
+children=3
+debug=2
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "xlog.so"
+loadmodule "textops.so"
+loadmodule "cfgutils.so"
+loadmodule "rtimer.so"
+modparam("cfgutils", "lock_set_size", 4)
+modparam("rtimer", "timer", "name=ta;interval=1;mode=2")
+modparam("rtimer", "timer", "name=tb;interval=1;mode=0")
+modparam("rtimer", "exec", "timer=ta;route=TICK")
+modparam("rtimer", "exec", "timer=tb;route=TICK")
+request_route {
+    append_to_reply("X-Pid: $pp\\r\\n");
+    if (is_method("MESSAGE")) {
+        set_gflag("3");
+        rand_set_prob("100");
+        sl_send_reply("200", "Set");
+        exit;
+    }
+    if (is_method("INFO")) {
+        lock("shared-key");
+        usleep("800000");
+        unlock("shared-key");
+        sl_send_reply("200", "Held");
+        exit;
+    }
+    if (is_method("PUBLISH")) {
+        if (trylock("shared-key")) {
+            unlock("shared-key");
+            sl_send_reply("200", "Free");
+        } else {
+            sl_send_reply("409", "Held elsewhere");
+        }
+        exit;
+    }
+    if (is_gflag("3") && rand_event()) {
+        sl_send_reply("200", "Flag set");
+        exit;
+    }
+    sl_send_reply("404", "Flag not set");
+}
+route[TICK] {
+    xlog("L_NOTICE", "rtimer tick pid=$pp worker=$rtimer_worker\\n");
+}
+"""
+
+
+def pid_of(reply: bytes) -> str:
+    m = re.search(rb"X-Pid: (\d+)", reply)
+    assert m, reply
+    return m.group(1).decode()
+
+
+def reason_of(reply: bytes) -> str:
+    return reply.split(b"\r\n", 1)[0].split(b" ", 2)[2].decode()
+
+
+def test_a_global_flag_and_the_probability_set_in_one_worker_hold_in_every_worker(tmp_path: Path) -> None:
+    with running_kampy(CFG, tmp_path, protos=("udp",)) as kampy:
+        ua = UDPClient()
+        try:
+            assert status_of(ua.request(kampy.addr)) == 404
+            setter = ua.request(kampy.addr, method="MESSAGE")
+            assert status_of(setter) == 200
+            answered_by = set()
+            for _ in range(40):
+                reply = ua.request(kampy.addr)
+                assert reason_of(reply) == "Flag set"
+                answered_by.add(pid_of(reply))
+        finally:
+            ua.close()
+        assert len(answered_by - {pid_of(setter)}) >= 1  # some were answered by another worker
+
+
+def test_a_lock_held_by_one_worker_is_held_against_the_others(tmp_path: Path) -> None:
+    with running_kampy(CFG, tmp_path, protos=("udp",)) as kampy:
+        holder, other = UDPClient(), UDPClient()
+        try:
+            got: list[bytes] = []
+            thread = threading.Thread(target=lambda: got.append(holder.request(kampy.addr, method="INFO")))
+            thread.start()
+            time.sleep(0.3)  # the INFO holds the lock for 0.8 s in its worker
+            during = other.request(kampy.addr, method="PUBLISH")
+            thread.join()
+            after = other.request(kampy.addr, method="PUBLISH")
+        finally:
+            holder.close()
+            other.close()
+        assert reason_of(got[0]) == "Held"
+        assert (status_of(during), reason_of(during)) == (409, "Held elsewhere")
+        assert pid_of(during) != pid_of(got[0])
+        assert reason_of(after) == "Free"
+
+
+def test_rtimer_runs_its_timers_in_processes_beside_the_workers(tmp_path: Path) -> None:
+    with running_kampy(CFG, tmp_path, protos=("udp",)) as kampy:
+        assert "3 module processes: RTIMER EXEC child=0 timer=ta, RTIMER EXEC child=1 timer=ta, " \
+               "rtimer timer (mode 0 timers)" in kampy.output()
+        assert wait_until(lambda: len(set(re.findall(r"tick pid=(\d+) worker=\d", kampy.output()))) >= 3, 10)
+        ua = UDPClient()
+        try:
+            worker_pids = {pid_of(ua.request(kampy.addr)) for _ in range(30)}
+        finally:
+            ua.close()
+        children = {str(p) for p in kampy.worker_pids()}
+    ticks = re.findall(r"tick pid=(\d+) worker=(\d)", kampy.output())
+    tick_pids = {pid for pid, _ in ticks}
+    assert len(children) == 3 + 3  # three workers, two processes of timer ta, one for the mode 0 timers
+    assert tick_pids <= children and not tick_pids & worker_pids
+    assert {worker for _, worker in ticks} == {"0", "1"}
