@@ -30,6 +30,7 @@ What is here, by use:
   (`core.runtime_dir` is where control sockets go by default).
 * The message at hand: `MessageContext` (`ctx.msg`, `ctx.ruri`, `ctx.dst_uri`, `ctx.flags`,
   `ctx.avps`, `ctx.branches`, `ctx.reply_lumps`, `ctx.reply_body`, `ctx.local` ...), `Branch`,
+  `Credentials` (`ctx.authorized_credentials`, `ctx.authorized()`),
   `Source`, `Socket`; SIP parsing and building: `Message`, `Request`, `Response`, `URI`, `NameAddr`,
   `Via`, `CSeq`, `ContactList`, `ContentType`, `Params`, `parse_message`, `parse_uri`,
   `parse_name_addr`, `build_response`, `SIPProtocolError`; `ScriptExit`/`ScriptDrop`, `Outgoing`.
@@ -42,7 +43,8 @@ What is here, by use:
   `Timeout`/`TransportFailed`/`Terminated`, `build_cancel`, `build_ack`, `server_key`), forwarding
   (`build_forwarded`, `destination`, `forward_request`, `grep_socket`; `SendSocketValue` for a
   header whose text depends on the sending socket) and `Handoff` (give a message to its owner).
-* Pseudo-variables, AVPs and flags: `pv_get`, `pv_set` (one-off), `parse_pv`, `parse_format`,
+* Pseudo-variables, AVPs and flags: `pv_get`, `pv_set` (one-off), `compile_posix` (a POSIX
+  extended regular expression, as regcomp() reads it), `parse_pv`, `parse_format`,
   `parse_pv_at`, `PVar`, `Transform`, `Literal`, `PVSyntaxError`; `avp_get`, `avp_values`,
   `avp_add`, `avp_del`; `setflag`, `resetflag`, `isflagset`, `setbflag`, `resetbflag`, `isbflagset`.
 * The DB API: `db_connect(url)` -> `Database` (query/insert/update/delete by column), `DBURL`,
@@ -133,6 +135,7 @@ from kampy.module import (
 )
 from kampy.runtime.context import (
     Branch,
+    Credentials,
     Handoff,
     MessageContext,
     Outgoing,
@@ -169,6 +172,7 @@ from kampy.runtime.loglevels import (
     python_level,
 )
 from kampy.runtime.locks import LockSet
+from kampy.runtime.values import compile_posix
 from kampy.runtime.shared import SharedStore
 from kampy.runtime.sockets import grep_socket
 from kampy.runtime.shmtable import ShmTable, TableFull
@@ -233,7 +237,8 @@ __all__ = [
     "REGEX_FLAGS", "Arg", "ArgKind", "Exports", "Function", "Module", "Need", "Offer", "Param",
     "Process", "PVAccessor", "PVClass", "RouteType",
     "RpcFault", "RpcMethod", "Stat", "Timer", "TransformClass", "EventRoute", "Unimplemented",
-    "Branch", "MessageContext", "Outgoing", "ScriptDrop", "ScriptExit", "Socket", "Source", "grep_socket",
+    "Branch", "Credentials", "MessageContext", "Outgoing", "ScriptDrop", "ScriptExit", "Socket", "Source",
+    "grep_socket",
     "CoreAPI", "Clock", "Stats", "HIDDEN_STAT", "RpcRegistry", "received_params", "reply_destination",
     "reply_via_line",
     "SharedStore", "BoundedCache", "LockSet",
@@ -248,7 +253,7 @@ __all__ = [
     "check_table_version", "db_connect", "register_db_driver",
     "L_ALERT", "L_BUG", "L_CRIT", "L_CRIT2", "L_DBG", "L_ERR", "L_INFO", "L_NOTICE", "L_WARN",
     "module_logger", "log_at", "python_level", "debug_threshold",
-    "pv_get", "pv_set",
+    "pv_get", "pv_set", "compile_posix",
     "avp_add", "avp_del", "avp_get", "avp_values",
     "setflag", "resetflag", "isflagset", "setbflag", "resetbflag", "isbflagset",
     "SlAPI", "TmAPI", "TmUacAPI", "ReplyCallback", "RrAPI", "UsrlocAPI", "XhttpAPI",

@@ -84,6 +84,27 @@ class Branch:
     ruid: str | None = None
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """Digest credentials an authentication function accepted: Kamailio marks their Authorization
+    or Proxy-Authorization header "authorized" (mark_authorized_cred) and group, uri_db and acc read
+    them back (get_authorized_cred). `header` is "Authorization" or "Proxy-Authorization"."""
+
+    header: str
+    username: str
+    realm: str
+
+    @property
+    def user(self) -> str:
+        """The username's part before an `@` (Kamailio's digest.username.user)."""
+        return self.username.partition("@")[0]
+
+    @property
+    def domain(self) -> str:
+        """The username's part after an `@`, or "" (digest.username.domain)."""
+        return self.username.partition("@")[2]
+
+
 class ScriptExit(Exception):
     """`exit` (or a 0 return code from a function): stop the script, keep what was done."""
 
@@ -153,6 +174,8 @@ class MessageContext:
     # (code, reason, content type, body)
     http_request: Any = None
     http_reply: tuple[int, str, str, bytes] | None = None
+    # the digest credentials authentication functions accepted (www_authorize(), pv_auth_check()...)
+    authorized_credentials: list[Credentials] = field(default_factory=list)
     local: dict[str, Any] = field(default_factory=dict)  # per-message scratch space of one module
 
     @property
@@ -169,3 +192,12 @@ class MessageContext:
 
     def send(self, out: Outgoing) -> None:
         self.outbox.append(out)
+
+    def authorized(self) -> Credentials | None:
+        """The accepted credentials as Kamailio's modules find them: those of an Authorization
+        header first, else of a Proxy-Authorization header."""
+        for header in ("Authorization", "Proxy-Authorization"):
+            found = next((c for c in self.authorized_credentials if c.header == header), None)
+            if found is not None:
+                return found
+        return None
