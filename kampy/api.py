@@ -44,7 +44,9 @@ What is here, by use:
   (`build_forwarded`, `destination`, `forward_request`, `grep_socket`; `SendSocketValue` for a
   header whose text depends on the sending socket) and `Handoff` (give a message to its owner).
 * Pseudo-variables, AVPs and flags: `pv_get`, `pv_set` (one-off), `compile_posix` (a POSIX
-  extended regular expression, as regcomp() reads it), `parse_pv`, `parse_format`,
+  extended regular expression, as regcomp() reads it), Kamailio's substitutions (`parse_subst`
+  for `/re/replacement/flags`, `parse_replacement` for a replacement alone: `SubstExpr`,
+  `Replacement`, `SubstError`), `parse_pv`, `parse_format`,
   `parse_pv_at`, `PVar`, `Transform`, `Literal`, `PVSyntaxError`; `avp_get`, `avp_values`,
   `avp_add`, `avp_del`; `setflag`, `resetflag`, `isflagset`, `setbflag`, `resetbflag`, `isbflagset`.
 * The DB API: `db_connect(url)` -> `Database` (query/insert/update/delete by column), `DBURL`,
@@ -172,6 +174,7 @@ from kampy.runtime.loglevels import (
     python_level,
 )
 from kampy.runtime.locks import LockSet
+from kampy.runtime.subst import Replacement, SubstError, SubstExpr, parse_replacement, parse_subst
 from kampy.runtime.values import compile_posix
 from kampy.runtime.shared import SharedStore
 from kampy.runtime.sockets import grep_socket
@@ -254,6 +257,7 @@ __all__ = [
     "L_ALERT", "L_BUG", "L_CRIT", "L_CRIT2", "L_DBG", "L_ERR", "L_INFO", "L_NOTICE", "L_WARN",
     "module_logger", "log_at", "python_level", "debug_threshold",
     "pv_get", "pv_set", "compile_posix",
+    "Replacement", "SubstError", "SubstExpr", "parse_replacement", "parse_subst",
     "avp_add", "avp_del", "avp_get", "avp_values",
     "setflag", "resetflag", "isflagset", "setbflag", "resetbflag", "isbflagset",
     "SlAPI", "TmAPI", "TmUacAPI", "ReplyCallback", "RrAPI", "UsrlocAPI", "XhttpAPI",
