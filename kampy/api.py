@@ -48,7 +48,8 @@ What is here, by use:
   for `/re/replacement/flags`, `parse_replacement` for a replacement alone: `SubstExpr`,
   `Replacement`, `SubstError`), `parse_pv`, `parse_format`,
   `parse_pv_at`, `PVar`, `Transform`, `Literal`, `PVSyntaxError`; `avp_get`, `avp_values`,
-  `avp_add`, `avp_del`; `setflag`, `resetflag`, `isflagset`, `setbflag`, `resetbflag`, `isbflagset`.
+  `avp_add`, `avp_del`, `avp_key` (the key of `ctx.avps` an AVP name is kept under);
+  `setflag`, `resetflag`, `isflagset`, `setbflag`, `resetbflag`, `isbflagset`.
 * The DB API: `db_connect(url)` -> `Database` (query/insert/update/delete by column), `DBURL`,
   `DBError`, `DBResult`, `DBReason`, `DB_TABLES`, `check_table_version`, `register_db_driver`,
   the dialects `MYSQL`/`SQLITE`.
@@ -222,6 +223,7 @@ from kampy.services import (
     avp_add,
     avp_del,
     avp_get,
+    avp_key,
     avp_values,
     isbflagset,
     isflagset,
@@ -258,7 +260,7 @@ __all__ = [
     "module_logger", "log_at", "python_level", "debug_threshold",
     "pv_get", "pv_set", "compile_posix",
     "Replacement", "SubstError", "SubstExpr", "parse_replacement", "parse_subst",
-    "avp_add", "avp_del", "avp_get", "avp_values",
+    "avp_add", "avp_del", "avp_get", "avp_key", "avp_values",
     "setflag", "resetflag", "isflagset", "setbflag", "resetbflag", "isbflagset",
     "SlAPI", "TmAPI", "TmUacAPI", "ReplyCallback", "RrAPI", "UsrlocAPI", "XhttpAPI",
     "TmTransaction", "TmBranch", "TmcbParams", "TmCallback", "UacDialog",
