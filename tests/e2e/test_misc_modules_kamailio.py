@@ -2,7 +2,7 @@
 (configs/misc_modules.cfg) and the same requests on both servers, each with a database of its
 own in the session's MariaDB, seeded alike. The replies (what each function returned and gave,
 in X-* headers: values and their types, rows, translations, AVPs, matches) and the rows written to
-usr_preferences must be the same."""
+usr_preferences must be the same; so must what exec's commands find in their environment."""
 from __future__ import annotations
 
 import time
@@ -72,7 +72,8 @@ def requests() -> list[tuple[str, dict[str, str]]]:
         for when in ("2024-02-10 08:00", "2024-06-10 17:15", "2024-06-15 12:00"):
             found.append(("period", {"X-Arg": period, "X-Ts": str(ts(when))}))
     found += [("avpload", {}), ("avpquery", {}), ("avpops", {}), ("group", {}),
-              ("cfgutils", {"X-Arg": "some-key"}), ("avpstore", {})]
+              ("cfgutils", {"X-Arg": "some-key"}), ("exec", {"X-Dup": "one", "X-Odd.Name": "odd"}),
+              ("avpstore", {})]
     return found
 
 
@@ -105,6 +106,8 @@ def run(target: str, url: str, directory: Path) -> tuple[list[tuple[str, list[tu
     try:
         for op, headers in requests():
             extra = [f"X-Op: {op}", *(f"{k}: {v}" for k, v in headers.items())]
+            if "X-Dup" in headers:
+                extra.append("X-Dup: two")
             sent = ua.send_request("OPTIONS", "sip:bob@example.test", extra=tuple(extra))
             reply = ua.final_reply(sent, timeout=10)
             replies.append((f"{op} {headers}: {reply.first}",
