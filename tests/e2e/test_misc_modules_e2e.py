@@ -125,3 +125,48 @@ def test_rtimer_runs_its_timers_in_processes_beside_the_workers(tmp_path: Path) 
     assert len(children) == 3 + 3  # three workers, two processes of timer ta, one for the mode 0 timers
     assert tick_pids <= children and not tick_pids & worker_pids
     assert {worker for _, worker in ticks} == {"0", "1"}
+
+
+DIALPLAN_CFG = """
+children=3
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "textops.so"
+loadmodule "db_sqlite.so"
+loadmodule "dialplan.so"
+modparam("dialplan", "db_url", "URL")
+modparam("dialplan", "attrs_pvar", "$var(attrs)")
+request_route {
+    append_to_reply("X-Pid: $pp\\r\\n");
+    if (is_method("MESSAGE")) {
+        dp_reload();
+        sl_send_reply("200", "Reloaded");
+        exit;
+    }
+    $var(attrs) = "none";
+    dp_match("1", "$rU");
+    sl_send_reply("200", "$var(attrs)");
+}
+"""
+
+
+def test_a_dialplan_reload_in_one_worker_is_seen_by_every_worker(tmp_path: Path) -> None:
+    from kampy.db import connect, create_tables
+
+    url = f"sqlite://{tmp_path}/dp.sqlite"
+    with connect(url) as db:
+        create_tables(db, ["dialplan"])
+    with running_kampy(DIALPLAN_CFG.replace("URL", url), tmp_path, protos=("udp",)) as kampy:
+        ua = UDPClient()
+        try:
+            assert reason_of(ua.request(kampy.addr)) == "none"
+            with connect(url) as db:
+                db.insert("dialplan", {"dpid": 1, "pr": 1, "match_op": 1, "match_exp": ".", "match_len": 0,
+                                       "subst_exp": "", "repl_exp": "", "attrs": "new rule"})
+            reloader = ua.request(kampy.addr, method="MESSAGE")
+            answers = [ua.request(kampy.addr) for _ in range(30)]
+        finally:
+            ua.close()
+    assert reason_of(reloader) == "Reloaded"
+    assert {reason_of(a) for a in answers} == {"new rule"}
+    assert {pid_of(a) for a in answers} - {pid_of(reloader)}  # some answered by other workers
