@@ -154,8 +154,21 @@ def test_a_failed_connection_stops_the_start_unless_connect_mode_is_1(kampy_cfg:
     assert result.avp("rc") == -2
 
 
+def test_sql_query_async_without_async_workers_is_dropped_as_kamailio_drops_it(kampy_cfg: Any,
+                                                                              mysql_url: str) -> None:
+    with connect(mysql_url) as db:
+        create_tables(db, ["domain"])
+        db.insert("domain", {"domain": "example.test"})
+    result = run(kampy_cfg, mysql_url, '$avp(rc) = sql_query_async("ca", "delete from domain");')
+    assert result.avp("rc") == 1
+    time.sleep(0.3)
+    with connect(mysql_url) as db:
+        assert len(db.query("domain")) == 1
+
+
 def test_sql_query_async_runs_on_mysql_and_is_refused_on_sqlite(kampy_cfg: Any, domains: str) -> None:
-    result = run(kampy_cfg, domains, '$avp(rc) = sql_query_async("ca", "delete from domain");')
+    result = run(kampy_cfg, domains, '$avp(rc) = sql_query_async("ca", "delete from domain");',
+                 "async_workers=1")
     if domains.startswith("sqlite"):
         assert result.avp("rc") == -1
         return

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from kampy.api import (L_CRIT, L_DBG, L_ERR, L_INFO, L_NOTICE, CoreAPI, Database, DBError, DBResult,
+from kampy.api import (L_CRIT, L_DBG, L_ERR, L_INFO, L_NOTICE, L_WARN, CoreAPI, Database, DBError, DBResult,
                        MessageContext, Module, PVAccessor, PVSyntaxError, db_connect, log_at,
                        module_logger, parse_pv_at)
 
@@ -79,6 +79,10 @@ class SqlopsModule(Module):
         if self.tr_buf_size <= 0:
             raise ValueError(f"invalid buffer size: {self.tr_buf_size}")
         self.results_maxsize: int = params["results_maxsize"]
+        try:
+            self.async_workers = int(core.core_params.get("async_workers") or 0)
+        except (TypeError, ValueError):
+            self.async_workers = 0
         self.connections: dict[str, Connection] = {}
         for text in _values(params["sqlcon"]):
             name, url = parse_sqlcon(text)
@@ -199,6 +203,9 @@ class SqlopsModule(Module):
         if con.db.dialect.name != "mysql":
             log_at(log, L_ERR, "the db driver module doesn't support async query")
             return -1
+        if not self.async_workers:  # Kamailio's db_mysql gives it to the async workers
+            log_at(log, L_WARN, "async task pushed, but no async workers - ignoring")
+            return 1
         db = con.db
         threading.Thread(target=self._run_async, args=(db, query), daemon=True,
                          name="sqlops-async").start()
