@@ -82,6 +82,21 @@ def test_type_letters_load_the_avps_of_that_name_type(kampy_cfg: Any, prefs: str
     assert "fwd" not in result.avps
 
 
+def test_script_flags_of_a_type_letter_mark_the_avps_loaded(kampy_cfg: Any, prefs: str,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="kampy.avpops"):
+        result = run(kampy_cfg, '$avp(rc) = avp_db_load("$fu", "s5"); avp_print();', prefs)
+    assert (result.avp("rc"), result.avp("timeout")) == (1, 30)
+    assert "flags=0x1511" in caplog.text and "flags=0x1513" in caplog.text  # 5 << 8, AVP_IS_IN_DB
+
+
+def test_a_script_flag_with_bit_2_loads_the_avps_out_of_sight(kampy_cfg: Any, prefs: str) -> None:
+    """2 << 8 is Kamailio's AVP_TRACK_TO: the AVPs go to the To track, which $avp() never reads."""
+    result = run(kampy_cfg, '$avp(rc) = avp_db_load("$fu", "a3");', prefs)
+    assert result.avp("rc") == 1
+    assert "fwd" not in result.avps and "timeout" not in result.avps
+
+
 def test_a_constant_is_a_uuid(kampy_cfg: Any, prefs: str) -> None:
     result = run(kampy_cfg, '$avp(rc) = avp_db_load("u-42", "s");', prefs)
     assert (result.avp("rc"), result.avp("lang")) == (1, "de")
@@ -275,6 +290,12 @@ def test_is_avp_set_looks_at_the_index(kampy_cfg: Any) -> None:
     result = run(kampy_cfg, '$avp(x) = 1; $avp(x) = "two"; $avp(a) = is_avp_set("$(avp(x)[1])/n"); '
                             '$avp(b) = is_avp_set("$(avp(x)[2])");')
     assert (result.avp("a"), result.avp("b")) == (1, -1)
+
+
+def test_avp_print_shows_the_names_last_added_first(kampy_cfg: Any, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="kampy.avpops"):
+        run(kampy_cfg, '$avp(first) = 1; $avp(second) = 2; avp_print();')
+    assert caplog.text.index("name=<second>") < caplog.text.index("name=<first>")
 
 
 def test_avp_print_logs_every_avp(kampy_cfg: Any, caplog: pytest.LogCaptureFixture) -> None:

@@ -96,9 +96,11 @@ class AvpopsModule(MemoryOps, Module):
             kinds = {"s": "str", "i": "int", "*": None, "a": None}
             if name[0].lower() not in kinds:
                 raise ParamError("bad param - expected : *, s or i AVP flag")
-            if name[1:] and str2int(name[1:]) is None:
+            flags = str2int(name[1:]) if name[1:] else 0
+            if flags is None:
                 raise ParamError("error - bad avp flags")
             param.name_type = kinds[name[0].lower()]
+            param.script_flags = flags
         else:
             try:
                 spec, _ = parse_pv_at(name, 0)
@@ -243,7 +245,9 @@ class AvpopsModule(MemoryOps, Module):
                 log_at(log, L_ERR, "value is not int as flags say <%s>", value)
                 return False
             value = number
-        names.add(ctx, key, value, in_db=True)
+        if names.script_flag_bits(param.script_flags) & names.AVP_TRACK_TO:
+            return True  # Kamailio adds it to the To track's list, which nothing here reads
+        names.add(ctx, key, value, in_db=True, script_flags=param.script_flags)
         return True
 
     def avp_db_store(self, ctx: MessageContext, source: Source, param: DbParam) -> int:
@@ -254,7 +258,8 @@ class AvpopsModule(MemoryOps, Module):
             return -1
         c = table.columns
         base = {c.uuid: owner.uuid or "", c.username: owner.username or "", c.domain: owner.domain or ""}
-        keys = [key] if key is not None else [k for k in ctx.avps if _type_matches(k, param.name_type)]
+        newest_first = reversed(ctx.avps)
+        keys = [key] if key is not None else [k for k in newest_first if _type_matches(k, param.name_type)]
         stored = 0
         for avp in keys:
             for value in list(names.values(ctx, avp)):

@@ -12,6 +12,9 @@ from typing import Any
 from kampy.api import MessageContext, PVar, avp_key
 
 IN_DB = "avpops.in_db"
+# a script flag with this bit (2, 3, 6, 7, ...) is Kamailio's AVP_TRACK_TO: add_avp() then puts the
+# AVP into the To track's list, which `$avp(name)` and every avpops function leave alone
+AVP_TRACK_TO = 0x200
 
 
 @dataclass(frozen=True)
@@ -55,11 +58,12 @@ def values(ctx: MessageContext, key: str) -> list[Any]:
     return ctx.avps.get(key, [])
 
 
-def add(ctx: MessageContext, key: str, value: Any, in_db: bool = False) -> None:
-    """add_avp(): the value becomes the newest of the name."""
+def add(ctx: MessageContext, key: str, value: Any, in_db: bool = False, script_flags: int = 0) -> None:
+    """add_avp(): the value becomes the newest of the name; `script_flags` are the digits of a
+    matching flag such as `a3` of avp_db_load()."""
     ctx.avps.setdefault(key, []).insert(0, value)
     if in_db:
-        mark_in_db(ctx, key, value)
+        mark_in_db(ctx, key, value, script_flags)
 
 
 def remove_at(ctx: MessageContext, key: str, positions: set[int]) -> None:
@@ -71,12 +75,16 @@ def remove_at(ctx: MessageContext, key: str, positions: set[int]) -> None:
         ctx.avps.pop(key, None)
 
 
-def _marks(ctx: MessageContext) -> dict[tuple[str, int], Any]:
+def _marks(ctx: MessageContext) -> dict[tuple[str, int], tuple[Any, int]]:
     return ctx.local.setdefault(IN_DB, {})
 
 
-def mark_in_db(ctx: MessageContext, key: str, value: Any) -> None:
-    _marks(ctx)[(key, id(value))] = value  # the value kept, so its id is not reused
+def mark_in_db(ctx: MessageContext, key: str, value: Any, script_flags: int | None = None) -> None:
+    """AVP_IS_IN_DB, with the AVP's script flags (those it has when None)."""
+    marks = _marks(ctx)
+    if script_flags is None:
+        script_flags = marks.get((key, id(value)), (value, 0))[1]
+    marks[(key, id(value))] = (value, script_flags)  # the value kept, so its id is not reused
 
 
 def is_in_db(ctx: MessageContext, key: str, value: Any) -> bool:
@@ -85,12 +93,18 @@ def is_in_db(ctx: MessageContext, key: str, value: Any) -> bool:
 
 def flags_of(ctx: MessageContext, key: str, value: Any) -> int:
     """The flags Kamailio's avp_print() shows: track FROM, class URI, name and value types,
-    AVP_IS_IN_DB."""
+    AVP_IS_IN_DB and the script flags (bits 8-15) avp_db_load() set."""
     flags = 0x110
     if not is_int_name(key):
         flags |= 0x1
     if isinstance(value, str):
         flags |= 0x2
-    if is_in_db(ctx, key, value):
-        flags |= 0x1000
+    mark = _marks(ctx).get((key, id(value)))
+    if mark is not None:
+        flags |= 0x1000 | script_flag_bits(mark[1])
     return flags
+
+
+def script_flag_bits(script_flags: int) -> int:
+    """avp_script_flags(): the 8 bits the flags keep of the number given."""
+    return (script_flags << 8) & 0xFF00

@@ -492,7 +492,8 @@ class MemoryOps:
         return -1
 
     def avp_print(self, ctx: MessageContext) -> int:
-        for key, found in ctx.avps.items():
+        # Kamailio's one list holds the newest AVP first: here the names last added come first
+        for key, found in reversed(ctx.avps.items()):
             for value in found:
                 log_at(log, L_INFO, "p=%#x, flags=0x%04X", id(value), names.flags_of(ctx, key, value))
                 if names.is_int_name(key):

@@ -46,6 +46,7 @@ class DbParam:
     name_type: str | None = None  # "str", "int" or None (any): which AVPs, by the type of their name
     table: str | None = None
     scheme: Scheme | None = None
+    script_flags: int = 0        # the digits after 's', 'i', 'a' or '*': set on the AVPs loaded
 
 
 def parse_scheme(text: str) -> Scheme:
