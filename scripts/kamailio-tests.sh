@@ -126,7 +126,9 @@ make_database() {
   local engine="$1"
   mkdir -p "$out/$engine/tmp-db"
   in_namespace "$engine" "$out/$engine/tmp-db" "
-    mariadb -uroot -pktestsrootpw -e 'DROP DATABASE IF EXISTS kamailio' >/dev/null 2>&1
+    # the users the previous engine's kamdbctl made too: its CREATE USER fails on them
+    mariadb -uroot -pktestsrootpw -e \"DROP DATABASE IF EXISTS kamailio;
+      DROP USER IF EXISTS 'kamailio'@'localhost', 'kamailioro'@'localhost'\" >/dev/null 2>&1
     INSTALL_EXTRA_TABLES=yes INSTALL_PRESENCE_TABLES=yes INSTALL_DBUID_TABLES=yes CHARSET=latin1 \
       kamdbctl create </dev/null" >"$out/$engine/kamdbctl.log" 2>&1 || {
     echo "kamailio-tests: kamdbctl create failed, see $out/$engine/kamdbctl.log" >&2; exit 1; }
