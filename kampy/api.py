@@ -23,7 +23,8 @@ What is here, by use:
   replies), `TmAPI` (tm: new requests with `ReplyCallback`, its part `TmUacAPI`, requests in a
   `UacDialog`; transaction callbacks `TmCallback` with `TmcbParams` for the `TMCB_*` events; the
   transaction at hand as a `TmTransaction` with its `TmBranch`es), `RrAPI` (rr: record-routing),
-  `UsrlocAPI` (usrloc: the location table), `XhttpAPI` (xhttp: answering HTTP requests).
+  `UsrlocAPI` (usrloc: the location table), `XhttpAPI` (xhttp: answering HTTP requests), `PvAPI`
+  (pv: the AVP aliases).
 * RPC replies and control sockets: `Member` and `RpcStruct` (reply values with Kamailio's
   structure), `LocalService` and `Peer` (a control socket the network layer serves), `binrpc`
   (Kamailio's binrpc codec, as ctl speaks it), `JsonRpc`, `dumps_response`, `version_string`
@@ -101,6 +102,7 @@ from kampy.apis import (
     TYPE_LOCAL_CANCEL,
     TYPE_REQUEST,
     CoreAPI,
+    PvAPI,
     ReplyCallback,
     RrAPI,
     SlAPI,
@@ -262,7 +264,7 @@ __all__ = [
     "Replacement", "SubstError", "SubstExpr", "parse_replacement", "parse_subst",
     "avp_add", "avp_del", "avp_get", "avp_key", "avp_values",
     "setflag", "resetflag", "isflagset", "setbflag", "resetbflag", "isbflagset",
-    "SlAPI", "TmAPI", "TmUacAPI", "ReplyCallback", "RrAPI", "UsrlocAPI", "XhttpAPI",
+    "SlAPI", "TmAPI", "TmUacAPI", "ReplyCallback", "RrAPI", "UsrlocAPI", "XhttpAPI", "PvAPI",
     "TmTransaction", "TmBranch", "TmcbParams", "TmCallback", "UacDialog",
     "TMCB_REQUEST_IN", "TMCB_RESPONSE_IN", "TMCB_E2EACK_IN", "TMCB_REQUEST_PENDING", "TMCB_REQUEST_FWDED",
     "TMCB_RESPONSE_FWDED", "TMCB_ON_FAILURE_RO", "TMCB_ON_FAILURE", "TMCB_REQUEST_OUT", "TMCB_RESPONSE_OUT",

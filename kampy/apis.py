@@ -4,8 +4,9 @@
   factory, `self.core` in a `Module`) is exactly this: the process's core narrowed to these members,
   with `api()` answering only the APIs the module declared in `Exports.needs`.
 * The APIs kampy's modules offer each other (`Exports.offers`), as Kamailio's modules offer theirs
-  through `load_xxx_api` structs: `SlAPI` (sl), `TmAPI` (tm), `RrAPI` (rr), `UsrlocAPI` (usrloc),
-  `XhttpAPI` (xhttp). Another module declares `Need("tm")` and binds `core.api("tm")`, typed `TmAPI`.
+  through `load_xxx_api` structs: `SlAPI` (sl), `TmAPI` (tm), `RrAPI` (rr), `UsrlocAPI`
+  (usrloc), `XhttpAPI` (xhttp), `PvAPI` (pv). Another module declares `Need("tm")` and binds
+  `core.api("tm")`, typed `TmAPI`.
 
 A new API is a new Protocol here (or in a third-party module's own package), an `Offer(name,
 Protocol)` in the offering module's `Exports` and a `Need(name)` in each user's: the loader checks
@@ -559,3 +560,15 @@ class XhttpAPI(Protocol):
     def send_reply(self, ctx: MessageContext, code: int, reason: str, ctype: str,
                    body: bytes | str) -> int:
         """Answer the HTTP request of `ctx`: 1, or -1 when it is not one or was answered already."""
+
+
+# ------------------------------------------------------------------ pv
+
+
+class PvAPI(Protocol):
+    """What the pv module offers the modules that name AVPs in their own arguments (avpops), as
+    Kamailio's core resolves the aliases pv registers."""
+
+    def avp_alias(self, name: str) -> str | None:
+        """The AVP name an alias of the `avp_aliases` parameter stands for (`s:email_addr`,
+        `i:100`), or None when `name` is no alias."""

@@ -292,6 +292,20 @@ def test_is_avp_set_looks_at_the_index(kampy_cfg: Any) -> None:
     assert (result.avp("a"), result.avp("b")) == (1, -1)
 
 
+def test_the_aliases_of_pv_name_avps_in_the_arguments(kampy_cfg: Any) -> None:
+    result = run(kampy_cfg, '$avp(s:email_addr) = "x"; $avp(i:100) = 5; avp_copy("$avp(em)", "$avp(dst)"); '
+                            'avp_op("$avp(tmp)", "add/i:2");',
+                 params='modparam("pv", "avp_aliases", "em=s:email_addr;tmp=i:100")')
+    assert (result.avp("dst"), result.avp("i:100")) == ("x", 7)
+
+
+def test_a_computed_avp_name_is_no_alias(kampy_cfg: Any) -> None:
+    result = run(kampy_cfg, '$avp(s:email_addr) = "x"; $var(n) = "em"; '
+                            '$avp(rc) = avp_check("$avp($var(n))", "eq/x");',
+                 params='modparam("pv", "avp_aliases", "em=s:email_addr")')
+    assert result.avp("rc") == -1
+
+
 def test_avp_print_shows_the_names_last_added_first(kampy_cfg: Any, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="kampy.avpops"):
         run(kampy_cfg, '$avp(first) = 1; $avp(second) = 2; avp_print();')

@@ -1,7 +1,7 @@
 """avpops: operations on AVPs from the config, and AVPs loaded from and stored to the database."""
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, Param, RouteType
+from kampy.api import Arg, ArgKind, Exports, Function, Need, Param, PvAPI, RouteType
 
 from .impl import AvpopsModule, check_scheme
 
@@ -91,5 +91,6 @@ EXPORTS = Exports(
                                doc="$avp(name)[/flags]: e empty, s string, n number"),),
             "Whether the AVP (at its index) is set (and empty, a string or a number)."),
     ),
+    needs=(Need("pv", PvAPI, optional=True, doc="the AVP aliases (avp_aliases) in AVP names"),),
     factory=AvpopsModule,
 )

@@ -7,8 +7,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from kampy.api import (L_DBG, L_ERR, CoreAPI, DBError, MessageContext, Module, PVSyntaxError, db_connect,
-                       log_at, module_logger, parse_pv_at, parse_uri)
+from kampy.api import (L_DBG, L_ERR, CoreAPI, DBError, MessageContext, Module, PvAPI, PVSyntaxError,
+                       db_connect, log_at, module_logger, parse_pv_at, parse_uri)
 
 from . import names
 from .db import NAME_INT, VAL_INT, AvpTable, Columns
@@ -41,6 +41,8 @@ class Owner:
 class AvpopsModule(MemoryOps, Module):
     def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
+        pv: PvAPI | None = core.api("pv")
+        self.avp_alias = pv.avp_alias if pv is not None else None
         p = params
         self.use_domain = bool(p["use_domain"])
         self.schemes: dict[str, Scheme] = {}
@@ -108,7 +110,7 @@ class AvpopsModule(MemoryOps, Module):
                 spec = None
             if spec is None or spec.cls != "avp":
                 raise ParamError("bad param - expected : $avp(name) or int/str value")
-            param.avp = names.avp_name(spec, self.core.formatter)
+            param.avp = names.avp_name(spec, self.core.formatter, self.avp_alias)
             if param.avp.fixed is not None:
                 param.name_type = "int" if names.is_int_name(param.avp.fixed) else "str"
         if slash:
@@ -154,7 +156,7 @@ class AvpopsModule(MemoryOps, Module):
                 raise ParamError(f"bad format in P2 [{text}]") from None
             if spec.cls != "avp":
                 raise ParamError(f"bad format in P2 [{text}]")
-            found.append(names.avp_name(spec, self.core.formatter))
+            found.append(names.avp_name(spec, self.core.formatter, self.avp_alias))
             i = end
         if not found:
             raise ParamError(f"bad format in P2 [{text}]")

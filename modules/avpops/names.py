@@ -30,15 +30,25 @@ class AvpName:
         if self.fixed is not None:
             return self.fixed
         assert self.computed is not None
-        return avp_key(self.computed(ctx))
+        return avp_key(self.computed(ctx))  # a computed name is no alias (as in Kamailio)
 
 
-def avp_name(spec: PVar, formatter: Callable[[str], Callable[[MessageContext], str]]) -> AvpName:
+Aliases = Callable[[str], str | None] | None
+
+
+def resolve(name: str, aliases: Aliases) -> str:
+    """The key of an AVP name, an alias of the pv module's avp_aliases replaced by its AVP."""
+    target = aliases(name) if aliases is not None else None
+    return avp_key(target if target is not None else name)
+
+
+def avp_name(spec: PVar, formatter: Callable[[str], Callable[[MessageContext], str]],
+             aliases: Aliases = None) -> AvpName:
     """The AvpName of a parsed `$avp(...)`: its name may hold pseudo-variables."""
     arg = spec.arg or ""
     if "$" in arg:
         return AvpName(spec.text, None, formatter(arg), spec.index)
-    return AvpName(spec.text, avp_key(arg), None, spec.index)
+    return AvpName(spec.text, resolve(arg, aliases), None, spec.index)
 
 
 def is_int_name(key: str) -> bool:

@@ -74,6 +74,7 @@ class MemoryOps:
     """The functions on the message's AVPs (a mixin of the module)."""
 
     core: CoreAPI
+    avp_alias: names.Aliases
 
     # ------------------------------------------------------------ argument parsing
 
@@ -90,12 +91,12 @@ class MemoryOps:
         spec = self._spec(text)
         if spec.cls != "avp":
             raise ParamError(f"{what} <{text}>")
-        return names.avp_name(spec, self.core.formatter)
+        return names.avp_name(spec, self.core.formatter, self.avp_alias)
 
     def _operand(self, text: str) -> Operand:
         spec = self._spec(text)
         if spec.cls == "avp":
-            return Operand(text, avp=names.avp_name(spec, self.core.formatter))
+            return Operand(text, avp=names.avp_name(spec, self.core.formatter, self.avp_alias))
         if spec.cls == "xavp":
             return Operand(text, xavp=self._xavp_name(spec.arg or ""))
         return Operand(text, accessor=self.core.pv_accessor(spec))

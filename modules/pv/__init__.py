@@ -7,7 +7,9 @@ from kampy.api import (
     ArgKind,
     Exports,
     Function,
+    Offer,
     Param,
+    PvAPI,
     PVClass,
     RouteType,
     RpcMethod,
@@ -466,5 +468,6 @@ EXPORTS = Exports(
         TransformClass("line", ("at", "sw", "count"), handler="tr_handler"),
     ),
     not_implemented=NOT_IMPLEMENTED,
+    offers=(Offer("pv", PvAPI, doc="the AVP aliases of avp_aliases, for the AVP names of other modules"),),
     factory=PvModule,
 )

@@ -84,6 +84,10 @@ class PvModule(Module):
                     out[alias.strip()] = target.strip()
         return out
 
+    def avp_alias(self, name: str) -> str | None:
+        """PvAPI: what an alias of avp_aliases stands for."""
+        return self.avp_aliases.get(name.strip())
+
     # ------------------------------------------------------------ nested PVs in names
 
     def resolve(self, spec: PVar) -> Any:

@@ -71,7 +71,8 @@ def requests() -> list[tuple[str, dict[str, str]]]:
                    "sec{0-30} min{0}", "hr{25}", "nonsense{1}", "none", ""):
         for when in ("2024-02-10 08:00", "2024-06-10 17:15", "2024-06-15 12:00"):
             found.append(("period", {"X-Arg": period, "X-Ts": str(ts(when))}))
-    found += [("avpload", {}), ("avpflags", {}), ("avpquery", {}), ("avpops", {}), ("group", {}),
+    found += [("avpload", {}), ("avpflags", {}), ("avpalias", {}), ("avpquery", {}), ("avpops", {}),
+              ("group", {}),
               ("cfgutils", {"X-Arg": "some-key"}), ("exec", {"X-Dup": "one", "X-Odd.Name": "odd"}),
               ("avpstore", {})]
     return found
