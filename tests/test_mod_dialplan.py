@@ -38,6 +38,7 @@ RULES = [
     (3, 5, 1, "^1", 0, "^1(.*)", "short\\1", "four"),
     (3, 9, 1, "^1", 4, "^1(.*)", "len4-\\1", "by length"),
     (4, 1, 1, "^(?<cc>49)(.*)$", 0, "^(49)(.*)$", "+\\1 \\2", "named"),
+    (5, 1, 1, "^\\Q+49\\E[[:digit:]]+\\z", 0, "^\\Q+49\\E([[:digit:]]+)$", "0\\1", "pcre spellings"),
 ]
 
 
@@ -106,6 +107,13 @@ def test_a_rule_for_the_value_length_is_tried_before_those_for_any_length(kampy_
 def test_a_pcre_named_group_is_accepted(kampy_cfg: Any, plans: str) -> None:
     sip = server(kampy_cfg, plans, 'dp_replace("4", "$rU", "$var(out)"); $avp(out) = $var(out);')
     assert send(sip, "49301").avp("out") == "+49 301"
+
+
+def test_pcre_quoting_posix_classes_and_end_anchors_are_read_as_pcre_reads_them(kampy_cfg: Any,
+                                                                                plans: str) -> None:
+    sip = server(kampy_cfg, plans, '$avp(rc) = dp_replace("5", "$rU", "$var(out)"); $avp(out) = $var(out);')
+    assert send(sip, "+49301").avp("out") == "0301"
+    assert send(sip, "4930a").avp("rc") == -1
 
 
 def test_no_rule_matching_is_minus_1_and_an_unknown_dialplan_minus_2(kampy_cfg: Any, plans: str) -> None:

@@ -14,14 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kampy.api import PVSyntaxError, Replacement, SubstError, parse_pv_at, parse_replacement
+from kampy.api import PVSyntaxError, Replacement, SubstError, compile_posix, parse_pv_at, parse_replacement
 
 EQUAL_OP, REGEX_OP, FNMATCH_OP = 0, 1, 2
 MAX_REPLACE_WITH = 10
 MAX_OUTPUT = 127     # MAX_PHONE_NB_DIGITS: an output this long fails
 MAX_ATTRS = 255      # DP_MAX_ATTRS_LEN
 
-_NAMED_GROUP = re.compile(r"\(\?<(?![=!])")
 
 
 class RuleError(ValueError):
@@ -29,9 +28,33 @@ class RuleError(ValueError):
 
 
 def pcre(pattern: str) -> re.Pattern[str]:
-    """A PCRE pattern (pcre_compile() with no option) for Python's `re` (its `(?<name>`
-    spelled `(?P<name>`)."""
-    return re.compile(_NAMED_GROUP.sub("(?P<", pattern))
+    """A PCRE pattern (pcre_compile() with no option) for Python's `re`."""
+    return compile_posix(pcre_to_python(pattern))
+
+
+def pcre_to_python(pattern: str) -> str:
+    """PCRE's spellings `re` lacks, in `re`'s: `\\Q...\\E` (quoted), `(?<name>`, `\\z` and
+    `\\Z`; its POSIX classes (`[[:digit:]]`) are compile_posix()'s."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        if pattern[i] == "\\" and i + 1 < len(pattern):
+            escaped = pattern[i + 1]
+            if escaped == "Q":
+                end = pattern.find("\\E", i + 2)
+                end = len(pattern) if end < 0 else end
+                out.append(re.escape(pattern[i + 2:end]))
+                i = end + 2
+                continue
+            out.append({"z": r"\Z", "Z": r"(?=\n?\Z)", "E": ""}.get(escaped, pattern[i:i + 2]))
+            i += 2
+        elif pattern.startswith("(?<", i) and pattern[i + 3:i + 4] not in ("=", "!"):
+            out.append("(?P<")
+            i += 3
+        else:
+            out.append(pattern[i])
+            i += 1
+    return "".join(out)
 
 
 def has_pv(text: str, resolve: Callable[[str], Any]) -> bool:

@@ -29,6 +29,7 @@ RULES = [  # dpid, pr, match_op, match_exp, match_len, subst_exp, repl_exp, attr
     (3, 9, 1, "^1", 4, "^1(.*)", "len4-\\1", "by length"),
     (4, 1, 1, "^(49)(.*)$", 0, "^(49)(.*)$", "+\\1 \\2", "groups"),
     (5, 1, 1, "^9", 0, "^9(.*)$", "\\1\\n$rU", "pv"),
+    (6, 1, 1, "^\\Q+49\\E[[:digit:]]+\\z", 0, "^\\Q+49\\E(?<rest>[[:digit:]]+)$", "0\\1", "pcre spellings"),
 ]
 PREFERENCES = [  # uuid, username, domain, attribute, type, value
     ("", "alice", "example.test", "fwd", 0, "sip:voicemail@example.test"),
@@ -55,7 +56,7 @@ def requests() -> list[tuple[str, dict[str, str]]]:
         found.append(("sqlrows", {"X-Arg": query}))
     found += [("xquery", {}), ("pvquery", {}), ("sqlval", {"X-Arg": "it's \"q\""})]
     for dpid, value in ((1, "0301234567"), (1, "0"), (2, "112"), (2, "8765"), (3, "1234"), (3, "12345"),
-                        (4, "49301"), (5, "9876"), (9, "1"), (2, "999")):
+                        (4, "49301"), (5, "9876"), (6, "+49301"), (6, "49301"), (9, "1"), (2, "999")):
         found.append(("dp", {"X-Dpid": str(dpid), "X-Arg": value}))
     for rec in ("20120101T000000|PT24H|weekly|||SA,SU", "20120101T083000|PT10H|weekly|||MO,TU,WE,TH,FR",
                 "20240101T000000|PT24H|daily|||||||3", "20240101T000000|PT24H|monthly|||2MO",
