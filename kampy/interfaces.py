@@ -202,6 +202,8 @@ def handler_problems(exports: Exports, impl: Any) -> list[str]:
         shape = ", ".join(["ctx", *names[:f.required], *(f"[{n}]" for n in names[f.required:])])
         check(f"function {f.name}()", f.handler_name, counts, True,
               f"{f.handler_name}({shape}{', ...' if f.varargs else ''})")
+        if f.fixup:
+            check(f"function {f.name}() fixup", f.fixup, [0], True, f"{f.fixup}()")
         for arg in f.args:
             if arg.fixup:
                 check(f"function {f.name}() argument '{arg.name}'", arg.fixup, [1], True,

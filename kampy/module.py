@@ -134,6 +134,9 @@ class Function:
     doc: str = ""
     returns: str = ""
     continuation: bool = False
+    # a module method called with no argument once for each call of the function in the config, at
+    # load (Kamailio's fixup of a function without parameters): a ValueError refuses the config
+    fixup: str = ""
 
     @property
     def required(self) -> int:

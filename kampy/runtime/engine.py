@@ -501,6 +501,11 @@ class Engine:
         if instance is None:
             raise LoadError(c.pos, f"function {c.name} of module {owner} is not implemented in kampy yet")
         handler = getattr(instance, func.handler_name)  # present: checked when the module was built
+        if func.fixup:
+            try:
+                getattr(instance, func.fixup)()
+            except ValueError as exc:
+                raise LoadError(c.pos, f"{func.name}(): {exc}") from None
         args = [self.fixed_argument(instance, func, i, a, rtype) for i, a in enumerate(c.args)]
         return self._bind(c, handler, args)
 

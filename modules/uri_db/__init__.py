@@ -36,7 +36,7 @@ EXPORTS = Exports(
                  doc="Check the URI's user against the authorized credentials, or against the "
                      "username and realm given (when both are given and not empty).",
                  returns=CHECK_RETURNS),
-        Function("does_uri_exist", routes=RouteType.REQUEST | RouteType.LOCAL,
+        Function("does_uri_exist", routes=RouteType.REQUEST | RouteType.LOCAL, fixup="fix_exist",
                  doc="Whether the Request-URI's user (and, with use_domain, domain) is in the table "
                      "(its uri_user with use_uri_table).",
                  returns="1 when it is, -5 when not, -4 on a database error, -1 on other errors"),

@@ -102,10 +102,12 @@ class UriDbModule(Module):
             return self._check_username(ctx, parsed)
         return self._check_username(ctx, parsed, username, realm)
 
-    def does_uri_exist(self, ctx: MessageContext) -> int:
+    def fix_exist(self) -> None:
         if self.db is None:
-            log_at(log, L_ERR, "database connection does not exist")
-            return -1
+            raise ValueError("configuration error - does_uri_exist() called with no database URL!")
+
+    def does_uri_exist(self, ctx: MessageContext) -> int:
+        assert self.db is not None  # fix_exist() refused a config without a database
         try:
             ruri = parse_uri(ctx.ruri)
         except ValueError:
