@@ -1,4 +1,4 @@
-"""sqlops, dialplan, avpops, group, tmrec and cfgutils beside Kamailio 5.6: the same config
+"""sqlops, dialplan, avpops, group, uri_db, tmrec and cfgutils beside Kamailio 5.6: the same config
 (configs/misc_modules.cfg) and the same requests on both servers, each with a database of its
 own in the session's MariaDB, seeded alike. The replies (what each function returned and gave,
 in X-* headers: values and their types, rows, translations, AVPs, matches) and the rows written to
@@ -73,7 +73,7 @@ def requests() -> list[tuple[str, dict[str, str]]]:
         for when in ("2024-02-10 08:00", "2024-06-10 17:15", "2024-06-15 12:00"):
             found.append(("period", {"X-Arg": period, "X-Ts": str(ts(when))}))
     found += [("avpload", {}), ("avpflags", {}), ("avpalias", {}), ("avpquery", {}), ("avpops", {}),
-              ("group", {}),
+              ("group", {}), ("uridb", {}),
               ("cfgutils", {"X-Arg": "some-key"}), ("exec", {"X-Dup": "one", "X-Odd.Name": "odd"}),
               ("avpstore", {})]
     return found
@@ -81,7 +81,9 @@ def requests() -> list[tuple[str, dict[str, str]]]:
 
 def seed(url: str) -> None:
     with connect(url) as db:
-        create_tables(db, ["domain", "dialplan", "usr_preferences", "grp", "re_grp"])
+        create_tables(db, ["domain", "dialplan", "usr_preferences", "grp", "re_grp", "subscriber"])
+        db.insert("subscriber", {"username": "alice", "domain": "example.test", "password": "pw",
+                                 "ha1": "h1", "ha1b": "h2"})
         for name, did in (("example.test", "d1"), ("other.test", None)):
             db.insert("domain", {"domain": name, "did": did})
         for dpid, pr, op, match, length, subst, repl, attrs in RULES:
@@ -148,3 +150,6 @@ def test_kampy_gives_what_kamailio_gives(tmp_path: Path, mariadb_server: mariadb
     assert ("avpload {}: SIP/2.0 200 Done", [
         ("x-rc", "1"), ("x-fwd", "sip:other@other.test sip:voicemail@example.test 2"), ("x-timeout", "31"),
         ("x-id", "sip:by-id@example.test"), ("x-lang", "1 de")]) in kampy_replies
+    # uri_db without credentials: not in subscriber (-5), the same user (case aside), another (-10),
+    # no credentials (-2), a user found in subscriber whatever the domain
+    assert ("uridb {}: SIP/2.0 200 Done", [("x-u", "-5 1 1 -10 -2 -2 1")]) in kampy_replies
