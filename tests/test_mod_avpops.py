@@ -151,6 +151,16 @@ def test_an_avp_loaded_or_stored_is_not_stored_again(kampy_cfg: Any, prefs: str)
         ("", "alice", "example.test", "new", 0, "x")]
 
 
+def test_a_value_set_again_equal_to_a_loaded_one_is_stored(kampy_cfg: Any, prefs: str) -> None:
+    """30 and 30 are one Python object: the AVP loaded stays in the database, the one set is not."""
+    result = run(kampy_cfg, 'avp_db_load("$fu", "$avp(timeout)"); $avp(timeout) = 30; '
+                            '$avp(a) = avp_db_store("$fu", "$avp(timeout)"); '
+                            '$avp(b) = avp_db_store("$fu", "$avp(timeout)");', prefs)
+    assert (result.avp("a"), result.avp("b")) == (1, -1)
+    assert rows(prefs, username="alice", attribute="timeout") == [
+        ("", "alice", "", "timeout", 1, "30"), ("", "alice", "example.test", "timeout", 1, "30")]
+
+
 def test_db_delete_removes_the_owner_s_rows(kampy_cfg: Any, prefs: str) -> None:
     result = run(kampy_cfg, '$avp(rc) = avp_db_delete("$fu", "$avp(fwd)");', prefs,
                  'modparam("avpops", "use_domain", 1)')

@@ -264,8 +264,9 @@ class AvpopsModule(MemoryOps, Module):
         keys = [key] if key is not None else [k for k in newest_first if _type_matches(k, param.name_type)]
         stored = 0
         for avp in keys:
-            for value in list(names.values(ctx, avp)):
-                if names.is_in_db(ctx, avp, value):
+            marked = names.in_db(ctx, avp)
+            for i, value in enumerate(list(names.values(ctx, avp))):
+                if i in marked:
                     continue
                 kind = (NAME_INT if names.is_int_name(avp) else 0) | (0 if isinstance(value, str)
                                                                       else VAL_INT)

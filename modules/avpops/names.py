@@ -85,23 +85,47 @@ def remove_at(ctx: MessageContext, key: str, positions: set[int]) -> None:
         ctx.avps.pop(key, None)
 
 
-def _marks(ctx: MessageContext) -> dict[tuple[str, int], tuple[Any, int]]:
+@dataclass
+class Mark:
+    """AVP_IS_IN_DB of the values of one name that are one Python object: `count` of them are in
+    the database (an integer below 257 or a one-character string is one object wherever it
+    comes from, so a value the script set may be the object a loaded value is)."""
+
+    value: Any  # kept, so that its id is not reused
+    count: int = 0
+    script_flags: int = 0
+
+
+def _marks(ctx: MessageContext) -> dict[tuple[str, int], Mark]:
     return ctx.local.setdefault(IN_DB, {})
 
 
 def mark_in_db(ctx: MessageContext, key: str, value: Any, script_flags: int | None = None) -> None:
-    """AVP_IS_IN_DB, with the AVP's script flags (those it has when None)."""
+    """One more value of the name is in the database (AVP_IS_IN_DB), with its script flags
+    (those it has when None)."""
+    mark = _marks(ctx).setdefault((key, id(value)), Mark(value))
+    mark.count += 1
+    if script_flags is not None:
+        mark.script_flags = script_flags
+
+
+def in_db(ctx: MessageContext, key: str) -> dict[int, Mark]:
+    """The positions (newest first) of the name's values that are in the database, with their
+    marks: of the values that are one object, the oldest ones, as many as were loaded or stored."""
+    found: dict[int, list[int]] = {}
+    for i, value in enumerate(values(ctx, key)):
+        found.setdefault(id(value), []).append(i)
     marks = _marks(ctx)
-    if script_flags is None:
-        script_flags = marks.get((key, id(value)), (value, 0))[1]
-    marks[(key, id(value))] = (value, script_flags)  # the value kept, so its id is not reused
+    positions: dict[int, Mark] = {}
+    for ident, where in found.items():
+        mark = marks.get((key, ident))
+        if mark is not None:
+            for i in where[len(where) - min(mark.count, len(where)):]:
+                positions[i] = mark
+    return positions
 
 
-def is_in_db(ctx: MessageContext, key: str, value: Any) -> bool:
-    return (key, id(value)) in _marks(ctx)
-
-
-def flags_of(ctx: MessageContext, key: str, value: Any) -> int:
+def flags_of(key: str, value: Any, mark: Mark | None) -> int:
     """The flags Kamailio's avp_print() shows: track FROM, class URI, name and value types,
     AVP_IS_IN_DB and the script flags (bits 8-15) avp_db_load() set."""
     flags = 0x110
@@ -109,9 +133,8 @@ def flags_of(ctx: MessageContext, key: str, value: Any) -> int:
         flags |= 0x1
     if isinstance(value, str):
         flags |= 0x2
-    mark = _marks(ctx).get((key, id(value)))
     if mark is not None:
-        flags |= 0x1000 | script_flag_bits(mark[1])
+        flags |= 0x1000 | script_flag_bits(mark.script_flags)
     return flags
 
 

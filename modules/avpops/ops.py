@@ -495,8 +495,10 @@ class MemoryOps:
     def avp_print(self, ctx: MessageContext) -> int:
         # Kamailio's one list holds the newest AVP first: here the names last added come first
         for key, found in reversed(ctx.avps.items()):
-            for value in found:
-                log_at(log, L_INFO, "p=%#x, flags=0x%04X", id(value), names.flags_of(ctx, key, value))
+            marks = names.in_db(ctx, key)
+            for i, value in enumerate(found):
+                flags = names.flags_of(key, value, marks.get(i))
+                log_at(log, L_INFO, "p=%#x, flags=0x%04X", id(value), flags)
                 if names.is_int_name(key):
                     log_at(log, L_INFO, "\t\t\tid=<%s>", key[2:])
                 else:

@@ -146,7 +146,8 @@ def test_kampy_gives_what_kamailio_gives(tmp_path: Path, mariadb_server: mariadb
     differing = [(k, p) for k, p in zip(kamailio_replies, kampy_replies, strict=True) if k != p]
     assert not differing, "\n\n".join(f"Kamailio: {k}\nkampy:    {p}" for k, p in differing[:20])
     assert kampy_rows == kamailio_rows
-    assert len(kampy_rows) == len(PREFERENCES) - 2 + 3  # both fwd of alice deleted; red, blue, i:7 stored
+    # both fwd of alice deleted; red, blue, i:7 and a second timeout stored
+    assert len(kampy_rows) == len(PREFERENCES) - 2 + 4
     assert ("avpload {}: SIP/2.0 200 Done", [
         ("x-rc", "1"), ("x-fwd", "sip:other@other.test sip:voicemail@example.test 2"), ("x-timeout", "31"),
         ("x-id", "sip:by-id@example.test"), ("x-lang", "1 de")]) in kampy_replies
