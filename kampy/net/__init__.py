@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from kampy.net.binding import BindError, Listener, bind_all
-from kampy.net.params import NetParams
+from kampy.runtime.params import NetParams
 from kampy.net.supervisor import Lifecycle, serve
 
 if TYPE_CHECKING:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from kampy.errors import ConfigError
 from kampy.net.binding import Listener
 from kampy.net.channel import Channels
-from kampy.net.params import NetParams
+from kampy.runtime.params import NetParams
 from kampy.net.worker import WorkerSignals, run_worker
 from kampy.rpc import MAIN_PROCESS, record_process
 from kampy.runtime.loglevels import NOTICE

@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from kampy.runtime.http import HttpError, HttpParser, HttpRequest, looks_like_http
 from kampy.runtime.http import build_response as build_http_response
-from kampy.net.params import NetParams
+from kampy.runtime.params import NetParams
 from kampy.runtime.context import Outgoing, Socket, Source
 from kampy.sip.errors import SIPProtocolError
 from kampy.sip.message import MAX_MESSAGE_SIZE, error_response

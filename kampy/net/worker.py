@@ -21,7 +21,7 @@ from kampy.net.binding import Listener
 from kampy.net.channel import MESSAGE, Channels, Packet, conn_id_base, conn_owner, encode_handoff, encode_send
 from kampy.runtime.http import HttpRequest
 from kampy.net.local import LocalServices
-from kampy.net.params import NetParams
+from kampy.runtime.params import NetParams
 from kampy.net.tcp import TCPManager
 from kampy.net.udp import UDPListener
 from kampy.runtime.context import Handoff, Outgoing, Socket, Source

@@ -10,13 +10,14 @@ import logging
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from kampy.config.ast import PVar
 from kampy.config.pvparse import parse_pv
 from kampy.module import RouteType
 from kampy.runtime import loglevels
+from kampy.runtime.params import NetParams
 from kampy.runtime.context import Handoff, MessageContext, Outgoing, Socket, Source
 from kampy.runtime.shared import SharedStore
 from kampy.sip.message import Response, parse_message
@@ -217,9 +218,6 @@ class Core:
         return loglevels.divert_logs(write)
 
     def log_memory_status(self, parts: int) -> None:
-        from dataclasses import replace
-
-        from kampy.net.params import NetParams
         from kampy.runtime.memstatus import log_memory_status
 
         params = NetParams.from_core_params(self.core_params)
