@@ -13,8 +13,8 @@ What is here, by use:
   class (its docstring has the life cycle and the handler conventions).
 * The core: `CoreAPI`, the one surface of the core a module may use, which it gets as `self.core`:
   the clock (`Clock`), statistics (`Stats`), the shared store (`SharedStore`, its tables
-  `ShmTable`, `TableFull`, its lock sets `LockSet`), sending (`core.send`, `core.send_reply`)
-  and one-shot timers (`core.call_at`, `core.cancel_timer`), sockets and `core.is_myself`,
+  `ShmTable`, `TableFull`, its lock sets `LockSet`, its per-slot locks `SlotLocks`), sending
+  (`core.send`, `core.send_reply`) and one-shot timers (`core.call_at`, `core.cancel_timer`), sockets and `core.is_myself`,
   pseudo-variables and formats (`core.pv_accessor`, `core.formatter`), running routes and event
   routes (`core.run_route`, `core.run_event_route`, `core.faked_context`), local services and
   HTTP (`core.add_service`, `core.serve_http`), the RPC registry (`RpcRegistry`), and
@@ -182,6 +182,7 @@ from kampy.runtime.values import compile_posix
 from kampy.runtime.shared import SharedStore
 from kampy.runtime.sockets import grep_socket
 from kampy.runtime.shmtable import ShmTable, TableFull
+from kampy.runtime.slotlocks import SlotLocks
 from kampy import binrpc
 from kampy.rpc import JsonRpc, LocalService, Member, Peer, RpcRegistry, RpcStruct, dumps_response
 from kampy.stats import HIDDEN as HIDDEN_STAT
@@ -249,7 +250,7 @@ __all__ = [
     "CoreAPI", "Clock", "Stats", "HIDDEN_STAT", "RpcRegistry", "received_params", "reply_destination",
     "reply_via_line",
     "SharedStore", "BoundedCache", "LockSet",
-    "ShmTable", "TableFull",
+    "ShmTable", "TableFull", "SlotLocks",
     "core_hash", "hash2_raw", "reverse_hex", "as_bytes", "as_text", "build_reply", "crc_suffix",
     "header_lines",
     "local_to_tag", "tag_prefix", "to_tag_of",

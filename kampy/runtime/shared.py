@@ -30,6 +30,7 @@ from kampy.runtime.claims import ClaimTable
 from kampy.runtime.claims import area_path as claims_path
 from kampy.runtime.locks import LockSet
 from kampy.runtime.shmtable import ShmTable
+from kampy.runtime.slotlocks import SlotLocks
 from kampy.runtime.storefiles import open_companion
 
 log = logging.getLogger("kampy.shared")
@@ -37,7 +38,7 @@ log = logging.getLogger("kampy.shared")
 STORE_PREFIX = "kampy-shared-"
 # the files beside a store's database (`<db><suffix>`): SQLite's WAL and its index, the writers'
 # lock, kampy.stats' counters, the claims table, the mark of the server's life; and the shared
-# tables (`<db>.area-<name>`)
+# tables (`<db>.area-<name>`) and their slot locks (`<db>.locks-<name>`)
 ALIVE_SUFFIX = ".alive"
 COMPANION_SUFFIXES = ("-wal", "-shm", ".lock", ".stats", ".claims", ALIVE_SUFFIX, f"{ALIVE_SUFFIX}.new")
 AREA_INFIX = ".area-"
@@ -71,6 +72,7 @@ class SharedStore:
         self._claims: ClaimTable | None = None
         self._tables: dict[str, ShmTable] = {}
         self._lock_sets: dict[str, LockSet] = {}
+        self._slot_locks: dict[str, SlotLocks] = {}
         self._alive_fd = -1
 
     @property
@@ -100,6 +102,14 @@ class SharedStore:
             if not _AREA_NAME.fullmatch(name):
                 raise ValueError(f"lock set name {name!r}: letters, digits, '_', '.', '-' only")
             locks = self._lock_sets[name] = LockSet(f"{self.path}{LOCKS_INFIX}{name}", size)
+    def slot_locks(self, name: str, size: int) -> SlotLocks:
+        """The `size` per-slot locks `name` of this server (`kampy.runtime.slotlocks`), shared by
+        every worker: Kamailio's per-slot locks of a hash table in shared memory."""
+        locks = self._slot_locks.get(name)
+        if locks is None:
+            if not _AREA_NAME.fullmatch(name):
+                raise ValueError(f"slot locks name {name!r}: letters, digits, '_', '.', '-' only")
+            locks = self._slot_locks[name] = SlotLocks(f"{self.path}{LOCKS_INFIX}slots-{name}", size)
         return locks
 
     @classmethod
@@ -240,6 +250,9 @@ class SharedStore:
         for locks in self._lock_sets.values():
             locks.close()
         self._lock_sets = {}
+        for locks in self._slot_locks.values():
+            locks.close()
+        self._slot_locks = {}
         if self._lock_fd >= 0:
             os.close(self._lock_fd)
             self._lock_fd = -1

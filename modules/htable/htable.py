@@ -1,0 +1,616 @@
+"""The htable module: hash tables in shared memory for the config ($sht and the sht_* functions).
+
+Every worker sees the same tables (see table.py). What Kamailio does once, before it forks, is done
+once here by the first worker to get there, while the others wait for it: loading the tables from
+the database and running event_route[htable:mod-init].
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from kampy.api import (CoreAPI, DBError, L_ERR, MessageContext, Module, PVar, RpcFault, db_connect,
+                       log_at, module_logger)
+
+from . import db as htdb
+from .iterators import Iterators
+from .rpc import HtableRpc
+from .spec import TableSpec, parse_table, split_name
+from .table import Cell, HashTable, cell_hash
+
+log = module_logger("htable")
+
+MOD_INIT = "htable:mod-init"
+EXPIRED = "htable:expired:"
+CELL_SIZE = 72  # sizeof(ht_cell_t) on x86_64, in sht_print()'s msize
+DEFAULT_TIMER_INTERVAL = 20
+
+
+def table_specs(values: Any) -> list[TableSpec]:
+    """The `htable` parameter values (one or several) as table specs; ValueError for a bad one or
+    a name given twice."""
+    texts = values if isinstance(values, list) else ([values] if values else [])
+    specs: list[TableSpec] = []
+    for text in texts:
+        spec = parse_table(str(text))
+        if any(s.name == spec.name for s in specs):
+            raise ValueError(f"htable already configured [{spec.name}]")
+        specs.append(spec)
+    return specs
+
+
+def check_table_param(value: str) -> None:
+    parse_table(value)
+
+
+class KeyRef:
+    """`htable=>key` as $sht and sht_lock name an item: the table and the key's format."""
+
+    __slots__ = ("table", "table_name", "key")
+
+    def __init__(self, table: HashTable | None, table_name: str,
+                 key: Callable[[MessageContext], str]) -> None:
+        self.table = table
+        self.table_name = table_name
+        self.key = key
+
+
+class Accessor:
+    """A pseudo-variable of this module: `get(ctx)`, and `set(ctx, value)` for $sht and $shtex."""
+
+    __slots__ = ("get", "set")
+
+    def __init__(self, get: Callable[[MessageContext], Any],
+                 set: Callable[[MessageContext, Any], None] | None = None) -> None:
+        self.get = get
+        if set is not None:
+            self.set = set
+
+
+class Reader:
+    __slots__ = ("get",)
+
+    def __init__(self, get: Callable[[MessageContext], Any]) -> None:
+        self.get = get
+
+
+def _regex(text: str) -> re.Pattern[str] | None:
+    """A POSIX extended expression as Kamailio compiles it (REG_EXTENDED|REG_ICASE|REG_NEWLINE)."""
+    try:
+        return re.compile(text, re.IGNORECASE | re.MULTILINE)
+    except re.error:
+        log.error("bad re %s", text)
+        return None
+
+
+_COUNT_OPS = {"~~": "re", "~%": "rlike", "%~": "llike", "==": "eq", "eq": "int", "**": "all"}
+
+
+def count_matching(table: HashTable, expr: str, by_value: bool) -> int:
+    """ht_count_cells_re ($shtcn/$shtcv): `~~re`, `~%` ends with, `%~` starts with, `==` equals,
+    `eq` integer equals (values only), `**` all; no operator: the whole text is a regular
+    expression. Expired items that are still there count too."""
+    if not expr:
+        return 0
+    op = _COUNT_OPS.get(expr[:2]) if len(expr) >= 2 else None
+    cells = table.cells()
+    if op == "all":
+        return len(cells)
+    if op is None:
+        op, text = "re", expr
+    elif len(expr) <= 2:
+        return 0
+    else:
+        text = expr[2:]
+    if op == "int":
+        number = _sint_prefix(text)
+        return sum(1 for c in cells if isinstance(c.value, int) and c.value == number) if by_value else 0
+    pattern = _regex(text) if op == "re" else None
+    if op == "re" and pattern is None:
+        return 0
+    n = 0
+    for c in cells:
+        target = _target(c, by_value)
+        if target is None:
+            continue
+        if (pattern is not None and pattern.search(target)) or (op == "rlike" and target.endswith(text)) \
+                or (op == "llike" and target.startswith(text)) or (op == "eq" and target == text):
+            n += 1
+    return n
+
+
+def _sint_prefix(text: str) -> int:
+    body = text[1:] if text[:1] in "+-" else text
+    return int(text) if body.isdigit() else 0
+
+
+def matches(op: str, value: str, target: str, pattern: re.Pattern[str] | None) -> bool:
+    """ht_match_cell_op_str's operators."""
+    if op == "eq":
+        return target == value
+    if op == "ne":
+        return target != value
+    if op == "sw":
+        return target.startswith(value)
+    return pattern is not None and pattern.search(target) is not None
+
+
+class HTable(HtableRpc, Module):
+    def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
+        super().__init__(params, core)
+        self.tables: dict[str, HashTable] = {}
+        for spec in table_specs(params["htable"]):
+            self.tables[spec.name] = HashTable(spec, core.shared, core.clock)
+        self.db_url: str = params["db_url"] or ""
+        self.columns = htdb.Columns(
+            name=params["key_name_column"], key_type=params["key_type_column"],
+            value_type=params["value_type_column"], value=params["key_value_column"],
+            expires=params["expires_column"], array_suffix=params["array_size_suffix"] or "::size",
+            db_expires=bool(params["db_expires"]))
+        interval = int(params["timer_interval"])
+        self.timer_interval = interval if interval > 0 else DEFAULT_TIMER_INTERVAL
+        self.timer_procs = max(0, int(params["timer_procs"]))
+        self.next_expiry = core.clock.monotonic() + self.timer_interval
+        self.iterators = Iterators()
+        self.expired_cell: Cell | None = None
+        self.meta = core.shared.table("htable", 64)
+        self._once("loaded", self._load_all)
+
+    # ------------------------------------------------------------ start-up, once for all workers
+
+    def _once(self, what: str, work: Callable[[], None]) -> None:
+        """Run `work` in the first worker that gets here; the others wait until it is done."""
+        key = what.encode()
+        with self.meta.transaction():
+            if self.meta.get(key) is not None:
+                return
+            work()
+            self.meta.put(key, b"1")
+
+    def _load_all(self) -> None:
+        """mod_init: load the tables that name a database table."""
+        if not self.db_url:
+            return
+        wanted = [t for t in self.tables.values() if t.spec.dbtable]
+        if not wanted:
+            return
+        try:
+            database = db_connect(self.db_url)
+        except DBError as exc:
+            raise ValueError(f"htable: cannot connect to the database: {exc}") from None
+        try:
+            for table in wanted:
+                try:
+                    items = htdb.load(database, table, self.columns)
+                except (DBError, htdb.LoadFailed) as exc:
+                    raise ValueError(f"htable: cannot load table [{table.spec.dbtable}] into "
+                                     f"[{table.name}]: {exc}") from None
+                htdb.apply(table, items)
+                self.meta.put(b"dbload:" + table.name.encode(), b"1")
+        finally:
+            database.close()
+
+    def child_init(self, rank: int) -> None:
+        self._once("mod-init", self._run_mod_init)
+
+    def _run_mod_init(self) -> None:
+        if self.core.run_event_route(MOD_INIT) is False:
+            raise ValueError("exit due to 'drop' in event route")
+
+    def destroy(self) -> None:
+        """Write back the tables with dbmode set (Kamailio's destroy: ht_db_sync_tables)."""
+        if self.core.rank != 1 or not self.db_url:
+            return
+        for table in self.tables.values():
+            spec = table.spec
+            if spec.dbtable and spec.dbmode and not spec.cols and self._dbloaded(table):
+                self.store_table(table)
+
+    def _dbloaded(self, table: HashTable) -> bool:
+        return self.meta.get(b"dbload:" + table.name.encode()) is not None
+
+    # ------------------------------------------------------------ the database (RPC too)
+
+    def db_ready(self) -> None:
+        if not self.db_url:
+            raise RpcFault(500, "No htable db_url")
+
+    def reload_table(self, table: HashTable) -> bool:
+        try:
+            database = db_connect(self.db_url)
+        except DBError as exc:
+            log.error("htable: cannot connect to the database: %s", exc)
+            return False
+        try:
+            items = htdb.load(database, table, self.columns)
+        except (DBError, htdb.LoadFailed) as exc:
+            log.error("htable: reload of [%s] failed: %s", table.name, exc)
+            return False
+        finally:
+            database.close()
+        table.replace_all([(name, value, expire) for name, value, expire in self._with_expiry(table, items)])
+        self.meta.put(b"dbload:" + table.name.encode(), b"1")
+        return True
+
+    @staticmethod
+    def _with_expiry(table: HashTable, items: list[tuple[str, Any, int]]) -> list[tuple[str, Any, int]]:
+        """The expire each loaded item gets when set into the table (as htdb.apply sets them)."""
+        now = table.now() if table.expire > 0 else 0
+        return [(n, v, e if e and table.expire > 0 else now + table.expire) for n, v, e in items]
+
+    def store_table(self, table: HashTable) -> bool:
+        try:
+            database = db_connect(self.db_url)
+        except DBError as exc:
+            log.error("htable: cannot connect to the database: %s", exc)
+            return False
+        try:
+            with table.locks.hold_all():
+                htdb.store(database, table, self.columns)
+        except DBError as exc:
+            log.error("failed syncing hash table [%s] to db: %s", table.name, exc)
+            return False
+        finally:
+            database.close()
+        return True
+
+    # ------------------------------------------------------------ names
+
+    def table(self, name: str) -> HashTable | None:
+        return self.tables.get(name)
+
+    def key_ref(self, text: str) -> KeyRef:
+        """`table=>key format` (pv_parse_ht_name)."""
+        name, key = split_name(text, "htable name")
+        return KeyRef(self.tables.get(name), name, self.core.formatter(key))
+
+    def fix_key_ref(self, value: str) -> KeyRef:
+        return self.key_ref(value)
+
+    # ------------------------------------------------------------ pseudo-variables
+
+    def pv_sht(self, spec: PVar) -> Accessor:
+        ref = self.key_ref(spec.arg or "")
+
+        def get(ctx: MessageContext) -> Any:
+            if ref.table is None:
+                return None
+            return ref.table.value(ref.key(ctx))
+
+        def set_(ctx: MessageContext, value: Any) -> None:
+            if ref.table is None:
+                log.error("cannot set $sht(%s): no such hash table", spec.arg)
+                return
+            key = ref.key(ctx)
+            if value is None:
+                ref.table.delete(key)
+            elif not ref.table.set(key, value if isinstance(value, (int, str)) else str(value)):
+                log.error("cannot set $sht(%s)", key)
+        return Accessor(get, set_)
+
+    def pv_shtex(self, spec: PVar) -> Accessor:
+        ref = self.key_ref(spec.arg or "")
+
+        def get(ctx: MessageContext) -> Any:
+            return None if ref.table is None else ref.table.expire_in(ref.key(ctx))
+
+        def set_(ctx: MessageContext, value: Any) -> None:
+            if ref.table is None:
+                log.error("cannot set $shtex(%s): no such hash table", spec.arg)
+                return
+            ref.table.set_expire(ref.key(ctx), value if isinstance(value, int) else 0)
+        return Accessor(get, set_)
+
+    def _counter(self, spec: PVar, by_value: bool) -> Reader:
+        ref = self.key_ref(spec.arg or "")
+
+        def get(ctx: MessageContext) -> Any:
+            return None if ref.table is None else count_matching(ref.table, ref.key(ctx), by_value)
+        return Reader(get)
+
+    def pv_shtcn(self, spec: PVar) -> Reader:
+        return self._counter(spec, by_value=False)
+
+    def pv_shtcv(self, spec: PVar) -> Reader:
+        return self._counter(spec, by_value=True)
+
+    def _adder(self, spec: PVar, delta: int) -> Reader:
+        ref = self.key_ref(spec.arg or "")
+
+        def get(ctx: MessageContext) -> Any:
+            return None if ref.table is None else ref.table.add(ref.key(ctx), delta)
+        return Reader(get)
+
+    def pv_shtinc(self, spec: PVar) -> Reader:
+        return self._adder(spec, 1)
+
+    def pv_shtdec(self, spec: PVar) -> Reader:
+        return self._adder(spec, -1)
+
+    def pv_shtrecord(self, spec: PVar) -> Reader:
+        what = spec.arg or ""
+        if what not in ("key", "value"):
+            raise ValueError(f"unknown pv name {what}")
+
+        def get(ctx: MessageContext) -> Any:
+            cell = self.expired_cell
+            if cell is None:
+                return None
+            return cell.name if what == "key" else cell.value
+        return Reader(get)
+
+    def _iterator_pv(self, spec: PVar, part: str) -> Reader:
+        name = spec.arg or ""
+        if not name:
+            raise ValueError("an iterator name is required")
+
+        def get(ctx: MessageContext) -> Any:
+            cell = self.iterators.current(name)
+            if cell is None:
+                return None
+            return cell.name if part == "key" else cell.value
+        return Reader(get)
+
+    def pv_shtitkey(self, spec: PVar) -> Reader:
+        return self._iterator_pv(spec, "key")
+
+    def pv_shtitval(self, spec: PVar) -> Reader:
+        return self._iterator_pv(spec, "value")
+
+    # ------------------------------------------------------------ functions
+
+    def sht_print(self, ctx: MessageContext) -> int:
+        """ht_dbg(): every table, slot by slot, at L_ERR."""
+        for table in reversed(list(self.tables.values())):
+            log_at(log, L_ERR, "htable[%s] hid: %u exp: %u>", table.name, cell_hash(table.name), table.expire)
+            by_slot: dict[int, list[Cell]] = {}
+            for cell in table.cells():
+                by_slot.setdefault(table.slot(cell.cellid), []).append(cell)
+            for i in range(table.slots):
+                cells = by_slot.get(i, [])
+                log_at(log, L_ERR, "htable[%d] -- <%d>", i, len(cells))
+                for cell in cells:
+                    size = CELL_SIZE + len(cell.name.encode()) + 1
+                    if isinstance(cell.value, str):
+                        size += len(cell.value.encode()) + 1
+                    log_at(log, L_ERR, "\tcell: %s", cell.name)
+                    log_at(log, L_ERR, "\thid: %u msize: %u flags: %d expire: %u", cell.cellid, size,
+                           cell.flags, cell.expire & 0xFFFFFFFF)
+                    if isinstance(cell.value, str):
+                        log_at(log, L_ERR, "\tv-s:%s", cell.value)
+                    else:
+                        log_at(log, L_ERR, "\tv-i:%d", cell.value)
+        return 1
+
+    def sht_rm(self, ctx: MessageContext, htname: str, itname: str) -> int:
+        if not htname:
+            log.error("cannot get the hash table name")
+            return -1
+        if not itname:
+            log.error("cannot get the item table name")
+            return -1
+        table = self.tables.get(htname)
+        if table is None:
+            log.error("cannot get hash table [%s]", htname)
+            return -1
+        table.delete(itname)
+        return 1
+
+    def _rm_re(self, ctx: MessageContext, ref: KeyRef, by_value: bool) -> int:
+        if ref.table is None:
+            return 1
+        pattern = _regex(ref.key(ctx))
+        if pattern is None:
+            return -1
+        ref.table.remove_where(lambda c: _target(c, by_value) is not None
+                               and pattern.search(_target(c, by_value) or "") is not None)
+        return 1
+
+    def sht_rm_name_re(self, ctx: MessageContext, ref: KeyRef) -> int:
+        return self._rm_re(ctx, ref, by_value=False)
+
+    def sht_rm_value_re(self, ctx: MessageContext, ref: KeyRef) -> int:
+        return self._rm_re(ctx, ref, by_value=True)
+
+    def _rm_items(self, htname: str, op: str, value: str, by_value: bool) -> int:
+        if not self._args_given(htname, op, value):
+            return -1
+        table = self.tables.get(htname)
+        if table is None:
+            log.error("cannot get hash table [%s]", htname)
+            return -1
+        if op == "re":
+            pattern = _regex(value)
+            if pattern is None:
+                return -1
+            table.remove_where(lambda c: (t := _target(c, by_value)) is not None and bool(pattern.search(t)))
+            return 1
+        if op == "sw":
+            table.remove_where(lambda c: (t := _target(c, by_value)) is not None and t.startswith(value))
+            return 1
+        log.warning("unsupported match operator: %s", op)
+        return -1
+
+    def sht_rm_name(self, ctx: MessageContext, htname: str, op: str, value: str) -> int:
+        return self._rm_items(htname, op, value, by_value=False)
+
+    def sht_rm_value(self, ctx: MessageContext, htname: str, op: str, value: str) -> int:
+        return self._rm_items(htname, op, value, by_value=True)
+
+    @staticmethod
+    def _args_given(htname: str, op: str, value: str) -> bool:
+        for given, what in ((htname, "the hash table name"), (op, "the match operation"),
+                            (value, "the get match value")):
+            if not given:
+                log.error("cannot get %s", what)
+                return False
+        return True
+
+    def _match(self, htname: str, op: str, value: str, by_value: bool) -> int:
+        if not self._args_given(htname, op, value):
+            return -1
+        table = self.tables.get(htname)
+        if table is None:
+            log.error("cannot get hash table [%s]", htname)
+            return -1
+        if op not in ("eq", "ne", "re", "sw"):
+            log.warning("unsupported match operator: %s", op)
+            return -1
+        pattern = None
+        if op == "re":
+            pattern = _regex(value)
+            if pattern is None:
+                return -1
+        for cell in table.cells():
+            target = _target(cell, by_value)
+            if target is not None and matches(op, value, target, pattern):
+                return 1
+        return -1
+
+    def sht_match_name(self, ctx: MessageContext, htname: str, op: str, value: str) -> int:
+        return self._match(htname, op, value, by_value=False)
+
+    def sht_match_str_value(self, ctx: MessageContext, htname: str, op: str, value: str) -> int:
+        return self._match(htname, op, value, by_value=True)
+
+    def _slot_lock(self, ctx: MessageContext, ref: KeyRef, take: bool) -> int:
+        if ref.table is None:
+            log.error("cannot get $sht root")
+            return -11
+        slot = ref.table.slot(cell_hash(ref.key(ctx)))
+        if take:
+            ref.table.locks.acquire(slot)
+        else:
+            ref.table.locks.release(slot)
+        return 1
+
+    def sht_lock(self, ctx: MessageContext, ref: KeyRef) -> int:
+        return self._slot_lock(ctx, ref, take=True)
+
+    def sht_unlock(self, ctx: MessageContext, ref: KeyRef) -> int:
+        return self._slot_lock(ctx, ref, take=False)
+
+    def sht_reset(self, ctx: MessageContext, htname: str) -> int:
+        if not htname:
+            log.error("cannot get hash table name")
+            return -1
+        table = self.tables.get(htname)
+        if table is None:
+            log.error("cannot get hash table [%s]", htname)
+            return -1
+        table.reset()
+        return 1
+
+    def sht_setxs(self, ctx: MessageContext, htname: str, itname: str, value: str, expire: int) -> int:
+        return self._setx(htname, itname, value, expire, ok=1)
+
+    def sht_setxi(self, ctx: MessageContext, htname: str, itname: str, value: int, expire: int) -> int:
+        # Kamailio 5.6.3's ki_ht_setxi returns 0 on success, which ends the script as `exit` does
+        return self._setx(htname, itname, value, expire, ok=0)
+
+    def _setx(self, htname: str, itname: str, value: int | str, expire: int, ok: int) -> int:
+        if not htname:
+            log.error("cannot get htable name")
+            return -1
+        if not itname:
+            log.error("cannot get item name")
+            return -1
+        table = self.tables.get(htname)
+        if table is None:
+            log.error("No such htable: %s", htname)
+            return -1
+        if not table.set(itname, value, expire):
+            return -1
+        return ok
+
+    # iterators
+    def sht_iterator_start(self, ctx: MessageContext, iname: str, hname: str) -> int:
+        if not iname:
+            log.error("cannot get iterator name")
+            return -1
+        if not hname:
+            log.error("cannot get hash table name")
+            return -1
+        return self.iterators.start(iname, self.tables.get(hname), hname)
+
+    def _iname(self, iname: str) -> bool:
+        if not iname:
+            log.error("cannot get iterator name")
+            return False
+        return True
+
+    def sht_iterator_next(self, ctx: MessageContext, iname: str) -> int:
+        return self.iterators.next(iname) if self._iname(iname) else -1
+
+    def sht_iterator_end(self, ctx: MessageContext, iname: str) -> int:
+        return self.iterators.end(iname) if self._iname(iname) else -1
+
+    def sht_iterator_rm(self, ctx: MessageContext, iname: str) -> int:
+        return self.iterators.remove(iname) if self._iname(iname) else -1
+
+    def sht_iterator_sets(self, ctx: MessageContext, iname: str, value: str) -> int:
+        return self.iterators.set_value(iname, value) if self._iname(iname) else -1
+
+    def sht_iterator_seti(self, ctx: MessageContext, iname: str, value: int) -> int:
+        return self.iterators.set_value(iname, value) if self._iname(iname) else -1
+
+    def sht_iterator_setex(self, ctx: MessageContext, iname: str, value: int) -> int:
+        return self.iterators.set_expire(iname, value) if self._iname(iname) else -1
+
+    # ------------------------------------------------------------ expiry
+
+    def expiry_tick(self) -> None:
+        """Every second: when timer_interval has passed, the expiry run (ht_timer) of the slots
+        this worker looks after: all of them in rank 1 (timer_procs 0), else the share of the
+        timer_procs runs that fall to it."""
+        now = self.core.clock.monotonic()
+        if now < self.next_expiry:
+            return
+        self.next_expiry = now + self.timer_interval
+        shares = self._my_shares()
+        if shares is not None:
+            self.expire_due(shares)
+
+    def _my_shares(self) -> list[int] | None:
+        """Which of the timer_procs slot shares this worker runs (None: none; [] all slots)."""
+        rank, workers = self.core.rank, max(1, self.core.workers)
+        if self.timer_procs <= 0:
+            return [] if rank == 1 else None
+        mine = [p for p in range(self.timer_procs) if p % workers + 1 == rank]
+        return mine or None
+
+    def expire_due(self, shares: list[int] | None = None) -> None:
+        """Delete the expired cells (of the slots in `shares` of timer_procs; [] or None: all),
+        running event_route[htable:expired:<table>] for each first."""
+        now = int(self.core.clock.time())
+        for table in self.tables.values():
+            if table.expire <= 0:
+                continue
+            route = EXPIRED + table.name
+            has_route = self.core.has_route("event", route)
+            for cell in table.due(now):
+                slot = table.slot(cell.cellid)
+                if shares and slot % self.timer_procs not in shares:
+                    continue
+                with table.locks.hold(slot):
+                    current = table.read(cell.name)
+                    if current is None or not (current.expire != 0 and current.expire < now):
+                        continue
+                    if has_route:
+                        self.expired_cell = current
+                        try:
+                            self.core.run_event_route(route)
+                        finally:
+                            self.expired_cell = None
+                    with table.locked(cell.name, cell.cellid):
+                        again = table.read(cell.name)
+                        if again is not None and again.expire != 0 and again.expire < now:
+                            table.table.delete(cell.name.encode("utf-8", "surrogateescape"))
+
+
+def _target(cell: Cell, by_value: bool) -> str | None:
+    """What a match looks at: the name, or a string value (an int value never matches)."""
+    if not by_value:
+        return cell.name
+    return cell.value if isinstance(cell.value, str) else None
