@@ -14,7 +14,8 @@ What is here, by use:
 * The core: `CoreAPI`, the one surface of the core a module may use, which it gets as `self.core`:
   the clock (`Clock`), statistics (`Stats`), the shared store (`SharedStore`, its tables
   `ShmTable`, `TableFull`, its lock sets `LockSet`, its per-slot locks `SlotLocks`), sending
-  (`core.send`, `core.send_reply`) and one-shot timers (`core.call_at`, `core.cancel_timer`), sockets and `core.is_myself`,
+  (`core.send`, `core.send_reply`) and one-shot timers (`core.call_at`, `core.cancel_timer`),
+  sockets and `core.is_myself`,
   pseudo-variables and formats (`core.pv_accessor`, `core.formatter`), running routes and event
   routes (`core.run_route`, `core.run_event_route`, `core.faked_context`), local services and
   HTTP (`core.add_service`, `core.serve_http`), the RPC registry (`RpcRegistry`), and
@@ -56,7 +57,10 @@ What is here, by use:
   the dialects `MYSQL`/`SQLITE`.
 * RPC: `JsonRpc`, `LocalService`, `dumps_response`, `version_string` (the jsonrpcs transports).
 * Logging with the config's levels: `module_logger(name)`, `log_at(logger, L_INFO, ...)`, the
-  levels `L_ALERT` ... `L_DBG`, `python_level`.
+  levels `L_ALERT` ... `L_DBG`, `python_level`; per-module levels and syslog facilities
+  (`set_module_level`, `set_module_facility`: the debugger's mod_level and mod_facility). A record
+  logged with `extra={"kamailio_prefix": ..., "kamailio_level": ..., "kamailio_facility": ...}` is
+  written as Kamailio's LOG_FL writes its lines: that level name and prefix, no module and source.
 """
 from kampy.config.ast import PVar, Transform
 from kampy.config.pvparse import Literal, PVSyntaxError, parse_format, parse_pv, parse_pv_at
@@ -138,6 +142,7 @@ from kampy.module import (
     TransformClass,
     Unimplemented,
 )
+from kampy.runtime.actionhooks import Action
 from kampy.runtime.context import (
     Branch,
     Credentials,
@@ -174,7 +179,11 @@ from kampy.runtime.loglevels import (
     L_NOTICE,
     L_WARN,
     debug_threshold,
+    module_facility,
+    module_levels,
     python_level,
+    set_module_facility,
+    set_module_level,
 )
 from kampy.runtime.locks import LockSet
 from kampy.runtime.subst import Replacement, SubstError, SubstExpr, parse_replacement, parse_subst
@@ -246,6 +255,7 @@ __all__ = [
     "Process", "PVAccessor", "PVClass", "RouteType",
     "RpcFault", "RpcMethod", "Stat", "Timer", "TransformClass", "EventRoute", "Unimplemented",
     "Branch", "Credentials", "MessageContext", "Outgoing", "ScriptDrop", "ScriptExit", "Socket", "Source",
+    "Action",
     "grep_socket",
     "CoreAPI", "Clock", "Stats", "HIDDEN_STAT", "RpcRegistry", "received_params", "reply_destination",
     "reply_via_line",
@@ -264,6 +274,7 @@ __all__ = [
     "pv_get", "pv_set", "compile_posix",
     "Replacement", "SubstError", "SubstExpr", "parse_replacement", "parse_subst",
     "avp_add", "avp_del", "avp_get", "avp_key", "avp_values",
+    "set_module_level", "module_levels", "set_module_facility", "module_facility",
     "setflag", "resetflag", "isflagset", "setbflag", "resetbflag", "isbflagset",
     "SlAPI", "TmAPI", "TmUacAPI", "ReplyCallback", "RrAPI", "UsrlocAPI", "XhttpAPI", "PvAPI",
     "TmTransaction", "TmBranch", "TmcbParams", "TmCallback", "UacDialog",

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from kampy.config.ast import PVar
     from kampy.module import PVAccessor
     from kampy.rpc import LocalService, RpcRegistry
+    from kampy.runtime.actionhooks import ActionHook
     from kampy.runtime.context import Handoff, MessageContext, Outgoing, Socket
     from kampy.runtime.core import Clock
     from kampy.runtime.shared import SharedStore
@@ -160,6 +161,16 @@ class CoreAPI(Protocol):
         `ctx`, or, without one, with Kamailio's faked message (`faked_context`; what the route sends
         goes out through `send`). `exit` and `drop` end it; a module function's failure is logged.
         Returns None when the config has no such route, False when it ended with `drop`, else True."""
+
+    def trace_actions(self, before: ActionHook, after: ActionHook | None = None) -> None:
+        """Have the engine call `before(ctx, action)` before each action of the config's routes runs
+        and `after(ctx, action)` once it has run (Kamailio's SREV_CFG_RUN_ACTION event and its
+        log_assign callback: the debugger module). Call it in `__init__`: the routes are built
+        after the modules, and only with hooks asked for do they call any."""
+
+    def config_pvars(self) -> list[PVar]:
+        """Every pseudo-variable the config (and the modules) use, as parsed, in the order first
+        met (Kamailio's pv cache, which debugger's dbg_pv_dump prints)."""
 
     def faked_context(self) -> MessageContext:
         """A context holding Kamailio's faked message (`OPTIONS sip:you@kamailio.org`, from

@@ -22,11 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from kampy.runtime import loglevels
-from kampy.runtime.loglevels import NOTICE, apply_debug, debug_threshold
+from kampy.runtime.loglevels import CORE_LOGGERS, NOTICE, apply_debug, debug_threshold
 
 SYSLOG_SOCKET = "/dev/log"
-CORE_LOGGERS = {"net", "listen", "core", "config", "server", "shared", "rpc", "stats", "engine", "db", "cli",
-                "daemon", "runtime", "sip", "supervisor"}
 _LEVEL_WORDS = {logging.DEBUG: "DEBUG", logging.INFO: "INFO", NOTICE: "NOTICE", logging.WARNING: "WARNING",
                 logging.ERROR: "ERROR", logging.CRITICAL: "CRITICAL"}
 # dprint_init_colors(): foreground per level; reset is "\033[0;39;49m"
@@ -64,8 +62,11 @@ class KamailioFormatter(logging.Formatter):
         self.color = color
 
     def format(self, record: logging.LogRecord) -> str:
-        level = _LEVEL_WORDS.get(record.levelno, record.levelname)
-        if record.name == SCRIPT_LOGGER:  # the config's log(), error(), xlog(): their own prefix only
+        # `kamailio_level`: a level name of the caller's (Kamailio's LOG_FL, the debugger's
+        # log_level_name)
+        level = getattr(record, "kamailio_level", None) or _LEVEL_WORDS.get(record.levelno, record.levelname)
+        if record.name == SCRIPT_LOGGER or hasattr(record, "kamailio_prefix"):
+            # the config's log(), error(), xlog(), and LOG_FL lines: their own prefix only
             own = getattr(record, "kamailio_prefix", "")
             text = f"{level}: {loglevels.log_prefix()}{own}{record.getMessage()}"
         else:
@@ -164,7 +165,16 @@ class SyslogHandler(logging.handlers.SysLogHandler):
     def emit(self, record: logging.LogRecord) -> None:
         stamp = time.strftime("%b %e %H:%M:%S", time.localtime(record.created))
         self.ident = f"{stamp} {self.name_}[{os.getpid()}]: "  # after fork: the worker's pid
-        super().emit(record)
+        own = getattr(record, "kamailio_facility", None)  # LOG_FC/LOG_FL: a facility of the caller's
+        facility = own if own is not None else loglevels.module_facility(module_of(record.name))
+        if facility is None:
+            super().emit(record)
+            return
+        default, self.facility = self.facility, facility
+        try:
+            super().emit(record)
+        finally:
+            self.facility = default
 
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802
         if isinstance(sys.exc_info()[1], OSError):

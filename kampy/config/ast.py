@@ -139,6 +139,7 @@ class If(Node):
     cond: Expr
     then: Block
     orelse: Block | None = None  # `else if` is an If inside a one-statement Block
+    end_line: int = field(default=0, compare=False, kw_only=True)  # where it ends (its last `}`)
 
 
 @dataclass(frozen=True)
@@ -152,12 +153,14 @@ class Case(Node):
 class Switch(Node):
     expr: Expr
     cases: tuple[Case, ...] = ()
+    end_line: int = field(default=0, compare=False, kw_only=True)
 
 
 @dataclass(frozen=True)
 class While(Node):
     cond: Expr
     body: Block
+    end_line: int = field(default=0, compare=False, kw_only=True)
 
 
 @dataclass(frozen=True)

@@ -228,6 +228,10 @@ class _ToAst(Transformer):
     def _pos(self, meta) -> ast.Pos:
         return self._p.at(getattr(meta, "line", None), getattr(meta, "column", None))
 
+    def _end_line(self, meta) -> int:
+        """The line (in its own file) a statement ends on."""
+        return self._p.at(getattr(meta, "end_line", None), getattr(meta, "end_column", None)).line
+
     # ------------------------------------------------------------ top level
 
     def start(self, meta, items):
@@ -360,13 +364,13 @@ class _ToAst(Transformer):
         return ast.Block(tuple(c), pos=self._pos(meta))
 
     def if_stmt(self, meta, c):
-        return ast.If(c[0], c[1], c[2], pos=self._pos(meta))
+        return ast.If(c[0], c[1], c[2], pos=self._pos(meta), end_line=self._end_line(meta))
 
     def while_stmt(self, meta, c):
-        return ast.While(c[0], c[1], pos=self._pos(meta))
+        return ast.While(c[0], c[1], pos=self._pos(meta), end_line=self._end_line(meta))
 
     def switch_stmt(self, meta, c):
-        return ast.Switch(c[0], tuple(c[1:]), pos=self._pos(meta))
+        return ast.Switch(c[0], tuple(c[1:]), pos=self._pos(meta), end_line=self._end_line(meta))
 
     def case(self, meta, c):
         return ast.Case(c[0], tuple(c[1:]), pos=self._pos(meta))

@@ -177,6 +177,8 @@ class MessageContext:
     # the digest credentials authentication functions accepted (www_authorize(), pv_auth_check()...)
     authorized_credentials: list[Credentials] = field(default_factory=list)
     local: dict[str, Any] = field(default_factory=dict)  # per-message scratch space of one module
+    # the message's number in this process ($mi, Kamailio's msg->id): 1 for the first received
+    msg_id: int = 0
 
     @property
     def is_request(self) -> bool:

@@ -18,6 +18,7 @@ from kampy.config.pvparse import parse_pv
 from kampy.module import RouteType
 from kampy.runtime import loglevels
 from kampy.runtime.params import NetParams
+from kampy.runtime.actionhooks import ActionHook
 from kampy.runtime.context import Handoff, MessageContext, Outgoing, Socket, Source
 from kampy.runtime.shared import SharedStore
 from kampy.sip.message import Response, parse_message
@@ -66,6 +67,8 @@ class Routes(Protocol):
 
     def run_event_route(self, name: str, ctx: MessageContext) -> bool: ...
 
+    def pvars(self) -> list[PVar]: ...
+
 
 @dataclass(frozen=True)
 class HttpRoute:
@@ -113,6 +116,7 @@ class Core:
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._timer_seq = itertools.count()
         self._cancelled: set[int] = set()
+        self.action_hooks: list[tuple[ActionHook, ActionHook | None]] = []  # trace_actions
 
     @property
     def core_params(self) -> dict[str, Any]:
@@ -257,6 +261,12 @@ class Core:
         done = self._engine().run_event_route(name, faked)
         self.outbox.extend(faked.outbox)
         return done
+
+    def trace_actions(self, before: ActionHook, after: ActionHook | None = None) -> None:
+        self.action_hooks.append((before, after))
+
+    def config_pvars(self) -> list[PVar]:
+        return self._engine().pvars()
 
     def faked_context(self) -> MessageContext:
         return MessageContext(parse_message(FAKED_MESSAGE), FAKED_SOURCE, self, route_type=RouteType.EVENT)

@@ -31,7 +31,8 @@ from kampy.module import (
     TransformClass,
     route_type_of,
 )
-from kampy.runtime import actions, expressions
+from kampy.runtime import actionhooks, actions, expressions
+from kampy.runtime.actionhooks import Action
 from kampy.runtime.context import MessageContext, ScriptDrop, ScriptExit
 from kampy.runtime.core import Core
 from kampy.runtime.flow import Break, LoadError, MalformedInput, ModuleFailure, Return
@@ -113,9 +114,14 @@ class Engine:
         self._module_processes()
         self.routes: dict[tuple[str, str | None], Fn] = {}
         self.tracer = tracer
+        # what modules asked to be told around each action (core.trace_actions), fixed once built
+        self._before = tuple(before for before, _ in core.action_hooks)
+        self._after = tuple(after for _, after in core.action_hooks if after is not None)
         self._route_label = ""
+        self._route_key: tuple[str, str | None] = ("request", None)
         for key, route in compiled.routes.items():
             self._route_label = route_label(key)
+            self._route_key = key
             body = self._safe(lambda r=route: self.block(r.body.stmts, route_type_of(
                 r.kind, r.name)), route.pos)
             self.routes[key] = body if self.tracer is None else self._traced_route(body)
@@ -197,6 +203,10 @@ class Engine:
         except LoadError as exc:
             raise LookupError(exc.message) from None
 
+    def pvars(self) -> list[ast.PVar]:
+        """Every pseudo-variable resolved so far (Kamailio's pv cache), in the order first met."""
+        return list(self._pv_cache)
+
     def resolve_format(self, text: str) -> Fn:
         """`format_text` for a module (`CoreAPI.formatter`): a problem is a LookupError."""
         try:
@@ -223,7 +233,10 @@ class Engine:
     # ------------------------------------------------------------ statements
 
     def block(self, stmts: tuple[ast.Node, ...], rtype: RouteType) -> Fn:
-        fns = [self._safe(lambda s=s: self.stmt(s, rtype), s.pos) for s in stmts]
+        # (the next statement's line: where Kamailio's parser ends an `if` without `else`)
+        nexts = [t.pos.line for t in stmts[1:]] + [0]
+        fns = [self._safe(lambda s=s, n=n: self.stmt(s, rtype, n), s.pos)
+               for s, n in zip(stmts, nexts, strict=True)]
         for i, stmt in enumerate(stmts):
             if self._wants_continuation(stmt):
                 rest = self.block(stmts[i + 1:], rtype) if i + 1 < len(stmts) else None
@@ -245,11 +258,60 @@ class Engine:
         resolved = self.compiled.calls.get(id(stmt)) if isinstance(stmt, ast.Call) else None
         return resolved is not None and resolved[1].continuation
 
-    def stmt(self, s: ast.Node, rtype: RouteType) -> Fn:
+    def stmt(self, s: ast.Node, rtype: RouteType, next_line: int = 0) -> Fn:
         method = getattr(self, "stmt_" + type(s).__name__, None)
         if method is None:
             raise LoadError(s.pos, f"kampy cannot run this statement yet: {type(s).__name__}")
-        return method(s, rtype)
+        fn = method(s, rtype)
+        if self._before or self._after:
+            action = self._action_of(s, next_line)
+            if action is not None:
+                return self._hooked(fn, action)
+        return fn
+
+    # ------------------------------------------------------------ action hooks (core.trace_actions)
+
+    _KINDS = {"If": actionhooks.IF, "Switch": actionhooks.SWITCH, "While": actionhooks.WHILE,
+              "Return": actionhooks.RETURN, "Exit": actionhooks.EXIT, "Drop": actionhooks.DROP,
+              "Break": actionhooks.BREAK, "RouteCall": actionhooks.ROUTE, "Block": actionhooks.BLOCK,
+              "ExprStmt": actionhooks.EVAL}
+
+    def _action_of(self, s: ast.Node, next_line: int = 0) -> Action | None:
+        """The action a statement is, for the hooks; None for a call (`call` reports those).
+        `next_line`: where the statement after it starts (0: it is the last of its block)."""
+        if isinstance(s, ast.Call) or (isinstance(s, ast.ExprStmt) and isinstance(s.expr, ast.Call)):
+            return None
+        kind_, name = self._route_key
+        if isinstance(s, ast.Assign):
+            kind = actionhooks.ADD if s.op == "+=" else actionhooks.ASSIGN
+            return Action(kind, kind, s.pos.file, s.pos.line, kind_, name, target=s.target)
+        kind = self._KINDS.get(type(s).__name__, type(s).__name__.lower())
+        strings = isinstance(s, ast.Switch) and any(not isinstance(c.value, ast.Int)
+                                                    for c in s.cases if c.value is not None)
+        end = getattr(s, "end_line", 0)
+        if isinstance(s, ast.If) and s.orelse is None and next_line:
+            end = next_line  # the parser reduces such an `if` once it has read the next token
+        return Action(kind, kind, s.pos.file, s.pos.line, kind_, name, end_line=end, string_cases=strings)
+
+    def _call_action(self, c: ast.Call) -> Action:
+        resolved = self.compiled.calls.get(id(c))
+        owner = resolved[0] if resolved is not None else ""
+        dynamic = any(not isinstance(a, (ast.Str, ast.Int)) for a in c.args)
+        kind_, name = self._route_key
+        return Action(actionhooks.CALL, c.name, c.pos.file, c.pos.line, kind_, name, args=len(c.args),
+                      dynamic=dynamic, owner=owner)
+
+    def _hooked(self, fn: Fn, action: Action) -> Fn:
+        befores, afters = self._before, self._after
+
+        def hooked(ctx: MessageContext) -> Any:
+            for before in befores:
+                _run_hook(before, ctx, action)
+            ret = fn(ctx)
+            for after in afters:
+                _run_hook(after, ctx, action)
+            return ret
+        return hooked
 
     def stmt_Block(self, s: ast.Block, rtype: RouteType) -> Fn:
         body = self.block(s.stmts, rtype)
@@ -457,7 +519,11 @@ class Engine:
     def call(self, c: ast.Call, rtype: RouteType) -> Fn:
         """A call as a statement: returns the function's code; 0 ends the script."""
         fn = self._call(c, rtype)
-        return fn if self.tracer is None else self._traced_call(fn, c.name)
+        if self.tracer is not None:
+            fn = self._traced_call(fn, c.name)
+        if self._before or self._after:
+            fn = self._hooked(fn, self._call_action(c))
+        return fn
 
     def _traced_route(self, body: Fn) -> Fn:
         tracer, label = self.tracer, self._route_label
@@ -728,6 +794,14 @@ class Engine:
 
 class _BadArgument(Exception):
     """A fix-up refused the value of an argument with pseudo-variables (logged; the call fails)."""
+
+
+def _run_hook(hook: actionhooks.ActionHook, ctx: MessageContext, action: Action) -> None:
+    """An action hook's failure is a bug of its module: logged, the route goes on."""
+    try:
+        hook(ctx, action)
+    except Exception:
+        log.exception("action hook %r failed at %s:%d", hook, action.file, action.line)
 
 
 def route_label(key: tuple[str, str | None]) -> str:

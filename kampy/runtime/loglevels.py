@@ -44,6 +44,50 @@ def apply_debug(debug: int) -> None:
     logging.getLogger(KAMPY_LOGGER).setLevel(debug_threshold(debug))
 
 
+# ------------------------------------------------------------------ per-module levels and facilities
+
+# the core's own loggers (`kampy.<name>`): what Kamailio logs as module "core"
+CORE_LOGGERS = frozenset({"net", "listen", "core", "config", "server", "shared", "rpc", "stats", "engine",
+                          "db", "cli", "daemon", "runtime", "sip", "supervisor"})
+_module_levels: dict[str, int] = {}
+_module_facilities: dict[str, int] = {}
+
+
+def _loggers_of(module: str) -> list[logging.Logger]:
+    if module == "core":
+        return [logging.getLogger(f"{KAMPY_LOGGER}.{name}") for name in sorted(CORE_LOGGERS)]
+    return [logging.getLogger(f"{KAMPY_LOGGER}.{module}")]
+
+
+def set_module_level(module: str, level: int | None) -> None:
+    """Kamailio's per-module log level (the debugger's mod_level): what module `module` logs shows
+    when its level <= `level`, whatever `debug=` says ("core": the core's loggers). None: back to
+    `debug=`."""
+    for logger in _loggers_of(module):
+        logger.setLevel(logging.NOTSET if level is None else debug_threshold(level))
+    if level is None:
+        _module_levels.pop(module, None)
+    else:
+        _module_levels[module] = level
+
+
+def module_levels() -> dict[str, int]:
+    return dict(_module_levels)
+
+
+def set_module_facility(module: str, facility: int | None) -> None:
+    """Kamailio's per-module syslog facility (the debugger's mod_facility): what module `module`
+    logs goes to syslog with `facility` (a `SysLogHandler` facility number); None: the core's."""
+    if facility is None:
+        _module_facilities.pop(module, None)
+    else:
+        _module_facilities[module] = facility
+
+
+def module_facility(module: str) -> int | None:
+    return _module_facilities.get(module)
+
+
 # ------------------------------------------------------------------ log_prefix
 
 _prefix = ""

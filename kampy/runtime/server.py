@@ -49,6 +49,7 @@ class Server:
         self._on_response = tuple(m.on_response for m in core.modules.values() if overrides_on_response(m))
         now = core.clock.monotonic()
         self._handed_off = False
+        self.msg_no = 0  # messages received by this process (Kamailio's msg_no, $mi)
         # Kamailio logs every unparsable first Via at L_ERR (sip_parser_log); a flood of them from
         # one source must not flood the log here
         self._bad_via_log = OncePerSource(log, logging.WARNING)
@@ -243,7 +244,8 @@ class Server:
         if msg.via is None:
             log.info("request without Via from %s:%d dropped", src.ip, src.port)
             return []
-        ctx = MessageContext(msg, src, self.core, handed_off=self._handed_off)
+        self.msg_no += 1
+        ctx = MessageContext(msg, src, self.core, handed_off=self._handed_off, msg_id=self.msg_no)
         if self._log_prefix is not None or self._log_callid:
             self._set_log_prefix(ctx)
         try:
@@ -352,8 +354,9 @@ class Server:
             log.info("reply %d from %s:%d: host in first via != me (%s), dropped", msg.status, src.ip,
                      src.port, via)
             return []
+        self.msg_no += 1
         ctx = MessageContext(msg, src, self.core, route_type=RouteType.CORE_ONREPLY,
-                             handed_off=self._handed_off)
+                             handed_off=self._handed_off, msg_id=self.msg_no)
         if self._log_prefix is not None or self._log_callid:
             self._set_log_prefix(ctx)
         if self._reply_key is not None and not self._handed_off:  # it ran in the worker that received it

@@ -60,7 +60,6 @@ NOT_IMPLEMENTED = (
     Unimplemented("pvar", "fsn", "not implemented yet"),
     Unimplemented("pvar", "ksr", "not implemented yet"),
     Unimplemented("pvar", "location_ua", "not implemented yet"),
-    Unimplemented("pvar", "mi", "not implemented yet"),
     Unimplemented("pvar", "msgbuf", "not implemented yet"),
     Unimplemented("pvar", "mts", "not implemented yet"),
     Unimplemented("pvar", "nh", "not implemented yet"),
@@ -346,6 +345,7 @@ EXPORTS = Exports(
         PVClass("Sf", arg="required", writable=True, handler="pv_Sf"),  # pv_get_sflag pv_parse_flag_param
         PVClass("src_ip", handler="pv_msg"),  # pv_get_srcip 0
         PVClass("si", handler="pv_msg"),  # pv_get_srcip 0
+        PVClass("mi", handler="pv_msg"),  # pv_get_msgid
         PVClass("siz", handler="pv_msg"),  # pv_get_srcipz 0
         PVClass("sid", handler="pv_msg"),  # pv_get_server_id 0
         PVClass("sp", handler="pv_msg"),  # pv_get_srcport 0

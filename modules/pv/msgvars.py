@@ -394,4 +394,5 @@ MSG_GETTERS: dict[str, Callable[[MessageContext], Value]] = {
     "Ri": get_Ri, "Rp": get_Rp, "RAi": get_RAi, "RAp": get_RAp, "Ru": get_Ru, "Rut": get_Ru,
     "RAu": get_RAu, "RAut": get_RAu, "Ras": get_Ras,
     "pr": get_pr, "proto": get_pr, "prid": get_prid, "conid": get_conid, "pp": get_pp,
+    "mi": lambda ctx: ctx.msg_id,
 }
