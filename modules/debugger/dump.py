@@ -93,35 +93,51 @@ def sip_msg_text(ctx: MessageContext, line: int | None) -> str:
         start, sep, rest = wire.partition(b"\r\n")
         method, _, tail = start.partition(b" ")
         wire = method + b" " + ctx.new_ruri.encode() + b" " + tail.rpartition(b" ")[2] + sep + rest
-    received = {name: [raw for lname, raw in msg.header_lines() if lname == name]
-                for name in {lname for lname, _ in msg.header_lines()}}
-    header_diffs: list[str] = []
+    lines = msg.header_lines()
+    position = {}  # (canonical name, n) -> where that received line is
+    seen: dict[str, int] = {}
+    for at, (lname, _) in enumerate(lines):
+        position[(lname, seen.get(lname, 0))] = at
+        seen[lname] = seen.get(lname, 0) + 1
+    received = {name: [raw for lname, raw in lines if lname == name] for name in seen}
+    # (where in the message, order made, text): Kamailio lists its lumps by their place
+    header_diffs: list[tuple[float, int, str]] = []
     body_diffs: list[str] = []
-    for change in msg.changes:
+    for order, change in enumerate(msg.changes):
         kind = type(change).__name__
         if kind == "AddHeader":
             value = change.value if isinstance(change.value, str) else _text(change.value)
-            header_diffs.append(f"{change.name}: {value}\r\n")
+            header_diffs.append((-1 if change.first else len(lines), order, f"{change.name}: {value}\r\n"))
         elif kind == "InsertHeader":
-            header_diffs.append(_text(change.lines) + "\r\n")
+            at = _at(position, seen, change.anchor, change.index)
+            header_diffs.append((at + (0.5 if change.after else -0.5), order, _text(change.lines) + "\r\n"))
         elif kind == "ReplaceHeader":
             old = _nth(received.get(change.name, []), change.index)
+            at = _at(position, seen, change.name, change.index)
             if old is not None:
-                header_diffs.append("- " + _text(old) + "\r\n")
+                header_diffs.append((at, order, "- " + _text(old) + "\r\n"))
             if change.lines:
-                header_diffs.append(_text(change.lines) + "\r\n")
+                header_diffs.append((at, order, _text(change.lines) + "\r\n"))
         elif kind == "RemoveHeader":
-            lines = received.get(change.name.lower(), [])
-            one = _nth(lines, change.index) if change.index is not None else None
-            gone = lines if change.index is None else ([one] if one is not None else [])
-            header_diffs += ["- " + _text(raw) + "\r\n" for raw in gone]
+            name = change.name.lower()
+            count = seen.get(name, 0)
+            wanted = range(count) if change.index is None else \
+                [change.index % count] if count and -count <= change.index < count else []
+            header_diffs += [(position[(name, n)], order, "- " + _text(received[name][n]) + "\r\n")
+                             for n in wanted]
         elif kind == "SetBody":
             if msg.body:
                 body_diffs.append("- " + _text(msg.body))
             body_diffs.append(_text(change.body))
+    header_text = "".join(text for _, _, text in sorted(header_diffs, key=lambda d: (d[0], d[1])))
     where = "unknown" if line is None else str(line)
-    return (f"CONFIG LINE {where}\n{START}{_text(wire)}{HEADERS}{''.join(header_diffs)}"
+    return (f"CONFIG LINE {where}\n{START}{_text(wire)}{HEADERS}{header_text}"
             f"{BODY}{''.join(body_diffs)}{END}")
+
+
+def _at(position: dict[tuple[str, int], int], seen: dict[str, int], name: str, index: int) -> float:
+    count = seen.get(name, 0)
+    return position.get((name, index % count), 0) if count else 0
 
 
 def _nth(items: list[bytes], index: int) -> bytes | None:

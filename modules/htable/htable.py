@@ -263,7 +263,10 @@ class HTable(HtableRpc, Module):
     def key_ref(self, text: str) -> KeyRef:
         """`table=>key format` (pv_parse_ht_name)."""
         name, key = split_name(text, "htable name")
-        return KeyRef(self.tables.get(name), name, self.core.formatter(key))
+        try:
+            return KeyRef(self.tables.get(name), name, self.core.formatter(key))
+        except LookupError as exc:
+            raise ValueError(f"wrong format[{text}]: {exc}") from None
 
     def fix_key_ref(self, value: str) -> KeyRef:
         return self.key_ref(value)
