@@ -50,7 +50,8 @@ EXPORTS = Exports(
                   "workers"),
         Param("event_callback_mode", (int,), 0,
               doc="when event_route[htable:mod-init] runs: in kampy both 0 and 1 run it once, in the "
-                  "first worker to start, after every module is built and before any worker serves"),
+                  "first worker to start, after every module is built and before any worker serves; "
+                  "another value runs it in every worker, as Kamailio does"),
     ),
     functions=(
         _f("sht_print", doc="Logs the content of every hash table at L_ERR (slot by slot).",

@@ -192,7 +192,10 @@ class HTable(HtableRpc, Module):
             database.close()
 
     def child_init(self, rank: int) -> None:
-        self._once("mod-init", self._run_mod_init)
+        if int(self.params["event_callback_mode"]) in (0, 1):
+            self._once("mod-init", self._run_mod_init)
+        else:  # neither: Kamailio's child_init runs it in every process
+            self._run_mod_init()
 
     def _run_mod_init(self) -> None:
         if self.core.run_event_route(MOD_INIT) is False:
