@@ -27,6 +27,7 @@ class Pike(Module):
         self.tree = Tree(core.shared.table("pike", 1 << 12, max_capacity=1 << 22), self.max_hits,
                          int(params["sampling_time_unit"]), int(params["remove_latency"]), self._unblocked)
         self.blocked = core.stats.register("pike", "blocked_ips")
+        self.tree.epoch(self.ticks())  # the units count from the server's start, as Kamailio's swap timer
 
     def ticks(self) -> int:
         """Kamailio's get_ticks(): whole seconds of the monotonic clock."""
