@@ -44,6 +44,7 @@ class Action:
     target: PVar | None = None  # ASSIGN/ADD: the pseudo-variable assigned
     end_line: int = 0    # IF/SWITCH/WHILE: the line it ends on (its last `}`)
     string_cases: bool = False  # SWITCH: its cases are strings (Kamailio matches them, not jumps)
+    int_cases: tuple[int, ...] = ()  # SWITCH: the values of its integer cases
 
 
 ActionHook = Callable[["MessageContext", Action], None]

@@ -286,12 +286,14 @@ class Engine:
             kind = actionhooks.ADD if s.op == "+=" else actionhooks.ASSIGN
             return Action(kind, kind, s.pos.file, s.pos.line, kind_, name, target=s.target)
         kind = self._KINDS.get(type(s).__name__, type(s).__name__.lower())
-        strings = isinstance(s, ast.Switch) and any(not isinstance(c.value, ast.Int)
-                                                    for c in s.cases if c.value is not None)
+        values = [c.value for c in s.cases if c.value is not None] if isinstance(s, ast.Switch) else []
+        strings = any(not isinstance(v, ast.Int) for v in values)
+        ints = () if strings else tuple(v.value for v in values if isinstance(v, ast.Int))
         end = getattr(s, "end_line", 0)
         if isinstance(s, ast.If) and s.orelse is None and next_line:
             end = next_line  # the parser reduces such an `if` once it has read the next token
-        return Action(kind, kind, s.pos.file, s.pos.line, kind_, name, end_line=end, string_cases=strings)
+        return Action(kind, kind, s.pos.file, s.pos.line, kind_, name, end_line=end, string_cases=strings,
+                      int_cases=ints)
 
     def _call_action(self, c: ast.Call) -> Action:
         resolved = self.compiled.calls.get(id(c))

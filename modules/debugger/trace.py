@@ -71,8 +71,32 @@ def action_type(action: Action) -> tuple[int, str]:
             return (MODULE1_RVE_T + n - 1 if 1 <= n <= 6 else MODULEX_RVE_T), action.name
         return (MODULE0_T + n if n <= 6 else MODULEX_T), action.name
     if action.kind == "switch":
-        return (MATCH_COND_T, "case") if action.string_cases else (SWITCH_JT_T, "switch")
+        if action.string_cases:
+            return MATCH_COND_T, "case"
+        return (SWITCH_JT_T if _jump_table(action.int_cases) else SWITCH_COND_T), "switch"
     return STATEMENTS.get(action.kind, (0, "unknown"))
+
+
+MAX_JT_SIZE = 100
+
+
+def _jump_table(cases: tuple[int, ...]) -> bool:
+    """fix_switch(): an integer switch becomes a jump table when more than 3 of its case values fit
+    in a window of MAX_JT_SIZE (the same search as Kamailio's)."""
+    best_hits, start, end = 3, 0, 0
+    for first in cases:
+        last, hits = first, 1
+        for value in cases:
+            if value <= first:
+                continue
+            if value < last:
+                hits += 1
+            elif value - first < MAX_JT_SIZE:
+                last = value
+                hits += 1
+        if hits > best_hits:
+            best_hits, start, end = hits, first, last
+    return start != end
 
 
 def action_line(action: Action) -> int:
