@@ -234,7 +234,7 @@ class Engine:
 
     def block(self, stmts: tuple[ast.Node, ...], rtype: RouteType) -> Fn:
         # (the next statement's line: where Kamailio's parser ends an `if` without `else`)
-        nexts = [t.pos.line for t in stmts[1:]] + [0]
+        nexts = [t.pos.line for t in stmts[1:]] + [0] if stmts else []
         fns = [self._safe(lambda s=s, n=n: self.stmt(s, rtype, n), s.pos)
                for s, n in zip(stmts, nexts, strict=True)]
         for i, stmt in enumerate(stmts):
