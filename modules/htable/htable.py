@@ -389,16 +389,20 @@ class HTable(HtableRpc, Module):
                         log_at(log, L_ERR, "\tv-i:%d", cell.value)
         return 1
 
-    def sht_rm(self, ctx: MessageContext, htname: str, itname: str) -> int:
-        if not htname:
-            log.error("cannot get the hash table name")
-            return -1
-        if not itname:
-            log.error("cannot get the item table name")
-            return -1
+    def _named(self, htname: str, *given: tuple[str, str], missing: str = "cannot get hash table [%s]",
+               ) -> HashTable | None:
+        """The table `htname` once every (value, what) of `given` is there; None (logged as
+        Kamailio's function logs it) otherwise."""
+        if not _given(*given):
+            return None
         table = self.tables.get(htname)
         if table is None:
-            log.error("cannot get hash table [%s]", htname)
+            log.error(missing, htname)
+        return table
+
+    def sht_rm(self, ctx: MessageContext, htname: str, itname: str) -> int:
+        table = self._named(htname, (htname, "the hash table name"), (itname, "the item table name"))
+        if table is None:
             return -1
         table.delete(itname)
         return 1
@@ -420,11 +424,8 @@ class HTable(HtableRpc, Module):
         return self._rm_re(ctx, ref, by_value=True)
 
     def _rm_items(self, htname: str, op: str, value: str, by_value: bool) -> int:
-        if not self._args_given(htname, op, value):
-            return -1
-        table = self.tables.get(htname)
+        table = self._named(htname, *_op_args(htname, op, value))
         if table is None:
-            log.error("cannot get hash table [%s]", htname)
             return -1
         if op == "re":
             pattern = _regex(value)
@@ -444,21 +445,9 @@ class HTable(HtableRpc, Module):
     def sht_rm_value(self, ctx: MessageContext, htname: str, op: str, value: str) -> int:
         return self._rm_items(htname, op, value, by_value=True)
 
-    @staticmethod
-    def _args_given(htname: str, op: str, value: str) -> bool:
-        for given, what in ((htname, "the hash table name"), (op, "the match operation"),
-                            (value, "the get match value")):
-            if not given:
-                log.error("cannot get %s", what)
-                return False
-        return True
-
     def _match(self, htname: str, op: str, value: str, by_value: bool) -> int:
-        if not self._args_given(htname, op, value):
-            return -1
-        table = self.tables.get(htname)
+        table = self._named(htname, *_op_args(htname, op, value))
         if table is None:
-            log.error("cannot get hash table [%s]", htname)
             return -1
         if op not in ("eq", "ne", "re", "sw"):
             log.warning("unsupported match operator: %s", op)
@@ -498,12 +487,8 @@ class HTable(HtableRpc, Module):
         return self._slot_lock(ctx, ref, take=False)
 
     def sht_reset(self, ctx: MessageContext, htname: str) -> int:
-        if not htname:
-            log.error("cannot get hash table name")
-            return -1
-        table = self.tables.get(htname)
+        table = self._named(htname, (htname, "hash table name"))
         if table is None:
-            log.error("cannot get hash table [%s]", htname)
             return -1
         table.reset()
         return 1
@@ -516,35 +501,21 @@ class HTable(HtableRpc, Module):
         return self._setx(htname, itname, value, expire, ok=0)
 
     def _setx(self, htname: str, itname: str, value: int | str, expire: int, ok: int) -> int:
-        if not htname:
-            log.error("cannot get htable name")
-            return -1
-        if not itname:
-            log.error("cannot get item name")
-            return -1
-        table = self.tables.get(htname)
-        if table is None:
-            log.error("No such htable: %s", htname)
-            return -1
-        if not table.set(itname, value, expire):
+        table = self._named(htname, (htname, "htable name"), (itname, "item name"),
+                            missing="No such htable: %s")
+        if table is None or not table.set(itname, value, expire):
             return -1
         return ok
 
     # iterators
     def sht_iterator_start(self, ctx: MessageContext, iname: str, hname: str) -> int:
-        if not iname:
-            log.error("cannot get iterator name")
-            return -1
-        if not hname:
-            log.error("cannot get hash table name")
+        if not _given((iname, "iterator name"), (hname, "hash table name")):
             return -1
         return self.iterators.start(iname, self.tables.get(hname), hname)
 
-    def _iname(self, iname: str) -> bool:
-        if not iname:
-            log.error("cannot get iterator name")
-            return False
-        return True
+    @staticmethod
+    def _iname(iname: str) -> bool:
+        return _given((iname, "iterator name"))
 
     def sht_iterator_next(self, ctx: MessageContext, iname: str) -> int:
         return self.iterators.next(iname) if self._iname(iname) else -1
@@ -613,6 +584,19 @@ class HTable(HtableRpc, Module):
                         again = table.read(cell.name)
                         if again is not None and again.expire != 0 and again.expire < now:
                             table.table.delete(cell.name.encode("utf-8", "surrogateescape"))
+
+
+def _given(*values: tuple[str, str]) -> bool:
+    """Whether every value is there (not empty); Kamailio logs the first missing one."""
+    for value, what in values:
+        if not value:
+            log.error("cannot get %s", what)
+            return False
+    return True
+
+
+def _op_args(htname: str, op: str, value: str) -> tuple[tuple[str, str], ...]:
+    return ((htname, "the hash table name"), (op, "the match operation"), (value, "the get match value"))
 
 
 def _target(cell: Cell, by_value: bool) -> str | None:
