@@ -6,24 +6,23 @@ the database and running event_route[htable:mod-init].
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
-from kampy.api import (CoreAPI, DBError, L_ERR, MessageContext, Module, PVar, RpcFault, db_connect,
-                       log_at, module_logger)
+from kampy.api import (CoreAPI, Database, DBError, MessageContext, Module, PVar, RpcFault, db_connect,
+                       module_logger)
 
 from . import db as htdb
 from .iterators import Iterators
 from .rpc import HtableRpc
 from .spec import TableSpec, parse_table, split_name
-from .table import Cell, HashTable, cell_hash
+from .functions import HtableFunctions, KeyRef, _regex, _target
+from .table import Cell, HashTable
 
 log = module_logger("htable")
 
 MOD_INIT = "htable:mod-init"
 EXPIRED = "htable:expired:"
-CELL_SIZE = 72  # sizeof(ht_cell_t) on x86_64, in sht_print()'s msize
 DEFAULT_TIMER_INTERVAL = 20
 
 
@@ -44,18 +43,6 @@ def check_table_param(value: str) -> None:
     parse_table(value)
 
 
-class KeyRef:
-    """`htable=>key` as $sht and sht_lock name an item: the table and the key's format."""
-
-    __slots__ = ("table", "table_name", "key")
-
-    def __init__(self, table: HashTable | None, table_name: str,
-                 key: Callable[[MessageContext], str]) -> None:
-        self.table = table
-        self.table_name = table_name
-        self.key = key
-
-
 class Accessor:
     """A pseudo-variable of this module: `get(ctx)`, and `set(ctx, value)` for $sht and $shtex."""
 
@@ -73,15 +60,6 @@ class Reader:
 
     def __init__(self, get: Callable[[MessageContext], Any]) -> None:
         self.get = get
-
-
-def _regex(text: str) -> re.Pattern[str] | None:
-    """A POSIX extended expression as Kamailio compiles it (REG_EXTENDED|REG_ICASE|REG_NEWLINE)."""
-    try:
-        return re.compile(text, re.IGNORECASE | re.MULTILINE)
-    except re.error:
-        log.error("bad re %s", text)
-        return None
 
 
 _COUNT_OPS = {"~~": "re", "~%": "rlike", "%~": "llike", "==": "eq", "eq": "int", "**": "all"}
@@ -125,18 +103,7 @@ def _sint_prefix(text: str) -> int:
     return int(text) if body.isdigit() else 0
 
 
-def matches(op: str, value: str, target: str, pattern: re.Pattern[str] | None) -> bool:
-    """ht_match_cell_op_str's operators."""
-    if op == "eq":
-        return target == value
-    if op == "ne":
-        return target != value
-    if op == "sw":
-        return target.startswith(value)
-    return pattern is not None and pattern.search(target) is not None
-
-
-class HTable(HtableRpc, Module):
+class HTable(HtableFunctions, HtableRpc, Module):
     def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
         self.tables: dict[str, HashTable] = {}
@@ -219,20 +186,29 @@ class HTable(HtableRpc, Module):
         if not self.db_url:
             raise RpcFault(500, "No htable db_url")
 
-    def reload_table(self, table: HashTable) -> bool:
+    def _with_db(self, table: HashTable, work: Callable[[Database], None], failed: str) -> bool:
+        """Run `work` on a connection of its own (Kamailio opens one per reload and store); False,
+        logged, when the database fails it."""
         try:
             database = db_connect(self.db_url)
         except DBError as exc:
             log.error("htable: cannot connect to the database: %s", exc)
             return False
         try:
-            items = htdb.load(database, table, self.columns)
+            work(database)
         except (DBError, htdb.LoadFailed) as exc:
-            log.error("htable: reload of [%s] failed: %s", table.name, exc)
+            log.error(failed, table.name, exc)
             return False
         finally:
             database.close()
-        table.replace_all([(name, value, expire) for name, value, expire in self._with_expiry(table, items)])
+        return True
+
+    def reload_table(self, table: HashTable) -> bool:
+        loaded: list[tuple[str, Any, int]] = []
+        if not self._with_db(table, lambda db: loaded.extend(htdb.load(db, table, self.columns)),
+                             "htable: reload of [%s] failed: %s"):
+            return False
+        table.replace_all(self._with_expiry(table, loaded))
         self.meta.put(b"dbload:" + table.name.encode(), b"1")
         return True
 
@@ -243,20 +219,10 @@ class HTable(HtableRpc, Module):
         return [(n, v, e if e and table.expire > 0 else now + table.expire) for n, v, e in items]
 
     def store_table(self, table: HashTable) -> bool:
-        try:
-            database = db_connect(self.db_url)
-        except DBError as exc:
-            log.error("htable: cannot connect to the database: %s", exc)
-            return False
-        try:
+        def store(database: Database) -> None:
             with table.locks.hold_all():
                 htdb.store(database, table, self.columns)
-        except DBError as exc:
-            log.error("failed syncing hash table [%s] to db: %s", table.name, exc)
-            return False
-        finally:
-            database.close()
-        return True
+        return self._with_db(table, store, "failed syncing hash table [%s] to db: %s")
 
     # ------------------------------------------------------------ names
 
@@ -364,177 +330,6 @@ class HTable(HtableRpc, Module):
     def pv_shtitval(self, spec: PVar) -> Reader:
         return self._iterator_pv(spec, "value")
 
-    # ------------------------------------------------------------ functions
-
-    def sht_print(self, ctx: MessageContext) -> int:
-        """ht_dbg(): every table, slot by slot, at L_ERR."""
-        for table in reversed(list(self.tables.values())):
-            log_at(log, L_ERR, "htable[%s] hid: %u exp: %u>", table.name, cell_hash(table.name), table.expire)
-            by_slot: dict[int, list[Cell]] = {}
-            for cell in table.cells():
-                by_slot.setdefault(table.slot(cell.cellid), []).append(cell)
-            for i in range(table.slots):
-                cells = by_slot.get(i, [])
-                log_at(log, L_ERR, "htable[%d] -- <%d>", i, len(cells))
-                for cell in cells:
-                    size = CELL_SIZE + len(cell.name.encode()) + 1
-                    if isinstance(cell.value, str):
-                        size += len(cell.value.encode()) + 1
-                    log_at(log, L_ERR, "\tcell: %s", cell.name)
-                    log_at(log, L_ERR, "\thid: %u msize: %u flags: %d expire: %u", cell.cellid, size,
-                           cell.flags, cell.expire & 0xFFFFFFFF)
-                    if isinstance(cell.value, str):
-                        log_at(log, L_ERR, "\tv-s:%s", cell.value)
-                    else:
-                        log_at(log, L_ERR, "\tv-i:%d", cell.value)
-        return 1
-
-    def _named(self, htname: str, *given: tuple[str, str], missing: str = "cannot get hash table [%s]",
-               ) -> HashTable | None:
-        """The table `htname` once every (value, what) of `given` is there; None (logged as
-        Kamailio's function logs it) otherwise."""
-        if not _given(*given):
-            return None
-        table = self.tables.get(htname)
-        if table is None:
-            log.error(missing, htname)
-        return table
-
-    def sht_rm(self, ctx: MessageContext, htname: str, itname: str) -> int:
-        table = self._named(htname, (htname, "the hash table name"), (itname, "the item table name"))
-        if table is None:
-            return -1
-        table.delete(itname)
-        return 1
-
-    def _rm_re(self, ctx: MessageContext, ref: KeyRef, by_value: bool) -> int:
-        if ref.table is None:
-            return 1
-        pattern = _regex(ref.key(ctx))
-        if pattern is None:
-            return -1
-        ref.table.remove_where(lambda c: _target(c, by_value) is not None
-                               and pattern.search(_target(c, by_value) or "") is not None)
-        return 1
-
-    def sht_rm_name_re(self, ctx: MessageContext, ref: KeyRef) -> int:
-        return self._rm_re(ctx, ref, by_value=False)
-
-    def sht_rm_value_re(self, ctx: MessageContext, ref: KeyRef) -> int:
-        return self._rm_re(ctx, ref, by_value=True)
-
-    def _rm_items(self, htname: str, op: str, value: str, by_value: bool) -> int:
-        table = self._named(htname, *_op_args(htname, op, value))
-        if table is None:
-            return -1
-        if op == "re":
-            pattern = _regex(value)
-            if pattern is None:
-                return -1
-            table.remove_where(lambda c: (t := _target(c, by_value)) is not None and bool(pattern.search(t)))
-            return 1
-        if op == "sw":
-            table.remove_where(lambda c: (t := _target(c, by_value)) is not None and t.startswith(value))
-            return 1
-        log.warning("unsupported match operator: %s", op)
-        return -1
-
-    def sht_rm_name(self, ctx: MessageContext, htname: str, op: str, value: str) -> int:
-        return self._rm_items(htname, op, value, by_value=False)
-
-    def sht_rm_value(self, ctx: MessageContext, htname: str, op: str, value: str) -> int:
-        return self._rm_items(htname, op, value, by_value=True)
-
-    def _match(self, htname: str, op: str, value: str, by_value: bool) -> int:
-        table = self._named(htname, *_op_args(htname, op, value))
-        if table is None:
-            return -1
-        if op not in ("eq", "ne", "re", "sw"):
-            log.warning("unsupported match operator: %s", op)
-            return -1
-        pattern = None
-        if op == "re":
-            pattern = _regex(value)
-            if pattern is None:
-                return -1
-        for cell in table.cells():
-            target = _target(cell, by_value)
-            if target is not None and matches(op, value, target, pattern):
-                return 1
-        return -1
-
-    def sht_match_name(self, ctx: MessageContext, htname: str, op: str, value: str) -> int:
-        return self._match(htname, op, value, by_value=False)
-
-    def sht_match_str_value(self, ctx: MessageContext, htname: str, op: str, value: str) -> int:
-        return self._match(htname, op, value, by_value=True)
-
-    def _slot_lock(self, ctx: MessageContext, ref: KeyRef, take: bool) -> int:
-        if ref.table is None:
-            log.error("cannot get $sht root")
-            return -11
-        slot = ref.table.slot(cell_hash(ref.key(ctx)))
-        if take:
-            ref.table.locks.acquire(slot)
-        else:
-            ref.table.locks.release(slot)
-        return 1
-
-    def sht_lock(self, ctx: MessageContext, ref: KeyRef) -> int:
-        return self._slot_lock(ctx, ref, take=True)
-
-    def sht_unlock(self, ctx: MessageContext, ref: KeyRef) -> int:
-        return self._slot_lock(ctx, ref, take=False)
-
-    def sht_reset(self, ctx: MessageContext, htname: str) -> int:
-        table = self._named(htname, (htname, "hash table name"))
-        if table is None:
-            return -1
-        table.reset()
-        return 1
-
-    def sht_setxs(self, ctx: MessageContext, htname: str, itname: str, value: str, expire: int) -> int:
-        return self._setx(htname, itname, value, expire, ok=1)
-
-    def sht_setxi(self, ctx: MessageContext, htname: str, itname: str, value: int, expire: int) -> int:
-        # Kamailio 5.6.3's ki_ht_setxi returns 0 on success, which ends the script as `exit` does
-        return self._setx(htname, itname, value, expire, ok=0)
-
-    def _setx(self, htname: str, itname: str, value: int | str, expire: int, ok: int) -> int:
-        table = self._named(htname, (htname, "htable name"), (itname, "item name"),
-                            missing="No such htable: %s")
-        if table is None or not table.set(itname, value, expire):
-            return -1
-        return ok
-
-    # iterators
-    def sht_iterator_start(self, ctx: MessageContext, iname: str, hname: str) -> int:
-        if not _given((iname, "iterator name"), (hname, "hash table name")):
-            return -1
-        return self.iterators.start(iname, self.tables.get(hname), hname)
-
-    @staticmethod
-    def _iname(iname: str) -> bool:
-        return _given((iname, "iterator name"))
-
-    def sht_iterator_next(self, ctx: MessageContext, iname: str) -> int:
-        return self.iterators.next(iname) if self._iname(iname) else -1
-
-    def sht_iterator_end(self, ctx: MessageContext, iname: str) -> int:
-        return self.iterators.end(iname) if self._iname(iname) else -1
-
-    def sht_iterator_rm(self, ctx: MessageContext, iname: str) -> int:
-        return self.iterators.remove(iname) if self._iname(iname) else -1
-
-    def sht_iterator_sets(self, ctx: MessageContext, iname: str, value: str) -> int:
-        return self.iterators.set_value(iname, value) if self._iname(iname) else -1
-
-    def sht_iterator_seti(self, ctx: MessageContext, iname: str, value: int) -> int:
-        return self.iterators.set_value(iname, value) if self._iname(iname) else -1
-
-    def sht_iterator_setex(self, ctx: MessageContext, iname: str, value: int) -> int:
-        return self.iterators.set_expire(iname, value) if self._iname(iname) else -1
-
     # ------------------------------------------------------------ expiry
 
     def expiry_tick(self) -> None:
@@ -584,23 +379,3 @@ class HTable(HtableRpc, Module):
                         again = table.read(cell.name)
                         if again is not None and again.expire != 0 and again.expire < now:
                             table.table.delete(cell.name.encode("utf-8", "surrogateescape"))
-
-
-def _given(*values: tuple[str, str]) -> bool:
-    """Whether every value is there (not empty); Kamailio logs the first missing one."""
-    for value, what in values:
-        if not value:
-            log.error("cannot get %s", what)
-            return False
-    return True
-
-
-def _op_args(htname: str, op: str, value: str) -> tuple[tuple[str, str], ...]:
-    return ((htname, "the hash table name"), (op, "the match operation"), (value, "the get match value"))
-
-
-def _target(cell: Cell, by_value: bool) -> str | None:
-    """What a match looks at: the name, or a string value (an int value never matches)."""
-    if not by_value:
-        return cell.name
-    return cell.value if isinstance(cell.value, str) else None
