@@ -32,7 +32,6 @@ from kampy.module import (
     route_type_of,
 )
 from kampy.runtime import actionhooks, actions, expressions
-from kampy.runtime.actionhooks import Action
 from kampy.runtime.context import MessageContext, ScriptDrop, ScriptExit
 from kampy.runtime.core import Core
 from kampy.runtime.flow import Break, LoadError, MalformedInput, ModuleFailure, Return
@@ -264,56 +263,10 @@ class Engine:
             raise LoadError(s.pos, f"kampy cannot run this statement yet: {type(s).__name__}")
         fn = method(s, rtype)
         if self._before or self._after:
-            action = self._action_of(s, next_line)
+            action = actionhooks.action_of(s, self._route_key, next_line)
             if action is not None:
-                return self._hooked(fn, action)
+                return actionhooks.hooked(fn, action, self._before, self._after)
         return fn
-
-    # ------------------------------------------------------------ action hooks (core.trace_actions)
-
-    _KINDS = {"If": actionhooks.IF, "Switch": actionhooks.SWITCH, "While": actionhooks.WHILE,
-              "Return": actionhooks.RETURN, "Exit": actionhooks.EXIT, "Drop": actionhooks.DROP,
-              "Break": actionhooks.BREAK, "RouteCall": actionhooks.ROUTE, "Block": actionhooks.BLOCK,
-              "ExprStmt": actionhooks.EVAL}
-
-    def _action_of(self, s: ast.Node, next_line: int = 0) -> Action | None:
-        """The action a statement is, for the hooks; None for a call (`call` reports those).
-        `next_line`: where the statement after it starts (0: it is the last of its block)."""
-        if isinstance(s, ast.Call) or (isinstance(s, ast.ExprStmt) and isinstance(s.expr, ast.Call)):
-            return None
-        kind_, name = self._route_key
-        if isinstance(s, ast.Assign):
-            kind = actionhooks.ADD if s.op == "+=" else actionhooks.ASSIGN
-            return Action(kind, kind, s.pos.file, s.pos.line, kind_, name, target=s.target)
-        kind = self._KINDS.get(type(s).__name__, type(s).__name__.lower())
-        values = [c.value for c in s.cases if c.value is not None] if isinstance(s, ast.Switch) else []
-        strings = any(not isinstance(v, ast.Int) for v in values)
-        ints = () if strings else tuple(v.value for v in values if isinstance(v, ast.Int))
-        end = getattr(s, "end_line", 0)
-        if isinstance(s, ast.If) and s.orelse is None and next_line:
-            end = next_line  # the parser reduces such an `if` once it has read the next token
-        return Action(kind, kind, s.pos.file, s.pos.line, kind_, name, end_line=end, string_cases=strings,
-                      int_cases=ints)
-
-    def _call_action(self, c: ast.Call) -> Action:
-        resolved = self.compiled.calls.get(id(c))
-        owner = resolved[0] if resolved is not None else ""
-        dynamic = any(not isinstance(a, (ast.Str, ast.Int)) for a in c.args)
-        kind_, name = self._route_key
-        return Action(actionhooks.CALL, c.name, c.pos.file, c.pos.line, kind_, name, args=len(c.args),
-                      dynamic=dynamic, owner=owner)
-
-    def _hooked(self, fn: Fn, action: Action) -> Fn:
-        befores, afters = self._before, self._after
-
-        def hooked(ctx: MessageContext) -> Any:
-            for before in befores:
-                _run_hook(before, ctx, action)
-            ret = fn(ctx)
-            for after in afters:
-                _run_hook(after, ctx, action)
-            return ret
-        return hooked
 
     def stmt_Block(self, s: ast.Block, rtype: RouteType) -> Fn:
         body = self.block(s.stmts, rtype)
@@ -524,7 +477,9 @@ class Engine:
         if self.tracer is not None:
             fn = self._traced_call(fn, c.name)
         if self._before or self._after:
-            fn = self._hooked(fn, self._call_action(c))
+            resolved = self.compiled.calls.get(id(c))
+            action = actionhooks.call_action(c, resolved[0] if resolved is not None else "", self._route_key)
+            fn = actionhooks.hooked(fn, action, self._before, self._after)
         return fn
 
     def _traced_route(self, body: Fn) -> Fn:
@@ -796,14 +751,6 @@ class Engine:
 
 class _BadArgument(Exception):
     """A fix-up refused the value of an argument with pseudo-variables (logged; the call fails)."""
-
-
-def _run_hook(hook: actionhooks.ActionHook, ctx: MessageContext, action: Action) -> None:
-    """An action hook's failure is a bug of its module: logged, the route goes on."""
-    try:
-        hook(ctx, action)
-    except Exception:
-        log.exception("action hook %r failed at %s:%d", hook, action.file, action.line)
 
 
 def route_label(key: tuple[str, str | None]) -> str:
