@@ -4,7 +4,10 @@ message dumps and the dbg.* RPCs. The expected lines are those Kamailio 5.6.3 lo
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import threading
+import time
 
 import pytest
 
@@ -286,3 +289,141 @@ def test_an_integer_switch_is_a_jump_table_when_kamailio_makes_one(cases: tuple[
 
     action = Action("switch", "switch", "f.cfg", 1, "request", None, int_cases=cases)
     assert action_type(action) == (kind, "switch")
+
+
+# ------------------------------------------------------------ breakpoints (dbg.bp)
+
+BREAK = ('"breakpoint", 1', '"step_usleep", 2000', '"step_loops", 2500')
+LINE = 6 + FIRST + len(BREAK) - 1  # the request route's first action
+
+
+class Stopped:
+    """A request handled in a thread of its own, which stops at the breakpoints of this process."""
+
+    def __init__(self, sip: Harness) -> None:
+        self.sip = sip
+        self.results: list = []
+        self.thread = threading.Thread(target=lambda: self.results.append(send_result(sip)), daemon=True)
+        self.thread.start()
+
+    def state(self) -> int:
+        return self.sip.core.rpc.call("dbg.ls", [os.getpid()])[0]["state"]
+
+    def wait_stopped(self) -> None:
+        deadline = time.monotonic() + 10
+        while self.state() != 1:
+            assert time.monotonic() < deadline, "the request never stopped at a breakpoint"
+            time.sleep(0.005)
+
+    def bp(self, *params: object) -> str:
+        return self.sip.core.rpc.call("dbg.bp", list(params))
+
+    def finished(self):
+        self.thread.join(10)
+        assert not self.thread.is_alive(), "the request is still stopped"
+        return self.results[0]
+
+
+def send_result(sip: Harness):
+    return sip.send_request("OPTIONS", "sip:x@127.0.0.1", headers={"Contact": "<sip:alice@192.0.2.10>"})
+
+
+def test_breakpoint_1_stops_a_request_at_its_first_action(kampy_cfg, lines) -> None:
+    sip = kampy_cfg(config(*BREAK))
+    stopped = Stopped(sip)
+    stopped.wait_stopped()
+    assert stopped.bp("show", os.getpid()) == f"at bkp [<test cfg>:{LINE}] a=63 n=assign"
+    hit = f"breakpoint hit: p=[{os.getpid()}] c=[<test cfg>] l={LINE} a=63 n=assign"
+    assert [line for line in lines() if "breakpoint" in line][0].endswith(hit)
+    stopped.bp("move", os.getpid())
+    stopped.finished().assert_reply(200)
+
+
+def test_dbg_bp_next_runs_one_action_and_stops_at_the_next(kampy_cfg) -> None:
+    sip = kampy_cfg(config(*BREAK))
+    stopped = Stopped(sip)
+    stopped.wait_stopped()
+    pid = os.getpid()
+    assert stopped.bp("next", pid) == f"exec [<test cfg>:{LINE}] a=63 n=assign"
+    assert stopped.bp("show", pid) == f"at bkp [<test cfg>:{LINE + 1}] a=63 n=assign"
+    assert stopped.bp("eval", pid, "$var(temp)") == "$var(temp) : t=int v=1"
+    assert stopped.state() == 2  # DBG_STATE_NEXT
+    stopped.bp("move", pid)
+    stopped.finished().assert_reply(200)
+
+
+def test_dbg_bp_eval_answers_a_pseudo_variables_type_and_value(kampy_cfg) -> None:
+    sip = kampy_cfg(config(*BREAK))
+    stopped = Stopped(sip)
+    stopped.wait_stopped()
+    pid = os.getpid()
+    assert stopped.bp("eval", pid, "$rm") == "$rm : t=str v=OPTIONS"
+    assert stopped.bp("eval", pid, "$avp(nothing)") == "$avp(nothing) : t=null"
+    stopped.bp("move", pid)
+    stopped.finished()
+
+
+def test_dbg_bp_log_logs_the_value_and_the_process_stays(kampy_cfg, lines) -> None:
+    sip = kampy_cfg(config(*BREAK))
+    stopped = Stopped(sip)
+    stopped.wait_stopped()
+    assert stopped.bp("log", os.getpid(), "$rm") == "200 ok"
+    deadline = time.monotonic() + 10
+    while not any(line.endswith("breakpoint eval: $rm : t=str v=OPTIONS") for line in lines()):
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    assert stopped.state() == 1
+    stopped.bp("move", os.getpid())
+    stopped.finished()
+
+
+def test_dbg_bp_move_lets_the_process_run_without_breakpoints(kampy_cfg) -> None:
+    sip = kampy_cfg(config(*BREAK))
+    stopped = Stopped(sip)
+    stopped.wait_stopped()
+    assert stopped.bp("move", os.getpid()) == "200 ok"
+    stopped.finished().assert_reply(200)
+    assert sip.core.rpc.call("dbg.ls") == [
+        {"entry": 0, "pid": os.getpid(), "set": 0, "state": 0, "in.pid": 0, "in.cmd": 0}]
+    send_result(sip).assert_reply(200)  # no stop any more
+
+
+def test_dbg_bp_on_makes_a_process_stop_and_off_not(kampy_cfg) -> None:
+    sip = kampy_cfg(config('"step_usleep", 2000'))
+    assert sip.core.rpc.call("dbg.bp", ["on"]) == "200 ok"
+    assert sip.core.rpc.call("dbg.ls")[0]["set"] == 2
+    stopped = Stopped(sip)
+    stopped.wait_stopped()
+    stopped.bp("move", os.getpid())
+    stopped.finished()
+    sip.core.rpc.call("dbg.bp", ["on"])
+    sip.core.rpc.call("dbg.bp", ["off"])
+    send_result(sip).assert_reply(200)
+
+
+def test_dbg_bp_release_keeps_the_breakpoints_of_a_stopped_process(kampy_cfg) -> None:
+    sip = kampy_cfg(config(*BREAK))
+    stopped = Stopped(sip)
+    stopped.wait_stopped()
+    assert stopped.bp("release") == "200 ok"
+    assert sip.core.rpc.call("dbg.ls")[0]["set"] == 2
+    stopped.bp("move", os.getpid())
+    stopped.finished()
+
+
+def test_a_command_without_an_answer_is_200_ok_after_step_loops(kampy_cfg) -> None:
+    sip = kampy_cfg(config('"step_usleep", 1000', '"step_loops", 3'))
+    assert sip.core.rpc.call("dbg.bp", ["show", os.getpid()]) == "200 ok"  # not stopped: no answer
+
+
+@pytest.mark.parametrize(("params", "fault"), [
+    ([], "Config breakpoint command missing"), (["next"], "Missing pid parameter"),
+    (["on", 1], "No such pid"), (["jump", "PID"], "Unknown inner command"),
+    (["eval", "PID"], "pv param missing"), (["eval", "PID", "$"], "invalid pv param"),
+    (["log", "PID", "$" * 256], "invalid pv param")])
+def test_dbg_bp_faults(kampy_cfg, params: list, fault: str) -> None:
+    sip = kampy_cfg(config('"step_usleep", 1000', '"step_loops", 3'))
+    params = [os.getpid() if p == "PID" else p for p in params]
+    with pytest.raises(RpcFault) as caught:
+        sip.core.rpc.call("dbg.bp", params)
+    assert (caught.value.code, caught.value.message) == (500, fault)

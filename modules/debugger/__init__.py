@@ -7,9 +7,6 @@ from .debugger import Debugger, check_facility, check_mod_facility, check_mod_le
 
 _LEVEL = Arg("level", ArgKind.STR, fixup="fix_level", doc="`L_ALERT`, `L_BUG`, `L_CRIT`, `L_ERR`, `L_WARN`, "
              "`L_NOTICE`, `L_INFO` or `L_DBG`")
-_BREAKPOINTS = ("the interactive debugger (breakpoints, stepping through the config over RPC) is not in "
-                "kampy: dbg_breakpoint() is accepted and does nothing, as in Kamailio 5.6 when breakpoints "
-                "are off")
 
 EXPORTS = Exports(
     name="debugger",
@@ -17,6 +14,11 @@ EXPORTS = Exports(
         "facilities, dumps of the message (dbg_sip_msg) and of the pseudo-variables (dbg_pv_dump).",
     params=(
         Param("cfgtrace", (int,), 0, doc="1: every process traces the config's actions from the start"),
+        Param("breakpoint", (int,), 0, doc="1: every process stops before each action of the config, "
+              "waiting for dbg.bp's commands"),
+        Param("step_usleep", (int,), 100000, doc="microseconds between two looks at dbg.bp's commands, "
+              "by a stopped process and by dbg.bp waiting for its answer"),
+        Param("step_loops", (int,), 200, doc="how many times dbg.bp looks for a stopped process's answer"),
         Param("cfgtrace_format", (int,), 0, doc="1: the trace lines leave out the config file's name"),
         Param("log_level", (int,), -1, doc="the level of the trace lines (default L_ERR)"),
         Param("log_facility", (str,), "", validate=check_facility,
@@ -37,7 +39,8 @@ EXPORTS = Exports(
     functions=(
         Function("dbg_breakpoint", args=(Arg("mode", ArgKind.STR, fixup="fix_breakpoint"),),
                  routes=RouteType.ANY, returns="1",
-                 doc="Anchors a breakpoint (`1` on, `0` off); kampy never stops at it."),
+                 doc="Anchors a breakpoint (`1` on, `0` off) at its line; as in Kamailio 5.6, the "
+                     "processes stop at every action while their breakpoints are on, not at this one."),
         Function("dbg_pv_dump", args=(Arg("mask", ArgKind.INT, doc="1 null values, 2 AVPs, 4 script "
                                           "variables, 8 XAVPs, 16 other (default 31)"), _LEVEL),
                  min_args=0, routes=RouteType.ANY, returns="1",
@@ -49,6 +52,7 @@ EXPORTS = Exports(
                  doc="Logs the message as it would be sent now, and the changes made to it."),
     ),
     rpc=(
+        RpcMethod("dbg.bp", "rpc_bp", doc="Breakpoint command"),
         RpcMethod("dbg.ls", "rpc_ls", doc="List debugging process array"),
         RpcMethod("dbg.trace", "rpc_trace", doc="Config trace command"),
         RpcMethod("dbg.set_mod_level", "rpc_set_mod_level", doc="Set module log level"),
@@ -58,10 +62,6 @@ EXPORTS = Exports(
         RpcMethod("dbg.reset_msgid", "rpc_reset_msgid", doc="Reset msgid on all process"),
     ),
     not_implemented=(
-        Unimplemented("rpc", "dbg.bp", _BREAKPOINTS),
-        Unimplemented("param", "breakpoint", _BREAKPOINTS, default=0, types=(int,)),
-        Unimplemented("param", "step_usleep", _BREAKPOINTS, default=100000, types=(int,)),
-        Unimplemented("param", "step_loops", _BREAKPOINTS, default=200, types=(int,)),
         Unimplemented("param", "cfgpkgcheck", "kampy has no private (pkg) memory allocator whose blocks "
                       "could be checked before each action", default=0, types=(int,)),
         Unimplemented("param", "cfgtest", "the cfgt module it hands the actions to is not in kampy",

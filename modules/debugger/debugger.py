@@ -18,6 +18,7 @@ from kampy.api import (L_ALERT, L_BUG, L_CRIT2, L_DBG, L_ERR, L_INFO, L_NOTICE, 
                        python_level, set_module_facility, set_module_level)
 
 from . import dump, trace
+from .breakpoints import Breakpoints
 
 log = module_logger("debugger")
 
@@ -93,11 +94,14 @@ class Debugger(Module):
         self.trace_format = int(params["cfgtrace_format"])
         self.log_assign = int(params["log_assign"]) > 0
         self.reset_enabled = int(params["reset_msgid"]) == 1
-        self.default_set = CFGTRACE_ON if int(params["cfgtrace"]) == 1 else 0
+        self.default_set = (CFGTRACE_ON if int(params["cfgtrace"]) == 1 else 0) \
+            | (ABKPOINT_ON if int(params["breakpoint"]) == 1 else 0)
         self.hash_size = int(params["mod_hash_size"])
         self.level_mode = int(params["mod_level_mode"])
         self.facility_mode = int(params["mod_facility_mode"])
         self.table = core.shared.table("debugger", 1 << 10)
+        self.breakpoints = Breakpoints(self.table, int(params["step_usleep"]), int(params["step_loops"]),
+                                       self.trace_level)
         levels = [module_setting(t) for t in _values(params["mod_level"])]
         facilities = [module_setting(t) for t in _values(params["mod_facility"])]
         if (levels or facilities) and self.hash_size <= 0:
@@ -212,10 +216,18 @@ class Debugger(Module):
     # ------------------------------------------------------------ action hooks
 
     def dbg_cfg_trace(self, ctx: MessageContext, action: Action) -> None:
-        """dbg_cfg_trace: one line per action while this process traces."""
+        """dbg_cfg_trace: one line per action while this process traces; a stop before it while
+        its breakpoints are on."""
         self.current_line = action.line
-        if not self.flags & CFGTRACE_ON or self.trace_level > self.debug_level("debugger"):
-            return
+        self.refresh()
+        if self.flags & CFGTRACE_ON and self.trace_level <= self.debug_level("debugger"):
+            self._trace_line(ctx, action)
+        if self.flags & ABKPOINT_ON:
+            number, name = trace.action_type(action)
+            self.breakpoints.stop(action.file, trace.action_line(action), number, name,
+                                  lambda spec: self.core.pv_accessor(spec).get(ctx))
+
+    def _trace_line(self, ctx: MessageContext, action: Action) -> None:
         number, name = trace.action_type(action)
         where = "" if self.trace_format & NOCFGFILE else f" c=[{action.file}]"
         log.log(python_level(self.trace_level), "%s=[%s]%s l=%d a=%d n=%s",
@@ -243,7 +255,8 @@ class Debugger(Module):
         return 0 if value.startswith("0") else 1
 
     def dbg_breakpoint(self, ctx: MessageContext, mode: int) -> int:
-        """Kamailio 5.6 anchors the breakpoint but does not stop at it (its RPC export is disabled)."""
+        """Kamailio 5.6 anchors the breakpoint at its line but never looks at it again: the process
+        stops at every action while its breakpoints are on, wherever dbg_breakpoint() is."""
         return 1
 
     def fix_level(self, value: str) -> int:
@@ -301,8 +314,21 @@ class Debugger(Module):
             if pid not in every:
                 raise RpcFault(500, "No such pid")
             entries = [(every.index(pid), pid)]
-        return [{"entry": i, "pid": p, "set": self._flags_of(p), "state": 0, "in.pid": 0, "in.cmd": 0}
-                for i, p in entries]
+        return [self._process_entry(i, p) for i, p in entries]
+
+    def _process_entry(self, entry: int, pid: int) -> dict[str, int]:
+        state, cmd, sender, _ = self.breakpoints.slot(pid)
+        return {"entry": entry, "pid": pid, "set": self._flags_of(pid), "state": state, "in.pid": sender,
+                "in.cmd": cmd}
+
+    def rpc_bp(self, cmd: Any = None, pid: Any = None, value: Any = None) -> str:
+        return self.breakpoints.rpc(self._pids(None), self._flags_of, self._set_flags, cmd, pid, value)
+
+    def _set_flags(self, flags: dict[int, int]) -> None:
+        with self.table.transaction():
+            for p, value in flags.items():
+                self.table.put(b"set:%d" % p, _I32.pack(value))
+            self._changed()
 
     def rpc_trace(self, cmd: Any = None, pid: Any = None) -> str:
         if not isinstance(cmd, str):
@@ -311,11 +337,9 @@ class Debugger(Module):
         if cmd not in ("on", "off"):
             raise RpcFault(500, "Unknown trace command")
         with self.table.transaction():
-            for p in pids:
-                flags = self._flags_of(p)
-                flags = flags | CFGTRACE_ON if cmd == "on" else flags & ~CFGTRACE_ON
-                self.table.put(b"set:%d" % p, _I32.pack(flags))
-            self._changed()
+            flags = {p: self._flags_of(p) for p in pids}
+            on = cmd == "on"
+            self._set_flags({p: f | CFGTRACE_ON if on else f & ~CFGTRACE_ON for p, f in flags.items()})
         self.refresh()
         return "200 ok"
 

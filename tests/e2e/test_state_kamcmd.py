@@ -5,18 +5,12 @@ from __future__ import annotations
 
 import re
 import socket
-import subprocess
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.kampy_process import REPO, free_port, start_server, stop_process
-from tests.support.kamailio_cli import KAMAILIO, KAMAILIO_MODULES, kampy_cmd
+from tests.e2e.beside import Server, both
 
-KAMCMD = "/usr/sbin/kamcmd"
 FLOODER = "127.0.0.66"
 
 # A sampling unit of a minute: the flood sent right after the start falls in the first unit on both
@@ -68,76 +62,36 @@ request_route {
 """
 
 
-@dataclass
-class Server:
-    name: str
-    dir: Path
-    port: int
-    proc: subprocess.Popen[bytes]
-
-    def kamcmd(self, *args: str) -> str:
-        result = subprocess.run([KAMCMD, "-s", f"unix:{self.dir}/ctl.sock", *args], capture_output=True,
-                                text=True, timeout=20)
-        return result.stdout + result.stderr
-
-    def flood(self, count: int, host: str = FLOODER, user: str = "flood") -> int:
-        """`count` OPTIONS from `host` as fast as they go; how many were answered."""
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.bind((host, 0))
-            lport = s.getsockname()[1]
-            for n in range(count):
-                s.sendto((f"OPTIONS sip:x@127.0.0.1:{self.port} SIP/2.0\r\n"
-                          f"Via: SIP/2.0/UDP {host}:{lport};branch=z9hG4bK-{user}-{n};rport\r\n"
-                          f"From: <sip:{user}@{host}>;tag=t{n}\r\nTo: <sip:x@127.0.0.1>\r\n"
-                          f"Call-ID: {user}-{n}@{host}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
-                          "Content-Length: 0\r\n\r\n").encode(), ("127.0.0.1", self.port))
-            answered = set()
-            s.settimeout(1.5)
-            try:
-                while True:
-                    answered.add(s.recv(4096).split(b"Call-ID: ", 1)[1].split(b"\r\n", 1)[0])
-            except TimeoutError:
-                pass
-        return len(answered)
-
-
-def start(name: str, tmp: Path) -> Server:
-    directory = tmp / name
-    directory.mkdir()
-    port = free_port()
-    cfg = directory / "k.cfg"
-    cfg.write_text(CFG.replace("PORT", str(port)).replace("DIR", str(directory))
-                   .replace("MODULES", KAMAILIO_MODULES))
-    args = ["-f", str(cfg), "-DD", "-E", "-Y", str(directory)]
-    cmd = [KAMAILIO, *args, "-A", "KAMAILIO"] if name == "kamailio" else kampy_cmd(*args)
-    log = open(directory / "log", "wb")  # noqa: SIM115
-    proc = start_server(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL)
-    log.close()
-    server = Server(name, directory, port, proc)
-    deadline = time.monotonic() + 30
-    while not re.match(r"\w+ \d", server.kamcmd("core.version")):
-        assert proc.poll() is None and time.monotonic() < deadline, (directory / "log").read_text()
-        time.sleep(0.1)
-    return server
+def flood(server: Server, count: int, host: str = FLOODER, user: str = "flood") -> int:
+    """`count` OPTIONS from `host` as fast as they go; how many were answered."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((host, 0))
+        lport = s.getsockname()[1]
+        for n in range(count):
+            s.sendto((f"OPTIONS sip:x@127.0.0.1:{server.port} SIP/2.0\r\n"
+                      f"Via: SIP/2.0/UDP {host}:{lport};branch=z9hG4bK-{user}-{n};rport\r\n"
+                      f"From: <sip:{user}@{host}>;tag=t{n}\r\nTo: <sip:x@127.0.0.1>\r\n"
+                      f"Call-ID: {user}-{n}@{host}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+                      "Content-Length: 0\r\n\r\n").encode(), ("127.0.0.1", server.port))
+        answered = set()
+        s.settimeout(1.5)
+        try:
+            while True:
+                answered.add(s.recv(4096).split(b"Call-ID: ", 1)[1].split(b"\r\n", 1)[0])
+        except TimeoutError:
+            pass
+    return len(answered)
 
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server, dict[str, int]]]:
-    tmp = tmp_path_factory.mktemp("state")
-    kamailio = start("kamailio", tmp)
-    try:
-        kampy = start("kampy", tmp)
-        try:
-            answered = {}
-            for server in (kamailio, kampy):
-                answered[server.name] = server.flood(40)
-                server.flood(3, "127.0.0.1", "alice")
-                server.flood(2, "127.0.0.1", "bob")
-            yield kamailio, kampy, answered
-        finally:
-            stop_process(kampy.proc)
-    finally:
-        stop_process(kamailio.proc)
+    with both(tmp_path_factory.mktemp("state"), CFG) as (kamailio, kampy):
+        answered = {}
+        for server in (kamailio, kampy):
+            answered[server.name] = flood(server, 40)
+            flood(server, 3, "127.0.0.1", "alice")
+            flood(server, 2, "127.0.0.1", "bob")
+        yield kamailio, kampy, answered
 
 
 MASKED = {"expire", "expires"}

@@ -1,0 +1,68 @@
+"""One config run by Kamailio 5.6 and by kampy side by side, each with its ctl socket in a directory of
+its own, for tests that send both the same traffic and compare what `kamcmd` prints.
+
+The config names `PORT` (its SIP port), `DIR` (the server's directory: `unix:DIR/ctl.sock` must be
+its ctl binrpc socket) and `MODULES` (Kamailio's module path, under `#!ifdef KAMAILIO`)."""
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.e2e.kampy_process import REPO, free_port, start_server, stop_process
+from tests.support.kamailio_cli import KAMAILIO, KAMAILIO_MODULES, kampy_cmd
+
+KAMCMD = "/usr/sbin/kamcmd"
+
+
+@dataclass
+class Server:
+    name: str
+    dir: Path
+    port: int
+    proc: subprocess.Popen[bytes]
+
+    def kamcmd(self, *args: str) -> str:
+        """What kamcmd prints (stdout, then stderr), the server's directory written `DIR`."""
+        result = subprocess.run([KAMCMD, "-s", f"unix:{self.dir}/ctl.sock", *args], capture_output=True,
+                                text=True, timeout=20)
+        return (result.stdout + result.stderr).replace(str(self.dir), "DIR")
+
+
+def start(name: str, tmp: Path, config: str) -> Server:
+    """Kamailio (`name` "kamailio") or kampy running `config`, once it answers over ctl."""
+    directory = tmp / name
+    directory.mkdir()
+    port = free_port()
+    cfg = directory / "k.cfg"
+    cfg.write_text(config.replace("PORT", str(port)).replace("DIR", str(directory))
+                   .replace("MODULES", KAMAILIO_MODULES))
+    args = ["-f", str(cfg), "-DD", "-E", "-Y", str(directory)]
+    cmd = [KAMAILIO, *args, "-A", "KAMAILIO"] if name == "kamailio" else kampy_cmd(*args)
+    log = open(directory / "log", "wb")  # noqa: SIM115
+    proc = start_server(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL)
+    log.close()
+    server = Server(name, directory, port, proc)
+    deadline = time.monotonic() + 30
+    while not re.match(r"\w+ \d", server.kamcmd("core.version")):
+        assert proc.poll() is None and time.monotonic() < deadline, (directory / "log").read_text()
+        time.sleep(0.1)
+    return server
+
+
+@contextmanager
+def both(tmp: Path, config: str) -> Iterator[tuple[Server, Server]]:
+    """Kamailio and kampy running `config`, stopped when the block ends."""
+    kamailio = start("kamailio", tmp, config)
+    try:
+        kampy = start("kampy", tmp, config)
+        try:
+            yield kamailio, kampy
+        finally:
+            stop_process(kampy.proc)
+    finally:
+        stop_process(kamailio.proc)
