@@ -427,3 +427,18 @@ def test_dbg_bp_faults(kampy_cfg, params: list, fault: str) -> None:
     with pytest.raises(RpcFault) as caught:
         sip.core.rpc.call("dbg.bp", params)
     assert (caught.value.code, caught.value.message) == (500, fault)
+
+
+def test_cfgpkgcheck_logs_kamailios_line_before_each_action(kampy_cfg, lines) -> None:
+    sip = kampy_cfg(config('"cfgpkgcheck", 1'))
+    send(sip)
+    checks = [line for line in lines() if "cfg pkg check" in line]
+    assert len(checks) == len(TRACE)
+    assert checks[0].startswith("DEBUG: ") and \
+        checks[0].endswith("cfg pkg check is disbled due to missing qm handler")
+
+
+def test_no_pkg_check_line_without_cfgpkgcheck(kampy_cfg, lines) -> None:
+    sip = kampy_cfg(config('"cfgpkgcheck", 0'))
+    send(sip)
+    assert not any("cfg pkg check" in line for line in lines())

@@ -34,6 +34,8 @@ EXPORTS = Exports(
         Param("mod_facility_mode", (int,), 0, doc="1: the per-module syslog facilities apply"),
         Param("mod_facility", (str,), None, multi=True, validate=check_mod_facility,
               doc="`module=LOG_LOCALn` (`core` for the core's own logs)"),
+        Param("cfgpkgcheck", (int,), 0, doc="1: before each action, Kamailio 5.6's debug line saying its "
+              "memory check is not built in (it never is: debugger_api.c lacks q_malloc.h)"),
         Param("reset_msgid", (int,), 0, doc="1: dbg.reset_msgid may make $mi count from 1 again"),
     ),
     functions=(
@@ -62,8 +64,6 @@ EXPORTS = Exports(
         RpcMethod("dbg.reset_msgid", "rpc_reset_msgid", doc="Reset msgid on all process"),
     ),
     not_implemented=(
-        Unimplemented("param", "cfgpkgcheck", "kampy has no private (pkg) memory allocator whose blocks "
-                      "could be checked before each action", default=0, types=(int,)),
         Unimplemented("param", "cfgtest", "the cfgt module it hands the actions to is not in kampy",
                       default=0, types=(int,)),
     ),

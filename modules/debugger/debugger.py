@@ -93,6 +93,7 @@ class Debugger(Module):
         self.trace_facility = facility_number(facility) if facility else None
         self.trace_format = int(params["cfgtrace_format"])
         self.log_assign = int(params["log_assign"]) > 0
+        self.pkg_check = int(params["cfgpkgcheck"]) != 0
         self.reset_enabled = int(params["reset_msgid"]) == 1
         self.default_set = (CFGTRACE_ON if int(params["cfgtrace"]) == 1 else 0) \
             | (ABKPOINT_ON if int(params["breakpoint"]) == 1 else 0)
@@ -219,6 +220,8 @@ class Debugger(Module):
         """dbg_cfg_trace: one line per action while this process traces; a stop before it while
         its breakpoints are on."""
         self.current_line = action.line
+        if self.pkg_check:  # Kamailio 5.6's debugger is built without its q_malloc check, on every build
+            log.debug("cfg pkg check is disbled due to missing qm handler")
         self.refresh()
         if self.flags & CFGTRACE_ON and self.trace_level <= self.debug_level("debugger"):
             self._trace_line(ctx, action)
