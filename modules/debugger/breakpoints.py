@@ -37,6 +37,7 @@ class Breakpoints:
         self.step = max(step_usleep, 0) / 1e6
         self.loops = step_loops
         self.level = level
+        self.server_gone = False
 
     # ------------------------------------------------------------ the shared slots
 
@@ -71,15 +72,23 @@ class Breakpoints:
 
     def stop(self, file: str, line: int, number: int, name: str, evaluate: Callable[[str], Any]) -> None:
         """Wait before the action (`a=number n=name` of `file`:`line`) for dbg.bp's commands."""
+        if self.server_gone:
+            return
         pid = os.getpid()
         if self.slot(pid)[0] == STATE_INIT:
             log.log(python_level(self.level), "breakpoint hit: p=[%d] c=[%s] l=%d a=%d n=%s", pid, file, line,
                     number, name)
             self._update(pid, state=STATE_WAIT, cmd=CMD_NOP)
         place = f"[{file}:{line}] a={number} n={name}"
+        parent = os.getppid()
         while True:
             state, cmd, _, text = self.slot(pid)
             if cmd == CMD_NOP:
+                if os.getppid() != parent:  # the server is gone: no one will send a command
+                    log.warning("the main process is gone: leaving the breakpoint")
+                    self.server_gone = True
+                    self._update(pid, state=STATE_INIT, cmd=CMD_NOP)
+                    return
                 time.sleep(self.step)
             elif cmd == CMD_MOVE:
                 self._update(pid, state=STATE_INIT, cmd=CMD_NOP, sender=0)

@@ -7,13 +7,18 @@ kampy's ctl sockets are served by worker rank 1 (a SIP receiver too), so the bre
 second receiver (`child=1`) on both servers."""
 from __future__ import annotations
 
+import os
 import re
+import signal
 import socket
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.e2e.beside import Server, both
+from tests.e2e.beside import Server, both, start
+from tests.e2e.kampy_process import stop_process
 
 CFG = """#!KAMAILIO
 listen=udp:127.0.0.1:PORT
@@ -101,3 +106,29 @@ def test_a_request_stopped_at_a_breakpoint_steps_as_in_kamailio(servers) -> None
 def test_dbg_bp_prints_the_same_as_for_kamailio(servers, command: list[str]) -> None:
     kamailio, kampy = servers
     assert kampy.kamcmd(*command) == kamailio.kamcmd(*command)
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_worker_at_a_breakpoint_ends_when_the_main_process_is_gone(tmp_path: Path) -> None:
+    server = start("kampy", tmp_path, CFG)
+    try:
+        pid = receiver_pid(server, 1)
+        server.kamcmd("dbg.bp", "on", pid)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as ua:
+            ua.bind(("127.0.0.1", 0))
+            stop_one_request(server, ua)
+        os.kill(server.proc.pid, signal.SIGKILL)
+        server.proc.wait(10)
+        deadline = time.monotonic() + 15
+        while _running(int(pid)):
+            assert time.monotonic() < deadline, (server.dir / "log").read_text()[-3000:]
+            time.sleep(0.1)
+    finally:
+        stop_process(server.proc)
