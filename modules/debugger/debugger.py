@@ -18,11 +18,11 @@ from kampy.api import (L_ALERT, L_BUG, L_CRIT2, L_DBG, L_ERR, L_INFO, L_NOTICE, 
                        python_level, set_module_facility, set_module_level)
 
 from . import dump, trace
-from .breakpoints import Breakpoints
+from .breakpoints import ABKPOINT_ON, Breakpoints
 
 log = module_logger("debugger")
 
-CFGTRACE_ON, ABKPOINT_ON = 1, 2  # DBG_CFGTRACE_ON, DBG_ABKPOINT_ON
+CFGTRACE_ON = 1                  # DBG_CFGTRACE_ON
 NOCFGFILE = 1                    # cfgtrace_format: no file name
 _I32 = struct.Struct("<i")
 _GEN = 0                         # the shared table's counter: changes made
