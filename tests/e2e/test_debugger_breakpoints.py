@@ -32,6 +32,7 @@ loadmodule "ctl.so"
 loadmodule "debugger.so"
 modparam("ctl", "binrpc", "unix:DIR/ctl.sock")
 modparam("debugger", "step_usleep", 10000)
+modparam("debugger", "step_loops", 1000)
 request_route {
   $var(n) = 7;
   $var(s) = $rm + "-" + $fU;
@@ -42,8 +43,15 @@ request_route {
 
 
 def receiver_pid(server: Server, child: int) -> str:
-    entries = re.findall(r"PID: (\d+)\n\s*DSC: ([^\n]*)", server.kamcmd("core.psx"))
-    return next(pid for pid, what in entries if "receiver" in what and f"child={child} " in what)
+    """The pid of SIP receiver `child` (waiting until it is up: ctl may answer before it is)."""
+    deadline = time.monotonic() + 20
+    while True:
+        entries = re.findall(r"PID: (\d+)\n\s*DSC: ([^\n]*)", server.kamcmd("core.psx"))
+        pid = next((pid for pid, what in entries if "receiver" in what and f"child={child} " in what), None)
+        if pid is not None:
+            return pid
+        assert time.monotonic() < deadline, f"{server.name}: no receiver child={child} in core.psx"
+        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -60,15 +68,22 @@ def options(port: int, n: int) -> bytes:
             "Content-Length: 0\r\n\r\n").encode()
 
 
-def stop_one_request(server: Server, ua: socket.socket) -> int:
-    """Send requests until one is not answered (it stopped at the breakpoint); its number."""
+def stop_one_request(server: Server, ua: socket.socket, pid: str) -> int:
+    """Send requests until one stops at the breakpoints of `pid` (it is not answered and the process
+    waits); its number."""
     for n in range(60):
         ua.sendto(options(server.port, n), ("127.0.0.1", server.port))
-        ua.settimeout(0.5)
-        try:
-            ua.recv(4096)
-        except TimeoutError:
-            return n
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            ua.settimeout(0.3)
+            try:
+                ua.recv(4096)
+                break  # another process answered it
+            except TimeoutError:
+                if "state: 1" in server.kamcmd("dbg.ls", pid):
+                    return n
+        else:
+            raise AssertionError(f"{server.name}: request {n} neither answered nor stopped")
     raise AssertionError(f"{server.name}: no request stopped at a breakpoint")
 
 
@@ -78,7 +93,7 @@ def step_through(server: Server) -> list[str]:
     printed = [server.kamcmd("dbg.bp", "on", pid)]
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as ua:
         ua.bind(("127.0.0.1", 0))
-        n = stop_one_request(server, ua)
+        n = stop_one_request(server, ua, pid)
         ls = server.kamcmd("dbg.ls", pid)
         printed.append(re.sub(r"(entry|pid): \d+", r"\1: N", ls))
         for command in (["show", pid], ["eval", pid, "$rm"], ["next", pid], ["show", pid],
@@ -123,7 +138,7 @@ def test_a_worker_at_a_breakpoint_ends_when_the_main_process_is_gone(tmp_path: P
         server.kamcmd("dbg.bp", "on", pid)
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as ua:
             ua.bind(("127.0.0.1", 0))
-            stop_one_request(server, ua)
+            stop_one_request(server, ua, pid)
         os.kill(server.proc.pid, signal.SIGKILL)
         server.proc.wait(10)
         deadline = time.monotonic() + 15
