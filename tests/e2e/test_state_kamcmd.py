@@ -63,7 +63,13 @@ request_route {
 
 
 def flood(server: Server, count: int, host: str = FLOODER, user: str = "flood") -> int:
-    """`count` OPTIONS from `host` as fast as they go; how many were answered."""
+    """`count` OPTIONS from `host`, one after the other; how many were answered.
+
+    Each is sent once the one before is answered or dropped (the first one dropped is given a second,
+    for its ban to be in place), so that no two workers race on one source's count: with a burst a
+    loaded machine lets a second worker pass the ban check before the first sets it, on either server."""
+    answered: set[bytes] = set()
+    dropped = False
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind((host, 0))
         lport = s.getsockname()[1]
@@ -73,8 +79,12 @@ def flood(server: Server, count: int, host: str = FLOODER, user: str = "flood") 
                       f"From: <sip:{user}@{host}>;tag=t{n}\r\nTo: <sip:x@127.0.0.1>\r\n"
                       f"Call-ID: {user}-{n}@{host}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
                       "Content-Length: 0\r\n\r\n").encode(), ("127.0.0.1", server.port))
-        answered = set()
-        s.settimeout(1.5)
+            s.settimeout(0.1 if dropped else 2.0)
+            try:
+                answered.add(s.recv(4096).split(b"Call-ID: ", 1)[1].split(b"\r\n", 1)[0])
+            except TimeoutError:
+                dropped = True
+        s.settimeout(0.5)
         try:
             while True:
                 answered.add(s.recv(4096).split(b"Call-ID: ", 1)[1].split(b"\r\n", 1)[0])
