@@ -442,3 +442,14 @@ def test_no_pkg_check_line_without_cfgpkgcheck(kampy_cfg, lines) -> None:
     sip = kampy_cfg(config('"cfgpkgcheck", 0'))
     send(sip)
     assert not any("cfg pkg check" in line for line in lines())
+
+
+def test_cfgtest_without_the_cfgt_module_is_a_config_error(kampy_cfg) -> None:
+    from kampy.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="can't find cfgt module"):
+        kampy_cfg(config('"cfgtest", 1'))
+
+
+def test_cfgtest_0_needs_no_cfgt_module(kampy_cfg) -> None:
+    send(kampy_cfg(config('"cfgtest", 0')))

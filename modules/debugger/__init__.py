@@ -1,7 +1,7 @@
 """debugger: the config's running trace, per-module log levels and facilities, message dumps."""
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, Param, RouteType, RpcMethod, Unimplemented
+from kampy.api import Arg, ArgKind, Exports, Function, Param, RouteType, RpcMethod
 
 from .debugger import Debugger, check_facility, check_mod_facility, check_mod_level
 
@@ -36,6 +36,8 @@ EXPORTS = Exports(
               doc="`module=LOG_LOCALn` (`core` for the core's own logs)"),
         Param("cfgpkgcheck", (int,), 0, doc="1: before each action, Kamailio 5.6's debug line saying its "
               "memory check is not built in (it never is: debugger_api.c lacks q_malloc.h)"),
+        Param("cfgtest", (int,), 0, doc="1: hand each action to the cfgt module; kampy has no cfgt module, "
+              "so the config is refused, as Kamailio refuses it without cfgt"),
         Param("reset_msgid", (int,), 0, doc="1: dbg.reset_msgid may make $mi count from 1 again"),
     ),
     functions=(
@@ -62,10 +64,6 @@ EXPORTS = Exports(
         RpcMethod("dbg.get_mod_level", "rpc_get_mod_level", doc="Get module log level"),
         RpcMethod("dbg.get_mod_facility", "rpc_get_mod_facility", doc="Get module log facility"),
         RpcMethod("dbg.reset_msgid", "rpc_reset_msgid", doc="Reset msgid on all process"),
-    ),
-    not_implemented=(
-        Unimplemented("param", "cfgtest", "the cfgt module it hands the actions to is not in kampy",
-                      default=0, types=(int,)),
     ),
     factory=Debugger,
 )

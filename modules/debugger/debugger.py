@@ -105,6 +105,8 @@ class Debugger(Module):
                                        self.trace_level)
         levels = [module_setting(t) for t in _values(params["mod_level"])]
         facilities = [module_setting(t) for t in _values(params["mod_facility"])]
+        if int(params["cfgtest"]) == 1:  # it needs the cfgt module, which kampy does not have
+            raise ValueError("can't find cfgt module")
         if (levels or facilities) and self.hash_size <= 0:
             raise ValueError("cannot store parameter: mod_level and mod_facility need mod_hash_size > 0")
         if not self._seen():
