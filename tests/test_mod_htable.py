@@ -2,6 +2,8 @@
 Kamailio 5.6.3 gives for the same configs; the slot numbers come from its core_case_hash)."""
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from kampy.errors import ConfigError
@@ -292,6 +294,25 @@ def test_expired_items_go_with_their_event_route(kampy_cfg) -> None:
     assert "event_route[htable:expired:ipban]" in result.routes
     assert rpc(sip, "htable.dump", "ipban") == []
     assert rpc(sip, "htable.get", "s", "gone")["item"]["value"] == "192.0.2.10=banned"  # type: ignore[index]
+
+
+def test_with_event_callback_mod_init_does_not_run(kampy_cfg, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="kampy.htable")
+    sip = kampy_cfg(cfg('sl_send_reply("200", "[$sht(a=>x)]");',
+                        'modparam("htable", "event_callback", "ksr_htable_event")\n'
+                        'event_route[htable:mod-init] { $sht(a=>x) = 1; }'))
+    assert reason(sip) == "[5]"  # a's initval: mod-init set nothing
+    assert "event callback (ksr_htable_event) set, but no cfg engine" in caplog.messages
+
+
+def test_with_event_callback_expired_items_go_without_their_event_route(kampy_cfg) -> None:
+    sip = kampy_cfg(cfg('$sht(ipban=>$si) = "banned"; sl_send_reply("200", "x");',
+                        'modparam("htable", "event_callback", "ksr_htable_event")\n'
+                        'event_route[htable:expired:ipban] { $sht(s=>gone) = 1; }'))
+    reason(sip)
+    result = sip.advance(330)
+    assert "event_route[htable:expired:ipban]" not in result.routes
+    assert rpc(sip, "htable.dump", "ipban") == [] and rpc(sip, "htable.dump", "s") == []
 
 
 def test_timer_interval_sets_how_often_expired_items_are_looked_for(kampy_cfg) -> None:

@@ -48,6 +48,8 @@ EXPORTS = Exports(
         Param("timer_procs", (int,), 0,
               doc="0: the expiry runs in worker 1; N: split over N runs by slot, shared out among the "
                   "workers"),
+        Param("event_callback", (str,), "", doc="a KEMI function run instead of the event routes; "
+              "a kamailio.cfg script has no KEMI engine, so, as in Kamailio, nothing runs"),
         Param("event_callback_mode", (int,), 0,
               doc="when event_route[htable:mod-init] runs: in kampy both 0 and 1 run it once, in the "
                   "first worker to start, after every module is built and before any worker serves; "
@@ -174,8 +176,6 @@ EXPORTS = Exports(
                       default=0, types=(int,)),
         Unimplemented("param", "dmq_init_sync", "DMQ replication comes with the dmq module, which kampy "
                       "does not have yet", default=0, types=(int,)),
-        Unimplemented("param", "event_callback", "a KEMI function: kampy runs kamailio.cfg scripts, not "
-                      "KEMI scripts; event_route[htable:...] blocks run", default="", types=(str,)),
         Unimplemented("param", "fetch_rows", "kampy's database layer reads the rows of a query at once: "
                       "how many come per fetch changes nothing a config sees", default=100, types=(int,)),
     ),

@@ -121,6 +121,7 @@ class HTable(HtableFunctions, HtableRpc, Module):
         self.next_expiry = core.clock.monotonic() + self.timer_interval
         self.iterators = Iterators()
         self.expired_cell: Cell | None = None
+        self.event_callback: str = params["event_callback"] or ""
         self.meta = core.shared.table("htable", 64)
         self._once("loaded", self._load_all)
 
@@ -165,8 +166,17 @@ class HTable(HtableFunctions, HtableRpc, Module):
             self._run_mod_init()
 
     def _run_mod_init(self) -> None:
+        if self._no_cfg_engine():
+            return
         if self.core.run_event_route(MOD_INIT) is False:
             raise ValueError("exit due to 'drop' in event route")
+
+    def _no_cfg_engine(self) -> bool:
+        """With `event_callback` (a KEMI function) the event routes give way to it; a kamailio.cfg
+        script has no KEMI engine to run it, so nothing runs (Kamailio's words, at L_DBG)."""
+        if self.event_callback:
+            log.debug("event callback (%s) set, but no cfg engine", self.event_callback)
+        return bool(self.event_callback)
 
     def destroy(self) -> None:
         """Write back the tables with dbmode set (Kamailio's destroy: ht_db_sync_tables)."""
@@ -360,7 +370,7 @@ class HTable(HtableFunctions, HtableRpc, Module):
             if table.expire <= 0:
                 continue
             route = EXPIRED + table.name
-            has_route = self.core.has_route("event", route)
+            has_route = not self.event_callback and self.core.has_route("event", route)
             for cell in table.due(now):
                 slot = table.slot(cell.cellid)
                 if shares and slot % self.timer_procs not in shares:
@@ -369,6 +379,7 @@ class HTable(HtableFunctions, HtableRpc, Module):
                     current = table.read(cell.name)
                     if current is None or not (current.expire != 0 and current.expire < now):
                         continue
+                    self._no_cfg_engine()
                     if has_route:
                         self.expired_cell = current
                         try:
