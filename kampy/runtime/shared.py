@@ -38,7 +38,7 @@ log = logging.getLogger("kampy.shared")
 STORE_PREFIX = "kampy-shared-"
 # the files beside a store's database (`<db><suffix>`): SQLite's WAL and its index, the writers'
 # lock, kampy.stats' counters, the claims table, the mark of the server's life; and the shared
-# tables (`<db>.area-<name>`) and their slot locks (`<db>.locks-<name>`)
+# tables (`<db>.area-<name>`) and their slot locks (`<db>.locks-slots-<name>`)
 ALIVE_SUFFIX = ".alive"
 COMPANION_SUFFIXES = ("-wal", "-shm", ".lock", ".stats", ".claims", ALIVE_SUFFIX, f"{ALIVE_SUFFIX}.new")
 AREA_INFIX = ".area-"
@@ -102,6 +102,8 @@ class SharedStore:
             if not _AREA_NAME.fullmatch(name):
                 raise ValueError(f"lock set name {name!r}: letters, digits, '_', '.', '-' only")
             locks = self._lock_sets[name] = LockSet(f"{self.path}{LOCKS_INFIX}{name}", size)
+        return locks
+
     def slot_locks(self, name: str, size: int) -> SlotLocks:
         """The `size` per-slot locks `name` of this server (`kampy.runtime.slotlocks`), shared by
         every worker: Kamailio's per-slot locks of a hash table in shared memory."""
