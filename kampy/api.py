@@ -8,7 +8,8 @@ What is here, by use:
 
 * Declaring a module: `Exports`, `Param`, `Function`, `Arg` (with its `fixup`), `ArgKind`,
   `RouteType`, `Stat`, `RpcMethod`, `RpcFault`, `Timer`, `Process`, `PVClass`, `PVAccessor`,
-  `TransformClass`, `EventRoute`, `Unimplemented` (what the module leaves out, with the reason),
+  `TransformClass`, `EventRoute`, `CfgGroup`/`CfgVar` (variables of the cfg framework), `Select`
+  (a select the module adds), `Unimplemented` (what the module leaves out, with the reason),
   `Offer` and `Need` (the APIs it offers other modules and those it uses), and the `Module` base
   class (its docstring has the life cycle and the handler conventions).
 * The core: `CoreAPI`, the one surface of the core a module may use, which it gets as `self.core`:
@@ -105,6 +106,7 @@ from kampy.apis import (
     TYPE_LOCAL_ACK,
     TYPE_LOCAL_CANCEL,
     TYPE_REQUEST,
+    CfgAPI,
     CoreAPI,
     PvAPI,
     ReplyCallback,
@@ -123,6 +125,8 @@ from kampy.apis import (
 from kampy.module import (
     Arg,
     ArgKind,
+    CfgGroup,
+    CfgVar,
     EventRoute,
     Exports,
     Function,
@@ -137,6 +141,7 @@ from kampy.module import (
     RouteType,
     RpcFault,
     RpcMethod,
+    Select,
     Stat,
     Timer,
     TransformClass,
@@ -188,6 +193,7 @@ from kampy.runtime.loglevels import (
 from kampy.runtime.locks import LockSet
 from kampy.runtime.subst import Replacement, SubstError, SubstExpr, parse_replacement, parse_subst
 from kampy.runtime.values import compile_posix
+from kampy.runtime.cfgframework import CfgError, CfgNotFound, CfgUnreadable, parse_group_id
 from kampy.runtime.shared import SharedStore
 from kampy.runtime.sockets import grep_socket
 from kampy.runtime.shmtable import ShmTable, TableFull
@@ -258,6 +264,7 @@ __all__ = [
     "Action",
     "grep_socket",
     "CoreAPI", "Clock", "Stats", "HIDDEN_STAT", "RpcRegistry", "received_params", "reply_destination",
+    "CfgAPI", "CfgGroup", "CfgVar", "CfgError", "CfgNotFound", "CfgUnreadable", "parse_group_id", "Select",
     "reply_via_line",
     "SharedStore", "BoundedCache", "LockSet",
     "ShmTable", "TableFull", "SlotLocks",

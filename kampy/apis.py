@@ -148,6 +148,11 @@ class CoreAPI(Protocol):
         a format without pseudo-variables gives a function with a `constant` attribute. Raises
         `LookupError` for a bad or unknown pseudo-variable."""
 
+    def select(self, text: str) -> Callable[[MessageContext], str | None]:
+        """A select, named as `$sel()` names it (`"cfg_get.my.x"`, `"via[1].host"`, an `@` first is
+        allowed), as `fn(ctx) -> str | None` (None: no value), built once. LookupError for a select
+        no one offers or a malformed one."""
+
     def has_route(self, kind: str, name: str | None) -> bool:
         """Whether the config has the route block: `has_route("event", "htable:mod-init")`,
         `has_route("failure", "MANAGE_FAILURE")`."""
@@ -176,6 +181,13 @@ class CoreAPI(Protocol):
         """A context holding Kamailio's faked message (`OPTIONS sip:you@kamailio.org`, from
         127.0.0.1:5060 over UDP): for event routes and pseudo-variables outside a SIP message."""
 
+    # ------------------------------------------------------------ the cfg framework
+    @property
+    def cfg(self) -> CfgAPI:
+        """The cfg framework (Kamailio's src/core/cfg): `cfg.get("tm", "fr_inv_timer_next")` is the
+        value the message at hand sees of a variable of a declared group (`Exports.cfg`); cfg_rpc
+        changes values through it."""
+
     # ------------------------------------------------------------ core settings modules change
     @property
     def aor_case_sensitive(self) -> bool:
@@ -183,6 +195,56 @@ class CoreAPI(Protocol):
 
     def set_aor_case_sensitive(self, value: bool) -> None:
         """Kamailio's set_aor_case_sensitive (registrar's `case_sensitive` parameter)."""
+
+
+# ------------------------------------------------------------------ cfg
+
+
+class CfgAPI(Protocol):
+    """The cfg framework of a process (`core.cfg`): groups of variables (`core`, `tcp`, a module's,
+    the config's `my.x = 5`) whose values change at run time for every worker, applied from the
+    next message on. Errors are `CfgError` (a refused change: the text says why), `CfgNotFound`
+    (no such group or variable) and `CfgUnreadable` (a variable whose fix-up converts what is set,
+    so its value is not shown). A group instance is `gid` (None: the default values)."""
+
+    def get(self, group: str, name: str) -> int | str | None:
+        """The value the message at hand sees (of the instance cfg_select() chose, else the
+        default). KeyError for an undeclared variable."""
+
+    def select(self, group: str, gid: int) -> bool:
+        """cfg_select(): read instance `gid` of `group` for the rest of the message (False when it
+        does not exist)."""
+
+    def reset(self, group: str) -> None:
+        """cfg_reset(): back to the default values of `group`."""
+
+    def list_order(self) -> list[Any]:
+        """The groups (`.name`, `.vars` by name, each with `.doc`, `.input`, `.readable`,
+        `.readonly`, `.type`) in the order Kamailio lists them."""
+
+    def read(self, group: str, gid: int | None, var: str) -> int | str | None:
+        """A variable's value in this process's copy (cfg.get)."""
+
+    def start_value(self, group: str, var: str) -> int | str | None:
+        """The value the config gave a variable (cfg.reset)."""
+
+    def help(self, group: str, var: str) -> tuple[str | None, str]:
+        """The description and input type ("int", "string", "str") of a variable."""
+
+    def set_now(self, group: str, gid: int | None, var: str, value: int | str | None,
+                delete: bool = False) -> None:
+        """Change (or, with `delete`, unset in an instance) a value for every worker at once."""
+
+    def add_instance(self, group: str, gid: int) -> None:
+        """Add instance `gid` to a group (nothing when it exists)."""
+
+    def delete_instance(self, group: str, gid: int) -> None:
+        """Delete instance `gid` of a group."""
+
+    def context(self, name: str) -> Any:
+        """The control context `name` (Kamailio's cfg_ctx_t, shared by every worker): `set_delayed
+        (group, gid, var, value, delete=False)`, `commit()`, `rollback()`, `diff()` (entries with
+        `group`, `gid`, `var`, `old`, `new`)."""
 
 
 # ------------------------------------------------------------------ sl

@@ -161,6 +161,33 @@ NOT_IMPLEMENTED_HEAD = (
     "refuses a config that uses any of the rest.")
 
 
+def _cfg_lines(exports: Exports) -> list[str]:
+    group = exports.cfg
+    if group is None:
+        return []
+    lines = [f"Group `{group.name}` of the cfg framework: read with `$sel(cfg_get.{group.name}.<name>)`, "
+             f"changed at run time with `kamcmd cfg.set_now_int {group.name} <name> <value>` (cfg_rpc).", ""]
+    for var in group.vars:
+        kind = {"int": "integer", "string": "string", "str": "string"}[var.input or var.type]
+        notes = [kind]
+        if var.min or var.max:
+            notes.append(f"{var.min}..{var.max}")
+        if var.param_name:
+            notes.append(f"starts as parameter `{var.param_name}`")
+        if var.fixup:
+            notes.append("not readable (converted when set)")
+        if var.readonly:
+            notes.append("read-only")
+        doc = f": {var.doc}" if var.doc else ""
+        lines.append(f"- `{group.name}.{var.name}` ({', '.join(notes)}){doc}")
+    return lines
+
+
+def _select_lines(exports: Exports) -> list[str]:
+    return [f"- `@{s.name}...`, `$sel({s.name}...)`" + (f": {s.doc}" if s.doc else "")
+            for s in exports.selects]
+
+
 def _not_implemented_lines(exports: Exports) -> list[str]:
     if not exports.not_implemented:
         return []
@@ -200,6 +227,8 @@ def render_reference(exports: Exports) -> str:
     lines += _section("Pseudo-variables", _pv_lines(exports))
     lines += _section("Transformations", _transform_lines(exports))
     lines += _section("Event routes", _event_route_lines(exports))
+    lines += _section("Configuration variables", _cfg_lines(exports))
+    lines += _section("Selects", _select_lines(exports))
     lines += _section("Not implemented in kampy", _not_implemented_lines(exports))
     return "\n".join(lines).rstrip() + "\n"
 

@@ -275,6 +275,71 @@ class EventRoute:
         return re.fullmatch(pattern, route_name) is not None
 
 
+CFG_TYPES = ("int", "string", "str")
+
+
+@dataclass(frozen=True)
+class CfgVar:
+    """A variable of a module's cfg group (Kamailio's `cfg_def_t`): readable and changeable at run
+    time through the cfg framework (`cfg.set_now_int tm fr_timer 5000`, `@cfg_get.tm.fr_timer`), a
+    change applying to the next message in every worker. The module reads the value the message
+    at hand sees with `core.cfg.get(group, name)`.
+
+    `type` is Kamailio's storage type: "int", "string" (char*) or "str" (str); `input` the type a
+    new value is given as when it differs (log_facility: given as a string, kept as an int). The
+    start value is the module parameter `param` (default: the variable's own name), else
+    `default`. An int outside `min`..`max` is refused (no check when both are 0). `fixup` names
+    a method `fixup(value) -> value` checking or converting a new value (Kamailio's on_change
+    callback; ValueError refuses it): such a variable cannot be read through cfg.get or a select,
+    as in Kamailio. `on_set` names a method `on_set(value)` run in each worker when the variable's
+    default value changes (Kamailio's per-child callback); `only_once` (CFG_CB_ONLY_ONCE): the
+    variable has no per-instance values. `readonly` ones cannot be changed."""
+
+    name: str
+    type: str
+    doc: str = ""
+    param: str | None = ""
+    default: Any = None
+    min: int = 0
+    max: int = 0
+    input: str | None = None
+    fixup: str = ""
+    on_set: str = ""
+    only_once: bool = False
+    readonly: bool = False
+
+    def __post_init__(self) -> None:
+        if self.type not in CFG_TYPES or (self.input is not None and self.input not in CFG_TYPES):
+            raise ValueError(f"cfg variable {self.name!r}: type is one of {', '.join(CFG_TYPES)}")
+
+    @property
+    def param_name(self) -> str | None:
+        return self.name if self.param == "" else self.param
+
+
+@dataclass(frozen=True)
+class CfgGroup:
+    """A module's cfg group (Kamailio's `cfg_declare(name, ...)`): usually named after the module."""
+
+    name: str
+    vars: tuple[CfgVar, ...]
+
+
+@dataclass(frozen=True)
+class Select:
+    """A select a module adds (Kamailio's `register_select_table`): `@<name>...` and
+    `$sel(<name>...)`, as textopsx's `@hf_value.contact[1].uri` or tm's `@tm.uac.count`.
+    `handler(path)` gets the parsed select once at load time (a tuple of its parts, each a str or
+    an int, the first being `name`: `("hf_value", "contact", 1, "uri")`) and returns
+    `fn(ctx) -> str | None` (None: no value, Kamailio's select returning 1), or raises ValueError
+    for a select it does not know. `kampy.api.select_uri(path, level)` and its kin resolve the
+    nested selects the core shares (`.uri.host`, `.nameaddr.name`, `.params.x`)."""
+
+    name: str
+    handler: str
+    doc: str = ""
+
+
 UNIMPLEMENTED_KINDS = ("param", "function", "pvar", "transform", "stat", "rpc", "event_route")
 
 
@@ -364,6 +429,8 @@ class Exports:
     not_implemented: tuple[Unimplemented, ...] = ()
     offers: tuple[Offer, ...] = ()
     needs: tuple[Need, ...] = ()
+    cfg: CfgGroup | None = None
+    selects: tuple[Select, ...] = ()
     factory: Callable[..., Any] | None = None
     # the processes of its own the module runs, from its parameters (every declared one, as the
     # module gets them): called once before the workers start, so a function of the parameters

@@ -14,9 +14,11 @@ from typing import Any
 
 from kampy import loader
 from kampy.config import ast, core_params
+from kampy.config.cfgcheck import check_cfg, select_problem
 from kampy.config.core import CORE_EXPORTS, CORE_PARAMS
 from kampy.config.pvparse import PVSyntaxError, parse_format, parse_pv
 from kampy.errors import ConfigError, Diagnostic
+from kampy.runtime.selects import SelectTable
 from kampy.module import (
     ROUTE_KIND_NAMES,
     ArgKind,
@@ -138,6 +140,7 @@ class Resolver:
         self.functions_used: set[str] = set()
         self.calls: dict[int, tuple[str, Function]] = {}
         self.refused: dict[int, str] = {}
+        self.selects: SelectTable | None = None
 
     # ------------------------------------------------------------ reporting
 
@@ -168,6 +171,8 @@ class Resolver:
                                                       {p.name: p.default for p in exports.params})
         if self.resolve:
             self.check_needs()
+            self.selects, problems = check_cfg(self.config, self.core_params, self.modules)
+            self.diags.extend(problems)
             for key, route in self.routes.items():
                 if route.kind == "event" and route.name:
                     self.unimplemented(route.pos, "event_route", route.name)
@@ -421,6 +426,15 @@ class Resolver:
             self.expr(e.right, rtype)
         elif isinstance(e, ast.UnOp):
             self.expr(e.operand, rtype)
+        elif isinstance(e, ast.Select):
+            self.select(e.text, e.pos, whole=True)
+
+    def select(self, text: str, pos: ast.Pos, whole: bool) -> None:
+        if self.selects is None:
+            return
+        problem = select_problem(self.selects, text, whole)
+        if problem is not None:
+            self.error(pos, f"bad select {text}: {problem}")
 
     def call(self, call: ast.Call, rtype: RouteType) -> None:
         candidates = self.functions(call.name)
@@ -555,6 +569,8 @@ class Resolver:
             self.error(pv.pos, f"${pv.cls} needs a name in parentheses: ${pv.cls}(name)")
         elif decl.arg == "none" and pv.arg:
             self.error(pv.pos, f"${pv.cls} takes no name: write ${pv.cls}, not ${pv.cls}({pv.arg})")
+        if pv.cls == "sel" and pv.arg:
+            self.select(pv.arg, pv.pos, whole=True)
         self.nested_pvs(pv)
         self.check_transforms(pv)
         return decl

@@ -37,7 +37,6 @@ NOT_IMPLEMENTED = {
     "exec": "exec() (running external commands)",
     "udp_mtu_try_proto": "udp_mtu_try_proto()",
     "setavpflag": "AVP flags", "resetavpflag": "AVP flags", "isavpflagset": "AVP flags",
-    "cfg_select": "cfg_select() (config groups)", "cfg_reset": "cfg_reset() (config groups)",
     "return_mode": "return_mode()", "forward_sctp": "SCTP", "rewritehostporttrans": "rewritehostporttrans()",
     "sethostporttrans": "sethostporttrans()", "sethpt": "sethpt()",
 }
@@ -78,11 +77,11 @@ def _log(engine: Engine, call: ast.Call) -> Fn:
         else:
             level_fn = args[0]
         text = args[1]
-    debug = engine.debug_level
+    cfg = engine.core.cfg
 
     def log_(ctx: MessageContext) -> int:
         level = to_int(level_fn(ctx))
-        if level <= debug:
+        if level <= cfg.get("core", "debug"):
             script_log.log(python_level(level), "%s", to_str(text(ctx)).rstrip("\n"), extra=SCRIPT_PREFIX)
         return 1
     return log_
@@ -437,6 +436,40 @@ def _len_gt(engine: Engine, call: ast.Call) -> Fn:
     return len_gt
 
 
+# ---------------------------------------------------------------- the cfg framework
+
+
+def _cfg_group(engine: Engine, call: ast.Call) -> str:
+    node = call.args[0]
+    if not isinstance(node, ast.Str):
+        raise _error(call, f"{call.name}(): bad arguments, string expected")
+    if node.value not in engine.core.cfg.groups:
+        raise _error(call, f'configuration group "{node.value}" not found')
+    return node.value
+
+
+def _cfg_select(engine: Engine, call: ast.Call) -> Fn:
+    """cfg_select("group", id): the rest of the message reads instance `id` of the group."""
+    group = _cfg_group(engine, call)
+    gid = engine.expr(call.args[1], RouteType.ANY)
+    cfg = engine.core.cfg
+
+    def cfg_select(ctx: MessageContext) -> int:
+        return 1 if cfg.select(group, to_int(gid(ctx))) else -1
+    return cfg_select
+
+
+def _cfg_reset(engine: Engine, call: ast.Call) -> Fn:
+    """cfg_reset("group"): back to the group's default values."""
+    group = _cfg_group(engine, call)
+    cfg = engine.core.cfg
+
+    def cfg_reset(ctx: MessageContext) -> int:
+        cfg.reset(group)
+        return 1
+    return cfg_reset
+
+
 BUILDERS: dict[str, Callable[[Engine, ast.Call], Fn]] = {
     "log": _log, "error": _error_action,
     "setflag": _setflag, "resetflag": _resetflag, "isflagset": _isflagset,
@@ -463,4 +496,5 @@ BUILDERS: dict[str, Callable[[Engine, ast.Call], Fn]] = {
     "set_forward_close": _local_flag("forward_close"),
     "set_reply_close": _local_flag("reply_close"),
     "len_gt": _len_gt,
+    "cfg_select": _cfg_select, "cfg_reset": _cfg_reset,
 }

@@ -20,6 +20,7 @@ from kampy.runtime import loglevels
 from kampy.runtime.params import NetParams
 from kampy.runtime.actionhooks import ActionHook
 from kampy.runtime.context import Handoff, MessageContext, Outgoing, Socket, Source
+from kampy.runtime.cfgframework import CfgFramework
 from kampy.runtime.shared import SharedStore
 from kampy.sip.message import Response, parse_message
 from kampy.sip.via import reply_destination
@@ -68,6 +69,7 @@ class Routes(Protocol):
     def run_event_route(self, name: str, ctx: MessageContext) -> bool: ...
 
     def pvars(self) -> list[PVar]: ...
+    def resolve_select(self, text: str) -> Callable[[MessageContext], str | None]: ...
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,7 @@ class Core:
         self.server_header = SERVER_HEADER
         self._aor_case_sensitive = False
         self.outbox: list[Outgoing | Handoff] = []  # sent from timers and callbacks, outside a message
+        self.cfg = CfgFramework(lambda: self.shared.table("cfg", capacity=64))
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._timer_seq = itertools.count()
         self._cancelled: set[int] = set()
@@ -245,6 +248,9 @@ class Core:
 
     def formatter(self, text: str) -> Callable[[MessageContext], str]:
         return self._engine().resolve_format(text)
+
+    def select(self, text: str) -> Callable[[MessageContext], str | None]:
+        return self._engine().resolve_select(text)
 
     def has_route(self, kind: str, name: str | None) -> bool:
         return self._routes is not None and self._routes.has_route(kind, name)

@@ -35,7 +35,11 @@ from kampy.runtime import actionhooks, actions, expressions
 from kampy.runtime.context import MessageContext, ScriptDrop, ScriptExit
 from kampy.runtime.core import Core
 from kampy.runtime.flow import Break, LoadError, MalformedInput, ModuleFailure, Return
+from kampy.runtime.cfgcore import declare_all
+from kampy.runtime.memstatus import log_shared_memory
 from kampy.runtime.modules import build_modules
+from kampy.runtime.selectcore import core_table
+from kampy.runtime.selects import SelectError, SelectTable, parse_select
 from kampy.runtime.pvs import Constant, Transformed, core_pv
 from kampy.sip.errors import SIPProtocolError
 from kampy.runtime.values import compile_posix, format_value, parse_int_literal, to_int, to_str
@@ -45,7 +49,6 @@ log = logging.getLogger("kampy.runtime")
 Fn = Callable[[MessageContext], Any]
 # (ctx, route label such as "failure_route[1]", function name or "" on entering the route, code)
 Tracer = Callable[[MessageContext, str, str, "int | None"], None]
-DEFAULT_MAX_WHILE_LOOPS = 100  # src/core/config.h
 
 
 def module_processes(compiled: CompiledConfig) -> list[tuple[str, Process]]:
@@ -95,12 +98,10 @@ class Engine:
         self.compiled = compiled
         self.core = core
         self.errors: list[Diagnostic] = []
-        params = compiled.core_params
-        self.max_while = to_int(params.get("max_while_loops", DEFAULT_MAX_WHILE_LOOPS))
-        self.debug_level = to_int(params.get("debug", 0))
         self.defines: dict[str, str | None] = dict(getattr(compiled, "defines", None) or {})
         self.flag_names = self._flag_names(compiled.ast)
         self._pv_cache: dict[ast.PVar, Any] = {}
+        self.selects: SelectTable | None = None
         self.pv_owners: dict[str, tuple[str, PVClass]] = {}
         self.tr_owners: dict[str, tuple[str, TransformClass]] = {}
         self.timers: list[tuple[Timer, float, Callable[[], Any]]] = []
@@ -109,6 +110,8 @@ class Engine:
         self._owners()
         core.attach_routes(self)
         self.errors.extend(build_modules(compiled, core))
+        self._declare_cfg()
+        self.selects = self._select_table()
         self._module_timers()
         self._module_processes()
         self.routes: dict[tuple[str, str | None], Fn] = {}
@@ -155,6 +158,50 @@ class Engine:
                 self.pv_owners.setdefault(pv.name, (name, pv))
             for tc in mod.exports.transforms:
                 self.tr_owners.setdefault(tc.name, (name, tc))
+
+    def _declare_cfg(self) -> None:
+        """The cfg framework's groups: the config's, the core's and the loaded modules'."""
+        store = self.core
+
+        def dump_shm(value: Any) -> Any:
+            if value:
+                log_shared_memory(store.shared)
+            return value
+        try:
+            compiled = self.compiled
+            declare_all(self.core.cfg, compiled.ast, compiled.core_params, compiled.modules,
+                        self.core.modules, {"fixup:mem_dump_shm": dump_shm})
+        except ConfigError as exc:
+            self.errors.extend(exc.diagnostics)
+
+    def _select_table(self) -> SelectTable:
+        """The core's selects, then those the loaded modules add (Exports.selects)."""
+        table = core_table(self.core, self.core.cfg)
+        for name, mod in self.compiled.modules.items():
+            instance = self.core.modules.get(name)
+            for decl in mod.exports.selects:
+                if instance is not None:
+                    table.add(decl.name, getattr(instance, decl.handler))
+        return table
+
+    def select(self, e: ast.Select) -> Fn:
+        """An `@...` select as `fn(ctx) -> str | None`."""
+        try:
+            path, end = parse_select(e.text)
+            if end != len(e.text):
+                raise SelectError(f"invalid select '{e.text}'")
+            return self.selects.resolve(path)
+        except (SelectError, LookupError) as exc:
+            raise LoadError(e.pos, f"bad select {e.text}: {exc}") from None
+
+    def resolve_select(self, text: str) -> Fn:
+        """`CoreAPI.select`: a select named as `$sel()` names it; a problem is a LookupError."""
+        if getattr(self, "selects", None) is None:
+            raise LookupError("selects are known once the modules are built")
+        try:
+            return self.selects.resolve_text(text)
+        except (SelectError, LookupError) as exc:
+            raise LookupError(f"invalid select name [{text}]: {exc}") from None
 
     def _module_timers(self) -> None:
         for name, instance in self.core.modules.items():
@@ -312,12 +359,13 @@ class Engine:
     def stmt_While(self, s: ast.While, rtype: RouteType) -> Fn:
         cond = self.cond(s.cond, rtype)
         body = self.block(s.body.stmts, rtype)
-        limit = self.max_while
+        cfg = self.core.cfg
         where = f"{s.pos.file}:{s.pos.line}"
 
         def while_(ctx: MessageContext) -> int:
             ret = 1
             i = 0
+            limit = cfg.get("core", "max_while_loops")
             try:
                 while cond(ctx):
                     if limit > 0:

@@ -122,7 +122,7 @@ def compile_expr(engine: Engine, e: ast.Node, rtype: RouteType) -> Fn:
                 return special
         return _binop(engine, e, rtype)
     if isinstance(e, ast.Select):
-        raise _load_error(e.pos, f"selects ({e.text}) are not supported by kampy yet")
+        return engine.select(e)
     raise _load_error(e.pos, f"kampy cannot evaluate this expression: {type(e).__name__}")
 
 
@@ -142,6 +142,9 @@ def _unop(engine: Engine, e: ast.UnOp, rtype: RouteType) -> Fn:
         if isinstance(e.operand, ast.PVar):
             get = engine.pv_accessor(e.operand).get
             return lambda ctx: int(get(ctx) is not None)
+        if isinstance(e.operand, ast.Select):
+            value = engine.select(e.operand)
+            return lambda ctx: int(value(ctx) is not None)
         compile_expr(engine, e.operand, rtype)
         return _const(1)
     value = compile_expr(engine, e.operand, rtype)

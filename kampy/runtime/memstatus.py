@@ -38,6 +38,16 @@ def log_memory_status(params: Any, store: Any) -> None:
         _lines(level, "Memory still-in-use summary (shm):", _table_key_lines(store))
 
 
+def log_process_memory(level: int = logging.WARNING) -> None:
+    """This process's memory status (cfg's `core.mem_dump_pkg` set to its pid)."""
+    _lines(level, "Memory status (pkg):", _process_lines())
+
+
+def log_shared_memory(store: Any, level: int = logging.WARNING) -> None:
+    """The shared store's status (cfg's `core.mem_dump_shm`)."""
+    _lines(level, "Memory status (shm):", _store_lines(store, None))
+
+
 def _lines(level: int, title: str, lines: list[str]) -> None:
     log.log(level, "%s", title)
     for line in lines:

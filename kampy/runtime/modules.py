@@ -21,6 +21,8 @@ from kampy.config.compile import CompiledConfig, ModuleConfig
 from kampy.errors import Diagnostic
 from kampy.interfaces import handler_problems, narrow, protocol_problems
 from kampy.module import Exports
+from kampy.runtime.cfgcore import declare_module_group
+from kampy.runtime.cfgframework import CfgError
 from kampy.runtime.core import Core
 
 log = logging.getLogger("kampy.runtime")
@@ -134,6 +136,11 @@ def build_module(exports: Exports, params: dict[str, Any], core: Core,
     problems = handler_problems(exports, instance) or _offer(exports, instance, core)
     if problems:
         raise LoadProblems([f"module '{exports.name}': {p}" for p in problems])
+    if exports.cfg is not None and exports.cfg.name not in core.cfg.groups:
+        try:
+            declare_module_group(core.cfg, exports.cfg, full, instance)
+        except CfgError as exc:
+            raise LoadProblems([f"module '{exports.name}': cfg group {exports.cfg.name}: {exc}"]) from None
     return instance
 
 

@@ -128,6 +128,7 @@ class Server:
         return min(due, default=None)
 
     def run_timers(self) -> list[Outgoing]:
+        self.core.cfg.update()
         now = self.core.clock.monotonic()
         out: list[Outgoing] = []
         for timer in self._timers:
@@ -154,6 +155,7 @@ class Server:
         their transaction, as `Handoff`). Never raises for bad input. `handed_off`: another worker
         received it and handed it over to this one, its owner (`ctx.handed_off`)."""
         self._handed_off = handed_off
+        self.core.cfg.update()
         try:
             out = self._handle(data, src)
         finally:
@@ -246,6 +248,8 @@ class Server:
             return []
         self.msg_no += 1
         ctx = MessageContext(msg, src, self.core, handed_off=self._handed_off, msg_id=self.msg_no)
+        if self.core.cfg.get("core", "force_rport"):  # the core's force_rport: every request
+            ctx.force_rport = True
         if self._log_prefix is not None or self._log_callid:
             self._set_log_prefix(ctx)
         try:

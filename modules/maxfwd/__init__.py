@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, Param, RouteType
+from kampy.api import Arg, ArgKind, CfgGroup, CfgVar, Exports, Function, Param, RouteType
 
 from .maxfwd import MaxfwdModule
 
@@ -10,6 +10,7 @@ EXPORTS = Exports(
     name="maxfwd",
     doc="Max-Forwards header processing.",
     params=(Param("max_limit", (int,), 70),),
+    cfg=CfgGroup("maxfwd", (CfgVar("max_limit", "int", "Max. maxfwd limit", min=0, max=255),)),
     functions=(
         Function(
             "maxfwd_process",

@@ -16,9 +16,14 @@ class MaxfwdModule(Module):
 
     def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
-        self.max_limit = int(params["max_limit"])
-        if not 0 <= self.max_limit <= 255:
-            raise ValueError(f"max_limit must be 0..255, not {self.max_limit}")
+        if not 0 <= int(params["max_limit"]) <= 255:
+            raise ValueError(f"max_limit must be 0..255, not {params['max_limit']}")
+        self.cfg = core.cfg
+
+    @property
+    def max_limit(self) -> int:
+        """The cfg group's `maxfwd.max_limit` (the parameter, unless changed at run time)."""
+        return int(self.cfg.get("maxfwd", "max_limit"))  # type: ignore[arg-type]
 
     def present(self, ctx: MessageContext) -> int:
         """The Max-Forwards value, -1 when absent, -2 when unparsable (is_maxfwd_present)."""

@@ -69,7 +69,6 @@ NOT_IMPLEMENTED = (
     Unimplemented("pvar", "ruri.domain", "not implemented yet"),
     Unimplemented("pvar", "ruri.user", "not implemented yet"),
     Unimplemented("pvar", "sbranch", "not implemented yet"),
-    Unimplemented("pvar", "sel", "not implemented yet"),
     Unimplemented("pvar", "snd", "not implemented yet"),
     Unimplemented("pvar", "sndfrom", "not implemented yet"),
     Unimplemented("pvar", "sndto", "not implemented yet"),
@@ -246,6 +245,8 @@ EXPORTS = Exports(
                   doc="Get the value of a shared variable. If no argument, dumps all"),
     ),
     pvars=(
+        PVClass("sel", arg="required", handler="pv_sel", doc="the value of a select: $sel(cfg_get.group.var) "
+                "is @cfg_get.group.var"),  # pv_get_select pv_parse_select_name
         PVClass("null", handler="pv_null"),  # core $null (pvapi.c), served here
         PVClass("_s", arg="required", handler="pv__s"),  # pv_get__s pv_parse__s_name
         PVClass("af", arg="required", handler="pv_af"),  # pv_get_af pv_parse_af_name

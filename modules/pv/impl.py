@@ -117,6 +117,13 @@ class PvModule(Module):
             return ReadWrite(getter, setter)
         return Reader(getter)
 
+    def pv_sel(self, spec: PVar) -> Any:
+        """`$sel(cfg_get.my.x)`: a select of the core or of a module, as `@cfg_get.my.x`."""
+        try:
+            return Reader(self.core.select(_required(spec)))
+        except LookupError as exc:
+            raise PVError(str(exc)) from None
+
     def pv_null(self, spec: PVar) -> Any:
         return Reader(lambda ctx: None)
 

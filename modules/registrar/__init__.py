@@ -17,6 +17,7 @@ from kampy.api import (
     UsrlocAPI,
 )
 
+from .config import CFG
 from .registrar import RegistrarModule
 
 __all__ = ["EXPORTS", "RegistrarModule"]
@@ -40,6 +41,7 @@ DOMAIN = Arg("domain", ArgKind.FMT, fixup="fix_domain")
 
 EXPORTS = Exports(
     name="registrar",
+    cfg=CFG,
     doc="SIP registrar: save(), lookup(), registered() over usrloc.",
     params=(
         Param("default_expires", (int,), 3600),

@@ -32,6 +32,7 @@ from kampy.api import (
     parse_uri,
 )
 
+from .config import RegistrarCfg
 from .rcd import add_record_details
 from .contacts import (
     ALL_METHODS,
@@ -120,27 +121,16 @@ def strno2int(text: str) -> int:
     return int(text, 16) if text[:2].lower() == "0x" else int(text)
 
 
-class RegistrarModule(Module):
+class RegistrarModule(RegistrarCfg, Module):
     def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
         self.ul: UsrlocAPI = core.api("usrloc")
         self.sl: SlAPI = core.api("sl")
-        p = params
-        self.default_expires = int(p["default_expires"])
-        self.default_expires_range = int(p["default_expires_range"])
-        self.expires_range = int(p["expires_range"])
-        self.default_q = int(p["default_q"])
-        self.append_branches = int(p["append_branches"])
-        self.case_sensitive = int(p["case_sensitive"])
-        self.realm_prefix = p["realm_prefix"] or ""
-        self.min_expires = int(p["min_expires"])
-        self.max_expires = int(p["max_expires"])
+        p = params  # the cfg group's parameters are read through RegistrarCfg, the others here
         self.received_param = p["received_param"] or ""
         self.xavp_rcd: str | None = p["xavp_rcd"] or None
         self.xavp_rcd_mask = int(p["xavp_rcd_mask"])
         self.received_avp = _avp_name(p["received_avp"])
-        self.max_contacts = int(p["max_contacts"])
-        self.retry_after = int(p["retry_after"])
         self.method_filtering = int(p["method_filtering"])
         self.use_path = int(p["use_path"])
         self.path_mode = int(p["path_mode"])
@@ -149,19 +139,18 @@ class RegistrarModule(Module):
         self.gruu_enabled = int(p["gruu_enabled"])
         self.contact_max_size = int(p["contact_max_size"])
         self.min_expires_mode = int(p["min_expires_mode"])
-        self.use_expired_contacts = int(p["use_expired_contacts"])
         self.sock_hdr_name = p["sock_hdr_name"] or ""
         for name in ("default_expires_range", "expires_range"):
             if not 0 <= int(p[name]) <= 100:
                 raise ValueError(f"{name} must be between 0 and 100")
-        core.set_aor_case_sensitive(bool(self.case_sensitive))
+        core.set_aor_case_sensitive(bool(p["case_sensitive"]))  # once, as Kamailio's mod_init
         self.ulc = UlcProfiles()
         stats = core.stats
-        stats.set("registrar:max_expires", self.max_expires)
-        stats.set("registrar:max_contacts", self.max_contacts)
-        stats.set("registrar:default_expire", self.default_expires)
-        stats.set("registrar:default_expires_range", self.default_expires_range)
-        stats.set("registrar:expires_range", self.expires_range)
+        stats.set("registrar:max_expires", int(p["max_expires"]))
+        stats.set("registrar:max_contacts", int(p["max_contacts"]))
+        stats.set("registrar:default_expire", int(p["default_expires"]))
+        stats.set("registrar:default_expires_range", int(p["default_expires_range"]))
+        stats.set("registrar:expires_range", int(p["expires_range"]))
 
     # ------------------------------------------------------------ helpers
 

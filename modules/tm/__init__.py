@@ -15,6 +15,7 @@ from kampy.api import (
     Unimplemented,
 )
 
+from .config import CFG
 from .tm import TmModule
 
 
@@ -117,6 +118,7 @@ NOT_IMPLEMENTED = (
 EXPORTS = Exports(
     name="tm",
     doc="Stateful transaction handling (RFC 3261 transactions): t_relay() and friends.",
+    cfg=CFG,
     params=(
         Param("fr_timer", (int,), 30000),
         Param("fr_inv_timer", (int,), 120000),

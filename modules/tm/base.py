@@ -19,7 +19,7 @@ from kampy.api import (
     TransactionTable,
 )
 
-from . import tags
+from . import config, tags
 from .cell import Cell, Leg
 
 log = logging.getLogger("kampy.tm")
@@ -63,21 +63,14 @@ class TmBase(Module):
 
     def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
-        self.timers = TimerConfig.from_kamailio(
-            fr_timer=int(params["fr_timer"]), fr_inv_timer=int(params["fr_inv_timer"]),
-            retr_timer1=int(params["retr_timer1"]), retr_timer2=int(params["retr_timer2"]),
-            wt_timer=int(params["wt_timer"]),
-            restart_fr_on_each_reply=bool(params["restart_fr_on_each_reply"]))
-        self.auto_inv_100 = bool(params["auto_inv_100"])
-        self.auto_inv_100_reason = str(params["auto_inv_100_reason"])
-        self.unmatched_cancel = int(params["unmatched_cancel"])
+        # the parameters of the cfg group `tm` are read from the cfg framework (config.py), so a
+        # change (`kamcmd cfg.set_now_int tm fr_inv_timer 60000`) applies to the next transaction
+        self.cfg = core.cfg
+        self._timers_key: tuple[Any, ...] = ()
+        self._timers = TimerConfig()
         self.remap_503_500 = bool(params["remap_503_500"])
-        self.relay_100 = bool(params["relay_100"])
-        self.disable_6xx = bool(params["disable_6xx_block"])
         self.failure_reply_mode = int(params["failure_reply_mode"])
         self.faked_reply_prio = int(params["faked_reply_prio"])
-        self.cancel_b_method = int(params["cancel_b_method"])
-        self.noisy_ctimer = bool(params["noisy_ctimer"])
         self.table = TransactionTable()
         self._legs: dict[ClientTransaction | ServerTransaction, Leg] = {}
         self._labels = itertools.count(1)
@@ -86,6 +79,61 @@ class TmBase(Module):
         self.reqin_tmcbs: list[TmCallback] = []  # TMCB_REQUEST_IN, newest first
         self.local_reqin_tmcbs: list[TmCallback] = []  # TMCB_LOCAL_REQUEST_IN
         self.e2e: dict[str, Cell] = {}  # INVITEs with E2EACK callbacks, by e2e_key (Call-ID, CSeq, From-tag)
+
+    # ------------------------------------------------------------ the cfg group `tm`
+
+    @property
+    def timers(self) -> TimerConfig:
+        """The timers new transactions get, from the cfg group (fr/wt timers kept in ticks)."""
+        get = self.cfg.get
+        key = (get("tm", "fr_timer"), get("tm", "fr_inv_timer"), get("tm", "wt_timer"),
+               get("tm", "retr_timer1"), get("tm", "retr_timer2"), get("tm", "restart_fr_on_each_reply"))
+        if key != self._timers_key:
+            fr, fr_inv, wt, t1, t2, restart = key
+            self._timers = TimerConfig.from_kamailio(
+                fr_timer=config.ticks_to_ms(fr), fr_inv_timer=config.ticks_to_ms(fr_inv),
+                retr_timer1=int(t1), retr_timer2=int(t2), wt_timer=config.ticks_to_ms(wt),
+                restart_fr_on_each_reply=bool(restart))
+            self._timers_key = key
+        return self._timers
+
+    @property
+    def auto_inv_100(self) -> bool:
+        return bool(self.cfg.get("tm", "auto_inv_100"))
+
+    @property
+    def auto_inv_100_reason(self) -> str:
+        return str(self.cfg.get("tm", "auto_inv_100_reason") or "")
+
+    @property
+    def unmatched_cancel(self) -> int:
+        return int(self.cfg.get("tm", "unmatched_cancel"))  # type: ignore[arg-type]
+
+    @property
+    def relay_100(self) -> bool:
+        return bool(self.cfg.get("tm", "relay_100"))
+
+    @property
+    def disable_6xx(self) -> bool:
+        return bool(self.cfg.get("tm", "disable_6xx_block"))
+
+    @property
+    def cancel_b_method(self) -> int:
+        return config.cancel_b_method(self.cfg.get("tm", "cancel_b_method"))
+
+    @property
+    def noisy_ctimer(self) -> bool:
+        return bool(self.cfg.get("tm", "noisy_ctimer"))
+
+    # the cfg framework's fix-ups (Kamailio's timer_fixup, timer_fixup_ms, cancel_b_flags_fixup)
+    def fix_timer(self, value: Any) -> int:
+        return config.ms_to_ticks(value)
+
+    def fix_timer_ms(self, value: Any) -> int:
+        return int(value)
+
+    def fix_cancel_b_method(self, value: Any) -> int:
+        return config.cancel_b_flags(value)
 
     def cell_of(self, ctx: MessageContext) -> Cell | None:
         return ctx.local.get(CELL)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, Param, PVClass, RouteType, Unimplemented
+from kampy.api import (Arg, ArgKind, CfgGroup, CfgVar, Exports, Function, Param, PVClass, RouteType,
+                       Unimplemented)
 
 from .impl import XlogModule
 
@@ -20,6 +21,7 @@ NOT_IMPLEMENTED = (
 
 EXPORTS = Exports(
     name="xlog",
+    cfg=CfgGroup("xlog", (CfgVar("methods_filter", "int", "Methods filter value for xlogm(...)."),)),
     doc="Formatted logging from the config: xlog(), xdbg(), xinfo() ...",
     params=(
         Param("long_format", (int,), 0),

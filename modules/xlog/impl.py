@@ -77,8 +77,12 @@ class XlogModule(Module):
         super().__init__(params, core)
         self.prefix: str = params["prefix"] or ""
         self.long_format = int(params["long_format"] or 0)
-        self.methods_filter = int(params["methods_filter"] if params["methods_filter"] is not None
-                                  else -1)
+        self.cfg = core.cfg
+
+    @property
+    def methods_filter(self) -> int:
+        """The cfg group's `xlog.methods_filter` (the parameter, unless changed at run time)."""
+        return int(self.cfg.get("xlog", "methods_filter"))  # type: ignore[arg-type]
 
     # ------------------------------------------------------------ output
 
