@@ -149,6 +149,12 @@ from kampy.module import (
 )
 from kampy.runtime.actionhooks import Action
 from kampy.runtime.context import (
+    FL_ADD_SRVID,
+    FL_ADD_XAVP_VIA_PARAMS,
+    FL_UAC_AUTH,
+    FL_USE_UAC_FROM,
+    FL_USE_UAC_TO,
+    FL_USE_XAVP_VIA_FIELDS,
     Branch,
     Credentials,
     Handoff,
@@ -159,7 +165,8 @@ from kampy.runtime.context import (
     Socket,
     Source,
 )
-from kampy.runtime.forward import SendSocketValue, build_forwarded, destination, forward_request
+from kampy.runtime.forward import (SendSocketValue, build_forwarded, destination, forward_request,
+                                   relay_reply, send_as_is)
 from kampy.runtime.core import Clock
 from kampy.memo import BoundedCache
 from kampy.sip.text import as_bytes, as_text
@@ -294,7 +301,10 @@ __all__ = [
     "TMCB_LOCAL_F", "TYPE_REQUEST", "TYPE_LOCAL_CANCEL", "TYPE_LOCAL_ACK",
     "JsonRpc", "LocalService", "Member", "Peer", "RpcStruct", "binrpc", "dumps_response", "version_string",
     "KAMAILIO_VERSION_TEXT", "KAMPY_VERSION", "source_id",
-    "Handoff", "SendSocketValue", "build_forwarded", "destination", "forward_request",
+    "Handoff", "SendSocketValue", "build_forwarded", "destination", "forward_request", "relay_reply",
+    "send_as_is",
+    "FL_ADD_SRVID", "FL_ADD_XAVP_VIA_PARAMS", "FL_UAC_AUTH", "FL_USE_UAC_FROM", "FL_USE_UAC_TO",
+    "FL_USE_XAVP_VIA_FIELDS",
     "CancelTimer", "ClientTransaction", "Deliver", "Send", "ServerTransaction", "StartTimer", "Terminated",
     "Timeout", "TimerConfig", "TransactionError", "TransactionTable", "TransportFailed", "build_ack",
     "build_cancel", "server_key",

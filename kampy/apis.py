@@ -100,11 +100,23 @@ class CoreAPI(Protocol):
     def sockets(self) -> Sequence[Socket]:
         """The local listening sockets, in the config's order."""
 
+    @property
+    def aliases(self) -> Sequence[tuple[str, int | None]]:
+        """The host aliases (`alias=`, and those `auto_aliases` adds): (host, port or None)."""
+
     def is_myself(self, host: str, port: int | None = None, proto: str | None = None) -> bool:
         """Kamailio's `myself` check: a local socket address or an alias (port 0/None = any)."""
 
     def socket_for(self, proto: str) -> Socket | None:
         """The first local socket of a protocol."""
+
+    def add_myself_check(self, check: Callable[[str, int | None, str | None], bool]) -> None:
+        """Add a test to `is_myself` (Kamailio's register_check_self_func): `check(host, port,
+        proto)` is asked when no socket or alias matches (corex's alias_subdomains)."""
+
+    def add_dns_record(self, name: str, address: str) -> None:
+        """A static address for a host name, used before the system's resolver when kampy sends
+        (corex's dns_cache records of type A/AAAA)."""
 
     def add_service(self, service: LocalService) -> None:
         """Have the network layer serve a local socket (a FIFO, a unix datagram socket) in worker
@@ -147,6 +159,11 @@ class CoreAPI(Protocol):
         """A format string with pseudo-variables (`"From $fu to $ru"`) as `fn(ctx) -> str`, built once;
         a format without pseudo-variables gives a function with a `constant` attribute. Raises
         `LookupError` for a bad or unknown pseudo-variable."""
+
+    def building_route(self) -> str | None:
+        """While the routes are built (a PV handler, an argument fix-up): Kamailio's name of the route
+        block whose statements are being built (its name; `DEFAULT_ROUTE` for request_route and the
+        other unnamed blocks), the name corex's `$cfg(route)` gives. None at other times."""
 
     def select(self, text: str) -> Callable[[MessageContext], str | None]:
         """A select, named as `$sel()` names it (`"cfg_get.my.x"`, `"via[1].host"`, an `@` first is

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from kampy.apis import CoreAPI
-    from kampy.runtime.context import MessageContext
+    from kampy.runtime.context import MessageContext, Outgoing, Source
 
 
 class RouteType(enum.IntFlag):
@@ -517,6 +517,9 @@ class Module:
       reply_route and before the core relays it statelessly; False when the module consumed it
       (tm: a reply of one of its transactions, or one handed to the worker that owns it). A reply
       handed over by another worker has had its reply_route there and goes straight to these hooks.
+    * `net_data_in(data, src) -> bytes` and `net_data_out(out) -> Outgoing`: the raw bytes of
+      every message received (before parsing, once, in the worker that received it) and of every
+      message sent (Kamailio's SREV_NET_DATA_IN/OUT); they return what is handled or sent.
     """
 
     def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
@@ -541,6 +544,15 @@ class Module:
         """Runs for each reply addressed to us before the core relays it; False when consumed."""
         return True
 
+    def net_data_in(self, data: bytes, src: Source) -> bytes:
+        """Kamailio's SREV_NET_DATA_IN: every message received, before it is parsed; returns what
+        the server handles instead (corex's network io intercept)."""
+        return data
+
+    def net_data_out(self, out: Outgoing) -> Outgoing:
+        """Kamailio's SREV_NET_DATA_OUT: every message about to be sent; returns what is sent."""
+        return out
+
 
 def overrides_pre_script(instance: Any) -> bool:
     """Whether a module instance has its own `pre_script` hook (the base one does nothing)."""
@@ -552,6 +564,12 @@ def overrides_post_script(instance: Any) -> bool:
     """Whether a module instance has its own `post_script` hook (the base one does nothing)."""
     hook = getattr(type(instance), "post_script", None)
     return hook is not None and hook is not Module.post_script
+
+
+def overrides(instance: Any, hook: str) -> bool:
+    """Whether a module instance has its own message hook `hook` (the base one does nothing)."""
+    found = getattr(type(instance), hook, None)
+    return found is not None and found is not getattr(Module, hook)
 
 
 def overrides_on_response(instance: Any) -> bool:

@@ -126,7 +126,7 @@ def test_reg_fetch_contacts_fills_ulc() -> None:
 
 
 def test_lookup_branches_looks_up_the_ruri_and_each_branch() -> None:
-    srv = server(probe('''append_branch("sip:bob@example.test");
+    srv = server('loadmodule "corex"\n' + probe('''append_branch("sip:bob@example.test");
     lookup_branches("location"); $var(r) = $rc;
     append_to_reply("X-R: $var(r)\\r\\nX-RU: $ru\\r\\nX-B: $(branch(uri)[0])\\r\\n");
     sl_send_reply("200", "B");'''))

@@ -32,7 +32,8 @@ failure_route[again] {
     if (t_check_status("500")) { t_reply("599", "From failure_route"); }
 }
 '''
-PARAMS = 'modparam("tm", "fr_timer", 3000)\nmodparam("tm", "fr_inv_timer", 9000)\nloadmodule "textops"\n'
+PARAMS = 'modparam("tm", "fr_timer", 3000)\nmodparam("tm", "fr_inv_timer", 9000)\nloadmodule "textops"\n' \
+    'loadmodule "corex"\n'
 
 USERS = ("bob", "busy", "idle", "fork")
 METHODS = ("INVITE", "MESSAGE", "OPTIONS", "BYE")

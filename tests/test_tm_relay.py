@@ -4,7 +4,7 @@ from __future__ import annotations
 from kampy.sip.message import Request, Response
 from tests.tmkit import ALICE, BOB, CAROL, lines, parsed, reply_to, request, server
 
-FORK = ('request_route { append_branch("sip:carol@198.51.100.30:5090"); t_relay(); }')
+FORK = ('loadmodule "corex"\nrequest_route { append_branch("sip:carol@198.51.100.30:5090"); t_relay(); }')
 
 
 def test_t_relay_message_adds_via_with_rank_branch_and_keeps_max_forwards() -> None:

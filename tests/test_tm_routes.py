@@ -39,6 +39,7 @@ def test_send_reply_of_sl_replies_statefully_within_a_transaction() -> None:
 
 def test_branch_route_runs_per_branch_and_drop_cancels_that_branch() -> None:
     srv = server('''
+loadmodule "corex"
 request_route { append_branch("sip:carol@198.51.100.30:5090"); t_on_branch("B"); t_relay(); }
 branch_route[B] {
     if ($ru =~ "carol") { drop; }
@@ -52,6 +53,7 @@ branch_route[B] {
 
 def test_branch_route_can_rewrite_that_branch_only() -> None:
     srv = server('''
+loadmodule "corex"
 request_route { append_branch("sip:carol@198.51.100.30:5090"); t_on_branch("B"); t_relay(); }
 branch_route[B] { if ($T_branch_idx == 1) { $ru = "sip:dave@198.51.100.31:5091"; } }
 ''')

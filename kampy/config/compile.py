@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kampy import loader
-from kampy.config import ast, core_params
+from kampy.config import ast, core_params, rvtypes
 from kampy.config.cfgcheck import check_cfg, select_problem
 from kampy.config.core import CORE_EXPORTS, CORE_PARAMS
 from kampy.config.pvparse import PVSyntaxError, parse_format, parse_pv
@@ -424,10 +424,19 @@ class Resolver:
         elif isinstance(e, ast.BinOp):
             self.expr(e.left, rtype)
             self.expr(e.right, rtype)
+            self.types(e)
         elif isinstance(e, ast.UnOp):
             self.expr(e.operand, rtype)
+            self.types(e)
         elif isinstance(e, ast.Select):
             self.select(e.text, e.pos, whole=True)
+
+    def types(self, e: ast.Node) -> None:
+        bad = rvtypes.mismatch(e)
+        if bad is not None:
+            node, found, expected = bad
+            self.error(node.pos if node.pos.line else e.pos,
+                       f"bad expression: type mismatch: {found} instead of {expected}")
 
     def select(self, text: str, pos: ast.Pos, whole: bool) -> None:
         if self.selects is None:
@@ -570,7 +579,7 @@ class Resolver:
         elif decl.arg == "none" and pv.arg:
             self.error(pv.pos, f"${pv.cls} takes no name: write ${pv.cls}, not ${pv.cls}({pv.arg})")
         if pv.cls == "sel" and pv.arg:
-            self.select(pv.arg, pv.pos, whole=True)
+            self.select(pv.arg, pv.pos, whole=False)
         self.nested_pvs(pv)
         self.check_transforms(pv)
         return decl

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from kampy.config import ast
 from kampy.module import Function, RouteType
 from kampy.runtime import forward
-from kampy.runtime.context import Branch, MessageContext, Socket
+from kampy.runtime.context import MessageContext, Socket
 from kampy.runtime.flow import LoadError
 from kampy.runtime.sockets import grep_socket
 from kampy.runtime.loglevels import L_DBG, LEVEL_NAMES, python_level
@@ -37,7 +37,7 @@ NOT_IMPLEMENTED = {
     "exec": "exec() (running external commands)",
     "udp_mtu_try_proto": "udp_mtu_try_proto()",
     "setavpflag": "AVP flags", "resetavpflag": "AVP flags", "isavpflagset": "AVP flags",
-    "return_mode": "return_mode()", "forward_sctp": "SCTP", "rewritehostporttrans": "rewritehostporttrans()",
+    "forward_sctp": "SCTP", "rewritehostporttrans": "rewritehostporttrans()",
     "sethostporttrans": "sethostporttrans()", "sethpt": "sethpt()",
 }
 
@@ -274,22 +274,6 @@ def _revert_uri(engine: Engine, call: ast.Call) -> Fn:
 # ---------------------------------------------------------------- branches
 
 
-def _append_branch(engine: Engine, call: ast.Call) -> Fn:
-    args = _args(engine, call)
-
-    def append_branch(ctx: MessageContext) -> int:
-        uri = to_str(args[0](ctx)) if args else ctx.ruri
-        q = -1
-        if len(args) > 1:
-            q_value = args[1](ctx)
-            q = int(float(q_value) * 1000) if isinstance(q_value, str) and "." in q_value else to_int(q_value)
-        dst = None if args else ctx.dst_uri
-        ctx.branches.append(Branch(uri, dst_uri=dst, q=q, flags=ctx.bflags if not args else 0,
-                                   socket=ctx.force_socket))
-        return 1
-    return append_branch
-
-
 def _remove_branch(engine: Engine, call: ast.Call) -> Fn:
     args = _args(engine, call)
 
@@ -339,19 +323,6 @@ def _host_port(text: str, proto: str | None) -> tuple[str, int | None, str | Non
         text = rest
     host, port = _split_hostport(text)
     return host.strip("[]"), port, proto
-
-
-def _send(engine: Engine, call: ast.Call) -> Fn:
-    args = _args(engine, call)
-    default_proto = "tcp" if call.name == "send_tcp" else "udp"
-
-    def send(ctx: MessageContext) -> int:
-        host, port, proto = _host_port(to_str(args[0](ctx)), None)
-        if len(args) > 1:
-            port = to_int(args[1](ctx)) or None
-        proto = proto or default_proto
-        return forward.send_as_is(ctx, proto, host, port or forward.DEFAULT_PORTS.get(proto, 5060))
-    return send
 
 
 def _force_rport(engine: Engine, call: ast.Call) -> Fn:
@@ -428,17 +399,6 @@ def _force_send_socket(engine: Engine, call: ast.Call) -> Fn:
     return force_send_socket
 
 
-def _len_gt(engine: Engine, call: ast.Call) -> Fn:
-    (arg,) = _args(engine, call)
-
-    def len_gt(ctx: MessageContext) -> int:
-        return 1 if len(ctx.msg.raw) > to_int(arg(ctx)) else -1
-    return len_gt
-
-
-# ---------------------------------------------------------------- the cfg framework
-
-
 def _cfg_group(engine: Engine, call: ast.Call) -> str:
     node = call.args[0]
     if not isinstance(node, ast.Str):
@@ -481,9 +441,8 @@ BUILDERS: dict[str, Callable[[Engine, ast.Call], Fn]] = {
     **{n: _uri_edit(_set_port) for n in ("rewriteport", "setport", "setp")},
     "prefix": _uri_edit(_prefix), "strip": _uri_edit(_strip), "strip_tail": _uri_edit(_strip_tail),
     "userphone": _uri_edit(_userphone, needs_arg=False),
-    "append_branch": _append_branch, "remove_branch": _remove_branch, "clear_branches": _clear_branches,
+    "remove_branch": _remove_branch, "clear_branches": _clear_branches,
     **{n: _forward for n in ("forward", "forward_udp", "forward_tcp", "forward_tls")},
-    "send": _send, "send_tcp": _send,
     "force_rport": _force_rport, "add_rport": _force_rport,
     "add_local_rport": _mark("add_local_rport"),
     # replies and requests to a TCP source already reuse its connection in kampy's net layer
@@ -495,6 +454,5 @@ BUILDERS: dict[str, Callable[[Engine, ast.Call], Fn]] = {
     "set_reply_no_connect": _local_flag("reply_no_connect"),
     "set_forward_close": _local_flag("forward_close"),
     "set_reply_close": _local_flag("reply_close"),
-    "len_gt": _len_gt,
     "cfg_select": _cfg_select, "cfg_reset": _cfg_reset,
 }

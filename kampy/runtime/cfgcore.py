@@ -299,7 +299,11 @@ def _declare_script_groups(fw: CfgFramework, items: list[ast.CfgVar]) -> None:
         group.vars[item.name] = VarDef(item.name, kind, kind, item.desc)
         values[item.name] = value
     for group, values in groups.values():
-        fw.declare(group, values)
+        try:
+            fw.declare(group, values)
+        except CfgError as exc:
+            first = next(item for item in items if item.group == group.name)
+            raise ConfigError.at(first.pos, str(exc)) from None
 
 
 def script_value(item: ast.CfgVar) -> int | str:

@@ -16,6 +16,15 @@ if TYPE_CHECKING:
     from kampy.apis import CoreAPI
 
 
+# Kamailio's msg_flags bits (src/core/parser/msg_parser.h) a config can set through corex
+FL_USE_UAC_FROM = 1 << 13
+FL_USE_UAC_TO = 1 << 14
+FL_UAC_AUTH = 1 << 19
+FL_ADD_SRVID = 1 << 20
+FL_ADD_XAVP_VIA_PARAMS = 1 << 21
+FL_USE_XAVP_VIA_FIELDS = 1 << 22
+
+
 @dataclass(frozen=True)
 class Socket:
     """A local listening socket: `udp:127.0.0.1:5060` (`$Ri`, `$Rp`, `$pr`)."""
@@ -25,6 +34,8 @@ class Socket:
     port: int
     advertise_host: str | None = None
     advertise_port: int | None = None
+    # `listen=... name "x"` ($lsock, set_send_socket_name()); not part of what the socket is
+    name: str | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -170,6 +181,13 @@ class MessageContext:
     advertised_port: int | None = None
     # received by another worker and handed over to this one, which owns its transaction
     handed_off: bool = False
+    # Kamailio's faked message (event routes run from timers and module init): is_faked_msg()
+    faked: bool = False
+    # Kamailio's msg->msg_flags bits the script sets (corex's msg_iflag_*, via_add_srvid(), ...:
+    # MSG_FLAGS), and its extended flags (setxflag(), 0..63)
+    msg_flags: int = 0
+    xflags: int = 0
+    msg_id: int = 0  # the number of the message among those this process received ($mi, @msg.id)
     # an HTTP request run through event_route[xhttp:request], and the answer the route gave:
     # (code, reason, content type, body)
     http_request: Any = None

@@ -71,6 +71,8 @@ class Routes(Protocol):
     def pvars(self) -> list[PVar]: ...
     def resolve_select(self, text: str) -> Callable[[MessageContext], str | None]: ...
 
+    def building_route(self) -> str | None: ...
+
 
 @dataclass(frozen=True)
 class HttpRoute:
@@ -114,6 +116,8 @@ class Core:
         self._routes: Routes | None = None  # the route engine, once attached
         self.server_header = SERVER_HEADER
         self._aor_case_sensitive = False
+        self.myself_checks: list[Callable[[str, int | None, str | None], bool]] = []
+        self.dns_records: dict[str, list[str]] = {}  # name -> addresses (corex's dns_cache)
         self.outbox: list[Outgoing | Handoff] = []  # sent from timers and callbacks, outside a message
         self.cfg = CfgFramework(lambda: self.shared.table("cfg", capacity=64))
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
@@ -255,6 +259,9 @@ class Core:
     def has_route(self, kind: str, name: str | None) -> bool:
         return self._routes is not None and self._routes.has_route(kind, name)
 
+    def building_route(self) -> str | None:
+        return self._routes.building_route() if self._routes is not None else None
+
     def run_route(self, kind: str, name: str | None, ctx: MessageContext) -> int:
         return self._engine().run_route(kind, name, ctx)
 
@@ -275,7 +282,8 @@ class Core:
         return self._engine().pvars()
 
     def faked_context(self) -> MessageContext:
-        return MessageContext(parse_message(FAKED_MESSAGE), FAKED_SOURCE, self, route_type=RouteType.EVENT)
+        return MessageContext(parse_message(FAKED_MESSAGE), FAKED_SOURCE, self, route_type=RouteType.EVENT,
+                              faked=True)
 
     # ------------------------------------------------------------ addresses
 
@@ -291,7 +299,18 @@ class Core:
             if alias_host.lower() == host and (alias_port in (None, 0) or port in (None, 0)
                                                or alias_port == port):
                 return True
-        return False
+        return any(check(host, port, proto) for check in self.myself_checks)
+
+    def add_myself_check(self, check: Callable[[str, int | None, str | None], bool]) -> None:
+        self.myself_checks.append(check)
+
+    def add_dns_record(self, name: str, address: str) -> None:
+        self.dns_records.setdefault(name.lower().rstrip("."), []).append(address)
+
+    def resolve_static(self, host: str) -> str:
+        """`host` as the static DNS records (corex's dns_cache) give it, else unchanged."""
+        found = self.dns_records.get(host.lower().rstrip(".")) if self.dns_records else None
+        return found[0] if found else host
 
     def socket_for(self, proto: str) -> Socket | None:
         return next((s for s in self.sockets if s.proto == proto), None)

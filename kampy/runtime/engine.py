@@ -39,7 +39,7 @@ from kampy.runtime.cfgcore import declare_all
 from kampy.runtime.memstatus import log_shared_memory
 from kampy.runtime.modules import build_modules
 from kampy.runtime.selectcore import core_table
-from kampy.runtime.selects import SelectError, SelectTable, parse_select
+from kampy.runtime.selects import SelectError, SelectTable, parse_select, value_of
 from kampy.runtime.pvs import Constant, Transformed, core_pv
 from kampy.sip.errors import SIPProtocolError
 from kampy.runtime.values import compile_posix, format_value, parse_int_literal, to_int, to_str
@@ -102,6 +102,7 @@ class Engine:
         self.flag_names = self._flag_names(compiled.ast)
         self._pv_cache: dict[ast.PVar, Any] = {}
         self.selects: SelectTable | None = None
+        self._building: tuple[str, str | None] | None = None  # the route block being built
         self.pv_owners: dict[str, tuple[str, PVClass]] = {}
         self.tr_owners: dict[str, tuple[str, TransformClass]] = {}
         self.timers: list[tuple[Timer, float, Callable[[], Any]]] = []
@@ -124,9 +125,11 @@ class Engine:
         for key, route in compiled.routes.items():
             self._route_label = route_label(key)
             self._route_key = key
+            self._building = key
             body = self._safe(lambda r=route: self.block(r.body.stmts, route_type_of(
                 r.kind, r.name)), route.pos)
             self.routes[key] = body if self.tracer is None else self._traced_route(body)
+        self._building = None
         if self.errors:
             raise ConfigError(self.errors)
 
@@ -199,9 +202,10 @@ class Engine:
         if getattr(self, "selects", None) is None:
             raise LookupError("selects are known once the modules are built")
         try:
-            return self.selects.resolve_text(text)
+            get = self.selects.resolve_text(text)
         except (SelectError, LookupError) as exc:
             raise LookupError(f"invalid select name [{text}]: {exc}") from None
+        return lambda ctx: value_of(get(ctx))
 
     def _module_timers(self) -> None:
         for name, instance in self.core.modules.items():
@@ -240,7 +244,14 @@ class Engine:
         return ret
 
     def has_route(self, kind: str, name: str | None) -> bool:
-        return (kind, name) in self.compiled.routes  # known before the routes are built (mod_init)
+        return (kind, name) in self.compiled.routes  # known while the modules are built too
+
+    def building_route(self) -> str | None:
+        """Kamailio's route name of the block being built: its name, DEFAULT_ROUTE when unnamed."""
+        key = self._building
+        if key is None:
+            return None
+        return key[1] if key[1] is not None else "DEFAULT_ROUTE"
 
     def resolve_pv(self, spec: ast.PVar) -> Any:
         """`pv_accessor` for a module (`CoreAPI.pv_accessor`): a problem is a LookupError."""

@@ -14,7 +14,8 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from kampy.runtime.context import MessageContext, Outgoing, Socket
+from kampy.runtime.context import (FL_ADD_SRVID, FL_ADD_XAVP_VIA_PARAMS, FL_USE_XAVP_VIA_FIELDS,
+                                   MessageContext, Outgoing, Socket)
 from kampy.sip.via import received_params, split_first_via
 from kampy.sip.errors import SIPProtocolError
 from kampy.sip.message import AddHeader, Change, Request, Response
@@ -174,11 +175,21 @@ def build_forwarded(ctx: MessageContext, sock: Socket, branch: str | None = None
     (tm gives its own; the stateless one by default)."""
     msg = ctx.msg
     assert isinstance(msg, Request)
-    port = ctx.advertised_port or sock.advertise_port or sock.port
+    port: int | str = ctx.advertised_port or sock.advertise_port or sock.port
+    host = _via_host(sock, ctx)
+    flags = ctx.msg_flags
+    params = ctx.core.core_params
+    if flags & FL_USE_XAVP_VIA_FIELDS and params.get("xavp_via_fields"):
+        fields = _xavp_fields(ctx, str(params["xavp_via_fields"]))
+        host, port = _str_field(fields, "address") or host, _str_field(fields, "port") or port
     branch = branch or stateless_branch(msg)
-    via = f"SIP/2.0/{sock.proto.upper()} {_via_host(sock, ctx)}:{port};branch={branch}"
+    via = f"SIP/2.0/{sock.proto.upper()} {host}:{port};branch={branch}"
     if ctx.add_local_rport:
         via += ";rport"
+    if flags & FL_ADD_SRVID and ctx.core.server_id:
+        via += f";srvid={ctx.core.server_id & 0xFFFFFFFF}"
+    if flags & FL_ADD_XAVP_VIA_PARAMS and params.get("xavp_via_params"):
+        via += _serialized(_xavp_fields(ctx, str(params["xavp_via_params"])))
     # the Via and R-URI edits are for this copy only (a second forward() builds its own)
     edits: list[Change] = []
     try:
@@ -199,6 +210,29 @@ def build_forwarded(ctx: MessageContext, sock: Socket, branch: str | None = None
     finally:
         for change in edits:
             msg.cancel(change)
+
+
+def _xavp_fields(ctx: MessageContext, name: str) -> list[tuple[str, object]]:
+    """The fields of the first xavp `name`, as Kamailio lists them (the one set last first)."""
+    items = ctx.xavps.get(name)
+    if not items or not isinstance(items[0], dict):
+        return []
+    return [(field, value) for field, values in reversed(items[0].items()) for value in values]
+
+
+def _str_field(fields: list[tuple[str, object]], name: str) -> str | None:
+    return next((str(v) for f, v in fields if f == name and isinstance(v, str)), None)
+
+
+def _serialized(fields: list[tuple[str, object]]) -> str:
+    """xavp_serialize_fields(): `;name=value` (`;name` for an empty string) per int or string."""
+    out = ""
+    for name, value in fields:
+        if isinstance(value, int):
+            out += f";{name}={value & 0xFFFFFFFF}"
+        elif isinstance(value, str):
+            out += f";{name}={value}" if value else f";{name}"
+    return out
 
 
 def send_as_is(ctx: MessageContext, proto: str, host: str, port: int) -> int:

@@ -1,9 +1,6 @@
 """The core's selects (Kamailio 5.6's src/core/select_core.c and cfg/cfg_select.c): what `@ruri`,
 `@from.tag`, `@via[1].branch`, `@msg.header.User_Agent`, `@cfg_get.my.x` ... give, resolved once
 into `fn(ctx) -> str | None`.
-
-Differences on purpose: `@msg.id` (kampy numbers no messages) and `@next_hop.src_ip` (the socket is
-chosen when the message is sent) are refused when the config is loaded.
 """
 from __future__ import annotations
 
@@ -22,7 +19,12 @@ from kampy.runtime.selects import (
     end_of,
     find_not_quoted,
     is_name,
+    NULL,
+    PHONE2TEL,
+    display_name,
     nameaddr_name,
+    nameaddr_params,
+    null_if_none,
     nameaddr_uri,
     param_value,
     select_nameaddr,
@@ -30,6 +32,7 @@ from kampy.runtime.selects import (
     select_uri,
     unknown,
 )
+from kampy.runtime.forward import choose_socket, destination
 from kampy.sip.message import Request, Response, canonical_name
 from kampy.sip.uri import split_list
 
@@ -88,9 +91,23 @@ def _next_hop(ctx: Any) -> str | None:
 def _uri_root(get: Getter) -> Callable[[Path], Getter]:
     def resolve(path: Path) -> Getter:
         if len(path) > 1 and is_name(path[1], "src_ip") and get is _next_hop:
-            raise SelectError("@next_hop.src_ip: kampy chooses the sending socket when it sends")
+            end_of(path, 2)
+            return _next_hop_src_ip
         return chain(get, select_uri(path, 1))
     return resolve
+
+
+def _next_hop_src_ip(ctx: Any) -> str | None:
+    """The address of the local socket a request to the next hop leaves from."""
+    if _req(ctx) is None:
+        return None
+    if ctx.force_socket is not None:
+        return ctx.force_socket.host  # type: ignore[no-any-return]
+    found = destination(ctx.dst_uri or ctx.ruri)
+    if found is None:
+        return None
+    sock = choose_socket(ctx, found[0], found[1])
+    return sock.host if sock is not None else None
 
 
 # ------------------------------------------------------------------ From, To, Refer-To, Remote-Party-ID
@@ -107,10 +124,10 @@ def _nameaddr_header(header: str) -> Callable[[Path], Getter]:
             return chain(body, lambda t: _then(nameaddr_uri(t), select_uri(path, 2)))
         if is_name(part, "tag"):
             end_of(path, 2)
-            return chain(body, lambda t: _header_param(t, "tag"))
+            return chain(body, lambda t: null_if_none(_header_param(t, "tag")))
         if is_name(part, "name"):
             end_of(path, 2)
-            return chain(body, nameaddr_name)
+            return chain(body, display_name)
         if is_name(part, "params") and len(path) == 3 and isinstance(path[2], str):
             name = path[2]
             return chain(body, lambda t: _header_param(t, name))
@@ -127,8 +144,7 @@ def _header_param(text: str, name: str) -> str | None:
     semi = find_not_quoted(text, ";", gt + 1 if gt >= 0 else 0)
     if semi < 0:
         return None
-    found = param_value(text[semi + 1:], name)
-    return found if isinstance(found, str) else None
+    return param_value(text[semi + 1:], name)
 
 
 # ------------------------------------------------------------------ Contact, Record-Route
@@ -137,8 +153,10 @@ _CONTACT_PARAMS = ("q", "expires", "methods", "received", "instance")
 
 
 def _contact(path: Path) -> Getter:
+    """`@contact...`: the first Contact header; its `.uri`, `.name` and parameters are those of the
+    last contact of that header (Kamailio's parser lists them backwards)."""
     body = _header("Contact")
-    first = _first_of_list(body)
+    first = chain(body, lambda text: split_list(text)[-1] if text else None)
     if len(path) == 1:
         return body
     part = path[1]
@@ -146,7 +164,7 @@ def _contact(path: Path) -> Getter:
         return chain(first, lambda t: _then(nameaddr_uri(t), select_uri(path, 2)))
     if is_name(part, "name"):
         end_of(path, 2)
-        return chain(first, nameaddr_name)
+        return chain(first, lambda t: nameaddr_name(t) or "")
     if is_name(part, *_CONTACT_PARAMS):
         end_of(path, 2)
         name = str(part).lower()
@@ -170,7 +188,7 @@ def _record_route(path: Path) -> Getter:
         return chain(first, nameaddr_name)
     if is_name(part, "params") and len(path) == 3 and isinstance(path[2], str):
         pname = path[2]
-        return chain(first, lambda t: _header_param(t, pname) or "")
+        return chain(first, lambda t: _header_param(t, pname))
     raise unknown(path, 1)
 
 
@@ -239,8 +257,7 @@ def _via(path: Path) -> Getter:
 
 
 def _param_or_none(params: str, name: str) -> str | None:
-    found = param_value(params, name)
-    return found if isinstance(found, str) else None
+    return param_value(params, name)
 
 
 # ------------------------------------------------------------------ msg
@@ -274,10 +291,22 @@ def _any_header(path: Path, level: int) -> Getter:
         return found[index - 1]
     if len(path) == level:
         return get
-    if is_name(path[level], "nameaddr"):
+    return _nested_text(get, path, level)
+
+
+def _nested_text(get: Getter, path: Path, level: int) -> Getter:
+    """What may follow a header's value or a cfg variable: `.nameaddr.<part>`, `.uri.<part>` (cfg
+    variables) and `.params.<name>`, each needing what follows it (Kamailio's NESTED rows that
+    consume the next part)."""
+    part = path[level]
+    if len(path) == level + 1 or not isinstance(path[level + 1], str):
+        raise unknown(path, level + 1)
+    if is_name(part, "nameaddr"):
         return chain(get, select_nameaddr(path, level + 1))
-    if is_name(path[level], "params") and len(path) > level + 1 and is_name(path[level + 1], "params"):
-        return chain(get, select_params(path, level + 2))
+    if is_name(part, "uri") and path[0] == "cfg_get":
+        return chain(get, select_uri(path, level + 1))
+    if is_name(part, "params"):
+        return chain(get, lambda text: _then(nameaddr_params(text), select_params(path, level + 1)))
     raise unknown(path, level)
 
 
@@ -337,7 +366,10 @@ def _msg(path: Path) -> Getter:
         end_of(path, 2)
         return simple[str(part).lower()]
     if is_name(part, "id"):
-        raise SelectError("@msg.id: kampy does not number the messages it receives")
+        if len(path) == 3 and is_name(path[2], "hex"):
+            return lambda ctx: f"{ctx.msg_id:08X}"
+        end_of(path, 2)
+        return lambda ctx: str(ctx.msg_id)
     if is_name(part, "header", "h"):
         return _msg_headers if len(path) == 2 else _any_header(path, 2)
     if is_name(part, "body", "content"):
@@ -545,7 +577,7 @@ def _branch(path: Path) -> Getter:
     def one(b: Any) -> str:
         uri = b.dst_uri or "" if kind == "dst_uri" else b.uri
         if kind == "q":
-            return _q_text(b.q) if b.q >= 0 else ""
+            return _q_text(b.q) if b.q >= 0 else NULL
         if with_q and b.q >= 0:
             return f"<{uri}>;q={_q_text(b.q)}"
         return uri
@@ -584,14 +616,7 @@ def _cfg_get(path: Path, cfg: CfgView) -> Getter:
         return None if value is None else str(value)
     if len(path) == 3:
         return get
-    part = path[3]
-    if is_name(part, "nameaddr"):
-        return chain(get, select_nameaddr(path, 4))
-    if is_name(part, "uri"):
-        return chain(get, select_uri(path, 4))
-    if is_name(part, "params"):
-        return chain(get, select_params(path, 4))
-    raise unknown(path, 3)
+    return _nested_text(get, path, 3)
 
 
 def _cfg_selected(path: Path, cfg: CfgView) -> Getter:
@@ -653,6 +678,8 @@ def _cseq_root(path: Path) -> Getter:
 def core_table(core: Any, cfg: CfgView) -> SelectTable:
     """The core's selects; `core` gives `clock` and `server_id`, `cfg` the cfg groups."""
     table = SelectTable()
+    if core is not None:
+        PHONE2TEL[0] = str(core.core_params.get("phone2tel", 1)).lower() not in ("0", "no", "off", "false")
     for name in ("ruri", "request_uri"):
         table.add(name, _uri_root(_ruri))
     table.add("dst_uri", _uri_root(_dst_uri))

@@ -33,6 +33,26 @@ class SelectError(ValueError):
     """A select Kamailio would refuse when the config is loaded."""
 
 
+class NullText(str):
+    """A select that found its part without a value (Kamailio returns 0 with a NULL string: a bare
+    `;lr`, no display name): "" in an expression, and `defined`; `$sel()` gives `$null`."""
+
+
+NULL = NullText()
+
+
+def value_of(text: str | None) -> str | None:
+    """What `$sel()` gives for a select's result."""
+    return None if text is None or text.__class__ is NullText else text
+
+
+def null_if_none(text: str | None) -> str:
+    return NULL if text is None else text
+
+
+PHONE2TEL = [True]  # the core's phone2tel: a sip: URI with user=phone is a tel: one (parse_uri)
+
+
 def parse_select(text: str, start: int = 0) -> tuple[Path, int]:
     """The parts of the select at `text[start:]` (an `@` first is optional) and where it ends."""
     i = start + 1 if text.startswith("@", start) else start
@@ -129,18 +149,18 @@ def find_not_quoted(text: str, char: str, start: int = 0) -> int:
     return -1
 
 
-def param_value(params: str, name: str) -> str | None | bool:
-    """The value of parameter `name` (any case) in `a=1;b;c=x`: the value, "" for a bare one, False
+def param_value(params: str, name: str) -> str | None:
+    """The value of parameter `name` (any case) in `a=1;b;c=x`: the value, NULL for a bare one, None
     when absent (Kamailio's search_param)."""
     try:
         parsed, _ = parse_params(";" + params.strip().lstrip(";"))
     except SIPProtocolError:
-        return False
+        return None
     for key in parsed:
         if key.lower() == name.lower():
             value = parsed.get(key)
-            return "" if value is None else value
-    return False
+            return NULL if value is None else value
+    return None
 
 
 # ------------------------------------------------------------------ select_any_params
@@ -161,7 +181,7 @@ def select_params(path: Path, level: int) -> Callable[[str], str | None]:
         if not text:
             return None
         found = param_value(text, wanted)
-        return found or None
+        return None if found is None or found == "" else found
     return one
 
 
@@ -175,6 +195,9 @@ _DEFAULT_PORT = {"sip": "5060", "tel": "5060", "urn": "5060", "sips": "5061", "t
 
 
 def _uri_fields(text: str) -> dict[str, str | None]:
+    """The parts of a URI as Kamailio's parse_uri() gives them: a tel: URI's number is its user; a
+    sip: URI with user=phone (and the core's phone2tel) is of type tel, its params those after a
+    `;` in the user part (the URI's own are then `sip_params`)."""
     text = text.strip()
     parse_uri(text)  # refuse what Kamailio's parse_uri refuses
     m = _RAW_URI.match(text)
@@ -182,10 +205,19 @@ def _uri_fields(text: str) -> dict[str, str | None]:
         raise SIPProtocolError(f"bad URI: {text}")
     fields = m.groupdict()
     scheme = (fields["scheme"] or "").lower()
+    fields["sip_params"] = fields["params"]
     if scheme in ("tel", "tels"):  # tel:+123;params -> the number is the user
         fields["user"], fields["host"] = fields["host"], None
+    elif PHONE2TEL[0] and scheme in ("sip", "sips") and _user_phone(fields["params"]):
+        scheme = "tel"
+        user, semi, tel_params = (fields["user"] or "").partition(";")
+        fields["user"], fields["params"] = user, tel_params if semi else None
     fields["scheme"] = scheme
     return fields
+
+
+def _user_phone(params: str | None) -> bool:
+    return param_value(params or "", "user") == "phone"
 
 
 def select_uri(path: Path, level: int) -> Callable[[str], str | None]:
@@ -197,18 +229,25 @@ def select_uri(path: Path, level: int) -> Callable[[str], str | None]:
         raise unknown(path, level)
     name = str(part).lower()
     if name == "params":
+        if len(path) == level + 1:
+            return lambda text: null_if_none(_uri_fields(text)["params"])
         rest = select_params(path, level + 1)
 
         def params(text: str) -> str | None:
-            return rest(_uri_fields(text)["params"] or "")
+            fields = _uri_fields(text)
+            found = rest(fields["params"] or "")
+            if found is None and fields["sip_params"] != fields["params"]:
+                found = rest(fields["sip_params"] or "")
+            return found
         return params
     end_of(path, level + 1)
-    return _URI_GETTERS[name]
+    getter = _URI_GETTERS[name]
+    return lambda text: null_if_none(getter(text))
 
 
 def _uri_transport(text: str) -> str | None:
     fields = _uri_fields(text)
-    found = param_value(fields["params"] or "", "transport")
+    found = param_value(fields["sip_params"] or "", "transport")
     if found:
         return str(found).lower()
     return "tls" if fields["scheme"] in ("sips", "tels") else "udp"
@@ -218,7 +257,9 @@ def _uri_hostport(text: str) -> str | None:
     fields = _uri_fields(text)
     if not fields["host"]:
         return None
-    return f"{fields['host']}:{fields['port'] or _DEFAULT_PORT.get(fields['scheme'] or '', '5060')}"
+    if fields["port"]:
+        return f"{fields['host']}:{fields['port']}"
+    return f"{fields['host']}:{_DEFAULT_PORT.get(fields['scheme'] or '', '5060')}"
 
 
 def _uri_rn_user(text: str) -> str | None:
@@ -256,6 +297,13 @@ def nameaddr_uri(text: str) -> str | None:
 def nameaddr_name(text: str) -> str | None:
     lt = find_not_quoted(text, "<")
     return text[:lt].rstrip(" \t") if lt >= 0 else None
+
+
+def display_name(text: str) -> str:
+    """The display name of a From/To value as its parser keeps it (NULL without one)."""
+    lt = find_not_quoted(text, "<")
+    name = text[:lt].strip(" \t") if lt >= 0 else ""
+    return name or NULL
 
 
 def nameaddr_params(text: str) -> str | None:
@@ -314,4 +362,6 @@ class SelectTable:
         return resolver(path)
 
     def resolve_text(self, text: str) -> Getter:
-        return self.resolve(parse_whole(text))
+        """A select named as `$sel()` names it: what follows a valid select is ignored, as Kamailio's
+        pv_parse_select_name() ignores it (`$sel(msg.body.sdp.line.o=)` is `...line.o`)."""
+        return self.resolve(parse_select(text)[0])

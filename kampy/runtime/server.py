@@ -5,13 +5,15 @@ sends the returned `Outgoing` values; `next_timer()`/`run_timers()` drive module
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from kampy.config.compile import CompiledConfig
 from kampy.runtime.values import as_bool
-from kampy.module import RouteType, overrides_on_response, overrides_post_script, overrides_pre_script
+from kampy.module import (RouteType, overrides, overrides_on_response, overrides_post_script,
+                          overrides_pre_script)
 from kampy.runtime import corestats, forward
 from kampy.runtime.context import Handoff, MessageContext, Outgoing, ScriptDrop, ScriptExit, Socket, Source
 from kampy.runtime.core import Clock, Core
@@ -47,9 +49,11 @@ class Server:
         self._pre_script = tuple(m.pre_script for m in core.modules.values() if overrides_pre_script(m))
         self._post_script = tuple(m.post_script for m in core.modules.values() if overrides_post_script(m))
         self._on_response = tuple(m.on_response for m in core.modules.values() if overrides_on_response(m))
+        self._data_in = tuple(m.net_data_in for m in core.modules.values() if overrides(m, "net_data_in"))
+        self._data_out = tuple(m.net_data_out for m in core.modules.values() if overrides(m, "net_data_out"))
         now = core.clock.monotonic()
         self._handed_off = False
-        self.msg_no = 0  # messages received by this process (Kamailio's msg_no, $mi)
+        self.msg_no = 0  # messages received by this process (Kamailio's msg_no: $mi, @msg.id)
         # Kamailio logs every unparsable first Via at L_ERR (sip_parser_log); a flood of them from
         # one source must not flood the log here
         self._bad_via_log = OncePerSource(log, logging.WARNING)
@@ -146,7 +150,7 @@ class Server:
                 out.extend(r for r in result if isinstance(r, Outgoing))
         self.core.run_due_calls()
         out.extend(self.core.take_outbox())
-        return out
+        return self._sending(out)
 
     # ------------------------------------------------------------ messages
 
@@ -155,8 +159,11 @@ class Server:
         their transaction, as `Handoff`). Never raises for bad input. `handed_off`: another worker
         received it and handed it over to this one, its owner (`ctx.handed_off`)."""
         self._handed_off = handed_off
+        self.msg_no += 1
         self.core.cfg.update()
         try:
+            if self._data_in and not handed_off:
+                data = self._received(data, src)
             out = self._handle(data, src)
         finally:
             if self._log_prefix is not None:
@@ -165,7 +172,33 @@ class Server:
                 loglevels.set_log_callid("")
         if self.core.outbox:
             out = [*out, *self.core.take_outbox()]
-        return out
+        return self._sending(out)
+
+    def _received(self, data: bytes, src: Source) -> bytes:
+        for hook in self._data_in:
+            try:
+                data = hook(data, src)
+            except Exception:
+                log.exception("internal error in a hook on the data received from %s:%d", src.ip, src.port)
+        return data
+
+    def _sending(self, out: list[Outgoing]) -> list[Outgoing]:
+        """What leaves: the static DNS records applied, then the modules' send hooks."""
+        core = self.core
+        if not core.dns_records and not self._data_out:
+            return out
+        sent = []
+        for item in out:
+            if isinstance(item, Outgoing):
+                if core.dns_records:
+                    item = dataclasses.replace(item, host=core.resolve_static(item.host))
+                for hook in self._data_out:
+                    try:
+                        item = hook(item)
+                    except Exception:
+                        log.exception("internal error in a hook on data sent to %s:%d", item.host, item.port)
+            sent.append(item)
+        return sent
 
     def _handle(self, data: bytes, src: Source) -> list[Outgoing | Handoff]:
         try:
@@ -246,7 +279,6 @@ class Server:
         if msg.via is None:
             log.info("request without Via from %s:%d dropped", src.ip, src.port)
             return []
-        self.msg_no += 1
         ctx = MessageContext(msg, src, self.core, handed_off=self._handed_off, msg_id=self.msg_no)
         if self.core.cfg.get("core", "force_rport"):  # the core's force_rport: every request
             ctx.force_rport = True
@@ -358,7 +390,6 @@ class Server:
             log.info("reply %d from %s:%d: host in first via != me (%s), dropped", msg.status, src.ip,
                      src.port, via)
             return []
-        self.msg_no += 1
         ctx = MessageContext(msg, src, self.core, route_type=RouteType.CORE_ONREPLY,
                              handed_off=self._handed_off, msg_id=self.msg_no)
         if self._log_prefix is not None or self._log_callid:

@@ -169,9 +169,10 @@ def sockets_from_config(compiled: CompiledConfig, listen_override: list[Any] | N
         entries = interfaces.addresses(ipv6=ipv6) if every_interface else ["127.0.0.1"]
     sockets: list[Socket] = []
     for entry in entries:
+        name = entry.name if isinstance(entry, ListenValue) else None
         for proto, host, port, adv_host, adv_port in _entry(entry, ipv6):
             for p in ([proto.lower()] if proto else list(SUPPORTED)):
-                sock = Socket(p, host, port or default_port, adv_host, adv_port)
+                sock = Socket(p, host, port or default_port, adv_host, adv_port, name)
                 if sock not in sockets:
                     sockets.append(sock)
     aliases: list[tuple[str, int | None]] = []

@@ -1,0 +1,242 @@
+"""The cfg framework and cfg_rpc beside Kamailio 5.6: the same config run by both servers (two workers
+each), `kamcmd cfg.*` commands given to both in the same order print the same, and a change made
+over the control socket is what every worker's next message sees, read with `$sel(cfg_get...)`."""
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.kampy_process import REPO, free_port, start_server, stop_process
+from tests.support.kamailio_cli import KAMAILIO, KAMAILIO_MODULES, kampy_cmd
+
+KAMCMD = "/usr/sbin/kamcmd"
+
+CFG = """#!KAMAILIO
+listen=udp:127.0.0.1:PORT
+children=2
+#!ifdef KAMAILIO
+mpath="MODULES"
+#!endif
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "xlog.so"
+loadmodule "maxfwd.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "ctl.so"
+loadmodule "cfg_rpc.so"
+modparam("ctl", "binrpc", "unix:DIR/ctl.sock")
+modparam("maxfwd", "max_limit", 50)
+modparam("registrar", "default_expires", 1800)
+modparam("registrar", "realm_prefix", "sip.")
+pstn.gw_ip = "" desc "PSTN GW Address"
+pstn.gw_port = "5060" desc "PSTN GW Port"
+my.x = 5 desc "my x"
+my.n = 7
+my[2].x = 9
+request_route {
+  if ($rU == "two") { cfg_select("my", 2); }
+  sl_send_reply("200", "x=$sel(cfg_get.my.x) n=$sel(cfg_get.my.n) ip=$sel(cfg_get.pstn.gw_ip) "
+                       "lim=$sel(cfg_get.maxfwd.max_limit) inst=$sel(cfg_selected.my)");
+}
+"""
+
+
+@dataclass
+class Server:
+    name: str
+    dir: Path
+    port: int
+    proc: subprocess.Popen[bytes]
+
+    def kamcmd(self, *args: str) -> str:
+        result = subprocess.run([KAMCMD, "-s", f"unix:{self.dir}/ctl.sock", *args], capture_output=True,
+                                text=True, timeout=20)
+        return result.stdout + result.stderr
+
+    def reason(self, user: str = "bob") -> str:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            s.settimeout(5)
+            lport = s.getsockname()[1]
+            s.sendto((f"OPTIONS sip:{user}@127.0.0.1:{self.port} SIP/2.0\r\n"
+                      f"Via: SIP/2.0/UDP 127.0.0.1:{lport};branch=z9hG4bK-{time.time_ns()}\r\n"
+                      f"From: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:{user}@127.0.0.1>\r\n"
+                      f"Call-ID: cfg-{time.time_ns()}\r\nCSeq: 1 OPTIONS\r\n"
+                      "Content-Length: 0\r\n\r\n").encode(),
+                     ("127.0.0.1", self.port))
+            return s.recv(4096).split(b"\r\n")[0].decode().split(" ", 2)[2]
+
+
+def start(name: str, tmp: Path) -> Server:
+    directory = tmp / name
+    directory.mkdir()
+    port = free_port()
+    cfg = directory / "k.cfg"
+    cfg.write_text(CFG.replace("PORT", str(port)).replace("DIR", str(directory))
+                   .replace("MODULES", KAMAILIO_MODULES))
+    args = ["-f", str(cfg), "-DD", "-E", "-Y", str(directory)]
+    cmd = [KAMAILIO, *args, "-A", "KAMAILIO"] if name == "kamailio" else kampy_cmd(*args)
+    log = open(directory / "log", "wb")  # noqa: SIM115
+    proc = start_server(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL)
+    log.close()
+    server = Server(name, directory, port, proc)
+    deadline = time.monotonic() + 30
+    while not re.match(r"\w+ \d", server.kamcmd("core.version")):
+        assert proc.poll() is None and time.monotonic() < deadline, (directory / "log").read_text()
+        time.sleep(0.1)
+    return server
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
+    tmp = tmp_path_factory.mktemp("cfgrpc")
+    kamailio = start("kamailio", tmp)
+    try:
+        kampy = start("kampy", tmp)
+        try:
+            yield kamailio, kampy
+        finally:
+            stop_process(kampy.proc)
+    finally:
+        stop_process(kamailio.proc)
+
+
+def both(servers: tuple[Server, Server], *command: str) -> str:
+    kamailio, kampy = servers
+    theirs, ours = kamailio.kamcmd(*command), kampy.kamcmd(*command)
+    assert ours == theirs, f"kamcmd {' '.join(command)}"
+    return ours
+
+
+# ------------------------------------------------------------------ reading (no change made)
+
+READING = """
+cfg.list
+cfg.list my
+cfg.list nope
+cfg.get my
+cfg.get my[2]
+cfg.get pstn
+cfg.get core
+cfg.get tcp
+cfg.get maxfwd
+cfg.get registrar
+cfg.get xlog
+cfg.get nope
+cfg.get my x
+cfg.get my[2] n
+cfg.get registrar realm_pref
+cfg.get core log_facility
+cfg.get core nope
+cfg.get my[9]
+cfg.get my[9] x
+cfg.get my[x] x
+cfg.get
+cfg.help my x
+cfg.help my n
+cfg.help pstn gw_ip
+cfg.help core debug
+cfg.help core log_facility
+cfg.help registrar realm_pref
+cfg.help nope x
+cfg.diff
+system.methodHelp cfg.set_delayed_int
+system.methodHelp cfg.list
+""".strip().splitlines()
+
+
+@pytest.mark.parametrize("command", READING)
+def test_reading_prints_what_kamailio_prints(servers, command):
+    both(servers, *command.split())
+
+
+def test_a_message_reads_the_config_values(servers):
+    kamailio, kampy = servers
+    assert kampy.reason() == kamailio.reason() == "x=5 n=7 ip= lim=50 inst="
+    assert kampy.reason("two") == kamailio.reason("two") == "x=9 n=7 ip= lim=50 inst=2"
+
+
+# ------------------------------------------------------------------ changing (one sequence, in order)
+
+SEQUENCE = """
+cfg.set_now_int my x 11
+cfg.get my
+cfg.get my[2]
+cfg.seti my n 12
+cfg.set_now_string pstn gw_ip 10.0.0.1
+cfg.sets pstn gw_port 5080
+cfg.set my x 13
+cfg.set pstn gw_port x
+cfg.set my x abc
+cfg.set my x
+cfg.set_now_string my x abc
+cfg.set_now_int maxfwd max_limit 300
+cfg.set_now_int maxfwd max_limit 30
+cfg.set_now_int nope x 1
+cfg.set_now_int my[3] x 1
+cfg.set_now_int core log_facility 3
+cfg.set_now_string core log_facility LOG_LOCAL3
+cfg.set_now_int tcp async 0
+cfg.set_now_int registrar default_expires 600
+cfg.get registrar default_expires
+cfg.add_group_inst my[3]
+cfg.add_group_inst my[3]
+cfg.add_group_inst my
+cfg.add_group_inst nope[1]
+cfg.set_now_int my[3] x 33
+cfg.get my[3]
+cfg.add_group_inst registrar[1]
+cfg.set_now_int registrar[1] default_expires 60
+cfg.del_group_inst registrar[1]
+cfg.set_delayed_int my x 21
+cfg.set_delayed_string pstn gw_ip 10.0.0.2
+cfg.set_delayed_int my[2] x 22
+cfg.set_delayed my n 23
+cfg.del_delayed my[3] x
+cfg.set_delayed_int maxfwd max_limit 999
+cfg.diff
+cfg.get my
+cfg.commit
+cfg.diff
+cfg.get my
+cfg.get my[2]
+cfg.get my[3]
+cfg.get pstn
+cfg.commit
+cfg.set_delayed_int my x 31
+cfg.diff
+cfg.rollback
+cfg.diff
+cfg.get my x
+cfg.del my[2] x
+cfg.get my[2]
+cfg.del my x
+cfg.del my[77] x
+cfg.del my[2] nope
+cfg.del_group_inst my[3]
+cfg.del_group_inst my[3]
+cfg.del_group_inst my
+cfg.get my[3]
+cfg.set_now_int maxfwd max_limit 20
+cfg.reset maxfwd
+cfg.get maxfwd
+cfg.reset registrar
+cfg.get registrar
+""".strip().splitlines()
+
+
+def test_changes_print_what_kamailio_prints_and_every_worker_sees_them(servers):
+    kamailio, kampy = servers
+    for command in SEQUENCE:
+        both(servers, *command.split())
+    # the replies come from both workers of each server: every one sees the committed values
+    replies = {(kamailio.reason(), kampy.reason()) for _ in range(8)}
+    assert replies == {("x=21 n=23 ip=10.0.0.2 lim=50 inst=",) * 2}
