@@ -201,6 +201,8 @@ from kampy.runtime.locks import LockSet
 from kampy.runtime.subst import Replacement, SubstError, SubstExpr, parse_replacement, parse_subst
 from kampy.runtime.values import compile_posix
 from kampy.runtime.cfgframework import CfgError, CfgNotFound, CfgUnreadable, parse_group_id
+from kampy.runtime.selects import NULL as SELECT_NULL
+from kampy.runtime.selects import select_nameaddr, select_params, select_uri
 from kampy.runtime.shared import SharedStore
 from kampy.runtime.sockets import grep_socket
 from kampy.runtime.shmtable import ShmTable, TableFull
@@ -272,6 +274,7 @@ __all__ = [
     "grep_socket",
     "CoreAPI", "Clock", "Stats", "HIDDEN_STAT", "RpcRegistry", "received_params", "reply_destination",
     "CfgAPI", "CfgGroup", "CfgVar", "CfgError", "CfgNotFound", "CfgUnreadable", "parse_group_id", "Select",
+    "SELECT_NULL", "select_nameaddr", "select_params", "select_uri",
     "reply_via_line",
     "SharedStore", "BoundedCache", "LockSet",
     "ShmTable", "TableFull", "SlotLocks",

@@ -23,7 +23,6 @@ from kampy.runtime.selects import (
     PHONE2TEL,
     display_name,
     nameaddr_name,
-    nameaddr_params,
     null_if_none,
     nameaddr_uri,
     param_value,
@@ -305,8 +304,8 @@ def _nested_text(get: Getter, path: Path, level: int) -> Getter:
         return chain(get, select_nameaddr(path, level + 1))
     if is_name(part, "uri") and path[0] == "cfg_get":
         return chain(get, select_uri(path, level + 1))
-    if is_name(part, "params"):
-        return chain(get, lambda text: _then(nameaddr_params(text), select_params(path, level + 1)))
+    if is_name(part, "params"):  # select_any_params() parses the whole text as parameters
+        return chain(get, select_params(path, level + 1))
     raise unknown(path, level)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, RouteType, Unimplemented
+from kampy.api import Arg, ArgKind, Exports, Function, RouteType, Select, Unimplemented
 
 from .textopsx import TextopsxModule
 
@@ -93,5 +93,13 @@ EXPORTS = Exports(
         ),
     ),
     not_implemented=NOT_IMPLEMENTED,
+    selects=(
+        Select("hf_value", "select_hf_value", doc="the values of a header with a list body: "
+               "`@hf_value.contact[1].uri`, `.name`, `.<param>`, `.nameaddr...`, `.params.<param>`"),
+        Select("hf_value_exists", "select_hf_value_exists",
+               doc="`@hf_value_exists.<header>.<value>`: 1 when the header has that value, else 0"),
+        Select("hf_value2", "select_hf_value2", doc="a header line and its `name=value` parameters: "
+               "`@hf_value2.authorization.realm`"),
+    ),
     factory=TextopsxModule,
 )

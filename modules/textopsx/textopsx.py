@@ -7,6 +7,8 @@ import re
 
 from kampy.api import MessageContext, Module, Response, SIPProtocolError, parse_message, as_bytes
 
+from .hfvalue import HfValueSelects
+
 log = logging.getLogger("kampy.textopsx")
 
 # ctx.local keys other modules keep about the message as it was before the changes were applied
@@ -28,7 +30,7 @@ def replace_message(ctx: MessageContext, data: bytes) -> int:
     return 1
 
 
-class TextopsxModule(Module):
+class TextopsxModule(HfValueSelects, Module):
 
     def msg_apply_changes(self, ctx: MessageContext) -> int:
         if not ctx.msg.changes:

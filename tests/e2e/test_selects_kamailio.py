@@ -45,6 +45,17 @@ SELECTS = [
     "branch.count", "branch.uri", "branch.uri[0]", "branch.uri[1].host", "branch.q", "branch.uriq[0]",
     "branch.q[1]",
     "cfg_get.my.s.uri.user", "cfg_get.my.s.nameaddr.name", "cfg_get.my.s.params.lr",
+    "hf_value.contact", "hf_value.contact[1]", "hf_value.contact[2]", "hf_value.contact[-1]",
+    "hf_value.contact[3]", "hf_value.contact[1].uri", "hf_value.contact.uri", "hf_value.contact[2].uri.host",
+    "hf_value.contact[1].name", "hf_value.contact[2].name", "hf_value.contact[1].p.q",
+    "hf_value.contact[1].param.expires", "hf_value.contact[2].p.expires", "hf_value.contact.p.q",
+    "hf_value.contact[1].nameaddr.uri", "hf_value.contact[1].params.q",
+    "hf_value.m[1].uri", "hf_value.x_test", "hf_value.x_test[2]", "hf_value.x_test[-1]", "hf_value.nope",
+    "hf_value_exists.x_test.two", "hf_value_exists.X_Test.TWO", "hf_value_exists.x_test.four",
+    "msg.header.X_P.params.b", "msg.header.X_P.params.a", "hf_value.x_p.params.a",
+    "hf_value.x_p[1].params.b",
+    "cfg_get.my.p.params.b", "cfg_get.my.p.params.a", "hf_value2.x_p.params.a",
+    "hf_value2.authorization", "hf_value2.x_test[2]", "hf_value2.x_test[-1]", "hf_value2.contact.params.q",
 ]
 
 CFG = """#!KAMAILIO
@@ -57,7 +68,9 @@ loadmodule "sl.so"
 loadmodule "pv.so"
 loadmodule "textops.so"
 loadmodule "corex.so"
+loadmodule "textopsx.so"
 my.s = "\\"Gw\\" <sip:gw@10.0.0.9:5090>;lr;x=1"
+my.p = "a=1;b"
 request_route {
   append_branch("sip:b1@10.0.0.1:5071;transport=tcp", "0.5");
   append_branch("sip:b2@10.0.0.2");
@@ -120,7 +133,7 @@ def request(port: int, n: int, lport: int, to_tag: str = "") -> bytes:
             f"Call-ID: sel-{n}-{time.time_ns()}\r\nCSeq: 7 INVITE\r\nMax-Forwards: 69\r\n"
             "Contact: \"A\" <sip:alice@10.0.0.1:5060;ob>;expires=30;q=0.7, <sip:a2@h>\r\n"
             "Record-Route: <sip:10.0.0.5;lr;ftag=x>\r\nEvent: presence;id=1\r\nUser-Agent: Tester/1.0\r\n"
-            "X-Test: one\r\nX-Test: two\r\nX-Test: three\r\nSubject: hello\r\nExpires: 300\r\n"
+            "X-Test: one\r\nX-Test: two\r\nX-Test: three\r\nX-P: a=1;b=2\r\nSubject: hello\r\nExpires: 300\r\n"
             "Priority: urgent\r\n"
             "Authorization: Digest username=\"alice@example.com\", realm=\"example.com\", nonce=\"abc\", "
             "uri=\"sip:bob@example.com\", response=\"0123\", algorithm=MD5, qop=auth, nc=00000001, "
