@@ -114,6 +114,11 @@ class Arg:
     doc: str = ""
     regex_flags: int = REGEX_FLAGS  # for REGEX: Python `re` flags matching the module's regcomp()
     fixup: str = ""
+    # Kamailio's "var" fixups for a string argument (FMT kind): "pve" (fixup_var_pve_str_12, as
+    # sl_send_reply's reason) and "str" (fixup_var_str_12, as t_reply's): a value that starts with a
+    # pseudo-variable is that pseudo-variable alone (the rest ignored), one that starts with `@` a
+    # select; else "pve" formats the text and "str" takes it as it is
+    var_fixup: str = ""
 
 
 @dataclass(frozen=True)

@@ -253,3 +253,32 @@ def test_reply_to_request_with_non_utf8_bytes_is_sent() -> None:
     ctx = ctx_for(raw)
     assert module(EXPORTS, ctx.core).sl_send_reply(ctx, 404, "Not Here") == 1
     assert b"z9hG4bK-\xb4\x87" in ctx.outbox[0].data
+
+
+# Kamailio's "var" fixups (fixup_var_pve_str_12 for sl's reason, fixup_var_str_12 for tm's): a reason
+# that starts with a pseudo-variable is that pseudo-variable alone; `@...` is a select
+
+
+def test_a_reason_starting_with_a_pseudo_variable_is_that_variable_alone(kampy_cfg):
+    sip = kampy_cfg('loadmodule "sl"\nloadmodule "pv"\n'
+                    'request_route { sl_send_reply("404", "$rU is not here"); }')
+    assert sip.send_request("OPTIONS", "sip:bob@127.0.0.1").replies[0].msg.reason == "bob"
+
+
+def test_a_reason_with_pseudo_variables_after_text_is_formatted(kampy_cfg):
+    sip = kampy_cfg('loadmodule "sl"\nloadmodule "pv"\n'
+                    'request_route { sl_send_reply("404", "No $rU here"); }')
+    assert sip.send_request("OPTIONS", "sip:bob@127.0.0.1").replies[0].msg.reason == "No bob here"
+
+
+def test_a_reason_that_is_a_select_gives_its_value(kampy_cfg):
+    sip = kampy_cfg('loadmodule "sl"\nrequest_route { sl_send_reply("404", "@ruri.user"); }')
+    assert sip.send_request("OPTIONS", "sip:carol@127.0.0.1").replies[0].msg.reason == "carol"
+
+
+def test_t_reply_takes_text_after_its_start_as_it_is(kampy_cfg):
+    sip = kampy_cfg('loadmodule "sl"\nloadmodule "tm"\nloadmodule "pv"\n'
+                    'request_route { t_newtran(); if ($rU == "a") { t_reply("404", "No $rU here"); exit; } '
+                    't_reply("404", "$rU gone"); }')
+    assert sip.send_request("OPTIONS", "sip:a@127.0.0.1").replies[0].msg.reason == "No $rU here"
+    assert sip.send_request("OPTIONS", "sip:b@127.0.0.1").replies[0].msg.reason == "b"

@@ -16,7 +16,7 @@ from typing import Any
 
 from kampy.config import ast
 from kampy.config.compile import CompiledConfig
-from kampy.config.pvparse import Literal, PVSyntaxError, parse_format, parse_pv
+from kampy.config.pvparse import Literal, PVSyntaxError, parse_format, parse_pv, parse_pv_at
 from kampy.errors import ConfigError, Diagnostic
 from kampy.memo import BoundedCache
 from kampy.module import (
@@ -663,6 +663,13 @@ class Engine:
         if isinstance(node, ast.Str):
             if kind is ArgKind.STR:
                 return Constant(node.value)
+            var = self._var_fixup(func, index)
+            if var:
+                lone = self._lone_pv(node)
+                if lone is not None:
+                    return lone
+                if var == "str":
+                    return Constant(node.value)
             return self._maybe_const(self.format_text(node.value, node.pos), node)
         if isinstance(node, ast.Int):
             return Constant(str(node.value))
@@ -670,6 +677,32 @@ class Engine:
             return Constant(node.name)
         value = self.expr(node, rtype)
         return lambda ctx: to_str(value(ctx))
+
+    @staticmethod
+    def _var_fixup(func: Function, index: int) -> str:
+        args = func.args
+        arg = args[index] if index < len(args) else (args[-1] if args else None)
+        return arg.var_fixup if arg is not None else ""
+
+    def _lone_pv(self, node: ast.Str) -> Fn | None:
+        """Kamailio's FPARAM_PVS and FPARAM_SELECT, tried first by its "var" fixups: the
+        pseudo-variable the text starts with (the rest of the text ignored), or the select it
+        is; None when it is neither."""
+        text = node.value.strip()
+        if text.startswith("@"):
+            try:
+                get_sel = self.select(ast.Select(text, pos=node.pos))
+            except LoadError:
+                return None
+            return lambda ctx: get_sel(ctx) or ""
+        if not text.startswith("$"):
+            return None
+        try:
+            spec, _ = parse_pv_at(text, 0, node.pos)
+        except PVSyntaxError:
+            return None
+        get = self.pv_accessor(spec).get
+        return lambda ctx: format_value(get(ctx))
 
     @staticmethod
     def _maybe_const(fn: Fn, node: ast.Node) -> Fn | Constant:

@@ -32,7 +32,9 @@ class CorexRpc:
         return out
 
     def rpc_list_aliases(self) -> list[dict[str, Any]]:
-        return [{"PROTO": "*", "ADDR": host, "PORT": port or 0} for host, port in self.core.aliases]
+        # Kamailio's list has the last alias added first
+        return [{"PROTO": "*", "ADDR": host, "PORT": port or 0}
+                for host, port in reversed(self.core.aliases)]
 
     def rpc_shm_status(self) -> None:
         log_at(log, L_INFO, "printing shared memory status report")

@@ -47,7 +47,7 @@ EXPORTS = Exports(
     functions=(
         Function(
             "sl_send_reply",
-            args=(Arg("code", ArgKind.INT), Arg("reason", ArgKind.FMT)),
+            args=(Arg("code", ArgKind.INT), Arg("reason", ArgKind.FMT, var_fixup="pve")),
             routes=RouteType.REQUEST,
             doc="For the current request, a reply is sent back having the given code and text...",
             returns="1 when sent, -1 on error",
@@ -55,14 +55,14 @@ EXPORTS = Exports(
         Function(
             "sl_reply",
             handler="sl_send_reply",
-            args=(Arg("code", ArgKind.INT), Arg("reason", ArgKind.FMT)),
+            args=(Arg("code", ArgKind.INT), Arg("reason", ArgKind.FMT, var_fixup="pve")),
             routes=RouteType.REQUEST,
             doc="Alias of sl_send_reply().",
             returns="",
         ),
         Function(
             "send_reply",
-            args=(Arg("code", ArgKind.INT), Arg("reason", ArgKind.FMT)),
+            args=(Arg("code", ArgKind.INT), Arg("reason", ArgKind.FMT, var_fixup="pve")),
             routes=RouteType.REQUEST | RouteType.ONREPLY | RouteType.FAILURE,
             doc="For the current request, a reply is sent back having the given code and text...",
             returns="1 when sent, -1 on error",

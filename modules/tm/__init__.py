@@ -161,14 +161,14 @@ EXPORTS = Exports(
         ),
         Function(
             "t_reply",
-            args=(Arg("code", ArgKind.INT), Arg("reason", ArgKind.FMT)),
+            args=(Arg("code", ArgKind.INT), Arg("reason", ArgKind.FMT, var_fixup="str")),
             routes=RouteType.REQUEST | RouteType.ONREPLY | RouteType.FAILURE,
             doc="Sends a stateful reply after a transaction has been established.",
             returns="",
         ),
         Function(
             "t_send_reply",
-            args=(Arg("code", ArgKind.INT), Arg("reason", ArgKind.FMT)),
+            args=(Arg("code", ArgKind.INT), Arg("reason", ArgKind.FMT, var_fixup="str")),
             routes=RouteType.REQUEST | RouteType.ONREPLY | RouteType.FAILURE,
             doc="Creates the transaction if it does not exist (executing internally t_newtran())...",
             returns="",
