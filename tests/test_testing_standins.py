@@ -12,14 +12,14 @@ import pytest
 from kampy.errors import ConfigError
 from kampy.testing import Harness, StandInError, stand_in
 
-# htable, pike and corex are Kamailio modules kampy does not have; $sel is pv's, which kampy lacks.
+# htable, pike and msrp are Kamailio modules kampy does not have; $snd is pv's, which kampy lacks.
 FLOOD = '''
 loadmodule "sl.so"
 loadmodule "pv.so"
 loadmodule "textops.so"
 loadmodule "htable.so"
 loadmodule "pike.so"
-loadmodule "corex.so"
+loadmodule "msrp.so"
 modparam("htable", "htable", "ipban=>size=8;autoexpire=300;")
 modparam("pike", "sampling_time_unit", 2)
 request_route {
@@ -31,14 +31,14 @@ request_route {
         sl_send_reply("403", "Flood");
         exit;
     }
-    if ($sel(cfg_get.gw.ip) != $null) {
-        sl_send_reply("302", "To $sel(cfg_get.gw.ip)");
+    if ($snd(ip) != $null) {
+        sl_send_reply("302", "To $snd(ip)");
         exit;
     }
-    sl_send_reply("200", "$(rU{sock.host})");
+    sl_send_reply("200", "$(rU{msrpuri.host})");
 }
 '''
-STOOD_IN = {"htable": stand_in(), "pike": stand_in(), "corex": stand_in(), "pv": stand_in()}
+STOOD_IN = {"htable": stand_in(), "pike": stand_in(), "msrp": stand_in(), "pv": stand_in()}
 
 
 def check(cfg: Path, *flags: str) -> subprocess.CompletedProcess[str]:
@@ -62,9 +62,9 @@ def test_everything_kampy_lacks_is_listed_at_once() -> None:
         "$sht (lines 11, 15)" in text
     assert "module pike (loaded at line 6), which kampy does not have: parameter sampling_time_unit " \
         "(line 9); pike_check_req() (line 14)" in text
-    assert "module corex (loaded at line 7), which kampy does not have: {sock.host} (line 23)" in text
-    assert "module pv: what kampy's module lacks: $sel (lines 19, 20)" in text
-    assert '"htable": stand_in(), "pike": stand_in(), "corex": stand_in(), "pv": stand_in()' in text
+    assert "module msrp (loaded at line 7), which kampy does not have: {msrpuri.host} (line 23)" in text
+    assert "module pv: what kampy's module lacks: $snd (lines 19, 20)" in text
+    assert '"htable": stand_in(), "pike": stand_in(), "msrp": stand_in(), "pv": stand_in()' in text
 
 
 def test_kampy_check_reports_the_same_list(tmp_path: Path) -> None:
@@ -82,8 +82,8 @@ def test_kampy_check_reports_the_same_list(tmp_path: Path) -> None:
         "a test must stand it in",
         "kampy has no module 'pike': parameter sampling_time_unit (line 9); pike_check_req() (line 14); "
         "a test must stand it in",
-        "kampy has no module 'corex': {sock.host} (line 23); a test must stand it in",
-        "kampy's module 'pv' lacks what the config uses: $sel (lines 19, 20); a test must stand it in",
+        "kampy has no module 'msrp': {msrpuri.host} (line 23); a test must stand it in",
+        "kampy's module 'pv' lacks what the config uses: $snd (lines 19, 20); a test must stand it in",
     ]
     assert "flood.cfg: OK" in allowed.stdout
 
@@ -120,8 +120,8 @@ def test_a_stood_in_pseudo_variable_reads_what_the_test_gives() -> None:
 
 
 def test_a_pseudo_variable_stand_in_may_compute_its_value() -> None:
-    gateway = {"cfg_get.gw.ip": "192.0.2.30"}
-    with load(pv=stand_in(pvars={"sel": lambda ctx, name: gateway.get(name)})) as sip:
+    gateway = {"ip": "192.0.2.30"}
+    with load(pv=stand_in(pvars={"snd": lambda ctx, name: gateway.get(name)})) as sip:
         sip.send_request("OPTIONS", "sip:bob@127.0.0.1").assert_reply(302, "To 192.0.2.30")
 
 
@@ -144,7 +144,7 @@ def test_stood_in_parameters_are_kept_with_their_declared_types() -> None:
 def test_a_stood_in_transformation_leaves_the_value_or_computes_it() -> None:
     with load() as sip:
         sip.send_request("OPTIONS", "sip:bob@127.0.0.1").assert_reply(200, "bob")
-    with load(corex=stand_in(transforms={"sock": lambda value, name: f"{name} of {value}"})) as sip:
+    with load(msrp=stand_in(transforms={"msrpuri": lambda value, name: f"{name} of {value}"})) as sip:
         sip.send_request("OPTIONS", "sip:bob@127.0.0.1").assert_reply(200, "host of bob")
 
 
