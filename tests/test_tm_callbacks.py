@@ -53,7 +53,7 @@ branch_route[B] { append_hf("X-Branch: $ru\\r\\n"); }
 def probed(routes: str, types: int = 0, params: str = "") -> tuple[Server, object]:
     """A server with tmprobe registering the callbacks `types` on every new transaction."""
     srv = server(routes, f'loadpath "{PROBE_DIR}"\nloadmodule "tmprobe"\nloadmodule "textops"\n'
-                         f'modparam("tmprobe", "types", {types})\n' + params)
+                         f'loadmodule "corex"\nmodparam("tmprobe", "types", {types})\n' + params)
     return srv, srv.core.modules["tmprobe"]
 
 
