@@ -135,6 +135,10 @@ class TmBase(Module):
     def fix_cancel_b_method(self, value: Any) -> int:
         return config.cancel_b_flags(value)
 
+    def fix_reparse_on_dns_failover(self, value: Any) -> int:
+        """Kamailio's fix-up only warns on a multihomed host with DNS failover; kampy has neither."""
+        return int(value)
+
     def cell_of(self, ctx: MessageContext) -> Cell | None:
         return ctx.local.get(CELL)
 

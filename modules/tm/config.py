@@ -1,7 +1,8 @@
-"""tm's group of the cfg framework (Kamailio's modules/tm/config.c), for the parameters kampy's tm
-has: `kamcmd cfg.set_now_int tm fr_inv_timer 60000` changes the timer of the next transactions in
-every worker. As in Kamailio, the timers `fr_timer`, `fr_inv_timer` and `wt_timer` are kept in
-ticks of 1/16 s (what `cfg.diff` shows) and cannot be read back (`cfg.get`, `@cfg_get`)."""
+"""tm's group of the cfg framework (Kamailio's modules/tm/config.c), every variable of it as Kamailio
+5.6 shows it; those whose parameter kampy's tm does not implement change nothing in kampy.
+`kamcmd cfg.set_now_int tm fr_inv_timer 60000` changes the timer of the next transactions in every
+worker. As in Kamailio, the timers `fr_timer`, `fr_inv_timer` and `wt_timer` are kept in ticks of
+1/16 s (what `cfg.diff` shows) and cannot be read back (`cfg.get`, `@cfg_get`)."""
 from __future__ import annotations
 
 from typing import Any
@@ -37,27 +38,81 @@ def _timer(name: str, doc: str, fixup: str = "fix_timer") -> CfgVar:
     return CfgVar(name, "int", doc, fixup=fixup)
 
 
+def _kept(name: str, type_: str, default: Any, doc: str, min: int = 0, max: int = 0,  # noqa: A002
+          fixup: str = "") -> CfgVar:
+    """A variable of Kamailio's group whose parameter kampy's tm does not implement: shown, read and
+    set as in Kamailio, starting from Kamailio's default, and changing nothing in kampy."""
+    return CfgVar(name, type_, doc, param=None, default=default, min=min, max=max, fixup=fixup)
+
+
+# Kamailio 5.6's tm_cfg_def, in its order (cfg.list and cfg.get print them so)
 CFG = CfgGroup("tm", (
     CfgVar("auto_inv_100_reason", "string", "reason text of the automatically send 100 to an INVITE"),
+    _kept("default_reason", "string", "Server Internal Error", "default SIP reason phrase sent by t_reply(), "
+          "if the function cannot retrieve its parameters"),
+    _kept("ac_extra_hdrs", "str", None, "header fields prefixed by this parameter value are included in the "
+          "CANCEL and negative ACK messages if they were present in the outgoing INVITE (depends on "
+          "reparse_invite)"),
+    _kept("ruri_matching", "int", 1, "perform Request URI check in transaction matching", 0, 1),
+    _kept("via1_matching", "int", 1, "perform first Via header check in transaction matching", 0, 1),
+    _kept("callid_matching", "int", 0, "perform callid check in transaction matching"),
+    _kept("callid_cseq_matching", "int", 0, "perform callid+cseq instead of md5 in transaction matching"),
     _timer("fr_timer", "timer which hits if no final reply for a request or ACK for a negative INVITE reply "
            "arrives (in milliseconds)"),
     _timer("fr_inv_timer", "timer which hits if no final reply for an INVITE arrives after a provisional "
            "message was received (in milliseconds)"),
+    _kept("fr_inv_timer_next", "int", 30000, "The value [ms] of fr_inv_timer for subsequent branches during "
+          "serial forking."),
     _timer("wt_timer", "time for which a transaction stays in memory to absorb delayed messages after it "
            "completed"),
     _timer("retr_timer1", "initial retransmission period (in milliseconds)", "fix_timer_ms"),
     _timer("retr_timer2", "maximum retransmission period (in milliseconds)", "fix_timer_ms"),
+    _kept("max_inv_lifetime", "int", 180000, "maximum time an invite transaction can live from the moment of "
+          "creation", fixup="fix_timer"),
+    _kept("max_noninv_lifetime", "int", 32000, "maximum time a non-invite transaction can live from the "
+          "moment of creation", fixup="fix_timer"),
     CfgVar("noisy_ctimer", "int", "if set, INVITE transactions that time-out (FR INV timer) will be always "
            "replied", min=0, max=1),
     CfgVar("auto_inv_100", "int", "automatically send 100 to an INVITE", min=0, max=1),
+    _kept("unix_tx_timeout", "int", 500, "Unix socket transmission timeout, in milliseconds"),
     CfgVar("restart_fr_on_each_reply", "int", "restart final response timer on each provisional reply",
            min=0, max=1),
+    _kept("pass_provisional_replies", "int", 0, "enable/disable passing of provisional replies to "
+          "TMCB_LOCAL_RESPONSE_OUT callbacks", 0, 1),
+    _kept("aggregate_challenges", "int", 1, "if the final response is a 401 or a 407, aggregate all the "
+          "authorization headers (challenges) (rfc3261 requires this to be on)", 0, 1),
     CfgVar("unmatched_cancel", "int", "determines how CANCELs with no matching transaction are handled (0: "
            "statefull forwarding, 1: stateless forwarding, 2: drop)", min=0, max=2),
+    _kept("default_code", "int", 500, "default SIP response code sent by t_reply(), if the function cannot "
+          "retrieve its parameters", 400, 699),
+    _kept("reparse_invite", "int", 1, "if set to 1, the CANCEL and negative ACK requests are constructed "
+          "from the INVITE message which was sent out instead of building them from the received request",
+          0, 1),
+    _kept("blst_503", "int", 0, "if set to 1, blocklist 503 SIP response sources", 0, 1),
+    _kept("blst_503_def_timeout", "int", 0, "default 503 blocklist time (in s), when no Retry-After header "
+          "is present"),
+    _kept("blst_503_min_timeout", "int", 0, "minimum 503 blocklist time (in s)"),
+    _kept("blst_503_max_timeout", "int", 3600, "maximum 503 blocklist time (in s)"),
+    _kept("blst_methods_add", "int", 1, "bitmap of method types that trigger blocklisting on transaction "
+          "timeouts"),
+    _kept("blst_methods_lookup", "int", ~8, "Bitmap of method types that are looked-up in the blocklist "
+          "before statefull forwarding"),  # every method but BYE (METHOD_BYE = 8)
     CfgVar("cancel_b_method", "int", "How to cancel branches on which no replies were received: 0 - fake "
            "reply, 1 - retransmitting the request, 2 - send cancel", min=0, max=2,
            fixup="fix_cancel_b_method"),
+    _kept("reparse_on_dns_failover", "int", 1, "if set to 1, the SIP message after a DNS failover is "
+          "constructed from the outgoing message buffer of the failed branch instead of from the received "
+          "request", 0, 1, fixup="fix_reparse_on_dns_failover"),
     CfgVar("disable_6xx_block", "int", "if set to 1, 6xx is treated like a normal reply (breaks rfc)",
            min=0, max=1),
+    _kept("local_ack_mode", "int", 0, "if set to 1 or 2, local 200 ACKs are sent to the same address as the "
+          "corresponding INVITE (1) or the source of the 200 reply (2) instead of using the contact and the "
+          "route set (it breaks the rfc, if  it is not set to 0 but allows dealing with NATed contacts in "
+          "some simple cases)", 0, 2),
+    _kept("local_cancel_reason", "int", 1, "if set to 1, a Reason header is added to locally generated "
+          "CANCELs (see RFC3326)", 0, 1),
+    _kept("e2e_cancel_reason", "int", 1, "if set to 1, Reason headers from received CANCELs are copied into "
+          "the corresponding generated hop-by-hop CANCELs", 0, 1),
     CfgVar("relay_100", "int", "if set to 1, relay SIP 100 messages as a stateless proxy", min=0, max=1),
+    _kept("enable_uac_fr", "int", 0, "if set, enables failure route for UAC messages", 0, 1),
 ))

@@ -24,6 +24,7 @@ children=2
 #!ifdef KAMAILIO
 mpath="MODULES"
 #!endif
+loadmodule "tm.so"
 loadmodule "sl.so"
 loadmodule "pv.so"
 loadmodule "xlog.so"
@@ -34,6 +35,8 @@ loadmodule "ctl.so"
 loadmodule "cfg_rpc.so"
 modparam("ctl", "binrpc", "unix:DIR/ctl.sock")
 modparam("maxfwd", "max_limit", 50)
+modparam("tm", "fr_inv_timer", 90000)
+modparam("tm", "auto_inv_100_reason", "Trying")
 modparam("registrar", "default_expires", 1800)
 modparam("registrar", "realm_prefix", "sip.")
 pstn.gw_ip = "" desc "PSTN GW Address"
@@ -130,6 +133,12 @@ cfg.get tcp
 cfg.get maxfwd
 cfg.get registrar
 cfg.get xlog
+cfg.get tm
+cfg.get tm auto_inv_100_reason
+cfg.get tm fr_timer
+cfg.get tm blst_methods_lookup
+cfg.help tm fr_inv_timer
+cfg.help tm ac_extra_hdrs
 cfg.get nope
 cfg.get my x
 cfg.get my[2] n
@@ -187,6 +196,16 @@ cfg.set_now_string core log_facility LOG_LOCAL3
 cfg.set_now_int tcp async 0
 cfg.set_now_int registrar default_expires 600
 cfg.get registrar default_expires
+cfg.set_now_int tm fr_timer 5000
+cfg.set_now_int tm fr_timer abc
+cfg.set_now_int tm cancel_b_method 3
+cfg.set_now_int tm default_code 300
+cfg.set_now_string tm auto_inv_100_reason Wait
+cfg.set_now_string tm ac_extra_hdrs X-
+cfg.get tm
+cfg.set_now_int core debug 1
+cfg.get core debug
+cfg.set_now_int core debug 0
 cfg.add_group_inst my[3]
 cfg.add_group_inst my[3]
 cfg.add_group_inst my
@@ -202,6 +221,8 @@ cfg.set_delayed_int my[2] x 22
 cfg.set_delayed my n 23
 cfg.del_delayed my[3] x
 cfg.set_delayed_int maxfwd max_limit 999
+cfg.set_delayed_int tm fr_inv_timer 60000
+cfg.set_delayed_int tm cancel_b_method 0
 cfg.diff
 cfg.get my
 cfg.commit
@@ -230,6 +251,9 @@ cfg.reset maxfwd
 cfg.get maxfwd
 cfg.reset registrar
 cfg.get registrar
+cfg.reset tm
+cfg.get tm
+cfg.diff
 """.strip().splitlines()
 
 
