@@ -298,7 +298,9 @@ class CfgVar:
     callback; ValueError refuses it): such a variable cannot be read through cfg.get or a select,
     as in Kamailio. `on_set` names a method `on_set(value)` run in each worker when the variable's
     default value changes (Kamailio's per-child callback); `only_once` (CFG_CB_ONLY_ONCE): the
-    variable has no per-instance values. `readonly` ones cannot be changed."""
+    variable has no per-instance values. `readonly` ones cannot be changed. The start value goes
+    through the fix-up as a module's mod_init converts it (tm's timers in ticks); `fix_start=False`
+    keeps it as given (siputils' `ring_timeout` starts at 0, which its fix-up refuses as a new value)."""
 
     name: str
     type: str
@@ -312,6 +314,7 @@ class CfgVar:
     on_set: str = ""
     only_once: bool = False
     readonly: bool = False
+    fix_start: bool = True
 
     def __post_init__(self) -> None:
         if self.type not in CFG_TYPES or (self.input is not None and self.input not in CFG_TYPES):

@@ -337,7 +337,7 @@ def _module_start(var: CfgVar, vdef: VarDef, params: dict[str, Any]) -> Value:
     value = params.get(var.param_name) if var.param_name else None
     if value is None:
         value = var.default
-    if vdef.fixup is not None and value is not None:
+    if vdef.fixup is not None and value is not None and var.fix_start:
         try:
             value = vdef.fixup(value)
         except ValueError as exc:

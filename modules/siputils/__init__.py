@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, Need, Param, RouteType, SlAPI, Unimplemented
+from kampy.api import (
+    Arg,
+    ArgKind,
+    CfgGroup,
+    CfgVar,
+    Exports,
+    Function,
+    Need,
+    Param,
+    RouteType,
+    SlAPI,
+    Unimplemented,
+)
 
 from .siputils import SiputilsModule
 
 
 # What Kamailio 5.6's siputils module has that kampy's does not (checked against Kamailio's
 # own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
+# Kamailio 5.6 declares this group, a leftover of the call-id ring (no parameter or function of 5.6
+# uses it): kept and shown as Kamailio shows it
+CFG = CfgGroup("siputils", (
+    CfgVar("ring_timeout", "int", "define how long the Call-id is kept in the internal list", param=None,
+           default=0, fixup="fix_ring_timeout", fix_start=False),
+))
+
 NOT_IMPLEMENTED = (
     Unimplemented("param", "contact_flds_separator", "not implemented yet", default="*", types=(str,)),
     Unimplemented("param", "rpid_prefix", "not implemented yet", default="", types=(str,)),
@@ -33,6 +52,7 @@ NOT_IMPLEMENTED = (
 EXPORTS = Exports(
     name="siputils",
     doc="Assorted SIP utilities: URI checks and parameters, tel URIs, contact encoding.",
+    cfg=CFG,
     params=(
         Param("options_accept", (str,), "*/*"),
         Param("options_accept_encoding", (str,), ""),

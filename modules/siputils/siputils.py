@@ -69,7 +69,14 @@ class SiputilsModule(Module):
         super().__init__(params, core)
         self.sl: SlAPI = core.api("sl")
 
+    def fix_ring_timeout(self, value: Any) -> int:
+        """The cfg framework's fix-up of `siputils.ring_timeout` (Kamailio's: a positive number)."""
+        if int(value) <= 0:
+            raise ValueError("ring_timeout must be positive")
+        return int(value)
+
     # ------------------------------------------------------------ message kind
+
     def is_request(self, ctx: MessageContext) -> int:
         return 1 if isinstance(ctx.msg, Request) else -1
 

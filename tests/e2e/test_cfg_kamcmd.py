@@ -26,6 +26,7 @@ mpath="MODULES"
 #!endif
 loadmodule "tm.so"
 loadmodule "sl.so"
+loadmodule "siputils.so"
 loadmodule "pv.so"
 loadmodule "xlog.so"
 loadmodule "maxfwd.so"
@@ -139,6 +140,9 @@ cfg.get tm fr_timer
 cfg.get tm blst_methods_lookup
 cfg.help tm fr_inv_timer
 cfg.help tm ac_extra_hdrs
+cfg.get siputils
+cfg.get siputils ring_timeout
+cfg.help siputils ring_timeout
 cfg.get nope
 cfg.get my x
 cfg.get my[2] n
@@ -206,6 +210,8 @@ cfg.get tm
 cfg.set_now_int core debug 1
 cfg.get core debug
 cfg.set_now_int core debug 0
+cfg.set_now_int siputils ring_timeout 0
+cfg.set_now_int siputils ring_timeout 30
 cfg.add_group_inst my[3]
 cfg.add_group_inst my[3]
 cfg.add_group_inst my
@@ -223,6 +229,8 @@ cfg.del_delayed my[3] x
 cfg.set_delayed_int maxfwd max_limit 999
 cfg.set_delayed_int tm fr_inv_timer 60000
 cfg.set_delayed_int tm cancel_b_method 0
+cfg.set_delayed_int siputils ring_timeout -1
+cfg.set_delayed_int siputils ring_timeout 60
 cfg.diff
 cfg.get my
 cfg.commit
