@@ -11,6 +11,7 @@ from kampy.api import (
     Param,
     RouteType,
     RpcMethod,
+    Select,
     TmAPI,
     Unimplemented,
 )
@@ -119,6 +120,12 @@ EXPORTS = Exports(
     name="tm",
     doc="Stateful transaction handling (RFC 3261 transactions): t_relay() and friends.",
     cfg=CFG,
+    selects=(
+        Select("tm", "select_tm", doc="the transaction of the message: `@tm` (1 or 0), `@tm.method`, "
+               "`@tm.uas.status`, `.uas.request`, `.uas.request.neg_ack_retransmission`, "
+               "`.uas.local_to_tag`, `.uas.response`, `@tm.uac.count`, `.uac.relayed`, `.uac.last_status`, "
+               "`.uac.response_retransmission`, `@tm.uac[n].status`, `.uri`, `.response`, `.request`"),
+    ),
     params=(
         Param("fr_timer", (int,), 30000),
         Param("fr_inv_timer", (int,), 120000),

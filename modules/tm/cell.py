@@ -114,6 +114,8 @@ class Cell:
     on_branch: str | None = None
     uas_status: int = 0
     relayed_branch: int = -1
+    relayed_reply_branch: int = -1  # the branch of the last reply sent upstream, -2 for tm's own
+    local_to_tag: str | None = None  # the To-tag of tm's last own reply, "" without (uas.local_totag)
     picked_branch: int = -1
     canceled: bool = False
     six_xx: bool = False

@@ -67,9 +67,11 @@ class Replies(TmBase):
                                      server=self.core.server_header, lumps=ctx.reply_lumps,
                                      body=ctx.reply_body, force_rport=ctx.force_rport)
         request_tag = to_tag_of(cell.request)
-        if request_tag:
-            return data, request_tag
-        return data, tag if code >= 180 and cell.request.has_header("to") else None
+        has_to = cell.request.has_header("to")
+        to_tag = request_tag or (tag if code >= 180 and has_to else None)
+        if has_to:
+            cell.local_to_tag = to_tag or ""  # update_local_tags: the To-tag of tm's last own reply
+        return data, to_tag
 
     def _send_uas(self, cell: Cell, data: bytes, code: int, to_tag: str | None, *, branch: int = -1,
                   rpl: Response | None = None, totag_retr: bool = False) -> bool:
@@ -90,6 +92,7 @@ class Replies(TmBase):
                 self._count("waiting")
         if code > cell.uas_status or cell.uas_status < 200:
             cell.uas_status = code
+        cell.relayed_reply_branch = branch if branch >= 0 else -2
         self._count("rpl_sent")
         self._run(cell.uas, actions, fresh=data)
         if cell.tmcb_types & ON_REPLY:
@@ -131,7 +134,14 @@ class Replies(TmBase):
             rctx = ctx or MessageContext(reply, cell.src, self.core)  # type: ignore[arg-type]
             rctx.route_type = RouteType.TM_ONREPLY
             rctx.local.update({CELL: cell, BRANCH: br.index})
-            if not self._run_route("onreply", cell.on_reply, rctx) and reply.status < 200:
+            # as Kamailio's reply_received: while onreply_route runs, the branch's last status is
+            # the reply's when higher (`@tm.uac.last_status`, t_reply there), and then restored
+            last, br.last_received = br.last_received, max(br.last_received, reply.status)
+            try:
+                kept = self._run_route("onreply", cell.on_reply, rctx)
+            finally:
+                br.last_received = last
+            if not kept and reply.status < 200:
                 return  # `drop` in onreply_route discards a provisional reply
         if br.canceled and br.cancel_leg is None and 100 <= reply.status < 200:
             self._send_cancel(cell, br)  # the CANCEL waited for this provisional

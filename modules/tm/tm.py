@@ -31,13 +31,14 @@ from .t_fwd import Forward, proxy_of
 from .t_hooks import Hooks
 from .t_lookup import Lookup
 from .t_reply import Replies
+from .t_select import Selects
 from .t_stats import Stats
 from .timer import Timers
 from .tm_load import Binds
 from .uac import Uac
 
 
-class TmModule(Lookup, Forward, Cancel, Replies, Uac, Timers, Hooks, Stats, Binds):
+class TmModule(Lookup, Forward, Cancel, Replies, Uac, Timers, Hooks, Stats, Binds, Selects):
     """Transactions: t_newtran/t_reply/t_relay and the routes they run, and the API tm offers."""
 
     def t_newtran(self, ctx: MessageContext) -> int:
