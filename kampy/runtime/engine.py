@@ -194,7 +194,7 @@ class Engine:
             if end != len(e.text):
                 raise SelectError(f"invalid select '{e.text}'")
             return self.selects.resolve(path)
-        except (SelectError, LookupError) as exc:
+        except (ValueError, LookupError) as exc:  # SelectError, or a module's handler refusing it
             raise LoadError(e.pos, f"bad select {e.text}: {exc}") from None
 
     def resolve_select(self, text: str) -> Fn:
@@ -203,7 +203,7 @@ class Engine:
             raise LookupError("selects are known once the modules are built")
         try:
             get = self.selects.resolve_text(text)
-        except (SelectError, LookupError) as exc:
+        except (ValueError, LookupError) as exc:  # SelectError, or a module's handler refusing it
             raise LookupError(f"invalid select name [{text}]: {exc}") from None
         return lambda ctx: value_of(get(ctx))
 
