@@ -174,7 +174,7 @@ def _cfg_lines(exports: Exports) -> list[str]:
             notes.append(f"{var.min}..{var.max}")
         if var.param_name:
             notes.append(f"starts as parameter `{var.param_name}`")
-        else:
+        if var.inert:
             notes.append("kept and shown as in Kamailio, changes nothing in kampy")
         if var.fixup:
             notes.append("not readable (converted when set)")

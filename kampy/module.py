@@ -300,7 +300,9 @@ class CfgVar:
     default value changes (Kamailio's per-child callback); `only_once` (CFG_CB_ONLY_ONCE): the
     variable has no per-instance values. `readonly` ones cannot be changed. The start value goes
     through the fix-up as a module's mod_init converts it (tm's timers in ticks); `fix_start=False`
-    keeps it as given (siputils' `ring_timeout` starts at 0, which its fix-up refuses as a new value)."""
+    keeps it as given (siputils' `ring_timeout` starts at 0, which its fix-up refuses as a new value).
+    `inert`: a variable of Kamailio's group the module does not act on (its parameter is not
+    implemented), kept and shown as Kamailio shows it; setting it logs a warning saying so."""
 
     name: str
     type: str
@@ -315,6 +317,7 @@ class CfgVar:
     only_once: bool = False
     readonly: bool = False
     fix_start: bool = True
+    inert: bool = False
 
     def __post_init__(self) -> None:
         if self.type not in CFG_TYPES or (self.input is not None and self.input not in CFG_TYPES):

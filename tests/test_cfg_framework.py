@@ -299,3 +299,19 @@ def test_tm_timers_are_kept_in_ticks_and_the_next_transaction_gets_the_new_one()
     srv.core.cfg.set_now("tm", None, "fr_inv_timer", 100)
     assert srv.core.cfg.local.defaults["tm"]["fr_inv_timer"] == 2
     assert tm.timers.fr_inv_timer == 0.125
+
+
+def test_a_variable_kampy_does_not_act_on_is_kept_and_setting_it_says_so(caplog):
+    srv = Server.from_config(load_text('loadmodule "tm"\n'), sockets=[SOCKET])
+    assert srv.core.cfg.read("tm", None, "ruri_matching") == 1  # Kamailio's default
+    with caplog.at_level(logging.WARNING, logger="kampy.cfg"):
+        srv.core.cfg.set_now("tm", None, "ruri_matching", 0)
+    assert srv.core.cfg.read("tm", None, "ruri_matching") == 0
+    assert "tm.ruri_matching: kampy keeps the value but does not act on it" in caplog.text
+
+
+def test_a_variable_kampy_acts_on_is_set_without_a_warning(caplog):
+    srv = Server.from_config(load_text('loadmodule "tm"\n'), sockets=[SOCKET])
+    with caplog.at_level(logging.WARNING, logger="kampy.cfg"):
+        srv.core.cfg.set_now("tm", None, "auto_inv_100", 0)
+    assert "does not act on it" not in caplog.text

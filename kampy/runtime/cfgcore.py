@@ -325,7 +325,7 @@ def declare_module_group(fw: CfgFramework, decl: CfgGroup, params: dict[str, Any
     for var in decl.vars:
         vdef = VarDef(var.name, var.type, var.input or var.type, var.doc or None, var.min, var.max,
                       _method(instance, var.fixup), _method(instance, var.on_set), var.only_once,
-                      var.readonly)
+                      var.readonly, var.inert)
         group.vars[var.name] = vdef
         values[var.name] = _module_start(var, vdef, params)
     fw.declare(group, values)

@@ -59,6 +59,7 @@ class VarDef:
     on_set: Callable[[Any], None] | None = None  # per-worker callback when the default changes
     only_once: bool = False
     readonly: bool = False
+    inert: bool = False  # kept and shown, but nothing in kampy acts on it
 
     @property
     def readable(self) -> bool:
@@ -331,6 +332,8 @@ class CfgFramework:
             raise CfgError("variable is read-only")
         if gid is not None and vdef.on_set is not None and vdef.only_once:
             raise CfgError("This variable does not support muliple values.")
+        if vdef.inert:
+            log.warning("%s.%s: kampy keeps the value but does not act on it", group, var)
         return vdef
 
     def set_now(self, group: str, gid: int | None, var: str, value: Value, delete: bool = False) -> None:

@@ -25,7 +25,7 @@ from .siputils import SiputilsModule
 # uses it): kept and shown as Kamailio shows it
 CFG = CfgGroup("siputils", (
     CfgVar("ring_timeout", "int", "define how long the Call-id is kept in the internal list", param=None,
-           default=0, fixup="fix_ring_timeout", fix_start=False),
+           default=0, fixup="fix_ring_timeout", fix_start=False, inert=True),
 ))
 
 NOT_IMPLEMENTED = (

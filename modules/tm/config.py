@@ -42,7 +42,7 @@ def _kept(name: str, type_: str, default: Any, doc: str, min: int = 0, max: int 
           fixup: str = "") -> CfgVar:
     """A variable of Kamailio's group whose parameter kampy's tm does not implement: shown, read and
     set as in Kamailio, starting from Kamailio's default, and changing nothing in kampy."""
-    return CfgVar(name, type_, doc, param=None, default=default, min=min, max=max, fixup=fixup)
+    return CfgVar(name, type_, doc, param=None, default=default, min=min, max=max, fixup=fixup, inert=True)
 
 
 # Kamailio 5.6's tm_cfg_def, in its order (cfg.list and cfg.get print them so)
