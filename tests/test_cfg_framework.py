@@ -3,6 +3,7 @@ value seen by every worker from its next message on, group instances and cfg_sel
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -315,3 +316,24 @@ def test_a_variable_kampy_acts_on_is_set_without_a_warning(caplog):
     with caplog.at_level(logging.WARNING, logger="kampy.cfg"):
         srv.core.cfg.set_now("tm", None, "auto_inv_100", 0)
     assert "does not act on it" not in caplog.text
+
+
+def test_setting_a_core_variable_kampy_has_no_use_for_says_so(caplog):
+    srv = Server.from_config(load_text("debug=0\n"), sockets=[SOCKET])
+    with caplog.at_level(logging.WARNING, logger="kampy.cfg"):
+        srv.core.cfg.set_now("core", None, "dns_try_ipv6", 0)
+        srv.core.cfg.set_now("tcp", None, "connect_timeout", 5)
+        srv.core.cfg.set_now("core", None, "max_while_loops", 10)
+    warned = [r.getMessage() for r in caplog.records if "does not act on it" in r.getMessage()]
+    assert warned == ["core.dns_try_ipv6: kampy keeps the value but does not act on it",
+                      "tcp.connect_timeout: kampy keeps the value but does not act on it"]
+
+
+@pytest.mark.parametrize(("memlog", "level"), [(0, logging.WARNING), (4, logging.DEBUG)])
+def test_core_mem_dump_pkg_logs_this_process_memory_at_the_memlog_level(caplog, memlog, level):
+    srv = Server.from_config(load_text(f"debug=0\nmemlog={memlog}\n"), sockets=[SOCKET])
+    with caplog.at_level(logging.DEBUG, logger="kampy.core"):
+        srv.core.cfg.set_now("core", None, "mem_dump_pkg", os.getpid())
+        srv.core.cfg.update()
+    dumped = [r for r in caplog.records if r.getMessage() == "Memory status (pkg):"]
+    assert [r.levelno for r in dumped] == [level]

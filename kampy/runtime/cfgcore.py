@@ -5,8 +5,9 @@ modules and of the config (`my.x = 5 desc "..."`, `my[2].x = 7`).
 Variables kampy acts on when they change: `core.debug` (the log threshold), `core.log_facility` (the
 syslog facility), `core.max_while_loops`, `core.force_rport` (rport for every request), `core.memlog`,
 `core.mem_dump_pkg` (logs the memory status of the process whose pid it is set to) and
-`core.mem_dump_shm`. The others are kept and shown as Kamailio shows them; kampy's TCP layer reads
-its settings when it starts (see docs/cfg.md).
+`core.mem_dump_shm`, both at the level `core.memlog`. The others are kept and shown as Kamailio shows
+them (setting one logs a warning); kampy's TCP layer reads its settings when it starts (see
+docs/cfg.md).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from kampy.config.core_params import FACILITIES, NUMBER_WORDS
 from kampy.errors import ConfigError
 from kampy.module import CfgGroup, CfgVar
 from kampy.runtime.cfgframework import CfgError, CfgFramework, GroupDef, Value, VarDef, int32
-from kampy.runtime.loglevels import apply_debug
+from kampy.runtime.loglevels import apply_debug, python_level
 from kampy.runtime.memstatus import log_process_memory
 
 if TYPE_CHECKING:
@@ -225,7 +226,7 @@ def _builtin_group(name: str, table: tuple[tuple[str, int, int, str, Value, tupl
         fixup = hooks.get(f"fixup:{var}", log_facility if var == "log_facility" else _accept) \
             if "f" in flags else None
         group.vars[var] = VarDef(var, "int", "string" if "s" in flags else "int", doc, low, high, fixup,
-                                 hooks.get(var), readonly="r" in flags)
+                                 hooks.get(var), readonly="r" in flags, inert=var not in ACTED_ON[name])
         values[var] = _start_value(params, names, default)
     return group, values
 
@@ -243,14 +244,24 @@ def _set_facility(value: Any) -> None:
             handler.facility = int(value) >> 3
 
 
-def _dump_pkg(value: Any) -> None:
-    if int(value) == os.getpid():
-        log_process_memory()
+def memlog_level(fw: CfgFramework) -> int:
+    """The logging level of memory reports: `core.memlog` (Kamailio's LM_GEN1(memlog, ...))."""
+    return python_level(int(fw.read("core", None, "memlog")))  # type: ignore[arg-type]
 
 
-CORE_HOOKS: dict[str, Callable[[Any], None]] = {
-    "debug": _set_debug, "log_facility": _set_facility, "mem_dump_pkg": _dump_pkg,
-}
+def core_hooks(fw: CfgFramework) -> dict[str, Callable[[Any], None]]:
+    """What kampy does when a variable of `core` changes (the others it keeps without acting on)."""
+    def dump_pkg(value: Any) -> None:
+        if int(value) == os.getpid():
+            log_process_memory(memlog_level(fw))
+    return {"debug": _set_debug, "log_facility": _set_facility, "mem_dump_pkg": dump_pkg}
+
+
+# the variables of `core` something in kampy reads or acts on (the hooks above, the engine's
+# max_while_loops and mem_dump_shm, the server's force_rport); the rest, and all of `tcp` (kampy's TCP
+# layer reads its settings when it starts), are kept and shown as Kamailio shows them
+ACTED_ON = {"core": {"debug", "log_facility", "max_while_loops", "force_rport", "memlog", "mem_dump_pkg",
+                     "mem_dump_shm"}, "tcp": set()}
 
 
 # ------------------------------------------------------------------ declaring everything
@@ -269,7 +280,7 @@ def declare_all(fw: CfgFramework, config: ast.Config, core_params: dict[str, Any
     _declare_script_groups(fw, [v for v in cfg_vars if "[" not in v.group])
     order = [g for g in fw.groups if fw.groups[g].script] + ["core", "tcp"]
     try:
-        fw.declare(*_builtin_group("core", _CORE, params, {**CORE_HOOKS, **(hooks or {})}))
+        fw.declare(*_builtin_group("core", _CORE, params, {**core_hooks(fw), **(hooks or {})}))
         fw.declare(*_builtin_group("tcp", _TCP, params, {}))
         for name, mod in modules.items():
             group = mod.exports.cfg

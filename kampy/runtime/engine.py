@@ -35,7 +35,7 @@ from kampy.runtime import actionhooks, actions, expressions
 from kampy.runtime.context import MessageContext, ScriptDrop, ScriptExit
 from kampy.runtime.core import Core
 from kampy.runtime.flow import Break, LoadError, MalformedInput, ModuleFailure, Return
-from kampy.runtime.cfgcore import declare_all
+from kampy.runtime.cfgcore import declare_all, memlog_level
 from kampy.runtime.memstatus import log_shared_memory
 from kampy.runtime.modules import build_modules
 from kampy.runtime.selectcore import core_table
@@ -168,7 +168,7 @@ class Engine:
 
         def dump_shm(value: Any) -> Any:
             if value:
-                log_shared_memory(store.shared)
+                log_shared_memory(store.shared, memlog_level(store.cfg))
             return value
         try:
             compiled = self.compiled
