@@ -188,3 +188,15 @@ def test_every_error_is_reported_not_just_the_first():
 
 def test_syntax_only_skips_name_resolution():
     load_text('loadmodule "nosuchmod.so"\nrequest_route { nosuch(); }', "t.cfg", resolve=False)
+
+
+def test_a_select_a_module_does_not_have_is_an_error_at_its_line():
+    errors = errors_of(HEAD + 'loadmodule "xlog.so"\nrequest_route {\n  if (@tm.uac.cuont == "1") { exit; }\n'
+                              '  xlog("$sel(tm.uas)");\n}\n')
+    assert errors == ["9:7: bad select @tm.uac.cuont: Unable to resolve select 'cuont' at level 2",
+                      "10:8: bad select tm.uas: Unable to resolve select '' at level 2"]
+
+
+def test_a_select_a_module_has_passes_the_check():
+    compiled = load_text(HEAD + 'request_route { if (@tm.uac[1].status == "486") { exit; } }', "t.cfg")
+    assert "tm" in compiled.modules
