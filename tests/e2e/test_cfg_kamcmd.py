@@ -1,6 +1,7 @@
 """The cfg framework and cfg_rpc beside Kamailio 5.6: the same config run by both servers (two workers
 each), `kamcmd cfg.*` commands given to both in the same order print the same, and a change made
-over the control socket is what every worker's next message sees, read with `$sel(cfg_get...)`."""
+over the control socket is what every worker's next message sees, read with `$sel(cfg_get...)`, and
+what tm's next transactions use (`tm.fr_timer`)."""
 from __future__ import annotations
 
 import re
@@ -17,6 +18,9 @@ from tests.e2e.kampy_process import REPO, free_port, start_server, stop_process
 from tests.support.kamailio_cli import KAMAILIO, KAMAILIO_MODULES, kampy_cmd
 
 KAMCMD = "/usr/sbin/kamcmd"
+# where "relay" requests go: a socket that reads nothing and answers nothing
+SILENT = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+SILENT.bind(("127.0.0.1", 0))
 
 CFG = """#!KAMAILIO
 listen=udp:127.0.0.1:PORT
@@ -46,6 +50,7 @@ my.x = 5 desc "my x"
 my.n = 7
 my[2].x = 9
 request_route {
+  if ($rU == "relay") { t_relay_to_udp("127.0.0.1", "SILENT"); exit; }
   if ($rU == "two") { cfg_select("my", 2); }
   sl_send_reply("200", "x=$sel(cfg_get.my.x) n=$sel(cfg_get.my.n) ip=$sel(cfg_get.pstn.gw_ip) "
                        "lim=$sel(cfg_get.maxfwd.max_limit) inst=$sel(cfg_selected.my)");
@@ -79,13 +84,30 @@ class Server:
             return s.recv(4096).split(b"\r\n")[0].decode().split(" ", 2)[2]
 
 
+    def timed_out_after(self) -> float:
+        """Seconds until a MESSAGE relayed to the silent socket is answered (tm's 408)."""
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            s.settimeout(60)
+            lport = s.getsockname()[1]
+            started = time.monotonic()
+            s.sendto((f"MESSAGE sip:relay@127.0.0.1:{self.port} SIP/2.0\r\n"
+                      f"Via: SIP/2.0/UDP 127.0.0.1:{lport};branch=z9hG4bK-fr{time.time_ns()}\r\n"
+                      f"From: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:relay@127.0.0.1>\r\n"
+                      f"Call-ID: fr-{time.time_ns()}\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n"
+                      "Content-Length: 0\r\n\r\n").encode(), ("127.0.0.1", self.port))
+            status = s.recv(4096).split(b"\r\n")[0]
+            assert status == b"SIP/2.0 408 Request Timeout", status
+            return time.monotonic() - started
+
+
 def start(name: str, tmp: Path) -> Server:
     directory = tmp / name
     directory.mkdir()
     port = free_port()
     cfg = directory / "k.cfg"
     cfg.write_text(CFG.replace("PORT", str(port)).replace("DIR", str(directory))
-                   .replace("MODULES", KAMAILIO_MODULES))
+                   .replace("MODULES", KAMAILIO_MODULES).replace("SILENT", str(SILENT.getsockname()[1])))
     args = ["-f", str(cfg), "-DD", "-E", "-Y", str(directory)]
     cmd = [KAMAILIO, *args, "-A", "KAMAILIO"] if name == "kamailio" else kampy_cmd(*args)
     log = open(directory / "log", "wb")  # noqa: SIM115
@@ -272,3 +294,15 @@ def test_changes_print_what_kamailio_prints_and_every_worker_sees_them(servers):
     # the replies come from both workers of each server: every one sees the committed values
     replies = {(kamailio.reason(), kampy.reason()) for _ in range(8)}
     assert replies == {("x=21 n=23 ip=10.0.0.2 lim=50 inst=",) * 2}
+
+
+def test_a_new_tm_fr_timer_applies_to_the_next_transaction_of_every_worker(servers):
+    # fr_timer starts at Kamailio's 30 s: a 408 well before says the new value is what each worker used
+    try:
+        for server in servers:
+            assert server.kamcmd("cfg.set_now_int", "tm", "fr_timer", "500") == ""
+            waits = [server.timed_out_after() for _ in range(4)]  # whichever of the two workers takes it
+            assert max(waits) < 10, (server.name, waits)
+    finally:
+        for server in servers:
+            server.kamcmd("cfg.reset", "tm")
