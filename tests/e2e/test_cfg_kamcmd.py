@@ -18,9 +18,6 @@ from tests.e2e.kampy_process import REPO, free_port, start_server, stop_process
 from tests.support.kamailio_cli import KAMAILIO, KAMAILIO_MODULES, kampy_cmd
 
 KAMCMD = "/usr/sbin/kamcmd"
-# where "relay" requests go: a socket that reads nothing and answers nothing
-SILENT = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-SILENT.bind(("127.0.0.1", 0))
 
 CFG = """#!KAMAILIO
 listen=udp:127.0.0.1:PORT
@@ -101,13 +98,14 @@ class Server:
             return time.monotonic() - started
 
 
-def start(name: str, tmp: Path) -> Server:
+def start(name: str, tmp: Path, silent: int) -> Server:
+    """`silent`: the port "relay" requests go to (a socket that answers nothing)."""
     directory = tmp / name
     directory.mkdir()
     port = free_port()
     cfg = directory / "k.cfg"
     cfg.write_text(CFG.replace("PORT", str(port)).replace("DIR", str(directory))
-                   .replace("MODULES", KAMAILIO_MODULES).replace("SILENT", str(SILENT.getsockname()[1])))
+                   .replace("MODULES", KAMAILIO_MODULES).replace("SILENT", str(silent)))
     args = ["-f", str(cfg), "-DD", "-E", "-Y", str(directory)]
     cmd = [KAMAILIO, *args, "-A", "KAMAILIO"] if name == "kamailio" else kampy_cmd(*args)
     log = open(directory / "log", "wb")  # noqa: SIM115
@@ -124,15 +122,17 @@ def start(name: str, tmp: Path) -> Server:
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
     tmp = tmp_path_factory.mktemp("cfgrpc")
-    kamailio = start("kamailio", tmp)
-    try:
-        kampy = start("kampy", tmp)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        kamailio = start("kamailio", tmp, silent.getsockname()[1])
         try:
-            yield kamailio, kampy
+            kampy = start("kampy", tmp, silent.getsockname()[1])
+            try:
+                yield kamailio, kampy
+            finally:
+                stop_process(kampy.proc)
         finally:
-            stop_process(kampy.proc)
-    finally:
-        stop_process(kamailio.proc)
+            stop_process(kamailio.proc)
 
 
 def both(servers: tuple[Server, Server], *command: str) -> str:
