@@ -12,22 +12,23 @@ import pytest
 from kampy.errors import ConfigError
 from kampy.testing import Harness, StandInError, stand_in
 
-# htable, pike and msrp are Kamailio modules kampy does not have; $snd is pv's, which kampy lacks.
+# dialog, call_control and msrp are Kamailio modules kampy does not have (yet); $snd is pv's, which
+# kampy lacks. (htable and pike stood in here until kampy had them.)
 FLOOD = '''
 loadmodule "sl.so"
 loadmodule "pv.so"
 loadmodule "textops.so"
-loadmodule "htable.so"
-loadmodule "pike.so"
+loadmodule "dialog.so"
+loadmodule "call_control.so"
 loadmodule "msrp.so"
-modparam("htable", "htable", "ipban=>size=8;autoexpire=300;")
-modparam("pike", "sampling_time_unit", 2)
+modparam("dialog", "rr_param", "did")
+modparam("call_control", "socket_timeout", 2)
 request_route {
-    if ($sht(ipban=>$si) != $null) {
+    if ($dlg_var($si) != $null) {
         exit;
     }
-    if (!pike_check_req()) {
-        $sht(ipban=>$si) = 1;
+    if (!call_control()) {
+        $dlg_var($si) = 1;
         sl_send_reply("403", "Flood");
         exit;
     }
@@ -38,7 +39,7 @@ request_route {
     sl_send_reply("200", "$(rU{msrpuri.host})");
 }
 '''
-STOOD_IN = {"htable": stand_in(), "pike": stand_in(), "msrp": stand_in(), "pv": stand_in()}
+STOOD_IN = {"dialog": stand_in(), "call_control": stand_in(), "msrp": stand_in(), "pv": stand_in()}
 
 
 def check(cfg: Path, *flags: str) -> subprocess.CompletedProcess[str]:
@@ -58,13 +59,13 @@ def test_everything_kampy_lacks_is_listed_at_once() -> None:
         Harness.load(FLOOD)
 
     text = str(caught.value)
-    assert "module htable (loaded at line 5), which kampy does not have: parameter htable (line 8); " \
-        "$sht (lines 11, 15)" in text
-    assert "module pike (loaded at line 6), which kampy does not have: parameter sampling_time_unit " \
-        "(line 9); pike_check_req() (line 14)" in text
+    assert "module dialog (loaded at line 5), which kampy does not have: parameter rr_param (line 8); " \
+        "$dlg_var (lines 11, 15)" in text
+    assert "module call_control (loaded at line 6), which kampy does not have: parameter socket_timeout " \
+        "(line 9); call_control() (line 14)" in text
     assert "module msrp (loaded at line 7), which kampy does not have: {msrpuri.host} (line 23)" in text
     assert "module pv: what kampy's module lacks: $snd (lines 19, 20)" in text
-    assert '"htable": stand_in(), "pike": stand_in(), "msrp": stand_in(), "pv": stand_in()' in text
+    assert '"dialog": stand_in(), "call_control": stand_in(), "msrp": stand_in(), "pv": stand_in()' in text
 
 
 def test_kampy_check_reports_the_same_list(tmp_path: Path) -> None:
@@ -74,13 +75,13 @@ def test_kampy_check_reports_the_same_list(tmp_path: Path) -> None:
     strict = check(cfg)
     allowed = check(cfg, "--allow-missing")
 
-    assert strict.returncode == 1 and "error: kampy has no module 'htable'" in strict.stderr
+    assert strict.returncode == 1 and "error: kampy has no module 'dialog'" in strict.stderr
     assert allowed.returncode == 0, allowed.stderr
     warnings = [line for line in allowed.stderr.splitlines() if ": warning: " in line]
     assert [w.split(": warning: ")[1] for w in warnings] == [
-        "kampy has no module 'htable': parameter htable (line 8); $sht (lines 11, 15); "
+        "kampy has no module 'dialog': parameter rr_param (line 8); $dlg_var (lines 11, 15); "
         "a test must stand it in",
-        "kampy has no module 'pike': parameter sampling_time_unit (line 9); pike_check_req() (line 14); "
+        "kampy has no module 'call_control': parameter socket_timeout (line 9); call_control() (line 14); "
         "a test must stand it in",
         "kampy has no module 'msrp': {msrpuri.host} (line 23); a test must stand it in",
         "kampy's module 'pv' lacks what the config uses: $snd (lines 19, 20); a test must stand it in",
@@ -90,31 +91,31 @@ def test_kampy_check_reports_the_same_list(tmp_path: Path) -> None:
 
 def test_kampy_check_allow_missing_checks_the_rest_against_kamailios_declarations(tmp_path: Path) -> None:
     cfg = tmp_path / "bad.cfg"
-    cfg.write_text(FLOOD.replace("pike_check_req()", "pike_check_req(1)").replace(
-        '"sampling_time_unit", 2', '"sampling_time_unit", "2"'))
+    cfg.write_text(FLOOD.replace("call_control()", "call_control(1)").replace(
+        '"socket_timeout", 2', '"socket_timeout", "2"'))
 
     done = check(cfg, "--allow-missing")
 
     assert done.returncode == 1
-    assert "parameter 'sampling_time_unit' of module 'pike' takes integer, not a string" in done.stderr
-    assert "pike_check_req() takes 0 arguments, 1 given" in done.stderr
+    assert "parameter 'socket_timeout' of module 'call_control' takes integer, not a string" in done.stderr
+    assert "call_control() takes 0 arguments, 1 given" in done.stderr
 
 
 # ------------------------------------------------------------ whole modules
 
 
 def test_a_stood_in_pseudo_variable_keeps_what_the_config_writes() -> None:
-    with load(pike=stand_in({"pike_check_req": -1})) as sip:
+    with load(call_control=stand_in({"call_control": -1})) as sip:
         first = sip.send_request("OPTIONS", "sip:bob@127.0.0.1", src="192.0.2.66:5060")
         again = sip.send_request("OPTIONS", "sip:bob@127.0.0.1", src="192.0.2.66:5060")
 
         first.assert_reply(403, "Flood")
         again.assert_no_reply()
-        assert sip.stand_in("htable").pvars == {"sht": {"ipban=>192.0.2.66": 1}}
+        assert sip.stand_in("dialog").pvars == {"dlg_var": {"192.0.2.66": 1}}
 
 
 def test_a_stood_in_pseudo_variable_reads_what_the_test_gives() -> None:
-    with load(htable=stand_in(pvars={"sht": {"ipban=>192.0.2.66": 1}})) as sip:
+    with load(dialog=stand_in(pvars={"dlg_var": {"192.0.2.66": 1}})) as sip:
         sip.send_request("OPTIONS", "sip:bob@127.0.0.1", src="192.0.2.66:5060").assert_no_reply()
         sip.send_request("OPTIONS", "sip:bob@127.0.0.1", src="192.0.2.67:5060").assert_reply(200)
 
@@ -126,19 +127,19 @@ def test_a_pseudo_variable_stand_in_may_compute_its_value() -> None:
 
 
 def test_stood_in_functions_return_the_default_and_are_recorded() -> None:
-    with load(pike=stand_in(default=1)) as sip:
+    with load(call_control=stand_in(default=1)) as sip:
         sip.send_request("OPTIONS", "sip:bob@127.0.0.1").assert_reply(200)
-        assert sip.stand_in_calls("pike_check_req") == [()]
+        assert sip.stand_in_calls("call_control") == [()]
 
 
 def test_stood_in_parameters_are_kept_with_their_declared_types() -> None:
     with load() as sip:
-        assert sip.stand_in("pike").params == {"sampling_time_unit": 2}
-        assert sip.stand_in("htable").params == {"htable": "ipban=>size=8;autoexpire=300;"}
+        assert sip.stand_in("call_control").params == {"socket_timeout": 2}
+        assert sip.stand_in("dialog").params == {"rr_param": "did"}
     with pytest.raises(ConfigError, match="takes integer, not a string"):
-        load(FLOOD.replace('"sampling_time_unit", 2', '"sampling_time_unit", "2"'))
-    with pytest.raises(ConfigError, match="module 'pike' has no parameter 'sampling_time'"):
-        load(FLOOD.replace('"sampling_time_unit"', '"sampling_time"'))
+        load(FLOOD.replace('"socket_timeout", 2', '"socket_timeout", "2"'))
+    with pytest.raises(ConfigError, match="module 'call_control' has no parameter 'socket_time'"):
+        load(FLOOD.replace('"socket_timeout"', '"socket_time"'))
 
 
 def test_a_stood_in_transformation_leaves_the_value_or_computes_it() -> None:
@@ -156,13 +157,13 @@ def test_a_stand_in_function_works_on_the_message_through_ctx() -> None:
         ctx.reply(429, "Slow Down", headers={"Retry-After": "5"})
         return 0
 
-    with load(pike=stand_in({"pike_check_req": check})) as sip:
+    with load(call_control=stand_in({"call_control": check})) as sip:
         result = sip.send_request("OPTIONS", "sip:bob@127.0.0.1", headers={"User-Agent": "phone/1"})
 
     reply = result.assert_reply(429, "Slow Down")
     assert reply.header("Retry-After") == "5"
     assert seen == [("OPTIONS", "udp:192.0.2.10:5060", "phone/1", "sip:bob@127.0.0.1")]
-    assert result.codes("pike_check_req") == [0]
+    assert result.codes("call_control") == [0]
 
 
 def test_a_module_kampy_knows_nothing_of_is_stood_in_from_what_the_config_uses() -> None:
@@ -191,9 +192,9 @@ def test_a_stand_in_for_a_module_the_config_does_not_load_is_refused() -> None:
 
 
 def test_a_stand_in_naming_what_the_module_does_not_declare_is_refused() -> None:
-    with pytest.raises(StandInError, match=r"stand-in for module pike: pike_check\(\) is nothing "
+    with pytest.raises(StandInError, match=r"stand-in for module call_control: call_ctrl\(\) is nothing "
                                            "Kamailio's module declares"):
-        load(pike=stand_in({"pike_check": 1}))
+        load(call_control=stand_in({"call_ctrl": 1}))
 
 
 def test_function_stand_ins_need_one_for_each_function_of_their_module() -> None:

@@ -248,7 +248,6 @@ EXPORTS = Exports(
         PVClass("sel", arg="required", handler="pv_sel", doc="the value of a select: $sel(cfg_get.group.var) "
                 "is @cfg_get.group.var"),  # pv_get_select pv_parse_select_name
         PVClass("null", handler="pv_null"),  # core $null (pvapi.c), served here
-        PVClass("mi", handler="pv_mi", doc="the number of the message among those the process received"),
         PVClass("_s", arg="required", handler="pv__s"),  # pv_get__s pv_parse__s_name
         PVClass("af", arg="required", handler="pv_af"),  # pv_get_af pv_parse_af_name
         PVClass("branch", arg="required", writable=True, handler="pv_branch"),

@@ -124,9 +124,6 @@ class PvModule(Module):
         except LookupError as exc:
             raise PVError(str(exc)) from None
 
-    def pv_mi(self, spec: PVar) -> Any:
-        return Reader(lambda ctx: ctx.msg_id)
-
     def pv_null(self, spec: PVar) -> Any:
         return Reader(lambda ctx: None)
 
