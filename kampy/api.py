@@ -38,6 +38,7 @@ What is here, by use:
   `Via`, `CSeq`, `ContactList`, `ContentType`, `Params`, `parse_message`, `parse_uri`,
   `parse_name_addr`, `build_response`, `SIPProtocolError`; `ScriptExit`/`ScriptDrop`, `Outgoing`.
 * For modules that answer requests (sl, tm): `build_reply` (Kamailio's layout of a local reply),
+  `error_text` (Kamailio's reason phrase of a status code),
   `local_to_tag`/`tag_prefix`/`crc_suffix` (local To-tags), `hash2_raw` (Kamailio's hash of
   Call-ID and CSeq, in Via branches), `header_lines`, `as_bytes`, `to_tag_of` (a To-tag read leniently),
   `received_params`, `reply_destination`, `error_response`, `reply_via_line`, the RFC 3261
@@ -175,6 +176,7 @@ from kampy.runtime.hashes import core_hash, hash2_raw, reverse_hex
 from kampy.runtime.replies import (
     build_reply,
     crc_suffix,
+    error_text,
     header_lines,
     local_to_tag,
     tag_prefix,
@@ -279,6 +281,7 @@ __all__ = [
     "SharedStore", "BoundedCache", "LockSet",
     "ShmTable", "TableFull", "SlotLocks",
     "core_hash", "hash2_raw", "reverse_hex", "as_bytes", "as_text", "build_reply", "crc_suffix",
+    "error_text",
     "header_lines",
     "local_to_tag", "tag_prefix", "to_tag_of",
     "URI", "ContactList", "ContentType", "CSeq", "Message", "NameAddr", "Params", "Request", "Response",

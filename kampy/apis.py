@@ -482,6 +482,16 @@ class TmAPI(TmUacAPI, Protocol):
         """The transaction of the message of `ctx` (its request's, or in onreply_route,
         failure_route and branch_route the one they run for); None when it has none."""
 
+    def t_context(self, t: TmTransaction, branch: int = -1) -> MessageContext:
+        """A context for the request of `t` with what the transaction keeps of the script (flags,
+        AVPs, XAVPs, `$du`) and, for `branch` >= 0, that branch's URI as the R-URI (else the new
+        R-URI the script set): what Kamailio's reply callbacks read through `t->uas.request` and
+        the transaction's AVP lists (acc's extra columns). Its AVPs are the transaction's, its
+        flags a copy."""
+
+    def t_get_reply_totag(self, msg: Request) -> str:
+        """The To-tag tm puts in its local replies to `msg` (Kamailio's t_get_reply_totag)."""
+
     def has_transaction(self, ctx: MessageContext) -> bool:
         """Whether the request of `ctx` has a transaction (t_newtran or t_relay ran)."""
 
@@ -554,6 +564,11 @@ class TmAPI(TmUacAPI, Protocol):
 class RrAPI(Protocol):
     """What rr offers (`core.api("rr")`, Kamailio's `rr_binds` from `load_rr_api`): what dialog and
     uac build on."""
+
+    @property
+    def append_fromtag(self) -> int:
+        """The `append_fromtag` parameter: whether Record-Route carries the From-tag (what
+        is_direction() needs; acc's detect_direction refuses to start without it)."""
 
     def record_route(self, ctx: MessageContext, sparams: str | None = None) -> int:
         """Add a Record-Route for this proxy (record_route()), with `sparams` appended."""

@@ -125,7 +125,7 @@ def _configure_run_logging(args: argparse.Namespace, core_params: dict) -> None:
         handler.setFormatter(logging.Formatter("%(process)d %(levelname)s: %(name)s: %(message)s"))
     else:
         name = str(core_params.get("log_name") or "kampy")
-        handler = logging.handlers.SysLogHandler("/dev/log", facility=_syslog_facility(core_params))
+        handler = FacilitySysLogHandler("/dev/log", facility=_syslog_facility(core_params))
         handler.setFormatter(logging.Formatter(name + "[%(process)d]: %(levelname)s: %(name)s: %(message)s"))
     root = logging.getLogger()
     for old in list(root.handlers):
@@ -134,6 +134,24 @@ def _configure_run_logging(args: argparse.Namespace, core_params: dict) -> None:
     root.setLevel(debug_threshold(debug))
     apply_debug(debug)
     logging.getLogger("kampy.listen").setLevel(logging.INFO)
+
+
+class FacilitySysLogHandler(logging.handlers.SysLogHandler):
+    """Syslog with the core's facility, or the one a record names (log_at(..., facility=...))."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from kampy.services import SYSLOG_FACILITY
+
+        facility = record.__dict__.get(SYSLOG_FACILITY)
+        if facility is None:
+            super().emit(record)
+            return
+        default = self.facility
+        self.facility = facility  # emit() runs under the handler's lock
+        try:
+            super().emit(record)
+        finally:
+            self.facility = default
 
 
 def _syslog_facility(core_params: dict) -> int:

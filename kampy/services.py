@@ -23,14 +23,21 @@ from kampy.runtime.loglevels import python_level
 # Kamailio's levels (L_ERR ...) and their Python levels are the core's: kampy.runtime.loglevels.
 
 
+# the attribute of a log record naming its syslog facility (read by kampy run's syslog handler)
+SYSLOG_FACILITY = "syslog_facility"
+
+
 def module_logger(name: str) -> logging.Logger:
     """The logger of module `name` (`kampy.<name>`): what it logs follows the config's `debug=`."""
     return logging.getLogger(f"kampy.{name}")
 
 
-def log_at(logger: logging.Logger, level: int, message: str, *args: Any) -> None:
-    """Log at a Kamailio level: `log_at(log, L_NOTICE, "stored %d messages", n)`."""
-    logger.log(python_level(level), message, *args)
+def log_at(logger: logging.Logger, level: int, message: str, *args: Any, facility: int | None = None) -> None:
+    """Log at a Kamailio level: `log_at(log, L_NOTICE, "stored %d messages", n)`. `facility` (a
+    syslog facility code, `SysLogHandler.LOG_LOCAL0` ...) sends this line to another facility
+    than the core's `log_facility` when kampy logs to syslog (Kamailio's LM_GEN2)."""
+    extra = None if facility is None else {SYSLOG_FACILITY: facility}
+    logger.log(python_level(level), message, *args, extra=extra)
 
 
 # ------------------------------------------------------------------ pseudo-variables

@@ -8,6 +8,7 @@ from typing import Any
 
 from kampy.api import (
     ClientTransaction,
+    MessageContext,
     Outgoing,
     Request,
     Response,
@@ -96,6 +97,10 @@ class ScriptState:
     xavps: dict[str, list[Any]] = field(default_factory=dict)
     force_socket: Socket | None = None
     xavis: dict[str, list[Any]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, ctx: MessageContext) -> ScriptState:
+        return cls(ctx.new_ruri, ctx.dst_uri, ctx.flags, ctx.avps, ctx.xavps, ctx.force_socket, ctx.xavis)
 
 
 @dataclass(eq=False)

@@ -82,8 +82,7 @@ class Forward(TmBase):
         for each of ctx.branches; run branch_route for each; send them."""
         if cell.canceled:
             return -487  # E_CANCELED
-        state = ScriptState(ctx.new_ruri, ctx.dst_uri, ctx.flags, ctx.avps, ctx.xavps, ctx.force_socket,
-                            ctx.xavis)
+        state = ScriptState.of(ctx)
         if not ctx.route_type & RouteType.FAILURE:
             cell.state = state
         targets: list[tuple[str, str | None, Socket | None, int]] = []

@@ -41,7 +41,7 @@ from .base import (
     e2e_key,
     key_text,
 )
-from .cell import Cell, Dest, Leg, view_of
+from .cell import Cell, Dest, Leg, ScriptState, view_of
 from .t_hooks import E2EACK
 
 
@@ -187,6 +187,7 @@ class Lookup(TmBase):
         cell = Cell(next(self._labels), msg, msg.method.upper(), timers, src=ctx.src,
                     shared_key=shared_key, auto_inv_100=self.auto_inv_100, disable_6xx=self.disable_6xx)
         self._apply_pending(ctx, cell)
+        cell.state = ScriptState.of(ctx)  # what the request had when the transaction began (its clone)
         src = ctx.src
         if src.proto == "udp":
             host, port = reply_destination(msg, src.ip, src.port)

@@ -21,13 +21,14 @@ from kampy.api import (
     SIPProtocolError,
     TmTransaction,
     TransactionError,
+    error_text,
     to_tag_of,
 )
 
 from . import tags
 from .base import BRANCH, CELL, CLAIM_TTL, PICKED, RURI_SEEN, TmBase, e2e_key, log
 from .cell import PENDING, Cell, Leg, UacBranch, cell_of_view, pick_branch
-from .replies import build_local_reply, error_text, without_top_via
+from .replies import build_local_reply, without_top_via
 from .t_hooks import E2EACK, TOTAGS
 
 # The callbacks a reply sent upstream runs
@@ -340,6 +341,7 @@ class Replies(TmBase):
                 self._tmcb(cell, TMCB_ON_FAILURE, fctx.msg, reply, code, picked, ctx=fctx)  # type: ignore[arg-type]
             if name is not None:
                 self._run_route("failure", name, fctx)
+            state.flags = fctx.flags  # what the failure handlers changed stays (t->uas.request->flags)
         finally:
             for change in cell.request.changes[before:]:
                 cell.request.cancel(change)

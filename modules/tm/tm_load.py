@@ -2,11 +2,11 @@
 tm_load.c binds, tmx's $T_* readers)."""
 from __future__ import annotations
 
-from kampy.api import MessageContext, Request, Response, TmTransaction
+from kampy.api import MessageContext, Request, Response, RouteType, TmTransaction, error_text
 
-from .base import BRANCH, PICKED, TmBase
-from .cell import view_of
-from .replies import error_text
+from . import tags
+from .base import BRANCH, CELL, PICKED, TmBase
+from .cell import cell_of_view, view_of
 
 
 class Binds(TmBase):
@@ -16,6 +16,23 @@ class Binds(TmBase):
         """kampy.api.TmAPI.t_gett: the transaction of the message of `ctx`."""
         cell = self.cell_of(ctx)
         return view_of(cell) if cell is not None else None
+
+    def t_context(self, t: TmTransaction, branch: int = -1) -> MessageContext:
+        """kampy.api.TmAPI.t_context: the transaction's request with the script's state it keeps."""
+        cell = cell_of_view(t)
+        if cell is None or cell.src is None:
+            raise ValueError(f"t_context: not a transaction of tm: {t!r}")
+        state = cell.state
+        ruri = cell.branches[branch].uri if 0 <= branch < len(cell.branches) else state.new_ruri
+        ctx = MessageContext(cell.request, cell.src, self.core, route_type=RouteType.TM_ONREPLY,  # type: ignore[arg-type]
+                             flags=state.flags, avps=state.avps, xavps=state.xavps, xavis=state.xavis,
+                             new_ruri=ruri, dst_uri=state.dst_uri, force_socket=state.force_socket)
+        ctx.local[CELL] = cell
+        return ctx
+
+    def t_get_reply_totag(self, msg: Request) -> str:
+        """kampy.api.TmAPI.t_get_reply_totag."""
+        return tags.to_tag(self.core, msg)
 
     def reply_code(self, ctx: MessageContext) -> int:
         """$T_reply_code: the reply in onreply_route, the winning one in failure_route, else the

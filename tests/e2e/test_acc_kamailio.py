@@ -1,0 +1,116 @@
+"""acc beside Kamailio 5.6: both run configs/acc.cfg (syslog and MariaDB accounting, report_ack,
+report_cancels, extra attributes) for the same calls (INVITE/200/ACK/BYE, a missed call answered
+486, a CANCELed call, a MESSAGE accounted from the script) and write the same log lines and the
+same acc and missed_calls rows."""
+from __future__ import annotations
+
+import re
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+from kampy.db import connect, create_tables
+from kampy.testing import mariadb
+from tests.e2e.kampy_process import CONFIGS
+from tests.e2e.proxy import UA, start_proxy
+
+ACC_CFG = CONFIGS / "acc.cfg"
+DEFAULT_URL = '"mysql://kamailio:kamailiorw@localhost/kamailio"'
+COLUMNS = "method, from_tag, to_tag, callid, sip_code, sip_reason, src_user, dst_user"
+
+
+def _tables(url: str) -> None:
+    with connect(url) as db:
+        create_tables(db, ["acc", "missed_calls"])
+        for table in ("acc", "missed_calls"):
+            db.execute(f"ALTER TABLE {table} ADD COLUMN src_user VARCHAR(64) NOT NULL DEFAULT ''")
+            db.execute(f"ALTER TABLE {table} ADD COLUMN dst_user VARCHAR(64) NOT NULL DEFAULT ''")
+
+
+def _calls(alice: UA, bob: UA) -> None:
+    """The calls, each finished (final replies seen) before the next starts."""
+    # answered, acknowledged, hung up
+    d = alice.send_request("INVITE", bob.contact, to=bob.aor, call_id="acc-call-1", extra=("User-Agent: t1",))
+    bob.respond(bob.wait_request("INVITE"), 200, "OK", to_tag="bob-1", contact=True)
+    ok = alice.final_reply(d)
+    alice.ack(d, ok)
+    bob.wait_request("ACK")
+    bye = alice.bye(d)
+    bob.respond(bob.wait_request("BYE"), 200, "OK", to_tag=None)
+    alice.final_reply(bye)
+    # busy: a missed call and a failed transaction
+    d = alice.send_request("INVITE", bob.contact, to=bob.aor, call_id="acc-call-2")
+    bob.respond(bob.wait_request("INVITE"), 486, "Busy Here", to_tag="bob-2")
+    alice.ack(d, alice.final_reply(d))
+    # ringing, then CANCELed: 200 to the CANCEL, 487 relayed to the INVITE
+    d = alice.send_request("INVITE", bob.contact, to=bob.aor, call_id="acc-call-3")
+    invite = bob.wait_request("INVITE")
+    bob.respond(invite, 180, "Ringing", to_tag="bob-3")
+    alice.reply_status(d, 180)
+    c = alice.cancel(d)
+    alice.final_reply(c)
+    cancel = bob.wait_request("CANCEL")
+    bob.respond(cancel, 200, "OK", to_tag="bob-3")
+    bob.respond(invite, 487, "Request Terminated", to_tag="bob-3")
+    alice.ack(d, alice.final_reply(d))
+    # accounted by the script
+    m = alice.send_request("MESSAGE", bob.contact, to=bob.aor, call_id="acc-msg-1", body=b"hi")
+    alice.final_reply(m)
+    time.sleep(0.3)  # the ACK of the 487 reaches tm
+
+
+def _run(target: str, directory: Path, url: str) -> dict[str, list]:
+    _tables(url)
+    cfg = directory / f"acc-{target}.cfg"
+    cfg.write_text(ACC_CFG.read_text().replace(DEFAULT_URL, f'"{url}"'))
+    proxy = start_proxy(target, directory, cfg=cfg)
+    alice, bob = UA("alice", proxy.addr), UA("bob", proxy.addr)
+    try:
+        _calls(alice, bob)
+    finally:
+        alice.close()
+        bob.close()
+        proxy.stop()
+    lines = [re.sub(r"timestamp=\d+", "timestamp=T", m) for m in re.findall(r"ACC: [^\n]*", proxy.output())]
+    with connect(url) as db:
+        rows = {t: db.raw_query(f"SELECT {COLUMNS} FROM {t} ORDER BY id") for t in ("acc", "missed_calls")}
+        seconds = db.raw_query("SELECT MAX(ABS(TIMESTAMPDIFF(SECOND, time, NOW()))) FROM acc")[0][0]
+    return {"log": lines, "acc": rows["acc"], "missed_calls": rows["missed_calls"], "seconds": seconds}
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory: pytest.TempPathFactory, mariadb_server: mariadb.MariaDB) -> tuple[dict, dict]:
+    directory = tmp_path_factory.mktemp("acc")
+    with ExitStack() as stack:
+        urls = [stack.enter_context(mariadb.fresh_database(mariadb_server)) for _ in range(2)]
+        return _run("kamailio-1", directory, urls[0]), _run("kampy-1", directory, urls[1])
+
+
+def test_the_log_lines_are_kamailios(both: tuple[dict, dict]) -> None:
+    kamailio, kampy = both
+    assert kamailio["log"][0] == ("ACC: transaction answered: timestamp=T;method=INVITE;from_tag=tag-alice;"
+                                  "to_tag=bob-1;call_id=acc-call-1;code=200;reason=OK;src_user=alice;"
+                                  "dst_user=bob;ua=t1")
+    assert kampy["log"] == kamailio["log"]
+
+
+def test_the_acc_rows_are_kamailios(both: tuple[dict, dict]) -> None:
+    kamailio, kampy = both
+    busy = ("INVITE", "tag-alice", "bob-2", "acc-call-2", "486", "Busy Here", "alice", "bob")
+    assert busy in kamailio["acc"]
+    assert kampy["acc"] == kamailio["acc"]
+
+
+def test_the_missed_calls_rows_are_kamailios(both: tuple[dict, dict]) -> None:
+    kamailio, kampy = both
+    assert [r[3:6] for r in kamailio["missed_calls"]] == [("acc-call-2", "486", "Busy Here"),
+                                                          ("acc-call-3", "487", "Request Terminated")]
+    assert kampy["missed_calls"] == kamailio["missed_calls"]
+
+
+def test_the_time_column_holds_the_local_time_of_the_record(both: tuple[dict, dict]) -> None:
+    kamailio, kampy = both
+    assert kamailio["seconds"] < 120
+    assert kampy["seconds"] < 120
