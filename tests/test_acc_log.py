@@ -103,7 +103,7 @@ def test_a_reply_tm_makes_itself_has_kamailios_reason_and_the_missed_call_tms_to
     assert reply.startswith("SIP/2.0 404 Nobody Here")
     tag = reply.split("\r\nTo: ", 1)[1].split(";tag=", 1)[1].split("\r\n", 1)[0]
     assert acc_lines(caplog) == [record(MISSED, to_tag=tag, code="404", reason="Not Found"),
-                                 record(ANSWERED, to_tag="", code="404", reason="Not Found")]
+                                 record(ANSWERED, to_tag=tag, code="404", reason="Not Found")]
 
 
 def test_report_ack_accounts_the_ack_of_an_accounted_2xx(caplog) -> None:

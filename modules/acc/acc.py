@@ -251,11 +251,13 @@ class AccModule(Module):
         """acc_onreply: a reply went upstream."""
         code, rpl = params.code, params.rpl
         ctx = self.tm.t_context(t, self._branch(t, code))
+        missed_tag = None
         if t.method == "INVITE" and code >= 300 and self._mc_on(ctx):
-            self.on_missed(t, ctx, rpl, code)
+            missed_tag = self.on_missed(t, ctx, rpl, code)
         if not self._should_acc_reply(ctx, rpl, code):
             return
         env = self._env(t, rpl, code)
+        env.local_to_tag = missed_tag  # Kamailio's acc_env keeps the To-tag on_missed() set
         if self._on(ctx, self.log_flag):
             env.text = records.ACC_ANSWERED
             self.log_record(ctx, ctx.msg, env)  # type: ignore[arg-type]
@@ -271,18 +273,19 @@ class AccModule(Module):
             return self.early_media and rpl is not None and bool(rpl.content_length)
         return True
 
-    def on_missed(self, t: TmTransaction, ctx: MessageContext, rpl: Response | None, code: int) -> None:
-        """on_missed: a call failed; the missed-call flags are reset so it is reported once."""
+    def on_missed(self, t: TmTransaction, ctx: MessageContext, rpl: Response | None, code: int) -> str | None:
+        """on_missed: a call failed; the missed-call flags are reset so it is reported once. Returns
+        tm's To-tag when tm made the reply itself."""
         br = self._branch(t, code)
         saved = ctx.new_ruri
         if br >= 0:
             ctx.new_ruri = t.branches[br].uri  # the record's R-URI: the winning branch's
         try:
-            self._missed(t, ctx, rpl, code)
+            return self._missed(t, ctx, rpl, code)
         finally:
             ctx.new_ruri = saved
 
-    def _missed(self, t: TmTransaction, ctx: MessageContext, rpl: Response | None, code: int) -> None:
+    def _missed(self, t: TmTransaction, ctx: MessageContext, rpl: Response | None, code: int) -> str | None:
         env = self._env(t, rpl, code)
         if rpl is None:
             env.local_to_tag = self.tm.t_get_reply_totag(t.request)
@@ -296,6 +299,7 @@ class AccModule(Module):
             self.db_record(ctx, msg, env, self.table_mc(ctx))
             reset |= 1 << self.db_missed_flag
         ctx.flags &= ~reset
+        return env.local_to_tag
 
     def on_ack(self, t: TmTransaction, params: TmcbParams) -> None:
         """acc_onack: the end-to-end ACK of an accounted 2xx (report_ack)."""
