@@ -1,8 +1,7 @@
 """acc beside Kamailio 5.6: both run configs/acc.cfg (syslog and MariaDB accounting, report_ack,
 report_cancels, extra attributes) for the same calls (INVITE/200/ACK/BYE, a missed call answered
 486, a CANCELed call, a MESSAGE accounted from the script, a call tm answers itself) and write
-the same log lines and the
-same acc and missed_calls rows."""
+the same log lines and the same acc and missed_calls rows."""
 from __future__ import annotations
 
 import re
