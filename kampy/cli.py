@@ -137,7 +137,10 @@ def _configure_run_logging(args: argparse.Namespace, core_params: dict) -> None:
 
 
 class FacilitySysLogHandler(logging.handlers.SysLogHandler):
-    """Syslog with the core's facility, or the one a record names (log_at(..., facility=...))."""
+    """Syslog with the core's facility, or the one a record names (log_at(..., facility=...)); an
+    L_NOTICE line with syslog's notice priority (Kamailio's LOG_NOTICE), not warning."""
+
+    priority_map = {**logging.handlers.SysLogHandler.priority_map, "NOTICE": "notice"}
 
     def emit(self, record: logging.LogRecord) -> None:
         from kampy.services import SYSLOG_FACILITY
