@@ -90,11 +90,17 @@ def _run(target: str, directory: Path, url: str) -> dict[str, list]:
 
 
 @pytest.fixture(scope="module")
-def both(tmp_path_factory: pytest.TempPathFactory, mariadb_server: mariadb.MariaDB) -> tuple[dict, dict]:
+def runs(tmp_path_factory: pytest.TempPathFactory, mariadb_server: mariadb.MariaDB) -> dict[str, dict]:
     directory = tmp_path_factory.mktemp("acc")
+    targets = ("kamailio-1", "kampy-1", "kampy-4")
     with ExitStack() as stack:
-        urls = [stack.enter_context(mariadb.fresh_database(mariadb_server)) for _ in range(2)]
-        return _run("kamailio-1", directory, urls[0]), _run("kampy-1", directory, urls[1])
+        urls = [stack.enter_context(mariadb.fresh_database(mariadb_server)) for _ in targets]
+        return {target: _run(target, directory, url) for target, url in zip(targets, urls, strict=True)}
+
+
+@pytest.fixture
+def both(runs: dict[str, dict]) -> tuple[dict, dict]:
+    return runs["kamailio-1"], runs["kampy-1"]
 
 
 def test_the_log_lines_are_kamailios(both: tuple[dict, dict]) -> None:
@@ -124,3 +130,10 @@ def test_the_time_column_holds_the_local_time_of_the_record(both: tuple[dict, di
     kamailio, kampy = both
     assert kamailio["seconds"] < 120
     assert kampy["seconds"] < 120
+
+
+def test_four_workers_account_as_one(runs: dict[str, dict]) -> None:
+    """The ACKs, BYEs and CANCELs reach any worker; the transaction's owner accounts them."""
+    four, kamailio = runs["kampy-4"], runs["kamailio-1"]
+    assert (four["log"], four["acc"], four["missed_calls"]) == (kamailio["log"], kamailio["acc"],
+                                                                 kamailio["missed_calls"])
