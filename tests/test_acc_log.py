@@ -6,6 +6,7 @@ import logging.handlers
 
 import pytest
 
+from kampy.config.pipeline import load_text
 from kampy.errors import ConfigError
 from kampy.runtime.loglevels import python_level
 from tests.acckit import FLAGS, acc_lines, acc_server, call, capture, record
@@ -307,3 +308,12 @@ def test_detect_direction_swaps_the_tags_of_a_request_going_upstream(caplog) -> 
         srv.handle(reply_to(fwd, 200, "OK"), ALICE)
     assert acc_lines(caplog) == [record(ANSWERED, method="BYE", from_tag="al1", to_tag="bt1")]
 
+
+
+def test_cdr_parameters_are_accepted_with_a_warning_that_says_why() -> None:
+    text = ('loadmodule "sl"\nloadmodule "tm"\nloadmodule "acc"\nmodparam("acc", "cdr_enable", 0)\n'
+            'modparam("acc", "cdr_extra", "c1=$dlg_var(x)")\nrequest_route { exit; }\n')
+    compiled = load_text(text, "t.cfg")
+    assert [f"{w.pos.line}: {w.message}" for w in compiled.warnings] == [
+        "5: parameter 'cdr_extra' of module 'acc' is ignored by kampy: CDRs are built from dialogs: "
+        "needs the dialog module, which kampy does not have yet"]
