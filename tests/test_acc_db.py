@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from kampy.api import Database
+from kampy.errors import ConfigError
 from tests.acckit import FLAGS, acc_lines, acc_server, call, capture
 from tests.tmkit import ALICE, request
 
@@ -143,3 +144,10 @@ def test_a_failed_insert_is_logged_and_the_call_goes_on(db: Database, db_url: st
         out = call(srv, 200, "OK")
     assert out[0].data.startswith(b"SIP/2.0 200 OK")
     assert any(r.getMessage().startswith("failed to insert into database") for r in caplog.records)
+
+
+def test_a_database_that_cannot_be_reached_stops_the_start(tmp_path) -> None:
+    url = f"sqlite://{tmp_path}/no/such/dir/acc.db"
+    with pytest.raises(ConfigError, match="could not open database connection"):
+        with acc_server(params(url), header=header(url)):
+            pass

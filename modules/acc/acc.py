@@ -145,7 +145,7 @@ class AccModule(Module):
         try:
             self.db = db_connect(p["db_url"])
         except DBError as exc:
-            raise ValueError(f"failed...did you load a database module? ({exc})") from None
+            raise ValueError(f"could not open database connection: {exc}") from None
         self.db_flag, self.db_missed_flag = p["db_flag"], p["db_missed_flag"]
         self.table_acc = self.core.formatter(p["db_table_acc"])
         self.table_mc = self.core.formatter(p["db_table_missed_calls"])
