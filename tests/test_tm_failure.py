@@ -1,7 +1,7 @@
 """tm: failure_route, its pseudo-variables and what it may do (new branches, t_reply)."""
 from __future__ import annotations
 
-from tests.tmkit import ALICE, BOB, lines, parsed, reply_to, request, server
+from tests.tmkit import ALICE, BOB, CAROL, lines, parsed, reply_to, request, server
 
 ROUTES = '''
 request_route { t_on_failure("F"); t_relay(); }
@@ -66,3 +66,15 @@ failure_route[F] { if (t_branch_timeout()) { $var(timeout) = 1; } if (!t_is_canc
     out = advance(srv, 3)
     assert lines(out)[-1] == "SIP/2.0 408 Request Timeout"
     assert srv.core.modules["pv"].vars["timeout"] == 1 and srv.core.modules["pv"].vars["nc"] == 1
+
+
+def test_flags_set_in_failure_route_stay_with_the_transaction() -> None:
+    """As Kamailio copies the failure route's flags back into t->uas.request: the next failure_route
+    sees them."""
+    srv = server('''request_route { t_on_failure("F"); t_relay(); }
+failure_route[F] { setflag(5); $ru = "sip:carol@198.51.100.30:5090"; t_on_failure("G"); t_relay(); }
+failure_route[G] { if (isflagset(5)) { $var(kept) = 1; } else { $var(kept) = 0; } }''')
+    fwd = srv.handle(request(), ALICE)[0]
+    second = srv.handle(reply_to(fwd, 486, "Busy Here"), BOB)[0]
+    srv.handle(reply_to(second, 486, "Busy Here"), CAROL)
+    assert srv.core.modules["pv"].vars["kept"] == 1

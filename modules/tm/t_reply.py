@@ -341,7 +341,7 @@ class Replies(TmBase):
                 self._tmcb(cell, TMCB_ON_FAILURE, fctx.msg, reply, code, picked, ctx=fctx)  # type: ignore[arg-type]
             if name is not None:
                 self._run_route("failure", name, fctx)
-            state.flags = fctx.flags  # what the failure handlers changed stays (t->uas.request->flags)
         finally:
+            state.flags = fctx.flags  # what the failure handlers changed stays (t->uas.request->flags)
             for change in cell.request.changes[before:]:
                 cell.request.cancel(change)
