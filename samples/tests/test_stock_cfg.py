@@ -20,13 +20,12 @@ STOCK = Path(__file__).resolve().parents[2] / "tests" / "data" / "kamailio-stock
 DOMAIN = "example.test"
 ALICE, BOB = f"sip:alice@{DOMAIN}", f"sip:bob@{DOMAIN}"
 SDP = b"v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
-# Modules the stock config always loads that kampy does not have (yet): stood in whole.
-ALWAYS = ("acc",)
 
 
 def stock(kampy_cfg, *defines: str, **standins) -> Harness:
-    return kampy_cfg(STOCK, aliases=[DOMAIN], defines={name: None for name in defines},
-                     standins={**{name: stand_in() for name in ALWAYS}, **standins})
+    """The stock config with `defines`; kampy has every module it always loads, so only what a
+    define adds that kampy lacks is stood in."""
+    return kampy_cfg(STOCK, aliases=[DOMAIN], defines={name: None for name in defines}, standins=standins)
 
 
 @pytest.fixture
