@@ -3,10 +3,12 @@ columns, time_mode columns, renamed columns, multi-leg rows, the script's acc_db
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 
 from kampy.api import Database
+from kampy.db import connect, create_tables
 from kampy.errors import ConfigError
 from tests.acckit import FLAGS, acc_lines, acc_server, call, capture
 from tests.tmkit import ALICE, request
@@ -151,3 +153,30 @@ def test_a_database_that_cannot_be_reached_stops_the_start(tmp_path) -> None:
     with pytest.raises(ConfigError, match="could not open database connection"):
         with acc_server(params(url), header=header(url)):
             pass
+
+
+def test_db_insert_mode_1_is_insert_delayed_on_mysql_and_a_plain_insert_on_sqlite(db: Database, db_url: str,
+                                                                                   caplog) -> None:
+    """MariaDB takes INSERT DELAYED for a MyISAM table only (Kamailio's db_mysql sends the same)."""
+    capture(caplog)
+    mysql = db_url.startswith("mysql")
+    if mysql:
+        db.execute("ALTER TABLE acc ENGINE=MyISAM")
+    with acc_server(params(db_url, 'modparam("acc", "db_insert_mode", 1)\n'), header=header(db_url)) as srv:
+        call(srv, 200, "OK")
+    deadline = time.monotonic() + 5
+    while not rows(db, "acc") and time.monotonic() < deadline:
+        time.sleep(0.05)  # the server writes a delayed row when it gets to it
+    assert rows(db, "acc") == [("INVITE", "al1", "bt1", "call-1@192.0.2.10", "200", "OK")]
+
+
+def test_db_insert_mode_1_on_an_innodb_table_loses_the_row_as_kamailio_does(mysql_url: str, caplog) -> None:
+    capture(caplog)
+    with connect(mysql_url) as db:
+        create_tables(db, ["acc"])
+        delayed = params(mysql_url, 'modparam("acc", "db_insert_mode", 1)\n')
+        with acc_server(delayed, header=header(mysql_url)) as srv:
+            call(srv, 200, "OK")
+        assert rows(db, "acc") == []
+    assert any(r.getMessage().startswith("failed to insert delayed into database: MySQL error 1616")
+               for r in caplog.records)

@@ -84,7 +84,8 @@ EXPORTS = Exports(
         Param("acc_sip_reason_column", (str,), "sip_reason"),
         Param("acc_time_column", (str,), "time"),
         Param("db_insert_mode", (int,), 0,
-              doc="1: INSERT DELAYED, 2: asynchronous insert; kampy's drivers have neither: plain INSERT"),
+              doc="1: INSERT DELAYED on MySQL (a plain INSERT elsewhere), 2: a plain INSERT (kampy has no "
+                  "asynchronous DB inserts)"),
         Param("time_mode", (int,), 0,
               doc="extra time attributes: 1 sec+usec, 2 seconds.milliseconds, 3 local time, 4 UTC"),
         Param("time_attr", (str,), "time_attr", doc="the name of the time attribute of time_mode 1-4"),

@@ -130,6 +130,7 @@ class AccModule(Module):
             if not self.rr.append_fromtag:
                 raise ValueError("'append_fromtag' RR param is not enabled! - required by 'detect_direction'")
         self.db: Database | None = None
+        self.insert_delayed = False
         self.db_flag, self.db_missed_flag = -1, -1
         self.db_extra: list[Extra] = []
         if p["db_url"]:
@@ -147,6 +148,7 @@ class AccModule(Module):
         except DBError as exc:
             raise ValueError(f"could not open database connection: {exc}") from None
         self.db_flag, self.db_missed_flag = p["db_flag"], p["db_missed_flag"]
+        self.insert_delayed = p["db_insert_mode"] == 1 and self.db.dialect.name == "mysql"
         self.table_acc = self.core.formatter(p["db_table_acc"])
         self.table_mc = self.core.formatter(p["db_table_missed_calls"])
         core_cols = [p[k] for k in ("acc_method_column", "acc_from_tag_column", "acc_to_tag_column",
@@ -404,11 +406,24 @@ class AccModule(Module):
         leg_columns = [leg.name for leg in self.legs]
         try:
             for row in rows:
-                self.db.insert(table, dict(zip(columns + leg_columns, row, strict=True)))
+                self._insert(table, dict(zip(columns + leg_columns, row, strict=True)))
         except DBError as exc:
-            log.error("failed to insert into database: %s", exc)
+            log.error("failed to insert%s into database: %s", " delayed" if self.insert_delayed else "", exc)
             return -1
         return 1
+
+    def _insert(self, table: str, row: dict[str, Any]) -> None:
+        """db_insert_mode 1 on MySQL is INSERT DELAYED, as Kamailio's db_mysql does it (MariaDB
+        refuses it for InnoDB tables); other drivers have no delayed insert: a plain INSERT."""
+        assert self.db is not None
+        if not self.insert_delayed:
+            self.db.insert(table, row)
+            return
+        d = self.db.dialect
+        columns = ", ".join(d.ident(c) for c in row)
+        marks = ", ".join([d.placeholder] * len(row))
+        statement = f"INSERT DELAYED INTO {d.ident(table)} ({columns}) VALUES ({marks})"
+        self.db.execute(statement, tuple(row.values()))
 
     def _nullable(self, row: list[str | None]) -> list[str | None]:
         return row if self.extra_nullable else ["" if v is None else v for v in row]
