@@ -18,15 +18,16 @@ from tests.e2e.proxy import UA, start_proxy
 
 ACC_CFG = CONFIGS / "acc.cfg"
 DEFAULT_URL = '"mysql://kamailio:kamailiorw@localhost/kamailio"'
-COLUMNS = "method, from_tag, to_tag, callid, sip_code, sip_reason, src_user, dst_user"
+COLUMNS = "method, from_tag, to_tag, callid, sip_code, sip_reason, src_user, dst_user, leg_src, leg_dst"
 
 
 def _tables(url: str) -> None:
     with connect(url) as db:
         create_tables(db, ["acc", "missed_calls"])
         for table in ("acc", "missed_calls"):
-            db.execute(f"ALTER TABLE {table} ADD COLUMN src_user VARCHAR(64) NOT NULL DEFAULT ''")
-            db.execute(f"ALTER TABLE {table} ADD COLUMN dst_user VARCHAR(64) NOT NULL DEFAULT ''")
+            for column in ("src_user", "dst_user", "leg_src", "leg_dst"):
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} VARCHAR(64) DEFAULT ''")
+            db.execute(f"ALTER TABLE {table} ADD COLUMN time_attr DOUBLE")
 
 
 def _calls(alice: UA, bob: UA) -> str:
@@ -67,11 +68,17 @@ def _calls(alice: UA, bob: UA) -> str:
     return nobody.to_tag or ""
 
 
-def _run(target: str, directory: Path, url: str) -> dict[str, list]:
+def _normal(line: str, local_tag: str) -> str:
+    """A log line without what differs between runs: the time, tm's own To-tag."""
+    line = re.sub(r"timestamp=\d+", "timestamp=T", line)
+    return re.sub(r"time_attr=\d+\.\d{3};", "time_attr=SEC.MSEC;", line).replace(local_tag, "TM-TAG")
+
+
+def _run(target: str, directory: Path, url: str, *defines: str) -> dict[str, list]:
     _tables(url)
     cfg = directory / f"acc-{target}.cfg"
     cfg.write_text(ACC_CFG.read_text().replace(DEFAULT_URL, f'"{url}"'))
-    proxy = start_proxy(target, directory, cfg=cfg)
+    proxy = start_proxy(target, directory, cfg=cfg, defines=defines)
     alice, bob = UA("alice", proxy.addr), UA("bob", proxy.addr)
     try:
         local_tag = _calls(alice, bob)
@@ -79,14 +86,15 @@ def _run(target: str, directory: Path, url: str) -> dict[str, list]:
         alice.close()
         bob.close()
         proxy.stop()
-    lines = [re.sub(r"timestamp=\d+", "timestamp=T", m).replace(local_tag, "TM-TAG")
-             for m in re.findall(r"ACC: [^\n]*", proxy.output())]
+    lines = [_normal(line, local_tag) for line in re.findall(r"ACC: [^\n]*", proxy.output())]
     with connect(url) as db:
         rows = {t: [tuple("TM-TAG" if v == local_tag else v for v in row)
                     for row in db.raw_query(f"SELECT {COLUMNS} FROM {t} ORDER BY id")]
                 for t in ("acc", "missed_calls")}
         seconds = db.raw_query("SELECT MAX(ABS(TIMESTAMPDIFF(SECOND, time, NOW()))) FROM acc")[0][0]
-    return {"log": lines, "acc": rows["acc"], "missed_calls": rows["missed_calls"], "seconds": seconds}
+        time_attrs = [r[0] for r in db.raw_query("SELECT time_attr - UNIX_TIMESTAMP(time) FROM acc")]
+    return {"log": lines, "acc": rows["acc"], "missed_calls": rows["missed_calls"], "seconds": seconds,
+            "time_attrs": time_attrs}
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +121,7 @@ def test_the_log_lines_are_kamailios(both: tuple[dict, dict]) -> None:
 
 def test_the_acc_rows_are_kamailios(both: tuple[dict, dict]) -> None:
     kamailio, kampy = both
-    busy = ("INVITE", "tag-alice", "bob-2", "acc-call-2", "486", "Busy Here", "alice", "bob")
+    busy = ("INVITE", "tag-alice", "bob-2", "acc-call-2", "486", "Busy Here", "alice", "bob", "", "")
     assert busy in kamailio["acc"]
     assert kampy["acc"] == kamailio["acc"]
 
@@ -137,3 +145,28 @@ def test_four_workers_account_as_one(runs: dict[str, dict]) -> None:
     four, kamailio = runs["kampy-4"], runs["kamailio-1"]
     assert (four["log"], four["acc"], four["missed_calls"]) == (kamailio["log"], kamailio["acc"],
                                                                  kamailio["missed_calls"])
+
+
+@pytest.fixture(scope="module")
+def more(tmp_path_factory: pytest.TempPathFactory, mariadb_server: mariadb.MariaDB) -> tuple[dict, dict]:
+    """The same calls with ACC_MORE: time_mode 2, multi_leg_info, acc_extra_nullable, failed_filter
+    487, reason_from_hf."""
+    directory = tmp_path_factory.mktemp("acc-more")
+    with ExitStack() as stack:
+        urls = [stack.enter_context(mariadb.fresh_database(mariadb_server)) for _ in range(2)]
+        return (_run("kamailio-1", directory, urls[0], "ACC_MORE"),
+                _run("kampy-1", directory, urls[1], "ACC_MORE"))
+
+
+def test_legs_time_attr_and_filters_are_kamailios(more: tuple[dict, dict]) -> None:
+    kamailio, kampy = more
+    assert kamailio["log"][0].endswith(";code=200;reason=OK;src_user=alice;dst_user=bob;ua=t1"
+                                       ";leg_src=c;leg_dst=b;leg_src=a;leg_dst=")
+    assert "time_attr=SEC.MSEC;" in kamailio["log"][0]
+    assert (kampy["log"], kampy["acc"], kampy["missed_calls"]) == (kamailio["log"], kamailio["acc"],
+                                                                   kamailio["missed_calls"])
+
+
+def test_time_mode_2_writes_the_seconds_with_their_fraction(more: tuple[dict, dict]) -> None:
+    for run in more:
+        assert run["time_attrs"] and all(0 <= t < 1 for t in run["time_attrs"]), run["time_attrs"]
