@@ -352,7 +352,7 @@ class UA:
         return got
 
     def respond(self, req: Msg, status: int, reason: str, *, to_tag: str | None = "callee",
-                contact: bool = False, body: bytes = b"") -> None:
+                contact: bool = False, body: bytes = b"", extra: Sequence[str] = ()) -> None:
         """Answer `req` back to where it came from (the proxy), RFC 3261 8.2.6."""
         lines = [f"SIP/2.0 {status} {reason}"]
         lines += [f"Via: {v}" for v in req.all("via")]
@@ -363,6 +363,7 @@ class UA:
         lines += [f"To: {to}", f"Call-ID: {req.call_id}", f"CSeq: {req.header('cseq')}"]
         if contact:
             lines.append(f"Contact: <{self.contact}>")
+        lines += extra
         if body:
             lines.append("Content-Type: application/sdp")
         lines.append(f"Content-Length: {len(body)}")

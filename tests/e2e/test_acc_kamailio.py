@@ -43,13 +43,14 @@ def _calls(alice: UA, bob: UA) -> str:
     alice.final_reply(bye)
     # busy: a missed call and a failed transaction
     d = alice.send_request("INVITE", bob.contact, to=bob.aor, call_id="acc-call-2")
-    bob.respond(bob.wait_request("INVITE"), 486, "Busy Here", to_tag="bob-2")
+    bob.respond(bob.wait_request("INVITE"), 486, "Busy Here", to_tag="bob-2",
+                extra=('Reason: SIP;cause=486;text="busy"',))
     alice.ack(d, alice.final_reply(d))
-    # ringing, then CANCELed: 200 to the CANCEL, 487 relayed to the INVITE
+    # early media, then CANCELed: 200 to the CANCEL, 487 relayed to the INVITE
     d = alice.send_request("INVITE", bob.contact, to=bob.aor, call_id="acc-call-3")
     invite = bob.wait_request("INVITE")
-    bob.respond(invite, 180, "Ringing", to_tag="bob-3")
-    alice.reply_status(d, 180)
+    bob.respond(invite, 183, "Session Progress", to_tag="bob-3", body=b"v=0\r\n")
+    alice.reply_status(d, 183)
     c = alice.cancel(d)
     alice.final_reply(c)
     cancel = bob.wait_request("CANCEL")
@@ -150,7 +151,7 @@ def test_four_workers_account_as_one(runs: dict[str, dict]) -> None:
 @pytest.fixture(scope="module")
 def more(tmp_path_factory: pytest.TempPathFactory, mariadb_server: mariadb.MariaDB) -> tuple[dict, dict]:
     """The same calls with ACC_MORE: time_mode 2, multi_leg_info, acc_extra_nullable, failed_filter
-    487, reason_from_hf."""
+    487, reason_from_hf, early_media."""
     directory = tmp_path_factory.mktemp("acc-more")
     with ExitStack() as stack:
         urls = [stack.enter_context(mariadb.fresh_database(mariadb_server)) for _ in range(2)]
@@ -163,6 +164,8 @@ def test_legs_time_attr_and_filters_are_kamailios(more: tuple[dict, dict]) -> No
     assert kamailio["log"][0].endswith(";code=200;reason=OK;src_user=alice;dst_user=bob;ua=t1"
                                        ";leg_src=c;leg_dst=b;leg_src=a;leg_dst=")
     assert "time_attr=SEC.MSEC;" in kamailio["log"][0]
+    assert any(';code=486;reason=SIP;cause=486;text="busy";' in line for line in kamailio["log"])
+    assert any(";code=183;reason=Session Progress;" in line for line in kamailio["log"])
     assert (kampy["log"], kampy["acc"], kampy["missed_calls"]) == (kamailio["log"], kamailio["acc"],
                                                                    kamailio["missed_calls"])
 
