@@ -184,7 +184,9 @@ def test_the_session_deletes_its_stores_and_fails_on_an_orphaned_one(tmp_path: P
     (suite / "test_leaks.py").write_text(LEAKS.format(out=out, orphan=orphan))
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(suite)],
                          cwd=suite, capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "PYTHONPATH": str(REPO)})
+                         # stores of their own: a kampy started elsewhere on this machine would remove
+                         # the orphan (its owner is gone) before the session could find it
+                         env={**os.environ, "PYTHONPATH": str(REPO), "KAMPY_SHM_DIR": str(tmp_path)})
     report = run.stdout + run.stderr
     assert "3 passed" in report, report
     stores = [Path((out / n).read_text()) for n in ("forgotten", "kept", "orphan") if (out / n).exists()]

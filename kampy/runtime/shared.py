@@ -47,6 +47,11 @@ _AREA_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 def default_dir() -> Path:
+    """Where a server's shared store goes: $KAMPY_SHM_DIR when set (a test suite that must not see
+    other servers' stores), else /dev/shm when writable, else the temporary directory."""
+    chosen = os.environ.get("KAMPY_SHM_DIR")
+    if chosen:
+        return Path(chosen)
     shm = Path("/dev/shm")
     return shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
 

@@ -155,7 +155,10 @@ def main() -> int:
     defines = ["-A", f'RPC_SOCKET="{rpc_socket}"', "-A", f"CHILDREN={args.children}"]
     with running_kampy(CONFIGS / "fuzz.cfg", directory, port=PORT, protos=("udp",), args=defines) as kampy:
         prober = Prober(kampy.addr)
-        blast(kampy, 2000, args.rate, args.seed + 1, args.probe_every, Prober(kampy.addr))  # warm-up
+        # the warm-up as long as the run (5,000 at most): the allocator's arenas reach the size the
+        # mix of messages needs before RSS is first read, so what follows is growth, not filling
+        warm_up = min(args.count, 5000)
+        blast(kampy, warm_up, args.rate, args.seed + 1, args.probe_every, Prober(kampy.addr))
         drained(rpc_socket, DRAIN_TIMEOUT)
         rss_before = kampy.rss_kib()
         started = time.monotonic()

@@ -19,7 +19,9 @@ def _store_of(pid: int) -> list:
     return sorted(stores)
 
 
-def test_a_new_kampy_removes_the_store_of_one_killed_with_sigkill(tmp_path):
+def test_a_new_kampy_removes_the_store_of_one_killed_with_sigkill(tmp_path, monkeypatch):
+    # a directory of their own: any other kampy starting on this machine would remove the dead store
+    monkeypatch.setenv("KAMPY_SHM_DIR", str(tmp_path))
     dead = start_kampy(CFG, tmp_path, protos=("udp",), args=("-n", "1"))
     (store,) = _store_of(dead.pid)
     os.killpg(dead.pid, signal.SIGKILL)
