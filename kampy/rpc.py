@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from kampy import srjson
 from kampy.binrpc import Member, RpcStruct
 from kampy.module import Exports, RpcFault
 from kampy.version import KAMPY_VERSION, SERVER_NAME, built_time, source_id, version_string
@@ -204,23 +205,8 @@ def error_response(code: int, message: str | None = None, *, rid: Any = None,
 
 
 def dumps_response(response: dict[str, Any], pretty: bool = True) -> bytes:
-    response = _whole_numbers(response)
-    if pretty:
-        return json.dumps(response, indent="\t", ensure_ascii=False).encode()
-    return json.dumps(response, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _whole_numbers(value: Any) -> Any:
-    """Kamailio's JSON (srjson, cJSON's printer) writes a whole double as an integer (`"Q": -1`)."""
-    if isinstance(value, float):
-        return int(value) if value.is_integer() and abs(value) < 1e60 else value
-    if isinstance(value, RpcStruct):
-        return RpcStruct([(k, _whole_numbers(v)) for k, v in value.items()])
-    if isinstance(value, dict):
-        return {k: _whole_numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_whole_numbers(v) for v in value]
-    return value
+    """The response as Kamailio's jsonrpcs prints it (srjson's layout, `pretty` or on one line)."""
+    return srjson.dumps(response, pretty).encode()
 
 
 # ---------------------------------------------------------------- the core's methods
