@@ -425,3 +425,11 @@ def test_stock_kamailio_cfg_is_fast():
     start = time.perf_counter()
     preprocess_file(STOCK_CFG, {"WITH_MYSQL": None, "WITH_AUTH": None, "WITH_NAT": None})
     assert time.perf_counter() - start < 0.05
+
+
+def test_ppdefines_lists_every_define_in_definition_order_with_its_kind():
+    """What core.ppdefines_full shows: the core's defines, the command line's, then the config's, with
+    None for a define without value and Kamailio's type (0 #!define, 1 #!trydef, 2 #!redefine)."""
+    result = pp("#!define A 1\n#!trydef B\n#!trydef A 3\n#!redefine C x\n", defines={"D": None})
+    assert result.ppdefines[-4:] == [("D", None, 0), ("A", "1", 0), ("B", None, 1), ("C", "x", 2)]
+    assert [name for name, _, _ in result.ppdefines[:3]] == ["KAMAILIO_5", "KAMAILIO_5_6", "KAMAILIO_5_6_3"]

@@ -37,7 +37,9 @@ def load(opts: Options) -> CompiledConfig:
         if opts.cfg_print:
             raise Exit(0, out=format_cfg_print(pp))
         config = with_command_line(parse_preprocessed(pp, name), opts)
-        return compile_config(config)
+        compiled = compile_config(config)
+        compiled.ppdefines = pp.ppdefines
+        return compiled
     except ConfigError as exc:
         lines = [d.format() for d in exc.diagnostics]
         raise Exit(255, err="\n".join(lines) + f"\nERROR: bad config file ({len(lines)} errors) "

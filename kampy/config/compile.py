@@ -72,6 +72,8 @@ class CompiledConfig:
     calls: dict[int, tuple[str, Function]] = field(default_factory=dict)
     # the calls of functions a loaded module lists as not implemented (`kampy run` refuses them): why
     refused: dict[int, str] = field(default_factory=dict)
+    # the preprocessor's defines, in definition order: (name, value or None, Kamailio's define type)
+    ppdefines: list[tuple[str, str | None, int]] = field(default_factory=list)
 
 
 def suggest(name: str, candidates: Iterable[str]) -> str:

@@ -30,4 +30,5 @@ def load_text(text: str, filename: str = "<string>", defines: Mapping[str, str |
 def _with_warnings(pp: Preprocessed, compiled: CompiledConfig) -> CompiledConfig:
     """The preprocessor's warnings come first, in file order, as they were found."""
     compiled.warnings[:0] = pp.warnings
+    compiled.ppdefines = pp.ppdefines
     return compiled

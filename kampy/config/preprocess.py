@@ -94,6 +94,8 @@ class Preprocessed:
     text: str  # the preprocessed config text
     lines: list[tuple[str, int]]  # lines[i] = (original file, original 1-based line) of output line i+1
     defines: dict[str, str]  # final define table (value "" for valueless defines)
+    # the same in definition order with value None for a valueless define, and Kamailio's define type
+    ppdefines: list[tuple[str, str | None, int]] = field(default_factory=list, compare=False)
     # what `kamailio --cfg-print` shows: includes and #!ifdef blocks evaluated, defines left as written
     printed: str = field(default="", repr=False, compare=False)
     name: str = "<none>"  # the main file
@@ -158,6 +160,7 @@ def _read(path: Path, pos: Pos | None, shown: str) -> str:
 class _Define:
     value: str | None
     pos: Pos | None  # None: from the command line or the core
+    dtype: int = 0   # Kamailio's define type: 0 #!define, 1 #!trydef, 2 #!redefine (core.ppdefines_full)
 
     def where(self) -> str:
         return f"at {self.pos.file}:{self.pos.line}" if self.pos else "on the command line"
@@ -656,6 +659,7 @@ class _Preprocessor:
             text="".join(self.out),
             lines=self.lines,
             defines={k: (d.value if d.value is not None else "") for k, d in self.defines.items()},
+            ppdefines=[(k, d.value, d.dtype) for k, d in self.defines.items()],
             printed="".join(self.printed),
             name=name,
             warnings=self.warnings,
@@ -1052,7 +1056,7 @@ class _Preprocessor:
                 pos, f"{name} is already defined ({old.where()}); use #!redefine to change it or #!trydef "
                 "to define it only when it is not defined yet",
             )  # fmt: skip
-        self.defines[name] = _Define(value, pos)
+        self.defines[name] = _Define(value, pos, {"trydef": 1, "redefine": 2}.get(kind, 0))
 
     def _undefine(self, ctx: _Ctx, kind: str, i: int) -> None:
         start = ctx.pos
