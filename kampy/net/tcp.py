@@ -16,9 +16,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import socket
 import time
 from collections.abc import Callable
 
+from kampy.net.counters import NetCounters
+from kampy.net.tcp_registry import TcpRegistry
 from kampy.runtime.http import HttpError, HttpParser, HttpRequest, looks_like_http
 from kampy.runtime.http import build_response as build_http_response
 from kampy.runtime.params import NetParams
@@ -53,6 +56,7 @@ class TCPConnection(asyncio.Protocol):
         self.closing = False
         self.http: HttpParser | None = None  # an HTTP connection (xhttp), see _http_data
         self._sniff: bytes | None = None     # first bytes of an accepted connection, until known
+        self.queued_bytes = 0  # what the transport had queued after our last write (tcp: statistics)
 
     # -- asyncio callbacks --
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -69,6 +73,8 @@ class TCPConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last_activity = time.monotonic()
+        if self.manager.registry is not None:
+            self.manager.registry.active(self.conn_id, self.last_activity)
         if self._sniff is not None or self.http is not None:
             data = self._http_data(data)
             if not data:
@@ -89,6 +95,8 @@ class TCPConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
+        if isinstance(exc, ConnectionResetError):
+            self.manager.counters.inc("tcp:con_reset")
         self.manager.closed(self)
 
     # -- HTTP on a SIP port (xhttp) --
@@ -162,8 +170,12 @@ class TCPConnection(asyncio.Protocol):
             self._queued.append(data)
             return
         self.transport.write(data)
-        if self.transport.get_write_buffer_size() > self.manager.params.tcp_conn_wq_max:
+        queued = self.transport.get_write_buffer_size()
+        self.manager.counters.inc("tcp:current_write_queue_size", queued - self.queued_bytes)
+        self.queued_bytes = queued
+        if queued > self.manager.params.tcp_conn_wq_max:
             log.info("tcp %s:%d: peer does not read; closing", self.peer[0], self.peer[1])
+            self.manager.counters.inc("tcp:sendq_full")
             self.transport.abort()
 
     def close(self) -> None:
@@ -178,8 +190,11 @@ class TCPManager:
 
     def __init__(self, params: NetParams, handle: Handle, deliver: Callable[[list[Outgoing]], None],
                  after: Callable[[], None], sockets: list[Socket], first_id: int = 1,
-                 handle_http: Callable[[HttpRequest, Source], bytes] | None = None) -> None:
+                 handle_http: Callable[[HttpRequest, Source], bytes] | None = None,
+                 registry: TcpRegistry | None = None, counters: NetCounters | None = None) -> None:
         self.params = params
+        self.registry = registry  # the connections every worker can list (core.tcp_list)
+        self.counters = counters or NetCounters()
         self.handle_http = handle_http  # set: HTTP requests on accepted connections go there (xhttp)
         self._handle = handle
         self._deliver = deliver
@@ -199,16 +214,28 @@ class TCPManager:
 
     def opened(self, conn: TCPConnection) -> None:
         if len(self.by_id) >= self.params.tcp_max_connections:
+            self.counters.inc("tcp:local_reject")
             log.warning("tcp_max_connections (%d) reached; refusing %s:%d",
                         self.params.tcp_max_connections, *conn.peer)
             conn.close()
             return
         self.by_id[conn.conn_id] = conn
         self.by_addr[conn.peer] = conn
+        self.counters.inc("tcp:established")
+        self.counters.inc("tcp:connect_success" if conn.target != ("", 0) else "tcp:passive_open")
+        if self.registry is not None:
+            local = conn.transport.get_extra_info("sockname") if conn.transport is not None else None
+            self.registry.opened(conn.conn_id, conn.local.proto, conn.peer,
+                                 (local[0], local[1]) if local else (conn.local.host, conn.local.port),
+                                 self.params.tcp_connection_lifetime)
         log.debug("tcp connection %d with %s:%d", conn.conn_id, *conn.peer)
 
     def closed(self, conn: TCPConnection) -> None:
         self.by_id.pop(conn.conn_id, None)
+        self.counters.inc("tcp:current_write_queue_size", -conn.queued_bytes)
+        conn.queued_bytes = 0
+        if self.registry is not None:
+            self.registry.closed(conn.conn_id)
         for key in (conn.peer, conn.target):
             if self.by_addr.get(key) is conn:
                 del self.by_addr[key]
@@ -253,6 +280,8 @@ class TCPManager:
                                    timeout=10)
         except (TimeoutError, OSError) as exc:
             log.warning("tcp connect to %s:%d failed: %s", host, port, exc)
+            self.counters.inc("dns:failed_dns_request" if isinstance(exc, socket.gaierror)
+                              else "tcp:connect_failed")
             conn.closing = True
             if self.by_addr.get((host, port)) is conn:
                 del self.by_addr[(host, port)]
@@ -280,6 +309,7 @@ class TCPManager:
             elif now - conn.last_activity > p.tcp_connection_lifetime:
                 log.debug("tcp %s:%d: idle for %gs; closing", conn.peer[0], conn.peer[1],
                           p.tcp_connection_lifetime)
+                self.counters.inc("tcp:con_timeout")
                 conn.close()
 
     def close_all(self) -> None:

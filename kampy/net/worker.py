@@ -13,6 +13,8 @@ import math
 import os
 import selectors
 import signal
+import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -21,8 +23,11 @@ from kampy.net.binding import Listener
 from kampy.net.channel import MESSAGE, Channels, Packet, conn_id_base, conn_owner, encode_handoff, encode_send
 from kampy.runtime.http import HttpRequest
 from kampy.net.local import LocalServices
+from kampy.net.counters import NetCounters
 from kampy.runtime.params import NetParams
+from kampy.runtime.values import as_number
 from kampy.net.tcp import TCPManager
+from kampy.net.tcp_registry import TcpRegistry
 from kampy.net.udp import UDPListener
 from kampy.runtime.context import Handoff, Outgoing, Socket, Source
 from kampy.runtime.memstatus import log_memory_status
@@ -93,8 +98,12 @@ class Worker:
         self._udp_default: dict[bool, UDPListener] = {}   # by "is IPv6"
         self.timers = Timers(server, self.deliver)
         tcp_sockets = [x.socket for x in listeners if x.socket.proto == "tcp"]
+        self.counters = NetCounters(server.core.stats, server.core.shared)
+        self._slow_dns_ms = int(as_number(server.core.core_params.get("dns_slow_query_ms"), 0))
         self.tcp = TCPManager(params, server.handle, self.deliver, self.timers.poke, tcp_sockets,
-                              first_id=conn_id_base(rank), handle_http=_http_handler(server))
+                              first_id=conn_id_base(rank), handle_http=_http_handler(server),
+                              registry=None if params.disable_tcp else TcpRegistry(server.core.shared),
+                              counters=self.counters)
         self.local = LocalServices(server.core.services, rank)  # jsonrpcs' FIFO/datagram socket
         self._servers: list[asyncio.AbstractServer] = []
         self.started = False
@@ -107,6 +116,8 @@ class Worker:
             if isinstance(out, Handoff):
                 self._hand_off(out, handed_off)
                 continue
+            named = self._slow_dns_ms > 0 and not _is_address(out.host)
+            started = time.monotonic() if named else 0.0
             try:
                 if out.proto == "udp":
                     self._send_udp(out)
@@ -115,7 +126,11 @@ class Worker:
                 else:
                     log.warning("cannot send over %s to %s:%d", out.proto, out.host, out.port)
             except OSError as exc:
+                if isinstance(exc, socket.gaierror):
+                    self.counters.inc("dns:failed_dns_request")
                 log.warning("sending to %s:%s:%d failed: %s", out.proto, out.host, out.port, exc)
+            if named and (time.monotonic() - started) * 1000 > self._slow_dns_ms:
+                self.counters.inc("dns:slow_dns_request")
 
     def _send_udp(self, out: Outgoing) -> None:
         listener = self.udp.get(out.local) if out.local is not None else None
@@ -204,6 +219,11 @@ class Worker:
         self.timers.cancel()
         for proto in self.udp.values():
             proto.close()
+
+
+def _is_address(host: str) -> bool:
+    """An IP address, not a name to resolve (a cheap test: a name's last label is not numeric)."""
+    return ":" in host or host.rpartition(".")[2].isdigit()
 
 
 def _http_handler(server: Server) -> Callable[[HttpRequest, Source], bytes] | None:
