@@ -58,6 +58,9 @@ What is here, by use:
   `DBError`, `DBResult`, `DBReason`, `DB_TABLES`, `check_table_version`, `register_db_driver`,
   the dialects `MYSQL`/`SQLITE`.
 * RPC: `JsonRpc`, `LocalService`, `dumps_response`, `version_string` (the jsonrpcs transports).
+* Memory reports (kex's pkg.stats, the `shmem:` statistics): `store_memory(core.shared)` ->
+  `MemoryStatus`, `process_memory(pid)` -> `ProcessMemory` (with `core.processes()` and
+  `core.module_memory(name)`).
 * Logging with the config's levels: `module_logger(name)`, `log_at(logger, L_INFO, ...)`, the
   levels `L_ALERT` ... `L_DBG`, `python_level`; per-module levels and syslog facilities
   (`set_module_level`, `set_module_facility`: the debugger's mod_level and mod_facility). A record
@@ -200,6 +203,7 @@ from kampy.runtime.loglevels import (
     set_module_level,
 )
 from kampy.runtime.locks import LockSet
+from kampy.runtime.memory import MemoryStatus, ProcessMemory, process_memory, store_memory
 from kampy.runtime.subst import Replacement, SubstError, SubstExpr, parse_replacement, parse_subst
 from kampy.runtime.values import compile_posix
 from kampy.runtime.cfgframework import CfgError, CfgNotFound, CfgUnreadable, parse_group_id
@@ -278,7 +282,8 @@ __all__ = [
     "CfgAPI", "CfgGroup", "CfgVar", "CfgError", "CfgNotFound", "CfgUnreadable", "parse_group_id", "Select",
     "SELECT_NULL", "select_nameaddr", "select_params", "select_uri",
     "reply_via_line",
-    "SharedStore", "BoundedCache", "LockSet",
+    "SharedStore", "BoundedCache", "LockSet", "MemoryStatus", "ProcessMemory", "process_memory",
+    "store_memory",
     "ShmTable", "TableFull", "SlotLocks",
     "core_hash", "hash2_raw", "reverse_hex", "as_bytes", "as_text", "build_reply", "crc_suffix",
     "error_text",

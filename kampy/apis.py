@@ -84,6 +84,16 @@ class CoreAPI(Protocol):
     def server_header(self) -> str:
         """The text of the `Server:`/`User-Agent:` header of locally built messages."""
 
+    def processes(self) -> list[tuple[int, int, int, str]]:
+        """Every process of the server as Kamailio's process table lists it: (index, pid, rank,
+        description), the main process first (core.psx, pkg.stats)."""
+
+    def module_memory(self, name: str) -> tuple[list[tuple[str, int, int]], ...] | None:
+        """What module `name` ("core" for the core) holds, for mod.stats: (name, bytes) of its own
+        objects by attribute ("pkg") and of its shared tables' heaps ("shm"), each with how many
+        objects (keys) it counts; None for a module
+        that is not loaded (kampy.runtime.memory says how each is measured)."""
+
     def divert_logs(self, write: Callable[[str], None]) -> bool:
         """Kamailio's km_log_func_set(): from now on this process's log lines, each as
         `(pid) LEVEL: ...` with a newline, go to `write` instead of syslog. Not while logging to

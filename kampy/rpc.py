@@ -16,20 +16,14 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-import os
-import platform
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kampy import srjson
 from kampy.binrpc import Member, RpcStruct
 from kampy.module import Exports, RpcFault
-from kampy.version import KAMPY_VERSION, SERVER_NAME, built_time, source_id, version_string
-
-if TYPE_CHECKING:
-    from kampy.runtime.core import Core
+from kampy.version import version_string
 
 log = logging.getLogger("kampy.rpc")
 
@@ -41,7 +35,7 @@ METHOD_NOT_FOUND = (500, "Method Not Found")  # what Kamailio 5.6 answers for an
 MAX_REQUEST = 1 << 20   # bytes: a larger request is refused (`-32600`, or the transport closes)
 
 __all__ = ["RpcFault", "RpcRegistry", "JsonRpc", "LocalService", "Peer", "Member", "RpcStruct",
-           "register_core_methods", "version_string", "dumps_response", "ERROR_MESSAGES", "MAX_REQUEST"]
+           "version_string", "dumps_response", "ERROR_MESSAGES", "MAX_REQUEST"]
 
 
 @dataclass(frozen=True)
@@ -207,126 +201,3 @@ def error_response(code: int, message: str | None = None, *, rid: Any = None,
 def dumps_response(response: dict[str, Any], pretty: bool = True) -> bytes:
     """The response as Kamailio's jsonrpcs prints it (srjson's layout, `pretty` or on one line)."""
     return srjson.dumps(response, pretty).encode()
-
-
-# ---------------------------------------------------------------- the core's methods
-
-
-def _ctime(t: float) -> str:
-    """ctime(3) without its newline ("Sun Dec  6 19:26:46 2026"), as core.uptime prints times."""
-    return time.ctime(t)
-
-
-class CoreMethods:
-    """`core.*` and `system.*`, with Kamailio 5.6's result structures."""
-
-    def __init__(self, core: Core, registry: RpcRegistry) -> None:
-        self.core = core
-        self.registry = registry
-
-    def core_version(self) -> str:
-        """Returns the version string of the server."""
-        return version_string()
-
-    def core_uptime(self, *_: Any) -> dict[str, Any]:
-        """Returns uptime of SIP server."""
-        now = self.core.clock.time()
-        return {"now": _ctime(now), "up_since": _ctime(self.core.started),
-                "uptime": int(now - self.core.started)}
-
-    def core_psx(self, *_: Any) -> list[dict[str, Any]]:
-        """Returns the detailed description of running processes."""
-        return [{"IDX": idx, "PID": pid, "DSC": dsc} for idx, pid, dsc in processes(self.core)]
-
-    def core_ps(self, *_: Any) -> list[Any]:
-        """Returns the description of running processes."""
-        out: list[Any] = []
-        for _idx, pid, dsc in processes(self.core):
-            out += [pid, dsc]
-        return out
-
-    def core_echo(self, *params: Any) -> list[str]:
-        """Returns back its parameters."""
-        return [_scan_string(p) for p in params if not isinstance(p, (dict, list))]
-
-    def core_info(self, *_: Any) -> dict[str, str]:
-        """Verbose info, including version number, compile flags, compiler,repository hash a.s.o."""
-        return {"version": f"{SERVER_NAME} {KAMPY_VERSION}", "id": source_id(),
-                "compiler": f"{platform.python_implementation()} {platform.python_version()}",
-                "compiled": built_time(), "flags": ", ".join(self._flags())}
-
-    def _flags(self) -> list[str]:
-        """What this server runs with, in the words of Kamailio's compile flags where one fits."""
-        protos = {s.proto for s in self.core.sockets}
-        flags = [f"USE_{p.upper()}" for p in ("udp", "tcp", "tls", "sctp") if p in protos]
-        if any(":" in s.host for s in self.core.sockets):
-            flags.append("USE_IPV6")
-        flags += ["SHM_MMAP", "SHARED_STORE_SQLITE", "STATS_MMAP", f"WORKERS={self.core.workers}"]
-        return flags
-
-    def system_listMethods(self, *_: Any) -> list[str]:  # noqa: N802 (Kamailio's name)
-        """Lists all RPC methods supported by the server."""
-        return self.registry.names()
-
-    def system_methodHelp(self, *params: Any) -> str:  # noqa: N802
-        """Print the help string for given method."""
-        if not params or not isinstance(params[0], str):
-            raise RpcFault(400, "Method Name Expected")
-        entry = self.registry.get(params[0])
-        if entry is None:
-            raise RpcFault(400, "command not found")
-        return entry.doc or "undocumented"
-
-    def system_methodSignature(self, *_: Any) -> str:  # noqa: N802
-        """Returns signature of given method."""
-        raise RpcFault(500, "Not Implemented Yet")
-
-
-def _scan_string(value: Any) -> str:
-    """A parameter read with Kamailio's "s" scan: numbers become their integer text."""
-    if isinstance(value, bool):
-        return str(int(value))
-    if isinstance(value, float):
-        return str(int(value))
-    return str(value)
-
-
-# the core's methods with Kamailio's RET_ARRAY flag
-_CORE_ARRAY = {"core.psx", "core.ps", "core.echo", "system.listMethods"}
-
-
-def register_core_methods(core: Core, registry: RpcRegistry) -> None:
-    methods = CoreMethods(core, registry)
-    for name in ("core.version", "core.uptime", "core.psx", "core.ps", "core.echo", "core.info",
-                 "system.listMethods", "system.methodHelp", "system.methodSignature"):
-        fn = getattr(methods, name.replace(".", "_"))
-        registry.register(name, fn, (fn.__doc__ or "").strip(), "core", name in _CORE_ARRAY)
-
-
-# ---------------------------------------------------------------- processes (core.psx)
-
-_PROCS_SCHEMA = ("CREATE TABLE IF NOT EXISTS kampy_procs (rank INTEGER PRIMARY KEY, pid INTEGER NOT NULL, "
-                 "dsc TEXT NOT NULL)")
-
-
-MAIN_PROCESS = "main process - attendant"
-
-
-def record_process(store: Any, rank: int, description: str) -> None:
-    """Record process `rank` (0: the main process) in the shared store (core.psx/core.ps list it)."""
-    store.execute(_PROCS_SCHEMA)
-    store.execute("INSERT OR REPLACE INTO kampy_procs (rank, pid, dsc) VALUES (?, ?, ?)",
-                  (rank, os.getpid(), description))
-
-
-def register_process(core: Core, description: str) -> None:
-    """Record this worker in the shared store (what core.psx/core.ps list)."""
-    record_process(core.shared, core.rank, description)
-
-
-def processes(core: Core) -> list[tuple[int, int, str]]:
-    core.shared.execute(_PROCS_SCHEMA)
-    rows = core.shared.query("SELECT rank, pid, dsc FROM kampy_procs ORDER BY rank")
-    if not rows:
-        rows = [(core.rank, os.getpid(), f"worker rank={core.rank}")]
-    return [(i, pid, dsc) for i, (_rank, pid, dsc) in enumerate(rows)]

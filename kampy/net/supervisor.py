@@ -36,7 +36,7 @@ from kampy.net.binding import Listener
 from kampy.net.channel import Channels
 from kampy.runtime.params import NetParams
 from kampy.net.worker import WorkerSignals, run_worker
-from kampy.rpc import MAIN_PROCESS, record_process
+from kampy.runtime.procs import MAIN_PROCESS, record_process
 from kampy.runtime.loglevels import NOTICE
 from kampy.runtime.memstatus import log_memory_status
 from kampy.runtime.shared import SharedStore

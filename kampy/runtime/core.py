@@ -24,7 +24,9 @@ from kampy.runtime.cfgframework import CfgFramework
 from kampy.runtime.shared import SharedStore
 from kampy.sip.message import Response, parse_message
 from kampy.sip.via import reply_destination
-from kampy.rpc import LocalService, RpcRegistry, register_core_methods
+from kampy.rpc import LocalService, RpcRegistry
+from kampy.rpc_core import register_core_methods
+from kampy.runtime import memory, procs
 from kampy.stats import Stats
 from kampy.version import SERVER_HEADER
 
@@ -224,6 +226,17 @@ class Core:
 
     def set_aor_case_sensitive(self, value: bool) -> None:
         self._aor_case_sensitive = bool(value)
+
+    def processes(self) -> list[tuple[int, int, int, str]]:
+        return procs.processes(self)
+
+    def module_memory(self, name: str) -> tuple[list[tuple[str, int, int]], ...] | None:
+        if name != "core" and name not in self.modules:
+            return None
+        others = {id(m) for m in self.modules.values()} | {id(self)}
+        owner = self if name == "core" else self.modules[name]
+        pkg = memory.object_sizes(owner, others - {id(owner)})
+        return pkg, memory.shared_items(self.shared, name)
 
     def divert_logs(self, write: Callable[[str], None]) -> bool:
         return loglevels.divert_logs(write)

@@ -25,7 +25,7 @@ from kampy.runtime.flow import LoadError, MalformedInput, ModuleFailure
 from kampy.runtime import loglevels
 from kampy.runtime.ratelog import OncePerSource
 from kampy.runtime.loglevels import set_log_prefix
-from kampy.rpc import register_process
+from kampy.runtime.procs import register_process
 from kampy.runtime.shared import SharedStore
 from kampy.sip.errors import SIPProtocolError
 from kampy.sip.message import Request, Response, error_response, parse_message
