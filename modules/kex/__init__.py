@@ -1,33 +1,15 @@
 """Kamailio core extensions: flag functions, dst URI helpers and the stats.* RPC methods.
 
 The `core:` statistics are counted by kampy's core (kampy.runtime.server) and declared here, as
-Kamailio's kex declares them. Kamailio's `shmem:` group (and the mod./pkg. memory RPCs) are left
-out: kampy has no shared-memory allocator to report on; its shared state is the SQLite store and
-the statistics file (docs/statistics.md).
+Kamailio's kex declares them. The `shmem:` statistics and the pkg./mod. memory RPCs report what
+stands in for Kamailio's memory pools (modules/kex/memory.py, the README).
 """
 
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, PVClass, RouteType, RpcMethod, Stat, Unimplemented
+from kampy.api import Arg, ArgKind, Exports, Function, PVClass, RouteType, RpcMethod, Stat
 
 from .kex import Kex
-
-
-# What Kamailio 5.6's kex module has that kampy's does not (checked against Kamailio's
-# own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
-NOT_IMPLEMENTED = (
-    Unimplemented("stat", "shmem:total_size", "not implemented yet"),
-    Unimplemented("stat", "shmem:used_size", "not implemented yet"),
-    Unimplemented("stat", "shmem:real_used_size", "not implemented yet"),
-    Unimplemented("stat", "shmem:max_used_size", "not implemented yet"),
-    Unimplemented("stat", "shmem:free_size", "not implemented yet"),
-    Unimplemented("stat", "shmem:fragments", "not implemented yet"),
-    Unimplemented("rpc", "mod.stats", "not implemented yet"),
-    Unimplemented("rpc", "mod.mem_stats", "not implemented yet"),
-    Unimplemented("rpc", "mod.mem_statsx", "not implemented yet"),
-    Unimplemented("rpc", "pkg.stats", "not implemented yet"),
-    Unimplemented("rpc", "pkg.info", "not implemented yet"),
-)
 
 
 EXPORTS = Exports(
@@ -174,6 +156,13 @@ EXPORTS = Exports(
         Stat("bad_URIs_rcvd", group="core"),
         Stat("unsupported_methods", group="core"),
         Stat("bad_msg_hdr", group="core"),
+        *(Stat(name, group="shmem", no_reset=True, doc=doc) for name, doc in (
+            ("total_size", "size of the shared store's files"),
+            ("used_size", "bytes handed out in the shared store"),
+            ("real_used_size", "bytes of the shared store the kernel holds"),
+            ("max_used_size", "the highest real_used_size seen"),
+            ("free_size", "total_size less real_used_size"),
+            ("fragments", "files of the shared store"))),
     ),
     rpc=(
         RpcMethod("stats.get_statistics", "rpc_get_statistics", doc="get core and modules stats", array=True),
@@ -183,10 +172,16 @@ EXPORTS = Exports(
                   doc="reset core and modules stats (silent operation)"),
         RpcMethod("stats.clear_statistics", "rpc_clear_statistics",
                   doc="clear core and modules stats (verbose operation)"),
+        RpcMethod("mod.stats", "rpc_mod_stats", doc="Per module memory usage statistics", array=True),
+        RpcMethod("mod.mem_stats", "rpc_mod_stats", doc="Per module memory usage statistics", array=True),
+        RpcMethod("mod.mem_statsx", "rpc_mod_statsx",
+                  doc="Per module memory use statistics with more details", array=True),
+        RpcMethod("pkg.stats", "rpc_pkg_stats", doc="Private memory (pkg) statistics per process",
+                  array=True),
+        RpcMethod("pkg.info", "rpc_pkg_info", doc="Private memory manager details"),
     ),
     pvars=(
         PVClass("sruid"),  # pv_get_sruid_val 0
     ),
-    not_implemented=NOT_IMPLEMENTED,
     factory=Kex,
 )

@@ -7,6 +7,7 @@ import logging
 import os
 from typing import Any
 
+from .memory import MemoryReports
 from kampy.api import (
     CoreAPI,
     MessageContext,
@@ -49,6 +50,7 @@ class Kex(Module):
     def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
         self._debug = None
+        self.memory = MemoryReports(core)
 
     # ------------------------------------------------------------ script flags
 
@@ -211,3 +213,17 @@ class Kex(Module):
                 new = self.core.stats.value(key)
                 lines.append(f"{key} = {new}" if old == new else f"{key} = {new} ({old})")
         return lines
+
+    # ------------------------------------------------------------ memory (modules/kex/memory.py)
+
+    def rpc_pkg_stats(self, *params: Any) -> list[dict[str, Any]]:
+        return self.memory.pkg_stats(*params)
+
+    def rpc_pkg_info(self, *params: Any) -> dict[str, Any]:
+        return self.memory.pkg_info(*params)
+
+    def rpc_mod_stats(self, *params: Any) -> list[Any]:
+        return self.memory.mod_stats(*params)
+
+    def rpc_mod_statsx(self, *params: Any) -> list[Any]:
+        return self.memory.mod_stats(*params, counts=True)

@@ -560,7 +560,7 @@ class UsrlocModule(Module):
     def rpc_dump(self, brief: str = "") -> dict[str, Any]:
         now = self.now()
         domains = []
-        for domain in self.domains.values():
+        for domain in reversed(self.domains.values()):  # Kamailio prepends each new domain
             by_aor: dict[str, list[UContact]] = {}
             for c in domain.storage.all():
                 by_aor.setdefault(c.aor, []).append(c)

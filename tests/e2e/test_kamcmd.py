@@ -9,83 +9,13 @@ import re
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.kampy_process import REPO, free_port, start_server, stop_process
-from tests.e2e.sip import register_udp, status_of
-from tests.support.kamailio_cli import KAMAILIO, KAMAILIO_MODULES, kampy_cmd
-
-KAMCMD = "/usr/sbin/kamcmd"
-
-CFG = """#!KAMAILIO
-listen=udp:127.0.0.1:PORT
-children=2
-#!ifdef KAMAILIO
-mpath="MODULES"
-#!endif
-loadmodule "tm.so"
-loadmodule "tmx.so"
-loadmodule "sl.so"
-loadmodule "pv.so"
-loadmodule "textops.so"
-loadmodule "usrloc.so"
-loadmodule "registrar.so"
-loadmodule "kex.so"
-loadmodule "ctl.so"
-loadmodule "jsonrpcs.so"
-modparam("jsonrpcs", "dgram_socket", "DIR/rpc.sock")
-modparam("jsonrpcs", "fifo_name", "DIR/rpc.fifo")
-modparam("ctl", "binrpc", "unix:DIR/ctl.sock")
-modparam("ctl", "binrpc", "unixd:DIR/ctld.sock")
-modparam("ctl", "binrpc", "tcp:127.0.0.1:TCP")
-modparam("ctl", "binrpc", "udp:127.0.0.1:UDP")
-modparam("ctl", "fifo", "fifo:DIR/ctl.fifo")
-request_route {
-  if (is_method("REGISTER")) { save("location"); exit; }
-  sl_send_reply("404", "Not here");
-}
-"""
-
-
-@dataclass
-class Server:
-    name: str
-    dir: Path
-    port: int
-    tcp: int
-    udp: int
-    proc: subprocess.Popen[bytes]
-
-    def kamcmd(self, *args: str, transport: str = "unix") -> str:
-        where = {"unix": f"unix:{self.dir}/ctl.sock", "unixd": f"unixd:{self.dir}/ctld.sock",
-                 "tcp": f"tcp:127.0.0.1:{self.tcp}", "udp": f"udp:127.0.0.1:{self.udp}"}[transport]
-        result = subprocess.run([KAMCMD, "-s", where, *args], capture_output=True, text=True, timeout=20)
-        return result.stdout + result.stderr
-
-
-def start(name: str, tmp: Path) -> Server:
-    directory = tmp / name
-    directory.mkdir()
-    port, tcp, udp = free_port(), free_port(), free_port()
-    cfg = directory / "k.cfg"
-    cfg.write_text(CFG.replace("PORT", str(port)).replace("DIR", str(directory)).replace("TCP", str(tcp))
-                   .replace("UDP", str(udp)).replace("MODULES", KAMAILIO_MODULES))
-    args = ["-f", str(cfg), "-DD", "-E", "-Y", str(directory)]
-    cmd = [KAMAILIO, *args, "-A", "KAMAILIO"] if name == "kamailio" else kampy_cmd(*args)
-    log = open(directory / "log", "wb")  # noqa: SIM115
-    proc = start_server(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL)
-    log.close()
-    server = Server(name, directory, port, tcp, udp, proc)
-    deadline = time.monotonic() + 30
-    while not re.match(r"\w+ \d", server.kamcmd("core.version")):
-        assert proc.poll() is None and time.monotonic() < deadline, (directory / "log").read_text()
-        time.sleep(0.1)
-    assert status_of(register_udp(port, "alice")[0]) == 200
-    return server
-
+from tests.e2e.kampy_process import REPO
+from tests.e2e.rpc_servers import Server, start, stop
+from tests.support.kamailio_cli import kampy_cmd
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
@@ -96,9 +26,9 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, 
         try:
             yield kamailio, kampy
         finally:
-            stop_process(kampy.proc)
+            stop(kampy)
     finally:
-        stop_process(kamailio.proc)
+        stop(kamailio)
 
 
 # values that differ by nature, masked by field name
@@ -266,7 +196,7 @@ def json_shape(value: object, key: str = "") -> object:
 def kamcli_json(server: Server, transport: str, *args: str) -> object:
     import json
 
-    text = kamcli(server, transport, *args)
+    text = kamcli(server, transport, *args).replace(str(server.port), "5060")  # stays valid JSON
     return json_shape(json.loads(text[text.index("{"):]))
 
 
@@ -275,10 +205,23 @@ def kamcli_json(server: Server, transport: str, *args: str) -> object:
 @pytest.mark.parametrize("transport", ["socket"])
 @pytest.mark.parametrize("command", [["uptime"], ["ul", "show"], ["srv", "info"], ["stats", "tm:"],
                                      ["jsonrpc", "tm.stats"], ["jsonrpc", "ul.lookup", "location", "alice"],
-                                     ["jsonrpc", "stats.clear_statistics", "tm:"], ["jsonrpc", "no.such"]])
+                                     ["jsonrpc", "stats.clear_statistics", "tm:"], ["jsonrpc", "no.such"],
+                                     ["srv", "modules"], ["tcp", "options"], ["tcp", "info"], ["tcp", "list"],
+                                     ["stats", "usrloc"], ["stats", "shmem"],
+                                     ["ul", "show", "--brief"], ["ul", "show", "alice"],
+                                     ["jsonrpc", "core.sockets_list"], ["jsonrpc", "core.aliases_list"]])
 def test_kamcli_prints_the_same_structure_from_kampy_as_from_kamailio(servers, transport, command):
     kamailio, kampy = servers
     assert kamcli_json(kampy, transport, *command) == kamcli_json(kamailio, transport, *command)
+
+
+def test_kamcli_moni_shows_kamailios_statistics(servers):
+    kamailio, kampy = servers
+
+    def names(server: Server) -> list[str]:
+        return re.findall(r"([\w-]+:[\w-]+) = ", kamcli(server, "socket", "moni", "--no-refresh"))
+
+    assert names(kampy) == names(kamailio) and "shmem:free_size" in names(kampy)
 
 
 def test_kamcli_ps_lists_the_main_process_first(servers):
@@ -309,3 +252,109 @@ def test_kampy_rpc_s_prints_what_kamcmd_prints(servers, transport, command):
                           cwd=REPO)
     assert structure(ours.stdout) == structure(kampy.kamcmd(*command, transport=transport))
     assert ours.returncode == (1 if command == ["no.such"] else 0)
+
+
+# ---------------------------------------------------------------- the core's methods
+
+
+@pytest.mark.parametrize("command", [
+    ["core.sockets_list"], ["core.aliases_list"], ["core.tcp_info"], ["core.tcp_options"],
+    ["core.udp4_raw_info"], ["core.modules"], ["core.pwd"], ["core.printi", "1", "a", "2"],
+    ["core.prints", "a", "1", "b"], ["core.echo", "a", "1"], ["core.shmmem", "x"], ["core.shmmem", "kx"],
+    ["pkg.stats", "nope"], ["pkg.stats", "pid"], ["pkg.stats", "pid", "1"], ["mod.stats"],
+    ["mod.stats", "usrloc"], ["mod.stats", "usrloc", "x"],
+])
+def test_core_methods_print_what_kamailios_print(servers, command):
+    kamailio, kampy = servers
+    assert kampy.mask(kampy.kamcmd(*command)) == kamailio.mask(kamailio.kamcmd(*command))
+
+
+def keys(text: str) -> list[str]:
+    """The member names of kamcmd's printed structs, in order."""
+    return re.findall(r"^\t*([^:\n{}]+):", text, re.M)
+
+
+@pytest.mark.parametrize("command", [
+    ["core.runinfo"], ["core.shmmem"], ["core.shmmem", "m"], ["core.shmmem", "KB"], ["pkg.info"],
+])
+def test_core_methods_give_kamailios_members(servers, command):
+    kamailio, kampy = servers
+    assert keys(kampy.kamcmd(*command)) == keys(kamailio.kamcmd(*command))
+
+
+@pytest.mark.parametrize("command", [["core.psa"], ["pkg.stats"], ["pkg.stats", "rank", "1"]])
+def test_process_lists_give_kamailios_members_for_each_process(servers, command):
+    kamailio, kampy = servers
+
+    def first(server: Server) -> str:
+        text = server.kamcmd(*command)
+        return text[:text.index("}") + 1]
+
+    assert keys(first(kampy)) == keys(first(kamailio))
+    assert kampy.kamcmd(*command).count("{") >= 1
+
+
+def test_pkg_stats_of_the_main_process_by_pid(servers):
+    _, kampy = servers
+    text = kampy.kamcmd("pkg.stats", "pid", str(kampy.proc.pid))
+    assert f"pid: {kampy.proc.pid}" in text and "desc: main process - attendant" in text
+    used = int(re.search(r"real_used: (\d+)", text).group(1))
+    assert used > 1_000_000  # a Python process's resident memory
+
+
+def test_mod_stats_of_a_module_shows_its_private_and_shared_memory(servers):
+    kamailio, kampy = servers
+    ours = kampy.kamcmd("mod.stats", "usrloc", "all")
+    assert ours.splitlines()[0] == kamailio.kamcmd("mod.stats", "usrloc", "all").splitlines()[0] == \
+        "Module: usrloc"
+    structs = re.findall(r"\{\n(.*?)\}", ours, re.S)
+    assert len(structs) == 2 and all("Total: " in s for s in structs)
+    assert "usrloc.location: " in structs[1]  # its shared table of bindings
+    assert re.search(r"\(\d+\)", kampy.kamcmd("mod.mem_statsx", "usrloc", "shm"))
+
+
+def test_ppdefines_are_the_configs_defines_in_kamailios_order(servers):
+    kamailio, kampy = servers
+    theirs = kamailio.kamcmd("core.ppdefines").split()
+    theirs.remove("KAMAILIO")  # the -A that picks Kamailio's module path
+    assert kampy.kamcmd("core.ppdefines").split() == theirs
+    assert keys(kampy.kamcmd("core.ppdefines_full"))[:3] == ["name", "type", "value"]
+
+
+def test_core_arg_is_the_command_line_kampy_was_started_with(servers):
+    _, kampy = servers
+    assert kampy.kamcmd("core.arg").split("\n")[:7] == ["kampy", "-f", str(kampy.dir / "k.cfg"), "-DD", "-E",
+                                                        "-Y", str(kampy.dir)]
+
+
+def test_tcp_list_and_stats_show_an_open_connection_as_kamailio(servers):
+    import socket
+
+    from tests.e2e.sip import options
+
+    def listed(server: Server) -> tuple[str, str]:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as conn:
+            conn.sendall(options("127.0.0.1", server.port, transport="TCP"))
+            assert b"404" in conn.recv(4096)
+            text = server.kamcmd("core.tcp_list")
+            stats = server.kamcmd("stats.get_statistics", "tcp:")
+            local = conn.getsockname()[1]
+        text = re.sub(r"(id|timeout|lifetime|ref_count): -?\d+", r"\1: N", text).replace(str(local), "CLIENT")
+        return server.mask(text), re.sub(r"current_opened_connections = \d+", "", stats)
+
+    (their_list, their_stats), (our_list, our_stats) = listed(kamailio_of(servers)), listed(servers[1])
+    assert our_list == their_list and "type: TCP" in our_list and "state: CONN_OK" in our_list
+    assert keys(our_stats) == keys(their_stats)
+
+
+def kamailio_of(servers: tuple[Server, Server]) -> Server:
+    return servers[0]
+
+
+def test_core_kill_stops_kampy(tmp_path):
+    server = start("kampy", tmp_path)
+    try:
+        assert server.kamcmd("core.kill") == ""
+        server.proc.wait(timeout=20)
+    finally:
+        stop(server)
