@@ -8,12 +8,16 @@ statistics and store, so the answer covers every worker. Over HTTP, `jsonrpc_dis
 `transport` is Kamailio's bit mask: 1 HTTP, 2 FIFO, 4 datagram (0: all that can start). A relative
 `fifo_name`/`dgram_socket` is under the core's `runtime_dir` (default /run/kamailio). A FIFO
 request names its reply FIFO in `reply_name` (created by the client under `fifo_reply_dir`).
+The FIFO gets `fifo_mode` and the owner `fifo_user`/`fifo_group`, the datagram socket `dgram_mode`
+and `dgram_user`/`dgram_group` (unset: the owner stays kampy's user).
 """
 from __future__ import annotations
 
+import grp
 import json
 import logging
 import os
+import pwd
 from typing import Any
 
 from kampy.api import CoreAPI, JsonRpc, LocalService, MessageContext, Module, XhttpAPI, dumps_response
@@ -26,6 +30,41 @@ CONTENT_TYPE = "application/json"
 
 def _under(directory: str, name: str) -> str:
     return name if name.startswith("/") else os.path.join(directory, name)
+
+
+def owner(user: str | int | None, group: str | int | None) -> tuple[int, int]:
+    """(uid, gid) of a FIFO or socket, -1 where unset: Kamailio's user2uid() (a user name brings its
+    group along) and group2gid(); raises ValueError for an unknown name."""
+    uid = gid = -1
+    if user is not None and str(user).strip():
+        text = str(user).strip()
+        if text.lstrip("-").isdigit():
+            uid = int(text)
+        else:
+            try:
+                entry = pwd.getpwnam(text)
+            except KeyError:
+                raise ValueError(f"bad user name {text}") from None
+            uid, gid = entry.pw_uid, entry.pw_gid
+    if group is not None and str(group).strip():
+        text = str(group).strip()
+        if text.lstrip("-").isdigit():
+            gid = int(text)
+        else:
+            try:
+                gid = grp.getgrnam(text).gr_gid
+            except KeyError:
+                raise ValueError(f"bad group name {text}") from None
+    return uid, gid
+
+
+def fifo_mode(value: Any) -> int:
+    """`fifo_mode`; 0 is forced to 0600, as Kamailio does."""
+    mode = int(value or 0)
+    if not mode:
+        log.warning("cannot specify fifo_mode = 0, forcing it to rw-------")
+        return 0o600
+    return mode
 
 
 def http_status(response: dict[str, Any]) -> tuple[int, str]:
@@ -57,13 +96,14 @@ class JsonRpcs(Module):
         if self.transport & FIFO and fifo:
             self.core.add_service(LocalService(
                 "fifo", _under(runtime_dir, str(fifo)), self.handle_fifo,
-                mode=int(params["fifo_mode"]), reply_path=self.fifo_reply_path))
+                mode=fifo_mode(params["fifo_mode"]), reply_path=self.fifo_reply_path,
+                owner=owner(params["fifo_user"], params["fifo_group"])))
         dgram = params["dgram_socket"]
         if self.transport & DGRAM and dgram:
             path = str(dgram).removeprefix("unix:")
             self.core.add_service(LocalService(
                 "dgram", _under(runtime_dir, path), self.handle_datagram,
-                mode=int(params["dgram_mode"])))
+                mode=int(params["dgram_mode"]), owner=owner(params["dgram_user"], params["dgram_group"])))
 
     # ------------------------------------------------------------ transports
 
