@@ -94,3 +94,68 @@ def test_level_names_by_third_letter() -> None:
 def test_color_pv(xlog: object) -> None:
     acc = xlog.pv_color(parse_pv("$C(rx)"))  # type: ignore[attr-defined]
     assert acc.get(make_ctx()) == "\033[0;31;49m"
+
+
+# ---------------------------------------------------------------- buf_size, prefix_mode (a running config)
+
+XLOG_CFG = """
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "xlog.so"
+%s
+request_route {
+    $var(rc) = xlog("L_ERR", "ruri $ru\\n");
+    $avp(rc) = $var(rc);
+    xlogl("L_ERR", "with line\\n");
+    sl_send_reply("200", "OK");
+}
+"""
+
+
+def script_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "kampy.script"]
+
+
+def test_a_message_longer_than_buf_size_is_not_logged_and_xlog_fails(
+        kampy_cfg: object, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    sip = kampy_cfg(XLOG_CFG % 'modparam("xlog", "buf_size", 20)')  # type: ignore[operator]
+    assert sip.send_request("OPTIONS", "sip:alice-with-a-long-name@example.test").avp("rc") == -1
+    assert not any("ruri" in line for line in script_lines(caplog))
+    assert "buffer overflow -- increase the buffer size..." in caplog.text
+
+
+def test_a_message_within_buf_size_is_logged(kampy_cfg: object, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    sip = kampy_cfg(XLOG_CFG % 'modparam("xlog", "buf_size", 100)')  # type: ignore[operator]
+    assert sip.send_request("OPTIONS", "sip:bob@example.test").avp("rc") == 1
+    assert "<script>: ruri sip:bob@example.test" in script_lines(caplog)
+
+
+def test_prefix_mode_1_evaluates_the_prefix_for_each_message(
+        kampy_cfg: object, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    sip = kampy_cfg(XLOG_CFG % 'modparam("xlog", "prefix", "[$rm $rU] ")\n'  # type: ignore[operator]
+                    'modparam("xlog", "prefix_mode", 1)')
+    sip.send_request("OPTIONS", "sip:carol@example.test")
+    sip.send_request("MESSAGE", "sip:dave@example.test")
+    lines = script_lines(caplog)
+    assert "[OPTIONS carol] ruri sip:carol@example.test" in lines
+    assert "[MESSAGE dave] ruri sip:dave@example.test" in lines
+
+
+def test_prefix_mode_0_prints_the_prefix_as_written(
+        kampy_cfg: object, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    sip = kampy_cfg(XLOG_CFG % 'modparam("xlog", "prefix", "[$rm] ")')  # type: ignore[operator]
+    sip.send_request("OPTIONS", "sip:erin@example.test")
+    assert "[$rm] ruri sip:erin@example.test" in script_lines(caplog)
+
+
+def test_xlogl_without_long_format_keeps_the_prefix_as_written_as_kamailio_does(
+        kampy_cfg: object, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    sip = kampy_cfg(XLOG_CFG % 'modparam("xlog", "prefix", "[$rm] ")\n'  # type: ignore[operator]
+                    'modparam("xlog", "prefix_mode", 1)')
+    sip.send_request("OPTIONS", "sip:frank@example.test")
+    assert any(line.startswith("[$rm] ") and line.endswith(":with line") for line in script_lines(caplog))

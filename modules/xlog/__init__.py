@@ -11,11 +11,9 @@ from .impl import XlogModule
 # What Kamailio 5.6's xlog module has that kampy's does not (checked against Kamailio's
 # own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
 NOT_IMPLEMENTED = (
-    Unimplemented("param", "buf_size", "not implemented yet", default=4096, types=(int,)),
     Unimplemented("param", "force_color", "not implemented yet", default=0, types=(int,)),
     Unimplemented("param", "log_facility", "not implemented yet", default=None, types=(str,)),
     Unimplemented("param", "log_colors", "not implemented yet", types=(str,)),
-    Unimplemented("param", "prefix_mode", "not implemented yet", default=0, types=(int,)),
 )
 
 
@@ -27,6 +25,10 @@ EXPORTS = Exports(
         Param("long_format", (int,), 0),
         Param("prefix", (str,), "<script>: "),
         Param("methods_filter", (int,), -1),
+        Param("buf_size", (int,), 4096,
+              doc="bytes a log message may have; a longer one is not logged (xlog returns -1, an error)"),
+        Param("prefix_mode", (int,), 0, doc="1: the prefix is a format with pseudo-variables, evaluated "
+              "for each message"),
     ),
     functions=(
         Function(

@@ -7,7 +7,9 @@ The format argument arrives already rendered by the engine.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from kampy.api import (
@@ -28,6 +30,7 @@ from kampy.api import (
 )
 
 log = logging.getLogger("kampy.script")
+own_log = logging.getLogger("kampy.xlog")  # what the module itself says (not the config's lines)
 
 # xlog_fixup_helper picks the level by the third letter of the name: L_ALERT, L_BUG, L_CRIT ...
 _BY_LETTER = {"A": L_ALERT, "B": L_BUG, "C": L_CRIT2, "E": L_ERR, "W": L_WARN, "N": L_NOTICE, "I": L_INFO,
@@ -78,6 +81,14 @@ class XlogModule(Module):
         self.prefix: str = params["prefix"] or ""
         self.long_format = int(params["long_format"] or 0)
         self.cfg = core.cfg
+        self.buf_size = int(params["buf_size"])
+        # prefix_mode 1: the prefix is a format, evaluated for each message (compiled on first use
+        # when a module loaded after xlog provides its pseudo-variables)
+        self._prefix_format: Callable[[MessageContext], str] | None = None
+        self._prefix_mode = int(params["prefix_mode"] or 0) != 0
+        if self._prefix_mode:
+            with contextlib.suppress(LookupError):
+                self._prefix_format = core.formatter(self.prefix)
 
     @property
     def methods_filter(self) -> int:
@@ -90,11 +101,34 @@ class XlogModule(Module):
         pylevel = python_level(level)
         if not log.isEnabledFor(pylevel):
             return 1
+        if len(text.encode()) >= self.buf_size:  # Kamailio's pv_printf() into a buf_size buffer
+            own_log.error("buffer overflow -- increase the buffer size...")
+            return -1
         text = text[:-1] if text.endswith("\n") else text
+        prefix = self.prefix
         if line:
             text = f"{self._cfg_line(ctx)}:{text}"
-        log.log(pylevel, "%s%s", self.prefix, text)
+            if self.long_format:  # Kamailio's short xlogl() line keeps the prefix as written
+                prefix = self._prefix(ctx)
+        else:
+            prefix = self._prefix(ctx)
+        log.log(pylevel, "%s%s", prefix, text)
         return 1
+
+    def _prefix(self, ctx: MessageContext | None) -> str:
+        """The prefix; with prefix_mode 1 the format's value for `ctx` (the prefix as written when
+        there is no message or the value is empty, as Kamailio falls back)."""
+        if not self._prefix_mode or ctx is None:
+            return self.prefix
+        try:
+            if self._prefix_format is None:
+                self._prefix_format = self.core.formatter(self.prefix)
+            value = self._prefix_format(ctx)
+        except Exception as exc:  # a pseudo-variable that cannot be read here
+            own_log.debug("prefix %r: %s", self.prefix, exc)
+            return self.prefix
+        value = value.encode()[:self.buf_size].decode(errors="ignore")
+        return value or self.prefix
 
     def _cfg_line(self, ctx: MessageContext | None) -> str:
         pos = ctx.local.get("cfg_pos") if ctx is not None else None
