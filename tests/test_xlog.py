@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import logging.handlers
 
 import pytest
 
@@ -159,3 +160,41 @@ def test_xlogl_without_long_format_keeps_the_prefix_as_written_as_kamailio_does(
                     'modparam("xlog", "prefix_mode", 1)')
     sip.send_request("OPTIONS", "sip:frank@example.test")
     assert any(line.startswith("[$rm] ") and line.endswith(":with line") for line in script_lines(caplog))
+
+
+# ------------------------------------------------ facilities (on the wire: tests/e2e/test_syslog.py)
+
+def facilities(caplog: pytest.LogCaptureFixture) -> list[int | None]:
+    return [getattr(r, "syslog_facility", None) for r in caplog.records if r.name == "kampy.script"]
+
+
+def test_without_log_facility_xlog_leaves_the_facility_to_the_core(
+        xlog: object, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, "kampy.script")
+    xlog.xlog(make_ctx(), "L_ERR", "m")  # type: ignore[attr-defined]
+    assert facilities(caplog) == [None]
+
+
+def test_log_facility_sends_every_message_of_the_module_to_that_facility(
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, "kampy.script")
+    mod = module(xlog_module.EXPORTS, Core(), log_facility="LOG_LOCAL5")
+    mod.xinfo(make_ctx(), "m")
+    assert facilities(caplog) == [logging.handlers.SysLogHandler.LOG_LOCAL5]
+
+
+def test_the_facility_argument_of_xlog_wins_over_log_facility(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, "kampy.script")
+    mod = module(xlog_module.EXPORTS, Core(), log_facility="LOG_LOCAL5")
+    assert mod.xlog(make_ctx(), "log_local1", "L_WARN", "m") == 1
+    assert facilities(caplog) == [logging.handlers.SysLogHandler.LOG_LOCAL1]
+
+
+def test_an_unknown_facility_argument_fails_the_call(xlog: object, caplog: pytest.LogCaptureFixture) -> None:
+    assert xlog.xlog(make_ctx(), "LOG_NOWHERE", "L_ERR", "m") == -1  # type: ignore[attr-defined]
+    assert "invalid syslog facility LOG_NOWHERE" in caplog.text
+
+
+def test_an_unknown_log_facility_stops_the_module_loading() -> None:
+    with pytest.raises(Exception, match="invalid syslog facility LOCAL5"):
+        module(xlog_module.EXPORTS, Core(), log_facility="LOCAL5")

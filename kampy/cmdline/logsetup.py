@@ -148,7 +148,21 @@ def _source(path: str) -> str:
     return p.name
 
 
-class SyslogHandler(logging.handlers.SysLogHandler):
+class FacilitySyslogHandler(logging.handlers.SysLogHandler):
+    """A syslog handler that sends a record carrying a `syslog_facility` (a facility number, as
+    `logging.handlers.SysLogHandler.LOG_LOCAL0`) to that facility instead of its own: xlog's
+    `log_facility` and `xlog(facility, level, format)`, as Kamailio's LOG_FN(facility, ...)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        own = self.facility
+        self.facility = getattr(record, "syslog_facility", own)  # handle() holds the handler's lock
+        try:
+            super().emit(record)
+        finally:
+            self.facility = own
+
+
+class SyslogHandler(FacilitySyslogHandler):
     """syslog(3) as glibc sends it for Kamailio: `<PRI>Mmm dd hh:mm:ss ident[pid]: text` (no NUL),
     L_NOTICE as LOG_NOTICE, and nothing said when there is no syslog daemon (as syslog() says
     nothing)."""

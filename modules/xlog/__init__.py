@@ -12,7 +12,6 @@ from .impl import XlogModule
 # own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
 NOT_IMPLEMENTED = (
     Unimplemented("param", "force_color", "not implemented yet", default=0, types=(int,)),
-    Unimplemented("param", "log_facility", "not implemented yet", default=None, types=(str,)),
     Unimplemented("param", "log_colors", "not implemented yet", types=(str,)),
 )
 
@@ -27,6 +26,8 @@ EXPORTS = Exports(
         Param("methods_filter", (int,), -1),
         Param("buf_size", (int,), 4096,
               doc="bytes a log message may have; a longer one is not logged (xlog returns -1, an error)"),
+        Param("log_facility", (str,), None, doc="syslog facility of the module's messages (LOG_LOCAL0 ...); "
+              "unset: the core's log_facility"),
         Param("prefix_mode", (int,), 0, doc="1: the prefix is a format with pseudo-variables, evaluated "
               "for each message"),
     ),

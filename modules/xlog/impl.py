@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import logging.handlers
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +48,19 @@ def parse_level(text: str) -> int | None:
     return None
 
 
+# Kamailio's str2facility() names (without the LOG_ prefix), as syslog's facility numbers
+_FACILITIES = ("auth", "cron", "daemon", "kern", "local0", "local1", "local2", "local3", "local4", "local5",
+               "local6", "local7", "lpr", "mail", "news", "user", "uucp", "authpriv", "ftp", "syslog")
+
+
+def parse_facility(name: str) -> int | None:
+    """`LOG_LOCAL0` (any case) -> syslog's facility number; None for a name Kamailio does not know."""
+    text = name.strip().lower()
+    if not text.startswith("log_") or text[4:] not in _FACILITIES:
+        return None
+    return logging.handlers.SysLogHandler.facility_names[text[4:]]
+
+
 _COLORS = {"x": 39, "s": 30, "r": 31, "g": 32, "y": 33, "b": 34, "p": 35, "c": 36, "w": 37}
 
 
@@ -82,6 +96,11 @@ class XlogModule(Module):
         self.long_format = int(params["long_format"] or 0)
         self.cfg = core.cfg
         self.buf_size = int(params["buf_size"])
+        self.facility: int | None = None  # None: the core's log_facility
+        if params["log_facility"] is not None:
+            self.facility = parse_facility(str(params["log_facility"]))
+            if self.facility is None:
+                raise ValueError(f"invalid syslog facility {params['log_facility']}")
         # prefix_mode 1: the prefix is a format, evaluated for each message (compiled on first use
         # when a module loaded after xlog provides its pseudo-variables)
         self._prefix_format: Callable[[MessageContext], str] | None = None
@@ -97,7 +116,8 @@ class XlogModule(Module):
 
     # ------------------------------------------------------------ output
 
-    def emit(self, ctx: MessageContext | None, level: int, text: str, line: bool = False) -> int:
+    def emit(self, ctx: MessageContext | None, level: int, text: str, line: bool = False,
+             facility: int | None = None) -> int:
         pylevel = python_level(level)
         if not log.isEnabledFor(pylevel):
             return 1
@@ -112,7 +132,9 @@ class XlogModule(Module):
                 prefix = self._prefix(ctx)
         else:
             prefix = self._prefix(ctx)
-        log.log(pylevel, "%s%s", prefix, text)
+        facility = facility if facility is not None else self.facility
+        extra = {"syslog_facility": facility} if facility is not None else None
+        log.log(pylevel, "%s%s", prefix, text, extra=extra)
         return 1
 
     def _prefix(self, ctx: MessageContext | None) -> str:
@@ -144,7 +166,13 @@ class XlogModule(Module):
         if level is None:
             log.error("invalid log level value %r", level_text)
             return -1
-        return self.emit(ctx, level, text, line)
+        facility = None
+        if len(args) == 3:
+            facility = parse_facility(args[0])
+            if facility is None:
+                own_log.error("invalid syslog facility %s", args[0])
+                return -1
+        return self.emit(ctx, level, text, line, facility)
 
     # ------------------------------------------------------------ cfg functions
 

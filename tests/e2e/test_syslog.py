@@ -80,3 +80,50 @@ def test_a_daemon_logs_to_syslog_with_log_name_and_log_facility(tmp_path: Path):
                                 "request OPTIONS from 127.0.0.1", line)
         finally:
             assert daemon.stop()
+
+
+FACILITY_CFG = """#!KAMAILIO
+listen=udp:127.0.0.1:{port}
+children=1
+log_name="kampytest"
+log_facility=LOG_LOCAL3
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "xlog.so"
+modparam("xlog", "log_facility", "LOG_LOCAL5")
+request_route {{
+  xlog("L_ERR", "module facility $rm\\n");
+  xlog("LOG_LOCAL1", "L_ERR", "call facility $rm\\n");
+  sl_send_reply("200", "OK");
+}}
+"""
+LOCAL1, LOCAL5 = 17, 21
+
+
+def test_xlog_logs_to_its_log_facility_and_to_the_facility_a_call_names(tmp_path: Path):
+    port = free_port()
+    cfg = tmp_path / "kampy.cfg"
+    cfg.write_text(FACILITY_CFG.format(port=port))
+    pid_file = tmp_path / "kampy.pid"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as syslog:
+        syslog.bind(str(tmp_path / "log.sock"))
+        start = subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c", NAMESPACE, "ns",
+             *kampy_cmd("-f", str(cfg), "-P", str(pid_file), "-Y", str(tmp_path / "run"))],
+            cwd=REPO, env={"T": str(tmp_path), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+            capture_output=True, text=True, timeout=60)
+        assert start.returncode == 0, start.stderr
+        daemon = Daemon.from_pid_file(pid_file)
+        try:
+            listening = next(x for x in read_syslog(syslog, "listening on") if "listening on" in x)
+            assert listening.startswith(f"<{LOCAL3 * 8 + LOG_INFO}>")  # the core's own lines: log_facility
+            client = UDPClient()
+            assert status_of(client.request(("127.0.0.1", port))) == 200
+            client.close()
+            lines = read_syslog(syslog, "call facility")
+            module_line = next(x for x in lines if "module facility OPTIONS" in x)
+            call_line = next(x for x in lines if "call facility OPTIONS" in x)
+            assert module_line.startswith(f"<{LOCAL5 * 8 + LOG_ERR}>")
+            assert call_line.startswith(f"<{LOCAL1 * 8 + LOG_ERR}>")
+        finally:
+            assert daemon.stop()
