@@ -66,6 +66,8 @@ What is here, by use:
   (`set_module_level`, `set_module_facility`: the debugger's mod_level and mod_facility). A record
   logged with `extra={"kamailio_prefix": ..., "kamailio_level": ..., "kamailio_facility": ...}` is
   written as Kamailio's LOG_FL writes its lines: that level name and prefix, no module and source.
+  Colours: `term_color`, `set_level_color`, `level_color`, and `log_stderr()` (whether the log
+  goes to stderr).
 """
 from kampy.config.ast import PVar, Transform
 from kampy.config.pvparse import Literal, PVSyntaxError, parse_format, parse_pv, parse_pv_at
@@ -195,12 +197,17 @@ from kampy.runtime.loglevels import (
     L_INFO,
     L_NOTICE,
     L_WARN,
+    LEVEL_NAMES,
     debug_threshold,
+    level_color,
+    log_stderr,
     module_facility,
     module_levels,
     python_level,
+    set_level_color,
     set_module_facility,
     set_module_level,
+    term_color,
 )
 from kampy.runtime.locks import LockSet
 from kampy.runtime.memory import MemoryStatus, ProcessMemory, process_memory, store_memory
@@ -300,6 +307,7 @@ __all__ = [
     "Replacement", "SubstError", "SubstExpr", "parse_replacement", "parse_subst",
     "avp_add", "avp_del", "avp_get", "avp_key", "avp_values",
     "set_module_level", "module_levels", "set_module_facility", "module_facility",
+    "term_color", "set_level_color", "level_color", "log_stderr", "LEVEL_NAMES",
     "setflag", "resetflag", "isflagset", "setbflag", "resetbflag", "isbflagset",
     "SlAPI", "TmAPI", "TmUacAPI", "ReplyCallback", "RrAPI", "UsrlocAPI", "XhttpAPI", "PvAPI",
     "TmTransaction", "TmBranch", "TmcbParams", "TmCallback", "UacDialog",

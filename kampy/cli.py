@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kampy.errors import ConfigError
-from kampy.runtime.loglevels import apply_debug, debug_threshold
+from kampy.runtime.loglevels import apply_debug, debug_threshold, set_log_stderr
 
 log = logging.getLogger("kampy")
 
@@ -120,7 +120,10 @@ def _configure_run_logging(args: argparse.Namespace, core_params: dict) -> None:
 
     debug = debug_level(args, core_params)
     handler: logging.Handler
-    if args.stderr or as_bool(core_params.get("log_stderror"), False) or not os.path.exists("/dev/log"):
+    to_stderr = bool(args.stderr or as_bool(core_params.get("log_stderror"), False)
+                     or not os.path.exists("/dev/log"))
+    set_log_stderr(to_stderr)
+    if to_stderr:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(process)d %(levelname)s: %(name)s: %(message)s"))
     else:

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+from collections.abc import Iterator
 
 import pytest
 
 import modules.xlog as xlog_module
 from kampy.api import parse_pv
-from kampy.api import L_DBG, L_ERR, L_INFO, L_WARN, debug_threshold
-from kampy.runtime.loglevels import NOTICE
+from kampy.api import L_CRIT2, L_DBG, L_ERR, L_INFO, L_WARN, debug_threshold
+from kampy.runtime import loglevels
+from kampy.runtime.loglevels import NOTICE, set_log_stderr
 from modules.xlog.impl import parse_level
 from kampy.runtime.core import Core
 from tests.modkit import module
@@ -92,9 +94,67 @@ def test_level_names_by_third_letter() -> None:
     assert [parse_level(n) for n in ("L_ERR", "L_WARN", "L_INFO", "L_DBG")] == [L_ERR, L_WARN, L_INFO, L_DBG]
 
 
-def test_color_pv(xlog: object) -> None:
+@pytest.fixture
+def stderr_log() -> Iterator[None]:
+    """The log goes to stderr (-E), as the command line sets it up."""
+    set_log_stderr(True)
+    yield
+    set_log_stderr(False)
+
+
+def test_color_pv_gives_the_escape_when_the_log_goes_to_stderr(xlog: object, stderr_log: None) -> None:
     acc = xlog.pv_color(parse_pv("$C(rx)"))  # type: ignore[attr-defined]
     assert acc.get(make_ctx()) == "\033[0;31;49m"
+
+
+def test_an_uppercase_foreground_is_bold_as_kamailio_prints_it(xlog: object, stderr_log: None) -> None:
+    acc = xlog.pv_color(parse_pv("$C(Gb)"))  # type: ignore[attr-defined]
+    assert acc.get(make_ctx()) == "\033[1;32;44m"
+
+
+def test_color_pv_is_empty_when_the_log_goes_to_syslog(xlog: object) -> None:
+    acc = xlog.pv_color(parse_pv("$C(rx)"))  # type: ignore[attr-defined]
+    assert acc.get(make_ctx()) == ""
+
+
+def test_force_color_gives_the_escape_whatever_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    mod = module(xlog_module.EXPORTS, Core(), force_color=1)
+    assert mod.pv_color(parse_pv("$C(yx)")).get(make_ctx()) == "\033[0;33;49m"
+
+
+# ---------------------------------------------------------------- log_colors
+
+
+@pytest.fixture
+def colors() -> Iterator[None]:
+    """The level colours as they were (log_colors changes them for the process)."""
+    saved = dict(loglevels._LEVEL_COLORS)
+    yield
+    loglevels._LEVEL_COLORS.clear()
+    loglevels._LEVEL_COLORS.update(saved)
+
+
+def test_log_colors_sets_the_colours_of_the_levels_it_names(colors: None) -> None:
+    module(xlog_module.EXPORTS, Core(), log_colors=["L_ERR=cr;l_warn=0w;"])
+    assert loglevels.level_color(L_ERR) == "\033[0;36;41m"
+    assert loglevels.level_color(L_WARN) == "\033[0;35;47m"  # "0" keeps the foreground
+    assert loglevels.level_color(L_INFO) == "\033[0;36;49m"  # Kamailio's default, untouched
+
+
+@pytest.mark.parametrize(("value", "error"), [("L_LOUD=rx", "invalid level name L_LOUD"),
+                                              ("L_ERR=r", r"invalid color spec for level L_ERR \(r\)")])
+def test_a_bad_log_colors_value_stops_the_module_loading(colors: None, value: str, error: str) -> None:
+    with pytest.raises(Exception, match=error):
+        module(xlog_module.EXPORTS, Core(), log_colors=[value])
+
+
+def test_a_coloured_log_shows_an_xlog_line_in_the_colour_of_its_own_level(colors: None) -> None:
+    from kampy.cmdline.logsetup import KamailioFormatter
+
+    module(xlog_module.EXPORTS, Core(), log_colors=["L_CRIT2=gx"])
+    record = logging.LogRecord("kampy.script", logging.CRITICAL, __file__, 1, "m", None, None)
+    record.kamailio_levelno = L_CRIT2
+    assert KamailioFormatter(process=False, color=True).format(record).startswith("\033[0;32;49m")
 
 
 # ---------------------------------------------------------------- buf_size, prefix_mode (a running config)

@@ -27,10 +27,6 @@ from kampy.runtime.loglevels import CORE_LOGGERS, NOTICE, apply_debug, debug_thr
 SYSLOG_SOCKET = "/dev/log"
 _LEVEL_WORDS = {logging.DEBUG: "DEBUG", logging.INFO: "INFO", NOTICE: "NOTICE", logging.WARNING: "WARNING",
                 logging.ERROR: "ERROR", logging.CRITICAL: "CRITICAL"}
-# dprint_init_colors(): foreground per level; reset is "\033[0;39;49m"
-_COLORS = {logging.DEBUG: "\033[0;39;49m", logging.INFO: "\033[0;36;49m", NOTICE: "\033[0;32;49m",
-           logging.WARNING: "\033[0;35;49m", logging.ERROR: "\033[0;31;49m",
-           logging.CRITICAL: "\033[0;34;49m"}
 COLOR_RESET = "\033[0;39;49m"
 _FACILITIES = logging.handlers.SysLogHandler.facility_names
 
@@ -77,8 +73,10 @@ class KamailioFormatter(logging.Formatter):
             text += "\n" + self.formatException(record.exc_info)
         if self.process:
             text = f"{_rank:2d}({record.process}) {text}"
-        if self.color:
-            text = _COLORS.get(record.levelno, COLOR_RESET) + text + COLOR_RESET
+        if self.color:  # the level's colours (kampy.runtime.loglevels, xlog's log_colors); xlog's
+            # lines carry their Kamailio level number (`kamailio_levelno`)
+            text = loglevels.level_color(getattr(record, "kamailio_levelno", None), record.levelno) + text \
+                + COLOR_RESET
         return text
 
 
@@ -216,6 +214,7 @@ def configure(core_params: dict[str, Any], *, stderr: bool, color: bool, debug: 
     """Send every log record where Kamailio would send it, for `debug` (Kamailio's level);
     `engine`: `--log-engine` (`json[:flags]`)."""
     handler: logging.Handler
+    loglevels.set_log_stderr(stderr)
     if stderr:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(KamailioFormatter(process=True, color=color))

@@ -88,6 +88,57 @@ def module_facility(module: str) -> int | None:
     return _module_facilities.get(module)
 
 
+# ------------------------------------------------------------------ colours (-e, log_color, xlog's $C)
+
+_TERM = {"x": 39, "s": 30, "r": 31, "g": 32, "y": 33, "b": 34, "p": 35, "c": 36, "w": 37}
+# dprint_init_colors(): (foreground, background) letters of each level
+_LEVEL_COLORS = {L_ALERT: "Rx", L_BUG: "Px", L_CRIT2: "yx", L_CRIT: "bx", L_ERR: "rx", L_WARN: "px",
+                 L_NOTICE: "gx", L_INFO: "cx", L_DBG: "xx"}
+# the Kamailio level whose colour a record of a Python level shows when it does not carry its own
+_BY_PYTHON = {logging.CRITICAL: L_CRIT, logging.ERROR: L_ERR, logging.WARNING: L_WARN, NOTICE: L_NOTICE,
+              logging.INFO: L_INFO, logging.DEBUG: L_DBG}
+_stderr = False
+
+
+def term_color(fg: str, bg: str) -> str:
+    """dprint_term_color(): the terminal escape for colour letters (x default, s black, r red, g
+    green, y yellow, b blue, p purple, c cyan, w white; an uppercase foreground is bold, `_` leaves
+    the weight as it is)."""
+    weight = ""
+    if fg != "_":
+        weight = "0;" if fg.islower() else "1;"
+        fg = fg.lower()
+    return f"\033[{weight}{_TERM.get(fg, 39)};{_TERM.get(bg, 39) + 10}m"
+
+
+def set_level_color(level: int, fg: str, bg: str) -> None:
+    """dprint_color_update(): the colours of Kamailio level `level` in a coloured log (a letter "0"
+    keeps that part); xlog's `log_colors`."""
+    old = _LEVEL_COLORS.get(level)
+    if old is None:
+        return
+    _LEVEL_COLORS[level] = (fg if fg and fg != "0" else old[0]) + (bg if bg and bg != "0" else old[1])
+
+
+def level_color(level: int | None, python: int = logging.DEBUG) -> str:
+    """The escape that starts a log line of Kamailio level `level` (None: of Python level `python`)."""
+    if level is None:
+        level = _BY_PYTHON.get(python, L_DBG)
+    fg, bg = _LEVEL_COLORS.get(max(min(level, L_DBG), L_ALERT), "xx")
+    return term_color(fg, bg)
+
+
+def set_log_stderr(on: bool) -> None:
+    """Whether this process logs to stderr (-E, log_stderror), as the command line set it up."""
+    global _stderr
+    _stderr = on
+
+
+def log_stderr() -> bool:
+    """Kamailio's log_stderr: the log goes to stderr (not syslog). xlog's $C is empty otherwise."""
+    return _stderr
+
+
 # ------------------------------------------------------------------ log_prefix
 
 _prefix = ""

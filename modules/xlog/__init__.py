@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-from kampy.api import (Arg, ArgKind, CfgGroup, CfgVar, Exports, Function, Param, PVClass, RouteType,
-                       Unimplemented)
+from kampy.api import Arg, ArgKind, CfgGroup, CfgVar, Exports, Function, Param, PVClass, RouteType
 
 from .impl import XlogModule
-
-
-# What Kamailio 5.6's xlog module has that kampy's does not (checked against Kamailio's
-# own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
-NOT_IMPLEMENTED = (
-    Unimplemented("param", "force_color", "not implemented yet", default=0, types=(int,)),
-    Unimplemented("param", "log_colors", "not implemented yet", types=(str,)),
-)
 
 
 EXPORTS = Exports(
@@ -28,6 +19,11 @@ EXPORTS = Exports(
               doc="bytes a log message may have; a longer one is not logged (xlog returns -1, an error)"),
         Param("log_facility", (str,), None, doc="syslog facility of the module's messages (LOG_LOCAL0 ...); "
               "unset: the core's log_facility"),
+        Param("force_color", (int,), 0, doc="1: $C gives its colours also when the log does not go to "
+              "stderr"),
+        Param("log_colors", (str,), None, multi=True,
+              doc="colours of log levels in a coloured log: \"L_ERR=cr;L_WARN=px\" (foreground, "
+              "background)"),
         Param("prefix_mode", (int,), 0, doc="1: the prefix is a format with pseudo-variables, evaluated "
               "for each message"),
     ),
@@ -122,6 +118,5 @@ EXPORTS = Exports(
     pvars=(
         PVClass("C", arg="required", handler="pv_color"),  # pv_get_color pv_parse_color_name
     ),
-    not_implemented=NOT_IMPLEMENTED,
     factory=XlogModule,
 )

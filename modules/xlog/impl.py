@@ -24,10 +24,14 @@ from kampy.api import (
     L_INFO,
     L_NOTICE,
     L_WARN,
+    LEVEL_NAMES,
     MessageContext,
     Module,
     PVar,
+    log_stderr,
     python_level,
+    set_level_color,
+    term_color,
 )
 
 log = logging.getLogger("kampy.script")
@@ -61,32 +65,45 @@ def parse_facility(name: str) -> int | None:
     return logging.handlers.SysLogHandler.facility_names[text[4:]]
 
 
-_COLORS = {"x": 39, "s": 30, "r": 31, "g": 32, "y": 33, "b": 34, "p": 35, "c": 36, "w": 37}
+def parse_log_colors(value: str) -> list[tuple[int, str, str]]:
+    """`log_colors` ("L_ERR=cr;L_WARN=px"): (level, foreground, background) of each part; raises
+    ValueError as Kamailio refuses the parameter (an unknown level, a spec that is not two letters)."""
+    out = []
+    text = value.strip()
+    text = text[:-1] if text.endswith(";") else text
+    if not text:
+        raise ValueError("invalid log_colors value")
+    for part in text.split(";"):
+        name, _, spec = part.partition("=")
+        level = LEVEL_NAMES.get(name.strip().upper())
+        if level is None:
+            raise ValueError(f"invalid level name {name.strip()}")
+        spec = spec.strip()
+        if len(spec) != 2:
+            raise ValueError(f"invalid color spec for level {name.strip()} ({spec})")
+        out.append((level, spec[0], spec[1]))
+    return out
 
 
 def color_code(spec: str) -> str:
-    """`$C(fb)`: ANSI escape for foreground f and background b (uppercase foreground = bold)."""
+    """`$C(fb)`: the terminal escape for foreground f and background b (Kamailio's dprint_term_color)."""
     if len(spec) != 2:
         raise ValueError(f"$C() takes two color letters, not {spec!r}")
-    fg, bg = spec[0], spec[1]
-    parts = ["0"]
-    if fg.lower() in _COLORS:
-        if fg.isupper():
-            parts.append("1")
-        parts.append(str(_COLORS[fg.lower()]))
-    if bg.lower() in _COLORS:
-        parts.append(str(_COLORS[bg.lower()] + 10))
-    return "\033[" + ";".join(parts) + "m"
+    return term_color(spec[0], spec[1])
 
 
 class _Color:
-    __slots__ = ("code",)
+    """$C(fb): the escape when the log goes to stderr or `force_color` is set, else empty (the
+    colours would end up in syslog), decided when read: the log is set up after the config loads."""
 
-    def __init__(self, code: str) -> None:
+    __slots__ = ("code", "forced")
+
+    def __init__(self, code: str, forced: bool) -> None:
         self.code = code
+        self.forced = forced
 
     def get(self, ctx: MessageContext) -> str:
-        return self.code
+        return self.code if self.forced or log_stderr() else ""
 
 
 class XlogModule(Module):
@@ -96,6 +113,10 @@ class XlogModule(Module):
         self.long_format = int(params["long_format"] or 0)
         self.cfg = core.cfg
         self.buf_size = int(params["buf_size"])
+        self.force_color = int(params["force_color"] or 0) != 0
+        for value in params["log_colors"] or []:
+            for level, fg, bg in parse_log_colors(str(value)):
+                set_level_color(level, fg, bg)
         self.facility: int | None = None  # None: the core's log_facility
         if params["log_facility"] is not None:
             self.facility = parse_facility(str(params["log_facility"]))
@@ -133,7 +154,9 @@ class XlogModule(Module):
         else:
             prefix = self._prefix(ctx)
         facility = facility if facility is not None else self.facility
-        extra = {"syslog_facility": facility} if facility is not None else None
+        extra: dict[str, int] = {"kamailio_levelno": level}  # its colour in a coloured log
+        if facility is not None:
+            extra["syslog_facility"] = facility
         log.log(pylevel, "%s%s", prefix, text, extra=extra)
         return 1
 
@@ -223,4 +246,4 @@ class XlogModule(Module):
     # ------------------------------------------------------------ $C(xy)
 
     def pv_color(self, spec: PVar) -> _Color:
-        return _Color(color_code(spec.arg or ""))
+        return _Color(color_code(spec.arg or ""), self.force_color)
