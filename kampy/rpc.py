@@ -124,8 +124,7 @@ class RpcRegistry:
         if entry is None:
             raise RpcFault(*METHOD_NOT_FOUND)
         args = list(params.values()) if isinstance(params, dict) else list(params or [])
-        _check_arity(entry, args)
-        return entry.fn(*args)
+        return entry.fn(*_fit_arity(entry, args))
 
     def call_json(self, name: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
         """`call`, with the result JSON-RPC gives: several values (a list) of a method without
@@ -137,13 +136,22 @@ class RpcRegistry:
         return result
 
 
-def _check_arity(entry: RpcEntry, args: list[Any]) -> None:
+def _fit_arity(entry: RpcEntry, args: list[Any]) -> list[Any]:
+    """The parameters the handler reads: those beyond are dropped, as Kamailio's rpc->scan() leaves
+    them unread (`core.version extra` answers the version); too few is the method's fault."""
     try:
-        inspect.signature(entry.fn).bind(*args)
+        signature = inspect.signature(entry.fn)
+    except ValueError:  # no signature (a builtin): let the call decide
+        return args
+    kinds = [p.kind for p in signature.parameters.values()]
+    if inspect.Parameter.VAR_POSITIONAL not in kinds:
+        positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        args = args[:sum(1 for kind in kinds if kind in positional)]
+    try:
+        signature.bind(*args)
     except TypeError:
         raise RpcFault(*(entry.params_fault or (-32602, "Invalid Parameters"))) from None
-    except ValueError:  # no signature (a builtin): let the call decide
-        pass
+    return args
 
 
 # ---------------------------------------------------------------- JSON-RPC 2.0

@@ -173,5 +173,11 @@ def test_a_module_rpc_method_declared_in_exports_is_bound_to_its_handler(server)
     assert isinstance(result(server, "sl.stats"), dict)
 
 
-def test_wrong_number_of_params_for_a_handler_is_invalid_params(server):
-    assert call(server, "core.version", "extra")["error"]["code"] == -32602
+def test_parameters_beyond_those_a_method_reads_are_ignored_as_kamailio_ignores_them(server):
+    assert call(server, "core.version", "extra")["result"].startswith("kampy ")
+
+
+def test_too_few_parameters_is_the_methods_fault(server):
+    server.core.rpc.register("test.two", lambda a, b: [a, b], params_fault=(500, "Not enough parameters"))
+    assert call(server, "test.two", "a")["error"] == {"code": 500, "message": "Not enough parameters"}
+    assert call(server, "test.two", "a", "b", "c")["result"] == "b"  # several values: the last one

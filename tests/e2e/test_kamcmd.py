@@ -209,7 +209,8 @@ def kamcli_json(server: Server, transport: str, *args: str) -> object:
                                      ["srv", "modules"], ["tcp", "options"], ["tcp", "info"], ["tcp", "list"],
                                      ["stats", "usrloc"], ["stats", "shmem"],
                                      ["ul", "show", "--brief"], ["ul", "show", "alice"],
-                                     ["jsonrpc", "core.sockets_list"], ["jsonrpc", "core.aliases_list"]])
+                                     ["jsonrpc", "core.sockets_list"], ["jsonrpc", "core.aliases_list"],
+                                     ["ul", "rm", "nobody", "sip:nobody@192.0.2.1"]])
 def test_kamcli_prints_the_same_structure_from_kampy_as_from_kamailio(servers, transport, command):
     kamailio, kampy = servers
     assert kamcli_json(kampy, transport, *command) == kamcli_json(kamailio, transport, *command)
