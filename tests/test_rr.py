@@ -343,3 +343,88 @@ def test_route_uri_pv(kampy_cfg) -> None:
 def test_unimplemented_functions_are_not_declared(fn: str) -> None:
     from modules.rr import EXPORTS
     assert not EXPORTS.functions_named(fn)
+
+
+# ---------------------------------------------------------------- add_username, custom_user_avp
+
+def test_add_username_puts_the_ruri_user_in_the_record_route(kampy_cfg) -> None:
+    sip = load(kampy_cfg, params='modparam("rr", "add_username", 1)\n')
+    data = forwarded(sip.send(request("INVITE", "sip:bob@198.51.100.20:5080")))
+    assert rr_lines(data) == [b"Record-Route: <sip:bob@127.0.0.1;lr;ftag=al1>"]
+
+
+def test_add_username_puts_the_user_in_both_double_record_routes(kampy_cfg) -> None:
+    sip = load(kampy_cfg, params='modparam("rr", "add_username", 1)\n')
+    data = forwarded(sip.send(request("INVITE", "sip:bob@198.51.100.20:5080", extra="X-Out2: 1")))
+    assert rr_lines(data) == [b"Record-Route: <sip:bob@127.0.0.2:5070;r2=on;lr;ftag=al1>",
+                              b"Record-Route: <sip:bob@127.0.0.1;r2=on;lr;ftag=al1>"]
+
+
+def test_add_username_takes_the_scripts_ruri_user_when_the_received_one_has_none(kampy_cfg) -> None:
+    sip = load(kampy_cfg, params='modparam("rr", "add_username", 1)\n', routes="""
+request_route { $ru = "sip:carol@198.51.100.20:5080"; record_route(); t_relay(); }""")
+    data = forwarded(sip.send(request("INVITE", "sip:198.51.100.20:5080")))
+    assert rr_lines(data) == [b"Record-Route: <sip:carol@127.0.0.1;lr;ftag=al1>"]
+
+
+def test_custom_user_avp_replaces_the_ruri_user(kampy_cfg) -> None:
+    params = 'modparam("rr", "add_username", 1)\nmodparam("rr", "custom_user_avp", "$avp(rru)")\n'
+    sip = load(kampy_cfg, params=params, routes="""
+request_route { if (is_present_hf("X-Custom")) { $avp(rru) = "token42"; } record_route(); t_relay(); }""")
+    custom = forwarded(sip.send(request("INVITE", "sip:bob@198.51.100.20:5080", extra="X-Custom: 1")))
+    assert rr_lines(custom) == [b"Record-Route: <sip:token42@127.0.0.1;lr;ftag=al1>"]
+    plain = forwarded(sip.send(request("INVITE", "sip:bob@198.51.100.20:5080", branch="z9hG4bK-2")))
+    assert rr_lines(plain) == [b"Record-Route: <sip:bob@127.0.0.1;lr;ftag=al1>"]
+
+
+def test_custom_user_avp_must_name_an_avp(kampy_cfg) -> None:
+    with pytest.raises(Exception, match="custom_user_avp has to be an AVP"):
+        load(kampy_cfg, params='modparam("rr", "custom_user_avp", "$var(x)")\n')
+
+
+def test_record_route_preset_gets_no_username(kampy_cfg) -> None:
+    sip = load(kampy_cfg, params='modparam("rr", "add_username", 1)\n', routes="""
+request_route { record_route_preset("203.0.113.5:5090"); t_relay(); }""")
+    data = forwarded(sip.send(request("INVITE", "sip:bob@198.51.100.20:5080")))
+    assert rr_lines(data) == [b"Record-Route: <sip:203.0.113.5:5090;ftag=al1;lr>"]
+
+
+# ---------------------------------------------------------------- force_send_socket, socket mismatch
+
+LOOSE = """
+request_route {
+    if (loose_route()) { t_relay(); exit; }
+    sl_send_reply("500", "no");
+}"""
+
+
+def test_force_send_socket_sends_from_the_socket_a_single_route_names(kampy_cfg) -> None:
+    sip = load(kampy_cfg, params='modparam("rr", "force_send_socket", 1)\n', routes=LOOSE)
+    result = sip.send(request("BYE", "sip:bob@198.51.100.20:5080", to_tag="b1",
+                              route="<sip:127.0.0.2:5070;lr;ftag=al1>"))
+    via = parse(forwarded(result)).vias[0]
+    assert (via.host, via.port) == ("127.0.0.2", 5070)
+
+
+def test_without_force_send_socket_a_single_route_leaves_the_socket_to_the_core(kampy_cfg) -> None:
+    sip = load(kampy_cfg, routes=LOOSE)
+    result = sip.send(request("BYE", "sip:bob@198.51.100.20:5080", to_tag="b1",
+                              route="<sip:127.0.0.2:5070;lr;ftag=al1>"))
+    via = parse(forwarded(result)).vias[0]
+    assert (via.host, via.port) == ("127.0.0.1", 5060)
+
+
+def test_a_second_route_matching_no_socket_is_warned_about(kampy_cfg, caplog) -> None:
+    sip = load(kampy_cfg, routes=LOOSE)
+    sip.send(request("BYE", "sip:bob@198.51.100.20:5080", to_tag="b1",
+                     route="<sip:127.0.0.1;r2=on;lr;ftag=al1>,<sip:127.0.0.9:5999;r2=on;lr;ftag=al1>"))
+    assert "no socket found to match second RR (sip:127.0.0.9:5999;r2=on;lr;ftag=al1)" in caplog.text
+    assert "second RR uri is not myself (sip:127.0.0.9:5999;r2=on;lr;ftag=al1)" in caplog.text
+
+
+def test_enable_socket_mismatch_warning_0_keeps_it_quiet(kampy_cfg, caplog) -> None:
+    sip = load(kampy_cfg, params='modparam("rr", "enable_socket_mismatch_warning", 0)\n', routes=LOOSE)
+    sip.send(request("BYE", "sip:bob@198.51.100.20:5080", to_tag="b1",
+                     route="<sip:127.0.0.1;r2=on;lr;ftag=al1>,<sip:127.0.0.9:5999;r2=on;lr;ftag=al1>"))
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert not any("no socket found" in text for text in warnings)

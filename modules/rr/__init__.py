@@ -10,11 +10,9 @@ from .rr import RrModule
 # What Kamailio 5.6's rr module has that kampy's does not (checked against Kamailio's
 # own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
 NOT_IMPLEMENTED = (
-    Unimplemented("param", "add_username", "not implemented yet", default=0, types=(int,)),
-    Unimplemented("param", "enable_socket_mismatch_warning", "not implemented yet", default=1, types=(int,)),
-    Unimplemented("param", "custom_user_avp", "not implemented yet", default=None, types=(str,)),
-    Unimplemented("param", "force_send_socket", "not implemented yet", default=0, types=(int,)),
-    Unimplemented("param", "sockname_mode", "not implemented yet", default=0, types=(int,)),
+    Unimplemented("param", "sockname_mode", "kampy's listen sockets carry no name (listen=... name is "
+                  "not kept), so there is no sn= parameter to add or to find a socket by", default=0,
+                  types=(int,)),
     Unimplemented("function", "record_route_advertised_address", "not implemented yet"),
 )
 
@@ -31,6 +29,14 @@ EXPORTS = Exports(
                   "socket than it came in on; 2: always two; 0: never"),
         Param("enable_full_lr", (int,), 0, doc="write `;lr=on` instead of `;lr`"),
         Param("ignore_sips", (int,), 0, doc="1: always `sip:` in Record-Route, even for a `sips:` R-URI"),
+        Param("add_username", (int,), 0, doc="1: record_route() puts the R-URI's user (or custom_user_avp's "
+              "value) in the Record-Route URI"),
+        Param("custom_user_avp", (str,), None, doc="an AVP whose string value add_username puts instead of "
+              "the R-URI's user"),
+        Param("enable_socket_mismatch_warning", (int,), 1,
+              doc="1: a warning when no local socket matches our second Record-Route"),
+        Param("force_send_socket", (int,), 0, doc="1: loose_route() sends from the socket our single "
+              "Route URI names (double Record-Route always does)"),
     ),
     functions=(
         Function(

@@ -15,6 +15,7 @@ from typing import Any
 from kampy.api import (
     as_bytes,
     CoreAPI,
+    PVAccessor,
     MessageContext,
     Module,
     PVar,
@@ -175,9 +176,10 @@ class _RecordRoute:
     """What one record_route()/record_route_preset() call adds; `params` grows with add_rr_param()."""
 
     def __init__(self, module: RrModule, sips: bool, tag: str | None, params: str,
-                 preset: str | None = None, branch: bool = False) -> None:
+                 preset: str | None = None, branch: bool = False, user: str = "") -> None:
         self.module, self.sips, self.tag, self.params = module, sips, tag, params
         self.preset, self.branch = preset, branch
+        self.user = f"{user}@" if user else ""  # add_username
 
     def _address(self, sock: Socket) -> str:
         host = sock.advertise_host or sock.host
@@ -196,7 +198,7 @@ class _RecordRoute:
         if self.preset is not None:
             return f"Record-Route: <{scheme}:{self.preset}{tag}{self.params}{lr}>"
         r2on = ";r2=on" if r2 else ""
-        return f"Record-Route: <{scheme}:{self._address(sock)}{r2on}{lr}{tag}{self.params}>"
+        return f"Record-Route: <{scheme}:{self.user}{self._address(sock)}{r2on}{lr}{tag}{self.params}>"
 
     def render(self, ctx: MessageContext, sock: Socket) -> bytes:
         if self.preset is not None:
@@ -224,6 +226,15 @@ class RrModule(Module):
         self.enable_double_rr = int(params["enable_double_rr"])
         self.enable_full_lr = int(params["enable_full_lr"])
         self.ignore_sips = int(params["ignore_sips"])
+        self.add_username = int(params["add_username"]) != 0
+        self.socket_mismatch_warning = int(params["enable_socket_mismatch_warning"]) != 0
+        self.force_send_socket = int(params["force_send_socket"]) != 0
+        self.custom_user: PVAccessor | None = None
+        if params["custom_user_avp"]:
+            spec = str(params["custom_user_avp"]).strip()
+            if not spec.startswith("$avp("):
+                raise ValueError(f"custom_user_avp has to be an AVP, not {spec}")
+            self.custom_user = core.pv_accessor(spec)
 
     # -- helpers --
     def _is_myself(self, uri: str) -> bool:
@@ -235,10 +246,12 @@ class RrModule(Module):
             return False
         return self.core.is_myself(puri.host, puri.port or 5060)
 
-    def _force_socket_to(self, ctx: MessageContext, uri: str, *, default_port: bool) -> None:
+    def _force_socket_to(self, ctx: MessageContext, uri: str, *, default_port: bool,
+                         second: bool = True) -> None:
         """Send from the local socket a Route URI of ours names (grep_sock_info()): after a loose
         route (rr_do_force_send_socket) a URI without port names the protocol's default port first,
-        then any port; after a strict route (after_strict) any port."""
+        then any port; after a strict route (after_strict) any port. `second`: the URI is our
+        second Record-Route (a miss is worth enable_socket_mismatch_warning's warning)."""
         try:
             puri = parse_uri(uri)
         except SIPProtocolError:
@@ -250,7 +263,31 @@ class RrModule(Module):
             if sock is not None:
                 ctx.force_socket = sock
                 return
-        log.debug("no socket found to match second RR (%s)", uri)
+        if not (self.socket_mismatch_warning and second):
+            log.debug("no socket found to match second RR (%s)", uri)
+        elif not default_port:  # after_strict's words
+            log.warning("no socket found for match second RR")
+        else:
+            log.warning("no socket found to match second RR (%s)", uri)
+            if not self._is_myself(uri):
+                log.warning("second RR uri is not myself (%s)", uri)
+
+    def _username(self, ctx: MessageContext) -> str:
+        """add_username: the custom_user_avp's value when it is a non-empty string, else the user
+        of the R-URI as received (the R-URI as the script set it when that has none)."""
+        if self.custom_user is not None:
+            value = self.custom_user.get(ctx)
+            if isinstance(value, str) and value:
+                return value
+        for uri in (ctx.msg.uri, ctx.ruri):
+            try:
+                user = parse_uri(uri).user or ""
+            except SIPProtocolError:
+                log.error("failed to parse R-URI")
+                return ""
+            if user:
+                return user
+        return ""
 
     @staticmethod
     def _rr_changes(msg: Request | Any) -> list[Any]:
@@ -291,7 +328,8 @@ class RrModule(Module):
             return -1
         params = (sparams or "") + ctx.local.pop(_PARAMS, "")
         branch = bool(ctx.route_type & RouteType.BRANCH)
-        self._add(ctx, _RecordRoute(self, self._sips(ctx), self._tag(ctx), params, branch=branch))
+        user = self._username(ctx) if self.add_username else ""
+        self._add(ctx, _RecordRoute(self, self._sips(ctx), self._tag(ctx), params, branch=branch, user=user))
         if not branch:
             ctx.local[_ADDED] = True
         return 1
@@ -368,6 +406,8 @@ class RrModule(Module):
         if self._is_myself(top.uri):
             ctx.local[_ROUTED] = routed
             double = self.enable_double_rr and _is_2rr(routed)
+            if self.force_send_socket and not double:  # send from the socket our Route names
+                self._force_socket_to(ctx, top.uri, default_port=True, second=False)
             for step in range(2 if double else 1):
                 cur = elems[pos]
                 if pos + 1 >= len(elems) or elems[pos + 1].line != cur.line:

@@ -45,9 +45,9 @@ def _receive(sock: socket.socket, method: str) -> list[str]:
             return lines
 
 
-def _run(target: str, directory: Path) -> dict[str, object]:
+def _run(target: str, directory: Path, cfg: Path = RR_CFG, user: str = "bob") -> dict[str, object]:
     try:
-        proxy = start_proxy(target, directory, cfg=RR_CFG)
+        proxy = start_proxy(target, directory, cfg=cfg)
     except NotAvailable as exc:
         if target.startswith("kampy"):
             raise  # kampy must run rr.cfg: a missing rr function is a failure, not a skip
@@ -55,7 +55,7 @@ def _run(target: str, directory: Path) -> dict[str, object]:
     caller, callee, hop = _sock(), _sock(), _sock()
     try:
         me = f"127.0.0.1:{proxy.port}"
-        bob = f"sip:bob@127.0.0.1:{callee.getsockname()[1]}"
+        bob = f"sip:{user}@127.0.0.1:{callee.getsockname()[1]}"
         call_id = f"rr-{target}-{proxy.port}"
         caller.sendto(_request("INVITE", bob, caller, call_id), proxy.addr)
         invite = _receive(callee, "INVITE")
@@ -96,4 +96,13 @@ def test_record_route_and_loose_route_match_kamailio(tmp_path: Path) -> None:
     assert kamailio["bye_ruri"] == ["BYE BOB SIP/2.0"]
     assert kamailio["bye_routes"] == ["Route: <HOP>"]  # ours removed, the next hop's kept
     assert kamailio["bye2_routes"] == []
+    assert kampy == kamailio
+
+
+@pytest.mark.parametrize(("user", "expected"), [("bob", "bob"), ("custom", "token42")])
+def test_add_username_and_custom_user_avp_match_kamailio(tmp_path: Path, user: str, expected: str) -> None:
+    kamailio = _run("kamailio-1", tmp_path, RR_CFG.with_name("rr_username.cfg"), user)
+    kampy = _run("kampy-1", tmp_path, RR_CFG.with_name("rr_username.cfg"), user)
+    assert kamailio["rr"] == [f"Record-Route: <sip:{expected}@PROXY;lr;ftag=alice-tag-1>"]
+    assert kamailio["bye_routes"] == ["Route: <HOP>"]  # a Route with our user part is still ours
     assert kampy == kamailio
