@@ -14,11 +14,11 @@ from .impl import XHttpProm
 # What Kamailio 5.6's xhttp_prom module has that kampy's does not (checked against Kamailio's
 # own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
 NOT_IMPLEMENTED = (
-    Unimplemented("param", "xhttp_prom_buf_size", "not implemented yet", types=(int,)),
     Unimplemented("param", "prom_counter", "not implemented yet", types=(str,)),
     Unimplemented("param", "prom_gauge", "not implemented yet", types=(str,)),
     Unimplemented("param", "prom_histogram", "not implemented yet", types=(str,)),
-    Unimplemented("param", "xhttp_prom_timeout", "not implemented yet", types=(int,)),
+    Unimplemented("param", "xhttp_prom_timeout", "it expires the label sets of the metrics prom_counter, "
+                  "prom_gauge and prom_histogram declare, which kampy does not implement yet", types=(int,)),
     Unimplemented("function", "prom_counter_reset", "not implemented yet"),
     Unimplemented("function", "prom_gauge_reset", "not implemented yet"),
     Unimplemented("function", "prom_counter_inc", "not implemented yet"),
@@ -39,6 +39,8 @@ EXPORTS = Exports(
     params=(
         Param("xhttp_prom_stats", (str,), ""),
         Param("xhttp_prom_beginning", (str,), "kamailio_"),
+        Param("xhttp_prom_buf_size", (int,), 0, doc="bytes the metrics text may have; larger: 500 Internal "
+              "Server Error (0: a third of pkg_mem_size)"),
     ),
     functions=(
         Function(

@@ -27,6 +27,16 @@ CONTENT_TYPE = "text/plain; version=0.0.4"
 _BAD = re.compile(r"[^a-zA-Z0-9_:]")
 
 
+def reply_buffer(core_params: dict[str, Any]) -> int:
+    """xhttp_prom_buf_size's default: a third of the private memory (-M, `pkg_mem_size` in MB,
+    Kamailio's default 8)."""
+    try:
+        megabytes = int(core_params.get("pkg_mem_size") or 8)
+    except (TypeError, ValueError):
+        megabytes = 8
+    return megabytes * 1024 * 1024 // 3
+
+
 def metric_name(prefix: str, key: str) -> str:
     group, _, name = key.partition(":")
     return _BAD.sub("_", f"{prefix}{group}_{name}")
@@ -58,6 +68,7 @@ class XHttpProm(Module):
         self.prefix = str(params["xhttp_prom_beginning"])
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(StatsCollector(self))
+        self.buf_size = int(params["xhttp_prom_buf_size"] or 0) or reply_buffer(core.core_params)
 
     def selected(self) -> list[str]:
         stats = self.core.stats
@@ -83,4 +94,9 @@ class XHttpProm(Module):
         if not self.xhttp.is_http(ctx):
             log.error("prom_dispatch: not an HTTP request")
             return -1
-        return self.xhttp.send_reply(ctx, 200, "OK", CONTENT_TYPE, self.metrics_text())
+        text = self.metrics_text()
+        if len(text) >= self.buf_size:  # Kamailio's reply buffer: the metrics do not fit
+            log.error("Error body buffer overflow: %d (%d)", len(text), self.buf_size)
+            reason = "Internal Server Error"
+            return self.xhttp.send_reply(ctx, 500, reason, CONTENT_TYPE, reason.encode())
+        return self.xhttp.send_reply(ctx, 200, "OK", CONTENT_TYPE, text)

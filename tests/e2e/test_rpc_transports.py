@@ -261,3 +261,26 @@ def test_kampy_answers_with_kamailios_shape(server, kamailio, method, params):
     assert shape(ours) == shape(theirs)
     if "error" in theirs:
         assert ours["error"] == theirs["error"]
+
+
+PROM_CFG = """
+loadmodule "sl"
+loadmodule "xhttp"
+loadmodule "xhttp_prom"
+modparam("xhttp_prom", "xhttp_prom_stats", "all")
+modparam("xhttp_prom", "xhttp_prom_buf_size", {size})
+request_route {{ sl_send_reply("404", "Not here"); }}
+event_route[xhttp:request] {{
+  if (prom_check_uri()) {{ prom_dispatch(); exit; }}
+  xhttp_reply("404", "Not Found", "text/plain", "nope");
+}}
+"""
+
+
+@pytest.mark.parametrize(("size", "status"), [(200, b"500 Internal Server Error"), (1 << 20, b"200 OK")])
+def test_metrics_larger_than_xhttp_prom_buf_size_are_a_500(tmp_path, size, status):
+    from tests.e2e.kampy_process import running_kampy
+
+    with running_kampy(PROM_CFG.format(size=size), tmp_path) as kampy:
+        reply = http(kampy.port, b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert reply.split(b"\r\n")[0] == b"HTTP/1.1 " + status
