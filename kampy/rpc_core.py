@@ -19,7 +19,7 @@ from kampy.binrpc import Member
 from kampy.module import RpcFault
 from kampy.runtime.params import NetParams
 from kampy.runtime.values import as_bool, as_number
-from kampy.net.tcp_registry import connections
+from kampy.runtime.tcp_registry import connections
 from kampy.runtime.memory import store_memory
 from kampy.runtime.procs import processes
 from kampy.version import KAMPY_VERSION, SERVER_NAME, built_time, source_id, version_string

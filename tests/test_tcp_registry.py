@@ -1,9 +1,9 @@
-"""The shared table of open TCP connections (kampy.net.tcp_registry): what core.tcp_list and
+"""The shared table of open TCP connections (kampy.runtime.tcp_registry): what core.tcp_list and
 core.tcp_info read from any worker, and the tcp: statistics (kampy.net.counters)."""
 from __future__ import annotations
 
 from kampy.net.counters import NetCounters
-from kampy.net.tcp_registry import TcpRegistry, connections
+from kampy.runtime.tcp_registry import TcpRegistry, connections
 from kampy.runtime.shared import SharedStore
 from kampy.stats import Stats
 

@@ -225,7 +225,7 @@ def test_xlogl_without_long_format_keeps_the_prefix_as_written_as_kamailio_does(
 # ------------------------------------------------ facilities (on the wire: tests/e2e/test_syslog.py)
 
 def facilities(caplog: pytest.LogCaptureFixture) -> list[int | None]:
-    return [getattr(r, "syslog_facility", None) for r in caplog.records if r.name == "kampy.script"]
+    return [getattr(r, "kamailio_facility", None) for r in caplog.records if r.name == "kampy.script"]
 
 
 def test_without_log_facility_xlog_leaves_the_facility_to_the_core(

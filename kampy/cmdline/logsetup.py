@@ -147,17 +147,22 @@ def _source(path: str) -> str:
 
 
 class FacilitySyslogHandler(logging.handlers.SysLogHandler):
-    """A syslog handler that sends a record carrying a `syslog_facility` (a facility number, as
-    `logging.handlers.SysLogHandler.LOG_LOCAL0`) to that facility instead of its own: xlog's
-    `log_facility` and `xlog(facility, level, format)`, as Kamailio's LOG_FN(facility, ...)."""
+    """A syslog handler that sends a record to the facility of its own (Kamailio's LOG_FC/LOG_FN):
+    the record's `kamailio_facility` (a facility number, as `SysLogHandler.LOG_LOCAL0`: LOG_FL,
+    xlog's `log_facility` and `xlog(facility, level, format)`), else its module's (the debugger's
+    mod_facility), else the handler's."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        own = self.facility
-        self.facility = getattr(record, "syslog_facility", own)  # handle() holds the handler's lock
+        own = getattr(record, "kamailio_facility", None)
+        facility = own if own is not None else loglevels.module_facility(module_of(record.name))
+        if facility is None:
+            super().emit(record)
+            return
+        default, self.facility = self.facility, facility  # handle() holds the handler's lock
         try:
             super().emit(record)
         finally:
-            self.facility = own
+            self.facility = default
 
 
 class SyslogHandler(FacilitySyslogHandler):
@@ -177,16 +182,7 @@ class SyslogHandler(FacilitySyslogHandler):
     def emit(self, record: logging.LogRecord) -> None:
         stamp = time.strftime("%b %e %H:%M:%S", time.localtime(record.created))
         self.ident = f"{stamp} {self.name_}[{os.getpid()}]: "  # after fork: the worker's pid
-        own = getattr(record, "kamailio_facility", None)  # LOG_FC/LOG_FL: a facility of the caller's
-        facility = own if own is not None else loglevels.module_facility(module_of(record.name))
-        if facility is None:
-            super().emit(record)
-            return
-        default, self.facility = self.facility, facility
-        try:
-            super().emit(record)
-        finally:
-            self.facility = default
+        super().emit(record)
 
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802
         if isinstance(sys.exc_info()[1], OSError):

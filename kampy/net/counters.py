@@ -26,7 +26,7 @@ class NetCounters:
             return
         for name in TCP:
             if name == "current_opened_connections" and store is not None:
-                from kampy.net.tcp_registry import connections
+                from kampy.runtime.tcp_registry import connections
 
                 stats.register_gauge("tcp:current_opened_connections", lambda: len(connections(store)))
             else:

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 
 from kampy.net.counters import NetCounters
-from kampy.net.tcp_registry import TcpRegistry
+from kampy.runtime.tcp_registry import TcpRegistry
 from kampy.runtime.http import HttpError, HttpParser, HttpRequest, looks_like_http
 from kampy.runtime.http import build_response as build_http_response
 from kampy.runtime.params import NetParams

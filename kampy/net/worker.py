@@ -27,7 +27,7 @@ from kampy.net.counters import NetCounters
 from kampy.runtime.params import NetParams
 from kampy.runtime.values import as_number
 from kampy.net.tcp import TCPManager
-from kampy.net.tcp_registry import TcpRegistry
+from kampy.runtime.tcp_registry import TcpRegistry
 from kampy.net.udp import UDPListener
 from kampy.runtime.context import Handoff, Outgoing, Socket, Source
 from kampy.runtime.memstatus import log_memory_status

@@ -156,7 +156,7 @@ class XlogModule(Module):
         facility = facility if facility is not None else self.facility
         extra: dict[str, int] = {"kamailio_levelno": level}  # its colour in a coloured log
         if facility is not None:
-            extra["syslog_facility"] = facility
+            extra["kamailio_facility"] = facility
         log.log(pylevel, "%s%s", prefix, text, extra=extra)
         return 1
 
