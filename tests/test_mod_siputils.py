@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from kampy.api import MessageContext, Socket
 from modules.siputils import EXPORTS
 from modules.sl import EXPORTS as SL
@@ -174,3 +176,92 @@ def test_hdr_date_check() -> None:
     s, ctx = setup(INVITE.replace(b"X-Foo: one", b"Date: Sat, 13 Nov 2010 23:29:00 GMT"), c)
     assert s.hdr_date_check(ctx, 10) == 1
     assert s.hdr_date_check(ctx, 2) == -1
+
+
+# ---------------------------------------------------------------- Remote-Party-ID (rpid_* parameters)
+
+RPID_CFG = """
+listen=udp:127.0.0.1:5060
+loadmodule "sl"
+loadmodule "tm"
+loadmodule "pv"
+loadmodule "textops"
+loadmodule "siputils"
+%s
+request_route {
+    if (is_present_hf("X-Rpid")) { $avp(s:rpid) = $hdr(X-Rpid); }
+    if (is_present_hf("X-Own")) { $var(rc) = append_rpid_hf("<", ">;party=called"); }
+    else { $var(rc) = append_rpid_hf(); }
+    $avp(rc) = $var(rc);
+    $avp(e164) = 0;
+    if (is_rpid_user_e164()) { $avp(e164) = 1; }
+    t_relay("udp:198.51.100.20:5080");
+}
+"""
+
+
+def rpid_request(rpid: str | None, *extra: str) -> str:
+    lines = ["INVITE sip:bob@198.51.100.20:5080 SIP/2.0",
+             "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-r1",
+             "Max-Forwards: 70", "From: <sip:alice@example.test>;tag=a1", "To: <sip:bob@example.test>",
+             "Call-ID: rpid-1", "CSeq: 1 INVITE", *extra]
+    if rpid is not None:
+        lines.append(f"X-Rpid: {rpid}")
+    return "\r\n".join(lines) + "\r\nContent-Length: 0\r\n\r\n"
+
+
+def rpid_headers(result) -> list[bytes]:  # type: ignore[no-untyped-def]
+    data = result.forwarded[0].data
+    return [line for line in data.split(b"\r\n") if line.startswith(b"Remote-Party-ID:")]
+
+
+def test_append_rpid_hf_writes_the_avp_between_rpid_prefix_and_rpid_suffix(  # type: ignore[no-untyped-def]
+        kampy_cfg) -> None:
+    sip = kampy_cfg(RPID_CFG % "")
+    result = sip.send(rpid_request("<sip:+4930123@example.test>"))
+    assert rpid_headers(result) == [
+        b"Remote-Party-ID: <sip:+4930123@example.test>;party=calling;id-type=subscriber;screen=yes"]
+    assert result.avp("rc") == 1
+
+
+def test_rpid_prefix_and_suffix_parameters(kampy_cfg) -> None:  # type: ignore[no-untyped-def]
+    sip = kampy_cfg(RPID_CFG % 'modparam("siputils", "rpid_prefix", "\\"Alice\\" <")\n'
+                    'modparam("siputils", "rpid_suffix", ">;screen=no")')
+    result = sip.send(rpid_request("sip:+4930123@example.test"))
+    assert rpid_headers(result) == [b'Remote-Party-ID: "Alice" <sip:+4930123@example.test>;screen=no']
+
+
+def test_append_rpid_hf_with_its_own_prefix_and_suffix(kampy_cfg) -> None:  # type: ignore[no-untyped-def]
+    sip = kampy_cfg(RPID_CFG % "")
+    result = sip.send(rpid_request("sip:carol@example.test", "X-Own: 1"))
+    assert rpid_headers(result) == [b"Remote-Party-ID: <sip:carol@example.test>;party=called"]
+
+
+def test_without_the_avp_append_rpid_hf_fails_and_adds_nothing(kampy_cfg) -> None:  # type: ignore[no-untyped-def]
+    sip = kampy_cfg(RPID_CFG % "")
+    result = sip.send(rpid_request(None))
+    assert rpid_headers(result) == [] and result.avp("rc") == -1
+
+
+def test_rpid_avp_names_another_avp(kampy_cfg) -> None:  # type: ignore[no-untyped-def]
+    sip = kampy_cfg((RPID_CFG % 'modparam("siputils", "rpid_avp", "$avp(other)")').replace(
+        "$avp(s:rpid) = $hdr(X-Rpid)", "$avp(other) = $hdr(X-Rpid)"))
+    result = sip.send(rpid_request("sip:+15551234567@example.test"))
+    assert rpid_headers(result)[0].startswith(b"Remote-Party-ID: sip:+15551234567@example.test;party=")
+
+
+def test_a_rpid_avp_that_is_not_an_avp_stops_the_load(kampy_cfg) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(Exception, match=r"malformed or non AVP \$var\(x\) AVP definition"):
+        kampy_cfg(RPID_CFG % 'modparam("siputils", "rpid_avp", "$var(x)")')
+
+
+@pytest.mark.parametrize(("rpid", "e164"), [
+    ("<sip:+4930123@example.test>;party=calling", 1),
+    ('"Bob <b>" <sip:+15551234567@example.test>', 1),
+    ("sip:+4930123@example.test", 1), ("sip:4930123@example.test", 0), ("sip:+49@example.test", 1),
+    ("sip:+4@example.test", 0),
+    ("sip:+1234567890123456@example.test", 0), ("sip:+49301x3@example.test", 0), (None, 0),
+])
+def test_is_rpid_user_e164(kampy_cfg, rpid: str | None, e164: int) -> None:  # type: ignore[no-untyped-def]
+    sip = kampy_cfg(RPID_CFG % "")
+    assert sip.send(rpid_request(rpid)).avp("e164") == e164

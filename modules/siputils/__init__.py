@@ -30,16 +30,10 @@ CFG = CfgGroup("siputils", (
 
 NOT_IMPLEMENTED = (
     Unimplemented("param", "contact_flds_separator", "not implemented yet", default="*", types=(str,)),
-    Unimplemented("param", "rpid_prefix", "not implemented yet", default="", types=(str,)),
-    Unimplemented("param", "rpid_suffix", "not implemented yet",
-                  default=";party=calling;id-type=subscriber;screen=yes", types=(str,)),
-    Unimplemented("param", "rpid_avp", "not implemented yet", default="$avp(s:rpid)", types=(str,)),
     Unimplemented("function", "is_user", "not implemented yet"),
     Unimplemented("function", "encode_contact", "not implemented yet"),
     Unimplemented("function", "decode_contact", "not implemented yet"),
     Unimplemented("function", "decode_contact_header", "not implemented yet"),
-    Unimplemented("function", "is_rpid_user_e164", "not implemented yet"),
-    Unimplemented("function", "append_rpid_hf", "not implemented yet"),
     Unimplemented("function", "sip_p_charging_vector", "not implemented yet"),
     Unimplemented("function", "contact_param_encode", "not implemented yet"),
     Unimplemented("function", "contact_param_decode", "not implemented yet"),
@@ -58,8 +52,28 @@ EXPORTS = Exports(
         Param("options_accept_encoding", (str,), ""),
         Param("options_accept_language", (str,), "en"),
         Param("options_support", (str,), ""),
+        Param("rpid_prefix", (str,), "", doc="text before the AVP's value in append_rpid_hf()'s header"),
+        Param("rpid_suffix", (str,), ";party=calling;id-type=subscriber;screen=yes",
+              doc="text after the AVP's value in append_rpid_hf()'s header"),
+        Param("rpid_avp", (str,), "$avp(s:rpid)", doc="the AVP holding the Remote-Party-ID value (empty: "
+              "none, the rpid functions fail)"),
     ),
     functions=(
+        Function(
+            "append_rpid_hf",
+            args=(Arg("prefix", ArgKind.STR), Arg("suffix", ArgKind.STR)),
+            min_args=0,
+            routes=RouteType.REQUEST | RouteType.BRANCH | RouteType.FAILURE,
+            doc="Append a Remote-Party-ID header with the rpid AVP's value between the prefix and the "
+                "suffix (the parameters' or the given ones).",
+            returns="1 when appended, -1 without a string value in the AVP",
+        ),
+        Function(
+            "is_rpid_user_e164",
+            routes=RouteType.REQUEST,
+            doc="Check whether the URI in the rpid AVP has an E.164 user part.",
+            returns="1 when it has, -1 otherwise",
+        ),
         Function(
             "options_reply",
             routes=RouteType.REQUEST,

@@ -17,6 +17,8 @@ from kampy.api import (
     parse_uri,
 )
 
+from .rpid import Rpid
+
 log = logging.getLogger("kampy.siputils")
 
 _E164 = re.compile(r"\+[0-9]{2,15}")
@@ -68,6 +70,7 @@ class SiputilsModule(Module):
     def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
         self.sl: SlAPI = core.api("sl")
+        self.rpid = Rpid(params, core)
 
     def fix_ring_timeout(self, value: Any) -> int:
         """The cfg framework's fix-up of `siputils.ring_timeout` (Kamailio's: a positive number)."""
@@ -277,3 +280,11 @@ class SiputilsModule(Module):
         if not value:
             return -2
         return 1 if all(c in _ALNUM or c in extra for c in value) else -3
+
+    # ------------------------------------------------------------ Remote-Party-ID (rpid.py)
+    def append_rpid_hf(self, ctx: MessageContext, prefix: str | None = None,
+                       suffix: str | None = None) -> int:
+        return self.rpid.append(ctx, prefix, suffix)
+
+    def is_rpid_user_e164(self, ctx: MessageContext) -> int:
+        return self.rpid.is_user_e164(ctx)
