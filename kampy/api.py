@@ -209,6 +209,7 @@ from kampy.runtime.loglevels import (
     set_module_level,
     term_color,
 )
+from kampy.runtime.identity import group2gid, user2uid
 from kampy.runtime.locks import LockSet
 from kampy.runtime.memory import MemoryStatus, ProcessMemory, process_memory, store_memory
 from kampy.runtime.subst import Replacement, SubstError, SubstExpr, parse_replacement, parse_subst
@@ -289,6 +290,7 @@ __all__ = [
     "CfgAPI", "CfgGroup", "CfgVar", "CfgError", "CfgNotFound", "CfgUnreadable", "parse_group_id", "Select",
     "SELECT_NULL", "select_nameaddr", "select_params", "select_uri",
     "reply_via_line",
+    "user2uid", "group2gid",
     "SharedStore", "BoundedCache", "LockSet", "MemoryStatus", "ProcessMemory", "process_memory",
     "store_memory",
     "ShmTable", "TableFull", "SlotLocks",

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import grp
 import logging
 import os
 import pwd
 import sys
 from dataclasses import dataclass, field
+
+from kampy.runtime.identity import group2gid, user2uid
 
 log = logging.getLogger("kampy.daemon")
 
@@ -78,22 +79,16 @@ def resolve_identity(user: str | None, group: str | None) -> Identity:
     """user2uid()/group2gid(): a number or a name; a user name brings its group along."""
     uid = gid = 0
     if user:
-        if user.strip().isdigit():
-            uid = int(user)
-        else:
-            try:
-                entry = pwd.getpwnam(user)
-            except KeyError:
-                raise DaemonError(f"bad user name/uid number: -u {user}") from None
-            uid, gid = entry.pw_uid, entry.pw_gid
+        try:
+            uid, user_gid = user2uid(user)
+        except ValueError:
+            raise DaemonError(f"bad user name/uid number: -u {user}") from None
+        gid = user_gid if user_gid is not None else gid
     if group:
-        if group.strip().isdigit():
-            gid = int(group)
-        else:
-            try:
-                gid = grp.getgrnam(group).gr_gid
-            except KeyError:
-                raise DaemonError(f"bad group name/gid number: -u {group}") from None
+        try:
+            gid = group2gid(group)
+        except ValueError:
+            raise DaemonError(f"bad group name/gid number: -u {group}") from None
     return Identity(uid, gid)
 
 

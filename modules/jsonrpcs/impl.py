@@ -13,14 +13,22 @@ and `dgram_user`/`dgram_group` (unset: the owner stays kampy's user).
 """
 from __future__ import annotations
 
-import grp
 import json
 import logging
 import os
-import pwd
 from typing import Any
 
-from kampy.api import CoreAPI, JsonRpc, LocalService, MessageContext, Module, XhttpAPI, dumps_response
+from kampy.api import (
+    CoreAPI,
+    JsonRpc,
+    LocalService,
+    MessageContext,
+    Module,
+    XhttpAPI,
+    dumps_response,
+    group2gid,
+    user2uid,
+)
 
 log = logging.getLogger("kampy.jsonrpcs")
 
@@ -37,24 +45,10 @@ def owner(user: str | int | None, group: str | int | None) -> tuple[int, int]:
     group along) and group2gid(); raises ValueError for an unknown name."""
     uid = gid = -1
     if user is not None and str(user).strip():
-        text = str(user).strip()
-        if text.lstrip("-").isdigit():
-            uid = int(text)
-        else:
-            try:
-                entry = pwd.getpwnam(text)
-            except KeyError:
-                raise ValueError(f"bad user name {text}") from None
-            uid, gid = entry.pw_uid, entry.pw_gid
+        uid, user_gid = user2uid(user)
+        gid = user_gid if user_gid is not None else gid
     if group is not None and str(group).strip():
-        text = str(group).strip()
-        if text.lstrip("-").isdigit():
-            gid = int(text)
-        else:
-            try:
-                gid = grp.getgrnam(text).gr_gid
-            except KeyError:
-                raise ValueError(f"bad group name {text}") from None
+        gid = group2gid(group)
     return uid, gid
 
 

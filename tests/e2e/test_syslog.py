@@ -7,6 +7,8 @@ import re
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.e2e.kampy_process import REPO, free_port
@@ -51,10 +53,12 @@ def read_syslog(sock: socket.socket, until: str, timeout: float = 20) -> list[st
     return lines
 
 
-def test_a_daemon_logs_to_syslog_with_log_name_and_log_facility(tmp_path: Path):
-    port = free_port()
+@contextmanager
+def syslog_daemon(tmp_path: Path, cfg_text: str) -> Iterator[tuple[socket.socket, Daemon]]:
+    """kampy daemonized with `cfg_text` in a private mount namespace whose /dev/log is the returned
+    socket; stopped when the block ends."""
     cfg = tmp_path / "kampy.cfg"
-    cfg.write_text(CFG.format(port=port))
+    cfg.write_text(cfg_text)
     pid_file = tmp_path / "kampy.pid"
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as syslog:
         syslog.bind(str(tmp_path / "log.sock"))
@@ -66,21 +70,26 @@ def test_a_daemon_logs_to_syslog_with_log_name_and_log_facility(tmp_path: Path):
         assert start.returncode == 0, start.stderr
         daemon = Daemon.from_pid_file(pid_file)
         try:
-            lines = read_syslog(syslog, "listening on")
-            assert re.fullmatch(rf"<{LOCAL3 * 8 + LOG_INFO}>\w{{3}} [ \d]\d \d\d:\d\d:\d\d "
-                                rf"kampytest\[{daemon.pid}\]: INFO: <core> "
-                                rf"\[kampy/net/__init__.py:\d+\]: _log_listening\(\): listening on "
-                                rf"udp:127.0.0.1:{port}", next(x for x in lines if "listening on" in x))
-            client = UDPClient()
-            assert status_of(client.request(("127.0.0.1", port))) == 200
-            client.close()
-            line = next(x for x in read_syslog(syslog, "request OPTIONS") if "request OPTIONS" in x)
-            worker = daemon.workers()[0]
-            assert re.fullmatch(rf"<{LOCAL3 * 8 + LOG_ERR}>.{{15}} kampytest\[{worker}\]: ERROR: <script>: "
-                                "request OPTIONS from 127.0.0.1", line)
+            yield syslog, daemon
         finally:
             assert daemon.stop()
 
+
+def test_a_daemon_logs_to_syslog_with_log_name_and_log_facility(tmp_path: Path):
+    port = free_port()
+    with syslog_daemon(tmp_path, CFG.format(port=port)) as (syslog, daemon):
+        lines = read_syslog(syslog, "listening on")
+        assert re.fullmatch(rf"<{LOCAL3 * 8 + LOG_INFO}>\w{{3}} [ \d]\d \d\d:\d\d:\d\d "
+                            rf"kampytest\[{daemon.pid}\]: INFO: <core> "
+                            rf"\[kampy/net/__init__.py:\d+\]: _log_listening\(\): listening on "
+                            rf"udp:127.0.0.1:{port}", next(x for x in lines if "listening on" in x))
+        client = UDPClient()
+        assert status_of(client.request(("127.0.0.1", port))) == 200
+        client.close()
+        line = next(x for x in read_syslog(syslog, "request OPTIONS") if "request OPTIONS" in x)
+        worker = daemon.workers()[0]
+        assert re.fullmatch(rf"<{LOCAL3 * 8 + LOG_ERR}>.{{15}} kampytest\[{worker}\]: ERROR: <script>: "
+                            "request OPTIONS from 127.0.0.1", line)
 
 FACILITY_CFG = """#!KAMAILIO
 listen=udp:127.0.0.1:{port}
@@ -102,28 +111,14 @@ LOCAL1, LOCAL5 = 17, 21
 
 def test_xlog_logs_to_its_log_facility_and_to_the_facility_a_call_names(tmp_path: Path):
     port = free_port()
-    cfg = tmp_path / "kampy.cfg"
-    cfg.write_text(FACILITY_CFG.format(port=port))
-    pid_file = tmp_path / "kampy.pid"
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as syslog:
-        syslog.bind(str(tmp_path / "log.sock"))
-        start = subprocess.run(
-            ["unshare", "--mount", "--propagation", "private", "sh", "-c", NAMESPACE, "ns",
-             *kampy_cmd("-f", str(cfg), "-P", str(pid_file), "-Y", str(tmp_path / "run"))],
-            cwd=REPO, env={"T": str(tmp_path), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
-            capture_output=True, text=True, timeout=60)
-        assert start.returncode == 0, start.stderr
-        daemon = Daemon.from_pid_file(pid_file)
-        try:
-            listening = next(x for x in read_syslog(syslog, "listening on") if "listening on" in x)
-            assert listening.startswith(f"<{LOCAL3 * 8 + LOG_INFO}>")  # the core's own lines: log_facility
-            client = UDPClient()
-            assert status_of(client.request(("127.0.0.1", port))) == 200
-            client.close()
-            lines = read_syslog(syslog, "call facility")
-            module_line = next(x for x in lines if "module facility OPTIONS" in x)
-            call_line = next(x for x in lines if "call facility OPTIONS" in x)
-            assert module_line.startswith(f"<{LOCAL5 * 8 + LOG_ERR}>")
-            assert call_line.startswith(f"<{LOCAL1 * 8 + LOG_ERR}>")
-        finally:
-            assert daemon.stop()
+    with syslog_daemon(tmp_path, FACILITY_CFG.format(port=port)) as (syslog, _):
+        listening = next(x for x in read_syslog(syslog, "listening on") if "listening on" in x)
+        assert listening.startswith(f"<{LOCAL3 * 8 + LOG_INFO}>")  # the core's own lines: log_facility
+        client = UDPClient()
+        assert status_of(client.request(("127.0.0.1", port))) == 200
+        client.close()
+        lines = read_syslog(syslog, "call facility")
+    module_line = next(x for x in lines if "module facility OPTIONS" in x)
+    call_line = next(x for x in lines if "call facility OPTIONS" in x)
+    assert module_line.startswith(f"<{LOCAL5 * 8 + LOG_ERR}>")
+    assert call_line.startswith(f"<{LOCAL1 * 8 + LOG_ERR}>")
