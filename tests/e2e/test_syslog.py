@@ -91,21 +91,15 @@ def test_a_daemon_logs_to_syslog_with_log_name_and_log_facility(tmp_path: Path):
         assert re.fullmatch(rf"<{LOCAL3 * 8 + LOG_ERR}>.{{15}} kampytest\[{worker}\]: ERROR: <script>: "
                             "request OPTIONS from 127.0.0.1", line)
 
-FACILITY_CFG = """#!KAMAILIO
-listen=udp:127.0.0.1:{port}
-children=1
-log_name="kampytest"
-log_facility=LOG_LOCAL3
-loadmodule "sl.so"
-loadmodule "pv.so"
-loadmodule "xlog.so"
-modparam("xlog", "log_facility", "LOG_LOCAL5")
+
+# CFG with xlog's own facility and a call naming another
+FACILITY_CFG = CFG.replace(CFG[CFG.index("request_route"):], """modparam("xlog", "log_facility", "LOG_LOCAL5")
 request_route {{
   xlog("L_ERR", "module facility $rm\\n");
   xlog("LOG_LOCAL1", "L_ERR", "call facility $rm\\n");
   sl_send_reply("200", "OK");
 }}
-"""
+""")
 LOCAL1, LOCAL5 = 17, 21
 
 
