@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from kampy.cmdline.logsetup import FacilitySyslogHandler as FacilitySysLogHandler  # kampy run's syslog
 from kampy.errors import ConfigError
 from kampy.runtime.loglevels import apply_debug, debug_threshold, set_log_stderr
 
@@ -137,27 +138,6 @@ def _configure_run_logging(args: argparse.Namespace, core_params: dict) -> None:
     root.setLevel(debug_threshold(debug))
     apply_debug(debug)
     logging.getLogger("kampy.listen").setLevel(logging.INFO)
-
-
-class FacilitySysLogHandler(logging.handlers.SysLogHandler):
-    """Syslog with the core's facility, or the one a record names (log_at(..., facility=...)); an
-    L_NOTICE line with syslog's notice priority (Kamailio's LOG_NOTICE), not warning."""
-
-    priority_map = {**logging.handlers.SysLogHandler.priority_map, "NOTICE": "notice"}
-
-    def emit(self, record: logging.LogRecord) -> None:
-        from kampy.services import SYSLOG_FACILITY
-
-        facility = record.__dict__.get(SYSLOG_FACILITY)
-        if facility is None:
-            super().emit(record)
-            return
-        default = self.facility
-        self.facility = facility  # emit() runs under the handler's lock
-        try:
-            super().emit(record)
-        finally:
-            self.facility = default
 
 
 def _syslog_facility(core_params: dict) -> int:

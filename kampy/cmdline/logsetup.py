@@ -23,6 +23,7 @@ from typing import Any
 
 from kampy.runtime import loglevels
 from kampy.runtime.loglevels import CORE_LOGGERS, NOTICE, apply_debug, debug_threshold
+from kampy.services import SYSLOG_FACILITY
 
 SYSLOG_SOCKET = "/dev/log"
 _LEVEL_WORDS = {logging.DEBUG: "DEBUG", logging.INFO: "INFO", NOTICE: "NOTICE", logging.WARNING: "WARNING",
@@ -147,14 +148,20 @@ def _source(path: str) -> str:
 
 
 class FacilitySyslogHandler(logging.handlers.SysLogHandler):
-    """A syslog handler that sends a record to the facility of its own (Kamailio's LOG_FC/LOG_FN):
-    the record's `kamailio_facility` (a facility number, as `SysLogHandler.LOG_LOCAL0`: LOG_FL,
-    xlog's `log_facility` and `xlog(facility, level, format)`), else its module's (the debugger's
-    mod_facility), else the handler's."""
+    """A syslog handler that sends a record to the facility of its own (Kamailio's LOG_FC/LOG_FN,
+    LM_GEN2): the record's `kamailio_facility` (LOG_FL; xlog's `log_facility` and `xlog(facility,
+    level, format)`) or `syslog_facility` (`log_at(..., facility=...)`: acc's log_facility), else
+    its module's (the debugger's mod_facility), else the handler's; L_NOTICE with syslog's notice
+    priority (Kamailio's LOG_NOTICE), not warning."""
+
+    priority_map = {**logging.handlers.SysLogHandler.priority_map, "NOTICE": "notice"}
 
     def emit(self, record: logging.LogRecord) -> None:
-        own = getattr(record, "kamailio_facility", None)
-        facility = own if own is not None else loglevels.module_facility(module_of(record.name))
+        facility = getattr(record, "kamailio_facility", None)
+        if facility is None:
+            facility = record.__dict__.get(SYSLOG_FACILITY)
+        if facility is None:
+            facility = loglevels.module_facility(module_of(record.name))
         if facility is None:
             super().emit(record)
             return
@@ -175,9 +182,6 @@ class SyslogHandler(FacilitySyslogHandler):
     def __init__(self, ident: str, facility: int, address: str = SYSLOG_SOCKET) -> None:
         super().__init__(address, facility=facility)
         self.name_ = ident
-
-    def mapPriority(self, levelName: str) -> str:  # noqa: N802 (logging's name)
-        return "notice" if levelName == "NOTICE" else super().mapPriority(levelName)
 
     def emit(self, record: logging.LogRecord) -> None:
         stamp = time.strftime("%b %e %H:%M:%S", time.localtime(record.created))
