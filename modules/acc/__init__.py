@@ -32,6 +32,9 @@ NOT_IMPLEMENTED = (
     Unimplemented("param", "cdrs_table", _NO_DIALOG, default="", types=(str,)),
     Unimplemented("param", "cdr_on_failed", _NO_DIALOG, default=1, types=(int,)),
     Unimplemented("param", "cdr_extra_size", _NO_DIALOG, default=64, types=(int,)),
+    Unimplemented("param", "clone_msg", "Kamailio's memory handling of the request (copied into shared "
+                  "memory or not): kampy keeps no such copy, so there is nothing to choose", default=1,
+                  types=(int,)),
 )
 
 
@@ -91,7 +94,6 @@ EXPORTS = Exports(
         Param("time_attr", (str,), "time_attr", doc="the name of the time attribute of time_mode 1-4"),
         Param("time_exten", (str,), "time_exten", doc="the microseconds attribute of time_mode 1"),
         Param("time_format", (str,), "%Y-%m-%d %H:%M:%S", doc="strftime format of time_mode 3 and 4"),
-        Param("clone_msg", (int,), 1, doc="Kamailio's memory handling of the request; no effect in kampy"),
         Param("acc_extra_size", (int,), 64, doc="the most extra attributes log_extra and db_extra may have"),
     ),
     functions=(
