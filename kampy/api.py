@@ -36,7 +36,10 @@ What is here, by use:
   `Credentials` (`ctx.authorized_credentials`, `ctx.authorized()`),
   `Source`, `Socket`; SIP parsing and building: `Message`, `Request`, `Response`, `URI`, `NameAddr`,
   `Via`, `CSeq`, `ContactList`, `ContentType`, `Params`, `parse_message`, `parse_uri`,
-  `parse_name_addr`, `build_response`, `SIPProtocolError`; `ScriptExit`/`ScriptDrop`, `Outgoing`.
+  `parse_name_addr`, `build_response`, `SIPProtocolError`; `ScriptExit`/`ScriptDrop`, `Outgoing`;
+  SDP as Kamailio's core parser sees it (`message_sdp`, `sdp_span`, `parse_sdp`, `Sdp`, `SdpSession`,
+  `SdpStream`, `SdpAddress`, `SdpError`, `replace_spans`); `check_via_address` (the Via host is the
+  source); `msg.msg_flags` with Kamailio's bits `FL_FORCE_ACTIVE`, `FL_SDP_BODY`.
 * For modules that answer requests (sl, tm): `build_reply` (Kamailio's layout of a local reply),
   `error_text` (Kamailio's reason phrase of a status code),
   `local_to_tag`/`tag_prefix`/`crc_suffix` (local To-tags), `hash2_raw` (Kamailio's hash of
@@ -115,6 +118,7 @@ from kampy.apis import (
     CfgAPI,
     CoreAPI,
     PvAPI,
+    PingContact,
     ReplyCallback,
     RrAPI,
     SlAPI,
@@ -176,7 +180,7 @@ from kampy.runtime.forward import (SendSocketValue, build_forwarded, destination
 from kampy.runtime.core import Clock
 from kampy.memo import BoundedCache
 from kampy.sip.text import as_bytes, as_text
-from kampy.sip.via import received_params, reply_destination, reply_via_line
+from kampy.sip.via import check_via_address, received_params, reply_destination, reply_via_line
 from kampy.runtime.hashes import core_hash, hash2_raw, reverse_hex
 from kampy.runtime.replies import (
     build_reply,
@@ -259,6 +263,10 @@ from kampy.sip.transaction import (
     build_cancel,
     server_key,
 )
+from kampy.sip.message import FL_FORCE_ACTIVE, FL_SDP_BODY
+from kampy.sip.sdp import Address as SdpAddress
+from kampy.sip.sdp import (Sdp, SdpError, SdpSession, SdpStream, message_sdp, parse_sdp, replace_spans,
+                           sdp_span)
 from kampy.sip.uri import parse_name_addr, parse_uri
 from kampy.services import (
     avp_add,
@@ -300,7 +308,9 @@ __all__ = [
     "local_to_tag", "tag_prefix", "to_tag_of",
     "URI", "ContactList", "ContentType", "CSeq", "Message", "NameAddr", "Params", "Request", "Response",
     "SIPProtocolError", "Via", "build_response", "error_response", "parse_message",
-    "parse_name_addr", "parse_uri",
+    "parse_name_addr", "parse_uri", "check_via_address", "FL_FORCE_ACTIVE", "FL_SDP_BODY",
+    "Sdp", "SdpAddress", "SdpError", "SdpSession", "SdpStream", "message_sdp", "parse_sdp", "replace_spans",
+    "sdp_span",
     "DBURL", "MYSQL", "SQLITE", "Database", "DBError", "Dialect", "DBReason", "DBResult", "DB_TABLES",
     "check_table_version", "db_connect", "register_db_driver",
     "L_ALERT", "L_BUG", "L_CRIT", "L_CRIT2", "L_DBG", "L_ERR", "L_INFO", "L_NOTICE", "L_WARN",
@@ -311,7 +321,7 @@ __all__ = [
     "set_module_level", "module_levels", "set_module_facility", "module_facility",
     "term_color", "set_level_color", "level_color", "log_stderr", "LEVEL_NAMES",
     "setflag", "resetflag", "isflagset", "setbflag", "resetbflag", "isbflagset",
-    "SlAPI", "TmAPI", "TmUacAPI", "ReplyCallback", "RrAPI", "UsrlocAPI", "XhttpAPI", "PvAPI",
+    "SlAPI", "TmAPI", "TmUacAPI", "ReplyCallback", "RrAPI", "UsrlocAPI", "PingContact", "XhttpAPI", "PvAPI",
     "TmTransaction", "TmBranch", "TmcbParams", "TmCallback", "UacDialog",
     "TMCB_REQUEST_IN", "TMCB_RESPONSE_IN", "TMCB_E2EACK_IN", "TMCB_REQUEST_PENDING", "TMCB_REQUEST_FWDED",
     "TMCB_RESPONSE_FWDED", "TMCB_ON_FAILURE_RO", "TMCB_ON_FAILURE", "TMCB_REQUEST_OUT", "TMCB_RESPONSE_OUT",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     import re
@@ -553,6 +553,10 @@ class TmAPI(TmUacAPI, Protocol):
         """t_uac for the next request of the dialog: `dialog.local_seq` moves on by one first
         (not for ACK and CANCEL), as Kamailio's req_within."""
 
+    def next_branch(self, ctx: MessageContext) -> str | None:
+        """The Via branch tm gives the next branch of the transaction at hand (in branch_route: the
+        branch being built), or None without a transaction (rtpengine's via-branch=next)."""
+
     # any transaction, by Call-ID and CSeq (t_lookup_callid)
     def find_by_callid(self, call_id: str, cseq: str) -> TmTransaction | None:
         """The INVITE transaction with this Call-ID and CSeq number, or None."""
@@ -597,6 +601,20 @@ class RrAPI(Protocol):
 
 
 # ------------------------------------------------------------------ usrloc
+
+
+class PingContact(NamedTuple):
+    """One contact as usrloc's get_all_ucontacts() gives it to nathelper's keepalives (Kamailio packs
+    the same fields in a buffer): where to send (`received`, else `contact`), the local socket it
+    registered on (`udp:1.2.3.4:5060`, None: unknown), its branch flags, Path, ruid and AoR hash."""
+
+    contact: str
+    received: str | None
+    socket: str | None
+    cflags: int
+    path: str | None
+    ruid: str
+    aorhash: int
 
 
 class UsrlocAPI(Protocol):
@@ -660,6 +678,22 @@ class UsrlocAPI(Protocol):
 
     def delete_urecord(self, domain: str, aor: str) -> int:
         """Delete every contact of an AoR; returns how many."""
+
+    # what nathelper's keepalives use (Kamailio's get_all_ucontacts, refresh_keepalive,
+    # set_keepalive_timeout)
+    def get_all_ucontacts(self, flags: int, part_idx: int, part_max: int,
+                          server_id_only: bool = False) -> list[PingContact]:
+        """The contacts of every domain whose branch flags hold all of `flags`, in partition
+        `part_idx` of `part_max` (by the hash slot of their AoR: slot % part_max == part_idx), only
+        those written with this server's server_id when `server_id_only`. With a keepalive timeout
+        set, a UDP contact that has not answered a keepalive for that long is left out and expires
+        within 10 seconds."""
+
+    def refresh_keepalive(self, aorhash: int, ruid: str) -> int:
+        """The contact `ruid` (of an AoR hashing to `aorhash`) answered a keepalive now."""
+
+    def set_keepalive_timeout(self, seconds: int) -> None:
+        """How long a UDP contact may go without answering keepalives (0: forever)."""
 
 
 # ------------------------------------------------------------------ xhttp

@@ -125,6 +125,13 @@ def _new_header_name(raw: bytes, can_reply: bool) -> str:
     return key
 
 
+# Kamailio's msg_flags bits (parser/msg_parser.h) that modules share: fix_nated_sdp() marks a
+# message whose SDP it made active, rtpengine_manage()/rtpproxy_manage() mark an INVITE (and its
+# transaction's request) that carried SDP, so that its replies are answers
+FL_FORCE_ACTIVE = 1 << 1
+FL_SDP_BODY = 1 << 12
+
+
 # --- lumps -----------------------------------------------------------------------------------
 
 # `cancel()` goes by identity: it takes back that change, not an equal twin recorded elsewhere.
@@ -181,7 +188,8 @@ Change = Union[AddHeader, InsertHeader, ReplaceHeader, RemoveHeader, SetRequestU
 class Message:
     """A parsed SIP message; use `parse_message()`, `Request(...)`, `Response(...)` or `build_response()`."""
 
-    __slots__ = ("_raw", "_start", "_headers", "_index", "_body_start", "_cache", "_changes", "_can_reply")
+    __slots__ = ("_raw", "_start", "_headers", "_index", "_body_start", "_cache", "_changes", "_can_reply",
+                 "msg_flags")
 
     _raw: bytes
     _start: bytes
@@ -191,6 +199,8 @@ class Message:
     _cache: dict[str, Any]
     _changes: list[Change]
     _can_reply: bool
+    # Kamailio's sip_msg_t msg_flags: marks modules set on a message (FL_SDP_BODY ...), 0 when parsed
+    msg_flags: int
 
     is_request = False
 
@@ -444,6 +454,14 @@ class Message:
         removed = count if index is None else int(-count <= index < count)
         self._changes.append(RemoveHeader(name, index))
         return removed
+
+    @property
+    def current_body(self) -> bytes:
+        """The body as `to_bytes()` will write it: the last `set_body()`, else the received one."""
+        for change in reversed(self._changes):
+            if change.__class__ is SetBody:
+                return change.body  # type: ignore[union-attr]
+        return self.body
 
     def set_body(self, body: bytes, content_type: str | None = None) -> SetBody:
         change = SetBody(bytes(body))
@@ -748,6 +766,7 @@ def _load_unchecked(msg: Message, data: bytes, *, stream: bool) -> None:
     msg._body_start = body_start
     msg._cache = {}
     msg._changes = []
+    msg.msg_flags = 0
     cl = index.get("content-length")
     if cl is None:
         if stream:

@@ -58,6 +58,12 @@ def _same_address(host: str, ip: str) -> bool:
     return False
 
 
+def check_via_address(host: str, ip: str) -> bool:
+    """Kamailio's check_via_address() == 0: the Via host `host` is the source address `ip` (or,
+    with the core's `dns`/`rev_dns`, a name of it). nathelper's nat_uac_test bit 2 asks this."""
+    return _same_address(host, ip)
+
+
 def reply_via_line(msg: Request, src_ip: str, src_port: int, force_rport: bool = False) -> bytes:
     """The request's first Via line as a locally built reply carries it (Kamailio's
     build_res_buf_from_sip_req): `rport=` filled in where it stands (else appended), `received=`

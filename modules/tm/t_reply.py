@@ -135,13 +135,17 @@ class Replies(TmBase):
             rctx = ctx or MessageContext(reply, cell.src, self.core)  # type: ignore[arg-type]
             rctx.route_type = RouteType.TM_ONREPLY
             rctx.local.update({CELL: cell, BRANCH: br.index})
-            # as Kamailio's reply_received: while onreply_route runs, the branch's last status is
-            # the reply's when higher (`@tm.uac.last_status`, t_reply there), and then restored
+            # as Kamailio's reply_received: the transaction's flags and AVPs and the branch's flags;
+            # while onreply_route runs, the branch's last status is the reply's when higher
+            # (`@tm.uac.last_status`, t_reply there), and then restored
+            state = cell.state
+            rctx.flags, rctx.avps, rctx.xavps, rctx.bflags = state.flags, state.avps, state.xavps, br.bflags
             last, br.last_received = br.last_received, max(br.last_received, reply.status)
             try:
                 kept = self._run_route("onreply", cell.on_reply, rctx)
             finally:
                 br.last_received = last
+            state.flags, br.bflags = rctx.flags, rctx.bflags
             if not kept and reply.status < 200:
                 return  # `drop` in onreply_route discards a provisional reply
         if br.canceled and br.cancel_leg is None and 100 <= reply.status < 200:

@@ -258,6 +258,20 @@ class SharedStorage:
                 self._remove(contact.ruid)
                 self._append(row)
 
+    def set_fields(self, ruid: str, **fields: Any) -> UContact | None:
+        """Change fields of the contact `ruid` in memory only, its sync state kept (Kamailio's
+        keepalive bookkeeping, which no database write follows); the changed contact, or None."""
+        with self._lock:
+            aor = self._aor_of(ruid)
+            rows = self._rows(aor) if aor is not None else []
+            i = _index(rows, ruid)
+            if i < 0:
+                return None
+            changed = _contact(rows[i]).copy(**fields)
+            rows[i] = (rows[i][_SEQ], rows[i][_STATE], *_fields(changed))
+            self._store(changed.aor, rows, len(rows))
+            return changed
+
     def delete(self, contact: UContact) -> None:
         with self._lock:
             row = self._remove(contact.ruid)

@@ -55,6 +55,7 @@ class UContact:
     server_id: int = 0
     connection_id: int = -1
     keepalive: int = 0
+    last_keepalive: int = 0  # when it last answered a NAT keepalive (set on insert and update too)
 
     def valid(self, now: float) -> bool:
         """Kamailio's VALID_CONTACT: not yet expired, or permanent."""

@@ -38,6 +38,7 @@ from kampy.api import (
     db_connect,
 )
 
+from .keepalive import KeepaliveMixin
 from .slots import SlotLocks
 from .storage import STATE_NEW, LocationTable, SharedStorage, Storage
 from .ucontact import (
@@ -153,7 +154,7 @@ def run_write(op: str, table: LocationTable, c: UContact) -> None:
         raise DBWriteError(op, exc) from exc
 
 
-class UsrlocModule(Module):
+class UsrlocModule(KeepaliveMixin, Module):
     def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
         self.db_mode = int(params["db_mode"])
@@ -172,6 +173,7 @@ class UsrlocModule(Module):
         self.domains: dict[str, Domain] = {}
         self._pending = _Pending()
         self._slots: SlotLocks | None = None
+        self.keepalive_timeout = 0  # nathelper's keepalive_timeout (set_keepalive_timeout)
         core.stats.register_gauge("usrloc:registered_users", self._registered_users)
         if self.db_mode != NO_DB:
             self._open_db()
@@ -386,11 +388,13 @@ class UsrlocModule(Module):
             contact.ruid = self.new_ruid()
         if not contact.last_modified:
             contact.last_modified = self.now()
+        contact.last_keepalive = self.now()  # new_ucontact's time(NULL)
         dom = self.domain(domain)
         self._change(dom, dom.insert, contact)
         return contact
 
     def update_contact(self, domain: str, contact: UContact) -> None:
+        contact.last_keepalive = self.now()  # update_ucontact's time(NULL)
         dom = self.domain(domain)
         self._change(dom, dom.update, contact)
 
@@ -554,7 +558,8 @@ class UsrlocModule(Module):
                 "Path": c.path or "[not set]", "State": state, "Flags": c.flags, "CFlags": c.cflags,
                 "Socket": c.socket or "[not set]", "Methods": c.methods, "Ruid": c.ruid,
                 "Instance": c.instance or "[not set]", "Reg-Id": c.reg_id, "Server-Id": c.server_id,
-                "Tcpconn-Id": c.connection_id, "Keepalive": c.keepalive, "Last-Keepalive": c.last_modified,
+                "Tcpconn-Id": c.connection_id, "Keepalive": c.keepalive,
+                "Last-Keepalive": c.last_keepalive or c.last_modified,
                 "KA-Roundtrip": 0, "Last-Modified": c.last_modified}
 
     def rpc_dump(self, brief: str = "") -> dict[str, Any]:

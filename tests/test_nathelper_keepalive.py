@@ -1,0 +1,158 @@
+"""nathelper's NAT keepalives in-process: which contacts usrloc gives (nat_bflag, sipping_bflag,
+natping_disable_bflag), on which second of the interval (the AoR's hash slot), what a SIP keepalive
+looks like (Kamailio's build_sipping), 4-byte UDP pings, keepalive_timeout expiring a contact that
+does not answer, and the nathelper.enable_ping RPC."""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+
+from kampy.api import core_hash
+from kampy.testing import Harness
+
+CFG = """
+loadmodule "sl.so"
+loadmodule "tm.so"
+loadmodule "pv.so"
+loadmodule "kex.so"
+loadmodule "textops.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "nathelper.so"
+modparam("usrloc", "nat_bflag", 6)
+modparam("nathelper", "natping_interval", 10)
+modparam("nathelper", "ping_nated_only", 1)
+modparam("nathelper", "sipping_bflag", 7)
+modparam("nathelper", "natping_disable_bflag", 8)
+modparam("nathelper", "sipping_from", "sip:pinger@kamailio.org")
+modparam("nathelper|registrar", "received_avp", "$avp(RECEIVED)")
+
+request_route {
+    if (is_method("REGISTER")) {
+        if (nat_uac_test("19")) {
+            fix_nated_register();
+            setbflag(6);
+            if ($hdr(X-Ping) == "sip") setbflag(7);
+        }
+        if ($hdr(X-Ping) == "never") setbflag(8);
+        save("location");
+        exit;
+    }
+    sl_send_reply("404", "Not here");
+}
+"""
+
+
+@pytest.fixture
+def sip(kampy_cfg: Callable[..., Harness]) -> Harness:
+    return kampy_cfg(CFG)
+
+
+def register(sip: Harness, user: str, src: str, ping: str = "sip",
+             contact_host: str = "10.0.0.5:5070") -> None:
+    sip.send(f"""
+        REGISTER sip:example.test SIP/2.0
+        Via: SIP/2.0/UDP {contact_host};branch=z9hG4bK-{user}
+        From: <sip:{user}@example.test>;tag={user}
+        To: <sip:{user}@example.test>
+        Call-ID: reg-{user}
+        CSeq: 1 REGISTER
+        Contact: <sip:{user}@{contact_host}>
+        Expires: 3600
+        X-Ping: {ping}
+        """, src=src).assert_reply(200)
+
+
+def pings(sip: Harness, seconds: float) -> list:
+    """What the timers sent over `seconds` (keepalives only)."""
+    return [s for s in sip.advance(seconds).sent if s.port != 5060 or s.host != "127.0.0.1"]
+
+
+def test_a_nated_contact_gets_a_sip_keepalive_every_interval(sip: Harness) -> None:
+    register(sip, "alice", "203.0.113.7:40000")
+    sent = pings(sip, 30)
+    assert [(s.host, s.port) for s in sent] == [("203.0.113.7", 40000)] * 3
+    times = [s.time for s in sent]
+    assert times[1] - times[0] == pytest.approx(10) and times[2] - times[1] == pytest.approx(10)
+
+
+def test_the_keepalive_is_kamailios_stateless_options(sip: Harness) -> None:
+    register(sip, "alice", "203.0.113.7:40000")
+    ping = pings(sip, 10)[0]
+    text = ping.data.decode()
+    ruid = sip.core.offered("usrloc").contacts("alice")[0].ruid
+    lines = text.split("\r\n")
+    assert lines[0] == "OPTIONS sip:alice@10.0.0.5:5070 SIP/2.0"
+    assert re.fullmatch(r"Via: SIP/2.0/UDP 127\.0\.0\.1:5060;branch=z9hG4bK\d{7}", lines[1])
+    hexhash = format(core_hash("alice"), "x")[::-1]
+    tag = rf"{re.escape(ruid)}-{hexhash}-[0-9a-f]+"
+    assert re.fullmatch(rf"From: sip:pinger@kamailio\.org;tag={tag}", lines[2])
+    assert lines[3] == "To: sip:alice@10.0.0.5:5070"
+    assert re.fullmatch(r"Call-ID: [0-9a-f]+-[0-9a-f]+-[0-9a-f]+@127\.0\.0\.1", lines[4])
+    assert lines[5:] == ["CSeq: 1 OPTIONS", "Content-Length: 0", "", ""]
+
+
+def test_a_contact_without_sipping_bflag_gets_a_udp_ping(sip: Harness) -> None:
+    register(sip, "alice", "203.0.113.7:40000", ping="udp")
+    sent = pings(sip, 10)
+    assert [(s.host, s.port, s.data) for s in sent] == [("203.0.113.7", 40000, b"\0\0\0\0")]
+
+
+def test_a_contact_not_behind_nat_is_not_pinged_with_ping_nated_only(sip: Harness) -> None:
+    register(sip, "bob", "198.51.100.5:5070", contact_host="198.51.100.5:5070")
+    assert pings(sip, 30) == []
+
+
+def test_natping_disable_bflag_stops_pings(sip: Harness) -> None:
+    register(sip, "alice", "203.0.113.7:40000", ping="never")
+    assert pings(sip, 30) == []
+
+
+def test_each_contact_is_pinged_in_the_second_of_its_hash_slot(sip: Harness) -> None:
+    users = [f"user{i}" for i in range(12)]
+    for i, user in enumerate(users):
+        register(sip, user, f"203.0.113.7:{41000 + i}")
+    start = sip.clock.monotonic()
+    sent = pings(sip, 20)
+    by_port: dict[int, list[float]] = {}
+    for s in sent:
+        by_port.setdefault(s.port, []).append(s.time - start)
+    assert sorted(by_port) == [41000 + i for i in range(12)]
+    seconds = {}
+    for i, user in enumerate(users):
+        first, second = by_port[41000 + i]
+        assert second - first == pytest.approx(10)
+        seconds[user] = round(first) % 10
+    # the first tick pings slot 0 (mod 10), each next second the next one
+    slots = {user: (core_hash(user) & 1023) % 10 for user in users}
+    offset = (seconds[users[0]] - slots[users[0]]) % 10
+    assert all((slots[u] + offset) % 10 == seconds[u] for u in users)
+
+
+def test_enable_ping_rpc_stops_and_restarts_the_pings(sip: Harness) -> None:
+    register(sip, "alice", "203.0.113.7:40000")
+    sip.core.rpc.call("nathelper.enable_ping", [0])
+    assert pings(sip, 20) == []
+    sip.core.rpc.call("nathelper.enable_ping", [1])
+    assert len(pings(sip, 10)) == 1
+
+
+def test_keepalive_timeout_expires_a_contact_that_does_not_answer(kampy_cfg: Callable[..., Harness]) -> None:
+    sip = kampy_cfg(CFG.replace('modparam("usrloc", "nat_bflag", 6)',
+                                'modparam("usrloc", "nat_bflag", 6)\n'
+                                'modparam("nathelper", "keepalive_timeout", 25)'))
+    register(sip, "alice", "203.0.113.7:40000")
+    register(sip, "bob", "203.0.113.8:40000")
+    ul = sip.core.offered("usrloc")
+    for _ in range(4):  # bob answers every keepalive, alice none
+        for ping in pings(sip, 10):
+            if ping.host == "203.0.113.8":
+                answered = sip.send_response(ping, 200, "OK")
+                assert answered.sent == []  # a reply with one Via goes nowhere
+    now = sip.clock.time()
+    assert ul.contacts("alice")[0].expires <= now + 10 < ul.contacts("bob")[0].expires
+    sip.advance(60)  # usrloc's timer
+    assert [c.aor for c in ul.contacts("alice")] == []
+    assert [c.aor for c in ul.contacts("bob")] == ["bob"]
