@@ -1,0 +1,119 @@
+"""A config of the tests run by Kamailio 5.6 or by kampy with the same command line (Kamailio's flags,
+which kampy takes as they are): listening where `-A LISTEN=...` says, runtime files and ctl's socket
+in a directory of its own (kamcmd reaches it), stopped by its PID.
+
+Plain functions (no pytest): the NAT and rtpengine tests and bench/ use them.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.e2e.kampy_process import REPO, free_port, start_server, stop_process, track
+
+KAMAILIO = "/usr/sbin/kamailio"
+KAMCMD = "/usr/sbin/kamcmd"
+CONFIGS = Path(__file__).resolve().parent / "configs"
+
+
+@dataclass
+class Server:
+    name: str
+    proc: subprocess.Popen[bytes]
+    host: str
+    port: int
+    log_path: Path
+    run_dir: Path
+    stopped: bool = False
+
+    @property
+    def addr(self) -> tuple[str, int]:
+        return (self.host, self.port)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 20) -> int:
+        code = stop_process(self.proc, timeout=timeout)
+        self.stopped = True
+        return code
+
+    def kamcmd(self, *args: str, prefix: list[str] | None = None) -> str:
+        """kamcmd on the server's ctl socket; the output (AssertionError when it fails)."""
+        proc = subprocess.run([*(prefix or []), KAMCMD, "-s", f"unix:{self.run_dir}/kamailio_ctl", *args],
+                              capture_output=True, text=True, timeout=30)
+        if proc.returncode != 0:
+            raise AssertionError(f"kamcmd {' '.join(args)}: {proc.stdout}{proc.stderr}")
+        return proc.stdout
+
+
+def command(kind: str, cfg: Path, run_dir: Path, defines: dict[str, str | None]) -> list[str]:
+    binary = {"kamailio": [KAMAILIO], "kampy": [sys.executable, "-m", "kampy"]}[kind]
+    args = [a for name, value in defines.items()
+            for a in ("-A", name if value is None else f"{name}={value}")]
+    extra = ["-m", "64", "-M", "8"] if kind == "kamailio" else []
+    return [*binary, "-DD", "-E", "-Y", str(run_dir), "-P", str(run_dir / f"{kind}.pid"), *extra,
+            "-f", str(cfg), *args]
+
+
+def start(kind: str, cfg: Path, workdir: Path, defines: dict[str, str | None], *, host: str = "127.0.0.1",
+          port: int | None = None, prefix: list[str] | None = None, ready_timeout: float = 30) -> Server:
+    """Start `kind` on `cfg` with `-A LISTEN=udp:<host>:<port>` and `defines`; wait until it answers
+    an OPTIONS (`prefix`: run it inside a namespace, e.g. nsenter ...)."""
+    port = port or free_port(host)
+    run_dir = workdir / f"{kind}-{port}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    all_defines = {"LISTEN": f"udp:{host}:{port}", **defines}
+    log_path = workdir / f"{kind}-{port}.log"
+    with open(log_path, "wb") as out:
+        proc = start_server([*(prefix or []), *command(kind, cfg, run_dir, all_defines)], cwd=REPO,
+                            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    server = track(Server(kind, proc, host, port, log_path, run_dir))
+    if prefix is None:
+        try:
+            wait_answering(server, ready_timeout)
+        except BaseException:
+            server.stop()
+            raise
+    return server
+
+
+def wait_answering(server: Server, timeout: float, make_socket: object = None) -> None:
+    """Ready when an OPTIONS gets a reply (`make_socket(family, kind)`: a socket in the server's
+    namespace)."""
+    maker = make_socket or socket.socket
+    sock = maker(socket.AF_INET, socket.SOCK_DGRAM)  # type: ignore[operator]
+    try:
+        sock.bind((server.host if server.host != "0.0.0.0" else "127.0.0.1", 0))
+        sock.settimeout(0.2)
+        local = sock.getsockname()[1]
+        deadline = time.monotonic() + timeout
+        n = 0
+        while time.monotonic() < deadline:
+            if server.proc.poll() is not None:
+                raise RuntimeError(f"{server.name} exited with {server.proc.returncode}:\n"
+                                   f"{server.output()[-4000:]}")
+            n += 1
+            sock.sendto((f"OPTIONS sip:probe@{server.host}:{server.port} SIP/2.0\r\n"
+                         f"Via: SIP/2.0/UDP {server.host}:{local};branch=z9hG4bK-probe-{n}-{os.getpid()}\r\n"
+                         f"From: <sip:probe@example.test>;tag=p{n}\r\nTo: <sip:probe@example.test>\r\n"
+                         f"Call-ID: probe-{n}-{os.getpid()}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+                         "Content-Length: 0\r\n\r\n").encode(), server.addr)
+            try:
+                if sock.recv(65536).startswith(b"SIP/2.0 "):
+                    return
+            except (TimeoutError, OSError):
+                time.sleep(0.05)
+                continue
+    finally:
+        sock.close()
+    raise RuntimeError(f"{server.name} does not answer after {timeout}s:\n{server.output()[-4000:]}")
