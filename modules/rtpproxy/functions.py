@@ -40,7 +40,7 @@ class FunctionsMixin:
 
     if TYPE_CHECKING:
         def now(self) -> int: ...
-        def _node(self, ctx: MessageContext, callid: str) -> Node | None: ...
+        def _node(self, ctx: MessageContext, callid: str, keep_set: bool = False) -> Node | None: ...
         def _ids(self, msg: Any) -> tuple[str, str, str] | None: ...
         def _branch(self, ctx: MessageContext, via: int, extra: bool) -> tuple[bool, str | None]: ...
 
@@ -124,7 +124,7 @@ class FunctionsMixin:
         if ids is None:
             return -1
         callid, from_tag, to_tag = ids
-        node = self._node(ctx, callid)
+        node = self._node(ctx, callid, keep_set=True)
         if node is None:
             return -1
         if not node.ptl_supported:

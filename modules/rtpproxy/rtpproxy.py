@@ -45,6 +45,9 @@ class RtpproxyModule(FunctionsMixin, Module):
         self.rtp_inst = self._inst_pv(params["rtp_inst_pvar"])
         self.extra_id = core.formatter(str(params["extra_id_pv"])) if params["extra_id_pv"] else None
         self._msgs: dict[int, tuple[Any, list[int | None]]] = {}
+        # Kamailio's static selected_rtpp_set: the set the last function of this process used
+        # (the prompt functions use it as they find it)
+        self.last_set: int | None = None
         if self.registry.once(b"nodes"):
             self._load(params)
 
@@ -146,7 +149,7 @@ class RtpproxyModule(FunctionsMixin, Module):
         chosen = self._selected(ctx)
         chosen[0] = None
         if isinstance(link, int):
-            chosen[0] = link
+            chosen[0] = self.last_set = link
             return 1
         value = link.get(ctx)
         if not isinstance(value, int):
@@ -155,15 +158,18 @@ class RtpproxyModule(FunctionsMixin, Module):
         if not self.registry.has_set(value):
             log.error("could not locate rtpproxy set %s", value)
             return -1
-        chosen[0] = value
+        chosen[0] = self.last_set = value
         return 1
 
-    def select(self, ctx: MessageContext, callid: str) -> Node | None:
-        """select_rtpp_node: by weight and a hash of the Call-ID among the set's enabled nodes."""
-        setid = self._selected(ctx)[0]
-        if setid is None:
-            setid = 0
-        if not self.registry.has_set(setid):
+    def select(self, ctx: MessageContext, callid: str, keep_set: bool = False) -> Node | None:
+        """select_rtpp_node: by weight and a hash of the Call-ID among the set's enabled nodes; the
+        message's set (else the default one), or with `keep_set` the set last used."""
+        if keep_set:
+            setid = self.last_set
+        else:
+            chosen = self._selected(ctx)[0]
+            setid = self.last_set = chosen if chosen is not None else 0
+        if setid is None or not self.registry.has_set(setid):
             log.error("script error -no valid set selected")
             return None
         nodes = self.registry.nodes(setid)
@@ -197,8 +203,8 @@ class RtpproxyModule(FunctionsMixin, Module):
                 cut -= node.weight
             return None
 
-    def _node(self, ctx: MessageContext, callid: str) -> Node | None:
-        node = self.select(ctx, callid)
+    def _node(self, ctx: MessageContext, callid: str, keep_set: bool = False) -> Node | None:
+        node = self.select(ctx, callid, keep_set)
         if node is None:
             log.error("no available proxies")
             return None
