@@ -62,13 +62,16 @@ class Rtpengine:
 
     def __init__(self, workdir: Path, *, interface: str = "127.0.0.1", address: str = "127.0.0.1",
                  ng_port: int | None = None, http_port: int | None = None,
-                 prefix: list[str] | None = None) -> None:
+                 prefix: list[str] | None = None, make_socket: object = None) -> None:
+        """`prefix` runs the daemon inside a namespace (nsenter ...); `make_socket(family, kind)`
+        makes the test's sockets there."""
         self.workdir = workdir
         self.interface = interface
         self.address = address
         self.ng_port = ng_port or free_port(address)
         self.http_port = http_port
         self.prefix = prefix or []
+        self.make_socket = make_socket or socket.socket
         self.port_min = random.randrange(20000, 59000, 200)
         self.port_max = self.port_min + 199
         self.cli_port = free_port(address)
@@ -108,7 +111,7 @@ class Rtpengine:
         raise RuntimeError(f"rtpengine does not answer: {self.output()[-3000:]}")
 
     def ping(self, timeout: float = 1.0) -> bool:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        with self.make_socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:  # type: ignore[operator]
             sock.settimeout(timeout)
             try:
                 sock.sendto(b"probe d7:command4:pinge", (self.address, self.ng_port))
