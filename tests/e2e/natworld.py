@@ -96,7 +96,8 @@ class NatWorld:
 
     def _public(self, server_pid: int, tag: str) -> None:
         r = self.router.prefix()
-        run(r, "ip", "link", "add", "pub0", "type", "veth", "peer", "name", f"srv{tag}", "netns", str(server_pid))
+        run(r, "ip", "link", "add", "pub0", "type", "veth", "peer", "name", f"srv{tag}", "netns",
+            str(server_pid))
         run(r, "ip", "addr", "add", f"{NAT_PUBLIC_IP}/{PUBLIC_NET}", "dev", "pub0")
         run(r, "ip", "link", "set", "pub0", "up")
         s = self.server_prefix
@@ -109,7 +110,8 @@ class NatWorld:
         ns = Netns()
         self._made.append(ns)
         r = self.router.prefix()
-        run(r, "ip", "link", "add", f"lan{n}", "type", "veth", "peer", "name", f"ph{tag}{n}", "netns", str(ns.pid))
+        run(r, "ip", "link", "add", f"lan{n}", "type", "veth", "peer", "name", f"ph{tag}{n}", "netns",
+            str(ns.pid))
         run(r, "ip", "addr", "add", f"10.{n}.0.1/24", "dev", f"lan{n}")
         run(r, "ip", "link", "set", f"lan{n}", "up")
         p = ns.prefix()

@@ -7,7 +7,6 @@ keepalives arrive on schedule. The same body runs against both servers."""
 from __future__ import annotations
 
 import re
-import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass

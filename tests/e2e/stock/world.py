@@ -207,9 +207,11 @@ class Stock:
 
     # -- user agents --
     def ua(self, user: str, domain: str = DOMAIN, *, transport: str = "udp", host: str | None = None,
-           password: str | None = None) -> UA:
+           password: str | None = None, server: tuple[str, int] = SIP, sockets: Any = None) -> UA:
         """A user agent on a host address of its own (127.0.0.10, .11, ... in creation order), with the
-        password the account was added with (or `password`)."""
+        password the account was added with (or `password`). `sockets(family, kind)` makes its
+        socket somewhere else than the server's namespace (a phone behind a NAT, with its `host`),
+        `server` is where it sends (UDP)."""
         if host is None:
             self._hosts += 1
             host = f"127.0.0.{9 + self._hosts}"
@@ -217,7 +219,7 @@ class Stock:
         if password is None and account is not None:
             password = account.password
         if transport == "udp":
-            link: Any = UDP(self.ns.socket, (host, 5070), SIP)
+            link: Any = UDP(sockets or self.ns.socket, (host, 5070), server)
         elif transport == "tcp":
             link = Stream(self.ns.socket, (host, 5071), SIP)
         elif transport == "tls":
@@ -228,6 +230,11 @@ class Stock:
         ua = UA(user, domain, link, password)
         self._uas.append(ua)
         return ua
+
+    def on_close(self, callback: Any) -> None:
+        """Run `callback()` when the run is closed (after the server stopped): what a scenario
+        started beside the server (a NAT, a media relay)."""
+        self._stack.callback(callback)
 
     # -- what the scenario saw --
     def observe(self, key: str, value: Any) -> Any:
