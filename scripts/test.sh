@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 debs=(mariadb-server mariadb-client sip-tester kamailio kamailio-mysql-modules kamailio-sqlite-modules
-      kamailio-postgres-modules kamailio-tls-modules sqlite3 openssl iproute2 util-linux)
+      kamailio-postgres-modules kamailio-tls-modules sqlite3 openssl iproute2 util-linux
+      rtpengine-daemon nftables)
 missing=()
 for pkg in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
