@@ -56,26 +56,29 @@ class Server:
         return proc.stdout
 
 
-def command(kind: str, cfg: Path, run_dir: Path, defines: dict[str, str | None]) -> list[str]:
+def command(kind: str, cfg: Path, run_dir: Path, defines: dict[str, str | None],
+            args: list[str] | None = None) -> list[str]:
     binary = {"kamailio": [KAMAILIO], "kampy": [sys.executable, "-m", "kampy"]}[kind]
-    args = [a for name, value in defines.items()
-            for a in ("-A", name if value is None else f"{name}={value}")]
+    given = [a for name, value in defines.items()
+             for a in ("-A", name if value is None else f"{name}={value}")]
     extra = ["-m", "64", "-M", "8"] if kind == "kamailio" else []
     return [*binary, "-DD", "-E", "-Y", str(run_dir), "-P", str(run_dir / f"{kind}.pid"), *extra,
-            "-f", str(cfg), *args]
+            *(args or []), "-f", str(cfg), *given]
 
 
 def start(kind: str, cfg: Path, workdir: Path, defines: dict[str, str | None], *, host: str = "127.0.0.1",
-          port: int | None = None, prefix: list[str] | None = None, ready_timeout: float = 30) -> Server:
+          port: int | None = None, prefix: list[str] | None = None, ready_timeout: float = 30,
+          args: list[str] | None = None) -> Server:
     """Start `kind` on `cfg` with `-A LISTEN=udp:<host>:<port>` and `defines`; wait until it answers
-    an OPTIONS (`prefix`: run it inside a namespace, e.g. nsenter ...)."""
+    an OPTIONS (`prefix`: run it inside a namespace, e.g. nsenter ...; `args`: more command line
+    options of both servers, e.g. `-n 4`)."""
     port = port or free_port(host)
     run_dir = workdir / f"{kind}-{port}"
     run_dir.mkdir(parents=True, exist_ok=True)
     all_defines = {"LISTEN": f"udp:{host}:{port}", **defines}
     log_path = workdir / f"{kind}-{port}.log"
     with open(log_path, "wb") as out:
-        proc = start_server([*(prefix or []), *command(kind, cfg, run_dir, all_defines)], cwd=REPO,
+        proc = start_server([*(prefix or []), *command(kind, cfg, run_dir, all_defines, args)], cwd=REPO,
                             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     server = track(Server(kind, proc, host, port, log_path, run_dir))
     if prefix is None:

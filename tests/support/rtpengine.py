@@ -62,9 +62,10 @@ class Rtpengine:
 
     def __init__(self, workdir: Path, *, interface: str = "127.0.0.1", address: str = "127.0.0.1",
                  ng_port: int | None = None, http_port: int | None = None,
-                 prefix: list[str] | None = None, make_socket: object = None) -> None:
+                 prefix: list[str] | None = None, make_socket: object = None, ports: int = 200,
+                 log_level: int = 6) -> None:
         """`prefix` runs the daemon inside a namespace (nsenter ...); `make_socket(family, kind)`
-        makes the test's sockets there."""
+        makes the test's sockets there; `ports`: the size of the media port window (four a call)."""
         self.workdir = workdir
         self.interface = interface
         self.address = address
@@ -72,8 +73,9 @@ class Rtpengine:
         self.http_port = http_port
         self.prefix = prefix or []
         self.make_socket = make_socket or socket.socket
-        self.port_min = random.randrange(20000, 59000, 200)
-        self.port_max = self.port_min + 199
+        self.port_min = random.randrange(20000, 60000 - ports, 200)
+        self.port_max = self.port_min + ports - 1
+        self.log_level = log_level
         self.cli_port = free_port(address)
         self.log_path = workdir / f"rtpengine-{self.ng_port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -87,7 +89,7 @@ class Rtpengine:
                f"--interface={self.interface}", f"--listen-ng={self.address}:{self.ng_port}",
                f"--listen-cli={self.address}:{self.cli_port}",
                f"--port-min={self.port_min}", f"--port-max={self.port_max}", "--no-redis-required",
-               "--log-level=6", "--delete-delay=0",
+               f"--log-level={self.log_level}", "--delete-delay=0",
                f"--pidfile={self.workdir / f'rtpengine-{self.ng_port}.pid'}"]
         if self.http_port:
             cmd.append(f"--listen-http={self.address}:{self.http_port}")

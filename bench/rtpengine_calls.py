@@ -1,0 +1,82 @@
+"""Call setup with rtpengine, kampy beside Kamailio in one run: sipp calls (INVITE with SDP, 200 with
+SDP, ACK, BYE) through the proxy, which has the real rtpengine daemon relay each call's media
+(rtpengine_manage: offer in the INVITE, answer in the 200; rtpengine_delete in the BYE).
+
+    python bench/rtpengine_calls.py [--children 4] [--seconds 3] [--rates 50,100,...] [--max-calls 20000]
+                                    [--targets kamailio,kampy]
+
+Both servers run tests/e2e/configs/rtpengine.cfg unchanged with the same number of workers, on
+127.0.0.1, different ports, against the same rtpengine daemon (user space, --table=-1, 8000 media
+ports, warnings only in its log). A call is four SIP transactions through the proxy and three ng
+round trips to the daemon. For each rate sipp makes rate x seconds calls; a rate is *held* when
+every call succeeded and sipp achieved at least 90% of the asked rate. Each server climbs until a
+rate is not held (a run that was only slow is tried once more). Logs a table and the ratio
+kampy/Kamailio of the highest rates held (target: >= 25%).
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.e2e.sipp_rtpengine import call_run, callee, proxy, relay  # noqa: E402
+
+from steps import Step, best, best_achieved, climb, climb_arguments, parse_climb  # noqa: E402  (bench/, the script's folder)
+
+log = logging.getLogger("bench")
+DEFAULT_RATES = [50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000]
+TARGET_RATIO = 0.25
+SIPP_TIMEOUT = 30.0  # seconds one sipp run may take at most
+
+
+def run_step(sipp: str, server: tuple[str, int], uas: tuple[str, int], workdir: Path, seconds: float,
+             max_calls: int, rate: int) -> Step:
+    calls = max(1, min(max_calls, int(rate * seconds)))
+    run = call_run(sipp, server, uas, workdir, calls=calls, rate=rate, timeout=SIPP_TIMEOUT)
+    return Step(rate, calls, run)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    climb_arguments(parser, DEFAULT_RATES)
+    args, sipp = parse_climb(parser, log)
+    if sipp is None:
+        return 2
+    rates = [int(r) for r in args.rates.split(",")]
+    targets = args.targets.split(",")
+    results: dict[str, list[Step]] = {}
+    with tempfile.TemporaryDirectory(prefix="kampy-bench-") as tmp:
+        workdir = Path(tmp)
+        with relay(workdir, ports=8000) as daemon, callee(sipp, workdir) as uas:
+            for target in targets:
+                try:
+                    with proxy(target, workdir, daemon, args.children) as server:
+                        run = functools.partial(run_step, sipp, server.addr, uas, workdir, args.seconds,
+                                                args.max_calls)
+                        results[target] = climb(f"{target} call", rates, run, log)
+                except RuntimeError as exc:
+                    log.error("%s cannot run rtpengine.cfg: %s", target, exc)
+    log.info("")
+    log.info("%-8s %14s %14s", "server", "highest held", "achieved/s")
+    for target in targets:
+        steps = results.get(target, [])
+        log.info("%-8s %14d %14.0f", target, best(steps), best_achieved(steps))
+    kam, kp = best(results.get("kamailio", [])), best(results.get("kampy", []))
+    if not kam or "kampy" not in results:
+        return 0
+    ratio = kp / kam
+    log.info("calls/s kampy/Kamailio = %.0f%% (target >= %.0f%%)", 100 * ratio, 100 * TARGET_RATIO)
+    if kam == rates[-1]:
+        log.info("Kamailio held the highest rate tried: it may hold more, so the ratio is an upper bound "
+                 "(add higher --rates)")
+    return 1 if ratio < TARGET_RATIO else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
