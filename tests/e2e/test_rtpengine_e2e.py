@@ -174,6 +174,31 @@ def test_a_dead_instance_is_disabled_then_probed_back(kind: str, tmp_path: Path,
 
 
 @pytest.mark.parametrize("kind", SERVERS)
+def test_the_daemon_stopped_mid_call_then_started_again(kind: str, tmp_path: Path) -> None:
+    relay = Rtpengine(tmp_path).start()
+    try:
+        server = start(kind, tmp_path, relay.url)
+        caller, callee = agents(server)
+        c, _, _, header = call(caller, callee)
+        assert header == f"1 {relay.url}"
+        relay.stop()  # the daemon dies during the call
+        hang_up(c, callee)  # rtpengine_delete() times out; the BYE goes on
+        assert re.search(r"disabled:\s*1\b", server.kamcmd("rtpengine.show", "all"))
+        _, offered, _, header = call(caller, callee)
+        assert header.startswith("-1 ")  # the config's failure path: the call without a relay
+        assert b"m=audio 40000 RTP/AVP 0" in offered
+        relay.start()  # on the same port
+        time.sleep(2.5)  # rtpengine_disable_tout 2
+        c3, offered3, _, header3 = call(caller, callee)
+        assert header3 == f"1 {relay.url}" and b"c=IN IP4 127.0.0.1" in offered3
+        hang_up(c3, callee)
+        assert re.search(r"disabled:\s*0\b", server.kamcmd("rtpengine.show", "all"))
+        server.stop()
+    finally:
+        relay.stop()
+
+
+@pytest.mark.parametrize("kind", SERVERS)
 def test_enable_rpc_disables_for_good_and_pings_back(kind: str, tmp_path: Path, daemon: Rtpengine,
                                                      tap: NgTap) -> None:
     server = start(kind, tmp_path, tap.url)
