@@ -1,8 +1,9 @@
 """rtpengine against the real relay (Debian's rtpengine daemon in user space), kampy beside Kamailio
 5.6 running the same config (configs/rtpengine.cfg): a call's offer, answer and delete go to the
 daemon and the SDP the UAs see is the daemon's; the ng commands kampy sends are Kamailio's, key for
-key; a dead instance is disabled, the call goes on without a relay (the config's failure path), and
-the instance is probed back once rtpengine_disable_tout has passed; sets and weights; WebSocket."""
+key; a dead instance (an ng relay that stops answering, or the daemon stopped during a call) is
+disabled, calls go on without a relay (the config's failure path), and the instance is probed back
+once rtpengine_disable_tout has passed; sets and weights; WebSocket."""
 from __future__ import annotations
 
 import re
