@@ -35,11 +35,11 @@ route[CHECK] {
 
 NAT_CFG = '''
 loadmodule "sl.so"
-loadmodule "rtpengine.so"
-modparam("rtpengine", "rtpengine_sock", "udp:127.0.0.1:2223")
+loadmodule "nat_traversal.so"
+modparam("nat_traversal", "keepalive_interval", 60)
 request_route {
-    if (rtpengine_manage("trust-address")) { sl_send_reply("200", "Anchored"); exit; }
-    sl_send_reply("500", "No Media Relay");
+    if (client_nat_test("3")) { sl_send_reply("200", "Behind NAT"); exit; }
+    sl_send_reply("500", "Not Behind NAT");
 }
 '''
 
@@ -134,16 +134,16 @@ def test_defines_and_modparams(tmp_path: Path) -> None:
 
 
 def test_stand_ins(tmp_path: Path) -> None:
-    with pytest.raises(StandInError, match=r"rtpengine_manage\(\) \(line 6\)"):
+    with pytest.raises(StandInError, match=r"client_nat_test\(\) \(line 6\)"):
         Harness.load(NAT_CFG)
-    with Harness.load(NAT_CFG, standins={"rtpengine_manage": -1}) as sip:
+    with Harness.load(NAT_CFG, standins={"client_nat_test": -1}) as sip:
         sip.send_request("INVITE", "sip:bob@example.test").assert_reply(500)
     seen = []
-    with Harness.load(NAT_CFG, standins={"rtpengine_manage": lambda ctx, flags: seen.append(flags)}) as sip:
+    with Harness.load(NAT_CFG, standins={"client_nat_test": lambda ctx, tests: seen.append(tests)}) as sip:
         result = sip.send_request("INVITE", "sip:bob@example.test")
-        result.assert_reply(200, "Anchored")
-        assert seen == ["trust-address"] and result.codes("rtpengine_manage") == [1]
-        assert sip.stand_in_calls("rtpengine_manage") == [("trust-address",)]
+        result.assert_reply(200, "Behind NAT")
+        assert seen == ["3"] and result.codes("client_nat_test") == [1]
+        assert sip.stand_in_calls("client_nat_test") == [("3",)]
 
 
 def test_kampy_check_lists_functions_kampy_lacks(tmp_path: Path) -> None:
@@ -152,8 +152,8 @@ def test_kampy_check_lists_functions_kampy_lacks(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "kampy", "check", str(cfg)], capture_output=True, text=True)
     assert done.returncode == 1
     assert "note: the config uses what kampy lacks" in done.stderr
-    assert "module rtpengine (loaded at line 3), which kampy does not have: parameter rtpengine_sock " \
-        "(line 4); rtpengine_manage() (line 6)" in done.stderr
+    assert "module nat_traversal (loaded at line 3), which kampy does not have: parameter " \
+        "keepalive_interval (line 4); client_nat_test() (line 6)" in done.stderr
 
 
 def test_tracing_is_off_unless_asked() -> None:

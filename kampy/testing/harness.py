@@ -118,10 +118,11 @@ class Harness:
         `defines`: `-A` names (`{"WITH_MYSQL": None, "DBURL": '"mysql://..."'}`).
         `modparams`: `{"msilo": {"expire_time": 60}}`, applied over the config's modparam lines.
         `standins`: what the config uses that kampy lacks, stood in: whole modules
-        (`{"htable": stand_in(pvars=...)}`) or single functions (`{"rtpengine_manage": 1}`); a
+        (`{"htable": stand_in(pvars=...)}`) or single functions (`{"pike_check_req": 1}`); a
         config using anything else kampy lacks is refused (StandInError lists all of it).
         `db`: "sqlite" (default) points every module's `db_url` at a new SQLite file with
-        Kamailio's tables; a URL uses that database; None keeps the config's `db_url`.
+        Kamailio's tables (not an empty one: a module without a database stays so); a URL uses
+        that database; None keeps the config's `db_url`.
         """
         owned = workdir is None
         work = Path(tempfile.mkdtemp(prefix="kampy-test-")) if workdir is None else Path(workdir)
@@ -426,9 +427,12 @@ def _compile(config: ast.Config, standins: dict[str, st.StandIn], record: st.Sta
 
 def _database(compiled: CompiledConfig, db: str | None, work: Path,
               modparams: Mapping[str, Mapping[str, Any]]) -> str | None:
-    """Point every module's `db_url` (not set by the test's modparams) at the test database."""
+    """Point every module's `db_url` (not set by the test's modparams) at the test database; a module
+    whose `db_url` is empty (no default and none in the config: rtpproxy, rtpengine) uses no
+    database and is left so."""
     users = [name for name, mod in compiled.modules.items() if mod.origin != "stand-in"
-             and mod.exports.param("db_url") is not None and "db_url" not in modparams.get(name, {})]
+             and mod.exports.param("db_url") is not None and mod.params.get("db_url")
+             and "db_url" not in modparams.get(name, {})]
     if db is None or not users:
         given = [m.get("db_url") for m in modparams.values() if m.get("db_url")]
         return given[0] if given else None

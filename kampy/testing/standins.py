@@ -6,7 +6,7 @@ when the config loads, all of it listed at once (`StandInError`), as `kampy chec
 `kampy.config.lacking`; Kamailio 5.6's declarations of its modules say what a stood-in module
 offers (`kampy.config.kamailio_modules`).
 
-* A function: `standins={"rtpengine_manage": 1}`, a return code or a callable
+* A function: `standins={"pike_check_req": 1}`, a return code or a callable
   `fn(ctx, *args) -> int` (None counts as 1; `ctx` is a `StandInContext`). Standing in a
   function of a module kampy does not have stands the module in, but then every function the
   config calls of it needs one.

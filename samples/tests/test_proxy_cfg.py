@@ -1,12 +1,15 @@
 """samples/proxy.cfg under test: registrar, stateful relay, voicemail on busy or no answer, and the
-rtpengine branch (a module kampy lacks) with stand-ins."""
+rtpengine branch against a few lines playing rtpengine."""
 from __future__ import annotations
 
+import re
+import socket
+import threading
 from pathlib import Path
 
 import pytest
 
-from kampy.testing import NEVER, Answer, Harness, StandInError, UserAgent
+from kampy.testing import NEVER, Answer, Harness, UserAgent
 
 CFG = Path(__file__).resolve().parent.parent / "proxy.cfg"
 BOB = "sip:bob@example.test"
@@ -82,19 +85,61 @@ def test_callee_that_never_answers_goes_to_voicemail_after_fr_timer(sip: Harness
     assert [r.status for r in later.responses] == [200]
 
 
-def test_nat_branch_needs_stand_ins(kampy_cfg) -> None:
-    with pytest.raises(StandInError, match="rtpengine_manage"):
-        kampy_cfg(CFG, defines={"WITH_NAT": None})
+class Rtpengine:
+    """Enough of rtpengine's ng protocol over UDP for the NAT branch: each datagram is `<cookie>
+    <bencoded dictionary>`; a ping gets pong, an offer or answer the SDP with the relay's address."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.url = f"udp:127.0.0.1:{self.sock.getsockname()[1]}"
+        self.commands: list[str] = []
+        self.running = True
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        while self.running:
+            try:
+                data, peer = self.sock.recvfrom(65536)
+            except OSError:
+                continue
+            cookie, _, command = data.partition(b" ")
+            name = re.search(rb"7:command(\d+):", command)
+            self.commands.append(command[name.end():name.end() + int(name[1])].decode() if name else "")
+            if self.commands[-1] == "ping":
+                reply = b"d6:result4:ponge"
+            else:
+                sdp = SDP.replace(b"192.0.2.10", b"203.0.113.9")
+                reply = b"d3:sdp%d:%s6:result2:oke" % (len(sdp), sdp)
+            self.sock.sendto(cookie + b" " + reply, peer)
+
+    def close(self) -> None:
+        self.running = False
+        self.thread.join()
+        self.sock.close()
 
 
-def test_nat_branch_calls_rtpengine_for_sdp(kampy_cfg) -> None:
-    sip = kampy_cfg(CFG, defines={"WITH_NAT": None}, standins={"rtpengine_manage": 1})
+@pytest.fixture
+def rtpengine():
+    relay = Rtpengine()
+    yield relay
+    relay.close()
+
+
+def test_nat_branch_anchors_media_with_rtpengine(kampy_cfg, rtpengine: Rtpengine) -> None:
+    sip = kampy_cfg(CFG, defines={"WITH_NAT": None},
+                    modparams={"rtpengine": {"rtpengine_sock": rtpengine.url}})
     sip.ua(BOB, "192.0.2.20:5062").register()
 
-    sip.send_request("INVITE", BOB, body=SDP, content_type="application/sdp").assert_reply(200)
-    sip.send_request("INVITE", BOB).assert_reply(200)  # no SDP: no rtpengine
+    with_sdp = sip.send_request("INVITE", BOB, body=SDP, content_type="application/sdp")
+    without = sip.send_request("INVITE", BOB)  # no SDP: no rtpengine
 
-    assert sip.stand_in_calls("rtpengine_manage") == [("replace-origin replace-session-connection",)]
+    with_sdp.assert_reply(200)
+    without.assert_reply(200)
+    assert b"c=IN IP4 203.0.113.9" in with_sdp.assert_forwarded("INVITE").body
+    assert [c for c in rtpengine.commands if c != "ping"] == ["offer"]
 
 
 # ------------------------------------------------------------ whole calls through the Record-Route
