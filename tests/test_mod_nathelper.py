@@ -244,6 +244,18 @@ def test_fix_nated_register_stores_the_source_uri(sip: Harness) -> None:
     assert reply is not None and reply.header("X-Result") == "sip:203.0.113.7:40001;transport=tcp"
 
 
+def test_fix_nated_register_without_received_avp_is_refused_at_start(kampy_cfg) -> None:
+    with pytest.raises(Exception, match=r":3:\d+: .*fix_nated_register\(\): you must set 'received_avp'"):
+        kampy_cfg('loadmodule "sl.so"\nloadmodule "nathelper.so"\n'
+                  'request_route { fix_nated_register(); sl_send_reply("200", "OK"); }')
+
+
+def test_a_config_without_received_avp_loads_when_it_does_not_call_fix_nated_register(kampy_cfg) -> None:
+    sip = kampy_cfg('loadmodule "sl.so"\nloadmodule "nathelper.so"\n'
+                    'request_route { fix_nated_contact(); sl_send_reply("200", "OK"); }')
+    sip.send_request("OPTIONS", "sip:bob@example.test").assert_reply(200)
+
+
 def test_add_rcv_param_adds_received_to_each_contact(sip: Harness) -> None:
     data = forwarded(sip, "add_rcv_param", contact="<sip:a@10.0.0.5>;q=1, <sip:b@10.0.0.6>",
                      headers="X-Flags: 0")

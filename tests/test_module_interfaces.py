@@ -318,6 +318,33 @@ def test_a_dynamic_argument_the_fixup_refuses_fails_the_call(tmp_path: Path,
     assert "twice(): bad argument 1: invalid literal for int() with base 0: 'alice'" in caplog.text
 
 
+READY = '''
+from kampy.api import Param
+
+
+class Ready(Module):
+    def refuse_unless_ready(self):
+        if not self.params["ready"]:
+            raise ValueError("set 'ready' first")
+
+    def go(self, ctx):
+        return 1
+
+EXPORTS = Exports(name="ready", params=(Param("ready", (int,), 0),),
+                  functions=(Function("go", fixup="refuse_unless_ready"),), factory=Ready)
+'''
+
+
+def test_a_function_without_arguments_whose_fixup_refuses_is_a_config_error_at_the_call(
+        tmp_path: Path) -> None:
+    write_module(tmp_path, "ready", READY)
+    with pytest.raises(ConfigError) as info:
+        server_of(tmp_path, 'loadmodule "ready"\nrequest_route {\n  go();\n}')
+    (diag,) = info.value.diagnostics
+    assert (diag.pos.line, diag.message) == (4, "go(): set 'ready' first")
+    server_of(tmp_path, 'loadmodule "ready"\nmodparam("ready", "ready", 1)\nrequest_route {\n  go();\n}')
+
+
 def test_a_pseudo_variable_of_a_module_built_later_is_a_clear_load_error(tmp_path: Path) -> None:
     write_module(tmp_path, "eager", '''
 class Eager(Module):

@@ -93,8 +93,9 @@ EXPORTS = Exports(
                      "WebSocket, 128 Contact port is not the source port, 256 SDP c= is not the "
                      "source, 512 the destination differs from R-URI (or 2nd Via).",
                  returns="1 when one test holds, -1 otherwise"),
-        Function("fix_nated_register", routes=R, args=(), doc="Stores the source address as a URI "
-                 "in received_avp, for registrar's save().", returns="1"),
+        Function("fix_nated_register", routes=R, args=(), fixup="fixup_fix_nated_register",
+                 doc="Stores the source address as a URI in received_avp, for registrar's save(); a "
+                     "config calling it without received_avp is refused at start-up.", returns="1"),
         Function("add_rcv_param", args=(Arg("flag", ArgKind.INT),), min_args=0, routes=R,
                  doc="Adds a received parameter with the source URI to each contact: to the header "
                      "(default), or with `flag` other than 0 to the URI (UDP only).",

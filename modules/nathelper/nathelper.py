@@ -397,11 +397,13 @@ class NathelperModule(Module):
 
     # ------------------------------------------------------------------ received
 
+    def fixup_fix_nated_register(self) -> None:
+        """A config calling fix_nated_register() without received_avp is refused at start-up."""
+        if self.received_avp is None:
+            raise ValueError("you must set 'received_avp' parameter. Must be same value as parameter "
+                             "'received_avp' of registrar module")
+
     def fix_nated_register(self, ctx: MessageContext) -> int:
-        if self.received_avp is None:  # Kamailio refuses the config at start-up instead
-            log.error("you must set 'received_avp' parameter. Must be same value as parameter "
-                      "'received_avp' of registrar module")
-            return -1
         avp_add(ctx, self.received_avp, cu.src_uri(ctx))
         return 1
 

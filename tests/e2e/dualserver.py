@@ -48,8 +48,13 @@ class Server:
         return code
 
     def kamcmd(self, *args: str, prefix: list[str] | None = None) -> str:
-        """kamcmd on the server's ctl socket; the output (AssertionError when it fails)."""
-        proc = subprocess.run([*(prefix or []), KAMCMD, "-s", f"unix:{self.run_dir}/kamailio_ctl", *args],
+        """kamcmd on the server's ctl socket; the output (AssertionError when it fails). The socket
+        may come up a moment after the SIP sockets answer: it is waited for up to 10 s."""
+        ctl = self.run_dir / "kamailio_ctl"
+        deadline = time.monotonic() + 10
+        while not ctl.exists() and time.monotonic() < deadline and self.proc.poll() is None:
+            time.sleep(0.05)
+        proc = subprocess.run([*(prefix or []), KAMCMD, "-s", f"unix:{ctl}", *args],
                               capture_output=True, text=True, timeout=30)
         if proc.returncode != 0:
             raise AssertionError(f"kamcmd {' '.join(args)}: {proc.stdout}{proc.stderr}")

@@ -85,7 +85,8 @@ class Rtpengine:
         return f"udp:{self.address}:{self.ng_port}"
 
     def command(self) -> list[str]:
-        cmd = [*self.prefix, BINARY, "--table=-1", "--foreground", "--log-stderr",
+        # --config-file=none: not Debian's /etc/rtpengine/rtpengine.conf (its fixed ports 2223-2225)
+        cmd = [*self.prefix, BINARY, "--config-file=none", "--table=-1", "--foreground", "--log-stderr",
                f"--interface={self.interface}", f"--listen-ng={self.address}:{self.ng_port}",
                f"--listen-cli={self.address}:{self.cli_port}",
                f"--port-min={self.port_min}", f"--port-max={self.port_max}", "--no-redis-required",
@@ -134,12 +135,13 @@ class Rtpengine:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def commands(self) -> list[tuple[str, str]]:
-        """(command, call-id) of every ng command the daemon received, from its log."""
+    def commands(self, pings: bool = False) -> list[tuple[str, str]]:
+        """(command, call-id) of every ng command the daemon received, from its log; pings (which
+        a server's workers send when they start, at any time) only when asked."""
         found = []
         for line in self.output().splitlines():
             m = re.search(r"(?:\[([^\]]*)\]: )?\[control\] Received command '([^']+)'", line)
-            if m:
+            if m and (pings or m.group(2) != "ping"):
                 found.append((m.group(2), m.group(1) or ""))
         return found
 
