@@ -186,6 +186,16 @@ def test_set_contact_alias_adds_the_source_as_alias(sip: Harness) -> None:
     assert header(data, "Contact") == "<sip:alice@10.0.0.5:5070;alias=203.0.113.7~40000~1>;expires=30"
 
 
+def test_alias_name_names_the_alias_parameter(kampy_cfg) -> None:
+    sip = kampy_cfg(CFG.replace('modparam("nathelper", "received_avp"',
+                                'modparam("nathelper", "alias_name", "nat")\n'
+                                'modparam("nathelper", "received_avp"'))
+    data = forwarded(sip, "set_contact_alias", contact="<sip:alice@10.0.0.5:5070>")
+    assert header(data, "Contact") == "<sip:alice@10.0.0.5:5070;nat=203.0.113.7~40000~1>"
+    got = result(sip, "ruri", ruri="sip:bob@10.0.0.5:5070;nat=203.0.113.7~40000~1", headers="X-Mode: 0")
+    assert got == "1 sip:203.0.113.7:40000 sip:bob@10.0.0.5:5070"
+
+
 def test_set_contact_alias_with_trim_replaces_an_older_alias(sip: Harness) -> None:
     data = forwarded(sip, "set_contact_alias_trim", contact="<sip:alice@10.0.0.5:5070;alias=1.2.3.4~5060~1>")
     assert header(data, "Contact") == "<sip:alice@10.0.0.5:5070;alias=203.0.113.7~40000~1>"
@@ -285,6 +295,14 @@ def test_fix_nated_sdp_all_flags_with_an_address(sip: Harness) -> None:
                           "m=audio 4000 RTP/AVP 0 8\r\na=rtcp:4001 IN IP4 198.51.100.9\r\na=sendrecv"
                           "\r\na=direction:active\r\na=nortpproxy:yes\r\na=oldmediaip:10.0.0.5"
                           "\r\na=oldmediaip:10.0.0.5\r\na=oldmediaip:10.0.0.5\r\n")
+
+
+def test_append_sdp_oldmediaip_0_adds_no_oldmediaip_lines(kampy_cfg) -> None:
+    sip = kampy_cfg(CFG.replace('modparam("nathelper", "received_avp"',
+                                'modparam("nathelper", "append_sdp_oldmediaip", 0)\n'
+                                'modparam("nathelper", "received_avp"'))
+    data = forwarded(sip, "sdp", body=SDP, headers="X-Flags: 2")
+    assert "oldmediaip" not in body(data) and "c=IN IP4 203.0.113.7" in body(data)
 
 
 def test_fix_nated_sdp_without_anything_to_replace_returns_2(sip: Harness) -> None:

@@ -183,6 +183,41 @@ def test_directional_commands_send_the_from_tag_only_when_asked(sip: Harness, ng
     assert ng.last("block DTMF")[b"from-tag"] == b"ftag"
 
 
+SIMPLE = [("start_recording", "start recording"), ("stop_recording", "stop recording"),
+          ("block_dtmf", "block DTMF"), ("unblock_dtmf", "unblock DTMF"), ("block_media", "block media"),
+          ("unblock_media", "unblock media"), ("silence_media", "silence media"),
+          ("unsilence_media", "unsilence media"), ("start_forwarding", "start forwarding"),
+          ("stop_forwarding", "stop forwarding"), ("stop_media", "stop media"),
+          ("play_dtmf", "play DTMF"), ("rtpengine_info", "offer")]
+
+
+@pytest.mark.parametrize(("function", "command"), SIMPLE)
+def test_each_media_function_sends_its_command(kampy_cfg: Callable[..., Harness], ng: NgFake,
+                                               function: str, command: str) -> None:
+    line = "" if function == "block_dtmf" else \
+        f'if ($hdr(X-Test) == "{function}") {{ {function}("$var(f)"); $var(rc) = $rc; }}\n    '
+    cfg = CFG.format(sock=ng.url, extra="").replace('if ($hdr(X-Test) == "block_dtmf")',
+                                                     line + 'if ($hdr(X-Test) == "block_dtmf")', 1)
+    sip = kampy_cfg(cfg, db=None)
+    got = send(sip, function, method="INFO", flags="code=5" if function == "play_dtmf" else "")
+    assert got["X-Rc"] == "1" and ng.seen() == [command]
+    cmd = ng.last(command)
+    assert (cmd[b"call-id"], cmd[b"from-tag"] if command == "offer" else b"ftag") == (b"call-1", b"ftag")
+    if function == "play_dtmf":
+        assert cmd[b"code"] == b"5"
+
+
+def test_rtpengine_info_leaves_the_message_as_it_is(kampy_cfg: Callable[..., Harness], ng: NgFake) -> None:
+    cfg = CFG.format(sock=ng.url, extra="").replace(
+        'if ($hdr(X-Test) == "block_dtmf")',
+        'if ($hdr(X-Test) == "info") { rtpengine_info(); $var(rc) = $rc; $var(sdp) = $rb; }\n    '
+        'if ($hdr(X-Test) == "block_dtmf")', 1)
+    sip = kampy_cfg(cfg, db=None)
+    got = send(sip, "info", method="INFO")
+    assert got["X-Rc"] == "1" and ng.last("offer")[b"sdp"] == SDP.encode()
+    assert got["X-Sdp"] == "c=IN IP4 10.0.0.5"  # the relay's 192.0.2.100 not put in
+
+
 # ------------------------------------------------------------------ rtpengine_manage
 
 
@@ -291,6 +326,55 @@ def test_a_call_stays_on_its_instance(kampy_cfg: Callable[..., Harness]) -> None
     finally:
         one.close()
         two.close()
+
+
+def test_a_call_is_forgotten_after_hash_table_tout(kampy_cfg: Callable[..., Harness], ng: NgFake) -> None:
+    sip = load(kampy_cfg, ng.url, 'modparam("rtpengine", "hash_table_tout", 5)\n'
+                                  'modparam("rtpengine", "hash_table_size", 16)')
+    send(sip, "offer")
+    assert sip.core.rpc.call("rtpengine.get_hash_total") == 1
+    sip.advance(16)  # past the timeout and the next 10 s cleaning
+    assert sip.core.rpc.call("rtpengine.get_hash_total") == 0
+
+
+@pytest.mark.parametrize(("limit", "tried"), [(1, 1), (30, 3)])
+def test_queried_nodes_limit_bounds_the_instances_one_command_tries(
+        kampy_cfg: Callable[..., Harness], limit: int, tried: int) -> None:
+    fakes = [NgFake({"offer": None}) for _ in range(3)]
+    try:
+        sip = load(kampy_cfg, " ".join(f.url for f in fakes),
+                   f'modparam("rtpengine", "queried_nodes_limit", {limit})\n'
+                   'modparam("rtpengine", "aggressive_redetection", 0)')
+        assert send(sip, "offer")["X-Rc"] == "-1"
+        assert sum(1 for f in fakes if "offer" in f.seen()) == tried
+    finally:
+        for f in fakes:
+            f.close()
+
+
+@pytest.mark.parametrize(("allow_op", "rc"), [(0, "-1"), (1, "1"), (2, "1")])
+def test_rtpengine_allow_op_lets_a_call_reach_its_instance_disabled_by_rpc(
+        kampy_cfg: Callable[..., Harness], ng: NgFake, allow_op: int, rc: str) -> None:
+    sip = load(kampy_cfg, ng.url, f'modparam("rtpengine", "rtpengine_allow_op", {allow_op})')
+    assert send(sip, "offer")["X-Rc"] == "1"
+    sip.core.rpc.call("rtpengine.enable", [ng.url, 0])
+    assert send(sip, "delete", method="BYE", body="")["X-Rc"] == rc
+    assert ng.seen() == (["offer", "delete"] if rc == "1" else ["offer"])
+
+
+def test_extra_id_pv_is_the_via_branch_of_via_branch_extra(kampy_cfg: Callable[..., Harness],
+                                                           ng: NgFake) -> None:
+    sip = load(kampy_cfg, ng.url, 'modparam("rtpengine", "extra_id_pv", "$hdr(X-Leg)")')
+    send(sip, "offer", flags="via-branch=extra", headers="X-Leg: leg-7")
+    assert ng.last("offer")[b"via-branch"] == b"leg-7"
+
+
+def test_force_send_interface_is_the_source_of_the_commands(kampy_cfg: Callable[..., Harness],
+                                                            ng: NgFake) -> None:
+    sip = load(kampy_cfg, ng.url, 'modparam("rtpengine", "force_send_interface", "127.0.0.2")\n'
+                                  'modparam("rtpengine", "control_cmd_tos", 184)')
+    assert send(sip, "offer")["X-Rc"] == "1"
+    assert ng.sources and set(ng.sources) == {"127.0.0.2"}
 
 
 @pytest.mark.parametrize("algo", [0, 1, 2])
@@ -472,6 +556,28 @@ def test_instances_from_the_database_and_reload(kampy_cfg: Callable[..., Harness
         tables.close()
         one.close()
         two.close()
+
+
+def test_the_table_and_its_columns_are_parameters(kampy_cfg: Callable[..., Harness], tmp_path: Path,
+                                                  ng: NgFake) -> None:
+    import sqlite3
+
+    from kampy.testing.db import Tables
+
+    url = f"sqlite://{tmp_path / 'rtpengine.sqlite'}"
+    Tables.create(url)
+    with sqlite3.connect(tmp_path / "rtpengine.sqlite") as db:
+        db.execute("CREATE TABLE relays (id INTEGER PRIMARY KEY, grp INTEGER, addr TEXT, w INTEGER, "
+                   "off INTEGER)")
+        db.execute("INSERT INTO version (table_name, table_version) VALUES ('relays', 1)")
+        db.execute("INSERT INTO relays (grp, addr, w, off) VALUES (3, ?, 1, 0)", (ng.url,))
+    names = {"table_name": "relays", "setid_col": "grp", "url_col": "addr", "weight_col": "w",
+             "disabled_col": "off", "db_url": "mysql://unused/x"}
+    extra = "\n".join(f'modparam("rtpengine", "{k}", "{v}")' for k, v in names.items())
+    cfg = CFG.format(sock="", extra=extra).replace('modparam("rtpengine", "rtpengine_sock", "")\n', "")
+    sip = kampy_cfg(cfg, db=url)
+    assert [(n["url"], n["set"]) for n in sip.core.rpc.call("rtpengine.show", ["all"])] == [(ng.url, 3)]
+    assert send(sip, "offer", headers="X-Set: 3")["X-Inst"] == ng.url
 
 
 def test_the_rpc_commands(sip: Harness, ng: NgFake) -> None:

@@ -42,6 +42,7 @@ request_route {{
     if ($hdr(X-Test) == "offer_ip") {{ rtpproxy_offer("$var(f)", "203.0.113.7"); $var(rc) = $rc; }}
     if ($hdr(X-Test) == "answer") {{ rtpproxy_answer("$var(f)"); $var(rc) = $rc; }}
     if ($hdr(X-Test) == "unforce") {{ unforce_rtp_proxy("$var(f)"); $var(rc) = $rc; }}
+    if ($hdr(X-Test) == "destroy") {{ rtpproxy_destroy("$var(f)"); $var(rc) = $rc; }}
     if ($hdr(X-Test) == "manage") {{ rtpproxy_manage("$var(f)"); $var(rc) = $rc; }}
     if ($hdr(X-Test) == "record") {{ start_recording(); $var(rc) = $rc; }}
     if ($hdr(X-Test) == "uac") {{ rtpproxy_stream2uac("/p/hello", "3"); $var(rc) = $rc; }}
@@ -242,6 +243,28 @@ def test_unforce_deletes_the_session(sip: Harness, proxy: Responder) -> None:
     send(sip, "unforce", method="BYE", body="", to_tag="ttag", flags="1")
     assert proxy.seen() == ["D call-1 ftag ttag", "D call-1 ftag", "D call-1;z9hG4bK-v1 ftag ttag"]
     assert send(sip, "unforce", method="BYE", body="", flags="q")["X-Rc"] == "-1"
+
+
+def test_rtpproxy_destroy_deletes_the_session_as_unforce_does(sip: Harness, proxy: Responder) -> None:
+    assert send(sip, "destroy", method="BYE", body="", to_tag="ttag")["X-Rc"] == "1"
+    send(sip, "destroy", method="BYE", body="", to_tag="ttag", flags="t")
+    assert proxy.seen() == ["D call-1 ftag ttag", "D call-1 ftag"]
+
+
+def test_timeout_socket_ends_an_update_with_both_tags(kampy_cfg: Callable[..., Harness],
+                                                      proxy: Responder) -> None:
+    sip = load(kampy_cfg, proxy.url, 'modparam("rtpproxy", "timeout_socket", "unix:/run/kamailio/timeout")')
+    send(sip, "offer", to_tag="ttag")  # a re-INVITE: both tags
+    send(sip, "offer", callid="call-2")  # no To tag: no socket
+    assert proxy.seen()[0] == f"Uc0,8,101 call-1 {SRC} 40000 ftag;1 ttag;1 unix:/run/kamailio/timeout"
+    assert proxy.seen()[2] == f"Uc0,8,101 call-2 {SRC} 40000 ftag;1"
+
+
+def test_the_b_flag_adds_extra_id_pv_to_the_call_id(kampy_cfg: Callable[..., Harness],
+                                                    proxy: Responder) -> None:
+    sip = load(kampy_cfg, proxy.url, 'modparam("rtpproxy", "extra_id_pv", "$hdr(X-Leg)")')
+    send(sip, "offer", flags="b", headers="X-Leg: leg-7")
+    assert proxy.seen()[0].split()[1] == "call-1;leg-7"
 
 
 def test_recording_prompts_and_statistics(sip: Harness, proxy: Responder) -> None:

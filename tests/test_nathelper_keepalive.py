@@ -156,3 +156,34 @@ def test_keepalive_timeout_expires_a_contact_that_does_not_answer(kampy_cfg: Cal
     sip.advance(60)  # usrloc's timer
     assert [c.aor for c in ul.contacts("alice")] == []
     assert [c.aor for c in ul.contacts("bob")] == ["bob"]
+
+
+def with_params(text: str) -> str:
+    return CFG.replace('modparam("usrloc", "nat_bflag", 6)', 'modparam("usrloc", "nat_bflag", 6)\n' + text)
+
+
+def test_sipping_method_is_the_keepalive_s_method(kampy_cfg: Callable[..., Harness]) -> None:
+    sip = kampy_cfg(with_params('modparam("nathelper", "sipping_method", "INFO")'))
+    register(sip, "alice", "203.0.113.7:40000")
+    lines = pings(sip, 10)[0].data.decode().split("\r\n")
+    assert lines[0] == "INFO sip:alice@10.0.0.5:5070 SIP/2.0" and "CSeq: 1 INFO" in lines
+
+
+@pytest.mark.parametrize(("param", "message"), [
+    ('"sipping_method", "NOT ONE"', r"invalid SIP ping method \[NOT ONE\]"),
+    ('"natping_socket", "udp:127.0.0.1:port"', "invalid natping_socket parameter"),
+    ('"natping_processes", -1', "natping_processes must be >= 0"),
+])
+def test_a_bad_keepalive_parameter_is_refused_at_start(kampy_cfg: Callable[..., Harness], param: str,
+                                                      message: str) -> None:
+    with pytest.raises(Exception, match=message):
+        kampy_cfg(with_params(f'modparam("nathelper", {param})'))
+
+
+@pytest.mark.parametrize(("processes", "pinged"), [(3, 12), (0, 0)])
+def test_natping_processes_share_the_contacts_and_none_pings_nothing(
+        kampy_cfg: Callable[..., Harness], processes: int, pinged: int) -> None:
+    sip = kampy_cfg(with_params(f'modparam("nathelper", "natping_processes", {processes})'))
+    for i in range(12):
+        register(sip, f"user{i}", f"203.0.113.7:{41000 + i}")
+    assert sorted(s.port for s in pings(sip, 10)) == [41000 + i for i in range(pinged)]

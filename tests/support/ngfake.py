@@ -38,6 +38,7 @@ class NgFake:
                                         **(replies or {})}
         self.commands: list[dict] = []
         self.cookies: list[bytes] = []
+        self.sources: list[str] = []  # the address each UDP command came from
         self._stop = False
         if unix_path is not None:
             if unix_path.exists():
@@ -82,6 +83,7 @@ class NgFake:
             data, src = self.sock.recvfrom(0x40000)
             cookie, _, rest = data.partition(b" ")
             self.cookies.append(cookie)
+            self.sources.append(src[0])
             reply = self._reply(rest)
             if reply is not None:
                 self.sock.sendto(cookie + b" " + reply, src)
