@@ -371,10 +371,17 @@ def test_extra_id_pv_is_the_via_branch_of_via_branch_extra(kampy_cfg: Callable[.
 
 def test_force_send_interface_is_the_source_of_the_commands(kampy_cfg: Callable[..., Harness],
                                                             ng: NgFake) -> None:
-    sip = load(kampy_cfg, ng.url, 'modparam("rtpengine", "force_send_interface", "127.0.0.2")\n'
-                                  'modparam("rtpengine", "control_cmd_tos", 184)')
+    sip = load(kampy_cfg, ng.url, 'modparam("rtpengine", "force_send_interface", "127.0.0.2")')
     assert send(sip, "offer")["X-Rc"] == "1"
     assert ng.sources and set(ng.sources) == {"127.0.0.2"}
+
+
+@pytest.mark.parametrize(("tos", "seen"), [(184, {184}), (-1, {0})])
+def test_control_cmd_tos_marks_the_commands(kampy_cfg: Callable[..., Harness], ng: NgFake, tos: int,
+                                            seen: set[int]) -> None:
+    sip = load(kampy_cfg, ng.url, f'modparam("rtpengine", "control_cmd_tos", {tos})')
+    assert send(sip, "offer")["X-Rc"] == "1"
+    assert ng.tos and set(ng.tos) == seen
 
 
 @pytest.mark.parametrize("algo", [0, 1, 2])

@@ -187,3 +187,25 @@ def test_natping_processes_share_the_contacts_and_none_pings_nothing(
     for i in range(12):
         register(sip, f"user{i}", f"203.0.113.7:{41000 + i}")
     assert sorted(s.port for s in pings(sip, 10)) == [41000 + i for i in range(pinged)]
+
+
+@pytest.mark.parametrize(("flag", "pinged"), [(0, ["203.0.113.7", "203.0.113.8"]), (1, ["203.0.113.7"])])
+def test_filter_server_id_pings_only_the_contacts_this_server_saved(
+        kampy_cfg: Callable[..., Harness], tmp_path, flag: int, pinged: list[str]) -> None:
+    from kampy.testing.db import Tables
+
+    url = f"sqlite://{tmp_path / 'location.sqlite'}"
+    Tables.create(url)
+    tables = Tables(url)
+    try:
+        for n, server_id in ((7, 0), (8, 3)):  # the second saved by server 3 (a shared database)
+            tables["location"].insert({
+                "ruid": f"uloc-{n}", "username": f"user{n}", "contact": f"sip:user{n}@10.0.0.{n}:5070",
+                "received": f"sip:203.0.113.{n}:40000", "expires": "2030-01-01 00:00:00",
+                "cflags": (1 << 6) | (1 << 7), "callid": f"c{n}", "cseq": 1, "server_id": server_id,
+                "socket": "udp:127.0.0.1:5060"})
+    finally:
+        tables.close()
+    sip = kampy_cfg(with_params(f'modparam("usrloc", "db_mode", 1)\n'
+                                f'modparam("nathelper", "filter_server_id", {flag})'), db=url)
+    assert sorted(s.host for s in pings(sip, 10)) == pinged

@@ -39,6 +39,7 @@ class NgFake:
         self.commands: list[dict] = []
         self.cookies: list[bytes] = []
         self.sources: list[str] = []  # the address each UDP command came from
+        self.tos: list[int] = []  # the TOS byte of each UDP command
         self._stop = False
         if unix_path is not None:
             if unix_path.exists():
@@ -49,6 +50,7 @@ class NgFake:
             self.url = f"unix:{unix_path}"
         else:
             self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_RECVTOS, 1)
             self.sock.bind(("127.0.0.1", 0))
             self.url = f"udp:127.0.0.1:{self.sock.getsockname()[1]}"
         self._thread = threading.Thread(target=self._run, name="ng-fake", daemon=True)
@@ -80,7 +82,9 @@ class NgFake:
                     if reply is not None:
                         conn.sendall(reply)
                 continue
-            data, src = self.sock.recvfrom(0x40000)
+            data, ancillary, _, src = self.sock.recvmsg(0x40000, socket.CMSG_SPACE(4))
+            self.tos += [cdata[0] for level, kind, cdata in ancillary
+                         if level == socket.IPPROTO_IP and kind == socket.IP_TOS]
             cookie, _, rest = data.partition(b" ")
             self.cookies.append(cookie)
             self.sources.append(src[0])
