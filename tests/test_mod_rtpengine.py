@@ -46,6 +46,7 @@ request_route {{
     if ($hdr(X-Test) == "play_media") {{ play_media("$var(f)"); $var(rc) = $rc; }}
     if ($hdr(X-Test) == "query_v") {{ rtpengine_query_v("$hdr(X-Fmt)", "$var(json)"); $var(rc) = $rc; }}
     if ($hdr(X-Test) == "rtpstat") {{ $var(rc) = $rtpstat; }}
+    if ($hdr(X-Test) == "rtpestat") {{ $var(rc) = $rtpestat; }}
     if ($hdr(X-Test) == "relay") {{
         record_route();
         rtpengine_manage("$var(f)");
@@ -510,6 +511,8 @@ def test_rtpstat_and_query_v(kampy_cfg: Callable[..., Harness]) -> None:
     try:
         sip = load(kampy_cfg, fake.url)
         got = send(sip, "rtpstat", method="INFO", body="")
+        assert got["X-Rc"] == "RTP: 860 bytes, 5 packets, 0 errors; RTCP: 52 bytes, 1 packets, 0 errors"
+        got = send(sip, "rtpestat", method="INFO", body="")  # the same under its other name
         assert got["X-Rc"] == "RTP: 860 bytes, 5 packets, 0 errors; RTCP: 52 bytes, 1 packets, 0 errors"
         got = send(sip, "query_v", method="INFO", body="", headers="X-Fmt: j")
         assert got["X-Json"] == ('{"result":"ok","totals":{"RTP":{"packets":5,"bytes":860,"errors":0},'

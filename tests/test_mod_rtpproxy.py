@@ -50,6 +50,7 @@ request_route {{
     if ($hdr(X-Test) == "stop_uac") {{ rtpproxy_stop_stream2uac(); $var(rc) = $rc; }}
     if ($hdr(X-Test) == "stop_uas") {{ rtpproxy_stop_stream2uas(); $var(rc) = $rc; }}
     if ($hdr(X-Test) == "rtpstat") {{ $var(rc) = $rtpstat; }}
+    if ($hdr(X-Test) == "rtppstat") {{ $var(rc) = $rtppstat; }}
     if ($hdr(X-Test) == "relay") {{
         record_route();
         rtpproxy_manage("$var(f)");
@@ -279,6 +280,7 @@ def test_recording_prompts_and_statistics(sip: Harness, proxy: Responder) -> Non
                             "P-1 call-1 /p/hello session ttag;1 ftag;1", "S call-1 ftag;1 ttag;1",
                             "S call-1 ttag;1 ftag;1", "Q call-1 ftag;1 ttag"]
     assert got["X-Rc"] == "60 0 0 0 0"
+    assert send(sip, "rtppstat", method="INFO", body="", to_tag="ttag")["X-Rc"] == "60 0 0 0 0"
 
 
 # ------------------------------------------------------------------ rtpproxy_manage
