@@ -55,7 +55,8 @@ What is here, by use:
   for `/re/replacement/flags`, `parse_replacement` for a replacement alone: `SubstExpr`,
   `Replacement`, `SubstError`), `parse_pv`, `parse_format`,
   `parse_pv_at`, `PVar`, `Transform`, `Literal`, `PVSyntaxError`; `avp_get`, `avp_values`,
-  `avp_add`, `avp_del`, `avp_key` (the key of `ctx.avps` an AVP name is kept under);
+  `avp_add`, `avp_del`, `avp_key` (the key of `ctx.avps` an AVP name is kept under),
+  `avp_param_name` (the AVP a module parameter names);
   `setflag`, `resetflag`, `isflagset`, `setbflag`, `resetbflag`, `isbflagset`.
 * The DB API: `db_connect(url)` -> `Database` (query/insert/update/delete by column), `DBURL`,
   `DBError`, `DBResult`, `DBReason`, `DB_TABLES`, `check_table_version`, `register_db_driver`,
@@ -73,7 +74,7 @@ What is here, by use:
   goes to stderr).
 """
 from kampy.config.ast import PVar, Transform
-from kampy.config.pvparse import Literal, PVSyntaxError, parse_format, parse_pv, parse_pv_at
+from kampy.config.pvparse import Literal, PVSyntaxError, avp_param_name, parse_format, parse_pv, parse_pv_at
 from kampy.db import DBURL, MYSQL, SQLITE, Database, DBError, Dialect
 from kampy.db import Reason as DBReason
 from kampy.db import Result as DBResult
@@ -317,7 +318,7 @@ __all__ = [
     "module_logger", "log_at", "python_level", "debug_threshold",
     "pv_get", "pv_set", "compile_posix",
     "Replacement", "SubstError", "SubstExpr", "parse_replacement", "parse_subst",
-    "avp_add", "avp_del", "avp_get", "avp_key", "avp_values",
+    "avp_add", "avp_del", "avp_get", "avp_key", "avp_values", "avp_param_name",
     "set_module_level", "module_levels", "set_module_facility", "module_facility",
     "term_color", "set_level_color", "level_color", "log_stderr", "LEVEL_NAMES",
     "setflag", "resetflag", "isflagset", "setbflag", "resetbflag", "isbflagset",

@@ -322,3 +322,9 @@ def test_rr_count_and_top_count(sip: Harness) -> None:
     assert result(sip, "rr", headers=rr) == "3 2"
     assert result(sip, "rr", headers="Record-Route: <sip:1.2.3.6;lr>") == "1 1"
     assert result(sip, "rr") == "0 0"
+
+
+def test_a_received_avp_that_is_not_an_avp_is_refused_at_start(kampy_cfg) -> None:
+    with pytest.raises(Exception, match=r"malformed or non AVP \$var\(r\) AVP definition"):
+        kampy_cfg(CFG.replace('modparam("nathelper", "received_avp", "$avp(RECEIVED)")',
+                              'modparam("nathelper", "received_avp", "$var(r)")'))

@@ -128,6 +128,21 @@ def parse_pv(text: str, pos: Pos = NOWHERE) -> PVar:
     return pv
 
 
+def avp_param_name(value: object, error: str) -> str | None:
+    """The AVP name a module parameter such as `$avp(name)` gives (Kamailio's pv_parse_spec and
+    pv_get_avp_name; an `s:` prefix dropped), None for an unset one; ValueError(`error`) when it is
+    not an AVP."""
+    if not value:
+        return None
+    try:
+        spec = parse_pv(str(value))
+    except ValueError as exc:
+        raise ValueError(error) from exc
+    if spec.cls != "avp" or not spec.arg:
+        raise ValueError(error)
+    return spec.arg[2:] if spec.arg[:2] in ("s:", "S:") else spec.arg
+
+
 def parse_format(text: str, pos: Pos = NOWHERE) -> tuple[Literal | PVar, ...]:
     """Split a string into literal text and pseudo-variables, as Kamailio's pv_parse_format."""
     parts: list[Literal | PVar] = []

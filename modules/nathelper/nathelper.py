@@ -16,9 +16,9 @@ from kampy.api import (
     SdpError,
     UsrlocAPI,
     avp_add,
+    avp_param_name,
     check_via_address,
     grep_socket,
-    parse_pv,
     message_sdp,
     replace_spans,
     sdp_span,
@@ -49,7 +49,8 @@ class NathelperModule(Module):
         self.extra_nets = int(params["nat_addr_mode"]) == 1
         self.nortpproxy = str(params["nortpproxy_str"] or "").rstrip("\r\n")
         self.preserve = int(params["append_sdp_oldmediaip"]) != 0
-        self.received_avp = self._received_avp(params["received_avp"])
+        received = params["received_avp"]
+        self.received_avp = avp_param_name(received, f"malformed or non AVP {received} AVP definition")
         self.force_socket = self._force_socket(params["force_socket"])
         self._pv_cache: dict[str, Any] = {}
         self.pinger: Pinger | None = None
@@ -63,19 +64,6 @@ class NathelperModule(Module):
             self._start_pinging(params)
 
     # ------------------------------------------------------------------ set-up
-
-    @staticmethod
-    def _received_avp(value: Any) -> str | None:
-        if not value:
-            return None
-        try:
-            spec = parse_pv(str(value))
-        except ValueError as exc:
-            raise ValueError(f"malformed or non AVP {value} AVP definition") from exc
-        if not isinstance(spec, PVar) or spec.cls != "avp" or not spec.arg:
-            raise ValueError(f"malformed or non AVP {value} AVP definition")
-        name = spec.arg
-        return name[2:] if name[:2] in ("s:", "S:") else name
 
     def _force_socket(self, value: Any) -> Any:
         if not value:

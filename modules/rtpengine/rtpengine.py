@@ -16,6 +16,7 @@ from kampy.api import (
     RouteType,
     TmAPI,
     avp_get,
+    avp_param_name,
     check_table_version,
     db_connect,
     message_sdp,
@@ -95,7 +96,8 @@ class RtpengineModule(HandlersMixin, RpcMixin, Module):
             log.info("Default rtpp set %s NOT found", self.setid_default)
         self.rtp_inst = self._var(params["rtp_inst_pvar"], ("avp", "xavp", "var"), "Invalid pvar name")
         self.extra_id = core.formatter(str(params["extra_id_pv"])) if params["extra_id_pv"] else None
-        self.setid_avp = self._avp_name(params["setid_avp"])
+        setid_avp = params["setid_avp"]
+        self.setid_avp = avp_param_name(setid_avp, f"malformed or non AVP definition <{setid_avp}>")
         self.write_sdp = self._var(params["write_sdp_pv"], ("avp", "var"),
                                    "write_sdp_pv: not a valid AVP or VAR definition")
         self.read_sdp = self._var(params["read_sdp_pv"], ("avp", "var"),
@@ -119,19 +121,6 @@ class RtpengineModule(HandlersMixin, RpcMixin, Module):
         if not isinstance(spec, PVar) or spec.cls not in classes:
             raise ValueError(f"{error} <{value}>")
         return self.core.pv_accessor(spec)
-
-    @staticmethod
-    def _avp_name(value: Any) -> str | None:
-        if not value:
-            return None
-        try:
-            spec = parse_pv(str(value))
-        except ValueError as exc:
-            raise ValueError(f"malformed or non AVP definition <{value}>") from exc
-        if not isinstance(spec, PVar) or spec.cls != "avp" or not spec.arg:
-            raise ValueError(f"malformed or non AVP definition <{value}>")
-        name = spec.arg
-        return name[2:] if name[:2] in ("s:", "S:") else name
 
     def _mos_sides(self, params: dict[str, Any]) -> list[stats.SideStats]:
         sides = []

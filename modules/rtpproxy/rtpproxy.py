@@ -12,6 +12,7 @@ from kampy.api import (
     PVar,
     Request,
     TmAPI,
+    avp_param_name,
     check_table_version,
     db_connect,
     parse_pv,
@@ -41,7 +42,8 @@ class RtpproxyModule(FunctionsMixin, Module):
         self.start = int(table.get(_START)[0])  # type: ignore[index]
         self.client = Client(self.registry, int(params["rtpproxy_retr"]), int(params["rtpproxy_tout"]),
                              int(params["rtpproxy_disable_tout"]), self.now)
-        self.ice_avp = self._avp(params["ice_candidate_priority_avp"])
+        ice_avp = params["ice_candidate_priority_avp"]
+        self.ice_avp = avp_param_name(ice_avp, f"malformed or non AVP definition <{ice_avp}>")
         self.rtp_inst = self._inst_pv(params["rtp_inst_pvar"])
         self.extra_id = core.formatter(str(params["extra_id_pv"])) if params["extra_id_pv"] else None
         self._msgs: dict[int, tuple[Any, list[int | None]]] = {}
@@ -56,18 +58,6 @@ class RtpproxyModule(FunctionsMixin, Module):
     def now(self) -> int:
         """Kamailio's ticks: seconds since the server started."""
         return int(self.core.clock.monotonic()) - self.start
-
-    @staticmethod
-    def _avp(value: Any) -> str | None:
-        if not value:
-            return None
-        try:
-            spec = parse_pv(str(value))
-        except ValueError as exc:
-            raise ValueError(f"malformed or non AVP definition <{value}>") from exc
-        if not isinstance(spec, PVar) or spec.cls != "avp" or not spec.arg:
-            raise ValueError(f"malformed or non AVP definition <{value}>")
-        return spec.arg[2:] if spec.arg[:2] in ("s:", "S:") else spec.arg
 
     def _inst_pv(self, value: Any) -> Any:
         if not value:
