@@ -133,6 +133,21 @@ def test_defines_and_modparams(tmp_path: Path) -> None:
         Harness.load(cfg, modparams={"maxfwd": {"max_limit": "30"}})
 
 
+def test_a_parameter_set_several_times_gets_one_more_value_or_a_list_instead(tmp_path: Path) -> None:
+    cfg = tmp_path / "k.cfg"
+    cfg.write_text('loadmodule "rtpproxy.so"\nmodparam("rtpproxy", "rtpproxy_sock", "udp:127.0.0.1:7722")\n'
+                   'request_route { exit; }\n')
+    more = {"rtpproxy": {"rtpproxy_sock": "udp:127.0.0.1:7724"}}
+    with Harness.load(cfg, modparams=more, db=None) as sip:
+        assert sip.compiled.modules["rtpproxy"].params["rtpproxy_sock"] == ["udp:127.0.0.1:7722",
+                                                                           "udp:127.0.0.1:7724"]
+    instead = {"rtpproxy": {"rtpproxy_sock": ["udp:127.0.0.1:7724"]}}
+    with Harness.load(cfg, modparams=instead, db=None) as sip:
+        assert sip.compiled.modules["rtpproxy"].params["rtpproxy_sock"] == ["udp:127.0.0.1:7724"]
+    with pytest.raises(ValueError, match="takes string"):
+        Harness.load(cfg, modparams={"rtpproxy": {"rtpproxy_sock": [7724]}})
+
+
 def test_stand_ins(tmp_path: Path) -> None:
     with pytest.raises(StandInError, match=r"client_nat_test\(\) \(line 6\)"):
         Harness.load(NAT_CFG)

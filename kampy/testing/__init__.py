@@ -14,9 +14,10 @@ from kampy.testing.context import StandInContext
 from kampy.testing.standins import ModuleStandIn, StandInError, StandInModule, stand_in
 from kampy.testing.messages import NEVER, Answer
 from kampy.testing.ua import UserAgent
+from kampy.testing.udppeer import UdpPeer
 
 __all__ = [
     "Answer", "Call", "DEFAULT_FROM", "DEFAULT_SOURCE", "Dialog", "DialogError", "DialogState", "FakeClock",
     "Harness", "MessageLoop", "NEVER", "Result", "Sent", "StandInError", "Status", "Table", "Tables",
-    "UserAgent", "raw_message", "ModuleStandIn", "StandInContext", "StandInModule", "stand_in",
+    "UdpPeer", "UserAgent", "raw_message", "ModuleStandIn", "StandInContext", "StandInModule", "stand_in",
 ]

@@ -116,7 +116,8 @@ class Harness:
         over UDP and TCP, as `kampy run`; `listen=["udp:192.0.2.1:5060"]` replaces them (as
         `kampy run -l`), `aliases=["example.test"]` adds to its `alias=` lines (what `myself` matches).
         `defines`: `-A` names (`{"WITH_MYSQL": None, "DBURL": '"mysql://..."'}`).
-        `modparams`: `{"msilo": {"expire_time": 60}}`, applied over the config's modparam lines.
+        `modparams`: `{"msilo": {"expire_time": 60}}`, applied over the config's modparam lines (a
+        parameter set several times gets one more value; a list replaces the config's values).
         `standins`: what the config uses that kampy lacks, stood in: whole modules
         (`{"htable": stand_in(pvars=...)}`) or single functions (`{"pike_check_req": 1}`); a
         config using anything else kampy lacks is refused (StandInError lists all of it).
@@ -469,9 +470,14 @@ def _apply_modparams(compiled: CompiledConfig, modparams: Mapping[str, Mapping[s
             if param is None:
                 known = ", ".join(p.name for p in mod.exports.params)
                 raise ValueError(f"module {module} has no parameter {name!r} (it has: {known})")
-            if type(value) not in param.types:
-                raise ValueError(f"parameter {name!r} of module {module} takes {param.type_names()}, "
-                                 f"not {type(value).__name__}")
-            if param.validate is not None:
-                param.validate(value)
-            mod.params[name] = [*(mod.params.get(name) or []), value] if param.multi else value
+            replace = param.multi and isinstance(value, list)  # the config's lines replaced
+            for one in value if replace else [value]:
+                if type(one) not in param.types:
+                    raise ValueError(f"parameter {name!r} of module {module} takes {param.type_names()}, "
+                                     f"not {type(one).__name__}")
+                if param.validate is not None:
+                    param.validate(one)
+            if replace:
+                mod.params[name] = list(value)
+            else:
+                mod.params[name] = [*(mod.params.get(name) or []), value] if param.multi else value

@@ -3,13 +3,12 @@ rtpengine branch against a few lines playing rtpengine."""
 from __future__ import annotations
 
 import re
-import socket
-import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from kampy.testing import NEVER, Answer, Harness, UserAgent
+from kampy.testing import NEVER, Answer, Harness, UdpPeer, UserAgent
 
 CFG = Path(__file__).resolve().parent.parent / "proxy.cfg"
 BOB = "sip:bob@example.test"
@@ -85,50 +84,33 @@ def test_callee_that_never_answers_goes_to_voicemail_after_fr_timer(sip: Harness
     assert [r.status for r in later.responses] == [200]
 
 
-class Rtpengine:
-    """Enough of rtpengine's ng protocol over UDP for the NAT branch: each datagram is `<cookie>
-    <bencoded dictionary>`; a ping gets pong, an offer or answer the SDP with the relay's address."""
+def rtpengine_answer(data: bytes) -> bytes:
+    """Enough of rtpengine's ng protocol for the NAT branch: each datagram is `<cookie> <bencoded
+    dictionary>`; a ping gets pong, an offer or answer the SDP with the relay's address."""
+    cookie, _, command = data.partition(b" ")
+    if b"7:command4:ping" in command:
+        return cookie + b" d6:result4:ponge"
+    sdp = SDP.replace(b"192.0.2.10", b"203.0.113.9")
+    return cookie + b" d3:sdp%d:%s6:result2:oke" % (len(sdp), sdp)
 
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.1)
-        self.url = f"udp:127.0.0.1:{self.sock.getsockname()[1]}"
-        self.commands: list[str] = []
-        self.running = True
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
 
-    def serve(self) -> None:
-        while self.running:
-            try:
-                data, peer = self.sock.recvfrom(65536)
-            except OSError:
-                continue
-            cookie, _, command = data.partition(b" ")
-            name = re.search(rb"7:command(\d+):", command)
-            self.commands.append(command[name.end():name.end() + int(name[1])].decode() if name else "")
-            if self.commands[-1] == "ping":
-                reply = b"d6:result4:ponge"
-            else:
-                sdp = SDP.replace(b"192.0.2.10", b"203.0.113.9")
-                reply = b"d3:sdp%d:%s6:result2:oke" % (len(sdp), sdp)
-            self.sock.sendto(cookie + b" " + reply, peer)
-
-    def close(self) -> None:
-        self.running = False
-        self.thread.join()
-        self.sock.close()
+def commands(relay: UdpPeer) -> list[str]:
+    """The ng commands the relay got, pings left out."""
+    found = []
+    for data in relay.received:
+        name = re.search(rb"7:command(\d+):", data)
+        if name:
+            found.append(data[name.end():name.end() + int(name[1])].decode())
+    return [c for c in found if c != "ping"]
 
 
 @pytest.fixture
-def rtpengine():
-    relay = Rtpengine()
-    yield relay
-    relay.close()
+def rtpengine() -> Iterator[UdpPeer]:
+    with UdpPeer(rtpengine_answer) as relay:
+        yield relay
 
 
-def test_nat_branch_anchors_media_with_rtpengine(kampy_cfg, rtpengine: Rtpengine) -> None:
+def test_nat_branch_anchors_media_with_rtpengine(kampy_cfg, rtpengine: UdpPeer) -> None:
     sip = kampy_cfg(CFG, defines={"WITH_NAT": None},
                     modparams={"rtpengine": {"rtpengine_sock": rtpengine.url}})
     sip.ua(BOB, "192.0.2.20:5062").register()
@@ -139,7 +121,7 @@ def test_nat_branch_anchors_media_with_rtpengine(kampy_cfg, rtpengine: Rtpengine
     with_sdp.assert_reply(200)
     without.assert_reply(200)
     assert b"c=IN IP4 203.0.113.9" in with_sdp.assert_forwarded("INVITE").body
-    assert [c for c in rtpengine.commands if c != "ping"] == ["offer"]
+    assert commands(rtpengine) == ["offer"]
 
 
 # ------------------------------------------------------------ whole calls through the Record-Route

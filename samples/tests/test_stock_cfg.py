@@ -9,13 +9,12 @@ credentials, so the phones' 401/407 answers go through the config's AUTH route.
 """
 from __future__ import annotations
 
-import socket
-import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from kampy.testing import NEVER, Answer, Harness, UserAgent, stand_in
+from kampy.testing import NEVER, Answer, Harness, UdpPeer, UserAgent, stand_in
 from kampy.testing.digest import digest_response, parse_params
 
 STOCK = Path(__file__).resolve().parents[2] / "tests" / "data" / "kamailio-stock.cfg"
@@ -242,48 +241,24 @@ def test_a_call_is_challenged_407_and_relayed_with_credentials(authsip: Harness)
 REPLIES = {"U": "35000 203.0.113.9", "L": "35002 203.0.113.9", "V": "20040107", "VF": "1"}
 
 
-class RtpProxy:
-    """RTPProxy's control protocol over UDP, `<cookie> <command>` answered `<cookie> <result>`: U and L
+def rtpproxy_answer(data: bytes) -> bytes:
+    """RTPProxy's control protocol, `<cookie> <command>` answered `<cookie> <result>`: U and L
     (offer, answer) get a media port and address, V/VF the version and capabilities, the rest 0."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.1)
-        self.url = f"udp:127.0.0.1:{self.sock.getsockname()[1]}"
-        self.commands: list[str] = []
-        self.running = True
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-
-    def serve(self) -> None:
-        while self.running:
-            try:
-                data, peer = self.sock.recvfrom(65536)
-            except OSError:
-                continue
-            cookie, _, command = data.decode().partition(" ")
-            self.commands.append(command)
-            result = REPLIES.get(command[:2]) or REPLIES.get(command[:1], "0")
-            self.sock.sendto(f"{cookie} {result}".encode(), peer)
-
-    def close(self) -> None:
-        self.running = False
-        self.thread.join()
-        self.sock.close()
+    cookie, _, command = data.decode().partition(" ")
+    result = REPLIES.get(command[:2]) or REPLIES.get(command[:1], "0")
+    return f"{cookie} {result}".encode()
 
 
 @pytest.fixture
-def rtpproxy():
-    proxy = RtpProxy()
-    yield proxy
-    proxy.close()
+def rtpproxy() -> Iterator[UdpPeer]:
+    with UdpPeer(rtpproxy_answer) as proxy:
+        yield proxy
 
 
-def test_nat_register_is_fixed_and_the_call_anchored(kampy_cfg, rtpproxy: RtpProxy) -> None:
+def test_nat_register_is_fixed_and_the_call_anchored(kampy_cfg, rtpproxy: UdpPeer) -> None:
     sip = kampy_cfg(STOCK, aliases=[DOMAIN], defines={"WITH_NAT": None},
                     standins={name: stand_in() for name in ALWAYS},
-                    modparams={"rtpproxy": {"rtpproxy_sock": rtpproxy.url}})
+                    modparams={"rtpproxy": {"rtpproxy_sock": [rtpproxy.url]}})
     private = SDP.replace(b"192.0.2.10", b"10.0.0.20")
     answer = Answer(200, headers={"Content-Type": "application/sdp"}, body=private)
     bob = sip.ua(BOB, "192.0.2.20:5062", answer=[180, answer])
@@ -298,7 +273,8 @@ def test_nat_register_is_fixed_and_the_call_anchored(kampy_cfg, rtpproxy: RtpPro
     invite = call.result.assert_forwarded("INVITE", to="192.0.2.20:5062")  # the NAT address
     assert invite.header("Record-Route") == "<sip:127.0.0.1;lr;nat=yes>"
     assert b"c=IN IP4 203.0.113.9" in invite.body and b"m=audio 35000 " in invite.body
-    assert [c.split()[0] for c in rtpproxy.commands if c[:1] in "UL"] == ["Uc0", "Lc0"]
+    commands = [d.decode().split()[1] for d in rtpproxy.received]
+    assert [c for c in commands if c[:1] in "UL"] == ["Uc0", "Lc0"]
     answered = call.result.reply.body  # the 200's SDP, private: rtpproxy_manage("co")
     assert b"c=IN IP4 203.0.113.9" in answered and b"m=audio 35002 " in answered
 
