@@ -84,3 +84,22 @@ onreply_route[R] { $var(m) = $T_req($rm); }
     fwd = srv.handle(request(), ALICE)[0]
     srv.handle(reply_to(fwd, 200, "OK"), BOB)
     assert srv.core.modules["pv"].vars["m"] == "MESSAGE"
+
+
+def test_onreply_route_sees_and_keeps_the_transaction_s_flags_and_avps_and_the_branch_flags() -> None:
+    srv = server('''
+request_route { setflag(3); setbflag(4); $avp(x) = "kept"; t_on_reply("R"); t_relay(); }
+onreply_route[R] {
+    if (isflagset(3)) { $var(f) = "flag"; }
+    if (isbflagset(4)) { $var(b) = "bflag"; }
+    $var(a) = $avp(x);
+    if (isflagset(5)) { $var(again) = "kept"; }
+    setflag(5);
+}
+''', 'loadmodule "kex.so"\n')
+    fwd = srv.handle(request(), ALICE)[0]
+    srv.handle(reply_to(fwd, 180, "Ringing"), BOB)
+    assert {k: srv.core.modules["pv"].vars.get(k) for k in ("f", "b", "a", "again")} == \
+        {"f": "flag", "b": "bflag", "a": "kept", "again": 0}
+    srv.handle(reply_to(fwd, 200, "OK"), BOB)
+    assert srv.core.modules["pv"].vars.get("again") == "kept"  # a flag set there stays on the transaction
