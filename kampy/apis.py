@@ -553,10 +553,6 @@ class TmAPI(TmUacAPI, Protocol):
         """t_uac for the next request of the dialog: `dialog.local_seq` moves on by one first
         (not for ACK and CANCEL), as Kamailio's req_within."""
 
-    def next_branch(self, ctx: MessageContext) -> str | None:
-        """The Via branch tm gives the next branch of the transaction at hand (in branch_route: the
-        branch being built), or None without a transaction (rtpengine's via-branch=next)."""
-
     # any transaction, by Call-ID and CSeq (t_lookup_callid)
     def find_by_callid(self, call_id: str, cseq: str) -> TmTransaction | None:
         """The INVITE transaction with this Call-ID and CSeq number, or None."""

@@ -3,11 +3,12 @@ Call-ID and tags of the message (or of the flags), the SDP for offer and answer,
 via-branch, the address the message came from, in Kamailio's order of the dictionary's keys."""
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any
 
-from kampy.api import MessageContext, Request, sdp_span
+from kampy.api import Message, MessageContext, Request, hash2_raw, reverse_hex, sdp_span
 
 from .flags import TRANSPORTS, NgFlags, parse_flags
 
@@ -144,3 +145,26 @@ def _tag_pairs(msg: Any, op: str, ng: NgFlags) -> list[tuple[str, Any]]:
     if not ng.to_tag:
         raise RequestError("No to-tag present")
     return [("from-tag", ng.to_tag), ("to-tag", ng.from_tag)]
+
+
+def next_via_branch(msg: Message, index: int) -> str:
+    """via-branch=next: the branch Kamailio's branch_builder makes for branch `index` of the
+    message's transaction from its hash index and characteristic value (char_msg_val: the MD5 of
+    the From tag, the To tag but for INVITE/ACK/CANCEL, Call-ID, Request-URI, CSeq number and the
+    top Via's host, port and branch, each trimmed, empty ones left out)."""
+    call_id = msg.call_id or ""
+    cseq = str(msg.cseq.num) if msg.cseq is not None else ""
+    via = msg.via
+    method = msg.method.upper() if isinstance(msg, Request) else (msg.cseq.method if msg.cseq else "")
+    parts = [msg.from_.tag if msg.from_ is not None else "",
+             "" if method in ("INVITE", "ACK", "CANCEL") else (msg.to.tag if msg.to is not None else ""),
+             call_id, msg.uri if isinstance(msg, Request) else "", cseq,
+             via.host if via is not None else "", str(via.port) if via is not None and via.port else "",
+             via.branch if via is not None else ""]
+    md5 = hashlib.md5()
+    for part in parts:
+        text = (part or "").strip()
+        if text:
+            md5.update(text.encode("utf-8", "surrogateescape"))
+    hash_index = hash2_raw(call_id, cseq) & 0xFFFF
+    return f"z9hG4bK{reverse_hex(hash_index)}.{md5.hexdigest()}.{reverse_hex(index)}"

@@ -37,6 +37,7 @@ from .request import (
     NgRequest,
     RequestError,
     build,
+    next_via_branch,
 )
 from .handlers import HandlersMixin
 from .rpc import RpcMixin
@@ -317,7 +318,8 @@ class RtpengineModule(HandlersMixin, RpcMixin, Module):
         if how == -1:
             return self.extra_id(ctx) if self.extra_id is not None else None
         if how == -2:
-            return self.tm.next_branch(ctx) if self.tm is not None else None
+            t = self.tm.t_gett(ctx) if self.tm is not None else None
+            return next_via_branch(msg, len(t.branches) if t is not None else 0)
         return None
 
     def ok(self, ctx: MessageContext, op: str, flags: str | None, setid: int | None) -> tuple[Any, NgRequest]:

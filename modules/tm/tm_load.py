@@ -5,7 +5,7 @@ from __future__ import annotations
 from kampy.api import MessageContext, Request, Response, RouteType, TmTransaction, error_text
 
 from . import tags
-from .base import BRANCH, CELL, PICKED, TmBase, key_text
+from .base import BRANCH, CELL, PICKED, TmBase
 from .cell import cell_of_view, view_of
 
 
@@ -76,18 +76,6 @@ class Binds(TmBase):
     def transaction_request(self, ctx: MessageContext) -> Request | None:
         cell = self.cell_of(ctx)
         return cell.request if cell is not None else None
-
-    def next_branch(self, ctx: MessageContext) -> str | None:
-        """TmAPI.next_branch: the Via branch t_fwd gives the next branch (the one being built in
-        branch_route)."""
-        cell = self.cell_of(ctx)
-        if cell is None:
-            return None
-        msg = cell.request
-        index = ctx.local.get(BRANCH) if ctx.route_type & RouteType.BRANCH else len(cell.branches)
-        seed = f"{cell.label}.{key_text(cell.uas.tx.key) if cell.uas else msg.call_id}"
-        return tags.branch_id(self.core.rank, msg.call_id or "", str(msg.cseq.num) if msg.cseq else "",
-                              seed, int(index or 0))
 
     def invite_of(self, ctx: MessageContext) -> Request | None:
         msg = ctx.msg

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from kampy.api import parse_message
+from modules.rtpengine.request import next_via_branch
+
 from tests.e2e import dualserver
 from tests.e2e.dualserver import Server
 from tests.e2e.kampy_process import free_port
@@ -137,6 +140,21 @@ def test_kampy_sends_kamailios_commands(tmp_path: Path, daemon: Rtpengine) -> No
     assert [key for key, _ in offer][:5] == [b"supports", b"sdp", b"ICE", b"label", b"TOS"]
     assert dict(offer)[b"replace"] == repr([b"origin", b"session-connection"])
     assert dict(offer)[b"transport-protocol"] == repr(b"RTP/AVP")
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_via_branch_next_is_kamailios_branch_of_the_request(kind: str, tmp_path: Path, daemon: Rtpengine,
+                                                            tap: NgTap) -> None:
+    """Kamailio's value (branch_builder over char_msg_val) computed from the INVITE as sent; the
+    same body on both servers checks the formula against Kamailio and kampy against it."""
+    server = start(kind, tmp_path, tap.url)
+    caller, callee = agents(server)
+    c, _, _, _ = call(caller, callee, "replace-origin via-branch=next")
+    hang_up(c, callee)
+    server.stop()
+    offer = tap.commands()[0]
+    assert offer[b"command"] == b"offer"
+    assert offer[b"via-branch"].decode() == next_via_branch(parse_message(c.invite.data), 0)
 
 
 def _normal(cmd: dict, caller: UA, callee: UA) -> list:
