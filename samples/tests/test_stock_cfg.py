@@ -257,7 +257,6 @@ def rtpproxy() -> Iterator[UdpPeer]:
 
 def test_nat_register_is_fixed_and_the_call_anchored(kampy_cfg, rtpproxy: UdpPeer) -> None:
     sip = kampy_cfg(STOCK, aliases=[DOMAIN], defines={"WITH_NAT": None},
-                    standins={name: stand_in() for name in ALWAYS},
                     modparams={"rtpproxy": {"rtpproxy_sock": [rtpproxy.url]}})
     private = SDP.replace(b"192.0.2.10", b"10.0.0.20")
     answer = Answer(200, headers={"Content-Type": "application/sdp"}, body=private)
