@@ -26,7 +26,10 @@ What is here, by use:
   `UacDialog`; transaction callbacks `TmCallback` with `TmcbParams` for the `TMCB_*` events; the
   transaction at hand as a `TmTransaction` with its `TmBranch`es), `RrAPI` (rr: record-routing),
   `UsrlocAPI` (usrloc: the location table), `XhttpAPI` (xhttp: answering HTTP requests), `PvAPI`
-  (pv: the AVP aliases).
+  (pv: the AVP aliases), `PresenceAPI` (presence: event packages as `PresenceEvent`, subscriptions
+  as `Subscription`, the states `ACTIVE_STATUS` ... and categories `WINFO_TYPE`/`PUBL_TYPE`).
+* XML as Kamailio's modules handle it through libxml2: `libxml` (parse, dump byte for byte as
+  libxml2 does, copy nodes, look nodes up as presence_xml does).
 * RPC replies and control sockets: `Member` and `RpcStruct` (reply values with Kamailio's
   structure), `LocalService` and `Peer` (a control socket the network layer serves), `binrpc`
   (Kamailio's binrpc codec, as ctl speaks it), `JsonRpc`, `dumps_response`, `version_string`
@@ -83,6 +86,11 @@ from kampy.db import check_table_version
 from kampy.db import connect as db_connect
 from kampy.db import register_driver as register_db_driver
 from kampy.apis import (
+    ACTIVE_STATUS,
+    PENDING_STATUS,
+    POLITE_BLOCK_STATUS,
+    PUBL_TYPE,
+    TERMINATED_STATUS,
     TMCB_ACK_NEG_IN,
     TMCB_DESTROY,
     TMCB_DLG,
@@ -101,12 +109,12 @@ from kampy.apis import (
     TMCB_ON_BRANCH_FAILURE_RO,
     TMCB_ON_FAILURE,
     TMCB_ON_FAILURE_RO,
-    TMCB_REQ_RETR_IN,
     TMCB_REQUEST_FWDED,
     TMCB_REQUEST_IN,
     TMCB_REQUEST_OUT,
     TMCB_REQUEST_PENDING,
     TMCB_REQUEST_SENT,
+    TMCB_REQ_RETR_IN,
     TMCB_RESPONSE_FWDED,
     TMCB_RESPONSE_IN,
     TMCB_RESPONSE_OUT,
@@ -116,19 +124,24 @@ from kampy.apis import (
     TYPE_LOCAL_ACK,
     TYPE_LOCAL_CANCEL,
     TYPE_REQUEST,
+    WAITING_STATUS,
+    WINFO_TYPE,
     CfgAPI,
     CoreAPI,
+    PresenceAPI,
+    PresenceEvent,
     PvAPI,
     PingContact,
     ReplyCallback,
     RrAPI,
     SlAPI,
+    Subscription,
     TmAPI,
     TmBranch,
     TmCallback,
-    TmcbParams,
     TmTransaction,
     TmUacAPI,
+    TmcbParams,
     UacDialog,
     UsrlocAPI,
     XhttpAPI,
@@ -226,7 +239,7 @@ from kampy.runtime.shared import SharedStore
 from kampy.runtime.sockets import grep_socket
 from kampy.runtime.shmtable import ShmTable, TableFull
 from kampy.runtime.slotlocks import SlotLocks
-from kampy import binrpc
+from kampy import binrpc, libxml
 from kampy.rpc import JsonRpc, LocalService, Member, Peer, RpcRegistry, RpcStruct, dumps_response
 from kampy.stats import HIDDEN as HIDDEN_STAT
 from kampy.stats import Stats
@@ -331,6 +344,9 @@ __all__ = [
     "TMCB_E2EACK_RETR_IN", "TMCB_RESPONSE_READY", "TMCB_DONT_ACK", "TMCB_REQUEST_SENT", "TMCB_RESPONSE_SENT",
     "TMCB_ON_BRANCH_FAILURE_RO", "TMCB_ON_BRANCH_FAILURE", "TMCB_MAX", "TMCB_NONE_F", "TMCB_RETR_F",
     "TMCB_LOCAL_F", "TYPE_REQUEST", "TYPE_LOCAL_CANCEL", "TYPE_LOCAL_ACK",
+    "PresenceAPI", "PresenceEvent", "Subscription",
+    "ACTIVE_STATUS", "PENDING_STATUS", "TERMINATED_STATUS", "WAITING_STATUS", "POLITE_BLOCK_STATUS",
+    "WINFO_TYPE", "PUBL_TYPE", "libxml",
     "JsonRpc", "LocalService", "Member", "Peer", "RpcStruct", "binrpc", "dumps_response", "version_string",
     "KAMAILIO_VERSION_TEXT", "KAMPY_VERSION", "source_id",
     "Handoff", "SendSocketValue", "build_forwarded", "destination", "forward_request", "relay_reply",

@@ -289,7 +289,11 @@ class SlAPI(Protocol):
         """Reply within the request's transaction when tm has one, else statelessly (send_reply())."""
 
     def to_tag(self, msg: Request) -> str:
-        """The To-tag sl puts in its replies to `msg` (Kamailio's get_reply_totag)."""
+        """The To-tag sl puts in its stateless replies to `msg` (Kamailio's sl_get_reply_totag)."""
+
+    def get_reply_totag(self, ctx: MessageContext) -> str:
+        """The To-tag of the reply to the request of `ctx`, whoever sends it: tm's when the request
+        has a transaction, else sl's (Kamailio's get_reply_totag); the request's own when it has one."""
 
 
 # ------------------------------------------------------------------ tm
@@ -717,3 +721,131 @@ class PvAPI(Protocol):
     def avp_alias(self, name: str) -> str | None:
         """The AVP name an alias of the `avp_aliases` parameter stands for (`s:email_addr`,
         `i:100`), or None when `name` is no alias."""
+
+
+# ------------------------------------------------------------------ presence
+
+# subscription states (presence/subscribe.h)
+ACTIVE_STATUS, PENDING_STATUS, TERMINATED_STATUS, WAITING_STATUS, POLITE_BLOCK_STATUS = 1, 2, 3, 4, 5
+# event categories (presence/event_list.h)
+WINFO_TYPE, PUBL_TYPE = 1, 2
+
+
+@dataclass
+class PresenceEvent:
+    """An event package a module adds to presence (Kamailio's pres_ev_t, given to `add_event`).
+
+    `name` is the Event header value it answers (`presence`, `presence.winfo`, `dialog;sla`),
+    `content_type` its bodies' type. The callbacks, each optional:
+
+    * `get_rules_doc(user, domain)` -> (code, document or None): the authorization rules (XCAP
+      pres-rules) of the presentity; required with `req_auth`, as `get_auth_status(subs)`, which sets
+      `subs.status` and `subs.reason` from `subs.auth_rules_doc` and returns 0 (negative on error);
+    * `get_pidf_doc(user, domain, file_uri)` -> (code, document or None): a pidf-manipulation
+      document (code > 0 when one was found);
+    * `apply_auth_nbody(body, subs)` -> (code, body or None): the body a watcher may see;
+    * `agg_nbody(user, domain, bodies or None, off_index)` -> body or None: the published bodies
+      (oldest first) made into one; `off_index` is the one being withdrawn (-1: none);
+    * `evs_publ_handl(ctx)`, `evs_subs_handl(ctx)`: checks on a PUBLISH or SUBSCRIBE (negative refuses
+      it; they may have replied);
+    * `aux_body_processing(subs, body)` -> body or None: a per-watcher body.
+    `type` is WINFO_TYPE for a watcher-info package (`x.winfo`), PUBL_TYPE otherwise (presence
+    sets it from the name). `etag_not_new`: a refreshing PUBLISH keeps its entity tag."""
+
+    name: str
+    content_type: str
+    default_expires: int = 3600
+    type: int = PUBL_TYPE
+    etag_not_new: int = 0
+    req_auth: int = 0
+    get_rules_doc: Callable[[str, str], tuple[int, bytes | None]] | None = None
+    get_pidf_doc: Callable[[str, str, str], tuple[int, bytes | None]] | None = None
+    apply_auth_nbody: Callable[[bytes, Subscription], tuple[int, bytes | None]] | None = None
+    get_auth_status: Callable[[Subscription], int] | None = None
+    agg_nbody: Callable[[str, str, list[bytes] | None, int], bytes | None] | None = None
+    evs_publ_handl: Callable[[MessageContext], int] | None = None
+    evs_subs_handl: Callable[[MessageContext], int] | None = None
+    aux_body_processing: Callable[[Subscription, bytes | None], bytes | None] | None = None
+
+
+@dataclass
+class Subscription:
+    """A subscription dialog (Kamailio's subs_t), as presence hands it to an event's callbacks and
+    shows it in `$subs(...)`: the presentity, the watcher, the dialog (tags, Call-ID, CSeqs,
+    contacts, route set, socket), its state (`status`, `reason`, `expires` in seconds from now,
+    `version` of the NOTIFY bodies) and, for authorization, the presentity's rules document."""
+
+    pres_uri: str = ""
+    to_user: str = ""
+    to_domain: str = ""
+    from_user: str = ""
+    from_domain: str = ""
+    watcher_user: str = ""
+    watcher_domain: str = ""
+    event: PresenceEvent | None = None
+    event_id: str = ""
+    to_tag: str = ""
+    from_tag: str = ""
+    callid: str = ""
+    sockinfo_str: str = ""
+    remote_cseq: int = 0
+    local_cseq: int = 0
+    contact: str = ""
+    local_contact: str = ""
+    record_route: str = ""
+    expires: int = 0
+    status: int = 0
+    reason: str = ""
+    version: int = 0
+    flags: int = 0
+    user_agent: str = ""
+    auth_rules_doc: bytes | None = None
+    send_on_cback: int = 0
+    db_flag: int = 0
+    recv_event: int = 0
+    updated: int = -1
+    updated_winfo: int = -1
+
+
+class PresenceAPI(Protocol):
+    """What presence offers (`core.api("presence")`, Kamailio's presence_api_t from bind_presence):
+    event packages for presence_xml and the other presence_* modules, and the operations they call
+    back. (Kamailio's shtable/extract_sdialog_info members serve rls and pua, which kampy has not.)"""
+
+    def add_event(self, event: PresenceEvent) -> int:
+        """Register an event package (0, negative on a bad one); a `x.winfo` package and its `x` are
+        linked as each other's watcher-info peer."""
+
+    def contains_event(self, name: str) -> PresenceEvent | None:
+        """The package an Event header value selects (`presence`, `dialog;sla`), or None."""
+
+    def get_event_list(self) -> list[str]:
+        """The registered packages' names, newest first (Allow-Events)."""
+
+    def update_watchers_status(self, pres_uri: str, event: PresenceEvent, rules_doc: bytes | None) -> int:
+        """Re-evaluate the watchers of `pres_uri` against a changed rules document and notify
+        those whose state changed (0, negative on error)."""
+
+    def get_presentity(self, pres_uri: str, event: PresenceEvent, etag: str | None = None,
+                       contact: str | None = None) -> bytes | None:
+        """The NOTIFY body of the presentity's published state (aggregated when the package
+        aggregates), None when nothing is published."""
+
+    def get_sphere(self, pres_uri: str) -> str | None:
+        """The RPID sphere of the presentity's published presence."""
+
+    def pres_auth_status(self, ctx: MessageContext | None, watcher_uri: str, presentity_uri: str) -> int:
+        """The subscription state the rules give `watcher_uri` for `presentity_uri`'s presence."""
+
+    def handle_publish(self, ctx: MessageContext, sender_uri: str | None = None) -> int:
+        """handle_publish() on the request of `ctx`."""
+
+    def handle_subscribe(self, ctx: MessageContext, watcher_uri: str | None = None) -> int:
+        """handle_subscribe() on the request of `ctx`."""
+
+    def update_presentity(self, event: str, realm: str, user: str, etag: str, sender: str | None,
+                          body: bytes | None, expires: int, new_t: int, replace: int) -> int:
+        """Store a presentity document as a PUBLISH would (no reply), and notify its watchers."""
+
+    def pres_refresh_watchers(self, pres_uri: str, event: str, refresh_type: int) -> int:
+        """pres_refresh_watchers(uri, event, type) for types 0 and 1."""

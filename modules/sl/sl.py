@@ -50,6 +50,17 @@ class SlModule(Module):
     def to_tag(self, msg: Request) -> str:
         return local_to_tag(self.core, msg, SL_TAG_SIGNATURE, SL_TAG_SEPARATOR)
 
+    def get_reply_totag(self, ctx: MessageContext) -> str:
+        """kampy.api.SlAPI: the To-tag of whichever reply the request gets (get_reply_totag): tm's
+        when it has a transaction, else sl's."""
+        msg = ctx.msg
+        assert isinstance(msg, Request)
+        if msg.to is not None and msg.to.tag:
+            return msg.to.tag
+        if self.tm is not None and self.tm.has_transaction(ctx):
+            return self.tm.t_get_reply_totag(msg)
+        return self.to_tag(msg)
+
     def build_reply(self, ctx: MessageContext, code: int, reason: str,
                     extra_headers: Iterable[tuple[str, str]] = (), body: bytes = b"",
                     to_tag: str | None = None) -> bytes:

@@ -66,7 +66,6 @@ NOT_IMPLEMENTED = (
     Unimplemented("param", "exec_time_check", "not implemented yet", types=(int,)),
     Unimplemented("param", "reply_relay_mode", "not implemented yet", types=(int,)),
     Unimplemented("param", "enable_uac_fr", "not implemented yet", types=(int,)),
-    Unimplemented("function", "t_release", "not implemented yet"),
     Unimplemented("function", "t_relay_to_tls", "not implemented yet"),
     Unimplemented("function", "t_relay_to_sctp", "kampy has no SCTP transport"),
     Unimplemented("function", "t_replicate", "not implemented yet"),
@@ -151,6 +150,13 @@ EXPORTS = Exports(
             routes=RouteType.REQUEST,
             doc="Creates a new transaction, returns a negative value on error.",
             returns="",
+        ),
+        Function(
+            "t_release",
+            routes=RouteType.REQUEST,
+            doc="Releases the request's transaction: it is put on wait (absorbing retransmissions) and "
+                "then freed, without a reply when none was sent.",
+            returns="1 (also without a transaction), -1 outside request_route",
         ),
         Function(
             "t_lookup_request",

@@ -31,6 +31,7 @@ PENDING_RETR = "tm_retr"
 PENDING_FLAGS = "tm_flags"
 HANDED = "tm_handed"  # the request went to the worker that owns its transaction
 RURI_SEEN = "tm_ruri_seen"  # failure_route: the R-URI it started with (a changed one is forked)
+RELEASED = "tm_released"  # t_release() ran for the transaction of this request
 
 E_SCRIPT, E_BAD_ADDRESS, E_SEND, E_CFG = -10, -478, -477, -6
 

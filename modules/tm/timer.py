@@ -26,7 +26,7 @@ from kampy.api import (
     TransportFailed,
 )
 
-from .base import CELL, TmBase, log
+from .base import CELL, RELEASED, TmBase, log
 from .cell import Cell, Leg
 
 ON_SEND = TMCB_REQUEST_SENT | TMCB_RESPONSE_SENT
@@ -155,10 +155,14 @@ class Timers(TmBase):
             return True
         if ctx.failed and self._reply(ctx, cell, 500, "Server Internal Error") > 0:
             return True
-        log.warning("script writer didn't release transaction")
+        if not ctx.local.get(RELEASED):
+            log.warning("script writer didn't release transaction")
+            self._put_on_wait(cell)
+        return False
+
+    def _put_on_wait(self, cell: Cell) -> None:
         wait = cell.timers.wt_timer if cell.timers.wt_timer is not None else self.timers.t4
         self.core.call_at(self._now() + wait, lambda: self._release(cell))
-        return False
 
     def _forget_e2e(self, cell: Cell) -> None:
         if self.e2e.get(cell.e2e_key) is cell:  # type: ignore[arg-type]

@@ -23,6 +23,7 @@ from .base import (
     PENDING_RETR,
     PENDING_ROUTES,
     PICKED,
+    RELEASED,
     log,
 )
 from .cell import UacBranch
@@ -82,6 +83,20 @@ class TmModule(Lookup, Forward, Cancel, Replies, Uac, Timers, Hooks, Stats, Bind
                       "established")
             return -1
         return self._reply(ctx, cell, int(code), reason)
+
+    def t_release(self, ctx: MessageContext) -> int:
+        """t_release(): the transaction is put on wait; one without a final reply or a branch is
+        then freed without replying (t_release_transaction)."""
+        if ctx.route_type != RouteType.REQUEST:
+            log.info("invalid usage - not in request route")
+            return -1
+        cell = self.cell_of(ctx)
+        if cell is None or cell.freed or cell.uas is None or ctx.local.get(RELEASED):
+            return 1
+        ctx.local[RELEASED] = True
+        if cell.uas_status < 200 and not cell.branches:
+            self._put_on_wait(cell)
+        return 1
 
     def t_send_reply(self, ctx: MessageContext, code: int, reason: str) -> int:
         if self.cell_of(ctx) is None:

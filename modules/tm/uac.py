@@ -26,6 +26,7 @@ from .cell import Cell, Dest, UacBranch
 from .t_hooks import E_BUG, GLOBAL, add_tmcb, problem_of
 
 DEFAULT_CSEQ = 10  # uac.h: the CSeq of a dialog's first request
+SIP_PORT = 5060
 
 
 def _name_addr(uri: str) -> str:
@@ -63,21 +64,27 @@ def calculate_hooks(dialog: UacDialog) -> DialogHooks:
     return DialogHooks(first, first, tuple(routes[1:]) + last)
 
 
+def via_line(sock: Socket, branch: str) -> str:
+    """Kamailio's via_builder for a local request: the port is left out when it is 5060."""
+    host = sock.advertise_host or sock.host
+    host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    port = sock.advertise_port or sock.port
+    hostport = host if port == SIP_PORT and not sock.advertise_port else f"{host}:{port}"
+    return f"Via: SIP/2.0/{sock.proto.upper()} {hostport};branch={branch}\r\n"
+
+
 def build_uac_request(method: str, dialog: UacDialog, hooks: DialogHooks, cseq: int, *, sock: Socket,
                       branch: str, user_agent: str, headers: str | bytes = "", body: bytes = b"") -> bytes:
     """The layout of Kamailio's build_uac_req: Via, To (with the remote tag), From;tag, CSeq,
     Call-ID, Route, Max-Forwards (unless the caller's headers have one), Content-Length,
     User-Agent, then the caller's headers (CRLF-terminated) and the body."""
-    host = sock.advertise_host or sock.host
-    host = f"[{host}]" if ":" in host and not host.startswith("[") else host
-    port = sock.advertise_port or sock.port
     extra = headers if isinstance(headers, bytes) else as_bytes(headers)
     if extra and not extra.endswith(b"\n"):
         extra += b"\r\n"
     to_tag = f";tag={dialog.remote_tag}" if dialog.remote_tag else ""
     head = (f"{method} {hooks.request_uri} SIP/2.0\r\n"
-            f"Via: SIP/2.0/{sock.proto.upper()} {host}:{port};branch={branch}\r\n"
-            f"To: {_name_addr(dialog.remote_uri)}{to_tag}\r\n"
+            + via_line(sock, branch)
+            + f"To: {_name_addr(dialog.remote_uri)}{to_tag}\r\n"
             f"From: {_name_addr(dialog.local_uri)};tag={dialog.local_tag}\r\n"
             f"CSeq: {cseq} {method}\r\n"
             f"Call-ID: {dialog.call_id}\r\n"

@@ -82,7 +82,8 @@ class Stock:
 
     def __init__(self, kind: str, workdir: Path, server: mariadb.MariaDB, certs: Certificates,
                  config: str | None = None) -> None:
-        """`config` replaces the stock kamailio.cfg: only for testing the harness itself."""
+        """`config` replaces the stock kamailio.cfg: for testing the harness itself, and for the
+        scenarios `@on(..., config=...)` names (scenario.py)."""
         if kind not in SERVERS:
             raise ValueError(f"unknown server {kind!r}; known: {SERVERS}")
         self.kind = kind
