@@ -21,7 +21,7 @@ def _seen(msg: Msg) -> list[str]:
             msg.header("content-type") or "", msg.body.decode()]
 
 
-@on("kamailio", config=PRESENCE_CFG)
+@on("kamailio", "kampy", config=PRESENCE_CFG)
 def test_a_watcher_is_notified_of_published_presence_until_it_unsubscribes(stock: Stock) -> None:
     stock.add_user("alice", "alice-pw")
     stock.add_user("bob", "bob-pw")
