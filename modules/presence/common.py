@@ -1,9 +1,18 @@
 """Small pieces presence's parts share (utils_func.h, subscribe.h, presence.h)."""
+
 from __future__ import annotations
 
 import base64
 
-from kampy.api import URI, ACTIVE_STATUS, PENDING_STATUS, TERMINATED_STATUS, WAITING_STATUS, Subscription, parse_uri
+from kampy.api import (
+    URI,
+    ACTIVE_STATUS,
+    PENDING_STATUS,
+    TERMINATED_STATUS,
+    WAITING_STATUS,
+    Subscription,
+    parse_uri,
+)
 
 # subs_db_mode
 NO_DB, WRITE_THROUGH, WRITE_BACK, DB_ONLY = 0, 1, 2, 3
@@ -19,8 +28,12 @@ OFFLINE_ETAG = "*#-OFFLINE-#*"
 # base of the priority of a presence document when xavp_cfg is set (20150101T000000)
 PRES_PRIORITY_TBASE = 1420070400
 
-STATUS_NAMES = {ACTIVE_STATUS: "active", PENDING_STATUS: "pending", TERMINATED_STATUS: "terminated",
-                WAITING_STATUS: "waiting"}
+STATUS_NAMES = {
+    ACTIVE_STATUS: "active",
+    PENDING_STATUS: "pending",
+    TERMINATED_STATUS: "terminated",
+    WAITING_STATUS: "waiting",
+}
 
 
 def get_status_str(status: int) -> str | None:
@@ -54,4 +67,5 @@ def base64_uri(uri: str) -> str:
 def copy_subs(subs: Subscription) -> Subscription:
     """mem_copy_subs: a copy to change without touching the original."""
     from dataclasses import replace
+
     return replace(subs)

@@ -1,5 +1,6 @@
 """The event packages presence serves (event_list.c): parsing an Event header value as Kamailio's
 event_parser does, and finding the registered package it selects."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,9 +15,15 @@ log = logging.getLogger("kampy.presence")
 # Kamailio's known event types (core/parser/parse_event.h); another name is EVENT_OTHER
 EVENT_OTHER, EVENT_PRESENCE, EVENT_PRESENCE_WINFO, EVENT_SIP_PROFILE, EVENT_XCAP_CHANGE = 0, 1, 2, 3, 4
 EVENT_DIALOG, EVENT_MESSAGE_SUMMARY, EVENT_UA_PROFILE = 5, 6, 7
-_TYPES = {"presence": EVENT_PRESENCE, "presence.winfo": EVENT_PRESENCE_WINFO, "xcap-change": EVENT_XCAP_CHANGE,
-          "sip-profile": EVENT_SIP_PROFILE, "message-summary": EVENT_MESSAGE_SUMMARY, "dialog": EVENT_DIALOG,
-          "ua-profile": EVENT_UA_PROFILE}
+_TYPES = {
+    "presence": EVENT_PRESENCE,
+    "presence.winfo": EVENT_PRESENCE_WINFO,
+    "xcap-change": EVENT_XCAP_CHANGE,
+    "sip-profile": EVENT_SIP_PROFILE,
+    "message-summary": EVENT_MESSAGE_SUMMARY,
+    "dialog": EVENT_DIALOG,
+    "ua-profile": EVENT_UA_PROFILE,
+}
 _TOKEN_END = re.compile(r"[ \r\n\t;]")
 
 
@@ -47,8 +54,8 @@ def parse_event(text: str) -> ParsedEvent:
     if not text:
         raise ValueError("empty Event value")
     m = _TOKEN_END.search(text)
-    name = text[:m.start()] if m else text
-    rest = text[len(name):].lstrip(" \t\r\n")
+    name = text[: m.start()] if m else text
+    rest = text[len(name) :].lstrip(" \t\r\n")
     params: list[tuple[str, str | None]] = []
     if rest.startswith(";"):
         params = _parse_params(rest[1:].lstrip(" \t\r\n"))
@@ -61,7 +68,7 @@ def _parse_params(text: str) -> list[tuple[str, str | None]]:
         m = re.match(r"([^=;\s]+)\s*", text)
         if m is None:
             raise ValueError("bad Event parameter")
-        name, text = m.group(1), text[m.end():]
+        name, text = m.group(1), text[m.end() :]
         value: str | None = None
         if text.startswith("="):
             text = text[1:].lstrip(" \t")
@@ -69,10 +76,10 @@ def _parse_params(text: str) -> list[tuple[str, str | None]]:
                 end = text.find(text[0], 1)
                 if end < 0:
                     raise ValueError("unterminated quoted Event parameter")
-                value, text = text[1:end], text[end + 1:]
+                value, text = text[1:end], text[end + 1 :]
             else:
                 m = re.match(r"[^;\s]*", text)
-                value, text = m.group(0), text[m.end():]  # type: ignore[union-attr]
+                value, text = m.group(0), text[m.end() :]
         params.append((name, value))
         text = text.lstrip(" \t\r\n")
         if text.startswith(";"):
@@ -137,8 +144,10 @@ class EventList:
         """search_event(): the same type (a known one) or name, and the same parameters both ways."""
         for package in self.packages:
             have = package.parsed
-            if not ((have.type == wanted.type and wanted.type != EVENT_OTHER)
-                    or have.name.lower() == wanted.name.lower()):
+            if not (
+                (have.type == wanted.type and wanted.type != EVENT_OTHER)
+                or have.name.lower() == wanted.name.lower()
+            ):
                 continue
             if _params_within(wanted.params, have.params) and _params_within(have.params, wanted.params):
                 return package
@@ -167,6 +176,7 @@ class EventList:
         return "Allow-Events: " + ", ".join(self.names()) + "\r\n"
 
 
-def _params_within(params: tuple[tuple[str, str | None], ...],
-                   others: tuple[tuple[str, str | None], ...]) -> bool:
+def _params_within(
+    params: tuple[tuple[str, str | None], ...], others: tuple[tuple[str, str | None], ...]
+) -> bool:
     return all(any(n == on and v == ov for on, ov in others) for n, v in params)

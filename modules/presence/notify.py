@@ -2,6 +2,7 @@
 documents aggregated by the event package, or the watcher-info document), the headers, sending them
 within the subscription dialog through tm, and what a NOTIFY's final reply does (event_route
 [presence:notify-reply], a subscription removed on 404, 481 or a timeout)."""
+
 from __future__ import annotations
 
 import logging
@@ -29,8 +30,6 @@ from kampy.api import (
 
 from .common import (
     DB_ONLY,
-    FULL_STATE_FLAG,
-    PARTIAL_STATE_FLAG,
     PRES_SUBSCRIBE_RECV,
     PS_PCACHE_HYBRID,
     PS_PCACHE_RECORD,
@@ -50,8 +49,10 @@ log = logging.getLogger("kampy.presence")
 
 NOTIFY_REPLY_ROUTE = "presence:notify-reply"
 # notify.c's faked reply for a NOTIFY that timed out ($notify_reply(...) reads it)
-FAKED_408 = (b"SIP/2.0 408 TIMEOUT\r\nVia: SIP/2.0/UDP 127.0.0.1\r\nFrom: invalid;\r\nTo: invalid\r\n"
-             b"Call-ID: invalid\r\nCSeq: 1 TIMEOUT\r\nContent-Length: 0\r\n\r\n")
+FAKED_408 = (
+    b"SIP/2.0 408 TIMEOUT\r\nVia: SIP/2.0/UDP 127.0.0.1\r\nFrom: invalid;\r\nTo: invalid\r\n"
+    b"Call-ID: invalid\r\nCSeq: 1 TIMEOUT\r\nContent-Length: 0\r\n\r\n"
+)
 _ROUTE_ENTRY = re.compile(r'(?:<[^>]*>|"[^"]*"|[^,])+')
 
 
@@ -85,8 +86,9 @@ class NotifyMixin:
             out.append(f"Content-Type: {event.content_type}\r\n")
         return "".join(out)
 
-    def get_p_notify_body(self: PresenceModule, pres_uri: str, event: Any, etag: str | None,
-                          contact: str | None) -> bytes | None:
+    def get_p_notify_body(
+        self: PresenceModule, pres_uri: str, event: Any, etag: str | None, contact: str | None
+    ) -> bytes | None:
         """get_p_notify_body(): the published state of `pres_uri` for `event`, as the package
         gives it (aggregated; the publication with `etag` shown offline), or the last document."""
         parts = uri_user_host(pres_uri)
@@ -96,13 +98,20 @@ class NotifyMixin:
         user, host = parts
         package = self.events.package_of(event)
         if self.publ_cache == PS_PCACHE_RECORD:
-            records = self.records.search(user, host, event.name,  # type: ignore[union-attr]
-                                          expires_after=self.now() if self.startup_mode == 1 else 0,
-                                          by_priority=self.retrieve_order == 1)
+            records = self.records.search(
+                user,
+                host,
+                event.name,
+                expires_after=self.now() if self.startup_mode == 1 else 0,
+                by_priority=self.retrieve_order == 1,
+            )
             rows = [(r.body, r.etag, r.sender) for r in records]
         else:
-            if self.publ_cache == PS_PCACHE_HYBRID and self.index is not None \
-                    and self.index.search(pres_uri, package.parsed.type) is None:
+            if (
+                self.publ_cache == PS_PCACHE_HYBRID
+                and self.index is not None
+                and self.index.search(pres_uri, package.parsed.type) is None
+            ):
                 log.debug("No record exists in hash_table")
                 return event.agg_nbody(user, host, None, -1) if event.agg_nbody else None
             rows = self.presentity_rows(user, host, event.name)
@@ -112,8 +121,13 @@ class NotifyMixin:
             return event.agg_nbody(user, host, None, -1) if event.agg_nbody else None
         if event.agg_nbody is None:
             body, _, sender = rows[-1] if self.publ_cache != PS_PCACHE_RECORD else rows[-1]
-            if package.parsed.is_dialog_sla and contact and sender and len(sender) == len(contact) \
-                    and self.uri_match(sender, contact):
+            if (
+                package.parsed.is_dialog_sla
+                and contact
+                and sender
+                and len(sender) == len(contact)
+                and self.uri_match(sender, contact)
+            ):
                 return self.empty_bla_body(pres_uri)
             if not body:
                 log.error("Empty notify body record")
@@ -128,18 +142,24 @@ class NotifyMixin:
                 return None
         return event.agg_nbody(user, host, [r[0] for r in rows], off)
 
-    def presentity_rows(self: PresenceModule, user: str, host: str,
-                        event_name: str) -> list[tuple[bytes, str, str]] | None:
+    def presentity_rows(
+        self: PresenceModule, user: str, host: str, event_name: str
+    ) -> list[tuple[bytes, str, str]] | None:
         """(body, etag, sender) of the presentity table's documents, in retrieval order."""
-        where: list[tuple[str, str, Any]] = [("domain", "=", host), ("username", "=", user),
-                                            ("event", "=", event_name)]
+        where: list[tuple[str, str, Any]] = [
+            ("domain", "=", host),
+            ("username", "=", user),
+            ("event", "=", event_name),
+        ]
         if self.startup_mode == 1:
             where.append(("expires", ">", self.now()))
-        order = ([c.strip() for c in self.retrieve_order_by.split(",") if c.strip()]
-                 if self.retrieve_order == 1 else "received_time")
+        order = (
+            [c.strip() for c in self.retrieve_order_by.split(",") if c.strip()]
+            if self.retrieve_order == 1
+            else "received_time"
+        )
         try:
-            rows = self.db.query(self.presentity_table, ["body", "etag", "sender"], where,  # type: ignore[union-attr]
-                                 order_by=order)
+            rows = self.db.query(self.presentity_table, ["body", "etag", "sender"], where, order_by=order)
         except DBError as exc:
             log.error("failed to query %s table: %s", self.presentity_table, exc)
             return None
@@ -150,13 +170,23 @@ class NotifyMixin:
         doc = libxml.new_doc("dialog-info")
         root = doc.root
         assert root is not None
-        for name, value in (("xmlns", "urn:ietf:params:xml:ns:dialog-info"), ("version", "1"),
-                            ("state", "full"), ("entity", pres_uri)):
+        for name, value in (
+            ("xmlns", "urn:ietf:params:xml:ns:dialog-info"),
+            ("version", "1"),
+            ("state", "full"),
+            ("entity", pres_uri),
+        ):
             root.set_prop(name, value)
         return doc.dump()
 
-    def create_winfo_xml(self: PresenceModule, watchers: list[tuple[str, str, int]], version: int,
-                         resource: str, event: str, full: bool) -> bytes:
+    def create_winfo_xml(
+        self: PresenceModule,
+        watchers: list[tuple[str, str, int]],
+        version: int,
+        resource: str,
+        event: str,
+        full: bool,
+    ) -> bytes:
         """create_winfo_xml(): a watcherinfo document (RFC 3857) of (uri, id, status) entries."""
         doc = libxml.new_doc("watcherinfo")
         root = doc.root
@@ -174,8 +204,9 @@ class NotifyMixin:
             node.set_prop("status", get_status_str(status) or "")
         return doc.dump()
 
-    def get_wi_notify_body(self: PresenceModule, subs: Subscription,
-                           watcher_subs: Subscription | None) -> bytes | None:
+    def get_wi_notify_body(
+        self: PresenceModule, subs: Subscription, watcher_subs: Subscription | None
+    ) -> bytes | None:
         """get_wi_notify_body(): the watchers of the presentity (partial: only `watcher_subs`)."""
         package = self.events.package_of(subs.event)
         peer = package.wipeer
@@ -184,8 +215,13 @@ class NotifyMixin:
         watchers: list[tuple[str, str, int]] = []
         full = True
         if watcher_subs is not None:
-            watchers.append((uandd_to_uri(watcher_subs.watcher_user, watcher_subs.watcher_domain),
-                             watcher_subs.callid, watcher_subs.status))
+            watchers.append(
+                (
+                    uandd_to_uri(watcher_subs.watcher_user, watcher_subs.watcher_domain),
+                    watcher_subs.callid,
+                    watcher_subs.status,
+                )
+            )
             full = False
         elif self.subs_db_mode == DB_ONLY:
             found = self.watchers_from_db(subs.pres_uri, peer.name)
@@ -194,12 +230,15 @@ class NotifyMixin:
             watchers += found
         else:
             now = self.now()
-            for stored in self.subs_table.in_slot(subs.pres_uri, peer.name):  # type: ignore[union-attr]
+            for stored in self.subs_table.in_slot(subs.pres_uri, peer.name):
                 s = stored.subs
                 if s.expires < now:
                     continue
-                if stored.event_name == peer.name and len(s.pres_uri) == len(subs.pres_uri) \
-                        and self.uri_match(s.pres_uri, subs.pres_uri):
+                if (
+                    stored.event_name == peer.name
+                    and len(s.pres_uri) == len(subs.pres_uri)
+                    and self.uri_match(s.pres_uri, subs.pres_uri)
+                ):
                     watchers.append((uandd_to_uri(s.watcher_user, s.watcher_domain), s.callid, s.status))
             waiting = self.waiting_watchers(subs.pres_uri, peer.name, [w[0] for w in watchers])
             if waiting is None:
@@ -208,24 +247,35 @@ class NotifyMixin:
         # each watcher is linked first in Kamailio's list: the document names them newest first
         return self.create_winfo_xml(watchers[::-1], subs.version, subs.pres_uri, peer.name, full)
 
-    def watchers_from_db(self: PresenceModule, pres_uri: str, event_name: str) -> list[tuple[str, str, int]] | None:
+    def watchers_from_db(
+        self: PresenceModule, pres_uri: str, event_name: str
+    ) -> list[tuple[str, str, int]] | None:
         """get_wi_subs_db(): the active_watchers rows of the watched event, unexpired."""
         try:
-            rows = self.db.query(self.active_watchers_table,  # type: ignore[union-attr]
-                                 ["status", "watcher_username", "watcher_domain", "callid"],
-                                 [("presentity_uri", "=", pres_uri), ("event", "=", event_name),
-                                  ("expires", ">", self.now() + self.expires_offset)])
+            rows = self.db.query(
+                self.active_watchers_table,
+                ["status", "watcher_username", "watcher_domain", "callid"],
+                [
+                    ("presentity_uri", "=", pres_uri),
+                    ("event", "=", event_name),
+                    ("expires", ">", self.now() + self.expires_offset),
+                ],
+            )
         except DBError as exc:
             log.error("querying active_watchers db table: %s", exc)
             return None
         return [(uandd_to_uri(u or "", d or ""), c or "", int(st)) for st, u, d, c in rows]
 
-    def waiting_watchers(self: PresenceModule, pres_uri: str, event_name: str,
-                         known: list[str]) -> list[tuple[str, str, int]] | None:
+    def waiting_watchers(
+        self: PresenceModule, pres_uri: str, event_name: str, known: list[str]
+    ) -> list[tuple[str, str, int]] | None:
         """add_waiting_watchers(): the watchers table's pending watchers not listed yet, as waiting."""
         try:
-            rows = self.db.query(self.watchers_table, ["watcher_username", "watcher_domain"],  # type: ignore[union-attr]
-                                 {"presentity_uri": pres_uri, "event": event_name, "status": PENDING_STATUS})
+            rows = self.db.query(
+                self.watchers_table,
+                ["watcher_username", "watcher_domain"],
+                {"presentity_uri": pres_uri, "event": event_name, "status": PENDING_STATUS},
+            )
         except DBError as exc:
             log.error("failed to query %s table: %s", self.watchers_table, exc)
             return None
@@ -238,19 +288,26 @@ class NotifyMixin:
         return out
 
     # ------------------------------------------------------------ who is notified
-    def get_subs_dialog(self: PresenceModule, pres_uri: str, event: Any, sender: str | None) -> list[Subscription]:
+    def get_subs_dialog(
+        self: PresenceModule, pres_uri: str, event: Any, sender: str | None
+    ) -> list[Subscription]:
         """get_subs_dialog(): the active, unexpired subscriptions to `pres_uri` for `event` but the
         sender's own; `expires` relative."""
         if self.subs_db_mode == DB_ONLY:
             return self.subs_from_db(pres_uri, event, sender)
         now = self.now()
         out = []
-        for stored in self.subs_table.in_slot(pres_uri, event.name):  # type: ignore[union-attr]
+        for stored in self.subs_table.in_slot(pres_uri, event.name):
             s = stored.subs
             if s.expires < now:
                 continue
-            if not (s.status == ACTIVE_STATUS and not s.reason and s.event is event
-                    and len(s.pres_uri) == len(pres_uri) and self.uri_match(s.pres_uri, pres_uri)):
+            if not (
+                s.status == ACTIVE_STATUS
+                and not s.reason
+                and s.event is event
+                and len(s.pres_uri) == len(pres_uri)
+                and self.uri_match(s.pres_uri, pres_uri)
+            ):
                 continue
             if sender and len(sender) == len(s.contact) and self.uri_match(sender, s.contact):
                 continue
@@ -258,11 +315,19 @@ class NotifyMixin:
             out.append(s)
         return out[::-1]
 
-    def subs_from_db(self: PresenceModule, pres_uri: str, event: Any, sender: str | None) -> list[Subscription]:
+    def subs_from_db(
+        self: PresenceModule, pres_uri: str, event: Any, sender: str | None
+    ) -> list[Subscription]:
         """get_subs_db(): DB_ONLY mode's active dialogs, each with its next local CSeq and version."""
         try:
-            rows = self.aw_rows([("presentity_uri", "=", pres_uri), ("event", "=", event.name),
-                                 ("status", "=", ACTIVE_STATUS), ("contact", "!=", sender or "")])
+            rows = self.aw_rows(
+                [
+                    ("presentity_uri", "=", pres_uri),
+                    ("event", "=", event.name),
+                    ("status", "=", ACTIVE_STATUS),
+                    ("contact", "!=", sender or ""),
+                ]
+            )
         except DBError as exc:
             log.error("while querying database: %s", exc)
             return []
@@ -278,8 +343,15 @@ class NotifyMixin:
             out.append(s)
         return out[::-1]
 
-    def publ_notify(self: PresenceModule, event: Any, sender: str | None, pres_uri: str, body: bytes | None,
-                    offline_etag: str | None, rules_doc: bytes | None) -> int:
+    def publ_notify(
+        self: PresenceModule,
+        event: Any,
+        sender: str | None,
+        pres_uri: str,
+        body: bytes | None,
+        offline_etag: str | None,
+        rules_doc: bytes | None,
+    ) -> int:
         """publ_notify(): the watchers of a changed publication get the new state."""
         subs_list = self.get_subs_dialog(pres_uri, event, sender)
         if not subs_list:
@@ -294,7 +366,9 @@ class NotifyMixin:
                 log.error("Could not send notify for %s", event.name)
         return 0
 
-    def query_db_notify(self: PresenceModule, pres_uri: str, event: Any, watcher_subs: Subscription | None) -> int:
+    def query_db_notify(
+        self: PresenceModule, pres_uri: str, event: Any, watcher_subs: Subscription | None
+    ) -> int:
         """query_db_notify(): every watcher of `pres_uri` for `event` is notified (or marked for the
         notifier processes)."""
         subs_list = self.get_subs_dialog(pres_uri, event, None)
@@ -313,19 +387,27 @@ class NotifyMixin:
         return 1
 
     # ------------------------------------------------------------ one NOTIFY
-    def notify(self: PresenceModule, subs: Subscription, watcher_subs: Subscription | None, n_body: bytes | None,
-               force_null_body: bool, aux_body_processing: Any) -> int:
+    def notify(
+        self: PresenceModule,
+        subs: Subscription,
+        watcher_subs: Subscription | None,
+        n_body: bytes | None,
+        force_null_body: bool,
+        aux_body_processing: Any,
+    ) -> int:
         """notify(): the stored dialog counts its local CSeq and version up, then the NOTIFY."""
         event = subs.event
         assert event is not None
         if subs.expires != 0 and subs.status != TERMINATED_STATUS:
-            if self.subs_db_mode != DB_ONLY and not self.subs_table.update(  # type: ignore[union-attr]
-                    subs, event.name, LOCAL_TYPE, self.now()):
+            if self.subs_db_mode != DB_ONLY and not self.subs_table.update(
+                subs, event.name, LOCAL_TYPE, self.now()
+            ):
                 log.error("updating subscription record in hash table")
                 return -1
             if subs.recv_event != PRES_SUBSCRIBE_RECV and (
-                    (self.subs_db_mode == DB_ONLY and self.notifier_processes == 0)
-                    or self.subs_db_mode == WRITE_THROUGH):
+                (self.subs_db_mode == DB_ONLY and self.notifier_processes == 0)
+                or self.subs_db_mode == WRITE_THROUGH
+            ):
                 if self.update_subs_db(subs, LOCAL_TYPE) < 0:
                     log.error("updating subscription in database")
                     return -1
@@ -337,8 +419,9 @@ class NotifyMixin:
             return -1
         return 0
 
-    def _body_for(self: PresenceModule, subs: Subscription, watcher_subs: Subscription | None,
-                  n_body: bytes | None) -> tuple[bool, bytes | None]:
+    def _body_for(
+        self: PresenceModule, subs: Subscription, watcher_subs: Subscription | None, n_body: bytes | None
+    ) -> tuple[bool, bytes | None]:
         """(ok, body) of send_notify_request(): the state a watcher may see."""
         event = subs.event
         assert event is not None
@@ -371,8 +454,13 @@ class NotifyMixin:
                 body = final
         return True, body
 
-    def send_notify_request(self: PresenceModule, subs: Subscription, watcher_subs: Subscription | None,
-                            n_body: bytes | None, force_null_body: bool) -> int:
+    def send_notify_request(
+        self: PresenceModule,
+        subs: Subscription,
+        watcher_subs: Subscription | None,
+        n_body: bytes | None,
+        force_null_body: bool,
+    ) -> int:
         """send_notify_request(): the NOTIFY within the subscription dialog, through tm."""
         body: bytes | None = None
         if not force_null_body:
@@ -390,8 +478,12 @@ class NotifyMixin:
             self.last_subs = subs
         try:
             result = self.tm.t_request_within(
-                "NOTIFY", dialog, headers=headers, body=body or b"",
-                callback=lambda status, reply, request: self.notify_done(cb_subs, status, reply, request))
+                "NOTIFY",
+                dialog,
+                headers=headers,
+                body=body or b"",
+                callback=lambda status, reply, request: self.notify_done(cb_subs, status, reply, request),
+            )
         finally:
             if self.pres_subs_mode == 1:
                 self.last_subs = backup
@@ -401,9 +493,17 @@ class NotifyMixin:
         event = subs.event
         assert event is not None
         next_hop = self._next_hop(dialog)
-        log_at(log, self.local_log_level, "NOTIFY %s via %s on behalf of %s for event %s : %s",
-               dialog.rem_uri, next_hop, dialog.loc_uri, event.name, subs.callid,
-               facility=self.local_log_facility)
+        log_at(
+            log,
+            self.local_log_level,
+            "NOTIFY %s via %s on behalf of %s for event %s : %s",
+            dialog.rem_uri,
+            next_hop,
+            dialog.loc_uri,
+            event.name,
+            subs.callid,
+            facility=self.local_log_facility,
+        )
         return 0
 
     @staticmethod
@@ -417,26 +517,44 @@ class NotifyMixin:
     def build_dialog(self: PresenceModule, subs: Subscription) -> UacDialog:
         """ps_build_dlg_t(): the subscription as a dialog seen from the notifier."""
         rem_uri = uandd_to_uri(subs.from_user, subs.from_domain)
-        routes = [e.strip() for e in _ROUTE_ENTRY.findall(subs.record_route) if e.strip()] \
-            if subs.record_route else []
-        return UacDialog(call_id=subs.callid, loc_uri=uandd_to_uri(subs.to_user, subs.to_domain),
-                         loc_tag=subs.to_tag, rem_uri=rem_uri, rem_tag=subs.from_tag, loc_seq=subs.local_cseq,
-                         rem_target=subs.contact or rem_uri, route_set=routes, send_socket=subs.sockinfo_str)
+        routes = (
+            [e.strip() for e in _ROUTE_ENTRY.findall(subs.record_route) if e.strip()]
+            if subs.record_route
+            else []
+        )
+        return UacDialog(
+            call_id=subs.callid,
+            loc_uri=uandd_to_uri(subs.to_user, subs.to_domain),
+            loc_tag=subs.to_tag,
+            rem_uri=rem_uri,
+            rem_tag=subs.from_tag,
+            loc_seq=subs.local_cseq,
+            rem_target=subs.contact or rem_uri,
+            route_set=routes,
+            send_socket=subs.sockinfo_str,
+        )
 
     # ------------------------------------------------------------ the reply
-    def notify_done(self: PresenceModule, subs: Subscription, status: int, reply: Response | None,
-                    request: bytes) -> None:
+    def notify_done(
+        self: PresenceModule, subs: Subscription, status: int, reply: Response | None, request: bytes
+    ) -> None:
         """p_tm_callback(): event_route[presence:notify-reply], then a subscription whose NOTIFY got
         404 or 481 (or timed out, with timeout_rm_subs) is removed, or when the route set
         $xavp(<xavp_cfg>=>delete_subscription) to 1."""
         delete = self.run_notify_reply_event(subs, status, reply, request)
-        if status in (404, 481) or (status == 408 and self.timeout_rm_subs and subs.status != TERMINATED_STATUS) \
-                or delete:
+        if (
+            status in (404, 481)
+            or (status == 408 and self.timeout_rm_subs and subs.status != TERMINATED_STATUS)
+            or delete
+        ):
             event = subs.event
-            self.delete_subs(subs.pres_uri, event.name if event else "", subs.to_tag, subs.from_tag, subs.callid)
+            self.delete_subs(
+                subs.pres_uri, event.name if event else "", subs.to_tag, subs.from_tag, subs.callid
+            )
 
-    def run_notify_reply_event(self: PresenceModule, subs: Subscription, status: int, reply: Response | None,
-                               request: bytes) -> bool:
+    def run_notify_reply_event(
+        self: PresenceModule, subs: Subscription, status: int, reply: Response | None, request: bytes
+    ) -> bool:
         """run_notify_reply_event(): the route runs on the NOTIFY sent; $notify_reply(...) reads the
         reply (a faked 408 on timeout). True when the route asked for the subscription's removal."""
         if not self.core.has_route("event", NOTIFY_REPLY_ROUTE):
@@ -447,8 +565,9 @@ class NotifyMixin:
         except Exception:  # noqa: BLE001 - a request tm built always parses; log and go on if not
             log.error("failed to parse msg buffer")
             return False
-        ctx = MessageContext(msg, Source("udp", "127.0.0.1", 5060, None), self.core,  # type: ignore[arg-type]
-                             route_type=RouteType.LOCAL)
+        ctx = MessageContext(
+            msg, Source("udp", "127.0.0.1", 5060, None), self.core, route_type=RouteType.LOCAL
+        )
         backup_msg, backup_subs = self.notify_reply_msg, self.last_subs
         self.notify_reply_msg = faked if (status == 408 or reply is None) else reply
         if self.pres_subs_mode == 1:

@@ -2,6 +2,7 @@
 shares, the API it offers the presence_* modules, and the config functions, RPC commands,
 pseudo-variables and timers (the work itself is in the mixins: publish, subscribe, notify,
 watchers, timers)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -40,13 +41,33 @@ log = logging.getLogger("kampy.presence")
 
 P_TABLE_VERSION, S_TABLE_VERSION, ACTWATCH_TABLE_VERSION = 5, 3, 12
 # $subs(name): the attributes of the subscription at hand (pv_parse_subscription_name)
-SUBS_ATTRS = {"uri": "pres_uri", "pres_uri": "pres_uri", "to_user": "to_user", "to_domain": "to_domain",
-              "from_user": "from_user", "from_domain": "from_domain", "watcher_username": "watcher_user",
-              "watcher_domain": "watcher_domain", "event": "event", "event_id": "event_id", "to_tag": "to_tag",
-              "from_tag": "from_tag", "callid": "callid", "remote_cseq": "remote_cseq",
-              "local_cseq": "local_cseq", "contact": "contact", "local_contact": "local_contact",
-              "record_route": "record_route", "expires": "expires", "status": "status", "reason": "reason",
-              "version": "version", "flags": "flags", "user_agent": "user_agent", "sockinfo": "sockinfo_str"}
+SUBS_ATTRS = {
+    "uri": "pres_uri",
+    "pres_uri": "pres_uri",
+    "to_user": "to_user",
+    "to_domain": "to_domain",
+    "from_user": "from_user",
+    "from_domain": "from_domain",
+    "watcher_username": "watcher_user",
+    "watcher_domain": "watcher_domain",
+    "event": "event",
+    "event_id": "event_id",
+    "to_tag": "to_tag",
+    "from_tag": "from_tag",
+    "callid": "callid",
+    "remote_cseq": "remote_cseq",
+    "local_cseq": "local_cseq",
+    "contact": "contact",
+    "local_contact": "local_contact",
+    "record_route": "record_route",
+    "expires": "expires",
+    "status": "status",
+    "reason": "reason",
+    "version": "version",
+    "flags": "flags",
+    "user_agent": "user_agent",
+    "sockinfo": "sockinfo_str",
+}
 
 
 class _Reader:
@@ -79,9 +100,15 @@ class PresenceModule(PublishMixin, SubscribeMixin, NotifyMixin, WatchersMixin, T
         if self.publ_cache == PS_PCACHE_RECORD:
             self.records = PresRecords(core.shared, self.pres_htable_size)
         if self.subs_db_mode != DB_ONLY:
-            self.subs_table = SubsTable(core.shared, self.subs_htable_size, self.resolve_event, self.uri_match,
-                                        self.subs_remove_match, self.delete_same_subs,
-                                        on_same_deleted=self._same_subs_deleted)
+            self.subs_table = SubsTable(
+                core.shared,
+                self.subs_htable_size,
+                self.resolve_event,
+                self.uri_match,
+                self.subs_remove_match,
+                self.delete_same_subs,
+                on_same_deleted=self._same_subs_deleted,
+            )
         if self.publ_cache == PS_PCACHE_HYBRID:
             self.index = PresIndex(core.shared, self.pres_htable_size, self.uri_match)
         if self.publ_cache != PS_PCACHE_RECORD or self.subs_db_mode != NO_DB:
@@ -104,7 +131,9 @@ class PresenceModule(PublishMixin, SubscribeMixin, NotifyMixin, WatchersMixin, T
         self.min_expires = min(int(p["min_expires"]), self.max_expires)
         self.min_expires_action = int(p["min_expires_action"])
         if not self.library_mode and self.min_expires_action not in (1, 2):
-            raise ValueError("min_expires_action must be 1 = RFC 6665/3261 Reply 423, 2 = force min_expires value")
+            raise ValueError(
+                "min_expires_action must be 1 = RFC 6665/3261 Reply 423, 2 = force min_expires value"
+            )
         self.server_address: str = p["server_address"] or ""
         self.subs_htable_size = 1 << int(p["subs_htable_size"]) if int(p["subs_htable_size"]) >= 1 else 512
         self.pres_htable_size = 1 << int(p["pres_htable_size"]) if int(p["pres_htable_size"]) >= 1 else 256
@@ -177,8 +206,12 @@ class PresenceModule(PublishMixin, SubscribeMixin, NotifyMixin, WatchersMixin, T
 
     def destroy(self) -> None:
         """The write-back of the subscriptions at shutdown (one worker), as Kamailio's destroy."""
-        if self.subs_table is not None and self.subs_db_mode == 2 and self.db is not None \
-                and self.core.rank == 1:
+        if (
+            self.subs_table is not None
+            and self.subs_db_mode == 2
+            and self.db is not None
+            and self.core.rank == 1
+        ):
             self.timer_db_update(no_lock=True)
         if self.db is not None:
             self.db.close()
@@ -190,8 +223,8 @@ class PresenceModule(PublishMixin, SubscribeMixin, NotifyMixin, WatchersMixin, T
     def uri_match(self, a: str, b: str) -> bool:
         """presence_sip_uri_match() == 0: `a` starts with `b` (case-insensitive with sip_uri_match 1)."""
         if self.case_insensitive:
-            return a[:len(b)].lower() == b.lower()
-        return a[:len(b)] == b
+            return a[: len(b)].lower() == b.lower()
+        return a[: len(b)] == b
 
     def resolve_event(self, name: str) -> PresenceEvent | None:
         package = self.events.contains(name) if name else None
@@ -245,15 +278,27 @@ class PresenceModule(PublishMixin, SubscribeMixin, NotifyMixin, WatchersMixin, T
             log.error("failed to parse presentity uri")
             return None
         if self.publ_cache == PS_PCACHE_RECORD:
-            records = self.records.search(parts[0], parts[1], "presence",  # type: ignore[union-attr]
-                                          by_priority=self.retrieve_order == 1)
+            records = self.records.search(
+                parts[0], parts[1], "presence", by_priority=self.retrieve_order == 1
+            )
             return extract_sphere(records[-1].body) if records else None
         rows = self.presentity_rows(parts[0], parts[1], "presence") if self.db is not None else None
         return extract_sphere(rows[-1][0]) if rows else None
 
-    def update_presentity_api(self, event: str, realm: str, user: str, etag: str, sender: str | None,
-                              body: bytes | None, expires: int, new_t: int, replace: int) -> int:
+    def update_presentity_api(
+        self,
+        event: str,
+        realm: str,
+        user: str,
+        etag: str,
+        sender: str | None,
+        body: bytes | None,
+        expires: int,
+        new_t: int,
+        replace: int,
+    ) -> int:
         from .publish import Presentity
+
         package = self.events.contains(event)
         if package is None:
             log.error("wrong event parameter")
@@ -286,8 +331,15 @@ class PresenceModule(PublishMixin, SubscribeMixin, NotifyMixin, WatchersMixin, T
             return -1
         return self.pres_auth_status(ctx, watcher_uri, presentity_uri)
 
-    def w_pres_refresh_watchers(self, ctx: MessageContext, uri: str, event: str, refresh_type: int,
-                                file_uri: str | None = None, filename: str | None = None) -> int:
+    def w_pres_refresh_watchers(
+        self,
+        ctx: MessageContext,
+        uri: str,
+        event: str,
+        refresh_type: int,
+        file_uri: str | None = None,
+        filename: str | None = None,
+    ) -> int:
         if file_uri is None and refresh_type == 2:
             log.error("Wrong number of parameters for type 2")
             return -1
@@ -342,6 +394,7 @@ class PresenceModule(PublishMixin, SubscribeMixin, NotifyMixin, WatchersMixin, T
 
     def _schedule_notifier(self) -> None:
         """The notifier processes' timer: every 1/notifier_poll_rate s (fork_basic_utimer)."""
+
         def tick() -> None:
             try:
                 self.notifier_tick()
@@ -349,6 +402,7 @@ class PresenceModule(PublishMixin, SubscribeMixin, NotifyMixin, WatchersMixin, T
                 log.error("notifier: %s", exc)
             finally:
                 self._schedule_notifier()
+
         self.core.call_at(self.core.clock.monotonic() + 1.0 / self.notifier_poll_rate, tick)
 
     # ------------------------------------------------------------ RPC
@@ -402,11 +456,22 @@ class PresenceModule(PublishMixin, SubscribeMixin, NotifyMixin, WatchersMixin, T
             return []
         out = []
         for rec in self.records.all():
-            item: dict[str, Any] = {"user": rec.user, "domain": rec.domain, "event": rec.event, "etag": rec.etag,
-                                    "sender": rec.sender, "expires": rec.expires}
+            item: dict[str, Any] = {
+                "user": rec.user,
+                "domain": rec.domain,
+                "event": rec.event,
+                "etag": rec.etag,
+                "sender": rec.sender,
+                "expires": rec.expires,
+            }
             if mode == "full":
-                item.update(received_time=rec.received_time, priority=rec.priority, ruid=rec.ruid,
-                            body=rec.body.decode("utf-8", "replace"), hashid=rec.hashid)
+                item.update(
+                    received_time=rec.received_time,
+                    priority=rec.priority,
+                    ruid=rec.ruid,
+                    body=rec.body.decode("utf-8", "replace"),
+                    hashid=rec.hashid,
+                )
             out.append(item)
         return out
 
@@ -427,6 +492,7 @@ class PresenceModule(PublishMixin, SubscribeMixin, NotifyMixin, WatchersMixin, T
             if attr in ("remote_cseq", "local_cseq", "expires", "status"):
                 return value & 0xFFFFFFFF
             return value
+
         return _Reader(get)
 
     def pv_notify_reply(self, spec: PVar) -> _Reader:
@@ -442,6 +508,7 @@ class PresenceModule(PublishMixin, SubscribeMixin, NotifyMixin, WatchersMixin, T
                 return None
             other = MessageContext(reply, ctx.src, self.core, route_type=ctx.route_type)
             return inner.get(other)
+
         return _Reader(get)
 
     def presence_api(self) -> PresenceApi:
@@ -467,8 +534,9 @@ class PresenceApi:
     def update_watchers_status(self, pres_uri: str, event: PresenceEvent, rules_doc: bytes | None) -> int:
         return self._m.update_watchers_status(pres_uri, event, rules_doc)
 
-    def get_presentity(self, pres_uri: str, event: PresenceEvent, etag: str | None = None,
-                       contact: str | None = None) -> bytes | None:
+    def get_presentity(
+        self, pres_uri: str, event: PresenceEvent, etag: str | None = None, contact: str | None = None
+    ) -> bytes | None:
         return self._m.get_p_notify_body(pres_uri, event, etag, contact)
 
     def get_sphere(self, pres_uri: str) -> str | None:
@@ -483,8 +551,18 @@ class PresenceApi:
     def handle_subscribe(self, ctx: MessageContext, watcher_uri: str | None = None) -> int:
         return self._m.handle_subscribe(ctx, watcher_uri)
 
-    def update_presentity(self, event: str, realm: str, user: str, etag: str, sender: str | None,
-                          body: bytes | None, expires: int, new_t: int, replace: int) -> int:
+    def update_presentity(
+        self,
+        event: str,
+        realm: str,
+        user: str,
+        etag: str,
+        sender: str | None,
+        body: bytes | None,
+        expires: int,
+        new_t: int,
+        replace: int,
+    ) -> int:
         return self._m.update_presentity_api(event, realm, user, etag, sender, body, expires, new_t, replace)
 
     def pres_refresh_watchers(self, pres_uri: str, event: str, refresh_type: int) -> int:

@@ -1,6 +1,7 @@
 """PUBLISH handling (publish.c, presentity.c): the entity tag, the document stored in the presentity
 table (or in memory with publ_cache 2), the 200 with Expires and SIP-ETag, a 412 for an unknown tag,
 the NOTIFYs to the watchers; and the cleaning of expired documents."""
+
 from __future__ import annotations
 
 import logging
@@ -10,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from kampy.api import DBError, MessageContext, Request, libxml
 
-from .common import OFFLINE_ETAG, PRES_PRIORITY_TBASE, PS_PCACHE_HYBRID, PS_PCACHE_RECORD, uandd_to_uri, uri_user_host
+from .common import (
+    OFFLINE_ETAG,
+    PRES_PRIORITY_TBASE,
+    PS_PCACHE_HYBRID,
+    PS_PCACHE_RECORD,
+    uandd_to_uri,
+    uri_user_host,
+)
 from .events import EVENT_DIALOG, EVENT_PRESENCE, parse_event
 from .shtable import PresRecord
 
@@ -139,7 +147,7 @@ class PublishMixin:
         if not value or not value.strip():
             self._unsupported(None)
         try:
-            parsed = parse_event(value)  # type: ignore[arg-type]
+            parsed = parse_event(value)
         except ValueError:
             log.error("cannot parse Event header")
             raise PublishError(400, "Bad request") from None
@@ -149,7 +157,7 @@ class PublishMixin:
         event = package.event
         if_match = msg.header("sip-if-match")
         etag_gen = if_match is None
-        etag = self.generate_etag(0) if etag_gen else if_match  # type: ignore[assignment]
+        etag = self.generate_etag(0) if etag_gen else if_match
         lexpire = event.default_expires
         expires = msg.header("expires")
         if expires is not None and expires.strip():
@@ -187,7 +195,9 @@ class PublishMixin:
         if event.evs_publ_handl and event.evs_publ_handl(ctx) < 0:
             log.error("in event specific publish handling")
             raise PublishError()
-        presentity = Presentity(pres_domain, pres_user, lexpire, event, etag, sender, self.now(), self.priority(ctx))
+        presentity = Presentity(
+            pres_domain, pres_user, lexpire, event, etag, sender, self.now(), self.priority(ctx)
+        )
         if self.update_presentity(ctx, presentity, body, etag_gen, sent, sphere) < 0:
             log.error("when updating presentity")
             raise PublishError()
@@ -199,8 +209,16 @@ class PublishMixin:
         raise PublishError(489, "Bad Event")
 
     # ------------------------------------------------------------ storing
-    def update_presentity(self: PresenceModule, ctx: MessageContext | None, p: Presentity, body: bytes | None,
-                          new_t: bool, sent: list[bool] | None, sphere: str | None, replace: bool = False) -> int:
+    def update_presentity(
+        self: PresenceModule,
+        ctx: MessageContext | None,
+        p: Presentity,
+        body: bytes | None,
+        new_t: bool,
+        sent: list[bool] | None,
+        sphere: str | None,
+        replace: bool = False,
+    ) -> int:
         """update_presentity(): the document stored (publ_cache 0/1: the presentity table;
         2: memory), the reply, the NOTIFYs. 0 done (or 412 sent), negative on an error."""
         sent = sent if sent is not None else [False]
@@ -233,8 +251,17 @@ class PublishMixin:
             return None
         return self.generate_etag(int(count) + 1)
 
-    def db_store(self: PresenceModule, ctx: MessageContext | None, p: Presentity, body: bytes | None, new_t: bool,
-                 sent: list[bool], sphere: str | None, rules_doc: bytes | None, replace: bool) -> int:
+    def db_store(
+        self: PresenceModule,
+        ctx: MessageContext | None,
+        p: Presentity,
+        body: bytes | None,
+        new_t: bool,
+        sent: list[bool],
+        sphere: str | None,
+        rules_doc: bytes | None,
+        replace: bool,
+    ) -> int:
         """ps_db_update_presentity()."""
         db, table = self.db, self.presentity_table
         assert db is not None
@@ -246,9 +273,15 @@ class PublishMixin:
             if new_t:
                 ruid = self.next_ruid()
                 if self.publ_cache == PS_PCACHE_HYBRID:
-                    self.index.insert(pres_uri, package.parsed.type, sphere)  # type: ignore[union-attr]
-                row = {**key, "sender": p.sender or "", "body": body or b"", "received_time": p.received_time,
-                       "priority": p.priority, "ruid": ruid}
+                    self.index.insert(pres_uri, package.parsed.type, sphere)
+                row = {
+                    **key,
+                    "sender": p.sender or "",
+                    "body": body or b"",
+                    "received_time": p.received_time,
+                    "priority": p.priority,
+                    "ruid": ruid,
+                }
                 if p.expires == -1 or replace:
                     row["expires"] = -1 if p.expires == -1 else p.expires + now
                     db.delete(table, key)
@@ -294,8 +327,11 @@ class PublishMixin:
             changes.update(expires=p.expires + now, received_time=p.received_time, priority=p.priority)
             if body:
                 changes["body"] = body
-                if self.sphere_enable and package.parsed.type == EVENT_PRESENCE \
-                        and self.publ_cache == PS_PCACHE_HYBRID:
+                if (
+                    self.sphere_enable
+                    and package.parsed.type == EVENT_PRESENCE
+                    and self.publ_cache == PS_PCACHE_HYBRID
+                ):
                     self.update_sphere(p, pres_uri, body)
             if p.sender:
                 changes["sender"] = p.sender
@@ -308,8 +344,9 @@ class PublishMixin:
                 return 0
             return self._notify_after_publish(p, pres_uri, body, rules_doc)
 
-    def _notify_after_publish(self: PresenceModule, p: Presentity, pres_uri: str, body: bytes | None,
-                              rules_doc: bytes | None) -> int:
+    def _notify_after_publish(
+        self: PresenceModule, p: Presentity, pres_uri: str, body: bytes | None, rules_doc: bytes | None
+    ) -> int:
         if self.notifier_processes > 0:
             return 0 if self.publ_notify_notifier(pres_uri, p.event) >= 0 else -1
         if self.publ_notify(p.event, p.sender, pres_uri, body, None, rules_doc) < 0:
@@ -317,8 +354,14 @@ class PublishMixin:
             return -1
         return 0
 
-    def _withdraw(self: PresenceModule, p: Presentity, pres_uri: str, body: bytes | None,
-                  rules_doc: bytes | None, ruid: str | None) -> int:
+    def _withdraw(
+        self: PresenceModule,
+        p: Presentity,
+        pres_uri: str,
+        body: bytes | None,
+        rules_doc: bytes | None,
+        ruid: str | None,
+    ) -> int:
         """A PUBLISH with Expires 0: the watchers see the document offline, then it goes."""
         watchers = 0
         if self.notifier_processes > 0:
@@ -333,11 +376,12 @@ class PublishMixin:
         if self.notifier_processes == 0 or watchers == 0:
             self.delete_presentity(p, ruid)
         if self.publ_cache == PS_PCACHE_HYBRID:
-            self.index.delete(pres_uri, self.events.package_of(p.event).parsed.type)  # type: ignore[union-attr]
+            self.index.delete(pres_uri, self.events.package_of(p.event).parsed.type)
         return 0
 
-    def _bla_may_update(self: PresenceModule, p: Presentity, body: bytes | None, old_body: Any,
-                        old_sender: str | None) -> bool:
+    def _bla_may_update(
+        self: PresenceModule, p: Presentity, body: bytes | None, old_body: Any, old_sender: str | None
+    ) -> bool:
         """A dialog;sla publication from another sender does not replace a stored dialog."""
         try:
             is_dialog, _ = dialog_id_of(body)
@@ -371,19 +415,27 @@ class PublishMixin:
 
     def stored_documents(self: PresenceModule, p: Presentity) -> list[tuple[bytes, str]]:
         if self.publ_cache == PS_PCACHE_RECORD:
-            return [(r.body, r.etag) for r in self.records.search(p.user, p.domain, p.event.name)]  # type: ignore[union-attr]
-        rows = self.db.query(self.presentity_table, ["body", "etag"],  # type: ignore[union-attr]
-                             {"domain": p.domain, "username": p.user, "event": p.event.name})
+            return [(r.body, r.etag) for r in self.records.search(p.user, p.domain, p.event.name)]
+        rows = self.db.query(
+            self.presentity_table,
+            ["body", "etag"],
+            {"domain": p.domain, "username": p.user, "event": p.event.name},
+        )
         return [(bytes(b or b""), e or "") for b, e in rows]
 
     def _dialog_terminated(self: PresenceModule, p: Presentity) -> bool:
         """ps_match_dialog_state(presentity, "terminated")."""
         if self.publ_cache == PS_PCACHE_RECORD:
-            bodies = [r.body for r in self.records.search(p.user, p.domain, p.event.name, p.etag)]  # type: ignore[union-attr]
+            bodies = [r.body for r in self.records.search(p.user, p.domain, p.event.name, p.etag)]
         else:
-            bodies = [bytes(b or b"") for (b,) in self.db.query(  # type: ignore[union-attr]
-                self.presentity_table, ["body"],
-                {"domain": p.domain, "username": p.user, "event": p.event.name, "etag": p.etag})]
+            bodies = [
+                bytes(b or b"")
+                for (b,) in self.db.query(
+                    self.presentity_table,
+                    ["body"],
+                    {"domain": p.domain, "username": p.user, "event": p.event.name, "etag": p.etag},
+                )
+            ]
         return any(dialog_states_match(b, "terminated") == 1 for b in bodies)
 
     def update_sphere(self: PresenceModule, p: Presentity, pres_uri: str, body: bytes) -> None:
@@ -402,12 +454,15 @@ class PublishMixin:
     def delete_presentity(self: PresenceModule, p: Presentity, ruid: str | None) -> int:
         """delete_presentity(): by entity tag, or by ruid when known."""
         if self.publ_cache == PS_PCACHE_RECORD:
-            self.records.remove(p.user, p.domain, p.event.name, p.etag)  # type: ignore[union-attr]
+            self.records.remove(p.user, p.domain, p.event.name, p.etag)
             return 0
-        where = {"ruid": ruid} if ruid else {"username": p.user, "domain": p.domain, "event": p.event.name,
-                                             "etag": p.etag}
+        where = (
+            {"ruid": ruid}
+            if ruid
+            else {"username": p.user, "domain": p.domain, "event": p.event.name, "etag": p.etag}
+        )
         try:
-            return self.db.delete(self.presentity_table, where)  # type: ignore[union-attr]
+            return self.db.delete(self.presentity_table, where)
         except DBError as exc:
             log.error("unsuccessful sql delete operation: %s", exc)
             return -1
@@ -417,9 +472,12 @@ class PublishMixin:
         `*#-OFFLINE-#*`, expiring now (the notifier deletes it once the watchers know)."""
         if p.event.agg_nbody is None:
             return 0 if self.delete_presentity(p, None) >= 0 else -1
-        where = {"ruid": ruid} if ruid else {"username": p.user, "domain": p.domain, "event": p.event.name,
-                                             "etag": p.etag}
-        rows = self.db.query(self.presentity_table, ["body"], where)  # type: ignore[union-attr]
+        where = (
+            {"ruid": ruid}
+            if ruid
+            else {"username": p.user, "domain": p.domain, "event": p.event.name, "etag": p.etag}
+        )
+        rows = self.db.query(self.presentity_table, ["body"], where)
         if not rows:
             log.info("Found 0 presentities - expected 1")
             return 0
@@ -431,21 +489,32 @@ class PublishMixin:
         if body is None:
             log.error("preparing body")
             return -1
-        return self.db.update(self.presentity_table, where,  # type: ignore[union-attr]
-                              {"etag": OFFLINE_ETAG, "expires": self.now(), "body": body})
+        return self.db.update(
+            self.presentity_table, where, {"etag": OFFLINE_ETAG, "expires": self.now(), "body": body}
+        )
 
     def delete_offline_presentities(self: PresenceModule, pres_uri: str, event: Any) -> int:
         parts = uri_user_host(pres_uri)
         if parts is None:
             log.error("failed to parse presentity uri")
             return -1
-        return self.db.delete(self.presentity_table, {"username": parts[0], "domain": parts[1],  # type: ignore[union-attr]
-                                                      "event": event.name, "etag": OFFLINE_ETAG})
+        return self.db.delete(
+            self.presentity_table,
+            {"username": parts[0], "domain": parts[1], "event": event.name, "etag": OFFLINE_ETAG},
+        )
 
     # ------------------------------------------------------------ publ_cache 2
-    def cache_store(self: PresenceModule, ctx: MessageContext | None, p: Presentity, body: bytes | None,
-                    new_t: bool, sent: list[bool], sphere: str | None, rules_doc: bytes | None,
-                    replace: bool) -> int:
+    def cache_store(
+        self: PresenceModule,
+        ctx: MessageContext | None,
+        p: Presentity,
+        body: bytes | None,
+        new_t: bool,
+        sent: list[bool],
+        sphere: str | None,
+        rules_doc: bytes | None,
+        replace: bool,
+    ) -> int:
         """ps_cache_update_presentity(): as db_store, in the in-memory records."""
         records = self.records
         assert records is not None
@@ -453,8 +522,17 @@ class PublishMixin:
         package = self.events.package_of(p.event)
         now = self.now()
         if new_t:
-            rec = PresRecord(p.user, p.domain, p.event.name, p.etag, received_time=p.received_time,
-                             priority=p.priority, ruid=self.next_ruid(), sender=p.sender or "", body=body or b"")
+            rec = PresRecord(
+                p.user,
+                p.domain,
+                p.event.name,
+                p.etag,
+                received_time=p.received_time,
+                priority=p.priority,
+                ruid=self.next_ruid(),
+                sender=p.sender or "",
+                body=body or b"",
+            )
             if p.expires == -1 or replace:
                 rec.expires = -1 if p.expires == -1 else p.expires + now
                 records.replace(p.user, p.domain, p.event.name, p.etag, rec)
@@ -500,9 +578,18 @@ class PublishMixin:
             return 0
         if stored is None:
             return self._send_412(ctx, p, sent)
-        rec = PresRecord(p.user, p.domain, p.event.name, etag, expires=p.expires + now,
-                         received_time=p.received_time, priority=p.priority, ruid=self.next_ruid(),
-                         sender=p.sender or "", body=body or b"")
+        rec = PresRecord(
+            p.user,
+            p.domain,
+            p.event.name,
+            etag,
+            expires=p.expires + now,
+            received_time=p.received_time,
+            priority=p.priority,
+            ruid=self.next_ruid(),
+            sender=p.sender or "",
+            body=body or b"",
+        )
         if records.update(p.user, p.domain, p.event.name, p.etag, rec) == 0:
             return self._send_412(ctx, p, sent)
         if self.publ_send200ok(ctx, p.expires, etag) < 0:

@@ -8,6 +8,7 @@ the server's shared store (`core.shared`), one statement or transaction per Kama
 * `PresRecords` (hash.c's ps_ptable, publ_cache 2): the published documents themselves, newest first
   in each slot, nothing in the presentity table.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,13 +32,48 @@ def core_case_hash(s1: str, s2: str | None = None, size: int = 0) -> int:
     return h & (size - 1) if size else h
 
 
-_SUBS_COLUMNS = ("pres_uri", "event", "event_id", "to_user", "to_domain", "from_user", "from_domain",
-                 "watcher_user", "watcher_domain", "to_tag", "from_tag", "callid", "sockinfo_str",
-                 "remote_cseq", "local_cseq", "contact", "local_contact", "record_route", "expires", "status",
-                 "reason", "version", "flags", "user_agent", "send_on_cback", "db_flag", "updated",
-                 "updated_winfo")
-_INT_COLUMNS = {"remote_cseq", "local_cseq", "expires", "status", "version", "flags", "send_on_cback",
-                "db_flag", "updated", "updated_winfo"}
+_SUBS_COLUMNS = (
+    "pres_uri",
+    "event",
+    "event_id",
+    "to_user",
+    "to_domain",
+    "from_user",
+    "from_domain",
+    "watcher_user",
+    "watcher_domain",
+    "to_tag",
+    "from_tag",
+    "callid",
+    "sockinfo_str",
+    "remote_cseq",
+    "local_cseq",
+    "contact",
+    "local_contact",
+    "record_route",
+    "expires",
+    "status",
+    "reason",
+    "version",
+    "flags",
+    "user_agent",
+    "send_on_cback",
+    "db_flag",
+    "updated",
+    "updated_winfo",
+)
+_INT_COLUMNS = {
+    "remote_cseq",
+    "local_cseq",
+    "expires",
+    "status",
+    "version",
+    "flags",
+    "send_on_cback",
+    "db_flag",
+    "updated",
+    "updated_winfo",
+}
 
 
 @dataclass
@@ -53,9 +89,17 @@ class SubsTable:
     """subs_htable. `resolve(name)` gives the registered event of a stored event name; `uri_match`
     compares URIs (sip_uri_match: case-sensitive or not)."""
 
-    def __init__(self, shared: SharedStore, size: int, resolve: Callable[[str], Any],
-                 uri_match: Callable[[str, str], bool], remove_match: int, delete_same: int,
-                 on_same_deleted: Callable[[Subscription], None] | None = None, name: str = "presence_subs") -> None:
+    def __init__(
+        self,
+        shared: SharedStore,
+        size: int,
+        resolve: Callable[[str], Any],
+        uri_match: Callable[[str, str], bool],
+        remove_match: int,
+        delete_same: int,
+        on_same_deleted: Callable[[Subscription], None] | None = None,
+        name: str = "presence_subs",
+    ) -> None:
         self.shared = shared
         self.size = size
         self.resolve = resolve
@@ -69,7 +113,8 @@ class SubsTable:
             f"CREATE TABLE IF NOT EXISTS {name} (seq INTEGER PRIMARY KEY AUTOINCREMENT, slot INTEGER, "
             f"{columns});"
             f"CREATE INDEX IF NOT EXISTS {name}_slot ON {name}(slot);"
-            f"CREATE INDEX IF NOT EXISTS {name}_dialog ON {name}(callid, to_tag, from_tag);")
+            f"CREATE INDEX IF NOT EXISTS {name}_dialog ON {name}(callid, to_tag, from_tag);"
+        )
 
     def slot(self, pres_uri: str, event_name: str) -> int:
         return core_case_hash(pres_uri, event_name, self.size)
@@ -90,7 +135,9 @@ class SubsTable:
     @staticmethod
     def _values(subs: Subscription, event_name: str) -> list[Any]:
         data = dataclasses.asdict(subs) | {"event": event_name}
-        return [data[c] if data[c] is not None else ("" if c not in _INT_COLUMNS else 0) for c in _SUBS_COLUMNS]
+        return [
+            data[c] if data[c] is not None else ("" if c not in _INT_COLUMNS else 0) for c in _SUBS_COLUMNS
+        ]
 
     # -------------------------------------------------------------- operations
     def insert(self, subs: Subscription, event_name: str, now: int) -> None:
@@ -99,19 +146,25 @@ class SubsTable:
         slot = self.slot(subs.pres_uri, event_name)
         with self.shared.transaction():
             if self.delete_same:
-                for old in self._select("slot = ? AND pres_uri = ? AND callid = ?",
-                                        (slot, subs.pres_uri, subs.callid))[:1]:
+                for old in self._select(
+                    "slot = ? AND pres_uri = ? AND callid = ?", (slot, subs.pres_uri, subs.callid)
+                )[:1]:
                     self._delete_row(old.subs)
                     if self.on_same_deleted is not None:
                         self.on_same_deleted(old.subs)
             stored = dataclasses.replace(subs, expires=subs.expires + now, auth_rules_doc=None, event=None)
             values = self._values(stored, event_name)
-            self.shared.execute(f"INSERT INTO {self.table} (slot, {', '.join(_SUBS_COLUMNS)}) "
-                                f"VALUES (?, {', '.join('?' * len(_SUBS_COLUMNS))})", [slot, *values])
+            self.shared.execute(
+                f"INSERT INTO {self.table} (slot, {', '.join(_SUBS_COLUMNS)}) "
+                f"VALUES (?, {', '.join('?' * len(_SUBS_COLUMNS))})",
+                [slot, *values],
+            )
 
     def _delete_row(self, subs: Subscription) -> None:
-        self.shared.execute(f"DELETE FROM {self.table} WHERE callid = ? AND to_tag = ? AND from_tag = ?",
-                            (subs.callid, subs.to_tag, subs.from_tag))
+        self.shared.execute(
+            f"DELETE FROM {self.table} WHERE callid = ? AND to_tag = ? AND from_tag = ?",
+            (subs.callid, subs.to_tag, subs.from_tag),
+        )
 
     def search(self, callid: str, to_tag: str, from_tag: str, slot: int | None = None) -> StoredSubs | None:
         """search_shtable in one slot (all slots when None: get_stored_info's scan)."""
@@ -153,8 +206,10 @@ class SubsTable:
 
     def _set(self, subs: Subscription, sets: dict[str, Any]) -> None:
         assignments = ", ".join(f"{c} = ?" for c in sets)
-        self.shared.execute(f"UPDATE {self.table} SET {assignments} WHERE callid = ? AND to_tag = ? "
-                            f"AND from_tag = ?", [*sets.values(), subs.callid, subs.to_tag, subs.from_tag])
+        self.shared.execute(
+            f"UPDATE {self.table} SET {assignments} WHERE callid = ? AND to_tag = ? AND from_tag = ?",
+            [*sets.values(), subs.callid, subs.to_tag, subs.from_tag],
+        )
 
     def set_fields(self, subs: Subscription, **sets: Any) -> None:
         """Change fields of a stored dialog (status/reason/db_flag after an authorization change)."""
@@ -168,13 +223,17 @@ class SubsTable:
             if self.remove_match == 0:
                 rows = self._select("slot = ? AND to_tag = ?", (slot, to_tag))
             else:
-                rows = self._select("slot = ? AND callid = ? AND to_tag = ? AND from_tag = ?",
-                                    (slot, callid, to_tag, from_tag))
+                rows = self._select(
+                    "slot = ? AND callid = ? AND to_tag = ? AND from_tag = ?",
+                    (slot, callid, to_tag, from_tag),
+                )
             if not rows:
                 return -1
             s = rows[0].subs
-            self.shared.execute(f"DELETE FROM {self.table} WHERE slot = ? AND callid = ? AND to_tag = ? AND "
-                                f"from_tag = ?", (slot, s.callid, s.to_tag, s.from_tag))
+            self.shared.execute(
+                f"DELETE FROM {self.table} WHERE slot = ? AND callid = ? AND to_tag = ? AND from_tag = ?",
+                (slot, s.callid, s.to_tag, s.from_tag),
+            )
             return s.local_cseq + 1
 
     def in_slot(self, pres_uri: str, event_name: str) -> list[StoredSubs]:
@@ -198,21 +257,29 @@ class SubsTable:
 class PresIndex:
     """pres_htable (publ_cache 1): (presentity URI, event type) -> publication count, sphere."""
 
-    def __init__(self, shared: SharedStore, size: int, uri_match: Callable[[str, str], bool],
-                 name: str = "presence_phtable") -> None:
+    def __init__(
+        self,
+        shared: SharedStore,
+        size: int,
+        uri_match: Callable[[str, str], bool],
+        name: str = "presence_phtable",
+    ) -> None:
         self.shared = shared
         self.size = size
         self.uri_match = uri_match
         self.table = name
-        shared.executescript(f"CREATE TABLE IF NOT EXISTS {name} (slot INTEGER, pres_uri TEXT, event INTEGER, "
-                             f"publ_count INTEGER, sphere TEXT);"
-                             f"CREATE INDEX IF NOT EXISTS {name}_slot ON {name}(slot);")
+        shared.executescript(
+            f"CREATE TABLE IF NOT EXISTS {name} (slot INTEGER, pres_uri TEXT, event INTEGER, "
+            f"publ_count INTEGER, sphere TEXT);"
+            f"CREATE INDEX IF NOT EXISTS {name}_slot ON {name}(slot);"
+        )
 
     def _find(self, pres_uri: str, event: int) -> tuple[int, int, str | None] | None:
         slot = core_case_hash(pres_uri, None, self.size)
         for rowid, uri, count, sphere in self.shared.query(
-                f"SELECT rowid, pres_uri, publ_count, sphere FROM {self.table} WHERE slot = ? AND event = ?",
-                (slot, event)):
+            f"SELECT rowid, pres_uri, publ_count, sphere FROM {self.table} WHERE slot = ? AND event = ?",
+            (slot, event),
+        ):
             if len(uri) == len(pres_uri) and self.uri_match(uri, pres_uri):
                 return rowid, count, sphere
         return None
@@ -226,11 +293,14 @@ class PresIndex:
         with self.shared.transaction():
             found = self._find(pres_uri, event)
             if found is not None:
-                self.shared.execute(f"UPDATE {self.table} SET publ_count = publ_count + 1 WHERE rowid = ?",
-                                    (found[0],))
+                self.shared.execute(
+                    f"UPDATE {self.table} SET publ_count = publ_count + 1 WHERE rowid = ?", (found[0],)
+                )
                 return
-            self.shared.execute(f"INSERT INTO {self.table} VALUES (?, ?, ?, 1, ?)",
-                                (core_case_hash(pres_uri, None, self.size), pres_uri, event, sphere))
+            self.shared.execute(
+                f"INSERT INTO {self.table} VALUES (?, ?, ?, 1, ?)",
+                (core_case_hash(pres_uri, None, self.size), pres_uri, event, sphere),
+            )
 
     def delete(self, pres_uri: str, event: int) -> None:
         with self.shared.transaction():
@@ -240,8 +310,9 @@ class PresIndex:
             if found[1] <= 1:
                 self.shared.execute(f"DELETE FROM {self.table} WHERE rowid = ?", (found[0],))
             else:
-                self.shared.execute(f"UPDATE {self.table} SET publ_count = publ_count - 1 WHERE rowid = ?",
-                                    (found[0],))
+                self.shared.execute(
+                    f"UPDATE {self.table} SET publ_count = publ_count - 1 WHERE rowid = ?", (found[0],)
+                )
 
     def set_sphere(self, pres_uri: str, event: int, sphere: str) -> bool:
         """update_phtable's part: store a new sphere; True when it changed."""
@@ -270,8 +341,19 @@ class PresRecord:
     hashid: int = 0
 
 
-_REC_COLUMNS = ("user", "domain", "event", "etag", "expires", "received_time", "priority", "ruid", "sender",
-                "body", "hashid")
+_REC_COLUMNS = (
+    "user",
+    "domain",
+    "event",
+    "etag",
+    "expires",
+    "received_time",
+    "priority",
+    "ruid",
+    "sender",
+    "body",
+    "hashid",
+)
 
 
 class PresRecords:
@@ -287,34 +369,46 @@ class PresRecords:
             f"CREATE TABLE IF NOT EXISTS {name} (seq INTEGER PRIMARY KEY AUTOINCREMENT, slot INTEGER, "
             "user TEXT, domain TEXT, event TEXT, etag TEXT, expires INTEGER, received_time INTEGER, "
             "priority INTEGER, ruid TEXT, sender TEXT, body BLOB, hashid INTEGER);"
-            f"CREATE INDEX IF NOT EXISTS {name}_slot ON {name}(slot);")
+            f"CREATE INDEX IF NOT EXISTS {name}_slot ON {name}(slot);"
+        )
 
     def _slot(self, hashid: int) -> int:
         return hashid & (self.size - 1)
 
     def _rows(self, where: str, params: tuple[Any, ...]) -> list[PresRecord]:
-        rows = self.shared.query(f"SELECT {', '.join(_REC_COLUMNS)} FROM {self.table} WHERE {where} "
-                                 "ORDER BY seq DESC", params)
+        rows = self.shared.query(
+            f"SELECT {', '.join(_REC_COLUMNS)} FROM {self.table} WHERE {where} ORDER BY seq DESC", params
+        )
         return [PresRecord(*r[:9], bytes(r[9] or b""), r[10]) for r in rows]
 
     @staticmethod
     def _match(a: PresRecord, user: str, domain: str, event: str | None, etag: str | None) -> bool:
         """ps_presentity_match: user and domain (and event, and etag), case-sensitive."""
-        return (a.user == user and a.domain == domain and (event is None or a.event == event)
-                and (etag is None or a.etag == etag))
+        return (
+            a.user == user
+            and a.domain == domain
+            and (event is None or a.event == event)
+            and (etag is None or a.etag == etag)
+        )
 
     def _write(self, rec: PresRecord) -> None:
         rec.hashid = core_case_hash(rec.user, rec.domain)
         values = [getattr(rec, c) for c in _REC_COLUMNS]
-        self.shared.execute(f"INSERT INTO {self.table} (slot, {', '.join(_REC_COLUMNS)}) VALUES "
-                            f"(?, {', '.join('?' * len(_REC_COLUMNS))})", [self._slot(rec.hashid), *values])
+        self.shared.execute(
+            f"INSERT INTO {self.table} (slot, {', '.join(_REC_COLUMNS)}) VALUES "
+            f"(?, {', '.join('?' * len(_REC_COLUMNS))})",
+            [self._slot(rec.hashid), *values],
+        )
 
     def _remove(self, user: str, domain: str, event: str, etag: str) -> bool:
         hashid = core_case_hash(user, domain)
         for rec in self._rows("slot = ? AND hashid = ?", (self._slot(hashid), hashid)):
             if self._match(rec, user, domain, event, etag):
-                self.shared.execute(f"DELETE FROM {self.table} WHERE ruid = ? AND user = ? AND domain = ? AND "
-                                    "event = ? AND etag = ?", (rec.ruid, user, domain, event, etag))
+                self.shared.execute(
+                    f"DELETE FROM {self.table} WHERE ruid = ? AND user = ? AND domain = ? AND "
+                    "event = ? AND etag = ?",
+                    (rec.ruid, user, domain, event, etag),
+                )
                 return True
         return False
 
@@ -340,13 +434,23 @@ class PresRecords:
         with self.shared.transaction():
             self._remove(user, domain, event, etag)
 
-    def search(self, user: str, domain: str, event: str | None = None, etag: str | None = None,
-               expires_after: int = 0, by_priority: bool = False) -> list[PresRecord]:
+    def search(
+        self,
+        user: str,
+        domain: str,
+        event: str | None = None,
+        etag: str | None = None,
+        expires_after: int = 0,
+        by_priority: bool = False,
+    ) -> list[PresRecord]:
         """ps_ptable_search: the records of the user (and event, and etag) newest first, those with
         `expires` > `expires_after` when it is set; by priority (stable, ascending) with rmode 1."""
         hashid = core_case_hash(user, domain)
-        found = [r for r in self._rows("slot = ? AND hashid = ?", (self._slot(hashid), hashid))
-                 if self._match(r, user, domain, event, etag) and (not expires_after or r.expires > expires_after)]
+        found = [
+            r
+            for r in self._rows("slot = ? AND hashid = ?", (self._slot(hashid), hashid))
+            if self._match(r, user, domain, event, etag) and (not expires_after or r.expires > expires_after)
+        ]
         return sorted(found, key=lambda r: r.priority) if by_priority else found
 
     def get_item(self, user: str, domain: str, event: str, etag: str) -> PresRecord | None:
@@ -359,5 +463,7 @@ class PresRecords:
 
     def all(self) -> list[PresRecord]:
         """Every record, slot by slot (presence.presentity_list)."""
-        rows = self.shared.query(f"SELECT {', '.join(_REC_COLUMNS)} FROM {self.table} ORDER BY slot, seq DESC")
+        rows = self.shared.query(
+            f"SELECT {', '.join(_REC_COLUMNS)} FROM {self.table} ORDER BY slot, seq DESC"
+        )
         return [PresRecord(*r[:9], bytes(r[9] or b""), r[10]) for r in rows]

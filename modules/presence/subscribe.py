@@ -1,6 +1,7 @@
 """SUBSCRIBE handling (subscribe.c): the dialog read from the request, the stored subscription it
 refreshes, the watcher's authorization, the 200/202 with Expires and Contact, the first NOTIFY, and
 the subscriptions' rows in active_watchers and watchers."""
+
 from __future__ import annotations
 
 import logging
@@ -53,7 +54,7 @@ class SubscribeError(Exception):
 def _uri_of(value: str) -> str:
     value = value.strip()
     if "<" in value:
-        return value[value.index("<") + 1:value.index(">")] if ">" in value else value
+        return value[value.index("<") + 1 : value.index(">")] if ">" in value else value
     return value.split(";", 1)[0].strip()
 
 
@@ -78,8 +79,9 @@ class SubscribeMixin:
                 return -1
         return self._handle_subscribe(ctx, msg, *parts)
 
-    def _handle_subscribe(self: PresenceModule, ctx: MessageContext, msg: Request, watcher_user: str,
-                          watcher_domain: str) -> int:
+    def _handle_subscribe(
+        self: PresenceModule, ctx: MessageContext, msg: Request, watcher_user: str, watcher_domain: str
+    ) -> int:
         if self.pres_subs_mode == 1:
             self.last_subs = None
         self.pres_counter += 1
@@ -93,8 +95,15 @@ class SubscribeMixin:
             return -1
         return 1
 
-    def _subscribe(self: PresenceModule, ctx: MessageContext, msg: Request, subs: Subscription, watcher_user: str,
-                   watcher_domain: str, sent: list[bool]) -> None:
+    def _subscribe(
+        self: PresenceModule,
+        ctx: MessageContext,
+        msg: Request,
+        subs: Subscription,
+        watcher_user: str,
+        watcher_domain: str,
+        sent: list[bool],
+    ) -> None:
         value = msg.header("event")
         if not value or not value.strip():
             log.error("Missing event header field value")
@@ -154,11 +163,11 @@ class SubscribeMixin:
         if parts is None:
             log.error("parsing uri")
             raise SubscribeError()
-        code, subs.auth_rules_doc = event.get_rules_doc(*parts)  # type: ignore[misc]
+        code, subs.auth_rules_doc = event.get_rules_doc(*parts)
         if code < 0:
             log.error("getting rules doc")
             raise SubscribeError()
-        if event.get_auth_status(subs) < 0:  # type: ignore[misc]
+        if event.get_auth_status(subs) < 0:
             log.error("in event specific function is_watcher_allowed")
             raise SubscribeError()
         if get_status_str(subs.status) is None:
@@ -167,8 +176,15 @@ class SubscribeMixin:
         self.insert_subs_auth(subs)
 
     # ------------------------------------------------------------ the dialog from the request
-    def extract_sdialog_info(self: PresenceModule, subs: Subscription, ctx: MessageContext, msg: Request,
-                             parsed: ParsedEvent, watcher_user: str, watcher_domain: str) -> bool:
+    def extract_sdialog_info(
+        self: PresenceModule,
+        subs: Subscription,
+        ctx: MessageContext,
+        msg: Request,
+        parsed: ParsedEvent,
+        watcher_user: str,
+        watcher_domain: str,
+    ) -> bool:
         """extract_sdialog_info_ex(): True when the request starts a dialog (it had no To-tag)."""
         event = subs.event
         assert event is not None
@@ -218,8 +234,9 @@ class SubscribeMixin:
                 raise SubscribeError()
             subs.pres_uri = uandd_to_uri(parts[0], subs.from_domain)
         if to_tag_gen:
-            subs.record_route = ",".join(e for value in msg.headers_named("record-route")
-                                         for e in _split_list(value))
+            subs.record_route = ",".join(
+                e for value in msg.headers_named("record-route") for e in _split_list(value)
+            )
         subs.sockinfo_str = _sock_str(ctx)
         if not frm.tag:
             log.error("no from tag value present")
@@ -310,17 +327,31 @@ class SubscribeMixin:
     def get_database_info(self: PresenceModule, subs: Subscription, parsed: ParsedEvent) -> None:
         """get_database_info(): DB_ONLY mode's get_stored_info."""
         try:
-            rows = self.db.query(self.active_watchers_table,  # type: ignore[union-attr]
-                                 ["presentity_uri", "remote_cseq", "local_cseq", "status", "reason",
-                                  "record_route", "version", "updated", "updated_winfo", "flags"],
-                                 {"callid": subs.callid, "to_tag": subs.to_tag, "from_tag": subs.from_tag})
+            rows = self.db.query(
+                self.active_watchers_table,
+                [
+                    "presentity_uri",
+                    "remote_cseq",
+                    "local_cseq",
+                    "status",
+                    "reason",
+                    "record_route",
+                    "version",
+                    "updated",
+                    "updated_winfo",
+                    "flags",
+                ],
+                {"callid": subs.callid, "to_tag": subs.to_tag, "from_tag": subs.from_tag},
+            )
         except DBError as exc:
             log.error("querying subscription dialog: %s", exc)
             raise SubscribeError() from None
         if not rows:
             log.info("No matching subscription dialog found in database")
             raise SubscribeError(481, "Subscription does not exist")
-        pres_uri, remote_cseq, local_cseq, status, reason, rr, version, updated, updated_winfo, flags = rows[0]
+        pres_uri, remote_cseq, local_cseq, status, reason, rr, version, updated, updated_winfo, flags = rows[
+            0
+        ]
         if subs.remote_cseq + self.cseq_offset <= int(remote_cseq):
             log.error("wrong sequence number received: %d - stored: %d", subs.remote_cseq, remote_cseq)
             raise SubscribeError(400, "Bad request")
@@ -342,9 +373,16 @@ class SubscribeMixin:
         event = subs.event
         assert event is not None
         try:
-            rows = self.db.query(self.watchers_table, ["status", "reason"],
-                                 {"presentity_uri": subs.pres_uri, "watcher_username": subs.watcher_user,
-                                  "watcher_domain": subs.watcher_domain, "event": event.name})
+            rows = self.db.query(
+                self.watchers_table,
+                ["status", "reason"],
+                {
+                    "presentity_uri": subs.pres_uri,
+                    "watcher_username": subs.watcher_user,
+                    "watcher_domain": subs.watcher_domain,
+                    "event": event.name,
+                },
+            )
         except DBError as exc:
             log.error("while querying watchers table: %s", exc)
             raise SubscribeError() from None
@@ -360,24 +398,37 @@ class SubscribeMixin:
             return
         event = subs.event
         assert event is not None
-        key = {"presentity_uri": subs.pres_uri, "watcher_username": subs.watcher_user,
-               "watcher_domain": subs.watcher_domain, "event": event.name}
+        key = {
+            "presentity_uri": subs.pres_uri,
+            "watcher_username": subs.watcher_user,
+            "watcher_domain": subs.watcher_domain,
+            "event": event.name,
+        }
         try:
             self.db.delete(self.watchers_table, key)
-            self.db.insert(self.watchers_table, {**key, "status": subs.status, "inserted_time": self.now(),
-                                                 "reason": subs.reason or ""})
+            self.db.insert(
+                self.watchers_table,
+                {**key, "status": subs.status, "inserted_time": self.now(), "reason": subs.reason or ""},
+            )
         except DBError as exc:
             log.error("in sql replace: %s", exc)
             raise SubscribeError() from None
 
     # ------------------------------------------------------------ replying and notifying
-    def send_2xx_reply(self: PresenceModule, ctx: MessageContext, code: int, lexpire: int, local_contact: str) -> int:
+    def send_2xx_reply(
+        self: PresenceModule, ctx: MessageContext, code: int, lexpire: int, local_contact: str
+    ) -> int:
         """send_2XX_reply(): Expires and the notifier's Contact (with the transport of a stream)."""
         contact = local_contact
         if ";transport=" not in local_contact:
             proto = (ctx.src.proto or "udp").lower()
-            contact += {"tcp": ";transport=tcp", "tls": ";transport=tls", "sctp": ";transport=sctp",
-                        "ws": ";transport=ws", "wss": ";transport=ws"}.get(proto, "")
+            contact += {
+                "tcp": ";transport=tcp",
+                "tls": ";transport=tls",
+                "sctp": ";transport=sctp",
+                "ws": ";transport=ws",
+                "wss": ";transport=ws",
+            }.get(proto, "")
         ctx.reply_lumps.append(f"Expires: {lexpire & 0xFFFFFFFF}\r\nContact: <{contact}>\r\n")
         if self.sl.send_reply(ctx, code, "OK") < 0:
             log.error("sending reply")
@@ -387,8 +438,9 @@ class SubscribeMixin:
     def ok_code(self: PresenceModule, event: Any) -> int:
         return (200 if self.subs_respond_200 else 202) if event.type & PUBL_TYPE else 200
 
-    def update_subscription(self: PresenceModule, ctx: MessageContext, subs: Subscription, to_tag_gen: bool,
-                            sent: list[bool]) -> None:
+    def update_subscription(
+        self: PresenceModule, ctx: MessageContext, subs: Subscription, to_tag_gen: bool, sent: list[bool]
+    ) -> None:
         """update_subscription(): store the dialog, reply, NOTIFY."""
         event = subs.event
         assert event is not None
@@ -409,8 +461,9 @@ class SubscribeMixin:
                     log.error("Could not send notify")
                     raise SubscribeError()
                 return
-            if self.subs_db_mode != DB_ONLY and not self.subs_table.update(  # type: ignore[union-attr]
-                    subs, event.name, REMOTE_TYPE, now):
+            if self.subs_db_mode != DB_ONLY and not self.subs_table.update(
+                subs, event.name, REMOTE_TYPE, now
+            ):
                 log.error("failed to update subscription in memory")
                 raise SubscribeError()
             if self.subs_db_mode in (DB_ONLY, WRITE_THROUGH):
@@ -421,7 +474,7 @@ class SubscribeMixin:
             if self.subs_db_mode != DB_ONLY:
                 subs.db_flag = WTHROUGHDB_FLAG if self.subs_db_mode == WRITE_THROUGH else INSERTDB_FLAG
                 subs.version = 0
-                self.subs_table.insert(subs, event.name, now)  # type: ignore[union-attr]
+                self.subs_table.insert(subs, event.name, now)
             if self.subs_db_mode in (DB_ONLY, WRITE_THROUGH):
                 subs.version = 1
                 if self.insert_subs_db(subs) < 0:
@@ -442,8 +495,9 @@ class SubscribeMixin:
             log.error("Could not send notify")
             raise SubscribeError()
 
-    def update_subscription_notifier(self: PresenceModule, ctx: MessageContext, subs: Subscription,
-                                     to_tag_gen: bool, sent: list[bool]) -> None:
+    def update_subscription_notifier(
+        self: PresenceModule, ctx: MessageContext, subs: Subscription, to_tag_gen: bool, sent: list[bool]
+    ) -> None:
         """update_subscription_notifier(): DB_ONLY with notifier processes: the row is marked for a
         notifier round instead of notifying now."""
         event = subs.event
@@ -476,14 +530,23 @@ class SubscribeMixin:
         sent[0] = True
 
     # ------------------------------------------------------------ removing
-    def delete_subs(self: PresenceModule, pres_uri: str, event_name: str, to_tag: str, from_tag: str,
-                    callid: str) -> None:
+    def delete_subs(
+        self: PresenceModule, pres_uri: str, event_name: str, to_tag: str, from_tag: str, callid: str
+    ) -> None:
         """delete_subs(): from memory (not in DB_ONLY) and from the database (not in NO_DB)."""
-        if self.subs_db_mode != DB_ONLY and self.subs_table.delete(  # type: ignore[union-attr]
-                pres_uri, event_name, to_tag, from_tag, callid) < 0:
-            log.error("Failed to delete subscription from memory [slot: %u ev: %s pu: %s ci: %s ft: %s tt: %s]",
-                      core_case_hash(pres_uri, event_name, self.subs_table.size),  # type: ignore[union-attr]
-                      pres_uri, event_name, callid, from_tag, to_tag)
+        if (
+            self.subs_db_mode != DB_ONLY
+            and self.subs_table.delete(pres_uri, event_name, to_tag, from_tag, callid) < 0
+        ):
+            log.error(
+                "Failed to delete subscription from memory [slot: %u ev: %s pu: %s ci: %s ft: %s tt: %s]",
+                core_case_hash(pres_uri, event_name, self.subs_table.size),
+                pres_uri,
+                event_name,
+                callid,
+                from_tag,
+                to_tag,
+            )
         if self.subs_db_mode != NO_DB and self.delete_db_subs(to_tag, from_tag, callid) < 0:
             log.error("Failed to delete subscription from database")
 
@@ -497,7 +560,6 @@ class SubscribeMixin:
             log.error("sending %d %s reply", code, reason)
             return -1
         return 0
-
 
 
 def _split_list(value: str) -> list[str]:
@@ -524,4 +586,3 @@ def _sock_str(ctx: MessageContext) -> str:
         return f"{(ctx.src.proto or 'udp').lower()}:127.0.0.1:5060"
     host = f"[{sock.host}]" if ":" in sock.host and not sock.host.startswith("[") else sock.host
     return f"{sock.proto.lower()}:{host}:{sock.port}"
-

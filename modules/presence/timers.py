@@ -2,6 +2,7 @@
 the subscriptions to active_watchers (timer_db_update, every db_update_period), expired publications
 withdrawn (every clean_period), old pending watchers forgotten, the subscriptions restored from the
 database at start, and, in DB-only mode with notifier processes, the notifier rounds."""
+
 from __future__ import annotations
 
 import logging
@@ -9,7 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 from kampy.api import PENDING_STATUS, TERMINATED_STATUS, WINFO_TYPE, PUBL_TYPE, DBError, Subscription
 
-from .common import DB_ONLY, NO_DB, NO_UPDATE_TYPE, PS_PCACHE_HYBRID, PS_PCACHE_RECORD, UPDATED_TYPE, WRITE_THROUGH, uandd_to_uri
+from .common import (
+    DB_ONLY,
+    NO_DB,
+    NO_UPDATE_TYPE,
+    PS_PCACHE_HYBRID,
+    PS_PCACHE_RECORD,
+    UPDATED_TYPE,
+    WRITE_THROUGH,
+    uandd_to_uri,
+)
 from .events import EVENT_PRESENCE, parse_event
 from .shtable import INSERTDB_FLAG, NO_UPDATEDB_FLAG, UPDATEDB_FLAG, WTHROUGHDB_FLAG
 from .watchers import AW_COLUMNS
@@ -76,18 +86,34 @@ class TimersMixin:
                         log.error("in function handle_expired_record")
                     table.remove(stored)
                     continue
-                key = {"presentity_uri": s.pres_uri, "callid": s.callid, "to_tag": s.to_tag,
-                       "from_tag": s.from_tag}
+                key = {
+                    "presentity_uri": s.pres_uri,
+                    "callid": s.callid,
+                    "to_tag": s.to_tag,
+                    "from_tag": s.from_tag,
+                }
                 try:
                     if s.db_flag == UPDATEDB_FLAG:
-                        db.update(self.active_watchers_table, key,
-                                  {"expires": s.expires, "status": s.status, "reason": s.reason,
-                                   "remote_cseq": s.remote_cseq, "local_cseq": s.local_cseq, "version": s.version,
-                                   "contact": s.contact, "record_route": s.record_route})
+                        db.update(
+                            self.active_watchers_table,
+                            key,
+                            {
+                                "expires": s.expires,
+                                "status": s.status,
+                                "reason": s.reason,
+                                "remote_cseq": s.remote_cseq,
+                                "local_cseq": s.local_cseq,
+                                "version": s.version,
+                                "contact": s.contact,
+                                "record_route": s.record_route,
+                            },
+                        )
                         table.set_fields(s, db_flag=NO_UPDATEDB_FLAG)
                     elif s.db_flag == INSERTDB_FLAG:
-                        db.insert(self.active_watchers_table,
-                                  self.aw_row(s, stored.event_name, s.expires, -1, -1, flags=False))
+                        db.insert(
+                            self.active_watchers_table,
+                            self.aw_row(s, stored.event_name, s.expires, -1, -1, flags=False),
+                        )
                         table.set_fields(s, db_flag=NO_UPDATEDB_FLAG)
                 except DBError as exc:
                     log.error("updating in database: %s", exc)
@@ -108,9 +134,11 @@ class TimersMixin:
     def update_db_subs_timer_notifier(self: PresenceModule) -> None:
         """update_db_subs_timer_notifier(): DB_ONLY with notifiers: expired rows marked for a round."""
         with self.db_transaction(True):
-            rows = self.db.query(self.active_watchers_table, ["callid", "to_tag", "from_tag"],  # type: ignore[union-attr]
-                                 [("expires", "<", self.now() - self.expires_offset),
-                                  ("updated", "=", NO_UPDATE_TYPE)])
+            rows = self.db.query(
+                self.active_watchers_table,
+                ["callid", "to_tag", "from_tag"],
+                [("expires", "<", self.now() - self.expires_offset), ("updated", "=", NO_UPDATE_TYPE)],
+            )
             for callid, to_tag, from_tag in rows:
                 self.set_updated(Subscription(callid=callid, to_tag=to_tag, from_tag=from_tag))
 
@@ -137,8 +165,10 @@ class TimersMixin:
         if self.db is None:
             return
         try:
-            self.db.delete(self.watchers_table, [("inserted_time", "<", self.now() - 24 * 3600),
-                                                 ("status", "=", PENDING_STATUS)])
+            self.db.delete(
+                self.watchers_table,
+                [("inserted_time", "<", self.now() - 24 * 3600), ("status", "=", PENDING_STATUS)],
+            )
         except DBError as exc:
             log.error("cleaning pending subscriptions: %s", exc)
 
@@ -149,11 +179,13 @@ class TimersMixin:
         if self.db is None or self.publ_cache == PS_PCACHE_RECORD:
             return
         from .publish import Presentity
+
         now = self.now()
         where = [("expires", "<", now), ("expires", ">", 0)]
         try:
-            rows = self.db.query(self.presentity_table, ["username", "domain", "etag", "event"], where,
-                                 order_by="username")
+            rows = self.db.query(
+                self.presentity_table, ["username", "domain", "etag", "event"], where, order_by="username"
+            )
         except DBError as exc:
             log.error("failed to query database for expired messages: %s", exc)
             rows = []
@@ -167,7 +199,7 @@ class TimersMixin:
             p = Presentity(domain or "", user or "", 0, package.event, etag or "", None, 0, 0)
             watchers = 0
             if self.publ_cache == PS_PCACHE_HYBRID:
-                self.index.delete(uri, package.parsed.type)  # type: ignore[union-attr]
+                self.index.delete(uri, package.parsed.type)
             if self.force_delete:
                 pass
             elif self.notifier_processes > 0:
@@ -179,8 +211,11 @@ class TimersMixin:
                         self.delete_presentity(p, None)
                 continue
             else:
-                code, rules_doc = (package.event.get_rules_doc(p.user, p.domain) if package.event.get_rules_doc
-                                   else (0, None))
+                code, rules_doc = (
+                    package.event.get_rules_doc(p.user, p.domain)
+                    if package.event.get_rules_doc
+                    else (0, None)
+                )
                 if code < 0:
                     log.error("getting rules doc")
                 else:
@@ -194,12 +229,14 @@ class TimersMixin:
                 log.error("failed to delete expired records from DB: %s", exc)
 
     def _delete_expired(self: PresenceModule, user: str, domain: str, event: str, etag: str) -> None:
-        self.db.delete(self.presentity_table, {"username": user, "domain": domain, "event": event,  # type: ignore[union-attr]
-                                               "etag": etag})
+        self.db.delete(
+            self.presentity_table, {"username": user, "domain": domain, "event": event, "etag": etag}
+        )
 
     def ptable_timer_clean(self: PresenceModule) -> None:
         """ps_ptable_timer_clean() (publ_cache 2)."""
         from .publish import Presentity
+
         if self.records is None:
             return
         expired = self.records.expired(self.now())
@@ -217,7 +254,9 @@ class TimersMixin:
                 if code < 0:
                     log.error("getting rules doc")
                     continue
-            self.publ_notify(package.event, None, uandd_to_uri(rec.user, rec.domain), None, rec.etag, rules_doc)
+            self.publ_notify(
+                package.event, None, uandd_to_uri(rec.user, rec.domain), None, rec.etag, rules_doc
+            )
             del p
         for rec in expired:
             self.records.remove(rec.user, rec.domain, rec.event, rec.etag)
@@ -225,6 +264,7 @@ class TimersMixin:
     def restore_publications(self: PresenceModule) -> None:
         """pres_htable_db_restore(): the index of published presentities, from the presentity table."""
         from .publish import extract_sphere
+
         if self.index is None or self.db is None:
             return
         columns = ["username", "domain", "event", "expires"] + (["body"] if self.sphere_enable else [])
@@ -238,21 +278,30 @@ class TimersMixin:
             except ValueError:
                 log.error("parsing event")
                 continue
-            sphere = extract_sphere(bytes(row[4] or b"")) if self.sphere_enable and kind == EVENT_PRESENCE else None
+            sphere = (
+                extract_sphere(bytes(row[4] or b""))
+                if self.sphere_enable and kind == EVENT_PRESENCE
+                else None
+            )
             self.index.insert(uandd_to_uri(user or "", domain or ""), kind, sphere)
 
     # ------------------------------------------------------------ DB_ONLY notifier processes
     def set_updated(self: PresenceModule, s: Subscription) -> int:
         """set_updated(): the dialog is due in its notifier round."""
-        return self.db.update(self.active_watchers_table,  # type: ignore[union-attr]
-                              {"callid": s.callid, "to_tag": s.to_tag, "from_tag": s.from_tag},
-                              {"updated": self.notifier_round(s.callid, s.from_tag)})
+        return self.db.update(
+            self.active_watchers_table,
+            {"callid": s.callid, "to_tag": s.to_tag, "from_tag": s.from_tag},
+            {"updated": self.notifier_round(s.callid, s.from_tag)},
+        )
 
     def publ_notify_notifier(self: PresenceModule, pres_uri: str, event: Any) -> int:
         """publ_notify_notifier(): every dialog of the presentity is due; how many there are."""
         try:
-            rows = self.db.query(self.active_watchers_table, ["callid", "to_tag", "from_tag"],  # type: ignore[union-attr]
-                                 {"presentity_uri": pres_uri, "event": event.name})
+            rows = self.db.query(
+                self.active_watchers_table,
+                ["callid", "to_tag", "from_tag"],
+                {"presentity_uri": pres_uri, "event": event.name},
+            )
             for callid, to_tag, from_tag in rows:
                 self.set_updated(Subscription(callid=callid, to_tag=to_tag, from_tag=from_tag))
         except DBError as exc:
@@ -263,15 +312,24 @@ class TimersMixin:
     def set_wipeer_subs_updated(self: PresenceModule, pres_uri: str, event: Any, full: bool) -> int:
         """set_wipeer_subs_updated(): the watcher-info dialogs of the presentity are due."""
         try:
-            rows = self.db.query(self.active_watchers_table, ["callid", "from_tag", "to_tag"],  # type: ignore[union-attr]
-                                 {"presentity_uri": pres_uri, "event": event.name})
+            rows = self.db.query(
+                self.active_watchers_table,
+                ["callid", "from_tag", "to_tag"],
+                {"presentity_uri": pres_uri, "event": event.name},
+            )
             count = len(rows)
             for callid, from_tag, to_tag in rows:
                 values: dict[str, Any] = {"updated": self.notifier_round(callid, from_tag)}
                 if full:
                     values["updated_winfo"] = UPDATED_TYPE
-                if self.db.update(self.active_watchers_table,  # type: ignore[union-attr]
-                                  {"callid": callid, "to_tag": to_tag, "from_tag": from_tag}, values) == 0:
+                if (
+                    self.db.update(
+                        self.active_watchers_table,
+                        {"callid": callid, "to_tag": to_tag, "from_tag": from_tag},
+                        values,
+                    )
+                    == 0
+                ):
                     count -= 1
         except DBError as exc:
             log.error("in sql query: %s", exc)
@@ -296,8 +354,11 @@ class TimersMixin:
         where = [("updated", "=", round_), ("event", "=" if winfo else "!=", "presence.winfo")]
         try:
             with self.db_transaction(True):
-                due = db.query(self.active_watchers_table,
-                               ["presentity_uri", "callid", "to_tag", "from_tag", "event"], where)
+                due = db.query(
+                    self.active_watchers_table,
+                    ["presentity_uri", "callid", "to_tag", "from_tag", "event"],
+                    where,
+                )
                 if not due:
                     return 0
                 db.update(self.active_watchers_table, where, {"updated": NO_UPDATE_TYPE})
@@ -308,8 +369,15 @@ class TimersMixin:
             return -1
         return 0
 
-    def _notify_due(self: PresenceModule, pres_uri: str, callid: str, to_tag: str, from_tag: str,
-                    event_name: str, round_: int) -> None:
+    def _notify_due(
+        self: PresenceModule,
+        pres_uri: str,
+        callid: str,
+        to_tag: str,
+        from_tag: str,
+        event_name: str,
+        round_: int,
+    ) -> None:
         db = self.db
         assert db is not None
         key = {"callid": callid, "to_tag": to_tag, "from_tag": from_tag}
@@ -325,8 +393,14 @@ class TimersMixin:
                 self.cleanup_missing_dialog(pres_uri, package)
                 return
             if len(rows) > 1:
-                log.error("multiple records found for %s, ci : %s, tt : %s, ft : %s, ev : %s", pres_uri, callid,
-                          to_tag, from_tag, event_name)
+                log.error(
+                    "multiple records found for %s, ci : %s, tt : %s, ft : %s, ev : %s",
+                    pres_uri,
+                    callid,
+                    to_tag,
+                    from_tag,
+                    event_name,
+                )
                 db.delete(self.active_watchers_table, key)
                 return
             s = rows[0]
@@ -366,14 +440,22 @@ class TimersMixin:
             else:
                 if package.type & PUBL_TYPE and self.dialogs_awaiting_update(s.pres_uri, package.name) == 0:
                     delete_offline = True
-                if package.wipeer is not None and s.updated_winfo == UPDATED_TYPE \
-                        and self.dialogs_awaiting_update(s.pres_uri, "presence.winfo") > 0:
+                if (
+                    package.wipeer is not None
+                    and s.updated_winfo == UPDATED_TYPE
+                    and self.dialogs_awaiting_update(s.pres_uri, "presence.winfo") > 0
+                ):
                     return 0, True
         elif package.type & WINFO_TYPE:
             if s.updated_winfo == NO_UPDATE_TYPE:
                 watchers = self.updated_winfo_watchers(s, package)
-                body = self.create_winfo_xml(watchers[::-1], s.version, s.pres_uri,
-                                             package.wipeer.name if package.wipeer else "", False)
+                body = self.create_winfo_xml(
+                    watchers[::-1],
+                    s.version,
+                    s.pres_uri,
+                    package.wipeer.name if package.wipeer else "",
+                    False,
+                )
             else:
                 s.updated_winfo = NO_UPDATE_TYPE
             self.unset_watchers_updated_winfo(s.pres_uri)
@@ -391,30 +473,46 @@ class TimersMixin:
             if delete_offline:
                 self.delete_offline_presentities(s.pres_uri, package.event)
 
-    def updated_winfo_watchers(self: PresenceModule, s: Subscription, package: Any) -> list[tuple[str, str, int]]:
+    def updated_winfo_watchers(
+        self: PresenceModule, s: Subscription, package: Any
+    ) -> list[tuple[str, str, int]]:
         """build_watchers_list(): the watchers whose state changed since the last watcher-info."""
         peer = package.wipeer
-        rows = self.db.query(self.active_watchers_table,  # type: ignore[union-attr]
-                             ["watcher_username", "watcher_domain", "callid", "status"],
-                             {"presentity_uri": s.pres_uri, "event": peer.name if peer else "",
-                              "updated_winfo": UPDATED_TYPE})
+        rows = self.db.query(
+            self.active_watchers_table,
+            ["watcher_username", "watcher_domain", "callid", "status"],
+            {"presentity_uri": s.pres_uri, "event": peer.name if peer else "", "updated_winfo": UPDATED_TYPE},
+        )
         return [(uandd_to_uri(u or "", d or ""), c or "", int(st)) for u, d, c, st in rows]
 
     def unset_watchers_updated_winfo(self: PresenceModule, pres_uri: str) -> int:
         db = self.db
         assert db is not None
-        waiting = db.query(self.active_watchers_table, ["id"],
-                           {"presentity_uri": pres_uri, "event": "presence.winfo", "updated": UPDATED_TYPE})
+        waiting = db.query(
+            self.active_watchers_table,
+            ["id"],
+            {"presentity_uri": pres_uri, "event": "presence.winfo", "updated": UPDATED_TYPE},
+        )
         if waiting:
             return 0
-        return db.update(self.active_watchers_table,
-                         [("presentity_uri", "=", pres_uri), ("event", "!=", "presence.winfo")],
-                         {"updated_winfo": NO_UPDATE_TYPE})
+        return db.update(
+            self.active_watchers_table,
+            [("presentity_uri", "=", pres_uri), ("event", "!=", "presence.winfo")],
+            {"updated_winfo": NO_UPDATE_TYPE},
+        )
 
     def dialogs_awaiting_update(self: PresenceModule, pres_uri: str, event_name: str) -> int:
-        return len(self.db.query(self.active_watchers_table, ["id"],  # type: ignore[union-attr]
-                                 [("presentity_uri", "=", pres_uri), ("event", "=", event_name),
-                                  ("updated", "!=", NO_UPDATE_TYPE)]))
+        return len(
+            self.db.query(
+                self.active_watchers_table,
+                ["id"],
+                [
+                    ("presentity_uri", "=", pres_uri),
+                    ("event", "=", event_name),
+                    ("updated", "!=", NO_UPDATE_TYPE),
+                ],
+            )
+        )
 
     def cleanup_missing_dialog(self: PresenceModule, pres_uri: str, package: Any) -> None:
         if package.type & WINFO_TYPE:

@@ -1,6 +1,7 @@
 """PIDF bodies (notify_body.c): the publications of a presentity aggregated into one document, a
 withdrawn publication shown closed, the dummy presence of force_dummy_presence, the single body of
 force_presence_single_body; and the look-ups of pres_check_basic / pres_check_activities."""
+
 from __future__ import annotations
 
 import logging
@@ -17,17 +18,18 @@ EMPTY_BODY = (
     ' xmlns:rpid="urn:ietf:params:xml:ns:pidf:rpid"'
     ' xmlns:c="urn:ietf:params:xml:ns:pidf:cipid" entity="{entity}">'
     '<tuple xmlns="urn:ietf:params:xml:ns:pidf" id="615293b33c62dec073e05d9421e9f48b">'
-    '<status>'
-    '<basic>open</basic>'
-    '</status>'
-    '</tuple>'
+    "<status>"
+    "<basic>open</basic>"
+    "</status>"
+    "</tuple>"
     '<note xmlns="urn:ietf:params:xml:ns:pidf">Available</note>'
     '<dm:person xmlns:dm="urn:ietf:params:xml:ns:pidf:data-model"'
     ' xmlns:rpid="urn:ietf:params:xml:ns:pidf:rpid" id="1">'
-    '<rpid:activities/>'
-    '<dm:note>Available</dm:note>'
-    '</dm:person>'
-    '</presence>')
+    "<rpid:activities/>"
+    "<dm:note>Available</dm:note>"
+    "</dm:person>"
+    "</presence>"
+)
 EMPTY_BODY_SIZE = 1024
 
 
@@ -170,7 +172,7 @@ def check_basic(body: bytes, status: str) -> int:
             if basic is None:
                 log.error("while extracting 'basic' node")
                 return -1
-            if basic.text[:len(status)].lower() == status.lower():
+            if basic.text[: len(status)].lower() == status.lower():
                 result = 1
         node = node.next
     return result

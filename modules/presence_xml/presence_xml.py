@@ -1,5 +1,6 @@
 """presence_xml: the XML event packages it adds to presence (add_events.c), the rules documents read
 from the xcap table, and pres_check_basic / pres_check_activities."""
+
 from __future__ import annotations
 
 import logging
@@ -67,8 +68,10 @@ class PresenceXmlModule(Module):
         if not self.force_active:
             self._open_db(str(params["db_url"]))
             if not self.integrated:
-                raise ValueError("Can't bind xcap_client: integrated_xcap_server 0 fetches the rules over "
-                                 "HTTP with the xcap_client module, which kampy does not have")
+                raise ValueError(
+                    "Can't bind xcap_client: integrated_xcap_server 0 fetches the rules over "
+                    "HTTP with the xcap_client module, which kampy does not have"
+                )
         if not self.xcap_servers and not self.force_active and not self.integrated:
             raise ValueError("no xcap_server parameter set")
 
@@ -85,15 +88,34 @@ class PresenceXmlModule(Module):
         expires = self.default_expires
         events = []
         if not int(params["disable_presence"]):
-            events.append(PresenceEvent(
-                "presence", "application/pidf+xml", expires, req_auth=1, apply_auth_nbody=self.apply_auth,
-                get_auth_status=self.watcher_allowed, agg_nbody=self.agg_nbody, evs_publ_handl=self.publ_handl,
-                get_rules_doc=self.get_rules_doc, get_pidf_doc=self.get_pidf_doc))
+            events.append(
+                PresenceEvent(
+                    "presence",
+                    "application/pidf+xml",
+                    expires,
+                    req_auth=1,
+                    apply_auth_nbody=self.apply_auth,
+                    get_auth_status=self.watcher_allowed,
+                    agg_nbody=self.agg_nbody,
+                    evs_publ_handl=self.publ_handl,
+                    get_rules_doc=self.get_rules_doc,
+                    get_pidf_doc=self.get_pidf_doc,
+                )
+            )
         if not int(params["disable_winfo"]):
-            events.append(PresenceEvent("presence.winfo", "application/watcherinfo+xml", expires, type=WINFO_TYPE))
+            events.append(
+                PresenceEvent("presence.winfo", "application/watcherinfo+xml", expires, type=WINFO_TYPE)
+            )
         if not int(params["disable_bla"]):
-            events.append(PresenceEvent("dialog;sla", "application/dialog-info+xml", expires, etag_not_new=1,
-                                        evs_publ_handl=self.publ_handl))
+            events.append(
+                PresenceEvent(
+                    "dialog;sla",
+                    "application/dialog-info+xml",
+                    expires,
+                    etag_not_new=1,
+                    evs_publ_handl=self.publ_handl,
+                )
+            )
         if not int(params["disable_xcapdiff"]):
             events.append(PresenceEvent("xcap-diff", "application/xcap-diff+xml", expires))
         for event in events:
@@ -173,7 +195,9 @@ class PresenceXmlModule(Module):
     def get_pidf_doc(self, user: str, domain: str, file_uri: str) -> tuple[int, bytes | None]:
         return self._xcap_doc(user, domain, file_uri, PIDF_MANIPULATION)
 
-    def _xcap_doc(self, user: str, domain: str, file_uri: str | None, doc_type: int) -> tuple[int, bytes | None]:
+    def _xcap_doc(
+        self, user: str, domain: str, file_uri: str | None, doc_type: int
+    ) -> tuple[int, bytes | None]:
         """get_rules_doc(): the xcap table's document of that type (by URI, or by user and domain)."""
         if self.force_active or self.db is None:
             return 0, None
@@ -188,8 +212,12 @@ class PresenceXmlModule(Module):
             log.error("while querying table xcap for [user]=%s\t[domain]= %s: %s", user, domain, exc)
             return -1, None
         if not rows:
-            log.debug("No document found in db table for [user]=%s\t[domain]= %s\t[doc_type]= %d",
-                      user, domain, doc_type)
+            log.debug(
+                "No document found in db table for [user]=%s\t[domain]= %s\t[doc_type]= %d",
+                user,
+                domain,
+                doc_type,
+            )
             if not self.integrated and doc_type != PRES_RULES:
                 log.warning("Cannot retrieve non pres-rules documents fromexternal XCAP server")
             return 0, None

@@ -1,6 +1,7 @@
 """Authorization by XCAP pres-rules documents (xcap_auth.c, RFC 4745/5025): the rule that applies to
 a watcher (identity one/many/except, validity, sphere), the subscription state its sub-handling
 gives, and the transformations that trim the document the watcher sees."""
+
 from __future__ import annotations
 
 import logging
@@ -31,10 +32,15 @@ def parse_datetime(text: str) -> int:
     return int(local) + diff
 
 
-def get_rule_node(subs: Subscription, doc: libxml.XmlDoc, now: int,
-                  get_sphere: Callable[[str], str | None] | None) -> libxml.XmlNode | None:
+def get_rule_node(
+    subs: Subscription, doc: libxml.XmlDoc, now: int, get_sphere: Callable[[str], str | None] | None
+) -> libxml.XmlNode | None:
     """get_rule_node(): the first rule whose conditions match the watcher."""
-    w_uri = f"sip:{subs.watcher_user}@{subs.watcher_domain}" if subs.watcher_user else f"sip:{subs.watcher_domain}"
+    w_uri = (
+        f"sip:{subs.watcher_user}@{subs.watcher_domain}"
+        if subs.watcher_user
+        else f"sip:{subs.watcher_domain}"
+    )
     ruleset = doc.find("ruleset")
     if ruleset is None:
         log.debug("ruleset_node NULL")
@@ -81,8 +87,11 @@ def get_rule_node(subs: Subscription, doc: libxml.XmlDoc, now: int,
                 if many.name.lower() != "many":
                     continue
                 domain = many.attr("domain")
-                if domain is not None and len(domain) != len(subs.from_domain) \
-                        and domain[:len(subs.from_domain)] != subs.from_domain:
+                if (
+                    domain is not None
+                    and len(domain) != len(subs.from_domain)
+                    and domain[: len(subs.from_domain)] != subs.from_domain
+                ):
                     continue
                 apply_rule = 1
                 if not many.children:
@@ -92,7 +101,7 @@ def get_rule_node(subs: Subscription, doc: libxml.XmlDoc, now: int,
                         continue
                     eid = except_node.attr("id")
                     if eid is not None:
-                        if len(eid) - 1 == len(w_uri) and eid[:len(w_uri)] == w_uri:
+                        if len(eid) - 1 == len(w_uri) and eid[: len(w_uri)] == w_uri:
                             apply_rule = 0
                             break
                     else:
@@ -140,8 +149,9 @@ def _valid(validity: libxml.XmlNode, now: int) -> bool | None:
     return valid
 
 
-def watcher_allowed(subs: Subscription, userdel_reason: str, now: int,
-                    get_sphere: Callable[[str], str | None] | None) -> int:
+def watcher_allowed(
+    subs: Subscription, userdel_reason: str, now: int, get_sphere: Callable[[str], str | None] | None
+) -> int:
     """pres_watcher_allowed() with a rules document: the state its sub-handling gives."""
     if subs.auth_rules_doc is None:
         subs.status, subs.reason = PENDING_STATUS, ""
@@ -235,8 +245,12 @@ def _filter(doc_node: libxml.XmlNode | None, provide: libxml.XmlNode, name: str,
 
 
 def _provided(doc_node: libxml.XmlNode, provide: libxml.XmlNode) -> bool:
-    wanted = {"class": _node_content(doc_node, "class"), "occurence-id": doc_node.attr("id"),
-              "deviceid": _node_content(doc_node, "deviceID"), "service-uri": _node_content(doc_node, "contact")}
+    wanted = {
+        "class": _node_content(doc_node, "class"),
+        "occurence-id": doc_node.attr("id"),
+        "deviceid": _node_content(doc_node, "deviceID"),
+        "service-uri": _node_content(doc_node, "contact"),
+    }
     service = wanted["service-uri"]
     scheme = service.split(":", 1)[0] if service and ":" in service else None
     for child in provide.children:
@@ -255,5 +269,3 @@ def _node_content(node: libxml.XmlNode, name: str) -> str | None:
         return None
     first = found.children[0] if found.children else None
     return first.text if first is not None else ""
-
-
