@@ -1,6 +1,7 @@
 """kampy.libxml against the system's libxml2 (tests/support/libxml2_oracle.py): the same documents,
 parsed and dumped with formatting, copied and aggregated, built node by node, give the same bytes.
 These are the bytes a presence server puts in NOTIFY bodies."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,7 +14,7 @@ from tests.support import libxml2_oracle as oracle
 NAMES = ["presence", "tuple", "status", "basic", "note", "person", "a", "b"]
 PREFIXES = ["dm", "rpid", "c"]
 TEXTS = ["", " ", "\n  ", "open", "a & b", "x<y>z", "caf\u00e9", "\u65e5\u672c", "t\r\nu", "\"q'"]
-ATTR_VALUES = ["x", "a&b", "1\t2", "q\"", "caf\u00e9", "<>"]
+ATTR_VALUES = ["x", "a&b", "1\t2", 'q"', "caf\u00e9", "<>"]
 
 
 def _escape(text: str) -> str:
@@ -30,26 +31,47 @@ def elements(draw: st.DrawFn, depth: int = 0, declared: tuple[str, ...] = ()) ->
     if draw(st.booleans()):
         decls.append('xmlns="urn:ietf:params:xml:ns:pidf"')
     decls += [f'xmlns:{p}="urn:x:{p}"' for p in new]
-    attrs = [f'{n}="{_escape(v).replace(chr(34), "&quot;")}"'
-             for n, v in draw(st.dictionaries(st.sampled_from(["id", "entity", "version"]),
-                                              st.sampled_from(ATTR_VALUES), max_size=2)).items()]
+    attrs = [
+        f'{n}="{_escape(v).replace(chr(34), "&quot;")}"'
+        for n, v in draw(
+            st.dictionaries(
+                st.sampled_from(["id", "entity", "version"]), st.sampled_from(ATTR_VALUES), max_size=2
+            )
+        ).items()
+    ]
     head = " ".join([qname, *draw(st.permutations(decls + attrs))])
     scope = tuple(sorted(set(declared) | set(new)))
     if depth >= 3:
         kids = draw(st.lists(st.sampled_from(TEXTS), max_size=1))
         body = "".join(_escape(t) for t in kids)
     else:
-        parts = draw(st.lists(st.one_of(st.sampled_from(TEXTS).map(_escape),
-                                        st.just("<!--c-->"), st.just("<![CDATA[<x>]]>"),
-                                        elements(depth + 1, scope)), max_size=4))
+        parts = draw(
+            st.lists(
+                st.one_of(
+                    st.sampled_from(TEXTS).map(_escape),
+                    st.just("<!--c-->"),
+                    st.just("<![CDATA[<x>]]>"),
+                    elements(depth + 1, scope),
+                ),
+                max_size=4,
+            )
+        )
         body = "".join(parts)
     return f"<{head}/>" if not body and draw(st.booleans()) else f"<{head}>{body}</{qname}>"
 
 
 @st.composite
 def documents(draw: st.DrawFn) -> bytes:
-    decl = draw(st.sampled_from(["", '<?xml version="1.0"?>\n', '<?xml version="1.0" encoding="UTF-8"?>\n',
-                                 "<?xml version='1.0' encoding='utf-8' standalone='no'?>"]))
+    decl = draw(
+        st.sampled_from(
+            [
+                "",
+                '<?xml version="1.0"?>\n',
+                '<?xml version="1.0" encoding="UTF-8"?>\n',
+                "<?xml version='1.0' encoding='utf-8' standalone='no'?>",
+            ]
+        )
+    )
     return (decl + draw(elements()) + draw(st.sampled_from(["", "\n", "<!--end-->\n"]))).encode()
 
 
@@ -73,8 +95,9 @@ def _aggregate(bodies: list[bytes]) -> bytes:
         root = doc.root
         assert root is not None
         first = root.child("tuple")
-        if first is not None and any(n.name.lower() == "tuple" and n.attr("id") == first.attr("id")
-                                     for n in base.children):
+        if first is not None and any(
+            n.name.lower() == "tuple" and n.attr("id") == first.attr("id") for n in base.children
+        ):
             continue
         for node in list(root.children):
             base.add_child(libxml.copy_node(node, 1))
@@ -87,10 +110,12 @@ def test_copied_subtrees_carry_the_namespace_declarations_libxml2_gives_them(bod
     assert _aggregate(bodies) == oracle.aggregate(bodies)
 
 
-PIDF = (b'<?xml version="1.0" encoding="UTF-8"?>\n<presence xmlns="urn:ietf:params:xml:ns:pidf" '
-        b'xmlns:dm="urn:ietf:params:xml:ns:pidf:data-model" entity="sip:alice@example.com">\n'
-        b'  <tuple id="{id}">\n    <status>\n      <basic>open</basic>\n    </status>\n  </tuple>\n'
-        b'  <dm:person id="p1"><dm:note>Lunch</dm:note></dm:person>\n</presence>\n')
+PIDF = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<presence xmlns="urn:ietf:params:xml:ns:pidf" '
+    b'xmlns:dm="urn:ietf:params:xml:ns:pidf:data-model" entity="sip:alice@example.com">\n'
+    b'  <tuple id="{id}">\n    <status>\n      <basic>open</basic>\n    </status>\n  </tuple>\n'
+    b'  <dm:person id="p1"><dm:note>Lunch</dm:note></dm:person>\n</presence>\n'
+)
 
 
 def test_two_publications_aggregate_into_the_newest_with_the_older_tuple_appended() -> None:
@@ -116,11 +141,17 @@ def test_a_built_document_is_dumped_indented_without_an_encoding() -> None:
     wlist.set_prop("resource", "sip:alice@example.com")
     watcher = wlist.new_child("watcher", "sip:b\u00f6b@example.com")
     watcher.set_prop("id", "c1")
-    expected = oracle.new_doc_dump([
-        ("root", "watcherinfo", [("xmlns", "urn:ietf:params:xml:ns:watcherinfo"), ("version", "0"),
-                                 ("state", "full")]),
-        ("child", 0, "watcher-list", None, [("resource", "sip:alice@example.com")]),
-        ("child", 1, "watcher", "sip:b\u00f6b@example.com", [("id", "c1")])])
+    expected = oracle.new_doc_dump(
+        [
+            (
+                "root",
+                "watcherinfo",
+                [("xmlns", "urn:ietf:params:xml:ns:watcherinfo"), ("version", "0"), ("state", "full")],
+            ),
+            ("child", 0, "watcher-list", None, [("resource", "sip:alice@example.com")]),
+            ("child", 1, "watcher", "sip:b\u00f6b@example.com", [("id", "c1")]),
+        ]
+    )
     assert doc.dump() == expected
     assert b"sip:b&#xF6;b@example.com" in expected
 
@@ -132,8 +163,10 @@ def test_a_copy_without_children_keeps_attributes_and_namespaces() -> None:
     copy = libxml.copy_node(status, 1)
     out = libxml.new_doc()
     out.set_root(copy)
-    assert out.dump() == (b'<?xml version="1.0"?>\n<status xmlns="urn:ietf:params:xml:ns:pidf">\n'
-                          b'      <basic>open</basic>\n    </status>\n')
+    assert out.dump() == (
+        b'<?xml version="1.0"?>\n<status xmlns="urn:ietf:params:xml:ns:pidf">\n'
+        b"      <basic>open</basic>\n    </status>\n"
+    )
 
 
 @pytest.mark.parametrize("bad", [b"", b"<a>", b"<a></b>", b"not xml", b"<a/><b/>"])
@@ -151,3 +184,34 @@ def test_look_ups_ignore_case_and_namespace_as_presence_xml_does() -> None:
     assert doc.find("basic").text == "open"  # type: ignore[union-attr]
     assert doc.find("note", "dm").text == "Lunch"  # type: ignore[union-attr]
     assert doc.find("note", "rpid") is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.sampled_from([b"", b' xmlns:dm="urn:x:dm"', b' xmlns:rpid="urn:x:rpid" id="p"']),
+    st.sampled_from([b"\n    ", b"", b"<!--c-->"]),
+    st.sampled_from([b"open", b"", b"x &amp; y"]),
+)
+def test_a_withdrawn_publication_is_shown_closed_as_presence_xml_builds_it(
+    root_attrs: bytes, gap: bytes, basic: bytes
+) -> None:
+    from modules.presence_xml import pidf
+
+    body = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<presence xmlns="urn:ietf:params:xml:ns:pidf"'
+        + root_attrs
+        + b' entity="sip:a@b">'
+        + gap
+        + b'<tuple id="t1">'
+        + gap
+        + b"<status>"
+        + gap
+        + b"<basic>"
+        + basic
+        + b"</basic>"
+        + gap
+        + b"</status><note>n</note></tuple>"
+        + gap
+        + b"</presence>"
+    )
+    assert pidf.offline_body(body) == oracle.offline(body)

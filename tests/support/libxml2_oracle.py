@@ -5,6 +5,7 @@ with, as the reference kampy's own tree (kampy/libxml.py) is checked against.
 Only what presence and presence_xml call: xmlParseMemory, xmlDocDumpFormatMemory, xmlCopyNode,
 xmlAddChild, xmlNewDoc/xmlNewNode/xmlNewProp/xmlNewChild, and a walk over the nodes' fields.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -24,20 +25,39 @@ class _Ns(ctypes.Structure):
     pass
 
 
-_Ns._fields_ = [("next", ctypes.POINTER(_Ns)), ("type", ctypes.c_int), ("href", ctypes.c_char_p),
-                ("prefix", ctypes.c_char_p), ("_private", ctypes.c_void_p), ("context", ctypes.c_void_p)]
-_Node._fields_ = [("_private", ctypes.c_void_p), ("type", ctypes.c_int), ("name", ctypes.c_char_p),
-                  ("children", ctypes.POINTER(_Node)), ("last", ctypes.POINTER(_Node)),
-                  ("parent", ctypes.POINTER(_Node)), ("next", ctypes.POINTER(_Node)),
-                  ("prev", ctypes.POINTER(_Node)), ("doc", ctypes.c_void_p), ("ns", ctypes.POINTER(_Ns)),
-                  ("content", ctypes.c_char_p), ("properties", ctypes.c_void_p),
-                  ("nsDef", ctypes.POINTER(_Ns))]
+_Ns._fields_ = [
+    ("next", ctypes.POINTER(_Ns)),
+    ("type", ctypes.c_int),
+    ("href", ctypes.c_char_p),
+    ("prefix", ctypes.c_char_p),
+    ("_private", ctypes.c_void_p),
+    ("context", ctypes.c_void_p),
+]
+_Node._fields_ = [
+    ("_private", ctypes.c_void_p),
+    ("type", ctypes.c_int),
+    ("name", ctypes.c_char_p),
+    ("children", ctypes.POINTER(_Node)),
+    ("last", ctypes.POINTER(_Node)),
+    ("parent", ctypes.POINTER(_Node)),
+    ("next", ctypes.POINTER(_Node)),
+    ("prev", ctypes.POINTER(_Node)),
+    ("doc", ctypes.c_void_p),
+    ("ns", ctypes.POINTER(_Ns)),
+    ("content", ctypes.c_char_p),
+    ("properties", ctypes.c_void_p),
+    ("nsDef", ctypes.POINTER(_Ns)),
+]
 
 NodePtr = ctypes.POINTER(_Node)
 _lib.xmlParseMemory.restype = ctypes.c_void_p
 _lib.xmlParseMemory.argtypes = [ctypes.c_char_p, ctypes.c_int]
-_lib.xmlDocDumpFormatMemory.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p),
-                                        ctypes.POINTER(ctypes.c_int), ctypes.c_int]
+_lib.xmlDocDumpFormatMemory.argtypes = [
+    ctypes.c_void_p,
+    ctypes.POINTER(ctypes.c_void_p),
+    ctypes.POINTER(ctypes.c_int),
+    ctypes.c_int,
+]
 _lib.xmlDocGetRootElement.restype = NodePtr
 _lib.xmlDocGetRootElement.argtypes = [ctypes.c_void_p]
 _lib.xmlCopyNode.restype = NodePtr
@@ -172,9 +192,40 @@ def new_doc_dump(build: list[tuple]) -> bytes:
             attrs = step[2]
         else:
             _, parent, name, content, attrs = step
-            node = _lib.xmlNewChild(nodes[parent], None, name.encode(),
-                                    content.encode() if content is not None else None)
+            node = _lib.xmlNewChild(
+                nodes[parent], None, name.encode(), content.encode() if content is not None else None
+            )
         for attr, value in attrs:
             _lib.xmlNewProp(node, attr.encode(), value.encode())
         nodes.append(node)
     return doc.dump(1)
+
+
+def _find(node: NodePtr, name: str) -> NodePtr | None:
+    """xmlNodeGetNodeByName from `node` through its siblings and their descendants."""
+    while node:
+        if name_of(node) == name:
+            return node
+        found = _find(node.contents.children, name) if node.contents.children else None
+        if found:
+            return found
+        node = node.contents.next
+    return None
+
+
+def offline(body: bytes) -> bytes | None:
+    """presence_xml's offline_nbody(): <basic> set to closed, then a new document of copies: the
+    presence element (xmlCopyNode 2), its first tuple (2), that tuple's status (1)."""
+    doc = parse(body)
+    if doc is None:
+        return None
+    top = _lib.xmlDocGetRootElement(doc.handle)
+    basic, tuple_node, status = _find(top, "basic"), _find(top, "tuple"), _find(top, "status")
+    _lib.xmlNodeSetContent(basic, b"closed")
+    new = Doc(_lib.xmlNewDoc(b"1.0"))
+    root = copy_node(top, 2)
+    _lib.xmlDocSetRootElement(new.handle, root)
+    tuple_copy = copy_node(tuple_node, 2)
+    add_child(root, tuple_copy)
+    add_child(tuple_copy, copy_node(status, 1))
+    return new.dump(1)

@@ -45,6 +45,7 @@ class Subscription:
     remote_target: str | None = None
     route: list[str] = field(default_factory=list)
     cseq: int = 1
+    notify_cseq: int = 0  # the CSeq of the last NOTIFY taken: a later one is the next
 
     def refresh(self, expires: int) -> list[Msg]:
         """SUBSCRIBE again within the dialog (Expires 0 ends it); the final replies."""
@@ -61,10 +62,11 @@ class Subscription:
         return replies
 
     def notified(self, timeout: float = 5) -> Msg:
-        """The next NOTIFY of this dialog, answered 200."""
+        """The next NOTIFY of this dialog (CSeq above the last one's), answered 200."""
         call_id = self.request.call_id
-        notify = self.ua.wait_for(lambda m: m.is_request and m.method == "NOTIFY" and m.call_id == call_id,
-                                  timeout, "NOTIFY")
+        notify = self.ua.wait_for(lambda m: m.is_request and m.method == "NOTIFY" and m.call_id == call_id
+                                  and m.cseq[0] > self.notify_cseq, timeout, "NOTIFY")
+        self.notify_cseq = notify.cseq[0]
         self.ua.reply(notify, 200, "OK")
         return notify
 

@@ -97,3 +97,4 @@ def test_a_watcher_info_subscriber_learns_of_each_watcher(stock: Stock) -> None:
     assert "sip:bob@127.0.0.1" in full.body.decode() and "sip:carol@127.0.0.1" in full.body.decode()
     stock.observe("winfo replies", [r.first for r in winfo.replies + refreshed])
     stock.observe("winfo notifies", [_seen(n) for n in (empty, partial, second, full)])
+
