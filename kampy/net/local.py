@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import logging
 import os
@@ -459,6 +460,19 @@ _KINDS: dict[str, type[DgramService] | type[StreamService] | type[FifoService]] 
 }
 
 
+def _then(handle: Callable[[bytes], bytes | None],
+          after: Callable[[], None]) -> Callable[[bytes], bytes | None]:
+    def handled(request: bytes) -> bytes | None:
+        try:
+            return handle(request)
+        finally:
+            try:
+                after()
+            except Exception:
+                log.exception("after a control request")
+    return handled
+
+
 class LocalServiceError(Exception):
     """A control socket that cannot be opened."""
 
@@ -466,7 +480,10 @@ class LocalServiceError(Exception):
 class LocalServices:
     """The local services of one worker."""
 
-    def __init__(self, services: list[LocalService], rank: int) -> None:
+    def __init__(self, services: list[LocalService], rank: int,
+                 after: Callable[[], None] | None = None) -> None:
+        """`after()` runs once each request is answered: what the command made the server send
+        (presence.refreshWatchers' NOTIFYs) goes out then, not at the next timer."""
         self._opened = False
         self.items: list[DgramService | StreamService | FifoService] = []
         for service in services:
@@ -476,6 +493,8 @@ class LocalServices:
             if kind is None:
                 log.error("control socket %s: unknown kind %r", service.path, service.kind)
                 continue
+            if after is not None:
+                service = dataclasses.replace(service, handle=_then(service.handle, after))
             self.items.append(kind(service))
 
     def open(self) -> None:

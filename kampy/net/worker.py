@@ -104,9 +104,16 @@ class Worker:
                               first_id=conn_id_base(rank), handle_http=_http_handler(server),
                               registry=None if params.disable_tcp else TcpRegistry(server.core.shared),
                               counters=self.counters)
-        self.local = LocalServices(server.core.services, rank)  # jsonrpcs' FIFO/datagram socket
+        # jsonrpcs' FIFO/datagram socket, ctl's: what a command sends goes out when it is answered
+        self.local = LocalServices(server.core.services, rank, after=self._after_control)
         self._servers: list[asyncio.AbstractServer] = []
         self.started = False
+
+    def _after_control(self) -> None:
+        outs = self.server.core.take_outbox()
+        if outs:
+            self.deliver(outs)
+        self.timers.poke()
 
     # -- sending --
     def deliver(self, outs: list[Outgoing | Handoff], handed_off: bool = False) -> None:

@@ -258,6 +258,16 @@ class Harness:
                  if t is not None]
         return min(times, default=None)
 
+    def rpc(self, method: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
+        """Call an RPC command as kamcmd would; what it makes the server send (presence's NOTIFYs)
+        goes out, as a worker sends it when the command is answered."""
+        step = self._begin(f"rpc {method}")
+        try:
+            return self.core.rpc.call(method, params)
+        finally:
+            self._deliver(self.core.take_outbox())
+            self._end(step)
+
     # ------------------------------------------------------------ state
 
     @property

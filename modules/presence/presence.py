@@ -309,9 +309,15 @@ class PresenceModule(PublishMixin, SubscribeMixin, NotifyMixin, WatchersMixin, T
 
     # ------------------------------------------------------------ config functions
     def w_handle_publish(self, ctx: MessageContext, sender_uri: str | None = None) -> int:
+        if self.library_mode:
+            log.error("Bad config - you can not call 'handle_publish' function (db_url not set)")
+            return -1
         return self.handle_publish(ctx, sender_uri)
 
     def w_handle_subscribe(self, ctx: MessageContext, watcher_uri: str | None = None) -> int:
+        if self.library_mode:
+            log.error("Bad config - you can not call 'handle_subscribe' function (db_url not set)")
+            return -1
         return self.handle_subscribe(ctx, watcher_uri)
 
     def fix_publish(self, value: str) -> str:
