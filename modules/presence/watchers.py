@@ -282,7 +282,8 @@ class WatchersMixin:
 
     def update_pw_dialogs(self: PresenceModule, subs: Subscription, changed: list[Subscription]) -> int:
         """update_pw_dialogs(): the watcher's dialogs take the new state (copies, with the next local
-        CSeq, go to `changed`); terminated ones are dropped from memory."""
+        CSeq, go to `changed`); terminated ones are dropped from memory. The copies carry no rules
+        document (Kamailio's mem_copy_subs does not copy it): their NOTIFY shows the whole document."""
         if self.subs_db_mode == DB_ONLY:
             return self.update_pw_dialogs_dbonly(subs, changed)
         event = subs.event
@@ -308,7 +309,6 @@ class WatchersMixin:
                 table.set_fields(s, status=s.status, reason=s.reason, db_flag=UPDATEDB_FLAG)
             s.local_cseq += 1
             s.expires -= now
-            s.auth_rules_doc = subs.auth_rules_doc
             changed.insert(0, s)
         return 0
 
@@ -333,7 +333,6 @@ class WatchersMixin:
             s.status, s.reason = subs.status, subs.reason
             s.expires = s.expires - now if s.expires > now + self.expires_offset else 0
             s.local_cseq += 1
-            s.auth_rules_doc = subs.auth_rules_doc
             changed.insert(0, s)
         try:
             if self.notifier_processes == 0 and subs.status == TERMINATED_STATUS:

@@ -11,8 +11,9 @@ from tests.e2e.stock.sipua import CHALLENGES, UA, Request
 PIDF = "application/pidf+xml"
 
 
-def pidf(entity: str, basic: str, tuple_id: str, note: str | None = None) -> bytes:
-    """A PIDF document (RFC 3863) with one tuple, as phones publish it."""
+def pidf(entity: str, basic: str, tuple_id: str, note: str | None = None, person: str = "") -> bytes:
+    """A PIDF document (RFC 3863) with one tuple (and `person`, a data-model element), as phones
+    publish it."""
     note_line = f"    <note>{note}</note>\n" if note else ""
     return ('<?xml version="1.0" encoding="UTF-8"?>\n'
             f'<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="{entity}">\n'
@@ -20,7 +21,7 @@ def pidf(entity: str, basic: str, tuple_id: str, note: str | None = None) -> byt
             f'    <status>\n      <basic>{basic}</basic>\n    </status>\n'
             f'{note_line}'
             '  </tuple>\n'
-            '</presence>\n').encode()
+            f'{person}</presence>\n').encode()
 
 
 def publish(ua: UA, body: bytes | None, expires: int = 3600, etag: str | None = None,

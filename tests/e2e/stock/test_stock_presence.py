@@ -9,10 +9,11 @@ there) until kampy has the modules the stock config's base defines load (auth, a
 cfg_rpc, counters); they answer the stock config's 407s already (`UA.authenticated`)."""
 from __future__ import annotations
 
+from kampy.db import connect
 from tests.e2e.proxy import Msg
 from tests.e2e.stock.presence_steps import pidf, publish, subscribe
 from tests.e2e.stock.scenario import on
-from tests.e2e.stock.world import Stock
+from tests.e2e.stock.world import DOMAIN, Stock
 
 PRESENCE_CFG = "presence.cfg"
 
@@ -97,4 +98,58 @@ def test_a_watcher_info_subscriber_learns_of_each_watcher(stock: Stock) -> None:
     assert "sip:bob@127.0.0.1" in full.body.decode() and "sip:carol@127.0.0.1" in full.body.decode()
     stock.observe("winfo replies", [r.first for r in winfo.replies + refreshed])
     stock.observe("winfo notifies", [_seen(n) for n in (empty, partial, second, full)])
+
+
+
+PRES_RULES = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<cr:ruleset xmlns="urn:ietf:params:xml:ns:pres-rules" xmlns:pr="urn:ietf:params:xml:ns:pres-rules"\n'
+    '    xmlns:cr="urn:ietf:params:xml:ns:common-policy">\n'
+    '  <cr:rule id="friends">\n'
+    '    <cr:conditions><cr:identity>{friends}</cr:identity></cr:conditions>\n'
+    '    <cr:actions><pr:sub-handling>allow</pr:sub-handling></cr:actions>\n'
+    '    <cr:transformations><pr:provide-services><pr:all-services/></pr:provide-services>'
+    '<pr:provide-persons>false</pr:provide-persons></cr:transformations>\n'
+    '  </cr:rule>\n'
+    '  <cr:rule id="strangers">\n'
+    '    <cr:conditions><cr:identity><cr:one id="sip:carol@127.0.0.1"/></cr:identity></cr:conditions>\n'
+    '    <cr:actions><pr:sub-handling>block</pr:sub-handling></cr:actions>\n'
+    '  </cr:rule>\n'
+    '</cr:ruleset>\n')
+PERSON = ('  <dm:person xmlns:dm="urn:ietf:params:xml:ns:pidf:data-model" id="p1">'
+          '<dm:note>in a meeting</dm:note></dm:person>\n')
+
+
+def _rules(stock: Stock, *friends: str) -> None:
+    identity = "".join(f'<cr:one id="sip:{f}@127.0.0.1"/>' for f in friends)
+    with connect(stock.db_url) as db:
+        db.delete("xcap", {"username": "alice"})
+        db.insert("xcap", {"username": "alice", "domain": DOMAIN, "doc_type": 2, "etag": "e1", "source": 1,
+                           "doc": PRES_RULES.format(friends=identity).encode(), "port": 0,
+                           "doc_uri": "/xcap-root/pres-rules/users/sip:alice@127.0.0.1/index"})
+
+
+@on("kamailio", "kampy", config=PRESENCE_CFG)
+def test_watchers_are_authorized_by_the_xcap_pres_rules(stock: Stock) -> None:
+    _users(stock, "alice", "bob", "carol", "dave")
+    _rules(stock, "bob")
+    stock.start("WITH_PRESENCE", "PRESENCE_XCAP")
+    alice, bob, carol, dave = (stock.ua(n) for n in ("alice", "bob", "carol", "dave"))
+    assert publish(alice, pidf(alice.aor, "open", "alice-phone", person=PERSON))[-1].status == 200
+    subs = {ua.user: subscribe(ua, alice.aor, expires=600) for ua in (bob, carol, dave)}
+    first = {name: sub.notified() for name, sub in subs.items()}
+    assert first["bob"].header("subscription-state") == "active;expires=600"
+    assert "alice-phone" in first["bob"].body.decode() and "meeting" not in first["bob"].body.decode()
+    assert first["carol"].header("subscription-state") == "terminated;reason=rejected"
+    assert first["dave"].header("subscription-state") == "pending;expires=600" and not first["dave"].body
+    # alice's rules now let dave in: presence.updateWatchers re-evaluates them
+    _rules(stock, "bob", "dave")
+    stock.kamcmd("presence.updateWatchers", alice.aor, "presence")
+    update = subs["dave"].notified()
+    assert update.header("subscription-state") == "active;expires=600" and "alice-phone" in update.body.decode()
+    # as Kamailio's, the NOTIFY of a re-authorized watcher carries the whole document (the copy of the
+    # dialog it is built from has no rules document, so no transformation applies)
+    assert "in a meeting" in update.body.decode()
+    stock.observe("subscribe replies", {name: sub.replies[-1].first for name, sub in subs.items()})
+    stock.observe("notifies", {name: _seen(n) for name, n in first.items()} | {"dave again": _seen(update)})
 
