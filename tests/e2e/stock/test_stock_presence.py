@@ -29,10 +29,9 @@ def _users(stock: Stock, *names: str) -> None:
         stock.add_user(name, f"{name}-pw")
 
 
-@on("kamailio", "kampy", config=PRESENCE_CFG)
-def test_a_watcher_is_notified_of_published_presence_until_it_unsubscribes(stock: Stock) -> None:
+def _publish_subscribe_publish_unsubscribe(stock: Stock, *defines: str) -> None:
     _users(stock, "alice", "bob")
-    stock.start("WITH_PRESENCE")
+    stock.start("WITH_PRESENCE", *defines)
     alice, bob = stock.ua("alice"), stock.ua("bob")
     published = publish(alice, pidf(alice.aor, "open", "alice-phone"))
     assert published[-1].status == 200
@@ -47,7 +46,7 @@ def test_a_watcher_is_notified_of_published_presence_until_it_unsubscribes(stock
 
     again = publish(alice, pidf(alice.aor, "closed", "alice-phone", note="Away"), etag=etag)
     assert again[-1].status == 200
-    second = sub.notified()
+    second = sub.notified(timeout=8)
     assert "<basic>closed</basic>" in second.body.decode() and "<note>Away</note>" in second.body.decode()
 
     ended = sub.refresh(0)
@@ -57,6 +56,17 @@ def test_a_watcher_is_notified_of_published_presence_until_it_unsubscribes(stock
     stock.observe("publish replies", [r.first for r in published + again])
     stock.observe("subscribe replies", [(r.first, r.header("contact")) for r in sub.replies])
     stock.observe("notifies", [_seen(n) for n in (first, second, last)])
+
+
+@on("kamailio", "kampy", config=PRESENCE_CFG)
+def test_a_watcher_is_notified_of_published_presence_until_it_unsubscribes(stock: Stock) -> None:
+    _publish_subscribe_publish_unsubscribe(stock)
+
+
+@on("kamailio", "kampy", config=PRESENCE_CFG)
+def test_with_subscriptions_in_the_database_only_the_notifier_sends_the_publications_notify(
+        stock: Stock) -> None:
+    _publish_subscribe_publish_unsubscribe(stock, "PRESENCE_DBONLY")
 
 
 @on("kamailio", "kampy", config=PRESENCE_CFG)
