@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 debs=(mariadb-server mariadb-client sip-tester kamailio kamailio-mysql-modules kamailio-sqlite-modules
+      kamailio-presence-modules
       kamailio-postgres-modules kamailio-tls-modules sqlite3 openssl iproute2 util-linux
       rtpengine-daemon nftables)
 missing=()

@@ -185,3 +185,11 @@ def test_handle_publish_with_a_sender_uri_does_not_notify_that_watcher() -> None
         publish(sip, "alice", pidf(ALICE))
         assert len(notifies(bob)) == before
         assert sip.tables["presentity"].rows()[0]["sender"] == "sip:bob@127.0.0.11:5011"
+
+
+def test_fetch_rows_reads_the_expired_publications_a_few_at_a_time() -> None:
+    with load(presence={"clean_period": 5, "fetch_rows": 1}) as sip:
+        for user in ("alice", "bob", "carol"):
+            publish(sip, user, pidf(f"sip:{user}@{DOMAIN}"), expires=2)
+        sip.advance(6)
+        assert sip.tables["presentity"].rows() == []

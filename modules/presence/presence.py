@@ -240,6 +240,21 @@ class PresenceModule(PublishMixin, SubscribeMixin, NotifyMixin, WatchersMixin, T
         else:
             yield
 
+    def fetch_all(self, table: str, columns: list[str], where: Any) -> list[tuple[Any, ...]]:
+        """db_fetch_query(): the rows `fetch_rows` at a time, in the order of their ids."""
+        assert self.db is not None
+        conditions = list(where.items()) if isinstance(where, dict) else list(where or [])
+        conditions = [(c[0], "=", c[1]) if len(c) == 2 else c for c in conditions]
+        out: list[tuple[Any, ...]] = []
+        last = -1
+        while True:
+            rows = self.db.query(table, ["id", *columns], [*conditions, ("id", ">", last)], order_by="id",
+                                 limit=max(self.fetch_rows, 1))
+            out += [row[1:] for row in rows]
+            if len(rows) < max(self.fetch_rows, 1):
+                return out
+            last = rows[-1][0]
+
     def xavp_cfg_int(self, ctx: MessageContext | None, name: str) -> int | None:
         """xavp_get_child_with_ival(xavp_cfg, name)."""
         if not self.xavp_cfg or ctx is None:

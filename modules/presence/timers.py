@@ -122,7 +122,7 @@ class TimersMixin:
     def update_db_subs_timer_dbonly(self: PresenceModule) -> None:
         """update_db_subs_timer_dbonly(): DB_ONLY's expired rows get their terminated NOTIFY (the
         rows themselves go with the NOTIFY's reply or stay until a watcher refreshes)."""
-        rows = self.aw_rows([("expires", "<", self.now() - self.expires_offset)])
+        rows = self.aw_rows([("expires", "<", self.now() - self.expires_offset)], paged=True)
         for s in rows[::-1]:
             if s.event is None:
                 log.error("Wrong event in database")
@@ -148,7 +148,7 @@ class TimersMixin:
         now = self.now()
         table, db = self.subs_table, self.db
         assert table is not None and db is not None
-        for s in self.aw_rows(None):
+        for s in self.aw_rows(None, paged=True):
             if s.expires < now:
                 continue
             if s.event is None:
@@ -183,9 +183,7 @@ class TimersMixin:
         now = self.now()
         where = [("expires", "<", now), ("expires", ">", 0)]
         try:
-            rows = self.db.query(
-                self.presentity_table, ["username", "domain", "etag", "event"], where, order_by="username"
-            )
+            rows = self.fetch_all(self.presentity_table, ["username", "domain", "etag", "event"], where)
         except DBError as exc:
             log.error("failed to query database for expired messages: %s", exc)
             rows = []
@@ -269,7 +267,7 @@ class TimersMixin:
             return
         columns = ["username", "domain", "event", "expires"] + (["body"] if self.sphere_enable else [])
         now = self.now()
-        for row in self.db.query(self.presentity_table, columns, None, order_by="username"):
+        for row in self.fetch_all(self.presentity_table, columns, None):
             user, domain, event_name, expires = row[:4]
             if self.startup_mode != 0 and int(expires) < now:
                 continue

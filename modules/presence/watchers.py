@@ -58,9 +58,11 @@ class WatchersMixin:
     """active_watchers and watchers for PresenceModule."""
 
     # ------------------------------------------------------------ active_watchers
-    def aw_rows(self: PresenceModule, where: Any) -> list[Subscription]:
-        """active_watchers rows as subscriptions (`expires` absolute, the event resolved)."""
-        rows = self.db.query(self.active_watchers_table, list(AW_COLUMNS), where)
+    def aw_rows(self: PresenceModule, where: Any, paged: bool = False) -> list[Subscription]:
+        """active_watchers rows as subscriptions (`expires` absolute, the event resolved); `paged`:
+        read fetch_rows at a time (db_fetch_query)."""
+        rows = (self.fetch_all(self.active_watchers_table, list(AW_COLUMNS), where) if paged
+                else self.db.query(self.active_watchers_table, list(AW_COLUMNS), where))
         out = []
         for row in rows:
             v = dict(zip(AW_COLUMNS, row, strict=True))
