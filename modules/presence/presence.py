@@ -361,6 +361,9 @@ class PresenceModule(PublishMixin, SubscribeMixin, NotifyMixin, WatchersMixin, T
         file_uri: str | None = None,
         filename: str | None = None,
     ) -> int:
+        if (file_uri is None) != (filename is None):  # Kamailio exports 3 and 5 arguments only
+            log.error("pres_refresh_watchers takes 3 or 5 arguments")
+            return -1
         if file_uri is None and refresh_type == 2:
             log.error("Wrong number of parameters for type 2")
             return -1

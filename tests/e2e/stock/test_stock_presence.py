@@ -63,6 +63,15 @@ def test_a_watcher_is_notified_of_published_presence_until_it_unsubscribes(stock
     _publish_subscribe_publish_unsubscribe(stock)
 
 
+@on("kamailio")
+def test_on_the_stock_config_a_watcher_is_notified_of_published_presence_until_it_unsubscribes(
+        stock: Stock) -> None:
+    """The same body on the stock config itself (its base defines too: the PUBLISH and the SUBSCRIBE
+    are challenged with 407 first): kampy joins once auth, auth_db, acc, corex, cfg_rpc and
+    counters are on main."""
+    _publish_subscribe_publish_unsubscribe(stock)
+
+
 @on("kamailio", "kampy", config=PRESENCE_CFG)
 def test_with_subscriptions_in_the_database_only_the_notifier_sends_the_publications_notify(
         stock: Stock) -> None:
