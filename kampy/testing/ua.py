@@ -12,7 +12,9 @@ Record-Route; requests within one of its dialogs are answered 200 (a re-INVITE w
 description), those of a dialog it does not know 481; ACKs are absorbed; a retransmission gets the
 same answer again; a CANCEL is answered 200 with a 487 for the pending INVITE. When an INVITE it sent
 is refused it sends the ACK itself; with a `password` it answers a 401/407 once with digest
-credentials.
+credentials. A NOTIFY within a subscription it made (RFC 6665: the SUBSCRIBE's Call-ID, its From tag
+as the NOTIFY's To tag) is answered as `answer` says, as a subscriber's device decides; one of a
+subscription it does not know gets 481.
 """
 from __future__ import annotations
 
@@ -67,6 +69,7 @@ class UserAgent:
         self.credentials = Credentials(username or self.user, password) if password is not None else None
         self._incoming: dict[str, Incoming] = {}
         self._invites: dict[str | None, Request] = {}  # INVITEs it sent, by Via branch
+        self._subscriptions: set[tuple[str, str]] = set()  # (Call-ID, From tag) of its SUBSCRIBEs
 
     # ------------------------------------------------------------ identity
 
@@ -184,6 +187,8 @@ class UserAgent:
         if request.method == "INVITE":
             via = request.via
             self._invites[via.branch if via else None] = request
+        if request.method == "SUBSCRIBE" and request.from_ is not None and request.from_.tag:
+            self._subscriptions.add((request.call_id or "", request.from_.tag))
         if request.method == "INVITE" and request.body:
             view = self._view_of(request, ours=True)
             if view is not None:
@@ -209,6 +214,8 @@ class UserAgent:
         pending = self._incoming[key] = Incoming(sent, msg, to_tag or unique("ua"))
         if msg.method == "CANCEL":
             return self._cancel(sent, msg)
+        if to_tag and msg.method == "NOTIFY" and (msg.call_id or "", to_tag) in self._subscriptions:
+            return [(a.after, self.respond(pending, a)) for a in answers_of(self.answer, sent)]
         if to_tag:
             return [(0.0, self._in_dialog(pending))]
         return [(a.after, self.respond(pending, a)) for a in answers_of(self.answer, sent)]
