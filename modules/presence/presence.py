@@ -28,7 +28,15 @@ from kampy.api import (
     valid_facility,
 )
 
-from .common import DB_ONLY, NO_DB, PS_PCACHE_HYBRID, PS_PCACHE_NONE, PS_PCACHE_RECORD, uri_user_host
+from .common import (
+    DB_ONLY,
+    NO_DB,
+    PS_PCACHE_HYBRID,
+    PS_PCACHE_NONE,
+    PS_PCACHE_RECORD,
+    WRITE_BACK,
+    uri_user_host,
+)
 from .events import EventList
 from .notify import NotifyMixin
 from .publish import PublishMixin, extract_sphere
@@ -205,14 +213,14 @@ class PresenceModule(PublishMixin, SubscribeMixin, NotifyMixin, WatchersMixin, T
         return shared.execute("INSERT OR IGNORE INTO presence_once VALUES (?)", (what,)) == 1
 
     def destroy(self) -> None:
-        """The write-back of the subscriptions at shutdown (one worker), as Kamailio's destroy."""
-        if (
-            self.subs_table is not None
-            and self.subs_db_mode == 2
-            and self.db is not None
-            and self.core.rank == 1
-        ):
-            self.timer_db_update(no_lock=True)
+        """The write-back of the subscriptions at shutdown, as Kamailio's destroy: by the first
+        worker that stops (the others may be stopped before they get to it)."""
+        if self.subs_table is not None and self.subs_db_mode == WRITE_BACK and self.db is not None:
+            try:
+                if self._first("flushed"):
+                    self.timer_db_update(no_lock=True)
+            except Exception:  # noqa: BLE001 - the shared store may be going away with the server
+                log.exception("writing the subscriptions back at shutdown")
         if self.db is not None:
             self.db.close()
 

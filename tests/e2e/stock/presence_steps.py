@@ -66,7 +66,8 @@ class Subscription:
         """The next NOTIFY of this dialog (CSeq above the last one's), answered 200."""
         call_id = self.request.call_id
         notify = self.ua.wait_for(lambda m: m.is_request and m.method == "NOTIFY" and m.call_id == call_id
-                                  and m.cseq[0] > self.notify_cseq, timeout, "NOTIFY")
+                                  and m.cseq[0] > self.notify_cseq, timeout,
+                                  f"NOTIFY of {call_id} after CSeq {self.notify_cseq}")
         self.notify_cseq = notify.cseq[0]
         self.ua.reply(notify, 200, "OK")
         return notify

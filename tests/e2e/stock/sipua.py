@@ -204,7 +204,7 @@ class UA:
         finally:
             self._pending = kept + self._pending
         raise AssertionError(f"{self.aor}: no {what} within {timeout}s; got instead: "
-                             f"{[m.first for m in kept] or 'nothing'}")
+                             f"{[(m.first, m.call_id, m.header('cseq')) for m in kept] or 'nothing'}")
 
     def final(self, req: Request, timeout: float = 5) -> Msg:
         return self.wait_for(lambda m: not m.is_request and m.call_id == req.call_id and m.status >= 200

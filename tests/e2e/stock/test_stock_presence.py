@@ -9,6 +9,9 @@ there) until kampy has the modules the stock config's base defines load (auth, a
 cfg_rpc, counters); they answer the stock config's 407s already (`UA.authenticated`)."""
 from __future__ import annotations
 
+import re
+import time
+
 from kampy.db import connect
 from tests.e2e.proxy import Msg
 from tests.e2e.stock.presence_steps import pidf, publish, subscribe
@@ -30,6 +33,10 @@ def _users(stock: Stock, *names: str) -> None:
 
 
 def _publish_subscribe_publish_unsubscribe(stock: Stock, *defines: str) -> None:
+    # In DB-only mode Kamailio answers a PUBLISH before its transaction commits, and its notifier
+    # writes a dialog's CSeq after sending the NOTIFY: a request right after either may not see the
+    # change (its documentation's CSeq reuse). The scenario lets the server settle there.
+    settle = 0.5 if "PRESENCE_DBONLY" in defines else 0.0
     _users(stock, "alice", "bob")
     stock.start("WITH_PRESENCE", *defines)
     alice, bob = stock.ua("alice"), stock.ua("bob")
@@ -37,6 +44,7 @@ def _publish_subscribe_publish_unsubscribe(stock: Stock, *defines: str) -> None:
     assert published[-1].status == 200
     etag = published[-1].header("sip-etag")
     assert etag and published[-1].header("expires") == "3600"
+    time.sleep(settle)
 
     sub = subscribe(bob, alice.aor, expires=600)
     assert sub.replies[-1].status == 200 and sub.replies[-1].header("expires") == "600"
@@ -48,6 +56,7 @@ def _publish_subscribe_publish_unsubscribe(stock: Stock, *defines: str) -> None:
     assert again[-1].status == 200
     second = sub.notified(timeout=8)
     assert "<basic>closed</basic>" in second.body.decode() and "<note>Away</note>" in second.body.decode()
+    time.sleep(settle)
 
     ended = sub.refresh(0)
     assert ended[-1].status == 200 and ended[-1].header("expires") == "0"
@@ -55,7 +64,11 @@ def _publish_subscribe_publish_unsubscribe(stock: Stock, *defines: str) -> None:
     assert last.header("subscription-state") == "terminated;reason=timeout"
     stock.observe("publish replies", [r.first for r in published + again])
     stock.observe("subscribe replies", [(r.first, r.header("contact")) for r in sub.replies])
-    stock.observe("notifies", [_seen(n) for n in (first, second, last)])
+    seen = [_seen(n) for n in (first, second, last)]
+    if settle:  # the notifier's round comes up to waitn_time (5 s) after the PUBLISH: the seconds left vary
+        assert re.fullmatch(r"active;expires=59[4-9]", seen[1][3])
+        seen[1][3] = "active;expires=59x"
+    stock.observe("notifies", seen)
 
 
 @on("kamailio", "kampy", config=PRESENCE_CFG)
