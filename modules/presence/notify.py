@@ -20,9 +20,11 @@ from kampy.api import (
     MessageContext,
     Response,
     RouteType,
+    Socket,
     Source,
     Subscription,
     UacDialog,
+    grep_socket,
     libxml,
     log_at,
     parse_message,
@@ -482,7 +484,9 @@ class NotifyMixin:
                 dialog,
                 headers=headers,
                 body=body or b"",
-                callback=lambda status, reply, request: self.notify_done(cb_subs, status, reply, request),
+                callback=lambda t, _type, params: self.notify_done(
+                    cb_subs, params.code, params.rpl, t.request.to_bytes()
+                ),
             )
         finally:
             if self.pres_subs_mode == 1:
@@ -497,9 +501,9 @@ class NotifyMixin:
             log,
             self.local_log_level,
             "NOTIFY %s via %s on behalf of %s for event %s : %s",
-            dialog.rem_uri,
+            dialog.remote_uri,
             next_hop,
-            dialog.loc_uri,
+            dialog.local_uri,
             event.name,
             subs.callid,
             facility=self.local_log_facility,
@@ -512,7 +516,7 @@ class NotifyMixin:
         if routes:
             m = re.search(r"<([^>]*)>", routes[0])
             return m.group(1) if m else routes[0]
-        return dialog.rem_target or dialog.rem_uri
+        return dialog.remote_target or dialog.remote_uri
 
     def build_dialog(self: PresenceModule, subs: Subscription) -> UacDialog:
         """ps_build_dlg_t(): the subscription as a dialog seen from the notifier."""
@@ -524,15 +528,23 @@ class NotifyMixin:
         )
         return UacDialog(
             call_id=subs.callid,
-            loc_uri=uandd_to_uri(subs.to_user, subs.to_domain),
-            loc_tag=subs.to_tag,
-            rem_uri=rem_uri,
-            rem_tag=subs.from_tag,
-            loc_seq=subs.local_cseq,
-            rem_target=subs.contact or rem_uri,
+            local_tag=subs.to_tag,
+            local_uri=uandd_to_uri(subs.to_user, subs.to_domain),
+            remote_uri=rem_uri,
+            remote_tag=subs.from_tag,
+            local_seq=subs.local_cseq,
+            remote_target=subs.contact or rem_uri,
             route_set=routes,
-            send_socket=subs.sockinfo_str,
+            send_socket=self._send_socket(subs.sockinfo_str),
         )
+
+    def _send_socket(self: PresenceModule, sockinfo: str) -> Socket | None:
+        """The local socket a subscription's `proto:host:port` names (grep_sock_info), None: tm's choice."""
+        proto, _, rest = sockinfo.partition(":")
+        host, _, port = rest.rpartition(":")
+        if not host or not port.isdigit():
+            return None
+        return grep_socket(self.core.sockets, host, int(port), proto.lower(), advertised_port=False)
 
     # ------------------------------------------------------------ the reply
     def notify_done(
