@@ -25,6 +25,11 @@ from kampy.api import (
 from .presence import PresenceModule
 
 
+def _enable_dmq(value: int) -> None:
+    if value:
+        raise ValueError("enable_dmq needs the dmq module, which kampy does not have")
+
+
 def _timer_mode(value: int) -> None:
     if value not in (0, 1):
         raise ValueError("timer_mode: 0 (the core's main timer) or 1 (its secondary timer)")
@@ -119,7 +124,14 @@ EXPORTS = Exports(
         Param("retrieve_order_by", (str,), "priority", doc="ORDER BY columns of retrieve_order 1"),
         Param("sip_uri_match", (int,), 0, doc="0: URIs compared case-sensitively; 1: not"),
         Param("cseq_offset", (int,), 0, doc="how far a refresh's CSeq may lag behind the stored one"),
-        Param("enable_dmq", (int,), 0, doc="replication over DMQ: needs the dmq module, which kampy has not"),
+        Param(
+            "enable_dmq",
+            (int,),
+            0,
+            doc="replication over DMQ: needs the dmq module, which kampy has not (a value other than 0 "
+            "is a config error)",
+            validate=_enable_dmq,
+        ),
         Param("pres_subs_mode", (int,), 1, doc="1: $subs(...) holds a copy of the subscription; 0: $null"),
         Param(
             "delete_same_subs",

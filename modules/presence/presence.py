@@ -1,7 +1,7 @@
 """The presence module: its parameters as Kamailio's mod_init reads them, the state every worker
-shares, the API it offers the presence_* modules, and the config functions, RPC commands,
-pseudo-variables and timers (the work itself is in the mixins: publish, subscribe, notify,
-watchers, timers)."""
+shares, and the config functions, RPC commands, pseudo-variables and timers (the work itself is in
+the mixins: publish, presentity, subscribe, notify, watchers, timers; the API it offers the
+presence_* modules in bind_presence)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,9 @@ from .common import (
 )
 from .events import EventList
 from .notify import NotifyMixin
-from .publish import PublishMixin, extract_sphere
+from .bind_presence import PresenceApi
+from .presentity import Presentity, PresentityMixin, extract_sphere
+from .publish import PublishMixin
 from .shtable import PresIndex, PresRecords, SubsTable
 from .subscribe import SubscribeMixin
 from .timers import TimersMixin
@@ -83,7 +85,9 @@ class _Reader:
         self.get = get
 
 
-class PresenceModule(PublishMixin, SubscribeMixin, NotifyMixin, WatchersMixin, TimersMixin, Module):
+class PresenceModule(
+    PublishMixin, PresentityMixin, SubscribeMixin, NotifyMixin, WatchersMixin, TimersMixin, Module
+):
     """presence: PUBLISH and SUBSCRIBE handling, NOTIFYs, the event packages other modules add."""
 
     def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
@@ -170,8 +174,6 @@ class PresenceModule(PublishMixin, SubscribeMixin, NotifyMixin, WatchersMixin, T
         self.notifier_poll_rate = int(p["notifier_poll_rate"]) if int(p["notifier_poll_rate"]) > 0 else 10
         notifiers = int(p["notifier_processes"])
         self.notifier_processes = 0 if notifiers < 0 or self.subs_db_mode != DB_ONLY else notifiers
-        if int(p["enable_dmq"]):
-            raise ValueError("enable_dmq needs the dmq module, which kampy does not have")
         if self.publ_cache not in (PS_PCACHE_NONE, PS_PCACHE_HYBRID, PS_PCACHE_RECORD):
             raise ValueError(f"invalid publ_cache {self.publ_cache} (0, 1 or 2)")
         if self.subs_db_mode not in (0, 1, 2, 3):
@@ -256,8 +258,13 @@ class PresenceModule(PublishMixin, SubscribeMixin, NotifyMixin, WatchersMixin, T
         out: list[tuple[Any, ...]] = []
         last = -1
         while True:
-            rows = self.db.query(table, ["id", *columns], [*conditions, ("id", ">", last)], order_by="id",
-                                 limit=max(self.fetch_rows, 1))
+            rows = self.db.query(
+                table,
+                ["id", *columns],
+                [*conditions, ("id", ">", last)],
+                order_by="id",
+                limit=max(self.fetch_rows, 1),
+            )
             out += [row[1:] for row in rows]
             if len(rows) < max(self.fetch_rows, 1):
                 return out
@@ -320,7 +327,6 @@ class PresenceModule(PublishMixin, SubscribeMixin, NotifyMixin, WatchersMixin, T
         new_t: int,
         replace: int,
     ) -> int:
-        from .publish import Presentity
 
         package = self.events.contains(event)
         if package is None:
@@ -546,56 +552,3 @@ class PresenceModule(PublishMixin, SubscribeMixin, NotifyMixin, WatchersMixin, T
     def presence_api(self) -> PresenceApi:
         """The object offered as `presence` (Offer handler): PresenceAPI over this instance."""
         return PresenceApi(self)
-
-
-class PresenceApi:
-    """What presence offers other modules (kampy.api.PresenceAPI, Kamailio's bind_presence)."""
-
-    def __init__(self, module: PresenceModule) -> None:
-        self._m = module
-
-    def add_event(self, event: PresenceEvent) -> int:
-        return self._m.events.add(event)
-
-    def contains_event(self, name: str) -> PresenceEvent | None:
-        return self._m.resolve_event(name)
-
-    def get_event_list(self) -> list[str]:
-        return self._m.events.names()
-
-    def update_watchers_status(self, pres_uri: str, event: PresenceEvent, rules_doc: bytes | None) -> int:
-        return self._m.update_watchers_status(pres_uri, event, rules_doc)
-
-    def get_presentity(
-        self, pres_uri: str, event: PresenceEvent, etag: str | None = None, contact: str | None = None
-    ) -> bytes | None:
-        return self._m.get_p_notify_body(pres_uri, event, etag, contact)
-
-    def get_sphere(self, pres_uri: str) -> str | None:
-        return self._m.get_sphere(pres_uri)
-
-    def pres_auth_status(self, ctx: MessageContext | None, watcher_uri: str, presentity_uri: str) -> int:
-        return self._m.pres_auth_status(ctx, watcher_uri, presentity_uri)
-
-    def handle_publish(self, ctx: MessageContext, sender_uri: str | None = None) -> int:
-        return self._m.handle_publish(ctx, sender_uri)
-
-    def handle_subscribe(self, ctx: MessageContext, watcher_uri: str | None = None) -> int:
-        return self._m.handle_subscribe(ctx, watcher_uri)
-
-    def update_presentity(
-        self,
-        event: str,
-        realm: str,
-        user: str,
-        etag: str,
-        sender: str | None,
-        body: bytes | None,
-        expires: int,
-        new_t: int,
-        replace: int,
-    ) -> int:
-        return self._m.update_presentity_api(event, realm, user, etag, sender, body, expires, new_t, replace)
-
-    def pres_refresh_watchers(self, pres_uri: str, event: str, refresh_type: int) -> int:
-        return self._m.refresh_watchers(pres_uri, event, refresh_type)

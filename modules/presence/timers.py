@@ -21,6 +21,7 @@ from .common import (
     uandd_to_uri,
 )
 from .events import EVENT_PRESENCE, parse_event
+from .presentity import Presentity, extract_sphere
 from .shtable import INSERTDB_FLAG, NO_UPDATEDB_FLAG, UPDATEDB_FLAG, WTHROUGHDB_FLAG
 from .watchers import AW_COLUMNS
 
@@ -178,7 +179,6 @@ class TimersMixin:
         the offline state unless force_delete), then deleted."""
         if self.db is None or self.publ_cache == PS_PCACHE_RECORD:
             return
-        from .publish import Presentity
 
         now = self.now()
         where = [("expires", "<", now), ("expires", ">", 0)]
@@ -233,7 +233,6 @@ class TimersMixin:
 
     def ptable_timer_clean(self: PresenceModule) -> None:
         """ps_ptable_timer_clean() (publ_cache 2)."""
-        from .publish import Presentity
 
         if self.records is None:
             return
@@ -261,7 +260,6 @@ class TimersMixin:
 
     def restore_publications(self: PresenceModule) -> None:
         """pres_htable_db_restore(): the index of published presentities, from the presentity table."""
-        from .publish import extract_sphere
 
         if self.index is None or self.db is None:
             return

@@ -17,6 +17,7 @@ from kampy.api import (
 )
 
 from .common import DB_ONLY, get_status_str, uri_user_host
+from .presentity import Presentity, extract_sphere
 from .shtable import LOCAL_TYPE, REMOTE_TYPE, UPDATEDB_FLAG, core_case_hash
 
 if TYPE_CHECKING:
@@ -61,8 +62,11 @@ class WatchersMixin:
     def aw_rows(self: PresenceModule, where: Any, paged: bool = False) -> list[Subscription]:
         """active_watchers rows as subscriptions (`expires` absolute, the event resolved); `paged`:
         read fetch_rows at a time (db_fetch_query)."""
-        rows = (self.fetch_all(self.active_watchers_table, list(AW_COLUMNS), where) if paged
-                else self.db.query(self.active_watchers_table, list(AW_COLUMNS), where))
+        rows = (
+            self.fetch_all(self.active_watchers_table, list(AW_COLUMNS), where)
+            if paged
+            else self.db.query(self.active_watchers_table, list(AW_COLUMNS), where)
+        )
         out = []
         for row in rows:
             v = dict(zip(AW_COLUMNS, row, strict=True))
@@ -421,8 +425,6 @@ class WatchersMixin:
         """update_hard_presentity(): the pidf-manipulation document stored as a never-expiring
         publication tagged with the file name (deleted when the document is gone)."""
         from kampy.api import libxml
-
-        from .publish import Presentity, extract_sphere
 
         log.info("Hard-state file %s (uri %s) updated for %s", filename, file_uri, pres_uri)
         if event.get_pidf_doc is None:
