@@ -184,34 +184,3 @@ def test_look_ups_ignore_case_and_namespace_as_presence_xml_does() -> None:
     assert doc.find("basic").text == "open"  # type: ignore[union-attr]
     assert doc.find("note", "dm").text == "Lunch"  # type: ignore[union-attr]
     assert doc.find("note", "rpid") is None
-
-
-@settings(max_examples=100, deadline=None)
-@given(
-    st.sampled_from([b"", b' xmlns:dm="urn:x:dm"', b' xmlns:rpid="urn:x:rpid" id="p"']),
-    st.sampled_from([b"\n    ", b"", b"<!--c-->"]),
-    st.sampled_from([b"open", b"", b"x &amp; y"]),
-)
-def test_a_withdrawn_publication_is_shown_closed_as_presence_xml_builds_it(
-    root_attrs: bytes, gap: bytes, basic: bytes
-) -> None:
-    from modules.presence_xml import pidf
-
-    body = (
-        b'<?xml version="1.0" encoding="UTF-8"?>\n<presence xmlns="urn:ietf:params:xml:ns:pidf"'
-        + root_attrs
-        + b' entity="sip:a@b">'
-        + gap
-        + b'<tuple id="t1">'
-        + gap
-        + b"<status>"
-        + gap
-        + b"<basic>"
-        + basic
-        + b"</basic>"
-        + gap
-        + b"</status><note>n</note></tuple>"
-        + gap
-        + b"</presence>"
-    )
-    assert pidf.offline_body(body) == oracle.offline(body)

@@ -122,6 +122,19 @@ class PresentityMixin:
         sent[0] = True
         return 0
 
+    def _reply_200(
+        self: PresenceModule, ctx: MessageContext | None, expires: int, etag: str, sent: list[bool]
+    ) -> int:
+        """publ_send200ok(), remembered in `sent`: 0, -1 when it could not be sent."""
+        if self.publ_send200ok(ctx, expires, etag) < 0:
+            return -1
+        sent[0] = True
+        return 0
+
+    def _refreshed_etag(self: PresenceModule, p: Presentity) -> str | None:
+        """The entity tag a refresh leaves: the same when the package keeps it, else the next."""
+        return p.etag if p.event.etag_not_new else self._next_etag(p)
+
     def _next_etag(self: PresenceModule, p: Presentity) -> str | None:
         """A refreshed publication's new entity tag: the old one's count plus one."""
         _, dot, count = p.etag.rpartition(".")
@@ -170,39 +183,28 @@ class PresentityMixin:
                     if package.parsed.type == EVENT_DIALOG:
                         self._drop_same_dialog(p, body)
                     db.insert(table, row)
-                if self.publ_send200ok(ctx, p.expires, p.etag) < 0:
+                if self._reply_200(ctx, p.expires, p.etag, sent) < 0:
                     return -1
-                sent[0] = True
                 return self._notify_after_publish(p, pres_uri, body, rules_doc)
             stored = db.query(table, ["body", "sender", "ruid"], key)
             if package.parsed.is_dialog_sla:
                 if not stored:
                     return self._send_412(ctx, p, sent)
                 if not self._bla_may_update(p, body, stored[0][0], stored[0][1]):
-                    if self.publ_send200ok(ctx, p.expires, p.etag) < 0:
-                        return -1
-                    sent[0] = True
-                    return 0
+                    return self._reply_200(ctx, p.expires, p.etag, sent)
             if p.expires <= 0:
                 if not stored:
                     return self._send_412(ctx, p, sent)
-                if self.publ_send200ok(ctx, p.expires, p.etag) < 0:
+                if self._reply_200(ctx, p.expires, p.etag, sent) < 0:
                     return -1
-                sent[0] = True
                 return self._withdraw(p, pres_uri, body, rules_doc, stored[0][2])
-            etag = p.etag
-            changes: dict[str, Any] = {}
-            if not p.event.etag_not_new:
-                new_etag = self._next_etag(p)
-                if new_etag is None:
-                    return -1
-                etag = changes["etag"] = new_etag
+            etag = self._refreshed_etag(p)
+            if etag is None:
+                return -1
+            changes: dict[str, Any] = {} if etag == p.etag else {"etag": etag}
             if package.parsed.type == EVENT_DIALOG and self._dialog_terminated(p):
                 log.warning("Trying to update an already terminated state. Skipping update.")
-                if self.publ_send200ok(ctx, p.expires, etag) < 0:
-                    return -1
-                sent[0] = True
-                return 0
+                return self._reply_200(ctx, p.expires, etag, sent)
             changes.update(expires=p.expires + now, received_time=p.received_time, priority=p.priority)
             if body:
                 changes["body"] = body
@@ -216,9 +218,8 @@ class PresentityMixin:
                 changes["sender"] = p.sender
             if not stored or db.update(table, key, changes) < 0:
                 return self._send_412(ctx, p, sent)
-            if self.publ_send200ok(ctx, p.expires, etag) < 0:
+            if self._reply_200(ctx, p.expires, etag, sent) < 0:
                 return -1
-            sent[0] = True
             if body is None:
                 return 0
             return self._notify_after_publish(p, pres_uri, body, rules_doc)
@@ -420,41 +421,30 @@ class PresentityMixin:
                 if package.parsed.type == EVENT_DIALOG:
                     self._drop_same_dialog(p, body)
                 records.insert(rec)
-            if self.publ_send200ok(ctx, p.expires, p.etag) < 0:
+            if self._reply_200(ctx, p.expires, p.etag, sent) < 0:
                 return -1
-            sent[0] = True
             return 0 if self.publ_notify(p.event, p.sender, pres_uri, body, None, rules_doc) >= 0 else -1
         stored = records.get_item(p.user, p.domain, p.event.name, p.etag)
         if package.parsed.is_dialog_sla:
             if stored is None:
                 return self._send_412(ctx, p, sent)
             if not self._bla_may_update(p, body, stored.body, stored.sender):
-                if self.publ_send200ok(ctx, p.expires, p.etag) < 0:
-                    return -1
-                sent[0] = True
-                return 0
+                return self._reply_200(ctx, p.expires, p.etag, sent)
         if p.expires <= 0:
             if stored is None:
                 return self._send_412(ctx, p, sent)
-            if self.publ_send200ok(ctx, p.expires, p.etag) < 0:
+            if self._reply_200(ctx, p.expires, p.etag, sent) < 0:
                 return -1
-            sent[0] = True
             if self.publ_notify(p.event, p.sender, pres_uri, body, p.etag, rules_doc) < 0:
                 return -1
             self.delete_presentity(p, stored.ruid)
             return 0
-        etag = p.etag
-        if not p.event.etag_not_new:
-            new_etag = self._next_etag(p)
-            if new_etag is None:
-                return -1
-            etag = new_etag
+        etag = self._refreshed_etag(p)
+        if etag is None:
+            return -1
         if package.parsed.type == EVENT_DIALOG and self._dialog_terminated(p):
             log.warning("Trying to update an already terminated state. Skipping update.")
-            if self.publ_send200ok(ctx, p.expires, etag) < 0:
-                return -1
-            sent[0] = True
-            return 0
+            return self._reply_200(ctx, p.expires, etag, sent)
         if stored is None:
             return self._send_412(ctx, p, sent)
         rec = PresRecord(
@@ -471,9 +461,8 @@ class PresentityMixin:
         )
         if records.update(p.user, p.domain, p.event.name, p.etag, rec) == 0:
             return self._send_412(ctx, p, sent)
-        if self.publ_send200ok(ctx, p.expires, etag) < 0:
+        if self._reply_200(ctx, p.expires, etag, sent) < 0:
             return -1
-        sent[0] = True
         if body is None:
             return 0
         return 0 if self.publ_notify(p.event, p.sender, pres_uri, body, None, rules_doc) >= 0 else -1
