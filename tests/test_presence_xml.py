@@ -4,6 +4,8 @@ pres_check_activities, and its parameters."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -124,6 +126,50 @@ def test_force_presence_single_body_sends_the_document_of_the_highest_priority()
         subscribe(bob, ALICE)
         body = notifies(bob)[0].msg.body.decode()
         assert 'id="phone"' in body and 'id="laptop"' not in body
+
+
+def _single_body_winner(sip: Harness, *notes: str | None, element: str = "note") -> str:
+    """Publish one document per note (oldest first, `element` holding the note), subscribe; the
+    tuple id of the document the NOTIFY carries."""
+    for i, note in enumerate(notes):
+        extra = (
+            "" if note is None else (f"  <{element}>{note}</{element}>\n" if note else f"  <{element}/>\n")
+        )
+        publish(sip, "alice", pidf(ALICE, "open", f"t{i}", extra=extra))
+        sip.advance(1)
+    bob = watcher(sip, "bob", 5011)
+    subscribe(bob, ALICE)
+    body = notifies(bob)[0].msg.body.decode()
+    [tuple_id] = re.findall(r'<tuple id="(t\d)"', body)
+    return tuple_id
+
+
+def test_presence_single_body_priorities_rank_the_documents_by_their_note() -> None:
+    params = {"force_presence_single_body": 1, "presence_single_body_priorities": "Busy|Away|Available"}
+    with load(presence_xml=params) as sip:
+        assert _single_body_winner(sip, "Away", "Available", "Busy") == "t1"
+
+
+def test_a_note_not_among_the_priorities_loses_to_a_listed_one() -> None:
+    with load(presence_xml={"force_presence_single_body": 1}) as sip:
+        assert _single_body_winner(sip, "Ringing", "Out to lunch") == "t0"
+
+
+def test_without_a_lookup_element_in_the_newest_document_the_newest_is_sent() -> None:
+    with load(presence_xml={"force_presence_single_body": 1}) as sip:
+        assert _single_body_winner(sip, "On the Phone", None) == "t1"
+
+
+def test_an_empty_lookup_element_in_the_newest_document_keeps_the_newest() -> None:
+    # Kamailio reads the element's first child: none, so no comparison is made
+    with load(presence_xml={"force_presence_single_body": 1}) as sip:
+        assert _single_body_winner(sip, "On the Phone", "") == "t1"
+
+
+def test_presence_single_body_lookup_element_names_the_element_compared() -> None:
+    params = {"force_presence_single_body": 1, "presence_single_body_lookup_element": "activity"}
+    with load(presence_xml=params) as sip:
+        assert _single_body_winner(sip, "On the Phone", "Available", element="activity") == "t0"
 
 
 @settings(max_examples=60, deadline=None)

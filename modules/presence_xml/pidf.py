@@ -113,12 +113,12 @@ def aggregate_priority(bodies: list[bytes], priorities: str, element: str) -> by
 
 
 def _content(root: libxml.XmlNode, name: str) -> str | None:
-    """xmlNodeGetNodeContentByName(): the text of the first node of that name."""
+    """xmlNodeGetNodeContentByName(): the content of the first child of the first node of that
+    name (xmlNodeGetContent(node->children)); None for a node without children, as libxml2's NULL."""
     node = root.descendant(name)
-    if node is None:
+    if node is None or not node.children:
         return None
-    first = node.children[0] if node.children else None
-    return first.text if first is not None else ""
+    return node.children[0].text
 
 
 def offline_body(body: bytes) -> bytes | None:
