@@ -326,3 +326,50 @@ def test_xcapauth_userdel_reason_is_the_reason_when_a_watchers_rule_is_gone() ->
         store_rules(sip, rules())
         sip.rpc("presence.refreshWatchers", [ALICE, "presence", 0])
         assert notifies(bob)[-1].msg.header("subscription-state") == "terminated;reason=rejected"
+
+
+SPHERE_PERSON = (
+    '  <dm:person xmlns:dm="urn:ietf:params:xml:ns:pidf:data-model" '
+    'xmlns:rpid="urn:ietf:params:xml:ns:pidf:rpid" id="p1"><rpid:sphere>{}</rpid:sphere></dm:person>\n'
+)
+
+
+def sphere_rule(sphere: str) -> bytes:
+    return rules(
+        '  <cr:rule id="r1">\n    <cr:conditions><cr:identity><cr:one id="sip:bob@127.0.0.1"/>'
+        f"</cr:identity><pr:sphere>{sphere}</pr:sphere></cr:conditions>\n"
+        "    <cr:actions><pr:sub-handling>allow</pr:sub-handling></cr:actions>\n  </cr:rule>\n"
+    )
+
+
+def _state_with_sphere(published: str, ruled: str, check: int) -> str | None:
+    with load(presence={"enable_sphere_check": check}, presence_xml=XCAP) as sip:
+        store_rules(sip, sphere_rule(ruled))
+        publish(sip, "alice", pidf(ALICE, extra=SPHERE_PERSON.format(published)))
+        bob = watcher(sip, "bob", 5011)
+        subscribe(bob, ALICE)
+        return notifies(bob)[0].msg.header("subscription-state")
+
+
+def test_with_enable_sphere_check_a_rule_of_another_sphere_does_not_apply() -> None:
+    assert _state_with_sphere("home", "work", 1) == "pending;expires=600"
+
+
+def test_with_enable_sphere_check_a_rule_of_the_published_sphere_applies() -> None:
+    assert _state_with_sphere("Work", "work", 1) == "active;expires=600"
+
+
+def test_without_enable_sphere_check_the_sphere_condition_is_not_checked() -> None:
+    assert _state_with_sphere("home", "work", 0) == "active;expires=600"
+
+
+def test_a_published_change_of_sphere_reevaluates_the_watchers() -> None:
+    with load(presence={"enable_sphere_check": 1}, presence_xml=XCAP) as sip:
+        store_rules(sip, sphere_rule("work"))
+        etag = publish(sip, "alice", pidf(ALICE, extra=SPHERE_PERSON.format("work"))).msg.header("sip-etag")
+        bob = watcher(sip, "bob", 5011)
+        subscribe(bob, ALICE)
+        publish(sip, "alice", pidf(ALICE, extra=SPHERE_PERSON.format("home")), etag=etag)
+        states = [n.msg.header("subscription-state") for n in notifies(bob)]
+        # the rule no longer applies: the watcher's rule is gone (xcapauth_userdel_reason)
+        assert states == ["active;expires=600", "terminated;reason=probation"]
