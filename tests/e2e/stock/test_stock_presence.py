@@ -186,3 +186,62 @@ def test_watchers_are_authorized_by_the_xcap_pres_rules(stock: Stock) -> None:
     stock.observe("subscribe replies", {name: sub.replies[-1].first for name, sub in subs.items()})
     stock.observe("notifies", {name: _seen(n) for name, n in first.items()} | {"dave again": _seen(update)})
 
+
+SPHERE_RULES = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<cr:ruleset xmlns="urn:ietf:params:xml:ns:pres-rules" xmlns:pr="urn:ietf:params:xml:ns:pres-rules"\n'
+    '    xmlns:cr="urn:ietf:params:xml:ns:common-policy">\n'
+    '  <cr:rule id="at-work">\n'
+    '    <cr:conditions><cr:identity><cr:one id="sip:bob@127.0.0.1"/></cr:identity>'
+    '<pr:sphere>work</pr:sphere></cr:conditions>\n'
+    '    <cr:actions><pr:sub-handling>allow</pr:sub-handling></cr:actions>\n'
+    '  </cr:rule>\n'
+    '  <cr:rule id="at-home">\n'
+    '    <cr:conditions><cr:identity><cr:one id="sip:carol@127.0.0.1"/></cr:identity>'
+    '<pr:sphere>Home</pr:sphere></cr:conditions>\n'
+    '    <cr:actions><pr:sub-handling>allow</pr:sub-handling></cr:actions>\n'
+    '  </cr:rule>\n'
+    '</cr:ruleset>\n')
+SPHERE_PERSON = ('  <dm:person xmlns:dm="urn:ietf:params:xml:ns:pidf:data-model" '
+                 'xmlns:rpid="urn:ietf:params:xml:ns:pidf:rpid" id="p1">'
+                 '<rpid:sphere>home</rpid:sphere></dm:person>\n')
+
+
+@on("kamailio", "kampy", config=PRESENCE_CFG)
+def test_a_rule_for_a_sphere_applies_while_the_presentity_publishes_that_sphere(stock: Stock) -> None:
+    _users(stock, "alice", "bob", "carol")
+    with connect(stock.db_url) as db:
+        db.insert("xcap", {"username": "alice", "domain": DOMAIN, "doc_type": 2, "etag": "e1", "source": 1,
+                           "doc": SPHERE_RULES.encode(), "port": 0,
+                           "doc_uri": "/xcap-root/pres-rules/users/sip:alice@127.0.0.1/index"})
+    stock.start("WITH_PRESENCE", "PRESENCE_XCAP", "PRESENCE_SPHERE")
+    alice, bob, carol = stock.ua("alice"), stock.ua("bob"), stock.ua("carol")
+    assert publish(alice, pidf(alice.aor, "open", "alice-phone", person=SPHERE_PERSON))[-1].status == 200
+    at_work = subscribe(bob, alice.aor, expires=600).notified()
+    at_home = subscribe(carol, alice.aor, expires=600).notified()
+    # alice is at home: bob's rule (sphere work) does not apply, carol's (Home: case aside) does
+    assert at_work.header("subscription-state") == "pending;expires=600" and not at_work.body
+    assert at_home.header("subscription-state") == "active;expires=600"
+    assert "alice-phone" in at_home.body.decode()
+    stock.observe("notifies", [_seen(n) for n in (at_work, at_home)])
+
+
+@on("kamailio", "kampy", config=PRESENCE_CFG)
+def test_with_a_single_body_the_document_of_the_most_important_note_is_sent(stock: Stock) -> None:
+    _users(stock, "alice", "bob", "carol")
+    stock.start("WITH_PRESENCE", "PRESENCE_SINGLE_BODY")
+    alice, bob, carol = stock.ua("alice"), stock.ua("bob"), stock.ua("carol")
+    # three devices publish, a second apart (documents are read in the order they were received)
+    for device, note in (("phone", "On the Phone"), ("laptop", "Available")):
+        assert publish(alice, pidf(alice.aor, "open", device, note=note))[-1].status == 200
+        time.sleep(1.1)
+    sub = subscribe(bob, alice.aor, expires=600)
+    ranked = sub.notified()
+    assert 'id="phone"' in ranked.body.decode() and 'id="laptop"' not in ranked.body.decode()
+    # a newest document with an empty note has no rank: it is the one sent
+    assert publish(alice, pidf(alice.aor, "open", "tablet").replace(
+        b"  </tuple>", b"    <note/>\n  </tuple>"))[-1].status == 200
+    newest = sub.notified()
+    assert 'id="tablet"' in newest.body.decode()
+    later = subscribe(carol, alice.aor, expires=600).notified()
+    stock.observe("notifies", [_seen(n) for n in (ranked, newest, later)])
