@@ -137,3 +137,15 @@ ALLOW_BOB = (
     b"</cr:conditions><cr:actions><pr:sub-handling>allow</pr:sub-handling></cr:actions></cr:rule>\n"
     b"</cr:ruleset>\n"
 )
+
+
+def test_the_notifier_round_comes_every_1_over_notifier_poll_rate_within_waitn_time() -> None:
+    notifier = {"subs_db_mode": 3, "notifier_processes": 1, "send_fast_notify": 0, "waitn_time": 1}
+    with load(presence={**notifier, "notifier_poll_rate": 4}) as sip:
+        started = sip.clock.time()
+        bob = watcher(sip, "bob", 5011)
+        subscribe(bob, ALICE)
+        sip.advance(1.0)
+        [notify] = notifies(bob)
+        ticks = (notify.time - started) * 4
+        assert 0 < notify.time - started <= 1.0 and abs(ticks - round(ticks)) < 1e-6

@@ -134,4 +134,3 @@ class PublishMixin:
         if value:
             log.error("    event=[%s]", value)
         raise PublishError(489, "Bad Event")
-

@@ -5,6 +5,7 @@ as the subscription modes say, and re-evaluating the watchers when a presentity'
 from __future__ import annotations
 
 import logging
+import random
 from typing import TYPE_CHECKING, Any
 
 from kampy.api import (
@@ -510,7 +511,5 @@ class WatchersMixin:
         if rounds <= 0:
             return 0
         if not callid or not from_tag:
-            import random
-
             return int(random.random() * rounds)
         return core_case_hash(callid, from_tag) % rounds
