@@ -92,6 +92,18 @@ def test_with_subscriptions_in_the_database_only_the_notifier_sends_the_publicat
 
 
 @on("kamailio", "kampy", config=PRESENCE_CFG)
+def test_with_publications_in_memory_only_the_rpc_lists_them(stock: Stock) -> None:
+    _publish_subscribe_publish_unsubscribe(stock, "PRESENCE_MEMORY")
+    with connect(stock.db_url) as db:
+        assert db.query("presentity", ["id"], {}) == []
+    listed = stock.kamcmd("presence.presentity_list", "full")
+    fields = dict(re.findall(r"^\s*(\w+): (.*)$", listed, re.M))
+    assert fields["user"] == "alice" and fields["etag"].startswith("a.")
+    varying = ("etag", "expires", "received_time", "ruid")  # times, pids
+    stock.observe("presentity_list", {k: v for k, v in fields.items() if k not in varying})
+
+
+@on("kamailio", "kampy", config=PRESENCE_CFG)
 def test_subscriptions_and_publications_expire_with_the_timers(stock: Stock) -> None:
     _users(stock, "alice", "bob", "carol")
     stock.start("WITH_PRESENCE", "PRESENCE_TIMERS")
