@@ -104,6 +104,23 @@ def test_with_publications_in_memory_only_the_rpc_lists_them(stock: Stock) -> No
 
 
 @on("kamailio", "kampy", config=PRESENCE_CFG)
+def test_the_notify_reply_route_ends_a_subscription_it_asks_to_delete(stock: Stock) -> None:
+    _users(stock, "alice", "bob", "carol")
+    stock.start("WITH_PRESENCE", "PRESENCE_NOTIFY_REPLY")
+    alice, bob, carol = stock.ua("alice"), stock.ua("bob"), stock.ua("carol")
+    kept, ended = subscribe(bob, alice.aor, expires=600), subscribe(carol, alice.aor, expires=600)
+    first = [kept.notified(), ended.notified()]
+    time.sleep(0.5)  # the server takes the 200s of the NOTIFYs
+    # carol's 200 made the route delete her subscription: its refresh is unknown
+    assert ended.refresh(600)[-1].status == 481
+    assert kept.refresh(600)[-1].status == 200
+    refreshed = kept.notified()
+    stock.observe("replies", {name: [r.first for r in sub.replies] for name, sub in (("bob", kept),
+                                                                                     ("carol", ended))})
+    stock.observe("notifies", [_seen(n) for n in (*first, refreshed)])
+
+
+@on("kamailio", "kampy", config=PRESENCE_CFG)
 def test_subscriptions_and_publications_expire_with_the_timers(stock: Stock) -> None:
     _users(stock, "alice", "bob", "carol")
     stock.start("WITH_PRESENCE", "PRESENCE_TIMERS")
