@@ -120,6 +120,37 @@ def test_the_notify_reply_route_ends_a_subscription_it_asks_to_delete(stock: Sto
     stock.observe("notifies", [_seen(n) for n in (*first, refreshed)])
 
 
+ACTIVITIES = ('  <dm:person xmlns:dm="urn:ietf:params:xml:ns:pidf:data-model" '
+              'xmlns:rpid="urn:ietf:params:xml:ns:pidf:rpid" id="p1">'
+              '<rpid:activities><rpid:meeting/></rpid:activities></dm:person>\n')
+
+
+@on("kamailio", "kampy", config=PRESENCE_CFG)
+def test_pres_check_basic_and_activities_read_the_published_document(stock: Stock) -> None:
+    _users(stock, "alice", "bob", "carol")
+    stock.start("WITH_PRESENCE", "PRESENCE_CHECKS")
+    alice, bob = stock.ua("alice"), stock.ua("bob")
+
+    def check(target: str, basic: str, activity: str) -> str:
+        req = bob.send_request("MESSAGE", target, headers=[f"X-Basic: {basic}", f"X-Activity: {activity}"])
+        return bob.final(req).first
+
+    carol = f"sip:carol@{DOMAIN}"
+    published = publish(alice, pidf(alice.aor, "open", "alice-phone", person=ACTIVITIES))
+    assert published[-1].status == 200
+    checks = {
+        "open meeting": check(alice.aor, "open", "meeting"),
+        "OPEN lunch": check(alice.aor, "OPEN", "lunch"),
+        "closed meeting": check(alice.aor, "closed", "meeting"),
+        "nothing published": check(carol, "open", "meeting"),
+    }
+    assert checks["open meeting"] == "SIP/2.0 200 basic 1 activity 1"
+    assert publish(alice, pidf(alice.aor, "closed", "alice-phone"),
+                   etag=published[-1].header("sip-etag"))[-1].status == 200
+    checks["closed, no person"] = check(alice.aor, "closed", "meeting")
+    stock.observe("checks", checks)
+
+
 @on("kamailio", "kampy", config=PRESENCE_CFG)
 def test_subscriptions_and_publications_expire_with_the_timers(stock: Stock) -> None:
     _users(stock, "alice", "bob", "carol")
