@@ -92,6 +92,29 @@ def test_with_subscriptions_in_the_database_only_the_notifier_sends_the_publicat
 
 
 @on("kamailio", "kampy", config=PRESENCE_CFG)
+def test_in_db_only_mode_a_refreshed_subscription_keeps_its_row(stock: Stock) -> None:
+    """The subscription stays: the active_watchers row (CSeqs, version, state) is compared."""
+    _users(stock, "alice", "bob")
+    stock.start("WITH_PRESENCE", "PRESENCE_DBONLY")
+    alice, bob = stock.ua("alice"), stock.ua("bob")
+    published = publish(alice, pidf(alice.aor, "open", "alice-phone"))
+    time.sleep(0.5)
+    sub = subscribe(bob, alice.aor, expires=600)
+    notifies = [sub.notified()]
+    time.sleep(0.5)
+    publish(alice, pidf(alice.aor, "closed", "alice-phone"), etag=published[-1].header("sip-etag"))
+    notifies.append(sub.notified(timeout=8))
+    time.sleep(0.5)
+    assert sub.refresh(300)[-1].status == 200
+    notifies.append(sub.notified(timeout=8))
+    time.sleep(0.5)
+    with connect(stock.db_url) as db:
+        [row] = db.query("active_watchers", ["remote_cseq", "local_cseq", "version", "status"], {})
+    stock.observe("active_watchers", list(row))
+    stock.observe("notify cseqs", [n.header("cseq") for n in notifies])
+
+
+@on("kamailio", "kampy", config=PRESENCE_CFG)
 def test_with_publications_in_memory_only_the_rpc_lists_them(stock: Stock) -> None:
     _publish_subscribe_publish_unsubscribe(stock, "PRESENCE_MEMORY")
     with connect(stock.db_url) as db:
