@@ -114,6 +114,42 @@ def test_in_db_only_mode_a_refreshed_subscription_keeps_its_row(stock: Stock) ->
     stock.observe("notify cseqs", [n.header("cseq") for n in notifies])
 
 
+DIALOG_INFO = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+               '<dialog-info xmlns="urn:ietf:params:xml:ns:dialog-info" version="{version}" state="full" '
+               'entity="{entity}">\n'
+               '  <dialog id="line1" call-id="c1" local-tag="l1" remote-tag="r1" direction="initiator">\n'
+               '    <state>{state}</state>\n  </dialog>\n</dialog-info>\n')
+
+
+@on("kamailio", "kampy", config=PRESENCE_CFG)
+def test_a_shared_line_subscriber_sees_the_dialogs_published_on_the_line(stock: Stock) -> None:
+    """dialog;sla (Bridged Line Appearances): the line's AOR is the publisher's R-URI and, for the
+    subscriber, the user of its Contact at its From domain."""
+    _users(stock, "alice", "bob")
+    stock.start("WITH_PRESENCE", "PRESENCE_BLA")
+    alice, bob = stock.ua("alice"), stock.ua("bob")
+
+    def publish_dialog(state: str, version: int, etag: str | None = None) -> Msg:
+        headers = ["Event: dialog;sla", "Expires: 3600"] + ([f"SIP-If-Match: {etag}"] if etag else [])
+        body = DIALOG_INFO.format(version=version, entity=bob.aor, state=state).encode()
+        return alice.authenticated("PUBLISH", bob.aor, to=bob.aor, headers=headers, body=body,
+                                   content_type="application/dialog-info+xml")[-1]
+
+    line = subscribe(bob, bob.aor, expires=600, event="dialog;sla")
+    assert line.replies[-1].status == 200
+    empty = line.notified()
+    confirmed = publish_dialog("confirmed", 1)
+    assert confirmed.status == 200
+    busy = line.notified()
+    assert "<state>confirmed</state>" in busy.body.decode()
+    terminated = publish_dialog("terminated", 2, confirmed.header("sip-etag"))
+    assert terminated.status == 200
+    # dialog;sla keeps its entity tag on a refresh
+    stock.observe("etags kept", terminated.header("sip-etag") == confirmed.header("sip-etag"))
+    idle = line.notified()
+    stock.observe("notifies", [_seen(n) for n in (empty, busy, idle)])
+
+
 @on("kamailio", "kampy", config=PRESENCE_CFG)
 def test_with_publications_in_memory_only_the_rpc_lists_them(stock: Stock) -> None:
     _publish_subscribe_publish_unsubscribe(stock, "PRESENCE_MEMORY")
