@@ -203,11 +203,31 @@ def test_pres_check_basic_and_activities_read_the_published_document(stock: Stoc
         "closed meeting": check(alice.aor, "closed", "meeting"),
         "nothing published": check(carol, "open", "meeting"),
     }
-    assert checks["open meeting"] == "SIP/2.0 200 basic 1 activity 1"
+    assert checks["open meeting"] == "SIP/2.0 200 basic 1 activity 1 subscribers -1 auth 0"
     assert publish(alice, pidf(alice.aor, "closed", "alice-phone"),
                    etag=published[-1].header("sip-etag"))[-1].status == 200
     checks["closed, no person"] = check(alice.aor, "closed", "meeting")
     stock.observe("checks", checks)
+
+
+@on("kamailio", "kampy", config=PRESENCE_CFG)
+def test_pres_auth_status_follows_the_rules_and_pres_has_subscribers_counts(stock: Stock) -> None:
+    _users(stock, "alice", "bob", "carol")
+    _rules(stock, "bob")
+    stock.start("WITH_PRESENCE", "PRESENCE_XCAP", "PRESENCE_CHECKS")
+    alice, bob, carol = stock.ua("alice"), stock.ua("bob"), stock.ua("carol")
+
+    def check(watcher: str) -> str:
+        req = carol.send_request("MESSAGE", alice.aor, headers=["X-Basic: open", "X-Activity: meeting",
+                                                                  f"X-Watcher: sip:{watcher}@{DOMAIN}"])
+        return carol.final(req).first
+
+    before = {name: check(name) for name in ("bob", "carol", "dave")}
+    sub = subscribe(bob, alice.aor, expires=600)
+    sub.notified()
+    after = check("bob")
+    assert after.endswith("subscribers 1 auth 1")
+    stock.observe("checks", {"before": before, "after": after})
 
 
 @on("kamailio", "kampy", config=PRESENCE_CFG)
