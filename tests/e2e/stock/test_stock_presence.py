@@ -211,7 +211,7 @@ def test_pres_check_basic_and_activities_read_the_published_document(stock: Stoc
 
 
 @on("kamailio", "kampy", config=PRESENCE_CFG)
-def test_pres_auth_status_follows_the_rules_and_pres_has_subscribers_counts(stock: Stock) -> None:
+def test_pres_auth_status_pres_has_subscribers_and_the_rpcs_refresh_and_cleanup(stock: Stock) -> None:
     _users(stock, "alice", "bob", "carol")
     _rules(stock, "bob")
     stock.start("WITH_PRESENCE", "PRESENCE_XCAP", "PRESENCE_CHECKS")
@@ -228,6 +228,14 @@ def test_pres_auth_status_follows_the_rules_and_pres_has_subscribers_counts(stoc
     after = check("bob")
     assert after.endswith("subscribers 1 auth 1")
     stock.observe("checks", {"before": before, "after": after})
+    # the watchers told again of the stored state (type 1), and the cleaning run on demand
+    assert publish(alice, pidf(alice.aor, "open", "alice-phone"))[-1].status == 200
+    published = sub.notified()
+    stock.kamcmd("presence.refreshWatchers", alice.aor, "presence", "1")
+    refreshed = sub.notified()
+    assert refreshed.body == published.body
+    stock.observe("refreshed", [_seen(n) for n in (published, refreshed)])
+    stock.observe("cleanup", stock.kamcmd("presence.cleanup").strip())
 
 
 @on("kamailio", "kampy", config=PRESENCE_CFG)
