@@ -151,6 +151,26 @@ def test_a_shared_line_subscriber_sees_the_dialogs_published_on_the_line(stock: 
 
 
 @on("kamailio", "kampy", config=PRESENCE_CFG)
+def test_an_xcap_diff_subscriber_is_notified_of_published_changes(stock: Stock) -> None:
+    _users(stock, "alice", "bob")
+    stock.start("WITH_PRESENCE")
+    alice, bob = stock.ua("alice"), stock.ua("bob")
+    sub = subscribe(bob, alice.aor, expires=600, event="xcap-diff")
+    assert sub.replies[-1].status == 200
+    first = sub.notified()
+    diff = ('<?xml version="1.0" encoding="UTF-8"?>\n<xcap-diff xmlns="urn:ietf:params:xml:ns:xcap-diff" '
+            'xcap-root="http://127.0.0.1/xcap-root">\n  <document new-etag="e2" previous-etag="e1" '
+            'sel="resource-lists/users/sip:alice@127.0.0.1/index"/>\n</xcap-diff>\n')
+    published = alice.authenticated("PUBLISH", alice.aor, to=alice.aor,
+                                    headers=["Event: xcap-diff", "Expires: 600"], body=diff.encode(),
+                                    content_type="application/xcap-diff+xml")
+    assert published[-1].status == 200
+    changed = sub.notified()
+    stock.observe("replies", [r.first for r in sub.replies + published])
+    stock.observe("notifies", [_seen(n) for n in (first, changed)])
+
+
+@on("kamailio", "kampy", config=PRESENCE_CFG)
 def test_with_publications_in_memory_only_the_rpc_lists_them(stock: Stock) -> None:
     _publish_subscribe_publish_unsubscribe(stock, "PRESENCE_MEMORY")
     with connect(stock.db_url) as db:
