@@ -171,6 +171,23 @@ def test_an_xcap_diff_subscriber_is_notified_of_published_changes(stock: Stock) 
 
 
 @on("kamailio", "kampy", config=PRESENCE_CFG)
+def test_the_sender_and_the_watcher_given_to_the_handlers_are_stored(stock: Stock) -> None:
+    """handle_publish("$fu") and handle_subscribe("$fu"): the presentity row's sender, the
+    watcher of the subscription (the rows are compared)."""
+    _users(stock, "alice", "bob")
+    stock.start("WITH_PRESENCE", "PRESENCE_SENDER", "PRESENCE_TIMERS")
+    alice, bob = stock.ua("alice"), stock.ua("bob")
+    assert publish(alice, pidf(alice.aor, "open", "alice-phone"))[-1].status == 200
+    sub = subscribe(bob, alice.aor, expires=600)
+    first = sub.notified()
+    time.sleep(1.5)  # the subscription written back (db_update_period 1)
+    with connect(stock.db_url) as db:
+        assert db.query("presentity", ["sender"], {}) == [(alice.aor,)]
+        assert db.query("active_watchers", ["watcher_username"], {}) == [("bob",)]
+    stock.observe("notify", _seen(first))
+
+
+@on("kamailio", "kampy", config=PRESENCE_CFG)
 def test_with_publications_in_memory_only_the_rpc_lists_them(stock: Stock) -> None:
     _publish_subscribe_publish_unsubscribe(stock, "PRESENCE_MEMORY")
     with connect(stock.db_url) as db:
