@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 
 from kampy.api import (
-    URI,
     ACTIVE_STATUS,
     PENDING_STATUS,
     TERMINATED_STATUS,
+    URI,
     WAITING_STATUS,
     Subscription,
+    as_bytes,
     parse_uri,
 )
 
@@ -61,7 +62,7 @@ def uri_user_host(uri: str | URI) -> tuple[str, str] | None:
 
 def base64_uri(uri: str) -> str:
     """to64frombits: the id of a waiting watcher in watcher-info documents."""
-    return base64.b64encode(uri.encode("utf-8", "surrogateescape")).decode()
+    return base64.b64encode(as_bytes(uri)).decode()
 
 
 def copy_subs(subs: Subscription) -> Subscription:

@@ -24,6 +24,7 @@ from kampy.api import (
     Source,
     Subscription,
     UacDialog,
+    as_bytes,
     grep_socket,
     libxml,
     log_at,
@@ -597,5 +598,5 @@ def _bytes(value: Any) -> bytes:
     if value is None:
         return b""
     if isinstance(value, str):
-        return value.encode("utf-8", "surrogateescape")
+        return as_bytes(value)
     return bytes(value)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from kampy.api import libxml
+from kampy.api import as_bytes, libxml
 
 log = logging.getLogger("kampy.presence_xml")
 
@@ -150,7 +150,7 @@ def empty_body(user: str) -> bytes | None:
     if len(user) + len(EMPTY_BODY) >= EMPTY_BODY_SIZE - 1:
         log.error("insufficient buffer to add user (its len is: %d)", len(user))
         return None
-    return aggregate([EMPTY_BODY.format(entity=user).encode("utf-8", "surrogateescape")])
+    return aggregate([as_bytes(EMPTY_BODY.format(entity=user))])
 
 
 def check_basic(body: bytes, status: str) -> int:

@@ -8,16 +8,17 @@ from typing import Any
 
 from kampy.api import (
     ACTIVE_STATUS,
+    WINFO_TYPE,
     CoreAPI,
-    Database,
     DBError,
+    Database,
     MessageContext,
     Module,
     PresenceAPI,
     PresenceEvent,
     SlAPI,
     Subscription,
-    WINFO_TYPE,
+    as_bytes,
     check_table_version,
     db_connect,
     libxml,
@@ -225,7 +226,7 @@ class PresenceXmlModule(Module):
         if not doc:
             log.error("Xcap doc NULL" if doc is None else "Xcap doc empty")
             return -1, None
-        return 1, bytes(doc) if not isinstance(doc, str) else doc.encode("utf-8", "surrogateescape")
+        return 1, bytes(doc) if not isinstance(doc, str) else as_bytes(doc)
 
     # ------------------------------------------------------------ config functions
     def _presentity(self, presentity_uri: str) -> bytes | None:
