@@ -22,7 +22,13 @@ from kampy.api import (
     TmAPI,
 )
 
+from .common import facility_code
 from .presence import PresenceModule
+
+
+def _local_log_facility(value: str) -> None:
+    if value:
+        facility_code(value)
 
 
 def _enable_dmq(value: int) -> None:
@@ -106,7 +112,13 @@ EXPORTS = Exports(
             doc="1: the table updates of one operation are exclusive among the server's workers",
         ),
         Param("local_log_level", (int,), 2, doc="the level of the 'NOTIFY ... via ...' log line"),
-        Param("local_log_facility", (str,), None, doc="its syslog facility (default: the core's)"),
+        Param(
+            "local_log_facility",
+            (str,),
+            None,
+            doc="its syslog facility (default: the core's)",
+            validate=_local_log_facility,
+        ),
         Param(
             "subs_remove_match",
             (int,),

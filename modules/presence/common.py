@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging.handlers
 
 from kampy.api import (
     ACTIVE_STATUS,
@@ -70,3 +71,16 @@ def copy_subs(subs: Subscription) -> Subscription:
     from dataclasses import replace
 
     return replace(subs)
+
+
+def facility_code(name: str) -> int:
+    """str2facility(): the syslog facility `LOG_LOCAL0` ... names (ValueError for another)."""
+    upper = name.strip().upper()
+    code = (
+        logging.handlers.SysLogHandler.facility_names.get(upper[4:].lower())
+        if upper.startswith("LOG_")
+        else None
+    )
+    if code is None:
+        raise ValueError("invalid log facility configured")
+    return code

@@ -25,7 +25,6 @@ from kampy.api import (
     check_table_version,
     db_connect,
     parse_pv,
-    valid_facility,
 )
 
 from .common import (
@@ -35,6 +34,7 @@ from .common import (
     PS_PCACHE_NONE,
     PS_PCACHE_RECORD,
     WRITE_BACK,
+    facility_code,
     uri_user_host,
 )
 from .events import EventList
@@ -156,9 +156,7 @@ class PresenceModule(
         self.db_table_lock = int(p["db_table_lock_type"]) == 1
         self.local_log_level = int(p["local_log_level"])
         facility = p["local_log_facility"]
-        if facility and not valid_facility(str(facility)):
-            raise ValueError("invalid log facility configured")
-        self.local_log_facility: str | None = str(facility) if facility else None
+        self.local_log_facility: int | None = facility_code(str(facility)) if facility else None
         self.subs_remove_match = int(p["subs_remove_match"])
         self.xavp_cfg: str = p["xavp_cfg"] or ""
         self.retrieve_order = int(p["retrieve_order"])
