@@ -5,8 +5,9 @@ terminated NOTIFY), the expiry of subscriptions and publications by the timers, 
 rows of presentity, active_watchers and watchers.
 
 The bodies run on configs/presence.cfg (the stock config's presence part and the routes that lead
-there) until kampy has the modules the stock config's base defines load (auth, auth_db, acc, corex,
-cfg_rpc, counters); they answer the stock config's 407s already (`UA.authenticated`)."""
+there) until kampy has the modules the stock config's base defines load (auth and auth_db are
+missing; acc, corex, cfg_rpc and counters are there); they answer the stock config's 407s already
+(`UA.authenticated`)."""
 from __future__ import annotations
 
 import re
@@ -90,8 +91,7 @@ def test_a_watcher_is_notified_of_published_presence_until_it_unsubscribes(stock
 def test_on_the_stock_config_a_watcher_is_notified_of_published_presence_until_it_unsubscribes(
         stock: Stock) -> None:
     """The same body on the stock config itself (its base defines too: the PUBLISH and the SUBSCRIBE
-    are challenged with 407 first): kampy joins once auth, auth_db, acc, corex, cfg_rpc and
-    counters are on main."""
+    are challenged with 407 first): kampy joins once auth and auth_db are on main."""
     _publish_subscribe_publish_unsubscribe(stock)
 
 
