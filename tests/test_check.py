@@ -97,6 +97,8 @@ def test_every_param_a_module_ignores_is_declared_not_implemented():
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent / "modules"
+    # parameters whose names a module builds rather than spells (rtpengine's 56 mos_*_pv)
+    built = {f"rtpengine.{name}" for name in importlib.import_module("modules.rtpengine.stats").all_params()}
     silent = []
     for folder in sorted(p for p in root.iterdir() if (p / "__init__.py").is_file()):
         exports = getattr(importlib.import_module(f"modules.{folder.name}"), "EXPORTS", None)
@@ -105,7 +107,7 @@ def test_every_param_a_module_ignores_is_declared_not_implemented():
         code = "".join(re.sub(r'Param\("[^"]+"', "", f.read_text()) if f.name == "__init__.py"
                        else f.read_text() for f in folder.glob("*.py"))
         silent += [f"{exports.name}.{p.name}" for p in exports.params
-                   if p.implemented and p.validate is None
+                   if p.implemented and p.validate is None and f"{exports.name}.{p.name}" not in built
                    and not re.search(rf"[\"']{re.escape(p.name)}[\"']", code)]
     assert silent == []
 

@@ -142,3 +142,10 @@ def test_no_import_cycle_in_kampy() -> None:
 
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert strongly_connected({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_every_folder_of_code_is_a_package() -> None:
+    # setup.cfg's `packages = find:` ships only folders with an __init__.py: without one, an installed
+    # (not editable) kampy lacks the folder's code (kampy/cmdline did: `kampy` failed to start)
+    folders = {p.parent for p in KAMPY.rglob("*.py")} | {p.parent for p in (ROOT / "modules").rglob("*.py")}
+    assert sorted(str(f.relative_to(ROOT)) for f in folders if not (f / "__init__.py").is_file()) == []

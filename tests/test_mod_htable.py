@@ -371,7 +371,7 @@ def test_rpc_set_get_delete(kampy_cfg) -> None:
     ("htable.delete", ["s", "k"], (404, "Key not found in htable.")),
     ("htable.dump", ["nosuch"], (500, "No such htable")),
     ("htable.seti", ["s", "k", "x"], (500, "Not enough parameters (htable name, key name and value)")),
-    ("htable.store", ["s"], (500, "No database htable")),
+    ("htable.store", ["s"], (500, "No htable db_url")),  # the config sets no db_url
 ])
 def test_rpc_faults_are_kamailios(kampy_cfg, method: str, params: list, fault: tuple[int, str]) -> None:
     from kampy.api import RpcFault
@@ -386,6 +386,7 @@ def test_rpc_faults_are_kamailios(kampy_cfg, method: str, params: list, fault: t
 
 
 DB_CFG = BASE + """
+modparam("htable", "db_url", "mysql://kamailio:kamailiorw@localhost/kamailio")  # the test's db= replaces it
 modparam("htable", "htable", "d=>size=4;dbtable=htable;dbmode=1")
 modparam("htable", "htable", "c=>size=4;dbtable=htable;cols='key_name,key_value,key_type'")
 request_route {

@@ -198,10 +198,10 @@ def test_a_stand_in_naming_what_the_module_does_not_declare_is_refused() -> None
 
 
 def test_function_stand_ins_need_one_for_each_function_of_their_module() -> None:
-    cfg = ('loadmodule "sl.so"\nloadmodule "rtpengine.so"\nrequest_route {\n'
-           '    if (rtpengine_manage()) { rtpengine_delete(); }\n    sl_send_reply("200", "OK");\n}\n')
-    with pytest.raises(StandInError, match=r"module rtpengine: the test stood in some of its functions, "
-                                           r"not rtpengine_delete\(\) \(line 4\)"):
-        Harness.load(cfg, standins={"rtpengine_manage": 1})
-    with Harness.load(cfg, standins={"rtpengine_manage": 1, "rtpengine_delete": 1}) as sip:
+    cfg = ('loadmodule "sl.so"\nloadmodule "lcr.so"\nrequest_route {\n'
+           '    if (load_gws("1")) { next_gw(); }\n    sl_send_reply("200", "OK");\n}\n')
+    with pytest.raises(StandInError, match=r"module lcr: the test stood in some of its functions, "
+                                           r"not next_gw\(\) \(line 4\)"):
+        Harness.load(cfg, standins={"load_gws": 1})
+    with Harness.load(cfg, standins={"load_gws": 1, "next_gw": 1}) as sip:
         sip.send_request("OPTIONS", "sip:bob@127.0.0.1").assert_reply(200)

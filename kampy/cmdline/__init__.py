@@ -1,0 +1,1 @@
+"""Kamailio's command line: options, daemonizing, logging set-up, starting the server."""
