@@ -27,7 +27,11 @@ What is here, by use:
   transaction at hand as a `TmTransaction` with its `TmBranch`es), `RrAPI` (rr: record-routing),
   `UsrlocAPI` (usrloc: the location table), `XhttpAPI` (xhttp: answering HTTP requests), `PvAPI`
   (pv: the AVP aliases), `PresenceAPI` (presence: event packages as `PresenceEvent`, subscriptions
-  as `Subscription`, the states `ACTIVE_STATUS` ... and categories `WINFO_TYPE`/`PUBL_TYPE`).
+  as `Subscription`, the states `ACTIVE_STATUS` ... and categories `WINFO_TYPE`/`PUBL_TYPE`), `AuthAPI` (auth:
+  nonces, challenges and digest checks, with its codes `AuthResult`, `AuthCode` and the header types
+  `HDR_AUTHORIZATION`/`HDR_PROXYAUTH`).
+* Digest credentials as Kamailio's core parses them: `parse_digest_credentials` ->
+  `DigestCredentials` (`DigestSyntaxError`; `QOP_*`, `ALG_*`).
 * XML as Kamailio's modules handle it through libxml2: `libxml` (parse, dump byte for byte as
   libxml2 does, copy nodes, look nodes up as presence_xml does).
 * RPC replies and control sockets: `Member` and `RpcStruct` (reply values with Kamailio's
@@ -86,6 +90,12 @@ from kampy.db import check_table_version
 from kampy.db import connect as db_connect
 from kampy.db import register_driver as register_db_driver
 from kampy.apis import (
+    HDR_AUTHORIZATION,
+    HDR_PROXYAUTH,
+    AuthAPI,
+    AuthCode,
+    AuthDbAPI,
+    AuthResult,
     ACTIVE_STATUS,
     PENDING_STATUS,
     POLITE_BLOCK_STATUS,
@@ -281,6 +291,19 @@ from kampy.sip.message import FL_FORCE_ACTIVE, FL_SDP_BODY
 from kampy.sip.sdp import Address as SdpAddress
 from kampy.sip.sdp import (Sdp, SdpError, SdpSession, SdpStream, message_sdp, parse_sdp, replace_spans,
                            sdp_span)
+from kampy.sip.digest import (
+    ALG_MD5,
+    ALG_MD5SESS,
+    ALG_OTHER,
+    ALG_UNSPEC,
+    QOP_AUTH,
+    QOP_AUTHINT,
+    QOP_OTHER,
+    QOP_UNSPEC,
+    DigestCredentials,
+    DigestSyntaxError,
+)
+from kampy.sip.digest import parse_credentials as parse_digest_credentials
 from kampy.sip.uri import parse_name_addr, parse_uri
 from kampy.services import (
     avp_add,
@@ -347,6 +370,9 @@ __all__ = [
     "PresenceAPI", "PresenceEvent", "Subscription",
     "ACTIVE_STATUS", "PENDING_STATUS", "TERMINATED_STATUS", "WAITING_STATUS", "POLITE_BLOCK_STATUS",
     "WINFO_TYPE", "PUBL_TYPE", "libxml",
+    "AuthAPI", "AuthDbAPI", "AuthCode", "AuthResult", "HDR_AUTHORIZATION", "HDR_PROXYAUTH",
+    "DigestCredentials", "DigestSyntaxError", "parse_digest_credentials", "QOP_UNSPEC", "QOP_AUTH",
+    "QOP_AUTHINT", "QOP_OTHER", "ALG_UNSPEC", "ALG_MD5", "ALG_MD5SESS", "ALG_OTHER",
     "JsonRpc", "LocalService", "Member", "Peer", "RpcStruct", "binrpc", "dumps_response", "version_string",
     "KAMAILIO_VERSION_TEXT", "KAMPY_VERSION", "source_id",
     "Handoff", "SendSocketValue", "build_forwarded", "destination", "forward_request", "relay_reply",

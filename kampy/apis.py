@@ -5,8 +5,8 @@
   with `api()` answering only the APIs the module declared in `Exports.needs`.
 * The APIs kampy's modules offer each other (`Exports.offers`), as Kamailio's modules offer theirs
   through `load_xxx_api` structs: `SlAPI` (sl), `TmAPI` (tm), `RrAPI` (rr), `UsrlocAPI`
-  (usrloc), `XhttpAPI` (xhttp), `PvAPI` (pv). Another module declares `Need("tm")` and binds
-  `core.api("tm")`, typed `TmAPI`.
+  (usrloc), `XhttpAPI` (xhttp), `PvAPI` (pv), `AuthAPI` (auth). Another module declares `Need("tm")`
+  and binds `core.api("tm")`, typed `TmAPI`.
 
 A new API is a new Protocol here (or in a third-party module's own package), an `Offer(name,
 Protocol)` in the offering module's `Exports` and a `Need(name)` in each user's: the loader checks
@@ -16,6 +16,7 @@ Protocol.
 from __future__ import annotations
 
 import contextlib
+import enum
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from kampy.runtime.context import Handoff, MessageContext, Outgoing, Socket
     from kampy.runtime.core import Clock
     from kampy.runtime.shared import SharedStore
+    from kampy.sip.digest import DigestCredentials
     from kampy.sip.message import Request, Response
     from kampy.stats import Stats
 
@@ -115,14 +117,16 @@ class CoreAPI(Protocol):
         """The host aliases (`alias=`, and those `auto_aliases` adds): (host, port or None)."""
 
     def is_myself(self, host: str, port: int | None = None, proto: str | None = None) -> bool:
-        """Kamailio's `myself` check: a local socket address or an alias (port 0/None = any)."""
+        """Kamailio's `myself` check: a local socket address or an alias (port 0/None = any), else
+        what a test added with `add_myself_check` says."""
 
     def socket_for(self, proto: str) -> Socket | None:
         """The first local socket of a protocol."""
 
     def add_myself_check(self, check: Callable[[str, int | None, str | None], bool]) -> None:
         """Add a test to `is_myself` (Kamailio's register_check_self_func): `check(host, port,
-        proto)` is asked when no socket or alias matches (corex's alias_subdomains)."""
+        proto)` is asked when no socket or alias matches (corex's alias_subdomains, the domain
+        module's `register_myself`)."""
 
     def add_dns_record(self, name: str, address: str) -> None:
         """A static address for a host name, used before the system's resolver when kampy sends
@@ -849,3 +853,116 @@ class PresenceAPI(Protocol):
 
     def pres_refresh_watchers(self, pres_uri: str, event: str, refresh_type: int) -> int:
         """pres_refresh_watchers(uri, event, type) for types 0 and 1."""
+
+
+# ------------------------------------------------------------------ auth
+
+# the header a digest authentication reads (Kamailio's HDR_AUTHORIZATION_T, HDR_PROXYAUTH_T): the
+# credentials of www_authorize()/401 challenges, and of proxy_authorize()/407 challenges
+HDR_AUTHORIZATION = "authorization"
+HDR_PROXYAUTH = "proxy-authorization"
+
+
+class AuthResult(enum.IntEnum):
+    """What a digest check found (Kamailio's auth_result_t, between the auth modules)."""
+
+    NONCE_REUSED = -5
+    NO_CREDENTIALS = -4
+    STALE_NONCE = -3
+    ERROR = -2
+    NOT_AUTHENTICATED = -1
+    DO_AUTHENTICATION = 0
+    AUTHENTICATED = 1
+    BAD_CREDENTIALS = 2
+    CREATE_CHALLENGE = 3
+    DO_RESYNCHRONIZATION = 4
+
+
+class AuthCode(enum.IntEnum):
+    """What the authentication functions return to the config (Kamailio's auth_cfg_result_t)."""
+
+    USER_MISMATCH = -8
+    USERNAME_EXPIRED = -7
+    NONCE_REUSED = -6
+    NO_CREDENTIALS = -5
+    STALE_NONCE = -4
+    USER_UNKNOWN = -3
+    INVALID_PASSWORD = -2
+    ERROR = -1
+    DROP = 0
+    OK = 1
+
+
+class AuthAPI(Protocol):
+    """What auth offers (`core.api("auth")`, Kamailio's `auth_api_s_t` from `auth_load_api`): the
+    nonce, the challenge and the digest checks that auth_db and the other auth_* modules build on.
+    `hftype` is HDR_AUTHORIZATION or HDR_PROXYAUTH."""
+
+    @property
+    def qop(self) -> str:
+        """The `qop` module parameter ("auth", "auth-int" or "")."""
+
+    @property
+    def algorithm(self) -> str:
+        """The digest algorithm of challenges and checks: "MD5" or "SHA-256"."""
+
+    def strip_realm(self, realm: str) -> str:
+        """`realm` without the `realm_prefix` parameter, when it starts with it."""
+
+    def pre_auth(self, ctx: MessageContext, realm: str, hftype: str,
+                 check_hdr: Callable[[MessageContext, DigestCredentials], AuthResult | None] | None = None,
+                 ) -> tuple[AuthResult, DigestCredentials | None, str]:
+        """Find the credentials for `realm` (realm_prefix stripped) in the `hftype` headers, mark
+        them as the authorized ones (for consume_credentials) and check them and their nonce
+        (`check_hdr(ctx, cred)` instead of the nonce check when given: None means go on). Returns
+        (DO_AUTHENTICATION, cred, realm) when the response is to be checked; AUTHENTICATED for
+        ACK, CANCEL and PRACK; NO_CREDENTIALS, STALE_NONCE (cred.stale set), NONCE_REUSED,
+        NOT_AUTHENTICATED, BAD_CREDENTIALS or ERROR otherwise. `realm` is the realm used."""
+
+    def post_auth(self, ctx: MessageContext, cred: DigestCredentials, ha1: str | None) -> AuthResult:
+        """After a response checked right: NOT_AUTHENTICATED when the nonce was stale (but for ACK
+        and CANCEL), else AUTHENTICATED, with Authentication-Info added to the reply when
+        `add_authinfo_hdr` is on."""
+
+    def build_challenge(self, ctx: MessageContext, stale: bool, realm: str, nonce: str | None,
+                        algorithm: str | None, hftype: str) -> int:
+        """Build a challenge header with the `qop` parameter (and `nonce`/`algorithm` when given,
+        else a new nonce) and add it to the `challenge_attr` AVP; 0, or -1 on error."""
+
+    def calc_ha1(self, username: str, realm: str, password: str) -> str:
+        """HA1 = H(username:realm:password), lower-case hex, with the configured algorithm."""
+
+    def calc_response(self, ha1: str, nonce: str, nc: str | None, cnonce: str | None,
+                      qop: str | None, auth_int: bool, method: str | None, uri: str,
+                      hentity: str | None) -> str:
+        """The request-digest (or, with no method, the response-digest) of RFC 2617 / 8760."""
+
+    def check_response(self, cred: DigestCredentials, method: str, ha1: str, body: bytes = b"") -> AuthResult:
+        """AUTHENTICATED when the credentials' response is the one `ha1` gives, NOT_AUTHENTICATED
+        when it is not, BAD_CREDENTIALS when it is not even of the algorithm's length. `body` is
+        the request's body, hashed for qop=auth-int."""
+
+    def auth_challenge_hftype(self, ctx: MessageContext, realm: str, flags: int, hftype: str) -> int:
+        """Send the 401 (HDR_AUTHORIZATION) or 407 challenge, as www_challenge()/proxy_challenge()."""
+
+    def pv_authenticate(self, ctx: MessageContext, realm: str, passwd: str, flags: int, hftype: str,
+                        method: str) -> int:
+        """pv_www_authenticate()/pv_proxy_authenticate() with the password (or HA1, flags & 1)
+        given: an AuthCode."""
+
+    def consume_credentials(self, ctx: MessageContext) -> int:
+        """Remove the authorized credentials' header from the request: 1, or -1."""
+
+    def check_user(self, ctx: MessageContext, user: str, use_domain: bool, skip_forwarded: bool) -> int:
+        """The user checks of auth_check()/pv_auth_check() for the authenticated `user`: the To
+        user (REGISTER, PUBLISH: From and To users equal, and with `use_domain` their domains;
+        PUBLISH: the R-URI's too) or the From user (not checked for INVITE, BYE, PRACK, UPDATE
+        and MESSAGE with `skip_forwarded`). AuthCode.OK, USER_MISMATCH or ERROR."""
+
+
+class AuthDbAPI(Protocol):
+    """What auth_db offers (`core.api("auth_db")`, Kamailio's `auth_db_api_t` from `bind_auth_db`)."""
+
+    def digest_authenticate(self, ctx: MessageContext, realm: str, table: str, hftype: str,
+                            method: str) -> int:
+        """Authenticate the `hftype` credentials for `realm` against `table`: an AuthCode."""
