@@ -14,7 +14,8 @@ What is here, by use:
   class (its docstring has the life cycle and the handler conventions).
 * The core: `CoreAPI`, the one surface of the core a module may use, which it gets as `self.core`:
   the clock (`Clock`), statistics (`Stats`), the shared store (`SharedStore`, its tables
-  `ShmTable`, `TableFull`, its lock sets `LockSet`, its per-slot locks `SlotLocks`), sending
+  `ShmTable`, `TableFull`, its lock sets `LockSet`, its per-slot locks `SlotLocks`,
+  and `SharedSnapshot`: a value loaded once and reloaded for every worker), sending
   (`core.send`, `core.send_reply`) and one-shot timers (`core.call_at`, `core.cancel_timer`),
   sockets and `core.is_myself`,
   pseudo-variables and formats (`core.pv_accessor`, `core.formatter`), running routes and event
@@ -95,6 +96,7 @@ from kampy.apis import (
     AuthAPI,
     AuthCode,
     AuthDbAPI,
+    DomainAPI,
     AuthResult,
     ACTIVE_STATUS,
     PENDING_STATUS,
@@ -246,6 +248,7 @@ from kampy.runtime.cfgframework import CfgError, CfgNotFound, CfgUnreadable, par
 from kampy.runtime.selects import NULL as SELECT_NULL
 from kampy.runtime.selects import select_nameaddr, select_params, select_uri
 from kampy.runtime.shared import SharedStore
+from kampy.runtime.snapshot import SharedSnapshot
 from kampy.runtime.sockets import grep_socket
 from kampy.runtime.shmtable import ShmTable, TableFull
 from kampy.runtime.slotlocks import SlotLocks
@@ -336,7 +339,7 @@ __all__ = [
     "SELECT_NULL", "select_nameaddr", "select_params", "select_uri",
     "reply_via_line",
     "user2uid", "group2gid",
-    "SharedStore", "BoundedCache", "LockSet", "MemoryStatus", "ProcessMemory", "process_memory",
+    "SharedStore", "SharedSnapshot", "BoundedCache", "LockSet", "MemoryStatus", "ProcessMemory", "process_memory",
     "store_memory",
     "ShmTable", "TableFull", "SlotLocks",
     "core_hash", "hash2_raw", "reverse_hex", "as_bytes", "as_text", "build_reply", "crc_suffix",
@@ -370,7 +373,7 @@ __all__ = [
     "PresenceAPI", "PresenceEvent", "Subscription",
     "ACTIVE_STATUS", "PENDING_STATUS", "TERMINATED_STATUS", "WAITING_STATUS", "POLITE_BLOCK_STATUS",
     "WINFO_TYPE", "PUBL_TYPE", "libxml",
-    "AuthAPI", "AuthDbAPI", "AuthCode", "AuthResult", "HDR_AUTHORIZATION", "HDR_PROXYAUTH",
+    "AuthAPI", "AuthDbAPI", "DomainAPI", "AuthCode", "AuthResult", "HDR_AUTHORIZATION", "HDR_PROXYAUTH",
     "DigestCredentials", "DigestSyntaxError", "parse_digest_credentials", "QOP_UNSPEC", "QOP_AUTH",
     "QOP_AUTHINT", "QOP_OTHER", "ALG_UNSPEC", "ALG_MD5", "ALG_MD5SESS", "ALG_OTHER",
     "JsonRpc", "LocalService", "Member", "Peer", "RpcStruct", "binrpc", "dumps_response", "version_string",

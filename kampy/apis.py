@@ -966,3 +966,13 @@ class AuthDbAPI(Protocol):
     def digest_authenticate(self, ctx: MessageContext, realm: str, table: str, hftype: str,
                             method: str) -> int:
         """Authenticate the `hftype` credentials for `realm` against `table`: an AuthCode."""
+
+
+# ------------------------------------------------------------------ domain
+
+
+class DomainAPI(Protocol):
+    """What domain offers (`core.api("domain")`, Kamailio's `domain_api_t` from `bind_domain`)."""
+
+    def is_domain_local(self, domain: str) -> int:
+        """1 when `domain` is in the domain table (any case), -1 when not."""

@@ -31,6 +31,7 @@ from kampy.runtime.claims import area_path as claims_path
 from kampy.runtime.locks import LockSet
 from kampy.runtime.shmtable import ShmTable
 from kampy.runtime.slotlocks import SlotLocks
+from kampy.runtime.snapshot import SharedSnapshot
 from kampy.runtime.storefiles import open_companion
 
 log = logging.getLogger("kampy.shared")
@@ -118,6 +119,11 @@ class SharedStore:
                 raise ValueError(f"slot locks name {name!r}: letters, digits, '_', '.', '-' only")
             locks = self._slot_locks[name] = SlotLocks(f"{self.path}{LOCKS_INFIX}slots-{name}", size)
         return locks
+
+    def snapshot(self, name: str) -> SharedSnapshot:
+        """A value (JSON) every worker reads and any may replace, such as a table loaded from the
+        database and reloaded over RPC (`kampy.runtime.snapshot`)."""
+        return SharedSnapshot(self.table(f"snap.{name}", capacity=256, max_capacity=1 << 16))
 
     @classmethod
     def create(cls, directory: str | Path | None = None, heap_size: int | None = None) -> SharedStore:
