@@ -74,6 +74,11 @@ class CoreAPI(Protocol):
         """The config's core parameters (`runtime_dir`, `debug`, ...), as the config gives them."""
 
     @property
+    def cfg_file(self) -> str:
+        """The path of the main config file as given (`-f`; Kamailio's cfg_file): modules read the
+        files a config names without a directory from the folder it is in (permissions)."""
+
+    @property
     def runtime_dir(self) -> str:
         """Where control sockets go by default (jsonrpcs' FIFO and socket, ctl's socket): `-Y`, else
         the config's `rundir`/`run_dir`, else Kamailio's /run/kamailio."""

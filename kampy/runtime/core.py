@@ -132,6 +132,11 @@ class Core:
         return self.config.core_params if self.config is not None else {}
 
     @property
+    def cfg_file(self) -> str:
+        """The main config file (Kamailio's cfg_file): where relative file names of modules point."""
+        return self.config.ast.pos.file if self.config is not None else ""
+
+    @property
     def runtime_dir(self) -> str:
         params = self.core_params
         return next((str(params[n]) for n in ("runtime_dir", "rundir", "run_dir") if params.get(n)), RUN_DIR)
