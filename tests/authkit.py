@@ -1,5 +1,5 @@
 """Helpers for the auth/auth_db tests: configs around the auth functions, and a user agent's side of
-digest authentication (tests/e2e/stock/digest.py) to answer the challenges the config sends."""
+digest authentication (kampy.testing.digest) to answer the challenges the config sends."""
 from __future__ import annotations
 
 import base64
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from kampy.testing import Harness
 from kampy.testing.result import Result
-from tests.e2e.stock.digest import Challenge, Credentials
+from kampy.testing.digest import Challenge, Credentials
 
 DOMAIN = "example.test"
 SECRET = "0123456789abcdef0123456789abcdef"
@@ -50,7 +50,7 @@ class Client:
         return f"sip:{self.user}@{self.domain}"
 
     def answer(self, challenge: Challenge, method: str, uri: str) -> str:
-        return self.creds.answer(challenge, method, uri, self.cnonce)
+        return self.creds.answer(challenge, method, uri, cnonce=self.cnonce)
 
     def request(self, method: str = "REGISTER", ruri: str | None = None, challenge: Challenge | None = None,
                 header: str | None = None, **fields: object) -> Result:

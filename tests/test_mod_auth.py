@@ -9,7 +9,7 @@ import pytest
 
 from kampy.testing import Harness
 from tests.authkit import DOMAIN, SECRET, Client, auth_params, cfg, challenge_of, nonce_times
-from tests.e2e.stock.digest import Challenge
+from kampy.testing.digest import Challenge
 
 PV_REGISTER = '''
     if (!pv_www_authenticate("example.test", "alice-pw", "0")) {

@@ -73,7 +73,7 @@ def test_a_username_with_a_domain_is_checked_against_ha1b(load) -> None:
     sip = load()
     client = Client(sip)
     challenge = challenge_of(client.request("REGISTER"))
-    client.creds.user = f"alice@{DOMAIN}"  # HA1 of "alice@example.test:example.test:alice-pw": ha1b
+    client.creds.username = f"alice@{DOMAIN}"  # HA1 of "alice@example.test:example.test:alice-pw": ha1b
     client.request("REGISTER", challenge=challenge).assert_reply(200)
 
 
@@ -86,7 +86,7 @@ def test_calculate_ha1_with_a_domain_in_the_username_uses_the_whole_username(loa
     sip = load(calculate_ha1=1, password_column="password")
     client = Client(sip)
     challenge = challenge_of(client.request("REGISTER"))
-    client.creds.user = f"alice@{DOMAIN}"
+    client.creds.username = f"alice@{DOMAIN}"
     client.request("REGISTER", challenge=challenge).assert_reply(200)
 
 

@@ -18,7 +18,7 @@ from kampy.db import connect, create_tables, subscribers
 from kampy.testing import mariadb
 from tests.e2e.kampy_process import CONFIGS
 from tests.e2e.proxy import Msg, Proxy, start_proxy
-from tests.e2e.stock.digest import Challenge, Credentials
+from kampy.testing.digest import Challenge, Credentials
 
 CFG = CONFIGS / "auth.cfg"
 TARGETS = ("kamailio-2", "kampy-2")
@@ -108,7 +108,7 @@ class Agent:
         return Msg.parse(self.sock.recv(65535))
 
     def answer(self, challenge: Challenge, method: str, ruri: str) -> str:
-        return self.creds.answer(challenge, method, ruri, "0a4f113b")
+        return self.creds.answer(challenge, method, ruri, cnonce="0a4f113b")
 
 
 def challenge_of(reply: Msg) -> Challenge:
