@@ -72,3 +72,16 @@ def nonce_times(nonce: str) -> tuple[int, int]:
     raw = base64.b64decode(nonce)
     expires, since = struct.unpack(">II", raw[:8])
     return expires, since
+
+
+def make_tables(url: str, *names: str) -> None:
+    """Create only `names` (and `version`) in the test database: much faster on MariaDB than the
+    harness creating every standard table."""
+    from kampy.db import connect, create_tables
+    with connect(url) as db:
+        create_tables(db, ["version", *names])
+
+
+def on_db(url: str, *modules: str) -> dict[str, dict[str, str]]:
+    """modparams pointing `modules`' db_url at `url` (with the harness's db=None)."""
+    return {module: {"db_url": url} for module in modules}

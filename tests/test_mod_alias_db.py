@@ -6,7 +6,7 @@ import pytest
 
 from kampy.db import connect
 from kampy.testing import Harness
-from kampy.testing.db import Tables
+from tests.authkit import make_tables, on_db
 
 ALIAS = "".join(f'loadmodule "{m}.so"\n' for m in ("sl", "pv", "textops", "alias_db", "speeddial"))
 
@@ -19,7 +19,7 @@ def rows(url: str, table: str, *values: dict[str, object]) -> None:
 
 @pytest.fixture
 def load(kampy_cfg, db_url: str):
-    Tables.create(db_url)
+    make_tables(db_url, "dbaliases", "speed_dial")
     rows(db_url, "dbaliases",
          {"alias_username": "support", "alias_domain": "example.test", "username": "bob",
           "domain": "example.test"},
@@ -34,7 +34,8 @@ def load(kampy_cfg, db_url: str):
           "new_uri": "carol@example.org"})
 
     def make(route: str, params: str = "") -> Harness:
-        return kampy_cfg(ALIAS + params + "request_route {\n" + route + "\n}\n", db=db_url)
+        return kampy_cfg(ALIAS + params + "request_route {\n" + route + "\n}\n", db=None,
+                         modparams=on_db(db_url, "alias_db", "speeddial"))
     return make
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from kampy.db import connect, subscribers
 from kampy.testing import Harness
-from tests.authkit import DOMAIN, Client, cfg, challenge_of
+from tests.authkit import DOMAIN, Client, cfg, challenge_of, make_tables, on_db
 
 MODULES = ("sl", "pv", "textops", "auth", "auth_db")
 WWW = '''
@@ -43,8 +43,11 @@ def add_user(url: str, user: str = "alice", password: str = "alice-pw", domain: 
 @pytest.fixture
 def load(kampy_cfg, db_url: str):
     """A config with auth_db on the test's database (SQLite, MariaDB) holding alice."""
+    make_tables(db_url, "subscriber")
+
     def make(route: str = WWW, **values: object) -> Harness:
-        sip = kampy_cfg(cfg(route, params=params(**values), modules=MODULES), db=db_url)
+        sip = kampy_cfg(cfg(route, params=params(**values), modules=MODULES), db=None,
+                        modparams=on_db(db_url, "auth_db"))
         add_user(db_url)
         return sip
     return make
@@ -254,19 +257,18 @@ def test_is_subscriber_of_something_not_a_uri_is_an_error(subs) -> None:
 
 
 def test_www_authorize_refuses_a_table_of_another_version_at_start(kampy_cfg, db_url: str) -> None:
-    from kampy.testing.db import Tables
-    Tables.create(db_url)
+    make_tables(db_url, "subscriber")
     with connect(db_url) as db:
         db.update("version", {"table_name": "subscriber"}, {"table_version": 6})
     with pytest.raises(Exception, match="version 6"):
-        kampy_cfg(cfg(WWW, modules=MODULES), db=db_url)
+        kampy_cfg(cfg(WWW, modules=MODULES), db=None, modparams=on_db(db_url, "auth_db"))
 
 
 def test_version_table_0_skips_the_version_check(kampy_cfg, db_url: str) -> None:
-    from kampy.testing.db import Tables
-    Tables.create(db_url)
+    make_tables(db_url, "subscriber")
     with connect(db_url) as db:
         db.update("version", {"table_name": "subscriber"}, {"table_version": 6})
-    sip = kampy_cfg(cfg(WWW, params=params(version_table=0), modules=MODULES), db=db_url)
+    sip = kampy_cfg(cfg(WWW, params=params(version_table=0), modules=MODULES), db=None,
+                    modparams=on_db(db_url, "auth_db"))
     add_user(db_url)
     Client(sip).register()[1].assert_reply(200)

@@ -7,7 +7,7 @@ import pytest
 from kampy.api import RpcFault
 from kampy.db import connect
 from kampy.testing import Harness
-from kampy.testing.db import Tables
+from tests.authkit import make_tables, on_db
 
 MODULES = "".join(f'loadmodule "{m}.so"\n' for m in ("sl", "pv", "textops", "domain"))
 ROUTE = '''
@@ -31,8 +31,8 @@ def rows(url: str, table: str, *values: dict[str, object]) -> None:
 @pytest.fixture
 def load(kampy_cfg, db_url: str):
     def make(route: str = ROUTE, params: str = "") -> Harness:
-        return kampy_cfg(MODULES + params + route, db=db_url)
-    Tables.create(db_url)
+        return kampy_cfg(MODULES + params + route, db=None, modparams=on_db(db_url, "domain"))
+    make_tables(db_url, "domain", "domain_attrs")
     rows(db_url, "domain", {"domain": "example.test", "did": None}, {"domain": "Example.ORG", "did": "org"},
          {"domain": "example.net", "did": "org"})
     rows(db_url, "domain_attrs", {"did": "org", "name": "tier", "type": 0, "value": "3"},
@@ -117,7 +117,7 @@ def test_a_bad_integer_attribute_refuses_the_start(load, db_url: str) -> None:
 
 
 def test_a_domain_table_of_another_version_refuses_the_start(load, db_url: str) -> None:
-    Tables.create(db_url)
+    make_tables(db_url, "domain", "domain_attrs")
     with connect(db_url) as db:
         db.update("version", {"table_name": "domain"}, {"table_version": 1})
     with pytest.raises(Exception, match="version 1"):
@@ -129,7 +129,7 @@ def test_workers_share_the_tables_and_their_reloads(db_url: str, store) -> None:
     from kampy.runtime.server import Server
     from tests.reg_helpers import SOCKET
 
-    Tables.create(db_url)
+    make_tables(db_url, "domain", "domain_attrs")
     rows(db_url, "domain", {"domain": "one.test"})
     text = MODULES + f'modparam("domain", "db_url", "{db_url}")\n' + ROUTE
     workers = [Server.from_config(load_text(text, "t.cfg"), sockets=[SOCKET], shared=store.reopen(),

@@ -9,7 +9,7 @@ import pytest
 from kampy.api import RpcFault
 from kampy.db import connect
 from kampy.testing import Harness
-from kampy.testing.db import Tables
+from tests.authkit import make_tables
 from modules.permissions.trusted import bre_to_ere
 
 MODULES = "".join(f'loadmodule "{m}.so"\n' for m in ("sl", "pv", "textops", "permissions"))
@@ -30,7 +30,7 @@ def insert(url: str, table: str, *rows: dict[str, object]) -> None:
 
 @pytest.fixture
 def load(kampy_cfg, db_url: str):
-    Tables.create(db_url)
+    make_tables(db_url, "address", "trusted")
     insert(db_url, "address", *ADDRESSES)
 
     def make(route: str, params: str = "") -> Harness:
@@ -165,7 +165,7 @@ def test_workers_share_the_address_table_and_its_reloads(db_url: str, store) -> 
     from kampy.runtime.server import Server
     from tests.reg_helpers import SOCKET
 
-    Tables.create(db_url)
+    make_tables(db_url, "address", "trusted")
     insert(db_url, "address", *ADDRESSES)
     text = MODULES + f'modparam("permissions", "db_url", "{db_url}")\nrequest_route {{ exit; }}\n'
     workers = [Server.from_config(load_text(text, "t.cfg"), sockets=[SOCKET], shared=store.reopen(),
