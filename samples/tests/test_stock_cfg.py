@@ -4,8 +4,9 @@ The config is tests/data/kamailio-stock.cfg, a copy of /etc/kamailio/kamailio.cf
 kamailio 5.6.3 package (see tests/data/README.md). It has no listen= and no alias= lines, so the
 harness listens on 127.0.0.1:5060 and the tests give the domain as an alias. Every define is
 exercised: those whose modules kampy has run on them, the modules kampy lacks are stood in
-(docs/testing-your-cfg.md, "Stand-ins") -- auth with a stand-in that checks real digest
-credentials, so the phones' 401/407 answers go through the config's AUTH route.
+(docs/testing-your-cfg.md, "Stand-ins"). WITH_AUTH runs auth and auth_db on the test database, the
+subscribers added as `kamctl add` adds them, so the phones' 401/407 answers go through the
+config's AUTH route.
 """
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from kampy.db import subscribers
 from kampy.testing import NEVER, Answer, Harness, UdpPeer, UserAgent, stand_in
-from kampy.testing.digest import digest_response, parse_params
 
 STOCK = Path(__file__).resolve().parents[2] / "tests" / "data" / "kamailio-stock.cfg"
 DOMAIN = "example.test"
@@ -163,44 +164,15 @@ def test_registrations_are_written_to_the_location_table(kampy_cfg) -> None:
     assert (row["username"], row["contact"]) == ("bob", "sip:bob@192.0.2.20:5062")
 
 
-# ------------------------------------------------------------ WITH_AUTH, with a digest-checking stand-in
-
-PASSWORDS = {"alice": "alice-secret", "bob": "bob-secret"}
-NONCE = "4f2b0d7e"
-
-
-def auth_challenge(ctx, realm: str, flags: str) -> int:
-    """auth's auth_challenge(): a 401 for a REGISTER, else a 407, with a Digest challenge."""
-    status, reason, header = ((401, "Unauthorized", "WWW-Authenticate") if ctx.method == "REGISTER"
-                              else (407, "Proxy Authentication Required", "Proxy-Authenticate"))
-    ctx.reply(status, reason, headers={header: f'Digest realm="{realm}", nonce="{NONCE}"'})
-    return 1
-
-
-def auth_check(ctx, realm: str, table: str, flags: str) -> int:
-    """auth_db's auth_check(): 1 when the credentials match the user's password (-5: none, -2: wrong)."""
-    header = ctx.header("Authorization") or ctx.header("Proxy-Authorization")
-    if header is None:
-        return -5
-    given = parse_params(header.partition(" ")[2])
-    expected = digest_response(algorithm="MD5", username=given["username"], realm=given["realm"],
-                               password=PASSWORDS.get(given["username"], ""), method=ctx.method,
-                               uri=given["uri"], nonce=given["nonce"])
-    return 1 if given["realm"] == realm and given["response"] == expected else -2
-
-
-def consume_credentials(ctx) -> int:
-    """auth's consume_credentials(): the credentials are not sent on."""
-    return 1 if ctx.remove_header("Proxy-Authorization") or ctx.remove_header("Authorization") else -1
-
-
-AUTH = {"auth": stand_in({"auth_challenge": auth_challenge, "consume_credentials": consume_credentials}),
-        "auth_db": stand_in({"auth_check": auth_check})}
+# ---------------------------------------------------------- WITH_AUTH: auth and auth_db on the test database
 
 
 @pytest.fixture
 def authsip(kampy_cfg) -> Harness:
-    return stock(kampy_cfg, "WITH_MYSQL", "WITH_AUTH", **AUTH)
+    sip = stock(kampy_cfg, "WITH_MYSQL", "WITH_AUTH")
+    for user, password in (("alice", "alice-secret"), ("bob", "bob-secret")):  # as `kamctl add` adds them
+        subscribers.add(sip.tables.db, subscribers.Account(user, DOMAIN), password)
+    return sip
 
 
 def test_register_is_challenged_and_the_phone_answers_with_digest(authsip: Harness) -> None:
@@ -348,9 +320,8 @@ def test_an_unreachable_user_goes_to_voicemail(kampy_cfg) -> None:
 
 
 @pytest.mark.parametrize("defines, standins", [
-    (("WITH_MYSQL", "WITH_AUTH", "WITH_IPAUTH"), ("auth", "auth_db", "permissions")),
-    (("WITH_MYSQL", "WITH_ALIASDB", "WITH_SPEEDDIAL", "WITH_MULTIDOMAIN"),
-     ("alias_db", "speeddial", "domain")),
+    (("WITH_MYSQL", "WITH_AUTH", "WITH_IPAUTH"), ()),
+    (("WITH_MYSQL", "WITH_ALIASDB", "WITH_SPEEDDIAL", "WITH_MULTIDOMAIN"), ()),
     (("WITH_MYSQL", "WITH_PRESENCE", "WITH_MSGREBUILD"), ("presence", "presence_xml", "tm")),
     (("WITH_MYSQL", "WITH_ACCDB", "WITH_JSONRPC", "WITH_DEBUG"), ()),
     (("WITH_NAT", "WITH_NATSIPPING", "WITH_RTPENGINE"), ()),
