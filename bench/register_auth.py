@@ -3,6 +3,7 @@ answered 401 and the REGISTER again with the digest answer, accepted 200 (auth_d
 
     python bench/register_auth.py [--children 4] [--seconds 3] [--rates 100,200,...] [--users 1000]
                                   [--defines WITH_USRLOCDB,...] [--targets kamailio,kampy]
+                                  [--without-modules corex,cfg_rpc,acc,counters]
 
 Both servers run Debian's stock /etc/kamailio/kamailio.cfg unchanged with `-A WITH_MYSQL -A WITH_AUTH`
 (and --defines), a DBURL to a private MariaDB started for the run (tables made by `kampy db create`,
@@ -12,13 +13,17 @@ seconds calls (tests/e2e/stock/scenarios/register_auth.xml, the users in turn); 
 every call succeeded and sipp achieved at least 90% of it (bench/steps.py). Each server climbs until a
 rate is not held. Logs a table and the ratio kampy/Kamailio (target: >= 25%, no failed registration).
 A server that cannot run the config (kampy, until it has the stock config's modules) is reported
-and left out.
+and left out. `--without-modules` runs both servers on a copy of the stock config without the
+`loadmodule` and `modparam` lines of the modules named (none of the four above is called on the
+REGISTER path: corex, cfg_rpc and counters serve RPC, acc accounts INVITEs), so kampy can be
+measured before it has them.
 """
 from __future__ import annotations
 
 import argparse
 import functools
 import logging
+import re
 import subprocess
 import sys
 import tempfile
@@ -50,14 +55,22 @@ class NotAvailable(Exception):
     """The server cannot run the stock config here."""
 
 
-def start(target: str, workdir: Path, children: int, defines: list[str], db_url: str) -> Server:
+def without_modules(text: str, modules: list[str]) -> str:
+    """The config without the loadmodule and modparam lines of `modules` (a modparam may span lines)."""
+    names = "|".join(re.escape(m) for m in modules)
+    text = re.sub(rf'(?m)^loadmodule "({names})\.so"\n', "", text)
+    return re.sub(rf'(?ms)^modparam\("({names})",.*?\)\s*$\n', "", text)
+
+
+def start(target: str, workdir: Path, children: int, defines: list[str], db_url: str,
+          cfg: Path = STOCK_CFG) -> Server:
     """The stock config run by `target` on 127.0.0.1:PORT (UDP), answering OPTIONS `200 Keepalive`."""
     port = free_port()
     run_dir = workdir / f"{target}-{port}"
     run_dir.mkdir()
     binary = ["kamailio"] if target == "kamailio" else [sys.executable, "-m", "kampy"]
     defs = [a for d in ("WITH_MYSQL", "WITH_AUTH", *defines, f'DBURL="{db_url}"') for a in ("-A", d)]
-    cmd = [*binary, "-DD", "-E", "-Y", str(run_dir), "-P", str(run_dir / "pid"), "-f", str(STOCK_CFG),
+    cmd = [*binary, "-DD", "-E", "-Y", str(run_dir), "-P", str(run_dir / "pid"), "-f", str(cfg),
            "-l", f"udp:127.0.0.1:{port}", "-n", str(children), "-m", "256", *defs]
     log_path = workdir / f"{target}-{port}.log"
     with open(log_path, "wb") as out:
@@ -104,6 +117,8 @@ def main() -> int:
     climb_arguments(parser, DEFAULT_RATES)
     parser.add_argument("--users", type=int, default=1000, help="subscribers registering in turn")
     parser.add_argument("--defines", default="", help="more -A defines of the stock config, comma-separated")
+    parser.add_argument("--without-modules", default="",
+                        help="run a copy of the stock config without these modules, comma-separated")
     args, sipp = parse_climb(parser, log)
     if sipp is None:
         return 2
@@ -113,6 +128,12 @@ def main() -> int:
     results: dict[str, list[Step]] = {}
     with tempfile.TemporaryDirectory(prefix="kampy-bench-") as tmp:
         workdir = Path(tmp)
+        cfg = STOCK_CFG
+        dropped = [m for m in args.without_modules.split(",") if m]
+        if dropped:
+            cfg = workdir / "kamailio.cfg"
+            cfg.write_text(without_modules(STOCK_CFG.read_text(), dropped))
+            log.info("the stock config without %s", ", ".join(dropped))
         db_server = mariadb.start(workdir / "mariadb")
         try:
             for target in targets:
@@ -120,7 +141,7 @@ def main() -> int:
                     server_domain = "127.0.0.1"
                     users = add_users(db_url, args.users, server_domain)
                     try:
-                        server = start(target, workdir, args.children, defines, db_url)
+                        server = start(target, workdir, args.children, defines, db_url, cfg)
                     except NotAvailable as exc:
                         log.error("%s cannot run the stock config: %s", target, exc)
                         continue
