@@ -429,3 +429,23 @@ def test_workers_share_the_random_secret_and_the_nonce_count_state(store) -> Non
     finally:
         for worker in workers:
             worker.shutdown()
+
+
+def test_challenges_go_through_the_transaction_unless_force_stateless_reply(kampy_cfg) -> None:
+    """With a transaction, the 401 is tm's (its To-tag); force_stateless_reply sends it through sl
+    (the To-tag sl_send_reply would give)."""
+    modules = ("sl", "tm", "pv", "textops", "auth")
+    stateless = kampy_cfg(cfg('sl_send_reply("401", "Unauthorized");', modules=modules), db=None)
+    stateful = kampy_cfg(cfg('t_newtran();\nwww_challenge("example.test", "0");', modules=modules), db=None)
+    forced = kampy_cfg(cfg('t_newtran();\nwww_challenge("example.test", "0");', modules=modules,
+                           params=auth_params(force_stateless_reply=1)), db=None)
+    request = """
+        REGISTER sip:example.test SIP/2.0
+        Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-same
+        From: <sip:alice@example.test>;tag=1
+        To: <sip:alice@example.test>
+        Call-ID: same
+        CSeq: 1 REGISTER
+        """
+    tags = [sip.send(request).reply.header("To").split("tag=")[1] for sip in (stateless, stateful, forced)]
+    assert tags[2] == tags[0] != tags[1]

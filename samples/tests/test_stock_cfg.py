@@ -164,7 +164,7 @@ def test_registrations_are_written_to_the_location_table(kampy_cfg) -> None:
     assert (row["username"], row["contact"]) == ("bob", "sip:bob@192.0.2.20:5062")
 
 
-# ---------------------------------------------------------- WITH_AUTH: auth and auth_db on the test database
+# ------------------------------------------------------------ WITH_AUTH: auth and auth_db on the test DB
 
 
 @pytest.fixture
