@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from kampy.db import subscribers
-from kampy.testing import NEVER, Answer, Harness, UdpPeer, UserAgent, stand_in
+from kampy.testing import NEVER, Answer, Harness, Tables, UdpPeer, UserAgent, stand_in
 
 STOCK = Path(__file__).resolve().parents[2] / "tests" / "data" / "kamailio-stock.cfg"
 DOMAIN = "example.test"
@@ -24,10 +24,28 @@ ALICE, BOB = f"sip:alice@{DOMAIN}", f"sip:bob@{DOMAIN}"
 SDP = b"v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
 
 
-def stock(kampy_cfg, *defines: str, **standins) -> Harness:
-    """The stock config with `defines`; kampy has every module it always loads, so only what a
-    define adds that kampy lacks is stood in."""
-    return kampy_cfg(STOCK, aliases=[DOMAIN], defines={name: None for name in defines}, standins=standins)
+def stock(kampy_cfg, *defines: str, db: str = "sqlite", **standins) -> Harness:
+    """The stock config with `defines` (on the test database `db`); kampy has every module it always
+    loads, so only what a define adds that kampy lacks is stood in."""
+    return kampy_cfg(STOCK, aliases=[DOMAIN], defines={name: None for name in defines}, db=db,
+                     standins=standins)
+
+
+def seeded_db(folder: Path, rows: dict[str, list[dict]], users: tuple[tuple[str, str, str], ...]) -> str:
+    """An SQLite database with Kamailio's tables, `rows` and the subscribers (user, domain, password)
+    in it before the server starts (what domain and permissions load at startup)."""
+    url = f"sqlite://{folder / 'seeded.sqlite'}"
+    Tables.create(url)
+    tables = Tables(url)
+    try:
+        for table, table_rows in rows.items():
+            for row in table_rows:
+                tables[table].insert(row)
+        for user, domain, password in users:  # as `kamctl add` adds them
+            subscribers.add(tables.db, subscribers.Account(user, domain), password)
+    finally:
+        tables.close()
+    return url
 
 
 @pytest.fixture
@@ -202,6 +220,83 @@ def test_a_call_is_challenged_407_and_relayed_with_credentials(authsip: Harness)
     assert forwarded.header("Proxy-Authorization") is None, "consume_credentials() took them off"
     call.ack()
     call.bye().assert_reply(200)
+
+
+# ------------------------------------------------ WITH_IPAUTH, WITH_ALIASDB, WITH_SPEEDDIAL, WITH_MULTIDOMAIN
+# permissions, alias_db, speeddial and domain on the test database, as the stock config sets them up.
+
+GATEWAY = "192.0.2.30:5060"
+USERS = (("alice", DOMAIN, "alice-secret"), ("bob", DOMAIN, "bob-secret"))
+
+
+def test_an_address_of_the_address_table_calls_without_a_challenge(kampy_cfg, tmp_path) -> None:
+    url = seeded_db(tmp_path, {"address": [{"grp": 1, "ip_addr": "192.0.2.30", "mask": 32, "port": 0,
+                                            "tag": "gateway"}]}, USERS)
+    sip = stock(kampy_cfg, "WITH_MYSQL", "WITH_AUTH", "WITH_IPAUTH", db=url)
+    sip.ua(BOB, "192.0.2.20:5062", password="bob-secret", answer=[180, 200]).register().assert_reply(200)
+
+    stranger = sip.send_request("INVITE", BOB, from_=f"sip:gw@{DOMAIN}", src="192.0.2.31:5060")
+    gateway = sip.ua(f"sip:gw@{DOMAIN}", GATEWAY).invite(BOB, body=SDP)
+
+    stranger.assert_reply(407)
+    assert gateway.status == 200
+    assert gateway.result.assert_forwarded("INVITE", to="192.0.2.20:5062").ruri == "sip:bob@192.0.2.20:5062"
+    assert gateway.result.codes("allow_source_address") == [1]
+
+
+def test_an_alias_from_dbaliases_reaches_its_user(kampy_cfg) -> None:
+    sip = stock(kampy_cfg, "WITH_MYSQL", "WITH_AUTH", "WITH_ALIASDB")
+    sip.tables["dbaliases"].insert({"alias_username": "support", "alias_domain": DOMAIN,
+                                    "username": "bob", "domain": DOMAIN})
+    for user, domain, password in USERS:
+        subscribers.add(sip.tables.db, subscribers.Account(user, domain), password)
+    sip.ua(BOB, "192.0.2.20:5062", password="bob-secret", answer=[180, 200]).register().assert_reply(200)
+    alice = sip.ua(ALICE, "192.0.2.10:5060", password="alice-secret")
+
+    call = alice.invite(f"sip:support@{DOMAIN}", body=SDP)
+
+    assert call.status == 200
+    invite = call.result.assert_forwarded("INVITE", to="192.0.2.20:5062")
+    assert invite.ruri == "sip:bob@192.0.2.20:5062"
+    assert invite.header("To") == f"<sip:support@{DOMAIN}>"
+
+
+def test_a_speed_dial_number_reaches_its_target(kampy_cfg) -> None:
+    sip = stock(kampy_cfg, "WITH_MYSQL", "WITH_AUTH", "WITH_SPEEDDIAL")
+    sip.tables["speed_dial"].insert({"username": "alice", "domain": DOMAIN, "sd_username": "11",
+                                     "sd_domain": DOMAIN, "new_uri": BOB, "fname": "Bob", "lname": "B",
+                                     "description": "bob"})
+    for user, domain, password in USERS:
+        subscribers.add(sip.tables.db, subscribers.Account(user, domain), password)
+    sip.ua(BOB, "192.0.2.20:5062", password="bob-secret", answer=[180, 200]).register().assert_reply(200)
+    alice = sip.ua(ALICE, "192.0.2.10:5060", password="alice-secret")
+
+    call = alice.invite(f"sip:11@{DOMAIN}", body=SDP)
+
+    assert call.status == 200
+    assert call.result.assert_forwarded("INVITE", to="192.0.2.20:5062").ruri == "sip:bob@192.0.2.20:5062"
+    assert call.result.codes("sd_lookup") == [1]
+
+
+def test_users_of_several_domains_are_told_apart(kampy_cfg, tmp_path) -> None:
+    domains = [{"domain": d, "last_modified": "2000-01-01 00:00:01"} for d in ("example.org", "example.net")]
+    url = seeded_db(tmp_path, {"domain": domains},
+                    (("alice", "example.org", "org-pw"), ("alice", "example.net", "net-pw"),
+                     ("bob", "example.org", "bob-pw")))
+    sip = stock(kampy_cfg, "WITH_MYSQL", "WITH_AUTH", "WITH_MULTIDOMAIN", db=url)
+    sip.ua("sip:alice@example.org", "192.0.2.11:5060", password="net-pw").register().assert_reply(401)
+    alice_org = sip.ua("sip:alice@example.org", "192.0.2.12:5060", password="org-pw", answer=NEVER)
+    alice_net = sip.ua("sip:alice@example.net", "192.0.2.13:5060", password="net-pw", answer=NEVER)
+    bob = sip.ua("sip:bob@example.org", "192.0.2.14:5060", password="bob-pw")
+    for phone in (alice_org, alice_net, bob):
+        phone.register().assert_reply(200)
+
+    call = bob.invite("sip:alice@example.net", body=SDP)
+
+    assert call.result.assert_forwarded("INVITE", to="192.0.2.13:5060").ruri == "sip:alice@192.0.2.13:5060"
+    assert alice_org.requests == []
+    other = bob.invite("sip:alice@example.org", body=SDP)
+    assert other.result.assert_forwarded("INVITE", to="192.0.2.12:5060").ruri == "sip:alice@192.0.2.12:5060"
 
 
 # ------------------------------------------------------------ WITH_NAT
