@@ -42,9 +42,10 @@ def test_sipp_registers_users_with_digest_authentication(stock: Stock) -> None:
     injection = stock.workdir / "users.csv"
     injection.write_text("SEQUENTIAL\n" + "".join(f"{u};{d};[authentication username={u} password={p}]\n"
                                                    for u, d, p in users))
+    # Call-IDs without sipp's pid (its default -cid_str is %u-%p@%s): both servers get the same bytes
     run = run_uac(shutil.which("sipp") or "sipp", SCENARIOS / "register_auth.xml", SIP, stock.workdir,
                   calls=len(users), rate=10, timeout=20, local=("127.0.0.40", 5070),
-                  prefix=stock.ns.run_prefix(), extra=["-inf", str(injection)])
+                  prefix=stock.ns.run_prefix(), extra=["-inf", str(injection), "-cid_str", "%u@%s"])
     assert (run.exit_code, run.succeeded, run.failed) == (0, 3, 0), run.output
     stock.stop()
     assert sorted(r["username"] for r in stock.rows()["location"]) == ["user1", "user2", "user3"]
