@@ -143,7 +143,10 @@ class Supervisor:
             for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
                 signal.signal(sig, signal.SIG_IGN)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+            # SIGTERM stays blocked until the worker's loop handles it (worker._serve): one that comes
+            # while the worker starts waits, then stops it in order (the modules' destroy runs)
+            # instead of killing it
+            signal.pthread_sigmask(signal.SIG_SETMASK, {*old_mask, signal.SIGTERM})
             if self.lifecycle.worker_started is not None:
                 self.lifecycle.worker_started(rank)
             channels.attach(rank)

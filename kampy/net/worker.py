@@ -265,6 +265,7 @@ async def _serve(worker: Worker, ready: Callable[[], None] | None, signals: Work
     if signals.memory_status is not None:
         loop.add_signal_handler(signal.SIGUSR1, signals.memory_status)
         loop.add_signal_handler(signal.SIGHUP, lambda: log.debug("SIGHUP received, ignoring it"))
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, signals.stop_on)  # blocked while the worker started
     if signals.parent_gone_fd is not None:
         loop.add_reader(signals.parent_gone_fd, _parent_gone, signals.parent_gone_fd, stop, worker.rank)
     await worker.start()

@@ -7,8 +7,9 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 
-from tests.e2e.kampy_process import REPO, free_port, kampy_command
+from tests.e2e.kampy_process import REPO, Kampy, free_port, kampy_command, start_server, track
 from tests.e2e.sip import UDPClient, status_of
 
 BAD_CFG = """#!KAMAILIO
@@ -64,6 +65,38 @@ def test_sigterm_stops_kampy_with_exit_0(running_kampy):
     assert status_of(UDPClient().request(kampy.addr)) == 200
     assert kampy.stop(signal.SIGTERM) == 0
     assert all(not _alive(pid) for pid in workers)
+
+
+STARTING_CFG = """#!KAMAILIO
+debug=3
+children=4
+loadmodule "sl.so"
+request_route {
+    sl_send_reply("200", "OK");
+}
+"""
+
+
+def test_sigterm_while_the_workers_start_stops_each_in_order(tmp_path):
+    """Not killed by the signal: each worker stops its loop and runs the modules' destroy (where
+    usrloc writes its contacts back) even when the SIGTERM comes before it serves."""
+    cfg = tmp_path / "starting.cfg"
+    cfg.write_text(STARTING_CFG)
+    log_path = tmp_path / "kampy.log"
+    with open(log_path, "wb") as out:
+        proc = start_server(kampy_command(cfg, "-l", f"udp:127.0.0.1:{free_port()}"), cwd=REPO, stdout=out,
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    kampy = track(Kampy(proc, "127.0.0.1", 0, log_path))
+    deadline = time.monotonic() + 30
+    while len(kampy.worker_pids()) < 4 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.005)
+    assert len(kampy.worker_pids()) == 4, kampy.output()
+    assert "ready: " not in kampy.output(), "the workers were to be signalled while they start"
+
+    assert kampy.stop(signal.SIGTERM) == 0
+
+    stopped = sorted(int(n) for n in re.findall(r"worker (\d+) stopping", kampy.output()))
+    assert stopped == [1, 2, 3, 4], kampy.output()
 
 
 def test_sigint_stops_kampy_with_exit_0(running_kampy):
