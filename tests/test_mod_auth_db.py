@@ -272,3 +272,48 @@ def test_version_table_0_skips_the_version_check(kampy_cfg, db_url: str) -> None
                     modparams=on_db(db_url, "auth_db"))
     add_user(db_url)
     Client(sip).register()[1].assert_reply(200)
+
+
+# ------------------------------------------------------------------ the credentials others read back
+
+BACK = '''
+    $var(rc) = 0;
+    if (!proxy_authorize("$fd", "subscriber")) {
+        $var(rc) = $rc;
+        if ($var(rc) == -5) { proxy_challenge("$fd", "0"); exit; }
+    }
+    $var(grp) = is_user_in("Credentials", "voip");
+    $var(to) = check_to();
+    sl_send_reply("200", "rc=$var(rc) grp=$var(grp) to=$var(to)");
+'''
+
+
+@pytest.fixture
+def back(kampy_cfg, db_url: str) -> Harness:
+    """auth_db with group and uri_db reading back the credentials proxy_authorize() marked."""
+    make_tables(db_url, "subscriber", "grp", "uri")
+    with connect(db_url) as db:
+        db.insert("grp", {"username": "alice", "domain": DOMAIN, "grp": "voip"})
+    readers = ("group", "uri_db")
+    sip = kampy_cfg(cfg(BACK, modules=(*MODULES, *readers)), db=None,
+                    modparams=on_db(db_url, "auth_db", *readers))
+    add_user(db_url)
+    return sip
+
+
+def test_group_and_uri_db_read_the_credentials_proxy_authorize_accepted(back: Harness) -> None:
+    client = Client(back)
+    challenge = challenge_of(client.request("INVITE"), "Proxy-Authenticate")
+
+    result = client.request("INVITE", ruri=f"sip:alice@{DOMAIN}", challenge=challenge)
+
+    result.assert_reply(200, "rc=0 grp=1 to=1")
+
+
+def test_credentials_that_fail_are_still_the_ones_group_reads_as_in_kamailio(back: Harness) -> None:
+    client = Client(back, password="wrong")
+    challenge = challenge_of(client.request("INVITE"), "Proxy-Authenticate")
+
+    result = client.request("INVITE", ruri=f"sip:alice@{DOMAIN}", challenge=challenge)
+
+    result.assert_reply(200, "rc=-2 grp=1 to=1")

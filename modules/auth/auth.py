@@ -18,6 +18,7 @@ from kampy.api import (
     AuthCode,
     AuthResult,
     CoreAPI,
+    Credentials,
     DigestCredentials,
     DigestSyntaxError,
     MessageContext,
@@ -205,6 +206,15 @@ class AuthModule(Module):
     def authorized(self, ctx: MessageContext, hftype: str) -> DigestCredentials | None:
         return ctx.local.get(_AUTHORIZED, {}).get(hftype)
 
+    def mark_authorized(self, ctx: MessageContext, hftype: str, cred: DigestCredentials) -> None:
+        """mark_authorized_cred(): the credentials consume_credentials() takes off, and those group,
+        uri_db and acc read back (`ctx.authorized_credentials`), whether or not they then check out,
+        as in Kamailio."""
+        ctx.local.setdefault(_AUTHORIZED, {})[hftype] = cred
+        header = "Authorization" if hftype == HDR_AUTHORIZATION else "Proxy-Authorization"
+        ctx.authorized_credentials[:] = [c for c in ctx.authorized_credentials if c.header != header]
+        ctx.authorized_credentials.append(Credentials(header, cred.username or "", cred.realm or ""))
+
     # ------------------------------------------------------------ AuthAPI: checks
 
     def pre_auth(self, ctx: MessageContext, realm: str, hftype: str, check_hdr: Any = None,
@@ -219,7 +229,7 @@ class AuthModule(Module):
         if cred is None:
             log_at(log, L_DBG, "Credentials with realm '%s' not found", realm)
             return AuthResult.NO_CREDENTIALS, None, realm
-        ctx.local.setdefault(_AUTHORIZED, {})[hftype] = cred
+        self.mark_authorized(ctx, hftype, cred)
         if check_hdr is not None:
             stop = check_hdr(ctx, cred)
             return (stop if stop is not None else AuthResult.DO_AUTHENTICATION), cred, realm
