@@ -67,6 +67,8 @@ class AuthModule(Module):
         self.stateless = bool(int(params["force_stateless_reply"]))
         self.use_domain = bool(int(params["use_domain"]))
         self.add_authinfo_hdr = bool(int(params["add_authinfo_hdr"]))
+        # kept as Kamailio 5.6 keeps it, in a variable no code reads (README, "Differences")
+        self.protect_contacts = int(params["protect_contacts"])
         self.challenge_avp = challenge_avp(str(params["challenge_attr"]))
         self.headers = {HDR_PROXYAUTH: str(params["proxy_challenge_header"]),
                         HDR_AUTHORIZATION: str(params["www_challenge_header"])}

@@ -87,7 +87,9 @@ class DomainModule(Module):
         self.url = str(params["db_url"])
         self.domain_table = str(params["domain_table"])
         self.attrs_table = str(params["domain_attrs_table"])
-        self.cols = {name: str(params[f"{name}_col"]) for name in ("did", "domain", "name", "type", "value")}
+        self.cols = {"did": str(params["did_col"]), "domain": str(params["domain_col"]),
+                     "name": str(params["name_col"]), "type": str(params["type_col"]),
+                     "value": str(params["value_col"])}
         self.snapshot = core.shared.snapshot("domain")
         self._tables: tuple[int, Tables] | None = None
         self._check_versions()
