@@ -3,7 +3,7 @@ answered 401 and the REGISTER again with the digest answer, accepted 200 (auth_d
 
     python bench/register_auth.py [--children 4] [--seconds 3] [--rates 100,200,...] [--users 1000]
                                   [--defines WITH_USRLOCDB,...] [--targets kamailio,kampy]
-                                  [--without-modules corex,cfg_rpc,acc,counters]
+                                  [--without-modules acc]
 
 Both servers run Debian's stock /etc/kamailio/kamailio.cfg unchanged with `-A WITH_MYSQL -A WITH_AUTH`
 (and --defines), a DBURL to a private MariaDB started for the run (tables made by `kampy db create`,
@@ -14,9 +14,9 @@ every call succeeded and sipp achieved at least 90% of it (bench/steps.py). Each
 rate is not held. Logs a table and the ratio kampy/Kamailio (target: >= 25%, no failed registration).
 A server that cannot run the config (kampy, until it has the stock config's modules) is reported
 and left out. `--without-modules` runs both servers on a copy of the stock config without the
-`loadmodule` and `modparam` lines of the modules named (none of the four above is called on the
-REGISTER path: corex, cfg_rpc and counters serve RPC, acc accounts INVITEs), so kampy can be
-measured before it has them.
+`loadmodule` and `modparam` lines of the modules named (acc, the one the stock config loads that
+kampy lacks, is not called on the REGISTER path: it accounts INVITEs), so kampy can be measured
+before it has them.
 """
 from __future__ import annotations
 

@@ -65,18 +65,18 @@ def test_register_myself_makes_the_domains_myself(load) -> None:
 
 def test_lookup_domain_adds_the_attributes_and_the_did_as_avps(load) -> None:
     route = ('request_route {\n    if (!lookup_domain("$rd")) { sl_send_reply("404", "no"); exit; }\n'
-             '    sl_send_reply("200", "$avp(did) $avp(tier) $(avp(lang)[0]) $(avp(lang)[1])");\n}\n')
+             '    sl_send_reply("200", "=$avp(did) $avp(tier) $(avp(lang)[0]) $(avp(lang)[1])");\n}\n')
     sip = load(route)
-    assert sip.send_request("OPTIONS", "sip:bob@example.net").reply.reason == "org 3 en fr"
+    assert sip.send_request("OPTIONS", "sip:bob@example.net").reply.reason == "=org 3 en fr"
     result = sip.send_request("OPTIONS", "sip:bob@example.test")
-    assert result.reply.reason == "example.test <null> <null> <null>"  # a NULL did is the domain itself
+    assert result.reply.reason == "=example.test <null> <null> <null>"  # a NULL did is the domain itself
     assert sip.send_request("OPTIONS", "sip:bob@else.test").status == 404
 
 
 def test_lookup_domain_with_a_prefix_names_the_avps_after_it(load) -> None:
     route = ('request_route {\n    lookup_domain("$rd", "d_");\n'
-             '    sl_send_reply("200", "$avp(d_did) $avp(d_tier)");\n}\n')
-    assert load(route).send_request("OPTIONS", "sip:bob@example.org").reply.reason == "org 3"
+             '    sl_send_reply("200", "=$avp(d_did) $avp(d_tier)");\n}\n')
+    assert load(route).send_request("OPTIONS", "sip:bob@example.org").reply.reason == "=org 3"
 
 
 def test_the_integer_attributes_are_integer_avps(load) -> None:

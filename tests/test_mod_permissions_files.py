@@ -9,7 +9,8 @@ import pytest
 from kampy.testing import Harness
 from modules.permissions.rules import parse_line
 
-HEAD = ('loadmodule "sl.so"\nloadmodule "pv.so"\nloadmodule "textops.so"\nloadmodule "permissions.so"\n'
+HEAD = ('loadmodule "sl.so"\nloadmodule "pv.so"\nloadmodule "textops.so"\nloadmodule "corex.so"\n'
+        'loadmodule "permissions.so"\n'
         'modparam("permissions", "load_backends", 12)\n')
 
 

@@ -98,7 +98,7 @@ class DomainModule(Module):
         except ReloadError as exc:
             raise ValueError(f"domain reload failed: {exc}") from None
         if int(params["register_myself"]):
-            core.register_check_self(self.check_self)
+            core.add_myself_check(self.check_self)
 
     # ------------------------------------------------------------ loading
 
