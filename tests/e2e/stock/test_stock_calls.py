@@ -8,7 +8,7 @@ from tests.e2e.stock.steps import answered, hang_up, registered, ringing
 from tests.e2e.stock.world import DOMAIN, Stock
 
 
-@on("kamailio")
+@on("kamailio", "kampy")
 def test_invite_is_challenged_with_407_then_relayed_to_the_registered_callee(stock: Stock) -> None:
     alice, bob = registered(stock, "alice", "bob")
     call = alice.invite(f"sip:bob@{DOMAIN}")
@@ -24,7 +24,7 @@ def test_invite_is_challenged_with_407_then_relayed_to_the_registered_callee(sto
     stock.observe("callee saw", [invite.first, invite.header("record-route")])
 
 
-@on("kamailio")
+@on("kamailio", "kampy")
 def test_a_call_between_registered_users_is_set_up_and_torn_down(stock: Stock) -> None:
     alice, bob = registered(stock, "alice", "bob")
     call, invite = ringing(alice, bob)
@@ -40,7 +40,7 @@ def test_a_call_between_registered_users_is_set_up_and_torn_down(stock: Stock) -
     stock.observe("caller saw", [r.first for r in call.replies])
 
 
-@on("kamailio")
+@on("kamailio", "kampy")
 def test_a_call_and_a_missed_call_leave_kamailios_accounting_rows(stock: Stock) -> None:
     alice, bob = registered(stock, "alice", "bob")
     call = answered(alice, bob)
@@ -64,7 +64,7 @@ def test_a_call_and_a_missed_call_leave_kamailios_accounting_rows(stock: Stock) 
         ("INVITE", "486", "Busy Here", missed.invite.call_id)]
 
 
-@on("kamailio")
+@on("kamailio", "kampy")
 def test_a_cancelled_call_is_a_missed_call(stock: Stock) -> None:
     alice, bob = registered(stock, "alice", "bob")
     call, invite = ringing(alice, bob)
@@ -80,7 +80,7 @@ def test_a_cancelled_call_is_a_missed_call(stock: Stock) -> None:
     stock.observe("caller saw", [r.first for r in call.replies])
 
 
-@on("kamailio")
+@on("kamailio", "kampy")
 def test_a_call_to_a_local_user_who_is_not_registered_gets_404(stock: Stock) -> None:
     (alice,) = registered(stock, "alice")
     stock.add_user("carol", "carol-pw")
@@ -90,7 +90,7 @@ def test_a_call_to_a_local_user_who_is_not_registered_gets_404(stock: Stock) -> 
     stock.observe("caller saw", [r.first for r in call.replies])
 
 
-@on("kamailio")
+@on("kamailio", "kampy")
 def test_message_between_registered_users_is_challenged_then_delivered(stock: Stock) -> None:
     alice, bob = registered(stock, "alice", "bob")
     replies, again = alice.send_authenticated("MESSAGE", f"sip:bob@{DOMAIN}", body=b"hello bob",
@@ -104,7 +104,7 @@ def test_message_between_registered_users_is_challenged_then_delivered(stock: St
     stock.observe("sender saw", [r.first for r in replies])
 
 
-@on("kamailio")
+@on("kamailio", "kampy")
 def test_options_to_the_server_itself_is_answered_keepalive(stock: Stock) -> None:
     stock.start()
     reply = stock.ua("alice").options(f"sip:{DOMAIN}")

@@ -11,7 +11,7 @@ from tests.e2e.stock.world import DOMAIN, SIP, Stock
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 
 
-@on("kamailio")
+@on("kamailio", "kampy")
 def test_register_is_challenged_then_accepted(stock: Stock) -> None:
     stock.add_user("alice", "alice-pw")
     stock.start()
@@ -22,7 +22,7 @@ def test_register_is_challenged_then_accepted(stock: Stock) -> None:
     stock.observe("replies", [r.first for r in replies])
 
 
-@on("kamailio")
+@on("kamailio", "kampy")
 def test_a_wrong_password_is_challenged_again_and_registers_nothing(stock: Stock) -> None:
     stock.add_user("alice", "alice-pw")
     stock.start()
@@ -33,7 +33,7 @@ def test_a_wrong_password_is_challenged_again_and_registers_nothing(stock: Stock
     stock.observe("replies", [r.first for r in replies])
 
 
-@on("kamailio")
+@on("kamailio", "kampy")
 def test_sipp_registers_users_with_digest_authentication(stock: Stock) -> None:
     users = [(f"user{n}", DOMAIN, f"user{n}-pw") for n in range(1, 4)]
     for user, domain, password in users:

@@ -10,7 +10,7 @@ from tests.e2e.stock.world import DOMAIN, Stock
 GATEWAY = "127.0.0.9"
 
 
-@on("kamailio")
+@on("kamailio", "kampy")
 def test_a_request_from_a_foreign_domain_to_a_foreign_domain_is_not_relayed(stock: Stock) -> None:
     stock.start()
     stranger = stock.ua("eve", "foreign.example")
@@ -20,7 +20,7 @@ def test_a_request_from_a_foreign_domain_to_a_foreign_domain_is_not_relayed(stoc
     stock.observe("reply", reply.first)
 
 
-@on("kamailio")
+@on("kamailio", "kampy")
 def test_a_local_users_call_to_a_foreign_host_is_challenged_then_relayed_outbound(stock: Stock) -> None:
     (alice,) = registered(stock, "alice")
     carol = stock.ua("carol", "127.0.0.50", host="127.0.0.50")
@@ -34,7 +34,7 @@ def test_a_local_users_call_to_a_foreign_host_is_challenged_then_relayed_outboun
     stock.observe("callee saw", [invite.first, invite.header("p-hint"), invite.all("record-route")])
 
 
-@on("kamailio")
+@on("kamailio", "kampy")
 def test_ip_authentication_lets_an_address_of_the_address_table_call_unchallenged(stock: Stock) -> None:
     stock.insert("address", grp=1, ip_addr=GATEWAY, mask=32, port=0, tag="gateway")
     (bob,) = registered(stock, "bob", defines=("WITH_IPAUTH",))
@@ -51,7 +51,7 @@ def test_ip_authentication_lets_an_address_of_the_address_table_call_unchallenge
     stock.observe("replies", [stranger.first, call.replies[-1].first])
 
 
-@on("kamailio")
+@on("kamailio", "kampy")
 def test_an_alias_from_dbaliases_reaches_its_user(stock: Stock) -> None:
     stock.insert("dbaliases", alias_username="support", alias_domain=DOMAIN, username="bob", domain=DOMAIN)
     alice, bob = registered(stock, "alice", "bob", defines=("WITH_ALIASDB",))
@@ -61,7 +61,7 @@ def test_an_alias_from_dbaliases_reaches_its_user(stock: Stock) -> None:
     stock.observe("callee saw", [invite.first, invite.header("to")])
 
 
-@on("kamailio")
+@on("kamailio", "kampy")
 def test_a_speed_dial_number_reaches_its_target(stock: Stock) -> None:
     stock.insert("speed_dial", username="alice", domain=DOMAIN, sd_username="11", sd_domain=DOMAIN,
                  new_uri=f"sip:bob@{DOMAIN}", fname="Bob", lname="B", description="bob")
@@ -71,7 +71,7 @@ def test_a_speed_dial_number_reaches_its_target(stock: Stock) -> None:
     stock.observe("callee saw", [invite.first, invite.header("to")])
 
 
-@on("kamailio")
+@on("kamailio", "kampy")
 def test_users_of_several_domains_are_told_apart(stock: Stock) -> None:
     for domain in ("example.org", "example.net"):
         stock.insert("domain", domain=domain, last_modified="2000-01-01 00:00:01")
