@@ -32,7 +32,7 @@ def _ipban(stock: Stock) -> list[str]:
                   if line.strip().startswith("name:"))
 
 
-@on("kamailio")
+@on("kamailio", "kampy")
 def test_a_flood_from_one_source_is_cut_off_by_pike_and_banned_in_htable(stock: Stock) -> None:
     stock.start("WITH_ANTIFLOOD")
     flooder = stock.ua("flood", host=FLOODER)
