@@ -5,9 +5,8 @@ terminated NOTIFY), the expiry of subscriptions and publications by the timers, 
 rows of presentity, active_watchers and watchers.
 
 The bodies run on configs/presence.cfg (the stock config's presence part and the routes that lead
-there) until kampy has the modules the stock config's base defines load (auth and auth_db are
-missing; acc, corex, cfg_rpc and counters are there); they answer the stock config's 407s already
-(`UA.authenticated`)."""
+there); one runs on the stock config itself, with its base defines, on both servers (its PUBLISH and
+SUBSCRIBE answer the stock config's 407s: `UA.authenticated`)."""
 from __future__ import annotations
 
 import re
@@ -87,11 +86,11 @@ def test_a_watcher_is_notified_of_published_presence_until_it_unsubscribes(stock
     _publish_subscribe_publish_unsubscribe(stock)
 
 
-@on("kamailio")
+@on("kamailio", "kampy")
 def test_on_the_stock_config_a_watcher_is_notified_of_published_presence_until_it_unsubscribes(
         stock: Stock) -> None:
     """The same body on the stock config itself (its base defines too: the PUBLISH and the SUBSCRIBE
-    are challenged with 407 first): kampy joins once auth and auth_db are on main."""
+    are challenged with 407 first)."""
     _publish_subscribe_publish_unsubscribe(stock)
 
 
