@@ -26,6 +26,18 @@ def test_rp_defaults_to_5060_when_absent() -> None:
     assert get(ctx, "$rp") == "5060"
 
 
+def test_rP_is_upper_case_udp_when_the_uri_has_no_transport() -> None:
+    ctx = make_ctx()
+    ctx.new_ruri = "sip:carol@example.org"
+    assert get(ctx, "$rP") == "UDP"
+
+
+def test_rp_of_a_transport_tls_uri_without_port_is_5061() -> None:
+    ctx = make_ctx()
+    ctx.new_ruri = "sip:carol@example.org;transport=TLS"
+    assert get(ctx, "$rp") == "5061"
+
+
 def test_rUl_is_user_length() -> None:
     assert get(make_ctx(), "$rUl") == 5
 
@@ -84,6 +96,10 @@ def test_body_and_lengths() -> None:
     assert get(ctx, "$ml") == len(ctx.msg.raw)
     assert get(ctx, "$mb") == ctx.msg.raw.decode()
     assert get(ctx, "$bs") == 5
+
+
+def test_rb_of_a_message_without_body_is_empty_string() -> None:
+    assert get(make_ctx(REPLY), "$rb") == ""
 
 
 def test_reply_status_and_reason() -> None:

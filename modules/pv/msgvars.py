@@ -93,16 +93,17 @@ def uri_port(u: URI | None) -> Value:
     if u is None:
         return None
     if u.port is None:
-        return "5061" if uri_transport(u) == "tls" or u.scheme.lower() == "sips" else "5060"
+        tls = str(uri_transport(u)).lower() == "tls" or u.scheme.lower() == "sips"
+        return "5061" if tls else "5060"
     return str(u.port)
 
 
 def uri_transport(u: URI | None) -> Value:
-    """`$rP`: the transport parameter as written, else "udp"."""
+    """`$rP`: the transport parameter as written, else "UDP" (pv_get_udp's upper case)."""
     if u is None:
         return None
     value = u.params.get("transport") if u.is_sip else None
-    return value or "udp"
+    return value or "UDP"
 
 
 def uri_scheme(u: URI | None) -> Value:
@@ -257,8 +258,8 @@ def get_cl(ctx: MessageContext) -> Value:
 
 
 def get_rb(ctx: MessageContext) -> Value:
-    body = ctx.msg.body
-    return body.decode("utf-8", "surrogateescape") if body else None
+    """`$rb`: the body, an empty string when there is none (get_body points past the headers)."""
+    return ctx.msg.body.decode("utf-8", "surrogateescape")
 
 
 def get_bs(ctx: MessageContext) -> Value:
