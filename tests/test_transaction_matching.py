@@ -249,6 +249,33 @@ def test_rfc2543_cancel_finds_the_invite():
     assert table.match_request(build_cancel(request(INVITE_2543))) is None
 
 
+INVITE_2543_TAGGED = INVITE_2543.replace(b"To: Bob <sip:bob@biloxi.com>",
+                                         b"To: Bob <sip:bob@biloxi.com>;tag=zz")
+
+
+def test_rfc2543_request_differing_only_in_to_tag_is_a_second_transaction():
+    table, first = server(INVITE_2543)
+    _, second = server(INVITE_2543_TAGGED, table)
+    assert table.match_request(request(INVITE_2543)) is first
+    assert table.match_request(request(INVITE_2543_TAGGED)) is second
+
+
+def test_rfc2543_second_transaction_outlives_the_first_removed():
+    table, first = server(INVITE_2543)
+    _, second = server(INVITE_2543_TAGGED, table)
+    table.remove(first)
+    assert table.match_request(request(INVITE_2543)) is None
+    assert table.match_request(request(INVITE_2543_TAGGED)) is second
+    assert len(table) == 1
+
+
+def test_rfc2543_same_key_and_to_tag_is_refused_as_a_live_duplicate():
+    table, _ = server(INVITE_2543)
+    server(INVITE_2543_TAGGED, table)
+    with pytest.raises(TransactionError):
+        server(INVITE_2543_TAGGED, table)
+
+
 # --- the table -------------------------------------------------------------------------------------
 
 def test_table_refuses_a_second_live_transaction_with_the_same_key():

@@ -747,39 +747,73 @@ class TransactionTable:
     """Transactions by key; finds the one an incoming message belongs to.
 
     The caller adds each new transaction and removes it on `Terminated()`; terminated transactions
-    still in the table never match.
+    still in the table never match. RFC 2543 requests that share a key but not the To tag are
+    different transactions (Kamailio's old-style matching compares the To header): the later ones
+    are kept beside the first.
     """
 
-    __slots__ = ("_clients", "_servers")
+    __slots__ = ("_clients", "_servers", "_siblings")
 
     def __init__(self) -> None:
         self._clients: dict[ClientKey, ClientTransaction] = {}
         self._servers: dict[ServerKey, ServerTransaction] = {}
+        self._siblings: dict[ServerKey, list[ServerTransaction]] = {}
 
     def __len__(self) -> int:
-        return len(self._clients) + len(self._servers)
+        return len(self._clients) + len(self._servers) + sum(map(len, self._siblings.values()))
 
     def add(self, tx: ClientTransaction | ServerTransaction) -> None:
-        """Index a new transaction; a live one with the same key is a TransactionError."""
+        """Index a new transaction; a live one with the same key (and, for RFC 2543, the same To tag)
+        is a TransactionError."""
         old = self._get(tx)
         if old is not None and old is not tx and not old.terminated:
+            if isinstance(tx, ServerTransaction) and self._add_sibling(tx):
+                return
             raise TransactionError(f"a live transaction already has key {tx.key!r}")
         if isinstance(tx, ClientTransaction):
             self._clients[tx.key] = tx
         else:
             self._servers[tx.key] = tx
 
+    def _add_sibling(self, tx: ServerTransaction) -> bool:
+        if tx.key[0] != "2543":
+            return False
+        tag = _to_tag(tx.request)
+        if any(_to_tag(other.request) == tag and not other.terminated for other in self._candidates(tx.key)):
+            return False
+        self._siblings.setdefault(tx.key, []).append(tx)
+        return True
+
     def remove(self, tx: ClientTransaction | ServerTransaction) -> None:
-        if self._get(tx) is tx:
+        if isinstance(tx, ServerTransaction) and tx.key in self._siblings:
+            self._remove_server(tx)
+        elif self._get(tx) is tx:
             if isinstance(tx, ClientTransaction):
                 del self._clients[tx.key]
             else:
                 del self._servers[tx.key]
 
+    def _remove_server(self, tx: ServerTransaction) -> None:
+        siblings = self._siblings[tx.key]
+        if self._servers.get(tx.key) is tx:
+            self._servers[tx.key] = siblings.pop(0)
+        elif tx in siblings:
+            siblings.remove(tx)
+        if not siblings:
+            del self._siblings[tx.key]
+
     def _get(self, tx: ClientTransaction | ServerTransaction) -> ClientTransaction | ServerTransaction | None:
         if isinstance(tx, ClientTransaction):
             return self._clients.get(tx.key)
         return self._servers.get(tx.key)
+
+    def _candidates(self, key: ServerKey) -> list[ServerTransaction]:
+        first = self._servers.get(key)
+        return ([first] if first is not None else []) + self._siblings.get(key, [])
+
+    def has_live_server(self, key: ServerKey) -> bool:
+        """Whether a live server transaction has `key` (RFC 2543 siblings included)."""
+        return any(not tx.terminated for tx in self._candidates(key))
 
     def match_response(self, response: Response) -> ClientTransaction | None:
         """17.1.3: top Via branch and CSeq method (a CANCEL's response finds the CANCEL, not the INVITE)."""
@@ -805,12 +839,13 @@ class TransactionTable:
 
     def _find(self, request: Request, method: str | None) -> ServerTransaction | None:
         key = server_key(request, method)
-        tx = self._servers.get(key) if key is not None else None
-        if tx is None or tx.terminated:
+        if key is None:
             return None
-        if key is not None and key[0] == "2543" and not _tags_match(request, tx):
-            return None
-        return tx
+        if key[0] != "2543":
+            tx = self._servers.get(key)
+            return tx if tx is not None and not tx.terminated else None
+        return next((tx for tx in self._candidates(key) if not tx.terminated and _tags_match(request, tx)),
+                    None)
 
 
 def _tags_match(request: Request, tx: ServerTransaction) -> bool:

@@ -141,7 +141,8 @@ class Timers(TmBase):
             cell.waiting = True
             self._count("waiting")
         self._count("deleted")
-        if cell.shared_key is not None:
+        if cell.shared_key is not None and not (cell.uas and self.table.has_live_server(cell.uas.tx.key)):
+            # an RFC 2543 request with the same key and another To tag still lives here
             self.core.shared.claims.release(cell.shared_key, self.core.rank)
 
     def post_script(self, ctx: MessageContext) -> bool:
