@@ -41,3 +41,10 @@ def test_reply_with_unquoted_to_display_name_is_relayed_and_frees_the_transactio
     assert parsed(out[0]).via.branch == "z9hG4bK-a1"
     advance(srv, 60)
     assert srv.core.modules["tm"].rpc_stats()["current"] == 0
+
+
+def test_relay_to_a_host_name_with_an_empty_label_gives_478_at_once_as_kamailio() -> None:
+    srv = server(RELAY, FR)
+    out = srv.handle(request(ruri="sip:bob@spindle..example.com;transport=tcp"), ALICE)
+    assert lines(out) == ["SIP/2.0 478 Unresolvable destination (478/TM)"]
+    assert all(o.proto == "udp" for o in out)  # no connection attempted

@@ -278,9 +278,10 @@ class TCPManager:
         try:
             await asyncio.wait_for(loop.create_connection(lambda: conn, host, port, local_addr=source),
                                    timeout=10)
-        except (TimeoutError, OSError) as exc:
+        except (TimeoutError, OSError, UnicodeError) as exc:
+            # UnicodeError: a name the resolver cannot even encode (an empty or too long label)
             log.warning("tcp connect to %s:%d failed: %s", host, port, exc)
-            self.counters.inc("dns:failed_dns_request" if isinstance(exc, socket.gaierror)
+            self.counters.inc("dns:failed_dns_request" if isinstance(exc, socket.gaierror | UnicodeError)
                               else "tcp:connect_failed")
             conn.closing = True
             if self.by_addr.get((host, port)) is conn:

@@ -135,6 +135,9 @@ class Forward(TmBase):
             log.error("t_relay: cannot send to '%s' (not a SIP URI with a host)", target)
             return E_BAD_ADDRESS
         proto, host, port = dest
+        if not resolvable_name(host):
+            log.error("t_relay: failed to resolve '%s'", host)
+            return E_BAD_ADDRESS
         sock = self._socket(bctx, proto, host)
         if sock is None:
             log.error("t_relay: no %s socket to send to %s:%d", proto, host, port)
@@ -225,6 +228,15 @@ def proxy_of(host: str, port: str | None, proto: str | None) -> tuple[str, str, 
         log.error("t_relay: bad port '%s'", port)
         return None
     return proto, text.strip("[]"), number
+
+
+def resolvable_name(host: str) -> bool:
+    """False for a name no resolver takes (an empty label as in `a..b`, or one over 63 octets):
+    Kamailio's uri2dst2 fails to resolve it and the branch is not sent (478)."""
+    if ":" in host:  # an IPv6 reference
+        return True
+    labels = (host[:-1] if host.endswith(".") else host).split(".")
+    return all(0 < len(label) <= 63 for label in labels)
 
 
 def error_reply(error: int) -> tuple[int, str]:
