@@ -48,3 +48,26 @@ def test_relay_to_a_host_name_with_an_empty_label_gives_478_at_once_as_kamailio(
     out = srv.handle(request(ruri="sip:bob@spindle..example.com;transport=tcp"), ALICE)
     assert lines(out) == ["SIP/2.0 478 Unresolvable destination (478/TM)"]
     assert all(o.proto == "udp" for o in out)  # no connection attempted
+
+
+def _with_header_lines(method: str, count: int) -> bytes:
+    """A request with exactly `count` header lines: the most kampy accepts when `count` is 256."""
+    missing = count - (request(method).count(b"\r\n") - 2)
+    return request(method, extra="".join(f"X-Filler-{i}: {i}\r\n" for i in range(missing)))
+
+
+def _busy_reply(sent: bytes) -> bytes:
+    """The callee's 486 to a relayed request, copying its Vias, From, To, Call-ID and CSeq only."""
+    head = sent.split(b"\r\n\r\n")[0].split(b"\r\n")[1:]
+    kept = [line + b";tag=bt1" if line.startswith(b"To:") else line for line in head
+            if line.split(b":")[0] in (b"Via", b"From", b"To", b"Call-ID", b"CSeq")]
+    return b"\r\n".join([b"SIP/2.0 486 Busy Here", *kept, b"Content-Length: 0", b"", b""])
+
+
+def test_ack_of_a_negative_reply_is_built_for_a_relayed_invite_past_the_header_line_limit() -> None:
+    srv = server(RELAY, FR)
+    out = srv.handle(_with_header_lines("INVITE", 256), ALICE)
+    invite = next(o for o in out if o.data.startswith(b"INVITE"))
+    assert invite.data.count(b"\r\n") - 2 == 257  # kampy's Via added
+    assert lines(srv.handle(_busy_reply(invite.data), BOB)) == [
+        "ACK sip:bob@198.51.100.20:5080 SIP/2.0", "SIP/2.0 486 Busy Here"]

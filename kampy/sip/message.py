@@ -635,7 +635,7 @@ class Request(Message):
 
     def __init__(self, method: str, uri: str | URI, headers: _HeaderInput = (), body: bytes = b"") -> None:
         start = as_bytes(f"{method} {uri} SIP/2.0")
-        _load_into(self, _assemble(start, headers, body), stream=False)
+        _load_into(self, _assemble(start, headers, body), stream=False, limits=False)
 
     @property
     def ruri(self) -> URI:
@@ -671,7 +671,7 @@ class Response(Message):
         if not 100 <= status <= 699:
             raise ValueError(f"invalid status code {status}")
         start = as_bytes(f"SIP/2.0 {status} {reason}")
-        _load_into(self, _assemble(start, headers, body), stream=False)
+        _load_into(self, _assemble(start, headers, body), stream=False, limits=False)
 
 
 _HeaderInput = Union[Mapping[str, Union[str, bytes]], Iterable[tuple[str, Union[str, bytes]]]]
@@ -691,10 +691,12 @@ def _assemble(start: bytes, headers: _HeaderInput, body: bytes) -> bytes:
 
 # --- parsing ---------------------------------------------------------------------------------
 
-def parse_message(data: bytes, *, stream: bool = False) -> Request | Response:
+def parse_message(data: bytes, *, stream: bool = False, limits: bool = True) -> Request | Response:
     """Parse one message: a UDP datagram (Content-Length optional; bytes beyond it dropped), or with
-    `stream` one framed from a stream (kampy.sip.stream), whose Content-Length is mandatory."""
-    if len(data) > MAX_MESSAGE_SIZE:
+    `stream` one framed from a stream (kampy.sip.stream), whose Content-Length is mandatory.
+    `limits=False` for kampy's own messages: the size, header count and line length limits guard
+    what is received, and a relayed request may pass them with what the proxy added."""
+    if limits and len(data) > MAX_MESSAGE_SIZE:
         raise SIPProtocolError("message too large", status=513, can_reply=False)
     if data[:1] in (b"\r", b"\n"):  # RFC 3261 7.5: ignore CRLFs before the start line
         data = data.lstrip(b"\r\n")
@@ -702,7 +704,7 @@ def parse_message(data: bytes, *, stream: bool = False) -> Request | Response:
         msg: Request | Response = Response.__new__(Response)
     else:
         msg = Request.__new__(Request)
-    _load_into(msg, data, stream=stream)
+    _load_into(msg, data, stream=stream, limits=limits)
     return msg
 
 
@@ -738,9 +740,9 @@ def _unfold(lines: list[bytes], can_reply: bool) -> list[tuple[bytes, bytes]]:
     return out
 
 
-def _load_into(msg: Message, data: bytes, *, stream: bool) -> None:
+def _load_into(msg: Message, data: bytes, *, stream: bool, limits: bool = True) -> None:
     try:
-        _load_unchecked(msg, data, stream=stream)
+        _load_unchecked(msg, data, stream=stream, limits=limits)
     except SIPProtocolError as exc:
         # errors are raised with can_reply=True when their kind allows a reply; it also needs a Via
         if exc.can_reply and (data.startswith(b"SIP/") or _VIA_LINE.search(data) is None):
@@ -748,14 +750,14 @@ def _load_into(msg: Message, data: bytes, *, stream: bool) -> None:
         raise
 
 
-def _load_unchecked(msg: Message, data: bytes, *, stream: bool) -> None:
+def _load_unchecked(msg: Message, data: bytes, *, stream: bool, limits: bool) -> None:
     can_reply = True
     head_end, body_start = _find_header_end(data, can_reply)
     head = data[:head_end]
     lines = _split_lines(head)
-    if len(lines) > MAX_HEADERS + 1:
+    if limits and len(lines) > MAX_HEADERS + 1:
         raise SIPProtocolError("too many header lines", status=513, can_reply=can_reply)
-    if len(head) > MAX_LINE_LENGTH and max(map(len, lines)) > MAX_LINE_LENGTH:
+    if limits and len(head) > MAX_LINE_LENGTH and max(map(len, lines)) > MAX_LINE_LENGTH:
         raise SIPProtocolError("header line too long", status=513, can_reply=can_reply)
     _parse_start_line(msg, lines[0], can_reply)
     msg._can_reply = can_reply = msg.is_request and b"SIP/" != data[:4]

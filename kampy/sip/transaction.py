@@ -269,8 +269,8 @@ def build_cancel(request: Request) -> Request:
 
 # --- the common machinery --------------------------------------------------------------------------
 
-def _as_request(request: Request | bytes) -> Request:
-    msg = parse_message(request) if isinstance(request, bytes) else request
+def _as_request(request: Request | bytes, *, limits: bool = True) -> Request:
+    msg = parse_message(request, limits=limits) if isinstance(request, bytes) else request
     if not isinstance(msg, Request):
         raise TransactionError("a transaction needs a request")
     return msg
@@ -395,8 +395,8 @@ class ClientTransaction(_Transaction):
 
     @property
     def request(self) -> Request:
-        if self._request is None:
-            self._request = _as_request(self.data)
+        if self._request is None:  # the bytes kampy sent: no receive limits (parse_message)
+            self._request = _as_request(self.data, limits=False)
         return self._request
 
     @classmethod
