@@ -71,3 +71,22 @@ def test_ack_of_a_negative_reply_is_built_for_a_relayed_invite_past_the_header_l
     assert invite.data.count(b"\r\n") - 2 == 257  # kampy's Via added
     assert lines(srv.handle(_busy_reply(invite.data), BOB)) == [
         "ACK sip:bob@198.51.100.20:5080 SIP/2.0", "SIP/2.0 486 Busy Here"]
+
+
+def _message_of_size(size: int) -> bytes:
+    shell = request("MESSAGE", extra="Content-Type: text/plain\r\n", body="x" * 10000)
+    return request("MESSAGE", extra="Content-Type: text/plain\r\n", body="x" * (10000 + size - len(shell)))
+
+
+def test_relayed_request_too_large_for_a_udp_datagram_gets_477_at_once_as_kamailio() -> None:
+    srv = server(RELAY, FR)
+    out = srv.handle(_message_of_size(65480), ALICE)  # kampy's Via takes it past 65,507 bytes
+    assert lines(out) == ["SIP/2.0 477 Unfortunately error on sending to next hop occurred (477/TM)"]
+    advance(srv, 60)
+    assert srv.core.modules["tm"].rpc_stats()["current"] == 0
+
+
+def test_relayed_request_that_still_fits_a_udp_datagram_is_sent() -> None:
+    srv = server(RELAY, FR)
+    out = srv.handle(_message_of_size(65300), ALICE)
+    assert lines(out) == ["MESSAGE sip:bob@198.51.100.20:5080 SIP/2.0"] and len(out[0].data) <= 65507

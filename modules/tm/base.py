@@ -45,6 +45,12 @@ COUNTERS = ("transactions", "client_transactions", "waiting", "deleted", "comple
             "rpl_generated", "rpl_sent")
 
 
+def fits_udp(data: bytes, host: str) -> bool:
+    """Whether one datagram carries `data`: sendto() fails with EMSGSIZE beyond 65,507 bytes (IPv4)
+    or 65,527 (IPv6), and Kamailio's branch then fails on the spot (477)."""
+    return len(data) <= (65527 if ":" in host else 65507)
+
+
 def key_text(key: tuple[str, ...]) -> str:
     """A transaction's server key as the shared claims table keys it."""
     return "\x1f".join(key)

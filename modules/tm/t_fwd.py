@@ -31,6 +31,7 @@ from .base import (
     HANDED,
     RURI_SEEN,
     TmBase,
+    fits_udp,
     key_text,
     log,
 )
@@ -148,6 +149,10 @@ class Forward(TmBase):
         branch = tags.branch_id(self.core.rank, msg.call_id or "", str(msg.cseq.num) if msg.cseq else "",
                                 seed, index)
         data = build_forwarded(bctx, sock, branch)
+        if proto == "udp" and not fits_udp(data, host):
+            log.warning("t_relay: sending request on branch %d failed: %d bytes do not fit in a UDP datagram "
+                        "to %s:%d", index, len(data), host, port)
+            return E_SEND
         br = UacBranch(index, bctx.ruri, data, (branch, msg.method.upper()), bflags=bctx.bflags)
         cell.branches.append(br)
         self._start_uac(cell, br, Dest(proto, host, port, sock))

@@ -21,7 +21,7 @@ from kampy.api import (
 )
 
 from . import tags
-from .base import E_BAD_ADDRESS, E_SEND, TmBase, log
+from .base import E_BAD_ADDRESS, E_SEND, TmBase, fits_udp, log
 from .cell import Cell, Dest, UacBranch
 from .t_hooks import E_BUG, GLOBAL, add_tmcb, problem_of
 
@@ -162,6 +162,10 @@ class Uac(TmBase):
                                 f"{label}.{dialog.call_id}", 0)
         data = build_uac_request(method, dialog, hooks, dialog.local_seq, sock=sock, branch=branch,
                                  user_agent=self.core.server_header, headers=headers, body=body)
+        if proto == "udp" and not fits_udp(data, host):
+            log.error("tm: a local %s of %d bytes does not fit in a UDP datagram to %s:%d", method, len(data),
+                      host, port)
+            return E_SEND
         if method == "ACK":  # no transaction: sent once
             self.core.send(Outgoing(proto, host, port, data, sock))
             return 1
