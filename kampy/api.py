@@ -7,7 +7,7 @@ it for the built-in modules (tests/test_module_imports.py). See docs/writing-mod
 What is here, by use:
 
 * Declaring a module: `Exports`, `Param`, `Function`, `Arg` (with its `fixup`), `ArgKind`,
-  `RouteType`, `Stat`, `RpcMethod`, `RpcFault`, `Timer`, `Process`, `PVClass`, `PVAccessor`,
+  `RouteType`, `Stat`, `RpcMethod`, `RpcFault`, `RpcDelayed`, `Timer`, `Process`, `PVClass`, `PVAccessor`,
   `TransformClass`, `EventRoute`, `CfgGroup`/`CfgVar` (variables of the cfg framework), `Select`
   (a select the module adds), `Unimplemented` (what the module leaves out, with the reason),
   `Offer` and `Need` (the APIs it offers other modules and those it uses), and the `Module` base
@@ -175,6 +175,7 @@ from kampy.module import (
     PVClass,
     REGEX_FLAGS,
     RouteType,
+    RpcDelayed,
     RpcFault,
     RpcMethod,
     Select,
@@ -330,7 +331,7 @@ __all__ = [
     "PVar", "Transform", "Literal", "PVSyntaxError", "parse_format", "parse_pv", "parse_pv_at",
     "REGEX_FLAGS", "Arg", "ArgKind", "Exports", "Function", "Module", "Need", "Offer", "Param",
     "Process", "PVAccessor", "PVClass", "RouteType",
-    "RpcFault", "RpcMethod", "Stat", "Timer", "TransformClass", "EventRoute", "Unimplemented",
+    "RpcDelayed", "RpcFault", "RpcMethod", "Stat", "Timer", "TransformClass", "EventRoute", "Unimplemented",
     "Branch", "Credentials", "MessageContext", "Outgoing", "ScriptDrop", "ScriptExit", "Socket", "Source",
     "Action",
     "grep_socket",

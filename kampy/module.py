@@ -205,6 +205,47 @@ class RpcFault(Exception):
         self.message = message
 
 
+class RpcDelayed:
+    """What an RPC handler returns to answer later, from the worker's event loop (a reply that a
+    SIP transaction brings): the transport answers once `resolve(value)` or `fail(code, text)` is
+    called. `then(fn)` is the answer `fn(value, fault)` makes of it, a new RpcDelayed."""
+
+    def __init__(self) -> None:
+        self.done = False
+        self.value: Any = None
+        self.fault: RpcFault | None = None
+        self._waiters: list[Callable[[], None]] = []
+
+    def resolve(self, value: Any) -> None:
+        self._finish(value, None)
+
+    def fail(self, code: int, message: str) -> None:
+        self._finish(None, RpcFault(code, message))
+
+    def _finish(self, value: Any, fault: RpcFault | None) -> None:
+        if self.done:
+            return
+        self.done, self.value, self.fault = True, value, fault
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            waiter()
+
+    def then(self, fn: Callable[[Any, RpcFault | None], Any]) -> RpcDelayed:
+        out = RpcDelayed()
+
+        def run() -> None:
+            try:
+                out.resolve(fn(self.value, self.fault))
+            except RpcFault as fault:
+                out._finish(None, fault)
+
+        if self.done:
+            run()
+        else:
+            self._waiters.append(run)
+        return out
+
+
 @dataclass(frozen=True)
 class RpcMethod:
     """An RPC method. A handler returning a list adds several values (rpc->add called once per

@@ -22,7 +22,7 @@ from typing import Any
 
 from kampy import srjson
 from kampy.binrpc import Member, RpcStruct
-from kampy.module import Exports, RpcFault
+from kampy.module import Exports, RpcDelayed, RpcFault
 from kampy.version import version_string
 
 log = logging.getLogger("kampy.rpc")
@@ -34,7 +34,7 @@ ERROR_MESSAGES = {-32700: "Parse Error", -32600: "Invalid Request", -32601: "Met
 METHOD_NOT_FOUND = (500, "Method Not Found")  # what Kamailio 5.6 answers for an unknown method
 MAX_REQUEST = 1 << 20   # bytes: a larger request is refused (`-32600`, or the transport closes)
 
-__all__ = ["RpcFault", "RpcRegistry", "JsonRpc", "LocalService", "Peer", "Member", "RpcStruct",
+__all__ = ["RpcDelayed", "RpcFault", "RpcRegistry", "JsonRpc", "LocalService", "Peer", "Member", "RpcStruct",
            "version_string", "dumps_response", "ERROR_MESSAGES", "MAX_REQUEST"]
 
 
@@ -64,7 +64,7 @@ class LocalService:
 
     kind: str                  # "fifo" | "dgram" | "stream" | "udp" | "tcp"
     path: str
-    handle: Callable[[bytes], bytes | None]
+    handle: Callable[[bytes], bytes | RpcDelayed | None]  # RpcDelayed: answered later
     mode: int = 0o660
     rank: int = 1
     reply_path: Callable[[bytes], str | None] | None = None
@@ -164,16 +164,18 @@ class JsonRpc:
         self.registry = registry
         self.max_request = max_request
 
-    def handle(self, data: bytes | str) -> dict[str, Any]:
+    def handle(self, data: bytes | str) -> dict[str, Any] | RpcDelayed:
         if len(data) > self.max_request:
             return error_response(-32600, f"Invalid Request: larger than {self.max_request} bytes")
         try:
-            request = json.loads(data)
+            # control characters inside strings are taken as Kamailio's srjson takes them (kamctl's
+            # printf turns the \r\n of `kamctl ping`'s headers into raw CR LF)
+            request = json.loads(data, strict=False)
         except (ValueError, UnicodeDecodeError):
             return error_response(-32700)
         return self.handle_object(request)
 
-    def handle_object(self, request: Any) -> dict[str, Any]:
+    def handle_object(self, request: Any) -> dict[str, Any] | RpcDelayed:
         if not isinstance(request, dict):
             return error_response(-32600)
         rid = request.get("id")
@@ -190,10 +192,18 @@ class JsonRpc:
         except Exception:
             log.exception("RPC %s failed", request["method"])
             return error_response(-32603, rid=rid, has_id=has_id)
-        response: dict[str, Any] = {"jsonrpc": "2.0", "result": {} if result is None else result}
-        if has_id:
-            response["id"] = rid
-        return response
+        if isinstance(result, RpcDelayed):  # answered when the handler resolves it
+            return result.then(lambda value, fault: error_response(fault.code, fault.message, rid=rid,
+                                                                    has_id=has_id) if fault is not None
+                               else _result_response(value, rid, has_id))
+        return _result_response(result, rid, has_id)
+
+
+def _result_response(result: Any, rid: Any, has_id: bool) -> dict[str, Any]:
+    response: dict[str, Any] = {"jsonrpc": "2.0", "result": {} if result is None else result}
+    if has_id:
+        response["id"] = rid
+    return response
 
 
 def error_response(code: int, message: str | None = None, *, rid: Any = None,

@@ -111,6 +111,12 @@ def test_malformed_json_is_parse_error_32700(server):
     assert error == {"code": -32700, "message": "Parse Error"}
 
 
+def test_raw_cr_lf_inside_a_string_is_taken_as_kamailios_srjson_takes_it(server):
+    raw = b'{"jsonrpc":"2.0","method":"core.echo","params":["From:a\r\nTo:b\r\n"],"id":1}'  # CR LF as is
+    response = JsonRpc(server.core.rpc).handle(raw)
+    assert response["result"] == ["From:a\r\nTo:b\r\n"]
+
+
 def test_a_request_without_method_is_invalid_request_32600(server):
     assert JsonRpc(server.core.rpc).handle(b'{"jsonrpc":"2.0","id":4}') == {
         "jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": 4}

@@ -24,8 +24,9 @@ import os
 import socket
 import stat
 from collections.abc import Callable
+from typing import Any
 
-from kampy.rpc import LocalService, Peer
+from kampy.rpc import LocalService, Peer, RpcDelayed
 
 log = logging.getLogger("kampy.net.local")
 
@@ -103,8 +104,10 @@ class DgramService:
         except OSError as exc:
             log.warning("control socket %s: %s", _where(self.service), exc)
             return
-        reply = _safe_handle(self.service.handle, data)
-        if reply is None or not addr:
+        _when_answered(_safe_handle(self.service.handle, data), lambda reply: self._send(reply, addr))
+
+    def _send(self, reply: bytes | None, addr: Any) -> None:
+        if reply is None or not addr or self.sock is None:
             return
         try:
             self.sock.sendto(reply, addr)
@@ -171,7 +174,9 @@ class StreamConnection(asyncio.Protocol):
             self._answer(request)
 
     def _answer(self, request: bytes) -> None:
-        reply = _safe_handle(self.owner.service.handle, request)
+        _when_answered(_safe_handle(self.owner.service.handle, request), self._write)
+
+    def _write(self, reply: bytes | None) -> None:
         if reply and self.transport is not None and not self.transport.is_closing():
             self.transport.write(reply)
 
@@ -375,7 +380,9 @@ class FifoService:
 
     def _request(self, doc: bytes) -> None:
         reply_path = self.service.reply_path(doc) if self.service.reply_path else None
-        reply = _safe_handle(self.service.handle, doc)
+        _when_answered(_safe_handle(self.service.handle, doc), lambda reply: self._reply(reply, reply_path))
+
+    def _reply(self, reply: bytes | None, reply_path: str | None) -> None:
         if reply is not None and reply_path is not None:
             self.loop.create_task(write_reply_fifo(reply_path, reply))
 
@@ -446,7 +453,18 @@ async def _open_reply(path: str, deadline: float) -> int | None:
         await asyncio.sleep(0.02)
 
 
-def _safe_handle(handle: Callable[[bytes], bytes | None], data: bytes) -> bytes | None:
+Answer = bytes | RpcDelayed | None  # RpcDelayed: a method that answers later (tm.t_uac_wait_block)
+
+
+def _when_answered(reply: Answer, send: Callable[[bytes | None], None]) -> None:
+    """Send the reply now, or when a method that answers later (RpcDelayed) has answered."""
+    if isinstance(reply, RpcDelayed):
+        reply.then(lambda value, _fault: send(value))
+    else:
+        send(reply)
+
+
+def _safe_handle(handle: Callable[[bytes], Answer], data: bytes) -> Answer:
     try:
         return handle(data)
     except Exception:
@@ -460,9 +478,8 @@ _KINDS: dict[str, type[DgramService] | type[StreamService] | type[FifoService]] 
 }
 
 
-def _then(handle: Callable[[bytes], bytes | None],
-          after: Callable[[], None]) -> Callable[[bytes], bytes | None]:
-    def handled(request: bytes) -> bytes | None:
+def _then(handle: Callable[[bytes], Answer], after: Callable[[], None]) -> Callable[[bytes], Answer]:
+    def handled(request: bytes) -> Answer:
         try:
             return handle(request)
         finally:

@@ -15,7 +15,7 @@ import logging
 import pwd
 from typing import Any
 
-from kampy.api import CoreAPI, LocalService, Module, Peer, RpcFault, binrpc
+from kampy.api import CoreAPI, LocalService, Module, Peer, RpcDelayed, RpcFault, binrpc
 
 from . import fifo
 from .listen import BINRPC, FIFO, FIFO_PROTO, TCP, UDP, UNIXS, ListenId, parse_listen_id
@@ -115,7 +115,7 @@ class Ctl(Module):
 
     # ------------------------------------------------------------ binrpc
 
-    def handle_binrpc(self, data: bytes) -> bytes:
+    def handle_binrpc(self, data: bytes) -> bytes | RpcDelayed:
         """One binrpc request (a whole packet) -> its reply or fault packet."""
         try:
             header = binrpc.parse_header(data)
@@ -134,6 +134,8 @@ class Ctl(Module):
             return binrpc.fault_packet(cookie, 500, f"command {method} not found")
         try:
             result = self._call(entry.fn, _scanned(entry, params, self.autoconvert))
+            if isinstance(result, RpcDelayed):  # answered later (tm.t_uac_wait_block)
+                return result.then(lambda value, fault: self._reply_packet(cookie, method, value, fault))
             return binrpc.build_packet(binrpc.REPLY, cookie, self.writer.body(self._printf_limit(result)))
         except RpcFault as fault:
             return binrpc.fault_packet(cookie, fault.code, fault.message)
@@ -141,6 +143,15 @@ class Ctl(Module):
             overflow = binrpc.E_OVERFLOW
             return binrpc.fault_packet(cookie, 500, f"Internal server error processing '{exc.kind}': "
                                                     f"{binrpc.error_text(overflow)} ({overflow})")
+        except Exception:
+            log.exception("RPC %s failed", method)
+            return binrpc.fault_packet(cookie, 500, "internal server error")
+
+    def _reply_packet(self, cookie: int, method: str, result: Any, fault: RpcFault | None) -> bytes:
+        if fault is not None:
+            return binrpc.fault_packet(cookie, fault.code, fault.message)
+        try:
+            return binrpc.build_packet(binrpc.REPLY, cookie, self.writer.body(self._printf_limit(result)))
         except Exception:
             log.exception("RPC %s failed", method)
             return binrpc.fault_packet(cookie, 500, "internal server error")
@@ -177,12 +188,19 @@ class Ctl(Module):
         kinds = declared_types(entry.fn)
         params = [text_value(line, kinds[i] if i < len(kinds) else None) for i, line in enumerate(lines)]
         try:
-            return self._call(entry.fn, _scanned(entry, params, True))
+            result = self._call(entry.fn, _scanned(entry, params, True))
         except RpcFault:
             raise
         except Exception:
             log.exception("RPC %s failed", method)
             raise RpcFault(500, "Internal Server Error") from None
+        if isinstance(result, RpcDelayed):  # the FIFO protocol answers at once
+            if result.fault is not None:
+                raise result.fault
+            if not result.done:
+                raise RpcFault(500, "No response")
+            return result.value
+        return result
 
     # ------------------------------------------------------------ RPC
 

@@ -24,6 +24,7 @@ from kampy.api import (
     LocalService,
     MessageContext,
     Module,
+    RpcDelayed,
     XhttpAPI,
     dumps_response,
     group2gid,
@@ -101,19 +102,33 @@ class JsonRpcs(Module):
 
     # ------------------------------------------------------------ transports
 
-    def answer(self, data: bytes) -> bytes:
-        return dumps_response(self.jsonrpc.handle(data), self.pretty)
+    def answer(self, data: bytes) -> bytes | RpcDelayed:
+        """The reply, or (a method answering later, tm.t_uac_wait_block) the RpcDelayed of it."""
+        response = self.jsonrpc.handle(data)
+        if isinstance(response, RpcDelayed):
+            return response.then(lambda value, _fault: dumps_response(value, self.pretty))
+        return dumps_response(response, self.pretty)
 
-    def handle_datagram(self, data: bytes) -> bytes | None:
+    def answer_now(self, data: bytes) -> dict[str, Any]:
+        """A reply the caller needs at once (HTTP, jsonrpc_exec): a method that answers later has
+        not answered yet (its request goes on)."""
+        response = self.jsonrpc.handle(data)
+        if isinstance(response, RpcDelayed):
+            if response.done:
+                return response.value  # type: ignore[no-any-return]
+            return {"jsonrpc": "2.0", "error": {"code": 500, "message": "No response"}, "id": None}
+        return response
+
+    def handle_datagram(self, data: bytes) -> bytes | RpcDelayed | None:
         return self.answer(data)
 
-    def handle_fifo(self, data: bytes) -> bytes | None:
+    def handle_fifo(self, data: bytes) -> bytes | RpcDelayed | None:
         return self.answer(data)
 
     def fifo_reply_path(self, data: bytes) -> str | None:
         """Where the answer to a FIFO request goes: `fifo_reply_dir` + its `reply_name`."""
         try:
-            name = json.loads(data).get("reply_name")
+            name = json.loads(data, strict=False).get("reply_name")
         except (ValueError, AttributeError, UnicodeDecodeError):
             return None
         if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
@@ -128,13 +143,13 @@ class JsonRpcs(Module):
         if xhttp is None or not xhttp.is_http(ctx):
             log.error("jsonrpc_dispatch: not an HTTP request (or the HTTP transport is off)")
             return -1
-        response = self.jsonrpc.handle(ctx.msg.body)
+        response = self.answer_now(ctx.msg.body)
         code, reason = http_status(response)
         xhttp.send_reply(ctx, code, reason, CONTENT_TYPE, dumps_response(response, self.pretty))
         return 1
 
     def jsonrpc_exec(self, ctx: MessageContext, cmd: str) -> int:
-        response = self.jsonrpc.handle(cmd.encode())
+        response = self.answer_now(cmd.encode())
         code, reason = http_status(response)
         self._exec_reply = {"code": code, "text": reason,
                             "body": dumps_response(response, self.pretty).decode()}

@@ -104,9 +104,6 @@ NOT_IMPLEMENTED = (
     Unimplemented("rpc", "tm.reply", "not implemented yet"),
     Unimplemented("rpc", "tm.reply_callid", "not implemented yet"),
     Unimplemented("rpc", "tm.hash_stats", "not implemented yet"),
-    Unimplemented("rpc", "tm.t_uac_start", "not implemented yet"),
-    Unimplemented("rpc", "tm.t_uac_wait", "not implemented yet"),
-    Unimplemented("rpc", "tm.t_uac_wait_block", "not implemented yet"),
     Unimplemented("rpc", "tm.list", "not implemented yet"),
     Unimplemented("rpc", "tm.clean", "not implemented yet"),
     Unimplemented("event_route", "tm:branch-failure:<name>", "not implemented yet"),
@@ -371,6 +368,16 @@ EXPORTS = Exports(
     ),
     rpc=(
         RpcMethod("tm.stats", "rpc_stats", doc="Print transaction statistics."),
+        RpcMethod("tm.t_uac_start", "rpc_t_uac_start",
+                  doc="starts a tm uac using  a list of string parameters: method, ruri, dst_uri, send_sock, "
+                  "headers (CRLF separated) and body (optional)"),
+        RpcMethod("tm.t_uac_wait", "rpc_t_uac_wait", array=True,
+                  doc="starts a tm uac and waits for the final reply, using a list of string parameters: "
+                  "method, ruri, dst_uri send_sock, headers (CRLF separated) and body (optional)"),
+        RpcMethod("tm.t_uac_wait_block", "rpc_t_uac_wait_block",
+                  doc="starts a tm uac and waits for the final reply in blocking mode, using a list of "
+                  "string parameters: method, ruri, dst_uri send_sock, headers (CRLF separated) and body "
+                  "(optional)"),
     ),
     not_implemented=NOT_IMPLEMENTED,
     offers=(Offer("tm", TmAPI, doc="new requests (t_request) and requests within a dialog (t_uac, "

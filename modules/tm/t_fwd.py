@@ -244,10 +244,10 @@ def resolvable_name(host: str) -> bool:
     return all(0 < len(label) <= 63 for label in labels)
 
 
-def error_reply(error: int) -> tuple[int, str]:
+def error_reply(error: int, signature: str = "TM") -> tuple[int, str]:
     """kill_transaction(): the local reply for a relay error (err2reason_phrase, "TM")."""
     texts = {E_SEND: ("Unfortunately error on sending to next hop occurred", 477),
              E_BAD_ADDRESS: ("Unresolvable destination", 478),
              -487: ("Transaction canceled", 487)}
     text, code = texts.get(error, ("I'm terribly sorry, server error occurred", 500))
-    return code, f"{text} ({-error}/TM)"
+    return code, f"{text} ({-error}/{signature})"

@@ -36,10 +36,10 @@ from .t_select import Selects
 from .t_stats import Stats
 from .timer import Timers
 from .tm_load import Binds
-from .uac import Uac
+from .rpc_uac import RpcUac
 
 
-class TmModule(Lookup, Forward, Cancel, Replies, Uac, Timers, Hooks, Stats, Binds, Selects):
+class TmModule(Lookup, Forward, Cancel, Replies, RpcUac, Timers, Hooks, Stats, Binds, Selects):
     """Transactions: t_newtran/t_reply/t_relay and the routes they run, and the API tm offers."""
 
     def t_newtran(self, ctx: MessageContext) -> int:

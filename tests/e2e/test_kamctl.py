@@ -228,3 +228,10 @@ request_route {
   sl_send_reply("404", "Not here");
 }
 """
+
+
+def test_kamctl_ping_prints_the_final_reply_from_kampy_as_from_kamailio(pair):
+    # each server pings itself: its request_route answers the OPTIONS 404 "Not here"
+    theirs, ours = (ctl.out("ping", f"sip:nobody@127.0.0.1:{ctl.server.port}") for ctl in pair)
+    assert ours == theirs
+    assert '"code": 404' in ours and '"text": "Not here"' in ours
