@@ -14,7 +14,8 @@ import datetime as dt
 import logging
 import marshal
 import operator
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from kampy.api import Database, DBError, SharedStore, ShmTable, TableFull, as_bytes
@@ -342,28 +343,82 @@ def _from_datetime(value: Any) -> int:
         return int(value.timestamp())
     if isinstance(value, (int, float)):
         return int(value)
+    if str(value).isdigit():  # expires_type 1 in a column SQLite reads back as text
+        return int(str(value))
     return int(dt.datetime.fromisoformat(str(value)).timestamp())
 
 
 _DB_COLUMNS = ("ruid", "username", "domain", "contact", "received", "path", "expires", "q", "callid",
                "cseq", "flags", "cflags", "user_agent", "socket", "methods", "instance", "reg_id",
                "server_id", "connection_id", "keepalive", "last_modified")
+# the module parameter naming each column; last_modified has none in Kamailio
+COLUMN_PARAMS = {
+    "ruid_column": "ruid", "user_column": "username", "domain_column": "domain",
+    "contact_column": "contact", "expires_column": "expires", "q_column": "q", "callid_column": "callid",
+    "cseq_column": "cseq", "flags_column": "flags", "cflags_column": "cflags",
+    "user_agent_column": "user_agent", "received_column": "received", "path_column": "path",
+    "socket_column": "socket", "methods_column": "methods", "instance_column": "instance",
+    "reg_id_column": "reg_id", "server_id_column": "server_id", "connection_id_column": "connection_id",
+    "keepalive_column": "keepalive", "partition_column": "partition"}
+# written NULL with db_insert_null, left out of the INSERT otherwise (db_insert_ucontact)
+_NULLABLE = ("received", "path", "socket", "methods", "instance")
+CONTACT_ONLY, CONTACT_CALLID, CONTACT_PATH = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class TableOptions:
+    """How usrloc's parameters shape its SQL on the location table (Kamailio's ul_* globals)."""
+
+    use_domain: bool = False
+    columns: Mapping[str, str] = field(default_factory=dict)  # kampy's name -> the table's
+    insert_update: bool = False       # db_insert_update: INSERT, or UPDATE the row of the same ruid
+    update_as_insert: bool = False    # db_update_as_insert: an UPDATE is written as an INSERT
+    check_update: bool = False        # db_check_update: an UPDATE that changed no row becomes an INSERT
+    ops_ruid: bool = True             # db_ops_ruid: UPDATE/DELETE by ruid, else by AoR and contact
+    matching_mode: int = CONTACT_ONLY
+    expires_type: int = 0             # 1: expires and last_modified as seconds since the epoch
+    insert_null: bool = False         # db_insert_null
+    server_id: int | None = None      # server_id_filter: read only this server's rows (None: all)
+
+    def col(self, name: str) -> str:
+        return self.columns.get(name, name)
 
 
 class LocationTable:
     """A usrloc domain in Kamailio's `location` table (or another table of the same layout), with
     the values written as Kamailio's db_insert_ucontact writes them: DATETIME `expires` and
-    `last_modified`, `q` as a float (-1 unspecified), `methods` NULL for all methods, the AoR split
-    into `username`/`domain` when use_domain is on."""
+    `last_modified` (epoch seconds with expires_type 1), `q` as a float (-1 unspecified), `methods`
+    NULL for all methods, the AoR split into `username`/`domain` when use_domain is on. Column
+    names are the *_column parameters'."""
 
-    def __init__(self, db: Database, table: str, use_domain: bool) -> None:
+    def __init__(self, db: Database, table: str, options: TableOptions | None = None) -> None:
         self.db = db
         self.table = table
-        self.use_domain = use_domain
+        self.options = options or TableOptions()
+        self.use_domain = self.options.use_domain
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         yield
+
+    def _names(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """`values` keyed by the table's column names."""
+        return {self.options.col(k): v for k, v in values.items()}
+
+    def _where(self, where: Any) -> Any:
+        if isinstance(where, dict):
+            where = self._names(where)
+        elif isinstance(where, list):
+            where = [(self.options.col(k), op, v) for k, op, v in where]
+        if self.options.server_id is not None:
+            extra = [(self.options.col("server_id"), "=", self.options.server_id)]
+            if where is None:
+                return extra
+            return (list(where.items()) if isinstance(where, dict) else where) + extra
+        return where
+
+    def _time(self, ts: int) -> Any:
+        return ts if self.options.expires_type == 1 else _to_datetime(ts)
 
     def _key(self, aor: str) -> dict[str, Any]:
         if self.use_domain:
@@ -372,8 +427,9 @@ class LocationTable:
         return {"username": aor}
 
     def row(self, c: UContact) -> dict[str, Any]:
+        """The row of `c`, keyed by kampy's column names."""
         row: dict[str, Any] = {**self._key(c.aor), "contact": c.contact,
-                               "expires": _to_datetime(c.expires), "q": q_float(c.q), "callid": c.callid,
+                               "expires": self._time(c.expires), "q": q_float(c.q), "callid": c.callid,
                                "cseq": c.cseq, "flags": c.flags, "cflags": c.cflags,
                                "user_agent": c.user_agent}
         for name in ("received", "path", "socket"):
@@ -381,12 +437,14 @@ class LocationTable:
                 row[name] = getattr(c, name)
         if c.methods != 0xFFFFFFFF:
             row["methods"] = c.methods
-        row["last_modified"] = _to_datetime(c.last_modified)
+        row["last_modified"] = self._time(c.last_modified)
         row["ruid"] = c.ruid
         if c.instance:
             row["instance"] = c.instance
         row.update(reg_id=c.reg_id, server_id=c.server_id, connection_id=c.connection_id,
-                   keepalive=c.keepalive)
+                   keepalive=c.keepalive, partition=0)
+        if self.options.insert_null:
+            row.update({name: None for name in _NULLABLE if name not in row})
         return row
 
     def from_row(self, row: tuple[Any, ...]) -> UContact:
@@ -405,7 +463,9 @@ class LocationTable:
             keepalive=int(v["keepalive"] or 0))
 
     def _select(self, where: Any) -> list[UContact]:
-        return [self.from_row(r) for r in self.db.query(self.table, _DB_COLUMNS, where, order_by="id")]
+        columns = [self.options.col(c) for c in _DB_COLUMNS]
+        found = self.db.query(self.table, columns, self._where(where), order_by="id")
+        return [self.from_row(r) for r in found]
 
     def contacts(self, aor: str) -> list[UContact]:
         return self._select(self._key(aor))
@@ -418,34 +478,79 @@ class LocationTable:
         return self._select(None)
 
     def expired(self, now: float) -> list[UContact]:
-        return self._select([("expires", "<=", _to_datetime(int(now))),
-                             ("expires", ">", _to_datetime(0))])
+        return self._select([("expires", "<=", self._time(int(now))),
+                             ("expires", ">", self._time(0))])
 
     def insert(self, contact: UContact) -> None:
-        if not contact.flags & FL_MEM:
-            self.db.insert(self.table, self.row(contact))
+        if contact.flags & FL_MEM:
+            return
+        if self.options.insert_update:
+            self._insert_update(contact)
+        else:
+            self.db.insert(self.table, self._names(self.row(contact)))
+
+    def _insert_update(self, contact: UContact) -> None:
+        """db_insert_update: Kamailio's INSERT ... ON DUPLICATE KEY UPDATE on the unique ruid."""
+        row = self.row(contact)
+        ruid = row.pop("ruid")
+        if self.db.update(self.table, self._names({"ruid": ruid}), self._names(row)) == 0 \
+                and not self._exists(ruid):
+            self.db.insert(self.table, self._names(self.row(contact)))
 
     def update(self, contact: UContact) -> None:
         if contact.flags & FL_MEM:
             return
+        if self.options.update_as_insert:
+            self.insert(contact)
+            return
         row = self.row(contact)
         row.pop("ruid")
-        if self.db.update(self.table, {"ruid": contact.ruid}, row) == 0 and not self._exists(contact.ruid):
-            self.db.insert(self.table, self.row(contact))
+        row.pop("partition")
+        where = self._match(contact)
+        for name in where:
+            row.pop(name, None)
+        changed = self.db.update(self.table, self._names(where), self._names(row))
+        if changed == 0 and self.options.check_update and not self._exists(contact.ruid):
+            self.db.insert(self.table, self._names(self.row(contact)))
+
+    def _match(self, c: UContact) -> dict[str, Any]:
+        """The row of `c` for an UPDATE or DELETE: by ruid (db_ops_ruid), else as Kamailio's
+        db_update_ucontact_addr/_instance: AoR with contact (and Call-ID or path by matching_mode),
+        or AoR with instance and reg-id."""
+        if self.options.ops_ruid:
+            return {"ruid": c.ruid}
+        if c.instance:
+            return {**self._key(c.aor), "instance": c.instance, "reg_id": c.reg_id}
+        return self._match_addr(c)
+
+    def _match_addr(self, c: UContact) -> dict[str, Any]:
+        where = {**self._key(c.aor), "contact": c.contact}
+        if self.options.matching_mode == CONTACT_CALLID:
+            where["callid"] = c.callid
+        elif self.options.matching_mode == CONTACT_PATH:
+            where["path"] = c.path
+        return where
 
     def _exists(self, ruid: str) -> bool:
-        return bool(self.db.query(self.table, ["id"], {"ruid": ruid}, limit=1))
+        return bool(self.db.query(self.table, ["id"], self._names({"ruid": ruid}), limit=1))
 
     def delete(self, contact: UContact) -> None:
         if not contact.flags & FL_MEM:
-            self.db.delete(self.table, {"ruid": contact.ruid})
+            where = {"ruid": contact.ruid} if self.options.ops_ruid else self._match_addr(contact)
+            self.db.delete(self.table, self._names(where))
+
+    def delete_expired(self, now: float) -> int:
+        """Kamailio's db_timer_udomain: delete every row expired at `now`; how many."""
+        return self.db.delete(self.table, self._where([("expires", "<=", self._time(int(now))),
+                                                       ("expires", "!=", self._time(0))]))
 
     def delete_ruid(self, ruid: str) -> None:
-        self.db.delete(self.table, {"ruid": ruid})
+        self.db.delete(self.table, self._names({"ruid": ruid}))
 
     def count_aors(self) -> int:
-        cols = "username, domain" if self.use_domain else "username"
         q = self.db.dialect.ident
+        cols = ", ".join(q(self.options.col(c)) for c in (("username", "domain") if self.use_domain
+                                                            else ("username",)))
         rows = self.db.raw_query(f"SELECT COUNT(*) FROM (SELECT DISTINCT {cols} FROM {q(self.table)}) t")
         return int(rows[0][0])
 

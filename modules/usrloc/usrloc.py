@@ -40,7 +40,7 @@ from kampy.api import (
 
 from .keepalive import KeepaliveMixin
 from .slots import SlotLocks
-from .storage import STATE_NEW, LocationTable, SharedStorage, Storage
+from .storage import COLUMN_PARAMS, STATE_NEW, LocationTable, SharedStorage, Storage, TableOptions
 from .ucontact import (
     ALL_METHODS,
     FL_MEM,
@@ -168,6 +168,8 @@ class UsrlocModule(KeepaliveMixin, Module):
         self.cseq_delay = int(params["cseq_delay"])
         self.nat_bflag = int(params["nat_bflag"])
         self.server_id = core.server_id
+        self.rm_expired_delay = int(params["rm_expired_delay"])
+        self.table_options = self._table_options(params)
         self._ruids: RuidGenerator | None = None
         self._db: Database | None = None
         self.domains: dict[str, Domain] = {}
@@ -181,6 +183,17 @@ class UsrlocModule(KeepaliveMixin, Module):
             self.register_domain(str(name))
 
     # ------------------------------------------------------------ set-up
+
+    def _table_options(self, params: dict[str, Any]) -> TableOptions:
+        return TableOptions(
+            use_domain=self.use_domain,
+            columns={name: str(params[param]) for param, name in COLUMN_PARAMS.items()},
+            insert_update=bool(params["db_insert_update"]),
+            update_as_insert=bool(params["db_update_as_insert"]),
+            check_update=int(params["db_check_update"]) == 1, ops_ruid=bool(params["db_ops_ruid"]),
+            matching_mode=self.matching_mode, expires_type=int(params["expires_type"]),
+            insert_null=bool(params["db_insert_null"]),
+            server_id=self.server_id if int(params["server_id_filter"]) else None)
 
     def _open_db(self) -> None:
         url = str(self.params["db_url"])
@@ -210,7 +223,7 @@ class UsrlocModule(KeepaliveMixin, Module):
                                    capacity=1 << (int(self.params["hash_size"]) + 8),
                                    max_capacity=MAX_TABLE_ENTRIES, on_full=lambda: stats.inc(full),
                                    on_grow=lambda: stats.inc(grown))
-        table = LocationTable(self._db, name, self.use_domain) if self._db is not None else None
+        table = LocationTable(self._db, name, self.table_options) if self._db is not None else None
         domain = Domain(name, self.db_mode, shared, table, self._pending)
         self.domains[name] = domain
         stats.register_gauge(self.name_stat(name, "users"), lambda: domain.storage.count_aors())
@@ -470,6 +483,9 @@ class UsrlocModule(KeepaliveMixin, Module):
                 self._expire(domain, now)
                 if self.db_mode == WRITE_BACK:
                     self._flush_domain(domain)
+                if self.db_mode in (WRITE_THROUGH, WRITE_BACK) and int(self.params["db_timer_clean"]) \
+                        and domain.table is not None:
+                    domain.table.delete_expired(now - self.rm_expired_delay)
             except DBError as exc:
                 log.error("usrloc timer on %s failed: %s", domain.name, exc)
 
@@ -479,7 +495,7 @@ class UsrlocModule(KeepaliveMixin, Module):
             count = domain.shared.delete_expired(now)
         elif domain.mode == DB_ONLY:
             with domain.storage.lock():
-                expired = domain.storage.expired(now)
+                expired = domain.storage.expired(now - self.rm_expired_delay)
                 for c in expired:
                     domain.delete(c)
             count = len(expired)
@@ -649,7 +665,7 @@ class UsrlocModule(KeepaliveMixin, Module):
         if self.db_mode == NO_DB or self._db is None:
             raise RpcFault(500, "Command is not supported in db_mode=0")
         try:
-            return LocationTable(self._db, table, self.use_domain).all()
+            return LocationTable(self._db, table, self.table_options).all()
         except DBError as exc:
             raise RpcFault(500, "Failed to use table") from exc
 
