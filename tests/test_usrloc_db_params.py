@@ -9,6 +9,7 @@ import datetime as dt
 import pytest
 
 from kampy.db import connect, create_tables
+from kampy.errors import ConfigError
 from modules.usrloc.storage import LocationTable, TableOptions
 from modules.usrloc.ucontact import UContact
 from tests.reg_helpers import NOW, FakeClock, config, register, send, server
@@ -194,3 +195,49 @@ def test_rm_expired_delay_keeps_expired_rows_that_long_in_db_mode_3(location_db:
     clock.advance(100)
     srv.run_timers()
     assert rows(location_db) == []
+
+
+def insert_socket_row(db_url: str, user: str, socket: str, connection_id: int = -1) -> None:
+    with connect(db_url) as db:
+        db.insert("location", {"ruid": f"r-{user}", "username": user, "contact": f"sip:{user}@10.0.0.9",
+                               "expires": dt.datetime.fromtimestamp(NOW + 3600), "socket": socket,
+                               "connection_id": connection_id,
+                               "last_modified": dt.datetime.fromtimestamp(NOW)})
+
+
+def test_skip_remote_socket_leaves_out_rows_of_another_servers_socket(location_db: str) -> None:
+    insert_socket_row(location_db, "bob", "udp:192.0.2.7:5060")
+    insert_socket_row(location_db, "carol", "udp:127.0.0.1:5060")  # the test server's socket
+    ul = server(ul_cfg(location_db, 1, '"skip_remote_socket", 1')).core.modules["usrloc"]
+    assert (ul.contacts("bob"), len(ul.contacts("carol"))) == ([], 1)
+
+
+def test_skip_remote_socket_applies_to_db_mode_3_reads(location_db: str) -> None:
+    insert_socket_row(location_db, "bob", "udp:192.0.2.7:5060")
+    ul = server(ul_cfg(location_db, 3, '"skip_remote_socket", 1')).core.modules["usrloc"]
+    assert ul.contacts("bob") == []
+
+
+def test_without_skip_remote_socket_rows_of_another_socket_are_loaded(location_db: str) -> None:
+    insert_socket_row(location_db, "bob", "udp:192.0.2.7:5060")
+    ul = server(ul_cfg(location_db, 1)).core.modules["usrloc"]
+    assert len(ul.contacts("bob")) == 1
+
+
+def test_db_clean_tcp_deletes_connection_bound_rows_before_loading(location_db: str) -> None:
+    insert_socket_row(location_db, "bob", "tcp:127.0.0.1:5060", connection_id=12)
+    insert_socket_row(location_db, "carol", "udp:127.0.0.1:5060")
+    ul = server(ul_cfg(location_db, 1, '"db_clean_tcp", 1')).core.modules["usrloc"]
+    assert (ul.contacts("bob"), len(ul.contacts("carol"))) == ([], 1)
+    assert [r["username"] for r in rows(location_db)] == ["carol"]
+
+
+def test_without_db_clean_tcp_connection_bound_rows_are_loaded(location_db: str) -> None:
+    insert_socket_row(location_db, "bob", "tcp:127.0.0.1:5060", connection_id=12)
+    ul = server(ul_cfg(location_db, 1)).core.modules["usrloc"]
+    assert len(ul.contacts("bob")) == 1
+
+
+def test_fetch_rows_must_be_positive_with_a_database(location_db: str) -> None:
+    with pytest.raises(ConfigError, match="invalid fetch_rows number '0'"):
+        server(ul_cfg(location_db, 1, '"fetch_rows", 0'))

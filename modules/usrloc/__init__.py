@@ -13,13 +13,13 @@ __all__ = ["EXPORTS", "UContact", "URecord", "UsrlocModule"]
 # What Kamailio 5.6's usrloc module has that kampy's does not (checked against Kamailio's
 # own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
 NOT_IMPLEMENTED = (
-    Unimplemented("param", "fetch_rows", "not implemented yet", default=2000, types=(int,)),
     Unimplemented("param", "handle_lost_tcp", "not implemented yet", default=0, types=(int,)),
     Unimplemented("param", "close_expired_tcp", "not implemented yet", default=0, types=(int,)),
-    Unimplemented("param", "skip_remote_socket", "not implemented yet", default=0, types=(int,)),
-    Unimplemented("param", "timer_procs", "not implemented yet", default=0, types=(int,)),
+    Unimplemented("param", "timer_procs", "kampy runs module timers in its own timer scheduler (in "
+                  "rank 1); it starts no separate usrloc timer processes", default=0, types=(int,)),
     Unimplemented("param", "xavp_contact", "not implemented yet", default=None, types=(str,)),
-    Unimplemented("param", "db_raw_fetch_type", "not implemented yet", default=0, types=(int,)),
+    Unimplemented("param", "db_raw_fetch_type", "Kamailio 5.6 declares it but never reads it (it "
+                  "was to pick Oracle's form of a raw query)", default=0, types=(int,)),
     Unimplemented("param", "ka_mode", "not implemented yet", default=0, types=(int,)),
     Unimplemented("param", "ka_from", "not implemented yet", default="sip:server@kamailio.org", types=(str,)),
     Unimplemented("param", "ka_domain", "not implemented yet", default="kamailio.org", types=(str,)),
@@ -29,8 +29,9 @@ NOT_IMPLEMENTED = (
     Unimplemented("param", "ka_loglevel", "not implemented yet", default=255, types=(int,)),
     Unimplemented("param", "ka_logmsg",
                   "not implemented yet", default=" to-uri: [$tu] remote-addr: [$sas]", types=(str,)),
-    Unimplemented("param", "load_rank", "not implemented yet", default=1, types=(int,)),
-    Unimplemented("param", "db_clean_tcp", "not implemented yet", default=0, types=(int,)),
+    Unimplemented("param", "load_rank", "kampy loads the table into the shared store once, in the "
+                  "first process that registers the domain, before any serves SIP; which process "
+                  "does it cannot be chosen", default=1, types=(int,)),
     Unimplemented("stat", "usrloc:<domain>-users", "kampy registers it per domain at run time "
                   "(usrloc:location-users), but EXPORTS cannot declare a per-domain statistic yet"),
     Unimplemented("stat", "usrloc:<domain>-contacts", "kampy registers it per domain at run time "
@@ -85,6 +86,10 @@ EXPORTS = Exports(
         Param("server_id_filter", (int,), 0),
         Param("db_timer_clean", (int,), 0),
         Param("rm_expired_delay", (int,), 0),
+        Param("db_clean_tcp", (int,), 0),
+        Param("skip_remote_socket", (int,), 0),
+        Param("fetch_rows", (int,), 2000,
+              doc="rows read from the table at once; kampy checks it (> 0) and reads the whole result"),
     ),
     stats=(Stat("registered_users"),),
     rpc=(

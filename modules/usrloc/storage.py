@@ -379,6 +379,7 @@ class TableOptions:
     expires_type: int = 0             # 1: expires and last_modified as seconds since the epoch
     insert_null: bool = False         # db_insert_null
     server_id: int | None = None      # server_id_filter: read only this server's rows (None: all)
+    keep: Callable[[UContact], bool] | None = None  # skip_remote_socket: which rows read are used
 
     def col(self, name: str) -> str:
         return self.columns.get(name, name)
@@ -464,8 +465,10 @@ class LocationTable:
 
     def _select(self, where: Any) -> list[UContact]:
         columns = [self.options.col(c) for c in _DB_COLUMNS]
-        found = self.db.query(self.table, columns, self._where(where), order_by="id")
-        return [self.from_row(r) for r in found]
+        rows = self.db.query(self.table, columns, self._where(where), order_by="id")
+        found = [self.from_row(r) for r in rows]
+        keep = self.options.keep
+        return found if keep is None else [c for c in found if keep(c)]
 
     def contacts(self, aor: str) -> list[UContact]:
         return self._select(self._key(aor))
@@ -543,6 +546,11 @@ class LocationTable:
         """Kamailio's db_timer_udomain: delete every row expired at `now`; how many."""
         return self.db.delete(self.table, self._where([("expires", "<=", self._time(int(now))),
                                                        ("expires", "!=", self._time(0))]))
+
+    def delete_tcp(self) -> int:
+        """db_clean_tcp: delete the rows of bindings over TCP, TLS or WebSocket connections (which
+        cannot outlive a restart); how many."""
+        return self.db.delete(self.table, self._where([("connection_id", ">", 0)]))
 
     def delete_ruid(self, ruid: str) -> None:
         self.db.delete(self.table, self._names({"ruid": ruid}))

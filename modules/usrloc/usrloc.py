@@ -34,6 +34,7 @@ from kampy.api import (
     Module,
     RpcFault,
     check_table_version,
+    grep_socket,
     core_hash,
     db_connect,
 )
@@ -178,6 +179,8 @@ class UsrlocModule(KeepaliveMixin, Module):
         self.keepalive_timeout = 0  # nathelper's keepalive_timeout (set_keepalive_timeout)
         core.stats.register_gauge("usrloc:registered_users", self._registered_users)
         if self.db_mode != NO_DB:
+            if int(params["fetch_rows"]) <= 0:
+                raise ValueError(f"invalid fetch_rows number '{params['fetch_rows']}'")
             self._open_db()
         for name in params["preload"] or ():
             self.register_domain(str(name))
@@ -193,7 +196,23 @@ class UsrlocModule(KeepaliveMixin, Module):
             check_update=int(params["db_check_update"]) == 1, ops_ruid=bool(params["db_ops_ruid"]),
             matching_mode=self.matching_mode, expires_type=int(params["expires_type"]),
             insert_null=bool(params["db_insert_null"]),
-            server_id=self.server_id if int(params["server_id_filter"]) else None)
+            server_id=self.server_id if int(params["server_id_filter"]) else None,
+            keep=self._local_socket if int(params["skip_remote_socket"]) else None)
+
+    def _local_socket(self, c: UContact) -> bool:
+        """skip_remote_socket: a row read from the table is used only when its socket is one of
+        ours (or it has none), as Kamailio's dbrow2info()."""
+        if not c.socket:
+            return True
+        proto, _, hostport = c.socket.partition(":")
+        host, _, port = hostport.rpartition(":")
+        if not host or not port.isdigit():
+            log.error("usrloc: bad socket <%s>", c.socket)
+            return False
+        if grep_socket(self.core.sockets, host, int(port), proto) is not None:
+            return True
+        log.debug("usrloc: non-local socket <%s>...ignoring", c.socket)
+        return False
 
     def _open_db(self) -> None:
         url = str(self.params["db_url"])
@@ -245,6 +264,8 @@ class UsrlocModule(KeepaliveMixin, Module):
         if not domain.shared.once("loaded"):
             return
         try:
+            if int(self.params["db_clean_tcp"]):
+                domain.table.delete_tcp()
             rows = domain.table.all()
         except DBError as exc:
             raise ValueError(f"cannot load table {domain.name}: {exc}") from exc
