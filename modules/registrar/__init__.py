@@ -26,8 +26,6 @@ __all__ = ["EXPORTS", "RegistrarModule"]
 # What Kamailio 5.6's registrar module has that kampy's does not (checked against Kamailio's
 # own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
 NOT_IMPLEMENTED = (
-    Unimplemented("param", "sock_mode", "not implemented yet", default=0, types=(int,)),
-    Unimplemented("param", "sock_flag", "not implemented yet", default=-1, types=(int,)),
     Unimplemented("param", "outbound_mode", "not implemented yet", default=0, types=(int,)),
     Unimplemented("param", "regid_mode", "not implemented yet", default=0, types=(int,)),
     Unimplemented("param", "flow_timer", "not implemented yet", default=0, types=(int,)),
@@ -58,6 +56,10 @@ EXPORTS = Exports(
         Param("max_contacts", (int,), 0),
         Param("retry_after", (int,), 0),
         Param("sock_hdr_name", (str,), None),
+        Param("sock_flag", (int,), -1,
+              doc="message flag: save() stores the socket named in the sock_hdr_name header (or the "
+                  "xavp_cfg XAVP's socket field) instead of the receiving one"),
+        Param("sock_mode", (int,), 0, doc="1: save() stores the advertised address of the socket"),
         Param("method_filtering", (int,), 0),
         Param("use_path", (int,), 0),
         Param("path_mode", (int,), 2),

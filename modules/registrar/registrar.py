@@ -34,6 +34,7 @@ from kampy.api import (
 
 from .config import RegistrarCfg
 from .rcd import add_record_details
+from .sockets import SocketChoice
 from .contacts import (
     ALL_METHODS,
     ContactInfo,
@@ -139,7 +140,7 @@ class RegistrarModule(RegistrarCfg, Module):
         self.gruu_enabled = int(p["gruu_enabled"])
         self.contact_max_size = int(p["contact_max_size"])
         self.min_expires_mode = int(p["min_expires_mode"])
-        self.sock_hdr_name = p["sock_hdr_name"] or ""
+        self.sockets = SocketChoice(p, core)
         for name in ("default_expires_range", "expires_range"):
             if not 0 <= int(p[name]) <= 100:
                 raise ValueError(f"{name} must be between 0 and 100")
@@ -333,9 +334,7 @@ class RegistrarModule(RegistrarCfg, Module):
             cflags |= nat_flag
         allowed = self._allow_mask(msg)
         received_avp = self._received_avp(ctx)
-        socket = self._sock_from_msg(ctx)
-        if socket is None:
-            socket = str(ctx.force_socket or ctx.src.local)
+        socket = self.sockets.for_binding(ctx)
         src = ctx.src
         # what every binding of this REGISTER shares (pack_ci's message part), in ContactInfo's
         # field order from callid to server_id
@@ -354,19 +353,6 @@ class RegistrarModule(RegistrarCfg, Module):
             reg_id = self._reg_id(c) if instance else 0
             infos.append(ContactInfo(uri, expires, q, methods, received or None, *shared, instance, reg_id))
         return infos
-
-    def _sock_from_msg(self, ctx: MessageContext) -> str | None:
-        if not self.sock_hdr_name:
-            return None
-        value = ctx.msg.header(self.sock_hdr_name)
-        if not value:
-            return None
-        text = value.strip()
-        for sock in self.core.sockets:
-            if str(sock) == text:
-                return text
-        log.error("non-local socket <%s>", text)
-        return None
 
     def _contact_expires(self, c: NameAddr, expires_hf: int, novariation: bool) -> int:
         """calc_contact_expires: an absolute time, or 0 to remove the binding."""
