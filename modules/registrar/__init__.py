@@ -26,9 +26,6 @@ __all__ = ["EXPORTS", "RegistrarModule"]
 # What Kamailio 5.6's registrar module has that kampy's does not (checked against Kamailio's
 # own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
 NOT_IMPLEMENTED = (
-    Unimplemented("param", "outbound_mode", "not implemented yet", default=0, types=(int,)),
-    Unimplemented("param", "regid_mode", "not implemented yet", default=0, types=(int,)),
-    Unimplemented("param", "flow_timer", "not implemented yet", default=0, types=(int,)),
     Unimplemented("param", "event_callback", "not implemented yet", default=None, types=(str,)),
     Unimplemented("param", "lookup_filter_mode", "not implemented yet", default=0, types=(int,)),
     Unimplemented("event_route", "usrloc:contact-expired", "not implemented yet"),
@@ -60,6 +57,11 @@ EXPORTS = Exports(
               doc="message flag: save() stores the socket named in the sock_hdr_name header (or the "
                   "xavp_cfg XAVP's socket field) instead of the receiving one"),
         Param("sock_mode", (int,), 0, doc="1: save() stores the advertised address of the socket"),
+        Param("outbound_mode", (int,), 0,
+              doc="RFC 5626 outbound: 0 not supported, 1 supported, 2 supported and required"),
+        Param("regid_mode", (int,), 0,
+              doc="0: use a Contact's reg-id only with outbound; 1: always"),
+        Param("flow_timer", (int,), 0, doc="the Flow-Timer of save()'s 200 OK with outbound (0: none)"),
         Param("method_filtering", (int,), 0),
         Param("use_path", (int,), 0),
         Param("path_mode", (int,), 2),

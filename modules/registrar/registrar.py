@@ -33,6 +33,8 @@ from kampy.api import (
 )
 
 from .config import RegistrarCfg
+from . import outbound
+from .outbound import option_tags, split_first
 from .rcd import add_record_details
 from .sockets import SocketChoice
 from .contacts import (
@@ -84,6 +86,9 @@ class R(enum.Enum):
     CALLID_LEN = (400, "Callid too long")
     PARSE_PATH = (400, "Path parse error")
     PATH_UNSUP = (420, "No support for found Path indicated")
+    OB_UNSUP = (421, "No support for Outbound indicated")
+    OB_REQD = (420, "No support for Outbound on server")
+    OB_UNSUP_EDGE = (439, "No support for Outbound on edge proxy")
     INV_REGID = (400, "Invalid Reg-Id number")
     LOW_EXP = (423, "Interval too brief")
 
@@ -113,6 +118,7 @@ class SaveState:
     contact_hdr: str = ""
     path: str | None = None
     rewritten: Any = None  # the AoR's only binding as save() rewrote it, when that was all it did
+    use_regid: bool = True  # the Contacts' reg-id is used (outbound)
 
 
 @functools.lru_cache(maxsize=64)  # save()'s flags: a few constant texts
@@ -141,6 +147,9 @@ class RegistrarModule(RegistrarCfg, Module):
         self.contact_max_size = int(p["contact_max_size"])
         self.min_expires_mode = int(p["min_expires_mode"])
         self.sockets = SocketChoice(p, core)
+        self.outbound_mode, self.regid_mode = int(p["outbound_mode"]), int(p["regid_mode"])
+        self.flow_timer = int(p["flow_timer"])
+        outbound.check_params(self.outbound_mode, self.regid_mode, self.flow_timer)
         for name in ("default_expires_range", "expires_range"):
             if not 0 <= int(p[name]) <= 100:
                 raise ValueError(f"{name} must be between 0 and 100")
@@ -249,6 +258,10 @@ class RegistrarModule(RegistrarCfg, Module):
             raise RegError(R.STAR_CONT if "*" in values and len(values) > 1 else R.PARSE_CONT) from None
         uris = [str(c.uri) for c in contacts]
         star = self._check_contacts(msg, contacts, uris, expires_hf)
+        failed, st.use_regid = outbound.check_request(msg, self.outbound_mode, self.regid_mode,
+                                                      bool(contacts and contacts[0].params.get("reg-id")))
+        if failed:
+            raise RegError(R[failed])
         # the To URI as parsed with the message: the same as extract_aor() of its text
         st.aor = self.extract_aor(uri)[0] if uri else self.aor_of(to.uri)
         st.host = to.uri.host
@@ -350,7 +363,7 @@ class RegistrarModule(RegistrarCfg, Module):
             methods = self._contact_methods(c, allowed)
             received = c.params.body("received") or path_received or received_avp
             instance = _instance(c) or first_instance
-            reg_id = self._reg_id(c) if instance else 0
+            reg_id = self._reg_id(c) if instance and st.use_regid else 0
             infos.append(ContactInfo(uri, expires, q, methods, received or None, *shared, instance, reg_id))
         return infos
 
@@ -443,7 +456,7 @@ class RegistrarModule(RegistrarCfg, Module):
         path = ",".join(values)
         received = None
         try:
-            first = parse_name_addr(_split_first(path))
+            first = parse_name_addr(split_first(path))
         except SIPProtocolError:
             raise RegError(R.PARSE_PATH) from None
         if self.path_use_received:
@@ -614,7 +627,7 @@ class RegistrarModule(RegistrarCfg, Module):
     def _contact_hdr(self, st: SaveState, contacts: list[Any]) -> str:
         # GRUUs go only to bindings with an instance: Supported is read when there is one
         gruu = (self.gruu_enabled == 1 and any(c.instance for c in contacts)
-                and "gruu" in _option_tags(st.msg, "supported"))
+                and "gruu" in (option_tags(st.msg, "supported") or ()))
         now = self.now()
         for c in contacts:
             if c.valid(now):
@@ -629,12 +642,18 @@ class RegistrarModule(RegistrarCfg, Module):
         if st.contact_hdr:
             lumps.append(st.contact_hdr)
         err = st.err
-        if err is R.FINE and self.use_path and st.path and self.path_mode != PATH_MODE_OFF:
-            if "path" in _option_tags(st.msg, "supported"):
-                lumps.append(f"Path: {st.path}\r\n")
-            elif self.path_mode == PATH_MODE_STRICT:
-                err = R.PATH_UNSUP
-                lumps += ["Unsupported: path\r\n", f"Path: {st.path}\r\n"]
+        if err is R.FINE:
+            if self.use_path and st.path and self.path_mode != PATH_MODE_OFF:
+                if "path" in (option_tags(st.msg, "supported") or ()):
+                    lumps.append(f"Path: {st.path}\r\n")
+                elif self.path_mode == PATH_MODE_STRICT:
+                    err = R.PATH_UNSUP
+                    lumps += ["Unsupported: path\r\n", f"Path: {st.path}\r\n"]
+            lumps += outbound.reply_headers(st.msg, self.outbound_mode, self.flow_timer)
+        elif err is R.OB_UNSUP:
+            lumps += ["Require: outbound\r\n", "Supported: outbound\r\n"]
+        elif err is R.OB_REQD:
+            lumps.append("Unsupported: outbound\r\n")
         elif err is R.LOW_EXP:
             lumps.append(f"Min-Expires: {self.min_expires}\r\n")
         code = err.value[0]
@@ -775,7 +794,7 @@ class RegistrarModule(RegistrarCfg, Module):
             return None, None
         path = c.path
         try:
-            first = parse_name_addr(_split_first(path))
+            first = parse_name_addr(split_first(path))
         except SIPProtocolError:
             raise RegError(R.PARSE_PATH) from None
         if self.path_check_local and self.core.is_myself(first.uri.host, first.uri.port):
@@ -783,7 +802,7 @@ class RegistrarModule(RegistrarCfg, Module):
             if len(rest) < 2:
                 return None, path
             path = rest[1].strip()
-            first = parse_name_addr(_split_first(path))
+            first = parse_name_addr(split_first(path))
         return str(first.uri), path
 
     def _socket(self, text: str | None) -> Any:
@@ -943,27 +962,6 @@ def _same_instance(gr: str, instance: str | None) -> bool:
         text = text.strip('"')
         return text[1:-1] if len(text) > 2 and text[0] == "<" and text[-1] == ">" else text
     return strip(urllib.parse.unquote(gr)) == strip(instance)
-
-
-def _split_first(path: str) -> str:
-    depth, quoted = 0, False
-    for i, ch in enumerate(path):
-        if ch == '"':
-            quoted = not quoted
-        elif not quoted and ch == "<":
-            depth += 1
-        elif not quoted and ch == ">":
-            depth -= 1
-        elif not quoted and depth == 0 and ch == ",":
-            return path[:i].strip()
-    return path.strip()
-
-
-def _option_tags(msg: Request, header: str) -> set[str]:
-    tags: set[str] = set()
-    for value in msg.headers_named(header):
-        tags.update(t.strip().lower() for t in value.split(",") if t.strip())
-    return tags
 
 
 def _int_arg(value: str | None) -> int:
