@@ -688,6 +688,10 @@ class UsrlocAPI(Protocol):
     def delete_urecord(self, domain: str, aor: str) -> int:
         """Delete every contact of an AoR; returns how many."""
 
+    def on_contact_expired(self, callback: Callable[[str, Any], None]) -> None:
+        """Call `callback(domain, contact)` for each contact the timer finds expired, before it is
+        deleted (Kamailio's UL_CONTACT_EXPIRE callback), in the process running the timer."""
+
     # what nathelper's keepalives use (Kamailio's get_all_ucontacts, refresh_keepalive,
     # set_keepalive_timeout)
     def get_all_ucontacts(self, flags: int, part_idx: int, part_max: int,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from kampy.api import (
     Arg,
     ArgKind,
+    EventRoute,
     Exports,
     Function,
     Need,
@@ -26,9 +27,7 @@ __all__ = ["EXPORTS", "RegistrarModule"]
 # What Kamailio 5.6's registrar module has that kampy's does not (checked against Kamailio's
 # own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
 NOT_IMPLEMENTED = (
-    Unimplemented("param", "event_callback", "not implemented yet", default=None, types=(str,)),
     Unimplemented("param", "lookup_filter_mode", "not implemented yet", default=0, types=(int,)),
-    Unimplemented("event_route", "usrloc:contact-expired", "not implemented yet"),
 )
 
 # the table a function works on; registered with usrloc when the config is loaded
@@ -62,6 +61,9 @@ EXPORTS = Exports(
         Param("regid_mode", (int,), 0,
               doc="0: use a Contact's reg-id only with outbound; 1: always"),
         Param("flow_timer", (int,), 0, doc="the Flow-Timer of save()'s 200 OK with outbound (0: none)"),
+        Param("event_callback", (str,), None,
+              doc="a KEMI function run instead of event_route[usrloc:contact-expired]; a kamailio.cfg "
+                  "script has no KEMI engine, so, as in Kamailio, nothing runs"),
         Param("method_filtering", (int,), 0),
         Param("use_path", (int,), 0),
         Param("path_mode", (int,), 2),
@@ -176,6 +178,9 @@ EXPORTS = Exports(
     pvars=(
         PVClass("ulc", arg="required"),
     ),
+    event_routes=(EventRoute("usrloc:contact-expired",
+                             doc="a contact has expired (run by the usrloc timer); $ulc(exp=>...) "
+                                 "holds it"),),
     not_implemented=NOT_IMPLEMENTED,
     needs=(Need("usrloc", UsrlocAPI, doc="the location table save() writes and lookup() reads"),
            Need("sl", SlAPI, doc="the replies of save()")),

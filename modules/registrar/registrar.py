@@ -56,6 +56,7 @@ PATH_MODE_OFF, PATH_MODE_LAZY, PATH_MODE_STRICT = 0, 1, 2
 MAX_UA_SIZE = 255
 CALLID_MAX_SIZE = 255
 RECEIVED_MAX_SIZE = 255
+EXPIRED_ROUTE = "usrloc:contact-expired"
 PREPARED_REPLY = "registrar_reply"  # ctx.local: the reply save() left for reg_send_reply()
 
 
@@ -155,6 +156,13 @@ class RegistrarModule(RegistrarCfg, Module):
                 raise ValueError(f"{name} must be between 0 and 100")
         core.set_aor_case_sensitive(bool(p["case_sensitive"]))  # once, as Kamailio's mod_init
         self.ulc = UlcProfiles()
+        self.event_callback = str(p["event_callback"] or "")
+        if self.event_callback:
+            # a KEMI function instead of event_route[usrloc:contact-expired]: a kamailio.cfg
+            # script has no KEMI engine, so, as in Kamailio, nothing runs
+            log.debug("event callback (%s) set, but no cfg engine", self.event_callback)
+        elif core.has_route("event", EXPIRED_ROUTE):
+            self.ul.on_contact_expired(self._contact_expired)
         stats = core.stats
         stats.set("registrar:max_expires", int(p["max_expires"]))
         stats.set("registrar:max_contacts", int(p["max_contacts"]))
@@ -919,6 +927,12 @@ class RegistrarModule(RegistrarCfg, Module):
         contacts = self.ul.contacts(aor, domain)
         self.ulc.fetch(profile, domain, aor, contacts)
         return 1 if contacts else -1
+
+    def _contact_expired(self, domain: str, contact: Any) -> None:
+        """Kamailio's reg_ul_expired_contact: the contact in $ulc(exp=>...), then
+        event_route[usrloc:contact-expired] with a faked message."""
+        self.ulc.fetch("exp", domain, contact.aor, [contact])
+        self.core.run_event_route(EXPIRED_ROUTE)
 
     def reg_free_contacts(self, ctx: MessageContext, profile: str) -> int:
         self.ulc.free(profile)

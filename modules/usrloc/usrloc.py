@@ -177,6 +177,7 @@ class UsrlocModule(KeepaliveMixin, Module):
         self._pending = _Pending()
         self._slots: SlotLocks | None = None
         self.keepalive_timeout = 0  # nathelper's keepalive_timeout (set_keepalive_timeout)
+        self._expired_callbacks: list[Callable[[str, UContact], None]] = []
         core.stats.register_gauge("usrloc:registered_users", self._registered_users)
         if self.db_mode != NO_DB:
             if int(params["fetch_rows"]) <= 0:
@@ -510,34 +511,50 @@ class UsrlocModule(KeepaliveMixin, Module):
             except DBError as exc:
                 log.error("usrloc timer on %s failed: %s", domain.name, exc)
 
+    def on_contact_expired(self, callback: Callable[[str, UContact], None]) -> None:
+        self._expired_callbacks.append(callback)
+
+    def _run_expired_callbacks(self, domain: Domain, c: UContact) -> None:
+        for callback in self._expired_callbacks:
+            try:
+                callback(domain.name, c)
+            except Exception:  # a callback's failure must not stop the expiry
+                log.exception("usrloc: contact-expired callback failed (aor %s)", c.aor)
+
     def _expire(self, domain: Domain, now: int) -> None:
-        if domain.mode == NO_DB and domain.shared is not None:
+        gone: list[UContact] = []  # told to the contact-expired callbacks once no lock is held
+        if domain.mode == NO_DB and domain.shared is not None and not self._expired_callbacks:
             # Nothing to keep in step: each record with an expired contact is rewritten once.
             count = domain.shared.delete_expired(now)
         elif domain.mode == DB_ONLY:
             with domain.storage.lock():
-                expired = domain.storage.expired(now - self.rm_expired_delay)
-                for c in expired:
+                gone = domain.storage.expired(now - self.rm_expired_delay)
+                for c in gone:
                     domain.delete(c)
-            count = len(expired)
+            count = len(gone)
         else:
             # One AoR at a time (Kamailio's timer locks slot by slot): saves in other workers never
             # wait for the whole expiry. In db_mode 1 each row is deleted from the table after the
             # shared store's lock is released; a failed delete is logged (wt_timer).
             count = 0
             for c in domain.storage.expired(now):
+                current = None
                 try:
                     with self.lock(domain.name, c.aor):
                         current = domain.storage.by_ruid(c.ruid)
                         if current is None or current.valid(now):
                             continue
                         domain.delete(current)
-                        count += 1
                 except DBWriteError:
-                    count += 1  # gone from memory all the same
+                    pass  # gone from memory all the same
+                if current is not None:
+                    gone.append(current)
+                    count += 1
         if count:
             self.core.stats.inc(self.name_stat(domain.name, "expires"), count)
             log.debug("usrloc: %d contacts expired in %s", count, domain.name)
+        for c in gone:
+            self._run_expired_callbacks(domain, c)
 
     def flush(self) -> None:
         for domain in self.domains.values():
