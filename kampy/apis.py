@@ -128,6 +128,10 @@ class CoreAPI(Protocol):
     def socket_for(self, proto: str) -> Socket | None:
         """The first local socket of a protocol."""
 
+    def tcp_connection_ok(self, conn_id: int) -> bool:
+        """Whether the TCP/TLS/WebSocket connection `conn_id` (any worker's) is open and in state
+        OK (Kamailio's tcpconn_get() and `state == S_CONN_OK`)."""
+
     def add_myself_check(self, check: Callable[[str, int | None, str | None], bool]) -> None:
         """Add a test to `is_myself` (Kamailio's register_check_self_func): `check(host, port,
         proto)` is asked when no socket or alias matches (corex's alias_subdomains, the domain

@@ -22,6 +22,7 @@ from kampy.runtime.actionhooks import ActionHook
 from kampy.runtime.context import Handoff, MessageContext, Outgoing, Socket, Source
 from kampy.runtime.cfgframework import CfgFramework
 from kampy.runtime.shared import SharedStore
+from kampy.runtime.tcp_registry import connection_state
 from kampy.sip.message import Response, parse_message
 from kampy.sip.via import reply_destination
 from kampy.rpc import LocalService, RpcRegistry
@@ -302,6 +303,9 @@ class Core:
     def faked_context(self) -> MessageContext:
         return MessageContext(parse_message(FAKED_MESSAGE), FAKED_SOURCE, self, route_type=RouteType.EVENT,
                               faked=True)
+
+    def tcp_connection_ok(self, conn_id: int) -> bool:
+        return connection_state(self.shared, conn_id) == "CONN_OK"
 
     # ------------------------------------------------------------ addresses
 

@@ -95,5 +95,16 @@ def connections(store: Any) -> list[ConnectionInfo]:
     return sorted(out, key=lambda c: c.id)
 
 
+def connection_state(store: Any, conn_id: int) -> str | None:
+    """The state of the open connection `conn_id` (Kamailio's `CONN_OK`...), None when there is none."""
+    found = store.table(TABLE, CAPACITY, max_capacity=MAX_CAPACITY).get(_key(conn_id))
+    if found is None:
+        return None
+    try:
+        return str(json.loads(found[0])["state"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def _key(conn_id: int) -> bytes:
     return conn_id.to_bytes(8, "big")

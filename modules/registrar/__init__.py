@@ -14,7 +14,6 @@ from kampy.api import (
     RouteType,
     SlAPI,
     Stat,
-    Unimplemented,
     UsrlocAPI,
 )
 
@@ -23,12 +22,6 @@ from .registrar import RegistrarModule
 
 __all__ = ["EXPORTS", "RegistrarModule"]
 
-
-# What Kamailio 5.6's registrar module has that kampy's does not (checked against Kamailio's
-# own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
-NOT_IMPLEMENTED = (
-    Unimplemented("param", "lookup_filter_mode", "not implemented yet", default=0, types=(int,)),
-)
 
 # the table a function works on; registered with usrloc when the config is loaded
 DOMAIN = Arg("domain", ArgKind.FMT, fixup="fix_domain")
@@ -61,6 +54,9 @@ EXPORTS = Exports(
         Param("regid_mode", (int,), 0,
               doc="0: use a Contact's reg-id only with outbound; 1: always"),
         Param("flow_timer", (int,), 0, doc="the Flow-Timer of save()'s 200 OK with outbound (0: none)"),
+        Param("lookup_filter_mode", (int,), 0,
+              doc="lookup() uses only contacts with a branch flag of $xavp(<xavp_cfg>=>rlf_bflags) (1) "
+                  "and only those whose TCP connection is open (2)"),
         Param("event_callback", (str,), None,
               doc="a KEMI function run instead of event_route[usrloc:contact-expired]; a kamailio.cfg "
                   "script has no KEMI engine, so, as in Kamailio, nothing runs"),
@@ -181,7 +177,6 @@ EXPORTS = Exports(
     event_routes=(EventRoute("usrloc:contact-expired",
                              doc="a contact has expired (run by the usrloc timer); $ulc(exp=>...) "
                                  "holds it"),),
-    not_implemented=NOT_IMPLEMENTED,
     needs=(Need("usrloc", UsrlocAPI, doc="the location table save() writes and lookup() reads"),
            Need("sl", SlAPI, doc="the replies of save()")),
     factory=RegistrarModule,

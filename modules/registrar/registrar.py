@@ -35,6 +35,7 @@ from kampy.api import (
 from .config import RegistrarCfg
 from . import outbound
 from .outbound import option_tags, split_first
+from .lookupfilter import lookup_filter
 from .rcd import add_record_details
 from .sockets import SocketChoice
 from .contacts import (
@@ -150,6 +151,7 @@ class RegistrarModule(RegistrarCfg, Module):
         self.sockets = SocketChoice(p, core)
         self.outbound_mode, self.regid_mode = int(p["outbound_mode"]), int(p["regid_mode"])
         self.flow_timer = int(p["flow_timer"])
+        self.lookup_filter_mode = int(p["lookup_filter_mode"])
         outbound.check_params(self.outbound_mode, self.regid_mode, self.flow_timer)
         for name in ("default_expires_range", "expires_range"):
             if not 0 <= int(p[name]) <= 100:
@@ -720,6 +722,7 @@ class RegistrarModule(RegistrarCfg, Module):
         except RegError:
             return -3
         now = self.now()
+        match = lookup_filter(ctx, self.lookup_filter_mode, self.params["xavp_cfg"], self.core)
         gr = puri.params.get("gr") if "gr" in puri.params else False
         if gr is None or gr == "":
             found = self._temp_gruu(domain, puri)
@@ -744,6 +747,8 @@ class RegistrarModule(RegistrarCfg, Module):
                     continue
                 if gr and not _same_instance(gr, c.instance):
                     continue
+                if not gr and match is not None and not match(c):
+                    continue
                 first = c
                 break
             if first is None:
@@ -756,7 +761,7 @@ class RegistrarModule(RegistrarCfg, Module):
         if gr is not False or not self.append_branches:
             return 1
         for c in contacts:
-            if self._usable(c, now) and self._allowed(ctx, c):
+            if self._usable(c, now) and self._allowed(ctx, c) and (match is None or match(c)):
                 dst, path = self._path_dst(c)
                 ctx.branches.append(Branch(uri=c.contact, dst_uri=dst or c.received,
                                            path=path if dst else None,
