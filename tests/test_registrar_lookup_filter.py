@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kampy.api import Socket, Source
 from kampy.runtime.tcp_registry import TcpRegistry
-from tests.reg_helpers import UA, register, request, send, server
+from tests.reg_helpers import UA, FakeClock, register, request, send, server
 
 ROUTE = r'''
 request_route {
@@ -62,3 +62,31 @@ def test_lookup_filter_mode_2_uses_contacts_whose_connection_is_open() -> None:
 
 def test_without_lookup_filter_mode_2_a_gone_connection_does_not_matter() -> None:
     assert tcp_lookup("", open_connection=False).startswith("SIP/2.0 302")
+
+
+def lost_tcp_lookup(usrloc: str, open_connection: bool) -> str:
+    srv = server(cfg("").replace('loadmodule "registrar"\n', 'loadmodule "registrar"\n' + usrloc))
+    tcp_ua = Source("tcp", "127.0.0.1", 5070, TCP_SOCKET, conn_id=77)
+    srv.handle(register(contact="<sip:alice@10.0.0.1;transport=tcp>", callid="a"), tcp_ua)
+    if open_connection:
+        TcpRegistry(srv.core.shared).opened(77, "tcp", ("127.0.0.1", 5070), ("127.0.0.1", 5060), 120)
+    return send(srv, request(), UA).split(b"\r\n", 1)[0].decode()
+
+
+def test_usrloc_handle_lost_tcp_expires_a_contact_whose_connection_is_gone() -> None:
+    assert lost_tcp_lookup('modparam("usrloc", "handle_lost_tcp", 1)\n', False) == "SIP/2.0 404 Not Found"
+
+
+def test_usrloc_handle_lost_tcp_keeps_a_contact_whose_connection_is_open() -> None:
+    assert lost_tcp_lookup('modparam("usrloc", "handle_lost_tcp", 1)\n', True).startswith("SIP/2.0 302")
+
+
+def test_usrloc_handle_lost_tcp_timer_deletes_a_contact_whose_connection_is_gone() -> None:
+    clock = FakeClock()
+    srv = server(cfg("").replace('loadmodule "registrar"\n', 'loadmodule "registrar"\n'
+                                 'modparam("usrloc", "handle_lost_tcp", 1)\n'), clock)
+    srv.handle(register(contact="<sip:alice@10.0.0.1;transport=tcp>", callid="a"),
+               Source("tcp", "127.0.0.1", 5070, TCP_SOCKET, conn_id=77))
+    clock.advance(60)
+    srv.run_timers()
+    assert srv.core.modules["usrloc"].contacts("alice") == []

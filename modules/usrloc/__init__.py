@@ -13,8 +13,8 @@ __all__ = ["EXPORTS", "UContact", "URecord", "UsrlocModule"]
 # What Kamailio 5.6's usrloc module has that kampy's does not (checked against Kamailio's
 # own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
 NOT_IMPLEMENTED = (
-    Unimplemented("param", "handle_lost_tcp", "not implemented yet", default=0, types=(int,)),
-    Unimplemented("param", "close_expired_tcp", "not implemented yet", default=0, types=(int,)),
+    Unimplemented("param", "close_expired_tcp", "kampy has no way yet for a module to close a TCP "
+                  "connection another worker owns", default=0, types=(int,)),
     Unimplemented("param", "timer_procs", "kampy runs module timers in its own timer scheduler (in "
                   "rank 1); it starts no separate usrloc timer processes", default=0, types=(int,)),
     Unimplemented("param", "xavp_contact", "not implemented yet", default=None, types=(str,)),
@@ -87,6 +87,8 @@ EXPORTS = Exports(
         Param("db_timer_clean", (int,), 0),
         Param("rm_expired_delay", (int,), 0),
         Param("db_clean_tcp", (int,), 0),
+        Param("handle_lost_tcp", (int,), 0,
+              doc="1: a contact whose TCP/TLS/WS connection is gone expires at lookup and on the timer"),
         Param("skip_remote_socket", (int,), 0),
         Param("fetch_rows", (int,), 2000,
               doc="rows read from the table at once; kampy checks it (> 0) and reads the whole result"),

@@ -66,6 +66,7 @@ MAX_TABLE_ENTRIES = 1 << 24
 RPC_CALLID = "dfjrewr12386fd6-343@kamailio.rpc"
 RPC_PATH = "dummypath"
 RPC_CSEQ = 1
+UL_EXPIRED_TIME = 10  # the expires handle_lost_tcp gives a contact whose connection is gone
 
 
 # What Kamailio logs when a write-through query fails (urecord.c, ucontact.c).
@@ -170,6 +171,7 @@ class UsrlocModule(KeepaliveMixin, Module):
         self.nat_bflag = int(params["nat_bflag"])
         self.server_id = core.server_id
         self.rm_expired_delay = int(params["rm_expired_delay"])
+        self.handle_lost_tcp = bool(params["handle_lost_tcp"])
         self.table_options = self._table_options(params)
         self._ruids: RuidGenerator | None = None
         self._db: Database | None = None
@@ -405,7 +407,23 @@ class UsrlocModule(KeepaliveMixin, Module):
 
     def get_urecord(self, domain: str, aor: str) -> URecord | None:
         contacts = self.contacts(aor, domain)
+        if self.handle_lost_tcp:
+            contacts = self._expire_lost_tcp(self.domain(domain), contacts)
         return URecord(domain, aor, contacts) if contacts else None
+
+    def _expire_lost_tcp(self, dom: Domain, contacts: list[UContact]) -> list[UContact]:
+        """handle_lost_tcp: a contact whose TCP connection is gone expires now, in memory (Kamailio
+        sets its expires to UL_EXPIRED_TIME, 10); db_mode 3 keeps the rows as they are."""
+        if dom.shared is None:
+            return contacts
+        out = []
+        for c in contacts:
+            if c.connection_id != -1 and c.expires != UL_EXPIRED_TIME \
+                    and not self.core.tcp_connection_ok(c.connection_id):
+                log.debug("usrloc: tcp connection has been lost, expiring contact %s", c.contact)
+                c = dom.shared.set_fields(c.ruid, expires=UL_EXPIRED_TIME) or c
+            out.append(c)
+        return out
 
     def record_of(self, domain: str, aor: str, stored: list[UContact]) -> URecord | None:
         """The record `get_urecord` would read back for contacts `stored` (in the order they were
@@ -523,6 +541,8 @@ class UsrlocModule(KeepaliveMixin, Module):
 
     def _expire(self, domain: Domain, now: int) -> None:
         gone: list[UContact] = []  # told to the contact-expired callbacks once no lock is held
+        if self.handle_lost_tcp:
+            self._expire_lost_tcp(domain, domain.storage.all() if domain.shared is not None else [])
         if domain.mode == NO_DB and domain.shared is not None and not self._expired_callbacks:
             # Nothing to keep in step: each record with an expired contact is rewritten once.
             count = domain.shared.delete_expired(now)
