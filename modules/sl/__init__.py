@@ -23,9 +23,13 @@ from .sl import SlModule
 
 # What Kamailio 5.6's sl module has that kampy's does not (checked against Kamailio's
 # own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
+KEMI_ONLY = ("a KEMI function run for the event; kampy runs kamailio.cfg scripts only (no KEMI engine), "
+             "where Kamailio does not run it either")
 NOT_IMPLEMENTED = (
-    Unimplemented("param", "event_callback_fl_ack", "not implemented yet", default=None, types=(str,)),
-    Unimplemented("param", "event_callback_lres_sent", "not implemented yet", default=None, types=(str,)),
+    Unimplemented("param", "event_callback_fl_ack", KEMI_ONLY,
+                  default=None, types=(str,)),
+    Unimplemented("param", "event_callback_lres_sent", KEMI_ONLY,
+                  default=None, types=(str,)),
     Unimplemented("function", "send_reply_mode", "not implemented yet"),
     Unimplemented("function", "sl_forward_reply", "not implemented yet"),
     Unimplemented("pvar", "ltt", "not implemented yet"),
