@@ -2,18 +2,39 @@
 
 from __future__ import annotations
 
-from kampy.api import Exports, Param, Unimplemented, register_db_driver
+from typing import Any
+
+from kampy.api import CoreAPI, Exports, Module, Param, Unimplemented, register_db_driver
+
 from .driver import MySQLDriver
+
+DRIVER = MySQLDriver()
+
+
+class DbMysqlModule(Module):
+    """Hands the module's parameters to the driver: every connection opened in this process
+    afterwards (by the modules loaded after db_mysql, as in Kamailio's stock config) uses them."""
+
+    def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
+        super().__init__(params, core)
+        DRIVER.defaults = dict(params)
+
+    def destroy(self) -> None:
+        DRIVER.defaults = {}
 
 
 # What Kamailio 5.6's db_mysql module has that kampy's does not (checked against Kamailio's
 # own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
 NOT_IMPLEMENTED = (
-    Unimplemented("param", "retries", "not implemented yet", default=1, types=(int,)),
+    Unimplemented("param", "retries", "Kamailio 5.6 reads it only in its second DB API (srdb2, "
+                  "my_cmd.c), which no kampy module uses; kampy's queries retry after a lost "
+                  "connection as srdb1's do", default=1, types=(int,)),
     Unimplemented("param", "server_timezone", "not implemented yet", default=0, types=(int,)),
-    Unimplemented("param", "auto_reconnect", "not implemented yet", default=1, types=(int,)),
-    Unimplemented("param", "insert_delayed", "not implemented yet", default=0, types=(int,)),
-    Unimplemented("param", "unsigned_type", "not implemented yet", default=0, types=(int,)),
+    Unimplemented("param", "auto_reconnect", "not implemented yet: kampy always reconnects a lost "
+                  "connection (auto_reconnect 1)", default=1, types=(int,)),
+    Unimplemented("param", "unsigned_type", "not implemented yet: kampy always reads an unsigned "
+                  "column's values as unsigned (Kamailio's unsigned_type 1); with 0 Kamailio reads "
+                  "those above 2^31-1 as negative", default=0, types=(int,)),
 )
 
 
@@ -28,9 +49,11 @@ EXPORTS = Exports(
         Param("timeout_interval", (int,), 2),
         Param("update_affected_found", (int,), 0),
         Param("opt_ssl_mode", (int,), 0),
+        Param("insert_delayed", (int,), 0,
+              doc="1: the modules' inserts are INSERT DELAYED (MyISAM, MEMORY, ARCHIVE tables only)"),
     ),
     not_implemented=NOT_IMPLEMENTED,
-    factory=None,
+    factory=DbMysqlModule,
 )
 
-register_db_driver("mysql", MySQLDriver())
+register_db_driver("mysql", DRIVER)

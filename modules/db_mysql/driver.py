@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -39,6 +40,9 @@ IDLE_PING_SECONDS = 1.0
 KAMAILIO_TYPES = {1: "INT", 2: "INT", 3: "INT", 9: "INT", 7: "INT", 8: "BIGINT", 4: "DOUBLE",
                   5: "DOUBLE", 12: "DATETIME", 252: "BLOB", 248: "BITMAP"}
 DEFAULT_SOCKET = "/run/mysqld/mysqld.sock"
+# the INSERT of Database.insert() (Kamailio's db_mysql_insert, which insert_delayed makes INSERT
+# DELAYED); a raw query (sqlops) has its values in its text, not as parameters
+API_INSERT = re.compile(r"INSERT INTO `[^`]+` \([^)]*\) VALUES \((%s, )*%s\)\Z")
 # Strict mode so a value too long for its column is refused, never stored cut short.
 SESSION_SQL = ("SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_ALL_TABLES')",)
 
@@ -155,6 +159,7 @@ class MySQLBackend:
     def __init__(self, url: DBURL, options: Mapping[str, Any]) -> None:
         self.url = url
         self._idle_ping = IDLE_PING_SECONDS if _option(options, "ping_interval", 300) > 0 else None
+        self._insert_delayed = _option(options, "insert_delayed", 0) == 1
         self._suspect_since = 0.0
         self._lock = threading.Lock()
         self._connector = Connector(_option(options, "opt_ssl_mode", 0))
@@ -212,6 +217,8 @@ class MySQLBackend:
         return True
 
     def execute(self, statement: str, params: Sequence[Any], *, idempotent: bool) -> DBResult:
+        if self._insert_delayed and params and API_INSERT.match(statement):
+            statement = "INSERT DELAYED" + statement[len("INSERT"):]
         if self._circuit.refuse():
             raise DBError(f"MySQL server {self.url.redacted()} is unreachable (failing at once until it "
                           "answers again)", DBReason.CONNECTION)
@@ -269,10 +276,14 @@ class MySQLBackend:
 
 
 class MySQLDriver:
+    def __init__(self) -> None:
+        # the db_mysql module's parameters (modparam), under the options a caller passes
+        self.defaults: dict[str, Any] = {}
+
     def open(self, url: DBURL, options: Mapping[str, Any]) -> MySQLBackend:
         if not url.database:
             raise DBError(f"database URL {url.redacted()} names no database", DBReason.URL)
         try:
-            return MySQLBackend(url, options)
+            return MySQLBackend(url, {**self.defaults, **options})
         except pymysql.err.MySQLError as exc:
             raise to_dberror(exc, url) from exc
