@@ -2,6 +2,7 @@
 here update_affected_found, seen through sqlops' $sqlrows on the real MariaDB."""
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Iterator
 
@@ -86,3 +87,34 @@ def test_insert_delayed_inserts_into_a_myisam_table(mysql_url: str) -> None:
         while not db.query("myisam_t", ["v"]) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert db.query("myisam_t", ["v"]) == [(7,)]
+
+
+@pytest.fixture
+def far_time_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """kampy's local time far from the server's (UTC+12:45), put back after the test."""
+    monkeypatch.setenv("TZ", "Pacific/Chatham")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def stored_time(url: str, options: dict) -> tuple[dt.datetime, dt.datetime]:
+    """(the value stored for 1_700_000_000, what the server's FROM_UNIXTIME makes of it)."""
+    with connect(url, options=options) as db:
+        db.execute("CREATE TABLE IF NOT EXISTS times (v DATETIME)")
+        db.insert("times", {"v": dt.datetime.fromtimestamp(1_700_000_000)})
+        ((stored,),) = db.query("times", ["v"])
+        ((server,),) = db.raw_query("SELECT FROM_UNIXTIME(1700000000)")
+        return stored, server
+
+
+def test_server_timezone_sends_times_as_from_unixtime(mysql_url: str, far_time_zone: None) -> None:
+    stored, server = stored_time(mysql_url, {"server_timezone": 1})
+    assert stored == server != dt.datetime.fromtimestamp(1_700_000_000)
+
+
+def test_without_server_timezone_times_are_kampys_local_wall_time(mysql_url: str,
+                                                                  far_time_zone: None) -> None:
+    stored, server = stored_time(mysql_url, {})
+    assert stored == dt.datetime.fromtimestamp(1_700_000_000) != server

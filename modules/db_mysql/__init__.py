@@ -29,7 +29,6 @@ NOT_IMPLEMENTED = (
     Unimplemented("param", "retries", "Kamailio 5.6 reads it only in its second DB API (srdb2, "
                   "my_cmd.c), which no kampy module uses; kampy's queries retry after a lost "
                   "connection as srdb1's do", default=1, types=(int,)),
-    Unimplemented("param", "server_timezone", "not implemented yet", default=0, types=(int,)),
     Unimplemented("param", "auto_reconnect", "not implemented yet: kampy always reconnects a lost "
                   "connection (auto_reconnect 1)", default=1, types=(int,)),
     Unimplemented("param", "unsigned_type", "not implemented yet: kampy always reads an unsigned "
@@ -49,6 +48,8 @@ EXPORTS = Exports(
         Param("timeout_interval", (int,), 2),
         Param("update_affected_found", (int,), 0),
         Param("opt_ssl_mode", (int,), 0),
+        Param("server_timezone", (int,), 0,
+              doc="1: date-time values are sent as FROM_UNIXTIME(seconds), in the server's time zone"),
         Param("insert_delayed", (int,), 0,
               doc="1: the modules' inserts are INSERT DELAYED (MyISAM, MEMORY, ARCHIVE tables only)"),
     ),

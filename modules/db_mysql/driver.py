@@ -9,6 +9,7 @@ pinged when taken from the pool, so a restarted server costs no failed call in t
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import re
@@ -117,6 +118,22 @@ def local_socket(url: DBURL) -> str | None:
     return path if os.path.exists(path) else None
 
 
+def server_time(statement: str, params: Sequence[Any]) -> tuple[str, Sequence[Any]]:
+    """server_timezone: each date-time value is sent as FROM_UNIXTIME(<seconds>), so the server
+    turns it into its own time zone's wall time (Kamailio's db_mysql_val2str)."""
+    if not any(isinstance(v, dt.datetime) for v in params):
+        return statement, params
+    parts = statement.split("%s")
+    if len(parts) != len(params) + 1:  # a literal "%s" in the text: leave the statement alone
+        return statement, params
+    out = [parts[0]]
+    for value, part in zip(params, parts[1:], strict=True):
+        out.append("FROM_UNIXTIME(%s)" if isinstance(value, dt.datetime) else "%s")
+        out.append(part)
+    values = [int(v.timestamp()) if isinstance(v, dt.datetime) else v for v in params]
+    return "".join(out), values
+
+
 def _option(options: Mapping[str, Any], name: str, default: int) -> int:
     value = options.get(name)
     return default if value is None else int(value)
@@ -160,6 +177,7 @@ class MySQLBackend:
         self.url = url
         self._idle_ping = IDLE_PING_SECONDS if _option(options, "ping_interval", 300) > 0 else None
         self._insert_delayed = _option(options, "insert_delayed", 0) == 1
+        self._server_timezone = _option(options, "server_timezone", 0) != 0
         self._suspect_since = 0.0
         self._lock = threading.Lock()
         self._connector = Connector(_option(options, "opt_ssl_mode", 0))
@@ -219,6 +237,8 @@ class MySQLBackend:
     def execute(self, statement: str, params: Sequence[Any], *, idempotent: bool) -> DBResult:
         if self._insert_delayed and params and API_INSERT.match(statement):
             statement = "INSERT DELAYED" + statement[len("INSERT"):]
+        if self._server_timezone:
+            statement, params = server_time(statement, params)
         if self._circuit.refuse():
             raise DBError(f"MySQL server {self.url.redacted()} is unreachable (failing at once until it "
                           "answers again)", DBReason.CONNECTION)
