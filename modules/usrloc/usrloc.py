@@ -39,9 +39,11 @@ from kampy.api import (
     db_connect,
 )
 
+from .errors import DB_FAILED, DBWriteError
+from .expiry import ExpiryMixin
 from .keepalive import KeepaliveMixin
 from .slots import SlotLocks
-from .storage import COLUMN_PARAMS, STATE_NEW, LocationTable, SharedStorage, Storage, TableOptions
+from .storage import COLUMN_PARAMS, LocationTable, SharedStorage, Storage, TableOptions
 from .ucontact import (
     ALL_METHODS,
     FL_MEM,
@@ -66,21 +68,6 @@ MAX_TABLE_ENTRIES = 1 << 24
 RPC_CALLID = "dfjrewr12386fd6-343@kamailio.rpc"
 RPC_PATH = "dummypath"
 RPC_CSEQ = 1
-UL_EXPIRED_TIME = 10  # the expires handle_lost_tcp gives a contact whose connection is gone
-
-
-# What Kamailio logs when a write-through query fails (urecord.c, ucontact.c).
-_DB_FAILED = {"insert": "failed to insert in database", "update": "failed to update contact in database",
-              "delete": "failed to remove contact from database"}
-
-
-class DBWriteError(DBError):
-    """usrloc's write of a binding to the table failed (`op`: insert, update or delete); in db_mode 1
-    the binding stays in memory as it was changed."""
-
-    def __init__(self, op: str, cause: DBError) -> None:
-        super().__init__(f"usrloc: {_DB_FAILED[op]}: {cause}", cause.reason)
-        self.op = op
 
 
 class _Pending(threading.local):
@@ -152,11 +139,11 @@ def run_write(op: str, table: LocationTable, c: UContact) -> None:
     try:
         getattr(table, op)(c)
     except DBError as exc:
-        log.error("usrloc: %s (aor %s, contact %s): %s", _DB_FAILED[op], c.aor, c.contact, exc)
+        log.error("usrloc: %s (aor %s, contact %s): %s", DB_FAILED[op], c.aor, c.contact, exc)
         raise DBWriteError(op, exc) from exc
 
 
-class UsrlocModule(KeepaliveMixin, Module):
+class UsrlocModule(ExpiryMixin, KeepaliveMixin, Module):
     def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
         self.db_mode = int(params["db_mode"])
@@ -411,20 +398,6 @@ class UsrlocModule(KeepaliveMixin, Module):
             contacts = self._expire_lost_tcp(self.domain(domain), contacts)
         return URecord(domain, aor, contacts) if contacts else None
 
-    def _expire_lost_tcp(self, dom: Domain, contacts: list[UContact]) -> list[UContact]:
-        """handle_lost_tcp: a contact whose TCP connection is gone expires now, in memory (Kamailio
-        sets its expires to UL_EXPIRED_TIME, 10); db_mode 3 keeps the rows as they are."""
-        if dom.shared is None:
-            return contacts
-        out = []
-        for c in contacts:
-            if c.connection_id != -1 and c.expires != UL_EXPIRED_TIME \
-                    and not self.core.tcp_connection_ok(c.connection_id):
-                log.debug("usrloc: tcp connection has been lost, expiring contact %s", c.contact)
-                c = dom.shared.set_fields(c.ruid, expires=UL_EXPIRED_TIME) or c
-            out.append(c)
-        return out
-
     def record_of(self, domain: str, aor: str, stored: list[UContact]) -> URecord | None:
         """The record `get_urecord` would read back for contacts `stored` (in the order they were
         stored), for a caller that holds the domain's lock and just wrote them."""
@@ -511,92 +484,6 @@ class UsrlocModule(KeepaliveMixin, Module):
         return None
 
     # ------------------------------------------------------------ timer
-
-    def timer(self) -> None:
-        """Every timer_interval, in one worker only (rank 1): drop expired contacts, and in
-        db_mode 2 write the changes back to the table."""
-        if self.core.rank != 1:
-            return
-        now = self.now()
-        for domain in list(self.domains.values()):
-            try:
-                self._expire(domain, now)
-                if self.db_mode == WRITE_BACK:
-                    self._flush_domain(domain)
-                if self.db_mode in (WRITE_THROUGH, WRITE_BACK) and int(self.params["db_timer_clean"]) \
-                        and domain.table is not None:
-                    domain.table.delete_expired(now - self.rm_expired_delay)
-            except DBError as exc:
-                log.error("usrloc timer on %s failed: %s", domain.name, exc)
-
-    def on_contact_expired(self, callback: Callable[[str, UContact], None]) -> None:
-        self._expired_callbacks.append(callback)
-
-    def _run_expired_callbacks(self, domain: Domain, c: UContact) -> None:
-        for callback in self._expired_callbacks:
-            try:
-                callback(domain.name, c)
-            except Exception:  # a callback's failure must not stop the expiry
-                log.exception("usrloc: contact-expired callback failed (aor %s)", c.aor)
-
-    def _expire(self, domain: Domain, now: int) -> None:
-        gone: list[UContact] = []  # told to the contact-expired callbacks once no lock is held
-        if self.handle_lost_tcp:
-            self._expire_lost_tcp(domain, domain.storage.all() if domain.shared is not None else [])
-        if domain.mode == NO_DB and domain.shared is not None and not self._expired_callbacks:
-            # Nothing to keep in step: each record with an expired contact is rewritten once.
-            count = domain.shared.delete_expired(now)
-        elif domain.mode == DB_ONLY:
-            with domain.storage.lock():
-                gone = domain.storage.expired(now - self.rm_expired_delay)
-                for c in gone:
-                    domain.delete(c)
-            count = len(gone)
-        else:
-            # One AoR at a time (Kamailio's timer locks slot by slot): saves in other workers never
-            # wait for the whole expiry. In db_mode 1 each row is deleted from the table after the
-            # shared store's lock is released; a failed delete is logged (wt_timer).
-            count = 0
-            for c in domain.storage.expired(now):
-                current = None
-                try:
-                    with self.lock(domain.name, c.aor):
-                        current = domain.storage.by_ruid(c.ruid)
-                        if current is None or current.valid(now):
-                            continue
-                        domain.delete(current)
-                except DBWriteError:
-                    pass  # gone from memory all the same
-                if current is not None:
-                    gone.append(current)
-                    count += 1
-        if count:
-            self.core.stats.inc(self.name_stat(domain.name, "expires"), count)
-            log.debug("usrloc: %d contacts expired in %s", count, domain.name)
-        for c in gone:
-            self._run_expired_callbacks(domain, c)
-
-    def flush(self) -> None:
-        for domain in self.domains.values():
-            if self.db_mode == WRITE_BACK:
-                self._flush_domain(domain)
-
-    def _flush_domain(self, domain: Domain) -> None:
-        shared, table = domain.shared, domain.table
-        if shared is None or table is None:
-            return
-        changed, deleted = shared.pending()
-        for ruid in deleted:
-            table.delete_ruid(ruid)
-            shared.forget_deleted(ruid)
-        for state, c in changed:
-            if c.flags & FL_MEM:
-                continue
-            if state == STATE_NEW:
-                table.insert(c)
-            else:
-                table.update(c)
-            shared.mark_synced(c, state)
 
     # ------------------------------------------------------------ RPC
 
