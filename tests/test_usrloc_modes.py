@@ -208,3 +208,33 @@ def test_db_mode_3_timer_deletes_expired_rows(location_db: str) -> None:
     clock.advance(70)
     srv.run_timers()
     assert rows(location_db) == []
+
+
+def test_timer_procs_gives_the_timer_to_processes_of_its_own() -> None:
+    from modules.usrloc import EXPORTS
+    procs = EXPORTS.processes({**EXPORTS.defaults(), "timer_procs": 2, "timer_interval": 30})
+    assert [(p.description, p.handler, p.interval, p.args) for p in procs] == [
+        ("USRLOC Timer", "timer_part", 30, (0,)), ("USRLOC Timer", "timer_part", 30, (1,))]
+
+
+def test_without_timer_procs_no_process_of_its_own() -> None:
+    from modules.usrloc import EXPORTS
+    assert EXPORTS.processes(EXPORTS.defaults()) == ()
+
+
+def test_timer_procs_processes_expire_the_aors_of_their_slots() -> None:
+    from kampy.api import core_hash
+    clock = FakeClock()
+    srv = server(ul_cfg(extra='"timer_procs", 2'), clock)
+    users = [f"u{i}" for i in range(8)]
+    for i, user in enumerate(users):
+        send(srv, register(user=user, contact=f"<sip:{user}@10.0.0.{i + 1}>", callid=f"c{i}", expires=60))
+    clock.advance(61)
+    ul = srv.core.modules["usrloc"]
+    ul.timer()  # rank 1's timer leaves the work to the processes
+    assert all(ul.contacts(u) for u in users)
+    ul.timer_part(1)
+    odd = {u for u in users if (core_hash(u) & 1023) % 2 == 1}
+    assert {u for u in users if not ul.contacts(u)} == odd and 0 < len(odd) < len(users)
+    ul.timer_part(0)
+    assert not any(ul.contacts(u) for u in users)

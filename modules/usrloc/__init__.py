@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from kampy.api import Exports, Offer, Param, RpcMethod, Stat, Timer, Unimplemented, UsrlocAPI
+from typing import Any
+
+from kampy.api import Exports, Offer, Param, Process, RpcMethod, Stat, Timer, Unimplemented, UsrlocAPI
 
 from .ucontact import UContact
 from .usrloc import URecord, UsrlocModule
@@ -12,11 +14,16 @@ __all__ = ["EXPORTS", "UContact", "URecord", "UsrlocModule"]
 
 # What Kamailio 5.6's usrloc module has that kampy's does not (checked against Kamailio's
 # own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
+def timer_processes(params: dict[str, Any]) -> tuple[Process, ...]:
+    """With timer_procs, the processes running the timer (Kamailio's fork_sync_timer)."""
+    interval = max(1, int(params["timer_interval"]))
+    return tuple(Process("USRLOC Timer", "timer_part", interval, (i,))
+                 for i in range(max(0, int(params["timer_procs"]))))
+
+
 NOT_IMPLEMENTED = (
     Unimplemented("param", "close_expired_tcp", "kampy has no way yet for a module to close a TCP "
                   "connection another worker owns", default=0, types=(int,)),
-    Unimplemented("param", "timer_procs", "kampy runs module timers in its own timer scheduler (in "
-                  "rank 1); it starts no separate usrloc timer processes", default=0, types=(int,)),
     Unimplemented("param", "xavp_contact", "not implemented yet", default=None, types=(str,)),
     Unimplemented("param", "db_raw_fetch_type", "Kamailio 5.6 declares it but never reads it (it "
                   "was to pick Oracle's form of a raw query)", default=0, types=(int,)),
@@ -87,6 +94,9 @@ EXPORTS = Exports(
         Param("db_timer_clean", (int,), 0),
         Param("rm_expired_delay", (int,), 0),
         Param("db_clean_tcp", (int,), 0),
+        Param("timer_procs", (int,), 0,
+              doc="N > 0: the timer runs in N processes of its own (\"USRLOC Timer\"), each over "
+                  "the hash slots i with i % N == its index"),
         Param("handle_lost_tcp", (int,), 0,
               doc="1: a contact whose TCP/TLS/WS connection is gone expires at lookup and on the timer"),
         Param("skip_remote_socket", (int,), 0),
@@ -119,5 +129,6 @@ EXPORTS = Exports(
                   doc="Removes expired contacts (and writes changes back in db_mode 2)."),),
     not_implemented=NOT_IMPLEMENTED,
     offers=(Offer("usrloc", UsrlocAPI, doc="the location table (Kamailio's usrloc_api_t)"),),
+    processes=timer_processes,
     factory=UsrlocModule,
 )

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from kampy.api import CoreAPI, DBError
+from kampy.api import CoreAPI, DBError, core_hash
 
 from .errors import DBWriteError
 from .storage import STATE_NEW
@@ -60,18 +60,35 @@ class ExpiryMixin:
         return out
 
     def timer(self) -> None:
-        """Every timer_interval, in one worker only (rank 1): drop expired contacts, and in
-        db_mode 2 write the changes back to the table."""
-        if self.core.rank != 1:
+        """Every timer_interval, in one worker only (rank 1), unless timer_procs gives the work to
+        processes of its own (`timer_part`)."""
+        if self.core.rank != 1 or self.timer_procs > 0:
             return
+        self._run_timer(None)
+
+    def timer_part(self, index: int) -> None:
+        """The timer of process `index` of timer_procs: the AoRs of the hash slots i with
+        i % timer_procs == index (Kamailio's ul_local_timer); the write-back of db_mode 2 and the
+        work on the table alone (db_mode 3, db_timer_clean) run in process 0."""
+        self._run_timer(index)
+
+    def _in_part(self, aor: str, part: int | None) -> bool:
+        if part is None:
+            return True
+        size = 1 << int(self.params["hash_size"])
+        return (core_hash(aor) & (size - 1)) % self.timer_procs == part
+
+    def _run_timer(self, part: int | None) -> None:
+        """Drop expired contacts, and in db_mode 2 write the changes back to the table."""
         now = self.now()
+        first = part in (None, 0)
         for domain in list(self.domains.values()):
             try:
-                self._expire(domain, now)
-                if self.db_mode == WRITE_BACK:
+                self._expire(domain, now, part)
+                if self.db_mode == WRITE_BACK and first:
                     self._flush_domain(domain)
                 if self.db_mode in (WRITE_THROUGH, WRITE_BACK) and int(self.params["db_timer_clean"]) \
-                        and domain.table is not None:
+                        and domain.table is not None and first:
                     domain.table.delete_expired(now - self.rm_expired_delay)
             except DBError as exc:
                 log.error("usrloc timer on %s failed: %s", domain.name, exc)
@@ -86,14 +103,17 @@ class ExpiryMixin:
             except Exception:  # a callback's failure must not stop the expiry
                 log.exception("usrloc: contact-expired callback failed (aor %s)", c.aor)
 
-    def _expire(self, domain: Domain, now: int) -> None:
+    def _expire(self, domain: Domain, now: int, part: int | None = None) -> None:
         gone: list[UContact] = []  # told to the contact-expired callbacks once no lock is held
-        if self.handle_lost_tcp:
-            self._expire_lost_tcp(domain, domain.storage.all() if domain.shared is not None else [])
-        if domain.mode == NO_DB and domain.shared is not None and not self._expired_callbacks:
+        if self.handle_lost_tcp and domain.shared is not None:
+            self._expire_lost_tcp(domain, [c for c in domain.storage.all() if self._in_part(c.aor, part)])
+        if domain.mode == NO_DB and domain.shared is not None and not self._expired_callbacks \
+                and part is None:
             # Nothing to keep in step: each record with an expired contact is rewritten once.
             count = domain.shared.delete_expired(now)
         elif domain.mode == DB_ONLY:
+            if part not in (None, 0):
+                return
             with domain.storage.lock():
                 gone = domain.storage.expired(now - self.rm_expired_delay)
                 for c in gone:
@@ -105,6 +125,8 @@ class ExpiryMixin:
             # shared store's lock is released; a failed delete is logged (wt_timer).
             count = 0
             for c in domain.storage.expired(now):
+                if not self._in_part(c.aor, part):
+                    continue
                 current = None
                 try:
                     with self.lock(domain.name, c.aor):

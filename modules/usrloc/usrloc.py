@@ -159,6 +159,7 @@ class UsrlocModule(ExpiryMixin, KeepaliveMixin, Module):
         self.server_id = core.server_id
         self.rm_expired_delay = int(params["rm_expired_delay"])
         self.handle_lost_tcp = bool(params["handle_lost_tcp"])
+        self.timer_procs = max(0, int(params["timer_procs"]))
         self.table_options = self._table_options(params)
         self._ruids: RuidGenerator | None = None
         self._db: Database | None = None
