@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from kampy.api import CoreAPI, DBError, core_hash
 
 from .errors import DBWriteError
+from .ka import Keepalives
 from .storage import STATE_NEW
 from .ucontact import FL_MEM, UContact
 
@@ -35,6 +36,10 @@ class ExpiryMixin:
     handle_lost_tcp: bool
     timer_procs: int
     _expired_callbacks: list[Callable[[str, UContact], None]]
+    ka: Keepalives
+    keepalive_timeout: int
+    nat_flag: int
+    server_id: int
 
     def now(self) -> int:
         raise NotImplementedError
@@ -85,6 +90,8 @@ class ExpiryMixin:
         for domain in list(self.domains.values()):
             try:
                 self._expire(domain, now, part)
+                if self.ka.mode and domain.shared is not None:
+                    self._keepalives(domain, now, part)
                 if self.db_mode == WRITE_BACK and first:
                     self._flush_domain(domain)
                 if self.db_mode in (WRITE_THROUGH, WRITE_BACK) and int(self.params["db_timer_clean"]) \
@@ -92,6 +99,25 @@ class ExpiryMixin:
                     domain.table.delete_expired(now - self.rm_expired_delay)
             except DBError as exc:
                 log.error("usrloc timer on %s failed: %s", domain.name, exc)
+
+    def _keepalives(self, domain: Domain, now: int, part: int | None) -> None:
+        """ka_mode: a keepalive to the contacts of each AoR of this part (after the expiry, as
+        mem_timer_udomain); with ka_timeout, one silent that long expires in 10 s instead."""
+        assert domain.shared is not None
+        by_aor: dict[str, list[UContact]] = {}
+        for c in domain.storage.all():
+            if self._in_part(c.aor, part):
+                by_aor.setdefault(c.aor, []).append(c)
+        timeout = self.keepalive_timeout
+        for aor, contacts in by_aor.items():
+            ping = []
+            for c in contacts:
+                if timeout > 0 and c.last_keepalive and c.last_keepalive + timeout < now \
+                        and c.expires > now + 10:
+                    domain.shared.set_fields(c.ruid, expires=now + 10)
+                    continue
+                ping.append(c)
+            self.ka.send_for(aor, ping, self.nat_flag, self.server_id)
 
     def on_contact_expired(self, callback: Callable[[str, UContact], None]) -> None:
         self._expired_callbacks.append(callback)

@@ -30,6 +30,7 @@ from kampy.api import (
     CoreAPI,
     DBError,
     Database,
+    MessageContext,
     Member,
     Module,
     RpcFault,
@@ -41,6 +42,7 @@ from kampy.api import (
 
 from .errors import DB_FAILED, DBWriteError
 from .expiry import ExpiryMixin
+from .ka import Keepalives
 from .keepalive import KeepaliveMixin
 from .slots import SlotLocks
 from .storage import COLUMN_PARAMS, LocationTable, SharedStorage, Storage, TableOptions
@@ -160,13 +162,15 @@ class UsrlocModule(ExpiryMixin, KeepaliveMixin, Module):
         self.rm_expired_delay = int(params["rm_expired_delay"])
         self.handle_lost_tcp = bool(params["handle_lost_tcp"])
         self.timer_procs = max(0, int(params["timer_procs"]))
+        self.ka = Keepalives(params, core)
         self.table_options = self._table_options(params)
         self._ruids: RuidGenerator | None = None
         self._db: Database | None = None
         self.domains: dict[str, Domain] = {}
         self._pending = _Pending()
         self._slots: SlotLocks | None = None
-        self.keepalive_timeout = 0  # nathelper's keepalive_timeout (set_keepalive_timeout)
+        # ka_timeout, or nathelper's keepalive_timeout (set_keepalive_timeout)
+        self.keepalive_timeout = max(0, int(params["ka_timeout"]))
         self._expired_callbacks: list[Callable[[str, UContact], None]] = []
         core.stats.register_gauge("usrloc:registered_users", self._registered_users)
         if self.db_mode != NO_DB:
@@ -392,6 +396,15 @@ class UsrlocModule(ExpiryMixin, KeepaliveMixin, Module):
         if mode == CONTACT_PATH:
             return ("contact", c.contact, c.path or "")
         return ("contact", c.contact)
+
+    def on_response(self, ctx: MessageContext) -> bool:
+        """A reply to one of usrloc's keepalives (ka_mode) refreshes its contact; the reply goes
+        on to the core either way, as Kamailio's ul_sip_reply_received."""
+        if self.ka.mode:
+            found = self.ka.reply(ctx)
+            if found is not None:
+                self.refresh_keepalive(found[0], found[1])
+        return True
 
     def get_urecord(self, domain: str, aor: str) -> URecord | None:
         contacts = self.contacts(aor, domain)
