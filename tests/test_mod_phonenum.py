@@ -2,6 +2,9 @@
 expected values are those Kamailio 5.6's phonenum gives for the same numbers (unit tphonu0001)."""
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -75,3 +78,15 @@ def test_a_number_over_255_characters_is_refused(kampy_cfg: Any) -> None:
 def test_an_unknown_key_is_a_config_error(kampy_cfg: Any) -> None:
     with pytest.raises(Exception, match="phonenum"):
         kampy_cfg(CFG % ("", '$avp(x) = $phn(src=>country);'))
+
+
+def test_loading_the_module_leaves_the_geocoder_data_for_the_first_match() -> None:
+    """The geocoder's data (for `ndesc`) takes about 0.4 s to load; a server that loaded it with its
+    config would listen too late for scripts that send one second after the start (Kamailio's
+    unit tphonu0001 does)."""
+    probe = ("import sys; import modules.phonenum; "
+             "print('phonenumbers.geocoder' in sys.modules, 'phonenumbers.geodata' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False"]

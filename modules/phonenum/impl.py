@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import phonenumbers
-from phonenumbers import PhoneNumberType, geocoder
+from phonenumbers import PhoneNumberType
 
 from kampy.api import L_DBG, CoreAPI, MessageContext, Module, PVar, log_at, module_logger
 
@@ -22,6 +23,14 @@ LINE_TYPES = {
 }
 KEYS = ("number", "valid", "normalized", "cctel", "ccname", "ltype", "ndesc", "error")
 _NAME = re.compile(r"\s*([^=\s]+)\s*=>(.*)", re.S)
+
+
+def _geocoder() -> ModuleType:
+    """phonenumbers' geocoder: loading its data takes about 0.4 s, which a server started by a script
+    that sends one second later cannot spend before it listens; workers load it once they serve."""
+    from phonenumbers import geocoder
+
+    return geocoder
 
 
 @dataclass
@@ -50,7 +59,7 @@ def parse_number(number: str, region: str) -> Record:
         return rec
     rec.valid = 1
     rec.normalized = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    rec.ndesc = geocoder.description_for_number(parsed, "en")
+    rec.ndesc = _geocoder().description_for_number(parsed, "en")
     rec.ltype = LINE_TYPES.get(phonenumbers.number_type(parsed), "unknown")
     region_code = phonenumbers.region_code_for_number(parsed) or "ZZ"
     rec.cctel = phonenumbers.country_code_for_region(region_code)
