@@ -1,8 +1,7 @@
 """Unit tgroup0001 of Kamailio's suite (group membership): `kamctl acl grant alice@127.0.0.1 test`,
 kampy started with the unit's config, then with `-A WITH_MULTIDOMAIN`; an OPTIONS to alice must
-log that she is in group test both times. The unit uses MySQL and loads corex (unused by its
-routing; kampy has none yet): here Debian's kamdbctl and kamctl make the tables and the grant in
-an SQLite file, and corex is left out."""
+log that she is in group test both times. The unit uses MySQL: here Debian's kamdbctl and
+kamctl make the tables and the grant in an SQLite file."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -26,6 +25,7 @@ children=2
 loadmodule "db_sqlite.so"
 loadmodule "jsonrpcs.so"
 loadmodule "kex.so"
+loadmodule "corex.so"
 loadmodule "tm.so"
 loadmodule "tmx.so"
 loadmodule "sl.so"

@@ -1,7 +1,6 @@
 """Unit tlcust0001 of Kamailio's suite (log_custom: basic tests): with log_engine_type "udp" kampy
 sends its log lines, and log_udp()'s text, to a UDP listener (the unit's `nc -u -l -p 24680`).
-The unit's config also loads corex, cfg_rpc and counters, which its routing does not use and
-kampy does not have yet: they are left out here."""
+The config is the unit's, without its comments."""
 from __future__ import annotations
 
 import contextlib
@@ -26,11 +25,20 @@ log_engine_data="127.0.0.1:24680"
 loadmodule "log_custom.so"
 loadmodule "jsonrpcs.so"
 loadmodule "kex.so"
+loadmodule "corex.so"
 loadmodule "tm.so"
 loadmodule "tmx.so"
 loadmodule "sl.so"
+loadmodule "rr.so"
 loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
 loadmodule "xlog.so"
+loadmodule "sanity.so"
+loadmodule "ctl.so"
+loadmodule "cfg_rpc.so"
+loadmodule "counters.so"
 
 request_route {
 	xlog("===== xlog message - R-URI is $ru\\n");

@@ -1,8 +1,7 @@
 """Unit tmtree0001 of Kamailio's suite (mtree: basic tests): rows added as `kamctl mtree add`
 writes them, kampy started, a request matched against the tree, a row added and the tree
 reloaded and dumped over the control socket (what `kamctl mtree reload|dump` run). The unit uses
-MySQL and loads corex (unused by its routing; kampy has none yet): here the same rows are in an
-SQLite file and corex is left out."""
+MySQL: here the same rows are in an SQLite file."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -16,6 +15,7 @@ CFG = """#!KAMAILIO
 children=2
 
 loadmodule "kex.so"
+loadmodule "corex.so"
 loadmodule "tm.so"
 loadmodule "tmx.so"
 loadmodule "sl.so"

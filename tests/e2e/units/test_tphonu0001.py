@@ -1,6 +1,6 @@
 """Unit tphonu0001 of Kamailio's suite (phonenum module: basic tests): three numbers matched with
-and without a country, their attributes logged. The unit's config also loads db_mysql and corex,
-which its routing does not use (and kampy has no corex yet): they are left out here."""
+and without a country, their attributes logged. The unit's config also loads db_mysql, which
+its routing does not use: it is left out here."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -11,6 +11,7 @@ CFG = """#!KAMAILIO
 children=2
 
 loadmodule "kex.so"
+loadmodule "corex.so"
 loadmodule "tm.so"
 loadmodule "tmx.so"
 loadmodule "sl.so"

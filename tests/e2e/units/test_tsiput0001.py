@@ -1,6 +1,5 @@
 """Unit tsiput0001 of Kamailio's suite (siputils: basic tests): is_tel_number(), is_numeric(),
-is_alphanum() and is_alphanumex() on the R-URI user and on "+24242424". The unit's config also
-loads corex, which its routing does not use and kampy does not have yet: it is left out here."""
+is_alphanum() and is_alphanumex() on the R-URI user and on "+24242424", with the unit's config."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -11,6 +10,7 @@ CFG = """#!KAMAILIO
 children=2
 
 loadmodule "kex.so"
+loadmodule "corex.so"
 loadmodule "jsonrpcs.so"
 loadmodule "tm.so"
 loadmodule "tmx.so"

@@ -1,6 +1,5 @@
 """Unit tsjson0001 of Kamailio's suite (sipjson: basic tests): sipsak's OPTIONS to alice, the
-document of sj_serialize("0B") in the log. The unit's config also loads corex, which its routing
-does not use and kampy does not have yet: it is left out here."""
+document of sj_serialize("0B") in the log, with the unit's config."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -11,6 +10,7 @@ CFG = """#!KAMAILIO
 children=2
 
 loadmodule "kex.so"
+loadmodule "corex.so"
 loadmodule "tm.so"
 loadmodule "tmx.so"
 loadmodule "sl.so"
