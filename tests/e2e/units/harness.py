@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -21,26 +22,35 @@ from tests.e2e.stock.netns import Namespace
 from tests.support.kamailio_cli import Daemon, kampy_cmd, wait_until
 
 SIP_PORT = 5060
+DEBIAN_CFG = Path("/etc/kamailio/kamailio.cfg")  # installed by Debian's kamailio package
 
 
 class UnitServer:
     """kampy started as a unit of the suite starts Kamailio, in namespaces of its own."""
 
-    def __init__(self, tmp_path: Path, cfg: str, name: str = "unit") -> None:
+    def __init__(self, tmp_path: Path, cfg: str | None, name: str = "unit") -> None:
+        """`cfg` None: the unit starts Kamailio without `-f`, on the default config, Debian's
+        /etc/kamailio/kamailio.cfg (a copy of it is mounted over /etc/kamailio in the namespace)."""
         self.dir = tmp_path
-        (tmp_path / "etc").mkdir(exist_ok=True)
+        etc = tmp_path / "etc"
+        etc.mkdir(exist_ok=True)
         self.run_dir = tmp_path / "run"
         self.run_dir.mkdir(exist_ok=True)
-        self.cfg = tmp_path / f"kamailio-{name}.cfg"
-        self.cfg.write_text(cfg)
+        self.cfg: Path | None = None
+        if cfg is None:
+            shutil.copy(DEBIAN_CFG, etc / "kamailio.cfg")
+        else:
+            self.cfg = tmp_path / f"kamailio-{name}.cfg"
+            self.cfg.write_text(cfg)
         self.log_path = tmp_path / f"kamailio-{name}.log"
         self.pid_file = self.run_dir / "kamailio.pid"
         self.ns = Namespace(tmp_path / "etc")
         self.daemon: Daemon | None = None
 
     def command(self, options: tuple[str, ...] = ("-a", "no", "-ddd", "-E")) -> list[str]:
+        config = ("-f", str(self.cfg)) if self.cfg is not None else ()
         return kampy_cmd("-P", str(self.pid_file), "-w", str(self.run_dir), "-Y", str(self.run_dir),
-                         "-f", str(self.cfg), *options)
+                         *config, *options)
 
     def start(self, *options: str) -> None:
         """The unit's start line (its options after -f; `-a no -ddd -E` unless given): returns once
