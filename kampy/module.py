@@ -487,6 +487,10 @@ class Exports:
     # the processes of its own the module runs, from its parameters (every declared one, as the
     # module gets them): called once before the workers start, so a function of the parameters
     processes: Callable[[dict[str, Any]], Sequence[Process]] | None = None
+    # a slow load of read-only data the workers share (copy-on-write): called with the module's
+    # parameters once in the first process, after the listeners are bound (requests wait in their
+    # queues meanwhile) and before the workers fork; the module must load it on first use too
+    preload: Callable[[dict[str, Any]], None] | None = None
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)

@@ -49,8 +49,9 @@ def run(compiled: CompiledConfig, params: NetParams, listen_override: Sequence[s
         return Server.from_config(compiled, sockets=[x.socket for x in listeners], aliases=aliases,
                                   shared=shared, rank=rank, workers=workers, process=process)
 
-    from kampy.runtime.engine import module_processes
+    from kampy.runtime.engine import module_processes, preload_modules
 
+    preload_modules(compiled)
     extra = module_processes(compiled)
     if extra and params.fork:
         listen_log.info("%d module process%s: %s", len(extra), "es" if len(extra) != 1 else "",

@@ -61,6 +61,13 @@ def module_processes(compiled: CompiledConfig) -> list[tuple[str, Process]]:
     return found
 
 
+def preload_modules(compiled: CompiledConfig) -> None:
+    """Every loaded module's `Exports.preload`, in loadmodule order."""
+    for mod in compiled.modules.values():
+        if mod.exports.preload is not None:
+            mod.exports.preload(dict(mod.params))
+
+
 _CONTROL = (ScriptExit, ScriptDrop, Return, Break, ModuleFailure)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from kampy.api import Arg, ArgKind, Exports, Function, Param, PVClass, RouteType, Unimplemented
 
-from .impl import PhonenumModule
+from .impl import PhonenumModule, preload
 
 EXPORTS = Exports(
     name="phonenum",
@@ -41,4 +41,5 @@ EXPORTS = Exports(
                       default=0, types=(int,)),
     ),
     factory=PhonenumModule,
+    preload=preload,
 )

@@ -26,11 +26,16 @@ _NAME = re.compile(r"\s*([^=\s]+)\s*=>(.*)", re.S)
 
 
 def _geocoder() -> ModuleType:
-    """phonenumbers' geocoder: loading its data takes about 0.4 s, which a server started by a script
-    that sends one second later cannot spend before it listens; workers load it once they serve."""
+    """phonenumbers' geocoder. Its data takes about 0.4 s and 100 MB to load: the server loads it
+    once its listeners are bound (a script that starts it and sends one second later finds it
+    listening) and before its workers fork (they share it); the pytest plugin at the first match."""
     from phonenumbers import geocoder
 
     return geocoder
+
+
+def preload(params: dict[str, Any]) -> None:
+    _geocoder()
 
 
 @dataclass
