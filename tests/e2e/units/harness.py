@@ -17,6 +17,7 @@ import socket
 import subprocess
 from pathlib import Path
 
+from kampy.testing.digest import authorization, pick
 from tests.e2e.kampy_process import REPO, start_server
 from tests.e2e.stock.netns import Namespace
 from tests.support.kamailio_cli import Daemon, kampy_cmd, wait_until
@@ -106,6 +107,29 @@ class UnitServer:
             sock.sendto(data, ("127.0.0.1", SIP_PORT))
             return final_reply(sock)
 
+    def sipsak_auth(self, uri: str, user: str, password: str, from_uri: str) -> bytes:
+        """`sipsak -u USER -a PASSWORD -c FROM -s URI`: an OPTIONS from FROM_URI, sent again with
+        the Digest credentials answering a 401/407; returns the last final reply."""
+        with contextlib.closing(self.ns.socket(socket.AF_INET, socket.SOCK_DGRAM)) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+            _, call_id, tag = _common(port)
+            sock.sendto(options_request(uri, port, from_uri=from_uri, call_id=call_id, tag=tag),
+                        ("127.0.0.1", SIP_PORT))
+            reply = final_reply(sock)
+            code = status(reply)
+            if code not in (401, 407):
+                return reply
+            name = "WWW-Authenticate" if code == 401 else "Proxy-Authenticate"
+            challenge = pick(header_values(reply, name))
+            assert challenge is not None, reply.decode(errors="replace")
+            credentials = authorization(challenge, username=user, password=password, method="OPTIONS",
+                                        uri=uri)
+            header = "Authorization" if code == 401 else "Proxy-Authorization"
+            sock.sendto(options_request(uri, port, from_uri=from_uri, call_id=call_id, tag=tag, cseq=2,
+                                        extra=f"{header}: {credentials}\r\n"), ("127.0.0.1", SIP_PORT))
+            return final_reply(sock)
+
 
 def _common(port: int) -> tuple[str, str, str]:
     branch = f"z9hG4bK.{random.getrandbits(32):08x}"
@@ -113,12 +137,23 @@ def _common(port: int) -> tuple[str, str, str]:
             f"{random.getrandbits(31)}@127.0.0.1", f"{random.getrandbits(32):08x}")
 
 
-def options_request(uri: str, port: int) -> bytes:
-    via, call_id, tag = _common(port)
-    return (f"OPTIONS {uri} SIP/2.0\r\n{via}\r\nFrom: sip:sipsak@127.0.0.1:{port};tag={tag}\r\n"
-            f"To: {uri}\r\nCall-ID: {call_id}\r\nCSeq: 1 OPTIONS\r\nContact: sip:sipsak@127.0.0.1:{port}\r\n"
+def options_request(uri: str, port: int, *, from_uri: str | None = None, call_id: str | None = None,
+                    tag: str | None = None, cseq: int = 1, extra: str = "") -> bytes:
+    via, new_call_id, new_tag = _common(port)
+    sender = from_uri or f"sip:sipsak@127.0.0.1:{port}"
+    return (f"OPTIONS {uri} SIP/2.0\r\n{via}\r\nFrom: {sender};tag={tag or new_tag}\r\n"
+            f"To: {uri}\r\nCall-ID: {call_id or new_call_id}\r\nCSeq: {cseq} OPTIONS\r\n"
+            f"Contact: sip:sipsak@127.0.0.1:{port}\r\n{extra}"
             "Content-Length: 0\r\nMax-Forwards: 70\r\nUser-Agent: sipsak 0.9.9-pre\r\n"
             "Accept: text/plain\r\n\r\n").encode()
+
+
+def header_values(reply: bytes, name: str) -> list[str]:
+    """The values of every `name` header of a reply (no compact forms, no folding)."""
+    wanted = name.lower() + ":"
+    return [line.split(":", 1)[1].strip()
+            for line in reply.decode(errors="replace").split("\r\n\r\n", 1)[0].split("\r\n")[1:]
+            if line.lower().startswith(wanted)]
 
 
 def message_request(uri: str, port: int, body: str | None) -> bytes:
