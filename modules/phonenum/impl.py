@@ -35,7 +35,10 @@ def _geocoder() -> ModuleType:
 
 
 def preload(params: dict[str, Any]) -> None:
-    _geocoder()
+    try:
+        _geocoder()
+    except ImportError as exc:  # after chroot (-t) the package's files may be out of reach
+        log.error("cannot load libphonenumber's geocoder data: %s", exc)
 
 
 @dataclass
