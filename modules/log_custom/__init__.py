@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from kampy.api import Arg, ArgKind, Exports, Function, RouteType
 
-from .impl import LogCustomModule
+from .impl import LogCustomModule, preload
 
 EXPORTS = Exports(
     name="log_custom",
@@ -21,4 +21,5 @@ EXPORTS = Exports(
         ),
     ),
     factory=LogCustomModule,
+    preload=preload,
 )

@@ -7,6 +7,24 @@ from typing import Any
 from kampy.api import CoreAPI, MessageContext, Module, module_logger, parse_uri, SIPProtocolError
 
 log = module_logger("log_custom")
+# Kamailio's processes all send from its SIP socket, one source port (a receiver such as `nc -u -l`
+# takes only its first sender's datagrams): the sockets are made before the workers fork
+# (`preload`), and every process sends from the same one
+_SHARED: dict[int, socket.socket] = {}
+
+
+def _udp_socket(family: int) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    sock.setblocking(False)
+    return sock
+
+
+def preload(params: dict[str, Any]) -> None:
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            _SHARED.setdefault(family, _udp_socket(family))
+        except OSError as exc:  # no IPv6 here
+            log.debug("no shared log socket of family %s: %s", family, exc)
 
 
 def udp_target(engine_type: Any, engine_data: Any) -> tuple[str, int] | None:
@@ -30,8 +48,7 @@ class LogCustomModule(Module):
         self.sock: socket.socket | None = None
         if self.target is not None:
             family = socket.AF_INET6 if ":" in self.target[0] else socket.AF_INET
-            self.sock = socket.socket(family, socket.SOCK_DGRAM)
-            self.sock.setblocking(False)
+            self.sock = _SHARED.get(family) or _udp_socket(family)
             if core.divert_logs(self._send_line):
                 log.debug("setting udp-send custom logging function")
 
@@ -53,6 +70,6 @@ class LogCustomModule(Module):
         return 1 if self.send(text.encode("utf-8", "replace")) else -1
 
     def destroy(self) -> None:
-        if self.sock is not None:
+        if self.sock is not None and self.sock not in _SHARED.values():
             self.sock.close()
-            self.sock = None
+        self.sock = None

@@ -49,13 +49,18 @@ request_route {
 """
 
 
-def received(sock: socket.socket, until: str, timeout: float = 10) -> list[str]:
+def received(sock: socket.socket, until: str, timeout: float = 10,
+             senders: set[tuple[str, int]] | None = None) -> list[str]:
+    """The datagrams' texts until one holds `until`; their source addresses added to `senders`."""
     lines: list[str] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not any(until in line for line in lines):
         sock.settimeout(max(0.05, deadline - time.monotonic()))
         with contextlib.suppress(TimeoutError):
-            lines.append(sock.recv(65535).decode(errors="replace"))
+            data, source = sock.recvfrom(65535)
+            lines.append(data.decode(errors="replace"))
+            if senders is not None:
+                senders.add(source)
     return lines
 
 
@@ -72,3 +77,21 @@ def test_tlcust0001_log_lines_and_log_udp_text_reach_the_udp_target(
     xlog = [line for line in lines if "xlog message" in line]
     assert len(xlog) == 1
     assert xlog[0].startswith("(") and "ERROR: {1 1 OPTIONS " in xlog[0]
+
+
+def test_tlcust0001_every_process_sends_its_lines_from_one_source_port(
+        unit_server: Callable[..., UnitServer]) -> None:
+    """The unit's `nc -u -l` takes the datagrams of its first sender only: Kamailio's processes all
+    send from its SIP socket. Worker 1 logs its control sockets as it starts; the requests go to
+    either worker (each logs and sends its log_udp() text; a run in which worker 1 takes all eight
+    cannot tell)."""
+    server = unit_server(CFG, "tlcust0001")
+    senders: set[tuple[str, int]] = set()
+    with contextlib.closing(server.ns.socket(socket.AF_INET, socket.SOCK_DGRAM)) as nc:
+        nc.bind(("127.0.0.1", 24680))
+        server.start("-a", "no")
+        for n in range(8):
+            assert status(server.sipsak(f"sip:alice{n}@127.0.0.1:5060")) == 200
+            received(nc, f"alice{n}@", senders=senders)
+        server.stop()
+    assert len(senders) == 1, senders
