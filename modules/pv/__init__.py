@@ -34,16 +34,6 @@ NOT_IMPLEMENTED = (
     Unimplemented("pvar", "AU", "not implemented yet"),
     Unimplemented("pvar", "Au", "not implemented yet"),
     Unimplemented("pvar", "Rn", "not implemented yet"),
-    Unimplemented("pvar", "aU", "not implemented yet"),
-    Unimplemented("pvar", "aa", "not implemented yet"),
-    Unimplemented("pvar", "ad", "not implemented yet"),
-    Unimplemented("pvar", "adc", "not implemented yet"),
-    Unimplemented("pvar", "adn", "not implemented yet"),
-    Unimplemented("pvar", "ado", "not implemented yet"),
-    Unimplemented("pvar", "adr", "not implemented yet"),
-    Unimplemented("pvar", "adu", "not implemented yet"),
-    Unimplemented("pvar", "ar", "not implemented yet"),
-    Unimplemented("pvar", "au", "not implemented yet"),
     Unimplemented("pvar", "ccp", "not implemented yet"),
     Unimplemented("pvar", "dic", "not implemented yet"),
     Unimplemented("pvar", "dip", "not implemented yet"),
@@ -366,6 +356,16 @@ EXPORTS = Exports(
         PVClass("Ts", handler="pv_msg"),  # pv_get_times 0
         PVClass("TS", handler="pv_msg"),  # pv_get_timenows 0
         PVClass("ua", handler="pv_msg"),  # pv_get_useragent 0
+        PVClass("au", handler="pv_msg"),  # pv_get_authattr
+        PVClass("ar", handler="pv_msg"),  # pv_get_authattr
+        PVClass("ad", handler="pv_msg"),  # pv_get_authattr
+        PVClass("aU", handler="pv_msg"),  # pv_get_authattr
+        PVClass("aa", handler="pv_msg"),  # pv_get_authattr
+        PVClass("adu", handler="pv_msg"),  # pv_get_authattr
+        PVClass("adn", handler="pv_msg"),  # pv_get_authattr
+        PVClass("adc", handler="pv_msg"),  # pv_get_authattr
+        PVClass("adr", handler="pv_msg"),  # pv_get_authattr
+        PVClass("ado", handler="pv_msg"),  # pv_get_authattr
         PVClass("shv", arg="required", writable=True, handler="pv_shv"),  # pv_get_shvar pv_parse_shvar_name
         PVClass("time", arg="required", handler="pv_time"),  # pv_get_local_time pv_parse_time_name
         PVClass("timef", arg="required", handler="pv_timef"),  # pv_get_local_strftime pv_parse_strftime_name

@@ -13,10 +13,13 @@ from collections.abc import Callable
 from kampy.api import (
     URI,
     BoundedCache,
+    DigestCredentials,
+    DigestSyntaxError,
     MessageContext,
     NameAddr,
     Request,
     SIPProtocolError,
+    parse_digest_credentials,
     parse_name_addr,
     parse_uri,
 )
@@ -286,6 +289,43 @@ def get_ua(ctx: MessageContext) -> Value:
     return _first_hf("user-agent")(ctx)
 
 
+# ---------------------------------------------------------------- credentials: $au $ar ...
+
+
+def _auth_attr(read: Callable[[DigestCredentials], str | None], *,
+               empty_null: bool = False) -> Callable[[MessageContext], Value]:
+    """Kamailio's pv_get_authattr: an attribute of the digest credentials of the first
+    Proxy-Authorization header, else of the first Authorization header ($null for ACK and CANCEL,
+    without credentials, or when they cannot be parsed); an attribute they lack is "" ($null
+    with `empty_null`, as $adu)."""
+    def get(ctx: MessageContext) -> Value:
+        msg = ctx.msg
+        if not isinstance(msg, Request) or msg.method in ("ACK", "CANCEL"):
+            return None
+        bodies = header_bodies(ctx, "proxy-authorization") or header_bodies(ctx, "authorization")
+        if not bodies:
+            return None
+        try:
+            cred = parse_digest_credentials(bodies[0])
+        except DigestSyntaxError:
+            cred = None
+        if cred is None:
+            log.error("failed to parse credentials")
+            return None
+        value = read(cred) or ""
+        return None if empty_null and not value else value
+    return get
+
+
+AUTH_VARS: dict[str, Callable[[MessageContext], Value]] = {
+    "au": _auth_attr(lambda c: c.user), "ar": _auth_attr(lambda c: c.realm),
+    "adu": _auth_attr(lambda c: c.uri, empty_null=True), "ad": _auth_attr(lambda c: c.domain),
+    "aU": _auth_attr(lambda c: c.username), "aa": _auth_attr(lambda c: c.algorithm),
+    "adn": _auth_attr(lambda c: c.nonce), "adc": _auth_attr(lambda c: c.cnonce),
+    "adr": _auth_attr(lambda c: c.response), "ado": _auth_attr(lambda c: c.opaque),
+}
+
+
 # ---------------------------------------------------------------- source and local socket
 
 
@@ -396,4 +436,5 @@ MSG_GETTERS: dict[str, Callable[[MessageContext], Value]] = {
     "RAu": get_RAu, "RAut": get_RAu, "Ras": get_Ras,
     "pr": get_pr, "proto": get_pr, "prid": get_prid, "conid": get_conid, "pp": get_pp,
     "mi": lambda ctx: ctx.msg_id,
+    **AUTH_VARS,
 }
