@@ -106,3 +106,12 @@ def test_ka_loglevel_logs_the_roundtrip_with_ka_logmsg(caplog: pytest.LogCapture
     (line,) = [r.getMessage() for r in caplog.records if "keepalive roundtrip" in r.getMessage()]
     assert line.startswith("keepalive roundtrip: 0.") and line.endswith("] to [sip:alice@kamailio.org]")
     assert "- ruid [uloc-" in line
+
+
+def test_usrloc_loads_without_pv_when_keepalives_are_off() -> None:
+    # ka_logmsg's default names pv's $tu; Kamailio parses it only with ka_mode set, so a config
+    # without pv loads usrloc (the daemon tests' config does)
+    from kampy.testing import Harness
+
+    with Harness.load('loadmodule "usrloc.so"\nrequest_route {\n    exit;\n}\n') as sip:
+        assert sip.core.modules.get("usrloc") is not None

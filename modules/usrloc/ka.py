@@ -48,7 +48,10 @@ class Keepalives:
         self.filter = int(params["ka_filter"])
         self.loglevel = int(params["ka_loglevel"])
         logmsg = str(params["ka_logmsg"] or "")
-        self.logmsg: Callable[[MessageContext], str] | None = core.formatter(logmsg) if logmsg else None
+        # parsed only when keepalives are on, as Kamailio's mod_init does: its default names pv's
+        # $tu, which a config without pv and without ka_mode must not need
+        self.logmsg: Callable[[MessageContext], str] | None = (
+            core.formatter(logmsg) if logmsg and self.mode != ULKA_NONE else None)
         self.counter = 0
 
     def send_for(self, aor: str, contacts: Iterable[UContact], nat_flag: int, server_id: int) -> int:
