@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,3 +74,17 @@ def store() -> Iterator[SharedStore]:
         yield s
     finally:
         s.remove()
+
+
+@pytest.fixture(autouse=True)
+def kampy_log_levels_restored() -> Iterator[None]:
+    """The levels of the kampy loggers as they were before the test: a config's `debug`, or a
+    test that sets it at run time (`corex.debug`, `cfg.set_now_int core debug`), changes them for
+    the whole process, and the next test's log records would be filtered by it."""
+    names = [name for name in list(logging.root.manager.loggerDict) if name.startswith("kampy.")]
+    loggers = [logging.getLogger("kampy"), *(logging.getLogger(name) for name in names)]
+    levels = [(logger, logger.level) for logger in loggers]
+    yield
+    for logger, level in levels:
+        logger.setLevel(level)
+
