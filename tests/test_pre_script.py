@@ -42,6 +42,23 @@ def test_sl_drops_ack_to_its_own_reply_before_the_script(tmp_path):
     assert server.core.stats.get("sl:received_ACKs") == 1
 
 
+def test_an_ack_sl_absorbs_is_not_counted_in_the_core_statistics(tmp_path):
+    """kex counts requests in a pre-script callback that Kamailio runs after sl's ACK filter (the
+    callbacks of modules loaded later run first), so an ACK sl drops never reaches kex."""
+    server = make_server(tmp_path, 'request_route { exit; }', modules=("fake", "pv", "kex", "sl"))
+    server.handle(ack_to_our_reply(server), SOURCE)
+    assert server.core.stats.get("core:rcv_requests_ack") == 0
+    assert server.core.stats.get("core:rcv_requests") == 0
+
+
+def test_an_ack_that_reaches_the_script_is_counted_in_the_core_statistics(tmp_path):
+    server = make_server(tmp_path, 'request_route { exit; }', modules=("fake", "pv", "kex", "sl"))
+    server.handle(request("ACK").replace(b"To: <sip:bob@example.com>", b"To: <sip:b@example.com>;tag=x"),
+                  SOURCE)
+    assert server.core.stats.get("core:rcv_requests_ack") == 1
+    assert server.core.stats.get("core:rcv_requests") == 1
+
+
 def test_sl_lets_other_acks_reach_the_script(tmp_path):
     server = make_server(tmp_path, 'request_route { rec("script $rm"); }', modules=("fake", "pv", "sl"))
     server.handle(request("ACK").replace(b"To: <sip:bob@example.com>", b"To: <sip:b@example.com>;tag=x"),

@@ -206,8 +206,6 @@ class Server:
             if isinstance(msg, Request):
                 if not self._top_via_parses(msg, src):
                     return []
-                if not self._handed_off:  # counted once, by the worker that received it
-                    corestats.count_request(self.core.stats, msg)
                 return self._request(msg, data, src)
             if not self._handed_off:
                 corestats.count_reply(self.core.stats, msg)
@@ -277,6 +275,8 @@ class Server:
 
     def _request(self, msg: Request, data: bytes, src: Source) -> list[Outgoing | Handoff]:
         if msg.via is None:
+            if not self._handed_off:
+                corestats.count_request(self.core.stats, msg)
             log.info("request without Via from %s:%d dropped", src.ip, src.port)
             return []
         ctx = MessageContext(msg, src, self.core, handed_off=self._handed_off, msg_id=self.msg_no)
@@ -294,6 +294,10 @@ class Server:
             log.exception("internal error before request_route of a message from %s:%d", src.ip, src.port)
             self._internal_error(ctx, data, "before request_route")
             return ctx.outbox
+        # Counted by kex's pre-script callback, which Kamailio runs after those of the modules
+        # loaded after kex: an ACK sl absorbs (to its own reply) is not counted; one a hook hands
+        # to the worker owning its transaction is counted there.
+        corestats.count_request(self.core.stats, msg)
         if not self._has_request_route:
             return []
         out = self._run_request_route(ctx, data)

@@ -35,7 +35,7 @@ def settled(stock: Stock, names: tuple[str, ...], timeout: float = 15) -> dict[s
     raise AssertionError(f"the statistics still move after {timeout}s")
 
 
-@on("kamailio")
+@on("kamailio", "kampy")
 def test_kamcmd_reads_the_statistics_of_registrations_and_a_call(stock: Stock) -> None:
     alice, bob = registered(stock, "alice", "bob")
     hang_up(answered(alice, bob), bob)
