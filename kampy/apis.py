@@ -701,13 +701,19 @@ class UsrlocAPI(Protocol):
     def get_all_ucontacts(self, flags: int, part_idx: int, part_max: int,
                           server_id_only: bool = False) -> list[PingContact]:
         """The contacts of every domain whose branch flags hold all of `flags`, in partition
-        `part_idx` of `part_max` (by the hash slot of their AoR: slot % part_max == part_idx), only
+        `part_idx` of `part_max` (by the hash slot of their AoR: slot % part_max == part_idx; in
+        db_mode 3 the rows of `partition` part_idx, see set_max_partition), only
         those written with this server's server_id when `server_id_only`. With a keepalive timeout
         set, a UDP contact that has not answered a keepalive for that long is left out and expires
         within 10 seconds."""
 
     def refresh_keepalive(self, aorhash: int, ruid: str) -> int:
         """The contact `ruid` (of an AoR hashing to `aorhash`) answered a keepalive now."""
+
+    def set_max_partition(self, maximum: int) -> None:
+        """Rows inserted from now on get a `partition` column below `maximum` (Kamailio's
+        ul_set_max_partition; nathelper: natping_processes * natping_interval), which db_mode 3
+        keepalives read one partition at a time (`part_idx`)."""
 
     def set_keepalive_timeout(self, seconds: int) -> None:
         """How long a UDP contact may go without answering keepalives (0: forever)."""

@@ -209,3 +209,52 @@ def test_filter_server_id_pings_only_the_contacts_this_server_saved(
     sip = kampy_cfg(with_params(f'modparam("usrloc", "db_mode", 1)\n'
                                 f'modparam("nathelper", "filter_server_id", {flag})'), db=url)
     assert sorted(s.host for s in pings(sip, 10)) == pinged
+
+
+def location_rows(url: str, *rows: dict) -> None:
+    from kampy.testing.db import Tables
+
+    Tables.create(url)
+    tables = Tables(url)
+    try:
+        for row in rows:
+            tables["location"].insert(row)
+    finally:
+        tables.close()
+
+
+def test_a_row_saved_while_pinging_gets_the_partition_of_the_writer_s_pid_and_counter(
+        kampy_cfg: Callable[..., Harness], tmp_path) -> None:
+    """Kamailio's db_insert_ucontact with nathelper's max partition (natping_processes *
+    natping_interval = 10): (a per-process counter + pid) % 10."""
+    import os
+
+    from kampy.db import connect
+
+    url = f"sqlite://{tmp_path / 'location.sqlite'}"
+    location_rows(url)
+    sip = kampy_cfg(with_params('modparam("usrloc", "db_mode", 1)'), db=url)
+    register(sip, "alice", "203.0.113.7:40000")
+    register(sip, "bob", "203.0.113.8:40000")
+    db = connect(url)
+    try:
+        found = db.query("location", ["username", "partition"], order_by="id")
+    finally:
+        db.close()
+    pid = os.getpid()
+    assert [tuple(r) for r in found] == [("alice", pid % 10), ("bob", (pid + 1) % 10)]
+
+
+def test_db_mode_3_pings_each_row_in_the_second_of_its_partition(
+        kampy_cfg: Callable[..., Harness], tmp_path) -> None:
+    url = f"sqlite://{tmp_path / 'location.sqlite'}"
+    location_rows(url, *({
+        "ruid": f"uloc-{n}", "username": f"user{n}", "contact": f"sip:user{n}@10.0.0.{n}:5070",
+        "received": f"sip:203.0.113.{n}:40000", "expires": "2030-01-01 00:00:00", "keepalive": 1,
+        "cflags": (1 << 6) | (1 << 7), "callid": f"c{n}", "cseq": 1, "socket": "udp:127.0.0.1:5060",
+        "partition": part} for n, part in ((2, 2), (7, 7))))
+    sip = kampy_cfg(with_params('modparam("usrloc", "db_mode", 3)'), db=url)
+    sent = pings(sip, 10)
+    at = {s.host: s.time for s in sent}
+    assert sorted(at) == ["203.0.113.2", "203.0.113.7"]
+    assert at["203.0.113.7"] - at["203.0.113.2"] == pytest.approx(5)

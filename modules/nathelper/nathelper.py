@@ -87,6 +87,7 @@ class NathelperModule(Module):
         processes = int(params["natping_processes"])
         if processes < 0:
             raise ValueError("bad config - natping_processes must be >= 0")
+        self.ul.set_max_partition(processes * self.interval)
         sipping_flag = _bit(int(params["sipping_bflag"]))
         if sipping_flag:
             if not self.sipping_from:

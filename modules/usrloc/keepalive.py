@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from kampy.api import PingContact, core_hash
 
+from .storage import Partitions
 from .ucontact import UContact
 
 if TYPE_CHECKING:
@@ -21,23 +22,36 @@ class KeepaliveMixin:
     domains: dict[str, Domain]
     params: dict[str, Any]
     server_id: int
+    partitions: Partitions
     keepalive_timeout: int = 0
 
     def now(self) -> int:
         raise NotImplementedError
 
+    def set_max_partition(self, maximum: int) -> None:
+        """Kamailio's ul_set_max_partition: rows inserted from now on get a `partition` below
+        `maximum`, and db_mode 3 keepalives read partition `part_idx` of them."""
+        self.partitions.max = max(0, int(maximum))
+
     def get_all_ucontacts(self, flags: int, part_idx: int, part_max: int,
                           server_id_only: bool = False) -> list[PingContact]:
-        """Kamailio's get_all_ucontacts: partition by the AoR's hash slot, all of `flags` set."""
+        """Kamailio's get_all_ucontacts, all of `flags` set: in memory, the partition is the AoR's
+        hash slot % part_max; in db_mode 3, the rows' `partition` column (get_all_db_ucontacts)."""
         now = self.now()
         size = 1 << int(self.params["hash_size"])
         found = []
         for domain in list(self.domains.values()):
-            for c in domain.storage.all():
+            in_db = domain.mode == DB_ONLY and domain.table is not None
+            if in_db:
+                assert domain.table is not None
+                contacts = domain.table.in_partition(part_idx if self.partitions.max > 0 else 0)
+            else:
+                contacts = domain.storage.all()
+            for c in contacts:
                 if domain.mode == DB_ONLY and not c.valid(now):
                     continue
                 aorhash = core_hash(c.aor)
-                if part_max and (aorhash & (size - 1)) % part_max != part_idx:
+                if not in_db and part_max and (aorhash & (size - 1)) % part_max != part_idx:
                     continue
                 if c.cflags & flags != flags:
                     continue

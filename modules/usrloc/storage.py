@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import marshal
 import operator
+import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -385,18 +386,38 @@ class TableOptions:
         return self.columns.get(name, name)
 
 
+class Partitions:
+    """The `partition` column of the rows usrloc inserts (Kamailio's db_insert_ucontact): 0, or,
+    once a maximum is set (nathelper: natping_processes * natping_interval; usrloc's own keepalives:
+    timer_procs), (a counter of the writing process + its pid) % maximum, so that the pinging
+    timers of db_mode 3 each read a share of the rows."""
+
+    def __init__(self) -> None:
+        self.max = 0
+        self._counter = 0  # per process: each worker counts its own inserts
+
+    def next(self) -> int:
+        if self.max <= 0:
+            return 0
+        value = (self._counter + os.getpid()) % self.max
+        self._counter += 1
+        return value
+
+
 class LocationTable:
     """A usrloc domain in Kamailio's `location` table (or another table of the same layout), with
     the values written as Kamailio's db_insert_ucontact writes them: DATETIME `expires` and
     `last_modified` (epoch seconds with expires_type 1), `q` as a float (-1 unspecified), `methods`
-    NULL for all methods, the AoR split into `username`/`domain` when use_domain is on. Column
-    names are the *_column parameters'."""
+    NULL for all methods, the AoR split into `username`/`domain` when use_domain is on, the
+    `partition` of `partitions` on insert. Column names are the *_column parameters'."""
 
-    def __init__(self, db: Database, table: str, options: TableOptions | None = None) -> None:
+    def __init__(self, db: Database, table: str, options: TableOptions | None = None,
+                 partitions: Partitions | None = None) -> None:
         self.db = db
         self.table = table
         self.options = options or TableOptions()
         self.use_domain = self.options.use_domain
+        self.partitions = partitions if partitions is not None else Partitions()
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
@@ -480,6 +501,10 @@ class LocationTable:
     def all(self) -> list[UContact]:
         return self._select(None)
 
+    def in_partition(self, partition: int) -> list[UContact]:
+        """The rows of one `partition` (what a pinging timer reads in db_mode 3)."""
+        return self._select({"partition": partition})
+
     def expired(self, now: float) -> list[UContact]:
         return self._select([("expires", "<=", self._time(int(now))),
                              ("expires", ">", self._time(0))])
@@ -490,15 +515,19 @@ class LocationTable:
         if self.options.insert_update:
             self._insert_update(contact)
         else:
-            self.db.insert(self.table, self._names(self.row(contact)))
+            self.db.insert(self.table, self._names(self._new_row(contact)))
+
+    def _new_row(self, contact: UContact) -> dict[str, Any]:
+        """The row db_insert_ucontact writes: with the next `partition`."""
+        return {**self.row(contact), "partition": self.partitions.next()}
 
     def _insert_update(self, contact: UContact) -> None:
         """db_insert_update: Kamailio's INSERT ... ON DUPLICATE KEY UPDATE on the unique ruid."""
-        row = self.row(contact)
+        row = self._new_row(contact)
         ruid = row.pop("ruid")
         if self.db.update(self.table, self._names({"ruid": ruid}), self._names(row)) == 0 \
                 and not self._exists(ruid):
-            self.db.insert(self.table, self._names(self.row(contact)))
+            self.db.insert(self.table, self._names({**row, "ruid": ruid}))
 
     def update(self, contact: UContact) -> None:
         if contact.flags & FL_MEM:
@@ -514,7 +543,7 @@ class LocationTable:
             row.pop(name, None)
         changed = self.db.update(self.table, self._names(where), self._names(row))
         if changed == 0 and self.options.check_update and not self._exists(contact.ruid):
-            self.db.insert(self.table, self._names(self.row(contact)))
+            self.db.insert(self.table, self._names(self._new_row(contact)))
 
     def _match(self, c: UContact) -> dict[str, Any]:
         """The row of `c` for an UPDATE or DELETE: by ruid (db_ops_ruid), else as Kamailio's

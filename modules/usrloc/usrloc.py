@@ -45,7 +45,7 @@ from .expiry import ExpiryMixin
 from .ka import Keepalives
 from .keepalive import KeepaliveMixin
 from .slots import SlotLocks
-from .storage import COLUMN_PARAMS, LocationTable, SharedStorage, Storage, TableOptions
+from .storage import COLUMN_PARAMS, LocationTable, Partitions, SharedStorage, Storage, TableOptions
 from .ucontact import (
     ALL_METHODS,
     FL_MEM,
@@ -163,6 +163,9 @@ class UsrlocModule(ExpiryMixin, KeepaliveMixin, Module):
         self.handle_lost_tcp = bool(params["handle_lost_tcp"])
         self.timer_procs = max(0, int(params["timer_procs"]))
         self.ka = Keepalives(params, core)
+        self.partitions = Partitions()  # set_max_partition
+        if self.ka.mode != 0 and self.timer_procs > 1:  # usrloc's own keepalives, one share per timer
+            self.partitions.max = self.timer_procs
         self.table_options = self._table_options(params)
         self._ruids: RuidGenerator | None = None
         self._db: Database | None = None
@@ -237,7 +240,8 @@ class UsrlocModule(ExpiryMixin, KeepaliveMixin, Module):
                                    capacity=1 << (int(self.params["hash_size"]) + 8),
                                    max_capacity=MAX_TABLE_ENTRIES, on_full=lambda: stats.inc(full),
                                    on_grow=lambda: stats.inc(grown))
-        table = LocationTable(self._db, name, self.table_options) if self._db is not None else None
+        table = None if self._db is None else LocationTable(self._db, name, self.table_options,
+                                                            self.partitions)
         domain = Domain(name, self.db_mode, shared, table, self._pending)
         self.domains[name] = domain
         stats.register_gauge(self.name_stat(name, "users"), lambda: domain.storage.count_aors())
