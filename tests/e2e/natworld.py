@@ -3,12 +3,18 @@ host's own namespace changes, and no packet leaves the namespaces):
 
     UA namespace "alice" 10.1.0.2 ──┐
                                     ├── router: 10.1.0.1, 10.2.0.1 | 198.51.100.254 ── server 198.51.100.1
-    UA namespace "bob"   10.2.0.2 ──┘   (nft masquerade on the public side)
+    UA namespace "bob"   10.2.0.2 ──┘   (nft source NAT on the public side)
 
 The server's namespace is the caller's (the stock suite's, with /etc/kamailio mounted) or one made
-here. The router forwards and masquerades what the user agents send towards the server, so the
+here. The router forwards and source-NATs what the user agents send towards the server, so the
 server sees every UA at 198.51.100.254 with ports the NAT chose, and can reach a UA only through a
 mapping the UA opened (as a home router). The server has no route to the private networks.
+
+The NAT is deterministic where the servers keep what they see: the SIP port of the n-th phone
+(UDP 5070) always leaves as 198.51.100.254:`public_sip_port(n)` (a fixed SNAT rule), so two runs
+(Kamailio's and kampy's) write the same `received` into the location table; a masquerade would
+keep 5070 for the first phone and pick a random port for the next. Everything else (media) is
+masqueraded.
 
 Plain classes (no pytest): the NAT tests of tests/e2e and of the stock suite use them.
 """
@@ -26,6 +32,12 @@ from tests.e2e.stock.netns import socket_in
 SERVER_IP = "198.51.100.1"
 NAT_PUBLIC_IP = "198.51.100.254"
 PUBLIC_NET = 24
+PHONE_SIP_PORT = 5070  # the port the phones' user agents send SIP from
+
+
+def public_sip_port(n: int) -> int:
+    """The port the NAT gives the SIP port of its n-th phone (1, 2, ...): never the private one."""
+    return 40000 + n
 
 
 class Netns:
@@ -69,6 +81,7 @@ class Phone:
     name: str
     ns: Netns
     address: str
+    public_sip_port: int  # what PHONE_SIP_PORT becomes behind the NAT
 
     def socket(self, family: int = socket.AF_INET, kind: int = socket.SOCK_DGRAM) -> socket.socket:
         return self.ns.socket(family, kind)
@@ -119,12 +132,15 @@ class NatWorld:
         run(p, "ip", "addr", "add", f"10.{n}.0.2/24", "dev", "eth0")
         run(p, "ip", "link", "set", "eth0", "up")
         run(p, "ip", "route", "add", "default", "via", f"10.{n}.0.1")
-        self.phones[name] = Phone(name, ns, f"10.{n}.0.2")
+        self.phones[name] = Phone(name, ns, f"10.{n}.0.2", public_sip_port(n))
 
     def _masquerade(self) -> None:
+        fixed = "".join(f'    oifname "pub0" ip saddr {p.address} udp sport {PHONE_SIP_PORT} '
+                        f"snat to {NAT_PUBLIC_IP}:{p.public_sip_port}\n" for p in self.phones.values())
         rules = ("table ip nat {\n"
                  "  chain postrouting {\n"
                  "    type nat hook postrouting priority srcnat; policy accept;\n"
+                 f"{fixed}"
                  '    oifname "pub0" masquerade\n'
                  "  }\n"
                  "}\n")
