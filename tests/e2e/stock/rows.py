@@ -20,7 +20,8 @@ Rows = dict[str, list[dict[str, Any]]]
 # Add to it only with the reason.
 VOLATILE: dict[str, set[str]] = {
     "location": {"ruid",            # usrloc's record id: time, pid and a counter
-                 "connection_id"},  # the TCP connection's number inside the server
+                 "connection_id",   # the TCP connection's number inside the server
+                 "partition"},      # with nathelper pinging: (a counter + the writer's pid) % max
     "location_attrs": {"ruid"},
     "aliases": {"ruid", "connection_id"},
     "dialog": {"hash_entry", "hash_id"},  # the dialog table's internal slot

@@ -37,7 +37,7 @@ def sdp_lines(body: bytes) -> dict[str, str]:
     return {k: next(x for x in lines if x.startswith(k + "=")) for k in ("o", "c", "m")}
 
 
-@on("kamailio")
+@on("kamailio", "kampy")
 def test_a_phone_behind_nat_is_saved_with_its_nat_address(stock: Stock) -> None:
     phones_registered(stock, "alice", "bob")
     stock.stop()
@@ -51,7 +51,7 @@ def test_a_phone_behind_nat_is_saved_with_its_nat_address(stock: Stock) -> None:
     stock.observe("cflags", [r["cflags"] for r in rows])
 
 
-@on("kamailio")
+@on("kamailio", "kampy")
 def test_a_call_between_phones_behind_nat_goes_through_rtpengine(stock: Stock) -> None:
     (alice, bob), relay = phones_registered(stock, "alice", "bob")
     before = len(relay.commands())  # type: ignore[attr-defined]
@@ -90,7 +90,7 @@ def bye_to_alice(call: Call, bob: UA) -> None:
                      headers=[f"Route: {r}" for r in reversed(call.route)])
 
 
-@on("kamailio")
+@on("kamailio", "kampy")
 def test_keepalives_reach_a_phone_behind_nat_every_natping_interval(stock: Stock) -> None:
     (alice,), _ = phones_registered(stock, "alice")
     first = alice.wait_request("OPTIONS", timeout=NATPING_INTERVAL + 5)
@@ -105,7 +105,7 @@ def test_keepalives_reach_a_phone_behind_nat_every_natping_interval(stock: Stock
     stock.observe("keepalive", first.first)
 
 
-@on("kamailio")
+@on("kamailio", "kampy")
 def test_a_call_when_rtpengine_is_stopped_goes_on_without_it(stock: Stock) -> None:
     (alice, bob), relay = phones_registered(stock, "alice", "bob")
     relay.stop()  # type: ignore[attr-defined]
