@@ -1,5 +1,5 @@
 """NAT traversal through the stock config (WITH_NAT, WITH_RTPENGINE, WITH_NATSIPPING): phones in
-network namespaces of their own behind a masquerading router namespace (tests/e2e/natworld.py)
+network namespaces of their own behind a NAT router namespace (tests/e2e/natworld.py)
 register and call each other through the server's public address; the real rtpengine relays the
 media. The Contact is fixed (the location row's received), the SDP carries rtpengine's address, media
 flows both ways, in-dialog requests reach the phones through the NAT, SIP keepalives arrive every
