@@ -82,9 +82,9 @@ def reply_via_line(msg: Request, src_ip: str, src_port: int, force_rport: bool =
     name, colon, rest = line.partition(b":")
     first, comma, others = split_first_via(rest)
     if rport is not None:
-        first = _set_via_param(first, b"rport", _enc(rport))
+        first = _set_via_param(first, b"rport", as_bytes(rport))
     if received is not None:
-        first = _set_via_param(first, b"received", _enc(received))
+        first = _set_via_param(first, b"received", as_bytes(received))
     return name + colon + first + comma + others
 
 
@@ -134,9 +134,6 @@ def _via_param_re(name: bytes) -> re.Pattern[bytes]:
 
 _VIA_PARAM_RES: dict[bytes, re.Pattern[bytes]] = {}  # (only rport and received)
 
-
-def _enc(text: str) -> bytes:
-    return as_bytes(text)
 
 
 def reply_destination(msg: Request | Response, src_ip: str, src_port: int) -> tuple[str, int]:

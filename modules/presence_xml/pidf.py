@@ -153,13 +153,20 @@ def empty_body(user: str) -> bytes | None:
     return aggregate([as_bytes(EMPTY_BODY.format(entity=user))])
 
 
+def _parsed(body: bytes) -> libxml.XmlDoc | None:
+    """The document of a check_* function, or None (logged as Kamailio logs it) when it is no XML."""
+    try:
+        return libxml.parse(body)
+    except libxml.XmlError:
+        log.error("while parsing XML memory")
+        return None
+
+
 def check_basic(body: bytes, status: str) -> int:
     """presxml_check_basic() on a document: 1 when a tuple's <basic> starts with `status`
     (case-insensitive), else -1."""
-    try:
-        doc = libxml.parse(body)
-    except libxml.XmlError:
-        log.error("while parsing XML memory")
+    doc = _parsed(body)
+    if doc is None:
         return -1
     node = doc.find("tuple")
     if node is None:
@@ -181,10 +188,8 @@ def check_basic(body: bytes, status: str) -> int:
 def check_activities(body: bytes, activity: str) -> int:
     """presxml_check_activities() on a document: 1 when a person's activities name `activity`,
     -2 without a person or activities, else -1."""
-    try:
-        doc = libxml.parse(body)
-    except libxml.XmlError:
-        log.error("while parsing XML memory")
+    doc = _parsed(body)
+    if doc is None:
         return -1
     person = doc.find("person")
     if person is None:

@@ -25,10 +25,6 @@ def dec(data: bytes) -> str:
     return data.decode("utf-8", "surrogateescape")
 
 
-def enc(text: str) -> bytes:
-    return as_bytes(text)
-
-
 def header_lines(msg: Request | object) -> list[tuple[str, str]]:
     """(canonical name, raw line text with folds) for every received header line, in order."""
     names: list[str] = msg.header_names  # type: ignore[attr-defined]
@@ -192,10 +188,10 @@ def _apply_slot_edits(ctx: MessageContext, edits: list[tuple[Slot, list[Slot], s
             if not new.endswith(CRLF) or not _apply_start_line(msg, new[:-2]):
                 return False
         elif slot.kind == "body":
-            msg.set_body(enc(new))
+            msg.set_body(as_bytes(new))
         else:
             try:
-                msg.replace_lines(slot.name, slot.index, enc(new[:-2]))
+                msg.replace_lines(slot.name, slot.index, as_bytes(new[:-2]))
             except ValueError as exc:
                 log.error("textops: %s; not applied", exc)
                 return False

@@ -7,7 +7,7 @@ import time
 from functools import lru_cache
 from typing import Any
 
-from kampy.api import REGEX_FLAGS, MessageContext, Module, Request
+from kampy.api import REGEX_FLAGS, MessageContext, Module, Request, as_bytes
 
 from .transforms import re_subst_transform
 from .edits import (
@@ -18,7 +18,6 @@ from .edits import (
     dec,
     edit_text,
     edit_view,
-    enc,
     header_block_span,
     header_lines,
     message_text,
@@ -199,7 +198,7 @@ class TextopsModule(Module):
     def _set_body_text(self, ctx: MessageContext, body: str | None) -> int:
         if body is None:
             return -1
-        ctx.msg.set_body(enc(body))
+        ctx.msg.set_body(as_bytes(body))
         return 1
 
     def _body_text(self, ctx: MessageContext) -> str:
@@ -238,14 +237,14 @@ class TextopsModule(Module):
     def set_body(self, ctx: MessageContext, txt: str, content_type: str) -> int:
         if not txt:
             return -1
-        ctx.msg.set_body(enc(txt), content_type or None)
+        ctx.msg.set_body(as_bytes(txt), content_type or None)
         return 1
 
     def set_reply_body(self, ctx: MessageContext, txt: str, content_type: str) -> int:
         if not txt or not content_type:
             return -1
         ctx.reply_lumps.append(f"Content-Type: {content_type}\r\n")
-        ctx.reply_body = enc(txt)
+        ctx.reply_body = as_bytes(txt)
         return 1
 
     def has_body(self, ctx: MessageContext, mime: str = "") -> int:
