@@ -95,6 +95,9 @@ def _ready(what: str, lifecycle: Lifecycle) -> None:
         lifecycle.ready()
 
 
+OPENED, READY = b"o", b"r"
+
+
 class Supervisor:
     def __init__(self, server_factory: ServerFactory, listeners: list[Listener],
                  params: NetParams, store: SharedStore, lifecycle: Lifecycle,
@@ -107,11 +110,13 @@ class Supervisor:
         self.store = store
         self.lifecycle = lifecycle
         self.workers: dict[int, int] = {}  # pid -> rank
+        self._gate_w: int | None = None
 
     def run(self) -> int:
         old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _WATCHED)
-        ready_r, ready_w = os.pipe()
+        ready_r, ready_w = os.pipe()  # each worker writes OPENED, then READY
         life_r, life_w = os.pipe()  # the workers' read end closes when this process is gone
+        gate_r, self._gate_w = os.pipe()  # closed once every worker opened: then they serve SIP
         channels = Channels(self.ranks)
         try:
             for rank in range(1, self.ranks + 1):
@@ -119,10 +124,12 @@ class Supervisor:
                 if pid == 0:
                     os.close(ready_r)
                     os.close(life_w)
-                    self._child(rank, ready_w, life_r, old_mask, channels)  # never returns
+                    os.close(self._gate_w)
+                    self._child(rank, ready_w, life_r, gate_r, old_mask, channels)  # never returns
                 self.workers[pid] = rank
             os.close(ready_w)
             os.close(life_r)
+            os.close(gate_r)
             if self.lifecycle.drop_privileges is not None:
                 self.lifecycle.drop_privileges()
             for listener in self.listeners:  # the workers hold them now
@@ -132,9 +139,15 @@ class Supervisor:
         finally:
             os.close(ready_r)
             os.close(life_w)
+            self._open_gate()
             signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
 
-    def _child(self, rank: int, ready_w: int, life_r: int, old_mask: set[signal.Signals],
+    def _open_gate(self) -> None:
+        if self._gate_w is not None:
+            os.close(self._gate_w)
+            self._gate_w = None
+
+    def _child(self, rank: int, ready_w: int, life_r: int, gate_r: int, old_mask: set[signal.Signals],
                channels: Channels) -> None:
         code = 1
         try:
@@ -154,7 +167,8 @@ class Supervisor:
             workers = self.params.processes
             process: str | int = "worker" if rank <= workers else rank - workers - 1
             code = run_worker(lambda r: self.server_factory(r, ranks, self.store.reopen(), process),
-                              self.listeners, self.params, rank, ready=lambda: os.write(ready_w, b"r"),
+                              self.listeners, self.params, rank, ready=lambda: os.write(ready_w, READY),
+                              opened=lambda: _wait_for_gate(ready_w, gate_r),
                               signals=WorkerSignals(stop_on=(signal.SIGTERM,), parent_gone_fd=life_r),
                               channels=channels, drop_privileges=self.lifecycle.drop_privileges)
         except ConfigError as exc:  # a module refused the config when the worker built it
@@ -170,11 +184,15 @@ class Supervisor:
 
     def _watch(self, ready_r: int) -> int:
         os.set_blocking(ready_r, False)
-        ready = 0
+        opened = ready = 0
         while True:
             info = signal.sigtimedwait(_WATCHED, 0.1 if ready < len(self.workers) else 5.0)
             if ready < len(self.workers):
-                ready += _drain(ready_r)
+                news = _drain(ready_r)
+                opened += news.count(OPENED)
+                ready += news.count(READY)
+                if opened == len(self.workers):
+                    self._open_gate()
                 if ready == len(self.workers):
                     _ready(f"{ready} worker process{'es' if ready != 1 else ''}", self.lifecycle)
             if info is None:
@@ -213,6 +231,7 @@ class Supervisor:
         return dead
 
     def _stop_all(self) -> None:
+        self._open_gate()  # a worker still waiting at it goes on to its loop, which handles SIGTERM
         for pid in self.workers:
             _kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + self.params.exit_timeout
@@ -228,11 +247,21 @@ class Supervisor:
         self.workers.clear()
 
 
-def _drain(fd: int) -> int:
+def _drain(fd: int) -> bytes:
     try:
-        return len(os.read(fd, 4096))
+        return os.read(fd, 4096)
     except BlockingIOError:
-        return 0
+        return b""
+
+
+def _wait_for_gate(ready_w: int, gate_r: int) -> None:
+    """Tell the supervisor this worker has opened its control sockets, then wait until every worker
+    has: SIP is answered only once all of them exist (Kamailio opens ctl's before it forks), so a
+    client that got an answer can use them."""
+    os.write(ready_w, OPENED)
+    while os.read(gate_r, 1):
+        pass
+    os.close(gate_r)
 
 
 def _kill(pid: int, sig: signal.Signals) -> None:

@@ -320,11 +320,13 @@ _SELECTORS: dict[str, Callable[[], selectors.BaseSelector]] = {
 
 def run_worker(server_factory: Callable[[int], Server], listeners: list[Listener], params: NetParams,
                rank: int, ready: Callable[[], None] | None = None, signals: WorkerSignals | None = None,
-               channels: Channels | None = None, drop_privileges: Callable[[], None] | None = None) -> int:
+               channels: Channels | None = None, drop_privileges: Callable[[], None] | None = None,
+               opened: Callable[[], None] | None = None) -> int:
     """Build the server (in this process) for `rank` and open its control sockets, give up root
     (`drop_privileges`, the command line's -u/-g), call child_init(rank), serve until one of
     `signals.stop_on` (or the first process is gone); `channels` (after `attach(rank)`) connect it
-    to the other workers."""
+    to the other workers. `opened` runs once the control sockets are open and child_init ran, before
+    any SIP is read."""
     server = server_factory(rank)
     worker = Worker(server, listeners, params, rank, channels)
     try:
@@ -332,6 +334,8 @@ def run_worker(server_factory: Callable[[int], Server], listeners: list[Listener
         if drop_privileges is not None:
             drop_privileges()
         server.child_init(rank)
+        if opened is not None:
+            opened()
         tune_gc()
         with asyncio.Runner(loop_factory=_loop_factory(params.poll_method)) as runner:
             runner.run(_serve(worker, ready, signals or WorkerSignals()))

@@ -54,6 +54,9 @@ def receiver_pid(server: Server, child: int) -> str:
         time.sleep(0.1)
 
 
+BURST = 4
+
+
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
     with both(tmp_path_factory.mktemp("breakpoints"), CFG) as pair:
@@ -70,21 +73,30 @@ def options(port: int, n: int) -> bytes:
 
 def stop_one_request(server: Server, ua: socket.socket, pid: str) -> int:
     """Send requests until one stops at the breakpoints of `pid` (it is not answered and the process
-    waits); its number."""
-    for n in range(60):
-        ua.sendto(options(server.port, n), ("127.0.0.1", server.port))
+    waits); its number. They go in bursts of BURST: the receivers share one UDP socket, and on a quiet
+    machine the first of them may win every request sent alone."""
+    for first in range(0, 60 * BURST, BURST):
+        waiting = set(range(first, first + BURST))
+        for n in waiting:
+            ua.sendto(options(server.port, n), ("127.0.0.1", server.port))
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
+        while waiting and time.monotonic() < deadline:
             ua.settimeout(0.3)
             try:
-                ua.recv(4096)
-                break  # another process answered it
+                waiting.discard(answered(ua.recv(4096)))
             except TimeoutError:
-                if "state: 1" in server.kamcmd("dbg.ls", pid):
-                    return n
-        else:
-            raise AssertionError(f"{server.name}: request {n} neither answered nor stopped")
+                if len(waiting) == 1 and "state: 1" in server.kamcmd("dbg.ls", pid):
+                    return waiting.pop()
+        if waiting:
+            raise AssertionError(f"{server.name}: requests {sorted(waiting)} neither answered nor stopped")
     raise AssertionError(f"{server.name}: no request stopped at a breakpoint")
+
+
+def answered(reply: bytes) -> int:
+    """The number of the request a reply answers (its Call-ID bp-N@)."""
+    found = re.search(rb"Call-ID: bp-(\d+)@", reply)
+    assert found is not None, reply
+    return int(found.group(1))
 
 
 def step_through(server: Server) -> list[str]:

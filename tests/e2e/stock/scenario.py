@@ -34,9 +34,12 @@ def differential(play: Play, server: str, body: Body, key: str, config: str | No
     the reference, compare with the reference's outcome."""
     outcome = play.play(server, body, config)
     if server == REFERENCE:
-        _reference[key] = outcome
+        if outcome.clean:
+            _reference[key] = outcome
         return outcome
     reference = _reference.get(key) or play.play(REFERENCE, body, config)
+    if not reference.clean:  # killed at shutdown: its write-back is missing, so its rows are no reference
+        reference = play.play(REFERENCE, body, config)
     _reference[key] = reference
     assert_same(reference, outcome)
     return outcome
@@ -48,6 +51,9 @@ def assert_same(reference: Outcome, candidate: Outcome) -> None:
         ref, got = reference.observations.get(key), candidate.observations.get(key)
         if ref != got:
             problems.append(f"observation {key}: {reference.server} {ref!r}, {candidate.server} {got!r}")
+    if problems:
+        for run in (reference, candidate):
+            problems.append(f"--- {run.server} exited with {run.exit_code}; its log ends:\n{run.log_tail}")
     assert not problems, f"{candidate.server} differs from {reference.server}:\n" + "\n".join(problems)
 
 

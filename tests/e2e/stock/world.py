@@ -66,6 +66,13 @@ class Outcome:
     server: str
     rows: rows.Rows
     observations: dict[str, Any]
+    exit_code: int | None = None
+    log_tail: str = ""
+
+    @property
+    def clean(self) -> bool:
+        """The server stopped by itself on SIGTERM: its shutdown work (usrloc's write-back) ran."""
+        return self.exit_code == 0
 
 
 @dataclass
@@ -89,6 +96,7 @@ class Stock:
         self.kind = kind
         self.workdir = workdir
         self.observations: dict[str, Any] = {}
+        self.exit_code: int | None = None
         self.accounts: dict[str, Account] = {}
         self.server: Server | None = None
         self.defines: list[str] = []
@@ -183,7 +191,7 @@ class Stock:
             ua.close()
         self._uas.clear()
         if self.server is not None and not self.server.stopped:
-            self.server.stop(timeout=20)
+            self.exit_code = self.server.stop(timeout=20)
 
     def output(self) -> str:
         return self.server.output() if self.server else ""
@@ -273,6 +281,6 @@ class Play:
         try:
             body(stock)
             stock.stop()
-            return Outcome(server, stock.rows(), stock.observations)
+            return Outcome(server, stock.rows(), stock.observations, stock.exit_code, stock.output()[-3000:])
         finally:
             stock.close()
