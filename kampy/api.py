@@ -26,6 +26,7 @@ What is here, by use:
   replies), `TmAPI` (tm: new requests with `ReplyCallback`, its part `TmUacAPI`, requests in a
   `UacDialog`; transaction callbacks `TmCallback` with `TmcbParams` for the `TMCB_*` events; the
   transaction at hand as a `TmTransaction` with its `TmBranch`es), `RrAPI` (rr: record-routing),
+  `ObAPI` (outbound: flow tokens, each a `FlowToken`),
   `UsrlocAPI` (usrloc: the location table), `XhttpAPI` (xhttp: answering HTTP requests), `PvAPI`
   (pv: the AVP aliases), `PresenceAPI` (presence: event packages as `PresenceEvent`, subscriptions
   as `Subscription`, the states `ACTIVE_STATUS` ... and categories `WINFO_TYPE`/`PUBL_TYPE`), `AuthAPI` (auth:
@@ -57,7 +58,8 @@ What is here, by use:
   `TransactionTable`, `TimerConfig`, their actions `Send`/`StartTimer`/`CancelTimer`/`Deliver`/
   `Timeout`/`TransportFailed`/`Terminated`, `build_cancel`, `build_ack`, `server_key`), forwarding
   (`build_forwarded`, `destination`, `forward_request`, `grep_socket`; `SendSocketValue` for a
-  header whose text depends on the sending socket) and `Handoff` (give a message to its owner).
+  header whose text depends on the sending socket, `socket_address` for what it writes of it)
+  and `Handoff` (give a message to its owner).
 * Pseudo-variables, AVPs and flags: `pv_get`, `pv_set` (one-off), `compile_posix` (a POSIX
   extended regular expression, as regcomp() reads it), Kamailio's substitutions (`parse_subst`
   for `/re/replacement/flags`, `parse_replacement` for a replacement alone: `SubstExpr`,
@@ -146,6 +148,8 @@ from kampy.apis import (
     PingContact,
     ReplyCallback,
     RrAPI,
+    ObAPI,
+    FlowToken,
     SlAPI,
     Subscription,
     TmAPI,
@@ -203,7 +207,7 @@ from kampy.runtime.context import (
     Source,
 )
 from kampy.runtime.forward import (SendSocketValue, build_forwarded, destination, forward_request,
-                                   relay_reply, send_as_is)
+                                   relay_reply, send_as_is, socket_address)
 from kampy.runtime.core import Clock
 from kampy.memo import BoundedCache
 from kampy.sip.text import as_bytes, as_text
@@ -362,7 +366,8 @@ __all__ = [
     "set_module_level", "module_levels", "set_module_facility", "module_facility",
     "term_color", "set_level_color", "level_color", "log_stderr", "LEVEL_NAMES",
     "setflag", "resetflag", "isflagset", "setbflag", "resetbflag", "isbflagset",
-    "SlAPI", "TmAPI", "TmUacAPI", "ReplyCallback", "RrAPI", "UsrlocAPI", "PingContact", "XhttpAPI", "PvAPI",
+    "SlAPI", "TmAPI", "TmUacAPI", "ReplyCallback", "RrAPI", "ObAPI", "FlowToken", "UsrlocAPI", "PingContact",
+    "XhttpAPI", "PvAPI",
     "TmTransaction", "TmBranch", "TmcbParams", "TmCallback", "UacDialog",
     "TMCB_REQUEST_IN", "TMCB_RESPONSE_IN", "TMCB_E2EACK_IN", "TMCB_REQUEST_PENDING", "TMCB_REQUEST_FWDED",
     "TMCB_RESPONSE_FWDED", "TMCB_ON_FAILURE_RO", "TMCB_ON_FAILURE", "TMCB_REQUEST_OUT", "TMCB_RESPONSE_OUT",
@@ -379,8 +384,8 @@ __all__ = [
     "QOP_AUTHINT", "QOP_OTHER", "ALG_UNSPEC", "ALG_MD5", "ALG_MD5SESS", "ALG_OTHER",
     "JsonRpc", "LocalService", "Member", "Peer", "RpcStruct", "binrpc", "dumps_response", "version_string",
     "KAMAILIO_VERSION_TEXT", "KAMPY_VERSION", "source_id",
-    "Handoff", "SendSocketValue", "build_forwarded", "destination", "forward_request", "relay_reply",
-    "send_as_is",
+    "Handoff", "SendSocketValue", "build_forwarded", "socket_address", "destination", "forward_request",
+    "relay_reply", "send_as_is",
     "FL_ADD_SRVID", "FL_ADD_XAVP_VIA_PARAMS", "FL_UAC_AUTH", "FL_USE_UAC_FROM", "FL_USE_UAC_TO",
     "FL_USE_XAVP_VIA_FIELDS",
     "CancelTimer", "ClientTransaction", "Deliver", "Send", "ServerTransaction", "StartTimer", "Terminated",

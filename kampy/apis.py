@@ -4,7 +4,7 @@
   factory, `self.core` in a `Module`) is exactly this: the process's core narrowed to these members,
   with `api()` answering only the APIs the module declared in `Exports.needs`.
 * The APIs kampy's modules offer each other (`Exports.offers`), as Kamailio's modules offer theirs
-  through `load_xxx_api` structs: `SlAPI` (sl), `TmAPI` (tm), `RrAPI` (rr), `UsrlocAPI`
+  through `load_xxx_api` structs: `SlAPI` (sl), `TmAPI` (tm), `RrAPI` (rr), `ObAPI` (outbound), `UsrlocAPI`
   (usrloc), `XhttpAPI` (xhttp), `PvAPI` (pv), `AuthAPI` (auth). Another module declares `Need("tm")`
   and binds `core.api("tm")`, typed `TmAPI`.
 
@@ -611,6 +611,43 @@ class RrAPI(Protocol):
 
     def is_direction(self, ctx: MessageContext, dir: str) -> int:
         """Whether the in-dialog request goes "downstream" or "upstream" (is_direction())."""
+
+    def register_rrcb(self, callback: Callable[[MessageContext, str], None]) -> int:
+        """Call `callback(ctx, params)` each time loose_route() routes by a Route URI of this proxy
+        that has parameters (`params`: the URI's parameters, no leading `;`), as Kamailio's
+        register_rrcb (path's use_received sets the destination from `received` there)."""
+
+
+# ------------------------------------------------------------------ outbound
+
+
+class FlowToken(NamedTuple):
+    """The connection an RFC 5626 flow token names (Kamailio's receive_info in it): the protocol
+    ("udp", "tcp", "tls", "sctp", "ws", "wss"), the local address and port, the peer's."""
+
+    proto: str
+    dst_ip: str
+    dst_port: int
+    src_ip: str
+    src_port: int
+
+
+class ObAPI(Protocol):
+    """What outbound offers (`core.api("outbound")`, Kamailio's ob_binds from bind_ob): what rr and
+    path use to put a flow token in the user part of their Record-Route and Path URIs."""
+
+    def encode_flow_token(self, ctx: MessageContext) -> str:
+        """The flow token (base64 of HMAC-SHA1-80 + proto + local and peer address) of the
+        connection `ctx.msg` came in on."""
+
+    def decode_flow_token(self, ctx: MessageContext, token: str) -> tuple[int, FlowToken | None]:
+        """(0, the flow) for a valid token; (-2, None) when `token` is no flow token (empty, wrong
+        length), (-1, None) when it fails the HMAC check (tampered)."""
+
+    def use_outbound(self, ctx: MessageContext) -> int:
+        """Whether outbound applies to the request: 0 no; 1 yes (a REGISTER with reg-id on the
+        first hop, a ;ob Route of ours for an "outgoing" request, a ;ob Contact); 2 an "incoming"
+        request whose ;ob Route carries the flow token of another connection."""
 
 
 # ------------------------------------------------------------------ usrloc

@@ -18,7 +18,7 @@ from kampy.runtime.context import (FL_ADD_SRVID, FL_ADD_XAVP_VIA_PARAMS, FL_USE_
                                    MessageContext, Outgoing, Socket)
 from kampy.sip.via import received_params, split_first_via
 from kampy.sip.errors import SIPProtocolError
-from kampy.sip.message import AddHeader, Change, Request, Response
+from kampy.sip.message import AddHeader, Change, InsertHeader, Request, Response
 from kampy.sip.uri import URI, Via, parse_uri
 from kampy.runtime.hashes import hash2_raw, reverse_hex
 from kampy.sip.text import as_bytes
@@ -143,12 +143,28 @@ def forward_request(ctx: MessageContext, proto: str | None, host: str | None, po
     return 1
 
 
+def socket_address(sock: Socket, sockname: bool = False) -> str:
+    """What Kamailio's SUBST_SND_ALL/SUBST_RCV_ALL lumps write for `sock`: its (advertised) address,
+    `:port` unless it is 5060 and not advertised, `;transport=` unless UDP; with `sockname`
+    (SUBST_*_ALL_EX) `;sn=` and the socket's name when it has one."""
+    host = sock.advertise_host or sock.host
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    port = sock.advertise_port or sock.port
+    text = host if port == 5060 and not sock.advertise_port else f"{host}:{port}"
+    if sock.proto != "udp":
+        text += f";transport={sock.proto}"
+    if sockname and sock.name:
+        text += f";sn={sock.name}"
+    return text
+
+
 class SendSocketValue(str):
     """A header value whose final text depends on the socket a request is sent from (Kamailio's
-    SUBST_SND_* and COND_IF_DIFF_REALMS lumps, used by rr's Record-Route). Add it with
-    `msg.add_header(name, value)`: its text is what a plain `to_bytes()` writes; each copy that
-    `build_forwarded` sends has that header line replaced by `render(ctx, sock)` (whole header lines,
-    CRLF-joined, "Name: value")."""
+    SUBST_SND_* and COND_IF_DIFF_REALMS lumps, used by rr's Record-Route and path's Path). Add it
+    with `msg.add_header(name, value)` or `msg.insert_header(anchor, i, name, value)`: its text is
+    what a plain `to_bytes()` writes; each copy that `build_forwarded` sends has that header line
+    replaced by `render(ctx, sock)` (whole header lines, CRLF-joined, "Name: value")."""
 
     render: Callable[[MessageContext, Socket], bytes]
 
@@ -158,14 +174,26 @@ class SendSocketValue(str):
         return obj
 
 
-def _render_send_socket_values(ctx: MessageContext, sock: Socket, added: list[AddHeader],
+def _send_socket_value(change: Change) -> SendSocketValue | None:
+    if change.__class__ in (AddHeader, InsertHeader):
+        value = change.value  # type: ignore[union-attr]
+        if isinstance(value, SendSocketValue):
+            return value
+    return None
+
+
+def _render_send_socket_values(ctx: MessageContext, sock: Socket, added: list[Change],
                                 data: bytes) -> bytes:
     end = data.find(b"\r\n\r\n")
     head, rest = data[:end + 2], data[end + 2:]
     for change in added:
-        value = change.value
-        assert isinstance(value, SendSocketValue)
-        line = change.name.encode() + b": " + as_bytes(value)
+        value = _send_socket_value(change)
+        assert value is not None
+        if isinstance(change, InsertHeader):
+            line = change.lines
+        else:
+            assert isinstance(change, AddHeader)
+            line = change.name.encode() + b": " + as_bytes(value)
         head = head.replace(b"\r\n" + line + b"\r\n", b"\r\n" + value.render(ctx, sock) + b"\r\n", 1)
     return head + rest
 
@@ -201,15 +229,24 @@ def build_forwarded(ctx: MessageContext, sock: Socket, branch: str | None = None
         if line is not None:
             edits.append(msg.replace_lines("via", 0, line))
         edits.append(msg.add_header("Via", via, first=True))
+        if ctx.path_vec:
+            edits.append(_path_route(msg, ctx.path_vec))
         data = msg.to_bytes()
-        per_socket = [ch for ch in msg.changes
-                      if ch.__class__ is AddHeader and isinstance(ch.value, SendSocketValue)]
+        per_socket = [ch for ch in msg.changes if _send_socket_value(ch) is not None]
         if per_socket:
-            data = _render_send_socket_values(ctx, sock, per_socket, data)  # type: ignore[arg-type]
+            data = _render_send_socket_values(ctx, sock, per_socket, data)
         return data
     finally:
         for change in edits:
             msg.cancel(change)
+
+
+def _path_route(msg: Request, path: str) -> Change:
+    """The Route a branch's path vector (lookup() of a contact with Path) goes in as: before the
+    received Route headers, else right after the new Via (msg_translator.c)."""
+    if msg.get_all_raw("route"):
+        return msg.insert_header("route", 0, "Route", path)
+    return msg.add_header("Route", path, first=True)
 
 
 def _xavp_fields(ctx: MessageContext, name: str) -> list[tuple[str, object]]:

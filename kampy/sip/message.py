@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar, Union
 
@@ -152,6 +152,7 @@ class InsertHeader:
     index: int
     lines: bytes
     after: bool = False
+    value: str | None = field(default=None, compare=False)  # as given to insert_header()
 
 
 @dataclass(frozen=True)
@@ -420,7 +421,12 @@ class Message:
         """Insert `name: value` before (after, when `after`) the `index`-th received line called
         `anchor`; IndexError when there is no such line."""
         _check_header(name, value)
-        return self.insert_lines(anchor, index, _enc(name) + b": " + _enc(value), after=after)
+        lname = canonical_name(anchor)
+        self._line_index(lname, index)
+        text = value if isinstance(value, str) else None
+        change = InsertHeader(lname, index, _enc(name) + b": " + _enc(value), after, text)
+        self._changes.append(change)
+        return change
 
     def insert_lines(self, anchor: str, index: int, lines: str | bytes, *,
                      after: bool = False) -> InsertHeader:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, Offer, PVClass, Param, RouteType, RrAPI, Unimplemented
+from kampy.api import (Arg, ArgKind, Exports, Function, Need, ObAPI, Offer, PVClass, Param, RouteType, RrAPI,
+                       Unimplemented)
 
 from .rr import RrModule
 
@@ -119,6 +120,8 @@ EXPORTS = Exports(
         PVClass("rdir", arg="required"),  # pv_get_rdir pv_parse_rdir_name
     ),
     not_implemented=NOT_IMPLEMENTED,
+    needs=(Need("outbound", ObAPI, optional=True,
+                 doc="flow tokens in the Record-Route user part and routing by them (RFC 5626)"),),
     offers=(Offer("rr", RrAPI, doc="record-routing and the Route parameters (Kamailio's rr_binds)"),),
     factory=RrModule,
 )

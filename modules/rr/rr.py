@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from kampy.api import (
@@ -18,6 +19,7 @@ from kampy.api import (
     PVAccessor,
     MessageContext,
     Module,
+    ObAPI,
     PVar,
     Request,
     RouteType,
@@ -26,11 +28,13 @@ from kampy.api import (
     Socket,
     grep_socket,
     parse_uri,
+    socket_address,
 )
 
 log = logging.getLogger("kampy.rr")
 
 RR_DRIVEN, RR_ERROR, RR_NOT_DRIVEN, RR_PRELOADED = 1, -1, -1, -3
+RR_OB_DRIVEN, RR_FLOW_TOKEN_BROKEN = 2, -2
 DOWNSTREAM, UPSTREAM = 1, 2
 
 _ADDED = "rr.added"            # ctx.local: record_route done in this (non-branch) route
@@ -181,24 +185,14 @@ class _RecordRoute:
         self.preset, self.branch = preset, branch
         self.user = f"{user}@" if user else ""  # add_username
 
-    def _address(self, sock: Socket) -> str:
-        host = sock.advertise_host or sock.host
-        if ":" in host and not host.startswith("["):
-            host = f"[{host}]"
-        port = sock.advertise_port or sock.port
-        text = host if port == 5060 and not sock.advertise_port else f"{host}:{port}"
-        if sock.proto != "udp":
-            text += f";transport={sock.proto}"
-        return text
-
     def line(self, sock: Socket, r2: bool) -> str:
         lr = ";lr=on" if self.module.enable_full_lr else ";lr"
         tag = f";ftag={self.tag}" if self.tag else ""
         scheme = "sips" if self.sips else "sip"
         if self.preset is not None:
-            return f"Record-Route: <{scheme}:{self.preset}{tag}{self.params}{lr}>"
+            return f"Record-Route: <{scheme}:{self.user}{self.preset}{tag}{self.params}{lr}>"
         r2on = ";r2=on" if r2 else ""
-        return f"Record-Route: <{scheme}:{self.user}{self._address(sock)}{r2on}{lr}{tag}{self.params}>"
+        return f"Record-Route: <{scheme}:{self.user}{socket_address(sock)}{r2on}{lr}{tag}{self.params}>"
 
     def render(self, ctx: MessageContext, sock: Socket) -> bytes:
         if self.preset is not None:
@@ -235,6 +229,20 @@ class RrModule(Module):
             if not spec.startswith("$avp("):
                 raise ValueError(f"custom_user_avp has to be an AVP, not {spec}")
             self.custom_user = core.pv_accessor(spec)
+        self.ob: ObAPI | None = core.api("outbound")
+        if self.add_username and self.ob is not None:
+            raise ValueError('cannot use "add_username" with outbound')
+        self.callbacks: list[Callable[[MessageContext, str], None]] = []
+
+    def register_rrcb(self, callback: Callable[[MessageContext, str], None]) -> int:
+        self.callbacks.append(callback)
+        return 0
+
+    def _run_callbacks(self, ctx: MessageContext, params: str) -> None:
+        """run_rr_callbacks: only when the Route URI of ours had parameters."""
+        if params:
+            for callback in self.callbacks:
+                callback(ctx, params)
 
     # -- helpers --
     def _is_myself(self, uri: str) -> bool:
@@ -328,7 +336,9 @@ class RrModule(Module):
             return -1
         params = (sparams or "") + ctx.local.pop(_PARAMS, "")
         branch = bool(ctx.route_type & RouteType.BRANCH)
-        user = self._username(ctx) if self.add_username else ""
+        user = self._rr_user(ctx)
+        if user is None:
+            return -1
         self._add(ctx, _RecordRoute(self, self._sips(ctx), self._tag(ctx), params, branch=branch, user=user))
         if not branch:
             ctx.local[_ADDED] = True
@@ -341,14 +351,35 @@ class RrModule(Module):
         if string2 is not None and not self.enable_double_rr:
             log.error("Attempt to double record-route while 'enable_double_rr' param is disabled")
             return -1
+        user = self._rr_user(ctx)
+        if user is None:
+            return -1
         # the preset always takes the From tag (record_route_preset)
         tag = msg.from_.tag if self.append_fromtag and msg.from_ is not None else None
         params = ctx.local.pop(_PARAMS, "")
         for data in (string, string2):
             if data is not None:
-                self._add(ctx, _RecordRoute(self, self._sips(ctx), tag, params, preset=data))
+                self._add(ctx, _RecordRoute(self, self._sips(ctx), tag, params, preset=data, user=user))
         ctx.local[_ADDED] = True
         return 1
+
+    def _rr_user(self, ctx: MessageContext) -> str | None:
+        """The user part of our Record-Route: add_username's, else with outbound the flow token of
+        the connection the request came in on (or, for an "incoming" request, the one of the Route
+        it came by); None after an error."""
+        if self.add_username:
+            return self._username(ctx)
+        use_ob = self.ob.use_outbound(ctx) if self.ob is not None else 0
+        if use_ob == 1:
+            return self.ob.encode_flow_token(ctx)  # type: ignore[union-attr]
+        if use_ob == 2:
+            routes = ctx.msg.routes if isinstance(ctx.msg, Request) else []
+            if not routes:
+                log.error("no Route: headers found")
+                log.error("copying outbound flow-token")
+                return None
+            return routes[0].uri.user or ""
+        return ""
 
     def add_rr_param(self, ctx: MessageContext, param: str) -> int:
         changes = self._rr_changes(ctx.msg)
@@ -403,10 +434,15 @@ class RrModule(Module):
         top = elems[0]
         routed = _uri_params(top.uri)
         pos = 0
+        use_ob = 0
         if self._is_myself(top.uri):
             ctx.local[_ROUTED] = routed
+            use_ob = self._process_outbound(ctx, top.uri)
+            if use_ob < 0:
+                log.info("failed to process outbound flow-token")
+                return RR_FLOW_TOKEN_BROKEN
             double = self.enable_double_rr and _is_2rr(routed)
-            if self.force_send_socket and not double:  # send from the socket our Route names
+            if self.force_send_socket and not double and not use_ob:  # send from the socket our Route names
                 self._force_socket_to(ctx, top.uri, default_port=True, second=False)
             for step in range(2 if double else 1):
                 cur = elems[pos]
@@ -415,12 +451,13 @@ class RrModule(Module):
                 pos += 1
                 if pos >= len(elems):
                     edits.apply(msg)
-                    return RR_PRELOADED if preloaded else RR_DRIVEN
-                if step == 0 and double:
+                    status = RR_PRELOADED if preloaded else RR_DRIVEN
+                    return self._loose_done(ctx, status, use_ob, routed)
+                if step == 0 and double and not use_ob:
                     self._force_socket_to(ctx, elems[pos].uri, default_port=True)  # our second Record-Route
             ctx.local[_ROUTE_ADDR] = True
         else:
-            ctx.local[_ROUTED] = ""
+            ctx.local[_ROUTED] = routed = ""
         nxt = elems[pos]
         line = lines[nxt.line]
         first_in_line = line.elems[0] is nxt
@@ -431,11 +468,45 @@ class RrModule(Module):
             ctx.new_ruri = _maddr_uri(nxt.uri)
             edits.remove_through(nxt)
         else:
-            ctx.dst_uri = _maddr_uri(nxt.uri)
+            if not use_ob:
+                ctx.dst_uri = _maddr_uri(nxt.uri)
             if not first_in_line:
                 edits.remove(nxt.line, line.body, nxt.start)
         edits.apply(msg)
-        return RR_DRIVEN
+        return self._loose_done(ctx, RR_DRIVEN, use_ob, routed)
+
+    def _loose_done(self, ctx: MessageContext, status: int, use_ob: int, routed: str) -> int:
+        self._run_callbacks(ctx, routed)
+        return RR_OB_DRIVEN if use_ob == 1 else status
+
+    def _process_outbound(self, ctx: MessageContext, uri: str) -> int:
+        """A flow token in the user part of our Route URI: for an "incoming" request (another peer
+        than the flow's), send from the flow's local socket to the flow's peer (1); 0 when there is
+        no flow token or the request comes from the flow's peer; -1 for a tampered one."""
+        if self.ob is None:
+            return 0
+        try:
+            user = parse_uri(uri).user or ""
+        except SIPProtocolError:
+            return 0
+        code, flow = self.ob.decode_flow_token(ctx, user)
+        if code == -2 or flow is None:
+            if code == -1:
+                log.info("failed to decode flow token")
+                return -1
+            log.debug("no flow token found - outbound not in use")
+            return 0
+        if flow.src_ip == ctx.src.ip.strip("[]") and flow.src_port == ctx.src.port:
+            log.debug("Not using flow-token for routing")
+            return 0
+        sock = grep_socket(self.core.sockets, flow.dst_ip, flow.dst_port, flow.proto, advertised_port=False)
+        if sock is None:
+            log.info("cannot find socket from flow-token")
+            return -1
+        ctx.force_socket = sock
+        host = f"[{flow.src_ip}]" if ":" in flow.src_ip else flow.src_ip
+        ctx.dst_uri = f"sip:{host}:{flow.src_port};transport={flow.proto}"
+        return 1
 
     def _after_strict(self, ctx: MessageContext, msg: Request, lines: list[_Line]) -> int:
         elems = self._elems(lines)
@@ -469,6 +540,7 @@ class RrModule(Module):
             else:
                 edits.remove_line(last.line)
         edits.apply(msg)
+        self._run_callbacks(ctx, ctx.local[_ROUTED])
         return RR_DRIVEN
 
     # -- route params and direction --

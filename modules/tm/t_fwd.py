@@ -86,10 +86,10 @@ class Forward(TmBase):
         state = ScriptState.of(ctx)
         if not ctx.route_type & RouteType.FAILURE:
             cell.state = state
-        targets: list[tuple[str, str | None, Socket | None, int]] = []
+        targets: list[tuple[str, str | None, Socket | None, int, str | None]] = []
         if not (ctx.route_type & RouteType.FAILURE) or ctx.ruri != ctx.local.get(RURI_SEEN):
-            targets.append((ctx.ruri, ctx.dst_uri, ctx.force_socket, ctx.bflags))
-        targets += [(b.uri, b.dst_uri, b.socket or ctx.force_socket, b.flags) for b in ctx.branches]
+            targets.append((ctx.ruri, ctx.dst_uri, ctx.force_socket, ctx.bflags, ctx.path_vec))
+        targets += [(b.uri, b.dst_uri, b.socket or ctx.force_socket, b.flags, b.path) for b in ctx.branches]
         ctx.branches.clear()
         if ctx.route_type & RouteType.FAILURE:
             ctx.local[RURI_SEEN] = ctx.ruri
@@ -98,8 +98,8 @@ class Forward(TmBase):
             return E_CFG
         first = len(cell.branches)
         sent, lowest = 0, -1
-        for uri, dst_uri, sock, bflags in targets:
-            ret = self._add_branch(ctx, cell, uri, dst_uri, sock, bflags, proxy)
+        for uri, dst_uri, sock, bflags, path in targets:
+            ret = self._add_branch(ctx, cell, uri, dst_uri, sock, bflags, proxy, path)
             if ret > 0:
                 sent += 1
             else:
@@ -109,13 +109,14 @@ class Forward(TmBase):
         return 1 if sent else lowest
 
     def _add_branch(self, ctx: MessageContext, cell: Cell, uri: str, dst_uri: str | None,
-                    sock: Socket | None, bflags: int, proxy: tuple[str, str, int] | None) -> int:
+                    sock: Socket | None, bflags: int, proxy: tuple[str, str, int] | None,
+                    path: str | None = None) -> int:
         msg = ctx.msg
         assert isinstance(msg, Request)
         index = len(cell.branches)
         bctx = MessageContext(msg, ctx.src, self.core, route_type=RouteType.BRANCH, flags=ctx.flags,
                               bflags=bflags, avps=ctx.avps, xavps=ctx.xavps, xavis=ctx.xavis, new_ruri=uri,
-                              dst_uri=dst_uri, force_socket=sock)
+                              dst_uri=dst_uri, force_socket=sock, path_vec=path)
         bctx.local.update({CELL: cell, BRANCH: index})
         before = len(msg.changes)
         try:
