@@ -810,7 +810,7 @@ class RegistrarModule(RegistrarCfg, Module):
             first = parse_name_addr(split_first(path))
         except SIPProtocolError:
             raise RegError(R.PARSE_PATH) from None
-        if self.path_check_local and self.core.is_myself(first.uri.host, first.uri.port):
+        if self.path_check_local and self.core.is_myself(first.uri.host):  # any port, as check_self(host, 0)
             rest = path.split(",", 1)
             if len(rest) < 2:
                 return None, path

@@ -117,13 +117,14 @@ def test_path_headers_with_received_format_r2_and_name_match_kamailio(tmp_path: 
     assert paths_written("kampy-1", tmp_path, "ALT_PARAMS") == kamailio
 
 
-def routed_back(edge_target: str, registrar_target: str, tmp_path: Path, user: str, *defines: str) -> dict:
+def routed_back(edge_target: str, registrar_target: str, tmp_path: Path, user: str, *defines: str,
+                registrar_defines: tuple[str, ...] = ()) -> dict:
     """The phone registers through the edge; a caller's INVITE to the registrar reaches the phone
     through the edge. What the registrar answered, and the INVITE as the phone gets it. With
     add_path_received() (users r*) the phone's Contact names 127.0.0.2, where nothing listens: only
     the edge's routing by the received parameter reaches the phone."""
     phone, caller = udp(), udp()
-    registrar = start_proxy(registrar_target, tmp_path, cfg=REGISTRAR_CFG)
+    registrar = start_proxy(registrar_target, tmp_path, cfg=REGISTRAR_CFG, defines=registrar_defines)
     edge = start_proxy(edge_target, tmp_path, cfg=EDGE_CFG,
                        defines=(f'REGISTRAR="sip:127.0.0.1:{registrar.port}"', *defines))
     try:
@@ -172,3 +173,13 @@ def test_invite_goes_back_through_a_kamailio_edge_to_a_kampy_registrar(tmp_path:
 def test_kampy_edge_in_front_of_a_kamailio_registrar(tmp_path: Path) -> None:
     assert routed_back("kampy-1", "kamailio-1", tmp_path, "r2") == routed_back("kamailio-1", "kamailio-1",
                                                                                 tmp_path, "r2")
+
+
+def test_path_check_local_skips_a_path_hop_on_the_registrars_own_address(tmp_path: Path) -> None:
+    # the edge listens on 127.0.0.1 too: Kamailio's check_self(host, 0) takes any port as local, so
+    # the registrar sends to the received address (path_use_received) and not through the edge
+    local = ("WITH_CHECK_LOCAL",)
+    kamailio = routed_back("kamailio-1", "kamailio-1", tmp_path, "r1", registrar_defines=local)
+    assert kamailio["registrar_du"] == ["X-Registrar-Du: sip:PHONE"]
+    assert kamailio["loose_route"] == []
+    assert routed_back("kamailio-1", "kampy-1", tmp_path, "r1", registrar_defines=local) == kamailio
