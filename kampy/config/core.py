@@ -58,7 +58,8 @@ CORE_PARAMS: frozenset[str] = frozenset({
     "received_route_callback", "received_route_mode", "pre_routing_callback", "max_recursive_level",
     "max_branches", "latency_cfg_log", "latency_log", "latency_limit_db", "latency_limit_action",
     "latency_limit_cfg", "rpc_exec_delta", "rpc_exec_locks", "rpc_exec_locks_mode",
-    "uri_host_extra_chars", "hdr_name_extra_chars", "msg_time", "onsend_route_reply",
+    "uri_host_extra_chars", "hdr_name_extra_chars", "msg_time", "onsend_route_reply", "force_rport",
+    "add_rport",
 })
 
 # Parameters whose value is one or more socket addresses (`[proto:]host[:port]`).
