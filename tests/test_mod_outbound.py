@@ -195,3 +195,75 @@ def test_force_no_outbound_flag_turns_it_off() -> None:
     ctx = ctx_of(REGISTER, c)
     setflag(ctx, 4)
     assert ob.use_outbound(ctx) == 0
+
+
+# ---------------------------------------------------------------- with rr, in a config
+
+RR_CFG = """
+listen=udp:127.0.0.1:5060
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "outbound.so"
+loadmodule "rr.so"
+modparam("outbound", "flow_token_secret", "s3cret")
+request_route {
+	if ($hdr(Route) != $null) {
+		$var(lr) = loose_route();
+		$avp(lr) = $var(lr);
+		t_relay();
+		exit;
+	}
+	record_route();
+	$du = "sip:198.51.100.7:5080";
+	t_relay();
+}
+"""
+
+
+def secret_token(local: tuple[str, int], peer: tuple[str, int]) -> str:
+    data = bytes([1]) + bytes(map(int, local[0].split("."))) + local[1].to_bytes(2, "big") + \
+        bytes(map(int, peer[0].split("."))) + peer[1].to_bytes(2, "big")
+    return base64.b64encode(hmac.new(hashlib.sha1(b"s3cret").digest(), data, hashlib.sha1).digest()[-10:]
+                            + data).decode()
+
+
+def test_record_route_carries_the_flow_token_of_an_ob_contact(kampy_cfg) -> None:
+    sip = kampy_cfg(RR_CFG)
+    result = sip.send_request("INVITE", "sip:bob@example.test", src="192.0.2.7:5099",
+                              contact="<sip:alice@192.0.2.7:5099;ob>")
+    (sent,) = [s for s in result.forwarded if s.is_request]
+    token = secret_token(("127.0.0.1", 5060), ("192.0.2.7", 5099))
+    assert sent.msg.headers_named("record-route")[0].startswith(f"<sip:{token}@127.0.0.1;lr;ftag=")
+
+
+def test_loose_route_sends_an_incoming_request_to_the_flow_and_returns_2(kampy_cfg) -> None:
+    sip = kampy_cfg(RR_CFG)
+    token = secret_token(("127.0.0.1", 5060), ("192.0.2.7", 5099))
+    result = sip.send_request("INVITE", "sip:alice@10.0.0.1:5060", src="198.51.100.7:5080",
+                              headers={"Route": f"<sip:{token}@127.0.0.1;lr;ob>"})
+    assert result.avp("lr") == 2
+    assert result.du == "sip:192.0.2.7:5099;transport=udp"
+
+
+def test_loose_route_from_the_flows_own_peer_does_not_route_by_it(kampy_cfg) -> None:
+    sip = kampy_cfg(RR_CFG)
+    token = secret_token(("127.0.0.1", 5060), ("192.0.2.7", 5099))
+    result = sip.send_request("INVITE", "sip:bob@198.51.100.9", src="192.0.2.7:5099",
+                              headers={"Route": f"<sip:{token}@127.0.0.1;lr;ob>,<sip:198.51.100.8;lr>"})
+    assert result.avp("lr") == 1
+    assert result.du == "sip:198.51.100.8;lr"
+
+
+def test_loose_route_refuses_a_tampered_token_with_minus_2(kampy_cfg) -> None:
+    sip = kampy_cfg(RR_CFG)
+    forged = base64.b64encode(bytes(10) + base64.b64decode(secret_token(("127.0.0.1", 5060),
+                                                                        ("192.0.2.7", 5099)))[10:]).decode()
+    result = sip.send_request("INVITE", "sip:alice@10.0.0.1:5060", src="198.51.100.7:5080",
+                              headers={"Route": f"<sip:{forged}@127.0.0.1;lr;ob>"})
+    assert result.avp("lr") == -2
+
+
+def test_add_username_with_outbound_is_refused(kampy_cfg) -> None:
+    with pytest.raises(Exception, match='cannot use "add_username" with outbound'):
+        kampy_cfg(RR_CFG.replace('request_route', 'modparam("rr", "add_username", 1)\nrequest_route'))
