@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.kampy_process import free_port
 from tests.e2e.proxy import start_proxy
 from tests.e2e.test_path_e2e import (EDGE_CFG, REGISTRAR_CFG, headers, invite, normalized, port_of, receive,
                                      register, udp)
@@ -161,3 +162,74 @@ def test_invite_reaches_the_phone_by_its_flow_token(tmp_path: Path, edge_target:
     assert seen["registrar_du"] == ["X-Registrar-Du: sip:TOKEN@EDGE;lr;ob"]
     assert seen["loose_route"] == ["X-Loose-Route: 2"]
     assert seen["tampered"] == ["X-Loose-Route: -2"]
+
+
+class TcpPhone:
+    """A phone with one TCP connection to the edge (no listening socket: only that flow reaches it)."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.buffer = b""
+
+    @property
+    def port(self) -> int:
+        return int(self.sock.getsockname()[1])
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def receive(self, start: str) -> list[str]:
+        while True:
+            head, sep, rest = self.buffer.partition(b"\r\n\r\n")
+            if sep:
+                self.buffer = rest  # every message here has an empty body
+                lines = head.decode().split("\r\n")
+                if lines[0].startswith(start):
+                    return lines
+                continue
+            chunk = self.sock.recv(65535)
+            if not chunk:
+                raise ConnectionError("the edge closed the connection")
+            self.buffer += chunk
+
+
+def over_tcp(edge_target: str, tmp_path: Path) -> dict[str, object]:
+    """The phone registers with reg-id over TCP through the edge (to the registrar over UDP); a
+    caller's INVITE comes back to the phone on its TCP connection, by the flow token."""
+    caller = udp()
+    tcp_port = free_port()
+    registrar = start_proxy("kampy-1", tmp_path, cfg=REGISTRAR_CFG)
+    edge = start_proxy(edge_target, tmp_path, cfg=EDGE_CFG,
+                       defines=(f'REGISTRAR="sip:127.0.0.1:{registrar.port}"', "WITH_OUTBOUND",
+                                f"TCP_LISTEN=tcp:127.0.0.1:{tcp_port}"))
+    phone = TcpPhone(tcp_port)
+    reg_id = ';reg-id=1;+sip.instance="<urn:uuid:00000000-0000-0000-0000-000000000002>"'
+    try:
+        data = register("p0", caller, f"tcp-{edge.port}", contact_params=reg_id, contact_host="127.0.0.2")
+        data = data.replace(f"SIP/2.0/UDP 127.0.0.1:{port_of(caller)}".encode(),
+                            f"SIP/2.0/TCP 127.0.0.1:{phone.port}".encode())
+        phone.send(data)
+        ok = phone.receive("SIP/2.0 ")
+        caller.sendto(invite("p0", caller, f"tcpi-{edge.port}"), registrar.addr)
+        got = phone.receive("INVITE")
+        token = TOKEN.findall(headers(got, "X-Registrar-Du")[0])[0]
+        return {
+            "reply": ok[0],
+            "flow": decode(token, key_of(edge_target)) == (2, "127.0.0.1", tcp_port, "127.0.0.1", phone.port),
+            "registrar_du": [line.replace(token, "TOKEN").replace(str(edge.port), "EDGEPORT")
+                             for line in headers(got, "X-Registrar-Du")],
+            "loose_route": headers(got, "X-Loose-Route"),
+        }
+    finally:
+        phone.sock.close()
+        caller.close()
+        edge.stop()
+        registrar.stop()
+
+
+def test_invite_reaches_a_tcp_phone_on_its_connection_by_the_flow_token(tmp_path: Path) -> None:
+    kamailio = over_tcp("kamailio-1", tmp_path)
+    assert kamailio == {"reply": "SIP/2.0 200 OK", "flow": True,
+                        "registrar_du": ["X-Registrar-Du: sip:TOKEN@127.0.0.1:EDGEPORT;lr;ob"],
+                        "loose_route": ["X-Loose-Route: 2"]}
+    assert over_tcp("kampy-1", tmp_path) == kamailio
