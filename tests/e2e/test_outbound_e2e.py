@@ -233,3 +233,23 @@ def test_invite_reaches_a_tcp_phone_on_its_connection_by_the_flow_token(tmp_path
                         "registrar_du": ["X-Registrar-Du: sip:TOKEN@127.0.0.1:EDGEPORT;lr;ob"],
                         "loose_route": ["X-Loose-Route: 2"]}
     assert over_tcp("kampy-1", tmp_path) == kamailio
+
+
+def test_every_worker_makes_the_same_token_with_the_random_key(tmp_path: Path) -> None:
+    # several workers share the UDP socket: the REGISTERs spread over them, and each worker's token
+    # for the same connection is the same only when they share the key made at start
+    registrar, phone = udp(), udp()
+    edge = start_proxy("kampy-3", tmp_path, cfg=EDGE_CFG, defines=(
+        f'REGISTRAR="sip:127.0.0.1:{port_of(registrar)}"', "WITH_OUTBOUND", "RANDOM_KEY"))
+    reg_id = ';reg-id=1;+sip.instance="<urn:uuid:00000000-0000-0000-0000-000000000003>"'
+    try:
+        tokens = set()
+        for i in range(12):
+            phone.sendto(register("p0", phone, f"w{i}-{edge.port}", contact_params=reg_id), edge.addr)
+            tokens.update(TOKEN.findall(headers(receive(registrar, "REGISTER"), "Path")[0]))
+    finally:
+        registrar.close()
+        phone.close()
+        edge.stop()
+    assert len(tokens) == 1
+    assert len(base64.b64decode(tokens.pop())) == 23
