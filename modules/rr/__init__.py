@@ -11,9 +11,6 @@ from .rr import RrModule
 # What Kamailio 5.6's rr module has that kampy's does not (checked against Kamailio's
 # own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
 NOT_IMPLEMENTED = (
-    Unimplemented("param", "sockname_mode", "kampy's listen sockets carry no name (listen=... name is "
-                  "not kept), so there is no sn= parameter to add or to find a socket by", default=0,
-                  types=(int,)),
     Unimplemented("function", "record_route_advertised_address", "not implemented yet"),
 )
 
@@ -36,6 +33,9 @@ EXPORTS = Exports(
               "the R-URI's user"),
         Param("enable_socket_mismatch_warning", (int,), 1,
               doc="1: a warning when no local socket matches our second Record-Route"),
+        Param("sockname_mode", (int,), 0,
+              doc="1: the Record-Route URI carries the socket's name in `;sn=` (when it has one), and "
+                  "loose_route() sends from the socket an `sn` parameter of our Route URI names"),
         Param("force_send_socket", (int,), 0, doc="1: loose_route() sends from the socket our single "
               "Route URI names (double Record-Route always does)"),
     ),

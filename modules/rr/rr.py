@@ -192,7 +192,8 @@ class _RecordRoute:
         if self.preset is not None:
             return f"Record-Route: <{scheme}:{self.user}{self.preset}{tag}{self.params}{lr}>"
         r2on = ";r2=on" if r2 else ""
-        return f"Record-Route: <{scheme}:{self.user}{socket_address(sock)}{r2on}{lr}{tag}{self.params}>"
+        address = socket_address(sock, self.module.sockname_mode)
+        return f"Record-Route: <{scheme}:{self.user}{address}{r2on}{lr}{tag}{self.params}>"
 
     def render(self, ctx: MessageContext, sock: Socket) -> bytes:
         if self.preset is not None:
@@ -223,6 +224,7 @@ class RrModule(Module):
         self.add_username = int(params["add_username"]) != 0
         self.socket_mismatch_warning = int(params["enable_socket_mismatch_warning"]) != 0
         self.force_send_socket = int(params["force_send_socket"]) != 0
+        self.sockname_mode = int(params["sockname_mode"]) != 0
         self.custom_user: PVAccessor | None = None
         if params["custom_user_avp"]:
             spec = str(params["custom_user_avp"]).strip()
@@ -264,6 +266,8 @@ class RrModule(Module):
             puri = parse_uri(uri)
         except SIPProtocolError:
             return
+        if default_port and self.sockname_mode and self._force_named_socket(ctx, uri):
+            return
         proto = puri.transport
         ports = [puri.port or (5061 if proto == "tls" else 5060)] if default_port else []
         for port in [*ports, puri.port]:
@@ -279,6 +283,19 @@ class RrModule(Module):
             log.warning("no socket found to match second RR (%s)", uri)
             if not self._is_myself(uri):
                 log.warning("second RR uri is not myself (%s)", uri)
+
+    def _force_named_socket(self, ctx: MessageContext, uri: str) -> bool:
+        """sockname_mode: send from the socket the `sn` parameter of our Route URI names."""
+        for part in _uri_params(uri).split(";"):
+            name, _, value = part.partition("=")
+            if name.strip().lower() == "sn" and value.strip():
+                sock = next((s for s in self.core.sockets if s.name == value.strip()), None)
+                if sock is not None:
+                    ctx.force_socket = sock
+                    return True
+                log.debug("failed to find socket with name: %s", value.strip())
+        log.debug("use of sockname parameter enabled, but failed to find it")
+        return False
 
     def _username(self, ctx: MessageContext) -> str:
         """add_username: the custom_user_avp's value when it is a non-empty string, else the user
