@@ -339,12 +339,6 @@ def test_route_uri_pv(kampy_cfg) -> None:
     assert msg.header("X-RU") == "sip:10.0.0.9;lr"
 
 
-@pytest.mark.parametrize("fn", ["record_route_advertised_address"])
-def test_unimplemented_functions_are_not_declared(fn: str) -> None:
-    from modules.rr import EXPORTS
-    assert not EXPORTS.functions_named(fn)
-
-
 # ---------------------------------------------------------------- add_username, custom_user_avp
 
 def test_add_username_puts_the_ruri_user_in_the_record_route(kampy_cfg) -> None:

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-from kampy.api import (Arg, ArgKind, Exports, Function, Need, ObAPI, Offer, PVClass, Param, RouteType, RrAPI,
-                       Unimplemented)
+from kampy.api import Arg, ArgKind, Exports, Function, Need, ObAPI, Offer, PVClass, Param, RouteType, RrAPI
 
 from .rr import RrModule
-
-
-# What Kamailio 5.6's rr module has that kampy's does not (checked against Kamailio's
-# own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
-NOT_IMPLEMENTED = (
-    Unimplemented("function", "record_route_advertised_address", "not implemented yet"),
-)
-
 
 EXPORTS = Exports(
     name="rr",
@@ -79,6 +70,14 @@ EXPORTS = Exports(
             returns='1; -1 on a second record-route, or two addresses while enable_double_rr is 0',
         ),
         Function(
+            "record_route_advertised_address",
+            args=(Arg("address", ArgKind.FMT),),
+            routes=RouteType.REQUEST | RouteType.BRANCH | RouteType.FAILURE,
+            doc="Adds a Record-Route header with the given address (`host[:port]`) in place of the "
+                "socket's, as record_route() does otherwise.",
+            returns='1; -1 on a second record-route for the same message or an error',
+        ),
+        Function(
             "add_rr_param",
             args=(Arg("param", ArgKind.FMT),),
             routes=RouteType.REQUEST | RouteType.BRANCH | RouteType.FAILURE,
@@ -119,7 +118,6 @@ EXPORTS = Exports(
         PVClass("tti"),  # pv_get_to_tag_initial 0
         PVClass("rdir", arg="required"),  # pv_get_rdir pv_parse_rdir_name
     ),
-    not_implemented=NOT_IMPLEMENTED,
     needs=(Need("outbound", ObAPI, optional=True,
                  doc="flow tokens in the Record-Route user part and routing by them (RFC 5626)"),),
     offers=(Offer("rr", RrAPI, doc="record-routing and the Route parameters (Kamailio's rr_binds)"),),

@@ -180,9 +180,10 @@ class _RecordRoute:
     """What one record_route()/record_route_preset() call adds; `params` grows with add_rr_param()."""
 
     def __init__(self, module: RrModule, sips: bool, tag: str | None, params: str,
-                 preset: str | None = None, branch: bool = False, user: str = "") -> None:
+                 preset: str | None = None, branch: bool = False, user: str = "",
+                 advertised: str | None = None) -> None:
         self.module, self.sips, self.tag, self.params = module, sips, tag, params
-        self.preset, self.branch = preset, branch
+        self.preset, self.branch, self.advertised = preset, branch, advertised
         self.user = f"{user}@" if user else ""  # add_username
 
     def line(self, sock: Socket, r2: bool) -> str:
@@ -195,9 +196,33 @@ class _RecordRoute:
         address = socket_address(sock, self.module.sockname_mode)
         return f"Record-Route: <{scheme}:{self.user}{address}{r2on}{lr}{tag}{self.params}>"
 
+    def advertised_line(self, proto: str | None, r2: bool) -> str:
+        """record_route_advertised_address(): the given address, `;transport=` of a protocol, then
+        `;r2=on`, the tag before `;lr` (build_advertised_rr)."""
+        lr = ";lr=on" if self.module.enable_full_lr else ";lr"
+        tag = f";ftag={self.tag}" if self.tag else ""
+        scheme = "sips" if self.sips else "sip"
+        transport = f";transport={proto}" if proto else ""
+        r2on = ";r2=on" if r2 else ""
+        return f"Record-Route: <{scheme}:{self.user}{self.advertised}{transport}{r2on}{tag}{lr}{self.params}>"
+
+    def _advertised_lines(self, ctx: MessageContext, sock: Socket) -> list[str]:
+        """Kamailio's conditional lumps: the transport when the protocols differ, `;r2=on` when
+        the sockets do, a second (outbound) Record-Route only when the protocols differ; all of it
+        with enable_double_rr 2."""
+        rcv = ctx.src.local
+        double = self.module.enable_double_rr
+        diff_proto = double == 2 or rcv.proto != sock.proto or ctx.src.proto != sock.proto
+        r2 = bool(double) and (double == 2 or rcv != sock or ctx.src.proto != sock.proto)
+        lines = [self.advertised_line(sock.proto, r2)] if double and diff_proto else []
+        lines.append(self.advertised_line(rcv.proto if diff_proto else None, r2))
+        return lines
+
     def render(self, ctx: MessageContext, sock: Socket) -> bytes:
         if self.preset is not None:
             return as_bytes(self.line(sock, False))
+        if self.advertised is not None:
+            return as_bytes("\r\n".join(self._advertised_lines(ctx, sock)))
         rcv = ctx.src.local
         double = self.module.enable_double_rr
         if double == 2 or (double and rcv != sock):
@@ -207,7 +232,11 @@ class _RecordRoute:
         return as_bytes("\r\n".join(lines))
 
     def value(self, ctx: MessageContext) -> SendSocketValue:
-        text = self.line(ctx.src.local, False).partition(": ")[2]
+        if self.advertised is not None:
+            first = self.advertised_line(None, False)
+        else:
+            first = self.line(ctx.src.local, False)
+        text = first.partition(": ")[2]
         return SendSocketValue(text, self.render)
 
 
@@ -397,6 +426,20 @@ class RrModule(Module):
                 return None
             return routes[0].uri.user or ""
         return ""
+
+    def record_route_advertised_address(self, ctx: MessageContext, address: str) -> int:
+        if not self._may_record(ctx):
+            return -1
+        user = self._rr_user(ctx)
+        if user is None:
+            return -1
+        params = ctx.local.pop(_PARAMS, "")
+        branch = bool(ctx.route_type & RouteType.BRANCH)
+        self._add(ctx, _RecordRoute(self, self._sips(ctx), self._tag(ctx), params, branch=branch, user=user,
+                                    advertised=address))
+        if not branch:
+            ctx.local[_ADDED] = True
+        return 1
 
     def add_rr_param(self, ctx: MessageContext, param: str) -> int:
         changes = self._rr_changes(ctx.msg)

@@ -57,3 +57,29 @@ def test_sockname_in_record_route_and_routing_by_it_match_kamailio(tmp_path: Pat
     assert kamailio == {"rr": ["Record-Route: <sip:127.0.0.1:FIRST;sn=first;lr;ftag=sn-1>"],
                         "bye_from": "second"}
     assert run("kampy-1", tmp_path) == kamailio
+
+
+def advertised(target: str, tmp_path: Path, *defines: str) -> list[str]:
+    proxy = start_proxy(target, tmp_path, cfg=CONFIGS / "rr_advertised.cfg", defines=defines)
+    caller, callee = udp(), udp()
+    try:
+        caller.sendto(request("INVITE", f"sip:bob@127.0.0.1:{port_of(callee)}", caller, f"ad-{proxy.port}"),
+                      proxy.addr)
+        got = receive(callee, "INVITE")
+        return headers(got, "Record-Route") + headers(got, "X-Second")
+    finally:
+        caller.close()
+        callee.close()
+        proxy.stop()
+
+
+def test_record_route_advertised_address_matches_kamailio(tmp_path: Path) -> None:
+    kamailio = advertised("kamailio-1", tmp_path)
+    assert kamailio == ["Record-Route: <sip:bob.example.test:5999;ftag=sn-1;lr;p=1>", "X-Second: refused"]
+    assert advertised("kampy-1", tmp_path) == kamailio
+
+
+def test_record_route_advertised_address_with_double_rr_2_matches_kamailio(tmp_path: Path) -> None:
+    kamailio = advertised("kamailio-1", tmp_path, "DOUBLE_RR")
+    assert kamailio[0] == "Record-Route: <sip:bob.example.test:5999;transport=udp;r2=on;ftag=sn-1;lr;p=1>"
+    assert advertised("kampy-1", tmp_path, "DOUBLE_RR") == kamailio
