@@ -667,6 +667,17 @@ class PingContact(NamedTuple):
     aorhash: int
 
 
+# usrloc's contact callback types (Kamailio's usrloc/ul_callback.h), the `types` of
+# UsrlocAPI.register_ulcb
+UL_CONTACT_INSERT = 1 << 0
+UL_CONTACT_UPDATE = 1 << 1
+UL_CONTACT_DELETE = 1 << 2
+UL_CONTACT_EXPIRE = 1 << 3
+ULCB_MAX = (1 << 4) - 1
+
+UlCallback = Callable[[int, str, Any], None]
+
+
 class UsrlocAPI(Protocol):
     """What usrloc offers (`core.api("usrloc")`, Kamailio's `usrloc_api_t` from `bind_usrloc`).
     Records and contacts are usrloc's objects (`aor`, `contacts`; `contact`, `expires`, `q`,
@@ -754,6 +765,75 @@ class UsrlocAPI(Protocol):
 
     def set_keepalive_timeout(self, seconds: int) -> None:
         """How long a UDP contact may go without answering keepalives (0: forever)."""
+
+    def register_ulcb(self, types: int, callback: UlCallback) -> int:
+        """Kamailio's register_ulcb: have `callback(type, domain, contact)` run in the process
+        that made the change, after each insert (UL_CONTACT_INSERT), update (UL_CONTACT_UPDATE)
+        and delete (UL_CONTACT_DELETE) of a contact, and for each contact the timer expires
+        (UL_CONTACT_EXPIRE), for the `types` bits given. 1, or -1 for a bad mask."""
+
+
+# ------------------------------------------------------------------ dmq
+
+# a DMQ node's states (Kamailio's dmq/dmqnode.h), DmqNode.status
+DMQ_NODE_ACTIVE, DMQ_NODE_TIMEOUT, DMQ_NODE_DISABLED, DMQ_NODE_PENDING = 1 << 1, 1 << 2, 1 << 3, 1 << 4
+
+
+@dataclass(frozen=True)
+class DmqNode:
+    """A node of the DMQ bus (Kamailio's dmq_node_t): its URI as given (`sip:10.0.0.1:5060`),
+    the host, port (as written, "" when none) and transport that identify it, its state and
+    whether it is this server."""
+
+    uri: str
+    host: str
+    port: str
+    proto: str
+    status: int = DMQ_NODE_PENDING
+    local: bool = False
+
+
+@dataclass
+class DmqReply:
+    """What a peer's callback answers to a KDMQ request (Kamailio's peer_reponse_t): no reply
+    is sent when `code` is 0."""
+
+    code: int = 0
+    reason: str = ""
+    body: bytes = b""
+    content_type: str = ""
+
+
+# callback(request, node it came from or None) -> the reply; init_callback() runs once the
+# node list first arrived; resp_callback(reply or None, code, node) for each KDMQ request sent
+DmqPeerCallback = Callable[["Request", "DmqNode | None"], DmqReply]
+DmqInitCallback = Callable[[], object]
+DmqRespCallback = Callable[["Response | None", int, DmqNode], object]
+
+
+class DmqAPI(Protocol):
+    """What dmq offers (`core.api("dmq")`, Kamailio's dmq_api_t from dmq_load_api): peers that
+    receive the KDMQ requests addressed to them (`sip:<peer_id>@node`) and send their own to
+    one node or to every active one."""
+
+    def register_dmq_peer(self, peer_id: str, description: str, callback: DmqPeerCallback,
+                          init_callback: DmqInitCallback | None = None) -> bool:
+        """Register a peer in this process (every process of the server registers its own, in
+        `__init__`); False when one with that id exists."""
+
+    def bcast_message(self, peer_id: str, body: bytes, except_node: DmqNode | None = None,
+                      resp_callback: DmqRespCallback | None = None, max_forwards: int = 1,
+                      content_type: str = "text/plain") -> int:
+        """Send a KDMQ request to every active node but this one (and `except_node`); 0, or -1
+        when one could not be sent."""
+
+    def send_message(self, peer_id: str, body: bytes, node: DmqNode,
+                     resp_callback: DmqRespCallback | None = None, max_forwards: int = 1,
+                     content_type: str = "text/plain") -> int:
+        """Send a KDMQ request to `node`; 0, or -1 when it could not be sent."""
+
+    def find_dmq_node_uri(self, uri: str) -> DmqNode | None:
+        """The node with the host, port and transport of `uri`, or None."""
 
 
 # ------------------------------------------------------------------ xhttp

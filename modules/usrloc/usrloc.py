@@ -37,9 +37,11 @@ from kampy.api import (
     check_table_version,
     grep_socket,
     core_hash,
+    UlCallback,
     db_connect,
 )
 
+from .callbacks import CallbacksMixin
 from .errors import DB_FAILED, DBWriteError
 from .expiry import ExpiryMixin
 from .ka import Keepalives
@@ -145,7 +147,7 @@ def run_write(op: str, table: LocationTable, c: UContact) -> None:
         raise DBWriteError(op, exc) from exc
 
 
-class UsrlocModule(ExpiryMixin, KeepaliveMixin, Module):
+class UsrlocModule(CallbacksMixin, ExpiryMixin, KeepaliveMixin, Module):
     def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
         self.db_mode = int(params["db_mode"])
@@ -175,6 +177,7 @@ class UsrlocModule(ExpiryMixin, KeepaliveMixin, Module):
         # ka_timeout, or nathelper's keepalive_timeout (set_keepalive_timeout)
         self.keepalive_timeout = max(0, int(params["ka_timeout"]))
         self._expired_callbacks: list[Callable[[str, UContact], None]] = []
+        self._ulcbs: list[tuple[int, UlCallback]] = []
         core.stats.register_gauge("usrloc:registered_users", self._registered_users)
         if self.db_mode != NO_DB:
             if int(params["fetch_rows"]) <= 0:
@@ -435,16 +438,19 @@ class UsrlocModule(ExpiryMixin, KeepaliveMixin, Module):
         contact.last_keepalive = self.now()  # new_ucontact's time(NULL)
         dom = self.domain(domain)
         self._change(dom, dom.insert, contact)
+        self._inserted(domain, contact)
         return contact
 
     def update_contact(self, domain: str, contact: UContact) -> None:
         contact.last_keepalive = self.now()  # update_ucontact's time(NULL)
         dom = self.domain(domain)
         self._change(dom, dom.update, contact)
+        self._updated(domain, contact)
 
     def delete_contact(self, domain: str, contact: UContact) -> None:
         dom = self.domain(domain)
         self._change(dom, dom.delete, contact)
+        self._deleted(domain, contact)
 
     def _change(self, dom: Domain, apply: Callable[[UContact], None], contact: UContact) -> None:
         """One insert, update or delete of `dom`; in db_mode 1 in a write scope of its own (or the
@@ -462,6 +468,8 @@ class UsrlocModule(ExpiryMixin, KeepaliveMixin, Module):
             contacts = dom.storage.contacts(aor)
             for c in contacts:
                 dom.delete(c)
+        for c in contacts:
+            self._deleted(domain, c)
         return len(contacts)
 
     def get_ucontact(self, record: URecord | None, uri: str, callid: str, path: str | None, cseq: int,
