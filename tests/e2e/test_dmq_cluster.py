@@ -1,0 +1,105 @@
+"""samples/cluster/dmq.cfg on the wire: nodes that share their registrations in memory over DMQ
+(dmq, dmq_usrloc), two kampy nodes and a mixed bus of Kamailio 5.6 and kampy (issue 19, "usrloc
+across nodes"): a user registered at one node is found by `lookup` at the other."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.dmq_nodes import Node, eventually, lookup, register, start_node
+
+FOUND = "200 Found sip:{}@127.0.0.1:9999"
+NOT_FOUND = "404 Not Found"
+
+
+def found(user: str) -> str:
+    return FOUND.format(user)
+
+
+@pytest.fixture(scope="module")
+def kampy_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Node, Node]]:
+    """Two kampy nodes: `early` registered at the first before the second joined."""
+    directory = tmp_path_factory.mktemp("dmq-kampy")
+    first = start_node("kampy", directory)
+    nodes = [first]
+    try:
+        assert register(first, "early") == "200 OK"
+        nodes.append(start_node("kampy", directory, notify=first))
+        yield first, nodes[1]
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+@pytest.fixture(scope="module")
+def mixed_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Node, Node]]:
+    """A Kamailio node, then a kampy node joining it: `early` registered at Kamailio before."""
+    directory = tmp_path_factory.mktemp("dmq-mixed")
+    kamailio = start_node("kamailio", directory)
+    nodes = [kamailio]
+    try:
+        assert register(kamailio, "early") == "200 OK"
+        nodes.append(start_node("kampy", directory, notify=kamailio))
+        yield kamailio, nodes[1]
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+def test_a_user_registered_at_one_kampy_node_is_found_at_the_other(kampy_pair: tuple[Node, Node]) -> None:
+    a, b = kampy_pair
+    assert register(a, "alice") == "200 OK"
+    assert eventually(lambda: lookup(b, "alice"), found("alice")) == found("alice")
+
+
+def test_replication_works_from_the_joining_kampy_node_too(kampy_pair: tuple[Node, Node]) -> None:
+    a, b = kampy_pair
+    assert register(b, "bob") == "200 OK"
+    assert eventually(lambda: lookup(a, "bob"), found("bob")) == found("bob")
+
+
+def test_a_kampy_node_joining_gets_the_registrations_made_before(kampy_pair: tuple[Node, Node]) -> None:
+    assert eventually(lambda: lookup(kampy_pair[1], "early"), found("early")) == found("early")
+
+
+def test_an_unregistration_at_one_kampy_node_removes_the_user_at_the_other(
+        kampy_pair: tuple[Node, Node]) -> None:
+    a, b = kampy_pair
+    assert register(a, "carol") == "200 OK"
+    assert eventually(lambda: lookup(b, "carol"), found("carol")) == found("carol")
+    assert register(a, "carol", expires=0) == "200 OK"
+    assert eventually(lambda: lookup(b, "carol"), NOT_FOUND) == NOT_FOUND
+
+
+def test_a_user_registered_at_kamailio_is_found_at_kampy(mixed_pair: tuple[Node, Node]) -> None:
+    kamailio, kampy = mixed_pair
+    assert register(kamailio, "dave") == "200 OK"
+    assert eventually(lambda: lookup(kampy, "dave"), found("dave")) == found("dave")
+
+
+def test_a_user_registered_at_kampy_is_found_at_kamailio(mixed_pair: tuple[Node, Node]) -> None:
+    kamailio, kampy = mixed_pair
+    assert register(kampy, "erin") == "200 OK"
+    assert eventually(lambda: lookup(kamailio, "erin"), found("erin")) == found("erin")
+
+
+def test_kampy_joining_kamailio_gets_its_registrations(mixed_pair: tuple[Node, Node]) -> None:
+    assert eventually(lambda: lookup(mixed_pair[1], "early"), found("early")) == found("early")
+
+
+def test_an_unregistration_at_kampy_removes_the_user_at_kamailio(mixed_pair: tuple[Node, Node]) -> None:
+    kamailio, kampy = mixed_pair
+    assert register(kampy, "frank") == "200 OK"
+    assert eventually(lambda: lookup(kamailio, "frank"), found("frank")) == found("frank")
+    assert register(kampy, "frank", expires=0) == "200 OK"
+    assert eventually(lambda: lookup(kamailio, "frank"), NOT_FOUND) == NOT_FOUND
+
+
+def test_kamailio_joining_kampy_gets_its_registrations(kampy_pair: tuple[Node, Node], tmp_path: Path) -> None:
+    kamailio = start_node("kamailio", tmp_path, notify=kampy_pair[0])
+    try:
+        assert eventually(lambda: lookup(kamailio, "early"), found("early")) == found("early")
+    finally:
+        kamailio.stop()
