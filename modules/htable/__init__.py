@@ -1,7 +1,8 @@
 """htable: hash tables in shared memory for the config ($sht(...), sht_* functions, htable.* RPC)."""
 from __future__ import annotations
 
-from kampy.api import (Arg, ArgKind, EventRoute, Exports, Function, Param, PVClass, RouteType, RpcMethod,
+from kampy.api import (Arg, ArgKind, DmqAPI, EventRoute, Exports, Function, Need, Param, PVClass, RouteType,
+                       RpcMethod,
                        Timer, Unimplemented)
 
 from .htable import HTable, check_table_param
@@ -50,6 +51,10 @@ EXPORTS = Exports(
                   "workers"),
         Param("event_callback", (str,), "", doc="a KEMI function run instead of the event routes; "
               "a kamailio.cfg script has no KEMI engine, so, as in Kamailio, nothing runs"),
+        Param("enable_dmq", (int,), 0,
+              doc="1: replicate the changes of the tables with dmqreplicate=1 to the other DMQ nodes"),
+        Param("dmq_init_sync", (int,), 0,
+              doc="1: ask the other DMQ nodes for their replicated tables on joining the bus"),
         Param("event_callback_mode", (int,), 0,
               doc="when event_route[htable:mod-init] runs: in kampy both 0 and 1 run it once, in the "
                   "first worker to start, after every module is built and before any worker serves; "
@@ -171,13 +176,9 @@ EXPORTS = Exports(
                        "$shtrecord(value)"),
     ),
     not_implemented=(
-        Unimplemented("param", "enable_dmq", "DMQ replication comes with the dmq module, which kampy does "
-                      "not have yet; the tables are shared by the workers of one server only",
-                      default=0, types=(int,)),
-        Unimplemented("param", "dmq_init_sync", "DMQ replication comes with the dmq module, which kampy "
-                      "does not have yet", default=0, types=(int,)),
         Unimplemented("param", "fetch_rows", "kampy's database layer reads the rows of a query at once: "
                       "how many come per fetch changes nothing a config sees", default=100, types=(int,)),
     ),
+    needs=(Need("dmq", DmqAPI, optional=True, doc="the bus the tables are replicated on (enable_dmq)"),),
     factory=HTable,
 )

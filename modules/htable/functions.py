@@ -7,6 +7,7 @@ from collections.abc import Callable
 from kampy.api import L_ERR, MessageContext, log_at, module_logger
 
 from .iterators import Iterators
+from .replicate import (HT_DMQ_DEL_CELL, HT_DMQ_RM_CELL_RE, HT_DMQ_RM_CELL_SW, Replicating)
 from .table import Cell, HashTable, cell_hash
 
 log = module_logger("htable")
@@ -46,7 +47,7 @@ class KeyRef:
         self.key = key
 
 
-class HtableFunctions:
+class HtableFunctions(Replicating):
     """The sht_* handlers; the module provides `tables`, `iterators`."""
 
     tables: dict[str, HashTable]
@@ -91,13 +92,16 @@ class HtableFunctions:
         table = self._named(htname, (htname, "the hash table name"), (itname, "the item table name"))
         if table is None:
             return -1
+        self.replicate(table, HT_DMQ_DEL_CELL, itname)
         table.delete(itname)
         return 1
 
     def _rm_re(self, ctx: MessageContext, ref: KeyRef, by_value: bool) -> int:
         if ref.table is None:
             return 1
-        pattern = _regex(ref.key(ctx))
+        expr = ref.key(ctx)
+        self.replicate(ref.table, HT_DMQ_RM_CELL_RE, None, expr, int(by_value))
+        pattern = _regex(expr)
         if pattern is None:
             return -1
         ref.table.remove_where(lambda c: _target(c, by_value) is not None
@@ -115,12 +119,14 @@ class HtableFunctions:
         if table is None:
             return -1
         if op == "re":
+            self.replicate(table, HT_DMQ_RM_CELL_RE, None, value, int(by_value))
             pattern = _regex(value)
             if pattern is None:
                 return -1
             table.remove_where(lambda c: (t := _target(c, by_value)) is not None and bool(pattern.search(t)))
             return 1
         if op == "sw":
+            self.replicate(table, HT_DMQ_RM_CELL_SW, None, value, int(by_value))
             table.remove_where(lambda c: (t := _target(c, by_value)) is not None and t.startswith(value))
             return 1
         log.warning("unsupported match operator: %s", op)
@@ -190,7 +196,10 @@ class HtableFunctions:
     def _setx(self, htname: str, itname: str, value: int | str, expire: int, ok: int) -> int:
         table = self._named(htname, (htname, "htable name"), (itname, "item name"),
                             missing="No such htable: %s")
-        if table is None or not table.set(itname, value, expire):
+        if table is None:
+            return -1
+        self.replicate_setx(table, itname, value, expire)
+        if not table.set(itname, value, expire):
             return -1
         return ok
 

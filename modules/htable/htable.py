@@ -17,6 +17,8 @@ from .iterators import Iterators
 from .rpc import HtableRpc
 from .spec import TableSpec, parse_table, split_name
 from .functions import HtableFunctions, KeyRef, _regex, _target
+from .dmq import HtDmq
+from .replicate import HT_DMQ_DEL_CELL, HT_DMQ_SET_CELL, HT_DMQ_SET_CELL_EXPIRE
 from .table import Cell, HashTable
 
 log = module_logger("htable")
@@ -123,6 +125,11 @@ class HTable(HtableFunctions, HtableRpc, Module):
         self.expired_cell: Cell | None = None
         self.event_callback: str = params["event_callback"] or ""
         self.meta = core.shared.table("htable", 64)
+        if int(params["enable_dmq"]):
+            dmq = core.api("dmq")
+            if dmq is None:
+                raise ValueError("failed to initialize dmq integration: dmq is not loaded")
+            self.ht_dmq = HtDmq(dmq, self.tables, core.clock, bool(int(params["dmq_init_sync"])))
         self._once("loaded", self._load_all)
 
     # ------------------------------------------------------------ start-up, once for all workers
@@ -266,8 +273,12 @@ class HTable(HtableFunctions, HtableRpc, Module):
                 return
             key = ref.key(ctx)
             if value is None:
+                self.replicate(ref.table, HT_DMQ_DEL_CELL, key)
                 ref.table.delete(key)
-            elif not ref.table.set(key, value if isinstance(value, (int, str)) else str(value)):
+                return
+            value = value if isinstance(value, (int, str)) else str(value)
+            self.replicate(ref.table, HT_DMQ_SET_CELL, key, value, 1)
+            if not ref.table.set(key, value):
                 log.error("cannot set $sht(%s)", key)
         return Accessor(get, set_)
 
@@ -281,7 +292,9 @@ class HTable(HtableFunctions, HtableRpc, Module):
             if ref.table is None:
                 log.error("cannot set $shtex(%s): no such hash table", spec.arg)
                 return
-            ref.table.set_expire(ref.key(ctx), value if isinstance(value, int) else 0)
+            seconds = value if isinstance(value, int) else 0
+            self.replicate(ref.table, HT_DMQ_SET_CELL_EXPIRE, ref.key(ctx), seconds)
+            ref.table.set_expire(ref.key(ctx), seconds)
         return Accessor(get, set_)
 
     def _counter(self, spec: PVar, by_value: bool) -> Reader:
@@ -301,7 +314,13 @@ class HTable(HtableFunctions, HtableRpc, Module):
         ref = self.key_ref(spec.arg or "")
 
         def get(ctx: MessageContext) -> Any:
-            return None if ref.table is None else ref.table.add(ref.key(ctx), delta)
+            if ref.table is None:
+                return None
+            key = ref.key(ctx)
+            value = ref.table.add(key, delta)
+            if value is not None:
+                self.replicate(ref.table, HT_DMQ_SET_CELL, key, value, 1)
+            return value
         return Reader(get)
 
     def pv_shtinc(self, spec: PVar) -> Reader:

@@ -6,6 +6,7 @@ from typing import Any
 
 from kampy.api import RpcFault
 
+from .replicate import HT_DMQ_DEL_CELL, HT_DMQ_SET_CELL, HT_DMQ_SET_CELL_EXPIRE, Replicating
 from .table import Cell, HashTable
 
 NOT_ENOUGH_GET = (500, "Not enough parameters (htable name and key name)")
@@ -44,7 +45,7 @@ def expire_text(cell: Cell) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(cell.expire))
 
 
-class HtableRpc:
+class HtableRpc(Replicating):
     """The RPC handlers; the module provides `tables` and the database operations."""
 
     tables: dict[str, HashTable]
@@ -63,40 +64,52 @@ class HtableRpc:
                          "expire": expire_text(cell)}}
 
     def rpc_delete(self, htname: str, key: str) -> str:
-        if not self._table(htname).delete(key):
+        table = self._table(htname)
+        self.replicate(table, HT_DMQ_DEL_CELL, key)
+        if not table.delete(key):
             raise RpcFault(404, "Key not found in htable.")
         return "Ok. Key deleted."
 
     def rpc_sets(self, htname: str, key: str, value: Any = None) -> str:
         if value is None:
             raise RpcFault(*NOT_ENOUGH_SET)
-        if not self._table(htname).set(key, _as_str(value)):
+        table = self._table(htname)
+        self.replicate(table, HT_DMQ_SET_CELL, key, _as_str(value), 1)
+        if not table.set(key, _as_str(value)):
             raise RpcFault(500, "Failed to set the item")
         return "Ok. Key set to new value."
 
     def rpc_seti(self, htname: str, key: str, value: Any = None) -> str:
         number = _as_int(value, NOT_ENOUGH_SET)
-        if not self._table(htname).set(key, number):
+        table = self._table(htname)
+        self.replicate(table, HT_DMQ_SET_CELL, key, number, 1)
+        if not table.set(key, number):
             raise RpcFault(500, "Failed to set the item")
         return "Ok. Key set to new value."
 
     def rpc_setex(self, htname: str, key: str, expire: Any = None) -> str:
         seconds = _as_int(expire, NOT_ENOUGH_SETEX)
-        self._table(htname).set_expire(key, seconds)
+        table = self._table(htname)
+        self.replicate(table, HT_DMQ_SET_CELL_EXPIRE, key, seconds)
+        table.set_expire(key, seconds)
         return "Ok"
 
     def rpc_setxs(self, htname: str, key: str, value: Any = None, expire: Any = None) -> str:
         if value is None:
             raise RpcFault(*NOT_ENOUGH_SETX)
         seconds = _as_int(expire, NOT_ENOUGH_SETX)
-        if not self._table(htname).set(key, _as_str(value), seconds):
+        table = self._table(htname)
+        self.replicate_setx(table, key, _as_str(value), seconds)
+        if not table.set(key, _as_str(value), seconds):
             raise RpcFault(500, "Failed to set the item")
         return "Ok. Key set to new value."
 
     def rpc_setxi(self, htname: str, key: str, value: Any = None, expire: Any = None) -> str:
         number = _as_int(value, NOT_ENOUGH_SETX)
         seconds = _as_int(expire, NOT_ENOUGH_SETX)
-        if not self._table(htname).set(key, number, seconds):
+        table = self._table(htname)
+        self.replicate_setx(table, key, number, seconds)
+        if not table.set(key, number, seconds):
             raise RpcFault(500, "Failed to set the item")
         return "Ok. Key set to new value."
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.dmq_nodes import Node, eventually, lookup, register, start_node
+from tests.e2e.dmq_nodes import Node, ask, eventually, lookup, register, start_node
 
 FOUND = "200 Found sip:{}@127.0.0.1:9999"
 NOT_FOUND = "404 Not Found"
@@ -16,6 +16,16 @@ NOT_FOUND = "404 Not Found"
 
 def found(user: str) -> str:
     return FOUND.format(user)
+
+
+def store(node: Node, key: str, value: str) -> str:
+    """$sht(shared=>key) = value at `node` (a PUBLISH in samples/cluster/dmq.cfg)."""
+    return ask(node, "PUBLISH", key, body=value)
+
+
+def read(node: Node, key: str) -> str:
+    """$sht(shared=>key) at `node`: "200 Value <value>" or "404 No Value"."""
+    return ask(node, "SUBSCRIBE", key)
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +36,7 @@ def kampy_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Node,
     nodes = [first]
     try:
         assert register(first, "early") == "200 OK"
+        assert store(first, "early", "before") == "200 Stored"
         nodes.append(start_node("kampy", directory, notify=first))
         yield first, nodes[1]
     finally:
@@ -41,6 +52,7 @@ def mixed_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Node,
     nodes = [kamailio]
     try:
         assert register(kamailio, "early") == "200 OK"
+        assert store(kamailio, "early", "before") == "200 Stored"
         nodes.append(start_node("kampy", directory, notify=kamailio))
         yield kamailio, nodes[1]
     finally:
@@ -101,5 +113,39 @@ def test_kamailio_joining_kampy_gets_its_registrations(kampy_pair: tuple[Node, N
     kamailio = start_node("kamailio", tmp_path, notify=kampy_pair[0])
     try:
         assert eventually(lambda: lookup(kamailio, "early"), found("early")) == found("early")
+    finally:
+        kamailio.stop()
+
+
+def test_an_htable_item_set_at_one_kampy_node_is_read_at_the_other(kampy_pair: tuple[Node, Node]) -> None:
+    a, b = kampy_pair
+    assert store(a, "k1", "v1") == "200 Stored"
+    assert eventually(lambda: read(b, "k1"), "200 Value v1") == "200 Value v1"
+
+
+def test_a_kampy_node_joining_gets_the_htable_items_set_before(kampy_pair: tuple[Node, Node]) -> None:
+    assert eventually(lambda: read(kampy_pair[1], "early"), "200 Value before") == "200 Value before"
+
+
+def test_an_htable_item_set_at_kamailio_is_read_at_kampy(mixed_pair: tuple[Node, Node]) -> None:
+    kamailio, kampy = mixed_pair
+    assert store(kamailio, "k2", "v2") == "200 Stored"
+    assert eventually(lambda: read(kampy, "k2"), "200 Value v2") == "200 Value v2"
+
+
+def test_an_htable_item_set_at_kampy_is_read_at_kamailio(mixed_pair: tuple[Node, Node]) -> None:
+    kamailio, kampy = mixed_pair
+    assert store(kampy, "k3", "v3") == "200 Stored"
+    assert eventually(lambda: read(kamailio, "k3"), "200 Value v3") == "200 Value v3"
+
+
+def test_kampy_joining_kamailio_gets_its_htable_items(mixed_pair: tuple[Node, Node]) -> None:
+    assert eventually(lambda: read(mixed_pair[1], "early"), "200 Value before") == "200 Value before"
+
+
+def test_kamailio_joining_kampy_gets_its_htable_items(kampy_pair: tuple[Node, Node], tmp_path: Path) -> None:
+    kamailio = start_node("kamailio", tmp_path, notify=kampy_pair[0])
+    try:
+        assert eventually(lambda: read(kamailio, "early"), "200 Value before") == "200 Value before"
     finally:
         kamailio.stop()
