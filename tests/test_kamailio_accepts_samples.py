@@ -21,6 +21,8 @@ CASES = [
     ("samples/cluster/node1.cfg", []),
     ("samples/cluster/node2.cfg", []),
     ("samples/cluster/cluster.cfg", []),
+    ("samples/cluster/dmq.cfg", []),
+    ("samples/cluster/dmq.cfg", ['NOTIFY_URI="sip:127.0.0.1:5072"']),
     ("tests/e2e/configs/proxy.cfg", []),
 ]
 
