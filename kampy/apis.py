@@ -482,10 +482,11 @@ class TmUacAPI(Protocol):
 
     def t_request(self, method: str, ruri: str, to_uri: str, from_uri: str, *,
                   headers: str = "", body: bytes = b"", next_hop: str | None = None,
-                  callback: ReplyCallback | None = None) -> int:
+                  callback: ReplyCallback | None = None, send_socket: Socket | None = None) -> int:
         """Start a client transaction; `callback(status, reply)` runs once with the final reply
         (status 408 and no reply on timeout); what tm sends goes out through the core, as from a
-        timer. 1 when sent, negative on error."""
+        timer, from `send_socket` when given (Kamailio's uac_req.ssock), else from the first
+        socket of the transport. 1 when sent, negative on error."""
 
 
 class TmAPI(TmUacAPI, Protocol):

@@ -185,3 +185,12 @@ def test_a_server_address_that_is_not_a_local_socket_is_refused(kampy_cfg: Any) 
     with pytest.raises(Exception, match="server_uri is not a socket the proxy is listening on"):
         kampy_cfg(CFG.format(params="", handle="", body="").replace("sip:127.0.0.1:5060",
                                                                     "sip:127.0.0.1:5099"))
+
+
+def test_kdmq_requests_go_out_from_the_server_address_socket(kampy_cfg: Any) -> None:
+    cfg = CFG.format(params=f'modparam("dmq", "notification_address", "sip:{PEER}:5060")', handle="", body="")
+    cfg = cfg.replace("listen=udp:127.0.0.1:5060", "listen=udp:127.0.0.1:5060\nlisten=udp:127.0.0.1:5070")
+    sip = kampy_cfg(cfg.replace('"sip:127.0.0.1:5060")', '"sip:127.0.0.1:5070")', 1))
+    request = sip.advance(0).forwarded[0]
+    assert (str(request.local), request.msg.header("Via").split(";")[0]) == (
+        "udp:127.0.0.1:5070", "SIP/2.0/UDP 127.0.0.1:5070")

@@ -11,7 +11,7 @@ from typing import Any
 from kampy.api import (DMQ_NODE_ACTIVE, DMQ_NODE_DISABLED, DMQ_NODE_PENDING, URI, CoreAPI, DmqInitCallback,
                        DmqNode,
                        DmqPeerCallback, DmqReply, DmqRespCallback, MessageContext, Module, Outgoing, Process,
-                       Request, Response, RpcFault, SIPProtocolError, SlAPI, TmUacAPI, build_reply,
+                       Request, Response, RpcFault, SIPProtocolError, SlAPI, Socket, TmUacAPI, build_reply,
                        parse_message, reply_destination)
 
 from .jobs import Job, JobQueues
@@ -89,13 +89,15 @@ class DmqModule(Module):
         if self.nodes.add(self.server, local=True, status=DMQ_NODE_ACTIVE) is None:
             raise ValueError("error adding self node")
 
-    def _server_socket(self, text: str | None) -> str:
-        """server_socket, else made of server_address; it must be one of the sockets listened on."""
+    def _server_socket(self, text: str | None) -> Socket:
+        """server_socket, else made of server_address; it must be one of the sockets listened on.
+        KDMQ requests go out from it."""
         if not text:
             text = f"{self.server.proto or 'udp'}:{self.server.host}:{self.server.port or 5060}"
-        if not any(str(s) == text for s in self.core.sockets):
+        found = next((s for s in self.core.sockets if str(s) == text), None)
+        if found is None:
             raise ValueError("server_uri is not a socket the proxy is listening on")
-        return text
+        return found
 
     def child_init(self, rank: int) -> None:
         """Kamailio asks the notification address for the node list once the SIP workers start."""
@@ -133,8 +135,9 @@ class DmqModule(Module):
                 except Exception:
                     log.exception("error in response callback")
 
+        sock = self.server_socket if self.server_socket.proto == (node.proto or "udp") else None
         if self.tm.t_request(METHOD, to, to, uri_with_user(peer_id, self.server), headers=headers, body=body,
-                             callback=replied) < 0:
+                             callback=replied, send_socket=sock) < 0:
             log.error("error in tmb.t_request_within")
             return -1
         return 0

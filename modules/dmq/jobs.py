@@ -45,6 +45,9 @@ class JobQueues:
                 (worker, peer, ctx.msg.raw, src.proto, src.ip, src.port, str(src.local), src.conn_id))
 
     def pop(self, worker: int) -> Job | None:
+        """The worker's next job; a look without the writers' lock first (a worker looks often)."""
+        if not self.pending(worker):
+            return None
         with self.shared.transaction():
             rows = self.shared.query(
                 "SELECT id, peer, data, proto, ip, port, local, conn_id FROM dmq_job WHERE worker = ? "

@@ -100,19 +100,21 @@ class Uac(TmBase):
 
     def t_request(self, method: str, ruri: str, to_uri: str, from_uri: str, *, headers: str | bytes = "",
                   body: bytes = b"", next_hop: str | None = None,
-                  callback: Callable[[int, Response | None], None] | None = None) -> int:
+                  callback: Callable[[int, Response | None], None] | None = None,
+                  send_socket: Socket | None = None) -> int:
         """kampy.api.TmAPI: a new request in a new client transaction; `callback(status, reply)`
         runs once with the final reply, or (408, None) on timeout. 1 when sent, negative on error."""
-        return self.request(method, ruri, from_uri, to_uri, headers, body, next_hop, callback)
+        return self.request(method, ruri, from_uri, to_uri, headers, body, next_hop, callback, send_socket)
 
     def request(self, method: str, ruri: str, from_uri: str, to_uri: str, headers: str | bytes = "",
                 body: bytes = b"", next_hop: str | None = None,
-                callback: Callable[[int, Response | None], None] | None = None) -> int:
+                callback: Callable[[int, Response | None], None] | None = None,
+                send_socket: Socket | None = None) -> int:
         """The same as `t_request`, in the argument order of Kamailio's uac_req (From before To):
         a dialog of its own (a new Call-ID and From-tag, CSeq 10) with the R-URI as remote target."""
         call_id = self._callids.next()
         dialog = UacDialog(call_id, tags.from_tag(self.core, call_id, ruri), from_uri, to_uri,
-                           remote_target=ruri, dst_uri=next_hop)
+                           remote_target=ruri, dst_uri=next_hop, send_socket=send_socket)
         return self._send_in(method, dialog, headers, body, reply_callback=callback)
 
     def t_uac(self, method: str, dialog: UacDialog, *, headers: str = "", body: bytes = b"",
