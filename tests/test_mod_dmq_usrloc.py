@@ -199,3 +199,21 @@ def test_disabled_nothing_is_replicated(kampy_cfg: Any) -> None:
     assert usrloc_bodies(register(sip, "alice")) == []
     sent = sip.send_request("KDMQ", f"sip:usrloc@{SELF}:5060", body=KAMAILIO_UPDATE, src=f"{PEER}:5060")
     assert [r.status for r in sent.replies] == [404]
+
+
+def test_a_refreshed_registration_goes_out_again(kampy_cfg: Any) -> None:
+    sip = node(kampy_cfg)
+    join(sip)
+    first = usrloc_bodies(register(sip, "alice"))
+    again = usrloc_bodies(register(sip, "alice", expires=900))
+    assert [d["action"] for d in again] == [1]
+    assert again[0]["ruid"] == first[0]["ruid"] and again[0]["expires"] > first[0]["expires"]
+
+
+def test_a_contact_that_expires_is_not_replicated(kampy_cfg: Any) -> None:
+    sip = node(kampy_cfg)
+    join(sip)
+    [sent] = usrloc_bodies(register(sip, "alice", expires=5))
+    later = usrloc_bodies(sip.advance(120))  # tm retransmits what the silent peer does not answer
+    assert lookup(sip, "alice") == "404 Not Found"
+    assert [d for d in later if d.get("action") != 3 and d != sent] == []

@@ -135,7 +135,8 @@ EXPORTS = Exports(
     timers=(Timer("ul_timer", "timer", interval_param="timer_interval",
                   doc="Removes expired contacts (and writes changes back in db_mode 2)."),),
     not_implemented=NOT_IMPLEMENTED,
-    offers=(Offer("usrloc", UsrlocAPI, doc="the location table (Kamailio's usrloc_api_t)"),),
+    offers=(Offer("usrloc", UsrlocAPI, doc="the location table, and callbacks on each change of a contact "
+                                                "(Kamailio's usrloc_api_t, register_ulcb)"),),
     processes=timer_processes,
     factory=UsrlocModule,
 )
