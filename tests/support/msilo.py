@@ -62,7 +62,7 @@ class FakeTm(Module):
         self.fail_sending = False
 
     def t_request(self, method, ruri, to_uri, from_uri, *, headers="", body=b"", next_hop=None,
-                  callback=None):
+                  callback=None, send_socket=None):
         if self.fail_sending:
             return -1
         self.sent.append(Sent(method, ruri, from_uri, to_uri, headers, body, next_hop, callback))
