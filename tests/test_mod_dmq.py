@@ -194,3 +194,16 @@ def test_kdmq_requests_go_out_from_the_server_address_socket(kampy_cfg: Any) -> 
     request = sip.advance(0).forwarded[0]
     assert (str(request.local), request.msg.header("Via").split(";")[0]) == (
         "udp:127.0.0.1:5070", "SIP/2.0/UDP 127.0.0.1:5070")
+
+
+def test_a_notification_with_lines_that_are_no_nodes_is_still_answered(kampy_cfg: Any) -> None:
+    sip = node(kampy_cfg)
+    kdmq(sip, "notification_peer", "sip:127.0.0.9:5060;status=bogus\r\n<<<>>>\r\n")
+    assert [r.status for r in sip.advance(0.05).responses] == [200]
+    assert [n["host"] for n in nodes(sip)] == [SELF]
+
+
+def test_without_dmq_workers_dmq_handle_message_fails(kampy_cfg: Any) -> None:
+    sip = node(kampy_cfg, params='modparam("dmq", "num_workers", 0)',
+               handle='$avp(r) = dmq_handle_message("1"); exit;')
+    assert kdmq(sip, "notification_peer", "").avp("r") == -1

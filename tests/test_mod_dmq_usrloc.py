@@ -217,3 +217,18 @@ def test_a_contact_that_expires_is_not_replicated(kampy_cfg: Any) -> None:
     later = usrloc_bodies(sip.advance(120))  # tm retransmits what the silent peer does not answer
     assert lookup(sip, "alice") == "404 Not Found"
     assert [d for d in later if d.get("action") != 3 and d != sent] == []
+
+
+def test_a_contact_without_an_aor_is_answered_400(kampy_cfg: Any) -> None:
+    sip = node(kampy_cfg)
+    reply = kdmq(sip, KAMAILIO_UPDATE.replace('"aor":"alice"', '"aor":5')).responses[0]
+    assert reply.status == 400
+    assert sip.module("usrloc").contacts("") == []
+
+
+def test_a_body_that_is_not_utf8_is_answered_400(kampy_cfg: Any) -> None:
+    sip = node(kampy_cfg)
+    sip.send_request("KDMQ", f"sip:usrloc@{SELF}:5060", from_=f"sip:usrloc@{PEER}:5060",
+                     body=b'{"aor":"\xff"}', src=f"{PEER}:5060", max_forwards=1,
+                     content_type="application/json", contact=None)
+    assert [r.status for r in sip.advance(0.05).responses] == [400]

@@ -201,6 +201,8 @@ class DmqUsrlocModule(Module):
             if key not in NUMBERS and key not in STRINGS and key != "action":
                 log.error("unrecognized field in json object")
         action = _uint(item.get("action", 0))
+        if action in (DMQ_UPDATE, DMQ_RM) and not (text["aor"] and text["ruid"] and text["c"]):
+            raise BadAction("a contact without aor, ruid or c")
         if action == DMQ_UPDATE:
             self.add_contact(text["aor"], self._contact(text, fields))
         elif action == DMQ_RM:
