@@ -33,7 +33,7 @@ def _local_log_facility(value: str) -> None:
 
 def _enable_dmq(value: int) -> None:
     if value:
-        raise ValueError("enable_dmq needs the dmq module, which kampy does not have")
+        raise ValueError("enable_dmq: presence's replication over dmq is not implemented in kampy")
 
 
 def _timer_mode(value: int) -> None:
