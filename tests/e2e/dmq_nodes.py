@@ -65,7 +65,7 @@ def lookup(node: Node, user: str) -> str:
     return ask(node, "OPTIONS", user)
 
 
-def eventually(fn: Callable[[], str], expected: str, timeout: float = 5) -> str:
+def eventually(fn: Callable[[], str], expected: str, timeout: float = 10) -> str:
     """`fn()` until it gives `expected` (replication is asynchronous), at most `timeout` seconds."""
     deadline = time.monotonic() + timeout
     got = fn()
