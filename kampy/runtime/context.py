@@ -148,6 +148,9 @@ class MessageContext:
     xavis: dict[str, list[dict[str, list[Any]]]] = field(default_factory=dict)
     new_ruri: str | None = None
     dst_uri: str | None = None
+    # Kamailio's ruri_mark_new(): the R-URI makes a new branch even unchanged (serial forking in
+    # failure_route after ds_next_dst() set a new $du); tm clears it when it forks
+    ruri_new: bool = False
     force_socket: Socket | None = None
     # The rest of branch 0, as lookup() sets it (Kamailio's msg->path_vec, ruri q, instance, ruid).
     path_vec: str | None = None

@@ -239,6 +239,7 @@ def push_dst(mod: DispatcherModule, ctx: MessageContext, uri: str, sock_text: st
         return 0
     else:
         ctx.dst_uri = uri
+        ctx.ruri_new = True  # ruri_mark_new(): the R-URI is forked again with the new $du
     sock = mod.socket_of(sock_text)
     if sock is not None:
         ctx.force_socket = sock

@@ -87,8 +87,9 @@ class Forward(TmBase):
         if not ctx.route_type & RouteType.FAILURE:
             cell.state = state
         targets: list[tuple[str, str | None, Socket | None, int, str | None]] = []
-        if not (ctx.route_type & RouteType.FAILURE) or ctx.ruri != ctx.local.get(RURI_SEEN):
+        if not (ctx.route_type & RouteType.FAILURE) or ctx.ruri != ctx.local.get(RURI_SEEN) or ctx.ruri_new:
             targets.append((ctx.ruri, ctx.dst_uri, ctx.force_socket, ctx.bflags, ctx.path_vec))
+        ctx.ruri_new = False
         targets += [(b.uri, b.dst_uri, b.socket or ctx.force_socket, b.flags, b.path) for b in ctx.branches]
         ctx.branches.clear()
         if ctx.route_type & RouteType.FAILURE:
