@@ -112,25 +112,18 @@ def invite(server: Server) -> int:
         lport = s.getsockname()[1]
         branch = f"z9hG4bK-{time.time_ns()}"
         call_id = f"ds-wire-{time.time_ns()}"
-        s.sendto(
-            (
-                f"INVITE sip:bob@example.net SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{lport};branch={branch}\r\n"
-                f"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.net>\r\n"
-                f"Call-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
-            ).encode(),
-            ("127.0.0.1", server.port),
-        )
+
+        def request(method: str) -> bytes:
+            return (f"{method} sip:bob@example.net SIP/2.0\r\n"
+                    f"Via: SIP/2.0/UDP 127.0.0.1:{lport};branch={branch}\r\nMax-Forwards: 70\r\n"
+                    f"From: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.net>\r\n"
+                    f"Call-ID: {call_id}\r\nCSeq: 1 {method}\r\nContent-Length: 0\r\n\r\n").encode()
+
+        s.sendto(request("INVITE"), ("127.0.0.1", server.port))
         while True:
             status = int(s.recv(65535).split(b" ", 2)[1])
             if status >= 200:
-                s.sendto(
-                    (
-                        f"ACK sip:bob@example.net SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{lport};branch={branch}\r\n"
-                        f"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.net>\r\n"
-                        f"Call-ID: {call_id}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
-                    ).encode(),
-                    ("127.0.0.1", server.port),
-                )
+                s.sendto(request("ACK"), ("127.0.0.1", server.port))
                 return status
 
 
