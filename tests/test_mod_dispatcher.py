@@ -377,3 +377,19 @@ def test_destinations_load_from_the_dispatcher_table(kampy_cfg, db_url: str) -> 
     sip = kampy_cfg(MODULES + f'modparam("dispatcher", "db_url", "{db_url}")\n' + SELECT_ROUTE, db=None)
     assert flags_of(sip, 3) == {"sip:192.0.2.32": "AP", "sip:192.0.2.31": "AX"}
     assert chosen(sip, 3, 8, 1) == {"sip:192.0.2.32": 1}
+
+
+def test_the_thresholds_and_reply_codes_change_through_the_cfg_framework(kampy_cfg, listfile: Path) -> None:
+    sip = load(kampy_cfg, listfile, 'loadmodule "cfg_rpc.so"\n' + RELAY_ROUTE,
+               'modparam("dispatcher", "ds_ping_interval", 1)\nmodparam("dispatcher", "ds_probing_mode", 1)\n')
+    for n in (1, 2, 3):
+        sip.ua(f"sip:gw@192.0.2.{n}", f"192.0.2.{n}:5060", answer=404)
+    sip.rpc("cfg.set_now_string", ["dispatcher", "ping_reply_codes", "code=404"])
+    sip.rpc("cfg.set_now_int", ["dispatcher", "probing_threshold", 3])
+    sip.advance(1.5)
+    assert set(flags_of(sip, 1).values()) == {"AP"}
+    sip.rpc("cfg.set_now_string", ["dispatcher", "ping_reply_codes", ""])
+    sip.advance(2)
+    assert set(flags_of(sip, 1).values()) == {"TP"}
+    sip.advance(1)
+    assert set(flags_of(sip, 1).values()) == {"IP"}

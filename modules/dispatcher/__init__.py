@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from kampy.api import (
+    CfgGroup,
+    CfgVar,
     Arg,
     ArgKind,
     EventRoute,
@@ -88,7 +90,6 @@ EXPORTS = Exports(
         _str("ds_default_socket", None, "the socket for destinations without one"),
         _str("ds_default_sockname", None, "the socket (by name) for destinations without one"),
         _int("ds_timer_mode", 0, "0 main timer, 1 secondary timer (the same in kampy: each worker's timers)"),
-
         _int("ds_attrs_none", 0, "1: destinations without attributes get none=yes"),
         _str("ds_db_extra_attrs", None, "more columns added to the attributes: name=column;..."),
         _int("ds_load_mode", 0, "1: a destination that cannot be added fails the load"),
@@ -246,6 +247,32 @@ EXPORTS = Exports(
     needs=(Need("tm", TmUacAPI, optional=True, doc="t_request(): the keepalives"),),
     not_implemented=(
         Unimplemented("param", "event_callback", "a KEMI callback name: kampy runs no KEMI scripts"),
+    ),
+    cfg=CfgGroup(
+        "dispatcher",
+        (
+            CfgVar(
+                "probing_threshold",
+                "int",
+                "Number of failed requests, before a destination is set to probing.",
+                param="ds_probing_threshold",
+            ),
+            CfgVar(
+                "inactive_threshold",
+                "int",
+                "Number of successful requests, before a destination is set to active.",
+                param="ds_inactive_threshold",
+            ),
+            CfgVar(
+                "ping_reply_codes",
+                "str",
+                'Additional, valid reply codes for the OPTIONS Pinger. Default is ""',
+                param="ds_ping_reply_codes",
+                default="",
+                on_set="set_reply_codes",
+                only_once=True,
+            ),
+        ),
     ),
     factory=DispatcherModule,
 )

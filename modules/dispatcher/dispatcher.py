@@ -128,8 +128,6 @@ class DispatcherModule(RpcMixin, Module):
         )
         self.setid_pv = self._writable_pv(p["setid_pvname"], "setid_pvname")
         self.attrs_pv = self._writable_pv(p["attrs_pvname"], "attrs_pvname")
-        self.probing_threshold = int(p["ds_probing_threshold"])
-        self.inactive_threshold = int(p["ds_inactive_threshold"])
         self.ping_method = str(p["ds_ping_method"])
         self.ping_from = str(p["ds_ping_from"])
         self.ping_interval = int(p["ds_ping_interval"])
@@ -631,12 +629,12 @@ class DispatcherModule(RpcMixin, Module):
             dest["flags"] |= DS_DISABLED_DST if state & DS_DISABLED_DST else state
             if state & DS_TRYING_DST:
                 dest["message_count"] += 1
-                if dest["message_count"] >= self.probing_threshold:
+                if dest["message_count"] >= self._cfg_int("probing_threshold"):
                     dest["flags"] = (dest["flags"] & ~DS_TRYING_DST) | DS_INACTIVE_DST
                     dest["message_count"] = 0
             elif not init_state & DS_TRYING_DST and old & DS_INACTIVE_DST:
                 dest["message_count"] += 1
-                if dest["message_count"] < self.inactive_threshold:
+                if dest["message_count"] < self._cfg_int("inactive_threshold"):
                     dest["flags"] |= DS_INACTIVE_DST
                     if old & DS_PROBING_DST:
                         dest["flags"] |= DS_PROBING_DST
@@ -892,6 +890,17 @@ class DispatcherModule(RpcMixin, Module):
         if not self.state_of(group, uri) & DS_DISABLED_DST:
             if self.update_state(None, group, uri, state, rctx) != 0:
                 log.error("Setting the state failed (%s, group %d)", uri, group)
+
+    def _cfg_int(self, name: str) -> int:
+        """The threshold as the cfg framework has it now (cfg.set_now_int dispatcher ...)."""
+        return int(self.core.cfg.get("dispatcher", name) or 0)
+
+    def set_reply_codes(self, value: str | None) -> None:
+        """ds_ping_reply_codes_update(): the codes read again when the cfg variable changes."""
+        try:
+            self.reply_codes = parse_reply_codes(str(value or ""))
+        except ValueError as exc:
+            log.error("%s", exc)
 
     def reply_code_ok(self, code: int) -> bool:
         return any(
