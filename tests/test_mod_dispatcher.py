@@ -393,3 +393,16 @@ def test_the_thresholds_and_reply_codes_change_through_the_cfg_framework(kampy_c
     assert set(flags_of(sip, 1).values()) == {"TP"}
     sip.advance(1)
     assert set(flags_of(sip, 1).values()) == {"IP"}
+
+
+def test_the_documentation_examples_pass_both_checks_and_load(kampy_cfg, tmp_path: Path) -> None:
+    from tests.support.kamailio_check import kamailio_check, kampy_check
+
+    examples = Path(__file__).resolve().parent / "data" / "kamailio-examples"
+    (tmp_path / "dispatcher.list").write_text((examples / "dispatcher.list").read_text())
+    cfg = tmp_path / "dispatcher.cfg"
+    cfg.write_text((examples / "dispatcher.cfg").read_text().replace("/var/tmp/", f"{tmp_path}/"))
+    assert kampy_check(cfg).accepted, kampy_check(cfg).output
+    assert kamailio_check(cfg).accepted, kamailio_check(cfg).output
+    sip = kampy_cfg(cfg, db=None)
+    assert list(flags_of(sip, 1)) == ["sip:127.0.0.1:7072", "sip:127.0.0.1:7074", "sip:127.0.0.1:7070"]

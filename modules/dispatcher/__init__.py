@@ -100,7 +100,6 @@ EXPORTS = Exports(
             "1 resolve at load, 2 on each ds_is_from_list(), 4 refresh every ds_dns_interval",
         ),
         _int("ds_dns_interval", 600),
-        _int("ds_dns_ttl", 0),
     ),
     functions=(
         Function(
@@ -246,6 +245,9 @@ EXPORTS = Exports(
     ),
     needs=(Need("tm", TmUacAPI, optional=True, doc="t_request(): the keepalives"),),
     not_implemented=(
+        Unimplemented("param", "ds_dns_ttl",
+                      "kampy resolves with the system's resolver: it keeps no DNS cache "
+                      "whose TTL the module could set"),
         Unimplemented("param", "event_callback", "a KEMI callback name: kampy runs no KEMI scripts"),
     ),
     cfg=CfgGroup(

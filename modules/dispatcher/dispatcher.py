@@ -149,7 +149,6 @@ class DispatcherModule(RpcMixin, Module):
         self.load_mode = int(p["ds_load_mode"])
         self.reload_delta = int(p["reload_delta"])
         self.dns_mode = int(p["ds_dns_mode"])
-        self.dns_ttl = max(int(p["ds_dns_ttl"]), 0)
         self.default_socket = self._default_socket(
             str(p["ds_default_sockname"] or ""), str(p["ds_default_socket"] or "")
         )
