@@ -380,8 +380,12 @@ def test_destinations_load_from_the_dispatcher_table(kampy_cfg, db_url: str) -> 
 
 
 def test_the_thresholds_and_reply_codes_change_through_the_cfg_framework(kampy_cfg, listfile: Path) -> None:
-    sip = load(kampy_cfg, listfile, 'loadmodule "cfg_rpc.so"\n' + RELAY_ROUTE,
-               'modparam("dispatcher", "ds_ping_interval", 1)\nmodparam("dispatcher", "ds_probing_mode", 1)\n')
+    sip = load(
+        kampy_cfg,
+        listfile,
+        'loadmodule "cfg_rpc.so"\n' + RELAY_ROUTE,
+        'modparam("dispatcher", "ds_ping_interval", 1)\nmodparam("dispatcher", "ds_probing_mode", 1)\n',
+    )
     for n in (1, 2, 3):
         sip.ua(f"sip:gw@192.0.2.{n}", f"192.0.2.{n}:5060", answer=404)
     sip.rpc("cfg.set_now_string", ["dispatcher", "ping_reply_codes", "code=404"])
