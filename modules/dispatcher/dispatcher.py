@@ -719,9 +719,9 @@ class DispatcherModule(RpcMixin, Module):
                 log.error("could not resolve %s", parsed.host)
                 return -1
             ip = found
-            proto_name = parsed.transport or ("tls" if parsed.scheme.lower() == "sips" else "")
-            port = parsed.port or (5061 if proto_name == "tls" else 5060)
-            proto = dslist.PROTO_IDS.get(proto_name, 1) or 1
+            # parse_uri(): no port written is 0, no transport parameter is PROTO_NONE
+            port = parsed.port or 0
+            proto = dslist.PROTO_IDS.get(parsed.transport or "", 0)
         data = self.store.read()
         groups = data["order"] if setid == -1 else [setid]
         for group in groups:
@@ -748,7 +748,7 @@ class DispatcherModule(RpcMixin, Module):
                 return False
         if address is None or not _same_ip(address, ip):
             return False
-        dest_proto = dest["proto"] or 1  # a URI without transport is UDP (PROTO_UDP once parsed)
+        dest_proto = dest["proto"]
         return (
             (mode & MATCH_NOPORT or dest["port"] == 0 or port == dest["port"])
             and (mode & MATCH_NOPROTO or proto == dest_proto)

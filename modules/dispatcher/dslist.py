@@ -154,9 +154,7 @@ def pack_dest(
         if sock is None:
             raise LoadError(f"non-local socket <{attrs['socket']}>")
     host = parsed.host or ""
-    proto = parsed.transport or ""
-    if parsed.scheme.lower() == "sips" and not proto:
-        proto = "tls"
+    proto = parsed.transport or ""  # none: PROTO_NONE, as parse_uri() leaves it
     dest: dict[str, Any] = {
         "uri": uri,
         "flags": flags,

@@ -45,6 +45,7 @@ modparam("dispatcher", "hash_pvar", "$hdr(X-Key)")
 modparam("dispatcher", "ds_hash_size", 4)
 modparam("dispatcher", "setid_pvname", "$var(setid)")
 modparam("dispatcher", "attrs_pvname", "$var(attrs)")
+modparam("dispatcher", "ds_attrs_none", 1)
 request_route {
   # Kamailio's integer parameters take a variable holding an integer (not a header's text)
   $var(set) = $(hdr(X-Set){s.int});
@@ -57,7 +58,12 @@ request_route {
     ds_is_from_list("-1", "0", "sip:127.0.0.1:5082"); $var(d) = $rc;
     ds_is_from_list("2", "3", "sip:127.0.0.1:9"); $var(e) = $rc;
     ds_is_from_list("1", "0", "sip:127.0.0.1:5073;transport=tcp"); $var(f) = $rc;
-    sl_send_reply("200", "r $var(a) $var(b) $var(c) $var(d) $var(e) $var(f) $var(setid) $var(attrs)");
+    ds_is_from_list("1", "0", "sip:127.0.0.1:5073"); $var(g) = $rc;
+    ds_is_from_list("-1", "0"); $var(h) = $rc;
+    ds_is_from_list("-1", "1", "sip:127.0.0.1"); $var(i) = $rc;
+    ds_is_from_list("1", "4", "sip:127.0.0.1:5071;transport=udp"); $var(j) = $rc;
+    sl_send_reply("200", "r $var(a) $var(b) $var(c) $var(d) $var(e) $var(f) $var(g) $var(h) $var(i) $var(j) "
+                  "$var(setid) $var(attrs)");
     exit;
   }
   if ($rU == "routes") {
@@ -75,7 +81,8 @@ request_route {
     $var(all) = $var(all) + " " + $xavp(_dsdst_[$var(i)]=>uri) + "/" + $xavp(_dsdst_[$var(i)]=>grp);
     $var(i) = $var(i) + 1;
   }
-  sl_send_reply("200", "du=$du ru=$ru cnt=$xavp(_dsctx_=>cnt) dstid=$xavp(_dsdst_=>dstid)$var(all)");
+  sl_send_reply("200", "du=$du ru=$ru cnt=$xavp(_dsctx_=>cnt) dstid=$xavp(_dsdst_=>dstid) "
+                "attrs=$xavp(_dsdst_=>attrs)$var(all)");
 }
 """
 
