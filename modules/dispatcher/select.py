@@ -128,6 +128,8 @@ def manage_routes(mod: DispatcherModule, ctx: MessageContext, rs: SelectState) -
             return -1
     elif alg == ALG_LATENCY:
         hash_, sorted_idx = mod.latency_order(rs.setid)
+        if hash_ == -1:  # no active destination sorted first
+            return -1
         xavp_filled = True
     else:
         log.warning("algo %d not implemented - using first entry...", alg)

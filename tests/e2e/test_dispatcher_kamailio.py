@@ -226,3 +226,28 @@ def test_rpc_state_changes_steer_selection_the_same(servers: tuple[Server, Serve
         "dispatcher.set_state", "q", "3", "all"
     )
     assert kampy.kamcmd("dispatcher.ping_active") == kamailio.kamcmd("dispatcher.ping_active")
+
+
+@pytest.fixture(scope="module")
+def default_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
+    """use_default, xavp_dst_mode 1 (no attrs), xavp_ctx_mode 1 (no cnt), flags 3 (user-only hashes)."""
+    tmp = tmp_path_factory.mktemp("dispatcher-default")
+    listfile = tmp / "dispatcher.list"
+    listfile.write_text(LIST)
+    cfg = (CFG.replace("LISTFILE", str(listfile))
+           .replace('modparam("dispatcher", "flags", 2)', 'modparam("dispatcher", "flags", 3)\n'
+                    'modparam("dispatcher", "use_default", 1)\nmodparam("dispatcher", "xavp_dst_mode", 1)\n'
+                    'modparam("dispatcher", "xavp_ctx_mode", 1)'))
+    with both(tmp, cfg) as pair:
+        yield pair
+
+
+@pytest.mark.parametrize("alg", ["1", "4", "8", "13"])
+def test_use_default_and_the_xavp_modes_match(default_servers: tuple[Server, Server], alg: str) -> None:
+    for n in range(4):
+        same(default_servers, headers={"X-Set": "2", "X-Alg": alg}, from_uri=f"sip:u{n}@host{n}.example")
+    default_servers[0].kamcmd("dispatcher.set_state", "i", "2", "all")
+    default_servers[1].kamcmd("dispatcher.set_state", "i", "2", "all")
+    assert same(default_servers, headers={"X-Set": "2", "X-Alg": alg}) == "SIP/2.0 500 none"
+    for server in default_servers:
+        server.kamcmd("dispatcher.set_state", "a", "2", "all")
