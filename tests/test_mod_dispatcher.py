@@ -410,3 +410,104 @@ def test_the_documentation_examples_pass_both_checks_and_load(kampy_cfg, tmp_pat
     assert kamailio_check(cfg).accepted, kamailio_check(cfg).output
     sip = kampy_cfg(cfg, db=None)
     assert list(flags_of(sip, 1)) == ["sip:127.0.0.1:7072", "sip:127.0.0.1:7074", "sip:127.0.0.1:7070"]
+
+
+PROBE_LIST = """\
+1 sip:192.0.2.1:5060 8 0
+1 sip:192.0.2.2:5060 9 0
+1 sip:192.0.2.3:5060 0 0
+"""
+
+
+def probed(kampy_cfg, tmp_path: Path, mode: int) -> tuple[Harness, list[str]]:
+    path = tmp_path / "probe.list"
+    path.write_text(PROBE_LIST)
+    sip = load(
+        kampy_cfg,
+        path,
+        RELAY_ROUTE,
+        f'modparam("dispatcher", "ds_ping_interval", 1)\nmodparam("dispatcher", "ds_probing_mode", {mode})\n',
+    )
+    for n in (1, 2, 3):
+        sip.ua(f"sip:gw@192.0.2.{n}", f"192.0.2.{n}:5060", answer=200)
+    result = sip.advance(1.5)
+    return sip, sorted(r.host for r in result.requests("OPTIONS"))
+
+
+def test_probing_mode_0_probes_the_flagged_once_and_clears_the_flag(kampy_cfg, tmp_path: Path) -> None:
+    sip, pinged = probed(kampy_cfg, tmp_path, 0)
+    assert pinged == ["192.0.2.1", "192.0.2.2"]
+    assert flags_of(sip, 1) == {
+        "sip:192.0.2.3:5060": "AX",
+        "sip:192.0.2.2:5060": "AX",
+        "sip:192.0.2.1:5060": "AX",
+    }
+    assert sip.advance(2).requests("OPTIONS") == []
+
+
+def test_probing_mode_2_probes_only_inactive_flagged_ones(kampy_cfg, tmp_path: Path) -> None:
+    sip, pinged = probed(kampy_cfg, tmp_path, 2)
+    assert pinged == ["192.0.2.2"]
+    assert flags_of(sip, 1)["sip:192.0.2.2:5060"] == "AX"
+
+
+def test_probing_mode_3_keeps_probing_the_flagged_ones(kampy_cfg, tmp_path: Path) -> None:
+    sip, pinged = probed(kampy_cfg, tmp_path, 3)
+    assert pinged == ["192.0.2.1", "192.0.2.2"]
+    assert flags_of(sip, 1)["sip:192.0.2.2:5060"] == "AP"
+    assert sorted(r.host for r in sip.advance(1).requests("OPTIONS")) == ["192.0.2.1", "192.0.2.2"]
+
+
+def test_keepalives_use_ping_from_method_and_the_outbound_proxy(kampy_cfg, tmp_path: Path) -> None:
+    path = tmp_path / "ping.list"
+    path.write_text("1 sip:192.0.2.1:5060 8 0 ping_from=sip:me@gw.example\n1 sip:192.0.2.2:5060 8 0\n")
+    sip = load(
+        kampy_cfg,
+        path,
+        RELAY_ROUTE,
+        'modparam("dispatcher", "ds_ping_interval", 1)\nmodparam("dispatcher", "ds_ping_method", "INFO")\n'
+        'modparam("dispatcher", "ds_ping_from", "sip:ds@proxy.example")\n'
+        'modparam("dispatcher", "outbound_proxy", "sip:192.0.2.50:5070")\n',
+    )
+    sip.ua("sip:obp@192.0.2.50", "192.0.2.50:5070", answer=200)
+    sent = sip.advance(1.5).requests("INFO")
+    assert {(r.host, r.port) for r in sent} == {("192.0.2.50", 5070)}
+    assert sorted(r.msg.from_.uri.host for r in sent) == ["gw.example", "proxy.example"]
+
+
+def test_xavp_dst_mode_adds_the_socket_fields(kampy_cfg, tmp_path: Path) -> None:
+    path = tmp_path / "sock.list"
+    path.write_text("1 sip:192.0.2.1:5060 0 0 socket=udp:127.0.0.1:5060;sockname=s1\n")
+    sip = kampy_cfg(
+        MODULES + 'listen=udp:127.0.0.1:5060 name "s1"\n'
+        f'modparam("dispatcher", "list_file", "{path}")\nmodparam("dispatcher", "flags", 2)\n'
+        'modparam("dispatcher", "xavp_dst_mode", 6)\n'
+        'request_route { ds_select_dst("1", "0"); '
+        'sl_send_reply("200", "r $xavp(_dsdst_=>socket) $xavp(_dsdst_=>sockname) $xavp(_dsdst_=>grp)"); }\n',
+        db=None,
+    )
+    assert sip.send_request("INVITE", "sip:b@x").reply.reason == "r udp:127.0.0.1:5060 s1 1"
+
+
+def test_extra_attrs_columns_join_the_attributes(kampy_cfg, tmp_path: Path) -> None:
+    url = f"sqlite://{tmp_path}/ds.db"
+    make_tables(url, "dispatcher")
+    with connect(url) as db:
+        db.insert(
+            "dispatcher",
+            {
+                "setid": 1,
+                "destination": "sip:192.0.2.31",
+                "flags": 0,
+                "priority": 0,
+                "attrs": "duid=x",
+                "description": "gw-a",
+            },
+        )
+    sip = kampy_cfg(
+        MODULES + f'modparam("dispatcher", "db_url", "{url}")\n'
+        'modparam("dispatcher", "ds_db_extra_attrs", "desc=description")\n' + SELECT_ROUTE,
+        db=None,
+    )
+    dest = sip.rpc("dispatcher.list")["RECORDS"][0]["SET"]["TARGETS"][0]["DEST"]
+    assert dest["ATTRS"]["BODY"] == "duid=x;desc=gw-a"
