@@ -78,3 +78,15 @@ failure_route[G] { if (isflagset(5)) { $var(kept) = 1; } else { $var(kept) = 0; 
     second = srv.handle(reply_to(fwd, 486, "Busy Here"), BOB)[0]
     srv.handle(reply_to(second, 486, "Busy Here"), CAROL)
     assert srv.core.modules["pv"].vars["kept"] == 1
+
+
+def test_a_new_du_in_failure_route_forks_the_same_ruri_again() -> None:
+    # pv_set_dsturi() marks the R-URI new (ruri_mark_new): the unchanged R-URI goes to the new $du
+    srv = server('''
+request_route { t_on_failure("F"); t_relay(); }
+failure_route[F] { $du = "sip:198.51.100.77:5070"; t_relay(); }
+''')
+    fwd = srv.handle(request(), ALICE)[0]
+    out = srv.handle(reply_to(fwd, 503, "Unavailable"), BOB)
+    assert lines(out) == ["MESSAGE sip:bob@198.51.100.20:5080 SIP/2.0"]
+    assert (out[0].host, out[0].port) == ("198.51.100.77", 5070)

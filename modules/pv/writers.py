@@ -87,6 +87,7 @@ def set_du(ctx: MessageContext, value: Value) -> None:
         log.error("invalid dst uri %r", value)
         return
     ctx.dst_uri = value
+    ctx.ruri_new = True  # pv_set_dsturi()'s ruri_mark_new(): the R-URI is forked again to the new $du
 
 
 def find_socket(ctx: MessageContext, text: str) -> Socket | None:
