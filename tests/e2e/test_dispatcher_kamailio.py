@@ -205,6 +205,7 @@ def test_kamcmd_lists_the_sets_the_same(servers: tuple[Server, Server]) -> None:
     for args in (
         ("dispatcher.list",),
         ("dispatcher.list", "short"),
+        ("dispatcher.list", "full"),
         ("dispatcher.hash", "4", "bob", "server.com"),
         ("dispatcher.hash", "0", "alice"),
     ):
