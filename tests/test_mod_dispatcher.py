@@ -514,24 +514,35 @@ def test_extra_attrs_columns_join_the_attributes(kampy_cfg, tmp_path: Path) -> N
 
 
 def test_ds_load_unset_removes_the_calls_load(kampy_cfg, listfile: Path) -> None:
-    sip = load(kampy_cfg, listfile, """
+    sip = load(
+        kampy_cfg,
+        listfile,
+        """
 request_route {
     if (is_method("INFO")) { ds_load_unset(); sl_send_reply("200", "unset $rc"); exit; }
     ds_select_dst("2", "10");
     sl_send_reply("200", "$du");
 }
-""", 'modparam("dispatcher", "ds_hash_size", 2)\n')
+""",
+        'modparam("dispatcher", "ds_hash_size", 2)\n',
+    )
     sip.send_request("INVITE", "sip:b@x", call_id="one")
     assert sip.send_request("INFO", "sip:b@x", call_id="one").reply.reason == "unset 1"
-    loads = [d["DEST"]["RUNTIME"]["DLGLOAD"] for d in sip.rpc("dispatcher.list")["RECORDS"][0]["SET"]["TARGETS"]]
+    loads = [
+        d["DEST"]["RUNTIME"]["DLGLOAD"] for d in sip.rpc("dispatcher.list")["RECORDS"][0]["SET"]["TARGETS"]
+    ]
     assert loads == [0, 0, 0]
     assert sip.send_request("INFO", "sip:b@x", call_id="one").reply.reason == "unset -1"
 
 
 def test_latency_stats_are_listed_and_timeouts_counted(kampy_cfg, listfile: Path) -> None:
-    sip = load(kampy_cfg, listfile, RELAY_ROUTE,
-               'modparam("dispatcher", "ds_ping_interval", 1)\nmodparam("dispatcher", "ds_probing_mode", 1)\n'
-               'modparam("dispatcher", "ds_ping_latency_stats", 1)\nmodparam("tm", "fr_timer", 500)\n')
+    sip = load(
+        kampy_cfg,
+        listfile,
+        RELAY_ROUTE,
+        'modparam("dispatcher", "ds_ping_interval", 1)\nmodparam("dispatcher", "ds_probing_mode", 1)\n'
+        'modparam("dispatcher", "ds_ping_latency_stats", 1)\nmodparam("tm", "fr_timer", 500)\n',
+    )
     sip.ua("sip:gw@192.0.2.1", "192.0.2.1:5060", answer=200)
     sip.ua("sip:gw@192.0.2.2", "192.0.2.2:5060", answer=200)
     sip.advance(3.2)
