@@ -31,6 +31,8 @@ SET = Arg(
 ALG = Arg("alg", ArgKind.FMT, fixup="fix_int", doc="the algorithm (0-13, see the README)")
 LIMIT = Arg("limit", ArgKind.FMT, fixup="fix_int", doc="how many addresses go in the XAVP list (0: all)")
 SELECTED = "1 selected, -1 none (no such set, no active destination, an error)"
+GROUP = Arg("groupid", ArgKind.FMT, doc="the set id (an integer or a variable holding one)")
+EXISTS = "1 the set exists, -1 not, -2 the parameter is not an integer"
 NEXT = "1 set, -1 no (more) XAVP record or failover not enabled (flags bit 2)"
 
 
@@ -148,12 +150,12 @@ EXPORTS = Exports(
             returns="1 marked, -1 not",
             doc="Marks the last used destination (a, i, t, d, with p for probing).",
         ),
-        Function("ds_list_exists", args=(SET,), returns="1 the set exists, -1 not"),
+        Function("ds_list_exists", args=(GROUP,), returns=EXISTS),
         Function(
             "ds_list_exist",
             handler="ds_list_exists",
-            args=(SET,),
-            returns="1 the set exists, -1 not",
+            args=(GROUP,),
+            returns=EXISTS,
             doc="Alias of ds_list_exists().",
         ),
         Function(

@@ -689,7 +689,12 @@ class DispatcherModule(RpcMixin, Module):
 
     # ------------------------------------------------------------ config functions: checks
 
-    def ds_list_exists(self, ctx: MessageContext, setid: int) -> int:
+    def ds_list_exists(self, ctx: MessageContext, groupid: str) -> int:
+        try:
+            setid = int(groupid.strip())
+        except ValueError:
+            log.error("cannot get set id param value")
+            return -2
         return 1 if str(setid) in self.store.read()["sets"] else -1
 
     def ds_is_active(self, ctx: MessageContext, setid: int, uri: str = "") -> int:
