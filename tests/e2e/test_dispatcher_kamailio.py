@@ -1,11 +1,14 @@
 """dispatcher beside Kamailio 5.6: the same config and destination list in both servers; the same
 requests pick the same destinations by every deterministic algorithm (hashes over Call-ID, From,
-To, R-URI, auth username and a PV, round robin, priority, call load, latency round robin), fill
-the same XAVPs, and kamcmd prints the same dispatcher.list and dispatcher.hash."""
+To, R-URI, auth username and a PV, round robin, priority, call load, latency round robin, parallel
+forking), weight and relative weight give the same shares of a hundred calls (random, 6, is only
+checked in-process), the XAVPs hold the same records, and kamcmd prints the same dispatcher.list and
+dispatcher.hash."""
 
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 import socket
 import time
 from collections.abc import Iterator
@@ -64,6 +67,11 @@ request_route {
     ds_is_from_list("1", "4", "sip:127.0.0.1:5071;transport=udp"); $var(j) = $rc;
     sl_send_reply("200", "r $var(a) $var(b) $var(c) $var(d) $var(e) $var(f) $var(g) $var(h) $var(i) $var(j) "
                   "$var(setid) $var(attrs)");
+    exit;
+  }
+  if ($rU == "fork") {
+    ds_select_dst("$var(set)", "$var(alg)");
+    sl_send_reply("200", "du=$du b0=$(branch(dst_uri)[0]) b1=$(branch(dst_uri)[1]) b2=$(branch(dst_uri)[2])");
     exit;
   }
   if ($rU == "routes") {
@@ -252,3 +260,15 @@ def test_use_default_and_the_xavp_modes_match(default_servers: tuple[Server, Ser
     assert same(default_servers, headers={"X-Set": "2", "X-Alg": alg}) == "SIP/2.0 500 none"
     for server in default_servers:
         server.kamcmd("dispatcher.set_state", "a", "2", "all")
+
+
+@pytest.mark.parametrize("alg", ["9", "11"])
+def test_weights_give_the_same_shares_of_a_hundred_calls(servers: tuple[Server, Server], alg: str) -> None:
+    # the order within each hundred is random in both servers, the counts are not
+    counts = [Counter(reason(server, headers={"X-Set": "2", "X-Alg": alg}).split()[2] for _ in range(100))
+              for server in servers]
+    assert counts[1] == counts[0] and sum(counts[0].values()) == 100
+
+
+def test_parallel_forking_adds_the_same_branches(servers: tuple[Server, Server]) -> None:
+    assert "b1=sip:" in same(servers, "fork", {"X-Set": "1", "X-Alg": "12"})
