@@ -51,7 +51,7 @@ from .select import (
     manage_routes,
     update_dst,
 )
-from .store import PING_KEY, RELOAD_KEY, Store
+from .store import LAST, PING_KEY, RELOAD_KEY, Store
 
 log = module_logger("dispatcher")
 
@@ -328,35 +328,35 @@ class DispatcherModule(RpcMixin, Module):
     # ------------------------------------------------------------ shared positions (round robin, weights)
 
     def next_round_robin(self, setid: int) -> int:
-        with self.store.change() as data:
-            node = data["sets"][str(setid)]
-            hash_ = node["last"]
-            node["last"] = (node["last"] + 1) % len(node["dests"])
-            self._vlast = node["last"]
+        nr = len(self.store.read()["sets"][str(setid)]["dests"])
+        with self.store.positions(setid) as pos:
+            hash_ = pos[LAST]
+            pos[LAST] = (pos[LAST] + 1) % nr
+            self._vlast = pos[LAST]
         return hash_
 
     def settle_round_robin(self, setid: int, chosen: int) -> None:
-        with self.store.change() as data:
-            node = data["sets"][str(setid)]
-            if node["last"] == self._vlast:
-                node["last"] = (chosen + 1) % len(node["dests"])
+        """Round robin goes on after the one chosen, unless another worker moved it meanwhile."""
+        nr = len(self.store.read()["sets"][str(setid)]["dests"])
+        with self.store.positions(setid) as pos:
+            if pos[LAST] == self._vlast:
+                pos[LAST] = (chosen + 1) % nr
 
-    def next_weight(self, setid: int, table: str, position: str) -> int:
-        with self.store.change() as data:
-            node = data["sets"][str(setid)]
-            if not node[table]:
-                return 0
-            hash_ = node[table][node[position]]
-            node[position] = (node[position] + 1) % 100
+    def next_weight(self, setid: int, table: str, position: int) -> int:
+        slots = self.store.read()["sets"][str(setid)][table]
+        if not slots:
+            return 0
+        with self.store.positions(setid) as pos:
+            hash_ = slots[pos[position] % len(slots)]
+            pos[position] = (pos[position] + 1) % 100
         return hash_
 
     def latency_order(self, setid: int) -> tuple[int, list[int]]:
         """ds_manage_route_algo13(): round robin from `last`, sorted by priority lowered by latency."""
-        with self.store.change() as data:
-            node = data["sets"][str(setid)]
-            dlist = node["dests"]
-            nr = len(dlist)
-            z = node["last"]
+        dlist = self.store.read()["sets"][str(setid)]["dests"]
+        nr = len(dlist)
+        with self.store.positions(setid) as pos:
+            z = pos[LAST]
             entries: list[list[int]] = []
             for _ in range(nr):
                 dest = dlist[z]
@@ -377,7 +377,7 @@ class DispatcherModule(RpcMixin, Module):
                     if entries[ii - 1][1] < entries[ii][1]:
                         entries[ii - 1], entries[ii] = entries[ii], entries[ii - 1]
             hash_ = entries[0][0] if nr else 0
-            node["last"] = (hash_ + 1) % nr
+            pos[LAST] = (hash_ + 1) % nr
         return hash_, [e[0] for e in entries]
 
     # ------------------------------------------------------------ call load (algorithm 10)

@@ -244,9 +244,6 @@ def build_sets(dests: Iterable[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
         node = {
             "id": setid,
             "dests": dlist,
-            "last": 0,
-            "wlast": 0,
-            "rwlast": 0,
             "wlist": init_weights(dlist),
             "rwlist": init_relative_weights(dlist),
         }

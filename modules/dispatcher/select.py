@@ -11,6 +11,7 @@ from kampy.api import Branch, MessageContext, Request, SIPProtocolError, module_
 
 from .dslist import skip_dst
 from .hashing import ds_get_hash, uri_hash_keys
+from .store import RWLAST, WLAST
 
 if TYPE_CHECKING:
     from .dispatcher import DispatcherModule
@@ -119,9 +120,9 @@ def manage_routes(mod: DispatcherModule, ctx: MessageContext, rs: SelectState) -
     elif alg in (8, ALG_PARALLEL):
         hash_ = 0
     elif alg == 9:
-        hash_ = mod.next_weight(rs.setid, "wlist", "wlast")
+        hash_ = mod.next_weight(rs.setid, "wlist", WLAST)
     elif alg == 11:
-        hash_ = mod.next_weight(rs.setid, "rwlist", "rwlast")
+        hash_ = mod.next_weight(rs.setid, "rwlist", RWLAST)
     elif alg == ALG_CALLLOAD:
         hash_, rs.alg = mod.call_load_pick(ctx, rs.setid)
         if hash_ < 0:

@@ -15,6 +15,8 @@ LIST_KEY = b"list"
 PING_KEY = b"ping"
 RELOAD_KEY = b"reload"
 LOAD_PREFIX = b"load:"
+POS_PREFIX = b"pos:"
+LAST, WLAST, RWLAST = 0, 1, 2  # a set's positions: round robin, weight table, relative weight table
 
 
 class Store:
@@ -41,7 +43,22 @@ class Store:
             self.table.put(LIST_KEY, json.dumps(data, separators=(",", ":")).encode())
 
     def replace(self, data: dict[str, Any]) -> None:
-        self.table.put(LIST_KEY, json.dumps(data, separators=(",", ":")).encode())
+        """A new list (load, reload, RPC add/remove): its sets start from their first positions."""
+        with self.table.transaction():
+            for key in self.table.keys(prefix=POS_PREFIX):
+                self.table.delete(key)
+            self.table.put(LIST_KEY, json.dumps(data, separators=(",", ":")).encode())
+
+    @contextlib.contextmanager
+    def positions(self, setid: int) -> Iterator[list[int]]:
+        """A set's positions [last, wlast, rwlast] to change, kept apart from the list so that
+        moving them (every round-robin or weighted choice) writes a few bytes."""
+        key = POS_PREFIX + str(setid).encode()
+        with self.table.transaction():
+            found = self.table.get(key)
+            pos = [int(x) for x in found[0].split()] if found else [0, 0, 0]
+            yield pos
+            self.table.put(key, " ".join(map(str, pos)).encode())
 
     def has_list(self) -> bool:
         return self.table.get(LIST_KEY) is not None
