@@ -12,10 +12,12 @@ from collections import Counter
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.e2e.beside import Server, both
+from tests.e2e.beside import Server, both, start
+from tests.e2e.kampy_process import stop_process
 
 LIST = """\
 # set 1: three destinations of one priority (Kamailio lists them in reverse order)
@@ -243,10 +245,12 @@ def default_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
     tmp = tmp_path_factory.mktemp("dispatcher-default")
     listfile = tmp / "dispatcher.list"
     listfile.write_text(LIST)
-    cfg = (CFG.replace("LISTFILE", str(listfile))
-           .replace('modparam("dispatcher", "flags", 2)', 'modparam("dispatcher", "flags", 3)\n'
-                    'modparam("dispatcher", "use_default", 1)\nmodparam("dispatcher", "xavp_dst_mode", 1)\n'
-                    'modparam("dispatcher", "xavp_ctx_mode", 1)'))
+    cfg = CFG.replace("LISTFILE", str(listfile)).replace(
+        'modparam("dispatcher", "flags", 2)',
+        'modparam("dispatcher", "flags", 3)\n'
+        'modparam("dispatcher", "use_default", 1)\nmodparam("dispatcher", "xavp_dst_mode", 1)\n'
+        'modparam("dispatcher", "xavp_ctx_mode", 1)',
+    )
     with both(tmp, cfg) as pair:
         yield pair
 
@@ -265,10 +269,39 @@ def test_use_default_and_the_xavp_modes_match(default_servers: tuple[Server, Ser
 @pytest.mark.parametrize("alg", ["9", "11"])
 def test_weights_give_the_same_shares_of_a_hundred_calls(servers: tuple[Server, Server], alg: str) -> None:
     # the order within each hundred is random in both servers, the counts are not
-    counts = [Counter(reason(server, headers={"X-Set": "2", "X-Alg": alg}).split()[2] for _ in range(100))
-              for server in servers]
+    counts = [
+        Counter(reason(server, headers={"X-Set": "2", "X-Alg": alg}).split()[2] for _ in range(100))
+        for server in servers
+    ]
     assert counts[1] == counts[0] and sum(counts[0].values()) == 100
 
 
 def test_parallel_forking_adds_the_same_branches(servers: tuple[Server, Server]) -> None:
     assert "b1=sip:" in same(servers, "fork", {"X-Set": "1", "X-Alg": "12"})
+
+
+def test_round_robin_is_shared_by_every_kampy_worker(tmp_path: Path) -> None:
+    listfile = tmp_path / "dispatcher.list"
+    listfile.write_text(LIST)
+    server = start(
+        "kampy", tmp_path, CFG.replace("LISTFILE", str(listfile)).replace("children=1", "children=4")
+    )
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            s.settimeout(5)
+            lport = s.getsockname()[1]
+            for n in range(30):  # a burst: the workers take them as they come
+                s.sendto(
+                    (
+                        f"INVITE sip:x@ruri.example.net SIP/2.0\r\n"
+                        f"Via: SIP/2.0/UDP 127.0.0.1:{lport};branch=z9hG4bK-rr{n}\r\n"
+                        f"From: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: rr-{n}\r\nCSeq: 1 INVITE\r\n"
+                        "X-Set: 1\r\nX-Alg: 4\r\nX-Limit: 1\r\nContent-Length: 0\r\n\r\n"
+                    ).encode(),
+                    ("127.0.0.1", server.port),
+                )
+            picked = Counter(s.recv(4096).split(b"\r\n")[0].split()[2] for _ in range(30))
+    finally:
+        stop_process(server.proc)
+    assert sorted(picked.values()) == [10, 10, 10]
