@@ -18,6 +18,7 @@ CASES = [
     ("samples/msilo.cfg", ["WITH_REMINDERS"]),
     ("samples/msilo.cfg", ["WITH_MYSQL", "WITH_JSONRPC", "WITH_REMINDERS"]),
     ("samples/proxy.cfg", []),
+    ("samples/loadbalancer.cfg", []),
     ("samples/cluster/node1.cfg", []),
     ("samples/cluster/node2.cfg", []),
     ("samples/cluster/cluster.cfg", []),
