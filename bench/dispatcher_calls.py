@@ -1,0 +1,96 @@
+"""Calls through dispatcher, kampy beside Kamailio in one run: sipp calls (INVITE with SDP, 200, ACK,
+BYE) through samples/loadbalancer.cfg, which picks a gateway of its dispatcher set by round robin
+for each INVITE (ds_select_dst, the XAVP records for failover) and record-routes the call.
+
+    python bench/dispatcher_calls.py [--children 4] [--seconds 3] [--rates 50,100,...] [--max-calls 20000]
+                                     [--targets kamailio,kampy]
+
+Both servers run the sample unchanged (keepalives off: -A DS_PING_INTERVAL=0) with the same number of
+workers, on 127.0.0.1, different ports; the set holds three gateways that are one sipp callee
+(three URIs with different parameters). For each rate sipp makes rate x seconds calls; a rate is
+*held* when every call succeeded and sipp achieved at least 90% of the asked rate. Each server climbs
+until a rate is not held. Logs a table and the ratio kampy/Kamailio of the highest rates held
+(target: >= 25%).
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.e2e import dualserver  # noqa: E402
+from tests.e2e.sipp_rtpengine import call_run, callee  # noqa: E402
+
+from steps import Step, best, best_achieved, climb, climb_arguments, parse_climb  # noqa: E402  (bench/, the script's folder)
+
+log = logging.getLogger("bench")
+CFG = REPO / "samples" / "loadbalancer.cfg"
+DEFAULT_RATES = [50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000]
+TARGET_RATIO = 0.25
+SIPP_TIMEOUT = 30.0
+
+
+@contextmanager
+def balancer(kind: str, workdir: Path, uas: tuple[str, int], children: int) -> Iterator[dualserver.Server]:
+    folder = workdir / kind
+    folder.mkdir(parents=True, exist_ok=True)
+    listfile = folder / "dispatcher.list"
+    listfile.write_text("".join(f"1 sip:{uas[0]}:{uas[1]};gw={n} 0 0 duid=gw{n}\n" for n in (1, 2, 3)))
+    server = dualserver.start(kind, CFG, folder, {"DS_LIST": f'"{listfile}"', "DS_PING_INTERVAL": "0"},
+                              args=["-n", str(children)])
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def run_step(sipp: str, server: tuple[str, int], uas: tuple[str, int], workdir: Path, seconds: float,
+             max_calls: int, rate: int) -> Step:
+    calls = max(1, min(max_calls, int(rate * seconds)))
+    run = call_run(sipp, server, uas, workdir, calls=calls, rate=rate, timeout=SIPP_TIMEOUT)
+    return Step(rate, calls, run)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    climb_arguments(parser, DEFAULT_RATES)
+    args, sipp = parse_climb(parser, log)
+    if sipp is None:
+        return 2
+    rates = [int(r) for r in args.rates.split(",")]
+    targets = args.targets.split(",")
+    results: dict[str, list[Step]] = {}
+    with tempfile.TemporaryDirectory(prefix="kampy-bench-") as tmp:
+        workdir = Path(tmp)
+        with callee(sipp, workdir) as uas:
+            for target in targets:
+                try:
+                    with balancer(target, workdir, uas, args.children) as server:
+                        run = functools.partial(run_step, sipp, server.addr, uas, workdir, args.seconds,
+                                                args.max_calls)
+                        results[target] = climb(f"{target} call", rates, run, log)
+                except RuntimeError as exc:
+                    log.error("%s cannot run loadbalancer.cfg: %s", target, exc)
+    log.info("")
+    log.info("%-8s %14s %14s", "server", "highest held", "achieved/s")
+    for target in targets:
+        steps = results.get(target, [])
+        log.info("%-8s %14d %14.0f", target, best(steps), best_achieved(steps))
+    kam, kp = best(results.get("kamailio", [])), best(results.get("kampy", []))
+    if not kam or "kampy" not in results:
+        return 0
+    ratio = kp / kam
+    log.info("calls/s kampy/Kamailio = %.0f%% (target >= %.0f%%)", 100 * ratio, 100 * TARGET_RATIO)
+    return 1 if ratio < TARGET_RATIO else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
