@@ -173,14 +173,19 @@ class TopohModule(Module):
         if found:
             self._unmask_uri(msg, found[0].start, found[0].end, stop_at_headers=True)
 
-    def _unmask_callid(self, msg: RawMessage) -> None:
-        if not self.mask_callid:
-            return
+    @staticmethod
+    def _callid(msg: RawMessage) -> tuple[int, int] | None:
         header = next(iter(msg.named("call-id")), None)
         if header is None:
             log.error("cannot get Call-Id header")
+            return None
+        return _trimmed(msg.text, header.value_start, header.value_end)
+
+    def _unmask_callid(self, msg: RawMessage) -> None:
+        span = self._callid(msg) if self.mask_callid else None
+        if span is None:
             return
-        start, end = _trimmed(msg.text, header.value_start, header.value_end)
+        start, end = span
         value = msg.text[start:end]
         if not value.lower().startswith(self.callid_prefix.lower()):
             return
@@ -285,13 +290,10 @@ class TopohModule(Module):
             self._mask_uri(msg, part)
 
     def _mask_callid(self, msg: RawMessage) -> None:
-        if not self.mask_callid:
+        span = self._callid(msg) if self.mask_callid else None
+        if span is None:
             return
-        header = next(iter(msg.named("call-id")), None)
-        if header is None:
-            log.error("cannot get Call-Id header")
-            return
-        start, end = _trimmed(msg.text, header.value_start, header.value_end)
+        start, end = span
         value = msg.text[start:end].encode("latin-1")
         msg.replace(start, end, self.mask.encode(value, self.callid_prefix))
 

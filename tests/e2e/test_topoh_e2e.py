@@ -159,3 +159,33 @@ def test_kampy_encodes_as_kamailio_does(tmp_path: Path, mask_callid: bool) -> No
     for name in ("invite_at_b", "ok_at_a", "ack_at_b", "bye_at_a", "ok_at_b"):
         assert shape(getattr(pc, name), pport) == shape(getattr(kc, name), kport), name
     assert any(MASK_IP in v for _, v in shape(pc.invite_at_b, pport))
+
+
+@pytest.mark.parametrize(("encoder", "decoder"), [("kampy", "kamailio"), ("kamailio", "kampy")])
+def test_one_decodes_the_contact_the_other_encoded(tmp_path: Path, encoder: str, decoder: str) -> None:
+    """The callee sends its BYE to the other proxy, straight to the masked Contact it was given."""
+    with running(encoder, tmp_path / encoder, {}) as first, \
+            running(decoder, tmp_path / decoder, {}) as second:
+        a, b = Agent("alice", free_port()), Agent("bob", free_port())
+        try:
+            a.send("INVITE sip:bob@example.test SIP/2.0\n"
+                   f"Via: SIP/2.0/UDP 127.0.0.1:{a.port};branch=z9hG4bK-x1;rport\n"
+                   "From: <sip:alice@example.test>;tag=alice-tag\nTo: <sip:bob@example.test>\n"
+                   f"Call-ID: x-1@a\nCSeq: 1 INVITE\nMax-Forwards: 70\n"
+                   f"Contact: <sip:alice@127.0.0.1:{a.port};transport=udp>\nX-To: 127.0.0.1:{b.port}\n\n",
+                   first.addr)
+            invite = b.expect("INVITE")
+            masked = uri_of(invite.header("contact") or "")
+            assert masked.startswith(f"sip:{MASK_IP};line=sr-")
+            b.send(f"BYE {masked} SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:{b.port};branch=z9hG4bK-x2;rport\n"
+                   "From: <sip:bob@example.test>;tag=bob-tag\nTo: <sip:alice@example.test>;tag=alice-tag\n"
+                   "Call-ID: x-1@a\nCSeq: 2 BYE\nMax-Forwards: 70\nX-Direct: yes\n\n", second.addr)
+            bye = a.expect("BYE")
+            assert bye.ruri == f"sip:alice@127.0.0.1:{a.port};transport=udp"
+            assert f":{b.port}" not in bye.raw.decode()
+            a.reply(bye, "200 OK")
+            (via,) = b.expect("200").all("via")  # its own Via, decoded by the proxy it sent the BYE to
+            assert via.startswith(f"SIP/2.0/UDP 127.0.0.1:{b.port};") and "branch=z9hG4bK-x2" in via
+        finally:
+            a.close()
+            b.close()
