@@ -125,10 +125,18 @@ def calls(tmp_path: Path, defines: dict[str, str | None]) -> dict[str, tuple[Cal
     return found
 
 
-@pytest.mark.parametrize("mask_callid", [False, True], ids=["callid-clear", "callid-masked"])
-def test_a_call_through_topoh_hides_each_side_from_the_other(tmp_path: Path, mask_callid: bool) -> None:
-    seen = calls(tmp_path, {"MASK_CALLID": None} if mask_callid else {})
-    for kind, (c, pa, pb, _) in seen.items():
+@pytest.fixture(scope="module", params=[False, True], ids=["callid-clear", "callid-masked"])
+def seen(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+         ) -> tuple[bool, dict[str, tuple[Call, int, int, int]]]:
+    """The call through each server, with mask_callid off or on (run once for the tests below)."""
+    mask_callid: bool = request.param
+    return mask_callid, calls(tmp_path_factory.mktemp("topoh"), {"MASK_CALLID": None} if mask_callid else {})
+
+
+def test_a_call_through_topoh_hides_each_side_from_the_other(
+        seen: tuple[bool, dict[str, tuple[Call, int, int, int]]]) -> None:
+    mask_callid, found = seen
+    for kind, (c, pa, pb, _) in found.items():
         # bob sees nothing of alice's address: her Via and Contact are encoded at the mask address
         for msg in (c.invite_at_b, c.ack_at_b, c.ok_at_b):
             assert f":{pa}" not in msg.raw.decode(), (kind, msg.raw)
@@ -146,10 +154,8 @@ def test_a_call_through_topoh_hides_each_side_from_the_other(tmp_path: Path, mas
         assert "TH:" not in c.invite_at_b.raw.decode() and ";TH=" not in c.ok_at_a.raw.decode(), kind
 
 
-@pytest.mark.parametrize("mask_callid", [False, True], ids=["callid-clear", "callid-masked"])
-def test_kampy_encodes_as_kamailio_does(tmp_path: Path, mask_callid: bool) -> None:
-    seen = calls(tmp_path, {"MASK_CALLID": None} if mask_callid else {})
-    (kc, _, _, kport), (pc, _, _, pport) = seen["kamailio"], seen["kampy"]
+def test_kampy_encodes_as_kamailio_does(seen: tuple[bool, dict[str, tuple[Call, int, int, int]]]) -> None:
+    (kc, _, _, kport), (pc, _, _, pport) = seen[1]["kamailio"], seen[1]["kampy"]
 
     def shape(msg: Msg, port: int) -> list[tuple[str, str]]:
         """The headers topoh changes, the proxy's own Via and Record-Route left out."""
