@@ -27,7 +27,8 @@ What is here, by use:
   `UacDialog`; transaction callbacks `TmCallback` with `TmcbParams` for the `TMCB_*` events; the
   transaction at hand as a `TmTransaction` with its `TmBranch`es), `RrAPI` (rr: record-routing),
   `ObAPI` (outbound: flow tokens, each a `FlowToken`),
-  `UsrlocAPI` (usrloc: the location table), `XhttpAPI` (xhttp: answering HTTP requests), `PvAPI`
+  `UsrlocAPI` (usrloc: the location table), `XhttpAPI` (xhttp: answering HTTP requests),
+  `SanityAPI` (sanity: the default checks of a request), `PvAPI`
   (pv: the AVP aliases), `PresenceAPI` (presence: event packages as `PresenceEvent`, subscriptions
   as `Subscription`, the states `ACTIVE_STATUS` ... and categories `WINFO_TYPE`/`PUBL_TYPE`), `AuthAPI` (auth:
   nonces, challenges and digest checks, with its codes `AuthResult`, `AuthCode` and the header types
@@ -177,6 +178,7 @@ from kampy.apis import (
     UL_CONTACT_UPDATE,
     ULCB_MAX,
     UlCallback,
+    SanityAPI,
 )
 from kampy.module import (
     Arg,
@@ -387,7 +389,7 @@ __all__ = [
     "DMQ_NODE_ACTIVE", "DMQ_NODE_DISABLED", "DMQ_NODE_PENDING", "DMQ_NODE_TIMEOUT", "DmqAPI", "DmqNode",
     "DmqReply", "DmqPeerCallback", "DmqInitCallback", "DmqRespCallback",
     "UL_CONTACT_DELETE", "UL_CONTACT_EXPIRE", "UL_CONTACT_INSERT", "UL_CONTACT_UPDATE", "ULCB_MAX",
-    "UlCallback",
+    "UlCallback", "SanityAPI",
     "TmTransaction", "TmBranch", "TmcbParams", "TmCallback", "UacDialog",
     "TMCB_REQUEST_IN", "TMCB_RESPONSE_IN", "TMCB_E2EACK_IN", "TMCB_REQUEST_PENDING", "TMCB_REQUEST_FWDED",
     "TMCB_RESPONSE_FWDED", "TMCB_ON_FAILURE_RO", "TMCB_ON_FAILURE", "TMCB_REQUEST_OUT", "TMCB_RESPONSE_OUT",

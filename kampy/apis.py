@@ -837,6 +837,20 @@ class DmqAPI(Protocol):
         """The node with the host, port and transport of `uri`, or None."""
 
 
+# ------------------------------------------------------------------ sanity
+
+
+class SanityAPI(Protocol):
+    """What sanity offers other modules (Kamailio's sanity_api_t): `core.api("sanity")` in a
+    module that declares `Need("sanity", SanityAPI)`."""
+
+    def check_defaults(self, ctx: MessageContext) -> int:
+        """sanity_check() with the module's default checks (`default_checks`, `uri_checks`): 1
+        when the request passes, 0 when it fails (having replied to it as the module is
+        configured to; the replies are in `ctx.outbox`)."""
+        ...
+
+
 # ------------------------------------------------------------------ xhttp
 
 

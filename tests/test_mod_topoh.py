@@ -167,3 +167,28 @@ def test_uri_prefix_checks_leave_routes_without_the_prefix_alone(kampy_cfg: Call
 def test_replaces_of_an_invite_is_masked(sip: Harness) -> None:
     data = sip.send(INVITE.replace("Max-Forwards", "Replaces: call-1@a;to-tag=x;from-tag=y\nMax-Forwards"))
     assert header(data.forwarded[0].data, "replaces") == ["!!:Frhntj5siDI*;to-tag=x;from-tag=y"]
+
+
+def test_sanity_checks_answer_a_bad_request_and_leave_it_masked(
+        kampy_cfg: Callable[..., Harness]) -> None:
+    sip = kampy_cfg(config('modparam("topoh", "sanity_checks", 1)\n').replace(
+        'loadmodule "topoh.so"', 'loadmodule "sanity.so"\nloadmodule "topoh.so"'))
+    masked = Mask(KEY).encode(b"sip:alice@192.0.2.10:5070", "sip:10.99.0.1;line=sr-")
+    bye = (f"BYE {masked} SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.20;branch=z9hG4bK-s\n"
+           "From: <sip:bob@example.test>;tag=bob-tag\nTo: <sip:alice@example.test>;tag=alice-tag\n"
+           "Call-ID: y\nCSeq: 2 BYE\nMax-Forwards: 70\nPROXYREQ")
+    good = sip.send(bye.replace("PROXYREQ", "")).forwarded
+    assert good[0].data.startswith(b"BYE sip:alice@192.0.2.10:5070 ")
+    bad = bye.replace("PROXYREQ", "Proxy-Require: foo\n").replace("-s\n", "-s2\n")
+    bad = bad.replace("Call-ID: y", "Call-ID: z")  # another transaction
+    result = sip.send(bad)
+    assert [s.data.split(b"\r\n", 1)[0] for s in result.sent if s.is_response] == [
+        b"SIP/2.0 420 Bad Proxy Require Extension"]
+    # the config ran with the request all the same, and relayed it as it came (no cookie: untouched)
+    relayed = [s.data.split(b"\r\n", 1)[0] for s in result.sent if s.is_request]
+    assert relayed == [f"BYE {masked} SIP/2.0".encode()]
+
+
+def test_sanity_checks_need_the_sanity_module(kampy_cfg: Callable[..., Harness]) -> None:
+    with pytest.raises(Exception, match="cannot bind to sanity module"):
+        kampy_cfg(config('modparam("topoh", "sanity_checks", 1)\n'))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, Need, Param, RouteType, SlAPI
+from kampy.api import Arg, ArgKind, Exports, Function, Need, Offer, Param, RouteType, SanityAPI, SlAPI
 
 from .sanity import SanityModule
 
@@ -33,5 +33,6 @@ EXPORTS = Exports(
         ),
     ),
     needs=(Need("sl", SlAPI, doc="the replies to requests that fail a check"),),
+    offers=(Offer("sanity", SanityAPI, doc="the default checks of a request (topoh's sanity_checks)"),),
     factory=SanityModule,
 )

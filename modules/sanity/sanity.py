@@ -74,6 +74,10 @@ class SanityModule(Module):
             return ret
         return -1 if ret == FAILED else ret
 
+    def check_defaults(self, ctx: MessageContext) -> int:
+        """SanityAPI: the default checks (Kamailio's sanity_api_t check_defaults)."""
+        return self.run_checks(ctx, self.default_checks, self.uri_checks)
+
     def sanity_reply(self, ctx: MessageContext) -> int:
         if not self._may_reply(ctx) or not self.noreply:
             return 1

@@ -1,7 +1,7 @@
 """topoh: topology hiding (Kamailio's topoh module)."""
 from __future__ import annotations
 
-from kampy.api import EventRoute, Exports, Param, Unimplemented
+from kampy.api import EventRoute, Exports, Need, Param, SanityAPI, Unimplemented
 
 from .topoh import TopohModule
 
@@ -24,6 +24,9 @@ EXPORTS = Exports(
         Param("vparam_name", (str,), "branch", doc="the Via parameter holding an encoded Via"),
         Param("vparam_prefix", (str,), "z9hG4bKsr-", doc="what the encoded Via begins with"),
         Param("callid_prefix", (str,), "!!:", doc="what an encoded Call-ID begins with"),
+        Param("sanity_checks", (int,), 0,
+              doc="1: check each received request with sanity's default checks first; one that "
+                  "fails is answered as sanity answers it and is not decoded (needs sanity)"),
         Param("uri_prefix_checks", (int,), 0,
               doc="1: decode only URIs and Vias that begin with the mask address's prefix"),
         Param("event_mode", (int,), 3,
@@ -38,12 +41,10 @@ EXPORTS = Exports(
                        "unmasked"),
     ),
     not_implemented=(
-        Unimplemented("param", "sanity_checks",
-                      "not implemented yet: needs an API of the sanity module for checks of a "
-                      "message before it is parsed (Kamailio's sanity_api_t check_defaults)"),
         Unimplemented("param", "event_callback",
                       "names a KEMI function to run instead of the event routes; kampy runs only "
                       "Kamailio's native config language (Kamailio ignores it with one too)"),
     ),
+    needs=(Need("sanity", SanityAPI, optional=True, doc="the checks of sanity_checks"),),
     factory=TopohModule,
 )

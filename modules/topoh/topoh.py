@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kampy.api import (L_DBG, CoreAPI, MessageContext, Module, Outgoing, SIPProtocolError, Source, log_at,
-                       module_logger, parse_message)
+from kampy.api import (L_DBG, CoreAPI, MessageContext, Module, Outgoing, SanityAPI, SIPProtocolError, Source,
+                       log_at, module_logger, parse_message)
 
 from . import rawmsg
 from .mask import Mask
@@ -45,6 +45,11 @@ class TopohModule(Module):
             raise ValueError("mask uri is invalid")
         self.ip_host, self.ip_port = uri.host, uri.port
         self._mask_is_myself: bool | None = None
+        self.sanity: SanityAPI | None = None
+        if params["sanity_checks"]:
+            self.sanity = core.api("sanity")
+            if self.sanity is None:
+                raise ValueError("cannot bind to sanity module")
 
     @property
     def mask_addr_myself(self) -> bool:
@@ -58,6 +63,9 @@ class TopohModule(Module):
     def net_data_in(self, data: bytes, src: Source) -> bytes:
         msg = self._prepare(data)
         if msg is None:
+            return data
+        if msg.is_request and self.sanity is not None and not self._sane(data, src):
+            log.error("sanity checks failed")
             return data
         cookie = self._received(msg)
         if cookie is None:
@@ -88,6 +96,18 @@ class TopohModule(Module):
         return Outgoing(out.proto, out.host, out.port, data, out.local, out.conn_id)
 
     # ------------------------------------------------------------------ what was received
+
+    def _sane(self, data: bytes, src: Source) -> bool:
+        """sanity's default checks; the replies they make to a request that fails are sent."""
+        assert self.sanity is not None
+        try:
+            ctx = MessageContext(parse_message(data), src, self.core)
+        except SIPProtocolError:
+            return False
+        passed = self.sanity.check_defaults(ctx) >= 1
+        for out in ctx.outbox:
+            self.core.send(out)
+        return passed
 
     def _received(self, msg: RawMessage) -> str | None:
         """Unmask a received message; the cookie to add, None to leave it alone."""
