@@ -192,3 +192,22 @@ def test_sanity_checks_answer_a_bad_request_and_leave_it_masked(
 def test_sanity_checks_need_the_sanity_module(kampy_cfg: Callable[..., Harness]) -> None:
     with pytest.raises(Exception, match="cannot bind to sanity module"):
         kampy_cfg(config('modparam("topoh", "sanity_checks", 1)\n'))
+
+
+def test_a_value_that_decodes_into_a_line_break_is_left_alone(sip: Harness) -> None:
+    forged = Mask(KEY).encode(b"sip:a@192.0.2.30\r\nX-Injected: 1", "sip:10.99.0.1;line=sr-")
+    bye = (f"BYE {forged} SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.20;branch=z9hG4bK-f\n"
+           "From: <sip:bob@example.test>;tag=bob-tag\nTo: <sip:alice@example.test>;tag=alice-tag\n"
+           "Call-ID: f\nCSeq: 2 BYE\nMax-Forwards: 70\n")
+    sent = sip.send(bye).sent
+    assert [s.data.split(b"\r\n", 1)[0] for s in sent if s.is_request] == [f"BYE {forged} SIP/2.0".encode()]
+    assert all(b"X-Injected" not in s.data for s in sent)
+
+
+def test_a_reply_with_an_empty_cookie_is_relayed(sip: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    via = Mask(KEY).encode(b"SIP/2.0/UDP 192.0.2.10:5070;TH=;branch=z9hG4bK-e", "z9hG4bKsr-")
+    reply = ("SIP/2.0 200 OK\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-none\n"
+             f"Via: SIP/2.0/UDP 10.99.0.1;branch={via}\nFrom: <sip:a@example.test>;tag=1\n"
+             "To: <sip:b@example.test>;tag=2\nCall-ID: e\nCSeq: 1 INVITE\n")
+    sip.send(reply)
+    assert not [r for r in caplog.records if "internal error" in r.getMessage()]

@@ -11,6 +11,10 @@ from dataclasses import dataclass, field
 
 from kampy.api import URI, SIPProtocolError, parse_uri, replace_spans
 
+class RawError(ValueError):
+    """The bytes are not a SIP message topoh can work on."""
+
+
 _COMPACT = {"v": "via", "m": "contact", "i": "call-id", "r": "refer-to", "f": "from", "t": "to"}
 _NAME = re.compile(r"([^\s:]+)[ \t]*:")
 _TAG = re.compile(r";\s*tag\s*=\s*([^;\s,>]+)", re.I)
@@ -96,11 +100,11 @@ class RawMessage:
 
 
 def parse(data: bytes) -> RawMessage:
-    """The message's headers; SIPProtocolError when there is no header section."""
+    """The message's headers; RawError when there is no header section."""
     text = data.decode("latin-1")
     head_end = _head_end(text)
     if head_end < 0:
-        raise SIPProtocolError("no end of headers")
+        raise RawError("no end of headers")
     line_end = text.find("\n")
     first = text[:line_end].rstrip("\r")
     headers: list[Header] = []
@@ -109,7 +113,7 @@ def parse(data: bytes) -> RawMessage:
         end = _line_end(text, pos, head_end)
         m = _NAME.match(text, pos, end)
         if m is None:
-            raise SIPProtocolError("bad header line")
+            raise RawError("bad header line")
         name = m.group(1).lower()
         value_end = end
         while value_end > m.end() and text[value_end - 1] in "\r\n":

@@ -84,7 +84,7 @@ class TopohModule(Module):
         if msg is None:
             return out
         cookie = self._cookie(msg)
-        if cookie[0] != "x":
+        if cookie[:1] != "x":
             self._delete_cookie(msg)
         if self.event_mode & SENDING and self._sending_dropped(msg, out):
             return out
@@ -96,6 +96,14 @@ class TopohModule(Module):
         return Outgoing(out.proto, out.host, out.port, data, out.local, out.conn_id)
 
     # ------------------------------------------------------------------ what was received
+
+    def _decode(self, text: str, prefix: str) -> str | None:
+        """th_mask_decode; None also when the result would break the message (a line end or a
+        zero byte, which only text not encoded by topoh gives: Kamailio would insert it)."""
+        decoded = self.mask.decode(text, prefix)
+        if decoded is None or any(c in decoded for c in b"\r\n\0"):
+            return None
+        return decoded.decode("latin-1")
 
     def _sane(self, data: bytes, src: Source) -> bool:
         """sanity's default checks; the replies they make to a request that fails are sent."""
@@ -128,7 +136,7 @@ class TopohModule(Module):
             return None  # the reply to a request of ours: nothing to unhide
         cookie = self._unmask_via(msg)
         self._flip_record_route(msg, sending=False)
-        if cookie[0] == "u":
+        if cookie[:1] == "u":
             return "dc"
         self._unmask_callid(msg)
         return "uc"
@@ -174,13 +182,13 @@ class TopohModule(Module):
         value = self._uri_param(text)
         if value is None:
             return
-        decoded = self.mask.decode(value, self.uparam_prefix)
+        decoded = self._decode(value, self.uparam_prefix)
         if decoded is None:
             log.error("cannot decode [%s]", text)
             return
         if stop_at_headers and "?" in text:
             end = start + text.index("?")
-        msg.replace(start, end, decoded.decode("latin-1"))
+        msg.replace(start, end, decoded)
 
     def _unmask_route(self, msg: RawMessage) -> None:
         for part in msg.uris("route")[1:]:
@@ -209,11 +217,11 @@ class TopohModule(Module):
         value = msg.text[start:end]
         if not value.lower().startswith(self.callid_prefix.lower()):
             return
-        decoded = self.mask.decode(value, self.callid_prefix)
+        decoded = self._decode(value, self.callid_prefix)
         if decoded is None:
             log.error("cannot decode callid")
             return
-        msg.replace(start, end, decoded.decode("latin-1"))
+        msg.replace(start, end, decoded)
 
     def _unmask_via(self, msg: RawMessage) -> str:
         """th_unmask_via: the Vias below the first decoded; the cookie the second one carried."""
@@ -230,11 +238,11 @@ class TopohModule(Module):
             if self.vparam_prefix and (len(value) <= len(self.vparam_prefix)
                                        or not value.startswith(self.vparam_prefix)):
                 continue
-            decoded = self.mask.decode(value, self.vparam_prefix)
+            decoded = self._decode(value, self.vparam_prefix)
             if decoded is None:
                 log.error("cannot decode via %d", i)
                 return cookie
-            text = decoded.decode("latin-1")
+            text = decoded
             if i == 2:
                 found = rawmsg.param(rawmsg.via_sent_by(text)[1], COOKIE)
                 if found is None:
@@ -248,12 +256,12 @@ class TopohModule(Module):
 
     def _request_sent(self, msg: RawMessage, cookie: str) -> bool:
         """Mask a request going out; False to send it as it is."""
-        upstream = cookie[0] == "u"
+        upstream = cookie[:1] == "u"
         method = msg.cseq_method()
         if len(msg.vias()) < 2:
             local = 2 if not upstream and cookie[1:2] == "l" else 1
         else:
-            local = 1 if cookie[0] not in "du" else 0
+            local = 1 if cookie[:1] not in ("d", "u") else 0
         if local:
             if method in ("ACK", "CANCEL") or local == 2:
                 self._mask_callid(msg)
@@ -271,15 +279,15 @@ class TopohModule(Module):
         return True
 
     def _reply_sent(self, msg: RawMessage, cookie: str) -> bool:
-        if cookie[-1] == "x":
+        if cookie[-1:] == "x":
             return False
-        if cookie[-1] == "v":  # a reply of ours: the request said where it goes
-            if cookie[0] == "u":
+        if cookie[-1:] == "v":  # a reply of ours: the request said where it goes
+            if cookie[:1] == "u":
                 self._mask_callid(msg)
             return True
         self._flip_record_route(msg, sending=True)
         self._mask_contact(msg)
-        if cookie[0] == "d":
+        if cookie[:1] == "d":
             self._mask_callid(msg)
         return True
 
@@ -329,11 +337,11 @@ class TopohModule(Module):
         end = semi if semi >= 0 else end
         callid = msg.text[start:end]
         if len(callid) > len(self.callid_prefix) and callid.startswith(self.callid_prefix):
-            decoded = self.mask.decode(callid, self.callid_prefix)
+            decoded = self._decode(callid, self.callid_prefix)
             if decoded is None:
                 log.error("cannot update Replaces callid")
                 return
-            new = decoded.decode("latin-1")
+            new = decoded
         else:
             new = self.mask.encode(callid.encode("latin-1"), self.callid_prefix)
         msg.replace(start, end, new)
@@ -372,11 +380,11 @@ class TopohModule(Module):
             if utype == 1 and sending and act:
                 self._mask_uri(msg, part)
             elif utype == 2 and not sending:
-                decoded = self.mask.decode(value or "", self.uparam_prefix)
+                decoded = self._decode(value or "", self.uparam_prefix)
                 if decoded is None:
                     log.error("cannot decode r-r")
                     return
-                msg.replace(part.start, part.end, decoded.decode("latin-1"))
+                msg.replace(part.start, part.end, decoded)
 
     # ------------------------------------------------------------------ cookies and events
 
@@ -385,7 +393,7 @@ class TopohModule(Module):
         REGISTER, PUBLISH)."""
         try:
             msg = rawmsg.parse(data)
-        except SIPProtocolError:
+        except rawmsg.RawError:
             return None
         first = msg.first_line.split(" ")
         if msg.is_request and (len(first) != 3 or not first[2].upper().startswith("SIP/2.0")):
