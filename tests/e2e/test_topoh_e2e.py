@@ -195,3 +195,60 @@ def test_one_decodes_the_contact_the_other_encoded(tmp_path: Path, encoder: str,
         finally:
             a.close()
             b.close()
+
+
+@dataclass
+class Cancelled:
+    invite_at_b: Msg
+    cancel_at_b: Msg
+    ack_at_b: Msg
+    final_at_a: Msg
+
+
+def cancelled_call(proxy: tuple[str, int], a: Agent, b: Agent) -> Cancelled:
+    """INVITE, 180, CANCEL from the caller; the callee answers 487, which the proxy acknowledges."""
+    invite_text = ("INVITE sip:bob@example.test SIP/2.0\n"
+                   f"Via: SIP/2.0/UDP 127.0.0.1:{a.port};branch=z9hG4bK-c1;rport\n"
+                   "From: <sip:alice@example.test>;tag=alice-tag\nTo: <sip:bob@example.test>\n"
+                   "Call-ID: cancel-1@a\nCSeq: 1 INVITE\nMax-Forwards: 70\n"
+                   f"Contact: <sip:alice@127.0.0.1:{a.port}>\nX-To: 127.0.0.1:{b.port}\n\n")
+    a.send(invite_text, proxy)
+    invite = b.expect("INVITE")
+    b.reply(invite, "180 Ringing", [f"Contact: <sip:bob@127.0.0.1:{b.port}>"])
+    ringing = a.sock.recv(65536)
+    assert ringing.startswith(b"SIP/2.0 1"), ringing
+    a.send(invite_text.split("\n", 1)[0].replace("INVITE", "CANCEL") + "\n"
+           f"Via: SIP/2.0/UDP 127.0.0.1:{a.port};branch=z9hG4bK-c1;rport\n"
+           "From: <sip:alice@example.test>;tag=alice-tag\nTo: <sip:bob@example.test>\n"
+           "Call-ID: cancel-1@a\nCSeq: 1 CANCEL\nMax-Forwards: 70\n\n", proxy)
+    cancel = b.expect("CANCEL")
+    b.reply(cancel, "200 OK")
+    b.reply(invite, "487 Request Terminated")
+    ack = b.expect("ACK")
+    final = a.expect("200")  # the 200 for the CANCEL
+    final = a.expect("487")
+    for msg in a.seen + b.seen:  # topoh's cookies never leave the proxy
+        assert b";TH=" not in msg.raw and b"\r\nTH:" not in msg.raw, msg.raw
+    return Cancelled(invite, cancel, ack, final)
+
+
+def test_a_cancelled_call_keeps_the_hidden_call_id_as_kamailio_does(tmp_path: Path) -> None:
+    found = {}
+    pa, pb = free_port(), free_port()
+    for kind in ("kamailio", "kampy"):
+        with running(kind, tmp_path / kind, {"MASK_CALLID": None}) as server:
+            a, b = Agent("alice", pa), Agent("bob", pb)
+            try:
+                found[kind] = (cancelled_call(server.addr, a, b), server.port)
+            finally:
+                a.close()
+                b.close()
+    for kind, (c, _) in found.items():
+        # the proxy's own CANCEL and ACK carry the Call-ID bob knows, and nothing of alice
+        assert c.cancel_at_b.call_id == c.ack_at_b.call_id == c.invite_at_b.call_id != "cancel-1@a", kind
+        assert f":{pa}" not in c.cancel_at_b.raw.decode() + c.ack_at_b.raw.decode(), kind
+        assert c.final_at_a.call_id == "cancel-1@a", kind
+    keep = ("call-id", "from", "to", "cseq", "route")
+    for name in ("cancel_at_b", "ack_at_b", "final_at_a"):
+        shapes = [[(n, v) for n, v in getattr(c, name).headers if n in keep] for c, _ in found.values()]
+        assert shapes[0] == shapes[1], name
