@@ -33,6 +33,11 @@ HOLD = ("v=0\r\no=bob 5 99 IN IP4 192.0.2.20\r\ns=-\r\nt=0 0\r\nm=audio 0 RTP/AV
 MIXED_BODY = ("--b1\r\nContent-Type: application/sdp\r\n\r\n" + AV + "\r\n--b1\r\n"
               "Content-Type: text/plain\r\n\r\nhello\r\n--b1--\r\n")
 MIXED = "multipart/mixed;boundary=b1"
+TWO = ("v=0\r\no=x 1 2 IN IP4 192.0.2.30\r\ns=-\r\nc=IN IP4 192.0.2.30\r\nt=0 0\r\n"
+       "m=audio 7000 RTP/AVP 0 101 102\r\na=rtpmap:101 telephone-event/8000\r\n"
+       "a=rtpmap:102 telephone-event/16000\r\na=rtpmap:7 LPC/8000\r\n"
+       "m=audio 7002 RTP/AVP 8 101 0\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n"
+       "a=rtpmap:0 PCMU/8000\r\n")
 SDP = "application/sdp"
 
 # (name, [(function, a, b), ...], body, Content-Type)
@@ -92,6 +97,16 @@ CASES = [
     ("sess-version-longer", [("with_media", "audio", ""), ("set_sess_version", "1234", "")], SAVP, SDP),
     ("sess-version-shorter", [("with_ice", "", ""), ("set_sess_version", "7", "")], HOLD, SDP),
     ("mixed-rm-id", [("remove_codecs_by_id", "18", ""), ("remove_media", "video", "")], MIXED_BODY, MIXED),
+    ("two-rm-name", [("remove_codecs_by_name", "telephone-event", "")], TWO, SDP),
+    ("two-keep-name", [("keep_codecs_by_name", "PCMA,telephone-event", "")], TWO, SDP),
+    ("two-keep-unknown", [("keep_codecs_by_name", "opus", "")], TWO, SDP),
+    ("two-rm-lpc", [("remove_codecs_by_name", "LPC", ""), ("with_codecs_by_name", "LPC", "")], TWO, SDP),
+    ("two-with-id", [("with_codecs_by_id", "0,101", ""), ("with_codecs_by_id", "102", "")], TWO, SDP),
+    ("two-rm-media", [("remove_media", "audio", ""), ("get_address_family", "", "")], TWO, SDP),
+    ("two-rm-prefix-media", [("remove_line_by_prefix2", "a=rtpmap:101", "audio")], TWO, SDP),
+    ("mixed-prefix", [("remove_line_by_prefix", "a=rtpmap", ""), ("get", "", "")], MIXED_BODY, MIXED),
+    ("mixed-line", [("get_line_startswith", "Content-Type", ""), ("get_line_startswith", "t=", "")],
+     MIXED_BODY, MIXED),
     ("no-body", [("remove_codecs_by_id", "0", ""), ("with_media", "audio", ""), ("get", "", ""),
                  ("transport", "", "")], "", ""),
     ("no-body-2", [("with_codecs_by_id", "0", ""), ("get_line_startswith", "m=", "")], "", ""),
