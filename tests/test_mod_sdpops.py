@@ -2,10 +2,12 @@
 (tests/e2e/test_sdpops_e2e.py compares many more cases with Kamailio on the wire)."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import pytest
 
+from kampy.api import L_NOTICE, python_level
 from kampy.testing import Harness
 
 CFG = """
@@ -37,6 +39,7 @@ request_route {
     }
     if ($hdr(X-Test) == "prefix") { sdp_remove_line_by_prefix("a=rtpmap"); $var(r) = $rc; }
     if ($hdr(X-Test) == "family") { sdp_get_address_family(); $var(r) = $rc; }
+    if ($hdr(X-Test) == "print") { sdp_print("1"); $var(r) = $rc; }
     append_hf("X-Result: $var(r)$var(x)\\r\\n");
     forward("192.0.2.99", "5099");
 }
@@ -138,3 +141,10 @@ def test_remove_line_by_prefix_removes_every_matching_line(sip: Harness) -> None
 def test_address_family_comes_from_the_session_connection_line(sip: Harness) -> None:
     assert relay(sip, "family")[0] == "4"
     assert relay(sip, "family", body=SDP.replace("IN IP4 192.0.2.10", "IN IP6 ::1"))[0] == "6"
+
+
+def test_sdp_print_logs_what_kamailio_56_logs(sip: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    assert relay(sip, "print")[0] == "1"
+    assert [(r.levelno, r.getMessage()) for r in caplog.records if r.name.endswith("sdpops")] == [
+        (python_level(L_NOTICE), "no sdp body")]
