@@ -171,7 +171,10 @@ class _Edits:
                 out.append(raw[pos:max(pos, start)])
                 pos = max(pos, end)
             out.append(raw[pos:])
-            msg.replace_lines("route", index, as_bytes("".join(out)))
+            try:
+                msg.replace_lines("route", index, as_bytes("".join(out)))
+            except ValueError as exc:  # a line break inside the received Route header
+                raise SIPProtocolError(f"bad Route header: {exc}") from None
 
 
 # ---------------------------------------------------------------- Record-Route values
