@@ -20,7 +20,8 @@ What is here, by use:
   sockets and `core.is_myself`,
   pseudo-variables and formats (`core.pv_accessor`, `core.formatter`), running routes and event
   routes (`core.run_route`, `core.run_event_route`, `core.faked_context`), local services and
-  HTTP (`core.add_service`, `core.serve_http`), the RPC registry (`RpcRegistry`), and
+  HTTP (`core.add_service`, `core.serve_http`), TLS (`core.serve_tls` with a `TlsEngine`,
+  `core.tls_connection`), the RPC registry (`RpcRegistry`), and
   `core.api(name)` for the APIs of other modules.
 * Other modules' APIs (declared with `Offer`/`Need`, checked at load): `SlAPI` (sl: stateless
   replies), `TmAPI` (tm: new requests with `ReplyCallback`, its part `TmUacAPI`, requests in a
@@ -159,6 +160,7 @@ from kampy.apis import (
     TmTransaction,
     TmUacAPI,
     TmcbParams,
+    TlsEngine,
     UacDialog,
     UsrlocAPI,
     XhttpAPI,
@@ -390,6 +392,7 @@ __all__ = [
     "DmqReply", "DmqPeerCallback", "DmqInitCallback", "DmqRespCallback",
     "UL_CONTACT_DELETE", "UL_CONTACT_EXPIRE", "UL_CONTACT_INSERT", "UL_CONTACT_UPDATE", "ULCB_MAX",
     "UlCallback", "SanityAPI",
+    "TlsEngine",
     "TmTransaction", "TmBranch", "TmcbParams", "TmCallback", "UacDialog",
     "TMCB_REQUEST_IN", "TMCB_RESPONSE_IN", "TMCB_E2EACK_IN", "TMCB_REQUEST_PENDING", "TMCB_REQUEST_FWDED",
     "TMCB_RESPONSE_FWDED", "TMCB_ON_FAILURE_RO", "TMCB_ON_FAILURE", "TMCB_REQUEST_OUT", "TMCB_RESPONSE_OUT",

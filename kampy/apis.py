@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     import re
+    import ssl
 
     from kampy.config.ast import PVar
     from kampy.module import PVAccessor
@@ -34,6 +35,30 @@ if TYPE_CHECKING:
     from kampy.sip.digest import DigestCredentials
     from kampy.sip.message import Request, Response
     from kampy.stats import Stats
+
+
+class TlsEngine(Protocol):
+    """What the network layer asks a TLS engine (the tls module, `CoreAPI.serve_tls`)."""
+
+    def server_context(self, local: Socket) -> ssl.SSLContext | None:
+        """The context that accepts connections on listener `local` (None: do not serve it)."""
+
+    def client_context(self, local: Socket | None, host: str, port: int) -> tuple[ssl.SSLContext, str | None]:
+        """The context and the server name (SNI, None: none) to connect to `host:port` with."""
+
+    def handshake_timeout(self) -> float:
+        """Seconds a TLS handshake may take."""
+
+    def connection_lifetime(self) -> float:
+        """Seconds an idle TLS connection is kept (instead of `tcp_connection_lifetime`)."""
+
+    def opened(self, conn_id: int, session: ssl.SSLObject, incoming: bool, local: tuple[str, int],
+               peer: tuple[str, int]) -> bool:
+        """A TLS connection completed its handshake; False: close it (an outgoing connection
+        that `event_route[tls:connection-out]` dropped)."""
+
+    def closed(self, conn_id: int) -> None:
+        """A TLS connection is gone."""
 
 
 class CoreAPI(Protocol):
@@ -131,6 +156,14 @@ class CoreAPI(Protocol):
     def tcp_connection_ok(self, conn_id: int) -> bool:
         """Whether the TCP/TLS/WebSocket connection `conn_id` (any worker's) is open and in state
         OK (Kamailio's tcpconn_get() and `state == S_CONN_OK`)."""
+
+    def serve_tls(self, engine: TlsEngine) -> None:
+        """Have the network layer serve the `tls:` listeners and open TLS connections with the
+        contexts `engine` gives (Kamailio's tls module registering its tls hooks with the core)."""
+
+    def tls_connection(self, conn_id: int) -> ssl.SSLObject | None:
+        """The TLS session of connection `conn_id` when this process holds it (the worker that
+        read the message at hand), else None."""
 
     def add_myself_check(self, check: Callable[[str, int | None, str | None], bool]) -> None:
         """Add a test to `is_myself` (Kamailio's register_check_self_func): `check(host, port,

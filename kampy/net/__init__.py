@@ -37,9 +37,12 @@ def run(compiled: CompiledConfig, params: NetParams, listen_override: Sequence[s
         sockets = sockets_from_config(compiled, list(listen_override) if listen_override else None)
     wanted, aliases = sockets
     for s in wanted:
-        if s.proto not in ("udp", "tcp"):
-            log.warning("%s: kampy serves udp and tcp only; not listening there", s)
-    wanted = [s for s in wanted if s.proto == "udp" or (s.proto == "tcp" and not params.disable_tcp)]
+        if s.proto not in ("udp", "tcp", "tls"):
+            log.warning("%s: kampy serves udp, tcp and tls only; not listening there", s)
+        elif s.proto == "tls" and not params.tls_on:
+            log.warning("%s: tls is disabled (enable_tls=no or no tcp); not listening there", s)
+    wanted = [s for s in wanted if s.proto == "udp" or (s.proto == "tcp" and not params.disable_tcp)
+              or (s.proto == "tls" and params.tls_on)]
     listeners = bind_all(wanted, backlog=params.tcp_listen_backlog, rcvbuf=params.maxbuffer)
     _log_listening(listeners, aliases, params)
 

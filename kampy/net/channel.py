@@ -35,7 +35,10 @@ _BUFFER = 4 << 20        # socket buffer of a channel: many SIP messages before 
 _MAX_QUEUED = 10_000     # packets queued for a worker that does not read; beyond that they are dropped
 
 # TCP connection ids carry the rank of the worker that owns the connection in their high bits.
-CONN_RANK_SHIFT = 40
+# Kamailio's connection ids are ints and usrloc stores them in location.connection_id (INT(11)):
+# rank << 24 keeps them below 2^31 for up to 127 workers, 16M connections each before wrapping
+CONN_RANK_SHIFT = 24
+CONN_LOCAL_MASK = (1 << CONN_RANK_SHIFT) - 1
 
 
 def conn_id_base(rank: int) -> int:

@@ -17,9 +17,12 @@ import asyncio
 import itertools
 import logging
 import socket
+import ssl
 import time
 from collections.abc import Callable
+from typing import Any
 
+from kampy.net.channel import CONN_LOCAL_MASK
 from kampy.net.counters import NetCounters
 from kampy.runtime.tcp_registry import TcpRegistry
 from kampy.runtime.http import HttpError, HttpParser, HttpRequest, looks_like_http
@@ -43,6 +46,8 @@ class TCPConnection(asyncio.Protocol):
     def __init__(self, manager: TCPManager, local: Socket) -> None:
         self.manager = manager
         self.local = local
+        self.proto = local.proto  # "tcp" or "tls" (TLS: asyncio's SSL transport under this protocol)
+        self.session: ssl.SSLObject | None = None
         self.conn_id = manager.new_id()
         self.transport: asyncio.Transport | None = None
         self.peer: tuple[str, int] = ("", 0)
@@ -64,7 +69,13 @@ class TCPConnection(asyncio.Protocol):
         self.transport = transport
         peer = transport.get_extra_info("peername")
         self.peer = (peer[0], peer[1])
+        if self.proto == "tls":
+            self.session = transport.get_extra_info("ssl_object")
+            log.debug("TLS %s successful", "connect" if self.target != ("", 0) else "accept")
         self.manager.opened(self)
+        if self.closing:  # refused (too many connections) or dropped by the tls module
+            self._queued.clear()
+            return
         if self.manager.handle_http is not None and self.target == ("", 0):
             self._sniff = b""
         for data in self._queued:
@@ -90,7 +101,7 @@ class TCPConnection(asyncio.Protocol):
         for msg in messages:
             if self.closing:
                 return
-            self.manager.dispatch(msg.raw, Source("tcp", self.peer[0], self.peer[1], self.local,
+            self.manager.dispatch(msg.raw, Source(self.proto, self.peer[0], self.peer[1], self.local,
                                                   self.conn_id))
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -128,7 +139,7 @@ class TCPConnection(asyncio.Protocol):
         return b""
 
     def _answer_http(self, request: HttpRequest) -> None:
-        src = Source("tcp", self.peer[0], self.peer[1], self.local, self.conn_id)
+        src = Source(self.proto, self.peer[0], self.peer[1], self.local, self.conn_id)
         try:
             response = self.manager.handle_http(request, src)  # type: ignore[misc]
         except Exception:
@@ -191,8 +202,10 @@ class TCPManager:
     def __init__(self, params: NetParams, handle: Handle, deliver: Callable[[list[Outgoing]], None],
                  after: Callable[[], None], sockets: list[Socket], first_id: int = 1,
                  handle_http: Callable[[HttpRequest, Source], bytes] | None = None,
-                 registry: TcpRegistry | None = None, counters: NetCounters | None = None) -> None:
+                 registry: TcpRegistry | None = None, counters: NetCounters | None = None,
+                 tls: Any = None) -> None:
         self.params = params
+        self.tls = tls  # the TLS engine (kampy.apis.TlsEngine) when TLS is served
         self.registry = registry  # the connections every worker can list (core.tcp_list)
         self.counters = counters or NetCounters()
         self.handle_http = handle_http  # set: HTTP requests on accepted connections go there (xhttp)
@@ -200,35 +213,63 @@ class TCPManager:
         self._deliver = deliver
         self._after = after
         self._sockets = sockets
-        self._ids = itertools.count(first_id)
+        self._id_base = first_id & ~CONN_LOCAL_MASK
+        self._ids = itertools.count(first_id & CONN_LOCAL_MASK)
         self.by_id: dict[int, TCPConnection] = {}
-        self.by_addr: dict[tuple[str, int], TCPConnection] = {}
+        self.by_addr: dict[tuple[str, str, int], TCPConnection] = {}  # (proto, host, port)
         self._sweeper: asyncio.TimerHandle | None = None
 
     def new_id(self) -> int:
-        return next(self._ids)
+        """The next id: the worker's rank bits stay, the counter wraps (skipping 0)."""
+        n = next(self._ids)
+        return self._id_base | ((n - 1) % CONN_LOCAL_MASK + 1)
 
     # -- connection bookkeeping --
     def accepted(self, local: Socket) -> Callable[[], TCPConnection]:
         return lambda: TCPConnection(self, local)
 
+    def session(self, conn_id: int) -> ssl.SSLObject | None:
+        """The TLS session of one of this worker's connections."""
+        conn = self.by_id.get(conn_id)
+        return conn.session if conn is not None else None
+
+    def _over_limit(self, conn: TCPConnection) -> str | None:
+        tls = conn.proto == "tls"
+        limit = self.params.tls_max_connections if tls else self.params.tcp_max_connections
+        if sum(1 for c in self.by_id.values() if (c.proto == "tls") == tls) >= limit:
+            return f"{'tls' if tls else 'tcp'}_max_connections ({limit})"
+        return None
+
     def opened(self, conn: TCPConnection) -> None:
-        if len(self.by_id) >= self.params.tcp_max_connections:
+        limit = self._over_limit(conn)
+        if limit is not None:
             self.counters.inc("tcp:local_reject")
-            log.warning("tcp_max_connections (%d) reached; refusing %s:%d",
-                        self.params.tcp_max_connections, *conn.peer)
+            log.warning("%s reached; refusing %s:%d", limit, *conn.peer)
             conn.close()
             return
         self.by_id[conn.conn_id] = conn
-        self.by_addr[conn.peer] = conn
+        self.by_addr[(conn.proto, *conn.peer)] = conn
         self.counters.inc("tcp:established")
         self.counters.inc("tcp:connect_success" if conn.target != ("", 0) else "tcp:passive_open")
         if self.registry is not None:
             local = conn.transport.get_extra_info("sockname") if conn.transport is not None else None
             self.registry.opened(conn.conn_id, conn.local.proto, conn.peer,
                                  (local[0], local[1]) if local else (conn.local.host, conn.local.port),
-                                 self.params.tcp_connection_lifetime)
+                                 self.lifetime(conn))
+        if conn.session is not None and self.tls is not None:
+            sockname = conn.transport.get_extra_info("sockname") if conn.transport is not None else None
+            here = (sockname[0], sockname[1]) if sockname else (conn.local.host, conn.local.port)
+            if not self.tls.opened(conn.conn_id, conn.session, conn.target == ("", 0), here, conn.peer):
+                log.debug("tls connection %d with %s:%d dropped by the tls module", conn.conn_id, *conn.peer)
+                conn.close()
+                return
         log.debug("tcp connection %d with %s:%d", conn.conn_id, *conn.peer)
+
+    def lifetime(self, conn: TCPConnection) -> float:
+        """How long an idle connection is kept: TLS ones as the tls module says."""
+        if conn.proto == "tls" and self.tls is not None:
+            return self.tls.connection_lifetime()
+        return self.params.tcp_connection_lifetime
 
     def closed(self, conn: TCPConnection) -> None:
         self.by_id.pop(conn.conn_id, None)
@@ -236,7 +277,9 @@ class TCPManager:
         conn.queued_bytes = 0
         if self.registry is not None:
             self.registry.closed(conn.conn_id)
-        for key in (conn.peer, conn.target):
+        if conn.session is not None and self.tls is not None:
+            self.tls.closed(conn.conn_id)
+        for key in ((conn.proto, *conn.peer), (conn.proto, *conn.target)):
             if self.by_addr.get(key) is conn:
                 del self.by_addr[key]
         log.debug("tcp connection %d with %s:%d closed", conn.conn_id, *conn.peer)
@@ -253,39 +296,61 @@ class TCPManager:
         self._after()
 
     # -- messages out --
+    def connected(self, out: Outgoing) -> bool:
+        """Whether this worker has an open connection to `out`'s destination."""
+        conn = self.by_addr.get((out.proto, out.host, out.port))
+        return conn is not None and not conn.closing
+
     def send(self, out: Outgoing) -> None:
         conn = self.by_id.get(out.conn_id) if out.conn_id is not None else None
         if conn is None:
-            conn = self.by_addr.get((out.host, out.port))
+            conn = self.by_addr.get((out.proto, out.host, out.port))
         if conn is None or conn.closing:
             conn = self._connect(out)
         conn.write(out.data)
 
     def _connect(self, out: Outgoing) -> TCPConnection:
         v6 = ":" in out.host
-        local = out.local if out.local is not None and out.local.proto == "tcp" else None
+        proto = "tls" if out.proto == "tls" else "tcp"
+        local = out.local if out.local is not None and out.local.proto == proto else None
         if local is None or (":" in local.host) != v6:
-            local = next((s for s in self._sockets if (":" in s.host) == v6), None)
-        conn = TCPConnection(self, local or Socket("tcp", "::" if v6 else "0.0.0.0", 0))
+            local = next((s for s in self._sockets if (":" in s.host) == v6 and s.proto == proto), None)
+        conn = TCPConnection(self, local or Socket(proto, "::" if v6 else "0.0.0.0", 0))
         conn.peer = conn.target = (out.host, out.port)
-        self.by_addr[conn.target] = conn
-        asyncio.get_running_loop().create_task(self._open(conn, out.host, out.port))
+        self.by_addr[(proto, *conn.target)] = conn
+        try:  # now: the tls module's choice of profile may depend on what the route just set
+            options = self._tls_options(conn, out.host, out.port)
+        except (OSError, ValueError) as exc:
+            options = exc
+        asyncio.get_running_loop().create_task(self._open(conn, out.host, out.port, options))
         return conn
 
-    async def _open(self, conn: TCPConnection, host: str, port: int) -> None:
+    def _tls_options(self, conn: TCPConnection, host: str, port: int) -> dict[str, Any]:
+        if conn.proto != "tls":
+            return {}
+        if self.tls is None:
+            raise OSError("TLS is not enabled (no tls module or enable_tls=no)")
+        context, server_name = self.tls.client_context(conn.local if conn.local.port else None, host, port)
+        return {"ssl": context, "server_hostname": server_name or host,
+                "ssl_handshake_timeout": self.tls.handshake_timeout()}
+
+    async def _open(self, conn: TCPConnection, host: str, port: int,
+                    options: dict[str, Any] | Exception) -> None:
         loop = asyncio.get_running_loop()
         source = (conn.local.host.strip("[]"), 0) if conn.local.port else None
         try:
-            await asyncio.wait_for(loop.create_connection(lambda: conn, host, port, local_addr=source),
-                                   timeout=10)
-        except (TimeoutError, OSError, UnicodeError) as exc:
+            if isinstance(options, Exception):
+                raise options
+            await asyncio.wait_for(loop.create_connection(lambda: conn, host, port, local_addr=source,
+                                                          **options), timeout=10)
+        except (TimeoutError, OSError, UnicodeError, ValueError) as exc:
             # UnicodeError: a name the resolver cannot even encode (an empty or too long label)
-            log.warning("tcp connect to %s:%d failed: %s", host, port, exc)
+            log.warning("%s connect to %s:%d failed: %s", conn.proto, host, port, exc)
             self.counters.inc("dns:failed_dns_request" if isinstance(exc, socket.gaierror | UnicodeError)
                               else "tcp:connect_failed")
             conn.closing = True
-            if self.by_addr.get((host, port)) is conn:
-                del self.by_addr[(host, port)]
+            if self.by_addr.get((conn.proto, host, port)) is conn:
+                del self.by_addr[(conn.proto, host, port)]
 
     # -- timeouts --
     def start_sweeping(self) -> None:
@@ -307,9 +372,9 @@ class TCPManager:
                 log.info("tcp %s:%d: message not completed within %gs; closing",
                          conn.peer[0], conn.peer[1], read_timeout)
                 conn.close()
-            elif now - conn.last_activity > p.tcp_connection_lifetime:
-                log.debug("tcp %s:%d: idle for %gs; closing", conn.peer[0], conn.peer[1],
-                          p.tcp_connection_lifetime)
+            elif now - conn.last_activity > self.lifetime(conn):
+                log.debug("%s %s:%d: idle for %gs; closing", conn.proto, conn.peer[0], conn.peer[1],
+                          self.lifetime(conn))
                 self.counters.inc("tcp:con_timeout")
                 conn.close()
 

@@ -16,7 +16,7 @@ import signal
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from kampy.net.binding import Listener
@@ -92,18 +92,20 @@ class Worker:
         self._udp_raw = {x.socket: x.sock for x in listeners if x.socket.proto == "udp"}
         self.udp_listeners = [x for x in listeners if x.socket.proto == "udp"] \
             if rank <= params.udp_workers else []
-        self.tcp_listeners = [x for x in listeners if x.socket.proto == "tcp"] \
+        self.tcp_listeners = [x for x in listeners if x.socket.proto in ("tcp", "tls")] \
             if rank <= params.tcp_workers else []
         self.udp: dict[Socket, UDPListener] = {}
         self._udp_default: dict[bool, UDPListener] = {}   # by "is IPv6"
         self.timers = Timers(server, self.deliver)
-        tcp_sockets = [x.socket for x in listeners if x.socket.proto == "tcp"]
+        tcp_sockets = [x.socket for x in listeners if x.socket.proto in ("tcp", "tls")]
+        self.tls = server.core.tls if params.tls_on else None  # the tls module's engine (serve_tls)
         self.counters = NetCounters(server.core.stats, server.core.shared)
         self._slow_dns_ms = int(as_number(server.core.core_params.get("dns_slow_query_ms"), 0))
         self.tcp = TCPManager(params, server.handle, self.deliver, self.timers.poke, tcp_sockets,
                               first_id=conn_id_base(rank), handle_http=_http_handler(server),
                               registry=None if params.disable_tcp else TcpRegistry(server.core.shared),
-                              counters=self.counters)
+                              counters=self.counters, tls=self.tls)
+        server.core.tls_sessions = self.tcp.session
         # jsonrpcs' FIFO/datagram socket, ctl's: what a command sends goes out when it is answered
         self.local = LocalServices(server.core.services, rank, after=self._after_control)
         self._servers: list[asyncio.AbstractServer] = []
@@ -128,7 +130,7 @@ class Worker:
             try:
                 if out.proto == "udp":
                     self._send_udp(out)
-                elif out.proto == "tcp":
+                elif out.proto in ("tcp", "tls"):
                     self._send_tcp(out)
                 else:
                     log.warning("cannot send over %s to %s:%d", out.proto, out.host, out.port)
@@ -159,7 +161,13 @@ class Worker:
             log.warning("udp send buffer full; dropped a message to %s:%d", out.host, out.port)
 
     def _send_tcp(self, out: Outgoing) -> None:
-        """On the connection `out.conn_id` names: another worker's connection is written by it."""
+        """On the connection `out.conn_id` names: another worker's connection is written by it.
+        Without one, on an open connection to the destination, this worker's or another's (as
+        Kamailio's workers share their connections), else on a new one."""
+        if out.conn_id is None and self.channels is not None and not self.tcp.connected(out):
+            conn_id = self.tcp.registry.find(out.proto, out.host, out.port) if self.tcp.registry else None
+            if conn_id is not None:
+                out = replace(out, conn_id=conn_id)
         if out.conn_id is not None and self.channels is not None:
             owner = conn_owner(out.conn_id)
             if owner != self.rank and self.channels.send(owner, encode_send(out)):
@@ -207,14 +215,27 @@ class Worker:
             self.udp[x.socket] = proto
             self._udp_default.setdefault(":" in x.socket.host, proto)
         for x in self.tcp_listeners:
+            tls = self._tls_server_options(x.socket)
+            if tls is None:
+                continue
             srv = await loop.create_server(self.tcp.accepted(x.socket), sock=x.sock,
-                                           backlog=self.params.tcp_listen_backlog)
+                                           backlog=self.params.tcp_listen_backlog, **tls)
             self._servers.append(srv)
         self.tcp.start_sweeping()  # also outgoing connections of UDP-only workers
         if self.channels is not None:
             self.channels.start(self._on_packet)
         self.local.start(loop)
         self.timers.poke()
+
+    def _tls_server_options(self, local: Socket) -> dict[str, object] | None:
+        """asyncio's TLS options for a listener (empty for TCP); None: not served."""
+        if local.proto != "tls":
+            return {}
+        context = self.tls.server_context(local) if self.tls is not None else None
+        if context is None:
+            log.error("%s: no TLS server context (tls module not loaded?); not serving it", local)
+            return None
+        return {"ssl": context, "ssl_handshake_timeout": self.tls.handshake_timeout()}
 
     def stop(self) -> None:
         self.local.stop(asyncio.get_running_loop())

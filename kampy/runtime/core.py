@@ -114,6 +114,9 @@ class Core:
         register_core_methods(self, self.rpc)
         self.services: list[LocalService] = []  # local sockets the network layer serves (add_service)
         self.http: HttpRoute | None = None      # serve_http
+        self.tls: Any = None                    # serve_tls: the TLS engine (TlsEngine)
+        # the network layer's lookup of a TLS session by connection id (this process's connections)
+        self.tls_sessions: Callable[[int], Any] = lambda conn_id: None
         self.modules: dict[str, Any] = {}   # module name -> instance, in loadmodule order
         self.offers: dict[str, Any] = {}    # API name -> the object a module offers (Offer)
         self._routes: Routes | None = None  # the route engine, once attached
@@ -306,6 +309,12 @@ class Core:
 
     def tcp_connection_ok(self, conn_id: int) -> bool:
         return connection_state(self.shared, conn_id) == "CONN_OK"
+
+    def serve_tls(self, engine: Any) -> None:
+        self.tls = engine
+
+    def tls_connection(self, conn_id: int) -> Any:
+        return self.tls_sessions(conn_id)
 
     # ------------------------------------------------------------ addresses
 

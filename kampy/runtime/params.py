@@ -27,6 +27,8 @@ class NetParams:
     tcp_connection_lifetime: float = 120.0   # seconds an idle connection is kept
     tcp_msg_read_timeout: float = 20.0       # seconds to finish a message once it has started
     tcp_max_connections: int = 2048
+    enable_tls: bool = False                 # enable_tls / tls_enable / not disable_tls
+    tls_max_connections: int = 2048
     tcp_listen_backlog: int = 1024
     tcp_conn_wq_max: int = 32 * 1024         # bytes queued for a peer that does not read
     maxbuffer: int = 256 * 1024             # UDP receive buffer asked of the OS (Kamailio's default)
@@ -51,6 +53,8 @@ class NetParams:
                                               d.tcp_connection_lifetime),
             tcp_msg_read_timeout=as_number(params.get("tcp_msg_read_timeout"), d.tcp_msg_read_timeout),
             tcp_max_connections=int(as_number(params.get("tcp_max_connections"), d.tcp_max_connections)),
+            enable_tls=tls_enabled(params),
+            tls_max_connections=int(as_number(params.get("tls_max_connections"), d.tls_max_connections)),
             tcp_listen_backlog=int(as_number(params.get("tcp_listen_backlog"), d.tcp_listen_backlog)),
             tcp_conn_wq_max=int(as_number(params.get("tcp_conn_wq_max"), d.tcp_conn_wq_max)),
             maxbuffer=int(as_number(params.get("maxbuffer"), d.maxbuffer)),
@@ -62,6 +66,11 @@ class NetParams:
             memlog=int(as_number(params.get("memlog", params.get("mem_log")), d.memlog)),
             mem_summary=int(as_number(params.get("mem_summary"), d.mem_summary)),
         )
+
+    @property
+    def tls_on(self) -> bool:
+        """TLS served: enabled and TCP not disabled (no TCP, no TLS, as Kamailio)."""
+        return self.enable_tls and not self.disable_tcp
 
     def with_overrides(self, **changes: Any) -> NetParams:
         """Command-line flags (-D, -n, -N, -T) win over the config."""
@@ -83,3 +92,15 @@ class NetParams:
     def processes(self) -> int:
         """Processes to start: rank r serves UDP if r <= udp_workers, TCP if r <= tcp_workers."""
         return max(self.udp_workers, self.tcp_workers, 1)
+
+
+def tls_enabled(params: Mapping[str, Any]) -> bool:
+    """Kamailio's `tls_disable` (1 by default): `enable_tls`/`tls_enable` yes or `disable_tls`/
+    `tls_disable` no turn TLS on; the last one set wins, which the config's order keeps."""
+    enabled = False
+    for name, value in params.items():
+        if name in ("enable_tls", "tls_enable"):
+            enabled = as_bool(value, False)
+        elif name in ("disable_tls", "tls_disable"):
+            enabled = not as_bool(value, True)
+    return enabled

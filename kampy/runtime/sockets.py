@@ -148,6 +148,24 @@ def _is_ip(host: str) -> bool:
     return True
 
 
+def _default_protos(params: dict[str, Any]) -> list[str]:
+    """The protocols of a listen address without one: UDP, TCP, and TLS when it is enabled."""
+    from kampy.runtime.params import tls_enabled
+
+    tls = tls_enabled(params) and not as_bool(params.get("disable_tcp"), False)
+    return [*SUPPORTED, "tls"] if tls else list(SUPPORTED)
+
+
+def _listen_port(proto: str, port: int | None, explicit: bool, default: int, tls_port: int) -> int:
+    """add_listen_iface(): no port is `port=` (TLS: `tls_port_no`); a port given to an address
+    without a protocol is, for its TLS socket, that port + 1."""
+    if proto != "tls":
+        return port or default
+    if not port:
+        return tls_port
+    return port if explicit else port + 1
+
+
 def sockets_from_config(compiled: CompiledConfig, listen_override: list[Any] | None = None, *,
                         every_interface: bool = False, auto_aliases: bool = False,
                         ) -> tuple[list[Socket], list[tuple[str, int | None]]]:
@@ -167,12 +185,15 @@ def sockets_from_config(compiled: CompiledConfig, listen_override: list[Any] | N
     if not entries:
 
         entries = interfaces.addresses(ipv6=ipv6) if every_interface else ["127.0.0.1"]
+    protos = _default_protos(params)
+    tls_port = int(params.get("tls_port_no") or 5061)
     sockets: list[Socket] = []
     for entry in entries:
         name = entry.name if isinstance(entry, ListenValue) else None
         for proto, host, port, adv_host, adv_port in _entry(entry, ipv6):
-            for p in ([proto.lower()] if proto else list(SUPPORTED)):
-                sock = Socket(p, host, port or default_port, adv_host, adv_port, name)
+            for p in ([proto.lower()] if proto else protos):
+                sock = Socket(p, host, _listen_port(p, port, bool(proto), default_port, tls_port),
+                              adv_host, adv_port, name)
                 if sock not in sockets:
                     sockets.append(sock)
     aliases: list[tuple[str, int | None]] = []

@@ -45,6 +45,7 @@ class TcpRegistry:
     """A worker's view of the shared table of connections (`store` is the server's shared store)."""
 
     def __init__(self, store: Any) -> None:
+        self._store = store
         self._table = store.table(TABLE, CAPACITY, max_capacity=MAX_CAPACITY)
         self._written: dict[int, float] = {}
 
@@ -62,6 +63,13 @@ class TcpRegistry:
         if found is not None:
             record = json.loads(found[0])
             self._write(conn_id, record, when)
+
+    def find(self, proto: str, host: str, port: int) -> int | None:
+        """An open connection of any worker with the peer `host:port` over `proto` (tcp, tls)."""
+        for c in connections(self._store):
+            if c.type == proto.upper() and c.src_port == port and c.src_ip == host and c.state == "CONN_OK":
+                return c.id
+        return None
 
     def closed(self, conn_id: int) -> None:
         if self._written.pop(conn_id, None) is not None:

@@ -7,7 +7,7 @@ from tests.e2e.stock.steps import answered, hang_up, registered
 from tests.e2e.stock.world import Stock
 
 
-@on("kamailio")
+@on("kamailio", "kampy")
 def test_registration_and_a_call_over_tls(stock: Stock) -> None:
     alice, bob = registered(stock, "alice", "bob", defines=("WITH_TLS",), transport="tls")
     assert alice.transport.sock.getpeercert()["subjectAltName"] == (  # type: ignore[attr-defined]
