@@ -61,7 +61,7 @@ def aliases(command_line: Iterable[str], config: Iterable[Any], sockets: list[So
 
 
 def _udp_first(sockets: list[Socket]) -> list[Socket]:
-    return [s for p in ("udp", "tcp") for s in sockets if s.proto == p]
+    return [s for p in ("udp", "tcp", "tls") for s in sockets if s.proto == p]
 
 
 def _address(host: str) -> str:

@@ -29,7 +29,7 @@ def _bits(c: Connection) -> int | None:
 
 def _description(c: Connection) -> str | None:
     from .tls import _description as describe
-    return describe(c.session)
+    return describe(c.session) + "\n"  # SSL_CIPHER_description()'s line end, kept by Kamailio
 
 
 def _sni(c: Connection) -> str | None:
@@ -90,7 +90,8 @@ def _names() -> dict[str, Getter]:
         pvs[f"tls_{who}_raw_cert"] = _cert_getter(mine, lambda x: x.pem)
         pvs[f"tls_{who}_urlencoded_cert"] = _cert_getter(mine, lambda x: x.urlencoded)
         for part in ("subject", "issuer"):
-            pvs[f"tls_{who}_{part}"] = _cert_getter(mine, lambda x, p=part: x.oneline(p))
+            # Kamailio 5.6 asks its component lookup for no component here: always null
+            pvs[f"tls_{who}_{part}"] = lambda c: None
             for comp in COMPONENTS:
                 if comp == "uid" and part == "issuer":
                     continue

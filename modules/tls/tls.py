@@ -15,13 +15,22 @@ from kampy.api import CoreAPI, MessageContext, Module, RpcFault, Socket, module_
 from .certinfo import CertInfo, first_pem, from_der, from_pem
 from .contexts import ContextError, make_context
 from .engine import TlsEngineImpl
-from .profiles import Profile, ProfileError, load
+from .profiles import Profile, ProfileError, absolute, load
 from .pvs import PVS, TLS_KEYS, Getter, select_getter
 
 log = module_logger("tls")
 
 _CONNS = "tls.conns"     # shared: connection id -> what tls.list shows
 _STATE = "tls.state"     # shared: b"generation" -> bumped by tls.reload
+# tls.options of the parameters kampy does not use (EXPORTS.not_implemented): Kamailio's defaults
+# (ssl_release_buffers/ssl_freelist_max: -1, "left to OpenSSL", with OpenSSL 3)
+IGNORED_DEFAULTS: dict[str, Any] = {
+    "tls_force_run": 0, "verify_depth": 9, "session_cache": 0, "session_id": "kamailio-tls-5.x.y",
+    "tls_log": 3, "tls_debug": 3, "ssl_release_buffers": -1, "ssl_freelist_max_len": -1,
+    "ssl_max_send_fragment": -1, "ssl_read_ahead": 0, "send_close_notify": 0,
+    "low_mem_threshold1": -1, "low_mem_threshold2": -1, "ct_wq_max": 10485760, "con_ct_wq_max": 65536,
+    "ct_wq_blk_size": 4096,
+}
 
 
 @dataclass
@@ -120,7 +129,7 @@ class Tls(Module):
         conn = self.conns[conn_id] = Connection(session, incoming, profile)
         cipher = session.cipher()
         self._table.put(str(conn_id).encode(), json.dumps({
-            "cipher": _description(session) if cipher else "unknown", "opened": time.time(),
+            "cipher": _description(session).rstrip("\n") if cipher else "unknown", "opened": time.time(),
         }).encode())
         if incoming:
             return True
@@ -233,7 +242,8 @@ class Tls(Module):
             out.append({"id": c["id"], "timeout": c["timeout"], "src_ip": c["src_ip"],
                         "src_port": c["src_port"], "dst_ip": c["dst_ip"], "dst_port": c["dst_port"],
                         "cipher": info["cipher"] if info else "unknown", "ct_wq_size": 0, "enc_rd_buf": 0,
-                        "flags": 0, "state": "established" if info else "pre-init"})
+                        "flags": 2 if info else 0,  # F_TLS_CON_HANDSHAKED
+                        "state": "established" if info else "pre-init"})
         return out
 
     def rpc_info(self) -> dict[str, Any]:
@@ -243,15 +253,19 @@ class Tls(Module):
                 "clear_text_write_queued_bytes": 0}
 
     def rpc_options(self) -> dict[str, Any]:
-        p = self.params
+        """The module parameters as Kamailio's tls cfg group holds them (unset files: null); those
+        kampy does not use (see the README) with the values Kamailio 5.6 on OpenSSL 3 shows."""
+        p = {**IGNORED_DEFAULTS, **self.params}
         return {
             "force_run": p["tls_force_run"], "method": p["tls_method"],
             "verify_certificate": p["verify_certificate"], "verify_depth": p["verify_depth"],
             "require_certificate": p["require_certificate"], "verify_client": p["verify_client"],
-            "private_key": self._abs(p["private_key"]), "ca_list": self._abs(p["ca_list"]),
-            "certificate": self._abs(p["certificate"]), "cipher_list": p["cipher_list"] or "",
+            "private_key": absolute(p["private_key"] or None, self.cfg_dir),
+            "ca_list": absolute(p["ca_list"] or None, self.cfg_dir),
+            "certificate": absolute(p["certificate"] or None, self.cfg_dir),
+            "cipher_list": p["cipher_list"] or None,
             "session_cache": p["session_cache"], "session_id": p["session_id"],
-            "config": self.config_file or "", "log": p["tls_log"], "debug": p["tls_debug"],
+            "config": self.config_file, "log": p["tls_log"], "debug": p["tls_debug"],
             "connection_timeout": p["connection_timeout"],
             "disable_compression": p["tls_disable_compression"],
             "ssl_release_buffers": p["ssl_release_buffers"], "ssl_freelist_max": p["ssl_freelist_max_len"],
@@ -260,10 +274,6 @@ class Tls(Module):
             "low_mem_threshold2": p["low_mem_threshold2"], "ct_wq_max": p["ct_wq_max"],
             "con_ct_wq_max": p["con_ct_wq_max"], "ct_wq_blk_size": p["ct_wq_blk_size"],
         }
-
-    def _abs(self, path: str | None) -> str:
-        from .profiles import absolute
-        return absolute(path, self.cfg_dir) or ""
 
 
 class _Accessor:
@@ -277,10 +287,11 @@ class _Accessor:
 
 
 def _description(session: ssl.SSLObject) -> str:
-    """SSL_CIPHER_description() of the session's cipher (the context lists them)."""
+    """SSL_CIPHER_description() of the session's cipher (the context lists them), its line end
+    kept as $tls_description keeps it."""
     cipher = session.cipher()
     name = cipher[0] if cipher else ""
     for entry in session.context.get_ciphers():
         if entry.get("name") == name:
-            return str(entry.get("description", name)).rstrip("\n")
+            return str(entry.get("description", name))
     return name
