@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ssl
+import warnings
 
 from .profiles import Profile
 
@@ -35,10 +36,12 @@ def make_context(profile: Profile, *, disable_compression: bool = True,
     context.check_hostname = False  # Kamailio checks the chain, not the name
     low, high = _VERSIONS[profile.method]
     try:
-        if low is not ssl.TLSVersion.MINIMUM_SUPPORTED:
-            context.minimum_version = low
-        if high is not ssl.TLSVersion.MAXIMUM_SUPPORTED:
-            context.maximum_version = high
+        with warnings.catch_warnings():  # TLSv1/TLSv1.1: deprecated by Python, asked for by the config
+            warnings.simplefilter("ignore", DeprecationWarning)
+            if low is not ssl.TLSVersion.MINIMUM_SUPPORTED:
+                context.minimum_version = low
+            if high is not ssl.TLSVersion.MAXIMUM_SUPPORTED:
+                context.maximum_version = high
         if low in (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1) or profile.method == "SSLv23":
             context.set_ciphers((profile.cipher_list or "DEFAULT") + ":@SECLEVEL=0")
         elif profile.cipher_list:
