@@ -21,7 +21,7 @@ async def _connect_to(host: str) -> tuple[TCPManager, list[dict]]:
     manager.send(Outgoing("tcp", host, 5060, b"OPTIONS sip:x SIP/2.0\r\n\r\n"))
     for _ in range(100):
         await asyncio.sleep(0.01)
-        if (host, 5060) not in manager.by_addr:
+        if ("tcp", host, 5060) not in manager.by_addr:
             break
     return manager, task_errors
 
@@ -31,5 +31,5 @@ def test_tcp_connect_to_a_host_name_with_an_empty_label_fails_with_a_log_line(
     with caplog.at_level(logging.WARNING, logger="kampy.net.tcp"):
         manager, task_errors = asyncio.run(_connect_to("spindle..example.com"))
     assert task_errors == []
-    assert ("spindle..example.com", 5060) not in manager.by_addr
+    assert ("tcp", "spindle..example.com", 5060) not in manager.by_addr
     assert any("tcp connect to spindle..example.com:5060 failed" in r.getMessage() for r in caplog.records)
