@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from kampy.net.binding import BindError, Listener, bind_all
@@ -36,6 +37,10 @@ def run(compiled: CompiledConfig, params: NetParams, listen_override: Sequence[s
     if sockets is None:
         sockets = sockets_from_config(compiled, list(listen_override) if listen_override else None)
     wanted, aliases = sockets
+    if params.tls_on and "tls" not in compiled.modules:
+        log.warning("tls support enabled, but no tls engine available (forgot to load the tls module?)")
+        log.warning("disabling tls...")
+        params = replace(params, enable_tls=False)
     for s in wanted:
         if s.proto not in ("udp", "tcp", "tls"):
             log.warning("%s: kampy serves udp, tcp and tls only; not listening there", s)
