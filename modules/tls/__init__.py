@@ -6,6 +6,8 @@ from __future__ import annotations
 from kampy.api import (
     Arg,
     ArgKind,
+    CfgGroup,
+    CfgVar,
     EventRoute,
     Exports,
     Function,
@@ -80,6 +82,70 @@ NOT_IMPLEMENTED = (
     Unimplemented("param", "event_callback", "KEMI scripting engines are not part of kampy", types=(str,)),
 )
 
+def _ro(name: str, type_: str, doc: str, param: str | None = "", default: object = None) -> CfgVar:
+    return CfgVar(name, type_, doc, param=param, default=default, readonly=True)
+
+
+def _inert(name: str, doc: str, default: int, low: int, high: int, readonly: bool = False) -> CfgVar:
+    return CfgVar(name, "int", doc, param=None, default=default, min=low, max=high, inert=True,
+                  readonly=readonly)
+
+
+# Kamailio's tls cfg group (tls_cfg.c): `cfg.set_now_string tls config FILE` then `tls.reload`
+# switches files; connection_timeout applies to the next sweep of idle connections
+CFG = CfgGroup("tls", (
+    _inert("force_run", "force loading the tls module even when initial sanity checks fail", 0, 0, 1, True),
+    _ro("method", "str", "TLS method used (TLSv1.2, TLSv1.1, TLSv1, SSLv3, SSLv2, SSLv23)", "tls_method"),
+    _ro("server_name", "str", "Server name (SNI)"),
+    _ro("server_name_mode", "int", "Server name (SNI) mode", None, 0),
+    _ro("server_id", "str", "Server id (match tls profile for outgoing connections)", None, None),
+    _ro("verify_certificate", "int", "if enabled the certificates will be verified"),
+    _inert("verify_depth", "sets how far up the certificate chain will the certificate verification go in "
+           "the search for a trusted CA", 9, 0, 100, True),
+    _ro("require_certificate", "int", "if enabled a certificate will be required from clients"),
+    _ro("verify_client", "str", "set to off (default), on, optional, or optional_no_ca"),
+    _ro("private_key", "str", "name of the file containing the private key (pem format), if not contained "
+        "in the certificate file"),
+    _ro("ca_list", "str", "name of the file containing the trusted CA list (pem format)"),
+    _ro("ca_path", "str", "name of the directory containing the trusted CA files (pem format)"),
+    _ro("crl", "str", "name of the file containing the CRL  (certificare revocation list in pem format)"),
+    _ro("certificate", "str", "name of the file containing the certificate (pem format)"),
+    _ro("cipher_list", "str", "list of the accepted ciphers (strings separated by colons)"),
+    _inert("session_cache", "enables or disables the session cache", 0, 0, 1, True),
+    CfgVar("session_id", "str", "string used for the session id", param=None, default="kamailio-tls-5.x.y",
+           readonly=True, inert=True),
+    CfgVar("config", "str", "tls config file name (used for the per domain options)", fixup="fix_config"),
+    _inert("log", "tls info messages log level", 3, 0, 1000),
+    _inert("debug", "tls debug messages log level", 3, 0, 1000),
+    CfgVar("connection_timeout", "int", "initial connection lifetime (in s) (obsolete)", min=-1,
+           max=1 << 30),
+    _ro("disable_compression", "int", "if set disable the built-in OpenSSL compression",
+        "tls_disable_compression"),
+    _inert("ssl_release_buffers", "quickly release internal OpenSSL read or write buffers. Works only for "
+           "OpenSSL >= 1.0.", -1, -1, 1, True),
+    _inert("ssl_free_list_max", "maximum number of free/cached memory chunks that OpenSSL will keep per "
+           "connection. Works only for OpenSSL >= 1.0.", -1, -1, 1 << 30, True),
+    _inert("ssl_max_send_fragment", "sets the maximum number of bytes (clear text) send into one TLS record. "
+           "Valid values are between 512 and 16384. Works only for OpenSSL >= 0.9.9", -1, -1, 65536, True),
+    _inert("ssl_read_ahead", "Enables read ahead, reducing the number of BIO read calls done internally by "
+           "the OpenSSL library. Note that in newer tls module versions it is better to have read ahead "
+           "disabled, since everything it is buffered in memory anyway", 0, -1, 1, True),
+    _inert("low_mem_threshold1", "sets the minimum amount of free memory for accepting new TLS connections "
+           "(KB)", -1, -1, 1 << 30),
+    _inert("low_mem_threshold2", "sets the minimum amount of free memory after which no more TLS operations "
+           "will be attempted (even on existing connections)", -1, -1, 1 << 30),
+    _inert("ct_wq_max", "maximum bytes queued globally for write when write has to wait due to TLS-level "
+           "renegotiation (SSL_ERROR_WANT_READ) or initial TLS connection establishment (it is different "
+           "from tcp.wq_max, which works at the TCP connection level)", 10485760, 0, 1 << 30),
+    _inert("con_ct_wq_max", "maximum bytes queued for write per connection when write has to wait due to "
+           "TLS-level renegotiation (SSL_ERROR_WANT_READ) or initial TLS connection establishment (it is "
+           "different from tcp.conn_wq_max, which works at the TCP connection level)", 65536, 0, 4 << 20),
+    _inert("ct_wq_blk_size", "internal TLS pre-write (clear-text) queue minimum block size (advanced "
+           "tunning or debugging for now)", 4096, 1, 65536),
+    _inert("send_close_notify", "enable/disable sending a close notify TLS shutdown alert before closing the "
+           "corresponding TCP connection.Note that having it enabled has a performance impact.", 0, 0, 1),
+))
+
 _PV_DOC = "see Kamailio's tls module documentation; null when the message did not come over TLS"
 
 EXPORTS = Exports(
@@ -130,5 +196,6 @@ EXPORTS = Exports(
     event_routes=(EventRoute("tls:connection-out", doc="an outgoing TLS connection is set up (faked "
                              "message, $tls_* of the connection); drop closes it"),),
     not_implemented=NOT_IMPLEMENTED,
+    cfg=CFG,
     factory=Tls,
 )

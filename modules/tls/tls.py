@@ -20,6 +20,7 @@ from .pvs import PVS, TLS_KEYS, Getter, select_getter
 
 log = module_logger("tls")
 
+_MAX_LIFETIME = (1 << 31) // 16  # MAX_TLS_CON_LIFETIME: the largest tick count, in seconds
 _CONNS = "tls.conns"     # shared: connection id -> what tls.list shows
 _STATE = "tls.state"     # shared: b"generation" -> bumped by tls.reload
 # tls.options of the parameters kampy does not use (EXPORTS.not_implemented): Kamailio's defaults
@@ -87,6 +88,7 @@ class Tls(Module):
 
     def profiles(self) -> list[Profile]:
         """tls.cfg's profiles, or the server and client defaults the module parameters make."""
+        self.config_file = self._config_now()
         if self.config_file:
             return load(self.config_file, self.cfg_dir)
         p = self.params
@@ -121,7 +123,13 @@ class Tls(Module):
         return float(self.core.core_params.get("tls_handshake_timeout") or 30)
 
     def connection_lifetime(self) -> float:
-        return float(self.params["connection_timeout"])
+        """The cfg framework's tls.connection_timeout (-1: the longest Kamailio allows)."""
+        seconds = int(self.core.cfg.get("tls", "connection_timeout"))
+        return float(seconds if seconds >= 0 else _MAX_LIFETIME)
+
+    def fix_config(self, value: str) -> str:
+        """fix_rel_pathname(): a relative tls config path from the main config's directory."""
+        return self._config_path(str(value)) or ""
 
     def opened(self, conn_id: int, session: ssl.SSLObject, incoming: bool, local: tuple[str, int],
                peer: tuple[str, int]) -> bool:
@@ -211,7 +219,22 @@ class Tls(Module):
         return get
 
     # ------------------------------------------------------------ RPC
+    def _config_now(self) -> str | None:
+        """The tls config file: the one the last tls.reload read (every worker), else the one the
+        cfg framework holds (`cfg.set_now_string tls config`), else the module parameter."""
+        reloaded = self._state.get(b"config")
+        if reloaded is not None:
+            return reloaded[0].decode() or None
+        try:
+            return str(self.core.cfg.get("tls", "config") or "") or None
+        except (KeyError, LookupError):  # the group is not set up yet (module init)
+            return self.config_file
+
     def rpc_reload(self) -> str:
+        try:
+            self.config_file = str(self.core.cfg.get("tls", "config") or "") or None
+        except (KeyError, LookupError):
+            self.config_file = self._config_now()
         if not self.config_file:
             raise RpcFault(500, "No TLS configuration file configured")
         try:
@@ -224,6 +247,7 @@ class Tls(Module):
             log.error("%s", exc)
             raise RpcFault(500, "Error while fixing TLS configuration (consult server log)") from None
         with self._state.transaction():
+            self._state.put(b"config", self.config_file.encode())
             self._state.put(b"generation", str(self._generation() + 1).encode())
         return "Ok. TLS configuration reloaded."
 

@@ -30,6 +30,7 @@ loadmodule "xlog.so"
 loadmodule "textops.so"
 loadmodule "tls.so"
 loadmodule "ctl.so"
+loadmodule "cfg_rpc.so"
 modparam("ctl", "binrpc", "unix:DIR/ctl.sock")
 modparam("tls", "config", "TLSCFG")
 request_route {
@@ -237,6 +238,19 @@ def test_tls_reload_makes_new_connections_use_the_changed_tls_cfg(world) -> None
         assert {_served_cn(world, "localhost") for _ in range(4)} == {"self"}
     finally:
         world.tls_cfg.write_text(original)
+        world.server.kamcmd("tls.reload")
+    assert _served_cn(world, "localhost") == "localhost"
+
+
+def test_tls_reload_reads_the_file_cfg_set_now_string_names(world) -> None:
+    other = world.tls_cfg.with_name("other-tls.cfg")
+    other.write_text(TLS_CFG.format(dir=world.material.directory, server="selfsigned"))
+    try:
+        world.server.kamcmd("cfg.set_now_string", "tls", "config", str(other))
+        assert world.server.kamcmd("tls.reload").strip() == "Ok. TLS configuration reloaded."
+        assert {_served_cn(world, "localhost") for _ in range(4)} == {"self"}
+    finally:
+        world.server.kamcmd("cfg.set_now_string", "tls", "config", str(world.tls_cfg))
         world.server.kamcmd("tls.reload")
     assert _served_cn(world, "localhost") == "localhost"
 

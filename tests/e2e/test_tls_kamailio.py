@@ -24,6 +24,7 @@ loadmodule "pv.so"
 loadmodule "textops.so"
 loadmodule "tls.so"
 loadmodule "ctl.so"
+loadmodule "cfg_rpc.so"
 modparam("ctl", "binrpc", "unix:DIR/ctl.sock")
 modparam("tls", "config", "TLSCFG")
 request_route {
@@ -129,6 +130,20 @@ def _options(server: beside.Server) -> list[str]:
 def test_tls_options_prints_kamailios_options(servers) -> None:
     _, (kamailio, kampy) = servers
     assert _options(kampy) == _options(kamailio)
+
+
+def test_the_tls_cfg_group_lists_kamailios_variables(servers) -> None:
+    _, (kamailio, kampy) = servers
+    listed = [sorted(line for line in s.kamcmd("cfg.list").splitlines() if line.startswith("tls:"))
+              for s in (kamailio, kampy)]
+    assert listed[1] == listed[0]
+
+
+@pytest.mark.parametrize("name", ["method", "verify_certificate", "require_certificate", "verify_client",
+                                  "server_name_mode", "session_id", "disable_compression", "ct_wq_max"])
+def test_cfg_get_of_a_tls_variable_prints_kamailios_value(servers, name: str) -> None:
+    _, (kamailio, kampy) = servers
+    assert kampy.kamcmd("cfg.get", "tls", name) == kamailio.kamcmd("cfg.get", "tls", name)
 
 
 def test_tls_reload_answers_as_kamailio(servers) -> None:
