@@ -91,7 +91,7 @@ class Tls(Module):
         self.config_file = self._config_now()
         if self.config_file:
             return load(self.config_file, self.cfg_dir)
-        p = self.params
+        p = {**IGNORED_DEFAULTS, **self.params}
         base = Profile(
             method=p["tls_method"], verify_certificate=bool(p["verify_certificate"]),
             verify_depth=p["verify_depth"], require_certificate=bool(p["require_certificate"]),
