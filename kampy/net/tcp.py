@@ -331,7 +331,8 @@ class TCPManager:
         if self.tls is None:
             raise OSError("TLS is not enabled (no tls module or enable_tls=no)")
         context, server_name = self.tls.client_context(conn.local if conn.local.port else None, host, port)
-        return {"ssl": context, "server_hostname": server_name or host,
+        # no server name: no SNI ("" keeps asyncio from sending the host), as Kamailio
+        return {"ssl": context, "server_hostname": server_name or "",
                 "ssl_handshake_timeout": self.tls.handshake_timeout()}
 
     async def _open(self, conn: TCPConnection, host: str, port: int,
