@@ -150,3 +150,21 @@ def test_kampy_check_warns_about_a_tls_parameter_kampy_cannot_honour(
     main(["check", str(cfg)])
     out = capsys.readouterr()
     assert "engine" in out.out + out.err and "warning" in out.out + out.err
+
+
+STOCK_CFG = Path("/etc/kamailio/kamailio.cfg")  # installed by Debian's kamailio package
+
+
+def _stock_defines() -> list[str]:
+    import re
+    return sorted(set(re.findall(r"^#!ifn?def\s+(WITH_\w+)", STOCK_CFG.read_text(), re.MULTILINE)))
+
+
+@pytest.mark.parametrize("defines", [("WITH_TLS",), "every"], ids=["WITH_TLS", "every-define"])
+def test_kampy_check_passes_the_stock_config_with_tls(defines: object,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    names = _stock_defines() if defines == "every" else list(defines)  # type: ignore[arg-type]
+    assert "WITH_TLS" in names
+    code = main(["check", str(STOCK_CFG), *(a for name in names for a in ("-A", name))])
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err

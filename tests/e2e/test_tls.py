@@ -5,11 +5,8 @@ picked by the SNI the client sends, and tls.reload makes new connections use the
 from __future__ import annotations
 
 import socket
-import ssl
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,7 +14,7 @@ import pytest
 from modules.tls.certinfo import from_der
 from tests.e2e import beside
 from tests.e2e.kampy_process import free_port, stop_process
-from tests.e2e.tls_material import Material, TlsClient, client_context, make, options
+from tests.e2e.tls_material import Destination, Material, TlsClient, client_context, make, options
 
 CFG = """#!KAMAILIO
 enable_tls=yes
@@ -76,63 +73,6 @@ ca_list = {dir}/ca.pem
 private_key = {dir}/client.key
 certificate = {dir}/client.pem
 """
-
-
-@dataclass
-class Destination:
-    """A TLS SIP peer: records the SNI it was sent, the client certificate's CN and what arrived."""
-
-    material: Material
-    cert: str = "server"
-    port: int = 0
-    received: list[bytes] = field(default_factory=list)
-    server_names: list[str | None] = field(default_factory=list)
-    client_cns: list[str | None] = field(default_factory=list)
-    closed_without_data: int = 0
-
-    def start(self) -> None:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        path = self.material.path
-        context.load_cert_chain(path(f"{self.cert}.pem"), path(f"{self.cert}.key"))
-        context.load_verify_locations(self.material.path("ca.pem"))
-        context.verify_mode = ssl.CERT_OPTIONAL
-        context.sni_callback = lambda obj, name, ctx: self.server_names.append(name)
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.context = context
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                raw, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._read, args=(raw,), daemon=True).start()
-
-    def _read(self, raw: socket.socket) -> None:
-        raw.settimeout(10)
-        try:
-            with self.context.wrap_socket(raw, server_side=True) as conn:
-                cert = conn.getpeercert()
-                subject = dict(pair for rdn in cert.get("subject", ()) for pair in rdn) if cert else {}
-                self.client_cns.append(subject.get("commonName"))
-                data = conn.recv(65536)
-                if data:
-                    self.received.append(data)
-                else:
-                    self.closed_without_data += 1
-        except (OSError, ssl.SSLError):
-            self.closed_without_data += 1
-
-    def wait(self, what: str, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not (self.received if what == "data" else self.closed_without_data):
-            assert time.monotonic() < deadline, f"the destination saw no {what}"
-            time.sleep(0.05)
-
-    def close(self) -> None:
-        self.listener.close()
 
 
 @dataclass

@@ -6,7 +6,9 @@ from __future__ import annotations
 import socket
 import ssl
 import subprocess
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kampy.sip.stream import StreamParser
@@ -104,3 +106,72 @@ def header(reply: bytes, name: str) -> str | None:
         if line.lower().startswith(name.lower() + ":"):
             return line.split(":", 1)[1].strip()
     return None
+
+
+@dataclass
+class Destination:
+    """A TLS SIP peer: records the SNI it was sent, the client certificate's CN and what arrived."""
+
+    material: Material
+    cert: str = "server"
+    port: int = 0
+    received: list[bytes] = field(default_factory=list)
+    server_names: list[str | None] = field(default_factory=list)
+    client_cns: list[str | None] = field(default_factory=list)
+    closed_without_data: int = 0
+    answer: bool = False  # reply 200 to the request
+
+    def start(self) -> None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        path = self.material.path
+        context.load_cert_chain(path(f"{self.cert}.pem"), path(f"{self.cert}.key"))
+        context.load_verify_locations(self.material.path("ca.pem"))
+        context.verify_mode = ssl.CERT_OPTIONAL
+        context.sni_callback = lambda obj, name, ctx: self.server_names.append(name)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.context = context
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                raw, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._read, args=(raw,), daemon=True).start()
+
+    def _read(self, raw: socket.socket) -> None:
+        raw.settimeout(10)
+        try:
+            with self.context.wrap_socket(raw, server_side=True) as conn:
+                cert = conn.getpeercert()
+                subject = dict(pair for rdn in cert.get("subject", ()) for pair in rdn) if cert else {}
+                self.client_cns.append(subject.get("commonName"))
+                data = conn.recv(65536)
+                if data:
+                    self.received.append(data)
+                    if self.answer:
+                        conn.sendall(_ok(data))
+                        conn.recv(65536)  # until the other side closes
+                else:
+                    self.closed_without_data += 1
+        except (OSError, ssl.SSLError):
+            self.closed_without_data += 1
+
+    def wait(self, what: str, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not (self.received if what == "data" else self.closed_without_data):
+            assert time.monotonic() < deadline, f"the destination saw no {what}"
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def _ok(request: bytes) -> bytes:
+    """A 200 for `request`: its Via, From, To, Call-ID and CSeq lines."""
+    lines = request.decode(errors="replace").split("\r\n")
+    keep = [line for line in lines[1:] if line.split(":", 1)[0].strip().lower()
+            in ("via", "from", "to", "call-id", "cseq", "record-route")]
+    return ("SIP/2.0 200 OK\r\n" + "\r\n".join(keep) + "\r\nContent-Length: 0\r\n\r\n").encode()
