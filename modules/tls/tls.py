@@ -15,7 +15,7 @@ from kampy.api import CoreAPI, MessageContext, Module, RpcFault, Socket, module_
 from .certinfo import CertInfo, first_pem, from_der, from_pem
 from .contexts import ContextError, make_context
 from .engine import TlsEngineImpl
-from .profiles import Profile, ProfileError, absolute, load
+from .profiles import Profile, ProfileError, absolute, load, with_paths
 from .pvs import PVS, TLS_KEYS, Getter, select_getter
 
 log = module_logger("tls")
@@ -80,11 +80,7 @@ class Tls(Module):
 
     # ------------------------------------------------------------ profiles
     def _config_path(self, value: str | None) -> str | None:
-        if not value:
-            return None
-        if value.startswith("/") or value.startswith("."):
-            return os.path.abspath(value) if value.startswith(".") else value
-        return os.path.join(self.cfg_dir, value)
+        return absolute(value, self.cfg_dir)
 
     def profiles(self) -> list[Profile]:
         """tls.cfg's profiles, or the server and client defaults the module parameters make."""
@@ -98,7 +94,6 @@ class Tls(Module):
             verify_client=p["verify_client"], private_key=p["private_key"], certificate=p["certificate"],
             ca_list=p["ca_list"] or None, ca_path=p["ca_path"] or None, crl=p["crl"] or None,
             cipher_list=p["cipher_list"] or None, server_name=p["server_name"] or None)
-        from .profiles import with_paths
         return [with_paths(base, self.cfg_dir), with_paths(replace(base, role="client"), self.cfg_dir)]
 
     def _make(self, profile: Profile) -> ssl.SSLContext:
