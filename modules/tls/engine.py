@@ -83,7 +83,33 @@ class ListenerContext(ssl.SSLContext):
         sslobj = domain.context.wrap_bio(incoming, outgoing, server_side=server_side,
                                          server_hostname=server_hostname, session=session)
         sslobj.kampy_listen = self.listen  # type: ignore[attr-defined]  # for the SNI lookup
-        return sslobj
+        return _Accepting(sslobj, self.listen)
+
+
+class _Accepting:
+    """The SSLObject asyncio drives for an accepted connection, whose failed handshake is logged
+    (asyncio's TLS transport reports it only in its debug mode); everything else is the object's."""
+
+    __slots__ = ("_obj", "_listen")
+
+    def __init__(self, obj: ssl.SSLObject, listen: tuple[str, int]) -> None:
+        object.__setattr__(self, "_obj", obj)
+        object.__setattr__(self, "_listen", listen)
+
+    def do_handshake(self) -> None:
+        try:
+            self._obj.do_handshake()
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise
+        except (ssl.SSLError, OSError) as exc:
+            log.error("TLS accept on %s:%d failed: %s", self._listen[0], self._listen[1], exc)
+            raise
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._obj, name)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        setattr(self._obj, name, value)
 
 
 class TlsEngineImpl:

@@ -1,10 +1,12 @@
 """TLS on the wire with kampy: requests relayed to `;transport=tls` destinations open TLS
 connections with the client profile tls_set_connect_server_id() names (its certificate and SNI),
 event_route[tls:connection-out] sees the new connection and can drop it, a server profile is
-picked by the SNI the client sends, and tls.reload makes new connections use the new tls.cfg."""
+picked by the SNI the client sends, tls.reload makes new connections use the new tls.cfg, and a
+failed handshake is logged."""
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,6 +169,17 @@ def _served_cn(world: World, server_name: str) -> str | None:
 def test_the_sni_a_client_sends_picks_the_server_profile_with_that_server_name(world) -> None:
     assert _served_cn(world, "localhost") == "localhost"
     assert _served_cn(world, "other.example.com") == "self"
+
+
+def test_a_failed_tls_handshake_is_logged(world) -> None:
+    with socket.create_connection(("127.0.0.1", world.tls_port), timeout=10) as plain:
+        plain.sendall(options(world.tls_port, call_id="plain-text").encode())  # SIP, not TLS
+        assert plain.recv(65536) == b""  # closed
+    deadline = time.monotonic() + 10
+    while "failed: [SSL" not in (world.server.dir / "log").read_text():
+        assert time.monotonic() < deadline, "no log line for the failed handshake"
+        time.sleep(0.05)
+    assert f"TLS accept on 127.0.0.1:{world.tls_port} failed: [SSL" in (world.server.dir / "log").read_text()
 
 
 def test_tls_reload_makes_new_connections_use_the_changed_tls_cfg(world) -> None:
