@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, RouteType, Select, Unimplemented
+from kampy.api import Arg, ArgKind, Exports, Function, PVClass, RouteType, Select, Unimplemented
 
 from .textopsx import TextopsxModule
 
@@ -19,22 +19,6 @@ NOT_IMPLEMENTED = (
     Unimplemented("function", "include_hf_value", "not implemented yet"),
     Unimplemented("function", "exclude_hf_value", "not implemented yet"),
     Unimplemented("function", "hf_value_exists", "not implemented yet"),
-    Unimplemented("function", "hf_iterator_start", "not implemented yet"),
-    Unimplemented("function", "hf_iterator_next", "not implemented yet"),
-    Unimplemented("function", "hf_iterator_prev", "not implemented yet"),
-    Unimplemented("function", "hf_iterator_end", "not implemented yet"),
-    Unimplemented("function", "hf_iterator_rm", "not implemented yet"),
-    Unimplemented("function", "hf_iterator_append", "not implemented yet"),
-    Unimplemented("function", "hf_iterator_insert", "not implemented yet"),
-    Unimplemented("function", "bl_iterator_start", "not implemented yet"),
-    Unimplemented("function", "bl_iterator_next", "not implemented yet"),
-    Unimplemented("function", "bl_iterator_end", "not implemented yet"),
-    Unimplemented("function", "bl_iterator_rm", "not implemented yet"),
-    Unimplemented("function", "bl_iterator_append", "not implemented yet"),
-    Unimplemented("function", "bl_iterator_insert", "not implemented yet"),
-    Unimplemented("pvar", "blitval", "not implemented yet"),
-    Unimplemented("pvar", "hfitbody", "not implemented yet"),
-    Unimplemented("pvar", "hfitname", "not implemented yet"),
 )
 
 
@@ -91,8 +75,107 @@ EXPORTS = Exports(
             doc="Match the value against the expr using shell-style pattern for file name...",
             returns="",
         ),
+        Function(
+            "hf_iterator_start",
+            args=(Arg("iname", ArgKind.FMT),),
+            routes=RouteType.ANY,
+            doc="Start an iterator over the headers of the message, named iname (up to 4 iterators).",
+            returns="",
+        ),
+        Function(
+            "hf_iterator_next",
+            args=(Arg("iname", ArgKind.FMT),),
+            routes=RouteType.ANY,
+            doc="Move the iterator to the next header; false at the end of the headers.",
+            returns="",
+        ),
+        Function(
+            "hf_iterator_prev",
+            args=(Arg("iname", ArgKind.FMT),),
+            routes=RouteType.ANY,
+            doc="Move the iterator to the previous header.",
+            returns="",
+        ),
+        Function(
+            "hf_iterator_end",
+            args=(Arg("iname", ArgKind.FMT),),
+            routes=RouteType.ANY,
+            doc="Close the iterator.",
+            returns="",
+        ),
+        Function(
+            "hf_iterator_rm",
+            args=(Arg("iname", ArgKind.FMT),),
+            routes=RouteType.ANY,
+            doc="Remove the header the iterator is at.",
+            returns="",
+        ),
+        Function(
+            "hf_iterator_append",
+            args=(Arg("iname", ArgKind.FMT), Arg("htext", ArgKind.FMT)),
+            routes=RouteType.ANY,
+            doc="Add htext (whole header lines with CRLF) after the header the iterator is at.",
+            returns="",
+        ),
+        Function(
+            "hf_iterator_insert",
+            args=(Arg("iname", ArgKind.FMT), Arg("htext", ArgKind.FMT)),
+            routes=RouteType.ANY,
+            doc="Add htext (whole header lines with CRLF) before the header the iterator is at.",
+            returns="",
+        ),
+        Function(
+            "bl_iterator_start",
+            args=(Arg("iname", ArgKind.FMT),),
+            routes=RouteType.ANY,
+            doc="Start an iterator over the lines of the message body, named iname.",
+            returns="",
+        ),
+        Function(
+            "bl_iterator_next",
+            args=(Arg("iname", ArgKind.FMT),),
+            routes=RouteType.ANY,
+            doc="Move the iterator to the next body line; false at the end of the body.",
+            returns="",
+        ),
+        Function(
+            "bl_iterator_end",
+            args=(Arg("iname", ArgKind.FMT),),
+            routes=RouteType.ANY,
+            doc="Close the iterator.",
+            returns="",
+        ),
+        Function(
+            "bl_iterator_rm",
+            args=(Arg("iname", ArgKind.FMT),),
+            routes=RouteType.ANY,
+            doc="Remove the body line the iterator is at.",
+            returns="",
+        ),
+        Function(
+            "bl_iterator_append",
+            args=(Arg("iname", ArgKind.FMT), Arg("text", ArgKind.FMT)),
+            routes=RouteType.ANY,
+            doc="Add text after the body line the iterator is at.",
+            returns="",
+        ),
+        Function(
+            "bl_iterator_insert",
+            args=(Arg("iname", ArgKind.FMT), Arg("text", ArgKind.FMT)),
+            routes=RouteType.ANY,
+            doc="Add text before the body line the iterator is at.",
+            returns="",
+        ),
     ),
     not_implemented=NOT_IMPLEMENTED,
+    pvars=(
+        PVClass("hfitname", arg="required", handler="pv_hfitname",
+                doc="the name of the header the iterator $hfitname(iname) is at"),
+        PVClass("hfitbody", arg="required", handler="pv_hfitbody",
+                doc="the body of the header the iterator $hfitbody(iname) is at"),
+        PVClass("blitval", arg="required", handler="pv_blitval",
+                doc="the body line (with its line end) the iterator $blitval(iname) is at"),
+    ),
     selects=(
         Select("hf_value", "select_hf_value", doc="the values of a header with a list body: "
                "`@hf_value.contact[1].uri`, `.name`, `.<param>`, `.nameaddr...`, `.params.<param>`"),

@@ -4,10 +4,12 @@ from __future__ import annotations
 import fnmatch as _fnmatch
 import logging
 import re
+from typing import Any
 
 from kampy.api import MessageContext, Module, Response, SIPProtocolError, parse_message, as_bytes
 
 from .hfvalue import HfValueSelects
+from .iterators import BlIterator, HfIterator, Iterators
 
 log = logging.getLogger("kampy.textopsx")
 
@@ -30,7 +32,13 @@ def replace_message(ctx: MessageContext, data: bytes) -> int:
     return 1
 
 
-class TextopsxModule(HfValueSelects, Module):
+class TextopsxModule(Iterators, HfValueSelects, Module):
+
+    def __init__(self, params: dict[str, Any], core: Any) -> None:
+        super().__init__(params, core)
+        # per worker process, as Kamailio's static iterator tables
+        self.hf_iterators: dict[str, HfIterator] = {}
+        self.bl_iterators: dict[str, BlIterator] = {}
 
     def msg_apply_changes(self, ctx: MessageContext) -> int:
         if not ctx.msg.changes:
