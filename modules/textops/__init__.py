@@ -11,19 +11,7 @@ from .textops import TextopsModule
 
 # What Kamailio 5.6's textops module has that kampy's does not (checked against Kamailio's
 # own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
-NOT_IMPLEMENTED = (
-    Unimplemented("function", "remove_hf_match", "not implemented yet"),
-    Unimplemented("function", "filter_body", "not implemented yet"),
-    Unimplemented("function", "is_privacy", "not implemented yet"),
-    Unimplemented("function", "is_audio_on_hold", "not implemented yet"),
-    Unimplemented("function", "set_body_multipart", "not implemented yet"),
-    Unimplemented("function", "append_body_part", "not implemented yet"),
-    Unimplemented("function", "append_body_part_hex", "not implemented yet"),
-    Unimplemented("function", "remove_body_part", "not implemented yet"),
-    Unimplemented("function", "get_body_part_raw", "not implemented yet"),
-    Unimplemented("function", "get_body_part", "not implemented yet"),
-    Unimplemented("function", "regex_substring", "not implemented yet"),
-)
+NOT_IMPLEMENTED: tuple[Unimplemented, ...] = ()
 
 
 EXPORTS = Exports(
@@ -374,6 +362,88 @@ EXPORTS = Exports(
             "append_time_to_request",
             routes=RouteType.ANY,
             doc="Adds a time header to the request.",
+            returns="",
+        ),
+        Function(
+            "remove_hf_match",
+            args=(Arg("hname", ArgKind.FMT), Arg("op", ArgKind.FMT), Arg("expr", ArgKind.FMT)),
+            routes=RouteType.ANY,
+            doc="Remove the headers called hname whose body matches expr by op (eq, ne, in, re).",
+            returns="",
+        ),
+        Function(
+            "filter_body",
+            args=(Arg("content_type", ArgKind.STR),),
+            routes=RouteType.ANY,
+            doc="Keep only the first part of a multipart/mixed body that has the given content type.",
+            returns="",
+        ),
+        Function(
+            "is_privacy",
+            args=(Arg("privacy_type", ArgKind.STR, fixup="fix_privacy"),),
+            routes=RouteType.ANY,
+            doc="True when the Privacy header holds the value (header, session, user, none, id...).",
+            returns="",
+        ),
+        Function(
+            "is_audio_on_hold",
+            routes=RouteType.ANY,
+            doc="True (1: RFC 2543 hold, 2: RFC 3264 hold) when an audio stream of the SDP is on hold.",
+            returns="",
+        ),
+        Function(
+            "set_body_multipart",
+            args=(Arg("txt", ArgKind.FMT), Arg("content_type", ArgKind.FMT), Arg("boundary", ArgKind.FMT)),
+            min_args=0,
+            routes=RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH,
+            doc="Set a multipart body (one argument: the boundary; none: convert the present body).",
+            returns="",
+        ),
+        Function(
+            "append_body_part",
+            args=(Arg("txt", ArgKind.FMT), Arg("content_type", ArgKind.FMT),
+                  Arg("content_disposition", ArgKind.FMT)),
+            min_args=2,
+            routes=RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH,
+            doc="Append a part to a multipart body.",
+            returns="",
+        ),
+        Function(
+            "append_body_part_hex",
+            args=(Arg("txt", ArgKind.FMT), Arg("content_type", ArgKind.FMT),
+                  Arg("content_disposition", ArgKind.FMT)),
+            min_args=2,
+            routes=RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH,
+            doc="Append a part given in hexadecimal (blanks between pairs ignored) to a multipart body.",
+            returns="",
+        ),
+        Function(
+            "remove_body_part",
+            args=(Arg("content_type", ArgKind.FMT),),
+            routes=RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH,
+            doc="Remove the first part of a multipart body that has the given content type.",
+            returns="",
+        ),
+        Function(
+            "get_body_part_raw",
+            args=(Arg("content_type", ArgKind.FMT), Arg("opv", ArgKind.PVAR)),
+            routes=RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH | RouteType.ONREPLY,
+            doc="Store a part of a multipart body, with its headers and boundary, in opv.",
+            returns="",
+        ),
+        Function(
+            "get_body_part",
+            args=(Arg("content_type", ArgKind.FMT), Arg("opv", ArgKind.PVAR)),
+            routes=RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH | RouteType.ONREPLY,
+            doc="Store the content of a part of a multipart body in opv.",
+            returns="",
+        ),
+        Function(
+            "regex_substring",
+            args=(Arg("itext", ArgKind.FMT), Arg("regex", ArgKind.FMT), Arg("index", ArgKind.INT),
+                  Arg("mcount", ArgKind.INT), Arg("dpv", ArgKind.PVAR)),
+            routes=RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH | RouteType.ONREPLY,
+            doc="Store the index-th match group of regex in itext in dpv.",
             returns="",
         ),
     ),

@@ -9,6 +9,8 @@ from typing import Any
 
 from kampy.api import REGEX_FLAGS, MessageContext, Module, Request, as_bytes
 
+from .bodyparts import BodyParts
+from .matching import Matching
 from .transforms import re_subst_transform
 from .edits import (
     apply_spans,
@@ -109,7 +111,7 @@ def _text_of(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-class TextopsModule(Module):
+class TextopsModule(BodyParts, Matching, Module):
 
     def tr_re(self, tr: Any) -> Any:
         """The `{re.subst,...}` transformation (modules/textops/transforms.py)."""

@@ -31,6 +31,8 @@ ROUTES
   $du = "sip:127.0.0.1:" + $hdr(X-Back);
   forward();
 }
+ROUTE_BLOCKS"""
+ROUTE_BLOCKS = r"""
 route[hfit] {
   hf_iterator_start("i");
   while (hf_iterator_next("i")) {
@@ -53,19 +55,95 @@ route[blit] {
   }
   bl_iterator_end("b");
 }
+route[multipart] {
+  set_body_multipart("hello", "text/plain", "b1");
+}
+route[convert] {
+  set_body_multipart();
+  msg_apply_changes();
+  append_body_part("<x/>", "application/pidf+xml", "render");
+}
+route[hex] {
+  set_body_multipart("abc", "text/plain", "delim");
+  msg_apply_changes();
+  append_body_part_hex("6b 61 6d 61", "application/x-k");
+}
+route[twoparts] {
+  set_body_multipart("one");
+  msg_apply_changes();
+  append_body_part("two\r\n", "text/two");
+  append_body_part("three", "text/three", "session");
+}
+route[rmpart] {
+  remove_body_part("application/isup");
+}
+route[getpart] {
+  get_body_part("application/sdp", "$var(p)");
+  get_body_part_raw("application/isup", "$var(r)");
+  append_hf("X-Part: $(var(p){s.len}) $(var(p){s.md5})\r\n");
+  append_hf("X-Raw: $(var(r){s.len}) $(var(r){s.md5})\r\n");
+}
+route[filter] {
+  filter_body("application/sdp");
+}
+route[hold] {
+  is_audio_on_hold();
+  $var(rc) = $rc;
+  append_hf("X-Hold: $var(rc)\r\n");
+}
+route[privacy] {
+  if (is_privacy("id")) { append_hf("X-Id: yes\r\n"); }
+  if (is_privacy("session")) { append_hf("X-Session: yes\r\n"); }
+}
+route[hfmatch] {
+  remove_hf_match("X-Info", "re", "^data");
+  $var(rc) = $rc;
+  remove_hf_match("X-Eq", "eq", "same");
+  remove_hf_match("X-Ne", "ne", "keep");
+  remove_hf_match("X-In", "in", "mid");
+  append_hf("X-Rc: $var(rc)\r\n");
+}
+route[regex] {
+  regex_substring("$hdr(X-Str)", "([a-z]+)-([0-9]+)", 2, 3, "$var(r)");
+  $var(rc) = $rc;
+  append_hf("X-Got: $var(r) $var(rc)\r\n");
+}
 """
+
 
 SDP = ("v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
        "m=audio 4000 RTP/AVP 0\r\na=rm:1\r\na=sendrecv\r\na=rm:2\r\n")
 
+MIXED = ("--XyZ\r\nContent-Type: application/sdp\r\n\r\n" + SDP + "\r\n--XyZ\r\n"
+         "Content-Type: application/isup\r\nContent-Disposition: signal;handling=optional\r\n\r\n"
+         "isup-data\r\n--XyZ--\r\n")
+MIXED_TYPE = 'multipart/mixed;boundary="XyZ"'
+HOLD_SDP = SDP.replace("a=sendrecv", "a=sendonly")
+ZERO_SDP = SDP.replace("c=IN IP4 10.0.0.1", "c=IN IP4 0.0.0.0")
+
 CASES = {
+    "multipart": ([], SDP, "application/sdp"),
+    "convert": ([], SDP, "application/sdp"),
+    "hex": ([], SDP, "application/sdp"),
+    "twoparts": ([], SDP, "application/sdp"),
+    "rmpart": ([], MIXED, MIXED_TYPE),
+    "getpart": ([], MIXED, MIXED_TYPE),
+    "filter": ([], MIXED, MIXED_TYPE),
+    "hold": ([], HOLD_SDP, "application/sdp"),
+    "hold-zero": ([], ZERO_SDP, "application/sdp"),
+    "hold-none": ([], SDP, "application/sdp"),
+    "hold-mixed": ([], MIXED.replace("a=sendrecv", "a=inactive"), MIXED_TYPE),
+    "privacy": (["Privacy: id;header"], "", ""),
+    "hfmatch": (["X-Info: data1", "X-Info: other", "X-Info: Data2", "X-Eq: same", "X-Eq: samer",
+                 "X-Ne: keep", "X-Ne: drop", "X-In: amidst", "X-In: none"], "", ""),
+    "regex": (["X-Str: call abc-123 now"], "", ""),
     "hfit": (["X-A: alpha", "X-Rm: one", "Subject: s", "X-Rm: two"], SDP, "application/sdp"),
     "blit": ([], SDP, "application/sdp"),
 }
 
 
 # Kamailio's route() does not take $hdr(...) (the name runs on to the end of the message)
-ROUTES = "\n".join(f'  if ($rU == "{case}") {{ route({case}); }}' for case in CASES)
+ROUTES = "\n".join(f'  if ($rU == "{case}") {{ route({case.partition("-")[0]}); }}' for case in CASES)
 
 
 @dataclass
@@ -81,7 +159,7 @@ def start(name: str, tmp: Path) -> Server:
     directory.mkdir()
     port = free_port()
     (directory / "k.cfg").write_text(CFG.replace("PORT", str(port)).replace("MODULES", KAMAILIO_MODULES)
-                                     .replace("ROUTES", ROUTES))
+                                     .replace("ROUTES", ROUTES).replace("ROUTE_BLOCKS", ROUTE_BLOCKS))
     args = ["-f", str(directory / "k.cfg"), "-DD", "-E", "-Y", str(directory)]
     kamailio = [KAMAILIO, *args, "-A", "KAMAILIO", "-m", "64", "-M", "8"]
     cmd = kamailio if name == "kamailio" else kampy_cmd(*args)
