@@ -9,17 +9,7 @@ from .textopsx import TextopsxModule
 
 # What Kamailio 5.6's textopsx module has that kampy's does not (checked against Kamailio's
 # own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
-NOT_IMPLEMENTED = (
-    Unimplemented("function", "append_hf_value", "not implemented yet"),
-    Unimplemented("function", "insert_hf_value", "not implemented yet"),
-    Unimplemented("function", "remove_hf_value", "not implemented yet"),
-    Unimplemented("function", "assign_hf_value", "not implemented yet"),
-    Unimplemented("function", "remove_hf_value2", "not implemented yet"),
-    Unimplemented("function", "assign_hf_value2", "not implemented yet"),
-    Unimplemented("function", "include_hf_value", "not implemented yet"),
-    Unimplemented("function", "exclude_hf_value", "not implemented yet"),
-    Unimplemented("function", "hf_value_exists", "not implemented yet"),
-)
+NOT_IMPLEMENTED: tuple[Unimplemented, ...] = ()
 
 
 EXPORTS = Exports(
@@ -73,6 +63,69 @@ EXPORTS = Exports(
             min_args=2,
             routes=RouteType.ANY,
             doc="Match the value against the expr using shell-style pattern for file name...",
+            returns="",
+        ),
+        Function(
+            "append_hf_value",
+            args=(Arg("hname", ArgKind.STR, fixup="fix_append_ref"), Arg("val", ArgKind.FMT)),
+            routes=RouteType.REQUEST | RouteType.ONREPLY | RouteType.FAILURE | RouteType.BRANCH,
+            doc="Append a value to the header: after the value hname[idx], or a new header at the end.",
+            returns="",
+        ),
+        Function(
+            "insert_hf_value",
+            args=(Arg("hname", ArgKind.STR, fixup="fix_insert_ref"), Arg("val", ArgKind.FMT)),
+            routes=RouteType.REQUEST | RouteType.ONREPLY | RouteType.FAILURE | RouteType.BRANCH,
+            doc="Insert a value into the header: before the value hname[idx], or a new header first.",
+            returns="",
+        ),
+        Function(
+            "remove_hf_value",
+            args=(Arg("hname", ArgKind.STR, fixup="fix_remove_ref"),),
+            routes=RouteType.REQUEST | RouteType.ONREPLY | RouteType.FAILURE | RouteType.BRANCH,
+            doc="Remove the value hname[idx] (default 1; [*]: all), or its parameter hname[idx].param.",
+            returns="",
+        ),
+        Function(
+            "assign_hf_value",
+            args=(Arg("hname", ArgKind.STR, fixup="fix_assign_ref"), Arg("val", ArgKind.FMT)),
+            routes=RouteType.REQUEST | RouteType.ONREPLY | RouteType.FAILURE | RouteType.BRANCH,
+            doc="Replace the value hname[idx] (default 1), or set its parameter hname[idx|*].param.",
+            returns="",
+        ),
+        Function(
+            "remove_hf_value2",
+            args=(Arg("hname", ArgKind.STR, fixup="fix_remove_ref"),),
+            routes=RouteType.REQUEST | RouteType.ONREPLY | RouteType.FAILURE | RouteType.BRANCH,
+            doc="Remove the header line hname[idx] (default 1; [*]: all), or its name=value param .param.",
+            returns="",
+        ),
+        Function(
+            "assign_hf_value2",
+            args=(Arg("hname", ArgKind.STR, fixup="fix_assign_ref"), Arg("val", ArgKind.FMT)),
+            routes=RouteType.REQUEST | RouteType.ONREPLY | RouteType.FAILURE | RouteType.BRANCH,
+            doc="Replace the body of the header line hname[idx], or set its name=value parameter .param.",
+            returns="",
+        ),
+        Function(
+            "include_hf_value",
+            args=(Arg("hname", ArgKind.STR, fixup="fix_plain_ref"), Arg("val", ArgKind.FMT)),
+            routes=RouteType.REQUEST | RouteType.ONREPLY | RouteType.FAILURE | RouteType.BRANCH,
+            doc="Add the value to the header unless it is there already (any case).",
+            returns="",
+        ),
+        Function(
+            "exclude_hf_value",
+            args=(Arg("hname", ArgKind.STR, fixup="fix_plain_ref"), Arg("val", ArgKind.FMT)),
+            routes=RouteType.REQUEST | RouteType.ONREPLY | RouteType.FAILURE | RouteType.BRANCH,
+            doc="Remove every value of the header equal to the given one (any case).",
+            returns="",
+        ),
+        Function(
+            "hf_value_exists",
+            args=(Arg("hname", ArgKind.STR, fixup="fix_plain_ref"), Arg("val", ArgKind.FMT)),
+            routes=RouteType.REQUEST | RouteType.ONREPLY | RouteType.FAILURE | RouteType.BRANCH,
+            doc="True when the header has the value (any case).",
             returns="",
         ),
         Function(

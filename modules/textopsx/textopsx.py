@@ -9,6 +9,7 @@ from typing import Any
 from kampy.api import MessageContext, Module, Response, SIPProtocolError, parse_message, as_bytes
 
 from .hfvalue import HfValueSelects
+from .hfops import HfValueFunctions
 from .iterators import BlIterator, HfIterator, Iterators
 
 log = logging.getLogger("kampy.textopsx")
@@ -32,7 +33,7 @@ def replace_message(ctx: MessageContext, data: bytes) -> int:
     return 1
 
 
-class TextopsxModule(Iterators, HfValueSelects, Module):
+class TextopsxModule(HfValueFunctions, Iterators, HfValueSelects, Module):
 
     def __init__(self, params: dict[str, Any], core: Any) -> None:
         super().__init__(params, core)

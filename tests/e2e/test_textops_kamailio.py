@@ -55,6 +55,57 @@ route[blit] {
   }
   bl_iterator_end("b");
 }
+route[hfvappend] {
+  append_hf_value("foo", "gogo;stamp=1");
+  append_hf_value("x-list[1]", "ins1");
+  append_hf_value("x-list[-1]", "last");
+  append_hf_value("x-other[0]", "zero");
+  append_hf_value("x-none[2]", "new");
+}
+route[hfvinsert] {
+  insert_hf_value("x-list", "first");
+  insert_hf_value("x-other[2]", "before2");
+  insert_hf_value("x-new[1]", "n");
+  insert_hf_value("x-new[2]", "never");
+}
+route[hfvremove] {
+  remove_hf_value("x-list[2]");
+  remove_hf_value("x-other[-1]");
+  remove_hf_value("contact[1].expires");
+  remove_hf_value("x-single");
+  remove_hf_value("x-list[-1]");
+}
+route[hfvstar] {
+  remove_hf_value("x-p[*].tag");
+  remove_hf_value("x-list[*]");
+  $var(rc) = $rc;
+  append_hf("X-Rc: $var(rc)\r\n");
+}
+route[hfvassign] {
+  assign_hf_value("x-list[2]", "new2");
+  assign_hf_value("contact[1].expires", "60");
+  assign_hf_value("contact[2].q", "0.5");
+  assign_hf_value("x-p[*].flag", "");
+  assign_hf_value("x-other[1]", "");
+  assign_hf_value("x-single.p", "1");
+}
+route[hfvtwo] {
+  assign_hf_value2("authorization.realm", "new.example.com");
+  remove_hf_value2("authorization.nonce");
+  assign_hf_value2("authorization.opaque", "op1");
+  remove_hf_value2("x-other");
+  assign_hf_value2("x-single[1]", "replaced");
+  remove_hf_value2("x-list[-1]");
+}
+route[hfvinc] {
+  include_hf_value("x-list", "ONE");
+  include_hf_value("x-list", "five");
+  include_hf_value("x-absent", "v");
+  exclude_hf_value("x-other", "B");
+  exclude_hf_value("x-p", "<sip:q@h>;tag=2");
+  if (hf_value_exists("x-list", "two")) { append_hf("X-Has: two\r\n"); }
+  if (!hf_value_exists("x-list", "nine")) { append_hf("X-Has-Not: nine\r\n"); }
+}
 route[multipart] {
   set_body_multipart("hello", "text/plain", "b1");
 }
@@ -121,7 +172,20 @@ MIXED_TYPE = 'multipart/mixed;boundary="XyZ"'
 HOLD_SDP = SDP.replace("a=sendrecv", "a=sendonly")
 ZERO_SDP = SDP.replace("c=IN IP4 10.0.0.1", "c=IN IP4 0.0.0.0")
 
+HFV = ["X-List: one, two,three", "X-List: four", "X-Other: a, b, c", "X-Single: only",
+       'Contact: "A" <sip:a@10.0.0.1>;expires=30;q=0.7, <sip:b@h>',
+       "X-P: <sip:p@h>;tag=1;flag, <sip:q@h>;tag=2",
+       'Authorization: Digest username="alice", realm="example.com", nonce="abc", uri="sip:bob@example.com", '
+       'response="0123"']
+
 CASES = {
+    "hfvappend": (HFV, "", ""),
+    "hfvinsert": (HFV, "", ""),
+    "hfvremove": (HFV, "", ""),
+    "hfvstar": (HFV, "", ""),
+    "hfvassign": (HFV, "", ""),
+    "hfvtwo": (HFV, "", ""),
+    "hfvinc": (HFV, "", ""),
     "multipart": ([], SDP, "application/sdp"),
     "convert": ([], SDP, "application/sdp"),
     "hex": ([], SDP, "application/sdp"),
