@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from kampy.errors import ConfigError
+
 from modules.textopsx import EXPORTS
 from modules.textopsx.hfedit import HeaderRef, parse_header_ref
 from tests.modkit import ctx_for, module
@@ -235,3 +237,8 @@ def test_the_iterator_ends_after_the_last_header() -> None:
 class _Spec:
     def __init__(self, arg: str) -> None:
         self.arg = arg
+
+
+def test_a_bad_header_reference_is_a_config_error_at_its_argument(kampy_cfg) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError, match=r"3:19: error: append_hf_value\(\): bad argument 1: asterisk"):
+        kampy_cfg('loadmodule "textopsx.so"\nrequest_route {\n  append_hf_value("x[*]", "v");\n}\n')

@@ -5,7 +5,7 @@ Like Kamailio these look at the message as received (its body and its Content-Ty
 turned into a multipart one is seen as such only after msg_apply_changes(). Where Kamailio marks the
 message FL_BODY_MULTIPART, its core rewrites the boundary lines when the message is sent
 (check_boundaries(): every inner boundary line becomes `--b` CRLF, the last one `--b--` CRLF); kampy
-does that rewrite when the part is added or removed, with the same result on the wire.
+does that rewrite when these functions set the body, with the same result on the wire.
 """
 from __future__ import annotations
 
@@ -153,6 +153,13 @@ def _find_part(body: bytes, ctype: str) -> tuple[int, int] | None:
     return None
 
 
+def _set_multipart_body(ctx: MessageContext, body: bytes) -> None:
+    """Set a body Kamailio marks FL_BODY_MULTIPART: its boundary lines rewritten as Kamailio's core
+    does on sending, when the received Content-Type has a boundary."""
+    delimiter = boundary_param(content_type_body(ctx))
+    ctx.msg.set_body((fixed_boundaries(body, delimiter) if delimiter else None) or body)
+
+
 class BodyParts:
     """The multipart and SDP hold functions of textops (a mixin of the module class)."""
 
@@ -182,7 +189,7 @@ class BodyParts:
         if delimiter.startswith("-"):
             log.error("delimiter with initial '-'. Invalid parameter.")
             return -1
-        msg.set_body(part_text(new_part, part_ctype, "", delimiter, True))
+        _set_multipart_body(ctx, part_text(new_part, part_ctype, "", delimiter, True))
         if convert:
             if received_ctype is not None:
                 msg.remove_header("content-type")
@@ -219,12 +226,11 @@ class BodyParts:
         if delimiter.startswith("-"):
             log.error("delimiter with initial '-'. Invalid parameter.")
             return -1
-        body = msg.current_body + part_text(data, ctype, disposition, delimiter, False)
-        msg.set_body(fixed_boundaries(body, delimiter) or body)
+        _set_multipart_body(ctx, msg.current_body + part_text(data, ctype, disposition, delimiter, False))
         return 1
 
     def remove_body_part(self, ctx: MessageContext, content_type: str) -> int:
-        msg, body = ctx.msg, ctx.msg.body
+        body = ctx.msg.body
         if not body:
             return -1
         delimiter = boundary_param(content_type_body(ctx))
@@ -242,8 +248,7 @@ class BodyParts:
             return -1
         at += 2
         end = at + len(line) + _line_len(body, at + len(line))
-        new = body[:start] + body[end:]
-        msg.set_body(fixed_boundaries(new, delimiter) or new)
+        _set_multipart_body(ctx, body[:start] + body[end:])
         return 1
 
     def get_body_part(self, ctx: MessageContext, content_type: str, opv: object) -> int:

@@ -106,6 +106,23 @@ route[hfvinc] {
   if (hf_value_exists("x-list", "two")) { append_hf("X-Has: two\r\n"); }
   if (!hf_value_exists("x-list", "nine")) { append_hf("X-Has-Not: nine\r\n"); }
 }
+route[hfvcompact] {
+  assign_hf_value("contact[1].expires", "5");
+  remove_hf_value("v[2].ttl");
+  append_hf_value("m[-1]", "<sip:c@h>");
+}
+route[mpreplace] {
+  set_body_multipart("new", "text/plain", "XyZ");
+}
+route[mpkeep] {
+  set_body_multipart();
+  $var(rc) = $rc;
+  append_hf("X-Rc: $var(rc)\r\n");
+}
+route[singlepart] {
+  get_body_part("text/plain", "$var(p)");
+  append_hf("X-Part: $(var(p){s.len}) $(var(p){s.md5})\r\n");
+}
 route[multipart] {
   set_body_multipart("hello", "text/plain", "b1");
 }
@@ -186,7 +203,12 @@ CASES = {
     "hfvassign": (HFV, "", ""),
     "hfvtwo": (HFV, "", ""),
     "hfvinc": (HFV, "", ""),
+    "hfvcompact": (["m: <sip:a@h>;expires=30 , <sip:b@h>", "v: SIP/2.0/UDP 10.0.0.2;branch=z9hG4bK-2;ttl=3"],
+                   "", ""),
     "multipart": ([], SDP, "application/sdp"),
+    "mpreplace": ([], MIXED, MIXED_TYPE),
+    "mpkeep": ([], MIXED, MIXED_TYPE),
+    "singlepart": ([], SDP, "application/sdp"),
     "convert": ([], SDP, "application/sdp"),
     "hex": ([], SDP, "application/sdp"),
     "twoparts": ([], SDP, "application/sdp"),
