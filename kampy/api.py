@@ -50,7 +50,8 @@ What is here, by use:
   `parse_name_addr`, `build_response`, `SIPProtocolError`; `ScriptExit`/`ScriptDrop`, `Outgoing`;
   SDP as Kamailio's core parser sees it (`message_sdp`, `sdp_span`, `parse_sdp`, `Sdp`, `SdpSession`,
   `SdpStream`, `SdpAddress`, `SdpError`, `replace_spans`); `check_via_address` (the Via host is the
-  source); `msg.msg_flags` with Kamailio's bits `FL_FORCE_ACTIVE`, `FL_SDP_BODY`.
+  source); `msg.msg_flags` with Kamailio's bits `FL_FORCE_ACTIVE`, `FL_SDP_BODY`,
+  `FL_BODY_MULTIPART`; multipart bodies as the core treats them (`boundary_of`, `check_boundaries`).
 * For modules that answer requests (sl, tm): `build_reply` (Kamailio's layout of a local reply),
   `error_text` (Kamailio's reason phrase of a status code),
   `local_to_tag`/`tag_prefix`/`crc_suffix` (local To-tags), `hash2_raw` (Kamailio's hash of
@@ -315,7 +316,8 @@ from kampy.sip.transaction import (
     build_cancel,
     server_key,
 )
-from kampy.sip.message import FL_FORCE_ACTIVE, FL_SDP_BODY
+from kampy.sip.message import FL_BODY_MULTIPART, FL_FORCE_ACTIVE, FL_SDP_BODY
+from kampy.sip.multipart import boundary_of, check_boundaries
 from kampy.sip.sdp import Address as SdpAddress
 from kampy.sip.sdp import (Sdp, SdpError, SdpSession, SdpStream, message_sdp, parse_sdp, replace_spans,
                            sdp_span)
@@ -374,6 +376,7 @@ __all__ = [
     "URI", "ContactList", "ContentType", "CSeq", "Message", "NameAddr", "Params", "Request", "Response",
     "SIPProtocolError", "Via", "build_response", "error_response", "parse_message",
     "parse_name_addr", "parse_uri", "check_via_address", "FL_FORCE_ACTIVE", "FL_SDP_BODY",
+    "FL_BODY_MULTIPART", "boundary_of", "check_boundaries",
     "Sdp", "SdpAddress", "SdpError", "SdpSession", "SdpStream", "message_sdp", "parse_sdp", "replace_spans",
     "sdp_span",
     "DBURL", "MYSQL", "SQLITE", "Database", "DBError", "Dialect", "DBReason", "DBResult", "DB_TABLES",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from modules.textops import EXPORTS
-from modules.textops.bodyparts import fixed_boundaries
+from kampy.api import check_boundaries
 from tests.modkit import ctx_for, module
 
 SDP = "v=0\no=- 1 1 IN IP4 10.0.0.1\ns=-\nc=IN IP4 10.0.0.1\nt=0 0\nm=audio 4000 RTP/AVP 0\na=sendrecv\n"
@@ -130,9 +130,9 @@ def test_filter_body_of_a_single_part_body_fails() -> None:
     assert t.filter_body(ctx, "application/sdp") == -1
 
 
-def test_fixed_boundaries_closes_the_last_and_normalizes_the_inner_ones() -> None:
+def test_check_boundaries_closes_the_last_and_normalizes_the_inner_ones() -> None:
     body = b"--b\r\nA\r\n--b--\r\nB\r\n--b\r\ntrailer"
-    assert fixed_boundaries(body, "b") == b"--b\r\nA\r\n--b\r\nB\r\n--b--\r\n"
+    assert check_boundaries(body, "b") == b"--b\r\nA\r\n--b\r\nB\r\n--b--\r\n"
 
 
 @pytest.mark.parametrize(("sdp", "code"), [

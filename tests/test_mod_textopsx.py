@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+from kampy.api import FL_BODY_MULTIPART, FL_SDP_BODY
+
 from modules.textops import EXPORTS as TEXTOPS
 from modules.textopsx import EXPORTS
 from tests.modkit import INVITE, OPTIONS, ctx_for, module
@@ -80,3 +82,22 @@ def test_msg_set_buffer_replaces_message() -> None:
     assert x.msg_set_buffer(ctx, INVITE.decode()) == 1
     assert ctx.msg.method == "INVITE"
     assert x.msg_set_buffer(ctx, "garbage") == -1
+
+
+def test_apply_changes_keeps_the_message_flags() -> None:
+    ctx = ctx_for(INVITE)
+    x = module(EXPORTS, ctx.core)
+    ctx.msg.msg_flags = FL_SDP_BODY
+    module(TEXTOPS, ctx.core).append_hf(ctx, "X-New: 1\r\n")
+    x.msg_apply_changes(ctx)
+    assert ctx.msg.msg_flags == FL_SDP_BODY
+
+
+def test_apply_changes_closes_the_boundaries_of_a_body_made_multipart() -> None:
+    ctx = ctx_for(INVITE)
+    t, x = module(TEXTOPS, ctx.core), module(EXPORTS, ctx.core)
+    assert t.set_body_multipart(ctx, "hello", "text/plain", "b2") == 1
+    assert ctx.msg.current_body.endswith(b"hello\r\n--b2\r\n")
+    x.msg_apply_changes(ctx)
+    assert ctx.msg.body.endswith(b"hello\r\n--b2--\r\n")
+    assert not ctx.msg.msg_flags & FL_BODY_MULTIPART

@@ -127,9 +127,11 @@ def _new_header_name(raw: bytes, can_reply: bool) -> str:
 
 # Kamailio's msg_flags bits (parser/msg_parser.h) that modules share: fix_nated_sdp() marks a
 # message whose SDP it made active, rtpengine_manage()/rtpproxy_manage() mark an INVITE (and its
-# transaction's request) that carried SDP, so that its replies are answers
+# transaction's request) that carried SDP, so that its replies are answers; textops marks a body it
+# made multipart (its boundary lines are rewritten as Kamailio's core does, see sip/multipart.py)
 FL_FORCE_ACTIVE = 1 << 1
 FL_SDP_BODY = 1 << 12
+FL_BODY_MULTIPART = 1 << 17
 
 
 # --- lumps -----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 
-from kampy.api import MessageContext, message_sdp
+from kampy.api import FL_BODY_MULTIPART, MessageContext, boundary_of, check_boundaries, message_sdp
 
 log = logging.getLogger("kampy.textops")
 
@@ -41,20 +41,6 @@ def is_multipart_mixed(ctype: str | None) -> bool:
     return ctype is not None and re.match(r"\s*multipart\s*/\s*mixed\b", ctype, re.I) is not None
 
 
-def boundary_param(ctype: str | None) -> str | None:
-    """The `boundary` parameter of a Content-Type value (get_boundary(), without the leading `--`)."""
-    if ctype is None or ";" not in ctype:
-        return None
-    for param in ctype.split(";")[1:]:
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "boundary":
-            value = value.strip()
-            if len(value) >= 2 and value[0] == value[-1] == '"':
-                value = value[1:-1]
-            return value
-    return None
-
-
 def part_text(txt: bytes, ctype: str, disposition: str, delimiter: str, initial: bool) -> bytes:
     """generate_boundary(): a body part, its closing delimiter line and, for the first, the opening."""
     out = b"--" + _enc(delimiter) + CRLF if initial else b""
@@ -67,47 +53,10 @@ def part_text(txt: bytes, ctype: str, disposition: str, delimiter: str, initial:
     return out + b"--" + _enc(delimiter) + CRLF
 
 
-def _line_starts(body: bytes, prefix: bytes) -> list[int]:
-    """find_line_start() repeated as check_boundaries() does: where lines start with `prefix` (each
-    search goes on right after the prefix found)."""
-    found, pos = [], 0
-    while len(prefix) <= len(body) - pos:
-        if body.startswith(prefix, pos):
-            found.append(pos)
-            pos += len(prefix)
-            continue
-        cr = body.find(b"\r", pos, len(body) - 1)
-        if cr < 0 or body[cr + 1:cr + 2] != b"\n":
-            break
-        pos = cr + 2
-    return found
-
-
 def _line_len(body: bytes, pos: int) -> int:
+    """get_line(): the length of the line at `pos` with its CRLF (the rest when there is none)."""
     cr = body.find(b"\r", pos)
     return len(body) - pos if cr < 0 else cr - pos + 2
-
-
-def fixed_boundaries(body: bytes, boundary: str) -> bytes | None:
-    """check_boundaries(): the body from its first boundary line on with every inner boundary line
-    `--b` CRLF and the last `--b--` CRLF; None (left as it is) with fewer than two boundary lines."""
-    inner, final = b"--" + _enc(boundary) + CRLF, b"--" + _enc(boundary) + b"--" + CRLF
-    starts = _line_starts(body, inner[:-2])
-    if len(starts) < 2:
-        log.error("found[%d] wrong number of boundaries", len(starts))
-        return None
-    out = []
-    for here, following in zip(starts, starts[1:], strict=False):
-        size = _line_len(body, here)
-        if body[here:here + size] != inner:
-            out += [inner, body[here + size:following]]
-        else:
-            out.append(body[here:following])
-    first = starts[0]
-    # Kamailio checks the first boundary line here (not the last): unless that one is already a
-    # final one, the final boundary line is written and what follows the last boundary is dropped
-    out.append(body[first:] if body[first:first + _line_len(body, first)] == final else final)
-    return b"".join(out)
 
 
 def _hex_bytes(text: str) -> bytes | None:
@@ -155,9 +104,11 @@ def _find_part(body: bytes, ctype: str) -> tuple[int, int] | None:
 
 def _set_multipart_body(ctx: MessageContext, body: bytes) -> None:
     """Set a body Kamailio marks FL_BODY_MULTIPART: its boundary lines rewritten as Kamailio's core
-    does on sending, when the received Content-Type has a boundary."""
-    delimiter = boundary_param(content_type_body(ctx))
-    ctx.msg.set_body((fixed_boundaries(body, delimiter) if delimiter else None) or body)
+    does on sending, when the received Content-Type has a boundary (textopsx's msg_apply_changes()
+    does it with the new Content-Type when the flag is still set)."""
+    delimiter = boundary_of(content_type_body(ctx))
+    ctx.msg.set_body((check_boundaries(body, delimiter) if delimiter else None) or body)
+    ctx.msg.msg_flags |= FL_BODY_MULTIPART
 
 
 class BodyParts:
@@ -219,7 +170,7 @@ class BodyParts:
         if not msg.body:
             return -1
         received_ctype = content_type_body(ctx)
-        delimiter = boundary_param(received_ctype) if is_multipart_mixed(received_ctype) else None
+        delimiter = boundary_of(received_ctype) if is_multipart_mixed(received_ctype) else None
         if not delimiter:
             log.error("Cannot get boundary. Is body multipart?")
             return -1
@@ -233,7 +184,7 @@ class BodyParts:
         body = ctx.msg.body
         if not body:
             return -1
-        delimiter = boundary_param(content_type_body(ctx))
+        delimiter = boundary_of(content_type_body(ctx))
         if delimiter is None:
             log.error("Cannot get boundary from Content type header. Is body multipart?")
             return -1
@@ -261,7 +212,7 @@ class BodyParts:
         body = ctx.msg.body
         if not body:
             return -1
-        delimiter = boundary_param(content_type_body(ctx))
+        delimiter = boundary_of(content_type_body(ctx))
         if delimiter is None:  # not multipart: the whole body
             opv.set(ctx, _dec(body))  # type: ignore[attr-defined]
             return 1
@@ -287,7 +238,7 @@ class BodyParts:
         if not is_multipart_mixed(received_ctype):
             log.warning("body not multipart")
             return -1
-        delimiter = boundary_param(received_ctype)
+        delimiter = boundary_of(received_ctype)
         if delimiter is None:
             return -1
         found = _find_part(body, content_type)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from kampy.api import MessageContext
 
+from .hfvalue import header_key
+
 
 log = logging.getLogger("kampy.textopsx")
 
@@ -23,10 +25,6 @@ MAX_STACK = 10  # MAX_HF_VALUE_STACK
 _EDITS = "textopsx.hf_edits"  # ctx.local: {(name, index): [(start, end, text)]}
 _SPACE = " \t\r\n"
 _NAME = re.compile(r"[A-Za-z0-9_-]*")
-_COMPACT = {"i": "call-id", "m": "contact", "e": "content-encoding", "l": "content-length",
-            "c": "content-type", "f": "from", "s": "subject", "k": "supported", "t": "to", "v": "via",
-            "r": "refer-to", "b": "referred-by", "o": "event", "u": "allow-events", "x": "session-expires",
-            "y": "identity", "a": "accept-contact", "j": "reject-contact", "d": "request-disposition"}
 Span = tuple[int, int]
 
 
@@ -41,8 +39,7 @@ class HeaderRef:
 
     @property
     def key(self) -> str:
-        low = self.name.lower()
-        return _COMPACT.get(low, low)
+        return header_key(self.name)
 
 
 def parse_header_ref(text: str) -> HeaderRef:

@@ -28,8 +28,8 @@ def _unknown(path: tuple[Any, ...], level: int) -> ValueError:
 
 def _bodies(ctx: MessageContext, name: str) -> list[str]:
     """The bodies of the header lines called `name` (compact forms match their long names)."""
-    want = _header_key(name)
-    return [value for hname, value in ctx.msg.headers() if _header_key(hname) == want]
+    want = header_key(name)
+    return [value for hname, value in ctx.msg.headers() if header_key(hname) == want]
 
 
 _COMPACT = {"i": "call-id", "m": "contact", "e": "content-encoding", "l": "content-length",
@@ -38,7 +38,7 @@ _COMPACT = {"i": "call-id", "m": "contact", "e": "content-encoding", "l": "conte
             "y": "identity", "a": "accept-contact", "j": "reject-contact", "d": "request-disposition"}
 
 
-def _header_key(name: str) -> str:
+def header_key(name: str) -> str:
     low = name.strip().lower()
     return _COMPACT.get(low, low)
 

@@ -6,7 +6,18 @@ import logging
 import re
 from typing import Any
 
-from kampy.api import MessageContext, Module, Response, SIPProtocolError, parse_message, as_bytes
+from kampy.api import (
+    FL_BODY_MULTIPART,
+    Message,
+    MessageContext,
+    Module,
+    Response,
+    SIPProtocolError,
+    as_bytes,
+    boundary_of,
+    check_boundaries,
+    parse_message,
+)
 
 from .hfvalue import HfValueSelects
 from .hfops import HfValueFunctions
@@ -22,15 +33,38 @@ _KEPT = frozenset({"from", "to", "call-id", "cseq", "via", "contact", "content-l
 
 
 def replace_message(ctx: MessageContext, data: bytes) -> int:
-    """Parse `data` and make it the message the script sees; -1 when it does not parse."""
+    """Parse `data` and make it the message the script sees, keeping its msg_flags (as Kamailio's
+    sip_msg_update_buffer() does); -1 when it does not parse."""
     try:
-        ctx.msg = parse_message(data)
+        msg = parse_message(data)
     except SIPProtocolError as exc:
         log.error("the changed message does not parse: %s", exc)
         return -1
+    msg.msg_flags = ctx.msg.msg_flags
+    if msg.msg_flags & FL_BODY_MULTIPART:
+        msg = _boundaries_checked(msg)
+    ctx.msg = msg
     for key in _STALE_KEYS:
         ctx.local.pop(key, None)
     return 1
+
+
+def _boundaries_checked(msg: Message) -> Message:
+    """A body marked FL_BODY_MULTIPART (by textops) gets its boundary lines rewritten once its
+    Content-Type has a boundary, as Kamailio's core does when it builds the message."""
+    boundary = boundary_of(msg.header("content-type"))
+    body = check_boundaries(msg.body, boundary) if boundary else None
+    if body is None:
+        return msg
+    msg.set_body(body)
+    flags = msg.msg_flags & ~FL_BODY_MULTIPART
+    try:
+        msg = parse_message(msg.to_bytes())
+    except SIPProtocolError as exc:
+        log.error("the changed message does not parse: %s", exc)
+        return msg
+    msg.msg_flags = flags
+    return msg
 
 
 class TextopsxModule(HfValueFunctions, Iterators, HfValueSelects, Module):

@@ -123,6 +123,10 @@ route[singlepart] {
   get_body_part("text/plain", "$var(p)");
   append_hf("X-Part: $(var(p){s.len}) $(var(p){s.md5})\r\n");
 }
+route[applied] {
+  set_body_multipart("hello", "text/plain", "b2");
+  msg_apply_changes();
+}
 route[multipart] {
   set_body_multipart("hello", "text/plain", "b1");
 }
@@ -207,6 +211,7 @@ CASES = {
                    "", ""),
     "multipart": ([], SDP, "application/sdp"),
     "mpreplace": ([], MIXED, MIXED_TYPE),
+    "applied": ([], SDP, "application/sdp"),
     "mpkeep": ([], MIXED, MIXED_TYPE),
     "singlepart": ([], SDP, "application/sdp"),
     "convert": ([], SDP, "application/sdp"),
