@@ -186,7 +186,9 @@ class Iterators:
             it.start, it.end, it.eob = None, 0, True
             return -1
         newline = it.body.find(b"\n", pos)
-        it.start, it.end = pos, len(it.body) if newline < 0 else newline + 1
+        # an unterminated last line reaches one byte past the message in Kamailio (so it cannot be
+        # removed or appended to); its value here is the line itself
+        it.start, it.end = pos, len(it.body) + 1 if newline < 0 else newline + 1
         return 1
 
     def bl_iterator_end(self, ctx: MessageContext, iname: str) -> int:
@@ -211,6 +213,9 @@ class Iterators:
             return -1
         if it.body != ctx.msg.body:
             log.error("the iterator [%s] walks another message's body", iname)
+            return -1
+        if kind != "insert" and it.end > len(it.body):
+            log.error("cannot change the unterminated last line %r", it.body[it.start:])
             return -1
         edits = ctx.local.setdefault(_BODY_EDITS, [])
         if kind == "rm":
@@ -256,8 +261,10 @@ class _HfItemValue:
         pos = self.owner._hf_current(ctx, self.name)
         if pos is None:
             return None
-        written, value = ctx.msg.headers()[pos]
-        return (written, value)[self.part]
+        raw = ctx.msg.header_lines()[pos][1].decode("utf-8", "surrogateescape")
+        name, _, body = raw.partition(":")
+        # hf->name and hf->body: a folded body keeps its line breaks
+        return name.rstrip(" \t") if self.part == 0 else body.strip(" \t\r\n")
 
 
 class _BlItemValue:

@@ -127,6 +127,22 @@ route[applied] {
   set_body_multipart("hello", "text/plain", "b2");
   msg_apply_changes();
 }
+route[hfitfold] {
+  hf_iterator_start("f");
+  while (hf_iterator_next("f")) {
+    if ($hfitname(f) == "X-Fold") { append_hf("X-Len: $(hfitbody(f){s.len}) $(hfitbody(f){s.md5})\r\n"); }
+  }
+  bl_iterator_start("l");
+  while (bl_iterator_next("l")) {
+    if ($blitval(l) =~ "^v=") { append_hf("X-Line: $(blitval(l){s.len})\r\n"); }
+    if ($blitval(l) =~ "^x=") {
+      bl_iterator_append("l", "\r\ny=2");
+      $var(rc) = $rc;
+      bl_iterator_insert("l", "w=0\r\n");
+      append_hf("X-Rc: $var(rc) $rc\r\n");
+    }
+  }
+}
 route[multipart] {
   set_body_multipart("hello", "text/plain", "b1");
 }
@@ -211,6 +227,7 @@ CASES = {
                    "", ""),
     "multipart": ([], SDP, "application/sdp"),
     "mpreplace": ([], MIXED, MIXED_TYPE),
+    "hfitfold": (["X-Fold: a,\r\n b ,c"], "v=0\r\nx=1", "text/plain"),
     "applied": ([], SDP, "application/sdp"),
     "mpkeep": ([], MIXED, MIXED_TYPE),
     "singlepart": ([], SDP, "application/sdp"),
