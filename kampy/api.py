@@ -47,7 +47,9 @@ What is here, by use:
   `Credentials` (`ctx.authorized_credentials`, `ctx.authorized()`),
   `Source`, `Socket`; SIP parsing and building: `Message`, `Request`, `Response`, `URI`, `NameAddr`,
   `Via`, `CSeq`, `ContactList`, `ContentType`, `Params`, `parse_message`, `parse_uri`,
-  `parse_name_addr`, `build_response`, `SIPProtocolError`; `ScriptExit`/`ScriptDrop`, `Outgoing`;
+  `parse_name_addr`, `build_response`, `SIPProtocolError`; `ScriptExit`/`ScriptDrop`,
+  `Outgoing` (its `send_flags` `SND_F_FORCE_CON_REUSE`/`SND_F_CON_CLOSE`: on an open TCP
+  connection only, then close it);
   SDP as Kamailio's core parser sees it (`message_sdp`, `sdp_span`, `parse_sdp`, `Sdp`, `SdpSession`,
   `SdpStream`, `SdpAddress`, `SdpError`, `replace_spans`); `check_via_address` (the Via host is the
   source); `msg.msg_flags` with Kamailio's bits `FL_FORCE_ACTIVE`, `FL_SDP_BODY`,
@@ -222,6 +224,8 @@ from kampy.runtime.context import (
     Handoff,
     MessageContext,
     Outgoing,
+    SND_F_CON_CLOSE,
+    SND_F_FORCE_CON_REUSE,
     ScriptDrop,
     ScriptExit,
     Socket,
@@ -358,7 +362,8 @@ __all__ = [
     "REGEX_FLAGS", "Arg", "ArgKind", "Exports", "Function", "Module", "Need", "Offer", "Param",
     "Process", "PVAccessor", "PVClass", "RouteType",
     "RpcDelayed", "RpcFault", "RpcMethod", "Stat", "Timer", "TransformClass", "EventRoute", "Unimplemented",
-    "Branch", "Credentials", "MessageContext", "Outgoing", "ScriptDrop", "ScriptExit", "Socket", "Source",
+    "Branch", "Credentials", "MessageContext", "Outgoing", "SND_F_CON_CLOSE", "SND_F_FORCE_CON_REUSE",
+    "ScriptDrop", "ScriptExit", "Socket", "Source",
     "Action",
     "grep_socket",
     "CoreAPI", "Clock", "Stats", "HIDDEN_STAT", "RpcRegistry", "received_params", "reply_destination",

@@ -12,7 +12,8 @@ end of channel *r*. Two kinds of packets travel on them:
 
 The encoding is explicit and small (no pickle): one kind byte, a 2-byte header length, the header
 (ASCII fields separated by NUL: proto, host, port, conn_id, local proto, local host, local port,
-local advertised host, local advertised port; an absent value is empty), then the SIP bytes as is.
+local advertised host, local advertised port, send flags; an absent value is empty), then the SIP
+bytes as is.
 """
 from __future__ import annotations
 
@@ -60,13 +61,14 @@ def _num(field: bytes) -> int | None:
 
 
 def _encode(kind: bytes, proto: str, host: str, port: int, conn_id: int | None, local: Socket | None,
-            data: bytes) -> bytes:
+            data: bytes, send_flags: int = 0) -> bytes:
     fields = [proto.encode(), host.encode(), _text(port), _text(conn_id)]
     if local is None:
         fields += [b"", b"", b"", b"", b""]
     else:
         fields += [local.proto.encode(), local.host.encode(), _text(local.port),
                    _text(local.advertise_host), _text(local.advertise_port)]
+    fields.append(_text(send_flags or None))
     head = b"\0".join(fields)
     return _HEAD.pack(kind, len(head)) + head + data
 
@@ -77,7 +79,7 @@ def encode_handoff(handoff: Handoff) -> bytes:
 
 
 def encode_send(out: Outgoing) -> bytes:
-    return _encode(SEND, out.proto, out.host, out.port, out.conn_id, out.local, out.data)
+    return _encode(SEND, out.proto, out.host, out.port, out.conn_id, out.local, out.data, out.send_flags)
 
 
 @dataclass(frozen=True)
@@ -89,13 +91,15 @@ class Packet:
     conn_id: int | None
     local: Socket | None
     data: bytes
+    send_flags: int = 0
 
     def source(self) -> Source:
         assert self.local is not None, "a handed-off message always has its local socket"
         return Source(self.proto, self.host, self.port, self.local, self.conn_id)
 
     def outgoing(self) -> Outgoing:
-        return Outgoing(self.proto, self.host, self.port, self.data, self.local, self.conn_id)
+        return Outgoing(self.proto, self.host, self.port, self.data, self.local, self.conn_id,
+                        self.send_flags)
 
 
 def decode(packet: bytes) -> Packet:
@@ -107,13 +111,14 @@ def decode(packet: bytes) -> Packet:
         raise ValueError(f"unknown channel packet kind {kind!r}")
     end = _HEAD.size + size
     fields = packet[_HEAD.size:end].split(b"\0")
-    if len(fields) != 9:
+    if len(fields) != 10:
         raise ValueError("bad channel packet header")
-    proto, host, port, conn_id, lproto, lhost, lport, ahost, aport = fields
+    proto, host, port, conn_id, lproto, lhost, lport, ahost, aport, flags = fields
     local = None
     if lproto:
         local = Socket(lproto.decode(), lhost.decode(), int(lport), ahost.decode() or None, _num(aport))
-    return Packet(kind, proto.decode(), host.decode(), int(port), _num(conn_id), local, packet[end:])
+    return Packet(kind, proto.decode(), host.decode(), int(port), _num(conn_id), local, packet[end:],
+                  _num(flags) or 0)
 
 
 def _pair() -> tuple[socket.socket, socket.socket]:

@@ -28,7 +28,7 @@ from kampy.runtime.tcp_registry import TcpRegistry
 from kampy.runtime.http import HttpError, HttpParser, HttpRequest, looks_like_http
 from kampy.runtime.http import build_response as build_http_response
 from kampy.runtime.params import NetParams
-from kampy.runtime.context import Outgoing, Socket, Source
+from kampy.runtime.context import SND_F_CON_CLOSE, SND_F_FORCE_CON_REUSE, Outgoing, Socket, Source
 from kampy.sip.errors import SIPProtocolError
 from kampy.sip.message import MAX_MESSAGE_SIZE, error_response
 from kampy.sip.stream import StreamParser
@@ -81,6 +81,8 @@ class TCPConnection(asyncio.Protocol):
         for data in self._queued:
             transport.write(data)
         self._queued.clear()
+        if self.closing:  # asked to close (SND_F_CON_CLOSE) while it was connecting
+            transport.close()
 
     def data_received(self, data: bytes) -> None:
         self.last_activity = time.monotonic()
@@ -306,8 +308,15 @@ class TCPManager:
         if conn is None:
             conn = self.by_addr.get((out.proto, out.host, out.port))
         if conn is None or conn.closing:
+            if out.send_flags & SND_F_FORCE_CON_REUSE:
+                log.debug("no open tcp connection to %s:%d and no new one allowed: not sent",
+                          out.host, out.port)
+                return
             conn = self._connect(out)
-        conn.write(out.data)
+        if out.data:
+            conn.write(out.data)
+        if out.send_flags & SND_F_CON_CLOSE:
+            conn.close()  # once what is queued is written
 
     def _connect(self, out: Outgoing) -> TCPConnection:
         v6 = ":" in out.host

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from kampy.config import ast
 from kampy.module import Function, RouteType
 from kampy.runtime import forward
-from kampy.runtime.context import MessageContext, Socket
+from kampy.runtime.context import SND_F_CON_CLOSE, SND_F_FORCE_CON_REUSE, MessageContext, Socket
 from kampy.runtime.flow import LoadError
 from kampy.runtime.sockets import grep_socket
 from kampy.runtime.loglevels import L_DBG, LEVEL_NAMES, python_level
@@ -334,6 +334,16 @@ def _force_rport(engine: Engine, call: ast.Call) -> Fn:
     return force_rport
 
 
+def _reply_send_flag(flag: int) -> Callable[[Engine, ast.Call], Fn]:
+    """set_reply_no_connect()/set_reply_close(): a send flag of the local reply (rpl_send_flags)."""
+    def builder(engine: Engine, call: ast.Call) -> Fn:
+        def set_flag(ctx: MessageContext) -> int:
+            ctx.reply_send_flags |= flag
+            return 1
+        return set_flag
+    return builder
+
+
 def _local_flag(key: str, value: Any = True) -> Callable[[Engine, ast.Call], Fn]:
     def builder(engine: Engine, call: ast.Call) -> Fn:
         def set_local(ctx: MessageContext) -> int:
@@ -451,8 +461,8 @@ BUILDERS: dict[str, Callable[[Engine, ast.Call], Fn]] = {
     "set_advertised_port": _assign("advertised_port", to_int),
     "force_send_socket": _force_send_socket,
     "set_forward_no_connect": _local_flag("forward_no_connect"),
-    "set_reply_no_connect": _local_flag("reply_no_connect"),
+    "set_reply_no_connect": _reply_send_flag(SND_F_FORCE_CON_REUSE),
     "set_forward_close": _local_flag("forward_close"),
-    "set_reply_close": _local_flag("reply_close"),
+    "set_reply_close": _reply_send_flag(SND_F_CON_CLOSE),
     "cfg_select": _cfg_select, "cfg_reset": _cfg_reset,
 }

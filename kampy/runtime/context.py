@@ -61,7 +61,9 @@ class Source:
 @dataclass(frozen=True)
 class Outgoing:
     """Bytes to send: to `(host, port)` over `proto`, from `local` if set, on TCP connection
-    `conn_id` when it is a reply on an existing connection."""
+    `conn_id` when it is a reply on an existing connection. `send_flags` (TCP only, Kamailio's
+    snd_flags): `SND_F_FORCE_CON_REUSE` sends only on an open connection (never connects),
+    `SND_F_CON_CLOSE` closes the connection once the bytes are written (empty bytes: just close)."""
 
     proto: str
     host: str
@@ -69,6 +71,12 @@ class Outgoing:
     data: bytes
     local: Socket | None = None
     conn_id: int | None = None
+    send_flags: int = 0
+
+
+# Kamailio's send flags (src/core/ip_addr.h), for Outgoing.send_flags and ctx.reply_send_flags
+SND_F_FORCE_CON_REUSE = 1 << 0
+SND_F_CON_CLOSE = 1 << 1
 
 
 @dataclass(frozen=True)
@@ -182,6 +190,9 @@ class MessageContext:
     tcp_alias: bool = False
     advertised_address: str | None = None
     advertised_port: int | None = None
+    # the send flags of a local reply (SND_F_*: set_reply_no_connect(), set_reply_close(),
+    # sl's send_reply_mode(); Kamailio's msg->rpl_send_flags)
+    reply_send_flags: int = 0
     # received by another worker and handed over to this one, which owns its transaction
     handed_off: bool = False
     # Kamailio's faked message (event routes run from timers and module init): is_faked_msg()

@@ -353,7 +353,8 @@ class Core:
         data = bytes(response) if isinstance(response, Response) else response
         src = ctx.src
         if src.proto != "udp":
-            ctx.send(Outgoing(src.proto, src.ip, src.port, data, src.local, src.conn_id))
+            ctx.send(Outgoing(src.proto, src.ip, src.port, data, src.local, src.conn_id,
+                              ctx.reply_send_flags))
             return
         host, port = reply_destination(ctx.msg, src.ip, src.port)
         ctx.send(Outgoing("udp", host, port, data, src.local))

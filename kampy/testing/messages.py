@@ -148,10 +148,11 @@ class Sent:
     time: float = 0.0
     local: object | None = None
     conn_id: int | None = None
+    send_flags: int = 0  # SND_F_* (TCP: only on an open connection, close it after)
 
     @classmethod
     def of(cls, out: Outgoing, now: float) -> Sent:
-        return cls(out.proto, out.host, out.port, out.data, now, out.local, out.conn_id)
+        return cls(out.proto, out.host, out.port, out.data, now, out.local, out.conn_id, out.send_flags)
 
     @cached_property
     def msg(self) -> Request | Response:

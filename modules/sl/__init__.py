@@ -5,10 +5,12 @@ from __future__ import annotations
 from kampy.api import (
     Arg,
     ArgKind,
+    EventRoute,
     Exports,
     Function,
     Need,
     Offer,
+    PVClass,
     Param,
     RouteType,
     RpcMethod,
@@ -30,11 +32,6 @@ NOT_IMPLEMENTED = (
                   default=None, types=(str,)),
     Unimplemented("param", "event_callback_lres_sent", KEMI_ONLY,
                   default=None, types=(str,)),
-    Unimplemented("function", "send_reply_mode", "not implemented yet"),
-    Unimplemented("function", "sl_forward_reply", "not implemented yet"),
-    Unimplemented("pvar", "ltt", "not implemented yet"),
-    Unimplemented("event_route", "sl:filtered-ack", "not implemented yet"),
-    Unimplemented("event_route", "sl:local-response", "not implemented yet"),
 )
 
 
@@ -72,6 +69,26 @@ EXPORTS = Exports(
             returns="1 when sent, -1 on error",
         ),
         Function(
+            "send_reply_mode",
+            args=(Arg("code", ArgKind.INT), Arg("reason", ArgKind.FMT, var_fixup="pve"),
+                  Arg("mode", ArgKind.INT)),
+            routes=RouteType.REQUEST | RouteType.ONREPLY | RouteType.FAILURE,
+            doc="send_reply() with a mode: 1 do not connect to send the reply (as "
+                "set_reply_no_connect()), 2 close the connection after sending it (as set_reply_close()); "
+                "as in Kamailio, 1 wins when both bits are set",
+            returns="1 when sent, -1 on error",
+        ),
+        Function(
+            "sl_forward_reply",
+            args=(Arg("code", ArgKind.FMT), Arg("reason", ArgKind.FMT)),
+            min_args=0,
+            routes=RouteType.ONREPLY,
+            doc="Forward statelessly the current received SIP reply, with the option to change the status "
+                "code (in the same class) and reason text; the core still forwards the received reply "
+                "after the route unless it drops it",
+            returns="1 when sent, -1 on error (not a reply, another class, no second Via)",
+        ),
+        Function(
             "sl_reply_error",
             routes=RouteType.REQUEST,
             doc="Sends back an error reply describing the nature of the last internal error.",
@@ -103,6 +120,17 @@ EXPORTS = Exports(
         Stat("sent_err_replies"),
         Stat("failures"),
         Stat("received_ACKs"),
+    ),
+    pvars=(
+        PVClass("ltt", arg="required",
+                doc="$ltt(x): the To-tag of the local reply (tm's with a transaction, else sl's); "
+                    "$ltt(s): sl's; $ltt(t): tm's (null without a transaction)"),
+    ),
+    event_routes=(
+        EventRoute("sl:filtered-ack", doc="runs when an ACK to a local stateless reply is absorbed, "
+                                          "with the ACK as the message"),
+        EventRoute("sl:local-response", doc="runs after sl sent a local reply, with the reply as the "
+                                            "message"),
     ),
     rpc=(RpcMethod("sl.stats", "rpc_stats", doc="Print reply statistics."),),
     not_implemented=NOT_IMPLEMENTED,

@@ -7,8 +7,10 @@ none, then the headers queued with `append_to_reply`, `Server:` and `Content-Len
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,13 +18,19 @@ from kampy.api import (
     CoreAPI,
     MessageContext,
     Module,
+    PVar,
     Request,
+    Response,
+    RouteType,
     SIPProtocolError,
+    SND_F_CON_CLOSE,
+    SND_F_FORCE_CON_REUSE,
     TmAPI,
     as_bytes,
     build_reply,
     local_to_tag,
-    tag_prefix,
+    parse_message,
+    relay_reply,
 )
 
 log = logging.getLogger("kampy.sl")
@@ -30,6 +38,10 @@ log = logging.getLogger("kampy.sl")
 SL_TAG_SIGNATURE, SL_TAG_SEPARATOR = "KAMAILIO-stateless", "."
 _STAT_CODES = (200, 202, 300, 301, 302, 400, 401, 403, 404, 407, 408, 483, 500)
 # sl.stats: Kamailio's RT_* counters, in its order
+# send_reply_mode()'s mode bits (SET_RPL_NO_CONNECT_T, SET_RPL_CLOSE_T)
+MODE_NO_CONNECT, MODE_CLOSE = 1, 2
+LOCAL_RESPONSE, FILTERED_ACK = "sl:local-response", "sl:filtered-ack"
+_STATUS_LINE = re.compile(rb"(\S+[ \t]+)(\d{3})([ \t]*)([^\r\n]*)")
 _RPC_STATS = ("200", "202", "2xx", "300", "301", "302", "3xx", "400", "401", "403", "404", "407", "408",
               "483", "4xx", "500", "5xx", "6xx", "xxx")
 
@@ -114,7 +126,21 @@ class SlModule(Module):
         self.core.send_reply(ctx, data)
         ctx.replied = code
         self._count(code)
+        self._local_response(ctx, data)
         return 1
+
+    def _local_response(self, ctx: MessageContext, data: bytes) -> None:
+        """event_route[sl:local-response], run with the reply just sent as the message."""
+        if not self.core.has_route("event", LOCAL_RESPONSE):
+            return
+        try:
+            reply = parse_message(data, limits=False)
+        except SIPProtocolError as exc:
+            log.error("cannot parse the local reply for %s: %s", LOCAL_RESPONSE, exc)
+            return
+        rctx = MessageContext(reply, ctx.src, self.core, route_type=RouteType.LOCAL, flags=ctx.flags)
+        self.core.run_event_route(LOCAL_RESPONSE, rctx)
+        ctx.outbox.extend(rctx.outbox)
 
     # ------------------------------------------------------------ statistics
 
@@ -130,9 +156,10 @@ class SlModule(Module):
         return not self.filter_ack(ctx)
 
     def filter_ack(self, ctx: MessageContext) -> bool:
-        """True for an ACK to a reply this module sent (its To-tag carries our tag prefix): Kamailio
-        counts it in sl:received_ACKs and drops it before the script runs (sl_filter_ACK, run
-        from the `pre_script` hook)."""
+        """True for an ACK to a reply this module sent (its To-tag is the one sl gives a reply to
+        it: our prefix, and the suffix of its top Via and Call-ID): Kamailio counts it in
+        sl:received_ACKs, runs event_route[sl:filtered-ack] and drops it before the script runs
+        (sl_filter_ACK, run from the `pre_script` hook)."""
         msg = ctx.msg
         if not isinstance(msg, Request) or msg.method != "ACK":
             return False
@@ -140,10 +167,10 @@ class SlModule(Module):
             tag = msg.to.tag if msg.to is not None else None
         except SIPProtocolError:
             return False
-        prefix = tag_prefix(self.core, SL_TAG_SIGNATURE)
-        if not tag or len(tag) != len(prefix) + 9 or not tag.startswith(prefix):
+        if not tag or tag != self.to_tag(msg):
             return False
         self._inc("received_ACKs")
+        self.core.run_event_route(FILTERED_ACK, ctx)
         return True
 
     # ------------------------------------------------------------ cfg functions
@@ -158,6 +185,40 @@ class SlModule(Module):
             return int(tm.t_reply(ctx, int(code), reason))
         return self.reply(ctx, int(code), reason)
 
+    def send_reply_mode(self, ctx: MessageContext, code: int, reason: str, mode: int) -> int:
+        """send_reply() with the reply's send flags: mode 1 only on an open connection, else
+        mode 2 closing the connection after it (Kamailio tests 1 first: 3 is as 1)."""
+        if int(mode) & MODE_NO_CONNECT:
+            ctx.reply_send_flags |= SND_F_FORCE_CON_REUSE
+        elif int(mode) & MODE_CLOSE:
+            ctx.reply_send_flags |= SND_F_CON_CLOSE
+        return self.send_reply(ctx, code, reason)
+
+    def sl_forward_reply(self, ctx: MessageContext, code: str = "", reason: str = "") -> int:
+        """Relay the received reply now, its status code (same class) and reason changed when
+        given; the core still relays the reply as received after the route unless it drops it."""
+        msg = ctx.msg
+        if not isinstance(msg, Response):
+            log.error("invalid SIP message type")
+            return -1
+        if code:
+            if len(code) != 3:
+                log.error("invalid reply code value %s", code)
+                return -1
+            if code[0] != str(msg.status)[0]:
+                log.error("reply code class cannot be changed")
+                return -1
+            if not (code[1].isdigit() and code[2].isdigit() and code.isascii()):
+                log.error("invalid reply code value %s!", code)
+                return -1
+        out = relay_reply(ctx)
+        if out is None:
+            return -1
+        if code or reason:
+            out = dataclasses.replace(out, data=_restatus(out.data, code, reason))
+        ctx.send(out)
+        return 1
+
     def sl_reply_error(self, ctx: MessageContext) -> int:
         if ctx.noreply:
             log.info("message marked with no-reply flag")
@@ -167,9 +228,49 @@ class SlModule(Module):
         log.error("stateless error reply used: %s", phrase)
         return 1
 
+    # ------------------------------------------------------------ $ltt
+
+    def pv_ltt(self, spec: PVar) -> LttPV:
+        key = spec.arg or ""
+        if key not in ("x", "s", "t"):
+            raise ValueError(f"unknown PV ltt key: {key}")
+        return LttPV(self, key)
+
+    def local_to_tag(self, ctx: MessageContext, key: str) -> str | None:
+        """$ltt(key): the To-tag of a local reply to the message; `s` sl's, `t` tm's (none without
+        a transaction), `x` tm's when there is a transaction, else sl's (get_reply_totag)."""
+        msg = ctx.msg
+        if msg.via is None:
+            return None
+        tm = self.tm
+        if key != "s" and tm is not None and tm.has_transaction(ctx):
+            return tm.t_get_reply_totag(msg)  # type: ignore[arg-type]
+        if key == "t":
+            return None
+        return self.to_tag(msg)  # type: ignore[arg-type]
+
     def rpc_stats(self) -> dict[str, int]:
         """Print reply statistics."""
         return {name: self.core.stats.value(f"sl:{name}_replies") for name in _RPC_STATS}
+
+
+class LttPV:
+    def __init__(self, sl: SlModule, key: str) -> None:
+        self.sl, self.key = sl, key
+
+    def get(self, ctx: MessageContext) -> str | None:
+        return self.sl.local_to_tag(ctx, self.key)
+
+
+def _restatus(data: bytes, code: str, reason: str) -> bytes:
+    """`data` with the code and/or reason of its status line replaced (what is not given kept)."""
+    line, sep, rest = data.partition(b"\r\n")
+    m = _STATUS_LINE.fullmatch(line)
+    if m is None:
+        return data
+    new_code = as_bytes(code) if code else m.group(2)
+    new_reason = as_bytes(reason) if reason else m.group(4)
+    return m.group(1) + new_code + m.group(3) + new_reason + sep + rest
 
 
 @functools.lru_cache(maxsize=128)

@@ -12,18 +12,11 @@ from kampy.api import (
     PVClass,
     Param,
     RouteType,
-    Unimplemented,
+    TransformClass,
     XhttpAPI,
 )
 
 from .impl import XHttp
-
-
-# What Kamailio 5.6's xhttp module has that kampy's does not (checked against Kamailio's
-# own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
-NOT_IMPLEMENTED = (
-    Unimplemented("transform", "url", "not implemented yet"),
-)
 
 
 EXPORTS = Exports(
@@ -55,7 +48,7 @@ EXPORTS = Exports(
         EventRoute("xhttp:request", doc="runs for each HTTP request kampy accepts on a SIP TCP port "
                                         "(url_match/url_skip filter them), with the request as the message"),
     ),
-    not_implemented=NOT_IMPLEMENTED,
+    transforms=(TransformClass("url", ("path", "querystring"), handler="tr_url"),),
     offers=(Offer("xhttp", XhttpAPI, doc="answering the HTTP request of the event route"),),
     factory=XHttp,
 )

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
-from kampy.api import CoreAPI, MessageContext, Module
+from kampy.api import CoreAPI, MessageContext, Module, Transform
 
 log = logging.getLogger("kampy.xhttp")
 
@@ -65,3 +66,15 @@ class XHttp(Module):
 
     def pv_hu(self, spec: Any) -> HuPV:
         return HuPV()
+
+    def tr_url(self, tr: Transform) -> Callable[[MessageContext, Any], Any]:
+        """`{url.path}`: the URL up to its first `?` (all of it without one); `{url.querystring}`:
+        what follows that `?` (empty without one). A number is taken as its text; null stays null."""
+        query = tr.name.lower() == "querystring"
+
+        def apply(ctx: MessageContext, value: Any) -> Any:
+            if value is None:
+                return None
+            path, mark, rest = str(value).partition("?")
+            return (rest if mark else "") if query else path
+        return apply
