@@ -762,6 +762,15 @@ class UsrlocAPI(Protocol):
         """Kamailio's get_ucontact_by_instance: (0, contact) found, (1, None) not found, (-1, c)
         found with an older CSeq, (-2, c) the same CSeq (a retransmission)."""
 
+    def contact_attrs(self, ctx: MessageContext) -> Any:
+        """What a contact saved now keeps of the message's `xavp_contact` XAVP (its first item's
+        string and integer fields), to give `new_contact(xavp=...)`/`copy(xavp=...)`; None when
+        the parameter or the XAVP is not set (Kamailio's ucontact_xavp_store)."""
+
+    def restore_attrs(self, ctx: MessageContext, contact: Any, index: int | None) -> None:
+        """Give a contact's stored `xavp_contact` fields back to the message: item `index` of the
+        XAVP (0 the R-URI's contact, n branch n; Kamailio's xavp_insert), None first (xavp_add)."""
+
     def insert_contact(self, domain: str, contact: Any) -> Any:
         """Insert a contact; returns it as stored."""
 

@@ -188,7 +188,9 @@ class Param:
 
 @dataclass(frozen=True)
 class Stat:
-    """A statistic; its full name is `group:name`, the group being the module's name unless set."""
+    """A statistic; its full name is `group:name`, the group being the module's name unless set. A
+    part in angle brackets makes the name a template (`<domain>-expires`): the module registers
+    each instance at run time (`core.stats.register`), none is registered at load."""
 
     name: str
     doc: str = ""

@@ -170,7 +170,9 @@ class Stats:
 
     def register_exports(self, exports: Exports) -> None:
         self._bound()
-        rows = [(f"{s.group or exports.name}:{s.name}", int(s.no_reset)) for s in exports.stats]
+        # a name with a part in angle brackets is a template: the module registers each instance
+        rows = [(f"{s.group or exports.name}:{s.name}", int(s.no_reset)) for s in exports.stats
+                if "<" not in s.name]
         if rows:
             self._insert_many(rows)
             self._refresh()

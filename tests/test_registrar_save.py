@@ -232,7 +232,7 @@ def test_contact_info_values_are_usrlocs_fields_with_contact_and_last_modified()
     assert info.values(100) == dict(
         contact="sip:a@h", expires=60, q=-1, methods=5, received=None, callid="c1", cseq=1, user_agent="ua",
         path=None, cflags=0, flags=0, socket="udp:h:5060", connection_id=-1, keepalive=0, server_id=0,
-        instance=None, reg_id=0, last_modified=100)
+        instance=None, reg_id=0, xavp=None, last_modified=100)
 
 
 def test_save_rewriting_the_only_binding_replies_with_it_as_rewritten() -> None:

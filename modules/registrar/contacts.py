@@ -78,6 +78,7 @@ class ContactInfo:
     server_id: int
     instance: str | None
     reg_id: int
+    xavp: Any = None  # usrloc's xavp_contact fields (UsrlocAPI.contact_attrs)
 
     def values(self, now: int) -> dict[str, Any]:
         """The binding's fields as usrloc names them (`contact` for `uri`), with `last_modified`."""

@@ -366,6 +366,7 @@ class RegistrarModule(RegistrarCfg, Module):
                   1 if cflags & nat_flag else 0, ul.server_id)
         first_instance = _instance(contacts[0])
         novariation = bool(st.flags & REG_SAVE_NOVARIATION_FL)
+        attrs = ul.contact_attrs(ctx)  # usrloc's xavp_contact fields, kept with each binding
         infos = []
         for c, uri in zip(contacts, uris, strict=True):
             expires = self._contact_expires(c, expires_hf, novariation)
@@ -374,7 +375,8 @@ class RegistrarModule(RegistrarCfg, Module):
             received = c.params.body("received") or path_received or received_avp
             instance = _instance(c) or first_instance
             reg_id = self._reg_id(c) if instance and st.use_regid else 0
-            infos.append(ContactInfo(uri, expires, q, methods, received or None, *shared, instance, reg_id))
+            infos.append(ContactInfo(uri, expires, q, methods, received or None, *shared, instance, reg_id,
+                                     attrs))
         return infos
 
     def _contact_expires(self, c: NameAddr, expires_hf: int, novariation: bool) -> int:
@@ -767,6 +769,7 @@ class RegistrarModule(RegistrarCfg, Module):
                                            path=path if dst else None,
                                            q=c.q, flags=c.cflags, socket=self._socket(c.socket),
                                            instance=c.instance, ruid=c.ruid))
+                self.ul.restore_attrs(ctx, c, len(ctx.branches))
         return 1
 
     def _temp_gruu(self, domain: str, puri: URI) -> tuple[Any, Any] | None:
@@ -778,6 +781,7 @@ class RegistrarModule(RegistrarCfg, Module):
 
     def _set_ruri_branch(self, ctx: MessageContext, c: Any) -> int:
         add_record_details(ctx, self.xavp_rcd, self.xavp_rcd_mask, c, self.now())
+        self.ul.restore_attrs(ctx, c, 0)
         ctx.new_ruri = c.contact
         ctx.dst_uri = None
         ctx.path_vec = None
@@ -876,6 +880,8 @@ class RegistrarModule(RegistrarCfg, Module):
                 continue
             if not _int_arg(match_action) & 2:
                 add_record_details(ctx, self.xavp_rcd, self.xavp_rcd_mask, c, now)
+            if _int_arg(match_action) & 1:
+                self.ul.restore_attrs(ctx, c, None)
             return 1
         return -1
 

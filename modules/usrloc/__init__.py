@@ -24,17 +24,11 @@ def timer_processes(params: dict[str, Any]) -> tuple[Process, ...]:
 NOT_IMPLEMENTED = (
     Unimplemented("param", "close_expired_tcp", "kampy has no way yet for a module to close a TCP "
                   "connection another worker owns", default=0, types=(int,)),
-    Unimplemented("param", "xavp_contact", "not implemented yet", default=None, types=(str,)),
     Unimplemented("param", "db_raw_fetch_type", "Kamailio 5.6 declares it but never reads it (it "
                   "was to pick Oracle's form of a raw query)", default=0, types=(int,)),
     Unimplemented("param", "load_rank", "kampy loads the table into the shared store once, in the "
                   "first process that registers the domain, before any serves SIP; which process "
                   "does it cannot be chosen", default=1, types=(int,)),
-    Unimplemented("stat", "usrloc:<domain>-users", "kampy registers it per domain at run time "
-                  "(usrloc:location-users), but EXPORTS cannot declare a per-domain statistic yet"),
-    Unimplemented("stat", "usrloc:<domain>-contacts", "kampy registers it per domain at run time "
-                  "(usrloc:location-contacts), but EXPORTS cannot declare a per-domain statistic yet"),
-    Unimplemented("stat", "usrloc:<domain>-expires", "not implemented yet"),
 )
 
 
@@ -104,13 +98,24 @@ EXPORTS = Exports(
               doc="the level of the roundtrip log line of a reply (255: none)"),
         Param("ka_logmsg", (str,), " to-uri: [$tu] remote-addr: [$sas]",
               doc="what the roundtrip log line adds (pseudo-variables of the reply)"),
+        Param("xavp_contact", (str,), None,
+              doc="the XAVP whose fields (strings and integers) save() stores with each contact and "
+                  "lookup() gives back: $xavp(<name>[0]) for the R-URI's contact, [n] for branch n"),
         Param("handle_lost_tcp", (int,), 0,
               doc="1: a contact whose TCP/TLS/WS connection is gone expires at lookup and on the timer"),
         Param("skip_remote_socket", (int,), 0),
         Param("fetch_rows", (int,), 2000,
               doc="rows read from the table at once; kampy checks it (> 0) and reads the whole result"),
     ),
-    stats=(Stat("registered_users"),),
+    stats=(
+        Stat("registered_users"),
+        Stat("<domain>-users", no_reset=True,
+             doc="AoRs in the table of the domain (e.g. usrloc:location-users; the separator is the core's "
+                 "stats_name_separator), registered when the domain is"),
+        Stat("<domain>-contacts", no_reset=True, doc="contacts in the table of the domain"),
+        Stat("<domain>-expires", doc="contacts the timer found expired and removed from the domain since "
+                                     "start (or the last reset); not counted in db_mode 3, as in Kamailio"),
+    ),
     rpc=(
         RpcMethod("ul.dump", "rpc_dump", doc="Dump user location tables"),
         RpcMethod("ul.lookup", "rpc_lookup", doc="Lookup one AOR in the usrloc location table",

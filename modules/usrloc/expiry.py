@@ -144,7 +144,7 @@ class ExpiryMixin:
                 gone = domain.storage.expired(now - self.rm_expired_delay)
                 for c in gone:
                     domain.delete(c)
-            count = len(gone)
+            count = 0  # Kamailio's db_timer_udomain deletes the rows without counting them
         else:
             # One AoR at a time (Kamailio's timer locks slot by slot): saves in other workers never
             # wait for the whole expiry. In db_mode 1 each row is deleted from the table after the

@@ -418,6 +418,7 @@ class LocationTable:
         self.options = options or TableOptions()
         self.use_domain = self.options.use_domain
         self.partitions = partitions if partitions is not None else Partitions()
+        self.attrs: Any = None  # with xavp_contact: the contacts' fields table (attrs.AttrsTable)
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
@@ -492,11 +493,16 @@ class LocationTable:
         return found if keep is None else [c for c in found if keep(c)]
 
     def contacts(self, aor: str) -> list[UContact]:
-        return self._select(self._key(aor))
+        return self._with_attrs(self._select(self._key(aor)))
 
     def by_ruid(self, ruid: str) -> UContact | None:
-        found = self._select({"ruid": ruid})
+        found = self._with_attrs(self._select({"ruid": ruid}))
         return found[0] if found else None
+
+    def _with_attrs(self, found: list[UContact]) -> list[UContact]:
+        if self.attrs is not None and found:
+            self.attrs.attach(found)
+        return found
 
     def all(self) -> list[UContact]:
         return self._select(None)
@@ -516,6 +522,8 @@ class LocationTable:
             self._insert_update(contact)
         else:
             self.db.insert(self.table, self._names(self._new_row(contact)))
+        if self.attrs is not None:
+            self.attrs.write(contact)
 
     def _new_row(self, contact: UContact) -> dict[str, Any]:
         """The row db_insert_ucontact writes: with the next `partition`."""
@@ -544,6 +552,8 @@ class LocationTable:
         changed = self.db.update(self.table, self._names(where), self._names(row))
         if changed == 0 and self.options.check_update and not self._exists(contact.ruid):
             self.db.insert(self.table, self._names(self._new_row(contact)))
+        if self.attrs is not None:
+            self.attrs.rewrite(contact)
 
     def _match(self, c: UContact) -> dict[str, Any]:
         """The row of `c` for an UPDATE or DELETE: by ruid (db_ops_ruid), else as Kamailio's

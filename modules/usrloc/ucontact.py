@@ -5,6 +5,7 @@ import itertools
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 Q_UNSPECIFIED = -1
 ALL_METHODS = 0xFFFFFFFF
@@ -56,6 +57,8 @@ class UContact:
     connection_id: int = -1
     keepalive: int = 0
     last_keepalive: int = 0  # when it last answered a NAT keepalive (set on insert and update too)
+    # the xavp_contact XAVP's fields saved with it ({field: [values]}), given back at lookup
+    xavp: dict[str, list[Any]] | None = None
 
     def valid(self, now: float) -> bool:
         """Kamailio's VALID_CONTACT: not yet expired, or permanent."""

@@ -41,6 +41,7 @@ from kampy.api import (
     db_connect,
 )
 
+from .attrs import Attrs, AttrsTable, insert_attrs, stored_attrs
 from .callbacks import CallbacksMixin
 from .errors import DB_FAILED, DBWriteError
 from .expiry import ExpiryMixin
@@ -163,6 +164,7 @@ class UsrlocModule(CallbacksMixin, ExpiryMixin, KeepaliveMixin, Module):
         self.server_id = core.server_id
         self.rm_expired_delay = int(params["rm_expired_delay"])
         self.handle_lost_tcp = bool(params["handle_lost_tcp"])
+        self.xavp_contact: str | None = params["xavp_contact"] or None
         self.timer_procs = max(0, int(params["timer_procs"]))
         self.ka = Keepalives(params, core)
         self.partitions = Partitions()  # set_max_partition
@@ -245,6 +247,8 @@ class UsrlocModule(CallbacksMixin, ExpiryMixin, KeepaliveMixin, Module):
                                    on_grow=lambda: stats.inc(grown))
         table = None if self._db is None else LocationTable(self._db, name, self.table_options,
                                                             self.partitions)
+        if table is not None and self.xavp_contact:
+            table.attrs = AttrsTable(table.db, name, self.use_domain, lambda: table._time(int(self.now())))
         domain = Domain(name, self.db_mode, shared, table, self._pending)
         self.domains[name] = domain
         stats.register_gauge(self.name_stat(name, "users"), lambda: domain.storage.count_aors())
@@ -269,6 +273,8 @@ class UsrlocModule(CallbacksMixin, ExpiryMixin, KeepaliveMixin, Module):
             if int(self.params["db_clean_tcp"]):
                 domain.table.delete_tcp()
             rows = domain.table.all()
+            if domain.table.attrs is not None:
+                domain.table.attrs.attach(rows, clean=True)
         except DBError as exc:
             raise ValueError(f"cannot load table {domain.name}: {exc}") from exc
         with domain.shared.lock():
@@ -346,6 +352,13 @@ class UsrlocModule(CallbacksMixin, ExpiryMixin, KeepaliveMixin, Module):
     @staticmethod
     def new_contact(**fields: Any) -> UContact:
         return UContact(**fields)
+
+    def contact_attrs(self, ctx: MessageContext) -> Attrs | None:
+        return stored_attrs(ctx, self.xavp_contact)
+
+    def restore_attrs(self, ctx: MessageContext, contact: UContact, index: int | None) -> None:
+        if self.xavp_contact and contact.xavp is not None:
+            insert_attrs(ctx, self.xavp_contact, contact.xavp, index)
 
     def domain(self, name: str) -> Domain:
         return self.register_domain(name)
