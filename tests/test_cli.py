@@ -115,7 +115,7 @@ def test_non_editable_install_ships_grammar_and_modules(tmp_path):
 def test_check_shows_the_warning_for_an_unimplemented_param(capsys, tmp_path):
     cfg = tmp_path / "reg.cfg"
     cfg.write_text('loadmodule "sl.so"\nloadmodule "usrloc.so"\nloadmodule "registrar.so"\n'
-                   'modparam("usrloc", "xavp_contact", "ulattrs")\nrequest_route { exit; }\n')
+                   'modparam("usrloc", "load_rank", 2)\nrequest_route { exit; }\n')
     assert main(["check", str(cfg)]) == 0
     err = capsys.readouterr().err
-    assert "warning: parameter 'xavp_contact' of module 'usrloc' is ignored by kampy: " in err
+    assert "warning: parameter 'load_rank' of module 'usrloc' is ignored by kampy: " in err

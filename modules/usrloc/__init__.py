@@ -22,8 +22,6 @@ def timer_processes(params: dict[str, Any]) -> tuple[Process, ...]:
 
 
 NOT_IMPLEMENTED = (
-    Unimplemented("param", "close_expired_tcp", "kampy has no way yet for a module to close a TCP "
-                  "connection another worker owns", default=0, types=(int,)),
     Unimplemented("param", "db_raw_fetch_type", "Kamailio 5.6 declares it but never reads it (it "
                   "was to pick Oracle's form of a raw query)", default=0, types=(int,)),
     Unimplemented("param", "load_rank", "kampy loads the table into the shared store once, in the "
@@ -98,6 +96,9 @@ EXPORTS = Exports(
               doc="the level of the roundtrip log line of a reply (255: none)"),
         Param("ka_logmsg", (str,), " to-uri: [$tu] remote-addr: [$sas]",
               doc="what the roundtrip log line adds (pseudo-variables of the reply)"),
+        Param("close_expired_tcp", (int,), 0,
+              doc="1: when the timer removes an expired contact (db_mode 0-2), the TCP/TLS/WS "
+                  "connection it was registered over is closed, by whichever worker owns it"),
         Param("xavp_contact", (str,), None,
               doc="the XAVP whose fields (strings and integers) save() stores with each contact and "
                   "lookup() gives back: $xavp(<name>[0]) for the R-URI's contact, [n] for branch n"),
@@ -110,8 +111,8 @@ EXPORTS = Exports(
     stats=(
         Stat("registered_users"),
         Stat("<domain>-users", no_reset=True,
-             doc="AoRs in the table of the domain (e.g. usrloc:location-users; the separator is the core's "
-                 "stats_name_separator), registered when the domain is"),
+             doc="AoRs in the table of the domain (usrloc:location_users with the core's default "
+                 "stats_name_separator `_`), registered when the domain is"),
         Stat("<domain>-contacts", no_reset=True, doc="contacts in the table of the domain"),
         Stat("<domain>-expires", doc="contacts the timer found expired and removed from the domain since "
                                      "start (or the last reset); not counted in db_mode 3, as in Kamailio"),

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from kampy.api import CoreAPI, DBError, core_hash
+from kampy.api import SND_F_CON_CLOSE, SND_F_FORCE_CON_REUSE, CoreAPI, DBError, Outgoing, core_hash
 
 from .errors import DBWriteError
 from .ka import Keepalives
@@ -34,6 +34,7 @@ class ExpiryMixin:
     db_mode: int
     rm_expired_delay: int
     handle_lost_tcp: bool
+    close_expired_tcp: bool
     timer_procs: int
     _expired_callbacks: list[Callable[[str, UContact], None]]
     ka: Keepalives
@@ -134,7 +135,7 @@ class ExpiryMixin:
         if self.handle_lost_tcp and domain.shared is not None:
             self._expire_lost_tcp(domain, [c for c in domain.storage.all() if self._in_part(c.aor, part)])
         if domain.mode == NO_DB and domain.shared is not None and not self._expired_callbacks \
-                and part is None:
+                and part is None and not self.close_expired_tcp:
             # Nothing to keep in step: each record with an expired contact is rewritten once.
             count = domain.shared.delete_expired(now)
         elif domain.mode == DB_ONLY:
@@ -165,11 +166,20 @@ class ExpiryMixin:
                 if current is not None:
                     gone.append(current)
                     count += 1
+                    if self.close_expired_tcp and current.connection_id != -1:
+                        self._close_connection(current)
         if count:
             self.core.stats.inc(self.name_stat(domain.name, "expires"), count)
             log.debug("usrloc: %d contacts expired in %s", count, domain.name)
         for c in gone:
             self._run_expired_callbacks(domain, c)
+
+    def _close_connection(self, c: UContact) -> None:
+        """close_expired_tcp: have the worker that owns the contact's connection close it (nothing
+        is sent; by id alone: an id no longer open closes nothing, as Kamailio's close_connection)."""
+        log.debug("usrloc: closing tcp connection %d of expired contact %s", c.connection_id, c.contact)
+        self.core.send(Outgoing("tcp", "", 0, b"", None, c.connection_id,
+                                SND_F_FORCE_CON_REUSE | SND_F_CON_CLOSE))
 
     def flush(self) -> None:
         for domain in self.domains.values():

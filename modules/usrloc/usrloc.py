@@ -164,6 +164,7 @@ class UsrlocModule(CallbacksMixin, ExpiryMixin, KeepaliveMixin, Module):
         self.server_id = core.server_id
         self.rm_expired_delay = int(params["rm_expired_delay"])
         self.handle_lost_tcp = bool(params["handle_lost_tcp"])
+        self.close_expired_tcp = bool(params["close_expired_tcp"])
         self.xavp_contact: str | None = params["xavp_contact"] or None
         self.timer_procs = max(0, int(params["timer_procs"]))
         self.ka = Keepalives(params, core)
