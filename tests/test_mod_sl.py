@@ -4,6 +4,7 @@ from __future__ import annotations
 import random
 
 from kampy.api import Branch, Socket, parse_message
+from kampy.testing import FakeClock
 from modules.sl import EXPORTS
 from kampy.api import crc_suffix, local_to_tag
 from modules.sl.sl import SL_TAG_SEPARATOR, SL_TAG_SIGNATURE
@@ -231,6 +232,7 @@ def test_received_already_recorded_in_the_request_is_not_repeated() -> None:
 def test_ack_to_our_stateless_reply_is_filtered_and_counted() -> None:
     c = core()
     sl = module(EXPORTS, c)
+    sl.sl_send_reply(ctx_for(INVITE, c), 486, "Busy Here")  # ACKs are looked at for 2 s after it
     tag = local_to_tag(c, parse_message(INVITE), SL_TAG_SIGNATURE, SL_TAG_SEPARATOR)
     ack = INVITE.replace(b"To: <sip:bob@example.test>", b"To: <sip:bob@example.test>;tag=" + tag.encode())
     ack = ack.replace(b"INVITE sip", b"ACK sip").replace(b"7 INVITE", b"7 ACK")
@@ -238,6 +240,20 @@ def test_ack_to_our_stateless_reply_is_filtered_and_counted() -> None:
     assert c.stats.get("sl:received_ACKs") == 1
     other = ack.replace(tag.encode(), b"someone-else")
     assert sl.filter_ack(ctx_for(other, c)) is False
+
+
+def test_an_ack_more_than_2_seconds_after_the_last_local_reply_is_not_filtered() -> None:
+    c = core()
+    c.clock = clock = FakeClock()
+    sl = module(EXPORTS, c)
+    sl.sl_send_reply(ctx_for(INVITE, c), 486, "Busy Here")
+    tag = local_to_tag(c, parse_message(INVITE), SL_TAG_SIGNATURE, SL_TAG_SEPARATOR)
+    ack = INVITE.replace(b"To: <sip:bob@example.test>", b"To: <sip:bob@example.test>;tag=" + tag.encode())
+    ack = ack.replace(b"INVITE sip", b"ACK sip").replace(b"7 INVITE", b"7 ACK")
+    clock.advance(2.1)
+    assert sl.filter_ack(ctx_for(ack, c)) is False
+    sl.sl_send_reply(ctx_for(OPTIONS, c), 404, "Not Found")  # any local reply opens the window again
+    assert sl.filter_ack(ctx_for(ack, c)) is True
 
 
 def test_message_marked_noreply_gets_no_reply() -> None:

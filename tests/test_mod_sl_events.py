@@ -164,3 +164,14 @@ def test_sl_forward_reply_without_arguments_relays_as_received(kampy_cfg: Any) -
     sip.ua("sip:bob@example.test", "192.0.2.20:5062", answer=486)
     result = sip.send_request("INVITE", "sip:bob@192.0.2.20:5062")
     assert [(s.msg.status, s.msg.reason) for s in result.sent if s.is_response] == [(486, "Busy Here")]
+
+
+def test_an_ack_after_the_2_second_window_reaches_the_script(kampy_cfg: Any) -> None:
+    sip = server(kampy_cfg, 'if ($rU == "show") { sl_send_reply("200", "[$shv(ack)]"); exit; }\n'
+                            'if (is_method("ACK")) { $shv(ack) = "script"; exit; }\n'
+                            'sl_send_reply("486", "Busy Here");')
+    reply = sip.send_request("INVITE", "sip:bob@example.test", call_id="c1", branch="z9hG4bK-1").reply
+    sip.advance(2.5)
+    sip.send_request("ACK", "sip:bob@example.test", call_id="c1", to_tag=to_tag(reply), branch="z9hG4bK-1")
+    assert sip.stat("sl:received_ACKs") == 0
+    assert sip.send_request("OPTIONS", "sip:show@example.test").reply.msg.reason == "[script]"

@@ -41,6 +41,9 @@ _STAT_CODES = (200, 202, 300, 301, 302, 400, 401, 403, 404, 407, 408, 483, 500)
 # send_reply_mode()'s mode bits (SET_RPL_NO_CONNECT_T, SET_RPL_CLOSE_T)
 MODE_NO_CONNECT, MODE_CLOSE = 1, 2
 LOCAL_RESPONSE, FILTERED_ACK = "sl:local-response", "sl:filtered-ack"
+# An ACK is taken for one to a local reply only until 2 s after the last one sl sent, in Kamailio's
+# timer ticks (1/16 s): the deadline is a counter of a small shared table, which every worker reads
+TICKS_HZ, SL_RPL_WAIT_TICKS, DEADLINE = 16, 2 * 16, 0
 _STATUS_LINE = re.compile(rb"(\S+[ \t]+)(\d{3})([ \t]*)([^\r\n]*)")
 _RPC_STATS = ("200", "202", "2xx", "300", "301", "302", "3xx", "400", "401", "403", "404", "407", "408",
               "483", "4xx", "500", "5xx", "6xx", "xxx")
@@ -56,6 +59,7 @@ class SlModule(Module):
         self.rich_redirect = int(params["rich_redirect"])
         # send_reply() replies in tm's transaction when there is one (bind_tm)
         self.tm: TmAPI | None = core.api("tm") if params["bind_tm"] else None
+        self._timeout: Any = None  # the shared table holding the ACK deadline, opened at first use
 
     # ------------------------------------------------------------ API
 
@@ -123,6 +127,7 @@ class SlModule(Module):
             self._inc("failures")
             return -1
         data = self.build_reply(ctx, code, reason, extra_headers, body, to_tag)
+        self._extend_ack_window()
         self.core.send_reply(ctx, data)
         ctx.replied = code
         self._count(code)
@@ -142,6 +147,30 @@ class SlModule(Module):
         self.core.run_event_route(LOCAL_RESPONSE, rctx)
         ctx.outbox.extend(rctx.outbox)
 
+    # ------------------------------------------------------------ the ACK window (sl_timeout)
+
+    def _ticks(self) -> int:
+        return int(self.core.clock.monotonic() * TICKS_HZ)
+
+    def _deadline_table(self) -> Any:
+        if self._timeout is None:
+            self._timeout = self.core.shared.table("sl", capacity=16)
+        return self._timeout
+
+    def _extend_ack_window(self) -> None:
+        """A local reply is sent: ACKs are looked at until 2 s from now (written once a tick)."""
+        deadline = self._ticks() + SL_RPL_WAIT_TICKS
+        table = self._deadline_table()
+        if table.counter(DEADLINE) >= deadline:
+            return
+        with table.transaction():
+            current = table.counter(DEADLINE)
+            if current < deadline:
+                table.add(DEADLINE, deadline - current)
+
+    def _ack_too_late(self) -> bool:
+        return self._deadline_table().counter(DEADLINE) <= self._ticks()
+
     # ------------------------------------------------------------ statistics
 
     def _inc(self, name: str) -> None:
@@ -157,11 +186,16 @@ class SlModule(Module):
 
     def filter_ack(self, ctx: MessageContext) -> bool:
         """True for an ACK to a reply this module sent (its To-tag is the one sl gives a reply to
-        it: our prefix, and the suffix of its top Via and Call-ID): Kamailio counts it in
+        it: our prefix, and the suffix of its top Via and Call-ID), arriving within 2 s of the last
+        local reply of any worker (Kamailio's sl_timeout; later ones go to the script): Kamailio
+        counts it in
         sl:received_ACKs, runs event_route[sl:filtered-ack] and drops it before the script runs
         (sl_filter_ACK, run from the `pre_script` hook)."""
         msg = ctx.msg
         if not isinstance(msg, Request) or msg.method != "ACK":
+            return False
+        if self._ack_too_late():
+            log.debug("too late to be a local ACK!")
             return False
         try:
             tag = msg.to.tag if msg.to is not None else None

@@ -31,8 +31,10 @@ loadmodule "pv.so"
 loadmodule "textops.so"
 loadmodule "xhttp.so"
 modparam("pv", "shvset", "ack=s:none")
+modparam("pv", "shvset", "late=s:none")
 request_route {
   if ($rU == "show") { sl_send_reply("200", "r: $shv(lrs) $shv(lr) / $shv(ack)"); exit; }
+  if ($rU == "late") { sl_send_reply("200", "late: $shv(late)"); exit; }
   if ($rU == "ltt") { sl_send_reply("404", "$ltt(s)"); exit; }
   if ($rU == "lttx") { sl_send_reply("404", "$ltt(x)"); exit; }
   if ($rU == "mode0") { send_reply_mode("403", "Invalid user - $fU", "0"); exit; }
@@ -40,7 +42,7 @@ request_route {
   if ($rU == "mode2") { send_reply_mode("403", "Invalid user - $fU", "2"); exit; }
   if ($rU == "mode3") { send_reply_mode("403", "Invalid user - $fU", "3"); exit; }
   if ($rU == "fwd") { $du = "sip:127.0.0.1:UAS"; forward(); exit; }
-  if (is_method("ACK")) exit;
+  if (is_method("ACK")) { $shv(late) = $ci; exit; }
   sl_send_reply("486", "Busy Here");
 }
 reply_route {
@@ -170,6 +172,16 @@ def test_local_response_and_filtered_ack_routes_run_on_both(servers):
     # (the second "show" sees the local-response of the first one's reply)
     assert seen[2:] == seen[:2] == ["SIP/2.0 200 r: 486 Busy Here INVITE / none",
                                     "SIP/2.0 200 r: 200 r: 486 Busy Here INVITE / none OPTIONS / ACK acked"]
+
+
+def test_an_ack_after_2_seconds_without_local_replies_reaches_the_script_on_both(servers):
+    for server in servers:
+        lport = free_port()
+        reply = ask(server, "bob", "INVITE", lport, call_id="late-ack", branch="z9hG4bK-late")
+        time.sleep(2.5)  # Kamailio's sl looks at ACKs for 2 s after its last local reply
+        ask(server, "bob", "ACK", lport, call_id="late-ack", to_tag=to_tag(reply), branch="z9hG4bK-late")
+        time.sleep(0.2)
+        assert status_line(ask(server, "late")) == "SIP/2.0 200 late: late-ack", server.name
 
 
 def tcp_reply(server: Server, mode: str) -> tuple[str, bool]:
