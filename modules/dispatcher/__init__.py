@@ -150,7 +150,8 @@ EXPORTS = Exports(
             returns="1 marked, -1 not",
             doc="Marks the last used destination (a, i, t, d, with p for probing).",
         ),
-        Function("ds_list_exists", args=(GROUP,), returns=EXISTS),
+        Function("ds_list_exists", args=(GROUP,), returns=EXISTS,
+                 doc="Whether the destination set `groupid` is loaded."),
         Function(
             "ds_list_exist",
             handler="ds_list_exists",
