@@ -175,6 +175,7 @@ EXPORTS = Exports(
             args=(SET, Arg("uri", ArgKind.FMT)),
             min_args=1,
             returns="1 an active destination (the URI's), -1 none",
+            doc="Whether set `set` has an active destination (the one of `uri`, when given).",
         ),
         Function("ds_load_update", doc="BYE/CANCEL: the call's load removed; 2xx to INVITE: confirmed."),
         Function("ds_load_unset", doc="Removes the call's load from its destination."),
