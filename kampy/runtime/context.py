@@ -206,6 +206,9 @@ class MessageContext:
     # (code, reason, content type, body)
     http_request: Any = None
     http_reply: tuple[int, str, str, bytes] | None = None
+    # Kamailio's onsend_info while the message is being sent (onsend_route, topoh's
+    # event_route[topoh:msg-sending]): the bytes, where to and from which socket ($snd, $sndto...)
+    onsend: Outgoing | None = None
     # the digest credentials authentication functions accepted (www_authorize(), pv_auth_check()...)
     authorized_credentials: list[Credentials] = field(default_factory=list)
     local: dict[str, Any] = field(default_factory=dict)  # per-message scratch space of one module

@@ -31,47 +31,10 @@ NOT_IMPLEMENTED = (
     Unimplemented("function", "sbranch_set_ruri", "not implemented yet"),
     Unimplemented("function", "sbranch_append", "not implemented yet"),
     Unimplemented("function", "sbranch_reset", "not implemented yet"),
-    Unimplemented("pvar", "AU", "not implemented yet"),
-    Unimplemented("pvar", "Au", "not implemented yet"),
-    Unimplemented("pvar", "Rn", "not implemented yet"),
-    Unimplemented("pvar", "ccp", "not implemented yet"),
-    Unimplemented("pvar", "dic", "not implemented yet"),
-    Unimplemented("pvar", "dip", "not implemented yet"),
-    Unimplemented("pvar", "dir", "not implemented yet"),
-    Unimplemented("pvar", "ds", "not implemented yet"),
-    Unimplemented("pvar", "err.class", "not implemented yet"),
-    Unimplemented("pvar", "err.info", "not implemented yet"),
-    Unimplemented("pvar", "err.level", "not implemented yet"),
-    Unimplemented("pvar", "err.rcode", "not implemented yet"),
-    Unimplemented("pvar", "err.rreason", "not implemented yet"),
-    Unimplemented("pvar", "expires", "not implemented yet"),
-    Unimplemented("pvar", "from.domain", "not implemented yet"),
-    Unimplemented("pvar", "from.user", "not implemented yet"),
-    Unimplemented("pvar", "fsn", "not implemented yet"),
-    Unimplemented("pvar", "ksr", "not implemented yet"),
-    Unimplemented("pvar", "location_ua", "not implemented yet"),
-    Unimplemented("pvar", "msgbuf", "not implemented yet"),
-    Unimplemented("pvar", "mts", "not implemented yet"),
-    Unimplemented("pvar", "nh", "not implemented yet"),
-    Unimplemented("pvar", "rcv", "not implemented yet"),
-    Unimplemented("pvar", "rpl", "not implemented yet"),
-    Unimplemented("pvar", "ruid", "not implemented yet"),
-    Unimplemented("pvar", "ruri.domain", "not implemented yet"),
-    Unimplemented("pvar", "ruri.user", "not implemented yet"),
+    Unimplemented("pvar", "ksr", "KEMI only: $ksr(...) reads KEMI objects; kampy runs only Kamailio's "
+                  "native config language"),
     Unimplemented("pvar", "sbranch", "not implemented yet"),
-    Unimplemented("pvar", "snd", "not implemented yet"),
-    Unimplemented("pvar", "sndfrom", "not implemented yet"),
-    Unimplemented("pvar", "sndto", "not implemented yet"),
-    Unimplemented("pvar", "to.domain", "not implemented yet"),
-    Unimplemented("pvar", "to.user", "not implemented yet"),
     Unimplemented("pvar", "xavu", "not implemented yet"),
-    Unimplemented("transform", "s.decode.7bit", "not implemented yet"),
-    Unimplemented("transform", "s.decode.base58", "not implemented yet"),
-    Unimplemented("transform", "s.encode.7bit", "not implemented yet"),
-    Unimplemented("transform", "s.encode.base58", "not implemented yet"),
-    Unimplemented("transform", "s.fmtlines", "not implemented yet"),
-    Unimplemented("transform", "s.fmtlinet", "not implemented yet"),
-    Unimplemented("transform", "urialias", "not implemented yet"),
 )
 
 
@@ -378,6 +341,43 @@ EXPORTS = Exports(
         PVClass("via0", arg="required", handler="pv_via0"),  # pv_get_via0 pv_parse_via_name
         PVClass("via1", arg="required", handler="pv_via1"),  # pv_get_via1 pv_parse_via_name
         PVClass("viaZ", arg="required", handler="pv_viaZ"),  # pv_get_viaZ pv_parse_via_name
+        # --- the rest of Kamailio 5.6's table (othervars.py)
+        PVClass("snd", arg="required", handler="pv_snd",
+                doc="the message being sent (onsend_route, topoh:msg-sending): ip port af proto "
+                "sproto buf len of where it goes"),  # pv_get_sndto pv_parse_snd_name
+        PVClass("sndto", arg="required", handler="pv_sndto", doc="as $snd"),
+        PVClass("sndfrom", arg="required", handler="pv_sndfrom",
+                doc="the local socket the message is sent from (ip port af proto sproto), buf len"),
+        PVClass("rcv", arg="required", handler="pv_rcv",
+                doc="event_route[core:msg-received] data; $null elsewhere"),  # pv_get_rcv
+        PVClass("nh", arg="required", handler="pv_nh", doc="next hop: u U d p P i"),  # pv_get_nh
+        PVClass("rpl", arg="required", handler="pv_rpl",
+                doc="reply attributes: duri dhost dport dproto dprotoid cntvia cntrr"),
+        PVClass("expires", arg="required", handler="pv_expires", doc="min or max expires of contacts"),
+        PVClass("msgbuf", arg="required", handler="pv_msgbuf", doc="the character at an offset"),
+        PVClass("ccp", arg="required", handler="pv_ccp", doc="a cfg variable: $ccp(group.var)"),
+        PVClass("Au", handler="pv_msg"),  # pv_get_acc_username
+        PVClass("AU", handler="pv_msg"),  # pv_get_acc_user
+        PVClass("Rn", handler="pv_msg"),  # pv_get_rcvsname
+        PVClass("fsn", writable=True, handler="pv_msg"),  # pv_get_force_sock_name
+        PVClass("mts", handler="pv_msg"),  # pv_get_msgtypes
+        PVClass("ds", handler="pv_msg"),  # pv_get_dset
+        PVClass("dir", handler="pv_msg"),  # pv_get_diversion 2
+        PVClass("dip", handler="pv_msg"),  # pv_get_diversion 3
+        PVClass("dic", handler="pv_msg"),  # pv_get_diversion 4
+        PVClass("err.class", handler="pv_msg"),  # pv_get_errinfo_attr: always $null in 5.6
+        PVClass("err.level", handler="pv_msg"),
+        PVClass("err.info", handler="pv_msg"),
+        PVClass("err.rcode", handler="pv_msg"),
+        PVClass("err.rreason", handler="pv_msg"),
+        PVClass("ruid", handler="pv_msg"),  # pv_get_ruid
+        PVClass("location_ua", handler="pv_msg"),  # pv_get_location_ua
+        PVClass("from.user", writable=True, handler="pv_msg"),  # as $fU
+        PVClass("from.domain", writable=True, handler="pv_msg"),  # as $fd
+        PVClass("to.user", writable=True, handler="pv_msg"),  # as $tU
+        PVClass("to.domain", writable=True, handler="pv_msg"),  # as $td
+        PVClass("ruri.user", writable=True, handler="pv_msg"),  # as $rU
+        PVClass("ruri.domain", writable=True, handler="pv_msg"),  # as $rd
     ),
     transforms=(
         # --- Kamailio 5.6 pv mod_trans[] (names from pv_trans.c's parsers)
@@ -435,6 +435,12 @@ EXPORTS = Exports(
                 "after",
                 "rbefore",
                 "rafter",
+                "encode.7bit",
+                "decode.7bit",
+                "encode.base58",
+                "decode.base58",
+                "fmtlines",
+                "fmtlinet",
             ),
         ),
         TransformClass("nameaddr", ("uri", "len", "name"), handler="tr_handler"),
@@ -467,6 +473,7 @@ EXPORTS = Exports(
         TransformClass("param", ("value", "in", "valueat", "name", "count"), handler="tr_handler"),
         TransformClass("tobody", ("uri", "tag", "user", "host", "params", "display"), handler="tr_handler"),
         TransformClass("line", ("at", "sw", "count"), handler="tr_handler"),
+        TransformClass("urialias", ("encode", "decode"), handler="tr_handler"),
     ),
     not_implemented=NOT_IMPLEMENTED,
     offers=(Offer("pv", PvAPI, doc="the AVP aliases of avp_aliases, for the AVP names of other modules"),),

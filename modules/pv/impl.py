@@ -24,7 +24,7 @@ from kampy.api import (
     version_string,
 )
 
-from . import msgvars, storage, timevars, transforms
+from . import msgvars, othervars, storage, timevars, transforms
 from .common import (
     NO_INDEX,
     Dyn,
@@ -109,13 +109,46 @@ class PvModule(Module):
     # ------------------------------------------------------------ message PVs (table driven)
 
     def pv_msg(self, spec: PVar) -> Any:
-        getter = MSG_GETTERS.get(spec.cls) or _EXTRA_GETTERS.get(spec.cls)
+        cls = othervars.DOTTED_ALIASES.get(spec.cls, spec.cls)
+        getter = MSG_GETTERS.get(cls) or _EXTRA_GETTERS.get(cls) or othervars.OTHER_GETTERS.get(cls)
         if getter is None:
             raise PVError(f"unknown pseudo-variable ${spec.cls}")
-        setter = WRITERS.get(spec.cls)
+        setter = WRITERS.get(cls) or (othervars.set_fsn if cls == "fsn" else None)
         if setter is not None:
             return ReadWrite(getter, setter)
         return Reader(getter)
+
+    def pv_snd(self, spec: PVar) -> Any:
+        """`$snd(...)`/`$sndto(...)`: where the message being sent goes; `$sndfrom(...)`: from where."""
+        return Reader(othervars.snd_getter(_required(spec), spec.cls != "sndfrom"))
+
+    pv_sndto = pv_sndfrom = pv_snd
+
+    def pv_rcv(self, spec: PVar) -> Any:
+        return Reader(othervars.rcv_getter(_required(spec)))
+
+    def pv_nh(self, spec: PVar) -> Any:
+        return Reader(othervars.nh_getter(_required(spec)))
+
+    def pv_rpl(self, spec: PVar) -> Any:
+        return Reader(othervars.rpl_getter(_required(spec)))
+
+    def pv_expires(self, spec: PVar) -> Any:
+        return Reader(othervars.expires_getter(_required(spec)))
+
+    def pv_msgbuf(self, spec: PVar) -> Any:
+        index = self.dyn(_required(spec))
+        return Reader(othervars.msgbuf_getter(index.render))
+
+    def pv_ccp(self, spec: PVar) -> Any:
+        """`$ccp(group.var)`: a configuration variable, as `$sel(cfg_get.group.var)`."""
+        name = _required(spec)
+        if "." not in name.strip(".") :
+            raise PVError(f"invalid PV ccp key: {name}")
+        try:
+            return Reader(self.core.select(f"cfg_get.{name}"))
+        except LookupError as exc:
+            raise PVError(str(exc)) from None
 
     def pv_sel(self, spec: PVar) -> Any:
         """`$sel(cfg_get.my.x)`: a select of the core or of a module, as `@cfg_get.my.x`."""

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from kampy.api import MessageContext, SIPProtocolError, Transform, parse_name_addr, parse_uri, as_bytes
 
+from . import codecs
 from .common import Dyn, PVError, Resolver, Value, make_param, str_to_int_prefix, to_int
 
 log = logging.getLogger("kampy.pv")
@@ -225,6 +226,8 @@ _S_SIMPLE: dict[str, Callable[[str], Value]] = {
     "trim": lambda t: t.strip(" \t\r\n"), "rtrim": lambda t: t.rstrip(" \t\r\n"),
     "ltrim": lambda t: t.lstrip(" \t\r\n"),
     "unquote": _unquote, "unbracket": _unbracket,
+    "encode.7bit": codecs.encode_7bit, "decode.7bit": codecs.decode_7bit,
+    "encode.base58": codecs.encode_base58, "decode.base58": codecs.decode_base58,
 }
 
 
@@ -242,6 +245,29 @@ def s_transform(tr: Transform, resolve: Resolver) -> TrFunc:
     if builder is None:
         raise PVError(f"unknown transformation {label}")
     return _wrap(builder(tr, resolve), label)
+
+
+def _p_fmtline(tr: Transform, r: Resolver, fill: str) -> TrFunc:
+    p = Params(tr, r, 2)
+    return lambda ctx, v: codecs.fmtline(_s(v), p.num(ctx, 0), p.num(ctx, 1), fill)
+
+
+def urialias_transform(tr: Transform, resolve: Resolver) -> TrFunc:
+    """{urialias.encode} / {urialias.decode}: a failed conversion gives "" (with a warning)."""
+    if tr.name not in ("encode", "decode"):
+        raise PVError(f"unknown transformation {{urialias.{tr.name}}}")
+    Params(tr, resolve, 0)
+    convert = codecs.urialias_encode if tr.name == "encode" else codecs.urialias_decode
+
+    def run(ctx: MessageContext, value: Value) -> Value:
+        if not isinstance(value, str) or not value:
+            return None
+        try:
+            return convert(value)
+        except codecs.CodecError as exc:
+            log.warning("error converting uri to alias [%s]: %s", value, exc)
+            return ""
+    return run
 
 
 def _p_substr(tr: Transform, r: Resolver) -> TrFunc:
@@ -331,6 +357,7 @@ _S_PARAM: dict[str, Callable[[Transform, Resolver], TrFunc]] = {
     "replace": _p_replace, "rm": _p_rm, "count": _p_count, "ftime": _p_ftime, "corehash": _p_corehash,
     "before": _p_cut(_before, False), "rbefore": _p_cut(_before, True),
     "after": _p_cut(_after, False), "rafter": _p_cut(_after, True),
+    "fmtlines": lambda tr, r: _p_fmtline(tr, r, " "), "fmtlinet": lambda tr, r: _p_fmtline(tr, r, "\t"),
 }
 
 
@@ -538,4 +565,5 @@ HANDLERS: dict[str, Callable[[Transform, Resolver], TrFunc]] = {
     "tobody": tobody_transform,
     "param": param_transform,
     "line": line_transform,
+    "urialias": urialias_transform,
 }

@@ -455,7 +455,8 @@ class TopohModule(Module):
         except SIPProtocolError:
             return False
         src = Source(out.proto, out.host, out.port, out.local or self.core.sockets[0], out.conn_id)
-        return self.core.run_event_route(EVENT_SENDING, MessageContext(parsed, src, self.core)) is False
+        ctx = MessageContext(parsed, src, self.core, onsend=out)
+        return self.core.run_event_route(EVENT_SENDING, ctx) is False
 
 
 def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
