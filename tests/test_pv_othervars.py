@@ -169,3 +169,11 @@ def make_raw(extra: str) -> bytes:
     return (b"INVITE sip:alice@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1\r\n"
             b"From: <sip:bob@b.com>;tag=1\r\nTo: <sip:alice@example.com>\r\nCall-ID: c\r\n"
             b"CSeq: 1 INVITE\r\n" + extra.encode() + b"\r\nContent-Length: 0\r\n\r\n")
+
+
+def test_ccp_reads_a_cfg_variable() -> None:
+    assert str(get(make_ctx(), "$ccp(core.memlog)")) == "4"
+
+
+def test_ccp_of_an_unknown_variable_is_null() -> None:
+    assert get(make_ctx(), "$ccp(core.nosuch)") is None

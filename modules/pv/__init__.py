@@ -23,18 +23,8 @@ from .impl import PvModule
 # What Kamailio 5.6's pv module has that kampy's does not (checked against Kamailio's
 # own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
 NOT_IMPLEMENTED = (
-    Unimplemented("function", "pv_xavu_print", "not implemented yet"),
-    Unimplemented("function", "xavp_slist_explode", "not implemented yet"),
-    Unimplemented("function", "xavp_params_implode", "not implemented yet"),
-    Unimplemented("function", "xavu_params_explode", "not implemented yet"),
-    Unimplemented("function", "xavu_params_implode", "not implemented yet"),
-    Unimplemented("function", "sbranch_set_ruri", "not implemented yet"),
-    Unimplemented("function", "sbranch_append", "not implemented yet"),
-    Unimplemented("function", "sbranch_reset", "not implemented yet"),
     Unimplemented("pvar", "ksr", "KEMI only: $ksr(...) reads KEMI objects; kampy runs only Kamailio's "
                   "native config language"),
-    Unimplemented("pvar", "sbranch", "not implemented yet"),
-    Unimplemented("pvar", "xavu", "not implemented yet"),
 )
 
 
@@ -184,6 +174,42 @@ EXPORTS = Exports(
             doc="Remove the value of $xavi(rname=>cname).",
             returns="",
         ),
+        Function("pv_xavu_print", routes=RouteType.ANY,
+                 doc="Print all XAVUs to the syslog using INFO log level.", returns=""),
+        Function(
+            "xavp_slist_explode",
+            args=(Arg("slist", ArgKind.FMT), Arg("sep", ArgKind.FMT), Arg("mode", ArgKind.FMT),
+                  Arg("xname", ArgKind.FMT)),
+            routes=RouteType.ANY,
+            doc="Split a string at any of the separator characters into $xavp(xname=>v[i]).",
+            returns="",
+        ),
+        Function(
+            "xavp_params_implode",
+            args=(Arg("xname", ArgKind.FMT), Arg("pvname", ArgKind.PVAR)),
+            routes=RouteType.ANY,
+            doc="Serialize the attributes of $xavp(xname) as name=value; into a variable.",
+            returns="",
+        ),
+        Function(
+            "xavu_params_explode",
+            args=(Arg("sparams", ArgKind.FMT), Arg("xname", ArgKind.FMT)),
+            routes=RouteType.ANY,
+            doc="Convert a parameters string in xavu attributes.",
+            returns="",
+        ),
+        Function(
+            "xavu_params_implode",
+            args=(Arg("xname", ArgKind.FMT), Arg("pvname", ArgKind.PVAR)),
+            routes=RouteType.ANY,
+            doc="Serialize the attributes of $xavu(xname) as name=value; into a variable.",
+            returns="",
+        ),
+        Function("sbranch_set_ruri", routes=RouteType.ANY,
+                 doc="Use the static branch ($sbranch) to set the R-URI and branch 0.", returns=""),
+        Function("sbranch_append", routes=RouteType.ANY,
+                 doc="Append the static branch ($sbranch) as a new branch.", returns=""),
+        Function("sbranch_reset", routes=RouteType.ANY, doc="Reset the static branch.", returns=""),
         Function(
             "pv_evalx",
             args=(Arg("dst", ArgKind.FMT), Arg("fmt", ArgKind.FMT)),
@@ -341,6 +367,10 @@ EXPORTS = Exports(
         PVClass("via0", arg="required", handler="pv_via0"),  # pv_get_via0 pv_parse_via_name
         PVClass("via1", arg="required", handler="pv_via1"),  # pv_get_via1 pv_parse_via_name
         PVClass("viaZ", arg="required", handler="pv_viaZ"),  # pv_get_viaZ pv_parse_via_name
+        PVClass("xavu", arg="required", writable=True, handler="pv_xavu",
+                doc="xavps with unique names: $xavu(name), $xavu(name=>child)"),
+        PVClass("sbranch", arg="required", writable=True, handler="pv_sbranch",
+                doc="the static branch: uri dst_uri path q send_socket count flags ruid"),
         # --- the rest of Kamailio 5.6's table (othervars.py)
         PVClass("snd", arg="required", handler="pv_snd",
                 doc="the message being sent (onsend_route, topoh:msg-sending): ip port af proto "

@@ -2,7 +2,9 @@
 (uri, dst_uri, path, q, send_socket, count, flags, ruid)."""
 from __future__ import annotations
 
+import dataclasses
 import logging
+from collections.abc import Callable
 
 from kampy.api import Branch, MessageContext
 
@@ -67,3 +69,52 @@ def _write(b: Branch, attr: str, value: Value) -> None:
         setattr(b, attr, None if value is None else str(value))
     else:
         log.error("$branch(%s) is read-only here", attr)
+
+
+def sbranch_accessor(attr: str, static: Callable[[], Branch]) -> ReadWrite:
+    """`$sbranch(attr)`: the static branch of this process (kept across messages, as Kamailio's
+    _pv_sbranch), which sbranch_set_ruri()/sbranch_append() use."""
+    attr = attr.strip()
+    if attr not in _ATTRS:
+        raise PVError(f"unknown PV branch name {attr}")
+
+    def get(ctx: MessageContext) -> Value:
+        b = static()
+        if attr == "count":
+            return 1 if b.uri else 0
+        if not b.uri:
+            return None
+        return _read(b, attr)
+
+    def set_(ctx: MessageContext, value: Value) -> None:
+        if attr == "count":
+            log.error("$sbranch(count) is read-only")
+            return
+        _write(static(), attr, value)
+
+    return ReadWrite(get, set_)
+
+
+def sbranch_set_ruri(ctx: MessageContext, b: Branch) -> int:
+    """sbranch_set_ruri(): the static branch becomes branch 0 (R-URI, $du, instance, ruid,
+    socket, q; its flags added to the branch flags). Kamailio 5.6 always leaves the path empty."""
+    if not b.uri:
+        return -1
+    ctx.new_ruri = b.uri
+    ctx.dst_uri = b.dst_uri or None
+    ctx.path_vec = None
+    ctx.instance = b.instance or None
+    ctx.ruid = b.ruid or None
+    ctx.location_ua = None
+    if b.socket is not None:
+        ctx.force_socket = b.socket
+    ctx.ruri_q = b.q
+    ctx.bflags |= b.flags
+    return 1
+
+
+def sbranch_append(ctx: MessageContext, b: Branch) -> int:
+    if not b.uri:
+        return -1
+    ctx.branches.append(dataclasses.replace(b))
+    return 1

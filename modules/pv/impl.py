@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kampy.api import (
+    Branch,
     CoreAPI,
     KAMAILIO_VERSION_TEXT,
     MessageContext,
@@ -38,6 +39,7 @@ from .common import (
     pick,
     to_int,
 )
+from .morefuncs import MoreFunctions
 from .msgvars import MSG_GETTERS, header_bodies
 from .writers import WRITERS, get_fs, get_fsp
 
@@ -50,7 +52,7 @@ _XNAME = re.compile(r"^(?P<root>[^\[=]+)(?:\[(?P<ri>[^\]]*)\])?"
 VERSION = {"num": KAMAILIO_VERSION_TEXT, "full": version_string(), "hash": source_id()}
 
 
-class PvModule(Module):
+class PvModule(MoreFunctions, Module):
     def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
         self.vars: dict[str, Any] = {}        # $var(...): per process, kept across messages
@@ -58,6 +60,7 @@ class PvModule(Module):
         self.null_vars: dict[str, Any] = {}   # $vn: a separate store, as Kamailio's script_vars_null
         self.script_flags = 0                  # $sf: per process
         self.started = int(core.clock.time())
+        self.static_branch = Branch("")  # $sbranch: per process, kept across messages
         self.avp_aliases = self._aliases(params["avp_aliases"])
         self._init_vars(params["varset"], self.vars)
         self._init_vars(params["shvset"], self.shvars)
@@ -117,38 +120,6 @@ class PvModule(Module):
         if setter is not None:
             return ReadWrite(getter, setter)
         return Reader(getter)
-
-    def pv_snd(self, spec: PVar) -> Any:
-        """`$snd(...)`/`$sndto(...)`: where the message being sent goes; `$sndfrom(...)`: from where."""
-        return Reader(othervars.snd_getter(_required(spec), spec.cls != "sndfrom"))
-
-    pv_sndto = pv_sndfrom = pv_snd
-
-    def pv_rcv(self, spec: PVar) -> Any:
-        return Reader(othervars.rcv_getter(_required(spec)))
-
-    def pv_nh(self, spec: PVar) -> Any:
-        return Reader(othervars.nh_getter(_required(spec)))
-
-    def pv_rpl(self, spec: PVar) -> Any:
-        return Reader(othervars.rpl_getter(_required(spec)))
-
-    def pv_expires(self, spec: PVar) -> Any:
-        return Reader(othervars.expires_getter(_required(spec)))
-
-    def pv_msgbuf(self, spec: PVar) -> Any:
-        index = self.dyn(_required(spec))
-        return Reader(othervars.msgbuf_getter(index.render))
-
-    def pv_ccp(self, spec: PVar) -> Any:
-        """`$ccp(group.var)`: a configuration variable, as `$sel(cfg_get.group.var)`."""
-        name = _required(spec)
-        if "." not in name.strip(".") :
-            raise PVError(f"invalid PV ccp key: {name}")
-        try:
-            return Reader(self.core.select(f"cfg_get.{name}"))
-        except LookupError as exc:
-            raise PVError(str(exc)) from None
 
     def pv_sel(self, spec: PVar) -> Any:
         """`$sel(cfg_get.my.x)`: a select of the core or of a module, as `@cfg_get.my.x`."""

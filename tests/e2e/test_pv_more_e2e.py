@@ -1,6 +1,7 @@
 """pv's second table on the wire, kampy beside Kamailio 5.6 running the same config
 (configs/pv_more.cfg): the values of `$from.user ... $Au $Rn $ds $dir $err.* $nh $rpl $expires
-$msgbuf $rcv $snd $sndto $sndfrom` and of the 7bit, base58, fmtline and urialias transformations,
+$msgbuf $rcv $snd $sndto $sndfrom $xavu $sbranch`, of the 7bit, base58, fmtline and urialias
+transformations and what xav[pu]_params_explode/implode, xavp_slist_explode and sbranch_*() do,
 in the headers of the replies each server sends, are the same."""
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from tests.e2e.proxy import Msg
 
 CFG = dualserver.CONFIGS / "pv_more.cfg"
 SERVERS = ("kamailio", "kampy")
-HEADERS = ("x-v1", "x-v2", "x-v3", "x-v4", "x-v5", "x-v6", "x-v7", "x-v8", "x-v9", "x-w")
+HEADERS = ("x-v1", "x-v2", "x-v3", "x-v4", "x-v5", "x-v6", "x-v7", "x-v8", "x-v9", "x-w", "x-x", "x-b",
+           "x-b2")
 
 _started: list[Server] = []
 
