@@ -211,3 +211,17 @@ def test_a_reply_with_an_empty_cookie_is_relayed(sip: Harness, caplog: pytest.Lo
              "To: <sip:b@example.test>;tag=2\nCall-ID: e\nCSeq: 1 INVITE\n")
     sip.send(reply)
     assert not [r for r in caplog.records if "internal error" in r.getMessage()]
+
+
+def test_msg_sending_sees_where_the_message_goes_in_snd(kampy_cfg: Callable[..., Harness]) -> None:
+    sip = kampy_cfg(config(events='event_route[topoh:msg-sending] {\n'
+                                  '    if ($snd(ip) == "192.0.2.20" && $snd(port) == 5060 && $rm == "INVITE") drop;\n'
+                                  '}'))
+    assert b"10.99.0.1" not in sip.send(INVITE).forwarded[0].data
+
+
+def test_msg_outgoing_sees_where_the_message_goes_in_snd(kampy_cfg: Callable[..., Harness]) -> None:
+    sip = kampy_cfg(config(events='event_route[topoh:msg-outgoing] {\n'
+                                  '    if ($sndto(ip) == "192.0.2.20" && $rm == "OPTIONS") drop;\n'
+                                  '}'))
+    assert b"Contact: <sip:alice@192.0.2.10:5070>" in sip.send(INVITE).forwarded[0].data

@@ -78,7 +78,7 @@ class TopohModule(Module):
         return msg.updated()
 
     def net_data_out(self, out: Outgoing) -> Outgoing:
-        if self.event_mode & OUTGOING and self.core.run_event_route(EVENT_OUTGOING) is False:
+        if self.event_mode & OUTGOING and self._outgoing_dropped(out):
             return out
         msg = self._prepare(out.data)
         if msg is None:
@@ -445,6 +445,19 @@ class TopohModule(Module):
         sent_by_end = via.end - len(rest)
         semi = msg.text.find(";", sent_by_end, via.end)
         return semi if semi >= 0 else sent_by_end
+
+    def _outgoing_dropped(self, out: Outgoing) -> bool:
+        """event_route[topoh:msg-outgoing] with Kamailio's faked message, `$snd` telling where
+        `out` goes (Kamailio's onsend_info with the faked message's buffer); True on drop."""
+        if not self.core.has_route("event", EVENT_OUTGOING):
+            return False
+        ctx = self.core.faked_context()
+        ctx.onsend = Outgoing(out.proto, out.host, out.port, ctx.msg.raw, out.local or self.core.sockets[0],
+                              out.conn_id)
+        dropped = self.core.run_event_route(EVENT_OUTGOING, ctx) is False
+        for item in ctx.outbox:
+            self.core.send(item)
+        return dropped
 
     def _sending_dropped(self, msg: RawMessage, out: Outgoing) -> bool:
         """event_route[topoh:msg-sending] with the message; True when it ended with drop."""

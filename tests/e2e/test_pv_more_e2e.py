@@ -55,9 +55,11 @@ def _answered(server: Server, sock: socket.socket) -> dict[str, str]:
     # what was sent last, the first reply, as topoh's event route sees it: before topoh takes the
     # cookie it added to the received Via (";TH=div") out of the reply's (the length as received
     # here is compared, as the servers' Server headers differ)
-    sent = (Msg.parse(sock.recv(65536)).header("x-s") or "").split("|")
+    second = Msg.parse(sock.recv(65536))
+    sent = (second.header("x-s") or "").split("|")
     assert sent[5] == sent[10] == str(len(first) + len(";TH=div")), sent
     values["x-s"] = "|".join(sent[:5] + sent[6:10] + sent[11:])
+    values["x-o"] = second.header("x-o") or ""  # msg-outgoing of the first reply
     return values
 
 
