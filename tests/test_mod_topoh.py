@@ -215,7 +215,8 @@ def test_a_reply_with_an_empty_cookie_is_relayed(sip: Harness, caplog: pytest.Lo
 
 def test_msg_sending_sees_where_the_message_goes_in_snd(kampy_cfg: Callable[..., Harness]) -> None:
     sip = kampy_cfg(config(events='event_route[topoh:msg-sending] {\n'
-                                  '    if ($snd(ip) == "192.0.2.20" && $snd(port) == 5060 && $rm == "INVITE") drop;\n'
+                                  '    if ($snd(ip) == "192.0.2.20" && $snd(port) == 5060\n'
+                                  '        && $rm == "INVITE") drop;\n'
                                   '}'))
     assert b"10.99.0.1" not in sip.send(INVITE).forwarded[0].data
 
