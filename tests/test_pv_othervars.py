@@ -177,3 +177,16 @@ def test_ccp_reads_a_cfg_variable() -> None:
 
 def test_ccp_of_an_unknown_variable_is_null() -> None:
     assert get(make_ctx(), "$ccp(core.nosuch)") is None
+
+
+def test_ccp_assignment_changes_the_cfg_variable() -> None:
+    ctx = make_ctx()
+    put(ctx, "$ccp(core.memlog)", 2)
+    ctx.core.cfg.update()
+    assert str(get(ctx, "$ccp(core.memlog)")) == "2"
+
+
+def test_ccp_assignment_of_null_is_ignored() -> None:
+    ctx = make_ctx()
+    put(ctx, "$ccp(core.memlog)", None)
+    assert str(get(ctx, "$ccp(core.memlog)")) == "4"

@@ -385,7 +385,8 @@ EXPORTS = Exports(
                 doc="reply attributes: duri dhost dport dproto dprotoid cntvia cntrr"),
         PVClass("expires", arg="required", handler="pv_expires", doc="min or max expires of contacts"),
         PVClass("msgbuf", arg="required", handler="pv_msgbuf", doc="the character at an offset"),
-        PVClass("ccp", arg="required", handler="pv_ccp", doc="a cfg variable: $ccp(group.var)"),
+        PVClass("ccp", arg="required", writable=True, handler="pv_ccp",
+                doc="a cfg variable: $ccp(group.var)"),
         PVClass("Au", handler="pv_msg"),  # pv_get_acc_username
         PVClass("AU", handler="pv_msg"),  # pv_get_acc_user
         PVClass("Rn", handler="pv_msg"),  # pv_get_rcvsname

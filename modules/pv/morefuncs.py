@@ -5,10 +5,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from kampy.api import Branch, CoreAPI, MessageContext, PVar
+from kampy.api import (
+    Branch,
+    CfgError,
+    CfgNotFound,
+    CfgUnreadable,
+    CoreAPI,
+    MessageContext,
+    PVar,
+    parse_group_id,
+)
 
 from . import branch, othervars, xavu
-from .common import PVError, Reader, make_dyn
+from .common import PVError, Reader, ReadWrite, Value, make_dyn
 
 log = logging.getLogger("kampy.pv")
 
@@ -17,6 +26,17 @@ def _name(spec: PVar) -> str:
     if not spec.arg:
         raise PVError(f"${spec.cls} needs a name")
     return spec.arg
+
+
+def _ccp_name(name: str) -> tuple[str, int | None, str] | None:
+    """group, instance and variable of `group.var` / `group[id].var`."""
+    group, _, var = name.rpartition(".")
+    try:
+        gname, gid = parse_group_id(group)
+    except ValueError:
+        log.error("wrong group syntax. Use either 'group', or 'group[id]'")
+        return None
+    return gname, gid, var
 
 
 class MoreFunctions:
@@ -50,17 +70,39 @@ class MoreFunctions:
         return Reader(othervars.msgbuf_getter(index.render))
 
     def pv_ccp(self, spec: PVar) -> Any:
-        """`$ccp(group.var)`: a configuration variable, as `$sel(cfg_get.group.var)`."""
+        """`$ccp(group.var)` / `$ccp(group[id].var)`: a cfg variable as this process sees it now;
+        an assignment changes it for every worker at once (Kamailio's cfg_get_by_name and
+        cfg_set_now on pv's own cfg context)."""
         name = _name(spec)
         if "." not in name.strip("."):
             raise PVError(f"invalid PV ccp key: {name}")
-        try:
-            return Reader(self.core.select(f"cfg_get.{name}"))
-        except LookupError:
-            # Kamailio looks the variable up when the PV is read: an error there, $null
-            def missing(ctx: MessageContext) -> None:
+
+        def get(ctx: MessageContext) -> Value:
+            where = _ccp_name(name)
+            if where is None:
+                return None
+            try:
+                return self.core.cfg.read(*where)
+            except CfgNotFound:
                 log.error("failed to get the variable [%s]", name)
-            return Reader(missing)
+            except CfgUnreadable:
+                log.error("variable exists, but it is not readable: %s", name)
+            return None
+
+        return ReadWrite(get, lambda ctx, value: self._set_ccp(name, value))
+
+    def _set_ccp(self, name: str, value: Value) -> None:
+        if value is None:
+            log.warning("ignoring null asignment")
+            return
+        where = _ccp_name(name)
+        if where is None:
+            return
+        try:
+            self.core.cfg.set_now(where[0], where[1], where[2], value)
+        except (CfgError, CfgNotFound) as exc:
+            kind = "int" if isinstance(value, int) else "str"
+            log.error("failed to set %s to the variable: [%s]: %s", kind, name, exc)
 
     def pv_xavu(self, spec: PVar) -> Any:
         return xavu.accessor(_name(spec))

@@ -1,6 +1,6 @@
 """pv's second table on the wire, kampy beside Kamailio 5.6 running the same config
 (configs/pv_more.cfg): the values of `$from.user ... $Au $Rn $ds $dir $err.* $nh $rpl $expires
-$msgbuf $rcv $snd $sndto $sndfrom $xavu $sbranch`, of the 7bit, base58, fmtline and urialias
+$msgbuf $rcv $snd $sndto $sndfrom $xavu $sbranch $ccp`, of the 7bit, base58, fmtline and urialias
 transformations and what xav[pu]_params_explode/implode, xavp_slist_explode and sbranch_*() do,
 in the headers of the replies each server sends, are the same."""
 from __future__ import annotations
@@ -60,6 +60,7 @@ def _answered(server: Server, sock: socket.socket) -> dict[str, str]:
     assert sent[5] == sent[10] == str(len(first) + len(";TH=div")), sent
     values["x-s"] = "|".join(sent[:5] + sent[6:10] + sent[11:])
     values["x-o"] = second.header("x-o") or ""  # msg-outgoing of the first reply
+    values["x-c"] = f"{msg.header('x-c')} then {second.header('x-c')}"
     return values
 
 
