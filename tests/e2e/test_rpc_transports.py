@@ -115,7 +115,7 @@ def test_metrics_use_kamailio_names(server):
     kampy, _ = server
     body = http(kampy.port, b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert b"200 OK" in body.split(b"\r\n")[0]
-    assert b"\nkamailio_sl_404_replies " in body and b"# TYPE kamailio_core_rcv_requests" in body
+    assert b"\n# Kamailio whole internal statistics\n" in body and b"\nkamailio_sl_404_replies " in body
 
 
 def http(port: int, data: bytes) -> bytes:
