@@ -96,19 +96,22 @@ class XHttpProm(PromRpc, Module):
         return 1 if ctx.msg.uri == METRICS_URI else -1
 
     def prom_dispatch(self, ctx: MessageContext) -> int:
+        """0 (the script ends) once answered, as Kamailio's; 1 for a SIP message (nothing done)."""
         if not self.xhttp.is_http(ctx):
-            log.error("prom_dispatch: not an HTTP request")
-            return -1
-        reason = "Internal Server Error"
+            log.debug("Got non HTTP msg")
+            return 1
+        status, reason, body = 200, "OK", b""
         try:
-            text = self.metrics_text()
+            body = self.metrics_text()
         except StatsError as exc:
             log.error("%s", exc)
-            return self.xhttp.send_reply(ctx, 500, reason, CONTENT_TYPE, reason.encode())
-        if len(text) >= self.buf_size:  # Kamailio's reply buffer: the metrics do not fit
-            log.error("Error body buffer overflow: %d (%d)", len(text), self.buf_size)
-            return self.xhttp.send_reply(ctx, 500, reason, CONTENT_TYPE, reason.encode())
-        return self.xhttp.send_reply(ctx, 200, "OK", CONTENT_TYPE, text)
+            status, reason = 500, "Internal Server Error"
+        if len(body) >= self.buf_size:  # Kamailio's reply buffer: the metrics do not fit
+            log.error("Error body buffer overflow: %d (%d)", len(body), self.buf_size)
+            status, reason = 500, "Internal Server Error"
+        if status != 200:
+            body = reason.encode()
+        return 0 if self.xhttp.send_reply(ctx, status, reason, CONTENT_TYPE, body) > 0 else -1
 
     # ------------------------------------------------------------ config functions
 

@@ -104,7 +104,7 @@ def both(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, object
 
 def test_functions_return_what_kamailio_returns(both):
     assert both["kampy"]["replies"] == both["kamailio"]["replies"]
-    assert both["kamailio"]["replies"][0] == "SIP/2.0 200 Eabcdef"
+    assert both["kamailio"]["replies"][0] == "SIP/2.0 200 Eabcdefgh"
 
 
 def test_rpc_commands_answer_as_kamailio(both):
