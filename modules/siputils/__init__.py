@@ -11,6 +11,7 @@ from kampy.api import (
     Function,
     Need,
     Param,
+    PVClass,
     RouteType,
     SlAPI,
     Unimplemented,
@@ -28,19 +29,7 @@ CFG = CfgGroup("siputils", (
            default=0, fixup="fix_ring_timeout", fix_start=False, inert=True),
 ))
 
-NOT_IMPLEMENTED = (
-    Unimplemented("param", "contact_flds_separator", "not implemented yet", default="*", types=(str,)),
-    Unimplemented("function", "is_user", "not implemented yet"),
-    Unimplemented("function", "encode_contact", "not implemented yet"),
-    Unimplemented("function", "decode_contact", "not implemented yet"),
-    Unimplemented("function", "decode_contact_header", "not implemented yet"),
-    Unimplemented("function", "sip_p_charging_vector", "not implemented yet"),
-    Unimplemented("function", "contact_param_encode", "not implemented yet"),
-    Unimplemented("function", "contact_param_decode", "not implemented yet"),
-    Unimplemented("function", "contact_param_decode_ruri", "not implemented yet"),
-    Unimplemented("function", "contact_param_rm", "not implemented yet"),
-    Unimplemented("pvar", "pcv", "not implemented yet"),
-)
+NOT_IMPLEMENTED: tuple[Unimplemented, ...] = ()
 
 
 EXPORTS = Exports(
@@ -52,6 +41,8 @@ EXPORTS = Exports(
         Param("options_accept_encoding", (str,), ""),
         Param("options_accept_language", (str,), "en"),
         Param("options_support", (str,), ""),
+        Param("contact_flds_separator", (str,), "*",
+              doc="the separator of encode_contact()'s fields (its first character)"),
         Param("rpid_prefix", (str,), "", doc="text before the AVP's value in append_rpid_hf()'s header"),
         Param("rpid_suffix", (str,), ";party=calling;id-type=subscriber;screen=yes",
               doc="text after the AVP's value in append_rpid_hf()'s header"),
@@ -249,12 +240,78 @@ EXPORTS = Exports(
             returns="",
         ),
         Function(
+            "is_user",
+            args=(Arg("username", ArgKind.FMT),),
+            routes=RouteType.REQUEST | RouteType.LOCAL,
+            doc="Check whether the username of the authorized credentials is the given one.",
+            returns="1 when it is, -1 otherwise (or without authorized credentials)",
+        ),
+        Function(
+            "encode_contact",
+            args=(Arg("encoding_prefix", ArgKind.STR), Arg("hostpart", ArgKind.STR)),
+            routes=RouteType.REQUEST | RouteType.ONREPLY,
+            doc="Rewrite each URI of the first Contact header as sip:prefix*user*pass*host*port*"
+                "transport@hostpart (the separator is contact_flds_separator).",
+            returns="1, negative on error",
+        ),
+        Function(
+            "decode_contact",
+            routes=RouteType.REQUEST,
+            doc="Decode the R-URI encoded by encode_contact() back to the original contact.",
+            returns="1, negative on error",
+        ),
+        Function(
+            "decode_contact_header",
+            routes=RouteType.REQUEST | RouteType.FAILURE | RouteType.ONREPLY,
+            doc="Decode the URIs of the first Contact header encoded by encode_contact().",
+            returns="1, negative on error",
+        ),
+        Function(
+            "sip_p_charging_vector",
+            args=(Arg("flags", ArgKind.FMT),),
+            routes=RouteType.ANY,
+            doc="Handle the P-Charging-Vector header: g generate when absent, r remove, f replace.",
+            returns="1, -2 without a receiving address",
+        ),
+        Function(
+            "contact_param_encode",
+            args=(Arg("pname", ArgKind.FMT), Arg("saddr", ArgKind.FMT)),
+            routes=RouteType.REQUEST | RouteType.ONREPLY,
+            doc="Replace each Contact URI with saddr;pname=<base64url of the URI>.",
+            returns="1, negative on error",
+        ),
+        Function(
+            "contact_param_decode",
+            args=(Arg("pname", ArgKind.FMT),),
+            routes=RouteType.REQUEST | RouteType.ONREPLY,
+            doc="Replace each Contact URI having parameter pname with its decoded value.",
+            returns="1, negative on error",
+        ),
+        Function(
+            "contact_param_decode_ruri",
+            args=(Arg("pname", ArgKind.FMT),),
+            routes=RouteType.REQUEST,
+            doc="Set the R-URI to the decoded value of its parameter pname.",
+            returns="1, -1 on error",
+        ),
+        Function(
+            "contact_param_rm",
+            args=(Arg("pname", ArgKind.FMT),),
+            routes=RouteType.REQUEST | RouteType.ONREPLY,
+            doc="Remove the parameter pname from each Contact URI.",
+            returns="1, -1 on error",
+        ),
+        Function(
             "hdr_date_check",
             args=(Arg("tdiff", ArgKind.INT),),
             routes=RouteType.ANY,
             doc="Returns true if sip message has Date header and its value is lower than 'NOW()...",
             returns="",
         ),
+    ),
+    pvars=(
+        PVClass("pcv", arg="required", doc="a field of the P-Charging-Vector: all, value, genaddr, "
+                "orig, term"),
     ),
     not_implemented=NOT_IMPLEMENTED,
     needs=(Need("sl", SlAPI, doc="options_reply()'s reply"),),

@@ -11,12 +11,15 @@ from kampy.api import (
     MessageContext,
     Module,
     PVAccessor,
+    PVar,
     Request,
     SIPProtocolError,
     SlAPI,
     parse_uri,
 )
 
+from . import contacts as co
+from .pcv import PCV_NAMES, ChargingVector
 from .rpid import Rpid
 
 log = logging.getLogger("kampy.siputils")
@@ -71,6 +74,8 @@ class SiputilsModule(Module):
         super().__init__(params, core)
         self.sl: SlAPI = core.api("sl")
         self.rpid = Rpid(params, core)
+        self.separator = (params["contact_flds_separator"] or "*")[0]
+        self.pcv = ChargingVector(core.clock.time)
 
     def fix_ring_timeout(self, value: Any) -> int:
         """The cfg framework's fix-up of `siputils.ring_timeout` (Kamailio's: a positive number)."""
@@ -288,3 +293,73 @@ class SiputilsModule(Module):
 
     def is_rpid_user_e164(self, ctx: MessageContext) -> int:
         return self.rpid.is_user_e164(ctx)
+
+    # ------------------------------------------------------------ credentials
+    def is_user(self, ctx: MessageContext, user: str) -> int:
+        creds = ctx.authorized()
+        if creds is None:
+            log.error("no authorized credentials found (error in scripts)")
+            log.error("Call {www,proxy}_authorize before calling is_user function !")
+            return -1
+        return 1 if creds.user and creds.user == user else -1
+
+    # ------------------------------------------------------------ Contact encoding (contacts.py)
+    def _no_contact(self, ctx: MessageContext) -> bool:
+        if ctx.msg.get_all_raw("contact"):
+            return False
+        log.error("no Contact header present")
+        return True
+
+    def encode_contact(self, ctx: MessageContext, prefix: str, public_ip: str) -> int:
+        if self._no_contact(ctx):
+            return -1
+        return co.rewrite_contacts(
+            ctx, lambda uri, _: co.encode_uri(uri, prefix, public_ip, self.separator), all_headers=False)
+
+    def decode_contact(self, ctx: MessageContext) -> int:
+        if not isinstance(ctx.msg, Request):
+            return -1
+        new = co.decode_uri(ctx.ruri, self.separator)
+        if isinstance(new, int):
+            log.error("failed decoding contact [%s] - return code %d", ctx.ruri, new)
+            return new
+        return self._set_ruri(ctx, new)
+
+    def decode_contact_header(self, ctx: MessageContext) -> int:
+        if self._no_contact(ctx):
+            return -1
+        return co.rewrite_contacts(ctx, lambda uri, _: co.decode_uri(uri, self.separator), all_headers=False)
+
+    def contact_param_encode(self, ctx: MessageContext, nparam: str, saddr: str) -> int:
+        def encode(uri: str, bracketed: bool) -> str | int:
+            if len(uri) <= 4:
+                return 0
+            new = f"{saddr};{nparam}={co.b64url_encode(uri)}"
+            return new if bracketed else f"<{new}>"
+        return co.rewrite_contacts(ctx, encode, all_headers=False)
+
+    def contact_param_decode(self, ctx: MessageContext, nparam: str) -> int:
+        return co.rewrite_contacts(
+            ctx, lambda uri, _: 0 if len(uri) < 4 else co.param_decode(uri, nparam), all_headers=True)
+
+    def contact_param_decode_ruri(self, ctx: MessageContext, nparam: str) -> int:
+        return co.decode_ruri(ctx, nparam)
+
+    def contact_param_rm(self, ctx: MessageContext, nparam: str) -> int:
+        return co.rewrite_contacts(
+            ctx, lambda uri, _: 0 if len(uri) < 4 else co.param_remove(uri, nparam), all_headers=True)
+
+    # ------------------------------------------------------------ P-Charging-Vector (pcv.py)
+    def sip_p_charging_vector(self, ctx: MessageContext, flags: str) -> int:
+        return self.pcv.handle(ctx, flags)
+
+    def pv_pcv(self, spec: PVar) -> _PcvReader:
+        name = PCV_NAMES.get(spec.arg or "")
+        if name is None:
+            raise ValueError(f"unknown pcv name {spec.arg}")
+        return _PcvReader(lambda ctx: self.pcv.get(ctx, name))
+
+
+class _PcvReader:
+    def __init__(self, get: Any) -> None:
+        self.get = get
