@@ -590,6 +590,25 @@ class TmAPI(TmUacAPI, Protocol):
     def invite_of(self, ctx: MessageContext) -> Request | None:
         """For a CANCEL, the INVITE it cancels ($T_inv)."""
 
+    # tmx's functions on the transaction at hand (modules/tm/tmx_ops.py)
+    def cancel_branches(self, ctx: MessageContext, mode: int) -> int:
+        """Cancel pending branches of the INVITE transaction of the reply of `ctx` (onreply_route):
+        mode 0 all (all but this one when the reply is final), 1 all but this one, 2 "this" as
+        Kamailio 5.6.3 does it (all on a provisional reply, none but 1 on a final one). 1 when
+        some were cancelled, -1 when none (or no INVITE transaction)."""
+
+    def t_drop(self, ctx: MessageContext, rcode: int) -> int:
+        """Give the transaction of `ctx` the status `rcode` without sending anything and release
+        it (t_release_transaction); 0 (the script stops), -1 without a transaction."""
+
+    def flush_xflags(self, ctx: MessageContext) -> int:
+        """Store the extended flags (setxflag) of `ctx` in its transaction (failure_route sees
+        them): 1, -1 without a transaction."""
+
+    def branch_at_hand(self, ctx: MessageContext, picked: bool) -> tuple[int, str | None] | None:
+        """(branch flags, ruid) of failure_route's picked branch (`picked`) or of the branch being
+        processed (branch_route, onreply_route); None without one."""
+
     # requests within a dialog (uac.c)
     def t_uac(self, method: str, dialog: UacDialog, *, headers: str = "", body: bytes = b"",
               cb_types: int = TMCB_LOCAL_COMPLETED, callback: TmCallback | None = None) -> int:

@@ -68,6 +68,7 @@ class UacBranch:
     timed_out: bool = False    # F_RB_TIMEOUT
     bflags: int = 0
     first_of_step: bool = False  # TM_UAC_FLAG_FB: the first branch of a t_relay() call
+    ruid: str | None = None    # the location record's id ($T_branch(ruid), $T_reply_ruid)
 
     @property
     def has_reply(self) -> bool:
@@ -97,10 +98,12 @@ class ScriptState:
     xavps: dict[str, list[Any]] = field(default_factory=dict)
     force_socket: Socket | None = None
     xavis: dict[str, list[Any]] = field(default_factory=dict)
+    xflags: int = 0  # the extended flags (setxflag()), kept by t_flush_xflags
 
     @classmethod
     def of(cls, ctx: MessageContext) -> ScriptState:
-        return cls(ctx.new_ruri, ctx.dst_uri, ctx.flags, ctx.avps, ctx.xavps, ctx.force_socket, ctx.xavis)
+        return cls(ctx.new_ruri, ctx.dst_uri, ctx.flags, ctx.avps, ctx.xavps, ctx.force_socket, ctx.xavis,
+                   ctx.xflags)
 
 
 @dataclass(eq=False)

@@ -86,11 +86,12 @@ class Forward(TmBase):
         state = ScriptState.of(ctx)
         if not ctx.route_type & RouteType.FAILURE:
             cell.state = state
-        targets: list[tuple[str, str | None, Socket | None, int, str | None]] = []
+        targets: list[tuple[str, str | None, Socket | None, int, str | None, str | None]] = []
         if not (ctx.route_type & RouteType.FAILURE) or ctx.ruri != ctx.local.get(RURI_SEEN) or ctx.ruri_new:
-            targets.append((ctx.ruri, ctx.dst_uri, ctx.force_socket, ctx.bflags, ctx.path_vec))
+            targets.append((ctx.ruri, ctx.dst_uri, ctx.force_socket, ctx.bflags, ctx.path_vec, ctx.ruid))
         ctx.ruri_new = False
-        targets += [(b.uri, b.dst_uri, b.socket or ctx.force_socket, b.flags, b.path) for b in ctx.branches]
+        targets += [(b.uri, b.dst_uri, b.socket or ctx.force_socket, b.flags, b.path, b.ruid)
+                    for b in ctx.branches]
         ctx.branches.clear()
         if ctx.route_type & RouteType.FAILURE:
             ctx.local[RURI_SEEN] = ctx.ruri
@@ -99,8 +100,8 @@ class Forward(TmBase):
             return E_CFG
         first = len(cell.branches)
         sent, lowest = 0, -1
-        for uri, dst_uri, sock, bflags, path in targets:
-            ret = self._add_branch(ctx, cell, uri, dst_uri, sock, bflags, proxy, path)
+        for uri, dst_uri, sock, bflags, path, ruid in targets:
+            ret = self._add_branch(ctx, cell, uri, dst_uri, sock, bflags, proxy, path, ruid)
             if ret > 0:
                 sent += 1
             else:
@@ -111,13 +112,13 @@ class Forward(TmBase):
 
     def _add_branch(self, ctx: MessageContext, cell: Cell, uri: str, dst_uri: str | None,
                     sock: Socket | None, bflags: int, proxy: tuple[str, str, int] | None,
-                    path: str | None = None) -> int:
+                    path: str | None = None, ruid: str | None = None) -> int:
         msg = ctx.msg
         assert isinstance(msg, Request)
         index = len(cell.branches)
         bctx = MessageContext(msg, ctx.src, self.core, route_type=RouteType.BRANCH, flags=ctx.flags,
                               bflags=bflags, avps=ctx.avps, xavps=ctx.xavps, xavis=ctx.xavis, new_ruri=uri,
-                              dst_uri=dst_uri, force_socket=sock, path_vec=path)
+                              dst_uri=dst_uri, force_socket=sock, path_vec=path, ruid=ruid)
         bctx.local.update({CELL: cell, BRANCH: index})
         before = len(msg.changes)
         try:
@@ -155,7 +156,8 @@ class Forward(TmBase):
             log.warning("t_relay: sending request on branch %d failed: %d bytes do not fit in a UDP datagram "
                         "to %s:%d", index, len(data), host, port)
             return E_SEND
-        br = UacBranch(index, bctx.ruri, data, (branch, msg.method.upper()), bflags=bctx.bflags)
+        br = UacBranch(index, bctx.ruri, data, (branch, msg.method.upper()), bflags=bctx.bflags,
+                       ruid=bctx.ruid)
         cell.branches.append(br)
         self._start_uac(cell, br, Dest(proto, host, port, sock))
         return 1

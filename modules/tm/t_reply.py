@@ -140,12 +140,13 @@ class Replies(TmBase):
             # (`@tm.uac.last_status`, t_reply there), and then restored
             state = cell.state
             rctx.flags, rctx.avps, rctx.xavps, rctx.bflags = state.flags, state.avps, state.xavps, br.bflags
+            rctx.xflags = state.xflags
             last, br.last_received = br.last_received, max(br.last_received, reply.status)
             try:
                 kept = self._run_route("onreply", cell.on_reply, rctx)
             finally:
                 br.last_received = last
-            state.flags, br.bflags = rctx.flags, rctx.bflags
+            state.flags, state.xflags, br.bflags = rctx.flags, rctx.xflags, rctx.bflags
             if not kept and reply.status < 200:
                 return  # `drop` in onreply_route discards a provisional reply
         if br.canceled and br.cancel_leg is None and 100 <= reply.status < 200:
@@ -334,6 +335,7 @@ class Replies(TmBase):
         state = cell.state
         fctx = MessageContext(cell.request, cell.src, self.core, route_type=RouteType.FAILURE,
                               flags=state.flags, bflags=cell.branches[picked].bflags if picked >= 0 else 0,
+                              xflags=state.xflags,
                               avps=state.avps, xavps=state.xavps, xavis=state.xavis, new_ruri=state.new_ruri,
                               dst_uri=state.dst_uri, force_socket=state.force_socket)
         fctx.local.update({CELL: cell, PICKED: picked, BRANCH: picked})

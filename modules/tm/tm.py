@@ -36,10 +36,11 @@ from .t_select import Selects
 from .t_stats import Stats
 from .timer import Timers
 from .tm_load import Binds
+from .tmx_ops import TmxOps
 from .rpc_uac import RpcUac
 
 
-class TmModule(Lookup, Forward, Cancel, Replies, RpcUac, Timers, Hooks, Stats, Binds, Selects):
+class TmModule(Lookup, Forward, Cancel, Replies, RpcUac, Timers, Hooks, Stats, Binds, Selects, TmxOps):
     """Transactions: t_newtran/t_reply/t_relay and the routes they run, and the API tm offers."""
 
     def t_newtran(self, ctx: MessageContext) -> int:

@@ -8,6 +8,7 @@ from kampy.api import (
     Exports,
     Function,
     Need,
+    Param,
     PVClass,
     RouteType,
     Stat,
@@ -21,22 +22,23 @@ from .tmx import STAT_NAMES, TmxModule
 # What Kamailio 5.6's tmx module has that kampy's does not (checked against Kamailio's
 # own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
 NOT_IMPLEMENTED = (
-    Unimplemented("param", "precheck_trans", "not implemented yet", default=1, types=(int,)),
-    Unimplemented("function", "t_cancel_branches", "not implemented yet"),
-    Unimplemented("function", "t_flush_xflags", "not implemented yet"),
-    Unimplemented("function", "t_suspend", "not implemented yet"),
-    Unimplemented("function", "t_continue", "not implemented yet"),
-    Unimplemented("function", "t_reuse_branch", "not implemented yet"),
-    Unimplemented("function", "t_drop", "not implemented yet"),
-    Unimplemented("pvar", "T", "not implemented yet"),
-    Unimplemented("pvar", "T_branch", "not implemented yet"),
-    Unimplemented("pvar", "T_reply_ruid", "not implemented yet"),
+    Unimplemented("function", "t_suspend", "needs tm to suspend and resume a transaction, which kampy's "
+                  "tm does not offer yet"),
+    Unimplemented("function", "t_continue", "needs tm to suspend and resume a transaction, which kampy's "
+                  "tm does not offer yet"),
+    Unimplemented("function", "t_reuse_branch", "runs only in event_route[tm:branch-failure], which "
+                  "kampy's tm does not run yet"),
 )
 
 
 EXPORTS = Exports(
     name="tmx",
     doc="Transaction extensions: the $T_* pseudo-variables, tmx functions and transaction statistics.",
+    params=(
+        Param("precheck_trans", (int,), 1,
+              doc="keep the table of requests being handled that t_precheck_trans() looks in (0: "
+                  "t_precheck_trans() logs an error and returns -2)"),
+    ),
     functions=(
         Function("t_precheck_trans", routes=RouteType.REQUEST,
                  doc="True when the transaction of this request exists already (here or in another "
@@ -53,6 +55,17 @@ EXPORTS = Exports(
                  doc="Reply the transaction with this Call-ID and CSeq number.",
                  returns="1 when replied, -1 otherwise"),
         Function("t_flush_flags", doc="Store the message flags in the current transaction.", returns="1"),
+        Function("t_flush_xflags", doc="Store the extended message flags (setxflag) in the current "
+                 "transaction.", returns="1, -1 without a transaction"),
+        Function("t_cancel_branches", args=(Arg("which", ArgKind.STR, fixup="fix_cancel_mode"),),
+                 routes=RouteType.ONREPLY,
+                 doc="Cancel branches of the INVITE transaction from onreply_route: all (all but this "
+                     "one on a final reply), others (all but this one), this (as Kamailio 5.6.3: every "
+                     "pending branch on a provisional reply, none on a final one).",
+                 returns="1 when some were cancelled (this: also on a final reply), -1 otherwise"),
+        Function("t_drop", args=(Arg("rcode", ArgKind.INT),), min_args=0,
+                 doc="Set the transaction's status to rcode (500 by default) without replying and release "
+                     "it; the script stops.", returns="0 (stop), -1 without a transaction"),
         Function("t_is_failure_route", doc="True in failure_route.", returns="1 or -1"),
         Function("t_is_branch_route", doc="True in branch_route.", returns="1 or -1"),
         Function("t_is_reply_route", doc="True in onreply_route.", returns="1 or -1"),
@@ -67,6 +80,10 @@ EXPORTS = Exports(
         PVClass("T_inv", arg="required", doc="a PV evaluated on the INVITE of a CANCEL"),
         PVClass("T_req", arg="required", doc="a PV evaluated on the transaction's request"),
         PVClass("T_rpl", arg="required", doc="a PV evaluated on the winning reply"),
+        PVClass("T", arg="required", doc="the transaction: id_label, id_index, id_label_n, id_index_n "
+                "(create it when missing), reply_code, reply_reason, reply_type, branch_index"),
+        PVClass("T_branch", arg="required", doc="the branch at hand: flags, uri (onreply_route), ruid"),
+        PVClass("T_reply_ruid", doc="the ruid of the branch of the reply (failure_route, onreply_route)"),
     ),
     not_implemented=NOT_IMPLEMENTED,
     needs=(Need("tm", TmAPI, doc="the transaction state behind $T_* and the tmx functions, its counters"),),

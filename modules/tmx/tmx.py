@@ -7,6 +7,8 @@ from typing import Any
 
 from kampy.api import CoreAPI, MessageContext, Module, PVar, Request, Response, RouteType, TmAPI, parse_pv
 
+from .tvars import TVars, t_name
+
 log = logging.getLogger("kampy.tmx")
 
 # 5.6's tmx names, each computed from tm's counters (tmx_mod.c)
@@ -27,6 +29,7 @@ _FORMULAS: dict[str, Callable[[dict[str, int]], int]] = {
     "rpl_sent": lambda c: c["rpl_sent"],
 }
 STAT_NAMES = tuple(_FORMULAS)
+_CANCEL_MODES = {"all": 0, "others": 1, "this": 2}
 
 
 class _Reader:
@@ -38,6 +41,8 @@ class TmxModule(Module):
     def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
         self.tm: TmAPI = core.api("tm")
+        self.precheck = bool(params["precheck_trans"])
+        self.tvars = TVars(self.tm)
         for name, formula in _FORMULAS.items():
             core.stats.register_gauge(f"tmx:{name}", self._reader(formula))
 
@@ -82,9 +87,22 @@ class TmxModule(Module):
     def pv_T_inv(self, spec: PVar) -> _Reader:
         return self._inner(spec, self.tm.invite_of)
 
+    # $T(name), $T_branch(name), $T_reply_ruid (tvars.py)
+    def pv_T(self, spec: PVar) -> _Reader:
+        return _Reader(self.tvars.t_reader(t_name(spec)))
+
+    def pv_T_branch(self, spec: PVar) -> _Reader:
+        return _Reader(self.tvars.branch_reader(t_name(spec)))
+
+    def pv_T_reply_ruid(self, spec: PVar) -> _Reader:
+        return _Reader(self.tvars.reply_ruid)
+
     # ------------------------------------------------------------ functions
 
     def t_precheck_trans(self, ctx: MessageContext) -> int:
+        if not self.precheck:
+            log.error("pretran hash table not initialized yet")
+            return -2
         return 1 if self.tm.is_known(ctx) else -1
 
     def t_cancel_callid(self, ctx: MessageContext, callid: str, cseq: str, fl: int, rcode: int = 0) -> int:
@@ -104,6 +122,24 @@ class TmxModule(Module):
     def t_flush_flags(self, ctx: MessageContext) -> int:
         self.tm.flush_flags(ctx)
         return 1
+
+    def t_flush_xflags(self, ctx: MessageContext) -> int:
+        return self.tm.flush_xflags(ctx)
+
+    def fix_cancel_mode(self, value: str) -> int:
+        mode = _CANCEL_MODES.get(value.lower())
+        if mode is None:
+            raise ValueError(f'invalid param "{value}"')
+        return mode
+
+    def t_cancel_branches(self, ctx: MessageContext, mode: int) -> int:
+        return self.tm.cancel_branches(ctx, mode)
+
+    def t_drop(self, ctx: MessageContext, rcode: int | None = None) -> int:
+        if self.tm.t_gett(ctx) is None:
+            log.error("no transaction")
+            return -1
+        return self.tm.t_drop(ctx, 500 if rcode is None else int(rcode))
 
     @staticmethod
     def _is(ctx: MessageContext, rtype: RouteType) -> int:
