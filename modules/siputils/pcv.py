@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kampy.api import MessageContext
@@ -71,7 +72,7 @@ def _host_ip() -> bytes:
 
 
 class ChargingVector:
-    def __init__(self, clock_time: callable) -> None:  # type: ignore[valid-type]
+    def __init__(self, clock_time: Callable[[], float]) -> None:
         self.counter = 0
         self.time = clock_time
         self.ip: bytes | None = None

@@ -21,11 +21,11 @@ from .tmx import STAT_NAMES, TmxModule
 
 # What Kamailio 5.6's tmx module has that kampy's does not (checked against Kamailio's
 # own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
+_SUSPEND = ("needs tm's suspend/continue (a blind branch keeping the fr timer, the request's changes "
+            "saved, the transaction resumed from any worker), which kampy's tm does not offer yet")
 NOT_IMPLEMENTED = (
-    Unimplemented("function", "t_suspend", "needs tm to suspend and resume a transaction, which kampy's "
-                  "tm does not offer yet"),
-    Unimplemented("function", "t_continue", "needs tm to suspend and resume a transaction, which kampy's "
-                  "tm does not offer yet"),
+    Unimplemented("function", "t_suspend", _SUSPEND),
+    Unimplemented("function", "t_continue", _SUSPEND),
     Unimplemented("function", "t_reuse_branch", "runs only in event_route[tm:branch-failure], which "
                   "kampy's tm does not run yet"),
 )
