@@ -33,7 +33,8 @@ What is here, by use:
   (pv: the AVP aliases), `PresenceAPI` (presence: event packages as `PresenceEvent`, subscriptions
   as `Subscription`, the states `ACTIVE_STATUS` ... and categories `WINFO_TYPE`/`PUBL_TYPE`), `AuthAPI` (auth:
   nonces, challenges and digest checks, with its codes `AuthResult`, `AuthCode` and the header types
-  `HDR_AUTHORIZATION`/`HDR_PROXYAUTH`).
+  `HDR_AUTHORIZATION`/`HDR_PROXYAUTH`), `DialogAPI` (dialog: dialogs as `DialogInfo`, callbacks
+  `DlgCallback` with `DlgCbParams` for the `DLGCB_*` events, the states `DLG_STATE_*`).
 * Digest credentials as Kamailio's core parses them: `parse_digest_credentials` ->
   `DigestCredentials` (`DigestSyntaxError`; `QOP_*`, `ALG_*`).
 * XML as Kamailio's modules handle it through libxml2: `libxml` (parse, dump byte for byte as
@@ -105,6 +106,33 @@ from kampy.apis import (
     AuthDbAPI,
     DomainAPI,
     AuthResult,
+    DLG_STATE_UNCONFIRMED,
+    DLG_STATE_EARLY,
+    DLG_STATE_CONFIRMED_NA,
+    DLG_STATE_CONFIRMED,
+    DLG_STATE_DELETED,
+    DLG_DIR_NONE,
+    DLG_DIR_DOWNSTREAM,
+    DLG_DIR_UPSTREAM,
+    DLGCB_LOADED,
+    DLGCB_CREATED,
+    DLGCB_FAILED,
+    DLGCB_CONFIRMED_NA,
+    DLGCB_CONFIRMED,
+    DLGCB_REQ_WITHIN,
+    DLGCB_TERMINATED,
+    DLGCB_EXPIRED,
+    DLGCB_EARLY,
+    DLGCB_RESPONSE_FWDED,
+    DLGCB_RESPONSE_WITHIN,
+    DLGCB_RPC_CONTEXT,
+    DLGCB_DESTROY,
+    DLGCB_SPIRALED,
+    DLGCB_TERMINATED_CONFIRMED,
+    DialogAPI,
+    DialogInfo,
+    DlgCbParams,
+    DlgCallback,
     ACTIVE_STATUS,
     PENDING_STATUS,
     POLITE_BLOCK_STATUS,
@@ -410,6 +438,12 @@ __all__ = [
     "TMCB_ON_BRANCH_FAILURE_RO", "TMCB_ON_BRANCH_FAILURE", "TMCB_MAX", "TMCB_NONE_F", "TMCB_RETR_F",
     "TMCB_LOCAL_F", "TYPE_REQUEST", "TYPE_LOCAL_CANCEL", "TYPE_LOCAL_ACK",
     "PresenceAPI", "PresenceEvent", "Subscription",
+    "DLG_STATE_UNCONFIRMED", "DLG_STATE_EARLY", "DLG_STATE_CONFIRMED_NA", "DLG_STATE_CONFIRMED",
+    "DLG_STATE_DELETED", "DLG_DIR_NONE", "DLG_DIR_DOWNSTREAM", "DLG_DIR_UPSTREAM", "DLGCB_LOADED",
+    "DLGCB_CREATED", "DLGCB_FAILED", "DLGCB_CONFIRMED_NA", "DLGCB_CONFIRMED", "DLGCB_REQ_WITHIN",
+    "DLGCB_TERMINATED", "DLGCB_EXPIRED", "DLGCB_EARLY", "DLGCB_RESPONSE_FWDED", "DLGCB_RESPONSE_WITHIN",
+    "DLGCB_RPC_CONTEXT", "DLGCB_DESTROY", "DLGCB_SPIRALED", "DLGCB_TERMINATED_CONFIRMED", "DialogAPI",
+    "DialogInfo", "DlgCbParams", "DlgCallback",
     "ACTIVE_STATUS", "PENDING_STATUS", "TERMINATED_STATUS", "WAITING_STATUS", "POLITE_BLOCK_STATUS",
     "WINFO_TYPE", "PUBL_TYPE", "libxml",
     "AuthAPI", "AuthDbAPI", "DomainAPI", "AuthCode", "AuthResult", "HDR_AUTHORIZATION", "HDR_PROXYAUTH",

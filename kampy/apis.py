@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import enum
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
@@ -701,6 +701,112 @@ class ObAPI(Protocol):
         """Whether outbound applies to the request: 0 no; 1 yes (a REGISTER with reg-id on the
         first hop, a ;ob Route of ours for an "outgoing" request, a ;ob Contact); 2 an "incoming"
         request whose ;ob Route carries the flow token of another connection."""
+
+
+# ------------------------------------------------------------------ dialog
+
+# dialog states (dialog/dlg_hash.h), DialogInfo.state and $dlg(state)
+DLG_STATE_UNCONFIRMED, DLG_STATE_EARLY, DLG_STATE_CONFIRMED_NA = 1, 2, 3
+DLG_STATE_CONFIRMED, DLG_STATE_DELETED = 4, 5
+# the direction of the message of a dialog callback (DlgCbParams.direction)
+DLG_DIR_NONE, DLG_DIR_DOWNSTREAM, DLG_DIR_UPSTREAM = 0, 1, 2
+# dialog callback types (dialog/dlg_cb.h), bits of register_dlgcb's `types`
+DLGCB_LOADED = 1 << 0
+DLGCB_CREATED = 1 << 1
+DLGCB_FAILED = 1 << 2
+DLGCB_CONFIRMED_NA = 1 << 3
+DLGCB_CONFIRMED = 1 << 4
+DLGCB_REQ_WITHIN = 1 << 5
+DLGCB_TERMINATED = 1 << 6
+DLGCB_EXPIRED = 1 << 7
+DLGCB_EARLY = 1 << 8
+DLGCB_RESPONSE_FWDED = 1 << 9
+DLGCB_RESPONSE_WITHIN = 1 << 10
+DLGCB_RPC_CONTEXT = 1 << 12
+DLGCB_DESTROY = 1 << 13
+DLGCB_SPIRALED = 1 << 14
+DLGCB_TERMINATED_CONFIRMED = 1 << 15
+
+
+@dataclass(frozen=True)
+class DialogInfo:
+    """A dialog as dialog shows it to other modules: a copy taken when it is handed out (Kamailio's
+    `struct dlg_cell`); the dialog itself lives in shared memory and changes on. `h_entry` and
+    `h_id` identify it (as in `dlg.end_dlg`). Times are wall-clock seconds, 0 when not yet:
+    `init_ts` created, `start_ts` confirmed (2xx), `end_ts` ended; `timeout` when it expires."""
+
+    h_entry: int
+    h_id: int
+    call_id: str
+    from_uri: str
+    from_tag: str
+    to_uri: str
+    to_tag: str
+    req_uri: str
+    state: int
+    init_ts: int = 0
+    start_ts: int = 0
+    end_ts: int = 0
+    timeout: int = 0
+    lifetime: int = 0
+    sflags: int = 0
+    vars: dict[str, str] = field(default_factory=dict)
+    profiles: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(slots=True)
+class DlgCbParams:
+    """What a dialog callback receives besides the dialog and the type (Kamailio's `struct
+    dlg_cb_params`): the request and/or reply of the event (both None for a timer's expiry or an
+    RPC's end), the message's direction (DLG_DIR_*), and its context where one is at hand.
+    `dlg_data` is Kamailio's: for DLGCB_EXPIRED, True when the dialog had been confirmed."""
+
+    req: Request | None = None
+    rpl: Response | None = None
+    direction: int = DLG_DIR_NONE
+    ctx: MessageContext | None = None
+    dlg_data: object = None
+
+
+DlgCallback = Callable[[DialogInfo, int, DlgCbParams], None]
+
+
+class DialogAPI(Protocol):
+    """What dialog offers (`core.api("dialog")`, Kamailio's `dlg_binds` from `load_dlg_api`): its
+    events, its variables, the dialog of a message, ending one, and counting dialogs (what acc's CDRs
+    and dispatcher's call-load algorithm build on). Dialogs are shared by every worker; a callback
+    runs in the worker where the event happens (the one handling the message, the one whose timer
+    found the dialog expired, the one serving the RPC)."""
+
+    def register_dlgcb(self, types: int, callback: DlgCallback) -> int:
+        """Have `callback(dlg, type, params)` run on the events `types` (DLGCB_* bits) of every
+        dialog. Call it in `__init__` (every worker then has it): Kamailio's per-dialog
+        registration is a global one here, and a callback picks its dialogs itself (by a dialog
+        variable set in DLGCB_CREATED, say). DLGCB_CREATED runs when dlg_manage() (or the
+        dlg_flag) creates a dialog, with the INVITE; DLGCB_FAILED on a final reply >= 300 (or a
+        CANCEL); DLGCB_CONFIRMED on the 2xx; DLGCB_TERMINATED on a BYE (or dlg_bye/dlg.end_dlg),
+        DLGCB_TERMINATED_CONFIRMED on the BYE's 2xx; DLGCB_EXPIRED on timeout. 0 when registered,
+        -1 for an empty or unknown mask."""
+
+    def get_dlg(self, ctx: MessageContext) -> DialogInfo | None:
+        """The dialog of the message of `ctx` (created by dlg_manage for it, or matched for a
+        request within it or a reply to one), None when it has none."""
+
+    def get_dlg_var(self, dlg: DialogInfo, name: str) -> str | None:
+        """The current value of the dialog variable `name` ($dlg_var(name)), None when unset or
+        when the dialog is gone."""
+
+    def set_dlg_var(self, dlg: DialogInfo, name: str, value: str | None) -> int:
+        """Set (None: remove) the dialog variable `name`: 0, or -1 when the dialog is gone."""
+
+    def terminate_dlg(self, dlg: DialogInfo, headers: str = "") -> int:
+        """End a confirmed dialog by sending BYE to both sides (`headers` added to each), as
+        dlg_bye("all"): 0 when sent, -1 otherwise."""
+
+    def count_dialogs(self, var: str, value: str) -> int:
+        """How many dialogs not yet ended (states 1..4) have the dialog variable `var` equal to
+        `value`: with a variable holding its destination, dispatcher's call load per
+        destination."""
 
 
 # ------------------------------------------------------------------ usrloc
