@@ -665,6 +665,10 @@ class RrAPI(Protocol):
     def is_direction(self, ctx: MessageContext, dir: str) -> int:
         """Whether the in-dialog request goes "downstream" or "upstream" (is_direction())."""
 
+    def get_route_param(self, ctx: MessageContext, name: str) -> str | None:
+        """The value of parameter `name` of the Route that reached this proxy (get_route_param());
+        "" for a parameter without a value, None when there is no such parameter."""
+
     def register_rrcb(self, callback: Callable[[MessageContext, str], None]) -> int:
         """Call `callback(ctx, params)` each time loose_route() routes by a Route URI of this proxy
         that has parameters (`params`: the URI's parameters, no leading `;`), as Kamailio's

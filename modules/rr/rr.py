@@ -618,6 +618,13 @@ class RrModule(Module):
             return _uri_params(elems[0].uri) or None
         return None
 
+    def get_route_param(self, ctx: MessageContext, name: str) -> str | None:
+        for part in (self._routed_params(ctx) or "").split(";"):
+            key, eq, value = part.partition("=")
+            if key.strip() == name:
+                return value.strip() if eq else ""
+        return None
+
     def check_route_param(self, ctx: MessageContext, regex: re.Pattern[str]) -> int:
         params = self._routed_params(ctx)
         if not params:

@@ -1,0 +1,748 @@
+"""The dialog module: dialogs created by dlg_manage() or the dlg_flag, followed through tm's
+callbacks (replies to the INVITE) and rr's (requests within the dialog), with their timers,
+profiles, variables and events. The dialogs live in a shared table (store.py)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kampy.api import (
+    DLG_DIR_DOWNSTREAM,
+    DLG_DIR_NONE,
+    DLG_DIR_UPSTREAM,
+    DLG_STATE_CONFIRMED,
+    DLG_STATE_CONFIRMED_NA,
+    DLG_STATE_DELETED,
+    DLG_STATE_EARLY,
+    DLG_STATE_UNCONFIRMED,
+    DLGCB_CONFIRMED,
+    DLGCB_CONFIRMED_NA,
+    DLGCB_CREATED,
+    DLGCB_LOADED,
+    DLGCB_EARLY,
+    DLGCB_EXPIRED,
+    DLGCB_FAILED,
+    DLGCB_REQ_WITHIN,
+    DLGCB_RESPONSE_FWDED,
+    DLGCB_SPIRALED,
+    DLGCB_TERMINATED,
+    DLGCB_TERMINATED_CONFIRMED,
+    TMCB_DESTROY,
+    TMCB_REQUEST_IN,
+    TMCB_RESPONSE_OUT,
+    TMCB_RESPONSE_READY,
+    CoreAPI,
+    DialogInfo,
+    DlgCallback,
+    DlgCbParams,
+    MessageContext,
+    Module,
+    Request,
+    Response,
+    RrAPI,
+    TmAPI,
+    TmcbParams,
+    TmTransaction,
+    UacDialog,
+    isflagset,
+)
+
+from .functions import DialogFunctions
+from .pvs import DialogPVs
+from .rpc import DialogRpc
+from .store import CALLEE, CALLER, Dialog, DialogStore
+from .storage import DialogDB
+
+log = logging.getLogger("kampy.dialog")
+
+CTX_DLG = "dialog"  # ctx.local: (h_entry, h_id) of the message's dialog
+CTX_DIR = "dialog_dir"
+CTX_SNAPSHOT = "dialog_snapshot"  # the record as last seen (a dialog ended by this message)
+CTX_VARS = "dialog_ctx"  # $dlg_ctx(...) values of this message
+CTX_PENDING = "dialog_pending_profiles"
+
+IFLAG_TIMEOUTBYE = 1 << 0  # Kamailio's DLG_IFLAG_TIMEOUTBYE
+IFLAG_KA_SRC = 1 << 1
+IFLAG_KA_DST = 1 << 2
+IFLAG_TIMER_NORESET = 1 << 3
+IFLAG_CSEQ_DIFF = 1 << 4
+
+KNOWN_CBS = (
+    DLGCB_LOADED
+    | DLGCB_CREATED
+    | DLGCB_FAILED
+    | DLGCB_CONFIRMED_NA
+    | DLGCB_CONFIRMED
+    | DLGCB_REQ_WITHIN
+    | DLGCB_TERMINATED
+    | DLGCB_EXPIRED
+    | DLGCB_EARLY
+    | DLGCB_RESPONSE_FWDED
+    | DLGCB_SPIRALED
+    | DLGCB_TERMINATED_CONFIRMED
+)
+
+
+def parse_profiles(text: str | None) -> list[str]:
+    return [p.strip() for p in (text or "").replace(",", ";").split(";") if p.strip()]
+
+
+def check_profiles(text: str) -> None:
+    for name in parse_profiles(text):
+        if not name.replace("_", "").replace("-", "").isalnum():
+            raise ValueError(f"bad profile name '{name}'")
+
+
+def _tag(value: str | None) -> str:
+    return value or ""
+
+
+class DialogModule(DialogFunctions, DialogPVs, DialogRpc, Module):
+    def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
+        super().__init__(params, core)
+        p = params
+        self.tm: TmAPI = core.api("tm")
+        self.rr: RrAPI | None = core.api("rr")
+        size = int(p["hash_size"])
+        self.store = DialogStore(
+            core.shared.table("dialog"), size if size > 0 else 4096, int(p["h_id_start"]), int(p["h_id_step"])
+        )
+        self.rr_param = str(p["rr_param"])
+        flag = int(p["dlg_flag"])
+        if flag > 31:
+            raise ValueError(f"invalid dlg_flag {flag}")
+        self.dlg_flag = flag
+        self.default_timeout = int(p["default_timeout"])
+        if self.default_timeout <= 0:
+            raise ValueError(f"0 default_timeout not accepted!! ({self.default_timeout})")
+        self.early_timeout = int(p["early_timeout"])
+        self.noack_timeout = int(p["noack_timeout"])
+        self.end_timeout = int(p["end_timeout"])
+        self.timeout_avp = core.pv_accessor(p["timeout_avp"]) if p["timeout_avp"] else None
+        self.extra_hdrs = str(p["dlg_extra_hdrs"] or "")
+        self.match_mode = int(p["dlg_match_mode"])
+        if self.match_mode not in (0, 1, 2):
+            raise ValueError(f"invalid value {self.match_mode} for dlg_match_mode (0, 1 or 2)")
+        self.detect_spirals = int(p["detect_spirals"]) != 0
+        self.send_bye = int(p["send_bye"]) != 0
+        self.timeout_noreset = int(p["timeout_noreset"]) != 0
+        self.initial_cbs_inscript = int(p["initial_cbs_inscript"]) != 0
+        self.enable_stats = int(p["enable_stats"]) != 0
+        self.ruri_format = core.formatter(str(p["ruri_pvar"]))
+        self.profiles_with_value = set(parse_profiles(p["profiles_with_value"]))
+        self.profiles_no_value = set(parse_profiles(p["profiles_no_value"]))
+        self.callbacks: list[tuple[int, DlgCallback]] = []
+        self.stat = {
+            name: core.stats.register("dialog", name, no_reset=name in ("active_dialogs", "early_dialogs"))
+            for name in (
+                "active_dialogs",
+                "early_dialogs",
+                "processed_dialogs",
+                "expired_dialogs",
+                "failed_dialogs",
+            )
+        }
+        self.db = DialogDB(p, self) if int(p["db_mode"]) else None
+        self.tm.register_tmcb(None, None, TMCB_REQUEST_IN, self._on_request_in)
+        if self.rr is not None and self.match_mode != 2:
+            self.rr.register_rrcb(self._on_route)
+        self.init_functions()
+
+    def child_init(self, rank: int) -> None:
+        if self.db is not None and rank == 1:
+            self.db.load()
+
+    def destroy(self) -> None:
+        if self.db is not None and self.core.rank in (0, 1):
+            self.db.flush_all()
+
+    # ------------------------------------------------------------ statistics
+    def _stat(self, name: str, by: int) -> None:
+        if self.enable_stats:
+            self.core.stats.inc(self.stat[name], by)
+
+    # ------------------------------------------------------------ the API (DialogAPI)
+    def register_dlgcb(self, types: int, callback: DlgCallback) -> int:
+        if not types or types & ~KNOWN_CBS:
+            log.error("register_dlgcb: unsupported callback types %#x", types)
+            return -1
+        self.callbacks.append((types, callback))
+        return 0
+
+    def get_dlg(self, ctx: MessageContext) -> DialogInfo | None:
+        dlg = self.dialog_of(ctx)
+        return dlg.info() if dlg is not None else None
+
+    def get_dlg_var(self, dlg: DialogInfo, name: str) -> str | None:
+        cur = self.store.get(dlg.h_entry, dlg.h_id)
+        return cur.vars.get(name) if cur is not None else None
+
+    def set_dlg_var(self, dlg: DialogInfo, name: str, value: str | None) -> int:
+        def change(d: Dialog) -> None:
+            if value is None:
+                d.vars.pop(name, None)
+            else:
+                d.vars[name] = value
+            d.db_dirty = True
+
+        found, _ = self.store.update(dlg.h_entry, dlg.h_id, change)
+        if found is None:
+            return -1
+        if self.db is not None:
+            self.db.changed(found)
+        return 0
+
+    def terminate_dlg(self, dlg: DialogInfo, headers: str = "") -> int:
+        cur = self.store.get(dlg.h_entry, dlg.h_id)
+        if cur is None:
+            return -1
+        return 0 if self.bye(cur, "all", headers) > 0 else -1
+
+    def count_dialogs(self, var: str, value: str) -> int:
+        return sum(1 for d in self.store.all() if d.state < DLG_STATE_DELETED and d.vars.get(var) == value)
+
+    def run_callbacks(
+        self,
+        kind: int,
+        dlg: Dialog,
+        *,
+        req: Request | None = None,
+        rpl: Response | None = None,
+        direction: int = DLG_DIR_NONE,
+        ctx: MessageContext | None = None,
+        data: object = None,
+    ) -> None:
+        if not self.callbacks:
+            return
+        info = dlg.info()
+        params = DlgCbParams(req, rpl, direction, ctx, data)
+        for types, callback in self.callbacks:
+            if types & kind:
+                try:
+                    callback(info, kind, params)
+                except Exception:  # another module's bug must not break the dialog
+                    log.exception("dialog callback failed")
+
+    # ------------------------------------------------------------ the message's dialog
+    def attach(self, ctx: MessageContext, dlg: Dialog, direction: int = DLG_DIR_DOWNSTREAM) -> None:
+        ctx.local[CTX_DLG] = (dlg.h_entry, dlg.h_id)
+        ctx.local[CTX_DIR] = direction
+        ctx.local[CTX_SNAPSHOT] = dlg
+
+    def dialog_of(self, ctx: MessageContext | None, *, lookup: bool = True) -> Dialog | None:
+        """The dialog of the message: the one attached (created or matched for it), else for a
+        request with a To-tag or a reply the one its Call-ID and tags find (dlg_get_msg_dialog)."""
+        if ctx is None:
+            return None
+        ident = ctx.local.get(CTX_DLG)
+        if ident is not None:
+            return self.store.get(*ident) or ctx.local.get(CTX_SNAPSHOT)
+        if not lookup or ctx.msg is None:
+            return None
+        msg = ctx.msg
+        callid = msg.header("Call-ID")
+        if not callid or msg.from_ is None:
+            return None
+        ftag, ttag = _tag(msg.from_.tag), _tag(msg.to.tag if msg.to is not None else None)
+        if isinstance(msg, Response):
+            found = self.store.find(callid.strip(), ftag, ttag)
+        else:
+            found = (
+                self.store.find(callid.strip(), ftag, ttag)
+                if ttag
+                else self.store.find(callid.strip(), ftag, None)
+            )
+        if found is None:
+            return None
+        self.attach(ctx, found[0], found[1])
+        return found[0]
+
+    def ctx_values(self, ctx: MessageContext) -> dict[str, Any]:
+        return ctx.local.setdefault(CTX_VARS, {})
+
+    def timeout_for(self, ctx: MessageContext | None) -> int:
+        """get_dlg_timeout: the timeout_avp's value, else $dlg_ctx(timeout), else default_timeout."""
+        if ctx is not None and self.timeout_avp is not None:
+            value = self.timeout_avp.get(ctx)
+            try:
+                if value is not None and int(value) > 0:
+                    return int(value)
+            except (TypeError, ValueError):
+                log.error("timeout_avp: not an integer: %r", value)
+        if ctx is not None:
+            value = self.ctx_values(ctx).get("timeout", 0)
+            if value:
+                return int(value)
+        return self.default_timeout
+
+    # ------------------------------------------------------------ creating a dialog
+    def new_dialog(self, ctx: MessageContext, t: TmTransaction | None, run_cbs: bool) -> Dialog | None:
+        """dlg_new_dialog: a dialog for the initial INVITE of `ctx` (None when it cannot be)."""
+        msg = ctx.msg
+        if not isinstance(msg, Request) or msg.from_ is None or msg.to is None:
+            return None
+        callid = (msg.header("Call-ID") or "").strip()
+        ftag = _tag(msg.from_.tag)
+        if not callid or not ftag:
+            log.error("failed to get dialog info: missing Call-ID or From tag")
+            return None
+        if self.detect_spirals:
+            found = self.store.find(callid, ftag, None)
+            if (
+                found is not None
+                and found[0].state in (DLG_STATE_UNCONFIRMED, DLG_STATE_EARLY)
+                and not found[0].tag[CALLEE]
+            ):
+                log.debug("spiral detected for dialog %d:%d", found[0].h_entry, found[0].h_id)
+                self.attach(ctx, found[0])
+                self.run_callbacks(DLGCB_SPIRALED, found[0], req=msg, direction=DLG_DIR_DOWNSTREAM, ctx=ctx)
+                return found[0]
+        now = int(self.core.clock.time())
+        values = self.ctx_values(ctx)
+        dlg = Dialog(
+            self.store.entry_of(callid),
+            0,
+            callid,
+            str(msg.from_.uri),
+            str(msg.to.uri),
+            str(self.ruri_format(ctx) or ctx.ruri),
+        )
+        dlg.tag[CALLER] = ftag
+        dlg.cseq[CALLER] = (msg.header("CSeq") or "").split()[0] if msg.header("CSeq") else ""
+        dlg.route_set[CALLER] = ",".join(msg.headers_named("Record-Route"))
+        contact = msg.header("Contact") or ""
+        dlg.contact[CALLER] = _contact_uri(contact)
+        dlg.bind_addr[CALLER] = str(ctx.src.local) if ctx.src is not None and ctx.src.local else ""
+        dlg.init_ts = now
+        dlg.lifetime = self.timeout_for(ctx)
+        dlg.sflags = int(values.get("flags", 0))
+        if values.get("timeout_bye") or self.send_bye:
+            dlg.iflags |= IFLAG_TIMEOUTBYE
+        dlg.iflags |= int(values.get("iflags", 0))
+        dlg.toroute_name = str(values.get("timeout_route") or "")
+        dlg.vars.update(ctx.local.pop("dialog_vars", {}))
+        pending = ctx.local.pop(CTX_PENDING, [])
+        dlg.profiles = [[name, value] for name, value in pending]
+        with self.store.table.transaction():
+            self.store.create(dlg)
+            for name, value in dlg.profiles:
+                self.store.link(dlg, name, value)
+        self.attach(ctx, dlg)
+        ctx.local["dialog_created"] = True
+        if self.rr is not None and self.match_mode != 2:
+            param = f";{self.rr_param}={_rhex(dlg.h_entry)}.{_rhex(dlg.h_id)}"
+            if self.rr.add_rr_param(ctx, param) < 0:
+                log.error("failed to add RR param")
+        self._stat("processed_dialogs", 1)
+        if run_cbs:
+            self.run_callbacks(DLGCB_CREATED, dlg, req=msg, direction=DLG_DIR_DOWNSTREAM, ctx=ctx)
+        self._watch_invite(ctx, t, dlg)
+        return dlg
+
+    def _watch_invite(self, ctx: MessageContext, t: TmTransaction | None, dlg: Dialog) -> None:
+        ident = (dlg.h_entry, dlg.h_id)
+
+        def on_tm(tr: TmTransaction, kind: int, params: TmcbParams) -> None:
+            self.on_invite_event(ident, tr, kind, params)
+
+        self.tm.register_tmcb(None if t is not None else ctx, t, TMCB_RESPONSE_READY | TMCB_DESTROY, on_tm)
+
+    def _on_request_in(self, t: TmTransaction, kind: int, params: TmcbParams) -> None:
+        """dlg_onreq: a new transaction: the dialog of an INVITE with the dlg_flag set."""
+        ctx = params.ctx
+        req = params.req
+        if ctx is None or req is None or req.method != "INVITE":
+            return
+        if req.to is not None and req.to.tag:
+            return
+        if ctx.local.get(CTX_DLG) is not None:
+            return
+        if self.dlg_flag < 0 or not isflagset(ctx, self.dlg_flag):
+            return
+        self.new_dialog(ctx, t, True)
+
+    # ------------------------------------------------------------ the INVITE's replies
+    def on_invite_event(
+        self, ident: tuple[int, int], t: TmTransaction, kind: int, params: TmcbParams
+    ) -> None:
+        """dlg_onreply: the dialog's state follows the INVITE's replies (and its end)."""
+        if kind == TMCB_DESTROY:
+            code = 0
+        else:
+            code = params.code
+            if code < 101 and kind != TMCB_DESTROY:
+                return
+        rpl = params.rpl
+        now = int(self.core.clock.time())
+
+        def change(d: Dialog) -> Any:
+            old = d.state
+            if kind == TMCB_DESTROY:
+                new = DLG_STATE_DELETED if old in (DLG_STATE_UNCONFIRMED, DLG_STATE_EARLY) else old
+            elif code < 200:
+                new = DLG_STATE_EARLY if old in (DLG_STATE_UNCONFIRMED, DLG_STATE_EARLY) else old
+            elif code < 300:
+                new = DLG_STATE_CONFIRMED_NA if old in (DLG_STATE_UNCONFIRMED, DLG_STATE_EARLY) else old
+            else:
+                new = DLG_STATE_DELETED if old in (DLG_STATE_UNCONFIRMED, DLG_STATE_EARLY) else old
+            if new == old:
+                return False
+            d.state = new
+            if rpl is not None and new in (DLG_STATE_EARLY, DLG_STATE_CONFIRMED_NA):
+                self._callee_leg(d, rpl)
+            if new == DLG_STATE_CONFIRMED_NA:
+                d.start_ts = now
+                d.timeout = now + d.lifetime
+            elif new == DLG_STATE_DELETED:
+                d.end_ts = now
+            d.db_dirty = True
+            return old
+
+        dlg, old = self.store.update(ident[0], ident[1], change)
+        if dlg is None or old is None:
+            return
+        rctx = params.ctx
+        req = t.request
+        if dlg.state == DLG_STATE_EARLY:
+            self.run_callbacks(DLGCB_EARLY, dlg, req=req, rpl=rpl, direction=DLG_DIR_UPSTREAM, ctx=rctx)
+            self._stat("early_dialogs", 1)
+        elif dlg.state == DLG_STATE_CONFIRMED_NA:
+            self.event_route("dialog:start", dlg, rctx)
+            self.run_callbacks(
+                DLGCB_CONFIRMED_NA, dlg, req=req, rpl=rpl, direction=DLG_DIR_UPSTREAM, ctx=rctx
+            )
+            if old == DLG_STATE_EARLY:
+                self._stat("early_dialogs", -1)
+            self._stat("active_dialogs", 1)
+            if self.db is not None:
+                self.db.changed(dlg)
+        elif dlg.state == DLG_STATE_DELETED:
+            self.event_route("dialog:failed", dlg, rctx)
+            self.run_callbacks(DLGCB_FAILED, dlg, req=req, rpl=rpl, direction=DLG_DIR_UPSTREAM, ctx=rctx)
+            if old == DLG_STATE_EARLY:
+                self._stat("early_dialogs", -1)
+            self._stat("failed_dialogs", 1)
+            self.store.remove(dlg)
+
+    def _callee_leg(self, d: Dialog, rpl: Response) -> None:
+        d.tag[CALLEE] = _tag(rpl.to.tag if rpl.to is not None else None)
+        cseq = rpl.header("CSeq") or ""
+        d.cseq[CALLEE] = cseq.split()[0] if cseq else ""
+        d.contact[CALLEE] = _contact_uri(rpl.header("Contact") or "")
+        rrs = [v.strip() for h in rpl.headers_named("Record-Route") for v in _split_rr(h)]
+        ours = [i for i, v in enumerate(rrs) if self._is_myself_rr(v)]
+        callee_side = rrs[: ours[0]] if ours else []
+        d.route_set[CALLEE] = ",".join(reversed(callee_side))
+        if not d.bind_addr[CALLEE]:
+            d.bind_addr[CALLEE] = d.bind_addr[CALLER]
+
+    def _is_myself_rr(self, value: str) -> bool:
+        uri = _contact_uri(value)
+        host = uri.split("@")[-1].split(";")[0].split(">")[0]
+        hostpart, _, port = host.rpartition(":") if host.count(":") == 1 else (host, "", "")
+        try:
+            return self.core.is_myself(hostpart or host, int(port) if port else None)
+        except ValueError:
+            return False
+
+    # ------------------------------------------------------------ requests within the dialog
+    def _on_route(self, ctx: MessageContext, params: str) -> None:
+        """dlg_onroute, from rr's callback: a request within a dialog that loose_route() routes."""
+        if ctx.local.get(CTX_DLG) is not None:
+            return
+        msg = ctx.msg
+        if not isinstance(msg, Request) or msg.to is None or not msg.to.tag:
+            return
+        found = None
+        did = None
+        for part in params.split(";"):
+            name, eq, value = part.partition("=")
+            if name.strip() == self.rr_param and eq:
+                did = value.strip()
+        if did is not None and self.match_mode != 2:
+            found = self._by_did(msg, did)
+        if found is None and self.match_mode != 0:
+            found = self._by_tags(msg)
+        if found is not None:
+            self.within(ctx, found[0], found[1])
+
+    def _by_did(self, msg: Request, did: str) -> tuple[Dialog, int] | None:
+        entry, _, ident = did.partition(".")
+        try:
+            h_entry, h_id = int(entry[::-1], 16), int(ident[::-1], 16)
+        except ValueError:
+            log.warning("bad dialog id '%s'", did)
+            return None
+        dlg = self.store.get(h_entry, h_id)
+        if dlg is None:
+            return None
+        callid = (msg.header("Call-ID") or "").strip()
+        ftag, ttag = _tag(msg.from_.tag if msg.from_ else None), _tag(msg.to.tag if msg.to else None)
+        if dlg.callid != callid:
+            return None
+        if dlg.tag[CALLER] == ftag and (dlg.tag[CALLEE] in ("", ttag)):
+            return dlg, DLG_DIR_DOWNSTREAM
+        if dlg.tag[CALLER] == ttag and dlg.tag[CALLEE] == ftag:
+            return dlg, DLG_DIR_UPSTREAM
+        return None
+
+    def _by_tags(self, msg: Request) -> tuple[Dialog, int] | None:
+        callid = (msg.header("Call-ID") or "").strip()
+        ftag, ttag = _tag(msg.from_.tag if msg.from_ else None), _tag(msg.to.tag if msg.to else None)
+        return self.store.find(callid, ftag, ttag) if callid else None
+
+    def within(self, ctx: MessageContext, dlg: Dialog, direction: int) -> None:
+        """The state machine for a request within the dialog (BYE, ACK, the others)."""
+        msg = ctx.msg
+        assert isinstance(msg, Request)
+        self.attach(ctx, dlg, direction)
+        method = msg.method
+        now = int(self.core.clock.time())
+        cseq = (msg.header("CSeq") or "").split()
+        leg = CALLER if direction == DLG_DIR_DOWNSTREAM else CALLEE
+        lifetime = self.timeout_for(ctx)
+
+        def change(d: Dialog) -> Any:
+            old = d.state
+            if method == "BYE":
+                if old not in (DLG_STATE_CONFIRMED, DLG_STATE_CONFIRMED_NA):
+                    return False
+                d.state = DLG_STATE_DELETED
+                d.end_ts = now
+                d.timeout = 0
+                return old
+            if method not in ("ACK", "PRACK", "CANCEL") and cseq:
+                d.cseq[leg] = cseq[0]
+            if method == "ACK" and old == DLG_STATE_CONFIRMED_NA:
+                d.state = DLG_STATE_CONFIRMED
+            if d.state in (DLG_STATE_CONFIRMED, DLG_STATE_CONFIRMED_NA):
+                if lifetime != self.default_timeout:
+                    d.lifetime = lifetime
+                if not (d.iflags & IFLAG_TIMER_NORESET or self.timeout_noreset) or d.state != old:
+                    d.timeout = now + d.lifetime
+            d.db_dirty = True
+            return old
+
+        cur, old = self.store.update(dlg.h_entry, dlg.h_id, change)
+        if cur is None or old is None:
+            return
+        ctx.local[CTX_SNAPSHOT] = cur
+        if method == "BYE":
+            self.terminated(cur, old, ctx=ctx, req=msg, direction=direction)
+            ident_info = cur
+
+            def on_bye(t: TmTransaction, kind: int, params: TmcbParams) -> None:
+                if params.code >= 200:
+                    self.run_callbacks(
+                        DLGCB_TERMINATED_CONFIRMED,
+                        ident_info,
+                        req=t.request,
+                        rpl=params.rpl,
+                        direction=direction,
+                        ctx=params.ctx,
+                    )
+
+            if self.callbacks:
+                self.tm.register_tmcb(ctx, None, TMCB_RESPONSE_OUT, on_bye)
+            return
+        if method == "ACK" and old == DLG_STATE_CONFIRMED_NA and cur.state == DLG_STATE_CONFIRMED:
+            self.run_callbacks(DLGCB_CONFIRMED, cur, req=msg, direction=direction, ctx=ctx)
+        elif method != "ACK":
+            self.run_callbacks(DLGCB_REQ_WITHIN, cur, req=msg, direction=direction, ctx=ctx)
+        if self.db is not None:
+            self.db.changed(cur)
+
+    def terminated(
+        self,
+        dlg: Dialog,
+        old: int,
+        *,
+        ctx: MessageContext | None = None,
+        req: Request | None = None,
+        direction: int = DLG_DIR_NONE,
+    ) -> None:
+        """The dialog ended by a BYE (received, or sent by dlg_bye / the timer / an RPC)."""
+        self.event_route("dialog:end", dlg, ctx)
+        self.run_callbacks(DLGCB_TERMINATED, dlg, req=req, direction=direction, ctx=ctx)
+        self._stat("active_dialogs", -1)
+        self.store.remove(dlg)
+        if self.db is not None:
+            self.db.removed(dlg)
+
+    # ------------------------------------------------------------ event routes
+    def event_route(self, name: str, dlg: Dialog, ctx: MessageContext | None) -> None:
+        if not self.core.has_route("event", name):
+            return
+        run_ctx = ctx if ctx is not None else self.core.faked_context()
+        saved = (run_ctx.local.get(CTX_DLG), run_ctx.local.get(CTX_SNAPSHOT))
+        self.attach(run_ctx, dlg, run_ctx.local.get(CTX_DIR, DLG_DIR_DOWNSTREAM))
+        try:
+            self.core.run_event_route(name, run_ctx)
+        finally:
+            if saved[0] is not None and ctx is not None:
+                run_ctx.local[CTX_DLG], run_ctx.local[CTX_SNAPSHOT] = saved
+
+    # ------------------------------------------------------------ the timer
+    def timer(self) -> None:
+        """dlg_timer_routine: dialogs whose timeout passed expire (in worker 1)."""
+        if self.core.rank > 1:
+            return
+        now = int(self.core.clock.time())
+        for dlg in list(self.store.all()):
+            if dlg.timeout and dlg.timeout <= now:
+                self.expire(dlg, now)
+            else:
+                self.clean(dlg, now)
+        if self.db is not None:
+            self.db.timer()
+
+    def clean(self, dlg: Dialog, now: int) -> None:
+        """dlg_clean_run: a dialog left early for early_timeout goes; one left without ACK for
+        noack_timeout gets 10 more seconds."""
+        if dlg.state <= DLG_STATE_EARLY and dlg.init_ts and dlg.init_ts < now - self.early_timeout:
+            log.info("dialog in early state is too old (%d:%d)", dlg.h_entry, dlg.h_id)
+            self.store.remove(dlg)
+        elif (
+            dlg.state == DLG_STATE_CONFIRMED_NA
+            and dlg.start_ts
+            and dlg.start_ts < now - self.noack_timeout
+            and (dlg.timeout == 0 or dlg.timeout > now + 10)
+        ):
+
+            def change(d: Dialog) -> None:
+                d.lifetime, d.timeout, d.db_dirty = 10, now + 10, True
+
+            self.store.update(dlg.h_entry, dlg.h_id, change)
+
+    def loaded(self, dlg: Dialog) -> None:
+        """A dialog loaded from the database."""
+        self._stat("active_dialogs", 1)
+        self.run_callbacks(DLGCB_LOADED, dlg)
+
+    def expire(self, dlg: Dialog, now: int) -> None:
+        if dlg.state in (DLG_STATE_CONFIRMED_NA, DLG_STATE_CONFIRMED):
+            if dlg.iflags & IFLAG_TIMEOUTBYE:
+                self.store.update(dlg.h_entry, dlg.h_id, lambda d: setattr(d, "timeout", 0))
+                log.debug("dialog %d:%d timed out, sending BYE", dlg.h_entry, dlg.h_id)
+                self.bye(dlg, "all", "", expired=True)
+                self._stat("expired_dialogs", 1)
+                return
+
+            def change(d: Dialog) -> Any:
+                old = d.state
+                d.state, d.end_ts, d.timeout = DLG_STATE_DELETED, now, 0
+                return old
+
+            cur, old = self.store.update(dlg.h_entry, dlg.h_id, change)
+            if cur is None:
+                return
+            log.warning(
+                "dlg timeout - callid: '%s' tags: '%s' '%s' ostate: %d",
+                cur.callid,
+                cur.tag[CALLER],
+                cur.tag[CALLEE],
+                old,
+            )
+            self.event_route("dialog:end", cur, None)
+            self.run_callbacks(DLGCB_EXPIRED, cur, data=old == DLG_STATE_CONFIRMED)
+            self._stat("expired_dialogs", 1)
+            self._stat("active_dialogs", -1)
+            self.store.remove(cur)
+            if self.db is not None:
+                self.db.removed(cur)
+        else:
+            self.store.update(dlg.h_entry, dlg.h_id, lambda d: setattr(d, "timeout", 0))
+
+    # ------------------------------------------------------------ BYE, sent by us
+    def uac_dialog(self, dlg: Dialog, to_leg: int) -> UacDialog:
+        """The dialog as this proxy sends to leg `to_leg` in it (Kamailio's build_dlg_t)."""
+        other = CALLER if to_leg == CALLEE else CALLEE
+        local_uri, remote_uri = (dlg.from_uri, dlg.to_uri) if to_leg == CALLEE else (dlg.to_uri, dlg.from_uri)
+        try:
+            seq = int(dlg.cseq[other] or 0)
+        except ValueError:
+            seq = 0
+        routes = [r.strip() for r in dlg.route_set[to_leg].split(",") if r.strip()]
+        sock = next((s for s in self.core.sockets if str(s) == dlg.bind_addr[to_leg]), None)
+        return UacDialog(
+            call_id=dlg.callid,
+            local_tag=dlg.tag[other],
+            local_uri=local_uri,
+            remote_uri=remote_uri,
+            remote_tag=dlg.tag[to_leg],
+            local_seq=seq,
+            remote_target=dlg.contact[to_leg] or remote_uri,
+            route_set=routes,
+            send_socket=sock,
+        )
+
+    def bye(self, dlg: Dialog, side: str, headers: str, *, expired: bool = False) -> int:
+        """dlg_bye: BYE to the caller, the callee or both; the dialog ends with the first answer."""
+        if dlg.state not in (DLG_STATE_CONFIRMED, DLG_STATE_CONFIRMED_NA):
+            log.error("dialog %d:%d is not confirmed (state %d)", dlg.h_entry, dlg.h_id, dlg.state)
+            return -1
+        legs = {"caller": (CALLER,), "callee": (CALLEE,), "all": (CALLEE, CALLER)}[side]
+        extra = self.extra_hdrs + headers
+        if extra and not extra.endswith("\r\n"):
+            extra += "\r\n"
+        ident = (dlg.h_entry, dlg.h_id)
+        sent = 0
+        for leg in legs:
+
+            def on_reply(t: TmTransaction, kind: int, params: TmcbParams, leg: int = leg) -> None:
+                self._bye_answered(ident, params)
+
+            if (
+                self.tm.t_request_within("BYE", self.uac_dialog(dlg, leg), headers=extra, callback=on_reply)
+                > 0
+            ):
+                sent += 1
+            else:
+                log.error("failed to send the BYE to the %s", "caller" if leg == CALLER else "callee")
+        return 1 if sent else -1
+
+    def _bye_answered(self, ident: tuple[int, int], params: TmcbParams) -> None:
+        """bye_reply_cb: the first final reply to a BYE we sent ends the dialog."""
+        now = int(self.core.clock.time())
+
+        def change(d: Dialog) -> Any:
+            if d.state not in (DLG_STATE_CONFIRMED, DLG_STATE_CONFIRMED_NA):
+                return False
+            old = d.state
+            d.state, d.end_ts, d.timeout = DLG_STATE_DELETED, now, 0
+            return old
+
+        cur, old = self.store.update(ident[0], ident[1], change)
+        if cur is None or old is None:
+            return
+        self.terminated(cur, old)
+        self.run_callbacks(DLGCB_TERMINATED_CONFIRMED, cur, rpl=params.rpl)
+
+
+def _rhex(n: int) -> str:
+    return format(n, "x")[::-1]
+
+
+def _contact_uri(value: str) -> str:
+    value = value.strip()
+    if "<" in value:
+        return value[value.index("<") + 1 : value.index(">")] if ">" in value else value
+    return value.split(";")[0].strip()
+
+
+def _split_rr(value: str) -> list[str]:
+    parts, depth, cur = [], 0, ""
+    for ch in value:
+        if ch == "<":
+            depth += 1
+        elif ch == ">":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if cur.strip():
+        parts.append(cur)
+    return parts

@@ -1,0 +1,193 @@
+"""The dialogs every worker sees (Kamailio's dialog hash table in shared memory): one shared table
+of JSON records keyed by hash entry and id, and one key per profile link, so a profile's size is a
+count of keys."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from kampy.api import DialogInfo, core_hash
+
+CALLER, CALLEE = 0, 1
+
+_DLG = b"d:"  # d:<h_entry>:<h_id> -> the dialog's record
+_NEXT = b"n:"  # n:<h_entry> -> the next h_id of the entry
+_LINK = b"l:"  # l:<profile>\0<value>\0<h_entry>:<h_id> -> b""
+SEP = "\x00"
+
+
+@dataclass
+class Dialog:
+    """A dialog's record (Kamailio's dlg_cell); legs are indexed CALLER, CALLEE."""
+
+    h_entry: int
+    h_id: int
+    callid: str
+    from_uri: str
+    to_uri: str
+    req_uri: str
+    tag: list[str] = field(default_factory=lambda: ["", ""])
+    cseq: list[str] = field(default_factory=lambda: ["", ""])
+    route_set: list[str] = field(default_factory=lambda: ["", ""])
+    contact: list[str] = field(default_factory=lambda: ["", ""])
+    bind_addr: list[str] = field(default_factory=lambda: ["", ""])
+    state: int = 1
+    init_ts: int = 0
+    start_ts: int = 0
+    end_ts: int = 0
+    lifetime: int = 0
+    timeout: int = 0  # wall-clock second it expires, 0: no timer
+    dflags: int = 0
+    sflags: int = 0
+    iflags: int = 0
+    toroute_name: str = ""
+    vars: dict[str, str] = field(default_factory=dict)
+    profiles: list[list[str]] = field(default_factory=list)  # [name, value] ("" for no value)
+    ref: int = 1
+    db_dirty: bool = False
+
+    @property
+    def key(self) -> bytes:
+        return b"%s%d:%d" % (_DLG, self.h_entry, self.h_id)
+
+    def info(self) -> DialogInfo:
+        return DialogInfo(
+            self.h_entry,
+            self.h_id,
+            self.callid,
+            self.from_uri,
+            self.tag[CALLER],
+            self.to_uri,
+            self.tag[CALLEE],
+            self.req_uri,
+            self.state,
+            self.init_ts,
+            self.start_ts,
+            self.end_ts,
+            self.timeout,
+            self.lifetime,
+            self.sflags,
+            dict(self.vars),
+            tuple((n, v) for n, v in self.profiles),
+        )
+
+    def dumps(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":")).encode()
+
+    @classmethod
+    def loads(cls, data: bytes) -> Dialog:
+        return cls(**json.loads(data))
+
+
+def dlg_key(h_entry: int, h_id: int) -> bytes:
+    return b"%s%d:%d" % (_DLG, h_entry, h_id)
+
+
+def _link_key(profile: str, value: str, dlg: Dialog | None = None) -> bytes:
+    head = f"{profile}{SEP}{value}{SEP}".encode()
+    return _LINK + head + (b"%d:%d" % (dlg.h_entry, dlg.h_id) if dlg is not None else b"")
+
+
+class DialogStore:
+    """The shared table of dialogs; every change is one transaction of the table (the entry's
+    lock in Kamailio)."""
+
+    def __init__(self, table: Any, hash_size: int, h_id_start: int, h_id_step: int) -> None:
+        self.table = table
+        self.hash_size = hash_size
+        self.h_id_start = max(1, h_id_start)
+        self.h_id_step = max(1, h_id_step)
+
+    def entry_of(self, callid: str) -> int:
+        return (
+            core_hash(callid) & (self.hash_size - 1)
+            if self.hash_size & (self.hash_size - 1) == 0
+            else core_hash(callid) % self.hash_size
+        )
+
+    def create(self, dlg: Dialog) -> Dialog:
+        """Give `dlg` its h_id in its entry and store it."""
+        with self.table.transaction():
+            nkey = b"%s%d" % (_NEXT, dlg.h_entry)
+            got = self.table.get(nkey)
+            h_id = int(got[0]) if got else self.h_id_start
+            self.table.put(nkey, str(h_id + self.h_id_step).encode())
+            dlg.h_id = h_id
+            self.table.put(dlg.key, dlg.dumps())
+        return dlg
+
+    def get(self, h_entry: int, h_id: int) -> Dialog | None:
+        got = self.table.get(dlg_key(h_entry, h_id))
+        return Dialog.loads(got[0]) if got else None
+
+    def put(self, dlg: Dialog) -> None:
+        self.table.put(dlg.key, dlg.dumps())
+
+    def update(self, h_entry: int, h_id: int, change: Callable[[Dialog], Any]) -> tuple[Dialog | None, Any]:
+        """Read-modify-write a dialog under the table's lock: `change(dlg)` edits it and returns
+        what the caller wants back; the dialog is written unless `change` returns False."""
+        with self.table.transaction():
+            dlg = self.get(h_entry, h_id)
+            if dlg is None:
+                return None, None
+            result = change(dlg)
+            if result is not False:
+                self.put(dlg)
+            return dlg, result
+
+    def remove(self, dlg: Dialog) -> None:
+        with self.table.transaction():
+            self.table.delete(dlg.key)
+            for name, value in dlg.profiles:
+                self.table.delete(_link_key(name, value, dlg))
+
+    def all(self) -> Iterator[Dialog]:
+        for item in sorted(self.table.items(prefix=_DLG), key=lambda i: i.key):
+            yield Dialog.loads(item.value)
+
+    def in_entry(self, h_entry: int) -> Iterator[Dialog]:
+        for item in self.table.items(prefix=b"%s%d:" % (_DLG, h_entry)):
+            yield Dialog.loads(item.value)
+
+    def find(
+        self, callid: str, ftag: str | None = None, ttag: str | None = None
+    ) -> tuple[Dialog, int] | None:
+        """The dialog of a Call-ID and tags (either direction), with the direction: 1 downstream
+        (From-tag is the caller's), 2 upstream."""
+        for dlg in self.in_entry(self.entry_of(callid)):
+            if dlg.callid != callid:
+                continue
+            if ftag is None:
+                return dlg, 1
+            if dlg.tag[CALLER] == ftag and (not ttag or not dlg.tag[CALLEE] or dlg.tag[CALLEE] == ttag):
+                return dlg, 1
+            if dlg.tag[CALLEE] == ftag and dlg.tag[CALLER] == (ttag or ""):
+                return dlg, 2
+        return None
+
+    # ------------------------------------------------------------ profiles
+    def link(self, dlg: Dialog, profile: str, value: str) -> None:
+        self.table.put(_link_key(profile, value, dlg), b"")
+
+    def unlink(self, dlg: Dialog, profile: str, value: str) -> None:
+        self.table.delete(_link_key(profile, value, dlg))
+
+    def profile_keys(self, profile: str, value: str | None) -> list[bytes]:
+        prefix = _LINK + f"{profile}{SEP}".encode() + (f"{value}{SEP}".encode() if value is not None else b"")
+        return self.table.keys(prefix=prefix)
+
+    def profile_size(self, profile: str, value: str | None) -> int:
+        return len(self.profile_keys(profile, value))
+
+    def profile_dialogs(self, profile: str, value: str | None) -> list[tuple[Dialog, str]]:
+        found = []
+        for key in self.profile_keys(profile, value):
+            _, val, ident = key[len(_LINK) :].decode().split(SEP)
+            h_entry, h_id = (int(x) for x in ident.split(":"))
+            dlg = self.get(h_entry, h_id)
+            if dlg is not None:
+                found.append((dlg, val))
+        return found
