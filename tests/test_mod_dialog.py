@@ -161,7 +161,7 @@ def test_the_dialog_times_out_and_ends(sip: Harness) -> None:
 
 
 def test_a_timeout_with_send_bye_sends_bye_to_both_sides() -> None:
-    cfg = proxy('modparam("dialog", "default_timeout", 30)', MANAGE + "$dlg_ctx(timeout_bye) = 1;")
+    cfg = proxy('modparam("dialog", "default_timeout", 30)', "$dlg_ctx(timeout_bye) = 1;" + MANAGE)
     with Harness.load(cfg) as h:
         h.ua(BOB, "192.0.2.20:5062")
         call = h.invite(BOB)

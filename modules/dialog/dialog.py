@@ -262,7 +262,8 @@ class DialogModule(DialogFunctions, DialogPVs, DialogRpc, Module):
         return ctx.local.setdefault(CTX_VARS, {})
 
     def timeout_for(self, ctx: MessageContext | None) -> int:
-        """get_dlg_timeout: the timeout_avp's value, else $dlg_ctx(timeout), else default_timeout."""
+        """get_dlg_timeout: the timeout_avp's value, else default_timeout (Kamailio 5.6 keeps
+        $dlg_ctx(timeout) but never reads it)."""
         if ctx is not None and self.timeout_avp is not None:
             value = self.timeout_avp.get(ctx)
             try:
@@ -270,10 +271,6 @@ class DialogModule(DialogFunctions, DialogPVs, DialogRpc, Module):
                     return int(value)
             except (TypeError, ValueError):
                 log.error("timeout_avp: not an integer: %r", value)
-        if ctx is not None:
-            value = self.ctx_values(ctx).get("timeout", 0)
-            if value:
-                return int(value)
         return self.default_timeout
 
     # ------------------------------------------------------------ creating a dialog

@@ -72,10 +72,9 @@ class DialogFunctions:
         if msg.to is not None and msg.to.tag:
             if self.dialog_of(ctx, lookup=False) is not None:
                 return 1
-            found = self._by_tags(msg)
-            if found is None:
-                return -1
-            self.within(ctx, found[0], found[1])
+            found = self._by_tags(msg)  # Kamailio: dlg_onroute with SEQ_MATCH_NO_ID, and 1 anyway
+            if found is not None:
+                self.within(ctx, found[0], found[1])
             return 1
         if msg.method != "INVITE":
             return -1

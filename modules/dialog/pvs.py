@@ -109,19 +109,7 @@ class DialogPVs:
                 return
             if name in ("set", "dir", "timeout_route_id"):
                 return
-            values[name] = _as_int(value)
-            dlg = self.dialog_of(ctx, lookup=False)
-            if dlg is None:
-                return
-            if name == "timeout" and values[name] > 0:
-                self.update_timeout(dlg, values[name])
-            elif name == "timeout_bye":
-                on = values[name] != 0
-                self.store.update(
-                    dlg.h_entry,
-                    dlg.h_id,
-                    lambda d: setattr(d, "iflags", d.iflags | 1 if on else d.iflags & ~1),
-                )
+            values[name] = _as_int(value)  # applied when the dialog is created, as Kamailio
 
         return Accessor(get, set_)
 

@@ -1,0 +1,206 @@
+"""The dialog module on the wire, beside Kamailio 5.6 running the same config: sipp callers and
+callees through a record-routing proxy that tracks dialogs; the calls are listed by `kamcmd
+dlg.list` while up and gone after the BYE, a profile refuses the third concurrent call, a dialog's
+timeout and `dlg.end_dlg` send BYE to both sides. Each check runs on both servers and the results
+(sipp's counts, the fields and states kamcmd prints) must be the same."""
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.beside import Server, both
+from tests.e2e.kampy_process import SCENARIOS, free_port, start_server, stop_process
+
+CFG = """#!KAMAILIO
+listen=udp:127.0.0.1:PORT
+children=2
+#!ifdef KAMAILIO
+mpath="MODULES"
+#!endif
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "ctl.so"
+loadmodule "kex.so"
+loadmodule "dialog.so"
+modparam("ctl", "binrpc", "unix:DIR/ctl.sock")
+modparam("dialog", "profiles_with_value", "callee")
+modparam("dialog", "profiles_no_value", "calls")
+modparam("dialog", "timeout_avp", "$avp(dlgto)")
+request_route {
+    if (is_method("CANCEL")) { if (t_check_trans()) t_relay(); exit; }
+    if (has_totag()) {
+        if (loose_route()) { t_relay(); exit; }
+        if (is_method("ACK")) { if (t_check_trans()) t_relay(); exit; }
+        sl_send_reply("404", "Not here");
+        exit;
+    }
+    if (is_method("INVITE")) {
+        if ($rU == "short") { $avp(dlgto) = 2; $dlg_ctx(timeout_bye) = 1; }
+        dlg_manage();
+        set_dlg_profile("calls");
+        set_dlg_profile("callee", "$rU");
+        get_profile_size("callee", "$rU", "$var(n)");
+        if ($var(n) > 2) { sl_send_reply("503", "Too many calls"); exit; }
+        record_route();
+    }
+    t_relay();
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
+    with both(tmp_path_factory.mktemp("dialog"), CFG) as pair:
+        yield pair
+
+
+class Callee:
+    """A sipp callee (call_sdp_uas.xml) on a free port."""
+
+    def __init__(self, sipp: str, workdir: Path) -> None:
+        self.port = free_port()
+        self.messages = workdir / f"callee-{self.port}.log"
+        self.proc = start_server([sipp, "-sf", str(SCENARIOS / "call_sdp_uas.xml"), "-t", "u1", "-i",
+                                  "127.0.0.1", "-p", str(self.port), "-nostdin", "-bind_local",
+                                  "-trace_msg", "-message_file", str(self.messages)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir)
+        time.sleep(0.3)  # bound before the first INVITE reaches it
+
+    def stop(self) -> None:
+        stop_process(self.proc, timeout=5)
+
+    def received(self, method: str) -> int:
+        """How many `method` requests it received (sipp's message trace)."""
+        try:
+            text = self.messages.read_text(errors="replace")
+        except OSError:
+            return 0
+        return len(re.findall(rf"message received \[\d+\] bytes :\n\n{method} ", text))
+
+
+def caller(sipp: str, server: Server, callee: Callee, workdir: Path, scenario: str, *, user: str,
+           calls: int = 1, pause_ms: int = 0) -> subprocess.Popen[str]:
+    """A sipp caller sending to sip:<user>@<callee> through the server (-rsa), in the background."""
+    cmd = [sipp, "-sf", str(SCENARIOS / scenario), "-t", "u1", "-i", "127.0.0.1", "-p", str(free_port()),
+           "-m", str(calls), "-r", "20", "-l", str(calls), "-s", user, "-rsa", f"127.0.0.1:{server.port}",
+           "-nostdin", "-timeout", "25s", "-d", str(pause_ms), "-trace_err"]
+    cmd.append(f"127.0.0.1:{callee.port}")
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=workdir)
+
+
+def finish(proc: subprocess.Popen[str]) -> tuple[int, str]:
+    out, _ = proc.communicate(timeout=40)
+    return proc.returncode, out[-1500:]
+
+
+def dialogs(server: Server) -> list[dict[str, str]]:
+    """The dialogs `kamcmd dlg.list` prints: the top-level `name: value` lines of each."""
+    found: list[dict[str, str]] = []
+    for line in server.kamcmd("dlg.list").splitlines():
+        m = re.match(r"^\t(\w[\w-]*): (.*)$", line)
+        if line.strip() == "{" and line.startswith("{"):
+            found.append({})
+        elif m and found:
+            found[-1].setdefault(m.group(1), m.group(2))
+    return found
+
+
+def wait_for(server: Server, states: list[str], seconds: float = 10) -> list[dict[str, str]]:
+    deadline = time.monotonic() + seconds
+    while True:
+        listed = dialogs(server)
+        if sorted(d.get("state", "") for d in listed) == states or time.monotonic() > deadline:
+            return listed
+        time.sleep(0.1)
+
+
+def stat(server: Server, name: str) -> int:
+    out = server.kamcmd("stats.get_statistics", "dialog:")
+    m = re.search(rf"dialog:{name} = (\d+)", out)
+    return int(m.group(1)) if m else -1
+
+
+def tracked_call(sipp: str, server: Server, workdir: Path) -> dict[str, object]:
+    callee = Callee(sipp, workdir)
+    try:
+        before = stat(server, "processed_dialogs")
+        proc = caller(sipp, server, callee, workdir, "dialog_call_uac.xml", user="bob", pause_ms=2500)
+        up = wait_for(server, ["4"])
+        size = server.kamcmd("dlg.profile_get_size", "callee", "bob").strip()
+        code, out = finish(proc)
+        gone = wait_for(server, [])
+        return {"fields": list(up[0]) if up else [], "states": [d["state"] for d in up], "size": size,
+                "sipp": code, "after": gone, "processed": stat(server, "processed_dialogs") - before,
+                "active": stat(server, "active_dialogs"), "out": out if code else ""}
+    finally:
+        callee.stop()
+
+
+def test_a_call_is_listed_while_up_and_gone_after_its_bye(servers, sipp, tmp_path):
+    kamailio, kampy = servers
+    seen = {s.name: tracked_call(sipp, s, tmp_path) for s in (kamailio, kampy)}
+    assert seen["kamailio"]["states"] == ["4"] and seen["kamailio"]["sipp"] == 0, seen["kamailio"]
+    assert seen["kampy"] == seen["kamailio"]
+
+
+def third_call_refused(sipp: str, server: Server, workdir: Path) -> tuple[int, str, str]:
+    callee = Callee(sipp, workdir)
+    try:
+        first = caller(sipp, server, callee, workdir, "dialog_call_uac.xml", user="carol", calls=2,
+                       pause_ms=3000)
+        wait_for(server, ["4", "4"])
+        third = subprocess.run(
+            [sipp, "-sf", str(SCENARIOS / "dialog_call_uac.xml"), "-t", "u1", "-i", "127.0.0.1", "-p",
+             str(free_port()), "-m", "1", "-s", "carol", "-rsa", f"127.0.0.1:{server.port}", "-nostdin",
+             "-timeout", "10s", f"127.0.0.1:{callee.port}"],
+            capture_output=True, text=True, timeout=30, cwd=workdir)
+        size = server.kamcmd("dlg.profile_get_size", "callee", "carol").strip()
+        code, _ = finish(first)
+        return code, "503" if "503" in third.stdout + third.stderr or third.returncode != 0 else "ok", size
+    finally:
+        callee.stop()
+
+
+def test_a_profile_refuses_the_third_concurrent_call(servers, sipp, tmp_path):
+    kamailio, kampy = servers
+    seen = {s.name: third_call_refused(sipp, s, tmp_path) for s in (kamailio, kampy)}
+    assert seen["kamailio"] == (0, "503", "2")
+    assert seen["kampy"] == seen["kamailio"]
+
+
+def ended_by_proxy(sipp: str, server: Server, workdir: Path, user: str,
+                   end_dlg: bool) -> tuple[int, list, int, int]:
+    callee = Callee(sipp, workdir)
+    try:
+        expired = stat(server, "expired_dialogs")
+        proc = caller(sipp, server, callee, workdir, "dialog_wait_bye_uac.xml", user=user)
+        up = wait_for(server, ["4"])
+        if end_dlg and up:
+            server.kamcmd("dlg.end_dlg", up[0]["h_entry"], up[0]["h_id"])
+        code, _ = finish(proc)
+        return code, wait_for(server, []), stat(server, "expired_dialogs") - expired, callee.received("BYE")
+    finally:
+        callee.stop()
+
+
+def test_the_dialog_timeout_sends_bye_to_both_sides(servers, sipp, tmp_path):
+    kamailio, kampy = servers
+    seen = {s.name: ended_by_proxy(sipp, s, tmp_path, "short", False) for s in (kamailio, kampy)}
+    assert seen["kamailio"] == (0, [], 1, 1)  # the caller answered its BYE, the callee got one
+    assert seen["kampy"] == seen["kamailio"]
+
+
+def test_dlg_end_dlg_sends_bye_to_both_sides(servers, sipp, tmp_path):
+    kamailio, kampy = servers
+    seen = {s.name: ended_by_proxy(sipp, s, tmp_path, "bob", True) for s in (kamailio, kampy)}
+    assert seen["kamailio"] == (0, [], 0, 1)
+    assert seen["kampy"] == seen["kamailio"]
