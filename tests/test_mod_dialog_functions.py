@@ -1,0 +1,232 @@
+"""The dialog module's functions, pseudo-variables, RPCs and API, in-process: what each returns and
+changes, with Kamailio's names and codes."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from kampy.api import (DLGCB_CONFIRMED, DLGCB_CREATED, DLGCB_EXPIRED, DLGCB_FAILED, DLGCB_TERMINATED,
+                       DialogInfo, RpcFault)
+from kampy.testing import Harness
+from tests.test_mod_dialog import BOB, proxy
+
+WITHIN = '''
+route[WITHIN] {
+    xlog("L_INFO", "within $rm known=$var(k) status=$DLG_status flag3=$var(f) in_calls=$var(p)\\n");
+}
+'''
+
+INVITE = '''
+        dlg_manage();
+        set_dlg_profile("calls");
+        set_dlg_profile("caller", "$fU");
+        if ($rU == "flagged") { dlg_setflag(3); }
+        if (dlg_isflagset(3)) { $var(f) = 1; } else { $var(f) = 0; }
+        if (is_in_profile("caller", "$fU")) { $var(p) = 1; } else { $var(p) = 0; }
+        if ($rU == "unset") { unset_dlg_profile("calls"); }
+        xlog("L_INFO", "invite flag3=$var(f) in_caller=$var(p) ctx_set=$dlg_ctx(set) count=$DLG_count\\n");
+'''
+
+
+def _cfg(params: str = "", invite: str = INVITE) -> str:
+    cfg = proxy(params, invite)
+    return cfg.replace('''            t_relay(); exit;
+        }''', '''            if (is_known_dlg()) { $var(k) = 1; } else { $var(k) = 0; }
+            if (dlg_isflagset(3)) { $var(f) = 1; } else { $var(f) = 0; }
+            if (is_in_profile("calls")) { $var(p) = 1; } else { $var(p) = 0; }
+            route(WITHIN);
+            if (is_method("MESSAGE")) { dlg_bye("all"); sl_send_reply("200", "Hung up"); exit; }
+            t_relay(); exit;
+        }''', 1) + WITHIN
+
+
+@pytest.fixture
+def sip() -> Iterator[Harness]:
+    with Harness.load(_cfg()) as harness:
+        harness.ua(BOB, "192.0.2.20:5062")
+        yield harness
+
+
+def _lines(caplog: pytest.LogCaptureFixture, start: str) -> list[str]:
+    return [r.getMessage().split(": ", 1)[-1] for r in caplog.records if start in r.getMessage()]
+
+
+def test_a_dialog_flag_set_at_invite_is_seen_within_the_dialog(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO")
+    with Harness.load(_cfg()) as sip:
+        sip.ua("sip:flagged@example.test", "192.0.2.20:5062")
+        call = sip.invite("sip:flagged@example.test")
+        call.ack()
+        call.request("INFO")
+        assert _lines(caplog, "invite flag3") == ["invite flag3=1 in_caller=1 ctx_set=1 count=0"]
+        assert _lines(caplog, "within INFO") == ["within INFO known=1 status=4 flag3=1 in_calls=1"]
+        assert sip.rpc("dlg.list")[0]["sflags"] == 8
+
+
+def test_unset_dlg_profile_takes_the_dialog_out(sip: Harness) -> None:
+    sip.ua("sip:unset@example.test", "192.0.2.20:5062")
+    sip.invite("sip:unset@example.test").ack()
+    assert sip.rpc("dlg.profile_get_size", ["calls"]) == 0
+    assert sip.rpc("dlg.profile_get_size", ["caller", "alice"]) == 1
+    assert sip.rpc("dlg.list")[0]["profiles"] == [{"caller": "alice"}]
+
+
+def test_dlg_bye_in_the_script_ends_the_dialog(sip: Harness) -> None:
+    call = sip.invite(BOB)
+    call.ack()
+    result = call.request("MESSAGE")
+    byes = [s.dest for s in result.sent if getattr(s.msg, "method", "") == "BYE"]
+    assert sorted(byes) == ["udp:192.0.2.10:5060", "udp:192.0.2.20:5062"]
+    assert sip.rpc("dlg.list") == []
+
+
+def test_an_unknown_profile_is_a_config_error() -> None:
+    with pytest.raises(Exception, match="profile <nosuch> not defined"):
+        Harness.load(_cfg(invite='dlg_manage(); set_dlg_profile("nosuch");'))
+
+
+def test_a_profile_with_values_needs_a_value(sip: Harness) -> None:
+    refuse = 'dlg_manage(); if (!set_dlg_profile("caller")) { sl_send_reply("500", "E"); exit; }'
+    with Harness.load(_cfg(invite=refuse)) as h:
+        h.ua(BOB, "192.0.2.20:5062")
+        assert h.invite(BOB).status == 500
+
+
+def test_dlg_list_match_finds_by_call_id_prefix(sip: Harness) -> None:
+    sip.invite(BOB, call_id="match-1").ack()
+    sip.invite(BOB, call_id="other-1").ack()
+    found = sip.rpc("dlg.list_match", ["callid", "sw", "match-"])
+    assert [d["call-id"] for d in found] == ["match-1"]
+    with pytest.raises(RpcFault) as fault:
+        sip.rpc("dlg.list_match", ["callid", "gt", "1"])
+    assert (fault.value.code, fault.value.message) == (500, "Matching operator not supported")
+
+
+def test_dlg_is_alive_answers_for_a_confirmed_dialog_only(sip: Harness) -> None:
+    call = sip.invite(BOB, call_id="alive-1")
+    view = call.caller_view
+    with pytest.raises(RpcFault) as fault:
+        sip.rpc("dlg.is_alive", ["alive-1", view.local_tag, view.remote_tag])
+    assert fault.value.message == "Dialog not in confirmed state"
+    call.ack()
+    assert sip.rpc("dlg.is_alive", ["alive-1", view.local_tag, view.remote_tag]) == "Alive"
+
+
+def test_dlg_briefing_prints_the_fields_asked(sip: Harness) -> None:
+    call = sip.invite(BOB, call_id="brief-1")
+    call.ack()
+    brief = sip.rpc("dlg.briefing", ["cs"])
+    assert [(list(b), b["call-id"], b["state"]) for b in brief] == [
+        (["h_entry", "h_id", "call-id", "state"], "brief-1", 4)]
+
+
+def test_dlg_terminate_dlg_ends_it_by_call_id_and_tags(sip: Harness) -> None:
+    call = sip.invite(BOB, call_id="term-1")
+    call.ack()
+    view = call.caller_view
+    sip.rpc("dlg.terminate_dlg", ["term-1", view.local_tag, view.remote_tag])
+    assert sip.rpc("dlg.list") == []
+
+
+def test_dlg_set_state_forces_the_end_of_a_confirmed_dialog(sip: Harness) -> None:
+    call = sip.invite(BOB, call_id="state-1")
+    call.ack()
+    view = call.caller_view
+    assert sip.rpc("dlg.set_state", ["state-1", view.local_tag, view.remote_tag, 5]) == "Done"
+    assert sip.rpc("dlg.list") == []
+    assert sip.stat("dialog:active_dialogs") == 0
+
+
+def test_dlg_profile_list_shows_the_dialogs_of_a_profile(sip: Harness) -> None:
+    sip.invite(BOB, call_id="plist-1").ack()
+    assert [d["call-id"] for d in sip.rpc("dlg.profile_list", ["caller", "alice"])] == ["plist-1"]
+    assert sip.rpc("dlg.profile_list", ["caller", "nobody"]) == []
+    with pytest.raises(RpcFault) as fault:
+        sip.rpc("dlg.profile_get_size", ["nosuch"])
+    assert (fault.value.code, fault.value.message) == (404, "Profile not found: nosuch")
+
+
+def test_dlg_set_timeout_by_profile_changes_the_lifetime() -> None:
+    invite = INVITE + 'if ($rU == "short") { dlg_set_timeout_by_profile("caller", "$fU", "5"); }'
+    with Harness.load(_cfg(invite=invite)) as sip:
+        sip.ua(BOB, "192.0.2.20:5062")
+        sip.ua("sip:short@example.test", "192.0.2.20:5062")
+        sip.invite(BOB).ack()
+        sip.invite("sip:short@example.test").ack()
+        assert sorted(d["lifetime"] for d in sip.rpc("dlg.list")) == [5, 5]
+
+
+def test_the_timeout_avp_sets_the_lifetime() -> None:
+    with Harness.load(_cfg('modparam("dialog", "timeout_avp", "$avp(to)")',
+                           "$avp(to) = 20;" + INVITE)) as sip:
+        sip.ua(BOB, "192.0.2.20:5062")
+        sip.invite(BOB).ack()
+        assert sip.rpc("dlg.list")[0]["lifetime"] == 20
+        sip.advance(21)
+        assert sip.rpc("dlg.list") == []
+
+
+def test_a_request_within_the_dialog_restarts_its_timer() -> None:
+    with Harness.load(_cfg('modparam("dialog", "default_timeout", 30)')) as sip:
+        sip.ua(BOB, "192.0.2.20:5062")
+        call = sip.invite(BOB)
+        call.ack()
+        sip.advance(20)
+        call.request("INFO")
+        sip.advance(20)
+        assert len(sip.rpc("dlg.list")) == 1
+
+
+def test_timeout_noreset_keeps_the_first_timeout() -> None:
+    params = 'modparam("dialog", "default_timeout", 30)\nmodparam("dialog", "timeout_noreset", 1)'
+    with Harness.load(_cfg(params)) as sip:
+        sip.ua(BOB, "192.0.2.20:5062")
+        call = sip.invite(BOB)
+        call.ack()
+        sip.advance(20)
+        call.request("INFO")
+        sip.advance(11)
+        assert sip.rpc("dlg.list") == []
+
+
+def test_an_unanswered_early_dialog_goes_after_early_timeout() -> None:
+    with Harness.load(_cfg('modparam("dialog", "early_timeout", 10)')) as sip:
+        sip.ua(BOB, "192.0.2.20:5062", answer=180)
+        sip.invite(BOB)
+        sip.advance(5)
+        assert [d["state"] for d in sip.rpc("dlg.list")] == [2]
+        sip.advance(6)
+        assert sip.rpc("dlg.list") == []
+
+
+def test_a_cancelled_call_fails(sip: Harness) -> None:
+    sip.ua("sip:ring@example.test", "192.0.2.20:5062", answer=180)
+    sip.send_request("INVITE", "sip:ring@example.test", call_id="cx-1", branch="z9hG4bK-cx1", from_tag="f1")
+    sip.send_request("CANCEL", "sip:ring@example.test", call_id="cx-1", branch="z9hG4bK-cx1", from_tag="f1")
+    assert sip.rpc("dlg.list") == []
+    assert sip.stat("dialog:failed_dialogs") == 1
+
+
+def test_the_api_callbacks_follow_the_dialog(sip: Harness) -> None:
+    seen: list[tuple[int, str, int]] = []
+    api = sip.module("dialog")
+    kinds = DLGCB_CREATED | DLGCB_CONFIRMED | DLGCB_TERMINATED | DLGCB_FAILED | DLGCB_EXPIRED
+    assert api.register_dlgcb(kinds, lambda dlg, kind, _: seen.append((kind, dlg.call_id, dlg.state))) == 0
+    call = sip.invite(BOB, call_id="api-1")
+    call.ack()
+    call.bye()
+    assert seen == [(DLGCB_CREATED, "api-1", 1), (DLGCB_CONFIRMED, "api-1", 4),
+                    (DLGCB_TERMINATED, "api-1", 5)]
+
+
+def test_the_api_counts_dialogs_by_a_variable(sip: Harness) -> None:
+    api = sip.module("dialog")
+    sip.invite(BOB, call_id="cnt-1").ack()
+    sip.invite(BOB, call_id="cnt-2").ack()
+    dialogs = sip.rpc("dlg.list")
+    first = DialogInfo(dialogs[0]["h_entry"], dialogs[0]["h_id"], "", "", "", "", "", "", 0)
+    assert api.set_dlg_var(first, "dst", "sip:gw1") == 0
+    assert api.count_dialogs("dst", "sip:gw1") == 1
+    assert api.get_dlg_var(first, "dst") == "sip:gw1"
+    assert api.count_dialogs("dst", "sip:gw2") == 0
