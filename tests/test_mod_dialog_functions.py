@@ -2,7 +2,9 @@
 changes, with Kamailio's names and codes."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -230,3 +232,23 @@ def test_the_api_counts_dialogs_by_a_variable(sip: Harness) -> None:
     assert api.count_dialogs("dst", "sip:gw1") == 1
     assert api.get_dlg_var(first, "dst") == "sip:gw1"
     assert api.count_dialogs("dst", "sip:gw2") == 0
+
+
+def test_the_timeout_route_runs_with_the_dialog_before_the_bye(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO")
+    invite = '$dlg_ctx(timeout_route) = "DLGTIMEOUT"; $dlg_ctx(timeout_bye) = 1;' + INVITE
+    routes = 'route[DLGTIMEOUT] { xlog("L_INFO", "timeout of $dlg(callid) ctx_set=$dlg_ctx(set)\\n"); }'
+    with Harness.load(_cfg('modparam("dialog", "default_timeout", 10)', invite) + routes) as sip:
+        sip.ua(BOB, "192.0.2.20:5062")
+        sip.invite(BOB, call_id="toroute-1").ack()
+        result = sip.advance(11)
+        assert _lines(caplog, "timeout of") == ["timeout of toroute-1 ctx_set=1"]
+        assert len([s for s in result.sent if getattr(s.msg, "method", "") == "BYE"]) == 2
+
+
+def test_dlg_dump_file_appends_a_json_line_per_dialog(sip: Harness, tmp_path: Path) -> None:
+    sip.invite(BOB, call_id="dump-1").ack()
+    sip.rpc("dlg.dump_file", [str(tmp_path / "dlg.json")])
+    (item,) = [json.loads(line) for line in (tmp_path / "dlg.json").read_text().splitlines()]
+    assert (item["call_id"], item["state"]) == ("dump-1", 4)
+    assert item["profiles"] == {"calls": "", "caller": "alice"}

@@ -41,6 +41,8 @@ from kampy.api import (
     Request,
     Response,
     RrAPI,
+    ScriptDrop,
+    ScriptExit,
     TmAPI,
     TmcbParams,
     TmTransaction,
@@ -619,6 +621,13 @@ class DialogModule(DialogFunctions, DialogPVs, DialogRpc, Module):
 
     def expire(self, dlg: Dialog, now: int) -> None:
         if dlg.state in (DLG_STATE_CONFIRMED_NA, DLG_STATE_CONFIRMED):
+            if dlg.toroute_name and self.core.has_route("route", dlg.toroute_name):
+                ctx = self.core.faked_context()  # route[<timeout_route>] with the dialog as the current one
+                self.attach(ctx, dlg)
+                try:
+                    self.core.run_route("route", dlg.toroute_name, ctx)
+                except (ScriptExit, ScriptDrop):
+                    pass
             if dlg.iflags & IFLAG_TIMEOUTBYE:
                 self.store.update(dlg.h_entry, dlg.h_id, lambda d: setattr(d, "timeout", 0))
                 log.debug("dialog %d:%d timed out, sending BYE", dlg.h_entry, dlg.h_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from typing import TYPE_CHECKING, Any
@@ -245,31 +246,25 @@ class DialogRpc:
         return out
 
     def rpc_dump_file(self: DialogModule, path: str) -> None:
-        """dlg.dump_file: the dialogs appended to a file, as internal_rpc_dump_file_dlg writes them."""
+        """dlg.dump_file: each dialog appended to the file as a line of JSON (internal_rpc_dump_file_dlg)."""
         try:
             with open(path, "a", encoding="utf-8") as out:
                 for dlg in self._dialogs():
-                    out.write(_dump_text(self.rpc_dialog(dlg)))
+                    line = json.dumps(self._dump_item(dlg), separators=(",", ":"), ensure_ascii=False)
+                    out.write(line + "\n")
         except OSError as exc:
             log.error("failed to open output file: %s (%s)", path, exc)
+
+    def _dump_item(self: DialogModule, dlg: Dialog) -> dict[str, Any]:
+        item = self.rpc_dialog(dlg)
+        del item["duration"]
+        item = {("call_id" if k == "call-id" else k): v for k, v in item.items()}
+        alive = dlg.state < DLG_STATE_DELETED
+        item["profiles"] = {name: value for name, value in dlg.profiles} if alive else {}
+        item["variables"] = dict(dlg.vars) if alive else {}
+        return item
 
     @staticmethod
     def _active(dlg: Dialog) -> bool:
         return dlg.state in (DLG_STATE_CONFIRMED, DLG_STATE_CONFIRMED_NA)
 
-
-def _dump_text(item: dict[str, Any], indent: str = "") -> str:
-    lines = []
-    for key, value in item.items():
-        if isinstance(value, dict):
-            lines.append(f"{indent}{key}:\n" + _dump_text(value, indent + "\t"))
-        elif isinstance(value, list):
-            lines.append(f"{indent}{key}:")
-            for entry in value:
-                if isinstance(entry, dict):
-                    lines.extend(f"{indent}\t{k}: {v}" for k, v in entry.items())
-                else:
-                    lines.append(f"{indent}\t{entry}")
-        else:
-            lines.append(f"{indent}{key}: {value}")
-    return "\n".join(lines) + "\n"
