@@ -252,3 +252,12 @@ def test_dlg_dump_file_appends_a_json_line_per_dialog(sip: Harness, tmp_path: Pa
     (item,) = [json.loads(line) for line in (tmp_path / "dlg.json").read_text().splitlines()]
     assert (item["call_id"], item["state"]) == ("dump-1", 4)
     assert item["profiles"] == {"calls": "", "caller": "alice"}
+
+
+def test_dlg_dlg_list_shows_the_dialogs_of_a_call_id(sip: Harness) -> None:
+    call = sip.invite(BOB, call_id="bycid-1")
+    call.ack()
+    sip.invite(BOB, call_id="bycid-2").ack()
+    assert [d["call-id"] for d in sip.rpc("dlg.dlg_list", ["bycid-1"])] == ["bycid-1"]
+    assert sip.rpc("dlg.dlg_list", ["bycid-1", "not-the-tag"]) == []
+    assert len(sip.rpc("dlg.dlg_list", ["bycid-1", call.caller_view.local_tag])) == 1

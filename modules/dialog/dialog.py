@@ -108,7 +108,10 @@ class DialogModule(DialogFunctions, DialogPVs, DialogRpc, Module):
         self.rr: RrAPI | None = core.api("rr")
         size = int(p["hash_size"])
         self.store = DialogStore(
-            core.shared.table("dialog"), size if size > 0 else 4096, int(p["h_id_start"]), int(p["h_id_step"])
+            core.shared.table("dialog", 1 << 12, 1 << 24),
+            size if size > 0 else 4096,
+            int(p["h_id_start"]),
+            int(p["h_id_step"]),
         )
         self.rr_param = str(p["rr_param"])
         flag = int(p["dlg_flag"])

@@ -84,11 +84,8 @@ class DialogRpc:
         return self.rpc_list()
 
     def rpc_dlg_list(self: DialogModule, callid: str, from_tag: str | None = None) -> list[Any]:
-        return [
-            self.rpc_dialog(d)
-            for d in self.store.in_entry(self.store.entry_of(callid))
-            if d.callid == callid and (from_tag is None or d.tag[CALLER] == from_tag)
-        ]
+        found = sorted(self.store.of_callid(callid), key=lambda d: (d.h_entry, d.h_id))
+        return [self.rpc_dialog(d) for d in found if from_tag is None or d.tag[CALLER] == from_tag]
 
     def rpc_dlg_list_ctx(self: DialogModule, callid: str, from_tag: str | None = None) -> list[Any]:
         return self.rpc_dlg_list(callid, from_tag)
@@ -267,4 +264,3 @@ class DialogRpc:
     @staticmethod
     def _active(dlg: Dialog) -> bool:
         return dlg.state in (DLG_STATE_CONFIRMED, DLG_STATE_CONFIRMED_NA)
-

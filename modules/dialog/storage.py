@@ -198,7 +198,7 @@ class DialogDB:
             d.toroute_name = r[c["toroute_name"]] or ""
             d.vars = self._vars(d)
             with store.table.transaction():
-                store.put(d)
+                store.insert(d)
                 nkey = b"%s%d" % (_NEXT, h_entry)
                 got = store.table.get(nkey)
                 if not got or int(got[0]) <= h_id:

@@ -16,6 +16,7 @@ CALLER, CALLEE = 0, 1
 _DLG = b"d:"  # d:<h_entry>:<h_id> -> the dialog's record
 _NEXT = b"n:"  # n:<h_entry> -> the next h_id of the entry
 _LINK = b"l:"  # l:<profile>\0<value>\0<h_entry>:<h_id> -> b""
+_CALLID = b"c:"  # c:<Call-ID> -> the dialogs of the Call-ID, "h_entry:h_id,..."
 SEP = "\x00"
 
 
@@ -116,8 +117,21 @@ class DialogStore:
             h_id = int(got[0]) if got else self.h_id_start
             self.table.put(nkey, str(h_id + self.h_id_step).encode())
             dlg.h_id = h_id
-            self.table.put(dlg.key, dlg.dumps())
+            self.insert(dlg)
         return dlg
+
+    def insert(self, dlg: Dialog) -> None:
+        """Store a dialog that has its h_id (created, or loaded from the database), indexed by Call-ID."""
+        with self.table.transaction():
+            self.table.put(dlg.key, dlg.dumps())
+            ids = self._ids(dlg.callid)
+            ident = f"{dlg.h_entry}:{dlg.h_id}"
+            if ident not in ids:
+                self.table.put(_CALLID + dlg.callid.encode(), ",".join([*ids, ident]).encode())
+
+    def _ids(self, callid: str) -> list[str]:
+        got = self.table.get(_CALLID + callid.encode())
+        return [i for i in got[0].decode().split(",") if i] if got else []
 
     def get(self, h_entry: int, h_id: int) -> Dialog | None:
         got = self.table.get(dlg_key(h_entry, h_id))
@@ -143,23 +157,29 @@ class DialogStore:
             self.table.delete(dlg.key)
             for name, value in dlg.profiles:
                 self.table.delete(_link_key(name, value, dlg))
+            ids = [i for i in self._ids(dlg.callid) if i != f"{dlg.h_entry}:{dlg.h_id}"]
+            if ids:
+                self.table.put(_CALLID + dlg.callid.encode(), ",".join(ids).encode())
+            else:
+                self.table.delete(_CALLID + dlg.callid.encode())
 
     def all(self) -> Iterator[Dialog]:
         for item in sorted(self.table.items(prefix=_DLG), key=lambda i: i.key):
             yield Dialog.loads(item.value)
 
-    def in_entry(self, h_entry: int) -> Iterator[Dialog]:
-        for item in self.table.items(prefix=b"%s%d:" % (_DLG, h_entry)):
-            yield Dialog.loads(item.value)
+    def of_callid(self, callid: str) -> Iterator[Dialog]:
+        for ident in self._ids(callid):
+            h_entry, h_id = (int(x) for x in ident.split(":"))
+            dlg = self.get(h_entry, h_id)
+            if dlg is not None:
+                yield dlg
 
     def find(
         self, callid: str, ftag: str | None = None, ttag: str | None = None
     ) -> tuple[Dialog, int] | None:
         """The dialog of a Call-ID and tags (either direction), with the direction: 1 downstream
         (From-tag is the caller's), 2 upstream."""
-        for dlg in self.in_entry(self.entry_of(callid)):
-            if dlg.callid != callid:
-                continue
+        for dlg in self.of_callid(callid):
             if ftag is None:
                 return dlg, 1
             if dlg.tag[CALLER] == ftag and (not ttag or not dlg.tag[CALLEE] or dlg.tag[CALLEE] == ttag):
