@@ -1,7 +1,8 @@
 """acc: accounting of SIP transactions to syslog and to a database (Kamailio's acc module)."""
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, Exports, Function, Need, Param, RouteType, RrAPI, TmAPI, Unimplemented
+from kampy.api import (Arg, ArgKind, DialogAPI, Exports, Function, Need, Param, RouteType, RrAPI, TmAPI,
+                       Unimplemented)
 
 from .acc import (
     AccModule,
@@ -13,25 +14,9 @@ from .acc import (
     check_legs,
 )
 
-_NO_DIALOG = "CDRs are built from dialogs: needs the dialog module, which kampy does not have yet"
-
 # What Kamailio 5.6's acc has that kampy's does not (tests/test_module_completeness.py checks the
-# list against Kamailio's own tables). cdr_enable itself is declared: 1 is refused as Kamailio
-# refuses it without the dialog module.
+# list against Kamailio's own tables).
 NOT_IMPLEMENTED = (
-    Unimplemented("param", "cdr_skip", _NO_DIALOG, types=(str,)),
-    Unimplemented("param", "cdr_log_enable", _NO_DIALOG, default=1, types=(int,)),
-    Unimplemented("param", "cdr_start_on_confirmed", _NO_DIALOG, default=0, types=(int,)),
-    Unimplemented("param", "cdr_facility", _NO_DIALOG, default="LOG_DAEMON", types=(str,)),
-    Unimplemented("param", "cdr_extra", _NO_DIALOG, types=(str,)),
-    Unimplemented("param", "cdr_extra_nullable", _NO_DIALOG, default=0, types=(int,)),
-    Unimplemented("param", "cdr_start_id", _NO_DIALOG, default="start_time", types=(str,)),
-    Unimplemented("param", "cdr_end_id", _NO_DIALOG, default="end_time", types=(str,)),
-    Unimplemented("param", "cdr_duration_id", _NO_DIALOG, default="duration", types=(str,)),
-    Unimplemented("param", "cdr_expired_dlg_enable", _NO_DIALOG, default=0, types=(int,)),
-    Unimplemented("param", "cdrs_table", _NO_DIALOG, default="", types=(str,)),
-    Unimplemented("param", "cdr_on_failed", _NO_DIALOG, default=1, types=(int,)),
-    Unimplemented("param", "cdr_extra_size", _NO_DIALOG, default=64, types=(int,)),
     Unimplemented("param", "clone_msg", "Kamailio's memory handling of the request (copied into shared "
                   "memory or not): kampy keeps no such copy, so there is nothing to choose", default=1,
                   types=(int,)),
@@ -71,7 +56,22 @@ EXPORTS = Exports(
               doc="the syslog facility of acc's log lines"),
         Param("log_extra", (str,), "", validate=check_extras, doc="`name=$pv;...` added to the log lines"),
         Param("cdr_enable", (int,), 0, validate=check_cdr_enable,
-              doc="CDRs from dialogs: 1 is refused (no dialog module in kampy)"),
+              doc="1: a CDR per dialog (needs the dialog module)"),
+        Param("cdr_log_enable", (int,), 1, doc="1: CDRs are logged (at log_level, cdr_facility)"),
+        Param("cdr_start_on_confirmed", (int,), 0, doc="1: the CDR starts at the ACK, not at the INVITE"),
+        Param("cdr_facility", (str,), "LOG_DAEMON", validate=check_facility,
+              doc="the syslog facility of CDRs"),
+        Param("cdr_extra", (str,), "", validate=check_extras, doc="`name=$pv;...` added to the CDRs"),
+        Param("cdr_extra_nullable", (int,), 0, doc="write $null CDR extra values as NULL in the database"),
+        Param("cdr_start_id", (str,), "start_time", doc="the name of the start time (a dialog variable)"),
+        Param("cdr_end_id", (str,), "end_time", doc="the name of the end time (a dialog variable)"),
+        Param("cdr_duration_id", (str,), "duration", doc="the name of the duration (a dialog variable)"),
+        Param("cdr_expired_dlg_enable", (int,), 0,
+              doc="1: a CDR for an expired dialog too, its extras from dialog variables"),
+        Param("cdrs_table", (str,), "", doc="the table of CDRs (empty: none written to the database)"),
+        Param("cdr_on_failed", (int,), 1, doc="1: a CDR for a dialog that fails"),
+        Param("cdr_extra_size", (int,), 64, doc="the most extra attributes cdr_extra may have"),
+        Param("cdr_skip", (str,), None, doc="a dialog variable that, when set, means no CDR"),
         _flag("db_flag", "flag: account the transaction to the database"),
         _flag("db_missed_flag", "flag: write missed calls to the database"),
         Param("db_extra", (str,), "", validate=check_extras, doc="`column=$pv;...` added to the rows"),
@@ -111,7 +111,8 @@ EXPORTS = Exports(
                  returns="the result of the last record written, -1 on error"),
     ),
     needs=(Need("tm", TmAPI, doc="the transaction callbacks accounting is made of"),
-           Need("rr", RrAPI, optional=True, doc="the direction of in-dialog requests (detect_direction)")),
+           Need("rr", RrAPI, optional=True, doc="the direction of in-dialog requests (detect_direction)"),
+           Need("dialog", DialogAPI, optional=True, doc="the dialogs CDRs are made of (cdr_enable)")),
     not_implemented=NOT_IMPLEMENTED,
     factory=AccModule,
 )

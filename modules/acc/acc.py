@@ -30,6 +30,7 @@ from kampy.api import (
 )
 
 from . import records
+from .cdr import Cdrs
 from .records import Comment, Env, Extra
 
 log = module_logger("acc")
@@ -49,8 +50,6 @@ def check_cdr_enable(value: int) -> None:
     """cdr_enable: Kamailio's range check, then init_cdr_generation, which needs the dialog module."""
     if value not in (0, 1):
         raise ValueError("cdr_enable is out of range")
-    if value == 1:
-        raise ValueError("can't load dialog API (failed to init cdr generation: kampy has no dialog module)")
 
 
 def check_failed_filter(text: str) -> None:
@@ -136,6 +135,9 @@ class AccModule(Module):
         if p["db_url"]:
             self._init_db(p, limit)
         self.upstream: set[int] = set()  # the transactions (id of tm's view) going upstream
+        self.cdrs: Cdrs | None = None
+        if p["cdr_enable"]:
+            self.cdrs = Cdrs(self, p, core.api("dialog"), facility_code(p["cdr_facility"]))
         if self.tm.register_tmcb(None, None, TMCB_REQUEST_IN, self.on_request_in) <= 0:
             raise ValueError("cannot register TMCB_REQUEST_IN callback")
 
@@ -157,6 +159,12 @@ class AccModule(Module):
         time_cols = {1: [self.time_attr, self.time_exten], 2: [self.time_attr], 3: [self.time_attr],
                      4: [self.time_attr]}.get(self.time_mode, [])
         self.db_columns = core_cols + time_cols
+
+    def bind_extras(self, extras: list[Extra]) -> list[Extra]:
+        return self._extras(extras)
+
+    def insert(self, table: str, row: dict[str, Any]) -> None:
+        self._insert(table, row)
 
     def _extras(self, extras: list[Extra]) -> list[Extra]:
         for extra in extras:

@@ -71,7 +71,7 @@ def _params() -> tuple[Param, ...]:
             60,
             doc="a dialog answered but not ACKed for this long expires 10 seconds later",
         ),
-        Param("end_timeout", (int,), 300, doc="how long an ended dialog may stay (kampy removes it at once)"),
+        Param("end_timeout", (int,), 300, doc="an ended dialog whose BYE got no answer goes after this long"),
         Param(
             "dlg_extra_hdrs", (str,), None, doc="headers added to the requests the module sends (BYE, REFER)"
         ),

@@ -404,7 +404,7 @@ class DialogModule(DialogFunctions, DialogPVs, DialogRpc, Module):
         dlg, old = self.store.update(ident[0], ident[1], change)
         if dlg is None or old is None:
             return
-        rctx = params.ctx
+        rctx = params.ctx or (self.tm.t_context(t) if self.callbacks else None)
         req = t.request
         if dlg.state == DLG_STATE_EARLY:
             self.run_callbacks(DLGCB_EARLY, dlg, req=req, rpl=rpl, direction=DLG_DIR_UPSTREAM, ctx=rctx)
@@ -536,17 +536,18 @@ class DialogModule(DialogFunctions, DialogPVs, DialogRpc, Module):
 
             def on_bye(t: TmTransaction, kind: int, params: TmcbParams) -> None:
                 if params.code >= 200:
+                    final = self.store.get(ident_info.h_entry, ident_info.h_id) or ident_info
                     self.run_callbacks(
                         DLGCB_TERMINATED_CONFIRMED,
-                        ident_info,
+                        final,
                         req=t.request,
                         rpl=params.rpl,
                         direction=direction,
-                        ctx=params.ctx,
+                        ctx=params.ctx or self.tm.t_context(t),
                     )
+                    self.store.remove(final)
 
-            if self.callbacks:
-                self.tm.register_tmcb(ctx, None, TMCB_RESPONSE_OUT, on_bye)
+            self.tm.register_tmcb(ctx, None, TMCB_RESPONSE_OUT, on_bye)
             return
         if method == "ACK" and old == DLG_STATE_CONFIRMED_NA and cur.state == DLG_STATE_CONFIRMED:
             self.run_callbacks(DLGCB_CONFIRMED, cur, req=msg, direction=direction, ctx=ctx)
@@ -568,7 +569,7 @@ class DialogModule(DialogFunctions, DialogPVs, DialogRpc, Module):
         self.event_route("dialog:end", dlg, ctx)
         self.run_callbacks(DLGCB_TERMINATED, dlg, req=req, direction=direction, ctx=ctx)
         self._stat("active_dialogs", -1)
-        self.store.remove(dlg)
+        self.store.unlink_all(dlg)  # out of its profiles now; the record goes with the BYE's answer
         if self.db is not None:
             self.db.removed(dlg)
 
@@ -601,7 +602,8 @@ class DialogModule(DialogFunctions, DialogPVs, DialogRpc, Module):
 
     def clean(self, dlg: Dialog, now: int) -> None:
         """dlg_clean_run: a dialog left early for early_timeout goes; one left without ACK for
-        noack_timeout gets 10 more seconds."""
+        noack_timeout gets 10 more seconds; an ended one whose BYE got no answer goes after
+        end_timeout."""
         if dlg.state <= DLG_STATE_EARLY and dlg.init_ts and dlg.init_ts < now - self.early_timeout:
             log.info("dialog in early state is too old (%d:%d)", dlg.h_entry, dlg.h_id)
             self.store.remove(dlg)
@@ -616,6 +618,9 @@ class DialogModule(DialogFunctions, DialogPVs, DialogRpc, Module):
                 d.lifetime, d.timeout, d.db_dirty = 10, now + 10, True
 
             self.store.update(dlg.h_entry, dlg.h_id, change)
+        elif dlg.state == DLG_STATE_DELETED and dlg.end_ts and dlg.end_ts < now - self.end_timeout:
+            log.info("dialog in delete state is too old (%d:%d)", dlg.h_entry, dlg.h_id)
+            self.store.remove(dlg)
 
     def loaded(self, dlg: Dialog) -> None:
         """A dialog loaded from the database."""
@@ -727,6 +732,7 @@ class DialogModule(DialogFunctions, DialogPVs, DialogRpc, Module):
             return
         self.terminated(cur, old)
         self.run_callbacks(DLGCB_TERMINATED_CONFIRMED, cur, rpl=params.rpl)
+        self.store.remove(cur)
 
 
 def _rhex(n: int) -> str:

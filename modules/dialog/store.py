@@ -167,6 +167,18 @@ class DialogStore:
         for item in sorted(self.table.items(prefix=_DLG), key=lambda i: i.key):
             yield Dialog.loads(item.value)
 
+    def unlink_all(self, dlg: Dialog) -> None:
+        """Take an ended dialog out of its profiles (its record stays, state 5)."""
+
+        def change(d: Dialog) -> None:
+            for name, value in d.profiles:
+                self.table.delete(_link_key(name, value, d))
+            d.profiles = []
+
+        with self.table.transaction():
+            self.update(dlg.h_entry, dlg.h_id, change)
+        dlg.profiles = []
+
     def of_callid(self, callid: str) -> Iterator[Dialog]:
         for ident in self._ids(callid):
             h_entry, h_id = (int(x) for x in ident.split(":"))
