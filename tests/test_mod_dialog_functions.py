@@ -261,3 +261,15 @@ def test_dlg_dlg_list_shows_the_dialogs_of_a_call_id(sip: Harness) -> None:
     assert [d["call-id"] for d in sip.rpc("dlg.dlg_list", ["bycid-1"])] == ["bycid-1"]
     assert sip.rpc("dlg.dlg_list", ["bycid-1", "not-the-tag"]) == []
     assert len(sip.rpc("dlg.dlg_list", ["bycid-1", call.caller_view.local_tag])) == 1
+
+
+def test_dlg_remote_profile_entries_count_until_they_expire() -> None:
+    invite = ('$var(exp) = 100 + $Ts; dlg_remote_profile("add", "caller", "alice", "peer-1", "$var(exp)");'
+              + INVITE)
+    with Harness.load(_cfg(invite=invite)) as sip:
+        sip.ua(BOB, "192.0.2.20:5062")
+        sip.invite(BOB).ack()
+        assert sip.rpc("dlg.profile_get_size", ["caller", "alice"]) == 2  # ours and the remote one
+        assert len(sip.rpc("dlg.profile_list", ["caller", "alice"])) == 1
+        sip.advance(101)
+        assert sip.rpc("dlg.profile_get_size", ["caller", "alice"]) == 1

@@ -163,11 +163,6 @@ NOT_IMPLEMENTED = (
         types=(int,),
     ),
     Unimplemented("param", "enable_dmq", "kampy has no dmq module", default=0, types=(int,)),
-    Unimplemented(
-        "function",
-        "dlg_remote_profile",
-        "remote profile entries come from dmq or another server's RPC; not implemented yet",
-    ),
     Unimplemented("param", "event_callback", "KEMI is not supported by kampy", default=None, types=(str,)),
     Unimplemented("param", "xavp_cfg", "not implemented yet", default=None, types=(str,)),
     Unimplemented("param", "timer_procs", "the dialog timer runs in worker 1", default=0, types=(int,)),
@@ -323,6 +318,14 @@ EXPORTS = Exports(
             routes=ANY,
             doc="Set the R-URI to the contact of the other side.",
             returns="1, -1 without a dialog",
+        ),
+        Function(
+            "dlg_remote_profile",
+            args=(Arg("cmd"), Arg("profile"), Arg("value"), Arg("uid"), Arg("expires", ArgKind.INT)),
+            routes=ANY,
+            doc="Add (`add`) or remove (`rm`) a profile entry of another server, identified by uid, "
+            "counted by get_profile_size() until expires (a Unix time).",
+            returns="1, -1 on error",
         ),
         Function(
             "dlg_db_load_callid",

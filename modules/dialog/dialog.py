@@ -597,6 +597,7 @@ class DialogModule(DialogFunctions, DialogPVs, DialogRpc, Module):
                 self.expire(dlg, now)
             else:
                 self.clean(dlg, now)
+        self.store.expire_remote(now)
         if self.db is not None:
             self.db.timer()
 

@@ -330,3 +330,26 @@ class DialogFunctions:
             return -1
         self.db.load(extra=True)
         return 1
+
+    # ------------------------------------------------------------ remote profiles
+    def dlg_remote_profile(
+        self: DialogModule, ctx: MessageContext, cmd: str, profile: str, value: str, uid: str, expires: int
+    ) -> int:
+        """dlg_cmd_remote_profile: "add" or "rm" an entry of another server to a profile."""
+        if not cmd or not profile or not uid:
+            log.error("invalid parameters")
+            return -1
+        if profile not in self.profiles_with_value and profile not in self.profiles_no_value:
+            log.error("profile [%s] not found", profile)
+            return -1
+        has_value = profile in self.profiles_with_value
+        if has_value and not value:
+            log.error("profile [%s] requires a value", profile)
+            return -1
+        if cmd == "add":
+            self.store.link_remote(profile, value if has_value else "", uid, int(expires))
+            return 1
+        if cmd == "rm":
+            return 1 if self.store.unlink_remote(profile, value if has_value else None, uid) > 0 else -1
+        log.error("unknown command [%s]", cmd)
+        return -1

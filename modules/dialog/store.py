@@ -207,6 +207,24 @@ class DialogStore:
     def unlink(self, dlg: Dialog, profile: str, value: str) -> None:
         self.table.delete(_link_key(profile, value, dlg))
 
+    def link_remote(self, profile: str, value: str, uid: str, expires: int) -> None:
+        """A profile entry of another server (dlg_remote_profile), counted until `expires`."""
+        self.table.put(_LINK + f"{profile}{SEP}{value}{SEP}r:{uid}".encode(), str(expires).encode())
+
+    def unlink_remote(self, profile: str, value: str | None, uid: str) -> int:
+        removed = 0
+        with self.table.transaction():
+            for key in self.profile_keys(profile, value):
+                if key.endswith(f"{SEP}r:{uid}".encode()):
+                    self.table.delete(key)
+                    removed += 1
+        return removed
+
+    def expire_remote(self, now: int) -> None:
+        for item in self.table.items(prefix=_LINK):
+            if b"\x00r:" in item.key and 0 < int(item.value or b"0") < now:
+                self.table.delete(item.key)
+
     def profile_keys(self, profile: str, value: str | None) -> list[bytes]:
         prefix = _LINK + f"{profile}{SEP}".encode() + (f"{value}{SEP}".encode() if value is not None else b"")
         return self.table.keys(prefix=prefix)
@@ -218,6 +236,8 @@ class DialogStore:
         found = []
         for key in self.profile_keys(profile, value):
             _, val, ident = key[len(_LINK) :].decode().split(SEP)
+            if ident.startswith("r:"):
+                continue
             h_entry, h_id = (int(x) for x in ident.split(":"))
             dlg = self.get(h_entry, h_id)
             if dlg is not None:
