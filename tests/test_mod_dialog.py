@@ -97,11 +97,14 @@ def test_the_record_route_carries_the_dialog_id(sip: Harness) -> None:
     assert f";did={did}" in call.result.forwarded[0].header("Record-Route")
 
 
-def test_a_rejected_call_fails_and_runs_dialog_failed(sip: Harness, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_rejected_call_fails_runs_dialog_failed_and_goes_with_its_transaction(
+        sip: Harness, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("INFO")
     sip.ua(BOB, "192.0.2.20:5062", answer=[180, 486])
     sip.invite(BOB, call_id="rejected-1")
 
+    assert [d["state"] for d in sip.rpc("dlg.list")] == [5]  # wait_ack: until the transaction goes
+    sip.advance(40)
     assert sip.rpc("dlg.list") == []
     assert sip.stat("dialog:failed_dialogs") == 1
     assert sip.stat("dialog:early_dialogs") == 0
@@ -223,3 +226,10 @@ def test_stats_active_counts_by_state(sip: Harness) -> None:
     sip.invite(BOB)
     assert sip.rpc("dlg.stats_active") == {"starting": 0, "connecting": 0, "answering": 1, "ongoing": 1,
                                            "all": 2}
+
+
+def test_with_wait_ack_0_a_failed_dialog_goes_at_once() -> None:
+    with Harness.load(proxy('modparam("dialog", "wait_ack", 0)')) as sip:
+        sip.ua(BOB, "192.0.2.20:5062", answer=486)
+        sip.invite(BOB)
+        assert sip.rpc("dlg.list") == []

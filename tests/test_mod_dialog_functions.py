@@ -196,9 +196,9 @@ def test_an_unanswered_early_dialog_goes_after_early_timeout() -> None:
     with Harness.load(_cfg('modparam("dialog", "early_timeout", 10)')) as sip:
         sip.ua(BOB, "192.0.2.20:5062", answer=180)
         sip.invite(BOB)
-        sip.advance(5)
+        sip.advance(80)
         assert [d["state"] for d in sip.rpc("dlg.list")] == [2]
-        sip.advance(6)
+        sip.advance(11)  # the clean timer runs every 90 seconds
         assert sip.rpc("dlg.list") == []
 
 
@@ -206,7 +206,7 @@ def test_a_cancelled_call_fails(sip: Harness) -> None:
     sip.ua("sip:ring@example.test", "192.0.2.20:5062", answer=180)
     sip.send_request("INVITE", "sip:ring@example.test", call_id="cx-1", branch="z9hG4bK-cx1", from_tag="f1")
     sip.send_request("CANCEL", "sip:ring@example.test", call_id="cx-1", branch="z9hG4bK-cx1", from_tag="f1")
-    assert sip.rpc("dlg.list") == []
+    assert [d["state"] for d in sip.rpc("dlg.list")] == [5]
     assert sip.stat("dialog:failed_dialogs") == 1
 
 
@@ -273,3 +273,40 @@ def test_dlg_remote_profile_entries_count_until_they_expire() -> None:
         assert len(sip.rpc("dlg.profile_list", ["caller", "alice"])) == 1
         sip.advance(101)
         assert sip.rpc("dlg.profile_get_size", ["caller", "alice"]) == 1
+
+
+def test_lreq_callee_headers_go_in_the_bye_to_the_callee_only() -> None:
+    with Harness.load(_cfg('modparam("dialog", "lreq_callee_headers", "X-Callee: yes")')) as sip:
+        bob = sip.ua(BOB, "192.0.2.20:5062")
+        sip.invite(BOB).ack()
+        alice = sip.ua_at("192.0.2.10:5060")
+        assert alice is not None
+        dlg = sip.rpc("dlg.list")[0]
+        sip.rpc("dlg.end_dlg", [dlg["h_entry"], dlg["h_id"]])
+        (to_bob,) = [r.msg for r in bob.requests if r.msg.method == "BYE"]
+        (to_alice,) = [r.msg for r in alice.requests if r.msg.method == "BYE"]
+        assert (to_bob.header("X-Callee"), to_alice.header("X-Callee")) == ("yes", None)
+
+
+def test_keep_proxy_rr_keeps_this_proxys_record_route_in_the_callees_route_set() -> None:
+    with Harness.load(_cfg('modparam("dialog", "keep_proxy_rr", 1)')) as sip:
+        sip.ua(BOB, "192.0.2.20:5062")
+        sip.invite(BOB).ack()
+        dlg = sip.rpc("dlg.list")[0]
+        assert ";did=" in dlg["callee"]["route_set"]
+        assert dlg["caller"]["route_set"] == ""
+
+
+def test_without_keep_proxy_rr_the_route_sets_leave_this_proxy_out(sip: Harness) -> None:
+    sip.invite(BOB).ack()
+    dlg = sip.rpc("dlg.list")[0]
+    assert (dlg["callee"]["route_set"], dlg["caller"]["route_set"]) == ("", "")
+
+
+def test_with_timer_procs_the_timeout_still_ends_the_dialog() -> None:
+    params = 'modparam("dialog", "timer_procs", 1)\nmodparam("dialog", "default_timeout", 20)'
+    with Harness.load(_cfg(params)) as sip:
+        sip.ua(BOB, "192.0.2.20:5062")
+        sip.invite(BOB).ack()
+        sip.advance(21)
+        assert sip.rpc("dlg.list") == []

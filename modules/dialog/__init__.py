@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from kampy.api import (
     Arg,
     ArgKind,
@@ -12,6 +14,7 @@ from kampy.api import (
     Need,
     Offer,
     Param,
+    Process,
     PVClass,
     RouteType,
     RpcMethod,
@@ -119,12 +122,58 @@ def _params() -> tuple[Param, ...]:
         Param("initial_cbs_inscript", (int,), 1, doc="1: DLGCB_CREATED runs in dlg_manage(), in the script"),
         Param("send_bye", (int,), 0, doc="1: BYE both sides when a dialog times out"),
         Param("timeout_noreset", (int,), 0, doc="1: requests within the dialog do not restart its timer"),
+        Param(
+            "timer_procs",
+            (int,),
+            0,
+            doc='1: the dialog timer runs in a process of its own ("Dialog Main Timer"), not in worker 1',
+        ),
+        Param(
+            "wait_ack",
+            (int,),
+            1,
+            doc="1: a failed dialog stays until its INVITE transaction goes "
+            "(absorbing the ACK of the negative reply); 0: it goes at once",
+        ),
+        Param(
+            "keep_proxy_rr",
+            (int,),
+            0,
+            doc="keep this proxy's Record-Route in the route set of the "
+            "requests the module sends: 1 to the callee, 2 to the caller, 3 both",
+        ),
+        Param(
+            "dlg_filter_mode",
+            (int,),
+            0,
+            doc="1: no timeout route or BYE for a dialog whose socket is "
+            "not local (loaded from another server's database)",
+        ),
+        Param(
+            "lreq_callee_headers",
+            (str,),
+            None,
+            doc="headers added to the requests the module sends to the callee",
+        ),
         Param("h_id_start", (int,), 0, doc="the first h_id of each hash entry"),
         Param("h_id_step", (int,), 1, doc="the step between two h_ids of an entry"),
     )
 
 
+def processes(params: dict[str, Any]) -> tuple[Process, ...]:
+    """Kamailio's dialog timers in processes of their own (fork_sync_timer in child_init(PROC_MAIN)):
+    the main timer with timer_procs, and the clean timer always (every 90 seconds)."""
+    found = []
+    if int(params["timer_procs"]) > 0:
+        found.append(Process("Dialog Main Timer", "main_timer", 1))
+    found.append(Process("Dialog Clean Timer", "clean_timer", 90))
+    return tuple(found)
+
+
 NOT_IMPLEMENTED = (
+    Unimplemented(
+        "param", "xavp_cfg", "Kamailio 5.6 declares it but never reads it", default=None, types=(str,)
+    ),
     Unimplemented(
         "param",
         "bridge_controller",
@@ -164,8 +213,6 @@ NOT_IMPLEMENTED = (
     ),
     Unimplemented("param", "enable_dmq", "kampy has no dmq module", default=0, types=(int,)),
     Unimplemented("param", "event_callback", "KEMI is not supported by kampy", default=None, types=(str,)),
-    Unimplemented("param", "xavp_cfg", "not implemented yet", default=None, types=(str,)),
-    Unimplemented("param", "timer_procs", "the dialog timer runs in worker 1", default=0, types=(int,)),
     Unimplemented(
         "param",
         "track_cseq_updates",
@@ -173,12 +220,6 @@ NOT_IMPLEMENTED = (
         default=0,
         types=(int,),
     ),
-    Unimplemented("param", "lreq_callee_headers", "not implemented yet", default=None, types=(str,)),
-    Unimplemented("param", "dlg_filter_mode", "not implemented yet", default=0, types=(int,)),
-    Unimplemented(
-        "param", "wait_ack", "not implemented yet (the dialog ends with the BYE)", default=1, types=(int,)
-    ),
-    Unimplemented("param", "keep_proxy_rr", "not implemented yet", default=0, types=(int,)),
 )
 
 
@@ -408,6 +449,7 @@ EXPORTS = Exports(
         EventRoute("dialog:failed", doc="a dialog fails before it is answered"),
     ),
     not_implemented=NOT_IMPLEMENTED,
+    processes=processes,
     offers=(Offer("dialog", DialogAPI, doc="dialogs and their events for acc's CDRs and dispatcher"),),
     needs=(
         Need("tm", TmAPI, doc="the INVITE's replies and the BYEs sent"),

@@ -48,6 +48,7 @@ from kampy.api import (
     TmTransaction,
     UacDialog,
     isflagset,
+    parse_uri,
 )
 
 from .functions import DialogFunctions
@@ -132,6 +133,11 @@ class DialogModule(DialogFunctions, DialogPVs, DialogRpc, Module):
         self.detect_spirals = int(p["detect_spirals"]) != 0
         self.send_bye = int(p["send_bye"]) != 0
         self.timeout_noreset = int(p["timeout_noreset"]) != 0
+        self.timer_procs = int(p["timer_procs"]) > 0
+        self.wait_ack = int(p["wait_ack"]) == 1
+        self.keep_proxy_rr = int(p["keep_proxy_rr"])
+        self.filter_mode = int(p["dlg_filter_mode"])
+        self.lreq_callee_headers = str(p["lreq_callee_headers"] or "")
         self.initial_cbs_inscript = int(p["initial_cbs_inscript"]) != 0
         self.enable_stats = int(p["enable_stats"]) != 0
         self.ruri_format = core.formatter(str(p["ruri_pvar"]))
@@ -371,6 +377,10 @@ class DialogModule(DialogFunctions, DialogPVs, DialogRpc, Module):
         """dlg_onreply: the dialog's state follows the INVITE's replies (and its end)."""
         if kind == TMCB_DESTROY:
             code = 0
+            ended = self.store.get(*ident)
+            if ended is not None and ended.state == DLG_STATE_DELETED:
+                self.store.remove(ended)  # wait_ack: the failed dialog goes with its transaction
+                return
         else:
             code = params.code
             if code < 101 and kind != TMCB_DESTROY:
@@ -402,7 +412,7 @@ class DialogModule(DialogFunctions, DialogPVs, DialogRpc, Module):
             return old
 
         dlg, old = self.store.update(ident[0], ident[1], change)
-        if dlg is None or old is None:
+        if dlg is None or not old:
             return
         rctx = params.ctx or (self.tm.t_context(t) if self.callbacks else None)
         req = t.request
@@ -425,7 +435,10 @@ class DialogModule(DialogFunctions, DialogPVs, DialogRpc, Module):
             if old == DLG_STATE_EARLY:
                 self._stat("early_dialogs", -1)
             self._stat("failed_dialogs", 1)
-            self.store.remove(dlg)
+            if not self.wait_ack or kind == TMCB_DESTROY:
+                self.store.remove(dlg)
+            else:
+                self.store.unlink_all(dlg)
 
     def _callee_leg(self, d: Dialog, rpl: Response) -> None:
         d.tag[CALLEE] = _tag(rpl.to.tag if rpl.to is not None else None)
@@ -435,18 +448,20 @@ class DialogModule(DialogFunctions, DialogPVs, DialogRpc, Module):
         rrs = [v.strip() for h in rpl.headers_named("Record-Route") for v in _split_rr(h)]
         ours = [i for i, v in enumerate(rrs) if self._is_myself_rr(v)]
         callee_side = rrs[: ours[0]] if ours else []
+        if self.keep_proxy_rr & 1 and ours:
+            callee_side = rrs[: ours[-1] + 1]
         d.route_set[CALLEE] = ",".join(reversed(callee_side))
+        if self.keep_proxy_rr & 2 and ours:
+            d.route_set[CALLER] = ",".join(rrs[ours[0] :])
         if not d.bind_addr[CALLEE]:
             d.bind_addr[CALLEE] = d.bind_addr[CALLER]
 
     def _is_myself_rr(self, value: str) -> bool:
-        uri = _contact_uri(value)
-        host = uri.split("@")[-1].split(";")[0].split(">")[0]
-        hostpart, _, port = host.rpartition(":") if host.count(":") == 1 else (host, "", "")
         try:
-            return self.core.is_myself(hostpart or host, int(port) if port else None)
+            uri = parse_uri(_contact_uri(value))
         except ValueError:
             return False
+        return self.core.is_myself(uri.host.strip("[]"), uri.port)
 
     # ------------------------------------------------------------ requests within the dialog
     def _on_route(self, ctx: MessageContext, params: str) -> None:
@@ -588,18 +603,27 @@ class DialogModule(DialogFunctions, DialogPVs, DialogRpc, Module):
 
     # ------------------------------------------------------------ the timer
     def timer(self) -> None:
-        """dlg_timer_routine: dialogs whose timeout passed expire (in worker 1)."""
-        if self.core.rank > 1:
+        """The dialog timer in worker 1 (timer_procs 0: Kamailio's core timer process)."""
+        if self.timer_procs or self.core.rank > 1:
             return
+        self.main_timer()
+
+    def main_timer(self) -> None:
+        """dlg_timer_routine: dialogs whose timeout passed expire."""
         now = int(self.core.clock.time())
         for dlg in list(self.store.all()):
             if dlg.timeout and dlg.timeout <= now:
                 self.expire(dlg, now)
-            else:
-                self.clean(dlg, now)
         self.store.expire_remote(now)
         if self.db is not None:
             self.db.timer()
+
+    def clean_timer(self) -> None:
+        """dlg_clean_timer_exec, every 90 seconds in the "Dialog Clean Timer" process."""
+        now = int(self.core.clock.time())
+        for dlg in list(self.store.all()):
+            if not (dlg.timeout and dlg.timeout <= now):
+                self.clean(dlg, now)
 
     def clean(self, dlg: Dialog, now: int) -> None:
         """dlg_clean_run: a dialog left early for early_timeout goes; one left without ACK for
@@ -628,7 +652,14 @@ class DialogModule(DialogFunctions, DialogPVs, DialogRpc, Module):
         self._stat("active_dialogs", 1)
         self.run_callbacks(DLGCB_LOADED, dlg)
 
+    def is_local(self, dlg: Dialog, leg: int = CALLER) -> bool:
+        return any(str(sock) == dlg.bind_addr[leg] for sock in self.core.sockets)
+
     def expire(self, dlg: Dialog, now: int) -> None:
+        if self.filter_mode & 1 and not self.is_local(dlg):
+            log.debug("skipping non local dialog")
+            self.store.update(dlg.h_entry, dlg.h_id, lambda d: setattr(d, "timeout", 0))
+            return
         if dlg.state in (DLG_STATE_CONFIRMED_NA, DLG_STATE_CONFIRMED):
             if dlg.toroute_name and self.core.has_route("route", dlg.toroute_name):
                 ctx = self.core.faked_context()  # route[<timeout_route>] with the dialog as the current one
@@ -703,13 +734,23 @@ class DialogModule(DialogFunctions, DialogPVs, DialogRpc, Module):
             extra += "\r\n"
         ident = (dlg.h_entry, dlg.h_id)
         sent = 0
+        callee_extra = extra
+        if self.lreq_callee_headers:
+            callee_extra += self.lreq_callee_headers + (
+                "" if self.lreq_callee_headers.endswith("\n") else "\r\n"
+            )
         for leg in legs:
 
             def on_reply(t: TmTransaction, kind: int, params: TmcbParams, leg: int = leg) -> None:
                 self._bye_answered(ident, params)
 
             if (
-                self.tm.t_request_within("BYE", self.uac_dialog(dlg, leg), headers=extra, callback=on_reply)
+                self.tm.t_request_within(
+                    "BYE",
+                    self.uac_dialog(dlg, leg),
+                    headers=callee_extra if leg == CALLEE else extra,
+                    callback=on_reply,
+                )
                 > 0
             ):
                 sent += 1

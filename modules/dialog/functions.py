@@ -313,8 +313,10 @@ class DialogFunctions:
             return -1
         leg = CALLER if side == "caller" else CALLEE
         headers = f"Refer-To: <{to}>\r\n" + self.extra_hdrs
-        if headers and not headers.endswith("\r\n"):
+        if headers and not headers.endswith("\n"):
             headers += "\r\n"
+        if leg == CALLEE and self.lreq_callee_headers:
+            headers += self.lreq_callee_headers + ("" if self.lreq_callee_headers.endswith("\n") else "\r\n")
         return 1 if self.tm.t_request_within("REFER", self.uac_dialog(dlg, leg), headers=headers) > 0 else -1
 
     # ------------------------------------------------------------ the database
