@@ -43,6 +43,7 @@ from kampy.api import (
     RrAPI,
     ScriptDrop,
     ScriptExit,
+    SIPProtocolError,
     TmAPI,
     TmcbParams,
     TmTransaction,
@@ -459,7 +460,7 @@ class DialogModule(DialogFunctions, DialogPVs, DialogRpc, Module):
     def _is_myself_rr(self, value: str) -> bool:
         try:
             uri = parse_uri(_contact_uri(value))
-        except ValueError:
+        except SIPProtocolError:
             return False
         return self.core.is_myself(uri.host.strip("[]"), uri.port)
 
