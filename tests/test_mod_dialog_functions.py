@@ -310,3 +310,35 @@ def test_with_timer_procs_the_timeout_still_ends_the_dialog() -> None:
         sip.invite(BOB).ack()
         sip.advance(21)
         assert sip.rpc("dlg.list") == []
+
+
+KA = 'modparam("dialog", "ka_timer", 10)\nmodparam("dialog", "ka_interval", 30)\n'
+
+
+def test_keepalives_go_to_both_sides_every_ka_interval() -> None:
+    invite = 'dlg_set_property("ka-src"); dlg_set_property("ka-dst");' + INVITE
+    with Harness.load(_cfg(KA, invite)) as sip:
+        sip.ua(BOB, "192.0.2.20:5062")
+        sip.invite(BOB).ack()
+        result = sip.advance(41)
+        options = sorted(s.dest for s in result.sent if getattr(s.msg, "method", "") == "OPTIONS")
+        assert options == ["udp:192.0.2.10:5060", "udp:192.0.2.20:5062"]
+        assert [d["state"] for d in sip.rpc("dlg.list")] == [4]  # both answered
+
+
+def test_a_keepalive_answered_481_ends_the_dialog_ten_seconds_later() -> None:
+    invite = 'dlg_set_property("ka-dst");' + INVITE
+    with Harness.load(_cfg(KA, invite)) as sip:
+        sip.ua(BOB, "192.0.2.20:5062")
+        sip.invite(BOB).ack()
+        sip.ua(BOB, "192.0.2.20:5062")  # a phone there that does not know the call: 481
+        sip.advance(35)  # the keep-alive at 30 s
+        dlg = sip.rpc("dlg.list")[0]
+        assert dlg["lifetime"] == 10
+        sip.advance(6)
+        assert sip.rpc("dlg.list") == []
+
+
+def test_an_unknown_property_is_a_config_error() -> None:
+    with pytest.raises(Exception, match="unknown property value 'ka-both'"):
+        Harness.load(_cfg(invite='dlg_manage(); dlg_set_property("ka-both");'))

@@ -122,6 +122,14 @@ def _params() -> tuple[Param, ...]:
         Param("initial_cbs_inscript", (int,), 1, doc="1: DLGCB_CREATED runs in dlg_manage(), in the script"),
         Param("send_bye", (int,), 0, doc="1: BYE both sides when a dialog times out"),
         Param("timeout_noreset", (int,), 0, doc="1: requests within the dialog do not restart its timer"),
+        Param("ka_timer", (int,), 0, doc="seconds between two runs of the keep-alive timer (0: none)"),
+        Param("ka_interval", (int,), 0, doc="seconds between two keep-alive OPTIONS in a dialog (0: none)"),
+        Param(
+            "ka_failed_limit",
+            (int,),
+            1,
+            doc="failed keep-alives (408, 481) in a row that end the dialog 10 seconds later",
+        ),
         Param(
             "timer_procs",
             (int,),
@@ -162,10 +170,13 @@ def _params() -> tuple[Param, ...]:
 
 def processes(params: dict[str, Any]) -> tuple[Process, ...]:
     """Kamailio's dialog timers in processes of their own (fork_sync_timer in child_init(PROC_MAIN)):
-    the main timer with timer_procs, and the clean timer always (every 90 seconds)."""
+    the main timer with timer_procs, the keep-alive timer with ka_timer and ka_interval, and the
+    clean timer always (every 90 seconds)."""
     found = []
     if int(params["timer_procs"]) > 0:
         found.append(Process("Dialog Main Timer", "main_timer", 1))
+    if int(params["ka_timer"]) > 0 and int(params["ka_interval"]) > 0:
+        found.append(Process("Dialog KA Timer", "ka_timer_run", int(params["ka_timer"])))
     found.append(Process("Dialog Clean Timer", "clean_timer", 90))
     return tuple(found)
 
@@ -194,29 +205,12 @@ NOT_IMPLEMENTED = (
         "needs tm's local INVITE with the 200's ACK (TMCB_DONT_ACK), which kampy's tm has not",
     ),
     Unimplemented("rpc", "dlg.bridge_dlg", "as dlg_bridge()"),
-    Unimplemented(
-        "param", "ka_timer", "keepalive OPTIONS within dialogs are not implemented", default=0, types=(int,)
-    ),
-    Unimplemented(
-        "param",
-        "ka_interval",
-        "keepalive OPTIONS within dialogs are not implemented",
-        default=0,
-        types=(int,),
-    ),
-    Unimplemented(
-        "param",
-        "ka_failed_limit",
-        "keepalive OPTIONS within dialogs are not implemented",
-        default=1,
-        types=(int,),
-    ),
     Unimplemented("param", "enable_dmq", "kampy has no dmq module", default=0, types=(int,)),
     Unimplemented("param", "event_callback", "KEMI is not supported by kampy", default=None, types=(str,)),
     Unimplemented(
         "param",
         "track_cseq_updates",
-        "not implemented yet (CSeq shifting after uac_auth)",
+        "it follows the CSeq shift uac_auth() makes, and kampy has no uac module yet",
         default=0,
         types=(int,),
     ),
@@ -344,7 +338,7 @@ EXPORTS = Exports(
             "dlg_set_property",
             args=(Arg("attr", ArgKind.STR, fixup="fix_property"),),
             routes=ANY,
-            doc="Set a dialog property (`timeout-noreset`).",
+            doc="Set a dialog property (`ka-src`, `ka-dst`, `timeout-noreset`).",
             returns="1",
         ),
         Function(

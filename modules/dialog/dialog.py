@@ -53,6 +53,7 @@ from kampy.api import (
 )
 
 from .functions import DialogFunctions
+from .keepalive import DialogKeepalives
 from .pvs import DialogPVs
 from .rpc import DialogRpc
 from .store import CALLEE, CALLER, Dialog, DialogStore
@@ -102,7 +103,7 @@ def _tag(value: str | None) -> str:
     return value or ""
 
 
-class DialogModule(DialogFunctions, DialogPVs, DialogRpc, Module):
+class DialogModule(DialogFunctions, DialogKeepalives, DialogPVs, DialogRpc, Module):
     def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
         p = params
@@ -139,6 +140,9 @@ class DialogModule(DialogFunctions, DialogPVs, DialogRpc, Module):
         self.keep_proxy_rr = int(p["keep_proxy_rr"])
         self.filter_mode = int(p["dlg_filter_mode"])
         self.lreq_callee_headers = str(p["lreq_callee_headers"] or "")
+        self.ka_timer = int(p["ka_timer"])
+        self.ka_interval = int(p["ka_interval"]) if self.ka_timer > 0 else 0
+        self.ka_failed_limit = int(p["ka_failed_limit"])
         self.initial_cbs_inscript = int(p["initial_cbs_inscript"]) != 0
         self.enable_stats = int(p["enable_stats"]) != 0
         self.ruri_format = core.formatter(str(p["ruri_pvar"]))
@@ -534,6 +538,7 @@ class DialogModule(DialogFunctions, DialogPVs, DialogRpc, Module):
                 d.cseq[leg] = cseq[0]
             if method == "ACK" and old == DLG_STATE_CONFIRMED_NA:
                 d.state = DLG_STATE_CONFIRMED
+                self.ka_add(d, now)
             if d.state in (DLG_STATE_CONFIRMED, DLG_STATE_CONFIRMED_NA):
                 if lifetime != self.default_timeout:
                     d.lifetime = lifetime

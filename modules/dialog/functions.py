@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kampy.dialog")
 
-PROPERTIES = {"timeout-noreset": 1 << 3}
+PROPERTIES = {"ka-src": 1 << 1, "ka-dst": 1 << 2, "timeout-noreset": 1 << 3}
 
 
 class DialogFunctions:

@@ -48,6 +48,8 @@ class Dialog:
     vars: dict[str, str] = field(default_factory=dict)
     profiles: list[list[str]] = field(default_factory=list)  # [name, value] ("" for no value)
     ref: int = 1
+    ka_next: int = 0  # when the next keep-alive is due, 0: none
+    ka_counters: list[int] = field(default_factory=lambda: [0, 0])  # failed keep-alives, by leg
     db_dirty: bool = False
 
     @property
