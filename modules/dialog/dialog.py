@@ -41,23 +41,22 @@ from kampy.api import (
     Request,
     Response,
     RrAPI,
-    ScriptDrop,
-    ScriptExit,
     SIPProtocolError,
     TmAPI,
     TmcbParams,
     TmTransaction,
-    UacDialog,
     isflagset,
     parse_uri,
 )
 
 from .functions import DialogFunctions
 from .keepalive import DialogKeepalives
+from .requests import DialogRequests
 from .pvs import DialogPVs
 from .rpc import DialogRpc
 from .store import CALLEE, CALLER, Dialog, DialogStore
 from .storage import DialogDB
+from .timers import DialogTimers
 
 log = logging.getLogger("kampy.dialog")
 
@@ -103,7 +102,9 @@ def _tag(value: str | None) -> str:
     return value or ""
 
 
-class DialogModule(DialogFunctions, DialogKeepalives, DialogPVs, DialogRpc, Module):
+class DialogModule(
+    DialogFunctions, DialogTimers, DialogRequests, DialogKeepalives, DialogPVs, DialogRpc, Module
+):
     def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
         p = params
@@ -606,181 +607,6 @@ class DialogModule(DialogFunctions, DialogKeepalives, DialogPVs, DialogRpc, Modu
         finally:
             if saved[0] is not None and ctx is not None:
                 run_ctx.local[CTX_DLG], run_ctx.local[CTX_SNAPSHOT] = saved
-
-    # ------------------------------------------------------------ the timer
-    def timer(self) -> None:
-        """The dialog timer in worker 1 (timer_procs 0: Kamailio's core timer process)."""
-        if self.timer_procs or self.core.rank > 1:
-            return
-        self.main_timer()
-
-    def main_timer(self) -> None:
-        """dlg_timer_routine: dialogs whose timeout passed expire."""
-        now = int(self.core.clock.time())
-        for dlg in list(self.store.all()):
-            if dlg.timeout and dlg.timeout <= now:
-                self.expire(dlg, now)
-        self.store.expire_remote(now)
-        if self.db is not None:
-            self.db.timer()
-
-    def clean_timer(self) -> None:
-        """dlg_clean_timer_exec, every 90 seconds in the "Dialog Clean Timer" process."""
-        now = int(self.core.clock.time())
-        for dlg in list(self.store.all()):
-            if not (dlg.timeout and dlg.timeout <= now):
-                self.clean(dlg, now)
-
-    def clean(self, dlg: Dialog, now: int) -> None:
-        """dlg_clean_run: a dialog left early for early_timeout goes; one left without ACK for
-        noack_timeout gets 10 more seconds; an ended one whose BYE got no answer goes after
-        end_timeout."""
-        if dlg.state <= DLG_STATE_EARLY and dlg.init_ts and dlg.init_ts < now - self.early_timeout:
-            log.info("dialog in early state is too old (%d:%d)", dlg.h_entry, dlg.h_id)
-            self.store.remove(dlg)
-        elif (
-            dlg.state == DLG_STATE_CONFIRMED_NA
-            and dlg.start_ts
-            and dlg.start_ts < now - self.noack_timeout
-            and (dlg.timeout == 0 or dlg.timeout > now + 10)
-        ):
-
-            def change(d: Dialog) -> None:
-                d.lifetime, d.timeout, d.db_dirty = 10, now + 10, True
-
-            self.store.update(dlg.h_entry, dlg.h_id, change)
-        elif dlg.state == DLG_STATE_DELETED and dlg.end_ts and dlg.end_ts < now - self.end_timeout:
-            log.info("dialog in delete state is too old (%d:%d)", dlg.h_entry, dlg.h_id)
-            self.store.remove(dlg)
-
-    def loaded(self, dlg: Dialog) -> None:
-        """A dialog loaded from the database."""
-        self._stat("active_dialogs", 1)
-        self.run_callbacks(DLGCB_LOADED, dlg)
-
-    def is_local(self, dlg: Dialog, leg: int = CALLER) -> bool:
-        return any(str(sock) == dlg.bind_addr[leg] for sock in self.core.sockets)
-
-    def expire(self, dlg: Dialog, now: int) -> None:
-        if self.filter_mode & 1 and not self.is_local(dlg):
-            log.debug("skipping non local dialog")
-            self.store.update(dlg.h_entry, dlg.h_id, lambda d: setattr(d, "timeout", 0))
-            return
-        if dlg.state in (DLG_STATE_CONFIRMED_NA, DLG_STATE_CONFIRMED):
-            if dlg.toroute_name and self.core.has_route("route", dlg.toroute_name):
-                ctx = self.core.faked_context()  # route[<timeout_route>] with the dialog as the current one
-                self.attach(ctx, dlg)
-                try:
-                    self.core.run_route("route", dlg.toroute_name, ctx)
-                except (ScriptExit, ScriptDrop):
-                    pass
-            if dlg.iflags & IFLAG_TIMEOUTBYE:
-                self.store.update(dlg.h_entry, dlg.h_id, lambda d: setattr(d, "timeout", 0))
-                log.debug("dialog %d:%d timed out, sending BYE", dlg.h_entry, dlg.h_id)
-                self.bye(dlg, "all", "", expired=True)
-                self._stat("expired_dialogs", 1)
-                return
-
-            def change(d: Dialog) -> Any:
-                old = d.state
-                d.state, d.end_ts, d.timeout = DLG_STATE_DELETED, now, 0
-                return old
-
-            cur, old = self.store.update(dlg.h_entry, dlg.h_id, change)
-            if cur is None:
-                return
-            log.warning(
-                "dlg timeout - callid: '%s' tags: '%s' '%s' ostate: %d",
-                cur.callid,
-                cur.tag[CALLER],
-                cur.tag[CALLEE],
-                old,
-            )
-            self.event_route("dialog:end", cur, None)
-            self.run_callbacks(DLGCB_EXPIRED, cur, data=old == DLG_STATE_CONFIRMED)
-            self._stat("expired_dialogs", 1)
-            self._stat("active_dialogs", -1)
-            self.store.remove(cur)
-            if self.db is not None:
-                self.db.removed(cur)
-        else:
-            self.store.update(dlg.h_entry, dlg.h_id, lambda d: setattr(d, "timeout", 0))
-
-    # ------------------------------------------------------------ BYE, sent by us
-    def uac_dialog(self, dlg: Dialog, to_leg: int) -> UacDialog:
-        """The dialog as this proxy sends to leg `to_leg` in it (Kamailio's build_dlg_t)."""
-        other = CALLER if to_leg == CALLEE else CALLEE
-        local_uri, remote_uri = (dlg.from_uri, dlg.to_uri) if to_leg == CALLEE else (dlg.to_uri, dlg.from_uri)
-        try:
-            seq = int(dlg.cseq[other] or 0)
-        except ValueError:
-            seq = 0
-        routes = [r.strip() for r in dlg.route_set[to_leg].split(",") if r.strip()]
-        sock = next((s for s in self.core.sockets if str(s) == dlg.bind_addr[to_leg]), None)
-        return UacDialog(
-            call_id=dlg.callid,
-            local_tag=dlg.tag[other],
-            local_uri=local_uri,
-            remote_uri=remote_uri,
-            remote_tag=dlg.tag[to_leg],
-            local_seq=seq,
-            remote_target=dlg.contact[to_leg] or remote_uri,
-            route_set=routes,
-            send_socket=sock,
-        )
-
-    def bye(self, dlg: Dialog, side: str, headers: str, *, expired: bool = False) -> int:
-        """dlg_bye: BYE to the caller, the callee or both; the dialog ends with the first answer."""
-        if dlg.state not in (DLG_STATE_CONFIRMED, DLG_STATE_CONFIRMED_NA):
-            log.error("dialog %d:%d is not confirmed (state %d)", dlg.h_entry, dlg.h_id, dlg.state)
-            return -1
-        legs = {"caller": (CALLER,), "callee": (CALLEE,), "all": (CALLEE, CALLER)}[side]
-        extra = self.extra_hdrs + headers
-        if extra and not extra.endswith("\r\n"):
-            extra += "\r\n"
-        ident = (dlg.h_entry, dlg.h_id)
-        sent = 0
-        callee_extra = extra
-        if self.lreq_callee_headers:
-            callee_extra += self.lreq_callee_headers + (
-                "" if self.lreq_callee_headers.endswith("\n") else "\r\n"
-            )
-        for leg in legs:
-
-            def on_reply(t: TmTransaction, kind: int, params: TmcbParams, leg: int = leg) -> None:
-                self._bye_answered(ident, params)
-
-            if (
-                self.tm.t_request_within(
-                    "BYE",
-                    self.uac_dialog(dlg, leg),
-                    headers=callee_extra if leg == CALLEE else extra,
-                    callback=on_reply,
-                )
-                > 0
-            ):
-                sent += 1
-            else:
-                log.error("failed to send the BYE to the %s", "caller" if leg == CALLER else "callee")
-        return 1 if sent else -1
-
-    def _bye_answered(self, ident: tuple[int, int], params: TmcbParams) -> None:
-        """bye_reply_cb: the first final reply to a BYE we sent ends the dialog."""
-        now = int(self.core.clock.time())
-
-        def change(d: Dialog) -> Any:
-            if d.state not in (DLG_STATE_CONFIRMED, DLG_STATE_CONFIRMED_NA):
-                return False
-            old = d.state
-            d.state, d.end_ts, d.timeout = DLG_STATE_DELETED, now, 0
-            return old
-
-        cur, old = self.store.update(ident[0], ident[1], change)
-        if cur is None or old is None:
-            return
-        self.terminated(cur, old)
-        self.run_callbacks(DLGCB_TERMINATED_CONFIRMED, cur, rpl=params.rpl)
-        self.store.remove(cur)
 
 
 def _rhex(n: int) -> str:
