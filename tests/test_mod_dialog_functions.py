@@ -39,6 +39,9 @@ def _cfg(params: str = "", invite: str = INVITE) -> str:
             if (is_in_profile("calls")) { $var(p) = 1; } else { $var(p) = 0; }
             route(WITHIN);
             if (is_method("MESSAGE")) { dlg_bye("all"); sl_send_reply("200", "Hung up"); exit; }
+            if (is_method("NOTIFY")) {
+                dlg_refer("caller", "sip:carol@example.test"); sl_send_reply("200", "Referred"); exit;
+            }
             t_relay(); exit;
         }''', 1) + WITHIN
 
@@ -342,3 +345,30 @@ def test_a_keepalive_answered_481_ends_the_dialog_ten_seconds_later() -> None:
 def test_an_unknown_property_is_a_config_error() -> None:
     with pytest.raises(Exception, match="unknown property value 'ka-both'"):
         Harness.load(_cfg(invite='dlg_manage(); dlg_set_property("ka-both");'))
+
+
+def test_dlg_refer_sends_refer_to_the_other_side_then_bye() -> None:
+    with Harness.load(_cfg()) as sip:
+        bob = sip.ua(BOB, "192.0.2.20:5062")
+        call = sip.invite(BOB)
+        call.ack()
+        alice = sip.ua_at("192.0.2.10:5060")
+        assert alice is not None
+        call.request("NOTIFY")
+        methods = [r.msg.method for r in bob.requests]
+        assert methods[-2:] == ["REFER", "BYE"]
+        refer = [r.msg for r in bob.requests if r.msg.method == "REFER"][0]
+        assert refer.header("Refer-To") == "sip:carol@example.test"
+        assert refer.header("Referred-By") == "sip:controller@kamailio.org"
+        assert "REFER" not in [r.msg.method for r in alice.requests]
+
+
+def test_dlg_bridge_calls_from_then_refers_it_to_to(sip: Harness) -> None:
+    carol = sip.ua("sip:carol@example.test", "192.0.2.30:5064")
+    sip.rpc("dlg.bridge_dlg", ["sip:carol@192.0.2.30:5064", "sip:dave@example.test"])
+    methods = [r.msg.method for r in carol.requests]
+    assert methods == ["INVITE", "ACK", "REFER", "BYE"]
+    invite = carol.requests[0].msg
+    assert invite.header("From").startswith("<sip:controller@kamailio.org>")
+    assert invite.body.startswith(b"v=0\r\no=kamailio-bridge")
+    assert carol.requests[2].msg.header("Refer-To") == "sip:dave@example.test"

@@ -122,6 +122,18 @@ def _params() -> tuple[Param, ...]:
         Param("initial_cbs_inscript", (int,), 1, doc="1: DLGCB_CREATED runs in dlg_manage(), in the script"),
         Param("send_bye", (int,), 0, doc="1: BYE both sides when a dialog times out"),
         Param("timeout_noreset", (int,), 0, doc="1: requests within the dialog do not restart its timer"),
+        Param(
+            "bridge_controller",
+            (str,),
+            "sip:controller@kamailio.org",
+            doc="the From URI (and Referred-By) of dlg_bridge()'s INVITE and REFER",
+        ),
+        Param(
+            "bridge_contact",
+            (str,),
+            "sip:controller@kamailio.org:5060",
+            doc="the Contact of dlg_bridge()'s INVITE and of the REFERs",
+        ),
         Param("ka_timer", (int,), 0, doc="seconds between two runs of the keep-alive timer (0: none)"),
         Param("ka_interval", (int,), 0, doc="seconds between two keep-alive OPTIONS in a dialog (0: none)"),
         Param(
@@ -185,26 +197,6 @@ NOT_IMPLEMENTED = (
     Unimplemented(
         "param", "xavp_cfg", "Kamailio 5.6 declares it but never reads it", default=None, types=(str,)
     ),
-    Unimplemented(
-        "param",
-        "bridge_controller",
-        "dlg_bridge() and dlg.bridge_dlg are not implemented",
-        default="sip:controller@kamailio.org",
-        types=(str,),
-    ),
-    Unimplemented(
-        "param",
-        "bridge_contact",
-        "dlg_bridge() and dlg.bridge_dlg are not implemented",
-        default="sip:controller@kamailio.org:5060",
-        types=(str,),
-    ),
-    Unimplemented(
-        "function",
-        "dlg_bridge",
-        "needs tm's local INVITE with the 200's ACK (TMCB_DONT_ACK), which kampy's tm has not",
-    ),
-    Unimplemented("rpc", "dlg.bridge_dlg", "as dlg_bridge()"),
     Unimplemented("param", "enable_dmq", "kampy has no dmq module", default=0, types=(int,)),
     Unimplemented("param", "event_callback", "KEMI is not supported by kampy", default=None, types=(str,)),
     Unimplemented(
@@ -296,10 +288,20 @@ EXPORTS = Exports(
         ),
         Function(
             "dlg_refer",
-            args=(Arg("side", ArgKind.STR, fixup="fix_side"), Arg("to")),
+            args=(Arg("side", ArgKind.STR, fixup="fix_refer_side"), Arg("to")),
             routes=ANY,
-            doc="Send REFER to one side, with Refer-To the given URI.",
+            doc="Transfer `side` (caller or callee) to `to`: a REFER (Referred-By bridge_controller, "
+            "Refer-To `to`) to the other side, as Kamailio's dlg_transfer, then a BYE to it once the "
+            "REFER is answered.",
             returns="1 sent, -1 otherwise",
+        ),
+        Function(
+            "dlg_bridge",
+            args=(Arg("from"), Arg("to"), Arg("op")),
+            routes=ANY,
+            doc="Call `from` (an INVITE from bridge_controller with a held SDP offer, through the "
+            "outbound proxy `op` when not empty) and, once answered, REFER it to `to`, then BYE.",
+            returns="1 when the INVITE was sent, -1 otherwise",
         ),
         Function(
             "dlg_get",
@@ -426,6 +428,12 @@ EXPORTS = Exports(
         ),
         RpcMethod("dlg.profile_get_size", "rpc_profile_get_size", doc="the size of a profile [value]"),
         RpcMethod("dlg.profile_list", "rpc_profile_list", doc="the dialogs of a profile [value]"),
+        RpcMethod(
+            "dlg.bridge_dlg",
+            "rpc_bridge_dlg",
+            doc="dlg_bridge(): from to [op [body]]",
+            params_fault=(500, "Invalid parameters"),
+        ),
         RpcMethod("dlg.stats_active", "rpc_stats_active", doc="the dialogs by state"),
         RpcMethod(
             "dlg.is_alive",

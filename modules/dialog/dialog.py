@@ -57,6 +57,7 @@ from .rpc import DialogRpc
 from .store import CALLEE, CALLER, Dialog, DialogStore
 from .storage import DialogDB
 from .timers import DialogTimers
+from .transfer import DialogTransfer
 
 log = logging.getLogger("kampy.dialog")
 
@@ -103,7 +104,14 @@ def _tag(value: str | None) -> str:
 
 
 class DialogModule(
-    DialogFunctions, DialogTimers, DialogRequests, DialogKeepalives, DialogPVs, DialogRpc, Module
+    DialogFunctions,
+    DialogTimers,
+    DialogRequests,
+    DialogTransfer,
+    DialogKeepalives,
+    DialogPVs,
+    DialogRpc,
+    Module,
 ):
     def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
@@ -141,6 +149,8 @@ class DialogModule(
         self.keep_proxy_rr = int(p["keep_proxy_rr"])
         self.filter_mode = int(p["dlg_filter_mode"])
         self.lreq_callee_headers = str(p["lreq_callee_headers"] or "")
+        self.bridge_controller = str(p["bridge_controller"])
+        self.bridge_contact = str(p["bridge_contact"])
         self.ka_timer = int(p["ka_timer"])
         self.ka_interval = int(p["ka_interval"]) if self.ka_timer > 0 else 0
         self.ka_failed_limit = int(p["ka_failed_limit"])

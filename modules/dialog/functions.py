@@ -49,6 +49,12 @@ class DialogFunctions:
             raise ValueError(f"invalid side '{value}' (caller, callee or all)")
         return side
 
+    def fix_refer_side(self, value: str) -> str:
+        side = value.strip().lower()
+        if side not in ("caller", "callee"):
+            raise ValueError(f'invalid param "{value}"')
+        return side
+
     def fix_property(self, value: str) -> str:
         prop = value.strip()
         if prop not in PROPERTIES:
@@ -303,21 +309,6 @@ class DialogFunctions:
         if dlg is None or dlg.state >= DLG_STATE_DELETED:
             return -1
         return self.bye(dlg, side, "")
-
-    def dlg_refer(self: DialogModule, ctx: MessageContext, side: str, to: str) -> int:
-        dlg = self.dialog_of(ctx)
-        if dlg is None or dlg.state not in (DLG_STATE_CONFIRMED, DLG_STATE_CONFIRMED_NA):
-            return -1
-        if side == "all":
-            log.error("dlg_refer: side must be caller or callee")
-            return -1
-        leg = CALLER if side == "caller" else CALLEE
-        headers = f"Refer-To: <{to}>\r\n" + self.extra_hdrs
-        if headers and not headers.endswith("\n"):
-            headers += "\r\n"
-        if leg == CALLEE and self.lreq_callee_headers:
-            headers += self.lreq_callee_headers + ("" if self.lreq_callee_headers.endswith("\n") else "\r\n")
-        return 1 if self.tm.t_request_within("REFER", self.uac_dialog(dlg, leg), headers=headers) > 0 else -1
 
     # ------------------------------------------------------------ the database
     def dlg_db_load_callid(self: DialogModule, ctx: MessageContext, callid: str) -> int:
