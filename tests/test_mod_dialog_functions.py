@@ -372,3 +372,24 @@ def test_dlg_bridge_calls_from_then_refers_it_to_to(sip: Harness) -> None:
     assert invite.header("From").startswith("<sip:controller@kamailio.org>")
     assert invite.body.startswith(b"v=0\r\no=kamailio-bridge")
     assert carol.requests[2].msg.header("Refer-To") == "sip:dave@example.test"
+
+
+def _created_after_xlog(caplog: pytest.LogCaptureFixture, params: str) -> list[int]:
+    """For each DLGCB_CREATED: how many of the INVITE route's xlog lines (which follow dlg_manage()
+    and precede t_relay()) had been logged when it ran."""
+    caplog.set_level("INFO")
+    with Harness.load(_cfg(params)) as sip:
+        sip.ua(BOB, "192.0.2.20:5062")
+        seen: list[int] = []
+        sip.module("dialog").register_dlgcb(
+            DLGCB_CREATED, lambda dlg, kind, _: seen.append(len(_lines(caplog, "invite flag3"))))
+        sip.invite(BOB)
+        return seen
+
+
+def test_dlgcb_created_runs_in_dlg_manage(caplog: pytest.LogCaptureFixture) -> None:
+    assert _created_after_xlog(caplog, "") == [0]
+
+
+def test_with_initial_cbs_inscript_0_dlgcb_created_runs_at_t_relay(caplog: pytest.LogCaptureFixture) -> None:
+    assert _created_after_xlog(caplog, 'modparam("dialog", "initial_cbs_inscript", 0)') == [1]

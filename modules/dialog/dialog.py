@@ -361,6 +361,8 @@ class DialogModule(
         self._stat("processed_dialogs", 1)
         if run_cbs:
             self.run_callbacks(DLGCB_CREATED, dlg, req=msg, direction=DLG_DIR_DOWNSTREAM, ctx=ctx)
+        else:
+            ctx.local["dialog_created_nocbs"] = True
         self._watch_invite(ctx, t, dlg)
         return dlg
 
@@ -381,6 +383,11 @@ class DialogModule(
         if req.to is not None and req.to.tag:
             return
         if ctx.local.get(CTX_DLG) is not None:
+            # made by dlg_manage(): with initial_cbs_inscript 0 its DLGCB_CREATED runs now
+            if not self.initial_cbs_inscript and ctx.local.pop("dialog_created_nocbs", False):
+                dlg = self.dialog_of(ctx, lookup=False)
+                if dlg is not None:
+                    self.run_callbacks(DLGCB_CREATED, dlg, req=req, direction=DLG_DIR_DOWNSTREAM, ctx=ctx)
             return
         if self.dlg_flag < 0 or not isflagset(ctx, self.dlg_flag):
             return
