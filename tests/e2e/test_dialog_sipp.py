@@ -1,8 +1,9 @@
 """The dialog module on the wire, beside Kamailio 5.6 running the same config: sipp callers and
 callees through a record-routing proxy that tracks dialogs; the calls are listed by `kamcmd
 dlg.list` while up and gone after the BYE, a profile refuses the third concurrent call, a dialog's
-timeout and `dlg.end_dlg` send BYE to both sides. Each check runs on both servers and the results
-(sipp's counts, the fields and states kamcmd prints) must be the same."""
+timeout and `dlg.end_dlg` send BYE to both sides, acc logs the call's CDR. Each check runs on both
+servers and the results (sipp's counts, the fields and states kamcmd prints, the CDR line) must be
+the same."""
 from __future__ import annotations
 
 import re
@@ -204,3 +205,44 @@ def test_dlg_end_dlg_sends_bye_to_both_sides(servers, sipp, tmp_path):
     seen = {s.name: ended_by_proxy(sipp, s, tmp_path, "bob", True) for s in (kamailio, kampy)}
     assert seen["kamailio"] == (0, [], 0, 1)
     assert seen["kampy"] == seen["kamailio"]
+
+
+CDR_CFG = CFG.replace("children=2\n", "children=2\ndebug=2\n")
+CDR_CFG = CDR_CFG.replace('loadmodule "dialog.so"\n', '''loadmodule "dialog.so"
+loadmodule "acc.so"
+modparam("acc", "cdr_enable", 1)
+modparam("acc", "cdr_extra", "caller=$fU;callee=$tU;cid=$ci")
+''')
+
+
+def cdr_lines(server: Server, seconds: float = 10) -> list[str]:
+    """The CDR lines the server logged (Kamailio's log_write_cdr text), once there is one."""
+    deadline = time.monotonic() + seconds
+    while True:
+        text = (server.dir / "log").read_text(errors="replace")
+        found = re.findall(r"(start_time=\S*; end_time=\S*; duration=\S*; caller=.*)", text)
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
+def test_a_call_gets_the_same_cdr_line_as_kamailios(sipp, tmp_path):
+    with both(tmp_path, CDR_CFG) as (kamailio, kampy):
+        seen = {}
+        for server in (kamailio, kampy):
+            callee = Callee(sipp, tmp_path)
+            try:
+                code, out = finish(caller(sipp, server, callee, tmp_path, "dialog_call_uac.xml", user="bob",
+                                          pause_ms=1200))
+            finally:
+                callee.stop()
+            assert code == 0, out
+            lines = cdr_lines(server)
+            assert len(lines) == 1, lines
+            m = re.fullmatch(r"start_time=(\d+)\.(\d{3}); end_time=(\d+)\.(\d{3}); duration=(\d+)\.(\d{3}); "
+                             r"caller=caller; callee=bob; cid=(\S+)", lines[0].strip())
+            assert m is not None, lines[0]
+            duration = float(f"{m.group(5)}.{m.group(6)}")
+            assert 1.0 <= duration < 3.0, lines[0]
+            seen[server.name] = re.sub(r"\d", "N", lines[0].strip().split("; cid=")[0])
+        assert seen["kampy"] == seen["kamailio"]
