@@ -465,8 +465,7 @@ class DialogModule(
 
     def _callee_leg(self, d: Dialog, rpl: Response) -> None:
         d.tag[CALLEE] = _tag(rpl.to.tag if rpl.to is not None else None)
-        cseq = rpl.header("CSeq") or ""
-        d.cseq[CALLEE] = cseq.split()[0] if cseq else ""
+        d.cseq[CALLEE] = "0"  # (populate_leg_info: the callee has sent no request yet)
         d.contact[CALLEE] = _contact_uri(rpl.header("Contact") or "")
         rrs = [v.strip() for h in rpl.headers_named("Record-Route") for v in _split_rr(h)]
         ours = [i for i, v in enumerate(rrs) if self._is_myself_rr(v)]

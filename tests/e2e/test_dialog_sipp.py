@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.beside import Server, both
+from kampy.db import connect, create_tables
+from kampy.testing import mariadb
+from tests.e2e.beside import Server, both, start
 from tests.e2e.kampy_process import SCENARIOS, free_port, start_server, stop_process
 
 CFG = """#!KAMAILIO
@@ -246,3 +248,50 @@ def test_a_call_gets_the_same_cdr_line_as_kamailios(sipp, tmp_path):
             assert 1.0 <= duration < 3.0, lines[0]
             seen[server.name] = re.sub(r"\d", "N", lines[0].strip().split("; cid=")[0])
         assert seen["kampy"] == seen["kamailio"]
+
+
+DB_CFG = CFG.replace('loadmodule "dialog.so"\n', '''loadmodule "db_mysql.so"
+loadmodule "dialog.so"
+modparam("dialog", "db_mode", 1)
+modparam("dialog", "db_url", "DBURL")
+''').replace("        record_route();\n", '        $dlg_var(color) = "blue";\n        record_route();\n')
+ROW = ("state", "from_uri", "to_uri", "caller_cseq", "callee_cseq", "caller_route_set", "callee_route_set",
+       "sflags", "iflags", "toroute_name", "req_uri", "start_time", "timeout")
+
+
+def db_rows(server: Server, sipp: str, workdir: Path, url: str) -> dict[str, object]:
+    """The dialog and dialog_vars rows while a call through `server` is up, and after its BYE."""
+    callee = Callee(sipp, workdir)
+    try:
+        proc = caller(sipp, server, callee, workdir, "dialog_call_uac.xml", user="bob", pause_ms=2500)
+        wait_for(server, ["4"])
+        with connect(url) as db:
+            rows = [dict(zip(ROW, r, strict=True)) for r in db.query("dialog", list(ROW))]
+            vars_ = db.query("dialog_vars", ["dialog_key", "dialog_value"])
+        code, out = finish(proc)
+        assert code == 0, out
+        wait_for(server, [])
+        with connect(url) as db:
+            after = db.query("dialog", ["callid"]) + db.query("dialog_vars", ["dialog_key"])
+    finally:
+        callee.stop()
+    for row in rows:  # the values that depend on the run: the lifetime and ports stay
+        row["timeout"] = int(row["timeout"]) - int(row["start_time"])
+        row["start_time"] = "N"
+        row["req_uri"] = re.sub(r":\d+$", ":PORT", str(row["req_uri"]))
+    return {"rows": rows, "vars": [tuple(v) for v in vars_], "after": list(after)}
+
+
+def test_db_mode_1_writes_the_rows_kamailio_writes(sipp, tmp_path, mariadb_server):
+    seen = {}
+    for name in ("kamailio", "kampy"):
+        with mariadb.fresh_database(mariadb_server) as url:
+            with connect(url) as db:
+                create_tables(db, ["dialog", "dialog_vars"])
+            server = start(name, tmp_path, DB_CFG.replace("DBURL", url))
+            try:
+                seen[name] = db_rows(server, sipp, tmp_path, url)
+            finally:
+                stop_process(server.proc)
+    assert len(seen["kamailio"]["rows"]) == 1 and seen["kamailio"]["after"] == [], seen["kamailio"]
+    assert seen["kampy"] == seen["kamailio"], (seen["kampy"], seen["kamailio"])
