@@ -5,8 +5,8 @@
   with `api()` answering only the APIs the module declared in `Exports.needs`.
 * The APIs kampy's modules offer each other (`Exports.offers`), as Kamailio's modules offer theirs
   through `load_xxx_api` structs: `SlAPI` (sl), `TmAPI` (tm), `RrAPI` (rr), `ObAPI` (outbound), `UsrlocAPI`
-  (usrloc), `XhttpAPI` (xhttp), `PvAPI` (pv), `AuthAPI` (auth), `DmqAPI` (dmq). Another module
-  declares `Need("tm")` and binds `core.api("tm")`, typed `TmAPI`.
+  (usrloc), `XhttpAPI` (xhttp), `PvAPI` (pv), `AuthAPI` (auth), `DmqAPI` (dmq), `DialogAPI` (dialog).
+  Another module declares `Need("tm")` and binds `core.api("tm")`, typed `TmAPI`.
 
 A new API is a new Protocol here (or in a third-party module's own package), an `Offer(name,
 Protocol)` in the offering module's `Exports` and a `Need(name)` in each user's: the loader checks
