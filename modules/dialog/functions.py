@@ -207,10 +207,16 @@ class DialogFunctions:
     ) -> int:
         """get_profile_size(profile, [value,] size): the arguments are kept as written (the value
         is formatted per call, the size is a variable), since the second is either."""
-        if var is None:
-            value, target = None, self._pvar(value_or_var)
-        else:
-            value, target = self._format(value_or_var, ctx), self._pvar(var)
+        spec = value_or_var if var is None else var
+        try:
+            target = self._pvar(spec)
+            value = None if var is None else self._format(value_or_var, ctx)
+        except (LookupError, ValueError) as exc:
+            log.error("get_profile_size: bad argument '%s': %s", spec, exc)
+            return -1
+        if not hasattr(target, "set"):
+            log.error("get_profile_size: return must be a writable pseudo-variable: %s", spec)
+            return -1
         if profile not in self.profiles_with_value:
             value = None
         target.set(ctx, self.store.profile_size(profile, value))
