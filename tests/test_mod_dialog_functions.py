@@ -396,7 +396,7 @@ def test_with_initial_cbs_inscript_0_dlgcb_created_runs_at_t_relay(caplog: pytes
 
 
 def test_get_profile_size_into_a_read_only_variable_fails_without_a_500() -> None:
-    invite = 'dlg_manage(); if (!get_profile_size("calls", "$fU")) { sl_send_reply("403", "No size"); exit; }'
+    invite = 'dlg_manage(); if (!get_profile_size("calls", "$ci")) { sl_send_reply("403", "No size"); exit; }'
     with Harness.load(_cfg(invite=invite)) as sip:
         sip.ua(BOB, "192.0.2.20:5062")
         assert sip.invite(BOB).status == 403
