@@ -400,3 +400,11 @@ def test_get_profile_size_into_a_read_only_variable_fails_without_a_500() -> Non
     with Harness.load(_cfg(invite=invite)) as sip:
         sip.ua(BOB, "192.0.2.20:5062")
         assert sip.invite(BOB).status == 403
+
+
+def test_a_hash_size_that_is_no_power_of_2_is_rounded_down(caplog: pytest.LogCaptureFixture) -> None:
+    with Harness.load(_cfg('modparam("dialog", "hash_size", 1000)')) as sip:
+        sip.ua(BOB, "192.0.2.20:5062")
+        sip.invite(BOB).ack()
+        assert sip.rpc("dlg.list")[0]["h_entry"] < 512
+    assert any("rounding from 1000 to 512" in r.getMessage() for r in caplog.records)

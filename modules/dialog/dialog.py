@@ -99,6 +99,16 @@ def check_profiles(text: str) -> None:
             raise ValueError(f"bad profile name '{name}'")
 
 
+def hash_size(size: int) -> int:
+    """Kamailio's mod_init: a hash_size that is no power of 2 is rounded down to one."""
+    if size < 1:
+        raise ValueError(f"non-positive hash_size ({size})")
+    rounded = 1 << (size.bit_length() - 1)
+    if rounded != size:
+        log.warning("hash_size is not a power of 2 as it should be -> rounding from %d to %d", size, rounded)
+    return rounded
+
+
 def _tag(value: str | None) -> str:
     return value or ""
 
@@ -118,10 +128,9 @@ class DialogModule(
         p = params
         self.tm: TmAPI = core.api("tm")
         self.rr: RrAPI | None = core.api("rr")
-        size = int(p["hash_size"])
         self.store = DialogStore(
             core.shared.table("dialog", 1 << 12, 1 << 24),
-            size if size > 0 else 4096,
+            hash_size(int(p["hash_size"])),
             int(p["h_id_start"]),
             int(p["h_id_step"]),
         )

@@ -105,11 +105,8 @@ class DialogStore:
         self.h_id_step = max(1, h_id_step)
 
     def entry_of(self, callid: str) -> int:
-        return (
-            core_hash(callid) & (self.hash_size - 1)
-            if self.hash_size & (self.hash_size - 1) == 0
-            else core_hash(callid) % self.hash_size
-        )
+        """core_hash over the table's size (a power of 2)."""
+        return core_hash(callid) & (self.hash_size - 1)
 
     def create(self, dlg: Dialog) -> Dialog:
         """Give `dlg` its h_id in its entry and store it."""
