@@ -205,7 +205,7 @@ def test_dlg_list_has_kamailios_fields(sip: Harness) -> None:
                          "caller", "callee", "profiles", "variables"]
     assert dlg["call-id"] == "fields-1"
     assert dlg["lifetime"] == 43200
-    assert dlg["profiles"] == ["calls", {"caller": "alice"}]
+    assert dlg["profiles"] == [{"caller": "alice"}, "calls"]  # newest first, as Kamailio
     assert list(dlg["caller"]) == ["tag", "contact", "cseq", "route_set", "socket"]
     assert dlg["callee"]["contact"] == "sip:bob@192.0.2.20:5062"
 

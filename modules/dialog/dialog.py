@@ -68,6 +68,9 @@ CTX_VARS = "dialog_ctx"  # $dlg_ctx(...) values of this message
 CTX_PENDING = "dialog_pending_profiles"
 
 IFLAG_TIMEOUTBYE = 1 << 0  # Kamailio's DLG_IFLAG_TIMEOUTBYE
+# Kamailio's DLG_FLAG_* (dflags, as dlg.list shows them)
+FLAG_NEW, FLAG_CHANGED, FLAG_HASBYE, FLAG_CALLERBYE, FLAG_CALLEEBYE = 1 << 0, 1 << 1, 1 << 2, 1 << 4, 1 << 5
+FLAG_CHANGED_VARS, FLAG_TM, FLAG_EXPIRED, FLAG_CHANGED_PROF = 1 << 7, 1 << 9, 1 << 10, 1 << 10
 IFLAG_KA_SRC = 1 << 1
 IFLAG_KA_DST = 1 << 2
 IFLAG_TIMER_NORESET = 1 << 3
@@ -220,6 +223,7 @@ class DialogModule(
                 d.vars.pop(name, None)
             else:
                 d.vars[name] = value
+            d.dflags |= FLAG_CHANGED_VARS
             d.db_dirty = True
 
         found, _ = self.store.update(dlg.h_entry, dlg.h_id, change)
@@ -353,10 +357,13 @@ class DialogModule(
         if values.get("timeout_bye") or self.send_bye:
             dlg.iflags |= IFLAG_TIMEOUTBYE
         dlg.iflags |= int(values.get("iflags", 0))
+        dlg.dflags |= FLAG_TM  # (dlg_set_tm_callbacks: tm's callbacks are set on its transaction)
         dlg.toroute_name = str(values.get("timeout_route") or "")
         dlg.vars.update(ctx.local.pop("dialog_vars", {}))
         pending = ctx.local.pop(CTX_PENDING, [])
         dlg.profiles = [[name, value] for name, value in pending]
+        if pending:
+            dlg.dflags |= FLAG_CHANGED_PROF
         with self.store.table.transaction():
             self.store.create(dlg)
             for name, value in dlg.profiles:
@@ -438,6 +445,7 @@ class DialogModule(
             if new == DLG_STATE_CONFIRMED_NA:
                 d.start_ts = now
                 d.timeout = now + d.lifetime
+                d.dflags |= FLAG_NEW
             elif new == DLG_STATE_DELETED:
                 d.end_ts = now
             d.db_dirty = True
@@ -559,9 +567,11 @@ class DialogModule(
                 d.state = DLG_STATE_DELETED
                 d.end_ts = now
                 d.timeout = 0
+                d.dflags |= FLAG_HASBYE
                 return old
             if method not in ("ACK", "PRACK", "CANCEL") and cseq:
                 d.cseq[leg] = cseq[0]
+                d.dflags |= FLAG_CHANGED
             if method == "ACK" and old == DLG_STATE_CONFIRMED_NA:
                 d.state = DLG_STATE_CONFIRMED
                 self.ka_add(d, now)
@@ -570,6 +580,7 @@ class DialogModule(
                     d.lifetime = lifetime
                 if not (d.iflags & IFLAG_TIMER_NORESET or self.timeout_noreset) or d.state != old:
                     d.timeout = now + d.lifetime
+                    d.dflags |= FLAG_CHANGED
             d.db_dirty = True
             return old
 

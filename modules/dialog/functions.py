@@ -162,6 +162,7 @@ class DialogFunctions:
             if [profile, val] in d.profiles:
                 return False
             d.profiles.append([profile, val])
+            d.dflags |= 1 << 10  # DLG_FLAG_CHANGED_PROF
             self.store.link(d, profile, val)
             return True
 
@@ -183,6 +184,7 @@ class DialogFunctions:
             if [profile, val] not in d.profiles:
                 return False
             d.profiles.remove([profile, val])
+            d.dflags |= 1 << 10  # DLG_FLAG_CHANGED_PROF
             self.store.unlink(d, profile, val)
             return True
 
@@ -267,6 +269,7 @@ class DialogFunctions:
             d.lifetime = seconds
             if d.state in (DLG_STATE_CONFIRMED, DLG_STATE_CONFIRMED_NA):
                 d.timeout = now + seconds
+            d.dflags |= 1 << 1  # DLG_FLAG_CHANGED
             d.db_dirty = True
 
         found, _ = self.store.update(dlg.h_entry, dlg.h_id, change)

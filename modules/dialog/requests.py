@@ -66,6 +66,8 @@ class DialogRequests:
             callee_extra += self.lreq_callee_headers + (
                 "" if self.lreq_callee_headers.endswith("\n") else "\r\n"
             )
+        flags = sum((1 << 4) if leg == CALLER else (1 << 5) for leg in legs)  # DLG_FLAG_CALLERBYE, _CALLEEBYE
+        self.store.update(dlg.h_entry, dlg.h_id, lambda d: setattr(d, "dflags", d.dflags | flags))
         for leg in legs:
 
             def on_reply(t: TmTransaction, kind: int, params: TmcbParams, leg: int = leg) -> None:

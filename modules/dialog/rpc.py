@@ -66,12 +66,14 @@ class DialogRpc:
             "iflags": dlg.iflags,
             "caller": _leg(dlg, CALLER),
             "callee": _leg(dlg, CALLEE),
+            # newest first, as Kamailio's lists (each new link and variable goes at the head)
             "profiles": [
-                ({name: value} if name in self.profiles_with_value else name) for name, value in dlg.profiles
+                ({name: value} if name in self.profiles_with_value else name)
+                for name, value in reversed(dlg.profiles)
             ]
             if alive
             else [],
-            "variables": [{k: v} for k, v in dlg.vars.items()] if alive else [],
+            "variables": [{k: v} for k, v in reversed(dlg.vars.items())] if alive else [],
         }
 
     def _dialogs(self: DialogModule) -> list[Dialog]:
@@ -257,8 +259,8 @@ class DialogRpc:
         del item["duration"]
         item = {("call_id" if k == "call-id" else k): v for k, v in item.items()}
         alive = dlg.state < DLG_STATE_DELETED
-        item["profiles"] = {name: value for name, value in dlg.profiles} if alive else {}
-        item["variables"] = dict(dlg.vars) if alive else {}
+        item["profiles"] = {name: value for name, value in reversed(dlg.profiles)} if alive else {}
+        item["variables"] = dict(reversed(dlg.vars.items())) if alive else {}
         return item
 
     @staticmethod

@@ -125,7 +125,13 @@ class DialogDB:
     def changed(self, d: Dialog) -> None:
         if self.mode == DB_MODE_REALTIME and d.state in (DLG_STATE_CONFIRMED_NA, DLG_STATE_CONFIRMED):
             self.write(d)
-            self.module.store.update(d.h_entry, d.h_id, lambda x: setattr(x, "db_dirty", False))
+            self.module.store.update(d.h_entry, d.h_id, self._written)
+
+    @staticmethod
+    def _written(d: Dialog) -> None:
+        """What update_dialog_dbinfo clears: DLG_FLAG_NEW, _CHANGED and _CHANGED_VARS."""
+        d.db_dirty = False
+        d.dflags &= ~((1 << 0) | (1 << 1) | (1 << 7))
 
     def removed(self, d: Dialog) -> None:
         if self.mode in (DB_MODE_REALTIME, DB_MODE_DELAYED):
@@ -141,7 +147,7 @@ class DialogDB:
         for d in list(self.module.store.all()):
             if d.db_dirty and d.state in (DLG_STATE_CONFIRMED_NA, DLG_STATE_CONFIRMED):
                 self.write(d)
-                self.module.store.update(d.h_entry, d.h_id, lambda x: setattr(x, "db_dirty", False))
+                self.module.store.update(d.h_entry, d.h_id, self._written)
 
     def flush_all(self) -> None:
         if self.mode not in (DB_MODE_DELAYED, DB_MODE_SHUTDOWN):
