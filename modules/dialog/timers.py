@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("kampy.dialog")
 
 IFLAG_TIMEOUTBYE = 1 << 0
+FLAG_EXPIRED = 1 << 10  # Kamailio's DLG_FLAG_EXPIRED
 
 
 class DialogTimers:
@@ -90,6 +91,7 @@ class DialogTimers:
             self.store.update(dlg.h_entry, dlg.h_id, lambda d: setattr(d, "timeout", 0))
             return
         if dlg.state in (DLG_STATE_CONFIRMED_NA, DLG_STATE_CONFIRMED):
+            self.store.update(dlg.h_entry, dlg.h_id, lambda d: setattr(d, "dflags", d.dflags | FLAG_EXPIRED))
             if dlg.toroute_name and self.core.has_route("route", dlg.toroute_name):
                 ctx = self.core.faked_context()  # route[<timeout_route>] with the dialog as the current one
                 self.attach(ctx, dlg)
