@@ -197,7 +197,13 @@ NOT_IMPLEMENTED = (
     Unimplemented(
         "param", "xavp_cfg", "Kamailio 5.6 declares it but never reads it", default=None, types=(str,)
     ),
-    Unimplemented("param", "enable_dmq", "kampy has no dmq module", default=0, types=(int,)),
+    Unimplemented(
+        "param",
+        "enable_dmq",
+        "dialog replication over DMQ (dlg_dmq.c) is not implemented yet",
+        default=0,
+        types=(int,),
+    ),
     Unimplemented("param", "event_callback", "KEMI is not supported by kampy", default=None, types=(str,)),
     Unimplemented(
         "param",
