@@ -119,3 +119,21 @@ def test_check_shows_the_warning_for_an_unimplemented_param(capsys, tmp_path):
     assert main(["check", str(cfg)]) == 0
     err = capsys.readouterr().err
     assert "warning: parameter 'load_rank' of module 'usrloc' is ignored by kampy: " in err
+
+
+@pytest.mark.parametrize("block", ["onsend_route { drop; }", "event_route[core:pre-routing] { drop; }",
+                                   "event_route[core:msg-received] { drop; }"])
+def test_check_warns_about_a_core_route_block_kampy_does_not_run(capsys, tmp_path, block):
+    cfg = tmp_path / "k.cfg"
+    cfg.write_text(f'loadmodule "sl.so"\nrequest_route {{ exit; }}\n{block}\n')
+    assert main(["check", str(cfg)]) == 0
+    err = capsys.readouterr().err
+    assert ":3:1: warning: " in err and "is not run by kampy (not implemented yet)" in err
+
+
+def test_check_does_not_warn_about_worker_one_init(capsys, tmp_path):
+    cfg = tmp_path / "k.cfg"
+    cfg.write_text('loadmodule "sl.so"\nrequest_route { exit; }\n'
+                   'event_route[core:worker-one-init] { exit; }\n')
+    assert main(["check", str(cfg)]) == 0
+    assert "warning" not in capsys.readouterr().err

@@ -86,6 +86,11 @@ def suggest(name: str, candidates: Iterable[str]) -> str:
     return " (did you mean " + " or ".join(f"'{c}'" for c in sorted(close)) + "?)"
 
 
+# Kamailio's own event routes (src/core/receive.c, events.c) that kampy's core does not run yet;
+# core:worker-one-init it runs (kampy.runtime.server)
+_CORE_EVENTS_NOT_RUN = ("core:msg-received", "core:pre-routing", "core:receive-parse-error")
+
+
 def _route_key(route: ast.Route) -> tuple[str, str | None]:
     if route.kind == "route" and route.name is None:
         return ("request", None)
@@ -178,12 +183,24 @@ class Resolver:
             for key, route in self.routes.items():
                 if route.kind == "event" and route.name:
                     self.unimplemented(route.pos, "event_route", route.name)
+                self.warn_unrun(route)
                 block = route_type_of(route.kind, route.name)
                 self.block(route.body, block, key)
         if self.diags:
             raise ConfigError(sorted(self.diags, key=lambda d: (d.pos.file, d.pos.line, d.pos.col)))
         return CompiledConfig(self.config, self.core_params, self.modules, self.routes,
                               self.warnings, self.functions_used, self.calls, self.refused)
+
+    def warn_unrun(self, route: ast.Route) -> None:
+        """A route block of the core that kampy accepts but does not run."""
+        if route.kind == "onsend":
+            what = "onsend_route"
+        elif route.kind == "event" and route.name in _CORE_EVENTS_NOT_RUN:
+            what = f"event_route[{route.name}]"
+        else:
+            return
+        self.warnings.append(Diagnostic(route.pos, f"{what} is not run by kampy (not implemented yet): "
+                                                   "its statements are ignored", "warning"))
 
     def top_item(self, item: ast.Node) -> None:
         if isinstance(item, ast.CoreParam):

@@ -110,6 +110,27 @@ class Server:
         else:
             description = f"receiver child={rank - 1} (worker rank {rank} of {self.core.workers})"
         register_process(self.core, description)
+        if rank == 1 and not isinstance(self.process, int):
+            self._worker_one_init()
+
+    def _worker_one_init(self) -> None:
+        """event_route[core:worker-one-init] with a faked request, in the first SIP worker once the
+        modules are initialised, before it serves (Kamailio's run_child_one_init_route()); a `drop`
+        there stops the start, as in Kamailio. What it sends goes out with the first timer run."""
+        name = "core:worker-one-init"
+        if not self.engine.has_route("event", name):
+            return
+        ctx = self.core.faked_context()
+        ctx.route_type = RouteType.REQUEST
+        try:
+            self.engine.run_route("event", name, ctx)
+        except ScriptExit:
+            pass
+        except ScriptDrop:
+            raise ConfigError([Diagnostic(self.engine.compiled.routes[("event", name)].pos,
+                                          f"exit due to 'drop' in event_route[{name}]")]) from None
+        except ModuleFailure as failure:
+            log.error("event_route[%s]: %s", name, failure)
 
     def shutdown(self) -> None:
         for name, instance in self.core.modules.items():
