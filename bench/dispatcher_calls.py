@@ -1,11 +1,13 @@
 """Calls through dispatcher, kampy beside Kamailio in one run: sipp calls (INVITE with SDP, 200, ACK,
 BYE) through samples/loadbalancer.cfg, which picks a gateway of its dispatcher set by round robin
-for each INVITE (ds_select_dst, the XAVP records for failover) and record-routes the call.
+for each INVITE (ds_select_dst, the XAVP records for failover), record-routes the call, tracks it as a
+dialog (a profile counts the calls) and hides the callers' addresses (topoh).
 
     python bench/dispatcher_calls.py [--children 4] [--seconds 3] [--rates 50,100,...] [--max-calls 20000]
                                      [--targets kamailio,kampy]
 
-Both servers run the sample unchanged (keepalives off: -A DS_PING_INTERVAL=0) with the same number of
+Both servers run the sample unchanged (keepalives off: -A DS_PING_INTERVAL=0, no call limit:
+-A MAX_CALLS=1000000) with the same number of
 workers, on 127.0.0.1, different ports; the set holds three gateways that are one sipp callee
 (three URIs with different parameters). For each rate sipp makes rate x seconds calls; a rate is
 *held* when every call succeeded and sipp achieved at least 90% of the asked rate. Each server climbs
@@ -44,7 +46,8 @@ def balancer(kind: str, workdir: Path, uas: tuple[str, int], children: int) -> I
     folder.mkdir(parents=True, exist_ok=True)
     listfile = folder / "dispatcher.list"
     listfile.write_text("".join(f"1 sip:{uas[0]}:{uas[1]};gw={n} 0 0 duid=gw{n}\n" for n in (1, 2, 3)))
-    server = dualserver.start(kind, CFG, folder, {"DS_LIST": f'"{listfile}"', "DS_PING_INTERVAL": "0"},
+    server = dualserver.start(kind, CFG, folder, {"DS_LIST": f'"{listfile}"', "DS_PING_INTERVAL": "0",
+                                                  "MAX_CALLS": "1000000"},
                               args=["-n", str(children)])
     try:
         yield server

@@ -76,3 +76,44 @@ def test_the_bye_of_a_call_goes_through_the_balancer(sip: Harness) -> None:
     bye = call.bye()
     assert bye.requests("BYE")[0].host == call.callee.host
     bye.assert_reply(200)
+
+
+@pytest.fixture
+def sip2(kampy_cfg) -> Harness:
+    """The balancer taking two calls at once."""
+    return kampy_cfg(CFG, defines={"DS_LIST": f'"{SAMPLES / "loadbalancer.list"}"', "MAX_CALLS": "2"})
+
+
+def test_a_call_beyond_max_calls_is_refused_until_one_ends(sip2: Harness) -> None:
+    for gw in GATEWAYS:
+        sip2.ua(f"sip:gw@{gw}", f"{gw}:5060", answer=[180, 200])
+    first, second = (sip2.invite("sip:+4930123@lb.example") for _ in range(2))
+    assert first.state == second.state == "confirmed"
+    third = sip2.invite("sip:+4930124@lb.example")
+    assert third.status == 503 and not third.result.requests("INVITE")
+    first.bye().assert_reply(200)
+    assert sip2.invite("sip:+4930125@lb.example").state == "confirmed"
+
+
+def test_dlg_list_shows_a_call_while_it_lasts(sip: Harness) -> None:
+    for gw in GATEWAYS:
+        sip.ua(f"sip:gw@{gw}", f"{gw}:5060", answer=[180, 200])
+    call = sip.invite("sip:+4930123@lb.example")
+    assert [(d["call-id"], d["state"]) for d in sip.rpc("dlg.list")] == [(call.call_id, 3)]  # no ACK yet
+    call.ack()
+    assert [(d["call-id"], d["state"]) for d in sip.rpc("dlg.list")] == [(call.call_id, 4)]
+    call.bye().assert_reply(200)
+    assert sip.rpc("dlg.list") == []
+
+
+def test_the_gateways_never_see_the_callers_address(sip: Harness) -> None:
+    for gw in GATEWAYS:
+        sip.ua(f"sip:gw@{gw}", f"{gw}:5060", answer=[180, 200])
+    call = sip.invite("sip:+4930123@lb.example", src="198.51.100.7:5062")
+    invite = call.result.requests("INVITE")[0]
+    assert b"198.51.100.7" not in invite.data
+    assert b"10.255.255.1" in invite.data  # topoh's mask_ip in place of the hidden addresses
+    assert call.state == "confirmed"
+    bye = call.bye()
+    assert bye.requests("BYE") and all(b"198.51.100.7" not in s.data for s in bye.requests("BYE"))
+    bye.assert_reply(200)
