@@ -12,16 +12,16 @@ import pytest
 from kampy.errors import ConfigError
 from kampy.testing import Harness, StandInError, stand_in
 
-# dialog, call_control and msrp are Kamailio modules kampy does not have (yet); $snd is pv's, which
-# kampy lacks. (htable and pike stood in here until kampy had them.)
+# ims_dialog, call_control and msrp are Kamailio modules kampy does not have (yet); $ksr is pv's,
+# which kampy lacks. (htable, pike, dialog and pv's $snd stood in here until kampy had them.)
 FLOOD = '''
 loadmodule "sl.so"
 loadmodule "pv.so"
 loadmodule "textops.so"
-loadmodule "dialog.so"
+loadmodule "ims_dialog.so"
 loadmodule "call_control.so"
 loadmodule "msrp.so"
-modparam("dialog", "rr_param", "did")
+modparam("ims_dialog", "rr_param", "did")
 modparam("call_control", "socket_timeout", 2)
 request_route {
     if ($dlg_var($si) != $null) {
@@ -32,14 +32,14 @@ request_route {
         sl_send_reply("403", "Flood");
         exit;
     }
-    if ($snd(ip) != $null) {
-        sl_send_reply("302", "To $snd(ip)");
+    if ($ksr(ip) != $null) {
+        sl_send_reply("302", "To $ksr(ip)");
         exit;
     }
     sl_send_reply("200", "$(rU{msrpuri.host})");
 }
 '''
-STOOD_IN = {"dialog": stand_in(), "call_control": stand_in(), "msrp": stand_in(), "pv": stand_in()}
+STOOD_IN = {"ims_dialog": stand_in(), "call_control": stand_in(), "msrp": stand_in(), "pv": stand_in()}
 
 
 def check(cfg: Path, *flags: str) -> subprocess.CompletedProcess[str]:
@@ -59,13 +59,14 @@ def test_everything_kampy_lacks_is_listed_at_once() -> None:
         Harness.load(FLOOD)
 
     text = str(caught.value)
-    assert "module dialog (loaded at line 5), which kampy does not have: parameter rr_param (line 8); " \
+    assert "module ims_dialog (loaded at line 5), which kampy does not have: parameter rr_param (line 8); " \
         "$dlg_var (lines 11, 15)" in text
     assert "module call_control (loaded at line 6), which kampy does not have: parameter socket_timeout " \
         "(line 9); call_control() (line 14)" in text
     assert "module msrp (loaded at line 7), which kampy does not have: {msrpuri.host} (line 23)" in text
-    assert "module pv: what kampy's module lacks: $snd (lines 19, 20)" in text
-    assert '"dialog": stand_in(), "call_control": stand_in(), "msrp": stand_in(), "pv": stand_in()' in text
+    assert "module pv: what kampy's module lacks: $ksr (lines 19, 20)" in text
+    assert ('"ims_dialog": stand_in(), "call_control": stand_in(), "msrp": stand_in(), "pv": stand_in()'
+            in text)
 
 
 def test_kampy_check_reports_the_same_list(tmp_path: Path) -> None:
@@ -75,16 +76,16 @@ def test_kampy_check_reports_the_same_list(tmp_path: Path) -> None:
     strict = check(cfg)
     allowed = check(cfg, "--allow-missing")
 
-    assert strict.returncode == 1 and "error: kampy has no module 'dialog'" in strict.stderr
+    assert strict.returncode == 1 and "error: kampy has no module 'ims_dialog'" in strict.stderr
     assert allowed.returncode == 0, allowed.stderr
     warnings = [line for line in allowed.stderr.splitlines() if ": warning: " in line]
     assert [w.split(": warning: ")[1] for w in warnings] == [
-        "kampy has no module 'dialog': parameter rr_param (line 8); $dlg_var (lines 11, 15); "
+        "kampy has no module 'ims_dialog': parameter rr_param (line 8); $dlg_var (lines 11, 15); "
         "a test must stand it in",
         "kampy has no module 'call_control': parameter socket_timeout (line 9); call_control() (line 14); "
         "a test must stand it in",
         "kampy has no module 'msrp': {msrpuri.host} (line 23); a test must stand it in",
-        "kampy's module 'pv' lacks what the config uses: $snd (lines 19, 20); a test must stand it in",
+        "kampy's module 'pv' lacks what the config uses: $ksr (lines 19, 20); a test must stand it in",
     ]
     assert "flood.cfg: OK" in allowed.stdout
 
@@ -111,18 +112,18 @@ def test_a_stood_in_pseudo_variable_keeps_what_the_config_writes() -> None:
 
         first.assert_reply(403, "Flood")
         again.assert_no_reply()
-        assert sip.stand_in("dialog").pvars == {"dlg_var": {"192.0.2.66": 1}}
+        assert sip.stand_in("ims_dialog").pvars == {"dlg_var": {"192.0.2.66": 1}}
 
 
 def test_a_stood_in_pseudo_variable_reads_what_the_test_gives() -> None:
-    with load(dialog=stand_in(pvars={"dlg_var": {"192.0.2.66": 1}})) as sip:
+    with load(ims_dialog=stand_in(pvars={"dlg_var": {"192.0.2.66": 1}})) as sip:
         sip.send_request("OPTIONS", "sip:bob@127.0.0.1", src="192.0.2.66:5060").assert_no_reply()
         sip.send_request("OPTIONS", "sip:bob@127.0.0.1", src="192.0.2.67:5060").assert_reply(200)
 
 
 def test_a_pseudo_variable_stand_in_may_compute_its_value() -> None:
     gateway = {"ip": "192.0.2.30"}
-    with load(pv=stand_in(pvars={"snd": lambda ctx, name: gateway.get(name)})) as sip:
+    with load(pv=stand_in(pvars={"ksr": lambda ctx, name: gateway.get(name)})) as sip:
         sip.send_request("OPTIONS", "sip:bob@127.0.0.1").assert_reply(302, "To 192.0.2.30")
 
 
@@ -135,7 +136,7 @@ def test_stood_in_functions_return_the_default_and_are_recorded() -> None:
 def test_stood_in_parameters_are_kept_with_their_declared_types() -> None:
     with load() as sip:
         assert sip.stand_in("call_control").params == {"socket_timeout": 2}
-        assert sip.stand_in("dialog").params == {"rr_param": "did"}
+        assert sip.stand_in("ims_dialog").params == {"rr_param": "did"}
     with pytest.raises(ConfigError, match="takes integer, not a string"):
         load(FLOOD.replace('"socket_timeout", 2', '"socket_timeout", "2"'))
     with pytest.raises(ConfigError, match="module 'call_control' has no parameter 'socket_time'"):
