@@ -538,6 +538,12 @@ class TmAPI(TmUacAPI, Protocol):
         registered; -5 (E_BUG, logged) for a bad mask, a type kampy's tm does not run, or nothing to
         register on."""
 
+    def t_replicate(self, ctx: MessageContext, uri: str | None = None) -> int:
+        """Replicate the request of `ctx` statefully to `uri` (its next hop when None), creating its
+        transaction if it has none; the replies stay in tm (Kamailio's tmb.t_replicate). The
+        R-URI goes to the first replica only: for another one, append a branch first (as dmq).
+        1 when sent, negative on error."""
+
     # the transaction of the message at hand (t_gett, t_reply)
     def t_gett(self, ctx: MessageContext) -> TmTransaction | None:
         """The transaction of the message of `ctx` (its request's, or in onreply_route,

@@ -2,14 +2,11 @@
 from __future__ import annotations
 
 from kampy.api import (Arg, ArgKind, DmqAPI, Exports, Function, Need, Offer, Param, RouteType, RpcMethod,
-                       SlAPI, Timer, TmUacAPI, Unimplemented)
+                       SlAPI, Timer, TmAPI, Unimplemented)
 
 from .dmq import DmqModule, processes
 
-NOT_IMPLEMENTED = (
-    Unimplemented("function", "dmq_t_replicate",
-                  "needs tm's t_replicate(), which kampy's tm does not have yet"),
-)
+NOT_IMPLEMENTED: tuple[Unimplemented, ...] = ()
 
 EXPORTS = Exports(
     name="dmq",
@@ -48,6 +45,12 @@ EXPORTS = Exports(
                  args=(Arg("peer", ArgKind.FMT), Arg("body", ArgKind.FMT), Arg("content_type", ArgKind.FMT)),
                  routes=RouteType.ANY, doc="Send a KDMQ request to every active node.",
                  returns="1 sent, -1 on error"),
+        Function("dmq_t_replicate", handler="cfg_t_replicate", args=(Arg("skip_loop_test", ArgKind.INT),),
+                 min_args=0, routes=RouteType.REQUEST,
+                 doc="Replicate the request statefully (tm's t_replicate) to every active node but this "
+                     "one, from the bus socket; unless skip_loop_test is 1, not a request that comes from "
+                     "another node. The replies stay with tm.",
+                 returns="0 (the script stops) when replicated, -1 from another node or on error"),
         Function("dmq_is_from_node", handler="cfg_is_from_node", routes=RouteType.REQUEST,
                  doc="Whether the request comes from the address of another node of the list.",
                  returns="1 yes, -1 no"),
@@ -63,6 +66,6 @@ EXPORTS = Exports(
     not_implemented=NOT_IMPLEMENTED,
     offers=(Offer("dmq", DmqAPI, doc="peers, and KDMQ requests to one node or to all"),),
     needs=(Need("sl", SlAPI, doc="the replies to KDMQ requests"),
-           Need("tm", TmUacAPI, doc="KDMQ requests go out in transactions")),
+           Need("tm", TmAPI, doc="KDMQ requests go out in transactions; dmq_t_replicate uses t_replicate")),
     factory=DmqModule,
 )

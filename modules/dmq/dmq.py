@@ -11,11 +11,12 @@ from typing import Any
 from kampy.api import (DMQ_NODE_ACTIVE, DMQ_NODE_DISABLED, DMQ_NODE_PENDING, URI, CoreAPI, DmqInitCallback,
                        DmqNode,
                        DmqPeerCallback, DmqReply, DmqRespCallback, MessageContext, Module, Outgoing, Process,
-                       Request, Response, RpcFault, SIPProtocolError, SlAPI, Socket, TmUacAPI, build_reply,
+                       Request, Response, RpcFault, SIPProtocolError, SlAPI, Socket, TmAPI, build_reply,
                        parse_message, reply_destination)
 
 from .jobs import Job, JobQueues
 from .nodes import STATUS_NAMES, NodeError, NodeList, ident, parse_node
+from .replicate import replicate
 
 log = logging.getLogger("kampy.modules.dmq")
 
@@ -62,7 +63,7 @@ class DmqModule(Module):
     def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
         self.sl: SlAPI = core.api("sl")
-        self.tm: TmUacAPI = core.api("tm")
+        self.tm: TmAPI = core.api("tm")
         try:
             self.server, _ = parse_node(params["server_address"] or "")
         except NodeError as exc:
@@ -400,6 +401,13 @@ class DmqModule(Module):
             log.error("cannot send dmq message")
             return -1
         return 1
+
+    def cfg_t_replicate(self, ctx: MessageContext, skip_loop_test: int = 0) -> int:
+        """dmq_t_replicate([skip_loop_test]): not for a request from another node unless told so."""
+        if not skip_loop_test and self.cfg_is_from_node(ctx) > 0:
+            log.debug("message is from another node - skipping replication")
+            return -1
+        return replicate(self.tm, ctx, self.nodes.nodes(), self.server_socket)
 
     def cfg_is_from_node(self, ctx: MessageContext) -> int:
         """dmq_is_from_node(): 1 when the request comes from the address of another node."""

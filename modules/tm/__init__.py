@@ -17,6 +17,7 @@ from kampy.api import (
 )
 
 from .config import CFG
+from .t_relay_to_exports import RELAY_TO_FUNCTIONS
 from .tm import TmModule
 
 
@@ -66,23 +67,9 @@ NOT_IMPLEMENTED = (
     Unimplemented("param", "exec_time_check", "not implemented yet", types=(int,)),
     Unimplemented("param", "reply_relay_mode", "not implemented yet", types=(int,)),
     Unimplemented("param", "enable_uac_fr", "not implemented yet", types=(int,)),
-    Unimplemented("function", "t_relay_to_tls", "not implemented yet"),
     Unimplemented("function", "t_relay_to_sctp", "kampy has no SCTP transport"),
-    Unimplemented("function", "t_replicate", "not implemented yet"),
-    Unimplemented("function", "t_replicate_udp", "not implemented yet"),
-    Unimplemented("function", "t_replicate_tcp", "not implemented yet"),
-    Unimplemented("function", "t_replicate_tls", "not implemented yet"),
     Unimplemented("function", "t_replicate_sctp", "kampy has no SCTP transport"),
-    Unimplemented("function", "t_replicate_to", "not implemented yet"),
-    Unimplemented("function", "t_relay_to_avp", "not implemented yet"),
-    Unimplemented("function", "t_relay_to", "not implemented yet"),
-    Unimplemented("function", "t_forward_nonack", "not implemented yet"),
-    Unimplemented("function", "t_forward_nonack_uri", "not implemented yet"),
-    Unimplemented("function", "t_forward_nonack_udp", "not implemented yet"),
-    Unimplemented("function", "t_forward_nonack_tcp", "not implemented yet"),
-    Unimplemented("function", "t_forward_nonack_tls", "not implemented yet"),
     Unimplemented("function", "t_forward_nonack_sctp", "kampy has no SCTP transport"),
-    Unimplemented("function", "t_forward_nonack_to", "not implemented yet"),
     Unimplemented("function", "t_on_branch_failure", "not implemented yet"),
     Unimplemented("function", "t_write_req", "not implemented yet"),
     Unimplemented("function", "t_write_unix", "not implemented yet"),
@@ -213,6 +200,7 @@ EXPORTS = Exports(
             doc="Relay a message statefully either to the destination indicated in the current...",
             returns="1 when relayed, negative on error",
         ),
+        *RELAY_TO_FUNCTIONS,
         Function(
             "t_relay_cancel",
             routes=RouteType.REQUEST,

@@ -130,6 +130,8 @@ class Cell:
     disable_6xx: bool = False
     auto_inv_100: bool = True
     disable_internal_reply: bool = False
+    disable_failover: bool = False  # t_set_disable_failover, t_relay_to flag 0x04
+    replicate: bool = False  # t_replicate (Kamailio's T_IS_LOCAL_FLAG): the replies stay here
     waiting: bool = False
     freed: bool = False
     state: ScriptState = field(default_factory=ScriptState)

@@ -44,7 +44,8 @@ CANCELING, CANCEL_DONE = "canceling", "ok -- no more pending branches"
 class Forward(TmBase):
     """t_relay, t_forward_nonack, e2e_cancel."""
 
-    def _relay(self, ctx: MessageContext, proxy: tuple[str, str, int] | None) -> int:
+    def _relay(self, ctx: MessageContext, proxy: tuple[str, str, int] | None, replicate: bool = False) -> int:
+        """t_relay_to(): `replicate` (t_replicate) keeps the replies here: none goes upstream."""
         msg = ctx.msg
         if not isinstance(msg, Request):
             return -1
@@ -65,10 +66,14 @@ class Forward(TmBase):
             return self._forward_stateless(ctx, proxy)
         cell = self.cell_of(ctx)
         assert cell is not None
+        if replicate:
+            cell.replicate = True
         if cell.is_invite and cell.auto_inv_100 and cell.uas_status < 100:
             self._reply(ctx, cell, 100, self.auto_inv_100_reason)
         ret = self._forward(ctx, cell, proxy)
-        if ret <= 0 and not cell.disable_internal_reply and cell.uas_status < 200:
+        if ret <= 0 and replicate:
+            self._put_on_wait(cell)  # released silently: no reply upstream about a replica
+        elif ret <= 0 and not cell.disable_internal_reply and cell.uas_status < 200:
             code, text = error_reply(ret)
             self._reply(ctx, cell, code, text)
         return ret
@@ -87,14 +92,15 @@ class Forward(TmBase):
         if not ctx.route_type & RouteType.FAILURE:
             cell.state = state
         targets: list[tuple[str, str | None, Socket | None, int, str | None, str | None]] = []
-        if not (ctx.route_type & RouteType.FAILURE) or ctx.ruri != ctx.local.get(RURI_SEEN) or ctx.ruri_new:
+        # the R-URI is forked unless a forwarding consumed it already and it was not set since
+        # (Kamailio's ruri_get_forking_state): a second t_replicate() sends the appended branches only
+        if RURI_SEEN not in ctx.local or ctx.ruri != ctx.local[RURI_SEEN] or ctx.ruri_new:
             targets.append((ctx.ruri, ctx.dst_uri, ctx.force_socket, ctx.bflags, ctx.path_vec, ctx.ruid))
         ctx.ruri_new = False
         targets += [(b.uri, b.dst_uri, b.socket or ctx.force_socket, b.flags, b.path, b.ruid)
                     for b in ctx.branches]
         ctx.branches.clear()
-        if ctx.route_type & RouteType.FAILURE:
-            ctx.local[RURI_SEEN] = ctx.ruri
+        ctx.local[RURI_SEEN] = ctx.ruri
         if not targets:
             log.error("t_relay: no branches for forwarding")
             return E_CFG

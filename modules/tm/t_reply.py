@@ -283,6 +283,9 @@ class Replies(TmBase):
         br = cell.branches[index]
         if br is not incoming:
             code, reply = br.last_received, br.reply
+        if cell.replicate:
+            self._local_winner(cell, index, code, reply)
+            return
         if reply is None or (code == 503 and self.remap_503_500):
             status = 500 if reply is not None else code
             data, to_tag = self._local_reply(cell, status, error_text(code))
@@ -296,6 +299,26 @@ class Replies(TmBase):
         if cell.is_invite and reply is not None and 200 <= status < 300 and cell.tmcb_types & TOTAGS:
             totag_retr = self._update_totags(cell, reply)
         self._send_uas(cell, data, status, to_tag, branch=index, rpl=reply, totag_retr=totag_retr)
+
+    def _local_winner(self, cell: Cell, index: int, code: int, reply: Response | None) -> None:
+        """local_reply for a replicated request (T_IS_LOCAL_FLAG): the winning reply is not sent
+        upstream; a final one completes the transaction, which is freed after the wait time."""
+        if code < 200:
+            return
+        cell.relayed_branch = index
+        cell.uas_status = code
+        self._count(f"completed_{code // 100}xx") if code < 700 else None
+        self._count("rpl_sent")
+        if reply is None:
+            self._count("rpl_generated")
+        if cell.tmcb_types & TMCB_LOCAL_COMPLETED:
+            self._tmcb(cell, TMCB_LOCAL_COMPLETED, None, reply, code, index)
+        if not cell.waiting:
+            cell.waiting = True
+            self._count("waiting")
+        wait = cell.timers.wt_timer if cell.timers.wt_timer is not None else self.timers.t4
+        self.core.call_at(self._now() + wait,
+                          lambda: self._kill(cell, reply=False) if not cell.freed else None)
 
     def _update_totags(self, cell: Cell, ok: Response) -> bool:
         """update_totag_set: keep the To-tag of a relayed 2xx (an end-to-end ACK is matched on it);

@@ -28,9 +28,10 @@ from .base import (
 )
 from .cell import UacBranch
 from .t_cancel import Cancel
-from .t_fwd import Forward, proxy_of
+from .t_fwd import proxy_of
 from .t_hooks import Hooks
 from .t_lookup import Lookup
+from .t_relay_to import RelayTo
 from .t_reply import Replies
 from .t_select import Selects
 from .t_stats import Stats
@@ -40,7 +41,7 @@ from .tmx_ops import TmxOps
 from .rpc_uac import RpcUac
 
 
-class TmModule(Lookup, Forward, Cancel, Replies, RpcUac, Timers, Hooks, Stats, Binds, Selects, TmxOps):
+class TmModule(Lookup, RelayTo, Cancel, Replies, RpcUac, Timers, Hooks, Stats, Binds, Selects, TmxOps):
     """Transactions: t_newtran/t_reply/t_relay and the routes they run, and the API tm offers."""
 
     def t_newtran(self, ctx: MessageContext) -> int:
