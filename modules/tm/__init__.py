@@ -75,7 +75,9 @@ NOT_IMPLEMENTED = (
     Unimplemented("function", "t_write_unix", "not implemented yet"),
     Unimplemented("function", "t_set_max_lifetime", "not implemented yet"),
     Unimplemented("function", "t_reset_max_lifetime", "not implemented yet"),
-    Unimplemented("function", "t_set_disable_failover", "not implemented yet"),
+    Unimplemented("function", "t_set_disable_failover",
+                  "kampy's tm has no DNS failover to switch off (a branch goes to the first address its host "
+                  "resolves to); t_relay_to's flag 0x04 is accepted for that reason"),
     Unimplemented("function", "t_set_no_e2e_cancel_reason", "not implemented yet"),
     Unimplemented("function", "t_disable_e2e_cancel_reason", "not implemented yet"),
     Unimplemented("function", "t_is_retr_async_reply", "not implemented yet"),
