@@ -82,7 +82,6 @@ NOT_IMPLEMENTED = (
     Unimplemented("function", "t_disable_e2e_cancel_reason", "not implemented yet"),
     Unimplemented("function", "t_is_retr_async_reply", "not implemented yet"),
     Unimplemented("function", "t_is_expired", "not implemented yet"),
-    Unimplemented("function", "t_drop_replies", "not implemented yet"),
     Unimplemented("function", "t_save_lumps", "not implemented yet"),
     Unimplemented("function", "t_use_uac_headers", "not implemented yet"),
     Unimplemented("function", "t_load_contacts", "not implemented yet"),
@@ -228,6 +227,16 @@ EXPORTS = Exports(
             args=(Arg("branch_route", ArgKind.ROUTE, route_kind="branch"),),
             routes=RouteType.REQUEST | RouteType.FAILURE,
             doc="Sets the branch routing block, to which control is passed after forking (when a...",
+            returns="1",
+        ),
+        Function(
+            "t_drop_replies",
+            args=(Arg("mode", ArgKind.STR),),
+            min_args=0,
+            routes=RouteType.FAILURE,
+            doc="Drops the replies received so far in failure_route, so that none of them is picked "
+                "again: 'a' or missing all of them, 'l' those of the last set of branches, 'n' none. It "
+                "works only if a new branch is added or the script replies.",
             returns="1",
         ),
         Function(

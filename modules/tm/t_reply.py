@@ -253,10 +253,11 @@ class Replies(TmBase):
         dropped = False
         cell.picked_branch = picked
         if cell.on_failure is not None or cell.tmcb_types & TMCB_ON_FAILURE:
+            cell.drop_replies = self.failure_reply_mode
             self._run_failure(cell, picked, picked_code)
-            mode = self.failure_reply_mode
+            mode = cell.drop_replies
             if (mode == 3 and count < len(cell.branches)) or mode not in (0, 3):
-                for old in cell.branches[:count]:
+                for old in cell.branches[self._first_dropped(cell, count, mode):count]:
                     old.reply, old.faked = None, False
                 picked, dropped = -1, True
         if cell.uas_status >= 200:
@@ -272,6 +273,14 @@ class Replies(TmBase):
         elif dropped:
             return self._branches_failed(cell)
         return picked
+
+    @staticmethod
+    def _first_dropped(cell: Cell, count: int, mode: int) -> int:
+        """The first branch whose reply is dropped: mode 2 drops the last serial step only (from
+        its first branch, TM_UAC_FLAG_FB), the others every branch."""
+        if mode != 2:
+            return 0
+        return next((i for i in range(count - 1, -1, -1) if cell.branches[i].first_of_step), 0)
 
     def _branches_failed(self, cell: Cell) -> int:
         self._reply(MessageContext(cell.request, cell.src, self.core), cell, 500,  # type: ignore[arg-type]

@@ -156,6 +156,14 @@ class TmModule(Lookup, RelayTo, Cancel, Replies, RpcUac, Timers, Hooks, Stats, B
             ctx.local.setdefault(PENDING_ROUTES, {})[attr] = name or None
         return 1
 
+    def t_drop_replies(self, ctx: MessageContext, mode: str | None = None) -> int:
+        """t_drop_replies([mode]): which replies received so far the failure_route drops: all
+        ('a', the default), the last serial step's ('l'), none ('n')."""
+        cell = self.cell_of(ctx)
+        if cell is not None:
+            cell.drop_replies = {"n": 0, "l": 2}.get((mode or "a")[:1], 1)
+        return 1
+
     def t_on_failure(self, ctx: MessageContext, name: str) -> int:
         return self._on(ctx, "on_failure", name)
 

@@ -64,6 +64,12 @@ request_route {
     exit;
   }
   if ($var(case) == "relaytostr") { t_relay_to_avp("udp", "127.0.0.1:REPLICA"); exit; }
+  if ($var(case) =~ "^drop|^keep") {
+    $du = "sip:127.0.0.1:REPLICA";
+    t_on_failure("DROP");
+    t_relay();
+    exit;
+  }
   if ($var(case) == "nonack") {
     t_newtran();
     t_forward_nonack("127.0.0.1", "REPLICA");
@@ -85,6 +91,25 @@ request_route {
     exit;
   }
   sl_send_reply("404", "Unknown case");
+}
+failure_route[DROP] {
+  # Kamailio runs this route again for the branch it adds (kampy only when t_on_failure() re-arms
+  # it): a second run ends here
+  if ($avp(step) == 2) { exit; }
+  if ($rU =~ "^dropl" && $avp(step) == $null) {
+    $avp(step) = 1;
+    t_drop_replies("n");
+    $rU = "dropl2-500";
+    t_on_failure("DROP");
+    t_relay();
+    exit;
+  }
+  $avp(step) = 2;
+  if ($rU =~ "^dropa") { t_drop_replies(); }
+  if ($rU =~ "^dropn") { t_drop_replies("n"); }
+  if ($rU =~ "^dropl") { t_drop_replies("l"); }
+  $rU = "second-486";
+  t_relay();
 }
 """
 
@@ -197,6 +222,11 @@ CASES = [
     ("MESSAGE", "nonack-202"),
     ("OPTIONS", "nonackuri-404"),
     ("MESSAGE", "nonackto-480"),
+    # failure_route adds a branch answered 486 after a 603: which one the caller gets
+    ("MESSAGE", "keep-603"),        # failure_reply_mode 3: a new branch drops the replies before it
+    ("MESSAGE", "dropa-603"),
+    ("MESSAGE", "dropn-603"),       # none dropped: the 603 wins
+    ("MESSAGE", "dropl-603"),       # 603, 500 kept, then 486 with the last step's (500) dropped: 603
 ]
 
 
@@ -218,3 +248,6 @@ def test_replicated_request_reply_stays_with_the_proxy(results) -> None:
     assert kampy["repalone-486"] == (["SIP/2.0 100 trying -- your call is important to us"],
                                      ["INVITE vias=2", "ACK"])
     assert kampy["relayto100-486"] == (["SIP/2.0 486 Replica"], ["INVITE vias=2", "ACK"])
+    assert kampy["dropn-603"][0] == ["SIP/2.0 603 Replica"]
+    assert kampy["dropl-603"][0] == ["SIP/2.0 603 Replica"]
+    assert kampy["dropa-603"][0] == ["SIP/2.0 486 Replica"]
