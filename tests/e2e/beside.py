@@ -8,10 +8,11 @@ from __future__ import annotations
 import re
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from tests.e2e.kampy_process import REPO, free_port, start_server, stop_process
 from tests.support.kamailio_cli import KAMAILIO, KAMAILIO_MODULES, kampy_cmd
@@ -54,15 +55,24 @@ def start(name: str, tmp: Path, config: str) -> Server:
     return server
 
 
-@contextmanager
-def both(tmp: Path, config: str) -> Iterator[tuple[Server, Server]]:
-    """Kamailio and kampy running `config`, stopped when the block ends."""
-    kamailio = start("kamailio", tmp, config)
+S = TypeVar("S")
+
+
+def pair(start_one: Callable[[str], S], stop: Callable[[S], object]) -> Iterator[tuple[S, S]]:
+    """Kamailio, then kampy, each started by `start_one(name)`, given once as (kamailio, kampy), then
+    both stopped by `stop` (kampy first), however the user ends: for a fixture's `yield from`."""
+    kamailio = start_one("kamailio")
     try:
-        kampy = start("kampy", tmp, config)
+        kampy = start_one("kampy")
         try:
             yield kamailio, kampy
         finally:
-            stop_process(kampy.proc)
+            stop(kampy)
     finally:
-        stop_process(kamailio.proc)
+        stop(kamailio)
+
+
+@contextmanager
+def both(tmp: Path, config: str) -> Iterator[tuple[Server, Server]]:
+    """Kamailio and kampy running `config`, stopped when the block ends."""
+    yield from pair(lambda name: start(name, tmp, config), lambda server: stop_process(server.proc))

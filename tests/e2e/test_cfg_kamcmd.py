@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.beside import pair
 from tests.e2e.kampy_process import REPO, free_port, start_server, stop_process
 from tests.support.kamailio_cli import KAMAILIO, KAMAILIO_MODULES, kampy_cmd
 
@@ -124,15 +125,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, 
     tmp = tmp_path_factory.mktemp("cfgrpc")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
         silent.bind(("127.0.0.1", 0))
-        kamailio = start("kamailio", tmp, silent.getsockname()[1])
-        try:
-            kampy = start("kampy", tmp, silent.getsockname()[1])
-            try:
-                yield kamailio, kampy
-            finally:
-                stop_process(kampy.proc)
-        finally:
-            stop_process(kamailio.proc)
+        yield from pair(lambda name: start(name, tmp, silent.getsockname()[1]),
+                        lambda server: stop_process(server.proc))
 
 
 def both(servers: tuple[Server, Server], *command: str) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.beside import pair
 from tests.e2e.kampy_process import REPO
 from tests.e2e.rpc_servers import Server, start, stop
 from tests.support.kamailio_cli import kampy_cmd
@@ -20,15 +21,7 @@ from tests.support.kamailio_cli import kampy_cmd
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
     tmp = tmp_path_factory.mktemp("kamcmd")
-    kamailio = start("kamailio", tmp)
-    try:
-        kampy = start("kampy", tmp)
-        try:
-            yield kamailio, kampy
-        finally:
-            stop(kampy)
-    finally:
-        stop(kamailio)
+    yield from pair(lambda name: start(name, tmp), stop)
 
 
 # values that differ by nature, masked by field name

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.beside import pair as started_pair
 from tests.e2e.kampy_process import REPO, free_port
 from tests.e2e.rpc_servers import Server, start, stop
 from tests.support import kamctl as kamctl_support
@@ -66,15 +67,8 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Kamctl, Kam
         subprocess.run([sys.executable, "-m", "kampy", "db", "create", "--db-url", f"sqlite:///{db}"],
                        check=True, capture_output=True, cwd=REPO, timeout=60)
         databases.append(db)
-    kamailio = start("kamailio", tmp)
-    try:
-        kampy = start("kampy", tmp)
-        try:
-            yield Kamctl(kamailio, databases[0]), Kamctl(kampy, databases[1])
-        finally:
-            stop(kampy)
-    finally:
-        stop(kamailio)
+    for kamailio, kampy in started_pair(lambda name: start(name, tmp), stop):
+        yield Kamctl(kamailio, databases[0]), Kamctl(kampy, databases[1])
 
 
 def both(pair: tuple[Kamctl, Kamctl], *args: str) -> tuple[str, str]:

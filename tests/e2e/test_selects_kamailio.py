@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.beside import pair
 from tests.e2e.kampy_process import REPO, free_port, start_server, stop_process
 from tests.support.kamailio_cli import KAMAILIO, KAMAILIO_MODULES, kampy_cmd
 
@@ -163,15 +164,7 @@ def ask(server: Server, data: bytes) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
     tmp = tmp_path_factory.mktemp("selects")
-    kamailio = start("kamailio", tmp)
-    try:
-        kampy = start("kampy", tmp)
-        try:
-            yield kamailio, kampy
-        finally:
-            stop_process(kampy.proc)
-    finally:
-        stop_process(kamailio.proc)
+    yield from pair(lambda name: start(name, tmp), lambda server: stop_process(server.proc))
 
 
 def values(server: Server, to_tag: str = "") -> dict[str, str]:

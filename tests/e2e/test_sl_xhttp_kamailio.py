@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.beside import pair
 from tests.e2e.kampy_process import REPO, free_port, start_server, stop_process
 from tests.support.kamailio_cli import KAMAILIO, KAMAILIO_MODULES, kampy_cmd
 
@@ -137,17 +138,8 @@ def start(name: str, tmp: Path) -> Server:
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
     tmp = tmp_path_factory.mktemp("slx")
-    kamailio = start("kamailio", tmp)
-    try:
-        kampy = start("kampy", tmp)
-        try:
-            yield kamailio, kampy
-        finally:
-            stop_process(kampy.proc)
-            kampy.uas.close()
-    finally:
-        stop_process(kamailio.proc)
-        kamailio.uas.close()
+    yield from pair(lambda name: start(name, tmp),
+                    lambda server: (stop_process(server.proc), server.uas.close()))
 
 
 @pytest.mark.parametrize("user", ["ltt", "lttx"])

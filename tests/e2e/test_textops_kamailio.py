@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.beside import pair
 from tests.e2e.kampy_process import REPO, free_port, start_server, stop_process
 from tests.support.kamailio_cli import KAMAILIO, KAMAILIO_MODULES, kampy_cmd
 
@@ -324,15 +325,7 @@ def relayed(server: Server, case: str) -> bytes:
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
     tmp = tmp_path_factory.mktemp("textops")
-    kamailio = start("kamailio", tmp)
-    try:
-        kampy = start("kampy", tmp)
-        try:
-            yield kamailio, kampy
-        finally:
-            stop_process(kampy.proc)
-    finally:
-        stop_process(kamailio.proc)
+    yield from pair(lambda name: start(name, tmp), lambda server: stop_process(server.proc))
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
