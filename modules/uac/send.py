@@ -193,7 +193,7 @@ class UacSender:
         if frm is None or to is None or cseq is None or not rpl.call_id:
             log_at(log, L_ERR, "failed to build tm dialog")
             return
-        dialog = UacDialog(rpl.call_id, frm.tag or "", str(frm.uri), str(to.uri), local_seq=cseq.number,
+        dialog = UacDialog(rpl.call_id, frm.tag or "", str(frm.uri), str(to.uri), local_seq=cseq.num,
                            remote_target=tp.ruri, dst_uri=tp.ouri or None,
                            send_socket=self._socket(tp.sock) if tp.sock else None)
         cb = None
