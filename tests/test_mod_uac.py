@@ -1,0 +1,207 @@
+"""uac in-process: the Record-Route parameter's encoding (Kamailio's bytes), the header edits of
+uac_replace_from()/_to() in each restore mode, uac_restore_from() in manual mode, the digest
+client, $uac_req, and the configs Kamailio refuses. The same behaviour on the wire, beside
+Kamailio 5.6, is in tests/e2e/test_uac_e2e.py."""
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pytest
+
+from kampy.errors import ConfigError
+from modules.uac import digest
+from modules.uac.replace import (
+    decode_param,
+    encode_param,
+    parse_address,
+    restored_uri,
+    store_value,
+    with_display,
+    with_name_addr,
+)
+
+# what Kamailio 5.6 put in its Record-Route for alice -> anonymous with restore_passwd "s3cr3t"
+# (tests/e2e/test_uac_e2e.py compares kampy's with Kamailio's on the wire)
+OLD, NEW = "sip:alice@example.test", "sip:anonymous@anonymous.invalid"
+
+
+def test_the_parameter_is_base64_with_dashes_for_padding() -> None:
+    assert encode_param(b"ab") == "YWI-"
+    assert encode_param(b"a") == "YQ--"
+    assert decode_param("YQ--") == b"a"
+    assert decode_param("Y!--") is None
+
+
+def test_the_stored_value_gives_either_uri_from_the_other() -> None:
+    value = store_value(OLD, NEW, "s3cr3t")
+    assert restored_uri(value, NEW, "s3cr3t") == (OLD, "")
+    assert restored_uri(value, OLD, "s3cr3t") == (NEW, "")
+
+
+def test_a_wrong_password_gives_no_uri() -> None:
+    value = store_value(OLD, NEW, "s3cr3t")
+    uri, why = restored_uri(value, NEW, "other")
+    assert uri is None and why
+
+
+def test_display_replacement_keeps_the_rest_of_the_header() -> None:
+    addr = parse_address('"Alice" <sip:alice@example.test>;tag=1')
+    assert addr is not None
+    assert with_display(addr, '"Bob"') == '"Bob" <sip:alice@example.test>;tag=1'
+    assert with_display(addr, "") == ' <sip:alice@example.test>;tag=1'
+    bare = parse_address("sip:alice@example.test;tag=1")
+    assert bare is not None and bare.uri_text == "sip:alice@example.test"
+    assert with_display(bare, '"A"') == '"A" <sip:alice@example.test>;tag=1'
+
+
+def test_the_reply_gets_the_requests_name_addr_and_keeps_its_tag() -> None:
+    assert with_name_addr("<sip:x@y>;tag=9", '"Alice" <sip:alice@example.test>') == \
+        '"Alice" <sip:alice@example.test>;tag=9'
+
+
+def test_a_credential_is_user_realm_password() -> None:
+    assert digest.parse_credential("u:realm.test:pw") == digest.Credential("u", "realm.test", "pw")
+    with pytest.raises(ValueError):
+        digest.parse_credential("u:realm.test")
+
+
+def test_digest_response_with_qop_uses_kamailios_cnonce() -> None:
+    ch, _ = digest.parse_challenge('Digest realm="r", nonce="n", qop="auth,auth-int", opaque="o"')
+    assert ch is not None and ch.qop_auth
+    crd = digest.Credential("u", "r", "p")
+    resp, cnonce = digest.response("INVITE", "sip:b@h", crd, ch)
+
+    def md5(s: str) -> str:
+        return hashlib.md5(s.encode()).hexdigest()
+    assert resp == md5(f"{md5('u:r:p')}:n:00000001:{cnonce}:auth:{md5('INVITE:sip:b@h')}")
+    line = digest.authorization(407, "sip:b@h", crd, ch, resp, cnonce)
+    assert line == (f'Proxy-Authorization: Digest username="u", realm="r", nonce="n", uri="sip:b@h", '
+                    f'opaque="o", qop=auth, nc=00000001, cnonce="{cnonce}", response="{resp}", '
+                    'algorithm=MD5\r\n')
+
+
+def test_an_unsupported_algorithm_is_refused() -> None:
+    ch, why = digest.parse_challenge('Digest realm="r", nonce="n", algorithm=SHA-256')
+    assert ch is None and "unsupported algorithm" in why
+
+
+CFG = """
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "rr.so"
+loadmodule "uac.so"
+modparam("uac", "restore_mode", "{mode}")
+modparam("uac", "restore_from_avp", "$avp(orig_from)")
+{extra}
+request_route {{
+    if (loose_route()) {{
+        $avp(restored) = uac_restore_from();
+        t_relay();
+        exit;
+    }}
+    $avp(first) = uac_replace_from("\\"Anon\\"", "sip:anon@anon.test");
+    $avp(second) = uac_replace_from("sip:again@anon.test");
+    record_route();
+    t_relay();
+}}
+"""
+
+INVITE = """\
+INVITE sip:bob@192.0.2.20:5062 SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-u1
+Max-Forwards: 70
+From: "Alice" <sip:alice@example.test>;tag=a1
+To: <sip:bob@example.test>
+Call-ID: uac-1
+CSeq: 1 INVITE
+Contact: <sip:alice@192.0.2.10>
+"""
+
+
+def _server(kampy_cfg: Any, mode: str, extra: str = "") -> Any:
+    return kampy_cfg(CFG.format(mode=mode, extra=extra))
+
+
+def test_replace_from_in_auto_mode_adds_the_vsf_parameter(kampy_cfg: Any) -> None:
+    sip = _server(kampy_cfg, "auto")
+    result = sip.send(INVITE, src="192.0.2.10:5060")
+    out = result.assert_forwarded("INVITE").msg
+    assert out.header("From") == '"Anon" <sip:anon@anon.test>;tag=a1'
+    rr = out.header("Record-Route")
+    assert ";vsf=" + store_value("sip:alice@example.test", "sip:anon@anon.test", "") in rr
+    assert (result.avp("first"), result.avp("second")) == (1, -1)  # once per message
+    assert result.avp("orig_from") == '"Alice" <sip:alice@example.test>'
+
+
+def test_replace_from_in_none_mode_leaves_no_parameter(kampy_cfg: Any) -> None:
+    sip = _server(kampy_cfg, "none")
+    out = sip.send(INVITE, src="192.0.2.10:5060").assert_forwarded("INVITE").msg
+    assert out.header("From").startswith('"Anon" <sip:anon@anon.test>')
+    assert "vsf=" not in (out.header("Record-Route") or "")
+
+
+def test_manual_mode_restores_only_when_the_script_asks(kampy_cfg: Any) -> None:
+    sip = _server(kampy_cfg, "manual")
+    rr = sip.send(INVITE, src="192.0.2.10:5060").assert_forwarded("INVITE").msg.header("Record-Route")
+    bye = INVITE.replace("INVITE sip", "BYE sip").replace("1 INVITE", "2 BYE").replace(
+        "To: <sip:bob@example.test>", f"To: <sip:bob@example.test>;tag=b1\nRoute: {rr}")
+    result = sip.send(bye, src="192.0.2.10:5060")
+    assert result.avp("restored") == 1
+    assert result.assert_forwarded("BYE").msg.header("From") == '"Alice" <sip:anon@anon.test>;tag=a1'
+
+
+def test_auto_mode_needs_rr_append_fromtag(kampy_cfg: Any) -> None:
+    with pytest.raises(ConfigError, match="append_fromtag"):
+        _server(kampy_cfg, "auto", 'modparam("rr", "append_fromtag", 0)')
+
+
+def test_an_unknown_restore_mode_is_refused(kampy_cfg: Any) -> None:
+    with pytest.raises(ConfigError, match="restore_mode"):
+        _server(kampy_cfg, "rr")
+
+
+def test_the_default_auto_mode_needs_the_rr_module(kampy_cfg: Any) -> None:
+    with pytest.raises(ConfigError, match="can't load RR API"):
+        kampy_cfg('loadmodule "tm.so"\nloadmodule "uac.so"\nrequest_route { drop; }')
+
+
+def test_a_partial_auth_avp_definition_is_refused(kampy_cfg: Any) -> None:
+    with pytest.raises(ConfigError, match="partial definition of auth AVP"):
+        _server(kampy_cfg, "auto", 'modparam("uac", "auth_username_avp", "$avp(u)")')
+
+
+UAC_REQ = """
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "rr.so"
+loadmodule "uac.so"
+request_route {
+    $uac_req(method) = "MESSAGE";
+    $uac_req(ruri) = "sip:peer@192.0.2.30:5070";
+    $uac_req(furi) = "sip:me@example.test";
+    $uac_req(hdrs) = "X-A: 1\\r\\nContent-Type: text/plain\\r\\n";
+    $uac_req(body) = "hi";
+    $avp(m) = $uac_req(method);
+    $avp(t) = $uac_req(turi);
+    $avp(rc) = uac_req_send();
+    $uac_req(all) = $null;
+    $avp(after) = $uac_req(method);
+    $avp(empty) = uac_req_send();
+    sl_send_reply("200", "OK");
+}
+"""
+
+
+def test_uac_req_send_sends_what_uac_req_holds(kampy_cfg: Any) -> None:
+    sip = kampy_cfg(UAC_REQ)
+    result = sip.send_request("OPTIONS", "sip:x@example.test")
+    assert (result.avp("m"), result.avp("t"), result.avp("rc")) == ("MESSAGE", None, 1)
+    assert (result.avp("after"), result.avp("empty")) == (None, -1)
+    sent = result.requests("MESSAGE")[0].msg
+    assert sent.uri == "sip:peer@192.0.2.30:5070"
+    assert sent.header("To") == "<sip:peer@192.0.2.30:5070>"  # no turi: the R-URI
+    assert sent.from_.uri.user == "me"
+    assert sent.header("X-A") == "1" and sent.body == b"hi"
