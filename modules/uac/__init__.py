@@ -3,6 +3,8 @@ later requests, authentication of relayed requests (uac_auth), and requests of i
 (uac_req_send)."""
 from __future__ import annotations
 
+from typing import Any
+
 from kampy.api import (
     Arg,
     ArgKind,
@@ -11,17 +13,17 @@ from kampy.api import (
     Function,
     Need,
     Param,
+    Process,
     PVClass,
     RouteType,
+    RpcMethod,
     RrAPI,
+    Stat,
     TmAPI,
     Unimplemented,
 )
 
 from .uac import UacModule, check_credential, check_restore_mode
-
-_REG = ("the remote registrations (uac_reg: the uac_reg table, its timer process, uac_reg_* "
-        "functions and uac.reg_* RPCs) are not implemented yet")
 
 NOT_IMPLEMENTED = (
     Unimplemented("param", "restore_dlg", "the dialog module is not on kampy's main branch yet: "
@@ -29,30 +31,47 @@ NOT_IMPLEMENTED = (
                   "Record-Route parameter (restore_mode auto) restores instead", default=0, types=(int,)),
     Unimplemented("param", "event_callback", "a KEMI callback name: kampy runs no KEMI scripts "
                   "(event_route[uac:reply] works)", types=(str,)),
-    Unimplemented("param", "reg_db_url", _REG, types=(str,)),
-    Unimplemented("param", "reg_db_table", _REG, default="uacreg", types=(str,)),
-    Unimplemented("param", "reg_contact_addr", _REG, types=(str,)),
-    Unimplemented("param", "reg_timer_interval", _REG, default=90, types=(int,)),
-    Unimplemented("param", "reg_retry_interval", _REG, default=0, types=(int,)),
-    Unimplemented("param", "reg_keep_callid", _REG, default=0, types=(int,)),
-    Unimplemented("param", "reg_random_delay", _REG, default=0, types=(int,)),
-    Unimplemented("param", "reg_active", _REG, default=1, types=(int,)),
-    Unimplemented("param", "reg_gc_interval", _REG, default=150, types=(int,)),
-    Unimplemented("param", "reg_hash_size", _REG, default=4, types=(int,)),
-    Unimplemented("param", "reg_use_domain", _REG, default=0, types=(int,)),
-    Unimplemented("function", "uac_reg_lookup", _REG),
-    Unimplemented("function", "uac_reg_lookup_uri", _REG),
-    Unimplemented("function", "uac_reg_status", _REG),
-    Unimplemented("function", "uac_reg_request_to", _REG),
-    Unimplemented("function", "uac_reg_enable", _REG),
-    Unimplemented("function", "uac_reg_disable", _REG),
-    Unimplemented("function", "uac_reg_refresh", _REG),
-    *(Unimplemented("rpc", f"uac.reg_{name}", _REG)
-      for name in ("dump", "info", "enable", "disable", "reload", "refresh", "remove", "add", "active",
-                   "unregister")),
+    Unimplemented("param", "reg_gc_interval", "kampy's uac.reg_reload replaces the records in one "
+                  "transaction of the shared store: there is no old table whose memory is freed later",
+                  default=150, types=(int,)),
 )
 
+
 _REPLACE_ROUTES = RouteType.REQUEST | RouteType.BRANCH
+_INVALID = (400, "Invalid Parameters")
+
+
+def reg_processes(params: dict[str, Any]) -> tuple[Process, ...]:
+    """With reg_db_url, Kamailio's `TIMER UAC REG` process."""
+    if not params["reg_db_url"]:
+        return ()
+    return (Process("TIMER UAC REG", "reg_timer", max(1, int(params["reg_timer_interval"]))),)
+
+
+def _reg_param(name: str, types: tuple[type, ...], default: Any, doc: str) -> Param:
+    return Param(name, types, default, doc=doc)
+
+
+REG_PARAMS = (
+    _reg_param("reg_db_url", (str,), None, "the database of the `reg_db_table` table; remote registrations "
+               "are on when set"),
+    _reg_param("reg_db_table", (str,), "uacreg", "the table of the remote registrations"),
+    _reg_param("reg_contact_addr", (str,), None, "`address:port` of the Contact the REGISTERs carry "
+               "(required with reg_db_url; a record's contact_addr replaces it)"),
+    _reg_param("reg_timer_interval", (int,), 90, "seconds between two runs of the registration timer"),
+    _reg_param("reg_retry_interval", (int,), 0, "seconds before a failed registration is tried again "
+               "(0: the record is disabled)"),
+    _reg_param("reg_keep_callid", (int,), 0, "1: a refresh keeps the Call-ID (and CSeq) of the registration"),
+    _reg_param("reg_random_delay", (int,), 0, "the first REGISTER of a record without reg_delay waits a "
+               "random number of seconds below this"),
+    _reg_param("reg_active", (int,), 1, "0: no REGISTER is sent until uac.reg_active 1"),
+    _reg_param("reg_hash_size", (int,), 4, "the records' hash table has 2^this slots (2..14): the order "
+               "of uac.reg_dump"),
+    _reg_param("reg_use_domain", (int,), 0, "1: uac_reg_lookup_uri() and uac_reg_request_to() mode 1 match "
+               "the domain too"),
+)
+
+_FILTER = "attribute (l_uuid, l_username, r_username or auth_username) and value"
 
 EXPORTS = Exports(
     name="uac",
@@ -81,6 +100,7 @@ EXPORTS = Exports(
               doc="the pseudo-variable uac_auth() reads the realm from (empty: any realm)"),
         Param("auth_password_avp", (str,), None,
               doc="the pseudo-variable uac_auth() reads the password from"),
+        *REG_PARAMS,
         Param("default_socket", (str,), None,
               doc="the local socket (`proto:addr:port`) uac_req_send() sends from when $uac_req(sock) "
                   "is unset"),
@@ -115,6 +135,31 @@ EXPORTS = Exports(
                  doc="Send the request $uac_req(...) describes (authenticated again once when answered "
                      "401/407 with auser/apasswd set).",
                  returns="1 sent; -1 no method or R-URI, or it could not be sent"),
+        Function("uac_reg_lookup", args=(Arg("uuid", ArgKind.FMT), Arg("dst", ArgKind.PVAR)),
+                 routes=RouteType.ANY, doc="Set `dst` to `sip:l_username@l_domain` of the record `uuid`.",
+                 returns="1; -1 no such record"),
+        Function("uac_reg_lookup_uri", args=(Arg("uri", ArgKind.FMT), Arg("dst", ArgKind.PVAR)),
+                 routes=RouteType.ANY,
+                 doc="Set `dst` to the l_uuid of the record whose l_username (and l_domain with "
+                     "reg_use_domain) the URI has.",
+                 returns="1; -1 no such record; -2 a bad URI"),
+        Function("uac_reg_status", args=(Arg("uuid", ArgKind.FMT),), routes=RouteType.ANY,
+                 doc="The registration state of the record.",
+                 returns="1 registered; -1 no such record; -2 registering; -3 disabled; -99 other"),
+        Function("uac_reg_request_to", args=(Arg("user", ArgKind.FMT), Arg("mode", ArgKind.INT)),
+                 routes=RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH,
+                 doc="Set $ru, $du and the auth_*_avp variables from the record (mode bit 1: `user` is "
+                     "an l_username, else an l_uuid; bit 2: the password variable gets auth_ha1).",
+                 returns="1; -1 no such record or an error"),
+        Function("uac_reg_enable", args=(Arg("attr", ArgKind.FMT), Arg("val", ArgKind.FMT)),
+                 routes=RouteType.ANY, doc=f"Enable the record found by {_FILTER}.",
+                 returns="1; -2 not found; -3 an attribute it cannot filter on; -1 an error"),
+        Function("uac_reg_disable", args=(Arg("attr", ArgKind.FMT), Arg("val", ArgKind.FMT)),
+                 routes=RouteType.ANY, doc=f"Disable the record found by {_FILTER}.",
+                 returns="as uac_reg_enable()"),
+        Function("uac_reg_refresh", args=(Arg("l_uuid", ArgKind.FMT),), routes=RouteType.ANY,
+                 doc="Load the record again from the database (added when new).",
+                 returns="1; -1 not in the table, or an error"),
     ),
     pvars=(PVClass("uac_req", handler="pv_uac_req", arg="required", writable=True,
                    doc="the request uac_req_send() sends: method, ruri, turi, furi, ouri, hdrs, body, "
@@ -122,6 +167,30 @@ EXPORTS = Exports(
                        "`$uac_req(all) = $null` clears it"),),
     event_routes=(EventRoute("uac:reply", doc="run for the final reply of a uac_req_send() request with "
                                               "$uac_req(evroute) set; $uac_req(evcode) is its status"),),
+    stats=(Stat("regtotal", doc="Total number of registration accounts in memory"),
+           Stat("regactive", doc="Number of successfully registered accounts (200 OK)"),
+           Stat("regdisabled", doc="Counter of failed registrations (not 200 OK)")),
+    rpc=(
+        RpcMethod("uac.reg_dump", "rpc_reg_dump", doc="Dump the contents of user registrations table.",
+                  array=True),
+        RpcMethod("uac.reg_info", "rpc_reg_info", doc="Return the details of registration for a particular "
+                  "record.", params_fault=_INVALID),
+        RpcMethod("uac.reg_enable", "rpc_reg_enable", doc="Enable registration for a particular record.",
+                  params_fault=_INVALID),
+        RpcMethod("uac.reg_disable", "rpc_reg_disable", doc="Disable registration for a particular record.",
+                  params_fault=_INVALID),
+        RpcMethod("uac.reg_reload", "rpc_reg_reload", doc="Reload records from database."),
+        RpcMethod("uac.reg_refresh", "rpc_reg_refresh", doc="Refresh a record from database.",
+                  params_fault=_INVALID),
+        RpcMethod("uac.reg_remove", "rpc_reg_remove", doc="Remove a record from memory.",
+                  params_fault=_INVALID),
+        RpcMethod("uac.reg_add", "rpc_reg_add", doc="Add a record to memory.", params_fault=_INVALID),
+        RpcMethod("uac.reg_active", "rpc_reg_active", doc="Set remote registration active or inactive for "
+                  "all records.", params_fault=(500, "Missing parameter")),
+        RpcMethod("uac.reg_unregister", "rpc_reg_unregister", doc="Send a register request with expires 0.",
+                  params_fault=_INVALID),
+    ),
+    processes=reg_processes,
     needs=(Need("tm", TmAPI, doc="the requests uac sends, the reply callbacks"),
            Need("rr", RrAPI, optional=True, doc="the Record-Route parameters of the restore")),
     not_implemented=NOT_IMPLEMENTED,

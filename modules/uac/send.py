@@ -130,25 +130,34 @@ class UacSender:
         if not info.ruri or not info.method:
             return -1
         tp = copy.copy(info) if (info.auser and info.apasswd) or info.evroute > 0 else None
-        sock = info.sock or self.default_socket
-        if info.callid or sock:
-            socket = self._socket(sock) if sock else None
-            if sock and socket is None:
-                log_at(log, L_ERR, "non-local socket <%s>", sock)
-                return -1
-            dialog = UacDialog(info.callid or secrets.token_hex(16), secrets.token_hex(16),
-                               info.furi or info.ruri, info.turi or info.ruri, remote_target=info.ruri,
-                               dst_uri=info.ouri or None, send_socket=socket)
-            cb = (lambda t, kind, p: self._completed(tp, p.code, p.rpl)) if tp is not None else None
-            ret = self.module.tm.t_uac(info.method, dialog, headers=info.hdrs, body=info.body.encode(),
-                                       cb_types=TMCB_LOCAL_COMPLETED, callback=cb)
-        else:
-            reply_cb = (lambda code, rpl: self._completed(tp, code, rpl)) if tp is not None else None
-            ret = self.module.tm.t_request(info.method, info.ruri, info.turi or info.ruri,
-                                           info.furi or info.ruri, headers=info.hdrs,
-                                           body=info.body.encode(), next_hop=info.ouri or None,
-                                           callback=reply_cb)
-        return 1 if ret >= 0 else -1
+        reply_cb = (lambda code, rpl: self._completed(tp, code, rpl)) if tp is not None else None
+        return 1 if self.send_new(info.method, info.ruri, info.turi or info.ruri, info.furi or info.ruri,
+                                  info.hdrs, info.body.encode(), info.ouri, info.sock, info.callid,
+                                  reply_cb) >= 0 else -1
+
+    def socket_or_default(self, sock: str) -> Any:
+        """The local socket `sock` names, else the default_socket's (None: tm chooses)."""
+        text = sock or self.default_socket
+        return self._socket(text) if text else None
+
+    def send_new(self, method: str, ruri: str, to: str, frm: str, hdrs: str, body: bytes, ouri: str,
+                 sock: str, callid: str, reply_cb: Any) -> int:
+        """tm's t_request for a request of a new dialog; through t_uac when a socket or a Call-ID
+        is given (t_request chooses them itself)."""
+        tm = self.module.tm
+        sock = sock or self.default_socket
+        if not callid and not sock:
+            return int(tm.t_request(method, ruri, to, frm, headers=hdrs, body=body, next_hop=ouri or None,
+                                    callback=reply_cb))
+        socket = self._socket(sock) if sock else None
+        if sock and socket is None:
+            log_at(log, L_ERR, "non-local socket <%s>", sock)
+            return -1
+        dialog = UacDialog(callid or secrets.token_hex(16), secrets.token_hex(16), frm, to,
+                           remote_target=ruri, dst_uri=ouri or None, send_socket=socket)
+        cb = (lambda t, kind, p: reply_cb(p.code, p.rpl)) if reply_cb is not None else None
+        return int(tm.t_uac(method, dialog, headers=hdrs, body=body, cb_types=TMCB_LOCAL_COMPLETED,
+                            callback=cb))
 
     def _socket(self, text: str) -> Any:
         proto, _, rest = text.partition(":")

@@ -2,18 +2,23 @@
 relays (uac_auth in failure_route). uac_req_send and $uac_req are in send.py."""
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from kampy.api import (
     L_DBG,
     L_ERR,
     L_INFO,
+    L_WARN,
     TMCB_RESPONSE_IN,
     CoreAPI,
+    DBError,
     MessageContext,
     Module,
     Request,
     RouteType,
+    RpcFault,
     RrAPI,
     TmAPI,
     TmcbParams,
@@ -35,6 +40,7 @@ from .replace import (
     with_name_addr,
     with_uri,
 )
+from .reg import Reg, RegTable
 from .send import UacSender
 
 log = module_logger("uac")
@@ -90,6 +96,15 @@ class UacModule(Module):
                                      "restore mode")
                 self.rr.register_rrcb(self._rr_checker)
         self.sender = UacSender(self, core, params)
+        self.reg = RegTable(self, params)
+
+    def child_init(self, rank: int) -> None:
+        if rank == 1 and self.reg.enabled:
+            self.core.call_at(self.core.clock.monotonic(), self.reg.timer)  # the first pass at start
+
+    def reg_timer(self) -> None:
+        """The TIMER UAC REG process, every reg_timer_interval seconds."""
+        self.reg.timer()
 
     def _auth_avps(self, params: dict[str, Any]) -> tuple[Any, Any, Any] | None:
         names = [params["auth_realm_avp"], params["auth_username_avp"], params["auth_password_avp"]]
@@ -319,12 +334,138 @@ class UacModule(Module):
                 return digest.Credential(crd.user, crd.realm, crd.passwd)
         return None
 
+    # ------------------------------------------------------------ remote registrations
+    def uac_reg_lookup(self, ctx: MessageContext, uuid: str, dst: Any) -> int:
+        return self.reg.lookup(ctx, uuid, dst, False)
+
+    def uac_reg_lookup_uri(self, ctx: MessageContext, uri: str, dst: Any) -> int:
+        return self.reg.lookup(ctx, uri, dst, True)
+
+    def uac_reg_status(self, ctx: MessageContext, uuid: str) -> int:
+        return self.reg.status(uuid)
+
+    def uac_reg_request_to(self, ctx: MessageContext, src: str, mode: int) -> int:
+        return self.reg.request_to(ctx, src, mode)
+
+    def uac_reg_enable(self, ctx: MessageContext, attr: str, val: str) -> int:
+        self._count_disabled(-1)
+        return self.reg.set_disabled(attr, val, False)
+
+    def uac_reg_disable(self, ctx: MessageContext, attr: str, val: str) -> int:
+        self._count_disabled(1)
+        return self.reg.set_disabled(attr, val, True)
+
+    def _count_disabled(self, delta: int) -> None:
+        if self.reg.enabled:
+            self.core.stats.inc(self.reg.st_disabled, delta)
+
+    def uac_reg_refresh(self, ctx: MessageContext, l_uuid: str) -> int:
+        if not l_uuid:
+            log_at(log, L_ERR, "invalid parameters")
+            return -1
+        ret = self.reg.db_refresh(l_uuid) if self.reg.enabled else -1
+        if ret == 0:
+            log_at(log, L_WARN, "record not found: %s", l_uuid)
+            return -1
+        if ret < 0:
+            log_at(log, L_WARN, "failed to refresh record: %s - check log messages", l_uuid)
+            return -1
+        return 1
+
+    def rpc_reg_dump(self) -> list[dict[str, Any]]:
+        self.reg.rpc_ready()
+        tn = int(self.core.clock.time())
+        return [self.reg.node(r, tn) for r in self.reg.all()]
+
+    def rpc_reg_info(self, attr: str, val: str) -> dict[str, Any]:
+        return self.reg.node(self.reg.filtered(attr, val), int(self.core.clock.time()))
+
+    def rpc_reg_enable(self, attr: str, val: str) -> None:
+        self._rpc_flag(attr, val, False)
+        self._count_disabled(-1)
+
+    def rpc_reg_disable(self, attr: str, val: str) -> None:
+        self._rpc_flag(attr, val, True)
+        self._count_disabled(1)
+
+    def _rpc_flag(self, attr: str, val: str, disable: bool) -> None:
+        with self.reg.table.transaction() if self.reg.enabled else _nothing():
+            reg = self.reg.filtered(attr, val)
+            reg.flags = reg.flags | 1 if disable else reg.flags & ~1
+            reg.timer_expires = int(self.core.clock.time()) + 1
+            self.reg.put(reg)
+
+    def rpc_reg_reload(self) -> None:
+        self.reg.rpc_ready()
+        try:
+            self.reg.reload()
+        except DBError as exc:
+            log_at(log, L_ERR, "failed to reload records: %s", exc)
+            raise RpcFault(500, "Failed to reload records - check log messages") from None
+
+    def rpc_reg_refresh(self, l_uuid: str) -> None:
+        self.reg.rpc_ready()
+        ret = self.reg.db_refresh(l_uuid)
+        if ret == 0:
+            raise RpcFault(404, "Record not found")
+        if ret < 0:
+            raise RpcFault(500, "Failed to refresh record - check log messages")
+
+    def rpc_reg_remove(self, l_uuid: str) -> None:
+        self.reg.rpc_ready()
+        with self.reg.table.transaction():
+            reg = self.reg.get(l_uuid)
+            if reg is None:
+                raise RpcFault(404, "Record not found")
+            self.reg.remove(reg)
+
+    def rpc_reg_add(self, l_uuid: str, l_username: str, l_domain: str, r_username: str, r_domain: str,
+                    realm: str, auth_username: str, auth_password: str, auth_ha1: str, auth_proxy: str,
+                    expires: int, flags: int, reg_delay: int, socket: str, contact_addr: str) -> None:
+        self.reg.rpc_ready()
+        values = dict(zip(REG_ADD_FIELDS, (l_uuid, l_username, l_domain, r_username, r_domain, realm,
+                                           auth_username, auth_password, auth_ha1, auth_proxy, expires,
+                                           flags, reg_delay, socket, contact_addr), strict=True))
+        for name in ("auth_password", "auth_ha1"):
+            if values[name] == ".":
+                values[name] = ""
+        if values["contact_addr"] == ".":
+            values["contact_addr"] = self.reg.contact_addr
+        reg = Reg(**values)  # type: ignore[arg-type]
+        try:
+            reg.check_password()
+        except ValueError as exc:
+            log_at(log, L_ERR, "%s", exc)
+            raise RpcFault(500, "Failed to add record - invalid password or ha1") from None
+        with self.reg.table.transaction():
+            if self.reg.get(l_uuid) is not None:
+                raise RpcFault(409, "uuid already exists")
+            self.reg.add(reg)
+
+    def rpc_reg_active(self, mode: int) -> dict[str, int]:
+        if not self.reg.enabled:
+            raise RpcFault(500, "Not initialized")
+        omode = int(self.reg.active)
+        self.reg.set_active(bool(mode))
+        return {"omode": omode, "nmode": mode}
+
+    def rpc_reg_unregister(self, attr: str, val: str) -> None:
+        with self.reg.table.transaction() if self.reg.enabled else _nothing():
+            reg = self.reg.filtered(attr, val)
+            reg.expires = 0
+            self.reg.send(reg, int(self.core.clock.time()))
+
     # ------------------------------------------------------------ uac_req_send, $uac_req
     def uac_req_send(self, ctx: MessageContext) -> int:
         return self.sender.send()
 
     def pv_uac_req(self, spec: Any) -> Any:
         return self.sender.accessor(spec)
+
+
+REG_ADD_FIELDS = ("l_uuid", "l_username", "l_domain", "r_username", "r_domain", "realm", "auth_username",
+                  "auth_password", "auth_ha1", "auth_proxy", "expires", "flags", "reg_delay", "socket",
+                  "contact_addr")
 
 
 def _current(msg: Any, hname: str) -> str | None:
@@ -336,6 +477,11 @@ def _current(msg: Any, hname: str) -> str | None:
     if line is None:
         return None
     return line.partition(b":")[2].strip().decode("utf-8", "surrogateescape")
+
+
+@contextlib.contextmanager
+def _nothing() -> Iterator[None]:
+    yield
 
 
 def _text(value: Any) -> str:
