@@ -48,10 +48,12 @@ def _header(lines: list[str], name: str) -> str:
 
 def _reply(request: list[str], code: int, reason: str, extra: list[str]) -> bytes:
     keep = [line for line in request[1:] if line.split(":")[0] in ("Via", "From", "To", "Call-ID", "CSeq")]
-    return ("\r\n".join([f"SIP/2.0 {code} {reason}", *keep, *extra, "Content-Length: 0"]) + "\r\n\r\n").encode()
+    lines = [f"SIP/2.0 {code} {reason}", *keep, *extra, "Content-Length: 0"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-def _registrations(target: str, tmp_path: Path, registrar: socket.socket, cycles: int) -> list[dict[str, str]]:
+def _registrations(target: str, tmp_path: Path, registrar: socket.socket,
+                   cycles: int) -> list[dict[str, str]]:
     port = registrar.getsockname()[1]
     url = _db(tmp_path / f"{target}.sqlite", port)
     try:
