@@ -205,3 +205,120 @@ def test_uac_req_send_sends_what_uac_req_holds(kampy_cfg: Any) -> None:
     assert sent.header("To") == "<sip:peer@192.0.2.30:5070>"  # no turi: the R-URI
     assert sent.from_.uri.user == "me"
     assert sent.header("X-A") == "1" and sent.body == b"hi"
+
+
+# ------------------------------------------------------------------ remote registrations
+
+REG_CFG = """
+loadmodule "db_sqlite.so"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "uac.so"
+modparam("uac", "restore_mode", "none")
+modparam("uac", "reg_db_url", "{url}")
+modparam("uac", "reg_contact_addr", "192.0.2.1:5060")
+modparam("uac", "reg_active", 0)
+modparam("uac", "auth_realm_avp", "$avp(arealm)")
+modparam("uac", "auth_username_avp", "$avp(auser)")
+modparam("uac", "auth_password_avp", "$avp(apass)")
+request_route {{
+    $avp(lk) = uac_reg_lookup("kam1", "$var(l)");
+    $avp(l) = $var(l);
+    $avp(lku) = uac_reg_lookup_uri("sip:bob@example.test", "$var(u)");
+    $avp(u) = $var(u);
+    $avp(st) = uac_reg_status("kam1");
+    $avp(none) = uac_reg_status("nobody");
+    $avp(rt) = uac_reg_request_to("bob", 1);
+    $avp(dis) = uac_reg_disable("l_uuid", "kam2");
+    $avp(st2) = uac_reg_status("kam2");
+    $avp(bad) = uac_reg_enable("realm", "x");
+    sl_send_reply("200", "OK");
+}}
+"""
+
+
+def _reg_row(uuid: str, user: str, **extra: Any) -> dict[str, Any]:
+    row = {"l_uuid": uuid, "l_username": user, "l_domain": "example.test", "r_username": f"r-{user}",
+           "r_domain": "sip.provider.test", "realm": "provider.test", "auth_username": f"a-{user}",
+           "auth_password": "pw", "auth_ha1": "", "auth_proxy": "sip:192.0.2.50", "expires": 300,
+           "flags": 0, "reg_delay": 0, "contact_addr": "", "socket": ""}
+    row.update(extra)
+    return row
+
+
+@pytest.fixture
+def reg_sip(kampy_cfg: Any, tmp_path: Any) -> Any:
+    from kampy.db import connect
+    from kampy.db.schema import create_tables
+
+    url = f"sqlite://{tmp_path / 'uacreg.sqlite'}"
+    db = connect(url)
+    try:
+        create_tables(db, ["version", "uacreg"])
+        db.insert("uacreg", _reg_row("kam1", "alice"))
+        db.insert("uacreg", _reg_row("kam2", "bob", auth_password="", auth_ha1="0" * 32))
+        db.insert("uacreg", _reg_row("kam3", "carol", auth_password=""))  # no password: left out
+    finally:
+        db.close()
+    sip = kampy_cfg(REG_CFG.format(url=url), db=None)
+    sip.db_path = tmp_path / "uacreg.sqlite"
+    return sip
+
+
+def test_reg_dump_lists_the_records_with_kamailios_fields(reg_sip: Any) -> None:
+    dump = reg_sip.rpc("uac.reg_dump")
+    assert sorted(r["l_uuid"] for r in dump) == ["kam1", "kam2"]
+    alice = next(r for r in dump if r["l_uuid"] == "kam1")
+    assert list(alice) == ["l_uuid", "l_username", "l_domain", "r_username", "r_domain", "realm",
+                           "auth_username", "auth_password", "auth_ha1", "auth_proxy", "expires", "flags",
+                           "diff_expires", "timer_expires", "reg_init", "reg_delay", "contact_addr", "socket"]
+    assert (alice["auth_ha1"], alice["contact_addr"], alice["expires"]) == ("none", "192.0.2.1:5060", 300)
+    assert reg_sip.stat("uac:regtotal") == 2
+
+
+def test_reg_functions_read_the_records(reg_sip: Any) -> None:
+    result = reg_sip.send_request("OPTIONS", "sip:x@example.test")
+    assert (result.avp("lk"), result.avp("l")) == (1, "sip:alice@example.test")
+    assert (result.avp("lku"), result.avp("u")) == (1, "kam2")
+    assert (result.avp("st"), result.avp("none")) == (-99, -1)  # reg_active 0: nothing sent yet
+    assert result.avp("rt") == 1
+    assert (result.ru, result.du) == ("sip:r-bob@sip.provider.test", "sip:192.0.2.50")
+    assert (result.avp("arealm"), result.avp("auser"), result.avp("apass")) == ("provider.test", "a-bob", "")
+    assert (result.avp("dis"), result.avp("st2"), result.avp("bad")) == (1, -3, -3)
+
+
+def test_reg_info_and_its_faults(reg_sip: Any) -> None:
+    from kampy.api import RpcFault
+
+    assert reg_sip.rpc("uac.reg_info", ["l_username", "alice"])["l_uuid"] == "kam1"
+    with pytest.raises(RpcFault, match="Record not found"):
+        reg_sip.rpc("uac.reg_info", ["l_uuid", "nobody"])
+    with pytest.raises(RpcFault, match="Unsupported filter attribute"):
+        reg_sip.rpc("uac.reg_info", ["realm", "x"])
+
+
+def test_reg_add_remove_active_and_refresh(reg_sip: Any) -> None:
+    from kampy.api import RpcFault
+    from kampy.db import connect
+
+    reg_sip.rpc("uac.reg_add", ["kam9", "dave", "example.test", "dave", "p.test", "", "dave", "pw", ".",
+                                "sip:192.0.2.9", 60, 0, 0, "", "."])
+    info = reg_sip.rpc("uac.reg_info", ["l_uuid", "kam9"])
+    assert (info["auth_ha1"], info["contact_addr"]) == ("none", "192.0.2.1:5060")
+    with pytest.raises(RpcFault, match="uuid already exists"):
+        reg_sip.rpc("uac.reg_add", ["kam9", "d", "e", "d", "p", "", "d", "pw", ".", "sip:x", 60, 0, 0, "",
+                                    "."])
+    reg_sip.rpc("uac.reg_remove", ["kam9"])
+    with pytest.raises(RpcFault, match="Record not found"):
+        reg_sip.rpc("uac.reg_remove", ["kam9"])
+    assert reg_sip.rpc("uac.reg_active", [1]) == {"omode": 0, "nmode": 1}
+    db = connect(f"sqlite://{reg_sip.db_path}")
+    try:
+        db.update("uacreg", {"l_uuid": "kam1"}, {"expires": 120})
+    finally:
+        db.close()
+    reg_sip.rpc("uac.reg_refresh", ["kam1"])
+    assert reg_sip.rpc("uac.reg_info", ["l_uuid", "kam1"])["expires"] == 120
+    with pytest.raises(RpcFault, match="Record not found"):
+        reg_sip.rpc("uac.reg_refresh", ["nobody"])
