@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import socket
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -194,4 +196,62 @@ def test_uac_auth_answers_upstream_challenge_as_kamailio(tmp_path: Path, code: i
                        f"00000001:{cnonce}:auth:")
     assert f'response="{expected}"' in auth
     assert kamailio["cseq"] == ("5 INVITE", "5 INVITE")  # Kamailio keeps the CSeq (no dialog module)
+    assert kampy == kamailio
+
+
+def _send_info(target: str, directory: Path, peer: socket.socket) -> dict[str, object]:
+    proxy = _start(target, directory)
+    ua = _sock()
+    try:
+        target_uri = f"sip:peer@127.0.0.1:{_port(peer)}"
+        ua.sendto(_request("OPTIONS", "sip:send@example.test", ua, f"send-{target}-{proxy.port}", 1,
+                           ALICE_FROM, "<sip:send@example.test>", extra=(f"X-Target: {target_uri}",)),
+                  proxy.addr)
+        sending, _ = _receive(ua, "SIP/2.0 200")
+        first, paddr = _receive(peer, "INFO")
+        peer.sendto(_reply(first, 401, "Unauthorized", to_tag="p1", extra=(
+            'WWW-Authenticate: Digest realm="peer.test", nonce="info-nonce"',)), paddr)
+        second, paddr = _receive(peer, "INFO")
+        peer.sendto(_reply(second, 200, "OK", to_tag="p2"), paddr)
+        return {
+            "reply": sending[0], "ruri": first[0],
+            "from": _header(first, "From").split(";tag=")[0], "to": _header(first, "To"),
+            "sent_by": _header(first, "X-Sent"),
+            "cseq": (_header(first, "CSeq"), _header(second, "CSeq")),
+            "same_call": _header(first, "Call-ID") == _header(second, "Call-ID"),
+            "auth": _header(second, "Authorization"),
+            "log": proxy,
+        }
+    except BaseException:
+        proxy.stop()
+        raise
+    finally:
+        ua.close()
+
+
+def _reply_route_lines(proxy: Any) -> list[str]:
+    deadline = time.monotonic() + 5
+    while True:
+        lines = [line[line.index("uac:reply"):] for line in proxy.output().splitlines()
+                 if "uac:reply evcode" in line]
+        if len(lines) >= 2 or time.monotonic() > deadline:
+            proxy.stop()
+            return lines
+        time.sleep(0.1)
+
+
+def test_uac_req_send_authenticates_and_runs_the_reply_route_as_kamailio(tmp_path: Path) -> None:
+    peer = _sock()
+    try:
+        kamailio = _send_info("kamailio-1", tmp_path, peer)
+        kamailio["log"] = _reply_route_lines(kamailio["log"])
+        kampy = _send_info("kampy-1", tmp_path, peer)
+        kampy["log"] = _reply_route_lines(kampy["log"])
+    finally:
+        peer.close()
+    assert kamailio["from"] == "<sip:kam@uac.test>" and kamailio["to"] == "<sip:peer@uac.test>"
+    assert kamailio["cseq"] == ("10 INFO", "11 INFO") and kamailio["same_call"]
+    assert 'username="infouser", realm="peer.test", nonce="info-nonce"' in str(kamailio["auth"])
+    assert kamailio["log"] == ["uac:reply evcode=401 evtype=1 method=INFO",
+                               "uac:reply evcode=200 evtype=1 method=INFO"]
     assert kampy == kamailio
