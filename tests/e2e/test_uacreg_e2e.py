@@ -1,13 +1,16 @@
 """uac's remote registrations on the wire, kampy beside Kamailio 5.6 with the same config
 (configs/uacreg.cfg) and the same `uacreg` row in SQLite: a Python registrar challenges each
 REGISTER with a 401, checks the digest of the second, accepts it for 2 seconds, and the server
-registers again (reg_timer_interval 1) with a new Call-ID: the same requests from both."""
+registers again (reg_timer_interval 1) with a new Call-ID: the same requests from both; then
+uac_reg_status() answers "registered" in every worker (kampy with two: the state is shared)."""
 from __future__ import annotations
 
 import hashlib
 import re
 import socket
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -87,12 +90,35 @@ def _registrations(target: str, tmp_path: Path, registrar: socket.socket,
             good = _md5(f"{_md5('alice:reg.test:s3cret')}:{NONCE}:00000001:{cnonce}:auth:"
                         f"{_md5('REGISTER:' + ruri)}")
             assert f'response="{good}"' in auth
-            registrar.sendto(_reply(lines, 200, "OK", ["Contact: <sip:kam1@127.0.0.1:5099>;expires=2"]), addr)
+            expires = 2 if len(seen) < 2 * cycles else 60  # the last one stays registered
+            contact = f"Contact: <sip:kam1@127.0.0.1:5099>;expires={expires}"
+            registrar.sendto(_reply(lines, 200, "OK", [contact]), addr)
+        seen.append({"status": _statuses(proxy)})
     finally:
         proxy.stop()
     assert call_ids[0] == call_ids[1] and call_ids[2] == call_ids[3]  # the challenge answered in-dialog
     assert call_ids[0] != call_ids[2]  # reg_keep_callid 0: a new Call-ID for the refresh
     return seen
+
+
+def _statuses(proxy: Any) -> list[str]:
+    """uac_reg_status("kam1") as each worker answers it (a burst of requests: both take some)."""
+    ua = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    ua.bind(("127.0.0.1", 0))
+    ua.settimeout(5)
+    port = ua.getsockname()[1]
+    try:
+        time.sleep(0.3)  # the 200 handled
+        for i in range(6):
+            request = "\r\n".join([
+                "OPTIONS sip:status@example.test SIP/2.0",
+                f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-st{i}", "Max-Forwards: 70",
+                "From: <sip:t@example.test>;tag=t", "To: <sip:status@example.test>",
+                f"Call-ID: st-{i}-{port}", "CSeq: 1 OPTIONS", "Content-Length: 0"]) + "\r\n\r\n"
+            ua.sendto(request.encode(), proxy.addr)
+        return sorted({ua.recvfrom(65535)[0].decode().split("\r\n")[0] for _ in range(6)})
+    finally:
+        ua.close()
 
 
 def test_uac_reg_registers_authenticates_and_refreshes_as_kamailio(tmp_path: Path) -> None:
@@ -102,12 +128,13 @@ def test_uac_reg_registers_authenticates_and_refreshes_as_kamailio(tmp_path: Pat
     port = registrar.getsockname()[1]
     try:
         kamailio = _registrations("kamailio-1", tmp_path, registrar, 2)
-        kampy = _registrations("kampy-1", tmp_path, registrar, 2)
+        kampy = _registrations("kampy-2", tmp_path, registrar, 2)
     finally:
         registrar.close()
     first = kamailio[0]
     assert first["ruri"] == f"REGISTER sip:127.0.0.1:{port} SIP/2.0"
     assert first["to"] == f"<sip:alice@127.0.0.1:{port}>"
     assert first["contact"] == "<sip:kam1@127.0.0.1:5099>" and first["expires"] == "60"
-    assert [r["cseq"] for r in kamailio] == ["10", "11", "10", "11"]
+    assert [r["cseq"] for r in kamailio[:4]] == ["10", "11", "10", "11"]
+    assert kamailio[4] == {"status": ["SIP/2.0 200 status 1"]}
     assert kampy == kamailio
