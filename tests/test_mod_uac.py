@@ -322,3 +322,81 @@ def test_reg_add_remove_active_and_refresh(reg_sip: Any) -> None:
     assert reg_sip.rpc("uac.reg_info", ["l_uuid", "kam1"])["expires"] == 120
     with pytest.raises(RpcFault, match="Record not found"):
         reg_sip.rpc("uac.reg_refresh", ["nobody"])
+
+
+# ------------------------------------------------------------------ uac_auth
+
+AUTH_CFG = """
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "uac.so"
+modparam("uac", "restore_mode", "none")
+modparam("uac", "auth_realm_avp", "$avp(arealm)")
+modparam("uac", "auth_username_avp", "$avp(auser)")
+modparam("uac", "auth_password_avp", "$avp(apass)")
+modparam("uac", "credential", "cuser:cred.test:cpass")
+request_route {{
+    {avps}
+    t_on_failure("AUTH");
+    t_relay();
+}}
+failure_route[AUTH] {{
+    $avp(auth) = {call};
+    if ($avp(auth) == 1) {{
+        t_relay();
+    }}
+}}
+"""
+
+
+def _challenging(realm: str) -> Any:
+    from kampy.testing.messages import Answer
+
+    def answer(request: Any) -> Any:
+        if request.msg.header("Proxy-Authorization"):
+            return 200
+        return Answer(407, headers={"Proxy-Authenticate": f'Digest realm="{realm}", nonce="abc"'})
+    return answer
+
+
+def _auth_run(kampy_cfg: Any, realm: str, avps: str, call: str = "uac_auth()") -> Any:
+    sip = kampy_cfg(AUTH_CFG.format(avps=avps, call=call))
+    sip.ua("sip:up@192.0.2.40", "192.0.2.40:5060", answer=_challenging(realm))
+    return sip.send_request("INVITE", "sip:up@192.0.2.40:5060")
+
+
+def _md5(s: str) -> str:
+    return hashlib.md5(s.encode()).hexdigest()
+
+
+def test_uac_auth_takes_the_avp_credentials_for_any_realm_when_the_realm_avp_is_empty(
+        kampy_cfg: Any) -> None:
+    result = _auth_run(kampy_cfg, "up.test", '$avp(arealm) = ""; $avp(auser) = "au"; $avp(apass) = "ap";')
+    invites = result.requests("INVITE")
+    assert len(invites) == 2 and result.avp("auth") == 1
+    value = invites[1].msg.header("Proxy-Authorization")
+    ha2 = _md5("INVITE:sip:up@192.0.2.40:5060")
+    assert value == (f'Digest username="au", realm="up.test", nonce="abc", uri="sip:up@192.0.2.40:5060", '
+                     f'response="{_md5(_md5("au:up.test:ap") + ":abc:" + ha2)}", algorithm=MD5')
+    assert invites[1].msg.cseq == invites[0].msg.cseq
+
+
+def test_uac_auth_falls_back_to_the_credential_of_the_realm(kampy_cfg: Any) -> None:
+    result = _auth_run(kampy_cfg, "cred.test", '$avp(arealm) = "elsewhere.test"; $avp(auser) = "au"; '
+                                               '$avp(apass) = "ap";')
+    value = result.requests("INVITE")[1].msg.header("Proxy-Authorization")
+    assert 'username="cuser", realm="cred.test"' in value
+
+
+def test_uac_auth_without_credentials_for_the_realm_is_minus_1(kampy_cfg: Any) -> None:
+    result = _auth_run(kampy_cfg, "unknown.test", "")
+    assert result.avp("auth") == -1 and len(result.requests("INVITE")) == 1
+
+
+def test_uac_auth_mode_1_takes_the_password_as_ha1(kampy_cfg: Any) -> None:
+    ha1 = _md5("au:up.test:ap")
+    avps = f'$avp(arealm) = "up.test"; $avp(auser) = "au"; $avp(apass) = "{ha1}";'
+    result = _auth_run(kampy_cfg, "up.test", avps, "uac_auth_mode(1)")
+    value = result.requests("INVITE")[1].msg.header("Proxy-Authorization")
+    assert f'response="{_md5(ha1 + ":abc:" + _md5("INVITE:sip:up@192.0.2.40:5060"))}"' in value
