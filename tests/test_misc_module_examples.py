@@ -1,8 +1,9 @@
 """The examples of the documentation of cfgutils, dialog, rtimer, tmrec, sqlops, group, uri_db,
-dialplan, exec, avpops, path, outbound (its edge proxy), sdpops and topoh (tests/data/kamailio-examples,
-one config per module, the examples' own typos corrected and noted in each file): `kampy check` and
-`kamailio -c` accept them, and kampy loads them (its modules built, their arguments fixed up). The
-examples Kamailio 5.6 itself refuses when it starts are refused by kampy too."""
+dialplan, exec, avpops, path, outbound (its edge proxy), sdpops, topoh and uac
+(tests/data/kamailio-examples, one config per module, the examples' own typos corrected and noted
+in each file): `kampy check` and `kamailio -c` accept them, and kampy loads them (its modules
+built, their arguments fixed up). The examples Kamailio 5.6 itself refuses when it starts are
+refused by kampy too."""
 from __future__ import annotations
 
 import re
@@ -19,7 +20,7 @@ from tests.support.kamailio_check import KAMAILIO, kamailio_check, kampy_check
 
 EXAMPLES = Path(__file__).resolve().parent / "data" / "kamailio-examples"
 MODULES = ["avpops", "cfgutils", "dialog", "dialplan", "exec", "group", "outbound", "path", "rtimer",
-           "sdpops", "sqlops", "tmrec", "topoh", "uri_db"]
+           "sdpops", "sqlops", "tmrec", "topoh", "uac", "uri_db"]
 # the examples' own table and column names, pointed at Kamailio's standard tables to load them
 OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
     "dialplan": {"dialplan": {"table_name": "dialplan"}},
