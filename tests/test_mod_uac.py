@@ -135,11 +135,13 @@ def test_replace_from_in_auto_mode_adds_the_vsf_parameter(kampy_cfg: Any) -> Non
     assert result.avp("orig_from") == '"Alice" <sip:alice@example.test>'
 
 
-def test_replace_from_in_none_mode_leaves_no_parameter(kampy_cfg: Any) -> None:
+def test_replace_from_in_none_mode_leaves_no_parameter_and_may_be_called_again(kampy_cfg: Any) -> None:
     sip = _server(kampy_cfg, "none")
-    out = sip.send(INVITE, src="192.0.2.10:5060").assert_forwarded("INVITE").msg
-    assert out.header("From").startswith('"Anon" <sip:anon@anon.test>')
+    result = sip.send(INVITE, src="192.0.2.10:5060")
+    out = result.assert_forwarded("INVITE").msg
+    assert out.header("From") == '"Anon" <sip:again@anon.test>;tag=a1'
     assert "vsf=" not in (out.header("Record-Route") or "")
+    assert (result.avp("first"), result.avp("second")) == (1, 1)
 
 
 def test_manual_mode_restores_only_when_the_script_asks(kampy_cfg: Any) -> None:

@@ -164,14 +164,16 @@ class UacModule(Module):
             log_at(log, L_ERR, "%s uri too long", hname)
             return -1
         new_value = with_uri(new_value, uri) or new_value
-        if self.restore_mode != NO_RESTORE:
-            assert self.rr is not None
-            param = self.from_param if is_from else self.to_param
-            if self.rr.add_rr_param(ctx, f";{param}={store_value(old_uri, uri, self.passwd)}") < 0:
-                log_at(log, L_ERR, "add_RR_param failed")
-                return -1
-            if not self._watch_replies(ctx, marks):
-                return -1
+        if self.restore_mode == NO_RESTORE:
+            _write(msg, hname, new_value)  # not marked: Kamailio returns before it sets the flag
+            return 1
+        assert self.rr is not None
+        param = self.from_param if is_from else self.to_param
+        if self.rr.add_rr_param(ctx, f";{param}={store_value(old_uri, uri, self.passwd)}") < 0:
+            log_at(log, L_ERR, "add_RR_param failed")
+            return -1
+        if not self._watch_replies(ctx, marks):
+            return -1
         _write(msg, hname, new_value)
         if is_from:
             marks.from_ = True
