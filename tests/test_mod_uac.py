@@ -402,3 +402,10 @@ def test_uac_auth_mode_1_takes_the_password_as_ha1(kampy_cfg: Any) -> None:
     result = _auth_run(kampy_cfg, "up.test", avps, "uac_auth_mode(1)")
     value = result.requests("INVITE")[1].msg.header("Proxy-Authorization")
     assert f'response="{_md5(ha1 + ":abc:" + _md5("INVITE:sip:up@192.0.2.40:5060"))}"' in value
+
+
+def test_a_missing_uacreg_table_is_logged_and_the_server_runs_without_records(kampy_cfg: Any, tmp_path: Any,
+                                                                             caplog: Any) -> None:
+    sip = kampy_cfg(REG_CFG.format(url=f"sqlite://{tmp_path / 'empty.sqlite'}"), db=None)
+    assert sip.rpc("uac.reg_dump") == []
+    assert "failed to load the records of table uacreg" in caplog.text

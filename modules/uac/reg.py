@@ -201,8 +201,9 @@ class RegTable:
         """uac_reg_load_db: every row of the table (a bad one is logged and left out)."""
         try:
             rows = self._rows()
-        except DBError as exc:
-            raise ValueError(f"failed to load the {self.db_table} table: {exc}") from None
+        except DBError as exc:  # Kamailio's timer process logs it and runs without records
+            log_at(log, L_ERR, "failed to load the records of table %s: %s", self.db_table, exc)
+            return
         for row in rows:
             try:
                 self.add(reg_from_row(row))
