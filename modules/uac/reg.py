@@ -503,15 +503,15 @@ class RegTable:
             raise RpcFault(500, "Not enabled")
 
     def node(self, reg: Reg, tn: int) -> dict[str, Any]:
-        """rpc_uac_reg_add_node_helper."""
+        """rpc_uac_reg_add_node_helper (an empty realm or socket is Kamailio's NULL string)."""
         return {
             "l_uuid": reg.l_uuid, "l_username": reg.l_username, "l_domain": reg.l_domain,
-            "r_username": reg.r_username, "r_domain": reg.r_domain, "realm": reg.realm,
+            "r_username": reg.r_username, "r_domain": reg.r_domain, "realm": reg.realm or None,
             "auth_username": reg.auth_username, "auth_password": reg.auth_password or "none",
             "auth_ha1": reg.auth_ha1 or "none", "auth_proxy": reg.auth_proxy or "none",
             "expires": reg.expires, "flags": reg.flags, "diff_expires": reg.timer_expires - tn,
             "timer_expires": reg.timer_expires, "reg_init": reg.reg_init, "reg_delay": reg.reg_delay,
-            "contact_addr": reg.contact_addr or "none", "socket": reg.socket,
+            "contact_addr": reg.contact_addr or "none", "socket": reg.socket or None,
         }
 
     def filtered(self, attr: str, val: str) -> Reg:

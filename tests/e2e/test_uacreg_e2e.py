@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 import socket
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,8 @@ def _registrations(target: str, tmp_path: Path, registrar: socket.socket,
     port = registrar.getsockname()[1]
     url = _db(tmp_path / f"{target}.sqlite", port)
     try:
-        proxy = start_proxy(target, tmp_path, cfg=CFG, defines=(f'DBURL="{url}"',))
+        ctl = f"unix:{tmp_path}/{target}.ctl"
+        proxy = start_proxy(target, tmp_path, cfg=CFG, defines=(f'DBURL="{url}"', f'CTLSOCK="{ctl}"'))
     except NotAvailable as exc:
         if target.startswith("kampy"):
             raise
@@ -94,11 +96,27 @@ def _registrations(target: str, tmp_path: Path, registrar: socket.socket,
             contact = f"Contact: <sip:kam1@127.0.0.1:5099>;expires={expires}"
             registrar.sendto(_reply(lines, 200, "OK", [contact]), addr)
         seen.append({"status": _statuses(proxy)})
+        seen.append({f"{i} {' '.join(cmd)}": _kamcmd(ctl, *cmd) for i, cmd in enumerate(RPCS)})
     finally:
         proxy.stop()
     assert call_ids[0] == call_ids[1] and call_ids[2] == call_ids[3]  # the challenge answered in-dialog
     assert call_ids[0] != call_ids[2]  # reg_keep_callid 0: a new Call-ID for the refresh
     return seen
+
+
+RPCS = [("uac.reg_dump",), ("uac.reg_info", "l_uuid", "kam1"), ("uac.reg_info", "realm", "x"),
+        ("uac.reg_info", "l_uuid", "nobody"), ("uac.reg_disable", "l_username", "alice"),
+        ("uac.reg_info", "l_username", "alice"), ("uac.reg_active", "0"), ("uac.reg_remove", "kam1"),
+        ("uac.reg_dump",)]
+MASKED = ("timer_expires", "reg_init", "diff_expires")
+
+
+def _kamcmd(ctl: str, *command: str) -> list[str]:
+    """kamcmd's output, the times masked."""
+    out = subprocess.run(["kamcmd", "-s", ctl, *command], capture_output=True, text=True, timeout=10)
+    lines = (out.stdout + out.stderr).splitlines()
+    pattern = r"^(\t*(" + "|".join(MASKED) + r")): .*$"
+    return [re.sub(pattern, r"\1: <masked>", line) for line in lines]
 
 
 def _statuses(proxy: Any) -> list[str]:
@@ -137,4 +155,10 @@ def test_uac_reg_registers_authenticates_and_refreshes_as_kamailio(tmp_path: Pat
     assert first["contact"] == "<sip:kam1@127.0.0.1:5099>" and first["expires"] == "60"
     assert [r["cseq"] for r in kamailio[:4]] == ["10", "11", "10", "11"]
     assert kamailio[4] == {"status": ["SIP/2.0 200 status 1"]}
+    rpc = kamailio[5]
+    assert "\tl_uuid: kam1" in rpc["0 uac.reg_dump"] and "\tflags: 20" in rpc["0 uac.reg_dump"]
+    assert rpc["2 uac.reg_info realm x"] == ["error: 400 - Unsupported filter attribute"]
+    assert "\tflags: 21" in rpc["5 uac.reg_info l_username alice"]  # online, init, now disabled
+    assert "\tsocket: <null string>" in rpc["0 uac.reg_dump"]
+    assert rpc["8 uac.reg_dump"] == []  # removed
     assert kampy == kamailio
