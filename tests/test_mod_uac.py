@@ -409,3 +409,13 @@ def test_a_missing_uacreg_table_is_logged_and_the_server_runs_without_records(ka
     sip = kampy_cfg(REG_CFG.format(url=f"sqlite://{tmp_path / 'empty.sqlite'}"), db=None)
     assert sip.rpc("uac.reg_dump") == []
     assert "failed to load the records of table uacreg" in caplog.text
+
+
+def test_reg_unregister_sends_a_register_with_expires_0_to_the_auth_proxy(reg_sip: Any) -> None:
+    proxy = reg_sip.ua("sip:provider@192.0.2.50", "192.0.2.50:5060", answer=200)
+    reg_sip.rpc("uac.reg_unregister", ["l_uuid", "kam1"])
+    sent = [s.msg for s in proxy.requests if s.method == "REGISTER"]
+    assert len(sent) == 1
+    assert sent[0].uri == "sip:sip.provider.test"
+    assert sent[0].header("To") == "<sip:r-alice@sip.provider.test>"
+    assert (sent[0].header("Contact"), sent[0].header("Expires")) == ("<sip:kam1@192.0.2.1:5060>", "0")
