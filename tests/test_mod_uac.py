@@ -419,3 +419,34 @@ def test_reg_unregister_sends_a_register_with_expires_0_to_the_auth_proxy(reg_si
     assert sent[0].uri == "sip:sip.provider.test"
     assert sent[0].header("To") == "<sip:r-alice@sip.provider.test>"
     assert (sent[0].header("Contact"), sent[0].header("Expires")) == ("<sip:kam1@192.0.2.1:5060>", "0")
+
+
+EVROUTE_CFG = """
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "rr.so"
+loadmodule "xlog.so"
+loadmodule "uac.so"
+{extra}
+request_route {{
+    $uac_req(method) = "MESSAGE";
+    $uac_req(ruri) = "sip:peer@192.0.2.30:5070";
+    $uac_req(evroute) = 1;
+    uac_req_send();
+    sl_send_reply("200", "OK");
+}}
+event_route[uac:reply] {{
+    xlog("L_ERR", "reply $uac_req(evcode) $uac_req(evtype) $rs\n");
+}}
+"""
+
+
+@pytest.mark.parametrize(("extra", "runs"), [("", True),
+                                             ('modparam("uac", "event_callback", "ksr_uac_event")', False)])
+def test_the_reply_route_runs_unless_a_kemi_event_callback_is_set(kampy_cfg: Any, caplog: Any, extra: str,
+                                                                   runs: bool) -> None:
+    sip = kampy_cfg(EVROUTE_CFG.format(extra=extra))
+    sip.ua("sip:peer@192.0.2.30", "192.0.2.30:5070", answer=486)
+    sip.send_request("OPTIONS", "sip:x@example.test")
+    assert ("reply 486 1 486" in caplog.text) is runs

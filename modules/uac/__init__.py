@@ -29,8 +29,6 @@ NOT_IMPLEMENTED = (
     Unimplemented("param", "restore_dlg", "the dialog module is not on kampy's main branch yet: "
                   "restore_dlg (From/To kept in dialog variables) needs its dialog callbacks; the "
                   "Record-Route parameter (restore_mode auto) restores instead", default=0, types=(int,)),
-    Unimplemented("param", "event_callback", "a KEMI callback name: kampy runs no KEMI scripts "
-                  "(event_route[uac:reply] works)", types=(str,)),
     Unimplemented("param", "reg_gc_interval", "kampy's uac.reg_reload replaces the records in one "
                   "transaction of the shared store: there is no old table whose memory is freed later",
                   default=150, types=(int,)),
@@ -101,6 +99,9 @@ EXPORTS = Exports(
         Param("auth_password_avp", (str,), None,
               doc="the pseudo-variable uac_auth() reads the password from"),
         *REG_PARAMS,
+        Param("event_callback", (str,), None,
+              doc="a KEMI function run instead of event_route[uac:reply]; a kamailio.cfg script has no "
+                  "KEMI engine, so with it set nothing runs (as in Kamailio)"),
         Param("default_socket", (str,), None,
               doc="the local socket (`proto:addr:port`) uac_req_send() sends from when $uac_req(sock) "
                   "is unset"),

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kampy.api import (
+    L_DBG,
     L_ERR,
     TMCB_LOCAL_COMPLETED,
     CoreAPI,
@@ -77,6 +78,7 @@ class UacSender:
         self.core = core
         self.req = SendInfo()
         self.default_socket = params["default_socket"] or ""
+        self.event_callback = params["event_callback"] or ""
         if self.default_socket and self._socket(self.default_socket) is None:
             raise ValueError(f"non-local socket <{self.default_socket}>")
 
@@ -217,6 +219,9 @@ class UacSender:
     def run_reply_route(self, rpl: Response | None, tp: SendInfo, code: int) -> None:
         """uac_req_run_event_route: $uac_req holds the request's fields, `evcode` the reply's
         status, `evtype` 1 for a received reply (the route's message), 2 for none (a timeout)."""
+        if self.event_callback:
+            log_at(log, L_DBG, "event callback (%s) set, but no cfg engine", self.event_callback)
+            return
         if not self.core.has_route("event", REPLY_ROUTE):
             return
         self.req = copy.copy(tp)
