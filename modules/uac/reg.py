@@ -207,7 +207,7 @@ class RegTable:
         for row in rows:
             try:
                 self.add(reg_from_row(row))
-            except BadRecord as exc:
+            except ValueError as exc:  # BadRecord, or a number column that is no number
                 log_at(log, L_ERR, "%s", exc)
 
     def reload(self) -> None:
@@ -218,7 +218,7 @@ class RegTable:
             for row in rows:
                 try:
                     self.add(reg_from_row(row))
-                except BadRecord as exc:
+                except ValueError as exc:  # BadRecord, or a number column that is no number
                     log_at(log, L_ERR, "%s", exc)
 
     def db_refresh(self, uuid: str) -> int:
@@ -232,7 +232,7 @@ class RegTable:
             return 0
         try:
             reg = reg_from_row(rows[0])
-        except BadRecord as exc:
+        except ValueError as exc:
             log_at(log, L_ERR, "%s", exc)
             return -1
         with self.table.transaction():
