@@ -492,10 +492,14 @@ class RegTable:
                 return -3
             if reg is None:
                 return -2
-            reg.flags = reg.flags | UAC_REG_DISABLED if disable else reg.flags & ~UAC_REG_DISABLED
-            reg.timer_expires = int(time.time()) + 1
-            self.put(reg)
+            self.mark_disabled(reg, disable)
         return 1
+
+    def mark_disabled(self, reg: Reg, disable: bool) -> None:
+        """Set or clear the record's disabled flag; the timer looks at it within a second."""
+        reg.flags = reg.flags | UAC_REG_DISABLED if disable else reg.flags & ~UAC_REG_DISABLED
+        reg.timer_expires = int(time.time()) + 1
+        self.put(reg)
 
     # ------------------------------------------------------------ RPC
     def rpc_ready(self) -> None:

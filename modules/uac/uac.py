@@ -392,10 +392,7 @@ class UacModule(Module):
 
     def _rpc_flag(self, attr: str, val: str, disable: bool) -> None:
         with self.reg.table.transaction() if self.reg.enabled else _nothing():
-            reg = self.reg.filtered(attr, val)
-            reg.flags = reg.flags | 1 if disable else reg.flags & ~1
-            reg.timer_expires = int(self.core.clock.time()) + 1
-            self.reg.put(reg)
+            self.reg.mark_disabled(self.reg.filtered(attr, val), disable)
 
     def rpc_reg_reload(self) -> None:
         self.reg.rpc_ready()
