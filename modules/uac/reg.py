@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -129,6 +128,9 @@ class RegTable:
                 self.table.put(_ACTIVE, b"1" if int(params["reg_active"]) else b"0")
                 self.load_db()
 
+    def _now(self) -> int:
+        return int(self.core.clock.time())
+
     # ------------------------------------------------------------ the store
     def get(self, uuid: str) -> Reg | None:
         got = self.table.get(b"r:" + uuid.encode())
@@ -148,7 +150,7 @@ class RegTable:
             reg.contact_addr = self.contact_addr
         if not reg.reg_delay and self.random_delay > 0:
             reg.reg_delay = secrets.randbelow(self.random_delay)
-        reg.reg_init = int(time.time())
+        reg.reg_init = self._now()
         seq = int((self.table.get(_SEQ) or (b"0",))[0]) + 1
         self.table.put(_SEQ, str(seq).encode())
         reg.seq = seq
@@ -248,7 +250,7 @@ class RegTable:
         """uac_reg_timer: each record's update, in turn."""
         if not self.enabled:
             return
-        tn = int(time.time())
+        tn = self._now()
         for reg in self.all():
             with self.table.transaction():
                 cur = self.get(reg.l_uuid)
@@ -303,7 +305,7 @@ class RegTable:
         if ret < 0:
             log_at(log, L_ERR, "failed to send request for [%s]", uuid)
             if self.retry_interval:
-                reg.timer_expires = (tn or int(time.time())) + self.retry_interval
+                reg.timer_expires = (tn or self._now()) + self.retry_interval
             else:
                 reg.flags |= UAC_REG_DISABLED
                 self.core.stats.inc(self.st_disabled)
@@ -321,7 +323,7 @@ class RegTable:
             outcome = self._handle_reply(reg, code, rpl)
             if outcome == "error":
                 if self.retry_interval:
-                    reg.timer_expires = int(time.time()) + self.retry_interval
+                    reg.timer_expires = self._now() + self.retry_interval
                 else:
                     reg.flags |= UAC_REG_DISABLED
                     self.core.stats.inc(self.st_disabled)
@@ -437,7 +439,7 @@ class RegTable:
         reg = self.get(uuid) if self.enabled else None
         if reg is None:
             return -1
-        if reg.flags & UAC_REG_ONLINE and reg.timer_expires > time.time():
+        if reg.flags & UAC_REG_ONLINE and reg.timer_expires > self.core.clock.time():
             return 1
         if reg.flags & UAC_REG_ONGOING:
             return -2
@@ -498,7 +500,7 @@ class RegTable:
     def mark_disabled(self, reg: Reg, disable: bool) -> None:
         """Set or clear the record's disabled flag; the timer looks at it within a second."""
         reg.flags = reg.flags | UAC_REG_DISABLED if disable else reg.flags & ~UAC_REG_DISABLED
-        reg.timer_expires = int(time.time()) + 1
+        reg.timer_expires = self._now() + 1
         self.put(reg)
 
     # ------------------------------------------------------------ RPC
