@@ -450,3 +450,43 @@ def test_the_reply_route_runs_unless_a_kemi_event_callback_is_set(kampy_cfg: Any
     sip.ua("sip:peer@192.0.2.30", "192.0.2.30:5070", answer=486)
     sip.send_request("OPTIONS", "sip:x@example.test")
     assert ("reply 486 1 486" in caplog.text) is runs
+
+
+def _active_reg(kampy_cfg: Any, tmp_path: Any, answer: Any) -> tuple[Any, Any]:
+    from kampy.db import connect
+    from kampy.db.schema import create_tables
+
+    url = f"sqlite://{tmp_path / 'active.sqlite'}"
+    db = connect(url)
+    try:
+        create_tables(db, ["version", "uacreg"])
+        db.insert("uacreg", _reg_row("kam1", "alice"))
+    finally:
+        db.close()
+    sip = kampy_cfg(REG_CFG.format(url=url), db=None, modparams={"uac": {"reg_active": 1}})
+    provider = sip.ua("sip:provider@192.0.2.50", "192.0.2.50:5060", answer=answer)
+    sip.advance(1)
+    return sip, provider
+
+
+def test_a_refused_registration_disables_the_record(kampy_cfg: Any, tmp_path: Any) -> None:
+    sip, provider = _active_reg(kampy_cfg, tmp_path, 403)
+    assert [s.method for s in provider.requests] == ["REGISTER"]
+    info = sip.rpc("uac.reg_info", ["l_uuid", "kam1"])
+    assert info["flags"] & 1 and sip.stat("uac:regdisabled") == 1
+    sip.advance(200)
+    assert len(provider.requests) == 1  # disabled: not tried again
+
+
+def test_423_takes_min_expires_for_the_next_register(kampy_cfg: Any, tmp_path: Any) -> None:
+    from kampy.testing.messages import Answer
+
+    def answer(request: Any) -> Any:
+        if request.msg.header("Expires") == "300":
+            return Answer(423, headers={"Min-Expires": "600"})
+        return Answer(200, headers={"Contact": "<sip:kam1@192.0.2.1:5060>;expires=600"})
+    sip, provider = _active_reg(kampy_cfg, tmp_path, answer)
+    sip.advance(90)
+    expires = [s.msg.header("Expires") for s in provider.requests]
+    assert expires[:2] == ["300", "600"]
+    assert sip.rpc("uac.reg_info", ["l_uuid", "kam1"])["expires"] == 600
