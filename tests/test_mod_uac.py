@@ -490,3 +490,26 @@ def test_423_takes_min_expires_for_the_next_register(kampy_cfg: Any, tmp_path: A
     expires = [s.msg.header("Expires") for s in provider.requests]
     assert expires[:2] == ["300", "600"]
     assert sip.rpc("uac.reg_info", ["l_uuid", "kam1"])["expires"] == 600
+
+
+def test_reg_keep_callid_refreshes_in_the_same_call_id_with_the_next_cseq(kampy_cfg: Any,
+                                                                         tmp_path: Any) -> None:
+    from kampy.db import connect
+    from kampy.db.schema import create_tables
+    from kampy.testing.messages import Answer
+
+    url = f"sqlite://{tmp_path / 'keep.sqlite'}"
+    with connect(url) as db:
+        create_tables(db, ["version", "uacreg"])
+        db.insert("uacreg", _reg_row("kam1", "alice"))
+    params = {"uac": {"reg_active": 1, "reg_keep_callid": 1}}
+    sip = kampy_cfg(REG_CFG.format(url=url), db=None, modparams=params)
+    provider = sip.ua("sip:provider@192.0.2.50", "192.0.2.50:5060",
+                      answer=Answer(200, headers={"Contact": "<sip:kam1@192.0.2.1:5060>;expires=60"}))
+    sip.advance(1)
+    sip.advance(90)
+    sent = [s.msg for s in provider.requests]
+    assert len(sent) >= 2
+    assert sent[1].call_id == sent[0].call_id
+    assert (sent[0].cseq.num, sent[1].cseq.num) == (10, 11)
+    assert sip.rpc("uac.reg_info", ["l_uuid", "kam1"])["flags"] & 4  # online
