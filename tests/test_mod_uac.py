@@ -513,3 +513,11 @@ def test_reg_keep_callid_refreshes_in_the_same_call_id_with_the_next_cseq(kampy_
     assert sent[1].call_id == sent[0].call_id
     assert (sent[0].cseq.num, sent[1].cseq.num) == (10, 11)
     assert sip.rpc("uac.reg_info", ["l_uuid", "kam1"])["flags"] & 4  # online
+
+
+@pytest.mark.parametrize(("sock", "rc"), [("udp:127.0.0.1:5060", 1), ("udp:10.9.9.9:5060", -1)])
+def test_uac_req_sock_must_be_a_local_socket(kampy_cfg: Any, sock: str, rc: int) -> None:
+    cfg = UAC_REQ.replace('$uac_req(body) = "hi";', f'$uac_req(body) = "hi"; $uac_req(sock) = "{sock}";')
+    result = kampy_cfg(cfg).send_request("OPTIONS", "sip:x@example.test")
+    assert result.avp("rc") == rc
+    assert len(result.requests("MESSAGE")) == (1 if rc == 1 else 0)

@@ -144,19 +144,19 @@ class UacSender:
 
     def send_new(self, method: str, ruri: str, to: str, frm: str, hdrs: str, body: bytes, ouri: str,
                  sock: str, callid: str, reply_cb: Any) -> int:
-        """tm's t_request for a request of a new dialog; through t_uac when a socket or a Call-ID
-        is given (t_request chooses them itself)."""
+        """tm's t_request for a request of a new dialog (from `sock`, else default_socket); through
+        t_uac when a Call-ID is given (t_request makes its own)."""
         tm = self.module.tm
         sock = sock or self.default_socket
-        if not callid and not sock:
-            return int(tm.t_request(method, ruri, to, frm, headers=hdrs, body=body, next_hop=ouri or None,
-                                    callback=reply_cb))
         socket = self._socket(sock) if sock else None
         if sock and socket is None:
             log_at(log, L_ERR, "non-local socket <%s>", sock)
             return -1
-        dialog = UacDialog(callid or secrets.token_hex(16), secrets.token_hex(16), frm, to,
-                           remote_target=ruri, dst_uri=ouri or None, send_socket=socket)
+        if not callid:
+            return int(tm.t_request(method, ruri, to, frm, headers=hdrs, body=body, next_hop=ouri or None,
+                                    callback=reply_cb, send_socket=socket))
+        dialog = UacDialog(callid, secrets.token_hex(16), frm, to, remote_target=ruri, dst_uri=ouri or None,
+                           send_socket=socket)
         cb = (lambda t, kind, p: reply_cb(p.code, p.rpl)) if reply_cb is not None else None
         return int(tm.t_uac(method, dialog, headers=hdrs, body=body, cb_types=TMCB_LOCAL_COMPLETED,
                             callback=cb))
