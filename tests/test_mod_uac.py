@@ -159,6 +159,11 @@ def test_auto_mode_needs_rr_append_fromtag(kampy_cfg: Any) -> None:
         _server(kampy_cfg, "auto", 'modparam("rr", "append_fromtag", 0)')
 
 
+def test_restore_dlg_needs_the_dialog_module(kampy_cfg: Any) -> None:
+    with pytest.raises(ConfigError, match="failed to find dialog API - is dialog module loaded"):
+        _server(kampy_cfg, "auto", 'modparam("uac", "restore_dlg", 1)')
+
+
 def test_an_unknown_restore_mode_is_refused(kampy_cfg: Any) -> None:
     with pytest.raises(ConfigError, match="restore_mode"):
         _server(kampy_cfg, "rr")

@@ -8,6 +8,7 @@ from typing import Any
 from kampy.api import (
     Arg,
     ArgKind,
+    DialogAPI,
     EventRoute,
     Exports,
     Function,
@@ -26,9 +27,6 @@ from kampy.api import (
 from .uac import UacModule, check_credential, check_restore_mode
 
 NOT_IMPLEMENTED = (
-    Unimplemented("param", "restore_dlg", "the dialog module is not on kampy's main branch yet: "
-                  "restore_dlg (From/To kept in dialog variables) needs its dialog callbacks; the "
-                  "Record-Route parameter (restore_mode auto) restores instead", default=0, types=(int,)),
     Unimplemented("param", "reg_gc_interval", "kampy's uac.reg_reload replaces the records in one "
                   "transaction of the shared store: there is no old table whose memory is freed later",
                   default=150, types=(int,)),
@@ -84,6 +82,10 @@ EXPORTS = Exports(
               doc="`none` (nothing kept), `manual` (replies restored; uac_restore_from()/_to() in the "
                   "script for later requests) or `auto` (replies and the dialog's later requests, "
                   "through rr's loose_route(); needs rr's append_fromtag)"),
+        Param("restore_dlg", (int,), 0,
+              doc="1 (with restore_mode auto): keep the original and new URIs in dialog variables of the "
+                  "request's dialog (dlg_manage() called before) instead of the Record-Route parameter; "
+                  "needs the dialog module"),
         Param("restore_passwd", (str,), "",
               doc="a key the stored URIs are XORed with"),
         Param("restore_from_avp", (str,), None,
@@ -193,7 +195,8 @@ EXPORTS = Exports(
     ),
     processes=reg_processes,
     needs=(Need("tm", TmAPI, doc="the requests uac sends, the reply callbacks"),
-           Need("rr", RrAPI, optional=True, doc="the Record-Route parameters of the restore")),
+           Need("rr", RrAPI, optional=True, doc="the Record-Route parameters of the restore"),
+           Need("dialog", DialogAPI, optional=True, doc="restore_dlg: the dialog variables and callbacks")),
     not_implemented=NOT_IMPLEMENTED,
     factory=UacModule,
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
+from typing import Any
 
 MAX_URI_SIZE = 1024
 
@@ -158,3 +159,18 @@ def with_name_addr(value: str, name_addr: str) -> str | None:
     if addr is None:
         return None
     return name_addr + value[addr.addr_end:]
+
+
+def current_value(msg: Any, hname: str) -> str | None:
+    """The header's value as it will go out (an earlier change included)."""
+    try:
+        line = msg.pending_header_line(hname, 0)
+    except IndexError:
+        return None
+    if line is None:
+        return None
+    return line.partition(b":")[2].strip().decode("utf-8", "surrogateescape")
+
+
+def write_value(msg: Any, hname: str, value: str) -> None:
+    msg.replace_header(hname, 0, value)

@@ -31,14 +31,17 @@ from kampy.api import (
 )
 
 from . import digest
+from .dlgrestore import DlgRestore
 from .replace import (
     MAX_URI_SIZE,
+    current_value,
     parse_address,
     restored_uri,
     store_value,
     with_display,
     with_name_addr,
     with_uri,
+    write_value,
 )
 from .reg import Reg, RegTable
 from .send import UacSender
@@ -87,14 +90,12 @@ class UacModule(Module):
         self.credentials = [digest.parse_credential(v) for v in params["credential"] or []]
         self.credentials.reverse()  # Kamailio links each new one first
         self.auth_avps = self._auth_avps(params)
+        self.dlg_restore: DlgRestore | None = None
         if self.restore_mode != NO_RESTORE:
             if self.rr is None:
                 raise ValueError("can't load RR API (restore_mode needs the rr module)")
             if self.restore_mode == AUTO_RESTORE:
-                if not self.rr.append_fromtag:
-                    raise ValueError("'append_fromtag' RR param is not enabled! - required by AUTO "
-                                     "restore mode")
-                self.rr.register_rrcb(self._rr_checker)
+                self._init_auto(int(params["restore_dlg"]))
         self.sender = UacSender(self, core, params)
         self.reg = RegTable(self, params)
 
@@ -105,6 +106,20 @@ class UacModule(Module):
     def reg_timer(self) -> None:
         """The TIMER UAC REG process, every reg_timer_interval seconds."""
         self.reg.timer()
+
+    def _init_auto(self, restore_dlg: int) -> None:
+        """Auto mode: restore_dlg keeps the URIs in the dialog, else rr's From-tag tells the
+        direction; rr's loose_route() runs the restore either way."""
+        assert self.rr is not None
+        if not restore_dlg:
+            if not self.rr.append_fromtag:
+                raise ValueError("'append_fromtag' RR param is not enabled! - required by AUTO restore mode")
+        else:
+            dialog = self.core.api("dialog")
+            if dialog is None:
+                raise ValueError("failed to find dialog API - is dialog module loaded?")
+            self.dlg_restore = DlgRestore(self, dialog)
+        self.rr.register_rrcb(self._rr_checker)
 
     def _auth_avps(self, params: dict[str, Any]) -> tuple[Any, Any, Any] | None:
         names = [params["auth_realm_avp"], params["auth_username_avp"], params["auth_password_avp"]]
@@ -129,7 +144,7 @@ class UacModule(Module):
             display, uri = None, display  # type: ignore[assignment]
         return self._replace(ctx, "To", display, uri or None)
 
-    def _marks(self, ctx: MessageContext) -> _Marks:
+    def marks(self, ctx: MessageContext) -> _Marks:
         marks = ctx.local.get(_STATE)
         if marks is None:
             marks = ctx.local[_STATE] = _Marks()
@@ -138,11 +153,11 @@ class UacModule(Module):
     def _replace(self, ctx: MessageContext, hname: str, display: str | None, uri: str | None) -> int:
         msg = ctx.msg
         is_from = hname == "From"
-        marks = self._marks(ctx)
+        marks = self.marks(ctx)
         if ctx.route_type & RouteType.REQUEST and (marks.from_ if is_from else marks.to):
             log_at(log, L_ERR, "called uac_replace_%s() multiple times on the message", hname.lower())
             return -1
-        value = _current(msg, hname)
+        value = current_value(msg, hname)
         addr = parse_address(value) if value is not None else None
         if addr is None:
             log_at(log, L_ERR, "failed to find/parse %s hdr", hname.upper())
@@ -157,7 +172,7 @@ class UacModule(Module):
             avp_add(ctx, avp, addr.name_addr)
         new_value = addr.value if display is None else with_display(addr, display)
         if not uri:
-            _write(msg, hname, new_value)
+            write_value(msg, hname, new_value)
             return 1
         old_uri = addr.uri_text
         if len(old_uri) > MAX_URI_SIZE or len(uri) > MAX_URI_SIZE:
@@ -165,23 +180,33 @@ class UacModule(Module):
             return -1
         new_value = with_uri(new_value, uri) or new_value
         if self.restore_mode == NO_RESTORE:
-            _write(msg, hname, new_value)  # not marked: Kamailio returns before it sets the flag
+            write_value(msg, hname, new_value)  # not marked: Kamailio returns before it sets the flag
             return 1
-        assert self.rr is not None
-        param = self.from_param if is_from else self.to_param
-        if self.rr.add_rr_param(ctx, f";{param}={store_value(old_uri, uri, self.passwd)}") < 0:
-            log_at(log, L_ERR, "add_RR_param failed")
+        if self.dlg_restore is None or not self.dlg_restore.store(ctx, is_from, addr, display, uri):
+            if not self._add_store_param(ctx, is_from, old_uri, uri):
+                return -1
+        if not self.watch_replies(ctx, marks):
             return -1
-        if not self._watch_replies(ctx, marks):
-            return -1
-        _write(msg, hname, new_value)
+        write_value(msg, hname, new_value)
         if is_from:
             marks.from_ = True
         else:
             marks.to = True
         return 1
 
-    def _watch_replies(self, ctx: MessageContext, marks: _Marks) -> bool:
+    def _add_store_param(self, ctx: MessageContext, is_from: bool, old_uri: str, uri: str) -> bool:
+        """The Record-Route parameter that keeps the original URI (`vsf`/`vst`)."""
+        assert self.rr is not None
+        if not self.rr.append_fromtag:
+            log_at(log, L_ERR, "'append_fromtag' RR param is not enabled! - required by AUTO restore mode")
+            return False
+        param = self.from_param if is_from else self.to_param
+        if self.rr.add_rr_param(ctx, f";{param}={store_value(old_uri, uri, self.passwd)}") < 0:
+            log_at(log, L_ERR, "add_RR_param failed")
+            return False
+        return True
+
+    def watch_replies(self, ctx: MessageContext, marks: _Marks) -> bool:
         """Have the replies of the request's transaction get the request's From/To back."""
         if marks.callback:
             return True
@@ -209,7 +234,7 @@ class UacModule(Module):
         done_from = self._restore(ctx, self.from_param, True)
         done_to = self._restore(ctx, self.to_param, False)
         if done_from or done_to:
-            self._watch_replies(ctx, self._marks(ctx))
+            self.watch_replies(ctx, self.marks(ctx))
 
     def _restore(self, ctx: MessageContext, param: str, check_from: bool) -> bool:
         """restore_uri: put the URI the Route parameter `param` holds into the header the
@@ -227,7 +252,7 @@ class UacModule(Module):
         upstream = self.rr.is_direction(ctx, "upstream") == 1
         in_to = upstream if check_from else not upstream
         hname = "To" if in_to else "From"
-        current = _current(ctx.msg, hname)
+        current = current_value(ctx.msg, hname)
         addr = parse_address(current) if current is not None else None
         if addr is None:
             log_at(log, L_ERR, "failed to find/parse %s hdr", hname.upper())
@@ -239,8 +264,8 @@ class UacModule(Module):
         if uri is None:
             log_at(log, L_ERR, "%s [%s]", why, addr.uri_text)
             return False
-        _write(ctx.msg, hname, with_uri(addr.value, uri) or addr.value)
-        marks = self._marks(ctx)
+        write_value(ctx.msg, hname, with_uri(addr.value, uri) or addr.value)
+        marks = self.marks(ctx)
         if in_to:
             marks.to = True
         else:
@@ -265,12 +290,12 @@ class UacModule(Module):
                     orig = req.header(hname)
                     addr = parse_address(orig) if orig is not None else None
                     stored = addr.name_addr if addr is not None else None
-                current = _current(rpl, hname)
+                current = current_value(rpl, hname)
                 new_value = with_name_addr(current, stored) if current is not None and stored else None
                 if new_value is None:
                     log_at(log, L_ERR, "failed to restore %s", hname.upper())
                     continue
-                _write(rpl, hname, new_value)
+                write_value(rpl, hname, new_value)
         return restore_uris_reply
 
     # ------------------------------------------------------------ uac_auth
@@ -467,17 +492,6 @@ REG_ADD_FIELDS = ("l_uuid", "l_username", "l_domain", "r_username", "r_domain", 
                   "contact_addr")
 
 
-def _current(msg: Any, hname: str) -> str | None:
-    """The header's value as it will go out (an earlier change included)."""
-    try:
-        line = msg.pending_header_line(hname, 0)
-    except IndexError:
-        return None
-    if line is None:
-        return None
-    return line.partition(b":")[2].strip().decode("utf-8", "surrogateescape")
-
-
 @contextlib.contextmanager
 def _nothing() -> Iterator[None]:
     yield
@@ -485,7 +499,3 @@ def _nothing() -> Iterator[None]:
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
-
-
-def _write(msg: Any, hname: str, value: str) -> None:
-    msg.replace_header(hname, 0, value)

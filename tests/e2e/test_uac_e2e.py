@@ -11,6 +11,7 @@ user agents on free 127.0.0.1 ports:
 from __future__ import annotations
 
 import hashlib
+import re
 import socket
 import time
 from pathlib import Path
@@ -73,17 +74,18 @@ def _receive(sock: socket.socket, first: str) -> tuple[list[str], tuple[str, int
             return lines, addr
 
 
-def _start(target: str, directory: Path):  # type: ignore[no-untyped-def]
+def _start(target: str, directory: Path, cfg: Path = UAC_CFG):  # type: ignore[no-untyped-def]
     try:
-        return start_proxy(target, directory, cfg=UAC_CFG)
+        return start_proxy(target, directory, cfg=cfg)
     except NotAvailable as exc:
         if target.startswith("kampy"):
             raise
         pytest.skip(str(exc))
 
 
-def _replace_call(target: str, directory: Path, ruri_user: str = "bob") -> dict[str, object]:
-    proxy = _start(target, directory)
+def _replace_call(target: str, directory: Path, ruri_user: str = "bob",
+                  cfg: Path = UAC_CFG) -> dict[str, object]:
+    proxy = _start(target, directory, cfg)
     caller, callee = _sock(), _sock()
     me = f"127.0.0.1:{proxy.port}"
     try:
@@ -93,7 +95,8 @@ def _replace_call(target: str, directory: Path, ruri_user: str = "bob") -> dict[
         caller.sendto(_request("INVITE", bob, caller, call_id, 1, ALICE_FROM, bob_to), proxy.addr)
         invite, paddr = _receive(callee, "INVITE")
         rr = _header(invite, "Record-Route")
-        callee.sendto(_reply(invite, 200, "OK", to_tag="bob-tag-1"), paddr)
+        callee.sendto(_reply(invite, 200, "OK", to_tag="bob-tag-1",
+                             extra=(f"Contact: <sip:bob@127.0.0.1:{_port(callee)}>",)), paddr)
         ok, _ = _receive(caller, "SIP/2.0 200")
         # caller's BYE (downstream): the callee sees the replaced From again
         route = rr.strip("<>")
@@ -110,8 +113,8 @@ def _replace_call(target: str, directory: Path, ruri_user: str = "bob") -> dict[
         caller.sendto(_reply(up_bye, 200, "OK"), paddr)
         up_ok, _ = _receive(callee, "SIP/2.0 200")
 
-        def n(text: str) -> str:
-            return text.replace(me, "PROXY")
+        def n(text: str) -> str:  # the dialog's id (restore_dlg) differs by nature
+            return re.sub(r";did=[^;>]*", ";did=ID", text.replace(me, "PROXY"))
         return {
             "invite_from": _header(invite, "From"), "invite_to": _header(invite, "To"), "rr": n(rr),
             "ok_from": _header(ok, "From"), "ok_to": _header(ok, "To"),
@@ -137,6 +140,17 @@ def test_replace_from_is_restored_on_replies_and_byes_as_kamailio(tmp_path: Path
     assert kamailio["up_bye_to"] == ALICE_FROM
     assert kamailio["up_ok_to"] == kamailio["invite_from"]
     assert str(kamailio["rr"]).startswith("<sip:PROXY;lr;ftag=alice-tag-1;vsf=")
+    assert kampy == kamailio
+
+
+@pytest.mark.parametrize("user", ["bob", "display"])
+def test_restore_dlg_keeps_the_uris_in_the_dialog_as_kamailio(tmp_path: Path, user: str) -> None:
+    cfg = CONFIGS / "uac_dlg.cfg"
+    kamailio = _replace_call("kamailio-1", tmp_path, user, cfg)
+    kampy = _replace_call("kampy-1", tmp_path, user, cfg)
+    assert ";vsf=" not in str(kamailio["rr"]) and ";vst=" not in str(kamailio["rr"])
+    if user == "bob":  # the dialog keeps the new display too: none (uac_replace_from with the URI only)
+        assert kamailio["bye_from"] == "<sip:anonymous@anonymous.invalid>;tag=alice-tag-1"
     assert kampy == kamailio
 
 
