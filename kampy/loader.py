@@ -20,7 +20,7 @@ from functools import cache
 from importlib import metadata
 from pathlib import Path
 
-import modules as builtin_modules
+import kampy.modules as builtin_modules
 from kampy.module import Exports
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ def builtin_names() -> tuple[str, ...]:
 
 @cache
 def load_builtin(name: str) -> Exports:
-    return _exports_of(importlib.import_module(f"modules.{name}"), f"modules.{name}")
+    return _exports_of(importlib.import_module(f"kampy.modules.{name}"), f"kampy.modules.{name}")
 
 
 def find_module(path: str, load_paths: list[str] | None = None) -> FoundModule:

@@ -99,10 +99,11 @@ def test_every_param_a_module_ignores_is_declared_not_implemented():
 
     root = Path(__file__).resolve().parent.parent / "modules"
     # parameters whose names a module builds rather than spells (rtpengine's 56 mos_*_pv)
-    built = {f"rtpengine.{name}" for name in importlib.import_module("modules.rtpengine.stats").all_params()}
+    stats = importlib.import_module("kampy.modules.rtpengine.stats")
+    built = {f"rtpengine.{name}" for name in stats.all_params()}
     silent = []
     for folder in sorted(p for p in root.iterdir() if (p / "__init__.py").is_file()):
-        exports = getattr(importlib.import_module(f"modules.{folder.name}"), "EXPORTS", None)
+        exports = getattr(importlib.import_module(f"kampy.modules.{folder.name}"), "EXPORTS", None)
         if exports is None:
             continue
         code = "".join(re.sub(r'Param\("[^"]+"', "", f.read_text()) if f.name == "__init__.py"

@@ -98,14 +98,16 @@ def test_installed_console_script_runs_from_any_directory(tmp_path):
 
 
 def test_non_editable_install_ships_grammar_and_modules(tmp_path):
-    """`pip install .` (not editable) must carry grammar/kamailio.lark and modules/ along."""
+    """`pip install .` (not editable) must carry grammar/kamailio.lark and modules/ along, inside
+    kampy (kampy.grammar, kampy.modules): no top-level package of another name."""
     target = tmp_path / "site"
     build = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
          "--target", str(target), str(REPO)], capture_output=True, text=True, timeout=300)
     assert build.returncode == 0, build.stderr
-    assert (target / "grammar" / "kamailio.lark").is_file()
-    assert (target / "modules" / "msilo" / "__init__.py").is_file()
+    assert (target / "kampy" / "grammar" / "kamailio.lark").is_file()
+    assert (target / "kampy" / "modules" / "msilo" / "__init__.py").is_file()
+    assert not (target / "modules").exists() and not (target / "grammar").exists()
     env = {"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     result = subprocess.run([sys.executable, "-m", "kampy", "check", str(SAMPLE)], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=60)

@@ -15,7 +15,7 @@ import pytest
 
 from kampy.db import Database, DBError, Reason, connect, create_tables
 from kampy.testing import mariadb
-from modules.db_mysql.driver import Connector
+from kampy.modules.db_mysql.driver import Connector
 
 BOUND = 10.0  # seconds a call may take to fail once the server is gone
 FAST = 0.01  # seconds a call may take to fail while the server is known to be down

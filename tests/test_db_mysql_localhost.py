@@ -10,7 +10,7 @@ from kampy.db import connect
 from kampy.db.schema import create_tables
 from kampy.db.url import parse_url
 from kampy.testing import mariadb
-from modules.db_mysql.driver import local_socket
+from kampy.modules.db_mysql.driver import local_socket
 
 
 def socket_of(server: mariadb.MariaDB) -> Path:

@@ -47,8 +47,8 @@ def test_malformed_urls_are_refused_with_reason_url(url: str) -> None:
 
 
 def test_driver_is_found_through_the_module_loader() -> None:
-    from modules.db_mysql.driver import MySQLDriver
-    from modules.db_sqlite.driver import SQLiteDriver
+    from kampy.modules.db_mysql.driver import MySQLDriver
+    from kampy.modules.db_sqlite.driver import SQLiteDriver
 
     assert isinstance(driver_for("sqlite"), SQLiteDriver)
     assert isinstance(driver_for("mysql"), MySQLDriver)

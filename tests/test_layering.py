@@ -7,6 +7,7 @@ name` counts as importing the submodule `pkg.name` when there is one, else the p
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -149,3 +150,14 @@ def test_every_folder_of_code_is_a_package() -> None:
     # (not editable) kampy lacks the folder's code (kampy/cmdline did: `kampy` failed to start)
     folders = {p.parent for p in KAMPY.rglob("*.py")} | {p.parent for p in (ROOT / "modules").rglob("*.py")}
     assert sorted(str(f.relative_to(ROOT)) for f in folders if not (f / "__init__.py").is_file()) == []
+
+
+def test_nothing_imports_the_checkouts_modules_or_grammar_by_their_folder_names() -> None:
+    """modules/ and grammar/ are kampy.modules and kampy.grammar (installed, no other name exists);
+    importing them as `modules` from a checkout would load every module a second time."""
+    pattern = re.compile(r"^\s*(?:from|import)\s+(?:modules|grammar)\b", re.M)
+    folders = ("kampy", "modules", "tests", "samples", "bench", "scripts")
+    found = [str(path.relative_to(ROOT)) for folder in folders
+             if (ROOT / folder).is_dir() for path in (ROOT / folder).rglob("*.py")
+             if ".venv" not in path.parts and pattern.search(path.read_text(errors="replace"))]
+    assert found == []

@@ -7,7 +7,7 @@ import pytest
 from kampy.api import RpcFault
 from kampy.errors import ConfigError
 from kampy.testing import Harness
-from modules.counters.counters import parse_declaration
+from kampy.modules.counters.counters import parse_declaration
 
 CFG = """
 loadmodule "sl.so"

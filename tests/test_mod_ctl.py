@@ -11,8 +11,8 @@ from kampy.api import RpcFault
 from kampy.config.pipeline import load_text
 from kampy.runtime.server import Server
 from kampy.runtime.shared import SharedStore
-from modules.ctl import fifo
-from modules.ctl.listen import FIFO, TCP, UDP, UNIXD, UNIXS, parse_listen_id
+from kampy.modules.ctl import fifo
+from kampy.modules.ctl.listen import FIFO, TCP, UDP, UNIXD, UNIXS, parse_listen_id
 from tests.support.runtime import SOCKET
 
 CFG = """loadmodule "sl"

@@ -285,7 +285,7 @@ def test_a_trace_switched_on_in_one_worker_shows_in_another(tmp_path) -> None:
                                              ((1, 50, 99, 150), 21), ((1, 50, 99, 100, 5), 20)])
 def test_an_integer_switch_is_a_jump_table_when_kamailio_makes_one(cases: tuple[int, ...], kind: int) -> None:
     from kampy.api import Action
-    from modules.debugger.trace import action_type
+    from kampy.modules.debugger.trace import action_type
 
     action = Action("switch", "switch", "f.cfg", 1, "request", None, int_cases=cases)
     assert action_type(action) == (kind, "switch")

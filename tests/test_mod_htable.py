@@ -8,8 +8,8 @@ import pytest
 
 from kampy.errors import ConfigError
 from kampy.testing import Harness
-from modules.htable.spec import parse_table
-from modules.htable.table import cell_hash
+from kampy.modules.htable.spec import parse_table
+from kampy.modules.htable.table import cell_hash
 
 BASE = """
 loadmodule "sl.so"

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from kampy.api import parse_message
-from modules.maxfwd import EXPORTS
+from kampy.modules.maxfwd import EXPORTS
 from tests.modkit import OPTIONS, ctx_for, module
 
 

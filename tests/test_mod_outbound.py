@@ -10,7 +10,7 @@ import hmac
 import pytest
 
 from kampy.api import FlowToken, MessageContext, Socket, Source, parse_message, setflag
-from modules.outbound import EXPORTS
+from kampy.modules.outbound import EXPORTS
 from tests.modkit import core, module, sip
 
 REGISTER = sip("""

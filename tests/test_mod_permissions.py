@@ -10,7 +10,7 @@ from kampy.api import RpcFault
 from kampy.db import connect
 from kampy.testing import Harness
 from tests.authkit import make_tables
-from modules.permissions.trusted import bre_to_ere
+from kampy.modules.permissions.trusted import bre_to_ere
 
 MODULES = "".join(f'loadmodule "{m}.so"\n' for m in ("sl", "pv", "textops", "permissions"))
 ADDRESSES = [

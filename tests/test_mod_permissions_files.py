@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kampy.testing import Harness
-from modules.permissions.rules import parse_line
+from kampy.modules.permissions.rules import parse_line
 
 HEAD = ('loadmodule "sl.so"\nloadmodule "pv.so"\nloadmodule "textops.so"\nloadmodule "corex.so"\n'
         'loadmodule "permissions.so"\n'

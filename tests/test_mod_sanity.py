@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from modules.sanity import EXPORTS
-from modules.sl import EXPORTS as SL
+from kampy.modules.sanity import EXPORTS
+from kampy.modules.sl import EXPORTS as SL
 from tests.modkit import OPTIONS, core, ctx_for, module
 
 

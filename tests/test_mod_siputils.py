@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 
 from kampy.api import MessageContext, Socket
-from modules.siputils import EXPORTS
-from modules.sl import EXPORTS as SL
+from kampy.modules.siputils import EXPORTS
+from kampy.modules.sl import EXPORTS as SL
 from kampy.runtime.core import Core
 from tests.modkit import INVITE, OPTIONS, core, ctx_for, module
 from tests.pv_helpers import FixedClock

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from kampy.api import Credentials, MessageContext
-from modules.siputils import EXPORTS
-from modules.sl import EXPORTS as SL
+from kampy.modules.siputils import EXPORTS
+from kampy.modules.sl import EXPORTS as SL
 from tests.modkit import ctx_for, module, sip
 
 

@@ -5,9 +5,9 @@ import random
 
 from kampy.api import Branch, Socket, parse_message
 from kampy.testing import FakeClock
-from modules.sl import EXPORTS
+from kampy.modules.sl import EXPORTS
 from kampy.api import crc_suffix, local_to_tag
-from modules.sl.sl import SL_TAG_SEPARATOR, SL_TAG_SIGNATURE
+from kampy.modules.sl.sl import SL_TAG_SEPARATOR, SL_TAG_SIGNATURE
 from tests.modkit import INVITE, OPTIONS, core, ctx_for, module, sip
 from kampy.version import SERVER_HEADER
 

@@ -9,8 +9,8 @@ from kampy.api import parse_message
 from kampy.config.pipeline import load_text
 from kampy.errors import ConfigError
 from kampy.runtime.server import Server
-from modules.textops import EXPORTS
-from modules.textops.textops import SubstExpr
+from kampy.modules.textops import EXPORTS
+from kampy.modules.textops.textops import SubstExpr
 from tests.modkit import INVITE, LOCAL, OPTIONS, ctx_for, module
 
 RE = re.IGNORECASE | re.MULTILINE  # Kamailio compiles with REG_EXTENDED|REG_ICASE|REG_NEWLINE

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from modules.textops import EXPORTS
+from kampy.modules.textops import EXPORTS
 from kampy.api import check_boundaries
 from tests.modkit import ctx_for, module
 

@@ -5,8 +5,8 @@ import re
 
 from kampy.api import FL_BODY_MULTIPART, FL_SDP_BODY
 
-from modules.textops import EXPORTS as TEXTOPS
-from modules.textopsx import EXPORTS
+from kampy.modules.textops import EXPORTS as TEXTOPS
+from kampy.modules.textopsx import EXPORTS
 from tests.modkit import INVITE, OPTIONS, ctx_for, module
 
 REPLY = (b"SIP/2.0 183 Session Progress\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n"

@@ -7,8 +7,8 @@ import pytest
 
 from kampy.errors import ConfigError
 
-from modules.textopsx import EXPORTS
-from modules.textopsx.hfedit import HeaderRef, parse_header_ref
+from kampy.modules.textopsx import EXPORTS
+from kampy.modules.textopsx.hfedit import HeaderRef, parse_header_ref
 from tests.modkit import ctx_for, module
 
 HEADERS = ["X-List: one, two,three", "X-List: four", "X-Other: a, b, c", "X-Single: only",

@@ -11,9 +11,9 @@ import pytest
 from kampy.cli import main
 from kampy.config.pipeline import load_text
 from kampy.runtime.sockets import sockets_from_config
-from modules.tls.contexts import make_context
-from modules.tls.profiles import Profile, ProfileError, parse
-from modules.tls.pvs import select_getter
+from kampy.modules.tls.contexts import make_context
+from kampy.modules.tls.profiles import Profile, ProfileError, parse
+from kampy.modules.tls.pvs import select_getter
 from tests.e2e.tls_material import make
 
 TLS_CFG = """
@@ -125,7 +125,7 @@ def test_verify_client_optional_asks_for_a_certificate_without_requiring_it(mate
 
 
 def test_a_missing_certificate_file_is_an_error_naming_the_domain(material) -> None:
-    from modules.tls.contexts import ContextError
+    from kampy.modules.tls.contexts import ContextError
     with pytest.raises(ContextError, match=r"TLSs<default>"):
         make_context(Profile(certificate=material.path("nope.pem"), private_key=material.path("nope.key")))
 

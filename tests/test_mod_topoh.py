@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from kampy.testing import Harness
-from modules.topoh.mask import Mask
+from kampy.modules.topoh.mask import Mask
 
 MODPARAMS = """
 modparam("topoh", "mask_key", "kampy-topoh-test")

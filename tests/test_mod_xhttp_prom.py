@@ -257,7 +257,7 @@ def test_values_are_shared_by_processes_as_by_kamailios_workers(store):
     import os
     import time as _time
 
-    from modules.xhttp_prom.metrics import COUNTER, MetricStore, parse_metric
+    from kampy.modules.xhttp_prom.metrics import COUNTER, MetricStore, parse_metric
 
     class Clock:
         def time(self) -> float:

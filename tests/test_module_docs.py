@@ -42,7 +42,7 @@ def test_readme_has_the_current_generated_reference(name: str) -> None:
     path = MODULES / name / "README.md"
     assert path.is_file(), f"{path} is missing: run `kampy doc {name} --write`"
     text = path.read_text()
-    exports = importlib.import_module(f"modules.{name}").EXPORTS
+    exports = importlib.import_module(f"kampy.modules.{name}").EXPORTS
     assert docgen.generated_part(text) == docgen.generated_block(exports), \
         f"{path}: the reference is out of date: run `kampy doc {name} --write`"
 

@@ -14,7 +14,7 @@ MODULES = builtin_names()  # every package under modules/, as the loader finds t
 
 
 def exports(name: str) -> Exports:
-    return importlib.import_module(f"modules.{name}").EXPORTS
+    return importlib.import_module(f"kampy.modules.{name}").EXPORTS
 
 
 @pytest.fixture(params=MODULES)

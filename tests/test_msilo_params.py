@@ -10,8 +10,8 @@ from kampy.config.pipeline import load_text
 from kampy.db import connect, create_tables
 from kampy.errors import ConfigError
 from kampy.runtime.server import Server
-from modules.msilo import EXPORTS
-from modules.msilo.rules import parse_send_time
+from kampy.modules.msilo import EXPORTS
+from kampy.modules.msilo.rules import parse_send_time
 from tests.support.msilo import BOB, SOCKET, cfg_text, make_silo, message, register
 
 

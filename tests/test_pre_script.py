@@ -6,7 +6,7 @@ from pathlib import Path
 from kampy.runtime.server import Server
 from kampy.sip.message import parse_message
 from kampy.api import local_to_tag
-from modules.sl.sl import SL_TAG_SEPARATOR, SL_TAG_SIGNATURE
+from kampy.modules.sl.sl import SL_TAG_SEPARATOR, SL_TAG_SIGNATURE
 from tests.support.runtime import SOURCE, make_server, recorded, request
 
 HOOK_MODULE = '''

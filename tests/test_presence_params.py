@@ -11,7 +11,7 @@ from pathlib import Path
 
 from kampy.api import SharedStore, Subscription
 from kampy.testing.db import Tables
-from modules.presence.shtable import SubsTable
+from kampy.modules.presence.shtable import SubsTable
 from tests.presence_helpers import DOMAIN, load, notifies, pidf, publish, subscribe, watcher
 
 ALICE = f"sip:alice@{DOMAIN}"

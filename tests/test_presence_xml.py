@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from kampy.errors import ConfigError
 from kampy.testing import Harness
-from modules.presence_xml import pidf as pidf_bodies
+from kampy.modules.presence_xml import pidf as pidf_bodies
 from tests.presence_helpers import CFG, DOMAIN, load, notifies, pidf, publish, subscribe, watcher
 from tests.support import libxml2_oracle as oracle
 

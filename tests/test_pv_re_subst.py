@@ -5,7 +5,7 @@ import pytest
 
 from kampy.api import Transform
 
-from modules.textops.transforms import SubstError, parse_subst, re_subst_transform
+from kampy.modules.textops.transforms import SubstError, parse_subst, re_subst_transform
 from tests.pv_helpers import make_ctx, module
 
 

@@ -1,7 +1,7 @@
 """registrar's save(): Kamailio 5.6's replies, codes and bindings, through a config in-process."""
 from __future__ import annotations
 
-from modules.registrar.contacts import ContactInfo
+from kampy.modules.registrar.contacts import ContactInfo
 from tests.reg_helpers import NOW, FakeClock, config, header, register, send, server
 from kampy.version import SERVER_HEADER
 

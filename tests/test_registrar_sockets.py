@@ -5,7 +5,7 @@ from __future__ import annotations
 from kampy.api import Socket, Source
 from kampy.config.pipeline import load_text
 from kampy.runtime.server import Server
-from modules.registrar.sockets import parse_phostport
+from kampy.modules.registrar.sockets import parse_phostport
 from tests.reg_helpers import SOCKET, FakeClock, register
 
 OTHER = Socket("udp", "127.0.0.2", 5062)

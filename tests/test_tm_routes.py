@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from kampy.sip.message import Request
-from modules.tm.tags import crc_suffix, tag_prefix
+from kampy.modules.tm.tags import crc_suffix, tag_prefix
 from tests.tmkit import ALICE, BOB, lines, parsed, reply_to, request, server
 from kampy.version import SERVER_HEADER
 

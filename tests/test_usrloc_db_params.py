@@ -10,8 +10,8 @@ import pytest
 
 from kampy.db import connect, create_tables
 from kampy.errors import ConfigError
-from modules.usrloc.storage import LocationTable, TableOptions
-from modules.usrloc.ucontact import UContact
+from kampy.modules.usrloc.storage import LocationTable, TableOptions
+from kampy.modules.usrloc.ucontact import UContact
 from tests.reg_helpers import NOW, FakeClock, config, register, send, server
 
 

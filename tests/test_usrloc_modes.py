@@ -211,14 +211,14 @@ def test_db_mode_3_timer_deletes_expired_rows(location_db: str) -> None:
 
 
 def test_timer_procs_gives_the_timer_to_processes_of_its_own() -> None:
-    from modules.usrloc import EXPORTS
+    from kampy.modules.usrloc import EXPORTS
     procs = EXPORTS.processes({**EXPORTS.defaults(), "timer_procs": 2, "timer_interval": 30})
     assert [(p.description, p.handler, p.interval, p.args) for p in procs] == [
         ("USRLOC Timer", "timer_part", 30, (0,)), ("USRLOC Timer", "timer_part", 30, (1,))]
 
 
 def test_without_timer_procs_no_process_of_its_own() -> None:
-    from modules.usrloc import EXPORTS
+    from kampy.modules.usrloc import EXPORTS
     assert EXPORTS.processes(EXPORTS.defaults()) == ()
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from kampy.runtime.shared import SharedStore
 from kampy.runtime.shmtable import ShmTable
-from modules.usrloc.storage import SharedStorage
-from modules.usrloc.ucontact import UContact
+from kampy.modules.usrloc.storage import SharedStorage
+from kampy.modules.usrloc.ucontact import UContact
 from tests.reg_helpers import NOW, FakeClock, config, register, send, server
 
 BINDINGS = 10_000

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from kampy.db import connect, create_tables
-from modules.usrloc import EXPORTS
+from kampy.modules.usrloc import EXPORTS
 from tests.reg_helpers import FakeClock, config, register, send, server
 
 

@@ -15,7 +15,7 @@ from kampy.db import connect, create_tables
 from kampy.db.errors import Reason
 from kampy.runtime.server import Server
 from kampy.runtime.shared import SharedStore
-from modules.usrloc.ucontact import RuidGenerator
+from kampy.modules.usrloc.ucontact import RuidGenerator
 from tests.reg_helpers import NOW, FakeClock, config, register, send, server
 
 WAIT = 10.0  # seconds a step may take before the test calls it stuck

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from kampy.db import connect, create_tables
-from modules.usrloc.attrs import clone_level, insert_attrs
+from kampy.modules.usrloc.attrs import clone_level, insert_attrs
 from tests.modkit import ctx_for
 from tests.reg_helpers import FakeClock, config, header, register, request, send, server
 

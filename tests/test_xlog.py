@@ -7,12 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 
-import modules.xlog as xlog_module
+import kampy.modules.xlog as xlog_module
 from kampy.api import parse_pv
 from kampy.api import L_CRIT2, L_DBG, L_ERR, L_INFO, L_WARN, debug_threshold
 from kampy.runtime import loglevels
 from kampy.runtime.loglevels import NOTICE, set_log_stderr
-from modules.xlog.impl import parse_level
+from kampy.modules.xlog.impl import parse_level
 from kampy.runtime.core import Core
 from tests.modkit import module
 from tests.pv_helpers import make_ctx

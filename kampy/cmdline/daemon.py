@@ -186,7 +186,7 @@ def daemonize(*, detach: bool, workdir: str, chroot: str | None, pid_file: str |
     return done
 
 
-def preload_code(packages: tuple[str, ...] = ("kampy", "modules")) -> None:
+def preload_code(packages: tuple[str, ...] = ("kampy", "kampy.modules")) -> None:
     """Import all of kampy and its modules now: after chroot (-t) the source files are out of reach,
     and after -u they may be unreadable (as Kamailio loads its modules before either). What the
     chroot directory must hold, as for Kamailio: /dev/null, a writable /tmp (or /dev/shm) for the

@@ -1,6 +1,7 @@
 """What `kampy -h`, `-v`/`-V`/`--version` and `-I` print: Kamailio's texts, with kampy's values."""
 from __future__ import annotations
 
+import importlib.util
 import platform
 from pathlib import Path
 
@@ -9,7 +10,16 @@ from kampy.version import KAMPY_VERSION, SERVER_NAME, built_time, source_id, ver
 DEFAULT_CFG = "/etc/kamailio/kamailio.cfg"
 # what kampy is built with, in the shape of Kamailio's compile flags
 CORE_FLAGS = "USE_UDP, USE_TCP, SHM_MMAP, SHARED_STORE_SQLITE, STATS_MMAP"
-MODULES_DIR = str(Path(__file__).resolve().parents[2] / "modules")
+
+
+def _modules_dir() -> str:
+    """Where kampy's built-in modules are: modules/ of a checkout, kampy/modules installed."""
+    spec = importlib.util.find_spec("kampy.modules")
+    locations = spec.submodule_search_locations if spec is not None else None
+    return str(Path(list(locations)[0])) if locations else ""
+
+
+MODULES_DIR = _modules_dir()
 POLL_METHODS = ("poll", "epoll_lt", "select")  # what kampy's event loop can use (-W, tcp_poll_method)
 # the names Kamailio knows (get_poll_type()); one kampy cannot use falls back to epoll_lt at start
 KAMAILIO_POLL_METHODS = ("poll", "epoll_lt", "epoll_et", "sigio_rt", "select", "kqueue", "/dev/poll")

@@ -38,7 +38,7 @@ def _cache_dir() -> Path:
 
 @functools.lru_cache(maxsize=1)
 def _parser() -> Lark:
-    text = resources.files("grammar").joinpath("kamailio.lark").read_text(encoding="utf-8")
+    text = resources.files("kampy.grammar").joinpath("kamailio.lark").read_text(encoding="utf-8")
     options = dict(parser="lalr", lexer="contextual", propagate_positions=True, maybe_placeholders=True)
     cache: str | bool = False
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]

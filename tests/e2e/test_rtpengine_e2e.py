@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from kampy.api import parse_message
-from modules.rtpengine.request import next_via_branch
+from kampy.modules.rtpengine.request import next_via_branch
 
 from tests.e2e import dualserver
 from tests.e2e.dualserver import Server

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from modules.tls.certinfo import from_der
+from kampy.modules.tls.certinfo import from_der
 from tests.e2e import beside
 from tests.e2e.kampy_process import free_port, stop_process
 from tests.e2e.tls_material import Destination, Material, TlsClient, client_context, make, options
