@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from kampy.config import ast
-from kampy.config.parse import parse, unescape
+from kampy.config.parse import parse
+from kampy.config.to_ast import unescape
 from kampy.errors import ConfigError
 from tests.support.seed import seed_sample_config
 
