@@ -5,8 +5,21 @@ Its own module so that the engine and the builders it calls (actions, expression
 without importing each other."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 from kampy.config import ast
 from kampy.sip.errors import SIPProtocolError
+
+if TYPE_CHECKING:
+    from kampy.runtime.context import MessageContext
+
+Fn = Callable[["MessageContext"], Any]  # a built statement or expression
+
+
+def one(ctx: MessageContext) -> int:
+    """The statement that does nothing and returns 1 (an empty block, a no-op)."""
+    return 1
 
 
 class LoadError(Exception):
