@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from kampy.errors import ConfigError
-from modules.uac import digest
-from modules.uac.replace import (
+from kampy.modules.uac import digest
+from kampy.modules.uac.replace import (
     decode_param,
     encode_param,
     parse_address,

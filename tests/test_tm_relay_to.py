@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from modules.tm.t_relay_to import parse_phostport, parse_relay_to
+from kampy.modules.tm.t_relay_to import parse_phostport, parse_relay_to
 from tests.tmkit import ALICE, advance, lines, parsed, reply_to, request, server
 
 REPLICA = "sip:198.51.100.30:5090"
