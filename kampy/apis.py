@@ -818,6 +818,11 @@ class DialogAPI(Protocol):
         `value`: with a variable holding its destination, dispatcher's call load per
         destination."""
 
+    def cseq_update(self, ctx: MessageContext) -> int:
+        """Kamailio's cfgenv cb_cseq_update, which uac_auth() calls on the request it re-sends with
+        credentials: with track_cseq_updates, the request's CSeq goes one up on the wire (and so
+        do the later requests of its dialog going downstream). 0, -1 on a broken request."""
+
 
 # ------------------------------------------------------------------ usrloc
 

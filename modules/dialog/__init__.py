@@ -177,6 +177,13 @@ def _params() -> tuple[Param, ...]:
         ),
         Param("h_id_start", (int,), 0, doc="the first h_id of each hash entry"),
         Param("h_id_step", (int,), 1, doc="the step between two h_ids of an entry"),
+        Param(
+            "track_cseq_updates",
+            (int,),
+            0,
+            doc="1: follow the CSeq shift of an INVITE uac_auth() re-sent with credentials in the "
+            "later requests going downstream ($dlg_var(cseq_diff)) and undo it in their replies",
+        ),
     )
 
 
@@ -205,13 +212,6 @@ NOT_IMPLEMENTED = (
         types=(int,),
     ),
     Unimplemented("param", "event_callback", "KEMI is not supported by kampy", default=None, types=(str,)),
-    Unimplemented(
-        "param",
-        "track_cseq_updates",
-        "it follows the CSeq shift uac_auth() makes, and kampy has no uac module yet",
-        default=0,
-        types=(int,),
-    ),
 )
 
 

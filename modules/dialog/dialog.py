@@ -38,10 +38,12 @@ from kampy.api import (
     DlgCbParams,
     MessageContext,
     Module,
+    Outgoing,
     Request,
     Response,
     RrAPI,
     SIPProtocolError,
+    Source,
     TmAPI,
     TmcbParams,
     TmTransaction,
@@ -49,6 +51,7 @@ from kampy.api import (
     parse_uri,
 )
 
+from .cseq import DialogCseq
 from .functions import DialogFunctions
 from .keepalive import DialogKeepalives
 from .requests import DialogRequests
@@ -118,6 +121,7 @@ def _tag(value: str | None) -> str:
 
 class DialogModule(
     DialogFunctions,
+    DialogCseq,
     DialogTimers,
     DialogRequests,
     DialogTransfer,
@@ -168,6 +172,7 @@ class DialogModule(
         self.ka_failed_limit = int(p["ka_failed_limit"])
         self.initial_cbs_inscript = int(p["initial_cbs_inscript"]) != 0
         self.enable_stats = int(p["enable_stats"]) != 0
+        self.track_cseq_updates = int(p["track_cseq_updates"]) != 0
         self.ruri_format = core.formatter(str(p["ruri_pvar"]))
         self.profiles_with_value = set(parse_profiles(p["profiles_with_value"]))
         self.profiles_no_value = set(parse_profiles(p["profiles_no_value"]))
@@ -195,6 +200,13 @@ class DialogModule(
     def destroy(self) -> None:
         if self.db is not None and self.core.rank in (0, 1):
             self.db.flush_all()
+
+    # ------------------------------------------------------------ the network hooks (track_cseq_updates)
+    def net_data_in(self, data: bytes, src: Source) -> bytes:
+        return self.cseq_received(data, src) if self.track_cseq_updates else data
+
+    def net_data_out(self, out: Outgoing) -> Outgoing:
+        return self.cseq_sent(out) if self.track_cseq_updates else out
 
     # ------------------------------------------------------------ statistics
     def _stat(self, name: str, by: int) -> None:
@@ -553,6 +565,8 @@ class DialogModule(
         msg = ctx.msg
         assert isinstance(msg, Request)
         self.attach(ctx, dlg, direction)
+        if self.track_cseq_updates:
+            self.cseq_refresh(msg, self.store.get(dlg.h_entry, dlg.h_id) or dlg, direction)
         method = msg.method
         now = int(self.core.clock.time())
         cseq = (msg.header("CSeq") or "").split()

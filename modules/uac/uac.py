@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from kampy.api import (
+    DialogAPI,
     L_DBG,
     L_ERR,
     L_INFO,
@@ -90,6 +91,7 @@ class UacModule(Module):
         self.credentials = [digest.parse_credential(v) for v in params["credential"] or []]
         self.credentials.reverse()  # Kamailio links each new one first
         self.auth_avps = self._auth_avps(params)
+        self.dialog: DialogAPI | None = core.api("dialog")  # its cb_cseq_update (track_cseq_updates)
         self.dlg_restore: DlgRestore | None = None
         if self.restore_mode != NO_RESTORE:
             if self.rr is None:
@@ -332,6 +334,8 @@ class UacModule(Module):
         ctx.new_ruri = branch.uri
         ctx.ruri_new = True
         ctx.msg.add_header(name, value)
+        if self.dialog is not None and self.dialog.cseq_update(ctx) < 0:
+            return -1
         return 1
 
     @staticmethod
