@@ -15,6 +15,10 @@ from kampy.api import (
 from .base import TmBase, log
 from .cell import Cell, Leg, UacBranch, cell_of_view
 
+# Kamailio's cfgenv uac_cseq_auth and uac_cseq_refresh: dialog's track_cseq_updates shifts the CSeq
+# of a request carrying one on the wire, and the CANCEL of such an INVITE must be shifted alike
+CSEQ_SHIFT_HEADERS = ("P-K-CSeq-Auth", "P-K-CSeq-Refresh")
+
 
 class Cancel(TmBase):
     """cancel_branch, cancel_uacs."""
@@ -35,6 +39,10 @@ class Cancel(TmBase):
     def _send_cancel(self, cell: Cell, br: UacBranch) -> None:
         assert br.leg is not None
         cancel = build_cancel(br.request)
+        for name in CSEQ_SHIFT_HEADERS:  # t_msgbuilder.c copies them under FL_UAC_AUTH
+            value = br.request.header(name)
+            if value is not None:
+                cancel.add_header(name, value)
         tx, actions = ClientTransaction.new(cancel, reliable=br.leg.dest.proto != "udp", now=self._now(),
                                             timers=cell.timers)
         br.cancel_leg = Leg(tx, br.leg.dest, cell, "cancel", br.index)

@@ -136,3 +136,69 @@ def test_kampy_gives_the_cseqs_kamailio_gives(seen: dict[str, Call]) -> None:
                 c.ok_at_a_for_bye.cseq]
 
     assert cseqs(seen["kampy"]) == cseqs(seen["kamailio"])
+
+
+@dataclass
+class Canceled:
+    invite_at_b: Msg
+    cancel_at_b: Msg
+    ok_at_a: Msg
+    final_at_a: Msg
+
+
+def canceled_call(proxy: tuple[str, int], a: CallAgent, b: CallAgent, call_id: str) -> Canceled:
+    """The caller cancels the INVITE re-sent with credentials while the callee rings."""
+    via = f"Via: SIP/2.0/UDP 127.0.0.1:{a.port};branch=z9hG4bK-i-{call_id};rport\n"
+    head = (f"{via}From: <sip:alice@example.test>;tag=alice-tag\nTo: <sip:bob@example.test>\n"
+            f"Call-ID: {call_id}\nMax-Forwards: 70\n")
+    a.send(f"INVITE sip:bob@example.test SIP/2.0\n{head}CSeq: 1 INVITE\n"
+           f"Contact: <sip:alice@127.0.0.1:{a.port}>\nX-To: 127.0.0.1:{b.port}\n\n", proxy)
+    b.reply(receive(b, "INVITE"), "407 Proxy Authentication Required", [CHALLENGE])
+    invite = receive(b, "INVITE")
+    b.reply(invite, "180 Ringing", [f"Contact: <sip:bob@127.0.0.1:{b.port}>"])
+    a.send(f"CANCEL sip:bob@example.test SIP/2.0\n{head}CSeq: 1 CANCEL\n\n", proxy)
+    cancel = receive(b, "CANCEL")
+    b.reply(cancel, "200 OK")
+    b.reply(invite, "487 Request Terminated")
+    first, second = receive_finals(a)
+    return Canceled(invite, cancel, first, second)
+
+
+def receive_finals(agent: CallAgent) -> tuple[Msg, Msg]:
+    """The 200 of the CANCEL and the 487 of the INVITE, in either order."""
+    got = sorted((agent.next_message(), agent.next_message()), key=lambda m: m.cseq[1])
+    return got[0], got[1]
+
+
+@pytest.fixture(scope="module")
+def canceled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Canceled]:
+    tmp = tmp_path_factory.mktemp("dialog-cseq-cancel")
+    found = {}
+    for kind in ("kamailio", "kampy"):
+        server = dualserver.start(kind, CFG, tmp / kind, {})
+        a, b = CallAgent("alice", free_port()), CallAgent("bob", free_port())
+        try:
+            found[kind] = canceled_call(server.addr, a, b, f"cancel-{kind}@a")
+        finally:
+            a.close()
+            b.close()
+            server.stop()
+    return found
+
+
+@pytest.mark.parametrize("kind", ["kamailio", "kampy"])
+def test_the_cancel_of_the_resent_invite_is_shifted_as_the_invite(canceled: dict[str, Canceled],
+                                                                    kind: str) -> None:
+    c = canceled[kind]
+    assert c.invite_at_b.cseq == (2, "INVITE")
+    assert c.cancel_at_b.cseq == (2, "CANCEL")
+    assert branch_of(c.cancel_at_b) == branch_of(c.invite_at_b)
+    assert "P-K-CSeq" not in c.cancel_at_b.raw.decode()
+
+
+@pytest.mark.parametrize("kind", ["kamailio", "kampy"])
+def test_the_caller_gets_its_own_cseq_in_the_answers_to_its_cancel(canceled: dict[str, Canceled],
+                                                                   kind: str) -> None:
+    c = canceled[kind]
+    assert (c.ok_at_a.status, c.ok_at_a.cseq) == (200, (1, "CANCEL"))
+    assert (c.final_at_a.status, c.final_at_a.cseq) == (487, (1, "INVITE"))
