@@ -15,7 +15,7 @@ children=1
 loadmodule "sl.so"
 loadmodule "pv.so"
 loadmodule "xlog.so"
-request_route {{ xlog("L_INFO", "$Rn\\n"); sl_send_reply("200", "OK"); }}
+request_route {{ xlog("L_INFO", "$ksr(x)\\n"); sl_send_reply("200", "OK"); }}
 """
 
 
@@ -27,5 +27,5 @@ def test_a_worker_refusing_the_config_logs_its_diagnostics_without_a_traceback(t
                           stdin=subprocess.DEVNULL)
     output = done.stdout + done.stderr
     assert done.returncode != 0
-    assert "worker 1: " in output and "$Rn of module 'pv' is not available in kampy" in output
+    assert "worker 1: " in output and "$ksr of module 'pv' is not available in kampy" in output
     assert "Traceback" not in output
