@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 debs=(mariadb-server mariadb-client sip-tester kamailio kamailio-mysql-modules kamailio-sqlite-modules
-      kamailio-presence-modules
+      kamailio-presence-modules kamailio-outbound-modules kamailio-phonenum-modules kamailio-utils-modules
+      kamcli
       kamailio-postgres-modules kamailio-tls-modules sqlite3 openssl iproute2 util-linux
       rtpengine-daemon nftables)
 missing=()
