@@ -119,7 +119,7 @@ def _live(run: Run) -> dict[str, int]:
             "err_internal": run.srv.core.stats.value("core:err_internal")}
 
 
-@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps)
 def test_every_transaction_ends_once_all_timers_fired(script: list[tuple]) -> None:
     run = Run()
@@ -138,7 +138,7 @@ class _Failures(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-@settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps)
 def test_callbacks_on_every_event_change_nothing_and_each_transaction_ends_once(script: list[tuple]) -> None:
     plain, probed = Run(), Run(probe=True)

@@ -1,4 +1,4 @@
-"""5,000 mutated datagrams and RFC 4475 messages at 500/s against a stateful proxy (configs/fuzz.cfg)
+"""3,000 mutated datagrams and RFC 4475 messages at 500/s against a stateful proxy (configs/fuzz.cfg)
 do not stop kampy from answering, make it grow, raise, or leave a transaction behind.
 
 Runs in a private network namespace (`unshare -n`) so that a reply to a forged Via can never leave
@@ -34,7 +34,7 @@ def fuzz_result(tmp_path_factory) -> dict:
         pytest.skip(reason)
     directory = tmp_path_factory.mktemp("fuzz")
     result = subprocess.run(["unshare", "-n", sys.executable, "-m", "tests.e2e.fuzz_in_netns",
-                             "--count", "5000", "--rate", "500", "--probe-every", "50",
+                             "--count", "3000", "--rate", "500", "--probe-every", "30",
                              "--dir", str(directory)],
                             cwd=REPO, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]

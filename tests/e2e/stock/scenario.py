@@ -15,6 +15,7 @@ times and ids (rows.py), and recorded the same observations.
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -57,10 +58,42 @@ def assert_same(reference: Outcome, candidate: Outcome) -> None:
     assert not problems, f"{candidate.server} differs from {reference.server}:\n" + "\n".join(problems)
 
 
-def on(*servers: str, config: str | None = None) -> Callable[[Body], Any]:
+def side_by_side(play: Play, servers: tuple[str, ...], body: Body, config: str | None) -> None:
+    """Play `body` on every server at once (each in its own namespaces and database), then compare
+    each with the reference as `differential` does: for a scenario that mostly waits (timers of
+    tens of seconds), one wait instead of one per server."""
+    outcomes: dict[str, Outcome | BaseException] = {}
+
+    def run(server: str) -> None:
+        try:
+            outcomes[server] = play.play(server, body, config)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, in the test's thread
+            outcomes[server] = exc
+
+    threads = [threading.Thread(target=run, args=(server,), name=f"scenario-{server}") for server in servers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for server in servers:  # the reference's failure first: then the scenario itself is wrong
+        outcome = outcomes[server]
+        if isinstance(outcome, BaseException):
+            raise AssertionError(f"{server}: {type(outcome).__name__}: {outcome}") from outcome
+    reference = outcomes[REFERENCE]
+    assert isinstance(reference, Outcome)
+    if not reference.clean:
+        reference = play.play(REFERENCE, body, config)
+    for server in servers:
+        candidate = outcomes[server]
+        if server != REFERENCE and isinstance(candidate, Outcome):
+            assert_same(reference, candidate)
+
+
+def on(*servers: str, config: str | None = None, at_once: bool = False) -> Callable[[Body], Any]:
     """The scenario runs against `servers` on the stock config, or on `config`, a file of configs/
     that both servers run unchanged in its place (for a scenario whose stock defines need modules
-    kampy does not have yet)."""
+    kampy does not have yet). `at_once`: one test that plays every server at the same time
+    (`side_by_side`), for a scenario that waits on long timers."""
     unknown = [s for s in servers if s not in SERVERS]
     if unknown or not servers:
         raise ValueError(f"servers must be among {SERVERS}, got {servers}")
@@ -72,9 +105,13 @@ def on(*servers: str, config: str | None = None) -> Callable[[Body], Any]:
         def test(server: str, stock_play: Play) -> None:
             differential(stock_play, server, body, key, text)
 
-        test.__name__, test.__qualname__, test.__doc__ = body.__name__, body.__qualname__, body.__doc__
-        test.__module__ = body.__module__
-        test.scenario = body  # type: ignore[attr-defined]
-        return pytest.mark.parametrize("server", servers)(test)
+        def test_at_once(stock_play: Play) -> None:
+            side_by_side(stock_play, servers, body, text)
+
+        chosen: Any = test_at_once if at_once else test
+        chosen.__name__, chosen.__qualname__, chosen.__doc__ = body.__name__, body.__qualname__, body.__doc__
+        chosen.__module__ = body.__module__
+        chosen.scenario = body
+        return chosen if at_once else pytest.mark.parametrize("server", servers)(chosen)
 
     return wrap

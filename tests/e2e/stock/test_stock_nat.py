@@ -90,7 +90,7 @@ def bye_to_alice(call: Call, bob: UA) -> None:
                      headers=[f"Route: {r}" for r in reversed(call.route)])
 
 
-@on("kamailio", "kampy")
+@on("kamailio", "kampy", at_once=True)  # two natping intervals of 30 s: both servers wait together
 def test_keepalives_reach_a_phone_behind_nat_every_natping_interval(stock: Stock) -> None:
     (alice,), _ = phones_registered(stock, "alice")
     first = alice.wait_request("OPTIONS", timeout=NATPING_INTERVAL + 5)
