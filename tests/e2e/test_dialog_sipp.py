@@ -76,10 +76,30 @@ class Callee:
                                   "127.0.0.1", "-p", str(self.port), "-nostdin", "-bind_local",
                                   "-trace_msg", "-message_file", str(self.messages)],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir)
-        time.sleep(0.3)  # bound before the first INVITE reaches it
+        self._wait_bound()  # before the first INVITE reaches it
+
+    def _wait_bound(self, seconds: float = 10) -> None:
+        """Until a UDP socket on 127.0.0.1:port exists (/proc/net/udp), as sipp binds it."""
+        wanted = f"0100007F:{self.port:04X}"
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with open("/proc/net/udp") as table:
+                if any(line.split()[1] == wanted for line in table.readlines()[1:]):
+                    return
+            time.sleep(0.05)
 
     def stop(self) -> None:
         stop_process(self.proc, timeout=5)
+
+    def got(self, method: str, seconds: float = 5) -> int:
+        """`received(method)` once it is not 0 (sipp writes its message trace behind), or 0 after
+        `seconds`."""
+        deadline = time.monotonic() + seconds
+        while True:
+            count = self.received(method)
+            if count or time.monotonic() > deadline:
+                return count
+            time.sleep(0.1)
 
     def received(self, method: str) -> int:
         """How many `method` requests it received (sipp's message trace)."""
@@ -201,7 +221,7 @@ def ended_by_proxy(sipp: str, server: Server, workdir: Path, user: str,
         if end_dlg and up:
             server.kamcmd("dlg.end_dlg", up[0]["h_entry"], up[0]["h_id"])
         code, _ = finish(proc)
-        return code, wait_for(server, []), stat(server, "expired_dialogs") - expired, callee.received("BYE")
+        return code, wait_for(server, []), stat(server, "expired_dialogs") - expired, callee.got("BYE")
     finally:
         callee.stop()
 
