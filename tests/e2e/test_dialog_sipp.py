@@ -146,8 +146,9 @@ def wait_for(server: Server, states: list[str], seconds: float = 10) -> list[dic
         time.sleep(0.1)
 
 
-VARYING = re.compile(r"^(\t+(?:h_entry|h_id|call-id|start_ts|init_ts|timeout|tag|contact|socket|ref): ).*$",
-                     re.M)
+# (duration: whole seconds since the start, 0 or 1 at the moment of listing, by chance)
+VARYING = re.compile(r"^(\t+(?:h_entry|h_id|call-id|start_ts|init_ts|duration|timeout|tag|contact|socket|ref)"
+                     r": ).*$", re.M)
 
 
 def listing(server: Server) -> str:
