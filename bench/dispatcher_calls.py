@@ -29,14 +29,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.e2e import dualserver  # noqa: E402
-from tests.e2e.sipp_rtpengine import call_run, callee  # noqa: E402
+from tests.e2e.sipp_rtpengine import callee  # noqa: E402
 
-from steps import Step, best, best_achieved, climb, climb_arguments, parse_climb  # noqa: E402  (bench/, the script's folder)
+from steps import Step, call_step, climb, climb_arguments, parse_climb, report  # noqa: E402  (bench/, the script's folder)
 
 log = logging.getLogger("bench")
 CFG = REPO / "samples" / "loadbalancer.cfg"
 DEFAULT_RATES = [50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000]
-TARGET_RATIO = 0.25
 SIPP_TIMEOUT = 30.0
 
 
@@ -55,12 +54,6 @@ def balancer(kind: str, workdir: Path, uas: tuple[str, int], children: int) -> I
         server.stop()
 
 
-def run_step(sipp: str, server: tuple[str, int], uas: tuple[str, int], workdir: Path, seconds: float,
-             max_calls: int, rate: int) -> Step:
-    calls = max(1, min(max_calls, int(rate * seconds)))
-    run = call_run(sipp, server, uas, workdir, calls=calls, rate=rate, timeout=SIPP_TIMEOUT)
-    return Step(rate, calls, run)
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -77,23 +70,12 @@ def main() -> int:
             for target in targets:
                 try:
                     with balancer(target, workdir, uas, args.children) as server:
-                        run = functools.partial(run_step, sipp, server.addr, uas, workdir, args.seconds,
-                                                args.max_calls)
+                        run = functools.partial(call_step, sipp, server.addr, uas, workdir, args.seconds,
+                                                args.max_calls, SIPP_TIMEOUT)
                         results[target] = climb(f"{target} call", rates, run, log)
                 except RuntimeError as exc:
                     log.error("%s cannot run loadbalancer.cfg: %s", target, exc)
-    log.info("")
-    log.info("%-8s %14s %14s", "server", "highest held", "achieved/s")
-    for target in targets:
-        steps = results.get(target, [])
-        log.info("%-8s %14d %14.0f", target, best(steps), best_achieved(steps))
-    kam, kp = best(results.get("kamailio", [])), best(results.get("kampy", []))
-    if not kam or "kampy" not in results:
-        return 0
-    ratio = kp / kam
-    log.info("calls/s kampy/Kamailio = %.0f%% (target >= %.0f%%)", 100 * ratio, 100 * TARGET_RATIO)
-    return 1 if ratio < TARGET_RATIO else 0
-
+    return report(results, targets, rates, log)
 
 if __name__ == "__main__":
     sys.exit(main())

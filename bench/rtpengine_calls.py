@@ -25,21 +25,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.e2e.sipp_rtpengine import call_run, callee, proxy, relay  # noqa: E402
+from tests.e2e.sipp_rtpengine import callee, proxy, relay  # noqa: E402
 
-from steps import Step, best, best_achieved, climb, climb_arguments, parse_climb  # noqa: E402  (bench/, the script's folder)
+from steps import Step, call_step, climb, climb_arguments, parse_climb, report  # noqa: E402  (bench/, the script's folder)
 
 log = logging.getLogger("bench")
 DEFAULT_RATES = [50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000]
-TARGET_RATIO = 0.25
 SIPP_TIMEOUT = 30.0  # seconds one sipp run may take at most
 
-
-def run_step(sipp: str, server: tuple[str, int], uas: tuple[str, int], workdir: Path, seconds: float,
-             max_calls: int, rate: int) -> Step:
-    calls = max(1, min(max_calls, int(rate * seconds)))
-    run = call_run(sipp, server, uas, workdir, calls=calls, rate=rate, timeout=SIPP_TIMEOUT)
-    return Step(rate, calls, run)
 
 
 def main() -> int:
@@ -57,26 +50,12 @@ def main() -> int:
             for target in targets:
                 try:
                     with proxy(target, workdir, daemon, args.children) as server:
-                        run = functools.partial(run_step, sipp, server.addr, uas, workdir, args.seconds,
-                                                args.max_calls)
+                        run = functools.partial(call_step, sipp, server.addr, uas, workdir, args.seconds,
+                                                args.max_calls, SIPP_TIMEOUT)
                         results[target] = climb(f"{target} call", rates, run, log)
                 except RuntimeError as exc:
                     log.error("%s cannot run rtpengine.cfg: %s", target, exc)
-    log.info("")
-    log.info("%-8s %14s %14s", "server", "highest held", "achieved/s")
-    for target in targets:
-        steps = results.get(target, [])
-        log.info("%-8s %14d %14.0f", target, best(steps), best_achieved(steps))
-    kam, kp = best(results.get("kamailio", [])), best(results.get("kampy", []))
-    if not kam or "kampy" not in results:
-        return 0
-    ratio = kp / kam
-    log.info("calls/s kampy/Kamailio = %.0f%% (target >= %.0f%%)", 100 * ratio, 100 * TARGET_RATIO)
-    if kam == rates[-1]:
-        log.info("Kamailio held the highest rate tried: it may hold more, so the ratio is an upper bound "
-                 "(add higher --rates)")
-    return 1 if ratio < TARGET_RATIO else 0
-
+    return report(results, targets, rates, log)
 
 if __name__ == "__main__":
     sys.exit(main())

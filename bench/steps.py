@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from tests.e2e.sipp_proxy import Run
 
@@ -88,3 +89,34 @@ def parse_climb(parser: argparse.ArgumentParser,
     if sipp is None:
         log.error("sipp is not installed (Debian package sip-tester)")
     return args, sipp
+
+
+TARGET_RATIO = 0.25  # kampy's highest held rate over Kamailio's, the throughput benches' target
+
+
+def report(results: dict[str, list[Step]], targets: list[str], rates: list[int], log: logging.Logger,
+           target_ratio: float = TARGET_RATIO) -> int:
+    """Logs each server's highest held rate and kampy/Kamailio; 1 when the ratio misses its target
+    or Kamailio held nothing."""
+    log.info("")
+    log.info("%-8s %14s %14s", "server", "highest held", "achieved/s")
+    for target in targets:
+        steps = results.get(target, [])
+        log.info("%-8s %14d %14.0f", target, best(steps), best_achieved(steps))
+    kam, kp = best(results.get("kamailio", [])), best(results.get("kampy", []))
+    if not kam or "kampy" not in results:
+        return 0 if kam or "kamailio" not in targets else 1
+    ratio = kp / kam
+    log.info("kampy/Kamailio = %.0f%% (target >= %.0f%%)", 100 * ratio, 100 * target_ratio)
+    if kam == rates[-1]:
+        log.info("Kamailio held the highest rate tried: it may hold more, so the ratio is an upper bound "
+                 "(add higher --rates)")
+    return 0 if ratio >= target_ratio else 1
+
+
+def call_step(sipp: str, server: tuple[str, int], uas: tuple[str, int], workdir: Path, seconds: float,
+              max_calls: int, timeout: float, rate: int) -> Step:
+    """One rate of INVITE/200/ACK/BYE calls from sipp through `server` to the sipp callee `uas`."""
+    from tests.e2e.sipp_rtpengine import call_run
+    calls = max(1, min(max_calls, int(rate * seconds)))
+    return Step(rate, calls, call_run(sipp, server, uas, workdir, calls=calls, rate=rate, timeout=timeout))

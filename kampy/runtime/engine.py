@@ -245,10 +245,12 @@ class Engine(Statements, Calls):
         except LoadError as exc:
             raise LookupError(exc.message) from None
 
-    def run_event_route(self, name: str, ctx: MessageContext) -> bool:
+    def run_event_route(self, name: str, ctx: MessageContext,
+                        route_type: RouteType = RouteType.EVENT) -> bool:
         """Run event_route[name] as an event: `exit` and `drop` end it, a module function's failure
-        is logged. False when it ended with `drop`."""
-        saved, ctx.route_type = ctx.route_type, RouteType.EVENT
+        is logged. False when it ended with `drop`. `route_type` is what the route's functions see
+        (core:worker-one-init runs as a request route, as in Kamailio)."""
+        saved, ctx.route_type = ctx.route_type, route_type
         try:
             self.run_route("event", name, ctx)
         except ScriptExit:
@@ -260,8 +262,6 @@ class Engine(Statements, Calls):
         finally:
             ctx.route_type = saved
         return True
-
-
 
     # ------------------------------------------------------------ formats and PVs
 

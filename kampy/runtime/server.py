@@ -121,16 +121,9 @@ class Server:
         if not self.engine.has_route("event", name):
             return
         ctx = self.core.faked_context()
-        ctx.route_type = RouteType.REQUEST
-        try:
-            self.engine.run_route("event", name, ctx)
-        except ScriptExit:
-            pass
-        except ScriptDrop:
+        if not self.engine.run_event_route(name, ctx, RouteType.REQUEST):
             raise ConfigError([Diagnostic(self.engine.compiled.routes[("event", name)].pos,
-                                          f"exit due to 'drop' in event_route[{name}]")]) from None
-        except ModuleFailure as failure:
-            log.error("event_route[%s]: %s", name, failure)
+                                          f"exit due to 'drop' in event_route[{name}]")])
 
     def shutdown(self) -> None:
         for name, instance in self.core.modules.items():

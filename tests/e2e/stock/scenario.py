@@ -38,11 +38,20 @@ def differential(play: Play, server: str, body: Body, key: str, config: str | No
         if outcome.clean:
             _reference[key] = outcome
         return outcome
-    reference = _reference.get(key) or play.play(REFERENCE, body, config)
-    if not reference.clean:  # killed at shutdown: its write-back is missing, so its rows are no reference
-        reference = play.play(REFERENCE, body, config)
+    reference = reference_outcome(play, body, config, _reference.get(key))
     _reference[key] = reference
     assert_same(reference, outcome)
+    return outcome
+
+
+def reference_outcome(play: Play, body: Body, config: str | None, outcome: Outcome | None) -> Outcome:
+    """The reference's outcome of `body`: `outcome` when given, played otherwise, and played once
+    more when the reference did not stop cleanly (killed at shutdown, its write-back is missing, so
+    its rows are no reference)."""
+    if outcome is None:
+        outcome = play.play(REFERENCE, body, config)
+    if not outcome.clean:
+        outcome = play.play(REFERENCE, body, config)
     return outcome
 
 
@@ -79,10 +88,9 @@ def side_by_side(play: Play, servers: tuple[str, ...], body: Body, config: str |
         outcome = outcomes[server]
         if isinstance(outcome, BaseException):
             raise AssertionError(f"{server}: {type(outcome).__name__}: {outcome}") from outcome
-    reference = outcomes[REFERENCE]
-    assert isinstance(reference, Outcome)
-    if not reference.clean:
-        reference = play.play(REFERENCE, body, config)
+    first = outcomes[REFERENCE]
+    assert isinstance(first, Outcome)
+    reference = reference_outcome(play, body, config, first)
     for server in servers:
         candidate = outcomes[server]
         if server != REFERENCE and isinstance(candidate, Outcome):
