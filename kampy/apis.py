@@ -198,6 +198,18 @@ class CoreAPI(Protocol):
     def cancel_timer(self, handle: int) -> None:
         """Cancel a `call_at` that has not run yet."""
 
+    # ------------------------------------------------------------ work for another worker
+    def on_worker_call(self, name: str, handler: Callable[[bytes], None]) -> None:
+        """Have `handler(data)` run in this process when another process asks for `name` with
+        `call_worker` (register it in `__init__`, so every worker has it; pick a name with the
+        module's prefix, "tm.continue"). What it sends goes out through `send`."""
+
+    def call_worker(self, rank: int, name: str, data: bytes) -> None:
+        """Have worker `rank` run the handler it registered as `name` with `data`, over the
+        workers' local channels, once the message (or timer) at hand is done: how a module reaches
+        state only that worker holds (tm's t_continue() of a transaction another worker owns).
+        Nothing comes back; the handler runs in this process when `rank` is its own."""
+
     # ------------------------------------------------------------ other modules
     def api(self, name: str) -> Any:
         """The API `name` another module offers (`Offer`), which this module declared in
@@ -614,6 +626,20 @@ class TmAPI(TmUacAPI, Protocol):
     def branch_at_hand(self, ctx: MessageContext, picked: bool) -> tuple[int, str | None] | None:
         """(branch flags, ruid) of failure_route's picked branch (`picked`) or of the branch being
         processed (branch_route, onreply_route); None without one."""
+
+    # suspending and continuing (t_suspend.c)
+    def t_suspend(self, ctx: MessageContext) -> int:
+        """Suspend the transaction of the request of `ctx` (it must exist: t_newtran): a blind
+        branch keeps its fr timer running (a 408 when nobody continues it), an INVITE gets its 100
+        Trying, the context is kept with the transaction; its id is then `t_gett(ctx).hash_index`
+        and `.label`. 0 suspended, 1 a canceled transaction (nothing done), -3 one that sent a
+        final reply, -1 on error (no transaction, a reply)."""
+
+    def t_continue(self, index: int, label: int, route: str) -> int:
+        """Continue the transaction t_suspend() suspended: run route[route] (which must exist)
+        with its request, as a failure_route; a transaction left without a reply or a pending
+        branch then gets a 500. 0 done, 1 nothing to continue (canceled, timed out) or handed to
+        the worker that owns the transaction, -1 no such transaction, -2 not suspended."""
 
     # requests within a dialog (uac.c)
     def t_uac(self, method: str, dialog: UacDialog, *, headers: str = "", body: bytes = b"",

@@ -9,6 +9,9 @@ end of channel *r*. Two kinds of packets travel on them:
 * **send** (`Outgoing`): bytes to write on a TCP connection this worker owns (a connection's
   owner is encoded in its id, see `conn_owner`), e.g. the reply to a request that came over TCP
   to one worker and was handed over to another.
+* **call** (a `Handoff` with `call` set, `CoreAPI.call_worker`): a module's work for this worker,
+  the handler's name as the only header field, its data as is (tm's t_continue() of a
+  transaction this worker owns).
 
 The encoding is explicit and small (no pickle): one kind byte, a 2-byte header length, the header
 (ASCII fields separated by NUL: proto, host, port, conn_id, local proto, local host, local port,
@@ -31,6 +34,7 @@ log = logging.getLogger("kampy.net.channel")
 
 MESSAGE = b"M"
 SEND = b"S"
+CALL = b"C"
 _HEAD = struct.Struct("!cH")
 _BUFFER = 4 << 20        # socket buffer of a channel: many SIP messages before a sender would wait
 _MAX_QUEUED = 10_000     # packets queued for a worker that does not read; beyond that they are dropped
@@ -78,6 +82,11 @@ def encode_handoff(handoff: Handoff) -> bytes:
     return _encode(MESSAGE, src.proto, src.ip, src.port, src.conn_id, src.local, handoff.data)
 
 
+def encode_call(handoff: Handoff) -> bytes:
+    head = (handoff.call or "").encode()
+    return _HEAD.pack(CALL, len(head)) + head + handoff.data
+
+
 def encode_send(out: Outgoing) -> bytes:
     return _encode(SEND, out.proto, out.host, out.port, out.conn_id, out.local, out.data, out.send_flags)
 
@@ -107,9 +116,11 @@ def decode(packet: bytes) -> Packet:
     if len(packet) < _HEAD.size:
         raise ValueError("short channel packet")
     kind, size = _HEAD.unpack_from(packet)
-    if kind not in (MESSAGE, SEND):
+    if kind not in (MESSAGE, SEND, CALL):
         raise ValueError(f"unknown channel packet kind {kind!r}")
     end = _HEAD.size + size
+    if kind == CALL:
+        return Packet(kind, packet[_HEAD.size:end].decode(), "", 0, None, None, packet[end:])
     fields = packet[_HEAD.size:end].split(b"\0")
     if len(fields) != 10:
         raise ValueError("bad channel packet header")

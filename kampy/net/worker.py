@@ -20,7 +20,17 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from kampy.net.binding import Listener
-from kampy.net.channel import MESSAGE, Channels, Packet, conn_id_base, conn_owner, encode_handoff, encode_send
+from kampy.net.channel import (
+    CALL,
+    MESSAGE,
+    Channels,
+    Packet,
+    conn_id_base,
+    conn_owner,
+    encode_call,
+    encode_handoff,
+    encode_send,
+)
 from kampy.runtime.http import HttpRequest
 from kampy.net.local import LocalServices
 from kampy.net.counters import NetCounters
@@ -175,6 +185,9 @@ class Worker:
         self.tcp.send(out)
 
     def _hand_off(self, handoff: Handoff, handed_off: bool) -> None:
+        if handoff.call is not None:
+            self._call(handoff)
+            return
         if handed_off:
             log.error("worker %d: a handed-off message asked to be handed off again (to %d); dropped",
                       self.rank, handoff.rank)
@@ -187,6 +200,25 @@ class Worker:
             log.error("worker %d: no worker %d to hand a message to; handling it here", self.rank,
                       handoff.rank)
         self.handle_handed_off(handoff.data, handoff.src)  # our own: handled directly
+
+    def _call(self, handoff: Handoff) -> None:
+        """A module's work for worker `handoff.rank` (CoreAPI.call_worker)."""
+        if handoff.rank != self.rank and self.channels is not None:
+            if self.channels.send(handoff.rank, encode_call(handoff)):
+                return
+            log.error("worker %d: no worker %d to call %s in; running it here", self.rank, handoff.rank,
+                      handoff.call)
+        self.run_call(handoff.call or "", handoff.data)
+
+    def run_call(self, name: str, data: bytes) -> None:
+        try:
+            outs = self.server.handle_call(name, data)
+        except Exception:
+            log.exception("worker %d: error running %s for another worker", self.rank, name)
+            return
+        if outs:
+            self.deliver(outs)
+        self.timers.poke()
 
     def handle_handed_off(self, data: bytes, src: Source) -> None:
         try:
@@ -202,6 +234,8 @@ class Worker:
         if packet.kind == MESSAGE:
             self.handle_handed_off(packet.data, packet.source())
             self.timers.poke()
+        elif packet.kind == CALL:
+            self.run_call(packet.proto, packet.data)
         else:
             self.tcp.send(packet.outgoing())
 

@@ -82,11 +82,15 @@ SND_F_CON_CLOSE = 1 << 1
 @dataclass(frozen=True)
 class Handoff:
     """Give a received message to worker `rank`, which owns its transaction: the network layer
-    passes `data` and `src` over to that worker, which handles it as if it had received it."""
+    passes `data` and `src` over to that worker, which handles it as if it had received it.
+    With `call` set it is no SIP message but a module's work for that worker
+    (`CoreAPI.call_worker`): worker `rank` runs the handler registered under `call` with `data`
+    (`src` is then not used)."""
 
     rank: int
     data: bytes
-    src: Source
+    src: Source | None
+    call: str | None = None
 
 
 @dataclass

@@ -130,6 +130,7 @@ class Core:
         self._timer_seq = itertools.count()
         self._cancelled: set[int] = set()
         self.action_hooks: list[tuple[ActionHook, ActionHook | None]] = []  # trace_actions
+        self.worker_calls: dict[str, Callable[[bytes], None]] = {}  # on_worker_call
 
     @property
     def core_params(self) -> dict[str, Any]:
@@ -203,6 +204,23 @@ class Core:
     def send(self, out: Outgoing | Handoff) -> None:
         """Send outside of a message's route (timers, transaction callbacks)."""
         self.outbox.append(out)
+
+    def on_worker_call(self, name: str, handler: Callable[[bytes], None]) -> None:
+        self.worker_calls[name] = handler
+
+    def call_worker(self, rank: int, name: str, data: bytes) -> None:
+        self.send(Handoff(rank, data, None, call=name))
+
+    def run_worker_call(self, name: str, data: bytes) -> None:
+        """Run what another worker asked of this one (the network layer, the test harness)."""
+        handler = self.worker_calls.get(name)
+        if handler is None:
+            log.error("no handler for the worker call %s", name)
+            return
+        try:
+            handler(data)
+        except Exception:
+            log.exception("the worker call %s failed", name)
 
     def take_outbox(self) -> list[Outgoing | Handoff]:
         out, self.outbox = self.outbox, []

@@ -188,6 +188,13 @@ class Server:
             out = [*out, *self.core.take_outbox()]
         return self._sending(out)
 
+    def handle_call(self, name: str, data: bytes) -> list[Outgoing | Handoff]:
+        """Run the work another worker asked of this one (`CoreAPI.call_worker`); returns what it
+        sends."""
+        self.core.cfg.update()
+        self.core.run_worker_call(name, data)
+        return self._sending(self.core.take_outbox())
+
     def _received(self, data: bytes, src: Source) -> bytes:
         for hook in self._data_in:
             try:

@@ -383,7 +383,10 @@ class Harness:
         raise MessageLoop(f"more than {MAX_MESSAGES_PER_STEP} messages in one step: a loop?")
 
     def _deliver_one(self, out: Outgoing | Handoff) -> list[Outgoing | Handoff]:
+        if isinstance(out, Handoff) and out.call is not None:  # one worker: its own work
+            return list(self.server.handle_call(out.call, out.data))
         if isinstance(out, Handoff):  # one worker: nothing to hand over, handle it here
+            assert out.src is not None
             return self._handle(out.data, out.src)
         sent = Sent.of(out, self.clock.time())
         self.sent.append(sent)

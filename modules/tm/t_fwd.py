@@ -217,7 +217,9 @@ class Forward(TmBase):
         if invite.tmcb_types & TMCB_E2ECANCEL_IN:
             self._tmcb(invite, TMCB_E2ECANCEL_IN, ctx.msg, ctx=ctx)  # type: ignore[arg-type]
         invite.canceled = True
-        pending = [br for br in invite.branches if br.last_received < 200 and not br.canceled]
+        # a blind branch (t_suspend) sent nothing: there is nothing to cancel on it
+        pending = [br for br in invite.branches if br.last_received < 200 and not br.canceled
+                   and br.leg is not None]
         if not pending:
             if invite.uas_status < 200:
                 self._reply(MessageContext(invite.request, invite.src, self.core), invite, 487,

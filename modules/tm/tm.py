@@ -35,13 +35,15 @@ from .t_relay_to import RelayTo
 from .t_reply import Replies
 from .t_select import Selects
 from .t_stats import Stats
+from .t_suspend import Suspend
 from .timer import Timers
 from .tm_load import Binds
 from .tmx_ops import TmxOps
 from .rpc_uac import RpcUac
 
 
-class TmModule(Lookup, RelayTo, Cancel, Replies, RpcUac, Timers, Hooks, Stats, Binds, Selects, TmxOps):
+class TmModule(Suspend, Lookup, RelayTo, Cancel, Replies, RpcUac, Timers, Hooks, Stats, Binds, Selects,
+               TmxOps):
     """Transactions: t_newtran/t_reply/t_relay and the routes they run, and the API tm offers."""
 
     def t_newtran(self, ctx: MessageContext) -> int:

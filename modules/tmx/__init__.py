@@ -21,11 +21,7 @@ from .tmx import STAT_NAMES, TmxModule
 
 # What Kamailio 5.6's tmx module has that kampy's does not (checked against Kamailio's
 # own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
-_SUSPEND = ("needs tm's suspend/continue (a blind branch keeping the fr timer, the request's changes "
-            "saved, the transaction resumed from any worker), which kampy's tm does not offer yet")
 NOT_IMPLEMENTED = (
-    Unimplemented("function", "t_suspend", _SUSPEND),
-    Unimplemented("function", "t_continue", _SUSPEND),
     Unimplemented("function", "t_reuse_branch", "runs only in event_route[tm:branch-failure], which "
                   "kampy's tm does not run yet"),
 )
@@ -66,6 +62,21 @@ EXPORTS = Exports(
         Function("t_drop", args=(Arg("rcode", ArgKind.INT),), min_args=0,
                  doc="Set the transaction's status to rcode (500 by default) without replying and release "
                      "it; the script stops.", returns="0 (stop), -1 without a transaction"),
+        Function("t_suspend", routes=RouteType.ANY,
+                 doc="Suspend the request's transaction (made when there is none): its id is then "
+                     "$T(id_index) and $T(id_label); an INVITE gets a 100 Trying; the fr timer keeps "
+                     "running (a 408 when nobody continues it). Not for a faked request, nor for a "
+                     "reply (kampy logs an error).",
+                 returns="1 when suspended (also for a canceled transaction), -1 on error"),
+        Function("t_continue",
+                 args=(Arg("tindex", ArgKind.INT), Arg("tlabel", ArgKind.INT), Arg("rtname", ArgKind.FMT)),
+                 routes=RouteType.ANY,
+                 doc="Continue the suspended transaction tindex:tlabel with route[rtname], run as a "
+                     "failure_route with the suspended request (its changes kept); from any worker, "
+                     "an rtimer process or an RPC (the call goes to the worker that owns the "
+                     "transaction).",
+                 returns="1 when continued (or nothing was left to continue), -1 when not found, "
+                         "not suspended or route[rtname] does not exist"),
         Function("t_is_failure_route", doc="True in failure_route.", returns="1 or -1"),
         Function("t_is_branch_route", doc="True in branch_route.", returns="1 or -1"),
         Function("t_is_reply_route", doc="True in onreply_route.", returns="1 or -1"),

@@ -141,6 +141,33 @@ class TmxModule(Module):
             return -1
         return self.tm.t_drop(ctx, 500 if rcode is None else int(rcode))
 
+    def t_suspend(self, ctx: MessageContext) -> int:
+        if ctx.faked:
+            log.error("suspending a faked request is not allowed")
+            return -1
+        if self.tm.t_gett(ctx) is None:
+            if self.tm.t_newtran(ctx) < 0:
+                log.error("cannot create the transaction")
+                return -1
+            if self.tm.t_gett(ctx) is None:
+                log.error("cannot lookup the transaction")
+                return -1
+        if self.tm.t_suspend(ctx) < 0:
+            log.error("failed to suppend the processing")
+            return -1
+        t = self.tm.t_gett(ctx)
+        log.debug("transaction suspended [%s:%s]", t.hash_index if t else "", t.label if t else "")
+        return 1
+
+    def t_continue(self, ctx: MessageContext, tindex: int, tlabel: int, rtname: str) -> int:
+        if not self.core.has_route("route", rtname):
+            log.error("unable to find route block [%s]", rtname)
+            return -1
+        if self.tm.t_continue(int(tindex), int(tlabel), rtname) < 0:
+            log.warning("resuming the processing of transaction [%d:%d] failed", int(tindex), int(tlabel))
+            return -1
+        return 1
+
     @staticmethod
     def _is(ctx: MessageContext, rtype: RouteType) -> int:
         return 1 if ctx.route_type & rtype else -1

@@ -1,0 +1,130 @@
+"""tmx's t_suspend() and t_continue(): a request's transaction suspended, its id kept in shared
+variables, and its processing continued from another request (in the same worker or in another),
+as Kamailio 5.6's tm does it (t_suspend.c)."""
+from __future__ import annotations
+
+from kampy.runtime.context import Handoff
+from kampy.runtime.server import Server
+from kampy.sip.message import Request
+
+from tests.tmkit import ALICE, BOB, FakeClock, advance, lines, parsed, reply_to, request, server, two_workers
+
+TARGET = "udp:198.51.100.20:5080"
+MODS = ('loadmodule "xlog"\nloadmodule "textops"\nloadmodule "htable"\n'
+        'modparam("htable", "htable", "susp=>size=4;")')
+ROUTES = """
+modparam("tm", "fr_timer", 2000)
+request_route {
+    if ($rm == "CANCEL") { t_relay(); exit; }
+    if ($hdr(X-Continue) != $null) {
+        $var(rc) = t_continue("$sht(susp=>index)", "$sht(susp=>label)", "$hdr(X-Continue)");
+        sl_send_reply("200", "continue $var(rc)");
+        exit;
+    }
+    if ($hdr(X-Failure) != $null) { t_on_failure("TIMEOUT"); }
+    append_hf("X-Suspended: yes\\r\\n");
+    $avp(kept) = "avp-before-suspend";
+    if (t_suspend()) {
+        $sht(susp=>index) = $T(id_index);
+        $sht(susp=>label) = $T(id_label);
+    }
+    exit;
+}
+route[RELAY] { $ru = "sip:carol@198.51.100.20:5080"; t_relay("TARGET"); }
+route[REPLY] { $var(r) = "Not here " + $avp(kept); t_reply("404", "$var(r)"); }
+route[NOTHING] { xlog("L_INFO", "continued\\n"); }
+failure_route[TIMEOUT] { $var(r) = "Failed over " + $T_reply_code; t_reply("503", "$var(r)"); }
+""".replace("TARGET", TARGET)
+
+
+def suspend(srv: Server, method: str = "MESSAGE", extra: str = "") -> list[str]:
+    return lines(srv.handle(request(method, branch="z9hG4bK-s1", extra=extra), ALICE))  # type: ignore[arg-type]
+
+
+def continue_with(srv: Server, route: str, cseq: int = 7) -> list[object]:
+    msg = request("OPTIONS", branch=f"z9hG4bK-c{cseq}", cseq=cseq, extra=f"X-Continue: {route}\r\n")
+    return srv.handle(msg, ALICE)
+
+
+def test_t_suspend_sends_nothing_for_a_message() -> None:
+    srv = server(ROUTES, MODS)
+    assert suspend(srv) == []
+
+
+def test_t_suspend_answers_an_invite_with_100_trying() -> None:
+    srv = server(ROUTES, MODS)
+    assert suspend(srv, "INVITE") == ["SIP/2.0 100 trying -- your call is important to us"]
+
+
+def test_t_continue_runs_the_route_with_the_suspended_request_and_its_changes() -> None:
+    srv = server(ROUTES, MODS)
+    suspend(srv)
+    out = continue_with(srv, "RELAY")
+    assert lines(out) == ["SIP/2.0 200 continue 1", "MESSAGE sip:carol@198.51.100.20:5080 SIP/2.0"]  # type: ignore[arg-type]
+    relayed = parsed(out[1])  # type: ignore[arg-type]
+    assert isinstance(relayed, Request) and relayed.header("X-Suspended") == "yes"
+    assert lines(srv.handle(reply_to(out[1], 202, "Accepted"), BOB)) == ["SIP/2.0 202 Accepted"]  # type: ignore[arg-type]
+
+
+def test_t_continue_route_replies_in_the_suspended_transaction_with_its_avps() -> None:
+    srv = server(ROUTES, MODS)
+    suspend(srv)
+    assert lines(continue_with(srv, "REPLY")) == [  # type: ignore[arg-type]
+        "SIP/2.0 200 continue 1", "SIP/2.0 404 Not here avp-before-suspend"]
+
+
+def test_a_continue_route_that_neither_relays_nor_replies_leaves_a_500() -> None:
+    srv = server(ROUTES, MODS)
+    suspend(srv)
+    assert lines(continue_with(srv, "NOTHING")) == [  # type: ignore[arg-type]
+        "SIP/2.0 200 continue 1", "SIP/2.0 500 I'm terribly sorry, server error occurred (1/TM)"]
+
+
+def test_a_transaction_is_continued_once() -> None:
+    srv = server(ROUTES, MODS)
+    suspend(srv, "INVITE")
+    continue_with(srv, "RELAY")
+    assert lines(continue_with(srv, "REPLY", cseq=8)) == ["SIP/2.0 200 continue -1"]  # type: ignore[arg-type]
+
+
+def test_t_continue_of_an_unknown_transaction_or_route_fails() -> None:
+    srv = server(ROUTES, MODS)
+    assert lines(continue_with(srv, "RELAY")) == ["SIP/2.0 200 continue -1"]  # type: ignore[arg-type]
+    suspend(srv)
+    assert lines(continue_with(srv, "MISSING", cseq=8)) == ["SIP/2.0 200 continue -1"]  # type: ignore[arg-type]
+
+
+def test_a_suspended_transaction_nobody_continues_gets_408_when_fr_timer_runs_out() -> None:
+    clock = FakeClock()
+    srv = server(ROUTES, MODS, clock=clock)
+    suspend(srv, "INVITE")
+    assert lines(advance(srv, 1.9)) == []
+    assert lines(advance(srv, 0.2)) == ["SIP/2.0 408 Request Timeout"]
+    assert lines(continue_with(srv, "REPLY")) == ["SIP/2.0 200 continue 1"]  # type: ignore[arg-type]
+
+
+def test_the_failure_route_runs_when_a_suspended_transaction_times_out() -> None:
+    clock = FakeClock()
+    srv = server(ROUTES, MODS, clock=clock)
+    suspend(srv, "MESSAGE", extra="X-Failure: yes\r\n")
+    assert lines(advance(srv, 2.1)) == ["SIP/2.0 503 Failed over 408"]
+
+
+def test_a_canceled_suspended_invite_gets_487_and_is_not_continued() -> None:
+    srv = server(ROUTES, MODS)
+    suspend(srv, "INVITE")
+    out = srv.handle(request("CANCEL", branch="z9hG4bK-s1"), ALICE)
+    assert sorted(lines(out)) == ["SIP/2.0 200 ok -- no more pending branches",  # type: ignore[arg-type]
+                                  "SIP/2.0 487 Request canceled"]
+    assert lines(continue_with(srv, "REPLY")) == ["SIP/2.0 200 continue 1"]  # type: ignore[arg-type]
+
+
+def test_t_continue_in_another_worker_is_run_by_the_worker_that_owns_the_transaction() -> None:
+    with two_workers(ROUTES, MODS) as (one, two):
+        suspend(one)
+        out = continue_with(two, "RELAY")
+        calls = [o for o in out if isinstance(o, Handoff)]
+        assert lines([o for o in out if not isinstance(o, Handoff)]) == ["SIP/2.0 200 continue 1"]  # type: ignore[arg-type]
+        assert [c.rank for c in calls] == [1] and calls[0].call is not None
+        relayed = one.handle_call(calls[0].call, calls[0].data)
+        assert lines(relayed) == ["MESSAGE sip:carol@198.51.100.20:5080 SIP/2.0"]  # type: ignore[arg-type]
