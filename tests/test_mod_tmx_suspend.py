@@ -3,6 +3,7 @@ variables, and its processing continued from another request (in the same worker
 as Kamailio 5.6's tm does it (t_suspend.c)."""
 from __future__ import annotations
 
+from kampy.net.channel import CALL, decode, encode_call
 from kampy.runtime.context import Handoff
 from kampy.runtime.server import Server
 from kampy.sip.message import Request
@@ -128,3 +129,8 @@ def test_t_continue_in_another_worker_is_run_by_the_worker_that_owns_the_transac
         assert [c.rank for c in calls] == [1] and calls[0].call is not None
         relayed = one.handle_call(calls[0].call, calls[0].data)
         assert lines(relayed) == ["MESSAGE sip:carol@198.51.100.20:5080 SIP/2.0"]  # type: ignore[arg-type]
+
+
+def test_a_worker_call_travels_on_the_workers_channel_as_it_was_sent() -> None:
+    packet = decode(encode_call(Handoff(2, b"12160 2 RELAY", None, call="tm.continue")))
+    assert (packet.kind, packet.proto, packet.data) == (CALL, "tm.continue", b"12160 2 RELAY")

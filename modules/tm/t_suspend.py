@@ -17,11 +17,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kampy.api import CoreAPI, MessageContext, Request, RouteType, ScriptDrop, ScriptExit
+from kampy.api import (
+    TMCB_ACK_NEG_IN,
+    TMCB_DESTROY,
+    TMCB_RESPONSE_OUT,
+    CoreAPI,
+    MessageContext,
+    Request,
+    RouteType,
+    ScriptDrop,
+    ScriptExit,
+    TmcbParams,
+    TmTransaction,
+)
 
 from .base import CELL, CLAIM_TTL, TmBase, log
 from .cell import Cell, ScriptState, UacBranch, view_of
 from .t_fwd import error_reply
+from .t_hooks import add_tmcb
 
 CONTINUE_CALL = "tm.continue"  # the worker call that carries a t_continue() to the owner
 E_UNSPEC = -1
@@ -88,10 +101,22 @@ class Suspend(TmBase):
             owner = self.core.shared.claims.claim(key, self.core.rank, CLAIM_TTL)
             if owner is None:
                 susp.claim = key
+                add_tmcb(cell, TMCB_RESPONSE_OUT | TMCB_ACK_NEG_IN | TMCB_DESTROY, self._until_on_wait)
             else:  # another worker suspended a transaction with the same id: reach this one here only
                 log.warning("t_suspend: transaction id [%d:%d] is suspended in worker %d too", susp.index,
                             cell.label, owner)
         return 0
+
+    def _until_on_wait(self, t: TmTransaction, kind: int, params: TmcbParams) -> None:
+        """Once the transaction is on wait (a t_continue() cannot find it: freed, a final reply to
+        a non-INVITE, a 2xx, the ACK of a negative reply), the other workers stop handing
+        t_continue() calls to this one: they answer it "not found" themselves."""
+        if kind == TMCB_RESPONSE_OUT and (params.code < 200 or (t.method == "INVITE" and params.code >= 300)):
+            return
+        susp = self.suspensions.get(t.label)
+        if susp is not None and susp.claim is not None:
+            self.core.shared.claims.release(susp.claim, self.core.rank)
+            susp.claim = None
 
     def _blind_fr(self, cell: Cell) -> float:
         fr = cell.timers.fr_timer
@@ -187,8 +212,15 @@ class Suspend(TmBase):
         return 0
 
     def _on_wait(self, cell: Cell) -> bool:
-        """t_lookup_ident_filter skips a transaction put on wait: freed, or a non-INVITE answered."""
-        return cell.freed or (not cell.is_invite and cell.uas_status >= 200)
+        """t_lookup_ident_filter skips a transaction put on wait: freed, a non-INVITE or a 2xx
+        answered, an INVITE whose negative reply was ACKed."""
+        if cell.freed or cell.uas is None:
+            return True
+        if cell.uas_status < 200:
+            return False
+        if not cell.is_invite or cell.uas_status < 300:
+            return True
+        return cell.uas.tx.terminated or cell.uas.tx.state == "Confirmed"  # the ACK came (a StrEnum)
 
     def _run_continue(self, susp: Suspension, route: str) -> None:
         """Run route[route] with the suspended request, as a failure_route (faked_env)."""
