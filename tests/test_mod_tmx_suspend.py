@@ -134,3 +134,34 @@ def test_t_continue_in_another_worker_is_run_by_the_worker_that_owns_the_transac
 def test_a_worker_call_travels_on_the_workers_channel_as_it_was_sent() -> None:
     packet = decode(encode_call(Handoff(2, b"12160 2 RELAY", None, call="tm.continue")))
     assert (packet.kind, packet.proto, packet.data) == (CALL, "tm.continue", b"12160 2 RELAY")
+
+
+REPLY_ROUTES = """
+request_route {
+    if ($hdr(X-Continue) != $null) {
+        $var(rc) = t_continue("$sht(susp=>r::index)", "$sht(susp=>r::label)", "$hdr(X-Continue)");
+        sl_send_reply("200", "continue $var(rc)");
+        exit;
+    }
+    t_on_reply("SUSPEND");
+    t_relay("TARGET");
+}
+onreply_route[SUSPEND] {
+    if ($rs == 180 && t_suspend()) {
+        $sht(susp=>r::index) = $T(id_index);
+        $sht(susp=>r::label) = $T(id_label);
+    }
+}
+route[RINGING] { append_hf("X-Continued: $rs\\r\\n"); }
+""".replace("TARGET", TARGET)
+
+
+def test_a_reply_suspended_in_onreply_route_is_relayed_once_continued() -> None:
+    srv = server(REPLY_ROUTES, MODS)
+    out = srv.handle(request("INVITE", branch="z9hG4bK-s1"), ALICE)
+    fwd = [o for o in out if lines([o])[0].startswith("INVITE")][0]  # type: ignore[list-item]
+    assert lines(srv.handle(reply_to(fwd, 180, "Ringing"), BOB)) == []  # type: ignore[arg-type]
+    out = continue_with(srv, "RINGING")
+    assert lines(out) == ["SIP/2.0 200 continue 1", "SIP/2.0 180 Ringing"]  # type: ignore[arg-type]
+    assert parsed(out[1]).header("X-Continued") == "180"  # type: ignore[arg-type]
+    assert lines(srv.handle(reply_to(fwd, 200, "OK"), BOB)) == ["SIP/2.0 200 OK"]  # type: ignore[arg-type]

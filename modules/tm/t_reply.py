@@ -30,6 +30,7 @@ from .base import BRANCH, CELL, CLAIM_TTL, PICKED, RURI_SEEN, TmBase, e2e_key, l
 from .cell import PENDING, Cell, Leg, UacBranch, cell_of_view, pick_branch
 from .replies import build_local_reply, without_top_via
 from .t_hooks import E2EACK, TOTAGS
+from .t_suspend_keys import REPLY_SUSPENDED
 
 # The callbacks a reply sent upstream runs
 ON_REPLY = TMCB_RESPONSE_READY | TMCB_REQUEST_PENDING | TMCB_RESPONSE_OUT | TMCB_RESPONSE_SENT
@@ -149,6 +150,11 @@ class Replies(TmBase):
             state.flags, state.xflags, br.bflags = rctx.flags, rctx.xflags, rctx.bflags
             if not kept and reply.status < 200:
                 return  # `drop` in onreply_route discards a provisional reply
+            if rctx.local.get(REPLY_SUSPENDED):
+                return  # t_suspend() there: t_continue() relays it (t_suspend.py)
+        self._after_onreply(cell, br, reply)
+
+    def _after_onreply(self, cell: Cell, br: UacBranch, reply: Response) -> None:
         if br.canceled and br.cancel_leg is None and 100 <= reply.status < 200:
             self._send_cancel(cell, br)  # the CANCEL waited for this provisional
         if cell.is_local:

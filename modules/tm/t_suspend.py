@@ -24,6 +24,7 @@ from kampy.api import (
     CoreAPI,
     MessageContext,
     Request,
+    Response,
     RouteType,
     ScriptDrop,
     ScriptExit,
@@ -31,10 +32,11 @@ from kampy.api import (
     TmTransaction,
 )
 
-from .base import CELL, CLAIM_TTL, TmBase, log
+from .base import BRANCH, CELL, CLAIM_TTL, TmBase, log
 from .cell import Cell, ScriptState, UacBranch, view_of
 from .t_fwd import error_reply
 from .t_hooks import add_tmcb
+from .t_suspend_keys import REPLY_SUSPENDED
 
 CONTINUE_CALL = "tm.continue"  # the worker call that carries a t_continue() to the owner
 E_UNSPEC = -1
@@ -45,9 +47,10 @@ class Suspension:
     """A transaction t_suspend() ran for (Kamailio's T_ASYNC_SUSPENDED and async_backup)."""
 
     cell: Cell
-    ctx: MessageContext      # the suspended request with the script's changes
-    blind: UacBranch
+    ctx: MessageContext      # the suspended request with the script's changes (or reply)
+    blind: UacBranch | None  # None: a reply suspended in onreply_route
     index: int               # $T(id_index)
+    branch: int = -1         # the branch of a suspended reply
     suspended: bool = True
     timer: int | None = None
     claim: str | None = None
@@ -80,18 +83,34 @@ class Suspend(TmBase):
             log.debug("trasaction sent out a final response already - %d", cell.uas_status)
             return -3
         if not isinstance(ctx.msg, Request):
-            log.error("t_suspend: suspending the processing of a reply is not supported")
-            return -1
+            return self._suspend_reply(ctx, cell)
         if cell.is_invite and cell.auto_inv_100 and cell.uas_status < 100:
             self._reply(ctx, cell, 100, self.auto_inv_100_reason)  # type: ignore[attr-defined]
         if not cell.branches and ctx.route_type & RouteType.REQUEST:
             cell.state = ScriptState.of(ctx)  # what the request carries now (save_msg_lumps)
         cell.state.flags = ctx.flags
-        self._forget_freed()
         blind = UacBranch(len(cell.branches), "", b"", ("", ""))
         cell.branches.append(blind)
         susp = Suspension(cell, ctx, blind, view_of(cell).hash_index)
         susp.timer = self.core.call_at(self._now() + self._blind_fr(cell), lambda: self._blind_timeout(susp))
+        self._keep(susp)
+        return 0
+
+    def _suspend_reply(self, ctx: MessageContext, cell: Cell) -> int:
+        """In onreply_route: the reply is not relayed now; t_continue() runs the route with it and
+        then relays it (its branch's timers run on)."""
+        branch = ctx.local.get(BRANCH, -1)
+        if not ctx.route_type & RouteType.TM_ONREPLY or not 0 <= branch < len(cell.branches):
+            log.error("failed find UAC branch")
+            return -1
+        ctx.local[REPLY_SUSPENDED] = True
+        self._keep(Suspension(cell, ctx, None, view_of(cell).hash_index, branch=branch))
+        return 0
+
+    def _keep(self, susp: Suspension) -> None:
+        """The suspension, findable by its id here and, with several workers, from the others."""
+        cell = susp.cell
+        self._forget_freed()
         old = self.suspensions.get(cell.label)
         if old is not None and old.claim is not None:
             susp.claim = old.claim
@@ -105,7 +124,6 @@ class Suspend(TmBase):
             else:  # another worker suspended a transaction with the same id: reach this one here only
                 log.warning("t_suspend: transaction id [%d:%d] is suspended in worker %d too", susp.index,
                             cell.label, owner)
-        return 0
 
     def _until_on_wait(self, t: TmTransaction, kind: int, params: TmcbParams) -> None:
         """Once the transaction is on wait (a t_continue() cannot find it: freed, a final reply to
@@ -195,6 +213,8 @@ class Suspend(TmBase):
         susp.suspended = False
         if cell.canceled:
             return 1
+        if br is None:
+            return self._continue_reply(susp, route)
         if susp.timer is not None:
             self.core.cancel_timer(susp.timer)
             susp.timer = None
@@ -206,10 +226,43 @@ class Suspend(TmBase):
             # no branch left that could bring a final reply: kill_transaction
             code, text = error_reply(E_UNSPEC)
             self._reply(susp.ctx, cell, code, text)  # type: ignore[attr-defined]
-        if self.suspensions.get(label) is susp and susp.claim is not None:  # not suspended again
+        self._release_claim(susp)  # unless suspended again
+        return 0
+
+    def _continue_reply(self, susp: Suspension, route: str) -> int:
+        """The reply suspended in onreply_route: the route runs with it, then it is relayed (unless
+        the route suspended it again)."""
+        ctx, cell = susp.ctx, susp.cell
+        br = cell.branches[susp.branch]
+        reply = ctx.msg
+        assert isinstance(reply, Response)
+        ctx.local.pop(REPLY_SUSPENDED, None)
+        ctx.local.update({CELL: cell, BRANCH: br.index})
+        before = ctx.route_type
+        ctx.route_type = RouteType.TM_ONREPLY
+        state = cell.state
+        ctx.flags, ctx.xflags, ctx.bflags = state.flags, state.xflags, br.bflags
+        try:
+            self.core.run_route("route", route, ctx)
+        except (ScriptExit, ScriptDrop):
+            pass
+        except Exception:
+            log.exception("tm: route[%s] of t_continue() failed", route)
+        finally:
+            ctx.route_type = before
+            state.flags, state.xflags, br.bflags = ctx.flags, ctx.xflags, ctx.bflags
+            self._flush(ctx)
+        if ctx.local.get(REPLY_SUSPENDED):
+            log.debug("The transaction is suspended, so not continuing")
+            return 0
+        self._release_claim(susp)
+        self._after_onreply(cell, br, reply)  # type: ignore[attr-defined]
+        return 0
+
+    def _release_claim(self, susp: Suspension) -> None:
+        if self.suspensions.get(susp.cell.label) is susp and susp.claim is not None:
             self.core.shared.claims.release(susp.claim, self.core.rank)
             susp.claim = None
-        return 0
 
     def _on_wait(self, cell: Cell) -> bool:
         """t_lookup_ident_filter skips a transaction put on wait: freed, a non-INVITE or a 2xx

@@ -65,8 +65,8 @@ EXPORTS = Exports(
         Function("t_suspend", routes=RouteType.ANY,
                  doc="Suspend the request's transaction (made when there is none): its id is then "
                      "$T(id_index) and $T(id_label); an INVITE gets a 100 Trying; the fr timer keeps "
-                     "running (a 408 when nobody continues it). Not for a faked request, nor for a "
-                     "reply (kampy logs an error).",
+                     "running (a 408 when nobody continues it). In onreply_route the reply is kept "
+                     "and relayed once t_continue() ran. Not for a faked request.",
                  returns="1 when suspended (also for a canceled transaction), -1 on error"),
         Function("t_continue",
                  args=(Arg("tindex", ArgKind.INT), Arg("tlabel", ArgKind.INT), Arg("rtname", ArgKind.FMT)),

@@ -3,7 +3,8 @@
 from a second request (relayed with the header added before the suspension), an INVITE continued
 from the rtimer process, one nobody continues (100 Trying, then 408 when fr_timer runs out), one
 continued by a route that answers nothing (500), one CANCELed while suspended, a continue of an
-unknown id and a second one; what the user agents see must be the same."""
+unknown id and a second one, a 180 suspended in onreply_route and relayed once continued; what
+the user agents see must be the same."""
 from __future__ import annotations
 
 import socket
@@ -156,6 +157,24 @@ class Scenario:
         time.sleep(0.2)  # the ACK puts the transaction on wait: a t_continue() then finds nothing
         seen.append("continue " + self.continue_("c1", "REPLY"))
 
+    def reply_suspended_in_onreply_route(self) -> None:
+        seen = self.seen["reply"] = []
+        self.send("INVITE", "inv-r", f"X-Reply-Key: r1\r\nX-B1: 127.0.0.1:{self.b1.port}\r\n")
+        seen.append("uac " + line(self.uac.expect("inv-r")))  # 100 Trying
+        relayed = self.b1.expect("inv-r")
+        assert relayed is not None
+        self.b1.send(reply(relayed, 180, "Ringing"), self.server.addr)
+        seen.append("uac " + line(self.uac.expect("inv-r", 0.3)))  # nothing while suspended
+        seen.append("continue " + self.continue_("r1", "RINGING"))
+        ringing = self.uac.expect("inv-r")
+        seen.append(f"uac {line(ringing)} X-Continued={header(ringing or '', 'X-Continued')}")
+        self.b1.send(reply(relayed, 486, "Busy Here"), self.server.addr)
+        final = self.uac.expect("inv-r")
+        seen.append("uac " + line(final))
+        seen.append("b1 " + line(self.b1.expect("inv-r")))  # the ACK of the 486
+        if final:
+            self.uac.send(ack("inv-r", self.uac, self.server, final), self.server.addr)
+
     def timeout_started(self) -> None:
         self.send("INVITE", "inv-t", "X-Key: t1\r\n")
         self.seen["timeout"] = ["uac " + line(self.uac.expect("inv-t"))]  # 100 Trying
@@ -182,6 +201,7 @@ def test_t_suspend_and_t_continue_as_kamailio(tmp_path: Path) -> None:
             run.suspended_message_continued_without_an_answer()
             run.unknown_id()
             run.canceled_while_suspended()
+            run.reply_suspended_in_onreply_route()
             run.timeout_ended()
         finally:
             uac.close()
@@ -195,3 +215,5 @@ def test_t_suspend_and_t_continue_as_kamailio(tmp_path: Path) -> None:
     assert seen["kampy"]["message"][2] == relayed
     assert seen["kampy"]["rtimer"][1] == "uac SIP/2.0 486 Busy Here"
     assert seen["kampy"]["timeout"][1] == "uac SIP/2.0 408 Request Timeout"
+    assert seen["kampy"]["reply"][1:4] == ["uac -", "continue SIP/2.0 200 continued 1",
+                                           "uac SIP/2.0 180 Ringing X-Continued=180"]
