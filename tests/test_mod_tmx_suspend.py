@@ -165,3 +165,36 @@ def test_a_reply_suspended_in_onreply_route_is_relayed_once_continued() -> None:
     assert lines(out) == ["SIP/2.0 200 continue 1", "SIP/2.0 180 Ringing"]  # type: ignore[arg-type]
     assert parsed(out[1]).header("X-Continued") == "180"  # type: ignore[arg-type]
     assert lines(srv.handle(reply_to(fwd, 200, "OK"), BOB)) == ["SIP/2.0 200 OK"]  # type: ignore[arg-type]
+
+
+FAILURE_ROUTES = """
+request_route {
+    if ($hdr(X-Continue) != $null) {
+        $var(rc) = t_continue("$sht(susp=>f::index)", "$sht(susp=>f::label)", "$hdr(X-Continue)");
+        sl_send_reply("200", "continue $var(rc)");
+        exit;
+    }
+    t_on_failure("SUSPEND");
+    t_relay("TARGET");
+}
+failure_route[SUSPEND] {
+    if (t_suspend()) {
+        $sht(susp=>f::index) = $T(id_index);
+        $sht(susp=>f::label) = $T(id_label);
+    }
+}
+route[RELAY] { $ru = "sip:carol@198.51.100.20:5080"; t_relay("TARGET"); }
+""".replace("TARGET", TARGET)
+
+
+def test_a_transaction_suspended_in_failure_route_gets_a_new_branch_when_continued() -> None:
+    srv = server(FAILURE_ROUTES, MODS)
+    out = srv.handle(request("INVITE", branch="z9hG4bK-s1"), ALICE)
+    fwd = [o for o in out if lines([o])[0].startswith("INVITE")][0]  # type: ignore[list-item]
+    acked = srv.handle(reply_to(fwd, 486, "Busy Here"), BOB)
+    assert lines(acked) == ["ACK sip:bob@198.51.100.20:5080 SIP/2.0"]  # type: ignore[arg-type]
+    out = continue_with(srv, "RELAY")
+    assert lines(out) == [  # type: ignore[arg-type]
+        "SIP/2.0 200 continue 1", "INVITE sip:carol@198.51.100.20:5080 SIP/2.0"]
+    answered = srv.handle(reply_to(out[1], 200, "OK", to_tag="c1"), BOB)  # type: ignore[arg-type]
+    assert lines(answered) == ["SIP/2.0 200 OK"]  # type: ignore[arg-type]
