@@ -3,8 +3,9 @@
 from a second request (relayed with the header added before the suspension), an INVITE continued
 from the rtimer process, one nobody continues (100 Trying, then 408 when fr_timer runs out), one
 continued by a route that answers nothing (500), one CANCELed while suspended, a continue of an
-unknown id and a second one, a 180 suspended in onreply_route and relayed once continued; what
-the user agents see must be the same."""
+unknown id and a second one, a 180 suspended in onreply_route and relayed once continued, an
+INVITE suspended in failure_route and continued with a new branch; what the user agents see must
+be the same."""
 from __future__ import annotations
 
 import socket
@@ -117,7 +118,7 @@ class Scenario:
     def suspended_message_continued_by_another_request(self) -> None:
         seen = self.seen["message"] = []
         self.send("MESSAGE", "msg-1", f"X-Key: m1\r\nX-B1: 127.0.0.1:{self.b1.port}\r\n")
-        seen.append("uac " + line(self.uac.expect("msg-1", 0.3)))  # nothing while suspended
+        seen.append("uac " + line(self.uac.expect("msg-1", 0.2)))  # nothing while suspended
         seen.append("continue " + self.continue_("m1", "RELAY"))
         relayed = self.b1.expect("msg-1")
         assert relayed is not None
@@ -164,7 +165,7 @@ class Scenario:
         relayed = self.b1.expect("inv-r")
         assert relayed is not None
         self.b1.send(reply(relayed, 180, "Ringing"), self.server.addr)
-        seen.append("uac " + line(self.uac.expect("inv-r", 0.3)))  # nothing while suspended
+        seen.append("uac " + line(self.uac.expect("inv-r", 0.2)))  # nothing while suspended
         seen.append("continue " + self.continue_("r1", "RINGING"))
         ringing = self.uac.expect("inv-r")
         seen.append(f"uac {line(ringing)} X-Continued={header(ringing or '', 'X-Continued')}")
@@ -174,6 +175,25 @@ class Scenario:
         seen.append("b1 " + line(self.b1.expect("inv-r")))  # the ACK of the 486
         if final:
             self.uac.send(ack("inv-r", self.uac, self.server, final), self.server.addr)
+
+    def suspended_in_failure_route(self) -> None:
+        seen = self.seen["failure"] = []
+        self.send("INVITE", "inv-f", f"X-Failure-Key: f1\r\nX-B1: 127.0.0.1:{self.b1.port}\r\n")
+        self.uac.expect("inv-f")  # 100 Trying
+        first = self.b1.expect("inv-f")
+        assert first is not None
+        self.b1.send(reply(first, 486, "Busy Here"), self.server.addr)
+        seen.append("b1 " + line(self.b1.expect("inv-f")))  # the ACK
+        seen.append("uac " + line(self.uac.expect("inv-f", 0.2)))  # nothing while suspended
+        seen.append("continue " + self.continue_("f1", "AGAIN"))
+        second = self.b1.expect("inv-f")
+        seen.append("b1 " + line(second))
+        self.b1.send(reply(second or "", 404, "Not Found"), self.server.addr)
+        seen.append("b1 " + line(self.b1.expect("inv-f")))  # the ACK
+        final = self.uac.expect("inv-f")
+        seen.append("uac " + line(final))
+        if final:
+            self.uac.send(ack("inv-f", self.uac, self.server, final), self.server.addr)
 
     def timeout_started(self) -> None:
         self.send("INVITE", "inv-t", "X-Key: t1\r\n")
@@ -202,6 +222,7 @@ def test_t_suspend_and_t_continue_as_kamailio(tmp_path: Path) -> None:
             run.unknown_id()
             run.canceled_while_suspended()
             run.reply_suspended_in_onreply_route()
+            run.suspended_in_failure_route()
             run.timeout_ended()
         finally:
             uac.close()
@@ -215,5 +236,6 @@ def test_t_suspend_and_t_continue_as_kamailio(tmp_path: Path) -> None:
     assert seen["kampy"]["message"][2] == relayed
     assert seen["kampy"]["rtimer"][1] == "uac SIP/2.0 486 Busy Here"
     assert seen["kampy"]["timeout"][1] == "uac SIP/2.0 408 Request Timeout"
+    assert seen["kampy"]["failure"][-1] == "uac SIP/2.0 404 Not Found"
     assert seen["kampy"]["reply"][1:4] == ["uac -", "continue SIP/2.0 200 continued 1",
                                            "uac SIP/2.0 180 Ringing X-Continued=180"]
