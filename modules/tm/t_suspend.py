@@ -145,7 +145,7 @@ class Suspend(TmBase):
         for a branch nobody answered (the blind branch makes the transaction's timer noisy)."""
         susp.timer = None
         cell, br = susp.cell, susp.blind
-        if cell.freed or br.last_received != 0 or cell.uas_status >= 200:
+        if br is None or cell.freed or br.last_received != 0 or cell.uas_status >= 200:
             return
         br.timed_out = True
         try:
