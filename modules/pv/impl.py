@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from kampy.api import (
@@ -40,6 +40,7 @@ from .common import (
     to_int,
 )
 from .morefuncs import MoreFunctions
+from .shared_vars import SharedVars
 from .msgvars import MSG_GETTERS, header_bodies
 from .writers import WRITERS, get_fs, get_fsp
 
@@ -56,14 +57,16 @@ class PvModule(MoreFunctions, Module):
     def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
         self.vars: dict[str, Any] = {}        # $var(...): per process, kept across messages
-        self.shvars: dict[str, Any] = {}      # $shv(...)
+        self.shvars = SharedVars(core)        # $shv(...): seen by every worker
         self.null_vars: dict[str, Any] = {}   # $vn: a separate store, as Kamailio's script_vars_null
         self.script_flags = 0                  # $sf: per process
         self.started = int(core.clock.time())
         self.static_branch = Branch("")  # $sbranch: per process, kept across messages
         self.avp_aliases = self._aliases(params["avp_aliases"])
         self._init_vars(params["varset"], self.vars)
-        self._init_vars(params["shvset"], self.shvars)
+        initial: dict[str, Any] = {}
+        self._init_vars(params["shvset"], initial)
+        self.shvars.setdefault_all(initial)
 
     # ------------------------------------------------------------ parameters
 
@@ -73,7 +76,7 @@ class PvModule(MoreFunctions, Module):
             return []
         return [param] if isinstance(param, str) else [str(p) for p in param]
 
-    def _init_vars(self, param: Any, store: dict[str, Any]) -> None:
+    def _init_vars(self, param: Any, store: MutableMapping[str, Any]) -> None:
         for text in self._values(param):
             name, value = storage.parse_var_init(text)
             store[name] = value

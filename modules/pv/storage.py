@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import MutableMapping
 from typing import Any
 
 from kampy.api import MessageContext
@@ -35,7 +36,7 @@ def script_var(store: dict[str, Any], name: str, nullable: bool) -> ReadWrite:
 # ---------------------------------------------------------------- $shv
 
 
-def shared_var(store: dict[str, Any], name: str) -> ReadWrite:
+def shared_var(store: MutableMapping[str, Any], name: str) -> ReadWrite:
     """`$shv(x)`: shared by all processes in Kamailio; starts as $null (`shvset` gives a value)."""
     def get(ctx: MessageContext) -> Value:
         return store.get(name)  # type: ignore[no-any-return]
