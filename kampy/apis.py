@@ -627,6 +627,11 @@ class TmAPI(TmUacAPI, Protocol):
         """(branch flags, ruid) of failure_route's picked branch (`picked`) or of the branch being
         processed (branch_route, onreply_route); None without one."""
 
+    def reuse_branch(self, ctx: MessageContext) -> int:
+        """tmx's t_reuse_branch(): in event_route[tm:branch-failure:...], make the failed branch
+        (its R-URI, ruid, path, instance, branch flags) the message's "main" branch again: 1, -1
+        elsewhere or without a transaction."""
+
     # suspending and continuing (t_suspend.c)
     def t_suspend(self, ctx: MessageContext) -> int:
         """Suspend the transaction of the request of `ctx` (it must exist: t_newtran): a blind

@@ -5,6 +5,7 @@ from __future__ import annotations
 from kampy.api import (
     Arg,
     ArgKind,
+    EventRoute,
     Exports,
     Function,
     Offer,
@@ -18,6 +19,7 @@ from kampy.api import (
 
 from .config import CFG
 from .t_relay_to_exports import RELAY_TO_FUNCTIONS
+from .t_serial_exports import SERIAL_FUNCTIONS, SERIAL_PARAMS
 from .tm import TmModule
 
 
@@ -53,14 +55,11 @@ NOT_IMPLEMENTED = (
     Unimplemented("param", "blst_methods_lookup", "not implemented yet", types=(int,)),
     Unimplemented("param", "reparse_on_dns_failover", "not implemented yet", types=(int,)),
     Unimplemented("param", "on_sl_reply", "not implemented yet", types=(str,)),
-    Unimplemented("param", "contacts_avp", "not implemented yet", types=(str,)),
-    Unimplemented("param", "contact_flows_avp", "not implemented yet", types=(str,)),
     Unimplemented("param", "local_ack_mode", "not implemented yet", types=(int,)),
     Unimplemented("param", "failure_exec_mode", "not implemented yet", types=(int,)),
     Unimplemented("param", "dns_reuse_rcv_socket", "not implemented yet", types=(int,)),
     Unimplemented("param", "local_cancel_reason", "not implemented yet", types=(int,)),
     Unimplemented("param", "e2e_cancel_reason", "not implemented yet", types=(int,)),
-    Unimplemented("param", "xavp_contact", "not implemented yet", types=(str,)),
     Unimplemented("param", "event_callback", "not implemented yet", types=(str,)),
     Unimplemented("param", "rich_redirect", "not implemented yet", types=(int,)),
     Unimplemented("param", "event_callback_lres_sent", "not implemented yet", types=(str,)),
@@ -70,7 +69,6 @@ NOT_IMPLEMENTED = (
     Unimplemented("function", "t_relay_to_sctp", "kampy has no SCTP transport"),
     Unimplemented("function", "t_replicate_sctp", "kampy has no SCTP transport"),
     Unimplemented("function", "t_forward_nonack_sctp", "kampy has no SCTP transport"),
-    Unimplemented("function", "t_on_branch_failure", "not implemented yet"),
     Unimplemented("function", "t_write_req", "not implemented yet"),
     Unimplemented("function", "t_write_unix", "not implemented yet"),
     Unimplemented("function", "t_set_max_lifetime", "not implemented yet"),
@@ -84,9 +82,6 @@ NOT_IMPLEMENTED = (
     Unimplemented("function", "t_is_expired", "not implemented yet"),
     Unimplemented("function", "t_save_lumps", "not implemented yet"),
     Unimplemented("function", "t_use_uac_headers", "not implemented yet"),
-    Unimplemented("function", "t_load_contacts", "not implemented yet"),
-    Unimplemented("function", "t_next_contacts", "not implemented yet"),
-    Unimplemented("function", "t_next_contact_flow", "not implemented yet"),
     Unimplemented("function", "t_clean", "not implemented yet"),
     Unimplemented("rpc", "tm.cancel", "not implemented yet"),
     Unimplemented("rpc", "tm.reply", "not implemented yet"),
@@ -94,7 +89,6 @@ NOT_IMPLEMENTED = (
     Unimplemented("rpc", "tm.hash_stats", "not implemented yet"),
     Unimplemented("rpc", "tm.list", "not implemented yet"),
     Unimplemented("rpc", "tm.clean", "not implemented yet"),
-    Unimplemented("event_route", "tm:branch-failure:<name>", "not implemented yet"),
     Unimplemented("event_route", "tm:local-request", "not implemented yet"),
     Unimplemented("event_route", "tm:local-response", "not implemented yet"),
 )
@@ -128,6 +122,7 @@ EXPORTS = Exports(
         Param("faked_reply_prio", (int,), 0),
         Param("remap_503_500", (int,), 1),
         Param("relay_100", (int,), 0),
+        *SERIAL_PARAMS,
     ),
     functions=(
         Function(
@@ -222,6 +217,7 @@ EXPORTS = Exports(
             doc="Sets the reply routing block, to which control is passed when a reply for the...",
             returns="1",
         ),
+        *SERIAL_FUNCTIONS,
         Function(
             "t_on_branch",
             args=(Arg("branch_route", ArgKind.ROUTE, route_kind="branch"),),
@@ -377,6 +373,13 @@ EXPORTS = Exports(
                   doc="starts a tm uac and waits for the final reply in blocking mode, using a list of "
                   "string parameters: method, ruri, dst_uri send_sock, headers (CRLF separated) and body "
                   "(optional)"),
+    ),
+    event_routes=(
+        EventRoute("tm:branch-failure:<name>",
+                   doc="run for each negative final reply of a branch (a local 408 on timeout too) sent "
+                       "after t_on_branch_failure(\"<name>\"), before tm decides whether the transaction "
+                       "is complete; the failed branch is the one at hand (t_check_status(), $T_reply_code, "
+                       "$T_rpl()); t_relay() there adds branches"),
     ),
     not_implemented=NOT_IMPLEMENTED,
     offers=(Offer("tm", TmAPI, doc="new requests (t_request) and requests within a dialog (t_uac, "

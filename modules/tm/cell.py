@@ -69,6 +69,9 @@ class UacBranch:
     bflags: int = 0
     first_of_step: bool = False  # TM_UAC_FLAG_FB: the first branch of a t_relay() call
     ruid: str | None = None    # the location record's id ($T_branch(ruid), $T_reply_ruid)
+    path: str | None = None    # the Path vector it was sent with (t_reuse_branch)
+    instance: str | None = None  # +sip.instance of its contact (t_next_contact_flow, t_reuse_branch)
+    on_branch_failure: str | None = None  # the transaction's event_route[tm:branch-failure] when sent
 
     @property
     def has_reply(self) -> bool:
@@ -120,6 +123,7 @@ class Cell:
     on_failure: str | None = None
     on_reply: str | None = None
     on_branch: str | None = None
+    on_branch_failure: str | None = None  # t_on_branch_failure(): the name after tm:branch-failure:
     uas_status: int = 0
     relayed_branch: int = -1
     relayed_reply_branch: int = -1  # the branch of the last reply sent upstream, -2 for tm's own

@@ -49,7 +49,7 @@ class Forward(TmBase):
         msg = ctx.msg
         if not isinstance(msg, Request):
             return -1
-        if ctx.route_type & RouteType.FAILURE:
+        if ctx.route_type & (RouteType.FAILURE | RouteType.BRANCH_FAILURE):
             cell = self.cell_of(ctx)
             if cell is None:
                 return -1
@@ -89,15 +89,16 @@ class Forward(TmBase):
         if cell.canceled:
             return -487  # E_CANCELED
         state = ScriptState.of(ctx)
-        if not ctx.route_type & RouteType.FAILURE:
+        if not ctx.route_type & (RouteType.FAILURE | RouteType.BRANCH_FAILURE):
             cell.state = state
-        targets: list[tuple[str, str | None, Socket | None, int, str | None, str | None]] = []
+        targets: list[tuple[str, str | None, Socket | None, int, str | None, str | None, str | None]] = []
         # the R-URI is forked unless a forwarding consumed it already and it was not set since
         # (Kamailio's ruri_get_forking_state): a second t_replicate() sends the appended branches only
         if RURI_SEEN not in ctx.local or ctx.ruri != ctx.local[RURI_SEEN] or ctx.ruri_new:
-            targets.append((ctx.ruri, ctx.dst_uri, ctx.force_socket, ctx.bflags, ctx.path_vec, ctx.ruid))
+            targets.append((ctx.ruri, ctx.dst_uri, ctx.force_socket, ctx.bflags, ctx.path_vec, ctx.ruid,
+                            ctx.instance))
         ctx.ruri_new = False
-        targets += [(b.uri, b.dst_uri, b.socket or ctx.force_socket, b.flags, b.path, b.ruid)
+        targets += [(b.uri, b.dst_uri, b.socket or ctx.force_socket, b.flags, b.path, b.ruid, b.instance)
                     for b in ctx.branches]
         ctx.branches.clear()
         ctx.local[RURI_SEEN] = ctx.ruri
@@ -106,8 +107,8 @@ class Forward(TmBase):
             return E_CFG
         first = len(cell.branches)
         sent, lowest = 0, -1
-        for uri, dst_uri, sock, bflags, path, ruid in targets:
-            ret = self._add_branch(ctx, cell, uri, dst_uri, sock, bflags, proxy, path, ruid)
+        for uri, dst_uri, sock, bflags, path, ruid, instance in targets:
+            ret = self._add_branch(ctx, cell, uri, dst_uri, sock, bflags, proxy, path, ruid, instance)
             if ret > 0:
                 sent += 1
             else:
@@ -118,13 +119,13 @@ class Forward(TmBase):
 
     def _add_branch(self, ctx: MessageContext, cell: Cell, uri: str, dst_uri: str | None,
                     sock: Socket | None, bflags: int, proxy: tuple[str, str, int] | None,
-                    path: str | None = None, ruid: str | None = None) -> int:
+                    path: str | None = None, ruid: str | None = None, instance: str | None = None) -> int:
         msg = ctx.msg
         assert isinstance(msg, Request)
         index = len(cell.branches)
         bctx = MessageContext(msg, ctx.src, self.core, route_type=RouteType.BRANCH, flags=ctx.flags,
                               bflags=bflags, avps=ctx.avps, xavps=ctx.xavps, xavis=ctx.xavis, new_ruri=uri,
-                              dst_uri=dst_uri, force_socket=sock, path_vec=path, ruid=ruid)
+                              dst_uri=dst_uri, force_socket=sock, path_vec=path, ruid=ruid, instance=instance)
         bctx.local.update({CELL: cell, BRANCH: index})
         before = len(msg.changes)
         try:
@@ -163,7 +164,8 @@ class Forward(TmBase):
                         "to %s:%d", index, len(data), host, port)
             return E_SEND
         br = UacBranch(index, bctx.ruri, data, (branch, msg.method.upper()), bflags=bctx.bflags,
-                       ruid=bctx.ruid)
+                       ruid=bctx.ruid, path=bctx.path_vec, instance=bctx.instance,
+                       on_branch_failure=cell.on_branch_failure)
         cell.branches.append(br)
         self._start_uac(cell, br, Dest(proto, host, port, sock))
         return 1

@@ -6,7 +6,6 @@ from kampy.api import (
     TMCB_LOCAL_COMPLETED,
     TMCB_LOCAL_F,
     TMCB_NONE_F,
-    TMCB_ON_BRANCH_FAILURE,
     TMCB_ON_FAILURE,
     TMCB_REQUEST_PENDING,
     TMCB_RESPONSE_FWDED,
@@ -246,8 +245,7 @@ class Replies(TmBase):
     def _negative(self, cell: Cell, br: UacBranch, code: int, reply: Response | None) -> int:
         br.last_received = code
         br.reply, br.faked = reply, reply is None
-        if cell.tmcb_types & TMCB_ON_BRANCH_FAILURE:
-            self._tmcb(cell, TMCB_ON_BRANCH_FAILURE, cell.request, reply, code, br.index)
+        self._branch_failed(cell, br, code, reply)  # type: ignore[attr-defined]
         picked, picked_code = pick_branch(cell, br.index, code, self.faked_reply_prio)
         if picked == PENDING:
             if 600 <= code < 700 and not (cell.six_xx or cell.disable_6xx):

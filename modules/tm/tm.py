@@ -27,6 +27,7 @@ from .base import (
     log,
 )
 from .cell import UacBranch
+from .t_branch_failure import BranchFailure
 from .t_cancel import Cancel
 from .t_fwd import proxy_of
 from .t_hooks import Hooks
@@ -34,6 +35,7 @@ from .t_lookup import Lookup
 from .t_relay_to import RelayTo
 from .t_reply import Replies
 from .t_select import Selects
+from .t_serial import Serial
 from .t_stats import Stats
 from .t_suspend import Suspend
 from .timer import Timers
@@ -43,7 +45,7 @@ from .rpc_uac import RpcUac
 
 
 class TmModule(Suspend, Lookup, RelayTo, Cancel, Replies, RpcUac, Timers, Hooks, Stats, Binds, Selects,
-               TmxOps):
+               TmxOps, Serial, BranchFailure):
     """Transactions: t_newtran/t_reply/t_relay and the routes they run, and the API tm offers."""
 
     def t_newtran(self, ctx: MessageContext) -> int:

@@ -13,18 +13,9 @@ from kampy.api import (
     RouteType,
     Stat,
     TmAPI,
-    Unimplemented,
 )
 
 from .tmx import STAT_NAMES, TmxModule
-
-
-# What Kamailio 5.6's tmx module has that kampy's does not (checked against Kamailio's
-# own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
-NOT_IMPLEMENTED = (
-    Unimplemented("function", "t_reuse_branch", "runs only in event_route[tm:branch-failure], which "
-                  "kampy's tm does not run yet"),
-)
 
 
 EXPORTS = Exports(
@@ -77,6 +68,11 @@ EXPORTS = Exports(
                      "transaction).",
                  returns="1 when continued (or nothing was left to continue), -1 when not found, "
                          "not suspended or route[rtname] does not exist"),
+        Function("t_reuse_branch", routes=RouteType.EVENT,
+                 doc="In event_route[tm:branch-failure:...]: the failed branch (its R-URI, ruid, path, "
+                     "instance, branch flags) becomes the request's main branch again, so that t_relay() "
+                     "sends it anew.",
+                 returns="1, -1 elsewhere or without a transaction"),
         Function("t_is_failure_route", doc="True in failure_route.", returns="1 or -1"),
         Function("t_is_branch_route", doc="True in branch_route.", returns="1 or -1"),
         Function("t_is_reply_route", doc="True in onreply_route.", returns="1 or -1"),
@@ -96,7 +92,6 @@ EXPORTS = Exports(
         PVClass("T_branch", arg="required", doc="the branch at hand: flags, uri (onreply_route), ruid"),
         PVClass("T_reply_ruid", doc="the ruid of the branch of the reply (failure_route, onreply_route)"),
     ),
-    not_implemented=NOT_IMPLEMENTED,
     needs=(Need("tm", TmAPI, doc="the transaction state behind $T_* and the tmx functions, its counters"),),
     factory=TmxModule,
 )

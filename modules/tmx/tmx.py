@@ -126,6 +126,9 @@ class TmxModule(Module):
     def t_flush_xflags(self, ctx: MessageContext) -> int:
         return self.tm.flush_xflags(ctx)
 
+    def t_reuse_branch(self, ctx: MessageContext) -> int:
+        return self.tm.reuse_branch(ctx)
+
     def fix_cancel_mode(self, value: str) -> int:
         mode = _CANCEL_MODES.get(value.lower())
         if mode is None:
