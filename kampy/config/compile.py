@@ -575,6 +575,8 @@ class Resolver:
 
     def route_ref(self, func: Function, pos: ast.Pos, name: str) -> None:
         kind = next((a.route_kind for a in func.args if a.kind is ArgKind.ROUTE), None) or "route"
+        if kind != "route" and name in ("", "0"):
+            return  # tm's t_on_*("0"): no route (Kamailio's fixup_on_* take "" and "0" for none)
         if kind == "branch_failure":
             kind, name = "event", f"tm:branch-failure:{name}"
         if (kind, name) not in self.routes:
