@@ -45,7 +45,8 @@ What is here, by use:
   (`core.runtime_dir` is where control sockets go by default).
 * The message at hand: `MessageContext` (`ctx.msg`, `ctx.ruri`, `ctx.dst_uri`, `ctx.flags`,
   `ctx.avps`, `ctx.branches`, `ctx.reply_lumps`, `ctx.reply_body`, `ctx.local` ...), `Branch`,
-  `Credentials` (`ctx.authorized_credentials`, `ctx.authorized()`),
+  `Credentials` (`ctx.authorized_credentials`, `ctx.authorized()`), `xavp_clone_level` and
+  `xavp_insert` (an XAVP item copied and placed in `ctx.xavps` as Kamailio's core does),
   `Source`, `Socket`; SIP parsing and building: `Message`, `Request`, `Response`, `URI`, `NameAddr`,
   `Via`, `CSeq`, `ContactList`, `ContentType`, `Params`, `parse_message`, `parse_uri`,
   `parse_name_addr`, `build_response`, `SIPProtocolError`; `ScriptExit`/`ScriptDrop`,
@@ -308,6 +309,7 @@ from kampy.runtime.selects import select_nameaddr, select_params, select_uri
 from kampy.runtime.shared import SharedStore
 from kampy.runtime.snapshot import SharedSnapshot
 from kampy.runtime.sockets import grep_socket
+from kampy.runtime.xavp_items import xavp_clone_level, xavp_insert
 from kampy.runtime.shmtable import ShmTable, TableFull
 from kampy.runtime.slotlocks import SlotLocks
 from kampy import binrpc, libxml
@@ -393,7 +395,7 @@ __all__ = [
     "Branch", "Credentials", "MessageContext", "Outgoing", "SND_F_CON_CLOSE", "SND_F_FORCE_CON_REUSE",
     "ScriptDrop", "ScriptExit", "Socket", "Source",
     "Action",
-    "grep_socket",
+    "grep_socket", "xavp_clone_level", "xavp_insert",
     "CoreAPI", "Clock", "Stats", "HIDDEN_STAT", "RpcRegistry", "received_params", "reply_destination",
     "CfgAPI", "CfgGroup", "CfgVar", "CfgError", "CfgNotFound", "CfgUnreadable", "parse_group_id", "Select",
     "SELECT_NULL", "select_nameaddr", "select_params", "select_uri",

@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 
 from kampy.db import connect, create_tables
-from kampy.modules.usrloc.attrs import clone_level, insert_attrs
+from kampy.api import xavp_clone_level as clone_level
+from kampy.modules.usrloc.attrs import insert_attrs
 from tests.modkit import ctx_for
 from tests.reg_helpers import FakeClock, config, header, register, request, send, server
 

@@ -11,7 +11,16 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from kampy.api import Branch, CoreAPI, MessageContext, RouteType, Socket
+from kampy.api import (
+    Branch,
+    CoreAPI,
+    MessageContext,
+    RouteType,
+    Socket,
+    grep_socket,
+    xavp_clone_level,
+    xavp_insert,
+)
 
 from .base import BRANCH, RURI_SEEN, TmBase, log
 
@@ -112,7 +121,7 @@ class Serial(TmBase):
             if value:
                 rec[name] = [value]
         if self.xavp_contact and c.attrs:
-            rec[self.xavp_contact] = [clone_level(c.attrs)]
+            rec[self.xavp_contact] = [xavp_clone_level(c.attrs)]
         return rec
 
     # ------------------------------------------------------------ t_next_contacts
@@ -231,30 +240,20 @@ class Serial(TmBase):
         text = value(rec, "sock")
         if not text:
             return None
-        found = next((s for s in self.core.sockets if socket_text_matches(s, text)), None)
+        found = socket_named(self.core.sockets, text)
         if found is None:
             log.error("parsing of socket info <%s> failed", text)
             return False
         return found
 
     def _insert_attrs(self, ctx: MessageContext, rec: Record, index: int) -> None:
-        """xavp_insert of the record's xavp_contact item at `index` of the root list (the R-URI's at 0,
-        branch n's at n)."""
+        """The record's xavp_contact item goes back to index `index` of the root list (the
+        R-URI's at 0, branch n's at n)."""
         if not self.xavp_contact:
             return
         attrs = rec.pop(self.xavp_contact, None)
-        if not attrs:
-            return
-        items = ctx.xavps.setdefault(self.xavp_contact, [])
-        item = attrs[0]
-        if index == 0 and (not items or items[0]):
-            items.insert(0, item)
-            return
-        n = min(index, len(items))
-        if n < len(items) and not items[n]:
-            items[n] = item
-            return
-        items[n:n] = [{} for _ in range(index - n)] + [item]
+        if attrs:
+            xavp_insert(ctx.xavps, self.xavp_contact, attrs[0], index)
 
 
 def value(rec: Record, name: str, default: Any = None) -> Any:
@@ -269,24 +268,13 @@ def branch_of(rec: Record, sock: Socket | None) -> Branch:
                   instance=value(rec, "instance") or None, ruid=value(rec, "ruid") or None)
 
 
-def clone_level(item: Any) -> Record:
-    """xavp_clone_level_nodata: one XAVP item with its string and integer values."""
-    if not isinstance(item, dict):
-        return {}
-    out: Record = {}
-    for name, values in item.items():
-        kept = [v for v in values if isinstance(v, str | int) and not isinstance(v, bool)]
-        if kept:
-            out[name] = kept
-    return out
-
-
-def socket_text_matches(sock: Socket, text: str) -> bool:
-    """`proto:host:port` (socket2str) names this socket."""
+def socket_named(sockets: Any, text: str) -> Socket | None:
+    """grep_sock_info of a stored `proto:host:port` (parse_phostport)."""
     proto, _, rest = text.strip().partition(":")
     host, _, port = rest.rpartition(":")
-    return (sock.proto == proto.lower() and sock.host == host.strip("[]")
-            and str(sock.port) == port)
+    if not host or not port.isdigit():
+        return None
+    return grep_socket(sockets, host, int(port), proto.lower())
 
 
 def sorted_contacts(contacts: list[Contact], mode: int) -> list[Contact]:

@@ -11,23 +11,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from kampy.api import Database, DBError, MessageContext
+from kampy.api import Database, DBError, MessageContext, xavp_clone_level, xavp_insert
 
 log = logging.getLogger("kampy.usrloc")
 
 Attrs = dict[str, list[Any]]
-
-
-def clone_level(item: Any) -> Attrs | None:
-    """One XAVP item with its direct string and integer values (xavp_clone_level_nodata)."""
-    if not isinstance(item, dict):
-        return None
-    out: Attrs = {}
-    for name, values in item.items():
-        kept = [v for v in values if isinstance(v, str | int) and not isinstance(v, bool)]
-        if kept:
-            out[name] = kept
-    return out
 
 
 def stored_attrs(ctx: MessageContext, name: str | None) -> Attrs | None:
@@ -35,23 +23,12 @@ def stored_attrs(ctx: MessageContext, name: str | None) -> Attrs | None:
     if not name:
         return None
     items = ctx.xavps.get(name)
-    return clone_level(items[0]) if items else None
+    return xavp_clone_level(items[0]) if items and isinstance(items[0], dict) else None
 
 
 def insert_attrs(ctx: MessageContext, name: str, attrs: Attrs, index: int | None) -> None:
-    """Give `attrs` back as item `index` of $xavp(name) (Kamailio's xavp_insert: an empty item at
-    that index is replaced, missing ones before it are added empty); None puts it first
-    (xavp_add)."""
-    item = {field: list(values) for field, values in attrs.items()}
-    items = ctx.xavps.setdefault(name, [])
-    if index is None or (index == 0 and (not items or items[0])):
-        items.insert(0, item)
-        return
-    n = min(index, len(items))
-    if n < len(items) and not items[n]:
-        items[n] = item
-        return
-    items[n:n] = [{} for _ in range(index - n)] + [item]
+    """Give `attrs` back as item `index` of $xavp(name) (xavp_insert); None puts it first."""
+    xavp_insert(ctx.xavps, name, {field: list(values) for field, values in attrs.items()}, index)
 
 
 class AttrsTable:
