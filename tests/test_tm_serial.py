@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kampy.errors import ConfigError
+from tests import reg_helpers as reg
 from tests.tmkit import ALICE, BOB, lines, parsed, reply_to, request, server
 
 PARAMS = '''loadmodule "corex"
@@ -245,3 +246,48 @@ def test_contact_socket_is_restored_and_an_unknown_one_is_an_error() -> None:
       sl_send_reply("200", "= $var(a) $var(sock) $var(b) $ru");
     }''')
     assert text == "= 1 udp:127.0.0.1:5060 -1 sip:x@h"
+
+
+LOCATION = r'''
+request_route {
+  if (is_method("REGISTER")) {
+    $xavp(ulattrs=>tenant) = $hdr(X-Tenant);
+    save("location");
+    exit;
+  }
+  if (is_method("ACK")) { exit; }
+  lookup("location");
+  t_load_contacts();
+  t_next_contacts();
+  $var(tenant) = $xavp(ulattrs[0]=>tenant);
+  t_on_failure("NEXT");
+  t_relay();
+}
+failure_route[NEXT] {
+  if (!t_next_contacts()) { exit; }
+  $var(tenant) = $xavp(ulattrs[0]=>tenant);
+  t_on_failure("NEXT");
+  t_relay();
+}
+'''
+
+
+def test_contacts_found_by_lookup_are_tried_by_their_q_with_their_xavp_contact() -> None:
+    params = PARAMS + ('loadmodule "usrloc"\nloadmodule "registrar"\nloadmodule "textops"\n'
+                       'modparam("usrloc", "xavp_contact", "ulattrs")\n'
+                       'modparam("tm", "xavp_contact", "ulattrs")\n')
+    srv = server(LOCATION, params)
+    for n, (port, q) in enumerate(((5071, "0.2"), (5072, "0.9"), (5073, "0.5"))):
+        srv.handle(reg.register(contact=f"<sip:alice@10.0.0.1:{port}>;q={q}", callid=f"reg-{n}",
+                                extra=f"X-Tenant: t{port}\r\n"), reg.UA)
+    order, tenants = [], []
+    out = srv.handle(reg.request(), ALICE)
+    for _ in range(3):
+        sent = invites(out)
+        assert len(sent) == 1
+        order.append(parsed(sent[0]).uri)
+        tenants.append(srv.core.modules["pv"].vars["tenant"])
+        out = srv.handle(reply_to(sent[0], 486, "Busy"), BOB)
+    assert order == ["sip:alice@10.0.0.1:5072", "sip:alice@10.0.0.1:5073", "sip:alice@10.0.0.1:5071"]
+    assert tenants == ["t5072", "t5073", "t5071"]
+    assert [x for x in lines(out) if x.startswith("SIP/2.0")] == ["SIP/2.0 486 Busy"]
