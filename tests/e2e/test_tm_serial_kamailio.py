@@ -1,7 +1,9 @@
 """tm's serial forking by q-value and its branch-failure route beside Kamailio 5.6: the same config
 forks an INVITE over three user agents with different q-values (t_load_contacts, t_next_contacts
-in request_route and failure_route): the first answers 486, the second 200; and a branch-failure
-route that sends a failed branch's request elsewhere (t_relay there). What each user agent gets,
+in request_route and failure_route): the first answers 486, the second 200; a branch-failure
+route that sends a failed branch's request elsewhere (t_relay there); two flows of one instance
+(t_next_contacts keeps the second for t_next_contact_flow in the branch-failure route); and
+t_reuse_branch sending the failed branch again. What each user agent gets,
 in which order, what the caller gets and what the branch-failure route saw are Kamailio's."""
 from __future__ import annotations
 
@@ -57,7 +59,37 @@ request_route {
     t_relay();
     exit;
   }
+  if ($rU == "flows") {
+    $xavp(tm_contacts=>uri) = "sip:flow2@127.0.0.1:UA2";
+    $xavp(tm_contacts[0]=>instance) = "<urn:uuid:00000000-0000-0000-0000-000000000001>";
+    $xavp(tm_contacts[0]=>flags) = 0;
+    $xavp(tm_contacts[0]=>q_flag) = 4;
+    $xavp(tm_contacts=>uri) = "sip:flow1@127.0.0.1:UA1";
+    $xavp(tm_contacts[0]=>instance) = "<urn:uuid:00000000-0000-0000-0000-000000000001>";
+    $xavp(tm_contacts[0]=>flags) = 0;
+    $xavp(tm_contacts[0]=>q_flag) = 0;
+    t_next_contacts();
+    t_on_branch_failure("FLOW");
+    t_relay();
+    exit;
+  }
+  if ($rU == "reuse") {
+    $ru = "sip:ua3@127.0.0.1:UA3";
+    t_on_branch_failure("REUSE");
+    t_relay();
+    exit;
+  }
   sl_send_reply("404", "Unknown case");
+}
+event_route[tm:branch-failure:FLOW] {
+  $var(r) = t_next_contact_flow();
+  $shv(seen) = $shv(seen) + "[FLOW " + $T_reply_code + " " + $T_branch_idx + " " + $var(r) + "]";
+  if ($var(r) == 1) { t_relay(); }
+}
+event_route[tm:branch-failure:REUSE] {
+  $shv(seen) = $shv(seen) + "[REUSE " + $T_reply_code + " " + $T_branch_idx + "]";
+  t_reuse_branch();
+  t_relay();
 }
 failure_route[NEXT] {
   $shv(seen) = $shv(seen) + "[F " + $T_reply_code + "]";
@@ -77,6 +109,8 @@ event_route[tm:branch-failure:RETRY] {
   }
 }
 """
+
+CASES = ("serial", "retry", "flows", "reuse")
 
 # each user agent's answer to an INVITE
 ANSWERS = {"ua1": "486 Busy Here", "ua2": "200 OK", "ua3": "603 Decline"}
@@ -164,7 +198,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict
         with both(Path(tmp_path_factory.mktemp("tmserial")), cfg) as servers:
             for server in servers:
                 found: dict[str, object] = {}
-                for case in ("serial", "retry"):
+                for case in CASES:
                     got, caller_got = call(server, uas, case)
                     found[case] = (unport(got, ports), caller_got, seen(server))
                 out[server.name] = found
@@ -183,7 +217,7 @@ def unport(lines: list[str], ports: dict[str, str]) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("case", ["serial", "retry"])
+@pytest.mark.parametrize("case", CASES)
 def test_user_agents_caller_and_branch_failure_route_see_what_kamailio_shows(results, case: str) -> None:
     assert results["kampy"][case] == results["kamailio"][case]
 
@@ -203,3 +237,18 @@ def test_branch_failure_route_sends_the_failed_call_elsewhere(results) -> None:
     assert caller_got[-1] == "SIP/2.0 200 OK"
     assert noted == "[RETRY 486 0]"
 
+
+
+def test_the_next_flow_of_the_failed_instance_is_tried(results) -> None:
+    got, caller_got, noted = results["kampy"]["flows"]
+    assert got == ["ua1 INVITE sip:flow1@127.0.0.1:UA1", "ua1 ACK sip:flow1@127.0.0.1:UA1",
+                   "ua2 INVITE sip:flow2@127.0.0.1:UA2"]
+    assert caller_got[-1] == "SIP/2.0 200 OK"
+    assert noted == "[FLOW 486 0 1]"
+
+
+def test_t_reuse_branch_sends_the_failed_branch_once_more(results) -> None:
+    got, caller_got, noted = results["kampy"]["reuse"]
+    assert got == ["ua3 INVITE sip:ua3@127.0.0.1:UA3", "ua3 ACK sip:ua3@127.0.0.1:UA3"] * 2
+    assert caller_got[-1] == "SIP/2.0 603 Decline"
+    assert noted == "[REUSE 603 0]"
