@@ -291,3 +291,21 @@ def test_contacts_found_by_lookup_are_tried_by_their_q_with_their_xavp_contact()
     assert order == ["sip:alice@10.0.0.1:5072", "sip:alice@10.0.0.1:5073", "sip:alice@10.0.0.1:5071"]
     assert tenants == ["t5072", "t5073", "t5071"]
     assert [x for x in lines(out) if x.startswith("SIP/2.0")] == ["SIP/2.0 486 Busy"]
+
+
+def test_in_failure_route_the_consumed_r_uri_is_left_out_of_the_set() -> None:
+    srv = server('''
+request_route { t_on_failure("F"); t_relay(); }
+failure_route[F] {
+  append_branch("sip:low@198.51.100.30:5090", "0.1");
+  append_branch("sip:high@198.51.100.30:5091", "0.9");
+  t_load_contacts();
+  $var(n) = $cnt($xavp(tm_contacts));
+  t_next_contacts();
+  t_relay();
+}
+''', PARAMS)
+    to_bob = invites(srv.handle(request("INVITE"), ALICE))[0]
+    out = srv.handle(reply_to(to_bob, 486, "Busy"), BOB)
+    assert uris(out) == ["sip:high@198.51.100.30:5091"]
+    assert srv.core.modules["pv"].vars["n"] == 2
