@@ -150,3 +150,13 @@ event_route[tm:branch-failure:myroute] { t_reuse_branch(); t_next_contact_flow()
 def test_check_refuses_t_on_branch_failure_of_a_missing_route() -> None:
     with pytest.raises(ConfigError, match=r"event_route\[tm:branch-failure:nope\]"):
         load_text(HEADER + 'request_route { t_on_branch_failure("nope"); t_relay(); }\n', "bf.cfg")
+
+
+def test_t_on_failure_0_unsets_the_failure_route_too() -> None:
+    srv = server('''
+request_route { t_on_failure("F"); t_on_failure("0"); $var(set) = t_is_set("failure_route"); t_relay(); }
+failure_route[F] { t_reply("500", "Ran"); }
+''')
+    to_bob = invites(srv.handle(request("INVITE"), ALICE))[0]
+    assert upstream(srv.handle(reply_to(to_bob, 486, "Busy Here"), BOB)) == ["SIP/2.0 486 Busy Here"]
+    assert srv.core.modules["pv"].vars["set"] == -1

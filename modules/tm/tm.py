@@ -152,6 +152,7 @@ class TmModule(Suspend, Lookup, RelayTo, Cancel, Replies, RpcUac, Timers, Hooks,
         return 0 if ret > 0 else ret
 
     def _on(self, ctx: MessageContext, attr: str, name: str) -> int:
+        name = "" if name == "0" else name  # fixup_on_*: "0" is no route
         cell = self.cell_of(ctx)
         if cell is not None and ctx.route_type & (RouteType.REQUEST | RouteType.FAILURE
                                                   | RouteType.TM_ONREPLY):
