@@ -6,6 +6,7 @@ import pytest
 
 from kampy.config.pipeline import load_text
 from kampy.errors import ConfigError
+from tests import reg_helpers as reg
 from tests.tmkit import ALICE, BOB, CAROL, HEADER, advance, lines, parsed, reply_to, request, server
 
 PARALLEL = '''
@@ -160,3 +161,30 @@ failure_route[F] { t_reply("500", "Ran"); }
     to_bob = invites(srv.handle(request("INVITE"), ALICE))[0]
     assert upstream(srv.handle(reply_to(to_bob, 486, "Busy Here"), BOB)) == ["SIP/2.0 486 Busy Here"]
     assert srv.core.modules["pv"].vars["set"] == -1
+
+
+def test_the_doc_example_unregisters_the_contact_of_a_failed_branch_by_its_ruid() -> None:
+    params = 'loadmodule "usrloc"\nloadmodule "registrar"\nloadmodule "textops"\n'
+    srv = server(r'''
+request_route {
+  if (is_method("REGISTER")) { save("location"); exit; }
+  if (is_method("ACK")) { exit; }
+  lookup("location");
+  t_on_branch_failure("myroute");
+  t_relay();
+}
+event_route[tm:branch-failure:myroute] {
+  if (t_check_status("430|403")) { unregister("location", "$tu", "$T_reply_ruid"); }
+}
+''', params)
+    for n, port in enumerate((5071, 5072)):
+        srv.handle(reg.register(contact=f"<sip:alice@10.0.0.1:{port}>", callid=f"reg-{n}"), reg.UA)
+    sent = invites(srv.handle(reg.request(), ALICE))
+    assert len(sent) == 2
+    srv.handle(reply_to(sent[0], 430, "Flow Failed"), BOB)
+    srv.handle(reply_to(sent[1], 486, "Busy"), BOB)
+    gone = parsed(sent[0]).uri
+    left = [parsed(o).uri for o in srv.handle(reg.request("INVITE").replace(b"z9hG4bK-i1", b"z9hG4bK-i2")
+                                                  .replace(b"call-1@", b"call-2@"), ALICE)
+            if o.data.startswith(b"INVITE")]
+    assert left == [parsed(sent[1]).uri] and gone not in left

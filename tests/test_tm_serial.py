@@ -309,3 +309,4 @@ failure_route[F] {
     out = srv.handle(reply_to(to_bob, 486, "Busy"), BOB)
     assert uris(out) == ["sip:high@198.51.100.30:5091"]
     assert srv.core.modules["pv"].vars["n"] == 2
+
