@@ -310,3 +310,15 @@ failure_route[F] {
     assert uris(out) == ["sip:high@198.51.100.30:5091"]
     assert srv.core.modules["pv"].vars["n"] == 2
 
+
+
+def test_odd_records_made_by_the_script_are_read_without_a_fault() -> None:
+    text = reason('''request_route {
+      $xavp(tm_contacts) = "not an item";
+      $xavp(tm_contacts=>uri) = "sip:n@h"; $xavp(tm_contacts[0]=>flags) = "junk";
+      $xavp(tm_contacts[0]=>q_flag) = "0";
+      $var(a) = t_next_contacts();
+      $var(b) = t_next_contacts();
+      sl_send_reply("200", "= $var(a) $var(b) $ru $(branch(uri)[*])");
+    }''')
+    assert text.startswith("= 1 -2 sip:n@h")  # the plain value is no contact: skipped

@@ -139,33 +139,36 @@ class Serial(TmBase):
         if sock is False:
             ctx.xavps.pop(self.contacts_avp, None)
             return -1
-        q_flag = value(first, "q_flag", 0)
+        q_flag = int_value(first, "q_flag")
         instances: list[str] = []
-        instance = value(first, "instance")
+        instance = text(first, "instance")
         if instance and not q_flag:
             instances.append(instance)
             ctx.instance = instance
         self._insert_attrs(ctx, first, 0)
-        ctx.new_ruri = value(first, "uri", "")
+        ctx.new_ruri = text(first, "uri") or ""
         ctx.ruri_new = True  # rewrite_uri(): the R-URI is new and forks
-        ctx.dst_uri = value(first, "dst_uri") or None
-        ctx.path_vec = value(first, "path") or None
+        ctx.dst_uri = text(first, "dst_uri")
+        ctx.path_vec = text(first, "path")
         ctx.force_socket = sock  # type: ignore[assignment]
-        ctx.bflags = value(first, "flags", 0)
-        ctx.ruid = value(first, "ruid") or None
-        ctx.location_ua = value(first, "ua") or None
+        ctx.bflags = int_value(first, "flags")
+        ctx.ruid = text(first, "ruid")
+        ctx.location_ua = text(first, "ua")
         del items[0]
         if q_flag:
             return self._done(ctx)
         ctx.xavps.pop(self.contact_flows_avp, None)
         while items:
             rec = items.pop(0)
+            if text(rec, "uri") is None:
+                log.warning("t_next_contacts: a record of %s without a uri is skipped", self.contacts_avp)
+                continue
             sock = self._contact_socket(rec)
             if sock is False:
                 ctx.xavps.pop(self.contacts_avp, None)
                 return -1
-            q_flag = value(rec, "q_flag", 0)
-            instance = value(rec, "instance")
+            q_flag = int_value(rec, "q_flag")
+            instance = text(rec, "instance")
             if instance and instance in instances:
                 self._add_flow(ctx, rec)
             else:
@@ -208,7 +211,7 @@ class Serial(TmBase):
             log.debug("no contacts in contact_flows_avp - we are done!")
             return -2
         for i, rec in enumerate(items):
-            if value(rec, "instance") != this or value(rec, "uri") is None:
+            if text(rec, "instance") != this or text(rec, "uri") is None:
                 continue
             sock = self._contact_socket(rec)
             if sock is False:
@@ -237,35 +240,53 @@ class Serial(TmBase):
 
     def _contact_socket(self, rec: Record) -> Socket | None | bool:
         """The record's `sock` as a local socket (grep_sock_info); False when there is none such."""
-        text = value(rec, "sock")
-        if not text:
+        name = text(rec, "sock")
+        if not name:
             return None
-        found = socket_named(self.core.sockets, text)
+        found = socket_named(self.core.sockets, name)
         if found is None:
-            log.error("parsing of socket info <%s> failed", text)
+            log.error("parsing of socket info <%s> failed", name)
             return False
         return found
 
     def _insert_attrs(self, ctx: MessageContext, rec: Record, index: int) -> None:
         """The record's xavp_contact item goes back to index `index` of the root list (the
         R-URI's at 0, branch n's at n)."""
-        if not self.xavp_contact:
+        if not self.xavp_contact or not isinstance(rec, dict):
             return
         attrs = rec.pop(self.xavp_contact, None)
-        if attrs:
+        if attrs and isinstance(attrs[0], dict):
             xavp_insert(ctx.xavps, self.xavp_contact, attrs[0], index)
 
 
 def value(rec: Record, name: str, default: Any = None) -> Any:
-    values = rec.get(name)
+    """A field's value; `default` without one (or when the script stored a plain value, no item)."""
+    values = rec.get(name) if isinstance(rec, dict) else None
     return values[0] if values else default
+
+
+def text(rec: Record, name: str) -> str | None:
+    """A string field ("" and a missing one are None); the script may have stored a number."""
+    found = value(rec, name)
+    return None if found is None or found == "" or isinstance(found, dict) else str(found)
+
+
+def int_value(rec: Record, name: str) -> int:
+    """An integer field (flags, q_flag); 0 when missing or not a number."""
+    found = value(rec, name, 0)
+    if isinstance(found, int):
+        return found
+    try:
+        return int(str(found).strip(), 0)
+    except ValueError:
+        return 0
 
 
 def branch_of(rec: Record, sock: Socket | None) -> Branch:
     """append_branch() of a stored contact (its q is 0)."""
-    return Branch(value(rec, "uri", ""), dst_uri=value(rec, "dst_uri") or None,
-                  path=value(rec, "path") or None, q=0, flags=value(rec, "flags", 0), socket=sock,
-                  instance=value(rec, "instance") or None, ruid=value(rec, "ruid") or None)
+    return Branch(text(rec, "uri") or "", dst_uri=text(rec, "dst_uri"), path=text(rec, "path"), q=0,
+                  flags=int_value(rec, "flags"), socket=sock, instance=text(rec, "instance"),
+                  ruid=text(rec, "ruid"))
 
 
 def socket_named(sockets: Any, text: str) -> Socket | None:
