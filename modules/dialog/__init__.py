@@ -8,6 +8,7 @@ from kampy.api import (
     Arg,
     ArgKind,
     DialogAPI,
+    DmqAPI,
     EventRoute,
     Exports,
     Function,
@@ -184,6 +185,13 @@ def _params() -> tuple[Param, ...]:
             doc="1: follow the CSeq shift of an INVITE uac_auth() re-sent with credentials in the "
             "later requests going downstream ($dlg_var(cseq_diff)) and undo it in their replies",
         ),
+        Param(
+            "enable_dmq",
+            (int,),
+            0,
+            doc="1: replicate the dialogs to the other nodes of the DMQ bus (the `dialog` peer), and "
+            "ask them for theirs on joining it",
+        ),
     )
 
 
@@ -203,13 +211,6 @@ def processes(params: dict[str, Any]) -> tuple[Process, ...]:
 NOT_IMPLEMENTED = (
     Unimplemented(
         "param", "xavp_cfg", "Kamailio 5.6 declares it but never reads it", default=None, types=(str,)
-    ),
-    Unimplemented(
-        "param",
-        "enable_dmq",
-        "dialog replication over DMQ (dlg_dmq.c) is not implemented yet",
-        default=0,
-        types=(int,),
     ),
     Unimplemented("param", "event_callback", "KEMI is not supported by kampy", default=None, types=(str,)),
 )
@@ -462,6 +463,7 @@ EXPORTS = Exports(
     needs=(
         Need("tm", TmAPI, doc="the INVITE's replies and the BYEs sent"),
         Need("rr", RrAPI, optional=True, doc="the dialog id in Record-Route, requests within dialogs"),
+        Need("dmq", DmqAPI, optional=True, doc="enable_dmq: the dialogs replicated over DMQ"),
     ),
     factory=DialogModule,
 )

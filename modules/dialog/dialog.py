@@ -29,6 +29,7 @@ from kampy.api import (
     DLGCB_TERMINATED,
     DLGCB_TERMINATED_CONFIRMED,
     TMCB_DESTROY,
+    TMCB_REQUEST_FWDED,
     TMCB_REQUEST_IN,
     TMCB_RESPONSE_OUT,
     TMCB_RESPONSE_READY,
@@ -36,6 +37,7 @@ from kampy.api import (
     DialogInfo,
     DlgCallback,
     DlgCbParams,
+    DmqAPI,
     MessageContext,
     Module,
     Outgoing,
@@ -52,6 +54,7 @@ from kampy.api import (
 )
 
 from .cseq import DialogCseq
+from .dmq import DLG_DMQ_UPDATE, DlgDmq
 from .functions import DialogFunctions
 from .keepalive import DialogKeepalives
 from .requests import DialogRequests
@@ -140,6 +143,7 @@ class DialogModule(
             hash_size(int(p["hash_size"])),
             int(p["h_id_start"]),
             int(p["h_id_step"]),
+            random_start=int(p["enable_dmq"]) > 0,
         )
         self.rr_param = str(p["rr_param"])
         flag = int(p["dlg_flag"])
@@ -191,7 +195,21 @@ class DialogModule(
         self.tm.register_tmcb(None, None, TMCB_REQUEST_IN, self._on_request_in)
         if self.rr is not None and self.match_mode != 2:
             self.rr.register_rrcb(self._on_route)
+        self.dlg_dmq = self._dmq(core) if int(p["enable_dmq"]) > 0 else None
         self.init_functions()
+
+    def _dmq(self, core: CoreAPI) -> DlgDmq:
+        dmq: DmqAPI | None = core.api("dmq")
+        if dmq is None:
+            raise ValueError("cannot load dmq api")
+        replication = DlgDmq(dmq, self)
+        self.store.on_remove = replication.removed
+        return replication
+
+    def dmq_state(self, dlg: Dialog, old: int) -> None:
+        """The dialog's new state to the other DMQ nodes (when it is replicated)."""
+        if self.dlg_dmq is not None and type(old) is int:
+            self.dlg_dmq.state_changed(dlg, old)
 
     def child_init(self, rank: int) -> None:
         if self.db is not None and rank == 1:
@@ -401,6 +419,11 @@ class DialogModule(
             self.on_invite_event(ident, tr, kind, params)
 
         self.tm.register_tmcb(None if t is not None else ctx, t, TMCB_RESPONSE_READY | TMCB_DESTROY, on_tm)
+        replication = self.dlg_dmq
+        if replication is not None:
+            # dlg_on_send: the dialog goes to the other nodes when its INVITE is forwarded
+            self.tm.register_tmcb(None if t is not None else ctx, t, TMCB_REQUEST_FWDED,
+                                  lambda tr, kind, params: replication.replicate(DLG_DMQ_UPDATE, *ident))
 
     def _on_request_in(self, t: TmTransaction, kind: int, params: TmcbParams) -> None:
         """dlg_onreq: a new transaction: the dialog of an INVITE with the dlg_flag set."""
@@ -466,6 +489,7 @@ class DialogModule(
         dlg, old = self.store.update(ident[0], ident[1], change)
         if dlg is None or not old:
             return
+        self.dmq_state(dlg, old)
         rctx = params.ctx or (self.tm.t_context(t) if self.callbacks else None)
         req = t.request
         if dlg.state == DLG_STATE_EARLY:
@@ -601,6 +625,7 @@ class DialogModule(
         cur, old = self.store.update(dlg.h_entry, dlg.h_id, change)
         if cur is None or old is None:
             return
+        self.dmq_state(cur, old)
         ctx.local[CTX_SNAPSHOT] = cur
         if method == "BYE":
             self.terminated(cur, old, ctx=ctx, req=msg, direction=direction)

@@ -5,6 +5,7 @@ count of keys."""
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -98,11 +99,15 @@ class DialogStore:
     """The shared table of dialogs; every change is one transaction of the table (the entry's
     lock in Kamailio)."""
 
-    def __init__(self, table: Any, hash_size: int, h_id_start: int, h_id_step: int) -> None:
+    def __init__(self, table: Any, hash_size: int, h_id_start: int, h_id_step: int,
+                 random_start: bool = False) -> None:
         self.table = table
         self.hash_size = hash_size
         self.h_id_start = max(1, h_id_start)
         self.h_id_step = max(1, h_id_step)
+        # with DMQ, each entry's first h_id is random, as Kamailio's: the nodes' ids seldom meet
+        self.random_start = random_start
+        self.on_remove: Callable[[Dialog], object] | None = None
 
     def entry_of(self, callid: str) -> int:
         """core_hash over the table's size (a power of 2)."""
@@ -113,11 +118,23 @@ class DialogStore:
         with self.table.transaction():
             nkey = b"%s%d" % (_NEXT, dlg.h_entry)
             got = self.table.get(nkey)
-            h_id = int(got[0]) if got else self.h_id_start
+            h_id = int(got[0]) if got else self._first_id()
             self.table.put(nkey, str(h_id + self.h_id_step).encode())
             dlg.h_id = h_id
             self.insert(dlg)
         return dlg
+
+    def _first_id(self) -> int:
+        return random.randrange(1, 3 * self.hash_size) if self.random_start else self.h_id_start
+
+    def insert_replica(self, dlg: Dialog) -> None:
+        """Store a dialog another node sent, with its ids; the entry's next h_id goes past it."""
+        with self.table.transaction():
+            self.insert(dlg)
+            nkey = b"%s%d" % (_NEXT, dlg.h_entry)
+            got = self.table.get(nkey)
+            if not got or int(got[0]) <= dlg.h_id:
+                self.table.put(nkey, str(dlg.h_id + self.h_id_step).encode())
 
     def insert(self, dlg: Dialog) -> None:
         """Store a dialog that has its h_id (created, or loaded from the database), indexed by Call-ID."""
@@ -152,15 +169,19 @@ class DialogStore:
             return dlg, result
 
     def remove(self, dlg: Dialog) -> None:
+        """The dialog goes (destroy_dlg); `on_remove` gets its record as it was."""
         with self.table.transaction():
+            cur = self.get(dlg.h_entry, dlg.h_id)
             self.table.delete(dlg.key)
-            for name, value in dlg.profiles:
+            for name, value in dlg.profiles + (cur.profiles if cur is not None else []):
                 self.table.delete(_link_key(name, value, dlg))
             ids = [i for i in self._ids(dlg.callid) if i != f"{dlg.h_entry}:{dlg.h_id}"]
             if ids:
                 self.table.put(_CALLID + dlg.callid.encode(), ",".join(ids).encode())
             else:
                 self.table.delete(_CALLID + dlg.callid.encode())
+        if cur is not None and self.on_remove is not None:
+            self.on_remove(cur)
 
     def all(self) -> Iterator[Dialog]:
         for item in sorted(self.table.items(prefix=_DLG), key=lambda i: i.key):

@@ -114,6 +114,7 @@ class DialogTimers:
             cur, old = self.store.update(dlg.h_entry, dlg.h_id, change)
             if cur is None:
                 return
+            self.dmq_state(cur, old)
             log.warning(
                 "dlg timeout - callid: '%s' tags: '%s' '%s' ostate: %d",
                 cur.callid,

@@ -34,15 +34,16 @@ class Server:
         return (result.stdout + result.stderr).replace(str(self.dir), "DIR")
 
 
-def start(name: str, tmp: Path, config: str) -> Server:
-    """Kamailio (`name` "kamailio") or kampy running `config`, once it answers over ctl."""
+def start(name: str, tmp: Path, config: str, extra: tuple[str, ...] = ()) -> Server:
+    """Kamailio (`name` "kamailio") or kampy running `config` (with the command line arguments
+    `extra`), once it answers over ctl."""
     directory = tmp / name
     directory.mkdir()
     port = free_port()
     cfg = directory / "k.cfg"
     cfg.write_text(config.replace("PORT", str(port)).replace("DIR", str(directory))
                    .replace("MODULES", KAMAILIO_MODULES))
-    args = ["-f", str(cfg), "-DD", "-E", "-Y", str(directory)]
+    args = ["-f", str(cfg), "-DD", "-E", "-Y", str(directory), *extra]
     cmd = [KAMAILIO, *args, "-A", "KAMAILIO"] if name == "kamailio" else kampy_cmd(*args)
     log = open(directory / "log", "wb")  # noqa: SIM115
     proc = start_server(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL)
