@@ -40,7 +40,11 @@ request_route {{
         exit;
     }}
     if (has_totag()) {{
-        if (loose_route()) {{ t_relay(); exit; }}
+        if (loose_route()) {{
+            if (is_method("INVITE") && $hdr(X-Move) != $null) set_dlg_profile("callee", "$hdr(X-Move)");
+            t_relay();
+            exit;
+        }}
         if (is_method("ACK")) {{ if (t_check_trans()) t_relay(); exit; }}
         sl_send_reply("404", "Not here");
         exit;
@@ -147,6 +151,16 @@ def test_the_confirmed_state_carries_both_legs(sip: Any) -> None:
     assert (state["tag2"], state["contact2"], state["cseq2"]) == (callee["tag"], callee["contact"], "0")
 
 
+def test_a_reinvite_after_a_profile_change_sends_the_dialog_again(sip: Any) -> None:
+    call = sip.invite(BOB)
+    call.answer()
+    call.ack()
+    assert bodies(call.reinvite()) == []
+    [update] = [json.loads(b) for b in bodies(call.request("INVITE", headers={"X-Move": "carol"}))]
+    assert (update["action"], update["state"]) == (1, 4)
+    assert json.loads(update["profiles"])["profiles"][0] == {"name": "callee", "value": "carol"}
+
+
 def test_a_failed_call_sends_its_deleted_state_and_goes(sip: Any) -> None:
     call = sip.invite(BOB)
     call.ringing()
@@ -177,7 +191,7 @@ def test_kamailios_new_dialog_is_listed_with_its_ids_and_profiles(sip: Any) -> N
     sent = json.loads(NEW)
     assert (dlg["h_entry"], dlg["h_id"], dlg["call-id"], dlg["state"]) == (sent["h_entry"], sent["h_id"],
                                                                             sent["callid"], 1)
-    assert (dlg["iflags"], dlg["caller"]["socket"], dlg["variables"]) == (64, "", [{"caller": "alice"}])
+    assert (dlg["iflags"], dlg["caller"]["socket"], dlg["variables"]) == (64, None, [{"caller": "alice"}])
     assert (size(sip, "calls"), size(sip, "callee", "carol")) == (1, 1)
 
 

@@ -419,9 +419,13 @@ class DialogModule(
             self.on_invite_event(ident, tr, kind, params)
 
         self.tm.register_tmcb(None if t is not None else ctx, t, TMCB_RESPONSE_READY | TMCB_DESTROY, on_tm)
+        self._dmq_on_send(ctx, t, ident)
+
+    def _dmq_on_send(self, ctx: MessageContext, t: TmTransaction | None, ident: tuple[int, int]) -> None:
+        """dlg_on_send: when an INVITE of the dialog is forwarded, the dialog goes to the other DMQ
+        nodes (again only when its profiles changed)."""
         replication = self.dlg_dmq
         if replication is not None:
-            # dlg_on_send: the dialog goes to the other nodes when its INVITE is forwarded
             self.tm.register_tmcb(None if t is not None else ctx, t, TMCB_REQUEST_FWDED,
                                   lambda tr, kind, params: replication.replicate(DLG_DMQ_UPDATE, *ident))
 
@@ -432,6 +436,9 @@ class DialogModule(
         if ctx is None or req is None or req.method != "INVITE":
             return
         if req.to is not None and req.to.tag:
+            within = ctx.local.get(CTX_DLG)
+            if within is not None:  # a re-INVITE
+                self._dmq_on_send(ctx, t, within)
             return
         if ctx.local.get(CTX_DLG) is not None:
             # made by dlg_manage(): with initial_cbs_inscript 0 its DLGCB_CREATED runs now

@@ -30,7 +30,7 @@ def _leg(dlg: Dialog, leg: int) -> dict[str, Any]:
         "contact": dlg.contact[leg],
         "cseq": dlg.cseq[leg],
         "route_set": dlg.route_set[leg],
-        "socket": dlg.bind_addr[leg],
+        "socket": dlg.bind_addr[leg] or None,  # no socket (a replicated dialog): "<null string>"
     }
 
 
