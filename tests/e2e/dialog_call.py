@@ -18,9 +18,14 @@ def _headers(msg: str, name: str) -> list[str]:
 
 
 class Callee:
-    """Answers INVITE with 180 then 200 (its tag and Contact, the Record-Route echoed), BYE with 200."""
+    """Answers INVITE with 180 then 200 (its tag and Contact, the Record-Route echoed), BYE with 200.
 
-    def __init__(self) -> None:
+    It rings `delay` seconds after the INVITE came: a proxy replicating its dialogs over DMQ sends
+    the dialog when it forwards the INVITE and its early state on the 180, and a node whose DMQ
+    workers took the second first would refuse it (dialog not found), as Kamailio's do."""
+
+    def __init__(self, delay: float = 0.1) -> None:
+        self.delay = delay
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.2)
@@ -39,6 +44,7 @@ class Callee:
             msg = data.decode(errors="replace")
             method = msg.split(" ", 1)[0]
             if method == "INVITE":
+                time.sleep(self.delay)
                 for code, reason in ((180, "Ringing"), (200, "OK")):
                     self.sock.sendto(self._reply(msg, code, reason, record_route=True), addr)
             elif method == "BYE":

@@ -77,14 +77,20 @@ def sizes(servers: list[Server], *profile: str) -> list[str]:
     return [size(s, *profile) for s in servers]
 
 
+def confirmed(owner: Server, call: Caller) -> tuple[str, str, str]:
+    """The call's (h_entry, h_id, state) at `owner` once its ACK confirmed it there."""
+    state = lambda: (dialogs(owner).get(call.callid) or ("", "", ""))[2]  # noqa: E731
+    assert eventually(state, "4") == "4"
+    return dialogs(owner)[call.callid]
+
+
 def call_through(owner: Server, servers: list[Server], callee: Callee, user: str) -> None:
     """A call through `owner`: up, it is listed by every node with the owner's ids (confirmed) and
     counted in the profiles; after its BYE it is gone from every node."""
     call = Caller(owner.port, callee, user)
     try:
         assert call.invite() == 200
-        up = dialogs(owner)[call.callid]
-        assert up[2] == "4"
+        up = confirmed(owner, call)
         assert eventually(lambda: listed_everywhere(servers, call.callid), [up] * 3) == [up] * 3
         one = size(owner, "callee", user)
         assert "1" in one and eventually(lambda: sizes(servers, "callee", user), [one] * 3) == [one] * 3
@@ -113,7 +119,7 @@ def test_a_call_through_the_second_kampy_node_is_listed_everywhere_until_its_bye
 
 def test_nodes_joining_the_bus_get_the_calls_up_and_the_bye_removes_them(bus) -> None:
     servers, _, early = bus
-    up = dialogs(servers[0])[early.callid]
+    up = confirmed(servers[0], early)
     assert eventually(lambda: listed_everywhere(servers, early.callid), [up] * 3) == [up] * 3
     calls = size(servers[0], "calls")
     assert eventually(lambda: sizes(servers, "calls"), [calls] * 3) == [calls] * 3
