@@ -233,6 +233,20 @@ def test_a_replicated_dialog_timing_out_sends_no_bye(kampy_cfg: Any) -> None:
     assert listed(sip) == []
 
 
+def test_a_bye_through_this_node_ends_a_replicated_dialog_here_and_at_the_others(sip: Any) -> None:
+    for body in (NEW, EARLY, CONFIRMED):
+        kdmq(sip, body)
+    sent = json.loads(NEW)
+    did = f"{sent['h_entry']:x}"[::-1] + "." + f"{sent['h_id']:x}"[::-1]
+    sip.ua("sip:callee@192.0.2.20", "192.0.2.20:5062", answer=200)
+    out = sip.send_request("BYE", "sip:callee@192.0.2.20:5062", from_="sip:alice@example.test",
+                           to="sip:carol@example.test", call_id=sent["callid"], from_tag="caller1",
+                           to_tag="callee1", headers={"Route": f"<sip:127.0.0.1:5060;lr;did={did}>"})
+    assert [s.msg.method for s in out.forwarded if s.msg.method == "BYE"] == ["BYE"]
+    assert [(json.loads(b)["action"], json.loads(b)["state"]) for b in bodies(out)] == [(2, 5), (3, 5)]
+    assert listed(sip) == []
+
+
 def test_a_backwards_state_is_ignored(sip: Any) -> None:
     kdmq(sip, NEW)
     kdmq(sip, CONFIRMED)
