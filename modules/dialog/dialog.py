@@ -29,7 +29,6 @@ from kampy.api import (
     DLGCB_TERMINATED,
     DLGCB_TERMINATED_CONFIRMED,
     TMCB_DESTROY,
-    TMCB_REQUEST_FWDED,
     TMCB_REQUEST_IN,
     TMCB_RESPONSE_OUT,
     TMCB_RESPONSE_READY,
@@ -37,7 +36,6 @@ from kampy.api import (
     DialogInfo,
     DlgCallback,
     DlgCbParams,
-    DmqAPI,
     MessageContext,
     Module,
     Outgoing,
@@ -54,7 +52,7 @@ from kampy.api import (
 )
 
 from .cseq import DialogCseq
-from .dmq import DLG_DMQ_UPDATE, DlgDmq
+from .dmq import DialogReplication
 from .functions import DialogFunctions
 from .keepalive import DialogKeepalives
 from .requests import DialogRequests
@@ -129,6 +127,7 @@ class DialogModule(
     DialogRequests,
     DialogTransfer,
     DialogKeepalives,
+    DialogReplication,
     DialogPVs,
     DialogRpc,
     Module,
@@ -195,21 +194,8 @@ class DialogModule(
         self.tm.register_tmcb(None, None, TMCB_REQUEST_IN, self._on_request_in)
         if self.rr is not None and self.match_mode != 2:
             self.rr.register_rrcb(self._on_route)
-        self.dlg_dmq = self._dmq(core) if int(p["enable_dmq"]) > 0 else None
+        self.dlg_dmq = self.dmq_init(core) if int(p["enable_dmq"]) > 0 else None
         self.init_functions()
-
-    def _dmq(self, core: CoreAPI) -> DlgDmq:
-        dmq: DmqAPI | None = core.api("dmq")
-        if dmq is None:
-            raise ValueError("cannot load dmq api")
-        replication = DlgDmq(dmq, self)
-        self.store.on_remove = replication.removed
-        return replication
-
-    def dmq_state(self, dlg: Dialog, old: int) -> None:
-        """The dialog's new state to the other DMQ nodes (when it is replicated)."""
-        if self.dlg_dmq is not None and type(old) is int:
-            self.dlg_dmq.state_changed(dlg, old)
 
     def child_init(self, rank: int) -> None:
         if self.db is not None and rank == 1:
@@ -419,15 +405,8 @@ class DialogModule(
             self.on_invite_event(ident, tr, kind, params)
 
         self.tm.register_tmcb(None if t is not None else ctx, t, TMCB_RESPONSE_READY | TMCB_DESTROY, on_tm)
-        self._dmq_on_send(ctx, t, ident)
+        self.dmq_on_send(ctx, t, ident)
 
-    def _dmq_on_send(self, ctx: MessageContext, t: TmTransaction | None, ident: tuple[int, int]) -> None:
-        """dlg_on_send: when an INVITE of the dialog is forwarded, the dialog goes to the other DMQ
-        nodes (again only when its profiles changed)."""
-        replication = self.dlg_dmq
-        if replication is not None:
-            self.tm.register_tmcb(None if t is not None else ctx, t, TMCB_REQUEST_FWDED,
-                                  lambda tr, kind, params: replication.replicate(DLG_DMQ_UPDATE, *ident))
 
     def _on_request_in(self, t: TmTransaction, kind: int, params: TmcbParams) -> None:
         """dlg_onreq: a new transaction: the dialog of an INVITE with the dlg_flag set."""
@@ -438,7 +417,7 @@ class DialogModule(
         if req.to is not None and req.to.tag:
             within = ctx.local.get(CTX_DLG)
             if within is not None:  # a re-INVITE
-                self._dmq_on_send(ctx, t, within)
+                self.dmq_on_send(ctx, t, within)
             return
         if ctx.local.get(CTX_DLG) is not None:
             # made by dlg_manage(): with initial_cbs_inscript 0 its DLGCB_CREATED runs now

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from kampy.api import (
+    TMCB_REQUEST_FWDED,
+    CoreAPI,
     DLG_STATE_CONFIRMED,
     DLG_STATE_CONFIRMED_NA,
     DLG_STATE_DELETED,
@@ -19,7 +21,9 @@ from kampy.api import (
     DmqAPI,
     DmqNode,
     DmqReply,
+    MessageContext,
     Request,
+    TmTransaction,
 )
 
 from .store import CALLEE, CALLER, Dialog
@@ -329,3 +333,29 @@ class DlgDmq:
         dlg.dflags |= FLAG_NEW
         self.module.store.put(dlg)
         self.module.store.remove(dlg)
+
+
+class DialogReplication:
+    """Mixed into DialogModule: where the dialog's changes meet the `dialog` peer."""
+
+    def dmq_init(self: DialogModule, core: CoreAPI) -> DlgDmq:
+        dmq: DmqAPI | None = core.api("dmq")
+        if dmq is None:
+            raise ValueError("cannot load dmq api")
+        replication = DlgDmq(dmq, self)
+        self.store.on_remove = replication.removed
+        return replication
+
+    def dmq_state(self: DialogModule, dlg: Dialog, old: int) -> None:
+        """The dialog's new state to the other DMQ nodes (when it is replicated)."""
+        if self.dlg_dmq is not None and type(old) is int:
+            self.dlg_dmq.state_changed(dlg, old)
+
+    def dmq_on_send(self: DialogModule, ctx: MessageContext, t: TmTransaction | None,
+                    ident: tuple[int, int]) -> None:
+        """dlg_on_send: when an INVITE of the dialog is forwarded, the dialog goes to the other DMQ
+        nodes (again only when its profiles changed)."""
+        replication = self.dlg_dmq
+        if replication is not None:
+            self.tm.register_tmcb(None if t is not None else ctx, t, TMCB_REQUEST_FWDED,
+                                  lambda tr, kind, params: replication.replicate(DLG_DMQ_UPDATE, *ident))
