@@ -283,6 +283,7 @@ class DlgDmq:
         if (value is not None) != (name in module.profiles_with_value):
             return
         dlg.profiles.append([name, value or ""])
+        dlg.dflags |= FLAG_CHANGED_PROF
         module.store.link(dlg, name, value or "")
 
     @staticmethod
