@@ -56,6 +56,20 @@ def dialogs(server: Server) -> dict[str, tuple[str, str, str]]:
     return found
 
 
+VARYING = re.compile(r"^(\t(?:ref|timeout|duration|dflags): ).*$", re.M)
+
+
+def listing(server: Server, callid: str) -> list[str]:
+    """The lines `kamcmd dlg.list` prints of the call, sorted, but its reference count, the times
+    that depend on when the node received it and its flags. (A node that answers a sync meanwhile,
+    as the last one joins, clears the dialog's DLG_FLAG_CHANGED_PROF, and the node the answer
+    reaches links the profiles again in the other order, as Kamailio does.)"""
+    for block in server.kamcmd("dlg.list").split("\n}"):
+        if f"\tcall-id: {callid}\n" in block:
+            return sorted(VARYING.sub(r"\1*", block.strip()).splitlines())
+    return []
+
+
 def size(server: Server, *profile: str) -> str:
     return server.kamcmd("dlg.profile_get_size", *profile).strip()
 
@@ -85,13 +99,16 @@ def confirmed(owner: Server, call: Caller) -> tuple[str, str, str]:
 
 
 def call_through(owner: Server, servers: list[Server], callee: Callee, user: str) -> None:
-    """A call through `owner`: up, it is listed by every node with the owner's ids (confirmed) and
-    counted in the profiles; after its BYE it is gone from every node."""
+    """A call through `owner`: up, it is listed by every node with the owner's ids (confirmed), the
+    same by the two other nodes, and counted in the profiles; after its BYE it is gone from every
+    node."""
     call = Caller(owner.port, callee, user)
     try:
         assert call.invite() == 200
         up = confirmed(owner, call)
         assert eventually(lambda: listed_everywhere(servers, call.callid), [up] * 3) == [up] * 3
+        replicas = [listing(s, call.callid) for s in servers if s is not owner]
+        assert replicas[0] == replicas[1] and "\t\t\tcaller: alice" in replicas[0]
         one = size(owner, "callee", user)
         assert "1" in one and eventually(lambda: sizes(servers, "callee", user), [one] * 3) == [one] * 3
         assert call.bye() == 200
