@@ -96,3 +96,15 @@ def test_a_dialog_loaded_at_start_ends_with_its_bye(db: Database, db_url: str) -
         assert [d["state"] for d in again.rpc("dlg.list")] == [5]  # until the BYE is answered
         again.advance(40)  # tm's 408
         assert again.rpc("dlg.list") == []
+
+
+def test_a_loaded_dialog_of_another_servers_socket_is_no_longer_replicated(db: Database, db_url: str) -> None:
+    with load(db_url, 3) as sip:
+        sip.ua(BOB, "192.0.2.20:5062")
+        sip.invite(BOB, call_id="db-mine").ack()
+        sip.invite(BOB, call_id="db-other").ack()
+    db.update("dialog", {"callid": "db-other"}, {"caller_sock": "udp:192.0.2.99:5060"})
+    db.update("dialog", None, {"iflags": 64})  # DLG_IFLAG_DMQ_SYNC: replicated over DMQ
+
+    with load(db_url, 3) as again:
+        assert {d["call-id"]: d["iflags"] for d in again.rpc("dlg.list")} == {"db-mine": 64, "db-other": 0}

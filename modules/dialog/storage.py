@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from kampy.api import DLG_STATE_CONFIRMED, DLG_STATE_CONFIRMED_NA, Database, DBError, db_connect
 
+from .dmq import IFLAG_DMQ_SYNC
 from .store import _NEXT, CALLEE, CALLER, Dialog
 
 if TYPE_CHECKING:
@@ -201,6 +202,8 @@ class DialogDB:
             d.lifetime = max(0, timeout - d.start_ts)
             d.sflags = int(r[c["sflags"]] or 0)
             d.iflags = int(r.get("iflags") or 0)
+            if not (self.module.is_local(d, CALLER) and self.module.is_local(d, CALLEE)):
+                d.iflags &= ~IFLAG_DMQ_SYNC  # another server's dialog: not replicated from here
             d.toroute_name = r[c["toroute_name"]] or ""
             d.vars = self._vars(d)
             with store.table.transaction():
