@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -28,8 +29,8 @@ def node(name: str, directory: Path, peer: Server | None = None) -> Server:
 
 @pytest.fixture(scope="module")
 def bus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[Server], Callee, Caller]]:
-    """Kamailio, with a call up through it (`early`), then a kampy node joining it, then another
-    joining that one."""
+    """Kamailio, with a call up through it (`early`), then two kampy nodes joining it (started
+    together)."""
     tmp = tmp_path_factory.mktemp("dialog-dmq")
     callee = Callee()
     servers: list[Server] = []
@@ -37,8 +38,11 @@ def bus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[Server]
         servers.append(node("kamailio", tmp / "kamailio"))
         early = Caller(servers[0].port, callee, "early")
         assert early.invite() == 200
-        servers.append(node("kampy", tmp / "first", servers[0]))
-        servers.append(node("kampy", tmp / "second", servers[1]))
+        with ThreadPoolExecutor(2) as pool:
+            starting = [pool.submit(node, "kampy", tmp / name, servers[0]) for name in ("first", "second")]
+        servers += [f.result() for f in starting if f.exception() is None]  # (all stopped at the end)
+        for failed in [f.exception() for f in starting if f.exception() is not None]:
+            raise failed
         yield servers, callee, early
     finally:
         for server in reversed(servers):
