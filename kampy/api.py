@@ -61,8 +61,8 @@ What is here, by use:
   `local_to_tag`/`tag_prefix`/`crc_suffix` (local To-tags), `hash2_raw` (Kamailio's hash of
   Call-ID and CSeq, in Via branches), `header_lines`, `as_bytes`, `to_tag_of` (a To-tag read leniently),
   `received_params`, `reply_destination`, `error_response`, `reply_via_line`, the RFC 3261
-  transaction machines (`ServerTransaction`, `ClientTransaction`,
-  `TransactionTable`, `TimerConfig`, their actions `Send`/`StartTimer`/`CancelTimer`/`Deliver`/
+  transaction machines (`ServerTransaction`, `ClientTransaction`, `TransactionTable`
+  (with `Matching`), `TimerConfig`, their actions `Send`/`StartTimer`/`CancelTimer`/`Deliver`/
   `Timeout`/`TransportFailed`/`Terminated`, `build_cancel`, `build_ack`, `server_key`), forwarding
   (`build_forwarded`, `destination`, `forward_request`, `grep_socket`; `SendSocketValue` for a
   header whose text depends on the sending socket, `socket_address` for what it writes of it)
@@ -337,6 +337,7 @@ from kampy.sip.transaction import (
     CancelTimer,
     ClientTransaction,
     Deliver,
+    Matching,
     Send,
     ServerTransaction,
     StartTimer,
@@ -459,5 +460,5 @@ __all__ = [
     "FL_USE_XAVP_VIA_FIELDS",
     "CancelTimer", "ClientTransaction", "Deliver", "Send", "ServerTransaction", "StartTimer", "Terminated",
     "Timeout", "TimerConfig", "TransactionError", "TransactionTable", "TransportFailed", "build_ack",
-    "build_cancel", "server_key",
+    "build_cancel", "server_key", "Matching",
 ]

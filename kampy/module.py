@@ -117,7 +117,8 @@ class Arg:
     # Kamailio's "var" fixups for a string argument (FMT kind): "pve" (fixup_var_pve_str_12, as
     # sl_send_reply's reason) and "str" (fixup_var_str_12, as t_reply's): a value that starts with a
     # pseudo-variable is that pseudo-variable alone (the rest ignored), one that starts with `@` a
-    # select; else "pve" formats the text and "str" takes it as it is
+    # select; else "pve" formats the text and "str" takes it as it is ("str": an unset
+    # pseudo-variable is None, as get_str_fparam fails on it)
     var_fixup: str = ""
 
 

@@ -183,7 +183,7 @@ class Calls:
                 return Constant(node.value)
             var = self._var_fixup(func, index)
             if var:
-                lone = self._lone_pv(node)
+                lone = self._lone_pv(node, null=var == "str")
                 if lone is not None:
                     return lone
                 if var == "str":
@@ -202,10 +202,11 @@ class Calls:
         arg = args[index] if index < len(args) else (args[-1] if args else None)
         return arg.var_fixup if arg is not None else ""
 
-    def _lone_pv(self, node: ast.Str) -> Fn | None:
+    def _lone_pv(self, node: ast.Str, null: bool = False) -> Fn | None:
         """Kamailio's FPARAM_PVS and FPARAM_SELECT, tried first by its "var" fixups: the
         pseudo-variable the text starts with (the rest of the text ignored), or the select it
-        is; None when it is neither."""
+        is; None when it is neither. `null`: an unset pseudo-variable gives None (get_str_fparam
+        fails on it: t_reply() then takes tm's default_reason), not `<null>`."""
         text = node.value.strip()
         if text.startswith("@"):
             try:
@@ -220,6 +221,8 @@ class Calls:
         except PVSyntaxError:
             return None
         get = self.pv_accessor(spec).get
+        if null:
+            return lambda ctx: None if (value := get(ctx)) is None else format_value(value)
         return lambda ctx: format_value(get(ctx))
 
     @staticmethod

@@ -32,6 +32,7 @@ server INVITE "trying", "G", "H", "I", "L"; server non-INVITE "J".
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Union
@@ -39,12 +40,15 @@ from typing import Union
 from kampy.sip.message import Message, Request, Response, build_response, parse_message
 from kampy.sip.uri import Via
 
+log = logging.getLogger("kampy.tm")
+
 __all__ = [
     "TimerConfig", "State", "TransactionError",
     "Send", "StartTimer", "CancelTimer", "Deliver", "Timeout", "TransportFailed", "Terminated", "Action",
     "ClientTransaction", "InviteClientTransaction", "NonInviteClientTransaction",
     "ServerTransaction", "InviteServerTransaction", "NonInviteServerTransaction",
-    "TransactionTable", "client_key", "server_key", "build_ack", "build_cancel",
+    "TransactionTable", "Matching", "DEFAULT_MATCHING", "client_key", "server_key", "build_ack",
+    "build_cancel",
 ]
 
 
@@ -72,6 +76,9 @@ class TimerConfig:
     - `timer_d` (32 s): INVITE client wait for final response retransmissions over UDP.
     - `wt_timer`: when set, Kamailio's single wait timer replaces the UDP values of D, I, J and K.
     - `trying_delay` (200 ms): when the INVITE server sends its own 100 Trying (if the TU asked for that).
+    - `end_of_life`: the time (same clock as `now`) the whole transaction's life ends (Kamailio's
+      `max_inv_lifetime` / `max_noninv_lifetime` from its creation): a client transaction's final
+      response timers (B, F, fr_inv) never run past it. None: no limit.
     """
 
     t1: float = 0.5
@@ -83,6 +90,7 @@ class TimerConfig:
     timer_d: float = 32.0
     wt_timer: float | None = None
     trying_delay: float = 0.2
+    end_of_life: float | None = None
 
     @classmethod
     def from_kamailio(cls, *, fr_timer: int = 30000, fr_inv_timer: int = 120000, retr_timer1: int = 500,
@@ -100,6 +108,17 @@ class TimerConfig:
     def with_retr(self, t1: float, t2: float) -> TimerConfig:
         """A copy with other retransmission intervals (Kamailio's `t_set_retr`, in seconds here)."""
         return dataclasses.replace(self, t1=t1, t2=t2)
+
+    def with_end_of_life(self, end_of_life: float | None) -> TimerConfig:
+        """A copy whose transactions end their life at `end_of_life` (Kamailio's `t_set_max_lifetime`)."""
+        return dataclasses.replace(self, end_of_life=end_of_life)
+
+    def fr_deadline(self, now: float, value: float) -> float:
+        """When a final response timer of `value` seconds armed at `now` fires: not after the end
+        of the transaction's life (Kamailio's start_retr_rb_timer/restart_rb_fr), not before `now`."""
+        at = now + value
+        eol = self.end_of_life
+        return at if eol is None or at <= eol else max(eol, now)
 
     @property
     def retr_timer1(self) -> float:
@@ -422,10 +441,11 @@ class ClientTransaction(_Transaction):
             tx = NonInviteClientTransaction(req, reliable, timers, State.TRYING, key)
         return tx, tx._begin(now)
 
-    def on_response(self, response: Response | bytes, now: float) -> list[Action]:
-        """A response matched this transaction (see `TransactionTable.match_response`)."""
+    def on_response(self, response: Response | bytes, now: float, *, by_key: bool = True) -> list[Action]:
+        """A response matched this transaction (see `TransactionTable.match_response`). `by_key=False`:
+        the TU matched it otherwise (Kamailio's callid_cseq_matching), its branch is not checked."""
         resp = _as_response(response)
-        if client_key(resp) != self.key:
+        if by_key and client_key(resp) != self.key:
             raise TransactionError("the response does not belong to this transaction")
         out: list[Action] = []
         if resp.status < 200:
@@ -433,6 +453,22 @@ class ClientTransaction(_Transaction):
         else:
             self._final(resp, now, out)
         return out
+
+    def set_end_of_life(self, end_of_life: float | None, now: float) -> list[Action]:
+        """The transaction's life now ends at `end_of_life` (Kamailio's change_end_of_life): an armed
+        final response timer due later is brought forward to it; none is put off."""
+        self.config = self.config.with_end_of_life(end_of_life)
+        out: list[Action] = []
+        if end_of_life is None:
+            return out
+        for name in self._fr_timers():
+            at = self._timers.get(name)
+            if at is not None and at > end_of_life:
+                self._start(name, max(end_of_life, now), out)
+        return out
+
+    def _fr_timers(self) -> tuple[str, ...]:
+        return ()
 
     def _deliver(self, resp: Response, out: list[Action]) -> None:
         self.last_response = resp
@@ -463,8 +499,11 @@ class InviteClientTransaction(ClientTransaction):
         out: list[Action] = [Send(self.data)]
         if not self.reliable:
             self._start("A", now + self.config.t1, out)
-        self._start("B", now + self.config.timer_b, out)
+        self._start("B", self.config.fr_deadline(now, self.config.timer_b), out)
         return out
+
+    def _fr_timers(self) -> tuple[str, ...]:
+        return ("fr_inv",) if self._timed_out else ("B", "fr_inv")  # B after fr_inv guards the CANCEL
 
     def _timer_a(self, now: float, out: list[Action]) -> None:
         if self.state is State.CALLING:
@@ -503,7 +542,7 @@ class InviteClientTransaction(ClientTransaction):
 
     def _arm_fr_inv(self, now: float, out: list[Action]) -> None:
         if self.config.fr_inv_timer is not None:
-            self._start("fr_inv", now + self.config.fr_inv_timer, out)
+            self._start("fr_inv", self.config.fr_deadline(now, self.config.fr_inv_timer), out)
 
     def _final(self, resp: Response, now: float, out: list[Action]) -> None:
         if self.state in (State.CALLING, State.PROCEEDING):
@@ -533,8 +572,11 @@ class NonInviteClientTransaction(ClientTransaction):
         out: list[Action] = [Send(self.data)]
         if not self.reliable:
             self._start("E", now + self.config.t1, out)
-        self._start("F", now + self.config.timer_f, out)
+        self._start("F", self.config.fr_deadline(now, self.config.timer_f), out)
         return out
+
+    def _fr_timers(self) -> tuple[str, ...]:
+        return ("F",)
 
     def _timer_e(self, now: float, out: list[Action]) -> None:
         if self.state is State.TRYING:
@@ -743,6 +785,29 @@ class NonInviteServerTransaction(ServerTransaction):
 
 # --- matching --------------------------------------------------------------------------------------
 
+@dataclass(frozen=True, slots=True)
+class Matching:
+    """What matching compares beyond RFC 3261's keys (Kamailio's tm parameters of the same names):
+
+    - `ruri`, `via1`: an RFC 2543 request (no `z9hG4bK` branch) must have its transaction's
+      Request-URI / top Via (on by default; off only for broken old clients);
+    - `callid`: an RFC 3261 request, and a response, must also have its transaction's Call-ID.
+    """
+
+    ruri: bool = True
+    via1: bool = True
+    callid: bool = False
+
+
+DEFAULT_MATCHING = Matching()
+_URI, _VIA = 1, 6  # where an RFC 2543 key holds the Request-URI and the top Via
+
+
+def _loose_key(key: ServerKey) -> ServerKey:
+    """An RFC 2543 key without the Request-URI and the top Via."""
+    return key[:_URI] + key[_URI + 1:_VIA] + key[_VIA + 1:]
+
+
 class TransactionTable:
     """Transactions by key; finds the one an incoming message belongs to.
 
@@ -752,12 +817,14 @@ class TransactionTable:
     are kept beside the first.
     """
 
-    __slots__ = ("_clients", "_servers", "_siblings")
+    __slots__ = ("_clients", "_servers", "_siblings", "_loose")
 
     def __init__(self) -> None:
         self._clients: dict[ClientKey, ClientTransaction] = {}
         self._servers: dict[ServerKey, ServerTransaction] = {}
         self._siblings: dict[ServerKey, list[ServerTransaction]] = {}
+        # RFC 2543 server transactions by their key without Request-URI and Via (Matching.ruri/via1 off)
+        self._loose: dict[ServerKey, list[ServerTransaction]] = {}
 
     def __len__(self) -> int:
         return len(self._clients) + len(self._servers) + sum(map(len, self._siblings.values()))
@@ -768,12 +835,25 @@ class TransactionTable:
         old = self._get(tx)
         if old is not None and old is not tx and not old.terminated:
             if isinstance(tx, ServerTransaction) and self._add_sibling(tx):
+                self._loose.setdefault(_loose_key(tx.key), []).append(tx)
                 return
             raise TransactionError(f"a live transaction already has key {tx.key!r}")
         if isinstance(tx, ClientTransaction):
             self._clients[tx.key] = tx
         else:
+            if old is not None and old is not tx and old.key[0] == "2543":
+                self._forget_loose(old)
             self._servers[tx.key] = tx
+            if tx.key[0] == "2543" and old is not tx:
+                self._loose.setdefault(_loose_key(tx.key), []).append(tx)
+
+    def _forget_loose(self, tx: ServerTransaction) -> None:
+        loose = _loose_key(tx.key)
+        same = self._loose.get(loose)
+        if same is not None and tx in same:
+            same.remove(tx)
+            if not same:
+                del self._loose[loose]
 
     def _add_sibling(self, tx: ServerTransaction) -> bool:
         if tx.key[0] != "2543":
@@ -785,6 +865,8 @@ class TransactionTable:
         return True
 
     def remove(self, tx: ClientTransaction | ServerTransaction) -> None:
+        if isinstance(tx, ServerTransaction) and tx.key[0] == "2543":
+            self._forget_loose(tx)
         if isinstance(tx, ServerTransaction) and tx.key in self._siblings:
             self._remove_server(tx)
         elif self._get(tx) is tx:
@@ -815,37 +897,61 @@ class TransactionTable:
         """Whether a live server transaction has `key` (RFC 2543 siblings included)."""
         return any(not tx.terminated for tx in self._candidates(key))
 
-    def match_response(self, response: Response) -> ClientTransaction | None:
-        """17.1.3: top Via branch and CSeq method (a CANCEL's response finds the CANCEL, not the INVITE)."""
+    def match_response(self, response: Response, matching: Matching = DEFAULT_MATCHING,
+                       ) -> ClientTransaction | None:
+        """17.1.3: top Via branch and CSeq method (a CANCEL's response finds the CANCEL, not the INVITE);
+        with `matching.callid` the Call-ID too."""
         key = client_key(response)
         tx = self._clients.get(key) if key is not None else None
-        return tx if tx is not None and not tx.terminated else None
+        if tx is None or tx.terminated:
+            return None
+        if matching.callid and not _same_call_id(response, tx):
+            return None
+        return tx
 
-    def match_request(self, request: Request) -> ServerTransaction | None:
+    def match_request(self, request: Request, matching: Matching = DEFAULT_MATCHING,
+                      ) -> ServerTransaction | None:
         """17.2.3: the server transaction a retransmission or ACK belongs to, or None for a new request.
 
         An ACK matches its INVITE's transaction only after a non-2xx final response: the ACK for a 2xx
         is end to end, for the TU (None here). A CANCEL matches only an earlier CANCEL; see `match_cancel`.
         """
         is_ack = request.method.upper() == "ACK"
-        tx = self._find(request, "INVITE" if is_ack else None)
+        tx = self._find(request, "INVITE" if is_ack else None, matching)
+        if tx is not None and tx.key[0] == "3261" and matching.callid and not _same_call_id(request, tx):
+            return None
         if tx is None or not is_ack:
             return tx
         return tx if tx.state in (State.COMPLETED, State.CONFIRMED) else None
 
-    def match_cancel(self, cancel: Request) -> ServerTransaction | None:
+    def match_cancel(self, cancel: Request, matching: Matching = DEFAULT_MATCHING,
+                     ) -> ServerTransaction | None:
         """9.2: the INVITE server transaction a CANCEL cancels (same rules as 17.2.3, method INVITE)."""
-        return self._find(cancel, "INVITE")
+        return self._find(cancel, "INVITE", matching)
 
-    def _find(self, request: Request, method: str | None) -> ServerTransaction | None:
+    def _find(self, request: Request, method: str | None, matching: Matching) -> ServerTransaction | None:
         key = server_key(request, method)
         if key is None:
             return None
         if key[0] != "2543":
             tx = self._servers.get(key)
             return tx if tx is not None and not tx.terminated else None
-        return next((tx for tx in self._candidates(key) if not tx.terminated and _tags_match(request, tx)),
-                    None)
+        if matching.ruri and matching.via1:
+            candidates = self._candidates(key)
+        else:
+            candidates = [tx for tx in self._loose.get(_loose_key(key), ())
+                          if (not matching.ruri or tx.key[_URI] == key[_URI])
+                          and (not matching.via1 or tx.key[_VIA] == key[_VIA])]
+        return next((tx for tx in candidates if not tx.terminated and _tags_match(request, tx)), None)
+
+
+def _same_call_id(msg: Message, tx: ClientTransaction | ServerTransaction) -> bool:
+    """Kamailio's callid_matching: "matching transaction found but callids don't match"."""
+    if msg.call_id == tx.request.call_id:
+        return True
+    log.error("matching transaction found but callids don't match (received: %s stored: %s)",
+              msg.call_id, tx.request.call_id)
+    return False
 
 
 def _tags_match(request: Request, tx: ServerTransaction) -> bool:

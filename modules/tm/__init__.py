@@ -20,6 +20,7 @@ from kampy.api import (
 from .config import CFG
 from .t_relay_to_exports import RELAY_TO_FUNCTIONS
 from .t_serial_exports import SERIAL_FUNCTIONS, SERIAL_PARAMS
+from .transaction_exports import MATCH_LIFETIME_FUNCTIONS, MATCH_LIFETIME_PARAMS, REPLY_ARGS, TRANSACTION_RPCS
 from .tm import TmModule
 
 
@@ -31,20 +32,8 @@ def _unmatched_cancel(value: int) -> None:
 # What Kamailio 5.6's tm module has that kampy's does not (checked against Kamailio's
 # own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
 NOT_IMPLEMENTED = (
-    Unimplemented("param", "ruri_matching", "not implemented yet", types=(int,)),
-    Unimplemented("param", "via1_matching", "not implemented yet", types=(int,)),
-    Unimplemented("param", "callid_matching", "not implemented yet", types=(int,)),
-    Unimplemented("param", "callid_cseq_matching", "not implemented yet", types=(int,)),
-    Unimplemented("param", "max_inv_lifetime", "not implemented yet", types=(int,)),
-    Unimplemented("param", "max_noninv_lifetime", "not implemented yet", types=(int,)),
-    Unimplemented("param", "unix_tx_timeout", "not implemented yet", types=(int,)),
-    Unimplemented("param", "fr_timer_avp", "not implemented yet", types=(str,)),
-    Unimplemented("param", "fr_inv_timer_avp", "not implemented yet", types=(str,)),
-    Unimplemented("param", "tw_append", "not implemented yet", types=(str,)),
     Unimplemented("param", "pass_provisional_replies", "not implemented yet", types=(int,)),
     Unimplemented("param", "aggregate_challenges", "not implemented yet", types=(int,)),
-    Unimplemented("param", "default_code", "not implemented yet", types=(int,)),
-    Unimplemented("param", "default_reason", "not implemented yet", types=(str,)),
     Unimplemented("param", "reparse_invite", "not implemented yet", types=(int,)),
     Unimplemented("param", "ac_extra_hdrs", "not implemented yet", types=(str,)),
     Unimplemented("param", "blst_503", "not implemented yet", types=(int,)),
@@ -69,26 +58,14 @@ NOT_IMPLEMENTED = (
     Unimplemented("function", "t_relay_to_sctp", "kampy has no SCTP transport"),
     Unimplemented("function", "t_replicate_sctp", "kampy has no SCTP transport"),
     Unimplemented("function", "t_forward_nonack_sctp", "kampy has no SCTP transport"),
-    Unimplemented("function", "t_write_req", "not implemented yet"),
-    Unimplemented("function", "t_write_unix", "not implemented yet"),
-    Unimplemented("function", "t_set_max_lifetime", "not implemented yet"),
-    Unimplemented("function", "t_reset_max_lifetime", "not implemented yet"),
     Unimplemented("function", "t_set_disable_failover",
                   "kampy's tm has no DNS failover to switch off (a branch goes to the first address its host "
                   "resolves to); t_relay_to's flag 0x04 is accepted for that reason"),
     Unimplemented("function", "t_set_no_e2e_cancel_reason", "not implemented yet"),
     Unimplemented("function", "t_disable_e2e_cancel_reason", "not implemented yet"),
     Unimplemented("function", "t_is_retr_async_reply", "not implemented yet"),
-    Unimplemented("function", "t_is_expired", "not implemented yet"),
     Unimplemented("function", "t_save_lumps", "not implemented yet"),
     Unimplemented("function", "t_use_uac_headers", "not implemented yet"),
-    Unimplemented("function", "t_clean", "not implemented yet"),
-    Unimplemented("rpc", "tm.cancel", "not implemented yet"),
-    Unimplemented("rpc", "tm.reply", "not implemented yet"),
-    Unimplemented("rpc", "tm.reply_callid", "not implemented yet"),
-    Unimplemented("rpc", "tm.hash_stats", "not implemented yet"),
-    Unimplemented("rpc", "tm.list", "not implemented yet"),
-    Unimplemented("rpc", "tm.clean", "not implemented yet"),
     Unimplemented("event_route", "tm:local-request", "not implemented yet"),
     Unimplemented("event_route", "tm:local-response", "not implemented yet"),
 )
@@ -123,6 +100,7 @@ EXPORTS = Exports(
         Param("remap_503_500", (int,), 1),
         Param("relay_100", (int,), 0),
         *SERIAL_PARAMS,
+        *MATCH_LIFETIME_PARAMS,
     ),
     functions=(
         Function(
@@ -154,14 +132,14 @@ EXPORTS = Exports(
         ),
         Function(
             "t_reply",
-            args=(Arg("code", ArgKind.INT), Arg("reason", ArgKind.FMT, var_fixup="str")),
+            args=REPLY_ARGS,
             routes=RouteType.REQUEST | RouteType.ONREPLY | RouteType.FAILURE,
             doc="Sends a stateful reply after a transaction has been established.",
             returns="",
         ),
         Function(
             "t_send_reply",
-            args=(Arg("code", ArgKind.INT), Arg("reason", ArgKind.FMT, var_fixup="str")),
+            args=REPLY_ARGS,
             routes=RouteType.REQUEST | RouteType.ONREPLY | RouteType.FAILURE,
             doc="Creates the transaction if it does not exist (executing internally t_newtran())...",
             returns="",
@@ -354,6 +332,7 @@ EXPORTS = Exports(
             doc="Send a UAC request.",
             returns="",
         ),
+        *MATCH_LIFETIME_FUNCTIONS,
         Function(
             "t_get_status_code",
             routes=RouteType.REQUEST | RouteType.ONREPLY | RouteType.FAILURE | RouteType.BRANCH,
@@ -373,6 +352,7 @@ EXPORTS = Exports(
                   doc="starts a tm uac and waits for the final reply in blocking mode, using a list of "
                   "string parameters: method, ruri, dst_uri send_sock, headers (CRLF separated) and body "
                   "(optional)"),
+        *TRANSACTION_RPCS,
     ),
     event_routes=(
         EventRoute("tm:branch-failure:<name>",

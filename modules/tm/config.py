@@ -48,15 +48,15 @@ def _kept(name: str, type_: str, default: Any, doc: str, min: int = 0, max: int 
 # Kamailio 5.6's tm_cfg_def, in its order (cfg.list and cfg.get print them so)
 CFG = CfgGroup("tm", (
     CfgVar("auto_inv_100_reason", "string", "reason text of the automatically send 100 to an INVITE"),
-    _kept("default_reason", "string", "Server Internal Error", "default SIP reason phrase sent by t_reply(), "
-          "if the function cannot retrieve its parameters"),
+    CfgVar("default_reason", "string", "default SIP reason phrase sent by t_reply(), if the function cannot "
+           "retrieve its parameters"),
     _kept("ac_extra_hdrs", "str", None, "header fields prefixed by this parameter value are included in the "
           "CANCEL and negative ACK messages if they were present in the outgoing INVITE (depends on "
           "reparse_invite)"),
-    _kept("ruri_matching", "int", 1, "perform Request URI check in transaction matching", 0, 1),
-    _kept("via1_matching", "int", 1, "perform first Via header check in transaction matching", 0, 1),
-    _kept("callid_matching", "int", 0, "perform callid check in transaction matching"),
-    _kept("callid_cseq_matching", "int", 0, "perform callid+cseq instead of md5 in transaction matching"),
+    CfgVar("ruri_matching", "int", "perform Request URI check in transaction matching", min=0, max=1),
+    CfgVar("via1_matching", "int", "perform first Via header check in transaction matching", min=0, max=1),
+    CfgVar("callid_matching", "int", "perform callid check in transaction matching"),
+    CfgVar("callid_cseq_matching", "int", "perform callid+cseq instead of md5 in transaction matching"),
     _timer("fr_timer", "timer which hits if no final reply for a request or ACK for a negative INVITE reply "
            "arrives (in milliseconds)"),
     _timer("fr_inv_timer", "timer which hits if no final reply for an INVITE arrives after a provisional "
@@ -67,14 +67,13 @@ CFG = CfgGroup("tm", (
            "completed"),
     _timer("retr_timer1", "initial retransmission period (in milliseconds)", "fix_timer_ms"),
     _timer("retr_timer2", "maximum retransmission period (in milliseconds)", "fix_timer_ms"),
-    _kept("max_inv_lifetime", "int", 180000, "maximum time an invite transaction can live from the moment of "
-          "creation", fixup="fix_timer"),
-    _kept("max_noninv_lifetime", "int", 32000, "maximum time a non-invite transaction can live from the "
-          "moment of creation", fixup="fix_timer"),
+    _timer("max_inv_lifetime", "maximum time an invite transaction can live from the moment of creation"),
+    _timer("max_noninv_lifetime", "maximum time a non-invite transaction can live from the moment of "
+           "creation"),
     CfgVar("noisy_ctimer", "int", "if set, INVITE transactions that time-out (FR INV timer) will be always "
            "replied", min=0, max=1),
     CfgVar("auto_inv_100", "int", "automatically send 100 to an INVITE", min=0, max=1),
-    _kept("unix_tx_timeout", "int", 500, "Unix socket transmission timeout, in milliseconds"),
+    CfgVar("unix_tx_timeout", "int", "Unix socket transmission timeout, in milliseconds"),
     CfgVar("restart_fr_on_each_reply", "int", "restart final response timer on each provisional reply",
            min=0, max=1),
     _kept("pass_provisional_replies", "int", 0, "enable/disable passing of provisional replies to "
@@ -83,8 +82,8 @@ CFG = CfgGroup("tm", (
           "authorization headers (challenges) (rfc3261 requires this to be on)", 0, 1),
     CfgVar("unmatched_cancel", "int", "determines how CANCELs with no matching transaction are handled (0: "
            "statefull forwarding, 1: stateless forwarding, 2: drop)", min=0, max=2),
-    _kept("default_code", "int", 500, "default SIP response code sent by t_reply(), if the function cannot "
-          "retrieve its parameters", 400, 699),
+    CfgVar("default_code", "int", "default SIP response code sent by t_reply(), if the function cannot "
+           "retrieve its parameters", min=400, max=699),
     _kept("reparse_invite", "int", 1, "if set to 1, the CANCEL and negative ACK requests are constructed "
           "from the INVITE message which was sent out instead of building them from the received request",
           0, 1),

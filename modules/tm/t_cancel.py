@@ -29,6 +29,10 @@ class Cancel(TmBase):
         if br.canceled or br.leg is None:
             return
         br.canceled = True
+        if br.blind:  # cancel_uacs: F_CANCEL_B_FAKE_REPLY for a blind UAC, nothing to send
+            self._stop(br.leg)
+            self._fake_reply(cell, br, 487)
+            return
         if br.last_received < 100 and self.cancel_b_method != 2:
             if kill or self.cancel_b_method == 0:
                 self._stop(br.leg)
@@ -43,8 +47,9 @@ class Cancel(TmBase):
             value = br.request.header(name)
             if value is not None:
                 cancel.add_header(name, value)
+        # a CANCEL's wait is not bound by the transaction's lifetime (not a TYPE_REQUEST buffer)
         tx, actions = ClientTransaction.new(cancel, reliable=br.leg.dest.proto != "udp", now=self._now(),
-                                            timers=cell.timers)
+                                            timers=cell.timers.with_end_of_life(None))
         br.cancel_leg = Leg(tx, br.leg.dest, cell, "cancel", br.index)
         self._add_leg(br.cancel_leg, actions, fresh=tx.data)
         if cell.tmcb_types & (TMCB_REQUEST_OUT | TMCB_REQUEST_SENT):

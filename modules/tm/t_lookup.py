@@ -37,15 +37,16 @@ from .base import (
     PENDING_FR,
     PENDING_RETR,
     PENDING_ROUTES,
-    TmBase,
     e2e_key,
     key_text,
 )
 from .cell import Cell, Dest, Leg, ScriptState, view_of
 from .t_hooks import E2EACK
+from .t_lifetime import Lifetime
+from .t_match import Matcher
 
 
-class Lookup(TmBase):
+class Lookup(Lifetime, Matcher):
     """t_lookup_request, t_reply_matching, t_lookupOriginalT, t_newtran."""
 
     @property
@@ -91,7 +92,7 @@ class Lookup(TmBase):
         if owner != self.core.rank and not ctx.handed_off:
             self.core.send(Handoff(owner, msg.to_bytes(), ctx.src))
             return False
-        tx = self.table.match_response(msg)
+        tx = self._match_reply(msg)
         if tx is None:
             return True
         leg = self._legs.get(tx)
@@ -104,7 +105,9 @@ class Lookup(TmBase):
             if cell.tmcb_types & kind:
                 self._tmcb(cell, kind, None if cell.is_local else cell.request, msg, msg.status,
                            leg.branch, ctx=ctx)
-        self._guarded(leg, lambda: self._run(leg, tx.on_response(msg, self._now()), ctx), "a reply")
+        by_key = not self.callid_cseq_matching
+        self._guarded(leg, lambda: self._run(leg, tx.on_response(msg, self._now(), by_key=by_key), ctx),
+                      "a reply")
         return False
 
     def has_transaction(self, ctx: MessageContext) -> bool:
@@ -112,12 +115,12 @@ class Lookup(TmBase):
         return self.cell_of(ctx) is not None
 
     def _find(self, msg: Request) -> Cell | None:
-        tx = self.table.match_request(msg)
+        tx = self.table.match_request(msg, self.matching)
         leg = self._legs.get(tx) if tx is not None else None
         return leg.cell if leg is not None else None
 
     def _find_invite(self, cancel: Request) -> Cell | None:
-        tx = self.table.match_cancel(cancel)
+        tx = self.table.match_cancel(cancel, self.matching)
         leg = self._legs.get(tx) if tx is not None else None
         return leg.cell if leg is not None and leg.role == "uas" else None
 
@@ -183,7 +186,8 @@ class Lookup(TmBase):
         return 1
 
     def _create_uas(self, ctx: MessageContext, msg: Request, shared_key: str | None) -> Cell:
-        timers = self._pending_timers(ctx)
+        timers = self._new_timers(ctx, msg.method.upper(), msg.call_id or "",
+                                  str(msg.cseq.num) if msg.cseq is not None else "")
         cell = Cell(next(self._labels), msg, msg.method.upper(), timers, src=ctx.src,
                     shared_key=shared_key, auto_inv_100=self.auto_inv_100, disable_6xx=self.disable_6xx)
         self._apply_pending(ctx, cell)
@@ -219,8 +223,8 @@ class Lookup(TmBase):
         if invite.tmcb_types & kind:
             self._tmcb(invite, kind, ctx.msg, ctx=ctx)  # type: ignore[arg-type]
 
-    def _pending_timers(self, ctx: MessageContext) -> TimerConfig:
-        timers = self.timers
+    def _pending_timers_of(self, ctx: MessageContext, timers: TimerConfig) -> TimerConfig:
+        """The timers t_set_fr() and t_set_retr() gave the request before its transaction existed."""
         fr = ctx.local.get(PENDING_FR)
         if fr is not None:
             timers = timers.with_fr(*fr)

@@ -114,7 +114,7 @@ class Selects(TmBase):
     def _select_leg(self, ctx: MessageContext) -> Leg | None:
         msg = ctx.msg
         if isinstance(msg, Response):
-            tx = self.table.match_response(msg)
+            tx = self._match_reply(msg)  # type: ignore[attr-defined]
             return self._legs.get(tx) if tx is not None else None
         if isinstance(msg, Request):
             kind, cell = self._lookup(ctx)

@@ -13,8 +13,9 @@ TM_TAG_SIGNATURE, TM_TAG_SEPARATOR = "SER-TM/tags", "-"
 FROM_TAG_SIGNATURE = "Long live kamailio server"  # uac.c: "Long live " NAME " server"
 
 # z9hG4bK<hash>r<rank>.<md5>.<branch index>: Kamailio's `<hash>.<md5>.<branch>` with the owning
-# worker's rank after the hash (`r` is not a hex digit, so the split is unambiguous).
-_BRANCH = re.compile(r"^z9hG4bK[0-9a-f]+r(\d+)\.[0-9a-f]{32}\.(\d+)$")
+# worker's rank after the hash (`r` is not a hex digit, so the split is unambiguous). As Kamailio's
+# t_reply_matching, the md5 part is only checked for its length here (callid_cseq_matching ignores it).
+_BRANCH = re.compile(r"^(z9hG4bK[0-9a-f]+r(\d+))\.[^.]{32}\.(\d+)$")
 
 
 def to_tag(core: CoreAPI, msg: Request) -> str:
@@ -54,4 +55,10 @@ def branch_owner(branch: str | None) -> int | None:
     if not branch:
         return None
     match = _BRANCH.match(branch)
-    return int(match.group(1)) if match else None
+    return int(match.group(2)) if match else None
+
+
+def branch_parts(branch: str | None) -> tuple[str, int] | None:
+    """(`z9hG4bK<hash>r<rank>`, branch index) of one of tm's branches, None for any other branch."""
+    match = _BRANCH.match(branch or "")
+    return (match.group(1), int(match.group(3))) if match else None

@@ -41,11 +41,13 @@ from .t_suspend import Suspend
 from .timer import Timers
 from .tm_load import Binds
 from .tmx_ops import TmxOps
+from .rpc_tm import RpcTm
 from .rpc_uac import RpcUac
+from .t_fifo import TFifo
 
 
-class TmModule(Suspend, Lookup, RelayTo, Cancel, Replies, RpcUac, Timers, Hooks, Stats, Binds, Selects,
-               TmxOps, Serial, BranchFailure):
+class TmModule(Suspend, Lookup, RelayTo, Cancel, Replies, RpcUac, RpcTm, TFifo, Timers, Hooks, Stats, Binds,
+               Selects, TmxOps, Serial, BranchFailure):
     """Transactions: t_newtran/t_reply/t_relay and the routes they run, and the API tm offers."""
 
     def t_newtran(self, ctx: MessageContext) -> int:
@@ -61,7 +63,7 @@ class TmModule(Suspend, Lookup, RelayTo, Cancel, Replies, RpcUac, Timers, Hooks,
         if isinstance(msg, Response):
             via = msg.via
             return 1 if tags.branch_owner(via.branch if via else None) is not None \
-                and self.table.match_response(msg) is not None else -1
+                and self._match_reply(msg) is not None else -1
         if msg.method.upper() == "CANCEL":
             return self.t_lookup_cancel(ctx)
         kind, cell = self._lookup(ctx)
@@ -82,7 +84,27 @@ class TmModule(Suspend, Lookup, RelayTo, Cancel, Replies, RpcUac, Timers, Hooks,
             return -1
         return 1 if self._find_invite(msg) is not None else -1
 
-    def t_reply(self, ctx: MessageContext, code: int, reason: str) -> int:
+    def fix_reply_code(self, value: str | None) -> int | None:
+        """fixup_var_int_12: a constant must be a number; a pseudo-variable's value that is not one
+        gives None (t_reply then answers tm's default_code)."""
+        if value is None:
+            return None
+        try:
+            return int(str(value).strip(), 0) if str(value).strip()[:2].lower() == "0x" else int(value)
+        except ValueError:
+            return None
+
+    def _code_reason(self, code: int | None, reason: str | None) -> tuple[int, str]:
+        if code is None:
+            code = int(self.cfg.get("tm", "default_code"))  # type: ignore[arg-type]
+        if reason is None:
+            reason = str(self.cfg.get("tm", "default_reason") or "")
+        return code, reason
+
+    def t_reply(self, ctx: MessageContext, code: int | None, reason: str | None) -> int:
+        if isinstance(ctx.msg, Request) and ctx.msg.method.upper() == "ACK":
+            return -1  # "ACKs are not replied"
+        code, reason = self._code_reason(code, reason)
         cell = self.cell_of(ctx)
         if cell is None:
             log.error("t_reply: cannot send a t_reply to a message for which no T-state has been "
@@ -104,7 +126,10 @@ class TmModule(Suspend, Lookup, RelayTo, Cancel, Replies, RpcUac, Timers, Hooks,
             self._put_on_wait(cell)
         return 1
 
-    def t_send_reply(self, ctx: MessageContext, code: int, reason: str) -> int:
+    def t_send_reply(self, ctx: MessageContext, code: int | None, reason: str | None) -> int:
+        if isinstance(ctx.msg, Request) and ctx.msg.method.upper() == "ACK":
+            return -1
+        code, reason = self._code_reason(code, reason)
         if self.cell_of(ctx) is None:
             ret = self._newtran(ctx)
             if ret <= 0:

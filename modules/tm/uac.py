@@ -21,9 +21,10 @@ from kampy.api import (
 )
 
 from . import tags
-from .base import E_BAD_ADDRESS, E_SEND, TmBase, fits_udp, log
+from .base import E_BAD_ADDRESS, E_SEND, fits_udp, log
 from .cell import Cell, Dest, UacBranch
 from .t_hooks import E_BUG, GLOBAL, add_tmcb, problem_of
+from .t_lifetime import Lifetime
 
 DEFAULT_CSEQ = 10  # uac.h: the CSeq of a dialog's first request
 SIP_PORT = 5060
@@ -95,7 +96,7 @@ def build_uac_request(method: str, dialog: UacDialog, hooks: DialogHooks, cseq: 
     return as_bytes(head) + extra + b"\r\n" + body
 
 
-class Uac(TmBase):
+class Uac(Lifetime):
     """The UAC API: t_request, t_uac, t_request_within."""
 
     def t_request(self, method: str, ruri: str, to_uri: str, from_uri: str, *, headers: str | bytes = "",
@@ -171,7 +172,8 @@ class Uac(TmBase):
         if method == "ACK":  # no transaction: sent once
             self.core.send(Outgoing(proto, host, port, data, sock))
             return 1
-        cell = Cell(label, None, method, self.timers, callback=reply_callback)
+        timers = self._new_timers(None, method, dialog.call_id, str(dialog.local_seq))
+        cell = Cell(label, None, method, timers, callback=reply_callback)
         br = UacBranch(0, hooks.request_uri, data, (branch, method))
         cell.branches.append(br)
         if tm_callback is not None:

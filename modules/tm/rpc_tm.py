@@ -1,0 +1,215 @@
+"""tm's RPC commands on transactions (Kamailio's t_stats.c tm.list/tm.hash_stats/tm.clean, t_cancel.c
+tm.cancel, t_reply.c tm.reply/tm.reply_callid) and t_clean().
+
+Transactions live in the worker that created them (see t_lookup.py): these commands see those of the
+worker that serves the RPC (with `children=1`, every transaction)."""
+from __future__ import annotations
+
+from typing import Any
+
+from kampy.api import CoreAPI, MessageContext, RpcFault, RpcStruct, hash2_raw
+
+from .base import TmBase, log
+from .cell import Cell
+from .replies import build_local_reply
+
+TABLE_ENTRIES = 65536  # TM_TABLE_ENTRIES: 1 << 16 hash slots
+TM_LIFETIME_LIMIT = 90  # h_table.h: tm_clean frees transactions whose lifetime ended this long ago (s)
+
+# h_table.h's flags of a transaction, as tm.list shows them (tflags)
+T_IS_INVITE_FLAG, T_IS_LOCAL_FLAG, T_NOISY_CTIMER_FLAG, T_CANCELED = 1, 2, 4, 8
+T_IN_AGONY, T_AUTO_INV_100, T_DISABLE_FAILOVER = 32, 64, 512
+
+
+def _line(cell: Cell, name: str) -> str:
+    """A header line as the cell keeps it (`From: ...` up to and with its CRLF)."""
+    raw = cell.request.get_all_raw(name)
+    return raw[0].decode("utf-8", "surrogateescape") + "\r\n" if raw else ""
+
+
+def _cseq_line(cell: Cell) -> str:
+    """cell->cseq_n: the CSeq header up to its number."""
+    line = _line(cell, "cseq").rstrip("\r\n")
+    name, _, value = line.partition(":")
+    return f"{name}: {value.split()[0]}" if value.split() else line
+
+
+def hash_index(cell: Cell) -> int:
+    req = cell.request
+    return hash2_raw(req.call_id or "", str(req.cseq.num) if req.cseq else "") & 0xFFFF
+
+
+class RpcTm(TmBase):
+    """tm.list, tm.hash_stats, tm.clean, tm.cancel, tm.reply, tm.reply_callid, t_clean()."""
+
+    def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
+        super().__init__(params, core)
+        self._ticks_origin = self._now()  # Kamailio's ticks count from its start
+
+    def _cells(self) -> list[Cell]:
+        """Every transaction of this worker, by hash slot as Kamailio's table holds them."""
+        cells: dict[int, Cell] = {}
+        for leg in self._legs.values():
+            cells.setdefault(id(leg.cell), leg.cell)
+        return sorted(cells.values(), key=lambda c: (hash_index(c), c.label))
+
+    def _tflags(self, cell: Cell) -> int:
+        flags = T_IS_INVITE_FLAG if cell.is_invite else 0
+        if cell.is_local:
+            flags |= T_IS_LOCAL_FLAG
+        if any(br.blind for br in cell.branches):
+            flags |= T_NOISY_CTIMER_FLAG  # add_blind_uac: "make sure it will be replied"
+        if cell.canceled:
+            flags |= T_CANCELED
+        if cell.waiting:
+            flags |= T_IN_AGONY
+        if cell.is_invite and cell.auto_inv_100:
+            flags |= T_AUTO_INV_100
+        if cell.disable_failover:
+            flags |= T_DISABLE_FAILOVER
+        return flags
+
+    def _lifetime_s(self, cell: Cell) -> int:
+        eol = cell.timers.end_of_life
+        return 0 if eol is None else int(eol - self._ticks_origin)
+
+    def rpc_list(self) -> list[RpcStruct]:
+        """List transactions."""
+        slots: dict[int, RpcStruct] = {}
+        for cell in self._cells():
+            slot = slots.setdefault(hash_index(cell), RpcStruct())
+            for name, value in (
+                    ("cell", f"0x{id(cell):x}"), ("tindex", hash_index(cell)), ("tlabel", cell.label),
+                    ("method", cell.method), ("from", _line(cell, "from")), ("to", _line(cell, "to")),
+                    ("callid", _line(cell, "call-id")), ("cseq", _cseq_line(cell)),
+                    ("uas_request", "no" if cell.is_local else "yes"), ("tflags", self._tflags(cell)),
+                    ("outgoings", len(cell.branches)), ("ref_count", 1 if cell.uas is not None else 2),
+                    ("lifetime", self._lifetime_s(cell))):
+                slot.add(name, value)
+        return list(slots.values())
+
+    def rpc_hash_stats(self) -> dict[str, Any]:
+        """Print transactions hash table statistics: the current and accumulated transactions per
+        slot (Kamailio's -DTM_HASH_STATS build)."""
+        current: dict[int, int] = {}
+        for cell in self._cells():
+            current[hash_index(cell)] = current.get(hash_index(cell), 0) + 1
+        out: dict[str, Any] = {"hash_size": TABLE_ENTRIES}
+        out.update(_slot_stats("crt", current))
+        out.update(_slot_stats("acc", self.hash_acc))  # type: ignore[attr-defined]
+        return out
+
+    def rpc_clean(self) -> None:
+        """Clean expired (lifetime exceeded) transactions."""
+        self._clean_lifetime()
+
+    def t_clean(self, ctx: MessageContext) -> int:
+        self._clean_lifetime()
+        return 1
+
+    def _clean_lifetime(self) -> None:
+        """tm_clean_lifetime: free the transactions whose life ended TM_LIFETIME_LIMIT s ago."""
+        limit = self._now() - TM_LIFETIME_LIMIT
+        for cell in self._cells():
+            eol = cell.timers.end_of_life
+            if eol is not None and eol < limit:
+                self._log_transaction(cell, "[hard cleanup]")
+                self._kill(cell, reply=False)  # type: ignore[attr-defined]
+
+    def _log_transaction(self, cell: Cell, text: str) -> None:
+        log.warning("%s [start] transaction 0x%x", text, id(cell))
+        log.warning("%s - tindex=%u tlabel=%u method='%s' from='%s' to='%s' callid='%s' cseq='%s' "
+                    "uas_request=%s tflags=%u outgoings=%u ref_count=%u lifetime=%u", text, hash_index(cell),
+                    cell.label, cell.method, _line(cell, "from"), _line(cell, "to"), _line(cell, "call-id"),
+                    _cseq_line(cell), "no" if cell.is_local else "yes", self._tflags(cell),
+                    len(cell.branches), 1, max(self._lifetime_s(cell), 0))
+        log.warning("%s [end] transaction 0x%x", text, id(cell))
+
+    def _by_callid(self, call_id: str, cseq: str) -> Cell | None:
+        """t_lookup_callid: the transaction with this Call-ID and CSeq number."""
+        for cell in self._cells():
+            req = cell.request
+            if not cell.is_local and req.call_id == call_id and req.cseq is not None \
+                    and str(req.cseq.num) == cseq.strip():
+                return cell
+        return None
+
+    def rpc_cancel(self, call_id: str, cseq: str) -> list[Any]:
+        """Cancel a pending transaction."""
+        cell = self._by_callid(call_id, cseq)
+        if cell is None:
+            raise RpcFault(400, "Transaction not found")
+        remaining = 0
+        for br in cell.branches:  # prepare_to_cancel, then cancel_uacs without F_CANCEL_B_* flags
+            if not self._cancelable(br):  # type: ignore[attr-defined]
+                continue
+            br.canceled = True
+            if br.last_received < 100:
+                remaining += 1  # its CANCEL goes when a provisional comes; else it times out
+            else:
+                self._send_cancel(cell, br)  # type: ignore[attr-defined]
+        return [remaining, "branches remaining (waiting for timeout)"]
+
+    def rpc_reply(self, code: int, reason: str, trans_id: str, to_tag: str, headers: str = "",
+                  body: str = "") -> None:
+        """Reply transaction."""
+        hash_s, sep, label_s = trans_id.partition(":")
+        try:
+            slot, label = int(hash_s), int(label_s.split()[0] if sep and label_s.split() else "x")
+        except ValueError:
+            log.error("Invalid trans_id (%s)", trans_id)
+            raise RpcFault(400, "Invalid transaction ID") from None
+        cell = next((c for c in self._cells() if c.label == label and hash_index(c) == slot), None)
+        if cell is None:
+            log.error("Lookup failed")
+            raise RpcFault(481, "No such transaction")
+        if self._reply_with_body(cell, code, reason, body, headers, to_tag) < 0:
+            log.error("Reply failed")
+            raise RpcFault(500, "Reply failed")
+
+    def rpc_reply_callid(self, code: int, reason: str, call_id: str, cseq: str, to_tag: str,
+                         headers: str = "", body: str = "") -> None:
+        """Reply transaction by call-id."""
+        cell = self._by_callid(call_id, cseq)
+        if cell is None:
+            raise RpcFault(404, "Transaction not found")
+        if self._reply_with_body(cell, code, reason, body, headers, to_tag) < 0:
+            raise RpcFault(500, "Reply failed")
+
+    def _reply_with_body(self, cell: Cell, code: int, reason: str, body: str, headers: str,
+                         to_tag: str) -> int:
+        """t_reply_with_body: a reply with extra header lines, a body and a To-tag of the caller's."""
+        if cell.uas is None or cell.src is None or not 100 <= code <= 699:
+            return -1
+        if cell.uas_status >= 200 and not (cell.is_invite and 200 <= code < 300 <= cell.uas_status):
+            log.error("can't generate %d reply when a final %d was sent out", code, cell.uas_status)
+            return -1
+        data = build_local_reply(cell.request, cell.src, code, reason, tag=to_tag or None,
+                                 server=self.core.server_header, lumps=[headers] if headers else [],
+                                 body=body.encode())
+        tag = cell.request.to.tag if cell.request.to is not None else None
+        if not self._send_uas(cell, data, code, tag or to_tag or None):  # type: ignore[attr-defined]
+            return -1
+        self._count("rpl_generated")  # type: ignore[attr-defined]
+        if code >= 200 and cell.is_invite:
+            for br in cell.branches:  # cancel_uacs(F_CANCEL_B_KILL)
+                if br.last_received < 200:
+                    self._cancel_branch(cell, br, kill=True)  # type: ignore[attr-defined]
+        return 1
+
+
+def _slot_stats(prefix: str, counts: dict[int, int]) -> dict[str, Any]:
+    """tm_rpc_hash_stats' figures for one kind of count per slot (most slots count 0)."""
+    total = sum(counts.values())
+    average = total / TABLE_ENTRIES
+    values = list(counts.values())
+    zeroes = TABLE_ENTRIES - sum(1 for v in values if v)
+    low = 0 if zeroes else min(values)
+    high = max(values, default=0)
+    deviating = sum(1 for v in values if abs(v - average) > 1) + (zeroes if average > 1 else 0)
+    deviation = sum((v - average) ** 2 for v in values) + zeroes * average ** 2
+    return {f"{prefix}_transactions": total, f"{prefix}_target_per_cell": average, f"{prefix}_min": low,
+            f"{prefix}_max": high, f"{prefix}_worst_case_extra_cells": high - int(average),
+            f"{prefix}_no_zero_cells": zeroes, f"{prefix}_no_deviating_cells": deviating,
+            f"{prefix}_deviation_sq_sum": deviation}
+
