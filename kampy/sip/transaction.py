@@ -835,7 +835,8 @@ class TransactionTable:
         old = self._get(tx)
         if old is not None and old is not tx and not old.terminated:
             if isinstance(tx, ServerTransaction) and self._add_sibling(tx):
-                self._loose.setdefault(_loose_key(tx.key), []).append(tx)
+                if tx.key[0] == "2543":
+                    self._loose.setdefault(_loose_key(tx.key), []).append(tx)
                 return
             raise TransactionError(f"a live transaction already has key {tx.key!r}")
         if isinstance(tx, ClientTransaction):
@@ -856,10 +857,15 @@ class TransactionTable:
                 del self._loose[loose]
 
     def _add_sibling(self, tx: ServerTransaction) -> bool:
-        if tx.key[0] != "2543":
-            return False
-        tag = _to_tag(tx.request)
-        if any(_to_tag(other.request) == tag and not other.terminated for other in self._candidates(tx.key)):
+        """RFC 2543: another To tag is another transaction. RFC 3261: another Call-ID (Kamailio's
+        table keeps both; `Matching.callid` tells them apart)."""
+        if tx.key[0] == "2543":
+            tag = _to_tag(tx.request)
+            if any(_to_tag(other.request) == tag and not other.terminated
+                   for other in self._candidates(tx.key)):
+                return False
+        elif any(other.request.call_id == tx.request.call_id and not other.terminated
+                 for other in self._candidates(tx.key)):
             return False
         self._siblings.setdefault(tx.key, []).append(tx)
         return True
@@ -918,8 +924,6 @@ class TransactionTable:
         """
         is_ack = request.method.upper() == "ACK"
         tx = self._find(request, "INVITE" if is_ack else None, matching)
-        if tx is not None and tx.key[0] == "3261" and matching.callid and not _same_call_id(request, tx):
-            return None
         if tx is None or not is_ack:
             return tx
         return tx if tx.state in (State.COMPLETED, State.CONFIRMED) else None
@@ -934,8 +938,7 @@ class TransactionTable:
         if key is None:
             return None
         if key[0] != "2543":
-            tx = self._servers.get(key)
-            return tx if tx is not None and not tx.terminated else None
+            return self._find_3261(request, key, method, matching)
         if matching.ruri and matching.via1:
             candidates = self._candidates(key)
         else:
@@ -943,6 +946,18 @@ class TransactionTable:
                           if (not matching.ruri or tx.key[_URI] == key[_URI])
                           and (not matching.via1 or tx.key[_VIA] == key[_VIA])]
         return next((tx for tx in candidates if not tx.terminated and _tags_match(request, tx)), None)
+
+    def _find_3261(self, request: Request, key: ServerKey, method: str | None,
+                   matching: Matching) -> ServerTransaction | None:
+        live = [tx for tx in self._candidates(key) if not tx.terminated]
+        if not live:
+            return None
+        if not matching.callid or method == "INVITE" and request.method.upper() == "CANCEL":
+            return live[0]  # (Kamailio's CANCEL lookup compares no Call-ID)
+        same = next((tx for tx in live if tx.request.call_id == request.call_id), None)
+        if same is None:
+            _same_call_id(request, live[0])  # logs the mismatch as Kamailio
+        return same
 
 
 def _same_call_id(msg: Message, tx: ClientTransaction | ServerTransaction) -> bool:

@@ -20,7 +20,6 @@ from kampy.api import (
     ClientTransaction,
     CoreAPI,
     MessageContext,
-    PVAccessor,
     Request,
     Send,
     SIPProtocolError,
@@ -31,6 +30,7 @@ from kampy.api import (
 from . import tags
 from .base import TmBase, log
 from .cell import Cell, Dest, Leg, UacBranch
+from .t_lifetime import LazyAvp
 
 TWRITE_VERSION = "0.3"
 APPEND_BUFFER_MAX = 4096
@@ -45,7 +45,7 @@ class Element:
     title: str
     kind: str  # "avp" | "hdr"
     name: str
-    avp: PVAccessor | None = None
+    avp: LazyAvp | None = None
 
 
 @dataclass
@@ -80,9 +80,8 @@ def parse_tw_append(text: str, core: CoreAPI) -> Append:
                 raise ValueError(f"unsupported value <{value}> for msg type")
             app.add_body = True
         elif kind == "avp":
-            spec_text = value if value.startswith("$") else f"$avp({value})"
             shown = value[2:] if value[:2].lower() in ("i:", "s:") else value
-            app.elements.append(Element(title or shown, "avp", value, core.pv_accessor(spec_text)))
+            app.elements.append(Element(title or shown, "avp", value, LazyAvp(core, value)))
         elif kind == "hdr":
             app.elements.append(Element(title or value, "hdr", value))
         else:

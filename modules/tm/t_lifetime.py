@@ -18,14 +18,26 @@ from .cell import Cell
 PENDING_LIFETIME = "tm_lifetime"  # t_set_max_lifetime() before the transaction exists: (inv, noninv) s
 
 
-def avp_accessor(core: CoreAPI, name: str) -> PVAccessor | None:
-    """The AVP a `fr_*_timer_avp` parameter names: `$avp(name)`, or SER's bare `name` / `i:708`."""
-    if not name:
-        return None
-    return core.pv_accessor(name if name.startswith("$") else f"$avp({name})")
+class LazyAvp:
+    """The AVP a parameter names: `$avp(name)`, or SER's bare `name` / `i:708`; its accessor is built
+    on first use (pv is built after tm)."""
+
+    def __init__(self, core: CoreAPI, name: str) -> None:
+        self._core = core
+        self.spec = name if name.startswith("$") else f"$avp({name})"
+        self._accessor: PVAccessor | None = None
+
+    def get(self, ctx: MessageContext) -> Any:
+        if self._accessor is None:
+            self._accessor = self._core.pv_accessor(self.spec)
+        return self._accessor.get(ctx)
 
 
-def avp_seconds(accessor: PVAccessor | None, ctx: MessageContext) -> float | None:
+def avp_accessor(core: CoreAPI, name: str) -> LazyAvp | None:
+    return LazyAvp(core, name) if name else None
+
+
+def avp_seconds(accessor: LazyAvp | None, ctx: MessageContext) -> float | None:
     """avp2timer: the AVP's value in seconds, None when unset, zero or not a number."""
     if accessor is None:
         return None
