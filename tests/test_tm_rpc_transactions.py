@@ -59,14 +59,15 @@ def test_tm_cancel_sends_cancel_on_a_ringing_branch() -> None:
     srv = server(RELAY)
     invite = _invite(srv)
     srv.handle(reply_to(invite, 180, "Ringing"), BOB)
-    assert _rpc(srv, "tm.cancel", "call-1@192.0.2.10", "1") == [0, "branches remaining (waiting for timeout)"]
+    assert _rpc(srv, "tm.cancel", "call-1@192.0.2.10", "1") == [1, "branches remaining (waiting for timeout)"]
     assert lines(_sent(srv)) == ["CANCEL sip:bob@198.51.100.20:5080 SIP/2.0"]
 
 
-def test_tm_cancel_counts_the_branches_that_had_no_reply_yet() -> None:
+def test_tm_cancel_sends_nothing_on_a_branch_without_reply_yet_and_counts_it() -> None:
     srv = server(RELAY)
     _invite(srv)
     assert _rpc(srv, "tm.cancel", "call-1@192.0.2.10", "1") == [1, "branches remaining (waiting for timeout)"]
+    assert _sent(srv) == []
 
 
 def test_tm_cancel_of_an_unknown_transaction_is_a_fault() -> None:

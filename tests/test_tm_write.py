@@ -39,11 +39,11 @@ def test_t_write_req_writes_the_invite_fields_to_the_fifo(fifo: tuple[Path, int]
     entry = srv.core.rpc.call("tm.list", [])[0]
     assert written == [
         "0.3", "sip_request.voicemail", "INVITE", "bob", "example.test", "127.0.0.1", ".",
-        "sip:bob@example.test", "sip:alice@192.0.2.10:5070", "<sip:alice@example.test>;tag=al1",
+        "sip:bob@example.test", "sip:alice@192.0.2.10:5070", "<sip:alice@example.test>",
         "<sip:bob@example.test>", "call-1@192.0.2.10", "al1", "", "1", f"{entry['tindex']}:{entry['tlabel']}",
         "<sip:p2.example.test;lr>,<sip:p2.example.test;lr>,<sip:p1.example.test;lr>",  # (Kamailio's twice)
         "sip:p2.example.test;lr",
-        "P-MsgFlags: 0", "Subject: call me", "uid: u42", ".", "v=0\r", "", ""]
+        "P-MsgFlags: 08", "Subject: call me", "uid: u42", ".", "v=0\r", "", ""]
 
 
 def test_t_write_req_without_an_append_writes_a_dot_for_the_body_of_a_message(fifo: tuple[Path, int]) -> None:
@@ -52,7 +52,7 @@ def test_t_write_req_without_an_append_writes_a_dot_for_the_body_of_a_message(fi
     srv.handle(request("MESSAGE", "sip:bob@example.test", body="hi"), ALICE)
     written = _written(fd)
     assert written[1] == "sip_request.im" and written[8] == "sip:alice@example.test"
-    assert written[16:] == [".", ".", "P-MsgFlags: 0", ".", ".", ""]
+    assert written[16:] == [".", ".", "P-MsgFlags: 08", ".", ".", ""]
 
 
 def test_the_application_answers_with_tm_reply(fifo: tuple[Path, int]) -> None:

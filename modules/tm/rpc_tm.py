@@ -143,11 +143,14 @@ class RpcTm(TmBase):
         for br in cell.branches:  # prepare_to_cancel, then cancel_uacs without F_CANCEL_B_* flags
             if not self._cancelable(br):  # type: ignore[attr-defined]
                 continue
+            if br.blind:  # F_CANCEL_B_FAKE_REPLY: it ends now with a 487
+                self._cancel_branch(cell, br)  # type: ignore[attr-defined]
+                continue
             br.canceled = True
-            if br.last_received < 100:
-                remaining += 1  # its CANCEL goes when a provisional comes; else it times out
-            else:
+            remaining += 1  # cancel_branch() answers 1 for a CANCEL sent as for one left pending
+            if br.last_received >= 100:
                 self._send_cancel(cell, br)  # type: ignore[attr-defined]
+            # else its CANCEL goes when a provisional comes; without one it times out
         return [remaining, "branches remaining (waiting for timeout)"]
 
     def rpc_reply(self, code: int, reason: str, trans_id: str, to_tag: str, headers: str = "",

@@ -36,6 +36,9 @@ TWRITE_VERSION = "0.3"
 APPEND_BUFFER_MAX = 4096
 ROUTE_BUFFER_MAX = 512
 NOWHERE = Dest("udp", "0.0.0.0", 0)  # a blind branch sends nothing
+# Kamailio's msg_flags bits a request has here beyond kampy's msg.msg_flags: force_rport() and
+# "msg->hash_index contains a valid value" (the transaction exists)
+FL_FORCE_RPORT, FL_HASH_INDEX = 1 << 0, 1 << 7
 
 
 @dataclass
@@ -93,6 +96,13 @@ def _uri_of(value: str) -> str:
     """The URI of a name-addr (`"Bob" <sip:b@h>;tag=1` -> `sip:b@h`) or of a bare addr-spec."""
     if "<" in value:
         return value.split("<", 1)[1].split(">", 1)[0]
+    return value.split(";", 1)[0].strip()
+
+
+def _without_params(value: str) -> str:
+    """A From's to_body body: its name-addr (or addr-spec) without the header parameters."""
+    if "<" in value:
+        return value[:value.index(">", value.index("<")) + 1] if ">" in value else value
     return value.split(";", 1)[0].strip()
 
 
@@ -180,7 +190,7 @@ class TFifo(TmBase):
         hash_slot = hash2_raw(msg.call_id, str(cseq.num)) & 0xFFFF
         fields = [TWRITE_VERSION, "sip_request." + action, msg.method, ruri.user or "", ruri.host,
                   sock.host if sock is not None else "", "." if sock is None or sock.port == 5060
-                  else str(sock.port), msg.uri, str_uri or ".", msg.header("from") or "",
+                  else str(sock.port), msg.uri, str_uri or ".", _without_params(msg.header("from") or ""),
                   msg.header("to") or "", msg.call_id, from_.tag or "", to.tag or "", str(cseq.num),
                   f"{hash_slot}:{cell.label}", route or ".", next_hop or ".", append, body]
         return "".join(line + "\n" for line in fields).encode("utf-8", "surrogateescape")
@@ -209,7 +219,8 @@ class TFifo(TmBase):
         return route, next_hop, str_uri
 
     def _append(self, ctx: MessageContext, msg: Request, app: Append | None) -> str | None:
-        out = f"P-MsgFlags: {reverse_hex(msg.msg_flags)}\n"
+        flags = msg.msg_flags | FL_HASH_INDEX | (FL_FORCE_RPORT if ctx.force_rport else 0)
+        out = f"P-MsgFlags: {reverse_hex(flags)}\n"
         for el in app.elements if app is not None else ():
             if el.kind == "avp":
                 value = el.avp.get(ctx) if el.avp is not None else None
