@@ -170,7 +170,9 @@ def test_tm_defaults_and_rpc() -> None:
     ex = exports("tm")
     assert ex.param("fr_timer").default == 30000
     assert ex.param("fr_inv_timer").default == 120000
-    assert {r.name for r in ex.rpc} == {"tm.stats", "tm.t_uac_start", "tm.t_uac_wait", "tm.t_uac_wait_block"}
+    assert {r.name for r in ex.rpc} == {"tm.stats", "tm.t_uac_start", "tm.t_uac_wait", "tm.t_uac_wait_block",
+                                        "tm.cancel", "tm.reply", "tm.reply_callid", "tm.hash_stats",
+                                        "tm.list", "tm.clean"}
 
 
 def test_tmx_declaration() -> None:
