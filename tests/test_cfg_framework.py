@@ -304,11 +304,11 @@ def test_tm_timers_are_kept_in_ticks_and_the_next_transaction_gets_the_new_one()
 
 def test_a_variable_kampy_does_not_act_on_is_kept_and_setting_it_says_so(caplog):
     srv = Server.from_config(load_text('loadmodule "tm"\n'), sockets=[SOCKET])
-    assert srv.core.cfg.read("tm", None, "ruri_matching") == 1  # Kamailio's default
+    assert srv.core.cfg.read("tm", None, "fr_inv_timer_next") == 30000  # Kamailio's default
     with caplog.at_level(logging.WARNING, logger="kampy.cfg"):
-        srv.core.cfg.set_now("tm", None, "ruri_matching", 0)
-    assert srv.core.cfg.read("tm", None, "ruri_matching") == 0
-    assert "tm.ruri_matching: kampy keeps the value but does not act on it" in caplog.text
+        srv.core.cfg.set_now("tm", None, "fr_inv_timer_next", 20000)
+    assert srv.core.cfg.read("tm", None, "fr_inv_timer_next") == 20000
+    assert "tm.fr_inv_timer_next: kampy keeps the value but does not act on it" in caplog.text
 
 
 def test_a_variable_kampy_acts_on_is_set_without_a_warning(caplog):
