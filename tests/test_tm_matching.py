@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kampy.runtime.context import Outgoing
+from kampy.api import hash2_raw
 from tests.tmkit import ALICE, BOB, lines, parsed, reply_to, request, server
 
 LOOKUP = ('request_route { if (t_lookup_request()) { sl_send_reply("299", "Known"); exit; } '
@@ -41,12 +42,23 @@ def test_without_ruri_and_via1_matching_the_other_fields_still_count() -> None:
     assert _again(params, request(branch=OLD), request(branch="old-2", cseq=2)) == ["SIP/2.0 404 New"]
 
 
-@pytest.mark.parametrize(("params", "expected"), [
-    ("", "SIP/2.0 299 Known"), ('modparam("tm", "callid_matching", 1)\n', "SIP/2.0 404 New")])
-def test_callid_matching_decides_whether_a_request_with_another_call_id_matches(
-        params: str, expected: str) -> None:
+def test_a_request_with_another_call_id_is_looked_for_in_another_hash_slot() -> None:
     first = request()
     second = first.replace(b"Call-ID: call-1@", b"Call-ID: call-9@")
+    assert _again("", first, second) == ["SIP/2.0 404 New"]
+
+
+# a Call-ID whose hash slot (with CSeq 1) is call-1@192.0.2.10's: hash2_raw(...) & 0xFFFF
+SAME_SLOT = b"Call-ID: call-37298x@"
+
+
+@pytest.mark.parametrize(("params", "expected"), [
+    ("", "SIP/2.0 299 Known"), ('modparam("tm", "callid_matching", 1)\n', "SIP/2.0 404 New")])
+def test_callid_matching_decides_whether_a_request_with_another_call_id_of_its_slot_matches(
+        params: str, expected: str) -> None:
+    first = request()
+    second = first.replace(b"Call-ID: call-1@", SAME_SLOT)
+    assert hash2_raw("call-1@192.0.2.10", "1") & 0xFFFF == hash2_raw("call-37298x@192.0.2.10", "1") & 0xFFFF
     assert _again(params, first, second) == [expected]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from kampy.errors import ConfigError
+from kampy.runtime.context import Outgoing
 from tests.tmkit import ALICE, advance, lines, request, server
 
 APPEND = 'modparam("tm", "tw_append", "mine:hdr[Subject];uid=avp[$avp(uid)];msg[body]")\n'
@@ -61,7 +62,9 @@ def test_the_application_answers_with_tm_reply(fifo: tuple[Path, int]) -> None:
     srv.handle(request("INVITE", "sip:bob@example.test"), ALICE)
     trans_id = _written(fd)[15]
     srv.core.rpc.call("tm.reply", [200, "OK", trans_id, "vm1", "Contact: <sip:vm@192.0.2.99>\r\n", ""])
-    assert lines([o for o in srv.core.outbox if hasattr(o, "data")])[-1] == "SIP/2.0 200 OK"
+    assert lines([o for o in srv.core.outbox if isinstance(o, Outgoing)]) == ["SIP/2.0 200 OK"]
+    # the blind branch ended with the reply: no 408 later (the 200 is resent until an ACK)
+    assert set(lines(advance(srv, 40))) == {"SIP/2.0 200 OK"}
 
 
 def test_without_an_answer_the_transaction_gets_408_after_fr_timer(fifo: tuple[Path, int]) -> None:

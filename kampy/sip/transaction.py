@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Union
@@ -791,12 +792,15 @@ class Matching:
 
     - `ruri`, `via1`: an RFC 2543 request (no `z9hG4bK` branch) must have its transaction's
       Request-URI / top Via (on by default; off only for broken old clients);
-    - `callid`: an RFC 3261 request, and a response, must also have its transaction's Call-ID.
+    - `callid`: an RFC 3261 request, and a response, must also have its transaction's Call-ID;
+    - `bucket`: where a request is looked for (Kamailio's hash slot of Call-ID and CSeq number): an
+      RFC 3261 request matches only a transaction of its own bucket. None: any.
     """
 
     ruri: bool = True
     via1: bool = True
     callid: bool = False
+    bucket: Callable[[Request], int] | None = None
 
 
 DEFAULT_MATCHING = Matching()
@@ -950,6 +954,10 @@ class TransactionTable:
     def _find_3261(self, request: Request, key: ServerKey, method: str | None,
                    matching: Matching) -> ServerTransaction | None:
         live = [tx for tx in self._candidates(key) if not tx.terminated]
+        if live and matching.bucket is not None:
+            bucket = matching.bucket
+            slot = bucket(request)
+            live = [tx for tx in live if bucket(tx.request) == slot]
         if not live:
             return None
         if not matching.callid or method == "INVITE" and request.method.upper() == "CANCEL":

@@ -129,7 +129,7 @@ class RpcTm(TmBase):
         """t_lookup_callid: the transaction with this Call-ID and CSeq number."""
         for cell in self._cells():
             req = cell.request
-            if not cell.is_local and req.call_id == call_id and req.cseq is not None \
+            if req.call_id == call_id and req.cseq is not None \
                     and str(req.cseq.num) == cseq.strip():
                 return cell
         return None

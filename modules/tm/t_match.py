@@ -1,31 +1,41 @@
 """What transaction matching compares (Kamailio's t_lookup.c under the cfg variables `ruri_matching`,
 `via1_matching`, `callid_matching` and `callid_cseq_matching`), read from the cfg group on each
-lookup so `kamcmd cfg.set_now_int tm ...` applies to the next message.
+lookup so `kamcmd cfg.set_now_int tm ...` applies to the next message. As in Kamailio, a request is
+looked for in the hash slot of its Call-ID and CSeq number only: a retransmission whose Call-ID
+changed is a new transaction (unless the slot is the same; then `callid_matching` tells them apart).
 
 With `callid_cseq_matching` a reply finds its branch by the hash, owner and branch index of its Via
 branch, and by Call-ID and CSeq number, whatever the branch's md5 part became on the way (Kamailio
 compares Call-ID and CSeq instead of the md5)."""
 from __future__ import annotations
 
-from kampy.api import ClientTransaction, Matching, Response
+from kampy.api import ClientTransaction, Matching, Request, Response, hash2_raw
 
 from . import tags
 from .base import TmBase
 from .cell import Leg
 
 
+def hash_slot(req: Request) -> int:
+    """The slot of Kamailio's transaction table a request goes to (hash of Call-ID and CSeq number):
+    a request is looked for in its own slot only."""
+    cseq = req.cseq
+    return hash2_raw(req.call_id or "", str(cseq.num) if cseq is not None else "") & 0xFFFF
+
+
 class Matcher(TmBase):
     """The matching settings of the cfg group, and the callid_cseq_matching of replies."""
 
     _matching_key: tuple[object, ...] = ()
-    _matching_value = Matching()
+    _matching_value = Matching(bucket=None)
 
     @property
     def matching(self) -> Matching:
         get = self.cfg.get
         key = (get("tm", "ruri_matching"), get("tm", "via1_matching"), get("tm", "callid_matching"))
         if key != self._matching_key:
-            self._matching_value = Matching(ruri=bool(key[0]), via1=bool(key[1]), callid=bool(key[2]))
+            self._matching_value = Matching(ruri=bool(key[0]), via1=bool(key[1]), callid=bool(key[2]),
+                                            bucket=hash_slot)
             self._matching_key = key
         return self._matching_value
 
