@@ -11,7 +11,7 @@ import pytest
 
 from kampy.errors import ConfigError
 from kampy.runtime.context import Outgoing
-from tests.tmkit import ALICE, advance, lines, request, server
+from tests.tmkit import ALICE, BOB, advance, lines, reply_to, request, server
 
 APPEND = 'modparam("tm", "tw_append", "mine:hdr[Subject];uid=avp[$avp(uid)];msg[body]")\n'
 INVITE_EXTRA = ("Contact: <sip:alice@192.0.2.10:5070>\r\nSubject: call me\r\n"
@@ -112,3 +112,16 @@ def test_a_bad_action_or_append_name_is_a_config_error(info: str) -> None:
 def test_a_malformed_tw_append_is_a_config_error() -> None:
     with pytest.raises(ConfigError):
         server("request_route { t_newtran(); }", 'modparam("tm", "tw_append", "mine:foo[bar]")\n')
+
+
+def test_t_write_req_in_failure_route_keeps_the_call_for_the_application(fifo: tuple[Path, int]) -> None:
+    path, fd = fifo
+    srv = server(f'request_route {{ t_on_failure("VM"); t_relay(); }}\n'
+                 f'failure_route[VM] {{ t_write_req("{path}", "vm"); }}')
+    invite = srv.handle(request("INVITE", "sip:bob@198.51.100.20:5080"), ALICE)[1]
+    assert lines(srv.handle(reply_to(invite, 486, "Busy Here"), BOB)) == [
+        "ACK sip:bob@198.51.100.20:5080 SIP/2.0"]  # the 486 is not relayed: the voicemail answers
+    written = _written(fd)
+    assert written[1:3] == ["sip_request.vm", "INVITE"]
+    srv.core.rpc.call("tm.reply", [480, "Leave a Message", written[15], "vm1", "", ""])
+    assert lines([o for o in srv.core.outbox if isinstance(o, Outgoing)]) == ["SIP/2.0 480 Leave a Message"]
