@@ -2,6 +2,8 @@
 t_reset_max_lifetime, t_is_expired) and the fr timer AVPs, with a fake clock."""
 from __future__ import annotations
 
+import pytest
+
 from tests.tmkit import ALICE, BOB, advance, lines, reply_to, request, server
 
 RELAY = "request_route { t_relay(); }"
@@ -106,3 +108,15 @@ def test_t_set_fr_wins_over_the_fr_timer_avp() -> None:
                  'modparam("tm", "fr_timer_avp", "$avp(frt)")\n')
     srv.handle(request(), ALICE)
     assert "SIP/2.0 408 Request Timeout" in lines(advance(srv, 1.1))
+
+
+@pytest.mark.parametrize(("route", "expected"), [
+    ("t_relay();", []),  # noisy_ctimer 0: an unanswered INVITE is dropped silently
+    ("$avp(frinv) = 30; t_relay();", ["SIP/2.0 408 Request Timeout"])])
+def test_an_fr_inv_timer_avp_makes_the_timeout_of_its_transaction_replied(route: str,
+                                                                         expected: list[str]) -> None:
+    srv = server(f"request_route {{ {route} }}",
+                 'modparam("tm", "noisy_ctimer", 0)\nmodparam("tm", "fr_timer", 1000)\n'
+                 'modparam("tm", "fr_inv_timer_avp", "$avp(frinv)")\n')
+    srv.handle(request("INVITE"), ALICE)
+    assert [line for line in lines(advance(srv, 1.1)) if line.startswith("SIP/")] == expected

@@ -136,6 +136,7 @@ class Cell:
     auto_inv_100: bool = True
     disable_internal_reply: bool = False
     disable_failover: bool = False  # t_set_disable_failover, t_relay_to flag 0x04
+    noisy_ctimer: bool = False  # T_NOISY_CTIMER_FLAG: a timeout is always replied (blind UAC, fr_inv AVP)
     drop_replies: int = 3  # while a failure_route runs: failure_reply_mode, or t_drop_replies()'s
     replicate: bool = False  # t_replicate (Kamailio's T_IS_LOCAL_FLAG): the replies stay here
     waiting: bool = False

@@ -57,8 +57,8 @@ class RpcTm(TmBase):
         flags = T_IS_INVITE_FLAG if cell.is_invite else 0
         if cell.is_local:
             flags |= T_IS_LOCAL_FLAG
-        if any(br.blind for br in cell.branches):
-            flags |= T_NOISY_CTIMER_FLAG  # add_blind_uac: "make sure it will be replied"
+        if cell.noisy_ctimer:
+            flags |= T_NOISY_CTIMER_FLAG
         if cell.canceled:
             flags |= T_CANCELED
         if cell.waiting:

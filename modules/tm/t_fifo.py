@@ -242,6 +242,7 @@ class TFifo(TmBase):
         if cell is None:
             log.error("no transaction context")
             return -1
+        cell.noisy_ctimer = True  # "make sure it will be replied"
         self._blind_branch(cell)
         return 1
 

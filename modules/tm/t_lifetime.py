@@ -12,7 +12,7 @@ from typing import Any
 from kampy.api import CoreAPI, MessageContext, PVAccessor, TimerConfig, hash2_raw
 
 from . import config
-from .base import PENDING_FR, TmBase, log
+from .base import PENDING_FLAGS, PENDING_FR, TmBase, log
 from .cell import Cell
 
 PENDING_LIFETIME = "tm_lifetime"  # t_set_max_lifetime() before the transaction exists: (inv, noninv) s
@@ -77,6 +77,8 @@ class Lifetime(TmBase):
             if PENDING_FR not in ctx.local:
                 fr = avp_seconds(self._fr_avp, ctx)
                 fr_inv = avp_seconds(self._fr_inv_avp, ctx)
+                if fr_inv is not None:  # init_new_t: such a transaction's timeout is always replied
+                    ctx.local.setdefault(PENDING_FLAGS, {})["noisy_ctimer"] = True
                 if fr is not None or fr_inv is not None:
                     timers = timers.with_fr(fr_inv if fr_inv is not None else timers.fr_inv_timer,
                                             fr if fr is not None else timers.fr_timer)

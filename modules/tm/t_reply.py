@@ -180,7 +180,7 @@ class Replies(TmBase):
     def _silent_drop(self, cell: Cell, br: UacBranch) -> bool:
         """noisy_ctimer=0: an INVITE nobody answered is dropped without a 408 (timer.c)."""
         return (not self.noisy_ctimer and not cell.is_local and cell.is_invite and len(cell.branches) == 1
-                and cell.on_failure is None and br.last_received == 0 and not br.blind)
+                and cell.on_failure is None and br.last_received == 0 and not cell.noisy_ctimer)
 
     def _fake_reply(self, cell: Cell, br: UacBranch, code: int) -> None:
         if cell.is_local:
