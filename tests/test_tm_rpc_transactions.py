@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kampy.api import RpcFault
-from kampy.runtime.context import Outgoing
-from tests.tmkit import ALICE, BOB, advance, lines, reply_to, request, server
+from kampy.runtime.context import Handoff, Outgoing
+from tests.tmkit import ALICE, BOB, advance, lines, reply_to, request, server, two_workers
 
 RELAY = "request_route { t_relay(); }"
 
@@ -133,3 +133,43 @@ def test_t_clean_frees_expired_transactions_from_the_script() -> None:
     options = request("OPTIONS", branch="z9hG4bK-o1", cseq=2)
     assert lines(srv.handle(options, ALICE)) == ["SIP/2.0 200 Cleaned"]
     assert _rpc(srv, "tm.list") == []
+
+
+def _deliver_calls(one, two) -> None:  # noqa: ANN001
+    """Carry the workers' calls between worker 1 (serving the RPC) and worker 2 until none is left."""
+    pending = [o for o in one.core.take_outbox() if isinstance(o, Handoff)]
+    while pending:
+        call = pending.pop(0)
+        target = two if call.rank == 2 else one
+        pending += [o for o in target.handle_call(call.call, call.data) if isinstance(o, Handoff)]
+
+
+def test_with_several_workers_tm_list_shows_the_transactions_of_every_worker() -> None:
+    with two_workers(RELAY) as (one, two):
+        two.handle(request("INVITE"), ALICE)
+        one.handle(request("MESSAGE", branch="z9hG4bK-m2", extra="", cseq=2), ALICE)
+        answer = _rpc(one, "tm.list")
+        assert not answer.done  # worker 2 has not answered yet
+        _deliver_calls(one, two)
+        methods = sorted(value for entry in answer.value for name, value in entry.items() if name == "method")
+        assert methods == ["INVITE", "MESSAGE"]
+
+
+def test_with_several_workers_tm_cancel_reaches_the_worker_that_owns_the_transaction() -> None:
+    with two_workers(RELAY) as (one, two):
+        invite = two.handle(request("INVITE"), ALICE)[1]
+        two.handle(reply_to(invite, 180, "Ringing"), BOB)
+        answer = _rpc(one, "tm.cancel", "call-1@192.0.2.10", "1")
+        pending = [o for o in one.core.take_outbox() if isinstance(o, Handoff)]
+        sent = two.handle_call(pending[0].call, pending[0].data)
+        cancels = lines([o for o in sent if isinstance(o, Outgoing)])
+        assert cancels == ["CANCEL sip:bob@198.51.100.20:5080 SIP/2.0"]
+        one.handle_call(*next((o.call, o.data) for o in sent if isinstance(o, Handoff)))
+        assert answer.value == [1, "branches remaining (waiting for timeout)"]
+
+
+def test_with_several_workers_a_transaction_nobody_has_is_a_fault() -> None:
+    with two_workers(RELAY) as (one, two):
+        answer = _rpc(one, "tm.reply_callid", 200, "OK", "nobody", "1", "t", "", "")
+        _deliver_calls(one, two)
+        assert (answer.fault.code, answer.fault.message) == (404, "Transaction not found")

@@ -1,17 +1,18 @@
 """tm's RPC commands on transactions (Kamailio's t_stats.c tm.list/tm.hash_stats/tm.clean, t_cancel.c
 tm.cancel, t_reply.c tm.reply/tm.reply_callid) and t_clean().
 
-Transactions live in the worker that created them (see t_lookup.py): these commands see those of the
-worker that serves the RPC (with `children=1`, every transaction)."""
+Transactions live in the worker that created them (see t_lookup.py): each command runs its part in
+every worker (rpc_gather.py) and puts the parts together."""
 from __future__ import annotations
 
 from typing import Any
 
 from kampy.api import CoreAPI, MessageContext, RpcFault, RpcStruct, hash2_raw
 
-from .base import TmBase, log
+from .base import log
 from .cell import Cell
 from .replies import build_local_reply
+from .rpc_gather import Answer, Gather, first_ok
 
 TABLE_ENTRIES = 65536  # TM_TABLE_ENTRIES: 1 << 16 hash slots
 TM_LIFETIME_LIMIT = 90  # h_table.h: tm_clean frees transactions whose lifetime ended this long ago (s)
@@ -39,7 +40,7 @@ def hash_index(cell: Cell) -> int:
     return hash2_raw(req.call_id or "", str(req.cseq.num) if req.cseq else "") & 0xFFFF
 
 
-class RpcTm(TmBase):
+class RpcTm(Gather):
     """tm.list, tm.hash_stats, tm.clean, tm.cancel, tm.reply, tm.reply_callid, t_clean()."""
 
     def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
@@ -73,38 +74,51 @@ class RpcTm(TmBase):
         eol = cell.timers.end_of_life
         return 0 if eol is None else int(eol - self._ticks_origin)
 
-    def rpc_list(self) -> list[RpcStruct]:
-        """List transactions."""
-        slots: dict[int, RpcStruct] = {}
-        for cell in self._cells():
-            slot = slots.setdefault(hash_index(cell), RpcStruct())
-            for name, value in (
-                    ("cell", f"0x{id(cell):x}"), ("tindex", hash_index(cell)), ("tlabel", cell.label),
-                    ("method", cell.method), ("from", _line(cell, "from")), ("to", _line(cell, "to")),
-                    ("callid", _line(cell, "call-id")), ("cseq", _cseq_line(cell)),
-                    ("uas_request", "no" if cell.is_local else "yes"), ("tflags", self._tflags(cell)),
-                    ("outgoings", len(cell.branches)), ("ref_count", 1 if cell.uas is not None else 2),
-                    ("lifetime", self._lifetime_s(cell))):
-                slot.add(name, value)
-        return list(slots.values())
+    def _local_part(self, op: str, args: list[Any]) -> Answer:
+        """This worker's part of an RPC (see rpc_gather.py)."""
+        try:
+            if op == "list":
+                return {"ok": [self._entry(cell) for cell in self._cells()]}
+            if op == "hash":
+                current: dict[str, int] = {}
+                for cell in self._cells():
+                    slot = str(hash_index(cell))
+                    current[slot] = current.get(slot, 0) + 1
+                acc = {str(slot): n for slot, n in self.hash_acc.items()}  # type: ignore[attr-defined]
+                return {"ok": {"crt": current, "acc": acc}}
+            if op == "clean":
+                self._clean_lifetime()
+                return {"ok": None}
+            if op == "cancel":
+                return {"ok": self._cancel_local(*args)}
+            if op == "reply":
+                return {"ok": self._reply_local(*args)}
+        except RpcFault as fault:
+            return {"fault": [fault.code, fault.message]}
+        raise ValueError(f"unknown RPC part {op!r}")
 
-    def rpc_hash_stats(self) -> dict[str, Any]:
+    def _entry(self, cell: Cell) -> list[list[Any]]:
+        return [["cell", f"0x{id(cell):x}"], ["tindex", hash_index(cell)], ["tlabel", cell.label],
+                ["method", cell.method], ["from", _line(cell, "from")], ["to", _line(cell, "to")],
+                ["callid", _line(cell, "call-id")], ["cseq", _cseq_line(cell)],
+                ["uas_request", "no" if cell.is_local else "yes"], ["tflags", self._tflags(cell)],
+                ["outgoings", len(cell.branches)], ["ref_count", 1], ["lifetime", self._lifetime_s(cell)]]
+
+    def rpc_list(self) -> Any:
+        """List transactions."""
+        return self._everywhere("list", [], _combine_list)
+
+    def rpc_hash_stats(self) -> Any:
         """Print transactions hash table statistics: the current and accumulated transactions per
         slot (Kamailio's -DTM_HASH_STATS build)."""
-        current: dict[int, int] = {}
-        for cell in self._cells():
-            current[hash_index(cell)] = current.get(hash_index(cell), 0) + 1
-        out: dict[str, Any] = {"hash_size": TABLE_ENTRIES}
-        out.update(_slot_stats("crt", current))
-        out.update(_slot_stats("acc", self.hash_acc))  # type: ignore[attr-defined]
-        return out
+        return self._everywhere("hash", [], _combine_hash)
 
-    def rpc_clean(self) -> None:
+    def rpc_clean(self) -> Any:
         """Clean expired (lifetime exceeded) transactions."""
-        self._clean_lifetime()
+        return self._everywhere("clean", [], lambda answers: None)
 
     def t_clean(self, ctx: MessageContext) -> int:
-        self._clean_lifetime()
+        self._everywhere("clean", [], lambda answers: None)
         return 1
 
     def _clean_lifetime(self) -> None:
@@ -134,8 +148,11 @@ class RpcTm(TmBase):
                 return cell
         return None
 
-    def rpc_cancel(self, call_id: str, cseq: str) -> list[Any]:
+    def rpc_cancel(self, call_id: str, cseq: str) -> Any:
         """Cancel a pending transaction."""
+        return self._everywhere("cancel", [call_id, cseq], first_ok)
+
+    def _cancel_local(self, call_id: str, cseq: str) -> list[Any]:
         cell = self._by_callid(call_id, cseq)
         if cell is None:
             raise RpcFault(400, "Transaction not found")
@@ -154,7 +171,7 @@ class RpcTm(TmBase):
         return [remaining, "branches remaining (waiting for timeout)"]
 
     def rpc_reply(self, code: int, reason: str, trans_id: str, to_tag: str, headers: str = "",
-                  body: str = "") -> None:
+                  body: str = "") -> Any:
         """Reply transaction."""
         hash_s, sep, label_s = trans_id.partition(":")
         try:
@@ -162,21 +179,27 @@ class RpcTm(TmBase):
         except ValueError:
             log.error("Invalid trans_id (%s)", trans_id)
             raise RpcFault(400, "Invalid transaction ID") from None
-        cell = next((c for c in self._cells() if c.label == label and hash_index(c) == slot), None)
-        if cell is None:
-            log.error("Lookup failed")
-            raise RpcFault(481, "No such transaction")
-        if self._reply_with_body(cell, code, reason, body, headers, to_tag) < 0:
-            log.error("Reply failed")
-            raise RpcFault(500, "Reply failed")
+        return self._everywhere("reply", [code, reason, ["id", slot, label], to_tag, headers, body], first_ok)
 
     def rpc_reply_callid(self, code: int, reason: str, call_id: str, cseq: str, to_tag: str,
-                         headers: str = "", body: str = "") -> None:
+                         headers: str = "", body: str = "") -> Any:
         """Reply transaction by call-id."""
-        cell = self._by_callid(call_id, cseq)
-        if cell is None:
-            raise RpcFault(404, "Transaction not found")
-        if self._reply_with_body(cell, code, reason, body, headers, to_tag) < 0:
+        return self._everywhere("reply", [code, reason, ["callid", call_id, cseq], to_tag, headers, body],
+                                first_ok)
+
+    def _reply_local(self, code: int, reason: str, which: list[Any], to_tag: str, headers: str,
+                     body: str) -> None:
+        if which[0] == "id":
+            cell = next((c for c in self._cells() if c.label == which[2] and hash_index(c) == which[1]), None)
+            if cell is None:
+                log.error("Lookup failed")
+                raise RpcFault(481, "No such transaction")
+        else:
+            cell = self._by_callid(which[1], which[2])
+            if cell is None:
+                raise RpcFault(404, "Transaction not found")
+        if self._reply_with_body(cell, int(code), reason, body, headers, to_tag) < 0:
+            log.error("Reply failed")
             raise RpcFault(500, "Reply failed")
 
     def _reply_with_body(self, cell: Cell, code: int, reason: str, body: str, headers: str,
@@ -199,6 +222,32 @@ class RpcTm(TmBase):
                 if br.last_received < 200:
                     self._cancel_branch(cell, br, kill=True)  # type: ignore[attr-defined]
         return 1
+
+
+def _combine_list(answers: list[Answer]) -> list[RpcStruct]:
+    """Every worker's transactions, a struct per hash slot as Kamailio's tm.list gives them."""
+    entries = [entry for ans in answers for entry in ans.get("ok") or ()]
+    entries.sort(key=lambda entry: (entry[1][1], entry[2][1]))
+    slots: dict[int, RpcStruct] = {}
+    for entry in entries:
+        slot = slots.setdefault(entry[1][1], RpcStruct())
+        for name, value in entry:
+            slot.add(name, value)
+    return list(slots.values())
+
+
+def _combine_hash(answers: list[Answer]) -> dict[str, Any]:
+    current: dict[int, int] = {}
+    acc: dict[int, int] = {}
+    for ans in answers:
+        for total, part in ((current, (ans.get("ok") or {}).get("crt", {})),
+                            (acc, (ans.get("ok") or {}).get("acc", {}))):
+            for slot, count in part.items():
+                total[int(slot)] = total.get(int(slot), 0) + int(count)
+    out: dict[str, Any] = {"hash_size": TABLE_ENTRIES}
+    out.update(_slot_stats("crt", current))
+    out.update(_slot_stats("acc", acc))
+    return out
 
 
 def _slot_stats(prefix: str, counts: dict[int, int]) -> dict[str, Any]:
