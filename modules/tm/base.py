@@ -80,7 +80,9 @@ class TmBase(Module):
         self.faked_reply_prio = int(params["faked_reply_prio"])
         self.table = TransactionTable()
         self._legs: dict[ClientTransaction | ServerTransaction, Leg] = {}
-        self._labels = itertools.count(1)
+        # labels unique across the workers (tm.reply's "hash:label" names one transaction): worker r
+        # of n numbers r, r + n, r + 2n ... (1, 2, 3 ... with one worker)
+        self._labels = itertools.count(max(core.rank, 1), max(core.workers, 1))
         self._callids = tags.CallIds(core)
         self.counter_keys = {name: f"{HIDDEN_STAT}tm:{name}" for name in COUNTERS}
         self.reqin_tmcbs: list[TmCallback] = []  # TMCB_REQUEST_IN, newest first
