@@ -41,7 +41,7 @@ from typing import Union
 from kampy.sip.message import Message, Request, Response, build_response, parse_message
 from kampy.sip.uri import Via
 
-log = logging.getLogger("kampy.tm")
+log = logging.getLogger(__name__)
 
 __all__ = [
     "TimerConfig", "State", "TransactionError",
@@ -818,7 +818,8 @@ class TransactionTable:
     The caller adds each new transaction and removes it on `Terminated()`; terminated transactions
     still in the table never match. RFC 2543 requests that share a key but not the To tag are
     different transactions (Kamailio's old-style matching compares the To header): the later ones
-    are kept beside the first.
+    are kept beside the first; so are RFC 3261 requests with a live transaction's key and another
+    Call-ID (in Kamailio's table they are apart: see `Matching`).
     """
 
     __slots__ = ("_clients", "_servers", "_siblings", "_loose")
