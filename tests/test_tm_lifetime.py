@@ -120,3 +120,10 @@ def test_an_fr_inv_timer_avp_makes_the_timeout_of_its_transaction_replied(route:
                  'modparam("tm", "fr_inv_timer_avp", "$avp(frinv)")\n')
     srv.handle(request("INVITE"), ALICE)
     assert [line for line in lines(advance(srv, 1.1)) if line.startswith("SIP/")] == expected
+
+
+def test_a_lifetime_changed_at_run_time_applies_to_the_next_transaction() -> None:
+    srv = server(RELAY, 'loadmodule "cfg_rpc"\nmodparam("tm", "fr_timer", 30000)\n')
+    srv.core.rpc.call("cfg.set_now_int", ["tm", "max_noninv_lifetime", 1000])
+    srv.handle(request(), ALICE)
+    assert "SIP/2.0 408 Request Timeout" in lines(advance(srv, 1.1))
