@@ -15,7 +15,8 @@ What is here, by use:
 * The core: `CoreAPI`, the one surface of the core a module may use, which it gets as `self.core`:
   the clock (`Clock`), statistics (`Stats`), the shared store (`SharedStore`, its tables
   `ShmTable`, `TableFull`, its lock sets `LockSet`, its per-slot locks `SlotLocks`,
-  and `SharedSnapshot`: a value loaded once and reloaded for every worker), sending
+  and `SharedSnapshot`: a value loaded once and reloaded for every worker; `DstBlocklist`, the
+  destination blocklist every worker shares, with its reasons `BLST_503` ...), sending
   (`core.send`, `core.send_reply`) and one-shot timers (`core.call_at`, `core.cancel_timer`),
   sockets and `core.is_myself`,
   pseudo-variables and formats (`core.pv_accessor`, `core.formatter`), running routes and event
@@ -307,6 +308,7 @@ from kampy.runtime.cfgframework import CfgError, CfgNotFound, CfgUnreadable, par
 from kampy.runtime.selects import NULL as SELECT_NULL
 from kampy.runtime.selects import select_nameaddr, select_params, select_uri
 from kampy.runtime.shared import SharedStore
+from kampy.runtime.dst_blocklist import BLST_503, BLST_ERR_SEND, BLST_ERR_TIMEOUT, DstBlocklist
 from kampy.runtime.snapshot import SharedSnapshot
 from kampy.runtime.sockets import grep_socket
 from kampy.runtime.xavp_items import xavp_clone_level, xavp_insert
@@ -397,6 +399,7 @@ __all__ = [
     "ScriptDrop", "ScriptExit", "Socket", "Source",
     "Action",
     "grep_socket", "xavp_clone_level", "xavp_insert",
+    "DstBlocklist", "BLST_503", "BLST_ERR_SEND", "BLST_ERR_TIMEOUT",
     "CoreAPI", "Clock", "Stats", "HIDDEN_STAT", "RpcRegistry", "received_params", "reply_destination",
     "CfgAPI", "CfgGroup", "CfgVar", "CfgError", "CfgNotFound", "CfgUnreadable", "parse_group_id", "Select",
     "SELECT_NULL", "select_nameaddr", "select_params", "select_uri",

@@ -159,13 +159,25 @@ def test_response_fwded_runs_for_a_provisional_or_2xx_of_the_branch_being_relaye
 
 
 def test_response_ready_and_out_run_for_each_relayed_reply_once_per_2xx_to_tag() -> None:
-    srv, probe = probed(RELAY, TMCB_RESPONSE_READY | TMCB_RESPONSE_OUT)
+    srv, probe = probed(RELAY, TMCB_RESPONSE_READY | TMCB_RESPONSE_OUT,
+                        'modparam("tm", "reply_relay_mode", 0)')
     invite = srv.handle(request("INVITE"), ALICE)[1]
     for code in (180, 200, 200):  # the second 200: a retransmission, relayed but no news
         srv.handle(reply_to(invite, code, "Reason"), BOB)
     assert [(e.type, e.rpl, e.flags, e.branch) for e in probe.events[1:]] == [
         ("TMCB_RESPONSE_READY", 180, 0, 0), ("TMCB_RESPONSE_OUT", 180, 0, 0),
         ("TMCB_RESPONSE_READY", 200, 0, 0), ("TMCB_RESPONSE_OUT", 200, 0, 0)]
+
+
+def test_a_2xx_relayed_after_the_final_reply_runs_only_response_ready_by_default() -> None:
+    """reply_relay_mode 1 (RPS_PUSHED_AFTER_COMPLETION): not the transaction's reply, so no To-tag
+    bookkeeping either: a retransmitted 200 is news to TMCB_RESPONSE_READY, as in Kamailio 5.6.3."""
+    srv, probe = probed(RELAY, TMCB_RESPONSE_READY | TMCB_RESPONSE_OUT)
+    invite = srv.handle(request("INVITE"), ALICE)[1]
+    for code in (200, 200):
+        srv.handle(reply_to(invite, code, "Reason"), BOB)
+    assert [(e.type, e.rpl) for e in probe.events[1:]] == [
+        ("TMCB_RESPONSE_READY", 200), ("TMCB_RESPONSE_OUT", 200), ("TMCB_RESPONSE_READY", 200)]
 
 
 def test_response_out_runs_for_a_final_reply_of_tm_its_100_is_request_pending() -> None:

@@ -31,6 +31,7 @@ server INVITE "trying", "G", "H", "I", "L"; server non-INVITE "J".
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 import dataclasses
 import logging
 from collections.abc import Callable
@@ -488,13 +489,16 @@ class ClientTransaction(_Transaction):
 class InviteClientTransaction(ClientTransaction):
     """17.1.1 with RFC 6026: Calling -> Proceeding -> Completed (non-2xx) or Accepted (2xx) -> Terminated."""
 
-    __slots__ = ("ack", "_timed_out")
+    __slots__ = ("ack", "_timed_out", "ack_builder")
 
     def __init__(self, request: Request | bytes, reliable: bool, config: TimerConfig, state: State,
                  key: ClientKey | None = None) -> None:
         super().__init__(request, reliable, config, state, key)
         self.ack: bytes | None = None  # sent for a non-2xx final response, resent for its retransmissions
         self._timed_out = False
+        # how the TU builds the ACK of a non-2xx final response (tm's reparse_invite, ac_extra_hdrs);
+        # None: 17.1.1.3's build_ack from the INVITE sent
+        self.ack_builder: Callable[[Request, Response], Request] | None = None
 
     def _begin(self, now: float) -> list[Action]:
         out: list[Action] = [Send(self.data)]
@@ -555,7 +559,7 @@ class InviteClientTransaction(ClientTransaction):
             else:
                 self.state = State.COMPLETED
                 self.last_response = resp
-                self.ack = build_ack(self.request, resp).to_bytes()
+                self.ack = (self.ack_builder or build_ack)(self.request, resp).to_bytes()
                 out.append(Send(self.ack))  # before the TU hears of the response
                 self._wait_then_terminate("D", self.config.timer_d, now, out, Deliver(resp))
         elif self.state is State.COMPLETED and resp.status >= 300 and self.ack is not None:

@@ -21,6 +21,7 @@ from .config import CFG
 from .t_relay_to_exports import RELAY_TO_FUNCTIONS
 from .t_serial_exports import SERIAL_FUNCTIONS, SERIAL_PARAMS
 from .transaction_exports import MATCH_LIFETIME_FUNCTIONS, MATCH_LIFETIME_PARAMS, REPLY_ARGS, TRANSACTION_RPCS
+from .t_reply_exports import REPLY_EVENT_ROUTES, REPLY_FUNCTIONS, REPLY_NOT_IMPLEMENTED, REPLY_PARAMS
 from .tm import TmModule
 
 
@@ -32,42 +33,13 @@ def _unmatched_cancel(value: int) -> None:
 # What Kamailio 5.6's tm module has that kampy's does not (checked against Kamailio's
 # own tables by tests/test_module_completeness.py); `kampy check` warns where a config uses one.
 NOT_IMPLEMENTED = (
-    Unimplemented("param", "pass_provisional_replies", "not implemented yet", types=(int,)),
-    Unimplemented("param", "aggregate_challenges", "not implemented yet", types=(int,)),
-    Unimplemented("param", "reparse_invite", "not implemented yet", types=(int,)),
-    Unimplemented("param", "ac_extra_hdrs", "not implemented yet", types=(str,)),
-    Unimplemented("param", "blst_503", "not implemented yet", types=(int,)),
-    Unimplemented("param", "blst_503_def_timeout", "not implemented yet", types=(int,)),
-    Unimplemented("param", "blst_503_min_timeout", "not implemented yet", types=(int,)),
-    Unimplemented("param", "blst_503_max_timeout", "not implemented yet", types=(int,)),
-    Unimplemented("param", "blst_methods_add", "not implemented yet", types=(int,)),
-    Unimplemented("param", "blst_methods_lookup", "not implemented yet", types=(int,)),
-    Unimplemented("param", "reparse_on_dns_failover", "not implemented yet", types=(int,)),
-    Unimplemented("param", "on_sl_reply", "not implemented yet", types=(str,)),
-    Unimplemented("param", "local_ack_mode", "not implemented yet", types=(int,)),
-    Unimplemented("param", "failure_exec_mode", "not implemented yet", types=(int,)),
-    Unimplemented("param", "dns_reuse_rcv_socket", "not implemented yet", types=(int,)),
-    Unimplemented("param", "local_cancel_reason", "not implemented yet", types=(int,)),
-    Unimplemented("param", "e2e_cancel_reason", "not implemented yet", types=(int,)),
-    Unimplemented("param", "event_callback", "not implemented yet", types=(str,)),
-    Unimplemented("param", "rich_redirect", "not implemented yet", types=(int,)),
-    Unimplemented("param", "event_callback_lres_sent", "not implemented yet", types=(str,)),
-    Unimplemented("param", "exec_time_check", "not implemented yet", types=(int,)),
-    Unimplemented("param", "reply_relay_mode", "not implemented yet", types=(int,)),
-    Unimplemented("param", "enable_uac_fr", "not implemented yet", types=(int,)),
     Unimplemented("function", "t_relay_to_sctp", "kampy has no SCTP transport"),
     Unimplemented("function", "t_replicate_sctp", "kampy has no SCTP transport"),
     Unimplemented("function", "t_forward_nonack_sctp", "kampy has no SCTP transport"),
     Unimplemented("function", "t_set_disable_failover",
                   "kampy's tm has no DNS failover to switch off (a branch goes to the first address its host "
                   "resolves to); t_relay_to's flag 0x04 is accepted for that reason"),
-    Unimplemented("function", "t_set_no_e2e_cancel_reason", "not implemented yet"),
-    Unimplemented("function", "t_disable_e2e_cancel_reason", "not implemented yet"),
-    Unimplemented("function", "t_is_retr_async_reply", "not implemented yet"),
-    Unimplemented("function", "t_save_lumps", "not implemented yet"),
-    Unimplemented("function", "t_use_uac_headers", "not implemented yet"),
-    Unimplemented("event_route", "tm:local-request", "not implemented yet"),
-    Unimplemented("event_route", "tm:local-response", "not implemented yet"),
+    *REPLY_NOT_IMPLEMENTED,
 )
 
 
@@ -101,6 +73,7 @@ EXPORTS = Exports(
         Param("relay_100", (int,), 0),
         *SERIAL_PARAMS,
         *MATCH_LIFETIME_PARAMS,
+        *REPLY_PARAMS,
     ),
     functions=(
         Function(
@@ -333,6 +306,7 @@ EXPORTS = Exports(
             returns="",
         ),
         *MATCH_LIFETIME_FUNCTIONS,
+        *REPLY_FUNCTIONS,
         Function(
             "t_get_status_code",
             routes=RouteType.REQUEST | RouteType.ONREPLY | RouteType.FAILURE | RouteType.BRANCH,
@@ -360,6 +334,7 @@ EXPORTS = Exports(
                        "after t_on_branch_failure(\"<name>\"), before tm decides whether the transaction "
                        "is complete; the failed branch is the one at hand (t_check_status(), $T_reply_code, "
                        "$T_rpl()); t_relay() there adds branches"),
+        *REPLY_EVENT_ROUTES,
     ),
     not_implemented=NOT_IMPLEMENTED,
     offers=(Offer("tm", TmAPI, doc="new requests (t_request) and requests within a dialog (t_uac, "

@@ -22,6 +22,7 @@ from kampy.api import (
 )
 
 PENDING = -2  # t_pick_branch: branches still open
+ON_HOLD = "none"  # Dest.proto of a branch whose send failed, kept for failure_route (failure_exec_mode)
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,11 @@ class Cell:
     disable_internal_reply: bool = False
     disable_failover: bool = False  # t_set_disable_failover, t_relay_to flag 0x04
     noisy_ctimer: bool = False  # T_NOISY_CTIMER_FLAG: a timeout is always replied (blind UAC, fr_inv AVP)
+    no_e2e_cancel_reason: bool = False  # T_NO_E2E_CANCEL_REASON (t_set_no_e2e_cancel_reason)
+    cancel_reasons: list[str] | None = None  # the Reason lines of the CANCEL received (uas.cancel_reas)
+    cancel_cause: int = 0  # the final reply the CANCELs of `cancel_after` are sent for
+    use_uac_headers: bool = False  # t_use_uac_headers(): a CANCEL's To is the INVITE's as sent
+    saved_changes: int | None = None  # t_save_lumps(): how many changes of the request failure_route keeps
     drop_replies: int = 3  # while a failure_route runs: failure_reply_mode, or t_drop_replies()'s
     replicate: bool = False  # t_replicate (Kamailio's T_IS_LOCAL_FLAG): the replies stay here
     waiting: bool = False

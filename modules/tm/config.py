@@ -50,9 +50,9 @@ CFG = CfgGroup("tm", (
     CfgVar("auto_inv_100_reason", "string", "reason text of the automatically send 100 to an INVITE"),
     CfgVar("default_reason", "string", "default SIP reason phrase sent by t_reply(), if the function cannot "
            "retrieve its parameters"),
-    _kept("ac_extra_hdrs", "str", None, "header fields prefixed by this parameter value are included in the "
-          "CANCEL and negative ACK messages if they were present in the outgoing INVITE (depends on "
-          "reparse_invite)"),
+    CfgVar("ac_extra_hdrs", "str", "header fields prefixed by this parameter value are included in the "
+           "CANCEL and negative ACK messages if they were present in the outgoing INVITE (depends on "
+           "reparse_invite)"),
     CfgVar("ruri_matching", "int", "perform Request URI check in transaction matching", min=0, max=1),
     CfgVar("via1_matching", "int", "perform first Via header check in transaction matching", min=0, max=1),
     CfgVar("callid_matching", "int", "perform callid check in transaction matching"),
@@ -76,26 +76,26 @@ CFG = CfgGroup("tm", (
     CfgVar("unix_tx_timeout", "int", "Unix socket transmission timeout, in milliseconds"),
     CfgVar("restart_fr_on_each_reply", "int", "restart final response timer on each provisional reply",
            min=0, max=1),
-    _kept("pass_provisional_replies", "int", 0, "enable/disable passing of provisional replies to "
-          "TMCB_LOCAL_RESPONSE_OUT callbacks", 0, 1),
-    _kept("aggregate_challenges", "int", 1, "if the final response is a 401 or a 407, aggregate all the "
-          "authorization headers (challenges) (rfc3261 requires this to be on)", 0, 1),
+    CfgVar("pass_provisional_replies", "int", "enable/disable passing of provisional replies to "
+           "TMCB_LOCAL_RESPONSE_OUT callbacks", min=0, max=1),
+    CfgVar("aggregate_challenges", "int", "if the final response is a 401 or a 407, aggregate all the "
+           "authorization headers (challenges) (rfc3261 requires this to be on)", min=0, max=1),
     CfgVar("unmatched_cancel", "int", "determines how CANCELs with no matching transaction are handled (0: "
            "statefull forwarding, 1: stateless forwarding, 2: drop)", min=0, max=2),
     CfgVar("default_code", "int", "default SIP response code sent by t_reply(), if the function cannot "
            "retrieve its parameters", min=400, max=699),
-    _kept("reparse_invite", "int", 1, "if set to 1, the CANCEL and negative ACK requests are constructed "
-          "from the INVITE message which was sent out instead of building them from the received request",
-          0, 1),
-    _kept("blst_503", "int", 0, "if set to 1, blocklist 503 SIP response sources", 0, 1),
-    _kept("blst_503_def_timeout", "int", 0, "default 503 blocklist time (in s), when no Retry-After header "
-          "is present"),
-    _kept("blst_503_min_timeout", "int", 0, "minimum 503 blocklist time (in s)"),
-    _kept("blst_503_max_timeout", "int", 3600, "maximum 503 blocklist time (in s)"),
-    _kept("blst_methods_add", "int", 1, "bitmap of method types that trigger blocklisting on transaction "
-          "timeouts"),
-    _kept("blst_methods_lookup", "int", ~8, "Bitmap of method types that are looked-up in the blocklist "
-          "before statefull forwarding"),  # every method but BYE (METHOD_BYE = 8)
+    CfgVar("reparse_invite", "int", "if set to 1, the CANCEL and negative ACK requests are constructed "
+           "from the INVITE message which was sent out instead of building them from the received request",
+           min=0, max=1),
+    CfgVar("blst_503", "int", "if set to 1, blocklist 503 SIP response sources", min=0, max=1),
+    CfgVar("blst_503_def_timeout", "int", "default 503 blocklist time (in s), when no Retry-After header "
+           "is present"),
+    CfgVar("blst_503_min_timeout", "int", "minimum 503 blocklist time (in s)"),
+    CfgVar("blst_503_max_timeout", "int", "maximum 503 blocklist time (in s)"),
+    CfgVar("blst_methods_add", "int", "bitmap of method types that trigger blocklisting on transaction "
+           "timeouts"),
+    CfgVar("blst_methods_lookup", "int", "Bitmap of method types that are looked-up in the blocklist "
+           "before statefull forwarding"),
     CfgVar("cancel_b_method", "int", "How to cancel branches on which no replies were received: 0 - fake "
            "reply, 1 - retransmitting the request, 2 - send cancel", min=0, max=2,
            fixup="fix_cancel_b_method"),
@@ -108,10 +108,10 @@ CFG = CfgGroup("tm", (
           "corresponding INVITE (1) or the source of the 200 reply (2) instead of using the contact and the "
           "route set (it breaks the rfc, if  it is not set to 0 but allows dealing with NATed contacts in "
           "some simple cases)", 0, 2),
-    _kept("local_cancel_reason", "int", 1, "if set to 1, a Reason header is added to locally generated "
-          "CANCELs (see RFC3326)", 0, 1),
-    _kept("e2e_cancel_reason", "int", 1, "if set to 1, Reason headers from received CANCELs are copied into "
-          "the corresponding generated hop-by-hop CANCELs", 0, 1),
+    CfgVar("local_cancel_reason", "int", "if set to 1, a Reason header is added to locally generated "
+           "CANCELs (see RFC3326)", min=0, max=1),
+    CfgVar("e2e_cancel_reason", "int", "if set to 1, Reason headers from received CANCELs are copied into "
+           "the corresponding generated hop-by-hop CANCELs", min=0, max=1),
     CfgVar("relay_100", "int", "if set to 1, relay SIP 100 messages as a stateless proxy", min=0, max=1),
-    _kept("enable_uac_fr", "int", 0, "if set, enables failure route for UAC messages", 0, 1),
+    CfgVar("enable_uac_fr", "int", "if set, enables failure route for UAC messages", min=0, max=1),
 ))

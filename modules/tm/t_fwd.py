@@ -35,7 +35,7 @@ from .base import (
     key_text,
     log,
 )
-from .cell import Cell, Dest, Leg, ScriptState, UacBranch
+from .cell import ON_HOLD, Cell, Dest, Leg, ScriptState, UacBranch
 
 
 CANCELING, CANCEL_DONE = "canceling", "ok -- no more pending branches"
@@ -159,14 +159,21 @@ class Forward(TmBase):
         branch = tags.branch_id(self.core.rank, msg.call_id or "", str(msg.cseq.num) if msg.cseq else "",
                                 seed, index)
         data = build_forwarded(bctx, sock, branch)
-        if proto == "udp" and not fits_udp(data, host):
-            log.warning("t_relay: sending request on branch %d failed: %d bytes do not fit in a UDP datagram "
-                        "to %s:%d", index, len(data), host, port)
-            return E_SEND
         br = UacBranch(index, bctx.ruri, data, (branch, msg.method.upper()), bflags=bctx.bflags,
                        ruid=bctx.ruid, path=bctx.path_vec, instance=bctx.instance,
                        on_branch_failure=cell.on_branch_failure)
+        if proto == "udp" and not fits_udp(data, host):
+            log.warning("t_relay: sending request on branch %d failed: %d bytes do not fit in a UDP datagram "
+                        "to %s:%d", index, len(data), host, port)
+            if not self.params["failure_exec_mode"]:
+                return E_SEND
+            cell.branches.append(br)  # on hold: its timer runs, nothing is sent, a 408 ends it
+            self._start_uac(cell, br, Dest(ON_HOLD, host, port, sock))
+            return 1
         cell.branches.append(br)
+        if self._blocklisted(msg.method, proto, host, port):  # type: ignore[attr-defined]
+            br.last_received = 408  # a final code without a reply: never picked (t_send_branch)
+            return E_SEND
         self._start_uac(cell, br, Dest(proto, host, port, sock))
         return 1
 
@@ -183,9 +190,11 @@ class Forward(TmBase):
     def _start_uac(self, cell: Cell, br: UacBranch, dest: Dest) -> None:
         tx, actions = ClientTransaction.new(br.data, reliable=dest.proto != "udp", now=self._now(),
                                             timers=cell.timers, key=br.key)
+        if cell.is_invite:
+            tx.ack_builder = self._ack_builder(cell, br)  # type: ignore[attr-defined]
         br.leg = Leg(tx, dest, cell, "uac", br.index)
         self._add_leg(br.leg, actions, fresh=br.data)
-        if cell.tmcb_types & (TMCB_REQUEST_SENT | TMCB_REQUEST_OUT):
+        if cell.tmcb_types & (TMCB_REQUEST_SENT | TMCB_REQUEST_OUT) and dest.proto != ON_HOLD:
             self._request_out(cell, br, dest)
 
     def _request_out(self, cell: Cell, br: UacBranch, dest: Dest) -> None:
@@ -229,8 +238,9 @@ class Forward(TmBase):
             self._reply(ctx, cancel, 200, CANCEL_DONE)
             return
         self._reply(ctx, cancel, 200, CANCELING)
+        reasons = self._e2e_reasons(invite, ctx.msg)  # type: ignore[arg-type]
         for br in pending:
-            self._cancel_branch(invite, br)
+            self._cancel_branch(invite, br, reasons=reasons)
 
 
 def proxy_of(host: str, port: str | None, proto: str | None) -> tuple[str, str, int] | None:

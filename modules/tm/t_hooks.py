@@ -72,7 +72,6 @@ NAMES = {
 NOT_RUN = {
     TMCB_ON_FAILURE_RO: "Kamailio 5.6 does not run it either: use TMCB_ON_FAILURE",
     TMCB_ON_BRANCH_FAILURE_RO: "Kamailio 5.6 does not run it either: use TMCB_ON_BRANCH_FAILURE",
-    TMCB_LOCAL_RESPONSE_OUT: "it needs the pass_provisional_replies parameter, not implemented",
     TMCB_DLG: "tm's own dialog callbacks are not implemented",
     TMCB_DONT_ACK: "kampy's tm does not ACK the 2xx of a local INVITE",
 }

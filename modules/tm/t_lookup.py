@@ -88,17 +88,17 @@ class Lookup(Lifetime, Matcher):
         via = msg.via
         owner = tags.branch_owner(via.branch if via is not None else None)
         if owner is None:
-            return True
+            return self._sl_reply(ctx)  # type: ignore[attr-defined]
         if owner != self.core.rank and not ctx.handed_off:
             self.core.send(Handoff(owner, msg.to_bytes(), ctx.src))
             return False
         tx = self._match_reply(msg)
-        if tx is None:
-            return True
-        leg = self._legs.get(tx)
+        leg = self._legs.get(tx) if tx is not None else None
         if leg is None:
-            return True
+            return self._sl_reply(ctx)  # type: ignore[attr-defined]
         self._count("rpl_received")
+        if msg.status == 503:
+            self._blst_503(ctx)  # type: ignore[attr-defined]
         cell = leg.cell
         if cell.tmcb_types & (TMCB_RESPONSE_IN | TMCB_LOCAL_RESPONSE_IN):
             kind = TMCB_LOCAL_RESPONSE_IN if cell.is_local else TMCB_RESPONSE_IN
@@ -189,7 +189,8 @@ class Lookup(Lifetime, Matcher):
         timers = self._new_timers(ctx, msg.method.upper(), msg.call_id or "",
                                   str(msg.cseq.num) if msg.cseq is not None else "")
         cell = Cell(next(self._labels), msg, msg.method.upper(), timers, src=ctx.src,
-                    shared_key=shared_key, auto_inv_100=self.auto_inv_100, disable_6xx=self.disable_6xx)
+                    shared_key=shared_key, auto_inv_100=self.auto_inv_100, disable_6xx=self.disable_6xx,
+                    no_e2e_cancel_reason=not self.cfg.get("tm", "e2e_cancel_reason"))
         self._apply_pending(ctx, cell)
         cell.state = ScriptState.of(ctx)  # what the request had when the transaction began (its clone)
         src = ctx.src

@@ -2,9 +2,12 @@
 the choice of t_should_relay_response and t_pick_branch, failure_route) and relaying the winner."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from kampy.api import (
     TMCB_LOCAL_COMPLETED,
     TMCB_LOCAL_F,
+    TMCB_LOCAL_RESPONSE_OUT,
     TMCB_NONE_F,
     TMCB_ON_FAILURE,
     TMCB_REQUEST_PENDING,
@@ -49,23 +52,29 @@ class Replies(TmBase):
         if not self._send_uas(cell, data, code, to_tag):
             return -1
         self._count("rpl_generated")
+        self._local_response(cell, data)  # type: ignore[attr-defined]
         if code >= 200 and cell.is_invite:
+            reasons = self._local_reasons(code)
             for br in cell.branches:  # cancel_uacs(F_CANCEL_B_KILL): a local final ends the branches
                 if br.last_received < 200:
-                    self._cancel_branch(cell, br, kill=True)
+                    self._cancel_branch(cell, br, kill=True, reasons=reasons)
         return 1
 
-    def _local_reply(self, cell: Cell, code: int, reason: str,
-                     ctx: MessageContext | None = None) -> tuple[bytes, str | None]:
+    def _local_reply(self, cell: Cell, code: int, reason: str, ctx: MessageContext | None = None,
+                     lumps: Sequence[str] = ()) -> tuple[bytes, str | None]:
         """The reply tm builds itself, and the To-tag it carries."""
         assert cell.src is not None
         tag = tags.to_tag(self.core, cell.request)
         if ctx is None:
             data = build_local_reply(cell.request, cell.src, code, reason, tag=tag,
-                                     server=self.core.server_header)
+                                     server=self.core.server_header, lumps=lumps)
         else:
+            lumps = list(ctx.reply_lumps)
+            if 300 <= code < 400:  # a redirect lists the destination set
+                contact = self._redirect_contact(ctx)  # type: ignore[attr-defined]
+                lumps += [contact] if contact else []
             data = build_local_reply(cell.request, cell.src, code, reason, tag=tag,
-                                     server=self.core.server_header, lumps=ctx.reply_lumps,
+                                     server=self.core.server_header, lumps=lumps,
                                      body=ctx.reply_body, force_rport=ctx.force_rport)
         request_tag = to_tag_of(cell.request)
         has_to = cell.request.has_header("to")
@@ -155,7 +164,7 @@ class Replies(TmBase):
 
     def _after_onreply(self, cell: Cell, br: UacBranch, reply: Response) -> None:
         if br.canceled and br.cancel_leg is None and 100 <= reply.status < 200:
-            self._send_cancel(cell, br)  # the CANCEL waited for this provisional
+            self._send_cancel(cell, br, self._delayed_reasons(cell))  # it waited for this provisional
         if cell.is_local:
             self._local_final(cell, br, reply)
         else:
@@ -167,6 +176,8 @@ class Replies(TmBase):
         if br.last_received >= 200:
             return
         br.timed_out = True
+        if br.last_received == 0 and br.leg is not None:
+            self._blst_timeout(cell, br.leg.dest)  # type: ignore[attr-defined]
         if self._silent_drop(cell, br):
             self._stop(br.leg) if br.leg is not None else None
             if cell.uas is not None:
@@ -192,11 +203,20 @@ class Replies(TmBase):
     def _local_final(self, cell: Cell, br: UacBranch, reply: Response | None, code: int = 0) -> None:
         status = reply.status if reply is not None else code
         if status < 200:
+            if cell.tmcb_types & TMCB_LOCAL_RESPONSE_OUT and self._passes_provisional(cell, br, status):
+                self._tmcb(cell, TMCB_LOCAL_RESPONSE_OUT, None, reply, status, br.index)
             br.last_received = max(br.last_received, status)
             return
         br.last_received, br.reply = status, reply
         if cell.called_back:
             return
+        current = br
+        if status >= 300 and len(cell.branches) + self._uac_fr_due(cell) > 1:  # type: ignore[attr-defined]
+            outcome = self._uac_failure(cell, br, status)  # type: ignore[attr-defined]
+            if outcome is None:  # another branch goes on
+                self._stop_faked(current, reply)
+                return
+            br, status, reply = outcome
         cell.called_back = True
         cell.uas_status = status
         if not cell.waiting:
@@ -210,8 +230,18 @@ class Replies(TmBase):
                 log.exception("tm: the reply callback of a local %s failed", cell.method)
         if cell.tmcb_types & TMCB_LOCAL_COMPLETED:
             self._tmcb(cell, TMCB_LOCAL_COMPLETED, None, reply, status, br.index)
+        self._stop_faked(current, current.reply)
+
+    def _stop_faked(self, br: UacBranch, reply: Response | None) -> None:
+        """A branch that ended without a reply (timeout, tm's own 487) is stopped."""
         if br.leg is not None and not br.leg.tx.terminated and reply is None:
             self._stop(br.leg)
+
+    def _passes_provisional(self, cell: Cell, br: UacBranch, status: int) -> bool:
+        """pass_provisional_replies: a local request's provisional reply tm would relay (not a 100
+        unless relay_100) goes to the TMCB_LOCAL_RESPONSE_OUT callbacks."""
+        return (bool(self.cfg.get("tm", "pass_provisional_replies")) and br.last_received < 200
+                and cell.uas_status < 200 and (status != 100 or self.relay_100))
 
     def _process(self, cell: Cell, br: UacBranch, code: int, reply: Response | None) -> None:
         """relay_reply: decide (t_should_relay_response), then relay or reply locally."""
@@ -221,8 +251,9 @@ class Replies(TmBase):
                 self._tmcb(cell, TMCB_RESPONSE_FWDED, cell.request, reply, code, br.index)
             self._relay_reply(cell, relay, br, code, reply)
         pending, cell.cancel_after = cell.cancel_after, []
+        reasons = self._local_reasons(cell.cancel_cause) if pending else None
         for other in pending:  # after relaying, as Kamailio's out-of-lock cancel I/O
-            self._cancel_branch(cell, other)
+            self._cancel_branch(cell, other, reasons=reasons)
 
     def _should_relay(self, cell: Cell, br: UacBranch, code: int, reply: Response | None) -> int:
         inv_through = cell.is_invite and 200 <= code < 300
@@ -239,6 +270,7 @@ class Replies(TmBase):
         if code >= 200:
             br.reply = reply
             cell.cancel_after = [o for o in cell.branches if o is not br and o.last_received < 200]
+            cell.cancel_cause = code
             return br.index
         return -1 if code == 100 and not self.relay_100 else br.index
 
@@ -251,6 +283,7 @@ class Replies(TmBase):
             if 600 <= code < 700 and not (cell.six_xx or cell.disable_6xx):
                 cell.six_xx = True
                 cell.cancel_after = [o for o in cell.branches if o.last_received < 200]
+                cell.cancel_cause = code
             return -1
         cell.six_xx = False
         count = len(cell.branches)
@@ -258,7 +291,8 @@ class Replies(TmBase):
         cell.picked_branch = picked
         if cell.on_failure is not None or cell.tmcb_types & TMCB_ON_FAILURE:
             cell.drop_replies = self.failure_reply_mode
-            self._run_failure(cell, picked, picked_code)
+            if not self._run_failure(cell, picked, picked_code):
+                return -1  # RPS_TGONE
             mode = cell.drop_replies
             if (mode == 3 and count < len(cell.branches)) or mode not in (0, 3):
                 for old in cell.branches[self._first_dropped(cell, count, mode):count]:
@@ -299,15 +333,21 @@ class Replies(TmBase):
         if cell.replicate:
             self._local_winner(cell, index, code, reply)
             return
-        if reply is None or (code == 503 and self.remap_503_500):
-            status = 500 if reply is not None else code
-            data, to_tag = self._local_reply(cell, status, error_text(code))
+        challenges = self._aggregated_challenges(cell, code) if reply is not None else None  # type: ignore[attr-defined]
+        if reply is None or (code == 503 and self.remap_503_500) or challenges:
+            status = 500 if reply is not None and not challenges else code
+            data, to_tag = self._local_reply(cell, status, error_text(code), lumps=challenges or ())
             self._count("rpl_generated")
         else:
             status, data = code, without_top_via(reply)
             to_tag = to_tag_of(reply)
         if status >= 200 and cell.uas_status < 200:
             cell.relayed_branch = index
+        elif cell.uas_status >= 200 and reply is not None and (self.params["reply_relay_mode"]
+                                                               or cell.uas_status >= 300):
+            # RPS_PUSHED_AFTER_COMPLETION: a 2xx after the final reply went out
+            self._pushed_after_completion(cell, data, status, to_tag, index, reply)  # type: ignore[attr-defined]
+            return
         totag_retr = False
         if cell.is_invite and reply is not None and 200 <= status < 300 and cell.tmcb_types & TOTAGS:
             totag_retr = self._update_totags(cell, reply)
@@ -364,10 +404,12 @@ class Replies(TmBase):
             log.exception("tm: %s_route[%s] failed", kind, name)
         return True
 
-    def _run_failure(self, cell: Cell, picked: int, code: int) -> None:
-        """The failure handlers: TMCB_ON_FAILURE callbacks, then the failure_route (run_failure_handlers)."""
+    def _run_failure(self, cell: Cell, picked: int, code: int) -> bool:
+        """The failure handlers: TMCB_ON_FAILURE callbacks, then the failure_route (run_failure_handlers).
+        False when the transaction is gone after them."""
         name, cell.on_failure = cell.on_failure, None  # no recursion unless set again
         assert cell.src is not None
+        self._drop_unsaved(cell)  # type: ignore[attr-defined]
         state = cell.state
         fctx = MessageContext(cell.request, cell.src, self.core, route_type=RouteType.FAILURE,
                               flags=state.flags, bflags=cell.branches[picked].bflags if picked >= 0 else 0,
@@ -380,10 +422,30 @@ class Replies(TmBase):
         try:
             if cell.tmcb_types & TMCB_ON_FAILURE:
                 reply = cell.branches[picked].reply if picked >= 0 else None
+                start = self._now()
                 self._tmcb(cell, TMCB_ON_FAILURE, fctx.msg, reply, code, picked, ctx=fctx)  # type: ignore[arg-type]
+                if self._gone_after(cell, start, "failure callbacks"):
+                    return False
             if name is not None:
+                start = self._now()
                 self._run_route("failure", name, fctx)
+                if self._gone_after(cell, start, "failure route"):
+                    return False
         finally:
             state.flags = fctx.flags  # what the failure handlers changed stays (t->uas.request->flags)
             for change in cell.request.changes[before:]:
                 cell.request.cancel(change)
+        return True
+
+    def _gone_after(self, cell: Cell, start: float, what: str) -> bool:
+        """exec_time_check: failure handlers that ran that long are followed by a check that the
+        transaction still exists; True when it is gone."""
+        limit = int(self.params["exec_time_check"])
+        took = int((self._now() - start) * 1_000_000)
+        if limit <= 0 or took < limit * 1000:
+            return False
+        log.warning("%s execution took too long: %d us", what, took)
+        if cell.freed:
+            log.warning("transaction %s missing - found %s", cell.label, None)
+            return True
+        return False

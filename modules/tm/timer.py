@@ -27,7 +27,7 @@ from kampy.api import (
 )
 
 from .base import CELL, RELEASED, TmBase, log
-from .cell import Cell, Leg
+from .cell import ON_HOLD, Cell, Leg
 
 ON_SEND = TMCB_REQUEST_SENT | TMCB_RESPONSE_SENT
 
@@ -42,6 +42,8 @@ class Timers(TmBase):
         is a message the caller is sending for the first time (it runs its callbacks itself)."""
         for action in actions:
             if isinstance(action, Send):
+                if leg.dest.proto == ON_HOLD:
+                    continue  # a branch on hold (failure_exec_mode): its timers run, nothing is sent
                 self.core.send(leg.dest.packet(action.data))
                 if leg.cell.tmcb_types & ON_SEND and action.data is not fresh:
                     self._resent(leg, action.data)

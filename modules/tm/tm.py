@@ -44,10 +44,15 @@ from .tmx_ops import TmxOps
 from .rpc_tm import RpcTm
 from .rpc_uac import RpcUac
 from .t_fifo import TFifo
+from .local_routes import LocalRoutes
+from .reply_opts import ReplyOptions
+from .blst import Blocklisting
+from .uac_fr import UacFailure
 
 
 class TmModule(Suspend, Lookup, RelayTo, Cancel, Replies, RpcUac, RpcTm, TFifo, Timers, Hooks, Stats, Binds,
-               Selects, TmxOps, Serial, BranchFailure):
+               Selects, TmxOps, Serial, BranchFailure, LocalRoutes, ReplyOptions, Blocklisting,
+               UacFailure):
     """Transactions: t_newtran/t_reply/t_relay and the routes they run, and the API tm offers."""
 
     def t_newtran(self, ctx: MessageContext) -> int:

@@ -26,6 +26,7 @@ from .cell import Cell, Dest, UacBranch
 from .t_hooks import E_BUG, GLOBAL, add_tmcb, problem_of
 from .t_lifetime import Lifetime
 
+E_DROP = -19  # error.h: dropped in the script (event_route[tm:local-request])
 DEFAULT_CSEQ = 10  # uac.h: the CSeq of a dialog's first request
 SIP_PORT = 5060
 
@@ -165,15 +166,21 @@ class Uac(Lifetime):
                                 f"{label}.{dialog.call_id}", 0)
         data = build_uac_request(method, dialog, hooks, dialog.local_seq, sock=sock, branch=branch,
                                  user_agent=self.core.server_header, headers=headers, body=body)
+        cell = None
+        if method != "ACK":
+            timers = self._new_timers(None, method, dialog.call_id, str(dialog.local_seq))
+            cell = Cell(label, None, method, timers, callback=reply_callback)
+        routed = self._local_request(cell, data, hooks.next_hop, sock)  # type: ignore[attr-defined]
+        if routed is None:
+            return E_DROP
+        data = routed
         if proto == "udp" and not fits_udp(data, host):
             log.error("tm: a local %s of %d bytes does not fit in a UDP datagram to %s:%d", method, len(data),
                       host, port)
             return E_SEND
-        if method == "ACK":  # no transaction: sent once
+        if cell is None:  # an ACK: no transaction, sent once
             self.core.send(Outgoing(proto, host, port, data, sock))
             return 1
-        timers = self._new_timers(None, method, dialog.call_id, str(dialog.local_seq))
-        cell = Cell(label, None, method, timers, callback=reply_callback)
         br = UacBranch(0, hooks.request_uri, data, (branch, method))
         cell.branches.append(br)
         if tm_callback is not None:

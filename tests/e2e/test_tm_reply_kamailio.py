@@ -1,0 +1,326 @@
+"""tm's reply, CANCEL and blocklist settings beside Kamailio 5.6: the same config relays to a small
+callee; the Reason headers of the CANCELs it gets, the request tm:local-request changed, what
+tm:local-response counted, which stray replies on_sl_reply lets through, and what a 503 with
+Retry-After does to the next request to its source are Kamailio's."""
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.beside import Server, both
+
+CFG = """#!KAMAILIO
+listen=udp:127.0.0.1:PORT
+children=1
+use_dst_blocklist=1
+#!ifdef KAMAILIO
+mpath="MODULES"
+#!endif
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "textops.so"
+loadmodule "corex.so"
+loadmodule "ctl.so"
+modparam("ctl", "binrpc", "unix:DIR/ctl.sock")
+modparam("pv", "shvset", "n=i:0")
+modparam("tm", "blst_503", 1)
+modparam("tm", "on_sl_reply", "stray")
+modparam("tm", "ac_extra_hdrs", "x-keep-")
+modparam("tm", "enable_uac_fr", 1)
+request_route {
+  if (is_method("ACK|CANCEL")) { t_relay(); exit; }
+  if ($rU == "uac" || $rU == "uacfr") {
+    $var(to) = "sip:local@127.0.0.1:CALLEE";
+    if ($rU == "uacfr") { $var(to) = "sip:retry@127.0.0.1:CALLEE"; }
+    t_uac_send("MESSAGE", "$var(to)", "", "",
+      "From: <sip:proxy@127.0.0.1>;tag=p1\\r\\nTo: <sip:local@127.0.0.1>\\r\\n"
+      "Content-Type: text/plain\\r\\n", "hi");
+    sl_send_reply("200", "Sent");
+    exit;
+  }
+  if ($rU == "busy") { t_newtran(); t_reply("486", "Busy Here"); exit; }
+  if ($rU == "count") { sl_send_reply("200", "n=$shv(n) $shv(code) $shv(seen)"); exit; }
+  if ($rU == "noreason") { t_set_no_e2e_cancel_reason(1); }
+  if ($rU == "fork") { append_branch("sip:fork2@127.0.0.1:CALLEE"); }
+  if ($rU == "blst") { $du = "sip:127.0.0.1:BLOCKED"; }
+  if ($rU == "late") { t_on_reply("LATE"); }
+  t_relay();
+}
+onreply_route[stray] { if ($rs == 299) { drop; } }
+onreply_route[LATE] { if ($rs == 183) { t_reply("486", "Busy Here"); } }
+event_route[tm:local-request] {
+  append_hf("X-Local: $rm to $ru\\r\\n");
+  if ($rU == "retry") { t_on_failure("RETRY"); }
+}
+failure_route[RETRY] { $rU = "retried"; t_relay(); }
+event_route[tm:local-response] { $shv(n) = $shv(n) + 1; $shv(code) = $rs; $shv(seen) = $rr; }
+"""
+REASON = 'Reason: Q.850;cause=16;text="Normal call clearing"\r\n'
+
+
+def udp() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def port_of(sock: socket.socket) -> int:
+    return sock.getsockname()[1]
+
+
+def request(method: str, ruri: str, caller: socket.socket, call: str, *, branch: str = "z9hG4bK-c1",
+            extra: str = "") -> bytes:
+    return (f"{method} {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port_of(caller)};branch={branch}\r\n"
+            f"Max-Forwards: 70\r\nFrom: <sip:caller@127.0.0.1>;tag=c1\r\nTo: <{ruri}>\r\nCall-ID: {call}\r\n"
+            f"CSeq: 1 {method}\r\n{extra}Content-Length: 0\r\n\r\n").encode()
+
+
+def headers(data: bytes, name: str) -> list[str]:
+    lines = data.decode().split("\r\n\r\n")[0].split("\r\n")[1:]
+    return [line.split(":", 1)[1].strip() for line in lines if line.split(":", 1)[0].strip().lower() == name]
+
+
+def answer(data: bytes, code: int, reason: str, *, tag: str = "u1", extra: str = "") -> bytes:
+    """The callee's reply to `data`: its Vias, From, To with a tag, Call-ID, CSeq."""
+    lines = data.decode().split("\r\n\r\n")[0].split("\r\n")[1:]
+    keep = [line for line in lines if line.split(":")[0].lower() in ("via", "from", "to", "call-id", "cseq")]
+    keep = [line + (f";tag={tag}" if line.lower().startswith("to:") and "tag=" not in line else "")
+            for line in keep]
+    head = f"SIP/2.0 {code} {reason}\r\n" + "\r\n".join(keep)
+    return (head + f"\r\n{extra}Content-Length: 0\r\n\r\n").encode()
+
+
+def receive(sock: socket.socket, method: str, timeout: float = 3.0) -> tuple[bytes, tuple[str, int]]:
+    """The next request `method` (or reply, method "SIP/2.0") `sock` gets, skipping the rest."""
+    deadline = time.monotonic() + timeout
+    while True:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        data, addr = sock.recvfrom(65535)
+        if data.startswith(method.encode() + b" "):
+            return data, addr
+
+
+def first_lines(sock: socket.socket, wait: float) -> list[str]:
+    got: list[str] = []
+    sock.settimeout(wait)
+    while True:
+        try:
+            got.append(sock.recv(65535).split(b"\r\n")[0].decode())
+        except TimeoutError:
+            return list(dict.fromkeys(got))
+
+
+class Peers:
+    """The callee, the blocklisted callee and a caller per scenario."""
+
+    def __init__(self) -> None:
+        self.callee, self.blocked = udp(), udp()
+
+    def close(self) -> None:
+        self.callee.close()
+        self.blocked.close()
+
+    def ruri(self, user: str) -> str:
+        return f"sip:{user}@127.0.0.1:{port_of(self.callee)}"
+
+
+def ringing_invite(server: Server, peers: Peers, user: str, caller: socket.socket, call: str) -> list[bytes]:
+    """An INVITE relayed to the callee, each branch answered 180: the INVITEs received."""
+    caller.sendto(request("INVITE", peers.ruri(user), caller, call, extra="X-Keep-A: 1\r\nX-Other: 2\r\n"),
+                  ("127.0.0.1", server.port))
+    invites = []
+    for n in range(2 if user == "fork" else 1):
+        invite, addr = receive(peers.callee, "INVITE")
+        peers.callee.sendto(answer(invite, 180, "Ringing", tag=f"u{n}"), addr)
+        invites.append(invite)
+    return invites
+
+
+def end_cancelled(peers: Peers, invites: list[bytes], count: int) -> list[list[str]]:
+    """Take `count` CANCELs: reply 200 to each and 487 to its INVITE; their Reason headers, and the
+    X-Keep-A (ac_extra_hdrs) of each CANCEL and of the ACK of the 487."""
+    seen = []
+    for _ in range(count):
+        cancel, addr = receive(peers.callee, "CANCEL")
+        seen.append(headers(cancel, "reason") + headers(cancel, "x-keep-a"))
+        peers.callee.sendto(answer(cancel, 200, "OK"), addr)
+        branch = headers(cancel, "via")[0]
+        invite = next(i for i in invites if headers(i, "via")[0] == branch)
+        peers.callee.sendto(answer(invite, 487, "Request Terminated"), addr)
+        ack, _ = receive(peers.callee, "ACK")
+        seen.append(headers(ack, "x-keep-a") + headers(ack, "x-other"))
+    return seen
+
+
+def e2e_cancel(user: str) -> Callable[[Server, Peers], object]:
+    def run(server: Server, peers: Peers) -> object:
+        caller = udp()
+        try:
+            call = f"{user}-{server.name}-{time.time_ns()}"
+            invites = ringing_invite(server, peers, user, caller, call)
+            cancel = request("CANCEL", peers.ruri(user), caller, call, extra=REASON)
+            caller.sendto(cancel, ("127.0.0.1", server.port))
+            return end_cancelled(peers, invites, len(invites))
+        finally:
+            caller.close()
+    return run
+
+
+def fork_answered(server: Server, peers: Peers) -> object:
+    caller = udp()
+    try:
+        invites = ringing_invite(server, peers, "fork", caller, f"fork-{server.name}-{time.time_ns()}")
+        peers.callee.sendto(answer(invites[0], 200, "OK", tag="u0"), ("127.0.0.1", server.port))
+        return end_cancelled(peers, invites[1:], 1)
+    finally:
+        caller.close()
+
+
+def local_request(server: Server, peers: Peers) -> object:
+    caller = udp()
+    try:
+        caller.sendto(request("OPTIONS", "sip:uac@127.0.0.1", caller, f"uac-{time.time_ns()}"),
+                      ("127.0.0.1", server.port))
+        message, addr = receive(peers.callee, "MESSAGE")
+        peers.callee.sendto(answer(message, 200, "OK"), addr)
+        port = str(port_of(peers.callee))
+        return (message.split(b"\r\n")[0].decode().replace(port, "CALLEE"),
+                [h.replace(port, "CALLEE") for h in headers(message, "x-local")])
+    finally:
+        caller.close()
+
+
+def uac_failure_route(server: Server, peers: Peers) -> object:
+    """enable_uac_fr: the failure_route set in tm:local-request retries the MESSAGE tm sent."""
+    caller = udp()
+    try:
+        caller.sendto(request("OPTIONS", "sip:uacfr@127.0.0.1", caller, f"uacfr-{time.time_ns()}"),
+                      ("127.0.0.1", server.port))
+        message, addr = receive(peers.callee, "MESSAGE")
+        peers.callee.sendto(answer(message, 486, "Busy Here"), addr)
+        retried, addr = receive(peers.callee, "MESSAGE")
+        peers.callee.sendto(answer(retried, 200, "OK"), addr)
+        port = str(port_of(peers.callee))
+        return (retried.split(b"\r\n")[0].decode().replace(port, "CALLEE"), len(headers(retried, "via")),
+                headers(retried, "x-local") == headers(message, "x-local"))
+    finally:
+        caller.close()
+
+
+def late_2xx(server: Server, peers: Peers) -> object:
+    """A 2xx after the final reply (reply_relay_mode 1): relayed, not the transaction's reply."""
+    caller = udp()
+    try:
+        call = f"late-{server.name}-{time.time_ns()}"
+        invite_req = request("INVITE", peers.ruri("late"), caller, call)
+        caller.sendto(invite_req, ("127.0.0.1", server.port))
+        invite, addr = receive(peers.callee, "INVITE")
+        peers.callee.sendto(answer(invite, 183, "Progress"), addr)
+        cancel, _ = receive(peers.callee, "CANCEL")
+        peers.callee.sendto(answer(cancel, 200, "OK"), addr)
+        peers.callee.sendto(answer(invite, 200, "OK"), addr)
+        got = first_lines(caller, 0.3)
+        caller.sendto(invite_req, ("127.0.0.1", server.port))  # a retransmission
+        return got, first_lines(caller, 0.3)
+    finally:
+        caller.close()
+
+
+def local_response(server: Server, peers: Peers) -> object:
+    """The first reply tm sends itself (Kamailio 5.6.3 runs the route for the first one of each
+    process only: a bug of its t_reply.c, kampy runs it for each; see the module's README)."""
+    caller = udp()
+    try:
+        caller.sendto(request("MESSAGE", "sip:busy@127.0.0.1", caller, f"busy-{time.time_ns()}",
+                              branch="z9hG4bK-b"), ("127.0.0.1", server.port))
+        receive(caller, "SIP/2.0")
+        caller.sendto(request("OPTIONS", "sip:count@127.0.0.1", caller, f"count-{time.time_ns()}",
+                              branch="z9hG4bK-n"), ("127.0.0.1", server.port))
+        return receive(caller, "SIP/2.0")[0].split(b"\r\n")[0].decode()
+    finally:
+        caller.close()
+
+
+def stray_replies(server: Server, peers: Peers) -> object:
+    caller = udp()
+    try:
+        for code in (299, 298):
+            reply = (f"SIP/2.0 {code} Stray\r\n"
+                     f"Via: SIP/2.0/UDP 127.0.0.1:{server.port};branch=z9hG4bK-stray{code}\r\n"
+                     f"Via: SIP/2.0/UDP 127.0.0.1:{port_of(caller)};branch=z9hG4bK-c{code}\r\n"
+                     "From: <sip:a@127.0.0.1>;tag=a1\r\nTo: <sip:b@127.0.0.1>;tag=b1\r\n"
+                     f"Call-ID: stray{code}-{time.time_ns()}\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n")
+            peers.callee.sendto(reply.encode(), ("127.0.0.1", server.port))
+        return first_lines(caller, 0.5)
+    finally:
+        caller.close()
+
+
+def blocklisted_503(server: Server, peers: Peers) -> object:
+    caller = udp()
+    try:
+        got = []
+        for n in range(2):
+            caller.sendto(request("MESSAGE", "sip:blst@127.0.0.1", caller, f"blst{n}-{time.time_ns()}",
+                                  branch=f"z9hG4bK-l{n}"), ("127.0.0.1", server.port))
+            if n == 0:
+                message, addr = receive(peers.blocked, "MESSAGE")
+                peers.blocked.sendto(answer(message, 503, "Overloaded", extra="Retry-After: 30\r\n"), addr)
+            got.append(receive(caller, "SIP/2.0")[0].split(b"\r\n")[0].decode())
+        got += first_lines(peers.blocked, 0.3)  # the second MESSAGE never reaches it
+        return got
+    finally:
+        caller.close()
+
+
+SCENARIOS: dict[str, Callable[[Server, Peers], object]] = {
+    "local-response-route": local_response,  # first: before any other reply of tm's own
+    "e2e-cancel-reason": e2e_cancel("cancel"),
+    "t_set_no_e2e_cancel_reason": e2e_cancel("noreason"),
+    "local-cancel-reason": fork_answered,
+    "local-request-route": local_request,
+    "on_sl_reply": stray_replies,
+    "enable_uac_fr": uac_failure_route,
+    "reply_relay_mode": late_2xx,
+    "blst_503": blocklisted_503,
+}
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, object], ...]]:
+    peers = Peers()
+    cfg = CFG.replace("CALLEE", str(port_of(peers.callee))).replace("BLOCKED", str(port_of(peers.blocked)))
+    try:
+        with both(Path(tmp_path_factory.mktemp("tmreply")), cfg) as servers:
+            yield tuple({name: run(server, peers) for name, run in SCENARIOS.items()}  # type: ignore[misc]
+                        for server in servers)
+    finally:
+        peers.close()
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_kampy_does_what_kamailio_does(results, scenario: str) -> None:  # type: ignore[no-untyped-def]
+    kamailio, kampy = results
+    assert kampy[scenario] == kamailio[scenario]
+
+
+def test_what_the_callee_and_caller_see(results) -> None:  # type: ignore[no-untyped-def]
+    _, kampy = results
+    assert kampy["e2e-cancel-reason"] == [['Q.850;cause=16;text="Normal call clearing"', "1"], ["1"]]
+    assert kampy["t_set_no_e2e_cancel_reason"] == [["1"], ["1"]]
+    assert kampy["local-cancel-reason"] == [['SIP;cause=200;text="Call completed elsewhere"', "1"], ["1"]]
+    assert kampy["on_sl_reply"] == ["SIP/2.0 298 Stray"]
+    assert kampy["reply_relay_mode"] == (["SIP/2.0 100 trying -- your call is important to us",
+                                          "SIP/2.0 486 Busy Here", "SIP/2.0 200 OK"],
+                                         ["SIP/2.0 486 Busy Here"])  # the 183 came after the 486
+    assert kampy["enable_uac_fr"] == ("MESSAGE sip:retried@127.0.0.1:CALLEE SIP/2.0", 2, True)
+    assert kampy["local-response-route"] == "SIP/2.0 200 n=1 486 Busy Here"
+    assert kampy["local-request-route"] == ("MESSAGE sip:local@127.0.0.1:CALLEE SIP/2.0",
+                                            ["MESSAGE to sip:local@127.0.0.1:CALLEE"])
+    assert kampy["blst_503"] == ["SIP/2.0 500 Service Unavailable",
+                                 "SIP/2.0 477 Unfortunately error on sending to next hop occurred (477/TM)"]
