@@ -8,11 +8,24 @@ from pathlib import Path
 import pytest
 
 from kampy.api import TMCB_LOCAL_COMPLETED, TMCB_LOCAL_RESPONSE_OUT
-from kampy.sip.message import Request, Response
+from kampy.config.pipeline import load_text
+from kampy.runtime.context import Socket
 from kampy.runtime.server import Server
-from tests.tmkit import ALICE, BOB, CAROL, advance, lines, parsed, reply_to, request
+from kampy.sip.message import Request, Response
+from tests.tmkit import (
+    ALICE,
+    BOB,
+    CAROL,
+    HEADER,
+    SOCKET,
+    FakeClock,
+    advance,
+    lines,
+    parsed,
+    reply_to,
+    request,
+)
 from tests.tmkit import server as tm_server
-
 
 
 def server(routes: str, params: str = "") -> Server:
@@ -492,3 +505,14 @@ def test_a_2xx_after_the_final_reply_is_relayed_and_reply_relay_mode_says_if_it_
     assert "SIP/2.0 486 Busy Here" in lines(srv.handle(reply_to(invite, 183, "Progress"), BOB))
     assert "SIP/2.0 200 OK" in lines(srv.handle(reply_to(invite, 200, "OK"), BOB))
     assert lines(srv.handle(request("INVITE"), ALICE)) == [kept]  # what a retransmission gets
+
+
+def test_a_socket_set_in_local_request_route_sends_the_request_from_it_with_its_via() -> None:
+    other = Socket("udp", "127.0.0.2", 5070)
+    compiled = load_text(HEADER + 'loadmodule "corex"\nloadmodule "textops"\n' + UAC
+                         + 'event_route[tm:local-request] { $fs = "udp:127.0.0.2:5070"; }', "tm-test.cfg")
+    srv = Server.from_config(compiled, sockets=[SOCKET, other], clock=FakeClock())
+    [message] = [o for o in srv.handle(request("OPTIONS"), ALICE) if o.data.startswith(b"MESSAGE")]
+    assert message.local == other
+    via = parsed(message).via
+    assert (via.host, via.port) == ("127.0.0.2", 5070) and via.branch.startswith("z9hG4bK")

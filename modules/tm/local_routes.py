@@ -17,6 +17,7 @@ from kampy.api import (
 
 from .base import CELL, TmBase, log
 from .cell import Cell
+from .uac import via_line
 
 LOCAL_REQUEST, LOCAL_RESPONSE = "tm:local-request", "tm:local-response"
 
@@ -24,18 +25,20 @@ LOCAL_REQUEST, LOCAL_RESPONSE = "tm:local-request", "tm:local-response"
 class LocalRoutes(TmBase):
     """tm:local-request, tm:local-response, on_sl_reply."""
 
-    def _local_request(self, cell: Cell | None, data: bytes, next_hop: str, sock: Socket) -> bytes | None:
+    def _local_request(self, cell: Cell | None, data: bytes, next_hop: str, sock: Socket,
+                       branch: str) -> tuple[bytes, Socket] | None:
         """Run event_route[tm:local-request] for a request tm is about to send (`cell` None for an
         ACK, which has no transaction): the route sees the request with $du the next hop and the
         transaction as T (t_set_fr applies to it). What it changes in headers, body and R-URI goes
-        out; None when it ended with `drop` (the request is not sent)."""
+        out, from the socket it set ($fs: the Via is built anew for it, with the same branch); None
+        when it ended with `drop` (the request is not sent)."""
         if not self.core.has_route("event", LOCAL_REQUEST):
-            return data
+            return data, sock
         try:
             msg = parse_message(data)
         except SIPProtocolError as exc:
             log.error("tm:local-request: cannot parse the local request: %s", exc)
-            return data
+            return data, sock
         assert isinstance(msg, Request)
         ctx = MessageContext(msg, Source(sock.proto, sock.host, sock.port, sock), self.core, dst_uri=next_hop)
         if cell is not None:
@@ -48,7 +51,12 @@ class LocalRoutes(TmBase):
             return None
         if ctx.new_ruri is not None and ctx.new_ruri != msg.uri:
             msg.set_ruri(ctx.new_ruri)
-        return msg.to_bytes()
+        forced = ctx.force_socket
+        if forced is not None and forced != sock:
+            log.debug("local Via update - new socket: [%s:%s:%d]", forced.proto, forced.host, forced.port)
+            msg.replace_header("via", 0, via_line(forced, branch)[len("Via: "):].rstrip("\r\n"))
+            sock = forced
+        return msg.to_bytes(), sock
 
     def _local_response(self, cell: Cell, data: bytes) -> None:
         """Run event_route[tm:local-response] after tm sent a reply of its own (t_reply, the 100 to an

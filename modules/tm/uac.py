@@ -170,10 +170,11 @@ class Uac(Lifetime):
         if method != "ACK":
             timers = self._new_timers(None, method, dialog.call_id, str(dialog.local_seq))
             cell = Cell(label, None, method, timers, callback=reply_callback)
-        routed = self._local_request(cell, data, hooks.next_hop, sock)  # type: ignore[attr-defined]
+        routed = self._local_request(cell, data, hooks.next_hop, sock, branch)  # type: ignore[attr-defined]
         if routed is None:
             return E_DROP
-        data = routed
+        data, sock = routed
+        proto = sock.proto
         if proto == "udp" and not fits_udp(data, host):
             log.error("tm: a local %s of %d bytes does not fit in a UDP datagram to %s:%d", method, len(data),
                       host, port)
