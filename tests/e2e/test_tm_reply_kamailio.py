@@ -1,7 +1,9 @@
 """tm's reply, CANCEL and blocklist settings beside Kamailio 5.6: the same config relays to a small
-callee; the Reason headers of the CANCELs it gets, the request tm:local-request changed, what
-tm:local-response counted, which stray replies on_sl_reply lets through, and what a 503 with
-Retry-After does to the next request to its source are Kamailio's."""
+callee; the Reason (and ac_extra_hdrs) headers of the CANCELs and ACKs it gets, the request
+tm:local-request changed, what tm:local-response saw, which stray replies on_sl_reply lets through,
+a local request retried by failure_route (enable_uac_fr), a 2xx after the final reply, a redirect's
+Contact (rich_redirect), aggregated challenges, and what a 503 with Retry-After does to the next
+request to its source are Kamailio's."""
 from __future__ import annotations
 
 import socket
@@ -25,6 +27,7 @@ loadmodule "sl.so"
 loadmodule "pv.so"
 loadmodule "textops.so"
 loadmodule "corex.so"
+loadmodule "kex.so"
 loadmodule "ctl.so"
 modparam("ctl", "binrpc", "unix:DIR/ctl.sock")
 modparam("pv", "shvset", "n=i:0")
@@ -32,6 +35,7 @@ modparam("tm", "blst_503", 1)
 modparam("tm", "on_sl_reply", "stray")
 modparam("tm", "ac_extra_hdrs", "x-keep-")
 modparam("tm", "enable_uac_fr", 1)
+modparam("tm", "rich_redirect", 1)
 request_route {
   if (is_method("ACK|CANCEL")) { t_relay(); exit; }
   if ($rU == "uac" || $rU == "uacfr") {
@@ -44,9 +48,15 @@ request_route {
     exit;
   }
   if ($rU == "busy") { t_newtran(); t_reply("486", "Busy Here"); exit; }
+  if ($rU == "redir") {
+    $ru = "sip:b1@127.0.0.1:5080"; setbflag(3);
+    append_branch("sip:b2@127.0.0.1", "0.5");  # with the flags set so far
+    t_newtran(); t_reply("302", "Moved");
+    exit;
+  }
   if ($rU == "count") { sl_send_reply("200", "n=$shv(n) $shv(code) $shv(seen)"); exit; }
   if ($rU == "noreason") { t_set_no_e2e_cancel_reason(1); }
-  if ($rU == "fork") { append_branch("sip:fork2@127.0.0.1:CALLEE"); }
+  if ($rU == "fork" || $rU == "auth") { append_branch("sip:$rU-2@127.0.0.1:CALLEE"); }
   if ($rU == "blst") { $du = "sip:127.0.0.1:BLOCKED"; }
   if ($rU == "late") { t_on_reply("LATE"); }
   t_relay();
@@ -231,6 +241,43 @@ def late_2xx(server: Server, peers: Peers) -> object:
         caller.close()
 
 
+def redirect(server: Server, peers: Peers) -> object:
+    caller = udp()
+    try:
+        caller.sendto(request("INVITE", "sip:redir@127.0.0.1", caller, f"redir-{time.time_ns()}"),
+                      ("127.0.0.1", server.port))
+        reply = receive(caller, "SIP/2.0")[0]
+        return reply.split(b"\r\n")[0].decode(), headers(reply, "contact")
+    finally:
+        caller.close()
+
+
+def challenges(server: Server, peers: Peers) -> object:
+    """Two branches challenge (401 and 407): the final reply aggregates their challenges."""
+    caller = udp()
+    try:
+        caller.sendto(request("INVITE", peers.ruri("auth"), caller, f"auth-{time.time_ns()}"),
+                      ("127.0.0.1", server.port))
+        for _ in range(2):
+            invite, addr = receive(peers.callee, "INVITE")
+            if b"auth-2@" in invite.split(b"\r\n")[0]:
+                reply = answer(invite, 407, "Proxy Authentication Required", tag="u2",
+                               extra='Proxy-Authenticate: Digest realm="two", nonce="n2"\r\n')
+            else:
+                reply = answer(invite, 401, "Unauthorized", tag="u1",
+                               extra='WWW-Authenticate: Digest realm="one", nonce="n1"\r\n')
+            peers.callee.sendto(reply, addr)
+        final = receive(caller, "SIP/2.0")[0]
+        while final.startswith(b"SIP/2.0 1"):
+            final = receive(caller, "SIP/2.0")[0]
+        for _ in range(2):
+            receive(peers.callee, "ACK")
+        return (final.split(b"\r\n")[0].decode(), headers(final, "www-authenticate"),
+                headers(final, "proxy-authenticate"))
+    finally:
+        caller.close()
+
+
 def local_response(server: Server, peers: Peers) -> object:
     """The first reply tm sends itself (Kamailio 5.6.3 runs the route for the first one of each
     process only: a bug of its t_reply.c, kampy runs it for each; see the module's README)."""
@@ -287,6 +334,8 @@ SCENARIOS: dict[str, Callable[[Server, Peers], object]] = {
     "on_sl_reply": stray_replies,
     "enable_uac_fr": uac_failure_route,
     "reply_relay_mode": late_2xx,
+    "rich_redirect": redirect,
+    "aggregate_challenges": challenges,
     "blst_503": blocklisted_503,
 }
 
@@ -315,6 +364,10 @@ def test_what_the_callee_and_caller_see(results) -> None:  # type: ignore[no-unt
     assert kampy["t_set_no_e2e_cancel_reason"] == [["1"], ["1"]]
     assert kampy["local-cancel-reason"] == [['SIP;cause=200;text="Call completed elsewhere"', "1"], ["1"]]
     assert kampy["on_sl_reply"] == ["SIP/2.0 298 Stray"]
+    assert kampy["rich_redirect"] == ("SIP/2.0 302 Moved",
+                                      ["<sip:b1@127.0.0.1:5080>;flags=8, <sip:b2@127.0.0.1>;q=0.5;flags=8"])
+    assert kampy["aggregate_challenges"] == ("SIP/2.0 401 Unauthorized", ['Digest realm="one", nonce="n1"'],
+                                             ['Digest realm="two", nonce="n2"'])
     assert kampy["reply_relay_mode"] == (["SIP/2.0 100 trying -- your call is important to us",
                                           "SIP/2.0 486 Busy Here", "SIP/2.0 200 OK"],
                                          ["SIP/2.0 486 Busy Here"])  # the 183 came after the 486
