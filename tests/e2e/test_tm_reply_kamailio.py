@@ -157,13 +157,14 @@ def end_cancelled(peers: Peers, invites: list[bytes], count: int) -> list[list[s
     seen = []
     for _ in range(count):
         cancel, addr = receive(peers.callee, "CANCEL")
-        seen.append(headers(cancel, "reason") + headers(cancel, "x-keep-a"))
+        # tm:local-request runs for t_uac's requests only, not for a CANCEL or an ACK (no X-Local)
+        seen.append(headers(cancel, "reason") + headers(cancel, "x-keep-a") + headers(cancel, "x-local"))
         peers.callee.sendto(answer(cancel, 200, "OK"), addr)
         branch = headers(cancel, "via")[0]
         invite = next(i for i in invites if headers(i, "via")[0] == branch)
         peers.callee.sendto(answer(invite, 487, "Request Terminated"), addr)
         ack, _ = receive(peers.callee, "ACK")
-        seen.append(headers(ack, "x-keep-a") + headers(ack, "x-other"))
+        seen.append(headers(ack, "x-keep-a") + headers(ack, "x-other") + headers(ack, "x-local"))
     return seen
 
 
