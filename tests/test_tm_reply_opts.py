@@ -24,6 +24,7 @@ from tests.tmkit import (
     parsed,
     reply_to,
     request,
+    two_workers,
 )
 from tests.tmkit import server as tm_server
 
@@ -516,3 +517,10 @@ def test_a_socket_set_in_local_request_route_sends_the_request_from_it_with_its_
     assert message.local == other
     via = parsed(message).via
     assert (via.host, via.port) == ("127.0.0.2", 5070) and via.branch.startswith("z9hG4bK")
+
+
+def test_the_blocklist_is_shared_by_the_workers() -> None:
+    with two_workers('loadmodule "corex"\nloadmodule "textops"\n' + RELAY, BLST) as (one, two):
+        _refused_503(one)
+        out = two.handle(request("INVITE", branch="z9hG4bK-w2", cseq=2), ALICE)
+        assert "SIP/2.0 477 Unfortunately error on sending to next hop occurred (477/TM)" in lines(out)
