@@ -524,3 +524,12 @@ def test_the_blocklist_is_shared_by_the_workers() -> None:
         _refused_503(one)
         out = two.handle(request("INVITE", branch="z9hG4bK-w2", cseq=2), ALICE)
         assert "SIP/2.0 477 Unfortunately error on sending to next hop occurred (477/TM)" in lines(out)
+
+
+def test_a_change_made_after_the_first_t_relay_is_not_in_failure_route_branches() -> None:
+    srv = server(SAVE.replace("append_hf(\"hf2: two\\r\\n\");\n    t_on_failure(\"F\"); t_relay();",
+                              "t_on_failure(\"F\"); t_relay(); append_hf(\"hf2: two\\r\\n\");") % "")
+    invite = [o for o in srv.handle(request("INVITE"), ALICE) if o.data.startswith(b"INVITE")][0]
+    out = srv.handle(reply_to(invite, 486, "Busy Here"), BOB)
+    [second] = [m for m in map(parsed, out) if isinstance(m, Request) and m.method == "INVITE"]
+    assert [h for h in ("hf1", "hf2", "hf3") if second.has_header(h)] == ["hf1", "hf3"]

@@ -42,8 +42,9 @@ class ReplyOptions(TmBase):
         return 1
 
     def _drop_unsaved(self, cell: Cell) -> None:
-        """failure_route starts from the request as saved: the changes made after t_save_lumps() are
-        lost (Kamailio clones them into the transaction's copy only up to then)."""
+        """failure_route starts from the request as saved: the changes made after t_save_lumps(), or
+        after the first t_relay(), are lost (Kamailio clones them into the transaction's copy only up
+        to then)."""
         if cell.saved_changes is None:
             return
         for change in cell.request.changes[cell.saved_changes:]:

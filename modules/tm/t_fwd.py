@@ -91,6 +91,8 @@ class Forward(TmBase):
         state = ScriptState.of(ctx)
         if not ctx.route_type & (RouteType.FAILURE | RouteType.BRANCH_FAILURE):
             cell.state = state
+            if not cell.branches and cell.saved_changes is None:  # save_msg_lumps, first forwarding
+                cell.saved_changes = len(cell.request.changes)
         targets: list[tuple[str, str | None, Socket | None, int, str | None, str | None, str | None]] = []
         # the R-URI is forked unless a forwarding consumed it already and it was not set since
         # (Kamailio's ruri_get_forking_state): a second t_replicate() sends the appended branches only

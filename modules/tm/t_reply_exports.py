@@ -60,7 +60,7 @@ REPLY_FUNCTIONS = (
                  "retransmission of the one kept", returns="1, -1 otherwise"),
     Function("t_save_lumps", routes=RouteType.REQUEST,
              doc="the changes made to the request so far are those the branches of failure_route get; "
-                 "later ones are lost for them (t_relay() saves them on its first call otherwise)",
+                 "later ones are lost for them (the first t_relay() saves them otherwise)",
              returns="1, -1 without a transaction"),
     Function("t_use_uac_headers", routes=RouteType.ANY,
              doc="the CANCELs of the transaction take their To header from the INVITE sent, not the one "
