@@ -533,3 +533,10 @@ def test_a_change_made_after_the_first_t_relay_is_not_in_failure_route_branches(
     out = srv.handle(reply_to(invite, 486, "Busy Here"), BOB)
     [second] = [m for m in map(parsed, out) if isinstance(m, Request) and m.method == "INVITE"]
     assert [h for h in ("hf1", "hf2", "hf3") if second.has_header(h)] == ["hf1", "hf3"]
+
+
+def test_a_branch_that_could_not_be_sent_blocklists_its_destination() -> None:
+    srv = server(HELD, 'use_dst_blocklist=1\n')
+    srv.handle(request("MESSAGE", body=HUGE, extra="Content-Type: text/plain\r\n"), ALICE)
+    out = srv.handle(request("MESSAGE", branch="z9hG4bK-m2", cseq=2), ALICE)
+    assert "SIP/2.0 477 Unfortunately error on sending to next hop occurred (477/TM)" in lines(out)

@@ -1,12 +1,12 @@
 """tm and the destination blocklist (Kamailio's USE_DST_BLOCKLIST parts of t_reply.c, timer.c and
 t_fwd.c): with the core's `use_dst_blocklist` on, the source of a 503 is blocklisted (blst_503 and its
-timeouts), so is a destination a branch timed out on (blst_methods_add), and a branch is not sent to a
-blocklisted destination (blst_methods_lookup)."""
+timeouts), so is a destination a branch timed out on (blst_methods_add) or could not be sent to, and
+a branch is not sent to a blocklisted destination (blst_methods_lookup)."""
 from __future__ import annotations
 
 import re
 
-from kampy.api import BLST_503, BLST_ERR_TIMEOUT, DstBlocklist, MessageContext, Response
+from kampy.api import BLST_503, BLST_ERR_SEND, BLST_ERR_TIMEOUT, DstBlocklist, MessageContext, Response
 
 from .base import TmBase, log
 from .cell import ON_HOLD, Cell, Dest
@@ -78,6 +78,15 @@ class Blocklisting(TmBase):
             return
         ttl = int(self.cfg.get("core", "dst_blocklist_expire") or 0)
         blocklist.add(dest.proto, dest.host, dest.port, ttl, BLST_ERR_TIMEOUT)
+
+    def _blst_send_failed(self, proto: str, host: str, port: int) -> None:
+        """A branch's request could not be sent: its destination is blocklisted for the core's
+        dst_blocklist_expire (t_send_branch's dst_blocklist_add(BLST_ERR_SEND))."""
+        blocklist = self._blocklist(proto)
+        if blocklist is None or self._ignored(proto, BLST_ERR_SEND):
+            return
+        ttl = int(self.cfg.get("core", "dst_blocklist_expire") or 0)
+        blocklist.add(proto, host, port, ttl, BLST_ERR_SEND)
 
     def _blocklisted(self, method: str, proto: str, host: str, port: int) -> bool:
         """Whether a branch of `method` must not be sent to the destination (blst_methods_lookup)."""

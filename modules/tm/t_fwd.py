@@ -167,6 +167,7 @@ class Forward(TmBase):
         if proto == "udp" and not fits_udp(data, host):
             log.warning("t_relay: sending request on branch %d failed: %d bytes do not fit in a UDP datagram "
                         "to %s:%d", index, len(data), host, port)
+            self._blst_send_failed(proto, host, port)  # type: ignore[attr-defined]
             if not self.params["failure_exec_mode"]:
                 return E_SEND
             cell.branches.append(br)  # on hold: its timer runs, nothing is sent, a 408 ends it
