@@ -31,7 +31,6 @@ server INVITE "trying", "G", "H", "I", "L"; server non-INVITE "J".
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 import dataclasses
 import logging
 from collections.abc import Callable
