@@ -48,6 +48,18 @@ def test_a_request_with_another_call_id_is_looked_for_in_another_hash_slot() -> 
     assert _again("", first, second) == ["SIP/2.0 404 New"]
 
 
+def test_a_request_with_a_live_transactions_branch_and_another_cseq_number_is_a_new_transaction() -> None:
+    # it goes to another hash slot in Kamailio: the RFC 3261 key alone does not make it the same
+    assert _again("", request(cseq=1), request(cseq=2)) == ["SIP/2.0 404 New"]
+
+
+def test_a_request_with_a_live_transactions_branch_and_another_cseq_number_is_relayed() -> None:
+    srv = server("request_route { t_relay(); }")
+    relayed = ["REGISTER sip:bob@198.51.100.20:5080 SIP/2.0"]
+    assert lines(srv.handle(request("REGISTER", cseq=1), ALICE)) == relayed
+    assert lines(srv.handle(request("REGISTER", cseq=2), ALICE)) == relayed
+
+
 # a Call-ID whose hash slot (with CSeq 1) is call-1@192.0.2.10's: hash2_raw(...) & 0xFFFF
 SAME_SLOT = b"Call-ID: call-37298x@"
 

@@ -865,14 +865,15 @@ class TransactionTable:
                 del self._loose[loose]
 
     def _add_sibling(self, tx: ServerTransaction) -> bool:
-        """RFC 2543: another To tag is another transaction. RFC 3261: another Call-ID (Kamailio's
-        table keeps both; `Matching.callid` tells them apart)."""
+        """RFC 2543: another To tag is another transaction. RFC 3261: another Call-ID or CSeq number
+        (Kamailio's table keeps both, in the hash slots of Call-ID and CSeq number; `Matching.callid`
+        tells apart those of one slot)."""
         if tx.key[0] == "2543":
             tag = _to_tag(tx.request)
             if any(_to_tag(other.request) == tag and not other.terminated
                    for other in self._candidates(tx.key)):
                 return False
-        elif any(other.request.call_id == tx.request.call_id and not other.terminated
+        elif any(_same_slot(other.request, tx.request) and not other.terminated
                  for other in self._candidates(tx.key)):
             return False
         self._siblings.setdefault(tx.key, []).append(tx)
@@ -970,6 +971,12 @@ class TransactionTable:
         if same is None:
             _same_call_id(request, live[0])  # logs the mismatch as Kamailio
         return same
+
+
+def _same_slot(one: Request, other: Request) -> bool:
+    """Same Call-ID and CSeq number: where Kamailio's lookup would have found the other."""
+    a, b = one.cseq, other.cseq
+    return one.call_id == other.call_id and (a.num if a else None) == (b.num if b else None)
 
 
 def _same_call_id(msg: Message, tx: ClientTransaction | ServerTransaction) -> bool:
