@@ -91,7 +91,7 @@ class Callee:
     def stop(self) -> None:
         stop_process(self.proc, timeout=5)
 
-    def got(self, method: str, seconds: float = 5) -> int:
+    def got(self, method: str, seconds: float = 15) -> int:
         """`received(method)` once it is not 0 (sipp writes its message trace behind), or 0 after
         `seconds`."""
         deadline = time.monotonic() + seconds
