@@ -9,11 +9,12 @@ import pytest
 from kampy.db import Database, connect, create_tables
 from kampy.runtime.shared import SharedStore
 from kampy.testing import mariadb
+from tests.support.basetemp import pytest_configure
 from tests.support.hygiene import pytest_sessionfinish, pytest_sessionstart, pytest_terminal_summary
 
 # The session deletes the shared stores (/dev/shm/kampy-shared-*) it leaves and stops the servers it
 # started, and fails if a store was left by a process that died (see tests/support/hygiene.py).
-__all__ = ["pytest_sessionfinish", "pytest_sessionstart", "pytest_terminal_summary"]
+__all__ = ["pytest_configure", "pytest_sessionfinish", "pytest_sessionstart", "pytest_terminal_summary"]
 
 
 
