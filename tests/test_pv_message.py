@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 
+from kampy.runtime.expressions import plus
 from tests.pv_helpers import REPLY, get, make_ctx
 
 
@@ -104,7 +105,13 @@ def test_rb_of_a_message_without_body_is_empty_string() -> None:
 
 def test_reply_status_and_reason() -> None:
     ctx = make_ctx(REPLY)
-    assert (get(ctx, "$rs"), get(ctx, "$rr"), get(ctx, "$rm")) == ("486", "Busy Here", "INVITE")
+    assert (get(ctx, "$rs"), get(ctx, "$rr"), get(ctx, "$rm")) == (486, "Busy Here", "INVITE")
+
+
+def test_reply_status_is_a_number_as_kamailios_so_plus_adds() -> None:
+    # pv_get_status gives an int-typed value (pv_get_intstrval): `$rs + " " + $rr` is 486 in Kamailio
+    ctx = make_ctx(REPLY)
+    assert plus(plus(get(ctx, "$rs"), " "), get(ctx, "$rr")) == 486
 
 
 def test_reply_has_no_ruri() -> None:

@@ -195,7 +195,8 @@ def get_rmid(ctx: MessageContext) -> Value:
 
 
 def get_rs(ctx: MessageContext) -> Value:
-    return None if ctx.is_request else str(ctx.msg.status)  # type: ignore[union-attr]
+    """`$rs`: the status code, a number in expressions (Kamailio's pv_get_intstrval: `$rs + 1` adds)."""
+    return None if ctx.is_request else ctx.msg.status  # type: ignore[union-attr]
 
 
 def get_rsi(ctx: MessageContext) -> Value:
