@@ -31,7 +31,9 @@ from tests.e2e.sip import call_id_of, status_of
 
 log = logging.getLogger("fuzz")
 PORT = 5060  # a private namespace: nothing else listens here
-PROBE_TIMEOUT = 2.0
+PROBE_TIMEOUT = 0.5  # ten times the 50 ms target: a probe not answered by then is missed
+MAX_LAG = 0.05  # seconds the sender may fall behind its schedule before it stops catching up
+PROGRESS_EVERY = 50_000
 DRAIN_TIMEOUT = 30.0  # fuzz.cfg's timers: fr 1 s, fr_inv 2 s, T1 100 ms (H 6.4 s), wt 1 s
 _EXCEPTION = re.compile(r"\b(\w+(?:Error|Exception))\b")
 
@@ -39,8 +41,9 @@ _EXCEPTION = re.compile(r"\b(\w+(?:Error|Exception))\b")
 class Prober:
     """A valid OPTIONS for an unknown user of the proxy's domain: lookup fails, t_newtran, t_reply 404."""
 
-    def __init__(self, addr: tuple[str, int]) -> None:
+    def __init__(self, addr: tuple[str, int], timeout: float = PROBE_TIMEOUT) -> None:
         self.addr = addr
+        self.timeout = timeout
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
@@ -57,7 +60,7 @@ class Prober:
                 f"Call-ID: {call_id}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
         started = time.monotonic()
         self.sock.sendto(data.encode(), self.addr)
-        deadline = started + PROBE_TIMEOUT
+        deadline = started + self.timeout
         while (left := deadline - time.monotonic()) > 0:
             self.sock.settimeout(left)
             try:
@@ -80,12 +83,16 @@ class Prober:
 
 
 def paced(datagrams: Iterator[bytes], rate: float) -> Iterator[tuple[int, bytes]]:
-    """The datagrams numbered from 1, no faster than `rate` per second."""
-    started = time.monotonic()
+    """The datagrams numbered from 1, no faster than `rate` per second. Time lost (a missed probe, the
+    sender descheduled) is not made up with a burst: a burst at full speed overflows the server's
+    receive buffer, loses the next probes and so falls further behind."""
+    started, base = time.monotonic(), 0
     for i, data in enumerate(datagrams, 1):
-        ahead = started + i / rate - time.monotonic()
+        ahead = started + (i - base) / rate - time.monotonic()
         if ahead > 0:
             time.sleep(ahead)
+        elif ahead < -MAX_LAG:
+            started, base = time.monotonic(), i
         yield i, data
 
 
@@ -100,7 +107,22 @@ def blast(kampy: Kampy, count: int, rate: float, seed: int, probe_every: int, pr
             log.debug("send failed: %s", exc)
         if i % probe_every == 0:
             prober.probe()
+        if i % PROGRESS_EVERY == 0:
+            log.info("%d of %d sent, %d probes missed, %d datagrams dropped by the receive buffer",
+                     i, count, prober.missed, udp_receive_drops())
     sender.close()
+
+
+def udp_receive_drops(port: int = PORT) -> int:
+    """The datagrams the kernel dropped at the UDP socket bound to `port` (its receive buffer full):
+    the last column of /proc/net/udp. The namespace's RcvbufErrors would also count the replies
+    dropped at the fuzzer's own socket, which never reads them."""
+    total = 0
+    for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].rpartition(":")[2], 16) == port:
+            total += int(fields[-1])
+    return total
 
 
 def rpc(socket_path: Path, method: str, *params: str) -> object:
@@ -146,6 +168,9 @@ def main() -> int:
     parser.add_argument("--probe-every", type=int, default=50)
     parser.add_argument("--children", type=int, default=2)
     parser.add_argument("--seed", type=int, default=4475)
+    parser.add_argument("--probe-timeout", type=float, default=PROBE_TIMEOUT)
+    parser.add_argument("--maxbuffer", type=int, default=None,
+                        help="the config's maxbuffer (UDP receive buffer); fuzz.cfg's default otherwise")
     parser.add_argument("--dir", type=Path, default=None)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
@@ -153,17 +178,21 @@ def main() -> int:
     directory = args.dir or Path(tempfile.mkdtemp())
     rpc_socket = directory / "rpc.sock"
     defines = ["-A", f'RPC_SOCKET="{rpc_socket}"', "-A", f"CHILDREN={args.children}"]
+    if args.maxbuffer:
+        defines += ["-A", f"MAXBUFFER={args.maxbuffer}"]
     with running_kampy(CONFIGS / "fuzz.cfg", directory, port=PORT, protos=("udp",), args=defines) as kampy:
-        prober = Prober(kampy.addr)
+        prober = Prober(kampy.addr, args.probe_timeout)
         # the warm-up as long as the run (5,000 at most): the allocator's arenas reach the size the
         # mix of messages needs before RSS is first read, so what follows is growth, not filling
         warm_up = min(args.count, 5000)
         blast(kampy, warm_up, args.rate, args.seed + 1, args.probe_every, Prober(kampy.addr))
         drained(rpc_socket, DRAIN_TIMEOUT)
         rss_before = kampy.rss_kib()
+        drops_before = udp_receive_drops()
         started = time.monotonic()
         blast(kampy, args.count, args.rate, args.seed, args.probe_every, prober)
         elapsed = time.monotonic() - started
+        drops = udp_receive_drops() - drops_before
         left = drained(rpc_socket, DRAIN_TIMEOUT)
         tm_stats = rpc(rpc_socket, "tm.stats")
         final = prober.probe()
@@ -173,6 +202,7 @@ def main() -> int:
         code = kampy.stop()
         tracebacks, errors = log_problems(kampy.log_path)
     print(json.dumps({"sent": args.count, "rate": args.rate, "seconds": round(elapsed, 1), **prober.figures(),
+                      "udp_receive_drops": drops,
                       "final_answered": final, "tracebacks": tracebacks, "internal_errors": errors,
                       "err_internal": int(err.get("core.err_internal", 0)) if isinstance(err, dict) else err,
                       "transactions_left": left, "tm_stats": tm_stats, "rss_before_kib": rss_before,
