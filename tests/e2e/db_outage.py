@@ -9,6 +9,7 @@ again the first 202 came, the RSS of the server's processes each second, and the
 """
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import statistics
@@ -24,6 +25,7 @@ from tests.e2e.msilo_sample import Server
 from tests.e2e.sip import call_id_of, status_of
 
 USER = "offline"
+_SERIALS = itertools.count(1)  # one Call-ID and branch per MESSAGE of this process, across senders
 
 
 @dataclass
@@ -112,7 +114,7 @@ class Sender:
         self.serial = 0
 
     def send_one(self) -> None:
-        self.serial += 1
+        self.serial = next(_SERIALS)
         call_id = f"outage-{self.serial}-{os.getpid()}"
         body = f"message {self.serial}"
         data = (f"MESSAGE sip:{USER}@example.test SIP/2.0\r\n"
@@ -146,7 +148,28 @@ def stored(url: str) -> int:
         return db.raw_query("SELECT COUNT(*) FROM silo WHERE username = %s", (USER,))[0][0]
 
 
-def _pids(server: Server) -> list[int]:
+def burst(server: Server, count: int, *, rate: float, settle: float = 2.0) -> list[int]:
+    """Send `count` MESSAGEs at `rate` per second; the final status of each (0: none within `settle` s
+    after the last was sent)."""
+    outage = Outage()
+    sender = Sender(server, outage)
+    started = time.monotonic()
+    try:
+        for i in range(1, count + 1):
+            sender.send_one()
+            ahead = started + i / rate - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
+        deadline = time.monotonic() + settle
+        while time.monotonic() < deadline and any(not s.status for s in outage.sent.values()):
+            time.sleep(0.01)
+    finally:
+        sender.close()
+    return [s.status for s in outage.sent.values()]
+
+
+def worker_pids(server: Server) -> list[int]:
+    """The server's first process and its children (kampy's workers)."""
     try:
         children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
     except OSError:
@@ -171,7 +194,7 @@ def run(server: Server, stop_db: Callable[[], None], start_db: Callable[[], None
             if events and now - started >= events[0][0]:
                 _, what = events.pop(0)
                 if what == "stop":
-                    outage.rss_at_stop_kib = sum(rss_kib(p) for p in _pids(server))
+                    outage.rss_at_stop_kib = sum(rss_kib(p) for p in worker_pids(server))
                     stop_db()
                     outage.stopped_at = time.monotonic()
                 else:
@@ -182,7 +205,7 @@ def run(server: Server, stop_db: Callable[[], None], start_db: Callable[[], None
             if not events and now - outage.restarted_at >= after:
                 break
             if now >= next_rss:
-                outage.rss_kib.append(sum(rss_kib(p) for p in _pids(server)))
+                outage.rss_kib.append(sum(rss_kib(p) for p in worker_pids(server)))
                 next_rss += 1.0
             i += 1
             sender.send_one()
