@@ -1,5 +1,6 @@
 """db_mysql's parameters reach the connections the modules open (modparam("db_mysql", ...)):
-here update_affected_found, seen through sqlops' $sqlrows on the real MariaDB."""
+update_affected_found, seen through sqlops' $sqlrows, insert_delayed, server_timezone,
+auto_reconnect and unsigned_type, on the real MariaDB."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,7 +11,8 @@ import pytest
 
 from kampy.api import Socket
 from kampy.config.pipeline import load_text
-from kampy.db import DBError, connect, create_tables
+from kampy.db import Database, DBError, Reason, connect, create_tables
+from kampy.testing import mariadb
 from kampy.runtime.server import Server
 from tests.reg_helpers import UA, FakeClock
 
@@ -118,3 +120,63 @@ def test_without_server_timezone_times_are_kampys_local_wall_time(mysql_url: str
                                                                   far_time_zone: None) -> None:
     stored, server = stored_time(mysql_url, {})
     assert stored == dt.datetime.fromtimestamp(1_700_000_000) != server
+
+
+# auto_reconnect: Kamailio 5.6 sets libmysqlclient's MYSQL_OPT_RECONNECT and tries a query up to 3
+# times when it is 1; with 0 a lost connection stays lost for the process (km_my_con.c, km_dbase.c)
+
+def kill_connections(server: mariadb.MariaDB, db: Database) -> None:
+    """End the server side of `db`'s connection (as a restart of the server would)."""
+    ((ident,),) = db.raw_query("SELECT CONNECTION_ID()")
+    server.as_root(f"KILL {ident}")
+
+
+def test_a_lost_connection_is_reconnected_by_default(mariadb_server: mariadb.MariaDB, mysql_url: str) -> None:
+    with connect(mysql_url) as db:
+        create_tables(db, ["location"])
+        kill_connections(mariadb_server, db)
+        assert db.query("version", ["table_version"], {"table_name": "location"}) == [(9,)]
+
+
+def test_with_auto_reconnect_0_a_lost_connection_is_not_reconnected(mariadb_server: mariadb.MariaDB,
+                                                                      mysql_url: str) -> None:
+    with connect(mysql_url, options={"auto_reconnect": 0, "timeout_interval": 1}) as db:
+        create_tables(db, ["location"])
+        kill_connections(mariadb_server, db)
+        for _ in range(2):  # the server answers, but this connection is gone for good
+            with pytest.raises(DBError) as failure:
+                db.query("version", ["table_name"])
+            assert failure.value.reason is Reason.CONNECTION
+
+
+# unsigned_type: how an unsigned integer column's values read (km_res.c, db_str2int, db_str2longlong)
+
+@pytest.fixture
+def unsigned_db(mysql_url: str) -> str:
+    with connect(mysql_url) as db:
+        db.execute("CREATE TABLE u (i INT UNSIGNED, b BIGINT UNSIGNED, s INT)")
+        db.execute("INSERT INTO u VALUES (3000000000, 5, -7)")
+    return mysql_url
+
+
+def test_by_default_an_unsigned_int_above_2_31_reads_as_a_negative_int(unsigned_db: str) -> None:
+    with connect(unsigned_db) as db:
+        result = db.execute("SELECT i, b, s FROM u")
+        assert result.rows == [(3000000000 - 2**32, 5, -7)]
+        assert result.types == ["INT", "BIGINT", "INT"]
+
+
+def test_by_default_an_unsigned_bigint_above_2_63_fails_the_query(unsigned_db: str) -> None:
+    with connect(unsigned_db) as db:
+        db.execute("UPDATE u SET b = 18446744073709551615")
+        with pytest.raises(DBError, match="out of range") as failure:
+            db.raw_query("SELECT b FROM u")
+        assert failure.value.reason is Reason.DATA
+
+
+def test_unsigned_type_1_reads_unsigned_columns_as_uint_and_ubigint(unsigned_db: str) -> None:
+    with connect(unsigned_db, options={"unsigned_type": 1}) as db:
+        db.execute("UPDATE u SET b = 18446744073709551615")
+        result = db.execute("SELECT i, b, s FROM u")
+        assert result.rows == [(3000000000, 18446744073709551615, -7)]
+        assert result.types == ["UINT", "UBIGINT", "INT"]

@@ -29,11 +29,6 @@ NOT_IMPLEMENTED = (
     Unimplemented("param", "retries", "Kamailio 5.6 reads it only in its second DB API (srdb2, "
                   "my_cmd.c), which no kampy module uses; kampy's queries retry after a lost "
                   "connection as srdb1's do", default=1, types=(int,)),
-    Unimplemented("param", "auto_reconnect", "not implemented yet: kampy always reconnects a lost "
-                  "connection (auto_reconnect 1)", default=1, types=(int,)),
-    Unimplemented("param", "unsigned_type", "not implemented yet: kampy always reads an unsigned "
-                  "column's values as unsigned (Kamailio's unsigned_type 1); with 0 Kamailio reads "
-                  "those above 2^31-1 as negative", default=0, types=(int,)),
 )
 
 
@@ -52,6 +47,11 @@ EXPORTS = Exports(
               doc="1: date-time values are sent as FROM_UNIXTIME(seconds), in the server's time zone"),
         Param("insert_delayed", (int,), 0,
               doc="1: the modules' inserts are INSERT DELAYED (MyISAM, MEMORY, ARCHIVE tables only)"),
+        Param("auto_reconnect", (int,), 1,
+              doc="0: a lost connection is not reconnected; every later query of the process fails"),
+        Param("unsigned_type", (int,), 0,
+              doc="1: unsigned integer columns read as UINT/UBIGINT; 0: as INT/BIGINT (a value above "
+                  "2^31-1 wraps to negative, one above 2^63-1 fails the query)"),
     ),
     not_implemented=NOT_IMPLEMENTED,
     factory=DbMysqlModule,

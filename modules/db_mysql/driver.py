@@ -40,6 +40,11 @@ IDLE_PING_SECONDS = 1.0
 # BLOB (TEXT columns too); SET
 KAMAILIO_TYPES = {1: "INT", 2: "INT", 3: "INT", 9: "INT", 7: "INT", 8: "BIGINT", 4: "DOUBLE",
                   5: "DOUBLE", 12: "DATETIME", 252: "BLOB", 248: "BITMAP"}
+# unsigned_type: the integer types whose UNSIGNED columns Kamailio reads as DB1_UINT (LONGLONG: DB1_UBIGINT)
+# when it is 1, and as signed (a 32-bit value above 2^31-1 wraps to negative) when it is 0
+UNSIGNED_INT_TYPES = frozenset({1, 2, 3, 9})
+LONGLONG = 8
+UNSIGNED_FLAG = 32
 DEFAULT_SOCKET = "/run/mysqld/mysqld.sock"
 # the INSERT of Database.insert() (Kamailio's db_mysql_insert, which insert_delayed makes INSERT
 # DELAYED); a raw query (sqlops) has its values in its text, not as parameters
@@ -178,6 +183,9 @@ class MySQLBackend:
         self._idle_ping = IDLE_PING_SECONDS if _option(options, "ping_interval", 300) > 0 else None
         self._insert_delayed = _option(options, "insert_delayed", 0) == 1
         self._server_timezone = _option(options, "server_timezone", 0) != 0
+        self._auto_reconnect = _option(options, "auto_reconnect", 1) != 0
+        self._unsigned_type = _option(options, "unsigned_type", 0) != 0
+        self._lost = False  # auto_reconnect 0 and the connection was lost: it stays so
         self._suspect_since = 0.0
         self._lock = threading.Lock()
         self._connector = Connector(_option(options, "opt_ssl_mode", 0))
@@ -230,6 +238,9 @@ class MySQLBackend:
         try:
             con.ping(reconnect=False)
         except Exception:
+            if not self._auto_reconnect:
+                self._lost = True  # and the statement runs on the dead connection, and fails
+                return True
             log.info("pooled connection to %s is dead; reconnecting", self.url.redacted())
             return False
         return True
@@ -239,6 +250,9 @@ class MySQLBackend:
             statement = "INSERT DELAYED" + statement[len("INSERT"):]
         if self._server_timezone:
             statement, params = server_time(statement, params)
+        if self._lost:
+            raise DBError(f"connection to MySQL server {self.url.redacted()} was lost and auto_reconnect "
+                          "is 0: not reconnecting", DBReason.CONNECTION)
         if self._circuit.refuse():
             raise DBError(f"MySQL server {self.url.redacted()} is unreachable (failing at once until it "
                           "answers again)", DBReason.CONNECTION)
@@ -247,6 +261,10 @@ class MySQLBackend:
         except pymysql.err.MySQLError as exc:
             if isinstance(exc, Unreachable) or not is_connection_error(exc):
                 raise self._failed(exc) from exc
+            if not self._auto_reconnect:  # Kamailio's one mysql_real_query, on no new connection
+                self._lost = True
+                log.error("connection to %s lost; auto_reconnect is 0: not reconnecting", self.url.redacted())
+                raise to_dberror(exc, self.url) from exc
             # idempotent: once more on a new connection, unless the server timed out (a second
             # wait would double the time a dead server holds the call); otherwise only when the
             # statement certainly never reached the server
@@ -283,16 +301,50 @@ class MySQLBackend:
                 cur.execute(statement, raw_strings(params))
                 rows = list(cur.fetchall()) if cur.description else []
                 described = cur.description or ()
-                return DBResult(rows, cur.rowcount, cur.lastrowid, [d[0] for d in described],
-                                [KAMAILIO_TYPES.get(d[1], "STRING") for d in described])
+                # the column flags are only in PyMySQL's field packets (description has none)
+                fields = cur._result.fields if described and cur._result is not None else ()
+                types = [self._kind(d[1], f.flags) for d, f in zip(described, fields, strict=True)]
+                if not self._unsigned_type and any(t.startswith("U") for t in types):
+                    types, rows = signed(types, rows)
+                return DBResult(rows, cur.rowcount, cur.lastrowid, [d[0] for d in described], types)
             finally:
                 cur.close()
         finally:
             con.close()
 
+    @staticmethod
+    def _kind(type_code: int, flags: int) -> str:
+        """Kamailio's DB1 type of a column (km_res.c), UINT/UBIGINT for an unsigned integer column."""
+        kind = KAMAILIO_TYPES.get(type_code, "STRING")
+        if flags & UNSIGNED_FLAG and (type_code in UNSIGNED_INT_TYPES or type_code == LONGLONG):
+            return "U" + kind
+        return kind
+
     def close(self) -> None:
         self._circuit.stop()
         self._pool.close()
+
+
+def signed(types: list[str], rows: list[tuple[Any, ...]]) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """unsigned_type 0: unsigned columns read as Kamailio reads them as INT and BIGINT: a 32-bit value
+    above 2^31-1 wraps to negative (db_str2int's cast), a 64-bit one above 2^63-1 fails the query
+    (db_str2longlong: out of range)."""
+    unsigned = [i for i, t in enumerate(types) if t.startswith("U")]
+    out = []
+    for row in rows:
+        values = list(row)
+        for i in unsigned:
+            value = values[i]
+            if not isinstance(value, int):
+                continue
+            if types[i] == "UINT" and value > 0x7FFFFFFF:
+                values[i] = value - (1 << 32)
+            elif types[i] == "UBIGINT" and value > 0x7FFFFFFFFFFFFFFF:
+                raise DBError(f"error while converting big integer value from string: {value} is out "
+                              "of range (an unsigned BIGINT column: db_mysql's unsigned_type 1 reads it)",
+                              DBReason.DATA)
+        out.append(tuple(values))
+    return [t.removeprefix("U") for t in types], out
 
 
 class MySQLDriver:
