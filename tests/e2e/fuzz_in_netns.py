@@ -8,7 +8,9 @@ statefully) every few datagrams. Prints one JSON line with what it measured:
 sent, probes, probes_missed, probe_ms (median, p99, max), probes_over_50ms; tracebacks and
 internal_errors (log lines) and err_internal (the statistic); transactions_left (tmx:inuse_transactions
 summed over the workers) and tm_stats (tm.stats of worker 1) once the timers ran out; rss_before_kib,
-rss_after_kib (kampy and its workers, after a warm-up and at the end); alive, exit_code.
+rss_after_kib (kampy and its workers, after a warm-up and at the end) and the same split into anonymous
+and shared-store pages (memory_before_kib, memory_after_kib); udp_receive_drops (kampy's socket);
+alive, exit_code.
 """
 from __future__ import annotations
 
@@ -113,6 +115,18 @@ def blast(kampy: Kampy, count: int, rate: float, seed: int, probe_every: int, pr
     sender.close()
 
 
+def memory_kib(kampy: Kampy) -> dict[str, int]:
+    """RssAnon and RssShmem (the shared store's pages each process touched, counted in each one's RSS)
+    of kampy and its workers, summed."""
+    out = {"anon": 0, "shmem": 0}
+    for pid in [kampy.pid, *kampy.worker_pids()]:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name in ("RssAnon", "RssShmem"):
+                out[name[3:].lower()] += int(value.split()[0])
+    return out
+
+
 def udp_receive_drops(port: int = PORT) -> int:
     """The datagrams the kernel dropped at the UDP socket bound to `port` (its receive buffer full):
     the last column of /proc/net/udp. The namespace's RcvbufErrors would also count the replies
@@ -187,7 +201,7 @@ def main() -> int:
         warm_up = min(args.count, 5000)
         blast(kampy, warm_up, args.rate, args.seed + 1, args.probe_every, Prober(kampy.addr))
         drained(rpc_socket, DRAIN_TIMEOUT)
-        rss_before = kampy.rss_kib()
+        rss_before, memory_before = kampy.rss_kib(), memory_kib(kampy)
         drops_before = udp_receive_drops()
         started = time.monotonic()
         blast(kampy, args.count, args.rate, args.seed, args.probe_every, prober)
@@ -197,7 +211,7 @@ def main() -> int:
         tm_stats = rpc(rpc_socket, "tm.stats")
         final = prober.probe()
         err = rpc(rpc_socket, "stats.fetch", "core:err_internal")
-        rss_after = kampy.rss_kib()
+        rss_after, memory_after = kampy.rss_kib(), memory_kib(kampy)
         alive = kampy.proc.poll() is None and len(kampy.worker_pids()) > 0
         code = kampy.stop()
         tracebacks, errors = log_problems(kampy.log_path)
@@ -206,7 +220,8 @@ def main() -> int:
                       "final_answered": final, "tracebacks": tracebacks, "internal_errors": errors,
                       "err_internal": int(err.get("core.err_internal", 0)) if isinstance(err, dict) else err,
                       "transactions_left": left, "tm_stats": tm_stats, "rss_before_kib": rss_before,
-                      "rss_after_kib": rss_after, "alive": alive, "exit_code": code}))
+                      "rss_after_kib": rss_after, "memory_before_kib": memory_before,
+                      "memory_after_kib": memory_after, "alive": alive, "exit_code": code}))
     return 0
 
 
