@@ -163,6 +163,27 @@ def test_extra_trailing_bytes_dropped():
     assert m.body == b"Hello Bob #1\r\n" and m.to_bytes() == MESSAGE
 
 
+def test_a_cr_without_lf_inside_a_header_line_is_a_400_to_answer():
+    # the fuzz harness's `Max-Forwards: 69\r\r\n`: once parsed, the line could not be written back
+    with pytest.raises(SIPProtocolError) as info:
+        msg(MESSAGE.replace(b"Max-Forwards: 70\r\n", b"Max-Forwards: 69\r\r\n"))
+    assert info.value.status == 400 and info.value.can_reply
+
+
+def test_a_cr_without_lf_in_a_header_of_bare_lf_lines_is_a_400_too():
+    with pytest.raises(SIPProtocolError) as info:
+        msg(MESSAGE.replace(b"\r\n", b"\n").replace(b"Max-Forwards: 70", b"Max-Forwards: 7\r0"))
+    assert info.value.status == 400
+
+
+def test_the_400_for_a_bare_cr_copies_the_via_of_the_request():
+    data = MESSAGE.replace(b"Max-Forwards: 70\r\n", b"Max-Forwards: 69\r\r\n")
+    with pytest.raises(SIPProtocolError) as info:
+        msg(data)
+    reply = error_response(data, info.value)
+    assert reply is not None and b"branch=z9hG4bK-8718-1-0" in reply
+
+
 def test_negative_content_length_raises():
     with pytest.raises(SIPProtocolError):
         msg(MESSAGE.replace(b"Content-Length:    14", b"Content-Length: -1"))

@@ -727,10 +727,17 @@ def _find_header_end(data: bytes, can_reply: bool) -> tuple[int, int]:
     return min(ends)
 
 
-def _split_lines(head: bytes) -> list[bytes]:
+def _split_lines(head: bytes, *, strict: bool = True) -> list[bytes]:
+    """The lines of a header block, CRLF or bare LF ended; `strict`: a CR inside a line is a
+    SIPProtocolError (RFC 3261 25.1: no line break, and it could not be written back as it came)."""
     lines = head.split(b"\r\n")
     if head.count(b"\n") != len(lines) - 1:  # bare LFs
         lines = [line[:-1] if line.endswith(b"\r") else line for line in head.split(b"\n")]
+        bare_cr = any(b"\r" in line for line in lines)
+    else:
+        bare_cr = head.count(b"\r") != len(lines) - 1
+    if bare_cr and strict:
+        raise SIPProtocolError("a CR without LF in the header lines")
     return lines
 
 
@@ -910,12 +917,12 @@ def error_response(data: bytes, exc: SIPProtocolError, first_via: bytes | None =
     head = data.lstrip(b"\r\n")
     cut = [i for i in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if i >= 0]
     head = head[:min(cut)] if cut else head
-    lines = _split_lines(head[:MAX_MESSAGE_SIZE])
+    lines = _split_lines(head[:MAX_MESSAGE_SIZE], strict=False)
     found: dict[str, list[bytes]] = {k: [] for k in _COPY_FOR_ERROR}
     for raw, line in _unfold_lenient(lines[1:MAX_HEADERS + 1]):
         name, sep, value = line.partition(b":")
         lname = canonical_name(name.decode("latin-1"))
-        if sep and lname in found and len(raw) <= MAX_LINE_LENGTH:
+        if sep and lname in found and len(raw) <= MAX_LINE_LENGTH and b"\r" not in line:
             found[lname].append(value.strip())
     if not found["via"]:
         return None
