@@ -728,16 +728,19 @@ def _find_header_end(data: bytes, can_reply: bool) -> tuple[int, int]:
 
 
 def _split_lines(head: bytes, *, strict: bool = True) -> list[bytes]:
-    """The lines of a header block, CRLF or bare LF ended; `strict`: a CR inside a line is a
-    SIPProtocolError (RFC 3261 25.1: no line break, and it could not be written back as it came)."""
+    """The lines of a header block, CRLF or bare LF ended. A CR at the end of a line is trailing
+    white space, dropped (Kamailio trims it: `Max-Forwards: 69\r` is 69); `strict`: a CR inside a
+    line is a SIPProtocolError (RFC 3261 25.1: no line break, and it could not be written back)."""
     lines = head.split(b"\r\n")
     if head.count(b"\n") != len(lines) - 1:  # bare LFs
         lines = [line[:-1] if line.endswith(b"\r") else line for line in head.split(b"\n")]
-        bare_cr = any(b"\r" in line for line in lines)
+        stray = any(b"\r" in line for line in lines)
     else:
-        bare_cr = head.count(b"\r") != len(lines) - 1
-    if bare_cr and strict:
-        raise SIPProtocolError("a CR without LF in the header lines")
+        stray = head.count(b"\r") != len(lines) - 1
+    if stray:
+        lines = [line.rstrip(b"\r") if b"\r" in line else line for line in lines]
+        if strict and any(b"\r" in line for line in lines):
+            raise SIPProtocolError("a CR without LF inside a header line")
     return lines
 
 
