@@ -72,8 +72,10 @@ def test_messages_get_503_while_the_database_is_down(outage: dict) -> None:
 
 def test_the_503s_of_the_outage_come_at_once(outage: dict) -> None:
     # bench/db_outage.py holds the 10 ms target for every one; here, on a machine shared with other
-    # test runs, the median with room and a p99 no scheduling hiccup reaches (it was seconds)
-    assert outage["down_503_ms"]["median"] < 5 and outage["down_503_ms"]["p99"] < 50, outage
+    # test runs (the suite runs in two workers), the median with room and a p99 that scheduling
+    # hiccups stay under (69 and 112 ms seen at load 10) while a reconnect per request does not
+    # (the 503s took seconds then)
+    assert outage["down_503_ms"]["median"] < 5 and outage["down_503_ms"]["p99"] < 250, outage
 
 
 def test_202s_are_back_within_a_second_of_the_database(outage: dict) -> None:
