@@ -109,8 +109,11 @@ class Forward(TmBase):
             return E_CFG
         first = len(cell.branches)
         sent, lowest = 0, -1
+        # this forwarding's branch_route; t_on_branch() in it (or later) names the next one's
+        on_branch, cell.on_branch = cell.on_branch, None
         for uri, dst_uri, sock, bflags, path, ruid, instance in targets:
-            ret = self._add_branch(ctx, cell, uri, dst_uri, sock, bflags, proxy, path, ruid, instance)
+            ret = self._add_branch(ctx, cell, uri, dst_uri, sock, bflags, proxy, path, ruid, instance,
+                                   on_branch)
             if ret > 0:
                 sent += 1
             else:
@@ -121,7 +124,8 @@ class Forward(TmBase):
 
     def _add_branch(self, ctx: MessageContext, cell: Cell, uri: str, dst_uri: str | None,
                     sock: Socket | None, bflags: int, proxy: tuple[str, str, int] | None,
-                    path: str | None = None, ruid: str | None = None, instance: str | None = None) -> int:
+                    path: str | None = None, ruid: str | None = None, instance: str | None = None,
+                    on_branch: str | None = None) -> int:
         msg = ctx.msg
         assert isinstance(msg, Request)
         index = len(cell.branches)
@@ -131,7 +135,7 @@ class Forward(TmBase):
         bctx.local.update({CELL: cell, BRANCH: index})
         before = len(msg.changes)
         try:
-            if cell.on_branch is not None and not self._run_route("branch", cell.on_branch, bctx):
+            if on_branch is not None and not self._run_route("branch", on_branch, bctx):
                 return E_CFG  # dropped in branch_route
             if cell.tmcb_types & TMCB_REQUEST_FWDED:
                 self._tmcb(cell, TMCB_REQUEST_FWDED, msg, branch=index, ctx=bctx)

@@ -184,8 +184,7 @@ class TmModule(Suspend, Lookup, RelayTo, Cancel, Replies, RpcUac, RpcTm, TFifo, 
     def _on(self, ctx: MessageContext, attr: str, name: str) -> int:
         name = "" if name == "0" else name  # fixup_on_*: "0" is no route
         cell = self.cell_of(ctx)
-        if cell is not None and ctx.route_type & (RouteType.REQUEST | RouteType.FAILURE
-                                                  | RouteType.TM_ONREPLY):
+        if cell is not None:  # wherever T is known, branch_route included: set on the transaction
             setattr(cell, attr, name or None)
         else:
             ctx.local.setdefault(PENDING_ROUTES, {})[attr] = name or None
