@@ -74,7 +74,6 @@ class DialogTransfer:
             uac = self._bridge_dialog(reply)
             if uac is None:
                 return
-            self.tm.t_uac("ACK", uac)  # (Kamailio's tm sends it for a local INVITE's 2xx)
             self.refer_then_bye(uac, to)
 
         ret = self.tm.t_request(

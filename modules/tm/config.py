@@ -104,10 +104,10 @@ CFG = CfgGroup("tm", (
           "request", 0, 1, fixup="fix_reparse_on_dns_failover"),
     CfgVar("disable_6xx_block", "int", "if set to 1, 6xx is treated like a normal reply (breaks rfc)",
            min=0, max=1),
-    _kept("local_ack_mode", "int", 0, "if set to 1 or 2, local 200 ACKs are sent to the same address as the "
+    CfgVar("local_ack_mode", "int", "if set to 1 or 2, local 200 ACKs are sent to the same address as the "
           "corresponding INVITE (1) or the source of the 200 reply (2) instead of using the contact and the "
           "route set (it breaks the rfc, if  it is not set to 0 but allows dealing with NATed contacts in "
-          "some simple cases)", 0, 2),
+          "some simple cases)", min=0, max=2),
     CfgVar("local_cancel_reason", "int", "if set to 1, a Reason header is added to locally generated "
            "CANCELs (see RFC3326)", min=0, max=1),
     CfgVar("e2e_cancel_reason", "int", "if set to 1, Reason headers from received CANCELs are copied into "

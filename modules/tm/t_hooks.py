@@ -73,7 +73,6 @@ NOT_RUN = {
     TMCB_ON_FAILURE_RO: "Kamailio 5.6 does not run it either: use TMCB_ON_FAILURE",
     TMCB_ON_BRANCH_FAILURE_RO: "Kamailio 5.6 does not run it either: use TMCB_ON_BRANCH_FAILURE",
     TMCB_DLG: "tm's own dialog callbacks are not implemented",
-    TMCB_DONT_ACK: "kampy's tm does not ACK the 2xx of a local INVITE",
 }
 GLOBAL = TMCB_REQUEST_IN | TMCB_LOCAL_REQUEST_IN
 E2EACK = TMCB_E2EACK_IN | TMCB_E2EACK_RETR_IN

@@ -140,6 +140,8 @@ class Replies(TmBase):
     def _branch_reply(self, leg: Leg, reply: Response, ctx: MessageContext | None) -> None:
         cell = leg.cell
         br = cell.branches[leg.branch]
+        if cell.is_local and cell.is_invite and 200 <= reply.status < 300:
+            self._ack_local_2xx(cell, br, reply, ctx)  # type: ignore[attr-defined]
         if cell.on_reply is not None and not cell.is_local:
             rctx = ctx or MessageContext(reply, cell.src, self.core)  # type: ignore[arg-type]
             rctx.route_type = RouteType.TM_ONREPLY

@@ -28,6 +28,9 @@ REPLY_PARAMS = (
     Param("enable_uac_fr", (int,), 0,
           doc="1: a request tm sends itself runs the failure_route set for it (t_on_failure() in "
               "event_route[tm:local-request]) and its TMCB_ON_FAILURE callbacks when it fails"),
+    Param("local_ack_mode", (int,), 0,
+          doc="where tm sends the ACK of a 2xx to an INVITE it sent itself: 0 the Contact of the 2xx "
+              "through its route set (RFC 3261), 1 where the INVITE went, 2 the source of the 2xx"),
     Param("reply_relay_mode", (int,), 1,
           doc="1: an INVITE's 2xx coming after the final reply was sent (e.g. while it was suspended) is "
               "sent on without becoming the transaction's reply; 0: it replaces it"),
@@ -80,7 +83,4 @@ REPLY_NOT_IMPLEMENTED = (
     Unimplemented("param", "dns_reuse_rcv_socket", _NO_FAILOVER, types=(int,)),
     Unimplemented("param", "event_callback", _NO_KEMI, types=(str,)),
     Unimplemented("param", "event_callback_lres_sent", _NO_KEMI, types=(str,)),
-    Unimplemented("param", "local_ack_mode", "kampy's tm sends no ACK for the 2xx of a local INVITE (the "
-                  "requester, e.g. the dialog module, does), so there is no such ACK to direct",
-                  types=(int,)),
 )

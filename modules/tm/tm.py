@@ -48,11 +48,12 @@ from .local_routes import LocalRoutes
 from .reply_opts import ReplyOptions
 from .blst import Blocklisting
 from .uac_fr import UacFailure
+from .local_ack import LocalAck
 
 
 class TmModule(Suspend, Lookup, RelayTo, Cancel, Replies, RpcUac, RpcTm, TFifo, Timers, Hooks, Stats, Binds,
                Selects, TmxOps, Serial, BranchFailure, LocalRoutes, ReplyOptions, Blocklisting,
-               UacFailure):
+               UacFailure, LocalAck):
     """Transactions: t_newtran/t_reply/t_relay and the routes they run, and the API tm offers."""
 
     def t_newtran(self, ctx: MessageContext) -> int:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from kampy.api import (
     as_bytes,
+    TMCB_DONT_ACK,
     TMCB_LOCAL_COMPLETED,
     TMCB_LOCAL_REQUEST_IN,
     Outgoing,
@@ -184,6 +185,7 @@ class Uac(Lifetime):
             return 1
         br = UacBranch(0, hooks.request_uri, data, (branch, method))
         cell.branches.append(br)
+        cell.no_auto_ack = method == "INVITE" and bool(cb_types & TMCB_DONT_ACK)
         if tm_callback is not None:
             add_tmcb(cell, cb_types, tm_callback)
         if self.local_reqin_tmcbs:

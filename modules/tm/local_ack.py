@@ -1,0 +1,142 @@
+"""The ACK of a 2xx to an INVITE tm sent itself (Kamailio's build_local_ack in t_reply.c,
+build_dlg_ack and eval_uac_routing in t_msgbuilder.c): tm ACKs every 2xx of a local INVITE (its
+retransmissions with the same ACK) unless the requester asked to do it (TMCB_DONT_ACK). The ACK goes
+to the Contact of the 2xx through the route set: the Record-Route of the 2xx (reversed) for a new
+dialog, the Route of the INVITE for one within a dialog; `local_ack_mode` 1 sends it where the INVITE
+went instead, 2 to the source of the 2xx."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kampy.api import (
+    TMCB_LOCAL_F,
+    TMCB_REQUEST_SENT,
+    TYPE_LOCAL_ACK,
+    MessageContext,
+    Request,
+    Response,
+    SIPProtocolError,
+    destination,
+    parse_uri,
+    to_tag_of,
+)
+
+from .base import TmBase, log
+from .cell import Cell, Dest, UacBranch
+from .uac import via_line
+
+
+@dataclass(frozen=True)
+class AckRouting:
+    """eval_uac_routing: the ACK's Request-URI, its next hop and the Route values it carries."""
+
+    ruri: str
+    next_hop: str
+    routes: tuple[str, ...]
+
+
+def _loose(route: str) -> bool:
+    start, end = route.find("<"), route.rfind(">")
+    uri = route[start + 1:end] if 0 <= start < end else route
+    return "lr" in parse_uri(uri.strip()).params
+
+
+def _uri_of(route: str) -> str:
+    start, end = route.find("<"), route.rfind(">")
+    return (route[start + 1:end] if 0 <= start < end else route).strip()
+
+
+def ack_routing(invite: Request, reply: Response, contact: str) -> AckRouting:
+    """A new dialog takes its route set from the 2xx's Record-Route (reversed); one within a dialog
+    (the INVITE had a To-tag) keeps the INVITE's Route, its remote target updated to the Contact."""
+    if to_tag_of(invite):
+        routes = [str(r) for r in invite.routes]
+        if not routes:
+            return AckRouting(contact, contact, ())
+        if _loose(routes[0]):
+            return AckRouting(contact, _uri_of(routes[0]), tuple(routes))
+        if _uri_of(routes[-1]) != contact:  # strict: the last entry is the remote target
+            routes[-1] = f"<{contact}>"
+        return AckRouting(invite.uri, invite.uri, tuple(routes))
+    routes = [str(r) for r in reversed(reply.record_routes)]
+    if not routes:
+        return AckRouting(contact, contact, ())
+    if _loose(routes[0]):
+        return AckRouting(contact, _uri_of(routes[0]), tuple(routes))
+    return AckRouting(_uri_of(routes[0]), _uri_of(routes[0]), tuple(routes[1:]) + (f"<{contact}>",))
+
+
+def _raw_line(msg: Request | Response, lname: str) -> str:
+    """A header line as received (Kamailio copies the To of the 2xx and the From of the INVITE so)."""
+    for name, raw in msg.header_lines():
+        if name == lname:
+            return raw.decode("utf-8", "replace").rstrip("\r\n") + "\r\n"
+    return ""
+
+
+def build_dlg_ack(invite: Request, reply: Response, routing: AckRouting, via: str, user_agent: str) -> bytes:
+    """ACK, Via (the INVITE's branch), From, Call-ID (the INVITE's), To (the 2xx's), CSeq, Route,
+    User-Agent, Content-Length: 0."""
+    cseq = invite.cseq
+    head = (f"ACK {routing.ruri} SIP/2.0\r\n" + via + _raw_line(invite, "from") + _raw_line(invite, "call-id")
+            + _raw_line(reply, "to") + f"CSeq: {cseq.num if cseq is not None else 0} ACK\r\n"
+            + (f"Route: {', '.join(routing.routes)}\r\n" if routing.routes else "")
+            + (f"User-Agent: {user_agent}\r\n" if user_agent else "")
+            + "Content-Length: 0\r\n\r\n")
+    return head.encode()
+
+
+class LocalAck(TmBase):
+    """tm's ACK of the 2xx of its own INVITEs."""
+
+    def _ack_local_2xx(self, cell: Cell, br: UacBranch, reply: Response, ctx: MessageContext | None) -> None:
+        """build_local_ack: built once (the first 2xx), sent again for each 2xx received."""
+        if cell.no_auto_ack:
+            return
+        if cell.local_ack is None:
+            cell.local_ack = self._build_local_ack(cell, br, reply, ctx)
+            if cell.local_ack is None:
+                return
+        data, dest = cell.local_ack
+        self.core.send(dest.packet(data))
+        if cell.tmcb_types & TMCB_REQUEST_SENT:
+            self._tmcb(cell, TMCB_REQUEST_SENT, None, reply, code=TYPE_LOCAL_ACK, branch=br.index,
+                       flags=TMCB_LOCAL_F, send_buf=data, dst=(dest.proto, dest.host, dest.port))
+
+    def _build_local_ack(self, cell: Cell, br: UacBranch, reply: Response,
+                         ctx: MessageContext | None) -> tuple[bytes, Dest] | None:
+        try:
+            contacts = reply.contacts
+            if not contacts:
+                log.error("tm: no Contact in the %d to the local INVITE: it is not ACKed", reply.status)
+                return None
+            contact = str(contacts[0].uri)
+            routing = ack_routing(br.request, reply, contact)
+        except SIPProtocolError as exc:
+            log.error("tm: failed to evaluate routing elements of the local ACK: %s", exc)
+            return None
+        dest = self._local_ack_dest(br, routing, ctx)
+        if dest is None:
+            log.error("tm: no socket found to send the local ACK to %s", routing.next_hop)
+            return None
+        assert dest.local is not None
+        via = via_line(dest.local, br.key[0])
+        return build_dlg_ack(br.request, reply, routing, via, self.core.server_header), dest
+
+    def _local_ack_dest(self, br: UacBranch, routing: AckRouting, ctx: MessageContext | None) -> Dest | None:
+        """local_ack_mode 1: where the INVITE went; 2: the source of the 2xx; 0: the next hop."""
+        mode = int(self.cfg.get("tm", "local_ack_mode") or 0)  # type: ignore[arg-type]
+        sent = br.leg.dest if br.leg is not None else None
+        if mode == 1 and sent is not None:
+            return Dest(sent.proto, sent.host, sent.port, sent.local)
+        if mode == 2 and ctx is not None and ctx.src is not None:
+            src = ctx.src
+            return Dest(src.proto, src.ip, src.port, src.local, src.conn_id)
+        target = destination(routing.next_hop)
+        if target is None:
+            return None
+        proto, host, port = target
+        sock = sent.local if sent is not None and sent.local is not None and sent.local.proto == proto \
+            and (":" in sent.local.host) == (":" in host) else next(
+                (s for s in self.core.sockets if s.proto == proto and (":" in s.host) == (":" in host)), None)
+        return None if sock is None else Dest(proto, host, port, sock)
