@@ -5,9 +5,14 @@ a branch that timed out) and looks it up before it sends a branch; it is on when
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from kampy.runtime.core import Clock
-from kampy.runtime.shared import SharedStore
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kampy.runtime.core import Clock
+    from kampy.runtime.shared import SharedStore
 
 # the reasons an entry is kept for (dst_blocklist.h)
 BLST_IS_IPV6 = 1
@@ -20,6 +25,26 @@ BLST_ADM_PROHIBITED = 1 << 6
 BLST_PERMANENT = 1 << 7
 
 _ENTRY = struct.Struct("<dI")  # expiry, reasons
+# what an entry costs in Kamailio's shared memory (sizeof(struct dst_blst_entry), 12 more for IPv6):
+# dst_blocklist.mem_info and the dst_blocklist_mem limit count in these
+ENTRY_SIZE = 24
+ENTRY_SIZE_IPV6 = ENTRY_SIZE + 12
+_MEM_USED = 0  # the table's counter of those bytes
+
+
+@dataclass(frozen=True)
+class BlstEntry:
+    """One destination as dst_blocklist.view and .debug show it."""
+
+    proto: str
+    host: str
+    port: int
+    expires_in: float  # seconds, negative once expired (until a lookup removes it)
+    flags: int
+
+
+def _size(host: str) -> int:
+    return ENTRY_SIZE_IPV6 if ":" in host else ENTRY_SIZE
 
 
 class DstBlocklist:
@@ -34,21 +59,69 @@ class DstBlocklist:
     def _key(proto: str, host: str, port: int) -> bytes:
         return f"{proto.lower()}:{host.lower().strip('[]')}:{port}".encode()
 
-    def add(self, proto: str, host: str, port: int, ttl: float, flags: int) -> None:
+    def add(self, proto: str, host: str, port: int, ttl: float, flags: int, max_mem: int = 0) -> bool:
         """Blocklist the destination for `ttl` seconds for `flags` (BLST_*), keeping the reasons it had
-        (dst_blocklist_add_to); a longer expiry already set is kept."""
+        (dst_blocklist_add_to); a longer expiry already set is kept. An IPv6 address gets
+        BLST_IS_IPV6. With `max_mem` (bytes), a new entry that would reach it is refused (False)
+        unless removing the expired entries makes room."""
         if ttl <= 0:
-            return
+            return True
+        host = host.strip("[]")
+        flags = flags | BLST_IS_IPV6 if ":" in host else flags & ~BLST_IS_IPV6
         key = self._key(proto, host, port)
-        expiry = self._clock.monotonic() + ttl
+        now = self._clock.monotonic()
+        expiry = now + ttl
         with self._table.transaction():
             old = self._table.get(key)
             if old is not None:
                 old_expiry, old_flags = _ENTRY.unpack(old[0])
-                if old_expiry > self._clock.monotonic():
+                if old_expiry > now:
                     flags |= old_flags
                     expiry = max(expiry, old_expiry)
+            elif max_mem and self.mem_used() + _size(host) >= max_mem:
+                self._remove_expired(now)
+                if self.mem_used() + _size(host) >= max_mem:
+                    return False
             self._table.put(key, _ENTRY.pack(expiry, flags))
+            if old is None:
+                self._table.add(_MEM_USED, _size(host))
+        return True
+
+    def mem_used(self) -> int:
+        """The bytes Kamailio's entries would take (dst_blocklist.mem_info's first number)."""
+        return self._table.counter(_MEM_USED)
+
+    def entries(self) -> list[BlstEntry]:
+        """Every entry, the expired ones not yet removed too (dst_blocklist.debug)."""
+        now = self._clock.monotonic()
+        found = []
+        for item in self._table.items():
+            proto, _, rest = item.key.decode().partition(":")
+            host, _, port = rest.rpartition(":")
+            expiry, flags = _ENTRY.unpack(item.value)
+            found.append(BlstEntry(proto, host, int(port), expiry - now, flags))
+        return found
+
+    def delete_all(self) -> None:
+        """Remove every entry but the permanent ones (BLST_PERMANENT), as dst_blst_flush."""
+        self._remove(lambda expiry, flags: not flags & BLST_PERMANENT)
+
+    def _remove_expired(self, now: float) -> None:
+        self._remove(lambda expiry, flags: expiry <= now)
+
+    def _remove(self, doomed: Callable[[float, int], bool]) -> None:
+        with self._table.transaction():
+            for item in self._table.items():
+                expiry, flags = _ENTRY.unpack(item.value)
+                if doomed(expiry, flags):
+                    self._delete(item.key)
+
+    def _delete(self, key: bytes) -> None:
+        with self._table.transaction():
+            if self._table.get(key) is not None:
+                self._table.delete(key)
+                host = key.decode().partition(":")[2].rpartition(":")[0]
+                self._table.add(_MEM_USED, -_size(host))
 
     def flags_of(self, proto: str, host: str, port: int) -> int:
         """The reasons the destination is blocklisted for, 0 when it is not (or no longer) listed."""
@@ -58,6 +131,6 @@ class DstBlocklist:
             return 0
         expiry, flags = _ENTRY.unpack(entry[0])
         if expiry <= self._clock.monotonic():
-            self._table.delete(key)
+            self._delete(key)
             return 0
         return flags
