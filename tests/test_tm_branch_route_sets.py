@@ -1,9 +1,10 @@
 """tm: t_on_failure / t_on_reply called in branch_route set the transaction's routes (Kamailio's
 t_on_*() set T's when T is known), so its later replies and failure run them; a forwarding uses up
-the branch_route set for it (t_forward_nonack resets T's on_branch)."""
+the branch_route set for it (t_forward_nonack resets T's on_branch); a branch keeps the onreply and
+failure routes T had when it was created (Kamailio's uac[].on_reply, uac[].on_failure)."""
 from __future__ import annotations
 
-from tests.tmkit import ALICE, BOB, lines, reply_to, request, server
+from tests.tmkit import ALICE, BOB, CAROL, lines, reply_to, request, server
 
 
 def test_t_on_failure_in_branch_route_runs_that_failure_route() -> None:
@@ -40,3 +41,18 @@ failure_route[F] {
     fwd = srv.handle(request(), ALICE)[0]
     srv.handle(reply_to(fwd, 404, "Not Found"), BOB)
     assert srv.core.modules["pv"].vars["n"] == 1 and srv.core.modules["pv"].vars["set"] != "yes"
+
+
+def test_each_branch_keeps_the_onreply_route_set_when_it_was_created() -> None:
+    srv = server('''
+request_route {
+    append_branch("sip:carol@198.51.100.30:5090"); t_on_reply("R1"); t_on_branch("B"); t_relay();
+}
+branch_route[B] { if ($T_branch_idx == 1) { t_on_reply("R2"); } }
+onreply_route[R1] { $var(r1) = $T_reply_code; }
+onreply_route[R2] { $var(r2) = $T_reply_code; }
+''', 'loadmodule "corex"\n')
+    to_bob, to_carol = srv.handle(request(), ALICE)[:2]
+    srv.handle(reply_to(to_bob, 180, "Ringing"), BOB)
+    srv.handle(reply_to(to_carol, 183, "Progress", to_tag="ct1"), CAROL)
+    assert (srv.core.modules["pv"].vars["r1"], srv.core.modules["pv"].vars["r2"]) == (180, 183)

@@ -73,6 +73,8 @@ class UacBranch:
     path: str | None = None    # the Path vector it was sent with (t_reuse_branch)
     instance: str | None = None  # +sip.instance of its contact (t_next_contact_flow, t_reuse_branch)
     on_branch_failure: str | None = None  # the transaction's event_route[tm:branch-failure] when sent
+    on_reply: str | None = None    # the transaction's onreply_route when sent (uac[].on_reply)
+    on_failure: str | None = None  # its failure_route when sent: the picked branch's runs (uac[].on_failure)
     blind: bool = False        # TM_UAC_FLAG_BLIND: sends nothing, waits for tm.reply (t_write_req)
 
     @property

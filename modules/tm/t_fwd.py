@@ -167,7 +167,8 @@ class Forward(TmBase):
         data = build_forwarded(bctx, sock, branch)
         br = UacBranch(index, bctx.ruri, data, (branch, msg.method.upper()), bflags=bctx.bflags,
                        ruid=bctx.ruid, path=bctx.path_vec, instance=bctx.instance,
-                       on_branch_failure=cell.on_branch_failure)
+                       on_branch_failure=cell.on_branch_failure, on_reply=cell.on_reply,
+                       on_failure=cell.on_failure)
         if proto == "udp" and not fits_udp(data, host):
             log.warning("t_relay: sending request on branch %d failed: %d bytes do not fit in a UDP datagram "
                         "to %s:%d", index, len(data), host, port)

@@ -142,7 +142,7 @@ class Replies(TmBase):
         br = cell.branches[leg.branch]
         if cell.is_local and cell.is_invite and 200 <= reply.status < 300:
             self._ack_local_2xx(cell, br, reply, ctx)  # type: ignore[attr-defined]
-        if cell.on_reply is not None and not cell.is_local:
+        if br.on_reply is not None and not cell.is_local:
             rctx = ctx or MessageContext(reply, cell.src, self.core)  # type: ignore[arg-type]
             rctx.route_type = RouteType.TM_ONREPLY
             rctx.local.update({CELL: cell, BRANCH: br.index})
@@ -154,7 +154,7 @@ class Replies(TmBase):
             rctx.xflags = state.xflags
             last, br.last_received = br.last_received, max(br.last_received, reply.status)
             try:
-                kept = self._run_route("onreply", cell.on_reply, rctx)
+                kept = self._run_route("onreply", br.on_reply, rctx)
             finally:
                 br.last_received = last
             state.flags, state.xflags, br.bflags = rctx.flags, rctx.xflags, rctx.bflags
@@ -291,7 +291,7 @@ class Replies(TmBase):
         count = len(cell.branches)
         dropped = False
         cell.picked_branch = picked
-        if cell.on_failure is not None or cell.tmcb_types & TMCB_ON_FAILURE:
+        if cell.branches[picked].on_failure is not None or cell.tmcb_types & TMCB_ON_FAILURE:
             cell.drop_replies = self.failure_reply_mode
             if not self._run_failure(cell, picked, picked_code):
                 return -1  # RPS_TGONE
@@ -409,7 +409,10 @@ class Replies(TmBase):
     def _run_failure(self, cell: Cell, picked: int, code: int) -> bool:
         """The failure handlers: TMCB_ON_FAILURE callbacks, then the failure_route (run_failure_handlers).
         False when the transaction is gone after them."""
-        name, cell.on_failure = cell.on_failure, None  # no recursion unless set again
+        # the picked branch's failure_route (a local transaction's is T's: enable_uac_fr); T's is reset,
+        # so that the branches failure_route adds run none unless it sets one again
+        name = cell.on_failure if cell.is_local or picked < 0 else cell.branches[picked].on_failure
+        cell.on_failure = None
         assert cell.src is not None
         self._drop_unsaved(cell)  # type: ignore[attr-defined]
         state = cell.state

@@ -89,7 +89,7 @@ class Suspend(TmBase):
         if not cell.branches and ctx.route_type & RouteType.REQUEST:
             cell.state = ScriptState.of(ctx)  # what the request carries now (save_msg_lumps)
         cell.state.flags = ctx.flags
-        blind = UacBranch(len(cell.branches), "", b"", ("", ""))
+        blind = UacBranch(len(cell.branches), "", b"", ("", ""), on_failure=cell.on_failure)
         cell.branches.append(blind)
         susp = Suspension(cell, ctx, blind, view_of(cell).hash_index)
         susp.timer = self.core.call_at(self._now() + self._blind_fr(cell), lambda: self._blind_timeout(susp))

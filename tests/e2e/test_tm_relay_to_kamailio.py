@@ -93,8 +93,8 @@ request_route {
   sl_send_reply("404", "Unknown case");
 }
 failure_route[DROP] {
-  # Kamailio runs this route again for the branch it adds (kampy only when t_on_failure() re-arms
-  # it): a second run ends here
+  # the picked branch's failure_route runs: when an earlier branch's reply is picked again, this
+  # route runs again (Kamailio's uac[picked].on_failure): a second run ends here
   if ($avp(step) == 2) { exit; }
   if ($rU =~ "^dropl" && $avp(step) == $null) {
     $avp(step) = 1;
