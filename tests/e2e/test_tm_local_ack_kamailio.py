@@ -4,7 +4,9 @@ with local_ack_mode 0 the ACK goes to that Contact, after `cfg.set_now_int tm lo
 the address the 200 came from; both servers' ACKs carry the same Request-URI and headers."""
 from __future__ import annotations
 
+import select
 import socket
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -39,6 +41,19 @@ def _udp() -> socket.socket:
     return sock
 
 
+def _acks(socks: dict[str, socket.socket]) -> dict[str, bytes]:
+    """The ACKs that reach these sockets: waits up to 3 s for the first, then 0.2 s for another."""
+    arrived: dict[str, bytes] = {}
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select(list(socks.values()), [], [], max(0.0, deadline - time.monotonic()))
+        for name, sock in socks.items():
+            if sock in ready and (data := sock.recv(65535)).startswith(b"ACK "):
+                arrived[name] = data
+                deadline = min(deadline, time.monotonic() + 0.2)
+    return arrived
+
+
 def _headers(data: bytes) -> list[tuple[str, str]]:
     lines = data.split(b"\r\n\r\n", 1)[0].decode().split("\r\n")[1:]
     return [(name.strip(), value.strip()) for name, _, value in (line.partition(":") for line in lines)]
@@ -60,17 +75,7 @@ def _call(server: Server, callee: socket.socket,
              f"To: {head['to']};tag=ua-1\r\nCall-ID: {head['call-id']}\r\nCSeq: {head['cseq']}\r\n"
              f"Contact: <sip:bob@127.0.0.1:{contact_port}>\r\nContent-Length: 0\r\n\r\n")
     callee.sendto(reply.encode(), src)
-    arrived = {}
-    for name, sock in (("callee", callee), ("contact", contact)):
-        sock.settimeout(0.1 if arrived else 3)
-        try:
-            while True:
-                data = sock.recv(65535)
-                if data.startswith(b"ACK "):
-                    arrived[name] = data
-                    break
-        except TimeoutError:
-            pass
+    arrived = _acks({"callee": callee, "contact": contact})
     assert len(arrived) == 1, arrived
     where, ack = next(iter(arrived.items()))
     headers = _headers(ack)
