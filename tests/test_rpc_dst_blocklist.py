@@ -84,3 +84,11 @@ def test_every_method_faults_while_use_dst_blocklist_is_off(method: str) -> None
     with pytest.raises(RpcFault) as err:
         _rpc(srv, method)
     assert (err.value.code, err.value.message) == (500, "dst blocklist support disabled")
+
+
+def test_adding_a_listed_destination_again_sets_its_expiry_anew_and_keeps_its_reasons() -> None:
+    srv = server("request_route { exit; }", ON)
+    blocklist = DstBlocklist(srv.core.shared, srv.core.clock)
+    blocklist.add("udp", "10.0.0.5", 5060, 60, 2)
+    blocklist.add("udp", "10.0.0.5", 5060, 10, 32)
+    assert _rpc(srv, "dst_blocklist.debug") == ["udp", "10.0.0.5", 5060, 10, 34]

@@ -60,8 +60,8 @@ class DstBlocklist:
         return f"{proto.lower()}:{host.lower().strip('[]')}:{port}".encode()
 
     def add(self, proto: str, host: str, port: int, ttl: float, flags: int, max_mem: int = 0) -> bool:
-        """Blocklist the destination for `ttl` seconds for `flags` (BLST_*), keeping the reasons it had
-        (dst_blocklist_add_to); a longer expiry already set is kept. An IPv6 address gets
+        """Blocklist the destination for `ttl` seconds from now for `flags` (BLST_*), keeping the reasons
+        it had (dst_blocklist_add_ip: the expiry is set anew, shorter or longer). An IPv6 address gets
         BLST_IS_IPV6. With `max_mem` (bytes), a new entry that would reach it is refused (False)
         unless removing the expired entries makes room."""
         if ttl <= 0:
@@ -77,7 +77,6 @@ class DstBlocklist:
                 old_expiry, old_flags = _ENTRY.unpack(old[0])
                 if old_expiry > now:
                     flags |= old_flags
-                    expiry = max(expiry, old_expiry)
             elif max_mem and self.mem_used() + _size(host) >= max_mem:
                 self._remove_expired(now)
                 if self.mem_used() + _size(host) >= max_mem:
