@@ -660,6 +660,12 @@ class TmAPI(TmUacAPI, Protocol):
         """t_uac for the next request of the dialog: `dialog.local_seq` moves on by one first
         (not for ACK and CANCEL), as Kamailio's req_within."""
 
+    def ack_local_uac(self, t: TmTransaction, headers: str = "", body: bytes = b"") -> int:
+        """ACK the 2xx of a local INVITE sent with TMCB_DONT_ACK in its callback types (Kamailio's
+        ack_local_uac): the ACK tm would have sent, with `headers` (CRLF-terminated lines) and
+        `body`; tm sends it again for each retransmitted 2xx. 0 sent, -1 not sent, -2 refused
+        (not a local INVITE, no final reply yet, ACKed by tm or already)."""
+
     # any transaction, by Call-ID and CSeq (t_lookup_callid)
     def find_by_callid(self, call_id: str, cseq: str) -> TmTransaction | None:
         """The INVITE transaction with this Call-ID and CSeq number, or None."""

@@ -59,14 +59,45 @@ def test_a_negative_reply_is_acked_by_the_transaction_not_to_the_contact() -> No
     assert parsed(out[0]).uri == "sip:bob@198.51.100.20:5080"
 
 
-def test_tmcb_dont_ack_leaves_the_ack_to_the_requester() -> None:
-    srv = server("request_route { exit; }")
+def _dont_ack(srv, completed: list):  # type: ignore[no-untyped-def]
     tm = srv.core.offered("tm")
     dialog = UacDialog("dont-ack-1", "ft1", "sip:alice@example.test", "sip:bob@example.test",
                        remote_target="sip:bob@198.51.100.20:5080")
-    assert tm.t_uac("INVITE", dialog, cb_types=TMCB_LOCAL_COMPLETED | TMCB_DONT_ACK) == 1
-    invite = srv.core.take_outbox()[0]
+    assert tm.t_uac("INVITE", dialog, cb_types=TMCB_LOCAL_COMPLETED | TMCB_DONT_ACK,
+                    callback=lambda t, kind, params: completed.append(t)) == 1
+    return tm, srv.core.take_outbox()[0]
+
+
+def test_tmcb_dont_ack_leaves_the_ack_to_the_requester() -> None:
+    srv = server("request_route { exit; }")
+    _, invite = _dont_ack(srv, [])
     assert srv.handle(reply_to(invite, 200, "OK", extra=CONTACT), BOB) == []
+
+
+def test_ack_local_uac_sends_the_requesters_ack_which_tm_then_resends() -> None:
+    srv = server("request_route { exit; }")
+    completed: list = []
+    tm, invite = _dont_ack(srv, completed)
+    srv.handle(reply_to(invite, 200, "OK", extra=CONTACT), BOB)
+    assert tm.ack_local_uac(completed[0], "X-Ack: mine\r\nContent-Type: application/sdp", b"v=0\r\n") == 0
+    ack = srv.core.take_outbox()[0]
+    assert ack.data.endswith(b"X-Ack: mine\r\nContent-Type: application/sdp\r\n"
+                             b"Content-Length: 5\r\n\r\nv=0\r\n")
+    assert parsed(ack).via.branch == parsed(invite).via.branch
+    assert tm.ack_local_uac(completed[0]) == -2  # once
+    assert [o.data for o in srv.handle(reply_to(invite, 200, "OK", extra=CONTACT), BOB)] == [ack.data]
+
+
+def test_ack_local_uac_refuses_a_transaction_tm_acks_itself() -> None:
+    srv = server("request_route { exit; }")
+    tm = srv.core.offered("tm")
+    dialog = UacDialog("auto-ack-1", "ft1", "sip:alice@example.test", "sip:bob@example.test",
+                       remote_target="sip:bob@198.51.100.20:5080")
+    completed: list = []
+    tm.t_uac("INVITE", dialog, callback=lambda t, kind, params: completed.append(t))
+    invite = srv.core.take_outbox()[0]
+    srv.handle(reply_to(invite, 200, "OK", extra=CONTACT), BOB)
+    assert tm.ack_local_uac(completed[0]) == -2
 
 
 @pytest.mark.parametrize(("mode", "where"), [

@@ -16,13 +16,14 @@ from kampy.api import (
     Request,
     Response,
     SIPProtocolError,
+    TmTransaction,
     destination,
     parse_uri,
     to_tag_of,
 )
 
 from .base import TmBase, log
-from .cell import Cell, Dest, UacBranch
+from .cell import Cell, Dest, UacBranch, cell_of_view
 from .uac import via_line
 
 
@@ -74,37 +75,71 @@ def _raw_line(msg: Request | Response, lname: str) -> str:
     return ""
 
 
-def build_dlg_ack(invite: Request, reply: Response, routing: AckRouting, via: str, user_agent: str) -> bytes:
+def build_dlg_ack(invite: Request, reply: Response, routing: AckRouting, via: str, user_agent: str,
+                  headers: str = "", body: bytes = b"") -> bytes:
     """ACK, Via (the INVITE's branch), From, Call-ID (the INVITE's), To (the 2xx's), CSeq, Route,
-    User-Agent, Content-Length: 0."""
+    User-Agent, the requester's headers (ack_local_uac), Content-Length and the body."""
     cseq = invite.cseq
     head = (f"ACK {routing.ruri} SIP/2.0\r\n" + via + _raw_line(invite, "from") + _raw_line(invite, "call-id")
             + _raw_line(reply, "to") + f"CSeq: {cseq.num if cseq is not None else 0} ACK\r\n"
             + (f"Route: {', '.join(routing.routes)}\r\n" if routing.routes else "")
             + (f"User-Agent: {user_agent}\r\n" if user_agent else "")
-            + "Content-Length: 0\r\n\r\n")
-    return head.encode()
+            + headers + f"Content-Length: {len(body)}\r\n\r\n")
+    return head.encode() + body
 
 
 class LocalAck(TmBase):
     """tm's ACK of the 2xx of its own INVITEs."""
 
     def _ack_local_2xx(self, cell: Cell, br: UacBranch, reply: Response, ctx: MessageContext | None) -> None:
-        """build_local_ack: built once (the first 2xx), sent again for each 2xx received."""
-        if cell.no_auto_ack:
-            return
+        """build_local_ack: built once (the first 2xx), sent again for each 2xx received; with
+        TMCB_DONT_ACK only once the requester built it (ack_local_uac)."""
         if cell.local_ack is None:
+            if cell.no_auto_ack:
+                return
             cell.local_ack = self._build_local_ack(cell, br, reply, ctx)
             if cell.local_ack is None:
                 return
+        self._send_local_ack(cell, br.index, reply)
+
+    def _send_local_ack(self, cell: Cell, branch: int, reply: Response | None) -> bool:
+        assert cell.local_ack is not None
         data, dest = cell.local_ack
         self.core.send(dest.packet(data))
         if cell.tmcb_types & TMCB_REQUEST_SENT:
-            self._tmcb(cell, TMCB_REQUEST_SENT, None, reply, code=TYPE_LOCAL_ACK, branch=br.index,
+            self._tmcb(cell, TMCB_REQUEST_SENT, None, reply, code=TYPE_LOCAL_ACK, branch=branch,
                        flags=TMCB_LOCAL_F, send_buf=data, dst=(dest.proto, dest.host, dest.port))
+        return True
 
-    def _build_local_ack(self, cell: Cell, br: UacBranch, reply: Response,
-                         ctx: MessageContext | None) -> tuple[bytes, Dest] | None:
+    def ack_local_uac(self, t: TmTransaction, headers: str = "", body: bytes = b"") -> int:
+        """kampy.api.TmAPI.ack_local_uac."""
+        cell = cell_of_view(t)
+        problem = None
+        if cell is None or not cell.is_local:
+            problem = "trying to ACK non local transaction"
+        elif not cell.is_invite:
+            problem = "trying to ACK non INVITE local transaction"
+        elif cell.branches[0].reply is None:
+            problem = "trying to ACK un-completed INVITE transaction"
+        elif not cell.no_auto_ack:
+            problem = "trying to ACK an auto-ACK transaction"
+        elif cell.local_ack is not None:
+            problem = "trying to rebuild ACK retransmission buffer"
+        if problem is not None or cell is None:
+            log.error("%s (T@%s).", problem, t)
+            return -2
+        br = cell.branches[0]
+        assert br.reply is not None
+        if headers and not headers.endswith("\n"):
+            headers += "\r\n"
+        cell.local_ack = self._build_local_ack(cell, br, br.reply, None, headers, body)
+        if cell.local_ack is None:
+            log.error("failed to build ACK retransmission buffer")
+            return -2
+        return 0 if self._send_local_ack(cell, 0, None) else -1
+
+    def _build_local_ack(self, cell: Cell, br: UacBranch, reply: Response, ctx: MessageContext | None,
+                         headers: str = "", body: bytes = b"") -> tuple[bytes, Dest] | None:
         try:
             contacts = reply.contacts
             if not contacts:
@@ -121,17 +156,17 @@ class LocalAck(TmBase):
             return None
         assert dest.local is not None
         via = via_line(dest.local, br.key[0])
-        return build_dlg_ack(br.request, reply, routing, via, self.core.server_header), dest
+        return build_dlg_ack(br.request, reply, routing, via, self.core.server_header, headers, body), dest
 
     def _local_ack_dest(self, br: UacBranch, routing: AckRouting, ctx: MessageContext | None) -> Dest | None:
         """local_ack_mode 1: where the INVITE went; 2: the source of the 2xx; 0: the next hop."""
         mode = int(self.cfg.get("tm", "local_ack_mode") or 0)  # type: ignore[arg-type]
         sent = br.leg.dest if br.leg is not None else None
-        if mode == 1 and sent is not None:
-            return Dest(sent.proto, sent.host, sent.port, sent.local)
         if mode == 2 and ctx is not None and ctx.src is not None:
             src = ctx.src
             return Dest(src.proto, src.ip, src.port, src.local, src.conn_id)
+        if mode in (1, 2) and sent is not None:  # 2 without the 2xx at hand (ack_local_uac): the INVITE's
+            return Dest(sent.proto, sent.host, sent.port, sent.local)
         target = destination(routing.next_hop)
         if target is None:
             return None
