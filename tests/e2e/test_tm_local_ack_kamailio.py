@@ -1,7 +1,8 @@
 """tm ACKs the 2xx of its own INVITE (`kamcmd tm.t_uac_start INVITE ...`) as Kamailio 5.6 does, on the
-wire against the same config on both servers: a small UA answers 200 with a Contact on another port;
-with local_ack_mode 0 the ACK goes to that Contact, after `cfg.set_now_int tm local_ack_mode 2` to
-the address the 200 came from; both servers' ACKs carry the same Request-URI and headers."""
+wire against the same config on both servers: a small UA answers 200 with a Contact and a
+Record-Route whose last entry is another port of the UA; with local_ack_mode 0 the ACK goes there
+(the first route of the reversed route set), after `cfg.set_now_int tm local_ack_mode 2` to the
+address the 200 came from; both servers' ACKs carry the same Request-URI, Route and headers."""
 from __future__ import annotations
 
 import select
@@ -73,7 +74,8 @@ def _call(server: Server, callee: socket.socket,
     head = {n.lower(): v for n, v in _headers(invite)}
     reply = (f"SIP/2.0 200 OK\r\nVia: {head['via']}\r\nFrom: {head['from']}\r\n"
              f"To: {head['to']};tag=ua-1\r\nCall-ID: {head['call-id']}\r\nCSeq: {head['cseq']}\r\n"
-             f"Contact: <sip:bob@127.0.0.1:{contact_port}>\r\nContent-Length: 0\r\n\r\n")
+             f"Record-Route: <sip:far.example.test;lr>, <sip:127.0.0.1:{contact_port};lr;r=2>\r\n"
+             "Contact: <sip:bob@127.0.0.1:9>\r\nContent-Length: 0\r\n\r\n")
     callee.sendto(reply.encode(), src)
     arrived = _acks({"callee": callee, "contact": contact})
     assert len(arrived) == 1, arrived
@@ -81,7 +83,8 @@ def _call(server: Server, callee: socket.socket,
     headers = _headers(ack)
     via = dict(headers)["Via"]
     assert via.split("branch=")[1].split(";")[0] == head["via"].split("branch=")[1].split(";")[0]
-    kept = [(n, v) for n, v in headers if n in ("To", "CSeq", "Route", "Content-Length")]
+    kept = [(n, v.replace(str(contact_port), "CONTACT")) for n, v in headers
+            if n in ("To", "CSeq", "Route", "Content-Length")]
     return ack.split(b"\r\n", 1)[0].decode(), [(n, "") for n, _ in headers] + kept, where
 
 
@@ -90,7 +93,6 @@ def test_local_invite_2xx_is_acked_where_local_ack_mode_says_as_kamailio_does(
     results = {}
     for server in servers:
         callee, contact = _udp(), _udp()
-        ports = (str(callee.getsockname()[1]), str(contact.getsockname()[1]))
         try:
             first = _call(server, callee, contact)
             assert "error" not in server.kamcmd("cfg.set_now_int", "tm", "local_ack_mode", "2").lower()
@@ -98,8 +100,7 @@ def test_local_invite_2xx_is_acked_where_local_ack_mode_says_as_kamailio_does(
         finally:
             callee.close()
             contact.close()
-        results[server.name] = [(line.replace(ports[1], "CONTACT"), headers, where)
-                                for line, headers, where in (first, second)]
+        results[server.name] = [first, second]
     kamailio, kampy = results["kamailio"], results["kampy"]
     assert [r[2] for r in kamailio] == ["contact", "callee"]
     assert kampy == kamailio
