@@ -91,14 +91,18 @@ class Callee:
     def stop(self) -> None:
         stop_process(self.proc, timeout=5)
 
-    def got(self, method: str, seconds: float = 15) -> int:
-        """`received(method)` once it is not 0 (sipp writes its message trace behind), or 0 after
-        `seconds`."""
+    def got(self, method: str, seconds: float = 3) -> int:
+        """`received(method)` once it is not 0, or else once sipp stopped: sipp writes its message
+        trace behind, in blocks (under load 15 s of waiting were seen to show nothing), and all of
+        it when it exits."""
         deadline = time.monotonic() + seconds
         while True:
             count = self.received(method)
-            if count or time.monotonic() > deadline:
+            if count:
                 return count
+            if time.monotonic() > deadline:
+                self.stop()
+                return self.received(method)
             time.sleep(0.1)
 
     def received(self, method: str) -> int:
