@@ -425,9 +425,10 @@ def test_enable_socket_mismatch_warning_0_keeps_it_quiet(kampy_cfg, caplog) -> N
     assert not any("no socket found" in text for text in warnings)
 
 
-def test_loose_route_on_a_route_header_with_a_bare_cr_answers_400_not_an_internal_error(kampy_cfg) -> None:
+def test_a_route_header_with_a_bare_cr_inside_is_answered_400_not_an_internal_error(kampy_cfg) -> None:
+    # the parser answers it (a CR inside a header line), before loose_route() could see it
     msg = request("BYE", "sip:bob@198.51.100.20", to_tag="b1",
                   route="<sip:127.0.0.1;lr;ftag=al1>, <sip:10.99.0.1;lr>\r4x")
     result = load(kampy_cfg).send(msg)
-    assert [r.status for r in result.replies] == [400], result.describe()
+    assert [r.status for r in result.responses] == [400], result.describe()
     assert not result.forwarded
