@@ -59,7 +59,7 @@ CORE_PARAMS: frozenset[str] = frozenset({
     "max_branches", "latency_cfg_log", "latency_log", "latency_limit_db", "latency_limit_action",
     "latency_limit_cfg", "rpc_exec_delta", "rpc_exec_locks", "rpc_exec_locks_mode",
     "uri_host_extra_chars", "hdr_name_extra_chars", "msg_time", "onsend_route_reply", "force_rport",
-    "add_rport",
+    "add_rport", "local_rport", "udp_mtu", "udp_mtu_try_proto", "udp4_raw", "udp4_raw_mtu", "udp4_raw_ttl",
 })
 
 # Parameters whose value is one or more socket addresses (`[proto:]host[:port]`).
