@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kampy import loader
-from kampy.config import ast, core_params, rvtypes
+from kampy.config import ast, core_ignored, core_params, rvtypes
 from kampy.config.cfgcheck import check_cfg, select_problem
 from kampy.config.core import CORE_EXPORTS, CORE_PARAMS
 from kampy.config.pvparse import PVSyntaxError, parse_format, parse_pv
@@ -227,10 +227,14 @@ class Resolver:
             return
         if checked.warning is not None:
             self.warnings.append(Diagnostic(_value_pos(checked.value, item.pos), checked.warning, "warning"))
-        if item.name not in core_params.PARAM_KINDS and item.name in CORE_PARAMS:
-            later = f"'{item.name}' is a core parameter of a later Kamailio: 5.6 rejects it (kampy uses it)"
-            self.warnings.append(Diagnostic(item.pos, later, "warning"))
         value = checked.value if isinstance(checked.value, ast.ListenValue) else _plain_value(checked.value)
+        ignored = item.name in core_ignored.IGNORED and not core_ignored.is_default(item.name, value)
+        if item.name not in core_params.PARAM_KINDS and item.name in CORE_PARAMS:
+            later = f"'{item.name}' is a core parameter of a later Kamailio: 5.6 rejects it"
+            used = "" if item.name in core_ignored.IGNORED else " (kampy uses it)"
+            self.warnings.append(Diagnostic(item.pos, later + used, "warning"))
+        if ignored:
+            self.warnings.append(Diagnostic(item.pos, core_ignored.ignored_warning(item.name), "warning"))
         if item.name in ("listen", "socket", "alias") and item.name in self.core_params:
             previous = self.core_params[item.name]
             values = previous if isinstance(previous, list) else [previous]
