@@ -23,6 +23,7 @@ from kampy.runtime.context import Handoff, MessageContext, Outgoing, Socket, Sou
 from kampy.runtime.cfgframework import CfgFramework
 from kampy.runtime.shared import SharedStore
 from kampy.runtime.tcp_registry import connection_state
+from kampy.runtime.values import as_bool
 from kampy.sip.message import Response, parse_message
 from kampy.sip.via import reply_destination
 from kampy.rpc import LocalService, RpcRegistry
@@ -120,7 +121,9 @@ class Core:
         self.modules: dict[str, Any] = {}   # module name -> instance, in loadmodule order
         self.offers: dict[str, Any] = {}    # API name -> the object a module offers (Offer)
         self._routes: Routes | None = None  # the route engine, once attached
-        self.server_header = SERVER_HEADER
+        # Kamailio's server_signature=no drops both the Server header of local replies and the
+        # User-Agent header of local requests
+        self.server_header = SERVER_HEADER if as_bool(self.core_params.get("server_signature"), True) else ""
         self._aor_case_sensitive = False
         self.myself_checks: list[Callable[[str, int | None, str | None], bool]] = []
         self.dns_records: dict[str, list[str]] = {}  # name -> addresses (corex's dns_cache)

@@ -126,7 +126,8 @@ def build_response(status: int, reason: str, body: bytes = b"", content_type: st
     lines = [f"HTTP/1.1 {status} {reason}"]
     if content_type:
         lines.append(f"Content-Type: {content_type}")
-    lines.append(f"Server: {server}")
+    if server:  # none with server_signature=no
+        lines.append(f"Server: {server}")
     if close:
         lines.append("Connection: close")
     lines.append(f"Content-Length: {len(body)}")

@@ -62,6 +62,7 @@ class Server:
         self._log_prefix = self._prefix_format(engine, str(prefix)) if prefix else None
         self._log_callid = loglevels.wants_callid()
         self._check_via = as_bool(params.get("check_via"), False)
+        self._advertised = _global_advertised(params)
         set_received_dns((DO_DNS if as_bool(params.get("dns"), False) else 0)
                          | (DO_REV_DNS if as_bool(params.get("rev_dns"), False) else 0))
         self.process = process
@@ -301,6 +302,9 @@ class Server:
             log.info("request without Via from %s:%d dropped", src.ip, src.port)
             return []
         ctx = MessageContext(msg, src, self.core, handed_off=self._handed_off, msg_id=self.msg_no)
+        # Kamailio's advertised_address/advertised_port: every message starts as if the route had
+        # called set_advertised_address()/set_advertised_port() with them
+        ctx.advertised_address, ctx.advertised_port = self._advertised
         if self.core.cfg.get("core", "force_rport"):  # the core's force_rport: every request
             ctx.force_rport = True
         if self._log_prefix is not None or self._log_callid:
@@ -439,3 +443,13 @@ class Server:
             ctx.outbox.append(out)
             self.core.stats.inc("core:fwd_replies")
         return ctx.outbox
+
+
+def _global_advertised(params: dict[str, Any]) -> tuple[str | None, int | None]:
+    """The core's advertised_address and advertised_port (None when not set, 0 is not set)."""
+    address = params.get("advertised_address")
+    if isinstance(address, list):
+        address = address[-1]
+    host = address.host if isinstance(address, ast.ListenValue) else str(address) if address else None
+    port = params.get("advertised_port")
+    return host or None, int(port) if port else None

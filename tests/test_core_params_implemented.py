@@ -1,0 +1,46 @@
+"""Core parameters kampy reads that change what goes on the wire: advertised_address, advertised_port,
+server_signature."""
+from __future__ import annotations
+
+from kampy.sip.message import parse_message
+from tests.support.runtime import SOURCE, make_server, request
+
+FORWARD = 'request_route { forward("198.51.100.4"); }'
+
+
+def forwarded_via(tmp_path, header: str, routes: str = FORWARD):
+    server = make_server(tmp_path, routes, header=header)
+    (out,) = server.handle(request("MESSAGE"), SOURCE)
+    return parse_message(out.data).via
+
+
+def test_advertised_address_and_port_are_the_via_of_every_forwarded_request(tmp_path):
+    via = forwarded_via(tmp_path, 'advertised_address = "sip.example.org"\nadvertised_port = 5099')
+    assert (via.host, via.port) == ("sip.example.org", 5099)
+
+
+def test_set_advertised_address_in_the_route_wins_over_the_core_parameter(tmp_path):
+    routes = 'request_route { set_advertised_address("route.example.net"); forward("198.51.100.4"); }'
+    via = forwarded_via(tmp_path, "advertised_address = 203.0.113.5", routes)
+    assert via.host == "route.example.net"
+
+
+def test_without_advertised_address_the_via_is_the_sockets(tmp_path):
+    via = forwarded_via(tmp_path, "")
+    assert via.host == "127.0.0.1"
+
+
+def local_reply(tmp_path, header: str) -> bytes:
+    server = make_server(tmp_path, 'request_route { sl_send_reply("404", "Nobody"); }', modules=("sl",),
+                         header=header)
+    (out,) = server.handle(request("OPTIONS"), SOURCE)
+    return out.data
+
+
+def test_a_local_reply_has_a_server_header_by_default(tmp_path):
+    assert b"\r\nServer: kampy" in local_reply(tmp_path, "")
+
+
+def test_server_signature_no_drops_the_server_header_of_local_replies(tmp_path):
+    reply = local_reply(tmp_path, "server_signature = no")
+    assert reply.startswith(b"SIP/2.0 404 Nobody\r\n") and b"\r\nServer:" not in reply
