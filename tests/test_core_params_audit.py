@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 from kampy.config.core import CORE_PARAMS
-from kampy.config.core_ignored import IGNORED
+from kampy.config.core_ignored import IGNORED, markdown
 from kampy.config.core_params import PARAM_KINDS
 from kampy.runtime import cfgcore
 
@@ -139,3 +139,9 @@ def test_each_ignored_default_is_the_start_value_of_its_cfg_variable():
     wrong = {n: (e.default, starts[n]) for n, e in IGNORED.items()
              if n in starts and e.default is not None and e.default != starts[n]}
     assert wrong == {}
+
+
+def test_docs_core_parameters_md_lists_the_declaration_as_generated():
+    text = (ROOT / "docs" / "core-parameters.md").read_text()
+    generated = text.split("<!-- generated: python -m kampy.config.core_ignored -->\n")[1]
+    assert generated.split("<!-- end generated -->")[0] == markdown()
