@@ -1,7 +1,15 @@
 """Core parameters kampy reads that change what goes on the wire: advertised_address, advertised_port,
-server_signature."""
+server_signature, tos."""
 from __future__ import annotations
 
+import socket
+
+import pytest
+
+from kampy.config.pipeline import load_text
+from kampy.net.binding import bind_all
+from kampy.runtime.context import Socket
+from kampy.runtime.params import NetParams
 from kampy.sip.message import parse_message
 from tests.support.runtime import SOURCE, make_server, request
 
@@ -44,3 +52,23 @@ def test_a_local_reply_has_a_server_header_by_default(tmp_path):
 def test_server_signature_no_drops_the_server_header_of_local_replies(tmp_path):
     reply = local_reply(tmp_path, "server_signature = no")
     assert reply.startswith(b"SIP/2.0 404 Nobody\r\n") and b"\r\nServer:" not in reply
+
+
+@pytest.mark.parametrize(("line", "tos"), [
+    ("", 0x10),                        # Kamailio's default: IPTOS_LOWDELAY
+    ("tos = 184", 184),
+    ("tos = IPTOS_RELIABILITY", 0x10),  # 5.6's grammar: every name but IPTOS_LOWDELAY gives LOWDELAY
+    ("tos = IPTOS_LOWDELAY", 0x08),     # ... and IPTOS_LOWDELAY gives IPTOS_THROUGHPUT
+])
+def test_tos_is_read_as_kamailio_5_6_reads_it(line, tos):
+    compiled = load_text(f"{line}\nrequest_route {{ exit; }}\n", "t.cfg")
+    assert NetParams.from_core_params(compiled.core_params).tos == tos
+
+
+def test_tos_is_set_on_the_udp_and_tcp_listening_sockets():
+    listeners = bind_all([Socket("udp", "127.0.0.1", 0), Socket("tcp", "127.0.0.1", 0)], tos=0xB8)
+    try:
+        assert [lst.sock.getsockopt(socket.IPPROTO_IP, socket.IP_TOS) for lst in listeners] == [0xB8, 0xB8]
+    finally:
+        for lst in listeners:
+            lst.close()

@@ -35,7 +35,19 @@ def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
-def _bind_one(spec: Socket, backlog: int, rcvbuf: int) -> Listener:
+def set_tos(sock: socket.socket, tos: int) -> None:
+    """The core's `tos` on a socket (IP_TOS, IPv6's traffic class), as Kamailio sets it on its
+    listening sockets and its TCP connections; a refusal is not fatal (Kamailio warns too)."""
+    try:
+        if sock.family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, tos)
+        else:
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, tos)
+    except OSError as exc:
+        log.warning("setsockopt tos: %s (%d)", exc.strerror or exc, tos)
+
+
+def _bind_one(spec: Socket, backlog: int, rcvbuf: int, tos: int) -> Listener:
     host = spec.host.strip("[]")
     family = _family(host)
     kind = socket.SOCK_DGRAM if spec.proto == "udp" else socket.SOCK_STREAM
@@ -47,6 +59,7 @@ def _bind_one(spec: Socket, backlog: int, rcvbuf: int) -> Listener:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         else:
             _grow_receive_buffer(sock, rcvbuf)
+        set_tos(sock, tos)
         sock.bind((host, spec.port))
         if kind == socket.SOCK_STREAM:
             sock.listen(backlog)
@@ -66,12 +79,13 @@ def _grow_receive_buffer(sock: socket.socket, size: int) -> None:
         log.debug("SO_RCVBUF %d refused: %s", size, exc)
 
 
-def bind_all(sockets: list[Socket], *, backlog: int = 1024, rcvbuf: int = 256 << 10) -> list[Listener]:
+def bind_all(sockets: list[Socket], *, backlog: int = 1024, rcvbuf: int = 256 << 10,
+             tos: int = 0x10) -> list[Listener]:
     """Bind every socket or none: on the first failure the ones already bound are closed."""
     bound: list[Listener] = []
     try:
         for spec in sockets:
-            bound.append(_bind_one(spec, backlog, rcvbuf))
+            bound.append(_bind_one(spec, backlog, rcvbuf, tos))
     except BindError:
         for listener in bound:
             listener.close()

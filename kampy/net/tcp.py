@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from kampy.net.binding import set_tos
 from kampy.net.channel import CONN_LOCAL_MASK
 from kampy.net.counters import NetCounters
 from kampy.runtime.tcp_registry import TcpRegistry
@@ -67,6 +68,9 @@ class TCPConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            set_tos(sock, self.manager.params.tos)
         peer = transport.get_extra_info("peername")
         self.peer = (peer[0], peer[1])
         if self.proto == "tls":

@@ -7,6 +7,9 @@ from typing import Any
 
 from kampy.runtime.values import as_bool, as_number
 
+IPTOS_LOWDELAY, IPTOS_THROUGHPUT = 0x10, 0x08
+
+
 def _megabytes(value: Any) -> int | None:
     number = as_number(value, 0)
     return int(number) * 1024 * 1024 if number > 0 else None
@@ -32,6 +35,7 @@ class NetParams:
     tcp_listen_backlog: int = 1024
     tcp_conn_wq_max: int = 32 * 1024         # bytes queued for a peer that does not read
     maxbuffer: int = 256 * 1024             # UDP receive buffer asked of the OS (Kamailio's default)
+    tos: int = IPTOS_LOWDELAY                # IP_TOS / IPv6 traffic class of every socket
     exit_timeout: float = 5.0                # seconds workers get to stop before SIGKILL
     poll_method: str | None = None           # -W / tcp_poll_method: poll, epoll_lt, select
     shm_size: int | None = None              # -m / shm_mem_size, in bytes: a shared table's heap
@@ -58,6 +62,7 @@ class NetParams:
             tcp_listen_backlog=int(as_number(params.get("tcp_listen_backlog"), d.tcp_listen_backlog)),
             tcp_conn_wq_max=int(as_number(params.get("tcp_conn_wq_max"), d.tcp_conn_wq_max)),
             maxbuffer=int(as_number(params.get("maxbuffer"), d.maxbuffer)),
+            tos=tos_value(params.get("tos")),
             exit_timeout=as_number(params.get("exit_timeout", params.get("ser_kill_timeout")),
                                    d.exit_timeout),
             poll_method=str(params["tcp_poll_method"]) if params.get("tcp_poll_method") else None,
@@ -92,6 +97,19 @@ class NetParams:
     def processes(self) -> int:
         """Processes to start: rank r serves UDP if r <= udp_workers, TCP if r <= tcp_workers."""
         return max(self.udp_workers, self.tcp_workers, 1)
+
+
+def tos_value(value: Any) -> int:
+    """The core's `tos`: a number, or a name. Kamailio 5.6's grammar tests the names with
+    `if (strcasecmp(...))`, true when they differ, so `IPTOS_LOWDELAY` gives IPTOS_THROUGHPUT and
+    every other name IPTOS_LOWDELAY; kampy does the same, the value on the wire being Kamailio's."""
+    if value is None:
+        return IPTOS_LOWDELAY
+    if isinstance(value, int):
+        return value
+    if str(value).isdigit():
+        return int(value)
+    return IPTOS_THROUGHPUT if str(value).upper() == "IPTOS_LOWDELAY" else IPTOS_LOWDELAY
 
 
 def tls_enabled(params: Mapping[str, Any]) -> bool:
