@@ -66,9 +66,34 @@ def test_tos_is_read_as_kamailio_5_6_reads_it(line, tos):
 
 
 def test_tos_is_set_on_the_udp_and_tcp_listening_sockets():
-    listeners = bind_all([Socket("udp", "127.0.0.1", 0), Socket("tcp", "127.0.0.1", 0)], tos=0xB8)
+    listeners = bind_all([Socket("udp", "127.0.0.1", 0), Socket("tcp", "127.0.0.1", 0)],
+                         params=NetParams(tos=0xB8))
     try:
         assert [lst.sock.getsockopt(socket.IPPROTO_IP, socket.IP_TOS) for lst in listeners] == [0xB8, 0xB8]
     finally:
         for lst in listeners:
             lst.close()
+
+
+def test_tcp_keepalive_options_and_linger2_reach_an_accepted_connection_from_its_listener():
+    compiled = load_text("tcp_keepidle = 77\ntcp_keepintvl = 11\ntcp_keepcnt = 4\ntcp_linger2 = 9\n"
+                         "tcp_defer_accept = 1\nrequest_route { exit; }\n", "t.cfg")
+    params = NetParams.from_core_params(compiled.core_params)
+    (listener,) = bind_all([Socket("tcp", "127.0.0.1", 0)], params=params)
+    listener.sock.setblocking(True)
+    with listener.sock, socket.create_connection(("127.0.0.1", listener.socket.port)) as client:
+        client.sendall(b"\r\n\r\n")  # TCP_DEFER_ACCEPT: accepted once data arrives
+        accepted, _ = listener.sock.accept()
+        with accepted:
+            got = [accepted.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+                   *(accepted.getsockopt(socket.IPPROTO_TCP, opt) for opt in (
+                       socket.TCP_KEEPIDLE, socket.TCP_KEEPINTVL, socket.TCP_KEEPCNT, socket.TCP_LINGER2))]
+    assert got == [1, 77, 11, 4, 9]
+
+
+def test_tcp_keepalive_no_leaves_keepalives_off():
+    compiled = load_text("tcp_keepalive = no\nrequest_route { exit; }\n", "t.cfg")
+    (listener,) = bind_all([Socket("tcp", "127.0.0.1", 0)],
+                           params=NetParams.from_core_params(compiled.core_params))
+    with listener.sock:
+        assert listener.sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 0

@@ -95,10 +95,10 @@ IGNORED: dict[str, Ignored] = {
            "event_route_callback received_route_callback pre_routing_callback"),
     **_all(0, "kampy does not run event_route[core:msg-received]", "received_route_mode"),
     **_all(0, "kampy does not run onsend_route (see its warning)", "onsend_route_reply"),
-    **_all(0, TCP_SOCKET, "tcp_defer_accept tcp_syncnt tcp_linger2 tcp_keepidle tcp_keepintvl tcp_keepcnt "
+    **_all(0, TCP_SOCKET, "tcp_syncnt "
            "tcp_reuse_port tcp_clone_rcvbuf tcp_close_rst tcp_accept_unique tcp_connection_match "
            "tcp_accept_iplimit tcp_main_threads tcp_script_mode tcp_no_connect tcp_accept_aliases"),
-    **_all(1, TCP_SOCKET, "tcp_keepalive tcp_delayed_ack tcp_fd_cache tcp_async tcp_buf_write tcp_crlf_ping"),
+    **_all(1, TCP_SOCKET, "tcp_delayed_ack tcp_fd_cache tcp_async tcp_buf_write tcp_crlf_ping"),
     **_all(10, "kampy gives up a TCP connect after 10 s and gives a peer that does not read no send timeout "
            "(it closes the connection when tcp_conn_wq_max bytes are queued)",
            "tcp_connect_timeout tcp_send_timeout"),

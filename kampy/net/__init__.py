@@ -48,7 +48,7 @@ def run(compiled: CompiledConfig, params: NetParams, listen_override: Sequence[s
             log.warning("%s: tls is disabled (enable_tls=no or no tcp); not listening there", s)
     wanted = [s for s in wanted if s.proto == "udp" or (s.proto == "tcp" and not params.disable_tcp)
               or (s.proto == "tls" and params.tls_on)]
-    listeners = bind_all(wanted, backlog=params.tcp_listen_backlog, rcvbuf=params.maxbuffer, tos=params.tos)
+    listeners = bind_all(wanted, backlog=params.tcp_listen_backlog, rcvbuf=params.maxbuffer, params=params)
     _log_listening(listeners, aliases, params)
 
     def build_server(rank: int, workers: int, shared: SharedStore, process: str | int) -> Server:

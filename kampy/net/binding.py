@@ -12,6 +12,7 @@ import socket
 from dataclasses import dataclass, replace
 
 from kampy.runtime.context import Socket
+from kampy.runtime.params import NetParams
 
 log = logging.getLogger("kampy.net")
 
@@ -47,7 +48,26 @@ def set_tos(sock: socket.socket, tos: int) -> None:
         log.warning("setsockopt tos: %s (%d)", exc.strerror or exc, tos)
 
 
-def _bind_one(spec: Socket, backlog: int, rcvbuf: int, tos: int) -> Listener:
+def set_tcp_options(sock: socket.socket, params: NetParams, *, listening: bool) -> None:
+    """What Kamailio sets on its TCP sockets (tcp_main.c: tcp_init() on a listening socket, whose
+    accepted connections inherit them, init_sock_opt() on one it opens): TCP_DEFER_ACCEPT on a
+    listening one, TCP_LINGER2, SO_KEEPALIVE with TCP_KEEPINTVL, TCP_KEEPIDLE and TCP_KEEPCNT. A zero
+    leaves the system's setting; a refusal is a warning, as in Kamailio."""
+    options = [(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, params.tcp_defer_accept if listening else 0),
+               (socket.IPPROTO_TCP, socket.TCP_LINGER2, params.tcp_linger2),
+               (socket.SOL_SOCKET, socket.SO_KEEPALIVE, int(params.tcp_keepalive)),
+               (socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, params.tcp_keepintvl),
+               (socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, params.tcp_keepidle),
+               (socket.IPPROTO_TCP, socket.TCP_KEEPCNT, params.tcp_keepcnt)]
+    for level, option, value in options:
+        if value:
+            try:
+                sock.setsockopt(level, option, value)
+            except OSError as exc:
+                log.warning("setsockopt %d on a tcp socket: %s (%d)", option, exc.strerror or exc, value)
+
+
+def _bind_one(spec: Socket, backlog: int, rcvbuf: int, params: NetParams) -> Listener:
     host = spec.host.strip("[]")
     family = _family(host)
     kind = socket.SOCK_DGRAM if spec.proto == "udp" else socket.SOCK_STREAM
@@ -57,9 +77,10 @@ def _bind_one(spec: Socket, backlog: int, rcvbuf: int, tos: int) -> Listener:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         if kind == socket.SOCK_STREAM:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            set_tcp_options(sock, params, listening=True)
         else:
             _grow_receive_buffer(sock, rcvbuf)
-        set_tos(sock, tos)
+        set_tos(sock, params.tos)
         sock.bind((host, spec.port))
         if kind == socket.SOCK_STREAM:
             sock.listen(backlog)
@@ -80,12 +101,14 @@ def _grow_receive_buffer(sock: socket.socket, size: int) -> None:
 
 
 def bind_all(sockets: list[Socket], *, backlog: int = 1024, rcvbuf: int = 256 << 10,
-             tos: int = 0x10) -> list[Listener]:
-    """Bind every socket or none: on the first failure the ones already bound are closed."""
+             params: NetParams | None = None) -> list[Listener]:
+    """Bind every socket or none: on the first failure the ones already bound are closed. `params`:
+    the `tos` of every socket and the TCP options (set_tcp_options)."""
+    params = params or NetParams()
     bound: list[Listener] = []
     try:
         for spec in sockets:
-            bound.append(_bind_one(spec, backlog, rcvbuf, tos))
+            bound.append(_bind_one(spec, backlog, rcvbuf, params))
     except BindError:
         for listener in bound:
             listener.close()

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from kampy.net.binding import set_tos
+from kampy.net.binding import set_tcp_options, set_tos
 from kampy.net.channel import CONN_LOCAL_MASK
 from kampy.net.counters import NetCounters
 from kampy.runtime.tcp_registry import TcpRegistry
@@ -71,6 +71,8 @@ class TCPConnection(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         if sock is not None:
             set_tos(sock, self.manager.params.tos)
+            if self.target != ("", 0):  # opened by kampy (an accepted one has its listener's options)
+                set_tcp_options(sock, self.manager.params, listening=False)
         peer = transport.get_extra_info("peername")
         self.peer = (peer[0], peer[1])
         if self.proto == "tls":

@@ -36,6 +36,12 @@ class NetParams:
     tcp_conn_wq_max: int = 32 * 1024         # bytes queued for a peer that does not read
     maxbuffer: int = 256 * 1024             # UDP receive buffer asked of the OS (Kamailio's default)
     tos: int = IPTOS_LOWDELAY                # IP_TOS / IPv6 traffic class of every socket
+    tcp_keepalive: bool = True               # SO_KEEPALIVE on TCP sockets, with the three below if > 0
+    tcp_keepidle: int = 0
+    tcp_keepintvl: int = 0
+    tcp_keepcnt: int = 0
+    tcp_linger2: int = 0                     # TCP_LINGER2 (s) if > 0
+    tcp_defer_accept: int = 0                # TCP_DEFER_ACCEPT (s) on the listening sockets if > 0
     exit_timeout: float = 5.0                # seconds workers get to stop before SIGKILL
     poll_method: str | None = None           # -W / tcp_poll_method: poll, epoll_lt, select
     shm_size: int | None = None              # -m / shm_mem_size, in bytes: a shared table's heap
@@ -63,6 +69,12 @@ class NetParams:
             tcp_conn_wq_max=int(as_number(params.get("tcp_conn_wq_max"), d.tcp_conn_wq_max)),
             maxbuffer=int(as_number(params.get("maxbuffer"), d.maxbuffer)),
             tos=tos_value(params.get("tos")),
+            tcp_keepalive=as_bool(params.get("tcp_keepalive"), d.tcp_keepalive),
+            tcp_keepidle=int(as_number(params.get("tcp_keepidle"), 0)),
+            tcp_keepintvl=int(as_number(params.get("tcp_keepintvl"), 0)),
+            tcp_keepcnt=int(as_number(params.get("tcp_keepcnt"), 0)),
+            tcp_linger2=int(as_number(params.get("tcp_linger2"), 0)),
+            tcp_defer_accept=int(as_number(params.get("tcp_defer_accept"), 0)),
             exit_timeout=as_number(params.get("exit_timeout", params.get("ser_kill_timeout")),
                                    d.exit_timeout),
             poll_method=str(params["tcp_poll_method"]) if params.get("tcp_poll_method") else None,
