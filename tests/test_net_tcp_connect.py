@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 
 import pytest
 
@@ -33,3 +34,29 @@ def test_tcp_connect_to_a_host_name_with_an_empty_label_fails_with_a_log_line(
     assert task_errors == []
     assert ("tcp", "spindle..example.com", 5060) not in manager.by_addr
     assert any("tcp connect to spindle..example.com:5060 failed" in r.getMessage() for r in caplog.records)
+
+
+def test_tcp_connect_timeout_gives_up_a_connect_that_gets_no_answer(caplog: pytest.LogCaptureFixture) -> None:
+    # a listener whose accept queue is full drops the next SYNs: the connect hangs
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)):
+            params = NetParams.from_core_params({"tcp_connect_timeout": 1})
+            with caplog.at_level(logging.WARNING, logger="kampy.net.tcp"):
+                pending = asyncio.run(_pending_after(params, port, (0.5, 1.6)))
+    assert pending == [True, False]  # still trying after 0.5 s, given up after 1 s (10 s by default)
+    assert any(f"tcp connect to 127.0.0.1:{port} failed" in r.getMessage() for r in caplog.records)
+
+
+async def _pending_after(params: NetParams, port: int, times: tuple[float, ...]) -> list[bool]:
+    manager = TCPManager(params, handle=lambda *_: [], deliver=lambda _outs: None, after=lambda: None,
+                         sockets=[])
+    manager.send(Outgoing("tcp", "127.0.0.1", port, b"OPTIONS sip:x SIP/2.0\r\n\r\n"))
+    pending, waited = [], 0.0
+    for at in times:
+        await asyncio.sleep(at - waited)
+        waited = at
+        pending.append(("tcp", "127.0.0.1", port) in manager.by_addr)
+    return pending

@@ -99,9 +99,8 @@ IGNORED: dict[str, Ignored] = {
            "tcp_reuse_port tcp_clone_rcvbuf tcp_close_rst tcp_accept_unique tcp_connection_match "
            "tcp_accept_iplimit tcp_main_threads tcp_script_mode tcp_no_connect tcp_accept_aliases"),
     **_all(1, TCP_SOCKET, "tcp_delayed_ack tcp_fd_cache tcp_async tcp_buf_write tcp_crlf_ping"),
-    **_all(10, "kampy gives up a TCP connect after 10 s and gives a peer that does not read no send timeout "
-           "(it closes the connection when tcp_conn_wq_max bytes are queued)",
-           "tcp_connect_timeout tcp_send_timeout"),
+    **_all(10, "kampy gives a peer that does not read no send timeout (it closes the connection when "
+           "tcp_conn_wq_max bytes are queued for it)", "tcp_send_timeout"),
     **_all(None, TCP_SOCKET, "tcp_check_timer"),
     **_all(10 * 1024 * 1024, TCP_SOCKET, "tcp_wq_max"),
     **_all(16384, TCP_SOCKET, "tcp_rd_buf_size"),

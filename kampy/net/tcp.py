@@ -358,7 +358,8 @@ class TCPManager:
             if isinstance(options, Exception):
                 raise options
             await asyncio.wait_for(loop.create_connection(lambda: conn, host, port, local_addr=source,
-                                                          **options), timeout=10)
+                                                          **options),
+                                   timeout=self.params.tcp_connect_timeout)
         except (TimeoutError, OSError, UnicodeError, ValueError) as exc:
             # UnicodeError: a name the resolver cannot even encode (an empty or too long label)
             log.warning("%s connect to %s:%d failed: %s", conn.proto, host, port, exc)

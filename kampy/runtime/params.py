@@ -10,6 +10,12 @@ from kampy.runtime.values import as_bool, as_number
 IPTOS_LOWDELAY, IPTOS_THROUGHPUT = 0x10, 0x08
 
 
+def _positive(value: Any, default: float) -> float:
+    """A number of seconds where Kamailio's -1 (and 0, no time at all) stands for its default."""
+    number = as_number(value, 0)
+    return number if number > 0 else default
+
+
 def _megabytes(value: Any) -> int | None:
     number = as_number(value, 0)
     return int(number) * 1024 * 1024 if number > 0 else None
@@ -29,6 +35,7 @@ class NetParams:
     disable_tcp: bool = False
     tcp_connection_lifetime: float = 120.0   # seconds an idle connection is kept
     tcp_msg_read_timeout: float = 20.0       # seconds to finish a message once it has started
+    tcp_connect_timeout: float = 10.0        # seconds to open a connection before giving up
     tcp_max_connections: int = 2048
     enable_tls: bool = False                 # enable_tls / tls_enable / not disable_tls
     tls_max_connections: int = 2048
@@ -62,6 +69,7 @@ class NetParams:
             tcp_connection_lifetime=as_number(params.get("tcp_connection_lifetime"),
                                               d.tcp_connection_lifetime),
             tcp_msg_read_timeout=as_number(params.get("tcp_msg_read_timeout"), d.tcp_msg_read_timeout),
+            tcp_connect_timeout=_positive(params.get("tcp_connect_timeout"), d.tcp_connect_timeout),
             tcp_max_connections=int(as_number(params.get("tcp_max_connections"), d.tcp_max_connections)),
             enable_tls=tls_enabled(params),
             tls_max_connections=int(as_number(params.get("tls_max_connections"), d.tls_max_connections)),
