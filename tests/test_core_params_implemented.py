@@ -1,13 +1,15 @@
 """Core parameters kampy reads that change what goes on the wire: advertised_address, advertised_port,
-server_signature, tos."""
+server_signature, tos and the TCP options."""
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import pytest
 
 from kampy.config.pipeline import load_text
 from kampy.net.binding import bind_all
+from kampy.net.tcp import TCPManager
 from kampy.runtime.context import Socket
 from kampy.runtime.params import NetParams
 from kampy.sip.message import parse_message
@@ -97,3 +99,27 @@ def test_tcp_keepalive_no_leaves_keepalives_off():
                            params=NetParams.from_core_params(compiled.core_params))
     with listener.sock:
         assert listener.sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 0
+
+
+async def _answer_to_a_crlf_ping(params: NetParams) -> bytes | None:
+    (listener,) = bind_all([Socket("tcp", "127.0.0.1", 0)], params=params)
+    manager = TCPManager(params, handle=lambda *_: [], deliver=lambda _outs: None, after=lambda: None,
+                         sockets=[])
+    server = await asyncio.get_running_loop().create_server(manager.accepted(listener.socket),
+                                                            sock=listener.sock)
+    async with server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", listener.socket.port)
+        writer.write(b"\r\n\r\n")
+        try:
+            return await asyncio.wait_for(reader.read(16), 0.3)
+        except TimeoutError:
+            return None
+        finally:
+            writer.close()
+            manager.close_all()
+
+
+@pytest.mark.parametrize(("line", "answer"), [("", b"\r\n"), ("tcp_crlf_ping = no", None)])
+def test_tcp_crlf_ping_decides_whether_a_crlf_keepalive_gets_a_crlf(line, answer):
+    compiled = load_text(f"{line}\nrequest_route {{ exit; }}\n", "t.cfg")
+    assert asyncio.run(_answer_to_a_crlf_ping(NetParams.from_core_params(compiled.core_params))) == answer

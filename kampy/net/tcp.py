@@ -161,7 +161,8 @@ class TCPConnection(asyncio.Protocol):
     def _answer_pings(self) -> None:
         pings = self.parser.pings
         if pings != self._pings:
-            self.write(_PONG * (pings - self._pings))
+            if self.manager.params.tcp_crlf_ping:  # Kamailio's tcp_crlf_ping (on by default)
+                self.write(_PONG * (pings - self._pings))
             self._pings = pings
 
     def _track_partial(self, head: bytes) -> None:
