@@ -10,7 +10,7 @@ import pytest
 from kampy.config.pipeline import load_text
 from kampy.net.binding import bind_all
 from kampy.net.tcp import TCPManager
-from kampy.runtime.context import Socket
+from kampy.runtime.context import Outgoing, Socket
 from kampy.runtime.params import NetParams
 from kampy.sip.message import parse_message
 from tests.support.runtime import SOURCE, make_server, request
@@ -123,3 +123,28 @@ async def _answer_to_a_crlf_ping(params: NetParams) -> bytes | None:
 def test_tcp_crlf_ping_decides_whether_a_crlf_keepalive_gets_a_crlf(line, answer):
     compiled = load_text(f"{line}\nrequest_route {{ exit; }}\n", "t.cfg")
     assert asyncio.run(_answer_to_a_crlf_ping(NetParams.from_core_params(compiled.core_params))) == answer
+
+
+async def _connects(params: NetParams) -> bool:
+    """Whether kampy opens a connection to send a request to a listening peer."""
+    with socket.socket() as peer:
+        peer.bind(("127.0.0.1", 0))
+        peer.listen(1)
+        peer.setblocking(False)
+        manager = TCPManager(params, handle=lambda *_: [], deliver=lambda _outs: None, after=lambda: None,
+                             sockets=[])
+        manager.send(Outgoing("tcp", "127.0.0.1", peer.getsockname()[1], b"OPTIONS sip:x SIP/2.0\r\n\r\n"))
+        try:
+            conn, _ = await asyncio.wait_for(asyncio.get_running_loop().sock_accept(peer), 0.3)
+        except TimeoutError:
+            return False
+        finally:
+            manager.close_all()
+        conn.close()
+        return True
+
+
+@pytest.mark.parametrize(("line", "connects"), [("", True), ("tcp_no_connect = yes", False)])
+def test_tcp_no_connect_keeps_kampy_from_opening_tcp_connections(line, connects):
+    compiled = load_text(f"{line}\nrequest_route {{ exit; }}\n", "t.cfg")
+    assert asyncio.run(_connects(NetParams.from_core_params(compiled.core_params))) is connects

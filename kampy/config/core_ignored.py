@@ -97,7 +97,7 @@ IGNORED: dict[str, Ignored] = {
     **_all(0, "kampy does not run onsend_route (see its warning)", "onsend_route_reply"),
     **_all(0, TCP_SOCKET, "tcp_syncnt "
            "tcp_reuse_port tcp_clone_rcvbuf tcp_close_rst tcp_accept_unique tcp_connection_match "
-           "tcp_accept_iplimit tcp_main_threads tcp_script_mode tcp_no_connect tcp_accept_aliases"),
+           "tcp_accept_iplimit tcp_main_threads tcp_script_mode tcp_accept_aliases"),
     **_all(1, TCP_SOCKET, "tcp_delayed_ack tcp_fd_cache tcp_async tcp_buf_write"),
     **_all(10, "kampy gives a peer that does not read no send timeout (it closes the connection when "
            "tcp_conn_wq_max bytes are queued for it)", "tcp_send_timeout"),

@@ -315,7 +315,7 @@ class TCPManager:
         if conn is None:
             conn = self.by_addr.get((out.proto, out.host, out.port))
         if conn is None or conn.closing:
-            if out.send_flags & SND_F_FORCE_CON_REUSE:
+            if out.send_flags & SND_F_FORCE_CON_REUSE or self.params.tcp_no_connect:
                 log.debug("no open tcp connection to %s:%d and no new one allowed: not sent",
                           out.host, out.port)
                 return
