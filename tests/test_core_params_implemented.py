@@ -148,3 +148,33 @@ async def _connects(params: NetParams) -> bool:
 def test_tcp_no_connect_keeps_kampy_from_opening_tcp_connections(line, connects):
     compiled = load_text(f"{line}\nrequest_route {{ exit; }}\n", "t.cfg")
     assert asyncio.run(_connects(NetParams.from_core_params(compiled.core_params))) is connects
+
+
+async def _dispatched(params: NetParams, data: bytes) -> list[bytes]:
+    """The messages kampy's TCP layer hands to the routes for `data` sent on a new connection."""
+    (listener,) = bind_all([Socket("tcp", "127.0.0.1", 0)], params=params)
+    got: list[bytes] = []
+    manager = TCPManager(params, handle=lambda data, _src: got.append(data) or [], deliver=lambda _outs: None,
+                         after=lambda: None, sockets=[])
+    server = await asyncio.get_running_loop().create_server(manager.accepted(listener.socket),
+                                                            sock=listener.sock)
+    async with server:
+        _, writer = await asyncio.open_connection("127.0.0.1", listener.socket.port)
+        writer.write(data)
+        for _ in range(30):
+            await asyncio.sleep(0.01)
+            if got:
+                break
+        writer.close()
+        manager.close_all()
+    return got
+
+
+NO_CL = b"OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bK1\r\n" \
+        b"From: <sip:b@127.0.0.1>;tag=1\r\nTo: <sip:a@127.0.0.1>\r\nCall-ID: nocl\r\nCSeq: 1 OPTIONS\r\n\r\n"
+
+
+@pytest.mark.parametrize(("line", "routed"), [("", []), ("tcp_accept_no_cl = yes", [NO_CL])])
+def test_tcp_accept_no_cl_routes_a_tcp_message_without_content_length(line, routed):
+    compiled = load_text(f"{line}\nrequest_route {{ exit; }}\n", "t.cfg")
+    assert asyncio.run(_dispatched(NetParams.from_core_params(compiled.core_params), NO_CL)) == routed

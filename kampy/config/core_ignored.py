@@ -109,7 +109,7 @@ IGNORED: dict[str, Ignored] = {
     **_all(None, TCP_SOCKET, "tcp_msg_data_timeout"),
     **_all(None, "kampy binds its TCP connections to the listening socket's address",
            "tcp_source_ipv4 tcp_source_ipv6"),
-    **_all(0, TCP_PROXY, "tcp_accept_haproxy tcp_accept_hep3 tcp_accept_no_cl"),
+    **_all(0, TCP_PROXY, "tcp_accept_haproxy tcp_accept_hep3"),
     **_all(None, TCP_PROXY, "tcp_accept_protocols tcp_accept_protos"),
     **_all(None, TLS_OLD, "tls_method tls_certificate tls_private_key tls_ca_list"),
     **_all(0, TLS_OLD, "tls_verify tls_require_certificate tlslog tls_log"),

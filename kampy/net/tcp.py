@@ -53,7 +53,7 @@ class TCPConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.peer: tuple[str, int] = ("", 0)
         self.target: tuple[str, int] = ("", 0)  # the address kampy connected to, if it did
-        self.parser = StreamParser()
+        self.parser = StreamParser(accept_no_cl=manager.params.tcp_accept_no_cl)
         self.last_activity = time.monotonic()
         self.partial_since: float | None = None
         self._head = b""          # bytes of the message being received (for a 400 if it is bad)

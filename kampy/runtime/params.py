@@ -47,6 +47,7 @@ class NetParams:
     tcp_keepidle: int = 0
     tcp_keepintvl: int = 0
     tcp_keepcnt: int = 0
+    tcp_accept_no_cl: bool = False           # a message without Content-Length has no body
     tcp_no_connect: bool = False             # only use connections peers opened, never open one
     tcp_crlf_ping: bool = True               # answer a CRLF CRLF keepalive with a CRLF
     tcp_linger2: int = 0                     # TCP_LINGER2 (s) if > 0
@@ -83,6 +84,7 @@ class NetParams:
             tcp_keepidle=int(as_number(params.get("tcp_keepidle"), 0)),
             tcp_keepintvl=int(as_number(params.get("tcp_keepintvl"), 0)),
             tcp_keepcnt=int(as_number(params.get("tcp_keepcnt"), 0)),
+            tcp_accept_no_cl=as_bool(params.get("tcp_accept_no_cl"), d.tcp_accept_no_cl),
             tcp_no_connect=as_bool(params.get("tcp_no_connect"), d.tcp_no_connect),
             tcp_crlf_ping=as_bool(params.get("tcp_crlf_ping"), d.tcp_crlf_ping),
             tcp_linger2=int(as_number(params.get("tcp_linger2"), 0)),

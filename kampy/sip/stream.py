@@ -24,8 +24,9 @@ _CONTENT_LENGTH = re.compile(rb"\n[ \t]*(?:content-length|l)[ \t]*:[ \t]*([^\r\n
 class StreamParser:
     """Split a byte stream into SIP messages."""
 
-    def __init__(self, max_message_size: int = MAX_MESSAGE_SIZE) -> None:
+    def __init__(self, max_message_size: int = MAX_MESSAGE_SIZE, *, accept_no_cl: bool = False) -> None:
         self.max_message_size = max_message_size
+        self.accept_no_cl = accept_no_cl  # Kamailio's tcp_accept_no_cl: no Content-Length, no body
         self.pings = 0
         self._buf = bytearray()
         self._scan_from = 0
@@ -74,6 +75,11 @@ class StreamParser:
                 raise SIPProtocolError("header block too large", status=513, can_reply=False)
             return None
         m = _CONTENT_LENGTH.search(buf, 0, head_end)
+        if m is None and self.accept_no_cl:
+            data = bytes(buf[:head_end])
+            del buf[:head_end]
+            self._scan_from = 0
+            return parse_message(data)
         if m is None:
             raise SIPProtocolError("Content-Length is required over a stream", can_reply=False)
         value = m.group(1).strip()
