@@ -178,3 +178,18 @@ NO_CL = b"OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5999;bra
 def test_tcp_accept_no_cl_routes_a_tcp_message_without_content_length(line, routed):
     compiled = load_text(f"{line}\nrequest_route {{ exit; }}\n", "t.cfg")
     assert asyncio.run(_dispatched(NetParams.from_core_params(compiled.core_params), NO_CL)) == routed
+
+
+def reply_sent_to(tmp_path, header: str) -> tuple[str, int]:
+    server = make_server(tmp_path, 'request_route { sl_send_reply("404", "Nobody"); }', modules=("sl",),
+                         header=header)
+    (out,) = server.handle(request("OPTIONS", via_host="198.51.100.20"), SOURCE)  # from 192.0.2.7
+    return out.host, out.port
+
+
+def test_a_reply_goes_to_the_requests_source_address_by_default(tmp_path):
+    assert reply_sent_to(tmp_path, "") == ("192.0.2.7", 5080)
+
+
+def test_reply_to_via_sends_the_reply_to_the_vias_sent_by(tmp_path):
+    assert reply_sent_to(tmp_path, "reply_to_via = 1") == ("198.51.100.20", 5080)

@@ -17,7 +17,8 @@ from kampy.module import (RouteType, overrides, overrides_on_response, overrides
 from kampy.runtime import corestats, forward
 from kampy.runtime.context import Handoff, MessageContext, Outgoing, ScriptDrop, ScriptExit, Socket, Source
 from kampy.runtime.core import Clock, Core
-from kampy.sip.via import DO_DNS, DO_REV_DNS, reply_destination, reply_via_line, set_received_dns
+from kampy.sip.via import (DO_DNS, DO_REV_DNS, reply_destination, reply_via_line, set_received_dns,
+                           set_reply_to_via)
 from kampy.config import ast
 from kampy.errors import ConfigError, Diagnostic
 from kampy.runtime.engine import Engine
@@ -63,6 +64,7 @@ class Server:
         self._log_callid = loglevels.wants_callid()
         self._check_via = as_bool(params.get("check_via"), False)
         self._advertised = _global_advertised(params)
+        set_reply_to_via(as_bool(params.get("reply_to_via"), False))
         set_received_dns((DO_DNS if as_bool(params.get("dns"), False) else 0)
                          | (DO_REV_DNS if as_bool(params.get("rev_dns"), False) else 0))
         self.process = process

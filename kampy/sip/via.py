@@ -34,6 +34,16 @@ def set_received_dns(mode: int) -> None:
     _received_dns = mode
 
 
+# Kamailio's reply_to_via: replies go to the first Via's sent-by (its received, its rport's value)
+# instead of the request's source address
+_reply_to_via = False
+
+
+def set_reply_to_via(on: bool) -> None:
+    global _reply_to_via
+    _reply_to_via = on
+
+
 def _same_address(host: str, ip: str) -> bool:
     """check_via_address(): the Via host is the source address (or, with received_dns, names it)."""
     host = host.strip("[]")
@@ -142,6 +152,8 @@ def reply_destination(msg: Request | Response, src_ip: str, src_port: int) -> tu
         return src_ip, src_port
     if via.maddr:
         return via.maddr, via.port or 5060
+    if _reply_to_via:  # update_sock_struct_from_via()
+        return via.received or via.host, via.rport or via.port or 5060
     if via.has_rport:
         return src_ip, src_port
     return src_ip, via.port or 5060
