@@ -65,7 +65,9 @@ What is here, by use:
   transaction machines (`ServerTransaction`, `ClientTransaction`, `TransactionTable`
   (with `Matching`), `TimerConfig`, their actions `Send`/`StartTimer`/`CancelTimer`/`Deliver`/
   `Timeout`/`TransportFailed`/`Terminated`, `build_cancel`, `build_ack`, `server_key`), forwarding
-  (`build_forwarded`, `destination`, `forward_request`, `grep_socket`; `SendSocketValue` for a
+  (`build_forwarded`, `destination`, `forward_request`, `grep_socket`, `choose_socket` (the
+  socket to send from: forced, else with `mhomed` the one the system routes from, else the one the
+  message came in on); `SendSocketValue` for a
   header whose text depends on the sending socket, `socket_address` for what it writes of it)
   and `Handoff` (give a message to its owner).
 * Pseudo-variables, AVPs and flags: `pv_get`, `pv_set` (one-off), `compile_posix` (a POSIX
@@ -261,8 +263,8 @@ from kampy.runtime.context import (
     Socket,
     Source,
 )
-from kampy.runtime.forward import (SendSocketValue, build_forwarded, destination, forward_request,
-                                   relay_reply, send_as_is, socket_address)
+from kampy.runtime.forward import (SendSocketValue, build_forwarded, choose_socket, destination,
+                                   forward_request, relay_reply, send_as_is, socket_address)
 from kampy.runtime.core import Clock
 from kampy.memo import BoundedCache
 from kampy.sip.text import as_bytes, as_text
@@ -458,7 +460,7 @@ __all__ = [
     "JsonRpc", "LocalService", "Member", "Peer", "RpcStruct", "binrpc", "dumps_response", "version_string",
     "KAMAILIO_VERSION_TEXT", "KAMPY_VERSION", "source_id",
     "Handoff", "SendSocketValue", "build_forwarded", "socket_address", "destination", "forward_request",
-    "relay_reply", "send_as_is",
+    "relay_reply", "send_as_is", "choose_socket",
     "FL_ADD_SRVID", "FL_ADD_XAVP_VIA_PARAMS", "FL_UAC_AUTH", "FL_USE_UAC_FROM", "FL_USE_UAC_TO",
     "FL_USE_XAVP_VIA_FIELDS",
     "CancelTimer", "ClientTransaction", "Deliver", "Send", "ServerTransaction", "StartTimer", "Terminated",

@@ -10,7 +10,7 @@ import pytest
 from kampy.config.pipeline import load_text
 from kampy.net.binding import bind_all
 from kampy.net.tcp import TCPManager
-from kampy.runtime.context import Outgoing, Socket
+from kampy.runtime.context import Outgoing, Socket, Source
 from kampy.runtime.params import NetParams
 from kampy.sip.message import parse_message
 from tests.support.runtime import SOURCE, make_server, request
@@ -193,3 +193,26 @@ def test_a_reply_goes_to_the_requests_source_address_by_default(tmp_path):
 
 def test_reply_to_via_sends_the_reply_to_the_vias_sent_by(tmp_path):
     assert reply_sent_to(tmp_path, "reply_to_via = 1") == ("198.51.100.20", 5080)
+
+
+def forwarded_from(tmp_path, header: str, sockets: list[Socket], arrived_on: Socket) -> Socket | None:
+    server = make_server(tmp_path, 'request_route { forward("127.0.0.1", 5090); }', header=header,
+                         sockets=sockets)
+    outs = server.handle(request("MESSAGE"), Source("udp", "192.0.2.7", 5080, arrived_on))
+    return outs[0].local if outs else None
+
+
+ON_1 = Socket("udp", "127.0.0.1", 5060)
+ON_2 = Socket("udp", "127.0.0.2", 5062)
+
+
+def test_without_mhomed_a_request_leaves_on_the_socket_it_came_in_on(tmp_path):
+    assert forwarded_from(tmp_path, "", [ON_1, ON_2], ON_2) == ON_2
+
+
+def test_mhomed_sends_from_the_socket_of_the_address_the_system_routes_from(tmp_path):
+    assert forwarded_from(tmp_path, "mhomed = yes", [ON_1, ON_2], ON_2) == ON_1
+
+
+def test_mhomed_without_a_socket_on_that_address_does_not_send(tmp_path):
+    assert forwarded_from(tmp_path, "mhomed = yes", [ON_2], ON_2) is None

@@ -131,8 +131,6 @@ IGNORED: dict[str, Ignored] = {
     **_all(-1, UDP_RAW, "udp4_raw_ttl"),
     **_all(0, NET_SOCKET, "ip_free_bind ipfreebind ip_nonlocal_bind pmtu_discovery maxsndbuffer "
            "bind_ipv6_link_local"),
-    **_all(0, "kampy picks the socket to send from by protocol and address family, never by asking the "
-           "kernel's routing table", "mhomed"),
     **_all(12, MSG_LIMITS, "max_branches"),
     **_all(256, MSG_LIMITS, "max_recursive_level"),
     **_all(None, MSG_LIMITS, "msg_recv_max_size"),

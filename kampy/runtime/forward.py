@@ -11,11 +11,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from kampy.runtime.context import (FL_ADD_SRVID, FL_ADD_XAVP_VIA_PARAMS, FL_USE_XAVP_VIA_FIELDS,
                                    MessageContext, Outgoing, Socket)
+from kampy.runtime.values import as_bool
 from kampy.sip.via import received_params, split_first_via
 from kampy.sip.errors import SIPProtocolError
 from kampy.sip.message import AddHeader, Change, InsertHeader, Request, Response
@@ -102,6 +104,8 @@ def choose_socket(ctx: MessageContext, proto: str, host: str) -> Socket | None:
         return forced
     want_v6 = ":" in host
     sockets = ctx.core.sockets
+    if proto == "udp" and as_bool(ctx.core.core_params.get("mhomed"), False):
+        return mhomed_socket(sockets, host)
     # prefer the socket the request came in on, as Kamailio's get_send_socket does
     local = ctx.src.local
     if local.proto == proto and (":" in local.host) == want_v6:
@@ -110,6 +114,24 @@ def choose_socket(ctx: MessageContext, proto: str, host: str) -> Socket | None:
         if sock.proto == proto and (":" in sock.host) == want_v6:
             return sock
     return None
+
+
+def mhomed_socket(sockets: list[Socket], host: str) -> Socket | None:
+    """Kamailio's `mhomed=yes` (get_out_socket()): the UDP socket whose address is the one the
+    kernel would send from to `host`; none when kampy does not listen there."""
+    address = host.strip("[]")
+    with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect((address, 5060))  # a UDP connect sends nothing: it only picks the route
+            local = probe.getsockname()[0]
+        except OSError as exc:
+            log.error("mhomed: no route to %s: %s", host, exc)
+            return None
+    found = next((s for s in sockets if s.proto == "udp" and s.host.strip("[]") == local), None)
+    if found is None:
+        log.error("mhomed: no udp socket listening on %s, the address the system sends from to %s",
+                  local, host)
+    return found
 
 
 def _via_host(sock: Socket, ctx: MessageContext) -> str:
