@@ -1,7 +1,11 @@
 """A config that sets a core parameter kampy ignores (kampy/config/core_ignored.py) to a value other than
 Kamailio's default gets a warning naming the reason: from `kampy check` at the line, from `kampy run`
-once when it starts."""
+once when it starts. (The same `kampy run` shows open_files_limit, which kampy reads, applied.)"""
 from __future__ import annotations
+
+import resource
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -43,8 +47,30 @@ def test_an_ignored_parameter_of_a_later_kamailio_does_not_claim_kampy_uses_it(t
     assert "'tcp_main_threads' is ignored by kampy: " in ignored
 
 
-def test_run_logs_the_warning_once_when_it_starts(tmp_path):
-    cfg = 'fork = no\nmem_safety = 0\nrequest_route { exit; }\n'
-    with running_kampy(cfg, tmp_path, protos=("udp",)) as kampy:
-        logged = kampy.output()
+OPEN_FILES = 1999  # below any hard limit a test machine has
+
+
+@pytest.fixture(scope="module")
+def started(tmp_path_factory) -> Iterator[tuple[str, str]]:
+    """A `kampy run` of a config with an ignored parameter (and open_files_limit, which kampy reads):
+    what it logged, and its /proc limits."""
+    cfg = f'fork = no\nmem_safety = 0\nopen_files_limit = {OPEN_FILES}\nrequest_route {{ exit; }}\n'
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (512, hard))  # kampy inherits it: below open_files_limit
+    try:
+        with running_kampy(cfg, tmp_path_factory.mktemp("run"), protos=("udp",)) as kampy:
+            limits = Path(f"/proc/{kampy.pid}/limits").read_text()
+            yield kampy.output(), limits
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_run_logs_the_warning_once_when_it_starts(started):
+    logged, _ = started
     assert logged.count("core parameter 'mem_safety' is ignored by kampy: memory-manager tuning") == 1
+
+
+def test_run_raises_the_open_files_limit_to_open_files_limit(started):
+    _, limits = started
+    line = next(x for x in limits.splitlines() if x.startswith("Max open files"))
+    assert line.split()[3] == str(OPEN_FILES)  # the soft limit, raised from 512

@@ -88,7 +88,7 @@ IGNORED: dict[str, Ignored] = {
            "rt_timer2_policy rt_stimer_policy"),
     **_all(0, PROCESS, "fork_delay modinit_delay wait_worker1_mode disable_core_dump async_nonblock"),
     **_all(None, PROCESS, "async_tkv_gname async_tkv_evcb wait_worker1_time wait_worker1_usleep "
-           "open_files_limit async_usleep"),
+           "async_usleep"),
     **_all(0, "kampy starts one set of workers for all its sockets (no workers per socket)",
            "socket_workers workers"),
     **_all(None, KEMI, "kemi request_route_callback onsend_route_callback reply_route_callback "

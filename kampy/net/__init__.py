@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from kampy.net.binding import BindError, Listener, bind_all
+from kampy.net.limits import increase_open_fds
 from kampy.runtime.params import NetParams
 from kampy.net.supervisor import Lifecycle, serve
 
@@ -34,6 +35,9 @@ def run(compiled: CompiledConfig, params: NetParams, listen_override: Sequence[s
     `listen_override`; `lifecycle` what the start-up does around the workers' start."""
     from kampy.runtime.sockets import sockets_from_config
 
+    if params.open_files_limit > 0 and not increase_open_fds(params.open_files_limit):
+        log.error("error could not increase file limits")
+        return -1
     if sockets is None:
         sockets = sockets_from_config(compiled, list(listen_override) if listen_override else None)
     wanted, aliases = sockets

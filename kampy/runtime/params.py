@@ -52,6 +52,7 @@ class NetParams:
     tcp_crlf_ping: bool = True               # answer a CRLF CRLF keepalive with a CRLF
     tcp_linger2: int = 0                     # TCP_LINGER2 (s) if > 0
     tcp_defer_accept: int = 0                # TCP_DEFER_ACCEPT (s) on the listening sockets if > 0
+    open_files_limit: int = -1               # raise the open files limit to this at start (-1: leave it)
     exit_timeout: float = 5.0                # seconds workers get to stop before SIGKILL
     poll_method: str | None = None           # -W / tcp_poll_method: poll, epoll_lt, select
     shm_size: int | None = None              # -m / shm_mem_size, in bytes: a shared table's heap
@@ -89,6 +90,7 @@ class NetParams:
             tcp_crlf_ping=as_bool(params.get("tcp_crlf_ping"), d.tcp_crlf_ping),
             tcp_linger2=int(as_number(params.get("tcp_linger2"), 0)),
             tcp_defer_accept=int(as_number(params.get("tcp_defer_accept"), 0)),
+            open_files_limit=int(as_number(params.get("open_files_limit"), d.open_files_limit)),
             exit_timeout=as_number(params.get("exit_timeout", params.get("ser_kill_timeout")),
                                    d.exit_timeout),
             poll_method=str(params["tcp_poll_method"]) if params.get("tcp_poll_method") else None,

@@ -1,0 +1,33 @@
+"""The process limits Kamailio's core parameters set before it starts serving."""
+from __future__ import annotations
+
+import logging
+import resource
+
+log = logging.getLogger("kampy.net")
+
+
+def increase_open_fds(target: int) -> bool:
+    """Kamailio's increase_open_fds() (`open_files_limit`): raise the soft limit of open files to
+    `target`, and the hard one too when `target` is past it; never lower them. False (logged) when
+    the system refuses, after raising the soft limit to the hard one if that helps at all."""
+    soft, hard = orig = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or target <= soft:
+        return True
+    if hard == resource.RLIM_INFINITY or target <= hard:
+        wanted = (target, hard)
+    else:
+        log.info("trying to increase the open file limit past the hard limit (%d -> %d)", hard, target)
+        wanted = (target, target)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, wanted)
+        return True
+    except (OSError, ValueError) as exc:
+        log.critical("cannot increase the open file limit to %d/%d: %s", *wanted, exc)
+    if orig[1] > orig[0]:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (orig[1], orig[1]))
+            log.critical(" maximum number of file descriptors increased to %d", orig[1])
+        except (OSError, ValueError):
+            pass
+    return False
