@@ -216,3 +216,11 @@ def test_mhomed_sends_from_the_socket_of_the_address_the_system_routes_from(tmp_
 
 def test_mhomed_without_a_socket_on_that_address_does_not_send(tmp_path):
     assert forwarded_from(tmp_path, "mhomed = yes", [ON_2], ON_2) is None
+
+
+def test_local_rport_adds_rport_to_the_via_of_every_forwarded_request(tmp_path):
+    assert forwarded_via(tmp_path, "local_rport = yes").has_rport
+
+
+def test_a_forwarded_requests_via_has_no_rport_by_default(tmp_path):
+    assert not forwarded_via(tmp_path, "").has_rport

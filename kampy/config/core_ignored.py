@@ -142,7 +142,6 @@ IGNORED: dict[str, Ignored] = {
     **_all(1, "kampy always stores the time a message was received", "msg_time"),
     **_all(0, NOT_YET, "http_reply_parse http_reply_hack"),
     **_all(0, "kampy logs its start the same way at every setting", "verbose_startup"),
-    **_all(0, NOT_YET, "local_rport"),
     **_all(None, NOT_YET, "xavp_via_reply_params auto_domains statistics coreparam msg_apply_changes_mode"),
     **_all(0, NOT_YET, "sip_warning"),
     **_all(None, "kampy's Server and User-Agent headers say kampy and its version; their text is not "

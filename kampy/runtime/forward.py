@@ -234,7 +234,7 @@ def build_forwarded(ctx: MessageContext, sock: Socket, branch: str | None = None
         host, port = _str_field(fields, "address") or host, _str_field(fields, "port") or port
     branch = branch or stateless_branch(msg)
     via = f"SIP/2.0/{sock.proto.upper()} {host}:{port};branch={branch}"
-    if ctx.add_local_rport:
+    if ctx.add_local_rport or as_bool(params.get("local_rport"), False):  # add_local_rport() or the core's
         via += ";rport"
     if flags & FL_ADD_SRVID and ctx.core.server_id:
         via += f";srvid={ctx.core.server_id & 0xFFFFFFFF}"
