@@ -26,7 +26,6 @@ PKG_BUFFERS = "sizes a fixed buffer of Kamailio's C code: kampy's buffers grow a
 DNS_CACHE = "kampy has no DNS cache (it asks the system resolver every time)"
 DNS_RESOLVER = "tunes Kamailio's own resolver: kampy uses the system resolver (getaddrinfo) as it is set up"
 DNS_NAPTR = "kampy does no NAPTR lookups (it resolves SRV and A/AAAA records)"
-BLOCKLIST_MEM = "sizes Kamailio's shared memory for the blocklist: kampy's shared table grows as needed"
 SCTP = "SCTP: kampy has no SCTP transport"
 REALTIME = "real-time scheduling of Kamailio's timer processes: kampy's timers run in its workers"
 PROCESS = "tunes how Kamailio starts or runs its processes: kampy's process model is its own"
@@ -77,7 +76,6 @@ IGNORED: dict[str, Ignored] = {
     **_all(10, DNS_NAPTR, "dns_tls_pref dns_tls_preference"),
     **_all(1, "kampy's blocklist table always exists; `use_dst_blocklist` turns it on",
            "dst_blocklist_init"),
-    **_all(250, BLOCKLIST_MEM, "dst_blocklist_mem"),
     **_all(60, "kampy removes expired entries when it looks them up, not on a timer",
            "dst_blocklist_gc_interval"),
     **_all(1, SCTP, "disable_sctp"),
