@@ -23,9 +23,9 @@ class Ignored:
 
 MEMORY = "memory-manager tuning of Kamailio's own allocator: kampy's memory is Python's"
 PKG_BUFFERS = "sizes a fixed buffer of Kamailio's C code: kampy's buffers grow as needed"
-DNS_CACHE = "kampy has no DNS cache (it asks the system resolver every time)"
+DNS_CACHE = "kampy has no DNS cache: names are resolved by the system resolver when kampy sends"
 DNS_RESOLVER = "tunes Kamailio's own resolver: kampy uses the system resolver (getaddrinfo) as it is set up"
-DNS_NAPTR = "kampy does no NAPTR lookups (it resolves SRV and A/AAAA records)"
+DNS_NAPTR = "kampy does no NAPTR (nor SRV) lookups: it sends to the URI's host (A/AAAA) and port"
 SCTP = "SCTP: kampy has no SCTP transport"
 REALTIME = "real-time scheduling of Kamailio's timer processes: kampy's timers run in its workers"
 PROCESS = "tunes how Kamailio starts or runs its processes: kampy's process model is its own"
@@ -36,7 +36,7 @@ TLS_OLD = ("the old TLS core settings of Kamailio before the tls module: 5.6 ign
            "(the tls module's parameters are used)")
 LOGGING = "kampy logs every message of the core at its own level; this log level setting is not used"
 LATENCY = "kampy does not measure the latency of config actions, DB queries or the routing blocks"
-PARSER = "kampy's SIP parser has one mode (strict, Kamailio's default) and logs its errors itself"
+PARSER = "kampy's SIP parser has one mode: this setting does not change it"
 RPC_LOCKS = "kampy runs RPC commands one at a time in the main process: no locks to tune"
 MULTICAST = "kampy does not join multicast groups (no multicast sockets)"
 UDP_RAW = "kampy sends UDP through ordinary sockets: no raw sockets, no MTU-based protocol switch"
@@ -76,7 +76,7 @@ IGNORED: dict[str, Ignored] = {
     **_all(10, DNS_NAPTR, "dns_tls_pref dns_tls_preference"),
     **_all(1, "kampy's blocklist table always exists; `use_dst_blocklist` turns it on",
            "dst_blocklist_init"),
-    **_all(60, "kampy removes expired entries when it looks them up, not on a timer",
+    **_all(60, "kampy removes expired blocklist entries when it needs room or looks one up, not on a timer",
            "dst_blocklist_gc_interval"),
     **_all(1, SCTP, "disable_sctp"),
     **_all(0, SCTP, "enable_sctp"),
@@ -95,7 +95,9 @@ IGNORED: dict[str, Ignored] = {
     **_all(0, "kampy does not run onsend_route (see its warning)", "onsend_route_reply"),
     **_all(0, TCP_SOCKET, "tcp_syncnt "
            "tcp_reuse_port tcp_clone_rcvbuf tcp_close_rst tcp_accept_unique tcp_connection_match "
-           "tcp_accept_iplimit tcp_main_threads tcp_script_mode tcp_accept_aliases"),
+           "tcp_accept_iplimit tcp_main_threads tcp_script_mode"),
+    **_all(0, "kampy keeps no TCP aliases from a Via's `alias` parameter",
+           "tcp_accept_aliases"),
     **_all(1, TCP_SOCKET, "tcp_delayed_ack tcp_fd_cache tcp_async tcp_buf_write"),
     **_all(10, "kampy gives a peer that does not read no send timeout (it closes the connection when "
            "tcp_conn_wq_max bytes are queued for it)", "tcp_send_timeout"),
@@ -112,7 +114,7 @@ IGNORED: dict[str, Ignored] = {
     **_all(None, TLS_OLD, "tls_method tls_certificate tls_private_key tls_ca_list"),
     **_all(0, TLS_OLD, "tls_verify tls_require_certificate tlslog tls_log"),
     **_all(-1, TLS_OLD, "tls_send_timeout"),
-    **_all(0, "the tls module's sessions are matched by connection only", "tls_connection_match_domain"),
+    **_all(0, NOT_YET, "tls_connection_match_domain"),
     **_all(0, "kampy's TLS engine (Python's ssl) needs no thread mode", "tls_threads_mode"),
     **_all(-1, LOGGING, "corelog core_log sip_parser_log latency_log"),
     **_all(0, LOGGING, "sip_parser_log_oneline log_prefix_mode"),
