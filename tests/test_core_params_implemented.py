@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from kampy.config.pipeline import load_text
-from kampy.net.binding import bind_all
+from kampy.net.binding import IP_FREEBIND, IP_MTU_DISCOVER, IP_PMTUDISC_DO, IP_PMTUDISC_DONT, bind_all
 from kampy.net.tcp import TCPManager
 from kampy.runtime.context import Outgoing, Socket, Source
 from kampy.runtime.params import NetParams
@@ -224,3 +224,21 @@ def test_local_rport_adds_rport_to_the_via_of_every_forwarded_request(tmp_path):
 
 def test_a_forwarded_requests_via_has_no_rport_by_default(tmp_path):
     assert not forwarded_via(tmp_path, "").has_rport
+
+
+def udp_listener_option(line: str, option: int) -> int:
+    compiled = load_text(f"{line}\nrequest_route {{ exit; }}\n", "t.cfg")
+    params = NetParams.from_core_params(compiled.core_params)
+    (listener,) = bind_all([Socket("udp", "127.0.0.1", 0)], params=params)
+    with listener.sock:
+        return listener.sock.getsockopt(socket.IPPROTO_IP, option)
+
+
+@pytest.mark.parametrize(("line", "mode"), [("", IP_PMTUDISC_DONT), ("pmtu_discovery = 1", IP_PMTUDISC_DO)])
+def test_pmtu_discovery_decides_the_df_bit_of_udp_sockets(line, mode):
+    assert udp_listener_option(line, IP_MTU_DISCOVER) == mode
+
+
+@pytest.mark.parametrize(("line", "on"), [("", 0), ("ip_free_bind = 1", 1), ("ip_nonlocal_bind = 1", 1)])
+def test_ip_free_bind_sets_ip_freebind_on_the_listening_sockets(line, on):
+    assert udp_listener_option(line, IP_FREEBIND) == on

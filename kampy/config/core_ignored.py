@@ -129,8 +129,7 @@ IGNORED: dict[str, Ignored] = {
     **_all(0, UDP_RAW, "udp_mtu udp4_raw udp_mtu_try_proto"),
     **_all(1500, UDP_RAW, "udp4_raw_mtu"),
     **_all(-1, UDP_RAW, "udp4_raw_ttl"),
-    **_all(0, NET_SOCKET, "ip_free_bind ipfreebind ip_nonlocal_bind pmtu_discovery maxsndbuffer "
-           "bind_ipv6_link_local"),
+    **_all(0, NET_SOCKET, "maxsndbuffer bind_ipv6_link_local"),
     **_all(12, MSG_LIMITS, "max_branches"),
     **_all(256, MSG_LIMITS, "max_recursive_level"),
     **_all(None, MSG_LIMITS, "msg_recv_max_size"),

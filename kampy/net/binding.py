@@ -16,6 +16,9 @@ from kampy.runtime.params import NetParams
 
 log = logging.getLogger("kampy.net")
 
+# Linux's <linux/in.h> (Python's socket module lacks them)
+IP_MTU_DISCOVER, IP_PMTUDISC_DONT, IP_PMTUDISC_DO, IP_FREEBIND = 10, 0, 2, 15
+
 
 class BindError(Exception):
     """A listen address that cannot be bound (in use, not local, ...)."""
@@ -80,7 +83,12 @@ def _bind_one(spec: Socket, backlog: int, rcvbuf: int, params: NetParams) -> Lis
             set_tcp_options(sock, params, listening=True)
         else:
             _grow_receive_buffer(sock, rcvbuf)
+            # Kamailio's udp_init(): the DF bit and path MTU discovery only with pmtu_discovery
+            sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER,
+                            IP_PMTUDISC_DO if params.pmtu_discovery else IP_PMTUDISC_DONT)
         set_tos(sock, params.tos)
+        if params.ip_free_bind:  # bind to an address the host does not have (yet)
+            sock.setsockopt(socket.IPPROTO_IP, IP_FREEBIND, 1)
         sock.bind((host, spec.port))
         if kind == socket.SOCK_STREAM:
             sock.listen(backlog)

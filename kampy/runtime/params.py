@@ -52,6 +52,8 @@ class NetParams:
     tcp_crlf_ping: bool = True               # answer a CRLF CRLF keepalive with a CRLF
     tcp_linger2: int = 0                     # TCP_LINGER2 (s) if > 0
     tcp_defer_accept: int = 0                # TCP_DEFER_ACCEPT (s) on the listening sockets if > 0
+    pmtu_discovery: bool = False             # UDP: the DF bit (IP_PMTUDISC_DO), else IP_PMTUDISC_DONT
+    ip_free_bind: bool = False               # IP_FREEBIND on the listening sockets
     open_files_limit: int = -1               # raise the open files limit to this at start (-1: leave it)
     exit_timeout: float = 5.0                # seconds workers get to stop before SIGKILL
     poll_method: str | None = None           # -W / tcp_poll_method: poll, epoll_lt, select
@@ -90,6 +92,11 @@ class NetParams:
             tcp_crlf_ping=as_bool(params.get("tcp_crlf_ping"), d.tcp_crlf_ping),
             tcp_linger2=int(as_number(params.get("tcp_linger2"), 0)),
             tcp_defer_accept=int(as_number(params.get("tcp_defer_accept"), 0)),
+            pmtu_discovery=as_bool(params.get("pmtu_discovery"), d.pmtu_discovery),
+            # one parameter with three names in Kamailio's lexer
+            ip_free_bind=as_bool(params.get("ip_free_bind", params.get("ipfreebind",
+                                                                       params.get("ip_nonlocal_bind"))),
+                                 d.ip_free_bind),
             open_files_limit=int(as_number(params.get("open_files_limit"), d.open_files_limit)),
             exit_timeout=as_number(params.get("exit_timeout", params.get("ser_kill_timeout")),
                                    d.exit_timeout),
