@@ -10,6 +10,8 @@ import pytest
 from kampy.config.pipeline import load_text
 from kampy.net.binding import IP_FREEBIND, IP_MTU_DISCOVER, IP_PMTUDISC_DO, IP_PMTUDISC_DONT, bind_all
 from kampy.net.tcp import TCPManager
+from kampy.module import RpcFault
+from kampy.runtime.cfgframework import CfgError
 from kampy.runtime.context import Outgoing, Socket, Source
 from kampy.runtime.params import NetParams
 from kampy.sip.message import parse_message
@@ -242,3 +244,17 @@ def test_pmtu_discovery_decides_the_df_bit_of_udp_sockets(line, mode):
 @pytest.mark.parametrize(("line", "on"), [("", 0), ("ip_free_bind = 1", 1), ("ip_nonlocal_bind = 1", 1)])
 def test_ip_free_bind_sets_ip_freebind_on_the_listening_sockets(line, on):
     assert udp_listener_option(line, IP_FREEBIND) == on
+
+
+def test_dst_blocklist_init_no_keeps_the_blocklist_off_even_with_use_dst_blocklist(tmp_path):
+    server = make_server(tmp_path, "request_route { exit; }",
+                         header="dst_blocklist_init = no\nuse_dst_blocklist = 1")
+    assert server.core.cfg.get("core", "use_dst_blocklist") == 0
+    with pytest.raises(RpcFault, match="dst blocklist support disabled"):
+        server.core.rpc.call("dst_blocklist.view", [])
+
+
+def test_dst_blocklist_init_no_refuses_turning_the_blocklist_on_at_run_time(tmp_path):
+    server = make_server(tmp_path, "request_route { exit; }", header="dst_blocklist_init = no")
+    with pytest.raises(CfgError, match="fixup failed: dst blocklist is turned off by dst_blocklist_init=0"):
+        server.core.cfg.set_now("core", None, "use_dst_blocklist", 1)

@@ -74,8 +74,6 @@ IGNORED: dict[str, Ignored] = {
     **_all(30, DNS_NAPTR, "dns_udp_pref dns_udp_preference"),
     **_all(20, DNS_NAPTR, "dns_tcp_pref dns_tcp_preference dns_sctp_pref dns_sctp_preference"),
     **_all(10, DNS_NAPTR, "dns_tls_pref dns_tls_preference"),
-    **_all(1, "kampy's blocklist table always exists; `use_dst_blocklist` turns it on",
-           "dst_blocklist_init"),
     **_all(60, "kampy removes expired blocklist entries when it needs room or looks one up, not on a timer",
            "dst_blocklist_gc_interval"),
     **_all(1, SCTP, "disable_sctp"),

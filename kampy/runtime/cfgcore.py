@@ -22,6 +22,7 @@ from kampy.config.core_params import FACILITIES, NUMBER_WORDS
 from kampy.errors import ConfigError
 from kampy.module import CfgGroup, CfgVar
 from kampy.runtime.cfgframework import CfgError, CfgFramework, GroupDef, Value, VarDef, int32
+from kampy.runtime.dst_blocklist import blocklist_initialized, use_blocklist_fixup
 from kampy.runtime.loglevels import apply_debug, python_level
 from kampy.runtime.memstatus import log_process_memory
 
@@ -279,11 +280,15 @@ def declare_all(fw: CfgFramework, config: ast.Config, core_params: dict[str, Any
     instances, None when only checking a config (`kampy check`). Raises ConfigError for a config
     Kamailio refuses."""
     params = core_params
+    initialized = blocklist_initialized(params)
+    if not initialized:  # init_dst_blocklist(): no blocklist, so it is not used
+        params = {**params, "use_dst_blocklist": 0}
     cfg_vars = [item for item in config.items if isinstance(item, ast.CfgVar)]
     _declare_script_groups(fw, [v for v in cfg_vars if "[" not in v.group])
     order = [g for g in fw.groups if fw.groups[g].script] + ["core", "tcp"]
     try:
-        fw.declare(*_builtin_group("core", _CORE, params, {**core_hooks(fw), **(hooks or {})}))
+        fw.declare(*_builtin_group("core", _CORE, params, {
+            **core_hooks(fw), "fixup:use_dst_blocklist": use_blocklist_fixup(initialized), **(hooks or {})}))
         fw.declare(*_builtin_group("tcp", _TCP, params, {}))
         for name, mod in modules.items():
             group = mod.exports.cfg

@@ -4,15 +4,20 @@ a branch that timed out) and looks it up before it sends a branch; it is on when
 `use_dst_blocklist` is."""
 from __future__ import annotations
 
+import logging
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from kampy.runtime.values import as_bool
 
 if TYPE_CHECKING:
     from kampy.runtime.core import Clock
     from kampy.runtime.shared import SharedStore
+
+log = logging.getLogger("kampy.runtime")
 
 # the reasons an entry is kept for (dst_blocklist.h)
 BLST_IS_IPV6 = 1
@@ -133,3 +138,19 @@ class DstBlocklist:
             self._delete(key)
             return 0
         return flags
+
+
+def blocklist_initialized(params: Mapping[str, Any]) -> bool:
+    """The core's `dst_blocklist_init` (yes by default): with no, there is no blocklist, and
+    `use_dst_blocklist` stays 0 (init_dst_blocklist(), use_dst_blocklist_fixup())."""
+    return as_bool(params.get("dst_blocklist_init"), True)
+
+
+def use_blocklist_fixup(initialized: bool) -> Callable[[Any], Any]:
+    """The fix-up of `core.use_dst_blocklist`: turning it on needs the blocklist initialized."""
+    def fixup(value: Any) -> Any:
+        if int(value) and not initialized:
+            log.error("dst blocklist is turned off by dst_blocklist_init=0, it cannot be enabled runtime.")
+            raise ValueError("dst blocklist is turned off by dst_blocklist_init=0")
+        return value
+    return fixup
