@@ -1,6 +1,7 @@
 """A config that sets a core parameter kampy ignores (kampy/config/core_ignored.py) to a value other than
 Kamailio's default gets a warning naming the reason: from `kampy check` at the line, from `kampy run`
-once when it starts. (The same `kampy run` shows open_files_limit, which kampy reads, applied.)"""
+once when it starts. (The same `kampy run` shows open_files_limit and disable_core_dump, which kampy reads,
+applied.)"""
 from __future__ import annotations
 
 import resource
@@ -52,9 +53,10 @@ OPEN_FILES = 1999  # below any hard limit a test machine has
 
 @pytest.fixture(scope="module")
 def started(tmp_path_factory) -> Iterator[tuple[str, str]]:
-    """A `kampy run` of a config with an ignored parameter (and open_files_limit, which kampy reads):
-    what it logged, and its /proc limits."""
-    cfg = f'fork = no\nmem_safety = 0\nopen_files_limit = {OPEN_FILES}\nrequest_route {{ exit; }}\n'
+    """A `kampy run` of a config with an ignored parameter (and open_files_limit and
+    disable_core_dump, which kampy reads): what it logged, and its /proc limits."""
+    cfg = (f'fork = no\nmem_safety = 0\nopen_files_limit = {OPEN_FILES}\ndisable_core_dump = yes\n'
+           'request_route { exit; }\n')
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (512, hard))  # kampy inherits it: below open_files_limit
     try:
@@ -74,3 +76,9 @@ def test_run_raises_the_open_files_limit_to_open_files_limit(started):
     _, limits = started
     line = next(x for x in limits.splitlines() if x.startswith("Max open files"))
     assert line.split()[3] == str(OPEN_FILES)  # the soft limit, raised from 512
+
+
+def test_run_with_disable_core_dump_allows_no_core_files(started):
+    _, limits = started
+    line = next(x for x in limits.splitlines() if x.startswith("Max core file size"))
+    assert line.split()[4:6] == ["0", "0"]

@@ -82,7 +82,7 @@ IGNORED: dict[str, Ignored] = {
     **_all(0, REALTIME, "real_time rt_prio rt_policy rt_timer1_prio rt_fast_timer_prio "
            "rt_ftimer_prio rt_timer1_policy rt_ftimer_policy rt_timer2_prio rt_stimer_prio "
            "rt_timer2_policy rt_stimer_policy"),
-    **_all(0, PROCESS, "fork_delay modinit_delay wait_worker1_mode disable_core_dump async_nonblock"),
+    **_all(0, PROCESS, "fork_delay modinit_delay wait_worker1_mode async_nonblock"),
     **_all(None, PROCESS, "async_tkv_gname async_tkv_evcb wait_worker1_time wait_worker1_usleep "
            "async_usleep"),
     **_all(0, "kampy starts one set of workers for all its sockets (no workers per socket)",

@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from kampy.net.binding import BindError, Listener, bind_all
-from kampy.net.limits import increase_open_fds
+from kampy.net.limits import increase_open_fds, set_core_dump
 from kampy.runtime.params import NetParams
 from kampy.net.supervisor import Lifecycle, serve
 
@@ -35,6 +35,8 @@ def run(compiled: CompiledConfig, params: NetParams, listen_override: Sequence[s
     `listen_override`; `lifecycle` what the start-up does around the workers' start."""
     from kampy.runtime.sockets import sockets_from_config
 
+    # main.c: shm + pkg memory + 4 MB (kampy: -m / shm_mem_size, else Kamailio's 64 MB; pkg's 8 MB)
+    set_core_dump(not params.disable_core_dump, (params.shm_size or 64 << 20) + (8 << 20) + (4 << 20))
     if params.open_files_limit > 0 and not increase_open_fds(params.open_files_limit):
         log.error("error could not increase file limits")
         return -1

@@ -31,3 +31,33 @@ def increase_open_fds(target: int) -> bool:
         except (OSError, ValueError):
             pass
     return False
+
+
+def set_core_dump(enable: bool, size: int) -> bool:
+    """Kamailio's set_core_dump() (`disable_core_dump`): no core files when disabled; else a core
+    file limit of at least `size` bytes (unlimited if the system allows). False (logged) when
+    the wanted limit could not be set."""
+    if not enable:
+        try:
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            return True
+        except (OSError, ValueError) as exc:
+            log.critical("failed to disable core dumps: %s", exc)
+            return False
+    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    if soft == resource.RLIM_INFINITY or soft >= size:
+        return True
+    infinity = resource.RLIM_INFINITY
+    at_least = (size, size) if hard != infinity and hard < size else (hard, hard)
+    for wanted in ((infinity, infinity), at_least):
+        try:
+            resource.setrlimit(resource.RLIMIT_CORE, wanted)
+            return True
+        except (OSError, ValueError):
+            continue
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
+        log.critical("core limits increased only to %d", hard)
+    except (OSError, ValueError) as exc:
+        log.critical("could increase core limits at all: %s", exc)
+    return False

@@ -54,6 +54,7 @@ class NetParams:
     tcp_defer_accept: int = 0                # TCP_DEFER_ACCEPT (s) on the listening sockets if > 0
     pmtu_discovery: bool = False             # UDP: the DF bit (IP_PMTUDISC_DO), else IP_PMTUDISC_DONT
     ip_free_bind: bool = False               # IP_FREEBIND on the listening sockets
+    disable_core_dump: bool = False          # no core files; else a core file limit large enough
     open_files_limit: int = -1               # raise the open files limit to this at start (-1: leave it)
     exit_timeout: float = 5.0                # seconds workers get to stop before SIGKILL
     poll_method: str | None = None           # -W / tcp_poll_method: poll, epoll_lt, select
@@ -97,6 +98,7 @@ class NetParams:
             ip_free_bind=as_bool(params.get("ip_free_bind", params.get("ipfreebind",
                                                                        params.get("ip_nonlocal_bind"))),
                                  d.ip_free_bind),
+            disable_core_dump=as_bool(params.get("disable_core_dump"), d.disable_core_dump),
             open_files_limit=int(as_number(params.get("open_files_limit"), d.open_files_limit)),
             exit_timeout=as_number(params.get("exit_timeout", params.get("ser_kill_timeout")),
                                    d.exit_timeout),
