@@ -3,6 +3,8 @@ server_signature, tos and the TCP options."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import socket
 
 import pytest
@@ -258,3 +260,23 @@ def test_dst_blocklist_init_no_refuses_turning_the_blocklist_on_at_run_time(tmp_
     server = make_server(tmp_path, "request_route { exit; }", header="dst_blocklist_init = no")
     with pytest.raises(CfgError, match="fixup failed: dst blocklist is turned off by dst_blocklist_init=0"):
         server.core.cfg.set_now("core", None, "use_dst_blocklist", 1)
+
+
+def routing_logged(tmp_path, caplog, header: str) -> list[str]:
+    server = make_server(tmp_path, "request_route { exit; }", header=header)
+    with caplog.at_level(logging.INFO, logger="kampy.runtime"):
+        server.handle(request("OPTIONS"), SOURCE)
+    return [r.getMessage() for r in caplog.records if "executed in" in r.getMessage()]
+
+
+def test_latency_cfg_log_logs_how_long_request_route_took_when_the_log_shows_its_level(tmp_path, caplog):
+    (line,) = routing_logged(tmp_path, caplog, "latency_cfg_log = 2")  # L_INFO, shown
+    assert re.fullmatch(r"request-route executed in: \d+ usec", line)
+
+
+def test_routing_time_is_not_logged_at_a_level_the_log_does_not_show(tmp_path, caplog):
+    assert routing_logged(tmp_path, caplog, "") == []  # L_DBG by default
+
+
+def test_latency_limit_cfg_logs_only_a_routing_that_took_at_least_that_long(tmp_path, caplog):
+    assert routing_logged(tmp_path, caplog, "latency_cfg_log = 2\nlatency_limit_cfg = 5000000") == []

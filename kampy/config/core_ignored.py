@@ -35,7 +35,7 @@ TCP_PROXY = "kampy's TCP layer does not read this header or protocol on a TCP co
 TLS_OLD = ("the old TLS core settings of Kamailio before the tls module: 5.6 ignores them too "
            "(the tls module's parameters are used)")
 LOGGING = "kampy logs every message of the core at its own level; this log level setting is not used"
-LATENCY = "kampy does not measure the latency of config actions, DB queries or the routing blocks"
+LATENCY = "kampy does not measure the latency of each config action or DB query (only of the routing)"
 PARSER = "kampy's SIP parser has one mode: this setting does not change it"
 RPC_LOCKS = "kampy runs RPC commands one at a time in the main process: no locks to tune"
 MULTICAST = "kampy does not join multicast groups (no multicast sockets)"
@@ -116,8 +116,7 @@ IGNORED: dict[str, Ignored] = {
     **_all(0, "kampy's TLS engine (Python's ssl) needs no thread mode", "tls_threads_mode"),
     **_all(-1, LOGGING, "corelog core_log sip_parser_log latency_log"),
     **_all(0, LOGGING, "sip_parser_log_oneline log_prefix_mode"),
-    **_all(3, LATENCY, "latency_cfg_log"),
-    **_all(0, LATENCY, "latency_limit_db latency_limit_action latency_limit_cfg"),
+    **_all(0, LATENCY, "latency_limit_db latency_limit_action"),
     **_all(1, PARSER, "sip_parser_mode"),
     **_all(None, ALIAS_CHARS, "uri_host_extra_chars hdr_name_extra_chars"),
     **_all(0, RPC_LOCKS, "rpc_exec_delta rpc_exec_locks rpc_exec_locks_mode"),

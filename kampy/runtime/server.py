@@ -14,7 +14,7 @@ from kampy.config.compile import CompiledConfig
 from kampy.runtime.values import as_bool
 from kampy.module import (RouteType, overrides, overrides_on_response, overrides_post_script,
                           overrides_pre_script)
-from kampy.runtime import corestats, forward
+from kampy.runtime import corestats, forward, latency
 from kampy.runtime.context import Handoff, MessageContext, Outgoing, ScriptDrop, ScriptExit, Socket, Source
 from kampy.runtime.core import Clock, Core
 from kampy.sip.via import (DO_DNS, DO_REV_DNS, reply_destination, reply_via_line, set_received_dns,
@@ -311,6 +311,7 @@ class Server:
             ctx.force_rport = True
         if self._log_prefix is not None or self._log_callid:
             self._set_log_prefix(ctx)
+        start = latency.started(self.core.cfg)
         try:
             for hook in self._pre_script:
                 if not hook(ctx):
@@ -328,6 +329,7 @@ class Server:
         if not self._has_request_route:
             return []
         out = self._run_request_route(ctx, data)
+        latency.done(self.core.cfg, start, "request-route")
         answered = False
         for hook in self._post_script:
             try:
@@ -425,6 +427,7 @@ class Server:
                              handed_off=self._handed_off, msg_id=self.msg_no)
         if self._log_prefix is not None or self._log_callid:
             self._set_log_prefix(ctx)
+        start = latency.started(self.core.cfg)
         if self._reply_key is not None and not self._handed_off:  # it ran in the worker that received it
             try:
                 self.engine.run_route(*self._reply_key, ctx)
@@ -432,6 +435,7 @@ class Server:
                 pass
             except ScriptDrop:
                 self.core.stats.inc("core:drop_replies")
+                latency.done(self.core.cfg, start, "reply-route")
                 return ctx.outbox
             except ModuleFailure as failure:
                 self._log_failure(failure)
@@ -439,11 +443,13 @@ class Server:
                 return ctx.outbox
         for hook in self._on_response:
             if not hook(ctx):
+                latency.done(self.core.cfg, start, "reply-route")
                 return ctx.outbox
         out = forward.relay_reply(ctx)
         if out is not None:
             ctx.outbox.append(out)
             self.core.stats.inc("core:fwd_replies")
+        latency.done(self.core.cfg, start, "reply-route")
         return ctx.outbox
 
 
