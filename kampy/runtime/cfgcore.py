@@ -259,13 +259,13 @@ def core_hooks(fw: CfgFramework) -> dict[str, Callable[[Any], None]]:
 
 
 # the variables of `core` something in kampy reads or acts on (the hooks above, the engine's
-# max_while_loops and mem_dump_shm, the server's force_rport, the destination blocklist of tm and of the
-# dst_blocklist.* RPC methods); the rest, and all of `tcp` (kampy's TCP
+# max_while_loops and mem_dump_shm, the server's force_rport and its routing latency log, the
+# destination blocklist of tm and of the dst_blocklist.* RPC methods); the rest, and all of `tcp` (kampy's TCP
 # layer reads its settings when it starts), are kept and shown as Kamailio shows them
 ACTED_ON = {"core": {"debug", "log_facility", "max_while_loops", "force_rport", "memlog", "mem_dump_pkg",
                      "mem_dump_shm", "use_dst_blocklist", "dst_blocklist_expire", "dst_blocklist_mem",
                      "dst_blocklist_udp_imask", "dst_blocklist_tcp_imask", "dst_blocklist_tls_imask",
-                     "dst_blocklist_sctp_imask"}, "tcp": set()}
+                     "dst_blocklist_sctp_imask", "latency_cfg_log", "latency_limit_cfg"}, "tcp": set()}
 
 
 # ------------------------------------------------------------------ declaring everything
