@@ -107,8 +107,8 @@ def choose_socket(ctx: MessageContext, proto: str, host: str) -> Socket | None:
     if proto == "udp" and as_bool(ctx.core.core_params.get("mhomed"), False):
         return mhomed_socket(sockets, host)
     # prefer the socket the request came in on, as Kamailio's get_send_socket does
-    local = ctx.src.local
-    if local.proto == proto and (":" in local.host) == want_v6:
+    local = ctx.src.local if ctx.src is not None else None
+    if local is not None and local.proto == proto and (":" in local.host) == want_v6:
         return local
     for sock in sockets:
         if sock.proto == proto and (":" in sock.host) == want_v6:

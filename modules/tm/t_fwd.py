@@ -16,6 +16,7 @@ from kampy.api import (
     RouteType,
     Socket,
     build_forwarded,
+    choose_socket,
     destination,
     forward_request,
 )
@@ -155,7 +156,7 @@ class Forward(TmBase):
         if not resolvable_name(host):
             log.error("t_relay: failed to resolve '%s'", host)
             return E_BAD_ADDRESS
-        sock = self._socket(bctx, proto, host)
+        sock = choose_socket(bctx, proto, host)
         if sock is None:
             log.error("t_relay: no %s socket to send to %s:%d", proto, host, port)
             return E_SEND
@@ -184,16 +185,6 @@ class Forward(TmBase):
             return E_SEND
         self._start_uac(cell, br, Dest(proto, host, port, sock))
         return 1
-
-    def _socket(self, ctx: MessageContext, proto: str, host: str) -> Socket | None:
-        forced = ctx.force_socket
-        if forced is not None and forced.proto == proto:
-            return forced
-        want_v6 = ":" in host
-        local = ctx.src.local if ctx.src is not None else None
-        if local is not None and local.proto == proto and (":" in local.host) == want_v6:
-            return local
-        return next((s for s in self.core.sockets if s.proto == proto and (":" in s.host) == want_v6), None)
 
     def _start_uac(self, cell: Cell, br: UacBranch, dest: Dest) -> None:
         tx, actions = ClientTransaction.new(br.data, reliable=dest.proto != "udp", now=self._now(),
