@@ -114,7 +114,13 @@ class CoreAPI(Protocol):
 
     @property
     def server_header(self) -> str:
-        """The text of the `Server:`/`User-Agent:` header of locally built messages."""
+        """The text of the `Server:` header of locally built replies (core `server_header`), "" with
+        `server_signature=no`."""
+
+    @property
+    def user_agent_header(self) -> str:
+        """The text of the `User-Agent:` header of locally built requests (core `user_agent_header`),
+        "" with `server_signature=no`."""
 
     def processes(self) -> list[tuple[int, int, int, str]]:
         """Every process of the server as Kamailio's process table lists it: (index, pid, rank,

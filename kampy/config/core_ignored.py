@@ -140,9 +140,6 @@ IGNORED: dict[str, Ignored] = {
     **_all(0, "kampy logs its start the same way at every setting", "verbose_startup"),
     **_all(None, NOT_YET, "xavp_via_reply_params auto_domains statistics coreparam msg_apply_changes_mode"),
     **_all(0, NOT_YET, "sip_warning"),
-    **_all(None, "kampy's Server and User-Agent headers say kampy and its version; their text is not "
-           "configurable yet (server_signature=no drops both, as in Kamailio)",
-           "user_agent_header server_header"),
     **_all(None, NOT_YET, "bind domain"),
 }
 

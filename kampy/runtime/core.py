@@ -122,8 +122,11 @@ class Core:
         self.offers: dict[str, Any] = {}    # API name -> the object a module offers (Offer)
         self._routes: Routes | None = None  # the route engine, once attached
         # Kamailio's server_signature=no drops both the Server header of local replies and the
-        # User-Agent header of local requests
-        self.server_header = SERVER_HEADER if as_bool(self.core_params.get("server_signature"), True) else ""
+        # User-Agent header of local requests; server_header / user_agent_header set their text
+        signed = as_bool(self.core_params.get("server_signature"), True)
+        params = self.core_params
+        self.server_header = header_text(params, "server_header", "Server") if signed else ""
+        self.user_agent_header = header_text(params, "user_agent_header", "User-Agent") if signed else ""
         self._aor_case_sensitive = False
         self.myself_checks: list[Callable[[str, int | None, str | None], bool]] = []
         self.dns_records: dict[str, list[str]] = {}  # name -> addresses (corex's dns_cache)
@@ -381,3 +384,16 @@ class Core:
         ctx.send(Outgoing("udp", host, port, data, src.local))
 
 
+def header_text(core_params: dict[str, Any], param: str, name: str) -> str:
+    """The value of the header line the core parameter `param` sets (Kamailio's server_header /
+    user_agent_header hold the whole line, `Server: text`); kampy's own text when it is not set."""
+    line = core_params.get(param)
+    if line is None:
+        return SERVER_HEADER
+    line = str(line).strip()
+    head, colon, rest = line.partition(":")
+    if colon and head.strip().lower() == name.lower():
+        return rest.strip()
+    log.warning("core parameter '%s' should be a whole '%s: ...' header line; using '%s' as its text",
+                param, name, line)
+    return line

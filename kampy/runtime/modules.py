@@ -87,7 +87,8 @@ def module_core(core: Core, exports: Exports, offered: set[str]) -> CoreAPI:
 # What does not change once the core is built (read once into each module's view; the others, such
 # as aor_case_sensitive, are read from the core on each access).
 FIXED_CORE_MEMBERS = frozenset({"clock", "stats", "shared", "rank", "workers", "rpc", "core_params",
-                                "cfg_file", "runtime_dir", "server_id", "server_header", "sockets"})
+                                "cfg_file", "runtime_dir", "server_id", "server_header",
+                                "user_agent_header", "sockets"})
 
 
 def build_modules(compiled: CompiledConfig, core: Core) -> list[Diagnostic]:

@@ -156,7 +156,8 @@ class LocalAck(TmBase):
             return None
         assert dest.local is not None
         via = via_line(dest.local, br.key[0])
-        return build_dlg_ack(br.request, reply, routing, via, self.core.server_header, headers, body), dest
+        ack = build_dlg_ack(br.request, reply, routing, via, self.core.user_agent_header, headers, body)
+        return ack, dest
 
     def _local_ack_dest(self, br: UacBranch, routing: AckRouting, ctx: MessageContext | None) -> Dest | None:
         """local_ack_mode 1: where the INVITE went; 2: the source of the 2xx; 0: the next hop."""

@@ -76,7 +76,7 @@ class Cancel(TmBase):
         assert br.leg is not None
         cancel = cancel_of(cell, br, reparse=bool(self.cfg.get("tm", "reparse_invite")),
                            prefix=str(self.cfg.get("tm", "ac_extra_hdrs") or ""),
-                           user_agent=self.core.server_header)
+                           user_agent=self.core.user_agent_header)
         for name in CSEQ_SHIFT_HEADERS:  # t_msgbuilder.c copies them under FL_UAC_AUTH
             value = br.request.header(name)
             if value is not None:
@@ -108,7 +108,7 @@ class Cancel(TmBase):
         if reparse and not prefix:
             return None
         return partial(negative_ack, cell, br, reparse=reparse, prefix=prefix,
-                       user_agent=self.core.server_header)
+                       user_agent=self.core.user_agent_header)
 
     def _stop(self, leg: Leg) -> None:
         self._run(leg, leg.tx.terminate())

@@ -166,7 +166,7 @@ class Uac(Lifetime):
         branch = tags.branch_id(self.core.rank, dialog.call_id, str(dialog.local_seq),
                                 f"{label}.{dialog.call_id}", 0)
         data = build_uac_request(method, dialog, hooks, dialog.local_seq, sock=sock, branch=branch,
-                                 user_agent=self.core.server_header, headers=headers, body=body)
+                                 user_agent=self.core.user_agent_header, headers=headers, body=body)
         cell = None
         if method != "ACK":
             timers = self._new_timers(None, method, dialog.call_id, str(dialog.local_seq))
