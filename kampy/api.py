@@ -58,6 +58,7 @@ What is here, by use:
   source); `msg.msg_flags` with Kamailio's bits `FL_FORCE_ACTIVE`, `FL_SDP_BODY`,
   `FL_BODY_MULTIPART`; multipart bodies as the core treats them (`boundary_of`, `check_boundaries`).
 * For modules that answer requests (sl, tm): `build_reply` (Kamailio's layout of a local reply),
+  `warning_line` (its Warning line when the core's `sip_warning` is set),
   `error_text` (Kamailio's reason phrase of a status code),
   `local_to_tag`/`tag_prefix`/`crc_suffix` (local To-tags), `hash2_raw` (Kamailio's hash of
   Call-ID and CSeq, in Via branches), `header_lines`, `as_bytes`, `to_tag_of` (a To-tag read leniently),
@@ -278,6 +279,7 @@ from kampy.runtime.replies import (
     local_to_tag,
     tag_prefix,
     to_tag_of,
+    warning_line,
 )
 from kampy.runtime.loglevels import (
     L_ALERT,
@@ -411,6 +413,7 @@ __all__ = [
     "process_memory", "store_memory",
     "ShmTable", "TableFull", "SlotLocks",
     "core_hash", "hash2_raw", "reverse_hex", "as_bytes", "as_text", "build_reply", "crc_suffix",
+    "warning_line",
     "error_text",
     "header_lines",
     "local_to_tag", "tag_prefix", "to_tag_of",

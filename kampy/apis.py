@@ -118,6 +118,10 @@ class CoreAPI(Protocol):
         `server_signature=no`."""
 
     @property
+    def sip_warning(self) -> bool:
+        """The core `sip_warning`: local replies carry a Warning line (`warning_line`)."""
+
+    @property
     def user_agent_header(self) -> str:
         """The text of the `User-Agent:` header of locally built requests (core `user_agent_header`),
         "" with `server_signature=no`."""

@@ -139,7 +139,6 @@ IGNORED: dict[str, Ignored] = {
     **_all(0, NOT_YET, "http_reply_parse http_reply_hack"),
     **_all(0, "kampy logs its start the same way at every setting", "verbose_startup"),
     **_all(None, NOT_YET, "xavp_via_reply_params auto_domains statistics coreparam msg_apply_changes_mode"),
-    **_all(0, NOT_YET, "sip_warning"),
     **_all(None, NOT_YET, "bind domain"),
 }
 

@@ -125,6 +125,7 @@ class Core:
         # User-Agent header of local requests; server_header / user_agent_header set their text
         signed = as_bool(self.core_params.get("server_signature"), True)
         params = self.core_params
+        self.sip_warning = as_bool(params.get("sip_warning"), False)  # a Warning line in local replies
         self.server_header = header_text(params, "server_header", "Server") if signed else ""
         self.user_agent_header = header_text(params, "user_agent_header", "User-Agent") if signed else ""
         self._aor_case_sensitive = False
@@ -150,6 +151,7 @@ class Core:
     @property
     def runtime_dir(self) -> str:
         params = self.core_params
+        self.sip_warning = as_bool(params.get("sip_warning"), False)  # a Warning line in local replies
         return next((str(params[n]) for n in ("runtime_dir", "rundir", "run_dir") if params.get(n)), RUN_DIR)
 
     @property

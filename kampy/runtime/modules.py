@@ -88,7 +88,7 @@ def module_core(core: Core, exports: Exports, offered: set[str]) -> CoreAPI:
 # as aor_case_sensitive, are read from the core on each access).
 FIXED_CORE_MEMBERS = frozenset({"clock", "stats", "shared", "rank", "workers", "rpc", "core_params",
                                 "cfg_file", "runtime_dir", "server_id", "server_header",
-                                "user_agent_header", "sockets"})
+                                "user_agent_header", "sip_warning", "sockets"})
 
 
 def build_modules(compiled: CompiledConfig, core: Core) -> list[Diagnostic]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import binascii
 import functools
 import hashlib
+import os
 import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ from kampy.sip.text import as_bytes
 
 if TYPE_CHECKING:
     from kampy.apis import CoreAPI
+    from kampy.runtime.context import Source
 
 
 _TEXTS = {
@@ -128,10 +130,11 @@ _COPIED_NO_RR = _COPIED_TO_REPLY - {"record-route"}  # Record-Route goes into 18
 
 def build_reply(request: Request, src_ip: str, src_port: int, code: int, reason: str, *,
                 to_tag: str | None, force_rport: bool = False, lumps: Sequence[bytes] = (),
-                server: str = "", body: bytes = b"") -> bytes:
+                server: str = "", body: bytes = b"", warning: bytes = b"") -> bytes:
     """A reply laid out as Kamailio's build_res_buf_from_sip_req: the Vias (the first with
     received/rport), From, To (with `to_tag` for codes >= 180 when the request has none), Call-ID,
-    CSeq, Record-Route for 180-299, the reply lumps (whole header lines), Server, Content-Length."""
+    CSeq, Record-Route for 180-299, the reply lumps (whole header lines), Server, Content-Length,
+    then `warning` (a whole header line, `warning_line`)."""
     add_tag = to_tag is not None and code >= 180 and request.has_header("to") and not to_tag_of(request)
     lines = [b"SIP/2.0 %d %s" % (code, as_bytes(reason))]
     first_via = True
@@ -145,7 +148,21 @@ def build_reply(request: Request, src_ip: str, src_port: int, code: int, reason:
         lines.append(line)
     lines.append(b"")  # the CRLF after the last copied line
     return b"".join((b"\r\n".join(lines), *lumps, _server_line(server) if server else b"",
-                     b"Content-Length: %d\r\n\r\n" % len(body), body))
+                     b"Content-Length: %d\r\n" % len(body), warning, b"\r\n", body))
+
+
+def warning_line(request: Request, src: Source, out_uri: str) -> bytes:
+    """Kamailio's sip_warning header line (warning_builder): the receiving socket, this process and
+    where the request came from, its R-URI as received and as rewritten (`out_uri`), its Via lines."""
+    local = src.local
+    bind = f"[{local.host}]" if ":" in local.host and not local.host.startswith("[") else local.host
+    vias = len(request.header_lines_named(_VIA))
+    return as_bytes(f'Warning: 392 {bind}:{local.port} "Noisy feedback tells:  pid={os.getpid()} '
+                    f"req_src_ip={src.ip.strip('[]')} req_src_port={src.port} in_uri={request.uri} "
+                    f'out_uri={out_uri} via_cnt=={vias}"\r\n')
+
+
+_VIA = frozenset({"via"})
 
 
 @functools.lru_cache(maxsize=8)

@@ -31,6 +31,7 @@ from kampy.api import (
     local_to_tag,
     parse_message,
     relay_reply,
+    warning_line,
 )
 
 log = logging.getLogger("kampy.sl")
@@ -90,7 +91,8 @@ class SlModule(Module):
             lumps += [as_bytes(f"{name}: {value}\r\n") for name, value in extra_headers]
         return build_reply(msg, ctx.src.ip, ctx.src.port, code, reason, to_tag=tag,
                            force_rport=ctx.force_rport, lumps=lumps,
-                           server=self.core.server_header, body=body or ctx.reply_body)
+                           server=self.core.server_header, body=body or ctx.reply_body,
+                           warning=warning_line(msg, ctx.src, ctx.ruri) if self.core.sip_warning else b"")
 
     def _lumps(self, ctx: MessageContext, code: int) -> list[bytes]:
         lumps = [as_bytes(text) for text in ctx.reply_lumps]

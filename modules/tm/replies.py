@@ -8,10 +8,11 @@ from kampy.api import Request, Response, Source, as_bytes, build_reply
 
 def build_local_reply(request: Request, src: Source, code: int, reason: str, *, tag: str | None,
                       server: str, lumps: Sequence[str] = (), body: bytes = b"",
-                      force_rport: bool = False) -> bytes:
+                      force_rport: bool = False, warning: bytes = b"") -> bytes:
     """A reply to the transaction's request, in Kamailio's layout (the core's `build_reply`)."""
     return build_reply(request, src.ip, src.port, code, reason, to_tag=tag, force_rport=force_rport,
-                       lumps=[as_bytes(text) for text in lumps], server=server, body=body)
+                       lumps=[as_bytes(text) for text in lumps], server=server, body=body,
+                       warning=warning)
 
 
 def without_top_via(reply: Response) -> bytes:

@@ -25,6 +25,7 @@ from kampy.api import (
     TransactionError,
     error_text,
     to_tag_of,
+    warning_line,
 )
 
 from . import tags
@@ -65,9 +66,12 @@ class Replies(TmBase):
         """The reply tm builds itself, and the To-tag it carries."""
         assert cell.src is not None
         tag = tags.to_tag(self.core, cell.request)
+        warning = b""
+        if self.core.sip_warning:
+            warning = warning_line(cell.request, cell.src, ctx.ruri if ctx is not None else cell.request.uri)
         if ctx is None:
             data = build_local_reply(cell.request, cell.src, code, reason, tag=tag,
-                                     server=self.core.server_header, lumps=lumps)
+                                     server=self.core.server_header, lumps=lumps, warning=warning)
         else:
             lumps = list(ctx.reply_lumps)
             if 300 <= code < 400:  # a redirect lists the destination set
@@ -75,7 +79,7 @@ class Replies(TmBase):
                 lumps += [contact] if contact else []
             data = build_local_reply(cell.request, cell.src, code, reason, tag=tag,
                                      server=self.core.server_header, lumps=lumps,
-                                     body=ctx.reply_body, force_rport=ctx.force_rport)
+                                     body=ctx.reply_body, force_rport=ctx.force_rport, warning=warning)
         request_tag = to_tag_of(cell.request)
         has_to = cell.request.has_header("to")
         to_tag = request_tag or (tag if code >= 180 and has_to else None)
