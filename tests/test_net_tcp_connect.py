@@ -36,6 +36,16 @@ def test_tcp_connect_to_a_host_name_with_an_empty_label_fails_with_a_log_line(
     assert any("tcp connect to spindle..example.com:5060 failed" in r.getMessage() for r in caplog.records)
 
 
+def test_the_log_line_of_an_invalid_host_name_says_so_without_the_codecs_exception(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # the fuzz harness counts a line naming an exception as an internal error
+    with caplog.at_level(logging.WARNING, logger="kampy.net.tcp"):
+        asyncio.run(_connect_to("spindle..example.com"))
+    lines = [r.getMessage() for r in caplog.records if "spindle" in r.getMessage()]
+    assert lines == ["tcp connect to spindle..example.com:5060 failed: not a valid host name "
+                     "(an empty or too long label)"]
+
+
 def test_tcp_connect_timeout_gives_up_a_connect_that_gets_no_answer(caplog: pytest.LogCaptureFixture) -> None:
     # a listener whose accept queue is full drops the next SYNs: the connect hangs
     with socket.socket() as listener:

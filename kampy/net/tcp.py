@@ -363,7 +363,9 @@ class TCPManager:
                                    timeout=self.params.tcp_connect_timeout)
         except (TimeoutError, OSError, UnicodeError, ValueError) as exc:
             # UnicodeError: a name the resolver cannot even encode (an empty or too long label)
-            log.warning("%s connect to %s:%d failed: %s", conn.proto, host, port, exc)
+            why = "not a valid host name (an empty or too long label)" if isinstance(exc, UnicodeError) \
+                else exc
+            log.warning("%s connect to %s:%d failed: %s", conn.proto, host, port, why)
             self.counters.inc("dns:failed_dns_request" if isinstance(exc, socket.gaierror | UnicodeError)
                               else "tcp:connect_failed")
             conn.closing = True
