@@ -146,6 +146,11 @@ class Timers(TmBase):
         if cell.shared_key is not None and not (cell.uas and self.table.has_live_server(cell.uas.tx.key)):
             # an RFC 2543 request with the same key and another To tag still lives here
             self.core.shared.claims.release(cell.shared_key, self.core.rank)
+        # a freed cell lets go of its legs: a leg points back at its cell, and without this edge cut
+        # the finished transaction (its request, replies and machines) waits for the cyclic collector
+        cell.uas = None
+        for br in cell.branches:
+            br.leg = br.cancel_leg = None
 
     def post_script(self, ctx: MessageContext) -> bool:
         """t_unref: a transaction the request route neither replied to nor relayed is released (as
