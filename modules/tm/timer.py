@@ -146,11 +146,10 @@ class Timers(TmBase):
         if cell.shared_key is not None and not (cell.uas and self.table.has_live_server(cell.uas.tx.key)):
             # an RFC 2543 request with the same key and another To tag still lives here
             self.core.shared.claims.release(cell.shared_key, self.core.rank)
-        # a freed cell lets go of its legs: a leg points back at its cell, and without this edge cut
-        # the finished transaction (its request, replies and machines) waits for the cyclic collector
-        cell.uas = None
-        for br in cell.branches:
-            br.leg = br.cancel_leg = None
+        # a freed cell lets go of its legs once the event that freed it is handled (a reply's
+        # callbacks still read them): a leg points back at its cell, and without this edge cut the
+        # finished transaction (its request, replies and machines) waits for the cyclic collector
+        self.core.call_at(self._now(), lambda: _let_go_of_legs(cell))
 
     def post_script(self, ctx: MessageContext) -> bool:
         """t_unref: a transaction the request route neither replied to nor relayed is released (as
@@ -183,3 +182,9 @@ class Timers(TmBase):
         a branch is freed (one that got them meanwhile ends by its own timers)."""
         if not cell.freed and cell.uas_status < 200 and not cell.branches:
             self._kill(cell, reply=False)
+
+
+def _let_go_of_legs(cell: Cell) -> None:
+    cell.uas = None
+    for br in cell.branches:
+        br.leg = br.cancel_leg = None
