@@ -238,18 +238,11 @@ class Suspend(TmBase):
         assert isinstance(reply, Response)
         ctx.local.pop(REPLY_SUSPENDED, None)
         ctx.local.update({CELL: cell, BRANCH: br.index})
-        before = ctx.route_type
-        ctx.route_type = RouteType.TM_ONREPLY
         state = cell.state
         ctx.flags, ctx.xflags, ctx.bflags = state.flags, state.xflags, br.bflags
         try:
-            self.core.run_route("route", route, ctx)
-        except (ScriptExit, ScriptDrop):
-            pass
-        except Exception:
-            log.exception("tm: route[%s] of t_continue() failed", route)
+            self._run_route_as(ctx, route, RouteType.TM_ONREPLY)
         finally:
-            ctx.route_type = before
             state.flags, state.xflags, br.bflags = ctx.flags, ctx.xflags, ctx.bflags
             self._flush(ctx)
         if ctx.local.get(REPLY_SUSPENDED):
@@ -278,9 +271,17 @@ class Suspend(TmBase):
     def _run_continue(self, susp: Suspension, route: str) -> None:
         """Run route[route] with the suspended request, as a failure_route (faked_env)."""
         ctx, cell = susp.ctx, susp.cell
-        before = ctx.route_type
-        ctx.route_type = RouteType.FAILURE
         ctx.local[CELL] = cell
+        try:
+            self._run_route_as(ctx, route, RouteType.FAILURE)
+        finally:
+            cell.state.flags = ctx.flags
+            self._flush(ctx)
+
+    def _run_route_as(self, ctx: MessageContext, route: str, route_type: RouteType) -> None:
+        """route[route] of t_continue() run as `route_type`: exit and drop end it, a failure is
+        logged; the context's route type is restored."""
+        before, ctx.route_type = ctx.route_type, route_type
         try:
             self.core.run_route("route", route, ctx)
         except (ScriptExit, ScriptDrop):
@@ -289,8 +290,6 @@ class Suspend(TmBase):
             log.exception("tm: route[%s] of t_continue() failed", route)
         finally:
             ctx.route_type = before
-            cell.state.flags = ctx.flags
-            self._flush(ctx)
 
     def _flush(self, ctx: MessageContext) -> None:
         """What the route sent through the message (sl replies, stateless forwards) goes out."""
