@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.dualserver import Started
 from tests.e2e.kampy_process import CONFIGS, STARTED, Kampy, next_serial, start_kampy
 from tests.e2e.proxy import TARGETS, NotAvailable, Pair, Proxy, registered_pair, start_proxy
 
@@ -59,6 +60,16 @@ def running_kampy(tmp_path: Path) -> Iterator[StartKampy]:
     yield start
     for kampy in started:  # also those a test stopped or killed itself: whatever is left in the group
         kampy.stop()
+
+
+@pytest.fixture
+def dual_servers() -> Iterator[Started]:
+    """`dual_servers.start(kind, cfg, workdir, defines)` or `for server in dual_servers.each(cfg,
+    workdir)`: Kamailio 5.6 or kampy on the same config (tests/e2e/dualserver.py); every server
+    started is stopped (by its PID) when the test ends."""
+    started = Started()
+    yield started
+    started.stop_all()
 
 
 @pytest.fixture(scope="module")

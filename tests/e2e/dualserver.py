@@ -2,7 +2,9 @@
 which kampy takes as they are): listening where `-A LISTEN=...` says, runtime files and ctl's socket
 in a directory of its own (kamcmd reaches it), stopped by its PID.
 
-Plain functions (no pytest): the NAT and rtpengine tests and bench/ use them.
+Plain functions (no pytest): the NAT and rtpengine tests and bench/ use them. The differential
+tests take `Started` from the `dual_servers` fixture (tests/e2e/conftest.py): what a test starts
+through it is stopped when the test ends, whatever it stopped itself.
 """
 from __future__ import annotations
 
@@ -11,14 +13,19 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from tests.e2e.kampy_process import REPO, free_port, start_server, stop_process, track
+from tests.e2e.stock.sipua import UA
+from tests.e2e.stock.transport import UDP
 
 KAMAILIO = "/usr/sbin/kamailio"
 KAMCMD = "/usr/sbin/kamcmd"
 CONFIGS = Path(__file__).resolve().parent / "configs"
+SERVERS = ("kamailio", "kampy")  # the reference first: a differential test compares kampy with it
 
 
 @dataclass
@@ -93,6 +100,75 @@ def start(kind: str, cfg: Path, workdir: Path, defines: dict[str, str | None], *
             server.stop()
             raise
     return server
+
+
+def caller_and_callee(server: Server) -> tuple[UA, UA]:
+    """alice and bob, each on a UDP port of its own, using `server` as their proxy."""
+    caller = UA("alice", "127.0.0.1", UDP(socket.socket, ("127.0.0.1", free_port()), server.addr))
+    callee = UA("bob", "127.0.0.1", UDP(socket.socket, ("127.0.0.1", free_port()), server.addr))
+    return caller, callee
+
+
+class Started:
+    """The servers started through it, stopped (by their PID) by `stop_all`, the last first."""
+
+    def __init__(self) -> None:
+        self.servers: list[Server] = []
+
+    def start(self, kind: str, cfg: Path, workdir: Path, defines: dict[str, str | None] | None = None,
+              **options: object) -> Server:
+        """`start` (the module's), remembered."""
+        server = start(kind, cfg, workdir, defines or {}, **options)  # type: ignore[arg-type]
+        self.servers.append(server)
+        return server
+
+    def each(self, cfg: Path, workdir: Path, defines: dict[str, str | None] | None = None,
+             **options: object) -> Iterator[Server]:
+        """Kamailio, then kampy, running `cfg` in `workdir`/<kind>, one at a time: each is given
+        once and stopped when the loop asks for the next."""
+        for kind in SERVERS:
+            server = self.start(kind, cfg, workdir / kind, defines, **options)
+            yield server
+            server.stop()
+
+    def stop_all(self) -> None:
+        while self.servers:
+            server = self.servers.pop()
+            if not server.stopped:
+                server.stop()
+
+
+Case = TypeVar("Case", bound=tuple)
+Seen = TypeVar("Seen")
+
+
+def relayed_by_each(started: Started, cfg: Path, workdir: Path, cases: Sequence[Case],
+                    relay: Callable[[Server, socket.socket, socket.socket, Case], Seen]
+                    ) -> dict[str, dict[str, Seen]]:
+    """For Kamailio, then kampy: `relay(server, sender, capture, case)` for each case (named by its
+    first item), the sender and capture sockets on the same ports for both servers (a config
+    relays to the capture): {kind: {case: what `relay` gave}}."""
+    port, cport = free_port(), free_port()
+    seen: dict[str, dict[str, Seen]] = {}
+    for server in started.each(cfg, workdir):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender, \
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as capture:
+            sender.bind(("127.0.0.1", port))
+            capture.bind(("127.0.0.1", cport))
+            seen[server.name] = {case[0]: relay(server, sender, capture, case) for case in cases}
+    return seen
+
+
+def differences(seen: dict[str, dict[str, Seen]], keys: Sequence[str] = ()) -> list[str]:
+    """Each case where kampy saw other than Kamailio (only the `keys` of what was seen, if given),
+    with both values."""
+    differ = []
+    for case, ref in seen["kamailio"].items():
+        got = seen["kampy"].get(case)
+        pairs = [(f"{case} {key}", ref[key], got[key]) for key in keys] if keys and got is not None \
+            else [(case, ref, got)]
+        differ += [f"{name}:\n  kamailio {a!r}\n  kampy    {b!r}" for name, a, b in pairs if a != b]
+    return differ
 
 
 def wait_answering(server: Server, timeout: float, make_socket: object = None) -> None:

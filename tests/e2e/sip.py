@@ -39,6 +39,23 @@ def register_udp(port: int, user: str, *, expires: int = 3600, host: str = "127.
         return s.recv(4096), lport
 
 
+def header(msg: str, name: str) -> str:
+    """The value of the first `name` header line of `msg` ("" when there is none)."""
+    for line in msg.split("\r\n"):
+        if line.lower().startswith(name.lower() + ":"):
+            return line.partition(":")[2].strip()
+    return ""
+
+
+def reply_to(request: str, code: int, reason: str, tag: str = "b1", extra: str = "") -> str:
+    """A callee's reply to `request`: its Vias, From, To (given `tag` unless it has one), Call-ID,
+    CSeq, then the `extra` header lines."""
+    heads = [line for line in request.split("\r\n\r\n")[0].split("\r\n")[1:]
+             if line.lower().split(":")[0] in ("via", "from", "to", "call-id", "cseq")]
+    heads = [f"{h};tag={tag}" if h.lower().startswith("to:") and ";tag=" not in h else h for h in heads]
+    return f"SIP/2.0 {code} {reason}\r\n" + "\r\n".join(heads) + f"\r\n{extra}Content-Length: 0\r\n\r\n"
+
+
 def status_of(reply: bytes) -> int:
     parts = reply.split(b" ", 2)
     return int(parts[1]) if len(parts) > 1 and parts[0] == b"SIP/2.0" else 0
@@ -68,6 +85,21 @@ class UDPClient:
             data, _ = self.sock.recvfrom(70000)
             if call_id_of(data) == call_id:
                 return data
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class UDPPeer:
+    """A user agent of a test on a UDP port of 127.0.0.1, sending SIP text."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", port))
+        self.port = port
+
+    def send(self, text: str, addr: tuple[str, int]) -> None:
+        self.sock.sendto(text.encode(), addr)
 
     def close(self) -> None:
         self.sock.close()

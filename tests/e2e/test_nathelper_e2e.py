@@ -7,18 +7,15 @@ from __future__ import annotations
 import re
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 
 from tests.e2e import dualserver
-from tests.e2e.dualserver import Server
+from tests.e2e.dualserver import Server, Started, differences, relayed_by_each
 from tests.e2e.kampy_process import free_port
 from tests.e2e.proxy import Msg
 
 CFG = dualserver.CONFIGS / "nathelper.cfg"
-SERVERS = ("kamailio", "kampy")
 SDP = ("v=0\r\no=alice 1 1 IN IP4 10.0.0.5\r\ns=-\r\nc=IN IP4 10.0.0.5\r\nt=0 0\r\n"
        "m=audio 4000 RTP/AVP 0 8\r\na=rtcp:4001 IN IP4 10.0.0.5\r\na=sendrecv\r\n"
        "m=video 4010 RTP/AVP 96\r\nc=IN IP4 10.0.0.6\r\n")
@@ -69,23 +66,8 @@ CASES = [
     ("alias2pv", "alias2pv", [], "<sip:alice@10.0.0.5:5070;alias=203.0.113.7~40000~2>", "", None),
 ]
 
-_started: list[Server] = []
 
 
-@pytest.fixture(autouse=True)
-def stopped_at_the_end() -> Iterator[None]:
-    yield
-    while _started:
-        server = _started.pop()
-        if not server.stopped:
-            server.stop()
-
-
-def start(kind: str, workdir: Path) -> Server:
-    workdir.mkdir(parents=True, exist_ok=True)
-    server = dualserver.start(kind, CFG, workdir, {})
-    _started.append(server)
-    return server
 
 
 # Not compared: handle_ruri_alias(1) (the last alias). Kamailio 5.6.3 miscounts the length of the
@@ -115,23 +97,9 @@ def relayed(server: Server, sender: socket.socket, capture: socket.socket, case:
             "body": msg.body.decode(), "raw": text}
 
 
-def test_the_functions_change_requests_as_kamailio_does(tmp_path: Path) -> None:
-    seen: dict[str, dict[str, dict[str, str]]] = {}
-    port, cport = free_port(), free_port()
-    for kind in SERVERS:
-        server = start(kind, tmp_path / kind)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender, \
-                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as capture:
-            sender.bind(("127.0.0.1", port))
-            capture.bind(("127.0.0.1", cport))
-            seen[kind] = {case[0]: relayed(server, sender, capture, case) for case in CASES}
-        server.stop()
-    differ = []
-    for case in CASES:
-        ref, got = seen["kamailio"][case[0]], seen["kampy"][case[0]]
-        for key in ("ruri", "contact", "result", "body"):
-            if ref[key] != got[key]:
-                differ.append(f"{case[0]} {key}:\n  kamailio {ref[key]!r}\n  kampy    {got[key]!r}")
+def test_the_functions_change_requests_as_kamailio_does(tmp_path: Path, dual_servers: Started) -> None:
+    seen = relayed_by_each(dual_servers, CFG, tmp_path, CASES, relayed)
+    differ = differences(seen, ("ruri", "contact", "result", "body"))
     assert not differ, "\n".join(differ)
 
 
@@ -164,18 +132,17 @@ def shape(ping: str, user: str, ua_port: int, server: Server) -> str:
     return re.sub(r"Call-ID: [0-9a-f]+-[0-9a-f]+-[0-9a-f]+@", "Call-ID: ID-COUNTER-TICKS@", text)
 
 
-def test_keepalives_go_to_the_registered_contact_on_kamailios_schedule(tmp_path: Path) -> None:
+def test_keepalives_go_to_the_registered_contact_on_kamailios_schedule(tmp_path: Path,
+                                                                       dual_servers: Started) -> None:
     pings = {}
-    for kind in SERVERS:
-        server = start(kind, tmp_path / kind)
+    for server in dual_servers.each(CFG, tmp_path):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as ua:
             ua.bind(("127.0.0.1", free_port()))
             register(server, ua, "alice")
             got = keepalives(ua, 3)
-            pings[kind] = [shape(text, "alice", ua.getsockname()[1], server) for _, text in got]
+            pings[server.name] = [shape(text, "alice", ua.getsockname()[1], server) for _, text in got]
             gaps = [b[0] - a[0] for a, b in zip(got, got[1:], strict=False)]
-            assert all(1.5 < gap < 2.5 for gap in gaps), (kind, gaps)  # natping_interval 2
-        server.stop()
+            assert all(1.5 < gap < 2.5 for gap in gaps), (server.name, gaps)  # natping_interval 2
     assert pings["kampy"][0] == pings["kamailio"][0]
     assert pings["kampy"][0].startswith("OPTIONS sip:alice@10.0.0.5:5070 SIP/2.0\r\n"
                                         "Via: SIP/2.0/UDP 127.0.0.1:SERVERPORT;branch=z9hG4bKNNNNNNN\r\n")

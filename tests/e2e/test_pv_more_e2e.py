@@ -6,31 +6,17 @@ in the headers of the replies each server sends, are the same."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 
 from tests.e2e import dualserver
-from tests.e2e.dualserver import Server
-from tests.e2e.kampy_process import free_port
+from tests.e2e.dualserver import Server, Started
 from tests.e2e.proxy import Msg
 
 CFG = dualserver.CONFIGS / "pv_more.cfg"
-SERVERS = ("kamailio", "kampy")
 HEADERS = ("x-v1", "x-v2", "x-v3", "x-v4", "x-v5", "x-v6", "x-v7", "x-v8", "x-v9", "x-w", "x-x", "x-b",
            "x-b2")
 
-_started: list[Server] = []
-
-
-@pytest.fixture(autouse=True)
-def stopped_at_the_end() -> Iterator[None]:
-    yield
-    while _started:
-        server = _started.pop()
-        if not server.stopped:
-            server.stop()
 
 
 def _request(sport: int, name: str, extra: list[str]) -> bytes:
@@ -80,12 +66,9 @@ def _relayed(server: Server, sock: socket.socket, capture: socket.socket) -> str
     return Msg.parse(sock.recv(65536)).header("x-r") or ""
 
 
-def test_the_second_table_reads_what_kamailio_reads(tmp_path: Path) -> None:
+def test_the_second_table_reads_what_kamailio_reads(tmp_path: Path, dual_servers: Started) -> None:
     seen: dict[str, dict[str, str]] = {}
-    for kind in SERVERS:
-        port = free_port()
-        server = dualserver.start(kind, CFG, tmp_path / kind, {}, port=port)
-        _started.append(server)
+    for server in dual_servers.each(CFG, tmp_path):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock, \
                 socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as capture:
             sock.bind(("127.0.0.1", 0))
@@ -95,7 +78,7 @@ def test_the_second_table_reads_what_kamailio_reads(tmp_path: Path) -> None:
             values = _answered(server, sock)
             values["x-r"] = _relayed(server, sock, capture)
             # the ports differ between the runs: compare them as names
-            seen[kind] = {k: v.replace(str(port), "<port>").replace(str(sock.getsockname()[1]), "<sport>")
-                          .replace(str(capture.getsockname()[1]), "<cport>") for k, v in values.items()}
-        server.stop()
+            seen[server.name] = {
+                k: v.replace(str(server.port), "<port>").replace(str(sock.getsockname()[1]), "<sport>")
+                .replace(str(capture.getsockname()[1]), "<cport>") for k, v in values.items()}
     assert seen["kampy"] == seen["kamailio"]

@@ -7,7 +7,6 @@ once rtpengine_disable_tout has passed; sets and weights; WebSocket."""
 from __future__ import annotations
 
 import re
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,14 +17,12 @@ from kampy.api import parse_message
 from kampy.modules.rtpengine.request import next_via_branch
 
 from tests.e2e import dualserver
-from tests.e2e.dualserver import Server
+from tests.e2e.dualserver import SERVERS, Server, Started, caller_and_callee
 from tests.e2e.kampy_process import free_port
 from tests.e2e.stock.sipua import UA, Call
-from tests.e2e.stock.transport import UDP
 from tests.support.rtpengine import NgTap, Rtpengine
 
 CFG = dualserver.CONFIGS / "rtpengine.cfg"
-SERVERS = ("kamailio", "kampy")
 
 
 @pytest.fixture(scope="module")
@@ -42,29 +39,9 @@ def tap(daemon: Rtpengine) -> Iterator[NgTap]:
     relay.close()
 
 
-_started: list[Server] = []
-
-
-@pytest.fixture(autouse=True)
-def stopped_at_the_end() -> Iterator[None]:
-    """Every server a test started is stopped (by its PID) when it ends."""
-    yield
-    while _started:
-        server = _started.pop()
-        if not server.stopped:
-            server.stop()
-
-
-def start(kind: str, tmp_path: Path, sock: str, **defines: str | None) -> Server:
-    server = dualserver.start(kind, CFG, tmp_path, {"RTPENGINE_SOCK": f'"{sock}"', **defines})
-    _started.append(server)
-    return server
-
-
-def agents(server: Server) -> tuple[UA, UA]:
-    caller = UA("alice", "127.0.0.1", UDP(socket.socket, ("127.0.0.1", free_port()), server.addr))
-    callee = UA("bob", "127.0.0.1", UDP(socket.socket, ("127.0.0.1", free_port()), server.addr))
-    return caller, callee
+def using(sock: str, **defines: str | None) -> dict[str, str | None]:
+    """The config's defines for the rtpengine instances `sock`, and `defines`."""
+    return {"RTPENGINE_SOCK": f'"{sock}"', **defines}
 
 
 def sdp_of(body: bytes) -> dict[str, str]:
@@ -101,9 +78,10 @@ def hang_up(call: Call, callee: UA) -> None:
 
 
 @pytest.mark.parametrize("kind", SERVERS)
-def test_a_call_goes_through_the_daemon(kind: str, tmp_path: Path, daemon: Rtpengine, tap: NgTap) -> None:
-    server = start(kind, tmp_path, tap.url)
-    caller, callee = agents(server)
+def test_a_call_goes_through_the_daemon(kind: str, tmp_path: Path, daemon: Rtpengine, tap: NgTap,
+                                       dual_servers: Started) -> None:
+    server = dual_servers.start(kind, CFG, tmp_path, using(tap.url))
+    caller, callee = caller_and_callee(server)
     before = len(daemon.commands())
     c, offered, answered, header = call(caller, callee)
     hang_up(c, callee)
@@ -119,7 +97,7 @@ def test_a_call_goes_through_the_daemon(kind: str, tmp_path: Path, daemon: Rtpen
     server.stop()
 
 
-def test_kampy_sends_kamailios_commands(tmp_path: Path, daemon: Rtpengine) -> None:
+def test_kampy_sends_kamailios_commands(tmp_path: Path, daemon: Rtpengine, dual_servers: Started) -> None:
     seen = {}
     flags = "replace-origin replace-session-connection ICE=remove RTP/AVP direction=pub direction=priv " \
             "codec-strip-PCMA label=x TOS=184"
@@ -127,8 +105,8 @@ def test_kampy_sends_kamailios_commands(tmp_path: Path, daemon: Rtpengine) -> No
         tap = NgTap(("127.0.0.1", daemon.ng_port))
         try:
             (tmp_path / kind).mkdir()
-            server = start(kind, tmp_path / kind, tap.url)
-            caller, callee = agents(server)
+            server = dual_servers.start(kind, CFG, tmp_path / kind, using(tap.url))
+            caller, callee = caller_and_callee(server)
             c, _, _, _ = call(caller, callee, flags)
             hang_up(c, callee)
             server.stop()
@@ -144,11 +122,11 @@ def test_kampy_sends_kamailios_commands(tmp_path: Path, daemon: Rtpengine) -> No
 
 @pytest.mark.parametrize("kind", SERVERS)
 def test_via_branch_next_is_kamailios_branch_of_the_request(kind: str, tmp_path: Path, daemon: Rtpengine,
-                                                            tap: NgTap) -> None:
+                                                            tap: NgTap, dual_servers: Started) -> None:
     """Kamailio's value (branch_builder over char_msg_val) computed from the INVITE as sent; the
     same body on both servers checks the formula against Kamailio and kampy against it."""
-    server = start(kind, tmp_path, tap.url)
-    caller, callee = agents(server)
+    server = dual_servers.start(kind, CFG, tmp_path, using(tap.url))
+    caller, callee = caller_and_callee(server)
     c, _, _, _ = call(caller, callee, "replace-origin via-branch=next")
     hang_up(c, callee)
     server.stop()
@@ -173,9 +151,9 @@ def _normal(cmd: dict, caller: UA, callee: UA) -> list:
 
 @pytest.mark.parametrize("kind", SERVERS)
 def test_a_dead_instance_is_disabled_then_probed_back(kind: str, tmp_path: Path, daemon: Rtpengine,
-                                                      tap: NgTap) -> None:
-    server = start(kind, tmp_path, tap.url)
-    caller, callee = agents(server)
+                                                      tap: NgTap, dual_servers: Started) -> None:
+    server = dual_servers.start(kind, CFG, tmp_path, using(tap.url))
+    caller, callee = caller_and_callee(server)
     tap.paused = True  # the daemon stops answering
     c, offered, _, header = call(caller, callee)
     assert header == f"-1 {tap.url}" or header == "-1 <null>"
@@ -193,11 +171,12 @@ def test_a_dead_instance_is_disabled_then_probed_back(kind: str, tmp_path: Path,
 
 
 @pytest.mark.parametrize("kind", SERVERS)
-def test_the_daemon_stopped_mid_call_then_started_again(kind: str, tmp_path: Path) -> None:
+def test_the_daemon_stopped_mid_call_then_started_again(kind: str, tmp_path: Path,
+                                                        dual_servers: Started) -> None:
     relay = Rtpengine(tmp_path).start()
     try:
-        server = start(kind, tmp_path, relay.url)
-        caller, callee = agents(server)
+        server = dual_servers.start(kind, CFG, tmp_path, using(relay.url))
+        caller, callee = caller_and_callee(server)
         c, _, _, header = call(caller, callee)
         assert header == f"1 {relay.url}"
         relay.stop()  # the daemon dies during the call
@@ -219,8 +198,8 @@ def test_the_daemon_stopped_mid_call_then_started_again(kind: str, tmp_path: Pat
 
 @pytest.mark.parametrize("kind", SERVERS)
 def test_enable_rpc_disables_for_good_and_pings_back(kind: str, tmp_path: Path, daemon: Rtpengine,
-                                                     tap: NgTap) -> None:
-    server = start(kind, tmp_path, tap.url)
+                                                     tap: NgTap, dual_servers: Started) -> None:
+    server = dual_servers.start(kind, CFG, tmp_path, using(tap.url))
     assert re.search(r"status:\s*disable", server.kamcmd("rtpengine.enable", tap.url, "0"))
     assert re.search(r"disabled:\s*1\(permanent\)", server.kamcmd("rtpengine.show", tap.url))
     assert re.search(r"recheck_ticks:\s*N/A", server.kamcmd("rtpengine.show", "all"))
@@ -241,12 +220,13 @@ def _kamcmd_any(server: Server, *args: str) -> str:
 
 
 @pytest.mark.parametrize("kind", SERVERS)
-def test_a_call_uses_the_set_it_chooses(kind: str, tmp_path: Path, daemon: Rtpengine) -> None:
+def test_a_call_uses_the_set_it_chooses(kind: str, tmp_path: Path, daemon: Rtpengine,
+                                       dual_servers: Started) -> None:
     taps = [NgTap(("127.0.0.1", daemon.ng_port)) for _ in range(3)]
     try:
-        server = start(kind, tmp_path, f"{taps[0].url}=1 {taps[1].url}=0",
-                       RTPENGINE_SOCK2=f'"7 == {taps[2].url}"')
-        caller, callee = agents(server)
+        server = dual_servers.start(kind, CFG, tmp_path, using(f"{taps[0].url}=1 {taps[1].url}=0",
+                                                               RTPENGINE_SOCK2=f'"7 == {taps[2].url}"'))
+        caller, callee = caller_and_callee(server)
         _, _, _, header = call(caller, callee)
         assert header == f"1 {taps[0].url}"  # weight 0: never chosen
         _, _, _, header = call(caller, callee, headers=("X-Set: 7",))
@@ -259,12 +239,12 @@ def test_a_call_uses_the_set_it_chooses(kind: str, tmp_path: Path, daemon: Rtpen
 
 
 @pytest.mark.parametrize("kind", ["kampy"])  # Debian's Kamailio packages have no lwsc module (wsapi)
-def test_a_websocket_instance(kind: str, tmp_path: Path) -> None:
+def test_a_websocket_instance(kind: str, tmp_path: Path, dual_servers: Started) -> None:
     http_port = free_port()
     relay = Rtpengine(tmp_path, http_port=http_port).start()
     try:
-        server = start(kind, tmp_path, f"ws://127.0.0.1:{http_port}/", WSAPI=None)
-        caller, callee = agents(server)
+        server = dual_servers.start(kind, CFG, tmp_path, using(f"ws://127.0.0.1:{http_port}/", WSAPI=None))
+        caller, callee = caller_and_callee(server)
         c, offered, _, header = call(caller, callee)
         hang_up(c, callee)
         assert header == f"1 ws://127.0.0.1:{http_port}/"

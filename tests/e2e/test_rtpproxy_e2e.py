@@ -6,45 +6,21 @@ disabled and the call goes on unchanged."""
 from __future__ import annotations
 
 import re
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.e2e import dualserver
-from tests.e2e.dualserver import Server
-from tests.e2e.kampy_process import free_port
+from tests.e2e.dualserver import SERVERS, Started, caller_and_callee
 from tests.e2e.stock.sipua import UA, Call
-from tests.e2e.stock.transport import UDP
 from tests.support.rtpproxy import Responder
 
 CFG = dualserver.CONFIGS / "rtpproxy.cfg"
-SERVERS = ("kamailio", "kampy")
-
-_started: list[Server] = []
 
 
-@pytest.fixture(autouse=True)
-def stopped_at_the_end() -> Iterator[None]:
-    yield
-    while _started:
-        server = _started.pop()
-        if not server.stopped:
-            server.stop()
-
-
-def start(kind: str, workdir: Path, sock: str) -> Server:
-    workdir.mkdir(parents=True, exist_ok=True)
-    server = dualserver.start(kind, CFG, workdir, {"RTPPROXY_SOCK": f'"{sock}"'})
-    _started.append(server)
-    return server
-
-
-def agents(server: Server) -> tuple[UA, UA]:
-    caller = UA("alice", "127.0.0.1", UDP(socket.socket, ("127.0.0.1", free_port()), server.addr))
-    callee = UA("bob", "127.0.0.1", UDP(socket.socket, ("127.0.0.1", free_port()), server.addr))
-    return caller, callee
+def using(url: str) -> dict[str, str | None]:
+    """The config's defines for the RTPProxy at `url`."""
+    return {"RTPPROXY_SOCK": f'"{url}"'}
 
 
 SDP = ("v=0\r\no=alice 1 1 IN IP4 10.0.0.5\r\ns=-\r\nc=IN IP4 10.0.0.5\r\nt=0 0\r\n"
@@ -78,13 +54,13 @@ def normal(text: str, caller: UA, callee: UA) -> str:
 
 
 @pytest.mark.parametrize("mode", ["udp", "unix"])
-def test_the_commands_and_the_sdp_are_kamailios(mode: str, tmp_path: Path) -> None:
+def test_the_commands_and_the_sdp_are_kamailios(mode: str, tmp_path: Path, dual_servers: Started) -> None:
     outcome = {}
     for kind in SERVERS:
         responder = Responder(unix_path=tmp_path / f"{kind}.sock" if mode == "unix" else None)
         try:
-            server = start(kind, tmp_path / kind, responder.url)
-            caller, callee = agents(server)
+            server = dual_servers.start(kind, CFG, tmp_path / kind, using(responder.url))
+            caller, callee = caller_and_callee(server)
             _, offered, answered, header, stat = call(caller, callee, ("X-Flags: co",))
             server.stop()
             outcome[kind] = (normal("\n".join(responder.seen()), caller, callee), offered, answered,
@@ -101,13 +77,13 @@ def test_the_commands_and_the_sdp_are_kamailios(mode: str, tmp_path: Path) -> No
     assert stat == "60 0 0 0 0"
 
 
-def test_prompts_and_recording_are_kamailios(tmp_path: Path) -> None:
+def test_prompts_and_recording_are_kamailios(tmp_path: Path, dual_servers: Started) -> None:
     seen = {}
     for kind in SERVERS:
         responder = Responder()
         try:
-            server = start(kind, tmp_path / kind, responder.url)
-            caller, callee = agents(server)
+            server = dual_servers.start(kind, CFG, tmp_path / kind, using(responder.url))
+            caller, callee = caller_and_callee(server)
             call(caller, callee, ("X-Stream: /var/prompts/hello", "X-Fn: offer", "X-Flags: co"))
             server.stop()
             seen[kind] = normal("\n".join(responder.seen()), caller, callee)
@@ -118,11 +94,12 @@ def test_prompts_and_recording_are_kamailios(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("kind", SERVERS)
-def test_a_silent_proxy_is_disabled_and_the_call_goes_on(kind: str, tmp_path: Path) -> None:
+def test_a_silent_proxy_is_disabled_and_the_call_goes_on(kind: str, tmp_path: Path,
+                                                         dual_servers: Started) -> None:
     responder = Responder()
     try:
-        server = start(kind, tmp_path, responder.url)
-        caller, callee = agents(server)
+        server = dual_servers.start(kind, CFG, tmp_path, using(responder.url))
+        caller, callee = caller_and_callee(server)
         responder.silent = True
         _, offered, _, header, _ = call(caller, callee, ("X-Flags: co",))
         assert header.startswith("-3")  # no proxy

@@ -4,18 +4,14 @@ compares the relayed SDP and Content-Length, and the functions' results, of both
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 
 from tests.e2e import dualserver
-from tests.e2e.dualserver import Server
-from tests.e2e.kampy_process import free_port
+from tests.e2e.dualserver import Server, Started, differences, relayed_by_each
 from tests.e2e.proxy import Msg
 
 CFG = dualserver.CONFIGS / "sdpops.cfg"
-SERVERS = ("kamailio", "kampy")
 
 AV = ("v=0\r\no=alice 2890844526 2890844526 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\n"
       "t=0 0\r\nm=audio 49170 RTP/AVP 0 8 18 101 13\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
@@ -113,16 +109,6 @@ CASES = [
     ("not-sdp", [("remove_media", "audio", ""), ("with_codecs_by_id", "0", "")], "hello\r\n", "text/plain"),
 ]
 
-_started: list[Server] = []
-
-
-@pytest.fixture(autouse=True)
-def stopped_at_the_end() -> Iterator[None]:
-    yield
-    while _started:
-        server = _started.pop()
-        if not server.stopped:
-            server.stop()
 
 
 def relayed(server: Server, sender: socket.socket, capture: socket.socket, case: tuple) -> dict[str, str]:
@@ -149,25 +135,11 @@ def split(case: tuple) -> list[tuple]:
     return [(f"{name}-{i}", ops[i:i + 2], body, ctype) for i in range(0, len(ops), 2)]
 
 
-def test_the_functions_change_and_read_the_sdp_as_kamailio_does(tmp_path: Path) -> None:
+def test_the_functions_change_and_read_the_sdp_as_kamailio_does(tmp_path: Path,
+                                                                dual_servers: Started) -> None:
     cases = [part for case in CASES for part in split(case)]
-    seen: dict[str, dict[str, dict[str, str]]] = {}
-    port, cport = free_port(), free_port()
-    for kind in SERVERS:
-        server = dualserver.start(kind, CFG, tmp_path / kind, {})
-        _started.append(server)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender, \
-                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as capture:
-            sender.bind(("127.0.0.1", port))
-            capture.bind(("127.0.0.1", cport))
-            seen[kind] = {case[0]: relayed(server, sender, capture, case) for case in cases}
-        server.stop()
-    differ = []
-    for case in cases:
-        ref, got = seen["kamailio"][case[0]], seen["kampy"][case[0]]
-        for key in ("result", "body", "length"):
-            if ref[key] != got[key]:
-                differ.append(f"{case[0]} {key}:\n  kamailio {ref[key]!r}\n  kampy    {got[key]!r}")
+    seen = relayed_by_each(dual_servers, CFG, tmp_path, cases, relayed)
+    differ = differences(seen, ("result", "body", "length"))
     assert not differ, "\n".join(differ)
     changed = [c[0] for c in cases if seen["kamailio"][c[0]]["body"] != c[2]]
     assert len(changed) > 15  # the cases do change bodies

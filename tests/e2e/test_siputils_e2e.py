@@ -6,17 +6,13 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 
 from tests.e2e import dualserver
-from tests.e2e.dualserver import Server
-from tests.e2e.kampy_process import free_port
+from tests.e2e.dualserver import Server, Started, differences, relayed_by_each
 
 CFG = dualserver.CONFIGS / "siputils_contacts.cfg"
-SERVERS = ("kamailio", "kampy")
 
 ENCODED = "sip:enc#alice#pw#192.0.2.7#5071#tcp@203.0.113.9;lr"
 B64 = "sip:proxy.example.test;ct=c2lwOmFsaWNlQDE5Mi4wLjIuNzo1MDcxO3RyYW5zcG9ydD10Y3A"
@@ -67,16 +63,6 @@ CASES = [
     ("pcv-none", [("sip_p_charging_vector", "", "")], "sip:bob@example.test", [], []),
 ]
 
-_started: list[Server] = []
-
-
-@pytest.fixture(autouse=True)
-def stopped_at_the_end() -> Iterator[None]:
-    yield
-    while _started:
-        server = _started.pop()
-        if not server.stopped:
-            server.stop()
 
 
 def _mask(text: str) -> str:
@@ -100,19 +86,8 @@ def relayed(server: Server, sender: socket.socket, capture: socket.socket, case:
     return [_mask(head[0])] + [_mask(h) for h in head[1:] if h.lower().startswith(keep)]
 
 
-def test_contact_encodings_and_charging_vector_as_kamailio(tmp_path: Path) -> None:
-    seen: dict[str, dict[str, list[str]]] = {}
-    port, cport = free_port(), free_port()
-    for kind in SERVERS:
-        server = dualserver.start(kind, CFG, tmp_path / kind, {})
-        _started.append(server)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender, \
-                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as capture:
-            sender.bind(("127.0.0.1", port))
-            capture.bind(("127.0.0.1", cport))
-            seen[kind] = {case[0]: relayed(server, sender, capture, case) for case in CASES}
-        server.stop()
-    differ = [f"{c[0]}:\n  kamailio {seen['kamailio'][c[0]]!r}\n  kampy    {seen['kampy'][c[0]]!r}"
-              for c in CASES if seen["kamailio"][c[0]] != seen["kampy"][c[0]]]
+def test_contact_encodings_and_charging_vector_as_kamailio(tmp_path: Path, dual_servers: Started) -> None:
+    seen = relayed_by_each(dual_servers, CFG, tmp_path, CASES, relayed)
+    differ = differences(seen)
     assert not differ, "\n".join(differ)
     assert "icid-value=IVS; icid-generated-at=127.0.0.1" in " ".join(seen["kampy"]["pcv-generate"])

@@ -4,37 +4,17 @@ extended flags kept for failure_route (t_flush_xflags), $T(...)/$T_branch(...) r
 and t_drop(); the user agents' view of both servers is compared."""
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from tests.e2e import dualserver
-from tests.e2e.dualserver import Server
+from tests.e2e.dualserver import Server, Started, differences
 from tests.e2e.kampy_process import free_port
+from tests.e2e.sip import UDPPeer, header, reply_to
 
 CFG = dualserver.CONFIGS / "tmx.cfg"
-SERVERS = ("kamailio", "kampy")
-
-_started: list[Server] = []
 
 
-@pytest.fixture(autouse=True)
-def stopped_at_the_end() -> Iterator[None]:
-    yield
-    while _started:
-        server = _started.pop()
-        if not server.stopped:
-            server.stop()
-
-
-class UA:
-    def __init__(self, port: int) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", port))
-        self.port = port
-
+class UA(UDPPeer):
     def recv(self, timeout: float = 5) -> str:
         self.sock.settimeout(timeout)
         while True:
@@ -53,26 +33,6 @@ class UA:
         except TimeoutError:
             return None
 
-    def send(self, text: str, addr: tuple[str, int]) -> None:
-        self.sock.sendto(text.encode(), addr)
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-def header(msg: str, name: str) -> str:
-    for line in msg.split("\r\n"):
-        if line.lower().startswith(name.lower() + ":"):
-            return line.partition(":")[2].strip()
-    return ""
-
-
-def reply(req: str, code: int, reason: str, tag: str) -> str:
-    heads = [line for line in req.split("\r\n\r\n")[0].split("\r\n")[1:]
-             if line.lower().split(":")[0] in ("via", "from", "to", "call-id", "cseq")]
-    heads = [f"{h};tag={tag}" if h.lower().startswith("to:") and ";tag=" not in h else h for h in heads]
-    return f"SIP/2.0 {code} {reason}\r\n" + "\r\n".join(heads) + "\r\nContent-Length: 0\r\n\r\n"
-
 
 def invite(case: str, uac: UA, b1: UA, b2: UA, server: Server) -> str:
     return (f"INVITE sip:x@{server.host}:{server.port} SIP/2.0\r\n"
@@ -90,17 +50,17 @@ def forked_call(case: str, server: Server, uac: UA, b1: UA, b2: UA) -> list[str]
     seen: list[str] = []
     uac.send(invite(case, uac, b1, b2, server), server.addr)
     inv1, inv2 = b1.recv(), b2.recv()
-    b2.send(reply(inv2, 180, "Ringing", "t2"), server.addr)
+    b2.send(reply_to(inv2, 180, "Ringing", "t2"), server.addr)
     seen.append("uac " + header(uac.recv(), "X-T"))
-    b1.send(reply(inv1, 183, "Session Progress", "t1"), server.addr)
+    b1.send(reply_to(inv1, 183, "Session Progress", "t1"), server.addr)
     seen.append("uac " + header(uac.recv(), "X-T"))
     for name, ua in (("b2", b2), ("b1", b1)):
         cancel = ua.poll(0.3)
         seen.append(f"{name} " + (cancel.split(" ")[0] + " " + header(cancel, "Call-ID") if cancel else "-"))
         if cancel:
-            ua.send(reply(cancel, 200, "OK", "c"), server.addr)
+            ua.send(reply_to(cancel, 200, "OK", "c"), server.addr)
     for name, ua, inv, tag in (("b2", b2, inv2, "t2"), ("b1", b1, inv1, "t1")):
-        ua.send(reply(inv, 487, "Request Terminated", tag), server.addr)
+        ua.send(reply_to(inv, 487, "Request Terminated", tag), server.addr)
         seen.append(f"{name} " + ua.recv().split("\r\n")[0].split(" ")[0])  # the ACK
     final = uac.recv()
     seen.append("uac " + final.split("\r\n")[0] + " " + header(final, "X-F"))
@@ -112,24 +72,18 @@ def dropped(server: Server, uac: UA, b1: UA, b2: UA) -> list[str]:
     return [f"uac got {(uac.poll(0.5) or '-').split(chr(13))[0]}"]
 
 
-def test_tmx_functions_and_variables_as_kamailio(tmp_path: Path) -> None:
-    seen: dict[str, list[str]] = {}
+def test_tmx_functions_and_variables_as_kamailio(tmp_path: Path, dual_servers: Started) -> None:
+    seen: dict[str, dict[str, list[str]]] = {}
     ports = [free_port() for _ in range(3)]
-    for kind in SERVERS:
-        server = dualserver.start(kind, CFG, tmp_path / kind, {})
-        _started.append(server)
+    for server in dual_servers.each(CFG, tmp_path):
         uas = [UA(p) for p in ports]
         try:
-            for case in ("others", "this", "all"):
-                seen[f"{kind} {case}"] = forked_call(case, server, *uas)
-            seen[f"{kind} drop"] = dropped(server, *uas)
+            seen[server.name] = {case: forked_call(case, server, *uas) for case in ("others", "this", "all")}
+            seen[server.name]["drop"] = dropped(server, *uas)
         finally:
             for ua in uas:
                 ua.close()
-        server.stop()
-    differ = [f"{case}:\n  kamailio {seen['kamailio ' + case]}\n  kampy    {seen['kampy ' + case]}"
-              for case in ("others", "this", "all", "drop")
-              if seen["kamailio " + case] != seen["kampy " + case]]
+    differ = differences(seen)
     assert not differ, "\n".join(differ)
-    assert "b2 CANCEL tmx-others" in seen["kampy others"] and "b1 -" in seen["kampy others"]
-    assert "b1 CANCEL tmx-this" in seen["kampy this"]
+    assert "b2 CANCEL tmx-others" in seen["kampy"]["others"] and "b1 -" in seen["kampy"]["others"]
+    assert "b1 CANCEL tmx-this" in seen["kampy"]["this"]

@@ -8,46 +8,22 @@ INVITE suspended in failure_route and continued with a new branch; what the user
 be the same."""
 from __future__ import annotations
 
-import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from tests.e2e import dualserver
-from tests.e2e.dualserver import Server
+from tests.e2e.dualserver import Server, Started, differences
 from tests.e2e.kampy_process import free_port
+from tests.e2e.sip import UDPPeer, header, reply_to
 
 CFG = dualserver.CONFIGS / "tmx_suspend.cfg"
-SERVERS = ("kamailio", "kampy")
-
-_started: list[Server] = []
 
 
-@pytest.fixture(autouse=True)
-def stopped_at_the_end() -> Iterator[None]:
-    yield
-    while _started:
-        server = _started.pop()
-        if not server.stopped:
-            server.stop()
-
-
-def header(msg: str, name: str) -> str:
-    for line in msg.split("\r\n"):
-        if line.lower().startswith(name.lower() + ":"):
-            return line.partition(":")[2].strip()
-    return ""
-
-
-class UA:
+class UA(UDPPeer):
     """A user agent on a UDP port of the test; what it receives is kept by Call-ID."""
 
     def __init__(self, port: int) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", port))
-        self.port = port
+        super().__init__(port)
         self.inbox: list[str] = []
 
     def expect(self, call_id: str, timeout: float = 5, first: str = "") -> str | None:
@@ -67,12 +43,6 @@ class UA:
             except TimeoutError:
                 return None
 
-    def send(self, text: str, addr: tuple[str, int]) -> None:
-        self.sock.sendto(text.encode(), addr)
-
-    def close(self) -> None:
-        self.sock.close()
-
 
 def request(method: str, call_id: str, uac: UA, server: Server, extra: str = "", cseq: int = 1,
             branch: str = "") -> str:
@@ -82,13 +52,6 @@ def request(method: str, call_id: str, uac: UA, server: Server, extra: str = "",
             f"From: <sip:a@example.test>;tag=a-{call_id}\r\nTo: <sip:x@example.test>\r\n"
             f"Call-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nMax-Forwards: 70\r\n"
             f"Contact: <sip:a@127.0.0.1:{uac.port}>\r\n{extra}Content-Length: 0\r\n\r\n")
-
-
-def reply(req: str, code: int, reason: str) -> str:
-    heads = [line for line in req.split("\r\n\r\n")[0].split("\r\n")[1:]
-             if line.lower().split(":")[0] in ("via", "from", "to", "call-id", "cseq")]
-    heads = [f"{h};tag=b1" if h.lower().startswith("to:") and ";tag=" not in h else h for h in heads]
-    return f"SIP/2.0 {code} {reason}\r\n" + "\r\n".join(heads) + "\r\nContent-Length: 0\r\n\r\n"
 
 
 def ack(call_id: str, uac: UA, server: Server, final: str) -> str:
@@ -123,7 +86,7 @@ class Scenario:
         relayed = self.b1.expect("msg-1")
         assert relayed is not None
         seen.append(f"b1 {line(relayed)} X-Suspended={header(relayed, 'X-Suspended')}")
-        self.b1.send(reply(relayed, 202, "Accepted"), self.server.addr)
+        self.b1.send(reply_to(relayed, 202, "Accepted"), self.server.addr)
         seen.append("uac " + line(self.uac.expect("msg-1")))
         seen.append("again " + self.continue_("m1", "REPLY"))
 
@@ -164,12 +127,12 @@ class Scenario:
         seen.append("uac " + line(self.uac.expect("inv-r")))  # 100 Trying
         relayed = self.b1.expect("inv-r")
         assert relayed is not None
-        self.b1.send(reply(relayed, 180, "Ringing"), self.server.addr)
+        self.b1.send(reply_to(relayed, 180, "Ringing"), self.server.addr)
         seen.append("uac " + line(self.uac.expect("inv-r", 0.2)))  # nothing while suspended
         seen.append("continue " + self.continue_("r1", "RINGING"))
         ringing = self.uac.expect("inv-r")
         seen.append(f"uac {line(ringing)} X-Continued={header(ringing or '', 'X-Continued')}")
-        self.b1.send(reply(relayed, 486, "Busy Here"), self.server.addr)
+        self.b1.send(reply_to(relayed, 486, "Busy Here"), self.server.addr)
         final = self.uac.expect("inv-r")
         seen.append("uac " + line(final))
         seen.append("b1 " + line(self.b1.expect("inv-r")))  # the ACK of the 486
@@ -182,13 +145,13 @@ class Scenario:
         self.uac.expect("inv-f")  # 100 Trying
         first = self.b1.expect("inv-f")
         assert first is not None
-        self.b1.send(reply(first, 486, "Busy Here"), self.server.addr)
+        self.b1.send(reply_to(first, 486, "Busy Here"), self.server.addr)
         seen.append("b1 " + line(self.b1.expect("inv-f")))  # the ACK
         seen.append("uac " + line(self.uac.expect("inv-f", 0.2)))  # nothing while suspended
         seen.append("continue " + self.continue_("f1", "AGAIN"))
         second = self.b1.expect("inv-f")
         seen.append("b1 " + line(second))
-        self.b1.send(reply(second or "", 404, "Not Found"), self.server.addr)
+        self.b1.send(reply_to(second or "", 404, "Not Found"), self.server.addr)
         seen.append("b1 " + line(self.b1.expect("inv-f")))  # the ACK
         final = self.uac.expect("inv-f")
         seen.append("uac " + line(final))
@@ -206,12 +169,10 @@ class Scenario:
             self.uac.send(ack("inv-t", self.uac, self.server, final), self.server.addr)
 
 
-def test_t_suspend_and_t_continue_as_kamailio(tmp_path: Path) -> None:
+def test_t_suspend_and_t_continue_as_kamailio(tmp_path: Path, dual_servers: Started) -> None:
     seen: dict[str, dict[str, list[str]]] = {}
     ports = [free_port() for _ in range(2)]
-    for kind in SERVERS:
-        server = dualserver.start(kind, CFG, tmp_path / kind, {})
-        _started.append(server)
+    for server in dual_servers.each(CFG, tmp_path):
         uac, b1 = UA(ports[0]), UA(ports[1])
         run = Scenario(server, uac, b1)
         try:
@@ -227,10 +188,8 @@ def test_t_suspend_and_t_continue_as_kamailio(tmp_path: Path) -> None:
         finally:
             uac.close()
             b1.close()
-        server.stop()
-        seen[kind] = run.seen
-    differ = [f"{case}:\n  kamailio {seen['kamailio'][case]}\n  kampy    {seen['kampy'].get(case)}"
-              for case in seen["kamailio"] if seen["kamailio"][case] != seen["kampy"].get(case)]
+        seen[server.name] = run.seen
+    differ = differences(seen)
     assert not differ, "\n".join(differ)
     relayed = f"b1 MESSAGE sip:b1@127.0.0.1:{ports[1]} SIP/2.0 X-Suspended=MESSAGE"
     assert seen["kampy"]["message"][2] == relayed
