@@ -9,11 +9,13 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.beside import Server, both
+from tests.e2e.sip import reply_to
 
 CFG = """#!KAMAILIO
 listen=udp:127.0.0.1:PORT
@@ -97,12 +99,7 @@ def headers(data: bytes, name: str) -> list[str]:
 
 def answer(data: bytes, code: int, reason: str, *, tag: str = "u1", extra: str = "") -> bytes:
     """The callee's reply to `data`: its Vias, From, To with a tag, Call-ID, CSeq."""
-    lines = data.decode().split("\r\n\r\n")[0].split("\r\n")[1:]
-    keep = [line for line in lines if line.split(":")[0].lower() in ("via", "from", "to", "call-id", "cseq")]
-    keep = [line + (f";tag={tag}" if line.lower().startswith("to:") and "tag=" not in line else "")
-            for line in keep]
-    head = f"SIP/2.0 {code} {reason}\r\n" + "\r\n".join(keep)
-    return (head + f"\r\n{extra}Content-Length: 0\r\n\r\n").encode()
+    return reply_to(data.decode(), code, reason, tag, extra).encode()
 
 
 def receive(sock: socket.socket, method: str, timeout: float = 3.0) -> tuple[bytes, tuple[str, int]]:
@@ -135,7 +132,7 @@ def first_lines(sock: socket.socket, wait: float) -> list[str]:
 
 
 class Peers:
-    """The callee, the blocklisted callee and a caller per scenario."""
+    """The callee and the blocklisted callee, shared by the scenarios."""
 
     def __init__(self) -> None:
         self.callee, self.blocked = udp(), udp()
@@ -148,194 +145,179 @@ class Peers:
         return f"sip:{user}@127.0.0.1:{port_of(self.callee)}"
 
 
-def ringing_invite(server: Server, peers: Peers, user: str, caller: socket.socket, call: str) -> list[bytes]:
+def first_line(data: bytes) -> str:
+    return data.split(b"\r\n")[0].decode()
+
+
+@dataclass
+class Run:
+    """One scenario against one server, with a caller of its own."""
+
+    server: Server
+    peers: Peers
+    caller: socket.socket
+
+    def call_id(self, name: str) -> str:
+        return f"{name}-{self.server.name}-{time.time_ns()}"
+
+    def send(self, method: str, ruri: str, call: str, **options: str) -> bytes:
+        """The caller sends a request to the server: the request sent."""
+        data = request(method, ruri, self.caller, call, **options)
+        self.caller.sendto(data, ("127.0.0.1", self.server.port))
+        return data
+
+    def reply(self) -> bytes:
+        """The next reply the caller gets."""
+        return receive(self.caller, "SIP/2.0")[0]
+
+    def at_callee(self, method: str) -> tuple[bytes, tuple[str, int]]:
+        return receive(self.peers.callee, method)
+
+    def answer(self, data: bytes, code: int, reason: str, addr: tuple[str, int], **options: str) -> None:
+        """The callee answers `data` (its reply goes to `addr`)."""
+        self.peers.callee.sendto(answer(data, code, reason, **options), addr)
+
+    def named(self, text: str) -> str:
+        """`text` with the callee's port written CALLEE."""
+        return text.replace(str(port_of(self.peers.callee)), "CALLEE")
+
+
+def ringing_invite(run: Run, user: str, call: str) -> list[bytes]:
     """An INVITE relayed to the callee, each branch answered 180: the INVITEs received."""
-    caller.sendto(request("INVITE", peers.ruri(user), caller, call, extra="X-Keep-A: 1\r\nX-Other: 2\r\n"),
-                  ("127.0.0.1", server.port))
+    run.send("INVITE", run.peers.ruri(user), call, extra="X-Keep-A: 1\r\nX-Other: 2\r\n")
     invites = []
     for n in range(2 if user == "fork" else 1):
-        invite, addr = receive(peers.callee, "INVITE")
-        peers.callee.sendto(answer(invite, 180, "Ringing", tag=f"u{n}"), addr)
+        invite, addr = run.at_callee("INVITE")
+        run.answer(invite, 180, "Ringing", addr, tag=f"u{n}")
         invites.append(invite)
     return invites
 
 
-def end_cancelled(peers: Peers, invites: list[bytes], count: int) -> list[list[str]]:
+def end_cancelled(run: Run, invites: list[bytes], count: int) -> list[list[str]]:
     """Take `count` CANCELs: reply 200 to each and 487 to its INVITE; their Reason headers, and the
     X-Keep-A (ac_extra_hdrs) of each CANCEL and of the ACK of the 487."""
     seen = []
     for _ in range(count):
-        cancel, addr = receive(peers.callee, "CANCEL")
+        cancel, addr = run.at_callee("CANCEL")
         # tm:local-request runs for t_uac's requests only, not for a CANCEL or an ACK (no X-Local)
         seen.append(headers(cancel, "reason") + headers(cancel, "x-keep-a") + headers(cancel, "x-local"))
-        peers.callee.sendto(answer(cancel, 200, "OK"), addr)
+        run.answer(cancel, 200, "OK", addr)
         branch = headers(cancel, "via")[0]
         invite = next(i for i in invites if headers(i, "via")[0] == branch)
-        peers.callee.sendto(answer(invite, 487, "Request Terminated"), addr)
-        ack, _ = receive(peers.callee, "ACK")
+        run.answer(invite, 487, "Request Terminated", addr)
+        ack, _ = run.at_callee("ACK")
         seen.append(headers(ack, "x-keep-a") + headers(ack, "x-other") + headers(ack, "x-local"))
     return seen
 
 
-def e2e_cancel(user: str) -> Callable[[Server, Peers], object]:
-    def run(server: Server, peers: Peers) -> object:
-        caller = udp()
-        try:
-            call = f"{user}-{server.name}-{time.time_ns()}"
-            invites = ringing_invite(server, peers, user, caller, call)
-            cancel = request("CANCEL", peers.ruri(user), caller, call, extra=REASON)
-            caller.sendto(cancel, ("127.0.0.1", server.port))
-            return end_cancelled(peers, invites, len(invites))
-        finally:
-            caller.close()
-    return run
+def e2e_cancel(user: str) -> Callable[[Run], object]:
+    def cancelled(run: Run) -> object:
+        call = run.call_id(user)
+        invites = ringing_invite(run, user, call)
+        run.send("CANCEL", run.peers.ruri(user), call, extra=REASON)
+        return end_cancelled(run, invites, len(invites))
+    return cancelled
 
 
-def fork_answered(server: Server, peers: Peers) -> object:
-    caller = udp()
-    try:
-        invites = ringing_invite(server, peers, "fork", caller, f"fork-{server.name}-{time.time_ns()}")
-        peers.callee.sendto(answer(invites[0], 200, "OK", tag="u0"), ("127.0.0.1", server.port))
-        return end_cancelled(peers, invites[1:], 1)
-    finally:
-        caller.close()
+def fork_answered(run: Run) -> object:
+    invites = ringing_invite(run, "fork", run.call_id("fork"))
+    run.answer(invites[0], 200, "OK", ("127.0.0.1", run.server.port), tag="u0")
+    return end_cancelled(run, invites[1:], 1)
 
 
-def local_request(server: Server, peers: Peers) -> object:
-    caller = udp()
-    try:
-        caller.sendto(request("OPTIONS", "sip:uac@127.0.0.1", caller, f"uac-{time.time_ns()}"),
-                      ("127.0.0.1", server.port))
-        message, addr = receive(peers.callee, "MESSAGE")
-        peers.callee.sendto(answer(message, 200, "OK"), addr)
-        port = str(port_of(peers.callee))
-        return (message.split(b"\r\n")[0].decode().replace(port, "CALLEE"),
-                [h.replace(port, "CALLEE") for h in headers(message, "x-local")])
-    finally:
-        caller.close()
+def local_message(run: Run, user: str) -> tuple[bytes, tuple[str, int]]:
+    """The MESSAGE tm sends itself (t_uac_send) when the caller's OPTIONS asks for `user`."""
+    run.send("OPTIONS", f"sip:{user}@127.0.0.1", run.call_id(user))
+    return run.at_callee("MESSAGE")
 
 
-def uac_failure_route(server: Server, peers: Peers) -> object:
+def local_request(run: Run) -> object:
+    message, addr = local_message(run, "uac")
+    run.answer(message, 200, "OK", addr)
+    return run.named(first_line(message)), [run.named(h) for h in headers(message, "x-local")]
+
+
+def uac_failure_route(run: Run) -> object:
     """enable_uac_fr: the failure_route set in tm:local-request retries the MESSAGE tm sent."""
-    caller = udp()
-    try:
-        caller.sendto(request("OPTIONS", "sip:uacfr@127.0.0.1", caller, f"uacfr-{time.time_ns()}"),
-                      ("127.0.0.1", server.port))
-        message, addr = receive(peers.callee, "MESSAGE")
-        peers.callee.sendto(answer(message, 486, "Busy Here"), addr)
-        retried, addr = receive(peers.callee, "MESSAGE")
-        peers.callee.sendto(answer(retried, 200, "OK"), addr)
-        port = str(port_of(peers.callee))
-        return (retried.split(b"\r\n")[0].decode().replace(port, "CALLEE"), len(headers(retried, "via")),
-                headers(retried, "x-local") == headers(message, "x-local"))
-    finally:
-        caller.close()
+    message, addr = local_message(run, "uacfr")
+    run.answer(message, 486, "Busy Here", addr)
+    retried, addr = run.at_callee("MESSAGE")
+    run.answer(retried, 200, "OK", addr)
+    return (run.named(first_line(retried)), len(headers(retried, "via")),
+            headers(retried, "x-local") == headers(message, "x-local"))
 
 
-def late_2xx(server: Server, peers: Peers) -> object:
+def late_2xx(run: Run) -> object:
     """A 2xx after the final reply (reply_relay_mode 1): relayed, not the transaction's reply."""
-    caller = udp()
-    try:
-        call = f"late-{server.name}-{time.time_ns()}"
-        invite_req = request("INVITE", peers.ruri("late"), caller, call)
-        caller.sendto(invite_req, ("127.0.0.1", server.port))
-        invite, addr = receive(peers.callee, "INVITE")
-        peers.callee.sendto(answer(invite, 183, "Progress"), addr)
-        cancel, _ = receive(peers.callee, "CANCEL")
-        peers.callee.sendto(answer(cancel, 200, "OK"), addr)
-        peers.callee.sendto(answer(invite, 200, "OK"), addr)
-        got = lines_until(caller, "SIP/2.0 200")
-        caller.sendto(invite_req, ("127.0.0.1", server.port))  # a retransmission
-        return got, lines_until(caller, "SIP/2.0 ")[:1]
-    finally:
-        caller.close()
+    invite_req = run.send("INVITE", run.peers.ruri("late"), run.call_id("late"))
+    invite, addr = run.at_callee("INVITE")
+    run.answer(invite, 183, "Progress", addr)
+    cancel, _ = run.at_callee("CANCEL")
+    run.answer(cancel, 200, "OK", addr)
+    run.answer(invite, 200, "OK", addr)
+    got = lines_until(run.caller, "SIP/2.0 200")
+    run.caller.sendto(invite_req, ("127.0.0.1", run.server.port))  # a retransmission
+    return got, lines_until(run.caller, "SIP/2.0 ")[:1]
 
 
-def redirect(server: Server, peers: Peers) -> object:
-    caller = udp()
-    try:
-        caller.sendto(request("INVITE", "sip:redir@127.0.0.1", caller, f"redir-{time.time_ns()}"),
-                      ("127.0.0.1", server.port))
-        reply = receive(caller, "SIP/2.0")[0]
-        return reply.split(b"\r\n")[0].decode(), headers(reply, "contact")
-    finally:
-        caller.close()
+def redirect(run: Run) -> object:
+    run.send("INVITE", "sip:redir@127.0.0.1", run.call_id("redir"))
+    reply = run.reply()
+    return first_line(reply), headers(reply, "contact")
 
 
-def challenges(server: Server, peers: Peers) -> object:
+def challenges(run: Run) -> object:
     """Two branches challenge (401 and 407): the final reply aggregates their challenges."""
-    caller = udp()
-    try:
-        caller.sendto(request("INVITE", peers.ruri("auth"), caller, f"auth-{time.time_ns()}"),
-                      ("127.0.0.1", server.port))
-        for _ in range(2):
-            invite, addr = receive(peers.callee, "INVITE")
-            if b"auth-2@" in invite.split(b"\r\n")[0]:
-                reply = answer(invite, 407, "Proxy Authentication Required", tag="u2",
-                               extra='Proxy-Authenticate: Digest realm="two", nonce="n2"\r\n')
-            else:
-                reply = answer(invite, 401, "Unauthorized", tag="u1",
-                               extra='WWW-Authenticate: Digest realm="one", nonce="n1"\r\n')
-            peers.callee.sendto(reply, addr)
-        final = receive(caller, "SIP/2.0")[0]
-        while final.startswith(b"SIP/2.0 1"):
-            final = receive(caller, "SIP/2.0")[0]
-        for _ in range(2):
-            receive(peers.callee, "ACK")
-        return (final.split(b"\r\n")[0].decode(), headers(final, "www-authenticate"),
-                headers(final, "proxy-authenticate"))
-    finally:
-        caller.close()
+    run.send("INVITE", run.peers.ruri("auth"), run.call_id("auth"))
+    for _ in range(2):
+        invite, addr = run.at_callee("INVITE")
+        if b"auth-2@" in invite.split(b"\r\n")[0]:
+            run.answer(invite, 407, "Proxy Authentication Required", addr, tag="u2",
+                       extra='Proxy-Authenticate: Digest realm="two", nonce="n2"\r\n')
+        else:
+            run.answer(invite, 401, "Unauthorized", addr, tag="u1",
+                       extra='WWW-Authenticate: Digest realm="one", nonce="n1"\r\n')
+    final = run.reply()
+    while final.startswith(b"SIP/2.0 1"):
+        final = run.reply()
+    for _ in range(2):
+        run.at_callee("ACK")
+    return first_line(final), headers(final, "www-authenticate"), headers(final, "proxy-authenticate")
 
 
-def local_response(server: Server, peers: Peers) -> object:
+def local_response(run: Run) -> object:
     """The first reply tm sends itself (Kamailio 5.6.3 runs the route for the first one of each
     process only: a bug of its t_reply.c, kampy runs it for each; see the module's README)."""
-    caller = udp()
-    try:
-        caller.sendto(request("MESSAGE", "sip:busy@127.0.0.1", caller, f"busy-{time.time_ns()}",
-                              branch="z9hG4bK-b"), ("127.0.0.1", server.port))
-        receive(caller, "SIP/2.0")
-        caller.sendto(request("OPTIONS", "sip:count@127.0.0.1", caller, f"count-{time.time_ns()}",
-                              branch="z9hG4bK-n"), ("127.0.0.1", server.port))
-        return receive(caller, "SIP/2.0")[0].split(b"\r\n")[0].decode()
-    finally:
-        caller.close()
+    run.send("MESSAGE", "sip:busy@127.0.0.1", run.call_id("busy"), branch="z9hG4bK-b")
+    run.reply()
+    run.send("OPTIONS", "sip:count@127.0.0.1", run.call_id("count"), branch="z9hG4bK-n")
+    return first_line(run.reply())
 
 
-def stray_replies(server: Server, peers: Peers) -> object:
-    caller = udp()
-    try:
-        for code in (299, 298):
-            reply = (f"SIP/2.0 {code} Stray\r\n"
-                     f"Via: SIP/2.0/UDP 127.0.0.1:{server.port};branch=z9hG4bK-stray{code}\r\n"
-                     f"Via: SIP/2.0/UDP 127.0.0.1:{port_of(caller)};branch=z9hG4bK-c{code}\r\n"
-                     "From: <sip:a@127.0.0.1>;tag=a1\r\nTo: <sip:b@127.0.0.1>;tag=b1\r\n"
-                     f"Call-ID: stray{code}-{time.time_ns()}\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n")
-            peers.callee.sendto(reply.encode(), ("127.0.0.1", server.port))
-        return lines_until(caller, "SIP/2.0 298")  # the 299 was sent first: relayed, it came before
-    finally:
-        caller.close()
+def stray_replies(run: Run) -> object:
+    for code in (299, 298):
+        reply = (f"SIP/2.0 {code} Stray\r\n"
+                 f"Via: SIP/2.0/UDP 127.0.0.1:{run.server.port};branch=z9hG4bK-stray{code}\r\n"
+                 f"Via: SIP/2.0/UDP 127.0.0.1:{port_of(run.caller)};branch=z9hG4bK-c{code}\r\n"
+                 "From: <sip:a@127.0.0.1>;tag=a1\r\nTo: <sip:b@127.0.0.1>;tag=b1\r\n"
+                 f"Call-ID: stray{code}-{time.time_ns()}\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n")
+        run.peers.callee.sendto(reply.encode(), ("127.0.0.1", run.server.port))
+    return lines_until(run.caller, "SIP/2.0 298")  # the 299 was sent first: relayed, it came before
 
 
-def blocklisted_503(server: Server, peers: Peers) -> object:
-    caller = udp()
-    try:
-        got = []
-        for n in range(2):
-            caller.sendto(request("MESSAGE", "sip:blst@127.0.0.1", caller, f"blst{n}-{time.time_ns()}",
-                                  branch=f"z9hG4bK-l{n}"), ("127.0.0.1", server.port))
-            if n == 0:
-                message, addr = receive(peers.blocked, "MESSAGE")
-                peers.blocked.sendto(answer(message, 503, "Overloaded", extra="Retry-After: 30\r\n"), addr)
-            got.append(receive(caller, "SIP/2.0")[0].split(b"\r\n")[0].decode())
-        got += first_lines(peers.blocked, 0.3)  # the second MESSAGE never reaches it
-        return got
-    finally:
-        caller.close()
+def blocklisted_503(run: Run) -> object:
+    got = []
+    for n in range(2):
+        run.send("MESSAGE", "sip:blst@127.0.0.1", run.call_id(f"blst{n}"), branch=f"z9hG4bK-l{n}")
+        if n == 0:
+            message, addr = receive(run.peers.blocked, "MESSAGE")
+            run.peers.blocked.sendto(answer(message, 503, "Overloaded", extra="Retry-After: 30\r\n"), addr)
+        got.append(first_line(run.reply()))
+    got += first_lines(run.peers.blocked, 0.3)  # the second MESSAGE never reaches it
+    return got
 
 
-SCENARIOS: dict[str, Callable[[Server, Peers], object]] = {
+SCENARIOS: dict[str, Callable[[Run], object]] = {
     "local-response-route": local_response,  # first: before any other reply of tm's own
     "e2e-cancel-reason": e2e_cancel("cancel"),
     "t_set_no_e2e_cancel_reason": e2e_cancel("noreason"),
@@ -350,14 +332,22 @@ SCENARIOS: dict[str, Callable[[Server, Peers], object]] = {
 }
 
 
+def run_all(server: Server, peers: Peers) -> dict[str, object]:
+    """What each scenario saw, run in turn, each with a fresh caller."""
+    seen = {}
+    for name, scenario in SCENARIOS.items():
+        with udp() as caller:
+            seen[name] = scenario(Run(server, peers, caller))
+    return seen
+
+
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, object], ...]]:
     peers = Peers()
     cfg = CFG.replace("CALLEE", str(port_of(peers.callee))).replace("BLOCKED", str(port_of(peers.blocked)))
     try:
         with both(Path(tmp_path_factory.mktemp("tmreply")), cfg) as servers:
-            yield tuple({name: run(server, peers) for name, run in SCENARIOS.items()}  # type: ignore[misc]
-                        for server in servers)
+            yield tuple(run_all(server, peers) for server in servers)
     finally:
         peers.close()
 
