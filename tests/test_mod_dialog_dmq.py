@@ -11,73 +11,55 @@ from typing import Any
 import pytest
 
 from kampy.testing import NEVER
+from tests.support import dmqkit
+from tests.support.dmqkit import PEER, config, sent_to, without_dmq
 
-SELF = "127.0.0.1"
-PEER = "127.0.0.2"
 BOB = "sip:bob@example.test"
 DATA = Path(__file__).parent / "data" / "dialog_dmq"
 KAMAILIO_BODIES = (DATA / "kamailio_bodies.txt").read_text().splitlines()
 SYNC_REQUEST, SYNCED, NEW, EARLY, CONFIRMED, DELETED, DELETED_SYNCED, RM, RM_SYNCED = KAMAILIO_BODIES
 
-CFG = """
-listen=udp:127.0.0.1:5060
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "pv.so"
-loadmodule "siputils.so"
-loadmodule "textops.so"
-loadmodule "dmq.so"
-loadmodule "dialog.so"
-modparam("dmq", "server_address", "sip:127.0.0.1:5060")
-modparam("dialog", "enable_dmq", 1)
+PARAMS = """modparam("dialog", "enable_dmq", 1)
 modparam("dialog", "profiles_with_value", "callee")
 modparam("dialog", "profiles_no_value", "calls")
-{params}
-request_route {{
-    if ($rm == "KDMQ") {{
-        dmq_handle_message();
-        exit;
-    }}
-    if (has_totag()) {{
-        if (loose_route()) {{
+"""
+ROUTE = """    if (has_totag()) {
+        if (loose_route()) {
             if (is_method("INVITE") && $hdr(X-Move) != $null) set_dlg_profile("callee", "$hdr(X-Move)");
             t_relay();
             exit;
-        }}
-        if (is_method("ACK")) {{ if (t_check_trans()) t_relay(); exit; }}
+        }
+        if (is_method("ACK")) { if (t_check_trans()) t_relay(); exit; }
         sl_send_reply("404", "Not here");
         exit;
-    }}
-    if (is_method("INVITE")) {{
+    }
+    if (is_method("INVITE")) {
         dlg_manage();
         set_dlg_profile("calls");
         set_dlg_profile("callee", "$rU");
         $dlg_var(caller) = $fU;
         record_route();
-    }}
+    }
     $du = "sip:192.0.2.20:5062";
-    t_relay();
-}}
-"""
+    t_relay();"""
+
+
+def dialog_config(params: str = "") -> str:
+    return config(["rr", "siputils", "textops", "dmq", "dialog"], ROUTE, PARAMS + params)
 
 
 def join(sip: Any) -> Any:
     """The other node joins the bus; its phone-like stand-in answers what is sent to it 200."""
     if sip.ua_at(f"{PEER}:5060") is None:
         sip.ua(f"sip:dialog@{PEER}", f"{PEER}:5060", answer=200)
-    sip.send_request("KDMQ", f"sip:notification_peer@{SELF}:5060", from_=f"sip:notification_peer@{PEER}:5060",
-                     body=f"sip:{PEER}:5060;status=active\r\n", src=f"{PEER}:5060", max_forwards=1,
-                     content_type="text/plain", contact=None)
-    return sip.advance(0.05)
+    return dmqkit.join(sip)
 
 
 def bodies(result: Any) -> list[str]:
     """The bodies of the KDMQ requests to the other node's `dialog` peer (not their retransmissions)."""
     found: dict[tuple[str | None, str | None], str] = {}
-    for sent in result.forwarded:
-        if sent.msg.uri == f"sip:dialog@{PEER}:5060":
-            found.setdefault((sent.msg.header("Call-ID"), sent.msg.header("CSeq")), sent.msg.body.decode())
+    for msg in sent_to(result, "dialog"):
+        found.setdefault((msg.header("Call-ID"), msg.header("CSeq")), msg.body.decode())
     return list(found.values())
 
 
@@ -93,9 +75,7 @@ def kdmq(sip: Any, body: str) -> int:
 
 
 def kdmq_result(sip: Any, body: str) -> Any:
-    return sip.send_request("KDMQ", f"sip:dialog@{SELF}:5060", from_=f"sip:dialog@{PEER}:5060", body=body,
-                              src=f"{PEER}:5060", max_forwards=1, content_type="application/json",
-                              contact=None)
+    return dmqkit.kdmq(sip, "dialog", body)
 
 
 def listed(sip: Any) -> list[dict[str, Any]]:
@@ -108,7 +88,7 @@ def size(sip: Any, profile: str, value: str | None = None) -> int:
 
 @pytest.fixture
 def sip(kampy_cfg: Any) -> Any:
-    harness = kampy_cfg(CFG.format(params=""))
+    harness = kampy_cfg(dialog_config())
     join(harness)
     harness.ua(BOB, "192.0.2.20:5062", answer=NEVER)
     return harness
@@ -170,7 +150,7 @@ def test_a_failed_call_sends_its_deleted_state_and_goes(sip: Any) -> None:
 
 
 def test_joining_the_bus_asks_for_the_dialogs(kampy_cfg: Any) -> None:
-    sip = kampy_cfg(CFG.format(params=""))
+    sip = kampy_cfg(dialog_config())
     assert bodies(join(sip)) == [SYNC_REQUEST]
 
 
@@ -224,7 +204,7 @@ def test_a_replicated_dialog_is_not_sent_back(sip: Any) -> None:
 
 
 def test_a_replicated_dialog_timing_out_sends_no_bye(kampy_cfg: Any) -> None:
-    sip = kampy_cfg(CFG.format(params='modparam("dialog", "send_bye", 1)'))
+    sip = kampy_cfg(dialog_config('modparam("dialog", "send_bye", 1)'))
     join(sip)
     kdmq(sip, NEW)
     kdmq(sip, CONFIRMED.replace('"lifetime":43200', '"lifetime":5'))
@@ -271,7 +251,6 @@ def test_a_body_that_is_not_json_is_answered_400(sip: Any) -> None:
 
 
 def test_enable_dmq_without_the_dmq_module_is_refused(kampy_cfg: Any) -> None:
-    cfg = CFG.format(params="").replace('loadmodule "dmq.so"', "").replace(
-        'modparam("dmq", "server_address", "sip:127.0.0.1:5060")', "").replace("dmq_handle_message();", "")
+    cfg = without_dmq(dialog_config())
     with pytest.raises(Exception, match="cannot load dmq api"):
         kampy_cfg(cfg)

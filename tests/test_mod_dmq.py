@@ -7,58 +7,35 @@ from typing import Any
 
 import pytest
 
-SELF = "127.0.0.1"
-PEER = "127.0.0.2"
-
-CFG = """
-listen=udp:127.0.0.1:5060
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "pv.so"
-loadmodule "dmq.so"
-modparam("dmq", "server_address", "sip:127.0.0.1:5060")
-{params}
-request_route {{
-    if ($rm == "KDMQ") {{
-        {handle}
-    }}
-    {body}
-    sl_send_reply("200", "OK");
-}}
-"""
+from tests.support.dmqkit import PEER, SELF, config, join, kdmq
 
 
 def node(kampy_cfg: Any, params: str = "", handle: str = "dmq_handle_message();", body: str = "") -> Any:
-    return kampy_cfg(CFG.format(params=params, handle=handle, body=body))
+    return kampy_cfg(dmq_config(params, handle, body))
 
 
-def kdmq(sip: Any, peer: str, body: str, *, src: str = f"{PEER}:5060", max_forwards: int = 1,
-         content_type: str = "text/plain") -> Any:
-    host = src.split(":")[0]
-    return sip.send_request("KDMQ", f"sip:{peer}@{SELF}:5060", from_=f"sip:{peer}@{src}",
-                            to=f"sip:{peer}@{SELF}:5060", body=body, src=src, max_forwards=max_forwards,
-                            content_type=content_type, contact=None) if host else None
+def dmq_config(params: str = "", handle: str = "", body: str = "") -> str:
+    return config(["dmq"], f'    {body}\n    sl_send_reply("200", "OK");', params, handle)
+
+
+def kdmq_text(sip: Any, peer: str, body: str, **options: Any) -> Any:
+    """A KDMQ request to `peer` in the text/plain of dmq's own peers."""
+    return kdmq(sip, peer, body, content_type="text/plain", **options)
 
 
 def nodes(sip: Any) -> list[dict[str, Any]]:
     return list(sip.rpc("dmq.list_nodes"))
 
 
-def join(sip: Any, peer: str = PEER) -> None:
-    """`peer` tells this node it is active (the notification a new node sends)."""
-    kdmq(sip, "notification_peer", f"sip:{peer}:5060;status=active\r\n")
-    sip.advance(0.05)
-
-
 def test_a_kdmq_request_for_no_peer_is_answered_404_user_not_found(kampy_cfg: Any) -> None:
     sip = node(kampy_cfg)
-    reply = kdmq(sip, "nobody", "x").replies[0]
+    reply = kdmq_text(sip, "nobody", "x").replies[0]
     assert (reply.status, reply.msg.reason) == (404, "User Not Found")
 
 
 def test_dmq_handle_message_leaves_the_request_to_a_dmq_worker(kampy_cfg: Any) -> None:
     sip = node(kampy_cfg)
-    sent = kdmq(sip, "notification_peer", f"sip:{PEER}:5060;status=active\r\n")
+    sent = kdmq_text(sip, "notification_peer", f"sip:{PEER}:5060;status=active\r\n")
     assert sent.replies == []
     later = sip.advance(0.05)
     assert [s.status for s in later.responses] == [200]
@@ -66,20 +43,20 @@ def test_dmq_handle_message_leaves_the_request_to_a_dmq_worker(kampy_cfg: Any) -
 
 def test_dmq_process_message_answers_in_the_route(kampy_cfg: Any) -> None:
     sip = node(kampy_cfg, handle="dmq_process_message();")
-    sent = kdmq(sip, "notification_peer", f"sip:{PEER}:5060;status=active\r\n")
+    sent = kdmq_text(sip, "notification_peer", f"sip:{PEER}:5060;status=active\r\n")
     assert [r.status for r in sent.replies] == [200]
 
 
 def test_dmq_handle_message_stops_the_script_and_with_1_returns_true(kampy_cfg: Any) -> None:
     sip = node(kampy_cfg, handle='dmq_handle_message("1"); $avp(r) = "went on";', body="")
-    assert kdmq(sip, "notification_peer", "").avp("r") == "went on"
+    assert kdmq_text(sip, "notification_peer", "").avp("r") == "went on"
     sip = node(kampy_cfg, handle='dmq_handle_message(); $avp(r) = "went on";')
-    assert kdmq(sip, "notification_peer", "").avp("r") is None
+    assert kdmq_text(sip, "notification_peer", "").avp("r") is None
 
 
 def test_the_notification_is_answered_with_this_node_and_the_active_ones(kampy_cfg: Any) -> None:
     sip = node(kampy_cfg)
-    kdmq(sip, "notification_peer", f"sip:{PEER}:5060;status=active\r\n")
+    kdmq_text(sip, "notification_peer", f"sip:{PEER}:5060;status=active\r\n")
     reply = sip.advance(0.05).responses[0].msg
     assert (reply.status, reply.reason, reply.header("Content-Type")) == (200, "OK", "text/plain")
     assert reply.body == f"sip:{PEER}:5060;status=active\r\nsip:{SELF}:5060;status=active\r\n".encode()
@@ -98,7 +75,7 @@ def test_list_nodes_shows_each_node_newest_first(kampy_cfg: Any) -> None:
 def test_a_new_node_is_announced_to_every_active_node_one_hop_less(kampy_cfg: Any) -> None:
     sip = node(kampy_cfg)
     join(sip, "127.0.0.3")
-    kdmq(sip, "notification_peer", f"sip:{PEER}:5060;status=active\r\n", max_forwards=2)
+    kdmq_text(sip, "notification_peer", f"sip:{PEER}:5060;status=active\r\n", max_forwards=2)
     out = sip.advance(0.05).forwarded  # the new node too, as Kamailio (no exception in the broadcast)
     assert sorted((s.msg.uri, s.msg.header("Max-Forwards")) for s in out) == [
         ("sip:notification_peer@127.0.0.2:5060", "1"), ("sip:notification_peer@127.0.0.3:5060", "1")]
@@ -155,7 +132,7 @@ def test_a_peer_the_config_sends_to_answers_202_accepted_dmq(kampy_cfg: Any) -> 
                body=f'dmq_send_message("mychannel", "sip:{PEER}:5060", "hi", "text/plain");')
     join(sip)
     sip.send_request("OPTIONS", f"sip:x@{SELF}")
-    kdmq(sip, "mychannel", "hi")
+    kdmq_text(sip, "mychannel", "hi")
     reply = sip.advance(0.05).responses[0]
     assert (reply.status, reply.msg.reason) == (202, "Accepted DMQ")
 
@@ -183,12 +160,12 @@ def test_dmq_remove_takes_a_node_off_the_list_but_not_this_one(kampy_cfg: Any) -
 
 def test_a_server_address_that_is_not_a_local_socket_is_refused(kampy_cfg: Any) -> None:
     with pytest.raises(Exception, match="server_uri is not a socket the proxy is listening on"):
-        kampy_cfg(CFG.format(params="", handle="", body="").replace("sip:127.0.0.1:5060",
+        kampy_cfg(dmq_config().replace("sip:127.0.0.1:5060",
                                                                     "sip:127.0.0.1:5099"))
 
 
 def test_kdmq_requests_go_out_from_the_server_address_socket(kampy_cfg: Any) -> None:
-    cfg = CFG.format(params=f'modparam("dmq", "notification_address", "sip:{PEER}:5060")', handle="", body="")
+    cfg = dmq_config(f'modparam("dmq", "notification_address", "sip:{PEER}:5060")')
     cfg = cfg.replace("listen=udp:127.0.0.1:5060", "listen=udp:127.0.0.1:5060\nlisten=udp:127.0.0.1:5070")
     sip = kampy_cfg(cfg.replace('"sip:127.0.0.1:5060")', '"sip:127.0.0.1:5070")', 1))
     request = sip.advance(0).forwarded[0]
@@ -198,7 +175,7 @@ def test_kdmq_requests_go_out_from_the_server_address_socket(kampy_cfg: Any) -> 
 
 def test_a_notification_with_lines_that_are_no_nodes_is_still_answered(kampy_cfg: Any) -> None:
     sip = node(kampy_cfg)
-    kdmq(sip, "notification_peer", "sip:127.0.0.9:5060;status=bogus\r\n<<<>>>\r\n")
+    kdmq_text(sip, "notification_peer", "sip:127.0.0.9:5060;status=bogus\r\n<<<>>>\r\n")
     assert [r.status for r in sip.advance(0.05).responses] == [200]
     assert [n["host"] for n in nodes(sip)] == [SELF]
 
@@ -206,4 +183,4 @@ def test_a_notification_with_lines_that_are_no_nodes_is_still_answered(kampy_cfg
 def test_without_dmq_workers_dmq_handle_message_fails(kampy_cfg: Any) -> None:
     sip = node(kampy_cfg, params='modparam("dmq", "num_workers", 0)',
                handle='$avp(r) = dmq_handle_message("1"); exit;')
-    assert kdmq(sip, "notification_peer", "").avp("r") == -1
+    assert kdmq_text(sip, "notification_peer", "").avp("r") == -1

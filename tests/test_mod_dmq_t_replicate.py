@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.test_mod_dmq import PEER, SELF, join, node
+from tests.support.dmqkit import PEER, SELF, join
+from tests.test_mod_dmq import node
 
 THIRD = "127.0.0.3"
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-SELF = "127.0.0.1"
-PEER = "127.0.0.2"
+from tests.support.dmqkit import PEER, SELF, config, handled, json_bodies, join
 
 # What Kamailio 5.6.3 sent for a REGISTER and for its unREGISTER (captured on the wire from
 # samples/cluster/dmq.cfg)
@@ -20,53 +19,28 @@ KAMAILIO_RM = KAMAILIO_UPDATE.replace('"action":1', '"action":2')
 ORDER = ["action", "aor", "ruid", "c", "received", "path", "callid", "user_agent", "instance", "expires",
          "cseq", "flags", "cflags", "q", "last_modified", "methods", "reg_id", "server_id"]
 
-CFG = """
-listen=udp:127.0.0.1:5060
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "pv.so"
-loadmodule "usrloc.so"
-loadmodule "registrar.so"
-loadmodule "dmq.so"
-loadmodule "dmq_usrloc.so"
-modparam("dmq", "server_address", "sip:127.0.0.1:5060")
-modparam("dmq_usrloc", "enable", 1)
-{params}
-request_route {{
-    if ($rm == "KDMQ") {{
-        dmq_handle_message();
-        exit;
-    }}
-    if ($rm == "REGISTER") {{
+ROUTE = """    if ($rm == "REGISTER") {
         save("location");
         exit;
-    }}
-    if (!lookup("location")) {{
+    }
+    if (!lookup("location")) {
         sl_send_reply("404", "Not Found");
         exit;
-    }}
-    sl_send_reply("200", "Found $ru");
-}}
-"""
+    }
+    sl_send_reply("200", "Found $ru");"""
+
+
+def usrloc_config(params: str = "") -> str:
+    enabled = 'modparam("dmq_usrloc", "enable", 1)\n'
+    return config(["usrloc", "registrar", "dmq", "dmq_usrloc"], ROUTE, enabled + params)
 
 
 def node(kampy_cfg: Any, params: str = "") -> Any:
-    return kampy_cfg(CFG.format(params=params))
+    return kampy_cfg(usrloc_config(params))
 
 
 def kdmq(sip: Any, body: str, peer: str = "usrloc") -> Any:
-    sip.send_request("KDMQ", f"sip:{peer}@{SELF}:5060", from_=f"sip:{peer}@{PEER}:5060",
-                     to=f"sip:{peer}@{SELF}:5060", body=body, src=f"{PEER}:5060", max_forwards=1,
-                     content_type="application/json", contact=None)
-    return sip.advance(0.05)
-
-
-def join(sip: Any) -> Any:
-    """The other node announces itself; this node asks it for its contacts (sync)."""
-    sip.send_request("KDMQ", f"sip:notification_peer@{SELF}:5060", from_=f"sip:notification_peer@{PEER}:5060",
-                     body=f"sip:{PEER}:5060;status=active\r\n", src=f"{PEER}:5060", max_forwards=1,
-                     content_type="text/plain", contact=None)
-    return sip.advance(0.05)
+    return handled(sip, peer, body)
 
 
 def register(sip: Any, user: str, expires: int = 600) -> Any:
@@ -76,7 +50,7 @@ def register(sip: Any, user: str, expires: int = 600) -> Any:
 
 
 def usrloc_bodies(result: Any) -> list[dict[str, Any]]:
-    return [json.loads(s.msg.body) for s in result.forwarded if s.msg.uri == f"sip:usrloc@{PEER}:5060"]
+    return json_bodies(result, "usrloc")
 
 
 def lookup(sip: Any, user: str) -> str:
@@ -194,7 +168,7 @@ def test_with_replicate_socket_info_the_socket_goes_along(kampy_cfg: Any) -> Non
 
 
 def test_disabled_nothing_is_replicated(kampy_cfg: Any) -> None:
-    sip = kampy_cfg(CFG.format(params="").replace('modparam("dmq_usrloc", "enable", 1)', ""))
+    sip = kampy_cfg(usrloc_config().replace('modparam("dmq_usrloc", "enable", 1)', ""))
     join(sip)
     assert usrloc_bodies(register(sip, "alice")) == []
     sent = sip.send_request("KDMQ", f"sip:usrloc@{SELF}:5060", body=KAMAILIO_UPDATE, src=f"{PEER}:5060")
@@ -228,7 +202,4 @@ def test_a_contact_without_an_aor_is_answered_400(kampy_cfg: Any) -> None:
 
 def test_a_body_that_is_not_utf8_is_answered_400(kampy_cfg: Any) -> None:
     sip = node(kampy_cfg)
-    sip.send_request("KDMQ", f"sip:usrloc@{SELF}:5060", from_=f"sip:usrloc@{PEER}:5060",
-                     body=b'{"aor":"\xff"}', src=f"{PEER}:5060", max_forwards=1,
-                     content_type="application/json", contact=None)
-    assert [r.status for r in sip.advance(0.05).responses] == [400]
+    assert [r.status for r in handled(sip, "usrloc", b'{"aor":"\xff"}').responses] == [400]

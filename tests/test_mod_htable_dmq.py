@@ -8,47 +8,26 @@ from typing import Any
 
 import pytest
 
-SELF = "127.0.0.1"
-PEER = "127.0.0.2"
+from tests.support.dmqkit import SELF, config, handled, json_bodies, join, without_dmq
 
-CFG = """
-listen=udp:127.0.0.1:5060
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "pv.so"
-loadmodule "dmq.so"
-loadmodule "htable.so"
-modparam("dmq", "server_address", "sip:127.0.0.1:5060")
-modparam("htable", "enable_dmq", 1)
+TABLES = """modparam("htable", "enable_dmq", 1)
 modparam("htable", "htable", "shared=>size=4;autoexpire=600;dmqreplicate=1;")
 modparam("htable", "htable", "local=>size=4;")
-{params}
-request_route {{
-    if ($rm == "KDMQ") {{
-        dmq_handle_message();
-        exit;
-    }}
-    {body}
-    sl_send_reply("200", "OK");
-}}
 """
 
 
+def htable_config(body: str = "", params: str = "") -> str:
+    return config(["dmq", "htable"], f'    {body}\n    sl_send_reply("200", "OK");', TABLES + params)
+
+
 def node(kampy_cfg: Any, body: str = "", params: str = "") -> Any:
-    sip = kampy_cfg(CFG.format(body=body, params=params))
+    sip = kampy_cfg(htable_config(body, params))
     join(sip)
     return sip
 
 
-def join(sip: Any) -> Any:
-    sip.send_request("KDMQ", f"sip:notification_peer@{SELF}:5060", from_=f"sip:notification_peer@{PEER}:5060",
-                     body=f"sip:{PEER}:5060;status=active\r\n", src=f"{PEER}:5060", max_forwards=1,
-                     content_type="text/plain", contact=None)
-    return sip.advance(0.05)
-
-
 def htable_bodies(result: Any) -> list[dict[str, Any]]:
-    return [json.loads(s.msg.body) for s in result.forwarded if s.msg.uri == f"sip:htable@{PEER}:5060"]
+    return json_bodies(result, "htable")
 
 
 def run(sip: Any, key: str = "k") -> list[dict[str, Any]]:
@@ -56,9 +35,7 @@ def run(sip: Any, key: str = "k") -> list[dict[str, Any]]:
 
 
 def kdmq(sip: Any, body: str) -> Any:
-    sip.send_request("KDMQ", f"sip:htable@{SELF}:5060", from_=f"sip:htable@{PEER}:5060", body=body,
-                     src=f"{PEER}:5060", max_forwards=1, content_type="application/json", contact=None)
-    return sip.advance(0.05)
+    return handled(sip, "htable", body)
 
 
 def value(sip: Any, key: str, table: str = "shared") -> Any:
@@ -135,9 +112,9 @@ def test_the_cells_of_a_sync_are_set_with_their_expiry(kampy_cfg: Any) -> None:
 
 
 def test_joining_with_dmq_init_sync_asks_for_the_tables(kampy_cfg: Any) -> None:
-    sip = kampy_cfg(CFG.format(body="", params='modparam("htable", "dmq_init_sync", 1)'))
+    sip = kampy_cfg(htable_config(params='modparam("htable", "dmq_init_sync", 1)'))
     assert htable_bodies(join(sip)) == [{"action": 1}]
-    sip = kampy_cfg(CFG.format(body="", params=""))
+    sip = kampy_cfg(htable_config())
     assert htable_bodies(join(sip)) == []
 
 
@@ -148,7 +125,6 @@ def test_an_unknown_field_is_answered_400_and_an_unknown_table_500(kampy_cfg: An
 
 
 def test_enable_dmq_without_the_dmq_module_is_refused(kampy_cfg: Any) -> None:
-    cfg = CFG.format(body="", params="").replace('loadmodule "dmq.so"', "").replace(
-        'modparam("dmq", "server_address", "sip:127.0.0.1:5060")', "").replace("dmq_handle_message();", "")
+    cfg = without_dmq(htable_config())
     with pytest.raises(Exception, match="failed to initialize dmq integration"):
         kampy_cfg(cfg)

@@ -1,7 +1,8 @@
 """Nodes of samples/cluster/dmq.cfg (kampy or Kamailio 5.6) on free loopback ports, sharing their
 registrations and their htable over DMQ, and one-shot SIP requests to them.
 
-Plain functions (no pytest), for tests/e2e/test_dmq_cluster.py."""
+Plain functions (no pytest), for tests/e2e/test_dmq_cluster.py (and `eventually` for
+tests/e2e/test_dialog_dmq.py)."""
 from __future__ import annotations
 
 import os
@@ -10,6 +11,7 @@ import time
 from collections.abc import Callable
 from itertools import count
 from pathlib import Path
+from typing import TypeVar
 
 from tests.e2e import msilo_sample
 from tests.e2e.kampy_process import REPO, free_port
@@ -17,6 +19,7 @@ from tests.e2e.kampy_process import REPO, free_port
 DMQ_CFG = REPO / "samples" / "cluster" / "dmq.cfg"
 Node = msilo_sample.Server
 _seq = count(1)
+T = TypeVar("T")
 
 
 def start_node(name: str, directory: Path, notify: Node | None = None) -> Node:
@@ -65,7 +68,7 @@ def lookup(node: Node, user: str) -> str:
     return ask(node, "OPTIONS", user)
 
 
-def eventually(fn: Callable[[], str], expected: str, timeout: float = 10) -> str:
+def eventually(fn: Callable[[], T], expected: T, timeout: float = 10) -> T:
     """`fn()` until it gives `expected` (replication is asynchronous), at most `timeout` seconds."""
     deadline = time.monotonic() + timeout
     got = fn()

@@ -5,20 +5,18 @@ the bus gets the calls up at the others."""
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
 from tests.e2e.beside import Server, start
 from tests.e2e.dialog_call import Callee, Caller
+from tests.e2e.dmq_nodes import eventually
 from tests.e2e.kampy_process import stop_process
 
 CFG = (Path(__file__).parent / "configs" / "dialog_dmq.cfg").read_text()
-T = TypeVar("T")
 
 
 def node(name: str, directory: Path, peer: Server | None = None) -> Server:
@@ -76,15 +74,6 @@ def listing(server: Server, callid: str) -> list[str]:
 
 def size(server: Server, *profile: str) -> str:
     return server.kamcmd("dlg.profile_get_size", *profile).strip()
-
-
-def eventually(fn: Callable[[], T], expected: T, timeout: float = 8) -> T:
-    deadline = time.monotonic() + timeout
-    got = fn()
-    while got != expected and time.monotonic() < deadline:
-        time.sleep(0.05)
-        got = fn()
-    return got
 
 
 def listed_everywhere(servers: list[Server], callid: str) -> list[tuple[str, str, str] | None]:

@@ -28,36 +28,30 @@ def read(node: Node, key: str) -> str:
     return ask(node, "SUBSCRIBE", key)
 
 
-@pytest.fixture(scope="module")
-def kampy_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Node, Node]]:
-    """Two kampy nodes: `early` registered at the first before the second joined."""
-    directory = tmp_path_factory.mktemp("dmq-kampy")
-    first = start_node("kampy", directory)
-    nodes = [first]
+def joined(first: str, directory: Path) -> Iterator[tuple[Node, Node]]:
+    """A `first` ("kampy" or "kamailio") node with `early` registered and stored, then a kampy node
+    joining it; both stopped when the user ends: for a fixture's `yield from`."""
+    nodes = [start_node(first, directory)]
     try:
-        assert register(first, "early") == "200 OK"
-        assert store(first, "early", "before") == "200 Stored"
-        nodes.append(start_node("kampy", directory, notify=first))
-        yield first, nodes[1]
+        assert register(nodes[0], "early") == "200 OK"
+        assert store(nodes[0], "early", "before") == "200 Stored"
+        nodes.append(start_node("kampy", directory, notify=nodes[0]))
+        yield nodes[0], nodes[1]
     finally:
         for node in nodes:
             node.stop()
+
+
+@pytest.fixture(scope="module")
+def kampy_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Node, Node]]:
+    """Two kampy nodes: `early` registered at the first before the second joined."""
+    yield from joined("kampy", tmp_path_factory.mktemp("dmq-kampy"))
 
 
 @pytest.fixture(scope="module")
 def mixed_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Node, Node]]:
     """A Kamailio node, then a kampy node joining it: `early` registered at Kamailio before."""
-    directory = tmp_path_factory.mktemp("dmq-mixed")
-    kamailio = start_node("kamailio", directory)
-    nodes = [kamailio]
-    try:
-        assert register(kamailio, "early") == "200 OK"
-        assert store(kamailio, "early", "before") == "200 Stored"
-        nodes.append(start_node("kampy", directory, notify=kamailio))
-        yield kamailio, nodes[1]
-    finally:
-        for node in nodes:
-            node.stop()
+    yield from joined("kamailio", tmp_path_factory.mktemp("dmq-mixed"))
 
 
 def test_a_user_registered_at_one_kampy_node_is_found_at_the_other(kampy_pair: tuple[Node, Node]) -> None:
