@@ -112,12 +112,16 @@ def receive(sock: socket.socket, method: str, timeout: float = 3.0) -> tuple[byt
             return data, addr
 
 
+def first_line(data: bytes) -> str:
+    return data.split(b"\r\n")[0].decode()
+
+
 def lines_until(sock: socket.socket, last: str, timeout: float = 3.0) -> list[str]:
     """The first lines of the replies `sock` gets up to the first one starting with `last`, once each
     (a retransmission may come meanwhile)."""
     got: list[str] = []
     while not got or not got[-1].startswith(last):
-        got.append(receive(sock, "SIP/2.0", timeout)[0].split(b"\r\n")[0].decode())
+        got.append(first_line(receive(sock, "SIP/2.0", timeout)[0]))
     return list(dict.fromkeys(got))
 
 
@@ -126,7 +130,7 @@ def first_lines(sock: socket.socket, wait: float) -> list[str]:
     sock.settimeout(wait)
     while True:
         try:
-            got.append(sock.recv(65535).split(b"\r\n")[0].decode())
+            got.append(first_line(sock.recv(65535)))
         except TimeoutError:
             return list(dict.fromkeys(got))
 
@@ -143,10 +147,6 @@ class Peers:
 
     def ruri(self, user: str) -> str:
         return f"sip:{user}@127.0.0.1:{port_of(self.callee)}"
-
-
-def first_line(data: bytes) -> str:
-    return data.split(b"\r\n")[0].decode()
 
 
 @dataclass
