@@ -20,6 +20,14 @@ from tests.support.kamailio_cli import KAMAILIO, KAMAILIO_MODULES, kampy_cmd
 KAMCMD = "/usr/sbin/kamcmd"
 
 
+def ctl(directory: Path, *args: str) -> str:
+    """What kamcmd prints (stdout, then stderr) for the server whose ctl socket is
+    `directory`/ctl.sock."""
+    result = subprocess.run([KAMCMD, "-s", f"unix:{directory}/ctl.sock", *args], capture_output=True,
+                            text=True, timeout=20)
+    return result.stdout + result.stderr
+
+
 @dataclass
 class Server:
     name: str
@@ -29,31 +37,38 @@ class Server:
 
     def kamcmd(self, *args: str) -> str:
         """What kamcmd prints (stdout, then stderr), the server's directory written `DIR`."""
-        result = subprocess.run([KAMCMD, "-s", f"unix:{self.dir}/ctl.sock", *args], capture_output=True,
-                                text=True, timeout=20)
-        return (result.stdout + result.stderr).replace(str(self.dir), "DIR")
+        return ctl(self.dir, *args).replace(str(self.dir), "DIR")
 
 
-def start(name: str, tmp: Path, config: str, extra: tuple[str, ...] = ()) -> Server:
+def launch(name: str, directory: Path, config: str, extra: tuple[str, ...] = (),
+           values: dict[str, str] | None = None) -> tuple[int, subprocess.Popen[bytes]]:
     """Kamailio (`name` "kamailio") or kampy running `config` (with the command line arguments
-    `extra`), once it answers over ctl."""
-    directory = tmp / name
-    directory.mkdir()
+    `extra`) in `directory`, once it answers over ctl: (its SIP port, its process). The names in
+    `values` are replaced in the config first (in their order), then PORT, DIR and MODULES."""
+    directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
+    for key, value in (values or {}).items():
+        config = config.replace(key, value)
     cfg = directory / "k.cfg"
     cfg.write_text(config.replace("PORT", str(port)).replace("DIR", str(directory))
                    .replace("MODULES", KAMAILIO_MODULES))
     args = ["-f", str(cfg), "-DD", "-E", "-Y", str(directory), *extra]
     cmd = [KAMAILIO, *args, "-A", "KAMAILIO"] if name == "kamailio" else kampy_cmd(*args)
-    log = open(directory / "log", "wb")  # noqa: SIM115
-    proc = start_server(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL)
-    log.close()
-    server = Server(name, directory, port, proc)
+    with open(directory / "log", "wb") as log:
+        proc = start_server(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
-    while not re.match(r"\w+ \d", server.kamcmd("core.version")):
+    while not re.match(r"\w+ \d", ctl(directory, "core.version")):
         assert proc.poll() is None and time.monotonic() < deadline, (directory / "log").read_text()
         time.sleep(0.1)
-    return server
+    return port, proc
+
+
+def start(name: str, tmp: Path, config: str, extra: tuple[str, ...] = ()) -> Server:
+    """Kamailio (`name` "kamailio") or kampy running `config` (with the command line arguments
+    `extra`) in `tmp`/`name`, once it answers over ctl."""
+    directory = tmp / name
+    directory.mkdir()
+    return Server(name, directory, *launch(name, directory, config, extra))
 
 
 S = TypeVar("S")

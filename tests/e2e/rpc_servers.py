@@ -3,15 +3,13 @@ and jsonrpcs' FIFO and datagram socket in a directory of its own: what Kamailio'
 kamctl, kamcli) are driven against in tests/e2e/test_kamcmd.py and test_kamctl.py."""
 from __future__ import annotations
 
-import re
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.e2e.kampy_process import REPO, free_port, start_server, stop_process
+from tests.e2e.beside import launch
+from tests.e2e.kampy_process import free_port, stop_process
 from tests.e2e.sip import register_udp, status_of
-from tests.support.kamailio_cli import KAMAILIO, KAMAILIO_MODULES, kampy_cmd
 
 KAMCMD = "/usr/sbin/kamcmd"
 
@@ -80,22 +78,10 @@ def start(name: str, tmp: Path, cfg: str = CFG) -> Server:
     """Kamailio ("kamailio") or kampy with `cfg` in `tmp`/`name`, alice registered."""
     directory = tmp / name
     directory.mkdir()
-    port, tcp, udp = free_port(), free_port(), free_port()
-    path = directory / "k.cfg"
-    path.write_text(cfg.replace("PORT", str(port)).replace("DIR", str(directory)).replace("TCP", str(tcp))
-                    .replace("UDP", str(udp)).replace("MODULES", KAMAILIO_MODULES))
-    args = ["-f", str(path), "-DD", "-E", "-Y", str(directory)]
-    cmd = [KAMAILIO, *args, "-A", "KAMAILIO"] if name == "kamailio" else kampy_cmd(*args)
-    log = open(directory / "log", "wb")  # noqa: SIM115
-    proc = start_server(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL)
-    log.close()
-    server = Server(name, directory, port, tcp, udp, proc)
-    deadline = time.monotonic() + 30
-    while not re.match(r"\w+ \d", server.kamcmd("core.version")):
-        assert proc.poll() is None and time.monotonic() < deadline, (directory / "log").read_text()
-        time.sleep(0.1)
+    tcp, udp = free_port(), free_port()
+    port, proc = launch(name, directory, cfg, values={"TCP": str(tcp), "UDP": str(udp)})
     assert status_of(register_udp(port, "alice")[0]) == 200
-    return server
+    return Server(name, directory, port, tcp, udp, proc)
 
 
 def stop(server: Server) -> None:

@@ -4,7 +4,6 @@ over the control socket is what every worker's next message sees, read with `$se
 what tm's next transactions use (`tm.fr_timer`)."""
 from __future__ import annotations
 
-import re
 import socket
 import subprocess
 import time
@@ -14,11 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.beside import pair
-from tests.e2e.kampy_process import REPO, free_port, start_server, stop_process
-from tests.support.kamailio_cli import KAMAILIO, KAMAILIO_MODULES, kampy_cmd
-
-KAMCMD = "/usr/sbin/kamcmd"
+from tests.e2e.beside import ctl, launch, pair
+from tests.e2e.kampy_process import stop_process
 
 CFG = """#!KAMAILIO
 listen=udp:127.0.0.1:PORT
@@ -64,9 +60,7 @@ class Server:
     proc: subprocess.Popen[bytes]
 
     def kamcmd(self, *args: str) -> str:
-        result = subprocess.run([KAMCMD, "-s", f"unix:{self.dir}/ctl.sock", *args], capture_output=True,
-                                text=True, timeout=20)
-        return result.stdout + result.stderr
+        return ctl(self.dir, *args)
 
     def reason(self, user: str = "bob") -> str:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -103,21 +97,7 @@ def start(name: str, tmp: Path, silent: int) -> Server:
     """`silent`: the port "relay" requests go to (a socket that answers nothing)."""
     directory = tmp / name
     directory.mkdir()
-    port = free_port()
-    cfg = directory / "k.cfg"
-    cfg.write_text(CFG.replace("PORT", str(port)).replace("DIR", str(directory))
-                   .replace("MODULES", KAMAILIO_MODULES).replace("SILENT", str(silent)))
-    args = ["-f", str(cfg), "-DD", "-E", "-Y", str(directory)]
-    cmd = [KAMAILIO, *args, "-A", "KAMAILIO"] if name == "kamailio" else kampy_cmd(*args)
-    log = open(directory / "log", "wb")  # noqa: SIM115
-    proc = start_server(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL)
-    log.close()
-    server = Server(name, directory, port, proc)
-    deadline = time.monotonic() + 30
-    while not re.match(r"\w+ \d", server.kamcmd("core.version")):
-        assert proc.poll() is None and time.monotonic() < deadline, (directory / "log").read_text()
-        time.sleep(0.1)
-    return server
+    return Server(name, directory, *launch(name, directory, CFG, values={"SILENT": str(silent)}))
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.beside import pair
-from tests.e2e.kampy_process import REPO, free_port, start_server, stop_process
-from tests.support.kamailio_cli import KAMAILIO, KAMAILIO_MODULES, kampy_cmd
-
-KAMCMD = "/usr/sbin/kamcmd"
+from tests.e2e.beside import ctl, launch, pair
+from tests.e2e.kampy_process import free_port, stop_process
 
 CFG = """#!KAMAILIO
 listen=udp:127.0.0.1:PORT name "main"
@@ -86,10 +83,7 @@ class Server:
     proc: subprocess.Popen[bytes]
 
     def kamcmd(self, *args: str) -> str:
-        result = subprocess.run([KAMCMD, "-s", f"unix:{self.dir}/ctl.sock", *args], capture_output=True,
-                                text=True, timeout=20)
-        text = result.stdout + result.stderr
-        return text.replace(str(self.port2), "PORT2").replace(str(self.port), "PORT")
+        return ctl(self.dir, *args).replace(str(self.port2), "PORT2").replace(str(self.port), "PORT")
 
     def reason(self, user: str, host: str = "127.0.0.1") -> str:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -107,23 +101,11 @@ class Server:
 
 
 def start(name: str, tmp: Path) -> Server:
+    port2 = free_port()
     directory = tmp / name
     directory.mkdir()
-    port, port2 = free_port(), free_port()
-    cfg = directory / "k.cfg"
-    cfg.write_text(CFG.replace("PORT2", str(port2)).replace("PORT", str(port)).replace("DIR", str(directory))
-                   .replace("MODULES", KAMAILIO_MODULES))
-    args = ["-f", str(cfg), "-DD", "-E", "-Y", str(directory)]
-    cmd = [KAMAILIO, *args, "-A", "KAMAILIO"] if name == "kamailio" else kampy_cmd(*args)
-    log = open(directory / "log", "wb")  # noqa: SIM115
-    proc = start_server(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL)
-    log.close()
-    server = Server(name, directory, port, port2, proc)
-    deadline = time.monotonic() + 30
-    while not re.match(r"\w+ \d", server.kamcmd("core.version")):
-        assert proc.poll() is None and time.monotonic() < deadline, (directory / "log").read_text()
-        time.sleep(0.1)
-    return server
+    port, proc = launch(name, directory, CFG, values={"PORT2": str(port2)})
+    return Server(name, directory, port, port2, proc)
 
 
 @pytest.fixture(scope="module")

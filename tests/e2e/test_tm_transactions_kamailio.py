@@ -13,10 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.kampy_process import REPO, free_port, start_server, stop_process
-from tests.support.kamailio_cli import KAMAILIO, KAMAILIO_MODULES, kampy_cmd
-
-KAMCMD = "/usr/sbin/kamcmd"
+from tests.e2e.beside import ctl, launch, pair
+from tests.e2e.kampy_process import stop_process
 
 CFG = """#!KAMAILIO
 listen=udp:127.0.0.1:PORT
@@ -48,9 +46,7 @@ class Server:
     vm: socket.socket
 
     def kamcmd(self, *args: str) -> str:
-        result = subprocess.run([KAMCMD, "-s", f"unix:{self.dir}/ctl.sock", *args], capture_output=True,
-                                text=True, timeout=20)
-        return result.stdout + result.stderr
+        return ctl(self.dir, *args)
 
 
 def _start(name: str, tmp: Path) -> Server:
@@ -59,34 +55,19 @@ def _start(name: str, tmp: Path) -> Server:
     vm = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     vm.bind(str(directory / "vm.sock"))
     vm.settimeout(5)
-    port = free_port()
-    path = directory / "k.cfg"
-    path.write_text(CFG.replace("PORT", str(port)).replace("DIR", str(directory))
-                    .replace("MODULES", KAMAILIO_MODULES))
-    args = ["-f", str(path), "-DD", "-E", "-Y", str(directory)]
-    cmd = [KAMAILIO, *args, "-A", "KAMAILIO"] if name == "kamailio" else kampy_cmd(*args)
-    with open(directory / "log", "wb") as log:
-        proc = start_server(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL)
-    server = Server(name, directory, port, proc, vm)
-    deadline = time.monotonic() + 30
-    while not re.match(r"\w+ \d", server.kamcmd("core.version")):
-        assert proc.poll() is None and time.monotonic() < deadline, (directory / "log").read_text()
-        time.sleep(0.1)
-    return server
+    return Server(name, directory, *launch(name, directory, CFG), vm)
 
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Server]]:
     tmp = tmp_path_factory.mktemp("tm-transactions")
-    started: dict[str, Server] = {}
-    try:
-        for name in ("kamailio", "kampy"):
-            started[name] = _start(name, tmp)
-        yield started
-    finally:
-        for server in started.values():
-            stop_process(server.proc)
-            server.vm.close()
+    for kamailio, kampy in pair(lambda name: _start(name, tmp), _stop):
+        yield {"kamailio": kamailio, "kampy": kampy}
+
+
+def _stop(server: Server) -> None:
+    stop_process(server.proc)
+    server.vm.close()
 
 
 class Peer:
