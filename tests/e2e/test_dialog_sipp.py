@@ -295,15 +295,27 @@ ROW = ("state", "from_uri", "to_uri", "caller_cseq", "callee_cseq", "caller_rout
        "sflags", "iflags", "toroute_name", "req_uri", "start_time", "timeout")
 
 
+def confirmed_rows(url: str, seconds: float = 3) -> tuple[list[dict[str, object]], list[tuple]]:
+    """The dialog and dialog_vars rows once the row says confirmed (4): both servers change the
+    dialog's state in memory before they write it (dlg_onroute, then update_dialog_dbinfo), so a
+    reader that saw state 4 listed may still find the 3 of the 200 OK in the table for a moment."""
+    deadline = time.monotonic() + seconds
+    while True:
+        with connect(url) as db:
+            rows = [dict(zip(ROW, r, strict=True)) for r in db.query("dialog", list(ROW))]
+            vars_ = db.query("dialog_vars", ["dialog_key", "dialog_value"])
+        if [str(r["state"]) for r in rows] == ["4"] or time.monotonic() > deadline:
+            return rows, vars_
+        time.sleep(0.05)
+
+
 def db_rows(server: Server, sipp: str, workdir: Path, url: str) -> dict[str, object]:
     """The dialog and dialog_vars rows while a call through `server` is up, and after its BYE."""
     callee = Callee(sipp, workdir)
     try:
         proc = caller(sipp, server, callee, workdir, "dialog_call_uac.xml", user="bob", pause_ms=2500)
         wait_for(server, ["4"])
-        with connect(url) as db:
-            rows = [dict(zip(ROW, r, strict=True)) for r in db.query("dialog", list(ROW))]
-            vars_ = db.query("dialog_vars", ["dialog_key", "dialog_value"])
+        rows, vars_ = confirmed_rows(url)
         code, out = finish(proc)
         assert code == 0, out
         wait_for(server, [])
