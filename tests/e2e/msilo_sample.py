@@ -5,14 +5,12 @@ Plain functions (no pytest), shared by the e2e tests and bench/msilo.py.
 """
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.e2e.dualserver import wait_answering
 from tests.e2e.kampy_process import REPO, free_port, kampy_command, start_server, stop_process, track
 
 SAMPLE = REPO / "samples" / "msilo.cfg"
@@ -49,9 +47,11 @@ class Server:
     log_path: Path
     stopped: bool = False
 
+    host = "127.0.0.1"
+
     @property
     def addr(self) -> tuple[str, int]:
-        return ("127.0.0.1", self.port)
+        return (self.host, self.port)
 
     @property
     def pid(self) -> int:
@@ -107,29 +107,3 @@ def start_cfg(name: str, cfg: Path, directory: Path, port: int, args: list[str],
         server.stop()
         raise
     return server
-
-
-def wait_answering(server: Server, timeout: float) -> None:
-    """Ready when an OPTIONS to the sample gets a reply (it answers 404: no such user)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.settimeout(0.2)
-        local = sock.getsockname()[1]
-        deadline = time.monotonic() + timeout
-        n = 0
-        while time.monotonic() < deadline:
-            if server.proc.poll() is not None:
-                raise RuntimeError(f"{server.name} exited with {server.proc.returncode}:\n"
-                                   f"{server.output()[-4000:]}")
-            n += 1
-            sock.sendto((f"OPTIONS sip:probe@127.0.0.1:{server.port} SIP/2.0\r\n"
-                         f"Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bK-probe-{n}-{os.getpid()}\r\n"
-                         f"From: <sip:probe@example.test>;tag=p{n}\r\nTo: <sip:probe@example.test>\r\n"
-                         f"Call-ID: probe-{n}-{os.getpid()}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
-                         "Content-Length: 0\r\n\r\n").encode(), server.addr)
-            try:
-                if sock.recv(65536).startswith(b"SIP/2.0 "):
-                    return
-            except TimeoutError:
-                continue
-    raise RuntimeError(f"{server.name} does not answer after {timeout}s:\n{server.output()[-4000:]}")
