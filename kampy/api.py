@@ -265,7 +265,9 @@ from kampy.runtime.context import (
     Source,
 )
 from kampy.runtime.forward import (SendSocketValue, build_forwarded, choose_socket, destination,
-                                   forward_request, relay_reply, send_as_is, socket_address)
+                                   fallbacks, forward_request, relay_reply, send_as_is, send_variants,
+                                   sip_destination, socket_address, uri_sip_dest)
+from kampy.runtime.sipdns import ResolveOptions, SipDest, SipTarget
 from kampy.runtime.core import Clock
 from kampy.memo import BoundedCache
 from kampy.sip.text import as_bytes, as_text
@@ -463,7 +465,8 @@ __all__ = [
     "JsonRpc", "LocalService", "Member", "Peer", "RpcStruct", "binrpc", "dumps_response", "version_string",
     "KAMAILIO_VERSION_TEXT", "KAMPY_VERSION", "source_id",
     "Handoff", "SendSocketValue", "build_forwarded", "socket_address", "destination", "forward_request",
-    "relay_reply", "send_as_is", "choose_socket",
+    "relay_reply", "send_as_is", "choose_socket", "fallbacks", "send_variants", "sip_destination",
+    "uri_sip_dest", "ResolveOptions", "SipDest", "SipTarget",
     "FL_ADD_SRVID", "FL_ADD_XAVP_VIA_PARAMS", "FL_UAC_AUTH", "FL_USE_UAC_FROM", "FL_USE_UAC_TO",
     "FL_USE_XAVP_VIA_FIELDS",
     "CancelTimer", "ClientTransaction", "Deliver", "Send", "ServerTransaction", "StartTimer", "Terminated",

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from kampy.runtime.context import Handoff, MessageContext, Outgoing, Socket
     from kampy.runtime.core import Clock
     from kampy.runtime.shared import SharedStore
+    from kampy.runtime.sipdns import ResolveOptions, SipDest, SipTarget
     from kampy.sip.digest import DigestCredentials
     from kampy.sip.message import Request, Response
     from kampy.stats import Stats
@@ -183,6 +184,20 @@ class CoreAPI(Protocol):
     def add_dns_record(self, name: str, address: str) -> None:
         """A static address for a host name, used before the system's resolver when kampy sends
         (corex's dns_cache records of type A/AAAA)."""
+
+    # ------------------------------------------------------------ DNS (RFC 3263)
+    def sip_targets(self, dest: SipDest) -> list[SipTarget] | None:
+        """The ordered (proto, ip, port) targets of a SIP destination as RFC 3263 and Kamailio order
+        them (NAPTR with dns_try_naptr, SRV, A/AAAA; see kampy/runtime/sipdns.py), when they are
+        known now (an address, a static name, the DNS cache); None when a lookup is needed: then
+        use `resolve_sip`, which never blocks."""
+
+    def resolve_sip(self, dest: SipDest, done: Callable[[list[SipTarget]], None]) -> None:
+        """`done(targets)` (empty: nothing resolves) now when the targets are known, else once the
+        lookups ran on the event loop: then as a due call, whose sends go through `send`."""
+
+    def dns_options(self) -> ResolveOptions:
+        """The resolver's settings from the core's dns_* parameters (cfg group `core`)."""
 
     def add_service(self, service: LocalService) -> None:
         """Have the network layer serve a local socket (a FIFO, a unix datagram socket) in worker

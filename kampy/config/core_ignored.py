@@ -23,9 +23,10 @@ class Ignored:
 
 MEMORY = "memory-manager tuning of Kamailio's own allocator: kampy's memory is Python's"
 PKG_BUFFERS = "sizes a fixed buffer of Kamailio's C code: kampy's buffers grow as needed"
-DNS_CACHE = "kampy has no DNS cache: names are resolved by the system resolver when kampy sends"
-DNS_RESOLVER = "tunes Kamailio's own resolver: kampy uses the system resolver (getaddrinfo) as it is set up"
-DNS_NAPTR = "kampy does no NAPTR (nor SRV) lookups: it sends to the URI's host (A/AAAA) and port"
+DNS_CACHE = "kampy's DNS cache is always on (each worker keeps the records it looked up for their TTL)"
+DNS_CACHE_TUNING = "kampy's DNS cache (one per worker) has no size limit and drops expired records when read"
+DNS_RESOLVER = ("kampy's resolver (dnspython) uses /etc/resolv.conf's servers as they are and looks up "
+                "names as absolute ones (no search list)")
 SCTP = "SCTP: kampy has no SCTP transport"
 REALTIME = "real-time scheduling of Kamailio's timer processes: kampy's timers run in its workers"
 PROCESS = "tunes how Kamailio starts or runs its processes: kampy's process model is its own"
@@ -60,20 +61,14 @@ IGNORED: dict[str, Ignored] = {
     **_all(2048, "Kamailio's cache of parsed pseudo-variable names: kampy has none", "pv_cache_limit"),
     **_all(0, "Kamailio's cache of parsed pseudo-variable names: kampy has none", "pv_cache_action"),
     **_all(1, DNS_CACHE, "dns_cache_init use_dns_cache dns_use_cache"),
-    **_all(0, DNS_CACHE, "use_dns_failover dns_use_failover dns_srv_lb dns_srv_loadbalancing dns_cache_flags "
-           "dns_cache_min_ttl dns_cache_del_nonexp dns_cache_delete_nonexpired dns_cache_rec_pref"),
-    **_all(60, DNS_CACHE, "dns_cache_negative_ttl"),
-    **_all(120, DNS_CACHE, "dns_cache_gc_interval"),
-    **_all(-1, DNS_CACHE, "dns_cache_max_ttl"),
-    **_all(500, DNS_CACHE, "dns_cache_mem"),
-    **_all(-1, DNS_RESOLVER, "dns_retr_time dns_retr_no dns_servers_no"),
-    **_all(1, DNS_RESOLVER, "dns_use_search_list dns_search_full_match dns_try_ipv6"),
+    **_all(0, "not a name Kamailio 5.6's config parser knows (its DNS failover switch is use_dns_failover)",
+           "dns_use_failover"),
+    **_all(0, DNS_CACHE_TUNING, "dns_cache_del_nonexp dns_cache_delete_nonexpired dns_cache_rec_pref"),
+    **_all(120, DNS_CACHE_TUNING, "dns_cache_gc_interval"),
+    **_all(500, DNS_CACHE_TUNING, "dns_cache_mem"),
+    **_all(-1, DNS_RESOLVER, "dns_servers_no"),
+    **_all(1, DNS_RESOLVER, "dns_use_search_list dns_search_full_match"),
     **_all(0, "kampy does not resolve the host of a Via's sent-by", "dns_rev_via"),
-    **_all(0, DNS_NAPTR, "dns_try_naptr"),
-    **_all(1, DNS_NAPTR, "dns_naptr_ignore_rfc"),
-    **_all(30, DNS_NAPTR, "dns_udp_pref dns_udp_preference"),
-    **_all(20, DNS_NAPTR, "dns_tcp_pref dns_tcp_preference dns_sctp_pref dns_sctp_preference"),
-    **_all(10, DNS_NAPTR, "dns_tls_pref dns_tls_preference"),
     **_all(60, "kampy removes expired blocklist entries when it needs room or looks one up, not on a timer",
            "dst_blocklist_gc_interval"),
     **_all(1, SCTP, "disable_sctp"),

@@ -13,7 +13,6 @@ import math
 import os
 import selectors
 import signal
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -40,6 +39,7 @@ from kampy.net.tcp import TCPManager
 from kampy.runtime.tcp_registry import TcpRegistry
 from kampy.net.udp import UDPListener
 from kampy.runtime.context import Handoff, Outgoing, Socket, Source
+from kampy.runtime.sipdns import SipDest, SipTarget
 from kampy.runtime.memstatus import log_memory_status
 from kampy.runtime.shared import SharedStore
 
@@ -107,6 +107,7 @@ class Worker:
         self.udp: dict[Socket, UDPListener] = {}
         self._udp_default: dict[bool, UDPListener] = {}   # by "is IPv6"
         self.timers = Timers(server, self.deliver)
+        server.core.wake = self._wake  # a DNS lookup finished: its due call runs now
         tcp_sockets = [x.socket for x in listeners if x.socket.proto in ("tcp", "tls")]
         self.tls = server.core.tls if params.tls_on else None  # the tls module's engine (serve_tls)
         self.counters = NetCounters(server.core.stats, server.core.shared)
@@ -135,8 +136,15 @@ class Worker:
             if isinstance(out, Handoff):
                 self._hand_off(out, handed_off)
                 continue
-            named = self._slow_dns_ms > 0 and not _is_address(out.host)
-            started = time.monotonic() if named else 0.0
+            if out.conn_id is None and not _is_address(out.host):
+                self._send_named(out)
+                continue
+            self._send(out)
+
+    def _send(self, out: Outgoing) -> None:
+        """Send to the address; on an error to the next of `out.fallbacks` (DNS failover), and
+        when none is left tell `out.on_error`."""
+        while True:
             try:
                 if out.proto == "udp":
                     self._send_udp(out)
@@ -144,12 +152,50 @@ class Worker:
                     self._send_tcp(out)
                 else:
                     log.warning("cannot send over %s to %s:%d", out.proto, out.host, out.port)
+                return
             except OSError as exc:
-                if isinstance(exc, socket.gaierror):
-                    self.counters.inc("dns:failed_dns_request")
                 log.warning("sending to %s:%s:%d failed: %s", out.proto, out.host, out.port, exc)
-            if named and (time.monotonic() - started) * 1000 > self._slow_dns_ms:
+            if not out.fallbacks:
+                break
+            (host, port), rest = out.fallbacks[0], out.fallbacks[1:]
+            log.info("dns failover: sending to %s:%s:%d instead", out.proto, host, port)
+            out = replace(out, host=host, port=port, fallbacks=rest)
+        if out.on_error is not None:
+            self.server.core.call_at(self.server.core.clock.monotonic(), out.on_error)
+            self._wake()
+
+    def _send_named(self, out: Outgoing) -> None:
+        """A host name (a module sending to one): its first address, looked up without blocking
+        (A/AAAA: the port is the one given)."""
+        core = self.server.core
+        dest = SipDest(out.host, out.port, out.proto)
+        known = core.sip_targets(dest)
+        if known is not None:
+            self._send_first(out, known, self._send)
+            return
+        started = time.monotonic()
+
+        def resolved(targets: list[SipTarget]) -> None:
+            if self._slow_dns_ms > 0 and (time.monotonic() - started) * 1000 > self._slow_dns_ms:
                 self.counters.inc("dns:slow_dns_request")
+            self._send_first(out, targets, core.send)
+
+        core.resolve_sip(dest, resolved)
+
+    def _send_first(self, out: Outgoing, targets: list[SipTarget], send: Callable[[Outgoing], None]) -> None:
+        v6 = None if out.local is None else ":" in out.local.host
+        found = next((t for t in targets if v6 is None or (":" in t.ip) == v6), None)
+        if found is None:
+            self.counters.inc("dns:failed_dns_request")
+            log.warning("sending to %s:%s:%d failed: the name does not resolve", out.proto, out.host,
+                        out.port)
+            if out.on_error is not None:
+                out.on_error()
+            return
+        send(replace(out, host=found.ip))
+
+    def _wake(self) -> None:
+        self.timers.poke()
 
     def _send_udp(self, out: Outgoing) -> None:
         listener = self.udp.get(out.local) if out.local is not None else None

@@ -72,6 +72,10 @@ class Outgoing:
     local: Socket | None = None
     conn_id: int | None = None
     send_flags: int = 0
+    # DNS failover of a send (use_dns_failover): the next addresses of the destination to try, in
+    # order, when sending to (host, port) fails; `on_error` is told when the send (and those) failed
+    fallbacks: tuple[tuple[str, int], ...] = ()
+    on_error: Callable[[], None] | None = field(default=None, compare=False)
 
 
 # Kamailio's send flags (src/core/ip_addr.h), for Outgoing.send_flags and ctx.reply_send_flags

@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import asyncio
 import heapq
 import itertools
 import logging
@@ -21,7 +22,9 @@ from kampy.runtime.params import NetParams
 from kampy.runtime.actionhooks import ActionHook
 from kampy.runtime.context import Handoff, MessageContext, Outgoing, Socket, Source
 from kampy.runtime.cfgframework import CfgFramework
+from kampy.runtime.resolver import Resolver
 from kampy.runtime.shared import SharedStore
+from kampy.runtime.sipdns import ResolveOptions, SipDest, SipTarget
 from kampy.runtime.tcp_registry import connection_state
 from kampy.runtime.values import as_bool
 from kampy.sip.message import Response, parse_message
@@ -133,6 +136,9 @@ class Core:
         self.dns_records: dict[str, list[str]] = {}  # name -> addresses (corex's dns_cache)
         self.outbox: list[Outgoing | Handoff] = []  # sent from timers and callbacks, outside a message
         self.cfg = CfgFramework(lambda: self.shared.table("cfg", capacity=64))
+        self.dns = Resolver(self.cfg, self.clock.monotonic, self.dns_records, self._dns_protocols)
+        self.wake: Callable[[], None] = lambda: None  # the network layer: run the due calls now
+        self._dns_tasks: set[asyncio.Task[list[SipTarget]]] = set()
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._timer_seq = itertools.count()
         self._cancelled: set[int] = set()
@@ -363,6 +369,38 @@ class Core:
 
     def add_dns_record(self, name: str, address: str) -> None:
         self.dns_records.setdefault(name.lower().rstrip("."), []).append(address)
+
+    def _dns_protocols(self) -> frozenset[str]:
+        return frozenset(s.proto for s in self.sockets if s.proto in ("udp", "tcp", "tls", "sctp"))
+
+    def dns_options(self) -> ResolveOptions:
+        return self.dns.options()
+
+    def sip_targets(self, dest: SipDest) -> list[SipTarget] | None:
+        return self.dns.targets_now(dest)
+
+    def resolve_sip(self, dest: SipDest, done: Callable[[list[SipTarget]], None]) -> None:
+        """`done(targets)` now when they are known (an address, the cache; with no event loop
+        running, a name as it is), else once the lookups ran on the worker's event loop (as a due
+        call, its sends through `send`)."""
+        found = self.dns.targets_now(dest)
+        if found is not None:
+            done(found)
+            return
+        task = asyncio.get_running_loop().create_task(self.dns.targets(dest))
+        self._dns_tasks.add(task)
+
+        def finished(task: asyncio.Task[list[SipTarget]]) -> None:
+            self._dns_tasks.discard(task)
+            try:
+                result = task.result()
+            except Exception:
+                log.exception("dns: resolving %s failed", dest.host)
+                result = []
+            self.call_at(self.clock.monotonic(), lambda: done(result))
+            self.wake()
+
+        task.add_done_callback(finished)
 
     def resolve_static(self, host: str) -> str:
         """`host` as the static DNS records (corex's dns_cache) give it, else unchanged."""

@@ -23,6 +23,7 @@ from kampy.sip.errors import SIPProtocolError
 from kampy.sip.message import AddHeader, Change, InsertHeader, Request, Response
 from kampy.sip.uri import URI, Via, parse_uri
 from kampy.runtime.hashes import hash2_raw, reverse_hex
+from kampy.runtime.sipdns import DNS_IPV4_ONLY, SipDest, SipTarget, srv_protos
 from kampy.sip.text import as_bytes
 
 if TYPE_CHECKING:
@@ -140,29 +141,112 @@ def _via_host(sock: Socket, ctx: MessageContext) -> str:
 
 
 def forward_request(ctx: MessageContext, proto: str | None, host: str | None, port: int | None) -> int:
-    """Send the request statelessly; returns 1, or -1 (with a log line) when it cannot."""
+    """Send the request statelessly to the first target its destination resolves to (RFC 3263);
+    returns 1, or -1 (with a log line) when it cannot. With use_dns_failover, a send that fails goes
+    to the next address of the destination (forward.c). A destination not in the DNS cache is
+    resolved on the event loop: the request, built now, goes out once it is."""
     msg = ctx.msg
     if not isinstance(msg, Request):
         log.error("forward() on a reply: use it in request routes")
         return -1
     if host is None:
         target = ctx.dst_uri or ctx.ruri
-        dest = destination(target)
+        dest = sip_destination(target)
         if dest is None:
             log.error("forward(): cannot send to '%s' (not a SIP URI with a host)", target)
             return -1
-        uproto, host, uport = dest
-        proto = proto or uproto
-        port = port or uport
-    proto = (proto or "udp").lower()
-    port = port or DEFAULT_PORTS.get(proto, 5060)
-    sock = choose_socket(ctx, proto, host)
-    if sock is None:
-        log.error("forward(): no %s socket to send to %s:%d", proto, host, port)
+        dest = SipDest(dest.host, port or dest.port, (proto or "").lower() or dest.proto)
+    else:
+        dest = SipDest(host.strip("[]"), port or None, proto.lower() if proto else None)
+    core = ctx.core
+    targets = core.sip_targets(dest)
+    if targets is not None:
+        return _forward_to(ctx, dest, targets)
+    variants = send_variants(ctx, dest)
+    if not variants:
+        log.error("forward(): no socket to send to %s", dest.host)
         return -1
-    data = build_forwarded(ctx, sock)
-    ctx.send(Outgoing(proto, host, port, data, sock))
+    failover = _dns_failover(ctx)
+    core.resolve_sip(dest, lambda found: _forward_resolved(core, dest, found, variants, failover))
     return 1
+
+
+def _dns_failover(ctx: MessageContext) -> bool:
+    return bool(ctx.core.cfg.get("core", "use_dns_failover"))
+
+
+def _forward_to(ctx: MessageContext, dest: SipDest, targets: list[SipTarget]) -> int:
+    if not targets:
+        log.error("forward(): failed to resolve '%s'", dest.host)
+        return -1
+    for i, target in enumerate(targets):
+        sock = choose_socket(ctx, target.proto, target.ip)
+        if sock is None:
+            continue
+        data = build_forwarded(ctx, sock)
+        ctx.send(Outgoing(target.proto, target.ip, target.port, data, sock,
+                          fallbacks=fallbacks(targets, i) if _dns_failover(ctx) else ()))
+        return 1
+    log.error("forward(): no %s socket to send to %s (%s)", targets[0].proto, dest.host, targets[0].ip)
+    return -1
+
+
+def _forward_resolved(core: CoreAPI, dest: SipDest, targets: list[SipTarget],
+                      variants: Variants, failover: bool) -> None:
+    for i, target in enumerate(targets):
+        variant = variants.get((target.proto, ":" in target.ip))
+        if variant is not None:
+            data, sock = variant
+            core.send(Outgoing(target.proto, target.ip, target.port, data, sock,
+                               fallbacks=fallbacks(targets, i) if failover else ()))
+            return
+    if targets:
+        log.error("forward(): no socket to send to %s (%s:%s)", dest.host, targets[0].proto, targets[0].ip)
+    else:
+        log.error("forward(): failed to resolve '%s'", dest.host)
+
+
+def fallbacks(targets: list[SipTarget], i: int) -> tuple[tuple[str, int], ...]:
+    """The addresses after target `i` a send that failed can go to with the same bytes (same
+    protocol and address family)."""
+    first = targets[i]
+    return tuple((t.ip, t.port) for t in targets[i + 1:]
+                 if t.proto == first.proto and (":" in t.ip) == (":" in first.ip))
+
+
+Variants = dict[tuple[str, bool], tuple[bytes, Socket]]  # (proto, IPv6?) -> (bytes, socket)
+
+
+def send_variants(ctx: MessageContext, dest: SipDest,
+                  build: Callable[[Socket], bytes] | None = None) -> Variants:
+    """The request as it would leave from each (protocol, IPv6?) the resolution may pick, built now
+    (the message and the script's changes as they are at the time of the call)."""
+    opts = ctx.core.dns_options()
+    protos = [dest.proto] if dest.proto else list(dict.fromkeys(["udp", *srv_protos(None, opts)]))
+    families = [False, True] if not opts.ip_flags & DNS_IPV4_ONLY else [False]
+    found = {}
+    for proto in protos:
+        for v6 in families:
+            sock = choose_socket(ctx, proto, "::" if v6 else "0.0.0.0")
+            if sock is not None and (":" in sock.host) == v6:
+                found[(proto, v6)] = ((build or (lambda s: build_forwarded(ctx, s)))(sock), sock)
+    return found
+
+
+def sip_destination(uri_text: str) -> SipDest | None:
+    """What the URI names for RFC 3263: host, port if given, transport if given (TLS for sips)."""
+    try:
+        uri = parse_uri(uri_text)
+    except SIPProtocolError:
+        return None
+    return uri_sip_dest(uri)
+
+
+def uri_sip_dest(uri: URI) -> SipDest | None:
+    if not uri.is_sip or not uri.host:
+        return None
+    proto = uri.transport.lower() if uri.transport else ("tls" if uri.scheme.lower() == "sips" else None)
+    return SipDest(uri.host.strip("[]"), uri.port or None, proto)
 
 
 def socket_address(sock: Socket, sockname: bool = False) -> str:

@@ -36,9 +36,6 @@ NOT_IMPLEMENTED = (
     Unimplemented("function", "t_relay_to_sctp", "kampy has no SCTP transport"),
     Unimplemented("function", "t_replicate_sctp", "kampy has no SCTP transport"),
     Unimplemented("function", "t_forward_nonack_sctp", "kampy has no SCTP transport"),
-    Unimplemented("function", "t_set_disable_failover",
-                  "kampy's tm has no DNS failover to switch off (a branch goes to the first address its host "
-                  "resolves to); t_relay_to's flag 0x04 is accepted for that reason"),
     *REPLY_NOT_IMPLEMENTED,
 )
 

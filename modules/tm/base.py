@@ -145,7 +145,7 @@ class TmBase(Module):
         return config.cancel_b_flags(value)
 
     def fix_reparse_on_dns_failover(self, value: Any) -> int:
-        """Kamailio's fix-up only warns on a multihomed host with DNS failover; kampy has neither."""
+        """Kamailio's fix-up only warns when mhomed is on (the failover branch keeps the old Via's socket)."""
         return int(value)
 
     def cell_of(self, ctx: MessageContext) -> Cell | None:

@@ -13,6 +13,8 @@ from kampy.api import (
     Request,
     Response,
     ServerTransaction,
+    SipDest,
+    SipTarget,
     Socket,
     Source,
     TimerConfig,
@@ -52,6 +54,18 @@ class Leg:
 
 
 @dataclass(eq=False)
+class BranchDns:
+    """The targets a branch's destination resolved to and the one it went to, `index` (DNS failover
+    goes on with the next); `forced`: the socket forced for it (kept on failover)."""
+
+    dest: SipDest
+    targets: list[SipTarget]
+    index: int
+    forced: Socket | None
+    sock: Socket  # the socket it went out from
+
+
+@dataclass(eq=False)
 class UacBranch:
     """An outgoing branch (Kamailio's `struct ua_client`)."""
 
@@ -76,6 +90,7 @@ class UacBranch:
     on_reply: str | None = None    # the transaction's onreply_route when sent (uac[].on_reply)
     on_failure: str | None = None  # its failure_route when sent: the picked branch's runs (uac[].on_failure)
     blind: bool = False        # TM_UAC_FLAG_BLIND: sends nothing, waits for tm.reply (t_write_req)
+    dns: BranchDns | None = None  # where its destination resolved to (Kamailio's uac[].dns_h)
 
     @property
     def has_reply(self) -> bool:

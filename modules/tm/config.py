@@ -99,9 +99,9 @@ CFG = CfgGroup("tm", (
     CfgVar("cancel_b_method", "int", "How to cancel branches on which no replies were received: 0 - fake "
            "reply, 1 - retransmitting the request, 2 - send cancel", min=0, max=2,
            fixup="fix_cancel_b_method"),
-    _kept("reparse_on_dns_failover", "int", 1, "if set to 1, the SIP message after a DNS failover is "
-          "constructed from the outgoing message buffer of the failed branch instead of from the received "
-          "request", 0, 1, fixup="fix_reparse_on_dns_failover"),
+    CfgVar("reparse_on_dns_failover", "int", "if set to 1, the SIP message after a DNS failover is "
+           "constructed from the outgoing message buffer of the failed branch instead of from the received "
+           "request", min=0, max=1, fixup="fix_reparse_on_dns_failover"),
     CfgVar("disable_6xx_block", "int", "if set to 1, 6xx is treated like a normal reply (breaks rfc)",
            min=0, max=1),
     CfgVar("local_ack_mode", "int", "if set to 1 or 2, local 200 ACKs are sent to the same address as the "

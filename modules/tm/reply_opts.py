@@ -21,6 +21,9 @@ AUTH_HEADERS = ("www-authenticate", "proxy-authenticate")
 class ReplyOptions(TmBase):
     """t_set_no_e2e_cancel_reason, t_save_lumps, t_use_uac_headers; redirects and challenges."""
 
+    def t_set_disable_failover(self, ctx: MessageContext, on_off: int) -> int:
+        return self._flag(ctx, "disable_failover", bool(on_off))  # type: ignore[attr-defined]
+
     def t_set_no_e2e_cancel_reason(self, ctx: MessageContext, on_off: int) -> int:
         return self._flag(ctx, "no_e2e_cancel_reason", bool(on_off))  # type: ignore[attr-defined]
 

@@ -14,14 +14,12 @@ from kampy.api import (
     MessageContext,
     Request,
     RouteType,
+    SipDest,
     Socket,
-    build_forwarded,
-    choose_socket,
-    destination,
     forward_request,
+    sip_destination,
 )
 
-from . import tags
 from .base import (
     BRANCH,
     CELL,
@@ -31,18 +29,16 @@ from .base import (
     E_SEND,
     HANDED,
     RURI_SEEN,
-    TmBase,
-    fits_udp,
-    key_text,
     log,
 )
 from .cell import ON_HOLD, Cell, Dest, Leg, ScriptState, UacBranch
+from .t_dns import DnsBranches
 
 
 CANCELING, CANCEL_DONE = "canceling", "ok -- no more pending branches"
 
 
-class Forward(TmBase):
+class Forward(DnsBranches):
     """t_relay, t_forward_nonack, e2e_cancel."""
 
     def _relay(self, ctx: MessageContext, proxy: tuple[str, str, int] | None, replicate: bool = False) -> int:
@@ -148,43 +144,18 @@ class Forward(TmBase):
     def _send_branch(self, bctx: MessageContext, cell: Cell, index: int,
                      proxy: tuple[str, str, int] | None) -> int:
         target = bctx.dst_uri or bctx.ruri
-        dest = proxy or destination(target)
+        dest = SipDest(proxy[1], proxy[2], proxy[0]) if proxy else sip_destination(target)
         if dest is None:
             log.error("t_relay: cannot send to '%s' (not a SIP URI with a host)", target)
             return E_BAD_ADDRESS
-        proto, host, port = dest
-        if not resolvable_name(host):
-            log.error("t_relay: failed to resolve '%s'", host)
+        if not resolvable_name(dest.host):
+            log.error("t_relay: failed to resolve '%s'", dest.host)
             return E_BAD_ADDRESS
-        sock = choose_socket(bctx, proto, host)
-        if sock is None:
-            log.error("t_relay: no %s socket to send to %s:%d", proto, host, port)
-            return E_SEND
-        msg = bctx.msg
-        assert isinstance(msg, Request)
-        seed = f"{cell.label}.{key_text(cell.uas.tx.key) if cell.uas else cell.request.call_id}"
-        branch = tags.branch_id(self.core.rank, msg.call_id or "", str(msg.cseq.num) if msg.cseq else "",
-                                seed, index)
-        data = build_forwarded(bctx, sock, branch)
-        br = UacBranch(index, bctx.ruri, data, (branch, msg.method.upper()), bflags=bctx.bflags,
-                       ruid=bctx.ruid, path=bctx.path_vec, instance=bctx.instance,
-                       on_branch_failure=cell.on_branch_failure, on_reply=cell.on_reply,
-                       on_failure=cell.on_failure)
-        if proto == "udp" and not fits_udp(data, host):
-            log.warning("t_relay: sending request on branch %d failed: %d bytes do not fit in a UDP datagram "
-                        "to %s:%d", index, len(data), host, port)
-            self._blst_send_failed(proto, host, port)  # type: ignore[attr-defined]
-            if not self.params["failure_exec_mode"]:
-                return E_SEND
-            cell.branches.append(br)  # on hold: its timer runs, nothing is sent, a 408 ends it
-            self._start_uac(cell, br, Dest(ON_HOLD, host, port, sock))
-            return 1
-        cell.branches.append(br)
-        if self._blocklisted(msg.method, proto, host, port):  # type: ignore[attr-defined]
-            br.last_received = 408  # a final code without a reply: never picked (t_send_branch)
-            return E_SEND
-        self._start_uac(cell, br, Dest(proto, host, port, sock))
-        return 1
+        branch = self._branch_id(cell, index)
+        targets = self.core.sip_targets(dest)
+        if targets is None:
+            return self._branch_later(bctx, cell, index, dest, branch)
+        return self._branch_to(bctx, cell, index, dest, targets, branch)
 
     def _start_uac(self, cell: Cell, br: UacBranch, dest: Dest) -> None:
         tx, actions = ClientTransaction.new(br.data, reliable=dest.proto != "udp", now=self._now(),

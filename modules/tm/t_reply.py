@@ -171,6 +171,8 @@ class Replies(TmBase):
     def _after_onreply(self, cell: Cell, br: UacBranch, reply: Response) -> None:
         if br.canceled and br.cancel_leg is None and 100 <= reply.status < 200:
             self._send_cancel(cell, br, self._delayed_reasons(cell))  # it waited for this provisional
+        if reply.status == 503:
+            self._dns_failover(cell, br)  # type: ignore[attr-defined]
         if cell.is_local:
             self._local_final(cell, br, reply)
         else:
@@ -189,6 +191,8 @@ class Replies(TmBase):
             if cell.uas is not None:
                 self._stop(cell.uas)
             return
+        if br.last_received == 0:
+            self._dns_failover(cell, br)  # type: ignore[attr-defined]
         if cell.is_invite and br.last_received >= 100 and not br.canceled:
             br.canceled = True
             self._send_cancel(cell, br)

@@ -5,11 +5,14 @@ from __future__ import annotations
 from kampy.api import Arg, ArgKind, EventRoute, Function, Param, RouteType, Unimplemented
 
 _TM_ROUTES = RouteType.REQUEST | RouteType.TM_ONREPLY | RouteType.FAILURE | RouteType.BRANCH
-_NO_FAILOVER = ("kampy's tm has no DNS failover (a branch goes to the first address its host resolves to), "
-                "so there is no failover branch for it to apply to")
 _NO_KEMI = "a KEMI callback name: kampy runs no KEMI scripts"
 
 REPLY_PARAMS = (
+    Param("reparse_on_dns_failover", (int,), 1,
+          doc="1: a DNS failover branch sends the failed branch's bytes with a new Via branch; 0: the "
+              "request is built anew from the one received, with the request route's changes"),
+    Param("dns_reuse_rcv_socket", (int,), 0,
+          doc="1: a DNS failover branch goes out from the socket the request came in on"),
     Param("local_cancel_reason", (int,), 1,
           doc="1: a CANCEL tm sends because of a final reply carries `Reason: SIP;cause=<code>`"),
     Param("e2e_cancel_reason", (int,), 1,
@@ -52,6 +55,9 @@ REPLY_PARAMS = (
 )
 
 REPLY_FUNCTIONS = (
+    Function("t_set_disable_failover", args=(Arg("on_off", ArgKind.INT),), routes=_TM_ROUTES,
+             doc="1: no DNS failover for this transaction (the core's use_dns_failover), 0: as configured",
+             returns="1"),
     Function("t_set_no_e2e_cancel_reason", args=(Arg("on_off", ArgKind.INT),), routes=_TM_ROUTES,
              doc="1: the CANCELs of this INVITE transaction do not copy the Reason headers of a CANCEL "
                  "received (overrides e2e_cancel_reason; use it for the INVITE, not the CANCEL)",
@@ -79,8 +85,6 @@ REPLY_EVENT_ROUTES = (
 )
 
 REPLY_NOT_IMPLEMENTED = (
-    Unimplemented("param", "reparse_on_dns_failover", _NO_FAILOVER, types=(int,)),
-    Unimplemented("param", "dns_reuse_rcv_socket", _NO_FAILOVER, types=(int,)),
     Unimplemented("param", "event_callback", _NO_KEMI, types=(str,)),
     Unimplemented("param", "event_callback_lres_sent", _NO_KEMI, types=(str,)),
 )

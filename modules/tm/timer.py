@@ -3,6 +3,7 @@ actions carried out in order, their timers on the core's, a transaction freed on
 machine ended, and one the script left alone released after the wait time."""
 from __future__ import annotations
 
+from dataclasses import replace
 from collections.abc import Callable
 from typing import Any
 
@@ -44,7 +45,10 @@ class Timers(TmBase):
             if isinstance(action, Send):
                 if leg.dest.proto == ON_HOLD:
                     continue  # a branch on hold (failure_exec_mode): its timers run, nothing is sent
-                self.core.send(leg.dest.packet(action.data))
+                packet = leg.dest.packet(action.data)
+                if leg.role == "uac" and action.data is fresh:  # t_send_branch: its failure is news
+                    packet = replace(packet, on_error=lambda: self._uac_send_failed(leg))  # type: ignore[attr-defined]
+                self.core.send(packet)
                 if leg.cell.tmcb_types & ON_SEND and action.data is not fresh:
                     self._resent(leg, action.data)
             elif isinstance(action, StartTimer):

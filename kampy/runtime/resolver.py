@@ -1,0 +1,204 @@
+"""The core's DNS resolver: the record sets `sipdns.plan()` reads, from a TTL cache filled by
+dnspython's asyncio resolver (it reads /etc/resolv.conf), so that no lookup blocks a worker's event loop.
+
+The standard library has no SRV or NAPTR client (getaddrinfo answers A/AAAA only, and blocks), hence
+dnspython. As Kamailio's DNS cache (use_dns_cache=1, its default) the records are kept for their TTL,
+bounded by dns_cache_min_ttl / dns_cache_max_ttl; a name that does not exist is remembered for
+dns_cache_negative_ttl. Each worker keeps its own cache (Kamailio's is in shared memory).
+
+Names that corex's `dns_cache` parameter declares, and those of /etc/hosts, answer A/AAAA from there
+and get no SRV or NAPTR lookup.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kampy.runtime.sipdns import (DNS_IPV4_ONLY, DNS_IPV6_FIRST, DNS_IPV6_ONLY, Missing,
+                                  ResolveOptions, SRV_PREFIX, SipDest, SipTarget, default_port, is_ip, plan)
+
+if TYPE_CHECKING:
+    from kampy.runtime.cfgframework import CfgFramework
+
+log = logging.getLogger("kampy.dns")
+
+MAX_FETCHES = 32  # record sets one resolution may fetch (NAPTR, SRV names, their targets' A/AAAA)
+QUERY_LIFETIME = 5.0  # seconds a query may take with its retries, when dns_retr_* do not say
+
+
+@dataclass
+class _Entry:
+    records: list[Any]
+    expires: float  # monotonic; inf: permanent
+    permanent: bool = False
+
+
+class _Address:
+    """An A/AAAA record of a static name (corex's dns_cache, /etc/hosts)."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+
+
+class Resolver:
+    def __init__(self, cfg: CfgFramework | None, monotonic: Callable[[], float],
+                 static: dict[str, list[str]], protocols: Callable[[], frozenset[str]]) -> None:
+        self._cfg = cfg
+        self._now = monotonic
+        self._static = static  # the core's dns_records (corex), shared by reference
+        self._protocols = protocols
+        self._cache: dict[tuple[str, str], _Entry] = {}
+        self._hosts: dict[str, list[str]] | None = None
+        self._dns: Any = None
+        self.rng = random.Random()
+
+    # ------------------------------------------------------------ what callers use
+    def targets_now(self, dest: SipDest) -> list[SipTarget] | None:
+        """The targets from what is known now (an address, static names, the cache); None when a
+        record set must be fetched first (`await targets(dest)`)."""
+        try:
+            return plan(dest, self.options(), self._lookup, self.rng)
+        except Missing:
+            if not _loop_running():  # in-process tests, tools: the name is sent to as it is
+                proto = dest.proto or "udp"
+                return [SipTarget(proto, dest.host.strip("[]"), dest.port or default_port(proto))]
+            return None
+
+    async def targets(self, dest: SipDest) -> list[SipTarget]:
+        for _ in range(MAX_FETCHES):
+            try:
+                return plan(dest, self.options(), self._lookup, self.rng)
+            except Missing as missing:
+                await self._fetch(missing.name, missing.rdtype)
+        log.error("resolving %s needs more than %d lookups", dest.host, MAX_FETCHES)
+        return []
+
+    def options(self) -> ResolveOptions:
+        cfg = self._cfg
+        if cfg is None:
+            return ResolveOptions(supported=self._protocols())
+        flags = int(cfg.get("core", "dns_cache_flags") or 0) & 7
+        if not cfg.get("core", "dns_try_ipv6"):
+            flags |= DNS_IPV4_ONLY
+        if flags & DNS_IPV4_ONLY:
+            flags &= ~(DNS_IPV6_ONLY | DNS_IPV6_FIRST)
+        prefs = {"udp": int(cfg.get("core", "dns_udp_pref") or 0),
+                 "tcp": int(cfg.get("core", "dns_tcp_pref") or 0),
+                 "tls": int(cfg.get("core", "dns_tls_pref") or 0),
+                 "sctp": int(cfg.get("core", "dns_sctp_pref") or 0)}
+        return ResolveOptions(try_naptr=bool(cfg.get("core", "dns_try_naptr")),
+                              srv_lb=bool(cfg.get("core", "dns_srv_lb")), prefs=prefs,
+                              naptr_ignore_rfc=bool(cfg.get("core", "dns_naptr_ignore_rfc")),
+                              ip_flags=flags, supported=self._protocols())
+
+    # ------------------------------------------------------------ the cache
+    def cached(self) -> list[tuple[str, str, list[Any], float]]:
+        """(name, type, records, seconds left; -1 permanent) of every live entry."""
+        now = self._now()
+        return [(name, rdtype, e.records, -1 if e.permanent else e.expires - now)
+                for (name, rdtype), e in self._cache.items() if e.permanent or e.expires > now]
+
+    def delete_all(self) -> None:
+        self._cache.clear()
+
+    def _lookup(self, name: str, rdtype: str) -> list[Any]:
+        name = name.lower().rstrip(".")
+        if rdtype in ("A", "AAAA"):
+            static = self._static_addresses(name)
+            if static is not None:
+                return [_Address(a) for a in static if (":" in a) == (rdtype == "AAAA")]
+        elif self._static_addresses(_srv_base(name)) is not None:
+            return []  # a static name: no SRV, no NAPTR
+        entry = self._cache.get((name, rdtype))
+        if entry is None or (not entry.permanent and entry.expires <= self._now()):
+            raise Missing(name, rdtype)
+        return entry.records
+
+    def _static_addresses(self, name: str) -> list[str] | None:
+        found = self._static.get(name)
+        if found:
+            return [a.strip("[]") for a in found if is_ip(a)] or None
+        return self.hosts().get(name)
+
+    def hosts(self) -> dict[str, list[str]]:
+        if self._hosts is None:
+            self._hosts = _read_hosts()
+        return self._hosts
+
+    async def _fetch(self, name: str, rdtype: str) -> None:
+        import dns.asyncresolver
+        import dns.exception
+        import dns.resolver
+        if self._dns is None:
+            self._dns = dns.asyncresolver.Resolver()
+        ttl: float
+        try:
+            answer = await self._dns.resolve(name + ".", rdtype, raise_on_no_answer=False,
+                                             lifetime=self._lifetime())
+            records = list(answer.rrset) if answer.rrset is not None else []
+            ttl = answer.rrset.ttl if answer.rrset is not None else self._negative_ttl()
+            if records:
+                ttl = self._bounded(ttl)
+        except (dns.resolver.NXDOMAIN, dns.resolver.NoNameservers, dns.exception.Timeout) as exc:
+            log.debug("dns: %s %s: %s", rdtype, name, exc)
+            records, ttl = [], self._negative_ttl()
+        except dns.exception.DNSException as exc:
+            log.warning("dns: %s %s failed: %s", rdtype, name, exc)
+            records, ttl = [], 0
+        # a record set looked up is used at least for this resolution, even with a TTL of 0
+        self._cache[(name, rdtype)] = _Entry(records, self._now() + max(ttl, 0.001))
+
+    def _bounded(self, ttl: float) -> float:
+        if self._cfg is None:
+            return ttl
+        ttl = max(ttl, int(self._cfg.get("core", "dns_cache_min_ttl") or 0))
+        high = int(self._cfg.get("core", "dns_cache_max_ttl") or -1)
+        return min(ttl, high) if high >= 0 else ttl
+
+    def _negative_ttl(self) -> float:
+        return float(self._cfg.get("core", "dns_cache_negative_ttl") or 0) if self._cfg is not None else 60.0
+
+    def _lifetime(self) -> float:
+        """dns_retr_time seconds per try, dns_retr_no retries (the system's resolver's when -1)."""
+        if self._cfg is None:
+            return QUERY_LIFETIME
+        retr_time = int(self._cfg.get("core", "dns_retr_time") or -1)
+        retr_no = int(self._cfg.get("core", "dns_retr_no") or -1)
+        if retr_time > 0:
+            return float(retr_time * (max(retr_no, 0) + 1))
+        return QUERY_LIFETIME
+
+
+def _srv_base(name: str) -> str:
+    """The host of an SRV name (`_sip._udp.example.com` -> `example.com`)."""
+    for prefix in SRV_PREFIX.values():
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    return name
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _read_hosts(path: str = "/etc/hosts") -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                fields = line.split("#", 1)[0].split()
+                if len(fields) < 2 or not is_ip(fields[0]):
+                    continue
+                for name in fields[1:]:
+                    found.setdefault(name.lower().rstrip("."), []).append(fields[0])
+    except OSError:
+        pass
+    return found
