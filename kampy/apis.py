@@ -182,8 +182,8 @@ class CoreAPI(Protocol):
         module's `register_myself`)."""
 
     def add_dns_record(self, name: str, address: str) -> None:
-        """A static address for a host name, used before the system's resolver when kampy sends
-        (corex's dns_cache records of type A/AAAA)."""
+        """A static address for a host name, used before DNS (corex's dns_cache records of type
+        A/AAAA): such a name gets no SRV or NAPTR lookup."""
 
     # ------------------------------------------------------------ DNS (RFC 3263)
     def sip_targets(self, dest: SipDest) -> list[SipTarget] | None:
@@ -198,6 +198,11 @@ class CoreAPI(Protocol):
 
     def dns_options(self) -> ResolveOptions:
         """The resolver's settings from the core's dns_* parameters (cfg group `core`)."""
+
+    def add_dns_srv_record(self, name: str, target: str, port: int, priority: int = 0,
+                           weight: int = 0) -> None:
+        """A static SRV record (`_sip._udp.example.com`), used before DNS (corex's dns_cache records
+        of type SRV)."""
 
     def add_service(self, service: LocalService) -> None:
         """Have the network layer serve a local socket (a FIFO, a unix datagram socket) in worker

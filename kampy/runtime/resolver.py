@@ -44,12 +44,28 @@ class _Address:
         self.address = address
 
 
+class StaticSrv:
+    """An SRV record of corex's dns_cache."""
+
+    def __init__(self, priority: int, weight: int, port: int, target: str) -> None:
+        self.priority, self.weight, self.port, self._target = priority, weight, port, target
+
+    @property
+    def target(self) -> StaticSrv:
+        return self
+
+    def to_text(self, omit_final_dot: bool = True) -> str:
+        return self._target
+
+
 class Resolver:
     def __init__(self, cfg: CfgFramework | None, monotonic: Callable[[], float],
-                 static: dict[str, list[str]], protocols: Callable[[], frozenset[str]]) -> None:
+                 static: dict[str, list[str]], protocols: Callable[[], frozenset[str]],
+                 static_srv: dict[str, list[StaticSrv]] | None = None) -> None:
         self._cfg = cfg
         self._now = monotonic
         self._static = static  # the core's dns_records (corex), shared by reference
+        self._static_srv = static_srv if static_srv is not None else {}
         self._protocols = protocols
         self._cache: dict[tuple[str, str], _Entry] = {}
         self._hosts: dict[str, list[str]] | None = None
@@ -111,6 +127,8 @@ class Resolver:
             static = self._static_addresses(name)
             if static is not None:
                 return [_Address(a) for a in static if (":" in a) == (rdtype == "AAAA")]
+        elif rdtype == "SRV" and name in self._static_srv:
+            return list(self._static_srv[name])
         elif self._static_addresses(_srv_base(name)) is not None:
             return []  # a static name: no SRV, no NAPTR
         entry = self._cache.get((name, rdtype))

@@ -43,6 +43,13 @@ _DNS_TYPES = {"a": "A", "aaaa": "AAAA", "srv": "SRV"}
 
 
 # ------------------------------------------------------------------ parameters
+def _int_field(fields: dict[str, str], name: str) -> int:
+    try:
+        return int(fields.get(name) or 0)
+    except ValueError:
+        return 0
+
+
 
 
 def parse_alias(text: str) -> tuple[str | None, str, int]:
@@ -138,8 +145,8 @@ class CorexModule(CorexRpc, CorexVars, Module):
     def _dns_record(self, fields: dict[str, str]) -> None:
         kind = _DNS_TYPES[fields["type"].lower()]
         if kind == "SRV":
-            log_at(log, L_WARN, "dns_cache: the SRV record of %s is not used: kampy does no DNS SRV "
-                   "lookups when it sends (it sends to the host and port of the URI)", fields["name"])
+            self.core.add_dns_srv_record(fields["name"], fields["addr"], _int_field(fields, "port"),
+                                         _int_field(fields, "priority"), _int_field(fields, "weight"))
             return
         self.core.add_dns_record(fields["name"], fields["addr"])
 

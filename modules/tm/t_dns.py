@@ -50,7 +50,7 @@ class DnsBranches(TmBase):
                          on_failure=cell.on_failure)
 
     def _branch_to(self, bctx: MessageContext, cell: Cell, index: int, dest: SipDest,
-                   targets: list[SipTarget], branch: str) -> int:
+                   targets: list[SipTarget], branch: str, proxied: bool = False) -> int:
         """uri2dst2: the first target with a socket to send from."""
         if not targets:
             log.error("t_relay: failed to resolve '%s'", dest.host)
@@ -60,12 +60,14 @@ class DnsBranches(TmBase):
             if sock is None:
                 continue
             br = self._new_branch(bctx, cell, index, build_forwarded(bctx, sock, branch), branch)
-            br.dns = BranchDns(dest, targets, i, bctx.force_socket, sock)
+            if not proxied:  # a proxy (t_relay(host, port), t_relay_to) has no dns_srv_handle
+                br.dns = BranchDns(dest, targets, i, bctx.force_socket, sock)
             return self._launch(cell, br, Dest(target.proto, target.ip, target.port, sock))
         log.error("t_relay: no %s socket to send to %s (%s)", targets[0].proto, dest.host, targets[0].ip)
         return E_SEND
 
-    def _branch_later(self, bctx: MessageContext, cell: Cell, index: int, dest: SipDest, branch: str) -> int:
+    def _branch_later(self, bctx: MessageContext, cell: Cell, index: int, dest: SipDest, branch: str,
+                      proxied: bool = False) -> int:
         """The destination needs a DNS lookup: the branch is built for each protocol and family the
         answer may pick, kept, and sent once the lookup is done."""
         variants = send_variants(bctx, dest, build=lambda sock: build_forwarded(bctx, sock, branch))
@@ -75,11 +77,12 @@ class DnsBranches(TmBase):
         br = self._new_branch(bctx, cell, index, next(iter(variants.values()))[0], branch)
         cell.branches.append(br)
         forced = bctx.force_socket
-        self.core.resolve_sip(dest, lambda targets: self._resolved(cell, br, dest, targets, variants, forced))
+        self.core.resolve_sip(dest, lambda targets: self._resolved(cell, br, dest, targets, variants, forced,
+                                                                   proxied))
         return 1
 
     def _resolved(self, cell: Cell, br: UacBranch, dest: SipDest, targets: list[SipTarget],
-                  variants: Variants, forced: Socket | None) -> None:
+                  variants: Variants, forced: Socket | None, proxied: bool) -> None:
         if cell.freed:
             return
         if cell.canceled or br.canceled:
@@ -91,7 +94,7 @@ class DnsBranches(TmBase):
                 if variant is None:
                     continue
                 br.data, br.parsed = variant[0], None
-                br.dns = BranchDns(dest, targets, i, forced, variant[1])
+                br.dns = None if proxied else BranchDns(dest, targets, i, forced, variant[1])
                 if self._launch(cell, br, Dest(target.proto, target.ip, target.port, variant[1]),
                                 appended=True) < 0:
                     br.last_received = 0

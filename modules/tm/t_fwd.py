@@ -154,8 +154,8 @@ class Forward(DnsBranches):
         branch = self._branch_id(cell, index)
         targets = self.core.sip_targets(dest)
         if targets is None:
-            return self._branch_later(bctx, cell, index, dest, branch)
-        return self._branch_to(bctx, cell, index, dest, targets, branch)
+            return self._branch_later(bctx, cell, index, dest, branch, proxy is not None)
+        return self._branch_to(bctx, cell, index, dest, targets, branch, proxy is not None)
 
     def _start_uac(self, cell: Cell, br: UacBranch, dest: Dest) -> None:
         tx, actions = ClientTransaction.new(br.data, reliable=dest.proto != "udp", now=self._now(),

@@ -191,7 +191,8 @@ class Replies(TmBase):
             if cell.uas is not None:
                 self._stop(cell.uas)
             return
-        if br.last_received == 0:
+        eol = cell.timers.end_of_life
+        if br.last_received == 0 and (eol is None or eol > self._now()):  # timer.c: while the cell lives
             self._dns_failover(cell, br)  # type: ignore[attr-defined]
         if cell.is_invite and br.last_received >= 100 and not br.canceled:
             br.canceled = True
