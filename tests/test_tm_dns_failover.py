@@ -77,10 +77,17 @@ def test_without_use_dns_failover_a_503_ends_the_transaction():
 
 
 def test_t_set_disable_failover_keeps_the_transaction_on_its_first_target():
-    srv = proxy()
-    out = srv.handle(request(ruri="sip:nofo@gw.test"), ALICE)
+    srv = proxy(route='request_route { t_newtran(); t_set_disable_failover(1); t_relay(); }')
+    out = srv.handle(request(ruri="sip:bob@gw.test"), ALICE)
     final = srv.handle(reply_to(first_message(out), 503, "Service Unavailable"), ALICE)
     assert sent_to(final) == []
+
+
+def test_t_set_disable_failover_before_a_non_invite_transaction_exists_is_lost():
+    srv = proxy()  # as Kamailio 5.6 (init_new_t keeps the flag for an INVITE only)
+    out = srv.handle(request(ruri="sip:nofo@gw.test"), ALICE)
+    again = srv.handle(reply_to(first_message(out), 503, "Service Unavailable"), ALICE)
+    assert sent_to(again) == [SECOND]
 
 
 def test_a_request_relayed_to_an_explicit_proxy_gets_no_dns_failover():

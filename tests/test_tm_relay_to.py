@@ -95,9 +95,16 @@ def test_t_relay_to_flag_1_sends_no_100_trying() -> None:
     assert lines(srv.handle(request("INVITE"), ALICE)) == ["INVITE sip:bob@198.51.100.20:5080 SIP/2.0"]
 
 
-def test_t_relay_to_flag_2_sends_no_internal_error_reply() -> None:
+def test_t_relay_to_flag_2_sends_no_internal_error_reply_for_an_invite() -> None:
     srv = server('request_route { $du = "sip:a..b"; if (!t_relay_to("a..b", "2")) { exit; } }')
-    assert srv.handle(request(), ALICE) == []
+    out = srv.handle(request("INVITE"), ALICE)
+    assert lines(out) == ["SIP/2.0 100 trying -- your call is important to us"]
+
+
+def test_t_relay_to_flag_2_is_lost_for_a_request_other_than_invite() -> None:
+    # as Kamailio 5.6: the flag, set before the transaction exists, reaches an INVITE's only
+    srv = server('request_route { $du = "sip:a..b"; if (!t_relay_to("a..b", "2")) { exit; } }')
+    assert lines(srv.handle(request(), ALICE)) == ["SIP/2.0 478 Unresolvable destination (478/TM)"]
 
 
 def test_t_relay_to_tls_without_a_tls_socket_replies_477() -> None:

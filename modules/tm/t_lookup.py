@@ -45,6 +45,10 @@ from .t_hooks import E2EACK
 from .t_lifetime import Lifetime
 from .t_match import Matcher
 
+# the transaction flags of T_SET_FLAG_GEN_FUNC (tm.c): set before the transaction, they reach an INVITE's
+INVITE_ONLY_FLAGS = frozenset({"auto_inv_100", "disable_6xx", "disable_internal_reply", "disable_failover",
+                               "no_e2e_cancel_reason"})
+
 
 class Lookup(Lifetime, Matcher):
     """t_lookup_request, t_reply_matching, t_lookupOriginalT, t_newtran."""
@@ -239,7 +243,9 @@ class Lookup(Lifetime, Matcher):
         for attr, name in ctx.local.get(PENDING_ROUTES, {}).items():
             setattr(cell, attr, name)
         for attr, value in ctx.local.get(PENDING_FLAGS, {}).items():
-            setattr(cell, attr, value)
+            # init_new_t gives the cell flags the script set before the transaction to an INVITE only
+            if cell.is_invite or attr not in INVITE_ONLY_FLAGS:
+                setattr(cell, attr, value)
 
     def is_known(self, ctx: MessageContext) -> bool:
         """Whether the request's transaction exists, here or in another worker (t_precheck_trans)."""

@@ -35,8 +35,11 @@ class Namespace:
     """A holder process (`sleep`) in new network and mount namespaces, loopback up, `etc_dir`
     mounted over /etc/kamailio. Stop it with `close()` once the servers inside are stopped."""
 
-    def __init__(self, etc_dir: Path) -> None:
-        script = (f"ip link set lo up && mount --bind '{etc_dir}' /etc/kamailio && echo ready "
+    def __init__(self, etc_dir: Path, binds: dict[str, Path] | None = None) -> None:
+        """`binds`: more files or directories mounted inside, target path -> what is mounted there
+        (e.g. {"/etc/resolv.conf": a file of the test})."""
+        more = "".join(f" && mount --bind '{source}' '{target}'" for target, source in (binds or {}).items())
+        script = (f"ip link set lo up && mount --bind '{etc_dir}' /etc/kamailio{more} && echo ready "
                   "&& exec sleep infinity")
         command = ["unshare", "--net", "--mount", "--propagation", "private", "sh", "-c", script]
         self.proc = start_server(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -1,0 +1,199 @@
+"""RFC 3263 resolution and DNS failover on the wire, kampy against Kamailio 5.6 with the same config
+(configs/dns_failover.cfg: use_dns_failover=on, fr_timer 400 ms).
+
+Both servers run in one private network and mount namespace whose /etc/resolv.conf names a DNS server
+of the test (tests/support/dnsserver.py on 127.0.0.1:53 there). Three phones answer MESSAGE requests
+as each scenario says (200, 503, or not at all):
+
+    _sip._udp.fo.test    SRV 20 0 5072 b.fo.test. / SRV 10 0 5071 a.fo.test.  (the answer lists b first)
+    a.fo.test A 127.0.0.1 (phone a on 5071), b.fo.test A 127.0.0.2 (phone b on 5072)
+    _sip._udp.down.test  SRV 10 0 5060 x.down.test. / SRV 20 0 5073 c.down.test.
+    x.down.test A 10.9.9.9 (no route in the namespace: sending fails), c.down.test A 127.0.0.3 (phone c)
+
+Each scenario states the outcome (the final reply, which phones got the request in which order) and
+checks that Kamailio and kampy both give it.
+"""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+
+import pytest
+
+from tests.e2e import dualserver
+from tests.e2e.stock.netns import Namespace
+from tests.support.dnsserver import DnsServer
+
+CONFIG = dualserver.CONFIGS / "dns_failover.cfg"
+PORTS = {"kamailio": 5060, "kampy": 5062}
+ZONE = {
+    ("_sip._udp.fo.test", "SRV"): ["20 0 5072 b.fo.test.", "10 0 5071 a.fo.test."],
+    ("a.fo.test", "A"): ["127.0.0.1"],
+    ("b.fo.test", "A"): ["127.0.0.2"],
+    ("_sip._udp.down.test", "SRV"): ["10 0 5060 x.down.test.", "20 0 5073 c.down.test."],
+    ("x.down.test", "A"): ["10.9.9.9"],
+    ("c.down.test", "A"): ["127.0.0.3"],
+    # the same for the stateless scenarios, looked up for the first time then (no cached answer)
+    ("_sip._udp.slfo.test", "SRV"): ["20 0 5072 b.fo.test.", "10 0 5071 a.fo.test."],
+    ("_sip._udp.sldown.test", "SRV"): ["10 0 5060 x.down.test.", "20 0 5073 c.down.test."],
+}
+PHONES = {"a": ("127.0.0.1", 5071), "b": ("127.0.0.2", 5072), "c": ("127.0.0.3", 5073)}
+
+
+@dataclass
+class Phone:
+    """A UDP phone in the namespace: answers each new MESSAGE with `answer` (None: never)."""
+
+    name: str
+    sock: socket.socket
+    answer: int | None = 200
+    got: dict[str, float] = field(default_factory=dict)  # Via branch -> when it first came
+
+    def __post_init__(self) -> None:
+        self.sock.settimeout(0.1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data, peer = self.sock.recvfrom(65536)
+            except (TimeoutError, OSError):
+                continue
+            text = data.decode(errors="replace")
+            if not text.startswith("MESSAGE "):
+                continue
+            branch = text.split("branch=", 1)[1].split(";", 1)[0].split("\r\n", 1)[0]
+            self.got.setdefault(branch, time.monotonic())
+            if self.answer is not None:
+                self.sock.sendto(reply_to(text, self.answer), peer)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.sock.close()
+
+
+def reply_to(request: str, status: int) -> bytes:
+    head = request.split("\r\n\r\n", 1)[0].split("\r\n")[1:]
+    keep = [h for h in head if h.split(":", 1)[0].strip().lower() in ("via", "from", "call-id", "cseq")]
+    to = next(h for h in head if h.split(":", 1)[0].strip().lower() == "to")
+    reason = {200: "OK", 503: "Service Unavailable"}[status]
+    return (f"SIP/2.0 {status} {reason}\r\n" + "\r\n".join([*keep, to + ";tag=ph"]) +
+            "\r\nContent-Length: 0\r\n\r\n").encode()
+
+
+@dataclass
+class World:
+    ns: Namespace
+    dns: DnsServer
+    phones: dict[str, Phone]
+    servers: dict[str, dualserver.Server]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("dns")
+    etc = workdir / "etc"
+    etc.mkdir()
+    resolv = workdir / "resolv.conf"
+    resolv.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:2\n")
+    ns = Namespace(etc, {"/etc/resolv.conf": resolv})
+    started: dict[str, dualserver.Server] = {}
+    phones: dict[str, Phone] = {}
+    dns_server = None
+    try:
+        dns_sock = ns.socket()
+        dns_sock.bind(("127.0.0.1", 53))
+        dns_server = DnsServer(dns_sock, ZONE)
+        for name, addr in PHONES.items():
+            sock = ns.socket()
+            sock.bind(addr)
+            phones[name] = Phone(name, sock)
+        for kind, port in PORTS.items():
+            started[kind] = dualserver.start(kind, CONFIG, workdir, {}, port=port, prefix=ns.run_prefix())
+        for server in started.values():
+            dualserver.wait_answering(server, 30, make_socket=ns.socket)
+        yield World(ns, dns_server, phones, started)
+    finally:
+        for server in started.values():
+            server.stop()
+        for phone in phones.values():
+            phone.close()
+        if dns_server is not None:
+            dns_server.close()
+        ns.close()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int | None
+    phones: tuple[str, ...]  # the phones that got the request (a new branch each), in order
+
+
+_serial = iter(range(1, 1_000_000))
+
+
+def send_message(world: World, kind: str, ruri: str, answers: dict[str, int | None],
+                 settle: float = 0.2) -> Outcome:
+    """A MESSAGE to `ruri` through server `kind`, the phones answering as `answers` says."""
+    for name, phone in world.phones.items():
+        phone.answer = answers.get(name, 200)
+        phone.got.clear()
+    server = world.servers[kind]
+    sock = world.ns.socket()
+    try:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        n = next(_serial)
+        sock.sendto((f"MESSAGE {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-dns{n}\r\n"
+                     f"Max-Forwards: 70\r\nFrom: <sip:alice@example.test>;tag=a{n}\r\nTo: <{ruri}>\r\n"
+                     f"Call-ID: dns-{kind}-{n}\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n").encode(),
+                    server.addr)
+        status = final_status(sock, time.monotonic() + 5)
+    finally:
+        sock.close()
+    time.sleep(settle)  # a retransmission or a late branch would show now
+    arrivals = sorted((when, name) for name, phone in world.phones.items() for when in phone.got.values())
+    return Outcome(status, tuple(name for _, name in arrivals))
+
+
+def final_status(sock: socket.socket, deadline: float) -> int | None:
+    while (left := deadline - time.monotonic()) > 0:
+        sock.settimeout(left)
+        try:
+            data = sock.recv(65536)
+        except TimeoutError:
+            return None
+        status = int(data.split(b" ", 2)[1])
+        if status >= 200:
+            return status
+    return None
+
+
+SCENARIOS = {
+    # name: (R-URI, the phones' answers, the outcome both servers give)
+    "srv_priority_first": ("sip:bob@fo.test", {}, Outcome(200, ("a",))),
+    "503_fails_over": ("sip:bob@fo.test", {"a": 503}, Outcome(200, ("a", "b"))),
+    "timeout_fails_over": ("sip:bob@fo.test", {"a": None}, Outcome(200, ("a", "b"))),
+    "unreachable_fails_over": ("sip:bob@down.test", {}, Outcome(200, ("c",))),
+    "disabled_failover_keeps_the_503": ("sip:nofo@fo.test", {"a": 503}, Outcome(500, ("a",))),
+    "all_targets_fail": ("sip:bob@fo.test", {"a": 503, "b": 503}, Outcome(500, ("a", "b"))),
+    "stateless_forward_to_the_first_srv_target": ("sip:sl@slfo.test", {}, Outcome(200, ("a",))),
+    "stateless_forward_fails_over_on_a_send_error": ("sip:sl@sldown.test", {}, Outcome(200, ("c",))),
+}
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_dns_resolution_and_failover_as_kamailio(world, name):
+    ruri, answers, expected = SCENARIOS[name]
+    outcomes = {kind: send_message(world, kind, ruri, answers) for kind in PORTS}
+    assert outcomes == {"kamailio": expected, "kampy": expected}
+
+
+def test_the_srv_and_address_lookups_went_to_the_dns_server(world):
+    asked = set(world.dns.questions)
+    assert {("_sip._udp.fo.test", "SRV"), ("a.fo.test", "A"), ("_sip._udp.down.test", "SRV")} <= asked
