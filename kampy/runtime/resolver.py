@@ -121,6 +121,13 @@ class Resolver:
     def delete_all(self) -> None:
         self._cache.clear()
 
+    def use_nameserver(self, address: str, port: int = 53) -> None:
+        """Ask this server instead of those of /etc/resolv.conf (tests, tools)."""
+        import dns.asyncresolver
+        self._dns = dns.asyncresolver.Resolver(configure=False)
+        self._dns.nameservers = [address]
+        self._dns.port = port
+
     def _lookup(self, name: str, rdtype: str) -> list[Any]:
         name = name.lower().rstrip(".")
         if rdtype in ("A", "AAAA"):

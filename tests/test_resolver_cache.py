@@ -1,0 +1,103 @@
+"""The core resolver's lookups and cache (kampy/runtime/resolver.py) against a real DNS server on
+127.0.0.1 (tests/support/dnsserver.py on a free port), with a fake clock for the TTLs."""
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+
+from kampy.runtime.resolver import Resolver
+from kampy.runtime.sipdns import SipDest, SipTarget
+from tests.support.dnsserver import TTL, DnsServer
+
+ZONE = {
+    ("_sip._udp.gw.test", "SRV"): ["20 0 5072 b.gw.test.", "10 0 5071 a.gw.test."],
+    ("a.gw.test", "A"): ["192.0.2.1"],
+    ("b.gw.test", "A"): ["192.0.2.2"],
+}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def dns_server():
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    server = DnsServer(sock, ZONE)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def resolver(dns_server):
+    clock = Clock()
+    found = Resolver(None, clock, {}, lambda: frozenset({"udp"}))
+    found.use_nameserver("127.0.0.1", dns_server.sock.getsockname()[1])
+    found.clock = clock  # type: ignore[attr-defined]
+    dns_server.questions.clear()
+    return found
+
+
+def test_a_destination_resolves_through_srv_and_a_records(resolver):
+    found = asyncio.run(resolver.targets(SipDest("gw.test")))
+    assert found == [SipTarget("udp", "192.0.2.1", 5071), SipTarget("udp", "192.0.2.2", 5072)]
+
+
+def test_the_answer_is_known_without_a_lookup_while_its_ttl_lasts(resolver, dns_server):
+    asyncio.run(resolver.targets(SipDest("gw.test")))
+    asked = len(dns_server.questions)
+    resolver.clock.now += TTL - 1
+    assert resolver.targets_now(SipDest("gw.test"))[0] == SipTarget("udp", "192.0.2.1", 5071)
+    assert len(dns_server.questions) == asked
+
+
+def known_now(resolver: Resolver, dest: SipDest) -> list[SipTarget] | None:
+    """targets_now() as a worker asks it, with its event loop running."""
+    async def ask() -> list[SipTarget] | None:
+        return resolver.targets_now(dest)
+    return asyncio.run(ask())
+
+
+def test_an_expired_answer_needs_a_new_lookup(resolver):
+    asyncio.run(resolver.targets(SipDest("gw.test")))
+    assert known_now(resolver, SipDest("gw.test")) is not None
+    resolver.clock.now += TTL + 1
+    assert known_now(resolver, SipDest("gw.test")) is None
+
+
+def test_without_an_event_loop_a_name_not_known_is_sent_to_as_it_is(resolver):
+    assert resolver.targets_now(SipDest("gw.test")) == [SipTarget("udp", "gw.test", 5060)]
+
+
+def test_a_name_that_does_not_exist_resolves_to_nothing(resolver):
+    assert asyncio.run(resolver.targets(SipDest("nowhere.test"))) == []
+
+
+def test_a_name_that_does_not_exist_is_remembered(resolver, dns_server):
+    asyncio.run(resolver.targets(SipDest("nowhere.test")))
+    asked = len(dns_server.questions)
+    asyncio.run(resolver.targets(SipDest("nowhere.test")))
+    assert len(dns_server.questions) == asked
+
+
+def test_delete_all_forgets_the_answers(resolver, dns_server):
+    asyncio.run(resolver.targets(SipDest("gw.test")))
+    resolver.delete_all()
+    asked = len(dns_server.questions)
+    asyncio.run(resolver.targets(SipDest("gw.test")))
+    assert len(dns_server.questions) > asked
+
+
+def test_static_records_answer_before_dns(dns_server):
+    resolver = Resolver(None, Clock(), {"gw.test": ["198.51.100.9"]}, lambda: frozenset({"udp"}))
+    resolver.use_nameserver("127.0.0.1", dns_server.sock.getsockname()[1])
+    dns_server.questions.clear()
+    assert resolver.targets_now(SipDest("gw.test")) == [SipTarget("udp", "198.51.100.9", 5060)]
+    assert dns_server.questions == []
