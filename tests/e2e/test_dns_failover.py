@@ -182,6 +182,7 @@ SCENARIOS = {
     "unreachable_fails_over": ("sip:bob@down.test", {}, Outcome(200, ("c",))),
     "disabled_failover_keeps_the_503": ("sip:nofo@fo.test", {"a": 503}, Outcome(500, ("a",))),
     "all_targets_fail": ("sip:bob@fo.test", {"a": 503, "b": 503}, Outcome(500, ("a", "b"))),
+    "unresolvable_name": ("sip:bob@nowhere.test", {}, Outcome(478, ())),
     "stateless_forward_to_the_first_srv_target": ("sip:sl@slfo.test", {}, Outcome(200, ("a",))),
     "stateless_forward_fails_over_on_a_send_error": ("sip:sl@sldown.test", {}, Outcome(200, ("c",))),
 }
