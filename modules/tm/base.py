@@ -153,3 +153,12 @@ class TmBase(Module):
 
     def _now(self) -> float:
         return self.core.clock.monotonic()
+
+
+def error_reply(error: int, signature: str = "TM") -> tuple[int, str]:
+    """kill_transaction(): the local reply for a relay error (err2reason_phrase, "TM")."""
+    texts = {E_SEND: ("Unfortunately error on sending to next hop occurred", 477),
+             E_BAD_ADDRESS: ("Unresolvable destination", 478),
+             -487: ("Transaction canceled", 487)}
+    text, code = texts.get(error, ("I'm terribly sorry, server error occurred", 500))
+    return code, f"{text} ({-error}/{signature})"

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from kampy.api import Response, RpcDelayed, RpcFault, SIPProtocolError, Socket, UacDialog, parse_uri
 
 from . import tags
-from .t_fwd import error_reply
+from .base import error_reply
 from .uac import Uac
 
 ReplyCallback = Callable[[int, Response | None], None]

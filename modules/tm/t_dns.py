@@ -27,7 +27,7 @@ from kampy.api import (
 )
 
 from . import tags
-from .base import E_SEND, TmBase, fits_udp, key_text, log
+from .base import E_BAD_ADDRESS, E_SEND, TmBase, error_reply, fits_udp, key_text, log
 from .cell import ON_HOLD, BranchDns, Cell, Dest, Leg, UacBranch
 
 Variants = dict[tuple[str, bool], tuple[bytes, Socket]]
@@ -97,15 +97,30 @@ class DnsBranches(TmBase):
                 br.dns = None if proxied else BranchDns(dest, targets, i, forced, variant[1])
                 if self._launch(cell, br, Dest(target.proto, target.ip, target.port, variant[1]),
                                 appended=True) < 0:
-                    br.last_received = 0
-                    self._fake_reply(cell, br, 477)  # type: ignore[attr-defined]
+                    self._not_sent(cell, br, E_SEND)
                 return
             log.error("t_relay: %s '%s'", "no socket to send to" if targets else "failed to resolve",
                       dest.host)
-            self._fake_reply(cell, br, 477 if targets else 478)  # type: ignore[attr-defined]
+            self._not_sent(cell, br, E_SEND if targets else E_BAD_ADDRESS)
         except Exception:
             log.exception("tm: internal error sending a branch of a %s transaction", cell.method)
             self._kill(cell)  # type: ignore[attr-defined]
+
+    def _not_sent(self, cell: Cell, br: UacBranch, error: int) -> None:
+        """A branch that waited for its DNS answer cannot go out: the transaction's only branch ends
+        it with the reply t_relay()'s failure gives (kill_transaction: 478 "Unresolvable destination
+        (478/TM)", 477); one among others ends with that code, for the choice of the final reply."""
+        code, text = error_reply(error)
+        br.last_received = 0
+        if len(cell.branches) == 1 and cell.uas_status < 200:
+            br.last_received, br.faked = code, True
+            if cell.disable_internal_reply or cell.replicate:
+                self._kill(cell, reply=False)  # type: ignore[attr-defined]
+            else:
+                ctx = MessageContext(cell.request, cell.src, self.core)
+                self._reply(ctx, cell, code, text)  # type: ignore[attr-defined]
+            return
+        self._fake_reply(cell, br, code)  # type: ignore[attr-defined]
 
     def _launch(self, cell: Cell, br: UacBranch, dest: Dest, appended: bool = False) -> int:
         """t_send_branch: start the branch's client transaction (not to a blocklisted destination;

@@ -26,7 +26,7 @@ from .base import (
     E_BAD_ADDRESS,
     E_CFG,
     E_SCRIPT,
-    E_SEND,
+    error_reply,
     HANDED,
     RURI_SEEN,
     log,
@@ -236,12 +236,3 @@ def resolvable_name(host: str) -> bool:
         return True
     labels = (host[:-1] if host.endswith(".") else host).split(".")
     return all(0 < len(label) <= 63 for label in labels)
-
-
-def error_reply(error: int, signature: str = "TM") -> tuple[int, str]:
-    """kill_transaction(): the local reply for a relay error (err2reason_phrase, "TM")."""
-    texts = {E_SEND: ("Unfortunately error on sending to next hop occurred", 477),
-             E_BAD_ADDRESS: ("Unresolvable destination", 478),
-             -487: ("Transaction canceled", 487)}
-    text, code = texts.get(error, ("I'm terribly sorry, server error occurred", 500))
-    return code, f"{text} ({-error}/{signature})"

@@ -34,7 +34,7 @@ from kampy.api import (
 
 from .base import BRANCH, CELL, CLAIM_TTL, TmBase, log
 from .cell import Cell, ScriptState, UacBranch, view_of
-from .t_fwd import error_reply
+from .base import error_reply
 from .t_hooks import add_tmcb
 from .t_suspend_keys import REPLY_SUSPENDED
 

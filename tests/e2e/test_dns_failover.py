@@ -132,6 +132,7 @@ def world(tmp_path_factory):
 class Outcome:
     status: int | None
     phones: tuple[str, ...]  # the phones that got the request (a new branch each), in order
+    reason: str | None = field(default=None, compare=False)  # the final reply's reason phrase
 
 
 _serial = iter(range(1, 1_000_000))
@@ -153,25 +154,25 @@ def send_message(world: World, kind: str, ruri: str, answers: dict[str, int | No
                      f"Max-Forwards: 70\r\nFrom: <sip:alice@example.test>;tag=a{n}\r\nTo: <{ruri}>\r\n"
                      f"Call-ID: dns-{kind}-{n}\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n").encode(),
                     server.addr)
-        status = final_status(sock, time.monotonic() + 5)
+        status, reason = final_status(sock, time.monotonic() + 5)
     finally:
         sock.close()
     time.sleep(settle)  # a retransmission or a late branch would show now
     arrivals = sorted((when, name) for name, phone in world.phones.items() for when in phone.got.values())
-    return Outcome(status, tuple(name for _, name in arrivals))
+    return Outcome(status, tuple(name for _, name in arrivals), reason)
 
 
-def final_status(sock: socket.socket, deadline: float) -> int | None:
+def final_status(sock: socket.socket, deadline: float) -> tuple[int | None, str | None]:
     while (left := deadline - time.monotonic()) > 0:
         sock.settimeout(left)
         try:
             data = sock.recv(65536)
         except TimeoutError:
-            return None
-        status = int(data.split(b" ", 2)[1])
-        if status >= 200:
-            return status
-    return None
+            break
+        _, code, reason = data.split(b"\r\n", 1)[0].decode(errors="replace").split(" ", 2)
+        if int(code) >= 200:
+            return int(code), reason
+    return None, None
 
 
 SCENARIOS = {
@@ -186,6 +187,13 @@ SCENARIOS = {
     "stateless_forward_to_the_first_srv_target": ("sip:sl@slfo.test", {}, Outcome(200, ("a",))),
     "stateless_forward_fails_over_on_a_send_error": ("sip:sl@sldown.test", {}, Outcome(200, ("c",))),
 }
+
+
+def test_an_unresolvable_name_gets_the_reason_of_a_failed_t_relay(world):
+    # Kamailio's script answers the failed t_relay() with sl_reply_error(): "(478/SL)"; kampy's tm,
+    # which learns it after t_relay() returned, answers as kill_transaction: "(478/TM)"
+    found = send_message(world, "kampy", "sip:bob@nowhere2.test", {})
+    assert (found.status, found.reason) == (478, "Unresolvable destination (478/TM)")
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
