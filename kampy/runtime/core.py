@@ -22,7 +22,8 @@ from kampy.runtime.params import NetParams
 from kampy.runtime.actionhooks import ActionHook
 from kampy.runtime.context import Handoff, MessageContext, Outgoing, Socket, Source
 from kampy.runtime.cfgframework import CfgFramework
-from kampy.runtime.resolver import Resolver, StaticSrv
+from kampy.runtime.dnscache import DnsCache, SrvRecord
+from kampy.runtime.resolver import Resolver
 from kampy.runtime.shared import SharedStore
 from kampy.runtime.sipdns import ResolveOptions, SipDest, SipTarget
 from kampy.runtime.tcp_registry import connection_state
@@ -134,11 +135,13 @@ class Core:
         self._aor_case_sensitive = False
         self.myself_checks: list[Callable[[str, int | None, str | None], bool]] = []
         self.dns_records: dict[str, list[str]] = {}  # name -> addresses (corex's dns_cache)
-        self.dns_srv_records: dict[str, list[StaticSrv]] = {}  # SRV name -> records (likewise)
+        self.dns_srv_records: dict[str, list[SrvRecord]] = {}  # SRV name -> records (likewise)
         self.outbox: list[Outgoing | Handoff] = []  # sent from timers and callbacks, outside a message
         self.cfg = CfgFramework(lambda: self.shared.table("cfg", capacity=64))
+        dns_cache = DnsCache(lambda: self.shared.table("dns_cache", capacity=1 << 12, max_capacity=1 << 16),
+                             self.clock.monotonic)
         self.dns = Resolver(self.cfg, self.clock.monotonic, self.dns_records, self._dns_protocols,
-                            self.dns_srv_records)
+                            self.dns_srv_records, dns_cache)
         self.wake: Callable[[], None] = lambda: None  # the network layer: run the due calls now
         self._dns_tasks: set[asyncio.Task[list[SipTarget]]] = set()
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
@@ -407,7 +410,7 @@ class Core:
     def add_dns_srv_record(self, name: str, target: str, port: int, priority: int = 0,
                            weight: int = 0) -> None:
         self.dns_srv_records.setdefault(name.lower().rstrip("."), []).append(
-            StaticSrv(priority, weight, port, target.lower().rstrip(".")))
+            SrvRecord(priority, weight, port, target.lower().rstrip(".")))
 
     def resolve_static(self, host: str) -> str:
         """`host` as the static DNS records (corex's dns_cache) give it, else unchanged."""

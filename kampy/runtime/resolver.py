@@ -4,7 +4,7 @@ dnspython's asyncio resolver (it reads /etc/resolv.conf), so that no lookup bloc
 The standard library has no SRV or NAPTR client (getaddrinfo answers A/AAAA only, and blocks), hence
 dnspython. As Kamailio's DNS cache (use_dns_cache=1, its default) the records are kept for their TTL,
 bounded by dns_cache_min_ttl / dns_cache_max_ttl; a name that does not exist is remembered for
-dns_cache_negative_ttl. Each worker keeps its own cache (Kamailio's is in shared memory).
+dns_cache_negative_ttl. The cache is shared by every worker (dnscache.py), as Kamailio's.
 
 Names that corex's `dns_cache` parameter declares, and those of /etc/hosts, answer A/AAAA from there
 and get no SRV or NAPTR lookup.
@@ -15,9 +15,9 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from kampy.runtime.dnscache import AddrRecord, DnsCache, LocalTable, SrvRecord, plain, typed
 from kampy.runtime.sipdns import (DNS_IPV4_ONLY, DNS_IPV6_FIRST, DNS_IPV6_ONLY, Missing,
                                   ResolveOptions, SRV_PREFIX, SipDest, SipTarget, default_port, is_ip, plan)
 
@@ -30,44 +30,16 @@ MAX_FETCHES = 32  # record sets one resolution may fetch (NAPTR, SRV names, thei
 QUERY_LIFETIME = 5.0  # seconds a query may take with its retries, when dns_retr_* do not say
 
 
-@dataclass
-class _Entry:
-    records: list[Any]
-    expires: float  # monotonic; inf: permanent
-    permanent: bool = False
-
-
-class _Address:
-    """An A/AAAA record of a static name (corex's dns_cache, /etc/hosts)."""
-
-    def __init__(self, address: str) -> None:
-        self.address = address
-
-
-class StaticSrv:
-    """An SRV record of corex's dns_cache."""
-
-    def __init__(self, priority: int, weight: int, port: int, target: str) -> None:
-        self.priority, self.weight, self.port, self._target = priority, weight, port, target
-
-    @property
-    def target(self) -> StaticSrv:
-        return self
-
-    def to_text(self, omit_final_dot: bool = True) -> str:
-        return self._target
-
-
 class Resolver:
     def __init__(self, cfg: CfgFramework | None, monotonic: Callable[[], float],
                  static: dict[str, list[str]], protocols: Callable[[], frozenset[str]],
-                 static_srv: dict[str, list[StaticSrv]] | None = None) -> None:
+                 static_srv: dict[str, list[SrvRecord]] | None = None, cache: DnsCache | None = None) -> None:
         self._cfg = cfg
         self._now = monotonic
         self._static = static  # the core's dns_records (corex), shared by reference
         self._static_srv = static_srv if static_srv is not None else {}
         self._protocols = protocols
-        self._cache: dict[tuple[str, str], _Entry] = {}
+        self.cache = cache or DnsCache(LocalTable, monotonic)
         self._hosts: dict[str, list[str]] | None = None
         self._dns: Any = None
         self.rng = random.Random()
@@ -112,14 +84,8 @@ class Resolver:
                               ip_flags=flags, supported=self._protocols())
 
     # ------------------------------------------------------------ the cache
-    def cached(self) -> list[tuple[str, str, list[Any], float]]:
-        """(name, type, records, seconds left; -1 permanent) of every live entry."""
-        now = self._now()
-        return [(name, rdtype, e.records, -1 if e.permanent else e.expires - now)
-                for (name, rdtype), e in self._cache.items() if e.permanent or e.expires > now]
-
     def delete_all(self) -> None:
-        self._cache.clear()
+        self.cache.delete_all()
 
     def use_nameserver(self, address: str, port: int = 53) -> None:
         """Ask this server instead of those of /etc/resolv.conf (tests, tools)."""
@@ -133,15 +99,15 @@ class Resolver:
         if rdtype in ("A", "AAAA"):
             static = self._static_addresses(name)
             if static is not None:
-                return [_Address(a) for a in static if (":" in a) == (rdtype == "AAAA")]
+                return [AddrRecord(a) for a in static if (":" in a) == (rdtype == "AAAA")]
         elif rdtype == "SRV" and name in self._static_srv:
             return list(self._static_srv[name])
         elif self._static_addresses(_srv_base(name)) is not None:
             return []  # a static name: no SRV, no NAPTR
-        entry = self._cache.get((name, rdtype))
-        if entry is None or (not entry.permanent and entry.expires <= self._now()):
+        entry = self.cache.get(name, rdtype)
+        if entry is None:
             raise Missing(name, rdtype)
-        return entry.records
+        return typed(rdtype, entry.records)
 
     def _static_addresses(self, name: str) -> list[str] | None:
         found = self._static.get(name)
@@ -164,7 +130,7 @@ class Resolver:
         try:
             answer = await self._dns.resolve(name + ".", rdtype, raise_on_no_answer=False,
                                              lifetime=self._lifetime())
-            records = list(answer.rrset) if answer.rrset is not None else []
+            records = [plain(rdtype, rd) for rd in answer.rrset] if answer.rrset is not None else []
             ttl = answer.rrset.ttl if answer.rrset is not None else self._negative_ttl()
             if records:
                 ttl = self._bounded(ttl)
@@ -175,7 +141,7 @@ class Resolver:
             log.warning("dns: %s %s failed: %s", rdtype, name, exc)
             records, ttl = [], 0
         # a record set looked up is used at least for this resolution, even with a TTL of 0
-        self._cache[(name, rdtype)] = _Entry(records, self._now() + max(ttl, 0.001))
+        self.cache.put(name, rdtype, records, max(ttl, 0.001))
 
     def _bounded(self, ttl: float) -> float:
         if self._cfg is None:

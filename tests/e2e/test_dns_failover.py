@@ -204,5 +204,8 @@ def test_dns_resolution_and_failover_as_kamailio(world, name):
 
 
 def test_the_srv_and_address_lookups_went_to_the_dns_server(world):
+    for kind in PORTS:
+        send_message(world, kind, "sip:bob@fo.test", {}, settle=0)
+        send_message(world, kind, "sip:bob@down.test", {}, settle=0)
     asked = set(world.dns.questions)
     assert {("_sip._udp.fo.test", "SRV"), ("a.fo.test", "A"), ("_sip._udp.down.test", "SRV")} <= asked
