@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from kampy.binrpc import Member
 from kampy.module import RpcFault
 from kampy.rpc_blocklist import register_blocklist_methods
+from kampy.rpc_dns import register_dns_methods
 from kampy.runtime.params import NetParams
 from kampy.runtime.values import as_bool, as_number
 from kampy.runtime.tcp_registry import connections
@@ -357,6 +358,7 @@ def register_core_methods(core: Core, registry: RpcRegistry) -> None:
         fn = getattr(methods, name.replace(".", "_"))
         registry.register(name, fn, (fn.__doc__ or "").strip(), "core", name in _CORE_ARRAY)
     register_blocklist_methods(core, registry)
+    register_dns_methods(core, registry)
 
 
 __all__ = ["CoreMethods", "register_core_methods"]

@@ -23,8 +23,8 @@ class Ignored:
 
 MEMORY = "memory-manager tuning of Kamailio's own allocator: kampy's memory is Python's"
 PKG_BUFFERS = "sizes a fixed buffer of Kamailio's C code: kampy's buffers grow as needed"
-DNS_CACHE = "kampy's DNS cache is always on (each worker keeps the records it looked up for their TTL)"
-DNS_CACHE_TUNING = "kampy's DNS cache (one per worker) has no size limit and drops expired records when read"
+DNS_CACHE = "kampy's DNS cache (in the shared store) is always set up: use_dns_cache switches its use"
+DNS_CACHE_TUNING = "kampy's DNS cache has no size limit of its own and skips expired records when read"
 DNS_RESOLVER = ("kampy's resolver (dnspython) uses /etc/resolv.conf's servers as they are and looks up "
                 "names as absolute ones (no search list)")
 SCTP = "SCTP: kampy has no SCTP transport"
@@ -60,7 +60,9 @@ IGNORED: dict[str, Ignored] = {
     **_all(65535, PKG_BUFFERS, "sql_buffer_size"),
     **_all(2048, "Kamailio's cache of parsed pseudo-variable names: kampy has none", "pv_cache_limit"),
     **_all(0, "Kamailio's cache of parsed pseudo-variable names: kampy has none", "pv_cache_action"),
-    **_all(1, DNS_CACHE, "dns_cache_init use_dns_cache dns_use_cache"),
+    **_all(1, DNS_CACHE, "dns_cache_init"),
+    **_all(1, "not a name Kamailio 5.6's config parser knows (its DNS cache switch is use_dns_cache)",
+           "dns_use_cache"),
     **_all(0, "not a name Kamailio 5.6's config parser knows (its DNS failover switch is use_dns_failover)",
            "dns_use_failover"),
     **_all(0, DNS_CACHE_TUNING, "dns_cache_del_nonexp dns_cache_delete_nonexpired dns_cache_rec_pref"),

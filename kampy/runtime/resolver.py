@@ -61,7 +61,7 @@ class Resolver:
             try:
                 return plan(dest, self.options(), self._lookup, self.rng)
             except Missing as missing:
-                await self._fetch(missing.name, missing.rdtype)
+                await self.fetch(missing.name, missing.rdtype)
         log.error("resolving %s needs more than %d lookups", dest.host, MAX_FETCHES)
         return []
 
@@ -120,7 +120,8 @@ class Resolver:
             self._hosts = _read_hosts()
         return self._hosts
 
-    async def _fetch(self, name: str, rdtype: str) -> None:
+    async def fetch(self, name: str, rdtype: str) -> None:
+        """Look the record set up and keep the answer (or that there is none) in the cache."""
         import dns.asyncresolver
         import dns.exception
         import dns.resolver
@@ -131,6 +132,8 @@ class Resolver:
             answer = await self._dns.resolve(name + ".", rdtype, raise_on_no_answer=False,
                                              lifetime=self._lifetime())
             records = [plain(rdtype, rd) for rd in answer.rrset] if answer.rrset is not None else []
+            if rdtype == "SRV":  # kept by priority, heavier first among equals, as Kamailio's cache
+                records.sort(key=lambda r: (r[0], -r[1]))
             ttl = answer.rrset.ttl if answer.rrset is not None else self._negative_ttl()
             if records:
                 ttl = self._bounded(ttl)
@@ -140,7 +143,10 @@ class Resolver:
         except dns.exception.DNSException as exc:
             log.warning("dns: %s %s failed: %s", rdtype, name, exc)
             records, ttl = [], 0
-        # a record set looked up is used at least for this resolution, even with a TTL of 0
+        # a record set looked up is used at least for this resolution, even with a TTL of 0 or
+        # with use_dns_cache off (then for that resolution only)
+        if self._cfg is not None and not self._cfg.get("core", "use_dns_cache"):
+            ttl = 0
         self.cache.put(name, rdtype, records, max(ttl, 0.001))
 
     def _bounded(self, ttl: float) -> float:

@@ -16,6 +16,7 @@ checks that Kamailio and kampy both give it.
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -209,3 +210,39 @@ def test_the_srv_and_address_lookups_went_to_the_dns_server(world):
         send_message(world, kind, "sip:bob@down.test", {}, settle=0)
     asked = set(world.dns.questions)
     assert {("_sip._udp.fo.test", "SRV"), ("a.fo.test", "A"), ("_sip._udp.down.test", "SRV")} <= asked
+
+
+VOLATILE = ("size_bytes", "reference_counter", "expires", "last_used", "rr_expires")
+
+
+def kamcmd(server: dualserver.Server, *args: str) -> str:
+    """What kamcmd prints (an error too), without the fields that depend on time and memory."""
+    done = subprocess.run([dualserver.KAMCMD, "-s", f"unix:{server.run_dir / 'kamailio_ctl'}", *args],
+                          capture_output=True, text=True, timeout=30)
+    lines = (done.stdout + done.stderr).splitlines()
+    return "\n".join(line for line in lines if line.strip().split(":")[0] not in VOLATILE)
+
+
+def dns_rpc_session(server: dualserver.Server) -> list[str]:
+    return [kamcmd(server, "dns.lookup", "A", "a.fo.test"),
+            kamcmd(server, "dns.lookup", "SRV", "_sip._udp.fo.test"),
+            kamcmd(server, "dns.add_a", "added.test", "300", "192.0.2.77", "0"),
+            kamcmd(server, "dns.add_a", "added.test", "300", "192.0.2.78", "0"),
+            kamcmd(server, "dns.lookup", "A", "added.test"),
+            kamcmd(server, "dns.add_srv", "_sip._udp.added.test", "300", "10", "20", "5090", "added.test",
+                   "2"),
+            kamcmd(server, "dns.delete_srv", "_sip._udp.added.test"),
+            kamcmd(server, "dns.delete_a", "added.test"),
+            kamcmd(server, "dns.delete_a", "added.test"),
+            kamcmd(server, "dns.lookup", "TYPO", "added.test"),
+            kamcmd(server, "dns.delete_all_force")]
+
+
+def test_dns_cache_rpc_commands_as_kamailio(world):
+    send_message(world, "kamailio", "sip:bob@fo.test", {}, settle=0)
+    send_message(world, "kampy", "sip:bob@fo.test", {}, settle=0)
+    kamailio, kampy = (dns_rpc_session(world.servers[kind]) for kind in PORTS)
+    assert "rr_ip: 127.0.0.1" in kamailio[0] and "rr_port: 5071" in kamailio[1]
+    assert "rr_ip: 192.0.2.78" in kamailio[4] and "Permanent entries cannot be deleted" in kamailio[6]
+    assert "Not found" in kamailio[8] and "Invalid type" in kamailio[9]
+    assert kampy == kamailio
