@@ -321,11 +321,12 @@ def test_a_variable_kampy_acts_on_is_set_without_a_warning(caplog):
 def test_setting_a_core_variable_kampy_has_no_use_for_says_so(caplog):
     srv = Server.from_config(load_text("debug=0\n"), sockets=[SOCKET])
     with caplog.at_level(logging.WARNING, logger="kampy.cfg"):
-        srv.core.cfg.set_now("core", None, "dns_try_ipv6", 0)
+        srv.core.cfg.set_now("core", None, "dns_servers_no", 1)
         srv.core.cfg.set_now("tcp", None, "connect_timeout", 5)
         srv.core.cfg.set_now("core", None, "max_while_loops", 10)
+        srv.core.cfg.set_now("core", None, "dns_try_ipv6", 0)
     warned = [r.getMessage() for r in caplog.records if "does not act on it" in r.getMessage()]
-    assert warned == ["core.dns_try_ipv6: kampy keeps the value but does not act on it",
+    assert warned == ["core.dns_servers_no: kampy keeps the value but does not act on it",
                       "tcp.connect_timeout: kampy keeps the value but does not act on it"]
 
 

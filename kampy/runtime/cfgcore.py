@@ -265,7 +265,12 @@ def core_hooks(fw: CfgFramework) -> dict[str, Callable[[Any], None]]:
 ACTED_ON = {"core": {"debug", "log_facility", "max_while_loops", "force_rport", "memlog", "mem_dump_pkg",
                      "mem_dump_shm", "use_dst_blocklist", "dst_blocklist_expire", "dst_blocklist_mem",
                      "dst_blocklist_udp_imask", "dst_blocklist_tcp_imask", "dst_blocklist_tls_imask",
-                     "dst_blocklist_sctp_imask", "latency_cfg_log", "latency_limit_cfg"}, "tcp": set()}
+                     "dst_blocklist_sctp_imask", "latency_cfg_log", "latency_limit_cfg",
+                     # read by the resolver at each resolution (kampy/runtime/resolver.py, tm, forward)
+                     "dns_try_ipv6", "dns_try_naptr", "dns_udp_pref", "dns_tcp_pref", "dns_tls_pref",
+                     "dns_sctp_pref", "dns_retr_time", "dns_retr_no", "dns_naptr_ignore_rfc", "use_dns_cache",
+                     "dns_cache_flags", "use_dns_failover", "dns_srv_lb", "dns_cache_negative_ttl",
+                     "dns_cache_min_ttl", "dns_cache_max_ttl"}, "tcp": set()}
 
 
 # ------------------------------------------------------------------ declaring everything

@@ -141,7 +141,7 @@ class Core:
         dns_cache = DnsCache(lambda: self.shared.table("dns_cache", capacity=1 << 12, max_capacity=1 << 16),
                              self.clock.monotonic)
         self.dns = Resolver(self.cfg, self.clock.monotonic, self.dns_records, self._dns_protocols,
-                            self.dns_srv_records, dns_cache)
+                            self.dns_srv_records, dns_cache, lambda: any(":" in s.host for s in self.sockets))
         self.wake: Callable[[], None] = lambda: None  # the network layer: run the due calls now
         self._dns_tasks: set[asyncio.Task[list[SipTarget]]] = set()
         self._timers: list[tuple[float, int, Callable[[], None]]] = []

@@ -33,12 +33,14 @@ QUERY_LIFETIME = 5.0  # seconds a query may take with its retries, when dns_retr
 class Resolver:
     def __init__(self, cfg: CfgFramework | None, monotonic: Callable[[], float],
                  static: dict[str, list[str]], protocols: Callable[[], frozenset[str]],
-                 static_srv: dict[str, list[SrvRecord]] | None = None, cache: DnsCache | None = None) -> None:
+                 static_srv: dict[str, list[SrvRecord]] | None = None, cache: DnsCache | None = None,
+                 ipv6: Callable[[], bool] = lambda: True) -> None:
         self._cfg = cfg
         self._now = monotonic
         self._static = static  # the core's dns_records (corex), shared by reference
         self._static_srv = static_srv if static_srv is not None else {}
         self._protocols = protocols
+        self._ipv6 = ipv6
         self.cache = cache or DnsCache(LocalTable, monotonic)
         self._hosts: dict[str, list[str]] | None = None
         self._dns: Any = None
@@ -81,7 +83,7 @@ class Resolver:
         return ResolveOptions(try_naptr=bool(cfg.get("core", "dns_try_naptr")),
                               srv_lb=bool(cfg.get("core", "dns_srv_lb")), prefs=prefs,
                               naptr_ignore_rfc=bool(cfg.get("core", "dns_naptr_ignore_rfc")),
-                              ip_flags=flags, supported=self._protocols())
+                              ip_flags=flags, supported=self._protocols(), ipv6=self._ipv6())
 
     # ------------------------------------------------------------ the cache
     def delete_all(self) -> None:

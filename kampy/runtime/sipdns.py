@@ -69,6 +69,7 @@ class ResolveOptions:
     naptr_ignore_rfc: bool = True
     ip_flags: int = 0
     supported: frozenset[str] = frozenset({"udp"})  # the protocols kampy has a socket for
+    ipv6: bool = True  # kampy has an IPv6 socket (without one AAAA records are of no use)
 
 
 def is_ip(host: str) -> bool:
@@ -106,9 +107,10 @@ def plan(dest: SipDest, opts: ResolveOptions, lookup: Lookup,
 
 
 def addresses(host: str, opts: ResolveOptions, lookup: Lookup) -> list[str]:
-    """dns_ip_resolve's walk: A then AAAA, AAAA first with DNS_IPV6_FIRST, one family with *_ONLY."""
+    """dns_ip_resolve's walk: A then AAAA, AAAA first with DNS_IPV6_FIRST, one family with *_ONLY;
+    no AAAA lookup when kampy has no IPv6 socket to send from."""
     flags = opts.ip_flags
-    if flags & DNS_IPV4_ONLY:
+    if flags & DNS_IPV4_ONLY or not opts.ipv6:
         kinds = ("A",)
     elif flags & DNS_IPV6_ONLY:
         kinds = ("AAAA",)
