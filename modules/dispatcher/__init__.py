@@ -250,8 +250,9 @@ EXPORTS = Exports(
     needs=(Need("tm", TmUacAPI, optional=True, doc="t_request(): the keepalives"),),
     not_implemented=(
         Unimplemented("param", "ds_dns_ttl",
-                      "kampy resolves with the system's resolver: it keeps no DNS cache "
-                      "whose TTL the module could set"),
+                      "kampy's dispatcher resolves its destinations with the system's resolver "
+                      "(getaddrinfo), not through the core's DNS cache: no cached answer has a TTL "
+                      "for it to set"),
         Unimplemented("param", "event_callback", "a KEMI callback name: kampy runs no KEMI scripts"),
     ),
     cfg=CfgGroup(
