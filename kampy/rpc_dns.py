@@ -90,7 +90,7 @@ class DnsMethods:
         return [cache.mem_used(), int(self.core.cfg.get("core", "dns_cache_mem") or 0) * 1024]
 
     def dns_debug(self) -> list[Any]:
-        """dns debug  info."""
+        """dns debug info."""
         out: list[Any] = []
         for e in self._cache().entries():
             out += [e.name, TYPE_NUMBERS.get(e.rdtype, 0), e.size, 0, self._expires(e), self._last_used(e),
@@ -98,7 +98,7 @@ class DnsMethods:
         return out
 
     def dns_debug_all(self) -> list[Any]:
-        """complete dns debug  dump."""
+        """complete dns debug dump"""
         out: list[Any] = []
         for e in self._cache().entries():
             expires = self._expires(e)
@@ -110,12 +110,12 @@ class DnsMethods:
         return out
 
     def dns_view(self) -> list[dict[str, Any]]:
-        """dns cache dump in a human-readable format."""
+        """dns cache dump in a human-readable format"""
         now = self.core.clock.monotonic()
         return [self._print(e) for e in self._cache().entries() if e.permanent or e.expires >= now]
 
     def dns_lookup(self, rdtype: str, name: str) -> Any:
-        """perform a dns lookup."""
+        """perform a dns lookup"""
         cache = self._cache()
         kind = dns_type(str(rdtype))
         entry = cache.get(str(name), kind)
@@ -147,26 +147,26 @@ class DnsMethods:
         return delayed
 
     def dns_delete_all(self) -> dict[str, str]:
-        """deletes all the non-permanent entries from the DNS cache."""
+        """deletes all the non-permanent entries from the DNS cache"""
         self._cache().delete_all(permanent=False)
         return {"status": "ok"}
 
     def dns_delete_all_force(self) -> dict[str, str]:
-        """deletes all the entries from the DNS cache including the permanent ones."""
+        """deletes all the entries from the DNS cache including the permanent ones"""
         self._cache().delete_all(permanent=True)
         return {"status": "ok"}
 
     def dns_add_a(self, name: str, ttl: int, ip: str, flags: int) -> None:
-        """adds an A record to the DNS cache."""
+        """adds an A record to the DNS cache"""
         self._add("A", name, ttl, ip, 0, 0, 0, flags)
 
     def dns_add_aaaa(self, name: str, ttl: int, ip: str, flags: int) -> None:
-        """adds an AAAA record to the DNS cache."""
+        """adds an AAAA record to the DNS cache"""
         self._add("AAAA", name, ttl, ip, 0, 0, 0, flags)
 
     def dns_add_srv(self, name: str, ttl: int, priority: int, weight: int, port: int, rr_name: str,
                     flags: int) -> None:
-        """adds an SRV record to the DNS cache."""
+        """adds an SRV record to the DNS cache"""
         self._add("SRV", name, ttl, rr_name, priority, weight, port, flags)
 
     def _add(self, kind: str, name: str, ttl: Any, value: str, priority: Any, weight: Any, port: Any,
@@ -214,35 +214,35 @@ class DnsMethods:
         cache.delete(str(name), kind)
 
     def dns_delete_a(self, name: str) -> None:
-        """deletes an A record from the DNS cache."""
+        """deletes an A record from the DNS cache"""
         self._delete("A", name)
 
     def dns_delete_aaaa(self, name: str) -> None:
-        """deletes an AAAA record from the DNS cache."""
+        """deletes an AAAA record from the DNS cache"""
         self._delete("AAAA", name)
 
     def dns_delete_srv(self, name: str) -> None:
-        """deletes an SRV record from the DNS cache."""
+        """deletes an SRV record from the DNS cache"""
         self._delete("SRV", name)
 
     def dns_delete_naptr(self, name: str) -> None:
-        """deletes a NAPTR record from the DNS cache."""
+        """deletes a NAPTR record from the DNS cache"""
         self._delete("NAPTR", name)
 
     def dns_delete_cname(self, name: str) -> None:
-        """deletes a CNAME record from the DNS cache."""
+        """deletes a CNAME record from the DNS cache"""
         self._delete("CNAME", name)
 
     def dns_delete_txt(self, name: str) -> None:
-        """deletes a TXT record from the DNS cache."""
+        """deletes a TXT record from the DNS cache"""
         self._delete("TXT", name)
 
     def dns_delete_ebl(self, name: str) -> None:
-        """deletes an EBL record from the DNS cache."""
+        """deletes an EBL record from the DNS cache"""
         self._delete("EBL", name)
 
     def dns_delete_ptr(self, name: str) -> None:
-        """deletes an PTR record from the DNS cache."""
+        """deletes an PTR record from the DNS cache"""
         self._delete("PTR", name)
 
 
