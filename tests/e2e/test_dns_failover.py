@@ -39,6 +39,11 @@ ZONE = {
     # the same for the stateless scenarios, looked up for the first time then (no cached answer)
     ("_sip._udp.slfo.test", "SRV"): ["20 0 5072 b.fo.test.", "10 0 5071 a.fo.test."],
     ("_sip._udp.sldown.test", "SRV"): ["10 0 5060 x.down.test.", "20 0 5073 c.down.test."],
+    ("lookup.test", "A"): ["192.0.2.99", "192.0.2.98"],  # only dns.lookup asks for it
+    # with dns_try_naptr=1 the NAPTR record names the SRV name (phone b), else _sip._udp.naptr.test (a)
+    ("naptr.test", "NAPTR"): ['10 10 "s" "SIP+D2U" "" _sip._udp.other.test.'],
+    ("_sip._udp.other.test", "SRV"): ["10 0 5072 b.fo.test."],
+    ("_sip._udp.naptr.test", "SRV"): ["10 0 5071 a.fo.test."],
 }
 PHONES = {"a": ("127.0.0.1", 5071), "b": ("127.0.0.2", 5072), "c": ("127.0.0.3", 5073)}
 
@@ -204,6 +209,22 @@ def test_dns_resolution_and_failover_as_kamailio(world, name):
     assert outcomes == {"kamailio": expected, "kampy": expected}
 
 
+def test_with_dns_try_naptr_the_naptr_record_names_the_srv_name_as_kamailio(world):
+    outcomes = {}
+    for kind, server in world.servers.items():
+        server.kamcmd("cfg.set_now_int", "core", "dns_try_naptr", "1")
+        try:
+            outcomes[kind] = send_message(world, kind, "sip:bob@naptr.test", {}, settle=0)
+        finally:
+            server.kamcmd("cfg.set_now_int", "core", "dns_try_naptr", "0")
+    assert outcomes == {"kamailio": Outcome(200, ("b",)), "kampy": Outcome(200, ("b",))}
+
+
+def test_without_dns_try_naptr_no_naptr_record_is_asked_for(world):
+    send_message(world, "kampy", "sip:bob@naptr2.test", {}, settle=0)
+    assert ("naptr2.test", "NAPTR") not in world.dns.questions
+
+
 def test_the_srv_and_address_lookups_went_to_the_dns_server(world):
     for kind in PORTS:
         send_message(world, kind, "sip:bob@fo.test", {}, settle=0)
@@ -225,6 +246,7 @@ def kamcmd(server: dualserver.Server, *args: str) -> str:
 
 def dns_rpc_session(server: dualserver.Server) -> list[str]:
     return [kamcmd(server, "dns.lookup", "A", "a.fo.test"),
+            kamcmd(server, "dns.lookup", "A", "lookup.test"),
             kamcmd(server, "dns.lookup", "SRV", "_sip._udp.fo.test"),
             kamcmd(server, "dns.add_a", "added.test", "300", "192.0.2.77", "0"),
             kamcmd(server, "dns.add_a", "added.test", "300", "192.0.2.78", "0"),
@@ -242,7 +264,8 @@ def test_dns_cache_rpc_commands_as_kamailio(world):
     send_message(world, "kamailio", "sip:bob@fo.test", {}, settle=0)
     send_message(world, "kampy", "sip:bob@fo.test", {}, settle=0)
     kamailio, kampy = (dns_rpc_session(world.servers[kind]) for kind in PORTS)
-    assert "rr_ip: 127.0.0.1" in kamailio[0] and "rr_port: 5071" in kamailio[1]
-    assert "rr_ip: 192.0.2.78" in kamailio[4] and "Permanent entries cannot be deleted" in kamailio[6]
-    assert "Not found" in kamailio[8] and "Invalid type" in kamailio[9]
+    assert "rr_ip: 127.0.0.1" in kamailio[0] and "rr_ip: 192.0.2.98" in kamailio[1]
+    assert "rr_port: 5071" in kamailio[2]
+    assert "rr_ip: 192.0.2.78" in kamailio[5] and "Permanent entries cannot be deleted" in kamailio[7]
+    assert "Not found" in kamailio[9] and "Invalid type" in kamailio[10]
     assert kampy == kamailio

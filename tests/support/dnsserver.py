@@ -44,7 +44,8 @@ class DnsServer:
             except (TimeoutError, OSError):
                 continue
             try:
-                self.sock.sendto(self.answer(dns.message.from_wire(data)).to_wire(), peer)
+                # the records in the table's order (dnspython shuffles them by default)
+                self.sock.sendto(self.answer(dns.message.from_wire(data)).to_wire(want_shuffle=False), peer)
             except Exception:  # a malformed query: no answer, as a real server might do
                 continue
 
