@@ -101,3 +101,36 @@ def test_static_records_answer_before_dns(dns_server):
     dns_server.questions.clear()
     assert resolver.targets_now(SipDest("gw.test")) == [SipTarget("udp", "198.51.100.9", 5060)]
     assert dns_server.questions == []
+
+
+def core_resolver(params: str, dns_server: DnsServer):
+    from kampy.config.pipeline import load_text
+    from kampy.runtime.server import Server
+    from tests.tmkit import SOCKET, FakeClock
+    srv = Server.from_config(load_text(params + 'loadmodule "sl"\nrequest_route { exit; }', "dns.cfg"),
+                             sockets=[SOCKET], clock=FakeClock())
+    srv.core.dns.use_nameserver("127.0.0.1", dns_server.sock.getsockname()[1])
+    return srv
+
+
+@pytest.mark.parametrize(("params", "kept"), [("", TTL), ("dns_cache_min_ttl=600\n", 600),
+                                              ("dns_cache_max_ttl=10\n", 10)])
+def test_an_answer_is_kept_for_its_ttl_within_dns_cache_min_and_max_ttl(dns_server, params, kept):
+    srv = core_resolver(params, dns_server)
+    asyncio.run(srv.core.dns.targets(SipDest("gw.test")))
+    entry = srv.core.dns.cache.get("_sip._udp.gw.test", "SRV")
+    assert entry.expires - srv.core.clock.monotonic() == pytest.approx(kept)
+
+
+def test_a_name_that_does_not_exist_is_kept_for_dns_cache_negative_ttl(dns_server):
+    srv = core_resolver("dns_cache_negative_ttl=7\n", dns_server)
+    asyncio.run(srv.core.dns.targets(SipDest("nowhere.test", 5060)))
+    entry = srv.core.dns.cache.get("nowhere.test", "A")
+    assert entry.negative and entry.expires - srv.core.clock.monotonic() == pytest.approx(7)
+
+
+def test_with_use_dns_cache_off_an_answer_is_not_kept(dns_server):
+    srv = core_resolver("use_dns_cache=off\n", dns_server)
+    asyncio.run(srv.core.dns.targets(SipDest("gw.test")))
+    srv.core.clock.mono += 0.01
+    assert srv.core.dns.cache.get("_sip._udp.gw.test", "SRV") is None
