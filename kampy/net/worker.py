@@ -190,7 +190,8 @@ class Worker:
             log.warning("sending to %s:%s:%d failed: the name does not resolve", out.proto, out.host,
                         out.port)
             if out.on_error is not None:
-                out.on_error()
+                self.server.core.call_at(self.server.core.clock.monotonic(), out.on_error)
+                self._wake()
             return
         send(replace(out, host=found.ip))
 
