@@ -7,6 +7,7 @@ import socket
 
 import pytest
 
+from kampy.net.dns import DnsQueries
 from kampy.runtime.resolver import Resolver
 from kampy.runtime.sipdns import SipDest, SipTarget
 from tests.support.dnsserver import TTL, DnsServer
@@ -39,7 +40,7 @@ def dns_server():
 def resolver(dns_server):
     clock = Clock()
     found = Resolver(None, clock, {}, lambda: frozenset({"udp"}))
-    found.use_nameserver("127.0.0.1", dns_server.sock.getsockname()[1])
+    found.queries = DnsQueries(dns_server.sock.getsockname())
     found.clock = clock  # type: ignore[attr-defined]
     dns_server.questions.clear()
     return found
@@ -97,7 +98,7 @@ def test_delete_all_forgets_the_answers(resolver, dns_server):
 
 def test_static_records_answer_before_dns(dns_server):
     resolver = Resolver(None, Clock(), {"gw.test": ["198.51.100.9"]}, lambda: frozenset({"udp"}))
-    resolver.use_nameserver("127.0.0.1", dns_server.sock.getsockname()[1])
+    resolver.queries = DnsQueries(dns_server.sock.getsockname())
     dns_server.questions.clear()
     assert resolver.targets_now(SipDest("gw.test")) == [SipTarget("udp", "198.51.100.9", 5060)]
     assert dns_server.questions == []
@@ -109,7 +110,7 @@ def core_resolver(params: str, dns_server: DnsServer):
     from tests.tmkit import SOCKET, FakeClock
     srv = Server.from_config(load_text(params + 'loadmodule "sl"\nrequest_route { exit; }', "dns.cfg"),
                              sockets=[SOCKET], clock=FakeClock())
-    srv.core.dns.use_nameserver("127.0.0.1", dns_server.sock.getsockname()[1])
+    srv.core.dns.queries = DnsQueries(dns_server.sock.getsockname())
     return srv
 
 

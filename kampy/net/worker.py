@@ -33,6 +33,7 @@ from kampy.net.channel import (
 from kampy.runtime.http import HttpRequest
 from kampy.net.local import LocalServices
 from kampy.net.counters import NetCounters
+from kampy.net.dns import DnsQueries
 from kampy.runtime.params import NetParams
 from kampy.runtime.values import as_number
 from kampy.net.tcp import TCPManager
@@ -108,6 +109,7 @@ class Worker:
         self._udp_default: dict[bool, UDPListener] = {}   # by "is IPv6"
         self.timers = Timers(server, self.deliver)
         server.core.wake = self._wake  # a DNS lookup finished: its due call runs now
+        server.core.dns.queries = DnsQueries()
         tcp_sockets = [x.socket for x in listeners if x.socket.proto in ("tcp", "tls")]
         self.tls = server.core.tls if params.tls_on else None  # the tls module's engine (serve_tls)
         self.counters = NetCounters(server.core.stats, server.core.shared)

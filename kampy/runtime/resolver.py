@@ -1,10 +1,9 @@
-"""The core's DNS resolver: the record sets `sipdns.plan()` reads, from a TTL cache filled by
-dnspython's asyncio resolver (it reads /etc/resolv.conf), so that no lookup blocks a worker's event loop.
-
-The standard library has no SRV or NAPTR client (getaddrinfo answers A/AAAA only, and blocks), hence
-dnspython. As Kamailio's DNS cache (use_dns_cache=1, its default) the records are kept for their TTL,
-bounded by dns_cache_min_ttl / dns_cache_max_ttl; a name that does not exist is remembered for
-dns_cache_negative_ttl. The cache is shared by every worker (dnscache.py), as Kamailio's.
+"""The core's DNS resolver: the record sets `sipdns.plan()` reads, from a TTL cache filled by the
+network layer's DNS client (kampy/net/dns.py: dnspython's asyncio resolver, which reads
+/etc/resolv.conf) on the worker's event loop, so that no lookup blocks it. As Kamailio's DNS cache
+(use_dns_cache=1, its default) the records are kept for their TTL, bounded by dns_cache_min_ttl /
+dns_cache_max_ttl; a name that does not exist is remembered for dns_cache_negative_ttl. The cache is
+shared by every worker (dnscache.py), as Kamailio's.
 
 Names that corex's `dns_cache` parameter declares, and those of /etc/hosts, answer A/AAAA from there
 and get no SRV or NAPTR lookup.
@@ -15,9 +14,9 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from kampy.runtime.dnscache import AddrRecord, DnsCache, LocalTable, SrvRecord, plain, typed
+from kampy.runtime.dnscache import AddrRecord, DnsCache, LocalTable, SrvRecord, typed
 from kampy.runtime.sipdns import (DNS_IPV4_ONLY, DNS_IPV6_FIRST, DNS_IPV6_ONLY, Missing,
                                   ResolveOptions, SRV_PREFIX, SipDest, SipTarget, default_port, is_ip, plan)
 
@@ -28,6 +27,11 @@ log = logging.getLogger("kampy.dns")
 
 MAX_FETCHES = 32  # record sets one resolution may fetch (NAPTR, SRV names, their targets' A/AAAA)
 QUERY_LIFETIME = 5.0  # seconds a query may take with its retries, when dns_retr_* do not say
+
+
+class DnsClient(Protocol):
+    async def query(self, name: str, rdtype: str, lifetime: float) -> tuple[list[Any], float | None]:
+        """The records (as the cache keeps them) and their TTL; ([], None) when there are none."""
 
 
 class Resolver:
@@ -43,7 +47,7 @@ class Resolver:
         self._ipv6 = ipv6
         self.cache = cache or DnsCache(LocalTable, monotonic)
         self._hosts: dict[str, list[str]] | None = None
-        self._dns: Any = None
+        self.queries: DnsClient | None = None  # the network layer's (kampy/net/dns.py)
         self.rng = random.Random()
 
     # ------------------------------------------------------------ what callers use
@@ -89,13 +93,6 @@ class Resolver:
     def delete_all(self) -> None:
         self.cache.delete_all()
 
-    def use_nameserver(self, address: str, port: int = 53) -> None:
-        """Ask this server instead of those of /etc/resolv.conf (tests, tools)."""
-        import dns.asyncresolver
-        self._dns = dns.asyncresolver.Resolver(configure=False)
-        self._dns.nameservers = [address]
-        self._dns.port = port
-
     def _lookup(self, name: str, rdtype: str) -> list[Any]:
         name = name.lower().rstrip(".")
         if rdtype in ("A", "AAAA"):
@@ -124,32 +121,19 @@ class Resolver:
 
     async def fetch(self, name: str, rdtype: str) -> None:
         """Look the record set up and keep the answer (or that there is none) in the cache."""
-        import dns.asyncresolver
-        import dns.exception
-        import dns.resolver
-        if self._dns is None:
-            self._dns = dns.asyncresolver.Resolver()
-        ttl: float
-        try:
-            answer = await self._dns.resolve(name + ".", rdtype, raise_on_no_answer=False,
-                                             lifetime=self._lifetime())
-            records = [plain(rdtype, rd) for rd in answer.rrset] if answer.rrset is not None else []
-            if rdtype == "SRV":  # kept by priority, heavier first among equals, as Kamailio's cache
-                records.sort(key=lambda r: (r[0], -r[1]))
-            ttl = answer.rrset.ttl if answer.rrset is not None else self._negative_ttl()
-            if records:
-                ttl = self._bounded(ttl)
-        except (dns.resolver.NXDOMAIN, dns.resolver.NoNameservers, dns.exception.Timeout) as exc:
-            log.debug("dns: %s %s: %s", rdtype, name, exc)
-            records, ttl = [], self._negative_ttl()
-        except dns.exception.DNSException as exc:
-            log.warning("dns: %s %s failed: %s", rdtype, name, exc)
-            records, ttl = [], 0
+        if self.queries is None:
+            log.error("dns: no DNS client to look up %s %s", rdtype, name)
+            records, ttl = [], None
+        else:
+            records, ttl = await self.queries.query(name, rdtype, self._lifetime())
+        if rdtype == "SRV":  # kept by priority, heavier first among equals, as Kamailio's cache
+            records.sort(key=lambda r: (r[0], -r[1]))
+        kept = self._bounded(ttl) if records and ttl is not None else self._negative_ttl()
         # a record set looked up is used at least for this resolution, even with a TTL of 0 or
         # with use_dns_cache off (then for that resolution only)
         if self._cfg is not None and not self._cfg.get("core", "use_dns_cache"):
-            ttl = 0
-        self.cache.put(name, rdtype, records, max(ttl, 0.001))
+            kept = 0
+        self.cache.put(name, rdtype, records, max(kept, 0.001))
 
     def _bounded(self, ttl: float) -> float:
         if self._cfg is None:
