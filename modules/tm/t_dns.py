@@ -158,7 +158,7 @@ class DnsBranches(TmBase):
                 continue  # the old bytes' Via names a socket of the other family
             index = len(cell.branches)
             branch = self._branch_id(cell, index)
-            if reparse:
+            if reparse or cell.is_local:  # a local request is not built from a received one
                 data = old.data.replace(f";branch={old.key[0]}".encode(), f";branch={branch}".encode(), 1)
             else:
                 data = build_forwarded(self._failover_ctx(cell, old, sock), sock, branch)

@@ -16,14 +16,15 @@ from kampy.api import (
     SIPProtocolError,
     Socket,
     TmCallback,
+    SipTarget,
     UacDialog,
-    destination,
     parse_uri,
+    sip_destination,
 )
 
 from . import tags
 from .base import E_BAD_ADDRESS, E_SEND, fits_udp, log
-from .cell import Cell, Dest, UacBranch
+from .cell import BranchDns, Cell, Dest, UacBranch
 from .t_hooks import E_BUG, GLOBAL, add_tmcb, problem_of
 from .t_lifetime import Lifetime
 
@@ -120,6 +121,20 @@ class Uac(Lifetime):
                            remote_target=ruri, dst_uri=next_hop, send_socket=send_socket)
         return self._send_in(method, dialog, headers, body, reply_callback=callback)
 
+    def _resent_in(self, method: str, dialog: UacDialog, headers: str | bytes, body: bytes, cb_types: int,
+                   tm_callback: TmCallback | None,
+                   reply_callback: Callable[[int, Response | None], None] | None) -> None:
+        ret = self._send_in(method, dialog, headers, body, cb_types=cb_types, tm_callback=tm_callback,
+                            reply_callback=reply_callback, waited=True)
+        if ret < 0 and reply_callback is not None:
+            reply_callback(408, None)  # as a request nobody answered: its requester waits for one call
+
+    def _local_socket(self, dialog: UacDialog, target: SipTarget) -> Socket | None:
+        if dialog.send_socket is not None:
+            return dialog.send_socket
+        v6 = ":" in target.ip
+        return next((s for s in self.core.sockets if s.proto == target.proto and (":" in s.host) == v6), None)
+
     def t_uac(self, method: str, dialog: UacDialog, *, headers: str = "", body: bytes = b"",
               cb_types: int = TMCB_LOCAL_COMPLETED, callback: TmCallback | None = None) -> int:
         """kampy.api.TmAPI.t_uac."""
@@ -141,22 +156,36 @@ class Uac(Lifetime):
 
     def _send_in(self, method: str, dialog: UacDialog, headers: str | bytes, body: bytes, *,
                  cb_types: int = 0, tm_callback: TmCallback | None = None,
-                 reply_callback: Callable[[int, Response | None], None] | None = None) -> int:
+                 reply_callback: Callable[[int, Response | None], None] | None = None,
+                 waited: bool = False) -> int:
         """t_uac_prepare and send: build the request of `dialog`, start its client transaction (an
-        ACK goes out once, without one)."""
+        ACK goes out once, without one). Its next hop resolves as RFC 3263 says; one not in the
+        DNS cache yet is looked up first, and the request built and sent once that is done."""
         method = method.upper()
         try:
             hooks = calculate_hooks(dialog)
         except SIPProtocolError as exc:
             log.error("tm: cannot send a local %s: bad route set: %s", method, exc)
             return E_BAD_ADDRESS
-        dest = destination(hooks.next_hop)
+        dest = sip_destination(hooks.next_hop)
         if dest is None:
             log.error("tm: cannot send a local %s to '%s'", method, hooks.next_hop)
             return E_BAD_ADDRESS
-        proto, host, port = dest
-        sock = dialog.send_socket or next(
-            (s for s in self.core.sockets if s.proto == proto and (":" in s.host) == (":" in host)), None)
+        targets = self.core.sip_targets(dest)
+        if targets is None and not waited:
+            self.core.resolve_sip(dest, lambda _found: self._resent_in(
+                method, dialog, headers, body, cb_types, tm_callback, reply_callback))
+            return 1
+        if targets is None:  # looked up, and already gone from the cache (use_dns_cache off)
+            proto = dest.proto or "udp"
+            targets = [SipTarget(proto, dest.host, dest.port or (5061 if proto == "tls" else 5060))]
+        if not targets:
+            log.error("tm: cannot send a local %s: failed to resolve '%s'", method, dest.host)
+            return E_BAD_ADDRESS
+        sockets = [self._local_socket(dialog, t) for t in targets]
+        index = next((i for i, sock in enumerate(sockets) if sock is not None), 0)
+        sock = sockets[index]
+        proto, host, port = targets[index]
         if sock is None:
             log.error("tm: no %s socket to send a local %s to %s:%d", proto, method, host, port)
             return E_SEND
@@ -184,6 +213,7 @@ class Uac(Lifetime):
             self.core.send(Outgoing(proto, host, port, data, sock))
             return 1
         br = UacBranch(0, hooks.request_uri, data, (branch, method))
+        br.dns = BranchDns(dest, targets, index, dialog.send_socket, sock)
         cell.branches.append(br)
         cell.no_auto_ack = method == "INVITE" and bool(cb_types & TMCB_DONT_ACK)
         if tm_callback is not None:

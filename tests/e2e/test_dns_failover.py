@@ -44,6 +44,7 @@ ZONE = {
     ("naptr.test", "NAPTR"): ['10 10 "s" "SIP+D2U" "" _sip._udp.other.test.'],
     ("_sip._udp.other.test", "SRV"): ["10 0 5072 b.fo.test."],
     ("_sip._udp.naptr.test", "SRV"): ["10 0 5071 a.fo.test."],
+    ("_sip._udp.uac.test", "SRV"): ["20 0 5072 b.fo.test.", "10 0 5071 a.fo.test."],  # tm.t_uac_start's
 }
 PHONES = {"a": ("127.0.0.1", 5071), "b": ("127.0.0.2", 5072), "c": ("127.0.0.3", 5073)}
 
@@ -218,6 +219,22 @@ def test_with_dns_try_naptr_the_naptr_record_names_the_srv_name_as_kamailio(worl
         finally:
             server.kamcmd("cfg.set_now_int", "core", "dns_try_naptr", "0")
     assert outcomes == {"kamailio": Outcome(200, ("b",)), "kampy": Outcome(200, ("b",))}
+
+
+def test_a_local_request_resolves_and_fails_over_as_kamailio(world):
+    arrivals = {}
+    for kind, server in world.servers.items():
+        world.phones["a"].answer, world.phones["b"].answer = 503, 200
+        for phone in world.phones.values():
+            phone.got.clear()
+        answer = server.kamcmd("tm.t_uac_start", "MESSAGE", "sip:bob@uac.test", ".", ".",
+                               "From: <sip:alice@example.test>\r\nTo: <sip:bob@uac.test>\r\n"
+                               "Content-Type: text/plain\r\n", "hi")
+        assert "error" not in answer.lower(), answer
+        time.sleep(0.5)
+        arrivals[kind] = [name for _, name in sorted((when, name) for name, phone in world.phones.items()
+                                                     for when in phone.got.values())]
+    assert arrivals == {"kamailio": ["a", "b"], "kampy": ["a", "b"]}
 
 
 def test_without_dns_try_naptr_no_naptr_record_is_asked_for(world):
