@@ -91,3 +91,11 @@ def test_mem_info_gives_the_used_and_the_configured_bytes():
     call(srv, "dns.add_a", "gw.test", 300, "192.0.2.5", 0)
     used, limit = call(srv, "dns.mem_info")
     assert used > 0 and limit == 100 * 1024
+
+
+def test_every_worker_sees_one_dns_cache():
+    from tests.tmkit import two_workers
+    with two_workers('request_route { forward(); }') as (one, two):
+        call(one, "dns.add_a", "gw.test", 300, "192.0.2.5", 0)
+        out = two.handle(request(ruri="sip:bob@gw.test:5080"), ALICE)
+        assert [(o.host, o.port) for o in out] == [("192.0.2.5", 5080)]
