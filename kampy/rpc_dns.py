@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kampy.module import RpcDelayed, RpcFault
@@ -203,7 +204,7 @@ class DnsMethods:
                 records.sort(key=lambda r: (r[0], -r[1]))
         cache.put(str(name), kind, records, float(ttl), permanent=permanent)
 
-    def _delete(self, kind: str, name: str) -> None:
+    def delete(self, kind: str, name: str) -> None:
         """dns_cache_delete_record."""
         cache = self._cache()
         entry = cache.get(str(name), kind)
@@ -212,38 +213,6 @@ class DnsMethods:
         if entry.permanent:
             raise RpcFault(400, "Permanent entries cannot be deleted")
         cache.delete(str(name), kind)
-
-    def dns_delete_a(self, name: str) -> None:
-        """deletes an A record from the DNS cache"""
-        self._delete("A", name)
-
-    def dns_delete_aaaa(self, name: str) -> None:
-        """deletes an AAAA record from the DNS cache"""
-        self._delete("AAAA", name)
-
-    def dns_delete_srv(self, name: str) -> None:
-        """deletes an SRV record from the DNS cache"""
-        self._delete("SRV", name)
-
-    def dns_delete_naptr(self, name: str) -> None:
-        """deletes a NAPTR record from the DNS cache"""
-        self._delete("NAPTR", name)
-
-    def dns_delete_cname(self, name: str) -> None:
-        """deletes a CNAME record from the DNS cache"""
-        self._delete("CNAME", name)
-
-    def dns_delete_txt(self, name: str) -> None:
-        """deletes a TXT record from the DNS cache"""
-        self._delete("TXT", name)
-
-    def dns_delete_ebl(self, name: str) -> None:
-        """deletes an EBL record from the DNS cache"""
-        self._delete("EBL", name)
-
-    def dns_delete_ptr(self, name: str) -> None:
-        """deletes an PTR record from the DNS cache"""
-        self._delete("PTR", name)
 
 
 def _same_rr(kind: str, old: Any, new: Any) -> bool:
@@ -268,9 +237,10 @@ def _debug_record(kind: str, record: Any) -> list[Any]:
 
 
 DNS_METHODS = ("dns.mem_info", "dns.debug", "dns.debug_all", "dns.view", "dns.lookup", "dns.delete_all",
-               "dns.delete_all_force", "dns.add_a", "dns.add_aaaa", "dns.add_srv", "dns.delete_a",
-               "dns.delete_aaaa", "dns.delete_srv", "dns.delete_naptr", "dns.delete_cname", "dns.delete_txt",
-               "dns.delete_ebl", "dns.delete_ptr")
+               "dns.delete_all_force", "dns.add_a", "dns.add_aaaa", "dns.add_srv")
+# dns.delete_<type>: the type, and the help text of Kamailio's (its "an PTR" too)
+DELETE_METHODS = {"A": "an A", "AAAA": "an AAAA", "SRV": "an SRV", "NAPTR": "a NAPTR", "CNAME": "a CNAME",
+                  "TXT": "a TXT", "EBL": "an EBL", "PTR": "an PTR"}
 
 
 def register_dns_methods(core: Core, registry: RpcRegistry) -> None:
@@ -278,3 +248,12 @@ def register_dns_methods(core: Core, registry: RpcRegistry) -> None:
     for name in DNS_METHODS:
         fn = getattr(methods, name.replace(".", "_"))
         registry.register(name, fn, (fn.__doc__ or "").strip(), "core", False)
+    for kind, article in DELETE_METHODS.items():
+        registry.register(f"dns.delete_{kind.lower()}", _deleter(methods, kind),
+                          f"deletes {article} record from the DNS cache", "core", False)
+
+
+def _deleter(methods: DnsMethods, kind: str) -> Callable[[str], None]:
+    def delete(name: str) -> None:
+        methods.delete(kind, name)
+    return delete
