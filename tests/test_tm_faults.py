@@ -2,6 +2,8 @@
 hop it cannot parse fully, still ends in an answer upstream and a freed transaction."""
 from __future__ import annotations
 
+import pytest
+
 from tests.tmkit import ALICE, BOB, advance, lines, parsed, reply_to, request, server
 
 RELAY = 'request_route { t_relay(); }'
@@ -48,6 +50,21 @@ def test_relay_to_a_host_name_with_an_empty_label_gives_478_at_once_as_kamailio(
     out = srv.handle(request(ruri="sip:bob@spindle..example.com;transport=tcp"), ALICE)
     assert lines(out) == ["SIP/2.0 478 Unresolvable destination (478/TM)"]
     assert all(o.proto == "udp" for o in out)  # no connection attempted
+
+
+@pytest.mark.parametrize("host", ["127.01", "127.1", "2130706433", "0x7f.1", "127.0.0.256"])
+def test_relay_to_a_numeric_shorthand_of_an_address_gives_478_as_kamailio(host: str) -> None:
+    # the system resolver reads 127.01 as 127.0.0.1: a proxy on 127.0.0.1 relayed such a request
+    # to itself, hop after hop until Max-Forwards ran out (the long fuzz run's memory and latency peaks)
+    srv = server(RELAY, FR)
+    out = srv.handle(request(ruri=f"sip:bob@{host}"), ALICE)
+    assert lines(out) == ["SIP/2.0 478 Unresolvable destination (478/TM)"]
+
+
+def test_relay_to_a_dotted_quad_is_sent() -> None:
+    srv = server(RELAY, FR)
+    out = srv.handle(request(ruri="sip:bob@192.0.2.7"), ALICE)
+    assert [(o.host, o.port) for o in out] == [("192.0.2.7", 5060)]
 
 
 def _with_header_lines(method: str, count: int) -> bytes:

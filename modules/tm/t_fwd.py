@@ -2,6 +2,8 @@
 transaction of each) and the end-to-end CANCEL of an INVITE."""
 from __future__ import annotations
 
+import re
+
 from kampy.api import (
     TMCB_E2ECANCEL_IN,
     TMCB_LOCAL_F,
@@ -230,9 +232,21 @@ def proxy_of(host: str, port: str | None, proto: str | None) -> tuple[str, str, 
 
 
 def resolvable_name(host: str) -> bool:
-    """False for a name no resolver takes (an empty label as in `a..b`, or one over 63 octets):
-    Kamailio's uri2dst2 fails to resolve it and the branch is not sent (478)."""
+    """False for a name no resolver takes (an empty label as in `a..b`, or one over 63 octets), and
+    for the numeric shorthands of an IPv4 address that the system resolver (inet_aton) takes but
+    Kamailio does not (`127.01`, `127.1`, `2130706433`, `0x7f.1`): Kamailio reads an address only as
+    four decimal numbers and looks anything else up in the DNS, which has no such name. Its uri2dst2
+    fails and the branch is not sent (478); kampy sent `sip:u@127.01` to itself, a loop of
+    Max-Forwards hops."""
     if ":" in host:  # an IPv6 reference
         return True
     labels = (host[:-1] if host.endswith(".") else host).split(".")
-    return all(0 < len(label) <= 63 for label in labels)
+    if not all(0 < len(label) <= 63 for label in labels):
+        return False
+    if all(_INET_ATON_PART.fullmatch(label) for label in labels):
+        return len(labels) == 4 and all(label.isdigit() and int(label) <= 255 for label in labels)
+    return True
+
+
+# what inet_aton reads as one part of an IPv4 address (decimal, octal with a leading 0, hex)
+_INET_ATON_PART = re.compile(r"[0-9]+|0[xX][0-9a-fA-F]*")
