@@ -32,6 +32,7 @@ from kampy.net.channel import (
 )
 from kampy.runtime.http import HttpRequest
 from kampy.net.local import LocalServices
+from kampy.net.malloc import Heap
 from kampy.net.counters import NetCounters
 from kampy.net.dns import DnsQueries
 from kampy.runtime.params import NetParams
@@ -373,7 +374,7 @@ async def _serve(worker: Worker, ready: Callable[[], None] | None, signals: Work
     if signals.parent_gone_fd is not None:
         loop.add_reader(signals.parent_gone_fd, _parent_gone, signals.parent_gone_fd, stop, worker.rank)
     await worker.start()
-    collect_periodically(loop)
+    collect_periodically(loop, heap=Heap.tuned())
     if ready is not None:
         ready()
     await stop.wait()
@@ -414,12 +415,16 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def collect_periodically(loop: asyncio.AbstractEventLoop, period: float = GC_PERIOD) -> None:
-    """A full collection now when objects were made since the last one, and again in `period` s."""
+def collect_periodically(loop: asyncio.AbstractEventLoop, period: float = GC_PERIOD,
+                         heap: Heap | None = None) -> None:
+    """A full collection now when objects were made since the last one, and again in `period` s;
+    then the C heap's free pages go back to the system now and then (`Heap.trim_now_and_then`)."""
     young, collections, _ = gc.get_count()
     if young >= GC_BUSY or collections:
         gc.collect()
-    loop.call_later(period, collect_periodically, loop, period)
+        if heap is not None:
+            heap.trim_now_and_then()
+    loop.call_later(period, collect_periodically, loop, period, heap)
 
 
 def _loop_factory(poll_method: str | None) -> Callable[[], asyncio.AbstractEventLoop] | None:
