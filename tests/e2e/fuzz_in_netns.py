@@ -3,18 +3,25 @@ and stateful proxy) on 127.0.0.1:5060, send it mutated REGISTER/MESSAGE/INVITE/C
 RFC 4475 torture messages at a bounded rate, with a liveness probe (an OPTIONS the proxy answers
 statefully) every few datagrams. Prints one JSON line with what it measured:
 
-    unshare -n python -m tests.e2e.fuzz_in_netns --count 5000 --rate 500 --dir DIR
+    unshare -n python -m tests.e2e.fuzz_in_netns --count 5000 --rate 500 --dir DIR [--target kamailio]
 
 sent, probes, probes_missed, probe_ms (median, p99, max), probes_over_50ms; tracebacks and
 internal_errors (log lines) and err_internal (the statistic); transactions_left (tmx:inuse_transactions
 summed over the workers) and tm_stats (tm.stats of worker 1) once the timers ran out; rss_before_kib,
 rss_after_kib (kampy and its workers, after a warm-up and at the end) and the same split into anonymous
-and shared-store pages (memory_before_kib, memory_after_kib); udp_receive_drops (kampy's socket);
-alive, exit_code.
+and shared-store pages (memory_before_kib, memory_after_kib), and the same as proportional set
+sizes (pss_before_kib, pss_after_kib: a page shared by several processes counted once in all);
+aors (usrloc's registered AoRs at the end, what the fuzzer's REGISTERs left in the registrar);
+shm_real_used_before/after (the shmem:real_used_size statistic: Kamailio's shared memory pool in
+use, kampy's shared store's pages);
+udp_receive_drops (the server's socket); alive, exit_code.
+
+--target kamailio runs Kamailio 5.6 (Debian's) with the same config and traffic, for comparison.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import re
@@ -26,8 +33,10 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
-from tests.e2e.kampy_process import CONFIGS, REPO, Kampy, running_kampy
+from tests.e2e.kampy_process import CONFIGS, REPO, running_kampy
+from tests.e2e.msilo_sample import start_cfg
 from tests.e2e.mutate import mutations, rfc4475_messages
 from tests.e2e.sip import call_id_of, status_of
 
@@ -98,7 +107,44 @@ def paced(datagrams: Iterator[bytes], rate: float) -> Iterator[tuple[int, bytes]
         yield i, data
 
 
-def blast(kampy: Kampy, count: int, rate: float, seed: int, probe_every: int, prober: Prober) -> None:
+class Target(Protocol):
+    """kampy (tests.e2e.kampy_process.Kampy) or Kamailio (tests.e2e.msilo_sample.Server)."""
+
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def addr(self) -> tuple[str, int]: ...
+    @property
+    def pid(self) -> int: ...
+    def stop(self) -> int: ...
+
+
+@contextlib.contextmanager
+def running(target: str, directory: Path, defines: list[str]) -> Iterator[Target]:
+    if target == "kampy":
+        with running_kampy(CONFIGS / "fuzz.cfg", directory, port=PORT, protos=("udp",),
+                           args=defines) as kampy:
+            yield kampy
+        return
+    kamailio = start_cfg("kamailio", CONFIGS / "fuzz.cfg", directory, PORT, defines, shm_mb=64)
+    try:
+        yield kamailio
+    finally:
+        if not kamailio.stopped:
+            kamailio.stop()
+
+
+def processes(server: Target) -> list[int]:
+    """The server's process and its children (kampy's workers, Kamailio's processes)."""
+    try:
+        children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return [server.pid, *map(int, children)]
+
+
+def blast(kampy: Target, count: int, rate: float, seed: int, probe_every: int, prober: Prober) -> None:
     torture = rfc4475_messages()
     sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sender.bind(("127.0.0.1", 0))
@@ -115,16 +161,35 @@ def blast(kampy: Kampy, count: int, rate: float, seed: int, probe_every: int, pr
     sender.close()
 
 
-def memory_kib(kampy: Kampy) -> dict[str, int]:
+def memory_kib(server: Target, fields: tuple[str, str] = ("RssAnon", "RssShmem"),
+               where: str = "status") -> dict[str, int]:
     """RssAnon and RssShmem (the shared store's pages each process touched, counted in each one's RSS)
-    of kampy and its workers, summed."""
+    of the server's processes, summed; with ("Pss_Anon", "Pss_Shmem") from smaps_rollup, each page
+    shared by n processes counts 1/n in each."""
     out = {"anon": 0, "shmem": 0}
-    for pid in [kampy.pid, *kampy.worker_pids()]:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    for pid in processes(server):
+        try:
+            text = Path(f"/proc/{pid}/{where}").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
             name, _, value = line.partition(":")
-            if name in ("RssAnon", "RssShmem"):
-                out[name[3:].lower()] += int(value.split()[0])
+            if name in fields:
+                out["anon" if name == fields[0] else "shmem"] += int(value.split()[0])
     return out
+
+
+def pss_kib(server: Target) -> dict[str, int]:
+    return memory_kib(server, ("Pss_Anon", "Pss_Shmem"), "smaps_rollup")
+
+
+def rss_kib(server: Target) -> int:
+    total = 0
+    for pid in processes(server):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total
 
 
 def udp_receive_drops(port: int = PORT) -> int:
@@ -145,6 +210,13 @@ def rpc(socket_path: Path, method: str, *params: str) -> object:
     if proc.returncode != 0:
         return {"error": proc.stderr.strip()[-500:]}
     return json.loads(proc.stdout).get("result")
+
+
+def stat(socket_path: Path, name: str) -> int:
+    """One statistic ("group:name") over RPC; -1 when it cannot be read."""
+    result = rpc(socket_path, "stats.fetch", name)
+    value = result.get(name.replace(":", "."), -1) if isinstance(result, dict) else -1
+    return int(value)
 
 
 def live_transactions(socket_path: Path) -> int:
@@ -186,6 +258,7 @@ def main() -> int:
     parser.add_argument("--maxbuffer", type=int, default=None,
                         help="the config's maxbuffer (UDP receive buffer); fuzz.cfg's default otherwise")
     parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument("--target", choices=("kampy", "kamailio"), default="kampy")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
@@ -194,14 +267,15 @@ def main() -> int:
     defines = ["-A", f'RPC_SOCKET="{rpc_socket}"', "-A", f"CHILDREN={args.children}"]
     if args.maxbuffer:
         defines += ["-A", f"MAXBUFFER={args.maxbuffer}"]
-    with running_kampy(CONFIGS / "fuzz.cfg", directory, port=PORT, protos=("udp",), args=defines) as kampy:
+    with running(args.target, directory, defines) as kampy:
         prober = Prober(kampy.addr, args.probe_timeout)
         # the warm-up as long as the run (5,000 at most): the allocator's arenas reach the size the
         # mix of messages needs before RSS is first read, so what follows is growth, not filling
         warm_up = min(args.count, 5000)
         blast(kampy, warm_up, args.rate, args.seed + 1, args.probe_every, Prober(kampy.addr))
         drained(rpc_socket, DRAIN_TIMEOUT)
-        rss_before, memory_before = kampy.rss_kib(), memory_kib(kampy)
+        rss_before, memory_before, pss_before = rss_kib(kampy), memory_kib(kampy), pss_kib(kampy)
+        shm_before = stat(rpc_socket, "shmem:real_used_size")
         drops_before = udp_receive_drops()
         started = time.monotonic()
         blast(kampy, args.count, args.rate, args.seed, args.probe_every, prober)
@@ -211,17 +285,23 @@ def main() -> int:
         tm_stats = rpc(rpc_socket, "tm.stats")
         final = prober.probe()
         err = rpc(rpc_socket, "stats.fetch", "core:err_internal")
-        rss_after, memory_after = kampy.rss_kib(), memory_kib(kampy)
-        alive = kampy.proc.poll() is None and len(kampy.worker_pids()) > 0
+        aors = stat(rpc_socket, "usrloc:registered_users")
+        shm_after = stat(rpc_socket, "shmem:real_used_size")
+        rss_after, memory_after, pss_after = rss_kib(kampy), memory_kib(kampy), pss_kib(kampy)
+        alive = kampy.proc.poll() is None and len(processes(kampy)) > 1
         code = kampy.stop()
         tracebacks, errors = log_problems(kampy.log_path)
-    print(json.dumps({"sent": args.count, "rate": args.rate, "seconds": round(elapsed, 1), **prober.figures(),
+    print(json.dumps({"target": args.target, "sent": args.count, "rate": args.rate,
+                      "seconds": round(elapsed, 1), **prober.figures(),
                       "udp_receive_drops": drops,
                       "final_answered": final, "tracebacks": tracebacks, "internal_errors": errors,
                       "err_internal": int(err.get("core.err_internal", 0)) if isinstance(err, dict) else err,
                       "transactions_left": left, "tm_stats": tm_stats, "rss_before_kib": rss_before,
                       "rss_after_kib": rss_after, "memory_before_kib": memory_before,
-                      "memory_after_kib": memory_after, "alive": alive, "exit_code": code}))
+                      "memory_after_kib": memory_after, "pss_before_kib": pss_before,
+                      "pss_after_kib": pss_after, "aors": aors,
+                      "shm_real_used_before": shm_before, "shm_real_used_after": shm_after,
+                      "alive": alive, "exit_code": code}))
     return 0
 
 
