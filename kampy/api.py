@@ -82,7 +82,8 @@ What is here, by use:
 * The DB API: `db_connect(url)` -> `Database` (query/insert/update/delete by column), `DBURL`,
   `DBError`, `DBResult`, `DBReason`, `DB_TABLES`, `check_table_version`, `register_db_driver`,
   the dialects `MYSQL`/`SQLITE`.
-* RPC: `JsonRpc`, `LocalService`, `dumps_response`, `version_string` (the jsonrpcs transports).
+* RPC: `JsonRpc`, `LocalService`, `dumps_response`, `version_string` (the jsonrpcs transports);
+  `SERVER_HEADER`, the server's name and version as default Server:/User-Agent: headers carry them.
 * Memory reports (kex's pkg.stats, the `shmem:` statistics): `store_memory(core.shared)` ->
   `MemoryStatus`, `process_memory(pid)` -> `ProcessMemory` (with `core.processes()` and
   `core.module_memory(name)`).
@@ -324,7 +325,7 @@ from kampy import binrpc, libxml
 from kampy.rpc import JsonRpc, LocalService, Member, Peer, RpcRegistry, RpcStruct, dumps_response
 from kampy.stats import HIDDEN as HIDDEN_STAT
 from kampy.stats import Stats
-from kampy.version import KAMAILIO_VERSION_TEXT, KAMPY_VERSION, source_id, version_string
+from kampy.version import KAMAILIO_VERSION_TEXT, KAMPY_VERSION, SERVER_HEADER, source_id, version_string
 from kampy.sip import (
     URI,
     ContactList,
@@ -463,7 +464,7 @@ __all__ = [
     "DigestCredentials", "DigestSyntaxError", "parse_digest_credentials", "QOP_UNSPEC", "QOP_AUTH",
     "QOP_AUTHINT", "QOP_OTHER", "ALG_UNSPEC", "ALG_MD5", "ALG_MD5SESS", "ALG_OTHER",
     "JsonRpc", "LocalService", "Member", "Peer", "RpcStruct", "binrpc", "dumps_response", "version_string",
-    "KAMAILIO_VERSION_TEXT", "KAMPY_VERSION", "source_id",
+    "KAMAILIO_VERSION_TEXT", "KAMPY_VERSION", "SERVER_HEADER", "source_id",
     "Handoff", "SendSocketValue", "build_forwarded", "socket_address", "destination", "forward_request",
     "relay_reply", "send_as_is", "choose_socket", "fallbacks", "send_variants", "sip_destination",
     "uri_sip_dest", "ResolveOptions", "SipDest", "SipTarget",

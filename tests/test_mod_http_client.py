@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from kampy.api import SERVER_HEADER
+
 from tests.e2e.kampy_process import free_port
 
 
@@ -139,10 +141,18 @@ def test_http_client_get_sends_a_get_with_its_body(kampy_cfg: Any, web: Server) 
     assert (method, headers["X-Token"], body) == ("GET", "abc", b"q")
 
 
-def test_the_user_agent_is_the_servers_unless_set(kampy_cfg: Any, web: Server) -> None:
+def test_the_user_agent_is_the_useragent_param(kampy_cfg: Any, web: Server) -> None:
     run(kampy_cfg, f'http_client_query("{url(web)}", "$avp(b)");',
         'modparam("http_client", "useragent", "grabber 0.42")')
     assert web.seen[0][2]["User-Agent"] == "grabber 0.42"
+
+
+def test_the_default_user_agent_is_the_servers_name_whatever_server_header_says(
+        kampy_cfg: Any, web: Server) -> None:
+    # Kamailio 5.6 sends "kamailio (5.6.3 (x86_64/linux))" here: http_client's own default, not the
+    # core's server_header
+    run(kampy_cfg, f'http_client_query("{url(web)}", "$avp(b)");', 'server_header="Server: custom srv"')
+    assert web.seen[0][2]["User-Agent"] == SERVER_HEADER
 
 
 def test_http_connect_appends_the_url_to_the_connection_and_posts_with_a_type(

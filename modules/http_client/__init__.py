@@ -28,7 +28,8 @@ EXPORTS = Exports(
         Param("httpproxy", (str,), None, doc="the URL of an HTTP proxy for every request"),
         Param("httpredirect", (int,), 1, doc="1: follow redirects"),
         Param("useragent", (str,), None,
-              doc="the User-Agent header (default: the server's name and version)"),
+              doc="the User-Agent header (default: the server's name and version, whatever the core's "
+                  "server_header or server_signature say; empty: none)"),
         Param("maxdatasize", (int,), 0, doc="the most bytes of a reply's body kept (0: all)"),
         Param("config_file", (str,), None, doc="a file of connection definitions, one [name] section each"),
         Param("httpcon", (str,), None, multi=True,

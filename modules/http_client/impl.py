@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from kampy.api import (L_ERR, L_WARN, CoreAPI, MessageContext, Module, PVAccessor, log_at,
+from kampy.api import (L_ERR, L_WARN, SERVER_HEADER, CoreAPI, MessageContext, Module, PVAccessor, log_at,
                        module_logger)
 
 from .connections import Connection, Settings, read_config_file, resolve_path, parse_httpcon
@@ -19,10 +19,11 @@ WARNED = {1: "URL Schema not supported by curl", 3: "Malformed URL used in http 
           60: "TLS verification error", 77: "TLS CA certificate read error", 47: "Too many redirects"}
 
 
-def defaults_from(params: dict[str, Any], server_header: str) -> Settings:
+def defaults_from(params: dict[str, Any]) -> Settings:
     return Settings(
         timeout=params["connection_timeout"], maxdatasize=params["maxdatasize"],
-        follow_redirect=bool(params["httpredirect"]), useragent=params["useragent"] or server_header,
+        follow_redirect=bool(params["httpredirect"]),
+        useragent=SERVER_HEADER if params["useragent"] is None else params["useragent"],
         verify_peer=bool(params["verify_peer"]), verify_host=params["verify_host"],
         tlsversion=params["tlsversion"], cacert=params["cacert"] or None,
         client_cert=params["client_cert"] or None, client_key=params["client_key"] or None,
@@ -34,7 +35,7 @@ def defaults_from(params: dict[str, Any], server_header: str) -> Settings:
 class HttpClientModule(Module):
     def __init__(self, params: dict[str, Any], core: CoreAPI) -> None:
         super().__init__(params, core)
-        self.defaults = defaults_from(params, core.server_header)
+        self.defaults = defaults_from(params)
         self.query_oneline = bool(params["query_result"])
         self.query_maxdatasize: int = params["query_maxdatasize"]
         self.connections: dict[str, Connection] = {}
