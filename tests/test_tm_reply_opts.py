@@ -420,6 +420,41 @@ def test_reparse_invite_0_builds_them_from_the_invite_received() -> None:
     assert cancel.via.branch == ack.via.branch
 
 
+def _names(msg: Request) -> list[str]:
+    return [line.split(b":")[0].decode() for line in msg.to_bytes().split(b"\r\n\r\n")[0].split(b"\r\n")[1:]]
+
+
+def test_cancel_and_negative_ack_keep_the_header_order_of_the_invite_sent() -> None:
+    # Kamailio 5.6's build_local_reparse walks the INVITE sent line by line (its Route after CSeq here)
+    srv = server("request_route { t_relay(); }")
+    invite = srv.handle(request("INVITE", extra="Route: <sip:198.51.100.20:5080;lr>\r\nX-A: 1\r\n"), ALICE)[1]
+    srv.handle(reply_to(invite, 180, "Ringing"), BOB)
+    [cancel] = _cancels(srv.handle(request("CANCEL"), ALICE))
+    [ack] = [m for m in map(parsed, srv.handle(reply_to(invite, 487, "Request Terminated"), BOB))
+             if isinstance(m, Request)]
+    order = ["Via", "Max-Forwards", "From", "To", "Call-ID", "CSeq", "Route", "Content-Length"]
+    assert _names(cancel) == _names(ack) == order
+
+
+@pytest.mark.parametrize(("params", "user_agent"), [
+    ('user_agent_header="User-Agent: my ua"', "my ua"), ("server_signature=no", None)])
+def test_reparse_invite_0_gives_a_local_invites_cancel_and_ack_the_user_agent(params: str,
+                                                                              user_agent: str | None) -> None:
+    srv = server("request_route { exit; }", f'{params}\nmodparam("tm", "reparse_invite", 0)')
+    srv.core.rpc.call("tm.t_uac_start", ["INVITE", "sip:bob@198.51.100.20:5080", ".", ".",
+                                         "From: <sip:k@example.test>\r\nTo: <sip:bob@example.test>\r\n"])
+    invite = srv.core.take_outbox()[0]
+    srv.handle(reply_to(invite, 180, "Ringing"), BOB)
+    sent = parsed(invite)
+    srv.core.rpc.call("tm.cancel", [sent.call_id, str(sent.cseq.num)])
+    [cancel] = _cancels(srv.core.take_outbox())
+    [ack] = [m for m in map(parsed, srv.handle(reply_to(invite, 487, "Request Terminated"), BOB))
+             if isinstance(m, Request)]
+    for msg in (cancel, ack):
+        assert msg.header("user-agent") == user_agent
+        assert _names(msg)[:6] == ["Via", "From", "Call-ID", "To", "CSeq", "Max-Forwards"]
+
+
 # ------------------------------------------------------------------ failure_exec_mode
 
 # 65,480 bytes received: with the proxy's Via the relayed request does not fit in a UDP datagram

@@ -100,14 +100,10 @@ class Cancel(TmBase):
                                branch=br.index, flags=TMCB_LOCAL_F, send_buf=tx.data,
                                dst=(dest.proto, dest.host, dest.port))
 
-    def _ack_builder(self, cell: Cell, br: UacBranch) -> Callable[[Request, Response], Request] | None:
-        """How the ACK of a negative reply on the branch is built, when not as RFC 3261 says
-        (reparse_invite=0, ac_extra_hdrs)."""
-        reparse = bool(self.cfg.get("tm", "reparse_invite"))
-        prefix = str(self.cfg.get("tm", "ac_extra_hdrs") or "")
-        if reparse and not prefix:
-            return None
-        return partial(negative_ack, cell, br, reparse=reparse, prefix=prefix,
+    def _ack_builder(self, cell: Cell, br: UacBranch) -> Callable[[Request, Response], Request]:
+        """How the ACK of a negative reply on the branch is built (reparse_invite, ac_extra_hdrs)."""
+        return partial(negative_ack, cell, br, reparse=bool(self.cfg.get("tm", "reparse_invite")),
+                       prefix=str(self.cfg.get("tm", "ac_extra_hdrs") or ""),
                        user_agent=self.core.user_agent_header)
 
     def _stop(self, leg: Leg) -> None:
