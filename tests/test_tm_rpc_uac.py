@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from kampy.rpc import JsonRpc, RpcDelayed
 from kampy.runtime.context import Outgoing
 from kampy.runtime.server import Server
@@ -60,3 +62,30 @@ def test_t_uac_wait_is_refused_as_by_kamailios_jsonrpcs_fifo_and_sends_nothing()
     answer = _call(srv, "tm.t_uac_wait", PING)
     assert answer["error"] == {"code": 500, "message": "internal error: failed to create context"}
     assert _sent(srv) == []
+
+
+def _header_lines(out: Outgoing, *names: str) -> list[str]:
+    return [line for line in out.data.decode().split("\r\n") if line.split(":")[0] in names]
+
+
+def test_t_uac_start_takes_the_call_id_and_cseq_of_the_headers_given() -> None:
+    # Kamailio 5.6 sends them as the request's own (tm_skip_hf), not as extra copies
+    srv = server(ROUTES)
+    _call(srv, "tm.t_uac_start", [*PING[:4], PING[4] + "Call-ID: given-1\r\nCSeq: 7 OPTIONS\r\n"])
+    assert _header_lines(_sent(srv)[0], "Call-ID", "CSeq") == ["CSeq: 7 OPTIONS", "Call-ID: given-1"]
+
+
+@pytest.mark.parametrize(("cseq", "fault"), [("x7 OPTIONS", "Non-numerical CSeq"),
+                                             ("7 INVITE", "CSeq method mismatch"), ("7", "Invalid headers")])
+def test_t_uac_start_refuses_a_cseq_that_does_not_fit_the_request(cseq: str, fault: str) -> None:
+    srv = server(ROUTES)
+    answer = _call(srv, "tm.t_uac_start", [*PING[:4], PING[4] + f"CSeq: {cseq}\r\n"])
+    assert answer["error"] == {"code": 400, "message": fault} and _sent(srv) == []
+
+
+def test_t_uac_start_writes_the_sending_sockets_address_for_a_double_bang() -> None:
+    srv = server(ROUTES)
+    _call(srv, "tm.t_uac_start", [*PING[:4], PING[4] + "X-Sock: <sip:!!>\r\n"])
+    out = _sent(srv)[0]
+    assert out.local is not None
+    assert _header_lines(out, "X-Sock") == [f"X-Sock: <sip:{out.local.host}:{out.local.port}>"]

@@ -13,6 +13,7 @@ from .uac import Uac
 ReplyCallback = Callable[[int, Response | None], None]
 
 # error_text() of Kamailio's core for the codes tm answers itself
+SUBST = "!!"  # rpc_uac.c's doubled SUBST_CHAR
 ERROR_TEXTS = {408: "Request Timeout", 477: "Unfortunately error on sending to next hop occurred",
                478: "Unresolvable destination", 500: "Server Internal Error", 503: "Service Unavailable"}
 
@@ -30,17 +31,21 @@ class _Request:
         if self.nexthop is not None:
             _check_uri(self.nexthop, f'Invalid next-hop uri "{nexthop}"')
         self.socket = None if socket in ("", ".") else _local_socket(socket, sockets)
-        self.from_uri = self.to_uri = ""
+        self.from_uri = self.to_uri = self.call_id = self.cseq = ""
         extra: list[str] = []
         names: set[str] = set()
         for line in headers.replace("\r\n", "\n").split("\n"):
             name, _, value = line.partition(":")
             lname = name.strip().lower()
             names.add(lname)
-            if lname in ("from", "f"):
+            if lname in ("from", "f"):  # tm_skip_hf: these four are the dialog's, not copied
                 self.from_uri = value.strip()
             elif lname in ("to", "t"):
                 self.to_uri = value.strip()
+            elif lname in ("call-id", "i"):
+                self.call_id = self.call_id or value.strip()
+            elif lname == "cseq":
+                self.cseq = self.cseq or value.strip()
             elif line.strip():
                 extra.append(line.strip() + "\r\n")
         if body and not names & {"content-type", "c"}:
@@ -51,7 +56,20 @@ class _Request:
             raise RpcFault(400, "To missing")
         if not self.from_uri:
             raise RpcFault(400, "From missing")
+        self.local_seq = _cseq_number(self.cseq, method) if self.cseq else None
         self.headers = "".join(extra)
+
+
+def _cseq_number(cseq: str, method: str) -> int:
+    """The number of a CSeq header given for the request (rpc_uac_check_msg)."""
+    number, _, cseq_method = cseq.partition(" ")
+    if not cseq_method.strip():  # the SIP parser refuses it
+        raise RpcFault(400, "Invalid headers")
+    if not number.isdigit():
+        raise RpcFault(400, "Non-numerical CSeq")
+    if cseq_method.strip() != method:
+        raise RpcFault(400, "CSeq method mismatch")
+    return int(number)
 
 
 def _local_socket(text: str, sockets: Sequence[Socket]) -> Socket:
@@ -84,10 +102,18 @@ class RpcUac(Uac):
         return _Request(method, ruri, nexthop, socket, headers, body, self.core.sockets)
 
     def _rpc_send(self, req: _Request, callback: ReplyCallback | None = None) -> None:
-        call_id = self._callids.next()
+        call_id = req.call_id or self._callids.next()
         dialog = UacDialog(call_id, tags.from_tag(self.core, call_id, req.ruri), req.from_uri, req.to_uri,
-                           remote_target=req.ruri, dst_uri=req.nexthop, send_socket=req.socket)
-        ret = self._send_in(req.method, dialog, req.headers, req.body.encode(), reply_callback=callback)
+                           local_seq=req.local_seq, remote_target=req.ruri, dst_uri=req.nexthop,
+                           send_socket=req.socket)
+        headers = req.headers
+        if SUBST in headers:  # get_hfblock: "!!" is the address of the socket the request leaves from
+            sock = self._sending_socket(dialog)
+            if sock is None:
+                raise RpcFault(500, "Failed to build headers block")
+            headers = headers.replace(SUBST, f"{sock.advertise_host or sock.host}:"
+                                             f"{sock.advertise_port or sock.port}")
+        ret = self._send_in(req.method, dialog, headers, req.body.encode(), reply_callback=callback)
         if ret <= 0:
             code, text = error_reply(ret, "RPC/UAC")
             raise RpcFault(code, text)

@@ -154,6 +154,21 @@ class Uac(Lifetime):
             dialog.local_seq += 1
         return self.t_uac(method, dialog, headers=headers, body=body, cb_types=cb_types, callback=callback)
 
+    def _sending_socket(self, dialog: UacDialog) -> Socket | None:
+        """The socket a request in `dialog` would leave from (None: it cannot be sent): the first of
+        its next hop's resolved targets that has one, or one of the next hop's protocol."""
+        if dialog.send_socket is not None:
+            return dialog.send_socket
+        try:
+            dest = sip_destination(calculate_hooks(dialog).next_hop)
+        except SIPProtocolError:
+            return None
+        if dest is None:
+            return None
+        proto = dest.proto or "udp"
+        targets = self.core.sip_targets(dest) or [SipTarget(proto, dest.host, dest.port or 5060)]
+        return next((sock for t in targets if (sock := self._local_socket(dialog, t)) is not None), None)
+
     def _send_in(self, method: str, dialog: UacDialog, headers: str | bytes, body: bytes, *,
                  cb_types: int = 0, tm_callback: TmCallback | None = None,
                  reply_callback: Callable[[int, Response | None], None] | None = None,
