@@ -61,8 +61,15 @@ request_route {
   if ($rU == "fork" || $rU == "auth") { append_branch("sip:$rU-2@127.0.0.1:CALLEE"); }
   if ($rU == "blst") { $du = "sip:127.0.0.1:BLOCKED"; }
   if ($rU == "late") { t_on_reply("LATE"); }
+  if ($rU == "armlate") { t_relay(); t_on_failure("ARMED"); exit; }
+  if ($rU == "armbranch") { t_on_branch("ARMB"); }
+  if ($rU == "armreply") { t_on_reply("ARMR"); }
+  if ($rU == "replylate") { t_relay(); t_on_reply("ARMR"); exit; }
   t_relay();
 }
+branch_route[ARMB] { t_on_failure("ARMED"); }
+onreply_route[ARMR] { t_on_failure("ARMED"); }
+failure_route[ARMED] { t_reply("599", "Armed"); }
 onreply_route[stray] { if ($rs == 299) { drop; } }
 onreply_route[LATE] { if ($rs == 183) { t_reply("486", "Busy Here"); } }
 event_route[tm:local-request] {
@@ -317,6 +324,20 @@ def blocklisted_503(run: Run) -> object:
     return got
 
 
+def armed_late(run: Run) -> object:
+    """What the caller gets for the callee's 486 when t_on_failure() runs once the transaction exists:
+    Kamailio 5.6 copies the transaction's failure and reply routes into a branch when it is made
+    (uac[].on_failure), so only branch_route's arms the branch; after t_relay() and in onreply_route it
+    comes too late for the branch already sent, as t_on_reply() after t_relay()."""
+    got = {}
+    for user in ("armlate", "armbranch", "armreply", "replylate"):
+        run.send("MESSAGE", run.peers.ruri(user), run.call_id(user), branch=f"z9hG4bK-{user}")
+        message, addr = run.at_callee("MESSAGE")
+        run.answer(message, 486, "Busy Here", addr)
+        got[user] = first_line(run.reply())
+    return got
+
+
 SCENARIOS: dict[str, Callable[[Run], object]] = {
     "local-response-route": local_response,  # first: before any other reply of tm's own
     "e2e-cancel-reason": e2e_cancel("cancel"),
@@ -329,6 +350,7 @@ SCENARIOS: dict[str, Callable[[Run], object]] = {
     "rich_redirect": redirect,
     "aggregate_challenges": challenges,
     "blst_503": blocklisted_503,
+    "t_on_failure_late": armed_late,
 }
 
 
@@ -364,6 +386,9 @@ def test_what_the_callee_and_caller_see(results) -> None:  # type: ignore[no-unt
     assert kampy["t_set_no_e2e_cancel_reason"] == [["1"], ["1"]]
     assert kampy["local-cancel-reason"] == [['SIP;cause=200;text="Call completed elsewhere"', "1"], ["1"]]
     assert kampy["on_sl_reply"] == ["SIP/2.0 298 Stray"]
+    busy = "SIP/2.0 486 Busy Here"
+    assert kampy["t_on_failure_late"] == {"armlate": busy, "armbranch": "SIP/2.0 599 Armed",
+                                          "armreply": busy, "replylate": busy}
     assert kampy["rich_redirect"] == ("SIP/2.0 302 Moved",
                                       ["<sip:b1@127.0.0.1:5080>;flags=8, <sip:b2@127.0.0.1>;q=0.5;flags=8"])
     assert kampy["aggregate_challenges"] == ("SIP/2.0 401 Unauthorized", ['Digest realm="one", nonce="n1"'],
