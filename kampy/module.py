@@ -116,9 +116,10 @@ class Arg:
     fixup: str = ""
     # Kamailio's "var" fixups for a string argument (FMT kind): "pve" (fixup_var_pve_str_12, as
     # sl_send_reply's reason) and "str" (fixup_var_str_12, as t_reply's): a value that starts with a
-    # pseudo-variable is that pseudo-variable alone (the rest ignored), one that starts with `@` a
-    # select; else "pve" formats the text and "str" takes it as it is ("str": an unset
-    # pseudo-variable is None, as get_str_fparam fails on it)
+    # pseudo-variable is that pseudo-variable alone (the rest ignored), one that starts with `$` and
+    # no pseudo-variable names an AVP (`$x y`: the AVP "x y"), one that starts with `@` a select;
+    # else "pve" formats the text and "str" takes it as it is. An unset pseudo-variable or AVP is
+    # None, as get_str_fparam fails on it: the handler takes its default.
     var_fixup: str = ""
 
 
@@ -161,6 +162,12 @@ class Function:
         if index < len(self.args):
             return self.args[index].kind
         return self.args[-1].kind if self.args else ArgKind.FMT
+
+    def arg_var_fixup(self, index: int) -> str:
+        """The Kamailio "var" fixup of argument `index` (Arg.var_fixup), "" for none."""
+        if index < len(self.args):
+            return self.args[index].var_fixup
+        return self.args[-1].var_fixup if self.args else ""
 
 
 @dataclass(frozen=True)

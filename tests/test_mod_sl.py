@@ -298,3 +298,18 @@ def test_t_reply_takes_text_after_its_start_as_it_is(kampy_cfg):
                     't_reply("404", "$rU gone"); }')
     assert sip.send_request("OPTIONS", "sip:a@127.0.0.1").replies[0].msg.reason == "No $rU here"
     assert sip.send_request("OPTIONS", "sip:b@127.0.0.1").replies[0].msg.reason == "b"
+
+
+def test_a_reason_that_is_a_dollar_and_no_pseudo_variable_names_an_avp(kampy_cfg):
+    # Kamailio's FPARAM_AVP: "$x" is $avp(x), "$x y" the AVP "x y" (unset here: default_reason)
+    sip = kampy_cfg('loadmodule "sl"\nloadmodule "pv"\n'
+                    'request_route { $avp(x) = "avp x"; '
+                    'if ($rU == "a") { sl_send_reply("404", "$x"); exit; } sl_send_reply("404", "$x y"); }')
+    assert sip.send_request("OPTIONS", "sip:a@127.0.0.1").replies[0].msg.reason == "avp x"
+    assert sip.send_request("OPTIONS", "sip:b@127.0.0.1").replies[0].msg.reason == "Internal Server Error"
+
+
+def test_a_reason_that_is_an_unset_pseudo_variable_is_default_reason(kampy_cfg):
+    sip = kampy_cfg('loadmodule "sl"\nloadmodule "pv"\nmodparam("sl", "default_reason", "Nothing")\n'
+                    'request_route { sl_send_reply("404", "$hdr(X-None) here"); }')
+    assert sip.send_request("OPTIONS", "sip:a@127.0.0.1").replies[0].msg.reason == "Nothing"

@@ -71,8 +71,9 @@ def test_ltt_x_with_a_transaction_is_tms(kampy_cfg: Any) -> None:
 
 
 def test_ltt_with_an_unknown_key_is_refused_at_load(kampy_cfg: Any) -> None:
+    # (as sl_send_reply()'s reason, Kamailio 5.6 takes "$ltt(y)" for the AVP "ltt(y)": no error)
     with pytest.raises(Exception, match="unknown PV ltt key: y"):
-        server(kampy_cfg, 'sl_send_reply("404", "$ltt(y)");')
+        server(kampy_cfg, '$var(r) = $ltt(y);')
 
 
 def test_local_response_route_runs_with_the_reply_as_the_message(kampy_cfg: Any) -> None:

@@ -16,7 +16,7 @@ from kampy import loader
 from kampy.config import ast, core_ignored, core_params, rvtypes
 from kampy.config.cfgcheck import check_cfg, select_problem
 from kampy.config.core import CORE_EXPORTS, CORE_PARAMS
-from kampy.config.pvparse import PVSyntaxError, parse_format, parse_pv
+from kampy.config.pvparse import PVSyntaxError, avp_ident, parse_format, parse_pv, parse_pv_at
 from kampy.errors import ConfigError, Diagnostic
 from kampy.runtime.selects import SelectTable
 from kampy.module import (
@@ -564,8 +564,28 @@ class Resolver:
             if not re.fullmatch(r"\s*[-+]?(0x[0-9a-fA-F]+|\d+)\s*", text):
                 self.error(arg.pos, f"{func.name}() argument {index + 1} must be a number, not '{text}'")
             return
+        if kind is ArgKind.FMT and func.arg_var_fixup(index) and self.lone_pv(arg):
+            return
         if kind in (ArgKind.FMT, ArgKind.INT, ArgKind.EXPR):
             self.format_string(arg)
+
+    def lone_pv(self, arg: ast.Str) -> bool:
+        """Kamailio's "var" fixups (FPARAM_PVS, then FPARAM_AVP): a text that starts with a
+        pseudo-variable is that one alone, one that starts with `$` and no known pseudo-variable
+        names an AVP; False for a text that is neither (a format, checked as such)."""
+        text = arg.value.strip()
+        if not text.startswith("$"):
+            return False
+        try:
+            spec: ast.PVar | None = parse_pv_at(text, 0, arg.pos)[0]
+        except PVSyntaxError:
+            spec = None
+        if spec is not None and spec.cls == "$":  # the $$ marker
+            return True
+        if spec is not None and (not self.resolve or spec.cls in self.pv_classes()):
+            self.pvar(spec)
+            return True
+        return avp_ident(text, arg.pos) is not None
 
     def format_string(self, arg: ast.Str) -> None:
         try:

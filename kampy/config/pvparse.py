@@ -143,6 +143,20 @@ def avp_param_name(value: object, error: str) -> str | None:
     return spec.arg[2:] if spec.arg[:2] in ("s:", "S:") else spec.arg
 
 
+def avp_ident(text: str, pos: Pos = NOWHERE) -> PVar | None:
+    """Kamailio's FPARAM_AVP, which its "var" fixups try when a `$` text is no pseudo-variable: the
+    rest of the (trimmed) text names an AVP as parse_avp_ident() reads it, `$x y` the AVP `x y`;
+    None for no name, a name starting with a blank, or the `<track>.<name>` forms (kampy's AVPs
+    have no tracks or classes)."""
+    text = text.strip()
+    name = text[1:]
+    if not text.startswith("$") or not name or name[0].isspace() or "." in name:
+        return None
+    if len(name) >= 2 and name[1] == ":" and (name[0] not in "sSiI" or len(name) == 2):
+        return None
+    return PVar("avp", name, text=f"$avp({name})", pos=pos)
+
+
 def parse_format(text: str, pos: Pos = NOWHERE) -> tuple[Literal | PVar, ...]:
     """Split a string into literal text and pseudo-variables, as Kamailio's pv_parse_format."""
     parts: list[Literal | PVar] = []

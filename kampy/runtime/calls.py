@@ -11,7 +11,7 @@ from typing import Any
 from kampy.config import ast
 from kampy.config.compile import CompiledConfig
 from kampy.module import REGEX_FLAGS, ArgKind, Function, RouteType
-from kampy.config.pvparse import PVSyntaxError, parse_pv, parse_pv_at
+from kampy.config.pvparse import PVSyntaxError, avp_ident, parse_pv, parse_pv_at
 from kampy.memo import BoundedCache
 from kampy.runtime import actionhooks, actions, expressions
 from kampy.runtime.context import MessageContext, ScriptDrop, ScriptExit
@@ -181,9 +181,9 @@ class Calls:
         if isinstance(node, ast.Str):
             if kind is ArgKind.STR:
                 return Constant(node.value)
-            var = self._var_fixup(func, index)
+            var = func.arg_var_fixup(index)
             if var:
-                lone = self._lone_pv(node, null=var == "str")
+                lone = self._lone_pv(node)
                 if lone is not None:
                     return lone
                 if var == "str":
@@ -196,17 +196,12 @@ class Calls:
         value = self.expr(node, rtype)
         return lambda ctx: to_str(value(ctx))
 
-    @staticmethod
-    def _var_fixup(func: Function, index: int) -> str:
-        args = func.args
-        arg = args[index] if index < len(args) else (args[-1] if args else None)
-        return arg.var_fixup if arg is not None else ""
-
-    def _lone_pv(self, node: ast.Str, null: bool = False) -> Fn | None:
-        """Kamailio's FPARAM_PVS and FPARAM_SELECT, tried first by its "var" fixups: the
-        pseudo-variable the text starts with (the rest of the text ignored), or the select it
-        is; None when it is neither. `null`: an unset pseudo-variable gives None (get_str_fparam
-        fails on it: t_reply() then takes tm's default_reason), not `<null>`."""
+    def _lone_pv(self, node: ast.Str) -> Fn | None:
+        """Kamailio's FPARAM_PVS, FPARAM_AVP and FPARAM_SELECT, tried first by its "var" fixups:
+        the pseudo-variable the text starts with (the rest of the text ignored), the AVP a `$`
+        text that is no pseudo-variable names, or the select it is; None when it is none of them.
+        An unset one gives None (get_str_fparam fails on it: sl_send_reply() and t_reply() then
+        take their default_reason), not `<null>`."""
         text = node.value.strip()
         if text.startswith("@"):
             try:
@@ -218,12 +213,16 @@ class Calls:
             return None
         try:
             spec, _ = parse_pv_at(text, 0, node.pos)
-        except PVSyntaxError:
-            return None
-        get = self.pv_accessor(spec).get
-        if null:
-            return lambda ctx: None if (value := get(ctx)) is None else format_value(value)
-        return lambda ctx: format_value(get(ctx))
+            if spec.cls == "$":  # Kamailio's $$ marker pseudo-variable
+                return lambda ctx: "$"
+            get = self.pv_accessor(spec).get
+        except (PVSyntaxError, LoadError):  # no pseudo-variable: FPARAM_AVP, else a format
+            avp = avp_ident(text, node.pos)
+            if avp is None:
+                return None
+            get = self.pv_accessor(avp).get
+        # get_str_fparam fails on an unset one: the function takes its default, not "<null>"
+        return lambda ctx: None if (value := get(ctx)) is None else format_value(value)
 
     @staticmethod
     def _maybe_const(fn: Fn, node: ast.Node) -> Fn | Constant:

@@ -43,6 +43,11 @@ request_route {
   if ($rU == "mode2") { send_reply_mode("403", "Invalid user - $fU", "2"); exit; }
   if ($rU == "mode3") { send_reply_mode("403", "Invalid user - $fU", "3"); exit; }
   if ($rU == "fwd") { $du = "sip:127.0.0.1:UAS"; forward(); exit; }
+  if ($rU == "avp") { $avp(x) = "avp x"; sl_send_reply("404", "$x"); exit; }
+  if ($rU == "noavp") { sl_send_reply("404", "$nosuch y"); exit; }
+  if ($rU == "lone") { sl_send_reply("404", " $rU not found"); exit; }
+  if ($rU == "marker") { sl_send_reply("404", "$$ dollar"); exit; }
+  if ($rU == "unset") { send_reply("404", "$hdr(X-None) x"); exit; }
   if (is_method("ACK")) { $shv(late) = $ci; exit; }
   sl_send_reply("486", "Busy Here");
 }
@@ -147,6 +152,15 @@ def test_ltt_is_the_to_tag_of_the_stateless_reply_on_both(servers, user):
     for server in servers:
         reply = ask(server, user, "INVITE")
         assert status_line(reply).split(" ", 2)[2] == to_tag(reply), server.name
+
+
+# sl's reason (fixup_var_pve_str_12): a pseudo-variable at its start is the reason alone, a `$` name that
+# is none is an AVP, and an unset one gives default_reason
+@pytest.mark.parametrize(("user", "reason"), [("avp", "avp x"), ("noavp", "Internal Server Error"),
+                                              ("lone", "lone"), ("marker", "$"),
+                                              ("unset", "Internal Server Error")])
+def test_a_reason_starting_with_a_dollar_is_taken_as_kamailio_takes_it(servers, user, reason):
+    assert [status_line(ask(server, user)) for server in servers] == [f"SIP/2.0 404 {reason}"] * 2
 
 
 def test_local_response_and_filtered_ack_routes_run_on_both(servers):
