@@ -144,6 +144,18 @@ def test_replace_from_in_none_mode_leaves_no_parameter_and_may_be_called_again(k
     assert (result.avp("first"), result.avp("second")) == (1, 1)
 
 
+def test_a_replaced_from_sets_use_uac_from_and_a_second_call_after_msg_iflag_set_fails(
+        kampy_cfg: Any) -> None:
+    # Kamailio's FL_USE_UAC_FROM (tm builds the CANCELs of such an INVITE from the one sent)
+    sip = kampy_cfg(CFG.replace("{mode}", "auto").replace("{extra}", 'loadmodule "corex.so"').replace(
+        "{{", "{").replace("}}", "}").replace(
+        '$avp(second) = uac_replace_from("sip:again@anon.test");',
+        '$avp(flag) = msg_iflag_is_set("USE_UAC_FROM"); msg_iflag_set("USE_UAC_TO"); '
+        '$avp(second) = uac_replace_to("sip:again@anon.test");'))
+    result = sip.send(INVITE, src="192.0.2.10:5060")
+    assert (result.avp("first"), result.avp("flag"), result.avp("second")) == (1, 1, -1)
+
+
 def test_manual_mode_restores_only_when_the_script_asks(kampy_cfg: Any) -> None:
     sip = _server(kampy_cfg, "manual")
     rr = sip.send(INVITE, src="192.0.2.10:5060").assert_forwarded("INVITE").msg.header("Record-Route")

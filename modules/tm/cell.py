@@ -158,7 +158,9 @@ class Cell:
     no_e2e_cancel_reason: bool = False  # T_NO_E2E_CANCEL_REASON (t_set_no_e2e_cancel_reason)
     cancel_reasons: list[str] | None = None  # the Reason lines of the CANCEL received (uas.cancel_reas)
     cancel_cause: int = 0  # the final reply the CANCELs of `cancel_after` are sent for
-    use_uac_headers: bool = False  # t_use_uac_headers(): a CANCEL's To is the INVITE's as sent
+    # FL_USE_UAC_FROM/FL_USE_UAC_TO of the request (t_use_uac_headers(), uac_replace_*(),
+    # msg_iflag_set()): its CANCELs are built from the INVITE sent, with its To for the latter
+    uac_flags: int = 0
     saved_changes: int | None = None  # t_save_lumps(): how many changes of the request failure_route keeps
     drop_replies: int = 3  # while a failure_route runs: failure_reply_mode, or t_drop_replies()'s
     replicate: bool = False  # t_replicate (Kamailio's T_IS_LOCAL_FLAG): the replies stay here

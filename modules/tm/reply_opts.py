@@ -4,7 +4,7 @@ t_set_no_e2e_cancel_reason, t_save_lumps, t_use_uac_headers), and the pieces of 
 reply_aggregate_auth)."""
 from __future__ import annotations
 
-from kampy.api import MessageContext, Response, RouteType
+from kampy.api import FL_USE_UAC_FROM, FL_USE_UAC_TO, MessageContext, Response, RouteType
 
 from .base import TmBase, log
 from .cell import Cell
@@ -31,7 +31,12 @@ class ReplyOptions(TmBase):
         return self.t_set_no_e2e_cancel_reason(ctx, on_off)
 
     def t_use_uac_headers(self, ctx: MessageContext) -> int:
-        return self._flag(ctx, "use_uac_headers", True)  # type: ignore[attr-defined]
+        """FL_USE_UAC_FROM and FL_USE_UAC_TO on the request and on its transaction."""
+        ctx.msg_flags |= FL_USE_UAC_FROM | FL_USE_UAC_TO
+        cell = self.cell_of(ctx)  # type: ignore[attr-defined]
+        if cell is not None:
+            cell.uac_flags |= FL_USE_UAC_FROM | FL_USE_UAC_TO
+        return 1
 
     def t_save_lumps(self, ctx: MessageContext) -> int:
         """The changes made to the request so far are the ones failure_route's branches start from."""

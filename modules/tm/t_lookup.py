@@ -8,6 +8,8 @@ message that belongs to another worker over to it."""
 from __future__ import annotations
 
 from kampy.api import (
+    FL_USE_UAC_FROM,
+    FL_USE_UAC_TO,
     TMCB_ACK_NEG_IN,
     TMCB_E2EACK_IN,
     TMCB_E2EACK_RETR_IN,
@@ -194,7 +196,8 @@ class Lookup(Lifetime, Matcher):
                                   str(msg.cseq.num) if msg.cseq is not None else "")
         cell = Cell(next(self._labels), msg, msg.method.upper(), timers, src=ctx.src,
                     shared_key=shared_key, auto_inv_100=self.auto_inv_100, disable_6xx=self.disable_6xx,
-                    no_e2e_cancel_reason=not self.cfg.get("tm", "e2e_cancel_reason"))
+                    no_e2e_cancel_reason=not self.cfg.get("tm", "e2e_cancel_reason"),
+                    uac_flags=ctx.msg_flags & (FL_USE_UAC_FROM | FL_USE_UAC_TO))
         self._apply_pending(ctx, cell)
         cell.state = ScriptState.of(ctx)  # what the request had when the transaction began (its clone)
         src = ctx.src

@@ -5,7 +5,7 @@ ac_extra_hdrs prefix), or from the INVITE received (reparse_invite=0, build_loca
 User-Agent, for a local transaction too)."""
 from __future__ import annotations
 
-from kampy.api import Request, Response
+from kampy.api import FL_USE_UAC_TO, Request, Response
 
 from .cell import Cell, UacBranch
 
@@ -61,14 +61,13 @@ def from_received(method: str, cell: Cell, br: UacBranch, to: str, user_agent: s
 
 
 def cancel_of(cell: Cell, br: UacBranch, *, reparse: bool, prefix: str, user_agent: str | None) -> Request:
-    """The CANCEL of a branch: the To of the INVITE received (or of the local one) unless
-    t_use_uac_headers() ran, which also makes it reparse the INVITE sent."""
-    if cell.use_uac_headers:
-        return from_sent("CANCEL", br.request, None, prefix)
+    """The CANCEL of a branch: the To of the INVITE received (or of the local one) unless the request
+    had FL_USE_UAC_TO; either FL_USE_UAC_* flag also makes it reparse the INVITE sent."""
     received_to = cell.request.header("to") or ""
-    if not reparse:
+    if not reparse and not cell.uac_flags:
         return from_received("CANCEL", cell, br, received_to, user_agent)
-    return from_sent("CANCEL", br.request, None if cell.is_local else received_to, prefix)
+    keep_sent = cell.is_local or cell.uac_flags & FL_USE_UAC_TO
+    return from_sent("CANCEL", br.request, None if keep_sent else received_to, prefix)
 
 
 def negative_ack(cell: Cell, br: UacBranch, invite: Request, reply: Response, *, reparse: bool, prefix: str,

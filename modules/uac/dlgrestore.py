@@ -90,7 +90,4 @@ class DlgRestore:
         write_value(ctx.msg, hname, value)
         if not self.module.watch_replies(ctx, marks):
             return
-        if is_from:
-            marks.from_ = True
-        else:
-            marks.to = True
+        marks.mark(ctx, is_from)

@@ -12,6 +12,8 @@ from kampy.api import (
     L_ERR,
     L_INFO,
     L_WARN,
+    FL_USE_UAC_FROM,
+    FL_USE_UAC_TO,
     TMCB_RESPONSE_IN,
     CoreAPI,
     DBError,
@@ -73,6 +75,15 @@ class _Marks:
         self.from_ = False
         self.to = False
         self.callback = False
+
+    def mark(self, ctx: MessageContext, is_from: bool) -> None:
+        """The From (or To) done, and the request's FL_USE_UAC_FROM (FL_USE_UAC_TO) set: tm builds
+        the CANCELs of its INVITE from the one sent."""
+        if is_from:
+            self.from_ = True
+        else:
+            self.to = True
+        ctx.msg_flags |= FL_USE_UAC_FROM if is_from else FL_USE_UAC_TO
 
 
 class UacModule(Module):
@@ -156,7 +167,8 @@ class UacModule(Module):
         msg = ctx.msg
         is_from = hname == "From"
         marks = self.marks(ctx)
-        if ctx.route_type & RouteType.REQUEST and (marks.from_ if is_from else marks.to):
+        flag = FL_USE_UAC_FROM if is_from else FL_USE_UAC_TO
+        if ctx.route_type & RouteType.REQUEST and ctx.msg_flags & flag:
             log_at(log, L_ERR, "called uac_replace_%s() multiple times on the message", hname.lower())
             return -1
         value = current_value(msg, hname)
@@ -190,10 +202,7 @@ class UacModule(Module):
         if not self.watch_replies(ctx, marks):
             return -1
         write_value(msg, hname, new_value)
-        if is_from:
-            marks.from_ = True
-        else:
-            marks.to = True
+        marks.mark(ctx, is_from)
         return 1
 
     def _add_store_param(self, ctx: MessageContext, is_from: bool, old_uri: str, uri: str) -> bool:
@@ -267,11 +276,7 @@ class UacModule(Module):
             log_at(log, L_ERR, "%s [%s]", why, addr.uri_text)
             return False
         write_value(ctx.msg, hname, with_uri(addr.value, uri) or addr.value)
-        marks = self.marks(ctx)
-        if in_to:
-            marks.to = True
-        else:
-            marks.from_ = True
+        self.marks(ctx).mark(ctx, not in_to)
         return True
 
     def _reply_callback(self, marks: _Marks) -> Any:

@@ -2,8 +2,9 @@
 callee; the Reason (and ac_extra_hdrs) headers of the CANCELs and ACKs it gets, the request
 tm:local-request changed, what tm:local-response saw, which stray replies on_sl_reply lets through,
 a local request retried by failure_route (enable_uac_fr), a 2xx after the final reply, a redirect's
-Contact (rich_redirect), aggregated challenges, and what a 503 with Retry-After does to the next
-request to its source are Kamailio's."""
+Contact (rich_redirect), aggregated challenges, what a 503 with Retry-After does to the next
+request to its source, the failure routes armed once the transaction exists and the To of a CANCEL
+after msg_iflag_set("USE_UAC_TO") are Kamailio's."""
 from __future__ import annotations
 
 import socket
@@ -61,6 +62,10 @@ request_route {
   if ($rU == "fork" || $rU == "auth") { append_branch("sip:$rU-2@127.0.0.1:CALLEE"); }
   if ($rU == "blst") { $du = "sip:127.0.0.1:BLOCKED"; }
   if ($rU == "late") { t_on_reply("LATE"); }
+  if ($rU == "uacto" || $rU == "uacfrom") {
+    remove_hf("To"); append_hf("To: <sip:changed@127.0.0.1>\\r\\n");
+    if ($rU == "uacto") { msg_iflag_set("USE_UAC_TO"); } else { msg_iflag_set("USE_UAC_FROM"); }
+  }
   if ($rU == "armlate") { t_relay(); t_on_failure("ARMED"); exit; }
   if ($rU == "armbranch") { t_on_branch("ARMB"); }
   if ($rU == "armreply") { t_on_reply("ARMR"); }
@@ -324,6 +329,22 @@ def blocklisted_503(run: Run) -> object:
     return got
 
 
+def uac_flags(run: Run) -> object:
+    """The To of the CANCEL of an INVITE whose To the script changed: the one sent with USE_UAC_TO
+    (msg_iflag_set(), as uac_replace_to() sets it), the one received with USE_UAC_FROM alone."""
+    got = {}
+    for user in ("uacto", "uacfrom"):
+        call = run.call_id(user)
+        invites = ringing_invite(run, user, call)
+        run.send("CANCEL", run.peers.ruri(user), call)
+        cancel, addr = run.at_callee("CANCEL")
+        run.answer(cancel, 200, "OK", addr)
+        run.answer(invites[0], 487, "Request Terminated", addr)
+        run.at_callee("ACK")
+        got[user] = run.named(headers(cancel, "to")[0])
+    return got
+
+
 def armed_late(run: Run) -> object:
     """What the caller gets for the callee's 486 when t_on_failure() runs once the transaction exists:
     Kamailio 5.6 copies the transaction's failure and reply routes into a branch when it is made
@@ -351,6 +372,7 @@ SCENARIOS: dict[str, Callable[[Run], object]] = {
     "aggregate_challenges": challenges,
     "blst_503": blocklisted_503,
     "t_on_failure_late": armed_late,
+    "uac_flags": uac_flags,
 }
 
 
@@ -386,6 +408,8 @@ def test_what_the_callee_and_caller_see(results) -> None:  # type: ignore[no-unt
     assert kampy["t_set_no_e2e_cancel_reason"] == [["1"], ["1"]]
     assert kampy["local-cancel-reason"] == [['SIP;cause=200;text="Call completed elsewhere"', "1"], ["1"]]
     assert kampy["on_sl_reply"] == ["SIP/2.0 298 Stray"]
+    assert kampy["uac_flags"] == {"uacto": "<sip:changed@127.0.0.1>",
+                                  "uacfrom": "<sip:uacfrom@127.0.0.1:CALLEE>"}
     busy = "SIP/2.0 486 Busy Here"
     assert kampy["t_on_failure_late"] == {"armlate": busy, "armbranch": "SIP/2.0 599 Armed",
                                           "armreply": busy, "replylate": busy}
