@@ -119,7 +119,9 @@ class Arg:
     # pseudo-variable is that pseudo-variable alone (the rest ignored), one that starts with `$` and
     # no pseudo-variable names an AVP (`$x y`: the AVP "x y"), one that starts with `@` a select;
     # else "pve" formats the text and "str" takes it as it is. An unset pseudo-variable or AVP is
-    # None, as get_str_fparam fails on it: the handler takes its default.
+    # None, as get_str_fparam fails on it: the handler takes its default. "int" (fixup_var_int_12,
+    # as sl_send_reply's code; INT kind): the same lone pseudo-variable or AVP, None unless its value
+    # is an integer (an AVP's string of digits counts).
     var_fixup: str = ""
 
 

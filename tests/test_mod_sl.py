@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from kampy.api import Branch, Socket, parse_message
 from kampy.testing import FakeClock
 from kampy.modules.sl import EXPORTS
@@ -313,3 +315,12 @@ def test_a_reason_that_is_an_unset_pseudo_variable_is_default_reason(kampy_cfg):
     sip = kampy_cfg('loadmodule "sl"\nloadmodule "pv"\nmodparam("sl", "default_reason", "Nothing")\n'
                     'request_route { sl_send_reply("404", "$hdr(X-None) here"); }')
     assert sip.send_request("OPTIONS", "sip:a@127.0.0.1").replies[0].msg.reason == "Nothing"
+
+
+@pytest.mark.parametrize(("code", "status"), [("$var(i)", 403), ("$var(s)", 500), ("$s", 404), ("$rU", 500)])
+def test_a_code_from_a_pseudo_variable_counts_only_as_an_integer(kampy_cfg, code, status):
+    # fixup_var_int_12: a pseudo-variable's string is no code (default_code), an AVP's digits are
+    sip = kampy_cfg('loadmodule "sl"\nloadmodule "pv"\n'
+                    'request_route { $var(i) = 403; $var(s) = "404"; $avp(s) = "404"; '
+                    f'sl_send_reply("{code}", "x"); }}')
+    assert sip.send_request("OPTIONS", "sip:a@127.0.0.1").replies[0].msg.status == status

@@ -560,6 +560,8 @@ class Resolver:
                 self.error(arg.pos, f"{func.name}() writes its argument {index + 1}, but ${spec.cls} "
                                     "is read-only")
             return
+        if kind is ArgKind.INT and func.arg_var_fixup(index) == "int" and self.lone_pv(arg):
+            return
         if kind is ArgKind.INT and "$" not in text:
             if not re.fullmatch(r"\s*[-+]?(0x[0-9a-fA-F]+|\d+)\s*", text):
                 self.error(arg.pos, f"{func.name}() argument {index + 1} must be a number, not '{text}'")

@@ -26,6 +26,15 @@ log = logging.getLogger("kampy.runtime")
 _CONTROL = (ScriptExit, ScriptDrop, Return, Break, ModuleFailure)
 
 
+def _avp_int(value: Any) -> int | None:
+    """An AVP's value as get_int_fparam reads it: an integer, or a string of digits (str2int)."""
+    if value.__class__ is int:
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return None
+
+
 class _BadArgument(Exception):
     """A fix-up refused the value of an argument with pseudo-variables (logged; the call fails)."""
 
@@ -175,6 +184,10 @@ class Calls:
         if kind is ArgKind.EXPR:
             return self._maybe_const(self.expr(node, rtype), node)
         if kind is ArgKind.INT:
+            if isinstance(node, ast.Str) and func.arg_var_fixup(index) == "int":
+                lone_int = self._lone_int(node)
+                if lone_int is not None:
+                    return lone_int
             return self._int_arg(node, rtype)
         if kind is ArgKind.REGEX:
             return self._regex_arg(node, rtype, self._regex_flags(func, index))
@@ -223,6 +236,27 @@ class Calls:
             get = self.pv_accessor(avp).get
         # get_str_fparam fails on an unset one: the function takes its default, not "<null>"
         return lambda ctx: None if (value := get(ctx)) is None else format_value(value)
+
+    def _lone_int(self, node: ast.Str) -> Fn | None:
+        """fixup_var_int_12's FPARAM_PVS and FPARAM_AVP: the pseudo-variable the text starts with,
+        whose value counts only when it is an integer (get_int_fparam), or the AVP a `$` text that is
+        no pseudo-variable names, whose string value is read as digits; None (the function's default)
+        otherwise. None when the text is neither."""
+        text = node.value.strip()
+        if not text.startswith("$"):
+            return None
+        try:
+            spec, _ = parse_pv_at(text, 0, node.pos)
+            if spec.cls == "$":
+                return None
+            get = self.pv_accessor(spec).get
+        except (PVSyntaxError, LoadError):
+            avp = avp_ident(text, node.pos)
+            if avp is None:
+                return None
+            get_avp = self.pv_accessor(avp).get
+            return lambda ctx: _avp_int(get_avp(ctx))
+        return lambda ctx: value if (value := get(ctx)).__class__ is int else None
 
     @staticmethod
     def _maybe_const(fn: Fn, node: ast.Node) -> Fn | Constant:

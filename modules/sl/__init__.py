@@ -35,6 +35,10 @@ NOT_IMPLEMENTED = (
 )
 
 
+# fixup_sl_reply: fixup_var_int_12 and fixup_var_pve_str_12
+CODE = Arg("code", ArgKind.INT, var_fixup="int")
+REASON = Arg("reason", ArgKind.FMT, var_fixup="pve")
+
 EXPORTS = Exports(
     name="sl",
     doc="Stateless replies: sl_send_reply(), send_reply() and the sl: reply statistics.",
@@ -48,7 +52,7 @@ EXPORTS = Exports(
     functions=(
         Function(
             "sl_send_reply",
-            args=(Arg("code", ArgKind.INT), Arg("reason", ArgKind.FMT, var_fixup="pve")),
+            args=(CODE, REASON),
             routes=RouteType.REQUEST,
             doc="For the current request, a reply is sent back having the given code and text...",
             returns="1 when sent, -1 on error",
@@ -56,21 +60,21 @@ EXPORTS = Exports(
         Function(
             "sl_reply",
             handler="sl_send_reply",
-            args=(Arg("code", ArgKind.INT), Arg("reason", ArgKind.FMT, var_fixup="pve")),
+            args=(CODE, REASON),
             routes=RouteType.REQUEST,
             doc="Alias of sl_send_reply().",
             returns="",
         ),
         Function(
             "send_reply",
-            args=(Arg("code", ArgKind.INT), Arg("reason", ArgKind.FMT, var_fixup="pve")),
+            args=(CODE, REASON),
             routes=RouteType.REQUEST | RouteType.ONREPLY | RouteType.FAILURE,
             doc="For the current request, a reply is sent back having the given code and text...",
             returns="1 when sent, -1 on error",
         ),
         Function(
             "send_reply_mode",
-            args=(Arg("code", ArgKind.INT), Arg("reason", ArgKind.FMT, var_fixup="pve"),
+            args=(CODE, REASON,
                   Arg("mode", ArgKind.INT)),
             routes=RouteType.REQUEST | RouteType.ONREPLY | RouteType.FAILURE,
             doc="send_reply() with a mode: 1 do not connect to send the reply (as "

@@ -211,19 +211,21 @@ class SlModule(Module):
 
     # ------------------------------------------------------------ cfg functions
 
-    def sl_send_reply(self, ctx: MessageContext, code: int, reason: str | None) -> int:
-        """A reason that is an unset pseudo-variable or AVP is default_reason."""
-        return self.reply(ctx, int(code), self.default_reason if reason is None else reason)
+    def sl_send_reply(self, ctx: MessageContext, code: int | None, reason: str | None) -> int:
+        """A code or reason its pseudo-variable or AVP cannot give is default_code or default_reason."""
+        return self.reply(ctx, self.default_code if code is None else int(code),
+                          self.default_reason if reason is None else reason)
 
-    def send_reply(self, ctx: MessageContext, code: int, reason: str | None) -> int:
+    def send_reply(self, ctx: MessageContext, code: int | None, reason: str | None) -> int:
         """Reply within the transaction when tm has one for this request, else statelessly."""
+        code = self.default_code if code is None else code
         reason = self.default_reason if reason is None else reason
         tm = self.tm
         if tm is not None and tm.has_transaction(ctx):
             return int(tm.t_reply(ctx, int(code), reason))
         return self.reply(ctx, int(code), reason)
 
-    def send_reply_mode(self, ctx: MessageContext, code: int, reason: str | None, mode: int) -> int:
+    def send_reply_mode(self, ctx: MessageContext, code: int | None, reason: str | None, mode: int) -> int:
         """send_reply() with the reply's send flags: mode 1 only on an open connection, else
         mode 2 closing the connection after it (Kamailio tests 1 first: 3 is as 1)."""
         if int(mode) & MODE_NO_CONNECT:

@@ -48,6 +48,7 @@ request_route {
   if ($rU == "lone") { sl_send_reply("404", " $rU not found"); exit; }
   if ($rU == "marker") { sl_send_reply("404", "$$ dollar"); exit; }
   if ($rU == "unset") { send_reply("404", "$hdr(X-None) x"); exit; }
+  if ($rU == "strcode") { $var(c) = "404"; sl_send_reply("$var(c)", "x"); exit; }
   if (is_method("ACK")) { $shv(late) = $ci; exit; }
   sl_send_reply("486", "Busy Here");
 }
@@ -161,6 +162,10 @@ def test_ltt_is_the_to_tag_of_the_stateless_reply_on_both(servers, user):
                                               ("unset", "Internal Server Error")])
 def test_a_reason_starting_with_a_dollar_is_taken_as_kamailio_takes_it(servers, user, reason):
     assert [status_line(ask(server, user)) for server in servers] == [f"SIP/2.0 404 {reason}"] * 2
+
+
+def test_a_code_that_is_a_pseudo_variables_string_is_default_code_on_both(servers):
+    assert [status_line(ask(server, "strcode")) for server in servers] == ["SIP/2.0 500 x"] * 2
 
 
 def test_local_response_and_filtered_ack_routes_run_on_both(servers):
