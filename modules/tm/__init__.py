@@ -20,7 +20,8 @@ from kampy.api import (
 from .config import CFG
 from .t_relay_to_exports import RELAY_TO_FUNCTIONS
 from .t_serial_exports import SERIAL_FUNCTIONS, SERIAL_PARAMS
-from .transaction_exports import MATCH_LIFETIME_FUNCTIONS, MATCH_LIFETIME_PARAMS, REPLY_ARGS, TRANSACTION_RPCS
+from .transaction_exports import (MATCH_LIFETIME_FUNCTIONS, MATCH_LIFETIME_PARAMS, REPLY_ARGS,
+                                  TRANSACTION_RPCS, var_int)
 from .t_reply_exports import REPLY_EVENT_ROUTES, REPLY_FUNCTIONS, REPLY_NOT_IMPLEMENTED, REPLY_PARAMS
 from .tm import TmModule
 
@@ -192,7 +193,7 @@ EXPORTS = Exports(
         ),
         Function(
             "t_set_fr",
-            args=(Arg("fr_inv_timeout", ArgKind.INT), Arg("fr_timeout", ArgKind.INT)),
+            args=(var_int("fr_inv_timeout"), var_int("fr_timeout")),
             min_args=1,
             routes=RouteType.REQUEST | RouteType.TM_ONREPLY | RouteType.FAILURE | RouteType.BRANCH,
             doc="Sets the fr_inv_timeout and optionally fr_timeout for the current transaction...",
@@ -206,7 +207,7 @@ EXPORTS = Exports(
         ),
         Function(
             "t_set_retr",
-            args=(Arg("retr_t1_interval", ArgKind.INT), Arg("retr_t2_interval", ArgKind.INT)),
+            args=(var_int("retr_t1_interval"), var_int("retr_t2_interval")),
             routes=RouteType.REQUEST | RouteType.TM_ONREPLY | RouteType.FAILURE | RouteType.BRANCH,
             doc="Sets the retr_t1_interval and retr_t2_interval for the current transaction or...",
             returns="",
@@ -219,21 +220,21 @@ EXPORTS = Exports(
         ),
         Function(
             "t_set_auto_inv_100",
-            args=(Arg("mode", ArgKind.INT),),
+            args=(var_int("mode"),),
             routes=RouteType.REQUEST,
             doc="Switch automatically sending 100 replies to INVITEs on/off on a per transaction...",
             returns="",
         ),
         Function(
             "t_set_disable_6xx",
-            args=(Arg("mode", ArgKind.INT),),
+            args=(var_int("mode"),),
             routes=RouteType.REQUEST | RouteType.TM_ONREPLY | RouteType.FAILURE | RouteType.BRANCH,
             doc="Turn off/on 6xx replies special rfc conforming handling on a per transaction...",
             returns="",
         ),
         Function(
             "t_set_disable_internal_reply",
-            args=(Arg("mode", ArgKind.INT),),
+            args=(var_int("mode"),),
             routes=RouteType.REQUEST | RouteType.TM_ONREPLY | RouteType.FAILURE | RouteType.BRANCH,
             doc="Turn off/on sending internally a SIP reply in case of relay errors.",
             returns="",
@@ -270,7 +271,7 @@ EXPORTS = Exports(
         ),
         Function(
             "t_grep_status",
-            args=(Arg("code", ArgKind.INT),),
+            args=(var_int("code"),),
             routes=RouteType.REQUEST | RouteType.TM_ONREPLY | RouteType.FAILURE | RouteType.BRANCH,
             doc='Returns true if "code" is the final reply received (or locally generated) in at...',
             returns="",

@@ -2,7 +2,9 @@
 the event routes of local_routes.py (part of tm's EXPORTS)."""
 from __future__ import annotations
 
-from kampy.api import Arg, ArgKind, EventRoute, Function, Param, RouteType, Unimplemented
+from kampy.api import EventRoute, Function, Param, RouteType, Unimplemented
+
+from .transaction_exports import var_int
 
 _TM_ROUTES = RouteType.REQUEST | RouteType.TM_ONREPLY | RouteType.FAILURE | RouteType.BRANCH
 _NO_KEMI = "a KEMI callback name: kampy runs no KEMI scripts"
@@ -55,14 +57,14 @@ REPLY_PARAMS = (
 )
 
 REPLY_FUNCTIONS = (
-    Function("t_set_disable_failover", args=(Arg("on_off", ArgKind.INT),), routes=_TM_ROUTES,
+    Function("t_set_disable_failover", args=(var_int("on_off"),), routes=_TM_ROUTES,
              doc="1: no DNS failover for this transaction (the core's use_dns_failover), 0: as configured",
              returns="1"),
-    Function("t_set_no_e2e_cancel_reason", args=(Arg("on_off", ArgKind.INT),), routes=_TM_ROUTES,
+    Function("t_set_no_e2e_cancel_reason", args=(var_int("on_off"),), routes=_TM_ROUTES,
              doc="1: the CANCELs of this INVITE transaction do not copy the Reason headers of a CANCEL "
                  "received (overrides e2e_cancel_reason; use it for the INVITE, not the CANCEL)",
              returns="1"),
-    Function("t_disable_e2e_cancel_reason", args=(Arg("on_off", ArgKind.INT),), routes=_TM_ROUTES,
+    Function("t_disable_e2e_cancel_reason", args=(var_int("on_off"),), routes=_TM_ROUTES,
              doc="an alias of t_set_no_e2e_cancel_reason", returns="1"),
     Function("t_is_retr_async_reply", routes=RouteType.TM_ONREPLY,
              doc="true while the transaction is suspended (t_suspend()), the reply at hand possibly a "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from kampy.api import Arg, ArgKind, Function, Param, RouteType
 
+from .transaction_exports import var_int
+
 _ROUTES = RouteType.REQUEST | RouteType.FAILURE
 
 SERIAL_PARAMS = (
@@ -21,7 +23,7 @@ SERIAL_PARAMS = (
 SERIAL_FUNCTIONS = (
     Function(
         "t_load_contacts",
-        args=(Arg("mode", ArgKind.INT),),
+        args=(var_int("mode"),),
         min_args=0,
         routes=_ROUTES,
         doc="Stores the destination set (R-URI and branches) in contacts_avp, sorted by q: mode 0 (or "

@@ -90,15 +90,12 @@ class TmModule(Suspend, Lookup, RelayTo, Cancel, Replies, RpcUac, RpcTm, TFifo, 
             return -1
         return 1 if self._find_invite(msg) is not None else -1
 
-    def fix_reply_code(self, value: str | None) -> int | None:
-        """fixup_var_int_12: a constant must be a number; a pseudo-variable's value that is not one
-        gives None (t_reply then answers tm's default_code)."""
+    @staticmethod
+    def fix_var_int(value: int | None) -> int:
+        """get_int_fparam failing on a pseudo-variable that gives no integer: the function fails."""
         if value is None:
-            return None
-        try:
-            return int(str(value).strip(), 0) if str(value).strip()[:2].lower() == "0x" else int(value)
-        except ValueError:
-            return None
+            raise ValueError("Could not convert PV to int")
+        return value
 
     def _code_reason(self, code: int | None, reason: str | None) -> tuple[int, str]:
         if code is None:

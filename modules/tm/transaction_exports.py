@@ -9,9 +9,15 @@ _IN_TRANSACTION = RouteType.REQUEST | RouteType.TM_ONREPLY | RouteType.FAILURE |
 _TW_ARGS = (Arg("target", ArgKind.STR), Arg("info", ArgKind.STR, fixup="fix_tw_info"))
 
 # t_reply(code, reason): a code or reason the function cannot get (an unset pseudo-variable, a
-# code that is not a number) is tm's default_code / default_reason (fixup_var_int_12, _str_12)
-REPLY_ARGS = (Arg("code", ArgKind.FMT, var_fixup="str", fixup="fix_reply_code"),
-              Arg("reason", ArgKind.FMT, var_fixup="str"))
+# pseudo-variable whose value is no integer) is tm's default_code / default_reason (fixup_var_int_12,
+# _str_12)
+REPLY_ARGS = (Arg("code", ArgKind.INT, var_fixup="int"), Arg("reason", ArgKind.FMT, var_fixup="str"))
+
+
+def var_int(name: str) -> Arg:
+    """An integer argument of fixup_var_int_1/_12 that the function needs: when a pseudo-variable
+    does not give an integer, the function fails (get_int_fparam < 0: return -1)."""
+    return Arg(name, ArgKind.INT, var_fixup="int", fixup="fix_var_int")
 
 MATCH_LIFETIME_PARAMS = (
     Param("ruri_matching", (int,), 1, doc="compare the Request-URI when matching pre-RFC 3261 requests"),
@@ -36,7 +42,7 @@ MATCH_LIFETIME_PARAMS = (
 
 MATCH_LIFETIME_FUNCTIONS = (
     Function("t_set_max_lifetime",
-             args=(Arg("inv_lifetime", ArgKind.INT), Arg("noninv_lifetime", ArgKind.INT)),
+             args=(var_int("inv_lifetime"), var_int("noninv_lifetime")),
              routes=_IN_TRANSACTION,
              doc="Sets the maximum lifetime (ms) of the current or next INVITE / non-INVITE transaction; 0 "
                  "keeps the default for a transaction not created yet (for an existing one its life ends "

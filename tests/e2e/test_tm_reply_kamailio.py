@@ -66,6 +66,11 @@ request_route {
     remove_hf("To"); append_hf("To: <sip:changed@127.0.0.1>\\r\\n");
     if ($rU == "uacto") { msg_iflag_set("USE_UAC_TO"); } else { msg_iflag_set("USE_UAC_FROM"); }
   }
+  if ($rU == "varint") {
+    $var(s) = "404";
+    if (t_set_fr("$var(s)")) { $var(fr) = "set"; } else { $var(fr) = "refused"; }
+    t_newtran(); t_reply("$var(s)", "$var(fr)"); exit;
+  }
   if ($rU == "armlate") { t_relay(); t_on_failure("ARMED"); exit; }
   if ($rU == "armbranch") { t_on_branch("ARMB"); }
   if ($rU == "armreply") { t_on_reply("ARMR"); }
@@ -345,6 +350,13 @@ def uac_flags(run: Run) -> object:
     return got
 
 
+def var_int(run: Run) -> object:
+    """A pseudo-variable holding the string "404" where tm wants an integer (fixup_var_int_12): no
+    integer, so t_set_fr() fails and t_reply() answers its default_code."""
+    run.send("MESSAGE", "sip:varint@127.0.0.1", run.call_id("varint"), branch="z9hG4bK-varint")
+    return first_line(run.reply())
+
+
 def armed_late(run: Run) -> object:
     """What the caller gets for the callee's 486 when t_on_failure() runs once the transaction exists:
     Kamailio 5.6 copies the transaction's failure and reply routes into a branch when it is made
@@ -373,6 +385,7 @@ SCENARIOS: dict[str, Callable[[Run], object]] = {
     "blst_503": blocklisted_503,
     "t_on_failure_late": armed_late,
     "uac_flags": uac_flags,
+    "var_int": var_int,
 }
 
 
@@ -410,6 +423,7 @@ def test_what_the_callee_and_caller_see(results) -> None:  # type: ignore[no-unt
     assert kampy["on_sl_reply"] == ["SIP/2.0 298 Stray"]
     assert kampy["uac_flags"] == {"uacto": "<sip:changed@127.0.0.1>",
                                   "uacfrom": "<sip:uacfrom@127.0.0.1:CALLEE>"}
+    assert kampy["var_int"] == "SIP/2.0 500 refused"
     busy = "SIP/2.0 486 Busy Here"
     assert kampy["t_on_failure_late"] == {"armlate": busy, "armbranch": "SIP/2.0 599 Armed",
                                           "armreply": busy, "replylate": busy}
