@@ -119,9 +119,11 @@ class Arg:
     # pseudo-variable is that pseudo-variable alone (the rest ignored), one that starts with `$` and
     # no pseudo-variable names an AVP (`$x y`: the AVP "x y"), one that starts with `@` a select;
     # else "pve" formats the text and "str" takes it as it is. An unset pseudo-variable or AVP is
-    # None, as get_str_fparam fails on it: the handler takes its default. "int" (fixup_var_int_12,
-    # as sl_send_reply's code; INT kind): the same lone pseudo-variable or AVP, None unless its value
-    # is an integer (an AVP's string of digits counts).
+    # None, as get_str_fparam fails on it: the handler takes its default. For an INT argument
+    # (fixup_var_int_1/_12) the same lone pseudo-variable or AVP counts only when its value is an
+    # integer (an AVP's string of digits counts); when it is not, with "int" the function fails
+    # (returns -1, as t_set_fr()), with "int_or_default" the handler gets None and takes its default
+    # (sl_send_reply()'s code).
     var_fixup: str = ""
 
 

@@ -87,3 +87,14 @@ def test_second_decrement_in_one_pass_composes() -> None:
     mf.mf_process_maxfwd_header(ctx, 10)
     mf.mf_process_maxfwd_header(ctx, 10)
     assert parse_message(ctx.msg.to_bytes()).max_forwards == 68
+
+
+def test_a_limit_from_a_pseudo_variable_holding_a_string_makes_the_function_fail(kampy_cfg) -> None:  # type: ignore[no-untyped-def]
+    # fixup_var_int_1 (beside Kamailio 5.6: -1 for "10", 2 for 10 when the header is missing)
+    sip = kampy_cfg('loadmodule "sl"\nloadmodule "pv"\nloadmodule "maxfwd"\n'
+                    'request_route { $var(s) = "10"; $var(i) = 10; '
+                    '$var(a) = mf_process_maxfwd_header("$var(s)"); '
+                    '$var(b) = mf_process_maxfwd_header("$var(i)"); '
+                    'sl_send_reply("200", "r=$var(a) $var(b)"); }')
+    reply = sip.send(OPTIONS.decode().replace("Max-Forwards: 70\r\n", ""))
+    assert reply.replies[0].msg.reason == "r=-1 2"

@@ -560,7 +560,7 @@ class Resolver:
                 self.error(arg.pos, f"{func.name}() writes its argument {index + 1}, but ${spec.cls} "
                                     "is read-only")
             return
-        if kind is ArgKind.INT and func.arg_var_fixup(index) == "int" and self.lone_pv(arg):
+        if kind is ArgKind.INT and func.arg_var_fixup(index).startswith("int") and self.lone_pv(arg):
             return
         if kind is ArgKind.INT and "$" not in text:
             if not re.fullmatch(r"\s*[-+]?(0x[0-9a-fA-F]+|\d+)\s*", text):

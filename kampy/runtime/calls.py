@@ -35,6 +35,19 @@ def _avp_int(value: Any) -> int | None:
     return None
 
 
+def _needed(get: Fn, func: Function, node: ast.Node) -> Fn:
+    """An integer argument the function cannot do without: when its pseudo-variable gives none,
+    the function fails (get_int_fparam < 0: the Kamailio function returns -1)."""
+    where = f"{node.pos.file}:{node.pos.line}"
+
+    def value(ctx: MessageContext) -> Any:
+        got = get(ctx)
+        if got is None:
+            raise _BadArgument(f"{where}: {func.name}(): Could not convert PV to int")
+        return got
+    return value
+
+
 class _BadArgument(Exception):
     """A fix-up refused the value of an argument with pseudo-variables (logged; the call fails)."""
 
@@ -184,10 +197,11 @@ class Calls:
         if kind is ArgKind.EXPR:
             return self._maybe_const(self.expr(node, rtype), node)
         if kind is ArgKind.INT:
-            if isinstance(node, ast.Str) and func.arg_var_fixup(index) == "int":
+            var = func.arg_var_fixup(index)
+            if isinstance(node, ast.Str) and var.startswith("int"):
                 lone_int = self._lone_int(node)
                 if lone_int is not None:
-                    return lone_int
+                    return lone_int if var == "int_or_default" else _needed(lone_int, func, node)
             return self._int_arg(node, rtype)
         if kind is ArgKind.REGEX:
             return self._regex_arg(node, rtype, self._regex_flags(func, index))

@@ -6,6 +6,9 @@ from kampy.api import Arg, ArgKind, CfgGroup, CfgVar, Exports, Function, Param, 
 
 from .maxfwd import MaxfwdModule
 
+# fixup_var_int_1: a pseudo-variable that gives no integer makes the function fail
+MAX_VALUE = Arg("max_value", ArgKind.INT, var_fixup="int")
+
 EXPORTS = Exports(
     name="maxfwd",
     doc="Max-Forwards header processing.",
@@ -14,42 +17,42 @@ EXPORTS = Exports(
     functions=(
         Function(
             "maxfwd_process",
-            args=(Arg("max_value", ArgKind.INT),),
+            args=(MAX_VALUE,),
             routes=RouteType.REQUEST,
             doc="If no Max-Forward header is present in the received request, a header will be...",
             returns="",
         ),
         Function(
             "mf_process_maxfwd_header",
-            args=(Arg("max_value", ArgKind.INT),),
+            args=(MAX_VALUE,),
             routes=RouteType.REQUEST,
             doc="Same as maxfwd_process(max_value).",
             returns="",
         ),
         Function(
             "process_maxfwd",
-            args=(Arg("max_value", ArgKind.INT),),
+            args=(MAX_VALUE,),
             routes=RouteType.REQUEST,
             doc="Same as maxfwd_process(max_value).",
             returns="",
         ),
         Function(
             "is_maxfwd_lt",
-            args=(Arg("max_value", ArgKind.INT),),
+            args=(MAX_VALUE,),
             routes=RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH,
             doc="Checks if the Max-Forward header value is less then the max_value parameter...",
             returns="",
         ),
         Function(
             "maxfwd_at_least",
-            args=(Arg("max_value", ArgKind.INT),),
+            args=(MAX_VALUE,),
             routes=RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH,
             doc="Same as is_maxfwd_lt(max_value).",
             returns="",
         ),
         Function(
             "mf_lowlimit",
-            args=(Arg("max_value", ArgKind.INT),),
+            args=(MAX_VALUE,),
             routes=RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH,
             doc="Same as is_maxfwd_lt(max_value).",
             returns="",

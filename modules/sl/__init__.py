@@ -36,7 +36,7 @@ NOT_IMPLEMENTED = (
 
 
 # fixup_sl_reply: fixup_var_int_12 and fixup_var_pve_str_12
-CODE = Arg("code", ArgKind.INT, var_fixup="int")
+CODE = Arg("code", ArgKind.INT, var_fixup="int_or_default")
 REASON = Arg("reason", ArgKind.FMT, var_fixup="pve")
 
 EXPORTS = Exports(

@@ -90,12 +90,6 @@ class TmModule(Suspend, Lookup, RelayTo, Cancel, Replies, RpcUac, RpcTm, TFifo, 
             return -1
         return 1 if self._find_invite(msg) is not None else -1
 
-    @staticmethod
-    def fix_var_int(value: int | None) -> int:
-        """get_int_fparam failing on a pseudo-variable that gives no integer: the function fails."""
-        if value is None:
-            raise ValueError("Could not convert PV to int")
-        return value
 
     def _code_reason(self, code: int | None, reason: str | None) -> tuple[int, str]:
         if code is None:

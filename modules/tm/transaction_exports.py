@@ -11,13 +11,14 @@ _TW_ARGS = (Arg("target", ArgKind.STR), Arg("info", ArgKind.STR, fixup="fix_tw_i
 # t_reply(code, reason): a code or reason the function cannot get (an unset pseudo-variable, a
 # pseudo-variable whose value is no integer) is tm's default_code / default_reason (fixup_var_int_12,
 # _str_12)
-REPLY_ARGS = (Arg("code", ArgKind.INT, var_fixup="int"), Arg("reason", ArgKind.FMT, var_fixup="str"))
+REPLY_ARGS = (Arg("code", ArgKind.INT, var_fixup="int_or_default"),
+              Arg("reason", ArgKind.FMT, var_fixup="str"))
 
 
 def var_int(name: str) -> Arg:
     """An integer argument of fixup_var_int_1/_12 that the function needs: when a pseudo-variable
     does not give an integer, the function fails (get_int_fparam < 0: return -1)."""
-    return Arg(name, ArgKind.INT, var_fixup="int", fixup="fix_var_int")
+    return Arg(name, ArgKind.INT, var_fixup="int")
 
 MATCH_LIFETIME_PARAMS = (
     Param("ruri_matching", (int,), 1, doc="compare the Request-URI when matching pre-RFC 3261 requests"),
