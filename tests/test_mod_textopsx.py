@@ -101,3 +101,12 @@ def test_apply_changes_closes_the_boundaries_of_a_body_made_multipart() -> None:
     x.msg_apply_changes(ctx)
     assert ctx.msg.body.endswith(b"hello\r\n--b2--\r\n")
     assert not ctx.msg.msg_flags & FL_BODY_MULTIPART
+
+
+def test_change_reply_status_fails_for_a_code_pseudo_variable_holding_a_string(kampy_cfg) -> None:  # type: ignore[no-untyped-def]
+    # change_reply_status_fixup is fixup_var_int_12: "404" in $var is no integer, 404 is
+    sip = kampy_cfg('loadmodule "pv"\nloadmodule "textopsx"\nrequest_route { drop; }\n'
+                    'reply_route { $var(s) = "404"; $var(i) = 404; '
+                    'change_reply_status("$var(s)", "Gone"); change_reply_status("$var(i)", "Gone"); }')
+    result = sip.send(FINAL.replace(b"Via: SIP/2.0/UDP h;", b"Via: SIP/2.0/UDP 127.0.0.1:5060;"))
+    assert result.codes("change_reply_status") == [-1, 1]

@@ -31,7 +31,8 @@ EXPORTS = Exports(
         ),
         Function(
             "change_reply_status",
-            args=(Arg("code", ArgKind.FMT), Arg("reason", ArgKind.FMT)),
+            # change_reply_status_fixup: fixup_var_int_12, fixup_var_pve_str_12
+            args=(Arg("code", ArgKind.INT, var_fixup="int"), Arg("reason", ArgKind.FMT, var_fixup="pve")),
             routes=RouteType.ONREPLY,
             doc="Intercept a SIP reply (in an onreply_route) and change its status code and...",
             returns="",

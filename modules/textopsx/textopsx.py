@@ -83,13 +83,11 @@ class TextopsxModule(HfValueFunctions, Iterators, HfValueSelects, Module):
     def msg_set_buffer(self, ctx: MessageContext, data: str) -> int:
         return replace_message(ctx, as_bytes(data))
 
-    def change_reply_status(self, ctx: MessageContext, code: str | int, reason: str) -> int:
-        try:
-            status = int(code)
-        except ValueError:
-            log.error("wrong status code: %r", code)
+    def change_reply_status(self, ctx: MessageContext, code: int, reason: str | None) -> int:
+        if reason is None:  # an unset pseudo-variable
+            log.error("cannot get parameters")
             return -1
-        return self._change_status(ctx, status, reason)
+        return self._change_status(ctx, int(code), reason)
 
     def change_reply_status_code(self, ctx: MessageContext, code: int) -> int:
         return self._change_status(ctx, int(code), None)
