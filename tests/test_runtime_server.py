@@ -156,6 +156,18 @@ def test_rewrite_actions(tmp_path):
         "sip:u:p@z"]
 
 
+def test_sethostporttrans_sets_host_and_port_and_drops_the_transport(tmp_path):
+    # what Kamailio 5.6 makes of these (its SET_HOSTPORTTRANS_T)
+    body = ('$ru = "sip:u@h.example:5060;lr;transport=udp;x=1"; sethostporttrans("10.0.0.1:5070"); '
+            'rec("$ru"); $ru = "sip:u@h.example:5060;transport=udp"; '
+            'rewritehostporttrans("10.0.0.1;transport=tcp"); rec("$ru"); '
+            '$ru = "sip:u:pw@h.example:5060;transport=tcp?X=1"; sethpt("[::1]:5070"); rec("$ru");')
+    server = make_server(tmp_path, "request_route { " + body + " }", modules=("fake", "pv"))
+    server.handle(request(), SOURCE)
+    assert recorded(server) == ["sip:u@10.0.0.1:5070;lr;x=1", "sip:u@10.0.0.1;transport=tcp",
+                                "sip:u:pw@[::1]:5070?X=1"]
+
+
 def test_branch_actions(tmp_path):
     server = make_server(tmp_path, 'request_route { append_branch("sip:a@b"); append_branch(); '
                                    'remove_branch(0); rec("x"); clear_branches(); }',

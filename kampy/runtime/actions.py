@@ -18,7 +18,7 @@ from kampy.runtime.sockets import grep_socket
 from kampy.runtime.loglevels import L_DBG, LEVEL_NAMES, python_level
 from kampy.runtime.values import to_int, to_str
 from kampy.sip.errors import SIPProtocolError
-from kampy.sip.uri import URI, parse_uri
+from kampy.sip.uri import URI, Params, parse_uri
 
 if TYPE_CHECKING:
     from kampy.runtime.engine import Engine
@@ -37,8 +37,7 @@ NOT_IMPLEMENTED = {
     "exec": "exec() (running external commands)",
     "udp_mtu_try_proto": "udp_mtu_try_proto()",
     "setavpflag": "AVP flags", "resetavpflag": "AVP flags", "isavpflagset": "AVP flags",
-    "forward_sctp": "SCTP", "rewritehostporttrans": "rewritehostporttrans()",
-    "sethostporttrans": "sethostporttrans()", "sethpt": "sethpt()",
+    "forward_sctp": "SCTP",
 }
 
 
@@ -196,6 +195,22 @@ def _set_hostport(uri: URI, value: str) -> None:
     host, port = _split_hostport(value)
     uri.host = host
     uri.port = port
+
+
+def _set_hostporttrans(uri: URI, value: str) -> None:
+    """SET_HOSTPORTTRANS_T: the host and port (and the parameters written after them) are
+    `value`'s; of the URI's own parameters all but `transport` stay, after those."""
+    hostport, semi, given = value.partition(";")
+    _set_hostport(uri, hostport)
+    kept = [(name, uri.params[name]) for name in uri.params if name.lower() != "transport"]
+    new = Params(kept)
+    if semi:
+        try:
+            written = parse_uri(f"sip:h;{given}").params
+        except SIPProtocolError as exc:
+            raise ValueError(str(exc)) from None
+        new = Params([*written.items(), *kept])
+    uri.params = new
 
 
 def _split_hostport(value: str) -> tuple[str, int | None]:
@@ -446,6 +461,7 @@ BUILDERS: dict[str, Callable[[Engine, ast.Call], Fn]] = {
     "rewriteuri": _rewriteuri, "seturi": _rewriteuri, "revert_uri": _revert_uri,
     **{n: _uri_edit(_set_host) for n in ("rewritehost", "sethost", "seth")},
     **{n: _uri_edit(_set_hostport) for n in ("rewritehostport", "sethostport", "sethp")},
+    **{n: _uri_edit(_set_hostporttrans) for n in ("rewritehostporttrans", "sethostporttrans", "sethpt")},
     **{n: _uri_edit(_set_user) for n in ("rewriteuser", "setuser", "setu")},
     **{n: _uri_edit(_set_userpass) for n in ("rewriteuserpass", "setuserpass", "setup")},
     **{n: _uri_edit(_set_port) for n in ("rewriteport", "setport", "setp")},
