@@ -278,3 +278,11 @@ def test_a_log_prefix_with_an_unknown_pseudo_variable_is_a_config_error_at_the_p
         Server.from_config(compiled, sockets=[SOCKET])
     (diag,) = info.value.diagnostics
     assert (diag.pos.line, diag.message) == (2, "log_prefix: unknown pseudo-variable '$mt'")
+
+
+def test_exec_runs_the_command_through_the_shell_and_returns_1(tmp_path):
+    out = tmp_path / "out"
+    body = f'$var(r) = exec("echo ran >> {out}; exit 3"); rec("$var(r)");'
+    server = make_server(tmp_path, "request_route { " + body + " }", modules=("fake", "pv"))
+    server.handle(request(), SOURCE)
+    assert recorded(server) == ["1"] and out.read_text() == "ran\n"

@@ -6,6 +6,7 @@ Arguments are expressions compiled once; a flag name (`setflag(FLAG_X)`) is reso
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +16,7 @@ from kampy.runtime import forward
 from kampy.runtime.context import SND_F_CON_CLOSE, SND_F_FORCE_CON_REUSE, MessageContext, Socket
 from kampy.runtime.flow import LoadError
 from kampy.runtime.sockets import grep_socket
-from kampy.runtime.loglevels import L_DBG, LEVEL_NAMES, python_level
+from kampy.runtime.loglevels import L_DBG, L_NOTICE, LEVEL_NAMES, python_level
 from kampy.runtime.values import to_int, to_str
 from kampy.sip.errors import SIPProtocolError
 from kampy.sip.uri import URI, Params, parse_uri
@@ -34,7 +35,6 @@ Value = Callable[[MessageContext], Any]
 MAX_FLAG = 31
 
 NOT_IMPLEMENTED = {
-    "exec": "exec() (running external commands)",
     "udp_mtu_try_proto": "udp_mtu_try_proto()",
     "setavpflag": "AVP flags", "resetavpflag": "AVP flags", "isavpflagset": "AVP flags",
     "forward_sctp": "SCTP",
@@ -61,6 +61,22 @@ def _error(call: ast.Call, message: str) -> Exception:
 
 
 # ---------------------------------------------------------------- logging
+
+
+def _exec(engine: Engine, call: ast.Call) -> Fn:
+    """EXEC_T: the command (a string as written, no pseudo-variables) run by system(); always 1."""
+    node = call.args[0] if len(call.args) == 1 else None
+    if not isinstance(node, ast.Str):
+        raise LoadError(call.pos, "exec() takes one string: the command")
+    command = node.value
+
+    def exec_(ctx: MessageContext) -> int:
+        log.log(python_level(L_NOTICE), 'exec("%s") not fully implemented, using dumb version...', command)
+        status = os.system(command)  # noqa: S605  (the command is the config's, as Kamailio's system())
+        if status != 0:
+            log.log(python_level(L_NOTICE), "exec() returned %d", status)
+        return 1
+    return exec_
 
 
 def _log(engine: Engine, call: ast.Call) -> Fn:
@@ -456,7 +472,7 @@ def _cfg_reset(engine: Engine, call: ast.Call) -> Fn:
 
 
 BUILDERS: dict[str, Callable[[Engine, ast.Call], Fn]] = {
-    "log": _log, "error": _error_action,
+    "log": _log, "error": _error_action, "exec": _exec,
     "setflag": _setflag, "resetflag": _resetflag, "isflagset": _isflagset,
     "rewriteuri": _rewriteuri, "seturi": _rewriteuri, "revert_uri": _revert_uri,
     **{n: _uri_edit(_set_host) for n in ("rewritehost", "sethost", "seth")},
