@@ -22,6 +22,11 @@ __all__ = ["EXPORTS", "AuthModule"]
 
 REALM = Arg("realm", ArgKind.FMT, doc="the realm; may hold pseudo-variables")
 FLAGS = Arg("flags", ArgKind.INT, doc="bit flags, an integer or a pseudo-variable")
+# fixup_auth_challenge: fixup_var_str_12 and fixup_var_int_12 (a pseudo-variable at the start is the
+# value alone; one that gives no value is the function's error: a 500 and -1)
+CHALLENGE_ARGS = (Arg("realm", ArgKind.FMT, var_fixup="str", doc="the realm, or a pseudo-variable giving it"),
+                  Arg("flags", ArgKind.INT, var_fixup="int_or_default",
+                      doc="bit flags, an integer or a pseudo-variable"))
 PASSWD = Arg("passwd", ArgKind.FMT, doc="the password (or HA1, flags & 1); may hold pseudo-variables")
 CHALLENGE_ROUTES = RouteType.REQUEST | RouteType.FAILURE | RouteType.ONREPLY
 CHALLENGE_FLAGS = ("1: qop=auth, 2: qop=auth-int, 4: no automatic '500 Internal Server Error' on failure, "
@@ -84,13 +89,13 @@ EXPORTS = Exports(
         Function("has_credentials", args=(REALM,), routes=RouteType.REQUEST,
                  doc="Whether the request has Proxy-Authorization or Authorization credentials of the realm.",
                  returns="1 yes, -1 no"),
-        Function("www_challenge", args=(REALM, FLAGS), routes=CHALLENGE_ROUTES,
+        Function("www_challenge", args=CHALLENGE_ARGS, routes=CHALLENGE_ROUTES,
                  doc=f"Sends a 401 with a WWW-Authenticate digest challenge. flags: {CHALLENGE_FLAGS}.",
                  returns="1 sent; -1 bad argument, -2 challenge not built, -3 reply not sent"),
-        Function("proxy_challenge", args=(REALM, FLAGS), routes=CHALLENGE_ROUTES,
+        Function("proxy_challenge", args=CHALLENGE_ARGS, routes=CHALLENGE_ROUTES,
                  doc=f"Sends a 407 with a Proxy-Authenticate digest challenge. flags: {CHALLENGE_FLAGS}.",
                  returns="1 sent; -1 bad argument, -2 challenge not built, -3 reply not sent"),
-        Function("auth_challenge", args=(REALM, FLAGS), routes=CHALLENGE_ROUTES,
+        Function("auth_challenge", args=CHALLENGE_ARGS, routes=CHALLENGE_ROUTES,
                  doc="www_challenge() for REGISTER, proxy_challenge() for other requests (ACK and "
                      "CANCEL: nothing, 1).",
                  returns="as www_challenge()"),

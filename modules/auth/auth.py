@@ -343,24 +343,31 @@ class AuthModule(Module):
                 return 1
         return -1
 
-    def www_challenge(self, ctx: MessageContext, realm: str, flags: int) -> int:
-        if not realm:
-            return self._challenge_error(ctx, flags, "invalid realm value - empty content")
+    def www_challenge(self, ctx: MessageContext, realm: str | None, flags: int | None) -> int:
+        if realm is None or not realm or flags is None:
+            return self._bad_challenge_args(ctx, realm)
         return self.auth_challenge_hftype(ctx, realm, flags, HDR_AUTHORIZATION)
 
-    def proxy_challenge(self, ctx: MessageContext, realm: str, flags: int) -> int:
-        if not realm:
-            return self._challenge_error(ctx, flags, "invalid realm value - empty content")
+    def proxy_challenge(self, ctx: MessageContext, realm: str | None, flags: int | None) -> int:
+        if realm is None or not realm or flags is None:
+            return self._bad_challenge_args(ctx, realm)
         return self.auth_challenge_hftype(ctx, realm, flags, HDR_PROXYAUTH)
 
-    def auth_challenge(self, ctx: MessageContext, realm: str, flags: int) -> int:
+    def auth_challenge(self, ctx: MessageContext, realm: str | None, flags: int | None) -> int:
         method = method_of(ctx)
         if method in ("ACK", "CANCEL"):
             return 1
-        if not realm:
-            return self._challenge_error(ctx, flags, "invalid realm value - empty content")
+        if realm is None or not realm or flags is None:
+            return self._bad_challenge_args(ctx, realm)
         hftype = HDR_AUTHORIZATION if method == "REGISTER" else HDR_PROXYAUTH
         return self.auth_challenge_hftype(ctx, realm, flags, hftype)
+
+    def _bad_challenge_args(self, ctx: MessageContext, realm: str | None) -> int:
+        """A realm or flags the function cannot get, or an empty realm: the 500 goes out whatever the
+        flags say (Kamailio has not read them yet, or could not)."""
+        what = ("failed to get realm value" if realm is None else
+                "invalid realm value - empty content" if not realm else "invalid flags value")
+        return self._challenge_error(ctx, 0, what)
 
     def _pv_auth(self, ctx: MessageContext, realm: str, passwd: str, flags: int, hftype: str,
                  method: str | None = None) -> int:
