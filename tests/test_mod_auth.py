@@ -461,3 +461,14 @@ def test_challenges_go_through_the_transaction_unless_force_stateless_reply(kamp
         """
     tags = [sip.send(request).reply.header("To").split("tag=")[1] for sip in (stateless, stateful, forced)]
     assert tags[2] == tags[0] != tags[1]
+
+
+def test_pv_checks_fail_on_a_password_or_flags_they_cannot_get(kampy_cfg) -> None:
+    # fixup_pv_auth (beside Kamailio 5.6: -1 before looking at the credentials, -5 with none)
+    sip = kampy_cfg(cfg('$var(s) = "0";\n'
+                        'pv_www_authenticate("$fd", "$avp(nopw)", "0");\n'
+                        'pv_www_authenticate("$fd", "pw", "$var(s)");\n'
+                        'pv_auth_check("$fd", "pw", "0", "$var(s)"); pv_www_authenticate("$fd", "pw", "0");\n'
+                        'sl_send_reply("200", "OK");'), db=None)
+    result = Client(sip).request("OPTIONS", ruri=f"sip:{DOMAIN}")
+    assert result.codes("pv_www_authenticate") == [-1, -1, -5] and result.codes("pv_auth_check") == [-1]

@@ -28,6 +28,14 @@ CHALLENGE_ARGS = (Arg("realm", ArgKind.FMT, var_fixup="str", doc="the realm, or 
                   Arg("flags", ArgKind.INT, var_fixup="int_or_default",
                       doc="bit flags, an integer or a pseudo-variable"))
 PASSWD = Arg("passwd", ArgKind.FMT, doc="the password (or HA1, flags & 1); may hold pseudo-variables")
+# fixup_pv_auth, fixup_pv_auth_check: fixup_var_pve_str_12 and fixup_var_int_12 (what the function
+# cannot get is its error, -1)
+PV_REALM = Arg("realm", ArgKind.FMT, var_fixup="pve", doc="the realm; may hold pseudo-variables")
+PV_PASSWD = Arg("passwd", ArgKind.FMT, var_fixup="pve",
+                doc="the password (or HA1, flags & 1); may hold pseudo-variables")
+PV_FLAGS_ARG = Arg("flags", ArgKind.INT, var_fixup="int_or_default",
+                   doc="bit flags, an integer or a pseudo-variable")
+PV_ARGS = (PV_REALM, PV_PASSWD, PV_FLAGS_ARG)
 CHALLENGE_ROUTES = RouteType.REQUEST | RouteType.FAILURE | RouteType.ONREPLY
 CHALLENGE_FLAGS = ("1: qop=auth, 2: qop=auth-int, 4: no automatic '500 Internal Server Error' on failure, "
                    "16: stale=true")
@@ -99,23 +107,23 @@ EXPORTS = Exports(
                  doc="www_challenge() for REGISTER, proxy_challenge() for other requests (ACK and "
                      "CANCEL: nothing, 1).",
                  returns="as www_challenge()"),
-        Function("pv_www_authorize", handler="pv_www_authenticate", args=(REALM, PASSWD, FLAGS),
+        Function("pv_www_authorize", handler="pv_www_authenticate", args=PV_ARGS,
                  routes=RouteType.REQUEST, doc="Alias of pv_www_authenticate().", returns=AUTH_RETURNS),
-        Function("pv_www_authenticate", args=(REALM, PASSWD, FLAGS, Arg("method", ArgKind.FMT)), min_args=3,
+        Function("pv_www_authenticate", args=(*PV_ARGS, Arg("method", ArgKind.FMT)), min_args=3,
                  routes=RouteType.REQUEST,
                  doc=f"Checks Authorization credentials against the password. flags: {PV_FLAGS}.",
                  returns=AUTH_RETURNS),
-        Function("pv_proxy_authorize", handler="pv_proxy_authenticate", args=(REALM, PASSWD, FLAGS),
+        Function("pv_proxy_authorize", handler="pv_proxy_authenticate", args=PV_ARGS,
                  routes=RouteType.REQUEST, doc="Alias of pv_proxy_authenticate().", returns=AUTH_RETURNS),
-        Function("pv_proxy_authenticate", args=(REALM, PASSWD, FLAGS), routes=RouteType.REQUEST,
+        Function("pv_proxy_authenticate", args=PV_ARGS, routes=RouteType.REQUEST,
                  doc=f"Checks Proxy-Authorization credentials against the password. flags: {PV_FLAGS}.",
                  returns=AUTH_RETURNS),
-        Function("pv_auth_check", args=(REALM, PASSWD, FLAGS, Arg("checks", ArgKind.INT)),
+        Function("pv_auth_check", args=(*PV_ARGS, Arg("checks", ArgKind.INT, var_fixup="int_or_default")),
                  routes=RouteType.REQUEST,
                  doc="pv_www_authenticate() for REGISTER, pv_proxy_authenticate() otherwise; checks & 1: "
                      "the auth user must be the To (REGISTER, PUBLISH) or From user.",
                  returns=AUTH_RETURNS + ", -8 user mismatch"),
-        Function("auth_get_www_authenticate", args=(REALM, FLAGS, Arg("dst", ArgKind.PVAR)),
+        Function("auth_get_www_authenticate", args=(*CHALLENGE_ARGS, Arg("dst", ArgKind.PVAR)),
                  routes=RouteType.REQUEST,
                  doc="Builds a WWW-Authenticate header line (name, value, CRLF) into the variable.",
                  returns="1, or a negative code"),

@@ -369,30 +369,39 @@ class AuthModule(Module):
                 "invalid realm value - empty content" if not realm else "invalid flags value")
         return self._challenge_error(ctx, 0, what)
 
-    def _pv_auth(self, ctx: MessageContext, realm: str, passwd: str, flags: int, hftype: str,
-                 method: str | None = None) -> int:
-        if not realm:
-            log_at(log, L_ERR, "invalid realm value - empty content")
+    def _pv_auth(self, ctx: MessageContext, realm: str | None, passwd: str | None, flags: int | None,
+                 hftype: str, method: str | None = None) -> int:
+        """The checks of Kamailio's w_pv_*_authenticate, in their order (None: a value the function
+        could not get; `method` None when the function has no such argument)."""
+        problem = (
+            "failed to get realm value" if realm is None else
+            "invalid realm value - empty content" if not realm else
+            "failed to get passwd value" if passwd is None else
+            "invalid password value - empty content" if not passwd else
+            "invalid flags value" if flags is None else
+            "invalid method value - empty content" if method is not None and not method else "")
+        if problem:
+            log_at(log, L_ERR, "%s", problem)
             return AuthCode.ERROR
-        if not passwd:
-            log_at(log, L_ERR, "invalid password value - empty content")
-            return AuthCode.ERROR
-        if method is not None and not method:
-            log_at(log, L_ERR, "invalid method value - empty content")
-            return AuthCode.ERROR
+        assert realm is not None and passwd is not None and flags is not None
         return self.pv_authenticate(ctx, realm, passwd, flags, hftype, method or method_of(ctx))
 
-    def pv_www_authenticate(self, ctx: MessageContext, realm: str, passwd: str, flags: int,
-                            method: str | None = None) -> int:
+    def pv_www_authenticate(self, ctx: MessageContext, realm: str | None, passwd: str | None,
+                            flags: int | None, method: str | None = None) -> int:
         return self._pv_auth(ctx, realm, passwd, flags, HDR_AUTHORIZATION, method)
 
-    def pv_proxy_authenticate(self, ctx: MessageContext, realm: str, passwd: str, flags: int) -> int:
+    def pv_proxy_authenticate(self, ctx: MessageContext, realm: str | None, passwd: str | None,
+                              flags: int | None) -> int:
         return self._pv_auth(ctx, realm, passwd, flags, HDR_PROXYAUTH)
 
-    def pv_auth_check(self, ctx: MessageContext, realm: str, passwd: str, flags: int, checks: int) -> int:
+    def pv_auth_check(self, ctx: MessageContext, realm: str | None, passwd: str | None, flags: int | None,
+                      checks: int | None) -> int:
         method = method_of(ctx)
         if method in ("ACK", "CANCEL"):
             return AuthCode.OK
+        if checks is None and realm and passwd and flags is not None:
+            log_at(log, L_ERR, "invalid checks value")
+            return AuthCode.ERROR
         hftype = HDR_AUTHORIZATION if method == "REGISTER" else HDR_PROXYAUTH
         ret = self._pv_auth(ctx, realm, passwd, flags, hftype)
         if ret != AuthCode.OK or not checks & 1:
@@ -412,9 +421,11 @@ class AuthModule(Module):
     def check_user(self, ctx: MessageContext, user: str, use_domain: bool, skip_forwarded: bool) -> int:
         return identity_matches(ctx, user, use_domain, skip_forwarded)
 
-    def auth_get_www_authenticate(self, ctx: MessageContext, realm: str, flags: int, dst: PVAccessor) -> int:
-        if not realm:
-            log_at(log, L_ERR, "invalid realm value - empty content")
+    def auth_get_www_authenticate(self, ctx: MessageContext, realm: str | None, flags: int | None,
+                                  dst: PVAccessor) -> int:
+        if realm is None or not realm or flags is None:
+            log_at(log, L_ERR, "%s", "failed to get realm value" if realm is None else
+                   "invalid realm value - empty content" if not realm else "invalid flags value")
             return -1
         ret, hf = self.challenge_helper(None, realm, flags, HDR_AUTHORIZATION, want_header=True)
         if ret < 0:
