@@ -317,3 +317,11 @@ def test_credentials_that_fail_are_still_the_ones_group_reads_as_in_kamailio(bac
     result = client.request("INVITE", ruri=f"sip:alice@{DOMAIN}", challenge=challenge)
 
     result.assert_reply(200, "rc=-2 grp=1 to=1")
+
+
+def test_a_realm_or_table_that_is_an_unset_pseudo_variable_is_an_error(load) -> None:
+    # auth_fixup/auth_check_fixup are fixup_var_str_12: -1 before looking at the credentials
+    sip = load('www_authorize("$avp(norealm)", "subscriber"); auth_check("$fd", "$avp(notable)", "0");\n'
+               'is_subscriber("$avp(nouri)", "subscriber", "0"); sl_send_reply("200", "OK");')
+    result = Client(sip).request("INVITE")
+    assert [result.codes(f)[0] for f in ("www_authorize", "auth_check", "is_subscriber")] == [-1, -1, -1]

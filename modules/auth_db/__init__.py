@@ -19,7 +19,9 @@ from .auth_db import AuthDbModule, parse_credentials_list
 
 __all__ = ["EXPORTS", "AuthDbModule"]
 
-REALM = Arg("realm", ArgKind.FMT, doc="the realm; may hold pseudo-variables")
+# auth_fixup, auth_check_fixup: fixup_var_str_12 (a pseudo-variable at the start is the value alone;
+# one that gives none is the function's error)
+REALM = Arg("realm", ArgKind.FMT, var_fixup="str", doc="the realm, or a pseudo-variable giving it")
 TABLE = Arg("table", ArgKind.STR, fixup="fix_table",
             doc="the subscriber table (its version is checked at start)")
 RETURNS = ("1 authenticated; -1 error, -2 invalid password, -3 unknown user, -4 stale nonce, "
@@ -59,13 +61,15 @@ EXPORTS = Exports(
         Function("proxy_authenticate", args=(REALM, TABLE), routes=RouteType.REQUEST,
                  doc="Checks the Proxy-Authorization credentials of the realm against the table.",
                  returns=RETURNS),
-        Function("auth_check", args=(REALM, Arg("table", ArgKind.FMT), Arg("flags", ArgKind.INT)),
+        Function("auth_check", args=(REALM, Arg("table", ArgKind.FMT, var_fixup="str"),
+                                     Arg("flags", ArgKind.INT)),
                  routes=RouteType.REQUEST,
                  doc="www_authenticate() for REGISTER, proxy_authenticate() otherwise; flags 1: the auth "
                      "user must be the To (REGISTER, PUBLISH; and From = To) or From user, 2 with 1: "
                      "not for INVITE, BYE, PRACK, UPDATE, MESSAGE.",
                  returns=RETURNS + ", -8 user mismatch"),
-        Function("is_subscriber", args=(Arg("uri", ArgKind.FMT), Arg("dbtable", ArgKind.FMT),
+        Function("is_subscriber", args=(Arg("uri", ArgKind.FMT, var_fixup="str"),
+                                        Arg("dbtable", ArgKind.FMT, var_fixup="str"),
                                         Arg("flags", ArgKind.INT)),
                  routes=RouteType.ANY,
                  doc="Whether the URI's user (flags 1: and domain) is in the table; loads "

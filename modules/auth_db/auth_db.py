@@ -189,8 +189,11 @@ class AuthDbModule(Module):
     def _method(self, ctx: MessageContext) -> str:
         return ctx.msg.method if isinstance(ctx.msg, Request) else ""
 
-    def _authenticate(self, ctx: MessageContext, realm: str, table: str, hftype: str,
+    def _authenticate(self, ctx: MessageContext, realm: str | None, table: str, hftype: str,
                       method: str | None = None) -> int:
+        if realm is None:
+            log_at(log, L_ERR, "failed to get realm value")
+            return AuthCode.ERROR
         if not realm:
             log_at(log, L_ERR, "invalid realm parameter - empty value")
             return AuthCode.ERROR
@@ -199,16 +202,20 @@ class AuthDbModule(Module):
             return AuthCode.ERROR
         return self.authenticate(ctx, realm, table, hftype, method or self._method(ctx))[0]
 
-    def www_authenticate(self, ctx: MessageContext, realm: str, table: str, method: str | None = None) -> int:
+    def www_authenticate(self, ctx: MessageContext, realm: str | None, table: str,
+                         method: str | None = None) -> int:
         return self._authenticate(ctx, realm, table, HDR_AUTHORIZATION, method)
 
-    def proxy_authenticate(self, ctx: MessageContext, realm: str, table: str) -> int:
+    def proxy_authenticate(self, ctx: MessageContext, realm: str | None, table: str) -> int:
         return self._authenticate(ctx, realm, table, HDR_PROXYAUTH)
 
-    def auth_check(self, ctx: MessageContext, realm: str, table: str, flags: int) -> int:
+    def auth_check(self, ctx: MessageContext, realm: str | None, table: str | None, flags: int) -> int:
         method = self._method(ctx)
         if method in ("ACK", "CANCEL"):
             return AuthCode.OK
+        if realm is None or table is None:
+            log_at(log, L_ERR, "failed to get realm value")  # (Kamailio's text for either)
+            return AuthCode.ERROR
         if not realm:
             log_at(log, L_ERR, "invalid realm parameter - empty value")
             return AuthCode.ERROR
@@ -221,7 +228,10 @@ class AuthDbModule(Module):
             return self.auth.check_user(ctx, cred.user or "", self.use_domain, bool(flags & 2))
         return ret
 
-    def is_subscriber(self, ctx: MessageContext, uri: str, table: str, flags: int) -> int:
+    def is_subscriber(self, ctx: MessageContext, uri: str | None, table: str | None, flags: int) -> int:
+        if uri is None or table is None:
+            log_at(log, L_ERR, "failed to get %s value", "uri" if uri is None else "table")
+            return -1
         if not uri:
             log_at(log, L_ERR, "invalid uri parameter - empty value")
             return -1
