@@ -70,3 +70,24 @@ async def _pending_after(params: NetParams, port: int, times: tuple[float, ...])
         waited = at
         pending.append(("tcp", "127.0.0.1", port) in manager.by_addr)
     return pending
+
+
+async def _refused(port: int, failed: list[Outgoing]) -> None:
+    manager = TCPManager(NetParams(), handle=lambda *_: [], deliver=lambda _outs: None, after=lambda: None,
+                         sockets=[], failed=failed.append)
+    told = Outgoing("tcp", "127.0.0.1", port, b"MESSAGE sip:x SIP/2.0\r\n\r\n", on_error=lambda: None)
+    manager.send(told)
+    manager.send(Outgoing("tcp", "127.0.0.1", port, b"MESSAGE sip:y SIP/2.0\r\n\r\n"))  # nobody to tell
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if failed:
+            break
+
+
+def test_a_refused_connect_fails_the_sends_waiting_for_it_that_want_to_know() -> None:
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        failed: list[Outgoing] = []
+        asyncio.run(_refused(port, failed))
+    assert [out.data for out in failed] == [b"MESSAGE sip:x SIP/2.0\r\n\r\n"]

@@ -59,6 +59,7 @@ class TCPConnection(asyncio.Protocol):
         self._head = b""          # bytes of the message being received (for a 400 if it is bad)
         self._pings = 0
         self._queued: list[bytes] = []  # written before an outgoing connection is up
+        self.awaiting: list[Outgoing] = []  # sent while connecting, whose failure is to be told
         self.closing = False
         self.http: HttpParser | None = None  # an HTTP connection (xhttp), see _http_data
         self._sniff: bytes | None = None     # first bytes of an accepted connection, until known
@@ -78,6 +79,7 @@ class TCPConnection(asyncio.Protocol):
         if self.proto == "tls":
             self.session = transport.get_extra_info("ssl_object")
             log.debug("TLS %s successful", "connect" if self.target != ("", 0) else "accept")
+        self.awaiting.clear()
         self.manager.opened(self)
         if self.closing:  # refused (too many connections) or dropped by the tls module
             self._queued.clear()
@@ -212,8 +214,10 @@ class TCPManager:
                  after: Callable[[], None], sockets: list[Socket], first_id: int = 1,
                  handle_http: Callable[[HttpRequest, Source], bytes] | None = None,
                  registry: TcpRegistry | None = None, counters: NetCounters | None = None,
-                 tls: Any = None) -> None:
+                 tls: Any = None, failed: Callable[[Outgoing], None] | None = None) -> None:
         self.params = params
+        # told of each message (with an `on_error` or fallbacks) whose connection was refused
+        self.failed = failed
         self.tls = tls  # the TLS engine (kampy.apis.TlsEngine) when TLS is served
         self.registry = registry  # the connections every worker can list (core.tcp_list)
         self.counters = counters or NetCounters()
@@ -320,6 +324,8 @@ class TCPManager:
                           out.host, out.port)
                 return
             conn = self._connect(out)
+        if conn.transport is None and (out.on_error is not None or out.fallbacks):
+            conn.awaiting.append(out)
         if out.data:
             conn.write(out.data)
         if out.send_flags & SND_F_CON_CLOSE:
@@ -371,6 +377,17 @@ class TCPManager:
             conn.closing = True
             if self.by_addr.get((conn.proto, host, port)) is conn:
                 del self.by_addr[(conn.proto, host, port)]
+            self._tell_failed(conn, exc)
+
+    def _tell_failed(self, conn: TCPConnection, exc: BaseException) -> None:
+        """A connect the kernel refused (or whose host is unreachable) fails the send of what was
+        written meanwhile, as Kamailio's tcpconn_1st_send; a connect that timed out or a TLS
+        handshake that failed does not (Kamailio's async connect has reported success then)."""
+        awaiting, conn.awaiting = conn.awaiting, []
+        if self.failed is None or isinstance(exc, TimeoutError | ssl.SSLError):
+            return
+        for out in awaiting:
+            self.failed(out)
 
     # -- timeouts --
     def start_sweeping(self) -> None:

@@ -118,7 +118,7 @@ class Worker:
         self.tcp = TCPManager(params, server.handle, self.deliver, self.timers.poke, tcp_sockets,
                               first_id=conn_id_base(rank), handle_http=_http_handler(server),
                               registry=None if params.disable_tcp else TcpRegistry(server.core.shared),
-                              counters=self.counters, tls=self.tls)
+                              counters=self.counters, tls=self.tls, failed=self._send_failed)
         server.core.tls_sessions = self.tcp.session
         # jsonrpcs' FIFO/datagram socket, ctl's: what a command sends goes out when it is answered
         self.local = LocalServices(server.core.services, rank, after=self._after_control)
@@ -160,9 +160,24 @@ class Worker:
                 log.warning("sending to %s:%s:%d failed: %s", out.proto, out.host, out.port, exc)
             if not out.fallbacks:
                 break
-            (host, port), rest = out.fallbacks[0], out.fallbacks[1:]
-            log.info("dns failover: sending to %s:%s:%d instead", out.proto, host, port)
-            out = replace(out, host=host, port=port, fallbacks=rest)
+            out = self._next_fallback(out)
+        self._tell_error(out)
+
+    @staticmethod
+    def _next_fallback(out: Outgoing) -> Outgoing:
+        (host, port), rest = out.fallbacks[0], out.fallbacks[1:]
+        log.info("dns failover: sending to %s:%s:%d instead", out.proto, host, port)
+        return replace(out, host=host, port=port, fallbacks=rest)
+
+    def _send_failed(self, out: Outgoing) -> None:
+        """A TCP/TLS connect failed after `out` was written to it: its next fallback, or its
+        `on_error` (as a due call)."""
+        if out.fallbacks:
+            self._send(self._next_fallback(out))
+            return
+        self._tell_error(out)
+
+    def _tell_error(self, out: Outgoing) -> None:
         if out.on_error is not None:
             self.server.core.call_at(self.server.core.clock.monotonic(), out.on_error)
             self._wake()
@@ -192,9 +207,7 @@ class Worker:
             self.counters.inc("dns:failed_dns_request")
             log.warning("sending to %s:%s:%d failed: the name does not resolve", out.proto, out.host,
                         out.port)
-            if out.on_error is not None:
-                self.server.core.call_at(self.server.core.clock.monotonic(), out.on_error)
-                self._wake()
+            self._tell_error(out)
             return
         send(replace(out, host=found.ip))
 

@@ -192,7 +192,9 @@ class DnsBranches(TmBase):
     def _uac_send_failed(self, leg: Leg) -> None:
         """The first send of a branch's request failed (t_send_branch's SEND_BUFFER error): the
         destination is blocklisted; with DNS failover a new branch goes to the next target and this
-        one is ended (never picked), else its timer goes on to a 408."""
+        one is ended (never picked). Without a new branch it ends as t_relay() fails when its only
+        branch cannot be sent (477, see `_not_sent`), or, with failure_exec_mode, waits on hold
+        for its timer's 408."""
         cell = leg.cell
         if cell.freed or leg.branch < 0 or leg.branch >= len(cell.branches):
             return
@@ -204,3 +206,9 @@ class DnsBranches(TmBase):
             br.last_received = 408
             if br.leg is not None:
                 self._stop(br.leg)  # type: ignore[attr-defined]
+            return
+        if self.params["failure_exec_mode"]:
+            return
+        if br.leg is not None:
+            self._stop(br.leg)  # type: ignore[attr-defined]
+        self._not_sent(cell, br, E_SEND)

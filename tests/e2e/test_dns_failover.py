@@ -9,12 +9,16 @@ as each scenario says (200, 503, or not at all):
     a.fo.test A 127.0.0.1 (phone a on 5071), b.fo.test A 127.0.0.2 (phone b on 5072)
     _sip._udp.down.test  SRV 10 0 5060 x.down.test. / SRV 20 0 5073 c.down.test.
     x.down.test A 10.9.9.9 (no route in the namespace: sending fails), c.down.test A 127.0.0.3 (phone c)
+    _sip._tcp.tcpfo.test SRV 10 0 5074 r.tcpfo.test. / SRV 20 0 5075 t.tcpfo.test.
+    r.tcpfo.test A 127.0.0.4 (nothing listens: the TCP connect is refused), t.tcpfo.test A 127.0.0.5
+    (phone t, over TCP)
 
 Each scenario states the outcome (the final reply, which phones got the request in which order) and
 checks that Kamailio and kampy both give it.
 """
 from __future__ import annotations
 
+import select
 import socket
 import subprocess
 import threading
@@ -45,8 +49,12 @@ ZONE = {
     ("_sip._udp.other.test", "SRV"): ["10 0 5072 b.fo.test."],
     ("_sip._udp.naptr.test", "SRV"): ["10 0 5071 a.fo.test."],
     ("_sip._udp.uac.test", "SRV"): ["20 0 5072 b.fo.test.", "10 0 5071 a.fo.test."],  # tm.t_uac_start's
+    ("_sip._tcp.tcpfo.test", "SRV"): ["10 0 5074 r.tcpfo.test.", "20 0 5075 t.tcpfo.test."],
+    ("r.tcpfo.test", "A"): ["127.0.0.4"],
+    ("t.tcpfo.test", "A"): ["127.0.0.5"],
 }
 PHONES = {"a": ("127.0.0.1", 5071), "b": ("127.0.0.2", 5072), "c": ("127.0.0.3", 5073)}
+TCP_PHONES = {"t": ("127.0.0.5", 5075)}
 
 
 @dataclass
@@ -84,6 +92,58 @@ class Phone:
         self.sock.close()
 
 
+@dataclass
+class TcpPhone:
+    """A TCP phone in the namespace: answers each new MESSAGE on its connection as `Phone` does."""
+
+    name: str
+    sock: socket.socket
+    answer: int | None = 200
+    got: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.sock.listen(8)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        conns: list[socket.socket] = []
+        buffers: dict[socket.socket, bytes] = {}
+        while not self._stop.is_set():
+            ready, _, _ = select.select([self.sock, *conns], [], [], 0.1)
+            for sock in ready:
+                if sock is self.sock:
+                    conn, _ = sock.accept()
+                    conns.append(conn)
+                    buffers[conn] = b""
+                    continue
+                data = sock.recv(65536)
+                if not data:
+                    conns.remove(sock)
+                    sock.close()
+                    continue
+                buffers[sock] += data
+                while b"\r\n\r\n" in buffers[sock]:  # the test's requests have no body
+                    head, buffers[sock] = buffers[sock].split(b"\r\n\r\n", 1)
+                    self._request(sock, head.decode(errors="replace") + "\r\n\r\n")
+        for conn in conns:
+            conn.close()
+
+    def _request(self, conn: socket.socket, text: str) -> None:
+        if not text.startswith("MESSAGE "):
+            return
+        branch = text.split("branch=", 1)[1].split(";", 1)[0].split("\r\n", 1)[0]
+        self.got.setdefault(branch, time.monotonic())
+        if self.answer is not None:
+            conn.sendall(reply_to(text, self.answer))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.sock.close()
+
+
 def reply_to(request: str, status: int) -> bytes:
     head = request.split("\r\n\r\n", 1)[0].split("\r\n")[1:]
     keep = [h for h in head if h.split(":", 1)[0].strip().lower() in ("via", "from", "call-id", "cseq")]
@@ -97,7 +157,7 @@ def reply_to(request: str, status: int) -> bytes:
 class World:
     ns: Namespace
     dns: DnsServer
-    phones: dict[str, Phone]
+    phones: dict[str, Phone | TcpPhone]
     servers: dict[str, dualserver.Server]
 
 
@@ -110,7 +170,7 @@ def world(tmp_path_factory):
     resolv.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:2\n")
     ns = Namespace(etc, {"/etc/resolv.conf": resolv})
     started: dict[str, dualserver.Server] = {}
-    phones: dict[str, Phone] = {}
+    phones: dict[str, Phone | TcpPhone] = {}
     dns_server = None
     try:
         dns_sock = ns.socket()
@@ -120,8 +180,13 @@ def world(tmp_path_factory):
             sock = ns.socket()
             sock.bind(addr)
             phones[name] = Phone(name, sock)
+        for name, addr in TCP_PHONES.items():
+            sock = ns.socket(kind=socket.SOCK_STREAM)
+            sock.bind(addr)
+            phones[name] = TcpPhone(name, sock)
         for kind, port in PORTS.items():
-            started[kind] = dualserver.start(kind, CONFIG, workdir, {}, port=port, prefix=ns.run_prefix())
+            started[kind] = dualserver.start(kind, CONFIG, workdir, {"LISTEN_TCP": f"tcp:127.0.0.1:{port}"},
+                                             port=port, prefix=ns.run_prefix())
         for server in started.values():
             dualserver.wait_answering(server, 30, make_socket=ns.socket)
         yield World(ns, dns_server, phones, started)
@@ -193,6 +258,8 @@ SCENARIOS = {
     "unresolvable_name": ("sip:bob@nowhere.test", {}, Outcome(478, ())),
     "stateless_forward_to_the_first_srv_target": ("sip:sl@slfo.test", {}, Outcome(200, ("a",))),
     "stateless_forward_fails_over_on_a_send_error": ("sip:sl@sldown.test", {}, Outcome(200, ("c",))),
+    "refused_tcp_connect_fails_over": ("sip:bob@tcpfo.test;transport=tcp", {}, Outcome(200, ("t",))),
+    "refused_tcp_connect_without_failover": ("sip:nofo@tcpfo.test;transport=tcp", {}, Outcome(477, ())),
 }
 
 
