@@ -192,9 +192,16 @@ class CoreAPI(Protocol):
         known now (an address, a static name, the DNS cache); None when a lookup is needed: then
         use `resolve_sip`, which never blocks."""
 
-    def resolve_sip(self, dest: SipDest, done: Callable[[list[SipTarget]], None]) -> None:
+    def resolve_sip(self, dest: SipDest, done: Callable[[list[SipTarget]], None], ttl: int = 0) -> None:
         """`done(targets)` (empty: nothing resolves) now when the targets are known, else once the
-        lookups ran on the event loop: then as a due call, whose sends go through `send`."""
+        lookups ran on the event loop: then as a due call, whose sends go through `send`. `ttl` > 0:
+        the record sets looked up for it stay that many seconds in the DNS cache instead of their
+        TTL (Kamailio's dns_set_local_ttl)."""
+
+    def resolve_sip_wait(self, dest: SipDest, ttl: int = 0) -> list[SipTarget]:
+        """The targets (empty: nothing resolves), looked up now when they are not known and waited
+        for, blocking the worker as Kamailio's resolvehost()/sip_resolvehost() do: for module init
+        and reload. `ttl` as for `resolve_sip`."""
 
     def dns_options(self) -> ResolveOptions:
         """The resolver's settings from the core's dns_* parameters (cfg group `core`)."""

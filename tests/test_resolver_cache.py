@@ -135,3 +135,24 @@ def test_with_use_dns_cache_off_an_answer_is_not_kept(dns_server):
     asyncio.run(srv.core.dns.targets(SipDest("gw.test")))
     srv.core.clock.mono += 0.01
     assert srv.core.dns.cache.get("_sip._udp.gw.test", "SRV") is None
+
+
+def test_a_local_ttl_keeps_the_records_looked_up_that_long_instead_of_theirs(resolver):
+    # Kamailio's dns_set_local_ttl (dispatcher's ds_dns_ttl)
+    asyncio.run(resolver.targets(SipDest("gw.test"), ttl=5))
+    resolver.clock.now += 4
+    assert resolver.known(SipDest("gw.test")) is not None
+    resolver.clock.now += 2
+    assert resolver.known(SipDest("gw.test")) is None
+
+
+def test_waiting_for_the_targets_looks_them_up_outside_an_event_loop(resolver, dns_server):
+    assert resolver.wait_targets(SipDest("gw.test"))[0] == SipTarget("udp", "192.0.2.1", 5071)
+    assert ("_sip._udp.gw.test", "SRV") in dns_server.questions
+
+
+def test_waiting_for_the_targets_inside_an_event_loop_looks_them_up_in_a_thread(resolver):
+    async def inside() -> list[SipTarget]:
+        return resolver.wait_targets(SipDest("b.gw.test", 5060))
+
+    assert asyncio.run(inside()) == [SipTarget("udp", "192.0.2.2", 5060)]

@@ -58,10 +58,12 @@ def run(compiled: CompiledConfig, params: NetParams, listen_override: Sequence[s
     _log_listening(listeners, aliases, params)
 
     def build_server(rank: int, workers: int, shared: SharedStore, process: str | int) -> Server:
+        from kampy.net.dns import DnsQueries
         from kampy.runtime.server import Server
 
         return Server.from_config(compiled, sockets=[x.socket for x in listeners], aliases=aliases,
-                                  shared=shared, rank=rank, workers=workers, process=process)
+                                  shared=shared, rank=rank, workers=workers, process=process,
+                                  dns_client=DnsQueries())
 
     from kampy.runtime.engine import module_processes, preload_modules
 

@@ -110,7 +110,8 @@ class Worker:
         self._udp_default: dict[bool, UDPListener] = {}   # by "is IPv6"
         self.timers = Timers(server, self.deliver)
         server.core.wake = self._wake  # a DNS lookup finished: its due call runs now
-        server.core.dns.queries = DnsQueries()
+        if server.core.dns.queries is None:
+            server.core.dns.queries = DnsQueries()
         tcp_sockets = [x.socket for x in listeners if x.socket.proto in ("tcp", "tls")]
         self.tls = server.core.tls if params.tls_on else None  # the tls module's engine (serve_tls)
         self.counters = NetCounters(server.core.stats, server.core.shared)

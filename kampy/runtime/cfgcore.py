@@ -218,6 +218,15 @@ def _start_value(params: dict[str, Any], names: tuple[str, ...], default: Value)
     return default
 
 
+def core_start_value(params: dict[str, Any], var: str) -> Value:
+    """A `core` cfg variable's value as the config's core parameters set it, for what runs before
+    the group is declared (the modules' init)."""
+    for name, _low, _high, _flags, default, names, _doc in _CORE:
+        if name == var:
+            return _start_value(params, names, default)
+    raise KeyError(var)
+
+
 def _builtin_group(name: str, table: tuple[tuple[str, int, int, str, Value, tuple[str, ...], str], ...],
                    params: dict[str, Any], hooks: dict[str, Callable[[Any], Any]],
                    ) -> tuple[GroupDef, dict[str, Value]]:

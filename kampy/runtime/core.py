@@ -141,7 +141,8 @@ class Core:
         dns_cache = DnsCache(lambda: self.shared.table("dns_cache", capacity=1 << 12, max_capacity=1 << 16),
                              self.clock.monotonic)
         self.dns = Resolver(self.cfg, self.clock.monotonic, self.dns_records, self._dns_protocols,
-                            self.dns_srv_records, dns_cache, lambda: any(":" in s.host for s in self.sockets))
+                            self.dns_srv_records, dns_cache, lambda: any(":" in s.host for s in self.sockets),
+                            lambda: self.core_params)
         self.wake: Callable[[], None] = lambda: None  # the network layer: run the due calls now
         self._dns_tasks: set[asyncio.Task[list[SipTarget]]] = set()
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
@@ -384,7 +385,7 @@ class Core:
     def sip_targets(self, dest: SipDest) -> list[SipTarget] | None:
         return self.dns.targets_now(dest)
 
-    def resolve_sip(self, dest: SipDest, done: Callable[[list[SipTarget]], None]) -> None:
+    def resolve_sip(self, dest: SipDest, done: Callable[[list[SipTarget]], None], ttl: int = 0) -> None:
         """`done(targets)` now when they are known (an address, the cache; with no event loop
         running, a name as it is), else once the lookups ran on the worker's event loop (as a due
         call, its sends through `send`)."""
@@ -392,7 +393,7 @@ class Core:
         if found is not None:
             done(found)
             return
-        task = asyncio.get_running_loop().create_task(self.dns.targets(dest))
+        task = asyncio.get_running_loop().create_task(self.dns.targets(dest, ttl))
         self._dns_tasks.add(task)
 
         def finished(task: asyncio.Task[list[SipTarget]]) -> None:
@@ -406,6 +407,9 @@ class Core:
             self.wake()
 
         task.add_done_callback(finished)
+
+    def resolve_sip_wait(self, dest: SipDest, ttl: int = 0) -> list[SipTarget]:
+        return self.dns.wait_targets(dest, ttl)
 
     def add_dns_srv_record(self, name: str, target: str, port: int, priority: int = 0,
                            weight: int = 0) -> None:

@@ -14,8 +14,10 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol
 
+from kampy.runtime.cfgcore import core_start_value
 from kampy.runtime.dnscache import AddrRecord, DnsCache, LocalTable, SrvRecord, typed
 from kampy.runtime.sipdns import (DNS_IPV4_ONLY, DNS_IPV6_FIRST, DNS_IPV6_ONLY, Missing,
                                   ResolveOptions, SRV_PREFIX, SipDest, SipTarget, default_port, is_ip, plan)
@@ -38,8 +40,10 @@ class Resolver:
     def __init__(self, cfg: CfgFramework | None, monotonic: Callable[[], float],
                  static: dict[str, list[str]], protocols: Callable[[], frozenset[str]],
                  static_srv: dict[str, list[SrvRecord]] | None = None, cache: DnsCache | None = None,
-                 ipv6: Callable[[], bool] = lambda: True) -> None:
+                 ipv6: Callable[[], bool] = lambda: True,
+                 params: Callable[[], dict[str, Any]] | None = None) -> None:
         self._cfg = cfg
+        self._params = params  # the config's core parameters, read before the cfg group exists
         self._now = monotonic
         self._static = static  # the core's dns_records (corex), shared by reference
         self._static_srv = static_srv if static_srv is not None else {}
@@ -54,39 +58,55 @@ class Resolver:
     def targets_now(self, dest: SipDest) -> list[SipTarget] | None:
         """The targets from what is known now (an address, static names, the cache); None when a
         record set must be fetched first (`await targets(dest)`)."""
-        try:
-            return plan(dest, self.options(), self._lookup, self.rng)
-        except Missing:
+        found = self.known(dest)
+        if found is None:
             if not _loop_running():  # in-process tests, tools: the name is sent to as it is
                 proto = dest.proto or "udp"
                 return [SipTarget(proto, dest.host.strip("[]"), dest.port or default_port(proto))]
             return None
+        return found
 
-    async def targets(self, dest: SipDest) -> list[SipTarget]:
+    def known(self, dest: SipDest) -> list[SipTarget] | None:
+        """The targets from what is known now; None when a record set must be fetched first."""
+        try:
+            return plan(dest, self.options(), self._lookup, self.rng)
+        except Missing:
+            return None
+
+    async def targets(self, dest: SipDest, ttl: int = 0) -> list[SipTarget]:
+        """`ttl` > 0: the record sets fetched are kept that long instead of for their TTL (Kamailio's
+        dns_set_local_ttl, dispatcher's ds_dns_ttl)."""
         for _ in range(MAX_FETCHES):
             try:
                 return plan(dest, self.options(), self._lookup, self.rng)
             except Missing as missing:
-                await self.fetch(missing.name, missing.rdtype)
+                await self.fetch(missing.name, missing.rdtype, ttl)
         log.error("resolving %s needs more than %d lookups", dest.host, MAX_FETCHES)
         return []
+
+    def _get(self, var: str) -> Any:
+        """A `core` cfg variable; while the modules initialise, as the config's parameters set it."""
+        assert self._cfg is not None
+        if "core" in self._cfg.groups or self._params is None:
+            return self._cfg.get("core", var)
+        return core_start_value(self._params(), var)
 
     def options(self) -> ResolveOptions:
         cfg = self._cfg
         if cfg is None:
             return ResolveOptions(supported=self._protocols())
-        flags = int(cfg.get("core", "dns_cache_flags") or 0) & 7
-        if not cfg.get("core", "dns_try_ipv6"):
+        flags = int(self._get("dns_cache_flags") or 0) & 7
+        if not self._get("dns_try_ipv6"):
             flags |= DNS_IPV4_ONLY
         if flags & DNS_IPV4_ONLY:
             flags &= ~(DNS_IPV6_ONLY | DNS_IPV6_FIRST)
-        prefs = {"udp": int(cfg.get("core", "dns_udp_pref") or 0),
-                 "tcp": int(cfg.get("core", "dns_tcp_pref") or 0),
-                 "tls": int(cfg.get("core", "dns_tls_pref") or 0),
-                 "sctp": int(cfg.get("core", "dns_sctp_pref") or 0)}
-        return ResolveOptions(try_naptr=bool(cfg.get("core", "dns_try_naptr")),
-                              srv_lb=bool(cfg.get("core", "dns_srv_lb")), prefs=prefs,
-                              naptr_ignore_rfc=bool(cfg.get("core", "dns_naptr_ignore_rfc")),
+        prefs = {"udp": int(self._get("dns_udp_pref") or 0),
+                 "tcp": int(self._get("dns_tcp_pref") or 0),
+                 "tls": int(self._get("dns_tls_pref") or 0),
+                 "sctp": int(self._get("dns_sctp_pref") or 0)}
+        return ResolveOptions(try_naptr=bool(self._get("dns_try_naptr")),
+                              srv_lb=bool(self._get("dns_srv_lb")), prefs=prefs,
+                              naptr_ignore_rfc=bool(self._get("dns_naptr_ignore_rfc")),
                               ip_flags=flags, supported=self._protocols(), ipv6=self._ipv6())
 
     # ------------------------------------------------------------ the cache
@@ -119,38 +139,54 @@ class Resolver:
             self._hosts = _read_hosts()
         return self._hosts
 
-    async def fetch(self, name: str, rdtype: str) -> None:
-        """Look the record set up and keep the answer (or that there is none) in the cache."""
+    def wait_targets(self, dest: SipDest, ttl: int = 0) -> list[SipTarget]:
+        """The targets, looked up now if need be and waited for (blocking, as Kamailio's resolvehost):
+        on a loop of its own, in a thread of its own when this one runs an event loop."""
+        found = self.known(dest)
+        if found is not None:
+            return found
+        if not _loop_running():
+            return asyncio.run(self.targets(dest, ttl))
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, self.targets(dest, ttl)).result()
+
+    async def fetch(self, name: str, rdtype: str, local: int = 0) -> None:
+        """Look the record set up and keep the answer (or that there is none) in the cache (for
+        `local` seconds instead of the answer's TTL when it is > 0)."""
         if self.queries is None:
             log.error("dns: no DNS client to look up %s %s", rdtype, name)
             records, ttl = [], None
         else:
             records, ttl = await self.queries.query(name, rdtype, self._lifetime())
+        local_ttl = local
         if rdtype == "SRV":  # kept by priority, heavier first among equals, as Kamailio's cache
             records.sort(key=lambda r: (r[0], -r[1]))
-        kept = self._bounded(ttl) if records and ttl is not None else self._negative_ttl()
+        if records and ttl is not None:
+            kept = local_ttl if local_ttl > 0 else self._bounded(ttl)
+        else:
+            kept = self._negative_ttl()
         # a record set looked up is used at least for this resolution, even with a TTL of 0 or
         # with use_dns_cache off (then for that resolution only)
-        if self._cfg is not None and not self._cfg.get("core", "use_dns_cache"):
+        if self._cfg is not None and not self._get("use_dns_cache"):
             kept = 0
         self.cache.put(name, rdtype, records, max(kept, 0.001))
 
     def _bounded(self, ttl: float) -> float:
         if self._cfg is None:
             return ttl
-        ttl = max(ttl, int(self._cfg.get("core", "dns_cache_min_ttl") or 0))
-        high = int(self._cfg.get("core", "dns_cache_max_ttl") or -1)
+        ttl = max(ttl, int(self._get("dns_cache_min_ttl") or 0))
+        high = int(self._get("dns_cache_max_ttl") or -1)
         return min(ttl, high) if high >= 0 else ttl
 
     def _negative_ttl(self) -> float:
-        return float(self._cfg.get("core", "dns_cache_negative_ttl") or 0) if self._cfg is not None else 60.0
+        return float(self._get("dns_cache_negative_ttl") or 0) if self._cfg is not None else 60.0
 
     def _lifetime(self) -> float:
         """dns_retr_time seconds per try, dns_retr_no retries (the system's resolver's when -1)."""
         if self._cfg is None:
             return QUERY_LIFETIME
-        retr_time = int(self._cfg.get("core", "dns_retr_time") or -1)
-        retr_no = int(self._cfg.get("core", "dns_retr_no") or -1)
+        retr_time = int(self._get("dns_retr_time") or -1)
+        retr_no = int(self._get("dns_retr_no") or -1)
         if retr_time > 0:
             return float(retr_time * (max(retr_no, 0) + 1))
         return QUERY_LIFETIME

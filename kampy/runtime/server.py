@@ -25,6 +25,7 @@ from kampy.runtime.engine import Engine
 from kampy.runtime.flow import LoadError, MalformedInput, ModuleFailure
 from kampy.runtime import loglevels
 from kampy.runtime.ratelog import OncePerSource
+from kampy.runtime.resolver import DnsClient
 from kampy.runtime.loglevels import set_log_prefix
 from kampy.runtime.procs import register_process
 from kampy.runtime.shared import SharedStore
@@ -83,7 +84,7 @@ class Server:
                     clock: Clock | None = None, shared: SharedStore | None = None,
                     rank: int = 1, workers: int = 1,
                     tracer: Callable[[MessageContext, str, str, int | None], None] | None = None,
-                    process: str | int = INLINE) -> Server:
+                    process: str | int = INLINE, dns_client: DnsClient | None = None) -> Server:
         """Instantiate the modules and build the routes; raises ConfigError on a load-time problem.
 
         `shared` is the store every worker of the server sees (the first process creates it before
@@ -93,8 +94,10 @@ class Server:
         every function's return code (the testing plugin); without one, routes run untraced.
         `process`: INLINE (the default: one process runs the modules' own processes' jobs as
         timers), WORKER (a worker of a forked server) or the index of the module process this is
-        (`kampy.runtime.engine.module_processes`)."""
+        (`kampy.runtime.engine.module_processes`). `dns_client`: the network layer's DNS queries,
+        there already for the modules' init (dispatcher's destinations)."""
         core = Core(compiled, clock, list(sockets), list(aliases), rank=rank, workers=workers, shared=shared)
+        core.dns.queries = dns_client
         return cls(core, Engine(compiled, core, tracer), process)
 
     # ------------------------------------------------------------ lifecycle

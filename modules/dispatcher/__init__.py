@@ -99,9 +99,12 @@ EXPORTS = Exports(
         _int(
             "ds_dns_mode",
             1,
-            "1 resolve at load, 2 on each ds_is_from_list(), 4 refresh every ds_dns_interval",
+            "1 resolve at load, 2 on each ds_is_from_list(), 4 refresh every ds_dns_interval, "
+            "8 SRV (and NAPTR with the core's dns_try_naptr) lookups instead of A/AAAA",
         ),
         _int("ds_dns_interval", 600),
+        _int("ds_dns_ttl", 0, "seconds the DNS cache keeps the records looked up for the destinations "
+             "(0: their own TTL)"),
     ),
     functions=(
         Function(
@@ -249,10 +252,6 @@ EXPORTS = Exports(
     ),
     needs=(Need("tm", TmUacAPI, optional=True, doc="t_request(): the keepalives"),),
     not_implemented=(
-        Unimplemented("param", "ds_dns_ttl",
-                      "kampy's dispatcher resolves its destinations with the system's resolver "
-                      "(getaddrinfo), not through the core's DNS cache: no cached answer has a TTL "
-                      "for it to set"),
         Unimplemented("param", "event_callback", "a KEMI callback name: kampy runs no KEMI scripts"),
     ),
     cfg=CfgGroup(

@@ -40,6 +40,7 @@ from .dslist import (
     LoadError,
     skip_dst,
 )
+from .dsdns import Address, DestResolver
 from .hashing import ds_get_hash
 from .rpc import RpcMixin
 from .select import (
@@ -149,6 +150,7 @@ class DispatcherModule(RpcMixin, Module):
         self.load_mode = int(p["ds_load_mode"])
         self.reload_delta = int(p["reload_delta"])
         self.dns_mode = int(p["ds_dns_mode"])
+        self.dns = DestResolver(core, self.dns_mode, int(p["ds_dns_ttl"]))
         self.default_socket = self._default_socket(
             str(p["ds_default_sockname"] or ""), str(p["ds_default_socket"] or "")
         )
@@ -252,7 +254,8 @@ class DispatcherModule(RpcMixin, Module):
             priority,
             attrs,
             attrs_none=self.attrs_none,
-            dns_mode=self.dns_mode,
+            resolve=self.dns.resolve if self.dns_mode & (dslist.DS_DNS_MODE_INIT | dslist.DS_DNS_MODE_TIMER)
+            else None,
             sockets=self,
             dload=dload,
         )
@@ -719,14 +722,13 @@ class DispatcherModule(RpcMixin, Module):
             except SIPProtocolError:
                 log.error("bad uri [%s]", uri)
                 return -1
-            found = dslist.resolve(parsed.host or "")
+            # parse_uri(): no port written is 0, no transport parameter is PROTO_NONE
+            found = self.dns.resolve(parsed.host or "", parsed.port or 0,
+                                     dslist.PROTO_IDS.get(parsed.transport or "", 0))
             if found is None:
                 log.error("could not resolve %s", parsed.host)
                 return -1
-            ip = found
-            # parse_uri(): no port written is 0, no transport parameter is PROTO_NONE
-            port = parsed.port or 0
-            proto = dslist.PROTO_IDS.get(parsed.transport or "", 0)
+            ip, port, proto = found
         data = self.store.read()
         groups = data["order"] if setid == -1 else [setid]
         for group in groups:
@@ -745,17 +747,17 @@ class DispatcherModule(RpcMixin, Module):
     def _address_matches(self, dest: dict[str, Any], ip: str, port: int, proto: int, mode: int) -> bool:
         if dest["noip"]:
             return False
-        address = dest["ip"]
+        address, dest_port, dest_proto = dest["ip"], dest["port"], dest["proto"]
         if self.dns_mode & dslist.DS_DNS_MODE_ALWAYS:
-            address = dslist.resolve(dest["host"])
-            if address is None:
+            found = self.dns.resolve(dest["host"], dest_port, dest_proto)
+            if found is None:
                 log.warning("could not resolve %s (skipping)", dest["host"])
                 return False
+            address, dest_port, dest_proto = found
         if address is None or not _same_ip(address, ip):
             return False
-        dest_proto = dest["proto"]
         return (
-            (mode & MATCH_NOPORT or dest["port"] == 0 or port == dest["port"])
+            (mode & MATCH_NOPORT or dest_port == 0 or port == dest_port)
             and (mode & MATCH_NOPROTO or proto == dest_proto)
             and (not mode & MATCH_ACTIVE or not skip_dst(dest["flags"]))
         )
@@ -926,15 +928,25 @@ class DispatcherModule(RpcMixin, Module):
         """ds_dns_timer(): addresses resolved again (ds_dns_mode 4)."""
         if self.core.rank != 1 or not self.dns_mode & dslist.DS_DNS_MODE_TIMER:
             return
+        data = self.store.read()
+        for node in data["sets"].values():
+            for dest in node["dests"]:
+                if not dest["noip"] and dest["host"]:
+                    self.dns.resolve_later(dest["host"], dest["port"], dest["proto"],
+                                           lambda found, setid=node["id"], uri=dest["uri"]:
+                                           self._resolved(setid, uri, found))
+
+    def _resolved(self, setid: int, uri: str, found: Address | None) -> None:
+        """ds_dns_update_set(): a destination's address as the DNS timer found it."""
+        if found is None:
+            log.error("could not resolve %s", uri)  # the old address stays
+            return
         with self.store.change() as data:
-            for node in data["sets"].values():
-                for dest in node["dests"]:
-                    if dest["noip"]:
-                        continue
-                    found = dslist.resolve(dest["host"])
-                    if found is not None:
-                        dest["ip"] = found
-                        dest["dnstime"] = self.core.clock.time()
+            node = data["sets"].get(str(setid))
+            for dest in node["dests"] if node is not None else ():
+                if dest["uri"] == uri:
+                    dest["ip"], dest["port"], dest["proto"] = found
+                    dest["dnstime"] = self.core.clock.time()
 
     # ------------------------------------------------------------ the API other modules use
 

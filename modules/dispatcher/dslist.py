@@ -8,8 +8,7 @@ reads; `Dest` fields are the keys of each destination's dict."""
 from __future__ import annotations
 
 import random
-import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from kampy.api import SIPProtocolError, module_logger, parse_uri
@@ -108,14 +107,6 @@ def new_latency(initial: int | None) -> dict[str, float]:
     return stats
 
 
-def resolve(host: str) -> str | None:
-    bare = host[1:-1] if host.startswith("[") else host
-    try:
-        return socket.getaddrinfo(bare, None, proto=socket.IPPROTO_UDP)[0][4][0]
-    except (OSError, UnicodeError):
-        return None
-
-
 def pack_dest(
     uri: str,
     flags: int,
@@ -123,12 +114,12 @@ def pack_dest(
     attrs_text: str,
     *,
     attrs_none: bool,
-    dns_mode: int,
+    resolve: Callable[[str, int, int], tuple[str, int, int] | None] | None,
     sockets: Any,
     dload: int = 0,
 ) -> dict[str, Any]:
     """pack_dest(): one destination, its URI checked (a missing `sip:` added), its socket found,
-    its host resolved (unless flag 16 says not to)."""
+    its host resolved with `resolve` when given (unless flag 16 says not to)."""
     try:
         parsed = parse_uri(uri)
         if not parsed.is_sip or not parsed.host:
@@ -173,11 +164,11 @@ def pack_dest(
     }
     if flags & DS_NODNSARES_DST:
         dest["noip"] = True
-    elif dns_mode & (DS_DNS_MODE_INIT | DS_DNS_MODE_TIMER):
-        ip = resolve(host)
-        if ip is None:
+    elif resolve is not None:
+        found = resolve(host, dest["port"], dest["proto"])
+        if found is None:
             raise LoadError(f"could not resolve {host} (missing no-probing flag?!?)")
-        dest["ip"] = ip
+        dest["ip"], dest["port"], dest["proto"] = found
     return dest
 
 

@@ -12,6 +12,9 @@ as each scenario says (200, 503, or not at all):
     _sip._tcp.tcpfo.test SRV 10 0 5074 r.tcpfo.test. / SRV 20 0 5075 t.tcpfo.test.
     r.tcpfo.test A 127.0.0.4 (nothing listens: the TCP connect is refused), t.tcpfo.test A 127.0.0.5
     (phone t, over TCP)
+    _sip._udp.dskamailio.test / _sip._udp.dskampy.test SRV 10 0 5076 g.ds.test., g.ds.test A 127.0.0.6
+    (each server's dispatcher destination in set 1, looked up by SRV: ds_dns_mode 8)
+    dsakamailio.test / dsakampy.test A 127.0.0.7 (set 2: a port given, so an A lookup)
 
 Each scenario states the outcome (the final reply, which phones got the request in which order) and
 checks that Kamailio and kampy both give it.
@@ -52,7 +55,13 @@ ZONE = {
     ("_sip._tcp.tcpfo.test", "SRV"): ["10 0 5074 r.tcpfo.test.", "20 0 5075 t.tcpfo.test."],
     ("r.tcpfo.test", "A"): ["127.0.0.4"],
     ("t.tcpfo.test", "A"): ["127.0.0.5"],
+    ("_sip._udp.dskamailio.test", "SRV"): ["10 0 5076 g.ds.test."],
+    ("_sip._udp.dskampy.test", "SRV"): ["10 0 5076 g.ds.test."],
+    ("g.ds.test", "A"): ["127.0.0.6"],
+    ("dsakamailio.test", "A"): ["127.0.0.7"],
+    ("dsakampy.test", "A"): ["127.0.0.7"],
 }
+DS_SOURCE = ("127.0.0.6", 5076)
 PHONES = {"a": ("127.0.0.1", 5071), "b": ("127.0.0.2", 5072), "c": ("127.0.0.3", 5073)}
 TCP_PHONES = {"t": ("127.0.0.5", 5075)}
 
@@ -185,7 +194,10 @@ def world(tmp_path_factory):
             sock.bind(addr)
             phones[name] = TcpPhone(name, sock)
         for kind, port in PORTS.items():
-            started[kind] = dualserver.start(kind, CONFIG, workdir, {"LISTEN_TCP": f"tcp:127.0.0.1:{port}"},
+            ds_list = workdir / f"dispatcher-{kind}.list"
+            ds_list.write_text(f"1 sip:ds{kind}.test\n2 sip:dsa{kind}.test:5077\n")
+            started[kind] = dualserver.start(kind, CONFIG, workdir, {"LISTEN_TCP": f"tcp:127.0.0.1:{port}",
+                                                                      "DSLIST": f'"{ds_list}"'},
                                              port=port, prefix=ns.run_prefix())
         for server in started.values():
             dualserver.wait_answering(server, 30, make_socket=ns.socket)
@@ -211,18 +223,19 @@ _serial = iter(range(1, 1_000_000))
 
 
 def send_message(world: World, kind: str, ruri: str, answers: dict[str, int | None],
-                 settle: float = 0.2) -> Outcome:
-    """A MESSAGE to `ruri` through server `kind`, the phones answering as `answers` says."""
+                 settle: float = 0.2, source: tuple[str, int] = ("127.0.0.1", 0)) -> Outcome:
+    """A MESSAGE to `ruri` through server `kind` from `source`, the phones answering as `answers`
+    says."""
     for name, phone in world.phones.items():
         phone.answer = answers.get(name, 200)
         phone.got.clear()
     server = world.servers[kind]
     sock = world.ns.socket()
     try:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+        sock.bind(source)
+        host, port = sock.getsockname()
         n = next(_serial)
-        sock.sendto((f"MESSAGE {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-dns{n}\r\n"
+        sock.sendto((f"MESSAGE {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP {host}:{port};branch=z9hG4bK-dns{n}\r\n"
                      f"Max-Forwards: 70\r\nFrom: <sip:alice@example.test>;tag=a{n}\r\nTo: <{ruri}>\r\n"
                      f"Call-ID: dns-{kind}-{n}\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n").encode(),
                     server.addr)
@@ -353,3 +366,23 @@ def test_dns_cache_rpc_commands_as_kamailio(world):
     assert "rr_ip: 192.0.2.78" in kamailio[5] and "Permanent entries cannot be deleted" in kamailio[7]
     assert "Not found" in kamailio[9] and "Invalid type" in kamailio[10]
     assert kampy == kamailio
+
+
+def test_dispatcher_resolves_its_destinations_by_srv_and_again_after_ds_dns_ttl_as_kamailio(world):
+    # ds_dns_mode 13: SRV at load (set 1's destination gets the SRV target's port), then every
+    # ds_dns_interval (1 s) again; ds_dns_ttl 1: the DNS cache keeps the answers (TTL 60) for 1 s
+    # only, so the timer's lookups of set 2's host go to the DNS server again
+    def questions(kind: str) -> int:
+        return world.dns.questions.count((f"dsa{kind}.test", "A"))
+
+    before = {kind: questions(kind) for kind in PORTS}
+    found = {kind: send_message(world, kind, "sip:dsfrom@example.test", {}, settle=0, source=DS_SOURCE).status
+             for kind in PORTS}
+    elsewhere = {kind: send_message(world, kind, "sip:dsfrom@example.test", {}, settle=0).status
+                 for kind in PORTS}
+    deadline = time.monotonic() + 4
+    while time.monotonic() < deadline and any(questions(kind) < before[kind] + 2 for kind in PORTS):
+        time.sleep(0.1)
+    assert found == {"kamailio": 200, "kampy": 200}
+    assert elsewhere == {"kamailio": 404, "kampy": 404}
+    assert {kind: questions(kind) >= before[kind] + 2 for kind in PORTS} == {"kamailio": True, "kampy": True}
