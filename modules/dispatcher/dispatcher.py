@@ -933,13 +933,13 @@ class DispatcherModule(RpcMixin, Module):
             for dest in node["dests"]:
                 if not dest["noip"] and dest["host"]:
                     self.dns.resolve_later(dest["host"], dest["port"], dest["proto"],
-                                           lambda found, setid=node["id"], uri=dest["uri"]:
-                                           self._resolved(setid, uri, found))
+                                           lambda found, setid=node["id"], uri=dest["uri"], host=dest["host"]:
+                                           self._resolved(setid, uri, host, found))
 
-    def _resolved(self, setid: int, uri: str, found: Address | None) -> None:
+    def _resolved(self, setid: int, uri: str, host: str, found: Address | None) -> None:
         """ds_dns_update_set(): a destination's address as the DNS timer found it."""
         if found is None:
-            log.error("could not resolve %s", uri)  # the old address stays
+            log.error("could not resolve %s", host)  # the old address stays
             return
         with self.store.change() as data:
             node = data["sets"].get(str(setid))

@@ -171,6 +171,7 @@ class Cell:
     called_back: bool = False
     no_auto_ack: bool = False  # T_NO_AUTO_ACK: the requester ACKs the 2xx of this local INVITE itself
     local_ack: tuple[bytes, Dest] | None = None  # uac[0].local_ack: the ACK of its 2xx, as sent first
+    local_ack_resolving: bool = False  # the ACK's next hop is being looked up (DNS)
     tmcb_types: int = 0  # the TMCB_* bits some callback of `tmcbs` is registered for
     tmcbs: list[tuple[int, TmCallback]] | None = None  # newest first, as Kamailio's tmcb_hl
     fwded_totags: dict[str, bool] | None = None  # To-tags of relayed 2xx -> ACKed (E2EACK callbacks)

@@ -16,9 +16,10 @@ from kampy.api import (
     Request,
     Response,
     SIPProtocolError,
+    SipTarget,
     TmTransaction,
-    destination,
     parse_uri,
+    sip_destination,
     to_tag_of,
 )
 
@@ -95,12 +96,37 @@ class LocalAck(TmBase):
         """build_local_ack: built once (the first 2xx), sent again for each 2xx received; with
         TMCB_DONT_ACK only once the requester built it (ack_local_uac)."""
         if cell.local_ack is None:
-            if cell.no_auto_ack:
+            if cell.no_auto_ack or cell.local_ack_resolving:
+                return
+            if self._resolve_ack_hop(cell, br, reply, ctx):
                 return
             cell.local_ack = self._build_local_ack(cell, br, reply, ctx)
             if cell.local_ack is None:
                 return
         self._send_local_ack(cell, br.index, reply)
+
+    def _resolve_ack_hop(self, cell: Cell, br: UacBranch, reply: Response, ctx: MessageContext | None,
+                         headers: str = "", body: bytes = b"") -> bool:
+        """True when the ACK's next hop needs a DNS lookup first: the ACK is then built and sent once
+        its answer is in (the 2xx retransmitted meanwhile gets none)."""
+        routing = self._ack_routing(br, reply)
+        if routing is None or self._ack_mode(ctx, br) != 0:
+            return False
+        dest = sip_destination(routing.next_hop)
+        if dest is None or self.core.sip_targets(dest) is not None:
+            return False
+        cell.local_ack_resolving = True
+
+        def resolved(targets: list[SipTarget]) -> None:
+            cell.local_ack_resolving = False
+            if cell.freed or cell.local_ack is not None:
+                return
+            cell.local_ack = self._build_local_ack(cell, br, reply, ctx, headers, body, targets)
+            if cell.local_ack is not None:
+                self._send_local_ack(cell, br.index, reply)
+
+        self.core.resolve_sip(dest, resolved)
+        return True
 
     def _send_local_ack(self, cell: Cell, branch: int, reply: Response | None) -> bool:
         assert cell.local_ack is not None
@@ -132,25 +158,32 @@ class LocalAck(TmBase):
         assert br.reply is not None
         if headers and not headers.endswith("\n"):
             headers += "\r\n"
+        if self._resolve_ack_hop(cell, br, br.reply, None, headers, body):
+            return 0  # sent once the next hop resolves
         cell.local_ack = self._build_local_ack(cell, br, br.reply, None, headers, body)
         if cell.local_ack is None:
             log.error("failed to build ACK retransmission buffer")
             return -2
         return 0 if self._send_local_ack(cell, 0, None) else -1
 
-    def _build_local_ack(self, cell: Cell, br: UacBranch, reply: Response, ctx: MessageContext | None,
-                         headers: str = "", body: bytes = b"") -> tuple[bytes, Dest] | None:
+    def _ack_routing(self, br: UacBranch, reply: Response) -> AckRouting | None:
         try:
             contacts = reply.contacts
             if not contacts:
                 log.error("tm: no Contact in the %d to the local INVITE: it is not ACKed", reply.status)
                 return None
-            contact = str(contacts[0].uri)
-            routing = ack_routing(br.request, reply, contact)
+            return ack_routing(br.request, reply, str(contacts[0].uri))
         except SIPProtocolError as exc:
             log.error("tm: failed to evaluate routing elements of the local ACK: %s", exc)
             return None
-        dest = self._local_ack_dest(br, routing, ctx)
+
+    def _build_local_ack(self, cell: Cell, br: UacBranch, reply: Response, ctx: MessageContext | None,
+                         headers: str = "", body: bytes = b"",
+                         targets: list[SipTarget] | None = None) -> tuple[bytes, Dest] | None:
+        routing = self._ack_routing(br, reply)
+        if routing is None:
+            return None
+        dest = self._local_ack_dest(br, routing, ctx, targets)
         if dest is None:
             log.error("tm: no socket found to send the local ACK to %s", routing.next_hop)
             return None
@@ -159,19 +192,33 @@ class LocalAck(TmBase):
         ack = build_dlg_ack(br.request, reply, routing, via, self.core.user_agent_header, headers, body)
         return ack, dest
 
-    def _local_ack_dest(self, br: UacBranch, routing: AckRouting, ctx: MessageContext | None) -> Dest | None:
-        """local_ack_mode 1: where the INVITE went; 2: the source of the 2xx; 0: the next hop."""
+    def _ack_mode(self, ctx: MessageContext | None, br: UacBranch) -> int:
+        """local_ack_mode as it applies: 0 when there is nothing to send to but the next hop."""
         mode = int(self.cfg.get("tm", "local_ack_mode") or 0)  # type: ignore[arg-type]
+        if mode == 2 and ctx is not None and ctx.src is not None:
+            return 2
+        return 1 if mode in (1, 2) and br.leg is not None else 0
+
+    def _local_ack_dest(self, br: UacBranch, routing: AckRouting, ctx: MessageContext | None,
+                        targets: list[SipTarget] | None = None) -> Dest | None:
+        """local_ack_mode 1: where the INVITE went; 2: the source of the 2xx; 0: the next hop, resolved
+        as RFC 3263 (uri2dst: NAPTR, SRV, A/AAAA; its first target, no failover). `targets`: the next
+        hop's, when they had to be looked up."""
+        mode = self._ack_mode(ctx, br)
         sent = br.leg.dest if br.leg is not None else None
         if mode == 2 and ctx is not None and ctx.src is not None:
             src = ctx.src
             return Dest(src.proto, src.ip, src.port, src.local, src.conn_id)
-        if mode in (1, 2) and sent is not None:  # 2 without the 2xx at hand (ack_local_uac): the INVITE's
+        if mode == 1 and sent is not None:  # 2 without the 2xx at hand (ack_local_uac): the INVITE's
             return Dest(sent.proto, sent.host, sent.port, sent.local)
-        target = destination(routing.next_hop)
-        if target is None:
+        dest = sip_destination(routing.next_hop)
+        if targets is None and dest is not None:
+            targets = self.core.sip_targets(dest)
+        if not targets:
+            if dest is not None and targets is not None:
+                log.error("tm: the local ACK's next hop %s does not resolve", dest.host)
             return None
-        proto, host, port = target
+        proto, host, port = targets[0]
         sock = sent.local if sent is not None and sent.local is not None and sent.local.proto == proto \
             and (":" in sent.local.host) == (":" in host) else next(
                 (s for s in self.core.sockets if s.proto == proto and (":" in s.host) == (":" in host)), None)

@@ -12,6 +12,7 @@ as each scenario says (200, 503, or not at all):
     _sip._tcp.tcpfo.test SRV 10 0 5074 r.tcpfo.test. / SRV 20 0 5075 t.tcpfo.test.
     r.tcpfo.test A 127.0.0.4 (nothing listens: the TCP connect is refused), t.tcpfo.test A 127.0.0.5
     (phone t, over TCP)
+    _sip._udp.ack.test SRV 10 0 5072 b.fo.test. (the Contact of phone a's 200 to an INVITE)
     _sip._udp.dskamailio.test / _sip._udp.dskampy.test SRV 10 0 5076 g.ds.test., g.ds.test A 127.0.0.6
     (each server's dispatcher destination in set 1, looked up by SRV: ds_dns_mode 8)
     dsakamailio.test / dsakampy.test A 127.0.0.7 (set 2: a port given, so an A lookup)
@@ -58,6 +59,7 @@ ZONE = {
     ("_sip._udp.dskamailio.test", "SRV"): ["10 0 5076 g.ds.test."],
     ("_sip._udp.dskampy.test", "SRV"): ["10 0 5076 g.ds.test."],
     ("g.ds.test", "A"): ["127.0.0.6"],
+    ("_sip._udp.ack.test", "SRV"): ["10 0 5072 b.fo.test."],  # the Contact of phone a's 200 to an INVITE
     ("dsakamailio.test", "A"): ["127.0.0.7"],
     ("dsakampy.test", "A"): ["127.0.0.7"],
 }
@@ -74,6 +76,7 @@ class Phone:
     sock: socket.socket
     answer: int | None = 200
     got: dict[str, float] = field(default_factory=dict)  # Via branch -> when it first came
+    acks: list[float] = field(default_factory=list)  # when an ACK came
 
     def __post_init__(self) -> None:
         self.sock.settimeout(0.1)
@@ -88,6 +91,12 @@ class Phone:
             except (TimeoutError, OSError):
                 continue
             text = data.decode(errors="replace")
+            if text.startswith("ACK "):
+                self.acks.append(time.monotonic())
+                continue
+            if text.startswith("INVITE "):  # a 200 whose Contact names a host with an SRV record
+                self.sock.sendto(reply_to(text, 200, contact="sip:bob@ack.test"), peer)
+                continue
             if not text.startswith("MESSAGE "):
                 continue
             branch = text.split("branch=", 1)[1].split(";", 1)[0].split("\r\n", 1)[0]
@@ -153,12 +162,13 @@ class TcpPhone:
         self.sock.close()
 
 
-def reply_to(request: str, status: int) -> bytes:
+def reply_to(request: str, status: int, contact: str | None = None) -> bytes:
     head = request.split("\r\n\r\n", 1)[0].split("\r\n")[1:]
     keep = [h for h in head if h.split(":", 1)[0].strip().lower() in ("via", "from", "call-id", "cseq")]
     to = next(h for h in head if h.split(":", 1)[0].strip().lower() == "to")
     reason = {200: "OK", 503: "Service Unavailable"}[status]
-    return (f"SIP/2.0 {status} {reason}\r\n" + "\r\n".join([*keep, to + ";tag=ph"]) +
+    more = [f"Contact: <{contact}>"] if contact else []
+    return (f"SIP/2.0 {status} {reason}\r\n" + "\r\n".join([*keep, to + ";tag=ph", *more]) +
             "\r\nContent-Length: 0\r\n\r\n").encode()
 
 
@@ -315,6 +325,23 @@ def test_a_local_request_resolves_and_fails_over_as_kamailio(world):
         arrivals[kind] = [name for _, name in sorted((when, name) for name, phone in world.phones.items()
                                                      for when in phone.got.values())]
     assert arrivals == {"kamailio": ["a", "b"], "kampy": ["a", "b"]}
+
+
+def test_the_ack_of_a_local_2xx_goes_to_the_srv_target_of_its_contact_as_kamailio(world):
+    acks = {}
+    for kind, server in world.servers.items():
+        for phone in world.phones.values():
+            phone.got.clear()
+        world.phones["b"].acks.clear()
+        answer = server.kamcmd("tm.t_uac_start", "INVITE", "sip:bob@127.0.0.1:5071", ".", ".",
+                      "From: <sip:alice@example.test>\r\nTo: <sip:bob@example.test>\r\n"
+                      "Contact: <sip:alice@127.0.0.1>\r\nContent-Type: application/sdp\r\n", "v=0\r\n")
+        assert "error" not in answer.lower(), answer
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and not world.phones["b"].acks:
+            time.sleep(0.05)
+        acks[kind] = len(world.phones["b"].acks)
+    assert acks == {"kamailio": 1, "kampy": 1}
 
 
 def test_without_dns_try_naptr_no_naptr_record_is_asked_for(world):
