@@ -184,3 +184,12 @@ def test_without_dmq_workers_dmq_handle_message_fails(kampy_cfg: Any) -> None:
     sip = node(kampy_cfg, params='modparam("dmq", "num_workers", 0)',
                handle='$avp(r) = dmq_handle_message("1"); exit;')
     assert kdmq_text(sip, "notification_peer", "").avp("r") == -1
+
+
+def test_a_node_host_resolves_through_the_cores_resolver_and_dns_cache(kampy_cfg: Any) -> None:
+    # Kamailio's resolvehost(): a corex dns_cache record is an answer getaddrinfo would not know
+    params = (f'modparam("corex", "dns_cache", "name=peer.test.invalid;type=A;addr={PEER}")\n'
+              'modparam("dmq", "notification_address", "sip:peer.test.invalid:5060")')
+    sip = kampy_cfg(config(["corex", "dmq"], 'sl_send_reply("200", "OK");', params))
+    sip.advance(0)
+    assert (nodes(sip)[0]["host"], nodes(sip)[0]["resolved_ip"]) == ("peer.test.invalid", PEER)

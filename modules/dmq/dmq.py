@@ -12,7 +12,7 @@ from kampy.api import (DMQ_NODE_ACTIVE, DMQ_NODE_DISABLED, DMQ_NODE_PENDING, URI
                        DmqNode,
                        DmqPeerCallback, DmqReply, DmqRespCallback, MessageContext, Module, Outgoing, Process,
                        Request, Response, RpcFault, SIPProtocolError, SlAPI, Socket, TmAPI, build_reply,
-                       parse_message, reply_destination)
+                       SipDest, parse_message, reply_destination)
 
 from .jobs import Job, JobQueues
 from .nodes import STATUS_NAMES, NodeError, NodeList, ident, parse_node
@@ -80,7 +80,7 @@ class DmqModule(Module):
         self.num_workers = max(0, int(params["num_workers"]))
         self.ping_interval = max(MIN_PING_INTERVAL, int(params["ping_interval"]))
         self._next_ping = core.clock.monotonic() + self.ping_interval
-        self.nodes = NodeList(core.shared)
+        self.nodes = NodeList(core.shared, self._node_address)
         self.jobs = JobQueues(core.shared, self.num_workers)
         core.shared.execute(STATE_SCHEMA)
         core.shared.execute(PEERS_SCHEMA)
@@ -278,6 +278,12 @@ class DmqModule(Module):
             log.error("error requesting initial nodelist")
             return None
         return first
+
+    def _node_address(self, host: str) -> str | None:
+        """resolvehost(): the host's first address through the core's resolver and DNS cache
+        (A/AAAA: a port given), waited for when the cache does not hold it, as Kamailio."""
+        targets = self.core.resolve_sip_wait(SipDest(host, 5060))
+        return targets[0].ip if targets else None
 
     def _host_list(self, address: str) -> list[str]:
         """multi_notify: a URI for each IP address the notification address's host has (A and

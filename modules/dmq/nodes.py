@@ -3,8 +3,7 @@ nodes are identified by host, port (as written) and transport; the newest is lis
 from __future__ import annotations
 
 import logging
-import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from kampy.api import (DMQ_NODE_ACTIVE, DMQ_NODE_DISABLED, DMQ_NODE_PENDING, DMQ_NODE_TIMEOUT, URI, DmqNode,
                        SIPProtocolError,
@@ -50,14 +49,6 @@ def ident(node: DmqNode) -> str:
     return f"{node.proto}:{node.host}:{node.port}"
 
 
-def resolve(host: str) -> str:
-    """The node's IP address (Kamailio resolves each node's host when it adds it)."""
-    try:
-        return socket.getaddrinfo(host.strip("[]"), None)[0][4][0]
-    except (OSError, UnicodeError) as exc:
-        raise NodeError(f"could not resolve {host}") from exc
-
-
 def node_line(node: DmqNode) -> str:
     """Kamailio's build_node_str: `sip:host:port;transport=tcp;status=active`."""
     transport = f";transport={node.proto}" if node.proto not in ("udp", "") else ""
@@ -68,8 +59,11 @@ def node_line(node: DmqNode) -> str:
 class NodeList:
     """dmq_node_list: the nodes in the shared store's `dmq_node` table."""
 
-    def __init__(self, shared: SharedStore) -> None:
+    def __init__(self, shared: SharedStore, resolve: Callable[[str], str | None]) -> None:
+        """`resolve(host)`: the node's IP address, None when it does not resolve (Kamailio resolves
+        each node's host when it adds it)."""
         self.shared = shared
+        self._resolve = resolve
         shared.execute(SCHEMA)
 
     def _row(self, row: tuple) -> DmqNode:  # type: ignore[type-arg]
@@ -96,10 +90,9 @@ class NodeList:
 
     def add(self, node: DmqNode, local: bool = False, status: int | None = None) -> DmqNode | None:
         """add_dmq_node: None when the host does not resolve; a node already listed stays as it is."""
-        try:
-            ip = resolve(node.host)
-        except NodeError as exc:
-            log.error("%s", exc)
+        ip = self._resolve(node.host)
+        if ip is None:
+            log.error("could not resolve %s", node.host)
             return None
         status = node.status if status is None else status
         self.shared.execute(
