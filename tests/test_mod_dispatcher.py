@@ -6,6 +6,7 @@ event routes with $dsv, and the RPC commands."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -550,3 +551,37 @@ def test_latency_stats_are_listed_and_timeouts_counted(kampy_cfg, listfile: Path
     assert set(dests["sip:192.0.2.1:5060"]["LATENCY"]) == {"AVG", "STD", "EST", "MAX", "TIMEOUT"}
     assert dests["sip:192.0.2.1:5060"]["LATENCY"]["TIMEOUT"] == 0
     assert dests["sip:192.0.2.3:5060"]["LATENCY"]["TIMEOUT"] >= 1
+
+
+FROM_LIST_ROUTE = """
+request_route {
+    if (ds_is_from_list("1")) { sl_send_reply("200", "from"); exit; }
+    sl_send_reply("403", "no");
+}
+"""
+STATIC_RECORDS = (
+    'modparam("corex", "dns_cache", "name=gw.test.invalid;type=A;addr=192.0.2.88")\n'
+    'modparam("corex", "dns_cache", "name=_sip._udp.srv.test.invalid;type=SRV;addr=gw.test.invalid;'
+    'port=5090;priority=10;weight=1")\n'
+)
+
+
+def from_list(kampy_cfg, tmp_path: Path, line: str, mode: int) -> Callable[[str], int]:
+    path = tmp_path / "names.list"
+    path.write_text(line + "\n")
+    cfg = ('loadmodule "corex.so"\n' + MODULES + STATIC_RECORDS +
+           f'modparam("dispatcher", "list_file", "{path}")\nmodparam("dispatcher", "ds_dns_mode", {mode})\n'
+           + FROM_LIST_ROUTE)
+    sip = kampy_cfg(cfg, db=None)
+    return lambda src: sip.send_request("OPTIONS", "sip:x@y", src=src).reply.status
+
+
+def test_destination_hosts_resolve_through_the_cores_resolver(kampy_cfg, tmp_path: Path) -> None:
+    # a static record of the DNS cache (corex's dns_cache) answers, as Kamailio's resolvehost()
+    status = from_list(kampy_cfg, tmp_path, "1 sip:gw.test.invalid", 1)
+    assert (status("192.0.2.88:5060"), status("192.0.2.89:5060")) == (200, 403)
+
+
+def test_ds_dns_mode_8_resolves_by_srv_and_takes_its_port(kampy_cfg, tmp_path: Path) -> None:
+    status = from_list(kampy_cfg, tmp_path, "1 sip:srv.test.invalid", 9)
+    assert (status("192.0.2.88:5090"), status("192.0.2.88:5060")) == (200, 403)
