@@ -413,3 +413,15 @@ def test_dispatcher_resolves_its_destinations_by_srv_and_again_after_ds_dns_ttl_
     assert found == {"kamailio": 200, "kampy": 200}
     assert elsewhere == {"kamailio": 404, "kampy": 404}
     assert {kind: questions(kind) >= before[kind] + 2 for kind in PORTS} == {"kamailio": True, "kampy": True}
+    # a reload resolves again, waiting for the DNS answers (a worker's loop is running then)
+    def srv_questions(kind: str) -> int:
+        return world.dns.questions.count((f"_sip._udp.ds{kind}.test", "SRV"))
+
+    time.sleep(1.1)  # past ds_dns_ttl: the cache holds no answer
+    srv_before = {kind: srv_questions(kind) for kind in PORTS}
+    for server in world.servers.values():
+        server.kamcmd("dispatcher.reload")
+    reloaded = {kind: send_message(world, kind, "sip:dsfrom@example.test", {}, settle=0,
+                                   source=DS_SOURCE).status for kind in PORTS}
+    assert reloaded == {"kamailio": 200, "kampy": 200}
+    assert all(srv_questions(kind) > srv_before[kind] for kind in PORTS)
