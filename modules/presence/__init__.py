@@ -7,6 +7,7 @@ from __future__ import annotations
 from kampy.api import (
     Arg,
     ArgKind,
+    DmqAPI,
     EventRoute,
     Exports,
     Function,
@@ -29,11 +30,6 @@ from .presence import PresenceModule
 def _local_log_facility(value: str) -> None:
     if value:
         facility_code(value)
-
-
-def _enable_dmq(value: int) -> None:
-    if value:
-        raise ValueError("enable_dmq: presence's replication over dmq is not implemented in kampy")
 
 
 def _timer_mode(value: int) -> None:
@@ -140,9 +136,8 @@ EXPORTS = Exports(
             "enable_dmq",
             (int,),
             0,
-            doc="replication over DMQ: needs the dmq module, which kampy has not (a value other than 0 "
-            "is a config error)",
-            validate=_enable_dmq,
+            doc="1: the publications replicated to the other nodes of the DMQ bus (the `presence` "
+            "peer; the dmq module must be loaded)",
         ),
         Param("pres_subs_mode", (int,), 1, doc="1: $subs(...) holds a copy of the subscription; 0: $null"),
         Param(
@@ -303,6 +298,7 @@ EXPORTS = Exports(
             doc="NOTIFYs within the subscription dialogs (t_request_within), the transaction's To-tag",
         ),
         Need("sl", SlAPI, doc="replies (send_reply: in the transaction when there is one)"),
+        Need("dmq", DmqAPI, optional=True, doc="enable_dmq: the publications replicated over DMQ"),
     ),
     factory=PresenceModule,
 )

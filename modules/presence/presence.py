@@ -40,6 +40,7 @@ from .common import (
 from .events import EventList
 from .notify import NotifyMixin
 from .bind_presence import PresenceApi
+from .dmq import PresDmq
 from .presentity import Presentity, PresentityMixin, extract_sphere
 from .publish import PublishMixin
 from .shtable import PresIndex, PresRecords, SubsTable
@@ -106,6 +107,7 @@ class PresenceModule(
         self.subs_table: SubsTable | None = None
         self.index: PresIndex | None = None
         self.records: PresRecords | None = None
+        self.pres_dmq: PresDmq | None = None
         if self.library_mode:
             log.debug("Presence module used for API library purpose only")
             return
@@ -125,6 +127,15 @@ class PresenceModule(
             self.index = PresIndex(core.shared, self.pres_htable_size, self.uri_match)
         if self.publ_cache != PS_PCACHE_RECORD or self.subs_db_mode != NO_DB:
             self._open_db()
+        if int(params["enable_dmq"]) > 0:
+            self.pres_dmq = self._dmq_init(core)
+
+    def _dmq_init(self, core: CoreAPI) -> PresDmq:
+        """enable_dmq: the `presence` peer (Kamailio: pres_dmq_initialize at the end of mod_init)."""
+        dmq = core.api("dmq")
+        if dmq is None:
+            raise ValueError("enable_dmq: cannot load dmq api (load the dmq module before presence)")
+        return PresDmq(dmq, self)
 
     # ------------------------------------------------------------ parameters (mod_init)
     def _read_params(self, params: dict[str, Any]) -> None:

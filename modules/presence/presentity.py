@@ -35,6 +35,20 @@ class Presentity:
     priority: int
 
 
+@dataclass
+class Stored:
+    """What update_presentity() leaves for the DMQ replication: the publication's ruid (None: it
+    is not replicated, as Kamailio does not when it ends at a 412, an error or before learning the
+    ruid) and the entity tag it has now (`cur_etag`, "" for a new or withdrawn one)."""
+
+    ruid: str | None = None
+    etag: str = ""
+
+    def done(self, ruid: str | None, etag: str = "") -> int:
+        self.ruid, self.etag = ruid, etag
+        return 0
+
+
 def extract_sphere(body: bytes | None) -> str | None:
     """extract_sphere(): the text of an RPID <sphere> (prefix rpid or r)."""
     if not body:
@@ -97,9 +111,14 @@ class PresentityMixin:
         sent: list[bool] | None,
         sphere: str | None,
         replace: bool = False,
+        etag_override: str | None = None,
+        ruid: str | None = None,
     ) -> int:
         """update_presentity(): the document stored (publ_cache 0/1: the presentity table;
-        2: memory), the reply, the NOTIFYs. 0 done (or 412 sent), negative on an error."""
+        2: memory), the reply, the NOTIFYs, then (enable_dmq) the publication to the other DMQ
+        nodes. A replica from another node comes with its new entity tag (`etag_override`) and
+        its ruid (the stored one it refreshes or withdraws). 0 done (or 412 sent), negative on an
+        error."""
         sent = sent if sent is not None else [False]
         rules_doc = None
         if p.event.req_auth and (self.publ_cache == PS_PCACHE_RECORD or self.notifier_processes == 0):
@@ -108,11 +127,15 @@ class PresentityMixin:
                 log.error("getting rules doc")
                 return -1
         store = self.cache_store if self.publ_cache == PS_PCACHE_RECORD else self.db_store
+        out = Stored()
         try:
-            return store(ctx, p, body, new_t, sent, sphere, rules_doc, replace)
+            code = store(ctx, p, body, new_t, sent, sphere, rules_doc, replace, etag_override, ruid, out)
         except DBError as exc:
             log.error("presentity table: %s", exc)
             return -1
+        if code == 0 and out.ruid is not None and self.pres_dmq is not None:
+            self.pres_dmq.replicate(p, body, new_t, out.etag, sphere, out.ruid)
+        return code
 
     def _send_412(self: PresenceModule, ctx: MessageContext | None, p: Presentity, sent: list[bool]) -> int:
         log.info("No E-Tag match %s", p.etag)
@@ -153,17 +176,21 @@ class PresentityMixin:
         sphere: str | None,
         rules_doc: bytes | None,
         replace: bool,
+        etag_override: str | None,
+        ruid: str | None,
+        out: Stored,
     ) -> int:
-        """ps_db_update_presentity()."""
+        """ps_db_update_presentity(); a refresh or withdrawal with `ruid` finds the row by it."""
         db, table = self.db, self.presentity_table
         assert db is not None
         pres_uri = uandd_to_uri(p.user, p.domain)
         package = self.events.package_of(p.event)
         key = {"domain": p.domain, "username": p.user, "event": p.event.name, "etag": p.etag}
+        where = {"ruid": ruid} if ruid is not None else key
         now = self.now()
         with self.db_transaction(True):
             if new_t:
-                ruid = self.next_ruid()
+                ruid = ruid if ruid is not None else self.next_ruid()
                 if self.publ_cache == PS_PCACHE_HYBRID:
                     self.index.insert(pres_uri, package.parsed.type, sphere)
                 row = {
@@ -185,26 +212,33 @@ class PresentityMixin:
                     db.insert(table, row)
                 if self._reply_200(ctx, p.expires, p.etag, sent) < 0:
                     return -1
-                return self._notify_after_publish(p, pres_uri, body, rules_doc)
-            stored = db.query(table, ["body", "sender", "ruid"], key)
+                if self._notify_after_publish(p, pres_uri, body, rules_doc) < 0:
+                    return -1
+                return out.done(ruid)
+            stored = db.query(table, ["body", "sender", "ruid"], where)
+            p_ruid = ruid if ruid is not None else (stored[0][2] or None) if stored else None
             if package.parsed.is_dialog_sla:
                 if not stored:
                     return self._send_412(ctx, p, sent)
                 if not self._bla_may_update(p, body, stored[0][0], stored[0][1]):
-                    return self._reply_200(ctx, p.expires, p.etag, sent)
+                    return self._reply_200(ctx, p.expires, p.etag, sent) or out.done(p_ruid)
             if p.expires <= 0:
                 if not stored:
                     return self._send_412(ctx, p, sent)
                 if self._reply_200(ctx, p.expires, p.etag, sent) < 0:
                     return -1
-                return self._withdraw(p, pres_uri, body, rules_doc, stored[0][2])
-            etag = self._refreshed_etag(p)
+                if self._withdraw(p, pres_uri, body, rules_doc, p_ruid) < 0:
+                    return -1
+                return out.done(p_ruid)
+            etag = etag_override if etag_override is not None else self._refreshed_etag(p)
             if etag is None:
                 return -1
             changes: dict[str, Any] = {} if etag == p.etag else {"etag": etag}
             if package.parsed.type == EVENT_DIALOG and self._dialog_terminated(p):
                 log.warning("Trying to update an already terminated state. Skipping update.")
-                return self._reply_200(ctx, p.expires, etag, sent)
+                # Kamailio knows the ruid here only when it was given (or dialog;sla read it)
+                known = ruid if ruid is not None else p_ruid if package.parsed.is_dialog_sla else None
+                return self._reply_200(ctx, p.expires, etag, sent) or out.done(known, etag)
             changes.update(expires=p.expires + now, received_time=p.received_time, priority=p.priority)
             if body:
                 changes["body"] = body
@@ -216,13 +250,13 @@ class PresentityMixin:
                     self.update_sphere(p, pres_uri, body)
             if p.sender:
                 changes["sender"] = p.sender
-            if not stored or db.update(table, key, changes) < 0:
+            if not stored or db.update(table, where, changes) < 0:
                 return self._send_412(ctx, p, sent)
             if self._reply_200(ctx, p.expires, etag, sent) < 0:
                 return -1
-            if body is None:
-                return 0
-            return self._notify_after_publish(p, pres_uri, body, rules_doc)
+            if body is not None and self._notify_after_publish(p, pres_uri, body, rules_doc) < 0:
+                return -1
+            return out.done(p_ruid, etag)
 
     def _notify_after_publish(
         self: PresenceModule, p: Presentity, pres_uri: str, body: bytes | None, rules_doc: bytes | None
@@ -394,14 +428,19 @@ class PresentityMixin:
         sphere: str | None,
         rules_doc: bytes | None,
         replace: bool,
+        etag_override: str | None,
+        ruid: str | None,
+        out: Stored,
     ) -> int:
-        """ps_cache_update_presentity(): as db_store, in the in-memory records."""
+        """ps_cache_update_presentity(): as db_store, in the in-memory records (found by entity
+        tag, also for a replica)."""
         records = self.records
         assert records is not None
         pres_uri = uandd_to_uri(p.user, p.domain)
         package = self.events.package_of(p.event)
         now = self.now()
         if new_t:
+            ruid = ruid if ruid is not None else self.next_ruid()
             rec = PresRecord(
                 p.user,
                 p.domain,
@@ -409,7 +448,7 @@ class PresentityMixin:
                 p.etag,
                 received_time=p.received_time,
                 priority=p.priority,
-                ruid=self.next_ruid(),
+                ruid=ruid,
                 sender=p.sender or "",
                 body=body or b"",
             )
@@ -423,13 +462,16 @@ class PresentityMixin:
                 records.insert(rec)
             if self._reply_200(ctx, p.expires, p.etag, sent) < 0:
                 return -1
-            return 0 if self.publ_notify(p.event, p.sender, pres_uri, body, None, rules_doc) >= 0 else -1
+            if self.publ_notify(p.event, p.sender, pres_uri, body, None, rules_doc) < 0:
+                return -1
+            return out.done(ruid)
         stored = records.get_item(p.user, p.domain, p.event.name, p.etag)
+        p_ruid = ruid if ruid is not None else (stored.ruid or None) if stored is not None else None
         if package.parsed.is_dialog_sla:
             if stored is None:
                 return self._send_412(ctx, p, sent)
             if not self._bla_may_update(p, body, stored.body, stored.sender):
-                return self._reply_200(ctx, p.expires, p.etag, sent)
+                return self._reply_200(ctx, p.expires, p.etag, sent) or out.done(p_ruid)
         if p.expires <= 0:
             if stored is None:
                 return self._send_412(ctx, p, sent)
@@ -438,13 +480,14 @@ class PresentityMixin:
             if self.publ_notify(p.event, p.sender, pres_uri, body, p.etag, rules_doc) < 0:
                 return -1
             self.delete_presentity(p, stored.ruid)
-            return 0
-        etag = self._refreshed_etag(p)
+            return out.done(p_ruid)
+        etag = etag_override if etag_override is not None else self._refreshed_etag(p)
         if etag is None:
             return -1
         if package.parsed.type == EVENT_DIALOG and self._dialog_terminated(p):
             log.warning("Trying to update an already terminated state. Skipping update.")
-            return self._reply_200(ctx, p.expires, etag, sent)
+            known = ruid if ruid is not None else p_ruid if package.parsed.is_dialog_sla else None
+            return self._reply_200(ctx, p.expires, etag, sent) or out.done(known, etag)
         if stored is None:
             return self._send_412(ctx, p, sent)
         rec = PresRecord(
@@ -463,6 +506,6 @@ class PresentityMixin:
             return self._send_412(ctx, p, sent)
         if self._reply_200(ctx, p.expires, etag, sent) < 0:
             return -1
-        if body is None:
-            return 0
-        return 0 if self.publ_notify(p.event, p.sender, pres_uri, body, None, rules_doc) >= 0 else -1
+        if body is not None and self.publ_notify(p.event, p.sender, pres_uri, body, None, rules_doc) < 0:
+            return -1
+        return out.done(p_ruid, etag)
