@@ -5,6 +5,7 @@ sent on again. tests/e2e/test_presence_dmq.py runs it on the wire with a Kamaili
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +21,10 @@ modparam("presence_xml", "db_url", "mysql://kamailio:kamailiorw@localhost/kamail
 modparam("presence_xml", "force_active", 1)
 modparam("presence", "enable_dmq", 1)
 """
-MEMBERS = ["action", "presentity", "t_new", "cur_etag", "ruid", "body"]  # Kamailio's order
-PRESENTITY_MEMBERS = ["domain", "user", "etag", "expires", "recv", "event"]
+# what a Kamailio 5.6.3 node sent for a publication, its refresh and its withdrawal
+KAMAILIO_NEW, KAMAILIO_REFRESH, KAMAILIO_WITHDRAWAL = (
+    Path(__file__).parent / "data" / "presence_dmq" / "kamailio_bodies.txt").read_text().splitlines()
+KAMAILIO_AOR = "sip:alice@example.test"
 
 
 def presence_config(params: str = "") -> str:
@@ -41,19 +44,33 @@ def join(sip: Any) -> Any:
     return dmqkit.join(sip)
 
 
-def publish(sip: Any, body: str | None, *, expires: int = 3600, etag: str | None = None) -> Any:
-    """alice PUBLISHes `body`: what happened (the reply, the KDMQ requests)."""
+def publish(sip: Any, body: str | None, *, expires: int = 3600, etag: str | None = None,
+            aor: str = ALICE) -> Any:
+    """`aor` PUBLISHes `body`: what happened (the reply, the KDMQ requests)."""
     headers = {"Event": "presence", "Expires": str(expires), **({"SIP-If-Match": etag} if etag else {})}
-    return sip.send_request("PUBLISH", ALICE, from_=ALICE, to=ALICE, body=body or "", headers=headers,
+    return sip.send_request("PUBLISH", aor, from_=aor, to=aor, body=body or "", headers=headers,
                             content_type="application/pidf+xml" if body else None)
 
 
-def replicas(result: Any) -> list[dict[str, Any]]:
+def as_kamailio_sent(kamailio_body: str, etag: str, recv: int, ruid: str, cur_etag: str = "") -> str:
+    """A body Kamailio sent (KAMAILIO_*) with this node's entity tags, received time and ruid."""
+    sent = json.loads(kamailio_body)
+    text = kamailio_body.replace(f'"etag":"{sent["presentity"]["etag"]}"', f'"etag":"{etag}"')
+    text = text.replace(f'"recv":{sent["presentity"]["recv"]}', f'"recv":{recv}')
+    text = text.replace(f'"cur_etag":"{sent["cur_etag"]}"', f'"cur_etag":"{cur_etag}"')
+    return text.replace(f'"ruid":"{sent["ruid"]}"', f'"ruid":"{ruid}"')
+
+
+def sent_texts(result: Any) -> list[str]:
     """The bodies sent to the other node's `presence` peer (not their retransmissions)."""
     found: dict[tuple[str | None, str | None], str] = {}
     for msg in sent_to(result, "presence"):
         found.setdefault((msg.call_id, msg.header("CSeq")), msg.body.decode())
-    return [json.loads(body) for body in found.values()]
+    return list(found.values())
+
+
+def replicas(result: Any) -> list[dict[str, Any]]:
+    return [json.loads(body) for body in sent_texts(result)]
 
 
 def kdmq(sip: Any, body: dict[str, Any] | str) -> int:
@@ -80,33 +97,29 @@ def rows(sip: Any) -> list[tuple[Any, ...]]:
 # ------------------------------------------------------------ what a PUBLISH sends
 
 
-def test_a_publish_sends_the_presentity_with_kamailios_members(sip: Any) -> None:
-    result = publish(sip, pidf(ALICE))
+def test_a_publish_sends_what_kamailio_sends(sip: Any) -> None:
+    result = publish(sip, json.loads(KAMAILIO_NEW)["body"], expires=600, aor=KAMAILIO_AOR)
     etag = result.replies[-1].msg.header("sip-etag")
-    [sent] = replicas(result)
     [row] = sip.tables["presentity"].rows()
-    assert list(sent) == MEMBERS and list(sent["presentity"]) == PRESENTITY_MEMBERS
-    assert sent["presentity"] == {"domain": DOMAIN, "user": "alice", "etag": etag, "expires": 3600,
-                                  "recv": row["received_time"], "event": "presence"}
-    assert (sent["action"], sent["t_new"], sent["cur_etag"]) == (1, 1, "")
-    assert (sent["ruid"], sent["body"]) == (row["ruid"], pidf(ALICE))
+    assert sent_texts(result) == [as_kamailio_sent(KAMAILIO_NEW, etag, row["received_time"], row["ruid"])]
 
 
-def test_a_refresh_sends_the_old_and_the_new_entity_tag_and_the_same_ruid(sip: Any) -> None:
-    etag = publish(sip, pidf(ALICE)).replies[-1].msg.header("sip-etag")
-    result = publish(sip, None, expires=600, etag=etag)
+def test_a_refresh_sends_the_old_and_the_new_entity_tag_and_the_same_ruid_as_kamailio(sip: Any) -> None:
+    first = publish(sip, json.loads(KAMAILIO_NEW)["body"], expires=600, aor=KAMAILIO_AOR)
+    etag = first.replies[-1].msg.header("sip-etag")
+    result = publish(sip, json.loads(KAMAILIO_REFRESH)["body"], expires=600, etag=etag, aor=KAMAILIO_AOR)
     new = result.replies[-1].msg.header("sip-etag")
-    [sent] = replicas(result)
     [row] = sip.tables["presentity"].rows()
-    assert (sent["presentity"]["etag"], sent["cur_etag"], sent["t_new"]) == (etag, new, 0)
-    assert (sent["presentity"]["expires"], sent["ruid"], sent["body"]) == (600, row["ruid"], "")
+    assert sent_texts(result) == [as_kamailio_sent(KAMAILIO_REFRESH, etag, row["received_time"], row["ruid"],
+                                                   cur_etag=new)]
 
 
-def test_a_withdrawal_sends_expires_0(sip: Any) -> None:
-    etag = publish(sip, pidf(ALICE)).replies[-1].msg.header("sip-etag")
-    ruid = sip.tables["presentity"].rows()[0]["ruid"]
-    [sent] = replicas(publish(sip, None, expires=0, etag=etag))
-    assert (sent["presentity"]["etag"], sent["presentity"]["expires"], sent["ruid"]) == (etag, 0, ruid)
+def test_a_withdrawal_sends_expires_0_and_no_body_as_kamailio(sip: Any) -> None:
+    etag = publish(sip, pidf(ALICE), expires=600, aor=KAMAILIO_AOR).replies[-1].msg.header("sip-etag")
+    [row] = sip.tables["presentity"].rows()
+    result = publish(sip, None, expires=0, etag=etag, aor=KAMAILIO_AOR)
+    expected = as_kamailio_sent(KAMAILIO_WITHDRAWAL, etag, row["received_time"], row["ruid"])
+    assert sent_texts(result) == [expected]
 
 
 def test_an_unknown_entity_tag_sends_nothing(sip: Any) -> None:
@@ -133,10 +146,33 @@ def test_a_replica_is_stored_with_its_ruid_entity_tag_and_time(sip: Any) -> None
     assert rows(sip) == [("a.1.2.3.0", "pres-remote-1", 1700000000, pidf(ALICE, note="remote").encode())]
 
 
+def test_kamailios_publication_and_refresh_are_stored_by_ruid(sip: Any) -> None:
+    new, refresh = json.loads(KAMAILIO_NEW), json.loads(KAMAILIO_REFRESH)
+    assert kdmq(sip, KAMAILIO_NEW) == 200
+    assert kdmq(sip, KAMAILIO_REFRESH) == 200
+    [row] = sip.tables["presentity"].rows()
+    assert (row["username"], row["domain"], row["etag"], row["ruid"]) == ("alice", "example.test",
+                                                                         refresh["cur_etag"], new["ruid"])
+    assert row["received_time"] == refresh["presentity"]["recv"]
+    assert bytes(row["body"]).decode() == refresh["body"]
+
+
 def test_a_replica_notifies_the_local_watchers(sip: Any) -> None:
     ua = watcher(sip, "bob", 5007)
     assert subscribe(ua, ALICE).status == 200
     assert kdmq(sip, replica()) == 200
+    assert b"<note>remote</note>" in notifies(ua)[-1].msg.body
+
+
+def test_subs_db_mode_3_replica_reaches_the_watchers_in_the_next_notifier_round(kampy_cfg: Any) -> None:
+    sip = kampy_cfg(presence_config('modparam("presence", "subs_db_mode", 3)\n'
+                                    'modparam("presence", "send_fast_notify", 0)\n'), db="sqlite")
+    ua = watcher(sip, "bob", 5007)
+    assert subscribe(ua, ALICE).status == 200
+    sip.advance(6)  # the subscription's first NOTIFY, in a notifier round
+    before = len(notifies(ua))
+    assert kdmq(sip, replica()) == 200 and len(notifies(ua)) == before
+    sip.advance(6)
     assert b"<note>remote</note>" in notifies(ua)[-1].msg.body
 
 
