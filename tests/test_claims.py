@@ -72,19 +72,32 @@ def test_a_second_mapping_of_the_file_sees_the_claims(table: ClaimTable) -> None
 
 
 def _keys_in_one_bucket(count: int) -> list[str]:
+    """`count` keys sharing their bucket of level 0."""
     found: dict[int, list[str]] = {}
     i = 0
     while True:
         key = f"key-{i}"
-        bucket = found.setdefault(claims.key_hash(key) & (claims.BUCKETS - 1), [])
+        bucket = found.setdefault(claims.bucket_offset(claims.key_hash(key), 0), [])
         bucket.append(key)
         if len(bucket) == count:
             return bucket
         i += 1
 
 
-def test_a_full_bucket_leaves_the_key_to_the_caller_without_a_claim(
-        table: ClaimTable, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_key_whose_bucket_is_full_is_claimed_in_the_next_level(table: ClaimTable) -> None:
+    keys = _keys_in_one_bucket(claims.WAYS + 1)
+    for key in keys[:-1]:
+        assert table.claim(key, 1, 60) is None
+    assert table.claim(keys[-1], 2, 60) is None
+    assert table.owner(keys[-1]) == 2
+    assert table.claim(keys[-1], 3, 60) == 2
+    assert table.release(keys[-1], 2) is True
+    assert table.owner(keys[-1]) is None
+
+
+def test_a_key_whose_buckets_are_full_in_every_level_is_left_to_the_caller_without_a_claim(
+        table: ClaimTable, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(claims, "LEVELS", 1)
     keys = _keys_in_one_bucket(claims.WAYS + 1)
     for key in keys[:-1]:
         assert table.claim(key, 1, 60) is None
@@ -93,13 +106,34 @@ def test_a_full_bucket_leaves_the_key_to_the_caller_without_a_claim(
     assert "bucket full" in caplog.text
 
 
-def test_a_released_slot_of_a_full_bucket_is_reused(table: ClaimTable) -> None:
+def test_a_released_slot_of_a_full_bucket_is_reused_before_another_level(table: ClaimTable) -> None:
     keys = _keys_in_one_bucket(claims.WAYS + 1)
     for key in keys[:-1]:
         table.claim(key, 1, 60)
     table.release(keys[0], 1)
     assert table.claim(keys[-1], 2, 60) is None
     assert table.owner(keys[-1]) == 2
+    assert table.levels_used() == 1
+
+
+def _pages_written(path: Path) -> int:
+    data = path.read_bytes()
+    page = 4096
+    return sum(1 for at in range(0, len(data), page) if data[at:at + page].count(0) != page)
+
+
+def test_the_pages_written_follow_the_keys_live_at_once_not_all_keys_ever_claimed(table: ClaimTable) -> None:
+    # as tm's transactions: a few dozen live at a time, thousands over a run (issue 19's fuzz run)
+    live: list[str] = []
+    for i in range(5000):
+        key = f"z9hG4bK-{i}"
+        assert table.claim(key, 1, 60) is None
+        live.append(key)
+        if len(live) > 50:
+            assert table.release(live.pop(0), 1) is True
+    assert table.owner(live[-1]) == 1
+    # level 0 is 8 pages (and the file's last page): with one level of 65536 buckets, ~1,800 pages
+    assert _pages_written(table.path) <= 16
 
 
 def _race(path: str, rank: int, keys: list[str], barrier, results) -> None:  # type: ignore[no-untyped-def]
