@@ -6,6 +6,9 @@ The table is a memory-mapped file next to the shared store (`<store>.area-<name>
 * a header: the write sequence, the heap's bump pointer and free lists, counters;
 * an index: `capacity` entries of (key hash, block offset, length, size class, flags, extra), open
   addressing with linear probing (a deleted entry leaves a tombstone until the index is rebuilt);
+* how many live entries each 4 KiB page of the index holds (16 bits a page): a scan of the keys
+  (usrloc's expiry timer) reads only the pages holding some, so it neither copies the whole index
+  nor maps the pages of empty entries into the process that scans;
 * a heap of blocks in power-of-two size classes, each holding one key and its value.
 
 Writers take turns on the file's flock and change the table only in `transaction()`s: the writes
@@ -45,7 +48,7 @@ from kampy.runtime.storefiles import open_companion
 
 log = logging.getLogger("kampy.shared")
 
-MAGIC = b"KPYSHT01"
+MAGIC = b"KPYSHT02"
 HEADER_SIZE = 4096
 CLASSES = 32             # block sizes 2^MIN_SHIFT .. 2^(MIN_SHIFT + CLASSES - 1)
 MIN_SHIFT = 6
@@ -78,6 +81,8 @@ _GEN_AT = _MOVED_AT + 8       # this file's generation: <path> is 0, <path>.g<N>
 RESERVE_STEP = 1 << 20
 _ENTRY = struct.Struct("<QQIHHq")  # key hash, block offset, length, size class, flags, extra
 _ENTRY_TAIL = struct.Struct("<QIHHq")  # what a commit rewrites of a live entry (all but the hash)
+_PAGE = 4096
+_PAGE_ENTRIES = _PAGE // _ENTRY.size   # index entries a page holds (its live ones are counted)
 
 assert _GEN_AT + 8 <= HEADER_SIZE
 
@@ -97,6 +102,11 @@ def key_hash(key: bytes, secret: bytes) -> int:
     keys of one hash could make every lookup walk a long run of entries."""
     h = int.from_bytes(blake2b(key, digest_size=8, key=secret).digest(), "little")
     return h if h > TOMBSTONE else h + 2
+
+
+def _index_pages(capacity: int) -> int:
+    """The 4 KiB pages an index of `capacity` entries spans."""
+    return -(-capacity // _PAGE_ENTRIES)
 
 
 def _block_key(buf: bytes | mmap.mmap, off: int = 0) -> bytes:
@@ -169,7 +179,7 @@ class ShmTable:
         self.path = path
         capacity = 1 << max(4, (capacity - 1).bit_length())
         heap_size = heap_size if heap_size is not None else capacity * 1024
-        index_end = HEADER_SIZE + capacity * _ENTRY.size
+        index_end = HEADER_SIZE + capacity * _ENTRY.size + _U16.size * _index_pages(capacity)
         heap_start = -(-index_end // 4096) * 4096
         size = heap_start + heap_size
         self._fd = open_companion(self.path)
@@ -199,6 +209,27 @@ class ShmTable:
         self._secret = self._map[_SECRET_AT:_SECRET_AT + _SECRET_SIZE]
         self._mask = self.capacity - 1
         self._max_live = int(self.capacity * MAX_LOAD)
+        self._index_end = HEADER_SIZE + self.capacity * _ENTRY.size
+        self._counts_at = self._index_end  # the live entries of each page of the index
+
+    def _occupy(self, at: int, delta: int) -> None:
+        """The entry at `at` became live (1) or not (-1): its page's count (inside a commit)."""
+        count_at = self._counts_at + _U16.size * ((at - HEADER_SIZE) // _PAGE)
+        _U16.pack_into(self._map, count_at, _U16.unpack_from(self._map, count_at)[0] + delta)
+
+    def _occupied_runs(self) -> Iterator[tuple[int, int]]:
+        """(start, end) of each run of index pages holding live entries (read without the lock)."""
+        pages = _index_pages(self.capacity)
+        counts = memoryview(self._map[self._counts_at:self._counts_at + _U16.size * pages]).cast("H")
+        first, last = -1, -2
+        for page in itertools.compress(range(pages), counts):
+            if page != last + 1:
+                if first >= 0:
+                    yield HEADER_SIZE + first * _PAGE, HEADER_SIZE + (last + 1) * _PAGE
+                first = page
+            last = page
+        if first >= 0:
+            yield HEADER_SIZE + first * _PAGE, min(HEADER_SIZE + (last + 1) * _PAGE, self._index_end)
 
     # ------------------------------------------------------------------ growing
 
@@ -280,6 +311,7 @@ class ShmTable:
             if h > TOMBSTONE:
                 at, _ = new._slot_for(h)
                 _ENTRY.pack_into(new_map, at, h, off + shift, length, cls, flags, extra)
+                new._occupy(at, 1)
                 live += 1
         _U64.pack_into(new_map, _LIVE_AT, live)
         new_map[_COUNTERS_AT:_COUNTERS_AT + 8 * COUNTERS] = old_map[_COUNTERS_AT:_COUNTERS_AT + 8 * COUNTERS]
@@ -406,15 +438,16 @@ class ShmTable:
         the index taken now)."""
         if self._holder != get_ident():
             self._follow()
-        index = self._map[HEADER_SIZE:HEADER_SIZE + self.capacity * _ENTRY.size]
-        hashes = memoryview(index).cast("Q")[0::4]
-        for i in itertools.compress(range(self.capacity), hashes):  # in C: most entries are empty
-            h, off, length, _cls, flags, extra = _ENTRY.unpack_from(index, i * _ENTRY.size)
-            if h == TOMBSTONE or (extra_at_most is not None and extra > extra_at_most):
-                continue
-            if flags_any and not flags & flags_any:
-                continue
-            yield h, off, length, flags, extra
+        for start, end in list(self._occupied_runs()):
+            index = self._map[start:end]
+            hashes = memoryview(index).cast("Q")[0::4]
+            for i in itertools.compress(range(len(hashes)), hashes):  # in C: most entries are empty
+                h, off, length, _cls, flags, extra = _ENTRY.unpack_from(index, i * _ENTRY.size)
+                if h == TOMBSTONE or (extra_at_most is not None and extra > extra_at_most):
+                    continue
+                if flags_any and not flags & flags_any:
+                    continue
+                yield h, off, length, flags, extra
 
     # ------------------------------------------------------------------ writing
 
@@ -565,6 +598,7 @@ class ShmTable:
                 old_off, old_cls = _U64.unpack_from(m, at + 8)[0], _U16.unpack_from(m, at + 20)[0]
                 if w.value is None:
                     _U64.pack_into(m, at, TOMBSTONE)
+                    self._occupy(at, -1)
                     live, tombs = live - 1, tombs + 1
                 else:
                     off, length, cls = blocks[key]
@@ -575,6 +609,7 @@ class ShmTable:
                 at, was_tomb = self._slot_for(h)
                 off, length, cls = blocks[key]
                 _ENTRY.pack_into(m, at, h, off, length, cls, w.flags, w.extra)
+                self._occupy(at, 1)
                 live += 1
                 tombs -= was_tomb
         _U64.pack_into(m, _LIVE_AT, live)
@@ -598,9 +633,12 @@ class ShmTable:
         end = HEADER_SIZE + self.capacity * _ENTRY.size
         entries = [e for e in _ENTRY.iter_unpack(m[HEADER_SIZE:end]) if e[0] > TOMBSTONE]
         m[HEADER_SIZE:end] = bytes(end - HEADER_SIZE)
+        counts_end = self._counts_at + _U16.size * _index_pages(self.capacity)
+        m[self._counts_at:counts_end] = bytes(counts_end - self._counts_at)
         for entry in entries:
             at, _ = self._slot_for(entry[0])
             _ENTRY.pack_into(m, at, *entry)
+            self._occupy(at, 1)
         _U64.pack_into(m, _LIVE_AT, len(entries))
         _U64.pack_into(m, _TOMBS_AT, 0)
 
