@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from kampy.runtime.shared import AREA_INFIX, SharedStore
-from kampy.runtime.shmtable import _SEQ_AT, _U64, ShmTable, TableFull, Torn, key_hash
+from kampy.runtime.shmlayout import SEQ_AT, U64, TableFull, Torn, key_hash
+from kampy.runtime.shmtable import ShmTable
 
 
 @pytest.fixture
@@ -166,8 +167,8 @@ def test_items_are_picked_by_prefix_extra_and_flags(table: ShmTable) -> None:
 def test_a_commit_a_dead_writer_left_half_done_is_noticed_and_the_table_goes_on(
         table: ShmTable, caplog: pytest.LogCaptureFixture) -> None:
     table.put(b"alice", b"one")
-    seq = _U64.unpack_from(table._map, _SEQ_AT)[0]
-    _U64.pack_into(table._map, _SEQ_AT, seq + 1)  # odd: as if a writer died while committing
+    seq = U64.unpack_from(table._map, SEQ_AT)[0]
+    U64.pack_into(table._map, SEQ_AT, seq + 1)  # odd: as if a writer died while committing
     with caplog.at_level(logging.ERROR, "kampy.shared"):
         assert table.get(b"alice") == (b"one", 0, 0)  # readers give up waiting and take the lock
         table.put(b"bob", b"two")
@@ -310,7 +311,7 @@ def test_a_table_with_no_room_for_its_index_is_not_created(path: Path,
 def test_a_block_that_does_not_hold_what_was_written_is_never_returned(table: ShmTable) -> None:
     table.put(b"alice", b"sip:alice@10.0.0.1")
     at = table._find(table._hash(b"alice"), b"alice")
-    off = _U64.unpack_from(table._map, at + 8)[0]
+    off = U64.unpack_from(table._map, at + 8)[0]
     table._map[off + 6 + len(b"alice") + 2] ^= 0xFF  # a byte of the value changes behind its back
     with pytest.raises(Torn):
         table.get(b"alice")

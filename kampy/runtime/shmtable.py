@@ -2,14 +2,8 @@
 Kamailio keeps such tables in its shared memory pool, with a lock per hash slot.
 
 The table is a memory-mapped file next to the shared store (`<store>.area-<name>`), laid out as
-
-* a header: the write sequence, the heap's bump pointer and free lists, counters;
-* an index: `capacity` entries of (key hash, block offset, length, size class, flags, extra), open
-  addressing with linear probing (a deleted entry leaves a tombstone until the index is rebuilt);
-* how many live entries each 4 KiB page of the index holds (16 bits a page): a scan of the keys
-  (usrloc's expiry timer) reads only the pages holding some, so it neither copies the whole index
-  nor maps the pages of empty entries into the process that scans;
-* a heap of blocks in power-of-two size classes, each holding one key and its value.
+kampy/runtime/shmlayout.py says: a header, an index with open addressing, live-entry counts per
+index page, and a heap of blocks in power-of-two size classes.
 
 Writers take turns on the file's flock and change the table only in `transaction()`s: the writes
 are kept in this process until the block ends, then applied at once (an exception discards them,
@@ -39,95 +33,20 @@ import struct
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from hashlib import blake2b
 from pathlib import Path
 from threading import get_ident
 from zlib import crc32
 from kampy.memo import BoundedCache
+from kampy.runtime.shmlayout import (
+    CLASSES, COUNTERS, EMPTY, HASHES_KEPT, HEADER_SIZE, Item, MAGIC, MAX_KEY, MAX_LOAD, MIN_SHIFT,
+    READ_TRIES, REBUILD_LOAD, RESERVE_STEP, TOMBSTONE, TableFull, Torn, BLOCK_OVERHEAD, COUNTERS_AT,
+    ENTRY, ENTRY_TAIL, FREE_AT, GEN_AT, HEAD, I64, KLEN_AT, LIVE_AT, MOVED_AT, PAGE,
+    RESERVED_AT, SECRET_AT, SECRET_SIZE, SEQ_AT, TOMBS_AT, TOP_AT, U16, U32, U64, block_key,
+    index_pages, size_class, key_hash,
+)
 from kampy.runtime.storefiles import open_companion
 
 log = logging.getLogger("kampy.shared")
-
-MAGIC = b"KPYSHT02"
-HEADER_SIZE = 4096
-CLASSES = 32             # block sizes 2^MIN_SHIFT .. 2^(MIN_SHIFT + CLASSES - 1)
-MIN_SHIFT = 6
-COUNTERS = 16
-MAX_LOAD = 0.7           # live keys per index entry, at most
-REBUILD_LOAD = 0.8       # live keys and tombstones per entry that trigger a rebuild of the index
-MAX_KEY = 0xFFFF         # bytes of a key, at most
-HASHES_KEPT = 4096       # key hashes a process remembers
-READ_TRIES = 8           # lock-free attempts before a reader takes the lock
-
-EMPTY, TOMBSTONE = 0, 1
-
-_U64 = struct.Struct("<Q")
-_I64 = struct.Struct("<q")
-_U16 = struct.Struct("<H")
-_U32 = struct.Struct("<I")
-_BLOCK_OVERHEAD = 6      # a block: CRC-32 of the rest, key length, key, value
-_KLEN_AT = 4
-# magic, write sequence, capacity, heap start, heap end, heap top, live keys, tombstones
-_HEAD = struct.Struct("<8sQQQQQQQ")
-_SEQ_AT = 8
-_TOP_AT, _LIVE_AT, _TOMBS_AT = 40, 48, 56
-_FREE_AT = _HEAD.size
-_COUNTERS_AT = _FREE_AT + 8 * CLASSES
-_SECRET_AT = _COUNTERS_AT + 8 * COUNTERS
-_SECRET_SIZE = 16
-_RESERVED_AT = _SECRET_AT + _SECRET_SIZE  # how far the file's pages are allocated (posix_fallocate)
-_MOVED_AT = _RESERVED_AT + 8  # the generation the table moved to when it grew (0: none)
-_GEN_AT = _MOVED_AT + 8       # this file's generation: <path> is 0, <path>.g<N> is N
-RESERVE_STEP = 1 << 20
-_ENTRY = struct.Struct("<QQIHHq")  # key hash, block offset, length, size class, flags, extra
-_ENTRY_TAIL = struct.Struct("<QIHHq")  # what a commit rewrites of a live entry (all but the hash)
-_PAGE = 4096
-_PAGE_ENTRIES = _PAGE // _ENTRY.size   # index entries a page holds (its live ones are counted)
-
-assert _GEN_AT + 8 <= HEADER_SIZE
-
-
-class Torn(Exception):
-    """A block that does not hold what its writer wrote: read while a commit changed it (the
-    reader retries), or left half-written by a writer that died."""
-
-
-class TableFull(Exception):
-    """The table's index or heap has no room for a write (the write is not made)."""
-
-
-def key_hash(key: bytes, secret: bytes) -> int:
-    """A 64-bit hash of `key` that is never EMPTY or TOMBSTONE. Keyed with the table's random
-    `secret` (the same in every process): keys come from the network, and whoever could choose
-    keys of one hash could make every lookup walk a long run of entries."""
-    h = int.from_bytes(blake2b(key, digest_size=8, key=secret).digest(), "little")
-    return h if h > TOMBSTONE else h + 2
-
-
-def _index_pages(capacity: int) -> int:
-    """The 4 KiB pages an index of `capacity` entries spans."""
-    return -(-capacity // _PAGE_ENTRIES)
-
-
-def _block_key(buf: bytes | mmap.mmap, off: int = 0) -> bytes:
-    """The key of the block at `off` of `buf`."""
-    start = off + _BLOCK_OVERHEAD
-    return buf[start:start + _U16.unpack_from(buf, off + _KLEN_AT)[0]]
-
-
-def _size_class(length: int) -> int:
-    return max(0, (length - 1).bit_length() - MIN_SHIFT)
-
-
-@dataclass
-class Item:
-    """One key with its value, as `ShmTable.items` gives it."""
-
-    key: bytes
-    value: bytes
-    extra: int
-    flags: int
-
 
 class _Transaction:
     """`ShmTable.transaction()`'s context manager (a class: it is entered on every write)."""
@@ -179,7 +98,7 @@ class ShmTable:
         self.path = path
         capacity = 1 << max(4, (capacity - 1).bit_length())
         heap_size = heap_size if heap_size is not None else capacity * 1024
-        index_end = HEADER_SIZE + capacity * _ENTRY.size + _U16.size * _index_pages(capacity)
+        index_end = HEADER_SIZE + capacity * ENTRY.size + U16.size * index_pages(capacity)
         heap_start = -(-index_end // 4096) * 4096
         size = heap_start + heap_size
         self._fd = open_companion(self.path)
@@ -199,44 +118,44 @@ class ShmTable:
                 size = existing
             self._map = mmap.mmap(self._fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
             if self._map[:8] != MAGIC:
-                self._map[_SECRET_AT:_SECRET_AT + _SECRET_SIZE] = os.urandom(_SECRET_SIZE)
-                _U64.pack_into(self._map, _RESERVED_AT, heap_start)
-                _HEAD.pack_into(self._map, 0, MAGIC, 0, capacity, heap_start, size, heap_start, 0, 0)
-            _, _, self.capacity, self._heap_start, self._heap_end, _, _, _ = _HEAD.unpack_from(self._map, 0)
+                self._map[SECRET_AT:SECRET_AT + SECRET_SIZE] = os.urandom(SECRET_SIZE)
+                U64.pack_into(self._map, RESERVED_AT, heap_start)
+                HEAD.pack_into(self._map, 0, MAGIC, 0, capacity, heap_start, size, heap_start, 0, 0)
+            _, _, self.capacity, self._heap_start, self._heap_end, _, _, _ = HEAD.unpack_from(self._map, 0)
         finally:
             if self._fd >= 0:  # (closing the file dropped the lock)
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
-        self._secret = self._map[_SECRET_AT:_SECRET_AT + _SECRET_SIZE]
+        self._secret = self._map[SECRET_AT:SECRET_AT + SECRET_SIZE]
         self._mask = self.capacity - 1
         self._max_live = int(self.capacity * MAX_LOAD)
-        self._index_end = HEADER_SIZE + self.capacity * _ENTRY.size
+        self._index_end = HEADER_SIZE + self.capacity * ENTRY.size
         self._counts_at = self._index_end  # the live entries of each page of the index
 
     def _occupy(self, at: int, delta: int) -> None:
         """The entry at `at` became live (1) or not (-1): its page's count (inside a commit)."""
-        count_at = self._counts_at + _U16.size * ((at - HEADER_SIZE) // _PAGE)
-        _U16.pack_into(self._map, count_at, _U16.unpack_from(self._map, count_at)[0] + delta)
+        count_at = self._counts_at + U16.size * ((at - HEADER_SIZE) // PAGE)
+        U16.pack_into(self._map, count_at, U16.unpack_from(self._map, count_at)[0] + delta)
 
     def _occupied_runs(self) -> Iterator[tuple[int, int]]:
         """(start, end) of each run of index pages holding live entries (read without the lock)."""
-        pages = _index_pages(self.capacity)
-        counts = memoryview(self._map[self._counts_at:self._counts_at + _U16.size * pages]).cast("H")
+        pages = index_pages(self.capacity)
+        counts = memoryview(self._map[self._counts_at:self._counts_at + U16.size * pages]).cast("H")
         first, last = -1, -2
         for page in itertools.compress(range(pages), counts):
             if page != last + 1:
                 if first >= 0:
-                    yield HEADER_SIZE + first * _PAGE, HEADER_SIZE + (last + 1) * _PAGE
+                    yield HEADER_SIZE + first * PAGE, HEADER_SIZE + (last + 1) * PAGE
                 first = page
             last = page
         if first >= 0:
-            yield HEADER_SIZE + first * _PAGE, min(HEADER_SIZE + (last + 1) * _PAGE, self._index_end)
+            yield HEADER_SIZE + first * PAGE, min(HEADER_SIZE + (last + 1) * PAGE, self._index_end)
 
     # ------------------------------------------------------------------ growing
 
     @property
     def generation(self) -> int:
         """How many times the table grew."""
-        return _U64.unpack_from(self._map, _GEN_AT)[0]
+        return U64.unpack_from(self._map, GEN_AT)[0]
 
     def _generation_path(self, generation: int) -> Path:
         return self.base if generation == 0 else Path(f"{self.base}.g{generation}")
@@ -244,7 +163,7 @@ class ShmTable:
     def _follow(self, locked: bool = False) -> None:
         """Map the generation the table grew into, if it did (a cheap check on every access).
         `locked`: this process holds the old file's lock; it takes the new one's before letting go."""
-        while moved := _U64.unpack_from(self._map, _MOVED_AT)[0]:
+        while moved := U64.unpack_from(self._map, MOVED_AT)[0]:
             old_map, old_fd = self._map, self._fd
             self._open(self._generation_path(moved), 0, None)
             if locked:
@@ -274,10 +193,10 @@ class ShmTable:
                 os.unlink(path)
             raise
         m = self._map
-        seq = _U64.unpack_from(m, _SEQ_AT)[0]
-        _U64.pack_into(m, _SEQ_AT, seq + 1)  # readers of this generation retry, and follow
-        _U64.pack_into(m, _MOVED_AT, generation)
-        _U64.pack_into(m, _SEQ_AT, seq + 2)
+        seq = U64.unpack_from(m, SEQ_AT)[0]
+        U64.pack_into(m, SEQ_AT, seq + 1)  # readers of this generation retry, and follow
+        U64.pack_into(m, MOVED_AT, generation)
+        U64.pack_into(m, SEQ_AT, seq + 2)
         self._follow(locked=True)
         self._entries_found = {}
         log.warning("shared table %s grew to %d entries (%d keys at most) and a heap of %d MiB",
@@ -288,33 +207,33 @@ class ShmTable:
         is, shifted to the new heap's start (free lists too), and the live index entries re-placed
         in the larger index; counters and the key secret (so the key hashes stay) with them."""
         old_map, new_map = self._map, new._map
-        new_map[_SECRET_AT:_SECRET_AT + _SECRET_SIZE] = self._secret
+        new_map[SECRET_AT:SECRET_AT + SECRET_SIZE] = self._secret
         new._secret = self._secret
-        _U64.pack_into(new_map, _GEN_AT, generation)
-        top = _U64.unpack_from(old_map, _TOP_AT)[0]
+        U64.pack_into(new_map, GEN_AT, generation)
+        top = U64.unpack_from(old_map, TOP_AT)[0]
         used = top - self._heap_start
         shift = new._heap_start - self._heap_start
         new._reserve(new._heap_start, max(used, 1))
-        _U64.pack_into(new_map, _RESERVED_AT, new._heap_start + max(used, 1))
+        U64.pack_into(new_map, RESERVED_AT, new._heap_start + max(used, 1))
         new_map[new._heap_start:new._heap_start + used] = old_map[self._heap_start:top]
-        _U64.pack_into(new_map, _TOP_AT, top + shift)
+        U64.pack_into(new_map, TOP_AT, top + shift)
         for cls in range(CLASSES):
-            off = _U64.unpack_from(old_map, _FREE_AT + 8 * cls)[0]
-            _U64.pack_into(new_map, _FREE_AT + 8 * cls, off + shift if off else 0)
+            off = U64.unpack_from(old_map, FREE_AT + 8 * cls)[0]
+            U64.pack_into(new_map, FREE_AT + 8 * cls, off + shift if off else 0)
             while off:
-                following = _U64.unpack_from(old_map, off)[0]
-                _U64.pack_into(new_map, off + shift, following + shift if following else 0)
+                following = U64.unpack_from(old_map, off)[0]
+                U64.pack_into(new_map, off + shift, following + shift if following else 0)
                 off = following
-        end = HEADER_SIZE + self.capacity * _ENTRY.size
+        end = HEADER_SIZE + self.capacity * ENTRY.size
         live = 0
-        for h, off, length, cls, flags, extra in _ENTRY.iter_unpack(old_map[HEADER_SIZE:end]):
+        for h, off, length, cls, flags, extra in ENTRY.iter_unpack(old_map[HEADER_SIZE:end]):
             if h > TOMBSTONE:
                 at, _ = new._slot_for(h)
-                _ENTRY.pack_into(new_map, at, h, off + shift, length, cls, flags, extra)
+                ENTRY.pack_into(new_map, at, h, off + shift, length, cls, flags, extra)
                 new._occupy(at, 1)
                 live += 1
-        _U64.pack_into(new_map, _LIVE_AT, live)
-        new_map[_COUNTERS_AT:_COUNTERS_AT + 8 * COUNTERS] = old_map[_COUNTERS_AT:_COUNTERS_AT + 8 * COUNTERS]
+        U64.pack_into(new_map, LIVE_AT, live)
+        new_map[COUNTERS_AT:COUNTERS_AT + 8 * COUNTERS] = old_map[COUNTERS_AT:COUNTERS_AT + 8 * COUNTERS]
         new.close()
 
     # ------------------------------------------------------------------ reading
@@ -327,17 +246,17 @@ class ShmTable:
         h = self._hash(key)
         for _ in range(READ_TRIES):
             m = self._map
-            if _U64.unpack_from(m, _MOVED_AT)[0]:
+            if U64.unpack_from(m, MOVED_AT)[0]:
                 self._follow()
                 continue
-            seq = _U64.unpack_from(m, _SEQ_AT)[0]
+            seq = U64.unpack_from(m, SEQ_AT)[0]
             if seq & 1:
                 continue
             try:
                 found = self._read(self._find(h, key))
             except (Torn, struct.error, ValueError, IndexError):  # a torn read: try again
                 continue
-            if _U64.unpack_from(m, _SEQ_AT)[0] == seq:
+            if U64.unpack_from(m, SEQ_AT)[0] == seq:
                 return found
         with self.transaction():
             return self._get_held(key)
@@ -369,23 +288,23 @@ class ShmTable:
         not hold what was written there (its checksum)."""
         if at < 0:
             return None
-        _, off, length, _, flags, extra = _ENTRY.unpack_from(self._map, at)
+        _, off, length, _, flags, extra = ENTRY.unpack_from(self._map, at)
         blob = self._map[off:off + length]
-        if len(blob) < _BLOCK_OVERHEAD or crc32(blob[_KLEN_AT:]) != _U32.unpack_from(blob)[0]:
+        if len(blob) < BLOCK_OVERHEAD or crc32(blob[KLEN_AT:]) != U32.unpack_from(blob)[0]:
             raise Torn(self.path.name)
-        return blob[_BLOCK_OVERHEAD + len(_block_key(blob)):], extra, flags
+        return blob[BLOCK_OVERHEAD + len(block_key(blob)):], extra, flags
 
     def _find(self, h: int, key: bytes) -> int:
         """The offset of `key`'s index entry, or -1."""
-        m, mask, size = self._map, self._mask, _ENTRY.size
+        m, mask, size = self._map, self._mask, ENTRY.size
         i = h & mask
         for _ in range(self.capacity):
             at = HEADER_SIZE + i * size
-            entry_hash = _U64.unpack_from(m, at)[0]
+            entry_hash = U64.unpack_from(m, at)[0]
             if entry_hash == EMPTY:
                 return -1
             if entry_hash == h:
-                if _block_key(m, _U64.unpack_from(m, at + 8)[0]) == key:
+                if block_key(m, U64.unpack_from(m, at + 8)[0]) == key:
                     return at
             i = (i + 1) & mask
         return -1
@@ -394,13 +313,13 @@ class ShmTable:
         """Counter `index` (0..COUNTERS-1), with this process's uncommitted changes."""
         if self._holder != get_ident():
             self._follow()
-        value = _I64.unpack_from(self._map, _COUNTERS_AT + 8 * index)[0]
+        value = I64.unpack_from(self._map, COUNTERS_AT + 8 * index)[0]
         return value + self._counter_deltas.get(index, 0) if self._holder == get_ident() else value
 
     def __len__(self) -> int:
         if self._holder != get_ident():
             self._follow()
-        return _U64.unpack_from(self._map, _LIVE_AT)[0]
+        return U64.unpack_from(self._map, LIVE_AT)[0]
 
     def items(self, *, prefix: bytes = b"", extra_at_most: int | None = None,
               flags_any: int = 0) -> list[Item]:
@@ -426,7 +345,7 @@ class ShmTable:
         m = self._map
         for h, off, length, _flags, _extra in entries:
             try:
-                key = _block_key(m[off:off + min(length, _BLOCK_OVERHEAD + MAX_KEY)])
+                key = block_key(m[off:off + min(length, BLOCK_OVERHEAD + MAX_KEY)])
             except struct.error:  # the entry changed under the read
                 continue
             if key.startswith(prefix) and self._hash(key) == h:  # not a block reused meanwhile
@@ -442,7 +361,7 @@ class ShmTable:
             index = self._map[start:end]
             hashes = memoryview(index).cast("Q")[0::4]
             for i in itertools.compress(range(len(hashes)), hashes):  # in C: most entries are empty
-                h, off, length, _cls, flags, extra = _ENTRY.unpack_from(index, i * _ENTRY.size)
+                h, off, length, _cls, flags, extra = ENTRY.unpack_from(index, i * ENTRY.size)
                 if h == TOMBSTONE or (extra_at_most is not None and extra > extra_at_most):
                     continue
                 if flags_any and not flags & flags_any:
@@ -525,12 +444,12 @@ class ShmTable:
 
     def _recover(self) -> None:
         """An odd sequence with the lock free: a writer died in the middle of a commit."""
-        seq = _U64.unpack_from(self._map, _SEQ_AT)[0]
+        seq = U64.unpack_from(self._map, SEQ_AT)[0]
         if seq & 1:
             log.error("shared table %s: a writer died while committing; its last change may be "
                       "partly applied", self.path.name)
             self._rebuild()
-            _U64.pack_into(self._map, _SEQ_AT, seq + 1)
+            U64.pack_into(self._map, SEQ_AT, seq + 1)
 
     def _commit(self) -> None:
         try:
@@ -551,22 +470,22 @@ class ShmTable:
         # where each key's entry is now (entries do not move until _apply)
         located = {key: self._entry(key) for key in writes}
         new_keys = sum(1 for key, w in writes.items() if w.value is not None and located[key] < 0)
-        live = _U64.unpack_from(m, _LIVE_AT)[0]
+        live = U64.unpack_from(m, LIVE_AT)[0]
         if new_keys and live + new_keys > self._max_live:
             raise TableFull(f"shared table {self.path.name}: {live} keys, no room for {new_keys} more")
         blocks = self._allocate_all(writes)
-        seq = _U64.unpack_from(m, _SEQ_AT)[0]
-        _U64.pack_into(m, _SEQ_AT, seq + 1)  # odd: readers retry
+        seq = U64.unpack_from(m, SEQ_AT)[0]
+        U64.pack_into(m, SEQ_AT, seq + 1)  # odd: readers retry
         try:
             self._apply(writes, located, blocks)
             for index, delta in self._counter_deltas.items():
-                at = _COUNTERS_AT + 8 * index
-                _I64.pack_into(m, at, _I64.unpack_from(m, at)[0] + delta)
-            if _U64.unpack_from(m, _LIVE_AT)[0] + _U64.unpack_from(m, _TOMBS_AT)[0] > \
+                at = COUNTERS_AT + 8 * index
+                I64.pack_into(m, at, I64.unpack_from(m, at)[0] + delta)
+            if U64.unpack_from(m, LIVE_AT)[0] + U64.unpack_from(m, TOMBS_AT)[0] > \
                     self.capacity * REBUILD_LOAD:
                 self._rebuild()
         finally:
-            _U64.pack_into(m, _SEQ_AT, seq + 2)
+            U64.pack_into(m, SEQ_AT, seq + 2)
 
     def _allocate_all(self, writes: dict[bytes, _Write]) -> dict[bytes, tuple[int, int, int]]:
         """A block (offset, length, class) for each value written, filled in; all or none."""
@@ -575,9 +494,9 @@ class ShmTable:
             for key, w in writes.items():
                 if w.value is None:
                     continue
-                body = _U16.pack(len(key)) + key + w.value
-                data = _U32.pack(crc32(body)) + body
-                cls = _size_class(len(data))
+                body = U16.pack(len(key)) + key + w.value
+                data = U32.pack(crc32(body)) + body
+                cls = size_class(len(data))
                 off = self._allocate(cls, key)
                 self._map[off:off + len(data)] = data
                 blocks[key] = (off, len(data), cls)
@@ -590,39 +509,39 @@ class ShmTable:
     def _apply(self, writes: dict[bytes, _Write], located: dict[bytes, int],
                blocks: dict[bytes, tuple[int, int, int]]) -> None:
         m = self._map
-        live = _U64.unpack_from(m, _LIVE_AT)[0]
-        tombs = _U64.unpack_from(m, _TOMBS_AT)[0]
+        live = U64.unpack_from(m, LIVE_AT)[0]
+        tombs = U64.unpack_from(m, TOMBS_AT)[0]
         for key, w in writes.items():
             at = located[key]
             if at >= 0:
-                old_off, old_cls = _U64.unpack_from(m, at + 8)[0], _U16.unpack_from(m, at + 20)[0]
+                old_off, old_cls = U64.unpack_from(m, at + 8)[0], U16.unpack_from(m, at + 20)[0]
                 if w.value is None:
-                    _U64.pack_into(m, at, TOMBSTONE)
+                    U64.pack_into(m, at, TOMBSTONE)
                     self._occupy(at, -1)
                     live, tombs = live - 1, tombs + 1
                 else:
                     off, length, cls = blocks[key]
-                    _ENTRY_TAIL.pack_into(m, at + 8, off, length, cls, w.flags, w.extra)
+                    ENTRY_TAIL.pack_into(m, at + 8, off, length, cls, w.flags, w.extra)
                 self._free(old_off, old_cls)
             elif w.value is not None:
                 h = self._hash(key)
                 at, was_tomb = self._slot_for(h)
                 off, length, cls = blocks[key]
-                _ENTRY.pack_into(m, at, h, off, length, cls, w.flags, w.extra)
+                ENTRY.pack_into(m, at, h, off, length, cls, w.flags, w.extra)
                 self._occupy(at, 1)
                 live += 1
                 tombs -= was_tomb
-        _U64.pack_into(m, _LIVE_AT, live)
-        _U64.pack_into(m, _TOMBS_AT, tombs)
+        U64.pack_into(m, LIVE_AT, live)
+        U64.pack_into(m, TOMBS_AT, tombs)
 
     def _slot_for(self, h: int) -> tuple[int, int]:
         """The entry a new key of hash `h` goes to (the first tombstone or empty entry on its probe
         path), and 1 if that was a tombstone."""
-        m, mask, size = self._map, self._mask, _ENTRY.size
+        m, mask, size = self._map, self._mask, ENTRY.size
         i = h & mask
         while True:
             at = HEADER_SIZE + i * size
-            entry_hash = _U64.unpack_from(m, at)[0]
+            entry_hash = U64.unpack_from(m, at)[0]
             if entry_hash <= TOMBSTONE:
                 return at, entry_hash
             i = (i + 1) & mask
@@ -630,38 +549,38 @@ class ShmTable:
     def _rebuild(self) -> None:
         """Re-insert every live entry into an empty index: tombstones go (inside a commit)."""
         m = self._map
-        end = HEADER_SIZE + self.capacity * _ENTRY.size
-        entries = [e for e in _ENTRY.iter_unpack(m[HEADER_SIZE:end]) if e[0] > TOMBSTONE]
+        end = HEADER_SIZE + self.capacity * ENTRY.size
+        entries = [e for e in ENTRY.iter_unpack(m[HEADER_SIZE:end]) if e[0] > TOMBSTONE]
         m[HEADER_SIZE:end] = bytes(end - HEADER_SIZE)
-        counts_end = self._counts_at + _U16.size * _index_pages(self.capacity)
+        counts_end = self._counts_at + U16.size * index_pages(self.capacity)
         m[self._counts_at:counts_end] = bytes(counts_end - self._counts_at)
         for entry in entries:
             at, _ = self._slot_for(entry[0])
-            _ENTRY.pack_into(m, at, *entry)
+            ENTRY.pack_into(m, at, *entry)
             self._occupy(at, 1)
-        _U64.pack_into(m, _LIVE_AT, len(entries))
-        _U64.pack_into(m, _TOMBS_AT, 0)
+        U64.pack_into(m, LIVE_AT, len(entries))
+        U64.pack_into(m, TOMBS_AT, 0)
 
     # ------------------------------------------------------------------ the heap
 
     def _allocate(self, cls: int, key: bytes) -> int:
         m = self._map
-        head_at = _FREE_AT + 8 * cls
-        head = _U64.unpack_from(m, head_at)[0]
+        head_at = FREE_AT + 8 * cls
+        head = U64.unpack_from(m, head_at)[0]
         if head:
-            _U64.pack_into(m, head_at, _U64.unpack_from(m, head)[0])
+            U64.pack_into(m, head_at, U64.unpack_from(m, head)[0])
             return head
-        top = _U64.unpack_from(m, _TOP_AT)[0]
+        top = U64.unpack_from(m, TOP_AT)[0]
         size = 1 << (cls + MIN_SHIFT)
         if cls >= CLASSES or top + size > self._heap_end:
             raise TableFull(f"shared table {self.path.name}: no memory left for {size} bytes "
                             f"({key[:60]!r})")
-        reserved = _U64.unpack_from(m, _RESERVED_AT)[0]
+        reserved = U64.unpack_from(m, RESERVED_AT)[0]
         if top + size > reserved:
             grown = min(self._heap_end, max(top + size, reserved + RESERVE_STEP))
             self._reserve(reserved, grown - reserved)
-            _U64.pack_into(m, _RESERVED_AT, grown)
-        _U64.pack_into(m, _TOP_AT, top + size)
+            U64.pack_into(m, RESERVED_AT, grown)
+        U64.pack_into(m, TOP_AT, top + size)
         return top
 
     def _reserve(self, start: int, length: int) -> None:
@@ -674,13 +593,13 @@ class ShmTable:
                             f"{self.path.parent}: {exc.strerror or exc}") from None
 
     def _free(self, off: int, cls: int) -> None:
-        head_at = _FREE_AT + 8 * cls
-        _U64.pack_into(self._map, off, _U64.unpack_from(self._map, head_at)[0])
-        _U64.pack_into(self._map, head_at, off)
+        head_at = FREE_AT + 8 * cls
+        U64.pack_into(self._map, off, U64.unpack_from(self._map, head_at)[0])
+        U64.pack_into(self._map, head_at, off)
 
     def heap_used(self) -> int:
         """Bytes of the heap handed out so far (blocks on the free lists included)."""
-        return _U64.unpack_from(self._map, _TOP_AT)[0] - self._heap_start
+        return U64.unpack_from(self._map, TOP_AT)[0] - self._heap_start
 
     def close(self) -> None:
         if self._fd >= 0:
