@@ -90,6 +90,7 @@ def avp_add(ctx: MessageContext, name: str, value: str | int) -> None:
 def avp_del(ctx: MessageContext, name: str) -> None:
     """Delete every value of AVP `name` (`$(avp(name)[*]) = $null`)."""
     ctx.avps.pop(avp_key(name), None)
+    ctx.avp_flags.pop(avp_key(name), None)
 
 
 # ------------------------------------------------------------------ flags

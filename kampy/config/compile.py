@@ -15,7 +15,7 @@ from typing import Any
 from kampy import loader
 from kampy.config import ast, core_ignored, core_params, rvtypes
 from kampy.config.cfgcheck import check_cfg, select_problem
-from kampy.config.core import CORE_EXPORTS, CORE_PARAMS
+from kampy.config.core import AVP_FLAG_FUNCTIONS, CORE_EXPORTS, CORE_PARAMS
 from kampy.config.pvparse import PVSyntaxError, avp_ident, parse_format, parse_pv, parse_pv_at
 from kampy.errors import ConfigError, Diagnostic
 from kampy.runtime.selects import SelectTable
@@ -495,6 +495,8 @@ class Resolver:
         self.calls[id(call)] = allowed[0]
         _, func = allowed[0]
         for i, arg in enumerate(call.args):
+            if i == 0 and call.name in AVP_FLAG_FUNCTIONS:
+                continue  # an AVP's name, checked when the action is built
             self.argument(func, i, arg, rtype)
 
     @staticmethod

@@ -86,6 +86,8 @@ def _aliases(names: tuple[str, ...], *args: str, **kw) -> tuple[Function, ...]:
 
 
 _REQ_FAIL_BRANCH = RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH
+# their first argument names an AVP: `$name` (cfg.y's AVP_OR_PVAR) or a string, never a pseudo-variable
+AVP_FLAG_FUNCTIONS = ("setavpflag", "resetavpflag", "isavpflagset")
 
 CORE_EXPORTS = Exports(
     name="core",
@@ -103,9 +105,7 @@ CORE_EXPORTS = Exports(
         _core("setflag", "flag"),
         _core("resetflag", "flag"),
         _core("isflagset", "flag"),
-        _core("setavpflag", "avp", "flag"),
-        _core("resetavpflag", "avp", "flag"),
-        _core("isavpflagset", "avp", "flag"),
+        *(_core(n, "avp", "flag") for n in AVP_FLAG_FUNCTIONS),
         *_aliases(("rewritehost", "sethost", "seth"), "host", routes=_REQ_FAIL_BRANCH),
         *_aliases(("rewritehostport", "sethostport", "sethp"), "hostport", routes=_REQ_FAIL_BRANCH),
         *_aliases(("rewritehostporttrans", "sethostporttrans", "sethpt"), "hostport",

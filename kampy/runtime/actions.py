@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from kampy.config import ast
 from kampy.module import Function, RouteType
-from kampy.runtime import forward
+from kampy.runtime import avpflags, forward
 from kampy.runtime.context import SND_F_CON_CLOSE, SND_F_FORCE_CON_REUSE, MessageContext, Socket
 from kampy.runtime.flow import LoadError
 from kampy.runtime.sockets import grep_socket
@@ -36,7 +36,6 @@ MAX_FLAG = 31
 
 NOT_IMPLEMENTED = {
     "udp_mtu_try_proto": "udp_mtu_try_proto()",
-    "setavpflag": "AVP flags", "resetavpflag": "AVP flags", "isavpflagset": "AVP flags",
     "forward_sctp": "SCTP",
 }
 
@@ -497,4 +496,5 @@ BUILDERS: dict[str, Callable[[Engine, ast.Call], Fn]] = {
     "set_forward_close": _local_flag("forward_close"),
     "set_reply_close": _reply_send_flag(SND_F_CON_CLOSE),
     "cfg_select": _cfg_select, "cfg_reset": _cfg_reset,
+    **avpflags.BUILDERS,
 }

@@ -159,6 +159,8 @@ class MessageContext:
     flags: int = 0
     bflags: int = 0  # branch flags of branch 0
     avps: dict[str, list[Any]] = field(default_factory=dict)  # name -> values, newest first
+    # setavpflag()'s flags: AVP name -> {position counted from its oldest value: flags}
+    avp_flags: dict[str, dict[int, int]] = field(default_factory=dict)
     xavps: dict[str, list[dict[str, list[Any]]]] = field(default_factory=dict)
     # $xavi: xavps whose names match without regard to case (kept here in lower case)
     xavis: dict[str, list[dict[str, list[Any]]]] = field(default_factory=dict)

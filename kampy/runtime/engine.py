@@ -26,6 +26,7 @@ from kampy.module import (
     TransformClass,
     route_type_of,
 )
+from kampy.runtime import avpflags
 from kampy.runtime.context import MessageContext, ScriptDrop, ScriptExit
 from kampy.runtime.core import Core
 from kampy.runtime.calls import Calls
@@ -74,6 +75,7 @@ class Engine(Statements, Calls):
         self.errors: list[Diagnostic] = []
         self.defines: dict[str, str | None] = dict(getattr(compiled, "defines", None) or {})
         self.flag_names = self._flag_names(compiled.ast)
+        self.avp_flag_names = avpflags.declared_names(compiled.ast)
         self._pv_cache: dict[ast.PVar, Any] = {}
         self.selects: SelectTable | None = None
         self._building: tuple[str, str | None] | None = None  # the route block being built
@@ -113,7 +115,7 @@ class Engine(Statements, Calls):
     def _flag_names(config: ast.Config) -> dict[str, int]:
         names: dict[str, int] = {}
         for item in config.items:
-            if isinstance(item, ast.FlagDecl):
+            if isinstance(item, ast.FlagDecl) and not item.avp:
                 for name, number in item.names:
                     names[name] = number if number is not None else len(names)
         return names

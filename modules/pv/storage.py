@@ -96,9 +96,12 @@ def avp_accessor(name: Dyn, index: Index, aliases: dict[str, str]) -> ReadWrite:
                     values.pop(0)
                     if not values:
                         del ctx.avps[k]
+            if k not in ctx.avps:
+                ctx.avp_flags.pop(k, None)
             return
         if index.kind == "all":  # `$(avp(x)[*]) = v` replaces every value
             values = None
+            ctx.avp_flags.pop(k, None)
         ctx.avps[k] = [value] + (values or [])
 
     return ReadWrite(get, set_)
