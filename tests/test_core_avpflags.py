@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from kampy.errors import ConfigError
+from tests.tmkit import ALICE, BOB, reply_to, request, server
 
 CFG = """
 avpflags f1, F2;
@@ -68,3 +69,13 @@ def test_a_bad_avpflag_call_is_refused_at_load_with_its_place(kampy_cfg: Any, ca
         kampy_cfg(CFG % call)
     text = str(error.value)
     assert message in text and ":7:" in text and call.split(";")[0] in text
+
+
+def test_the_flags_go_with_the_avps_into_failure_route() -> None:
+    srv = server('''avpflags f1;
+request_route { $avp(x) = 1; setavpflag($x, f1); t_on_failure("F"); t_relay(); }
+failure_route[F] { if (isavpflagset($x, f1)) $var(seen) = 1; else $var(seen) = 0; }
+''')
+    fwd = srv.handle(request(), ALICE)[0]
+    srv.handle(reply_to(fwd, 486, "Busy Here"), BOB)
+    assert srv.core.modules["pv"].vars["seen"] == 1

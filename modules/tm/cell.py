@@ -121,11 +121,12 @@ class ScriptState:
     force_socket: Socket | None = None
     xavis: dict[str, list[Any]] = field(default_factory=dict)
     xflags: int = 0  # the extended flags (setxflag()), kept by t_flush_xflags
+    avp_flags: dict[str, dict[int, int]] = field(default_factory=dict)  # setavpflag()'s, with the AVPs
 
     @classmethod
     def of(cls, ctx: MessageContext) -> ScriptState:
         return cls(ctx.new_ruri, ctx.dst_uri, ctx.flags, ctx.avps, ctx.xavps, ctx.force_socket, ctx.xavis,
-                   ctx.xflags)
+                   ctx.xflags, ctx.avp_flags)
 
 
 @dataclass(eq=False)

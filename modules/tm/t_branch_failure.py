@@ -39,6 +39,7 @@ class BranchFailure(TmBase):
         state = cell.state
         bctx = MessageContext(cell.request, cell.src, self.core, route_type=RouteType.BRANCH_FAILURE,
                               flags=state.flags, bflags=br.bflags, xflags=state.xflags, avps=state.avps,
+                              avp_flags=state.avp_flags,
                               xavps=state.xavps, xavis=state.xavis, new_ruri=state.new_ruri,
                               dst_uri=state.dst_uri, force_socket=state.force_socket)
         bctx.local.update({CELL: cell, PICKED: br.index, BRANCH: br.index})

@@ -129,7 +129,8 @@ class Forward(DnsBranches):
         assert isinstance(msg, Request)
         index = len(cell.branches)
         bctx = MessageContext(msg, ctx.src, self.core, route_type=RouteType.BRANCH, flags=ctx.flags,
-                              bflags=bflags, avps=ctx.avps, xavps=ctx.xavps, xavis=ctx.xavis, new_ruri=uri,
+                              bflags=bflags, avps=ctx.avps, avp_flags=ctx.avp_flags, xavps=ctx.xavps,
+                              xavis=ctx.xavis, new_ruri=uri,
                               dst_uri=dst_uri, force_socket=sock, path_vec=path, ruid=ruid, instance=instance)
         bctx.local.update({CELL: cell, BRANCH: index})
         before = len(msg.changes)

@@ -155,7 +155,7 @@ class Replies(TmBase):
             # (`@tm.uac.last_status`, t_reply there), and then restored
             state = cell.state
             rctx.flags, rctx.avps, rctx.xavps, rctx.bflags = state.flags, state.avps, state.xavps, br.bflags
-            rctx.xflags = state.xflags
+            rctx.xflags, rctx.avp_flags = state.xflags, state.avp_flags
             last, br.last_received = br.last_received, max(br.last_received, reply.status)
             try:
                 kept = self._run_route("onreply", br.on_reply, rctx)
@@ -428,8 +428,9 @@ class Replies(TmBase):
         fctx = MessageContext(cell.request, cell.src, self.core, route_type=RouteType.FAILURE,
                               flags=state.flags, bflags=cell.branches[picked].bflags if picked >= 0 else 0,
                               xflags=state.xflags,
-                              avps=state.avps, xavps=state.xavps, xavis=state.xavis, new_ruri=state.new_ruri,
-                              dst_uri=state.dst_uri, force_socket=state.force_socket)
+                              avps=state.avps, avp_flags=state.avp_flags, xavps=state.xavps,
+                              xavis=state.xavis,
+                              new_ruri=state.new_ruri, dst_uri=state.dst_uri, force_socket=state.force_socket)
         fctx.local.update({CELL: cell, PICKED: picked, BRANCH: picked})
         fctx.local[RURI_SEEN] = fctx.ruri
         before = len(cell.request.changes)

@@ -25,7 +25,8 @@ class Binds(TmBase):
         state = cell.state
         ruri = cell.branches[branch].uri if 0 <= branch < len(cell.branches) else state.new_ruri
         ctx = MessageContext(cell.request, cell.src, self.core, route_type=RouteType.TM_ONREPLY,  # type: ignore[arg-type]
-                             flags=state.flags, avps=state.avps, xavps=state.xavps, xavis=state.xavis,
+                             flags=state.flags, avps=state.avps, avp_flags=state.avp_flags, xavps=state.xavps,
+                             xavis=state.xavis,
                              new_ruri=ruri, dst_uri=state.dst_uri, force_socket=state.force_socket)
         ctx.local[CELL] = cell
         return ctx
