@@ -66,7 +66,8 @@ What is here, by use:
   transaction machines (`ServerTransaction`, `ClientTransaction`, `TransactionTable`
   (with `Matching`), `TimerConfig`, their actions `Send`/`StartTimer`/`CancelTimer`/`Deliver`/
   `Timeout`/`TransportFailed`/`Terminated`, `build_cancel`, `build_ack`, `server_key`), forwarding
-  (`build_forwarded`, `destination`, `forward_request`, `grep_socket`, `choose_socket` (the
+  (`build_forwarded`, `build_sent` (the same, switched off UDP past udp_mtu), `destination`,
+  `forward_request`, `grep_socket`, `choose_socket` (the
   socket to send from: forced, else with `mhomed` the one the system routes from, else the one the
   message came in on); `SendSocketValue` for a
   header whose text depends on the sending socket, `socket_address` for what it writes of it)
@@ -265,7 +266,7 @@ from kampy.runtime.context import (
     Socket,
     Source,
 )
-from kampy.runtime.forward import (SendSocketValue, build_forwarded, choose_socket, destination,
+from kampy.runtime.forward import (SendSocketValue, build_forwarded, build_sent, choose_socket, destination,
                                    fallbacks, forward_request, relay_reply, send_as_is, send_variants,
                                    sip_destination, socket_address, uri_sip_dest)
 from kampy.runtime.sipdns import ResolveOptions, SipDest, SipTarget
@@ -465,7 +466,8 @@ __all__ = [
     "QOP_AUTHINT", "QOP_OTHER", "ALG_UNSPEC", "ALG_MD5", "ALG_MD5SESS", "ALG_OTHER",
     "JsonRpc", "LocalService", "Member", "Peer", "RpcStruct", "binrpc", "dumps_response", "version_string",
     "KAMAILIO_VERSION_TEXT", "KAMPY_VERSION", "SERVER_HEADER", "source_id",
-    "Handoff", "SendSocketValue", "build_forwarded", "socket_address", "destination", "forward_request",
+    "Handoff", "SendSocketValue", "build_forwarded", "build_sent", "socket_address", "destination",
+    "forward_request",
     "relay_reply", "send_as_is", "choose_socket", "fallbacks", "send_variants", "sip_destination",
     "uri_sip_dest", "ResolveOptions", "SipDest", "SipTarget",
     "FL_ADD_SRVID", "FL_ADD_XAVP_VIA_PARAMS", "FL_UAC_AUTH", "FL_USE_UAC_FROM", "FL_USE_UAC_TO",

@@ -215,8 +215,8 @@ def test_unimplemented_module_function_is_a_load_error(tmp_path):
 
 
 def test_unimplemented_core_action_is_a_load_error(tmp_path):
-    with pytest.raises(ConfigError, match="udp_mtu_try_proto"):
-        make_server(tmp_path, 'request_route { udp_mtu_try_proto(TCP); }')
+    with pytest.raises(ConfigError, match="forward_sctp"):
+        make_server(tmp_path, 'request_route { forward_sctp("127.0.0.1", 5060); }')
 
 
 def test_module_stats_are_registered(tmp_path):

@@ -40,7 +40,7 @@ LATENCY = "kampy does not measure the latency of each config action or DB query 
 PARSER = "kampy's SIP parser has one mode: this setting does not change it"
 RPC_LOCKS = "kampy runs RPC commands one at a time in the main process: no locks to tune"
 MULTICAST = "kampy does not join multicast groups (no multicast sockets)"
-UDP_RAW = "kampy sends UDP through ordinary sockets: no raw sockets, no MTU-based protocol switch"
+UDP_RAW = "kampy sends UDP through ordinary sockets: no raw sockets"
 NET_SOCKET = "a socket option kampy does not set on its sockets"
 MSG_LIMITS = "kampy has no such limit (it is not a C array here)"
 ALIAS_CHARS = "kampy's SIP parser accepts the characters its grammar allows; this list is not used"
@@ -120,7 +120,7 @@ IGNORED: dict[str, Ignored] = {
     **_all(None, MULTICAST, "mcast"),
     **_all(0, MULTICAST, "mcast_loopback"),
     **_all(-1, MULTICAST, "mcast_ttl"),
-    **_all(0, UDP_RAW, "udp_mtu udp4_raw udp_mtu_try_proto"),
+    **_all(0, UDP_RAW, "udp4_raw"),
     **_all(1500, UDP_RAW, "udp4_raw_mtu"),
     **_all(-1, UDP_RAW, "udp4_raw_ttl"),
     **_all(0, NET_SOCKET, "maxsndbuffer bind_ipv6_link_local"),

@@ -35,7 +35,6 @@ Value = Callable[[MessageContext], Any]
 MAX_FLAG = 31
 
 NOT_IMPLEMENTED = {
-    "udp_mtu_try_proto": "udp_mtu_try_proto()",
     "forward_sctp": "SCTP",
 }
 
@@ -167,6 +166,20 @@ def _isflagset(engine: Engine, call: ast.Call) -> Fn:
         n = flag(ctx)
         return 1 if 0 <= n <= MAX_FLAG and ctx.flags & (1 << n) else -1
     return isflagset
+
+
+def _udp_mtu_try_proto(engine: Engine, call: ast.Call) -> Fn:
+    """UDP_MTU_TRY_PROTO_T: the message's fallback protocol bit (udp: none; route.c's fixup)."""
+    node = call.args[0] if len(call.args) == 1 else None
+    word = node.name.lower() if isinstance(node, ast.Ident) else ""
+    if word not in ("udp", "tcp", "tls", "sctp"):
+        raise _error(call, "udp_mtu_try_proto(): bad argument, UDP, TCP, TLS or SCTP expected")
+    bit = forward.MTU_PROTO_FLAGS.get(word, 0)
+
+    def udp_mtu_try_proto(ctx: MessageContext) -> int:
+        ctx.msg_flags |= bit
+        return 1
+    return udp_mtu_try_proto
 
 
 # ---------------------------------------------------------------- the R-URI
@@ -473,6 +486,7 @@ def _cfg_reset(engine: Engine, call: ast.Call) -> Fn:
 BUILDERS: dict[str, Callable[[Engine, ast.Call], Fn]] = {
     "log": _log, "error": _error_action, "exec": _exec,
     "setflag": _setflag, "resetflag": _resetflag, "isflagset": _isflagset,
+    "udp_mtu_try_proto": _udp_mtu_try_proto,
     "rewriteuri": _rewriteuri, "seturi": _rewriteuri, "revert_uri": _revert_uri,
     **{n: _uri_edit(_set_host) for n in ("rewritehost", "sethost", "seth")},
     **{n: _uri_edit(_set_hostport) for n in ("rewritehostport", "sethostport", "sethp")},

@@ -272,6 +272,7 @@ def core_hooks(fw: CfgFramework) -> dict[str, Callable[[Any], None]]:
 # destination blocklist of tm and of the dst_blocklist.* RPC methods); the rest, and all of `tcp` (kampy's TCP
 # layer reads its settings when it starts), are kept and shown as Kamailio shows them
 ACTED_ON = {"core": {"debug", "log_facility", "max_while_loops", "force_rport", "memlog", "mem_dump_pkg",
+                     "udp_mtu", "udp_mtu_try_proto",  # read per request sent (forward.build_sent)
                      "mem_dump_shm", "use_dst_blocklist", "dst_blocklist_expire", "dst_blocklist_mem",
                      "dst_blocklist_udp_imask", "dst_blocklist_tcp_imask", "dst_blocklist_tls_imask",
                      "dst_blocklist_sctp_imask", "latency_cfg_log", "latency_limit_cfg",

@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 
 
 # Kamailio's msg_flags bits (src/core/parser/msg_parser.h) a config can set through corex
+FL_MTU_TCP_FB = 1 << 8  # udp_mtu_try_proto(): the protocol a too big UDP request goes over instead
+FL_MTU_TLS_FB = 1 << 9
+FL_MTU_SCTP_FB = 1 << 10
+FL_MTU_FB_MASK = FL_MTU_TCP_FB | FL_MTU_TLS_FB | FL_MTU_SCTP_FB
 FL_USE_UAC_FROM = 1 << 13
 FL_USE_UAC_TO = 1 << 14
 FL_UAC_AUTH = 1 << 19

@@ -15,7 +15,8 @@ import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from kampy.runtime.context import (FL_ADD_SRVID, FL_ADD_XAVP_VIA_PARAMS, FL_USE_XAVP_VIA_FIELDS,
+from kampy.runtime.context import (FL_ADD_SRVID, FL_ADD_XAVP_VIA_PARAMS, FL_MTU_FB_MASK, FL_MTU_SCTP_FB,
+                                   FL_MTU_TCP_FB, FL_MTU_TLS_FB, FL_USE_XAVP_VIA_FIELDS,
                                    MessageContext, Outgoing, Socket)
 from kampy.runtime.values import as_bool
 from kampy.sip.via import received_params, split_first_via
@@ -183,8 +184,8 @@ def _forward_to(ctx: MessageContext, dest: SipDest, targets: list[SipTarget]) ->
         sock = choose_socket(ctx, target.proto, target.ip)
         if sock is None:
             continue
-        data = build_forwarded(ctx, sock)
-        ctx.send(Outgoing(target.proto, target.ip, target.port, data, sock,
+        data, sock = build_sent(ctx, sock, target.ip)
+        ctx.send(Outgoing(sock.proto, target.ip, target.port, data, sock,
                           fallbacks=fallbacks(targets, i) if _dns_failover(ctx) else ()))
         return 1
     log.error("forward(): no %s socket to send to %s (%s)", targets[0].proto, dest.host, targets[0].ip)
@@ -197,7 +198,7 @@ def _forward_resolved(core: CoreAPI, dest: SipDest, targets: list[SipTarget],
         variant = variants.get((target.proto, ":" in target.ip))
         if variant is not None:
             data, sock = variant
-            core.send(Outgoing(target.proto, target.ip, target.port, data, sock,
+            core.send(Outgoing(sock.proto, target.ip, target.port, data, sock,
                                fallbacks=fallbacks(targets, i) if failover else ()))
             return
     if targets:
@@ -218,7 +219,7 @@ Variants = dict[tuple[str, bool], tuple[bytes, Socket]]  # (proto, IPv6?) -> (by
 
 
 def send_variants(ctx: MessageContext, dest: SipDest,
-                  build: Callable[[Socket], bytes] | None = None) -> Variants:
+                  build: Callable[[Socket], tuple[bytes, Socket]] | None = None) -> Variants:
     """The request as it would leave from each (protocol, IPv6?) the resolution may pick, built now
     (the message and the script's changes as they are at the time of the call)."""
     opts = ctx.core.dns_options()
@@ -229,7 +230,7 @@ def send_variants(ctx: MessageContext, dest: SipDest,
         for v6 in families:
             sock = choose_socket(ctx, proto, "::" if v6 else "0.0.0.0")
             if sock is not None and (":" in sock.host) == v6:
-                found[(proto, v6)] = ((build or (lambda s: build_forwarded(ctx, s)))(sock), sock)
+                found[(proto, v6)] = build(sock) if build else build_sent(ctx, sock, sock.host)
     return found
 
 
@@ -302,6 +303,31 @@ def _render_send_socket_values(ctx: MessageContext, sock: Socket, added: list[Ch
             line = change.name.encode() + b": " + as_bytes(value)
         head = head.replace(b"\r\n" + line + b"\r\n", b"\r\n" + value.render(ctx, sock) + b"\r\n", 1)
     return head + rest
+
+
+# udp_mtu_try_proto's values (Kamailio's PROTO_* numbers, or the word) -> the msg_flags bit it sets
+MTU_PROTO_FLAGS = {2: FL_MTU_TCP_FB, 3: FL_MTU_TLS_FB, 4: FL_MTU_SCTP_FB,
+                   "tcp": FL_MTU_TCP_FB, "tls": FL_MTU_TLS_FB, "sctp": FL_MTU_SCTP_FB}
+
+
+def build_sent(ctx: MessageContext, sock: Socket, ip: str, branch: str | None = None) -> tuple[bytes, Socket]:
+    """build_forwarded() from `sock` to `ip`, and the socket it then goes from: as Kamailio's
+    build_req_buf_from_sip_req(), a UDP request longer than the core's udp_mtu goes over the
+    protocol of udp_mtu_try_proto (the parameter or the function) when there is a socket of it."""
+    data = build_forwarded(ctx, sock, branch)
+    if sock.proto != "udp":
+        return data, sock
+    cfg = ctx.core.cfg
+    mtu = int(cfg.get("core", "udp_mtu") or 0)
+    flags = (ctx.msg_flags | MTU_PROTO_FLAGS.get(cfg.get("core", "udp_mtu_try_proto"), 0)) & FL_MTU_FB_MASK
+    if not mtu or not flags or len(data) <= mtu:
+        return data, sock
+    for proto, bit in (("tcp", FL_MTU_TCP_FB), ("tls", FL_MTU_TLS_FB)):  # kampy has no SCTP
+        other = choose_socket(ctx, proto, ip) if flags & bit else None
+        if other is not None:
+            log.debug("request of %d bytes is over udp_mtu %d: sending it over %s", len(data), mtu, proto)
+            return build_forwarded(ctx, other, branch), other
+    return data, sock
 
 
 def build_forwarded(ctx: MessageContext, sock: Socket, branch: str | None = None) -> bytes:

@@ -22,6 +22,7 @@ from kampy.api import (
     SipTarget,
     Socket,
     build_forwarded,
+    build_sent,
     choose_socket,
     send_variants,
 )
@@ -59,10 +60,11 @@ class DnsBranches(TmBase):
             sock = choose_socket(bctx, target.proto, target.ip)
             if sock is None:
                 continue
-            br = self._new_branch(bctx, cell, index, build_forwarded(bctx, sock, branch), branch)
+            data, sock = build_sent(bctx, sock, target.ip, branch)  # (udp_mtu may change the protocol)
+            br = self._new_branch(bctx, cell, index, data, branch)
             if not proxied:  # a proxy (t_relay(host, port), t_relay_to) has no dns_srv_handle
                 br.dns = BranchDns(dest, targets, i, bctx.force_socket, sock)
-            return self._launch(cell, br, Dest(target.proto, target.ip, target.port, sock))
+            return self._launch(cell, br, Dest(sock.proto, target.ip, target.port, sock))
         log.error("t_relay: no %s socket to send to %s (%s)", targets[0].proto, dest.host, targets[0].ip)
         return E_SEND
 
@@ -70,7 +72,7 @@ class DnsBranches(TmBase):
                       proxied: bool = False) -> int:
         """The destination needs a DNS lookup: the branch is built for each protocol and family the
         answer may pick, kept, and sent once the lookup is done."""
-        variants = send_variants(bctx, dest, build=lambda sock: build_forwarded(bctx, sock, branch))
+        variants = send_variants(bctx, dest, build=lambda sock: build_sent(bctx, sock, sock.host, branch))
         if not variants:
             log.error("t_relay: no socket to send to %s", dest.host)
             return E_SEND
@@ -95,7 +97,7 @@ class DnsBranches(TmBase):
                     continue
                 br.data, br.parsed = variant[0], None
                 br.dns = None if proxied else BranchDns(dest, targets, i, forced, variant[1])
-                if self._launch(cell, br, Dest(target.proto, target.ip, target.port, variant[1]),
+                if self._launch(cell, br, Dest(variant[1].proto, target.ip, target.port, variant[1]),
                                 appended=True) < 0:
                     self._not_sent(cell, br, E_SEND)
                 return
