@@ -19,6 +19,7 @@ from kampy.config.core import AVP_FLAG_FUNCTIONS, CORE_EXPORTS, CORE_PARAMS
 from kampy.config.pvparse import PVSyntaxError, avp_ident, parse_format, parse_pv, parse_pv_at
 from kampy.errors import ConfigError, Diagnostic
 from kampy.runtime.selects import SelectTable
+from kampy.runtime.values import fparam_int
 from kampy.module import (
     ROUTE_KIND_NAMES,
     ArgKind,
@@ -562,7 +563,10 @@ class Resolver:
                 self.error(arg.pos, f"{func.name}() writes its argument {index + 1}, but ${spec.cls} "
                                     "is read-only")
             return
-        if kind is ArgKind.INT and func.arg_var_fixup(index).startswith("int") and self.lone_pv(arg):
+        if kind is ArgKind.INT and func.arg_var_fixup(index).startswith("int"):
+            if not self.lone_pv(arg) and fparam_int(text) is None:
+                self.error(arg.pos, f"{func.name}() argument {index + 1} must be an integer (digits with an "
+                                    f"optional sign, no spaces), not '{text}'")
             return
         if kind is ArgKind.INT and "$" not in text:
             if not re.fullmatch(r"\s*[-+]?(0x[0-9a-fA-F]+|\d+)\s*", text):

@@ -18,7 +18,7 @@ from kampy.runtime.context import MessageContext, ScriptDrop, ScriptExit
 from kampy.runtime.core import Core
 from kampy.runtime.flow import Break, Fn, LoadError, MalformedInput, ModuleFailure, Return
 from kampy.runtime.pvs import Constant
-from kampy.runtime.values import compile_posix, format_value, parse_int_literal, to_int, to_str
+from kampy.runtime.values import compile_posix, format_value, fparam_int, parse_int_literal, to_int, to_str
 from kampy.sip.errors import SIPProtocolError
 
 log = logging.getLogger("kampy.runtime")
@@ -202,6 +202,12 @@ class Calls:
                 lone_int = self._lone_int(node)
                 if lone_int is not None:
                     return lone_int if var == "int_or_default" else _needed(lone_int, func, node)
+                number = fparam_int(node.value)
+                if number is None:
+                    raise LoadError(node.pos, f"{func.name}() argument {index + 1} must be an integer "
+                                              "(digits with an optional sign, no spaces), "
+                                              f"not '{node.value}'")
+                return Constant(number)
             return self._int_arg(node, rtype)
         if kind is ArgKind.REGEX:
             return self._regex_arg(node, rtype, self._regex_flags(func, index))

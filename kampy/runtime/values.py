@@ -54,6 +54,16 @@ def format_value(value: Any) -> str:
     return to_str(value)
 
 
+def fparam_int(text: str) -> int | None:
+    """Kamailio's FPARAM_INT (str2sint), the last try of its fixup_var_int_*: a sign, then only
+    digits (no spaces, no hex; none at all is 0), within a 32-bit int; None when it is not that."""
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    if digits and not (digits.isascii() and digits.isdigit()):
+        return None
+    value = -int(digits or 0) if text[:1] == "-" else int(digits or 0)
+    return value if -2**31 <= value < 2**31 else None
+
+
 def parse_int_literal(text: str) -> int:
     """An integer argument written as a string ("10", " 0x1F "); ValueError if it is none."""
     t = text.strip()
