@@ -34,3 +34,11 @@ def test_a_code_that_is_no_plain_integer_is_refused_at_load(kampy_cfg: Any, func
 @pytest.mark.parametrize("code", ['"+404"', '"0404"', '"-1"', '"700"', '""', '"-2147483648"', "404"])
 def test_a_signed_integer_code_is_accepted(kampy_cfg: Any, function: str, code: str) -> None:
     kampy_cfg(CFG % (function, code))
+
+
+@pytest.mark.parametrize("code, status", [('""', b"000"), ('"99"', b"099"), ('"700"', b"700"),
+                                          ('"-1"', b"295"), ('"1000"', b"000"), ('"+404"', b"404")])
+def test_sl_sends_any_code_as_its_last_three_digits(kampy_cfg: Any, code: str, status: bytes) -> None:
+    result = kampy_cfg(CFG % ("sl_send_reply", code)).send_request("OPTIONS", "sip:a@example.test")
+    assert [s.data.split(b"\r\n")[0] for s in result.sent] == [b"SIP/2.0 " + status + b" R"]
+    assert result.codes("sl_send_reply") == [1]

@@ -135,8 +135,9 @@ def build_reply(request: Request, src_ip: str, src_port: int, code: int, reason:
     received/rport), From, To (with `to_tag` for codes >= 180 when the request has none), Call-ID,
     CSeq, Record-Route for 180-299, the reply lumps (whole header lines), Server, Content-Length,
     then `warning` (a whole header line, `warning_line`)."""
+    code &= 0xFFFFFFFF  # Kamailio's unsigned code: any int goes, as its last three digits
     add_tag = to_tag is not None and code >= 180 and request.has_header("to") and not to_tag_of(request)
-    lines = [b"SIP/2.0 %d %s" % (code, as_bytes(reason))]
+    lines = [b"SIP/2.0 %03d %s" % (code % 1000, as_bytes(reason))]
     first_via = True
     for name, line in request.header_lines_named(_COPIED_TO_REPLY if 180 <= code < 300 else _COPIED_NO_RR):
         if name == "via":

@@ -115,13 +115,13 @@ class SlModule(Module):
     def reply(self, ctx: MessageContext, code: int, reason: str,
               extra_headers: Iterable[tuple[str, str]] = (), body: bytes = b"",
               to_tag: str | None = None) -> int:
-        """Send a stateless reply to ctx.msg; 1 when sent, -1 when it cannot be (ACK, reply, bad code),
+        """Send a stateless reply to ctx.msg; 1 when sent, -1 when it cannot be (an ACK, a reply),
         -2 when the message is marked to get no reply (sanity found it too broken)."""
         msg = ctx.msg
         if ctx.noreply:
             log.info("message marked with no-reply flag")
             return -2
-        if not isinstance(msg, Request) or msg.method == "ACK" or not 100 <= code <= 699:
+        if not isinstance(msg, Request) or msg.method == "ACK":  # any code goes, as in Kamailio
             self._inc("failures")
             return -1
         if msg.via is None:
