@@ -24,6 +24,9 @@ __all__ = ["EXPORTS", "AuthDbModule"]
 REALM = Arg("realm", ArgKind.FMT, var_fixup="str", doc="the realm, or a pseudo-variable giving it")
 TABLE = Arg("table", ArgKind.STR, fixup="fix_table",
             doc="the subscriber table (its version is checked at start)")
+# auth_fixup: fixup_var_str_12 too, and an empty constant is refused at start
+METHOD = Arg("method", ArgKind.FMT, var_fixup="str", fixup="fix_method",
+             doc="the method to check the credentials with, or a pseudo-variable giving it")
 RETURNS = ("1 authenticated; -1 error, -2 invalid password, -3 unknown user, -4 stale nonce, "
            "-5 no credentials, -6 nonce reused")
 
@@ -52,7 +55,7 @@ EXPORTS = Exports(
     functions=(
         Function("www_authorize", handler="www_authenticate", args=(REALM, TABLE), routes=RouteType.REQUEST,
                  doc="Alias of www_authenticate().", returns=RETURNS),
-        Function("www_authenticate", args=(REALM, TABLE, Arg("method", ArgKind.FMT)), min_args=2,
+        Function("www_authenticate", args=(REALM, TABLE, METHOD), min_args=2,
                  routes=RouteType.REQUEST,
                  doc="Checks the Authorization credentials of the realm against the table.", returns=RETURNS),
         Function("proxy_authorize", handler="proxy_authenticate", args=(REALM, TABLE),

@@ -109,6 +109,14 @@ class AuthDbModule(Module):
             self._db.close()
             self._db = None
 
+    @staticmethod
+    def fix_method(method: str | None) -> str | None:
+        """www_authenticate()'s method: Kamailio's auth_fixup refuses an empty one at start (and
+        www_authenticate2 one a pseudo-variable gives, as an error)."""
+        if method == "":
+            raise ValueError("empty parameter 3 not allowed")
+        return method
+
     def fix_table(self, table: str) -> str:
         """www_authorize()'s table: refused at start unless its version is Kamailio's (version_table)."""
         if not table:
@@ -190,24 +198,25 @@ class AuthDbModule(Module):
         return ctx.msg.method if isinstance(ctx.msg, Request) else ""
 
     def _authenticate(self, ctx: MessageContext, realm: str | None, table: str, hftype: str,
-                      method: str | None = None) -> int:
+                      method: str | None) -> int:
         if realm is None:
             log_at(log, L_ERR, "failed to get realm value")
             return AuthCode.ERROR
         if not realm:
             log_at(log, L_ERR, "invalid realm parameter - empty value")
             return AuthCode.ERROR
-        if method is not None and not method:
-            log_at(log, L_ERR, "invalid method parameter - empty value")
+        if method is None:
+            log_at(log, L_ERR, "failed to get method value")
             return AuthCode.ERROR
         return self.authenticate(ctx, realm, table, hftype, method or self._method(ctx))[0]
 
     def www_authenticate(self, ctx: MessageContext, realm: str | None, table: str,
-                         method: str | None = None) -> int:
+                         method: str | None = "") -> int:
+        """`method` "" when not given: the request's (an empty one given is refused by fix_method)."""
         return self._authenticate(ctx, realm, table, HDR_AUTHORIZATION, method)
 
     def proxy_authenticate(self, ctx: MessageContext, realm: str | None, table: str) -> int:
-        return self._authenticate(ctx, realm, table, HDR_PROXYAUTH)
+        return self._authenticate(ctx, realm, table, HDR_PROXYAUTH, "")
 
     def auth_check(self, ctx: MessageContext, realm: str | None, table: str | None, flags: int) -> int:
         method = self._method(ctx)
