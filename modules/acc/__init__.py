@@ -29,6 +29,9 @@ def _flag(name: str, doc: str) -> Param:
 
 COMMENT = Arg("comment", ArgKind.FMT, fixup="fix_comment",
               doc='"<code> <reason>" or a reason alone; may hold pseudo-variables')
+# acc_fixup: fixup_var_pve_str_12 (a pseudo-variable at the start alone; one giving none is -1)
+DB_TABLE = Arg("table", ArgKind.FMT, var_fixup="pve", fixup="fix_table",
+               doc="the table; may hold pseudo-variables")
 
 EXPORTS = Exports(
     name="acc",
@@ -101,7 +104,7 @@ EXPORTS = Exports(
                  doc="Log `ACC: request accounted: ...` for the request at hand.",
                  returns="1, -1 when the request lacks Call-ID, CSeq or From"),
         Function("acc_db_request", handler="acc_db_request",
-                 args=(COMMENT, Arg("table", ArgKind.FMT, doc="the table (may hold pseudo-variables)")),
+                 args=(COMMENT, DB_TABLE),
                  routes=RouteType.ANY, doc="Write a row for the request at hand to `table`.",
                  returns="1, -1 without db_url or when the insert fails"),
         Function("acc_request", handler="acc_request",

@@ -335,6 +335,12 @@ class AccModule(Module):
             raise ValueError("first parameter is empty")
         return records.parse_comment(text)
 
+    @staticmethod
+    def fix_table(table: str | None) -> str | None:
+        if table == "":  # acc_fixup's check, for either parameter
+            raise ValueError("first parameter is empty")
+        return table
+
     def _script_env(self, ctx: MessageContext, comment: Comment) -> Env | None:
         msg = ctx.msg
         if not isinstance(msg, Request) or msg.cseq is None or msg.from_ is None or msg.call_id is None:
@@ -352,12 +358,16 @@ class AccModule(Module):
         env.text = records.ACC_REQUEST
         return self.log_record(ctx, ctx.msg, env)  # type: ignore[arg-type]
 
-    def acc_db_request(self, ctx: MessageContext, comment: Comment, table: str) -> int:
+    def acc_db_request(self, ctx: MessageContext, comment: Comment, table: str | None) -> int:
         if self.db is None:
             log.error("db support not configured")
             return -1
         env = self._script_env(ctx, comment)
         if env is None:
+            return -1
+        if table is None:
+            log.error("cannot get acc db table name")
+            log.error("cannot set table name")
             return -1
         if len(table) >= 64:
             log.error("acc db table name too big [%s] max 64", table)
