@@ -265,3 +265,29 @@ def test_a_rpid_avp_that_is_not_an_avp_stops_the_load(kampy_cfg) -> None:  # typ
 def test_is_rpid_user_e164(kampy_cfg, rpid: str | None, e164: int) -> None:  # type: ignore[no-untyped-def]
     sip = kampy_cfg(RPID_CFG % "")
     assert sip.send(rpid_request(rpid)).avp("e164") == e164
+
+
+TEL2SIP_CFG = """loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "siputils.so"
+request_route {
+    $var(u) = "tel:+1-555";
+    $var(h) = "example.test";
+    tel2sip(%s, "$var(r)");
+    sl_send_reply("200", "OK");
+}
+"""
+
+
+def test_tel2sip_arguments_starting_with_a_pseudo_variable_are_that_variable_alone(kampy_cfg: Any) -> None:
+    # fixup_tel2sip: fixup_var_str_12 ("$var(u) x" is $var(u))
+    sip = kampy_cfg(TEL2SIP_CFG % '"$var(u) x", "$var(h) y"')
+    result = sip.send_request("OPTIONS", "sip:a@example.test")
+    assert result.codes("tel2sip") == [1]
+    assert sip.module("pv").vars["r"] == "sip:+1555@example.test;user=phone"
+
+
+@pytest.mark.parametrize("args", ['"$avp(none)", "example.test"', '"tel:+1555", "$avp(none)"'])
+def test_tel2sip_with_an_unset_pseudo_variable_fails(kampy_cfg: Any, args: str) -> None:
+    result = kampy_cfg(TEL2SIP_CFG % args).send_request("OPTIONS", "sip:a@example.test")
+    assert result.codes("tel2sip") == [-1]

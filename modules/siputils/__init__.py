@@ -115,7 +115,10 @@ EXPORTS = Exports(
         ),
         Function(
             "tel2sip",
-            args=(Arg("uri", ArgKind.FMT), Arg("hostpart", ArgKind.FMT), Arg("result", ArgKind.PVAR)),
+            # fixup_tel2sip: fixup_var_str_12 for the uri and the hostpart
+            args=(Arg("uri", ArgKind.FMT, var_fixup="str", doc="a tel: URI, or a pseudo-variable giving it"),
+                  Arg("hostpart", ArgKind.FMT, var_fixup="str", doc="the host, or a pseudo-variable"),
+                  Arg("result", ArgKind.PVAR)),
             routes=RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH | RouteType.ONREPLY,
             doc="Converts URI in first param (pseudo variable or string) to SIP URI, if it is a...",
             returns="",

@@ -208,7 +208,10 @@ class SiputilsModule(Module):
         uri = _uri(_str(pv.get(ctx)))
         return 1 if uri is not None and uri.user and _E164.fullmatch(uri.user) else -1
 
-    def tel2sip(self, ctx: MessageContext, uri: str, hostpart: str, result: PVAccessor) -> int:
+    def tel2sip(self, ctx: MessageContext, uri: str | None, hostpart: str | None, result: PVAccessor) -> int:
+        if uri is None or hostpart is None:
+            log.error("failed to get %s value", "uri" if uri is None else "hostpart")
+            return -1
         if len(uri) < 4 or uri[:4].lower() != "tel:":
             return 2
         number, semi, params = uri.partition(";")
