@@ -42,3 +42,27 @@ def test_sl_sends_any_code_as_its_last_three_digits(kampy_cfg: Any, code: str, s
     result = kampy_cfg(CFG % ("sl_send_reply", code)).send_request("OPTIONS", "sip:a@example.test")
     assert [s.data.split(b"\r\n")[0] for s in result.sent] == [b"SIP/2.0 " + status + b" R"]
     assert result.codes("sl_send_reply") == [1]
+
+
+TM_CFG = """loadmodule "tm.so"
+loadmodule "sl.so"
+request_route {
+    t_newtran();
+    %s
+}
+"""
+
+
+def tm_statuses(kampy_cfg: Any, body: str) -> tuple[list[bytes], list[int | None]]:
+    result = kampy_cfg(TM_CFG % body).send_request("OPTIONS", "sip:a@example.test")
+    return [s.data.split(b"\r\n")[0] for s in result.sent], result.codes("t_reply")
+
+
+def test_t_reply_below_100_is_provisional_and_sent_as_three_digits(kampy_cfg: Any) -> None:
+    assert tm_statuses(kampy_cfg, 't_reply("99", "R"); t_reply("200", "T");') == \
+        ([b"SIP/2.0 099 R", b"SIP/2.0 200 T"], [1, 1])
+
+
+def test_t_reply_minus_one_is_a_final_reply_as_kamailios_unsigned_code(kampy_cfg: Any) -> None:
+    assert tm_statuses(kampy_cfg, 't_reply("-1", "R"); t_reply("180", "S"); t_reply("200", "T");') == \
+        ([b"SIP/2.0 295 R"], [1, -1, -1])

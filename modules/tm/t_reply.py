@@ -44,8 +44,9 @@ class Replies(TmBase):
 
     def _reply(self, ctx: MessageContext, cell: Cell, code: int, reason: str) -> int:
         """t_reply on `cell` with the lumps of `ctx`: 1 when sent, -1 when it cannot be."""
-        if cell.uas is None or not 100 <= code <= 699:
+        if cell.uas is None:
             return -1
+        code &= 0xFFFFFFFF  # any code goes, as Kamailio's unsigned one (-1 is a final reply)
         if cell.uas_status >= 200 and not (cell.is_invite and 200 <= code < 300 <= cell.uas_status):
             log.error("t_reply: cannot send a %d reply: a final reply was sent already", code)
             return -1
