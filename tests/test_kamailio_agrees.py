@@ -157,3 +157,22 @@ def test_unterminated_string_is_reported_where_it_starts(tmp_path):
 def test_string_whose_missing_quote_another_one_pairs_up_is_pointed_at_where_it_starts(tmp_path):
     out = assert_both_refuse(tmp_path, _quote_missing_at_line_3('route[R] {\n    xlog("x");\n}\n'))
     assert "kamailio.cfg:3:20: note: this string runs over 102 lines: is its closing quote missing?" in out
+
+
+# ---------------------------------------------------------------- core actions' arguments (cfg.y)
+
+@pytest.mark.parametrize("call, message", [
+    ("setavpflag($x, f9);", "3:16: error: setavpflag(): avpflag not declared"),
+    ("isavpflagset($avp(x), f1);", "3:14: error: isavpflagset(): error parsing first parameter"),
+    ("udp_mtu_try_proto(foo);", "3:1: error: udp_mtu_try_proto(): bad argument, UDP, TCP, TLS or SCTP"),
+])
+def test_core_action_arguments_cfg_y_refuses_are_refused(tmp_path, call, message):
+    out = assert_both_refuse(tmp_path, f"avpflags f1;\nrequest_route {{\n{call}\n}}\n")
+    assert message in out
+
+
+def test_avpflags_and_udp_mtu_are_accepted(tmp_path):
+    assert_both_accept(tmp_path, 'avpflags f1, "F2";\nudp_mtu=1300\nudp_mtu_try_proto=TCP\n'
+                                 'loadmodule "pv.so"\nrequest_route {\n$avp(x) = 1;\n'
+                                 'setavpflag($x, f1);\nresetavpflag("x", F2);\n'
+                                 'if (isavpflagset("s:x", f1)) udp_mtu_try_proto(tls);\n}\n')

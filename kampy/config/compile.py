@@ -18,6 +18,8 @@ from kampy.config.cfgcheck import check_cfg, select_problem
 from kampy.config.core import AVP_FLAG_FUNCTIONS, CORE_EXPORTS, CORE_PARAMS
 from kampy.config.pvparse import PVSyntaxError, avp_ident, parse_format, parse_pv, parse_pv_at
 from kampy.errors import ConfigError, Diagnostic
+from kampy.runtime import avpflags, forward
+from kampy.runtime.flow import LoadError
 from kampy.runtime.selects import SelectTable
 from kampy.runtime.values import fparam_int
 from kampy.module import (
@@ -494,11 +496,26 @@ class Resolver:
             return
         self.functions_used.add(call.name)
         self.calls[id(call)] = allowed[0]
+        if allowed[0][0] == "core":
+            self.core_call(call)
         _, func = allowed[0]
         for i, arg in enumerate(call.args):
             if i == 0 and call.name in AVP_FLAG_FUNCTIONS:
                 continue  # an AVP's name, checked when the action is built
             self.argument(func, i, arg, rtype)
+
+    def core_call(self, call: ast.Call) -> None:
+        """What cfg.y's grammar refuses in a core action's arguments (kampy builds them later)."""
+        try:
+            if call.name in AVP_FLAG_FUNCTIONS:
+                avpflags.avp_name(call, self.pv_classes())
+                avpflags.flag_bit(call, avpflags.declared_names(self.config))
+            elif call.name == "udp_mtu_try_proto":
+                forward.mtu_proto_bit(call)
+        except LoadError as exc:
+            self.error(exc.pos, exc.message)
+        except ConfigError:
+            pass  # (too many avpflags: the engine reports it at their declaration)
 
     @staticmethod
     def counts_words(candidates: list[tuple[str, Function]]) -> str:

@@ -170,11 +170,7 @@ def _isflagset(engine: Engine, call: ast.Call) -> Fn:
 
 def _udp_mtu_try_proto(engine: Engine, call: ast.Call) -> Fn:
     """UDP_MTU_TRY_PROTO_T: the message's fallback protocol bit (udp: none; route.c's fixup)."""
-    node = call.args[0] if len(call.args) == 1 else None
-    word = node.name.lower() if isinstance(node, ast.Ident) else ""
-    if word not in ("udp", "tcp", "tls", "sctp"):
-        raise _error(call, "udp_mtu_try_proto(): bad argument, UDP, TCP, TLS or SCTP expected")
-    bit = forward.MTU_PROTO_FLAGS.get(word, 0)
+    bit = forward.mtu_proto_bit(call)
 
     def udp_mtu_try_proto(ctx: MessageContext) -> int:
         ctx.msg_flags |= bit

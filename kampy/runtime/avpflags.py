@@ -6,7 +6,7 @@ Kamailio keeps the flags on each AVP item; kampy keeps them beside `ctx.avps`, i
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from typing import TYPE_CHECKING
 
 from kampy.config import ast
@@ -40,10 +40,11 @@ def declared_names(config: ast.Config) -> dict[str, int]:
     return bits
 
 
-def _avp_name(engine: Engine, call: ast.Call) -> str:
+def avp_name(call: ast.Call, pv_classes: Container[str]) -> str:
+    """The AVP the call's first argument names; LoadError when it names none."""
     node = call.args[0]
     if isinstance(node, ast.PVar) and node.arg is None and node.index is None and not node.transforms \
-            and node.cls not in engine.pv_owners:
+            and node.cls not in pv_classes:
         return avp_key(node.cls)  # `$name`: an AVP when no pseudo-variable has that name
     if isinstance(node, ast.Str) and node.value.lstrip("$"):
         return avp_key(node.value.removeprefix("$"))
@@ -51,18 +52,19 @@ def _avp_name(engine: Engine, call: ast.Call) -> str:
                               "an AVP as $name or \"name\" is expected")
 
 
-def _flag_bit(engine: Engine, call: ast.Call) -> int:
+def flag_bit(call: ast.Call, bits: dict[str, int]) -> int:
+    """The bit of the declared avpflag the call's second argument names; LoadError when undeclared."""
     node = call.args[1]
     name = node.name if isinstance(node, ast.Ident) else node.value if isinstance(node, ast.Str) else None
-    bit = engine.avp_flag_names.get(str(name).lower()) if name is not None else None
+    bit = bits.get(str(name).lower()) if name is not None else None
     if bit is None:
         raise LoadError(node.pos, f"{call.name}(): avpflag not declared (declare it with 'avpflags NAME;')")
     return bit
 
 
 def build(engine: Engine, call: ast.Call) -> Callable[[MessageContext], int]:
-    name = _avp_name(engine, call)
-    bit = _flag_bit(engine, call)
+    name = avp_name(call, engine.pv_owners)
+    bit = flag_bit(call, engine.avp_flag_names)
     oper = _OPERS[call.name]
 
     def avpflag_oper(ctx: MessageContext) -> int:

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 from kampy.runtime.context import (FL_ADD_SRVID, FL_ADD_XAVP_VIA_PARAMS, FL_MTU_FB_MASK, FL_MTU_SCTP_FB,
                                    FL_MTU_TCP_FB, FL_MTU_TLS_FB, FL_USE_XAVP_VIA_FIELDS,
                                    MessageContext, Outgoing, Socket)
+from kampy.config import ast
+from kampy.runtime.flow import LoadError
 from kampy.runtime.values import as_bool
 from kampy.sip.via import received_params, split_first_via
 from kampy.sip.errors import SIPProtocolError
@@ -308,6 +310,15 @@ def _render_send_socket_values(ctx: MessageContext, sock: Socket, added: list[Ch
 # udp_mtu_try_proto's values (Kamailio's PROTO_* numbers, or the word) -> the msg_flags bit it sets
 MTU_PROTO_FLAGS = {2: FL_MTU_TCP_FB, 3: FL_MTU_TLS_FB, 4: FL_MTU_SCTP_FB,
                    "tcp": FL_MTU_TCP_FB, "tls": FL_MTU_TLS_FB, "sctp": FL_MTU_SCTP_FB}
+
+
+def mtu_proto_bit(call: ast.Call) -> int:
+    """udp_mtu_try_proto(PROTO)'s msg_flags bit (udp: none); LoadError for another word."""
+    node = call.args[0] if len(call.args) == 1 else None
+    word = node.name.lower() if isinstance(node, ast.Ident) else ""
+    if word not in ("udp", "tcp", "tls", "sctp"):
+        raise LoadError(call.pos, "udp_mtu_try_proto(): bad argument, UDP, TCP, TLS or SCTP expected")
+    return MTU_PROTO_FLAGS.get(word, 0)
 
 
 def build_sent(ctx: MessageContext, sock: Socket, ip: str, branch: str | None = None) -> tuple[bytes, Socket]:
