@@ -271,8 +271,12 @@ class RpcMethod:
     doc: str = ""
     array: bool = False
     # the fault the method answers when its parameters are missing or of the wrong type (Kamailio's
-    # handlers answer their own when rpc->scan() fails); None: the transport's generic fault
+    # handlers answer their own when rpc->scan() fails; "{scanned}" in the text is what rpc->scan()
+    # returned, minus the parameter it failed at); None: the transport's generic fault
     params_fault: tuple[int, str] | None = None
+    # the method goes on when rpc->scan() fails at an optional string of the wrong type (as
+    # Kamailio's tm.t_uac_* do with the body), which then holds what the transport left in it
+    past_unread_optional: bool = False
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,7 @@ class RpcEntry:
     module: str = "core"
     array: bool = False  # RET_ARRAY: several values are a JSON array (else the last is the result)
     params_fault: tuple[int, str] | None = None  # the method's answer to parameters it cannot read
+    past_unread_optional: bool = False  # goes on past an optional string scan cannot read
 
 
 class RpcRegistry:
@@ -92,12 +93,13 @@ class RpcRegistry:
         self._methods: dict[str, RpcEntry] = {}
 
     def register(self, name: str, fn: Callable[..., Any], doc: str = "", module: str = "core",
-                 array: bool = False, params_fault: tuple[int, str] | None = None) -> None:
+                 array: bool = False, params_fault: tuple[int, str] | None = None,
+                 past_unread_optional: bool = False) -> None:
         if name in self._methods:
             log.warning("RPC method %s declared twice (%s, %s); keeping the first",
                         name, self._methods[name].module, module)
             return
-        self._methods[name] = RpcEntry(name, fn, doc, module, array, params_fault)
+        self._methods[name] = RpcEntry(name, fn, doc, module, array, params_fault, past_unread_optional)
 
     def register_exports(self, exports: Exports, instance: Any) -> None:
         """Bind each declared method to `instance.<handler>`; a method whose handler the module
@@ -110,7 +112,7 @@ class RpcRegistry:
                           method.name, handler_name)
                 continue
             self.register(method.name, fn, method.doc or (fn.__doc__ or "").strip().split("\n")[0],
-                          exports.name, method.array, method.params_fault)
+                          exports.name, method.array, method.params_fault, method.past_unread_optional)
 
     def get(self, name: str) -> RpcEntry | None:
         return self._methods.get(name)
@@ -150,7 +152,8 @@ def _fit_arity(entry: RpcEntry, args: list[Any]) -> list[Any]:
     try:
         signature.bind(*args)
     except TypeError:
-        raise RpcFault(*(entry.params_fault or (-32602, "Invalid Parameters"))) from None
+        code, text = entry.params_fault or (-32602, "Invalid Parameters")
+        raise RpcFault(code, text.replace("{scanned}", str(-len(args)))) from None
     return args
 
 

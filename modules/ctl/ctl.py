@@ -19,7 +19,7 @@ from kampy.api import CoreAPI, LocalService, Module, Peer, RpcDelayed, RpcFault,
 
 from . import fifo
 from .listen import BINRPC, FIFO, FIFO_PROTO, TCP, UDP, UNIXS, ListenId, parse_listen_id
-from .scan import declared_types, scan, text_value
+from .scan import UNREAD_STRING, ScanFault, declared_types, scan, text_value
 
 log = logging.getLogger("kampy.ctl")
 
@@ -237,12 +237,18 @@ class Ctl(Module):
 
 
 def _scanned(entry: Any, params: list[Any], autoconvert: bool) -> list[Any]:
-    """The arguments for a method; a failed scan is the method's own fault when it declares one."""
+    """The arguments for a method; a failed scan is the method's own fault when it declares one,
+    or, for a method that goes on past an optional string it cannot read, that string's
+    placeholder (as Kamailio's rpc_scan leaves it)."""
     try:
         return scan(entry.fn, params, autoconvert)
-    except RpcFault:
+    except ScanFault as fault:
+        kinds = declared_types(entry.fn)
+        if fault.optional and entry.past_unread_optional and kinds[fault.index] is str:
+            return [*fault.args, UNREAD_STRING]
         if entry.params_fault is not None:
-            raise RpcFault(*entry.params_fault) from None
+            code, text = entry.params_fault
+            raise RpcFault(code, text.replace("{scanned}", str(-fault.index))) from None
         raise
 
 

@@ -22,6 +22,20 @@ TYPE_WORDS = {str: "string", int: "integer", float: "float"}
 MISMATCH = "record doesn't match type"
 END = "end of packet encountered"
 BUG = "bug -- internal error"
+# what ctl's rpc_scan() leaves in a string parameter it could not read (a method that goes on past
+# the failure, as tm.t_uac_start past its optional body, uses it)
+UNREAD_STRING = "if you get this string, you don'tcheck rpc_scan return code !!! (very bad)"
+
+
+class ScanFault(RpcFault):
+    """A failed rpc->scan(): `index` is the parameter it failed at (rpc->scan() returns -index),
+    `optional` whether that parameter was an optional one, `args` those read before it."""
+
+    def __init__(self, message: str, index: int, optional: bool, args: list[Any]) -> None:
+        super().__init__(400, message)
+        self.index = index
+        self.optional = optional
+        self.args = args
 
 
 @functools.lru_cache(maxsize=512)
@@ -51,7 +65,7 @@ def _scalar_type(annotation: Any) -> type | None:
 
 
 def scan(fn: Callable[..., Any], params: list[Any], autoconvert: bool) -> list[Any]:
-    """The arguments to call `fn` with; raises RpcFault(400, ...) as a failed rpc->scan()."""
+    """The arguments to call `fn` with; raises ScanFault as a failed rpc->scan()."""
     shape = _shape(fn)
     if shape is None:
         return list(params)
@@ -60,10 +74,12 @@ def scan(fn: Callable[..., Any], params: list[Any], autoconvert: bool) -> list[A
     for index, (kind, required) in enumerate(declared):
         if index >= len(params):
             if required:
-                raise RpcFault(400, f"error at parameter {index}: expected "
-                                    f"{TYPE_WORDS.get(kind or str, 'string')} type but {END}")
+                raise ScanFault(_message(index, kind or str, END), index, False, args)
             break
-        args.append(convert(params[index], kind, index, autoconvert))
+        try:
+            args.append(convert(params[index], kind, index, autoconvert))
+        except RpcFault as fault:
+            raise ScanFault(fault.message, index, not required, args) from None
     if varargs:
         args += params[len(declared):]
     return args
@@ -97,7 +113,11 @@ def convert(value: Any, kind: type | None, index: int, autoconvert: bool) -> Any
 
 
 def _fault(index: int, kind: type, why: str) -> RpcFault:
-    return RpcFault(400, f"error at parameter {index}: expected {TYPE_WORDS[kind]} type but {why}")
+    return RpcFault(400, _message(index, kind, why))
+
+
+def _message(index: int, kind: type, why: str) -> str:
+    return f"error at parameter {index}: expected {TYPE_WORDS[kind]} type but {why}"
 
 
 def text_value(line: str, kind: type | None) -> Any:

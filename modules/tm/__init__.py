@@ -25,6 +25,9 @@ from .transaction_exports import (MATCH_LIFETIME_FUNCTIONS, MATCH_LIFETIME_PARAM
 from .t_reply_exports import REPLY_EVENT_ROUTES, REPLY_FUNCTIONS, REPLY_NOT_IMPLEMENTED, REPLY_PARAMS
 from .tm import TmModule
 
+# rpc_uac.c's answer when rpc->scan() cannot read one of the five required strings
+UAC_SCAN_FAULT = (400, "too few parameters ({scanned}/5)")
+
 
 def _unmatched_cancel(value: int) -> None:
     if value not in (0, 2):
@@ -314,13 +317,15 @@ EXPORTS = Exports(
     ),
     rpc=(
         RpcMethod("tm.stats", "rpc_stats", doc="Print transaction statistics."),
-        RpcMethod("tm.t_uac_start", "rpc_t_uac_start",
+        RpcMethod("tm.t_uac_start", "rpc_t_uac_start", params_fault=UAC_SCAN_FAULT, past_unread_optional=True,
                   doc="starts a tm uac using  a list of string parameters: method, ruri, dst_uri, send_sock, "
                   "headers (CRLF separated) and body (optional)"),
-        RpcMethod("tm.t_uac_wait", "rpc_t_uac_wait", array=True,
+        RpcMethod("tm.t_uac_wait", "rpc_t_uac_wait", array=True, params_fault=UAC_SCAN_FAULT,
+                  past_unread_optional=True,
                   doc="starts a tm uac and waits for the final reply, using a list of string parameters: "
                   "method, ruri, dst_uri send_sock, headers (CRLF separated) and body (optional)"),
-        RpcMethod("tm.t_uac_wait_block", "rpc_t_uac_wait_block",
+        RpcMethod("tm.t_uac_wait_block", "rpc_t_uac_wait_block", params_fault=UAC_SCAN_FAULT,
+                  past_unread_optional=True,
                   doc="starts a tm uac and waits for the final reply in blocking mode, using a list of "
                   "string parameters: method, ruri, dst_uri send_sock, headers (CRLF separated) and body "
                   "(optional)"),

@@ -99,6 +99,12 @@ class RpcUac(Uac):
 
     def _rpc_request(self, method: str, ruri: str, nexthop: str, socket: str, headers: str,
                      body: str) -> _Request:
+        # over JSON-RPC the values come unchecked: jsonrpcs' scan reads only a JSON string for "S",
+        # fails on another (tm then answers too few parameters) and leaves an unread body empty
+        for index, value in enumerate((method, ruri, nexthop, socket, headers)):
+            if not isinstance(value, str):
+                raise RpcFault(400, f"too few parameters ({-index}/5)")
+        body = body if isinstance(body, str) else ""
         return _Request(method, ruri, nexthop, socket, headers, body, self.core.sockets)
 
     def _rpc_send(self, req: _Request, callback: ReplyCallback | None = None) -> None:
