@@ -93,6 +93,25 @@ class Gateway:
             stderr=subprocess.DEVNULL,
             cwd=self.workdir,
         )
+        # a keepalive sent before sipp listens times out (408): the gateway would go down and up again,
+        # events this test does not expect; under load sipp may take seconds to start
+        wait_for(self.answers_options, timeout=20)
+
+    def answers_options(self) -> bool:
+        """Whether the gateway answers an OPTIONS 200 within half a second."""
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            s.settimeout(0.5)
+            lport = s.getsockname()[1]
+            s.sendto((f"OPTIONS {self.uri} SIP/2.0\r\n"
+                      f"Via: SIP/2.0/UDP 127.0.0.1:{lport};branch=z9hG4bK-ready-{time.time_ns()}\r\n"
+                      f"Max-Forwards: 70\r\nFrom: <sip:ready@127.0.0.1>;tag=1\r\nTo: <{self.uri}>\r\n"
+                      f"Call-ID: ready-{time.time_ns()}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+                      ).encode(), ("127.0.0.1", self.port))
+            try:
+                return s.recv(65535).startswith(b"SIP/2.0 200 ")
+            except OSError:  # no answer yet, or ICMP port unreachable (nothing listens)
+                return False
 
     def stop(self) -> None:
         if self.proc is not None:
