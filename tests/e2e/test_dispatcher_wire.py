@@ -93,8 +93,11 @@ class Gateway:
             stderr=subprocess.DEVNULL,
             cwd=self.workdir,
         )
-        # a keepalive sent before sipp listens times out (408): the gateway would go down and up again,
-        # events this test does not expect; under load sipp may take seconds to start
+
+    def wait_ready(self) -> None:
+        """Until the gateway answers: a keepalive sent before sipp listens times out (408) and the
+        gateway goes down and up again, events the test does not expect (under load sipp may take
+        seconds to start)."""
         wait_for(self.answers_options, timeout=20)
 
     def answers_options(self) -> bool:
@@ -173,6 +176,8 @@ def gateways(tmp_path: Path) -> Iterator[list[Gateway]]:
     ]
     for gw in gws:
         gw.start()
+    for gw in gws:
+        gw.wait_ready()
     try:
         yield gws
     finally:
@@ -199,6 +204,7 @@ def test_failover_keepalives_and_the_events_match_kamailio(tmp_path: Path, gatew
         for server in servers:
             wait_for(lambda s=server: states(s, names)["gw486b"] == "IP")
         third.start()
+        third.wait_ready()
         for server in servers:
             wait_for(lambda s=server: states(s, names)["gw486b"] == "AP")
         kamailio, kampy = servers
