@@ -22,7 +22,7 @@ from kampy.runtime import cfgcore
 
 ROOT = Path(__file__).resolve().parent.parent
 DECLARATIONS = {"kampy/config/core.py", "kampy/config/core_params.py", "kampy/config/core_ignored.py",
-                "kampy/config/preprocess.py", "kampy/runtime/cfgcore.py"}
+                "kampy/config/pp_lex.py", "kampy/runtime/cfgcore.py"}
 SHOW_ONLY = {("kampy/rpc_core.py", "tcp_options"), ("kampy/rpc_core.py", "core_udp4_raw_info"),
              ("kampy/rpc_dns.py", "dns_mem_info")}
 
