@@ -20,7 +20,8 @@ from kampy.api import (
     Unimplemented,
 )
 
-from .dispatcher import DispatcherModule, check_reply_codes
+from .dispatcher import DispatcherModule
+from .states import check_reply_codes
 
 __all__ = ["EXPORTS", "DispatcherModule"]
 
