@@ -324,6 +324,7 @@ from kampy.runtime.shmtable import ShmTable, TableFull
 from kampy.runtime.slotlocks import SlotLocks
 from kampy import binrpc, libxml
 from kampy.rpc import JsonRpc, LocalService, Member, Peer, RpcRegistry, RpcStruct, dumps_response
+from kampy.rpc_scan import handler_shape
 from kampy.stats import HIDDEN as HIDDEN_STAT
 from kampy.stats import Stats
 from kampy.version import KAMAILIO_VERSION_TEXT, KAMPY_VERSION, SERVER_HEADER, source_id, version_string
@@ -464,7 +465,8 @@ __all__ = [
     "AuthAPI", "AuthDbAPI", "DomainAPI", "AuthCode", "AuthResult", "HDR_AUTHORIZATION", "HDR_PROXYAUTH",
     "DigestCredentials", "DigestSyntaxError", "parse_digest_credentials", "QOP_UNSPEC", "QOP_AUTH",
     "QOP_AUTHINT", "QOP_OTHER", "ALG_UNSPEC", "ALG_MD5", "ALG_MD5SESS", "ALG_OTHER",
-    "JsonRpc", "LocalService", "Member", "Peer", "RpcStruct", "binrpc", "dumps_response", "version_string",
+    "JsonRpc", "handler_shape", "LocalService", "Member", "Peer", "RpcStruct", "binrpc", "dumps_response",
+    "version_string",
     "KAMAILIO_VERSION_TEXT", "KAMPY_VERSION", "SERVER_HEADER", "source_id",
     "Handoff", "SendSocketValue", "build_forwarded", "build_sent", "socket_address", "destination",
     "forward_request",

@@ -277,6 +277,9 @@ class RpcMethod:
     # the method goes on when rpc->scan() fails at an optional string of the wrong type (as
     # Kamailio's tm.t_uac_* do with the body), which then holds what the transport left in it
     past_unread_optional: bool = False
+    # the parameters rpc->scan() reads with "." (autoconversion, e.g. ".S"): over JSON-RPC a number
+    # there is the text of its integer, where another method's scan fails
+    autoconvert: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from typing import Any
 from kampy import srjson
 from kampy.binrpc import Member, RpcStruct
 from kampy.module import Exports, RpcDelayed, RpcFault
+from kampy.rpc_scan import json_scan
 from kampy.version import version_string
 
 log = logging.getLogger("kampy.rpc")
@@ -84,6 +85,7 @@ class RpcEntry:
     array: bool = False  # RET_ARRAY: several values are a JSON array (else the last is the result)
     params_fault: tuple[int, str] | None = None  # the method's answer to parameters it cannot read
     past_unread_optional: bool = False  # goes on past an optional string scan cannot read
+    autoconvert: tuple[int, ...] = ()  # the parameters scanned with "." (a number is its text)
 
 
 class RpcRegistry:
@@ -94,12 +96,13 @@ class RpcRegistry:
 
     def register(self, name: str, fn: Callable[..., Any], doc: str = "", module: str = "core",
                  array: bool = False, params_fault: tuple[int, str] | None = None,
-                 past_unread_optional: bool = False) -> None:
+                 past_unread_optional: bool = False, autoconvert: tuple[int, ...] = ()) -> None:
         if name in self._methods:
             log.warning("RPC method %s declared twice (%s, %s); keeping the first",
                         name, self._methods[name].module, module)
             return
-        self._methods[name] = RpcEntry(name, fn, doc, module, array, params_fault, past_unread_optional)
+        self._methods[name] = RpcEntry(name, fn, doc, module, array, params_fault, past_unread_optional,
+                                       autoconvert)
 
     def register_exports(self, exports: Exports, instance: Any) -> None:
         """Bind each declared method to `instance.<handler>`; a method whose handler the module
@@ -112,7 +115,8 @@ class RpcRegistry:
                           method.name, handler_name)
                 continue
             self.register(method.name, fn, method.doc or (fn.__doc__ or "").strip().split("\n")[0],
-                          exports.name, method.array, method.params_fault, method.past_unread_optional)
+                          exports.name, method.array, method.params_fault, method.past_unread_optional,
+                          method.autoconvert)
 
     def get(self, name: str) -> RpcEntry | None:
         return self._methods.get(name)
@@ -129,10 +133,16 @@ class RpcRegistry:
         return entry.fn(*_fit_arity(entry, args))
 
     def call_json(self, name: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
-        """`call`, with the result JSON-RPC gives: several values (a list) of a method without
-        RET_ARRAY are replaced by the last one, as Kamailio's jsonrpcs replaces them."""
-        result = self.call(name, params)
-        entry = self._methods[name]
+        """`call` with parameters read as jsonrpcs reads them (`rpc_scan.json_scan`: no handler
+        sees a value of another type than it declares), and the result JSON-RPC gives: several
+        values (a list) of a method without RET_ARRAY are replaced by the last one, as Kamailio's
+        jsonrpcs replaces them."""
+        entry = self._methods.get(name)
+        if entry is None:
+            raise RpcFault(*METHOD_NOT_FOUND)
+        args = list(params.values()) if isinstance(params, dict) else list(params or [])
+        args = json_scan(entry.fn, args, entry.params_fault, entry.past_unread_optional, entry.autoconvert)
+        result = entry.fn(*_fit_arity(entry, args))
         if isinstance(result, list) and not entry.array:
             return result[-1] if result else None
         return result
@@ -173,7 +183,7 @@ class JsonRpc:
         try:
             # control characters inside strings are taken as Kamailio's srjson takes them (kamctl's
             # printf turns the \r\n of `kamctl ping`'s headers into raw CR LF)
-            request = json.loads(data, strict=False)
+            request = json.loads(data, strict=False, parse_constant=_not_json)
         except (ValueError, UnicodeDecodeError):
             return error_response(-32700)
         return self.handle_object(request)
@@ -200,6 +210,11 @@ class JsonRpc:
                                                                     has_id=has_id) if fault is not None
                                else _result_response(value, rid, has_id))
         return _result_response(result, rid, has_id)
+
+
+def _not_json(name: str) -> Any:
+    """NaN and Infinity are not JSON: srjson cannot parse them (a Parse Error)."""
+    raise ValueError(f"{name} is not JSON")
 
 
 def _result_response(result: Any, rid: Any, has_id: bool) -> dict[str, Any]:

@@ -98,6 +98,21 @@ def test_autoconversion_turns_an_integer_into_the_string_a_method_reads():
         store.remove()
 
 
+def test_a_parameter_scanned_with_a_dot_is_converted_without_autoconversion():
+    # htable.seti scans "SS.d": kamcmd's text value is read as a number, a word is htable's fault
+    srv = start('loadmodule "htable"\nmodparam("htable", "htable", "a=>size=4;")')
+    try:
+        assert lines(srv, "htable.seti", "a", "k", " 7") == ["Ok. Key set to new value."]
+        assert srv.core.rpc.call("htable.get", ["a", "k"])["item"]["value"] == 7
+        assert fault(srv, "htable.seti", "a", "k", "x") == (
+            500, "Not enough parameters (htable name, key name and value)")
+        assert fault(srv, "htable.get", "a", 1) == (500, "Not enough parameters (htable name and key name)")
+    finally:
+        store = srv.core.shared
+        srv.shutdown()
+        store.remove()
+
+
 def test_several_values_are_one_line_each(server):
     assert lines(server, "ctl.listen") == ["binrpc", "unix_stream", "/nonexistent/ctl.sock", "",
                                            "binrpc", "tcp", "127.0.0.1", "2049",

@@ -370,7 +370,6 @@ def test_rpc_set_get_delete(kampy_cfg) -> None:
     ("htable.get", ["s", "k"], (500, "Key name doesn't exist in htable.")),
     ("htable.delete", ["s", "k"], (404, "Key not found in htable.")),
     ("htable.dump", ["nosuch"], (500, "No such htable")),
-    ("htable.seti", ["s", "k", "x"], (500, "Not enough parameters (htable name, key name and value)")),
     ("htable.store", ["s"], (500, "No htable db_url")),  # the config sets no db_url
 ])
 def test_rpc_faults_are_kamailios(kampy_cfg, method: str, params: list, fault: tuple[int, str]) -> None:

@@ -241,7 +241,7 @@ def _scanned(entry: Any, params: list[Any], autoconvert: bool) -> list[Any]:
     or, for a method that goes on past an optional string it cannot read, that string's
     placeholder (as Kamailio's rpc_scan leaves it)."""
     try:
-        return scan(entry.fn, params, autoconvert)
+        return scan(entry.fn, params, autoconvert, entry.autoconvert)
     except ScanFault as fault:
         kinds = declared_types(entry.fn)
         if fault.optional and entry.past_unread_optional and kinds[fault.index] is str:

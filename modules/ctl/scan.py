@@ -9,14 +9,10 @@ only what it asks for); a missing one is the fault rpc->scan() leaves behind.
 """
 from __future__ import annotations
 
-import functools
-import inspect
-import types
-import typing
 from collections.abc import Callable
 from typing import Any
 
-from kampy.api import RpcFault
+from kampy.api import RpcFault, handler_shape
 
 TYPE_WORDS = {str: "string", int: "integer", float: "float"}
 MISMATCH = "record doesn't match type"
@@ -38,35 +34,12 @@ class ScanFault(RpcFault):
         self.args = args
 
 
-@functools.lru_cache(maxsize=512)
-def _shape(fn: Callable[..., Any]) -> tuple[tuple[tuple[type | None, bool], ...], bool] | None:
-    """((type or None, required) per positional parameter, takes *args), or None when unknown."""
-    try:
-        sig = inspect.signature(fn, eval_str=True)
-    except (TypeError, ValueError, NameError):
-        return None
-    params: list[tuple[type | None, bool]] = []
-    varargs = False
-    for p in sig.parameters.values():
-        if p.kind == p.VAR_POSITIONAL:
-            varargs = True
-        elif p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-            params.append((_scalar_type(p.annotation), p.default is p.empty))
-    return tuple(params), varargs
-
-
-def _scalar_type(annotation: Any) -> type | None:
-    if annotation in (str, int, float):
-        return annotation
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        found = [a for a in typing.get_args(annotation) if a in (str, int, float)]
-        return found[0] if len(found) == 1 else None
-    return None
-
-
-def scan(fn: Callable[..., Any], params: list[Any], autoconvert: bool) -> list[Any]:
-    """The arguments to call `fn` with; raises ScanFault as a failed rpc->scan()."""
-    shape = _shape(fn)
+def scan(fn: Callable[..., Any], params: list[Any], autoconvert: bool,
+         scanned_with_dot: tuple[int, ...] = ()) -> list[Any]:
+    """The arguments to call `fn` with; raises ScanFault as a failed rpc->scan(). The parameters
+    in `scanned_with_dot` are converted even without `autoconvert` (the method scans them with
+    ".", as htable.sets its value)."""
+    shape = handler_shape(fn)
     if shape is None:
         return list(params)
     declared, varargs = shape
@@ -77,7 +50,7 @@ def scan(fn: Callable[..., Any], params: list[Any], autoconvert: bool) -> list[A
                 raise ScanFault(_message(index, kind or str, END), index, False, args)
             break
         try:
-            args.append(convert(params[index], kind, index, autoconvert))
+            args.append(convert(params[index], kind, index, autoconvert or index in scanned_with_dot))
         except RpcFault as fault:
             raise ScanFault(fault.message, index, not required, args) from None
     if varargs:
@@ -146,5 +119,5 @@ def _strtol(text: str) -> int:
 
 
 def declared_types(fn: Callable[..., Any]) -> list[type | None]:
-    shape = _shape(fn)
+    shape = handler_shape(fn)
     return [kind for kind, _ in shape[0]] if shape else []

@@ -198,13 +198,13 @@ EXPORTS = Exports(
         RpcMethod("dispatcher.list", "rpc_list", doc="Return the content of dispatcher sets"),
         RpcMethod(
             "dispatcher.set_state",
-            "rpc_set_state",
+            "rpc_set_state", autoconvert=(0,),
             params_fault=(500, "Invalid Parameters"),
             doc="Set the state of a destination by address",
         ),
         RpcMethod(
             "dispatcher.set_duid_state",
-            "rpc_set_duid_state",
+            "rpc_set_duid_state", autoconvert=(0,),
             params_fault=(500, "Invalid Parameters"),
             doc="Set the state of a destination by duid",
         ),

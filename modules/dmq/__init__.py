@@ -57,7 +57,7 @@ EXPORTS = Exports(
     ),
     rpc=(
         RpcMethod("dmq.list_nodes", "rpc_list_nodes", array=True, doc="Print all nodes"),
-        RpcMethod("dmq.remove", "rpc_remove", doc="Remove a DMQ node",
+        RpcMethod("dmq.remove", "rpc_remove", autoconvert=(0,), doc="Remove a DMQ node",
                   params_fault=(500, "Invalid Parameters")),
     ),
     timers=(Timer("ping", "ping_servers", interval=1,

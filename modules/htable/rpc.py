@@ -17,27 +17,6 @@ NOT_ENOUGH_SETX = (500, "Not enough parameters (htable name, key name, value and
 NO_NAME = (500, "No htable name given")
 
 
-def _as_int(value: Any, fault: tuple[int, str]) -> int:
-    """A parameter read with ".d" (autoconversion on): an int, or the text of one."""
-    if isinstance(value, bool) or value is None:
-        raise RpcFault(*fault)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value)
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise RpcFault(*fault) from None
-
-
-def _as_str(value: Any) -> str:
-    """A parameter read with ".S" (autoconversion on): numbers become their text."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def expire_text(cell: Cell) -> str:
     """htable.get's expire: the local time of the cell's expiry, or NEVER."""
     if not cell.expire:
@@ -70,43 +49,34 @@ class HtableRpc(Replicating):
             raise RpcFault(404, "Key not found in htable.")
         return "Ok. Key deleted."
 
-    def rpc_sets(self, htname: str, key: str, value: Any = None) -> str:
-        if value is None:
-            raise RpcFault(*NOT_ENOUGH_SET)
+    def rpc_sets(self, htname: str, key: str, value: str) -> str:
         table = self._table(htname)
-        self.replicate(table, HT_DMQ_SET_CELL, key, _as_str(value), 1)
-        if not table.set(key, _as_str(value)):
+        self.replicate(table, HT_DMQ_SET_CELL, key, value, 1)
+        if not table.set(key, value):
             raise RpcFault(500, "Failed to set the item")
         return "Ok. Key set to new value."
 
-    def rpc_seti(self, htname: str, key: str, value: Any = None) -> str:
-        number = _as_int(value, NOT_ENOUGH_SET)
+    def rpc_seti(self, htname: str, key: str, number: int) -> str:
         table = self._table(htname)
         self.replicate(table, HT_DMQ_SET_CELL, key, number, 1)
         if not table.set(key, number):
             raise RpcFault(500, "Failed to set the item")
         return "Ok. Key set to new value."
 
-    def rpc_setex(self, htname: str, key: str, expire: Any = None) -> str:
-        seconds = _as_int(expire, NOT_ENOUGH_SETEX)
+    def rpc_setex(self, htname: str, key: str, seconds: int) -> str:
         table = self._table(htname)
         self.replicate(table, HT_DMQ_SET_CELL_EXPIRE, key, seconds)
         table.set_expire(key, seconds)
         return "Ok"
 
-    def rpc_setxs(self, htname: str, key: str, value: Any = None, expire: Any = None) -> str:
-        if value is None:
-            raise RpcFault(*NOT_ENOUGH_SETX)
-        seconds = _as_int(expire, NOT_ENOUGH_SETX)
+    def rpc_setxs(self, htname: str, key: str, value: str, seconds: int) -> str:
         table = self._table(htname)
-        self.replicate_setx(table, key, _as_str(value), seconds)
-        if not table.set(key, _as_str(value), seconds):
+        self.replicate_setx(table, key, value, seconds)
+        if not table.set(key, value, seconds):
             raise RpcFault(500, "Failed to set the item")
         return "Ok. Key set to new value."
 
-    def rpc_setxi(self, htname: str, key: str, value: Any = None, expire: Any = None) -> str:
-        number = _as_int(value, NOT_ENOUGH_SETX)
-        seconds = _as_int(expire, NOT_ENOUGH_SETX)
+    def rpc_setxi(self, htname: str, key: str, number: int, seconds: int) -> str:
         table = self._table(htname)
         self.replicate_setx(table, key, number, seconds)
         if not table.set(key, number, seconds):

@@ -45,9 +45,9 @@ EXPORTS = Exports(
     rpc=(
         RpcMethod("mtree.summary", "rpc_summary", doc="usage summary of all trees or of one"),
         RpcMethod("mtree.reload", "rpc_reload", doc="reload all trees, or those named, from the database"),
-        RpcMethod("mtree.match", "rpc_match",
+        RpcMethod("mtree.match", "rpc_match", autoconvert=(0,),
                   doc="match a prefix against a tree (tname, prefix, mode 0 or 2)"),
-        RpcMethod("mtree.list", "rpc_list", doc="the content of all trees or of one"),
+        RpcMethod("mtree.list", "rpc_list", autoconvert=(0,), doc="the content of all trees or of one"),
     ),
     factory=MtreeModule,
 )

@@ -176,11 +176,14 @@ EXPORTS = Exports(
     rpc=(
         RpcMethod("uac.reg_dump", "rpc_reg_dump", doc="Dump the contents of user registrations table.",
                   array=True),
-        RpcMethod("uac.reg_info", "rpc_reg_info", doc="Return the details of registration for a particular "
+        RpcMethod("uac.reg_info", "rpc_reg_info",
+                  autoconvert=(1,), doc="Return the details of registration for a particular "
                   "record.", params_fault=_INVALID),
-        RpcMethod("uac.reg_enable", "rpc_reg_enable", doc="Enable registration for a particular record.",
+        RpcMethod("uac.reg_enable", "rpc_reg_enable",
+                  autoconvert=(1,), doc="Enable registration for a particular record.",
                   params_fault=_INVALID),
-        RpcMethod("uac.reg_disable", "rpc_reg_disable", doc="Disable registration for a particular record.",
+        RpcMethod("uac.reg_disable", "rpc_reg_disable",
+                  autoconvert=(1,), doc="Disable registration for a particular record.",
                   params_fault=_INVALID),
         RpcMethod("uac.reg_reload", "rpc_reg_reload", doc="Reload records from database."),
         RpcMethod("uac.reg_refresh", "rpc_reg_refresh", doc="Refresh a record from database.",
@@ -190,7 +193,8 @@ EXPORTS = Exports(
         RpcMethod("uac.reg_add", "rpc_reg_add", doc="Add a record to memory.", params_fault=_INVALID),
         RpcMethod("uac.reg_active", "rpc_reg_active", doc="Set remote registration active or inactive for "
                   "all records.", params_fault=(500, "Missing parameter")),
-        RpcMethod("uac.reg_unregister", "rpc_reg_unregister", doc="Send a register request with expires 0.",
+        RpcMethod("uac.reg_unregister", "rpc_reg_unregister",
+                  autoconvert=(1,), doc="Send a register request with expires 0.",
                   params_fault=_INVALID),
     ),
     processes=reg_processes,
