@@ -22,6 +22,10 @@ log = logging.getLogger("kampy.dns")
 
 TYPES = ("A", "AAAA", "SRV", "NAPTR", "CNAME", "TXT", "EBL", "PTR")
 ENTRY_OVERHEAD = 64  # what an entry costs besides its records (dns.mem_info, dns_cache_mem)
+# Expired entries are removed this often (at the next put): a name looked up once (a fuzzer's, a
+# mistyped domain) would otherwise stay in the shared table for good. Kamailio's dns_cache_gc_interval
+# is 120 s; a put is the moment a table grows, so the sweep goes with it.
+SWEEP_PERIOD = 60.0
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,7 @@ class DnsCache:
         self._table_of = table
         self._table: ShmTable | LocalTable | None = None
         self._now = monotonic
+        self._swept = monotonic()
 
     @property
     def table(self) -> ShmTable | LocalTable:
@@ -143,12 +148,28 @@ class DnsCache:
 
     def put(self, name: str, rdtype: str, records: list[Any], ttl: float, *, permanent: bool = False) -> None:
         now = self._now()
+        if now - self._swept >= SWEEP_PERIOD:
+            self.remove_expired(now)
         value = json.dumps({"r": records, "e": now + ttl, "p": permanent, "s": now},
                            separators=(",", ":")).encode()
         try:
             self.table.put(self._key(name, rdtype), value)
         except Exception as exc:  # a full table: the answer is used this once
             log.warning("dns cache: cannot keep %s %s: %s", rdtype, name, exc)
+
+    def remove_expired(self, now: float) -> int:
+        """Remove the entries expired by `now` (not the permanent ones); how many."""
+        self._swept = now
+        removed = 0
+        for item in self.table.items():
+            entry = self._entry(item.key, item.value)
+            if entry is None or entry.permanent or entry.expires > now:
+                continue
+            current = self.table.get(item.key)
+            if current is not None and current[0] == item.value:  # not put anew by another worker since
+                self.table.delete(item.key)
+                removed += 1
+        return removed
 
     def entries(self) -> list[CacheEntry]:
         found = []
