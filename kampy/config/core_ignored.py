@@ -24,7 +24,8 @@ class Ignored:
 MEMORY = "memory-manager tuning of Kamailio's own allocator: kampy's memory is Python's"
 PKG_BUFFERS = "sizes a fixed buffer of Kamailio's C code: kampy's buffers grow as needed"
 DNS_CACHE = "kampy's DNS cache (in the shared store) is always set up: use_dns_cache switches its use"
-DNS_CACHE_TUNING = "kampy's DNS cache has no size limit of its own and skips expired records when read"
+DNS_CACHE_TUNING = ("kampy's DNS cache has no size limit of its own; it skips expired records when read "
+                    "and removes them when it stores an answer 60 s or more after the last removal")
 DNS_RESOLVER = ("kampy's resolver (dnspython) uses /etc/resolv.conf's servers as they are and looks up "
                 "names as absolute ones (no search list)")
 SCTP = "SCTP: kampy has no SCTP transport"
