@@ -280,6 +280,9 @@ class RpcMethod:
     # the parameters rpc->scan() reads with "." (autoconversion, e.g. ".S"): over JSON-RPC a number
     # there is the text of its integer, where another method's scan fails
     autoconvert: tuple[int, ...] = ()
+    # the int parameters rpc->scan() reads as unsigned ("u"): over JSON-RPC a number there is C's
+    # (unsigned int) of it (kamctl's ALL_METHODS, 4294967295, stays itself), where "d" gives INT_MIN
+    unsigned: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,7 @@ class RpcEntry:
     params_fault: tuple[int, str] | None = None  # the method's answer to parameters it cannot read
     past_unread_optional: bool = False  # goes on past an optional string scan cannot read
     autoconvert: tuple[int, ...] = ()  # the parameters scanned with "." (a number is its text)
+    unsigned: tuple[int, ...] = ()  # the int parameters scanned with "u"
 
 
 class RpcRegistry:
@@ -96,13 +97,14 @@ class RpcRegistry:
 
     def register(self, name: str, fn: Callable[..., Any], doc: str = "", module: str = "core",
                  array: bool = False, params_fault: tuple[int, str] | None = None,
-                 past_unread_optional: bool = False, autoconvert: tuple[int, ...] = ()) -> None:
+                 past_unread_optional: bool = False, autoconvert: tuple[int, ...] = (),
+                 unsigned: tuple[int, ...] = ()) -> None:
         if name in self._methods:
             log.warning("RPC method %s declared twice (%s, %s); keeping the first",
                         name, self._methods[name].module, module)
             return
         self._methods[name] = RpcEntry(name, fn, doc, module, array, params_fault, past_unread_optional,
-                                       autoconvert)
+                                       autoconvert, unsigned)
 
     def register_exports(self, exports: Exports, instance: Any) -> None:
         """Bind each declared method to `instance.<handler>`; a method whose handler the module
@@ -116,7 +118,7 @@ class RpcRegistry:
                 continue
             self.register(method.name, fn, method.doc or (fn.__doc__ or "").strip().split("\n")[0],
                           exports.name, method.array, method.params_fault, method.past_unread_optional,
-                          method.autoconvert)
+                          method.autoconvert, method.unsigned)
 
     def get(self, name: str) -> RpcEntry | None:
         return self._methods.get(name)
@@ -141,7 +143,8 @@ class RpcRegistry:
         if entry is None:
             raise RpcFault(*METHOD_NOT_FOUND)
         args = list(params.values()) if isinstance(params, dict) else list(params or [])
-        args = json_scan(entry.fn, args, entry.params_fault, entry.past_unread_optional, entry.autoconvert)
+        args = json_scan(entry.fn, args, entry.params_fault, entry.past_unread_optional, entry.autoconvert,
+                         entry.unsigned)
         result = entry.fn(*_fit_arity(entry, args))
         if isinstance(result, list) and not entry.array:
             return result[-1] if result else None

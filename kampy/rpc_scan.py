@@ -3,8 +3,9 @@
 A handler declares its parameters as a Python signature; a parameter annotated `str`, `int` or
 `float` is what rpc->scan()'s "s"/"S", "d" (and "u", "b", "l", ...) and "f" ask for:
 
-- "d" and "f" take the node's number whatever the node is: a JSON number (truncated towards zero
-  for "d", -2147483648 beyond a C int as x86 converts), `true` 1, and a string, `false`, `null`,
+- "d", "u" and "f" take the node's number whatever the node is: a JSON number (truncated towards zero
+  for "d", -2147483648 beyond a C int as x86 converts; modulo 2**32 for "u", the parameters a
+  method declares `unsigned`), `true` 1, and a string, `false`, `null`,
   an object or an array 0 (srjson keeps no number for them);
 - "s" takes a JSON string; a parameter the method scans with "." (`autoconvert`, as ".S") also
   takes a number, as the text of its (unsigned long) integer. Anything else fails the scan at that
@@ -80,6 +81,13 @@ def c_int(number: float) -> int:
     return value if -2**31 <= value < 2**31 else -2**31
 
 
+def c_uint(number: float) -> int:
+    """C's (unsigned int) of a double on x86-64: truncated, taken modulo 2**32 (through a 64-bit
+    integer), 0 when it does not fit one."""
+    value = int(number)
+    return value % 2**32 if -2**63 <= value < 2**63 else 0
+
+
 def ulong_text(number: float) -> str:
     """int2str((unsigned long) number): a negative one wraps, one too large is 0 (as on x86)."""
     value = int(number)
@@ -91,7 +99,8 @@ def _is_number(value: Any) -> bool:
 
 
 def json_scan(fn: Callable[..., Any], params: list[Any], params_fault: tuple[int, str] | None = None,
-              past_unread_optional: bool = False, autoconvert: tuple[int, ...] = ()) -> list[Any]:
+              past_unread_optional: bool = False, autoconvert: tuple[int, ...] = (),
+              unsigned: tuple[int, ...] = ()) -> list[Any]:
     """The arguments jsonrpc_scan gives a handler from `params`; raises the method's RpcFault."""
     shape = handler_shape(fn)
     if shape is None:
@@ -101,7 +110,7 @@ def json_scan(fn: Callable[..., Any], params: list[Any], params_fault: tuple[int
     for index, (kind, required) in enumerate(declared[:len(params)]):
         value = params[index]
         if kind is int:
-            args[index] = c_int(json_number(value))
+            args[index] = (c_uint if index in unsigned else c_int)(json_number(value))
         elif kind is float:
             args[index] = json_number(value)
         elif kind is str and index in autoconvert and _is_number(value):

@@ -92,6 +92,7 @@ modparam("dmq", "server_address", "sip:127.0.0.1:5060")
 modparam("rtpengine", "rtpengine_sock", "udp:127.0.0.1:22222")
 modparam("rtpproxy", "rtpproxy_sock", "udp:127.0.0.1:22223")
 request_route { exit; }
+route[REGISTER] { save("location"); }
 """
 
 # signals every process of the server (the test's own, in-process)
@@ -183,6 +184,16 @@ def test_a_number_where_a_method_scans_a_string_without_autoconversion_is_its_fa
     assert call(rpc, "htable.get", [1, "k"])["error"] == {
         "code": 500, "message": "Not enough parameters (htable name and key name)"}
     assert call(rpc, "tm.t_uac_start", [1])["error"] == {"code": 400, "message": "too few parameters (0/5)"}
+
+
+@pytest.mark.parametrize(("sent", "read"), [(4294967295, 4294967295), (-1, 4294967295), (7.9, 7), ("5", 0),
+                                            (2**32 + 3, 3)])
+def test_an_unsigned_parameter_takes_the_json_number_modulo_2_to_the_32(server, sent, read) -> None:
+    _, rpc, _ = server
+    aor = f"u{abs(hash(str(sent)))}@example.test"
+    call(rpc, "ul.add", ["location", aor, f"sip:{aor}", 0, 1.0, "", 0, 0, sent])
+    contacts = call(rpc, "ul.lookup", ["location", aor])["result"]["Contacts"]
+    assert contacts[0]["Contact"]["Methods"] == read
 
 
 def test_a_number_as_dlg_dump_file_path_names_a_file_and_never_a_descriptor(server) -> None:

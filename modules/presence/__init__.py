@@ -254,6 +254,7 @@ EXPORTS = Exports(
             "presence.refreshWatchers",
             "rpc_refresh_watchers",
             doc="pres_refresh_watchers: uri event type [file_uri filename].",
+            unsigned=(2,),
         ),
         RpcMethod("presence.updateWatchers", "rpc_update_watchers", doc="pres_update_watchers: uri event."),
         RpcMethod(

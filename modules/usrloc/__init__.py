@@ -127,7 +127,7 @@ EXPORTS = Exports(
                   params_fault=(500, "Not enough parameters (table, AOR and contact)")),
         RpcMethod("ul.flush", "rpc_flush", doc="Flush the usrloc memory cache to DB"),
         RpcMethod("ul.add", "rpc_add", doc="Add a new contact for an address of record",
-                  params_fault=(500, "Not enough parameters or wrong format")),
+                  params_fault=(500, "Not enough parameters or wrong format"), unsigned=(6, 7, 8)),
         RpcMethod("ul.db_users", "rpc_db_users",
                   doc="Tell number of different unexpired users (AoRs) in database table (db_mode!=0 only)",
                   params_fault=(500, "Not enough parameters (table to lookup)")),
